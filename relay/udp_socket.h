@@ -1,0 +1,87 @@
+// The relay's one UDP socket: non-blocking, received with recvmmsg into pool
+// slots, sent with sendmmsg. Consecutive equal-size packets to one address go
+// out as one UDP GSO super-packet (UDP_SEGMENT) when the kernel allows it.
+#ifndef CASCADE_RELAY_UDP_SOCKET_H_
+#define CASCADE_RELAY_UDP_SOCKET_H_
+
+#include <sys/socket.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "relay/endpoint.h"
+#include "relay/packet_pool.h"
+#include "relay/transport.h"
+
+namespace cascade::relay {
+
+struct UdpCounters {
+  uint64_t recv_calls = 0;
+  uint64_t send_calls = 0;
+  uint64_t datagrams_sent = 0;
+  uint64_t gso_messages = 0;
+  uint64_t send_errors = 0;      // packets the kernel refused
+  uint64_t recv_truncated = 0;   // datagrams larger than a slot
+  uint64_t recv_pool_empty = 0;  // receive skipped: no free slot
+};
+
+class UdpSocket : public Transport {
+ public:
+  static constexpr size_t kBatch = 64;
+  static constexpr size_t kMaxQueued = 4096;
+
+  // Binds `listen` (port 0: the kernel chooses).
+  static absl::StatusOr<std::unique_ptr<UdpSocket>> Open(const Endpoint& listen,
+                                                         PacketPool* pool);
+  ~UdpSocket() override;
+  UdpSocket(const UdpSocket&) = delete;
+  UdpSocket& operator=(const UdpSocket&) = delete;
+
+  int fd() const { return fd_; }
+  const Endpoint& local() const { return local_; }
+
+  struct Received {
+    Endpoint from;
+    PacketRef packet;
+  };
+  // Reads what has already arrived, at most kBatch datagrams, into *out
+  // (cleared first). Returns false when nothing was waiting.
+  bool ReceiveBatch(std::vector<Received>* out);
+
+  void Send(const Endpoint& to, const PacketRef& packet) override;
+  // Hands every queued packet to the kernel.
+  void Flush();
+  size_t queued() const { return queue_.size(); }
+
+  void set_gso_enabled(bool enabled) { gso_enabled_ = enabled; }
+  bool gso_enabled() const { return gso_enabled_; }
+  const UdpCounters& counters() const { return counters_; }
+
+ private:
+  UdpSocket(int fd, const Endpoint& local, PacketPool* pool);
+  // Sends msgs_[0..count) and returns how many left; skips one that fails.
+  void SendMessages(size_t count);
+
+  const int fd_;
+  const Endpoint local_;
+  PacketPool* const pool_;
+  bool gso_enabled_ = true;
+  UdpCounters counters_;
+
+  std::vector<std::pair<Endpoint, PacketRef>> queue_;
+  // Scratch reused by every call, so the hot path does not allocate.
+  std::vector<PacketRef> recv_slots_;
+  std::vector<std::pair<uint64_t, uint32_t>> order_;  // (dest key, index)
+  std::vector<mmsghdr> msgs_;
+  std::vector<iovec> iovs_;
+  std::vector<sockaddr_in> addrs_;
+  std::vector<uint8_t> controls_;      // one cmsg buffer per message
+  std::vector<uint32_t> msg_packets_;  // packets carried by each message
+};
+
+}  // namespace cascade::relay
+
+#endif  // CASCADE_RELAY_UDP_SOCKET_H_

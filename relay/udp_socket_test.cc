@@ -1,0 +1,103 @@
+#include "relay/udp_socket.h"
+
+#include <gtest/gtest.h>
+#include <poll.h>
+
+#include <vector>
+
+namespace cascade::relay {
+namespace {
+
+const Endpoint kAnyLoopback = *Endpoint::Parse("127.0.0.1:0");
+
+// Receives until `count` datagrams arrived or a second passed.
+std::vector<UdpSocket::Received> ReceiveAll(UdpSocket& socket, size_t count) {
+  std::vector<UdpSocket::Received> all, batch;
+  for (int polls = 0; polls < 100 && all.size() < count; ++polls) {
+    pollfd p{socket.fd(), POLLIN, 0};
+    if (poll(&p, 1, 10) <= 0) continue;
+    while (socket.ReceiveBatch(&batch)) {
+      for (auto& r : batch) all.push_back(std::move(r));
+    }
+  }
+  return all;
+}
+
+PacketRef Filled(PacketPool& pool, size_t size, uint8_t tag) {
+  PacketRef p = pool.Acquire();
+  for (size_t i = 0; i < size; ++i)
+    p.buffer()[i] = static_cast<uint8_t>(tag + i);
+  p.set_size(size);
+  return p;
+}
+
+class UdpSocketTest : public ::testing::TestWithParam<bool> {};
+
+// Interleaved sends to two receivers, with equal sizes and a short last one
+// (the GSO shape): every datagram arrives intact and in order per receiver.
+TEST_P(UdpSocketTest, BatchedSendsArriveIntactAndInOrder) {
+  PacketPool pool(1024);
+  auto sender = UdpSocket::Open(kAnyLoopback, &pool);
+  auto a = UdpSocket::Open(kAnyLoopback, &pool);
+  auto b = UdpSocket::Open(kAnyLoopback, &pool);
+  ASSERT_TRUE(sender.ok() && a.ok() && b.ok());
+  (*sender)->set_gso_enabled(GetParam());
+  constexpr int kPackets = 100;
+  for (int i = 0; i < kPackets; ++i) {
+    const size_t size = (i % 10 == 9) ? 300 : 1200;  // frames of 10
+    PacketRef p = Filled(pool, size, static_cast<uint8_t>(i));
+    (*sender)->Send((*a)->local(), p);
+    (*sender)->Send((*b)->local(), p);
+  }
+  (*sender)->Flush();
+  EXPECT_EQ((*sender)->counters().datagrams_sent, 2u * kPackets);
+  if (GetParam()) {
+    EXPECT_TRUE((*sender)->gso_enabled()) << "GSO refused on loopback";
+    EXPECT_GT((*sender)->counters().gso_messages, 0u);
+  }
+  for (UdpSocket* receiver : {a->get(), b->get()}) {
+    auto got = ReceiveAll(*receiver, kPackets);
+    ASSERT_EQ(got.size(), static_cast<size_t>(kPackets));
+    for (int i = 0; i < kPackets; ++i) {
+      const size_t size = (i % 10 == 9) ? 300 : 1200;
+      ASSERT_EQ(got[i].packet.size(), size) << i;
+      EXPECT_EQ(got[i].packet.bytes()[0], static_cast<uint8_t>(i));
+      EXPECT_EQ(got[i].packet.bytes()[size - 1],
+                static_cast<uint8_t>(i + size - 1));
+      EXPECT_EQ(got[i].from, (*sender)->local());
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(GsoOnAndOff, UdpSocketTest, ::testing::Bool());
+
+TEST(UdpSocketOversizeTest, DatagramLargerThanASlotIsCountedAndSkipped) {
+  PacketPool pool(256);
+  auto receiver = UdpSocket::Open(kAnyLoopback, &pool);
+  auto sender = UdpSocket::Open(kAnyLoopback, &pool);
+  ASSERT_TRUE(receiver.ok() && sender.ok());
+  std::vector<uint8_t> huge(kPacketCapacity + 100, 1);
+  sockaddr_in to = (*receiver)->local().ToSockaddr();
+  ASSERT_EQ(sendto((*sender)->fd(), huge.data(), huge.size(), 0,
+                   reinterpret_cast<sockaddr*>(&to), sizeof(to)),
+            static_cast<ssize_t>(huge.size()));
+  PacketRef small = Filled(pool, 50, 9);
+  (*sender)->Send((*receiver)->local(), small);
+  (*sender)->Flush();
+  auto got = ReceiveAll(**receiver, 1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].packet.size(), 50u);
+  EXPECT_EQ((*receiver)->counters().recv_truncated, 1u);
+}
+
+TEST(UdpSocketOpenTest, ReportsTheKernelChosenPort) {
+  PacketPool pool(8);
+  auto s = UdpSocket::Open(kAnyLoopback, &pool);
+  ASSERT_TRUE(s.ok());
+  EXPECT_NE((*s)->local().port, 0);
+  auto clash = UdpSocket::Open((*s)->local(), &pool);
+  EXPECT_FALSE(clash.ok());
+}
+
+}  // namespace
+}  // namespace cascade::relay
