@@ -1,0 +1,106 @@
+#include "tools/sim/supervisor.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+namespace cascade::sim {
+namespace {
+
+std::string TempLog(const std::string& name) {
+  const char* dir = std::getenv("TEST_TMPDIR");
+  return std::string(dir ? dir : "/tmp") + "/" + name + ".log";
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+TEST(SupervisorTest, ReportsExitCodeAndCapturesOutput) {
+  Supervisor supervisor;
+  const std::string log = TempLog("exit");
+  ASSERT_TRUE(supervisor
+                  .Start("exiter", "shell",
+                         {"/bin/sh", "-c", "echo hello from child; exit 3"},
+                         log)
+                  .ok());
+  absl::StatusOr<int> code = supervisor.Wait("exiter", absl::Seconds(5));
+  ASSERT_TRUE(code.ok()) << code.status();
+  EXPECT_EQ(*code, 3);
+  EXPECT_EQ(ReadFile(log), "hello from child\n");
+  EXPECT_FALSE(supervisor.Running("exiter"));
+}
+
+TEST(SupervisorTest, KillAndSignal) {
+  Supervisor supervisor;
+  ASSERT_TRUE(
+      supervisor
+          .Start("sleeper", "sleep", {"/bin/sleep", "30"}, TempLog("sleeper"))
+          .ok());
+  EXPECT_TRUE(supervisor.Running("sleeper"));
+  EXPECT_TRUE(absl::IsAlreadyExists(supervisor.Start(
+      "sleeper", "sleep", {"/bin/sleep", "1"}, TempLog("sleeper"))));
+  ASSERT_TRUE(supervisor.Kill("sleeper").ok());
+  EXPECT_FALSE(supervisor.Running("sleeper"));
+  EXPECT_TRUE(absl::IsNotFound(supervisor.Signal("sleeper", SIGTERM)));
+  EXPECT_TRUE(absl::IsNotFound(supervisor.Kill("nobody")));
+}
+
+TEST(SupervisorTest, StopEscalatesToKillWhenTermIsIgnored) {
+  Supervisor supervisor;
+  ASSERT_TRUE(supervisor
+                  .Start("stubborn", "shell",
+                         {"/bin/sh", "-c", "trap '' TERM; sleep 30"},
+                         TempLog("stubborn"))
+                  .ok());
+  absl::SleepFor(absl::Milliseconds(100));  // let the shell install its trap
+  const absl::Time start = absl::Now();
+  ASSERT_TRUE(supervisor.Stop("stubborn", absl::Milliseconds(300)).ok());
+  EXPECT_FALSE(supervisor.Running("stubborn"));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+}
+
+TEST(SupervisorTest, UsageByKindCountsCpuOfFinishedProcesses) {
+  Supervisor supervisor;
+  // Busy for about 0.3 s of CPU, bounded by the loop count.
+  const std::string busy = "i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done";
+  ASSERT_TRUE(
+      supervisor
+          .Start("busy", "worker", {"/bin/sh", "-c", busy}, TempLog("busy"))
+          .ok());
+  ASSERT_TRUE(
+      supervisor
+          .Start("idle", "worker", {"/bin/sh", "-c", "exit 0"}, TempLog("idle"))
+          .ok());
+  ASSERT_TRUE(supervisor.Wait("busy", absl::Seconds(20)).ok());
+  ASSERT_TRUE(supervisor.Wait("idle", absl::Seconds(5)).ok());
+  auto usage = supervisor.UsageByKind();
+  ASSERT_TRUE(usage.contains("worker"));
+  EXPECT_EQ(usage["worker"].processes, 2);
+  EXPECT_GT(usage["worker"].cpu_seconds, 0.01);
+  EXPECT_GT(usage["worker"].peak_rss_mb_max, 0.1);
+}
+
+TEST(SupervisorTest, StopAllEndsEverything) {
+  Supervisor supervisor;
+  for (int i = 0; i < 5; ++i) {
+    std::string name = "s" + std::to_string(i);
+    ASSERT_TRUE(
+        supervisor.Start(name, "sleep", {"/bin/sleep", "30"}, TempLog(name))
+            .ok());
+  }
+  supervisor.StopAll(absl::Seconds(2));
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_FALSE(supervisor.Running("s" + std::to_string(i)));
+  }
+}
+
+}  // namespace
+}  // namespace cascade::sim
