@@ -1,0 +1,153 @@
+#include "tools/bench/forwarder.h"
+
+#include <unistd.h>
+
+#include <fstream>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "tools/bench/rtp_load.h"
+
+namespace cascade::bench {
+namespace {
+
+std::string JoinAddresses(const std::vector<SocketAddress>& addresses) {
+  return absl::StrJoin(addresses, ",",
+                       [](std::string* out, const SocketAddress& address) {
+                         out->append(address.ToString());
+                       });
+}
+
+class BaselineForwarder : public Forwarder {
+ public:
+  BaselineForwarder(std::string binary, std::string mode)
+      : binary_(std::move(binary)), mode_(std::move(mode)) {}
+
+  std::string name() const override { return mode_; }
+  std::string version() const override {
+    return binary_.empty() ? ""
+                           : absl::StrCat("bare ", mode_,
+                                          " loop (tools/bench/fanout_loop.cc)");
+  }
+  std::string unavailable_reason() const override {
+    return binary_.empty() ? "fanout-baseline binary not found" : "";
+  }
+
+ protected:
+  absl::StatusOr<std::vector<std::string>> Command(
+      const ForwarderSetup& setup) const override {
+    return std::vector<std::string>{
+        binary_, "--mode=" + mode_, "--listen=" + setup.listen.ToString(),
+        "--children=" + JoinAddresses(setup.children)};
+  }
+
+ private:
+  const std::string binary_;
+  const std::string mode_;
+};
+
+class GStreamerForwarder : public Forwarder {
+ public:
+  GStreamerForwarder()
+      : version_(FirstOutputLine("gst-launch-1.0 --version | sed -n 2p")) {}
+
+  std::string name() const override { return "gstreamer"; }
+  std::string version() const override {
+    return version_.empty()
+               ? ""
+               : version_ + " (gst-launch-1.0 udpsrc ! multiudpsink)";
+  }
+  std::string unavailable_reason() const override {
+    return version_.empty() ? "gst-launch-1.0 not installed (./dev bench "
+                              "installs gstreamer1.0-tools, "
+                              "gstreamer1.0-plugins-good)"
+                            : "";
+  }
+
+ protected:
+  absl::StatusOr<std::vector<std::string>> Command(
+      const ForwarderSetup& setup) const override {
+    // sync=false: forward as fast as packets come, as a relay does.
+    return std::vector<std::string>{"gst-launch-1.0",
+                                    "-q",
+                                    "udpsrc",
+                                    absl::StrCat("port=", setup.listen.port()),
+                                    "address=127.0.0.1",
+                                    "buffer-size=4194304",
+                                    "caps=application/x-rtp",
+                                    "!",
+                                    "multiudpsink",
+                                    "clients=" + JoinAddresses(setup.children),
+                                    "sync=false",
+                                    "async=false",
+                                    "buffer-size=4194304"};
+  }
+
+ private:
+  const std::string version_;
+};
+
+class RelaydForwarder : public Forwarder {
+ public:
+  explicit RelaydForwarder(std::string binary) : binary_(std::move(binary)) {}
+
+  std::string name() const override { return "relayd"; }
+  std::string version() const override {
+    return binary_.empty() ? "" : "Cascade relayd (this tree)";
+  }
+  std::string unavailable_reason() const override {
+    return binary_.empty() ? "//relay:relayd not built" : "";
+  }
+
+ protected:
+  absl::StatusOr<std::vector<std::string>> Command(
+      const ForwarderSetup& setup) const override {
+    const std::string config_path = setup.work_dir + "/relayd.textproto";
+    std::ofstream config(config_path);
+    config << "node_id: \"bench\"\n"
+           << "listen: \"" << setup.listen.ToString() << "\"\n"
+           << "parents { id: \"blaster\" address: \"" << setup.source.ToString()
+           << "\" }\n"
+           << "streams { ssrc: " << kBenchSsrc << " direction: DOWN }\n";
+    for (size_t i = 0; i < setup.children.size(); ++i) {
+      config << "children { id: \"site" << i << "\" address: \""
+             << setup.children[i].ToString() << "\" static_push: true }\n";
+    }
+    if (!config.good()) {
+      return absl::UnavailableError("cannot write " + config_path);
+    }
+    return std::vector<std::string>{binary_, "--config=" + config_path};
+  }
+
+ private:
+  const std::string binary_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Subprocess>> Forwarder::Start(
+    const ForwarderSetup& setup) const {
+  if (!unavailable_reason().empty()) {
+    return absl::FailedPreconditionError(unavailable_reason());
+  }
+  absl::StatusOr<std::vector<std::string>> command = Command(setup);
+  if (!command.ok()) return command.status();
+  return Subprocess::Start(*command,
+                           absl::StrCat(setup.work_dir, "/", name(), ".log"));
+}
+
+std::unique_ptr<Forwarder> MakeBaselineForwarder(const std::string& binary,
+                                                 const std::string& mode) {
+  return std::make_unique<BaselineForwarder>(binary, mode);
+}
+
+std::unique_ptr<Forwarder> MakeGStreamerForwarder() {
+  return std::make_unique<GStreamerForwarder>();
+}
+
+std::unique_ptr<Forwarder> MakeRelaydForwarder(const std::string& binary) {
+  return std::make_unique<RelaydForwarder>(binary);
+}
+
+}  // namespace cascade::bench

@@ -1,0 +1,444 @@
+// relay-bench: Cascade's benchmark harness. Runs named benchmarks, prints a
+// table with ratios and targets (met/missed), and writes JSON on request.
+#include <stdlib.h>
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "tools/bench/forwarder.h"
+#include "tools/bench/forwarding_bench.h"
+#include "tools/bench/machine.h"
+
+ABSL_FLAG(std::string, only, "",
+          "run only this benchmark (names: see --list); default: all");
+ABSL_FLAG(bool, list, false, "list the benchmarks and exit");
+ABSL_FLAG(std::string, json, "", "also write the figures to this JSON file");
+ABSL_FLAG(double, seconds, 5,
+          "forwarding: seconds of load per (forwarder, fan-out) case");
+ABSL_FLAG(std::vector<std::string>, fanouts,
+          std::vector<std::string>({"1", "13", "100", "1000"}),
+          "forwarding: comma-separated fan-outs (children per forwarder)");
+ABSL_FLAG(double, out_pps, 100000,
+          "forwarding: target delivered packets/s; the input rate is "
+          "out_pps / fanout (at least --min_input_pps)");
+ABSL_FLAG(double, min_input_pps, 200,
+          "forwarding: the lowest input rate (one 2 Mbit/s video stream is "
+          "about 200 packets/s)");
+ABSL_FLAG(std::vector<std::string>, forwarders,
+          std::vector<std::string>({"relayd", "sendmmsg", "gso", "gstreamer"}),
+          "forwarding: which forwarders to measure");
+
+namespace cascade::bench {
+namespace {
+
+struct Context {
+  std::string argv0;
+  std::string work_dir;
+  std::map<std::string, std::string> versions;  // forwarder -> version
+  std::vector<std::string> json_sections;       // "\"name\": {...}"
+  int cases_run = 0;
+};
+
+std::string JsonString(const std::string& text) {
+  std::string out = "\"";
+  for (char c : text) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      out += absl::StrFormat("\\u%04x", c);
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
+std::string JsonNumber(std::optional<double> value) {
+  return value.has_value() ? absl::StrFormat("%.6g", *value) : "null";
+}
+
+std::unique_ptr<Forwarder> MakeForwarder(const std::string& name,
+                                         const std::string& argv0) {
+  if (name == "sendmmsg" || name == "gso") {
+    return MakeBaselineForwarder(
+        FindBuiltBinary(argv0, "tools/bench/fanout-baseline"), name);
+  }
+  if (name == "gstreamer") return MakeGStreamerForwarder();
+  if (name == "relayd") {
+    return MakeRelaydForwarder(FindBuiltBinary(argv0, "relay/relayd"));
+  }
+  return nullptr;
+}
+
+// ns per packet of `forwarder` at one fan-out, when that case ran.
+std::optional<double> NsPerPacket(const std::vector<ForwardingResult>& row,
+                                  const std::string& forwarder) {
+  for (const ForwardingResult& r : row) {
+    if (r.forwarder == forwarder && r.error.empty() && r.delivered > 0) {
+      return r.ns_per_packet;
+    }
+  }
+  return std::nullopt;
+}
+
+std::string Ratio(std::optional<double> a, std::optional<double> b) {
+  if (!a || !b || *b <= 0) return "n/a";
+  return absl::StrFormat("%.2fx", *a / *b);
+}
+
+std::string ResultJson(const ForwardingResult& r) {
+  if (!r.error.empty())
+    return absl::StrCat("{\"error\": ", JsonString(r.error), "}");
+  return absl::StrFormat(
+      "{\"sent\": %d, \"delivered\": %d, \"seconds\": %.3f, "
+      "\"delivered_pps\": %.0f, \"loss_ratio\": %.6f, \"input_drops\": %d, "
+      "\"receiver_drops\": %d, \"ns_per_packet\": %.1f, \"cpu_share\": %.3f}",
+      r.sent, r.delivered, r.seconds, r.delivered_pps, r.loss_ratio,
+      r.input_drops, r.receiver_drops, r.ns_per_packet, r.cpu_share);
+}
+
+absl::Status RunForwarding(Context& context) {
+  std::vector<std::unique_ptr<Forwarder>> forwarders;
+  for (const std::string& name : absl::GetFlag(FLAGS_forwarders)) {
+    std::unique_ptr<Forwarder> forwarder = MakeForwarder(name, context.argv0);
+    if (forwarder == nullptr) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--forwarders: unknown '", name,
+                       "' (known: relayd, sendmmsg, gso, gstreamer)"));
+    }
+    context.versions[name] =
+        forwarder->version().empty()
+            ? "unavailable: " + forwarder->unavailable_reason()
+            : forwarder->version();
+    forwarders.push_back(std::move(forwarder));
+  }
+  std::vector<int> fanouts;
+  for (const std::string& text : absl::GetFlag(FLAGS_fanouts)) {
+    int fanout = 0;
+    if (!absl::SimpleAtoi(text, &fanout) || fanout < 1 || fanout > 4000) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--fanouts: '", text, "' is not a count in 1..4000"));
+    }
+    fanouts.push_back(fanout);
+  }
+  const double seconds = absl::GetFlag(FLAGS_seconds);
+  if (!(seconds > 0 && seconds <= 60)) {
+    return absl::InvalidArgumentError("--seconds: in (0, 60]");
+  }
+  const double out_pps = absl::GetFlag(FLAGS_out_pps);
+  const double min_input_pps = absl::GetFlag(FLAGS_min_input_pps);
+  if (!(out_pps > 0 && out_pps <= 2e6 && min_input_pps > 0 &&
+        min_input_pps <= out_pps)) {
+    return absl::InvalidArgumentError(
+        "--out_pps in (0, 2e6] and --min_input_pps in (0, out_pps]");
+  }
+
+  std::printf(
+      "\n== forwarding: video-shaped RTP (1200-byte packets, shorter last per "
+      "frame) into one forwarder, %.0f s per case\n",
+      seconds);
+  std::printf(
+      "in pps: the load asked for; sent/s: what the blaster achieved on this "
+      "machine\n");
+  std::printf(
+      "loss columns: total, then the kernel's drops at the forwarder's input "
+      "socket (in) and at the receivers (rx: the harness fell behind)\n");
+  std::printf("%-7s %-10s %9s %10s %9s %13s %9s %7s %7s %6s %9s %10s %7s\n",
+              "fanout", "forwarder", "in pps", "frame", "sent/s", "delivered/s",
+              "loss", "in", "rx", "cpu", "ns/pkt", "pkt/s/core", "vs gso");
+  std::vector<std::vector<ForwardingResult>> rows;
+  for (int fanout : fanouts) {
+    const VideoShape shape =
+        VideoShape::ForRate(InputRate(fanout, out_pps, min_input_pps));
+    std::vector<ForwardingResult> row;
+    for (const auto& forwarder : forwarders) {
+      ForwardingResult result;
+      if (!forwarder->unavailable_reason().empty()) {
+        result.forwarder = forwarder->name();
+        result.fanout = fanout;
+        result.shape = shape;
+        result.error = forwarder->unavailable_reason();
+      } else {
+        result = RunForwardingCase(*forwarder, fanout, shape,
+                                   absl::Seconds(seconds), context.work_dir);
+        ++context.cases_run;
+      }
+      row.push_back(result);
+      const std::string frame = absl::StrFormat(
+          "%dx%.0f/s", shape.packets_per_frame, shape.frames_per_second);
+      if (!result.error.empty()) {
+        std::printf("%-7d %-10s %9.0f %10s  not measured: %s\n", fanout,
+                    result.forwarder.c_str(), shape.packets_per_second(),
+                    frame.c_str(), result.error.c_str());
+      } else {
+        std::printf(
+            "%-7d %-10s %9.0f %10s %9.0f %13.0f %8.4f%% %7llu %7llu %5.0f%% "
+            "%9.0f %10.0f %7s\n",
+            fanout, result.forwarder.c_str(), shape.packets_per_second(),
+            frame.c_str(), result.sent / std::max(1e-9, result.seconds),
+            result.delivered_pps, result.loss_ratio * 100,
+            static_cast<unsigned long long>(result.input_drops),
+            static_cast<unsigned long long>(result.receiver_drops),
+            result.cpu_share * 100, result.ns_per_packet,
+            result.ns_per_packet > 0 ? 1e9 / result.ns_per_packet : 0,
+            Ratio(result.ns_per_packet, NsPerPacket(row, "gso")).c_str());
+      }
+      std::fflush(stdout);
+    }
+    rows.push_back(std::move(row));
+  }
+
+  std::printf(
+      "\nratios of CPU per delivered packet (lower is better for the "
+      "first name):\n");
+  for (const auto& row : rows) {
+    const auto gso = NsPerPacket(row, "gso");
+    const auto sendmmsg = NsPerPacket(row, "sendmmsg");
+    const auto gstreamer = NsPerPacket(row, "gstreamer");
+    const auto relayd = NsPerPacket(row, "relayd");
+    std::printf(
+        "  fanout %-5d sendmmsg/gso %-7s gstreamer/gso %-7s relayd/gso %-7s "
+        "gstreamer/relayd %-7s\n",
+        row.front().fanout, Ratio(sendmmsg, gso).c_str(),
+        Ratio(gstreamer, gso).c_str(), Ratio(relayd, gso).c_str(),
+        Ratio(gstreamer, relayd).c_str());
+  }
+
+  std::printf("\ntargets:\n");
+  std::vector<std::string> target_json;
+  auto report = [&](const std::string& target, std::optional<bool> met,
+                    const std::string& detail) {
+    const char* verdict = !met ? "NOT MEASURED" : *met ? "met" : "MISSED";
+    std::printf("  %-12s %s (%s)\n", verdict, target.c_str(), detail.c_str());
+    target_json.push_back(
+        absl::StrCat("{\"target\": ", JsonString(target), ", \"status\": ",
+                     JsonString(!met   ? "not_measured"
+                                : *met ? "met"
+                                       : "missed"),
+                     ", \"detail\": ", JsonString(detail), "}"));
+  };
+  for (const auto& row : rows) {
+    const int fanout = row.front().fanout;
+    const auto relayd = NsPerPacket(row, "relayd");
+    std::optional<double> best_bare;
+    for (const char* bare : {"gso", "sendmmsg"}) {
+      if (auto ns = NsPerPacket(row, bare);
+          ns && (!best_bare || *ns < *best_bare)) {
+        best_bare = ns;
+      }
+    }
+    const std::string target =
+        absl::StrCat("fanout ", fanout,
+                     ": relayd CPU/packet within 1.5x of the best bare loop");
+    if (relayd && best_bare) {
+      report(target, *relayd <= 1.5 * *best_bare,
+             absl::StrCat("relayd/best bare = ", Ratio(relayd, best_bare)));
+    } else {
+      report(target, std::nullopt, "relayd or both bare loops did not run");
+    }
+    if (fanout == 13 || fanout == 100) {
+      const auto gstreamer = NsPerPacket(row, "gstreamer");
+      const std::string vs_gst = absl::StrCat(
+          "fanout ", fanout, ": relayd at least 2x better than GStreamer");
+      if (relayd && gstreamer) {
+        report(vs_gst, *gstreamer >= 2 * *relayd,
+               absl::StrCat("gstreamer/relayd = ", Ratio(gstreamer, relayd)));
+      } else {
+        report(vs_gst, std::nullopt, "relayd or gstreamer did not run");
+      }
+    }
+  }
+
+  std::vector<std::string> entries;
+  for (const auto& row : rows) {
+    std::optional<double> relay_pps, relay_loss;
+    std::vector<std::string> per_forwarder;
+    for (const ForwardingResult& r : row) {
+      if (r.forwarder == "relayd" && r.error.empty()) {
+        relay_pps = r.delivered_pps;
+        relay_loss = r.loss_ratio;
+      }
+      per_forwarder.push_back(
+          absl::StrCat(JsonString(r.forwarder), ": ", ResultJson(r)));
+    }
+    const VideoShape& shape = row.front().shape;
+    entries.push_back(absl::StrCat(
+        "{\"fanout\": ", row.front().fanout,
+        ", \"input_pps\": ", JsonNumber(shape.packets_per_second()),
+        ", \"packets_per_frame\": ", shape.packets_per_frame,
+        ", \"frames_per_second\": ", JsonNumber(shape.frames_per_second),
+        ", \"delivered_pps\": ", JsonNumber(relay_pps),
+        ", \"loss_ratio\": ", JsonNumber(relay_loss),
+        ", \"ns_per_packet\": ", JsonNumber(NsPerPacket(row, "relayd")),
+        ", \"sendmmsg_ns_per_packet\": ",
+        JsonNumber(NsPerPacket(row, "sendmmsg")), ", \"gso_ns_per_packet\": ",
+        JsonNumber(NsPerPacket(row, "gso")), ", \"gstreamer_ns_per_packet\": ",
+        JsonNumber(NsPerPacket(row, "gstreamer")), ", \"forwarders\": {",
+        absl::StrJoin(per_forwarder, ", "), "}}"));
+  }
+  context.json_sections.push_back(absl::StrCat(
+      "\"forwarding\": {\"seconds_per_case\": ", seconds,
+      ", \"out_pps\": ", out_pps, ", \"results\": [\n    ",
+      absl::StrJoin(entries, ",\n    "), "],\n    \"targets\": [\n    ",
+      absl::StrJoin(target_json, ",\n    "), "]}"));
+  return absl::OkStatus();
+}
+
+struct Benchmark {
+  const char* name;
+  const char* what;
+  std::function<absl::Status(Context&)> run;  // empty: not implemented yet
+};
+
+const std::vector<Benchmark>& Benchmarks() {
+  static const auto* benchmarks = new std::vector<Benchmark>{
+      {"forwarding",
+       "CPU per delivered packet, delivered packets/s and loss at fan-out "
+       "1/13/100/1000: relayd vs bare sendmmsg and GSO loops and GStreamer",
+       RunForwarding},
+      {"max_fanout", "largest 2 Mbit/s fan-out one relay core feeds", nullptr},
+      {"latency", "per-hop added latency p50/p99/max at 10k and 100k pps",
+       nullptr},
+      {"join", "activation to first decodable frame, with and without cache",
+       nullptr},
+      {"failover", "gap and loss below a killed provincial relay", nullptr},
+      {"controller", "topologyd apply and failover push times, memory",
+       nullptr},
+  };
+  return *benchmarks;
+}
+
+void RaiseFileLimit() {
+  // 1,000 receiver sockets need more than the usual 1,024 soft limit leaves.
+  rlimit limit;
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 &&
+      limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
+
+int Main(const std::string& argv0) {
+  if (absl::GetFlag(FLAGS_list)) {
+    for (const Benchmark& b : Benchmarks()) {
+      std::printf("%-11s %s%s\n", b.name, b.what,
+                  b.run ? "" : " [not implemented yet]");
+    }
+    return 0;
+  }
+  const std::string only = absl::GetFlag(FLAGS_only);
+  std::vector<const Benchmark*> selected;
+  for (const Benchmark& b : Benchmarks()) {
+    if (only.empty() || only == b.name) selected.push_back(&b);
+  }
+  if (selected.empty()) {
+    std::cerr << "relay-bench: --only: no benchmark named '" << only
+              << "' (see --list)\n";
+    return 2;
+  }
+  if (!only.empty() && !selected.front()->run) {
+    std::cerr << "relay-bench: benchmark '" << only
+              << "' is not implemented yet\n";
+    return 1;
+  }
+
+  RaiseFileLimit();
+  Context context;
+  context.argv0 = argv0;
+  char work_dir[] = "/tmp/relay-bench.XXXXXX";
+  if (mkdtemp(work_dir) == nullptr) {
+    std::cerr << "relay-bench: cannot create a work directory in /tmp\n";
+    return 1;
+  }
+  context.work_dir = work_dir;
+
+  const MachineRecord machine = ReadMachineRecord();
+  std::printf("machine: %s, %d cores, %s, load %s, %s\n",
+              machine.cpu_model.c_str(), machine.cores, machine.kernel.c_str(),
+              machine.load_average.c_str(), machine.started_utc.c_str());
+  std::printf("built with: %s\n", machine.compiler.c_str());
+  std::printf("logs and configs: %s\n", context.work_dir.c_str());
+
+  std::vector<std::string> not_measured;
+  for (const Benchmark* b : selected) {
+    if (!b->run) {
+      not_measured.push_back(b->name);
+      continue;
+    }
+    if (absl::Status status = b->run(context); !status.ok()) {
+      std::cerr << "relay-bench: " << b->name << ": " << status.message()
+                << "\n";
+      return 2;
+    }
+  }
+  std::printf("\ncompared software:\n");
+  for (const auto& [name, version] : context.versions) {
+    std::printf("  %-10s %s\n", name.c_str(), version.c_str());
+  }
+  if (!not_measured.empty()) {
+    std::printf("not implemented yet (not measured): %s\n",
+                absl::StrJoin(not_measured, ", ").c_str());
+  }
+
+  const std::string json_path = absl::GetFlag(FLAGS_json);
+  if (!json_path.empty()) {
+    std::vector<std::string> versions;
+    for (const auto& [name, version] : context.versions) {
+      versions.push_back(
+          absl::StrCat(JsonString(name), ": ", JsonString(version)));
+    }
+    std::vector<std::string> missing;
+    for (const std::string& name : not_measured)
+      missing.push_back(JsonString(name));
+    std::ofstream out(json_path);
+    out << "{\n  \"machine\": {\"cpu_model\": " << JsonString(machine.cpu_model)
+        << ", \"cores\": " << machine.cores
+        << ", \"kernel\": " << JsonString(machine.kernel)
+        << ", \"load_average\": " << JsonString(machine.load_average)
+        << ", \"compiler\": " << JsonString(machine.compiler)
+        << ", \"started_utc\": " << JsonString(machine.started_utc) << "},\n"
+        << "  \"versions\": {" << absl::StrJoin(versions, ", ") << "},\n"
+        << "  \"not_measured\": [" << absl::StrJoin(missing, ", ") << "]";
+    for (const std::string& section : context.json_sections) {
+      out << ",\n  " << section;
+    }
+    out << "\n}\n";
+    if (!out.good()) {
+      std::cerr << "relay-bench: --json: cannot write " << json_path << "\n";
+      return 1;
+    }
+    std::printf("figures written to %s\n", json_path.c_str());
+  }
+  return context.cases_run > 0 || selected.size() == not_measured.size() ? 0
+                                                                         : 1;
+}
+
+}  // namespace
+}  // namespace cascade::bench
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "relay-bench [--only=NAME] [--json=FILE] [--list]\n"
+      "Runs Cascade's benchmarks and prints figures, ratios and targets "
+      "(met/missed). Benchmarks are never tests: a missed target is reported, "
+      "not failed.");
+  absl::ParseCommandLine(argc, argv);
+  return cascade::bench::Main(argv[0]);
+}

@@ -1,0 +1,156 @@
+#include "tools/bench/process.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "absl/status/status.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "tools/impair/socket_address.h"
+
+extern char** environ;
+
+namespace cascade::bench {
+
+absl::StatusOr<std::unique_ptr<Subprocess>> Subprocess::Start(
+    const std::vector<std::string>& argv, const std::string& log_path) {
+  if (argv.empty()) return absl::InvalidArgumentError("empty command");
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, log_path.c_str(),
+                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  std::vector<char*> args;
+  for (const std::string& arg : argv)
+    args.push_back(const_cast<char*>(arg.c_str()));
+  args.push_back(nullptr);
+  pid_t pid = -1;
+  const int rc =
+      posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot start ", argv[0], ": ", strerror(rc)));
+  }
+  return std::unique_ptr<Subprocess>(new Subprocess(pid, log_path));
+}
+
+Subprocess::~Subprocess() { Stop(); }
+
+bool Subprocess::Running() {
+  if (exited_) return false;
+  if (waitpid(pid_, &status_, WNOHANG) == pid_) exited_ = true;
+  return !exited_;
+}
+
+std::string Subprocess::Stop(absl::Duration grace) {
+  if (Running()) {
+    kill(pid_, SIGTERM);
+    const absl::Time deadline = absl::Now() + grace;
+    while (Running() && absl::Now() < deadline) {
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+    if (Running()) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, &status_, 0);
+      exited_ = true;
+    }
+  }
+  if (WIFSIGNALED(status_)) {
+    return absl::StrCat("killed by signal ", WTERMSIG(status_));
+  }
+  return absl::StrCat("exit code ", WEXITSTATUS(status_));
+}
+
+absl::StatusOr<uint64_t> ProcessCpuNanos(pid_t pid) {
+  const std::string task_dir = absl::StrCat("/proc/", pid, "/task");
+  DIR* dir = opendir(task_dir.c_str());
+  if (dir == nullptr) {
+    return absl::NotFoundError(absl::StrCat("no ", task_dir));
+  }
+  uint64_t total = 0;
+  while (dirent* entry = readdir(dir)) {
+    if (entry->d_name[0] == '.') continue;
+    std::ifstream schedstat(
+        absl::StrCat(task_dir, "/", entry->d_name, "/schedstat"));
+    uint64_t on_cpu_ns = 0;
+    // A thread that exited in between contributes nothing.
+    if (schedstat >> on_cpu_ns) total += on_cpu_ns;
+  }
+  closedir(dir);
+  return total;
+}
+
+std::string FindBuiltBinary(const std::string& argv0, const std::string& path) {
+  const size_t slash = path.rfind('/');
+  const std::string name = path.substr(slash + 1);
+  std::vector<std::string> candidates = {
+      absl::StrCat(argv0, ".runfiles/cascade/", path)};
+  if (const char* runfiles = std::getenv("RUNFILES_DIR")) {
+    candidates.push_back(absl::StrCat(runfiles, "/cascade/", path));
+  }
+  // bazel-bin/tools/bench/relay-bench -> bazel-bin/<path>
+  const size_t bench = argv0.rfind("tools/bench/");
+  if (bench != std::string::npos) {
+    candidates.push_back(absl::StrCat(argv0.substr(0, bench), path));
+  }
+  for (const std::string& candidate : candidates) {
+    if (access(candidate.c_str(), X_OK) == 0) return candidate;
+  }
+  return "";
+}
+
+std::string FirstOutputLine(const std::string& shell_command) {
+  FILE* pipe = popen((shell_command + " 2>&1").c_str(), "r");
+  if (pipe == nullptr) return "";
+  char line[512] = "";
+  if (std::fgets(line, sizeof(line), pipe) == nullptr) line[0] = '\0';
+  // Drain so the command is not killed by SIGPIPE mid-write.
+  char rest[512];
+  while (std::fgets(rest, sizeof(rest), pipe) != nullptr) {
+  }
+  const int status = pclose(pipe);
+  if (status != 0) return "";
+  std::string text(line);
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) {
+    text.pop_back();
+  }
+  return text;
+}
+
+absl::StatusOr<int> ReserveLoopbackPort() {
+  const int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  if (fd < 0) return absl::UnavailableError("socket failed");
+  SocketAddress any = *SocketAddress::Parse("127.0.0.1:0");
+  SocketAddress bound;
+  socklen_t length = sizeof(bound.storage);
+  const bool ok = bind(fd, any.get(), any.size()) == 0 &&
+                  getsockname(fd, bound.get(), &length) == 0;
+  close(fd);
+  if (!ok) return absl::UnavailableError("bind 127.0.0.1:0 failed");
+  return bound.port();
+}
+
+std::string FileTail(const std::string& path, size_t bytes) {
+  std::ifstream file(path);
+  std::stringstream content;
+  content << file.rdbuf();
+  const std::string text = content.str();
+  return text.size() > bytes ? text.substr(text.size() - bytes) : text;
+}
+
+}  // namespace cascade::bench
