@@ -1,0 +1,26 @@
+#ifndef CASCADE_TOOLS_MEDIA_CLI_H_
+#define CASCADE_TOOLS_MEDIA_CLI_H_
+
+// Command-line helpers shared by relay-source and relay-probe.
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace cascade {
+namespace media {
+
+// absl flag names are C++ identifiers; this accepts the dashed spelling
+// (--node-id=x) too by rewriting each "--flag-name" to "--flag_name". Values
+// are left alone. Returns the rewritten arguments.
+std::vector<std::string> DashedFlagsToUnderscores(int argc, char** argv);
+
+// Parses a hex string (even length, 0-9a-fA-F) into bytes.
+absl::StatusOr<std::string> ParseHex(absl::string_view hex);
+
+}  // namespace media
+}  // namespace cascade
+
+#endif  // CASCADE_TOOLS_MEDIA_CLI_H_

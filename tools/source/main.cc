@@ -1,0 +1,182 @@
+// relay-source: a synthetic (or file) H.264 + Opus RTP source for Cascade.
+// See docs/media-tools.md.
+
+#include <signal.h>
+
+#include <cstdio>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_format.h"
+#include "tools/media/cli.h"
+#include "tools/source/source.h"
+
+extern "C" {
+#include <libavutil/log.h>
+}
+
+ABSL_FLAG(std::string, dest, "",
+          "IP:PORT the RTP goes to (a relay, relay-probe or ffmpeg); required");
+ABSL_FLAG(std::string, audio_dest, "",
+          "IP:PORT for the Opus stream; default: --dest (one port, split by "
+          "SSRC). Plain RTP receivers such as ffmpeg want a port of its own");
+ABSL_FLAG(std::string, bind, "0.0.0.0:0",
+          "local IP:PORT to send from; RTCP (NACK, PLI, FIR) is read here");
+ABSL_FLAG(std::string, sdp, "", "write the session description to this file");
+ABSL_FLAG(double, start_delay, 0,
+          "seconds between writing the SDP and the first packet, so a "
+          "receiver can be started from the SDP first");
+ABSL_FLAG(double, duration, 10, "seconds to send; 0: until SIGINT/SIGTERM");
+ABSL_FLAG(std::string, input, "",
+          "send this media file (any format FFmpeg decodes, re-encoded, "
+          "looped) instead of the test pattern");
+ABSL_FLAG(std::string, codec, "h264", "video codec; only h264 is supported");
+ABSL_FLAG(int, width, 640, "picture width (even)");
+ABSL_FLAG(int, height, 360, "picture height (even)");
+ABSL_FLAG(int, fps, 30, "frames per second");
+ABSL_FLAG(int, bitrate, 1000, "video bitrate, kbit/s");
+ABSL_FLAG(int, gop, 60, "frames between keyframes");
+ABSL_FLAG(std::string, preset, "ultrafast", "x264 preset");
+ABSL_FLAG(bool, audio, true, "send an Opus tone alongside the video");
+ABSL_FLAG(int, audio_bitrate, 32, "Opus bitrate, kbit/s");
+ABSL_FLAG(double, tone_hz, 440, "tone frequency");
+ABSL_FLAG(int, mtu, 1200, "largest RTP packet in bytes, headers included");
+ABSL_FLAG(double, pacing_factor, 2.5,
+          "video leaves at up to this multiple of its bitrate");
+ABSL_FLAG(uint32_t, ssrc, 0, "video SSRC; 0: random");
+ABSL_FLAG(uint32_t, audio_ssrc, 0, "audio SSRC; 0: random");
+ABSL_FLAG(bool, json, false, "print the final counters as one JSON line");
+
+namespace {
+
+cascade::source::Source* g_source = nullptr;
+
+void OnSignal(int) {
+  if (g_source != nullptr) g_source->Stop();
+}
+
+[[noreturn]] void BadFlag(const std::string& flag, const std::string& why) {
+  std::cerr << "relay-source: --" << flag << ": " << why << "\n";
+  std::exit(2);
+}
+
+cascade::relay::Endpoint EndpointFlag(const std::string& flag,
+                                      const std::string& value) {
+  auto endpoint = cascade::relay::Endpoint::Parse(value);
+  if (!endpoint.ok()) BadFlag(flag, std::string(endpoint.status().message()));
+  return *endpoint;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "relay-source --dest=IP:PORT [--sdp=FILE] [--duration=SECONDS] ...\n"
+      "Sends an H.264 test pattern (frame number and send time drawn in) and "
+      "an Opus tone as RTP, paced, with the send time in a header extension; "
+      "answers NACK, PLI and FIR.");
+  std::vector<std::string> args =
+      cascade::media::DashedFlagsToUnderscores(argc, argv);
+  std::vector<char*> arg_pointers;
+  for (std::string& arg : args) arg_pointers.push_back(arg.data());
+  absl::ParseCommandLine(static_cast<int>(arg_pointers.size()),
+                         arg_pointers.data());
+
+  // libx264 and libopus log statistics at info level; keep stderr for
+  // problems.
+  av_log_set_level(AV_LOG_ERROR);
+
+  cascade::source::SourceOptions options;
+  if (absl::GetFlag(FLAGS_dest).empty()) BadFlag("dest", "required");
+  options.dest = EndpointFlag("dest", absl::GetFlag(FLAGS_dest));
+  if (options.dest.port == 0) BadFlag("dest", "port 0");
+  if (!absl::GetFlag(FLAGS_audio_dest).empty()) {
+    options.audio_dest =
+        EndpointFlag("audio_dest", absl::GetFlag(FLAGS_audio_dest));
+  }
+  options.bind = EndpointFlag("bind", absl::GetFlag(FLAGS_bind));
+  options.sdp_path = absl::GetFlag(FLAGS_sdp);
+  const double duration = absl::GetFlag(FLAGS_duration);
+  if (!(duration >= 0)) BadFlag("duration", "must be >= 0");
+  options.duration = absl::Seconds(duration);
+  const double start_delay = absl::GetFlag(FLAGS_start_delay);
+  if (!(start_delay >= 0 && start_delay <= 60)) {
+    BadFlag("start_delay", "must be 0..60");
+  }
+  options.start_delay = absl::Seconds(start_delay);
+  options.input_path = absl::GetFlag(FLAGS_input);
+  if (absl::GetFlag(FLAGS_codec) != "h264") {
+    BadFlag("codec", "only h264 is supported");
+  }
+  options.video.width = absl::GetFlag(FLAGS_width);
+  options.video.height = absl::GetFlag(FLAGS_height);
+  if (options.video.width < 160 || options.video.height < 96 ||
+      options.video.width % 2 || options.video.height % 2) {
+    BadFlag("width/height", "even, at least 160x96");
+  }
+  options.video.frame_rate = absl::GetFlag(FLAGS_fps);
+  if (options.video.frame_rate < 1 || options.video.frame_rate > 120) {
+    BadFlag("fps", "must be 1..120");
+  }
+  options.video.bitrate_kbps = absl::GetFlag(FLAGS_bitrate);
+  if (options.video.bitrate_kbps < 10) BadFlag("bitrate", "at least 10 kbit/s");
+  options.video.gop = absl::GetFlag(FLAGS_gop);
+  if (options.video.gop < 1) BadFlag("gop", "must be >= 1");
+  options.video.preset = absl::GetFlag(FLAGS_preset);
+  options.audio = absl::GetFlag(FLAGS_audio);
+  options.audio_bitrate_kbps = absl::GetFlag(FLAGS_audio_bitrate);
+  if (options.audio_bitrate_kbps < 6 || options.audio_bitrate_kbps > 510) {
+    BadFlag("audio_bitrate", "must be 6..510 kbit/s");
+  }
+  options.tone_hz = absl::GetFlag(FLAGS_tone_hz);
+  if (!(options.tone_hz > 0 && options.tone_hz < 24000)) {
+    BadFlag("tone_hz", "must be within 0..24000");
+  }
+  options.max_packet_size = static_cast<size_t>(absl::GetFlag(FLAGS_mtu));
+  if (absl::GetFlag(FLAGS_mtu) < 100 || absl::GetFlag(FLAGS_mtu) > 2000) {
+    BadFlag("mtu", "must be 100..2000");
+  }
+  options.pacing_factor = absl::GetFlag(FLAGS_pacing_factor);
+  if (!(options.pacing_factor >= 1)) BadFlag("pacing_factor", "must be >= 1");
+  options.video_ssrc = absl::GetFlag(FLAGS_ssrc);
+  options.audio_ssrc = absl::GetFlag(FLAGS_audio_ssrc);
+
+  auto source = cascade::source::Source::Create(options);
+  if (!source.ok()) {
+    std::cerr << "relay-source: " << source.status().message() << "\n";
+    return 1;
+  }
+  g_source = source->get();
+  signal(SIGINT, OnSignal);
+  signal(SIGTERM, OnSignal);
+  absl::Status status = (*source)->Run();
+  g_source = nullptr;
+  const auto& s = (*source)->stats();
+  if (absl::GetFlag(FLAGS_json)) {
+    std::cout << absl::StrFormat(
+        "{\"video_ssrc\":%u,\"audio_ssrc\":%u,\"frames\":%d,\"keyframes\":%d,"
+        "\"forced_keyframes\":%d,\"video_packets\":%d,\"audio_packets\":%d,"
+        "\"bytes\":%d,\"retransmissions\":%d,\"nack_misses\":%d,"
+        "\"keyframe_requests\":%d,\"rtcp_received\":%d,\"bad_packets\":%d,"
+        "\"send_errors\":%d}\n",
+        (*source)->video_ssrc(), (*source)->audio_ssrc(), s.frames, s.keyframes,
+        s.forced_keyframes, s.video_packets, s.audio_packets, s.bytes,
+        s.retransmissions, s.nack_misses, s.keyframe_requests, s.rtcp_received,
+        s.bad_packets, s.send_errors);
+  } else {
+    std::cerr << absl::StrFormat(
+        "relay-source: %d frames (%d keyframes, %d forced), %d video + %d "
+        "audio packets, %d retransmitted, %d send errors\n",
+        s.frames, s.keyframes, s.forced_keyframes, s.video_packets,
+        s.audio_packets, s.retransmissions, s.send_errors);
+  }
+  if (!status.ok()) {
+    std::cerr << "relay-source: " << status.message() << "\n";
+    return 1;
+  }
+  return 0;
+}

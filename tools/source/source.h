@@ -1,0 +1,137 @@
+#ifndef CASCADE_TOOLS_SOURCE_SOURCE_H_
+#define CASCADE_TOOLS_SOURCE_SOURCE_H_
+
+// relay-source's engine: encodes pictures (test pattern or a file) with
+// libx264 and a tone with Opus, packetises them (RFC 6184, RFC 7587) with
+// each frame's send time in a header extension, paces the video, answers
+// NACK from a ring of recent packets and PLI/FIR with a keyframe, and sends
+// an SR per stream every second.
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "relay/endpoint.h"
+#include "tools/media/codec.h"
+#include "tools/media/picture_source.h"
+#include "tools/media/test_pattern.h"
+#include "tools/media/udp.h"
+
+namespace cascade {
+namespace source {
+
+struct SourceOptions {
+  relay::Endpoint dest;
+  std::optional<relay::Endpoint> audio_dest;  // default: dest
+  relay::Endpoint bind;                       // default 0.0.0.0:0
+  media::VideoEncoderOptions video;
+  bool audio = true;
+  int audio_bitrate_kbps = 32;
+  double tone_hz = 440;
+  size_t max_packet_size = 1200;  // whole RTP packet, headers included
+  absl::Duration duration = absl::Seconds(10);  // zero: until Stop()
+  std::string sdp_path;                         // empty: no SDP file
+  // Pause between writing the SDP and the first packet.
+  absl::Duration start_delay = absl::ZeroDuration();
+  std::string input_path;  // empty: the test pattern
+  // Video leaves at this multiple of its bitrate, in bursts of at most
+  // pacing_burst: a keyframe spreads over a few frame intervals instead of
+  // hitting the network at once.
+  double pacing_factor = 2.5;
+  absl::Duration pacing_burst = absl::Milliseconds(5);
+  size_t ring_packets = 2048;  // answers NACKs for this many recent packets
+  // A keyframe request this soon after the last keyframe is ignored, so a
+  // burst of PLIs from many sites costs one keyframe.
+  absl::Duration min_keyframe_interval = absl::Milliseconds(250);
+  uint32_t video_ssrc = 0;  // 0: random
+  uint32_t audio_ssrc = 0;
+};
+
+struct SourceStats {
+  int64_t frames = 0;
+  int64_t keyframes = 0;
+  int64_t forced_keyframes = 0;
+  int64_t video_packets = 0;
+  int64_t audio_packets = 0;
+  int64_t bytes = 0;
+  int64_t retransmissions = 0;
+  int64_t nack_misses = 0;        // asked for a packet no longer in the ring
+  int64_t keyframe_requests = 0;  // PLI and FIR
+  int64_t rtcp_received = 0;
+  int64_t bad_packets = 0;  // not RTCP, or malformed RTCP
+  int64_t send_errors = 0;
+};
+
+class Source {
+ public:
+  static absl::StatusOr<std::unique_ptr<Source>> Create(
+      const SourceOptions& options);
+  ~Source();
+
+  // Sends until the duration is over or Stop() is called.
+  absl::Status Run();
+  // Safe from a signal handler or another thread.
+  void Stop() { stop_.store(true); }
+
+  const relay::Endpoint& local() const { return socket_.local(); }
+  uint32_t video_ssrc() const { return video_ssrc_; }
+  uint32_t audio_ssrc() const { return audio_ssrc_; }
+  const SourceStats& stats() const { return stats_; }
+
+ private:
+  struct Stream;  // RTP state of one stream
+  struct RtcpHandler;
+
+  Source(const SourceOptions& options, media::UdpFd socket,
+         std::unique_ptr<media::VideoEncoder> video,
+         std::unique_ptr<media::AudioEncoder> audio,
+         std::unique_ptr<media::PictureSource> pictures,
+         media::AvFramePtr frame);
+
+  absl::Status SendVideoFrame(absl::Time now);
+  absl::Status SendAudioFrame(absl::Time now);
+  // Builds an RTP packet, stores it in the stream's ring, returns it.
+  std::vector<uint8_t> BuildPacket(Stream& stream, uint32_t timestamp,
+                                   bool marker, absl::Time send_time,
+                                   absl::Span<const uint8_t> payload);
+  void SendNow(const relay::Endpoint& to, absl::Span<const uint8_t> packet);
+  // Sends queued video packets the pacer allows; returns when the next may go.
+  absl::Time Pace(absl::Time now);
+  void ReceiveRtcp();
+  void SendSenderReports(absl::Time now);
+  absl::Status WriteSdp();
+
+  SourceOptions options_;
+  media::UdpFd socket_;
+  media::Receiver receiver_;
+  std::unique_ptr<media::VideoEncoder> video_;
+  std::unique_ptr<media::AudioEncoder> audio_;
+  std::unique_ptr<media::PictureSource> pictures_;
+  media::AvFramePtr frame_;
+  std::unique_ptr<media::ToneGenerator> tone_;
+  uint32_t video_ssrc_;
+  uint32_t audio_ssrc_;
+  std::unique_ptr<Stream> video_stream_;
+  std::unique_ptr<Stream> audio_stream_;
+  std::deque<std::vector<uint8_t>> pace_queue_;
+  double pace_tokens_ = 0;  // bytes the pacer may send now
+  absl::Time pace_updated_;
+  bool keyframe_requested_ = false;
+  std::optional<absl::Time> last_keyframe_;
+  int64_t frame_number_ = 0;
+  int64_t audio_samples_ = 0;
+  std::atomic<bool> stop_{false};
+  SourceStats stats_;
+};
+
+}  // namespace source
+}  // namespace cascade
+
+#endif  // CASCADE_TOOLS_SOURCE_SOURCE_H_
