@@ -1,0 +1,151 @@
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include "tools/bench/process.h"
+#include "tools/bench/rtp_load.h"
+#include "tools/bench/udp_drops.h"
+
+namespace cascade::bench {
+namespace {
+
+TEST(VideoShapeTest, FramesAreFullPacketsAndAShorterLastOne) {
+  const VideoShape video = VideoShape::ForRate(200);
+  EXPECT_EQ(video.packets_per_frame, 7);
+  EXPECT_NEAR(video.packets_per_second(), 200, 1e-9);
+  const VideoShape fast = VideoShape::ForRate(100000);
+  EXPECT_EQ(fast.packets_per_frame, 32);
+  EXPECT_NEAR(fast.frames_per_second, 3125, 1e-9);
+  for (uint64_t frame = 0; frame < 100; ++frame) {
+    for (int i = 0; i + 1 < video.packets_per_frame; ++i) {
+      ASSERT_EQ(video.PacketSize(frame, i), 1200u);
+    }
+    const size_t last = video.PacketSize(frame, video.packets_per_frame - 1);
+    ASSERT_LT(last, 1200u);
+    ASSERT_GE(last, 300u);
+  }
+}
+
+TEST(LoadTest, ReceiversCountWhatTheBlasterSends) {
+  absl::StatusOr<std::unique_ptr<ReceiverSet>> receivers = ReceiverSet::Open(3);
+  ASSERT_TRUE(receivers.ok()) << receivers.status();
+  absl::StatusOr<std::unique_ptr<Blaster>> blaster =
+      Blaster::Open((*receivers)->addresses()[1]);
+  ASSERT_TRUE(blaster.ok()) << blaster.status();
+  VideoShape shape;
+  shape.packets_per_frame = 5;
+  shape.frames_per_second = 500;
+  EXPECT_EQ((*blaster)->Send(shape, 20), 100u);
+  (*receivers)->WaitQuiet(absl::Milliseconds(100), absl::Seconds(3));
+  EXPECT_EQ((*receivers)->received(), 100u);
+  EXPECT_EQ((*receivers)->children_reached(), 1);
+
+  // A datagram without the benchmark's SSRC is not counted as received.
+  const int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  const SocketAddress to = (*receivers)->addresses()[0];
+  ASSERT_EQ(sendto(fd, "not rtp", 7, 0, to.get(), to.size()), 7);
+  close(fd);
+  (*receivers)->WaitQuiet(absl::Milliseconds(100), absl::Seconds(1));
+  const absl::Time deadline = absl::Now() + absl::Seconds(2);
+  while ((*receivers)->foreign() == 0 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  EXPECT_EQ((*receivers)->foreign(), 1u);
+  EXPECT_EQ((*receivers)->received(), 100u);
+}
+
+uint64_t RusageCpuNanos() {
+  rusage usage;
+  getrusage(RUSAGE_SELF, &usage);
+  auto nanos = [](const timeval& t) {
+    return static_cast<uint64_t>(t.tv_sec) * 1000000000 + t.tv_usec * 1000ULL;
+  };
+  return nanos(usage.ru_utime) + nanos(usage.ru_stime);
+}
+
+TEST(ProcessTest, CpuTimeAgreesWithGetrusage) {
+  absl::StatusOr<uint64_t> before = ProcessCpuNanos(getpid());
+  ASSERT_TRUE(before.ok()) << before.status();
+  const uint64_t rusage_before = RusageCpuNanos();
+  // Spin until getrusage has seen 50 ms of CPU (bounded: the machine is
+  // shared, so wall time says little).
+  volatile uint64_t sink = 0;
+  const absl::Time deadline = absl::Now() + absl::Seconds(5);
+  while (RusageCpuNanos() - rusage_before < 50'000'000 &&
+         absl::Now() < deadline) {
+    for (int i = 0; i < 10000; ++i) sink = sink + 1;
+  }
+  const uint64_t rusage_spent = RusageCpuNanos() - rusage_before;
+  absl::StatusOr<uint64_t> after = ProcessCpuNanos(getpid());
+  ASSERT_TRUE(after.ok());
+  ASSERT_GE(rusage_spent, 50'000'000u);
+  // getrusage ticks coarsely; the two agree within 20 ms.
+  EXPECT_NEAR(static_cast<double>(*after - *before),
+              static_cast<double>(rusage_spent), 20e6);
+  EXPECT_FALSE(ProcessCpuNanos(-1).ok());
+}
+
+TEST(ProcessTest, StartsAndStopsAChild) {
+  const std::string log = absl::StrCat(testing::TempDir(), "/sleep.log");
+  absl::StatusOr<std::unique_ptr<Subprocess>> child =
+      Subprocess::Start({"sleep", "30"}, log);
+  ASSERT_TRUE(child.ok()) << child.status();
+  EXPECT_TRUE((*child)->Running());
+  EXPECT_EQ((*child)->Stop(), "killed by signal 15");
+  EXPECT_FALSE((*child)->Running());
+
+  absl::StatusOr<std::unique_ptr<Subprocess>> echo =
+      Subprocess::Start({"sh", "-c", "echo started; exit 3"}, log);
+  ASSERT_TRUE(echo.ok());
+  const absl::Time deadline = absl::Now() + absl::Seconds(5);
+  while ((*echo)->Running() && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  EXPECT_EQ((*echo)->Stop(), "exit code 3");
+  EXPECT_EQ(FileTail(log), "started\n");
+  EXPECT_EQ(FirstOutputLine("echo one; echo two"), "one");
+  EXPECT_EQ(FirstOutputLine("exit 1"), "");
+}
+
+TEST(UdpDropsTest, ParsesTheKernelTable) {
+  const std::string path = absl::StrCat(testing::TempDir(), "/udp");
+  std::ofstream(path)
+      << "   sl  local_address rem_address   st tx_queue rx_queue tr tm->when "
+         "retrnsmt   uid  timeout inode ref pointer drops\n"
+         "  1: 0100007F:1F90 00000000:0000 07 00000000:00000000 00:00000000 "
+         "00000000     0        0 123 2 0000000000000000 17\n"
+         "  2: 0100007F:0035 00000000:0000 07 00000000:00000000 00:00000000 "
+         "00000000     0        0 124 2 0000000000000000 0\n"
+         "garbage line\n";
+  const absl::flat_hash_map<int, uint64_t> drops = UdpDropsByPort(path);
+  EXPECT_EQ(drops.size(), 2u);
+  EXPECT_EQ(drops.at(8080), 17u);
+  EXPECT_EQ(drops.at(53), 0u);
+}
+
+TEST(UdpDropsTest, SeesARealSocketOverflow) {
+  const int receiver = socket(AF_INET, SOCK_DGRAM, 0);
+  const SocketAddress any = *SocketAddress::Parse("127.0.0.1:0");
+  ASSERT_EQ(bind(receiver, any.get(), any.size()), 0);
+  const int tiny = 2048;  // the kernel's minimum: a few datagrams
+  setsockopt(receiver, SOL_SOCKET, SO_RCVBUF, &tiny, sizeof(tiny));
+  SocketAddress bound;
+  socklen_t length = sizeof(bound.storage);
+  getsockname(receiver, bound.get(), &length);
+  const int sender = socket(AF_INET, SOCK_DGRAM, 0);
+  char payload[1000] = {};
+  for (int i = 0; i < 50; ++i) {
+    sendto(sender, payload, sizeof(payload), 0, bound.get(), bound.size());
+  }
+  EXPECT_GT(UdpDropsByPort()[bound.port()], 0u);
+  close(sender);
+  close(receiver);
+}
+
+}  // namespace
+}  // namespace cascade::bench
