@@ -18,7 +18,6 @@ InsertResult FrameAssembler::Insert(MediaPacket packet) {
   if (!buffer_.emplace(seq, std::move(packet)).second) {
     return InsertResult::kDuplicate;
   }
-  nacks_.erase(seq);
   return InsertResult::kAccepted;
 }
 
@@ -34,9 +33,6 @@ void FrameAssembler::Poll(absl::Time now, std::vector<AssembledFrame>* frames) {
     }
     const int64_t skipped = buffer_.begin()->first - *next_seq_;
     lost_packets_ += skipped;
-    for (int64_t seq = *next_seq_; seq < buffer_.begin()->first; ++seq) {
-      nacks_.erase(seq);
-    }
     next_seq_ = buffer_.begin()->first;
     // The frame holding the lost packets ends at the next marker.
     if (!partial_.empty()) EndPartial(/*complete=*/false, frames);
@@ -46,29 +42,6 @@ void FrameAssembler::Poll(absl::Time now, std::vector<AssembledFrame>* frames) {
     }
     Drain(frames);
   }
-}
-
-std::vector<int64_t> FrameAssembler::TakeNacks(absl::Time now) {
-  std::vector<int64_t> due;
-  if (buffer_.empty()) return due;
-  const int64_t highest = buffer_.rbegin()->first;
-  auto present = buffer_.begin();
-  for (int64_t seq = *next_seq_; seq < highest; ++seq) {
-    if (present != buffer_.end() && present->first == seq) {
-      ++present;
-      continue;
-    }
-    NackState& state = nacks_[seq];
-    if (state.sent >= options_.max_nacks) continue;
-    if (state.sent > 0 &&
-        now - state.last_sent < options_.nack_retry_interval) {
-      continue;
-    }
-    state.last_sent = now;
-    ++state.sent;
-    due.push_back(seq);
-  }
-  return due;
 }
 
 void FrameAssembler::Drain(std::vector<AssembledFrame>* frames) {

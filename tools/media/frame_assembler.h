@@ -2,16 +2,15 @@
 #define CASCADE_TOOLS_MEDIA_FRAME_ASSEMBLER_H_
 
 // Orders the RTP packets of one video stream, waits a bounded time for gaps
-// to be repaired (NACK), and emits whole frames. A frame that lost a packet
-// for good is never emitted: the caller waits for a keyframe instead of
-// feeding the decoder a broken picture.
+// to be repaired (NackScheduler asks for them), and emits whole frames. A frame
+// that lost a packet for good is never emitted: the caller waits for a keyframe
+// instead of feeding the decoder a broken picture.
 
 #include <cstdint>
 #include <map>
 #include <optional>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/time/time.h"
 
 namespace cascade {
@@ -38,10 +37,6 @@ struct FrameAssemblerOptions {
   absl::Duration max_wait = absl::Milliseconds(250);
   // Beyond this many buffered packets the oldest gap is given up at once.
   size_t max_buffered_packets = 4096;
-  // NACK: first request at once, then every retry_interval, at most
-  // max_nacks times per packet.
-  absl::Duration nack_retry_interval = absl::Milliseconds(60);
-  int max_nacks = 3;
 };
 
 enum class InsertResult { kAccepted, kDuplicate, kTooLate };
@@ -57,18 +52,10 @@ class FrameAssembler {
   // dropped).
   void Poll(absl::Time now, std::vector<AssembledFrame>* frames);
 
-  // Missing sequence numbers due for a (re)transmission request now.
-  std::vector<int64_t> TakeNacks(absl::Time now);
-
   int64_t lost_packets() const { return lost_packets_; }
   int64_t dropped_frames() const { return dropped_frames_; }
 
  private:
-  struct NackState {
-    absl::Time last_sent;
-    int sent = 0;
-  };
-
   // Consumes buffered packets from the cursor while they are contiguous.
   void Drain(std::vector<AssembledFrame>* frames);
   void Consume(MediaPacket packet, std::vector<AssembledFrame>* frames);
@@ -79,7 +66,6 @@ class FrameAssembler {
   std::optional<int64_t> next_seq_;   // the cursor
   std::vector<MediaPacket> partial_;  // packets of the frame being built
   bool discarding_ = false;           // dropping up to the next marker
-  absl::flat_hash_map<int64_t, NackState> nacks_;
   int64_t lost_packets_ = 0;
   int64_t dropped_frames_ = 0;
 };

@@ -73,7 +73,6 @@ TEST(FrameAssemblerTest, InOrderStreamGivesEveryFrame) {
               absl::Milliseconds(5));
   }
   EXPECT_EQ(assembler.lost_packets(), 0);
-  EXPECT_TRUE(assembler.TakeNacks(kStart + absl::Seconds(1)).empty());
 }
 
 TEST(FrameAssemblerTest, ReorderedAndDuplicatedPacketsStillGiveEveryFrame) {
@@ -130,8 +129,6 @@ TEST(FrameAssemblerTest, LostPacketDropsOnlyItsFrameAfterTheWait) {
   }
   // Frames 0 and 1 are out; 2..5 wait behind the gap.
   EXPECT_EQ(frames.size(), 2u);
-  EXPECT_EQ(assembler.TakeNacks(kStart + absl::Milliseconds(200)),
-            std::vector<int64_t>{lost_seq});
   assembler.Poll(kStart + absl::Milliseconds(400), &frames);
   ASSERT_EQ(frames.size(), 5u);
   EXPECT_EQ(frames[2].timestamp, 9000u);
@@ -150,34 +147,12 @@ TEST(FrameAssemblerTest, RepairedGapLosesNothing) {
     assembler.Insert(p);
     assembler.Poll(kStart, &frames);
   }
-  EXPECT_EQ(assembler.TakeNacks(kStart), std::vector<int64_t>{held.ext_seq});
-  assembler.Insert(held);  // the retransmission
+  EXPECT_EQ(frames.size(), 2u);  // frames 0 and 1; the others wait
+  assembler.Insert(held);        // the retransmission
   assembler.Poll(kStart, &frames);
   EXPECT_EQ(frames.size(), 4u);
   EXPECT_EQ(assembler.lost_packets(), 0);
   EXPECT_EQ(assembler.Insert(held), InsertResult::kTooLate);
-}
-
-TEST(FrameAssemblerTest, NacksAreRetriedThenStop) {
-  FrameAssemblerOptions options;
-  options.nack_retry_interval = absl::Milliseconds(50);
-  options.max_nacks = 2;
-  options.max_wait = absl::Seconds(10);
-  FrameAssembler assembler(options);
-  MediaPacket a;
-  a.ext_seq = 10;
-  a.arrival = kStart;
-  MediaPacket b = a;
-  b.ext_seq = 13;
-  assembler.Insert(a);
-  assembler.Insert(b);
-  std::vector<AssembledFrame> frames;
-  assembler.Poll(kStart, &frames);
-  EXPECT_EQ(assembler.TakeNacks(kStart), (std::vector<int64_t>{11, 12}));
-  EXPECT_TRUE(assembler.TakeNacks(kStart + absl::Milliseconds(10)).empty());
-  EXPECT_EQ(assembler.TakeNacks(kStart + absl::Milliseconds(60)),
-            (std::vector<int64_t>{11, 12}));
-  EXPECT_TRUE(assembler.TakeNacks(kStart + absl::Milliseconds(200)).empty());
 }
 
 TEST(FrameAssemblerTest, FullBufferGivesUpAtOnce) {

@@ -52,6 +52,11 @@ void LatencyStats::Add(absl::Duration latency) {
   samples_.push_back(latency);
 }
 
+void LatencyStats::Merge(const LatencyStats& other) {
+  for (absl::Duration sample : other.samples_) Add(sample);
+  max_ = std::max(max_, other.max_);
+}
+
 absl::Duration LatencyStats::Percentile(double q) const {
   if (samples_.empty()) return absl::ZeroDuration();
   if (!sorted_) {

@@ -49,6 +49,8 @@ class LatencyStats {
       : max_samples_(max_samples) {}
 
   void Add(absl::Duration latency);
+  // Adds every sample of `other` (for totals over many sites).
+  void Merge(const LatencyStats& other);
   size_t count() const { return samples_.size(); }
   // Nearest-rank percentile, q in [0, 1]; zero when there are no samples.
   absl::Duration Percentile(double q) const;

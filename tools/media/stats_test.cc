@@ -50,6 +50,17 @@ TEST(LatencyStatsTest, BoundedSamplesStillTrackMax) {
   EXPECT_EQ(stats.Max(), absl::Milliseconds(50));
 }
 
+TEST(LatencyStatsTest, MergeCombinesSamples) {
+  LatencyStats a, b;
+  a.Add(absl::Milliseconds(1));
+  b.Add(absl::Milliseconds(3));
+  b.Add(absl::Milliseconds(2));
+  a.Merge(b);
+  EXPECT_EQ(a.count(), 3u);
+  EXPECT_EQ(a.Percentile(0.5), absl::Milliseconds(2));
+  EXPECT_EQ(a.Max(), absl::Milliseconds(3));
+}
+
 TEST(FreezeDetectorTest, GapOverTwoIntervalsIsAFreeze) {
   FreezeDetector detector;
   const absl::Time t0 = absl::FromUnixSeconds(5);

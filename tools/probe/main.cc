@@ -1,0 +1,386 @@
+// relay-probe: one or many Cascade sites that count, repair, decode and
+// measure the stream they receive. See docs/media-tools.md.
+
+#include <signal.h>
+
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "tools/media/cli.h"
+#include "tools/probe/probe.h"
+
+extern "C" {
+#include <libavutil/log.h>
+}
+
+ABSL_FLAG(std::string, listen, "127.0.0.1:0",
+          "IP:PORT to receive on (port 0: the kernel picks; see --port_file). "
+          "With --sites=N and a non-zero port, site i listens on PORT+i");
+ABSL_FLAG(int, sites, 1, "number of sites in this process");
+ABSL_FLAG(std::string, sites_file, "",
+          "one site per line: LISTEN [PARENT NODE_ID KEY_HEX]; replaces "
+          "--listen/--sites/--parent/--node_id/--key");
+ABSL_FLAG(int, decode_sites, 1,
+          "how many sites (the first ones) decode; the others only count");
+ABSL_FLAG(std::string, parent, "",
+          "IP:PORT of the relay to join as an authorised child; empty: a "
+          "plain push endpoint");
+ABSL_FLAG(std::string, node_id, "",
+          "node id to activate with (with --sites=N > 1: ID-0 .. ID-(N-1))");
+ABSL_FLAG(std::string, key, "", "the node's activation key, hex");
+ABSL_FLAG(std::string, key_file, "", "file holding the node's key, hex");
+ABSL_FLAG(bool, feedback, true,
+          "send NACK for gaps and PLI when the picture cannot be decoded (to "
+          "the parent, or to the sender of a pushed stream)");
+ABSL_FLAG(double, duration, 10, "seconds to run; 0: until SIGINT/SIGTERM");
+ABSL_FLAG(double, interval, 1, "seconds between progress reports");
+ABSL_FLAG(bool, json, false,
+          "JSON lines on stdout: one per interval, then the final one");
+ABSL_FLAG(std::string, port_file, "",
+          "write each site's bound IP:PORT here, one per line, once bound");
+ABSL_FLAG(int, video_pt, 96, "RTP payload type of the H.264 stream");
+ABSL_FLAG(double, fps, 0,
+          "nominal frame rate for freeze detection; 0: learnt from RTP "
+          "timestamps");
+ABSL_FLAG(double, repair_wait_ms, 250,
+          "how long a gap may wait for a retransmission before its frame is "
+          "dropped");
+ABSL_FLAG(int64_t, max_lost, -1,
+          "broken if more packets are lost after repair (-1: no limit)");
+ABSL_FLAG(int64_t, max_decode_errors, 0, "broken if more decode errors");
+ABSL_FLAG(int64_t, max_freezes, -1, "broken if more freezes (-1: no limit)");
+ABSL_FLAG(double, max_freeze_ms, 0,
+          "broken if a freeze lasts longer (0: no limit)");
+ABSL_FLAG(int64_t, min_frames, 1,
+          "broken if a decoding site decodes fewer frames");
+ABSL_FLAG(double, max_latency_ms, 0,
+          "broken if the p99 latency is higher (0: no limit)");
+ABSL_FLAG(double, max_first_frame_ms, 0,
+          "broken if a decoding site's first picture comes later (0: no "
+          "limit)");
+
+namespace {
+
+using cascade::probe::Probe;
+using cascade::probe::SiteOptions;
+using cascade::probe::SiteReport;
+using cascade::probe::Totals;
+
+Probe* g_probe = nullptr;
+
+void OnSignal(int) {
+  if (g_probe != nullptr) g_probe->Stop();
+}
+
+[[noreturn]] void BadFlag(const std::string& flag, const std::string& why) {
+  std::cerr << "relay-probe: --" << flag << ": " << why << "\n";
+  std::exit(2);
+}
+
+cascade::relay::Endpoint ParseEndpoint(const std::string& flag,
+                                       const std::string& value) {
+  auto endpoint = cascade::relay::Endpoint::Parse(value);
+  if (!endpoint.ok()) BadFlag(flag, std::string(endpoint.status().message()));
+  return *endpoint;
+}
+
+std::string ParseKey(const std::string& flag, const std::string& hex) {
+  auto key = cascade::media::ParseHex(hex);
+  if (!key.ok()) BadFlag(flag, std::string(key.status().message()));
+  return *key;
+}
+
+double Ms(absl::Duration d) { return absl::ToDoubleMilliseconds(d); }
+
+std::string FreezeList(const std::vector<absl::Duration>& freezes) {
+  std::vector<std::string> items;
+  for (absl::Duration d : freezes)
+    items.push_back(absl::StrFormat("%.1f", Ms(d)));
+  return absl::StrCat("[", absl::StrJoin(items, ","), "]");
+}
+
+absl::Duration Longest(const std::vector<absl::Duration>& freezes) {
+  absl::Duration longest;
+  for (absl::Duration d : freezes) longest = std::max(longest, d);
+  return longest;
+}
+
+std::string Json(const char* type, absl::Duration elapsed, const Totals& t) {
+  const SiteReport& c = t.counters;
+  return absl::StrFormat(
+      "{\"type\":\"%s\",\"elapsed_s\":%.3f,\"sites\":%d,\"decoding_sites\":%d,"
+      "\"sites_with_pictures\":%d,\"streams\":%d,\"packets\":%d,\"bytes\":%d,"
+      "\"lost\":%d,\"duplicates\":%d,\"out_of_order\":%d,\"bad_packets\":%d,"
+      "\"rtcp_received\":%d,\"frames_decoded\":%d,\"decode_errors\":%d,"
+      "\"frames_dropped\":%d,\"frames_skipped\":%d,\"nacks_sent\":%d,"
+      "\"plis_sent\":%d,\"activations_sent\":%d,\"freezes\":%d,"
+      "\"freeze_ms\":%s,\"longest_freeze_ms\":%.1f,\"latency_samples\":%d,"
+      "\"latency_p50_ms\":%.3f,\"latency_p99_ms\":%.3f,"
+      "\"latency_max_ms\":%.3f,\"first_frame_ms\":%s,"
+      "\"last_pattern_frame\":%s",
+      type, absl::ToDoubleSeconds(elapsed), t.sites, t.decoding_sites,
+      t.sites_with_pictures, c.streams, c.packets, c.bytes, c.lost,
+      c.duplicates, c.out_of_order, c.bad_packets, c.rtcp_received,
+      c.frames_decoded, c.decode_errors, c.frames_dropped, c.frames_skipped,
+      c.nacks_sent, c.plis_sent, c.activations_sent, c.freezes.size(),
+      FreezeList(c.freezes), Ms(Longest(c.freezes)), t.latency_samples,
+      Ms(t.latency_p50), Ms(t.latency_p99), Ms(t.latency_max),
+      c.first_frame ? absl::StrFormat("%.1f", Ms(*c.first_frame)) : "null",
+      c.last_pattern_frame ? absl::StrCat(*c.last_pattern_frame) : "null");
+}
+
+std::string Text(const char* what, absl::Duration elapsed, const Totals& t) {
+  const SiteReport& c = t.counters;
+  return absl::StrFormat(
+      "%s t=%.1fs sites=%d packets=%d lost=%d dup=%d ooo=%d frames=%d "
+      "decode_errors=%d dropped=%d freezes=%d (longest %.0f ms) latency "
+      "p50=%.1f p99=%.1f max=%.1f ms first_frame=%s nacks=%d plis=%d",
+      what, absl::ToDoubleSeconds(elapsed), t.sites, c.packets, c.lost,
+      c.duplicates, c.out_of_order, c.frames_decoded, c.decode_errors,
+      c.frames_dropped, c.freezes.size(), Ms(Longest(c.freezes)),
+      Ms(t.latency_p50), Ms(t.latency_p99), Ms(t.latency_max),
+      c.first_frame ? absl::StrFormat("%.0fms", Ms(*c.first_frame)) : "none",
+      c.nacks_sent, c.plis_sent);
+}
+
+std::vector<SiteOptions> SitesFromFile(const std::string& path,
+                                       const SiteOptions& base) {
+  std::ifstream in(path);
+  if (!in) BadFlag("sites_file", "cannot read " + path);
+  std::vector<SiteOptions> sites;
+  std::string line;
+  int number = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    std::vector<std::string> fields =
+        absl::StrSplit(line, ' ', absl::SkipWhitespace());
+    if (fields.empty() || fields[0][0] == '#') continue;
+    const std::string where = absl::StrCat(path, ":", number);
+    if (fields.size() != 1 && fields.size() != 4) {
+      BadFlag("sites_file", where + ": want LISTEN [PARENT NODE_ID KEY_HEX]");
+    }
+    SiteOptions site = base;
+    site.listen = ParseEndpoint("sites_file " + where, fields[0]);
+    if (fields.size() == 4) {
+      site.parent = cascade::probe::ParentLink{
+          ParseEndpoint("sites_file " + where, fields[1]), fields[2],
+          ParseKey("sites_file " + where, fields[3])};
+    }
+    sites.push_back(site);
+  }
+  if (sites.empty()) BadFlag("sites_file", path + " lists no sites");
+  return sites;
+}
+
+// Reasons the picture counts as broken under the given criteria.
+std::vector<std::string> Broken(const Probe& probe, const Totals& t) {
+  std::vector<std::string> reasons;
+  const SiteReport& c = t.counters;
+  if (absl::GetFlag(FLAGS_max_lost) >= 0 &&
+      c.lost > absl::GetFlag(FLAGS_max_lost)) {
+    reasons.push_back(absl::StrCat(c.lost, " packets lost"));
+  }
+  if (c.decode_errors > absl::GetFlag(FLAGS_max_decode_errors)) {
+    reasons.push_back(absl::StrCat(c.decode_errors, " decode errors"));
+  }
+  if (absl::GetFlag(FLAGS_max_freezes) >= 0 &&
+      static_cast<int64_t>(c.freezes.size()) >
+          absl::GetFlag(FLAGS_max_freezes)) {
+    reasons.push_back(absl::StrCat(c.freezes.size(), " freezes"));
+  }
+  const double max_freeze = absl::GetFlag(FLAGS_max_freeze_ms);
+  if (max_freeze > 0 && Ms(Longest(c.freezes)) > max_freeze) {
+    reasons.push_back(
+        absl::StrFormat("a %.0f ms freeze", Ms(Longest(c.freezes))));
+  }
+  for (const auto& site : probe.sites()) {
+    if (!site->decodes()) continue;
+    const SiteReport r = site->Report();
+    if (r.frames_decoded < absl::GetFlag(FLAGS_min_frames)) {
+      reasons.push_back(absl::StrCat("site ", site->local().ToString(),
+                                     " decoded ", r.frames_decoded, " frames"));
+    }
+    const double max_first = absl::GetFlag(FLAGS_max_first_frame_ms);
+    if (max_first > 0 && r.first_frame.has_value() &&
+        Ms(*r.first_frame) > max_first) {
+      reasons.push_back(absl::StrFormat("site %s: first picture after %.0f ms",
+                                        site->local().ToString(),
+                                        Ms(*r.first_frame)));
+    }
+  }
+  const double max_latency = absl::GetFlag(FLAGS_max_latency_ms);
+  if (max_latency > 0 && Ms(t.latency_p99) > max_latency) {
+    reasons.push_back(
+        absl::StrFormat("p99 latency %.1f ms", Ms(t.latency_p99)));
+  }
+  return reasons;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "relay-probe [--listen=IP:PORT | --parent=IP:PORT --node-id=ID "
+      "--key=HEX] [--json] [--duration=SECONDS] [--sites=N]\n"
+      "Receives a Cascade stream as one or many sites; counts packets "
+      "(lost after repair, duplicated, out of order), decodes H.264 and "
+      "reports frames, decode errors, freezes, latency and time to first "
+      "picture. Exit code 1 when the picture was broken by the criteria.");
+  std::vector<std::string> args =
+      cascade::media::DashedFlagsToUnderscores(argc, argv);
+  std::vector<char*> arg_pointers;
+  for (std::string& arg : args) arg_pointers.push_back(arg.data());
+  absl::ParseCommandLine(static_cast<int>(arg_pointers.size()),
+                         arg_pointers.data());
+  // The H.264 decoder logs each damaged slice; the report counts them.
+  av_log_set_level(AV_LOG_FATAL);
+
+  SiteOptions base;
+  base.feedback = absl::GetFlag(FLAGS_feedback);
+  const int video_pt = absl::GetFlag(FLAGS_video_pt);
+  if (video_pt < 0 || video_pt > 127) BadFlag("video_pt", "must be 0..127");
+  base.video_payload_type = static_cast<uint8_t>(video_pt);
+  const double fps = absl::GetFlag(FLAGS_fps);
+  if (!(fps >= 0 && fps <= 240)) BadFlag("fps", "must be 0..240");
+  if (fps > 0) base.frame_interval = absl::Seconds(1 / fps);
+  const double repair_wait = absl::GetFlag(FLAGS_repair_wait_ms);
+  if (!(repair_wait >= 0 && repair_wait <= 10000)) {
+    BadFlag("repair_wait_ms", "must be 0..10000");
+  }
+  base.assembler.max_wait = absl::Milliseconds(repair_wait);
+
+  std::vector<SiteOptions> sites;
+  if (!absl::GetFlag(FLAGS_sites_file).empty()) {
+    sites = SitesFromFile(absl::GetFlag(FLAGS_sites_file), base);
+  } else {
+    const int count = absl::GetFlag(FLAGS_sites);
+    if (count < 1 || count > 100000) BadFlag("sites", "must be 1..100000");
+    const cascade::relay::Endpoint listen =
+        ParseEndpoint("listen", absl::GetFlag(FLAGS_listen));
+    if (listen.port != 0 && listen.port + count - 1 > 65535) {
+      BadFlag("listen", "port range runs past 65535");
+    }
+    std::optional<cascade::probe::ParentLink> parent;
+    if (!absl::GetFlag(FLAGS_parent).empty()) {
+      parent.emplace();
+      parent->address = ParseEndpoint("parent", absl::GetFlag(FLAGS_parent));
+      parent->node_id = absl::GetFlag(FLAGS_node_id);
+      if (parent->node_id.empty() || parent->node_id.size() > 60) {
+        BadFlag("node_id", "1..60 bytes, required with --parent");
+      }
+      std::string hex = absl::GetFlag(FLAGS_key);
+      if (!absl::GetFlag(FLAGS_key_file).empty()) {
+        std::ifstream in(absl::GetFlag(FLAGS_key_file));
+        std::stringstream contents;
+        contents << in.rdbuf();
+        if (!in) BadFlag("key_file", "cannot read the file");
+        hex = contents.str();
+      }
+      if (hex.empty())
+        BadFlag("key", "--key or --key_file is required with --parent");
+      parent->key = ParseKey("key", hex);
+    }
+    for (int i = 0; i < count; ++i) {
+      SiteOptions site = base;
+      site.listen = listen;
+      if (listen.port != 0)
+        site.listen.port = static_cast<uint16_t>(listen.port + i);
+      site.parent = parent;
+      if (parent.has_value() && count > 1) {
+        site.parent->node_id = absl::StrCat(parent->node_id, "-", i);
+      }
+      sites.push_back(site);
+    }
+  }
+  const int decode_sites = absl::GetFlag(FLAGS_decode_sites);
+  if (decode_sites < 0) BadFlag("decode_sites", "must be >= 0");
+  for (size_t i = 0; i < sites.size(); ++i) {
+    sites[i].decode = static_cast<int>(i) < decode_sites;
+  }
+  const double duration = absl::GetFlag(FLAGS_duration);
+  if (!(duration >= 0)) BadFlag("duration", "must be >= 0");
+  const double interval = absl::GetFlag(FLAGS_interval);
+  if (!(interval >= 0.05)) BadFlag("interval", "must be at least 0.05");
+
+  auto probe = Probe::Create(sites);
+  if (!probe.ok()) {
+    std::cerr << "relay-probe: " << probe.status().message() << "\n";
+    return 1;
+  }
+  if (!absl::GetFlag(FLAGS_port_file).empty()) {
+    // Written whole under a temporary name, then renamed, so a reader that
+    // sees the file sees every port.
+    const std::string path = absl::GetFlag(FLAGS_port_file);
+    {
+      std::ofstream out(path + ".tmp", std::ios::trunc);
+      for (const auto& site : (*probe)->sites()) {
+        out << site->local().ToString() << "\n";
+      }
+    }
+    if (std::rename((path + ".tmp").c_str(), path.c_str()) != 0) {
+      std::cerr << "relay-probe: cannot write " << path << "\n";
+      return 1;
+    }
+  }
+  g_probe = probe->get();
+  signal(SIGINT, OnSignal);
+  signal(SIGTERM, OnSignal);
+  const bool json = absl::GetFlag(FLAGS_json);
+  const absl::Time start = absl::Now();
+  (*probe)->Run(absl::Seconds(duration), absl::Seconds(interval),
+                [&](absl::Duration elapsed, const Totals& totals) {
+                  if (json) {
+                    std::cout << Json("interval", elapsed, totals) << "}"
+                              << std::endl;
+                  } else {
+                    std::cerr << Text("relay-probe:", elapsed, totals) << "\n";
+                  }
+                });
+  g_probe = nullptr;
+  const Totals totals = (*probe)->Final();
+  const std::vector<std::string> broken = Broken(**probe, totals);
+  const absl::Duration elapsed = absl::Now() - start;
+  if (json) {
+    std::string per_site;
+    if (totals.sites > 1) {
+      std::vector<std::string> items;
+      for (const auto& site : (*probe)->sites()) {
+        const SiteReport r = site->Report();
+        items.push_back(absl::StrFormat(
+            "{\"listen\":\"%s\",\"decodes\":%s,\"packets\":%d,\"lost\":%d,"
+            "\"frames_decoded\":%d,\"decode_errors\":%d,\"freezes\":%d,"
+            "\"latency_p99_ms\":%.3f}",
+            site->local().ToString(), site->decodes() ? "true" : "false",
+            r.packets, r.lost, r.frames_decoded, r.decode_errors,
+            r.freezes.size(), Ms(site->latency().Percentile(0.99))));
+      }
+      per_site =
+          absl::StrCat(",\"per_site\":[", absl::StrJoin(items, ","), "]");
+    }
+    std::vector<std::string> quoted;
+    for (const std::string& reason : broken) {
+      quoted.push_back(absl::StrCat("\"", reason, "\""));
+    }
+    std::cout << Json("final", elapsed, totals)
+              << ",\"broken\":" << (broken.empty() ? "false" : "true")
+              << ",\"reasons\":[" << absl::StrJoin(quoted, ",") << "]"
+              << per_site << "}" << std::endl;
+  } else {
+    std::cerr << Text("relay-probe: final", elapsed, totals) << "\n";
+    for (const std::string& reason : broken) {
+      std::cerr << "relay-probe: broken: " << reason << "\n";
+    }
+  }
+  return broken.empty() ? 0 : 1;
+}

@@ -1,0 +1,146 @@
+#include "tools/probe/probe.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+
+namespace cascade {
+namespace probe {
+namespace {
+
+// How often site timers (NACK, PLI, keepalive, frame assembly) run.
+constexpr absl::Duration kTick = absl::Milliseconds(5);
+// Batches read from one socket per wake-up before moving on (fairness).
+constexpr int kMaxBatchesPerSocket = 8;
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Probe>> Probe::Create(
+    const std::vector<SiteOptions>& sites) {
+  if (sites.empty()) return absl::InvalidArgumentError("no sites");
+  const int epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+  if (epoll_fd < 0) {
+    return absl::InternalError(absl::StrCat("epoll: ", strerror(errno)));
+  }
+  std::unique_ptr<Probe> probe(new Probe(epoll_fd));
+  probe->start_ = absl::Now();
+  for (size_t i = 0; i < sites.size(); ++i) {
+    auto socket = media::UdpFd::Open(sites[i].listen);
+    if (!socket.ok()) {
+      return absl::Status(
+          socket.status().code(),
+          absl::StrCat("site ", i, ": ", socket.status().message()));
+    }
+    epoll_event event{};
+    event.events = EPOLLIN;
+    event.data.u32 = static_cast<uint32_t>(i);
+    if (epoll_ctl(epoll_fd, EPOLL_CTL_ADD, socket->fd(), &event) != 0) {
+      return absl::InternalError(absl::StrCat("epoll_ctl: ", strerror(errno)));
+    }
+    probe->sites_.push_back(std::make_unique<Site>(
+        sites[i], std::move(*socket), probe->start_,
+        LatencySinks{&probe->total_latency_, &probe->interval_latency_}));
+  }
+  return probe;
+}
+
+Probe::~Probe() { close(epoll_fd_); }
+
+void Probe::Run(
+    absl::Duration duration, absl::Duration interval,
+    const std::function<void(absl::Duration, const Totals&)>& on_interval) {
+  const absl::Time end = duration > absl::ZeroDuration()
+                             ? start_ + duration
+                             : absl::InfiniteFuture();
+  absl::Time next_tick = absl::Now();
+  absl::Time next_report = start_ + interval;
+  std::vector<epoll_event> events(std::min<size_t>(sites_.size(), 1024));
+  std::vector<media::Receiver::Datagram> datagrams;
+  while (!stop_.load()) {
+    absl::Time now = absl::Now();
+    if (now >= end) break;
+    if (now >= next_tick) {
+      for (auto& site : sites_) site->OnTick(now);
+      next_tick = now + kTick;
+    }
+    if (now >= next_report) {
+      if (on_interval) on_interval(now - start_, Sum(interval_latency_));
+      interval_latency_ = media::LatencyStats(1 << 20);
+      next_report += interval;
+    }
+    const absl::Time wake = std::min({next_tick, next_report, end});
+    const int timeout_ms = static_cast<int>(std::max<int64_t>(
+        0, absl::ToInt64Milliseconds(wake - absl::Now() +
+                                     absl::Microseconds(999))));
+    const int ready = epoll_wait(epoll_fd_, events.data(),
+                                 static_cast<int>(events.size()), timeout_ms);
+    for (int i = 0; i < ready; ++i) {
+      Site& site = *sites_[events[i].data.u32];
+      for (int batch = 0; batch < kMaxBatchesPerSocket; ++batch) {
+        if (receiver_.Receive(site.fd(), &datagrams) == 0) break;
+        const absl::Time arrival = absl::Now();
+        for (const auto& datagram : datagrams) {
+          site.OnDatagram(datagram.from, datagram.data, arrival);
+        }
+      }
+    }
+  }
+  // Frames still waiting for a repair get their last chance to count.
+  const absl::Time now = absl::Now();
+  for (auto& site : sites_) {
+    site->OnTick(now);
+    site->Leave(now);
+  }
+}
+
+Totals Probe::Sum(const media::LatencyStats& latency) const {
+  Totals totals;
+  totals.sites = static_cast<int>(sites_.size());
+  SiteReport& sum = totals.counters;
+  for (const auto& site : sites_) {
+    const SiteReport r = site->Report();
+    sum.packets += r.packets;
+    sum.bytes += r.bytes;
+    sum.lost += r.lost;
+    sum.duplicates += r.duplicates;
+    sum.out_of_order += r.out_of_order;
+    sum.bad_packets += r.bad_packets;
+    sum.rtcp_received += r.rtcp_received;
+    sum.streams += r.streams;
+    sum.frames_decoded += r.frames_decoded;
+    sum.decode_errors += r.decode_errors;
+    sum.frames_dropped += r.frames_dropped;
+    sum.frames_skipped += r.frames_skipped;
+    sum.nacks_sent += r.nacks_sent;
+    sum.plis_sent += r.plis_sent;
+    sum.activations_sent += r.activations_sent;
+    sum.freezes.insert(sum.freezes.end(), r.freezes.begin(), r.freezes.end());
+    if (site->decodes()) {
+      ++totals.decoding_sites;
+      if (r.first_frame.has_value()) {
+        ++totals.sites_with_pictures;
+        sum.first_frame = std::max(
+            sum.first_frame.value_or(absl::ZeroDuration()), *r.first_frame);
+      }
+      if (r.last_pattern_frame.has_value()) {
+        sum.last_pattern_frame = r.last_pattern_frame;
+      }
+    }
+  }
+  totals.latency_p50 = latency.Percentile(0.5);
+  totals.latency_p99 = latency.Percentile(0.99);
+  totals.latency_max = latency.Max();
+  totals.latency_samples = latency.count();
+  return totals;
+}
+
+Totals Probe::Final() const { return Sum(total_latency_); }
+
+}  // namespace probe
+}  // namespace cascade

@@ -1,0 +1,68 @@
+#ifndef CASCADE_TOOLS_PROBE_PROBE_H_
+#define CASCADE_TOOLS_PROBE_PROBE_H_
+
+// relay-probe's engine: any number of sites in one thread, each with its own
+// socket, driven by one epoll loop; totals over all sites every interval and
+// at the end.
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "tools/media/stats.h"
+#include "tools/media/udp.h"
+#include "tools/probe/site.h"
+
+namespace cascade {
+namespace probe {
+
+// Sums over sites plus latency over all their samples.
+struct Totals {
+  int sites = 0;
+  SiteReport counters;  // summed; first_frame: the slowest decoding site
+  int sites_with_pictures = 0;  // decoding sites that showed a picture
+  int decoding_sites = 0;
+  absl::Duration latency_p50;
+  absl::Duration latency_p99;
+  absl::Duration latency_max;
+  size_t latency_samples = 0;
+};
+
+class Probe {
+ public:
+  static absl::StatusOr<std::unique_ptr<Probe>> Create(
+      const std::vector<SiteOptions>& sites);
+  ~Probe();
+
+  // Runs until `duration` is over (zero: until Stop()). `on_interval` gets
+  // the totals (latency of that interval only) every `interval`.
+  void Run(absl::Duration duration, absl::Duration interval,
+           const std::function<void(absl::Duration elapsed, const Totals&)>&
+               on_interval);
+  void Stop() { stop_.store(true); }
+
+  const std::vector<std::unique_ptr<Site>>& sites() const { return sites_; }
+  // Totals for the whole run.
+  Totals Final() const;
+
+ private:
+  explicit Probe(int epoll_fd) : epoll_fd_(epoll_fd) {}
+  Totals Sum(const media::LatencyStats& latency) const;
+
+  int epoll_fd_;
+  absl::Time start_;
+  media::LatencyStats total_latency_{1 << 22};
+  media::LatencyStats interval_latency_{1 << 20};
+  std::vector<std::unique_ptr<Site>> sites_;
+  media::Receiver receiver_;
+  std::atomic<bool> stop_{false};
+};
+
+}  // namespace probe
+}  // namespace cascade
+
+#endif  // CASCADE_TOOLS_PROBE_PROBE_H_

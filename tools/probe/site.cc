@@ -1,0 +1,321 @@
+#include "tools/probe/site.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "relay/rtp/activation.h"
+#include "relay/rtp/demux.h"
+#include "relay/rtp/rtcp.h"
+#include "relay/rtp/rtp.h"
+#include "tools/media/h264_packetizer.h"
+#include "tools/media/sdp.h"
+#include "tools/media/send_time.h"
+#include "tools/media/test_pattern.h"
+
+namespace cascade {
+namespace probe {
+namespace {
+
+// More SSRCs than this on one site is junk, not a conference stream.
+constexpr size_t kMaxStreams = 8;
+// Sequence numbers per NACK packet (each FCI entry covers up to 17).
+constexpr size_t kMaxNackSeqs = 128;
+
+}  // namespace
+
+struct Site::Stream {
+  uint32_t ssrc = 0;
+  bool video = false;
+  rtp::SeqUnwrapper unwrapper;
+  media::SequenceStats sequence;
+  std::unique_ptr<media::NackScheduler> nacks;
+  // Decoding sites, video streams only.
+  std::unique_ptr<media::FrameAssembler> assembler;
+  std::unique_ptr<media::VideoDecoder> decoder;
+  media::FreezeDetector freezes;
+  bool waiting_for_keyframe = true;
+  absl::Time last_pli = absl::InfinitePast();
+  int64_t dropped_seen = 0;
+  std::optional<uint32_t> last_frame_timestamp;
+  absl::Duration learnt_interval = absl::InfiniteDuration();
+  std::vector<media::AssembledFrame> ready;  // scratch
+};
+
+Site::Site(const SiteOptions& options, media::UdpFd socket, absl::Time start,
+           LatencySinks sinks)
+    : options_(options),
+      socket_(std::move(socket)),
+      start_(start),
+      rng_(std::random_device{}()),
+      sinks_(sinks) {
+  ssrc_ = static_cast<uint32_t>(rng_()) | 1;
+}
+
+Site::~Site() = default;
+
+void Site::OnDatagram(const relay::Endpoint& from,
+                      absl::Span<const uint8_t> data, absl::Time now) {
+  const bool from_parent =
+      options_.parent.has_value() && from == options_.parent->address;
+  if (from_parent) last_from_parent_ = now;
+  switch (rtp::Classify(data)) {
+    case rtp::PacketKind::kRtp:
+      OnRtp(from, data, now);
+      return;
+    case rtp::PacketKind::kRtcp:
+      if (rtp::ParseRtcpCompound(data, nullptr) == rtp::RtcpError::kOk) {
+        ++counters_.rtcp_received;
+      } else {
+        ++counters_.bad_packets;
+      }
+      return;
+    case rtp::PacketKind::kNotRtp:
+      ++counters_.bad_packets;
+      return;
+  }
+}
+
+void Site::OnRtp(const relay::Endpoint& from, absl::Span<const uint8_t> data,
+                 absl::Time now) {
+  rtp::RtpView view;
+  if (rtp::ParseRtp(data, &view) != rtp::RtpError::kOk) {
+    ++counters_.bad_packets;
+    return;
+  }
+  auto it = streams_.find(view.ssrc);
+  if (it == streams_.end()) {
+    if (streams_.size() >= kMaxStreams) {
+      ++counters_.bad_packets;
+      return;
+    }
+    auto stream = std::make_unique<Stream>();
+    stream->ssrc = view.ssrc;
+    stream->video = view.payload_type == options_.video_payload_type;
+    stream->nacks = std::make_unique<media::NackScheduler>(options_.nack);
+    if (stream->video && options_.decode) {
+      stream->assembler =
+          std::make_unique<media::FrameAssembler>(options_.assembler);
+      auto decoder = media::VideoDecoder::Create();
+      if (decoder.ok()) stream->decoder = std::move(*decoder);
+    }
+    it = streams_.emplace(view.ssrc, std::move(stream)).first;
+  }
+  Stream& stream = *it->second;
+  media_sender_ = from;
+  ++counters_.packets;
+  counters_.bytes += static_cast<int64_t>(data.size());
+  const int64_t ext_seq = stream.unwrapper.Unwrap(view.sequence_number);
+  stream.sequence.Add(ext_seq);
+  if (options_.feedback) stream.nacks->OnPacket(ext_seq, now);
+  if (!stream.video) return;
+
+  std::optional<absl::Time> send_time;
+  absl::Span<const uint8_t> element;
+  if (rtp::FindExtension(view, media::kSendTimeExtensionId, &element)) {
+    send_time = media::DecodeSendTime(element);
+  }
+  if (stream.assembler) {
+    media::MediaPacket packet;
+    packet.ext_seq = ext_seq;
+    packet.timestamp = view.timestamp;
+    packet.marker = view.marker;
+    packet.arrival = now;
+    packet.send_time = send_time;
+    packet.payload.assign(view.payload.begin(), view.payload.end());
+    stream.assembler->Insert(std::move(packet));
+  } else if (view.marker && send_time.has_value()) {
+    // Counting sites: a frame's latency when its last packet arrives.
+    RecordLatency(now - *send_time);
+  }
+}
+
+void Site::OnTick(absl::Time now) {
+  const std::optional<relay::Endpoint> target = FeedbackTarget();
+  for (auto& [ssrc, stream_ptr] : streams_) {
+    Stream& stream = *stream_ptr;
+    if (target.has_value()) {
+      std::vector<int64_t> due = stream.nacks->TakeDue(now);
+      for (size_t begin = 0; begin < due.size(); begin += kMaxNackSeqs) {
+        const size_t end = std::min(due.size(), begin + kMaxNackSeqs);
+        std::vector<uint16_t> seqs;
+        for (size_t i = begin; i < end; ++i) {
+          seqs.push_back(static_cast<uint16_t>(due[i]));
+        }
+        uint8_t buffer[12 + 4 * kMaxNackSeqs];
+        const size_t size =
+            rtp::BuildNack(ssrc_, ssrc, seqs, absl::MakeSpan(buffer));
+        if (size > 0) {
+          SendFeedback(absl::MakeConstSpan(buffer, size));
+          counters_.nacks_sent += static_cast<int64_t>(seqs.size());
+        }
+      }
+    }
+    if (!stream.assembler) continue;
+    DecodeFrames(stream, now);
+    if (target.has_value() && stream.waiting_for_keyframe &&
+        now - stream.last_pli >= options_.pli_interval) {
+      uint8_t buffer[16];
+      const size_t size = rtp::BuildPli(ssrc_, ssrc, absl::MakeSpan(buffer));
+      if (size > 0) {
+        SendFeedback(absl::MakeConstSpan(buffer, size));
+        ++counters_.plis_sent;
+        stream.last_pli = now;
+      }
+    }
+  }
+  if (options_.parent.has_value()) {
+    if (now - last_from_parent_ >= options_.activation_retry &&
+        now - last_activation_ >= options_.activation_retry) {
+      SendActivation(/*activate=*/true, now);
+    }
+    if (now - last_keepalive_ >= options_.keepalive_interval) {
+      SendReceiverReport();
+      last_keepalive_ = now;
+    }
+  }
+}
+
+void Site::DecodeFrames(Stream& stream, absl::Time now) {
+  stream.ready.clear();
+  stream.assembler->Poll(now, &stream.ready);
+  if (stream.assembler->dropped_frames() > stream.dropped_seen) {
+    stream.dropped_seen = stream.assembler->dropped_frames();
+    stream.waiting_for_keyframe = true;
+  }
+  for (const media::AssembledFrame& frame : stream.ready) {
+    if (stream.last_frame_timestamp.has_value()) {
+      const int32_t step =
+          static_cast<int32_t>(frame.timestamp - *stream.last_frame_timestamp);
+      if (step > 0 && step <= media::kVideoClockRate) {
+        stream.learnt_interval =
+            std::min(stream.learnt_interval,
+                     absl::Seconds(1) * step / media::kVideoClockRate);
+      }
+    }
+    stream.last_frame_timestamp = frame.timestamp;
+    if (frame.send_time.has_value()) {
+      RecordLatency(frame.completed - *frame.send_time);
+    }
+    std::vector<absl::Span<const uint8_t>> payloads;
+    payloads.reserve(frame.payloads.size());
+    for (const auto& payload : frame.payloads) payloads.emplace_back(payload);
+    media::DepacketizedFrame access_unit;
+    if (media::DepacketizeH264(payloads, &access_unit) !=
+        media::DepacketizeError::kNone) {
+      ++counters_.decode_errors;
+      stream.waiting_for_keyframe = true;
+      continue;
+    }
+    // After damage only an IDR can give a clean picture again.
+    if (stream.waiting_for_keyframe && !access_unit.has_idr) {
+      ++counters_.frames_skipped;
+      continue;
+    }
+    if (!stream.decoder) continue;
+    const media::DecodeResult result =
+        stream.decoder->Decode(access_unit.annexb);
+    if (result.error) {
+      ++counters_.decode_errors;
+      stream.waiting_for_keyframe = true;
+    } else if (result.frames > 0) {
+      stream.waiting_for_keyframe = false;
+    }
+    if (result.frames == 0) continue;
+    counters_.frames_decoded += result.frames;
+    if (!counters_.first_frame.has_value())
+      counters_.first_frame = now - start_;
+    const absl::Duration interval =
+        options_.frame_interval > absl::ZeroDuration()
+            ? options_.frame_interval
+            : (stream.learnt_interval == absl::InfiniteDuration()
+                   ? absl::ZeroDuration()
+                   : stream.learnt_interval);
+    stream.freezes.OnFrame(now, interval);
+    if (auto numbers =
+            media::ReadPatternNumbers(stream.decoder->last_frame())) {
+      counters_.last_pattern_frame = numbers->frame_number;
+    }
+  }
+}
+
+void Site::RecordLatency(absl::Duration latency) {
+  latency_.Add(latency);
+  if (sinks_.total != nullptr) sinks_.total->Add(latency);
+  if (sinks_.interval != nullptr) sinks_.interval->Add(latency);
+}
+
+std::optional<relay::Endpoint> Site::FeedbackTarget() const {
+  if (!options_.feedback) return std::nullopt;
+  if (options_.parent.has_value()) return options_.parent->address;
+  return media_sender_;
+}
+
+void Site::SendFeedback(absl::Span<const uint8_t> packet) {
+  const std::optional<relay::Endpoint> target = FeedbackTarget();
+  if (target.has_value()) socket_.SendTo(*target, packet);
+}
+
+void Site::SendActivation(bool activate, absl::Time now) {
+  rtp::ActivationRequest request;
+  request.kind = activate ? rtp::ActivationKind::kActivate
+                          : rtp::ActivationKind::kDeactivate;
+  request.sender_ssrc = ssrc_;
+  request.node_id = options_.parent->node_id;
+  request.timestamp_ms = absl::ToUnixMillis(now);
+  request.nonce = rng_();
+  const std::string& key = options_.parent->key;
+  uint8_t buffer[rtp::kMaxActivationSize];
+  const size_t size = rtp::BuildActivation(
+      request,
+      absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(key.data()),
+                          key.size()),
+      absl::MakeSpan(buffer));
+  if (size == 0) return;
+  socket_.SendTo(options_.parent->address, absl::MakeConstSpan(buffer, size));
+  ++counters_.activations_sent;
+  last_activation_ = now;
+}
+
+void Site::SendReceiverReport() {
+  std::vector<rtp::ReportBlock> blocks;
+  for (const auto& [ssrc, stream] : streams_) {
+    if (blocks.size() >= rtp::kMaxReportBlocks) break;
+    rtp::ReportBlock block;
+    block.ssrc = ssrc;
+    // 24-bit signed field on the wire.
+    block.cumulative_lost = static_cast<int32_t>(
+        std::min<int64_t>(stream->sequence.lost(), 0x7fffff));
+    block.extended_highest_sequence =
+        static_cast<uint32_t>(stream->unwrapper.newest());
+    blocks.push_back(block);
+  }
+  uint8_t buffer[8 + rtp::kReportBlockSize * rtp::kMaxReportBlocks];
+  const size_t size =
+      rtp::BuildReceiverReport(ssrc_, blocks, absl::MakeSpan(buffer));
+  if (size > 0) {
+    socket_.SendTo(options_.parent->address, absl::MakeConstSpan(buffer, size));
+  }
+}
+
+void Site::Leave(absl::Time now) {
+  if (options_.parent.has_value()) SendActivation(/*activate=*/false, now);
+}
+
+SiteReport Site::Report() const {
+  SiteReport report = counters_;
+  report.streams = static_cast<int64_t>(streams_.size());
+  for (const auto& [ssrc, stream] : streams_) {
+    report.lost += stream->sequence.lost();
+    report.duplicates += stream->sequence.duplicates();
+    report.out_of_order += stream->sequence.out_of_order();
+    if (stream->assembler) {
+      report.frames_dropped += stream->assembler->dropped_frames();
+    }
+    const auto& freezes = stream->freezes.freezes();
+    report.freezes.insert(report.freezes.end(), freezes.begin(), freezes.end());
+  }
+  return report;
+}
+
+}  // namespace probe
+}  // namespace cascade
