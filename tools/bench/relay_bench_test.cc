@@ -1,0 +1,83 @@
+// Runs relay-bench as a user would, on a tiny load: the table, the JSON
+// fields issue 8 asks for, and the exit codes.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "tools/bench/process.h"
+
+namespace cascade::bench {
+namespace {
+
+std::string BenchPath() {
+  return absl::StrCat(std::getenv("TEST_SRCDIR"), "/",
+                      std::getenv("TEST_WORKSPACE"),
+                      "/tools/bench/relay-bench");
+}
+
+// Runs relay-bench to completion (bounded) and returns its exit status text;
+// *output gets what it printed.
+std::string RunBench(const std::vector<std::string>& args,
+                     std::string* output) {
+  std::vector<std::string> argv = {BenchPath()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  const std::string log = absl::StrCat(testing::TempDir(), "/bench.log");
+  absl::StatusOr<std::unique_ptr<Subprocess>> bench =
+      Subprocess::Start(argv, log);
+  if (!bench.ok()) return std::string(bench.status().message());
+  const absl::Time deadline = absl::Now() + absl::Seconds(40);
+  while ((*bench)->Running() && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  const std::string status = (*bench)->Stop();
+  *output = FileTail(log, 100000);
+  return status;
+}
+
+TEST(RelayBenchTest, MeasuresTheBareLoopsAndWritesJson) {
+  const std::string json = absl::StrCat(testing::TempDir(), "/bench.json");
+  std::string output;
+  EXPECT_EQ(RunBench({"--only=forwarding", "--seconds=0.5", "--fanouts=3",
+                      "--out_pps=3000", "--forwarders=sendmmsg,gso,relayd",
+                      "--json=" + json},
+                     &output),
+            "exit code 0")
+      << output;
+  EXPECT_NE(output.find("machine: "), std::string::npos) << output;
+  EXPECT_NE(output.find("\n3       gso "), std::string::npos) << output;
+  EXPECT_NE(output.find("sendmmsg/gso"), std::string::npos) << output;
+  EXPECT_NE(output.find("within 1.5x of the best bare loop"),
+            std::string::npos);
+
+  std::stringstream text;
+  text << std::ifstream(json).rdbuf();
+  for (const char* field :
+       {"\"cpu_model\"", "\"kernel\"", "\"cores\"", "\"versions\"",
+        "\"fanout\": 3", "\"delivered_pps\"", "\"loss_ratio\"",
+        "\"ns_per_packet\"", "\"sendmmsg_ns_per_packet\": ",
+        "\"gso_ns_per_packet\": ", "\"gstreamer_ns_per_packet\": null"}) {
+    EXPECT_NE(text.str().find(field), std::string::npos) << field << "\n"
+                                                         << text.str();
+  }
+  // Both bare loops delivered, so their figures are numbers, not null.
+  EXPECT_EQ(text.str().find("\"gso_ns_per_packet\": null"), std::string::npos);
+  EXPECT_EQ(text.str().find("\"sendmmsg_ns_per_packet\": null"),
+            std::string::npos);
+}
+
+TEST(RelayBenchTest, UnknownAndMissingBenchmarksAreRefused) {
+  std::string output;
+  EXPECT_EQ(RunBench({"--only=nonsense"}, &output), "exit code 2");
+  EXPECT_NE(output.find("no benchmark named 'nonsense'"), std::string::npos);
+  EXPECT_EQ(RunBench({"--only=latency"}, &output), "exit code 1");
+  EXPECT_NE(output.find("not implemented yet"), std::string::npos);
+  EXPECT_EQ(RunBench({"--fanouts=0"}, &output), "exit code 2");
+  EXPECT_NE(output.find("--fanouts"), std::string::npos);
+  EXPECT_EQ(RunBench({"--list"}, &output), "exit code 0");
+  EXPECT_NE(output.find("forwarding"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace cascade::bench
