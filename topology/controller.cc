@@ -1,0 +1,609 @@
+#include "topology/controller.h"
+
+#include <glog/logging.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+
+#include <algorithm>
+#include <deque>
+#include <utility>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "topology/state.h"
+#include "topology/topology_file.h"
+
+namespace cascade::topology {
+namespace {
+
+using cascade::v1::Assignment;
+using cascade::v1::Change;
+using cascade::v1::Event;
+using cascade::v1::Node;
+using cascade::v1::NodeStatus;
+
+constexpr int kNodeKeyBytes = 32;
+
+std::string RandomKey() {
+  std::string key(kNodeKeyBytes, '\0');
+  CHECK_EQ(RAND_bytes(reinterpret_cast<unsigned char*>(&key[0]), kNodeKeyBytes),
+           1)
+      << "no randomness for node keys";
+  return key;
+}
+
+const std::string& Region(const Node& node) {
+  static const std::string kNone;
+  auto it = node.labels().find("region");
+  return it == node.labels().end() ? kNone : it->second;
+}
+
+}  // namespace
+
+std::string LinkKey(const std::string& child_key,
+                    const std::string& parent_id) {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  std::string message = "cascade-link-v1:" + parent_id;
+  HMAC(EVP_sha256(), child_key.data(), static_cast<int>(child_key.size()),
+       reinterpret_cast<const unsigned char*>(message.data()), message.size(),
+       out, &length);
+  return std::string(reinterpret_cast<char*>(out), length);
+}
+
+Controller::Controller(const Clock* clock, Store* store,
+                       ControllerOptions options)
+    : clock_(clock),
+      store_(store),
+      options_(options),
+      // Versions start at the start time, so a restarted controller never
+      // hands out a version a relay has already seen.
+      next_version_(static_cast<uint64_t>(absl::ToUnixMicros(clock->Now()))) {}
+
+void Controller::SetListener(ControllerListener* listener) {
+  absl::MutexLock lock(&mu_);
+  listener_ = listener;
+}
+
+absl::Status Controller::Recover() {
+  absl::StatusOr<RecoveredState> recovered = store_->Recover();
+  if (!recovered.ok()) return recovered.status();
+  absl::MutexLock lock(&mu_);
+  state_ = std::move(recovered->snapshot);
+  for (const Change& change : recovered->changes) {
+    absl::Status status = ApplyChangeToState(change, &state_);
+    if (!status.ok()) {
+      return absl::DataLossError(
+          absl::StrCat("journal record ", change.sequence(),
+                       " does not replay: ", status.message()));
+    }
+  }
+  journal_discarded_bytes_ = recovered->discarded_bytes;
+  recovery_note_ = recovered->note;
+  if (!recovery_note_.empty()) {
+    LOG(WARNING) << recovery_note_;
+    EmitLocked(Event::KIND_JOURNAL, "", recovery_note_);
+  }
+  RecomputeLocked();
+  return absl::OkStatus();
+}
+
+void Controller::ResolveLocked(Change* change) {
+  // Keys are generated once, journaled, and kept across re-applies so relays
+  // need not be re-keyed.
+  auto fill_key = [&](Node* node) {
+    if (!node->key().empty()) return;
+    auto it = index_.find(node->id());
+    const std::string& existing =
+        it == index_.end() ? std::string()
+                           : state_.topology().nodes(it->second).key();
+    node->set_key(existing.empty() ? RandomKey() : existing);
+  };
+  if (change->has_apply()) {
+    for (Node& node :
+         *change->mutable_apply()->mutable_topology()->mutable_nodes()) {
+      fill_key(&node);
+    }
+  }
+  if (change->has_add()) fill_key(change->mutable_add()->mutable_node());
+  if (change->has_restore()) {
+    auto* restore = change->mutable_restore();
+    if (restore->policy() == cascade::v1::RESTORE_DEFAULT) {
+      restore->set_policy(options_.default_policy);
+    }
+    AddPinsLocked(restore->id(), change);
+  }
+}
+
+void Controller::AddPinsLocked(const std::string& returning, Change* change) {
+  auto it = index_.find(returning);
+  if (it == index_.end()) return;
+  bool non_revertive =
+      change->has_restore()
+          ? change->restore().policy() == cascade::v1::RESTORE_NON_REVERTIVE
+          : options_.default_policy == cascade::v1::RESTORE_NON_REVERTIVE;
+  const auto& nodes = state_.topology().nodes();
+  for (int i = 0; i < nodes.size(); ++i) {
+    if (nodes[i].parent() != returning) continue;
+    if (non_revertive) {
+      // Children that failover put elsewhere stay there.
+      if (!parents_[i].empty() && parents_[i][0] != it->second) {
+        cascade::v1::Pin* pin = change->add_pins();
+        pin->set_node(nodes[i].id());
+        pin->set_parent(nodes[parents_[i][0]].id());
+      }
+    } else {
+      for (const auto& admin : state_.admin()) {
+        if (admin.id() == nodes[i].id() && !admin.pinned_parent().empty()) {
+          change->add_pins()->set_node(nodes[i].id());
+        }
+      }
+    }
+  }
+}
+
+absl::StatusOr<cascade::v1::ChangeResponse> Controller::Submit(Change change) {
+  absl::MutexLock lock(&mu_);
+  return SubmitLocked(std::move(change));
+}
+
+absl::StatusOr<cascade::v1::ChangeResponse> Controller::SubmitLocked(
+    Change change) {
+  ResolveLocked(&change);
+  change.set_sequence(state_.sequence() + 1);
+  cascade::v1::ControllerState candidate = state_;
+  absl::Status status = ApplyChangeToState(change, &candidate);
+  if (!status.ok()) return status;
+  status = store_->Append(change);
+  if (!status.ok()) {
+    LOG(ERROR) << "change not persisted, not applied: " << status;
+    return absl::UnavailableError(
+        absl::StrCat("cannot persist the change: ", status.message()));
+  }
+  state_ = std::move(candidate);
+  link_keys_.clear();
+  if (store_->RecordsSinceSnapshot() >= options_.snapshot_every) {
+    absl::Status snapshot = store_->WriteSnapshot(state_);
+    if (!snapshot.ok()) LOG(WARNING) << "snapshot failed: " << snapshot;
+  }
+  cascade::v1::ChangeResponse response;
+  response.set_state_sequence(state_.sequence());
+  response.set_assignments_changed(RecomputeLocked());
+  EmitLocked(Event::KIND_CHANGE, "",
+             absl::StrCat(change.change_case() == Change::CHANGE_NOT_SET
+                              ? "reintegrate"
+                              : Change::descriptor()
+                                    ->FindFieldByNumber(change.change_case())
+                                    ->name(),
+                          ": ", response.assignments_changed(),
+                          " assignments changed"));
+  return response;
+}
+
+NodeStatus Controller::StatusLocked(int index) const {
+  const std::string& id = state_.topology().nodes(index).id();
+  auto admin = admin_.find(id);
+  if (admin != admin_.end()) {
+    if (admin->second->failed()) return cascade::v1::STATUS_FAILED;
+    if (admin->second->draining()) return cascade::v1::STATUS_DRAINING;
+  }
+  auto it = live_.find(id);
+  return it == live_.end() ? cascade::v1::STATUS_UNKNOWN : it->second.status;
+}
+
+const std::string& Controller::LinkKeyLocked(int child, int parent) {
+  const Node& c = state_.topology().nodes(child);
+  const Node& p = state_.topology().nodes(parent);
+  std::string cache_key = absl::StrCat(c.id(), std::string(1, '\0'), p.id());
+  auto it = link_keys_.find(cache_key);
+  if (it == link_keys_.end()) {
+    it = link_keys_.emplace(cache_key, LinkKey(c.key(), p.id())).first;
+  }
+  return it->second;
+}
+
+uint32_t Controller::RecomputeLocked() {
+  const auto& nodes = state_.topology().nodes();
+  const int n = nodes.size();
+  index_.clear();
+  for (int i = 0; i < n; ++i) index_[nodes[i].id()] = i;
+
+  admin_.clear();
+  absl::flat_hash_map<std::string, std::string> pinned;
+  for (const auto& admin : state_.admin()) {
+    admin_[admin.id()] = &admin;
+    if (!admin.pinned_parent().empty()) {
+      pinned[admin.id()] = admin.pinned_parent();
+    }
+  }
+  // Standby-role nodes by (tier, region): the automatic standby choices.
+  absl::flat_hash_map<std::string, std::vector<int>> standby_pool;
+  for (int i = 0; i < n; ++i) {
+    if (nodes[i].role() == cascade::v1::ROLE_STANDBY) {
+      standby_pool[absl::StrCat(nodes[i].tier(), "/", Region(nodes[i]))]
+          .push_back(i);
+    }
+  }
+  const uint64_t downstream_kbps = DownstreamKbps(state_.topology());
+  std::vector<bool> usable(n);
+  std::vector<uint32_t> capacity(n), load(n, 0);
+  for (int i = 0; i < n; ++i) {
+    NodeStatus status = StatusLocked(i);
+    usable[i] = status == cascade::v1::STATUS_UP ||
+                status == cascade::v1::STATUS_UNKNOWN;
+    capacity[i] = ChildCapacity(nodes[i], downstream_kbps);
+  }
+
+  // Candidate parents in preference order: the pin, the desired parent,
+  // configured standbys, standby-role nodes of the desired parent's tier and
+  // region, then the desired parent's ancestors (the next tier up). Only
+  // higher tiers, so the effective tree can never cycle.
+  auto candidates_of = [&](int i) {
+    std::vector<int> out;
+    auto add = [&](const std::string& id) {
+      auto it = index_.find(id);
+      if (it == index_.end() || it->second == i) return;
+      if (nodes[it->second].tier() >= nodes[i].tier()) return;
+      if (std::find(out.begin(), out.end(), it->second) == out.end()) {
+        out.push_back(it->second);
+      }
+    };
+    auto pin = pinned.find(nodes[i].id());
+    if (pin != pinned.end()) add(pin->second);
+    add(nodes[i].parent());
+    for (const std::string& standby : nodes[i].standby_parents()) add(standby);
+    auto desired = index_.find(nodes[i].parent());
+    if (desired != index_.end()) {
+      const Node& p = nodes[desired->second];
+      auto pool = standby_pool.find(absl::StrCat(p.tier(), "/", Region(p)));
+      if (pool != standby_pool.end()) {
+        for (int s : pool->second) add(nodes[s].id());
+      }
+      // Tiers strictly decrease upward, so this walk is bounded.
+      for (auto up = index_.find(p.parent()); up != index_.end();
+           up = index_.find(nodes[up->second].parent())) {
+        add(nodes[up->second].id());
+      }
+    }
+    return out;
+  };
+
+  std::vector<int> order(n);
+  for (int i = 0; i < n; ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
+    return nodes[a].tier() < nodes[b].tier();
+  });
+  std::vector<std::vector<int>> candidates(n);
+  std::vector<std::vector<int>> parents(n);
+  auto fits = [&](int p) { return usable[p] && load[p] < capacity[p]; };
+  // First every node whose first choice can take it, so failed-over nodes
+  // never push a node off its own parent; then the rest, in order.
+  for (int i : order) {
+    candidates[i] = candidates_of(i);
+    if (!candidates[i].empty() && fits(candidates[i][0])) {
+      parents[i].push_back(candidates[i][0]);
+      ++load[candidates[i][0]];
+    }
+  }
+  for (int i : order) {
+    if (!parents[i].empty()) continue;
+    for (int c : candidates[i]) {
+      if (fits(c)) {
+        parents[i].push_back(c);
+        ++load[c];
+        break;
+      }
+    }
+  }
+  // Standbys: usable candidates that still have room for a failover.
+  for (int i : order) {
+    if (parents[i].empty()) continue;
+    for (int c : candidates[i]) {
+      if (static_cast<int>(parents[i].size()) > options_.max_standbys) break;
+      if (c != parents[i][0] && fits(c)) parents[i].push_back(c);
+    }
+  }
+
+  std::vector<std::vector<int>> active_children(n), standby_children(n);
+  absl::flat_hash_set<std::string> orphans;
+  for (int i = 0; i < n; ++i) {
+    if (parents[i].empty() && !nodes[i].parent().empty()) {
+      orphans.insert(nodes[i].id());
+      if (!orphans_.contains(nodes[i].id())) {
+        EmitLocked(Event::KIND_ORPHAN, nodes[i].id(),
+                   "no usable parent with free capacity");
+      }
+    }
+    for (size_t k = 0; k < parents[i].size(); ++k) {
+      (k == 0 ? active_children : standby_children)[parents[i][k]].push_back(i);
+    }
+  }
+  // Upstream selections along each selected site's active path.
+  std::vector<std::vector<cascade::v1::UpstreamSelection>> upstream(n);
+  for (const std::string& site : state_.selected_sites()) {
+    auto it = index_.find(site);
+    if (it == index_.end()) continue;
+    cascade::v1::UpstreamSelection selection;
+    selection.set_site(site);
+    for (const auto& stream : state_.topology().streams()) {
+      if (stream.direction() == cascade::v1::DIRECTION_UPSTREAM &&
+          stream.source_node() == site) {
+        for (const auto& track : stream.tracks()) {
+          selection.add_ssrcs(track.ssrc());
+        }
+      }
+    }
+    int from = -1;
+    for (int at = it->second; at >= 0;
+         from = at, at = parents[at].empty() ? -1 : parents[at][0]) {
+      cascade::v1::UpstreamSelection& added =
+          upstream[at].emplace_back(selection);
+      if (from >= 0) added.set_from_child(nodes[from].id());
+    }
+  }
+
+  parents_ = std::move(parents);
+  active_children_ = std::move(active_children);
+  standby_children_ = std::move(standby_children);
+  orphans_ = std::move(orphans);
+
+  auto peer = [&](int id_index, const std::string& key, cascade::v1::Peer* p) {
+    p->set_id(nodes[id_index].id());
+    p->set_media_address(nodes[id_index].media_address());
+    p->set_key(key);
+    p->set_plain_endpoint(nodes[id_index].plain_endpoint());
+  };
+  uint32_t changed = 0;
+  absl::flat_hash_set<std::string> present;
+  for (int i = 0; i < n; ++i) {
+    auto assignment = std::make_shared<Assignment>();
+    assignment->set_node_id(nodes[i].id());
+    assignment->set_media_address(nodes[i].media_address());
+    for (int p : parents_[i]) {
+      peer(p, LinkKeyLocked(i, p), assignment->add_parents());
+    }
+    for (int c : active_children_[i]) {
+      peer(c, LinkKeyLocked(c, i), assignment->add_active_children());
+    }
+    for (int c : standby_children_[i]) {
+      peer(c, LinkKeyLocked(c, i), assignment->add_standby_children());
+    }
+    *assignment->mutable_streams() = state_.topology().streams();
+    for (auto& selection : upstream[i]) {
+      *assignment->add_upstream() = std::move(selection);
+    }
+    std::string content = assignment->SerializeAsString();
+    present.insert(nodes[i].id());
+    Pushed& pushed = pushed_[nodes[i].id()];
+    if (pushed.assignment != nullptr && pushed.content == content) continue;
+    assignment->set_version(++next_version_);
+    pushed.content = std::move(content);
+    pushed.assignment = std::move(assignment);
+    ++changed;
+    ++assignments_pushed_;
+    if (listener_ != nullptr) listener_->OnAssignment(pushed.assignment);
+  }
+  for (auto it = pushed_.begin(); it != pushed_.end();) {
+    if (present.contains(it->first)) {
+      ++it;
+      continue;
+    }
+    if (listener_ != nullptr) listener_->OnNodeRemoved(it->first);
+    live_.erase(it->first);
+    pushed_.erase(it++);
+  }
+  return changed;
+}
+
+absl::Status Controller::RenewLocked(const std::string& node_id) {
+  auto it = index_.find(node_id);
+  if (it == index_.end()) {
+    return absl::NotFoundError(absl::StrCat("no node \"", node_id, "\""));
+  }
+  Live& live = live_[node_id];
+  live.last_report = clock_->Now();
+  if (live.status == cascade::v1::STATUS_UP) return absl::OkStatus();
+  bool was_down = live.status == cascade::v1::STATUS_DOWN;
+  live.status = cascade::v1::STATUS_UP;
+  EmitLocked(Event::KIND_NODE_UP, node_id, was_down ? "lease renewed" : "");
+  if (!was_down) return absl::OkStatus();
+  // Back after failover: reintegrate under the default policy. Pins are
+  // state, so they are journaled like any change.
+  Change change;
+  AddPinsLocked(node_id, &change);
+  if (change.pins_size() == 0) {
+    RecomputeLocked();
+    return absl::OkStatus();
+  }
+  absl::StatusOr<cascade::v1::ChangeResponse> response =
+      SubmitLocked(std::move(change));
+  return response.status();
+}
+
+absl::StatusOr<cascade::v1::RegisterResponse> Controller::Register(
+    const cascade::v1::RegisterRequest& request) {
+  absl::MutexLock lock(&mu_);
+  absl::Status status = RenewLocked(request.node_id());
+  if (!status.ok()) return status;
+  cascade::v1::RegisterResponse response;
+  response.set_lease_timeout_ms(
+      absl::ToInt64Milliseconds(options_.lease_timeout));
+  return response;
+}
+
+absl::Status Controller::Report(const cascade::v1::ReportRequest& request) {
+  absl::MutexLock lock(&mu_);
+  absl::Status status = RenewLocked(request.node_id());
+  if (status.ok()) live_[request.node_id()].stats = request.stats();
+  return status;
+}
+
+absl::Status Controller::Ack(const cascade::v1::AckRequest& request) {
+  absl::MutexLock lock(&mu_);
+  if (!index_.contains(request.node_id())) {
+    return absl::NotFoundError(
+        absl::StrCat("no node \"", request.node_id(), "\""));
+  }
+  Live& live = live_[request.node_id()];
+  live.acked_version = request.version();
+  live.ack_error = request.error();
+  EmitLocked(
+      request.error().empty() ? Event::KIND_ACK : Event::KIND_NACK,
+      request.node_id(),
+      absl::StrCat("version ", request.version(),
+                   request.error().empty() ? "" : ": ", request.error()));
+  return absl::OkStatus();
+}
+
+std::shared_ptr<const Assignment> Controller::CurrentAssignment(
+    const std::string& node_id) const {
+  absl::MutexLock lock(&mu_);
+  auto it = pushed_.find(node_id);
+  return it == pushed_.end() ? nullptr : it->second.assignment;
+}
+
+int Controller::ExpireLeases() {
+  absl::MutexLock lock(&mu_);
+  absl::Time now = clock_->Now();
+  int expired = 0;
+  for (auto& [id, live] : live_) {
+    if (live.status == cascade::v1::STATUS_UP &&
+        now - live.last_report > options_.lease_timeout) {
+      live.status = cascade::v1::STATUS_DOWN;
+      ++expired;
+      EmitLocked(Event::KIND_NODE_DOWN, id, "lease expired");
+    }
+  }
+  if (expired > 0) RecomputeLocked();
+  return expired;
+}
+
+cascade::v1::NodeView Controller::ViewLocked(int index) const {
+  const Node& node = state_.topology().nodes(index);
+  cascade::v1::NodeView view;
+  view.set_id(node.id());
+  view.set_tier(node.tier());
+  view.set_status(StatusLocked(index));
+  const auto& nodes = state_.topology().nodes();
+  for (int p : parents_[index]) view.add_parents(nodes[p].id());
+  view.set_desired_parent(node.parent());
+  *view.mutable_standby_parents() = node.standby_parents();
+  for (int c : active_children_[index]) view.add_active_children(nodes[c].id());
+  for (int c : standby_children_[index]) {
+    view.add_standby_children(nodes[c].id());
+  }
+  *view.mutable_labels() = node.labels();
+  view.set_media_address(node.media_address());
+  *view.mutable_capacity() = node.capacity();
+  view.set_role(node.role());
+  view.set_plain_endpoint(node.plain_endpoint());
+  view.set_orphan(orphans_.contains(node.id()));
+  auto pushed = pushed_.find(node.id());
+  if (pushed != pushed_.end()) {
+    view.set_assignment_version(pushed->second.assignment->version());
+  }
+  view.set_last_report_ms_ago(-1);
+  auto live = live_.find(node.id());
+  if (live != live_.end()) {
+    view.set_acked_version(live->second.acked_version);
+    view.set_ack_error(live->second.ack_error);
+    *view.mutable_stats() = live->second.stats;
+    if (live->second.last_report != absl::InfinitePast()) {
+      view.set_last_report_ms_ago(
+          absl::ToInt64Milliseconds(clock_->Now() - live->second.last_report));
+    }
+  }
+  const auto& selected = state_.selected_sites();
+  view.set_upstream_selected(
+      std::find(selected.begin(), selected.end(), node.id()) != selected.end());
+  return view;
+}
+
+absl::StatusOr<cascade::v1::NodeView> Controller::GetNode(
+    const std::string& id) const {
+  absl::MutexLock lock(&mu_);
+  auto it = index_.find(id);
+  if (it == index_.end()) {
+    return absl::NotFoundError(absl::StrCat("no node \"", id, "\""));
+  }
+  return ViewLocked(it->second);
+}
+
+absl::StatusOr<cascade::v1::GetTopologyResponse> Controller::GetTopology(
+    const std::string& root) const {
+  absl::MutexLock lock(&mu_);
+  cascade::v1::GetTopologyResponse response;
+  response.set_state_sequence(state_.sequence());
+  *response.mutable_streams() = state_.topology().streams();
+  if (root.empty()) {
+    for (int i = 0; i < state_.topology().nodes_size(); ++i) {
+      *response.add_nodes() = ViewLocked(i);
+    }
+    return response;
+  }
+  auto it = index_.find(root);
+  if (it == index_.end()) {
+    return absl::NotFoundError(absl::StrCat("no node \"", root, "\""));
+  }
+  // Breadth-first down the active children: parents before children.
+  std::deque<int> queue = {it->second};
+  while (!queue.empty()) {
+    int i = queue.front();
+    queue.pop_front();
+    *response.add_nodes() = ViewLocked(i);
+    for (int c : active_children_[i]) queue.push_back(c);
+  }
+  return response;
+}
+
+cascade::v1::StatsResponse Controller::GetStats() const {
+  absl::MutexLock lock(&mu_);
+  cascade::v1::StatsResponse stats;
+  stats.set_nodes(state_.topology().nodes_size());
+  for (int i = 0; i < state_.topology().nodes_size(); ++i) {
+    switch (StatusLocked(i)) {
+      case cascade::v1::STATUS_UP:
+        stats.set_nodes_up(stats.nodes_up() + 1);
+        break;
+      case cascade::v1::STATUS_UNKNOWN:
+        stats.set_nodes_unknown(stats.nodes_unknown() + 1);
+        break;
+      default:
+        stats.set_nodes_down(stats.nodes_down() + 1);
+        break;
+    }
+  }
+  stats.set_orphans(orphans_.size());
+  stats.set_state_sequence(state_.sequence());
+  stats.set_assignments_pushed(assignments_pushed_);
+  stats.set_journal_records(store_->RecordsSinceSnapshot());
+  stats.set_journal_discarded_bytes(journal_discarded_bytes_);
+  stats.set_journal_recovery_note(recovery_note_);
+  stats.set_upstream_selected(state_.selected_sites_size());
+  return stats;
+}
+
+std::string Controller::RecoveryNote() const {
+  absl::MutexLock lock(&mu_);
+  return recovery_note_;
+}
+
+uint64_t Controller::Sequence() const {
+  absl::MutexLock lock(&mu_);
+  return state_.sequence();
+}
+
+void Controller::EmitLocked(Event::Kind kind, const std::string& node_id,
+                            const std::string& detail) {
+  if (listener_ == nullptr) return;
+  Event event;
+  event.set_kind(kind);
+  event.set_node_id(node_id);
+  event.set_detail(detail);
+  event.set_unix_ms(absl::ToUnixMillis(clock_->Now()));
+  event.set_state_sequence(state_.sequence());
+  listener_->OnEvent(event);
+}
+
+}  // namespace cascade::topology

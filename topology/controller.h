@@ -1,0 +1,153 @@
+// The topology controller's core: the persistent state, the nodes' leases,
+// and the assignment engine that turns both into one Assignment per node.
+// Transport-free (the gRPC services in service.h call it), so tests drive it
+// directly with a fake clock.
+#ifndef CASCADE_TOPOLOGY_CONTROLLER_H_
+#define CASCADE_TOPOLOGY_CONTROLLER_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "proto/controller.pb.h"
+#include "topology/clock.h"
+#include "topology/store.h"
+
+namespace cascade::topology {
+
+struct ControllerOptions {
+  // A node that has not reported for this long is marked down.
+  absl::Duration lease_timeout = absl::Seconds(3);
+  // How a node that comes back (lease renewed after expiry, or a restore
+  // without an explicit policy) is reintegrated.
+  cascade::v1::RestorePolicy default_policy = cascade::v1::RESTORE_REVERTIVE;
+  // Journal records between snapshots.
+  uint64_t snapshot_every = 1000;
+  // Standby parents per node beyond the active one.
+  int max_standbys = 1;
+};
+
+// Receives what the controller pushes. Called with the controller's lock
+// held: must not block and must not call back into the controller.
+class ControllerListener {
+ public:
+  virtual ~ControllerListener() = default;
+  virtual void OnAssignment(
+      std::shared_ptr<const cascade::v1::Assignment> assignment) = 0;
+  virtual void OnNodeRemoved(const std::string& node_id) = 0;
+  virtual void OnEvent(const cascade::v1::Event& event) = 0;
+};
+
+class Controller {
+ public:
+  Controller(const Clock* clock, Store* store, ControllerOptions options);
+  Controller(const Controller&) = delete;
+  Controller& operator=(const Controller&) = delete;
+
+  // Loads the stored state (snapshot + journal). Call once, first.
+  absl::Status Recover();
+  // Set before serving; may be null.
+  void SetListener(ControllerListener* listener);
+
+  // Validates `change`, makes it durable, applies it and pushes the
+  // assignments it changed. Nothing is applied if any step fails.
+  absl::StatusOr<cascade::v1::ChangeResponse> Submit(
+      cascade::v1::Change change);
+
+  // Relay side. Register and Report renew the lease; a node whose lease had
+  // expired is reintegrated under the default policy.
+  absl::StatusOr<cascade::v1::RegisterResponse> Register(
+      const cascade::v1::RegisterRequest& request);
+  absl::Status Report(const cascade::v1::ReportRequest& request);
+  absl::Status Ack(const cascade::v1::AckRequest& request);
+  // The node's current assignment, or null if there is no such node.
+  std::shared_ptr<const cascade::v1::Assignment> CurrentAssignment(
+      const std::string& node_id) const;
+
+  // Marks down every node whose lease expired; returns how many.
+  int ExpireLeases();
+
+  // Admin views: never contain keys.
+  absl::StatusOr<cascade::v1::NodeView> GetNode(const std::string& id) const;
+  absl::StatusOr<cascade::v1::GetTopologyResponse> GetTopology(
+      const std::string& root) const;
+  cascade::v1::StatsResponse GetStats() const;
+  // What recovery found wrong with the journal; empty if nothing.
+  std::string RecoveryNote() const;
+  uint64_t Sequence() const;
+
+ private:
+  struct Live {
+    cascade::v1::NodeStatus status = cascade::v1::STATUS_UNKNOWN;
+    absl::Time last_report = absl::InfinitePast();
+    cascade::v1::RelayStats stats;
+    uint64_t acked_version = 0;
+    std::string ack_error;
+  };
+  struct Pushed {
+    // The assignment serialised with version 0: what "changed" compares.
+    std::string content;
+    std::shared_ptr<const cascade::v1::Assignment> assignment;
+  };
+
+  absl::StatusOr<cascade::v1::ChangeResponse> SubmitLocked(
+      cascade::v1::Change change) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Fills in what replay must not recompute: keys and resolved policies.
+  void ResolveLocked(cascade::v1::Change* change)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void AddPinsLocked(const std::string& returning, cascade::v1::Change* change)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Renews the lease; reintegrates a node that was down.
+  absl::Status RenewLocked(const std::string& node_id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Recomputes every assignment, pushes the changed ones, returns how many.
+  uint32_t RecomputeLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  cascade::v1::NodeStatus StatusLocked(int index) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  cascade::v1::NodeView ViewLocked(int index) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  const std::string& LinkKeyLocked(int child, int parent)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void EmitLocked(cascade::v1::Event::Kind kind, const std::string& node_id,
+                  const std::string& detail) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const Clock* const clock_;
+  Store* const store_;
+  const ControllerOptions options_;
+
+  mutable absl::Mutex mu_;
+  ControllerListener* listener_ ABSL_GUARDED_BY(mu_) = nullptr;
+  cascade::v1::ControllerState state_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, int> index_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, Live> live_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, Pushed> pushed_ ABSL_GUARDED_BY(mu_);
+  // HMAC link keys by "child\0parent"; cleared when the state changes.
+  absl::flat_hash_map<std::string, std::string> link_keys_ ABSL_GUARDED_BY(mu_);
+  // The plan of the last recompute, by node index.
+  std::vector<std::vector<int>> parents_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::vector<int>> active_children_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::vector<int>> standby_children_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_set<std::string> orphans_ ABSL_GUARDED_BY(mu_);
+  // Operators' flags by node id, pointing into state_; rebuilt with the plan.
+  absl::flat_hash_map<std::string, const cascade::v1::NodeAdminState*> admin_
+      ABSL_GUARDED_BY(mu_);
+  uint64_t next_version_ ABSL_GUARDED_BY(mu_);
+  uint64_t assignments_pushed_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t journal_discarded_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  std::string recovery_note_ ABSL_GUARDED_BY(mu_);
+};
+
+// The key that authenticates the link between `child` and `parent`:
+// HMAC-SHA256 keyed by the child's node key over the parent's id.
+std::string LinkKey(const std::string& child_key, const std::string& parent_id);
+
+}  // namespace cascade::topology
+
+#endif  // CASCADE_TOPOLOGY_CONTROLLER_H_

@@ -1,0 +1,494 @@
+#include "topology/controller.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "topology/journal.h"
+#include "topology/topology_file.h"
+
+namespace cascade::topology {
+namespace {
+
+using cascade::v1::Assignment;
+using cascade::v1::Change;
+
+// p1 has an automatic standby (p1-sb, region r1, room for two children);
+// d3 therefore falls back to the next tier up when p1 fails. Sites name p1
+// as their configured standby.
+constexpr char kTopology[] = R"pb(
+  nodes {
+    id: "nat"
+    tier: TIER_NATIONAL
+    media_address: "127.1.0.1:5004"
+    capacity { max_children: 8 }
+  }
+  nodes {
+    id: "p1"
+    tier: TIER_PROVINCIAL
+    parent: "nat"
+    labels { key: "region" value: "r1" }
+    media_address: "127.2.1.1:5004"
+    capacity { max_children: 6 }
+  }
+  nodes {
+    id: "p1-sb"
+    tier: TIER_PROVINCIAL
+    role: ROLE_STANDBY
+    parent: "nat"
+    labels { key: "region" value: "r1" }
+    media_address: "127.2.1.2:5004"
+    capacity { max_children: 2 }
+  }
+  nodes {
+    id: "p2"
+    tier: TIER_PROVINCIAL
+    parent: "nat"
+    labels { key: "region" value: "r2" }
+    media_address: "127.2.2.1:5004"
+    capacity { max_children: 4 }
+  }
+  nodes {
+    id: "d1"
+    tier: TIER_DISTRICT
+    parent: "p1"
+    media_address: "127.3.0.1:5004"
+    capacity { max_children: 4 }
+  }
+  nodes {
+    id: "d2"
+    tier: TIER_DISTRICT
+    parent: "p1"
+    media_address: "127.3.0.2:5004"
+    capacity { max_children: 4 }
+  }
+  nodes {
+    id: "d3"
+    tier: TIER_DISTRICT
+    parent: "p1"
+    media_address: "127.3.0.3:5004"
+    capacity { max_children: 4 }
+  }
+  nodes {
+    id: "s1"
+    tier: TIER_SITE
+    parent: "d1"
+    standby_parents: "p1"
+    media_address: "127.10.0.1:5004"
+  }
+  nodes {
+    id: "s2"
+    tier: TIER_SITE
+    parent: "d1"
+    standby_parents: "p1"
+    media_address: "127.10.0.2:5004"
+    plain_endpoint: true
+  }
+  nodes {
+    id: "s3"
+    tier: TIER_SITE
+    parent: "d2"
+    standby_parents: "p1"
+    media_address: "127.10.0.3:5004"
+  }
+  streams {
+    id: "cmd"
+    direction: DIRECTION_DOWNSTREAM
+    bitrate_kbps: 2500
+    tracks { ssrc: 100 media: "video" payload_type: 96 encoding: "H264/90000" }
+    tracks {
+      ssrc: 101
+      media: "audio"
+      payload_type: 111
+      encoding: "opus/48000/2"
+    }
+  }
+  streams {
+    id: "s1-up"
+    direction: DIRECTION_UPSTREAM
+    source_node: "s1"
+    tracks { ssrc: 500 media: "video" }
+  }
+)pb";
+
+// Records what the controller pushes, by node.
+class Recorder : public ControllerListener {
+ public:
+  void OnAssignment(std::shared_ptr<const Assignment> assignment) override {
+    latest[assignment->node_id()] = assignment;
+    ++pushes[assignment->node_id()];
+  }
+  void OnNodeRemoved(const std::string& node_id) override {
+    removed.push_back(node_id);
+  }
+  void OnEvent(const cascade::v1::Event& event) override {
+    events.push_back(event);
+  }
+  std::map<std::string, std::shared_ptr<const Assignment>> latest;
+  std::map<std::string, int> pushes;
+  std::vector<std::string> removed;
+  std::vector<cascade::v1::Event> events;
+};
+
+std::vector<std::string> ParentIds(const Assignment& assignment) {
+  std::vector<std::string> ids;
+  for (const auto& p : assignment.parents()) ids.push_back(p.id());
+  return ids;
+}
+
+std::vector<std::string> Ids(
+    const google::protobuf::RepeatedPtrField<cascade::v1::Peer>& peers) {
+  std::vector<std::string> ids;
+  for (const auto& p : peers) ids.push_back(p.id());
+  return ids;
+}
+
+class ControllerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::string(getenv("TEST_TMPDIR")) + "/" +
+           ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    mkdir(dir_.c_str(), 0700);
+    std::remove((dir_ + "/journal").c_str());
+    std::remove((dir_ + "/snapshot").c_str());
+  }
+
+  void Start(ControllerOptions options = {}) {
+    controller_.reset();
+    store_ = std::make_unique<JournalStore>(dir_);
+    controller_ = std::make_unique<Controller>(&clock_, store_.get(), options);
+    ASSERT_TRUE(controller_->Recover().ok());
+    recorder_ = Recorder();
+    controller_->SetListener(&recorder_);
+  }
+
+  void ApplyReference() {
+    absl::StatusOr<TopologyText> parsed = ParseTopologyText(kTopology, "t");
+    ASSERT_TRUE(parsed.ok()) << parsed.status();
+    Change change;
+    *change.mutable_apply()->mutable_topology() = parsed->topology;
+    ASSERT_TRUE(controller_->Submit(change).ok());
+  }
+
+  void RegisterAll(const std::vector<std::string>& ids) {
+    for (const std::string& id : ids) {
+      cascade::v1::RegisterRequest request;
+      request.set_node_id(id);
+      ASSERT_TRUE(controller_->Register(request).ok()) << id;
+    }
+  }
+
+  std::vector<std::string> Parents(const std::string& id) {
+    return ParentIds(*controller_->CurrentAssignment(id));
+  }
+
+  absl::StatusCode Code(const Change& change) {
+    return controller_->Submit(change).status().code();
+  }
+
+  FakeClock clock_;
+  std::string dir_;
+  std::unique_ptr<JournalStore> store_;
+  std::unique_ptr<Controller> controller_;
+  Recorder recorder_;
+};
+
+const std::vector<std::string> kRelays = {"nat", "p1", "p1-sb", "p2",
+                                          "d1",  "d2", "d3"};
+
+TEST_F(ControllerTest, AssignsPrimaryAndStandbyWithLinkKeys) {
+  Start();
+  ApplyReference();
+  // Districts get the standby-role node of p1's region; sites get their
+  // configured standby.
+  EXPECT_EQ(Parents("d1"), (std::vector<std::string>{"p1", "p1-sb"}));
+  EXPECT_EQ(Parents("s1"), (std::vector<std::string>{"d1", "p1"}));
+  // No standby-role node in r2 and nothing above but the root: p2's only
+  // option beyond nat is none.
+  EXPECT_EQ(Parents("p2"), (std::vector<std::string>{"nat"}));
+  EXPECT_TRUE(Parents("nat").empty());
+
+  auto d1 = controller_->CurrentAssignment("d1");
+  EXPECT_EQ(Ids(d1->active_children()), (std::vector<std::string>{"s1", "s2"}));
+  auto p1 = controller_->CurrentAssignment("p1");
+  EXPECT_EQ(Ids(p1->standby_children()),
+            (std::vector<std::string>{"s1", "s2", "s3"}));
+  EXPECT_EQ(p1->streams_size(), 2);
+  EXPECT_TRUE(d1->active_children(1).plain_endpoint());
+
+  // Both ends of a link share its key; no two links share one.
+  auto s1 = controller_->CurrentAssignment("s1");
+  EXPECT_EQ(s1->parents(0).key(), d1->active_children(0).key());
+  EXPECT_EQ(s1->parents(0).key().size(), 32u);
+  EXPECT_NE(s1->parents(0).key(), s1->parents(1).key());
+  EXPECT_NE(s1->parents(0).key(), d1->active_children(1).key());
+}
+
+TEST_F(ControllerTest,
+       LeaseExpiryMovesChildrenWithinCapacityAndPushesOnlyChanges) {
+  Start();
+  ApplyReference();
+  RegisterAll(kRelays);
+  std::map<std::string, uint64_t> before;
+  for (const auto& [id, a] : recorder_.latest) before[id] = a->version();
+
+  // Everyone but p1 keeps reporting.
+  for (int i = 0; i < 4; ++i) {
+    clock_.Advance(absl::Seconds(1));
+    for (const std::string& id : kRelays) {
+      if (id == "p1") continue;
+      cascade::v1::ReportRequest report;
+      report.set_node_id(id);
+      ASSERT_TRUE(controller_->Report(report).ok());
+    }
+    controller_->ExpireLeases();
+  }
+  EXPECT_EQ(controller_->GetNode("p1")->status(), cascade::v1::STATUS_DOWN);
+  // p1-sb has room for two districts; the third goes up a tier to nat.
+  // Their new standby is the tier above, which still has room.
+  EXPECT_EQ(Parents("d1"), (std::vector<std::string>{"p1-sb", "nat"}));
+  EXPECT_EQ(Parents("d2"), (std::vector<std::string>{"p1-sb", "nat"}));
+  // p1-sb is full now: no standby for d3 beyond the tier above.
+  EXPECT_EQ(Parents("d3"), (std::vector<std::string>{"nat"}));
+  // Sites keep their district and get a new standby above p1.
+  EXPECT_EQ(Parents("s1"), (std::vector<std::string>{"d1", "nat"}));
+  // Untouched nodes got no push.
+  EXPECT_EQ(recorder_.latest["p2"]->version(), before["p2"]);
+  EXPECT_GT(recorder_.latest["d3"]->version(), before["d3"]);
+  EXPECT_GT(recorder_.latest["p1-sb"]->version(), before["p1-sb"]);
+  bool down_event = false;
+  for (const auto& e : recorder_.events) {
+    down_event |=
+        e.kind() == cascade::v1::Event::KIND_NODE_DOWN && e.node_id() == "p1";
+  }
+  EXPECT_TRUE(down_event);
+}
+
+TEST_F(ControllerTest, NodeBeyondAllCapacityIsOrphanedAndReported) {
+  Start();
+  ApplyReference();
+  for (const char* id : {"p1", "p1-sb", "nat"}) {
+    Change change;
+    change.mutable_drain()->set_id(id);
+    ASSERT_TRUE(controller_->Submit(change).ok());
+  }
+  EXPECT_TRUE(Parents("d1").empty());
+  EXPECT_TRUE(controller_->GetNode("d1")->orphan());
+  EXPECT_EQ(controller_->GetStats().orphans(), 6u);  // 3 districts, 3 provinces
+}
+
+void LoseAndRegainP1(ControllerTest* test, FakeClock* clock,
+                     Controller* controller) {
+  (void)test;
+  clock->Advance(absl::Seconds(4));
+  for (const std::string& id : kRelays) {
+    if (id == "p1") continue;
+    cascade::v1::ReportRequest report;
+    report.set_node_id(id);
+    ASSERT_TRUE(controller->Report(report).ok());
+  }
+  ASSERT_EQ(controller->ExpireLeases(), 1);
+  cascade::v1::ReportRequest back;
+  back.set_node_id("p1");
+  ASSERT_TRUE(controller->Report(back).ok());
+  EXPECT_EQ(controller->GetNode("p1")->status(), cascade::v1::STATUS_UP);
+}
+
+TEST_F(ControllerTest, RevertiveReintegrationMovesChildrenBack) {
+  Start();
+  ApplyReference();
+  RegisterAll(kRelays);
+  LoseAndRegainP1(this, &clock_, controller_.get());
+  EXPECT_EQ(Parents("d1"), (std::vector<std::string>{"p1", "p1-sb"}));
+  EXPECT_EQ(Parents("d3"), (std::vector<std::string>{"p1", "p1-sb"}));
+}
+
+TEST_F(ControllerTest,
+       NonRevertiveReintegrationKeepsChildrenAndSurvivesRestart) {
+  ControllerOptions options;
+  options.default_policy = cascade::v1::RESTORE_NON_REVERTIVE;
+  Start(options);
+  ApplyReference();
+  RegisterAll(kRelays);
+  LoseAndRegainP1(this, &clock_, controller_.get());
+  // They stay where failover put them, with p1 back as their standby.
+  EXPECT_EQ(Parents("d1"), (std::vector<std::string>{"p1-sb", "p1"}));
+  EXPECT_EQ(Parents("d3"), (std::vector<std::string>{"nat", "p1"}));
+
+  // The pins are state: a restarted controller keeps them.
+  Start(options);
+  EXPECT_EQ(Parents("d1"), (std::vector<std::string>{"p1-sb", "p1"}));
+  EXPECT_EQ(Parents("d3"), (std::vector<std::string>{"nat", "p1"}));
+
+  // A move clears the pin.
+  Change move;
+  move.mutable_move()->set_id("d3");
+  move.mutable_move()->set_new_parent("p1");
+  ASSERT_TRUE(controller_->Submit(move).ok());
+  EXPECT_EQ(Parents("d3")[0], "p1");
+}
+
+TEST_F(ControllerTest, DrainFailoverAndRestoreWithPolicy) {
+  Start();
+  ApplyReference();
+  Change drain;
+  drain.mutable_drain()->set_id("d1");
+  ASSERT_TRUE(controller_->Submit(drain).ok());
+  EXPECT_EQ(controller_->GetNode("d1")->status(), cascade::v1::STATUS_DRAINING);
+  EXPECT_EQ(Parents("s1"), (std::vector<std::string>{"p1", "nat"}));
+  // A drained node still receives: it keeps its own parents.
+  EXPECT_EQ(Parents("d1"), (std::vector<std::string>{"p1", "p1-sb"}));
+
+  Change restore;
+  restore.mutable_restore()->set_id("d1");
+  restore.mutable_restore()->set_policy(cascade::v1::RESTORE_NON_REVERTIVE);
+  ASSERT_TRUE(controller_->Submit(restore).ok());
+  EXPECT_EQ(Parents("s1"), (std::vector<std::string>{"p1", "d1"}));
+  EXPECT_EQ(Code(restore), absl::StatusCode::kFailedPrecondition);
+
+  Change failover;
+  failover.mutable_failover()->set_id("p1");
+  ASSERT_TRUE(controller_->Submit(failover).ok());
+  EXPECT_EQ(controller_->GetNode("p1")->status(), cascade::v1::STATUS_FAILED);
+  EXPECT_EQ(Parents("d2")[0], "p1-sb");
+  restore.mutable_restore()->set_id("p1");
+  restore.mutable_restore()->set_policy(cascade::v1::RESTORE_REVERTIVE);
+  ASSERT_TRUE(controller_->Submit(restore).ok());
+  EXPECT_EQ(Parents("d2")[0], "p1");
+  // s1 was pinned to p1 by the non-revertive restore of d1 and stays.
+  EXPECT_EQ(Parents("s1")[0], "p1");
+}
+
+TEST_F(ControllerTest, RefusalsAndNotFound) {
+  Start();
+  ApplyReference();
+  Change change;
+  change.mutable_remove()->set_id("d1");
+  EXPECT_EQ(Code(change), absl::StatusCode::kFailedPrecondition);
+  change.mutable_remove()->set_id("nope");
+  EXPECT_EQ(Code(change), absl::StatusCode::kNotFound);
+  change.mutable_move()->set_id("s1");
+  change.mutable_move()->set_new_parent("nope");
+  EXPECT_EQ(Code(change), absl::StatusCode::kNotFound);
+  // A site cannot parent a district: rejected whole, nothing changed.
+  uint64_t sequence = controller_->Sequence();
+  change.mutable_move()->set_id("d1");
+  change.mutable_move()->set_new_parent("s3");
+  EXPECT_EQ(Code(change), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(controller_->Sequence(), sequence);
+  EXPECT_EQ(Parents("d1")[0], "p1");
+  change.mutable_select()->set_site("d1");
+  EXPECT_EQ(Code(change), absl::StatusCode::kFailedPrecondition);
+  change.mutable_add()->mutable_node()->set_id("d1");
+  EXPECT_EQ(Code(change), absl::StatusCode::kAlreadyExists);
+  cascade::v1::RegisterRequest unknown;
+  unknown.set_node_id("ghost");
+  EXPECT_EQ(controller_->Register(unknown).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST_F(ControllerTest, AddMoveRemoveAndUpstreamSelection) {
+  Start();
+  ApplyReference();
+  Change add;
+  auto* node = add.mutable_add()->mutable_node();
+  node->set_id("s4");
+  node->set_tier(cascade::v1::TIER_SITE);
+  node->set_parent("d3");
+  node->set_media_address("127.10.0.4:5004");
+  ASSERT_TRUE(controller_->Submit(add).ok());
+  EXPECT_EQ(Parents("s4")[0], "d3");
+
+  Change move;
+  move.mutable_move()->set_id("s4");
+  move.mutable_move()->set_new_parent("d2");
+  absl::StatusOr<cascade::v1::ChangeResponse> moved = controller_->Submit(move);
+  ASSERT_TRUE(moved.ok());
+  // s4, d3 (lost a child) and d2 (gained one).
+  EXPECT_EQ(moved->assignments_changed(), 3u);
+
+  Change select;
+  select.mutable_select()->set_site("s1");
+  ASSERT_TRUE(controller_->Submit(select).ok());
+  for (const char* id : {"s1", "d1", "p1", "nat"}) {
+    auto a = controller_->CurrentAssignment(id);
+    ASSERT_EQ(a->upstream_size(), 1) << id;
+    EXPECT_EQ(a->upstream(0).site(), "s1");
+    EXPECT_EQ(a->upstream(0).ssrcs(0), 500u);
+  }
+  EXPECT_EQ(controller_->CurrentAssignment("d1")->upstream(0).from_child(),
+            "s1");
+  EXPECT_EQ(controller_->CurrentAssignment("p2")->upstream_size(), 0);
+  Change release;
+  release.mutable_release()->set_site("s1");
+  ASSERT_TRUE(controller_->Submit(release).ok());
+  EXPECT_EQ(controller_->CurrentAssignment("nat")->upstream_size(), 0);
+
+  Change remove;
+  remove.mutable_remove()->set_id("s4");
+  ASSERT_TRUE(controller_->Submit(remove).ok());
+  EXPECT_EQ(controller_->CurrentAssignment("s4"), nullptr);
+  EXPECT_EQ(recorder_.removed, (std::vector<std::string>{"s4"}));
+}
+
+TEST_F(ControllerTest, EveryChangeSurvivesRestartAndKeysStayStable) {
+  Start();
+  ApplyReference();
+  std::string key = controller_->CurrentAssignment("s1")->parents(0).key();
+  Change drain;
+  drain.mutable_drain()->set_id("d2");
+  ASSERT_TRUE(controller_->Submit(drain).ok());
+  Change move;
+  move.mutable_move()->set_id("s3");
+  move.mutable_move()->set_new_parent("d3");
+  ASSERT_TRUE(controller_->Submit(move).ok());
+
+  Start();
+  EXPECT_EQ(controller_->Sequence(), 3u);
+  EXPECT_EQ(controller_->GetNode("d2")->status(), cascade::v1::STATUS_DRAINING);
+  EXPECT_EQ(controller_->GetNode("s3")->desired_parent(), "d3");
+  EXPECT_EQ(controller_->CurrentAssignment("s1")->parents(0).key(), key);
+
+  // Re-applying the file (which has no keys) keeps the generated ones.
+  ApplyReference();
+  EXPECT_EQ(controller_->CurrentAssignment("s1")->parents(0).key(), key);
+}
+
+TEST_F(ControllerTest, SnapshotsKeepTheStateAndRestartTheJournal) {
+  ControllerOptions options;
+  options.snapshot_every = 2;
+  Start(options);
+  ApplyReference();
+  for (const char* id : {"d1", "d2", "d3"}) {
+    Change drain;
+    drain.mutable_drain()->set_id(id);
+    ASSERT_TRUE(controller_->Submit(drain).ok());
+  }
+  EXPECT_EQ(store_->RecordsSinceSnapshot(), 0u);
+  Start(options);
+  EXPECT_EQ(controller_->Sequence(), 4u);
+  EXPECT_EQ(controller_->GetNode("d3")->status(), cascade::v1::STATUS_DRAINING);
+}
+
+TEST_F(ControllerTest, AdminViewsNeverCarryKeys) {
+  Start();
+  ApplyReference();
+  absl::StatusOr<cascade::v1::GetTopologyResponse> topology =
+      controller_->GetTopology("p1");
+  ASSERT_TRUE(topology.ok());
+  // p1, its 3 districts, their 3 sites.
+  EXPECT_EQ(topology->nodes_size(), 7);
+  std::string bytes = topology->SerializeAsString();
+  std::string key = controller_->CurrentAssignment("s1")->parents(0).key();
+  EXPECT_EQ(bytes.find(key), std::string::npos);
+  EXPECT_EQ(controller_->GetTopology("nope").status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace cascade::topology

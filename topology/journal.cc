@@ -1,0 +1,276 @@
+#include "topology/journal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "topology/crc32c.h"
+
+namespace cascade::topology {
+namespace {
+
+using cascade::v1::Change;
+using cascade::v1::ControllerState;
+
+constexpr size_t kHeaderSize = 8;
+// Larger than any sane state (100k nodes is a few tens of MB); a length
+// beyond it is corruption, not a record.
+constexpr uint32_t kMaxRecordSize = 256u << 20;
+
+absl::Status ErrnoStatus(absl::string_view what, const std::string& path) {
+  return absl::InternalError(
+      absl::StrCat(what, " ", path, ": ", std::strerror(errno)));
+}
+
+void PutLittleEndian32(uint32_t value, char* out) {
+  for (int i = 0; i < 4; ++i) out[i] = static_cast<char>(value >> (8 * i));
+}
+
+uint32_t GetLittleEndian32(const char* in) {
+  uint32_t value = 0;
+  for (int i = 0; i < 4; ++i) {
+    value |= static_cast<uint32_t>(static_cast<unsigned char>(in[i]))
+             << (8 * i);
+  }
+  return value;
+}
+
+// Reads the whole file; a missing file reads as empty.
+absl::StatusOr<std::string> ReadWholeFile(const std::string& path,
+                                          bool* exists) {
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) {
+      *exists = false;
+      return std::string();
+    }
+    return ErrnoStatus("cannot open", path);
+  }
+  *exists = true;
+  std::string data;
+  char buffer[1 << 16];
+  while (true) {
+    ssize_t n = read(fd, buffer, sizeof(buffer));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      absl::Status status = ErrnoStatus("cannot read", path);
+      close(fd);
+      return status;
+    }
+    if (n == 0) break;
+    data.append(buffer, static_cast<size_t>(n));
+  }
+  close(fd);
+  return data;
+}
+
+absl::Status WriteAll(int fd, absl::string_view data, const std::string& path) {
+  while (!data.empty()) {
+    ssize_t n = write(fd, data.data(), data.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return ErrnoStatus("cannot write", path);
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SyncDirectory(const std::string& dir) {
+  int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return ErrnoStatus("cannot open directory", dir);
+  int rc = fsync(fd);
+  close(fd);
+  if (rc != 0) return ErrnoStatus("cannot sync directory", dir);
+  return absl::OkStatus();
+}
+
+// Writes `data` to `path` so that a crash leaves either the old or the new
+// file, never a mix.
+absl::Status WriteFileAtomically(const std::string& dir,
+                                 const std::string& path,
+                                 absl::string_view data) {
+  std::string temp = path + ".tmp";
+  int fd = open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return ErrnoStatus("cannot create", temp);
+  absl::Status status = WriteAll(fd, data, temp);
+  if (status.ok() && fsync(fd) != 0) status = ErrnoStatus("cannot sync", temp);
+  close(fd);
+  if (!status.ok()) return status;
+  if (rename(temp.c_str(), path.c_str()) != 0) {
+    return ErrnoStatus("cannot rename to", path);
+  }
+  return SyncDirectory(dir);
+}
+
+// One record parsed from `data` at `offset`, or the reason there is none.
+struct Parsed {
+  absl::string_view payload;
+  size_t next_offset = 0;
+  std::string error;  // empty when payload is valid
+};
+
+Parsed ParseRecord(absl::string_view data, size_t offset) {
+  Parsed parsed;
+  size_t left = data.size() - offset;
+  if (left < kHeaderSize) {
+    parsed.error = absl::StrCat("torn record header (", left, " of ",
+                                kHeaderSize, " bytes)");
+    return parsed;
+  }
+  uint32_t length = GetLittleEndian32(data.data() + offset);
+  uint32_t crc = GetLittleEndian32(data.data() + offset + 4);
+  if (length > kMaxRecordSize) {
+    parsed.error = absl::StrCat("impossible record length ", length);
+    return parsed;
+  }
+  if (left - kHeaderSize < length) {
+    parsed.error = absl::StrCat("torn record (", left - kHeaderSize, " of ",
+                                length, " payload bytes)");
+    return parsed;
+  }
+  absl::string_view payload = data.substr(offset + kHeaderSize, length);
+  if (Crc32c(payload) != crc) {
+    parsed.error = "record checksum mismatch";
+    return parsed;
+  }
+  parsed.payload = payload;
+  parsed.next_offset = offset + kHeaderSize + length;
+  return parsed;
+}
+
+}  // namespace
+
+std::string FrameRecord(absl::string_view payload) {
+  std::string record(kHeaderSize, '\0');
+  PutLittleEndian32(static_cast<uint32_t>(payload.size()), &record[0]);
+  PutLittleEndian32(Crc32c(payload), &record[4]);
+  record.append(payload.data(), payload.size());
+  return record;
+}
+
+JournalStore::JournalStore(std::string dir) : dir_(std::move(dir)) {}
+
+JournalStore::~JournalStore() {
+  if (fd_ >= 0) close(fd_);
+}
+
+absl::StatusOr<RecoveredState> JournalStore::Recover() {
+  if (mkdir(dir_.c_str(), 0700) != 0 && errno != EEXIST) {
+    return ErrnoStatus("cannot create state directory", dir_);
+  }
+  RecoveredState recovered;
+  bool exists = false;
+  absl::StatusOr<std::string> snapshot = ReadWholeFile(SnapshotPath(), &exists);
+  if (!snapshot.ok()) return snapshot.status();
+  if (exists) {
+    // The snapshot is replaced atomically, so damage here is not a crash
+    // artefact: refuse to guess.
+    Parsed parsed = ParseRecord(*snapshot, 0);
+    if (!parsed.error.empty() || parsed.next_offset != snapshot->size() ||
+        !recovered.snapshot.ParseFromString(std::string(parsed.payload))) {
+      return absl::DataLossError(absl::StrCat(
+          "snapshot ", SnapshotPath(), " is damaged: ",
+          parsed.error.empty() ? "unparsable state" : parsed.error));
+    }
+  }
+
+  absl::StatusOr<std::string> journal = ReadWholeFile(JournalPath(), &exists);
+  if (!journal.ok()) return journal.status();
+  uint64_t expected = recovered.snapshot.sequence() + 1;
+  size_t offset = 0;
+  while (offset < journal->size()) {
+    Parsed parsed = ParseRecord(*journal, offset);
+    Change change;
+    if (parsed.error.empty() &&
+        !change.ParseFromString(std::string(parsed.payload))) {
+      parsed.error = "record does not parse";
+    }
+    if (parsed.error.empty() && change.sequence() >= expected &&
+        change.sequence() != expected) {
+      parsed.error = absl::StrCat("sequence gap: expected ", expected,
+                                  ", found ", change.sequence());
+    }
+    if (!parsed.error.empty()) {
+      recovered.discarded_bytes = journal->size() - offset;
+      recovered.note = absl::StrCat(
+          "journal ", JournalPath(), ": ", parsed.error, " at offset ", offset,
+          "; ", recovered.discarded_bytes, " bytes set aside, not replayed");
+      break;
+    }
+    // Records already folded into the snapshot (a crash between writing
+    // the snapshot and restarting the journal) are skipped.
+    if (change.sequence() == expected) {
+      recovered.changes.push_back(std::move(change));
+      ++expected;
+    }
+    offset = parsed.next_offset;
+  }
+
+  if (recovered.discarded_bytes > 0) {
+    std::string aside = absl::StrCat(JournalPath(), ".discarded.",
+                                     absl::ToUnixSeconds(absl::Now()));
+    absl::Status status = WriteFileAtomically(
+        dir_, aside, absl::string_view(*journal).substr(offset));
+    if (!status.ok()) return status;
+    if (truncate(JournalPath().c_str(), static_cast<off_t>(offset)) != 0) {
+      return ErrnoStatus("cannot truncate", JournalPath());
+    }
+  }
+  size_ = offset;
+  records_ = recovered.changes.size();
+  absl::Status status = OpenJournalForAppend();
+  if (!status.ok()) return status;
+  return recovered;
+}
+
+absl::Status JournalStore::OpenJournalForAppend() {
+  if (fd_ >= 0) close(fd_);
+  fd_ = open(JournalPath().c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+  if (fd_ < 0) return ErrnoStatus("cannot open", JournalPath());
+  if (fsync(fd_) != 0) return ErrnoStatus("cannot sync", JournalPath());
+  return SyncDirectory(dir_);
+}
+
+absl::Status JournalStore::Append(const Change& change) {
+  if (fd_ < 0) return absl::FailedPreconditionError("journal is not open");
+  std::string record = FrameRecord(change.SerializeAsString());
+  if (lseek(fd_, static_cast<off_t>(size_), SEEK_SET) < 0) {
+    return ErrnoStatus("cannot seek", JournalPath());
+  }
+  absl::Status status = WriteAll(fd_, record, JournalPath());
+  if (status.ok() && fdatasync(fd_) != 0) {
+    status = ErrnoStatus("cannot sync", JournalPath());
+  }
+  if (!status.ok()) {
+    // Never leave a partial record for the next append to follow.
+    if (ftruncate(fd_, static_cast<off_t>(size_)) != 0) {
+      // The tail cannot be cut: refuse further appends rather than write
+      // after garbage. Recovery will set the partial record aside.
+      close(fd_);
+      fd_ = -1;
+    }
+    return status;
+  }
+  size_ += record.size();
+  ++records_;
+  return absl::OkStatus();
+}
+
+absl::Status JournalStore::WriteSnapshot(const ControllerState& state) {
+  absl::Status status = WriteFileAtomically(
+      dir_, SnapshotPath(), FrameRecord(state.SerializeAsString()));
+  if (!status.ok()) return status;
+  // The snapshot holds everything: restart the journal empty.
+  status = WriteFileAtomically(dir_, JournalPath(), "");
+  if (!status.ok()) return status;
+  size_ = 0;
+  records_ = 0;
+  return OpenJournalForAppend();
+}
+
+}  // namespace cascade::topology

@@ -1,0 +1,194 @@
+#include "topology/state.h"
+
+#include <algorithm>
+#include <string>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "topology/topology_file.h"
+
+namespace cascade::topology {
+namespace {
+
+using cascade::v1::Change;
+using cascade::v1::ControllerState;
+using cascade::v1::Node;
+
+Node* FindNode(ControllerState* state, const std::string& id) {
+  for (Node& node : *state->mutable_topology()->mutable_nodes()) {
+    if (node.id() == id) return &node;
+  }
+  return nullptr;
+}
+
+absl::Status NotFound(const std::string& id) {
+  return absl::NotFoundError(absl::StrCat("no node \"", id, "\""));
+}
+
+// Drops admin entries, pins and selections that refer to nodes that no
+// longer exist.
+void DropDangling(ControllerState* state) {
+  absl::flat_hash_set<std::string> ids;
+  for (const Node& node : state->topology().nodes()) ids.insert(node.id());
+  auto* admin = state->mutable_admin();
+  admin->erase(std::remove_if(admin->begin(), admin->end(),
+                              [&](const cascade::v1::NodeAdminState& a) {
+                                return !ids.contains(a.id());
+                              }),
+               admin->end());
+  for (auto& a : *admin) {
+    if (!a.pinned_parent().empty() && !ids.contains(a.pinned_parent())) {
+      a.clear_pinned_parent();
+    }
+  }
+  auto* selected = state->mutable_selected_sites();
+  selected->erase(std::remove_if(selected->begin(), selected->end(),
+                                 [&](const std::string& site) {
+                                   return !ids.contains(site);
+                                 }),
+                  selected->end());
+}
+
+absl::Status Remove(const std::string& id, ControllerState* state) {
+  auto* nodes = state->mutable_topology()->mutable_nodes();
+  auto it = std::find_if(nodes->begin(), nodes->end(),
+                         [&](const Node& n) { return n.id() == id; });
+  if (it == nodes->end()) return NotFound(id);
+  for (const Node& node : *nodes) {
+    if (node.parent() == id) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("node \"", id, "\" is the parent of \"", node.id(),
+                       "\": move its children first"));
+    }
+  }
+  for (const auto& stream : state->topology().streams()) {
+    if (stream.source_node() == id) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "node \"", id, "\" is the source of stream \"", stream.id(), "\""));
+    }
+  }
+  nodes->erase(it);
+  for (Node& node : *nodes) {
+    auto* standbys = node.mutable_standby_parents();
+    standbys->erase(std::remove(standbys->begin(), standbys->end(), id),
+                    standbys->end());
+  }
+  DropDangling(state);
+  return absl::OkStatus();
+}
+
+absl::Status Move(const cascade::v1::MoveNodeRequest& move,
+                  ControllerState* state) {
+  Node* node = FindNode(state, move.id());
+  if (node == nullptr) return NotFound(move.id());
+  if (FindNode(state, move.new_parent()) == nullptr) {
+    return NotFound(move.new_parent());
+  }
+  node->set_parent(move.new_parent());
+  auto* standbys = node->mutable_standby_parents();
+  standbys->erase(
+      std::remove(standbys->begin(), standbys->end(), move.new_parent()),
+      standbys->end());
+  MutableAdmin(state, move.id())->clear_pinned_parent();
+  return absl::OkStatus();
+}
+
+absl::Status Restore(const cascade::v1::RestoreRequest& restore,
+                     ControllerState* state) {
+  if (FindNode(state, restore.id()) == nullptr) return NotFound(restore.id());
+  cascade::v1::NodeAdminState* admin = MutableAdmin(state, restore.id());
+  if (!admin->draining() && !admin->failed()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "node \"", restore.id(), "\" is neither drained nor failed over"));
+  }
+  admin->set_draining(false);
+  admin->set_failed(false);
+  return absl::OkStatus();
+}
+
+absl::Status Select(const std::string& site, bool selected,
+                    ControllerState* state) {
+  Node* node = FindNode(state, site);
+  if (node == nullptr) return NotFound(site);
+  if (node->tier() != cascade::v1::TIER_SITE) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("node \"", site, "\" is not a site"));
+  }
+  auto* sites = state->mutable_selected_sites();
+  auto it = std::find(sites->begin(), sites->end(), site);
+  if (selected && it == sites->end()) *sites->Add() = site;
+  if (!selected && it != sites->end()) sites->erase(it);
+  return absl::OkStatus();
+}
+
+absl::Status ApplyChange(const Change& change, ControllerState* state) {
+  switch (change.change_case()) {
+    case Change::kApply: {
+      *state->mutable_topology() = change.apply().topology();
+      DropDangling(state);
+      return absl::OkStatus();
+    }
+    case Change::kAdd: {
+      if (FindNode(state, change.add().node().id()) != nullptr) {
+        return absl::AlreadyExistsError(absl::StrCat(
+            "node \"", change.add().node().id(), "\" already exists"));
+      }
+      *state->mutable_topology()->add_nodes() = change.add().node();
+      return absl::OkStatus();
+    }
+    case Change::kRemove:
+      return Remove(change.remove().id(), state);
+    case Change::kMove:
+      return Move(change.move(), state);
+    case Change::kDrain:
+      if (FindNode(state, change.drain().id()) == nullptr) {
+        return NotFound(change.drain().id());
+      }
+      MutableAdmin(state, change.drain().id())->set_draining(true);
+      return absl::OkStatus();
+    case Change::kFailover:
+      if (FindNode(state, change.failover().id()) == nullptr) {
+        return NotFound(change.failover().id());
+      }
+      MutableAdmin(state, change.failover().id())->set_failed(true);
+      return absl::OkStatus();
+    case Change::kRestore:
+      return Restore(change.restore(), state);
+    case Change::kSelect:
+      return Select(change.select().site(), true, state);
+    case Change::kRelease:
+      return Select(change.release().site(), false, state);
+    case Change::CHANGE_NOT_SET:
+      return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError("unknown change");
+}
+
+}  // namespace
+
+cascade::v1::NodeAdminState* MutableAdmin(ControllerState* state,
+                                          const std::string& id) {
+  for (auto& admin : *state->mutable_admin()) {
+    if (admin.id() == id) return &admin;
+  }
+  cascade::v1::NodeAdminState* admin = state->add_admin();
+  admin->set_id(id);
+  return admin;
+}
+
+absl::Status ApplyChangeToState(const Change& change, ControllerState* state) {
+  absl::Status status = ApplyChange(change, state);
+  if (!status.ok()) return status;
+  for (const cascade::v1::Pin& pin : change.pins()) {
+    if (FindNode(state, pin.node()) == nullptr) return NotFound(pin.node());
+    MutableAdmin(state, pin.node())->set_pinned_parent(pin.parent());
+  }
+  status = ValidateTopology(state->topology(), change.has_apply()
+                                                   ? change.apply().source()
+                                                   : std::string());
+  if (!status.ok()) return status;
+  state->set_sequence(change.sequence());
+  return absl::OkStatus();
+}
+
+}  // namespace cascade::topology
