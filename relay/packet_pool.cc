@@ -64,7 +64,9 @@ PacketRef PacketPool::Copy(absl::Span<const uint8_t> bytes) {
   if (bytes.size() > kPacketCapacity) return PacketRef();
   PacketRef ref = Acquire();
   if (!ref) return ref;
-  std::memcpy(ref.buffer().data(), bytes.data(), bytes.size());
+  if (!bytes.empty()) {
+    std::memcpy(ref.buffer().data(), bytes.data(), bytes.size());
+  }
   ref.set_size(bytes.size());
   return ref;
 }

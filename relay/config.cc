@@ -1,0 +1,227 @@
+#include "relay/config.h"
+
+#include <fstream>
+#include <sstream>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/io/tokenizer.h"
+#include "google/protobuf/text_format.h"
+#include "relay/rtp/activation.h"
+
+namespace cascade::relay {
+namespace {
+
+using cascade::v1::RelayConfig;
+using cascade::v1::RelayStream;
+
+// HMAC keys shorter than this are too easy to guess.
+constexpr size_t kMinKeyBytes = 16;
+
+class FirstError : public google::protobuf::io::ErrorCollector {
+ public:
+  void AddError(int line, int column, const std::string& message) override {
+    if (error.empty()) {
+      error = absl::StrCat("line ", line + 1, ", column ", column + 1, ": ",
+                           message);
+    }
+  }
+  std::string error;
+};
+
+absl::Status FieldError(absl::string_view field, absl::string_view message) {
+  return absl::InvalidArgumentError(absl::StrCat(field, ": ", message));
+}
+
+absl::StatusOr<std::string> DecodeKey(absl::string_view field,
+                                      absl::string_view hex) {
+  if (hex.size() % 2 != 0) return FieldError(field, "odd number of hex digits");
+  for (char c : hex) {
+    if (!absl::ascii_isxdigit(static_cast<unsigned char>(c))) {
+      return FieldError(field, "not hexadecimal");
+    }
+  }
+  std::string key = absl::HexStringToBytes(hex);
+  if (key.size() < kMinKeyBytes) {
+    return FieldError(
+        field, absl::StrCat("key shorter than ", kMinKeyBytes, " bytes"));
+  }
+  return key;
+}
+
+absl::StatusOr<Endpoint> ParseAddress(absl::string_view field,
+                                      absl::string_view text) {
+  absl::StatusOr<Endpoint> e = Endpoint::Parse(text);
+  if (!e.ok()) return FieldError(field, e.status().message());
+  return e;
+}
+
+absl::Status CheckId(absl::string_view field, absl::string_view id) {
+  if (id.empty()) return FieldError(field, "empty");
+  if (id.size() > rtp::kMaxNodeIdSize) {
+    return FieldError(
+        field, absl::StrCat("longer than ", rtp::kMaxNodeIdSize, " bytes"));
+  }
+  return absl::OkStatus();
+}
+
+// A zero proto value means "the default".
+absl::Duration Millis(uint32_t ms, absl::Duration fallback) {
+  return ms == 0 ? fallback : absl::Milliseconds(ms);
+}
+
+}  // namespace
+
+absl::StatusOr<RelayConfig> ParseConfigText(absl::string_view text) {
+  RelayConfig config;
+  google::protobuf::TextFormat::Parser parser;
+  FirstError errors;
+  parser.RecordErrorsTo(&errors);
+  if (!parser.ParseFromString(std::string(text), &config)) {
+    return absl::InvalidArgumentError(errors.error);
+  }
+  return config;
+}
+
+absl::StatusOr<RelayConfig> ReadConfigFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot read"));
+  std::stringstream text;
+  text << in.rdbuf();
+  absl::StatusOr<RelayConfig> config = ParseConfigText(text.str());
+  if (!config.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": ", config.status().message()));
+  }
+  return config;
+}
+
+absl::StatusOr<RelayOptions> ToOptions(const RelayConfig& config) {
+  RelayOptions o;
+  if (absl::Status s = CheckId("node_id", config.node_id()); !s.ok()) return s;
+  o.node_id = config.node_id();
+  if (config.listen().empty()) return FieldError("listen", "empty");
+  absl::StatusOr<Endpoint> listen = ParseAddress("listen", config.listen());
+  if (!listen.ok()) return listen.status();
+  o.listen = *listen;
+
+  for (int i = 0; i < config.parents_size(); ++i) {
+    const auto& p = config.parents(i);
+    const std::string field = absl::StrCat("parents[", i, "]");
+    ParentOptions parent;
+    if (absl::Status s = CheckId(field + ".id", p.id()); !s.ok()) return s;
+    parent.id = p.id();
+    absl::StatusOr<Endpoint> address =
+        ParseAddress(field + ".address", p.address());
+    if (!address.ok()) return address.status();
+    parent.address = *address;
+    if (!p.key_hex().empty()) {
+      absl::StatusOr<std::string> key =
+          DecodeKey(field + ".key_hex", p.key_hex());
+      if (!key.ok()) return key.status();
+      parent.key = *key;
+    }
+    o.parents.push_back(std::move(parent));
+  }
+
+  absl::flat_hash_set<std::string> child_ids;
+  for (int i = 0; i < config.children_size(); ++i) {
+    const auto& c = config.children(i);
+    const std::string field = absl::StrCat("children[", i, "]");
+    ChildOptions child;
+    if (absl::Status s = CheckId(field + ".id", c.id()); !s.ok()) return s;
+    if (!child_ids.insert(c.id()).second) {
+      return FieldError(field + ".id",
+                        absl::StrCat("\"", c.id(), "\" listed twice"));
+    }
+    child.id = c.id();
+    child.static_push = c.static_push();
+    if (!c.address().empty()) {
+      absl::StatusOr<Endpoint> address =
+          ParseAddress(field + ".address", c.address());
+      if (!address.ok()) return address.status();
+      if (address->port == 0) {
+        return FieldError(field + ".address", "port 0");
+      }
+      child.address = *address;
+    } else if (c.static_push()) {
+      return FieldError(field + ".address", "required for a static_push child");
+    }
+    if (!c.key_hex().empty()) {
+      absl::StatusOr<std::string> key =
+          DecodeKey(field + ".key_hex", c.key_hex());
+      if (!key.ok()) return key.status();
+      child.key = *key;
+    } else if (!c.static_push()) {
+      return FieldError(field + ".key_hex",
+                        "required unless static_push is set");
+    }
+    o.children.push_back(std::move(child));
+  }
+
+  absl::flat_hash_set<uint32_t> ssrcs;
+  for (int i = 0; i < config.streams_size(); ++i) {
+    const RelayStream& s = config.streams(i);
+    const std::string field = absl::StrCat("streams[", i, "]");
+    if (s.ssrc() == 0) return FieldError(field + ".ssrc", "must not be 0");
+    if (!ssrcs.insert(s.ssrc()).second) {
+      return FieldError(field + ".ssrc",
+                        absl::StrCat(s.ssrc(), " listed twice"));
+    }
+    StreamOptions stream;
+    stream.ssrc = s.ssrc();
+    switch (s.direction()) {
+      case RelayStream::DOWN:
+        stream.direction = Direction::kDown;
+        break;
+      case RelayStream::UP:
+        stream.direction = Direction::kUp;
+        break;
+      default:
+        return FieldError(field + ".direction", "must be DOWN or UP");
+    }
+    stream.selected = s.selected();
+    stream.h264 = s.h264();
+    o.streams.push_back(stream);
+  }
+
+  const auto& t = config.timings();
+  o.ring.window = Millis(t.retransmit_window_ms(), o.ring.window);
+  if (t.retransmit_max_packets() != 0) {
+    if (t.retransmit_max_packets() > (1u << 20)) {
+      return FieldError("timings.retransmit_max_packets", "above 1048576");
+    }
+    o.ring.max_packets = t.retransmit_max_packets();
+  }
+  if (t.retransmit_max_bytes() != 0)
+    o.ring.max_bytes = t.retransmit_max_bytes();
+  if (t.keyframe_cache_max_packets() != 0) {
+    if (t.keyframe_cache_max_packets() > 65536) {
+      return FieldError("timings.keyframe_cache_max_packets", "above 65536");
+    }
+    o.keyframe_cache_max_packets = t.keyframe_cache_max_packets();
+  }
+  o.nack.reorder_wait = Millis(t.nack_reorder_wait_ms(), o.nack.reorder_wait);
+  o.nack.retry = Millis(t.nack_retry_ms(), o.nack.retry);
+  if (t.nack_max_retries() != 0) {
+    if (t.nack_max_retries() > 100) {
+      return FieldError("timings.nack_max_retries", "above 100");
+    }
+    o.nack.max_retries = static_cast<int>(t.nack_max_retries());
+  }
+  o.keyframe_request_interval =
+      Millis(t.keyframe_request_interval_ms(), o.keyframe_request_interval);
+  o.child_timeout = Millis(t.child_timeout_ms(), o.child_timeout);
+  o.parent_keepalive = Millis(t.parent_keepalive_ms(), o.parent_keepalive);
+  o.child_report = Millis(t.child_report_ms(), o.child_report);
+  if (t.retransmit_rate_per_child() != 0) {
+    o.retransmit_rate_per_child = t.retransmit_rate_per_child();
+  }
+  o.activation_window = Millis(t.activation_window_ms(), o.activation_window);
+  return o;
+}
+
+}  // namespace cascade::relay

@@ -1,0 +1,102 @@
+#include "relay/config.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace cascade::relay {
+namespace {
+
+constexpr char kValid[] = R"pb(
+  node_id: "district-7"
+  listen: "127.0.0.1:0"
+  parents {
+    id: "prov-1"
+    address: "127.0.0.1:4000"
+    key_hex: "00112233445566778899aabbccddeeff"
+  }
+  parents { id: "prov-1b" address: "127.0.0.1:4001" }
+  children { id: "site-1" address: "127.0.0.1:5000" static_push: true }
+  children { id: "site-2" key_hex: "ffeeddccbbaa99887766554433221100" }
+  streams { ssrc: 1111 direction: DOWN h264: true }
+  streams { ssrc: 2222 direction: UP selected: true }
+  timings { retransmit_window_ms: 3000 nack_max_retries: 7 }
+)pb";
+
+absl::StatusOr<RelayOptions> Load(const std::string& text) {
+  absl::StatusOr<cascade::v1::RelayConfig> config = ParseConfigText(text);
+  if (!config.ok()) return config.status();
+  return ToOptions(*config);
+}
+
+TEST(ConfigTest, ValidConfigWithDefaults) {
+  absl::StatusOr<RelayOptions> o = Load(kValid);
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->node_id, "district-7");
+  ASSERT_EQ(o->parents.size(), 2u);
+  EXPECT_EQ(o->parents[0].address.ToString(), "127.0.0.1:4000");
+  EXPECT_EQ(o->parents[0].key.size(), 16u);
+  EXPECT_TRUE(o->parents[1].key.empty());
+  ASSERT_EQ(o->children.size(), 2u);
+  EXPECT_TRUE(o->children[0].static_push);
+  EXPECT_FALSE(o->children[1].address.has_value());
+  ASSERT_EQ(o->streams.size(), 2u);
+  EXPECT_EQ(o->streams[1].direction, Direction::kUp);
+  EXPECT_TRUE(o->streams[0].h264);
+  EXPECT_EQ(o->ring.window, absl::Seconds(3));
+  EXPECT_EQ(o->nack.max_retries, 7);
+  EXPECT_EQ(o->child_report, absl::Milliseconds(100));  // default
+}
+
+struct BadCase {
+  std::string edit;  // appended to kValid; later fields override
+  std::string field;
+};
+
+class ConfigErrorTest : public ::testing::TestWithParam<BadCase> {};
+
+TEST_P(ConfigErrorTest, ErrorNamesTheField) {
+  absl::StatusOr<RelayOptions> o = Load(std::string(kValid) + GetParam().edit);
+  ASSERT_FALSE(o.ok());
+  EXPECT_NE(std::string(o.status().message()).find(GetParam().field),
+            std::string::npos)
+      << o.status();
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Fields, ConfigErrorTest,
+    ::testing::Values(
+        BadCase{"node_id: \"\"", "node_id"},
+        BadCase{"listen: \"localhost:1\"", "listen"},
+        BadCase{"listen: \"127.0.0.1:70000\"", "listen"},
+        BadCase{"parents { id: \"x\" address: \"1.2.3.4\" }",
+                "parents[2].address"},
+        BadCase{"parents { id: \"x\" address: \"1.2.3.4:5\" key_hex: \"zz\" }",
+                "parents[2].key_hex"},
+        BadCase{
+            "parents { id: \"x\" address: \"1.2.3.4:5\" key_hex: \"abcd\" }",
+            "parents[2].key_hex"},
+        BadCase{"children { id: \"site-1\" static_push: true address: "
+                "\"1.2.3.4:5\" }",
+                "children[2].id"},
+        BadCase{"children { id: \"s\" static_push: true }",
+                "children[2].address"},
+        BadCase{"children { id: \"s\" address: \"1.2.3.4:5\" }",
+                "children[2].key_hex"},
+        BadCase{"streams { ssrc: 0 direction: DOWN }", "streams[2].ssrc"},
+        BadCase{"streams { ssrc: 1111 direction: DOWN }", "streams[2].ssrc"},
+        BadCase{"streams { ssrc: 3 }", "streams[2].direction"},
+        BadCase{"no_such_field: 1", "no_such_field"}));
+
+TEST(ConfigTest, TimingOutOfRangeNamesTheField) {
+  std::string text = kValid;
+  text.replace(text.find("nack_max_retries: 7"), 19, "nack_max_retries: 1000");
+  absl::StatusOr<RelayOptions> o = Load(text);
+  ASSERT_FALSE(o.ok());
+  EXPECT_NE(std::string(o.status().message()).find("timings.nack_max_retries"),
+            std::string::npos)
+      << o.status();
+}
+
+}  // namespace
+}  // namespace cascade::relay

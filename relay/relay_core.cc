@@ -1,0 +1,719 @@
+#include "relay/relay_core.h"
+
+#include <glog/logging.h>
+
+#include <algorithm>
+#include <map>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "relay/rtp/demux.h"
+#include "relay/rtp/h264.h"
+#include "relay/rtp/rtp.h"
+
+namespace cascade::relay {
+namespace {
+
+constexpr absl::string_view kRelay = "relay";
+constexpr absl::string_view kRtp = "rtp";
+constexpr absl::string_view kRtcp = "rtcp";
+constexpr absl::string_view kActivation = "activation";
+// Sequence numbers per NACK packet toward the parent.
+constexpr size_t kMaxNackSeqs = 256;
+
+// A stable SSRC for the relay's own RTCP, derived from its node id (FNV-1a).
+uint32_t SsrcFor(absl::string_view node_id) {
+  uint32_t h = 2166136261u;
+  for (char c : node_id) {
+    h = (h ^ static_cast<uint8_t>(c)) * 16777619u;
+  }
+  return h == 0 ? 1 : h;
+}
+
+absl::string_view DirectionName(Direction d) {
+  return d == Direction::kDown ? "down" : "up";
+}
+
+absl::Span<const uint8_t> KeyBytes(const std::string& key) {
+  return absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(key.data()),
+                             key.size());
+}
+
+}  // namespace
+
+struct RelayCore::Stream {
+  Stream(const StreamOptions& o, const RelayOptions& relay)
+      : options(o),
+        ring(relay.ring),
+        keyframes(relay.keyframe_cache_max_packets),
+        nacks(relay.nack) {}
+
+  StreamOptions options;
+  rtp::SeqUnwrapper unwrapper;
+  RetransmitRing ring;
+  KeyframeCache keyframes;
+  NackTracker nacks;
+  absl::Time last_keyframe_request = absl::InfinitePast();
+  // Upstream: the child that sends it, for keyframe requests from above.
+  std::optional<Endpoint> source;
+  StreamCounters counters;
+};
+
+struct RelayCore::Child {
+  Child(const ChildOptions& o, double rate)
+      : options(o), retransmits(rate, std::max(1.0, rate / 4)) {}
+
+  ChildOptions options;
+  bool active = false;
+  Endpoint address;
+  absl::Time last_heard;
+  RateLimiter retransmits;
+};
+
+RelayCore::RelayCore(const RelayOptions& options, const Clock* clock,
+                     PacketPool* pool, Transport* transport)
+    : clock_(clock),
+      pool_(pool),
+      transport_(transport),
+      ssrc_(SsrcFor(options.node_id)),
+      now_(clock->Now()),
+      parent_last_heard_(now_),
+      replay_guard_(rtp::ReplayGuardOptions{options.activation_window, 32}),
+      // Nonces must never repeat across restarts: start from the clock.
+      nonce_counter_(static_cast<uint64_t>(absl::ToUnixNanos(now_))) {
+  Apply(options);
+}
+
+RelayCore::~RelayCore() = default;
+
+void RelayCore::Apply(const RelayOptions& options) {
+  now_ = clock_->Now();
+  const bool had_parent = active_parent() != nullptr;
+  const Endpoint previous_parent = had_parent ? *active_parent() : Endpoint();
+  options_ = options;
+
+  absl::flat_hash_map<uint32_t, std::unique_ptr<Stream>> streams;
+  for (const StreamOptions& s : options_.streams) {
+    auto it = streams_.find(s.ssrc);
+    if (it != streams_.end() && it->second->options.direction == s.direction) {
+      it->second->options = s;
+      streams[s.ssrc] = std::move(it->second);
+    } else {
+      streams[s.ssrc] = std::make_unique<Stream>(s, options_);
+    }
+  }
+  streams_ = std::move(streams);
+
+  absl::flat_hash_map<std::string, std::unique_ptr<Child>> children;
+  for (const ChildOptions& c : options_.children) {
+    auto it = children_.find(c.id);
+    const bool stays = it != children_.end() &&
+                       it->second->options.key == c.key &&
+                       it->second->options.static_push == c.static_push &&
+                       (!c.address || it->second->address == *c.address);
+    std::unique_ptr<Child> child =
+        stays ? std::move(it->second)
+              : std::make_unique<Child>(c, options_.retransmit_rate_per_child);
+    child->options = c;
+    if (c.static_push) {
+      child->active = true;
+      child->address = *c.address;
+    }
+    children[c.id] = std::move(child);
+  }
+  for (const auto& [id, child] : children_) {
+    if (child != nullptr) replay_guard_.Forget(id);
+  }
+  children_ = std::move(children);
+  RebuildActiveList();
+
+  parent_index_ = 0;
+  const Endpoint* parent = active_parent();
+  if (!had_parent || parent == nullptr || *parent != previous_parent) {
+    // A new parent: activate there at once.
+    last_parent_keepalive_ = absl::InfinitePast();
+    parent_last_heard_ = now_;
+  }
+}
+
+void RelayCore::RebuildActiveList() {
+  active_.clear();
+  active_by_address_.clear();
+  for (const ChildOptions& c : options_.children) {
+    Child* child = children_[c.id].get();
+    if (!child->active) continue;
+    // Two children claiming one address: the first keeps it.
+    if (!active_by_address_.emplace(child->address, child).second) continue;
+    active_.push_back(child);
+  }
+}
+
+const Endpoint* RelayCore::active_parent() const {
+  if (parent_index_ >= options_.parents.size()) return nullptr;
+  return &options_.parents[parent_index_].address;
+}
+
+bool RelayCore::IsActiveParent(const Endpoint& from) const {
+  const Endpoint* parent = active_parent();
+  return parent != nullptr && *parent == from;
+}
+
+RelayCore::Child* RelayCore::FindActiveChild(const Endpoint& from) {
+  auto it = active_by_address_.find(from);
+  return it == active_by_address_.end() ? nullptr : it->second;
+}
+
+std::vector<Endpoint> RelayCore::ActiveChildren() const {
+  std::vector<Endpoint> out;
+  for (const Child* c : active_) out.push_back(c->address);
+  return out;
+}
+
+absl::Duration RelayCore::parent_silence() const {
+  return clock_->Now() - parent_last_heard_;
+}
+
+uint64_t RelayCore::drops(absl::string_view kind,
+                          absl::string_view reason) const {
+  auto it = drops_.find(std::make_pair(kind, reason));
+  return it == drops_.end() ? 0 : it->second;
+}
+
+uint64_t RelayCore::total_drops() const {
+  uint64_t total = 0;
+  for (const auto& [key, n] : drops_) total += n;
+  return total;
+}
+
+const StreamCounters* RelayCore::stream_counters(uint32_t ssrc) const {
+  auto it = streams_.find(ssrc);
+  return it == streams_.end() ? nullptr : &it->second->counters;
+}
+
+PacketRef RelayCore::NewPacket() {
+  PacketRef p = pool_->Acquire();
+  if (!p) Drop(kRelay, "pool_exhausted");
+  return p;
+}
+
+void RelayCore::SendTo(const Endpoint& to, const PacketRef& packet,
+                       Stream* stream) {
+  transport_->Send(to, packet);
+  if (stream != nullptr) {
+    ++stream->counters.packets_out;
+    stream->counters.bytes_out += packet.size();
+  } else {
+    ++counters_.rtcp_out;
+  }
+}
+
+void RelayCore::OnDatagram(const Endpoint& from, const PacketRef& packet) {
+  now_ = clock_->Now();
+  switch (rtp::Classify(packet.bytes())) {
+    case rtp::PacketKind::kRtp:
+      OnRtp(from, packet);
+      break;
+    case rtp::PacketKind::kRtcp:
+      OnRtcp(from, packet);
+      break;
+    case rtp::PacketKind::kNotRtp:
+      Drop(kRelay, "not_rtp");
+      break;
+  }
+}
+
+void RelayCore::OnRtp(const Endpoint& from, const PacketRef& packet) {
+  const bool from_parent = IsActiveParent(from);
+  Child* child = from_parent ? nullptr : FindActiveChild(from);
+  if (!from_parent && child == nullptr) {
+    Drop(kRelay, "unknown_source");
+    return;
+  }
+  rtp::RtpView view;
+  const rtp::RtpError error = rtp::ParseRtp(packet.bytes(), &view);
+  if (error != rtp::RtpError::kOk) {
+    Drop(kRtp, rtp::ErrorName(error));
+    return;
+  }
+  auto it = streams_.find(view.ssrc);
+  if (it == streams_.end()) {
+    Drop(kRelay, "unknown_ssrc");
+    return;
+  }
+  Stream& stream = *it->second;
+  const bool down = stream.options.direction == Direction::kDown;
+  if (down != from_parent) {
+    Drop(kRelay, "wrong_direction");
+    return;
+  }
+  if (from_parent) parent_last_heard_ = now_;
+  if (child != nullptr) child->last_heard = now_;
+  if (!down && !stream.options.selected) {
+    Drop(kRelay, "not_selected");
+    return;
+  }
+  const int64_t seq = stream.unwrapper.Unwrap(view.sequence_number);
+  if (!stream.ring.Insert(seq, packet, now_)) {
+    Drop(kRelay, stream.ring.Contains(seq) ? "duplicate" : "too_old");
+    return;
+  }
+  ++stream.counters.packets_in;
+  stream.counters.bytes_in += packet.size();
+  if (!down) {
+    stream.source = from;
+    if (const Endpoint* parent = active_parent()) {
+      SendTo(*parent, packet, &stream);
+    }
+    return;
+  }
+  if (stream.nacks.OnPacket(seq, now_)) ++stream.counters.repaired;
+  if (stream.options.h264) {
+    rtp::H264PayloadInfo info;
+    const rtp::H264Error h264 = rtp::InspectH264(view.payload, &info);
+    if (h264 == rtp::H264Error::kOk) {
+      stream.keyframes.Add(packet, info.keyframe_start, view.timestamp);
+    } else {
+      ++counters_.h264_malformed;
+    }
+  }
+  ForwardDown(stream, packet);
+}
+
+void RelayCore::ForwardDown(Stream& stream, const PacketRef& packet) {
+  for (Child* child : active_) SendTo(child->address, packet, &stream);
+}
+
+// Walks a validated compound once, acting per packet for the sender it
+// came from.
+class RelayCore::RtcpHandler : public rtp::RtcpVisitor {
+ public:
+  RtcpHandler(RelayCore* core, const Endpoint& from, Child* child,
+              bool from_parent)
+      : core_(core), from_(from), child_(child), from_parent_(from_parent) {}
+
+  void OnSenderReport(const rtp::SenderReportView& sr) override {
+    // The source's SRs map RTP to wall-clock time (lip sync): pass them on.
+    if (!from_parent_) return;
+    auto it = core_->streams_.find(sr.sender_ssrc);
+    if (it == core_->streams_.end() ||
+        it->second->options.direction != Direction::kDown) {
+      return;
+    }
+    PacketRef copy = core_->pool_->Copy(sr.packet);
+    if (!copy) return;
+    for (Child* child : core_->active_) {
+      core_->SendTo(child->address, copy, nullptr);
+    }
+  }
+  void OnApp(const rtp::AppView& app) override {
+    if (rtp::IsActivation(app)) core_->HandleActivation(from_, app);
+  }
+  void OnNack(const rtp::NackView& nack) override {
+    if (child_ != nullptr) core_->HandleNack(*child_, nack);
+    if (from_parent_) core_->HandleParentNack(nack);
+  }
+  void OnPli(const rtp::PliView& pli) override {
+    core_->HandleKeyframeRequest(pli.media_ssrc, false, child_);
+  }
+  void OnFir(const rtp::FirView& fir) override {
+    for (size_t i = 0; i < fir.entry_count(); ++i) {
+      core_->HandleKeyframeRequest(fir.entry(i).ssrc, true, child_);
+    }
+  }
+
+ private:
+  RelayCore* core_;
+  Endpoint from_;
+  Child* child_;
+  bool from_parent_;
+};
+
+void RelayCore::OnRtcp(const Endpoint& from, const PacketRef& packet) {
+  const bool from_parent = IsActiveParent(from);
+  Child* child = from_parent ? nullptr : FindActiveChild(from);
+  // Unknown senders may only activate: validate first, then look inside.
+  const rtp::RtcpError error = rtp::ParseRtcpCompound(packet.bytes(), nullptr);
+  if (error != rtp::RtcpError::kOk) {
+    Drop(kRtcp, rtp::ErrorName(error));
+    return;
+  }
+  ++counters_.rtcp_in;
+  if (from_parent) parent_last_heard_ = now_;
+  if (child != nullptr) child->last_heard = now_;
+  if (!from_parent && child == nullptr) {
+    // Only an activation can make a stranger a child; nothing else counts.
+    struct ActivationOnly : rtp::RtcpVisitor {
+      explicit ActivationOnly(RelayCore* core, const Endpoint& from)
+          : core(core), from(from) {}
+      void OnApp(const rtp::AppView& app) override {
+        if (!rtp::IsActivation(app)) return;
+        found = true;
+        core->HandleActivation(from, app);
+      }
+      RelayCore* core;
+      Endpoint from;
+      bool found = false;
+    } visitor(this, from);
+    rtp::ParseRtcpCompound(packet.bytes(), &visitor);
+    if (!visitor.found) Drop(kRelay, "unknown_source");
+    return;
+  }
+  RtcpHandler handler(this, from, child, from_parent);
+  rtp::ParseRtcpCompound(packet.bytes(), &handler);
+}
+
+void RelayCore::HandleActivation(const Endpoint& from,
+                                 const rtp::AppView& app) {
+  rtp::ActivationRequest request;
+  if (rtp::ParseActivation(app, &request) != rtp::ActivationResult::kOk) {
+    Drop(kActivation, "malformed");
+    return;
+  }
+  auto it = children_.find(request.node_id);
+  if (it == children_.end()) {
+    Drop(kActivation, "unknown_node");
+    return;
+  }
+  Child& child = *it->second;
+  if (child.options.static_push) {
+    Drop(kActivation, "static_child");
+    return;
+  }
+  const rtp::ActivationResult verified =
+      rtp::VerifyActivation(app, KeyBytes(child.options.key), &request);
+  if (verified != rtp::ActivationResult::kOk) {
+    Drop(kActivation, rtp::ErrorName(verified));
+    return;
+  }
+  if (child.options.address && *child.options.address != from) {
+    Drop(kActivation, "address_mismatch");
+    return;
+  }
+  const rtp::ReplayVerdict verdict = replay_guard_.Check(
+      child.options.id, request.timestamp_ms, request.nonce, now_);
+  if (verdict != rtp::ReplayVerdict::kAccepted) {
+    Drop(kActivation, rtp::ErrorName(verdict));
+    return;
+  }
+  if (request.kind == rtp::ActivationKind::kDeactivate) {
+    Deactivate(child);
+    return;
+  }
+  child.last_heard = now_;
+  if (!child.active || child.address != from) Activate(child, from);
+}
+
+void RelayCore::Activate(Child& child, const Endpoint& at) {
+  // Another child holding this address loses it: one address, one child.
+  if (Child* holder = FindActiveChild(at); holder != nullptr) {
+    holder->active = false;
+  }
+  child.active = true;
+  child.address = at;
+  ++counters_.activations_accepted;
+  RebuildActiveList();
+  LOG(INFO) << "child " << child.options.id << " active at " << at.ToString();
+  // A decodable picture first: the cached keyframe of every down stream.
+  for (auto& [ssrc, stream] : streams_) {
+    if (stream->options.direction != Direction::kDown) continue;
+    for (const PacketRef& p : stream->keyframes.packets()) {
+      SendTo(at, p, stream.get());
+      ++stream->counters.keyframe_cache_packets_sent;
+    }
+  }
+}
+
+void RelayCore::Deactivate(Child& child) {
+  if (!child.active || child.options.static_push) return;
+  child.active = false;
+  ++counters_.deactivations;
+  RebuildActiveList();
+  LOG(INFO) << "child " << child.options.id << " left";
+}
+
+void RelayCore::HandleNack(Child& child, const rtp::NackView& nack) {
+  auto it = streams_.find(nack.media_ssrc);
+  if (it == streams_.end() ||
+      it->second->options.direction != Direction::kDown) {
+    Drop(kRelay, "nack_unknown_ssrc");
+    return;
+  }
+  Stream& stream = *it->second;
+  nack.ForEachSequenceNumber([&](uint16_t seq16) {
+    ++stream.counters.nacks_received;
+    const int64_t seq = stream.unwrapper.Peek(seq16);
+    PacketRef p = stream.ring.Find(seq, now_);
+    if (!p) {
+      // Not here either: ask upward, coalesced with our own requests.
+      stream.nacks.Request(seq, now_);
+      return;
+    }
+    if (!child.retransmits.Allow(now_)) {
+      Drop(kRelay, "retransmit_rate_limited");
+      return;
+    }
+    ++stream.counters.nacks_answered;
+    SendTo(child.address, p, &stream);
+  });
+}
+
+void RelayCore::HandleParentNack(const rtp::NackView& nack) {
+  auto it = streams_.find(nack.media_ssrc);
+  if (it == streams_.end() || it->second->options.direction != Direction::kUp) {
+    Drop(kRelay, "nack_unknown_ssrc");
+    return;
+  }
+  Stream& stream = *it->second;
+  const Endpoint* parent = active_parent();
+  nack.ForEachSequenceNumber([&](uint16_t seq16) {
+    ++stream.counters.nacks_received;
+    PacketRef p = stream.ring.Find(stream.unwrapper.Peek(seq16), now_);
+    if (!p || parent == nullptr) return;
+    ++stream.counters.nacks_answered;
+    SendTo(*parent, p, &stream);
+  });
+}
+
+void RelayCore::HandleKeyframeRequest(uint32_t media_ssrc, bool fir,
+                                      Child* child) {
+  auto it = streams_.find(media_ssrc);
+  if (it == streams_.end()) {
+    Drop(kRelay, "keyframe_request_unknown_ssrc");
+    return;
+  }
+  Stream& stream = *it->second;
+  const bool down = stream.options.direction == Direction::kDown;
+  // Down streams are asked of the parent by children; up streams of their
+  // source child by the parent.
+  if (down != (child != nullptr)) {
+    Drop(kRelay, "wrong_direction");
+    return;
+  }
+  ++stream.counters.keyframe_requests_received;
+  if (now_ - stream.last_keyframe_request <
+      options_.keyframe_request_interval) {
+    ++stream.counters.keyframe_requests_coalesced;
+    return;
+  }
+  const Endpoint* target =
+      down ? active_parent() : (stream.source ? &*stream.source : nullptr);
+  if (target == nullptr) return;
+  // The source child must still be served: never send to a stale address.
+  if (!down && FindActiveChild(*target) == nullptr) return;
+  RequestKeyframeFromSource(stream, fir, *target);
+}
+
+void RelayCore::RequestKeyframeFromSource(Stream& stream, bool fir,
+                                          const Endpoint& source) {
+  PacketRef p = NewPacket();
+  if (!p) return;
+  const size_t size =
+      fir ? rtp::BuildFir(ssrc_,
+                          {rtp::FirEntry{stream.options.ssrc, ++fir_sequence_}},
+                          p.buffer())
+          : rtp::BuildPli(ssrc_, stream.options.ssrc, p.buffer());
+  if (size == 0) return;
+  p.set_size(size);
+  stream.last_keyframe_request = now_;
+  ++stream.counters.keyframe_requests_sent;
+  SendTo(source, p, nullptr);
+}
+
+void RelayCore::OnTick() {
+  now_ = clock_->Now();
+  for (auto& [ssrc, stream] : streams_) stream->ring.Expire(now_);
+  ExpireChildren();
+  SendNacks();
+  if (now_ - last_parent_keepalive_ >= options_.parent_keepalive) {
+    SendParentKeepalive();
+  }
+  if (now_ - last_child_report_ >= options_.child_report) SendChildReports();
+}
+
+void RelayCore::ExpireChildren() {
+  bool changed = false;
+  for (Child* child : active_) {
+    if (child->options.static_push ||
+        now_ - child->last_heard <= options_.child_timeout) {
+      continue;
+    }
+    child->active = false;
+    ++counters_.child_timeouts;
+    changed = true;
+    LOG(INFO) << "child " << child->options.id << " timed out";
+  }
+  if (changed) RebuildActiveList();
+}
+
+void RelayCore::SendNacks() {
+  const Endpoint* parent = active_parent();
+  for (auto& [ssrc, stream] : streams_) {
+    if (stream->options.direction != Direction::kDown) continue;
+    const uint64_t gave_up_before = stream->nacks.gave_up();
+    due_scratch_.clear();
+    stream->nacks.Collect(now_, kMaxNackSeqs, &due_scratch_);
+    stream->counters.nack_gave_up += stream->nacks.gave_up() - gave_up_before;
+    if (due_scratch_.empty() || parent == nullptr) continue;
+    seq_scratch_.clear();
+    for (int64_t seq : due_scratch_) {
+      seq_scratch_.push_back(static_cast<uint16_t>(seq));
+    }
+    PacketRef p = NewPacket();
+    if (!p) return;
+    const size_t size = rtp::BuildNack(ssrc_, ssrc, seq_scratch_, p.buffer());
+    if (size == 0) continue;
+    p.set_size(size);
+    stream->counters.nacks_sent += seq_scratch_.size();
+    SendTo(*parent, p, nullptr);
+  }
+}
+
+void RelayCore::SendParentKeepalive() {
+  last_parent_keepalive_ = now_;
+  if (parent_index_ >= options_.parents.size()) return;
+  const ParentOptions& parent = options_.parents[parent_index_];
+  PacketRef p = NewPacket();
+  if (!p) return;
+  size_t size = rtp::BuildReceiverReport(ssrc_, {}, p.buffer());
+  if (!parent.key.empty()) {
+    // Renewed with every keepalive, so a restarted parent takes us back.
+    rtp::ActivationRequest request;
+    request.sender_ssrc = ssrc_;
+    request.node_id = options_.node_id;
+    request.timestamp_ms = absl::ToUnixMillis(now_);
+    request.nonce = ++nonce_counter_;
+    size += rtp::BuildActivation(request, KeyBytes(parent.key),
+                                 p.buffer().subspan(size));
+  }
+  p.set_size(size);
+  SendTo(parent.address, p, nullptr);
+}
+
+void RelayCore::SendChildReports() {
+  last_child_report_ = now_;
+  // Only activated children are relays that watch for a dead parent; plain
+  // push endpoints get media only.
+  bool any = false;
+  for (const Child* c : active_) any = any || !c->options.static_push;
+  if (!any) return;
+  PacketRef p = NewPacket();
+  if (!p) return;
+  rtp::SenderInfo info;
+  // NTP format: seconds since 1900 in the high word.
+  const absl::Duration since_1900 =
+      now_ - absl::FromUnixSeconds(0) + absl::Seconds(2208988800LL);
+  const int64_t secs = absl::ToInt64Seconds(since_1900);
+  const double frac =
+      absl::ToDoubleSeconds(since_1900 - absl::Seconds(secs)) * 4294967296.0;
+  info.ntp_timestamp =
+      (static_cast<uint64_t>(secs) << 32) | static_cast<uint32_t>(frac);
+  const size_t size = rtp::BuildSenderReport(ssrc_, info, {}, p.buffer());
+  if (size == 0) return;
+  p.set_size(size);
+  for (const Child* c : active_) {
+    if (!c->options.static_push) SendTo(c->address, p, nullptr);
+  }
+}
+
+void RelayCore::SayGoodbye() {
+  PacketRef p = NewPacket();
+  if (!p) return;
+  const uint32_t ssrcs[] = {ssrc_};
+  const size_t size = rtp::BuildBye(ssrcs, "relay stopping", p.buffer());
+  if (size == 0) return;
+  p.set_size(size);
+  for (const Child* c : active_) SendTo(c->address, p, nullptr);
+}
+
+void RelayCore::RenderMetrics(std::string* out) const {
+  // Sorted output reads better and diffs cleanly.
+  std::map<uint32_t, const Stream*> sorted;
+  for (const auto& [ssrc, s] : streams_) sorted[ssrc] = s.get();
+  auto per_stream = [&](absl::string_view name, absl::string_view help,
+                        uint64_t StreamCounters::*field) {
+    absl::StrAppend(out, "# HELP ", name, " ", help, "\n# TYPE ", name,
+                    " counter\n");
+    for (const auto& [ssrc, s] : sorted) {
+      absl::StrAppend(out, name, "{ssrc=\"", ssrc, "\",direction=\"",
+                      DirectionName(s->options.direction), "\"} ",
+                      s->counters.*field, "\n");
+    }
+  };
+  per_stream("relay_stream_packets_in_total", "RTP packets accepted.",
+             &StreamCounters::packets_in);
+  per_stream("relay_stream_bytes_in_total", "RTP bytes accepted.",
+             &StreamCounters::bytes_in);
+  per_stream("relay_stream_packets_out_total",
+             "RTP packets sent (every copy, retransmissions included).",
+             &StreamCounters::packets_out);
+  per_stream("relay_stream_bytes_out_total", "RTP bytes sent.",
+             &StreamCounters::bytes_out);
+  per_stream("relay_nacks_received_total",
+             "Sequence numbers asked for in NACKs.",
+             &StreamCounters::nacks_received);
+  per_stream("relay_nacks_answered_total",
+             "Asked-for packets resent from the ring (retransmissions).",
+             &StreamCounters::nacks_answered);
+  per_stream("relay_nacks_sent_total",
+             "Sequence numbers this relay asked of its parent.",
+             &StreamCounters::nacks_sent);
+  per_stream("relay_nack_repaired_total",
+             "Gaps filled by a packet arriving after it was missed.",
+             &StreamCounters::repaired);
+  per_stream("relay_nack_gave_up_total",
+             "Gaps abandoned after the last NACK retry.",
+             &StreamCounters::nack_gave_up);
+  per_stream("relay_keyframe_requests_received_total",
+             "PLI/FIR entries received.",
+             &StreamCounters::keyframe_requests_received);
+  per_stream("relay_keyframe_requests_sent_total", "PLI/FIR sent onward.",
+             &StreamCounters::keyframe_requests_sent);
+  per_stream("relay_keyframe_requests_coalesced_total",
+             "PLI/FIR absorbed by the per-stream interval.",
+             &StreamCounters::keyframe_requests_coalesced);
+  per_stream("relay_keyframe_cache_packets_sent_total",
+             "Cached keyframe packets sent to newly active children.",
+             &StreamCounters::keyframe_cache_packets_sent);
+
+  std::map<std::pair<absl::string_view, absl::string_view>, uint64_t> drops(
+      drops_.begin(), drops_.end());
+  absl::StrAppend(out,
+                  "# HELP relay_drops_total Datagrams dropped, by kind and "
+                  "reason.\n# TYPE relay_drops_total counter\n");
+  for (const auto& [key, n] : drops) {
+    absl::StrAppend(out, "relay_drops_total{kind=\"", key.first, "\",reason=\"",
+                    key.second, "\"} ", n, "\n");
+  }
+  auto counter = [&](absl::string_view name, absl::string_view help,
+                     uint64_t value) {
+    absl::StrAppend(out, "# HELP ", name, " ", help, "\n# TYPE ", name,
+                    " counter\n", name, " ", value, "\n");
+  };
+  counter("relay_activations_total", "Children activated.",
+          counters_.activations_accepted);
+  counter("relay_deactivations_total",
+          "Children that left with a signed "
+          "deactivation.",
+          counters_.deactivations);
+  counter("relay_child_timeouts_total", "Children dropped for silence.",
+          counters_.child_timeouts);
+  counter("relay_rtcp_in_total", "Valid RTCP compounds received.",
+          counters_.rtcp_in);
+  counter("relay_rtcp_out_total", "RTCP packets sent.", counters_.rtcp_out);
+  counter("relay_h264_malformed_total",
+          "H.264 payloads the keyframe detector rejected (still forwarded).",
+          counters_.h264_malformed);
+  absl::StrAppend(out,
+                  "# HELP relay_children Active children.\n"
+                  "# TYPE relay_children gauge\nrelay_children ",
+                  active_.size(), "\n");
+  absl::StrAppend(
+      out,
+      "# HELP relay_parent_silence_seconds Time since the active "
+      "parent was heard.\n# TYPE relay_parent_silence_seconds "
+      "gauge\nrelay_parent_silence_seconds ",
+      absl::StrFormat("%.3f", absl::ToDoubleSeconds(now_ - parent_last_heard_)),
+      "\n");
+}
+
+}  // namespace cascade::relay

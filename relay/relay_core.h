@@ -1,0 +1,153 @@
+// The forwarding core of relayd, free of sockets and event loops: datagrams
+// and timer ticks in, packets out through a Transport. It owns every piece of
+// per-stream and per-peer state and all counters; the event loop (server.h)
+// calls it, tests drive it with a fake clock and a fake transport.
+//
+// Security rule: packets leave only toward the active parent or an
+// authorised child (static push, or activated with a valid signed APP).
+#ifndef CASCADE_RELAY_RELAY_CORE_H_
+#define CASCADE_RELAY_RELAY_CORE_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "relay/clock.h"
+#include "relay/endpoint.h"
+#include "relay/keyframe_cache.h"
+#include "relay/nack_tracker.h"
+#include "relay/packet_pool.h"
+#include "relay/rate_limiter.h"
+#include "relay/relay_options.h"
+#include "relay/retransmit_ring.h"
+#include "relay/rtp/activation.h"
+#include "relay/rtp/rtcp.h"
+#include "relay/rtp/seq.h"
+#include "relay/transport.h"
+
+namespace cascade::relay {
+
+struct StreamCounters {
+  uint64_t packets_in = 0;
+  uint64_t bytes_in = 0;
+  uint64_t packets_out = 0;  // every copy sent, retransmissions included
+  uint64_t bytes_out = 0;
+  uint64_t nacks_received = 0;  // sequence numbers asked for by children
+  uint64_t nacks_answered = 0;  // ... resent from the ring
+  uint64_t nacks_sent = 0;      // sequence numbers asked of the parent
+  uint64_t repaired = 0;        // gaps filled after a NACK
+  uint64_t nack_gave_up = 0;
+  uint64_t keyframe_requests_received = 0;
+  uint64_t keyframe_requests_sent = 0;
+  uint64_t keyframe_requests_coalesced = 0;
+  uint64_t keyframe_cache_packets_sent = 0;
+};
+
+struct CoreCounters {
+  uint64_t activations_accepted = 0;
+  uint64_t deactivations = 0;
+  uint64_t child_timeouts = 0;
+  uint64_t rtcp_in = 0;
+  uint64_t rtcp_out = 0;
+  uint64_t h264_malformed = 0;  // forwarded anyway; only the cache skips it
+};
+
+class RelayCore {
+ public:
+  RelayCore(const RelayOptions& options, const Clock* clock, PacketPool* pool,
+            Transport* transport);
+  ~RelayCore();
+
+  // One datagram from `from`. Everything malformed or unauthorised is
+  // counted in drops() and dropped.
+  void OnDatagram(const Endpoint& from, const PacketRef& packet);
+  // Timers: NACK retries, keyframe request pacing, keepalives, child
+  // timeouts. Call every few milliseconds.
+  void OnTick();
+  // Takes new settings at run time; children that stay keep their state and
+  // stay active.
+  void Apply(const RelayOptions& options);
+  // Tells activated children the relay is leaving (RTCP BYE).
+  void SayGoodbye();
+
+  // Prometheus text exposition of every counter.
+  void RenderMetrics(std::string* out) const;
+
+  const RelayOptions& options() const { return options_; }
+  uint32_t ssrc() const { return ssrc_; }
+  // Addresses currently served, in activation order.
+  std::vector<Endpoint> ActiveChildren() const;
+  const Endpoint* active_parent() const;
+  // Dropped datagrams by kind ("rtp", "rtcp", "activation", "relay") and
+  // reason (the parsers' error names, or the relay's own).
+  uint64_t drops(absl::string_view kind, absl::string_view reason) const;
+  uint64_t total_drops() const;
+  const StreamCounters* stream_counters(uint32_t ssrc) const;
+  const CoreCounters& counters() const { return counters_; }
+  // Time since anything arrived from the active parent (for failover).
+  absl::Duration parent_silence() const;
+
+ private:
+  struct Stream;
+  struct Child;
+  class RtcpHandler;
+
+  void Drop(absl::string_view kind, absl::string_view reason) {
+    ++drops_[{kind, reason}];
+  }
+  void SendTo(const Endpoint& to, const PacketRef& packet, Stream* stream);
+  void OnRtp(const Endpoint& from, const PacketRef& packet);
+  void OnRtcp(const Endpoint& from, const PacketRef& packet);
+  void ForwardDown(Stream& stream, const PacketRef& packet);
+  void HandleActivation(const Endpoint& from, const rtp::AppView& app);
+  void HandleNack(Child& child, const rtp::NackView& nack);
+  void HandleParentNack(const rtp::NackView& nack);
+  void HandleKeyframeRequest(uint32_t media_ssrc, bool fir, Child* child);
+  void RequestKeyframeFromSource(Stream& stream, bool fir,
+                                 const Endpoint& source);
+  void Activate(Child& child, const Endpoint& at);
+  void Deactivate(Child& child);
+  void RebuildActiveList();
+  void SendParentKeepalive();
+  void SendChildReports();
+  void SendNacks();
+  void ExpireChildren();
+  Child* FindActiveChild(const Endpoint& from);
+  bool IsActiveParent(const Endpoint& from) const;
+  PacketRef NewPacket();
+
+  RelayOptions options_;
+  const Clock* const clock_;
+  PacketPool* const pool_;
+  Transport* const transport_;
+  const uint32_t ssrc_;
+  absl::Time now_;
+
+  absl::flat_hash_map<uint32_t, std::unique_ptr<Stream>> streams_;
+  absl::flat_hash_map<std::string, std::unique_ptr<Child>> children_;
+  absl::flat_hash_map<Endpoint, Child*> active_by_address_;
+  std::vector<Child*> active_;  // fan-out list
+  size_t parent_index_ = 0;
+  absl::Time parent_last_heard_;
+  absl::Time last_parent_keepalive_ = absl::InfinitePast();
+  absl::Time last_child_report_ = absl::InfinitePast();
+  rtp::ReplayGuard replay_guard_;
+  uint64_t nonce_counter_;
+  uint8_t fir_sequence_ = 0;
+
+  // Keys point to static strings.
+  absl::flat_hash_map<std::pair<absl::string_view, absl::string_view>, uint64_t>
+      drops_;
+  CoreCounters counters_;
+  std::vector<int64_t> due_scratch_;
+  std::vector<uint16_t> seq_scratch_;
+};
+
+}  // namespace cascade::relay
+
+#endif  // CASCADE_RELAY_RELAY_CORE_H_

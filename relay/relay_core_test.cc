@@ -1,0 +1,453 @@
+#include "relay/relay_core.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+#include <string>
+#include <vector>
+
+#include "relay/rtp/activation.h"
+#include "relay/rtp/demux.h"
+#include "relay/rtp/rtcp.h"
+#include "relay/rtp/rtp.h"
+
+namespace cascade::relay {
+namespace {
+
+struct Sent {
+  Endpoint to;
+  std::vector<uint8_t> bytes;
+};
+
+class FakeTransport : public Transport {
+ public:
+  void Send(const Endpoint& to, const PacketRef& packet) override {
+    sent.push_back({to, {packet.bytes().begin(), packet.bytes().end()}});
+  }
+  std::vector<Sent> To(const Endpoint& e) const {
+    std::vector<Sent> out;
+    for (const Sent& s : sent) {
+      if (s.to == e) out.push_back(s);
+    }
+    return out;
+  }
+  std::vector<Sent> sent;
+};
+
+Endpoint Ep(const char* text) { return *Endpoint::Parse(text); }
+
+const Endpoint kParent = Ep("127.0.0.1:5000");
+const Endpoint kPush = Ep("127.0.0.1:6000");
+const Endpoint kChild = Ep("127.0.0.1:6001");
+const Endpoint kAttacker = Ep("127.0.0.1:6666");
+constexpr uint32_t kVideo = 0x1111;
+constexpr uint32_t kUp = 0x2222;
+const std::string kChildKey(32, 'k');
+const std::string kParentKey(32, 'p');
+
+// Relay "r1": parent p0, a static push child, an activated child "c1".
+RelayOptions Options() {
+  RelayOptions o;
+  o.node_id = "r1";
+  o.listen = Ep("127.0.0.1:0");
+  o.parents.push_back({"p0", kParent, kParentKey});
+  ChildOptions push;
+  push.id = "push";
+  push.address = kPush;
+  push.static_push = true;
+  o.children.push_back(push);
+  ChildOptions child;
+  child.id = "c1";
+  child.key = kChildKey;
+  o.children.push_back(child);
+  o.streams.push_back({kVideo, Direction::kDown, false, true});
+  o.streams.push_back({kUp, Direction::kUp, true, false});
+  o.retransmit_rate_per_child = 100;
+  return o;
+}
+
+std::vector<uint8_t> RtpPacket(uint32_t ssrc, uint16_t seq, uint32_t ts,
+                               std::vector<uint8_t> payload) {
+  rtp::RtpHeader h;
+  h.payload_type = 96;
+  h.sequence_number = seq;
+  h.timestamp = ts;
+  h.ssrc = ssrc;
+  std::vector<uint8_t> out(1500);
+  out.resize(rtp::WriteRtpPacket(h, payload, absl::MakeSpan(out)));
+  return out;
+}
+
+// H.264 payloads: an IDR slice (type 5, first_mb 0) and a non-IDR slice.
+const std::vector<uint8_t> kIdr = {0x65, 0x88, 0x84, 0x00};
+const std::vector<uint8_t> kSlice = {0x41, 0x9a, 0x00, 0x00};
+
+std::vector<uint8_t> Activation(
+    const std::string& node, const std::string& key, int64_t ts_ms,
+    uint64_t nonce, rtp::ActivationKind kind = rtp::ActivationKind::kActivate) {
+  rtp::ActivationRequest r;
+  r.kind = kind;
+  r.node_id = node;
+  r.timestamp_ms = ts_ms;
+  r.nonce = nonce;
+  std::vector<uint8_t> out(256);
+  out.resize(rtp::BuildActivation(
+      r,
+      absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(key.data()),
+                          key.size()),
+      absl::MakeSpan(out)));
+  return out;
+}
+
+std::vector<uint8_t> Nack(uint32_t media, std::vector<uint16_t> seqs) {
+  std::vector<uint8_t> out(1500);
+  out.resize(rtp::BuildNack(0x99, media, seqs, absl::MakeSpan(out)));
+  return out;
+}
+
+std::vector<uint8_t> Pli(uint32_t media) {
+  std::vector<uint8_t> out(64);
+  out.resize(rtp::BuildPli(0x99, media, absl::MakeSpan(out)));
+  return out;
+}
+
+std::vector<uint8_t> Rr() {
+  std::vector<uint8_t> out(64);
+  out.resize(rtp::BuildReceiverReport(0x99, {}, absl::MakeSpan(out)));
+  return out;
+}
+
+// The RTP packets among `sent`.
+std::vector<Sent> RtpOnly(const std::vector<Sent>& sent) {
+  std::vector<Sent> out;
+  for (const Sent& s : sent) {
+    if (rtp::Classify(s.bytes) == rtp::PacketKind::kRtp) out.push_back(s);
+  }
+  return out;
+}
+
+uint16_t SeqOf(const std::vector<uint8_t>& rtp) {
+  return static_cast<uint16_t>(rtp[2] << 8 | rtp[3]);
+}
+
+// Collects what the parser finds in an RTCP datagram sent by the relay.
+struct RtcpSeen : rtp::RtcpVisitor {
+  void OnNack(const rtp::NackView& n) override {
+    n.ForEachSequenceNumber([&](uint16_t s) { nacked.push_back(s); });
+  }
+  void OnPli(const rtp::PliView& p) override { plis.push_back(p.media_ssrc); }
+  void OnReceiverReport(const rtp::ReceiverReportView&) override { ++rrs; }
+  void OnSenderReport(const rtp::SenderReportView&) override { ++srs; }
+  void OnBye(const rtp::ByeView&) override { ++byes; }
+  void OnApp(const rtp::AppView& app) override {
+    rtp::ActivationRequest r;
+    const rtp::ActivationResult result = rtp::VerifyActivation(
+        app,
+        absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(kParentKey.data()),
+                            kParentKey.size()),
+        &r);
+    if (result == rtp::ActivationResult::kOk)
+      activations.emplace_back(r.node_id);
+  }
+  std::vector<uint16_t> nacked;
+  std::vector<uint32_t> plis;
+  std::vector<std::string> activations;
+  int rrs = 0, srs = 0, byes = 0;
+};
+
+RtcpSeen ParseAll(const std::vector<Sent>& sent) {
+  RtcpSeen seen;
+  for (const Sent& s : sent) {
+    EXPECT_EQ(rtp::ParseRtcpCompound(s.bytes, &seen), rtp::RtcpError::kOk);
+  }
+  return seen;
+}
+
+class RelayCoreTest : public ::testing::Test {
+ protected:
+  RelayCoreTest() : pool_(4096), core_(Options(), &clock_, &pool_, &out_) {}
+
+  void Receive(const Endpoint& from, const std::vector<uint8_t>& bytes) {
+    core_.OnDatagram(from, pool_.Copy(bytes));
+  }
+  int64_t NowMs() const { return absl::ToUnixMillis(clock_.Now()); }
+  void ActivateChild() {
+    Receive(kChild, Activation("c1", kChildKey, NowMs(), ++nonce_));
+    ASSERT_EQ(core_.ActiveChildren().size(), 2u);
+  }
+
+  FakeClock clock_;
+  PacketPool pool_;
+  FakeTransport out_;
+  RelayCore core_;
+  uint64_t nonce_ = 0;
+};
+
+TEST_F(RelayCoreTest, ForwardsDownstreamUnchangedToStaticPushChild) {
+  std::vector<std::vector<uint8_t>> packets;
+  for (uint16_t seq = 65530; seq != 6; ++seq) {  // across the wrap
+    packets.push_back(RtpPacket(kVideo, seq, seq * 3000u, kSlice));
+    Receive(kParent, packets.back());
+  }
+  const std::vector<Sent> got = out_.To(kPush);
+  ASSERT_EQ(got.size(), packets.size());
+  for (size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i].bytes, packets[i]);
+  EXPECT_EQ(core_.stream_counters(kVideo)->packets_in, packets.size());
+  EXPECT_EQ(core_.stream_counters(kVideo)->packets_out, packets.size());
+}
+
+TEST_F(RelayCoreTest, DropsWhatIsNotAuthorisedOrKnown) {
+  Receive(kAttacker, RtpPacket(kVideo, 1, 0, kSlice));
+  Receive(kParent, RtpPacket(0x7777, 1, 0, kSlice));
+  Receive(kParent, RtpPacket(kUp, 1, 0, kSlice));
+  Receive(kParent, {0x80});
+  Receive(kParent, {0x90, 96, 0, 1, 0, 0, 0, 0, 0, 0, 0x11, 0x11});
+  Receive(kParent, RtpPacket(kVideo, 5, 0, kSlice));
+  Receive(kParent, RtpPacket(kVideo, 5, 0, kSlice));
+  EXPECT_EQ(core_.drops("relay", "unknown_source"), 1u);
+  EXPECT_EQ(core_.drops("relay", "unknown_ssrc"), 1u);
+  EXPECT_EQ(core_.drops("relay", "wrong_direction"), 1u);
+  EXPECT_EQ(core_.drops("relay", "not_rtp"), 1u);
+  EXPECT_EQ(core_.drops("rtp", "extension_header_overrun"), 1u);
+  EXPECT_EQ(core_.drops("relay", "duplicate"), 1u);
+  EXPECT_EQ(core_.total_drops(), 6u);
+  EXPECT_EQ(out_.sent.size(), 1u);  // only seq 5, once, to the push child
+}
+
+TEST_F(RelayCoreTest, ActivatedChildGetsKeyframeCacheFirstThenLiveMedia) {
+  Receive(kParent, RtpPacket(kVideo, 1, 1000, kSlice));  // before any keyframe
+  Receive(kParent, RtpPacket(kVideo, 2, 2000, kIdr));
+  Receive(kParent, RtpPacket(kVideo, 3, 2000, kSlice));
+  Receive(kParent, RtpPacket(kVideo, 4, 3000, kSlice));
+  ActivateChild();
+  Receive(kParent, RtpPacket(kVideo, 5, 4000, kSlice));
+  const std::vector<Sent> got = out_.To(kChild);
+  ASSERT_EQ(got.size(), 4u);
+  EXPECT_EQ(SeqOf(got[0].bytes), 2);
+  EXPECT_EQ(SeqOf(got[1].bytes), 3);
+  EXPECT_EQ(SeqOf(got[2].bytes), 4);
+  EXPECT_EQ(SeqOf(got[3].bytes), 5);
+  EXPECT_EQ(core_.stream_counters(kVideo)->keyframe_cache_packets_sent, 3u);
+  EXPECT_EQ(core_.counters().activations_accepted, 1u);
+}
+
+TEST_F(RelayCoreTest, RejectedActivationsSendNothingToTheirSender) {
+  const std::vector<uint8_t> good = Activation("c1", kChildKey, NowMs(), 42);
+  Receive(kAttacker, Activation("c1", std::string(32, 'x'), NowMs(), 1));
+  Receive(kAttacker, Activation("nobody", kChildKey, NowMs(), 2));
+  Receive(kAttacker, Activation("push", kChildKey, NowMs(), 3));
+  Receive(kAttacker,
+          Activation("c1", kChildKey, NowMs() - 3600 * 1000, 4));  // old
+  Receive(kChild, good);
+  ASSERT_EQ(core_.ActiveChildren().size(), 2u);
+  Receive(kAttacker, good);  // replayed from elsewhere
+  Receive(kAttacker, Nack(kVideo, {1, 2, 3}));
+  Receive(kAttacker, Pli(kVideo));
+  Receive(kParent, RtpPacket(kVideo, 1, 0, kIdr));
+  for (int i = 0; i < 30; ++i) {
+    clock_.Advance(absl::Milliseconds(10));
+    core_.OnTick();
+  }
+  EXPECT_TRUE(out_.To(kAttacker).empty());
+  EXPECT_EQ(RtpOnly(out_.To(kChild)).size(), 1u) << "the child gets media";
+  EXPECT_EQ(core_.drops("activation", "bad_mac"), 1u);
+  EXPECT_EQ(core_.drops("activation", "unknown_node"), 1u);
+  EXPECT_EQ(core_.drops("activation", "static_child"), 1u);
+  EXPECT_EQ(core_.drops("activation", "outside_window"), 1u);
+  EXPECT_EQ(core_.drops("activation", "replayed"), 1u);
+  EXPECT_EQ(core_.drops("relay", "unknown_source"), 2u);
+  const std::vector<Endpoint> active = core_.ActiveChildren();
+  EXPECT_EQ(active, (std::vector<Endpoint>{kPush, kChild}));
+}
+
+TEST_F(RelayCoreTest, ChildNackAnsweredFromRingUpToTheRateLimit) {
+  for (uint16_t seq = 1; seq <= 200; ++seq) {
+    Receive(kParent, RtpPacket(kVideo, seq, seq, kSlice));
+  }
+  out_.sent.clear();
+  std::vector<uint16_t> asked;
+  for (uint16_t seq = 1; seq <= 200; ++seq) asked.push_back(seq);
+  Receive(kPush, Nack(kVideo, asked));
+  const std::vector<Sent> resent = out_.To(kPush);
+  // Burst of a quarter second's worth at 100/s.
+  EXPECT_EQ(resent.size(), 25u);
+  EXPECT_EQ(SeqOf(resent[0].bytes), 1);
+  EXPECT_EQ(core_.stream_counters(kVideo)->nacks_received, 200u);
+  EXPECT_EQ(core_.stream_counters(kVideo)->nacks_answered, 25u);
+  EXPECT_EQ(core_.drops("relay", "retransmit_rate_limited"), 175u);
+  EXPECT_EQ(out_.To(kParent).size(), 0u);
+}
+
+TEST_F(RelayCoreTest, GapsAreNackedUpwardAndRepairsForwarded) {
+  core_.OnTick();  // first keepalive out of the way
+  out_.sent.clear();
+  Receive(kParent, RtpPacket(kVideo, 10, 0, kSlice));
+  Receive(kParent, RtpPacket(kVideo, 13, 0, kSlice));  // 11, 12 missing
+  core_.OnTick();
+  EXPECT_TRUE(out_.To(kParent).empty()) << "waits for reordering first";
+  clock_.Advance(absl::Milliseconds(10));
+  core_.OnTick();
+  RtcpSeen seen = ParseAll(out_.To(kParent));
+  EXPECT_EQ(seen.nacked, (std::vector<uint16_t>{11, 12}));
+  Receive(kParent, RtpPacket(kVideo, 11, 0, kSlice));
+  Receive(kParent, RtpPacket(kVideo, 12, 0, kSlice));
+  const std::vector<Sent> got = out_.To(kPush);
+  ASSERT_EQ(got.size(), 4u);
+  EXPECT_EQ(SeqOf(got[2].bytes), 11);
+  EXPECT_EQ(SeqOf(got[3].bytes), 12);
+  EXPECT_EQ(core_.stream_counters(kVideo)->repaired, 2u);
+  EXPECT_EQ(core_.stream_counters(kVideo)->nacks_sent, 2u);
+  // Nothing more is asked once repaired.
+  out_.sent.clear();
+  clock_.Advance(absl::Milliseconds(100));
+  core_.OnTick();
+  EXPECT_TRUE(ParseAll(out_.To(kParent)).nacked.empty());
+}
+
+TEST_F(RelayCoreTest, UnanswerableChildNackGoesUpwardCoalesced) {
+  core_.OnTick();
+  out_.sent.clear();
+  Receive(kParent, RtpPacket(kVideo, 1, 0, kSlice));
+  Receive(kParent, RtpPacket(kVideo, 3, 0, kSlice));
+  clock_.Advance(absl::Milliseconds(1));
+  // Two children ask for 2, which the relay is already waiting for.
+  ActivateChild();
+  Receive(kChild, Nack(kVideo, {2}));
+  Receive(kPush, Nack(kVideo, {2}));
+  clock_.Advance(absl::Milliseconds(10));
+  core_.OnTick();
+  EXPECT_EQ(ParseAll(out_.To(kParent)).nacked, (std::vector<uint16_t>{2}));
+}
+
+TEST_F(RelayCoreTest, KeyframeRequestsCoalescedPerInterval) {
+  core_.OnTick();
+  out_.sent.clear();
+  ActivateChild();
+  Receive(kPush, Pli(kVideo));
+  Receive(kChild, Pli(kVideo));
+  clock_.Advance(absl::Milliseconds(100));
+  Receive(kChild, Pli(kVideo));
+  EXPECT_EQ(ParseAll(out_.To(kParent)).plis, (std::vector<uint32_t>{kVideo}));
+  clock_.Advance(absl::Milliseconds(500));
+  Receive(kPush, Pli(kVideo));
+  EXPECT_EQ(ParseAll(out_.To(kParent)).plis.size(), 2u);
+  EXPECT_EQ(core_.stream_counters(kVideo)->keyframe_requests_received, 4u);
+  EXPECT_EQ(core_.stream_counters(kVideo)->keyframe_requests_coalesced, 2u);
+}
+
+TEST_F(RelayCoreTest, KeepalivesActivateAtParentAndReportToChildren) {
+  core_.OnTick();
+  RtcpSeen at_parent = ParseAll(out_.To(kParent));
+  EXPECT_EQ(at_parent.rrs, 1);
+  EXPECT_EQ(at_parent.activations, (std::vector<std::string>{"r1"}));
+  ActivateChild();
+  out_.sent.clear();
+  for (int i = 0; i < 10; ++i) {
+    clock_.Advance(absl::Milliseconds(100));
+    core_.OnTick();
+  }
+  // One SR per 100 ms to the activated child, none to the push endpoint.
+  EXPECT_EQ(ParseAll(out_.To(kChild)).srs, 10);
+  EXPECT_TRUE(out_.To(kPush).empty());
+  at_parent = ParseAll(out_.To(kParent));
+  EXPECT_EQ(at_parent.activations.size(), 1u) << "renewed once a second";
+}
+
+TEST_F(RelayCoreTest, SilentChildTimesOutButStaticPushStays) {
+  ActivateChild();
+  clock_.Advance(absl::Seconds(3));
+  Receive(kChild, Rr());
+  clock_.Advance(absl::Seconds(3));
+  core_.OnTick();
+  EXPECT_EQ(core_.ActiveChildren().size(), 2u) << "RR kept it alive";
+  clock_.Advance(absl::Seconds(3));
+  core_.OnTick();
+  EXPECT_EQ(core_.ActiveChildren(), (std::vector<Endpoint>{kPush}));
+  EXPECT_EQ(core_.counters().child_timeouts, 1u);
+  out_.sent.clear();
+  Receive(kParent, RtpPacket(kVideo, 1, 0, kSlice));
+  EXPECT_TRUE(out_.To(kChild).empty());
+}
+
+TEST_F(RelayCoreTest, SignedDeactivationStopsAtOnce) {
+  ActivateChild();
+  Receive(kChild, Activation("c1", kChildKey, NowMs(), ++nonce_,
+                             rtp::ActivationKind::kDeactivate));
+  EXPECT_EQ(core_.ActiveChildren(), (std::vector<Endpoint>{kPush}));
+}
+
+TEST_F(RelayCoreTest, UpstreamGoesToParentOnlyWhileSelected) {
+  ActivateChild();
+  out_.sent.clear();
+  const std::vector<uint8_t> up = RtpPacket(kUp, 1, 0, kSlice);
+  Receive(kChild, up);
+  ASSERT_EQ(out_.To(kParent).size(), 1u);
+  EXPECT_EQ(out_.To(kParent)[0].bytes, up);
+  RelayOptions o = Options();
+  o.streams[1].selected = false;
+  core_.Apply(o);
+  out_.sent.clear();
+  Receive(kChild, RtpPacket(kUp, 2, 0, kSlice));
+  EXPECT_TRUE(out_.To(kParent).empty());
+  EXPECT_EQ(core_.drops("relay", "not_selected"), 1u);
+  // A parent's NACK for the upstream stream is answered from the ring.
+  Receive(kParent, Nack(kUp, {1}));
+  ASSERT_EQ(out_.To(kParent).size(), 1u);
+  EXPECT_EQ(out_.To(kParent)[0].bytes, up);
+}
+
+TEST_F(RelayCoreTest, ApplyKeepsChildrenThatStayAndDropsRemovedOnes) {
+  ActivateChild();
+  RelayOptions o = Options();
+  core_.Apply(o);
+  EXPECT_EQ(core_.ActiveChildren().size(), 2u);
+  o.children.erase(o.children.begin());  // the push child goes
+  core_.Apply(o);
+  EXPECT_EQ(core_.ActiveChildren(), (std::vector<Endpoint>{kChild}));
+  o.children[0].key = std::string(32, 'n');  // new key: must re-activate
+  core_.Apply(o);
+  EXPECT_TRUE(core_.ActiveChildren().empty());
+}
+
+TEST_F(RelayCoreTest, ByeToActiveChildrenOnShutdown) {
+  ActivateChild();
+  out_.sent.clear();
+  core_.SayGoodbye();
+  EXPECT_EQ(ParseAll(out_.To(kChild)).byes, 1);
+  EXPECT_EQ(ParseAll(out_.To(kPush)).byes, 1);
+}
+
+TEST_F(RelayCoreTest, GarbageIsCountedNeverForwarded) {
+  std::mt19937 rng(7);
+  constexpr int kGarbage = 5000;
+  for (int i = 0; i < kGarbage; ++i) {
+    std::vector<uint8_t> junk(rng() % 300);
+    for (auto& b : junk) b = static_cast<uint8_t>(rng());
+    // From the parent and from an active child: the most trusted sources.
+    Receive(i % 2 ? kParent : kPush, junk);
+  }
+  // Random bytes may happen to form valid RTCP (counted as RTCP in) or hit a
+  // known SSRC by chance (not with these SSRCs); everything else is a drop.
+  EXPECT_EQ(core_.total_drops() + core_.counters().rtcp_in,
+            static_cast<uint64_t>(kGarbage));
+  EXPECT_EQ(core_.stream_counters(kVideo)->packets_in, 0u);
+  Receive(kParent, RtpPacket(kVideo, 1, 0, kSlice));
+  EXPECT_EQ(core_.stream_counters(kVideo)->packets_out, 1u);
+}
+
+TEST_F(RelayCoreTest, MetricsNameEveryCounter) {
+  Receive(kParent, RtpPacket(kVideo, 1, 0, kSlice));
+  Receive(kAttacker, {1, 2, 3});
+  std::string text;
+  core_.RenderMetrics(&text);
+  EXPECT_NE(text.find("relay_stream_packets_in_total{ssrc=\"4369\","
+                      "direction=\"down\"} 1"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("relay_drops_total{kind=\"relay\",reason=\"not_rtp\"} 1"),
+            std::string::npos);
+  EXPECT_NE(text.find("relay_children 1"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace cascade::relay
