@@ -35,7 +35,8 @@ struct ForwardingResult {
 };
 
 // One forwarder at one fan-out, `duration` of load at `shape`'s rate. Every
-// step is bounded: start-up 5 s, drain 2 s.
+// step is bounded: start-up 5 s, sending 1.5x duration, drain 2 s. Packets
+// not delivered by the end of the drain count as lost.
 ForwardingResult RunForwardingCase(const Forwarder& forwarder, int fanout,
                                    const VideoShape& shape,
                                    absl::Duration duration,

@@ -4,6 +4,7 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <functional>
@@ -34,7 +35,7 @@ ABSL_FLAG(double, seconds, 5,
 ABSL_FLAG(std::vector<std::string>, fanouts,
           std::vector<std::string>({"1", "13", "100", "1000"}),
           "forwarding: comma-separated fan-outs (children per forwarder)");
-ABSL_FLAG(double, out_pps, 100000,
+ABSL_FLAG(double, out_pps, 50000,
           "forwarding: target delivered packets/s; the input rate is "
           "out_pps / fanout (at least --min_input_pps)");
 ABSL_FLAG(double, min_input_pps, 200,
@@ -112,6 +113,31 @@ std::string ResultJson(const ForwardingResult& r) {
       "\"receiver_drops\": %d, \"ns_per_packet\": %.1f, \"cpu_share\": %.3f}",
       r.sent, r.delivered, r.seconds, r.delivered_pps, r.loss_ratio,
       r.input_drops, r.receiver_drops, r.ns_per_packet, r.cpu_share);
+}
+
+// Bars of CPU ns per delivered packet, one per (fan-out, forwarder), scaled
+// to the largest: the figure docs/BENCHMARKS.md shows.
+void PrintPlot(const std::vector<std::vector<ForwardingResult>>& rows) {
+  constexpr int kWidth = 50;
+  double largest = 0;
+  for (const auto& row : rows) {
+    for (const ForwardingResult& r : row) {
+      if (r.error.empty()) largest = std::max(largest, r.ns_per_packet);
+    }
+  }
+  if (largest <= 0) return;
+  std::printf("\nCPU ns per delivered packet (each # = %.0f ns):\n",
+              largest / kWidth);
+  for (const auto& row : rows) {
+    for (const ForwardingResult& r : row) {
+      if (!r.error.empty()) continue;
+      const int length =
+          static_cast<int>(std::lround(r.ns_per_packet / largest * kWidth));
+      std::printf("  %5d %-10s %-*s %.0f\n", r.fanout, r.forwarder.c_str(),
+                  kWidth, std::string(std::max(1, length), '#').c_str(),
+                  r.ns_per_packet);
+    }
+  }
 }
 
 absl::Status RunForwarding(Context& context) {
@@ -220,6 +246,8 @@ absl::Status RunForwarding(Context& context) {
         Ratio(gstreamer, gso).c_str(), Ratio(relayd, gso).c_str(),
         Ratio(gstreamer, relayd).c_str());
   }
+
+  PrintPlot(rows);
 
   std::printf("\ntargets:\n");
   std::vector<std::string> target_json;

@@ -13,6 +13,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 
 namespace cascade::bench {
 namespace {
@@ -108,13 +109,14 @@ void Blaster::SendFrame(const VideoShape& shape) {
   ++frame_;
 }
 
-uint64_t Blaster::Send(const VideoShape& shape, uint64_t frames) {
+uint64_t Blaster::Send(const VideoShape& shape, uint64_t frames,
+                       absl::Time deadline) {
   const uint64_t before = sent_;
   const int64_t interval_ns =
       static_cast<int64_t>(1e9 / std::max(0.1, shape.frames_per_second));
   timespec next;
   clock_gettime(CLOCK_MONOTONIC, &next);
-  for (uint64_t f = 0; f < frames; ++f) {
+  for (uint64_t f = 0; f < frames && absl::Now() < deadline; ++f) {
     SendFrame(shape);
     AddNanos(next, interval_ns);
     while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, nullptr) ==

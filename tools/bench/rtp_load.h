@@ -45,9 +45,11 @@ class Blaster {
       const SocketAddress& target);
   ~Blaster();
 
-  // Sends `frames` frames paced at the shape's frame rate (bounded: returns
-  // after the last frame even when it runs late). Returns packets sent.
-  uint64_t Send(const VideoShape& shape, uint64_t frames);
+  // Sends `frames` frames paced at the shape's frame rate, or fewer when
+  // `deadline` passes first (a starved sender falls behind; the case stays
+  // bounded). Returns packets sent.
+  uint64_t Send(const VideoShape& shape, uint64_t frames,
+                absl::Time deadline = absl::InfiniteFuture());
   // The address packets come from (a relay's parent is this address).
   SocketAddress local_address() const;
 
