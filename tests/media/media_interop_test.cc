@@ -1,0 +1,200 @@
+// relay-source, relay-probe and the ffmpeg command line as real processes
+// over loopback: directly, through the udp-impair proxy, and ffmpeg in either
+// role.
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "tests/media/process.h"
+
+namespace cascade {
+namespace testing {
+namespace {
+
+const char kSource[] = "tools/source/relay-source";
+const char kProbe[] = "tools/probe/relay-probe";
+const char kImpair[] = "tools/impair/udp-impair";
+
+class MediaInteropTest : public ::testing::Test {
+ protected:
+  std::string Path(const std::string& name) {
+    const char* dir = std::getenv("TEST_TMPDIR");
+    return absl::StrCat(
+        dir != nullptr ? dir : "/tmp", "/",
+        ::testing::UnitTest::GetInstance()->current_test_info()->name(), ".",
+        name);
+  }
+
+  // Starts relay-probe with `extra` flags; returns its bound address.
+  std::string StartProbe(const std::vector<std::string>& extra) {
+    std::vector<std::string> argv = {kProbe, "--json",
+                                     "--port-file=" + Path("ports")};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    auto process = Process::Start(argv, Path("probe.out"), Path("probe.err"));
+    EXPECT_TRUE(process.ok());
+    probe_ = std::move(*process);
+    std::string ports = WaitForFile(Path("ports"), absl::Seconds(10));
+    return std::string(absl::StripAsciiWhitespace(ports));
+  }
+
+  // Waits for the probe and returns its final JSON line.
+  std::string ProbeFinal(int expect_exit) {
+    EXPECT_EQ(probe_->Wait(absl::Seconds(30)), expect_exit)
+        << ReadFile(Path("probe.err"));
+    const std::string final =
+        FindLine(Path("probe.out"), "{\"type\":\"final\"");
+    EXPECT_FALSE(final.empty()) << ReadFile(Path("probe.out"));
+    return final;
+  }
+
+  // Runs relay-source to completion; returns its JSON counters.
+  std::string RunSource(const std::vector<std::string>& extra) {
+    std::vector<std::string> argv = {kSource, "--json", "--width=320",
+                                     "--height=240", "--bitrate=500"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    auto process = Process::Start(argv, Path("source.out"), Path("source.err"));
+    EXPECT_TRUE(process.ok());
+    EXPECT_EQ((*process)->Wait(absl::Seconds(30)), 0)
+        << ReadFile(Path("source.err"));
+    return ReadFile(Path("source.out"));
+  }
+
+  std::unique_ptr<Process> probe_;
+};
+
+TEST_F(MediaInteropTest, SourceToProbeEveryFrameWithLatency) {
+  const std::string listen = StartProbe({"--duration=4"});
+  ASSERT_FALSE(listen.empty());
+  const std::string source =
+      RunSource({"--dest=" + listen, "--duration=2.5", "--gop=30"});
+  const std::string final = ProbeFinal(0);
+  const int64_t frames = JsonInt(source, "frames").value_or(-1);
+  EXPECT_GE(frames, 70);
+  EXPECT_EQ(JsonInt(final, "frames_decoded"), frames);
+  EXPECT_EQ(JsonInt(final, "decode_errors"), 0);
+  EXPECT_EQ(JsonInt(final, "lost"), 0);
+  EXPECT_EQ(JsonInt(final, "latency_samples"), frames);
+  EXPECT_EQ(JsonInt(final, "last_pattern_frame"), frames - 1);
+  EXPECT_EQ(JsonInt(final, "packets"), *JsonInt(source, "video_packets") +
+                                           *JsonInt(source, "audio_packets"));
+}
+
+TEST_F(MediaInteropTest, LossReorderingAndDuplicatesAreRepairedAndCounted) {
+  const std::string listen = StartProbe({"--duration=5"});
+  ASSERT_FALSE(listen.empty());
+  auto impair = Process::Start(
+      {kImpair, "--listen=127.0.0.1:0", "--forward=" + listen, "--loss=0.03",
+       "--reorder=0.03", "--duplicate=0.02", "--seed=7"},
+      Path("impair.out"), Path("impair.err"));
+  ASSERT_TRUE(impair.ok());
+  // "udp-impair: listening on IP:PORT forwarding to ..."
+  WaitForFile(Path("impair.out"), absl::Seconds(10));
+  const std::vector<std::string> words = absl::StrSplit(
+      FindLine(Path("impair.out"), "udp-impair: listening on"), ' ');
+  ASSERT_GE(words.size(), 4u) << ReadFile(Path("impair.err"));
+  const std::string source =
+      RunSource({"--dest=" + words[3], "--duration=3", "--gop=60"});
+  const std::string final = ProbeFinal(0);
+  const int64_t frames = JsonInt(source, "frames").value_or(-1);
+  EXPECT_GT(JsonInt(final, "nacks_sent").value_or(0), 0);
+  EXPECT_GT(JsonInt(source, "retransmissions").value_or(0), 0);
+  EXPECT_GT(JsonInt(final, "duplicates").value_or(0), 0);
+  EXPECT_GT(JsonInt(final, "out_of_order").value_or(0), 0);
+  EXPECT_EQ(JsonInt(final, "lost"), 0) << final;
+  EXPECT_EQ(JsonInt(final, "decode_errors"), 0);
+  EXPECT_EQ(JsonInt(final, "frames_decoded"), frames) << final;
+}
+
+TEST_F(MediaInteropTest, FfmpegAsTheSourceEveryFrameDecoded) {
+  const std::string ffmpeg = FindOnPath("ffmpeg");
+  if (ffmpeg.empty())
+    GTEST_SKIP() << "ffmpeg is not installed (./dev installs it)";
+  const std::string listen = StartProbe({"--duration=6"});
+  ASSERT_FALSE(listen.empty());
+  auto sender = Process::Start({ffmpeg,
+                                "-hide_banner",
+                                "-loglevel",
+                                "error",
+                                "-re",
+                                "-f",
+                                "lavfi",
+                                "-i",
+                                "testsrc=size=320x240:rate=30",
+                                "-t",
+                                "3",
+                                "-c:v",
+                                "libx264",
+                                "-preset",
+                                "ultrafast",
+                                "-tune",
+                                "zerolatency",
+                                "-g",
+                                "30",
+                                "-f",
+                                "rtp",
+                                "rtp://" + listen},
+                               Path("ffmpeg.out"), Path("ffmpeg.err"));
+  ASSERT_TRUE(sender.ok());
+  EXPECT_EQ((*sender)->Wait(absl::Seconds(30)), 0)
+      << ReadFile(Path("ffmpeg.err"));
+  const std::string final = ProbeFinal(0);
+  EXPECT_EQ(JsonInt(final, "frames_decoded"), 90) << final;
+  EXPECT_EQ(JsonInt(final, "decode_errors"), 0);
+  EXPECT_EQ(JsonInt(final, "lost"), 0);
+  EXPECT_EQ(JsonInt(final, "frames_skipped"), 0);
+}
+
+TEST_F(MediaInteropTest, FfmpegAsTheSiteDecodesFromTheSdp) {
+  const std::string ffmpeg = FindOnPath("ffmpeg");
+  if (ffmpeg.empty())
+    GTEST_SKIP() << "ffmpeg is not installed (./dev installs it)";
+  auto port = FreeLoopbackPortQuad();
+  ASSERT_TRUE(port.ok()) << port.status();
+  const std::string sdp = Path("stream.sdp");
+  auto source =
+      Process::Start({kSource, "--width=320", "--height=240", "--bitrate=500",
+                      "--gop=30", absl::StrCat("--dest=127.0.0.1:", *port),
+                      absl::StrCat("--audio-dest=127.0.0.1:", *port + 2),
+                      "--sdp=" + sdp, "--start-delay=1.5", "--duration=3"},
+                     Path("source.out"), Path("source.err"));
+  ASSERT_TRUE(source.ok());
+  ASSERT_FALSE(WaitForFile(sdp, absl::Seconds(10)).empty());
+  // -xerror: any decode error ends ffmpeg with a failure.
+  auto site = Process::Start({ffmpeg, "-hide_banner", "-loglevel", "error",
+                              "-xerror", "-protocol_whitelist", "file,udp,rtp",
+                              "-i", sdp, "-frames:v", "75", "-f", "null", "-"},
+                             Path("ffmpeg.out"), Path("ffmpeg.err"));
+  ASSERT_TRUE(site.ok());
+  EXPECT_EQ((*site)->Wait(absl::Seconds(30)), 0)
+      << ReadFile(Path("ffmpeg.err"));
+  EXPECT_EQ(ReadFile(Path("ffmpeg.err")), "");
+  EXPECT_EQ((*source)->Wait(absl::Seconds(30)), 0)
+      << ReadFile(Path("source.err"));
+}
+
+TEST_F(MediaInteropTest, BadFlagsExitTwoNamingTheFlag) {
+  auto source = Process::Start({kSource, "--dest=nonsense"}, Path("s.out"),
+                               Path("s.err"));
+  ASSERT_TRUE(source.ok());
+  EXPECT_EQ((*source)->Wait(absl::Seconds(10)), 2);
+  EXPECT_NE(ReadFile(Path("s.err")).find("--dest"), std::string::npos);
+  auto probe = Process::Start({kProbe, "--parent=127.0.0.1:9", "--node-id=x"},
+                              Path("p.out"), Path("p.err"));
+  ASSERT_TRUE(probe.ok());
+  EXPECT_EQ((*probe)->Wait(absl::Seconds(10)), 2);
+  EXPECT_NE(ReadFile(Path("p.err")).find("--key"), std::string::npos);
+}
+
+TEST_F(MediaInteropTest, ProbeExitsOneWhenNothingArrives) {
+  StartProbe({"--duration=0.5"});
+  const std::string final = ProbeFinal(1);
+  EXPECT_NE(final.find("\"broken\":true"), std::string::npos);
+  EXPECT_EQ(JsonInt(final, "frames_decoded"), 0);
+}
+
+}  // namespace
+}  // namespace testing
+}  // namespace cascade

@@ -1,0 +1,155 @@
+#include "tests/media/process.h"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+
+namespace cascade {
+namespace testing {
+
+absl::StatusOr<std::unique_ptr<Process>> Process::Start(
+    const std::vector<std::string>& argv, const std::string& stdout_path,
+    const std::string& stderr_path) {
+  std::vector<char*> args;
+  for (const std::string& arg : argv)
+    args.push_back(const_cast<char*>(arg.c_str()));
+  args.push_back(nullptr);
+  const int out = open(stdout_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  const int err = open(stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (out < 0 || err < 0) {
+    if (out >= 0) close(out);
+    if (err >= 0) close(err);
+    return absl::InternalError("cannot create the output files");
+  }
+  const pid_t pid = fork();
+  if (pid == 0) {
+    dup2(out, 1);
+    dup2(err, 2);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  close(out);
+  close(err);
+  if (pid < 0) return absl::InternalError("fork failed");
+  return std::unique_ptr<Process>(new Process(pid));
+}
+
+Process::~Process() {
+  if (!reaped_) {
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+  }
+}
+
+std::optional<int> Process::Wait(absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  int status = 0;
+  while (true) {
+    const pid_t done = waitpid(pid_, &status, WNOHANG);
+    if (done == pid_) break;
+    if (absl::Now() >= deadline) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+      reaped_ = true;
+      return std::nullopt;
+    }
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  reaped_ = true;
+  if (!WIFEXITED(status)) return std::nullopt;
+  return WEXITSTATUS(status);
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream contents;
+  contents << in.rdbuf();
+  return contents.str();
+}
+
+std::string WaitForFile(const std::string& path, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    std::string contents = ReadFile(path);
+    if (!contents.empty()) return contents;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  return "";
+}
+
+std::string FindLine(const std::string& path, const std::string& prefix) {
+  for (absl::string_view line : absl::StrSplit(ReadFile(path), '\n')) {
+    if (absl::StartsWith(line, prefix)) return std::string(line);
+  }
+  return "";
+}
+
+std::optional<int64_t> JsonInt(const std::string& json,
+                               const std::string& key) {
+  const std::string needle = absl::StrCat("\"", key, "\":");
+  const size_t at = json.find(needle);
+  if (at == std::string::npos) return std::nullopt;
+  const size_t begin = at + needle.size();
+  size_t end = begin;
+  while (end < json.size() && (json[end] == '-' || isdigit(json[end]))) ++end;
+  int64_t value = 0;
+  if (!absl::SimpleAtoi(json.substr(begin, end - begin), &value)) {
+    return std::nullopt;
+  }
+  return value;
+}
+
+std::string FindOnPath(const std::string& name) {
+  const char* path = std::getenv("PATH");
+  std::string dirs = path != nullptr ? path : "/usr/bin:/bin";
+  absl::StrAppend(&dirs, ":/usr/bin:/usr/local/bin");
+  for (absl::string_view dir : absl::StrSplit(dirs, ':', absl::SkipEmpty())) {
+    const std::string candidate = absl::StrCat(dir, "/", name);
+    if (access(candidate.c_str(), X_OK) == 0) return candidate;
+  }
+  return "";
+}
+
+absl::StatusOr<int> FreeLoopbackPortQuad() {
+  // Bounded: a handful of kernel picks nearly always has a free quad.
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    std::vector<int> fds;
+    auto bind_port = [&](int port) {
+      const int fd = socket(AF_INET, SOCK_DGRAM, 0);
+      sockaddr_in addr{};
+      addr.sin_family = AF_INET;
+      addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      addr.sin_port = htons(static_cast<uint16_t>(port));
+      if (fd < 0) return 0;
+      fds.push_back(fd);
+      if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+        return 0;
+      }
+      socklen_t length = sizeof(addr);
+      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &length);
+      return static_cast<int>(ntohs(addr.sin_port));
+    };
+    const int base = bind_port(0);
+    bool ok = base > 0 && base % 2 == 0 && base + 3 <= 65535;
+    for (int i = 1; ok && i < 4; ++i) ok = bind_port(base + i) == base + i;
+    for (int fd : fds) close(fd);
+    if (ok) return base;
+  }
+  return absl::UnavailableError("no four free consecutive loopback ports");
+}
+
+}  // namespace testing
+}  // namespace cascade
