@@ -36,7 +36,9 @@ struct SeqLess {
 // extended value nearest to the newest one seen so far, so reordered packets
 // map to the values before it and a forward jump of less than half the circle
 // advances it. The first number seen is its own extended value (a packet
-// reordered before it gets a negative one).
+// reordered before it gets a negative one). A jump of half the circle or more
+// reads as going back, so a source that restarts its sequence at an
+// unrelated number needs a fresh unwrapper (assign SeqUnwrapper()).
 class SeqUnwrapper {
  public:
   // Extends seq and, when it is the newest so far, remembers it.

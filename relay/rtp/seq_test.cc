@@ -80,6 +80,15 @@ TEST(SeqUnwrapperTest, ReorderedBeforeFirstIsNegative) {
   EXPECT_EQ(unwrapper.Unwrap(1), 1);
 }
 
+TEST(SeqUnwrapperTest, JumpOfHalfTheCircleReadsAsGoingBack) {
+  SeqUnwrapper unwrapper;
+  EXPECT_EQ(unwrapper.Unwrap(100), 100);
+  EXPECT_EQ(unwrapper.Unwrap(100 + 40000), 100 + 40000 - 65536);
+  EXPECT_EQ(unwrapper.newest(), 100);
+  unwrapper = SeqUnwrapper();  // the source restarted: start over
+  EXPECT_EQ(unwrapper.Unwrap(40100), 40100);
+}
+
 TEST(SeqUnwrapperTest, PeekDoesNotAdvance) {
   SeqUnwrapper unwrapper;
   EXPECT_EQ(unwrapper.Peek(10), 10);
