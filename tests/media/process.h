@@ -47,6 +47,12 @@ std::string FindOnPath(const std::string& name);
 // chooses P), for programs like ffmpeg that bind the ports an SDP names.
 absl::StatusOr<int> FreeLoopbackPortQuad();
 
+// The body of GET http://127.0.0.1:PORT/PATH (HTTP/1.0), or "" on failure.
+std::string HttpGet(int port, const std::string& path);
+
+// The value of a Prometheus sample ("name value" line) in `text`, or -1.
+double MetricValue(const std::string& text, const std::string& sample);
+
 }  // namespace testing
 }  // namespace cascade
 

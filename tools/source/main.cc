@@ -27,6 +27,10 @@ ABSL_FLAG(std::string, audio_dest, "",
 ABSL_FLAG(std::string, bind, "0.0.0.0:0",
           "local IP:PORT to send from; RTCP (NACK, PLI, FIR) is read here");
 ABSL_FLAG(std::string, sdp, "", "write the session description to this file");
+ABSL_FLAG(std::string, sdp_dest, "",
+          "IP:PORT the SDP names as the receiver's (video; audio on PORT+2) "
+          "when the stream reaches it through relays; default: --dest and "
+          "--audio_dest");
 ABSL_FLAG(double, start_delay, 0,
           "seconds between writing the SDP and the first packet, so a "
           "receiver can be started from the SDP first");
@@ -100,6 +104,12 @@ int main(int argc, char** argv) {
   }
   options.bind = EndpointFlag("bind", absl::GetFlag(FLAGS_bind));
   options.sdp_path = absl::GetFlag(FLAGS_sdp);
+  if (!absl::GetFlag(FLAGS_sdp_dest).empty()) {
+    options.sdp_dest = EndpointFlag("sdp_dest", absl::GetFlag(FLAGS_sdp_dest));
+    if (options.sdp_dest->port == 0 || options.sdp_dest->port > 65533) {
+      BadFlag("sdp_dest", "port must be 1..65533");
+    }
+  }
   const double duration = absl::GetFlag(FLAGS_duration);
   if (!(duration >= 0)) BadFlag("duration", "must be >= 0");
   options.duration = absl::Seconds(duration);

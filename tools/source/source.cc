@@ -375,9 +375,10 @@ void Source::SendSenderReports(absl::Time now) {
 
 absl::Status Source::WriteSdp() {
   media::SdpOptions sdp;
-  sdp.dest_address = options_.dest.ToString();
+  const relay::Endpoint video_dest = options_.sdp_dest.value_or(options_.dest);
+  sdp.dest_address = video_dest.ToString();
   sdp.dest_address.resize(sdp.dest_address.rfind(':'));  // the IP alone
-  sdp.video_port = options_.dest.port;
+  sdp.video_port = video_dest.port;
   sdp.video_ssrc = video_ssrc_;
   // An encoder with the same settings writes the same SPS and PPS: take them
   // from one black frame, so the SDP is complete before the first packet.
@@ -404,7 +405,8 @@ absl::Status Source::WriteSdp() {
     }
   }
   if (audio_stream_) {
-    sdp.audio_port = audio_stream_->dest.port;
+    sdp.audio_port = options_.sdp_dest.has_value() ? options_.sdp_dest->port + 2
+                                                   : audio_stream_->dest.port;
     sdp.audio_ssrc = audio_ssrc_;
   }
   // Written whole under a temporary name, then renamed: a reader never

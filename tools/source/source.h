@@ -38,6 +38,10 @@ struct SourceOptions {
   size_t max_packet_size = 1200;  // whole RTP packet, headers included
   absl::Duration duration = absl::Seconds(10);  // zero: until Stop()
   std::string sdp_path;                         // empty: no SDP file
+  // Where the SDP says the receiver listens, when that is not `dest` (the
+  // stream reaches the site through relays): video on this port, audio two
+  // above it.
+  std::optional<relay::Endpoint> sdp_dest;
   // Pause between writing the SDP and the first packet.
   absl::Duration start_delay = absl::ZeroDuration();
   std::string input_path;  // empty: the test pattern
