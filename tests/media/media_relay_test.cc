@@ -99,16 +99,33 @@ class MediaRelayTest : public ::testing::Test {
     ASSERT_TRUE(WaitForChildren(r1_, 1)) << ReadFile(Path("r2.err"));
   }
 
-  // relay-probe as the authorised child "site" of r2, active on return.
-  void StartProbe(double seconds) {
-    auto process =
-        Process::Start({kProbe, "--json", absl::StrCat("--duration=", seconds),
-                        absl::StrCat("--parent=127.0.0.1:", r2_.udp_port),
-                        "--node-id=site", absl::StrCat("--key=", kKeySite)},
-                       Path("probe.out"), Path("probe.err"));
+  // relay-probe as the authorised child "site" of r2 (or `sites` children
+  // site-0 .. site-N-1), all active on return.
+  void StartProbe(double seconds, int sites = 1) {
+    auto process = Process::Start(
+        {kProbe, "--json", absl::StrCat("--duration=", seconds),
+         absl::StrCat("--parent=127.0.0.1:", r2_.udp_port), "--node-id=site",
+         absl::StrCat("--key=", kKeySite), absl::StrCat("--sites=", sites)},
+        Path("probe.out"), Path("probe.err"));
     ASSERT_TRUE(process.ok());
     probe_ = std::move(*process);
-    ASSERT_TRUE(WaitForChildren(r2_, 1)) << ReadFile(Path("r2.err"));
+    ASSERT_TRUE(WaitForChildren(r2_, sites)) << ReadFile(Path("r2.err"));
+  }
+
+  // Runs relay-source into r1 for `seconds`; returns its JSON counters.
+  std::string RunSource(int bind_port, double seconds) {
+    auto source = Process::Start(
+        {kSource, "--json", "--width=320", "--height=240", "--bitrate=500",
+         "--gop=30", absl::StrCat("--bind=127.0.0.1:", bind_port),
+         absl::StrCat("--dest=127.0.0.1:", r1_.udp_port),
+         absl::StrCat("--ssrc=", kVideoSsrc),
+         absl::StrCat("--audio-ssrc=", kAudioSsrc),
+         absl::StrCat("--duration=", seconds)},
+        Path("source.out"), Path("source.err"));
+    EXPECT_TRUE(source.ok());
+    EXPECT_EQ((*source)->Wait(absl::Seconds(30)), 0)
+        << ReadFile(Path("source.err"));
+    return ReadFile(Path("source.out"));
   }
 
   std::string ProbeFinal() {
@@ -132,17 +149,7 @@ TEST_F(MediaRelayTest, RelaySourceThroughTwoRelaysToProbe) {
             absl::Substitute("children { id: \"site\" key_hex: \"$0\" }\n",
                              kKeySite));
   StartProbe(4.5);
-  auto source = Process::Start(
-      {kSource, "--json", "--width=320", "--height=240", "--bitrate=500",
-       "--gop=30", absl::StrCat("--bind=127.0.0.1:", *port),
-       absl::StrCat("--dest=127.0.0.1:", r1_.udp_port),
-       absl::StrCat("--ssrc=", kVideoSsrc),
-       absl::StrCat("--audio-ssrc=", kAudioSsrc), "--duration=3"},
-      Path("source.out"), Path("source.err"));
-  ASSERT_TRUE(source.ok());
-  ASSERT_EQ((*source)->Wait(absl::Seconds(30)), 0)
-      << ReadFile(Path("source.err"));
-  const std::string counters = ReadFile(Path("source.out"));
+  const std::string counters = RunSource(*port, 3);
   const std::string final = ProbeFinal();
   const int64_t frames = JsonInt(counters, "frames").value_or(-1);
   EXPECT_GE(frames, 80);
@@ -151,6 +158,34 @@ TEST_F(MediaRelayTest, RelaySourceThroughTwoRelaysToProbe) {
   EXPECT_EQ(JsonInt(final, "lost"), 0);
   EXPECT_EQ(JsonInt(final, "latency_samples"), frames);
   EXPECT_EQ(JsonInt(final, "last_pattern_frame"), frames - 1);
+}
+
+TEST_F(MediaRelayTest, ManySitesInOneProbeEachCountEveryPacket) {
+  auto port = FreeLoopbackPortQuad();
+  ASSERT_TRUE(port.ok());
+  constexpr int kSites = 4;
+  std::string children;
+  for (int i = 0; i < kSites; ++i) {
+    absl::StrAppend(
+        &children,
+        absl::Substitute("children { id: \"site-$0\" key_hex: \"$1\" }\n", i,
+                         kKeySite));
+  }
+  StartTree(*port, children);
+  StartProbe(3.5, kSites);
+  const std::string counters = RunSource(*port, 2);
+  const std::string final = ProbeFinal();
+  const int64_t sent = JsonInt(counters, "video_packets").value_or(-1) +
+                       JsonInt(counters, "audio_packets").value_or(-1);
+  EXPECT_EQ(JsonInt(final, "sites"), kSites);
+  EXPECT_EQ(JsonInt(final, "decoding_sites"), 1);
+  EXPECT_EQ(JsonInt(final, "packets"), kSites * sent) << final;
+  EXPECT_EQ(JsonInt(final, "lost"), 0);
+  EXPECT_EQ(JsonInt(final, "frames_decoded"), JsonInt(counters, "frames"));
+  EXPECT_EQ(JsonInt(final, "decode_errors"), 0);
+  // Every site measures latency, decoding or not.
+  EXPECT_EQ(JsonInt(final, "latency_samples"),
+            kSites * JsonInt(counters, "frames").value_or(0));
 }
 
 TEST_F(MediaRelayTest, FfmpegSourceThroughTwoRelaysEveryFrameDecoded) {
