@@ -175,6 +175,42 @@ TEST_F(MediaInteropTest, FfmpegAsTheSiteDecodesFromTheSdp) {
       << ReadFile(Path("source.err"));
 }
 
+TEST_F(MediaInteropTest, FileInputIsSentAndDecoded) {
+  const std::string ffmpeg = FindOnPath("ffmpeg");
+  if (ffmpeg.empty())
+    GTEST_SKIP() << "ffmpeg is not installed (./dev installs it)";
+  // A short clip in a container and codec other than the one sent.
+  const std::string clip = Path("clip.mkv");
+  auto make = Process::Start(
+      {ffmpeg, "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i",
+       "testsrc=size=352x288:rate=25:duration=1", "-c:v", "mpeg4", "-y", clip},
+      Path("make.out"), Path("make.err"));
+  ASSERT_TRUE(make.ok());
+  ASSERT_EQ((*make)->Wait(absl::Seconds(30)), 0) << ReadFile(Path("make.err"));
+  const std::string listen = StartProbe({"--duration=3.5"});
+  ASSERT_FALSE(listen.empty());
+  // Two seconds of a one-second clip: the input loops.
+  const std::string source = RunSource(
+      {"--dest=" + listen, "--duration=2", "--input=" + clip, "--audio=false"});
+  const std::string final = ProbeFinal(0);
+  const int64_t frames = JsonInt(source, "frames").value_or(-1);
+  EXPECT_GE(frames, 55);
+  EXPECT_EQ(JsonInt(final, "frames_decoded"), frames) << final;
+  EXPECT_EQ(JsonInt(final, "decode_errors"), 0);
+  // Not the test pattern: no frame number to read.
+  EXPECT_NE(final.find("\"last_pattern_frame\":null"), std::string::npos);
+}
+
+TEST_F(MediaInteropTest, MissingInputFileFailsClearly) {
+  auto source = Process::Start(
+      {kSource, "--dest=127.0.0.1:9", "--input=/nonexistent/clip.mp4"},
+      Path("s.out"), Path("s.err"));
+  ASSERT_TRUE(source.ok());
+  EXPECT_EQ((*source)->Wait(absl::Seconds(10)), 1);
+  EXPECT_NE(ReadFile(Path("s.err")).find("/nonexistent/clip.mp4"),
+            std::string::npos);
+}
+
 TEST_F(MediaInteropTest, BadFlagsExitTwoNamingTheFlag) {
   auto source = Process::Start({kSource, "--dest=nonsense"}, Path("s.out"),
                                Path("s.err"));
