@@ -2,6 +2,7 @@
 // measure the stream they receive. See docs/media-tools.md.
 
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <fstream>
 #include <iostream>
@@ -313,6 +314,14 @@ int main(int argc, char** argv) {
   const double interval = absl::GetFlag(FLAGS_interval);
   if (!(interval >= 0.05)) BadFlag("interval", "must be at least 0.05");
 
+  // One socket per site: thousands of sites need more than the usual 1024
+  // descriptors, so take the hard limit.
+  rlimit files{};
+  if (getrlimit(RLIMIT_NOFILE, &files) == 0 &&
+      files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &files);
+  }
   auto probe = Probe::Create(sites);
   if (!probe.ok()) {
     std::cerr << "relay-probe: " << probe.status().message() << "\n";

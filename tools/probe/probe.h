@@ -54,7 +54,6 @@ class Probe {
   Totals Sum(const media::LatencyStats& latency) const;
 
   int epoll_fd_;
-  absl::Time start_;
   media::LatencyStats total_latency_{1 << 22};
   media::LatencyStats interval_latency_{1 << 20};
   std::vector<std::unique_ptr<Site>> sites_;
