@@ -31,6 +31,13 @@ constexpr absl::Duration kReportInterval = absl::Seconds(1);
 // (4-byte header, 1 + 8 bytes of element, 3 bytes padding).
 constexpr size_t kRtpOverhead = 12 + 16;
 
+// RTP timestamps follow the schedule, so frames skipped after a stall show
+// as a gap in time, not as slow motion.
+uint32_t RtpTime(absl::Duration media_time, int clock_rate) {
+  return static_cast<uint32_t>(absl::ToInt64Microseconds(media_time) *
+                               clock_rate / 1000000);
+}
+
 uint32_t RandomU32(std::mt19937& rng) {
   return std::uniform_int_distribution<uint32_t>(1, 0xffffffff)(rng);
 }
@@ -196,14 +203,14 @@ absl::Status Source::Run() {
     absl::Time now = absl::Now();
     if (now >= end) break;
     if (now >= next_frame) {
-      absl::Status status = SendVideoFrame(now);
+      absl::Status status = SendVideoFrame(now, next_frame - start);
       if (!status.ok()) return status;
       next_frame += frame_interval;
       // After a stall (e.g. the machine was busy) skip ahead, not burst.
       if (now - next_frame > 5 * frame_interval) next_frame = now;
     }
     if (audio_ && now >= next_audio) {
-      absl::Status status = SendAudioFrame(now);
+      absl::Status status = SendAudioFrame(now, next_audio - start);
       if (!status.ok()) return status;
       next_audio += kAudioFrame;
       if (now - next_audio > 5 * kAudioFrame) next_audio = now;
@@ -229,7 +236,7 @@ absl::Status Source::Run() {
   return absl::OkStatus();
 }
 
-absl::Status Source::SendVideoFrame(absl::Time now) {
+absl::Status Source::SendVideoFrame(absl::Time now, absl::Duration media_time) {
   bool force = false;
   if (keyframe_requested_) {
     keyframe_requested_ = false;
@@ -241,8 +248,7 @@ absl::Status Source::SendVideoFrame(absl::Time now) {
   std::vector<media::EncodedFrame> encoded;
   status = video_->Encode(frame_.get(), frame_number_, force, &encoded);
   if (!status.ok()) return status;
-  const uint32_t timestamp = static_cast<uint32_t>(
-      frame_number_ * media::kVideoClockRate / options_.video.frame_rate);
+  const uint32_t timestamp = RtpTime(media_time, media::kVideoClockRate);
   ++frame_number_;
   for (const media::EncodedFrame& access_unit : encoded) {
     ++stats_.frames;
@@ -264,7 +270,7 @@ absl::Status Source::SendVideoFrame(absl::Time now) {
   return absl::OkStatus();
 }
 
-absl::Status Source::SendAudioFrame(absl::Time now) {
+absl::Status Source::SendAudioFrame(absl::Time now, absl::Duration media_time) {
   std::vector<int16_t> samples(media::AudioEncoder::kFrameSamples);
   tone_->Fill(absl::MakeSpan(samples));
   std::vector<std::vector<uint8_t>> packets;
@@ -273,7 +279,7 @@ absl::Status Source::SendAudioFrame(absl::Time now) {
   for (const auto& payload : packets) {
     // RFC 7587: one Opus packet per RTP packet, 48 kHz timestamps.
     const std::vector<uint8_t> packet =
-        BuildPacket(*audio_stream_, static_cast<uint32_t>(audio_samples_),
+        BuildPacket(*audio_stream_, RtpTime(media_time, kAudioClockRate),
                     /*marker=*/false, now, payload);
     SendNow(audio_stream_->dest, packet);
     ++stats_.audio_packets;

@@ -99,8 +99,9 @@ class Source {
          std::unique_ptr<media::PictureSource> pictures,
          media::AvFramePtr frame);
 
-  absl::Status SendVideoFrame(absl::Time now);
-  absl::Status SendAudioFrame(absl::Time now);
+  // `media_time`: the frame's place in the schedule since the start.
+  absl::Status SendVideoFrame(absl::Time now, absl::Duration media_time);
+  absl::Status SendAudioFrame(absl::Time now, absl::Duration media_time);
   // Builds an RTP packet, stores it in the stream's ring, returns it.
   std::vector<uint8_t> BuildPacket(Stream& stream, uint32_t timestamp,
                                    bool marker, absl::Time send_time,
