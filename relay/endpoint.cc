@@ -46,9 +46,13 @@ sockaddr_in Endpoint::ToSockaddr() const {
   return addr;
 }
 
-std::string Endpoint::ToString() const {
+std::string Endpoint::IpString() const {
   return absl::StrCat((ip >> 24) & 0xff, ".", (ip >> 16) & 0xff, ".",
-                      (ip >> 8) & 0xff, ".", ip & 0xff, ":", port);
+                      (ip >> 8) & 0xff, ".", ip & 0xff);
+}
+
+std::string Endpoint::ToString() const {
+  return absl::StrCat(IpString(), ":", port);
 }
 
 }  // namespace cascade::relay

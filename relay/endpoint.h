@@ -21,6 +21,8 @@ struct Endpoint {
   static Endpoint FromSockaddr(const sockaddr_in& addr);
   sockaddr_in ToSockaddr() const;
   std::string ToString() const;
+  // The address alone, dotted quad.
+  std::string IpString() const;
   // One integer that orders and identifies the endpoint.
   uint64_t Key() const { return (uint64_t{ip} << 16) | port; }
 

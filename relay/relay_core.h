@@ -17,7 +17,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "relay/clock.h"
+#include "base/clock.h"
 #include "relay/endpoint.h"
 #include "relay/keyframe_cache.h"
 #include "relay/nack_tracker.h"

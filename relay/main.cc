@@ -1,0 +1,113 @@
+// relayd: the Cascade relay daemon. See docs/relayd.md.
+#include <glog/logging.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "base/flags.h"
+#include "relay/config.h"
+#include "relay/server.h"
+
+ABSL_FLAG(std::string, config, "",
+          "Standalone configuration: a textproto cascade.v1.RelayConfig "
+          "(proto/relay_config.proto) with parents, children, streams, keys "
+          "and timings. Re-read on SIGHUP.");
+ABSL_FLAG(std::string, id, "", "Node id; overrides the config's node_id.");
+ABSL_FLAG(std::string, listen, "",
+          "IP:PORT of the UDP socket (RTP and RTCP); overrides the config's "
+          "listen. Port 0: the kernel chooses (see --port-file).");
+ABSL_FLAG(std::string, metrics, "",
+          "IP:PORT to serve Prometheus text on /metrics; empty: no endpoint.");
+ABSL_FLAG(std::string, controller, "",
+          "HOST:PORT of the topology controller. Accepted and stored; the "
+          "controller client is not wired in yet, so --config is needed.");
+ABSL_FLAG(std::string, port_file, "",
+          "Once bound, write \"udp=PORT\\nmetrics=PORT\\n\" to this file.");
+
+namespace cascade::relay {
+namespace {
+
+[[noreturn]] void Fail(absl::string_view message) {
+  std::fprintf(stderr, "relayd: %.*s\n", static_cast<int>(message.size()),
+               message.data());
+  std::exit(2);
+}
+
+// The config file with the flags laid over it.
+absl::StatusOr<RelayOptions> LoadOptions() {
+  cascade::v1::RelayConfig config;
+  const std::string path = absl::GetFlag(FLAGS_config);
+  if (!path.empty()) {
+    absl::StatusOr<cascade::v1::RelayConfig> read = ReadConfigFile(path);
+    if (!read.ok()) return read.status();
+    config = *std::move(read);
+  }
+  if (!absl::GetFlag(FLAGS_id).empty()) {
+    config.set_node_id(absl::GetFlag(FLAGS_id));
+  }
+  if (!absl::GetFlag(FLAGS_listen).empty()) {
+    config.set_listen(absl::GetFlag(FLAGS_listen));
+  }
+  absl::StatusOr<RelayOptions> options = ToOptions(config);
+  if (!options.ok() && !path.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": ", options.status().message()));
+  }
+  return options;
+}
+
+int Main() {
+  if (absl::GetFlag(FLAGS_config).empty()) {
+    Fail(absl::GetFlag(FLAGS_controller).empty()
+             ? "--config is required (standalone mode)"
+             : "--controller is not wired in yet: give --config as well");
+  }
+  absl::StatusOr<RelayOptions> options = LoadOptions();
+  if (!options.ok()) Fail(options.status().message());
+
+  ServerOptions server;
+  server.relay = *std::move(options);
+  if (!absl::GetFlag(FLAGS_metrics).empty()) {
+    absl::StatusOr<Endpoint> metrics =
+        Endpoint::Parse(absl::GetFlag(FLAGS_metrics));
+    if (!metrics.ok()) {
+      Fail(absl::StrCat("--metrics: ", metrics.status().message()));
+    }
+    server.metrics = *metrics;
+  }
+  server.port_file = absl::GetFlag(FLAGS_port_file);
+  server.reload = LoadOptions;
+
+  absl::StatusOr<std::unique_ptr<RelayServer>> relay =
+      RelayServer::Create(std::move(server));
+  if (!relay.ok()) {
+    LOG(ERROR) << relay.status();
+    return 1;
+  }
+  (*relay)->Run();
+  return 0;
+}
+
+}  // namespace
+}  // namespace cascade::relay
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "Cascade relay daemon: forwards RTP/RTCP down a tree of relays with NACK "
+      "repair, keyframe cache and authenticated children.\n"
+      "  relayd --config=relay.textproto [--listen=IP:PORT] "
+      "[--metrics=IP:PORT]");
+  cascade::AcceptDashedFlagNames(argc, argv);
+  absl::ParseCommandLine(argc, argv);
+  FLAGS_logtostderr = true;
+  google::InitGoogleLogging(argv[0]);
+  // The metrics thread writes to sockets that clients may have closed.
+  signal(SIGPIPE, SIG_IGN);
+  return cascade::relay::Main();
+}

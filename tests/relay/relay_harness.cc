@@ -1,0 +1,253 @@
+#include "tests/relay/relay_harness.h"
+
+#include <fcntl.h>
+#include <httplib.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "absl/status/status.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "relay/rtp/activation.h"
+#include "relay/rtp/demux.h"
+#include "relay/rtp/rtcp.h"
+#include "relay/rtp/rtp.h"
+
+extern char** environ;
+
+namespace cascade::relay::testing {
+
+UdpPeer::UdpPeer() {
+  fd_ = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  const int buffer = 8 << 20;
+  setsockopt(fd_, SOL_SOCKET, SO_RCVBUFFORCE, &buffer, sizeof(buffer));
+  sockaddr_in addr = Endpoint::Parse("127.0.0.1:0")->ToSockaddr();
+  bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  socklen_t len = sizeof(addr);
+  getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+  address_ = Endpoint::FromSockaddr(addr);
+}
+
+UdpPeer::~UdpPeer() { close(fd_); }
+
+void UdpPeer::SendTo(const Endpoint& to, absl::Span<const uint8_t> bytes) {
+  sockaddr_in addr = to.ToSockaddr();
+  // A full socket buffer on loopback clears within microseconds: retry a
+  // bounded number of times.
+  for (int attempt = 0; attempt < 1000; ++attempt) {
+    if (sendto(fd_, bytes.data(), bytes.size(), 0,
+               reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) >= 0 ||
+        (errno != EAGAIN && errno != ENOBUFS)) {
+      return;
+    }
+    usleep(50);
+  }
+}
+
+std::optional<Bytes> UdpPeer::Receive(absl::Duration timeout, Endpoint* from) {
+  const absl::Time deadline = absl::Now() + timeout;
+  Bytes buffer(65536);
+  while (true) {
+    sockaddr_in addr{};
+    socklen_t len = sizeof(addr);
+    const ssize_t n = recvfrom(fd_, buffer.data(), buffer.size(), 0,
+                               reinterpret_cast<sockaddr*>(&addr), &len);
+    if (n >= 0) {
+      buffer.resize(static_cast<size_t>(n));
+      if (from != nullptr) *from = Endpoint::FromSockaddr(addr);
+      return buffer;
+    }
+    const absl::Duration left = deadline - absl::Now();
+    if (left <= absl::ZeroDuration()) return std::nullopt;
+    pollfd p{fd_, POLLIN, 0};
+    poll(&p, 1, static_cast<int>(absl::ToInt64Milliseconds(left)) + 1);
+  }
+}
+
+std::string RelaydPath() {
+  const char* srcdir = std::getenv("TEST_SRCDIR");
+  const char* workspace = std::getenv("TEST_WORKSPACE");
+  return absl::StrCat(srcdir ? srcdir : ".", "/",
+                      workspace ? workspace : "cascade", "/relay/relayd");
+}
+
+std::string TempDir(const std::string& name) {
+  const char* base = std::getenv("TEST_TMPDIR");
+  static int counter = 0;
+  const std::string dir = absl::StrCat(base ? base : "/tmp", "/", name, "-",
+                                       getpid(), "-", ++counter);
+  mkdir(dir.c_str(), 0700);
+  return dir;
+}
+
+absl::StatusOr<std::unique_ptr<RelayProcess>> RelayProcess::Start(
+    const std::string& name, const std::string& config) {
+  const std::string dir = TempDir(name);
+  std::unique_ptr<RelayProcess> p(new RelayProcess());
+  p->config_path_ = dir + "/relay.textproto";
+  const std::string port_file = dir + "/ports";
+  std::ofstream(p->config_path_) << config;
+
+  std::vector<std::string> args = {RelaydPath(), "--config=" + p->config_path_,
+                                   "--port-file=" + port_file,
+                                   "--metrics=127.0.0.1:0"};
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  if (posix_spawn(&p->pid_, argv[0], nullptr, nullptr, argv.data(), environ) !=
+      0) {
+    return absl::InternalError("posix_spawn relayd failed");
+  }
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (absl::Now() < deadline) {
+    std::ifstream in(port_file);
+    std::string line;
+    int udp = 0;
+    while (std::getline(in, line)) {
+      std::pair<std::string, std::string> kv = absl::StrSplit(line, '=');
+      if (kv.first == "udp") absl::SimpleAtoi(kv.second, &udp);
+      if (kv.first == "metrics") absl::SimpleAtoi(kv.second, &p->metrics_port_);
+    }
+    if (udp != 0) {
+      p->address_ = Endpoint{0x7f000001, static_cast<uint16_t>(udp)};
+      return p;
+    }
+    int status = 0;
+    if (waitpid(p->pid_, &status, WNOHANG) == p->pid_) {
+      p->exited_ = true;
+      return absl::InternalError(absl::StrCat(
+          "relayd exited early with exit code ",
+          WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status)));
+    }
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  return absl::DeadlineExceededError("relayd did not write its port file");
+}
+
+RelayProcess::~RelayProcess() {
+  if (pid_ > 0 && !exited_) {
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+  }
+}
+
+std::map<std::string, double> RelayProcess::Metrics() const {
+  std::map<std::string, double> out;
+  httplib::Client client("127.0.0.1", metrics_port_);
+  client.set_connection_timeout(2);
+  client.set_read_timeout(3);
+  httplib::Result res = client.Get("/metrics");
+  if (!res || res->status != 200) return out;
+  std::istringstream lines(res->body);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    const size_t space = line.rfind(' ');
+    double value = 0;
+    if (space == std::string::npos ||
+        !absl::SimpleAtod(line.substr(space + 1), &value)) {
+      continue;
+    }
+    out[line.substr(0, space)] = value;
+  }
+  return out;
+}
+
+double RelayProcess::Metric(const std::string& sample) const {
+  const std::map<std::string, double> m = Metrics();
+  auto it = m.find(sample);
+  return it == m.end() ? 0 : it->second;
+}
+
+double RelayProcess::MetricSum(const std::string& name) const {
+  double sum = 0;
+  for (const auto& [sample, value] : Metrics()) {
+    if (sample == name || sample.rfind(name + "{", 0) == 0) sum += value;
+  }
+  return sum;
+}
+
+bool RelayProcess::WaitForMetric(const std::string& sample, double value,
+                                 absl::Duration timeout) const {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    if (Metric(sample) >= value) return true;
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  return false;
+}
+
+void RelayProcess::Signal(int signum) const { kill(pid_, signum); }
+
+std::optional<int> RelayProcess::Wait(absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    int status = 0;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      exited_ = true;
+      return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    }
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  return std::nullopt;
+}
+
+Bytes MakeRtp(uint32_t ssrc, uint16_t seq, uint32_t timestamp,
+              absl::Span<const uint8_t> payload) {
+  rtp::RtpHeader h;
+  h.payload_type = 96;
+  h.sequence_number = seq;
+  h.timestamp = timestamp;
+  h.ssrc = ssrc;
+  Bytes out(rtp::kRtpFixedHeaderSize + payload.size());
+  out.resize(rtp::WriteRtpPacket(h, payload, absl::MakeSpan(out)));
+  return out;
+}
+
+Bytes MakeActivation(const std::string& node, const std::string& key,
+                     uint64_t nonce) {
+  rtp::ActivationRequest r;
+  r.node_id = node;
+  r.timestamp_ms = absl::ToUnixMillis(absl::Now());
+  r.nonce = nonce;
+  Bytes out(rtp::kMaxActivationSize);
+  out.resize(rtp::BuildActivation(
+      r,
+      absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(key.data()),
+                          key.size()),
+      absl::MakeSpan(out)));
+  return out;
+}
+
+Bytes MakeNack(uint32_t media_ssrc, const std::vector<uint16_t>& seqs) {
+  Bytes out(1500);
+  out.resize(rtp::BuildNack(0x5151, media_ssrc, seqs, absl::MakeSpan(out)));
+  return out;
+}
+
+Bytes MakeReceiverReport() {
+  Bytes out(64);
+  out.resize(rtp::BuildReceiverReport(0x5151, {}, absl::MakeSpan(out)));
+  return out;
+}
+
+bool IsRtp(absl::Span<const uint8_t> bytes) {
+  return rtp::Classify(bytes) == rtp::PacketKind::kRtp;
+}
+
+uint16_t SeqOf(absl::Span<const uint8_t> rtp) {
+  return static_cast<uint16_t>(rtp[2] << 8 | rtp[3]);
+}
+
+}  // namespace cascade::relay::testing

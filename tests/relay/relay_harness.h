@@ -1,0 +1,99 @@
+// Test harness for relayd integration tests: starts real relayd processes
+// with generated configs on kernel-chosen loopback ports, reads their
+// metrics, and plays sources, children and attackers with plain UDP sockets.
+#ifndef CASCADE_TESTS_RELAY_RELAY_HARNESS_H_
+#define CASCADE_TESTS_RELAY_RELAY_HARNESS_H_
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "absl/types/span.h"
+#include "relay/endpoint.h"
+
+namespace cascade::relay::testing {
+
+using Bytes = std::vector<uint8_t>;
+
+// A UDP socket on 127.0.0.1 with a kernel-chosen port.
+class UdpPeer {
+ public:
+  UdpPeer();
+  ~UdpPeer();
+  UdpPeer(const UdpPeer&) = delete;
+  UdpPeer& operator=(const UdpPeer&) = delete;
+
+  const Endpoint& address() const { return address_; }
+  void SendTo(const Endpoint& to, absl::Span<const uint8_t> bytes);
+  // The next datagram, or nothing after `timeout`.
+  std::optional<Bytes> Receive(absl::Duration timeout,
+                               Endpoint* from = nullptr);
+
+ private:
+  int fd_;
+  Endpoint address_;
+};
+
+// One relayd process.
+class RelayProcess {
+ public:
+  // Writes `config` (textproto) to a file and starts relayd on it with
+  // --metrics and --port-file; waits (bounded) until it has bound.
+  static absl::StatusOr<std::unique_ptr<RelayProcess>> Start(
+      const std::string& name, const std::string& config);
+  // Kills the process if it still runs.
+  ~RelayProcess();
+
+  const Endpoint& address() const { return address_; }
+  const std::string& config_path() const { return config_path_; }
+  pid_t pid() const { return pid_; }
+
+  // Every sample of /metrics, "name{labels}" -> value; empty on failure.
+  std::map<std::string, double> Metrics() const;
+  // One sample, 0 when absent.
+  double Metric(const std::string& sample) const;
+  // The sum of every sample whose name is `name` (any labels).
+  double MetricSum(const std::string& name) const;
+  // Polls until `sample` >= value or the timeout passes.
+  bool WaitForMetric(const std::string& sample, double value,
+                     absl::Duration timeout) const;
+
+  void Signal(int signum) const;
+  // The exit code, or nothing if it did not exit within `timeout`.
+  std::optional<int> Wait(absl::Duration timeout);
+
+ private:
+  RelayProcess() = default;
+
+  pid_t pid_ = -1;
+  bool exited_ = false;
+  Endpoint address_;
+  int metrics_port_ = 0;
+  std::string config_path_;
+};
+
+// Path of the relayd binary in the test's runfiles.
+std::string RelaydPath();
+// A fresh directory under TEST_TMPDIR.
+std::string TempDir(const std::string& name);
+
+Bytes MakeRtp(uint32_t ssrc, uint16_t seq, uint32_t timestamp,
+              absl::Span<const uint8_t> payload);
+// A signed activation (RTCP APP) for node `node` under `key`.
+Bytes MakeActivation(const std::string& node, const std::string& key,
+                     uint64_t nonce);
+Bytes MakeNack(uint32_t media_ssrc, const std::vector<uint16_t>& seqs);
+Bytes MakeReceiverReport();
+bool IsRtp(absl::Span<const uint8_t> bytes);
+uint16_t SeqOf(absl::Span<const uint8_t> rtp);
+
+}  // namespace cascade::relay::testing
+
+#endif  // CASCADE_TESTS_RELAY_RELAY_HARNESS_H_
