@@ -12,6 +12,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_split.h"
+#include "base/flags.h"
 #include "tools/bench/fanout_loop.h"
 
 ABSL_FLAG(std::string, mode, "sendmmsg",
@@ -38,6 +39,7 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "fanout-baseline --mode=sendmmsg|gso --listen=IP:PORT "
       "--children=IP:PORT,...\nSIGTERM/SIGINT: print counters and exit.");
+  cascade::AcceptDashedFlagNames(argc, argv);
   absl::ParseCommandLine(argc, argv);
   absl::StatusOr<cascade::bench::FanoutMode> mode =
       cascade::bench::ParseFanoutMode(absl::GetFlag(FLAGS_mode));

@@ -22,6 +22,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "base/flags.h"
 #include "tools/bench/forwarder.h"
 #include "tools/bench/forwarding_bench.h"
 #include "tools/bench/machine.h"
@@ -467,6 +468,7 @@ int main(int argc, char** argv) {
       "Runs Cascade's benchmarks and prints figures, ratios and targets "
       "(met/missed). Benchmarks are never tests: a missed target is reported, "
       "not failed.");
+  cascade::AcceptDashedFlagNames(argc, argv);
   absl::ParseCommandLine(argc, argv);
   return cascade::bench::Main(argv[0]);
 }

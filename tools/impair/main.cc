@@ -12,6 +12,7 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
+#include "base/flags.h"
 #include "tools/impair/udp_impair_proxy.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:0",
@@ -45,22 +46,6 @@ constexpr int kBadFlags = 2;
 int Fail(const std::string& message) {
   std::cerr << "udp-impair: " << message << "\n";
   return kBadFlags;
-}
-
-// absl flags are spelt with underscores; the documented spelling uses dashes
-// (--burst-loss). Accept both by rewriting the flag names.
-std::vector<std::string> NormaliseFlagNames(int argc, char** argv) {
-  std::vector<std::string> args(argv, argv + argc);
-  for (size_t i = 1; i < args.size(); ++i) {
-    std::string& arg = args[i];
-    if (arg == "--") break;
-    if (arg.rfind("--", 0) != 0) continue;
-    const size_t name_end = std::min(arg.find('='), arg.size());
-    for (size_t j = 2; j < name_end; ++j) {
-      if (arg[j] == '-') arg[j] = '_';
-    }
-  }
-  return args;
 }
 
 struct Signals {
@@ -120,11 +105,8 @@ int main(int argc, char** argv) {
       "[--duplicate=P] [--seed=N]\n"
       "SIGUSR1 cuts the link (everything dropped), SIGUSR2 restores it; "
       "SIGINT/SIGTERM exit after printing the counters.");
-  std::vector<std::string> args = cascade::NormaliseFlagNames(argc, argv);
-  std::vector<char*> arg_pointers;
-  for (std::string& arg : args) arg_pointers.push_back(arg.data());
-  absl::ParseCommandLine(static_cast<int>(arg_pointers.size()),
-                         arg_pointers.data());
+  cascade::AcceptDashedFlagNames(argc, argv);
+  absl::ParseCommandLine(argc, argv);
 
   cascade::ImpairProxyOptions options;
   absl::StatusOr<cascade::SocketAddress> listen =
