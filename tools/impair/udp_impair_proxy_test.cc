@@ -298,7 +298,8 @@ TEST_F(ImpairProxyTest, DelayHoldsEveryDatagram) {
   }
   std::sort(one_way.begin(), one_way.end());
   EXPECT_GE(one_way.front(), 30'000'000u);
-  EXPECT_LT(one_way[one_way.size() / 2], 45'000'000u);
+  // Lateness from a busy machine is possible; a doubled delay is not.
+  EXPECT_LT(one_way[one_way.size() / 2], 60'000'000u);
 }
 
 TEST_F(ImpairProxyTest, JitterSpreadsTheDelay) {
@@ -309,16 +310,17 @@ TEST_F(ImpairProxyTest, JitterSpreadsTheDelay) {
   SendAndSettle(*client_, 500);
 
   ASSERT_EQ(server_->arrivals().size(), 500u);
-  uint64_t low = UINT64_MAX, high = 0;
+  std::vector<uint64_t> one_way;
   for (const Arrival& arrival : server_->arrivals()) {
-    low = std::min(low, arrival.one_way_ns);
-    high = std::max(high, arrival.one_way_ns);
+    one_way.push_back(arrival.one_way_ns);
   }
-  // Uniform over [20, 60] ms: 500 draws reach near both ends.
-  EXPECT_GE(low, 20'000'000u);
-  EXPECT_LT(low, 27'000'000u);
-  EXPECT_GT(high, 55'000'000u);
-  EXPECT_LT(high, 80'000'000u);
+  std::sort(one_way.begin(), one_way.end());
+  // Uniform over [20, 60] ms: nothing leaves early, and the middle 80% spans
+  // about 32 ms (a loaded machine only adds lateness, so upper bounds on
+  // single arrivals would be flaky).
+  EXPECT_GE(one_way.front(), 20'000'000u);
+  EXPECT_GT(one_way[450] - one_way[50], 20'000'000u);
+  EXPECT_LT(one_way[250], 100'000'000u);
 }
 
 TEST_F(ImpairProxyTest, ReorderSwapsDatagramsAtTheConfiguredRate) {
