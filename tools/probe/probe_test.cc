@@ -11,7 +11,9 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
+#include "relay/rtp/activation.h"
 #include "relay/rtp/demux.h"
+#include "relay/rtp/rtcp.h"
 #include "relay/rtp/rtp.h"
 #include "tools/source/source.h"
 
@@ -188,6 +190,102 @@ TEST(SourceToProbeTest, UnrepairableLossAsksForAKeyframeAndRecovers) {
   ASSERT_TRUE(c.last_pattern_frame.has_value());
   EXPECT_EQ(*c.last_pattern_frame, r.source.frames - 1);
   EXPECT_FALSE(c.freezes.empty());
+}
+
+// Records what a child sends its parent.
+struct ParentSide : public rtp::RtcpVisitor {
+  void OnApp(const rtp::AppView& app) override {
+    rtp::ActivationRequest request;
+    const std::string key = "site-key";
+    if (rtp::VerifyActivation(
+            app,
+            absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(key.data()),
+                                key.size()),
+            &request) == rtp::ActivationResult::kOk &&
+        request.node_id == "site-7") {
+      (request.kind == rtp::ActivationKind::kActivate ? activations
+                                                      : deactivations)++;
+    }
+  }
+  void OnReceiverReport(const rtp::ReceiverReportView& rr) override {
+    ++receiver_reports;
+    for (size_t i = 0; i < rr.blocks.size(); ++i) {
+      if (rr.blocks[i].ssrc == 0x5151)
+        last_highest = rr.blocks[i].extended_highest_sequence;
+    }
+  }
+  int activations = 0;
+  int deactivations = 0;
+  int receiver_reports = 0;
+  uint32_t last_highest = 0;
+};
+
+// Runs one child site for 600 ms against a parent socket that, when
+// `answer` is set, streams a packet every few milliseconds once activated.
+ParentSide RunChild(bool answer, Totals* totals) {
+  media::UdpFd parent = *media::UdpFd::Open(Loopback());
+  SiteOptions site;
+  site.listen = Loopback();
+  site.decode = false;
+  site.parent = ParentLink{parent.local(), "site-7", "site-key"};
+  site.keepalive_interval = absl::Milliseconds(50);
+  site.activation_retry = absl::Milliseconds(100);
+  auto probe = Probe::Create({site});
+  EXPECT_TRUE(probe.ok());
+  const relay::Endpoint child = (*probe)->sites()[0]->local();
+  std::thread run([&] {
+    (*probe)->Run(absl::Milliseconds(600), absl::Seconds(1), nullptr);
+  });
+  ParentSide seen;
+  media::Receiver receiver;
+  std::vector<media::Receiver::Datagram> datagrams;
+  uint16_t seq = 100;
+  const absl::Time deadline = absl::Now() + absl::Seconds(5);
+  while (absl::Now() < deadline && seen.deactivations == 0) {
+    pollfd fds{parent.fd(), POLLIN, 0};
+    if (poll(&fds, 1, 5) > 0) {
+      receiver.Receive(parent.fd(), &datagrams);
+      for (const auto& d : datagrams) {
+        EXPECT_EQ(d.from, child);
+        EXPECT_EQ(rtp::ParseRtcpCompound(d.data, &seen), rtp::RtcpError::kOk);
+      }
+    }
+    if (answer && seen.activations > 0) {
+      uint8_t packet[64];
+      rtp::RtpHeader header;
+      header.payload_type = 111;
+      header.sequence_number = seq++;
+      header.ssrc = 0x5151;
+      const uint8_t payload[] = {1, 2, 3};
+      const size_t size =
+          rtp::WriteRtpPacket(header, payload, absl::MakeSpan(packet));
+      parent.SendTo(child, absl::MakeConstSpan(packet, size));
+    }
+  }
+  run.join();
+  *totals = (*probe)->Final();
+  return seen;
+}
+
+TEST(ProbeTest, ChildActivatesOnceWhileMediaFlowsKeepsAliveAndLeaves) {
+  Totals totals;
+  const ParentSide seen = RunChild(/*answer=*/true, &totals);
+  EXPECT_EQ(seen.activations, 1);
+  EXPECT_EQ(seen.deactivations, 1);
+  EXPECT_GE(seen.receiver_reports, 5);
+  // RRs report the stream's progress.
+  EXPECT_GT(seen.last_highest, 110u);
+  EXPECT_GT(totals.counters.packets, 10);
+  EXPECT_EQ(totals.counters.lost, 0);
+}
+
+TEST(ProbeTest, ChildActivatesAgainWhileTheParentIsSilent) {
+  Totals totals;
+  const ParentSide seen = RunChild(/*answer=*/false, &totals);
+  EXPECT_GE(seen.activations, 4);  // every 100 ms for 600 ms
+  EXPECT_LE(seen.activations, 7);
+  EXPECT_EQ(seen.deactivations, 1);
+  EXPECT_EQ(totals.counters.packets, 0);
 }
 
 TEST(ProbeTest, JunkIsCountedNotFatal) {
