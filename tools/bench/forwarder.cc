@@ -90,11 +90,16 @@ class GStreamerForwarder : public Forwarder {
 
 class RelaydForwarder : public Forwarder {
  public:
-  explicit RelaydForwarder(std::string binary) : binary_(std::move(binary)) {}
+  explicit RelaydForwarder(std::string binary)
+      : binary_(std::move(binary)),
+        commit_(FirstOutputLine("git rev-parse --short HEAD")) {}
 
   std::string name() const override { return "relayd"; }
   std::string version() const override {
-    return binary_.empty() ? "" : "Cascade relayd (this tree)";
+    if (binary_.empty()) return "";
+    return commit_.empty() ? "Cascade relayd (this tree)"
+                           : absl::StrCat("Cascade relayd (commit ", commit_,
+                                          ", as built)");
   }
   std::string unavailable_reason() const override {
     return binary_.empty() ? "//relay:relayd not built" : "";
@@ -122,6 +127,7 @@ class RelaydForwarder : public Forwarder {
 
  private:
   const std::string binary_;
+  const std::string commit_;  // of the working directory's tree, if any
 };
 
 }  // namespace
