@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -209,6 +210,42 @@ TEST_F(MediaInteropTest, MissingInputFileFailsClearly) {
   EXPECT_EQ((*source)->Wait(absl::Seconds(10)), 1);
   EXPECT_NE(ReadFile(Path("s.err")).find("/nonexistent/clip.mp4"),
             std::string::npos);
+}
+
+TEST_F(MediaInteropTest, SitesFileGivesEachSiteItsOwnLoopbackAddress) {
+  const std::string sites = Path("sites");
+  std::ofstream(sites) << "# listen [parent node key]\n127.0.0.2:0\n"
+                          "127.0.0.3:0\n";
+  const std::string ports = StartProbe({"--duration=3", "--sites-file=" + sites,
+                                        "--decode-sites=2", "--min-frames=0"});
+  const std::vector<std::string> addresses = absl::StrSplit(ports, '\n');
+  ASSERT_EQ(addresses.size(), 2u) << ports;
+  EXPECT_EQ(addresses[0].rfind("127.0.0.2:", 0), 0u);
+  EXPECT_EQ(addresses[1].rfind("127.0.0.3:", 0), 0u);
+  const std::string source =
+      RunSource({"--dest=" + addresses[1], "--duration=1.5"});
+  const std::string final = ProbeFinal(0);
+  const size_t second = final.find("{\"listen\":\"" + addresses[1]);
+  ASSERT_NE(second, std::string::npos) << final;
+  const size_t first = final.find("{\"listen\":\"" + addresses[0]);
+  ASSERT_NE(first, std::string::npos) << final;
+  EXPECT_EQ(JsonInt(final.substr(first), "packets"), 0);
+  EXPECT_EQ(
+      JsonInt(final.substr(second), "packets"),
+      *JsonInt(source, "video_packets") + *JsonInt(source, "audio_packets"));
+  EXPECT_EQ(JsonInt(final.substr(second), "frames_decoded"),
+            JsonInt(source, "frames"));
+}
+
+TEST_F(MediaInteropTest, BadSitesFileExitsTwoNamingTheLine) {
+  const std::string sites = Path("sites");
+  std::ofstream(sites) << "127.0.0.1:0\n127.0.0.1:0 127.0.0.1:9 only-two\n";
+  auto probe = Process::Start({kProbe, "--sites-file=" + sites}, Path("p.out"),
+                              Path("p.err"));
+  ASSERT_TRUE(probe.ok());
+  EXPECT_EQ((*probe)->Wait(absl::Seconds(10)), 2);
+  EXPECT_NE(ReadFile(Path("p.err")).find(sites + ":2"), std::string::npos)
+      << ReadFile(Path("p.err"));
 }
 
 TEST_F(MediaInteropTest, BadFlagsExitTwoNamingTheFlag) {
