@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <fstream>
 
+#include "tools/bench/forwarding_bench.h"
 #include "tools/bench/process.h"
 #include "tools/bench/rtp_load.h"
 #include "tools/bench/udp_drops.h"
@@ -145,6 +146,34 @@ TEST(UdpDropsTest, SeesARealSocketOverflow) {
   EXPECT_GT(UdpDropsByPort()[bound.port()], 0u);
   close(sender);
   close(receiver);
+}
+
+}  // namespace
+}  // namespace cascade::bench
+
+namespace cascade::bench {
+namespace {
+
+ForwardingResult WithNs(double ns, std::string error = "") {
+  ForwardingResult r;
+  r.ns_per_packet = r.ns_min = r.ns_max = ns;
+  r.error = std::move(error);
+  return r;
+}
+
+TEST(MedianOfTest, PicksTheMedianRunAndKeepsTheRange) {
+  const ForwardingResult median =
+      MedianOf({WithNs(300), WithNs(0, "died"), WithNs(100), WithNs(200)});
+  EXPECT_TRUE(median.error.empty());
+  EXPECT_EQ(median.ns_per_packet, 200);
+  EXPECT_EQ(median.runs, 3);
+  EXPECT_EQ(median.ns_min, 100);
+  EXPECT_EQ(median.ns_max, 300);
+}
+
+TEST(MedianOfTest, ReportsAnErrorWhenNoRunWorked) {
+  EXPECT_EQ(MedianOf({WithNs(0, "first"), WithNs(0, "second")}).error,
+            "second");
 }
 
 }  // namespace

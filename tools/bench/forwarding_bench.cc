@@ -12,6 +12,23 @@ double InputRate(int fanout, double out_pps, double min_input_pps) {
   return std::max(min_input_pps, out_pps / std::max(1, fanout));
 }
 
+ForwardingResult MedianOf(std::vector<ForwardingResult> results) {
+  std::vector<ForwardingResult> ran;
+  for (ForwardingResult& r : results) {
+    if (r.error.empty()) ran.push_back(std::move(r));
+  }
+  if (ran.empty()) return results.empty() ? ForwardingResult{} : results.back();
+  std::sort(ran.begin(), ran.end(),
+            [](const ForwardingResult& a, const ForwardingResult& b) {
+              return a.ns_per_packet < b.ns_per_packet;
+            });
+  ForwardingResult median = ran[ran.size() / 2];
+  median.runs = static_cast<int>(ran.size());
+  median.ns_min = ran.front().ns_per_packet;
+  median.ns_max = ran.back().ns_per_packet;
+  return median;
+}
+
 ForwardingResult RunForwardingCase(const Forwarder& forwarder, int fanout,
                                    const VideoShape& shape,
                                    absl::Duration duration,
@@ -113,6 +130,7 @@ ForwardingResult RunForwardingCase(const Forwarder& forwarder, int fanout,
       expected > 0 ? std::max(0.0, 1 - result.delivered / expected) : 0;
   result.ns_per_packet = result.delivered > 0 ? cpu_ns / result.delivered : 0;
   result.cpu_share = cpu_ns / 1e9 / wall_seconds;
+  result.ns_min = result.ns_max = result.ns_per_packet;
   return result;
 }
 

@@ -32,7 +32,15 @@ struct ForwardingResult {
   uint64_t receiver_drops = 0;
   double ns_per_packet = 0;  // forwarder CPU ns per delivered packet
   double cpu_share = 0;      // forwarder CPU time / wall time (1 = one core)
+  // Over repetitions (see MedianOf): how many ran, and the ns_per_packet range.
+  int runs = 1;
+  double ns_min = 0;
+  double ns_max = 0;
 };
+
+// The run with the median ns_per_packet among those without error, with
+// runs / ns_min / ns_max filled in; the last error when all failed.
+ForwardingResult MedianOf(std::vector<ForwardingResult> results);
 
 // One forwarder at one fan-out, `duration` of load at `shape`'s rate. Every
 // step is bounded: start-up 5 s, sending 1.5x duration, drain 2 s. Packets

@@ -31,8 +31,11 @@ ABSL_FLAG(std::string, only, "",
           "run only this benchmark (names: see --list); default: all");
 ABSL_FLAG(bool, list, false, "list the benchmarks and exit");
 ABSL_FLAG(std::string, json, "", "also write the figures to this JSON file");
-ABSL_FLAG(double, seconds, 5,
+ABSL_FLAG(double, seconds, 4,
           "forwarding: seconds of load per (forwarder, fan-out) case");
+ABSL_FLAG(int, repeat, 3,
+          "forwarding: runs per case; the table shows the run with the median "
+          "CPU per packet and the range over all runs");
 ABSL_FLAG(std::vector<std::string>, fanouts,
           std::vector<std::string>({"1", "13", "100", "1000"}),
           "forwarding: comma-separated fan-outs (children per forwarder)");
@@ -111,9 +114,11 @@ std::string ResultJson(const ForwardingResult& r) {
   return absl::StrFormat(
       "{\"sent\": %d, \"delivered\": %d, \"seconds\": %.3f, "
       "\"delivered_pps\": %.0f, \"loss_ratio\": %.6f, \"input_drops\": %d, "
-      "\"receiver_drops\": %d, \"ns_per_packet\": %.1f, \"cpu_share\": %.3f}",
+      "\"receiver_drops\": %d, \"ns_per_packet\": %.1f, \"cpu_share\": %.3f, "
+      "\"runs\": %d, \"ns_per_packet_min\": %.1f, \"ns_per_packet_max\": %.1f}",
       r.sent, r.delivered, r.seconds, r.delivered_pps, r.loss_ratio,
-      r.input_drops, r.receiver_drops, r.ns_per_packet, r.cpu_share);
+      r.input_drops, r.receiver_drops, r.ns_per_packet, r.cpu_share, r.runs,
+      r.ns_min, r.ns_max);
 }
 
 // Bars of CPU ns per delivered packet, one per (fan-out, forwarder), scaled
@@ -169,6 +174,10 @@ absl::Status RunForwarding(Context& context) {
   if (!(seconds > 0 && seconds <= 60)) {
     return absl::InvalidArgumentError("--seconds: in (0, 60]");
   }
+  const int repeat = absl::GetFlag(FLAGS_repeat);
+  if (repeat < 1 || repeat > 15) {
+    return absl::InvalidArgumentError("--repeat: in 1..15");
+  }
   const double out_pps = absl::GetFlag(FLAGS_out_pps);
   const double min_input_pps = absl::GetFlag(FLAGS_min_input_pps);
   if (!(out_pps > 0 && out_pps <= 2e6 && min_input_pps > 0 &&
@@ -179,17 +188,18 @@ absl::Status RunForwarding(Context& context) {
 
   std::printf(
       "\n== forwarding: video-shaped RTP (1200-byte packets, shorter last per "
-      "frame) into one forwarder, %.0f s per case\n",
-      seconds);
+      "frame) into one forwarder, %.0f s per run, median of %d runs\n",
+      seconds, repeat);
   std::printf(
       "in pps: the load asked for; sent/s: what the blaster achieved on this "
       "machine\n");
   std::printf(
       "loss columns: total, then the kernel's drops at the forwarder's input "
       "socket (in) and at the receivers (rx: the harness fell behind)\n");
-  std::printf("%-7s %-10s %9s %10s %9s %13s %9s %7s %7s %6s %9s %10s %7s\n",
-              "fanout", "forwarder", "in pps", "frame", "sent/s", "delivered/s",
-              "loss", "in", "rx", "cpu", "ns/pkt", "pkt/s/core", "vs gso");
+  std::printf(
+      "%-7s %-10s %9s %10s %9s %13s %9s %7s %7s %6s %9s %13s %10s %7s\n",
+      "fanout", "forwarder", "in pps", "frame", "sent/s", "delivered/s", "loss",
+      "in", "rx", "cpu", "ns/pkt", "range", "pkt/s/core", "vs gso");
   std::vector<std::vector<ForwardingResult>> rows;
   for (int fanout : fanouts) {
     const VideoShape shape =
@@ -203,8 +213,13 @@ absl::Status RunForwarding(Context& context) {
         result.shape = shape;
         result.error = forwarder->unavailable_reason();
       } else {
-        result = RunForwardingCase(*forwarder, fanout, shape,
-                                   absl::Seconds(seconds), context.work_dir);
+        std::vector<ForwardingResult> runs;
+        for (int r = 0; r < repeat; ++r) {
+          runs.push_back(RunForwardingCase(*forwarder, fanout, shape,
+                                           absl::Seconds(seconds),
+                                           context.work_dir));
+        }
+        result = MedianOf(std::move(runs));
         ++context.cases_run;
       }
       row.push_back(result);
@@ -217,13 +232,14 @@ absl::Status RunForwarding(Context& context) {
       } else {
         std::printf(
             "%-7d %-10s %9.0f %10s %9.0f %13.0f %8.4f%% %7llu %7llu %5.0f%% "
-            "%9.0f %10.0f %7s\n",
+            "%9.0f %13s %10.0f %7s\n",
             fanout, result.forwarder.c_str(), shape.packets_per_second(),
             frame.c_str(), result.sent / std::max(1e-9, result.seconds),
             result.delivered_pps, result.loss_ratio * 100,
             static_cast<unsigned long long>(result.input_drops),
             static_cast<unsigned long long>(result.receiver_drops),
             result.cpu_share * 100, result.ns_per_packet,
+            absl::StrFormat("%.0f-%.0f", result.ns_min, result.ns_max).c_str(),
             result.ns_per_packet > 0 ? 1e9 / result.ns_per_packet : 0,
             Ratio(result.ns_per_packet, NsPerPacket(row, "gso")).c_str());
       }
@@ -322,11 +338,12 @@ absl::Status RunForwarding(Context& context) {
         JsonNumber(NsPerPacket(row, "gstreamer")), ", \"forwarders\": {",
         absl::StrJoin(per_forwarder, ", "), "}}"));
   }
-  context.json_sections.push_back(absl::StrCat(
-      "\"forwarding\": {\"seconds_per_case\": ", seconds,
-      ", \"out_pps\": ", out_pps, ", \"results\": [\n    ",
-      absl::StrJoin(entries, ",\n    "), "],\n    \"targets\": [\n    ",
-      absl::StrJoin(target_json, ",\n    "), "]}"));
+  context.json_sections.push_back(
+      absl::StrCat("\"forwarding\": {\"seconds_per_case\": ", seconds,
+                   ", \"runs_per_case\": ", repeat, ", \"out_pps\": ", out_pps,
+                   ", \"results\": [\n    ", absl::StrJoin(entries, ",\n    "),
+                   "],\n    \"targets\": [\n    ",
+                   absl::StrJoin(target_json, ",\n    "), "]}"));
   return absl::OkStatus();
 }
 

@@ -40,8 +40,8 @@ TEST(RelayBenchTest, MeasuresTheBareLoopsAndWritesJson) {
   const std::string json = absl::StrCat(testing::TempDir(), "/bench.json");
   std::string output;
   EXPECT_EQ(RunBench({"--only=forwarding", "--seconds=0.5", "--fanouts=3",
-                      "--out_pps=3000", "--forwarders=sendmmsg,gso,relayd",
-                      "--json=" + json},
+                      "--out_pps=3000", "--repeat=2",
+                      "--forwarders=sendmmsg,gso,relayd", "--json=" + json},
                      &output),
             "exit code 0")
       << output;
@@ -57,7 +57,8 @@ TEST(RelayBenchTest, MeasuresTheBareLoopsAndWritesJson) {
        {"\"cpu_model\"", "\"kernel\"", "\"cores\"", "\"versions\"",
         "\"fanout\": 3", "\"delivered_pps\"", "\"loss_ratio\"",
         "\"ns_per_packet\"", "\"sendmmsg_ns_per_packet\": ",
-        "\"gso_ns_per_packet\": ", "\"gstreamer_ns_per_packet\": null"}) {
+        "\"gso_ns_per_packet\": ", "\"gstreamer_ns_per_packet\": null",
+        "\"runs_per_case\": 2", "\"runs\": 2"}) {
     EXPECT_NE(text.str().find(field), std::string::npos) << field << "\n"
                                                          << text.str();
   }
