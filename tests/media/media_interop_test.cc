@@ -67,7 +67,7 @@ class MediaInteropTest : public ::testing::Test {
 };
 
 TEST_F(MediaInteropTest, SourceToProbeEveryFrameWithLatency) {
-  const std::string listen = StartProbe({"--duration=4"});
+  const std::string listen = StartProbe({"--duration=20", "--idle-exit=1.5"});
   ASSERT_FALSE(listen.empty());
   const std::string source =
       RunSource({"--dest=" + listen, "--duration=2.5", "--gop=30"});
@@ -79,12 +79,14 @@ TEST_F(MediaInteropTest, SourceToProbeEveryFrameWithLatency) {
   EXPECT_EQ(JsonInt(final, "lost"), 0);
   EXPECT_EQ(JsonInt(final, "latency_samples"), frames);
   EXPECT_EQ(JsonInt(final, "last_pattern_frame"), frames - 1);
+  // --idle-exit ended the probe soon after the stream, not at --duration.
+  EXPECT_LT(JsonInt(final, "elapsed_s").value_or(99), 10);
   EXPECT_EQ(JsonInt(final, "packets"), *JsonInt(source, "video_packets") +
                                            *JsonInt(source, "audio_packets"));
 }
 
 TEST_F(MediaInteropTest, LossReorderingAndDuplicatesAreRepairedAndCounted) {
-  const std::string listen = StartProbe({"--duration=5"});
+  const std::string listen = StartProbe({"--duration=20", "--idle-exit=1.5"});
   ASSERT_FALSE(listen.empty());
   auto impair = Process::Start(
       {kImpair, "--listen=127.0.0.1:0", "--forward=" + listen, "--loss=0.03",
@@ -113,7 +115,7 @@ TEST_F(MediaInteropTest, FfmpegAsTheSourceEveryFrameDecoded) {
   const std::string ffmpeg = FindOnPath("ffmpeg");
   if (ffmpeg.empty())
     GTEST_SKIP() << "ffmpeg is not installed (./dev installs it)";
-  const std::string listen = StartProbe({"--duration=6"});
+  const std::string listen = StartProbe({"--duration=20", "--idle-exit=1.5"});
   ASSERT_FALSE(listen.empty());
   auto sender = Process::Start({ffmpeg,
                                 "-hide_banner",
@@ -188,7 +190,7 @@ TEST_F(MediaInteropTest, FileInputIsSentAndDecoded) {
       Path("make.out"), Path("make.err"));
   ASSERT_TRUE(make.ok());
   ASSERT_EQ((*make)->Wait(absl::Seconds(30)), 0) << ReadFile(Path("make.err"));
-  const std::string listen = StartProbe({"--duration=3.5"});
+  const std::string listen = StartProbe({"--duration=20", "--idle-exit=1.5"});
   ASSERT_FALSE(listen.empty());
   // Two seconds of a one-second clip: the input loops.
   const std::string source = RunSource(
@@ -216,8 +218,9 @@ TEST_F(MediaInteropTest, SitesFileGivesEachSiteItsOwnLoopbackAddress) {
   const std::string sites = Path("sites");
   std::ofstream(sites) << "# listen [parent node key]\n127.0.0.2:0\n"
                           "127.0.0.3:0\n";
-  const std::string ports = StartProbe({"--duration=3", "--sites-file=" + sites,
-                                        "--decode-sites=2", "--min-frames=0"});
+  const std::string ports =
+      StartProbe({"--duration=20", "--idle-exit=1.5", "--sites-file=" + sites,
+                  "--decode-sites=2", "--min-frames=0"});
   const std::vector<std::string> addresses = absl::StrSplit(ports, '\n');
   ASSERT_EQ(addresses.size(), 2u) << ports;
   EXPECT_EQ(addresses[0].rfind("127.0.0.2:", 0), 0u);

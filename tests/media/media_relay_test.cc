@@ -99,13 +99,14 @@ class MediaRelayTest : public ::testing::Test {
     ASSERT_TRUE(WaitForChildren(r1_, 1)) << ReadFile(Path("r2.err"));
   }
 
-  // relay-probe as the authorised child "site" of r2 (or `sites` children
-  // site-0 .. site-N-1), all active on return.
+  // relay-probe as the authorised child "site" of r2 until the stream ends (or
+  // `sites` children site-0 .. site-N-1), all active on return.
   void StartProbe(double seconds, int sites = 1) {
     auto process = Process::Start(
         {kProbe, "--json", absl::StrCat("--duration=", seconds),
-         absl::StrCat("--parent=127.0.0.1:", r2_.udp_port), "--node-id=site",
-         absl::StrCat("--key=", kKeySite), absl::StrCat("--sites=", sites)},
+         "--idle-exit=1.5", absl::StrCat("--parent=127.0.0.1:", r2_.udp_port),
+         "--node-id=site", absl::StrCat("--key=", kKeySite),
+         absl::StrCat("--sites=", sites)},
         Path("probe.out"), Path("probe.err"));
     ASSERT_TRUE(process.ok());
     probe_ = std::move(*process);
@@ -148,7 +149,7 @@ TEST_F(MediaRelayTest, RelaySourceThroughTwoRelaysToProbe) {
   StartTree(*port,
             absl::Substitute("children { id: \"site\" key_hex: \"$0\" }\n",
                              kKeySite));
-  StartProbe(4.5);
+  StartProbe(20);
   const std::string counters = RunSource(*port, 3);
   const std::string final = ProbeFinal();
   const int64_t frames = JsonInt(counters, "frames").value_or(-1);
@@ -172,7 +173,7 @@ TEST_F(MediaRelayTest, ManySitesInOneProbeEachCountEveryPacket) {
                          kKeySite));
   }
   StartTree(*port, children);
-  StartProbe(3.5, kSites);
+  StartProbe(20, kSites);
   const std::string counters = RunSource(*port, 2);
   const std::string final = ProbeFinal();
   const int64_t sent = JsonInt(counters, "video_packets").value_or(-1) +
@@ -197,7 +198,7 @@ TEST_F(MediaRelayTest, FfmpegSourceThroughTwoRelaysEveryFrameDecoded) {
   StartTree(*port,
             absl::Substitute("children { id: \"site\" key_hex: \"$0\" }\n",
                              kKeySite));
-  StartProbe(6);
+  StartProbe(20);
   auto sender = Process::Start(
       {ffmpeg,
        "-hide_banner",

@@ -45,6 +45,9 @@ ABSL_FLAG(bool, feedback, true,
           "send NACK for gaps and PLI when the picture cannot be decoded (to "
           "the parent, or to the sender of a pushed stream)");
 ABSL_FLAG(double, duration, 10, "seconds to run; 0: until SIGINT/SIGTERM");
+ABSL_FLAG(double, idle_exit, 0,
+          "also stop once no RTP has arrived for this many seconds after "
+          "the first packet (the stream ended); 0: run the whole duration");
 ABSL_FLAG(double, interval, 1, "seconds between progress reports");
 ABSL_FLAG(bool, json, false,
           "JSON lines on stdout: one per interval, then the final one");
@@ -322,11 +325,14 @@ int main(int argc, char** argv) {
     files.rlim_cur = files.rlim_max;
     setrlimit(RLIMIT_NOFILE, &files);
   }
+  const double idle_exit = absl::GetFlag(FLAGS_idle_exit);
+  if (!(idle_exit >= 0)) BadFlag("idle_exit", "must be >= 0");
   auto probe = Probe::Create(sites);
   if (!probe.ok()) {
     std::cerr << "relay-probe: " << probe.status().message() << "\n";
     return 1;
   }
+  (*probe)->set_idle_exit(absl::Seconds(idle_exit));
   if (!absl::GetFlag(FLAGS_port_file).empty()) {
     // Written whole under a temporary name, then renamed, so a reader that
     // sees the file sees every port.

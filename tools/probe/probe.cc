@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -65,9 +66,14 @@ void Probe::Run(
   absl::Time next_report = start + interval;
   std::vector<epoll_event> events(std::min<size_t>(sites_.size(), 1024));
   std::vector<media::Receiver::Datagram> datagrams;
+  std::optional<absl::Time> last_media;
   while (!stop_.load()) {
     absl::Time now = absl::Now();
     if (now >= end) break;
+    if (idle_exit_ > absl::ZeroDuration() && last_media.has_value() &&
+        now - *last_media >= idle_exit_) {
+      break;
+    }
     if (now >= next_tick) {
       for (auto& site : sites_) site->OnTick(now);
       next_tick = now + kTick;
@@ -89,7 +95,9 @@ void Probe::Run(
         if (receiver_.Receive(site.fd(), &datagrams) == 0) break;
         const absl::Time arrival = absl::Now();
         for (const auto& datagram : datagrams) {
-          site.OnDatagram(datagram.from, datagram.data, arrival);
+          if (site.OnDatagram(datagram.from, datagram.data, arrival)) {
+            last_media = arrival;
+          }
         }
       }
     }

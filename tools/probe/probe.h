@@ -44,6 +44,9 @@ class Probe {
            const std::function<void(absl::Duration elapsed, const Totals&)>&
                on_interval);
   void Stop() { stop_.store(true); }
+  // Also ends a run once no media has arrived for `idle` after the first
+  // packet (the stream ended; RTCP keeps coming from a relay); zero: never.
+  void set_idle_exit(absl::Duration idle) { idle_exit_ = idle; }
 
   const std::vector<std::unique_ptr<Site>>& sites() const { return sites_; }
   // Totals for the whole run.
@@ -58,6 +61,7 @@ class Probe {
   media::LatencyStats interval_latency_{1 << 20};
   std::vector<std::unique_ptr<Site>> sites_;
   media::Receiver receiver_;
+  absl::Duration idle_exit_ = absl::ZeroDuration();
   std::atomic<bool> stop_{false};
 };
 

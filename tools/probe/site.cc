@@ -53,40 +53,40 @@ Site::Site(const SiteOptions& options, media::UdpFd socket, absl::Time start,
 
 Site::~Site() = default;
 
-void Site::OnDatagram(const relay::Endpoint& from,
+bool Site::OnDatagram(const relay::Endpoint& from,
                       absl::Span<const uint8_t> data, absl::Time now) {
   const bool from_parent =
       options_.parent.has_value() && from == options_.parent->address;
   if (from_parent) last_from_parent_ = now;
   switch (rtp::Classify(data)) {
     case rtp::PacketKind::kRtp:
-      OnRtp(from, data, now);
-      return;
+      return OnRtp(from, data, now);
     case rtp::PacketKind::kRtcp:
       if (rtp::ParseRtcpCompound(data, nullptr) == rtp::RtcpError::kOk) {
         ++counters_.rtcp_received;
       } else {
         ++counters_.bad_packets;
       }
-      return;
+      return false;
     case rtp::PacketKind::kNotRtp:
       ++counters_.bad_packets;
-      return;
+      return false;
   }
+  return false;
 }
 
-void Site::OnRtp(const relay::Endpoint& from, absl::Span<const uint8_t> data,
+bool Site::OnRtp(const relay::Endpoint& from, absl::Span<const uint8_t> data,
                  absl::Time now) {
   rtp::RtpView view;
   if (rtp::ParseRtp(data, &view) != rtp::RtpError::kOk) {
     ++counters_.bad_packets;
-    return;
+    return false;
   }
   auto it = streams_.find(view.ssrc);
   if (it == streams_.end()) {
     if (streams_.size() >= kMaxStreams) {
       ++counters_.bad_packets;
-      return;
+      return false;
     }
     auto stream = std::make_unique<Stream>();
     stream->ssrc = view.ssrc;
@@ -107,7 +107,7 @@ void Site::OnRtp(const relay::Endpoint& from, absl::Span<const uint8_t> data,
   const int64_t ext_seq = stream.unwrapper.Unwrap(view.sequence_number);
   stream.sequence.Add(ext_seq);
   if (options_.feedback) stream.nacks->OnPacket(ext_seq, now);
-  if (!stream.video) return;
+  if (!stream.video) return true;
 
   std::optional<absl::Time> send_time;
   absl::Span<const uint8_t> element;
@@ -127,6 +127,7 @@ void Site::OnRtp(const relay::Endpoint& from, absl::Span<const uint8_t> data,
     // Counting sites: a frame's latency when its last packet arrives.
     RecordLatency(now - *send_time);
   }
+  return true;
 }
 
 void Site::OnTick(absl::Time now) {

@@ -92,7 +92,8 @@ class Site {
   const relay::Endpoint& local() const { return socket_.local(); }
   bool decodes() const { return options_.decode; }
 
-  void OnDatagram(const relay::Endpoint& from, absl::Span<const uint8_t> data,
+  // True when the datagram was a media (RTP) packet of this site.
+  bool OnDatagram(const relay::Endpoint& from, absl::Span<const uint8_t> data,
                   absl::Time now);
   // Timers: frame assembly, NACK, PLI, keepalive, activation. Call every few
   // milliseconds.
@@ -109,7 +110,7 @@ class Site {
   struct Stream;
   struct RtcpCounter;
 
-  void OnRtp(const relay::Endpoint& from, absl::Span<const uint8_t> data,
+  bool OnRtp(const relay::Endpoint& from, absl::Span<const uint8_t> data,
              absl::Time now);
   void DecodeFrames(Stream& stream, absl::Time now);
   void RecordLatency(absl::Duration latency);
