@@ -150,8 +150,11 @@ void FanoutLoop::SendGso(int count) {
     // A run: equal-size datagrams, optionally ending with one shorter one
     // (the kernel allows only the last segment to be short).
     const size_t size = receive_messages_[start].msg_len;
+    // An empty datagram goes alone: zero-size segments cannot be told apart.
     const size_t max_segments =
-        std::min(kMaxGsoSegments, std::max<size_t>(1, kMaxGsoBytes / size));
+        size == 0 ? 1
+                  : std::min(kMaxGsoSegments,
+                             std::max<size_t>(1, kMaxGsoBytes / size));
     int end = start + 1;
     while (end < count && static_cast<size_t>(end - start) < max_segments &&
            receive_messages_[end].msg_len == size) {
