@@ -16,8 +16,8 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "base/clock.h"
 #include "proto/controller.pb.h"
-#include "topology/clock.h"
 #include "topology/store.h"
 
 namespace cascade::topology {

@@ -282,9 +282,7 @@ TEST_F(ControllerTest, NodeBeyondAllCapacityIsOrphanedAndReported) {
   EXPECT_EQ(controller_->GetStats().orphans(), 6u);  // 3 districts, 3 provinces
 }
 
-void LoseAndRegainP1(ControllerTest* test, FakeClock* clock,
-                     Controller* controller) {
-  (void)test;
+void LoseAndRegainP1(FakeClock* clock, Controller* controller) {
   clock->Advance(absl::Seconds(4));
   for (const std::string& id : kRelays) {
     if (id == "p1") continue;
@@ -303,7 +301,7 @@ TEST_F(ControllerTest, RevertiveReintegrationMovesChildrenBack) {
   Start();
   ApplyReference();
   RegisterAll(kRelays);
-  LoseAndRegainP1(this, &clock_, controller_.get());
+  LoseAndRegainP1(&clock_, controller_.get());
   EXPECT_EQ(Parents("d1"), (std::vector<std::string>{"p1", "p1-sb"}));
   EXPECT_EQ(Parents("d3"), (std::vector<std::string>{"p1", "p1-sb"}));
 }
@@ -315,7 +313,7 @@ TEST_F(ControllerTest,
   Start(options);
   ApplyReference();
   RegisterAll(kRelays);
-  LoseAndRegainP1(this, &clock_, controller_.get());
+  LoseAndRegainP1(&clock_, controller_.get());
   // They stay where failover put them, with p1 back as their standby.
   EXPECT_EQ(Parents("d1"), (std::vector<std::string>{"p1-sb", "p1"}));
   EXPECT_EQ(Parents("d3"), (std::vector<std::string>{"nat", "p1"}));

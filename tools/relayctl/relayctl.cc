@@ -1,0 +1,541 @@
+#include "tools/relayctl/relayctl.h"
+
+#include <functional>
+#include <map>
+#include <ostream>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/text_format.h"
+#include "google/protobuf/util/json_util.h"
+#include "proto/controller.grpc.pb.h"
+#include "topology/topology_file.h"
+
+namespace cascade::relayctl {
+namespace {
+
+using cascade::v1::Admin;
+
+struct Command {
+  std::string usage;  // operands, e.g. "NODE --parent P"
+  int min_args;
+  int max_args;
+  std::string help;
+};
+
+const std::map<std::string, Command>& Commands() {
+  static const auto* commands = new std::map<std::string, Command>{
+      {"tree",
+       {"[NODE]", 0, 1,
+        "Prints the tree (or the subtree under NODE) by active parent, "
+        "indented, with each node's tier and status. Orphans (no usable "
+        "parent) are listed at the end."}},
+      {"nodes",
+       {"", 0, 0,
+        "Lists every node: id, tier, status, effective parents (active "
+        "first). --json prints {\"nodes\": [{\"id\", \"tier\", \"status\", "
+        "\"parents\", ...}]}."}},
+      {"show", {"NODE", 1, 1, "Shows one node: configuration and live state."}},
+      {"apply",
+       {"FILE", 1, 1,
+        "Validates the topology FILE (text cascade.v1.Topology) and replaces "
+        "the controller's topology with it atomically. An invalid file is "
+        "refused whole (exit 4), naming the node and line."}},
+      {"add",
+       {"'NODE TEXT'", 1, 1,
+        "Adds a node given as text cascade.v1.Node, e.g. 'id: \"s9\" tier: "
+        "TIER_SITE parent: \"d1\" media_address: \"127.10.0.9:5004\"'."}},
+      {"remove",
+       {"NODE", 1, 1,
+        "Removes a node; refused (exit 4) while it is another node's "
+        "desired parent."}},
+      {"move",
+       {"NODE --parent P", 1, 1, "Makes P the desired parent of NODE."}},
+      {"drain",
+       {"NODE", 1, 1,
+        "Moves NODE's children to their next parents; NODE keeps receiving "
+        "but serves no children until restored."}},
+      {"failover",
+       {"NODE", 1, 1,
+        "Treats NODE as down (children move to their next parents) until "
+        "restored."}},
+      {"restore",
+       {"NODE [--policy=revertive|non-revertive]", 1, 1,
+        "Ends a drain or failover. revertive: children whose desired parent "
+        "is NODE move back; non-revertive: they stay and NODE becomes their "
+        "standby. Default: the controller's --reintegration."}},
+      {"select",
+       {"SITE", 1, 1,
+        "Selects SITE's upstream stream: every relay on its path forwards it "
+        "up."}},
+      {"release", {"SITE", 1, 1, "Releases SITE's upstream stream."}},
+      {"stats", {"", 0, 0, "Controller counters: nodes by status, journal."}},
+      {"events",
+       {"[--count=N]", 0, 0,
+        "Follows the controller's event feed, one line per event, until "
+        "interrupted or N events."}},
+      {"sdp",
+       {"SITE", 1, 1,
+        "Prints an SDP a plain RTP player (ffplay, a decoder) can open to "
+        "receive the downstream streams at SITE's address: each track on "
+        "its own port (port, port+2, ...)."}},
+  };
+  return *commands;
+}
+
+std::string ShortName(const std::string& enum_name) {
+  size_t underscore = enum_name.find('_');
+  return absl::AsciiStrToLower(underscore == std::string::npos
+                                   ? enum_name
+                                   : enum_name.substr(underscore + 1));
+}
+
+std::string TierName(cascade::v1::Tier tier) {
+  return ShortName(cascade::v1::Tier_Name(tier));
+}
+
+std::string StatusName(cascade::v1::NodeStatus status) {
+  return ShortName(cascade::v1::NodeStatus_Name(status));
+}
+
+int ExitCodeFor(grpc::StatusCode code) {
+  switch (code) {
+    case grpc::StatusCode::OK:
+      return kExitDone;
+    case grpc::StatusCode::NOT_FOUND:
+      return kExitNotFound;
+    case grpc::StatusCode::INVALID_ARGUMENT:
+    case grpc::StatusCode::FAILED_PRECONDITION:
+    case grpc::StatusCode::ALREADY_EXISTS:
+    case grpc::StatusCode::PERMISSION_DENIED:
+    case grpc::StatusCode::UNAUTHENTICATED:
+      return kExitRefused;
+    default:
+      return kExitFailed;
+  }
+}
+
+class Session {
+ public:
+  Session(const Options& options, std::ostream& out, std::ostream& err)
+      : options_(options), out_(out), err_(err) {
+    stub_ = Admin::NewStub(grpc::CreateChannel(
+        options.controller, options.credentials != nullptr
+                                ? options.credentials
+                                : grpc::InsecureChannelCredentials()));
+  }
+
+  int Run(const std::string& name, const std::vector<std::string>& operands) {
+    command_ = name;
+    if (name == "tree") return Tree(operands.empty() ? "" : operands[0]);
+    if (name == "nodes") return Nodes();
+    if (name == "show") return Show(operands[0]);
+    if (name == "apply") return Apply(operands[0]);
+    if (name == "add") return Add(operands[0]);
+    if (name == "stats") return Stats();
+    if (name == "events") return Events();
+    if (name == "sdp") return Sdp(operands[0]);
+    if (name == "move" && options_.parent.empty()) {
+      return Fail(kExitUsage, "--parent is required");
+    }
+    cascade::v1::ChangeResponse response;
+    grpc::Status status;
+    auto context = Context();
+    const std::string& id = operands[0];
+    if (name == "remove") {
+      cascade::v1::RemoveNodeRequest request;
+      request.set_id(id);
+      status = stub_->RemoveNode(context.get(), request, &response);
+    } else if (name == "move") {
+      cascade::v1::MoveNodeRequest request;
+      request.set_id(id);
+      request.set_new_parent(options_.parent);
+      status = stub_->MoveNode(context.get(), request, &response);
+    } else if (name == "drain") {
+      cascade::v1::DrainNodeRequest request;
+      request.set_id(id);
+      status = stub_->DrainNode(context.get(), request, &response);
+    } else if (name == "failover") {
+      cascade::v1::FailoverRequest request;
+      request.set_id(id);
+      status = stub_->Failover(context.get(), request, &response);
+    } else if (name == "restore") {
+      cascade::v1::RestoreRequest request;
+      request.set_id(id);
+      if (options_.policy == "revertive") {
+        request.set_policy(cascade::v1::RESTORE_REVERTIVE);
+      } else if (options_.policy == "non-revertive") {
+        request.set_policy(cascade::v1::RESTORE_NON_REVERTIVE);
+      } else if (!options_.policy.empty()) {
+        return Fail(kExitUsage, "--policy must be revertive or non-revertive");
+      }
+      status = stub_->Restore(context.get(), request, &response);
+    } else if (name == "select" || name == "release") {
+      cascade::v1::UpstreamRequest request;
+      request.set_site(id);
+      status = name == "select"
+                   ? stub_->SelectUpstream(context.get(), request, &response)
+                   : stub_->ReleaseUpstream(context.get(), request, &response);
+    }
+    if (!status.ok()) return Fail(status);
+    return PrintChange(response, absl::StrCat(name, " ", id));
+  }
+
+ private:
+  std::unique_ptr<grpc::ClientContext> Context(bool deadline = true) {
+    auto context = std::make_unique<grpc::ClientContext>();
+    if (deadline) {
+      context->set_deadline(absl::ToChronoTime(absl::Now() + options_.timeout));
+    }
+    if (!options_.admin_token.empty()) {
+      context->AddMetadata("authorization", "Bearer " + options_.admin_token);
+    }
+    return context;
+  }
+
+  int Fail(int code, const std::string& message) {
+    err_ << "relayctl: " << command_ << ": " << message << "\n";
+    return code;
+  }
+  int Fail(const grpc::Status& status) {
+    std::string message = status.error_message();
+    if (status.error_code() == grpc::StatusCode::UNAVAILABLE ||
+        status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+      message = absl::StrCat("controller ", options_.controller,
+                             " unreachable: ", message);
+    }
+    return Fail(ExitCodeFor(status.error_code()), message);
+  }
+
+  void PrintJson(const google::protobuf::Message& message) {
+    google::protobuf::util::JsonPrintOptions json;
+    json.preserve_proto_field_names = true;
+    json.always_print_primitive_fields = true;
+    std::string text;
+    google::protobuf::util::MessageToJsonString(message, &text, json);
+    out_ << text << "\n";
+  }
+
+  int PrintChange(const cascade::v1::ChangeResponse& response,
+                  const std::string& what) {
+    if (options_.json) {
+      PrintJson(response);
+    } else {
+      out_ << what << ": done (state sequence " << response.state_sequence()
+           << ", " << response.assignments_changed()
+           << " assignments changed)\n";
+    }
+    return kExitDone;
+  }
+
+  bool GetTopology(const std::string& root,
+                   cascade::v1::GetTopologyResponse* response, int* code) {
+    cascade::v1::GetTopologyRequest request;
+    request.set_root(root);
+    auto context = Context();
+    grpc::Status status = stub_->GetTopology(context.get(), request, response);
+    if (!status.ok()) *code = Fail(status);
+    return status.ok();
+  }
+
+  static std::string Parents(const cascade::v1::NodeView& node) {
+    return node.parents().empty() ? "-" : absl::StrJoin(node.parents(), ",");
+  }
+
+  int Tree(const std::string& root) {
+    cascade::v1::GetTopologyResponse topology;
+    int code = kExitDone;
+    if (!GetTopology(root, &topology, &code)) return code;
+    if (options_.json) {
+      PrintJson(topology);
+      return kExitDone;
+    }
+    std::map<std::string, std::vector<const cascade::v1::NodeView*>> children;
+    std::vector<const cascade::v1::NodeView*> tops, orphans;
+    for (const auto& node : topology.nodes()) {
+      if (node.id() == root || (root.empty() && node.parents().empty())) {
+        (node.orphan() ? orphans : tops).push_back(&node);
+      } else if (!node.parents().empty()) {
+        children[node.parents(0)].push_back(&node);
+      }
+    }
+    // Tiers bound the depth, so plain recursion is safe.
+    std::function<void(const cascade::v1::NodeView*, int)> print =
+        [&](const cascade::v1::NodeView* node, int depth) {
+          out_ << std::string(2 * depth, ' ') << node->id() << " ["
+               << TierName(node->tier()) << ", " << StatusName(node->status())
+               << (node->parents_size() > 1
+                       ? ", standby " +
+                             absl::StrJoin(node->parents().begin() + 1,
+                                           node->parents().end(), ",")
+                       : "")
+               << "]\n";
+          for (const auto* child : children[node->id()]) {
+            print(child, depth + 1);
+          }
+        };
+    for (const auto* top : tops) print(top, 0);
+    if (!orphans.empty()) {
+      out_ << "orphans (no usable parent):\n";
+      for (const auto* orphan : orphans) print(orphan, 1);
+    }
+    return kExitDone;
+  }
+
+  int Nodes() {
+    cascade::v1::GetTopologyResponse topology;
+    int code = kExitDone;
+    if (!GetTopology("", &topology, &code)) return code;
+    if (options_.json) {
+      // Only the node list: {"nodes": [...]}.
+      topology.clear_streams();
+      topology.clear_state_sequence();
+      PrintJson(topology);
+      return kExitDone;
+    }
+    out_ << absl::StrFormat("%-28s %-10s %-9s %s\n", "ID", "TIER", "STATUS",
+                            "PARENTS");
+    for (const auto& node : topology.nodes()) {
+      out_ << absl::StrFormat("%-28s %-10s %-9s %s\n", node.id(),
+                              TierName(node.tier()), StatusName(node.status()),
+                              Parents(node));
+    }
+    return kExitDone;
+  }
+
+  int Show(const std::string& id) {
+    cascade::v1::GetNodeRequest request;
+    request.set_id(id);
+    cascade::v1::NodeView node;
+    auto context = Context();
+    grpc::Status status = stub_->GetNode(context.get(), request, &node);
+    if (!status.ok()) return Fail(status);
+    if (options_.json) {
+      PrintJson(node);
+      return kExitDone;
+    }
+    out_ << "id:               " << node.id() << "\n"
+         << "tier:             " << TierName(node.tier()) << "\n"
+         << "role:             "
+         << ShortName(cascade::v1::Role_Name(node.role())) << "\n"
+         << "status:           " << StatusName(node.status())
+         << (node.orphan() ? " (orphan)" : "") << "\n"
+         << "media address:    " << node.media_address()
+         << (node.plain_endpoint() ? " (plain endpoint)" : "") << "\n"
+         << "parents:          " << Parents(node) << "\n"
+         << "desired parent:   "
+         << (node.desired_parent().empty() ? "-" : node.desired_parent())
+         << "\n"
+         << "active children:  " << node.active_children_size() << "\n"
+         << "standby children: " << node.standby_children_size() << "\n"
+         << "capacity:         " << node.capacity().max_children()
+         << " children, " << node.capacity().uplink_kbps() << " kbps\n"
+         << "assignment:       version " << node.assignment_version()
+         << ", acked " << node.acked_version()
+         << (node.ack_error().empty() ? ""
+                                      : " (error: " + node.ack_error() + ")")
+         << "\n"
+         << "last report:      "
+         << (node.last_report_ms_ago() < 0
+                 ? std::string("never")
+                 : absl::StrCat(node.last_report_ms_ago(), " ms ago"))
+         << "\n";
+    if (node.upstream_selected()) out_ << "upstream:         selected\n";
+    return kExitDone;
+  }
+
+  int Apply(const std::string& path) {
+    absl::StatusOr<topology::TopologyText> parsed =
+        topology::ReadTopologyFile(path);
+    if (!parsed.ok()) {
+      return Fail(parsed.status().code() == absl::StatusCode::kNotFound
+                      ? kExitFailed
+                      : kExitRefused,
+                  std::string(parsed.status().message()));
+    }
+    // Checked here too, where the file's lines are known.
+    absl::Status valid =
+        topology::ValidateTopology(parsed->topology, path, parsed->node_lines);
+    if (!valid.ok()) return Fail(kExitRefused, std::string(valid.message()));
+    cascade::v1::ApplyTopologyRequest request;
+    *request.mutable_topology() = std::move(parsed->topology);
+    request.set_source(path);
+    cascade::v1::ChangeResponse response;
+    auto context = Context();
+    grpc::Status status =
+        stub_->ApplyTopology(context.get(), request, &response);
+    if (!status.ok()) return Fail(status);
+    return PrintChange(response, "apply " + path);
+  }
+
+  int Add(const std::string& text) {
+    cascade::v1::AddNodeRequest request;
+    if (!google::protobuf::TextFormat::ParseFromString(
+            text, request.mutable_node())) {
+      return Fail(kExitUsage, "not a text cascade.v1.Node: " + text);
+    }
+    cascade::v1::ChangeResponse response;
+    auto context = Context();
+    grpc::Status status = stub_->AddNode(context.get(), request, &response);
+    if (!status.ok()) return Fail(status);
+    return PrintChange(response, "add " + request.node().id());
+  }
+
+  int Stats() {
+    cascade::v1::StatsResponse stats;
+    auto context = Context();
+    grpc::Status status =
+        stub_->GetStats(context.get(), cascade::v1::StatsRequest(), &stats);
+    if (!status.ok()) return Fail(status);
+    if (options_.json) {
+      PrintJson(stats);
+      return kExitDone;
+    }
+    out_ << "nodes:             " << stats.nodes() << " (" << stats.nodes_up()
+         << " up, " << stats.nodes_down() << " down/drained/failed, "
+         << stats.nodes_unknown() << " never seen)\n"
+         << "orphans:           " << stats.orphans() << "\n"
+         << "watchers:          " << stats.watchers() << "\n"
+         << "upstream selected: " << stats.upstream_selected() << "\n"
+         << "state sequence:    " << stats.state_sequence() << "\n"
+         << "assignments pushed:"
+         << " " << stats.assignments_pushed() << "\n"
+         << "journal records:   " << stats.journal_records()
+         << " since the last snapshot\n";
+    if (stats.journal_discarded_bytes() > 0) {
+      out_ << "journal recovery:  " << stats.journal_recovery_note() << "\n";
+    }
+    return kExitDone;
+  }
+
+  int Events() {
+    auto context = Context(/*deadline=*/false);
+    auto reader = stub_->Events(context.get(), cascade::v1::EventsRequest());
+    cascade::v1::Event event;
+    int seen = 0;
+    while ((options_.count == 0 || seen < options_.count) &&
+           reader->Read(&event)) {
+      ++seen;
+      if (options_.json) {
+        PrintJson(event);
+      } else {
+        out_ << absl::FormatTime("%H:%M:%E3S",
+                                 absl::FromUnixMillis(event.unix_ms()),
+                                 absl::UTCTimeZone())
+             << " " << ShortName(cascade::v1::Event::Kind_Name(event.kind()))
+             << (event.node_id().empty() ? "" : " " + event.node_id()) << " "
+             << event.detail() << "\n";
+      }
+      out_.flush();
+    }
+    if (options_.count > 0 && seen == options_.count) {
+      context->TryCancel();
+      return kExitDone;
+    }
+    grpc::Status status = reader->Finish();
+    return status.ok() ? kExitDone : Fail(status);
+  }
+
+  int Sdp(const std::string& site) {
+    cascade::v1::GetTopologyResponse topology;
+    int code = kExitDone;
+    if (!GetTopology(site, &topology, &code)) return code;
+    const cascade::v1::NodeView& node = topology.nodes(0);
+    if (node.tier() != cascade::v1::TIER_SITE) {
+      return Fail(kExitRefused, absl::StrCat("\"", site, "\" is not a site"));
+    }
+    std::string sdp = SiteSdp(node, topology.streams());
+    if (options_.json) {
+      google::protobuf::Struct result;
+      (*result.mutable_fields())["site"].set_string_value(site);
+      (*result.mutable_fields())["sdp"].set_string_value(sdp);
+      PrintJson(result);
+    } else {
+      out_ << sdp;
+    }
+    return kExitDone;
+  }
+
+  const Options& options_;
+  std::ostream& out_;
+  std::ostream& err_;
+  std::unique_ptr<Admin::Stub> stub_;
+  std::string command_;
+};
+
+}  // namespace
+
+bool IsCommand(const std::string& word) { return Commands().count(word) > 0; }
+
+std::string CommandHelp(const std::string& command) {
+  auto it = Commands().find(command);
+  if (it == Commands().end()) return "";
+  return absl::StrCat("usage: relayctl [--controller=HOST:PORT] [--json] ",
+                      command, it->second.usage.empty() ? "" : " ",
+                      it->second.usage, "\n\n", it->second.help, "\n");
+}
+
+std::string CommandSummary() {
+  std::string summary;
+  for (const auto& [name, command] : Commands()) {
+    absl::StrAppend(&summary, "  ", name,
+                    command.usage.empty() ? "" : " " + command.usage, "\n");
+  }
+  return summary;
+}
+
+std::string SiteSdp(
+    const cascade::v1::NodeView& site,
+    const google::protobuf::RepeatedPtrField<cascade::v1::Stream>& streams) {
+  const std::string& address = site.media_address();
+  size_t colon = address.rfind(':');
+  std::string host = address.substr(0, colon);
+  int port = 0;
+  if (colon != std::string::npos) {
+    (void)absl::SimpleAtoi(address.substr(colon + 1), &port);
+  }
+  std::string sdp =
+      absl::StrCat("v=0\r\n", "o=- 0 0 IN IP4 ", host, "\r\n", "s=Cascade ",
+                   site.id(), "\r\n", "c=IN IP4 ", host, "\r\n", "t=0 0\r\n");
+  int index = 0;
+  for (const auto& stream : streams) {
+    if (stream.direction() != cascade::v1::DIRECTION_DOWNSTREAM) continue;
+    for (const auto& track : stream.tracks()) {
+      absl::StrAppend(&sdp, "m=", track.media(), " ", port + 2 * index++,
+                      " RTP/AVP ", track.payload_type(), "\r\n",
+                      "a=rtpmap:", track.payload_type(), " ", track.encoding(),
+                      "\r\n", "a=ssrc:", track.ssrc(), " cname:", stream.id(),
+                      "\r\n", "a=recvonly\r\n");
+    }
+  }
+  return sdp;
+}
+
+int Run(const Options& options, const std::vector<std::string>& args,
+        std::ostream& out, std::ostream& err) {
+  if (args.empty()) {
+    err << "relayctl: no command (relayctl --help lists them)\n";
+    return kExitUsage;
+  }
+  auto it = Commands().find(args[0]);
+  if (it == Commands().end()) {
+    err << "relayctl: unknown command \"" << args[0]
+        << "\" (relayctl --help lists them)\n";
+    return kExitUsage;
+  }
+  int operands = static_cast<int>(args.size()) - 1;
+  if (operands < it->second.min_args || operands > it->second.max_args) {
+    err << "relayctl: " << args[0] << ": usage: relayctl " << args[0] << " "
+        << it->second.usage << "\n";
+    return kExitUsage;
+  }
+  Session session(options, out, err);
+  return session.Run(args[0],
+                     std::vector<std::string>(args.begin() + 1, args.end()));
+}
+
+}  // namespace cascade::relayctl

@@ -1,0 +1,60 @@
+// relayctl's commands over the controller's Admin API, as a library so the
+// CLI (main.cc) stays a thin flag parser.
+#ifndef CASCADE_TOOLS_RELAYCTL_RELAYCTL_H_
+#define CASCADE_TOOLS_RELAYCTL_RELAYCTL_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <iosfwd>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "proto/controller.pb.h"
+
+namespace cascade::relayctl {
+
+// Documented exit codes.
+constexpr int kExitDone = 0;
+constexpr int kExitFailed = 1;
+constexpr int kExitUsage = 2;
+constexpr int kExitNotFound = 3;
+constexpr int kExitRefused = 4;
+
+struct Options {
+  std::string controller = "127.0.0.1:7700";
+  bool json = false;
+  std::string admin_token;
+  // Null means plaintext.
+  std::shared_ptr<grpc::ChannelCredentials> credentials;
+  absl::Duration timeout = absl::Seconds(10);
+  // move: the new parent.
+  std::string parent;
+  // restore: "revertive", "non-revertive" or empty (the controller's
+  // default).
+  std::string policy;
+  // events: stop after this many (0 follows until interrupted).
+  int count = 0;
+};
+
+// Runs `args` (the command and its operands); returns an exit code. Results
+// go to `out`, errors to `err` as one line.
+int Run(const Options& options, const std::vector<std::string>& args,
+        std::ostream& out, std::ostream& err);
+
+// Help for one command; empty if there is no such command.
+std::string CommandHelp(const std::string& command);
+// The list of commands, for the general usage message.
+std::string CommandSummary();
+bool IsCommand(const std::string& word);
+
+// An SDP a plain RTP player can open to receive the downstream streams at
+// `site`: video on the site's port, audio on port + 2.
+std::string SiteSdp(
+    const cascade::v1::NodeView& site,
+    const google::protobuf::RepeatedPtrField<cascade::v1::Stream>& streams);
+
+}  // namespace cascade::relayctl
+
+#endif  // CASCADE_TOOLS_RELAYCTL_RELAYCTL_H_

@@ -1,0 +1,97 @@
+#include "tools/relayctl/relayctl.h"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <sstream>
+
+namespace cascade::relayctl {
+namespace {
+
+TEST(RelayctlTest, SdpListsEachTrackOnItsOwnPort) {
+  cascade::v1::NodeView site;
+  site.set_id("hcm-d01-s001");
+  site.set_media_address("127.10.0.1:5004");
+  google::protobuf::RepeatedPtrField<cascade::v1::Stream> streams;
+  cascade::v1::Stream* command = streams.Add();
+  command->set_id("command");
+  command->set_direction(cascade::v1::DIRECTION_DOWNSTREAM);
+  auto* video = command->add_tracks();
+  video->set_ssrc(7);
+  video->set_media("video");
+  video->set_payload_type(96);
+  video->set_encoding("H264/90000");
+  auto* audio = command->add_tracks();
+  audio->set_ssrc(8);
+  audio->set_media("audio");
+  audio->set_payload_type(111);
+  audio->set_encoding("opus/48000/2");
+  cascade::v1::Stream* up = streams.Add();
+  up->set_direction(cascade::v1::DIRECTION_UPSTREAM);
+  up->add_tracks()->set_media("video");
+
+  std::string sdp = SiteSdp(site, streams);
+  EXPECT_EQ(sdp,
+            "v=0\r\no=- 0 0 IN IP4 127.10.0.1\r\ns=Cascade hcm-d01-s001\r\n"
+            "c=IN IP4 127.10.0.1\r\nt=0 0\r\n"
+            "m=video 5004 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n"
+            "a=ssrc:7 cname:command\r\na=recvonly\r\n"
+            "m=audio 5006 RTP/AVP 111\r\na=rtpmap:111 opus/48000/2\r\n"
+            "a=ssrc:8 cname:command\r\na=recvonly\r\n");
+}
+
+TEST(RelayctlTest, UsageErrorsExitTwoWithOneLine) {
+  Options options;
+  std::ostringstream out, err;
+  EXPECT_EQ(relayctl::Run(options, {}, out, err), kExitUsage);
+  err.str("");
+  EXPECT_EQ(relayctl::Run(options, {"frobnicate"}, out, err), kExitUsage);
+  EXPECT_EQ(err.str(),
+            "relayctl: unknown command \"frobnicate\" (relayctl --help lists "
+            "them)\n");
+  err.str("");
+  EXPECT_EQ(relayctl::Run(options, {"show"}, out, err), kExitUsage);
+  EXPECT_EQ(relayctl::Run(options, {"move", "a", "b"}, out, err), kExitUsage);
+  err.str("");
+  EXPECT_EQ(relayctl::Run(options, {"move", "a"}, out, err), kExitUsage);
+  EXPECT_EQ(err.str(), "relayctl: move: --parent is required\n");
+  EXPECT_TRUE(out.str().empty());
+}
+
+TEST(RelayctlTest, UnreachableControllerFailsWithExitOne) {
+  // A port the kernel chose and that is bound but never listening: every
+  // connection is refused.
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)),
+            0);
+  socklen_t length = sizeof(address);
+  ASSERT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length), 0);
+  Options options;
+  options.controller = "127.0.0.1:" + std::to_string(ntohs(address.sin_port));
+  options.timeout = absl::Seconds(2);
+  std::ostringstream out, err;
+  EXPECT_EQ(relayctl::Run(options, {"nodes"}, out, err), kExitFailed);
+  EXPECT_NE(err.str().find("unreachable"), std::string::npos) << err.str();
+  close(fd);
+}
+
+TEST(RelayctlTest, EveryCommandHasHelp) {
+  for (const char* command :
+       {"tree", "nodes", "show", "apply", "add", "remove", "move", "drain",
+        "failover", "restore", "select", "release", "stats", "events", "sdp"}) {
+    EXPECT_TRUE(IsCommand(command)) << command;
+    EXPECT_NE(CommandHelp(command).find(std::string("relayctl")),
+              std::string::npos);
+  }
+  EXPECT_EQ(CommandHelp("nope"), "");
+}
+
+}  // namespace
+}  // namespace cascade::relayctl

@@ -1,0 +1,171 @@
+#include "topology/client/relay_client.h"
+
+#include <glog/logging.h>
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace cascade::topology {
+
+namespace {
+
+absl::Status FromGrpc(const grpc::Status& status, absl::string_view what) {
+  if (status.ok()) return absl::OkStatus();
+  return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+                      absl::StrCat(what, ": ", status.error_message()));
+}
+
+}  // namespace
+
+RelayClient::RelayClient(RelayClientOptions options,
+                         AssignmentListener* listener)
+    : options_(std::move(options)), listener_(listener) {}
+
+RelayClient::~RelayClient() { Stop(); }
+
+void RelayClient::Start() {
+  absl::MutexLock lock(&mu_);
+  if (thread_.joinable()) return;
+  stopping_ = false;
+  thread_ = std::thread([this] { Run(); });
+}
+
+void RelayClient::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+    if (watch_context_ != nullptr) watch_context_->TryCancel();
+    if (report_context_ != nullptr) report_context_->TryCancel();
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+int RelayClient::sessions() const {
+  absl::MutexLock lock(&mu_);
+  return sessions_;
+}
+
+void RelayClient::Run() {
+  absl::Duration backoff = options_.min_backoff;
+  while (true) {
+    absl::Time started = absl::Now();
+    absl::Status status = RunSession();
+    // A session that lived a while was healthy: start backing off afresh.
+    if (absl::Now() - started > options_.max_backoff) {
+      backoff = options_.min_backoff;
+    }
+    absl::MutexLock lock(&mu_);
+    if (stopping_) return;
+    LOG(WARNING) << "node " << options_.node_id << ": " << status
+                 << "; reconnecting in " << backoff;
+    mu_.AwaitWithTimeout(absl::Condition(&stopping_), backoff);
+    if (stopping_) return;
+    backoff = std::min(backoff * 2, options_.max_backoff);
+  }
+}
+
+absl::Status RelayClient::RunSession() {
+  auto channel = grpc::CreateChannel(options_.controller,
+                                     options_.credentials != nullptr
+                                         ? options_.credentials
+                                         : grpc::InsecureChannelCredentials());
+  auto stub = cascade::v1::RelayControl::NewStub(channel);
+
+  cascade::v1::RegisterRequest register_request;
+  register_request.set_node_id(options_.node_id);
+  register_request.set_media_address(options_.media_address);
+  cascade::v1::RegisterResponse registered;
+  grpc::ClientContext register_context;
+  register_context.set_deadline(
+      absl::ToChronoTime(absl::Now() + options_.call_timeout));
+  grpc::Status status =
+      stub->Register(&register_context, register_request, &registered);
+  if (!status.ok()) return FromGrpc(status, "register");
+
+  absl::Duration interval = options_.report_interval;
+  if (registered.lease_timeout_ms() > 0) {
+    interval = std::min(interval,
+                        absl::Milliseconds(registered.lease_timeout_ms()) / 3);
+  }
+
+  grpc::ClientContext watch_context;
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_) return absl::CancelledError("stopping");
+    ++sessions_;
+    session_over_ = false;
+    watch_context_ = &watch_context;
+  }
+  std::thread reporter(
+      [&] { ReportLoop(stub.get(), interval, &watch_context); });
+
+  cascade::v1::WatchRequest watch_request;
+  watch_request.set_node_id(options_.node_id);
+  auto reader = stub->Watch(&watch_context, watch_request);
+  cascade::v1::Assignment assignment;
+  while (reader->Read(&assignment)) {
+    absl::Status applied = listener_->OnAssignment(assignment);
+    cascade::v1::AckRequest ack;
+    ack.set_node_id(options_.node_id);
+    ack.set_version(assignment.version());
+    if (!applied.ok()) ack.set_error(std::string(applied.message()));
+    cascade::v1::AckResponse ack_response;
+    grpc::ClientContext ack_context;
+    ack_context.set_deadline(
+        absl::ToChronoTime(absl::Now() + options_.call_timeout));
+    grpc::Status acked = stub->Ack(&ack_context, ack, &ack_response);
+    if (!acked.ok()) {
+      LOG(WARNING) << "node " << options_.node_id << ": ack of version "
+                   << assignment.version()
+                   << " failed: " << acked.error_message();
+    }
+  }
+  status = reader->Finish();
+  {
+    absl::MutexLock lock(&mu_);
+    session_over_ = true;
+    watch_context_ = nullptr;
+    if (report_context_ != nullptr) report_context_->TryCancel();
+  }
+  reporter.join();
+  return status.ok() ? absl::UnavailableError("watch ended")
+                     : FromGrpc(status, "watch");
+}
+
+void RelayClient::ReportLoop(cascade::v1::RelayControl::Stub* stub,
+                             absl::Duration interval,
+                             grpc::ClientContext* watch_context) {
+  grpc::ClientContext context;
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_ || session_over_) return;
+    report_context_ = &context;
+  }
+  cascade::v1::ReportResponse response;
+  auto writer = stub->Report(&context, &response);
+  while (true) {
+    cascade::v1::ReportRequest report;
+    report.set_node_id(options_.node_id);
+    if (options_.stats) *report.mutable_stats() = options_.stats();
+    if (!writer->Write(report)) break;
+    absl::MutexLock lock(&mu_);
+    auto done = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return stopping_ || session_over_;
+    };
+    if (mu_.AwaitWithTimeout(absl::Condition(&done), interval)) break;
+  }
+  writer->WritesDone();
+  grpc::Status status = writer->Finish();
+  absl::MutexLock lock(&mu_);
+  report_context_ = nullptr;
+  // Without reports the lease lapses: end the session so it starts afresh.
+  if (!session_over_) {
+    LOG(WARNING) << "node " << options_.node_id
+                 << ": report stream ended: " << status.error_message();
+    watch_context->TryCancel();
+  }
+}
+
+}  // namespace cascade::topology

@@ -1,0 +1,85 @@
+// The relay side of the controller protocol: register, hold the Watch,
+// hand each assignment to a listener, acknowledge it, keep the Report stream
+// (the lease) alive, and reconnect with backoff when anything breaks.
+#ifndef CASCADE_TOPOLOGY_CLIENT_RELAY_CLIENT_H_
+#define CASCADE_TOPOLOGY_CLIENT_RELAY_CLIENT_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "proto/controller.grpc.pb.h"
+
+namespace cascade::topology {
+
+class AssignmentListener {
+ public:
+  virtual ~AssignmentListener() = default;
+  // Applies `assignment`. A non-OK status is sent back as a NACK; the relay
+  // should keep running its previous assignment. Called on the client's
+  // thread, one at a time, in version order.
+  virtual absl::Status OnAssignment(
+      const cascade::v1::Assignment& assignment) = 0;
+};
+
+struct RelayClientOptions {
+  // HOST:PORT of topologyd.
+  std::string controller;
+  std::string node_id;
+  // Reported at registration (informational).
+  std::string media_address;
+  // Null means plaintext.
+  std::shared_ptr<grpc::ChannelCredentials> credentials;
+  // How often the Report stream renews the lease; capped at a third of the
+  // lease the controller announces.
+  absl::Duration report_interval = absl::Seconds(1);
+  absl::Duration min_backoff = absl::Milliseconds(100);
+  absl::Duration max_backoff = absl::Seconds(5);
+  // Deadline of each unary call (Register, Ack).
+  absl::Duration call_timeout = absl::Seconds(5);
+  // Stats that ride on each report; may be empty.
+  std::function<cascade::v1::RelayStats()> stats;
+};
+
+class RelayClient {
+ public:
+  RelayClient(RelayClientOptions options, AssignmentListener* listener);
+  ~RelayClient();
+  RelayClient(const RelayClient&) = delete;
+  RelayClient& operator=(const RelayClient&) = delete;
+
+  void Start();
+  // Cancels the streams and joins the thread; the lease then lapses.
+  void Stop();
+  // Sessions started so far (a reconnect starts a new one).
+  int sessions() const;
+
+ private:
+  void Run();
+  // One connection: register, watch and report until something breaks.
+  absl::Status RunSession();
+  void ReportLoop(cascade::v1::RelayControl::Stub* stub,
+                  absl::Duration interval, grpc::ClientContext* watch_context);
+
+  const RelayClientOptions options_;
+  AssignmentListener* const listener_;
+  std::thread thread_;
+
+  mutable absl::Mutex mu_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool session_over_ ABSL_GUARDED_BY(mu_) = false;
+  int sessions_ ABSL_GUARDED_BY(mu_) = 0;
+  // The live calls, so Stop can cancel them.
+  grpc::ClientContext* watch_context_ ABSL_GUARDED_BY(mu_) = nullptr;
+  grpc::ClientContext* report_context_ ABSL_GUARDED_BY(mu_) = nullptr;
+};
+
+}  // namespace cascade::topology
+
+#endif  // CASCADE_TOPOLOGY_CLIENT_RELAY_CLIENT_H_

@@ -1,0 +1,527 @@
+#include "topology/service.h"
+
+#include <glog/logging.h>
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <openssl/crypto.h>
+
+#include <deque>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace cascade::topology {
+
+using cascade::v1::Assignment;
+using cascade::v1::Change;
+using cascade::v1::Event;
+
+grpc::Status ToGrpcStatus(const absl::Status& status) {
+  if (status.ok()) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
+                      std::string(status.message()));
+}
+
+// One Watch stream: at most one write in flight, the newest assignment
+// waiting behind it.
+class AssignmentWriter : public grpc::ServerWriteReactor<Assignment> {
+ public:
+  AssignmentWriter(ControllerService* service, std::string node_id)
+      : service_(service), node_id_(std::move(node_id)) {
+    if (!service_->AddWatcher(node_id_, this)) {
+      Close(grpc::Status(grpc::StatusCode::UNAVAILABLE, "shutting down"));
+      return;
+    }
+    registered_ = true;
+    // Registered first: a change racing with this read is offered too, and
+    // Offer keeps whichever is newer.
+    std::shared_ptr<const Assignment> current =
+        service_->controller()->CurrentAssignment(node_id_);
+    if (current == nullptr) {
+      Close(grpc::Status(grpc::StatusCode::NOT_FOUND,
+                         absl::StrCat("no node \"", node_id_, "\"")));
+      return;
+    }
+    Offer(std::move(current));
+  }
+
+  void Offer(std::shared_ptr<const Assignment> assignment) {
+    absl::MutexLock lock(&mu_);
+    if (finished_ || closing_ || assignment->version() <= newest_version_) {
+      return;
+    }
+    newest_version_ = assignment->version();
+    if (in_flight_ != nullptr) {
+      pending_ = std::move(assignment);
+      return;
+    }
+    in_flight_ = std::move(assignment);
+    StartWrite(in_flight_.get());
+  }
+
+  // Ends the stream once the write in flight (if any) is done.
+  void Close(grpc::Status status) {
+    absl::MutexLock lock(&mu_);
+    if (finished_ || closing_) return;
+    pending_.reset();
+    if (in_flight_ != nullptr) {
+      closing_ = true;
+      close_status_ = std::move(status);
+      return;
+    }
+    finished_ = true;
+    Finish(std::move(status));
+  }
+
+  void OnWriteDone(bool ok) override {
+    absl::MutexLock lock(&mu_);
+    in_flight_.reset();
+    if (finished_) return;
+    if (!ok || closing_) {
+      finished_ = true;
+      Finish(ok ? close_status_
+                : grpc::Status(grpc::StatusCode::CANCELLED, "write failed"));
+      return;
+    }
+    if (pending_ != nullptr) {
+      in_flight_ = std::move(pending_);
+      StartWrite(in_flight_.get());
+    }
+  }
+
+  void OnCancel() override {
+    Close(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled"));
+  }
+
+  void OnDone() override {
+    if (registered_) service_->RemoveWatcher(node_id_, this);
+    delete this;
+  }
+
+ private:
+  ControllerService* const service_;
+  const std::string node_id_;
+  bool registered_ = false;
+  absl::Mutex mu_;
+  std::shared_ptr<const Assignment> in_flight_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<const Assignment> pending_ ABSL_GUARDED_BY(mu_);
+  uint64_t newest_version_ ABSL_GUARDED_BY(mu_) = 0;
+  bool closing_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  grpc::Status close_status_ ABSL_GUARDED_BY(mu_);
+};
+
+// One Events stream: a bounded backlog, one write in flight.
+class EventWriter : public grpc::ServerWriteReactor<Event> {
+ public:
+  // A writer with a non-OK `refusal` only finishes with it.
+  EventWriter(ControllerService* service, size_t backlog, grpc::Status refusal)
+      : service_(service), backlog_(backlog) {
+    if (!refusal.ok()) {
+      Close(std::move(refusal));
+      return;
+    }
+    if (!service_->AddEventWriter(this)) {
+      Close(grpc::Status(grpc::StatusCode::UNAVAILABLE, "shutting down"));
+      return;
+    }
+    registered_ = true;
+  }
+
+  void Offer(const Event& event) {
+    absl::MutexLock lock(&mu_);
+    if (finished_ || closing_) return;
+    if (queue_.size() >= backlog_ && !queue_.empty()) {
+      queue_.pop_front();
+      ++dropped_;
+    }
+    queue_.push_back(event);
+    MaybeWriteLocked();
+  }
+
+  void Close(grpc::Status status) {
+    absl::MutexLock lock(&mu_);
+    if (finished_ || closing_) return;
+    queue_.clear();
+    if (writing_) {
+      closing_ = true;
+      close_status_ = std::move(status);
+      return;
+    }
+    finished_ = true;
+    Finish(std::move(status));
+  }
+
+  void OnWriteDone(bool ok) override {
+    absl::MutexLock lock(&mu_);
+    writing_ = false;
+    if (finished_) return;
+    if (!ok || closing_) {
+      finished_ = true;
+      Finish(ok ? close_status_
+                : grpc::Status(grpc::StatusCode::CANCELLED, "write failed"));
+      return;
+    }
+    MaybeWriteLocked();
+  }
+
+  void OnCancel() override {
+    Close(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled"));
+  }
+
+  void OnDone() override {
+    if (registered_) service_->RemoveEventWriter(this);
+    delete this;
+  }
+
+ private:
+  void MaybeWriteLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (writing_ || queue_.empty()) return;
+    if (dropped_ > 0) {
+      current_.Clear();
+      current_.set_kind(Event::KIND_DROPPED);
+      current_.set_detail(absl::StrCat(dropped_, " events dropped"));
+      current_.set_unix_ms(queue_.front().unix_ms());
+      dropped_ = 0;
+    } else {
+      current_ = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    writing_ = true;
+    StartWrite(&current_);
+  }
+
+  ControllerService* const service_;
+  const size_t backlog_;
+  bool registered_ = false;
+  absl::Mutex mu_;
+  std::deque<Event> queue_ ABSL_GUARDED_BY(mu_);
+  Event current_ ABSL_GUARDED_BY(mu_);
+  uint64_t dropped_ ABSL_GUARDED_BY(mu_) = 0;
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool closing_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  grpc::Status close_status_ ABSL_GUARDED_BY(mu_);
+};
+
+namespace {
+
+// One Report stream: every message renews the node's lease.
+class ReportReader
+    : public grpc::ServerReadReactor<cascade::v1::ReportRequest> {
+ public:
+  explicit ReportReader(Controller* controller) : controller_(controller) {
+    StartRead(&request_);
+  }
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      Finish(grpc::Status::OK);
+      return;
+    }
+    absl::Status status = controller_->Report(request_);
+    if (!status.ok()) {
+      Finish(ToGrpcStatus(status));
+      return;
+    }
+    StartRead(&request_);
+  }
+  void OnDone() override { delete this; }
+
+ private:
+  Controller* const controller_;
+  cascade::v1::ReportRequest request_;
+};
+
+template <typename Fn>
+grpc::ServerUnaryReactor* Respond(grpc::CallbackServerContext* context,
+                                  grpc::Status precondition, Fn fn) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(precondition.ok() ? ToGrpcStatus(fn()) : precondition);
+  return reactor;
+}
+
+class RelayService : public cascade::v1::RelayControl::CallbackService {
+ public:
+  explicit RelayService(ControllerService* service) : service_(service) {}
+
+  grpc::ServerUnaryReactor* Register(
+      grpc::CallbackServerContext* context,
+      const cascade::v1::RegisterRequest* request,
+      cascade::v1::RegisterResponse* response) override {
+    return Respond(context, grpc::Status::OK, [&] {
+      auto result = service_->controller()->Register(*request);
+      if (result.ok()) *response = *result;
+      return result.status();
+    });
+  }
+
+  grpc::ServerWriteReactor<Assignment>* Watch(
+      grpc::CallbackServerContext*,
+      const cascade::v1::WatchRequest* request) override {
+    return new AssignmentWriter(service_, request->node_id());
+  }
+
+  grpc::ServerUnaryReactor* Ack(grpc::CallbackServerContext* context,
+                                const cascade::v1::AckRequest* request,
+                                cascade::v1::AckResponse*) override {
+    return Respond(context, grpc::Status::OK,
+                   [&] { return service_->controller()->Ack(*request); });
+  }
+
+  grpc::ServerReadReactor<cascade::v1::ReportRequest>* Report(
+      grpc::CallbackServerContext*, cascade::v1::ReportResponse*) override {
+    return new ReportReader(service_->controller());
+  }
+
+ private:
+  ControllerService* const service_;
+};
+
+class AdminService : public cascade::v1::Admin::CallbackService {
+ public:
+  explicit AdminService(ControllerService* service) : service_(service) {}
+
+  grpc::ServerUnaryReactor* GetTopology(
+      grpc::CallbackServerContext* context,
+      const cascade::v1::GetTopologyRequest* request,
+      cascade::v1::GetTopologyResponse* response) override {
+    return Respond(context, Authorize(context), [&] {
+      auto result = service_->controller()->GetTopology(request->root());
+      if (result.ok()) *response = std::move(*result);
+      return result.status();
+    });
+  }
+
+  grpc::ServerUnaryReactor* GetNode(grpc::CallbackServerContext* context,
+                                    const cascade::v1::GetNodeRequest* request,
+                                    cascade::v1::NodeView* response) override {
+    return Respond(context, Authorize(context), [&] {
+      auto result = service_->controller()->GetNode(request->id());
+      if (result.ok()) *response = std::move(*result);
+      return result.status();
+    });
+  }
+
+  grpc::ServerUnaryReactor* ApplyTopology(
+      grpc::CallbackServerContext* context,
+      const cascade::v1::ApplyTopologyRequest* request,
+      cascade::v1::ChangeResponse* response) override {
+    Change change;
+    *change.mutable_apply() = *request;
+    return Submit(context, std::move(change), response);
+  }
+  grpc::ServerUnaryReactor* AddNode(
+      grpc::CallbackServerContext* context,
+      const cascade::v1::AddNodeRequest* request,
+      cascade::v1::ChangeResponse* response) override {
+    Change change;
+    *change.mutable_add() = *request;
+    return Submit(context, std::move(change), response);
+  }
+  grpc::ServerUnaryReactor* RemoveNode(
+      grpc::CallbackServerContext* context,
+      const cascade::v1::RemoveNodeRequest* request,
+      cascade::v1::ChangeResponse* response) override {
+    Change change;
+    *change.mutable_remove() = *request;
+    return Submit(context, std::move(change), response);
+  }
+  grpc::ServerUnaryReactor* MoveNode(
+      grpc::CallbackServerContext* context,
+      const cascade::v1::MoveNodeRequest* request,
+      cascade::v1::ChangeResponse* response) override {
+    Change change;
+    *change.mutable_move() = *request;
+    return Submit(context, std::move(change), response);
+  }
+  grpc::ServerUnaryReactor* DrainNode(
+      grpc::CallbackServerContext* context,
+      const cascade::v1::DrainNodeRequest* request,
+      cascade::v1::ChangeResponse* response) override {
+    Change change;
+    *change.mutable_drain() = *request;
+    return Submit(context, std::move(change), response);
+  }
+  grpc::ServerUnaryReactor* Failover(
+      grpc::CallbackServerContext* context,
+      const cascade::v1::FailoverRequest* request,
+      cascade::v1::ChangeResponse* response) override {
+    Change change;
+    *change.mutable_failover() = *request;
+    return Submit(context, std::move(change), response);
+  }
+  grpc::ServerUnaryReactor* Restore(
+      grpc::CallbackServerContext* context,
+      const cascade::v1::RestoreRequest* request,
+      cascade::v1::ChangeResponse* response) override {
+    Change change;
+    *change.mutable_restore() = *request;
+    return Submit(context, std::move(change), response);
+  }
+  grpc::ServerUnaryReactor* SelectUpstream(
+      grpc::CallbackServerContext* context,
+      const cascade::v1::UpstreamRequest* request,
+      cascade::v1::ChangeResponse* response) override {
+    Change change;
+    *change.mutable_select() = *request;
+    return Submit(context, std::move(change), response);
+  }
+  grpc::ServerUnaryReactor* ReleaseUpstream(
+      grpc::CallbackServerContext* context,
+      const cascade::v1::UpstreamRequest* request,
+      cascade::v1::ChangeResponse* response) override {
+    Change change;
+    *change.mutable_release() = *request;
+    return Submit(context, std::move(change), response);
+  }
+
+  grpc::ServerUnaryReactor* GetStats(
+      grpc::CallbackServerContext* context, const cascade::v1::StatsRequest*,
+      cascade::v1::StatsResponse* response) override {
+    return Respond(context, Authorize(context), [&] {
+      *response = service_->controller()->GetStats();
+      response->set_watchers(service_->watcher_count());
+      return absl::OkStatus();
+    });
+  }
+
+  grpc::ServerWriteReactor<Event>* Events(
+      grpc::CallbackServerContext* context,
+      const cascade::v1::EventsRequest*) override {
+    return new EventWriter(service_, service_->options().event_backlog,
+                           Authorize(context));
+  }
+
+ private:
+  grpc::Status Authorize(grpc::CallbackServerContext* context) const {
+    const std::string& token = service_->options().admin_token;
+    if (token.empty()) return grpc::Status::OK;
+    const std::string expected = "Bearer " + token;
+    const auto& metadata = context->client_metadata();
+    auto it = metadata.find("authorization");
+    if (it == metadata.end()) {
+      return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                          "admin token required (authorization: Bearer ...)");
+    }
+    // Constant time, so the token cannot be guessed byte by byte.
+    if (it->second.size() != expected.size() ||
+        CRYPTO_memcmp(it->second.data(), expected.data(), expected.size()) !=
+            0) {
+      return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                          "wrong admin token");
+    }
+    return grpc::Status::OK;
+  }
+
+  grpc::ServerUnaryReactor* Submit(grpc::CallbackServerContext* context,
+                                   Change change,
+                                   cascade::v1::ChangeResponse* response) {
+    return Respond(context, Authorize(context), [&] {
+      auto result = service_->controller()->Submit(std::move(change));
+      if (result.ok()) *response = *result;
+      return result.status();
+    });
+  }
+
+  ControllerService* const service_;
+};
+
+}  // namespace
+
+ControllerService::ControllerService(Controller* controller,
+                                     ServiceOptions options)
+    : controller_(controller),
+      options_(std::move(options)),
+      relay_(std::make_unique<RelayService>(this)),
+      admin_(std::make_unique<AdminService>(this)) {
+  controller_->SetListener(this);
+}
+
+ControllerService::~ControllerService() { controller_->SetListener(nullptr); }
+
+void ControllerService::Shutdown() {
+  absl::MutexLock lock(&mu_);
+  shut_down_ = true;
+  grpc::Status status(grpc::StatusCode::UNAVAILABLE,
+                      "controller shutting down");
+  for (auto& [id, writers] : watchers_) {
+    for (AssignmentWriter* writer : writers) writer->Close(status);
+  }
+  for (EventWriter* writer : event_writers_) writer->Close(status);
+}
+
+size_t ControllerService::watcher_count() const {
+  absl::MutexLock lock(&mu_);
+  size_t count = 0;
+  for (const auto& [id, writers] : watchers_) count += writers.size();
+  return count;
+}
+
+void ControllerService::OnAssignment(
+    std::shared_ptr<const Assignment> assignment) {
+  absl::MutexLock lock(&mu_);
+  auto it = watchers_.find(assignment->node_id());
+  if (it == watchers_.end()) return;
+  for (AssignmentWriter* writer : it->second) writer->Offer(assignment);
+}
+
+void ControllerService::OnNodeRemoved(const std::string& node_id) {
+  absl::MutexLock lock(&mu_);
+  auto it = watchers_.find(node_id);
+  if (it == watchers_.end()) return;
+  grpc::Status status(grpc::StatusCode::NOT_FOUND,
+                      absl::StrCat("node \"", node_id, "\" was removed"));
+  for (AssignmentWriter* writer : it->second) writer->Close(status);
+}
+
+void ControllerService::OnEvent(const Event& event) {
+  absl::MutexLock lock(&mu_);
+  for (EventWriter* writer : event_writers_) writer->Offer(event);
+}
+
+bool ControllerService::AddWatcher(const std::string& node_id,
+                                   AssignmentWriter* writer) {
+  absl::MutexLock lock(&mu_);
+  if (shut_down_) return false;
+  watchers_[node_id].insert(writer);
+  return true;
+}
+
+void ControllerService::RemoveWatcher(const std::string& node_id,
+                                      AssignmentWriter* writer) {
+  absl::MutexLock lock(&mu_);
+  auto it = watchers_.find(node_id);
+  if (it == watchers_.end()) return;
+  it->second.erase(writer);
+  if (it->second.empty()) watchers_.erase(it);
+}
+
+bool ControllerService::AddEventWriter(EventWriter* writer) {
+  absl::MutexLock lock(&mu_);
+  if (shut_down_) return false;
+  event_writers_.insert(writer);
+  return true;
+}
+
+void ControllerService::RemoveEventWriter(EventWriter* writer) {
+  absl::MutexLock lock(&mu_);
+  event_writers_.erase(writer);
+}
+
+absl::StatusOr<std::unique_ptr<grpc::Server>> StartServer(
+    ControllerService* service, const std::string& listen,
+    std::shared_ptr<grpc::ServerCredentials> credentials, int* bound_port) {
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(listen, std::move(credentials), bound_port);
+  builder.RegisterService(service->relay_service());
+  builder.RegisterService(service->admin_service());
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr || *bound_port == 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", listen));
+  }
+  return server;
+}
+
+}  // namespace cascade::topology

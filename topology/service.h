@@ -1,0 +1,88 @@
+// The controller's gRPC face: RelayControl and Admin as callback services.
+// Every Watch and Events stream keeps at most one write in flight; while it
+// is in flight only the newest assignment is kept (older ones are
+// superseded, since each assignment is complete).
+#ifndef CASCADE_TOPOLOGY_SERVICE_H_
+#define CASCADE_TOPOLOGY_SERVICE_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
+#include <string>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "proto/controller.grpc.pb.h"
+#include "topology/controller.h"
+
+namespace cascade::topology {
+
+struct ServiceOptions {
+  // When set, every Admin call needs "authorization: Bearer <token>".
+  std::string admin_token;
+  // Events kept for a subscriber that reads slower than they come; beyond
+  // it the oldest are dropped and the subscriber is told how many.
+  size_t event_backlog = 1024;
+};
+
+class AssignmentWriter;
+class EventWriter;
+
+class ControllerService : public ControllerListener {
+ public:
+  ControllerService(Controller* controller, ServiceOptions options);
+  ~ControllerService() override;
+  ControllerService(const ControllerService&) = delete;
+  ControllerService& operator=(const ControllerService&) = delete;
+
+  grpc::Service* relay_service() { return relay_.get(); }
+  grpc::Service* admin_service() { return admin_.get(); }
+
+  // Ends every open stream, so the server can shut down.
+  void Shutdown();
+  size_t watcher_count() const;
+
+  // ControllerListener.
+  void OnAssignment(
+      std::shared_ptr<const cascade::v1::Assignment> assignment) override;
+  void OnNodeRemoved(const std::string& node_id) override;
+  void OnEvent(const cascade::v1::Event& event) override;
+
+  // Stream bookkeeping, called by the stream reactors.
+  // Returns false once Shutdown has run.
+  bool AddWatcher(const std::string& node_id, AssignmentWriter* writer);
+  void RemoveWatcher(const std::string& node_id, AssignmentWriter* writer);
+  bool AddEventWriter(EventWriter* writer);
+  void RemoveEventWriter(EventWriter* writer);
+
+  Controller* controller() { return controller_; }
+  const ServiceOptions& options() const { return options_; }
+
+ private:
+  Controller* const controller_;
+  const ServiceOptions options_;
+  std::unique_ptr<grpc::Service> relay_;
+  std::unique_ptr<grpc::Service> admin_;
+
+  mutable absl::Mutex mu_;
+  bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
+  absl::flat_hash_map<std::string, absl::flat_hash_set<AssignmentWriter*>>
+      watchers_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_set<EventWriter*> event_writers_ ABSL_GUARDED_BY(mu_);
+};
+
+// Starts a server with both services, gRPC health checking and server
+// reflection on `listen` (HOST:PORT, port 0 lets the kernel choose);
+// `*bound_port` gets the port.
+absl::StatusOr<std::unique_ptr<grpc::Server>> StartServer(
+    ControllerService* service, const std::string& listen,
+    std::shared_ptr<grpc::ServerCredentials> credentials, int* bound_port);
+
+// absl and gRPC share the canonical status codes.
+grpc::Status ToGrpcStatus(const absl::Status& status);
+
+}  // namespace cascade::topology
+
+#endif  // CASCADE_TOPOLOGY_SERVICE_H_

@@ -1,0 +1,237 @@
+// The gRPC services end to end in one process: relays played by the client
+// library, admin calls through a real stub, leases driven by a fake clock.
+#include "topology/service.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/clock.h"
+#include "topology/client/relay_client.h"
+#include "topology/journal.h"
+#include "topology/topology_file.h"
+
+namespace cascade::topology {
+namespace {
+
+constexpr char kTopology[] = R"txt(
+nodes { id: "nat" tier: TIER_NATIONAL media_address: "127.1.0.1:5004"
+  capacity { max_children: 4 } }
+nodes { id: "p1" tier: TIER_PROVINCIAL parent: "nat" media_address: "127.2.1.1:5004"
+  capacity { max_children: 4 } }
+nodes { id: "p2" tier: TIER_PROVINCIAL parent: "nat" media_address: "127.2.2.1:5004"
+  capacity { max_children: 4 } }
+nodes { id: "d1" tier: TIER_DISTRICT parent: "p1" standby_parents: "p2"
+  media_address: "127.3.0.1:5004" capacity { max_children: 4 } }
+)txt";
+
+constexpr char kToken[] = "s3cret";
+
+// Keeps every assignment a simulated relay receives.
+class Relay : public AssignmentListener {
+ public:
+  absl::Status OnAssignment(const cascade::v1::Assignment& a) override {
+    absl::MutexLock lock(&mu_);
+    received_.push_back(a);
+    return absl::OkStatus();
+  }
+  // Waits (bounded) for an assignment whose active parent is `parent`.
+  bool WaitForParent(const std::string& parent) {
+    absl::MutexLock lock(&mu_);
+    auto has = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return !received_.empty() && received_.back().parents_size() > 0 &&
+             received_.back().parents(0).id() == parent;
+    };
+    return mu_.AwaitWithTimeout(absl::Condition(&has), absl::Seconds(10));
+  }
+  cascade::v1::Assignment Last() {
+    absl::MutexLock lock(&mu_);
+    return received_.back();
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::vector<cascade::v1::Assignment> received_ ABSL_GUARDED_BY(mu_);
+};
+
+class ServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string dir =
+        std::string(getenv("TEST_TMPDIR")) + "/service_" +
+        ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    mkdir(dir.c_str(), 0700);
+    std::remove((dir + "/journal").c_str());
+    store_ = std::make_unique<JournalStore>(dir);
+    controller_ = std::make_unique<Controller>(&clock_, store_.get(),
+                                               ControllerOptions());
+    ASSERT_TRUE(controller_->Recover().ok());
+    auto parsed = ParseTopologyText(kTopology, "t");
+    ASSERT_TRUE(parsed.ok());
+    cascade::v1::Change change;
+    *change.mutable_apply()->mutable_topology() = parsed->topology;
+    ASSERT_TRUE(controller_->Submit(change).ok());
+    ServiceOptions options;
+    options.admin_token = kToken;
+    service_ = std::make_unique<ControllerService>(controller_.get(), options);
+    int port = 0;
+    auto server = StartServer(service_.get(), "127.0.0.1:0",
+                              grpc::InsecureServerCredentials(), &port);
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = std::move(*server);
+    address_ = "127.0.0.1:" + std::to_string(port);
+    admin_ = cascade::v1::Admin::NewStub(
+        grpc::CreateChannel(address_, grpc::InsecureChannelCredentials()));
+  }
+
+  void TearDown() override {
+    for (auto& [id, client] : clients_) client->Stop();
+    service_->Shutdown();
+    server_->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(1)));
+    server_->Wait();
+  }
+
+  Relay* StartRelay(const std::string& id) {
+    RelayClientOptions options;
+    options.controller = address_;
+    options.node_id = id;
+    options.report_interval = absl::Milliseconds(50);
+    options.min_backoff = absl::Milliseconds(20);
+    relays_[id] = std::make_unique<Relay>();
+    clients_[id] = std::make_unique<RelayClient>(options, relays_[id].get());
+    clients_[id]->Start();
+    return relays_[id].get();
+  }
+
+  std::unique_ptr<grpc::ClientContext> AdminContext(const std::string& token) {
+    auto context = std::make_unique<grpc::ClientContext>();
+    if (!token.empty()) {
+      context->AddMetadata("authorization", "Bearer " + token);
+    }
+    context->set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+    return context;
+  }
+
+  FakeClock clock_;
+  std::unique_ptr<JournalStore> store_;
+  std::unique_ptr<Controller> controller_;
+  std::unique_ptr<ControllerService> service_;
+  std::unique_ptr<grpc::Server> server_;
+  std::string address_;
+  std::unique_ptr<cascade::v1::Admin::Stub> admin_;
+  std::map<std::string, std::unique_ptr<Relay>> relays_;
+  std::map<std::string, std::unique_ptr<RelayClient>> clients_;
+};
+
+TEST_F(ServiceTest, WatchDeliversAndAcksThenFollowsDrain) {
+  Relay* d1 = StartRelay("d1");
+  ASSERT_TRUE(d1->WaitForParent("p1"));
+  uint64_t version = d1->Last().version();
+  // The ack arrives right after delivery.
+  bool acked = false;
+  for (int i = 0; i < 200 && !acked; ++i) {
+    acked = controller_->GetNode("d1")->acked_version() == version;
+    if (!acked) absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_TRUE(acked);
+  EXPECT_EQ(controller_->GetNode("d1")->status(), cascade::v1::STATUS_UP);
+
+  cascade::v1::DrainNodeRequest drain;
+  drain.set_id("p1");
+  cascade::v1::ChangeResponse response;
+  auto context = AdminContext(kToken);
+  ASSERT_TRUE(admin_->DrainNode(context.get(), drain, &response).ok());
+  ASSERT_TRUE(d1->WaitForParent("p2"));
+  EXPECT_GT(d1->Last().version(), version);
+  EXPECT_EQ(d1->Last().parents(0).media_address(), "127.2.2.1:5004");
+}
+
+TEST_F(ServiceTest, StoppedReportsExpireTheLeaseAndChildrenMove) {
+  Relay* d1 = StartRelay("d1");
+  StartRelay("p1");
+  ASSERT_TRUE(d1->WaitForParent("p1"));
+  for (int i = 0; i < 200; ++i) {
+    if (controller_->GetNode("p1")->status() == cascade::v1::STATUS_UP) break;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  ASSERT_EQ(controller_->GetNode("p1")->status(), cascade::v1::STATUS_UP);
+  clients_["p1"]->Stop();
+  clock_.Advance(absl::Seconds(10));
+  // d1 keeps reporting in real time; only p1's lease is stale once d1's
+  // next report lands.
+  for (int i = 0; i < 200; ++i) {
+    if (controller_->GetNode("d1")->last_report_ms_ago() < 1000) break;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_EQ(controller_->ExpireLeases(), 1);
+  ASSERT_TRUE(d1->WaitForParent("p2"));
+}
+
+TEST_F(ServiceTest, AdminNeedsTheTokenAndNeverShowsKeys) {
+  cascade::v1::GetNodeRequest request;
+  request.set_id("d1");
+  cascade::v1::NodeView view;
+  auto none = AdminContext("");
+  EXPECT_EQ(admin_->GetNode(none.get(), request, &view).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  auto wrong = AdminContext("guess");
+  EXPECT_EQ(admin_->GetNode(wrong.get(), request, &view).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  auto right = AdminContext(kToken);
+  ASSERT_TRUE(admin_->GetNode(right.get(), request, &view).ok());
+  EXPECT_EQ(view.parents(0), "p1");
+  std::string key = controller_->CurrentAssignment("d1")->parents(0).key();
+  EXPECT_EQ(view.SerializeAsString().find(key), std::string::npos);
+
+  request.set_id("nope");
+  auto missing = AdminContext(kToken);
+  EXPECT_EQ(admin_->GetNode(missing.get(), request, &view).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(ServiceTest, WatchOfUnknownNodeIsNotFound) {
+  auto stub = cascade::v1::RelayControl::NewStub(
+      grpc::CreateChannel(address_, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+  cascade::v1::WatchRequest request;
+  request.set_node_id("ghost");
+  auto reader = stub->Watch(&context, request);
+  cascade::v1::Assignment assignment;
+  EXPECT_FALSE(reader->Read(&assignment));
+  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(ServiceTest, EventsStreamCarriesChanges) {
+  auto context = AdminContext(kToken);
+  auto reader = admin_->Events(context.get(), cascade::v1::EventsRequest());
+  // The stream is registered once the server has seen the call; a change
+  // submitted until then is retried.
+  cascade::v1::Event event;
+  bool saw_change = false;
+  std::thread mover([&] {
+    for (int i = 0; i < 50 && !saw_change; ++i) {
+      cascade::v1::FailoverRequest failover;
+      failover.set_id("p2");
+      cascade::v1::ChangeResponse response;
+      auto admin_context = AdminContext(kToken);
+      admin_->Failover(admin_context.get(), failover, &response);
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+  });
+  while (!saw_change && reader->Read(&event)) {
+    saw_change = event.kind() == cascade::v1::Event::KIND_CHANGE &&
+                 event.detail().find("failover") != std::string::npos;
+  }
+  context->TryCancel();
+  mover.join();
+  EXPECT_TRUE(saw_change);
+}
+
+}  // namespace
+}  // namespace cascade::topology
