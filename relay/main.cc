@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -104,7 +105,12 @@ int main(int argc, char** argv) {
       "  relayd --config=relay.textproto [--listen=IP:PORT] "
       "[--metrics=IP:PORT]");
   cascade::AcceptDashedFlagNames(argc, argv);
-  absl::ParseCommandLine(argc, argv);
+  const std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
+  if (positional.size() > 1) {
+    std::fprintf(stderr, "relayd: unexpected argument \"%s\" (see --help)\n",
+                 positional[1]);
+    return 2;
+  }
   FLAGS_logtostderr = true;
   google::InitGoogleLogging(argv[0]);
   // The metrics thread writes to sockets that clients may have closed.

@@ -127,13 +127,26 @@ void RelayCore::Apply(const RelayOptions& options) {
   children_ = std::move(children);
   RebuildActiveList();
 
-  parent_index_ = 0;
-  const Endpoint* parent = active_parent();
-  if (!had_parent || parent == nullptr || *parent != previous_parent) {
-    // A new parent: activate there at once.
-    last_parent_keepalive_ = absl::InfinitePast();
-    parent_last_heard_ = now_;
+  // Stay with the current parent while it is still listed.
+  size_t index = 0;
+  for (size_t i = 0; had_parent && i < options_.parents.size(); ++i) {
+    if (options_.parents[i].address == previous_parent) index = i;
   }
+  const bool same = had_parent && index < options_.parents.size() &&
+                    options_.parents[index].address == previous_parent;
+  if (same) {
+    parent_index_ = index;
+  } else {
+    UseParent(0);
+  }
+}
+
+void RelayCore::UseParent(size_t index) {
+  parent_index_ = index;
+  // Activate there at the next tick; gaps left by the switch show up as
+  // sequence gaps and are NACKed from the new parent's ring.
+  last_parent_keepalive_ = absl::InfinitePast();
+  parent_last_heard_ = clock_->Now();
 }
 
 void RelayCore::RebuildActiveList() {

@@ -72,6 +72,11 @@ class RelayCore {
   // Takes new settings at run time; children that stay keep their state and
   // stay active.
   void Apply(const RelayOptions& options);
+  // Moves to options().parents[index] (out of range: no parent) and
+  // activates there at the next tick. Parent failover (issue 5) calls this
+  // when parent_silence() passes its timeout.
+  void UseParent(size_t index);
+  size_t parent_index() const { return parent_index_; }
   // Tells activated children the relay is leaving (RTCP BYE).
   void SayGoodbye();
 

@@ -409,6 +409,31 @@ TEST_F(RelayCoreTest, ApplyKeepsChildrenThatStayAndDropsRemovedOnes) {
   EXPECT_TRUE(core_.ActiveChildren().empty());
 }
 
+TEST_F(RelayCoreTest, SwitchingParentActivatesThereAndIgnoresTheOldOne) {
+  const Endpoint standby = Ep("127.0.0.1:5001");
+  RelayOptions o = Options();
+  o.parents.push_back({"p1", standby, kParentKey});
+  core_.Apply(o);
+  core_.OnTick();
+  EXPECT_EQ(ParseAll(out_.To(kParent)).activations.size(), 1u);
+  Receive(kParent, RtpPacket(kVideo, 1, 0, kSlice));
+  core_.UseParent(1);
+  core_.OnTick();
+  EXPECT_EQ(ParseAll(out_.To(standby)).activations,
+            (std::vector<std::string>{"r1"}));
+  Receive(kParent, RtpPacket(kVideo, 2, 0, kSlice));
+  EXPECT_EQ(core_.drops("relay", "unknown_source"), 1u);
+  // The new parent's packets continue the same sequence; the gap is NACKed
+  // there.
+  Receive(standby, RtpPacket(kVideo, 4, 0, kSlice));
+  clock_.Advance(absl::Milliseconds(10));
+  core_.OnTick();
+  EXPECT_EQ(ParseAll(out_.To(standby)).nacked, (std::vector<uint16_t>{2, 3}));
+  // A reload that keeps the standby listed stays with it.
+  core_.Apply(o);
+  EXPECT_EQ(core_.parent_index(), 1u);
+}
+
 TEST_F(RelayCoreTest, ByeToActiveChildrenOnShutdown) {
   ActivateChild();
   out_.sent.clear();
