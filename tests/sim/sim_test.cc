@@ -1,0 +1,163 @@
+// relay-sim as a user runs it: a few hundred sites for about 20 s, then the
+// report's figures against the criteria of issue 7 (every site receives
+// every packet after repair, gaps under 1 s), and a clean shutdown.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/util/json_util.h"
+#include "proto/sim_scenario.pb.h"
+#include "tools/sim/supervisor.h"
+
+namespace cascade::sim {
+namespace {
+
+constexpr int kSites = 200;
+
+std::string Runfile(const std::string& path) {
+  return absl::StrCat(std::getenv("TEST_SRCDIR"), "/cascade/", path);
+}
+
+std::string TempDir() {
+  const char* dir = std::getenv("TEST_TMPDIR");
+  return dir != nullptr ? dir : "/tmp";
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream contents;
+  contents << in.rdbuf();
+  return contents.str();
+}
+
+// True when no process is left below this one: with the test as the child
+// subreaper, any orphan of relay-sim would be our child now.
+bool NothingLeftRunning() {
+  const absl::Time deadline = absl::Now() + absl::Seconds(5);
+  while (absl::Now() < deadline) {
+    const pid_t pid = waitpid(-1, nullptr, WNOHANG);
+    if (pid < 0 && errno == ECHILD) return true;
+    if (pid == 0) absl::SleepFor(absl::Milliseconds(50));
+  }
+  return false;
+}
+
+class SimTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (geteuid() != 0) GTEST_SKIP() << "relay-sim needs root";
+    ASSERT_EQ(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+  }
+
+  std::vector<std::string> Command(const std::string& out) {
+    return {Runfile("tools/sim/relay-sim"), "--out=" + out,
+            "--scenario=" + Runfile("tests/sim/short.textproto")};
+  }
+
+  Supervisor supervisor_;
+};
+
+TEST_F(SimTest, ShortScenarioMeetsTheCriteria) {
+  const std::string out = TempDir() + "/short";
+  std::vector<std::string> command = Command(out);
+  command.push_back(absl::StrCat("--sites=", kSites));
+  const std::string log = TempDir() + "/short.log";
+  ASSERT_TRUE(supervisor_.Start("relay-sim", "relay-sim", command, log).ok());
+  absl::StatusOr<int> code = supervisor_.Wait("relay-sim", absl::Seconds(150));
+  ASSERT_TRUE(code.ok()) << code.status();
+  ASSERT_EQ(*code, 0) << ReadFile(log);
+  EXPECT_TRUE(NothingLeftRunning());
+
+  cascade::v1::SimReport report;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(
+                  ReadFile(out + "/report.json"), &report)
+                  .ok())
+      << ReadFile(log);
+  EXPECT_EQ(report.problems_size(), 0) << report.problems(0);
+  EXPECT_EQ(report.sites_total(), static_cast<uint32_t>(kSites));
+  // 20 s at 15 fps: at least a packet per frame.
+  EXPECT_GE(report.packets_sent(), 300);
+  EXPECT_EQ(report.sites_all_packets(), report.sites_total());
+  EXPECT_EQ(report.packets_lost(), 0);
+  EXPECT_DOUBLE_EQ(report.delivery_ratio(), 1.0);
+  // Latency measured at every tier, and it is a relay network's, not a
+  // backlog's.
+  ASSERT_EQ(report.latency_ms().per_tier_size(), 4);
+  for (const auto& tier : report.latency_ms().per_tier()) {
+    EXPECT_GT(tier.samples(), 0) << tier.tier();
+    EXPECT_GT(tier.p50(), 0) << tier.tier();
+    EXPECT_LT(tier.p50(), 100) << tier.tier();
+  }
+  EXPECT_EQ(report.latency_ms().site_p99_size(), kSites);
+  // Every step ran, no fault left a gap of a second or more.
+  ASSERT_EQ(report.steps_size(), 6);
+  for (const auto& step : report.steps()) {
+    EXPECT_TRUE(step.ok()) << step.label() << ": " << step.detail();
+  }
+  ASSERT_EQ(report.failover_size(), 5);
+  for (const auto& fault : report.failover()) {
+    EXPECT_LT(fault.longest_gap_ms(), 1000) << fault.label();
+    EXPECT_EQ(fault.affected_sites_all_packets(), fault.affected_sites());
+  }
+  EXPECT_GT(report.failover(2).affected_sites(), 0u);
+  EXPECT_LT(report.failover(2).affected_sites(), report.sites_total());
+  // Every relay ran as its own relayd; every kind of process was measured.
+  EXPECT_EQ(report.cpu().at("relayd").processes(), report.relays_total());
+  for (const char* kind :
+       {"relayd", "relay-probe", "relay-source", "topologyd"}) {
+    ASSERT_TRUE(report.cpu().contains(kind)) << kind;
+    EXPECT_GT(report.cpu().at(kind).cpu_seconds(), 0) << kind;
+    EXPECT_GT(report.memory().at(kind).peak_rss_mb_max(), 0) << kind;
+  }
+  EXPECT_EQ(report.control_plane().controller_start_ms_size(), 2);
+  const std::string html = ReadFile(out + "/report.html");
+  EXPECT_NE(html.find("<svg"), std::string::npos);
+  EXPECT_NE(html.find(absl::StrCat(kSites, " / ", kSites)), std::string::npos);
+}
+
+TEST_F(SimTest, CtrlCStopsEveryProcess) {
+  const std::string out = TempDir() + "/interrupted";
+  std::vector<std::string> command = Command(out);
+  command.push_back("--sites=20");
+  const std::string log = TempDir() + "/interrupted.log";
+  ASSERT_TRUE(supervisor_.Start("relay-sim", "relay-sim", command, log).ok());
+  // Interrupted once the media flows: the source's log is created then.
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  while (access((out + "/logs/relay-source.log").c_str(), F_OK) != 0 &&
+         absl::Now() < deadline && supervisor_.Running("relay-sim")) {
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  ASSERT_TRUE(supervisor_.Running("relay-sim")) << ReadFile(log);
+  ASSERT_TRUE(supervisor_.Signal("relay-sim", SIGINT).ok());
+  absl::StatusOr<int> code = supervisor_.Wait("relay-sim", absl::Seconds(30));
+  ASSERT_TRUE(code.ok()) << code.status();
+  EXPECT_EQ(*code, 130) << ReadFile(log);
+  EXPECT_NE(ReadFile(log).find("every process was stopped"), std::string::npos);
+  EXPECT_TRUE(NothingLeftRunning());
+}
+
+TEST(SimFlagsTest, BadFlagsAreRefusedWithExitCode2) {
+  Supervisor supervisor;
+  const std::string log = TempDir() + "/flags.log";
+  ASSERT_TRUE(supervisor
+                  .Start("relay-sim", "relay-sim",
+                         {Runfile("tools/sim/relay-sim"), "--scale=moon"}, log)
+                  .ok());
+  absl::StatusOr<int> code = supervisor.Wait("relay-sim", absl::Seconds(30));
+  ASSERT_TRUE(code.ok());
+  EXPECT_EQ(*code, 2);
+  EXPECT_NE(ReadFile(log).find("--scale must be south19 or national"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace cascade::sim

@@ -1,0 +1,286 @@
+// relay-sim: the whole Cascade network on one machine, as real processes in
+// a private network namespace, with faults, and a report. See docs/sim.md.
+#include <glog/logging.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <climits>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "base/flags.h"
+#include "google/protobuf/text_format.h"
+#include "tools/sim/network_plan.h"
+#include "tools/sim/private_network.h"
+#include "tools/sim/report.h"
+#include "tools/sim/report_html.h"
+#include "tools/sim/sim.h"
+#include "topology/topology_file.h"
+
+ABSL_FLAG(std::string, scale, "south19",
+          "built-in topology: south19 (19 provinces, 204 districts, 2,594 "
+          "sites) or national (63 provinces, 693 districts, 10,000 sites)");
+ABSL_FLAG(std::string, topology, "",
+          "topology file (text cascade.v1.Topology) instead of --scale");
+ABSL_FLAG(int, sites, 0,
+          "keep only the first N sites and the relays above them (0: all)");
+ABSL_FLAG(std::string, scenario, "",
+          "scenario file (text cascade.v1.SimScenario, "
+          "proto/sim_scenario.proto); default: "
+          "tools/sim/scenarios/default.textproto");
+ABSL_FLAG(double, duration, 0,
+          "seconds of media; the scenario's steps are scaled to fit (0: the "
+          "scenario's own)");
+ABSL_FLAG(int, bitrate, 0,
+          "video kbit/s (0: the scenario's, else the default for the scale)");
+ABSL_FLAG(int, fps, 0, "frames per second (0: the scenario's, else 15)");
+ABSL_FLAG(std::string, out, "sim-out",
+          "directory for report.json, report.html, logs and configs");
+ABSL_FLAG(int, sites_per_probe, 300, "sites per relay-probe process");
+ABSL_FLAG(double, probe_interval, 0.2,
+          "seconds between the probes' reports (the gap resolution)");
+ABSL_FLAG(std::string, bin_dir, "",
+          "Bazel output tree holding relay/relayd, topology/topologyd, "
+          "tools/probe/relay-probe, tools/source/relay-source (default: the "
+          "tree relay-sim runs from)");
+
+namespace cascade::sim {
+namespace {
+
+constexpr int kExitFailed = 1;
+constexpr int kExitUsage = 2;
+constexpr int kExitInterrupted = 130;
+// Video bitrates this 2-core machine keeps up with at every site
+// (docs/sim.md: measured).
+constexpr int kSouth19Kbps = 200;
+constexpr int kNationalKbps = 100;
+constexpr int kDefaultFps = 15;
+
+std::atomic<bool> g_interrupted{false};
+
+void OnSignal(int) { g_interrupted.store(true); }
+
+int Usage(const std::string& message) {
+  std::cerr << "relay-sim: " << message << "\n";
+  return kExitUsage;
+}
+
+bool ReadFile(const std::string& path, std::string* out) {
+  std::ifstream in(path);
+  if (!in) return false;
+  std::stringstream contents;
+  contents << in.rdbuf();
+  *out = contents.str();
+  return true;
+}
+
+std::string Dirname(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  return slash == std::string::npos ? "." : path.substr(0, slash);
+}
+
+// The scenario shipped beside the binary (Bazel runfiles).
+std::string DefaultScenarioPath(const char* argv0) {
+  const std::string relative = "/cascade/tools/sim/scenarios/default.textproto";
+  std::vector<std::string> candidates = {std::string(argv0) + ".runfiles" +
+                                         relative};
+  for (const char* env : {"RUNFILES_DIR", "TEST_SRCDIR"}) {
+    if (const char* dir = std::getenv(env))
+      candidates.push_back(dir + relative);
+  }
+  for (const std::string& path : candidates) {
+    if (access(path.c_str(), R_OK) == 0) return path;
+  }
+  return "";
+}
+
+int Main(const char* argv0) {
+  // The topology.
+  cascade::v1::Topology topology;
+  std::string topology_name = absl::GetFlag(FLAGS_topology);
+  const std::string scale = absl::GetFlag(FLAGS_scale);
+  if (scale != "south19" && scale != "national") {
+    return Usage("--scale must be south19 or national, not \"" + scale + "\"");
+  }
+  int default_kbps = scale == "national" ? kNationalKbps : kSouth19Kbps;
+  if (!topology_name.empty()) {
+    absl::StatusOr<topology::TopologyText> text =
+        topology::ReadTopologyFile(topology_name);
+    if (!text.ok())
+      return Usage("--topology: " + std::string(text.status().message()));
+    topology = std::move(text->topology);
+  } else {
+    topology = GenerateTopology(
+        scale == "national" ? NationalShape() : South19Shape(), default_kbps);
+    topology_name = scale + " (generated, docs/sim.md)";
+  }
+  if (absl::GetFlag(FLAGS_sites) < 0) return Usage("--sites must be >= 0");
+  if (absl::GetFlag(FLAGS_sites_per_probe) < 1) {
+    return Usage("--sites-per-probe must be at least 1");
+  }
+  const double interval = absl::GetFlag(FLAGS_probe_interval);
+  if (!(interval >= 0.05 && interval <= 5)) {
+    return Usage("--probe-interval must be within 0.05..5 seconds");
+  }
+
+  // The scenario, with the flags laid over it.
+  std::string scenario_path = absl::GetFlag(FLAGS_scenario);
+  if (scenario_path.empty()) scenario_path = DefaultScenarioPath(argv0);
+  if (scenario_path.empty()) {
+    return Usage(
+        "--scenario is required (the default scenario is not beside "
+        "the binary)");
+  }
+  std::string scenario_text;
+  if (!ReadFile(scenario_path, &scenario_text)) {
+    return Usage("--scenario: cannot read " + scenario_path);
+  }
+  SimOptions options;
+  if (!google::protobuf::TextFormat::ParseFromString(scenario_text,
+                                                     &options.scenario)) {
+    return Usage("--scenario: " + scenario_path +
+                 " is not a cascade.v1.SimScenario textproto (see stderr)");
+  }
+  cascade::v1::SimScenario& scenario = options.scenario;
+  if (!(scenario.duration_s() > 0)) {
+    return Usage("--scenario: duration_s must be positive");
+  }
+  const double duration = absl::GetFlag(FLAGS_duration);
+  if (duration < 0) return Usage("--duration must be >= 0");
+  if (duration > 0) {
+    const double factor = duration / scenario.duration_s();
+    for (cascade::v1::SimStep& step : *scenario.mutable_steps()) {
+      step.set_at_s(step.at_s() * factor);
+      if (step.has_restart_controller_after_s()) {
+        step.set_restart_controller_after_s(step.restart_controller_after_s() *
+                                            factor);
+      }
+    }
+    scenario.set_duration_s(duration);
+  }
+  if (absl::GetFlag(FLAGS_bitrate) < 0 || absl::GetFlag(FLAGS_fps) < 0 ||
+      absl::GetFlag(FLAGS_fps) > 60) {
+    return Usage("--bitrate must be >= 0 and --fps within 0..60");
+  }
+  if (absl::GetFlag(FLAGS_bitrate) > 0) {
+    scenario.set_video_kbps(absl::GetFlag(FLAGS_bitrate));
+  }
+  if (scenario.video_kbps() == 0) scenario.set_video_kbps(default_kbps);
+  if (absl::GetFlag(FLAGS_fps) > 0)
+    scenario.set_frame_rate(absl::GetFlag(FLAGS_fps));
+  if (scenario.frame_rate() == 0) scenario.set_frame_rate(kDefaultFps);
+  for (cascade::v1::Stream& stream : *topology.mutable_streams()) {
+    if (stream.direction() == cascade::v1::DIRECTION_DOWNSTREAM) {
+      stream.set_bitrate_kbps(scenario.video_kbps());
+    }
+  }
+
+  absl::StatusOr<NetworkPlan> plan =
+      PlanNetwork(topology, absl::GetFlag(FLAGS_sites), 5000);
+  if (!plan.ok()) return Usage(std::string(plan.status().message()));
+  for (const cascade::v1::SimStep& step : scenario.steps()) {
+    for (const std::string* node :
+         {&step.kill(), &step.revive(), &step.drain(), &step.restore()}) {
+      if (node->empty()) continue;
+      if (absl::StatusOr<std::string> id = plan->Resolve(*node); !id.ok()) {
+        return Usage("--scenario: step \"" + step.label() +
+                     "\": " + std::string(id.status().message()));
+      }
+    }
+  }
+
+  // The binaries.
+  std::string bin_dir = absl::GetFlag(FLAGS_bin_dir);
+  if (bin_dir.empty()) {
+    char self[PATH_MAX];
+    const ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n <= 0)
+      return Usage("cannot find relay-sim's own path; give --bin-dir");
+    self[n] = '\0';
+    bin_dir = Dirname(Dirname(Dirname(self)));
+  }
+  options.relayd = bin_dir + "/relay/relayd";
+  options.topologyd = bin_dir + "/topology/topologyd";
+  options.probe = bin_dir + "/tools/probe/relay-probe";
+  options.source = bin_dir + "/tools/source/relay-source";
+  for (const std::string* binary :
+       {&options.relayd, &options.topologyd, &options.probe, &options.source}) {
+    if (access(binary->c_str(), X_OK) != 0) {
+      return Usage("--bin-dir: " + *binary +
+                   " is missing (bazel build //tools/sim:relay-sim builds it)");
+    }
+  }
+  options.out_dir = absl::GetFlag(FLAGS_out);
+  options.topology_name = topology_name;
+  options.sites_per_probe = absl::GetFlag(FLAGS_sites_per_probe);
+  options.probe_interval_s = interval;
+  options.interrupted = &g_interrupted;
+
+  // Before any thread starts: the namespace is per process.
+  if (absl::Status s = EnterPrivateNetwork(); !s.ok()) {
+    std::cerr << "relay-sim: " << s.message()
+              << " (run it as root, e.g. sudo ./dev sim)\n";
+    return kExitFailed;
+  }
+  signal(SIGINT, OnSignal);
+  signal(SIGTERM, OnSignal);
+  signal(SIGPIPE, SIG_IGN);
+  std::cerr << absl::StrFormat(
+      "relay-sim: %s, %d relays, %d sites, %u kbit/s at %u fps for %.0f s; "
+      "output in %s/\n",
+      topology_name, plan->relays.size(), plan->sites.size(),
+      scenario.video_kbps(), scenario.frame_rate(), scenario.duration_s(),
+      options.out_dir);
+  absl::StatusOr<SimRun> run = RunSimulation(*plan, options);
+  if (!run.ok()) {
+    std::cerr << "relay-sim: " << run.status().message()
+              << "; every process was stopped\n";
+    return g_interrupted.load() ? kExitInterrupted : kExitFailed;
+  }
+  const cascade::v1::SimReport report = BuildReport(*plan, *run);
+  const std::string json_path = options.out_dir + "/report.json";
+  const std::string html_path = options.out_dir + "/report.html";
+  std::ofstream(json_path) << ReportJson(report);
+  std::ofstream(html_path) << ReportHtml(report);
+  double longest_kill_gap = 0;
+  for (const auto& fault : report.failover()) {
+    if (fault.action() == "kill") {
+      longest_kill_gap = std::max(longest_kill_gap, fault.longest_gap_ms());
+    }
+  }
+  std::cout << absl::StrFormat(
+      "relay-sim: %u/%u sites got every packet, delivery %.5f, latency p50 "
+      "%.1f p99 %.1f max %.1f ms, longest gap after a kill %.0f ms, %d "
+      "problems\nrelay-sim: wrote %s and %s\n",
+      report.sites_all_packets(), report.sites_total(), report.delivery_ratio(),
+      report.latency_ms().p50(), report.latency_ms().p99(),
+      report.latency_ms().max(), longest_kill_gap, report.problems_size(),
+      json_path, html_path);
+  return 0;
+}
+
+}  // namespace
+}  // namespace cascade::sim
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "relay-sim [--scale=south19|national] [--sites=N] [--duration=S] "
+      "[--bitrate=KBPS] [--scenario=FILE] [--out=DIR]\n"
+      "Runs the whole Cascade network (topologyd, every relay as relayd, the "
+      "sites as relay-probe, relay-source at the center) in a private network "
+      "namespace, plays a scenario of faults and writes report.json and "
+      "report.html. Needs root.");
+  cascade::AcceptDashedFlagNames(argc, argv);
+  absl::ParseCommandLine(argc, argv);
+  FLAGS_logtostderr = true;
+  google::InitGoogleLogging(argv[0]);
+  return cascade::sim::Main(argv[0]);
+}

@@ -1,0 +1,312 @@
+#include "tools/sim/network_plan.h"
+
+#include <algorithm>
+#include <random>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_replace.h"
+
+namespace cascade::sim {
+namespace {
+
+using cascade::v1::Node;
+using cascade::v1::Tier;
+using cascade::v1::Topology;
+
+std::string Slug(const std::string& name) {
+  std::string slug = absl::AsciiStrToLower(name);
+  for (char& c : slug) {
+    if (!absl::ascii_isalnum(c)) c = '-';
+  }
+  return absl::StrReplaceAll(slug, {{"---", "-"}, {"--", "-"}});
+}
+
+// 127.<net>.x.y for the index-th host of a kind (y never 0 or 255).
+std::string HostAddress(int net, int index, int port) {
+  return absl::StrFormat("127.%d.%d.%d:%d", net, index / 250, index % 250 + 1,
+                         port);
+}
+
+}  // namespace
+
+std::vector<ProvinceShape> South19Shape() {
+  // Districts and communes per province, 2021 (DESIGN.md).
+  std::vector<ProvinceShape> shape = {{"Ho Chi Minh City", 22, 312},
+                                      {"Binh Duong", 9, 91},
+                                      {"Dong Nai", 11, 170},
+                                      {"Binh Phuoc", 11, 111},
+                                      {"Tay Ninh", 9, 94},
+                                      {"Ba Ria - Vung Tau", 8, 82},
+                                      {"Long An", 15, 192},
+                                      {"Tien Giang", 11, 172},
+                                      {"Ben Tre", 9, 157},
+                                      {"Tra Vinh", 9, 106},
+                                      {"Vinh Long", 8, 107},
+                                      {"Dong Thap", 12, 143},
+                                      {"An Giang", 11, 156},
+                                      {"Kien Giang", 15, 144},
+                                      {"Can Tho", 9, 83},
+                                      {"Hau Giang", 8, 75},
+                                      {"Soc Trang", 11, 109},
+                                      {"Bac Lieu", 7, 64},
+                                      {"Ca Mau", 9, 101}};
+  // The extra points (field hospitals, checkpoints) that bring the communes
+  // to 2,594 sites, spread in proportion to each province's communes.
+  constexpr int kSites = 2594;
+  int communes = 0;
+  for (const ProvinceShape& p : shape) communes += p.sites;
+  const int extra = kSites - communes;
+  int given = 0;
+  for (ProvinceShape& p : shape) {
+    const int share = extra * p.sites / communes;
+    p.sites += share;
+    given += share;
+  }
+  for (size_t i = 0; given < extra; ++i, ++given)
+    ++shape[i % shape.size()].sites;
+  return shape;
+}
+
+std::vector<ProvinceShape> NationalShape() {
+  constexpr int kProvinces = 63;
+  constexpr int kDistricts = 11;
+  constexpr int kSites = 10000;
+  std::vector<ProvinceShape> shape;
+  for (int i = 0; i < kProvinces; ++i) {
+    const int sites = kSites / kProvinces + (i < kSites % kProvinces ? 1 : 0);
+    shape.push_back(
+        {absl::StrFormat("Province %02d", i + 1), kDistricts, sites});
+  }
+  return shape;
+}
+
+Topology GenerateTopology(absl::Span<const ProvinceShape> provinces,
+                          uint32_t video_kbps) {
+  Topology topology;
+  auto add = [&](const std::string& id, Tier tier, const std::string& parent,
+                 uint32_t max_children) {
+    Node* node = topology.add_nodes();
+    node->set_id(id);
+    node->set_tier(tier);
+    node->set_role(cascade::v1::ROLE_ACTIVE);
+    node->set_parent(parent);
+    node->mutable_capacity()->set_max_children(max_children);
+    return node;
+  };
+  add("national", cascade::v1::TIER_NATIONAL, "",
+      static_cast<uint32_t>(2 * provinces.size()));
+  for (const ProvinceShape& province : provinces) {
+    const std::string slug = Slug(province.name);
+    const std::string active = "prov-" + slug;
+    const std::string standby = active + "-standby";
+    const uint32_t districts = static_cast<uint32_t>(province.districts);
+    add(active, cascade::v1::TIER_PROVINCIAL, "national", districts)
+        ->mutable_labels()
+        ->insert({"region", slug});
+    Node* spare =
+        add(standby, cascade::v1::TIER_PROVINCIAL, "national", districts);
+    spare->set_role(cascade::v1::ROLE_STANDBY);
+    spare->mutable_labels()->insert({"region", slug});
+    for (int d = 0; d < province.districts; ++d) {
+      // Sites spread evenly, the first districts taking the remainder.
+      const int sites = province.sites / province.districts +
+                        (d < province.sites % province.districts ? 1 : 0);
+      const std::string district = absl::StrFormat("dist-%s-%02d", slug, d + 1);
+      Node* node = add(district, cascade::v1::TIER_DISTRICT, active,
+                       static_cast<uint32_t>(sites));
+      node->add_standby_parents(standby);
+      node->mutable_labels()->insert({"region", slug});
+      for (int s = 0; s < sites; ++s) {
+        add(absl::StrFormat("site-%s-%02d-%02d", slug, d + 1, s + 1),
+            cascade::v1::TIER_SITE, district, 0)
+            ->mutable_labels()
+            ->insert({"region", slug});
+      }
+    }
+  }
+  cascade::v1::Stream* stream = topology.add_streams();
+  stream->set_id("command");
+  stream->set_direction(cascade::v1::DIRECTION_DOWNSTREAM);
+  stream->set_source_node("national");
+  stream->set_bitrate_kbps(video_kbps);
+  cascade::v1::Track* video = stream->add_tracks();
+  video->set_ssrc(0x11110001);
+  video->set_media("video");
+  video->set_payload_type(96);
+  video->set_encoding("H264/90000");
+  cascade::v1::Track* audio = stream->add_tracks();
+  audio->set_ssrc(0x11110002);
+  audio->set_media("audio");
+  audio->set_payload_type(111);
+  audio->set_encoding("opus/48000/2");
+  return topology;
+}
+
+const PlanRelay* NetworkPlan::relay(const std::string& id) const {
+  auto it = relay_index.find(id);
+  return it == relay_index.end() ? nullptr : &relays[it->second];
+}
+
+std::string NetworkPlan::LinkKey(const std::string& parent,
+                                 const std::string& child) const {
+  auto it = link_keys.find(absl::StrCat(parent, "\n", child));
+  return it == link_keys.end() ? "" : it->second;
+}
+
+std::vector<std::string> NetworkPlan::PrimaryPath(const std::string& id) const {
+  std::vector<std::string> path;
+  std::string at = id;
+  if (auto site = site_index.find(id); site != site_index.end()) {
+    path.push_back(id);
+    at = sites[site->second].parent;
+  }
+  // Bounded by the number of relays: parents are always on a higher tier.
+  for (size_t i = 0; i <= relays.size(); ++i) {
+    const PlanRelay* node = relay(at);
+    if (node == nullptr) break;
+    path.push_back(at);
+    if (node->parents.empty()) break;
+    at = node->parents[0];
+  }
+  return path;
+}
+
+absl::StatusOr<std::string> NetworkPlan::Resolve(
+    const std::string& selector) const {
+  Tier tier = cascade::v1::TIER_UNSPECIFIED;
+  if (selector == "@national") tier = cascade::v1::TIER_NATIONAL;
+  if (selector == "@largest_provincial") tier = cascade::v1::TIER_PROVINCIAL;
+  if (selector == "@largest_district") tier = cascade::v1::TIER_DISTRICT;
+  if (tier == cascade::v1::TIER_UNSPECIFIED) {
+    if (relay(selector) != nullptr || site_index.contains(selector)) {
+      return selector;
+    }
+    return absl::NotFoundError(
+        absl::StrCat("no node \"", selector, "\" in the simulated network"));
+  }
+  const PlanRelay* best = nullptr;
+  for (const PlanRelay& r : relays) {
+    if (r.tier != tier || r.standby) continue;
+    if (best == nullptr || r.sites_below > best->sites_below) best = &r;
+  }
+  if (best == nullptr) {
+    return absl::NotFoundError(absl::StrCat("no relay matches ", selector));
+  }
+  return best->id;
+}
+
+absl::StatusOr<NetworkPlan> PlanNetwork(const Topology& topology, int max_sites,
+                                        int port) {
+  absl::flat_hash_map<std::string, const Node*> by_id;
+  for (const Node& node : topology.nodes()) by_id[node.id()] = &node;
+  auto parents_of = [](const Node& node) {
+    std::vector<std::string> parents;
+    if (!node.parent().empty()) parents.push_back(node.parent());
+    for (const std::string& p : node.standby_parents()) parents.push_back(p);
+    return parents;
+  };
+
+  // The kept sites, then every relay reachable upward from them.
+  absl::flat_hash_set<std::string> kept;
+  std::vector<const Node*> pending;
+  int sites = 0;
+  for (const Node& node : topology.nodes()) {
+    if (node.tier() != cascade::v1::TIER_SITE) continue;
+    if (max_sites > 0 && sites >= max_sites) break;
+    ++sites;
+    kept.insert(node.id());
+    pending.push_back(&node);
+  }
+  if (sites == 0)
+    return absl::InvalidArgumentError("the topology has no sites");
+  while (!pending.empty()) {
+    const Node* node = pending.back();
+    pending.pop_back();
+    for (const std::string& parent : parents_of(*node)) {
+      auto it = by_id.find(parent);
+      if (it == by_id.end()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "node ", node->id(), " names an unknown parent ", parent));
+      }
+      if (kept.insert(parent).second) pending.push_back(it->second);
+    }
+  }
+
+  NetworkPlan plan;
+  *plan.topology.mutable_streams() = topology.streams();
+  std::vector<const Node*> relays;
+  for (const Node& node : topology.nodes()) {
+    if (!kept.contains(node.id())) continue;
+    if (node.tier() == cascade::v1::TIER_SITE) {
+      plan.site_index[node.id()] = static_cast<int>(plan.sites.size());
+      plan.sites.push_back(
+          {node.id(), node.parent(),
+           HostAddress(2, static_cast<int>(plan.sites.size()), port)});
+    } else {
+      relays.push_back(&node);
+    }
+  }
+  std::stable_sort(
+      relays.begin(), relays.end(),
+      [](const Node* a, const Node* b) { return a->tier() < b->tier(); });
+  int roots = 0;
+  for (const Node* node : relays) {
+    PlanRelay relay;
+    relay.id = node->id();
+    relay.tier = node->tier();
+    relay.standby = node->role() == cascade::v1::ROLE_STANDBY;
+    relay.address = HostAddress(1, static_cast<int>(plan.relays.size()), port);
+    relay.parents = parents_of(*node);
+    if (relay.parents.empty()) ++roots;
+    plan.relay_index[relay.id] = static_cast<int>(plan.relays.size());
+    plan.relays.push_back(std::move(relay));
+  }
+  if (roots != 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the kept relays have ", roots, " roots, want 1"));
+  }
+
+  // One key per link, from a fixed seed so runs are reproducible.
+  std::mt19937_64 random(0x5eed);
+  auto link = [&](const std::string& parent, const std::string& child) {
+    const PlanRelay* p = plan.relay(parent);
+    if (p == nullptr) return;
+    plan.relays[plan.relay_index[parent]].children.push_back(child);
+    plan.link_keys[absl::StrCat(parent, "\n", child)] =
+        absl::StrFormat("%016x%016x", random(), random());
+  };
+  for (const PlanRelay& relay : std::vector<PlanRelay>(plan.relays)) {
+    for (const std::string& parent : relay.parents) link(parent, relay.id);
+  }
+  for (const PlanSite& site : plan.sites) {
+    if (plan.relay(site.parent) == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "site ", site.id, " has no relay parent (\"", site.parent, "\")"));
+    }
+    link(site.parent, site.id);
+    for (const std::string& relay : plan.PrimaryPath(site.id)) {
+      if (auto it = plan.relay_index.find(relay);
+          it != plan.relay_index.end()) {
+        ++plan.relays[it->second].sites_below;
+      }
+    }
+  }
+
+  plan.source_address = absl::StrCat("127.0.0.2:", port);
+  for (const Node& node : topology.nodes()) {
+    if (!kept.contains(node.id())) continue;
+    Node* copy = plan.topology.add_nodes();
+    *copy = node;
+    if (const PlanRelay* relay = plan.relay(node.id())) {
+      copy->set_media_address(relay->address);
+    } else {
+      copy->set_media_address(plan.sites[plan.site_index[node.id()]].address);
+    }
+  }
+  return plan;
+}
+
+}  // namespace cascade::sim

@@ -1,0 +1,89 @@
+// The simulated network: which relays and sites run, on which private
+// addresses, with which links and keys. Built from a topology (a reference
+// file or one generated here), optionally trimmed to its first N sites.
+#ifndef CASCADE_TOOLS_SIM_NETWORK_PLAN_H_
+#define CASCADE_TOOLS_SIM_NETWORK_PLAN_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "proto/topology.pb.h"
+
+namespace cascade::sim {
+
+// One province of a generated topology.
+struct ProvinceShape {
+  std::string name;
+  int districts = 0;
+  int sites = 0;
+};
+
+// The design's reference (DESIGN.md): 19 provinces, 204 districts, 2,594
+// sites (the communes of 2021 plus extra points spread by size).
+std::vector<ProvinceShape> South19Shape();
+// The deployment as it later reached: 63 provinces, 693 districts, 10,000
+// sites.
+std::vector<ProvinceShape> NationalShape();
+
+// A tree for `provinces`: one national relay with a standby, per province an
+// active provincial relay and a standby, districts below the active one
+// (standby parent: the province's standby), sites spread evenly over their
+// province's districts. Downstream stream "command" at `video_kbps`.
+cascade::v1::Topology GenerateTopology(
+    absl::Span<const ProvinceShape> provinces, uint32_t video_kbps);
+
+struct PlanRelay {
+  std::string id;
+  cascade::v1::Tier tier = cascade::v1::TIER_UNSPECIFIED;
+  bool standby = false;
+  // "IP:PORT" of its media socket on the private network.
+  std::string address;
+  // Parent ids in order of preference; empty for the root (fed by the
+  // source).
+  std::vector<std::string> parents;
+  // Relays and sites that name this relay as a parent (primary or standby).
+  std::vector<std::string> children;
+  int sites_below = 0;  // through primary parents
+};
+
+struct PlanSite {
+  std::string id;
+  std::string parent;  // the relay it joins (probes join one parent)
+  std::string address;
+};
+
+struct NetworkPlan {
+  cascade::v1::Topology topology;  // trimmed, addresses rewritten
+  std::vector<PlanRelay> relays;   // parents before children
+  std::vector<PlanSite> sites;
+  std::string source_address;
+  absl::flat_hash_map<std::string, int> relay_index;
+  absl::flat_hash_map<std::string, int> site_index;
+
+  const PlanRelay* relay(const std::string& id) const;
+  // The hex activation key of the link child -> parent (same at both ends).
+  std::string LinkKey(const std::string& parent,
+                      const std::string& child) const;
+  // Relay ids from `id` up to the root through primary parents (`id` first).
+  std::vector<std::string> PrimaryPath(const std::string& id) const;
+  // Resolves a scenario node: an id, "@national", "@largest_provincial",
+  // "@largest_district" (most sites below, active relays only).
+  absl::StatusOr<std::string> Resolve(const std::string& selector) const;
+
+  absl::flat_hash_map<std::string, std::string> link_keys;
+};
+
+// Every relay and site of `topology` gets an address on 127.0.0.0/8 (relays
+// 127.1.x.y, sites 127.2.x.y, all on `port`; the network is private, so
+// fixed ports cannot collide). `max_sites` > 0 keeps the first that many
+// sites and only the relays above them. Fails on a topology without a root
+// or with a node whose parent is unknown.
+absl::StatusOr<NetworkPlan> PlanNetwork(const cascade::v1::Topology& topology,
+                                        int max_sites, int port);
+
+}  // namespace cascade::sim
+
+#endif  // CASCADE_TOOLS_SIM_NETWORK_PLAN_H_

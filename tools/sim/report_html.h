@@ -1,0 +1,17 @@
+// report.html: a self-contained page (inline SVG, no external assets) with
+// the headline figures, the latency CDF per tier, the packet-rate timeline
+// around each fault and the tree coloured by health.
+#ifndef CASCADE_TOOLS_SIM_REPORT_HTML_H_
+#define CASCADE_TOOLS_SIM_REPORT_HTML_H_
+
+#include <string>
+
+#include "proto/sim_scenario.pb.h"
+
+namespace cascade::sim {
+
+std::string ReportHtml(const cascade::v1::SimReport& report);
+
+}  // namespace cascade::sim
+
+#endif  // CASCADE_TOOLS_SIM_REPORT_HTML_H_

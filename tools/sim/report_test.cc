@@ -1,0 +1,186 @@
+#include "tools/sim/report.h"
+
+#include <gtest/gtest.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "tools/sim/report_html.h"
+
+namespace cascade::sim {
+namespace {
+
+constexpr int64_t kSent = 1000;
+
+// One province, two districts of two sites each: the second district's
+// sites in a probe group of their own (the scenario kills that district).
+class ReportTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto plan = PlanNetwork(GenerateTopology({{"Test", 2, 4}}, 100), 0, 5000);
+    ASSERT_TRUE(plan.ok());
+    plan_ = *std::move(plan);
+    run_.mode = "standalone";
+    run_.scenario.set_name("unit");
+    run_.scenario.set_duration_s(10);
+    run_.source.emplace();
+    run_.source->set_video_packets(kSent - 100);
+    run_.source->set_audio_packets(100);
+    run_.groups.push_back(Group("sites-a", {0, 1}, 20, /*gap_first=*/-1));
+    run_.groups.push_back(Group("sites-b", {2, 3}, 20, /*gap_first=*/26));
+    cascade::v1::SimStepResult kill;
+    kill.set_at_s(5);
+    kill.set_label("kill");
+    kill.set_action("kill");
+    kill.set_target(plan_.sites[2].parent);
+    run_.steps.push_back(kill);
+    run_.usage["relayd"] = KindUsage{3, 6.0, 10, 25};
+    run_.wall_s = 12;
+  }
+
+  // A probe group that got 100 packets/s per site every 0.2 s interval,
+  // except nothing in the three intervals from number `gap_first` on.
+  ProbeGroupRun Group(const std::string& name, std::vector<int> sites,
+                      double p99, int gap_first) {
+    ProbeGroupRun group;
+    group.name = name;
+    group.tier = "site";
+    int64_t packets = 0;
+    for (int i = 1; i <= 50; ++i) {
+      const double t = i * 0.2;
+      if (gap_first < 0 || i < gap_first || i >= gap_first + 3) {
+        packets += 20 * static_cast<int64_t>(sites.size());
+      }
+      cascade::v1::ProbeLine line;
+      line.set_type("interval");
+      line.set_elapsed_s(t);
+      line.set_packets(packets);
+      group.intervals.push_back(line);
+    }
+    cascade::v1::ProbeLine final;
+    final.set_type("final");
+    final.set_latency_samples(100);
+    final.set_latency_p50_ms(p99 / 2);
+    final.set_latency_p99_ms(p99);
+    final.set_latency_max_ms(p99 + 1);
+    for (int i : sites) {
+      group.site_ids.push_back(plan_.sites[i].id);
+      group.addresses.push_back(plan_.sites[i].address);
+      cascade::v1::ProbeSite* site = final.add_per_site();
+      site->set_listen(plan_.sites[i].address);
+      site->set_packets(kSent);
+      site->set_latency_p99_ms(p99);
+    }
+    group.final = final;
+    return group;
+  }
+
+  NetworkPlan plan_;
+  SimRun run_;
+};
+
+TEST_F(ReportTest, EverySiteCompleteGivesRatioOne) {
+  const auto report = BuildReport(plan_, run_);
+  EXPECT_EQ(report.sites_total(), 4u);
+  EXPECT_EQ(report.sites_all_packets(), 4u);
+  EXPECT_EQ(report.packets_expected(), 4 * kSent);
+  EXPECT_DOUBLE_EQ(report.delivery_ratio(), 1.0);
+  EXPECT_EQ(report.problems_size(), 0);
+  ASSERT_EQ(report.latency_ms().per_tier_size(), 1);
+  EXPECT_EQ(report.latency_ms().per_tier(0).tier(), "site");
+  EXPECT_DOUBLE_EQ(report.latency_ms().p99(), 20);
+  EXPECT_EQ(report.latency_ms().site_p99_size(), 4);
+  EXPECT_DOUBLE_EQ(report.cpu().at("relayd").cores(), 0.5);
+  EXPECT_DOUBLE_EQ(report.memory().at("relayd").peak_rss_mb_total(), 25);
+}
+
+TEST_F(ReportTest, LostPacketsAndMissingReportsCountAgainstDelivery) {
+  run_.groups[0].final->mutable_per_site(1)->set_lost(10);
+  run_.groups[0].final->mutable_per_site(1)->set_packets(kSent - 10);
+  run_.groups[1].final.reset();
+  const auto report = BuildReport(plan_, run_);
+  EXPECT_EQ(report.sites_all_packets(), 1u);
+  EXPECT_EQ(report.packets_received(), 2 * kSent - 10);
+  EXPECT_EQ(report.packets_lost(), 2 * kSent + 10);
+  EXPECT_NEAR(report.delivery_ratio(), (2.0 * kSent - 10) / (4 * kSent), 1e-9);
+  ASSERT_EQ(report.problems_size(), 1);
+  EXPECT_NE(report.problems(0).find("sites-b"), std::string::npos);
+  // The tree: the first district whole, the second without a good site.
+  for (const auto& node : report.nodes()) {
+    if (node.id() == plan_.sites[0].parent) {
+      EXPECT_EQ(node.sites(), 2u);
+      EXPECT_EQ(node.sites_all_packets(), 1u);
+    }
+    if (node.id() == "national") {
+      EXPECT_NEAR(SiteHealth(node), 0.25, 1e-9);
+    }
+  }
+}
+
+TEST_F(ReportTest, GapIsMeasuredOnlyForTheAffectedGroup) {
+  const auto report = BuildReport(plan_, run_);
+  ASSERT_EQ(report.failover_size(), 1);
+  const auto& fault = report.failover(0);
+  EXPECT_EQ(fault.affected_sites(), 2u);
+  EXPECT_EQ(fault.affected_sites_all_packets(), 2u);
+  EXPECT_NEAR(fault.longest_gap_ms(), 600, 1);
+  // Without the gap in its own group, the kill shows none.
+  run_.groups[1] = Group("sites-b", {2, 3}, 20, /*gap_first=*/-1);
+  EXPECT_EQ(BuildReport(plan_, run_).failover(0).longest_gap_ms(), 0);
+}
+
+TEST_F(ReportTest, TierProbesReportTheirOwnLatency) {
+  ProbeGroupRun tier;
+  tier.name = "tier-national";
+  tier.tier = "national";
+  tier.final.emplace();
+  tier.final->set_latency_samples(50);
+  tier.final->set_latency_p50_ms(1.5);
+  tier.final->set_latency_p99_ms(3);
+  run_.groups.push_back(tier);
+  const auto report = BuildReport(plan_, run_);
+  ASSERT_EQ(report.latency_ms().per_tier_size(), 2);
+  EXPECT_EQ(report.latency_ms().per_tier(0).tier(), "national");
+  EXPECT_DOUBLE_EQ(report.latency_ms().per_tier(0).p99(), 3);
+  EXPECT_EQ(report.sites_all_packets(), 4u);
+}
+
+TEST_F(ReportTest, JsonAndHtmlCarryTheFigures) {
+  const auto report = BuildReport(plan_, run_);
+  const std::string json = ReportJson(report);
+  for (const char* field :
+       {"\"sites_total\": 4", "\"sites_all_packets\": 4", "\"delivery_ratio\"",
+        "\"latency_ms\"", "\"failover\"", "\"control_plane\"", "\"cpu\"",
+        "\"memory\"", "\"video_kbps\"", "\"mode\": \"standalone\""}) {
+    EXPECT_NE(json.find(field), std::string::npos) << field << "\n" << json;
+  }
+  const std::string html = ReportHtml(report);
+  EXPECT_EQ(html.find("<!DOCTYPE html>"), 0u);
+  EXPECT_EQ(html.find("http"), std::string::npos) << "no external assets";
+  size_t svgs = 0;
+  for (size_t at = html.find("<svg"); at != std::string::npos;
+       at = html.find("<svg", at + 1)) {
+    ++svgs;
+  }
+  EXPECT_EQ(svgs, 3u);
+  EXPECT_NE(html.find("4 / 4"), std::string::npos);
+}
+
+TEST(ParseTest, ProbeAndSourceLinesParseAndJunkIsRefused) {
+  auto line = ParseProbeLine(
+      "{\"type\":\"final\",\"elapsed_s\":3.5,\"sites\":2,\"packets\":10,"
+      "\"freeze_ms\":[],\"first_frame_ms\":null,\"per_site\":[{\"listen\":"
+      "\"127.2.0.1:5000\",\"packets\":5,\"lost\":1}],\"new_field\":1}");
+  ASSERT_TRUE(line.ok()) << line.status();
+  EXPECT_EQ(line->type(), "final");
+  EXPECT_EQ(line->per_site(0).lost(), 1);
+  EXPECT_FALSE(ParseProbeLine("{\"type\":").ok());
+  auto source = ParseSourceLine(
+      "{\"frames\":90,\"video_packets\":300,"
+      "\"audio_packets\":150,\"x\":\"y\"}");
+  ASSERT_TRUE(source.ok());
+  EXPECT_EQ(source->video_packets() + source->audio_packets(), 450);
+  EXPECT_FALSE(ParseSourceLine("not json").ok());
+}
+
+}  // namespace
+}  // namespace cascade::sim

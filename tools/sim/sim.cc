@@ -1,0 +1,732 @@
+#include "tools/sim/sim.h"
+
+#include <grpcpp/grpcpp.h>
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "google/protobuf/text_format.h"
+#include "proto/controller.grpc.pb.h"
+#include "tools/sim/metrics.h"
+#include "tools/sim/private_network.h"
+#include "tools/sim/standalone_config.h"
+#include "tools/sim/supervisor.h"
+
+namespace cascade::sim {
+namespace {
+
+constexpr char kSiteTier[] = "site";
+constexpr absl::Duration kPoll = absl::Milliseconds(50);
+constexpr absl::Duration kAdminDeadline = absl::Seconds(3);
+// Relay counters summed into the report.
+constexpr const char* kRelayMetrics[] = {
+    "relay_stream_packets_in_total",
+    "relay_stream_packets_out_total",
+    "relay_nacks_received_total",
+    "relay_nacks_answered_total",
+    "relay_nacks_sent_total",
+    "relay_nack_repaired_total",
+    "relay_nack_gave_up_total",
+    "relay_keyframe_requests_received_total",
+    "relay_keyframe_requests_sent_total",
+    "relay_keyframe_cache_packets_sent_total",
+    "relay_activations_total",
+    "relay_child_timeouts_total",
+    "relay_drops_total",
+    "relay_udp_send_errors_total"};
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream contents;
+  contents << in.rdbuf();
+  return contents.str();
+}
+
+absl::Status WriteFile(const std::string& path, const std::string& contents) {
+  std::ofstream out(path, std::ios::trunc);
+  out << contents;
+  out.close();
+  if (!out) return absl::InternalError(absl::StrCat("cannot write ", path));
+  return absl::OkStatus();
+}
+
+absl::Status MakeDir(const std::string& path) {
+  if (mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) {
+    return absl::InternalError(
+        absl::StrCat("cannot create ", path, ": ", std::strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
+// The value after "key=" in a relayd port file, or 0.
+int PortFileValue(const std::string& text, absl::string_view key) {
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    int port = 0;
+    if (absl::ConsumePrefix(&line, key) && absl::ConsumePrefix(&line, "=") &&
+        absl::SimpleAtoi(line, &port)) {
+      return port;
+    }
+  }
+  return 0;
+}
+
+std::string Host(const std::string& address) {
+  return std::string(address.substr(0, address.rfind(':')));
+}
+
+class Simulation {
+ public:
+  Simulation(const NetworkPlan& plan, const SimOptions& options)
+      : plan_(plan), options_(options), random_(0x7e57) {
+    run_.topology_name = options.topology_name;
+    run_.mode = "standalone";
+    run_.scenario = options.scenario;
+    run_.probe_interval_s = options.probe_interval_s;
+  }
+
+  absl::StatusOr<SimRun> Run() {
+    started_ = absl::Now();
+    if (absl::Status s = Prepare(); !s.ok()) return s;
+    StartController();
+    if (absl::Status s = StartRelays(); !s.ok()) return s;
+    if (absl::Status s = StartProbes(); !s.ok()) return s;
+    if (absl::Status s = WarmUp(); !s.ok()) return s;
+    if (absl::Status s = StartSource(); !s.ok()) return s;
+    if (absl::Status s = PlayScenario(); !s.ok()) return s;
+    if (absl::Status s = Finish(); !s.ok()) return s;
+    return std::move(run_);
+  }
+
+ private:
+  std::string Out(absl::string_view relative) const {
+    return absl::StrCat(options_.out_dir, "/", relative);
+  }
+
+  bool Interrupted() const {
+    return options_.interrupted != nullptr && options_.interrupted->load();
+  }
+
+  // Notes processes that ended on their own and runs the pending
+  // controller restart.
+  void Tick() {
+    for (const std::string& ended : supervisor_.ReapExited()) {
+      run_.problems.push_back(absl::StrCat(ended, " (unexpected; see ",
+                                           options_.out_dir, "/logs)"));
+    }
+    if (controller_restart_ && absl::Now() >= *controller_restart_) {
+      controller_restart_.reset();
+      StartController();
+    }
+  }
+
+  absl::Status SleepUntil(absl::Time until) {
+    while (absl::Now() < until) {
+      if (Interrupted()) return absl::CancelledError("interrupted");
+      Tick();
+      absl::SleepFor(std::min(kPoll, until - absl::Now()));
+    }
+    return absl::OkStatus();
+  }
+
+  // Bounded wait for a file another process writes (renamed into place).
+  absl::StatusOr<std::string> WaitForFile(const std::string& path,
+                                          absl::Time deadline) {
+    while (true) {
+      std::string text = ReadFile(path);
+      if (!text.empty()) return text;
+      if (absl::Now() >= deadline) {
+        return absl::DeadlineExceededError(
+            absl::StrCat("timed out waiting for ", path));
+      }
+      if (Interrupted()) return absl::CancelledError("interrupted");
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+  }
+
+  std::string NewKey() {
+    return absl::StrFormat("%016x%016x", random_(), random_());
+  }
+
+  absl::Status Prepare() {
+    for (const char* dir :
+         {"", "logs", "config", "ports", "probes", "metrics", "controller"}) {
+      if (absl::Status s = MakeDir(Out(dir)); !s.ok()) return s;
+    }
+    std::string topology;
+    google::protobuf::TextFormat::PrintToString(plan_.topology, &topology);
+    if (absl::Status s = WriteFile(Out("topology.textproto"), topology);
+        !s.ok()) {
+      return s;
+    }
+    // Tier probes: one site joined straight to the relays above the first
+    // site, so latency is measured at every tier.
+    const std::vector<std::string> path = plan_.PrimaryPath(plan_.sites[0].id);
+    int tier_index = 0;
+    for (const std::string& id : path) {
+      const PlanRelay* relay = plan_.relay(id);
+      if (relay == nullptr) continue;
+      ProbeGroupRun group;
+      group.tier = relay->tier == cascade::v1::TIER_NATIONAL     ? "national"
+                   : relay->tier == cascade::v1::TIER_PROVINCIAL ? "provincial"
+                                                                 : "district";
+      group.name = "tier-" + group.tier;
+      const std::string probe_id = "probe-" + group.tier;
+      const std::string key = NewKey();
+      extra_children_[id].push_back({probe_id, key});
+      group.addresses.push_back(
+          absl::StrFormat("127.3.0.%d:%d", ++tier_index, 5000));
+      probe_lines_[group.name] = {absl::StrCat(group.addresses.back(), " ",
+                                               relay->address, " ", probe_id,
+                                               " ", key)};
+      run_.groups.push_back(std::move(group));
+    }
+    return GroupSites();
+  }
+
+  // Sites in probe processes: one group per fault target (so a fault's
+  // affected sites are whole groups) or else per province, split to at
+  // most sites_per_probe.
+  absl::Status GroupSites() {
+    absl::flat_hash_set<std::string> targets;
+    for (const cascade::v1::SimStep& step : options_.scenario.steps()) {
+      for (const std::string* node :
+           {&step.kill(), &step.revive(), &step.drain(), &step.restore()}) {
+        if (node->empty()) continue;
+        absl::StatusOr<std::string> id = plan_.Resolve(*node);
+        if (!id.ok()) return id.status();
+        const PlanRelay* relay = plan_.relay(*id);
+        if (relay != nullptr && relay->tier != cascade::v1::TIER_NATIONAL) {
+          targets.insert(*id);
+        }
+      }
+    }
+    std::vector<std::string> keys;
+    absl::flat_hash_map<std::string, std::vector<int>> members;
+    for (size_t i = 0; i < plan_.sites.size(); ++i) {
+      std::string key;
+      for (const std::string& id : plan_.PrimaryPath(plan_.sites[i].id)) {
+        const PlanRelay* relay = plan_.relay(id);
+        if (relay == nullptr) continue;
+        if (targets.contains(id) ||
+            (key.empty() && relay->tier == cascade::v1::TIER_PROVINCIAL)) {
+          key = id;
+          if (targets.contains(id)) break;
+        }
+      }
+      if (!members.contains(key)) keys.push_back(key);
+      members[key].push_back(static_cast<int>(i));
+    }
+    for (const std::string& key : keys) {
+      const std::vector<int>& sites = members[key];
+      for (size_t start = 0; start < sites.size();
+           start += options_.sites_per_probe) {
+        ProbeGroupRun group;
+        group.tier = kSiteTier;
+        group.name = absl::StrCat("sites-", key.empty() ? "other" : key, "-",
+                                  start / options_.sites_per_probe + 1);
+        std::vector<std::string>& lines = probe_lines_[group.name];
+        const size_t end =
+            std::min(sites.size(), start + options_.sites_per_probe);
+        for (size_t k = start; k < end; ++k) {
+          const PlanSite& site = plan_.sites[sites[k]];
+          group.site_ids.push_back(site.id);
+          group.addresses.push_back(site.address);
+          lines.push_back(absl::StrCat(
+              site.address, " ", plan_.relay(site.parent)->address, " ",
+              site.id, " ", plan_.LinkKey(site.parent, site.id)));
+        }
+        run_.groups.push_back(std::move(group));
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  void StartController() {
+    const std::string port_file = Out("ports/topologyd.port");
+    std::remove(port_file.c_str());
+    controller_name_ = absl::StrCat("topologyd#", ++controller_starts_);
+    const absl::Time start = absl::Now();
+    absl::Status started = supervisor_.Start(
+        controller_name_, "topologyd",
+        {options_.topologyd, "--listen=127.0.0.1:0", "--port_file=" + port_file,
+         "--state_dir=" + Out("controller"),
+         "--topology=" + Out("topology.textproto")},
+        Out("logs/topologyd.log"));
+    absl::StatusOr<std::string> port =
+        started.ok() ? WaitForFile(port_file, start + absl::Seconds(15))
+                     : absl::StatusOr<std::string>(started);
+    if (!port.ok()) {
+      run_.problems.push_back(
+          absl::StrCat("topologyd did not start: ", port.status().message()));
+      controller_address_.clear();
+      return;
+    }
+    run_.control_plane.add_controller_start_ms(
+        absl::ToDoubleMilliseconds(absl::Now() - start));
+    controller_address_ =
+        absl::StrCat("127.0.0.1:", absl::StripAsciiWhitespace(*port));
+    admin_ = cascade::v1::Admin::NewStub(grpc::CreateChannel(
+        controller_address_, grpc::InsecureChannelCredentials()));
+  }
+
+  std::string RelayProcess(const std::string& id) const {
+    auto it = relay_generation_.find(id);
+    const int generation = it == relay_generation_.end() ? 0 : it->second;
+    return generation == 0 ? "relayd " + id
+                           : absl::StrCat("relayd ", id, "#", generation);
+  }
+
+  absl::Status StartRelay(const PlanRelay& relay) {
+    const std::string config = Out("config/" + relay.id + ".textproto");
+    std::string text;
+    auto extra = extra_children_.find(relay.id);
+    google::protobuf::TextFormat::PrintToString(
+        StandaloneConfig(plan_, relay,
+                         extra == extra_children_.end()
+                             ? std::vector<ExtraChild>{}
+                             : extra->second),
+        &text);
+    if (absl::Status s = WriteFile(config, text); !s.ok()) return s;
+    const std::string port_file = Out("ports/" + relay.id + ".ports");
+    std::remove(port_file.c_str());
+    return supervisor_.Start(
+        RelayProcess(relay.id), "relayd",
+        {options_.relayd, "--config=" + config,
+         "--metrics=" + Host(relay.address) + ":0", "--port_file=" + port_file},
+        Out("logs/" + relay.id + ".log"));
+  }
+
+  // The metrics address a relay wrote into its port file.
+  absl::StatusOr<std::string> WaitForRelay(const PlanRelay& relay,
+                                           absl::Time deadline) {
+    absl::StatusOr<std::string> ports =
+        WaitForFile(Out("ports/" + relay.id + ".ports"), deadline);
+    if (!ports.ok()) {
+      return absl::DeadlineExceededError(
+          absl::StrCat("relayd ", relay.id, " did not bind (see ",
+                       Out("logs/" + relay.id + ".log"), ")"));
+    }
+    return absl::StrCat(Host(relay.address), ":",
+                        PortFileValue(*ports, "metrics"));
+  }
+
+  absl::Status StartRelays() {
+    for (const PlanRelay& relay : plan_.relays) {
+      if (absl::Status s = StartRelay(relay); !s.ok()) return s;
+    }
+    const absl::Time deadline = absl::Now() + options_.startup_timeout;
+    for (const PlanRelay& relay : plan_.relays) {
+      absl::StatusOr<std::string> metrics = WaitForRelay(relay, deadline);
+      if (!metrics.ok()) return metrics.status();
+      metrics_address_[relay.id] = *metrics;
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status StartProbes() {
+    const absl::Time start = absl::Now();
+    for (const ProbeGroupRun& group : run_.groups) {
+      const std::string sites_file = Out("probes/" + group.name + ".sites");
+      if (absl::Status s = WriteFile(
+              sites_file, absl::StrJoin(probe_lines_[group.name], "\n") + "\n");
+          !s.ok()) {
+        return s;
+      }
+      const std::string port_file = Out("ports/" + group.name + ".ports");
+      std::remove(port_file.c_str());
+      if (absl::Status s = supervisor_.Start(
+              "probe " + group.name, "relay-probe",
+              {options_.probe, "--sites_file=" + sites_file, "--json",
+               "--duration=0",
+               absl::StrCat("--interval=", options_.probe_interval_s),
+               "--decode_sites=1", "--port_file=" + port_file},
+              Out("logs/" + group.name + ".log"));
+          !s.ok()) {
+        return s;
+      }
+    }
+    const absl::Time deadline = start + options_.startup_timeout;
+    for (ProbeGroupRun& group : run_.groups) {
+      absl::StatusOr<std::string> ports =
+          WaitForFile(Out("ports/" + group.name + ".ports"), deadline);
+      if (!ports.ok()) {
+        return absl::DeadlineExceededError(
+            absl::StrCat("relay-probe ", group.name, " did not bind (see ",
+                         Out("logs/" + group.name + ".log"), ")"));
+      }
+      probes_started_[group.name] = absl::Now();
+    }
+    return absl::OkStatus();
+  }
+
+  // Waits until every relay serves every child that names it first: the
+  // tree is joined before the first packet.
+  absl::Status WarmUp() {
+    absl::flat_hash_map<std::string, int> expected;
+    for (const PlanRelay& relay : plan_.relays) {
+      if (!relay.parents.empty()) ++expected[relay.parents[0]];
+    }
+    for (const PlanSite& site : plan_.sites) ++expected[site.parent];
+    for (const auto& [id, extra] : extra_children_) {
+      expected[id] += static_cast<int>(extra.size());
+    }
+    const absl::Time deadline = absl::Now() + options_.startup_timeout;
+    std::vector<std::string> pending;
+    for (const auto& [id, count] : expected) pending.push_back(id);
+    while (!pending.empty() && absl::Now() < deadline) {
+      if (Interrupted()) return absl::CancelledError("interrupted");
+      std::vector<std::string> still;
+      for (const std::string& id : pending) {
+        absl::StatusOr<std::string> text =
+            HttpGet(metrics_address_[id], "/metrics", absl::Seconds(1));
+        if (!text.ok() || MetricSum(*text, "relay_children") < expected[id]) {
+          still.push_back(id);
+        }
+      }
+      pending = std::move(still);
+      if (!pending.empty()) absl::SleepFor(absl::Milliseconds(200));
+    }
+    run_.warmup_s = absl::ToDoubleSeconds(absl::Now() - started_);
+    if (!pending.empty()) {
+      run_.problems.push_back(absl::StrCat(
+          pending.size(), " relays still missing children after warm-up, e.g. ",
+          pending[0]));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status StartSource() {
+    uint32_t video_ssrc = 0;
+    uint32_t audio_ssrc = 0;
+    for (const cascade::v1::Stream& stream : plan_.topology.streams()) {
+      if (stream.direction() != cascade::v1::DIRECTION_DOWNSTREAM) continue;
+      for (const cascade::v1::Track& track : stream.tracks()) {
+        (track.media() == "audio" ? audio_ssrc : video_ssrc) = track.ssrc();
+      }
+    }
+    const cascade::v1::SimScenario& scenario = options_.scenario;
+    const PlanRelay& root = plan_.relays[0];
+    absl::Status started = supervisor_.Start(
+        "relay-source", "relay-source",
+        {options_.source, "--json", "--bind=" + plan_.source_address,
+         "--dest=" + root.address, absl::StrCat("--ssrc=", video_ssrc),
+         absl::StrCat("--audio_ssrc=", audio_ssrc),
+         absl::StrCat("--bitrate=", scenario.video_kbps()),
+         absl::StrCat("--fps=", scenario.frame_rate()),
+         absl::StrCat("--gop=", 2 * scenario.frame_rate()),
+         absl::StrCat("--audio=", scenario.audio() ? "true" : "false"),
+         absl::StrCat("--duration=", scenario.duration_s())},
+        Out("logs/relay-source.log"));
+    media_start_ = absl::Now();
+    for (ProbeGroupRun& group : run_.groups) {
+      group.offset_s =
+          absl::ToDoubleSeconds(probes_started_[group.name] - media_start_);
+    }
+    return started;
+  }
+
+  absl::Status PlayScenario() {
+    std::vector<cascade::v1::SimStep> steps(options_.scenario.steps().begin(),
+                                            options_.scenario.steps().end());
+    std::stable_sort(
+        steps.begin(), steps.end(),
+        [](const auto& a, const auto& b) { return a.at_s() < b.at_s(); });
+    for (const cascade::v1::SimStep& step : steps) {
+      if (absl::Status s =
+              SleepUntil(media_start_ + absl::Seconds(step.at_s()));
+          !s.ok()) {
+        return s;
+      }
+      cascade::v1::SimStepResult result = Execute(step);
+      result.set_at_s(absl::ToDoubleSeconds(absl::Now() - media_start_));
+      result.set_label(step.label());
+      run_.steps.push_back(std::move(result));
+    }
+    // Until the source is done, bounded.
+    const absl::Time deadline = media_start_ +
+                                absl::Seconds(options_.scenario.duration_s()) +
+                                absl::Seconds(30);
+    while (supervisor_.Running("relay-source")) {
+      if (absl::Now() >= deadline) {
+        run_.problems.push_back("relay-source overran its duration; stopped");
+        break;
+      }
+      if (absl::Status s = SleepUntil(absl::Now() + kPoll); !s.ok()) return s;
+    }
+    return absl::OkStatus();
+  }
+
+  // An Admin call with its latency recorded under control_plane.
+  bool Admin(const std::string& label, const std::string& call,
+             const std::function<grpc::Status(grpc::ClientContext*)>& rpc,
+             std::string* detail) {
+    cascade::v1::SimAdminCall* record = run_.control_plane.add_admin_calls();
+    record->set_label(label);
+    record->set_call(call);
+    if (admin_ == nullptr || !supervisor_.Running(controller_name_)) {
+      *detail = "topologyd is not running";
+      record->set_detail(*detail);
+      return false;
+    }
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() +
+                         absl::ToChronoMilliseconds(kAdminDeadline));
+    const absl::Time start = absl::Now();
+    grpc::Status status = rpc(&context);
+    record->set_ms(absl::ToDoubleMilliseconds(absl::Now() - start));
+    record->set_ok(status.ok());
+    *detail = status.ok() ? "accepted by topologyd"
+                          : absl::StrCat("topologyd: ", status.error_message());
+    record->set_detail(*detail);
+    return status.ok();
+  }
+
+  cascade::v1::SimStepResult Execute(const cascade::v1::SimStep& step) {
+    cascade::v1::SimStepResult result;
+    std::string node;
+    switch (step.action_case()) {
+      case cascade::v1::SimStep::kKill:
+      case cascade::v1::SimStep::kRevive:
+      case cascade::v1::SimStep::kDrain:
+      case cascade::v1::SimStep::kRestore: {
+        const std::string& selector = step.has_kill()     ? step.kill()
+                                      : step.has_revive() ? step.revive()
+                                      : step.has_drain()  ? step.drain()
+                                                          : step.restore();
+        absl::StatusOr<std::string> id = plan_.Resolve(selector);
+        if (!id.ok()) {
+          result.set_detail(std::string(id.status().message()));
+          return result;
+        }
+        node = *id;
+        result.set_target(node);
+        break;
+      }
+      default:
+        break;
+    }
+    std::string detail;
+    bool ok = false;
+    const char* standalone_note =
+        "; relays run standalone, so the media path does not change";
+    switch (step.action_case()) {
+      case cascade::v1::SimStep::kLossPercent: {
+        result.set_action("loss_percent");
+        absl::Status s = SetRandomLoss(step.loss_percent() / 100);
+        ok = s.ok();
+        detail = ok ? absl::StrCat(step.loss_percent(), "% loss on every hop")
+                    : std::string(s.message());
+        break;
+      }
+      case cascade::v1::SimStep::kKill: {
+        result.set_action("kill");
+        const PlanRelay* relay = plan_.relay(node);
+        absl::Status s = relay == nullptr
+                             ? absl::InvalidArgumentError("not a relay")
+                             : supervisor_.Kill(RelayProcess(node));
+        ok = s.ok();
+        detail = ok ? absl::StrCat("kill -9 of relayd ", node, " (",
+                                   relay->sites_below, " sites below)")
+                    : std::string(s.message());
+        break;
+      }
+      case cascade::v1::SimStep::kRevive: {
+        result.set_action("revive");
+        const PlanRelay* relay = plan_.relay(node);
+        if (relay == nullptr) {
+          detail = "not a relay";
+          break;
+        }
+        ++relay_generation_[node];
+        absl::Status s = StartRelay(*relay);
+        absl::StatusOr<std::string> metrics =
+            s.ok() ? WaitForRelay(*relay, absl::Now() + absl::Seconds(10))
+                   : absl::StatusOr<std::string>(s);
+        ok = metrics.ok();
+        if (ok) metrics_address_[node] = *metrics;
+        detail = ok ? "relayd started again with the same configuration"
+                    : std::string(metrics.status().message());
+        break;
+      }
+      case cascade::v1::SimStep::kDrain: {
+        result.set_action("drain");
+        ok = Admin(
+            step.label(), "DrainNode " + node,
+            [&](grpc::ClientContext* context) {
+              cascade::v1::DrainNodeRequest request;
+              request.set_id(node);
+              cascade::v1::ChangeResponse response;
+              return admin_->DrainNode(context, request, &response);
+            },
+            &detail);
+        detail += standalone_note;
+        break;
+      }
+      case cascade::v1::SimStep::kRestore: {
+        result.set_action("restore");
+        ok = Admin(
+            step.label(), "Restore " + node,
+            [&](grpc::ClientContext* context) {
+              cascade::v1::RestoreRequest request;
+              request.set_id(node);
+              cascade::v1::ChangeResponse response;
+              return admin_->Restore(context, request, &response);
+            },
+            &detail);
+        detail += standalone_note;
+        break;
+      }
+      case cascade::v1::SimStep::kRestartControllerAfterS: {
+        result.set_action("restart_controller");
+        absl::Status s = supervisor_.Kill(controller_name_);
+        ok = s.ok();
+        controller_restart_ =
+            absl::Now() + absl::Seconds(step.restart_controller_after_s());
+        detail = ok ? absl::StrCat("kill -9 of topologyd, started again after ",
+                                   step.restart_controller_after_s(), " s")
+                    : std::string(s.message());
+        break;
+      }
+      case cascade::v1::SimStep::kSelectSites: {
+        result.set_action("select_sites");
+        const size_t count =
+            std::min<size_t>(step.select_sites(), plan_.sites.size());
+        std::vector<std::string> chosen;
+        ok = count > 0;
+        for (size_t i = 0; i < count; ++i) {
+          // Spread over the tree: different provinces where there are any.
+          const std::string& site =
+              plan_.sites[i * plan_.sites.size() / count].id;
+          chosen.push_back(site);
+          std::string call_detail;
+          ok &= Admin(
+              step.label(), "SelectUpstream " + site,
+              [&](grpc::ClientContext* context) {
+                cascade::v1::UpstreamRequest request;
+                request.set_site(site);
+                cascade::v1::ChangeResponse response;
+                return admin_->SelectUpstream(context, request, &response);
+              },
+              &call_detail);
+          if (detail.empty()) detail = call_detail;
+        }
+        detail =
+            absl::StrCat("selected ", absl::StrJoin(chosen, ", "), ": ", detail,
+                         "; the probes send no upstream media yet, so "
+                         "nothing is watched at the center");
+        break;
+      }
+      default:
+        detail = "step without an action";
+        break;
+    }
+    result.set_ok(ok);
+    result.set_detail(detail);
+    return result;
+  }
+
+  void CollectRelayMetrics() {
+    for (const PlanRelay& relay : plan_.relays) {
+      if (!supervisor_.Running(RelayProcess(relay.id))) continue;
+      absl::StatusOr<std::string> text =
+          HttpGet(metrics_address_[relay.id], "/metrics", absl::Seconds(2));
+      if (!text.ok()) {
+        run_.problems.push_back(absl::StrCat("metrics of ", relay.id, ": ",
+                                             text.status().message()));
+        continue;
+      }
+      WriteFile(Out("metrics/" + relay.id + ".prom"), *text).IgnoreError();
+      for (const char* name : kRelayMetrics) {
+        run_.relay_metrics[name] += MetricSum(*text, name);
+      }
+    }
+  }
+
+  absl::Status Finish() {
+    const std::string source_log = ReadFile(Out("logs/relay-source.log"));
+    for (absl::string_view line : absl::StrSplit(source_log, '\n')) {
+      if (!absl::StartsWith(line, "{")) continue;
+      absl::StatusOr<cascade::v1::SourceCounters> counters =
+          ParseSourceLine(std::string(line));
+      if (counters.ok()) run_.source = *counters;
+    }
+    // Repairs of the last packets are still in flight: let them land.
+    if (absl::Status s = SleepUntil(absl::Now() + absl::Seconds(1.5));
+        !s.ok()) {
+      return s;
+    }
+    CollectRelayMetrics();
+    for (const ProbeGroupRun& group : run_.groups) {
+      supervisor_.Signal("probe " + group.name, SIGTERM).IgnoreError();
+    }
+    for (const ProbeGroupRun& group : run_.groups) {
+      supervisor_.Stop("probe " + group.name, absl::Seconds(10)).IgnoreError();
+    }
+    run_.usage = supervisor_.UsageByKind();
+    run_.wall_s = absl::ToDoubleSeconds(absl::Now() - started_);
+    supervisor_.StopAll(absl::Seconds(3));
+    for (ProbeGroupRun& group : run_.groups) {
+      const std::string log = ReadFile(Out("logs/" + group.name + ".log"));
+      for (absl::string_view line : absl::StrSplit(log, '\n')) {
+        if (!absl::StartsWith(line, "{\"type\":")) continue;
+        absl::StatusOr<cascade::v1::ProbeLine> parsed =
+            ParseProbeLine(std::string(line));
+        if (!parsed.ok()) {
+          run_.problems.push_back(std::string(parsed.status().message()));
+          continue;
+        }
+        if (parsed->type() == "final") {
+          group.final = *std::move(parsed);
+        } else {
+          group.intervals.push_back(*std::move(parsed));
+        }
+      }
+    }
+    run_.control_plane.set_assignments_pushed(false);
+    run_.control_plane.set_note(
+        "relayd's controller client is not wired in yet: relays ran on "
+        "standalone configs generated from the topology, so no assignment "
+        "was pushed; admin calls and controller start times are measured");
+    return absl::OkStatus();
+  }
+
+  const NetworkPlan& plan_;
+  const SimOptions& options_;
+  std::mt19937_64 random_;
+  Supervisor supervisor_;
+  SimRun run_;
+  absl::Time started_;
+  absl::Time media_start_;
+  absl::flat_hash_map<std::string, std::vector<ExtraChild>> extra_children_;
+  absl::flat_hash_map<std::string, std::vector<std::string>> probe_lines_;
+  absl::flat_hash_map<std::string, absl::Time> probes_started_;
+  absl::flat_hash_map<std::string, std::string> metrics_address_;
+  absl::flat_hash_map<std::string, int> relay_generation_;
+  std::string controller_name_;
+  int controller_starts_ = 0;
+  std::string controller_address_;
+  std::optional<absl::Time> controller_restart_;
+  std::unique_ptr<cascade::v1::Admin::Stub> admin_;
+};
+
+}  // namespace
+
+absl::StatusOr<SimRun> RunSimulation(const NetworkPlan& plan,
+                                     const SimOptions& options) {
+  Simulation simulation(plan, options);
+  return simulation.Run();
+}
+
+}  // namespace cascade::sim

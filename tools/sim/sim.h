@@ -1,0 +1,43 @@
+// relay-sim's orchestration: starts the whole network as real processes in
+// a private network namespace, plays the scenario, collects the figures.
+#ifndef CASCADE_TOOLS_SIM_SIM_H_
+#define CASCADE_TOOLS_SIM_SIM_H_
+
+#include <atomic>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "proto/sim_scenario.pb.h"
+#include "tools/sim/network_plan.h"
+#include "tools/sim/report.h"
+
+namespace cascade::sim {
+
+struct SimOptions {
+  std::string out_dir;
+  // Paths of the binaries.
+  std::string relayd;
+  std::string topologyd;
+  std::string probe;
+  std::string source;
+  std::string topology_name;
+  cascade::v1::SimScenario scenario;  // video_kbps and frame_rate resolved
+  int sites_per_probe = 300;
+  double probe_interval_s = 0.2;
+  // How long every relay may take to bind and every child to activate.
+  absl::Duration startup_timeout = absl::Seconds(60);
+  // Set from a signal handler: stop everything and return.
+  const std::atomic<bool>* interrupted = nullptr;
+};
+
+// Runs the scenario on `plan` (the caller has entered the private network).
+// Writes logs, configs and the controller state under out_dir; returns what
+// happened. Every process it started is stopped on return, whatever the
+// outcome.
+absl::StatusOr<SimRun> RunSimulation(const NetworkPlan& plan,
+                                     const SimOptions& options);
+
+}  // namespace cascade::sim
+
+#endif  // CASCADE_TOOLS_SIM_SIM_H_
