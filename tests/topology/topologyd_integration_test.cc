@@ -1,0 +1,378 @@
+// topologyd, relayctl and simulated relays (the client library) as real
+// peers over loopback: changes reach the relays, a silent relay's children
+// move, kill -9 loses nothing, a corrupt journal tail is reported.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <fstream>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "google/protobuf/util/json_util.h"
+#include "proto/controller.pb.h"
+#include "tests/media/process.h"
+#include "topology/client/relay_client.h"
+
+namespace cascade::topology {
+namespace {
+
+using cascade::testing::Process;
+using cascade::testing::ReadFile;
+using cascade::testing::WaitForFile;
+
+constexpr char kTopologyd[] = "topology/topologyd";
+constexpr char kRelayctl[] = "tools/relayctl/relayctl";
+
+constexpr char kTopology[] = R"txt(
+streams { id: "command" direction: DIRECTION_DOWNSTREAM bitrate_kbps: 2600
+  tracks { ssrc: 1 media: "video" payload_type: 96 encoding: "H264/90000" }
+  tracks { ssrc: 2 media: "audio" payload_type: 111 encoding: "opus/48000/2" } }
+nodes { id: "nat" tier: TIER_NATIONAL media_address: "127.1.0.1:5004"
+  capacity { max_children: 8 } }
+nodes { id: "p1" tier: TIER_PROVINCIAL parent: "nat" media_address: "127.2.1.1:5004"
+  labels { key: "region" value: "r1" } capacity { max_children: 8 } }
+nodes { id: "p1-sb" tier: TIER_PROVINCIAL parent: "nat" role: ROLE_STANDBY
+  labels { key: "region" value: "r1" } media_address: "127.2.1.2:5004"
+  capacity { max_children: 8 } }
+nodes { id: "d1" tier: TIER_DISTRICT parent: "p1" media_address: "127.3.0.1:5004"
+  capacity { max_children: 8 } }
+nodes { id: "d2" tier: TIER_DISTRICT parent: "p1" media_address: "127.3.0.2:5004"
+  capacity { max_children: 8 } }
+nodes { id: "s1" tier: TIER_SITE parent: "d1" standby_parents: "p1"
+  media_address: "127.10.0.1:5004" }
+)txt";
+
+// A simulated relay: remembers the newest assignment.
+class SimRelay : public AssignmentListener {
+ public:
+  absl::Status OnAssignment(const cascade::v1::Assignment& a) override {
+    absl::MutexLock lock(&mu_);
+    last_ = a;
+    return absl::OkStatus();
+  }
+  // Waits (bounded) until `check` holds for the newest assignment.
+  bool WaitFor(std::function<bool(const cascade::v1::Assignment&)> check,
+               absl::Duration timeout = absl::Seconds(15)) {
+    absl::MutexLock lock(&mu_);
+    auto ready = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return last_.version() > 0 && check(last_);
+    };
+    return mu_.AwaitWithTimeout(absl::Condition(&ready), timeout);
+  }
+  uint64_t version() {
+    absl::MutexLock lock(&mu_);
+    return last_.version();
+  }
+  bool WaitForParent(const std::string& parent) {
+    return WaitFor([&](const cascade::v1::Assignment& a) {
+      return a.parents_size() > 0 && a.parents(0).id() == parent;
+    });
+  }
+
+ private:
+  absl::Mutex mu_;
+  cascade::v1::Assignment last_ ABSL_GUARDED_BY(mu_);
+};
+
+struct Result {
+  int code = -1;
+  std::string out;
+  std::string err;
+};
+
+class TopologydTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    tmp_ = std::string(getenv("TEST_TMPDIR")) + "/" +
+           ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    mkdir(tmp_.c_str(), 0700);
+    state_dir_ = tmp_ + "/state";
+    topology_file_ = tmp_ + "/topology.textproto";
+    std::ofstream(topology_file_) << kTopology;
+  }
+
+  void TearDown() override {
+    for (auto& [id, client] : clients_) client->Stop();
+  }
+
+  // Starts topologyd; `listen` port 0 the first time, the same port on a
+  // restart so the relays find it again.
+  void StartController(const std::string& topology_flag, int port = 0) {
+    std::string port_file = tmp_ + "/port" + std::to_string(starts_);
+    ++starts_;
+    stderr_path_ = tmp_ + "/topologyd" + std::to_string(starts_) + ".err";
+    std::vector<std::string> argv = {
+        kTopologyd,
+        "--listen=127.0.0.1:" + std::to_string(port),
+        "--port-file=" + port_file,
+        "--state-dir=" + state_dir_,
+        "--lease-timeout=1s",
+    };
+    if (!topology_flag.empty()) argv.push_back("--topology=" + topology_flag);
+    auto process = Process::Start(argv, tmp_ + "/topologyd.out", stderr_path_);
+    ASSERT_TRUE(process.ok()) << process.status();
+    controller_ = std::move(*process);
+    std::string bound = WaitForFile(port_file, absl::Seconds(20));
+    ASSERT_FALSE(bound.empty()) << ReadFile(stderr_path_);
+    port_ = std::stoi(bound);
+    address_ = "127.0.0.1:" + std::to_string(port_);
+  }
+
+  Result Relayctl(std::vector<std::string> args) {
+    static int runs = 0;
+    std::string base = tmp_ + "/relayctl" + std::to_string(++runs);
+    args.insert(args.begin(), {kRelayctl, "--controller=" + address_});
+    Result result;
+    auto process = Process::Start(args, base + ".out", base + ".err");
+    EXPECT_TRUE(process.ok());
+    if (!process.ok()) return result;
+    result.code = (*process)->Wait(absl::Seconds(20)).value_or(-1);
+    result.out = ReadFile(base + ".out");
+    result.err = ReadFile(base + ".err");
+    return result;
+  }
+
+  SimRelay* StartRelay(const std::string& id) {
+    RelayClientOptions options;
+    options.controller = address_;
+    options.node_id = id;
+    options.report_interval = absl::Milliseconds(100);
+    options.min_backoff = absl::Milliseconds(50);
+    options.max_backoff = absl::Milliseconds(500);
+    relays_[id] = std::make_unique<SimRelay>();
+    clients_[id] = std::make_unique<RelayClient>(options, relays_[id].get());
+    clients_[id]->Start();
+    return relays_[id].get();
+  }
+
+  cascade::v1::NodeView Show(const std::string& id) {
+    Result shown = Relayctl({"--json", "show", id});
+    EXPECT_EQ(shown.code, 0) << shown.err;
+    cascade::v1::NodeView view;
+    EXPECT_TRUE(
+        google::protobuf::util::JsonStringToMessage(shown.out, &view).ok())
+        << shown.out;
+    return view;
+  }
+
+  std::string tmp_, state_dir_, topology_file_, stderr_path_, address_;
+  int port_ = 0;
+  int starts_ = 0;
+  std::unique_ptr<Process> controller_;
+  std::map<std::string, std::unique_ptr<SimRelay>> relays_;
+  std::map<std::string, std::unique_ptr<RelayClient>> clients_;
+};
+
+TEST_F(TopologydTest, ChangesReachRelaysAndSurviveKillNine) {
+  ASSERT_NO_FATAL_FAILURE(StartController(topology_file_));
+  for (const char* id : {"nat", "p1", "p1-sb", "d1", "d2"}) StartRelay(id);
+  SimRelay* s1 = StartRelay("s1");
+  ASSERT_TRUE(s1->WaitForParent("d1"));
+
+  // --json nodes: an object with a nodes array of id/tier/status/parents.
+  Result nodes = Relayctl({"--json", "nodes"});
+  ASSERT_EQ(nodes.code, 0) << nodes.err;
+  for (const char* key : {"\"nodes\":[", "\"id\":\"s1\"", "\"tier\":",
+                          "\"status\":", "\"parents\":[\"d1\",\"p1\"]"}) {
+    EXPECT_NE(nodes.out.find(key), std::string::npos) << key << nodes.out;
+  }
+  cascade::v1::GetTopologyResponse listed;
+  ASSERT_TRUE(
+      google::protobuf::util::JsonStringToMessage(nodes.out, &listed).ok());
+  EXPECT_EQ(listed.nodes_size(), 6);
+
+  // apply: a new site appears; its district hears of it.
+  std::ofstream(topology_file_, std::ios::app)
+      << "nodes { id: \"s2\" tier: TIER_SITE parent: \"d2\" "
+         "media_address: \"127.10.0.2:5004\" }\n";
+  Result applied = Relayctl({"apply", topology_file_});
+  ASSERT_EQ(applied.code, 0) << applied.err;
+  ASSERT_TRUE(relays_["d2"]->WaitFor([](const cascade::v1::Assignment& a) {
+    return a.active_children_size() == 1 && a.active_children(0).id() == "s2";
+  }));
+
+  // move: s1 goes under d2.
+  Result moved = Relayctl({"move", "s1", "--parent", "d2"});
+  ASSERT_EQ(moved.code, 0) << moved.err;
+  ASSERT_TRUE(s1->WaitForParent("d2"));
+
+  // drain: d2's children go to their next parent.
+  ASSERT_EQ(Relayctl({"drain", "d2"}).code, 0);
+  ASSERT_TRUE(s1->WaitForParent("p1"));
+
+  // Kill a node: p1 stops reporting, its lease lapses, its children move to
+  // the region's standby.
+  clients_["p1"]->Stop();
+  ASSERT_TRUE(relays_["d1"]->WaitForParent("p1-sb"));
+  EXPECT_EQ(Show("p1").status(), cascade::v1::STATUS_DOWN);
+
+  // kill -9 the controller and restart it: every change is still there.
+  const uint64_t d1_version = relays_["d1"]->version();
+  controller_.reset();
+  ASSERT_NO_FATAL_FAILURE(StartController("", port_));
+  cascade::v1::NodeView shown = Show("s1");
+  EXPECT_EQ(shown.desired_parent(), "d2");
+  EXPECT_EQ(Show("d2").status(), cascade::v1::STATUS_DRAINING);
+  EXPECT_EQ(Show("s2").desired_parent(), "d2");
+  // The relays reconnect on their own and get their assignments again
+  // (a restarted controller's versions are newer).
+  ASSERT_TRUE(relays_["d1"]->WaitFor([&](const cascade::v1::Assignment& a) {
+    return a.version() > d1_version && a.parents_size() > 0;
+  }));
+  EXPECT_GE(clients_["d1"]->sessions(), 2);
+}
+
+TEST_F(TopologydTest, CorruptJournalTailIsReportedNotUsed) {
+  ASSERT_NO_FATAL_FAILURE(StartController(topology_file_));
+  ASSERT_EQ(Relayctl({"drain", "d1"}).code, 0);
+  controller_.reset();  // kill -9
+  // A torn record: a header promising more payload than there is.
+  std::ofstream(state_dir_ + "/journal", std::ios::app | std::ios::binary)
+      << std::string("\x40\x00\x00\x00\x12\x34\x56\x78partial", 15);
+  ASSERT_NO_FATAL_FAILURE(StartController(topology_file_));
+  EXPECT_NE(ReadFile(stderr_path_).find("15 bytes set aside"),
+            std::string::npos)
+      << ReadFile(stderr_path_);
+  Result stats = Relayctl({"--json", "stats"});
+  ASSERT_EQ(stats.code, 0);
+  EXPECT_NE(stats.out.find("\"journal_discarded_bytes\":\"15\""),
+            std::string::npos)
+      << stats.out;
+  // The intact records are all there.
+  EXPECT_EQ(Show("d1").status(), cascade::v1::STATUS_DRAINING);
+  // And the journal is appendable again.
+  ASSERT_EQ(Relayctl({"drain", "d2"}).code, 0);
+  controller_.reset();
+  ASSERT_NO_FATAL_FAILURE(StartController(""));
+  EXPECT_EQ(Show("d2").status(), cascade::v1::STATUS_DRAINING);
+  EXPECT_EQ(ReadFile(stderr_path_).find("set aside"), std::string::npos);
+}
+
+TEST_F(TopologydTest, ExitCodesAndErrors) {
+  ASSERT_NO_FATAL_FAILURE(StartController(topology_file_));
+  Result missing = Relayctl({"show", "nope"});
+  EXPECT_EQ(missing.code, 3);
+  EXPECT_EQ(missing.err, "relayctl: show: no node \"nope\"\n");
+  EXPECT_EQ(Relayctl({"remove", "d1"}).code, 4);  // d1 has a child
+  EXPECT_EQ(Relayctl({"frobnicate"}).code, 2);
+
+  // An invalid file is refused whole, naming node and line.
+  std::string bad = tmp_ + "/bad.textproto";
+  std::ofstream(bad) << kTopology
+                     << "nodes { id: \"x\" tier: TIER_SITE parent: \"ghost\" "
+                        "media_address: \"127.10.0.9:5004\" }\n";
+  Result refused = Relayctl({"apply", bad});
+  EXPECT_EQ(refused.code, 4);
+  EXPECT_NE(refused.err.find(bad + ":18: node \"x\": unknown parent \"ghost\""),
+            std::string::npos)
+      << refused.err;
+  EXPECT_EQ(Show("d1").desired_parent(), "p1");
+
+  Result help = Relayctl({"move", "--help"});
+  EXPECT_EQ(help.code, 0);
+  EXPECT_NE(help.out.find("relayctl"), std::string::npos);
+
+  Result sdp = Relayctl({"sdp", "s1"});
+  EXPECT_EQ(sdp.code, 0);
+  EXPECT_NE(sdp.out.find("m=video 5004 RTP/AVP 96"), std::string::npos);
+  EXPECT_EQ(Relayctl({"sdp", "d1"}).code, 4);
+
+  Result tree = Relayctl({"tree"});
+  EXPECT_EQ(tree.code, 0);
+  EXPECT_NE(tree.out.find("      s1 [site, unknown, standby p1]"),
+            std::string::npos)
+      << tree.out;
+}
+
+// Mutual TLS on both services and the admin token, with certificates made
+// by the openssl CLI for this test.
+TEST_F(TopologydTest, MutualTlsAndAdminToken) {
+  const std::string script = tmp_ + "/certs.sh";
+  std::ofstream(script)
+      << "set -e\ncd '" << tmp_ << "'\n"
+      << "ec='-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes'\n"
+      << "openssl req -x509 $ec -keyout ca.key -out ca.pem -days 1 "
+         "-subj /CN=test-ca\n"
+      << "for who in server client; do\n"
+      << "  openssl req $ec -keyout $who.key -out $who.csr -subj /CN=$who\n"
+      << "  echo subjectAltName=IP:127.0.0.1 > $who.ext\n"
+      << "  openssl x509 -req -in $who.csr -CA ca.pem -CAkey ca.key "
+         "-CAcreateserial -days 1 -extfile $who.ext -out $who.pem\n"
+      << "done\n";
+  auto certs = Process::Start({"/bin/bash", script}, tmp_ + "/certs.out",
+                              tmp_ + "/certs.err");
+  ASSERT_TRUE(certs.ok());
+  ASSERT_EQ((*certs)->Wait(absl::Seconds(30)), 0)
+      << ReadFile(tmp_ + "/certs.err");
+  std::ofstream(tmp_ + "/token") << "let-me-in\n";
+
+  std::string port_file = tmp_ + "/tls.port";
+  auto process = Process::Start(
+      {kTopologyd, "--listen=127.0.0.1:0", "--port-file=" + port_file,
+       "--state-dir=" + state_dir_, "--topology=" + topology_file_,
+       "--admin-token-file=" + tmp_ + "/token",
+       "--tls-cert=" + tmp_ + "/server.pem",
+       "--tls-key=" + tmp_ + "/server.key",
+       "--tls-client-ca=" + tmp_ + "/ca.pem"},
+      tmp_ + "/tls.out", tmp_ + "/tls.err");
+  ASSERT_TRUE(process.ok());
+  controller_ = std::move(*process);
+  std::string bound = WaitForFile(port_file, absl::Seconds(20));
+  ASSERT_FALSE(bound.empty()) << ReadFile(tmp_ + "/tls.err");
+  address_ = "127.0.0.1:" + std::to_string(std::stoi(bound));
+
+  const std::vector<std::string> tls = {"--tls-ca=" + tmp_ + "/ca.pem",
+                                        "--tls-cert=" + tmp_ + "/client.pem",
+                                        "--tls-key=" + tmp_ + "/client.key"};
+  auto with = [&](std::vector<std::string> flags,
+                  const std::vector<std::string>& command) {
+    flags.insert(flags.end(), command.begin(), command.end());
+    return Relayctl(flags);
+  };
+  std::vector<std::string> full = tls;
+  full.push_back("--admin-token-file=" + tmp_ + "/token");
+  Result ok = with(full, {"show", "d1"});
+  EXPECT_EQ(ok.code, 0) << ok.err;
+  // Right certificate, no token: refused.
+  EXPECT_EQ(with(tls, {"show", "d1"}).code, 4);
+  // No client certificate: the handshake fails.
+  Result no_cert = with(
+      {"--tls-ca=" + tmp_ + "/ca.pem", "--admin-token-file=" + tmp_ + "/token"},
+      {"show", "d1"});
+  EXPECT_EQ(no_cert.code, 1) << no_cert.err;
+  // Plaintext: fails.
+  EXPECT_EQ(Relayctl({"show", "d1"}).code, 1);
+
+  // A relay over mutual TLS gets its assignment.
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = ReadFile(tmp_ + "/ca.pem");
+  ssl.pem_cert_chain = ReadFile(tmp_ + "/client.pem");
+  ssl.pem_private_key = ReadFile(tmp_ + "/client.key");
+  RelayClientOptions options;
+  options.controller = address_;
+  options.node_id = "s1";
+  options.credentials = grpc::SslCredentials(ssl);
+  relays_["s1"] = std::make_unique<SimRelay>();
+  clients_["s1"] = std::make_unique<RelayClient>(options, relays_["s1"].get());
+  clients_["s1"]->Start();
+  EXPECT_TRUE(relays_["s1"]->WaitForParent("d1"));
+}
+
+TEST_F(TopologydTest, LoadsTheReferenceTopologyAsItIs) {
+  ASSERT_NO_FATAL_FAILURE(
+      StartController("topology/reference/south19.textproto"));
+  Result stats = Relayctl({"--json", "stats"});
+  ASSERT_EQ(stats.code, 0) << stats.err;
+  cascade::v1::StatsResponse parsed;
+  ASSERT_TRUE(
+      google::protobuf::util::JsonStringToMessage(stats.out, &parsed).ok());
+  EXPECT_EQ(parsed.nodes(), 2u + 38u + 204u + 2594u);
+  EXPECT_EQ(parsed.orphans(), 0u);
+}
+
+}  // namespace
+}  // namespace cascade::topology
