@@ -13,12 +13,15 @@
 #include "absl/strings/str_cat.h"
 #include "base/flags.h"
 #include "relay/config.h"
+#include "relay/controller_link.h"
 #include "relay/server.h"
 
 ABSL_FLAG(std::string, config, "",
           "Standalone configuration: a textproto cascade.v1.RelayConfig "
           "(proto/relay_config.proto) with parents, children, streams, keys "
-          "and timings. Re-read on SIGHUP.");
+          "and timings. Re-read on SIGHUP (without --controller). With "
+          "--controller it runs until the first assignment, which replaces "
+          "its parents, children and streams (timings stay).");
 ABSL_FLAG(std::string, id, "", "Node id; overrides the config's node_id.");
 ABSL_FLAG(std::string, listen, "",
           "IP:PORT of the UDP socket (RTP and RTCP); overrides the config's "
@@ -26,8 +29,14 @@ ABSL_FLAG(std::string, listen, "",
 ABSL_FLAG(std::string, metrics, "",
           "IP:PORT to serve Prometheus text on /metrics; empty: no endpoint.");
 ABSL_FLAG(std::string, controller, "",
-          "HOST:PORT of the topology controller. Accepted and stored; the "
-          "controller client is not wired in yet, so --config is needed.");
+          "HOST:PORT of topologyd: register, take parents, children and "
+          "streams from its assignments, report stats. Needs --id and "
+          "--listen (or --config). Unreachable: forwarding goes on with what "
+          "runs, and the relay keeps retrying.");
+ABSL_FLAG(std::string, source, "",
+          "IP:PORT of a plain source (the command center) accepted as the "
+          "last parent; with --controller, the parent of a relay the "
+          "controller assigns none (the tree's root).");
 ABSL_FLAG(std::string, port_file, "",
           "Once bound, write \"udp=PORT\\nmetrics=PORT\\n\" to this file.");
 
@@ -40,8 +49,8 @@ namespace {
   std::exit(2);
 }
 
-// The config file with the flags laid over it.
-absl::StatusOr<RelayOptions> LoadOptions() {
+// The config file (if any) with the flags laid over it.
+absl::StatusOr<cascade::v1::RelayConfig> LoadLocalConfig() {
   cascade::v1::RelayConfig config;
   const std::string path = absl::GetFlag(FLAGS_config);
   if (!path.empty()) {
@@ -55,7 +64,19 @@ absl::StatusOr<RelayOptions> LoadOptions() {
   if (!absl::GetFlag(FLAGS_listen).empty()) {
     config.set_listen(absl::GetFlag(FLAGS_listen));
   }
-  absl::StatusOr<RelayOptions> options = ToOptions(config);
+  if (!absl::GetFlag(FLAGS_source).empty()) {
+    cascade::v1::RelayParent* source = config.add_parents();
+    source->set_id("source");
+    source->set_address(absl::GetFlag(FLAGS_source));
+  }
+  return config;
+}
+
+absl::StatusOr<RelayOptions> LoadOptions() {
+  absl::StatusOr<cascade::v1::RelayConfig> config = LoadLocalConfig();
+  if (!config.ok()) return config.status();
+  absl::StatusOr<RelayOptions> options = ToOptions(*config);
+  const std::string path = absl::GetFlag(FLAGS_config);
   if (!options.ok() && !path.empty()) {
     return absl::InvalidArgumentError(
         absl::StrCat(path, ": ", options.status().message()));
@@ -64,10 +85,15 @@ absl::StatusOr<RelayOptions> LoadOptions() {
 }
 
 int Main() {
+  const std::string controller = absl::GetFlag(FLAGS_controller);
   if (absl::GetFlag(FLAGS_config).empty()) {
-    Fail(absl::GetFlag(FLAGS_controller).empty()
-             ? "--config is required (standalone mode)"
-             : "--controller is not wired in yet: give --config as well");
+    if (controller.empty()) Fail("--config or --controller is required");
+    if (absl::GetFlag(FLAGS_id).empty()) {
+      Fail("--id is required with --controller and no --config");
+    }
+    if (absl::GetFlag(FLAGS_listen).empty()) {
+      Fail("--listen is required with --controller and no --config");
+    }
   }
   absl::StatusOr<RelayOptions> options = LoadOptions();
   if (!options.ok()) Fail(options.status().message());
@@ -83,7 +109,9 @@ int Main() {
     server.metrics = *metrics;
   }
   server.port_file = absl::GetFlag(FLAGS_port_file);
-  server.reload = LoadOptions;
+  // With a controller, its assignment is the configuration: a reload of
+  // the file would undo it.
+  if (controller.empty()) server.reload = LoadOptions;
 
   absl::StatusOr<std::unique_ptr<RelayServer>> relay =
       RelayServer::Create(std::move(server));
@@ -91,7 +119,20 @@ int Main() {
     LOG(ERROR) << relay.status();
     return 1;
   }
+  std::unique_ptr<ControllerLink> link;
+  if (!controller.empty()) {
+    ControllerLinkOptions link_options;
+    link_options.client.controller = controller;
+    link_options.client.node_id = (*relay)->core().options().node_id;
+    link_options.client.media_address = (*relay)->local().ToString();
+    // Validated above by LoadOptions.
+    link_options.local = *LoadLocalConfig();
+    link =
+        std::make_unique<ControllerLink>(std::move(link_options), relay->get());
+    link->Start();
+  }
   (*relay)->Run();
+  if (link != nullptr) link->Stop();
   return 0;
 }
 
@@ -103,7 +144,9 @@ int main(int argc, char** argv) {
       "Cascade relay daemon: forwards RTP/RTCP down a tree of relays with NACK "
       "repair, keyframe cache and authenticated children.\n"
       "  relayd --config=relay.textproto [--listen=IP:PORT] "
-      "[--metrics=IP:PORT]");
+      "[--metrics=IP:PORT]\n"
+      "  relayd --controller=HOST:PORT --id=NODE --listen=IP:PORT "
+      "[--source=IP:PORT] [--metrics=IP:PORT]");
   cascade::AcceptDashedFlagNames(argc, argv);
   const std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
   if (positional.size() > 1) {

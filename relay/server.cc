@@ -87,14 +87,14 @@ absl::Status RelayServer::Start() {
   uv_signal_init(&loop_, &sigterm_);
   uv_signal_init(&loop_, &sigint_);
   uv_signal_init(&loop_, &sighup_);
-  uv_async_init(&loop_, &metrics_async_,
-                [](uv_async_t* h) { ServerOf(h)->ServeMetricsRequests(); });
+  uv_async_init(&loop_, &loop_async_,
+                [](uv_async_t* h) { ServerOf(h)->ServeLoopRequests(); });
   for (uv_handle_t* h : {reinterpret_cast<uv_handle_t*>(&poll_),
                          reinterpret_cast<uv_handle_t*>(&timer_),
                          reinterpret_cast<uv_handle_t*>(&sigterm_),
                          reinterpret_cast<uv_handle_t*>(&sigint_),
                          reinterpret_cast<uv_handle_t*>(&sighup_),
-                         reinterpret_cast<uv_handle_t*>(&metrics_async_)}) {
+                         reinterpret_cast<uv_handle_t*>(&loop_async_)}) {
     h->data = this;
   }
   loop_ready_ = true;
@@ -212,42 +212,48 @@ void RelayServer::OnSignal(int signum) {
   core_->SayGoodbye();
   socket_->Flush();
   {
-    std::lock_guard<std::mutex> lock(metrics_mu_);
+    std::lock_guard<std::mutex> lock(loop_mu_);
     stopping_ = true;
   }
-  metrics_cv_.notify_all();
+  loop_cv_.notify_all();
   if (http_ != nullptr) http_->stop();
   uv_stop(&loop_);
 }
 
 std::optional<std::string> RelayServer::RequestMetrics() {
-  auto request = std::make_shared<MetricsRequest>();
-  std::unique_lock<std::mutex> lock(metrics_mu_);
-  if (stopping_) return std::nullopt;
-  metrics_pending_.push_back(request);
-  uv_async_send(&metrics_async_);
-  metrics_cv_.wait_for(lock, absl::ToChronoSeconds(kMetricsTimeout),
-                       [&] { return request->done || stopping_; });
-  if (!request->done) return std::nullopt;
-  return std::move(request->text);
+  auto text = std::make_shared<std::string>();
+  if (!RunOnLoop([this, text] { *text = RenderMetrics(); }, kMetricsTimeout)) {
+    return std::nullopt;
+  }
+  return std::move(*text);
 }
 
-void RelayServer::ServeMetricsRequests() {
-  std::vector<std::shared_ptr<MetricsRequest>> pending;
+bool RelayServer::RunOnLoop(std::function<void()> work,
+                            absl::Duration timeout) {
+  auto request = std::make_shared<LoopRequest>();
+  request->work = std::move(work);
+  std::unique_lock<std::mutex> lock(loop_mu_);
+  if (stopping_) return false;
+  loop_pending_.push_back(request);
+  uv_async_send(&loop_async_);
+  loop_cv_.wait_for(lock, absl::ToChronoMilliseconds(timeout),
+                    [&] { return request->done || stopping_; });
+  return request->done;
+}
+
+void RelayServer::ServeLoopRequests() {
+  std::vector<std::shared_ptr<LoopRequest>> pending;
   {
-    std::lock_guard<std::mutex> lock(metrics_mu_);
-    pending.swap(metrics_pending_);
+    std::lock_guard<std::mutex> lock(loop_mu_);
+    pending.swap(loop_pending_);
   }
   if (pending.empty()) return;
-  const std::string text = RenderMetrics();
+  for (auto& r : pending) r->work();
   {
-    std::lock_guard<std::mutex> lock(metrics_mu_);
-    for (auto& r : pending) {
-      r->text = text;
-      r->done = true;
-    }
+    std::lock_guard<std::mutex> lock(loop_mu_);
+    for (auto& r : pending) r->done = true;
   }
-  metrics_cv_.notify_all();
+  loop_cv_.notify_all();
 }
 
 std::string RelayServer::RenderMetrics() {

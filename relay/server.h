@@ -2,7 +2,8 @@
 // uv_poll so it can use recvmmsg/sendmmsg), the forwarding core, a tick timer,
 // signals (SIGTERM/SIGINT drain, SIGHUP reload) and the metrics endpoint,
 // which runs an HTTP server in its own thread and asks the loop for a
-// snapshot through uv_async: counters are touched by the loop thread only.
+// snapshot through uv_async (RunOnLoop): the core is touched by the loop
+// thread only. The controller link (controller_link.h) uses the same path.
 #ifndef CASCADE_RELAY_SERVER_H_
 #define CASCADE_RELAY_SERVER_H_
 
@@ -56,8 +57,16 @@ class RelayServer {
 
   // Runs until SIGTERM or SIGINT; then says goodbye to the children.
   void Run();
-  // Applies new settings on the loop thread (SIGHUP uses it).
+  // Applies new settings; loop thread only (SIGHUP and RunOnLoop work).
   void Apply(const RelayOptions& options);
+  // From any thread but the loop's: runs `work` on the loop thread and
+  // waits for it; false when the loop did not run it within `timeout` or is
+  // stopping. `work` may still run after a timeout, so it must own what it
+  // touches (capture by value or shared_ptr). Before Run() the work waits
+  // for the loop to start.
+  bool RunOnLoop(std::function<void()> work, absl::Duration timeout);
+  // The forwarding core; loop thread only.
+  const RelayCore& core() const { return *core_; }
 
   const Endpoint& local() const { return socket_->local(); }
   int metrics_port() const { return metrics_port_; }
@@ -68,7 +77,7 @@ class RelayServer {
   void OnReadable();
   void OnTick();
   void OnSignal(int signum);
-  void ServeMetricsRequests();
+  void ServeLoopRequests();
   std::string RenderMetrics();
   // Called from the HTTP thread.
   std::optional<std::string> RequestMetrics();
@@ -84,7 +93,7 @@ class RelayServer {
   uv_poll_t poll_;
   uv_timer_t timer_;
   uv_signal_t sigterm_, sigint_, sighup_;
-  uv_async_t metrics_async_;
+  uv_async_t loop_async_;
   bool loop_ready_ = false;
 
   // Loop lag: how late the tick timer fires.
@@ -98,15 +107,15 @@ class RelayServer {
   std::thread http_thread_;
   int metrics_port_ = 0;
 
-  // Metrics requests from the HTTP thread, answered on the loop thread.
-  struct MetricsRequest {
-    std::string text;
+  // Work from other threads (metrics, controller), run on the loop thread.
+  struct LoopRequest {
+    std::function<void()> work;
     bool done = false;
   };
-  std::mutex metrics_mu_;
-  std::condition_variable metrics_cv_;
-  std::vector<std::shared_ptr<MetricsRequest>> metrics_pending_;
-  bool stopping_ = false;  // guarded by metrics_mu_
+  std::mutex loop_mu_;
+  std::condition_variable loop_cv_;
+  std::vector<std::shared_ptr<LoopRequest>> loop_pending_;
+  bool stopping_ = false;  // guarded by loop_mu_
 };
 
 }  // namespace cascade::relay

@@ -1,0 +1,88 @@
+#include "relay/controller_link.h"
+
+#include <glog/logging.h>
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "relay/assignment.h"
+
+namespace cascade::relay {
+namespace {
+
+// Long enough for a loaded loop; a stuck loop NACKs rather than blocks the
+// client for good.
+constexpr absl::Duration kLoopTimeout = absl::Seconds(2);
+
+}  // namespace
+
+cascade::v1::RelayStats StatsOf(const RelayCore& core) {
+  cascade::v1::RelayStats stats;
+  const RelayOptions& options = core.options();
+  for (const StreamOptions& s : options.streams) {
+    const StreamCounters* c = core.stream_counters(s.ssrc);
+    if (c == nullptr) continue;
+    stats.set_packets_in(stats.packets_in() + c->packets_in);
+    stats.set_packets_out(stats.packets_out() + c->packets_out);
+    stats.set_bytes_in(stats.bytes_in() + c->bytes_in);
+    stats.set_bytes_out(stats.bytes_out() + c->bytes_out);
+    stats.set_nacks_sent(stats.nacks_sent() + c->nacks_sent);
+    stats.set_retransmissions(stats.retransmissions() + c->nacks_answered);
+  }
+  stats.set_drops(core.total_drops());
+  stats.set_active_children(
+      static_cast<uint32_t>(core.ActiveChildren().size()));
+  if (core.parent_index() < options.parents.size()) {
+    stats.set_receiving_from(options.parents[core.parent_index()].id);
+  }
+  return stats;
+}
+
+ControllerLink::ControllerLink(ControllerLinkOptions options,
+                               RelayServer* server)
+    : local_(std::move(options.local)), server_(server) {
+  options.client.stats = [this] { return Stats(); };
+  client_ =
+      std::make_unique<topology::RelayClient>(std::move(options.client), this);
+}
+
+ControllerLink::~ControllerLink() { Stop(); }
+
+void ControllerLink::Start() { client_->Start(); }
+
+void ControllerLink::Stop() { client_->Stop(); }
+
+absl::Status ControllerLink::OnAssignment(
+    const cascade::v1::Assignment& assignment) {
+  absl::StatusOr<RelayOptions> options =
+      AssignmentToOptions(assignment, local_);
+  if (!options.ok()) {
+    LOG(WARNING) << "refusing " << options.status().message()
+                 << "; keeping the running settings";
+    return options.status();
+  }
+  auto shared = std::make_shared<RelayOptions>(*std::move(options));
+  RelayServer* server = server_;
+  if (!server_->RunOnLoop([server, shared] { server->Apply(*shared); },
+                          kLoopTimeout)) {
+    return absl::UnavailableError(absl::StrCat(
+        "assignment version ", assignment.version(), ": relay loop busy"));
+  }
+  LOG(INFO) << "applied assignment version " << assignment.version() << ": "
+            << shared->parents.size() << " parents, " << shared->children.size()
+            << " children, " << shared->streams.size() << " streams";
+  return absl::OkStatus();
+}
+
+cascade::v1::RelayStats ControllerLink::Stats() {
+  auto stats = std::make_shared<cascade::v1::RelayStats>();
+  RelayServer* server = server_;
+  // Unanswered: an empty report still renews the lease.
+  if (!server_->RunOnLoop([server, stats] { *stats = StatsOf(server->core()); },
+                          kLoopTimeout)) {
+    return {};
+  }
+  return *stats;
+}
+
+}  // namespace cascade::relay
