@@ -92,16 +92,18 @@ std::string TempDir(const std::string& name) {
 }
 
 absl::StatusOr<std::unique_ptr<RelayProcess>> RelayProcess::Start(
-    const std::string& name, const std::string& config) {
+    const std::string& name, const std::string& config,
+    const std::vector<std::string>& extra_args) {
   const std::string dir = TempDir(name);
   std::unique_ptr<RelayProcess> p(new RelayProcess());
   p->config_path_ = dir + "/relay.textproto";
   const std::string port_file = dir + "/ports";
   std::ofstream(p->config_path_) << config;
 
-  std::vector<std::string> args = {RelaydPath(), "--config=" + p->config_path_,
-                                   "--port-file=" + port_file,
+  std::vector<std::string> args = {RelaydPath(), "--port-file=" + port_file,
                                    "--metrics=127.0.0.1:0"};
+  if (!config.empty()) args.push_back("--config=" + p->config_path_);
+  args.insert(args.end(), extra_args.begin(), extra_args.end());
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);

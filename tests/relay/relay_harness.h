@@ -45,9 +45,12 @@ class UdpPeer {
 class RelayProcess {
  public:
   // Writes `config` (textproto) to a file and starts relayd on it with
-  // --metrics and --port-file; waits (bounded) until it has bound.
+  // --metrics, --port-file and `extra_args`; waits (bounded) until it has
+  // bound. An empty `config` starts relayd without --config (controller
+  // mode: --controller, --id and --listen go in `extra_args`).
   static absl::StatusOr<std::unique_ptr<RelayProcess>> Start(
-      const std::string& name, const std::string& config);
+      const std::string& name, const std::string& config,
+      const std::vector<std::string>& extra_args = {});
   // Kills the process if it still runs.
   ~RelayProcess();
 

@@ -1,0 +1,254 @@
+// relayd taking its orders from topologyd: real controller, relayd processes
+// started with --controller only, plain-endpoint sites on loopback. Media
+// reaches the sites through controller-assigned parents and keys; a move
+// switches a site's parent; stats reach the controller; an unreachable
+// controller never stops media from a --config.
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/substitute.h"
+#include "google/protobuf/util/json_util.h"
+#include "proto/controller.pb.h"
+#include "tests/media/process.h"
+#include "tests/relay/relay_harness.h"
+
+namespace cascade::relay::testing {
+namespace {
+
+using cascade::testing::Process;
+using cascade::testing::ReadFile;
+using cascade::testing::WaitForFile;
+
+constexpr char kTopologyd[] = "topology/topologyd";
+constexpr char kRelayctl[] = "tools/relayctl/relayctl";
+constexpr uint32_t kSsrc = 1111;
+
+// $0..$2: nat, p1, p1-sb; $3, $4: sites s1, s2 (plain RTP endpoints).
+constexpr char kTopology[] = R"txt(
+streams { id: "command" direction: DIRECTION_DOWNSTREAM bitrate_kbps: 64
+  tracks { ssrc: 1111 media: "audio" payload_type: 111 encoding: "opus/48000/2" } }
+nodes { id: "nat" tier: TIER_NATIONAL media_address: "$0"
+  capacity { max_children: 8 } }
+nodes { id: "p1" tier: TIER_PROVINCIAL parent: "nat" media_address: "$1"
+  labels { key: "region" value: "r1" } capacity { max_children: 8 } }
+nodes { id: "p1-sb" tier: TIER_PROVINCIAL parent: "nat" role: ROLE_STANDBY
+  labels { key: "region" value: "r1" } media_address: "$2"
+  capacity { max_children: 8 } }
+nodes { id: "s1" tier: TIER_SITE parent: "p1" media_address: "$3"
+  plain_endpoint: true }
+nodes { id: "s2" tier: TIER_SITE parent: "p1" media_address: "$4"
+  plain_endpoint: true }
+)txt";
+
+struct Result {
+  int code = -1;
+  std::string out;
+  std::string err;
+};
+
+class ControllerIntegrationTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    tmp_ = TempDir(
+        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+  }
+
+  void StartController() {
+    const std::string port_file = tmp_ + "/topologyd.port";
+    auto process = Process::Start(
+        {kTopologyd, "--listen=127.0.0.1:0", "--port-file=" + port_file,
+         "--state-dir=" + tmp_ + "/state", "--lease-timeout=3s"},
+        tmp_ + "/topologyd.out", tmp_ + "/topologyd.err");
+    ASSERT_TRUE(process.ok()) << process.status();
+    controller_ = std::move(*process);
+    const std::string port = WaitForFile(port_file, absl::Seconds(20));
+    ASSERT_FALSE(port.empty()) << ReadFile(tmp_ + "/topologyd.err");
+    address_ = "127.0.0.1:" + std::to_string(std::stoi(port));
+  }
+
+  Result Relayctl(std::vector<std::string> args) {
+    const std::string base = tmp_ + "/relayctl" + std::to_string(++runs_);
+    args.insert(args.begin(), {kRelayctl, "--controller=" + address_});
+    Result result;
+    auto process = Process::Start(args, base + ".out", base + ".err");
+    EXPECT_TRUE(process.ok());
+    if (!process.ok()) return result;
+    result.code = (*process)->Wait(absl::Seconds(20)).value_or(-1);
+    result.out = ReadFile(base + ".out");
+    result.err = ReadFile(base + ".err");
+    return result;
+  }
+
+  cascade::v1::NodeView Show(const std::string& id) {
+    Result shown = Relayctl({"--json", "show", id});
+    EXPECT_EQ(shown.code, 0) << shown.err;
+    cascade::v1::NodeView view;
+    EXPECT_TRUE(
+        google::protobuf::util::JsonStringToMessage(shown.out, &view).ok())
+        << shown.out;
+    return view;
+  }
+
+  std::unique_ptr<RelayProcess> StartRelay(const std::string& id,
+                                           std::vector<std::string> args) {
+    args.insert(args.end(), {"--controller=" + address_, "--id=" + id,
+                             "--listen=127.0.0.1:0"});
+    auto relay = RelayProcess::Start(id, "", args);
+    EXPECT_TRUE(relay.ok()) << relay.status();
+    return relay.ok() ? *std::move(relay) : nullptr;
+  }
+
+  std::string tmp_, address_;
+  int runs_ = 0;
+  std::unique_ptr<Process> controller_;
+};
+
+// Sends one packet every few milliseconds from `source` to `to` and drains
+// each site, until `done` holds or the deadline passes. `from` records the
+// sender of each packet a site got.
+struct Site {
+  UdpPeer peer;
+  std::vector<Endpoint> from;
+};
+
+bool Pump(UdpPeer& source, const Endpoint& to, uint16_t* seq,
+          std::vector<Site*> sites, const std::function<bool()>& done,
+          absl::Duration timeout = absl::Seconds(20)) {
+  const uint8_t payload[] = {1, 2, 3, 4};
+  const absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    const uint16_t n = (*seq)++;
+    source.SendTo(to, MakeRtp(kSsrc, n, n * 960u, payload));
+    for (Site* site : sites) {
+      Endpoint from;
+      // Short waits keep the pace near one packet per 5 ms per site.
+      while (std::optional<Bytes> got =
+                 site->peer.Receive(absl::Milliseconds(2), &from)) {
+        if (IsRtp(*got)) site->from.push_back(from);
+      }
+    }
+    if (done()) return true;
+  }
+  return false;
+}
+
+TEST_F(ControllerIntegrationTest, AssignmentsDriveMediaMovesAndReports) {
+  ASSERT_NO_FATAL_FAILURE(StartController());
+  UdpPeer source;
+  Site s1, s2;
+  auto nat = StartRelay("nat", {"--source=" + source.address().ToString()});
+  auto p1 = StartRelay("p1", {});
+  auto sb = StartRelay("p1-sb", {});
+  ASSERT_TRUE(nat && p1 && sb);
+
+  const std::string topology = tmp_ + "/topology.textproto";
+  std::ofstream(topology) << absl::Substitute(
+      kTopology, nat->address().ToString(), p1->address().ToString(),
+      sb->address().ToString(), s1.peer.address().ToString(),
+      s2.peer.address().ToString());
+  Result applied = Relayctl({"apply", topology});
+  ASSERT_EQ(applied.code, 0) << applied.err;
+
+  // source -> nat -> p1 -> {s1, s2}: parents, link keys and pushes all come
+  // from the assignments.
+  uint16_t seq = 1;
+  auto got_from = [](const Site& s, const Endpoint& parent) {
+    return !s.from.empty() && s.from.back() == parent;
+  };
+  ASSERT_TRUE(Pump(source, nat->address(), &seq, {&s1, &s2},
+                   [&] {
+                     return got_from(s1, p1->address()) &&
+                            got_from(s2, p1->address());
+                   }))
+      << "s1 got " << s1.from.size() << ", s2 got " << s2.from.size();
+
+  Result moved = Relayctl({"move", "s1", "--parent=p1-sb"});
+  ASSERT_EQ(moved.code, 0) << moved.err;
+  ASSERT_TRUE(Pump(source, nat->address(), &seq, {&s1, &s2}, [&] {
+    return got_from(s1, sb->address());
+  })) << "s1 never heard from p1-sb";
+  // From now on s1 hears only its new parent, and s2 still hears p1.
+  s1.from.clear();
+  s2.from.clear();
+  ASSERT_TRUE(Pump(source, nat->address(), &seq, {&s1, &s2}, [&] {
+    return s1.from.size() >= 50 && s2.from.size() >= 50;
+  }));
+  for (const Endpoint& e : s1.from) EXPECT_EQ(e, sb->address());
+  for (const Endpoint& e : s2.from) EXPECT_EQ(e, p1->address());
+
+  // Reports (each second) carry the relays' counters; every assignment was
+  // acknowledged.
+  cascade::v1::NodeView view;
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  do {
+    view = Show("p1");
+    if (view.stats().packets_out() > 0 && view.stats().active_children() == 1)
+      break;
+    absl::SleepFor(absl::Milliseconds(300));
+  } while (absl::Now() < deadline);
+  EXPECT_EQ(view.status(), cascade::v1::STATUS_UP);
+  EXPECT_GT(view.stats().packets_in(), 0u);
+  EXPECT_EQ(view.stats().active_children(), 1u);  // s2 only, after the move
+  EXPECT_EQ(view.stats().receiving_from(), "nat");
+  EXPECT_EQ(view.acked_version(), view.assignment_version());
+  EXPECT_TRUE(view.ack_error().empty()) << view.ack_error();
+  cascade::v1::NodeView root = Show("nat");
+  EXPECT_EQ(root.stats().receiving_from(), "source");
+  EXPECT_GT(root.stats().packets_in(), 0u);
+}
+
+// A TCP port on 127.0.0.1 that refuses connections while the socket lives.
+class RefusingPort {
+ public:
+  RefusingPort() : fd_(socket(AF_INET, SOCK_STREAM, 0)) {
+    sockaddr_in addr = {};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(addr);
+    bind(fd_, reinterpret_cast<sockaddr*>(&addr), len);
+    getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+  }
+  ~RefusingPort() { close(fd_); }
+  std::string address() const { return absl::StrCat("127.0.0.1:", port_); }
+
+ private:
+  int fd_;
+  int port_ = 0;
+};
+
+TEST_F(ControllerIntegrationTest, UnreachableControllerNeverStopsMedia) {
+  RefusingPort controller;
+  UdpPeer source;
+  Site child;
+  auto relay = RelayProcess::Start(
+      "relay",
+      absl::Substitute(R"pb(
+                         node_id: "r"
+                         listen: "127.0.0.1:0"
+                         parents { id: "source" address: "$0" }
+                         children { id: "c" address: "$1" static_push: true }
+                         streams { ssrc: 1111 direction: DOWN }
+                       )pb",
+                       source.address().ToString(),
+                       child.peer.address().ToString()),
+      {"--controller=" + controller.address()});
+  ASSERT_TRUE(relay.ok()) << relay.status();
+  uint16_t seq = 1;
+  ASSERT_TRUE(Pump(
+      source, (*relay)->address(), &seq, {&child},
+      [&] { return child.from.size() >= 100; }, absl::Seconds(10)));
+  EXPECT_EQ((*relay)->Wait(absl::Milliseconds(50)), std::nullopt)
+      << "relayd exited";
+}
+
+}  // namespace
+}  // namespace cascade::relay::testing
