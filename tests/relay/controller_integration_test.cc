@@ -97,6 +97,20 @@ class ControllerIntegrationTest : public ::testing::Test {
     return view;
   }
 
+  // Waits (bounded) until `id` has acked its newest assignment.
+  bool WaitForAck(const std::string& id) {
+    const absl::Time deadline = absl::Now() + absl::Seconds(10);
+    do {
+      cascade::v1::NodeView view = Show(id);
+      if (view.assignment_version() > 0 &&
+          view.acked_version() == view.assignment_version()) {
+        return true;
+      }
+      absl::SleepFor(absl::Milliseconds(100));
+    } while (absl::Now() < deadline);
+    return false;
+  }
+
   std::unique_ptr<RelayProcess> StartRelay(const std::string& id,
                                            std::vector<std::string> args) {
     args.insert(args.end(), {"--controller=" + address_, "--id=" + id,
@@ -118,6 +132,13 @@ struct Site {
   UdpPeer peer;
   std::vector<Endpoint> from;
 };
+
+// Forgets what a site got, including datagrams still queued from before.
+void Forget(Site& site) {
+  while (site.peer.Receive(absl::Milliseconds(20))) {
+  }
+  site.from.clear();
+}
 
 bool Pump(UdpPeer& source, const Endpoint& to, uint16_t* seq,
           std::vector<Site*> sites, const std::function<bool()>& done,
@@ -175,9 +196,11 @@ TEST_F(ControllerIntegrationTest, AssignmentsDriveMediaMovesAndReports) {
   ASSERT_TRUE(Pump(source, nat->address(), &seq, {&s1, &s2}, [&] {
     return got_from(s1, sb->address());
   })) << "s1 never heard from p1-sb";
-  // From now on s1 hears only its new parent, and s2 still hears p1.
-  s1.from.clear();
-  s2.from.clear();
+  // Once p1 has acked the move it no longer pushes to s1: from then on s1
+  // hears only its new parent, and s2 still hears p1.
+  ASSERT_TRUE(WaitForAck("p1"));
+  Forget(s1);
+  Forget(s2);
   ASSERT_TRUE(Pump(source, nat->address(), &seq, {&s1, &s2}, [&] {
     return s1.from.size() >= 50 && s2.from.size() >= 50;
   }));
@@ -203,6 +226,50 @@ TEST_F(ControllerIntegrationTest, AssignmentsDriveMediaMovesAndReports) {
   cascade::v1::NodeView root = Show("nat");
   EXPECT_EQ(root.stats().receiving_from(), "source");
   EXPECT_GT(root.stats().packets_in(), 0u);
+}
+
+// With --config and --controller, the config runs until the first
+// assignment, which replaces its children; the root keeps the config's
+// source as its parent.
+TEST_F(ControllerIntegrationTest, AssignmentReplacesTheConfigsChildren) {
+  ASSERT_NO_FATAL_FAILURE(StartController());
+  UdpPeer source;
+  Site configured, assigned;
+  auto relay = RelayProcess::Start(
+      "root",
+      absl::Substitute(R"pb(
+                         node_id: "nat"
+                         listen: "127.0.0.1:0"
+                         parents { id: "source" address: "$0" }
+                         children { id: "c" address: "$1" static_push: true }
+                         streams { ssrc: 1111 direction: DOWN }
+                       )pb",
+                       source.address().ToString(),
+                       configured.peer.address().ToString()),
+      {"--controller=" + address_});
+  ASSERT_TRUE(relay.ok()) << relay.status();
+  uint16_t seq = 1;
+  ASSERT_TRUE(Pump(source, (*relay)->address(), &seq, {&configured},
+                   [&] { return configured.from.size() >= 10; }));
+
+  const std::string topology = tmp_ + "/topology.textproto";
+  std::ofstream(topology) << absl::Substitute(
+      R"txt(
+streams { id: "command" direction: DIRECTION_DOWNSTREAM
+  tracks { ssrc: 1111 media: "audio" encoding: "opus/48000/2" } }
+nodes { id: "nat" tier: TIER_NATIONAL media_address: "$0"
+  capacity { max_children: 8 } }
+nodes { id: "s" tier: TIER_SITE parent: "nat" media_address: "$1"
+  plain_endpoint: true }
+)txt",
+      (*relay)->address().ToString(), assigned.peer.address().ToString());
+  Result applied = Relayctl({"apply", topology});
+  ASSERT_EQ(applied.code, 0) << applied.err;
+  ASSERT_TRUE(WaitForAck("nat"));
+  Forget(configured);
+  ASSERT_TRUE(Pump(source, (*relay)->address(), &seq, {&configured, &assigned},
+                   [&] { return assigned.from.size() >= 50; }));
+  EXPECT_TRUE(configured.from.empty());
 }
 
 // A TCP port on 127.0.0.1 that refuses connections while the socket lives.
