@@ -148,13 +148,20 @@ std::string LatencySvg(const SimReport& report) {
 
 std::string TimelineSvg(const SimReport& report) {
   double x_max = report.duration_s();
-  double y_max = 1;
+  std::vector<double> rates;
   for (const auto& series : report.timeline()) {
     for (double t : series.t_s()) x_max = std::max(x_max, t);
-    for (double r : series.packets_per_s()) y_max = std::max(y_max, r);
+    rates.insert(rates.end(), series.packets_per_s().begin(),
+                 series.packets_per_s().end());
   }
+  // Scaled to the usual rates: a probe that catches up after a stall
+  // reports one huge interval, which would flatten everything else. Such
+  // peaks are clipped at the top.
+  std::sort(rates.begin(), rates.end());
+  const double usual = rates.empty() ? 1 : rates[rates.size() * 99 / 100];
   // Whole ten seconds: the run's length, not a power-of-ten jump past it.
-  Axes axes{std::ceil(x_max / 10) * 10, NiceCeiling(y_max * 1.1)};
+  Axes axes{std::ceil(x_max / 10) * 10,
+            NiceCeiling(std::max(usual, 1.0) * 1.5)};
   std::string svg =
       absl::StrFormat("<svg width='%d' height='%d' viewBox='0 0 %d %d'>",
                       kWidth, kPlotHeight, kWidth, kPlotHeight);
@@ -173,8 +180,9 @@ std::string TimelineSvg(const SimReport& report) {
     }
     std::string points;
     for (int i = 0; i < series.t_s_size(); ++i) {
-      absl::StrAppendFormat(&points, "%.1f,%.1f ", axes.X(series.t_s(i)),
-                            axes.Y(series.packets_per_s(i)));
+      absl::StrAppendFormat(
+          &points, "%.1f,%.1f ", axes.X(series.t_s(i)),
+          axes.Y(std::min(series.packets_per_s(i), axes.y_max)));
     }
     absl::StrAppendFormat(
         &svg,
