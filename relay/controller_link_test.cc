@@ -1,0 +1,104 @@
+#include "relay/controller_link.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <memory>
+#include <thread>
+
+#include "google/protobuf/text_format.h"
+
+namespace cascade::relay {
+namespace {
+
+// A running relay server (its loop on a thread) and a link that is never
+// started: assignments are handed to it directly, as the client would.
+class ControllerLinkTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ServerOptions options;
+    options.relay.node_id = "r";
+    options.relay.listen = *Endpoint::Parse("127.0.0.1:0");
+    options.pool_slots = 1024;
+    absl::StatusOr<std::unique_ptr<RelayServer>> server =
+        RelayServer::Create(std::move(options));
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+    loop_ = std::thread([this] { server_->Run(); });
+
+    ControllerLinkOptions link;
+    link.client.controller = "127.0.0.1:1";
+    link.client.node_id = "r";
+    link.local.set_node_id("r");
+    link.local.set_listen("127.0.0.1:0");
+    link_ = std::make_unique<ControllerLink>(std::move(link), server_.get());
+  }
+
+  void TearDown() override {
+    link_.reset();
+    // The server's SIGTERM handler ends Run().
+    kill(getpid(), SIGTERM);
+    if (loop_.joinable()) loop_.join();
+    server_.reset();
+  }
+
+  // The core's stats, read on the loop thread.
+  cascade::v1::RelayStats Stats() {
+    auto stats = std::make_shared<cascade::v1::RelayStats>();
+    RelayServer* server = server_.get();
+    EXPECT_TRUE(server_->RunOnLoop(
+        [server, stats] { *stats = StatsOf(server->core()); },
+        absl::Seconds(5)));
+    return *stats;
+  }
+
+  static cascade::v1::Assignment Parse(const std::string& text) {
+    cascade::v1::Assignment a;
+    EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(text, &a));
+    return a;
+  }
+
+  std::unique_ptr<RelayServer> server_;
+  std::thread loop_;
+  std::unique_ptr<ControllerLink> link_;
+};
+
+TEST_F(ControllerLinkTest, AppliesOnTheLoopAndRefusesBadAssignments) {
+  EXPECT_EQ(Stats().active_children(), 0u);
+  ASSERT_TRUE(link_
+                  ->OnAssignment(Parse(R"pb(
+                    node_id: "r"
+                    version: 1
+                    parents {
+                      id: "up"
+                      media_address: "127.0.0.1:9"
+                      key: "0123456789abcdef"
+                    }
+                    active_children {
+                      id: "tv"
+                      media_address: "127.0.0.1:9"
+                      plain_endpoint: true
+                    }
+                  )pb"))
+                  .ok());
+  cascade::v1::RelayStats stats = Stats();
+  EXPECT_EQ(stats.active_children(), 1u);
+  EXPECT_EQ(stats.receiving_from(), "up");
+
+  // A keyless activated child is refused; the running settings stay.
+  absl::Status refused = link_->OnAssignment(Parse(R"pb(
+    node_id: "r"
+    version: 2
+    active_children { id: "s" }
+  )pb"));
+  EXPECT_EQ(refused.message(),
+            "assignment active_children[0].key: required unless "
+            "plain_endpoint");
+  stats = Stats();
+  EXPECT_EQ(stats.active_children(), 1u);
+  EXPECT_EQ(stats.receiving_from(), "up");
+}
+
+}  // namespace
+}  // namespace cascade::relay
