@@ -65,6 +65,12 @@ absl::StatusOr<cascade::v1::RelayConfig> LoadLocalConfig() {
     config.set_listen(absl::GetFlag(FLAGS_listen));
   }
   if (!absl::GetFlag(FLAGS_source).empty()) {
+    if (absl::StatusOr<Endpoint> e =
+            Endpoint::Parse(absl::GetFlag(FLAGS_source));
+        !e.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--source: ", e.status().message()));
+    }
     cascade::v1::RelayParent* source = config.add_parents();
     source->set_id("source");
     source->set_address(absl::GetFlag(FLAGS_source));
@@ -72,16 +78,20 @@ absl::StatusOr<cascade::v1::RelayConfig> LoadLocalConfig() {
   return config;
 }
 
-absl::StatusOr<RelayOptions> LoadOptions() {
-  absl::StatusOr<cascade::v1::RelayConfig> config = LoadLocalConfig();
-  if (!config.ok()) return config.status();
-  absl::StatusOr<RelayOptions> options = ToOptions(*config);
+absl::StatusOr<RelayOptions> OptionsOf(const cascade::v1::RelayConfig& config) {
+  absl::StatusOr<RelayOptions> options = ToOptions(config);
   const std::string path = absl::GetFlag(FLAGS_config);
   if (!options.ok() && !path.empty()) {
     return absl::InvalidArgumentError(
         absl::StrCat(path, ": ", options.status().message()));
   }
   return options;
+}
+
+absl::StatusOr<RelayOptions> LoadOptions() {
+  absl::StatusOr<cascade::v1::RelayConfig> config = LoadLocalConfig();
+  if (!config.ok()) return config.status();
+  return OptionsOf(*config);
 }
 
 int Main() {
@@ -95,7 +105,9 @@ int Main() {
       Fail("--listen is required with --controller and no --config");
     }
   }
-  absl::StatusOr<RelayOptions> options = LoadOptions();
+  absl::StatusOr<cascade::v1::RelayConfig> local = LoadLocalConfig();
+  if (!local.ok()) Fail(local.status().message());
+  absl::StatusOr<RelayOptions> options = OptionsOf(*local);
   if (!options.ok()) Fail(options.status().message());
 
   ServerOptions server;
@@ -125,8 +137,7 @@ int Main() {
     link_options.client.controller = controller;
     link_options.client.node_id = (*relay)->core().options().node_id;
     link_options.client.media_address = (*relay)->local().ToString();
-    // Validated above by LoadOptions.
-    link_options.local = *LoadLocalConfig();
+    link_options.local = *std::move(local);
     link =
         std::make_unique<ControllerLink>(std::move(link_options), relay->get());
     link->Start();
