@@ -1,6 +1,10 @@
-// Command-line helpers shared by every Cascade binary's main.cc.
+// Command-line handling shared by every Cascade binary's main.cc.
 #ifndef CASCADE_BASE_FLAGS_H_
 #define CASCADE_BASE_FLAGS_H_
+
+#include <vector>
+
+#include "absl/strings/string_view.h"
 
 namespace cascade {
 
@@ -8,6 +12,12 @@ namespace cascade {
 // up to a lone "--", so each flag can be written with dashes (as the docs
 // do) or with underscores (as absl names them). Values are left untouched.
 void AcceptDashedFlagNames(int argc, char** argv);
+
+// The one way a Cascade binary parses its command line: dashed names
+// accepted, `usage` shown by --help followed by every flag the binary
+// defines (absl's own flags left out), then absl's parser. Returns the
+// positional arguments, argv[0] first.
+std::vector<char*> ParseFlags(int argc, char** argv, absl::string_view usage);
 
 }  // namespace cascade
 

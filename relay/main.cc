@@ -7,8 +7,6 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "base/flags.h"
@@ -151,15 +149,14 @@ int Main() {
 }  // namespace cascade::relay
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
+  const std::vector<char*> positional = cascade::ParseFlags(
+      argc, argv,
       "Cascade relay daemon: forwards RTP/RTCP down a tree of relays with NACK "
       "repair, keyframe cache and authenticated children.\n"
       "  relayd --config=relay.textproto [--listen=IP:PORT] "
       "[--metrics=IP:PORT]\n"
       "  relayd --controller=HOST:PORT --id=NODE --listen=IP:PORT "
       "[--source=IP:PORT] [--metrics=IP:PORT]");
-  cascade::AcceptDashedFlagNames(argc, argv);
-  const std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
   if (positional.size() > 1) {
     std::fprintf(stderr, "relayd: unexpected argument \"%s\" (see --help)\n",
                  positional[1]);

@@ -11,8 +11,6 @@
 #include <thread>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/synchronization/notification.h"
@@ -225,12 +223,11 @@ int Run() {
 }  // namespace cascade::topology
 
 int main(int argc, char** argv) {
-  cascade::AcceptDashedFlagNames(argc, argv);
-  absl::SetProgramUsageMessage(
+  std::vector<char*> positional = cascade::ParseFlags(
+      argc, argv,
       "the Cascade topology controller.\n"
       "  topologyd --state-dir=DIR [--listen=HOST:PORT] [--topology=FILE]\n"
       "See docs/topologyd.md.");
-  std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
   if (positional.size() > 1) {
     std::cerr << "topologyd: unexpected argument \"" << positional[1] << "\"\n";
     return 2;

@@ -9,8 +9,6 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "absl/strings/str_split.h"
 #include "base/flags.h"
 #include "tools/bench/fanout_loop.h"
@@ -36,11 +34,10 @@ int Fail(const std::string& message) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
+  cascade::ParseFlags(
+      argc, argv,
       "fanout-baseline --mode=sendmmsg|gso --listen=IP:PORT "
       "--children=IP:PORT,...\nSIGTERM/SIGINT: print counters and exit.");
-  cascade::AcceptDashedFlagNames(argc, argv);
-  absl::ParseCommandLine(argc, argv);
   absl::StatusOr<cascade::bench::FanoutMode> mode =
       cascade::bench::ParseFanoutMode(absl::GetFlag(FLAGS_mode));
   if (!mode.ok())

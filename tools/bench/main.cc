@@ -16,8 +16,6 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -480,12 +478,11 @@ int Main(const std::string& argv0) {
 }  // namespace cascade::bench
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
+  cascade::ParseFlags(
+      argc, argv,
       "relay-bench [--only=NAME] [--json=FILE] [--list]\n"
       "Runs Cascade's benchmarks and prints figures, ratios and targets "
       "(met/missed). Benchmarks are never tests: a missed target is reported, "
       "not failed.");
-  cascade::AcceptDashedFlagNames(argc, argv);
-  absl::ParseCommandLine(argc, argv);
   return cascade::bench::Main(argv[0]);
 }

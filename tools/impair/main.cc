@@ -8,8 +8,6 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "base/flags.h"
@@ -99,14 +97,13 @@ int Run(const ImpairProxyOptions& options) {
 
 int main(int argc, char** argv) {
   using cascade::Fail;
-  absl::SetProgramUsageMessage(
+  cascade::ParseFlags(
+      argc, argv,
       "udp-impair --listen=IP:PORT --forward=IP:PORT [--loss=P] "
       "[--burst-loss=ENTER,EXIT] [--delay=MS --jitter=MS] [--reorder=P] "
       "[--duplicate=P] [--seed=N]\n"
       "SIGUSR1 cuts the link (everything dropped), SIGUSR2 restores it; "
       "SIGINT/SIGTERM exit after printing the counters.");
-  cascade::AcceptDashedFlagNames(argc, argv);
-  absl::ParseCommandLine(argc, argv);
 
   cascade::ImpairProxyOptions options;
   absl::StatusOr<cascade::SocketAddress> listen =

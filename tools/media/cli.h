@@ -1,7 +1,8 @@
 #ifndef CASCADE_TOOLS_MEDIA_CLI_H_
 #define CASCADE_TOOLS_MEDIA_CLI_H_
 
-// Command-line helpers shared by relay-source and relay-probe.
+// Command-line helpers shared by relay-source and relay-probe (flag parsing
+// itself is base/flags.h).
 
 #include <string>
 #include <vector>
@@ -11,11 +12,6 @@
 
 namespace cascade {
 namespace media {
-
-// absl flag names are C++ identifiers; this accepts the dashed spelling
-// (--node-id=x) too by rewriting each "--flag-name" to "--flag_name". Values
-// are left alone. Returns the rewritten arguments.
-std::vector<std::string> DashedFlagsToUnderscores(int argc, char** argv);
 
 // Parses a hex string (even length, 0-9a-fA-F) into bytes.
 absl::StatusOr<std::string> ParseHex(absl::string_view hex);

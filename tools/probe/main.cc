@@ -11,13 +11,12 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "base/flags.h"
 #include "tools/media/cli.h"
 #include "tools/probe/probe.h"
 
@@ -234,19 +233,14 @@ std::vector<std::string> Broken(const Probe& probe, const Totals& t) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
+  cascade::ParseFlags(
+      argc, argv,
       "relay-probe [--listen=IP:PORT | --parent=IP:PORT --node-id=ID "
       "--key=HEX] [--json] [--duration=SECONDS] [--sites=N]\n"
       "Receives a Cascade stream as one or many sites; counts packets "
       "(lost after repair, duplicated, out of order), decodes H.264 and "
       "reports frames, decode errors, freezes, latency and time to first "
       "picture. Exit code 1 when the picture was broken by the criteria.");
-  std::vector<std::string> args =
-      cascade::media::DashedFlagsToUnderscores(argc, argv);
-  std::vector<char*> arg_pointers;
-  for (std::string& arg : args) arg_pointers.push_back(arg.data());
-  absl::ParseCommandLine(static_cast<int>(arg_pointers.size()),
-                         arg_pointers.data());
   // The H.264 decoder logs each damaged slice; the report counts them.
   av_log_set_level(AV_LOG_FATAL);
 

@@ -7,8 +7,6 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "absl/flags/usage_config.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
@@ -71,13 +69,14 @@ bool PrintCommandHelp(int argc, char** argv) {
 int main(int argc, char** argv) {
   cascade::AcceptDashedFlagNames(argc, argv);
   if (PrintCommandHelp(argc, argv)) return 0;
-  absl::SetProgramUsageMessage(absl::StrCat(
-      "CLI over topologyd's Admin API.\n"
-      "  relayctl [--controller=HOST:PORT] [--json] COMMAND [ARGS]\n"
-      "Commands (relayctl COMMAND --help for each):\n",
-      cascade::relayctl::CommandSummary(),
-      "Exit codes: 0 done, 1 failed, 2 usage, 3 not found, 4 refused."));
-  std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
+  std::vector<char*> positional = cascade::ParseFlags(
+      argc, argv,
+      absl::StrCat(
+          "CLI over topologyd's Admin API.\n"
+          "  relayctl [--controller=HOST:PORT] [--json] COMMAND [ARGS]\n"
+          "Commands (relayctl COMMAND --help for each):\n",
+          cascade::relayctl::CommandSummary(),
+          "Exit codes: 0 done, 1 failed, 2 usage, 3 not found, 4 refused."));
 
   cascade::relayctl::Options options;
   options.controller = absl::GetFlag(FLAGS_controller);

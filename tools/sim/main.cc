@@ -12,8 +12,6 @@
 #include <sstream>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "base/flags.h"
@@ -271,15 +269,14 @@ int Main(const char* argv0) {
 }  // namespace cascade::sim
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
+  cascade::ParseFlags(
+      argc, argv,
       "relay-sim [--scale=south19|national] [--sites=N] [--duration=S] "
       "[--bitrate=KBPS] [--scenario=FILE] [--out=DIR]\n"
       "Runs the whole Cascade network (topologyd, every relay as relayd, the "
       "sites as relay-probe, relay-source at the center) in a private network "
       "namespace, plays a scenario of faults and writes report.json and "
       "report.html. Needs root.");
-  cascade::AcceptDashedFlagNames(argc, argv);
-  absl::ParseCommandLine(argc, argv);
   FLAGS_logtostderr = true;
   google::InitGoogleLogging(argv[0]);
   return cascade::sim::Main(argv[0]);

@@ -9,9 +9,8 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "absl/strings/str_format.h"
+#include "base/flags.h"
 #include "tools/media/cli.h"
 #include "tools/source/source.h"
 
@@ -78,17 +77,12 @@ cascade::relay::Endpoint EndpointFlag(const std::string& flag,
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
+  cascade::ParseFlags(
+      argc, argv,
       "relay-source --dest=IP:PORT [--sdp=FILE] [--duration=SECONDS] ...\n"
       "Sends an H.264 test pattern (frame number and send time drawn in) and "
       "an Opus tone as RTP, paced, with the send time in a header extension; "
       "answers NACK, PLI and FIR.");
-  std::vector<std::string> args =
-      cascade::media::DashedFlagsToUnderscores(argc, argv);
-  std::vector<char*> arg_pointers;
-  for (std::string& arg : args) arg_pointers.push_back(arg.data());
-  absl::ParseCommandLine(static_cast<int>(arg_pointers.size()),
-                         arg_pointers.data());
 
   // libx264 and libopus log statistics at info level; keep stderr for
   // problems.

@@ -14,8 +14,6 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -262,11 +260,10 @@ int Generate(const std::string& profile) {
 }  // namespace cascade::topology
 
 int main(int argc, char** argv) {
-  cascade::AcceptDashedFlagNames(argc, argv);
-  absl::SetProgramUsageMessage(
+  cascade::ParseFlags(
+      argc, argv,
       "prints a reference topology (text cascade.v1.Topology) on stdout.\n"
       "  generate --profile=south19|national > FILE");
-  absl::ParseCommandLine(argc, argv);
   const std::string profile = absl::GetFlag(FLAGS_profile);
   if (profile != "south19" && profile != "national") {
     std::cerr << "generate: --profile must be south19 or national, not \""
