@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "tools/bench/forwarding_bench.h"
+#include "tools/bench/latency.h"
 #include "tools/bench/process.h"
 #include "tools/bench/rtp_load.h"
 #include "tools/bench/udp_drops.h"
@@ -58,6 +59,88 @@ TEST(LoadTest, ReceiversCountWhatTheBlasterSends) {
   }
   EXPECT_EQ((*receivers)->foreign(), 1u);
   EXPECT_EQ((*receivers)->received(), 100u);
+}
+
+TEST(LatencyTest, SendTimeRoundTripsThroughThePacket) {
+  char packet[kTimedHeaderBytes + 4] = {static_cast<char>(0x80)};
+  for (int64_t nanos : {int64_t{0}, int64_t{1}, int64_t{0x0102030405060708},
+                        int64_t{1764293000123456789}}) {
+    EncodeSendTime(nanos, absl::Span<char>(packet, sizeof(packet)));
+    EXPECT_EQ(DecodeSendTime(absl::Span<const char>(packet, sizeof(packet))),
+              nanos);
+  }
+  // Big-endian, right after the 12-byte header.
+  EncodeSendTime(0x0102030405060708, absl::Span<char>(packet, sizeof(packet)));
+  EXPECT_EQ(packet[kSendTimeOffset], 0x01);
+  EXPECT_EQ(packet[kSendTimeOffset + 7], 0x08);
+}
+
+TEST(LatencyTest, PacketsWithoutASendTimeAreRefused) {
+  char packet[kTimedHeaderBytes] = {static_cast<char>(0x80)};
+  EncodeSendTime(42, absl::Span<char>(packet, sizeof(packet)));
+  EXPECT_EQ(DecodeSendTime(absl::Span<const char>(packet, sizeof(packet) - 1)),
+            std::nullopt);
+  EXPECT_EQ(DecodeSendTime(absl::Span<const char>()), std::nullopt);
+  packet[0] = static_cast<char>(0x90);  // extension bit: payload moved
+  EXPECT_EQ(DecodeSendTime(absl::Span<const char>(packet, sizeof(packet))),
+            std::nullopt);
+  packet[0] = static_cast<char>(0x81);  // one CSRC
+  EXPECT_EQ(DecodeSendTime(absl::Span<const char>(packet, sizeof(packet))),
+            std::nullopt);
+}
+
+TEST(LatencyTest, NearestRankPercentiles) {
+  std::vector<int64_t> none;
+  const LatencySummary empty = Summarize(none);
+  EXPECT_EQ(empty.samples, 0u);
+  EXPECT_EQ(empty.p99_ns, 0);
+
+  // 1..1000 shuffled: p50 is 500, p99 is 990, max 1000.
+  std::vector<int64_t> delays;
+  for (int64_t i = 1; i <= 1000; ++i) delays.push_back((i * 367) % 1000 + 1);
+  const LatencySummary summary = Summarize(delays);
+  EXPECT_EQ(summary.samples, 1000u);
+  EXPECT_EQ(summary.p50_ns, 500);
+  EXPECT_EQ(summary.p99_ns, 990);
+  EXPECT_EQ(summary.max_ns, 1000);
+
+  // One sample is every percentile; a single outlier in 100 is not the p99.
+  std::vector<int64_t> one = {7};
+  EXPECT_EQ(Summarize(one).p99_ns, 7);
+  std::vector<int64_t> outlier(99, 10);
+  outlier.push_back(5000);
+  const LatencySummary with_outlier = Summarize(outlier);
+  EXPECT_EQ(with_outlier.p99_ns, 10);
+  EXPECT_EQ(with_outlier.max_ns, 5000);
+}
+
+TEST(LoadTest, ReceiversTimeEveryPacketWhileRecording) {
+  absl::StatusOr<std::unique_ptr<ReceiverSet>> receivers = ReceiverSet::Open(2);
+  ASSERT_TRUE(receivers.ok()) << receivers.status();
+  absl::StatusOr<std::unique_ptr<Blaster>> blaster =
+      Blaster::Open((*receivers)->addresses()[0]);
+  ASSERT_TRUE(blaster.ok()) << blaster.status();
+  VideoShape shape;
+  shape.packets_per_frame = 4;
+  shape.frames_per_second = 500;
+  // Not recording: counted, not timed.
+  EXPECT_EQ((*blaster)->Send(shape, 5), 20u);
+  (*receivers)->WaitQuiet(absl::Milliseconds(100), absl::Seconds(3));
+  ASSERT_EQ((*receivers)->received(), 20u);
+
+  const int64_t before = MonotonicNanos();
+  (*receivers)->StartLatency();
+  EXPECT_EQ((*blaster)->Send(shape, 10), 40u);
+  (*receivers)->WaitQuiet(absl::Milliseconds(100), absl::Seconds(3));
+  const int64_t elapsed = MonotonicNanos() - before;
+  const LatencySummary latency = (*receivers)->TakeLatency();
+  EXPECT_EQ((*receivers)->received(), 60u);
+  EXPECT_EQ(latency.samples, 40u);
+  // Delays are real: positive and no longer than the whole exchange.
+  EXPECT_GT(latency.p50_ns, 0);
+  EXPECT_LE(latency.p50_ns, latency.p99_ns);
+  EXPECT_LE(latency.p99_ns, latency.max_ns);
+  EXPECT_LT(latency.max_ns, elapsed);
 }
 
 uint64_t RusageCpuNanos() {

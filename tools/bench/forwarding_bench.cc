@@ -98,6 +98,7 @@ ForwardingResult RunForwardingCase(const Forwarder& forwarder, int fanout,
   const auto drops_before = drops();
   const uint64_t received_before = (*receivers)->received();
   absl::StatusOr<uint64_t> cpu_before = ProcessCpuNanos((*process)->pid());
+  (*receivers)->StartLatency();
   const absl::Time start = absl::Now();
   const uint64_t frames = static_cast<uint64_t>(
       std::ceil(absl::ToDoubleSeconds(duration) * shape.frames_per_second));
@@ -107,6 +108,7 @@ ForwardingResult RunForwardingCase(const Forwarder& forwarder, int fanout,
   (*receivers)->WaitQuiet(absl::Milliseconds(200), absl::Seconds(2));
   const double wall_seconds = absl::ToDoubleSeconds(absl::Now() - start);
   absl::StatusOr<uint64_t> cpu_after = ProcessCpuNanos((*process)->pid());
+  result.latency = (*receivers)->TakeLatency();
   result.delivered = (*receivers)->received() - received_before;
   const auto drops_after = drops();
   result.input_drops = drops_after.first - drops_before.first;

@@ -11,6 +11,7 @@
 
 #include "absl/time/time.h"
 #include "tools/bench/forwarder.h"
+#include "tools/bench/latency.h"
 #include "tools/bench/rtp_load.h"
 
 namespace cascade::bench {
@@ -36,6 +37,8 @@ struct ForwardingResult {
   int runs = 1;
   double ns_min = 0;
   double ns_max = 0;
+  // One-way delay blaster -> forwarder -> receiver of the window's packets.
+  LatencySummary latency;
 };
 
 // The run with the median ns_per_packet among those without error, with

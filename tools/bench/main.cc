@@ -23,6 +23,7 @@
 #include "base/flags.h"
 #include "tools/bench/forwarder.h"
 #include "tools/bench/forwarding_bench.h"
+#include "tools/bench/latency.h"
 #include "tools/bench/machine.h"
 
 ABSL_FLAG(std::string, only, "",
@@ -46,6 +47,15 @@ ABSL_FLAG(double, min_input_pps, 200,
 ABSL_FLAG(std::vector<std::string>, forwarders,
           std::vector<std::string>({"relayd", "sendmmsg", "gso", "gstreamer"}),
           "forwarding: which forwarders to measure");
+ABSL_FLAG(double, latency_seconds, 5,
+          "latency: seconds of load per (forwarder, fan-out) case");
+ABSL_FLAG(double, latency_input_pps, 1000,
+          "latency: input packets/s (video-shaped bursts); delivered packets/s "
+          "is this times the fan-out");
+ABSL_FLAG(std::vector<std::string>, latency_fanouts,
+          std::vector<std::string>({"10", "100"}),
+          "latency: comma-separated fan-outs (default: 10k and 100k delivered "
+          "packets/s from 1,000 packets/s in)");
 
 namespace cascade::bench {
 namespace {
@@ -113,10 +123,13 @@ std::string ResultJson(const ForwardingResult& r) {
       "{\"sent\": %d, \"delivered\": %d, \"seconds\": %.3f, "
       "\"delivered_pps\": %.0f, \"loss_ratio\": %.6f, \"input_drops\": %d, "
       "\"receiver_drops\": %d, \"ns_per_packet\": %.1f, \"cpu_share\": %.3f, "
-      "\"runs\": %d, \"ns_per_packet_min\": %.1f, \"ns_per_packet_max\": %.1f}",
+      "\"runs\": %d, \"ns_per_packet_min\": %.1f, \"ns_per_packet_max\": %.1f, "
+      "\"latency_samples\": %d, \"latency_p50_ns\": %d, "
+      "\"latency_p99_ns\": %d, \"latency_max_ns\": %d}",
       r.sent, r.delivered, r.seconds, r.delivered_pps, r.loss_ratio,
       r.input_drops, r.receiver_drops, r.ns_per_packet, r.cpu_share, r.runs,
-      r.ns_min, r.ns_max);
+      r.ns_min, r.ns_max, r.latency.samples, r.latency.p50_ns, r.latency.p99_ns,
+      r.latency.max_ns);
 }
 
 // Bars of CPU ns per delivered packet, one per (fan-out, forwarder), scaled
@@ -144,9 +157,11 @@ void PrintPlot(const std::vector<std::vector<ForwardingResult>>& rows) {
   }
 }
 
-absl::Status RunForwarding(Context& context) {
+// The named forwarders, each recorded with its version in `context`.
+absl::StatusOr<std::vector<std::unique_ptr<Forwarder>>> MakeForwarders(
+    const std::vector<std::string>& names, Context& context) {
   std::vector<std::unique_ptr<Forwarder>> forwarders;
-  for (const std::string& name : absl::GetFlag(FLAGS_forwarders)) {
+  for (const std::string& name : names) {
     std::unique_ptr<Forwarder> forwarder = MakeForwarder(name, context.argv0);
     if (forwarder == nullptr) {
       return absl::InvalidArgumentError(
@@ -159,15 +174,67 @@ absl::Status RunForwarding(Context& context) {
             : forwarder->version();
     forwarders.push_back(std::move(forwarder));
   }
+  return forwarders;
+}
+
+absl::StatusOr<std::vector<int>> ParseFanouts(
+    const std::vector<std::string>& texts, const std::string& flag) {
   std::vector<int> fanouts;
-  for (const std::string& text : absl::GetFlag(FLAGS_fanouts)) {
+  for (const std::string& text : texts) {
     int fanout = 0;
     if (!absl::SimpleAtoi(text, &fanout) || fanout < 1 || fanout > 4000) {
       return absl::InvalidArgumentError(
-          absl::StrCat("--fanouts: '", text, "' is not a count in 1..4000"));
+          absl::StrCat("--", flag, ": '", text, "' is not a count in 1..4000"));
     }
     fanouts.push_back(fanout);
   }
+  return fanouts;
+}
+
+// Prints one target line and appends its JSON object to `json`.
+void ReportTarget(const std::string& target, std::optional<bool> met,
+                  const std::string& detail, std::vector<std::string>& json) {
+  const char* verdict = !met ? "NOT MEASURED" : *met ? "met" : "MISSED";
+  std::printf("  %-12s %s (%s)\n", verdict, target.c_str(), detail.c_str());
+  json.push_back(absl::StrCat("{\"target\": ", JsonString(target),
+                              ", \"status\": ",
+                              JsonString(!met   ? "not_measured"
+                                         : *met ? "met"
+                                                : "missed"),
+                              ", \"detail\": ", JsonString(detail), "}"));
+}
+
+// One case per repetition with a fresh process; the median run, or the
+// forwarder's reason when it cannot run here.
+ForwardingResult RunCase(const Forwarder& forwarder, int fanout,
+                         const VideoShape& shape, double seconds, int repeat,
+                         Context& context) {
+  if (!forwarder.unavailable_reason().empty()) {
+    ForwardingResult result;
+    result.forwarder = forwarder.name();
+    result.fanout = fanout;
+    result.shape = shape;
+    result.error = forwarder.unavailable_reason();
+    return result;
+  }
+  std::vector<ForwardingResult> runs;
+  for (int r = 0; r < repeat; ++r) {
+    runs.push_back(RunForwardingCase(forwarder, fanout, shape,
+                                     absl::Seconds(seconds), context.work_dir));
+  }
+  ++context.cases_run;
+  return MedianOf(std::move(runs));
+}
+
+absl::Status RunForwarding(Context& context) {
+  absl::StatusOr<std::vector<std::unique_ptr<Forwarder>>> made =
+      MakeForwarders(absl::GetFlag(FLAGS_forwarders), context);
+  if (!made.ok()) return made.status();
+  const std::vector<std::unique_ptr<Forwarder>>& forwarders = *made;
+  absl::StatusOr<std::vector<int>> parsed =
+      ParseFanouts(absl::GetFlag(FLAGS_fanouts), "fanouts");
+  if (!parsed.ok()) return parsed.status();
+  const std::vector<int>& fanouts = *parsed;
   const double seconds = absl::GetFlag(FLAGS_seconds);
   if (!(seconds > 0 && seconds <= 60)) {
     return absl::InvalidArgumentError("--seconds: in (0, 60]");
@@ -204,22 +271,8 @@ absl::Status RunForwarding(Context& context) {
         VideoShape::ForRate(InputRate(fanout, out_pps, min_input_pps));
     std::vector<ForwardingResult> row;
     for (const auto& forwarder : forwarders) {
-      ForwardingResult result;
-      if (!forwarder->unavailable_reason().empty()) {
-        result.forwarder = forwarder->name();
-        result.fanout = fanout;
-        result.shape = shape;
-        result.error = forwarder->unavailable_reason();
-      } else {
-        std::vector<ForwardingResult> runs;
-        for (int r = 0; r < repeat; ++r) {
-          runs.push_back(RunForwardingCase(*forwarder, fanout, shape,
-                                           absl::Seconds(seconds),
-                                           context.work_dir));
-        }
-        result = MedianOf(std::move(runs));
-        ++context.cases_run;
-      }
+      const ForwardingResult result =
+          RunCase(*forwarder, fanout, shape, seconds, repeat, context);
       row.push_back(result);
       const std::string frame = absl::StrFormat(
           "%dx%.0f/s", shape.packets_per_frame, shape.frames_per_second);
@@ -268,14 +321,7 @@ absl::Status RunForwarding(Context& context) {
   std::vector<std::string> target_json;
   auto report = [&](const std::string& target, std::optional<bool> met,
                     const std::string& detail) {
-    const char* verdict = !met ? "NOT MEASURED" : *met ? "met" : "MISSED";
-    std::printf("  %-12s %s (%s)\n", verdict, target.c_str(), detail.c_str());
-    target_json.push_back(
-        absl::StrCat("{\"target\": ", JsonString(target), ", \"status\": ",
-                     JsonString(!met   ? "not_measured"
-                                : *met ? "met"
-                                       : "missed"),
-                     ", \"detail\": ", JsonString(detail), "}"));
+    ReportTarget(target, met, detail, target_json);
   };
   for (const auto& row : rows) {
     const int fanout = row.front().fanout;
@@ -345,6 +391,145 @@ absl::Status RunForwarding(Context& context) {
   return absl::OkStatus();
 }
 
+// Latency of the case `forwarder` in `row`, when it ran and timed packets.
+std::optional<LatencySummary> LatencyOf(
+    const std::vector<ForwardingResult>& row, const std::string& forwarder) {
+  for (const ForwardingResult& r : row) {
+    if (r.forwarder == forwarder && r.error.empty() && r.latency.samples > 0) {
+      return r.latency;
+    }
+  }
+  return std::nullopt;
+}
+
+std::string Micros(int64_t nanos) {
+  return absl::StrFormat("%.1f", static_cast<double>(nanos) / 1000);
+}
+
+// Per-hop latency: relayd and the bare GSO loop on the same load; relayd's
+// added latency is the difference of their percentiles.
+absl::Status RunLatency(Context& context) {
+  absl::StatusOr<std::vector<std::unique_ptr<Forwarder>>> made =
+      MakeForwarders({"relayd", "gso"}, context);
+  if (!made.ok()) return made.status();
+  absl::StatusOr<std::vector<int>> fanouts =
+      ParseFanouts(absl::GetFlag(FLAGS_latency_fanouts), "latency_fanouts");
+  if (!fanouts.ok()) return fanouts.status();
+  const double seconds = absl::GetFlag(FLAGS_latency_seconds);
+  if (!(seconds > 0 && seconds <= 30)) {
+    return absl::InvalidArgumentError("--latency_seconds: in (0, 30]");
+  }
+  const double input_pps = absl::GetFlag(FLAGS_latency_input_pps);
+  if (!(input_pps >= 10 && input_pps <= 100000)) {
+    return absl::InvalidArgumentError("--latency_input_pps: in [10, 100000]");
+  }
+  const VideoShape shape = VideoShape::ForRate(input_pps);
+
+  std::printf(
+      "\n== latency: one-way delay blaster -> forwarder -> receiver (send time "
+      "in each packet, CLOCK_MONOTONIC, one machine), %.0f pps in as %dx%.0f/s "
+      "bursts, %.0f s per case\n",
+      shape.packets_per_second(), shape.packets_per_frame,
+      shape.frames_per_second, seconds);
+  std::printf(
+      "gso is the bare fan-out loop: relayd's added latency is relayd minus "
+      "gso\n");
+  std::printf("%-7s %-10s %13s %9s %9s %10s %10s %10s\n", "fanout", "forwarder",
+              "delivered/s", "loss", "samples", "p50 us", "p99 us", "max us");
+  std::vector<std::vector<ForwardingResult>> rows;
+  for (int fanout : *fanouts) {
+    std::vector<ForwardingResult> row;
+    for (const auto& forwarder : *made) {
+      const ForwardingResult r =
+          RunCase(*forwarder, fanout, shape, seconds, 1, context);
+      if (!r.error.empty()) {
+        std::printf("%-7d %-10s  not measured: %s\n", fanout,
+                    r.forwarder.c_str(), r.error.c_str());
+      } else {
+        std::printf("%-7d %-10s %13.0f %8.4f%% %9llu %10s %10s %10s\n", fanout,
+                    r.forwarder.c_str(), r.delivered_pps, r.loss_ratio * 100,
+                    static_cast<unsigned long long>(r.latency.samples),
+                    Micros(r.latency.p50_ns).c_str(),
+                    Micros(r.latency.p99_ns).c_str(),
+                    Micros(r.latency.max_ns).c_str());
+      }
+      std::fflush(stdout);
+      row.push_back(r);
+    }
+    rows.push_back(std::move(row));
+  }
+
+  std::printf("\nrelayd added latency (relayd - gso):\n");
+  std::vector<std::string> entries, target_json;
+  for (const auto& row : rows) {
+    const int fanout = row.front().fanout;
+    const auto relayd = LatencyOf(row, "relayd");
+    const auto gso = LatencyOf(row, "gso");
+    std::optional<double> added_p50, added_p99, added_max;
+    if (relayd && gso) {
+      added_p50 = relayd->p50_ns - gso->p50_ns;
+      added_p99 = relayd->p99_ns - gso->p99_ns;
+      added_max = relayd->max_ns - gso->max_ns;
+      std::printf("  fanout %-5d p50 %s us   p99 %s us   max %s us\n", fanout,
+                  Micros(*added_p50).c_str(), Micros(*added_p99).c_str(),
+                  Micros(*added_max).c_str());
+    } else {
+      std::printf("  fanout %-5d n/a (relayd or gso did not run)\n", fanout);
+    }
+    std::vector<std::string> per_forwarder;
+    for (const ForwardingResult& r : row) {
+      per_forwarder.push_back(
+          absl::StrCat(JsonString(r.forwarder), ": ", ResultJson(r)));
+    }
+    auto field = [](const std::optional<LatencySummary>& l,
+                    int64_t LatencySummary::*member) -> std::optional<double> {
+      if (!l) return std::nullopt;
+      return static_cast<double>((*l).*member);
+    };
+    entries.push_back(absl::StrCat(
+        "{\"fanout\": ", fanout, ", \"delivered_pps_asked\": ",
+        JsonNumber(shape.packets_per_second() * fanout),
+        ", \"p50_ns\": ", JsonNumber(field(relayd, &LatencySummary::p50_ns)),
+        ", \"p99_ns\": ", JsonNumber(field(relayd, &LatencySummary::p99_ns)),
+        ", \"max_ns\": ", JsonNumber(field(relayd, &LatencySummary::max_ns)),
+        ", \"gso_p50_ns\": ", JsonNumber(field(gso, &LatencySummary::p50_ns)),
+        ", \"gso_p99_ns\": ", JsonNumber(field(gso, &LatencySummary::p99_ns)),
+        ", \"gso_max_ns\": ", JsonNumber(field(gso, &LatencySummary::max_ns)),
+        ", \"added_p50_ns\": ", JsonNumber(added_p50), ", \"added_p99_ns\": ",
+        JsonNumber(added_p99), ", \"added_max_ns\": ", JsonNumber(added_max),
+        ", \"forwarders\": {", absl::StrJoin(per_forwarder, ", "), "}}"));
+  }
+
+  std::printf("\ntargets:\n");
+  for (const auto& row : rows) {
+    const int fanout = row.front().fanout;
+    const auto relayd = LatencyOf(row, "relayd");
+    const auto gso = LatencyOf(row, "gso");
+    const std::string target = absl::StrFormat(
+        "fanout %d (%.0f packets/s out): relayd added p99 under 1 ms", fanout,
+        shape.packets_per_second() * fanout);
+    if (relayd && gso) {
+      const int64_t added = relayd->p99_ns - gso->p99_ns;
+      ReportTarget(
+          target, added < 1000000,
+          absl::StrCat("relayd p99 ", Micros(relayd->p99_ns), " us - gso p99 ",
+                       Micros(gso->p99_ns), " us = ", Micros(added), " us"),
+          target_json);
+    } else {
+      ReportTarget(target, std::nullopt, "relayd or gso did not run",
+                   target_json);
+    }
+  }
+  context.json_sections.push_back(
+      absl::StrCat("\"latency\": {\"seconds_per_case\": ", seconds,
+                   ", \"input_pps\": ", JsonNumber(shape.packets_per_second()),
+                   ", \"packets_per_frame\": ", shape.packets_per_frame,
+                   ", \"results\": [\n    ", absl::StrJoin(entries, ",\n    "),
+                   "],\n    \"targets\": [\n    ",
+                   absl::StrJoin(target_json, ",\n    "), "]}"));
+  return absl::OkStatus();
+}
+
 struct Benchmark {
   const char* name;
   const char* what;
@@ -358,8 +543,10 @@ const std::vector<Benchmark>& Benchmarks() {
        "1/13/100/1000: relayd vs bare sendmmsg and GSO loops and GStreamer",
        RunForwarding},
       {"max_fanout", "largest 2 Mbit/s fan-out one relay core feeds", nullptr},
-      {"latency", "per-hop added latency p50/p99/max at 10k and 100k pps",
-       nullptr},
+      {"latency",
+       "per-hop added latency p50/p99/max at 10k and 100k delivered pps: "
+       "relayd minus the bare GSO loop",
+       RunLatency},
       {"join", "activation to first decodable frame, with and without cache",
        nullptr},
       {"failover", "gap and loss below a killed provincial relay", nullptr},

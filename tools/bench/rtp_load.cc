@@ -74,13 +74,15 @@ SocketAddress Blaster::local_address() const {
 
 void Blaster::SendFrame(const VideoShape& shape) {
   constexpr int kMaxBurst = 64;
-  static char payload[2048];  // content past the header is irrelevant
-  char headers[kMaxBurst][kRtpHeaderBytes];
+  static char payload[2048];  // content past the send time is irrelevant
+  char headers[kMaxBurst][kTimedHeaderBytes];
   iovec iovs[kMaxBurst][2];
   mmsghdr messages[kMaxBurst] = {};
   const int count = std::min(shape.packets_per_frame, kMaxBurst);
   const uint32_t timestamp = static_cast<uint32_t>(
       frame_ * kRtpVideoClock / std::max(1.0, shape.frames_per_second));
+  // One send time for the burst: it leaves in one sendmmsg call.
+  const int64_t send_time = MonotonicNanos();
   for (int i = 0; i < count; ++i) {
     const bool last = i + 1 == count;
     char* h = headers[i];
@@ -92,10 +94,12 @@ void Blaster::SendFrame(const VideoShape& shape) {
     std::memcpy(h + 2, &sequence, 2);
     std::memcpy(h + 4, &ts, 4);
     std::memcpy(h + 8, &ssrc, 4);
-    const size_t size = std::min(shape.PacketSize(frame_, i),
-                                 sizeof(payload) + kRtpHeaderBytes);
-    iovs[i][0] = {h, kRtpHeaderBytes};
-    iovs[i][1] = {payload, size - kRtpHeaderBytes};
+    EncodeSendTime(send_time, absl::Span<char>(h, kTimedHeaderBytes));
+    const size_t size =
+        std::clamp(shape.PacketSize(frame_, i), kTimedHeaderBytes,
+                   sizeof(payload) + kTimedHeaderBytes);
+    iovs[i][0] = {h, kTimedHeaderBytes};
+    iovs[i][1] = {payload, size - kTimedHeaderBytes};
     messages[i].msg_hdr.msg_iov = iovs[i];
     messages[i].msg_hdr.msg_iovlen = 2;
   }
@@ -165,13 +169,15 @@ ReceiverSet::~ReceiverSet() {
 
 void ReceiverSet::Loop() {
   constexpr int kBatch = 64;
-  // Only the RTP header is read (MSG_TRUNC-sized reads skip the payload
-  // copy): enough to check the SSRC, and the harness stays cheap.
-  char headers[kBatch][kRtpHeaderBytes];
+  // Only the RTP header and the send time are read (short reads skip the
+  // payload copy): enough to check the SSRC and time the packet, and the
+  // harness stays cheap.
+  char headers[kBatch][kTimedHeaderBytes];
   iovec iovs[kBatch];
   mmsghdr messages[kBatch] = {};
+  int64_t delays[kBatch];
   for (int i = 0; i < kBatch; ++i) {
-    iovs[i] = {headers[i], kRtpHeaderBytes};
+    iovs[i] = {headers[i], kTimedHeaderBytes};
     messages[i].msg_hdr.msg_iov = &iovs[i];
     messages[i].msg_hdr.msg_iovlen = 1;
   }
@@ -183,13 +189,27 @@ void ReceiverSet::Loop() {
       const int count =
           recvmmsg(fds_[index], messages, kBatch, MSG_DONTWAIT, nullptr);
       if (count <= 0) continue;
+      const bool recording = recording_.load(std::memory_order_relaxed);
+      const int64_t now = recording ? MonotonicNanos() : 0;
       uint64_t ours = 0;
+      int timed = 0;
       for (int i = 0; i < count; ++i) {
         uint32_t ssrc = 0;
-        if (messages[i].msg_len >= kRtpHeaderBytes) {
-          std::memcpy(&ssrc, headers[i] + 8, 4);
-        }
-        if (ntohl(ssrc) == kBenchSsrc) ++ours;
+        const size_t length =
+            std::min<size_t>(messages[i].msg_len, kTimedHeaderBytes);
+        if (length >= kRtpHeaderBytes) std::memcpy(&ssrc, headers[i] + 8, 4);
+        if (ntohl(ssrc) != kBenchSsrc) continue;
+        ++ours;
+        if (!recording) continue;
+        const std::optional<int64_t> sent =
+            DecodeSendTime(absl::Span<const char>(headers[i], length));
+        if (sent) delays[timed++] = now - *sent;
+      }
+      if (timed > 0) {
+        std::lock_guard<std::mutex> lock(latency_mutex_);
+        const size_t room = kMaxLatencySamples - delays_ns_.size();
+        delays_ns_.insert(delays_ns_.end(), delays,
+                          delays + std::min<size_t>(timed, room));
       }
       received_.fetch_add(ours, std::memory_order_relaxed);
       foreign_.fetch_add(count - ours, std::memory_order_relaxed);
@@ -199,6 +219,20 @@ void ReceiverSet::Loop() {
       }
     }
   }
+}
+
+void ReceiverSet::StartLatency() {
+  {
+    std::lock_guard<std::mutex> lock(latency_mutex_);
+    delays_ns_.clear();
+  }
+  recording_.store(true);
+}
+
+LatencySummary ReceiverSet::TakeLatency() {
+  recording_.store(false);
+  std::lock_guard<std::mutex> lock(latency_mutex_);
+  return Summarize(delays_ns_);
 }
 
 void ReceiverSet::WaitQuiet(absl::Duration quiet, absl::Duration limit) const {

@@ -1,16 +1,19 @@
-// The forwarding benchmark's load: a blaster sending video-shaped RTP and a
-// set of receivers that count every packet.
+// The forwarding and latency benchmarks' load: a blaster sending video-shaped
+// RTP stamped with its send time, and a set of receivers that count every
+// packet and, on request, record each packet's one-way delay.
 #ifndef CASCADE_TOOLS_BENCH_RTP_LOAD_H_
 #define CASCADE_TOOLS_BENCH_RTP_LOAD_H_
 
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <thread>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "tools/bench/latency.h"
 #include "tools/impair/socket_address.h"
 
 namespace cascade::bench {
@@ -82,6 +85,14 @@ class ReceiverSet {
   // Waits until received() stops moving for `quiet` (at most `limit`).
   void WaitQuiet(absl::Duration quiet, absl::Duration limit) const;
 
+  // From now on, records the delay (receive time - send time in the packet)
+  // of every packet of ours, up to kMaxLatencySamples.
+  void StartLatency();
+  // Stops recording and summarises what was recorded since StartLatency().
+  LatencySummary TakeLatency();
+
+  static constexpr size_t kMaxLatencySamples = size_t{1} << 22;
+
  private:
   ReceiverSet() = default;
   void Loop();
@@ -94,6 +105,9 @@ class ReceiverSet {
   std::atomic<uint64_t> foreign_{0};
   std::atomic<int> reached_{0};
   std::atomic<bool> stop_{false};
+  std::atomic<bool> recording_{false};
+  std::mutex latency_mutex_;
+  std::vector<int64_t> delays_ns_;  // guarded by latency_mutex_
   std::thread thread_;
 };
 
