@@ -351,7 +351,7 @@ std::string ReportHtml(const SimReport& report) {
   html += "<h2>Faults</h2><table>" +
           Row({"at s", "step", "target", "affected sites",
                "of them with every packet", "longest gap ms",
-               "packets lost after repair"},
+               "packets lost after repair (whole run)"},
               true);
   for (const auto& fault : report.failover()) {
     html += Row({absl::StrFormat("%.1f", fault.at_s()), Escape(fault.label()),
