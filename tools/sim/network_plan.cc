@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
+#include "topology/reference/provinces.h"
 
 namespace cascade::sim {
 namespace {
@@ -33,29 +34,13 @@ std::string HostAddress(int net, int index, int port) {
 }  // namespace
 
 std::vector<ProvinceShape> South19Shape() {
-  // Districts and communes per province, 2021 (DESIGN.md).
-  std::vector<ProvinceShape> shape = {{"Ho Chi Minh City", 22, 312},
-                                      {"Binh Duong", 9, 91},
-                                      {"Dong Nai", 11, 170},
-                                      {"Binh Phuoc", 11, 111},
-                                      {"Tay Ninh", 9, 94},
-                                      {"Ba Ria - Vung Tau", 8, 82},
-                                      {"Long An", 15, 192},
-                                      {"Tien Giang", 11, 172},
-                                      {"Ben Tre", 9, 157},
-                                      {"Tra Vinh", 9, 106},
-                                      {"Vinh Long", 8, 107},
-                                      {"Dong Thap", 12, 143},
-                                      {"An Giang", 11, 156},
-                                      {"Kien Giang", 15, 144},
-                                      {"Can Tho", 9, 83},
-                                      {"Hau Giang", 8, 75},
-                                      {"Soc Trang", 11, 109},
-                                      {"Bac Lieu", 7, 64},
-                                      {"Ca Mau", 9, 101}};
+  std::vector<ProvinceShape> shape;
+  for (const topology::ProvinceCounts& p : topology::South19Provinces()) {
+    shape.push_back({p.name, p.districts, p.communes});
+  }
   // The extra points (field hospitals, checkpoints) that bring the communes
   // to 2,594 sites, spread in proportion to each province's communes.
-  constexpr int kSites = 2594;
+  constexpr int kSites = topology::kSouth19Sites;
   int communes = 0;
   for (const ProvinceShape& p : shape) communes += p.sites;
   const int extra = kSites - communes;

@@ -20,6 +20,7 @@
 #include "base/flags.h"
 #include "google/protobuf/text_format.h"
 #include "proto/topology.pb.h"
+#include "topology/reference/provinces.h"
 
 ABSL_FLAG(std::string, profile, "south19", "south19 or national");
 
@@ -34,33 +35,15 @@ struct Province {
   int sites;
 };
 
-// DESIGN.md: 2021 commune counts of the 19 southern provinces.
-const std::vector<Province>& South19() {
-  static const auto* provinces = new std::vector<Province>{
-      {"Ho Chi Minh City", 22, 312},
-      {"Binh Duong", 9, 91},
-      {"Dong Nai", 11, 170},
-      {"Binh Phuoc", 11, 111},
-      {"Tay Ninh", 9, 94},
-      {"Ba Ria - Vung Tau", 8, 82},
-      {"Long An", 15, 192},
-      {"Tien Giang", 11, 172},
-      {"Ben Tre", 9, 157},
-      {"Tra Vinh", 9, 106},
-      {"Vinh Long", 8, 107},
-      {"Dong Thap", 12, 143},
-      {"An Giang", 11, 156},
-      {"Kien Giang", 15, 144},
-      {"Can Tho", 9, 83},
-      {"Hau Giang", 8, 75},
-      {"Soc Trang", 11, 109},
-      {"Bac Lieu", 7, 64},
-      {"Ca Mau", 9, 101},
-  };
-  return *provinces;
+std::vector<Province> South19() {
+  std::vector<Province> provinces;
+  for (const ProvinceCounts& p : South19Provinces()) {
+    provinces.push_back({p.name, p.districts, p.communes});
+  }
+  return provinces;
 }
 
-constexpr int kSouthSites = 2594;
+constexpr int kSouthSites = kSouth19Sites;
 constexpr int kNationalProvinces = 63;
 constexpr int kNationalDistricts = 700;
 constexpr int kNationalSites = 10600;
