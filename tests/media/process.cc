@@ -73,6 +73,22 @@ std::optional<int> Process::Wait(absl::Duration timeout) {
   return WEXITSTATUS(status);
 }
 
+CommandResult RunToCompletion(const std::vector<std::string>& argv,
+                              const std::string& output_base,
+                              absl::Duration timeout) {
+  CommandResult result;
+  auto process =
+      Process::Start(argv, output_base + ".out", output_base + ".err");
+  if (!process.ok()) {
+    result.err = std::string(process.status().message());
+    return result;
+  }
+  result.code = (*process)->Wait(timeout).value_or(-1);
+  result.out = ReadFile(output_base + ".out");
+  result.err = ReadFile(output_base + ".err");
+  return result;
+}
+
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path);
   std::stringstream contents;

@@ -34,6 +34,18 @@ class Process {
   bool reaped_ = false;
 };
 
+// What a command that ran to completion said.
+struct CommandResult {
+  int code = -1;  // -1: did not start, did not exit in time, or a signal
+  std::string out;
+  std::string err;
+};
+// Runs `argv` to completion (bounded by `timeout`), its output kept in
+// `output_base`.out and .err.
+CommandResult RunToCompletion(const std::vector<std::string>& argv,
+                              const std::string& output_base,
+                              absl::Duration timeout = absl::Seconds(20));
+
 std::string ReadFile(const std::string& path);
 // Waits until `path` exists and is non-empty (bounded); its contents or "".
 std::string WaitForFile(const std::string& path, absl::Duration timeout);

@@ -25,6 +25,7 @@ namespace {
 
 using cascade::testing::Process;
 using cascade::testing::ReadFile;
+using cascade::testing::RunToCompletion;
 using cascade::testing::WaitForFile;
 
 constexpr char kTopologyd[] = "topology/topologyd";
@@ -48,11 +49,7 @@ nodes { id: "s2" tier: TIER_SITE parent: "p1" media_address: "$4"
   plain_endpoint: true }
 )txt";
 
-struct Result {
-  int code = -1;
-  std::string out;
-  std::string err;
-};
+using Result = cascade::testing::CommandResult;
 
 class ControllerIntegrationTest : public ::testing::Test {
  protected:
@@ -77,14 +74,7 @@ class ControllerIntegrationTest : public ::testing::Test {
   Result Relayctl(std::vector<std::string> args) {
     const std::string base = tmp_ + "/relayctl" + std::to_string(++runs_);
     args.insert(args.begin(), {kRelayctl, "--controller=" + address_});
-    Result result;
-    auto process = Process::Start(args, base + ".out", base + ".err");
-    EXPECT_TRUE(process.ok());
-    if (!process.ok()) return result;
-    result.code = (*process)->Wait(absl::Seconds(20)).value_or(-1);
-    result.out = ReadFile(base + ".out");
-    result.err = ReadFile(base + ".err");
-    return result;
+    return RunToCompletion(args, base);
   }
 
   cascade::v1::NodeView Show(const std::string& id) {

@@ -22,6 +22,7 @@ namespace {
 
 using cascade::testing::Process;
 using cascade::testing::ReadFile;
+using cascade::testing::RunToCompletion;
 using cascade::testing::WaitForFile;
 
 constexpr char kTopologyd[] = "topology/topologyd";
@@ -78,11 +79,7 @@ class SimRelay : public AssignmentListener {
   cascade::v1::Assignment last_ ABSL_GUARDED_BY(mu_);
 };
 
-struct Result {
-  int code = -1;
-  std::string out;
-  std::string err;
-};
+using Result = cascade::testing::CommandResult;
 
 class TopologydTest : public ::testing::Test {
  protected:
@@ -126,14 +123,7 @@ class TopologydTest : public ::testing::Test {
     static int runs = 0;
     std::string base = tmp_ + "/relayctl" + std::to_string(++runs);
     args.insert(args.begin(), {kRelayctl, "--controller=" + address_});
-    Result result;
-    auto process = Process::Start(args, base + ".out", base + ".err");
-    EXPECT_TRUE(process.ok());
-    if (!process.ok()) return result;
-    result.code = (*process)->Wait(absl::Seconds(20)).value_or(-1);
-    result.out = ReadFile(base + ".out");
-    result.err = ReadFile(base + ".err");
-    return result;
+    return RunToCompletion(args, base);
   }
 
   SimRelay* StartRelay(const std::string& id) {
