@@ -3,8 +3,11 @@
 
 // Decides when a receiver asks for missing packets (RFC 4585 generic NACK):
 // a gap is requested after a short reordering wait, then again every retry
-// interval, a bounded number of times. Memory is bounded: past max_pending
-// missing packets the oldest are forgotten.
+// interval, a bounded number of times, and never once the parent's
+// retransmission ring can no longer hold it. Requests are paced: a large gap
+// (a parent failover) is asked for at a steady rate, oldest first, instead of
+// in one burst the parent would mostly refuse. Memory is bounded: past
+// max_pending missing packets the oldest are forgotten.
 
 #include <cstdint>
 #include <map>
@@ -19,32 +22,56 @@ namespace media {
 struct NackOptions {
   absl::Duration reorder_wait = absl::Milliseconds(5);
   absl::Duration retry_interval = absl::Milliseconds(60);
+  // Requests actually sent per missing packet.
   int max_requests = 3;
-  size_t max_pending = 1024;
-  // A jump this large is a restart of the stream, not loss: no requests.
-  int64_t max_gap = 1000;
+  // A packet missing this long is given up: a relay's retransmission ring
+  // keeps about 2 s, so asking later only sends the request further up.
+  absl::Duration give_up_after = absl::Seconds(2);
+  // Both cover a failover: up to a relay's whole ring (4096 packets) may be
+  // missing. A bigger jump is a restart of the stream, not loss.
+  size_t max_pending = 4096;
+  int64_t max_gap = 4096;
+  // Sequence numbers requested per second, retries included, in bursts of a
+  // quarter second's worth. Below relayd's per-child retransmission limit
+  // (500/s, bursts of 125), so the parent answers every request it gets.
+  double max_rate = 400;
 };
 
 class NackScheduler {
  public:
-  explicit NackScheduler(NackOptions options = {}) : options_(options) {}
+  explicit NackScheduler(NackOptions options = {});
 
   // Records an arrived packet (extended sequence number).
   void OnPacket(int64_t ext_seq, absl::Time now);
-  // Sequence numbers to request now, oldest first.
+  // Sequence numbers to request now, oldest first, within the pace.
   std::vector<int64_t> TakeDue(absl::Time now);
+  // The parent changed: everything still missing is due at once, with its
+  // requests renewed (the old parent may never have answered them).
+  void RetryAll(absl::Time now);
 
   size_t pending() const { return pending_.size(); }
+  // Missing packets no longer asked for: requests used up, too old for the
+  // parent's ring, or over max_pending.
+  int64_t gave_up() const { return gave_up_; }
 
  private:
   struct Missing {
+    absl::Time detected;
     absl::Time next_request;
     int requests = 0;
   };
 
+  // Takes one request from the pacing budget, refilled at max_rate up to a
+  // quarter second's worth.
+  bool Pace(absl::Time now);
+  double Burst() const;
+
   NackOptions options_;
+  double budget_;
+  absl::Time budget_time_ = absl::InfinitePast();
   std::optional<int64_t> highest_;
   std::map<int64_t, Missing> pending_;
+  int64_t gave_up_ = 0;
 };
 
 }  // namespace media
