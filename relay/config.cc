@@ -221,6 +221,13 @@ absl::StatusOr<RelayOptions> ToOptions(const RelayConfig& config) {
     o.retransmit_rate_per_child = t.retransmit_rate_per_child();
   }
   o.activation_window = Millis(t.activation_window_ms(), o.activation_window);
+  o.parent_timeout = Millis(t.parent_timeout_ms(), o.parent_timeout);
+  o.parent_hold_down = Millis(t.parent_hold_down_ms(), o.parent_hold_down);
+  o.removed_child_grace =
+      Millis(t.removed_child_grace_ms(), o.removed_child_grace);
+  if (t.retransmit_burst_per_child() != 0) {
+    o.retransmit_burst_per_child = t.retransmit_burst_per_child();
+  }
   return o;
 }
 

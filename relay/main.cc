@@ -9,6 +9,7 @@
 #include "absl/flags/flag.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "base/flags.h"
 #include "relay/config.h"
 #include "relay/controller_link.h"
@@ -37,6 +38,11 @@ ABSL_FLAG(std::string, source, "",
           "controller assigns none (the tree's root).");
 ABSL_FLAG(std::string, port_file, "",
           "Once bound, write \"udp=PORT\\nmetrics=PORT\\n\" to this file.");
+ABSL_FLAG(absl::Duration, parent_timeout, absl::ZeroDuration(),
+          "Fail over to the next parent when the active one has been silent "
+          "this long (it sends an SR every 100 ms), e.g. 300ms; overrides the "
+          "config's timings.parent_timeout_ms. 0: the config's value, by "
+          "default 300ms.");
 
 namespace cascade::relay {
 namespace {
@@ -61,6 +67,15 @@ absl::StatusOr<cascade::v1::RelayConfig> LoadLocalConfig() {
   }
   if (!absl::GetFlag(FLAGS_listen).empty()) {
     config.set_listen(absl::GetFlag(FLAGS_listen));
+  }
+  if (const absl::Duration timeout = absl::GetFlag(FLAGS_parent_timeout);
+      timeout != absl::ZeroDuration()) {
+    if (timeout < absl::Milliseconds(10) || timeout > absl::Minutes(1)) {
+      return absl::InvalidArgumentError(
+          "--parent_timeout: must be between 10ms and 1m");
+    }
+    config.mutable_timings()->set_parent_timeout_ms(
+        static_cast<uint32_t>(absl::ToInt64Milliseconds(timeout)));
   }
   if (!absl::GetFlag(FLAGS_source).empty()) {
     if (absl::StatusOr<Endpoint> e =

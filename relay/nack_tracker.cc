@@ -41,6 +41,10 @@ void NackTracker::Request(int64_t seq, absl::Time now) {
   Add(seq, now);
 }
 
+void NackTracker::RetryAll(absl::Time now) {
+  for (auto& [seq, p] : pending_) p = Pending{now, 0};
+}
+
 void NackTracker::Collect(absl::Time now, size_t limit,
                           std::vector<int64_t>* due) {
   for (auto it = pending_.begin(); it != pending_.end();) {

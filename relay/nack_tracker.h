@@ -17,8 +17,9 @@ struct NackTiming {
   absl::Duration retry = absl::Milliseconds(40);
   int max_retries = 5;
   // A jump bigger than this is a restart of the stream, not a loss.
-  int64_t max_gap = 1000;
-  size_t max_pending = 2000;
+  // Both cover a failover: up to a whole ring of packets may be missing.
+  int64_t max_gap = 4096;
+  size_t max_pending = 4096;
 };
 
 class NackTracker {
@@ -33,6 +34,9 @@ class NackTracker {
   // Appends to *due (sorted, at most `limit`) the sequence numbers to NACK
   // now, and schedules their next retry.
   void Collect(absl::Time now, size_t limit, std::vector<int64_t>* due);
+  // The parent changed: every pending gap is asked again at once, with its
+  // retries renewed, since the old parent may never have seen the requests.
+  void RetryAll(absl::Time now);
 
   size_t pending() const { return pending_.size(); }
   uint64_t repaired() const { return repaired_; }

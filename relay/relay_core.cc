@@ -60,14 +60,16 @@ struct RelayCore::Stream {
 };
 
 struct RelayCore::Child {
-  Child(const ChildOptions& o, double rate)
-      : options(o), retransmits(rate, std::max(1.0, rate / 4)) {}
+  Child(const ChildOptions& o, double rate, double burst)
+      : options(o), retransmits(rate, std::max(1.0, burst)) {}
 
   ChildOptions options;
   bool active = false;
   Endpoint address;
   absl::Time last_heard;
   RateLimiter retransmits;
+  // Set when new settings no longer list the child: served until then.
+  absl::Time remove_at = absl::InfiniteFuture();
 };
 
 RelayCore::RelayCore(const RelayOptions& options, const Clock* clock,
@@ -88,8 +90,10 @@ RelayCore::~RelayCore() = default;
 
 void RelayCore::Apply(const RelayOptions& options) {
   now_ = clock_->Now();
-  const bool had_parent = active_parent() != nullptr;
-  const Endpoint previous_parent = had_parent ? *active_parent() : Endpoint();
+  std::optional<ParentOptions> previous_parent;
+  if (active_parent() != nullptr) {
+    previous_parent = options_.parents[parent_index_];
+  }
   options_ = options;
 
   absl::flat_hash_map<uint32_t, std::unique_ptr<Stream>> streams;
@@ -113,51 +117,173 @@ void RelayCore::Apply(const RelayOptions& options) {
                        (!c.address || it->second->address == *c.address);
     std::unique_ptr<Child> child =
         stays ? std::move(it->second)
-              : std::make_unique<Child>(c, options_.retransmit_rate_per_child);
+              : std::make_unique<Child>(c, options_.retransmit_rate_per_child,
+                                        options_.retransmit_burst_per_child);
     child->options = c;
+    child->remove_at = absl::InfiniteFuture();
     if (c.static_push) {
       child->active = true;
       child->address = *c.address;
     }
     children[c.id] = std::move(child);
   }
-  for (const auto& [id, child] : children_) {
-    if (child != nullptr) replay_guard_.Forget(id);
+  for (auto& [id, child] : children_) {
+    if (child == nullptr) continue;  // carried over
+    if (children.contains(id)) {     // replaced (new key or kind)
+      replay_guard_.Forget(id);
+      continue;
+    }
+    // An activated child keeps its media until its own move completes; a
+    // plain endpoint cannot drop duplicates, so it stops at once.
+    if (child->active && !child->options.static_push &&
+        options_.removed_child_grace > absl::ZeroDuration()) {
+      if (child->remove_at == absl::InfiniteFuture()) {
+        child->remove_at = now_ + options_.removed_child_grace;
+      }
+      children[id] = std::move(child);
+    } else {
+      replay_guard_.Forget(id);
+    }
   }
   children_ = std::move(children);
   RebuildActiveList();
 
-  // Stay with the current parent while it is still listed.
-  size_t index = 0;
-  for (size_t i = 0; had_parent && i < options_.parents.size(); ++i) {
-    if (options_.parents[i].address == previous_parent) index = i;
+  const size_t preferred = PreferredParent();
+  if (!previous_parent.has_value()) {
+    UseParent(preferred);
+    return;
   }
-  const bool same = had_parent && index < options_.parents.size() &&
-                    options_.parents[index].address == previous_parent;
-  if (same) {
-    parent_index_ = index;
-  } else {
-    UseParent(0);
+  if (preferred < options_.parents.size() &&
+      options_.parents[preferred].address == previous_parent->address) {
+    parent_index_ = preferred;
+    // A new key needs a new activation.
+    if (options_.parents[preferred].key != previous_parent->key) {
+      last_parent_keepalive_ = absl::InfinitePast();
+    }
+    return;
   }
+  // Make-before-break: keep hearing a live old parent until the new one
+  // sends media.
+  if (parent_heard_since_switch_ &&
+      now_ - parent_last_heard_ < options_.parent_timeout) {
+    leaving_parent_ =
+        LeavingParent{*previous_parent, now_ + options_.parent_switch_overlap};
+  }
+  ++counters_.parent_switches;
+  LOG(INFO) << "parent " << previous_parent->id << " replaced by "
+            << (preferred < options_.parents.size()
+                    ? options_.parents[preferred].id
+                    : std::string("none"));
+  UseParent(preferred);
 }
 
 void RelayCore::UseParent(size_t index) {
   parent_index_ = index;
-  // Activate there at the next tick; gaps left by the switch show up as
-  // sequence gaps and are NACKed from the new parent's ring.
+  parent_heard_since_switch_ = false;
+  parent_last_heard_ = now_;
+  if (leaving_parent_.has_value() &&
+      IsActiveParent(leaving_parent_->parent.address)) {
+    leaving_parent_.reset();
+  }
+  // Activate at once (the tick sends it); gaps left by the switch show up
+  // as sequence gaps and are NACKed from the new parent's ring.
   last_parent_keepalive_ = absl::InfinitePast();
-  parent_last_heard_ = clock_->Now();
+}
+
+void RelayCore::OnParentHeard(bool media) {
+  parent_last_heard_ = now_;
+  any_parent_heard_ = true;
+  if (!parent_heard_since_switch_) {
+    parent_heard_since_switch_ = true;
+    // Requests that went to a silent parent were never answered: ask the
+    // new one now that it knows us.
+    for (auto& [ssrc, stream] : streams_) stream->nacks.RetryAll(now_);
+  }
+  if (media && leaving_parent_.has_value()) FinishParentSwitch();
+}
+
+void RelayCore::CheckParent() {
+  if (leaving_parent_.has_value() && now_ >= leaving_parent_->until) {
+    FinishParentSwitch();
+  }
+  if (active_parent() == nullptr ||
+      options_.parent_timeout <= absl::ZeroDuration()) {
+    return;
+  }
+  const absl::Duration timeout =
+      any_parent_heard_
+          ? options_.parent_timeout
+          : std::max(options_.parent_timeout, options_.parent_startup_timeout);
+  if (now_ - parent_last_heard_ >= timeout) FailOver();
+}
+
+void RelayCore::FailOver() {
+  const ParentOptions& silent = options_.parents[parent_index_];
+  const size_t next = NextParent();
+  if (next == parent_index_) {
+    // Nowhere else to go: keep asking the only parent.
+    UseParent(next);
+    return;
+  }
+  parent_failed_at_[silent.address] = now_;
+  ++counters_.parent_failovers;
+  LOG(WARNING) << "parent " << silent.id << " silent for "
+               << absl::FormatDuration(now_ - parent_last_heard_)
+               << "; failing over to " << options_.parents[next].id;
+  UseParent(next);
+}
+
+void RelayCore::FinishParentSwitch() {
+  const ParentOptions old = std::move(leaving_parent_->parent);
+  leaving_parent_.reset();
+  // Signed, so the old parent stops at once instead of at its timeout.
+  if (!old.key.empty()) SendToParent(old, rtp::ActivationKind::kDeactivate);
+}
+
+bool RelayCore::HeldDown(const ParentOptions& parent) const {
+  auto it = parent_failed_at_.find(parent.address);
+  return it != parent_failed_at_.end() &&
+         now_ - it->second < options_.parent_hold_down;
+}
+
+size_t RelayCore::NextParent() const {
+  const size_t n = options_.parents.size();
+  for (size_t k = 1; k < n; ++k) {
+    const size_t i = (parent_index_ + k) % n;
+    if (!HeldDown(options_.parents[i])) return i;
+  }
+  // Every other parent failed recently: try them in turn anyway.
+  return n > 1 ? (parent_index_ + 1) % n : parent_index_;
+}
+
+size_t RelayCore::PreferredParent() const {
+  for (size_t i = 0; i < options_.parents.size(); ++i) {
+    if (!HeldDown(options_.parents[i])) return i;
+  }
+  return 0;
+}
+
+bool RelayCore::IsLeavingParent(const Endpoint& from) const {
+  return leaving_parent_.has_value() && leaving_parent_->parent.address == from;
+}
+
+const Endpoint* RelayCore::leaving_parent() const {
+  return leaving_parent_.has_value() ? &leaving_parent_->parent.address
+                                     : nullptr;
 }
 
 void RelayCore::RebuildActiveList() {
   active_.clear();
   active_by_address_.clear();
-  for (const ChildOptions& c : options_.children) {
-    Child* child = children_[c.id].get();
-    if (!child->active) continue;
+  auto add = [&](Child* child) {
+    if (!child->active) return;
     // Two children claiming one address: the first keeps it.
-    if (!active_by_address_.emplace(child->address, child).second) continue;
+    if (!active_by_address_.emplace(child->address, child).second) return;
     active_.push_back(child);
+  };
+  for (const ChildOptions& c : options_.children) add(children_[c.id].get());
+  for (auto& [id, child] : children_) {
+    if (child->remove_at != absl::InfiniteFuture()) add(child.get());
   }
 }
 
@@ -236,7 +362,9 @@ void RelayCore::OnDatagram(const Endpoint& from, const PacketRef& packet) {
 }
 
 void RelayCore::OnRtp(const Endpoint& from, const PacketRef& packet) {
-  const bool from_parent = IsActiveParent(from);
+  const bool from_active_parent = IsActiveParent(from);
+  // A parent left make-before-break still feeds us until the new one does.
+  const bool from_parent = from_active_parent || IsLeavingParent(from);
   Child* child = from_parent ? nullptr : FindActiveChild(from);
   if (!from_parent && child == nullptr) {
     Drop(kRelay, "unknown_source");
@@ -259,7 +387,7 @@ void RelayCore::OnRtp(const Endpoint& from, const PacketRef& packet) {
     Drop(kRelay, "wrong_direction");
     return;
   }
-  if (from_parent) parent_last_heard_ = now_;
+  if (from_active_parent) OnParentHeard(/*media=*/true);
   if (child != nullptr) child->last_heard = now_;
   if (!down && !stream.options.selected) {
     Drop(kRelay, "not_selected");
@@ -351,7 +479,9 @@ void RelayCore::OnRtcp(const Endpoint& from, const PacketRef& packet) {
     return;
   }
   ++counters_.rtcp_in;
-  if (from_parent) parent_last_heard_ = now_;
+  // The new parent's SRs and NACKs take over from a leaving one's.
+  if (IsLeavingParent(from)) return;
+  if (from_parent) OnParentHeard(/*media=*/false);
   if (child != nullptr) child->last_heard = now_;
   if (!from_parent && child == nullptr) {
     // Only an activation can make a stranger a child; nothing else counts.
@@ -410,6 +540,12 @@ void RelayCore::HandleActivation(const Endpoint& from,
   }
   if (request.kind == rtp::ActivationKind::kDeactivate) {
     Deactivate(child);
+    return;
+  }
+  // A removed child is only kept going where it already was.
+  if (child.remove_at != absl::InfiniteFuture() &&
+      (!child.active || child.address != from)) {
+    Drop(kActivation, "removed_node");
     return;
   }
   child.last_heard = now_;
@@ -536,30 +672,51 @@ void RelayCore::OnTick() {
   now_ = clock_->Now();
   for (auto& [ssrc, stream] : streams_) stream->ring.Expire(now_);
   ExpireChildren();
+  CheckParent();
+  // A parent not heard since it was chosen is asked more often: it may have
+  // missed the activation, or started after us.
+  const absl::Duration keepalive =
+      parent_heard_since_switch_
+          ? options_.parent_keepalive
+          : std::min(options_.parent_keepalive, options_.parent_timeout / 3);
+  if (now_ - last_parent_keepalive_ >= keepalive) SendParentKeepalive();
+  // After the keepalive: a new parent must know us before our NACKs arrive.
   SendNacks();
-  if (now_ - last_parent_keepalive_ >= options_.parent_keepalive) {
-    SendParentKeepalive();
-  }
   if (now_ - last_child_report_ >= options_.child_report) SendChildReports();
 }
 
 void RelayCore::ExpireChildren() {
   bool changed = false;
-  for (Child* child : active_) {
-    if (child->options.static_push ||
-        now_ - child->last_heard <= options_.child_timeout) {
+  for (auto it = children_.begin(); it != children_.end();) {
+    Child& child = *it->second;
+    if (child.remove_at <= now_) {
+      replay_guard_.Forget(it->first);
+      children_.erase(it++);
+      changed = true;
       continue;
     }
-    child->active = false;
-    ++counters_.child_timeouts;
-    changed = true;
-    LOG(INFO) << "child " << child->options.id << " timed out";
+    if (child.active && !child.options.static_push &&
+        now_ - child.last_heard > options_.child_timeout) {
+      child.active = false;
+      ++counters_.child_timeouts;
+      changed = true;
+      LOG(INFO) << "child " << child.options.id << " timed out";
+    }
+    ++it;
   }
   if (changed) RebuildActiveList();
 }
 
 void RelayCore::SendNacks() {
   const Endpoint* parent = active_parent();
+  // Retries sent to a silent parent, or to a new one that may not know us
+  // yet, would be spent for nothing: keep them for the parent that answers
+  // (this one again, or the next after a failover).
+  if (!parent_heard_since_switch_ ||
+      now_ - parent_last_heard_ >
+          std::max(options_.nack.retry, options_.parent_timeout / 2)) {
+    return;
+  }
   for (auto& [ssrc, stream] : streams_) {
     if (stream->options.direction != Direction::kDown) continue;
     const uint64_t gave_up_before = stream->nacks.gave_up();
@@ -584,13 +741,18 @@ void RelayCore::SendNacks() {
 void RelayCore::SendParentKeepalive() {
   last_parent_keepalive_ = now_;
   if (parent_index_ >= options_.parents.size()) return;
-  const ParentOptions& parent = options_.parents[parent_index_];
+  // Renewed with every keepalive, so a restarted parent takes us back.
+  SendToParent(options_.parents[parent_index_], rtp::ActivationKind::kActivate);
+}
+
+void RelayCore::SendToParent(const ParentOptions& parent,
+                             rtp::ActivationKind kind) {
   PacketRef p = NewPacket();
   if (!p) return;
   size_t size = rtp::BuildReceiverReport(ssrc_, {}, p.buffer());
   if (!parent.key.empty()) {
-    // Renewed with every keepalive, so a restarted parent takes us back.
     rtp::ActivationRequest request;
+    request.kind = kind;
     request.sender_ssrc = ssrc_;
     request.node_id = options_.node_id;
     request.timestamp_ms = absl::ToUnixMillis(now_);
@@ -716,6 +878,17 @@ void RelayCore::RenderMetrics(std::string* out) const {
   counter("relay_h264_malformed_total",
           "H.264 payloads the keyframe detector rejected (still forwarded).",
           counters_.h264_malformed);
+  counter("relay_parent_failovers_total",
+          "Moves away from a parent silent past the parent timeout.",
+          counters_.parent_failovers);
+  counter("relay_parent_switches_total",
+          "Make-before-break moves to a new first parent from new settings.",
+          counters_.parent_switches);
+  absl::StrAppend(out,
+                  "# HELP relay_parent_index Position of the active parent in "
+                  "the parent list.\n# TYPE relay_parent_index gauge\n"
+                  "relay_parent_index ",
+                  parent_index_, "\n");
   absl::StrAppend(out,
                   "# HELP relay_children Active children.\n"
                   "# TYPE relay_children gauge\nrelay_children ",

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -54,7 +55,9 @@ struct CoreCounters {
   uint64_t child_timeouts = 0;
   uint64_t rtcp_in = 0;
   uint64_t rtcp_out = 0;
-  uint64_t h264_malformed = 0;  // forwarded anyway; only the cache skips it
+  uint64_t h264_malformed = 0;    // forwarded anyway; only the cache skips it
+  uint64_t parent_failovers = 0;  // moves away from a silent parent
+  uint64_t parent_switches = 0;   // make-before-break moves (new settings)
 };
 
 class RelayCore {
@@ -70,12 +73,10 @@ class RelayCore {
   // timeouts. Call every few milliseconds.
   void OnTick();
   // Takes new settings at run time; children that stay keep their state and
-  // stay active.
+  // stay active. A new first parent is taken make-before-break: the old one
+  // is heard until the new one sends media. Children no longer listed are
+  // served for removed_child_grace, so their own move is seamless too.
   void Apply(const RelayOptions& options);
-  // Moves to options().parents[index] (out of range: no parent) and
-  // activates there at the next tick. Parent failover (issue 5) calls this
-  // when parent_silence() passes its timeout.
-  void UseParent(size_t index);
   size_t parent_index() const { return parent_index_; }
   // Tells activated children the relay is leaving (RTCP BYE).
   void SayGoodbye();
@@ -94,8 +95,10 @@ class RelayCore {
   uint64_t total_drops() const;
   const StreamCounters* stream_counters(uint32_t ssrc) const;
   const CoreCounters& counters() const { return counters_; }
-  // Time since anything arrived from the active parent (for failover).
+  // Time since anything arrived from the active parent.
   absl::Duration parent_silence() const;
+  // The parent being left make-before-break, if any.
+  const Endpoint* leaving_parent() const;
 
  private:
   struct Stream;
@@ -118,7 +121,21 @@ class RelayCore {
   void Activate(Child& child, const Endpoint& at);
   void Deactivate(Child& child);
   void RebuildActiveList();
+  // Failover: watches the active parent's silence, ends make-before-break
+  // switches.
+  void CheckParent();
+  void FailOver();
+  // Makes options_.parents[index] the active parent (out of range: none);
+  // it is activated at once.
+  void UseParent(size_t index);
+  void OnParentHeard(bool media);
+  void FinishParentSwitch();
+  bool HeldDown(const ParentOptions& parent) const;
+  size_t NextParent() const;
+  size_t PreferredParent() const;
+  bool IsLeavingParent(const Endpoint& from) const;
   void SendParentKeepalive();
+  void SendToParent(const ParentOptions& parent, rtp::ActivationKind kind);
   void SendChildReports();
   void SendNacks();
   void ExpireChildren();
@@ -139,6 +156,15 @@ class RelayCore {
   std::vector<Child*> active_;  // fan-out list
   size_t parent_index_ = 0;
   absl::Time parent_last_heard_;
+  bool parent_heard_since_switch_ = false;
+  bool any_parent_heard_ = false;
+  struct LeavingParent {
+    ParentOptions parent;
+    absl::Time until;
+  };
+  std::optional<LeavingParent> leaving_parent_;
+  // When each parent was left for silence (hold-down).
+  absl::flat_hash_map<Endpoint, absl::Time> parent_failed_at_;
   absl::Time last_parent_keepalive_ = absl::InfinitePast();
   absl::Time last_child_report_ = absl::InfinitePast();
   rtp::ReplayGuard replay_guard_;

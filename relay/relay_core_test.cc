@@ -63,6 +63,7 @@ RelayOptions Options() {
   o.streams.push_back({kVideo, Direction::kDown, false, true});
   o.streams.push_back({kUp, Direction::kUp, true, false});
   o.retransmit_rate_per_child = 100;
+  o.retransmit_burst_per_child = 25;
   return o;
 }
 
@@ -130,7 +131,7 @@ uint16_t SeqOf(const std::vector<uint8_t>& rtp) {
   return static_cast<uint16_t>(rtp[2] << 8 | rtp[3]);
 }
 
-// Collects what the parser finds in an RTCP datagram sent by the relay.
+// Collects what the parser finds in the RTCP datagrams sent by the relay.
 struct RtcpSeen : rtp::RtcpVisitor {
   void OnNack(const rtp::NackView& n) override {
     n.ForEachSequenceNumber([&](uint16_t s) { nacked.push_back(s); });
@@ -146,18 +147,21 @@ struct RtcpSeen : rtp::RtcpVisitor {
         absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(kParentKey.data()),
                             kParentKey.size()),
         &r);
-    if (result == rtp::ActivationResult::kOk)
-      activations.emplace_back(r.node_id);
+    if (result != rtp::ActivationResult::kOk) return;
+    (r.kind == rtp::ActivationKind::kDeactivate ? deactivations : activations)
+        .emplace_back(r.node_id);
   }
   std::vector<uint16_t> nacked;
   std::vector<uint32_t> plis;
   std::vector<std::string> activations;
+  std::vector<std::string> deactivations;
   int rrs = 0, srs = 0, byes = 0;
 };
 
 RtcpSeen ParseAll(const std::vector<Sent>& sent) {
   RtcpSeen seen;
   for (const Sent& s : sent) {
+    if (rtp::Classify(s.bytes) == rtp::PacketKind::kRtp) continue;
     EXPECT_EQ(rtp::ParseRtcpCompound(s.bytes, &seen), rtp::RtcpError::kOk);
   }
   return seen;
@@ -174,6 +178,13 @@ class RelayCoreTest : public ::testing::Test {
   void ActivateChild() {
     Receive(kChild, Activation("c1", kChildKey, NowMs(), ++nonce_));
     ASSERT_EQ(core_.ActiveChildren().size(), 2u);
+  }
+  // Lets `d` pass in 5 ms ticks, as the server's timer does.
+  void Run(absl::Duration d) {
+    for (absl::Duration t; t < d; t += absl::Milliseconds(5)) {
+      clock_.Advance(absl::Milliseconds(5));
+      core_.OnTick();
+    }
   }
 
   FakeClock clock_;
@@ -269,7 +280,7 @@ TEST_F(RelayCoreTest, ChildNackAnsweredFromRingUpToTheRateLimit) {
   for (uint16_t seq = 1; seq <= 200; ++seq) asked.push_back(seq);
   Receive(kPush, Nack(kVideo, asked));
   const std::vector<Sent> resent = out_.To(kPush);
-  // Burst of a quarter second's worth at 100/s.
+  // The burst, then 100/s.
   EXPECT_EQ(resent.size(), 25u);
   EXPECT_EQ(SeqOf(resent[0].bytes), 1);
   EXPECT_EQ(core_.stream_counters(kVideo)->nacks_received, 200u);
@@ -343,12 +354,13 @@ TEST_F(RelayCoreTest, KeepalivesActivateAtParentAndReportToChildren) {
   ActivateChild();
   out_.sent.clear();
   for (int i = 0; i < 10; ++i) {
+    Receive(kParent, RtpPacket(kVideo, static_cast<uint16_t>(i), 0, kSlice));
     clock_.Advance(absl::Milliseconds(100));
     core_.OnTick();
   }
   // One SR per 100 ms to the activated child, none to the push endpoint.
   EXPECT_EQ(ParseAll(out_.To(kChild)).srs, 10);
-  EXPECT_TRUE(out_.To(kPush).empty());
+  EXPECT_EQ(RtpOnly(out_.To(kPush)).size(), out_.To(kPush).size());
   at_parent = ParseAll(out_.To(kParent));
   EXPECT_EQ(at_parent.activations.size(), 1u) << "renewed once a second";
 }
@@ -409,29 +421,146 @@ TEST_F(RelayCoreTest, ApplyKeepsChildrenThatStayAndDropsRemovedOnes) {
   EXPECT_TRUE(core_.ActiveChildren().empty());
 }
 
-TEST_F(RelayCoreTest, SwitchingParentActivatesThereAndIgnoresTheOldOne) {
-  const Endpoint standby = Ep("127.0.0.1:5001");
+const Endpoint kStandby = Ep("127.0.0.1:5001");
+
+// Relay "r1" with a standby parent p1 after p0.
+RelayOptions WithStandby() {
   RelayOptions o = Options();
-  o.parents.push_back({"p1", standby, kParentKey});
-  core_.Apply(o);
+  o.parents.push_back({"p1", kStandby, kParentKey});
+  return o;
+}
+
+TEST_F(RelayCoreTest, SilentParentIsLeftForTheNextWhichRepairsTheGap) {
+  core_.Apply(WithStandby());
   core_.OnTick();
   EXPECT_EQ(ParseAll(out_.To(kParent)).activations.size(), 1u);
   Receive(kParent, RtpPacket(kVideo, 1, 0, kSlice));
-  core_.UseParent(1);
-  core_.OnTick();
-  EXPECT_EQ(ParseAll(out_.To(standby)).activations,
-            (std::vector<std::string>{"r1"}));
+  // Quiet for less than the timeout: nothing happens.
+  Run(absl::Milliseconds(250));
   Receive(kParent, RtpPacket(kVideo, 2, 0, kSlice));
+  EXPECT_EQ(core_.parent_index(), 0u);
+  // Then silent for good.
+  Run(absl::Milliseconds(295));
+  EXPECT_EQ(core_.parent_index(), 0u);
+  Run(absl::Milliseconds(10));
+  EXPECT_EQ(core_.parent_index(), 1u);
+  EXPECT_EQ(core_.counters().parent_failovers, 1u);
+  EXPECT_EQ(ParseAll(out_.To(kStandby)).activations,
+            (std::vector<std::string>{"r1"}));
+  // The dead parent's late packets are not taken.
+  Receive(kParent, RtpPacket(kVideo, 3, 0, kSlice));
   EXPECT_EQ(core_.drops("relay", "unknown_source"), 1u);
-  // The new parent's packets continue the same sequence; the gap is NACKed
-  // there.
-  Receive(standby, RtpPacket(kVideo, 4, 0, kSlice));
-  clock_.Advance(absl::Milliseconds(10));
-  core_.OnTick();
-  EXPECT_EQ(ParseAll(out_.To(standby)).nacked, (std::vector<uint16_t>{2, 3}));
-  // A reload that keeps the standby listed stays with it.
+  // The standby continues the same sequence; the gap is NACKed there, and
+  // what it resends reaches the children once.
+  Receive(kStandby, RtpPacket(kVideo, 6, 0, kSlice));
+  Run(absl::Milliseconds(10));
+  EXPECT_EQ(ParseAll(out_.To(kStandby)).nacked,
+            (std::vector<uint16_t>{3, 4, 5}));
+  for (uint16_t seq : {3, 4, 5, 4}) {
+    Receive(kStandby, RtpPacket(kVideo, seq, 0, kSlice));
+  }
+  EXPECT_EQ(core_.drops("relay", "duplicate"), 1u);
+  std::vector<uint16_t> pushed;
+  for (const Sent& p : RtpOnly(out_.To(kPush)))
+    pushed.push_back(SeqOf(p.bytes));
+  EXPECT_EQ(pushed, (std::vector<uint16_t>{1, 2, 6, 3, 4, 5}));
+  // The standby gets its fresh full timeout: no flapping back.
+  Run(absl::Milliseconds(250));
+  EXPECT_EQ(core_.parent_index(), 1u);
+}
+
+TEST_F(RelayCoreTest, GapsAskedOfADyingParentAreAskedAgainOfTheNext) {
+  core_.Apply(WithStandby());
+  Receive(kParent, RtpPacket(kVideo, 1, 0, kSlice));
+  Receive(kParent, RtpPacket(kVideo, 3, 0, kSlice));  // 2 lost
+  Run(absl::Milliseconds(15));
+  EXPECT_EQ(ParseAll(out_.To(kParent)).nacked, (std::vector<uint16_t>{2}));
+  // The parent dies: retries pause rather than run out...
+  Run(absl::Milliseconds(400));
+  EXPECT_EQ(core_.parent_index(), 1u);
+  EXPECT_LE(ParseAll(out_.To(kParent)).nacked.size(), 5u);
+  EXPECT_TRUE(ParseAll(out_.To(kStandby)).nacked.empty());
+  // ... and go to the standby as soon as it is heard.
+  Receive(kStandby, RtpPacket(kVideo, 4, 0, kSlice));
+  Run(absl::Milliseconds(5));
+  EXPECT_EQ(ParseAll(out_.To(kStandby)).nacked, (std::vector<uint16_t>{2}));
+  EXPECT_EQ(core_.stream_counters(kVideo)->nack_gave_up, 0u);
+}
+
+TEST_F(RelayCoreTest, AParentNeverHeardGetsTheStartupTimeout) {
+  core_.Apply(WithStandby());
+  Run(absl::Milliseconds(1900));
+  EXPECT_EQ(core_.parent_index(), 0u);
+  // Asked again and again meanwhile, in case it starts late.
+  EXPECT_GE(ParseAll(out_.To(kParent)).activations.size(), 10u);
+  Run(absl::Milliseconds(200));
+  EXPECT_EQ(core_.parent_index(), 1u);
+}
+
+TEST_F(RelayCoreTest, LeftParentIsHeldDownThenTakenBackMakeBeforeBreak) {
+  const RelayOptions o = WithStandby();
+  core_.Apply(o);
+  Receive(kParent, RtpPacket(kVideo, 1, 0, kSlice));
+  Run(absl::Milliseconds(305));
+  ASSERT_EQ(core_.parent_index(), 1u);
+  Receive(kStandby, RtpPacket(kVideo, 2, 0, kSlice));
+  // The same settings again (a controller that has not noticed yet): the
+  // failed parent is held down, the relay stays.
   core_.Apply(o);
   EXPECT_EQ(core_.parent_index(), 1u);
+  for (uint16_t seq = 3; seq < 110; ++seq) {
+    Run(absl::Milliseconds(100));
+    Receive(kStandby, RtpPacket(kVideo, seq, 0, kSlice));
+  }
+  // Hold-down over: new settings take p0 back, but p1 feeds the children
+  // until p0 sends media.
+  out_.sent.clear();
+  core_.Apply(o);
+  EXPECT_EQ(core_.parent_index(), 0u);
+  EXPECT_EQ(core_.counters().parent_switches, 1u);
+  ASSERT_NE(core_.leaving_parent(), nullptr);
+  Run(absl::Milliseconds(5));
+  EXPECT_EQ(ParseAll(out_.To(kParent)).activations.size(), 1u);
+  Receive(kStandby, RtpPacket(kVideo, 110, 0, kSlice));
+  Receive(kParent, RtpPacket(kVideo, 110, 0, kSlice));  // the same packet
+  Receive(kParent, RtpPacket(kVideo, 111, 0, kSlice));
+  EXPECT_EQ(core_.leaving_parent(), nullptr);
+  EXPECT_EQ(ParseAll(out_.To(kStandby)).deactivations,
+            (std::vector<std::string>{"r1"}));
+  Receive(kStandby, RtpPacket(kVideo, 112, 0, kSlice));
+  EXPECT_EQ(core_.drops("relay", "unknown_source"), 1u);
+  std::vector<uint16_t> pushed;
+  for (const Sent& p : RtpOnly(out_.To(kPush)))
+    pushed.push_back(SeqOf(p.bytes));
+  EXPECT_EQ(pushed, (std::vector<uint16_t>{110, 111}));
+}
+
+TEST_F(RelayCoreTest, RemovedChildIsServedThroughItsGraceOnly) {
+  ActivateChild();
+  RelayOptions o = Options();
+  o.children.pop_back();  // c1 moves elsewhere
+  core_.Apply(o);
+  EXPECT_EQ(core_.ActiveChildren(), (std::vector<Endpoint>{kPush, kChild}));
+  Receive(kParent, RtpPacket(kVideo, 1, 0, kSlice));
+  EXPECT_EQ(RtpOnly(out_.To(kChild)).size(), 1u);
+  // Its keepalive from where it is keeps it; a new address does not.
+  Receive(kChild, Activation("c1", kChildKey, NowMs(), ++nonce_));
+  Receive(kAttacker, Activation("c1", kChildKey, NowMs(), ++nonce_));
+  EXPECT_EQ(core_.drops("activation", "removed_node"), 1u);
+  Run(absl::Milliseconds(2005));
+  EXPECT_EQ(core_.ActiveChildren(), (std::vector<Endpoint>{kPush}));
+  Receive(kChild, Activation("c1", kChildKey, NowMs(), ++nonce_));
+  EXPECT_EQ(core_.drops("activation", "unknown_node"), 1u);
+}
+
+TEST_F(RelayCoreTest, RemovedChildThatLeavesStopsAtOnce) {
+  ActivateChild();
+  RelayOptions o = Options();
+  o.children.pop_back();
+  core_.Apply(o);
+  Receive(kChild, Activation("c1", kChildKey, NowMs(), ++nonce_,
+                             rtp::ActivationKind::kDeactivate));
+  EXPECT_EQ(core_.ActiveChildren(), (std::vector<Endpoint>{kPush}));
 }
 
 TEST_F(RelayCoreTest, ByeToActiveChildrenOnShutdown) {

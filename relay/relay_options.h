@@ -52,7 +52,19 @@ struct RelayOptions {
   absl::Duration parent_keepalive = absl::Seconds(1);
   absl::Duration child_report = absl::Milliseconds(100);
   double retransmit_rate_per_child = 500;
+  double retransmit_burst_per_child = 2000;
   absl::Duration activation_window = absl::Seconds(30);
+
+  // Failover (docs/relayd.md, "Failover").
+  absl::Duration parent_timeout = absl::Milliseconds(300);
+  // Until any parent has been heard since start: relays of a tree start in
+  // any order.
+  absl::Duration parent_startup_timeout = absl::Seconds(2);
+  absl::Duration parent_hold_down = absl::Seconds(10);
+  // Make-before-break: how long the old parent is kept while the new one
+  // has sent nothing yet.
+  absl::Duration parent_switch_overlap = absl::Seconds(1);
+  absl::Duration removed_child_grace = absl::Seconds(2);
 };
 
 }  // namespace cascade::relay

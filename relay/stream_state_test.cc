@@ -128,6 +128,24 @@ TEST(NackTrackerTest, HugeJumpIsARestartNotALoss) {
   EXPECT_EQ(nacks.resets(), 1u);
 }
 
+TEST(NackTrackerTest, RetryAllAsksAgainAtOnceWithFreshRetries) {
+  NackTiming timing;
+  timing.max_retries = 1;
+  NackTracker nacks(timing);
+  nacks.OnPacket(1, kStart);
+  nacks.OnPacket(3, kStart);
+  std::vector<int64_t> due;
+  nacks.Collect(kStart + absl::Milliseconds(10), 100, &due);
+  EXPECT_EQ(due, (std::vector<int64_t>{2}));
+  // Its only retry is spent; a new parent renews it.
+  nacks.RetryAll(kStart + absl::Milliseconds(20));
+  due.clear();
+  nacks.Collect(kStart + absl::Milliseconds(20), 100, &due);
+  EXPECT_EQ(due, (std::vector<int64_t>{2}));
+  nacks.Collect(kStart + absl::Milliseconds(100), 100, &due);
+  EXPECT_EQ(nacks.gave_up(), 1u);
+}
+
 TEST(NackTrackerTest, RequestAsksAtOnceButOnlyInsideWhatWasSeen) {
   NackTracker nacks(NackTiming{});
   nacks.Request(3, kStart);

@@ -234,7 +234,7 @@ struct Single {
               children { id: "c1" key_hex: "$1" }
               children { id: "push" address: "$2" static_push: true }
               streams { ssrc: $3 direction: DOWN h264: true }
-              timings { retransmit_rate_per_child: 200 }
+              timings { retransmit_rate_per_child: 200 retransmit_burst_per_child: 50 }
             )pb",
             Addr(source.address()), Hex(kKeyC1), Addr(push.address()), kVideo));
   }
