@@ -17,7 +17,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "base/flags.h"
-#include "tools/media/cli.h"
+#include "tools/probe/config.h"
 #include "tools/probe/probe.h"
 
 extern "C" {
@@ -29,17 +29,30 @@ ABSL_FLAG(std::string, listen, "127.0.0.1:0",
           "With --sites=N and a non-zero port, site i listens on PORT+i");
 ABSL_FLAG(int, sites, 1, "number of sites in this process");
 ABSL_FLAG(std::string, sites_file, "",
-          "one site per line: LISTEN [PARENT NODE_ID KEY_HEX]; replaces "
-          "--listen/--sites/--parent/--node_id/--key");
+          "one site per line: LISTEN [PARENT NODE_ID KEY_HEX [PARENT "
+          "KEY_HEX]...] (extra parent/key pairs: standbys, in order); "
+          "replaces --listen/--sites/--parent/--node_id/--key");
 ABSL_FLAG(int, decode_sites, 1,
           "how many sites (the first ones) decode; the others only count");
 ABSL_FLAG(std::string, parent, "",
-          "IP:PORT of the relay to join as an authorised child; empty: a "
-          "plain push endpoint");
+          "IP:PORT[,IP:PORT...] of the relays to join as an authorised child: "
+          "the primary first, then standbys to fail over to in order; empty: "
+          "a plain push endpoint");
 ABSL_FLAG(std::string, node_id, "",
           "node id to activate with (with --sites=N > 1: ID-0 .. ID-(N-1))");
-ABSL_FLAG(std::string, key, "", "the node's activation key, hex");
-ABSL_FLAG(std::string, key_file, "", "file holding the node's key, hex");
+ABSL_FLAG(std::string, key, "",
+          "the node's activation key, hex: one for every parent, or a "
+          "comma-separated list with one per --parent");
+ABSL_FLAG(std::string, key_file, "",
+          "file holding --key's text (one hex key or a comma-separated list)");
+ABSL_FLAG(absl::Duration, parent_timeout, absl::Milliseconds(300),
+          "fail over to the next --parent (wrapping round) when the active "
+          "one, once heard, has sent nothing (no RTP, no RTCP) this long, "
+          "e.g. 300ms; each new parent gets this long before the next move");
+ABSL_FLAG(double, nack_rate, 400,
+          "sequence numbers NACKed per second at most (retries included), in "
+          "bursts of a quarter second's worth; relayd answers 500/s per "
+          "child");
 ABSL_FLAG(bool, feedback, true,
           "send NACK for gaps and PLI when the picture cannot be decoded (to "
           "the parent, or to the sender of a pushed stream)");
@@ -69,6 +82,9 @@ ABSL_FLAG(int64_t, min_frames, 1,
           "broken if a decoding site decodes fewer frames");
 ABSL_FLAG(double, max_latency_ms, 0,
           "broken if the p99 latency is higher (0: no limit)");
+ABSL_FLAG(double, max_gap_ms, 0,
+          "broken if a site's longest stall (time between new in-order or "
+          "repaired packets of a stream) is longer (0: no limit)");
 ABSL_FLAG(double, max_first_frame_ms, 0,
           "broken if a decoding site's first picture comes later (0: no "
           "limit)");
@@ -98,12 +114,6 @@ cascade::relay::Endpoint ParseEndpoint(const std::string& flag,
   return *endpoint;
 }
 
-std::string ParseKey(const std::string& flag, const std::string& hex) {
-  auto key = cascade::media::ParseHex(hex);
-  if (!key.ok()) BadFlag(flag, std::string(key.status().message()));
-  return *key;
-}
-
 double Ms(absl::Duration d) { return absl::ToDoubleMilliseconds(d); }
 
 std::string FreezeList(const std::vector<absl::Duration>& freezes) {
@@ -125,8 +135,11 @@ std::string Json(const char* type, absl::Duration elapsed, const Totals& t) {
       "{\"type\":\"%s\",\"elapsed_s\":%.3f,\"sites\":%d,\"decoding_sites\":%d,"
       "\"sites_with_pictures\":%d,\"streams\":%d,\"packets\":%d,\"bytes\":%d,"
       "\"lost\":%d,\"duplicates\":%d,\"out_of_order\":%d,\"bad_packets\":%d,"
+      "\"stale_parent_packets\":%d,\"parent_switches\":%d,"
+      "\"sites_on_standby\":%d,\"longest_gap_ms\":%.1f,"
       "\"rtcp_received\":%d,\"frames_decoded\":%d,\"decode_errors\":%d,"
       "\"frames_dropped\":%d,\"frames_skipped\":%d,\"nacks_sent\":%d,"
+      "\"nacks_given_up\":%d,"
       "\"plis_sent\":%d,\"activations_sent\":%d,\"freezes\":%d,"
       "\"freeze_ms\":%s,\"longest_freeze_ms\":%.1f,\"latency_samples\":%d,"
       "\"latency_p50_ms\":%.3f,\"latency_p99_ms\":%.3f,"
@@ -134,11 +147,13 @@ std::string Json(const char* type, absl::Duration elapsed, const Totals& t) {
       "\"last_pattern_frame\":%s",
       type, absl::ToDoubleSeconds(elapsed), t.sites, t.decoding_sites,
       t.sites_with_pictures, c.streams, c.packets, c.bytes, c.lost,
-      c.duplicates, c.out_of_order, c.bad_packets, c.rtcp_received,
+      c.duplicates, c.out_of_order, c.bad_packets, c.stale_parent_packets,
+      c.parent_switches, t.sites_on_standby, Ms(c.longest_gap), c.rtcp_received,
       c.frames_decoded, c.decode_errors, c.frames_dropped, c.frames_skipped,
-      c.nacks_sent, c.plis_sent, c.activations_sent, c.freezes.size(),
-      FreezeList(c.freezes), Ms(Longest(c.freezes)), t.latency_samples,
-      Ms(t.latency_p50), Ms(t.latency_p99), Ms(t.latency_max),
+      c.nacks_sent, c.nacks_given_up, c.plis_sent, c.activations_sent,
+      c.freezes.size(), FreezeList(c.freezes), Ms(Longest(c.freezes)),
+      t.latency_samples, Ms(t.latency_p50), Ms(t.latency_p99),
+      Ms(t.latency_max),
       c.first_frame ? absl::StrFormat("%.1f", Ms(*c.first_frame)) : "null",
       c.last_pattern_frame ? absl::StrCat(*c.last_pattern_frame) : "null");
 }
@@ -148,42 +163,34 @@ std::string Text(const char* what, absl::Duration elapsed, const Totals& t) {
   return absl::StrFormat(
       "%s t=%.1fs sites=%d packets=%d lost=%d dup=%d ooo=%d frames=%d "
       "decode_errors=%d dropped=%d freezes=%d (longest %.0f ms) latency "
-      "p50=%.1f p99=%.1f max=%.1f ms first_frame=%s nacks=%d plis=%d",
+      "p50=%.1f p99=%.1f max=%.1f ms first_frame=%s nacks=%d plis=%d "
+      "longest_gap=%.0fms parent_switches=%d on_standby=%d",
       what, absl::ToDoubleSeconds(elapsed), t.sites, c.packets, c.lost,
       c.duplicates, c.out_of_order, c.frames_decoded, c.decode_errors,
       c.frames_dropped, c.freezes.size(), Ms(Longest(c.freezes)),
       Ms(t.latency_p50), Ms(t.latency_p99), Ms(t.latency_max),
       c.first_frame ? absl::StrFormat("%.0fms", Ms(*c.first_frame)) : "none",
-      c.nacks_sent, c.plis_sent);
+      c.nacks_sent, c.plis_sent, Ms(c.longest_gap), c.parent_switches,
+      t.sites_on_standby);
 }
 
 std::vector<SiteOptions> SitesFromFile(const std::string& path,
                                        const SiteOptions& base) {
   std::ifstream in(path);
+  std::stringstream contents;
+  contents << in.rdbuf();
   if (!in) BadFlag("sites_file", "cannot read " + path);
-  std::vector<SiteOptions> sites;
-  std::string line;
-  int number = 0;
-  while (std::getline(in, line)) {
-    ++number;
-    std::vector<std::string> fields =
-        absl::StrSplit(line, ' ', absl::SkipWhitespace());
-    if (fields.empty() || fields[0][0] == '#') continue;
-    const std::string where = absl::StrCat(path, ":", number);
-    if (fields.size() != 1 && fields.size() != 4) {
-      BadFlag("sites_file", where + ": want LISTEN [PARENT NODE_ID KEY_HEX]");
-    }
-    SiteOptions site = base;
-    site.listen = ParseEndpoint("sites_file " + where, fields[0]);
-    if (fields.size() == 4) {
-      site.parent = cascade::probe::ParentLink{
-          ParseEndpoint("sites_file " + where, fields[1]), fields[2],
-          ParseKey("sites_file " + where, fields[3])};
-    }
-    sites.push_back(site);
-  }
-  if (sites.empty()) BadFlag("sites_file", path + " lists no sites");
-  return sites;
+  auto sites = cascade::probe::ParseSites(path, contents.str(), base);
+  if (!sites.ok()) BadFlag("sites_file", std::string(sites.status().message()));
+  return *std::move(sites);
+}
+
+// "IP:PORT" of the site's active parent, or null when pushed to.
+std::string ActiveParentJson(const cascade::probe::Site& site) {
+  const cascade::probe::ParentLink* parent = site.active_parent();
+  return parent == nullptr
+             ? "null"
+             : absl::StrCat("\"", parent->address.ToString(), "\"");
 }
 
 // Reasons the picture counts as broken under the given criteria.
@@ -222,6 +229,18 @@ std::vector<std::string> Broken(const Probe& probe, const Totals& t) {
                                         Ms(*r.first_frame)));
     }
   }
+  // One reason for the worst site: with thousands of sites a reason each
+  // would drown the rest.
+  const double max_gap = absl::GetFlag(FLAGS_max_gap_ms);
+  if (max_gap > 0 && Ms(c.longest_gap) > max_gap) {
+    for (const auto& site : probe.sites()) {
+      if (site->Report().longest_gap != c.longest_gap) continue;
+      reasons.push_back(absl::StrFormat("site %s: a %.0f ms gap",
+                                        site->local().ToString(),
+                                        Ms(c.longest_gap)));
+      break;
+    }
+  }
   const double max_latency = absl::GetFlag(FLAGS_max_latency_ms);
   if (max_latency > 0 && Ms(t.latency_p99) > max_latency) {
     reasons.push_back(
@@ -235,12 +254,15 @@ std::vector<std::string> Broken(const Probe& probe, const Totals& t) {
 int main(int argc, char** argv) {
   cascade::ParseFlags(
       argc, argv,
-      "relay-probe [--listen=IP:PORT | --parent=IP:PORT --node-id=ID "
-      "--key=HEX] [--json] [--duration=SECONDS] [--sites=N]\n"
+      "relay-probe [--listen=IP:PORT | --parent=IP:PORT[,IP:PORT...] "
+      "--node-id=ID --key=HEX[,HEX...]] [--json] [--duration=SECONDS] "
+      "[--sites=N | --sites-file=FILE]\n"
       "Receives a Cascade stream as one or many sites; counts packets "
       "(lost after repair, duplicated, out of order), decodes H.264 and "
       "reports frames, decode errors, freezes, latency and time to first "
-      "picture. Exit code 1 when the picture was broken by the criteria.");
+      "picture. As a child it fails over between its parents when the active "
+      "one falls silent (--parent-timeout). Exit code 1 when the picture was "
+      "broken by the criteria.");
   // The H.264 decoder logs each damaged slice; the report counts them.
   av_log_set_level(AV_LOG_FATAL);
 
@@ -252,11 +274,23 @@ int main(int argc, char** argv) {
   const double fps = absl::GetFlag(FLAGS_fps);
   if (!(fps >= 0 && fps <= 240)) BadFlag("fps", "must be 0..240");
   if (fps > 0) base.frame_interval = absl::Seconds(1 / fps);
+  if (!(absl::GetFlag(FLAGS_max_gap_ms) >= 0)) {
+    BadFlag("max_gap_ms", "must be >= 0");
+  }
   const double repair_wait = absl::GetFlag(FLAGS_repair_wait_ms);
   if (!(repair_wait >= 0 && repair_wait <= 10000)) {
     BadFlag("repair_wait_ms", "must be 0..10000");
   }
   base.assembler.max_wait = absl::Milliseconds(repair_wait);
+  base.parent_timeout = absl::GetFlag(FLAGS_parent_timeout);
+  if (base.parent_timeout < absl::Milliseconds(10) ||
+      base.parent_timeout > absl::Minutes(1)) {
+    BadFlag("parent_timeout", "must be between 10ms and 1m");
+  }
+  base.nack.max_rate = absl::GetFlag(FLAGS_nack_rate);
+  if (!(base.nack.max_rate >= 1 && base.nack.max_rate <= 100000)) {
+    BadFlag("nack_rate", "must be 1..100000");
+  }
 
   std::vector<SiteOptions> sites;
   if (!absl::GetFlag(FLAGS_sites_file).empty()) {
@@ -269,34 +303,37 @@ int main(int argc, char** argv) {
     if (listen.port != 0 && listen.port + count - 1 > 65535) {
       BadFlag("listen", "port range runs past 65535");
     }
-    std::optional<cascade::probe::ParentLink> parent;
+    std::vector<cascade::probe::ParentLink> parents;
+    const std::string node_id = absl::GetFlag(FLAGS_node_id);
     if (!absl::GetFlag(FLAGS_parent).empty()) {
-      parent.emplace();
-      parent->address = ParseEndpoint("parent", absl::GetFlag(FLAGS_parent));
-      parent->node_id = absl::GetFlag(FLAGS_node_id);
-      if (parent->node_id.empty() || parent->node_id.size() > 60) {
-        BadFlag("node_id", "1..60 bytes, required with --parent");
-      }
-      std::string hex = absl::GetFlag(FLAGS_key);
+      std::string keys = absl::GetFlag(FLAGS_key);
       if (!absl::GetFlag(FLAGS_key_file).empty()) {
         std::ifstream in(absl::GetFlag(FLAGS_key_file));
         std::stringstream contents;
         contents << in.rdbuf();
         if (!in) BadFlag("key_file", "cannot read the file");
-        hex = contents.str();
+        keys = contents.str();
       }
-      if (hex.empty())
+      if (keys.empty())
         BadFlag("key", "--key or --key_file is required with --parent");
-      parent->key = ParseKey("key", hex);
+      auto parsed =
+          cascade::probe::ParseParents(absl::GetFlag(FLAGS_parent), keys);
+      if (!parsed.ok()) {
+        BadFlag("parent", std::string(parsed.status().message()));
+      }
+      parents = *std::move(parsed);
+      if (node_id.empty()) BadFlag("node_id", "required with --parent");
     }
     for (int i = 0; i < count; ++i) {
       SiteOptions site = base;
       site.listen = listen;
       if (listen.port != 0)
         site.listen.port = static_cast<uint16_t>(listen.port + i);
-      site.parent = parent;
-      if (parent.has_value() && count > 1) {
-        site.parent->node_id = absl::StrCat(parent->node_id, "-", i);
+      site.parents = parents;
+      if (!parents.empty()) {
+        site.node_id = count > 1 ? absl::StrCat(node_id, "-", i) : node_id;
+        const absl::Status valid = cascade::probe::CheckNodeId(site.node_id);
+        if (!valid.ok()) BadFlag("node_id", std::string(valid.message()));
       }
       sites.push_back(site);
     }
@@ -369,13 +406,18 @@ int main(int argc, char** argv) {
         items.push_back(absl::StrFormat(
             "{\"listen\":\"%s\",\"decodes\":%s,\"packets\":%d,\"lost\":%d,"
             "\"frames_decoded\":%d,\"decode_errors\":%d,\"freezes\":%d,"
-            "\"latency_p99_ms\":%.3f}",
+            "\"latency_p99_ms\":%.3f,\"active_parent\":%s,"
+            "\"parent_switches\":%d,\"longest_gap_ms\":%.1f}",
             site->local().ToString(), site->decodes() ? "true" : "false",
             r.packets, r.lost, r.frames_decoded, r.decode_errors,
-            r.freezes.size(), Ms(site->latency().Percentile(0.99))));
+            r.freezes.size(), Ms(site->latency().Percentile(0.99)),
+            ActiveParentJson(*site), r.parent_switches, Ms(r.longest_gap)));
       }
       per_site =
           absl::StrCat(",\"per_site\":[", absl::StrJoin(items, ","), "]");
+    } else {
+      per_site = absl::StrCat(",\"active_parent\":",
+                              ActiveParentJson(*(*probe)->sites()[0]));
     }
     std::vector<std::string> quoted;
     for (const std::string& reason : broken) {
@@ -387,6 +429,11 @@ int main(int argc, char** argv) {
               << per_site << "}" << std::endl;
   } else {
     std::cerr << Text("relay-probe: final", elapsed, totals) << "\n";
+    if (const auto* parent = (*probe)->sites()[0]->active_parent();
+        totals.sites == 1 && parent != nullptr) {
+      std::cerr << "relay-probe: active parent " << parent->address.ToString()
+                << "\n";
+    }
     for (const std::string& reason : broken) {
       std::cerr << "relay-probe: broken: " << reason << "\n";
     }

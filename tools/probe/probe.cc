@@ -74,19 +74,9 @@ void Probe::Run(
         now - *last_media >= idle_exit_) {
       break;
     }
-    if (now >= next_tick) {
-      for (auto& site : sites_) site->OnTick(now);
-      next_tick = now + kTick;
-    }
-    if (now >= next_report) {
-      if (on_interval) on_interval(now - start, Sum(interval_latency_));
-      interval_latency_ = media::LatencyStats(1 << 20);
-      next_report += interval;
-    }
     const absl::Time wake = std::min({next_tick, next_report, end});
     const int timeout_ms = static_cast<int>(std::max<int64_t>(
-        0, absl::ToInt64Milliseconds(wake - absl::Now() +
-                                     absl::Microseconds(999))));
+        0, absl::ToInt64Milliseconds(wake - now + absl::Microseconds(999))));
     const int ready = epoll_wait(epoll_fd_, events.data(),
                                  static_cast<int>(events.size()), timeout_ms);
     for (int i = 0; i < ready; ++i) {
@@ -100,6 +90,18 @@ void Probe::Run(
           }
         }
       }
+    }
+    // Timers after reading, so a parent is never judged silent while its
+    // packets wait unread in the socket.
+    now = absl::Now();
+    if (now >= next_tick) {
+      for (auto& site : sites_) site->OnTick(now);
+      next_tick = now + kTick;
+    }
+    if (now >= next_report) {
+      if (on_interval) on_interval(now - start, Sum(interval_latency_));
+      interval_latency_ = media::LatencyStats(1 << 20);
+      next_report += interval;
     }
   }
   // Frames still waiting for a repair get their last chance to count.
@@ -122,6 +124,8 @@ Totals Probe::Sum(const media::LatencyStats& latency) const {
     sum.duplicates += r.duplicates;
     sum.out_of_order += r.out_of_order;
     sum.bad_packets += r.bad_packets;
+    sum.stale_parent_packets += r.stale_parent_packets;
+    sum.parent_switches += r.parent_switches;
     sum.rtcp_received += r.rtcp_received;
     sum.streams += r.streams;
     sum.frames_decoded += r.frames_decoded;
@@ -129,9 +133,12 @@ Totals Probe::Sum(const media::LatencyStats& latency) const {
     sum.frames_dropped += r.frames_dropped;
     sum.frames_skipped += r.frames_skipped;
     sum.nacks_sent += r.nacks_sent;
+    sum.nacks_given_up += r.nacks_given_up;
     sum.plis_sent += r.plis_sent;
     sum.activations_sent += r.activations_sent;
     sum.freezes.insert(sum.freezes.end(), r.freezes.begin(), r.freezes.end());
+    sum.longest_gap = std::max(sum.longest_gap, r.longest_gap);
+    if (site->active_parent_index() > 0) ++totals.sites_on_standby;
     if (site->decodes()) {
       ++totals.decoding_sites;
       if (r.first_frame.has_value()) {

@@ -23,7 +23,10 @@ namespace probe {
 // Sums over sites plus latency over all their samples.
 struct Totals {
   int sites = 0;
-  SiteReport counters;  // summed; first_frame: the slowest decoding site
+  // Summed; first_frame: the slowest decoding site; longest_gap: the
+  // longest at any site.
+  SiteReport counters;
+  int sites_on_standby = 0;  // children whose active parent is not the primary
   int sites_with_pictures = 0;  // decoding sites that showed a picture
   int decoding_sites = 0;
   absl::Duration latency_p50;

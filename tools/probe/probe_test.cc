@@ -6,7 +6,9 @@
 #include <gtest/gtest.h>
 #include <poll.h>
 
+#include <algorithm>
 #include <atomic>
+#include <iostream>
 #include <thread>
 
 #include "absl/container/flat_hash_set.h"
@@ -198,100 +200,484 @@ TEST(SourceToProbeTest, UnrepairableLossAsksForAKeyframeAndRecovers) {
   EXPECT_FALSE(c.freezes.empty());
 }
 
-// Records what a child sends its parent.
-struct ParentSide : public rtp::RtcpVisitor {
+constexpr uint32_t kStreamSsrc = 0x5151;
+
+// An RTP packet of a non-video stream (counted, not decoded).
+std::vector<uint8_t> MediaPacket(uint16_t seq) {
+  uint8_t packet[64];
+  rtp::RtpHeader header;
+  header.payload_type = 111;
+  header.sequence_number = seq;
+  header.timestamp = seq * 960u;
+  header.ssrc = kStreamSsrc;
+  const uint8_t payload[] = {1, 2, 3};
+  const size_t size =
+      rtp::WriteRtpPacket(header, payload, absl::MakeSpan(packet));
+  return std::vector<uint8_t>(packet, packet + size);
+}
+
+std::vector<uint8_t> SenderReport() {
+  uint8_t packet[64];
+  const size_t size = rtp::BuildSenderReport(0x7777, rtp::SenderInfo(), {},
+                                             absl::MakeSpan(packet));
+  return std::vector<uint8_t>(packet, packet + size);
+}
+
+// A parent relay as a child sees it, on a loopback socket: checks the
+// child's activations with its key and node id, and records its receiver
+// reports and NACKs with their arrival times.
+class FakeParent : public rtp::RtcpVisitor {
+ public:
+  explicit FakeParent(std::string key)
+      : key_(std::move(key)), socket_(*media::UdpFd::Open(Loopback())) {}
+
+  ParentLink link() const { return ParentLink{socket_.local(), key_}; }
+  int fd() const { return socket_.fd(); }
+  void Send(absl::Span<const uint8_t> data) const {
+    if (child_.has_value()) socket_.SendTo(*child_, data);
+  }
+
+  // Reads everything waiting, as arrived at `now`.
+  void Poll(absl::Time now) {
+    now_ = now;
+    std::vector<media::Receiver::Datagram> datagrams;
+    while (receiver_.Receive(socket_.fd(), &datagrams) > 0) {
+      for (const auto& d : datagrams) {
+        ++datagrams_;
+        from_ = d.from;
+        EXPECT_EQ(rtp::ParseRtcpCompound(d.data, this), rtp::RtcpError::kOk);
+      }
+    }
+  }
+
   void OnApp(const rtp::AppView& app) override {
     rtp::ActivationRequest request;
-    const std::string key = "site-key";
     if (rtp::VerifyActivation(
             app,
-            absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(key.data()),
-                                key.size()),
-            &request) == rtp::ActivationResult::kOk &&
-        request.node_id == "site-7") {
-      (request.kind == rtp::ActivationKind::kActivate ? activations
-                                                      : deactivations)++;
+            absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(key_.data()),
+                                key_.size()),
+            &request) != rtp::ActivationResult::kOk ||
+        request.node_id != "site-7") {
+      ++invalid_activations;
+      return;
+    }
+    if (request.kind == rtp::ActivationKind::kActivate) {
+      activations.push_back(now_);
+      child_ = from_;
+    } else {
+      ++deactivations;
     }
   }
   void OnReceiverReport(const rtp::ReceiverReportView& rr) override {
-    ++receiver_reports;
+    receiver_reports.push_back(now_);
     for (size_t i = 0; i < rr.blocks.size(); ++i) {
-      if (rr.blocks[i].ssrc == 0x5151)
+      if (rr.blocks[i].ssrc == kStreamSsrc)
         last_highest = rr.blocks[i].extended_highest_sequence;
     }
   }
-  int activations = 0;
+  void OnNack(const rtp::NackView& nack) override {
+    nack.ForEachSequenceNumber([this](uint16_t seq) { nacked.push_back(seq); });
+  }
+
+  const std::optional<relay::Endpoint>& child() const { return child_; }
+  int datagrams() const { return datagrams_; }
+  int ReportsAfter(absl::Time t) const {
+    return static_cast<int>(std::count_if(receiver_reports.begin(),
+                                          receiver_reports.end(),
+                                          [t](absl::Time r) { return r > t; }));
+  }
+
+  std::vector<absl::Time> activations;  // valid ones, by arrival
+  int invalid_activations = 0;
   int deactivations = 0;
-  int receiver_reports = 0;
+  std::vector<absl::Time> receiver_reports;
   uint32_t last_highest = 0;
+  std::vector<uint16_t> nacked;
+
+ private:
+  std::string key_;
+  media::UdpFd socket_;
+  media::Receiver receiver_;
+  std::optional<relay::Endpoint> child_;
+  relay::Endpoint from_;
+  absl::Time now_;
+  int datagrams_ = 0;
 };
 
-// Runs one child site for 600 ms against a parent socket that, when
-// `answer` is set, streams a packet every few milliseconds once activated.
-ParentSide RunChild(bool answer, Totals* totals) {
-  media::UdpFd parent = *media::UdpFd::Open(Loopback());
+// Waits up to 5 ms for either parent's socket to be readable.
+void WaitForParents(const FakeParent& a, const FakeParent& b) {
+  pollfd fds[2] = {{a.fd(), POLLIN, 0}, {b.fd(), POLLIN, 0}};
+  poll(fds, 2, 5);
+}
+
+SiteOptions ChildOf(std::vector<ParentLink> parents) {
   SiteOptions site;
   site.listen = Loopback();
   site.decode = false;
-  site.parent = ParentLink{parent.local(), "site-7", "site-key"};
+  site.parents = std::move(parents);
+  site.node_id = "site-7";
+  return site;
+}
+
+// Runs one child site for 600 ms against a parent that, when `answer` is
+// set, streams a packet every few milliseconds once activated.
+FakeParent RunChild(bool answer, Totals* totals) {
+  FakeParent parent("site-key");
+  FakeParent unused("other-key");
+  SiteOptions site = ChildOf({parent.link()});
   site.keepalive_interval = absl::Milliseconds(50);
   site.activation_retry = absl::Milliseconds(100);
   auto probe = Probe::Create({site});
   EXPECT_TRUE(probe.ok());
-  const relay::Endpoint child = (*probe)->sites()[0]->local();
   std::thread run([&] {
     (*probe)->Run(absl::Milliseconds(600), absl::Seconds(1), nullptr);
   });
-  ParentSide seen;
-  media::Receiver receiver;
-  std::vector<media::Receiver::Datagram> datagrams;
   uint16_t seq = 100;
   const absl::Time deadline = absl::Now() + absl::Seconds(5);
-  while (absl::Now() < deadline && seen.deactivations == 0) {
-    pollfd fds{parent.fd(), POLLIN, 0};
-    if (poll(&fds, 1, 5) > 0) {
-      receiver.Receive(parent.fd(), &datagrams);
-      for (const auto& d : datagrams) {
-        EXPECT_EQ(d.from, child);
-        EXPECT_EQ(rtp::ParseRtcpCompound(d.data, &seen), rtp::RtcpError::kOk);
-      }
-    }
-    if (answer && seen.activations > 0) {
-      uint8_t packet[64];
-      rtp::RtpHeader header;
-      header.payload_type = 111;
-      header.sequence_number = seq++;
-      header.ssrc = 0x5151;
-      const uint8_t payload[] = {1, 2, 3};
-      const size_t size =
-          rtp::WriteRtpPacket(header, payload, absl::MakeSpan(packet));
-      parent.SendTo(child, absl::MakeConstSpan(packet, size));
-    }
+  while (absl::Now() < deadline && parent.deactivations == 0) {
+    WaitForParents(parent, unused);
+    parent.Poll(absl::Now());
+    if (answer && !parent.activations.empty()) parent.Send(MediaPacket(seq++));
   }
   run.join();
+  EXPECT_EQ(parent.child(), (*probe)->sites()[0]->local());
+  EXPECT_EQ(parent.invalid_activations, 0);
   *totals = (*probe)->Final();
-  return seen;
+  return parent;
 }
 
 TEST(ProbeTest, ChildActivatesOnceWhileMediaFlowsKeepsAliveAndLeaves) {
   Totals totals;
-  const ParentSide seen = RunChild(/*answer=*/true, &totals);
-  EXPECT_EQ(seen.activations, 1);
+  const FakeParent seen = RunChild(/*answer=*/true, &totals);
+  EXPECT_EQ(seen.activations.size(), 1u);
   EXPECT_EQ(seen.deactivations, 1);
-  EXPECT_GE(seen.receiver_reports, 5);
+  EXPECT_GE(seen.receiver_reports.size(), 5u);
   // RRs report the stream's progress.
   EXPECT_GT(seen.last_highest, 110u);
   EXPECT_GT(totals.counters.packets, 10);
   EXPECT_EQ(totals.counters.lost, 0);
+  EXPECT_EQ(totals.counters.parent_switches, 0);
 }
 
 TEST(ProbeTest, ChildActivatesAgainWhileTheParentIsSilent) {
   Totals totals;
-  const ParentSide seen = RunChild(/*answer=*/false, &totals);
-  EXPECT_GE(seen.activations, 4);  // every 100 ms for 600 ms
-  EXPECT_LE(seen.activations, 7);
+  const FakeParent seen = RunChild(/*answer=*/false, &totals);
+  EXPECT_GE(seen.activations.size(), 4u);  // every 100 ms for 600 ms
+  EXPECT_LE(seen.activations.size(), 7u);
   EXPECT_EQ(seen.deactivations, 1);
   EXPECT_EQ(totals.counters.packets, 0);
+}
+
+// Failover decisions, with time given by hand: a site and two fake parents.
+class SiteFailoverTest : public ::testing::Test {
+ protected:
+  SiteFailoverTest() : primary_("key-a"), standby_("key-b") {}
+
+  std::unique_ptr<Site> MakeSite(std::vector<ParentLink> parents) {
+    return std::make_unique<Site>(ChildOf(std::move(parents)),
+                                  *media::UdpFd::Open(Loopback()), kT0);
+  }
+  absl::Time At(int ms) const { return kT0 + absl::Milliseconds(ms); }
+  void PollParents(absl::Time now) {
+    primary_.Poll(now);
+    standby_.Poll(now);
+  }
+
+  const absl::Time kT0 = absl::FromUnixSeconds(1700000000);
+  FakeParent primary_;
+  FakeParent standby_;
+};
+
+TEST_F(SiteFailoverTest, SilenceShorterThanTheTimeoutKeepsTheParent) {
+  auto site = MakeSite({primary_.link(), standby_.link()});
+  const relay::Endpoint primary = primary_.link().address;
+  site->OnTick(At(0));
+  EXPECT_TRUE(site->OnDatagram(primary, MediaPacket(1), At(10)));
+  site->OnTick(At(309));
+  // RTCP alone keeps the parent alive too.
+  EXPECT_FALSE(site->OnDatagram(primary, SenderReport(), At(309)));
+  site->OnTick(At(608));
+  EXPECT_EQ(site->Report().parent_switches, 0);
+  EXPECT_EQ(site->active_parent_index(), 0u);
+  site->OnTick(At(609));
+  EXPECT_EQ(site->Report().parent_switches, 1);
+  PollParents(At(609));
+  EXPECT_EQ(primary_.activations.size(), 1u);
+  ASSERT_EQ(standby_.activations.size(), 1u);
+  EXPECT_EQ(standby_.invalid_activations, 0);
+  EXPECT_EQ(primary_.deactivations, 0);
+}
+
+TEST_F(SiteFailoverTest, EachNewParentGetsAFullTimeoutAndTheListWrapsRound) {
+  auto site = MakeSite({primary_.link(), standby_.link()});
+  const relay::Endpoint primary = primary_.link().address;
+  const relay::Endpoint standby = standby_.link().address;
+  site->OnTick(At(0));
+  site->OnDatagram(primary, MediaPacket(1), At(0));
+  site->OnTick(At(300));
+  EXPECT_EQ(site->active_parent()->address, standby);
+  // The old parent is not dead after all: what it sends is dropped and
+  // counted, and does not bring the site back.
+  EXPECT_FALSE(site->OnDatagram(primary, MediaPacket(2), At(400)));
+  EXPECT_FALSE(site->OnDatagram(primary, SenderReport(), At(450)));
+  site->OnTick(At(599));
+  EXPECT_EQ(site->active_parent()->address, standby);
+  // The standby never answered: a full timeout after the switch the site
+  // moves on, round to the primary.
+  site->OnTick(At(600));
+  EXPECT_EQ(site->active_parent()->address, primary);
+  const SiteReport report = site->Report();
+  EXPECT_EQ(report.parent_switches, 2);
+  EXPECT_EQ(report.stale_parent_packets, 2);
+  EXPECT_EQ(report.packets, 1);
+  PollParents(At(600));
+  EXPECT_EQ(primary_.activations.size(), 2u);
+  EXPECT_EQ(standby_.activations.size(), 1u);
+}
+
+TEST_F(SiteFailoverTest, KeepalivesGoToTheActiveParentOnly) {
+  auto site = MakeSite({primary_.link(), standby_.link()});
+  site->OnDatagram(primary_.link().address, MediaPacket(1), At(0));
+  for (int ms = 0; ms <= 1000; ms += 5) {
+    site->OnTick(At(ms));
+    // The standby answers the switch at 300 ms with an SR every 100 ms.
+    if (ms > 300 && ms % 100 == 0) {
+      site->OnDatagram(standby_.link().address, SenderReport(), At(ms));
+    }
+  }
+  PollParents(At(1000));
+  EXPECT_EQ(site->Report().parent_switches, 1);
+  // Every 250 ms: at 0 and 250 to the primary, then at 500, 750 and 1000 to
+  // the standby.
+  EXPECT_EQ(primary_.receiver_reports.size(), 2u);
+  EXPECT_EQ(standby_.receiver_reports.size(), 3u);
+  EXPECT_EQ(primary_.deactivations + standby_.deactivations, 0);
+  site->Leave(At(1000));
+  PollParents(At(1000));
+  EXPECT_EQ(standby_.deactivations, 1);
+  EXPECT_EQ(primary_.deactivations, 0);
+}
+
+TEST_F(SiteFailoverTest, NoFailoverBeforeAnyParentWasHeardOrWithOneParent) {
+  auto never_heard = MakeSite({primary_.link(), standby_.link()});
+  for (int ms = 0; ms <= 3000; ms += 5) never_heard->OnTick(At(ms));
+  EXPECT_EQ(never_heard->Report().parent_switches, 0);
+  PollParents(At(3000));
+  EXPECT_EQ(primary_.activations.size(), 4u);  // retried every second
+  EXPECT_EQ(standby_.datagrams(), 0);
+
+  auto only_one = MakeSite({primary_.link()});
+  only_one->OnDatagram(primary_.link().address, MediaPacket(1), At(0));
+  for (int ms = 0; ms <= 3000; ms += 5) only_one->OnTick(At(ms));
+  EXPECT_EQ(only_one->Report().parent_switches, 0);
+}
+
+// A stream of one packet every 2 ms, as the parents of a site relay it: both
+// hold it, the active one sends it. The driver runs the parents' side in
+// the test thread while the probe runs in its own.
+class FailoverScenario {
+ public:
+  static constexpr absl::Duration kPacketInterval = absl::Milliseconds(2);
+
+  FailoverScenario() : primary("key-a"), standby("key-b") {}
+
+  // Runs the probe for `run` while `step(t)` (t: time since the stream
+  // started, i.e. since the primary's first activation) drives the parents;
+  // returns the probe's totals.
+  Totals Run(absl::Duration run,
+             const std::function<void(absl::Duration t)>& step) {
+    auto probe = Probe::Create({ChildOf({primary.link(), standby.link()})});
+    EXPECT_TRUE(probe.ok()) << probe.status();
+    std::atomic<bool> done{false};
+    std::thread thread([&] {
+      (*probe)->Run(run, absl::Seconds(10), nullptr);
+      done.store(true);
+    });
+    const absl::Time deadline = absl::Now() + run + absl::Seconds(5);
+    while (!done.load() && absl::Now() < deadline) {
+      WaitForParents(primary, standby);
+      const absl::Time now = absl::Now();
+      // The primary first: what the site sent it before switching is read
+      // before the standby hears of the switch.
+      primary.Poll(now);
+      standby.Poll(now);
+      if (!stream_start_.has_value() && !primary.activations.empty()) {
+        stream_start_ = primary.activations.front();
+      }
+      if (stream_start_.has_value()) step(now - *stream_start_);
+    }
+    thread.join();
+    primary.Poll(absl::Now());
+    standby.Poll(absl::Now());
+    probe_ = std::move(*probe);
+    return probe_->Final();
+  }
+
+  // The next packet of the stream, held for retransmission.
+  const std::vector<uint8_t>& NextPacket() {
+    const uint16_t seq = next_seq_++;
+    return ring[seq] = MediaPacket(seq);
+  }
+  // Due packets so far at time t (one per kPacketInterval since the start).
+  int64_t PacketsDue(absl::Duration t) const { return t / kPacketInterval + 1; }
+
+  const Site& site() const { return *probe_->sites()[0]; }
+
+  FakeParent primary;
+  FakeParent standby;
+  absl::flat_hash_map<uint16_t, std::vector<uint8_t>> ring;
+
+ private:
+  std::unique_ptr<Probe> probe_;
+  std::optional<absl::Time> stream_start_;
+  uint16_t next_seq_ = 65400;  // the outage gap wraps round 65535
+};
+
+TEST(FailoverTest, SilentPrimaryStandbyTakesOverAndRepairsTheGap) {
+  FailoverScenario scenario;
+  FakeParent& primary = scenario.primary;
+  FakeParent& standby = scenario.standby;
+  // Sequence numbers as the parents sent them.
+  std::optional<uint16_t> primary_last;
+  std::optional<uint16_t> standby_first_live;
+  std::vector<uint16_t> sent_by_primary;
+  int64_t generated = 0;
+  int64_t srs = 0;
+  size_t nacks_answered = 0;
+  std::optional<absl::Time> switched;
+  bool stale_sent = false;
+  const Totals totals =
+      scenario.Run(absl::Milliseconds(1300), [&](absl::Duration t) {
+        // The stream: 900 ms of packets; the primary dies at 300 ms.
+        const int64_t due = std::min<int64_t>(scenario.PacketsDue(t), 450);
+        while (generated < due) {
+          const absl::Duration sent_at =
+              generated * FailoverScenario::kPacketInterval;
+          const std::vector<uint8_t>& packet = scenario.NextPacket();
+          const uint16_t seq = static_cast<uint16_t>(65400 + generated);
+          ++generated;
+          if (sent_at < absl::Milliseconds(300)) {
+            primary.Send(packet);
+            primary_last = seq;
+            sent_by_primary.push_back(seq);
+          } else if (!standby.activations.empty()) {
+            standby.Send(packet);
+            if (!standby_first_live.has_value()) standby_first_live = seq;
+          }
+        }
+        // Relays send each child an SR every 100 ms, media or not.
+        while (srs * 100 < absl::ToInt64Milliseconds(t)) {
+          if (t < absl::Milliseconds(300)) primary.Send(SenderReport());
+          if (!standby.activations.empty()) standby.Send(SenderReport());
+          ++srs;
+        }
+        if (!switched.has_value() && !standby.activations.empty()) {
+          switched = standby.activations.front();
+          // Like relayd's keyframe cache: packets the site already has.
+          for (size_t i = sent_by_primary.size() - 5;
+               i < sent_by_primary.size(); ++i) {
+            standby.Send(scenario.ring[sent_by_primary[i]]);
+          }
+        }
+        for (; nacks_answered < standby.nacked.size(); ++nacks_answered) {
+          standby.Send(scenario.ring[standby.nacked[nacks_answered]]);
+        }
+        // The primary was only cut off: after the switch it sends again.
+        if (switched.has_value() && t >= absl::Milliseconds(700) &&
+            !stale_sent) {
+          for (int i = 0; i < 10; ++i) primary.Send(MediaPacket(1000 + i));
+          stale_sent = true;
+        }
+      });
+  ASSERT_TRUE(switched.has_value());
+  ASSERT_TRUE(primary_last.has_value());
+  ASSERT_TRUE(standby_first_live.has_value());
+  ASSERT_TRUE(stale_sent);
+  const SiteReport& c = totals.counters;
+  EXPECT_EQ(c.parent_switches, 1);
+  EXPECT_EQ(totals.sites_on_standby, 1);
+  EXPECT_EQ(scenario.site().active_parent()->address, standby.link().address);
+  // One valid activation at each parent, no deactivation at the dead one.
+  EXPECT_EQ(primary.activations.size(), 1u);
+  EXPECT_EQ(standby.activations.size(), 1u);
+  EXPECT_EQ(primary.invalid_activations + standby.invalid_activations, 0);
+  EXPECT_EQ(primary.deactivations, 0);
+  EXPECT_EQ(standby.deactivations, 1);
+  // Keepalives stop at the dead parent.
+  EXPECT_EQ(primary.ReportsAfter(*switched + absl::Milliseconds(20)), 0);
+  EXPECT_GE(standby.receiver_reports.size(), 2u);
+  // Exactly the outage was asked for, of the standby, and nothing else.
+  std::vector<uint16_t> missing;
+  for (uint16_t seq = *primary_last + 1; seq != *standby_first_live; ++seq) {
+    missing.push_back(seq);
+  }
+  ASSERT_GT(missing.size(), 100u);  // about 150 packets in 300 ms
+  std::vector<uint16_t> nacked = standby.nacked;
+  std::sort(nacked.begin(), nacked.end(), rtp::SeqLess());
+  nacked.erase(std::unique(nacked.begin(), nacked.end()), nacked.end());
+  EXPECT_EQ(nacked, missing);
+  EXPECT_TRUE(primary.nacked.empty());
+  // Nothing lost; the cached packets and any answer to a repeated NACK are
+  // duplicates, counted once; the stale parent's packets are dropped.
+  const int64_t repeats = c.nacks_sent - static_cast<int64_t>(missing.size());
+  EXPECT_GE(repeats, 0);
+  EXPECT_LT(repeats, static_cast<int64_t>(missing.size()));
+  EXPECT_EQ(c.lost, 0);
+  EXPECT_EQ(c.duplicates, 5 + repeats);
+  EXPECT_EQ(c.packets, generated + c.duplicates);
+  EXPECT_EQ(c.stale_parent_packets, 10);
+  EXPECT_EQ(c.plis_sent, 0);
+  // The stall: the timeout plus the time to switch and repair.
+  std::cout << "longest gap " << c.longest_gap << ", " << missing.size()
+            << " packets repaired, " << c.nacks_sent << " NACKed\n";
+  EXPECT_GE(c.longest_gap, absl::Milliseconds(295));
+  EXPECT_LT(c.longest_gap, absl::Milliseconds(700));
+}
+
+TEST(FailoverTest, QuietParentBelowTheTimeoutKeepsItsChild) {
+  FailoverScenario scenario;
+  FakeParent& primary = scenario.primary;
+  int64_t sent = 0;
+  int64_t srs = 0;
+  // Media in [0,200), [350,550) and [1050,1250) ms; nothing at all in
+  // [200,350); only SRs (every 100 ms) in [550,1050).
+  const auto media_at = [](absl::Duration t) {
+    return (t < absl::Milliseconds(200)) ||
+           (t >= absl::Milliseconds(350) && t < absl::Milliseconds(550)) ||
+           (t >= absl::Milliseconds(1050) && t < absl::Milliseconds(1250));
+  };
+  const Totals totals =
+      scenario.Run(absl::Milliseconds(1500), [&](absl::Duration t) {
+        if (media_at(t)) {
+          // One packet per interval of media time; no sequence gap.
+          const absl::Duration slot =
+              t - absl::Milliseconds(t < absl::Milliseconds(200) ? 0
+                                     : t < absl::Milliseconds(550)
+                                         ? 350 - 200
+                                         : 1050 - 400);
+          while (sent < scenario.PacketsDue(slot)) {
+            primary.Send(scenario.NextPacket());
+            ++sent;
+          }
+        }
+        if (t >= absl::Milliseconds(550) && t < absl::Milliseconds(1050)) {
+          while (550 + srs * 100 <= absl::ToInt64Milliseconds(t)) {
+            primary.Send(SenderReport());
+            ++srs;
+          }
+        }
+      });
+  const SiteReport& c = totals.counters;
+  ASSERT_GT(sent, 250);
+  EXPECT_EQ(c.parent_switches, 0);
+  EXPECT_EQ(scenario.site().active_parent_index(), 0u);
+  EXPECT_EQ(scenario.standby.datagrams(), 0);
+  EXPECT_EQ(c.packets, sent);
+  EXPECT_EQ(c.lost, 0);
+  EXPECT_EQ(c.nacks_sent, 0);
+  // The SR-only half second is the longest stall the site saw.
+  EXPECT_GE(c.longest_gap, absl::Milliseconds(495));
+  EXPECT_LT(c.longest_gap, absl::Milliseconds(700));
 }
 
 TEST(ProbeTest, JunkIsCountedNotFatal) {

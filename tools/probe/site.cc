@@ -21,6 +21,11 @@ constexpr size_t kMaxStreams = 8;
 // Sequence numbers per NACK packet (each FCI entry covers up to 17).
 constexpr size_t kMaxNackSeqs = 128;
 
+// Sequence numbers received at least once.
+int64_t Distinct(const media::SequenceStats& sequence) {
+  return sequence.expected() - sequence.lost();
+}
+
 }  // namespace
 
 struct Site::Stream {
@@ -29,6 +34,8 @@ struct Site::Stream {
   rtp::SeqUnwrapper unwrapper;
   media::SequenceStats sequence;
   std::unique_ptr<media::NackScheduler> nacks;
+  std::optional<absl::Time> last_progress;
+  absl::Duration longest_gap;
   // Decoding sites, video streams only.
   std::unique_ptr<media::FrameAssembler> assembler;
   std::unique_ptr<media::VideoDecoder> decoder;
@@ -55,9 +62,16 @@ Site::~Site() = default;
 
 bool Site::OnDatagram(const relay::Endpoint& from,
                       absl::Span<const uint8_t> data, absl::Time now) {
-  const bool from_parent =
-      options_.parent.has_value() && from == options_.parent->address;
-  if (from_parent) last_from_parent_ = now;
+  if (const ParentLink* parent = active_parent(); parent != nullptr) {
+    if (from == parent->address) {
+      last_from_parent_ = now;
+      parent_heard_ = true;
+    } else if (IsParent(from)) {
+      // A parent switched away from may still send for a while.
+      ++counters_.stale_parent_packets;
+      return false;
+    }
+  }
   switch (rtp::Classify(data)) {
     case rtp::PacketKind::kRtp:
       return OnRtp(from, data, now);
@@ -104,8 +118,22 @@ bool Site::OnRtp(const relay::Endpoint& from, absl::Span<const uint8_t> data,
   media_sender_ = from;
   ++counters_.packets;
   counters_.bytes += static_cast<int64_t>(data.size());
+  const bool first = !stream.unwrapper.started();
+  const int64_t previous_highest = stream.unwrapper.newest();
   const int64_t ext_seq = stream.unwrapper.Unwrap(view.sequence_number);
+  const int64_t distinct_before = Distinct(stream.sequence);
   stream.sequence.Add(ext_seq);
+  // Progress a viewer sees: a new packet that is next in line or fills a
+  // gap; one beyond a gap only shows once the gap is filled.
+  if (Distinct(stream.sequence) > distinct_before &&
+      (first || ext_seq == previous_highest + 1 ||
+       ext_seq < previous_highest)) {
+    if (stream.last_progress.has_value()) {
+      stream.longest_gap =
+          std::max(stream.longest_gap, now - *stream.last_progress);
+    }
+    stream.last_progress = now;
+  }
   if (options_.feedback) stream.nacks->OnPacket(ext_seq, now);
   if (!stream.video) return true;
 
@@ -130,7 +158,30 @@ bool Site::OnRtp(const relay::Endpoint& from, absl::Span<const uint8_t> data,
   return true;
 }
 
+bool Site::IsParent(const relay::Endpoint& address) const {
+  for (const ParentLink& parent : options_.parents) {
+    if (parent.address == address) return true;
+  }
+  return false;
+}
+
+void Site::FailOverIfSilent(absl::Time now) {
+  if (options_.parents.size() < 2 || !parent_heard_ ||
+      now - last_from_parent_ < options_.parent_timeout) {
+    return;
+  }
+  // The old parent is taken for dead: no deactivation, no more keepalives.
+  active_ = (active_ + 1) % options_.parents.size();
+  ++counters_.parent_switches;
+  last_from_parent_ = now;  // the new parent's full timeout starts now
+  SendActivation(/*activate=*/true, now);
+  // What is still missing is asked of the new parent; the gap of the outage
+  // itself shows (and is asked for) when its first packet arrives.
+  for (auto& [ssrc, stream] : streams_) stream->nacks->RetryAll(now);
+}
+
 void Site::OnTick(absl::Time now) {
+  FailOverIfSilent(now);
   const std::optional<relay::Endpoint> target = FeedbackTarget();
   for (auto& [ssrc, stream_ptr] : streams_) {
     Stream& stream = *stream_ptr;
@@ -164,7 +215,7 @@ void Site::OnTick(absl::Time now) {
       }
     }
   }
-  if (options_.parent.has_value()) {
+  if (!options_.parents.empty()) {
     if (now - last_from_parent_ >= options_.activation_retry &&
         now - last_activation_ >= options_.activation_retry) {
       SendActivation(/*activate=*/true, now);
@@ -247,7 +298,7 @@ void Site::RecordLatency(absl::Duration latency) {
 
 std::optional<relay::Endpoint> Site::FeedbackTarget() const {
   if (!options_.feedback) return std::nullopt;
-  if (options_.parent.has_value()) return options_.parent->address;
+  if (const ParentLink* parent = active_parent()) return parent->address;
   return media_sender_;
 }
 
@@ -261,10 +312,11 @@ void Site::SendActivation(bool activate, absl::Time now) {
   request.kind = activate ? rtp::ActivationKind::kActivate
                           : rtp::ActivationKind::kDeactivate;
   request.sender_ssrc = ssrc_;
-  request.node_id = options_.parent->node_id;
+  request.node_id = options_.node_id;
   request.timestamp_ms = absl::ToUnixMillis(now);
   request.nonce = rng_();
-  const std::string& key = options_.parent->key;
+  const ParentLink& parent = *active_parent();
+  const std::string& key = parent.key;
   uint8_t buffer[rtp::kMaxActivationSize];
   const size_t size = rtp::BuildActivation(
       request,
@@ -272,7 +324,7 @@ void Site::SendActivation(bool activate, absl::Time now) {
                           key.size()),
       absl::MakeSpan(buffer));
   if (size == 0) return;
-  socket_.SendTo(options_.parent->address, absl::MakeConstSpan(buffer, size));
+  socket_.SendTo(parent.address, absl::MakeConstSpan(buffer, size));
   ++counters_.activations_sent;
   last_activation_ = now;
 }
@@ -294,12 +346,12 @@ void Site::SendReceiverReport() {
   const size_t size =
       rtp::BuildReceiverReport(ssrc_, blocks, absl::MakeSpan(buffer));
   if (size > 0) {
-    socket_.SendTo(options_.parent->address, absl::MakeConstSpan(buffer, size));
+    socket_.SendTo(active_parent()->address, absl::MakeConstSpan(buffer, size));
   }
 }
 
 void Site::Leave(absl::Time now) {
-  if (options_.parent.has_value()) SendActivation(/*activate=*/false, now);
+  if (!options_.parents.empty()) SendActivation(/*activate=*/false, now);
 }
 
 SiteReport Site::Report() const {
@@ -309,6 +361,8 @@ SiteReport Site::Report() const {
     report.lost += stream->sequence.lost();
     report.duplicates += stream->sequence.duplicates();
     report.out_of_order += stream->sequence.out_of_order();
+    report.nacks_given_up += stream->nacks->gave_up();
+    report.longest_gap = std::max(report.longest_gap, stream->longest_gap);
     if (stream->assembler) {
       report.frames_dropped += stream->assembler->dropped_frames();
     }

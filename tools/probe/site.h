@@ -4,7 +4,9 @@
 // One conference site as relay-probe sees it: a UDP socket receiving a
 // Cascade stream, either pushed to it or as an authorised child of a relay
 // (signed activation, RR keepalive, NACK for gaps, PLI when it cannot
-// decode). It counts every packet; a decoding site also reassembles and
+// decode). A child holds an ordered list of parents and fails over to the
+// next when the active one falls silent, asking the new one for what it
+// missed. It counts every packet; a decoding site also reassembles and
 // decodes the H.264 and measures frames, freezes and latency.
 
 #include <cstdint>
@@ -28,15 +30,22 @@
 namespace cascade {
 namespace probe {
 
+// A relay the site may join, with the key of this child/parent link.
 struct ParentLink {
   relay::Endpoint address;
-  std::string node_id;
   std::string key;  // raw HMAC key bytes
 };
 
 struct SiteOptions {
   relay::Endpoint listen;
-  std::optional<ParentLink> parent;  // none: a plain push endpoint
+  // The primary first, then the standbys; empty: a plain push endpoint.
+  std::vector<ParentLink> parents;
+  std::string node_id;  // activated as at every parent
+  // Once the site has heard from its active parent, this much silence (no
+  // RTP, no RTCP; relays send an SR at least every 100 ms) makes it activate
+  // the next parent in the list. Each parent switched to gets this long
+  // again before the site may move on.
+  absl::Duration parent_timeout = absl::Milliseconds(300);
   bool decode = true;
   // Send NACK and PLI: to the parent, or to whoever sends the media.
   bool feedback = true;
@@ -68,6 +77,9 @@ struct SiteReport {
   int64_t duplicates = 0;
   int64_t out_of_order = 0;
   int64_t bad_packets = 0;  // not RTP/RTCP, malformed, or too many streams
+  // From a listed parent that is not the active one (dropped).
+  int64_t stale_parent_packets = 0;
+  int64_t parent_switches = 0;
   int64_t rtcp_received = 0;
   int64_t streams = 0;
   int64_t frames_decoded = 0;
@@ -75,9 +87,13 @@ struct SiteReport {
   int64_t frames_dropped = 0;  // lost a packet for good; never decoded
   int64_t frames_skipped = 0;  // waiting for a keyframe after damage
   int64_t nacks_sent = 0;      // sequence numbers requested
+  int64_t nacks_given_up = 0;  // missing ones no longer asked for
   int64_t plis_sent = 0;
   int64_t activations_sent = 0;
   std::vector<absl::Duration> freezes;
+  // The longest time between two arrivals of new packets that were next in
+  // sequence or filled a gap, in any stream: the stall a viewer sees.
+  absl::Duration longest_gap;
   std::optional<absl::Duration> first_frame;  // from start to first picture
   std::optional<int64_t> last_pattern_frame;  // number read off the picture
 };
@@ -91,14 +107,20 @@ class Site {
   int fd() const { return socket_.fd(); }
   const relay::Endpoint& local() const { return socket_.local(); }
   bool decodes() const { return options_.decode; }
+  // The parent the site is (or tries to be) a child of; null when pushed to.
+  const ParentLink* active_parent() const {
+    return options_.parents.empty() ? nullptr : &options_.parents[active_];
+  }
+  // 0: the primary.
+  size_t active_parent_index() const { return active_; }
 
   // True when the datagram was a media (RTP) packet of this site.
   bool OnDatagram(const relay::Endpoint& from, absl::Span<const uint8_t> data,
                   absl::Time now);
-  // Timers: frame assembly, NACK, PLI, keepalive, activation. Call every few
-  // milliseconds.
+  // Timers: parent failover, frame assembly, NACK, PLI, keepalive,
+  // activation. Call every few milliseconds.
   void OnTick(absl::Time now);
-  // Tells the parent this site leaves (signed deactivation).
+  // Tells the active parent this site leaves (signed deactivation).
   void Leave(absl::Time now);
 
   SiteReport Report() const;
@@ -112,6 +134,8 @@ class Site {
 
   bool OnRtp(const relay::Endpoint& from, absl::Span<const uint8_t> data,
              absl::Time now);
+  bool IsParent(const relay::Endpoint& address) const;
+  void FailOverIfSilent(absl::Time now);
   void DecodeFrames(Stream& stream, absl::Time now);
   void RecordLatency(absl::Duration latency);
   void SendFeedback(absl::Span<const uint8_t> packet);
@@ -126,7 +150,12 @@ class Site {
   std::mt19937_64 rng_;
   absl::flat_hash_map<uint32_t, std::unique_ptr<Stream>> streams_;
   std::optional<relay::Endpoint> media_sender_;
+  size_t active_ = 0;  // index into options_.parents
+  // Last heard from the active parent, or when the site switched to it.
   absl::Time last_from_parent_ = absl::InfinitePast();
+  // Failover is armed once a parent has been heard (a site that never
+  // reached its primary keeps asking it).
+  bool parent_heard_ = false;
   absl::Time last_activation_ = absl::InfinitePast();
   absl::Time last_keepalive_ = absl::InfinitePast();
   LatencySinks sinks_;

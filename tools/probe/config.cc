@@ -1,0 +1,123 @@
+#include "tools/probe/config.h"
+
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "relay/rtp/activation.h"
+#include "tools/media/cli.h"
+
+namespace cascade {
+namespace probe {
+namespace {
+
+absl::Status Prefixed(absl::string_view prefix, const absl::Status& status) {
+  return absl::Status(status.code(), absl::StrCat(prefix, status.message()));
+}
+
+// A second entry for the same address would make failover a no-op.
+absl::Status CheckDistinct(const std::vector<ParentLink>& parents) {
+  for (size_t i = 0; i < parents.size(); ++i) {
+    for (size_t j = 0; j < i; ++j) {
+      if (parents[i].address == parents[j].address) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "parent ", parents[i].address.ToString(), " is listed twice"));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Pairs addresses with keys: one key for all, or one each.
+absl::StatusOr<std::vector<ParentLink>> BuildParents(
+    const std::vector<absl::string_view>& addresses,
+    const std::vector<absl::string_view>& keys) {
+  if (keys.size() != 1 && keys.size() != addresses.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(keys.size(), " keys for ", addresses.size(),
+                     " parents: give one key for all or one per parent"));
+  }
+  std::vector<ParentLink> links;
+  for (size_t i = 0; i < addresses.size(); ++i) {
+    const std::string which = absl::StrCat("parent ", i + 1, ": ");
+    auto address = relay::Endpoint::Parse(addresses[i]);
+    if (!address.ok()) return Prefixed(which, address.status());
+    if (address->port == 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(which, "port 0 is not an address to join"));
+    }
+    auto key = media::ParseHex(keys.size() == 1 ? keys[0] : keys[i]);
+    if (!key.ok()) return Prefixed(which, key.status());
+    links.push_back(ParentLink{*address, *key});
+  }
+  if (absl::Status distinct = CheckDistinct(links); !distinct.ok()) {
+    return distinct;
+  }
+  return links;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<ParentLink>> ParseParents(absl::string_view parents,
+                                                     absl::string_view keys) {
+  return BuildParents(absl::StrSplit(parents, ','), absl::StrSplit(keys, ','));
+}
+
+absl::Status CheckNodeId(absl::string_view node_id) {
+  if (node_id.empty() || node_id.size() > rtp::kMaxNodeIdSize) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("node id must be 1..", rtp::kMaxNodeIdSize,
+                     " bytes, got \"", node_id, "\""));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<SiteOptions>> ParseSites(absl::string_view name,
+                                                    absl::string_view contents,
+                                                    const SiteOptions& base) {
+  std::vector<SiteOptions> sites;
+  int number = 0;
+  for (absl::string_view line : absl::StrSplit(contents, '\n')) {
+    ++number;
+    const std::vector<absl::string_view> fields =
+        absl::StrSplit(line, absl::ByAnyChar(" \t\r"), absl::SkipEmpty());
+    if (fields.empty() || fields[0][0] == '#') continue;
+    const std::string where = absl::StrCat(name, ":", number, ": ");
+    if (fields.size() != 1 && (fields.size() < 4 || fields.size() % 2 != 0)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          where, fields.size(),
+          " fields; want LISTEN [PARENT NODE_ID KEY_HEX [PARENT KEY_HEX]...]"));
+    }
+    SiteOptions site = base;
+    auto listen = relay::Endpoint::Parse(fields[0]);
+    if (!listen.ok()) {
+      return Prefixed(absl::StrCat(where, "LISTEN: "), listen.status());
+    }
+    site.listen = *listen;
+    site.parents.clear();
+    if (fields.size() > 1) {
+      site.node_id = std::string(fields[2]);
+      if (absl::Status id = CheckNodeId(site.node_id); !id.ok()) {
+        return Prefixed(absl::StrCat(where, "NODE_ID: "), id);
+      }
+      // Parent/key pairs: fields 1 and 3, then 4 and 5, 6 and 7...
+      std::vector<absl::string_view> addresses = {fields[1]};
+      std::vector<absl::string_view> keys = {fields[3]};
+      for (size_t i = 4; i + 1 < fields.size(); i += 2) {
+        addresses.push_back(fields[i]);
+        keys.push_back(fields[i + 1]);
+      }
+      auto parents = BuildParents(addresses, keys);
+      if (!parents.ok()) return Prefixed(where, parents.status());
+      site.parents = *std::move(parents);
+    }
+    sites.push_back(std::move(site));
+  }
+  if (sites.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(name, " lists no sites"));
+  }
+  return sites;
+}
+
+}  // namespace probe
+}  // namespace cascade
