@@ -80,6 +80,7 @@ RelayCore::RelayCore(const RelayOptions& options, const Clock* clock,
       ssrc_(SsrcFor(options.node_id)),
       now_(clock->Now()),
       parent_last_heard_(now_),
+      last_tick_(now_),
       replay_guard_(rtp::ReplayGuardOptions{options.activation_window, 32}),
       // Nonces must never repeat across restarts: start from the clock.
       nonce_counter_(static_cast<uint64_t>(absl::ToUnixNanos(now_))) {
@@ -670,6 +671,12 @@ void RelayCore::RequestKeyframeFromSource(Stream& stream, bool fir,
 
 void RelayCore::OnTick() {
   now_ = clock_->Now();
+  // Time the relay itself did not run (descheduled, stopped) says nothing
+  // about its parent, whose packets wait in the socket: not counted.
+  if (now_ - last_tick_ > options_.parent_timeout / 3) {
+    parent_last_heard_ += now_ - last_tick_;
+  }
+  last_tick_ = now_;
   for (auto& [ssrc, stream] : streams_) stream->ring.Expire(now_);
   ExpireChildren();
   CheckParent();

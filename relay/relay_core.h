@@ -166,6 +166,7 @@ class RelayCore {
   // When each parent was left for silence (hold-down).
   absl::flat_hash_map<Endpoint, absl::Time> parent_failed_at_;
   absl::Time last_parent_keepalive_ = absl::InfinitePast();
+  absl::Time last_tick_;
   absl::Time last_child_report_ = absl::InfinitePast();
   rtp::ReplayGuard replay_guard_;
   uint64_t nonce_counter_;

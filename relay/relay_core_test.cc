@@ -469,6 +469,20 @@ TEST_F(RelayCoreTest, SilentParentIsLeftForTheNextWhichRepairsTheGap) {
   EXPECT_EQ(core_.parent_index(), 1u);
 }
 
+TEST_F(RelayCoreTest, TimeTheRelayItselfDidNotRunIsNotBlamedOnTheParent) {
+  core_.Apply(WithStandby());
+  Receive(kParent, RtpPacket(kVideo, 1, 0, kSlice));
+  Run(absl::Milliseconds(50));
+  // Stopped for 400 ms (no ticks): the parent's packets wait in the socket.
+  clock_.Advance(absl::Milliseconds(400));
+  core_.OnTick();
+  EXPECT_EQ(core_.parent_index(), 0u);
+  Receive(kParent, RtpPacket(kVideo, 2, 0, kSlice));
+  // Silence while running still counts.
+  Run(absl::Milliseconds(305));
+  EXPECT_EQ(core_.parent_index(), 1u);
+}
+
 TEST_F(RelayCoreTest, GapsAskedOfADyingParentAreAskedAgainOfTheNext) {
   core_.Apply(WithStandby());
   Receive(kParent, RtpPacket(kVideo, 1, 0, kSlice));

@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -73,6 +74,37 @@ std::optional<Bytes> UdpPeer::Receive(absl::Duration timeout, Endpoint* from) {
     pollfd p{fd_, POLLIN, 0};
     poll(&p, 1, static_cast<int>(absl::ToInt64Milliseconds(left)) + 1);
   }
+}
+
+ProxyThread::ProxyThread(const Endpoint& forward, double loss, uint64_t seed) {
+  uv_loop_init(&loop_);
+  uv_async_init(&loop_, &stop_, [](uv_async_t* h) {
+    uv_close(reinterpret_cast<uv_handle_t*>(h), nullptr);
+    static_cast<ProxyThread*>(h->data)->proxy_.reset();
+  });
+  stop_.data = this;
+  ImpairProxyOptions o;
+  o.listen = *SocketAddress::Parse("127.0.0.1:0");
+  o.forward = *SocketAddress::Parse(forward.ToString());
+  o.to_forward.loss = loss;
+  o.to_client.loss = loss;
+  o.seed = seed;
+  absl::StatusOr<std::unique_ptr<UdpImpairProxy>> proxy =
+      UdpImpairProxy::Create(&loop_, o);
+  if (!proxy.ok()) {
+    std::fprintf(stderr, "udp-impair proxy: %s\n",
+                 proxy.status().ToString().c_str());
+    std::abort();
+  }
+  proxy_ = *std::move(proxy);
+  listen_ = *Endpoint::Parse(proxy_->listen_address().ToString());
+  thread_ = std::thread([this] { uv_run(&loop_, UV_RUN_DEFAULT); });
+}
+
+ProxyThread::~ProxyThread() {
+  uv_async_send(&stop_);
+  thread_.join();
+  uv_loop_close(&loop_);
 }
 
 std::string RelaydPath() {

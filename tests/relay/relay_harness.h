@@ -5,18 +5,21 @@
 #define CASCADE_TESTS_RELAY_RELAY_HARNESS_H_
 
 #include <sys/types.h>
+#include <uv.h>
 
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "relay/endpoint.h"
+#include "tools/impair/udp_impair_proxy.h"
 
 namespace cascade::relay::testing {
 
@@ -80,6 +83,30 @@ class RelayProcess {
   Endpoint address_;
   int metrics_port_ = 0;
   std::string config_path_;
+};
+
+// A udp-impair proxy (tools/impair) on its own libuv loop and thread: send
+// to listen() to reach `forward` through it, `loss` each way.
+class ProxyThread {
+ public:
+  ProxyThread(const Endpoint& forward, double loss, uint64_t seed);
+  ~ProxyThread();
+  ProxyThread(const ProxyThread&) = delete;
+  ProxyThread& operator=(const ProxyThread&) = delete;
+
+  const Endpoint& listen() const { return listen_; }
+  ImpairCounters counters() const { return proxy_->counters(); }
+  // A dead link while true.
+  void SetCut(bool cut) { proxy_->SetCut(cut); }
+  // No loss while true.
+  void SetBypass(bool bypass) { proxy_->SetBypass(bypass); }
+
+ private:
+  uv_loop_t loop_;
+  uv_async_t stop_;
+  std::unique_ptr<UdpImpairProxy> proxy_;
+  Endpoint listen_;
+  std::thread thread_;
 };
 
 // Path of the relayd binary in the test's runfiles.

@@ -2,7 +2,6 @@
 // the kernel. Each test is bounded by explicit deadlines.
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <uv.h>
 
 #include <fstream>
 #include <map>
@@ -17,7 +16,6 @@
 #include "absl/strings/substitute.h"
 #include "absl/time/clock.h"
 #include "tests/relay/relay_harness.h"
-#include "tools/impair/udp_impair_proxy.h"
 
 namespace cascade::relay::testing {
 namespace {
@@ -93,44 +91,6 @@ void ExpectEveryPacketUnchanged(const std::map<uint16_t, Bytes>& want,
   EXPECT_EQ(missing, 0u) << who << " missed packets";
   EXPECT_EQ(changed, 0u) << who << " got altered packets";
 }
-
-// The impairment proxy on its own libuv loop and thread.
-class ProxyThread {
- public:
-  ProxyThread(const Endpoint& forward, double loss, uint64_t seed) {
-    uv_loop_init(&loop_);
-    uv_async_init(&loop_, &stop_, [](uv_async_t* h) {
-      uv_close(reinterpret_cast<uv_handle_t*>(h), nullptr);
-      static_cast<ProxyThread*>(h->data)->proxy_.reset();
-    });
-    stop_.data = this;
-    ImpairProxyOptions o;
-    o.listen = *SocketAddress::Parse("127.0.0.1:0");
-    o.forward = *SocketAddress::Parse(forward.ToString());
-    o.to_forward.loss = loss;
-    o.to_client.loss = loss;
-    o.seed = seed;
-    auto proxy = UdpImpairProxy::Create(&loop_, o);
-    EXPECT_TRUE(proxy.ok()) << proxy.status();
-    proxy_ = std::move(*proxy);
-    listen_ = *Endpoint::Parse(proxy_->listen_address().ToString());
-    thread_ = std::thread([this] { uv_run(&loop_, UV_RUN_DEFAULT); });
-  }
-  ~ProxyThread() {
-    uv_async_send(&stop_);
-    thread_.join();
-    uv_loop_close(&loop_);
-  }
-  const Endpoint& listen() const { return listen_; }
-  ImpairCounters counters() const { return proxy_->counters(); }
-
- private:
-  uv_loop_t loop_;
-  uv_async_t stop_;
-  std::unique_ptr<UdpImpairProxy> proxy_;
-  Endpoint listen_;
-  std::thread thread_;
-};
 
 // source -> A -> B -> {c1, c2 (activated), push (static)}, with an optional
 // lossy link between A and B.
@@ -234,7 +194,10 @@ struct Single {
               children { id: "c1" key_hex: "$1" }
               children { id: "push" address: "$2" static_push: true }
               streams { ssrc: $3 direction: DOWN h264: true }
-              timings { retransmit_rate_per_child: 200 retransmit_burst_per_child: 50 }
+              timings {
+                retransmit_rate_per_child: 200
+                retransmit_burst_per_child: 50
+              }
             )pb",
             Addr(source.address()), Hex(kKeyC1), Addr(push.address()), kVideo));
   }

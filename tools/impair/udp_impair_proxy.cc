@@ -303,7 +303,7 @@ void UdpImpairProxy::Ingress(Direction& direction, Client* client,
     Bump(direction.counters.dropped_cut);
     return;
   }
-  const Verdict verdict = direction.impairer.Next();
+  const Verdict verdict = bypass() ? Verdict{} : direction.impairer.Next();
   if (verdict.lost) {
     Bump(direction.counters.dropped_loss);
     return;

@@ -77,6 +77,12 @@ class UdpImpairProxy {
   // already delayed still leave): a link that went dead.
   void SetCut(bool cut) { cut_.store(cut, std::memory_order_relaxed); }
   bool cut() const { return cut_.load(std::memory_order_relaxed); }
+  // While bypassed, datagrams pass unimpaired (a cut still applies): lets a
+  // stream start cleanly before its impairment begins.
+  void SetBypass(bool bypass) {
+    bypass_.store(bypass, std::memory_order_relaxed);
+  }
+  bool bypass() const { return bypass_.load(std::memory_order_relaxed); }
 
   ImpairCounters counters() const;
 
@@ -114,6 +120,7 @@ class UdpImpairProxy {
   absl::flat_hash_map<std::string, std::unique_ptr<Client>> clients_;
   std::atomic<int> client_count_{0};
   std::atomic<bool> cut_{false};
+  std::atomic<bool> bypass_{false};
   std::vector<char> receive_buffer_;
 };
 

@@ -373,6 +373,20 @@ TEST_F(ImpairProxyTest, CutDropsEverythingUntilUncut) {
   EXPECT_EQ(client_->arrivals().size(), 200u);
 }
 
+TEST_F(ImpairProxyTest, BypassPassesEverythingUntilImpairmentResumes) {
+  ImpairmentOptions options;
+  options.loss = 0.5;
+  StartProxy(options);
+  proxy_->SetBypass(true);
+  SendAndSettle(*client_, 200);
+  EXPECT_EQ(server_->arrivals().size(), 200u);
+  EXPECT_EQ(proxy_->counters().to_forward.dropped_loss, 0u);
+
+  proxy_->SetBypass(false);
+  SendAndSettle(*client_, 200);
+  EXPECT_GT(proxy_->counters().to_forward.dropped_loss, 50u);
+}
+
 TEST_F(ImpairProxyTest, DatagramsToAnUpstreamSocketFromStrangersAreDropped) {
   StartProxy(ImpairmentOptions{});
   SendAndSettle(*client_, 1);

@@ -20,6 +20,10 @@ extern "C" {
 
 ABSL_FLAG(std::string, dest, "",
           "IP:PORT the RTP goes to (a relay, relay-probe or ffmpeg); required");
+ABSL_FLAG(std::vector<std::string>, standby_dest, {},
+          "comma-separated IP:PORTs that also get every packet and SR of both "
+          "streams (hot standbys, e.g. the national relay's standby); NACKs "
+          "are answered to whoever sent them");
 ABSL_FLAG(std::string, audio_dest, "",
           "IP:PORT for the Opus stream; default: --dest (one port, split by "
           "SSRC). Plain RTP receivers such as ffmpeg want a port of its own");
@@ -92,6 +96,12 @@ int main(int argc, char** argv) {
   if (absl::GetFlag(FLAGS_dest).empty()) BadFlag("dest", "required");
   options.dest = EndpointFlag("dest", absl::GetFlag(FLAGS_dest));
   if (options.dest.port == 0) BadFlag("dest", "port 0");
+  for (const std::string& standby : absl::GetFlag(FLAGS_standby_dest)) {
+    options.standby_dests.push_back(EndpointFlag("standby_dest", standby));
+    if (options.standby_dests.back().port == 0) {
+      BadFlag("standby_dest", "port 0");
+    }
+  }
   if (!absl::GetFlag(FLAGS_audio_dest).empty()) {
     options.audio_dest =
         EndpointFlag("audio_dest", absl::GetFlag(FLAGS_audio_dest));

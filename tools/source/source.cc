@@ -62,7 +62,8 @@ struct Source::Stream {
 
 // Turns the RTCP a receiver or relay sends back into actions.
 struct Source::RtcpHandler : public rtp::RtcpVisitor {
-  explicit RtcpHandler(Source* source) : source(source) {}
+  RtcpHandler(Source* source, const relay::Endpoint& from)
+      : source(source), from(from) {}
 
   void OnNack(const rtp::NackView& nack) override {
     Stream* stream = source->video_stream_.get();
@@ -77,7 +78,8 @@ struct Source::RtcpHandler : public rtp::RtcpVisitor {
         ++source->stats_.nack_misses;
         return;
       }
-      source->SendNow(stream->dest, stream->ring[slot]);
+      // Only the receiver that asked: the others have it.
+      source->SendNow(from, stream->ring[slot]);
       ++source->stats_.retransmissions;
     });
   }
@@ -98,6 +100,7 @@ struct Source::RtcpHandler : public rtp::RtcpVisitor {
   }
 
   Source* source;
+  relay::Endpoint from;
 };
 
 absl::StatusOr<std::unique_ptr<Source>> Source::Create(
@@ -230,7 +233,7 @@ absl::Status Source::Run() {
   }
   // Whatever the pacer still holds goes out before the end.
   while (!pace_queue_.empty()) {
-    SendNow(video_stream_->dest, pace_queue_.front());
+    SendToAll(*video_stream_, pace_queue_.front());
     pace_queue_.pop_front();
   }
   return absl::OkStatus();
@@ -281,7 +284,7 @@ absl::Status Source::SendAudioFrame(absl::Time now, absl::Duration media_time) {
     const std::vector<uint8_t> packet =
         BuildPacket(*audio_stream_, RtpTime(media_time, kAudioClockRate),
                     /*marker=*/false, now, payload);
-    SendNow(audio_stream_->dest, packet);
+    SendToAll(*audio_stream_, packet);
     ++stats_.audio_packets;
   }
   audio_samples_ += media::AudioEncoder::kFrameSamples;
@@ -312,6 +315,11 @@ std::vector<uint8_t> Source::BuildPacket(Stream& stream, uint32_t timestamp,
   return packet;
 }
 
+void Source::SendToAll(const Stream& stream, absl::Span<const uint8_t> packet) {
+  SendNow(stream.dest, packet);
+  for (const relay::Endpoint& to : options_.standby_dests) SendNow(to, packet);
+}
+
 void Source::SendNow(const relay::Endpoint& to,
                      absl::Span<const uint8_t> packet) {
   if (socket_.SendTo(to, packet)) {
@@ -332,7 +340,7 @@ absl::Time Source::Pace(absl::Time now) {
   pace_updated_ = now;
   while (!pace_queue_.empty() && pace_tokens_ >= 0) {
     pace_tokens_ -= static_cast<double>(pace_queue_.front().size());
-    SendNow(video_stream_->dest, pace_queue_.front());
+    SendToAll(*video_stream_, pace_queue_.front());
     pace_queue_.pop_front();
   }
   if (pace_queue_.empty()) return absl::InfiniteFuture();
@@ -349,7 +357,7 @@ void Source::ReceiveRtcp() {
         ++stats_.bad_packets;
         continue;
       }
-      RtcpHandler handler(this);
+      RtcpHandler handler(this, datagram.from);
       if (rtp::ParseRtcpCompound(datagram.data, &handler) !=
           rtp::RtcpError::kOk) {
         ++stats_.bad_packets;
@@ -375,7 +383,7 @@ void Source::SendSenderReports(absl::Time now) {
     uint8_t buffer[64];
     const size_t size =
         rtp::BuildSenderReport(stream->ssrc, info, {}, absl::MakeSpan(buffer));
-    if (size > 0) SendNow(stream->dest, absl::MakeConstSpan(buffer, size));
+    if (size > 0) SendToAll(*stream, absl::MakeConstSpan(buffer, size));
   }
 }
 

@@ -30,7 +30,10 @@ namespace source {
 struct SourceOptions {
   relay::Endpoint dest;
   std::optional<relay::Endpoint> audio_dest;  // default: dest
-  relay::Endpoint bind;                       // default 0.0.0.0:0
+  // Hot standbys (e.g. the national relay's standby): each gets every
+  // packet and SR of both streams too, on its one port.
+  std::vector<relay::Endpoint> standby_dests;
+  relay::Endpoint bind;  // default 0.0.0.0:0
   media::VideoEncoderOptions video;
   bool audio = true;
   int audio_bitrate_kbps = 32;
@@ -107,6 +110,8 @@ class Source {
                                    bool marker, absl::Time send_time,
                                    absl::Span<const uint8_t> payload);
   void SendNow(const relay::Endpoint& to, absl::Span<const uint8_t> packet);
+  // To the stream's destination and every standby.
+  void SendToAll(const Stream& stream, absl::Span<const uint8_t> packet);
   // Sends queued video packets the pacer allows; returns when the next may go.
   absl::Time Pace(absl::Time now);
   void ReceiveRtcp();
