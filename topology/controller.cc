@@ -57,6 +57,7 @@ Controller::Controller(const Clock* clock, Store* store,
     : clock_(clock),
       store_(store),
       options_(options),
+      started_(clock->Now()),
       // Versions start at the start time, so a restarted controller never
       // hands out a version a relay has already seen.
       next_version_(static_cast<uint64_t>(absl::ToUnixMicros(clock->Now()))) {}
@@ -79,6 +80,9 @@ absl::Status Controller::Recover() {
                        " does not replay: ", status.message()));
     }
   }
+  // A restart: relays run what the previous process sent; learn before
+  // sending anything (see the header).
+  settled_ = state_.sequence() == 0;
   journal_discarded_bytes_ = recovered->discarded_bytes;
   recovery_note_ = recovered->note;
   if (!recovery_note_.empty()) {
@@ -206,8 +210,37 @@ const std::string& Controller::LinkKeyLocked(int child, int parent) {
 uint32_t Controller::RecomputeLocked() {
   const auto& nodes = state_.topology().nodes();
   const int n = nodes.size();
+  const absl::flat_hash_map<std::string, int> previous_index =
+      std::move(index_);
   index_.clear();
   for (int i = 0; i < n; ++i) index_[nodes[i].id()] = i;
+  const absl::Time now = clock_->Now();
+  for (const Node& node : nodes) {
+    // Plain endpoints never report; every other node is expected to.
+    if (node.plain_endpoint()) continue;
+    Live& live = live_[node.id()];
+    if (live.expected_since == absl::InfinitePast()) {
+      live.expected_since = now;
+    }
+  }
+  // Where node i was: the k-th parent of the plan last sent, or -1. Without
+  // one (a restart, a new node) the parent it reports receiving from stands
+  // for its active parent.
+  auto previous_parent = [&](int i, size_t k) {
+    auto old = previous_index.find(nodes[i].id());
+    if (plan_was_sent_ && old != previous_index.end() &&
+        old->second < static_cast<int>(parents_.size())) {
+      const std::vector<int>& was = parents_[old->second];
+      if (k >= was.size()) return -1;
+      auto now_at = index_.find(plan_ids_[was[k]]);
+      return now_at == index_.end() ? -1 : now_at->second;
+    }
+    if (k != 0) return -1;
+    auto live = live_.find(nodes[i].id());
+    if (live == live_.end()) return -1;
+    auto from = index_.find(live->second.stats.receiving_from());
+    return from == index_.end() ? -1 : from->second;
+  };
 
   admin_.clear();
   absl::flat_hash_map<std::string, std::string> pinned;
@@ -277,31 +310,60 @@ uint32_t Controller::RecomputeLocked() {
   std::vector<std::vector<int>> candidates(n);
   std::vector<std::vector<int>> parents(n);
   auto fits = [&](int p) { return usable[p] && load[p] < capacity[p]; };
+  auto is_candidate = [&](int i, int p) {
+    return std::find(candidates[i].begin(), candidates[i].end(), p) !=
+           candidates[i].end();
+  };
+  auto take = [&](int i, int p) {
+    parents[i].push_back(p);
+    ++load[p];
+  };
   // First every node whose first choice can take it, so failed-over nodes
-  // never push a node off its own parent; then the rest, in order.
+  // never push a node off its own parent.
   for (int i : order) {
     candidates[i] = candidates_of(i);
     if (!candidates[i].empty() && fits(candidates[i][0])) {
-      parents[i].push_back(candidates[i][0]);
-      ++load[candidates[i][0]];
+      take(i, candidates[i][0]);
     }
   }
+  // Then the others stay where they were while that still works, or else
+  // take the standby they were given: the one their relay has already
+  // switched to on its own when its parent went silent. So the controller
+  // confirms a failover instead of making a second move.
   for (int i : order) {
     if (!parents[i].empty()) continue;
-    for (int c : candidates[i]) {
-      if (fits(c)) {
-        parents[i].push_back(c);
-        ++load[c];
+    for (int was : {previous_parent(i, 0), previous_parent(i, 1)}) {
+      if (was >= 0 && is_candidate(i, was) && fits(was)) {
+        take(i, was);
         break;
       }
     }
   }
-  // Standbys: usable candidates that still have room for a failover.
+  // The rest on their first candidate with room, in order.
+  for (int i : order) {
+    if (!parents[i].empty()) continue;
+    for (int c : candidates[i]) {
+      if (fits(c)) {
+        take(i, c);
+        break;
+      }
+    }
+  }
+  // Standbys: usable candidates with room for every child of the same
+  // active parent that stands by on them, so when that parent fails all of
+  // its children fit where their relays switch to.
+  absl::flat_hash_map<std::pair<int, int>, uint32_t> standing_by;
   for (int i : order) {
     if (parents[i].empty()) continue;
+    const int active = parents[i][0];
     for (int c : candidates[i]) {
       if (static_cast<int>(parents[i].size()) > options_.max_standbys) break;
-      if (c != parents[i][0] && fits(c)) parents[i].push_back(c);
+      if (c == active || !usable[c]) continue;
+      uint32_t& reserved = standing_by[{c, active}];
+      if (load[c] + reserved < capacity[c]) {
+        parents[i].push_back(c);
+        ++reserved;
+      }
     }
   }
 
@@ -344,6 +406,8 @@ uint32_t Controller::RecomputeLocked() {
   }
 
   parents_ = std::move(parents);
+  plan_ids_.resize(n);
+  for (int i = 0; i < n; ++i) plan_ids_[i] = nodes[i].id();
   active_children_ = std::move(active_children);
   standby_children_ = std::move(standby_children);
   orphans_ = std::move(orphans);
@@ -354,6 +418,9 @@ uint32_t Controller::RecomputeLocked() {
     p->set_key(key);
     p->set_plain_endpoint(nodes[id_index].plain_endpoint());
   };
+  // Learning after a restart: the plan is kept for the admin views only.
+  plan_was_sent_ = settled_;
+  if (!settled_) return 0;
   uint32_t changed = 0;
   absl::flat_hash_set<std::string> present;
   for (int i = 0; i < n; ++i) {
@@ -396,29 +463,75 @@ uint32_t Controller::RecomputeLocked() {
   return changed;
 }
 
+absl::Duration Controller::HoldDownLocked(Live* live) {
+  const absl::Time now = clock_->Now();
+  while (!live->expiries.empty() &&
+         now - live->expiries.front() > options_.reintegrate_max) {
+    live->expiries.pop_front();
+  }
+  absl::Duration hold = options_.reintegrate_after;
+  for (size_t k = 1;
+       k < live->expiries.size() && hold < options_.reintegrate_max; ++k) {
+    hold *= 2;
+  }
+  return std::min(hold, options_.reintegrate_max);
+}
+
 absl::Status Controller::RenewLocked(const std::string& node_id) {
   auto it = index_.find(node_id);
   if (it == index_.end()) {
     return absl::NotFoundError(absl::StrCat("no node \"", node_id, "\""));
   }
   Live& live = live_[node_id];
-  live.last_report = clock_->Now();
-  if (live.status == cascade::v1::STATUS_UP) return absl::OkStatus();
-  bool was_down = live.status == cascade::v1::STATUS_DOWN;
-  live.status = cascade::v1::STATUS_UP;
-  EmitLocked(Event::KIND_NODE_UP, node_id, was_down ? "lease renewed" : "");
-  if (!was_down) return absl::OkStatus();
-  // Back after failover: reintegrate under the default policy. Pins are
-  // state, so they are journaled like any change.
-  Change change;
-  AddPinsLocked(node_id, &change);
-  if (change.pins_size() == 0) {
-    RecomputeLocked();
+  const absl::Time now = clock_->Now();
+  live.last_report = now;
+  if (live.status == cascade::v1::STATUS_UP ||
+      live.status == cascade::v1::STATUS_HOLD_DOWN) {
     return absl::OkStatus();
   }
-  absl::StatusOr<cascade::v1::ChangeResponse> response =
-      SubmitLocked(std::move(change));
-  return response.status();
+  const bool was_down = live.status == cascade::v1::STATUS_DOWN;
+  if (!was_down || live.expiries.empty()) {
+    // First report, or first since it was expected: nothing to distrust.
+    live.status = cascade::v1::STATUS_UP;
+    EmitLocked(Event::KIND_NODE_UP, node_id, was_down ? "first report" : "");
+    if (was_down) RecomputeLocked();
+    return absl::OkStatus();
+  }
+  // Back after its lease expired: children only once it has held the lease
+  // for its hold-down.
+  const absl::Duration hold = HoldDownLocked(&live);
+  live.status = cascade::v1::STATUS_HOLD_DOWN;
+  live.hold_until = now + hold;
+  EmitLocked(
+      Event::KIND_NODE_UP, node_id,
+      absl::StrCat("lease renewed; hold-down ", absl::FormatDuration(hold),
+                   " (", live.expiries.size(), " recent expiries)"));
+  if (hold <= absl::ZeroDuration()) ReintegrateLocked({node_id});
+  return absl::OkStatus();
+}
+
+bool Controller::ReintegrateLocked(const std::vector<std::string>& node_ids) {
+  for (const std::string& id : node_ids) {
+    live_[id].status = cascade::v1::STATUS_UP;
+  }
+  // Under the non-revertive policy children are pinned where they are; pins
+  // are state, journaled like any change.
+  Change change;
+  for (const std::string& id : node_ids) AddPinsLocked(id, &change);
+  if (change.pins_size() == 0) {
+    RecomputeLocked();
+  } else if (absl::Status status = SubmitLocked(std::move(change)).status();
+             !status.ok()) {
+    LOG(ERROR) << "reintegration postponed: " << status;
+    for (const std::string& id : node_ids) {
+      live_[id].status = cascade::v1::STATUS_HOLD_DOWN;
+    }
+    return false;
+  }
+  for (const std::string& id : node_ids) {
+    EmitLocked(Event::KIND_NODE_UP, id, "hold-down over: reintegrated");
+  }
+  return true;
 }
 
 absl::StatusOr<cascade::v1::RegisterResponse> Controller::Register(
@@ -463,19 +576,54 @@ std::shared_ptr<const Assignment> Controller::CurrentAssignment(
   return it == pushed_.end() ? nullptr : it->second.assignment;
 }
 
-int Controller::ExpireLeases() {
+bool Controller::HasNode(const std::string& node_id) const {
   absl::MutexLock lock(&mu_);
-  absl::Time now = clock_->Now();
+  return index_.contains(node_id);
+}
+
+int Controller::Tick() {
+  absl::MutexLock lock(&mu_);
+  const absl::Time now = clock_->Now();
   int expired = 0;
+  bool changed = false;
+  std::vector<std::string> returning;
   for (auto& [id, live] : live_) {
-    if (live.status == cascade::v1::STATUS_UP &&
-        now - live.last_report > options_.lease_timeout) {
-      live.status = cascade::v1::STATUS_DOWN;
-      ++expired;
-      EmitLocked(Event::KIND_NODE_DOWN, id, "lease expired");
+    switch (live.status) {
+      case cascade::v1::STATUS_UP:
+      case cascade::v1::STATUS_HOLD_DOWN:
+        if (now - live.last_report > options_.lease_timeout) {
+          live.status = cascade::v1::STATUS_DOWN;
+          live.expiries.push_back(now);
+          ++expired;
+          changed = true;
+          EmitLocked(Event::KIND_NODE_DOWN, id, "lease expired");
+        } else if (live.status == cascade::v1::STATUS_HOLD_DOWN &&
+                   now >= live.hold_until) {
+          returning.push_back(id);
+        }
+        break;
+      case cascade::v1::STATUS_UNKNOWN:
+        // Never reported since it was expected: as good as a lapsed lease,
+        // but no flap to hold against when it shows up.
+        if (now - live.expected_since >= options_.lease_timeout) {
+          live.status = cascade::v1::STATUS_DOWN;
+          changed = true;
+          EmitLocked(Event::KIND_NODE_DOWN, id,
+                     "no report within a lease of being expected");
+        }
+        break;
+      default:
+        break;
     }
   }
-  if (expired > 0) RecomputeLocked();
+  if (!settled_ && now - started_ >= options_.lease_timeout) {
+    settled_ = true;
+    changed = true;
+    LOG(INFO) << "learned the nodes' state for a lease; sending assignments";
+  }
+  // Returning nodes recompute themselves; otherwise only on a change.
+  if (!returning.empty() && ReintegrateLocked(returning)) changed = false;
+  if (changed) RecomputeLocked();
   return expired;
 }
 
@@ -506,6 +654,15 @@ cascade::v1::NodeView Controller::ViewLocked(int index) const {
   view.set_last_report_ms_ago(-1);
   auto live = live_.find(node.id());
   if (live != live_.end()) {
+    if (live->second.status == cascade::v1::STATUS_HOLD_DOWN) {
+      view.set_hold_down_ms_left(std::max<int64_t>(
+          0,
+          absl::ToInt64Milliseconds(live->second.hold_until - clock_->Now())));
+    }
+    const absl::Time window = clock_->Now() - options_.reintegrate_max;
+    view.set_recent_expiries(static_cast<uint32_t>(std::count_if(
+        live->second.expiries.begin(), live->second.expiries.end(),
+        [&](absl::Time t) { return t >= window; })));
     view.set_acked_version(live->second.acked_version);
     view.set_ack_error(live->second.ack_error);
     *view.mutable_stats() = live->second.stats;

@@ -6,6 +6,7 @@
 #define CASCADE_TOPOLOGY_CONTROLLER_H_
 
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
@@ -28,6 +29,13 @@ struct ControllerOptions {
   // How a node that comes back (lease renewed after expiry, or a restore
   // without an explicit policy) is reintegrated.
   cascade::v1::RestorePolicy default_policy = cascade::v1::RESTORE_REVERTIVE;
+  // Hold-down: a node whose lease expired and is renewed again gets no
+  // children (none back, none new) until it has held its lease this long,
+  // doubled for each further expiry within `reintegrate_max`, and never
+  // longer than `reintegrate_max`. So a flapping node moves its children
+  // once, not on every flap.
+  absl::Duration reintegrate_after = absl::Seconds(5);
+  absl::Duration reintegrate_max = absl::Seconds(60);
   // Journal records between snapshots.
   uint64_t snapshot_every = 1000;
   // Standby parents per node beyond the active one.
@@ -51,7 +59,11 @@ class Controller {
   Controller(const Controller&) = delete;
   Controller& operator=(const Controller&) = delete;
 
-  // Loads the stored state (snapshot + journal). Call once, first.
+  // Loads the stored state (snapshot + journal). Call once, first. When the
+  // state is not empty (a restart), no assignment goes out for one lease
+  // period: the controller first learns from the nodes' reports who is
+  // alive and which parent each one receives from, so what it then sends
+  // matches what the relays already run.
   absl::Status Recover();
   // Set before serving; may be null.
   void SetListener(ControllerListener* listener);
@@ -67,12 +79,17 @@ class Controller {
       const cascade::v1::RegisterRequest& request);
   absl::Status Report(const cascade::v1::ReportRequest& request);
   absl::Status Ack(const cascade::v1::AckRequest& request);
-  // The node's current assignment, or null if there is no such node.
+  // The node's current assignment; null if there is no such node, or while
+  // a restarted controller is still learning (see Recover).
   std::shared_ptr<const cascade::v1::Assignment> CurrentAssignment(
       const std::string& node_id) const;
+  bool HasNode(const std::string& node_id) const;
 
-  // Marks down every node whose lease expired; returns how many.
-  int ExpireLeases();
+  // Runs the timers, to be called often (a tenth of a lease): marks down
+  // every node whose lease expired (or that never reported within a lease
+  // of being expected), reintegrates nodes whose hold-down is over, ends a
+  // restart's learning period. Returns how many leases expired.
+  int Tick();
 
   // Admin views: never contain keys.
   absl::StatusOr<cascade::v1::NodeView> GetNode(const std::string& id) const;
@@ -87,6 +104,13 @@ class Controller {
   struct Live {
     cascade::v1::NodeStatus status = cascade::v1::STATUS_UNKNOWN;
     absl::Time last_report = absl::InfinitePast();
+    // When the controller began to expect reports (its start, or the node's
+    // addition): silent for a lease from then on means down.
+    absl::Time expected_since = absl::InfinitePast();
+    // Lease expiries within options_.reintegrate_max, oldest first.
+    std::deque<absl::Time> expiries;
+    // While STATUS_HOLD_DOWN: when the node is reintegrated.
+    absl::Time hold_until = absl::InfinitePast();
     cascade::v1::RelayStats stats;
     uint64_t acked_version = 0;
     std::string ack_error;
@@ -104,9 +128,15 @@ class Controller {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void AddPinsLocked(const std::string& returning, cascade::v1::Change* change)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Renews the lease; reintegrates a node that was down.
+  // Renews the lease; a node back after an expiry starts its hold-down.
   absl::Status RenewLocked(const std::string& node_id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Makes held-down nodes usable again under the default policy (pins
+  // journaled first) and recomputes. False if the pins could not be
+  // persisted: the nodes stay held down and are retried.
+  bool ReintegrateLocked(const std::vector<std::string>& node_ids)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Duration HoldDownLocked(Live* live) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Recomputes every assignment, pushes the changed ones, returns how many.
   uint32_t RecomputeLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   cascade::v1::NodeStatus StatusLocked(int index) const
@@ -130,8 +160,16 @@ class Controller {
   absl::flat_hash_map<std::string, Pushed> pushed_ ABSL_GUARDED_BY(mu_);
   // HMAC link keys by "child\0parent"; cleared when the state changes.
   absl::flat_hash_map<std::string, std::string> link_keys_ ABSL_GUARDED_BY(mu_);
-  // The plan of the last recompute, by node index.
+  // The plan of the last recompute, by node index; plan_ids_ names the
+  // indices, so the next recompute can find each node's previous parents
+  // even when the node list changed.
   std::vector<std::vector<int>> parents_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> plan_ids_ ABSL_GUARDED_BY(mu_);
+  // False while a restarted controller learns (see Recover): assignments
+  // are computed but not sent, and the previous plan is not known.
+  bool settled_ ABSL_GUARDED_BY(mu_) = true;
+  bool plan_was_sent_ ABSL_GUARDED_BY(mu_) = false;
+  const absl::Time started_;
   std::vector<std::vector<int>> active_children_ ABSL_GUARDED_BY(mu_);
   std::vector<std::vector<int>> standby_children_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_set<std::string> orphans_ ABSL_GUARDED_BY(mu_);

@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -229,38 +231,92 @@ TEST_F(ControllerTest, AssignsPrimaryAndStandbyWithLinkKeys) {
   EXPECT_NE(s1->parents(0).key(), d1->active_children(1).key());
 }
 
-TEST_F(ControllerTest,
-       LeaseExpiryMovesChildrenWithinCapacityAndPushesOnlyChanges) {
+// Reports for every relay except those in `silent`, each saying it
+// receives from its assignment's active parent (as a relay that has not
+// failed over does).
+void ReportAllBut(Controller* controller,
+                  const std::vector<std::string>& silent) {
+  for (const std::string& id : kRelays) {
+    if (std::find(silent.begin(), silent.end(), id) != silent.end()) continue;
+    cascade::v1::ReportRequest report;
+    report.set_node_id(id);
+    auto assignment = controller->CurrentAssignment(id);
+    if (assignment != nullptr && assignment->parents_size() > 0) {
+      report.mutable_stats()->set_receiving_from(assignment->parents(0).id());
+    }
+    ASSERT_TRUE(controller->Report(report).ok()) << id;
+  }
+}
+
+// Runs the controller's timers every `step` for `total` while the relays
+// report, except those `silent_at` names at that moment.
+void RunFor(FakeClock* clock, Controller* controller, absl::Duration total,
+            absl::Duration step,
+            const std::function<std::vector<std::string>()>& silent_at) {
+  for (absl::Duration t; t < total; t += step) {
+    clock->Advance(step);
+    ReportAllBut(controller, silent_at());
+    controller->Tick();
+  }
+}
+
+// For every active parent P and standby S: the children of P that stand by
+// on S fit in S's free capacity, so P's failure overloads nobody.
+void ExpectStandbysFit(Controller* controller) {
+  auto topology = controller->GetTopology("");
+  ASSERT_TRUE(topology.ok());
+  std::map<std::string, const cascade::v1::NodeView*> by_id;
+  for (const auto& node : topology->nodes()) by_id[node.id()] = &node;
+  std::map<std::pair<std::string, std::string>, uint32_t> standing_by;
+  for (const auto& node : topology->nodes()) {
+    for (int k = 1; k < node.parents_size(); ++k) {
+      ++standing_by[{node.parents(k), node.parents(0)}];
+    }
+  }
+  for (const auto& [key, count] : standing_by) {
+    const cascade::v1::NodeView& standby = *by_id[key.first];
+    EXPECT_LE(count + standby.active_children_size(),
+              standby.capacity().max_children())
+        << key.first << " stands by for " << count << " children of "
+        << key.second;
+  }
+}
+
+TEST_F(ControllerTest, LeaseExpiryConfirmsTheFallbackAndPushesOnlyChanges) {
   Start();
   ApplyReference();
   RegisterAll(kRelays);
-  std::map<std::string, uint64_t> before;
-  for (const auto& [id, a] : recorder_.latest) before[id] = a->version();
+  // p1-sb has room for two districts: the third stands by on the tier above.
+  EXPECT_EQ(Parents("d1"), (std::vector<std::string>{"p1", "p1-sb"}));
+  EXPECT_EQ(Parents("d2"), (std::vector<std::string>{"p1", "p1-sb"}));
+  EXPECT_EQ(Parents("d3"), (std::vector<std::string>{"p1", "nat"}));
+  ExpectStandbysFit(controller_.get());
+  std::map<std::string, std::shared_ptr<const Assignment>> before =
+      recorder_.latest;
 
-  // Everyone but p1 keeps reporting.
-  for (int i = 0; i < 4; ++i) {
-    clock_.Advance(absl::Seconds(1));
-    for (const std::string& id : kRelays) {
-      if (id == "p1") continue;
-      cascade::v1::ReportRequest report;
-      report.set_node_id(id);
-      ASSERT_TRUE(controller_->Report(report).ok());
-    }
-    controller_->ExpireLeases();
-  }
+  // p1 falls silent; everyone else keeps reporting.
+  RunFor(&clock_, controller_.get(), absl::Seconds(4), absl::Seconds(1),
+         [] { return std::vector<std::string>{"p1"}; });
   EXPECT_EQ(controller_->GetNode("p1")->status(), cascade::v1::STATUS_DOWN);
-  // p1-sb has room for two districts; the third goes up a tier to nat.
-  // Their new standby is the tier above, which still has room.
+  // Every child of p1 is confirmed on the standby its relay switched to.
+  for (const char* id : {"d1", "d2", "d3"}) {
+    EXPECT_EQ(Parents(id)[0], before[id]->parents(1).id()) << id;
+  }
+  // New standbys within capacity: p1-sb is full, so d3 has none left.
   EXPECT_EQ(Parents("d1"), (std::vector<std::string>{"p1-sb", "nat"}));
-  EXPECT_EQ(Parents("d2"), (std::vector<std::string>{"p1-sb", "nat"}));
-  // p1-sb is full now: no standby for d3 beyond the tier above.
   EXPECT_EQ(Parents("d3"), (std::vector<std::string>{"nat"}));
+  ExpectStandbysFit(controller_.get());
   // Sites keep their district and get a new standby above p1.
   EXPECT_EQ(Parents("s1"), (std::vector<std::string>{"d1", "nat"}));
-  // Untouched nodes got no push.
-  EXPECT_EQ(recorder_.latest["p2"]->version(), before["p2"]);
-  EXPECT_GT(recorder_.latest["d3"]->version(), before["d3"]);
-  EXPECT_GT(recorder_.latest["p1-sb"]->version(), before["p1-sb"]);
+  // Pushed: exactly the nodes whose content changed.
+  for (const auto& [id, a] : recorder_.latest) {
+    cascade::v1::Assignment was = *before[id], now = *a;
+    was.clear_version();
+    now.clear_version();
+    bool same = was.SerializeAsString() == now.SerializeAsString();
+    EXPECT_EQ(a->version() == before[id]->version(), same) << id;
+  }
+  EXPECT_EQ(recorder_.latest["p2"]->version(), before["p2"]->version());
   bool down_event = false;
   for (const auto& e : recorder_.events) {
     down_event |=
@@ -269,31 +325,129 @@ TEST_F(ControllerTest,
   EXPECT_TRUE(down_event);
 }
 
-TEST_F(ControllerTest, NodeBeyondAllCapacityIsOrphanedAndReported) {
+TEST_F(ControllerTest, FailedOverNodesStayPutWhenRoomOpensElsewhere) {
   Start();
   ApplyReference();
-  for (const char* id : {"p1", "p1-sb", "nat"}) {
-    Change change;
-    change.mutable_drain()->set_id(id);
-    ASSERT_TRUE(controller_->Submit(change).ok());
-  }
-  EXPECT_TRUE(Parents("d1").empty());
-  EXPECT_TRUE(controller_->GetNode("d1")->orphan());
-  EXPECT_EQ(controller_->GetStats().orphans(), 6u);  // 3 districts, 3 provinces
+  RegisterAll(kRelays);
+  RunFor(&clock_, controller_.get(), absl::Seconds(4), absl::Seconds(1),
+         [] { return std::vector<std::string>{"p1"}; });
+  ASSERT_EQ(Parents("d3")[0], "nat");
+  // d1 leaves p1-sb: there is room there now, but d3 is fine on nat and
+  // its relay is not moved again.
+  const uint64_t d3_version = recorder_.latest["d3"]->version();
+  Change move;
+  move.mutable_move()->set_id("d1");
+  move.mutable_move()->set_new_parent("p2");
+  ASSERT_TRUE(controller_->Submit(move).ok());
+  EXPECT_EQ(Parents("d1")[0], "p2");
+  EXPECT_EQ(Parents("d3")[0], "nat");
+  EXPECT_EQ(recorder_.latest["d3"]->parents(0).id(), "nat");
+  // Its standby may improve (p1-sb has room now); its parent does not move.
+  EXPECT_GE(recorder_.latest["d3"]->version(), d3_version);
 }
 
-void LoseAndRegainP1(FakeClock* clock, Controller* controller) {
-  clock->Advance(absl::Seconds(4));
-  for (const std::string& id : kRelays) {
-    if (id == "p1") continue;
-    cascade::v1::ReportRequest report;
-    report.set_node_id(id);
-    ASSERT_TRUE(controller->Report(report).ok());
+TEST_F(ControllerTest, FlappingNodeMovesItsChildrenOnceThenHoldsDown) {
+  ControllerOptions options;
+  options.lease_timeout = absl::Milliseconds(100);
+  Start(options);
+  ApplyReference();
+  RegisterAll(kRelays);
+  // p1 up 200 ms, down 200 ms, for 5 s.
+  absl::Duration elapsed;
+  bool first_failover_seen = false;
+  std::map<std::string, uint64_t> after_failover;
+  RunFor(
+      &clock_, controller_.get(), absl::Seconds(5), absl::Milliseconds(10),
+      [&] {
+        elapsed += absl::Milliseconds(10);
+        const bool down =
+            static_cast<int>(elapsed / absl::Milliseconds(200)) % 2 == 1;
+        if (down && !first_failover_seen &&
+            controller_->GetNode("p1")->status() == cascade::v1::STATUS_DOWN) {
+          first_failover_seen = true;
+          for (const char* id : {"d1", "d2", "d3", "s1", "s3"}) {
+            after_failover[id] = recorder_.latest[id]->version();
+          }
+        }
+        return down ? std::vector<std::string>{"p1"}
+                    : std::vector<std::string>{};
+      });
+  ASSERT_TRUE(first_failover_seen);
+  EXPECT_GE(controller_->GetNode("p1")->recent_expiries(), 10u);
+  // Nothing changed for p1's children (nor its grandchildren) after the
+  // first failover, however often p1 came back.
+  for (const auto& [id, version] : after_failover) {
+    EXPECT_EQ(recorder_.latest[id]->version(), version) << id;
   }
-  ASSERT_EQ(controller->ExpireLeases(), 1);
-  cascade::v1::ReportRequest back;
-  back.set_node_id("p1");
-  ASSERT_TRUE(controller->Report(back).ok());
+  EXPECT_EQ(Parents("d1")[0], "p1-sb");
+
+  // p1 is back for good: held down (the cap, after so many flaps), then its
+  // children return, each with one push.
+  RunFor(&clock_, controller_.get(), absl::Seconds(1), absl::Milliseconds(50),
+         [] { return std::vector<std::string>{}; });
+  cascade::v1::NodeView p1 = *controller_->GetNode("p1");
+  EXPECT_EQ(p1.status(), cascade::v1::STATUS_HOLD_DOWN);
+  EXPECT_GT(p1.hold_down_ms_left(), 55000);
+  EXPECT_LE(p1.hold_down_ms_left(), 60000);
+  EXPECT_EQ(Parents("d1")[0], "p1-sb");
+  std::map<std::string, int> pushes = recorder_.pushes;
+  RunFor(&clock_, controller_.get(), absl::Seconds(60), absl::Milliseconds(50),
+         [] { return std::vector<std::string>{}; });
+  EXPECT_EQ(controller_->GetNode("p1")->status(), cascade::v1::STATUS_UP);
+  for (const char* id : {"d1", "d2", "d3"}) {
+    EXPECT_EQ(Parents(id)[0], "p1") << id;
+    EXPECT_EQ(recorder_.pushes[id], pushes[id] + 1) << id;
+  }
+}
+
+TEST_F(ControllerTest, HoldDownDoublesWithEachRecentExpiry) {
+  ControllerOptions options;
+  options.lease_timeout = absl::Seconds(1);
+  options.reintegrate_after = absl::Seconds(5);
+  options.reintegrate_max = absl::Seconds(60);
+  Start(options);
+  ApplyReference();
+  RegisterAll(kRelays);
+  auto none = [] { return std::vector<std::string>{}; };
+  auto p1_silent = [] { return std::vector<std::string>{"p1"}; };
+  int pushes_d1 = 0;
+  for (int expiry = 1; expiry <= 3; ++expiry) {
+    RunFor(&clock_, controller_.get(), absl::Seconds(2),
+           absl::Milliseconds(100), p1_silent);
+    ASSERT_EQ(controller_->GetNode("p1")->status(), cascade::v1::STATUS_DOWN);
+    pushes_d1 = recorder_.pushes["d1"];
+    RunFor(&clock_, controller_.get(), absl::Milliseconds(100),
+           absl::Milliseconds(100), none);
+    cascade::v1::NodeView p1 = *controller_->GetNode("p1");
+    ASSERT_EQ(p1.status(), cascade::v1::STATUS_HOLD_DOWN);
+    EXPECT_EQ(p1.recent_expiries(), static_cast<uint32_t>(expiry));
+    // 5 s, 10 s, 20 s.
+    EXPECT_EQ(p1.hold_down_ms_left(), 5000 << (expiry - 1));
+  }
+  EXPECT_EQ(recorder_.pushes["d1"], pushes_d1);
+  RunFor(&clock_, controller_.get(), absl::Seconds(20), absl::Milliseconds(100),
+         none);
+  EXPECT_EQ(Parents("d1")[0], "p1");
+  EXPECT_EQ(recorder_.pushes["d1"], pushes_d1 + 1);
+  // Long after, the history has aged out: the base hold-down again.
+  RunFor(&clock_, controller_.get(), absl::Seconds(61), absl::Seconds(1), none);
+  RunFor(&clock_, controller_.get(), absl::Seconds(2), absl::Milliseconds(100),
+         p1_silent);
+  RunFor(&clock_, controller_.get(), absl::Milliseconds(100),
+         absl::Milliseconds(100), none);
+  EXPECT_EQ(controller_->GetNode("p1")->hold_down_ms_left(), 5000);
+}
+
+// Loses p1's lease, then has it report again and sit out its hold-down.
+void LoseAndRegainP1(FakeClock* clock, Controller* controller) {
+  RunFor(clock, controller, absl::Seconds(4), absl::Seconds(1),
+         [] { return std::vector<std::string>{"p1"}; });
+  ASSERT_EQ(controller->GetNode("p1")->status(), cascade::v1::STATUS_DOWN);
+  RunFor(clock, controller, absl::Seconds(1), absl::Seconds(1),
+         [] { return std::vector<std::string>{}; });
+  EXPECT_EQ(controller->GetNode("p1")->status(), cascade::v1::STATUS_HOLD_DOWN);
+  RunFor(clock, controller, absl::Seconds(5), absl::Seconds(1),
+         [] { return std::vector<std::string>{}; });
   EXPECT_EQ(controller->GetNode("p1")->status(), cascade::v1::STATUS_UP);
 }
 
@@ -303,7 +457,7 @@ TEST_F(ControllerTest, RevertiveReintegrationMovesChildrenBack) {
   RegisterAll(kRelays);
   LoseAndRegainP1(&clock_, controller_.get());
   EXPECT_EQ(Parents("d1"), (std::vector<std::string>{"p1", "p1-sb"}));
-  EXPECT_EQ(Parents("d3"), (std::vector<std::string>{"p1", "p1-sb"}));
+  EXPECT_EQ(Parents("d3"), (std::vector<std::string>{"p1", "nat"}));
 }
 
 TEST_F(ControllerTest,
@@ -320,6 +474,8 @@ TEST_F(ControllerTest,
 
   // The pins are state: a restarted controller keeps them.
   Start(options);
+  RunFor(&clock_, controller_.get(), absl::Seconds(4), absl::Seconds(1),
+         [] { return std::vector<std::string>{}; });
   EXPECT_EQ(Parents("d1"), (std::vector<std::string>{"p1-sb", "p1"}));
   EXPECT_EQ(Parents("d3"), (std::vector<std::string>{"nat", "p1"}));
 
@@ -329,6 +485,98 @@ TEST_F(ControllerTest,
   move.mutable_move()->set_new_parent("p1");
   ASSERT_TRUE(controller_->Submit(move).ok());
   EXPECT_EQ(Parents("d3")[0], "p1");
+}
+
+// A restarted controller first learns for a lease who is alive and where
+// each relay receives from, then sends what the relays already run: the
+// same content, only newer versions.
+TEST_F(ControllerTest, RestartSendsWhatTheRelaysAlreadyRun) {
+  Start();
+  ApplyReference();
+  RegisterAll(kRelays);
+  RunFor(&clock_, controller_.get(), absl::Seconds(4), absl::Seconds(1),
+         [] { return std::vector<std::string>{"p1"}; });
+  // d3 sits on nat after the failover even once p1-sb has room again: a
+  // placement a fresh computation would not make.
+  Change move;
+  move.mutable_move()->set_id("d1");
+  move.mutable_move()->set_new_parent("p2");
+  ASSERT_TRUE(controller_->Submit(move).ok());
+  ASSERT_EQ(Parents("d3")[0], "nat");
+  std::map<std::string, std::shared_ptr<const Assignment>> before =
+      recorder_.latest;
+
+  Start();  // p1 is still dead
+  EXPECT_TRUE(controller_->HasNode("d3"));
+  EXPECT_EQ(controller_->CurrentAssignment("d3"), nullptr);
+  // The relays report what they run (ReportAllBut reads `before` through
+  // a controller that has nothing yet, so report by hand).
+  auto report_as_before = [&] {
+    for (const std::string& id : kRelays) {
+      if (id == "p1") continue;
+      cascade::v1::ReportRequest report;
+      report.set_node_id(id);
+      if (before[id]->parents_size() > 0) {
+        report.mutable_stats()->set_receiving_from(before[id]->parents(0).id());
+      }
+      ASSERT_TRUE(controller_->Report(report).ok());
+    }
+  };
+  for (int i = 0; i < 3; ++i) {
+    clock_.Advance(absl::Seconds(1));
+    report_as_before();
+    controller_->Tick();
+    if (i < 2) {
+      EXPECT_TRUE(recorder_.latest.empty()) << "sent while learning";
+    }
+  }
+  EXPECT_EQ(controller_->GetNode("p1")->status(), cascade::v1::STATUS_DOWN);
+  ASSERT_EQ(recorder_.latest.size(), before.size());
+  for (const auto& [id, a] : recorder_.latest) {
+    cascade::v1::Assignment was = *before[id], now = *a;
+    EXPECT_GT(now.version(), was.version()) << id;
+    was.clear_version();
+    now.clear_version();
+    EXPECT_EQ(now.SerializeAsString(), was.SerializeAsString()) << id;
+  }
+}
+
+TEST_F(ControllerTest, NodeNeverReportingIsDownAfterALease) {
+  Start();
+  ApplyReference();
+  RegisterAll({"nat", "p1-sb", "p2", "d1", "d2", "d3"});
+  clock_.Advance(absl::Seconds(2));
+  ReportAllBut(controller_.get(), {"p1"});
+  controller_->Tick();
+  // Not yet a lease: p1 is unknown and still trusted.
+  EXPECT_EQ(controller_->GetNode("p1")->status(), cascade::v1::STATUS_UNKNOWN);
+  EXPECT_EQ(Parents("d1")[0], "p1");
+  clock_.Advance(absl::Seconds(1));
+  ReportAllBut(controller_.get(), {"p1"});
+  controller_->Tick();
+  EXPECT_EQ(controller_->GetNode("p1")->status(), cascade::v1::STATUS_DOWN);
+  EXPECT_EQ(Parents("d1")[0], "p1-sb");
+  // Plain endpoints never report and are never marked down.
+  EXPECT_EQ(controller_->GetNode("s2")->status(), cascade::v1::STATUS_UNKNOWN);
+  // Its first report brings it straight in: it never flapped.
+  cascade::v1::RegisterRequest late;
+  late.set_node_id("p1");
+  ASSERT_TRUE(controller_->Register(late).ok());
+  EXPECT_EQ(controller_->GetNode("p1")->status(), cascade::v1::STATUS_UP);
+  EXPECT_EQ(Parents("d1")[0], "p1");
+}
+
+TEST_F(ControllerTest, NodeBeyondAllCapacityIsOrphanedAndReported) {
+  Start();
+  ApplyReference();
+  for (const char* id : {"p1", "p1-sb", "nat"}) {
+    Change change;
+    change.mutable_drain()->set_id(id);
+    ASSERT_TRUE(controller_->Submit(change).ok());
+  }
+  EXPECT_TRUE(Parents("d1").empty());
+  EXPECT_TRUE(controller_->GetNode("d1")->orphan());
+  EXPECT_EQ(controller_->GetStats().orphans(), 6u);  // 3 districts, 3 provinces
 }
 
 TEST_F(ControllerTest, DrainFailoverAndRestoreWithPolicy) {
@@ -447,6 +695,11 @@ TEST_F(ControllerTest, EveryChangeSurvivesRestartAndKeysStayStable) {
   ASSERT_TRUE(controller_->Submit(move).ok());
 
   Start();
+  // A restarted controller sends nothing for a lease (it learns first).
+  EXPECT_EQ(controller_->CurrentAssignment("s1"), nullptr);
+  RegisterAll(kRelays);
+  clock_.Advance(absl::Seconds(3));
+  controller_->Tick();
   EXPECT_EQ(controller_->Sequence(), 3u);
   EXPECT_EQ(controller_->GetNode("d2")->status(), cascade::v1::STATUS_DRAINING);
   EXPECT_EQ(controller_->GetNode("s3")->desired_parent(), "d3");

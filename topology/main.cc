@@ -36,6 +36,12 @@ ABSL_FLAG(absl::Duration, lease_timeout, absl::Seconds(3),
 ABSL_FLAG(std::string, reintegration, "revertive",
           "how a node that comes back is reintegrated: revertive (its "
           "children move back) or non-revertive (they stay)");
+ABSL_FLAG(absl::Duration, reintegrate_after, absl::Seconds(5),
+          "hold-down: a node back after its lease expired gets children "
+          "again only once it has held its lease this long (0: at once)");
+ABSL_FLAG(absl::Duration, reintegrate_max, absl::Seconds(60),
+          "longest hold-down; each lease expiry within this window doubles "
+          "the next hold-down, up to this");
 ABSL_FLAG(int, snapshot_every, 1000, "journal records between snapshots");
 ABSL_FLAG(std::string, admin_token_file, "",
           "file holding the token Admin calls must present as "
@@ -82,6 +88,14 @@ int Run() {
   } else {
     return Usage("--reintegration must be revertive or non-revertive, not \"" +
                  policy + "\"");
+  }
+  options.reintegrate_after = absl::GetFlag(FLAGS_reintegrate_after);
+  options.reintegrate_max = absl::GetFlag(FLAGS_reintegrate_max);
+  if (options.reintegrate_after < absl::ZeroDuration()) {
+    return Usage("--reintegrate-after must not be negative");
+  }
+  if (options.reintegrate_max < options.reintegrate_after) {
+    return Usage("--reintegrate-max must be at least --reintegrate-after");
   }
   if (absl::GetFlag(FLAGS_snapshot_every) < 1) {
     return Usage("--snapshot-every must be at least 1");
@@ -205,7 +219,7 @@ int Run() {
     const absl::Duration tick =
         std::max(options.lease_timeout / 10, absl::Milliseconds(10));
     while (!stop.WaitForNotificationWithTimeout(tick)) {
-      controller.ExpireLeases();
+      controller.Tick();
     }
   });
   int signal_number = 0;

@@ -37,12 +37,15 @@ class AssignmentWriter : public grpc::ServerWriteReactor<Assignment> {
     // Offer keeps whichever is newer.
     std::shared_ptr<const Assignment> current =
         service_->controller()->CurrentAssignment(node_id_);
-    if (current == nullptr) {
+    if (current != nullptr) {
+      Offer(std::move(current));
+    } else if (!service_->controller()->HasNode(node_id_)) {
       Close(grpc::Status(grpc::StatusCode::NOT_FOUND,
                          absl::StrCat("no node \"", node_id_, "\"")));
-      return;
     }
-    Offer(std::move(current));
+    // Otherwise a restarted controller is still learning: the assignment
+    // comes through Offer once it is sent, and the relay keeps running its
+    // last one meanwhile.
   }
 
   void Offer(std::shared_ptr<const Assignment> assignment) {

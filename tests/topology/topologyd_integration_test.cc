@@ -15,18 +15,13 @@
 #include "google/protobuf/util/json_util.h"
 #include "proto/controller.pb.h"
 #include "tests/media/process.h"
-#include "topology/client/relay_client.h"
+#include "tests/topology/harness.h"
 
 namespace cascade::topology {
 namespace {
 
 using cascade::testing::Process;
 using cascade::testing::ReadFile;
-using cascade::testing::RunToCompletion;
-using cascade::testing::WaitForFile;
-
-constexpr char kTopologyd[] = "topology/topologyd";
-constexpr char kRelayctl[] = "tools/relayctl/relayctl";
 
 constexpr char kTopology[] = R"txt(
 streams { id: "command" direction: DIRECTION_DOWNSTREAM bitrate_kbps: 2600
@@ -47,120 +42,60 @@ nodes { id: "s1" tier: TIER_SITE parent: "d1" standby_parents: "p1"
   media_address: "127.10.0.1:5004" }
 )txt";
 
-// A simulated relay: remembers the newest assignment.
-class SimRelay : public AssignmentListener {
- public:
-  absl::Status OnAssignment(const cascade::v1::Assignment& a) override {
-    absl::MutexLock lock(&mu_);
-    last_ = a;
-    return absl::OkStatus();
-  }
-  // Waits (bounded) until `check` holds for the newest assignment.
-  bool WaitFor(std::function<bool(const cascade::v1::Assignment&)> check,
-               absl::Duration timeout = absl::Seconds(15)) {
-    absl::MutexLock lock(&mu_);
-    auto ready = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-      return last_.version() > 0 && check(last_);
-    };
-    return mu_.AwaitWithTimeout(absl::Condition(&ready), timeout);
-  }
-  uint64_t version() {
-    absl::MutexLock lock(&mu_);
-    return last_.version();
-  }
-  bool WaitForParent(const std::string& parent) {
-    return WaitFor([&](const cascade::v1::Assignment& a) {
-      return a.parents_size() > 0 && a.parents(0).id() == parent;
-    });
-  }
-
- private:
-  absl::Mutex mu_;
-  cascade::v1::Assignment last_ ABSL_GUARDED_BY(mu_);
-};
-
 using Result = cascade::testing::CommandResult;
+using testing::FakeRelay;
+using testing::Topologyd;
 
 class TopologydTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    tmp_ = std::string(getenv("TEST_TMPDIR")) + "/" +
-           ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    mkdir(tmp_.c_str(), 0700);
+    tmp_ = testing::TestDir();
     state_dir_ = tmp_ + "/state";
     topology_file_ = tmp_ + "/topology.textproto";
     std::ofstream(topology_file_) << kTopology;
   }
 
-  void TearDown() override {
-    for (auto& [id, client] : clients_) client->Stop();
-  }
-
-  // Starts topologyd; `listen` port 0 the first time, the same port on a
-  // restart so the relays find it again.
-  void StartController(const std::string& topology_flag, int port = 0) {
-    std::string port_file = tmp_ + "/port" + std::to_string(starts_);
-    ++starts_;
-    stderr_path_ = tmp_ + "/topologyd" + std::to_string(starts_) + ".err";
-    std::vector<std::string> argv = {
-        kTopologyd,
-        "--listen=127.0.0.1:" + std::to_string(port),
-        "--port-file=" + port_file,
-        "--state-dir=" + state_dir_,
-        "--lease-timeout=1s",
-    };
-    if (!topology_flag.empty()) argv.push_back("--topology=" + topology_flag);
-    auto process = Process::Start(argv, tmp_ + "/topologyd.out", stderr_path_);
-    ASSERT_TRUE(process.ok()) << process.status();
-    controller_ = std::move(*process);
-    std::string bound = WaitForFile(port_file, absl::Seconds(20));
-    ASSERT_FALSE(bound.empty()) << ReadFile(stderr_path_);
-    port_ = std::stoi(bound);
-    address_ = "127.0.0.1:" + std::to_string(port_);
+  // Starts topologyd; port 0 the first time, the same port on a restart so
+  // the relays find it again.
+  void StartController(const std::string& topology_flag, int port = 0,
+                       const std::string& lease = "1s") {
+    std::vector<std::string> flags = {"--state-dir=" + state_dir_,
+                                      "--lease-timeout=" + lease};
+    if (!topology_flag.empty()) flags.push_back("--topology=" + topology_flag);
+    auto daemon = Topologyd::Start(
+        tmp_, "topologyd" + std::to_string(++starts_), flags, port);
+    ASSERT_TRUE(daemon.ok()) << daemon.status();
+    controller_ = std::move(*daemon);
+    stderr_path_ = controller_->stderr_path();
+    port_ = controller_->port();
+    address_ = controller_->address();
   }
 
   Result Relayctl(std::vector<std::string> args) {
-    static int runs = 0;
-    std::string base = tmp_ + "/relayctl" + std::to_string(++runs);
-    args.insert(args.begin(), {kRelayctl, "--controller=" + address_});
-    return RunToCompletion(args, base);
+    return testing::Relayctl(tmp_, address_, std::move(args));
   }
 
-  SimRelay* StartRelay(const std::string& id) {
-    RelayClientOptions options;
-    options.controller = address_;
-    options.node_id = id;
-    options.report_interval = absl::Milliseconds(100);
-    options.min_backoff = absl::Milliseconds(50);
-    options.max_backoff = absl::Milliseconds(500);
-    relays_[id] = std::make_unique<SimRelay>();
-    clients_[id] = std::make_unique<RelayClient>(options, relays_[id].get());
-    clients_[id]->Start();
+  FakeRelay* StartRelay(const std::string& id) {
+    relays_[id] = std::make_unique<FakeRelay>(address_, id);
+    relays_[id]->Start();
     return relays_[id].get();
   }
 
   cascade::v1::NodeView Show(const std::string& id) {
-    Result shown = Relayctl({"--json", "show", id});
-    EXPECT_EQ(shown.code, 0) << shown.err;
-    cascade::v1::NodeView view;
-    EXPECT_TRUE(
-        google::protobuf::util::JsonStringToMessage(shown.out, &view).ok())
-        << shown.out;
-    return view;
+    return testing::ShowNode(tmp_, address_, id);
   }
 
   std::string tmp_, state_dir_, topology_file_, stderr_path_, address_;
   int port_ = 0;
   int starts_ = 0;
-  std::unique_ptr<Process> controller_;
-  std::map<std::string, std::unique_ptr<SimRelay>> relays_;
-  std::map<std::string, std::unique_ptr<RelayClient>> clients_;
+  std::map<std::string, std::unique_ptr<FakeRelay>> relays_;
+  std::unique_ptr<Topologyd> controller_;
 };
 
 TEST_F(TopologydTest, ChangesReachRelaysAndSurviveKillNine) {
   ASSERT_NO_FATAL_FAILURE(StartController(topology_file_));
   for (const char* id : {"nat", "p1", "p1-sb", "d1", "d2"}) StartRelay(id);
-  SimRelay* s1 = StartRelay("s1");
+  FakeRelay* s1 = StartRelay("s1");
   ASSERT_TRUE(s1->WaitForParent("d1"));
 
   // --json nodes: an object with a nodes array of id/tier/status/parents.
@@ -196,24 +131,45 @@ TEST_F(TopologydTest, ChangesReachRelaysAndSurviveKillNine) {
 
   // Kill a node: p1 stops reporting, its lease lapses, its children move to
   // the region's standby.
-  clients_["p1"]->Stop();
+  relays_["p1"]->Stop();
   ASSERT_TRUE(relays_["d1"]->WaitForParent("p1-sb"));
   EXPECT_EQ(Show("p1").status(), cascade::v1::STATUS_DOWN);
 
   // kill -9 the controller and restart it: every change is still there.
-  const uint64_t d1_version = relays_["d1"]->version();
+  std::map<std::string, int> applies;
+  std::map<std::string, uint64_t> versions;
+  for (const auto& [id, relay] : relays_) {
+    applies[id] = relay->applied();
+    versions[id] = relay->last().version();
+  }
   controller_.reset();
   ASSERT_NO_FATAL_FAILURE(StartController("", port_));
   cascade::v1::NodeView shown = Show("s1");
   EXPECT_EQ(shown.desired_parent(), "d2");
   EXPECT_EQ(Show("d2").status(), cascade::v1::STATUS_DRAINING);
   EXPECT_EQ(Show("s2").desired_parent(), "d2");
-  // The relays reconnect on their own and get their assignments again
-  // (a restarted controller's versions are newer).
-  ASSERT_TRUE(relays_["d1"]->WaitFor([&](const cascade::v1::Assignment& a) {
-    return a.version() > d1_version && a.parents_size() > 0;
-  }));
-  EXPECT_GE(clients_["d1"]->sessions(), 2);
+  // The relays reconnect on their own. After a lease of learning the
+  // controller sends each one what it already runs: newer versions, acked,
+  // but the same content, so nothing is applied again. Dead p1 stays down.
+  for (const auto& [id, relay] : relays_) {
+    if (id == "p1") continue;
+    cascade::v1::NodeView view;
+    const absl::Time deadline = absl::Now() + absl::Seconds(15);
+    do {
+      view = Show(id);
+      if (view.assignment_version() > versions[id] &&
+          view.acked_version() == view.assignment_version()) {
+        break;
+      }
+      absl::SleepFor(absl::Milliseconds(100));
+    } while (absl::Now() < deadline);
+    EXPECT_GT(view.acked_version(), versions[id]) << id;
+    EXPECT_EQ(view.acked_version(), view.assignment_version()) << id;
+    EXPECT_EQ(relay->applied(), applies[id]) << id;
+    EXPECT_GE(relay->sessions(), 2) << id;
+  }
+  EXPECT_EQ(Show("p1").status(), cascade::v1::STATUS_DOWN);
+  EXPECT_EQ(relays_["d1"]->last().parents(0).id(), "p1-sb");
 }
 
 TEST_F(TopologydTest, CorruptJournalTailIsReportedNotUsed) {
@@ -243,7 +199,8 @@ TEST_F(TopologydTest, CorruptJournalTailIsReportedNotUsed) {
 }
 
 TEST_F(TopologydTest, ExitCodesAndErrors) {
-  ASSERT_NO_FATAL_FAILURE(StartController(topology_file_));
+  // No relay runs here: a long lease keeps the nodes "unknown" throughout.
+  ASSERT_NO_FATAL_FAILURE(StartController(topology_file_, 0, "60s"));
   Result missing = Relayctl({"show", "nope"});
   EXPECT_EQ(missing.code, 3);
   EXPECT_EQ(missing.err, "relayctl: show: no node \"nope\"\n");
@@ -300,20 +257,16 @@ TEST_F(TopologydTest, MutualTlsAndAdminToken) {
       << ReadFile(tmp_ + "/certs.err");
   std::ofstream(tmp_ + "/token") << "let-me-in\n";
 
-  std::string port_file = tmp_ + "/tls.port";
-  auto process = Process::Start(
-      {kTopologyd, "--listen=127.0.0.1:0", "--port-file=" + port_file,
-       "--state-dir=" + state_dir_, "--topology=" + topology_file_,
+  auto daemon = Topologyd::Start(
+      tmp_, "tls",
+      {"--state-dir=" + state_dir_, "--topology=" + topology_file_,
        "--admin-token-file=" + tmp_ + "/token",
        "--tls-cert=" + tmp_ + "/server.pem",
        "--tls-key=" + tmp_ + "/server.key",
-       "--tls-client-ca=" + tmp_ + "/ca.pem"},
-      tmp_ + "/tls.out", tmp_ + "/tls.err");
-  ASSERT_TRUE(process.ok());
-  controller_ = std::move(*process);
-  std::string bound = WaitForFile(port_file, absl::Seconds(20));
-  ASSERT_FALSE(bound.empty()) << ReadFile(tmp_ + "/tls.err");
-  address_ = "127.0.0.1:" + std::to_string(std::stoi(bound));
+       "--tls-client-ca=" + tmp_ + "/ca.pem"});
+  ASSERT_TRUE(daemon.ok()) << daemon.status();
+  controller_ = std::move(*daemon);
+  address_ = controller_->address();
 
   const std::vector<std::string> tls = {"--tls-ca=" + tmp_ + "/ca.pem",
                                         "--tls-cert=" + tmp_ + "/client.pem",
@@ -342,13 +295,9 @@ TEST_F(TopologydTest, MutualTlsAndAdminToken) {
   ssl.pem_root_certs = ReadFile(tmp_ + "/ca.pem");
   ssl.pem_cert_chain = ReadFile(tmp_ + "/client.pem");
   ssl.pem_private_key = ReadFile(tmp_ + "/client.key");
-  RelayClientOptions options;
-  options.controller = address_;
-  options.node_id = "s1";
-  options.credentials = grpc::SslCredentials(ssl);
-  relays_["s1"] = std::make_unique<SimRelay>();
-  clients_["s1"] = std::make_unique<RelayClient>(options, relays_["s1"].get());
-  clients_["s1"]->Start();
+  relays_["s1"] = std::make_unique<FakeRelay>(
+      address_, "s1", absl::Milliseconds(300), grpc::SslCredentials(ssl));
+  relays_["s1"]->Start();
   EXPECT_TRUE(relays_["s1"]->WaitForParent("d1"));
 }
 

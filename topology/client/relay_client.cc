@@ -106,7 +106,14 @@ absl::Status RelayClient::RunSession() {
   auto reader = stub->Watch(&watch_context, watch_request);
   cascade::v1::Assignment assignment;
   while (reader->Read(&assignment)) {
-    absl::Status applied = listener_->OnAssignment(assignment);
+    cascade::v1::Assignment content = assignment;
+    content.clear_version();
+    std::string serialized = content.SerializeAsString();
+    absl::Status applied = absl::OkStatus();
+    if (serialized != applied_content_) {
+      applied = listener_->OnAssignment(assignment);
+      if (applied.ok()) applied_content_ = std::move(serialized);
+    }
     cascade::v1::AckRequest ack;
     ack.set_node_id(options_.node_id);
     ack.set_version(assignment.version());

@@ -23,7 +23,9 @@ class AssignmentListener {
   virtual ~AssignmentListener() = default;
   // Applies `assignment`. A non-OK status is sent back as a NACK; the relay
   // should keep running its previous assignment. Called on the client's
-  // thread, one at a time, in version order.
+  // thread, one at a time, in version order; not called for an assignment
+  // that differs from the last one applied only in its version (a restarted
+  // controller sends the same content again), which is acked at once.
   virtual absl::Status OnAssignment(
       const cascade::v1::Assignment& assignment) = 0;
 };
@@ -75,6 +77,9 @@ class RelayClient {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool session_over_ ABSL_GUARDED_BY(mu_) = false;
   int sessions_ ABSL_GUARDED_BY(mu_) = 0;
+  // The last assignment the listener applied, serialised with version 0.
+  // Only the client's thread touches it.
+  std::string applied_content_;
   // The live calls, so Stop can cancel them.
   grpc::ClientContext* watch_context_ ABSL_GUARDED_BY(mu_) = nullptr;
   grpc::ClientContext* report_context_ ABSL_GUARDED_BY(mu_) = nullptr;

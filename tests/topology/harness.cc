@@ -1,0 +1,157 @@
+#include "tests/topology/harness.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <cstdlib>
+
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/util/json_util.h"
+
+namespace cascade::topology::testing {
+
+using cascade::testing::CommandResult;
+using cascade::testing::Process;
+using cascade::testing::ReadFile;
+using cascade::testing::RunToCompletion;
+using cascade::testing::WaitForFile;
+
+constexpr char kTopologyd[] = "topology/topologyd";
+constexpr char kRelayctl[] = "tools/relayctl/relayctl";
+
+FakeRelay::FakeRelay(const std::string& controller, const std::string& id,
+                     absl::Duration removed_child_grace,
+                     std::shared_ptr<grpc::ChannelCredentials> credentials)
+    : grace_(removed_child_grace) {
+  RelayClientOptions options;
+  options.controller = controller;
+  options.credentials = std::move(credentials);
+  options.node_id = id;
+  options.report_interval = absl::Milliseconds(100);
+  options.min_backoff = absl::Milliseconds(50);
+  options.max_backoff = absl::Milliseconds(500);
+  options.stats = [this] { return Stats(); };
+  client_ = std::make_unique<RelayClient>(options, this);
+}
+
+FakeRelay::~FakeRelay() { Stop(); }
+
+void FakeRelay::Start() { client_->Start(); }
+
+void FakeRelay::Stop() { client_->Stop(); }
+
+absl::Status FakeRelay::OnAssignment(const cascade::v1::Assignment& a) {
+  absl::MutexLock lock(&mu_);
+  const absl::Time now = absl::Now();
+  for (const auto& child : last_.active_children()) {
+    bool kept = false;
+    for (const auto& c : a.active_children()) kept |= c.id() == child.id();
+    if (!kept) leaving_[child.id()] = now + grace_;
+  }
+  for (const auto& c : a.active_children()) leaving_.erase(c.id());
+  last_ = a;
+  ++applied_;
+  return absl::OkStatus();
+}
+
+cascade::v1::RelayStats FakeRelay::Stats() {
+  absl::MutexLock lock(&mu_);
+  const absl::Time now = absl::Now();
+  for (auto it = leaving_.begin(); it != leaving_.end();) {
+    it = it->second <= now ? leaving_.erase(it) : std::next(it);
+  }
+  cascade::v1::RelayStats stats;
+  stats.set_active_children(
+      static_cast<uint32_t>(last_.active_children_size() + leaving_.size()));
+  if (!receive_from_.empty()) {
+    stats.set_receiving_from(receive_from_);
+  } else if (last_.parents_size() > 0) {
+    stats.set_receiving_from(last_.parents(0).id());
+  }
+  return stats;
+}
+
+bool FakeRelay::WaitFor(
+    const std::function<bool(const cascade::v1::Assignment&)>& check,
+    absl::Duration timeout) {
+  absl::MutexLock lock(&mu_);
+  auto ready = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return last_.version() > 0 && check(last_);
+  };
+  return mu_.AwaitWithTimeout(absl::Condition(&ready), timeout);
+}
+
+bool FakeRelay::WaitForParent(const std::string& parent) {
+  return WaitFor([&](const cascade::v1::Assignment& a) {
+    return a.parents_size() > 0 && a.parents(0).id() == parent;
+  });
+}
+
+cascade::v1::Assignment FakeRelay::last() {
+  absl::MutexLock lock(&mu_);
+  return last_;
+}
+
+int FakeRelay::applied() {
+  absl::MutexLock lock(&mu_);
+  return applied_;
+}
+
+void FakeRelay::ReceiveFrom(const std::string& parent) {
+  absl::MutexLock lock(&mu_);
+  receive_from_ = parent;
+}
+
+absl::StatusOr<std::unique_ptr<Topologyd>> Topologyd::Start(
+    const std::string& dir, const std::string& name,
+    const std::vector<std::string>& flags, int port) {
+  auto daemon = std::make_unique<Topologyd>();
+  const std::string port_file = dir + "/" + name + ".port";
+  daemon->stderr_path_ = dir + "/" + name + ".err";
+  std::vector<std::string> argv = {kTopologyd,
+                                   absl::StrCat("--listen=127.0.0.1:", port),
+                                   "--port-file=" + port_file};
+  argv.insert(argv.end(), flags.begin(), flags.end());
+  auto process =
+      Process::Start(argv, dir + "/" + name + ".out", daemon->stderr_path_);
+  if (!process.ok()) return process.status();
+  daemon->process_ = std::move(*process);
+  const std::string bound = WaitForFile(port_file, absl::Seconds(20));
+  if (bound.empty()) {
+    return absl::UnavailableError(absl::StrCat("topologyd did not start: ",
+                                               ReadFile(daemon->stderr_path_)));
+  }
+  daemon->port_ = std::stoi(bound);
+  daemon->address_ = absl::StrCat("127.0.0.1:", daemon->port_);
+  return daemon;
+}
+
+std::string TestDir() {
+  std::string dir =
+      std::string(getenv("TEST_TMPDIR")) + "/" +
+      ::testing::UnitTest::GetInstance()->current_test_info()->name();
+  mkdir(dir.c_str(), 0700);
+  return dir;
+}
+
+CommandResult Relayctl(const std::string& dir, const std::string& controller,
+                       std::vector<std::string> args) {
+  static int runs = 0;
+  args.insert(args.begin(), {kRelayctl, "--controller=" + controller});
+  return RunToCompletion(args, absl::StrCat(dir, "/relayctl", ++runs),
+                         absl::Seconds(60));
+}
+
+cascade::v1::NodeView ShowNode(const std::string& dir,
+                               const std::string& controller,
+                               const std::string& id) {
+  CommandResult shown = Relayctl(dir, controller, {"--json", "show", id});
+  EXPECT_EQ(shown.code, 0) << shown.err;
+  cascade::v1::NodeView view;
+  EXPECT_TRUE(
+      google::protobuf::util::JsonStringToMessage(shown.out, &view).ok())
+      << shown.out;
+  return view;
+}
+
+}  // namespace cascade::topology::testing

@@ -1,0 +1,101 @@
+// Pieces for tests that run topologyd as a real process: the daemon on a
+// kernel-chosen loopback port, relayctl runs, and relays played in-process
+// by the client library that report stats the way relayd does.
+#ifndef CASCADE_TESTS_TOPOLOGY_HARNESS_H_
+#define CASCADE_TESTS_TOPOLOGY_HARNESS_H_
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "proto/controller.pb.h"
+#include "tests/media/process.h"
+#include "topology/client/relay_client.h"
+
+namespace cascade::topology::testing {
+
+// A relay without media: applies each assignment, and reports what relayd
+// would. receiving_from is its active parent once it has "switched" (at
+// once, or never while a test holds it back with ReceiveFrom), and
+// active_children counts the assigned children plus removed ones still in
+// their grace, as relayd serves them.
+class FakeRelay : public AssignmentListener {
+ public:
+  // Null `credentials`: plaintext.
+  FakeRelay(const std::string& controller, const std::string& id,
+            absl::Duration removed_child_grace = absl::Milliseconds(300),
+            std::shared_ptr<grpc::ChannelCredentials> credentials = nullptr);
+  ~FakeRelay() override;
+
+  void Start();
+  // The lease then lapses.
+  void Stop();
+
+  absl::Status OnAssignment(const cascade::v1::Assignment& a) override;
+
+  // Waits (bounded) until `check` holds for the newest assignment.
+  bool WaitFor(const std::function<bool(const cascade::v1::Assignment&)>& check,
+               absl::Duration timeout = absl::Seconds(15));
+  bool WaitForParent(const std::string& parent);
+  cascade::v1::Assignment last();
+  // Assignments handed to the relay (equal content is not handed again).
+  int applied();
+  int sessions() const { return client_->sessions(); }
+  // Reports `parent` as where media comes from, whatever the assignment
+  // says; empty follows the assignment again.
+  void ReceiveFrom(const std::string& parent);
+
+ private:
+  cascade::v1::RelayStats Stats();
+
+  const absl::Duration grace_;
+  std::unique_ptr<RelayClient> client_;
+  absl::Mutex mu_;
+  cascade::v1::Assignment last_ ABSL_GUARDED_BY(mu_);
+  int applied_ ABSL_GUARDED_BY(mu_) = 0;
+  std::string receive_from_ ABSL_GUARDED_BY(mu_);
+  // Children an assignment removed, until their grace ends.
+  std::map<std::string, absl::Time> leaving_ ABSL_GUARDED_BY(mu_);
+};
+
+// topologyd as a process, killed (-9) when destroyed.
+class Topologyd {
+ public:
+  // Starts it on 127.0.0.1: port 0 lets the kernel choose; a restart passes
+  // the previous port so the relays find it again. `name` keeps the
+  // output files of each start apart.
+  static absl::StatusOr<std::unique_ptr<Topologyd>> Start(
+      const std::string& dir, const std::string& name,
+      const std::vector<std::string>& flags, int port = 0);
+
+  const std::string& address() const { return address_; }
+  int port() const { return port_; }
+  const std::string& stderr_path() const { return stderr_path_; }
+
+ private:
+  std::unique_ptr<cascade::testing::Process> process_;
+  std::string address_, stderr_path_;
+  int port_ = 0;
+};
+
+// A fresh directory for the running test under TEST_TMPDIR.
+std::string TestDir();
+
+// Runs relayctl against `controller` (output files under `dir`).
+cascade::testing::CommandResult Relayctl(const std::string& dir,
+                                         const std::string& controller,
+                                         std::vector<std::string> args);
+
+// relayctl --json show ID, parsed.
+cascade::v1::NodeView ShowNode(const std::string& dir,
+                               const std::string& controller,
+                               const std::string& id);
+
+}  // namespace cascade::topology::testing
+
+#endif  // CASCADE_TESTS_TOPOLOGY_HARNESS_H_
