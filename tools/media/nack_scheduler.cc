@@ -9,7 +9,7 @@ NackScheduler::NackScheduler(NackOptions options)
     : options_(options), budget_(Burst()) {}
 
 double NackScheduler::Burst() const {
-  return std::max(1.0, options_.max_rate / 4);
+  return std::max(1.0, options_.max_burst);
 }
 
 bool NackScheduler::Pace(absl::Time now) {
@@ -30,7 +30,7 @@ void NackScheduler::OnPacket(int64_t ext_seq, absl::Time now) {
     return;
   }
   if (ext_seq <= *highest_) {
-    pending_.erase(ext_seq);  // a late or repaired packet
+    if (pending_.erase(ext_seq) > 0) last_repair_ = now;  // late or repaired
     return;
   }
   if (ext_seq - *highest_ - 1 <= options_.max_gap) {
@@ -54,7 +54,10 @@ std::vector<int64_t> NackScheduler::TakeDue(absl::Time now) {
       ++gave_up_;
       continue;
     }
-    if (now < missing.next_request) {
+    // A retry waits while answers to earlier requests still come in.
+    if (now < missing.next_request ||
+        (missing.requests > 0 &&
+         now < last_repair_ + options_.retry_interval)) {
       ++it;
       continue;
     }

@@ -4,10 +4,12 @@
 // Decides when a receiver asks for missing packets (RFC 4585 generic NACK):
 // a gap is requested after a short reordering wait, then again every retry
 // interval, a bounded number of times, and never once the parent's
-// retransmission ring can no longer hold it. Requests are paced: a large gap
-// (a parent failover) is asked for at a steady rate, oldest first, instead of
-// in one burst the parent would mostly refuse. Memory is bounded: past
-// max_pending missing packets the oldest are forgotten.
+// retransmission ring can no longer hold it. Requests are paced within what
+// the parent answers (a token bucket like relayd's per-child one), oldest
+// first, and retries wait while repairs are still arriving, so a failover's
+// large gap is asked for once rather than again while its answers are on
+// the way. Memory is bounded: past max_pending missing packets the oldest
+// are forgotten.
 
 #include <cstdint>
 #include <map>
@@ -22,7 +24,8 @@ namespace media {
 struct NackOptions {
   absl::Duration reorder_wait = absl::Milliseconds(5);
   absl::Duration retry_interval = absl::Milliseconds(60);
-  // Requests actually sent per missing packet.
+  // Requests actually sent per missing packet. A retry waits
+  // retry_interval after both its last request and the latest repair.
   int max_requests = 3;
   // A packet missing this long is given up: a relay's retransmission ring
   // keeps about 2 s, so asking later only sends the request further up.
@@ -31,10 +34,11 @@ struct NackOptions {
   // missing. A bigger jump is a restart of the stream, not loss.
   size_t max_pending = 4096;
   int64_t max_gap = 4096;
-  // Sequence numbers requested per second, retries included, in bursts of a
-  // quarter second's worth. Below relayd's per-child retransmission limit
-  // (500/s, bursts of 125), so the parent answers every request it gets.
-  double max_rate = 400;
+  // Sequence numbers requested per second, retries included, in bursts of
+  // up to max_burst. Within relayd's per-child retransmission limit (500/s,
+  // bursts of 2,000), so the parent answers every request it gets.
+  double max_rate = 450;
+  double max_burst = 2000;
 };
 
 class NackScheduler {
@@ -61,8 +65,8 @@ class NackScheduler {
     int requests = 0;
   };
 
-  // Takes one request from the pacing budget, refilled at max_rate up to a
-  // quarter second's worth.
+  // Takes one request from the pacing budget, refilled at max_rate up to
+  // max_burst.
   bool Pace(absl::Time now);
   double Burst() const;
 
@@ -71,6 +75,7 @@ class NackScheduler {
   absl::Time budget_time_ = absl::InfinitePast();
   std::optional<int64_t> highest_;
   std::map<int64_t, Missing> pending_;
+  absl::Time last_repair_ = absl::InfinitePast();
   int64_t gave_up_ = 0;
 };
 

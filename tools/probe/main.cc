@@ -49,10 +49,12 @@ ABSL_FLAG(absl::Duration, parent_timeout, absl::Milliseconds(300),
           "fail over to the next --parent (wrapping round) when the active "
           "one, once heard, has sent nothing (no RTP, no RTCP) this long, "
           "e.g. 300ms; each new parent gets this long before the next move");
-ABSL_FLAG(double, nack_rate, 400,
-          "sequence numbers NACKed per second at most (retries included), in "
-          "bursts of a quarter second's worth; relayd answers 500/s per "
-          "child");
+ABSL_FLAG(double, nack_rate, 450,
+          "sequence numbers NACKed per second at most, retries included "
+          "(relayd answers 500/s per child)");
+ABSL_FLAG(double, nack_burst, 2000,
+          "sequence numbers NACKed at once at most, e.g. for a failover's gap "
+          "(relayd answers bursts of 2000 per child)");
 ABSL_FLAG(bool, feedback, true,
           "send NACK for gaps and PLI when the picture cannot be decoded (to "
           "the parent, or to the sender of a pushed stream)");
@@ -290,6 +292,10 @@ int main(int argc, char** argv) {
   base.nack.max_rate = absl::GetFlag(FLAGS_nack_rate);
   if (!(base.nack.max_rate >= 1 && base.nack.max_rate <= 100000)) {
     BadFlag("nack_rate", "must be 1..100000");
+  }
+  base.nack.max_burst = absl::GetFlag(FLAGS_nack_burst);
+  if (!(base.nack.max_burst >= 1 && base.nack.max_burst <= 100000)) {
+    BadFlag("nack_burst", "must be 1..100000");
   }
 
   std::vector<SiteOptions> sites;
