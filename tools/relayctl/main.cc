@@ -1,5 +1,6 @@
 // relayctl: the operator's and scripts' CLI over topologyd's Admin API.
-// Exit codes: 0 done, 1 failed, 2 usage, 3 not found, 4 refused.
+// Exit codes: 0 done, 1 failed, 2 usage, 3 not found, 4 refused, 5 timed
+// out (drain waiting for the node to empty).
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -22,7 +23,11 @@ ABSL_FLAG(std::string, tls_ca, "",
 ABSL_FLAG(std::string, tls_cert, "",
           "PEM client certificate, for a controller that requires mutual TLS");
 ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls-cert");
-ABSL_FLAG(absl::Duration, timeout, absl::Seconds(10), "deadline of each call");
+ABSL_FLAG(absl::Duration, timeout, absl::Seconds(10),
+          "deadline of each call; for drain (waiting), of the whole wait");
+ABSL_FLAG(bool, wait, true,
+          "drain: wait until the node reports empty (--wait=false: return "
+          "once the drain is accepted)");
 ABSL_FLAG(std::string, parent, "", "move: the new parent");
 ABSL_FLAG(std::string, policy, "",
           "restore: revertive or non-revertive (default: the controller's)");
@@ -76,12 +81,14 @@ int main(int argc, char** argv) {
           "  relayctl [--controller=HOST:PORT] [--json] COMMAND [ARGS]\n"
           "Commands (relayctl COMMAND --help for each):\n",
           cascade::relayctl::CommandSummary(),
-          "Exit codes: 0 done, 1 failed, 2 usage, 3 not found, 4 refused."));
+          "Exit codes: 0 done, 1 failed, 2 usage, 3 not found, 4 refused, "
+          "5 timed out (drain: not empty within --timeout)."));
 
   cascade::relayctl::Options options;
   options.controller = absl::GetFlag(FLAGS_controller);
   options.json = absl::GetFlag(FLAGS_json);
   options.timeout = absl::GetFlag(FLAGS_timeout);
+  options.wait = absl::GetFlag(FLAGS_wait);
   options.parent = absl::GetFlag(FLAGS_parent);
   options.policy = absl::GetFlag(FLAGS_policy);
   options.count = absl::GetFlag(FLAGS_count);

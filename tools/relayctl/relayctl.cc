@@ -56,9 +56,19 @@ const std::map<std::string, Command>& Commands() {
       {"move",
        {"NODE --parent P", 1, 1, "Makes P the desired parent of NODE."}},
       {"drain",
-       {"NODE", 1, 1,
+       {"NODE [--wait=false] [--timeout=D]", 1, 1,
         "Moves NODE's children to their next parents; NODE keeps receiving "
-        "but serves no children until restored."}},
+        "but serves no children until restored. Then (unless --wait=false) "
+        "waits until NODE reports no active children and every child it had "
+        "reports receiving from its new parent, and prints \"NODE is "
+        "empty\": it can be restarted. Children that do not report (plain "
+        "endpoints, nodes down) are listed but not waited for. --timeout "
+        "bounds the whole wait. Exit 0 empty, 5 not empty within --timeout "
+        "(the drain stays in force), 3 no such node, 1 controller "
+        "unreachable. --json prints {\"node\", \"empty\", \"waited_ms\", "
+        "\"state_sequence\", \"assignments_changed\", \"active_children\", "
+        "\"children\": [{\"id\", \"parent\", \"receiving_from\", "
+        "\"confirmed\", \"note\"}]}, also on a timeout."}},
       {"failover",
        {"NODE", 1, 1,
         "Treats NODE as down (children move to their next parents) until "
@@ -139,6 +149,7 @@ class Session {
     if (name == "stats") return Stats();
     if (name == "events") return Events();
     if (name == "sdp") return Sdp(operands[0]);
+    if (name == "drain" && options_.wait) return DrainAndWait(operands[0]);
     if (name == "move" && options_.parent.empty()) {
       return Fail(kExitUsage, "--parent is required");
     }
@@ -383,6 +394,133 @@ class Session {
     grpc::Status status = stub_->AddNode(context.get(), request, &response);
     if (!status.ok()) return Fail(status);
     return PrintChange(response, "add " + request.node().id());
+  }
+
+  bool GetNode(const std::string& id, cascade::v1::NodeView* view, int* code) {
+    cascade::v1::GetNodeRequest request;
+    request.set_id(id);
+    auto context = Context();
+    grpc::Status status = stub_->GetNode(context.get(), request, view);
+    if (!status.ok()) *code = Fail(status);
+    return status.ok();
+  }
+
+  // One child the drain moved, as the wait last saw it.
+  struct MovedChild {
+    std::string id;
+    std::string parent;  // its new active parent; empty if orphaned
+    std::string receiving_from;
+    bool confirmed = false;
+    std::string note;
+  };
+
+  int DrainAndWait(const std::string& id) {
+    const absl::Time start = absl::Now();
+    const absl::Time deadline = start + options_.timeout;
+    cascade::v1::NodeView before;
+    int code = kExitDone;
+    if (!GetNode(id, &before, &code)) return code;
+    cascade::v1::DrainNodeRequest request;
+    request.set_id(id);
+    cascade::v1::ChangeResponse response;
+    auto context = Context();
+    grpc::Status status = stub_->DrainNode(context.get(), request, &response);
+    if (!status.ok()) return Fail(status);
+    const absl::Time drained = absl::Now();
+
+    std::vector<MovedChild> children;
+    for (const std::string& child : before.active_children()) {
+      children.emplace_back().id = child;
+    }
+    cascade::v1::NodeView node;
+    bool empty = false;
+    bool node_fresh = false;
+    while (true) {
+      if (!GetNode(id, &node, &code)) return code;
+      // Only a report sent after the drain counts.
+      node_fresh = node.last_report_ms_ago() >= 0 &&
+                   absl::Milliseconds(node.last_report_ms_ago()) <=
+                       absl::Now() - drained;
+      empty = node_fresh && node.stats().active_children() == 0;
+      for (MovedChild& child : children) {
+        cascade::v1::NodeView view;
+        if (!GetNode(child.id, &view, &code)) return code;
+        child.parent = view.parents().empty() ? "" : view.parents(0);
+        child.receiving_from = view.stats().receiving_from();
+        child.note.clear();
+        if (view.plain_endpoint()) {
+          child.note = "plain endpoint: cannot report";
+        } else if (view.status() == cascade::v1::STATUS_DOWN ||
+                   view.status() == cascade::v1::STATUS_UNKNOWN) {
+          child.note = "not reporting";
+        } else if (child.parent.empty()) {
+          child.note = "no usable parent (orphan)";
+        }
+        child.confirmed =
+            !child.parent.empty() && child.receiving_from == child.parent;
+        const bool blocks =
+            !child.confirmed && (child.note.empty() || child.parent.empty());
+        empty &= !blocks;
+      }
+      if (empty || absl::Now() + options_.poll_interval > deadline) break;
+      absl::SleepFor(options_.poll_interval);
+    }
+
+    const int64_t waited_ms = absl::ToInt64Milliseconds(absl::Now() - start);
+    if (options_.json) {
+      google::protobuf::Struct result;
+      auto& fields = *result.mutable_fields();
+      fields["node"].set_string_value(id);
+      fields["empty"].set_bool_value(empty);
+      fields["waited_ms"].set_number_value(waited_ms);
+      fields["state_sequence"].set_number_value(response.state_sequence());
+      fields["assignments_changed"].set_number_value(
+          response.assignments_changed());
+      fields["active_children"].set_number_value(
+          node_fresh ? node.stats().active_children() : -1);
+      auto* list = fields["children"].mutable_list_value();
+      for (const MovedChild& child : children) {
+        auto& c = *list->add_values()->mutable_struct_value()->mutable_fields();
+        c["id"].set_string_value(child.id);
+        c["parent"].set_string_value(child.parent);
+        c["receiving_from"].set_string_value(child.receiving_from);
+        c["confirmed"].set_bool_value(child.confirmed);
+        c["note"].set_string_value(child.note);
+      }
+      PrintJson(result);
+    } else {
+      for (const MovedChild& child : children) {
+        out_ << "  " << child.id << " -> "
+             << (child.parent.empty() ? "-" : child.parent)
+             << (child.confirmed ? " (receiving)" : "")
+             << (child.note.empty() ? "" : " (" + child.note + ")") << "\n";
+      }
+      if (empty) out_ << id << " is empty\n";
+    }
+    if (empty) return kExitDone;
+    std::vector<std::string> pending;
+    if (!node_fresh) {
+      pending.push_back(id + " has not reported since the drain");
+    } else if (node.stats().active_children() > 0) {
+      pending.push_back(absl::StrCat(
+          id, " still serves ", node.stats().active_children(), " children"));
+    }
+    for (const MovedChild& child : children) {
+      if (child.confirmed || (!child.note.empty() && !child.parent.empty())) {
+        continue;
+      }
+      pending.push_back(child.parent.empty()
+                            ? child.id + " has no usable parent"
+                            : absl::StrCat(child.id, " receives from ",
+                                           child.receiving_from.empty()
+                                               ? "nothing"
+                                               : child.receiving_from,
+                                           ", not ", child.parent));
+    }
+    return Fail(kExitTimeout,
+                absl::StrCat(id, " not empty after ",
+                             absl::FormatDuration(options_.timeout), ": ",
+                             absl::StrJoin(pending, "; ")));
   }
 
   int Stats() {

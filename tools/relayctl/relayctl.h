@@ -21,6 +21,9 @@ constexpr int kExitFailed = 1;
 constexpr int kExitUsage = 2;
 constexpr int kExitNotFound = 3;
 constexpr int kExitRefused = 4;
+// drain --wait: the node did not report empty within --timeout (the drain
+// itself was accepted and stays in force).
+constexpr int kExitTimeout = 5;
 
 struct Options {
   std::string controller = "127.0.0.1:7700";
@@ -28,7 +31,13 @@ struct Options {
   std::string admin_token;
   // Null means plaintext.
   std::shared_ptr<grpc::ChannelCredentials> credentials;
+  // Deadline of each call; for drain --wait, of the whole wait.
   absl::Duration timeout = absl::Seconds(10);
+  // drain: wait until the node reports no active children and every child
+  // it had reports receiving from its new parent.
+  bool wait = true;
+  // How often drain --wait asks the controller.
+  absl::Duration poll_interval = absl::Milliseconds(100);
   // move: the new parent.
   std::string parent;
   // restore: "revertive", "non-revertive" or empty (the controller's
