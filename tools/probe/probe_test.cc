@@ -472,14 +472,14 @@ TEST_F(SiteFailoverTest, NoFailoverBeforeAnyParentWasHeardOrWithOneParent) {
   EXPECT_EQ(only_one->Report().parent_switches, 0);
 }
 
-// A stream of one packet every 2 ms, as the parents of a site relay it: both
-// hold it, the active one sends it. The driver runs the parents' side in
-// the test thread while the probe runs in its own.
+// A stream of one packet every `packet_interval`, as the parents of a site
+// relay it: both hold it, the active one sends it. The driver runs the
+// parents' side in the test thread while the probe runs in its own.
 class FailoverScenario {
  public:
-  static constexpr absl::Duration kPacketInterval = absl::Milliseconds(2);
-
-  FailoverScenario() : primary("key-a"), standby("key-b") {}
+  explicit FailoverScenario(
+      absl::Duration packet_interval = absl::Milliseconds(2))
+      : primary("key-a"), standby("key-b"), interval_(packet_interval) {}
 
   // Runs the probe for `run` while `step(t)` (t: time since the stream
   // started, i.e. since the primary's first activation) drives the parents;
@@ -518,8 +518,9 @@ class FailoverScenario {
     const uint16_t seq = next_seq_++;
     return ring[seq] = MediaPacket(seq);
   }
-  // Due packets so far at time t (one per kPacketInterval since the start).
-  int64_t PacketsDue(absl::Duration t) const { return t / kPacketInterval + 1; }
+  // Due packets so far at time t (one per interval since the start).
+  int64_t PacketsDue(absl::Duration t) const { return t / interval_ + 1; }
+  absl::Duration interval() const { return interval_; }
 
   const Site& site() const { return *probe_->sites()[0]; }
 
@@ -528,13 +529,15 @@ class FailoverScenario {
   absl::flat_hash_map<uint16_t, std::vector<uint8_t>> ring;
 
  private:
+  const absl::Duration interval_;
   std::unique_ptr<Probe> probe_;
   std::optional<absl::Time> stream_start_;
   uint16_t next_seq_ = 65400;  // the outage gap wraps round 65535
 };
 
-TEST(FailoverTest, SilentPrimaryStandbyTakesOverAndRepairsTheGap) {
-  FailoverScenario scenario;
+// The primary dies 300 ms into a 900 ms stream; the standby takes over.
+void SilentPrimaryStandbyTakesOver(absl::Duration packet_interval) {
+  FailoverScenario scenario(packet_interval);
   FakeParent& primary = scenario.primary;
   FakeParent& standby = scenario.standby;
   // Sequence numbers as the parents sent them.
@@ -549,10 +552,10 @@ TEST(FailoverTest, SilentPrimaryStandbyTakesOverAndRepairsTheGap) {
   const Totals totals =
       scenario.Run(absl::Milliseconds(1300), [&](absl::Duration t) {
         // The stream: 900 ms of packets; the primary dies at 300 ms.
-        const int64_t due = std::min<int64_t>(scenario.PacketsDue(t), 450);
+        const int64_t due = std::min<int64_t>(
+            scenario.PacketsDue(t), absl::Milliseconds(900) / packet_interval);
         while (generated < due) {
-          const absl::Duration sent_at =
-              generated * FailoverScenario::kPacketInterval;
+          const absl::Duration sent_at = generated * packet_interval;
           const std::vector<uint8_t>& packet = scenario.NextPacket();
           const uint16_t seq = static_cast<uint16_t>(65400 + generated);
           ++generated;
@@ -611,7 +614,9 @@ TEST(FailoverTest, SilentPrimaryStandbyTakesOverAndRepairsTheGap) {
   for (uint16_t seq = *primary_last + 1; seq != *standby_first_live; ++seq) {
     missing.push_back(seq);
   }
-  ASSERT_GT(missing.size(), 100u);  // about 150 packets in 300 ms
+  // At least the 300 ms of the timeout.
+  ASSERT_GE(static_cast<double>(missing.size()),
+            0.95 * (absl::Milliseconds(300) / packet_interval));
   std::vector<uint16_t> nacked = standby.nacked;
   std::sort(nacked.begin(), nacked.end(), rtp::SeqLess());
   nacked.erase(std::unique(nacked.begin(), nacked.end()), nacked.end());
@@ -632,6 +637,14 @@ TEST(FailoverTest, SilentPrimaryStandbyTakesOverAndRepairsTheGap) {
             << " packets repaired, " << c.nacks_sent << " NACKed\n";
   EXPECT_GE(c.longest_gap, absl::Milliseconds(295));
   EXPECT_LT(c.longest_gap, absl::Milliseconds(700));
+}
+
+TEST(FailoverTest, SilentPrimaryStandbyTakesOverAndRepairsTheGap) {
+  SilentPrimaryStandbyTakesOver(absl::Milliseconds(2));  // ~150 missing
+}
+
+TEST(FailoverTest, FailoverSizedGapOfTwoThousandPacketsIsRepaired) {
+  SilentPrimaryStandbyTakesOver(absl::Microseconds(150));  // ~2,000 missing
 }
 
 TEST(FailoverTest, QuietParentBelowTheTimeoutKeepsItsChild) {
