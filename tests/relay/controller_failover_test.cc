@@ -1,0 +1,398 @@
+// Failover with the controller in the loop (issue 5): a real topologyd and
+// relayd processes in --controller mode, a live stream from a test source
+// and plain RTP sites that record every packet. Drain and restore, a
+// controller outage, a killed relay the controller confirms, and plain
+// endpoints taken over by a standby relay.
+//
+//   source ─► nat ─► p1 (standby p1-sb) ─► d1 (standby d1-sb) ─► s1..s3
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <atomic>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/substitute.h"
+#include "absl/time/clock.h"
+#include "google/protobuf/util/json_util.h"
+#include "proto/controller.pb.h"
+#include "tests/media/process.h"
+#include "tests/relay/relay_harness.h"
+
+namespace cascade::relay::testing {
+namespace {
+
+using cascade::testing::Process;
+using cascade::testing::ReadFile;
+using cascade::testing::RunToCompletion;
+using cascade::testing::WaitForFile;
+using Result = cascade::testing::CommandResult;
+
+constexpr char kTopologyd[] = "topology/topologyd";
+constexpr char kRelayctl[] = "tools/relayctl/relayctl";
+constexpr uint32_t kSsrc = 2222;
+constexpr int kSites = 3;
+constexpr absl::Duration kPacketInterval = absl::Milliseconds(5);
+
+// $0..$4: nat, p1, p1-sb, d1, d1-sb; $5..$7: the plain sites.
+constexpr char kTopology[] = R"txt(
+streams { id: "command" direction: DIRECTION_DOWNSTREAM bitrate_kbps: 64
+  tracks { ssrc: 2222 media: "audio" payload_type: 111 encoding: "opus/48000/2" } }
+nodes { id: "nat" tier: TIER_NATIONAL media_address: "$0"
+  capacity { max_children: 8 } }
+nodes { id: "p1" tier: TIER_PROVINCIAL parent: "nat" media_address: "$1"
+  labels { key: "region" value: "r1" } capacity { max_children: 8 } }
+nodes { id: "p1-sb" tier: TIER_PROVINCIAL parent: "nat" role: ROLE_STANDBY
+  labels { key: "region" value: "r1" } media_address: "$2"
+  capacity { max_children: 8 } }
+nodes { id: "d1" tier: TIER_DISTRICT parent: "p1" media_address: "$3"
+  labels { key: "region" value: "r1" } capacity { max_children: 8 } }
+nodes { id: "d1-sb" tier: TIER_DISTRICT parent: "p1" role: ROLE_STANDBY
+  labels { key: "region" value: "r1" } media_address: "$4"
+  capacity { max_children: 8 } }
+nodes { id: "s1" tier: TIER_SITE parent: "d1" media_address: "$5"
+  labels { key: "region" value: "r1" } plain_endpoint: true }
+nodes { id: "s2" tier: TIER_SITE parent: "d1" media_address: "$6"
+  labels { key: "region" value: "r1" } plain_endpoint: true }
+nodes { id: "s3" tier: TIER_SITE parent: "d1" media_address: "$7"
+  labels { key: "region" value: "r1" } plain_endpoint: true }
+)txt";
+
+// A plain RTP endpoint that records, on its own thread, every packet's
+// sequence number, sender and arrival time.
+class RecordingSite {
+ public:
+  RecordingSite() : thread_([this] { Run(); }) {}
+  ~RecordingSite() {
+    stop_ = true;
+    thread_.join();
+  }
+  const Endpoint& address() const { return peer_.address(); }
+
+  struct Summary {
+    size_t distinct = 0;
+    uint16_t first = 0, last = 0;
+    size_t missing = 0;  // between first and last
+    absl::Duration longest_gap;
+    absl::Time last_arrival;
+    Endpoint last_sender;
+  };
+  // From `since` on (arrival time).
+  Summary Summarise(absl::Time since = absl::InfinitePast()) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    Summary s;
+    std::set<int> seqs;
+    absl::Time previous = absl::InfinitePast();
+    for (const Arrival& a : arrivals_) {
+      if (a.at < since) continue;
+      if (!seqs.insert(a.seq).second) continue;
+      if (previous != absl::InfinitePast()) {
+        s.longest_gap = std::max(s.longest_gap, a.at - previous);
+      }
+      previous = a.at;
+      s.last_arrival = a.at;
+      s.last_sender = a.from;
+    }
+    if (seqs.empty()) return s;
+    s.distinct = seqs.size();
+    s.first = static_cast<uint16_t>(*seqs.begin());
+    s.last = static_cast<uint16_t>(*seqs.rbegin());
+    s.missing =
+        static_cast<size_t>(*seqs.rbegin() - *seqs.begin() + 1) - seqs.size();
+    return s;
+  }
+  // When the first packet from `sender` arrived after `since`, if one did.
+  std::optional<absl::Time> FirstFrom(const Endpoint& sender,
+                                      absl::Time since) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const Arrival& a : arrivals_) {
+      if (a.at >= since && a.from == sender) return a.at;
+    }
+    return std::nullopt;
+  }
+
+ private:
+  struct Arrival {
+    int seq;  // the test sends fewer than 65536 packets
+    absl::Time at;
+    Endpoint from;
+  };
+  void Run() {
+    while (!stop_) {
+      Endpoint from;
+      std::optional<Bytes> got = peer_.Receive(absl::Milliseconds(20), &from);
+      if (!got || !IsRtp(*got)) continue;
+      std::lock_guard<std::mutex> lock(mu_);
+      arrivals_.push_back({SeqOf(*got), absl::Now(), from});
+    }
+  }
+
+  UdpPeer peer_;
+  mutable std::mutex mu_;
+  std::vector<Arrival> arrivals_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+// Once started, sends one RTP packet every kPacketInterval until destroyed
+// (at most 60000: sequence numbers never wrap).
+class LiveSource {
+ public:
+  ~LiveSource() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  const Endpoint& address() const { return peer_.address(); }
+  void Start(const Endpoint& to) {
+    thread_ = std::thread([this, to] { Run(to); });
+  }
+
+ private:
+  void Run(const Endpoint& to) {
+    const uint8_t payload[] = {1, 2, 3, 4};
+    absl::Time next = absl::Now();
+    for (int seq = 0; !stop_ && seq < 60000; ++seq) {
+      peer_.SendTo(to, MakeRtp(kSsrc, static_cast<uint16_t>(seq),
+                               static_cast<uint32_t>(seq) * 240u, payload));
+      next += kPacketInterval;
+      absl::SleepFor(next - absl::Now());
+    }
+  }
+
+  UdpPeer peer_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+class ControllerFailoverTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    tmp_ = TempDir(
+        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    ASSERT_NO_FATAL_FAILURE(StartController("127.0.0.1:0"));
+    for (const char* id : {"nat", "p1", "p1-sb", "d1", "d1-sb"}) {
+      std::vector<std::string> args = {"--controller=" + address_,
+                                       std::string("--id=") + id,
+                                       "--listen=127.0.0.1:0"};
+      // The tree's root takes the stream from the source, a plain endpoint.
+      if (args[1] == "--id=nat") {
+        args.push_back("--source=" + source_.address().ToString());
+      }
+      relays_[id] = StartRelay(id, args);
+      ASSERT_NE(relays_[id], nullptr);
+    }
+  }
+
+  // Applies the topology with the source feeding nat and waits until every
+  // site hears the stream through d1.
+  void StartStream() {
+    const std::string topology = tmp_ + "/topology.textproto";
+    std::ofstream(topology) << absl::Substitute(
+        kTopology, Addr("nat"), Addr("p1"), Addr("p1-sb"), Addr("d1"),
+        Addr("d1-sb"), sites_[0].address().ToString(),
+        sites_[1].address().ToString(), sites_[2].address().ToString());
+    Result applied = Relayctl({"apply", topology});
+    ASSERT_EQ(applied.code, 0) << applied.err;
+    source_.Start(relays_["nat"]->address());
+    const absl::Time deadline = absl::Now() + absl::Seconds(20);
+    while (absl::Now() < deadline && !AllSitesHear(relays_["d1"]->address())) {
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+    ASSERT_TRUE(AllSitesHear(relays_["d1"]->address()))
+        << "the stream never reached the sites";
+    // Gaps and losses count from the packets that proved the path.
+    streaming_since_ = absl::Now() - absl::Milliseconds(100);
+  }
+
+  bool AllSitesHear(const Endpoint& sender) const {
+    for (const RecordingSite& site : sites_) {
+      const RecordingSite::Summary s =
+          site.Summarise(absl::Now() - absl::Milliseconds(100));
+      if (s.distinct == 0 || s.last_sender != sender) return false;
+    }
+    return true;
+  }
+
+  // Every site got every packet from the moment the stream ran, and the
+  // longest silence at any site; printed under `what`.
+  absl::Duration ExpectNothingLost(const std::string& what) {
+    absl::Duration longest;
+    for (const RecordingSite& site : sites_) {
+      const RecordingSite::Summary s = site.Summarise(streaming_since_);
+      EXPECT_GT(s.distinct, 100u) << what;
+      EXPECT_EQ(s.missing, 0u) << what << ": packets lost at a site";
+      longest = std::max(longest, s.longest_gap);
+    }
+    std::printf("%s: longest gap at any site %.0f ms\n", what.c_str(),
+                absl::ToDoubleMilliseconds(longest));
+    return longest;
+  }
+
+  void StartController(const std::string& listen) {
+    const std::string port_file =
+        absl::StrCat(tmp_, "/topologyd", ++controllers_, ".port");
+    auto process = Process::Start(
+        {kTopologyd, "--listen=" + listen, "--port-file=" + port_file,
+         "--state-dir=" + tmp_ + "/state", "--lease-timeout=3s"},
+        absl::StrCat(tmp_, "/topologyd", controllers_, ".out"),
+        absl::StrCat(tmp_, "/topologyd", controllers_, ".err"));
+    ASSERT_TRUE(process.ok()) << process.status();
+    controller_ = std::move(*process);
+    const std::string port = WaitForFile(port_file, absl::Seconds(20));
+    ASSERT_FALSE(port.empty()) << ReadFile(tmp_ + "/topologyd.err");
+    address_ = "127.0.0.1:" + std::to_string(std::stoi(port));
+  }
+
+  Result Relayctl(std::vector<std::string> args) {
+    const std::string base = tmp_ + "/relayctl" + std::to_string(++runs_);
+    args.insert(args.begin(), {kRelayctl, "--controller=" + address_});
+    return RunToCompletion(args, base);
+  }
+
+  cascade::v1::NodeView Show(const std::string& id) {
+    Result shown = Relayctl({"--json", "show", id});
+    cascade::v1::NodeView view;
+    if (shown.code == 0) {
+      if (!google::protobuf::util::JsonStringToMessage(shown.out, &view).ok())
+        view.Clear();
+    }
+    return view;
+  }
+
+  // Polls (bounded) until `check` holds for node `id`'s view.
+  bool WaitForNode(
+      const std::string& id,
+      const std::function<bool(const cascade::v1::NodeView&)>& check,
+      absl::Duration timeout = absl::Seconds(15)) {
+    const absl::Time deadline = absl::Now() + timeout;
+    do {
+      if (check(Show(id))) return true;
+      absl::SleepFor(absl::Milliseconds(100));
+    } while (absl::Now() < deadline);
+    return false;
+  }
+
+  bool ReceivingFrom(const std::string& id, const std::string& parent) {
+    return WaitForNode(id, [&](const cascade::v1::NodeView& v) {
+      return v.stats().receiving_from() == parent;
+    });
+  }
+
+  std::unique_ptr<RelayProcess> StartRelay(
+      const std::string& id, const std::vector<std::string>& args) {
+    auto relay = RelayProcess::Start(id, "", args);
+    EXPECT_TRUE(relay.ok()) << relay.status();
+    return relay.ok() ? *std::move(relay) : nullptr;
+  }
+
+  std::string Addr(const std::string& id) {
+    return relays_.at(id)->address().ToString();
+  }
+
+  LiveSource source_;
+  std::string tmp_, address_;
+  int runs_ = 0, controllers_ = 0;
+  std::unique_ptr<Process> controller_;
+  std::map<std::string, std::unique_ptr<RelayProcess>> relays_;
+  RecordingSite sites_[kSites];
+  absl::Time streaming_since_;
+};
+
+TEST_F(ControllerFailoverTest, DrainAndRestoreUnderALiveStreamLoseNothing) {
+  ASSERT_NO_FATAL_FAILURE(StartStream());
+  ASSERT_TRUE(ReceivingFrom("d1", "p1"));
+  Result drained = Relayctl({"drain", "p1"});
+  ASSERT_EQ(drained.code, 0) << drained.err;
+  ASSERT_TRUE(ReceivingFrom("d1", "p1-sb")) << "d1 never moved";
+  ASSERT_TRUE(WaitForNode("p1", [](const cascade::v1::NodeView& v) {
+    return v.stats().active_children() == 0;
+  })) << "p1 never emptied";
+  absl::SleepFor(absl::Seconds(1));
+  Result restored = Relayctl({"restore", "p1"});
+  ASSERT_EQ(restored.code, 0) << restored.err;
+  ASSERT_TRUE(ReceivingFrom("d1", "p1")) << "d1 never came back";
+  absl::SleepFor(absl::Seconds(1));
+  const absl::Duration gap = ExpectNothingLost("drain and restore of p1");
+  // Make-before-break both ways: no failover, and no gap beyond jitter.
+  EXPECT_EQ(relays_["d1"]->Metric("relay_parent_failovers_total"), 0);
+  EXPECT_EQ(relays_["d1"]->Metric("relay_parent_switches_total"), 2);
+  EXPECT_LT(gap, absl::Milliseconds(150));
+}
+
+TEST_F(ControllerFailoverTest, ControllerDownForTenSecondsDisturbsNothing) {
+  ASSERT_NO_FATAL_FAILURE(StartStream());
+  const std::string address = address_;
+  controller_.reset();  // SIGKILL
+  absl::SleepFor(absl::Seconds(10));
+  ASSERT_NO_FATAL_FAILURE(StartController(address));
+  // Every relay is back and has acknowledged what the controller holds.
+  for (const char* id : {"nat", "p1", "p1-sb", "d1", "d1-sb"}) {
+    EXPECT_TRUE(WaitForNode(id,
+                            [](const cascade::v1::NodeView& v) {
+                              return v.status() == cascade::v1::STATUS_UP &&
+                                     v.assignment_version() > 0 &&
+                                     v.acked_version() ==
+                                         v.assignment_version();
+                            }))
+        << id << " did not resynchronise";
+  }
+  absl::SleepFor(absl::Seconds(1));
+  const absl::Duration gap = ExpectNothingLost("topologyd down for 10 s");
+  EXPECT_LT(gap, absl::Milliseconds(150));
+  for (const char* id : {"p1", "d1"}) {
+    EXPECT_EQ(relays_[id]->Metric("relay_parent_failovers_total"), 0) << id;
+    EXPECT_EQ(relays_[id]->Metric("relay_parent_switches_total"), 0) << id;
+  }
+}
+
+TEST_F(ControllerFailoverTest, KilledRelayIsCoveredAtOnceThenConfirmed) {
+  ASSERT_NO_FATAL_FAILURE(StartStream());
+  relays_["p1"]->Signal(SIGKILL);
+  // The controller marks p1 down at lease expiry and confirms what d1 did.
+  ASSERT_TRUE(WaitForNode("p1", [](const cascade::v1::NodeView& v) {
+    return v.status() == cascade::v1::STATUS_DOWN;
+  }));
+  ASSERT_TRUE(ReceivingFrom("d1", "p1-sb"));
+  absl::SleepFor(absl::Seconds(1));
+  const absl::Duration gap = ExpectNothingLost("kill -9 p1 under topologyd");
+  EXPECT_LT(gap, absl::Seconds(1));
+  EXPECT_EQ(relays_["d1"]->Metric("relay_parent_failovers_total"), 1);
+  EXPECT_EQ(relays_["d1"]->Metric("relay_parent_switches_total"), 0)
+      << "the controller's confirmation moved d1 again";
+}
+
+TEST_F(ControllerFailoverTest, PlainSitesBelowAKilledRelayAreTakenOver) {
+  ASSERT_NO_FATAL_FAILURE(StartStream());
+  const Endpoint standby = relays_["d1-sb"]->address();
+  const absl::Time killed = absl::Now();
+  relays_["d1"]->Signal(SIGKILL);
+  absl::Duration takeover;
+  for (const RecordingSite& site : sites_) {
+    std::optional<absl::Time> first;
+    const absl::Time deadline = absl::Now() + absl::Seconds(15);
+    while (!(first = site.FirstFrom(standby, killed)) &&
+           absl::Now() < deadline) {
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+    ASSERT_TRUE(first.has_value()) << "a site was never taken over";
+    takeover = std::max(takeover, *first - killed);
+  }
+  std::printf(
+      "plain sites below a killed district relay: taken over by its "
+      "standby after %.0f ms (lease timeout 3 s)\n",
+      absl::ToDoubleMilliseconds(takeover));
+  EXPECT_LT(takeover, absl::Seconds(5));
+}
+
+}  // namespace
+}  // namespace cascade::relay::testing
