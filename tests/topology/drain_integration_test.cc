@@ -80,8 +80,9 @@ class DrainTest : public ::testing::Test {
   }
 
   std::string dir_;
-  std::map<std::string, std::unique_ptr<FakeRelay>> relays_;
+  // Declared after the controller so the relays stop before it does.
   std::unique_ptr<Topologyd> controller_;
+  std::map<std::string, std::unique_ptr<FakeRelay>> relays_;
 };
 
 google::protobuf::Struct ParseJson(const std::string& text) {

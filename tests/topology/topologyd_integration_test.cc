@@ -88,8 +88,9 @@ class TopologydTest : public ::testing::Test {
   std::string tmp_, state_dir_, topology_file_, stderr_path_, address_;
   int port_ = 0;
   int starts_ = 0;
-  std::map<std::string, std::unique_ptr<FakeRelay>> relays_;
+  // Declared after the controller so the relays stop before it does.
   std::unique_ptr<Topologyd> controller_;
+  std::map<std::string, std::unique_ptr<FakeRelay>> relays_;
 };
 
 TEST_F(TopologydTest, ChangesReachRelaysAndSurviveKillNine) {
