@@ -96,6 +96,27 @@ TEST(RelayBenchTest, MeasuresLatencyOfRelaydAndTheGsoLoop) {
   EXPECT_EQ(text.str().find("\"latency_samples\": 0,"), std::string::npos);
 }
 
+TEST(RelayBenchTest, FailoverRunsTheTreeAndReadsTheSitesReport) {
+  const std::string json = absl::StrCat(testing::TempDir(), "/failover.json");
+  std::string output;
+  EXPECT_EQ(RunBench({"--only=failover", "--failover_runs=1",
+                      "--failover_sites=3", "--json=" + json},
+                     &output),
+            "exit code 0")
+      << output;
+  EXPECT_EQ(output.find("not measured"), std::string::npos) << output;
+  EXPECT_EQ(output.find("NOT MEASURED"), std::string::npos) << output;
+  std::stringstream text;
+  text << std::ifstream(json).rdbuf();
+  // Correctness, not speed: the run completed and the sites lost nothing.
+  for (const char* field : {"\"failover\": {", "\"runs\": 1", "\"sites\": 3",
+                            "\"lost\": 0,", "\"longest_gap_ms\": "}) {
+    EXPECT_NE(text.str().find(field), std::string::npos) << field << "\n"
+                                                         << text.str();
+  }
+  EXPECT_EQ(text.str().find("\"max_gap_ms\": null"), std::string::npos);
+}
+
 TEST(RelayBenchTest, UnknownAndMissingBenchmarksAreRefused) {
   std::string output;
   EXPECT_EQ(RunBench({"--only=nonsense"}, &output), "exit code 2");
