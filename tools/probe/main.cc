@@ -176,13 +176,19 @@ std::string Text(const char* what, absl::Duration elapsed, const Totals& t) {
       t.sites_on_standby);
 }
 
-std::vector<SiteOptions> SitesFromFile(const std::string& path,
-                                       const SiteOptions& base) {
+// The whole file named by --`flag`.
+std::string ReadFlagFile(const std::string& flag, const std::string& path) {
   std::ifstream in(path);
   std::stringstream contents;
   contents << in.rdbuf();
-  if (!in) BadFlag("sites_file", "cannot read " + path);
-  auto sites = cascade::probe::ParseSites(path, contents.str(), base);
+  if (!in) BadFlag(flag, "cannot read " + path);
+  return contents.str();
+}
+
+std::vector<SiteOptions> SitesFromFile(const std::string& path,
+                                       const SiteOptions& base) {
+  auto sites =
+      cascade::probe::ParseSites(path, ReadFlagFile("sites_file", path), base);
   if (!sites.ok()) BadFlag("sites_file", std::string(sites.status().message()));
   return *std::move(sites);
 }
@@ -314,11 +320,7 @@ int main(int argc, char** argv) {
     if (!absl::GetFlag(FLAGS_parent).empty()) {
       std::string keys = absl::GetFlag(FLAGS_key);
       if (!absl::GetFlag(FLAGS_key_file).empty()) {
-        std::ifstream in(absl::GetFlag(FLAGS_key_file));
-        std::stringstream contents;
-        contents << in.rdbuf();
-        if (!in) BadFlag("key_file", "cannot read the file");
-        keys = contents.str();
+        keys = ReadFlagFile("key_file", absl::GetFlag(FLAGS_key_file));
       }
       if (keys.empty())
         BadFlag("key", "--key or --key_file is required with --parent");
