@@ -71,9 +71,10 @@ ABSL_FLAG(int, video_pt, 96, "RTP payload type of the H.264 stream");
 ABSL_FLAG(double, fps, 0,
           "nominal frame rate for freeze detection; 0: learnt from RTP "
           "timestamps");
-ABSL_FLAG(double, repair_wait_ms, 250,
+ABSL_FLAG(double, repair_wait_ms, 600,
           "how long a gap may wait for a retransmission before its frame is "
-          "dropped");
+          "dropped (and a keyframe asked for); longer than a failover (parent "
+          "timeout 300 ms plus the repair), so a failover costs no keyframe");
 ABSL_FLAG(int64_t, max_lost, -1,
           "broken if more packets are lost after repair (-1: no limit)");
 ABSL_FLAG(int64_t, max_decode_errors, 0, "broken if more decode errors");

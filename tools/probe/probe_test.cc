@@ -432,7 +432,28 @@ TEST_F(SiteFailoverTest, EachNewParentGetsAFullTimeoutAndTheListWrapsRound) {
   EXPECT_EQ(report.packets, 1);
   PollParents(At(600));
   EXPECT_EQ(primary_.activations.size(), 2u);
-  EXPECT_EQ(standby_.activations.size(), 1u);
+  // At the switch and once more before giving up on it (see below).
+  EXPECT_EQ(standby_.activations.size(), 2u);
+}
+
+TEST_F(SiteFailoverTest, ANewParentIsAskedAgainUntilItAnswers) {
+  auto site = MakeSite({primary_.link(), standby_.link()});
+  site->OnDatagram(primary_.link().address, MediaPacket(1), At(0));
+  for (int ms = 0; ms <= 550; ms += 5) site->OnTick(At(ms));
+  PollParents(At(550));
+  // Switched at 300, asked again every 100 ms: a lost activation costs
+  // 100 ms, not another switch.
+  EXPECT_EQ(standby_.activations.size(), 3u);
+  site->OnDatagram(standby_.link().address, SenderReport(), At(550));
+  for (int ms = 555; ms <= 900; ms += 5) {
+    site->OnTick(At(ms));
+    if (ms % 100 == 50) {
+      site->OnDatagram(standby_.link().address, SenderReport(), At(ms));
+    }
+  }
+  PollParents(At(900));
+  EXPECT_EQ(standby_.activations.size(), 3u) << "asked again once answered";
+  EXPECT_EQ(site->Report().parent_switches, 1);
 }
 
 TEST_F(SiteFailoverTest, KeepalivesGoToTheActiveParentOnly) {

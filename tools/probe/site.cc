@@ -66,6 +66,7 @@ bool Site::OnDatagram(const relay::Endpoint& from,
     if (from == parent->address) {
       last_from_parent_ = now;
       parent_heard_ = true;
+      active_parent_heard_ = true;
     } else if (IsParent(from)) {
       // A parent switched away from may still send for a while.
       ++counters_.stale_parent_packets;
@@ -174,6 +175,7 @@ void Site::FailOverIfSilent(absl::Time now) {
   active_ = (active_ + 1) % options_.parents.size();
   ++counters_.parent_switches;
   last_from_parent_ = now;  // the new parent's full timeout starts now
+  active_parent_heard_ = false;
   SendActivation(/*activate=*/true, now);
   // What is still missing is asked of the new parent; the gap of the outage
   // itself shows (and is asked for) when its first packet arrives.
@@ -216,8 +218,13 @@ void Site::OnTick(absl::Time now) {
     }
   }
   if (!options_.parents.empty()) {
-    if (now - last_from_parent_ >= options_.activation_retry &&
-        now - last_activation_ >= options_.activation_retry) {
+    // A new parent that has not answered yet is asked every third of the
+    // timeout: one lost activation must not cost a second switch.
+    const absl::Duration retry =
+        parent_heard_ && !active_parent_heard_
+            ? std::min(options_.activation_retry, options_.parent_timeout / 3)
+            : options_.activation_retry;
+    if (now - last_from_parent_ >= retry && now - last_activation_ >= retry) {
       SendActivation(/*activate=*/true, now);
     }
     if (now - last_keepalive_ >= options_.keepalive_interval) {

@@ -156,6 +156,8 @@ class Site {
   // Failover is armed once a parent has been heard (a site that never
   // reached its primary keeps asking it).
   bool parent_heard_ = false;
+  // The active parent has answered since the site moved to it.
+  bool active_parent_heard_ = false;
   absl::Time last_activation_ = absl::InfinitePast();
   absl::Time last_keepalive_ = absl::InfinitePast();
   LatencySinks sinks_;
