@@ -99,8 +99,8 @@ class FailoverTree {
            relays_["D1"]->WaitForMetric("relay_children", kSites, kSetup);
   }
 
-  // Streams for `seconds`; loss starts after a second, `fault` runs
-  // `fault_after` into the stream.
+  // Streams for `seconds`; loss runs from the first second to the last but
+  // one, `fault` runs `fault_after` into the stream.
   void Stream(double seconds, absl::Duration fault_after,
               const std::function<void()>& fault) {
     const std::string dir = TempDir("source");
@@ -115,11 +115,18 @@ class FailoverTree {
          absl::StrCat("--duration=", seconds)},
         source_out_, dir + "/source.err");
     ASSERT_TRUE(source.ok()) << source.status();
+    const absl::Time started = absl::Now();
     const absl::Duration loss_after = absl::Seconds(1);
     absl::SleepFor(std::min(loss_after, fault_after));
     for (auto& proxy : proxies_) proxy->SetBypass(false);
     absl::SleepFor(fault_after - std::min(loss_after, fault_after));
     fault();
+    // Loss ends a second before the stream does: a stream's last packet lost
+    // on its way is one no receiver can know it missed (nothing follows).
+    const absl::Duration until_clean =
+        started + absl::Seconds(seconds - 1) - absl::Now();
+    absl::SleepFor(std::max(until_clean, absl::ZeroDuration()));
+    for (auto& proxy : proxies_) proxy->SetBypass(true);
     ASSERT_EQ((*source)->Wait(absl::Seconds(seconds + 20)), 0);
     ASSERT_EQ(probe_->Wait(absl::Seconds(30)).has_value(), true);
   }
