@@ -215,6 +215,7 @@ uint32_t Controller::RecomputeLocked() {
   index_.clear();
   for (int i = 0; i < n; ++i) index_[nodes[i].id()] = i;
   const absl::Time now = clock_->Now();
+  unheard_ = 0;
   for (const Node& node : nodes) {
     // Plain endpoints never report; every other node is expected to.
     if (node.plain_endpoint()) continue;
@@ -222,6 +223,7 @@ uint32_t Controller::RecomputeLocked() {
     if (live.expected_since == absl::InfinitePast()) {
       live.expected_since = now;
     }
+    if (live.last_report == absl::InfinitePast()) ++unheard_;
   }
   // Where node i was: the k-th parent of the plan last sent, or -1. Without
   // one (a restart, a new node) the parent it reports receiving from stands
@@ -484,6 +486,7 @@ absl::Status Controller::RenewLocked(const std::string& node_id) {
   }
   Live& live = live_[node_id];
   const absl::Time now = clock_->Now();
+  if (live.last_report == absl::InfinitePast() && unheard_ > 0) --unheard_;
   live.last_report = now;
   if (live.status == cascade::v1::STATUS_UP ||
       live.status == cascade::v1::STATUS_HOLD_DOWN) {
@@ -534,11 +537,19 @@ bool Controller::ReintegrateLocked(const std::vector<std::string>& node_ids) {
   return true;
 }
 
+void Controller::SettleLocked() {
+  settled_ = true;
+  LOG(INFO) << "learned the nodes' state; sending assignments";
+  RecomputeLocked();
+}
+
 absl::StatusOr<cascade::v1::RegisterResponse> Controller::Register(
     const cascade::v1::RegisterRequest& request) {
   absl::MutexLock lock(&mu_);
   absl::Status status = RenewLocked(request.node_id());
   if (!status.ok()) return status;
+  // Everyone heard from: nothing more to learn.
+  if (!settled_ && unheard_ == 0) SettleLocked();
   cascade::v1::RegisterResponse response;
   response.set_lease_timeout_ms(
       absl::ToInt64Milliseconds(options_.lease_timeout));
@@ -548,7 +559,9 @@ absl::StatusOr<cascade::v1::RegisterResponse> Controller::Register(
 absl::Status Controller::Report(const cascade::v1::ReportRequest& request) {
   absl::MutexLock lock(&mu_);
   absl::Status status = RenewLocked(request.node_id());
-  if (status.ok()) live_[request.node_id()].stats = request.stats();
+  if (!status.ok()) return status;
+  live_[request.node_id()].stats = request.stats();
+  if (!settled_ && unheard_ == 0) SettleLocked();
   return status;
 }
 
@@ -616,14 +629,14 @@ int Controller::Tick() {
         break;
     }
   }
-  if (!settled_ && now - started_ >= options_.lease_timeout) {
-    settled_ = true;
-    changed = true;
-    LOG(INFO) << "learned the nodes' state for a lease; sending assignments";
-  }
   // Returning nodes recompute themselves; otherwise only on a change.
   if (!returning.empty() && ReintegrateLocked(returning)) changed = false;
-  if (changed) RecomputeLocked();
+  if (!settled_ && now - started_ >= std::max(options_.lease_timeout,
+                                              options_.restart_learning)) {
+    SettleLocked();
+  } else if (changed) {
+    RecomputeLocked();
+  }
   return expired;
 }
 

@@ -36,6 +36,11 @@ struct ControllerOptions {
   // once, not on every flap.
   absl::Duration reintegrate_after = absl::Seconds(5);
   absl::Duration reintegrate_max = absl::Seconds(60);
+  // After a restart: how long to learn before sending assignments, unless
+  // every node that reports has reported sooner. Longer than the relays'
+  // reconnect backoff (the relay client's is at most 5 s), so live relays
+  // are heard before anything is decided; never shorter than a lease.
+  absl::Duration restart_learning = absl::Seconds(10);
   // Journal records between snapshots.
   uint64_t snapshot_every = 1000;
   // Standby parents per node beyond the active one.
@@ -60,8 +65,8 @@ class Controller {
   Controller& operator=(const Controller&) = delete;
 
   // Loads the stored state (snapshot + journal). Call once, first. When the
-  // state is not empty (a restart), no assignment goes out for one lease
-  // period: the controller first learns from the nodes' reports who is
+  // state is not empty (a restart), no assignment goes out while the
+  // controller learns (options.restart_learning) from the nodes' reports who is
   // alive and which parent each one receives from, so what it then sends
   // matches what the relays already run.
   absl::Status Recover();
@@ -137,6 +142,8 @@ class Controller {
   bool ReintegrateLocked(const std::vector<std::string>& node_ids)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Duration HoldDownLocked(Live* live) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Ends a restart's learning: sends every assignment.
+  void SettleLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Recomputes every assignment, pushes the changed ones, returns how many.
   uint32_t RecomputeLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   cascade::v1::NodeStatus StatusLocked(int index) const
@@ -169,6 +176,8 @@ class Controller {
   // are computed but not sent, and the previous plan is not known.
   bool settled_ ABSL_GUARDED_BY(mu_) = true;
   bool plan_was_sent_ ABSL_GUARDED_BY(mu_) = false;
+  // While learning: nodes expected to report that have not yet.
+  size_t unheard_ ABSL_GUARDED_BY(mu_) = 0;
   const absl::Time started_;
   std::vector<std::vector<int>> active_children_ ABSL_GUARDED_BY(mu_);
   std::vector<std::vector<int>> standby_children_ ABSL_GUARDED_BY(mu_);

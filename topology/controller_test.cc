@@ -474,7 +474,7 @@ TEST_F(ControllerTest,
 
   // The pins are state: a restarted controller keeps them.
   Start(options);
-  RunFor(&clock_, controller_.get(), absl::Seconds(4), absl::Seconds(1),
+  RunFor(&clock_, controller_.get(), absl::Seconds(10), absl::Seconds(1),
          [] { return std::vector<std::string>{}; });
   EXPECT_EQ(Parents("d1"), (std::vector<std::string>{"p1-sb", "p1"}));
   EXPECT_EQ(Parents("d3"), (std::vector<std::string>{"nat", "p1"}));
@@ -522,11 +522,12 @@ TEST_F(ControllerTest, RestartSendsWhatTheRelaysAlreadyRun) {
       ASSERT_TRUE(controller_->Report(report).ok());
     }
   };
-  for (int i = 0; i < 3; ++i) {
+  // Sites s1 and s3 never report: learning lasts its full 10 s.
+  for (int i = 0; i < 10; ++i) {
     clock_.Advance(absl::Seconds(1));
     report_as_before();
     controller_->Tick();
-    if (i < 2) {
+    if (i < 9) {
       EXPECT_TRUE(recorder_.latest.empty()) << "sent while learning";
     }
   }
@@ -539,6 +540,20 @@ TEST_F(ControllerTest, RestartSendsWhatTheRelaysAlreadyRun) {
     now.clear_version();
     EXPECT_EQ(now.SerializeAsString(), was.SerializeAsString()) << id;
   }
+}
+
+TEST_F(ControllerTest, RestartLearningEndsOnceEveryNodeHasReported) {
+  Start();
+  ApplyReference();
+  Start();
+  std::vector<std::string> reporting = kRelays;
+  reporting.push_back("s1");
+  reporting.push_back("s3");  // s2 is a plain endpoint: never expected
+  RegisterAll(std::vector<std::string>(reporting.begin(), reporting.end() - 1));
+  EXPECT_EQ(controller_->CurrentAssignment("d1"), nullptr);
+  RegisterAll({"s3"});
+  ASSERT_NE(controller_->CurrentAssignment("d1"), nullptr);
+  EXPECT_EQ(Parents("d1"), (std::vector<std::string>{"p1", "p1-sb"}));
 }
 
 TEST_F(ControllerTest, NodeNeverReportingIsDownAfterALease) {
@@ -697,9 +712,8 @@ TEST_F(ControllerTest, EveryChangeSurvivesRestartAndKeysStayStable) {
   Start();
   // A restarted controller sends nothing for a lease (it learns first).
   EXPECT_EQ(controller_->CurrentAssignment("s1"), nullptr);
-  RegisterAll(kRelays);
-  clock_.Advance(absl::Seconds(3));
-  controller_->Tick();
+  RunFor(&clock_, controller_.get(), absl::Seconds(10), absl::Seconds(1),
+         [] { return std::vector<std::string>{}; });
   EXPECT_EQ(controller_->Sequence(), 3u);
   EXPECT_EQ(controller_->GetNode("d2")->status(), cascade::v1::STATUS_DRAINING);
   EXPECT_EQ(controller_->GetNode("s3")->desired_parent(), "d3");

@@ -42,6 +42,10 @@ ABSL_FLAG(absl::Duration, reintegrate_after, absl::Seconds(5),
 ABSL_FLAG(absl::Duration, reintegrate_max, absl::Seconds(60),
           "longest hold-down; each lease expiry within this window doubles "
           "the next hold-down, up to this");
+ABSL_FLAG(absl::Duration, restart_learning, absl::Seconds(10),
+          "after a restart, send no assignment for this long (or until every "
+          "node has reported): learn who is alive and where each relay "
+          "receives from, so relays get what they already run");
 ABSL_FLAG(int, snapshot_every, 1000, "journal records between snapshots");
 ABSL_FLAG(std::string, admin_token_file, "",
           "file holding the token Admin calls must present as "
@@ -96,6 +100,10 @@ int Run() {
   }
   if (options.reintegrate_max < options.reintegrate_after) {
     return Usage("--reintegrate-max must be at least --reintegrate-after");
+  }
+  options.restart_learning = absl::GetFlag(FLAGS_restart_learning);
+  if (options.restart_learning < absl::ZeroDuration()) {
+    return Usage("--restart-learning must not be negative");
   }
   if (absl::GetFlag(FLAGS_snapshot_every) < 1) {
     return Usage("--snapshot-every must be at least 1");

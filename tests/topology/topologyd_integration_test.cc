@@ -59,8 +59,10 @@ class TopologydTest : public ::testing::Test {
   // the relays find it again.
   void StartController(const std::string& topology_flag, int port = 0,
                        const std::string& lease = "1s") {
+    // The simulated relays reconnect within half a second.
     std::vector<std::string> flags = {"--state-dir=" + state_dir_,
-                                      "--lease-timeout=" + lease};
+                                      "--lease-timeout=" + lease,
+                                      "--restart-learning=2s"};
     if (!topology_flag.empty()) flags.push_back("--topology=" + topology_flag);
     auto daemon = Topologyd::Start(
         tmp_, "topologyd" + std::to_string(++starts_), flags, port);

@@ -1,0 +1,354 @@
+// Control-plane outage with real relayd processes: topologyd killed -9 and
+// restarted on its state directory while media flows source -> nat -> p1 ->
+// d1 -> s1 (a plain site). Media never waits for the controller; a relay
+// that failed over on its own meanwhile is confirmed, not moved again; a
+// restarted controller sends what relays run, so nothing switches.
+#include <glog/logging.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/substitute.h"
+#include "absl/synchronization/mutex.h"
+#include "proto/controller.pb.h"
+#include "tests/media/process.h"
+#include "tests/topology/harness.h"
+
+namespace cascade::topology {
+namespace {
+
+using cascade::testing::Process;
+using cascade::testing::ReadFile;
+using testing::Topologyd;
+
+constexpr uint8_t kPayloadType = 111;
+constexpr uint32_t kSsrc = 1111;
+
+// $0..$3: nat, p1, p1-sb, d1 (relayd); $4: s1, a plain RTP endpoint.
+constexpr char kTopology[] = R"txt(
+streams { id: "command" direction: DIRECTION_DOWNSTREAM bitrate_kbps: 64
+  tracks { ssrc: 1111 media: "audio" payload_type: 111 encoding: "opus/48000/2" } }
+nodes { id: "nat" tier: TIER_NATIONAL media_address: "$0"
+  capacity { max_children: 8 } }
+nodes { id: "p1" tier: TIER_PROVINCIAL parent: "nat" media_address: "$1"
+  labels { key: "region" value: "r1" } capacity { max_children: 8 } }
+nodes { id: "p1-sb" tier: TIER_PROVINCIAL parent: "nat" role: ROLE_STANDBY
+  labels { key: "region" value: "r1" } media_address: "$2"
+  capacity { max_children: 8 } }
+nodes { id: "d1" tier: TIER_DISTRICT parent: "p1" media_address: "$3"
+  capacity { max_children: 8 } }
+nodes { id: "s1" tier: TIER_SITE parent: "d1" media_address: "$4"
+  plain_endpoint: true }
+)txt";
+
+// A UDP socket on 127.0.0.1 with a kernel-chosen port.
+class Udp {
+ public:
+  Udp() : fd_(socket(AF_INET, SOCK_DGRAM, 0)) {
+    sockaddr_in addr = {};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(addr);
+    bind(fd_, reinterpret_cast<sockaddr*>(&addr), len);
+    getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+  }
+  ~Udp() { close(fd_); }
+  std::string address() const { return absl::StrCat("127.0.0.1:", port_); }
+  void SendTo(int port, const std::vector<uint8_t>& bytes) {
+    sockaddr_in to = {};
+    to.sin_family = AF_INET;
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    to.sin_port = htons(static_cast<uint16_t>(port));
+    sendto(fd_, bytes.data(), bytes.size(), 0, reinterpret_cast<sockaddr*>(&to),
+           sizeof(to));
+  }
+  // One datagram, or empty after `timeout`.
+  std::vector<uint8_t> Receive(absl::Duration timeout) {
+    pollfd p = {fd_, POLLIN, 0};
+    if (poll(&p, 1, static_cast<int>(absl::ToInt64Milliseconds(timeout))) <=
+        0) {
+      return {};
+    }
+    std::vector<uint8_t> bytes(2048);
+    ssize_t n = recv(fd_, bytes.data(), bytes.size(), 0);
+    bytes.resize(n > 0 ? n : 0);
+    return bytes;
+  }
+
+ private:
+  int fd_;
+  int port_ = 0;
+};
+
+// relayd in controller mode; killed -9 when destroyed.
+struct Relayd {
+  std::unique_ptr<Process> process;
+  int udp_port = 0;
+  int metrics_port = 0;
+  std::string address() const { return absl::StrCat("127.0.0.1:", udp_port); }
+  double Metric(const std::string& sample) const {
+    return cascade::testing::MetricValue(
+        cascade::testing::HttpGet(metrics_port, "/metrics"), sample);
+  }
+};
+
+// Sends one RTP packet every 5 ms to nat and records what s1 receives, on
+// threads of their own, so control actions never pause the media.
+class MediaRun {
+ public:
+  MediaRun(Udp* source, int nat_port, Udp* site)
+      : source_(source), nat_port_(nat_port), site_(site) {
+    sender_ = std::thread([this] { Send(); });
+    receiver_ = std::thread([this] { Receive(); });
+  }
+  ~MediaRun() {
+    stop_ = true;
+    sender_.join();
+    receiver_.join();
+  }
+  absl::Time now() const { return absl::Now(); }
+  // Packets sent in [from, to - 200 ms) that s1 never got, and the longest
+  // silence at s1 within [from, to].
+  struct Window {
+    int sent = 0;
+    int lost = 0;
+    absl::Duration longest_gap;
+  };
+  Window Measure(absl::Time from, absl::Time to) {
+    absl::MutexLock lock(&mu_);
+    Window w;
+    for (size_t seq = 0; seq < sent_at_.size(); ++seq) {
+      if (sent_at_[seq] < from || sent_at_[seq] >= to - absl::Milliseconds(200))
+        continue;
+      ++w.sent;
+      if (seq >= got_.size() || !got_[seq]) ++w.lost;
+    }
+    absl::Time last = from;
+    for (absl::Time t : arrivals_) {
+      if (t < from || t > to) continue;
+      w.longest_gap = std::max(w.longest_gap, t - last);
+      last = t;
+    }
+    w.longest_gap = std::max(w.longest_gap, to - last);
+    return w;
+  }
+  bool Flowing() {
+    absl::MutexLock lock(&mu_);
+    return !arrivals_.empty() &&
+           absl::Now() - arrivals_.back() < absl::Milliseconds(100);
+  }
+
+ private:
+  void Send() {
+    uint16_t seq = 0;
+    while (!stop_) {
+      std::vector<uint8_t> rtp = {0x80,
+                                  kPayloadType,
+                                  static_cast<uint8_t>(seq >> 8),
+                                  static_cast<uint8_t>(seq),
+                                  0,
+                                  0,
+                                  0,
+                                  0,
+                                  static_cast<uint8_t>(kSsrc >> 24),
+                                  static_cast<uint8_t>(kSsrc >> 16),
+                                  static_cast<uint8_t>(kSsrc >> 8),
+                                  static_cast<uint8_t>(kSsrc),
+                                  1,
+                                  2,
+                                  3,
+                                  4};
+      {
+        absl::MutexLock lock(&mu_);
+        sent_at_.push_back(absl::Now());
+      }
+      source_->SendTo(nat_port_, rtp);
+      ++seq;
+      absl::SleepFor(absl::Milliseconds(5));
+    }
+  }
+  void Receive() {
+    while (!stop_) {
+      std::vector<uint8_t> got = site_->Receive(absl::Milliseconds(20));
+      if (got.size() < 12 || (got[1] & 0x7f) != kPayloadType) continue;
+      const size_t seq = (got[2] << 8) | got[3];
+      absl::MutexLock lock(&mu_);
+      if (got_.size() <= seq) got_.resize(seq + 1);
+      got_[seq] = true;
+      arrivals_.push_back(absl::Now());
+    }
+  }
+
+  Udp* const source_;
+  const int nat_port_;
+  Udp* const site_;
+  std::atomic<bool> stop_{false};
+  absl::Mutex mu_;
+  std::vector<absl::Time> sent_at_ ABSL_GUARDED_BY(mu_);
+  std::vector<bool> got_ ABSL_GUARDED_BY(mu_);
+  std::vector<absl::Time> arrivals_ ABSL_GUARDED_BY(mu_);
+  std::thread sender_, receiver_;
+};
+
+class OutageTest : public ::testing::Test {
+ protected:
+  void SetUp() override { dir_ = testing::TestDir(); }
+
+  void StartController(int port = 0) {
+    auto daemon = Topologyd::Start(
+        dir_, "topologyd" + std::to_string(++starts_),
+        // Learning outlasts relayd's reconnect backoff (at most 5 s).
+        {"--state-dir=" + dir_ + "/state", "--lease-timeout=1s",
+         "--restart-learning=6s"},
+        port);
+    ASSERT_TRUE(daemon.ok()) << daemon.status();
+    controller_ = std::move(*daemon);
+  }
+
+  void StartRelay(const std::string& id, std::vector<std::string> args) {
+    const std::string ports = dir_ + "/" + id + ".ports";
+    args.insert(args.begin(),
+                {"relay/relayd", "--controller=" + controller_->address(),
+                 "--id=" + id, "--listen=127.0.0.1:0", "--port-file=" + ports,
+                 "--metrics=127.0.0.1:0"});
+    auto process = Process::Start(args, dir_ + "/" + id + ".out",
+                                  dir_ + "/" + id + ".err");
+    ASSERT_TRUE(process.ok()) << process.status();
+    Relayd& relay = relays_[id];
+    relay.process = std::move(*process);
+    const std::string bound =
+        cascade::testing::WaitForFile(ports, absl::Seconds(20));
+    for (absl::string_view line : absl::StrSplit(bound, '\n')) {
+      std::pair<std::string, std::string> kv = absl::StrSplit(line, '=');
+      if (kv.first == "udp") {
+        ASSERT_TRUE(absl::SimpleAtoi(kv.second, &relay.udp_port));
+      }
+      if (kv.first == "metrics") {
+        ASSERT_TRUE(absl::SimpleAtoi(kv.second, &relay.metrics_port));
+      }
+    }
+    ASSERT_GT(relay.udp_port, 0) << ReadFile(dir_ + "/" + id + ".err");
+  }
+
+  cascade::v1::NodeView Show(const std::string& id) {
+    return testing::ShowNode(dir_, controller_->address(), id);
+  }
+
+  // Waits (bounded) until every running relay acked a version newer than
+  // `before` (its version then) and its newest one.
+  void WaitForAcks(const std::map<std::string, uint64_t>& before) {
+    for (const auto& [id, version] : before) {
+      cascade::v1::NodeView view;
+      const absl::Time deadline = absl::Now() + absl::Seconds(20);
+      do {
+        view = Show(id);
+        if (view.acked_version() > version &&
+            view.acked_version() == view.assignment_version()) {
+          break;
+        }
+        absl::SleepFor(absl::Milliseconds(200));
+      } while (absl::Now() < deadline);
+      EXPECT_GT(view.acked_version(), version) << id;
+      EXPECT_EQ(view.acked_version(), view.assignment_version()) << id;
+    }
+  }
+
+  std::string dir_;
+  int starts_ = 0;
+  std::unique_ptr<Topologyd> controller_;
+  std::map<std::string, Relayd> relays_;
+};
+
+TEST_F(OutageTest, MediaOutlivesTheControllerAndRestartsChangeNothing) {
+  ASSERT_NO_FATAL_FAILURE(StartController());
+  const int port = controller_->port();
+  Udp source, site;
+  ASSERT_NO_FATAL_FAILURE(StartRelay("nat", {"--source=" + source.address()}));
+  for (const char* id : {"p1", "p1-sb", "d1"}) {
+    ASSERT_NO_FATAL_FAILURE(StartRelay(id, {}));
+  }
+  std::ofstream(dir_ + "/topology.textproto") << absl::Substitute(
+      kTopology, relays_["nat"].address(), relays_["p1"].address(),
+      relays_["p1-sb"].address(), relays_["d1"].address(), site.address());
+  auto applied = testing::Relayctl(dir_, controller_->address(),
+                                   {"apply", dir_ + "/topology.textproto"});
+  ASSERT_EQ(applied.code, 0) << applied.err;
+
+  MediaRun media(&source, relays_["nat"].udp_port, &site);
+  absl::Time deadline = absl::Now() + absl::Seconds(20);
+  while (!media.Flowing() && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  ASSERT_TRUE(media.Flowing()) << "s1 never got media";
+  std::map<std::string, uint64_t> versions;
+  for (const char* id : {"nat", "p1", "p1-sb", "d1"}) {
+    versions[id] = Show(id).acked_version();
+  }
+
+  // 1. Controller killed and restarted: media untouched, the same
+  //    assignments come back (newer versions, acked), no relay switches.
+  const absl::Time outage = absl::Now();
+  controller_.reset();
+  absl::SleepFor(absl::Seconds(2));
+  ASSERT_NO_FATAL_FAILURE(StartController(port));
+  WaitForAcks(versions);
+  MediaRun::Window quiet = media.Measure(outage, absl::Now());
+  EXPECT_GT(quiet.sent, 300);
+  EXPECT_EQ(quiet.lost, 0);
+  EXPECT_LT(quiet.longest_gap, absl::Milliseconds(200));
+  for (const auto& [id, relay] : relays_) {
+    EXPECT_EQ(relay.Metric("relay_parent_switches_total"), 0) << id;
+    EXPECT_EQ(relay.Metric("relay_parent_failovers_total"), 0) << id;
+  }
+
+  // 2. Controller killed, then p1: d1 fails over to its standby on its own;
+  //    the restarted controller confirms that instead of moving d1 again.
+  for (const char* id : {"nat", "p1-sb", "d1"}) {
+    versions[id] = Show(id).acked_version();
+  }
+  controller_.reset();
+  const absl::Time crash = absl::Now();
+  relays_["p1"].process.reset();  // kill -9
+  ASSERT_TRUE(relays_["d1"].process != nullptr);
+  deadline = absl::Now() + absl::Seconds(5);
+  while (relays_["d1"].Metric("relay_parent_failovers_total") < 1 &&
+         absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  ASSERT_EQ(relays_["d1"].Metric("relay_parent_failovers_total"), 1);
+  absl::SleepFor(absl::Seconds(1));
+  ASSERT_NO_FATAL_FAILURE(StartController(port));
+  versions.erase("p1");
+  WaitForAcks(versions);
+  cascade::v1::NodeView d1 = Show("d1");
+  ASSERT_GT(d1.parents_size(), 0);
+  EXPECT_EQ(d1.parents(0), "p1-sb");
+  EXPECT_EQ(d1.stats().receiving_from(), "p1-sb");
+  EXPECT_EQ(Show("p1").status(), cascade::v1::STATUS_DOWN);
+  EXPECT_EQ(relays_["d1"].Metric("relay_parent_switches_total"), 0);
+  EXPECT_EQ(relays_["d1"].Metric("relay_parent_failovers_total"), 1);
+  MediaRun::Window failover = media.Measure(crash, absl::Now());
+  LOG(INFO) << "kill -9 of p1 with the controller down: " << failover.lost
+            << " of " << failover.sent << " packets lost at s1, longest gap "
+            << failover.longest_gap;
+  EXPECT_LT(failover.longest_gap, absl::Seconds(1));
+  EXPECT_TRUE(media.Flowing());
+}
+
+}  // namespace
+}  // namespace cascade::topology
