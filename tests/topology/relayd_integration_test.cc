@@ -1,8 +1,9 @@
-// Control-plane outage with real relayd processes: topologyd killed -9 and
-// restarted on its state directory while media flows source -> nat -> p1 ->
-// d1 -> s1 (a plain site). Media never waits for the controller; a relay
-// that failed over on its own meanwhile is confirmed, not moved again; a
-// restarted controller sends what relays run, so nothing switches.
+// topologyd with real relayd processes while media flows source -> nat ->
+// p1 -> d1 -> s1 (a plain site), p1-sb standing by: a relay that fails over
+// on its own is confirmed, not moved again (lease expiry, or a controller
+// restart); media never waits for the controller; a restarted controller
+// sends what relays run, so nothing switches; a drain reports empty with
+// nothing lost.
 #include <glog/logging.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -205,7 +206,7 @@ class MediaRun {
   std::thread sender_, receiver_;
 };
 
-class OutageTest : public ::testing::Test {
+class RelaydTest : public ::testing::Test {
  protected:
   void SetUp() override { dir_ = testing::TestDir(); }
 
@@ -249,6 +250,45 @@ class OutageTest : public ::testing::Test {
     return testing::ShowNode(dir_, controller_->address(), id);
   }
 
+  // topologyd, the four relays, the topology, and media flowing to s1;
+  // `versions_` holds each relay's acked version.
+  void StartNetwork() {
+    ASSERT_NO_FATAL_FAILURE(StartController());
+    ASSERT_NO_FATAL_FAILURE(
+        StartRelay("nat", {"--source=" + source_.address()}));
+    for (const char* id : {"p1", "p1-sb", "d1"}) {
+      ASSERT_NO_FATAL_FAILURE(StartRelay(id, {}));
+    }
+    std::ofstream(dir_ + "/topology.textproto") << absl::Substitute(
+        kTopology, relays_["nat"].address(), relays_["p1"].address(),
+        relays_["p1-sb"].address(), relays_["d1"].address(), site_.address());
+    auto applied = testing::Relayctl(dir_, controller_->address(),
+                                     {"apply", dir_ + "/topology.textproto"});
+    ASSERT_EQ(applied.code, 0) << applied.err;
+    media_ =
+        std::make_unique<MediaRun>(&source_, relays_["nat"].udp_port, &site_);
+    const absl::Time deadline = absl::Now() + absl::Seconds(20);
+    while (!media_->Flowing() && absl::Now() < deadline) {
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+    ASSERT_TRUE(media_->Flowing()) << "s1 never got media";
+    for (const char* id : {"nat", "p1", "p1-sb", "d1"}) {
+      // Acked, and reporting the parent it receives from.
+      const absl::Time until = absl::Now() + absl::Seconds(10);
+      cascade::v1::NodeView view;
+      do {
+        view = Show(id);
+        if (view.acked_version() > 0 &&
+            view.acked_version() == view.assignment_version() &&
+            !view.stats().receiving_from().empty()) {
+          break;
+        }
+        absl::SleepFor(absl::Milliseconds(100));
+      } while (absl::Now() < until);
+      versions_[id] = view.acked_version();
+    }
+  }
+
   // Waits (bounded) until every running relay acked a version newer than
   // `before` (its version then) and its newest one.
   void WaitForAcks(const std::map<std::string, uint64_t>& before) {
@@ -270,35 +310,19 @@ class OutageTest : public ::testing::Test {
 
   std::string dir_;
   int starts_ = 0;
+  Udp source_, site_;
   std::unique_ptr<Topologyd> controller_;
   std::map<std::string, Relayd> relays_;
+  std::unique_ptr<MediaRun> media_;
+  std::map<std::string, uint64_t> versions_;
 };
 
-TEST_F(OutageTest, MediaOutlivesTheControllerAndRestartsChangeNothing) {
-  ASSERT_NO_FATAL_FAILURE(StartController());
+TEST_F(RelaydTest, MediaOutlivesTheControllerAndRestartsChangeNothing) {
+  ASSERT_NO_FATAL_FAILURE(StartNetwork());
   const int port = controller_->port();
-  Udp source, site;
-  ASSERT_NO_FATAL_FAILURE(StartRelay("nat", {"--source=" + source.address()}));
-  for (const char* id : {"p1", "p1-sb", "d1"}) {
-    ASSERT_NO_FATAL_FAILURE(StartRelay(id, {}));
-  }
-  std::ofstream(dir_ + "/topology.textproto") << absl::Substitute(
-      kTopology, relays_["nat"].address(), relays_["p1"].address(),
-      relays_["p1-sb"].address(), relays_["d1"].address(), site.address());
-  auto applied = testing::Relayctl(dir_, controller_->address(),
-                                   {"apply", dir_ + "/topology.textproto"});
-  ASSERT_EQ(applied.code, 0) << applied.err;
-
-  MediaRun media(&source, relays_["nat"].udp_port, &site);
-  absl::Time deadline = absl::Now() + absl::Seconds(20);
-  while (!media.Flowing() && absl::Now() < deadline) {
-    absl::SleepFor(absl::Milliseconds(20));
-  }
-  ASSERT_TRUE(media.Flowing()) << "s1 never got media";
-  std::map<std::string, uint64_t> versions;
-  for (const char* id : {"nat", "p1", "p1-sb", "d1"}) {
-    versions[id] = Show(id).acked_version();
-  }
+  MediaRun& media = *media_;
+  std::map<std::string, uint64_t> versions = versions_;
+  absl::Time deadline;
 
   // 1. Controller killed and restarted: media untouched, the same
   //    assignments come back (newer versions, acked), no relay switches.
@@ -348,6 +372,71 @@ TEST_F(OutageTest, MediaOutlivesTheControllerAndRestartsChangeNothing) {
             << failover.longest_gap;
   EXPECT_LT(failover.longest_gap, absl::Seconds(1));
   EXPECT_TRUE(media.Flowing());
+}
+
+// With the controller up: p1 killed -9, d1 fails over on its own within
+// relayd's parent timeout; the lease expiry a second later confirms d1 on
+// that standby, which relayd applies without switching again.
+TEST_F(RelaydTest, LeaseExpiryConfirmsTheRelaysOwnFailover) {
+  ASSERT_NO_FATAL_FAILURE(StartNetwork());
+  const absl::Time crash = absl::Now();
+  relays_["p1"].process.reset();  // kill -9
+  const absl::Time deadline = absl::Now() + absl::Seconds(15);
+  cascade::v1::NodeView d1;
+  do {
+    d1 = Show("d1");
+    if (d1.parents_size() > 0 && d1.parents(0) == "p1-sb" &&
+        d1.acked_version() == d1.assignment_version()) {
+      break;
+    }
+    absl::SleepFor(absl::Milliseconds(100));
+  } while (absl::Now() < deadline);
+  ASSERT_GT(d1.parents_size(), 0);
+  EXPECT_EQ(d1.parents(0), "p1-sb");
+  EXPECT_GT(d1.acked_version(), versions_["d1"]);
+  EXPECT_EQ(d1.acked_version(), d1.assignment_version());
+  EXPECT_EQ(Show("p1").status(), cascade::v1::STATUS_DOWN);
+  // One move: its own. The confirmation switched nothing.
+  EXPECT_EQ(relays_["d1"].Metric("relay_parent_failovers_total"), 1);
+  EXPECT_EQ(relays_["d1"].Metric("relay_parent_switches_total"), 0);
+  absl::SleepFor(absl::Milliseconds(500));
+  MediaRun::Window failover = media_->Measure(crash, absl::Now());
+  LOG(INFO) << "kill -9 of p1: " << failover.lost << " of " << failover.sent
+            << " packets lost at s1, longest gap " << failover.longest_gap;
+  EXPECT_LT(failover.longest_gap, absl::Seconds(1));
+  EXPECT_TRUE(media_->Flowing());
+}
+
+// relayctl drain under a live stream: p1's child moves make-before-break,
+// drain reports p1 empty once it is, nothing is lost; restore takes it back.
+TEST_F(RelaydTest, DrainReportsEmptyUnderALiveStreamAndLosesNothing) {
+  ASSERT_NO_FATAL_FAILURE(StartNetwork());
+  const absl::Time start = absl::Now();
+  auto drained = testing::Relayctl(dir_, controller_->address(),
+                                   {"--json", "--timeout=30s", "drain", "p1"});
+  ASSERT_EQ(drained.code, 0) << drained.err << drained.out;
+  EXPECT_NE(drained.out.find("\"empty\":true"), std::string::npos)
+      << drained.out;
+  // Empty means empty: p1 forwards to no one.
+  EXPECT_EQ(relays_["p1"].Metric("relay_children"), 0);
+  EXPECT_EQ(Show("d1").stats().receiving_from(), "p1-sb");
+  auto restored =
+      testing::Relayctl(dir_, controller_->address(), {"restore", "p1"});
+  ASSERT_EQ(restored.code, 0) << restored.err;
+  const absl::Time deadline = absl::Now() + absl::Seconds(15);
+  while (Show("d1").stats().receiving_from() != "p1" &&
+         absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  EXPECT_EQ(Show("d1").stats().receiving_from(), "p1");
+  absl::SleepFor(absl::Milliseconds(500));
+  MediaRun::Window window = media_->Measure(start, absl::Now());
+  LOG(INFO) << "drain and restore of p1: " << window.lost << " of "
+            << window.sent << " packets lost at s1, longest gap "
+            << window.longest_gap;
+  EXPECT_EQ(window.lost, 0);
+  EXPECT_LT(window.longest_gap, absl::Milliseconds(200));
+  EXPECT_EQ(relays_["d1"].Metric("relay_parent_failovers_total"), 0);
 }
 
 }  // namespace
