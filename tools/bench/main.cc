@@ -24,6 +24,7 @@
 #include "tools/bench/failover_bench.h"
 #include "tools/bench/forwarder.h"
 #include "tools/bench/forwarding_bench.h"
+#include "tools/bench/join_bench.h"
 #include "tools/bench/latency.h"
 #include "tools/bench/machine.h"
 
@@ -54,6 +55,7 @@ ABSL_FLAG(double, latency_input_pps, 1000,
           "latency: input packets/s (video-shaped bursts); delivered packets/s "
           "is this times the fan-out");
 ABSL_FLAG(int, failover_runs, 20, "failover: runs (each about 8 s)");
+ABSL_FLAG(int, joins, 10, "join: joins per case (each up to about 4 s)");
 ABSL_FLAG(int, failover_sites, 20, "failover: sites below the district relay");
 ABSL_FLAG(std::vector<std::string>, latency_fanouts,
           std::vector<std::string>({"10", "100"}),
@@ -623,6 +625,96 @@ absl::Status RunFailover(Context& context) {
   return absl::OkStatus();
 }
 
+// Join: a site joining a running stream, with and without the relay's
+// keyframe cache; time to its first decodable picture.
+absl::Status RunJoin(Context& context) {
+  const int joins = absl::GetFlag(FLAGS_joins);
+  if (joins < 1 || joins > 100) {
+    return absl::InvalidArgumentError("--joins: in 1..100");
+  }
+  JoinSetup setup;
+  setup.joins = joins;
+  setup.binaries = {FindBuiltBinary(context.argv0, "relay/relayd"),
+                    FindBuiltBinary(context.argv0, "tools/source/relay-source"),
+                    FindBuiltBinary(context.argv0, "tools/probe/relay-probe")};
+  for (const std::string& binary :
+       {setup.binaries.relayd, setup.binaries.source, setup.binaries.probe}) {
+    if (binary.empty()) {
+      return absl::FailedPreconditionError(
+          "relayd, relay-source and relay-probe must be built beside "
+          "relay-bench");
+    }
+  }
+  std::printf(
+      "\n== join: relay-source (GOP %.0f s) -> relayd -> a site joining at a "
+      "random point of the GOP, %d joins per case, no PLI from the site; time "
+      "from the site's start (activation) to its first decoded picture\n",
+      absl::ToDoubleSeconds(setup.gop), joins);
+  std::printf("%-16s %6s %10s %10s %10s\n", "case", "joins", "median ms",
+              "max ms", "no picture");
+  std::map<bool, std::vector<double>> times;
+  std::vector<std::string> entries, target_json;
+  for (const bool cache : {true, false}) {
+    setup.keyframe_cache = cache;
+    setup.work_dir =
+        absl::StrCat(context.work_dir, cache ? "/join-cache" : "/join-none");
+    absl::StatusOr<JoinResult> result = RunJoins(setup);
+    const char* name = cache ? "keyframe cache" : "no cache";
+    if (!result.ok()) {
+      std::printf("%-16s not measured: %s\n", name,
+                  std::string(result.status().message()).c_str());
+      continue;
+    }
+    std::vector<double>& t = times[cache];
+    t = result->first_frame_ms;
+    std::sort(t.begin(), t.end());
+    std::optional<double> median, worst;
+    if (!t.empty()) {
+      median = t[t.size() / 2];
+      worst = t.back();
+    }
+    std::printf("%-16s %6zu %10s %10s %10d\n", name, t.size(),
+                median ? absl::StrFormat("%.0f", *median).c_str() : "-",
+                worst ? absl::StrFormat("%.0f", *worst).c_str() : "-",
+                result->failed);
+    std::fflush(stdout);
+    entries.push_back(absl::StrCat(
+        "{\"keyframe_cache\": ", cache ? "true" : "false",
+        ", \"joins\": ", joins, ", \"no_picture\": ", result->failed,
+        ", \"median_ms\": ", JsonNumber(median),
+        ", \"max_ms\": ", JsonNumber(worst), ", \"first_frame_ms\": [",
+        absl::StrJoin(t, ", ",
+                      [](std::string* out, double v) {
+                        absl::StrAppend(out, absl::StrFormat("%.1f", v));
+                      }),
+        "]}"));
+  }
+  ++context.cases_run;
+  std::printf("\ntargets:\n");
+  const std::vector<double>& cached = times[true];
+  const bool measured = static_cast<int>(cached.size()) == joins;
+  ReportTarget(
+      "join: first decodable frame under 100 ms with the cache",
+      measured ? std::optional<bool>(cached.back() < 100) : std::nullopt,
+      measured ? absl::StrFormat(
+                     "max %.0f ms over %d joins; without "
+                     "the cache median %s ms",
+                     cached.back(), joins,
+                     times[false].empty()
+                         ? "-"
+                         : absl::StrFormat(
+                               "%.0f", times[false][times[false].size() / 2])
+                               .c_str())
+               : "some joins saw no picture or did not run",
+      target_json);
+  context.json_sections.push_back(
+      absl::StrCat("\"join\": {\"gop_s\": ", absl::ToDoubleSeconds(setup.gop),
+                   ", \"results\": [\n    ", absl::StrJoin(entries, ",\n    "),
+                   "],\n    \"targets\": [\n    ",
+                   absl::StrJoin(target_json, ",\n    "), "]}"));
+  return absl::OkStatus();
+}
+
 struct Benchmark {
   const char* name;
   const char* what;
@@ -640,8 +732,10 @@ const std::vector<Benchmark>& Benchmarks() {
        "per-hop added latency p50/p99/max at 10k and 100k delivered pps: "
        "relayd minus the bare GSO loop",
        RunLatency},
-      {"join", "activation to first decodable frame, with and without cache",
-       nullptr},
+      {"join",
+       "a site joining mid-stream: activation to first decodable frame, with "
+       "and without the relay's keyframe cache",
+       RunJoin},
       {"failover",
        "longest gap and packets lost at the sites below a killed provincial "
        "relay, over many runs",

@@ -117,11 +117,31 @@ TEST(RelayBenchTest, FailoverRunsTheTreeAndReadsTheSitesReport) {
   EXPECT_EQ(text.str().find("\"max_gap_ms\": null"), std::string::npos);
 }
 
+TEST(RelayBenchTest, JoinMeasuresBothCasesToAPicture) {
+  const std::string json = absl::StrCat(testing::TempDir(), "/join.json");
+  std::string output;
+  EXPECT_EQ(RunBench({"--only=join", "--joins=1", "--json=" + json}, &output),
+            "exit code 0")
+      << output;
+  EXPECT_EQ(output.find("not measured"), std::string::npos) << output;
+  std::stringstream text;
+  text << std::ifstream(json).rdbuf();
+  // Both cases ran and the site decoded a picture in each.
+  for (const char* field :
+       {"\"join\": {", "\"keyframe_cache\": true", "\"keyframe_cache\": false",
+        "\"no_picture\": 0, \"median_ms\": "}) {
+    EXPECT_NE(text.str().find(field), std::string::npos) << field << "\n"
+                                                         << text.str();
+  }
+  EXPECT_EQ(text.str().find("\"no_picture\": 1"), std::string::npos);
+  EXPECT_EQ(text.str().find("\"median_ms\": null"), std::string::npos);
+}
+
 TEST(RelayBenchTest, UnknownAndMissingBenchmarksAreRefused) {
   std::string output;
   EXPECT_EQ(RunBench({"--only=nonsense"}, &output), "exit code 2");
   EXPECT_NE(output.find("no benchmark named 'nonsense'"), std::string::npos);
-  EXPECT_EQ(RunBench({"--only=join"}, &output), "exit code 1");
+  EXPECT_EQ(RunBench({"--only=max_fanout"}, &output), "exit code 1");
   EXPECT_NE(output.find("not implemented yet"), std::string::npos);
   EXPECT_EQ(RunBench({"--fanouts=0"}, &output), "exit code 2");
   EXPECT_NE(output.find("--fanouts"), std::string::npos);
