@@ -1,0 +1,135 @@
+#include "tests/etcd/etcd_harness.h"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "topology/etcd/etcd_client.h"
+
+namespace cascade::testing {
+namespace {
+
+constexpr absl::Duration kStartTimeout = absl::Seconds(20);
+
+// `count` ports the kernel chose on 127.0.0.1, all free just now (held open
+// together so none is handed out twice).
+absl::StatusOr<std::vector<int>> FreeLoopbackPorts(int count) {
+  std::vector<int> fds;
+  std::vector<int> ports;
+  absl::Status status;
+  for (int i = 0; i < count && status.ok(); ++i) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) {
+      status = absl::InternalError("socket failed");
+      break;
+    }
+    fds.push_back(fd);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof(address);
+    if (bind(fd, reinterpret_cast<sockaddr*>(&address), length) != 0 ||
+        getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+      status = absl::InternalError("bind to 127.0.0.1:0 failed");
+      break;
+    }
+    ports.push_back(ntohs(address.sin_port));
+  }
+  for (int fd : fds) close(fd);
+  if (!status.ok()) return status;
+  return ports;
+}
+
+}  // namespace
+
+std::string TestDir() {
+  const char* dir = std::getenv("TEST_TMPDIR");
+  return dir != nullptr ? dir : "/tmp";
+}
+
+absl::StatusOr<std::unique_ptr<EtcdCluster>> EtcdCluster::Start(
+    int members, const std::string& dir) {
+  const std::string etcd = FindOnPath("etcd");
+  if (etcd.empty()) {
+    return absl::FailedPreconditionError(
+        "etcd is not installed: these tests need Debian's etcd-server package "
+        "(./dev installs it; or apt-get install etcd-server)");
+  }
+  absl::StatusOr<std::vector<int>> ports = FreeLoopbackPorts(2 * members);
+  if (!ports.ok()) return ports.status();
+  auto cluster = std::unique_ptr<EtcdCluster>(new EtcdCluster());
+  std::vector<std::string> peers;
+  for (int i = 0; i < members; ++i) {
+    peers.push_back(
+        absl::StrCat("m", i, "=http://127.0.0.1:", (*ports)[2 * i + 1]));
+  }
+  mkdir(dir.c_str(), 0700);
+  for (int i = 0; i < members; ++i) {
+    const std::string client = absl::StrCat("127.0.0.1:", (*ports)[2 * i]);
+    const std::string peer =
+        absl::StrCat("http://127.0.0.1:", (*ports)[2 * i + 1]);
+    const std::string base = absl::StrCat(dir, "/m", i);
+    std::vector<std::string> argv = {
+        etcd,
+        absl::StrCat("--name=m", i),
+        absl::StrCat("--data-dir=", base, ".data"),
+        absl::StrCat("--listen-client-urls=http://", client),
+        absl::StrCat("--advertise-client-urls=http://", client),
+        absl::StrCat("--listen-peer-urls=", peer),
+        absl::StrCat("--initial-advertise-peer-urls=", peer),
+        absl::StrCat("--initial-cluster=", absl::StrJoin(peers, ",")),
+        "--initial-cluster-state=new",
+        "--initial-cluster-token=cascade-test",
+        // Fast raft elections: a stopped member's role moves in about a
+        // second on loopback.
+        "--heartbeat-interval=50",
+        "--election-timeout=500",
+        "--log-level=warn",
+        "--logger=zap",
+    };
+    absl::StatusOr<std::unique_ptr<Process>> process =
+        Process::Start(argv, base + ".out", base + ".err");
+    if (!process.ok()) return process.status();
+    cluster->processes_.push_back(std::move(*process));
+    cluster->endpoints_.push_back(client);
+  }
+  // Ready when every member answers a read on its own.
+  const absl::Time deadline = absl::Now() + kStartTimeout;
+  for (int i = 0; i < members; ++i) {
+    absl::StatusOr<std::unique_ptr<topology::etcd::EtcdClient>> client =
+        topology::etcd::EtcdClient::Create(
+            {{cluster->endpoints_[i]}, absl::Milliseconds(500)});
+    if (!client.ok()) return client.status();
+    etcdserverpb::RangeRequest probe;
+    probe.set_key("/cascade/probe");
+    absl::Status last;
+    while (true) {
+      absl::StatusOr<etcdserverpb::RangeResponse> answer =
+          (*client)->Range(probe);
+      if (answer.ok()) break;
+      last = answer.status();
+      if (absl::Now() >= deadline) {
+        return absl::DeadlineExceededError(absl::StrCat(
+            "etcd member ", i, " not ready in ",
+            absl::FormatDuration(kStartTimeout), ": ", last.message(),
+            "; its log: ", ReadFile(absl::StrCat(dir, "/m", i, ".err"))));
+      }
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+  }
+  return cluster;
+}
+
+std::string EtcdCluster::Url() const {
+  return absl::StrCat("etcd://", absl::StrJoin(endpoints_, ","));
+}
+
+void EtcdCluster::StopMember(int index) { processes_[index].reset(); }
+
+}  // namespace cascade::testing

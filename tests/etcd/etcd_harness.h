@@ -1,0 +1,40 @@
+// Real etcd processes for tests: one member or a small cluster on 127.0.0.1,
+// each with a temporary data directory, started within a bounded time.
+#ifndef CASCADE_TESTS_ETCD_ETCD_HARNESS_H_
+#define CASCADE_TESTS_ETCD_ETCD_HARNESS_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "tests/media/process.h"
+
+namespace cascade::testing {
+
+class EtcdCluster {
+ public:
+  // Starts `members` etcd members under `dir` and waits until every one
+  // answers. FailedPrecondition naming the Debian package when etcd is not
+  // installed.
+  static absl::StatusOr<std::unique_ptr<EtcdCluster>> Start(
+      int members, const std::string& dir);
+
+  // "127.0.0.1:PORT" of each member's client URL.
+  const std::vector<std::string>& endpoints() const { return endpoints_; }
+  // "etcd://127.0.0.1:P1,127.0.0.1:P2,...", as topologyd's --store takes it.
+  std::string Url() const;
+  // Kills member `index` (SIGKILL).
+  void StopMember(int index);
+
+ private:
+  std::vector<std::string> endpoints_;
+  std::vector<std::unique_ptr<Process>> processes_;
+};
+
+// The test's scratch directory ($TEST_TMPDIR under Bazel).
+std::string TestDir();
+
+}  // namespace cascade::testing
+
+#endif  // CASCADE_TESTS_ETCD_ETCD_HARNESS_H_
