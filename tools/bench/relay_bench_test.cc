@@ -141,7 +141,7 @@ TEST(RelayBenchTest, UnknownAndMissingBenchmarksAreRefused) {
   std::string output;
   EXPECT_EQ(RunBench({"--only=nonsense"}, &output), "exit code 2");
   EXPECT_NE(output.find("no benchmark named 'nonsense'"), std::string::npos);
-  EXPECT_EQ(RunBench({"--only=max_fanout"}, &output), "exit code 1");
+  EXPECT_EQ(RunBench({"--only=controller"}, &output), "exit code 1");
   EXPECT_NE(output.find("not implemented yet"), std::string::npos);
   EXPECT_EQ(RunBench({"--fanouts=0"}, &output), "exit code 2");
   EXPECT_NE(output.find("--fanouts"), std::string::npos);
