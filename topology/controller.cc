@@ -497,7 +497,11 @@ absl::Status Controller::RenewLocked(const std::string& node_id) {
     // First report, or first since it was expected: nothing to distrust.
     live.status = cascade::v1::STATUS_UP;
     EmitLocked(Event::KIND_NODE_UP, node_id, was_down ? "first report" : "");
-    if (was_down) RecomputeLocked();
+    // A site is never anyone's parent: its status changes no assignment.
+    if (was_down &&
+        state_.topology().nodes(it->second).tier() != cascade::v1::TIER_SITE) {
+      RecomputeLocked();
+    }
     return absl::OkStatus();
   }
   // Back after its lease expired: children only once it has held the lease
