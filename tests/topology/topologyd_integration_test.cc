@@ -60,9 +60,9 @@ class TopologydTest : public ::testing::Test {
   void StartController(const std::string& topology_flag, int port = 0,
                        const std::string& lease = "1s") {
     // The simulated relays reconnect within half a second.
-    std::vector<std::string> flags = {"--state-dir=" + state_dir_,
-                                      "--lease-timeout=" + lease,
-                                      "--restart-learning=2s"};
+    std::vector<std::string> flags = {
+        "--state-dir=" + state_dir_, "--lease-timeout=" + lease,
+        "--restart-learning=2s", "--reintegrate-after=2s"};
     if (!topology_flag.empty()) flags.push_back("--topology=" + topology_flag);
     auto daemon = Topologyd::Start(
         tmp_, "topologyd" + std::to_string(++starts_), flags, port);
@@ -173,6 +173,41 @@ TEST_F(TopologydTest, ChangesReachRelaysAndSurviveKillNine) {
   }
   EXPECT_EQ(Show("p1").status(), cascade::v1::STATUS_DOWN);
   EXPECT_EQ(relays_["d1"]->last().parents(0).id(), "p1-sb");
+}
+
+TEST_F(TopologydTest, ReturningNodeIsHeldDownThenGetsItsChildrenBack) {
+  ASSERT_NO_FATAL_FAILURE(StartController(topology_file_));
+  for (const char* id : {"nat", "p1", "p1-sb", "d1", "d2", "s1"}) {
+    StartRelay(id);
+  }
+  ASSERT_TRUE(relays_["d1"]->WaitForParent("p1"));
+  relays_["p1"]->Stop();
+  ASSERT_TRUE(relays_["d1"]->WaitForParent("p1-sb"));
+  const int moves = relays_["d1"]->applied();
+  relays_["p1"]->Start();
+  cascade::v1::NodeView p1;
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  do {
+    p1 = Show("p1");
+    if (p1.status() == cascade::v1::STATUS_HOLD_DOWN) break;
+    absl::SleepFor(absl::Milliseconds(50));
+  } while (absl::Now() < deadline);
+  ASSERT_EQ(p1.status(), cascade::v1::STATUS_HOLD_DOWN);
+  EXPECT_GT(p1.hold_down_ms_left(), 0);
+  EXPECT_LE(p1.hold_down_ms_left(), 2000);
+  EXPECT_EQ(p1.recent_expiries(), 1u);
+  Result shown = Relayctl({"show", "p1"});
+  EXPECT_NE(shown.out.find("status:           hold_down (children again in "),
+            std::string::npos)
+      << shown.out;
+  EXPECT_NE(shown.out.find(", 1 recent lease expiries\n"), std::string::npos)
+      << shown.out;
+  // Held down: d1 stays on the standby until p1 has kept its lease 2 s,
+  // then moves back, once.
+  EXPECT_EQ(relays_["d1"]->last().parents(0).id(), "p1-sb");
+  ASSERT_TRUE(relays_["d1"]->WaitForParent("p1"));
+  EXPECT_EQ(relays_["d1"]->applied(), moves + 1);
+  EXPECT_EQ(Show("p1").status(), cascade::v1::STATUS_UP);
 }
 
 TEST_F(TopologydTest, CorruptJournalTailIsReportedNotUsed) {

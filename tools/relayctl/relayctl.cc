@@ -334,7 +334,16 @@ class Session {
          << "role:             "
          << ShortName(cascade::v1::Role_Name(node.role())) << "\n"
          << "status:           " << StatusName(node.status())
-         << (node.orphan() ? " (orphan)" : "") << "\n"
+         << (node.orphan() ? " (orphan)" : "")
+         << (node.status() == cascade::v1::STATUS_HOLD_DOWN
+                 ? absl::StrCat(" (children again in ",
+                                node.hold_down_ms_left(), " ms)")
+                 : "")
+         << (node.recent_expiries() > 0
+                 ? absl::StrCat(", ", node.recent_expiries(),
+                                " recent lease expiries")
+                 : "")
+         << "\n"
          << "media address:    " << node.media_address()
          << (node.plain_endpoint() ? " (plain endpoint)" : "") << "\n"
          << "parents:          " << Parents(node) << "\n"
