@@ -7,9 +7,9 @@
 
 namespace cascade::bench {
 
-int64_t MonotonicNanos() {
+int64_t RealtimeNanos() {
   timespec now;
-  clock_gettime(CLOCK_MONOTONIC, &now);
+  clock_gettime(CLOCK_REALTIME, &now);
   return static_cast<int64_t>(now.tv_sec) * 1000000000 + now.tv_nsec;
 }
 

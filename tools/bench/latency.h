@@ -1,6 +1,8 @@
-// Per-hop latency: a send time (CLOCK_MONOTONIC ns) carried in each packet's
-// payload, read back by the receivers on the same machine (one clock), and
-// the percentiles of the resulting one-way delays.
+// Per-hop latency: a send time (CLOCK_REALTIME ns) carried in each packet's
+// payload, compared on the same machine with the kernel's receive timestamp
+// of the packet (SO_TIMESTAMPNS, the same clock), so the receiving thread's
+// own scheduling is not part of the figure; and the percentiles of the
+// resulting one-way delays.
 #ifndef CASCADE_TOOLS_BENCH_LATENCY_H_
 #define CASCADE_TOOLS_BENCH_LATENCY_H_
 
@@ -17,7 +19,8 @@ namespace cascade::bench {
 constexpr size_t kSendTimeOffset = 12;
 constexpr size_t kTimedHeaderBytes = kSendTimeOffset + 8;
 
-int64_t MonotonicNanos();
+// The clock of send times and of the kernel's receive timestamps.
+int64_t RealtimeNanos();
 
 // Writes `nanos` into packet[kSendTimeOffset, kTimedHeaderBytes); the packet
 // must be at least kTimedHeaderBytes long.

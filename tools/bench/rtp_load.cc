@@ -82,7 +82,7 @@ void Blaster::SendFrame(const VideoShape& shape) {
   const uint32_t timestamp = static_cast<uint32_t>(
       frame_ * kRtpVideoClock / std::max(1.0, shape.frames_per_second));
   // One send time for the burst: it leaves in one sendmmsg call.
-  const int64_t send_time = MonotonicNanos();
+  const int64_t send_time = RealtimeNanos();
   for (int i = 0; i < count; ++i) {
     const bool last = i + 1 == count;
     char* h = headers[i];
@@ -144,6 +144,11 @@ absl::StatusOr<std::unique_ptr<ReceiverSet>> ReceiverSet::Open(int count) {
     // 256 MiB across all sockets.
     const int buffer_bytes = std::min(4 << 20, (256 << 20) / count);
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buffer_bytes, sizeof(buffer_bytes));
+    // The kernel stamps each datagram on arrival (see latency.h).
+    const int on = 1;
+    if (setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof(on)) != 0) {
+      return Errno("setsockopt(SO_TIMESTAMPNS)");
+    }
     SocketAddress bound;
     socklen_t length = sizeof(bound.storage);
     getsockname(fd, bound.get(), &length);
@@ -167,6 +172,24 @@ ReceiverSet::~ReceiverSet() {
   if (epoll_fd_ >= 0) close(epoll_fd_);
 }
 
+namespace {
+
+// The kernel's receive timestamp of a datagram, or `fallback`.
+int64_t ArrivalNanos(const msghdr& message, int64_t fallback) {
+  for (const cmsghdr* c = CMSG_FIRSTHDR(&message); c != nullptr;
+       c = CMSG_NXTHDR(const_cast<msghdr*>(&message),
+                       const_cast<cmsghdr*>(c))) {
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+      timespec at;
+      std::memcpy(&at, CMSG_DATA(c), sizeof(at));
+      return static_cast<int64_t>(at.tv_sec) * 1000000000 + at.tv_nsec;
+    }
+  }
+  return fallback;
+}
+
+}  // namespace
+
 void ReceiverSet::Loop() {
   constexpr int kBatch = 64;
   // Only the RTP header and the send time are read (short reads skip the
@@ -175,6 +198,7 @@ void ReceiverSet::Loop() {
   char headers[kBatch][kTimedHeaderBytes];
   iovec iovs[kBatch];
   mmsghdr messages[kBatch] = {};
+  alignas(cmsghdr) char controls[kBatch][CMSG_SPACE(sizeof(timespec))];
   int64_t delays[kBatch];
   for (int i = 0; i < kBatch; ++i) {
     iovs[i] = {headers[i], kTimedHeaderBytes};
@@ -186,11 +210,16 @@ void ReceiverSet::Loop() {
     const int ready = epoll_wait(epoll_fd_, events, 256, 100);
     for (int e = 0; e < ready; ++e) {
       const uint32_t index = events[e].data.u32;
+      for (int i = 0; i < kBatch; ++i) {
+        messages[i].msg_hdr.msg_control = controls[i];
+        messages[i].msg_hdr.msg_controllen = sizeof(controls[i]);
+      }
       const int count =
           recvmmsg(fds_[index], messages, kBatch, MSG_DONTWAIT, nullptr);
       if (count <= 0) continue;
       const bool recording = recording_.load(std::memory_order_relaxed);
-      const int64_t now = recording ? MonotonicNanos() : 0;
+      // For a datagram the kernel did not stamp: when it was read.
+      const int64_t now = recording ? RealtimeNanos() : 0;
       uint64_t ours = 0;
       int timed = 0;
       for (int i = 0; i < count; ++i) {
@@ -203,7 +232,8 @@ void ReceiverSet::Loop() {
         if (!recording) continue;
         const std::optional<int64_t> sent =
             DecodeSendTime(absl::Span<const char>(headers[i], length));
-        if (sent) delays[timed++] = now - *sent;
+        if (sent)
+          delays[timed++] = ArrivalNanos(messages[i].msg_hdr, now) - *sent;
       }
       if (timed > 0) {
         std::lock_guard<std::mutex> lock(latency_mutex_);

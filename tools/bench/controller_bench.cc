@@ -1,0 +1,771 @@
+#include "tools/bench/controller_bench.h"
+
+#include <grpcpp/grpcpp.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <fstream>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "google/protobuf/text_format.h"
+#include "proto/controller.grpc.pb.h"
+#include "tools/bench/process.h"
+
+namespace cascade::bench {
+namespace {
+
+using cascade::v1::Assignment;
+using cascade::v1::Node;
+
+constexpr uint32_t kCommandKbps = 2600;  // as the reference topologies
+constexpr int kDistrictsPerProvince = 27;
+constexpr int kNodesPerProvince = 1650;  // its twin, districts and sites
+// Registrations in flight at once: enough to fill the pipe, few enough that
+// the controller is not handed 100,000 calls in one go.
+constexpr int kRegisterWindow = 512;
+// Streams per HTTP/2 connection, so no one connection carries them all.
+constexpr int kNodesPerChannel = 12500;
+constexpr int kMaxChannels = 8;
+
+Node MakeNode(const std::string& id, cascade::v1::Tier tier,
+              const std::string& address, uint32_t max_children,
+              const std::string& region) {
+  Node node;
+  node.set_id(id);
+  node.set_tier(tier);
+  node.set_media_address(absl::StrCat(address, ":5004"));
+  if (max_children > 0) {
+    node.mutable_capacity()->set_max_children(max_children);
+    node.mutable_capacity()->set_uplink_kbps(
+        static_cast<uint64_t>(max_children) * kCommandKbps);
+  }
+  node.set_role(cascade::v1::ROLE_ACTIVE);
+  (*node.mutable_labels())["region"] = region;
+  return node;
+}
+
+struct Rss {
+  int64_t rss_kb = 0;
+  int64_t peak_kb = 0;
+};
+
+Rss ReadRss(pid_t pid) {
+  Rss rss;
+  std::ifstream status(absl::StrCat("/proc/", pid, "/status"));
+  std::string line;
+  while (std::getline(status, line)) {
+    int64_t* field = absl::StartsWith(line, "VmRSS:")   ? &rss.rss_kb
+                     : absl::StartsWith(line, "VmHWM:") ? &rss.peak_kb
+                                                        : nullptr;
+    if (field == nullptr) continue;
+    std::string number = line.substr(6);
+    number = number.substr(0, number.find("kB"));
+    if (!absl::SimpleAtoi(number, field)) *field = 0;
+  }
+  return rss;
+}
+
+// topologyd on 127.0.0.1 (port chosen by the kernel) with a fresh state dir.
+struct Controller {
+  std::unique_ptr<Subprocess> process;
+  std::string address;
+};
+
+absl::StatusOr<Controller> StartController(const ControllerCaseSetup& setup,
+                                           const std::string& tag,
+                                           const std::string& topology_file) {
+  const std::string state_dir = absl::StrCat(setup.work_dir, "/state-", tag);
+  const std::string port_file = absl::StrCat(setup.work_dir, "/port-", tag);
+  std::vector<std::string> argv = {
+      setup.topologyd, "--listen=127.0.0.1:0", "--port-file=" + port_file,
+      "--state-dir=" + state_dir,
+      absl::StrCat("--lease-timeout=", absl::ToInt64Milliseconds(setup.lease),
+                   "ms")};
+  if (!topology_file.empty()) argv.push_back("--topology=" + topology_file);
+  absl::StatusOr<std::unique_ptr<Subprocess>> process = Subprocess::Start(
+      argv, absl::StrCat(setup.work_dir, "/topologyd-", tag, ".log"));
+  if (!process.ok()) return process.status();
+  // Seeding 100,000 nodes from a file takes a while on a loaded machine.
+  const absl::Time deadline = absl::Now() + absl::Seconds(120);
+  int port = 0;
+  while (port == 0) {
+    std::ifstream file(port_file);
+    if (!(file >> port)) port = 0;
+    if (port != 0) break;
+    if (!(*process)->Running() || absl::Now() > deadline) {
+      return absl::UnavailableError(
+          absl::StrCat("topologyd did not start: ",
+                       FileTail((*process)->log_path(), 300)));
+    }
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  return Controller{std::move(*process), absl::StrCat("127.0.0.1:", port)};
+}
+
+std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address) {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(-1);
+  args.SetMaxSendMessageSize(-1);
+  // Each channel its own connection, not one shared subchannel.
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(),
+                                   args);
+}
+
+// Plays every node of a topology: Register, then a Watch (each assignment
+// acknowledged) and a Report stream renewing the lease every third of it.
+class Fleet {
+ public:
+  Fleet(const std::string& address, const cascade::v1::Topology& topology,
+        absl::Duration lease)
+      : report_interval_(lease / 3) {
+    const int n = topology.nodes_size();
+    const int channels =
+        std::clamp(n / kNodesPerChannel + 1, 1, kMaxChannels);
+    for (int c = 0; c < channels; ++c) {
+      stubs_.push_back(cascade::v1::RelayControl::NewStub(MakeChannel(address)));
+    }
+    for (int i = 0; i < n; ++i) {
+      nodes_.push_back(std::make_unique<NodeSession>(
+          this, topology.nodes(i).id(), stubs_[i % channels].get()));
+    }
+  }
+
+  ~Fleet() { Shutdown(); }
+
+  int size() const { return static_cast<int>(nodes_.size()); }
+  int IndexOf(const std::string& id) const {
+    for (int i = 0; i < size(); ++i) {
+      if (nodes_[i]->id == id) return i;
+    }
+    return -1;
+  }
+
+  // Registers every node (a window of calls in flight) and opens its
+  // streams; reports start at once.
+  absl::Status Connect(absl::Time deadline) {
+    reporter_ = std::thread([this] { ReportLoop(); });
+    for (auto& node : nodes_) {
+      absl::MutexLock lock(&mu_);
+      auto room = [this] { return register_in_flight_ < kRegisterWindow; };
+      if (!mu_.AwaitWithDeadline(absl::Condition(&room), deadline)) {
+        return absl::DeadlineExceededError("registering took too long");
+      }
+      ++register_in_flight_;
+      node->Register();
+    }
+    absl::MutexLock lock(&mu_);
+    auto done = [this] { return register_in_flight_ == 0; };
+    if (!mu_.AwaitWithDeadline(absl::Condition(&done), deadline)) {
+      return absl::DeadlineExceededError("registering took too long");
+    }
+    if (!first_error_.empty()) return absl::UnavailableError(first_error_);
+    return absl::OkStatus();
+  }
+
+  // Until every node holds an assignment.
+  absl::Status AwaitAssignments(absl::Time deadline) {
+    absl::MutexLock lock(&mu_);
+    auto all = [this] { return assigned_ == size() || !first_error_.empty(); };
+    mu_.AwaitWithDeadline(absl::Condition(&all), deadline);
+    if (!first_error_.empty()) return absl::UnavailableError(first_error_);
+    if (assigned_ < size()) {
+      return absl::DeadlineExceededError(absl::StrCat(
+          assigned_, " of ", size(), " nodes got an assignment in time"));
+    }
+    return absl::OkStatus();
+  }
+
+  // Until no assignment has arrived for `quiet` (bounded by `deadline`).
+  void AwaitQuiet(absl::Duration quiet, absl::Time deadline) {
+    absl::MutexLock lock(&mu_);
+    while (absl::Now() < deadline) {
+      const absl::Time until = last_arrival_ + quiet;
+      if (absl::Now() >= until) return;
+      mu_.AwaitWithDeadline(absl::Condition::kFalse,
+                            std::min(until, deadline));
+    }
+  }
+
+  // Arrivals from now on are counted.
+  void StartMeasuring() {
+    absl::MutexLock lock(&mu_);
+    measuring_ = true;
+    measured_ = 0;
+  }
+
+  // `node` reports no more; returns when its last report was sent.
+  absl::Time StopReporting(int node) {
+    absl::MutexLock lock(&report_mu_);
+    nodes_[node]->silenced = true;
+    return absl::FromUnixNanos(nodes_[node]->report.last_send_ns.load());
+  }
+
+  struct Arrivals {
+    int64_t count = 0;
+    absl::Time first = absl::InfiniteFuture();
+    absl::Time last = absl::InfinitePast();
+  };
+  Arrivals Measured() {
+    absl::MutexLock lock(&mu_);
+    return {measured_, first_measured_, last_measured_};
+  }
+  // Until `count` new versions arrived since StartMeasuring.
+  bool AwaitMeasured(int64_t count, absl::Time deadline) {
+    absl::MutexLock lock(&mu_);
+    auto enough = [&] { return measured_ >= count; };
+    return mu_.AwaitWithDeadline(absl::Condition(&enough), deadline);
+  }
+  std::string first_error() {
+    absl::MutexLock lock(&mu_);
+    return first_error_;
+  }
+
+  // Cancels every call and waits (bounded) until gRPC is done with them.
+  void Shutdown() {
+    {
+      absl::MutexLock lock(&report_mu_);
+      if (stopping_) return;
+      stopping_ = true;
+    }
+    if (reporter_.joinable()) reporter_.join();
+    for (auto& node : nodes_) node->Cancel();
+    absl::MutexLock lock(&mu_);
+    auto idle = [this] {
+      return live_calls_ == 0 && register_in_flight_ == 0;
+    };
+    if (!mu_.AwaitWithDeadline(absl::Condition(&idle),
+                               absl::Now() + absl::Seconds(20))) {
+      // Reactors still referenced by gRPC must outlive it: leak them rather
+      // than free memory a callback may still touch.
+      for (auto& node : nodes_) node.release();
+      for (auto& stub : stubs_) stub.release();
+    }
+  }
+
+ private:
+  struct NodeSession;
+
+  class WatchReader : public grpc::ClientReadReactor<Assignment> {
+   public:
+    explicit WatchReader(NodeSession* node) : node_(node) {}
+    void Start() {
+      request_.set_node_id(node_->id);
+      node_->stub->async()->Watch(&context, &request_, this);
+      StartRead(&assignment_);
+      StartCall();
+    }
+    void OnReadDone(bool ok) override {
+      if (!ok) return;
+      node_->fleet->OnAssignment(*node_, assignment_.version());
+      StartRead(&assignment_);
+    }
+    void OnDone(const grpc::Status& status) override {
+      node_->fleet->OnCallDone(*node_, "Watch", status);
+    }
+    grpc::ClientContext context;
+
+   private:
+    NodeSession* const node_;
+    cascade::v1::WatchRequest request_;
+    Assignment assignment_;
+  };
+
+  class ReportWriter
+      : public grpc::ClientWriteReactor<cascade::v1::ReportRequest> {
+   public:
+    explicit ReportWriter(NodeSession* node) : node_(node) {}
+    void Start() {
+      request_.set_node_id(node_->id);
+      node_->stub->async()->Report(&context, &response_, this);
+      // Writes come from the report thread, outside any reaction.
+      AddHold();
+      StartCall();
+    }
+    // One write in flight: a report still on its way renews the lease too.
+    void Send() {
+      if (failed_.load() || in_flight_.exchange(true)) return;
+      last_send_ns.store(absl::GetCurrentTimeNanos());
+      StartWrite(&request_);
+    }
+    void OnWriteDone(bool ok) override {
+      if (!ok) failed_.store(true);
+      in_flight_.store(false);
+    }
+    void Release() { RemoveHold(); }
+    void OnDone(const grpc::Status& status) override {
+      node_->fleet->OnCallDone(*node_, "Report", status);
+    }
+    grpc::ClientContext context;
+    std::atomic<int64_t> last_send_ns{0};
+
+   private:
+    NodeSession* const node_;
+    cascade::v1::ReportRequest request_;
+    cascade::v1::ReportResponse response_;
+    std::atomic<bool> in_flight_{false};
+    std::atomic<bool> failed_{false};
+  };
+
+  struct NodeSession {
+    NodeSession(Fleet* f, std::string node_id,
+                cascade::v1::RelayControl::Stub* s)
+        : fleet(f), id(std::move(node_id)), stub(s), watch(this),
+          report(this) {}
+
+    void Register() {
+      register_request.set_node_id(id);
+      register_context.set_deadline(
+          absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+      stub->async()->Register(&register_context, &register_request,
+                              &register_response, [this](grpc::Status status) {
+                                if (status.ok()) OpenStreams();
+                                fleet->OnRegistered(*this, status);
+                              });
+    }
+    void OpenStreams() {
+      std::lock_guard<std::mutex> lock(mu);
+      if (cancelled) return;
+      fleet->AddLiveCalls(2);
+      watch.Start();
+      report.Start();
+      streams_open.store(true);
+    }
+    void Cancel() {
+      std::lock_guard<std::mutex> lock(mu);
+      cancelled = true;
+      register_context.TryCancel();
+      if (!streams_open.load()) return;
+      watch.context.TryCancel();
+      report.context.TryCancel();
+      report.Release();
+    }
+
+    Fleet* const fleet;
+    const std::string id;
+    cascade::v1::RelayControl::Stub* const stub;
+    grpc::ClientContext register_context;
+    cascade::v1::RegisterRequest register_request;
+    cascade::v1::RegisterResponse register_response;
+    WatchReader watch;
+    ReportWriter report;
+    std::mutex mu;  // orders OpenStreams and Cancel
+    bool cancelled = false;
+    std::atomic<bool> streams_open{false};
+    bool assigned = false;  // guarded by the fleet's mu_
+    bool silenced = false;  // guarded by the fleet's report_mu_
+  };
+
+  // An acknowledgement in flight, freed by its callback.
+  struct AckCall {
+    grpc::ClientContext context;
+    cascade::v1::AckRequest request;
+    cascade::v1::AckResponse response;
+  };
+
+  void OnRegistered(const NodeSession& node, const grpc::Status& status) {
+    absl::MutexLock lock(&mu_);
+    --register_in_flight_;
+    if (!status.ok() && status.error_code() != grpc::StatusCode::CANCELLED &&
+        first_error_.empty()) {
+      first_error_ = absl::StrCat("Register ", node.id, ": ",
+                                  status.error_message());
+    }
+  }
+
+  void AddLiveCalls(int count) {
+    absl::MutexLock lock(&mu_);
+    live_calls_ += count;
+  }
+
+  void OnAssignment(NodeSession& node, uint64_t version) {
+    const absl::Time now = absl::Now();
+    auto* ack = new AckCall;
+    ack->request.set_node_id(node.id);
+    ack->request.set_version(version);
+    ack->context.set_deadline(absl::ToChronoTime(now + absl::Seconds(30)));
+    {
+      absl::MutexLock lock(&mu_);
+      ++live_calls_;
+      last_arrival_ = now;
+      if (!node.assigned) {
+        node.assigned = true;
+        ++assigned_;
+      }
+      if (measuring_) {
+        ++measured_;
+        first_measured_ = std::min(first_measured_, now);
+        last_measured_ = std::max(last_measured_, now);
+      }
+    }
+    node.stub->async()->Ack(&ack->context, &ack->request, &ack->response,
+                            [this, ack, &node](grpc::Status status) {
+                              OnCallDone(node, "Ack", status);
+                              delete ack;
+                            });
+  }
+
+  void OnCallDone(const NodeSession& node, const char* call,
+                  const grpc::Status& status) {
+    absl::MutexLock lock(&mu_);
+    --live_calls_;
+    // Cancelled is how Shutdown ends every stream.
+    if (!status.ok() && status.error_code() != grpc::StatusCode::CANCELLED &&
+        first_error_.empty()) {
+      first_error_ =
+          absl::StrCat(call, " ", node.id, ": ", status.error_message());
+    }
+  }
+
+  // Every node with open streams reports once per interval, spread evenly
+  // over it in 20 ms slices.
+  void ReportLoop() {
+    constexpr absl::Duration kSlice = absl::Milliseconds(20);
+    const int per_slice = static_cast<int>(std::max<int64_t>(
+        1, static_cast<int64_t>(size()) * (kSlice / report_interval_) + 1));
+    int next = 0;
+    absl::Time slice_end = absl::Now();
+    for (;;) {
+      slice_end += kSlice;
+      {
+        absl::MutexLock lock(&report_mu_);
+        if (stopping_) return;
+        for (int k = 0; k < per_slice; ++k, next = (next + 1) % size()) {
+          NodeSession& node = *nodes_[next];
+          if (node.streams_open.load() && !node.silenced) node.report.Send();
+        }
+      }
+      absl::SleepFor(slice_end - absl::Now());
+    }
+  }
+
+  const absl::Duration report_interval_;
+  std::vector<std::unique_ptr<cascade::v1::RelayControl::Stub>> stubs_;
+  std::vector<std::unique_ptr<NodeSession>> nodes_;
+  std::thread reporter_;
+
+  absl::Mutex report_mu_;
+  bool stopping_ ABSL_GUARDED_BY(report_mu_) = false;
+
+  absl::Mutex mu_;
+  int register_in_flight_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t live_calls_ ABSL_GUARDED_BY(mu_) = 0;
+  int assigned_ ABSL_GUARDED_BY(mu_) = 0;
+  std::string first_error_ ABSL_GUARDED_BY(mu_);
+  absl::Time last_arrival_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  bool measuring_ ABSL_GUARDED_BY(mu_) = false;
+  int64_t measured_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Time first_measured_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
+  absl::Time last_measured_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+};
+
+}  // namespace
+
+namespace {
+
+// The controller's NODE_DOWN events, followed from a thread.
+class DownEvents {
+ public:
+  explicit DownEvents(const std::string& address)
+      : stub_(cascade::v1::Admin::NewStub(MakeChannel(address))) {
+    thread_ = std::thread([this] {
+      std::unique_ptr<grpc::ClientReader<cascade::v1::Event>> reader =
+          stub_->Events(&context_, cascade::v1::EventsRequest());
+      cascade::v1::Event event;
+      while (reader->Read(&event)) {
+        if (event.kind() != cascade::v1::Event::KIND_NODE_DOWN) continue;
+        absl::MutexLock lock(&mu_);
+        downs_.emplace_back(event.node_id(), event.unix_ms());
+      }
+      reader->Finish();
+    });
+  }
+  ~DownEvents() {
+    context_.TryCancel();
+    thread_.join();
+  }
+
+  // The time (Unix ms) of `node`'s NODE_DOWN event, once it came.
+  std::optional<int64_t> Await(const std::string& node, absl::Time deadline) {
+    absl::MutexLock lock(&mu_);
+    std::optional<int64_t> at;
+    auto seen = [&] {
+      for (const auto& [id, unix_ms] : downs_) {
+        if (id == node) at = unix_ms;
+      }
+      return at.has_value();
+    };
+    mu_.AwaitWithDeadline(absl::Condition(&seen), deadline);
+    return at;
+  }
+  int OthersThan(const std::string& node) {
+    absl::MutexLock lock(&mu_);
+    return static_cast<int>(
+        std::count_if(downs_.begin(), downs_.end(),
+                      [&](const auto& down) { return down.first != node; }));
+  }
+
+ private:
+  std::unique_ptr<cascade::v1::Admin::Stub> stub_;
+  grpc::ClientContext context_;
+  std::thread thread_;
+  absl::Mutex mu_;
+  std::vector<std::pair<std::string, int64_t>> downs_ ABSL_GUARDED_BY(mu_);
+};
+
+absl::StatusOr<cascade::v1::StatsResponse> GetStats(
+    cascade::v1::Admin::Stub& admin) {
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+  cascade::v1::StatsResponse stats;
+  grpc::Status status =
+      admin.GetStats(&context, cascade::v1::StatsRequest(), &stats);
+  if (!status.ok()) {
+    return absl::UnavailableError(
+        absl::StrCat("GetStats: ", status.error_message()));
+  }
+  return stats;
+}
+
+// Plays every node, lets `victim`'s lease lapse and times the push. Fills
+// the failover fields of `result`; an error says why they are missing.
+absl::Status MeasureFailover(const ControllerCaseSetup& setup,
+                             const std::string& address,
+                             absl::Time applied_at,
+                             ControllerCaseResult& result) {
+  auto admin = cascade::v1::Admin::NewStub(MakeChannel(address));
+  Fleet fleet(address, setup.topology, setup.lease);
+  result.watchers = fleet.size();
+  result.victim = LargestProvince(setup.topology);
+  const int victim = fleet.IndexOf(result.victim);
+  if (victim < 0) return absl::InvalidArgumentError("no provincial node");
+
+  // Nodes not heard from within a lease of the apply are marked down, so
+  // connecting must fit in one.
+  const absl::Time connect_deadline = applied_at + setup.lease;
+  if (absl::Status s = fleet.Connect(connect_deadline); !s.ok()) return s;
+  if (absl::Status s = fleet.AwaitAssignments(absl::Now() + absl::Seconds(60));
+      !s.ok()) {
+    return s;
+  }
+  result.connect_s = absl::ToDoubleSeconds(absl::Now() - applied_at);
+  // Settled: no assignment for two of the controller's lease ticks.
+  fleet.AwaitQuiet(std::max(setup.lease / 5, absl::Milliseconds(200)),
+                   absl::Now() + absl::Seconds(30));
+  absl::StatusOr<cascade::v1::StatsResponse> before = GetStats(*admin);
+  if (!before.ok()) return before.status();
+  if (before->nodes_down() > 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        before->nodes_down(),
+        " nodes were marked down before the measurement (leases not renewed "
+        "in time on this machine; try a longer --controller_lease)"));
+  }
+
+  DownEvents events(address);
+  fleet.StartMeasuring();
+  const absl::Time last_report = fleet.StopReporting(victim);
+  const absl::Time expiry = last_report + setup.lease;
+  std::optional<int64_t> down_ms =
+      events.Await(result.victim, expiry + setup.lease + absl::Seconds(10));
+  if (!down_ms) {
+    return absl::DeadlineExceededError(
+        absl::StrCat(result.victim, "'s lease expiry was never reported"));
+  }
+  // The expiry's recompute runs under the lock the NODE_DOWN event was
+  // emitted under, so these stats include every push it made.
+  absl::StatusOr<cascade::v1::StatsResponse> after = GetStats(*admin);
+  if (!after.ok()) return after.status();
+  result.changed = static_cast<int64_t>(after->assignments_pushed() -
+                                        before->assignments_pushed());
+  const bool all = fleet.AwaitMeasured(result.changed,
+                                       absl::Now() + absl::Seconds(30));
+  // Anything beyond the count would be a push we did not expect: wait a
+  // tick for it.
+  fleet.AwaitQuiet(std::max(setup.lease / 10, absl::Milliseconds(100)),
+                   absl::Now() + absl::Seconds(5));
+  const Fleet::Arrivals arrivals = fleet.Measured();
+  result.received = arrivals.count;
+  result.other_nodes_down = events.OthersThan(result.victim);
+  if (!fleet.first_error().empty()) {
+    return absl::UnavailableError(fleet.first_error());
+  }
+  if (!all) {
+    return absl::DeadlineExceededError(
+        absl::StrCat("only ", arrivals.count, " of ", result.changed,
+                     " changed assignments arrived within 30 s"));
+  }
+  if (result.other_nodes_down > 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(result.other_nodes_down,
+                     " other nodes' leases expired during the measurement "
+                     "(this machine could not keep their reports flowing)"));
+  }
+  if (result.changed > 0) {
+    const absl::Time down_at = absl::FromUnixMillis(*down_ms);
+    result.push_ms = absl::ToDoubleMilliseconds(arrivals.last - down_at);
+    result.first_push_ms = absl::ToDoubleMilliseconds(arrivals.first - down_at);
+    result.push_from_expiry_ms =
+        absl::ToDoubleMilliseconds(arrivals.last - expiry);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+cascade::v1::Topology SyntheticTopology(int nodes) {
+  cascade::v1::Topology topology;
+  cascade::v1::Stream* command = topology.add_streams();
+  command->set_id("command");
+  command->set_direction(cascade::v1::DIRECTION_DOWNSTREAM);
+  command->set_bitrate_kbps(kCommandKbps);
+  for (const auto& [ssrc, media, type, encoding] :
+       {std::tuple<uint32_t, const char*, uint32_t, const char*>{
+            0x43430001, "video", 96, "H264/90000"},
+        {0x43430002, "audio", 111, "opus/48000/2"}}) {
+    cascade::v1::Track* track = command->add_tracks();
+    track->set_ssrc(ssrc);
+    track->set_media(media);
+    track->set_payload_type(type);
+    track->set_encoding(encoding);
+  }
+
+  const int provinces = std::max(1, (nodes + kNodesPerProvince - 1) /
+                                        kNodesPerProvince);
+  const int districts = provinces * kDistrictsPerProvince;
+  const int sites = std::max(0, nodes - 2 - 2 * provinces - districts);
+  const int per_district = sites / districts;
+  const int extra_sites = sites % districts;  // one more for the first few
+
+  for (const char* id : {"nat-1", "nat-2"}) {
+    Node node = MakeNode(id, cascade::v1::TIER_NATIONAL,
+                         id[4] == '1' ? "127.1.0.1" : "127.1.0.2",
+                         2 * provinces + 8, "national");
+    if (id[4] == '2') node.set_role(cascade::v1::ROLE_STANDBY);
+    *topology.add_nodes() = std::move(node);
+  }
+  int district_index = 0, site_index = 0;
+  for (int p = 0; p < provinces; ++p) {
+    const std::string province = absl::StrFormat("p%02d", p + 1);
+    const std::string address = absl::StrCat("127.2.", p + 1, ".");
+    // The primary also stands by for the sites of two failed districts.
+    Node primary =
+        MakeNode(province, cascade::v1::TIER_PROVINCIAL, address + "1",
+                 kDistrictsPerProvince + 2 * (per_district + 1) + 4, province);
+    Node standby = MakeNode(province + "-sb", cascade::v1::TIER_PROVINCIAL,
+                            address + "2", kDistrictsPerProvince + 4, province);
+    standby.set_role(cascade::v1::ROLE_STANDBY);
+    for (Node* node : {&primary, &standby}) {
+      node->set_parent("nat-1");
+      node->add_standby_parents("nat-2");
+      *topology.add_nodes() = std::move(*node);
+    }
+    for (int d = 0; d < kDistrictsPerProvince; ++d, ++district_index) {
+      const int count = per_district + (district_index < extra_sites ? 1 : 0);
+      const std::string district = absl::StrFormat("%s-d%02d", province, d + 1);
+      Node node = MakeNode(district, cascade::v1::TIER_DISTRICT,
+                           absl::StrCat("127.3.", district_index / 250, ".",
+                                        district_index % 250 + 1),
+                           count + 4, province);
+      node.set_parent(province);
+      node.add_standby_parents(province + "-sb");
+      *topology.add_nodes() = std::move(node);
+      for (int s = 0; s < count; ++s, ++site_index) {
+        Node site = MakeNode(
+            absl::StrFormat("%s-s%03d", district, s + 1),
+            cascade::v1::TIER_SITE,
+            absl::StrCat("127.", 10 + site_index / 62500, ".",
+                         site_index / 250 % 250, ".", site_index % 250 + 1),
+            0, province);
+        site.set_parent(district);
+        site.add_standby_parents(province);
+        *topology.add_nodes() = std::move(site);
+      }
+    }
+  }
+  return topology;
+}
+
+std::string LargestProvince(const cascade::v1::Topology& topology) {
+  absl::flat_hash_map<std::string, int> children;
+  for (const Node& node : topology.nodes()) ++children[node.parent()];
+  std::string largest;
+  int most = -1;
+  for (const Node& node : topology.nodes()) {
+    if (node.tier() == cascade::v1::TIER_PROVINCIAL &&
+        node.role() == cascade::v1::ROLE_ACTIVE && children[node.id()] > most) {
+      most = children[node.id()];
+      largest = node.id();
+    }
+  }
+  return largest;
+}
+
+absl::StatusOr<ControllerCaseResult> RunControllerCase(
+    const ControllerCaseSetup& setup) {
+  if (mkdir(setup.work_dir.c_str(), 0755) != 0 && errno != EEXIST) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot create ", setup.work_dir));
+  }
+  ControllerCaseResult result;
+  result.nodes = setup.topology.nodes_size();
+  absl::StatusOr<Controller> controller = StartController(setup, "api", "");
+  if (!controller.ok()) return controller.status();
+
+  cascade::v1::ApplyTopologyRequest request;
+  *request.mutable_topology() = setup.topology;
+  request.set_source(setup.name);
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(120)));
+  cascade::v1::ChangeResponse response;
+  auto admin = cascade::v1::Admin::NewStub(MakeChannel(controller->address));
+  const absl::Time start = absl::Now();
+  const grpc::Status applied = admin->ApplyTopology(&context, request, &response);
+  absl::Time applied_at = absl::Now();
+  if (applied.ok()) {
+    result.apply_ms = absl::ToDoubleMilliseconds(applied_at - start);
+  } else {
+    result.apply_error = absl::StrCat("ApplyTopology refused (code ",
+                                      applied.error_code(),
+                                      "): ", applied.error_message());
+    // Seed a fresh controller from a file instead, so the rest can run.
+    controller->process->Stop();
+    const std::string file = setup.work_dir + "/topology.textproto";
+    std::string text;
+    google::protobuf::TextFormat::PrintToString(setup.topology, &text);
+    std::ofstream(file) << text;
+    const absl::Time spawn = absl::Now();
+    controller = StartController(setup, "seed", file);
+    if (!controller.ok()) return controller.status();
+    applied_at = absl::Now();
+    result.seed_ms = absl::ToDoubleMilliseconds(applied_at - spawn);
+  }
+  result.rss_after_apply_kb = ReadRss(controller->process->pid()).rss_kb;
+  if (setup.failover) {
+    if (absl::Status s =
+            MeasureFailover(setup, controller->address, applied_at, result);
+        !s.ok()) {
+      result.failover_error = std::string(s.message());
+    }
+  }
+  const Rss rss = ReadRss(controller->process->pid());
+  result.rss_kb = rss.rss_kb;
+  result.peak_rss_kb = rss.peak_kb;
+  if (!controller->process->Running()) {
+    result.failover_error =
+        absl::StrCat("topologyd exited: ",
+                     FileTail(controller->process->log_path(), 300));
+  }
+  return result;
+}
+
+}  // namespace cascade::bench
