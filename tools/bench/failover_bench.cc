@@ -16,14 +16,9 @@ namespace cascade::bench {
 
 absl::StatusOr<FailoverRun> RunFailoverOnce(const FailoverSetup& setup) {
   RelayTree tree(setup.binaries.relayd, setup.work_dir);
-  absl::StatusOr<int> port = ReserveLoopbackPort();
-  if (!port.ok()) return port.status();
-  const std::string source_address = absl::StrCat("127.0.0.1:", *port);
-  tree.SetSource(source_address);
-  std::vector<std::string> sites;
-  for (int i = 0; i < setup.sites; ++i) {
-    sites.push_back(absl::StrCat("site-", i));
-  }
+  absl::StatusOr<std::string> source_address = tree.ReserveSource();
+  if (!source_address.ok()) return source_address.status();
+  const std::vector<std::string> sites = SiteIds(setup.sites);
   for (const auto& [id, parents, children] :
        std::vector<std::tuple<std::string, std::vector<std::string>,
                               std::vector<std::string>>>{
@@ -53,7 +48,7 @@ absl::StatusOr<FailoverRun> RunFailoverOnce(const FailoverSetup& setup) {
   absl::StatusOr<std::unique_ptr<Subprocess>> source = Subprocess::Start(
       {setup.binaries.source, "--json", "--width=320", "--height=180",
        absl::StrCat("--bitrate=", setup.video_kbps), "--fps=25", "--gop=50",
-       "--bind=" + source_address, "--dest=" + tree.address("N"),
+       "--bind=" + *source_address, "--dest=" + tree.address("N"),
        absl::StrCat("--ssrc=", kTreeVideoSsrc),
        absl::StrCat("--audio_ssrc=", kTreeAudioSsrc),
        absl::StrCat("--duration=", seconds)},

@@ -13,17 +13,12 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "tools/bench/relay_tree.h"
 
 namespace cascade::bench {
 
-struct FailoverBinaries {
-  std::string relayd;
-  std::string source;
-  std::string probe;
-};
-
 struct FailoverSetup {
-  FailoverBinaries binaries;
+  TreeBinaries binaries;
   std::string work_dir;  // one run's configs and logs
   int sites = 20;
   absl::Duration stream = absl::Seconds(5);

@@ -12,16 +12,10 @@ namespace cascade::bench {
 
 absl::StatusOr<JoinResult> RunJoins(const JoinSetup& setup) {
   RelayTree tree(setup.binaries.relayd, setup.work_dir);
-  absl::StatusOr<int> port = ReserveLoopbackPort();
-  if (!port.ok()) return port.status();
-  const std::string source_address = absl::StrCat("127.0.0.1:", *port);
-  tree.SetSource(source_address);
-  std::vector<std::string> sites;
-  for (int i = 0; i < setup.joins; ++i) {
-    sites.push_back(absl::StrCat("site-", i));
-  }
-  if (absl::Status s =
-          tree.StartRelay("R", {"source"}, sites, setup.keyframe_cache);
+  absl::StatusOr<std::string> source_address = tree.ReserveSource();
+  if (!source_address.ok()) return source_address.status();
+  if (absl::Status s = tree.StartRelay("R", {"source"}, SiteIds(setup.joins),
+                                       setup.keyframe_cache);
       !s.ok()) {
     return s;
   }
@@ -36,7 +30,7 @@ absl::StatusOr<JoinResult> RunJoins(const JoinSetup& setup) {
        absl::StrCat("--fps=", fps),
        absl::StrCat("--gop=",
                     static_cast<int>(absl::ToDoubleSeconds(setup.gop) * fps)),
-       "--bind=" + source_address, "--dest=" + tree.address("R"),
+       "--bind=" + *source_address, "--dest=" + tree.address("R"),
        absl::StrCat("--ssrc=", kTreeVideoSsrc),
        absl::StrCat("--audio_ssrc=", kTreeAudioSsrc),
        absl::StrCat("--duration=", seconds)},

@@ -13,12 +13,12 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "tools/bench/failover_bench.h"
+#include "tools/bench/relay_tree.h"
 
 namespace cascade::bench {
 
 struct JoinSetup {
-  FailoverBinaries binaries;  // relayd, relay-source, relay-probe
+  TreeBinaries binaries;
   std::string work_dir;
   bool keyframe_cache = true;
   int joins = 10;

@@ -24,6 +24,25 @@ std::string ReadAll(const std::string& path) {
 
 }  // namespace
 
+absl::StatusOr<TreeBinaries> FindTreeBinaries(const std::string& argv0) {
+  TreeBinaries binaries{FindBuiltBinary(argv0, "relay/relayd"),
+                        FindBuiltBinary(argv0, "tools/source/relay-source"),
+                        FindBuiltBinary(argv0, "tools/probe/relay-probe")};
+  if (binaries.relayd.empty() || binaries.source.empty() ||
+      binaries.probe.empty()) {
+    return absl::FailedPreconditionError(
+        "relayd, relay-source and relay-probe must be built beside "
+        "relay-bench");
+  }
+  return binaries;
+}
+
+std::vector<std::string> SiteIds(int count) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < count; ++i) ids.push_back(absl::StrCat("site-", i));
+  return ids;
+}
+
 std::string TreeKeyOf(const std::string& node) {
   const std::string owner = absl::StartsWith(node, "site-") ? "site" : node;
   return absl::BytesToHexString(std::string(16, 'k') + owner);
@@ -32,6 +51,13 @@ std::string TreeKeyOf(const std::string& node) {
 RelayTree::RelayTree(std::string relayd, std::string work_dir)
     : relayd_(std::move(relayd)), work_dir_(std::move(work_dir)) {
   mkdir(work_dir_.c_str(), 0755);
+}
+
+absl::StatusOr<std::string> RelayTree::ReserveSource() {
+  absl::StatusOr<int> port = ReserveLoopbackPort();
+  if (!port.ok()) return port.status();
+  source_ = absl::StrCat("127.0.0.1:", *port);
+  return source_;
 }
 
 absl::Status RelayTree::StartRelay(const std::string& id,

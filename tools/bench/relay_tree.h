@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "tools/bench/process.h"
 
 namespace cascade::bench {
@@ -20,6 +21,17 @@ namespace cascade::bench {
 // SSRCs relay-source is told to use, so relay configs can name them.
 inline constexpr uint32_t kTreeVideoSsrc = 0x46460001;
 inline constexpr uint32_t kTreeAudioSsrc = 0x46460002;
+
+// The binaries a tree runs, built beside relay-bench.
+struct TreeBinaries {
+  std::string relayd;
+  std::string source;  // relay-source
+  std::string probe;   // relay-probe
+};
+absl::StatusOr<TreeBinaries> FindTreeBinaries(const std::string& argv0);
+
+// "site-0" .. "site-(count-1)".
+std::vector<std::string> SiteIds(int count);
 
 // The link key of `node` (hex): every parent it may join takes this one.
 // Sites "site-N" share the key of "site".
@@ -29,8 +41,9 @@ class RelayTree {
  public:
   RelayTree(std::string relayd, std::string work_dir);
 
-  // The plain source's address (relay-source --bind): "source" as a parent.
-  void SetSource(const std::string& address) { source_ = address; }
+  // Reserves a loopback port for relay-source to --bind, known to relays as
+  // the plain parent "source"; returns its address.
+  absl::StatusOr<std::string> ReserveSource();
   // Starts relay `id` and waits (bounded) until it has bound. Parents must
   // have been started first. `h264`: the video stream gets keyframe
   // detection and the keyframe cache.
