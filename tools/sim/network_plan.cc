@@ -105,10 +105,11 @@ Topology GenerateTopology(absl::Span<const ProvinceShape> provinces,
       node->add_standby_parents(standby);
       node->mutable_labels()->insert({"region", slug});
       for (int s = 0; s < sites; ++s) {
-        add(absl::StrFormat("site-%s-%02d-%02d", slug, d + 1, s + 1),
-            cascade::v1::TIER_SITE, district, 0)
-            ->mutable_labels()
-            ->insert({"region", slug});
+        Node* site =
+            add(absl::StrFormat("site-%s-%02d-%02d", slug, d + 1, s + 1),
+                cascade::v1::TIER_SITE, district, 0);
+        site->add_standby_parents(active);
+        site->mutable_labels()->insert({"region", slug});
       }
     }
   }
@@ -146,7 +147,7 @@ std::vector<std::string> NetworkPlan::PrimaryPath(const std::string& id) const {
   std::string at = id;
   if (auto site = site_index.find(id); site != site_index.end()) {
     path.push_back(id);
-    at = sites[site->second].parent;
+    at = sites[site->second].parents[0];
   }
   // Bounded by the number of relays: parents are always on a higher tier.
   for (size_t i = 0; i <= relays.size(); ++i) {
@@ -228,7 +229,7 @@ absl::StatusOr<NetworkPlan> PlanNetwork(const Topology& topology, int max_sites,
     if (node.tier() == cascade::v1::TIER_SITE) {
       plan.site_index[node.id()] = static_cast<int>(plan.sites.size());
       plan.sites.push_back(
-          {node.id(), node.parent(),
+          {node.id(), parents_of(node),
            HostAddress(2, static_cast<int>(plan.sites.size()), port)});
     } else {
       relays.push_back(&node);
@@ -266,12 +267,18 @@ absl::StatusOr<NetworkPlan> PlanNetwork(const Topology& topology, int max_sites,
   for (const PlanRelay& relay : std::vector<PlanRelay>(plan.relays)) {
     for (const std::string& parent : relay.parents) link(parent, relay.id);
   }
-  for (const PlanSite& site : plan.sites) {
-    if (plan.relay(site.parent) == nullptr) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "site ", site.id, " has no relay parent (\"", site.parent, "\")"));
+  for (PlanSite& site : plan.sites) {
+    if (site.parents.empty() || plan.relay(site.parents[0]) == nullptr) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("site ", site.id, " has no relay parent"));
     }
-    link(site.parent, site.id);
+    // A standby that is not a relay (another site) cannot serve it.
+    site.parents.erase(std::remove_if(site.parents.begin(), site.parents.end(),
+                                      [&](const std::string& parent) {
+                                        return plan.relay(parent) == nullptr;
+                                      }),
+                       site.parents.end());
+    for (const std::string& parent : site.parents) link(parent, site.id);
     for (const std::string& relay : plan.PrimaryPath(site.id)) {
       if (auto it = plan.relay_index.find(relay);
           it != plan.relay_index.end()) {

@@ -31,7 +31,8 @@ std::vector<ProvinceShape> NationalShape();
 // A tree for `provinces`: one national relay with a standby, per province an
 // active provincial relay and a standby, districts below the active one
 // (standby parent: the province's standby), sites spread evenly over their
-// province's districts. Downstream stream "command" at `video_kbps`.
+// province's districts (standby parent: the province's active relay, as in
+// topology/reference). Downstream stream "command" at `video_kbps`.
 cascade::v1::Topology GenerateTopology(
     absl::Span<const ProvinceShape> provinces, uint32_t video_kbps);
 
@@ -51,7 +52,9 @@ struct PlanRelay {
 
 struct PlanSite {
   std::string id;
-  std::string parent;  // the relay it joins (probes join one parent)
+  // The relays it joins, in order: its primary parent, then its standbys
+  // (the topology's standby_parents), which relay-probe fails over to.
+  std::vector<std::string> parents;
   std::string address;
 };
 

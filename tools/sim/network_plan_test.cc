@@ -62,7 +62,7 @@ TEST(NetworkPlanTest, TrimKeepsFirstSitesAndTheRelaysAboveThem) {
   ASSERT_EQ(plan->sites.size(), 20u);
   // 20 sites of Ho Chi Minh City's first two districts (15 + 15 sites).
   absl::flat_hash_set<std::string> districts;
-  for (const auto& site : plan->sites) districts.insert(site.parent);
+  for (const auto& site : plan->sites) districts.insert(site.parents[0]);
   EXPECT_EQ(districts.size(), 2u);
   // national, the province, its standby and the two districts.
   EXPECT_EQ(plan->relays.size(), 5u);
@@ -71,6 +71,29 @@ TEST(NetworkPlanTest, TrimKeepsFirstSitesAndTheRelaysAboveThem) {
       plan->PrimaryPath(plan->sites[0].id),
       (std::vector<std::string>{plan->sites[0].id, "dist-ho-chi-minh-city-01",
                                 "prov-ho-chi-minh-city", "national"}));
+}
+
+// As in topology/reference: a site stands by on its province's active
+// relay, which serves it with the same key the site holds.
+TEST(NetworkPlanTest, SitesStandByOnTheirProvince) {
+  auto plan = PlanNetwork(GenerateTopology(South19Shape(), 200), 20, 5000);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  for (const PlanSite& site : plan->sites) {
+    ASSERT_EQ(site.parents.size(), 2u) << site.id;
+    EXPECT_EQ(site.parents[1], "prov-ho-chi-minh-city");
+    const cascade::v1::RelayConfig province =
+        StandaloneConfig(*plan, *plan->relay(site.parents[1]));
+    bool served = false;
+    for (const auto& child : province.children()) {
+      if (child.id() != site.id) continue;
+      served = true;
+      EXPECT_EQ(child.key_hex(), plan->LinkKey(site.parents[1], site.id));
+      EXPECT_NE(child.key_hex(), plan->LinkKey(site.parents[0], site.id));
+    }
+    EXPECT_TRUE(served) << site.id;
+  }
+  // Standbys do not count as sites below.
+  EXPECT_EQ(plan->relay("prov-ho-chi-minh-city")->sites_below, 20);
 }
 
 TEST(NetworkPlanTest, PlanFailsOnUnknownParentAndNoSites) {
@@ -115,8 +138,9 @@ TEST(StandaloneConfigTest, BothEndsOfEveryLinkShareItsKey) {
     }
     for (const auto& child : config.children()) keys.insert(child.key_hex());
   }
-  // One key per link: 30 sites, 2 districts x 2 parents, national's 2.
-  EXPECT_EQ(keys.size(), 30u + 4 + 2);
+  // One key per link: 30 sites x 2 parents, 2 districts x 2 parents,
+  // national's 2.
+  EXPECT_EQ(keys.size(), 2 * 30u + 4 + 2);
   const cascade::v1::RelayConfig with_probe =
       StandaloneConfig(*plan, plan->relays[0], {{"probe-national", "00ff"}});
   EXPECT_EQ(with_probe.children(with_probe.children_size() - 1).id(),

@@ -91,6 +91,21 @@ double LongestGapMs(const RateSeries& series, double from, double to) {
   return longest * 1000;
 }
 
+// The probe's last interval line at or before `t` on the run's clock, or
+// null.
+const ProbeLine* LineAt(const ProbeGroupRun& group, double t) {
+  const ProbeLine* at = nullptr;
+  for (const ProbeLine& line : group.intervals) {
+    if (group.offset_s + line.elapsed_s() > t) break;
+    at = &line;
+  }
+  return at;
+}
+
+// Seconds the probes may still be repairing a window's last packets (the
+// relays' ring and the probes' give-up time).
+constexpr double kRepairHorizonS = 2;
+
 }  // namespace
 
 absl::StatusOr<ProbeLine> ParseProbeLine(const std::string& json) {
@@ -298,23 +313,52 @@ SimReport BuildReport(const NetworkPlan& plan, const SimRun& run) {
     fault->set_affected_sites(static_cast<uint32_t>(affected.size()));
     for (size_t i = 0; i < plan.sites.size(); ++i) {
       if (!affected.contains(plan.sites[i].id)) continue;
-      fault->set_packets_lost(fault->packets_lost() + sites[i].lost);
+      fault->set_packets_lost_run(fault->packets_lost_run() + sites[i].lost);
       if (complete[i]) {
         fault->set_affected_sites_all_packets(
             fault->affected_sites_all_packets() + 1);
       }
     }
     // Groups are split along fault targets, so a group is either wholly
-    // affected or not at all.
+    // affected or not at all. The probes' figures are running ones: what
+    // changed between the line before the step and the window's end (one
+    // interval later, for a stall that ended just before it) is the step's.
+    double measured = 0;  // stalls that beat their group's earlier maximum
+    double bound = 0;     // the other groups' earlier maximum
+    double rate_gap = 0;  // the other groups' stalls at interval resolution
     for (size_t g = 0; g < run.groups.size(); ++g) {
       const ProbeGroupRun& group = run.groups[g];
       if (group.tier != "site" || group.site_ids.empty() ||
           !affected.contains(group.site_ids[0])) {
         continue;
       }
-      fault->set_longest_gap_ms(std::max(
-          fault->longest_gap_ms(), LongestGapMs(rates[g], step.at_s(), until)));
+      static const ProbeLine kNone;
+      const ProbeLine* before = LineAt(group, step.at_s());
+      if (before == nullptr) before = &kNone;
+      const ProbeLine* end = LineAt(group, until + run.probe_interval_s);
+      if (end == nullptr) end = before;
+      const ProbeLine* settled = LineAt(group, until + kRepairHorizonS);
+      if (settled == nullptr) settled = end;
+      if (end->longest_gap_ms() > before->longest_gap_ms()) {
+        measured = std::max(measured, end->longest_gap_ms());
+      } else {
+        bound = std::max(bound, before->longest_gap_ms());
+        rate_gap =
+            std::max(rate_gap, LongestGapMs(rates[g], step.at_s(), until));
+      }
+      fault->set_packets_lost(
+          fault->packets_lost() +
+          std::max<int64_t>(settled->lost() - before->lost(), 0));
+      fault->set_parent_switches(
+          fault->parent_switches() +
+          std::max<int64_t>(end->parent_switches() - before->parent_switches(),
+                            0));
     }
+    const bool exact = measured >= bound;
+    fault->set_longest_gap_exact(exact);
+    fault->set_longest_gap_ms(
+        exact ? measured : std::max(measured, std::min(rate_gap, bound)));
+    if (!exact) fault->set_longest_gap_bound_ms(bound);
   }
 
   for (const auto& [kind, usage] : run.usage) {

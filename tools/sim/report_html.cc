@@ -348,18 +348,26 @@ std::string ReportHtml(const SimReport& report) {
   html += "<h2>Latency per tier</h2>" + LatencySvg(report);
   html += "<h2>Packets per site over time, around each step</h2>" +
           TimelineSvg(report);
-  html += "<h2>Faults</h2><table>" +
-          Row({"at s", "step", "target", "affected sites",
-               "of them with every packet", "longest gap ms",
-               "packets lost after repair (whole run)"},
-              true);
+  html +=
+      "<h2>Faults</h2><table>" +
+      Row({"at s", "step", "target", "affected sites",
+           "of them with every packet", "longest gap ms", "sites failed over",
+           "lost after repair (step)", "lost after repair (whole run)"},
+          true);
   for (const auto& fault : report.failover()) {
+    // A gap that did not beat an earlier one is known within its bound.
+    const std::string gap =
+        fault.longest_gap_exact()
+            ? absl::StrFormat("%.0f", fault.longest_gap_ms())
+            : absl::StrFormat("%.0f (&le; %.0f)", fault.longest_gap_ms(),
+                              fault.longest_gap_bound_ms());
     html += Row({absl::StrFormat("%.1f", fault.at_s()), Escape(fault.label()),
                  Escape(fault.target().empty() ? "(all)" : fault.target()),
                  absl::StrCat(fault.affected_sites()),
-                 absl::StrCat(fault.affected_sites_all_packets()),
-                 absl::StrFormat("%.0f", fault.longest_gap_ms()),
-                 absl::StrCat(fault.packets_lost())});
+                 absl::StrCat(fault.affected_sites_all_packets()), gap,
+                 absl::StrCat(fault.parent_switches()),
+                 absl::StrCat(fault.packets_lost()),
+                 absl::StrCat(fault.packets_lost_run())});
   }
   html += "</table><h2>Steps</h2><table>" +
           Row({"at s", "step", "action", "ok", "what happened"}, true);

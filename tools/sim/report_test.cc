@@ -31,29 +31,33 @@ class ReportTest : public ::testing::Test {
     kill.set_at_s(5);
     kill.set_label("kill");
     kill.set_action("kill");
-    kill.set_target(plan_.sites[2].parent);
+    kill.set_target(plan_.sites[2].parents[0]);
     run_.steps.push_back(kill);
     run_.usage["relayd"] = KindUsage{3, 6.0, 10, 25};
     run_.wall_s = 12;
   }
 
-  // A probe group that got 100 packets/s per site every 0.2 s interval,
-  // except nothing in the three intervals from number `gap_first` on.
+  // A probe group that got 100 packets/s per site every 0.2 s interval
+  // (stalls of 70 ms), except nothing in the three intervals from number
+  // `gap_first` on: a 666 ms stall, reported once it ended.
   ProbeGroupRun Group(const std::string& name, std::vector<int> sites,
                       double p99, int gap_first) {
     ProbeGroupRun group;
     group.name = name;
     group.tier = "site";
     int64_t packets = 0;
+    double longest_gap_ms = 70;
     for (int i = 1; i <= 50; ++i) {
       const double t = i * 0.2;
       if (gap_first < 0 || i < gap_first || i >= gap_first + 3) {
         packets += 20 * static_cast<int64_t>(sites.size());
       }
+      if (gap_first >= 0 && i == gap_first + 3) longest_gap_ms = 666;
       cascade::v1::ProbeLine line;
       line.set_type("interval");
       line.set_elapsed_s(t);
       line.set_packets(packets);
+      line.set_longest_gap_ms(longest_gap_ms);
       group.intervals.push_back(line);
     }
     cascade::v1::ProbeLine final;
@@ -106,7 +110,7 @@ TEST_F(ReportTest, LostPacketsAndMissingReportsCountAgainstDelivery) {
   EXPECT_NE(report.problems(0).find("sites-b"), std::string::npos);
   // The tree: the first district whole, the second without a good site.
   for (const auto& node : report.nodes()) {
-    if (node.id() == plan_.sites[0].parent) {
+    if (node.id() == plan_.sites[0].parents[0]) {
       EXPECT_EQ(node.sites(), 2u);
       EXPECT_EQ(node.sites_all_packets(), 1u);
     }
@@ -122,10 +126,44 @@ TEST_F(ReportTest, GapIsMeasuredOnlyForTheAffectedGroup) {
   const auto& fault = report.failover(0);
   EXPECT_EQ(fault.affected_sites(), 2u);
   EXPECT_EQ(fault.affected_sites_all_packets(), 2u);
-  EXPECT_NEAR(fault.longest_gap_ms(), 600, 1);
-  // Without the gap in its own group, the kill shows none.
+  // The probes' own stall figure, not the interval-resolution one.
+  EXPECT_TRUE(fault.longest_gap_exact());
+  EXPECT_DOUBLE_EQ(fault.longest_gap_ms(), 666);
+  // Without the gap in its own group, the kill shows none: no stall beat
+  // the usual 70 ms, and no interval went short of packets.
   run_.groups[1] = Group("sites-b", {2, 3}, 20, /*gap_first=*/-1);
-  EXPECT_EQ(BuildReport(plan_, run_).failover(0).longest_gap_ms(), 0);
+  const auto quiet = BuildReport(plan_, run_).failover(0);
+  EXPECT_FALSE(quiet.longest_gap_exact());
+  EXPECT_EQ(quiet.longest_gap_ms(), 0);
+  EXPECT_DOUBLE_EQ(quiet.longest_gap_bound_ms(), 70);
+}
+
+// A stall that does not beat an earlier, longer one is seen at interval
+// resolution and bounded by that earlier one.
+TEST_F(ReportTest, GapBelowAnEarlierOneIsBoundedAndResolvedByRate) {
+  for (auto& line : run_.groups[1].intervals) line.set_longest_gap_ms(900);
+  const auto fault = BuildReport(plan_, run_).failover(0);
+  EXPECT_FALSE(fault.longest_gap_exact());
+  EXPECT_NEAR(fault.longest_gap_ms(), 600, 1);
+  EXPECT_DOUBLE_EQ(fault.longest_gap_bound_ms(), 900);
+}
+
+// Per step: what the affected probes lost within the window after repair,
+// and their failovers; the whole run's loss from the per-site figures.
+TEST_F(ReportTest, LossAndSwitchesAreCountedPerWindow) {
+  for (auto& line : run_.groups[1].intervals) {
+    const double t = line.elapsed_s();
+    // 30 missing at 6 s, 25 of them repaired by 6.4 s; 2 lost before.
+    line.set_lost(t < 3 ? 0 : t < 6 ? 2 : t < 6.4 ? 32 : 7);
+    line.set_parent_switches(t < 5.4 ? 0 : 2);
+  }
+  run_.groups[1].final->mutable_per_site(0)->set_lost(7);
+  run_.scenario.set_duration_s(8);
+  const auto fault = BuildReport(plan_, run_).failover(0);
+  EXPECT_EQ(fault.packets_lost(), 5);
+  EXPECT_EQ(fault.packets_lost_run(), 7);
+  EXPECT_EQ(fault.parent_switches(), 2);
+  EXPECT_EQ(fault.affected_sites_all_packets(), 1u);
 }
 
 TEST_F(ReportTest, TierProbesReportTheirOwnLatency) {

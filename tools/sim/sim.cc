@@ -243,14 +243,25 @@ class Simulation {
           const PlanSite& site = plan_.sites[sites[k]];
           group.site_ids.push_back(site.id);
           group.addresses.push_back(site.address);
-          lines.push_back(absl::StrCat(
-              site.address, " ", plan_.relay(site.parent)->address, " ",
-              site.id, " ", plan_.LinkKey(site.parent, site.id)));
+          lines.push_back(ProbeLine(site));
         }
         run_.groups.push_back(std::move(group));
       }
     }
     return absl::OkStatus();
+  }
+
+  // A site's relay-probe line: LISTEN PARENT NODE_ID KEY [PARENT KEY]...,
+  // the primary first, then its standbys.
+  std::string ProbeLine(const PlanSite& site) const {
+    std::string line = site.address;
+    for (size_t i = 0; i < site.parents.size(); ++i) {
+      const std::string& parent = site.parents[i];
+      absl::StrAppend(&line, " ", plan_.relay(parent)->address,
+                      i == 0 ? " " + site.id : "", " ",
+                      plan_.LinkKey(parent, site.id));
+    }
+    return line;
   }
 
   void StartController() {
@@ -378,7 +389,7 @@ class Simulation {
     for (const PlanRelay& relay : plan_.relays) {
       if (!relay.parents.empty()) ++expected[relay.parents[0]];
     }
-    for (const PlanSite& site : plan_.sites) ++expected[site.parent];
+    for (const PlanSite& site : plan_.sites) ++expected[site.parents[0]];
     for (const auto& [id, extra] : extra_children_) {
       expected[id] += static_cast<int>(extra.size());
     }
