@@ -28,18 +28,14 @@
 #include "proto/controller.pb.h"
 #include "tests/media/process.h"
 #include "tests/relay/relay_harness.h"
+#include "tests/topology/harness.h"
 
 namespace cascade::relay::testing {
 namespace {
 
-using cascade::testing::Process;
-using cascade::testing::ReadFile;
-using cascade::testing::RunToCompletion;
-using cascade::testing::WaitForFile;
+using cascade::topology::testing::Topologyd;
 using Result = cascade::testing::CommandResult;
 
-constexpr char kTopologyd[] = "topology/topologyd";
-constexpr char kRelayctl[] = "tools/relayctl/relayctl";
 constexpr uint32_t kSsrc = 2222;
 constexpr int kSites = 3;
 constexpr absl::Duration kPacketInterval = absl::Milliseconds(5);
@@ -179,9 +175,9 @@ class ControllerFailoverTest : public ::testing::Test {
   void SetUp() override {
     tmp_ = TempDir(
         ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    ASSERT_NO_FATAL_FAILURE(StartController("127.0.0.1:0"));
+    ASSERT_NO_FATAL_FAILURE(StartController());
     for (const char* id : {"nat", "p1", "p1-sb", "d1", "d1-sb"}) {
-      std::vector<std::string> args = {"--controller=" + address_,
+      std::vector<std::string> args = {"--controller=" + controller_->address(),
                                        std::string("--id=") + id,
                                        "--listen=127.0.0.1:0"};
       // The tree's root takes the stream from the source, a plain endpoint.
@@ -238,27 +234,22 @@ class ControllerFailoverTest : public ::testing::Test {
     return longest;
   }
 
-  void StartController(const std::string& listen) {
-    const std::string port_file =
-        absl::StrCat(tmp_, "/topologyd", ++controllers_, ".port");
-    auto process = Process::Start(
-        {kTopologyd, "--listen=" + listen, "--port-file=" + port_file,
-         "--state-dir=" + tmp_ + "/state", "--lease-timeout=3s"},
-        absl::StrCat(tmp_, "/topologyd", controllers_, ".out"),
-        absl::StrCat(tmp_, "/topologyd", controllers_, ".err"));
-    ASSERT_TRUE(process.ok()) << process.status();
-    controller_ = std::move(*process);
-    const std::string port = WaitForFile(port_file, absl::Seconds(20));
-    ASSERT_FALSE(port.empty()) << ReadFile(tmp_ + "/topologyd.err");
-    address_ = "127.0.0.1:" + std::to_string(std::stoi(port));
+  // On a kernel-chosen port, or on `port` again after a restart.
+  void StartController(int port = 0) {
+    auto daemon = Topologyd::Start(
+        tmp_, absl::StrCat("topologyd", ++controllers_),
+        {"--state-dir=" + tmp_ + "/state", "--lease-timeout=3s"}, port);
+    ASSERT_TRUE(daemon.ok()) << daemon.status();
+    controller_ = *std::move(daemon);
   }
 
   Result Relayctl(std::vector<std::string> args) {
-    const std::string base = tmp_ + "/relayctl" + std::to_string(++runs_);
-    args.insert(args.begin(), {kRelayctl, "--controller=" + address_});
-    return RunToCompletion(args, base);
+    return cascade::topology::testing::Relayctl(tmp_, controller_->address(),
+                                                std::move(args));
   }
 
+  // Unlike the harness's ShowNode, a failed call (a controller starting)
+  // is an empty view, for polling.
   cascade::v1::NodeView Show(const std::string& id) {
     Result shown = Relayctl({"--json", "show", id});
     cascade::v1::NodeView view;
@@ -300,9 +291,9 @@ class ControllerFailoverTest : public ::testing::Test {
   }
 
   LiveSource source_;
-  std::string tmp_, address_;
-  int runs_ = 0, controllers_ = 0;
-  std::unique_ptr<Process> controller_;
+  std::string tmp_;
+  int controllers_ = 0;
+  std::unique_ptr<Topologyd> controller_;
   std::map<std::string, std::unique_ptr<RelayProcess>> relays_;
   RecordingSite sites_[kSites];
   absl::Time streaming_since_;
@@ -331,10 +322,10 @@ TEST_F(ControllerFailoverTest, DrainAndRestoreUnderALiveStreamLoseNothing) {
 
 TEST_F(ControllerFailoverTest, ControllerDownForTenSecondsDisturbsNothing) {
   ASSERT_NO_FATAL_FAILURE(StartStream());
-  const std::string address = address_;
+  const int port = controller_->port();
   controller_.reset();  // SIGKILL
   absl::SleepFor(absl::Seconds(10));
-  ASSERT_NO_FATAL_FAILURE(StartController(address));
+  ASSERT_NO_FATAL_FAILURE(StartController(port));
   // Every relay is back and has acknowledged what the controller holds.
   for (const char* id : {"nat", "p1", "p1-sb", "d1", "d1-sb"}) {
     EXPECT_TRUE(WaitForNode(id,

@@ -19,17 +19,13 @@
 #include "proto/controller.pb.h"
 #include "tests/media/process.h"
 #include "tests/relay/relay_harness.h"
+#include "tests/topology/harness.h"
 
 namespace cascade::relay::testing {
 namespace {
 
-using cascade::testing::Process;
-using cascade::testing::ReadFile;
-using cascade::testing::RunToCompletion;
-using cascade::testing::WaitForFile;
+using cascade::topology::testing::Topologyd;
 
-constexpr char kTopologyd[] = "topology/topologyd";
-constexpr char kRelayctl[] = "tools/relayctl/relayctl";
 constexpr uint32_t kSsrc = 1111;
 
 // $0..$2: nat, p1, p1-sb; $3, $4: sites s1, s2 (plain RTP endpoints).
@@ -59,32 +55,21 @@ class ControllerIntegrationTest : public ::testing::Test {
   }
 
   void StartController() {
-    const std::string port_file = tmp_ + "/topologyd.port";
-    auto process = Process::Start(
-        {kTopologyd, "--listen=127.0.0.1:0", "--port-file=" + port_file,
-         "--state-dir=" + tmp_ + "/state", "--lease-timeout=3s"},
-        tmp_ + "/topologyd.out", tmp_ + "/topologyd.err");
-    ASSERT_TRUE(process.ok()) << process.status();
-    controller_ = std::move(*process);
-    const std::string port = WaitForFile(port_file, absl::Seconds(20));
-    ASSERT_FALSE(port.empty()) << ReadFile(tmp_ + "/topologyd.err");
-    address_ = "127.0.0.1:" + std::to_string(std::stoi(port));
+    auto daemon = Topologyd::Start(
+        tmp_, "topologyd",
+        {"--state-dir=" + tmp_ + "/state", "--lease-timeout=3s"});
+    ASSERT_TRUE(daemon.ok()) << daemon.status();
+    controller_ = *std::move(daemon);
+    address_ = controller_->address();
   }
 
   Result Relayctl(std::vector<std::string> args) {
-    const std::string base = tmp_ + "/relayctl" + std::to_string(++runs_);
-    args.insert(args.begin(), {kRelayctl, "--controller=" + address_});
-    return RunToCompletion(args, base);
+    return cascade::topology::testing::Relayctl(tmp_, address_,
+                                                std::move(args));
   }
 
   cascade::v1::NodeView Show(const std::string& id) {
-    Result shown = Relayctl({"--json", "show", id});
-    EXPECT_EQ(shown.code, 0) << shown.err;
-    cascade::v1::NodeView view;
-    EXPECT_TRUE(
-        google::protobuf::util::JsonStringToMessage(shown.out, &view).ok())
-        << shown.out;
-    return view;
+    return cascade::topology::testing::ShowNode(tmp_, address_, id);
   }
 
   // Waits (bounded) until `id` has acked its newest assignment.
@@ -111,8 +96,7 @@ class ControllerIntegrationTest : public ::testing::Test {
   }
 
   std::string tmp_, address_;
-  int runs_ = 0;
-  std::unique_ptr<Process> controller_;
+  std::unique_ptr<Topologyd> controller_;
 };
 
 // Sends one packet every few milliseconds from `source` to `to` and drains
