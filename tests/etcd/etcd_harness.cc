@@ -1,12 +1,16 @@
 #include "tests/etcd/etcd_harness.h"
 
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
@@ -131,5 +135,116 @@ std::string EtcdCluster::Url() const {
 }
 
 void EtcdCluster::StopMember(int index) { processes_[index].reset(); }
+
+}  // namespace cascade::testing
+
+namespace cascade::testing {
+
+absl::StatusOr<std::unique_ptr<TcpForwarder>> TcpForwarder::Start(
+    const std::string& target) {
+  auto forwarder = std::unique_ptr<TcpForwarder>(new TcpForwarder());
+  const size_t colon = target.rfind(':');
+  if (colon == std::string::npos ||
+      !absl::SimpleAtoi(target.substr(colon + 1), &forwarder->target_port_)) {
+    return absl::InvalidArgumentError("target is not 127.0.0.1:PORT");
+  }
+  forwarder->listen_fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof(address);
+  if (forwarder->listen_fd_ < 0 ||
+      bind(forwarder->listen_fd_, reinterpret_cast<sockaddr*>(&address),
+           length) != 0 ||
+      getsockname(forwarder->listen_fd_, reinterpret_cast<sockaddr*>(&address),
+                  &length) != 0 ||
+      listen(forwarder->listen_fd_, 16) != 0 ||
+      pipe2(forwarder->wake_, O_CLOEXEC) != 0) {
+    return absl::InternalError("cannot set up the forwarder's sockets");
+  }
+  forwarder->port_ = ntohs(address.sin_port);
+  TcpForwarder* raw = forwarder.get();
+  forwarder->thread_ = std::thread([raw] { raw->Run(); });
+  return forwarder;
+}
+
+TcpForwarder::~TcpForwarder() {
+  Cut();
+  for (int fd : wake_) {
+    if (fd >= 0) close(fd);
+  }
+}
+
+std::string TcpForwarder::endpoint() const {
+  return absl::StrCat("127.0.0.1:", port_);
+}
+
+void TcpForwarder::Cut() {
+  if (!thread_.joinable()) return;
+  const char byte = 0;
+  if (write(wake_[1], &byte, 1) != 1) return;
+  thread_.join();
+  close(listen_fd_);
+  listen_fd_ = -1;
+}
+
+void TcpForwarder::Run() {
+  // Connections as (accepted, upstream) pairs.
+  std::vector<std::pair<int, int>> pairs;
+  auto drop = [&](size_t i) {
+    close(pairs[i].first);
+    close(pairs[i].second);
+    pairs.erase(pairs.begin() + static_cast<long>(i));
+  };
+  while (true) {
+    std::vector<pollfd> fds = {{wake_[0], POLLIN, 0}, {listen_fd_, POLLIN, 0}};
+    for (const auto& [a, b] : pairs) {
+      fds.push_back({a, POLLIN, 0});
+      fds.push_back({b, POLLIN, 0});
+    }
+    if (poll(fds.data(), fds.size(), -1) < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    if (fds[0].revents != 0) break;
+    if (fds[1].revents & POLLIN) {
+      int accepted = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+      int upstream = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      sockaddr_in address{};
+      address.sin_family = AF_INET;
+      address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      address.sin_port = htons(static_cast<uint16_t>(target_port_));
+      if (accepted >= 0 && upstream >= 0 &&
+          connect(upstream, reinterpret_cast<sockaddr*>(&address),
+                  sizeof(address)) == 0) {
+        pairs.push_back({accepted, upstream});
+      } else {
+        if (accepted >= 0) close(accepted);
+        if (upstream >= 0) close(upstream);
+      }
+    }
+    // Backwards, so dropping a pair keeps the other indices valid.
+    for (size_t i = pairs.size(); i-- > 0;) {
+      for (int side = 0; side < 2; ++side) {
+        if (fds[2 + 2 * i + side].revents == 0) continue;
+        const int from = side == 0 ? pairs[i].first : pairs[i].second;
+        const int to = side == 0 ? pairs[i].second : pairs[i].first;
+        char buffer[1 << 16];
+        const ssize_t n = read(from, buffer, sizeof(buffer));
+        bool ok = n > 0;
+        for (ssize_t sent = 0; ok && sent < n;) {
+          const ssize_t w = write(to, buffer + sent, n - sent);
+          ok = w > 0;
+          sent += ok ? w : 0;
+        }
+        if (!ok) {
+          drop(i);
+          break;
+        }
+      }
+    }
+  }
+  while (!pairs.empty()) drop(pairs.size() - 1);
+}
 
 }  // namespace cascade::testing

@@ -5,6 +5,8 @@
 
 #include <memory>
 #include <string>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -30,6 +32,29 @@ class EtcdCluster {
  private:
   std::vector<std::string> endpoints_;
   std::vector<std::unique_ptr<Process>> processes_;
+};
+
+// Forwards TCP connections from a kernel-chosen port on 127.0.0.1 to a
+// local port until Cut(): then every connection it carried is closed and new
+// ones are refused, as when a controller loses its network to etcd.
+class TcpForwarder {
+ public:
+  static absl::StatusOr<std::unique_ptr<TcpForwarder>> Start(
+      const std::string& target);  // "127.0.0.1:PORT"
+  ~TcpForwarder();
+  // "127.0.0.1:PORT" to connect to instead of the target.
+  std::string endpoint() const;
+  void Cut();
+
+ private:
+  TcpForwarder() = default;
+  void Run();
+
+  int target_port_ = 0;
+  int listen_fd_ = -1;
+  int port_ = 0;
+  int wake_[2] = {-1, -1};
+  std::thread thread_;
 };
 
 // The test's scratch directory ($TEST_TMPDIR under Bazel).

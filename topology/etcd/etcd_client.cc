@@ -103,7 +103,35 @@ absl::StatusOr<std::unique_ptr<EtcdClient>> EtcdClient::Create(
     member.watch = etcdserverpb::Watch::NewStub(member.channel);
     client->members_.push_back(std::move(member));
   }
+  EtcdClient* raw = client.get();
+  client->connectivity_thread_ =
+      std::thread([raw] { raw->WatchConnectivity(); });
   return client;
+}
+
+EtcdClient::~EtcdClient() {
+  stopping_ = true;
+  connectivity_.Shutdown();
+  if (connectivity_thread_.joinable()) connectivity_thread_.join();
+}
+
+void EtcdClient::ArmConnectivityWatch(size_t index) {
+  grpc::Channel& channel = *members_[index].channel;
+  // The short timeout bounds how long the destructor waits for the queue
+  // to drain.
+  channel.NotifyOnStateChange(
+      channel.GetState(/*try_to_connect=*/true),
+      absl::ToChronoTime(absl::Now() + absl::Milliseconds(250)), &connectivity_,
+      reinterpret_cast<void*>(index));
+}
+
+void EtcdClient::WatchConnectivity() {
+  for (size_t i = 0; i < members_.size(); ++i) ArmConnectivityWatch(i);
+  void* tag = nullptr;
+  bool ok = false;
+  while (connectivity_.Next(&tag, &ok)) {
+    if (!stopping_) ArmConnectivityWatch(reinterpret_cast<size_t>(tag));
+  }
 }
 
 std::string EtcdClient::CurrentEndpoint() const {

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -48,6 +49,7 @@ class EtcdClient {
  public:
   static absl::StatusOr<std::unique_ptr<EtcdClient>> Create(
       EtcdClientOptions options);
+  ~EtcdClient();
   EtcdClient(const EtcdClient&) = delete;
   EtcdClient& operator=(const EtcdClient&) = delete;
 
@@ -83,6 +85,14 @@ class EtcdClient {
   };
 
   explicit EtcdClient(EtcdClientOptions options);
+  // Keeps every member's channel connecting and connected. A synchronous
+  // gRPC call only drives its channel's connection while it waits, and a
+  // fail-fast call does not wait for a member that is (re)connecting: so
+  // without this thread a member that was down once would stay unused until
+  // gRPC's 5 s backup poller got round to it.
+  void WatchConnectivity();
+  // Asks for member `index`'s next state change (or a short timeout).
+  void ArmConnectivityWatch(size_t index);
   // Runs `call(member, context)` on the current member and, while it fails
   // with a retriable code, on the next ones (every member once, then the
   // first again once). `what` names the call in errors.
@@ -95,6 +105,9 @@ class EtcdClient {
   const EtcdClientOptions options_;
   std::vector<Member> members_;
   std::atomic<size_t> current_{0};
+  grpc::CompletionQueue connectivity_;
+  std::atomic<bool> stopping_{false};
+  std::thread connectivity_thread_;
 };
 
 // One watch of a key range, resumed on another member (from the next
