@@ -110,8 +110,12 @@ absl::StatusOr<std::unique_ptr<EtcdClient>> EtcdClient::Create(
 }
 
 EtcdClient::~EtcdClient() {
-  stopping_ = true;
-  connectivity_.Shutdown();
+  {
+    // No watch may be armed on the queue once it is shut down.
+    absl::MutexLock lock(&connectivity_mu_);
+    stopping_ = true;
+    connectivity_.Shutdown();
+  }
   if (connectivity_thread_.joinable()) connectivity_thread_.join();
 }
 
@@ -126,10 +130,15 @@ void EtcdClient::ArmConnectivityWatch(size_t index) {
 }
 
 void EtcdClient::WatchConnectivity() {
-  for (size_t i = 0; i < members_.size(); ++i) ArmConnectivityWatch(i);
+  {
+    absl::MutexLock lock(&connectivity_mu_);
+    if (stopping_) return;
+    for (size_t i = 0; i < members_.size(); ++i) ArmConnectivityWatch(i);
+  }
   void* tag = nullptr;
   bool ok = false;
   while (connectivity_.Next(&tag, &ok)) {
+    absl::MutexLock lock(&connectivity_mu_);
     if (!stopping_) ArmConnectivityWatch(reinterpret_cast<size_t>(tag));
   }
 }

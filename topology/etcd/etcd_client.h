@@ -92,7 +92,8 @@ class EtcdClient {
   // gRPC's 5 s backup poller got round to it.
   void WatchConnectivity();
   // Asks for member `index`'s next state change (or a short timeout).
-  void ArmConnectivityWatch(size_t index);
+  void ArmConnectivityWatch(size_t index)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(connectivity_mu_);
   // Runs `call(member, context)` on the current member and, while it fails
   // with a retriable code, on the next ones (every member once, then the
   // first again once). `what` names the call in errors.
@@ -106,7 +107,8 @@ class EtcdClient {
   std::vector<Member> members_;
   std::atomic<size_t> current_{0};
   grpc::CompletionQueue connectivity_;
-  std::atomic<bool> stopping_{false};
+  absl::Mutex connectivity_mu_;
+  bool stopping_ ABSL_GUARDED_BY(connectivity_mu_) = false;
   std::thread connectivity_thread_;
 };
 
