@@ -692,6 +692,17 @@ void RelayCore::OnTick() {
   if (now_ - last_child_report_ >= options_.child_report) SendChildReports();
 }
 
+absl::Duration RelayCore::NextTick() const {
+  if (leaving_parent_.has_value() ||
+      (active_parent() != nullptr && !parent_heard_since_switch_)) {
+    return options_.busy_tick;
+  }
+  for (const auto& [ssrc, stream] : streams_) {
+    if (stream->nacks.pending() > 0) return options_.busy_tick;
+  }
+  return options_.idle_tick;
+}
+
 void RelayCore::ExpireChildren() {
   bool changed = false;
   for (auto it = children_.begin(); it != children_.end();) {

@@ -70,8 +70,12 @@ class RelayCore {
   // counted in drops() and dropped.
   void OnDatagram(const Endpoint& from, const PacketRef& packet);
   // Timers: NACK retries, keyframe request pacing, keepalives, child
-  // timeouts. Call every few milliseconds.
+  // timeouts, parent failover. Call again within NextTick().
   void OnTick();
+  // How soon the next OnTick is due: busy_tick while repairs are pending or
+  // a parent is being changed, else idle_tick (an idle relay wakes up 40
+  // times a second instead of 200).
+  absl::Duration NextTick() const;
   // Takes new settings at run time; children that stay keep their state and
   // stay active. A new first parent is taken make-before-break: the old one
   // is heard until the new one sends media. Children no longer listed are

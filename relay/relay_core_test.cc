@@ -577,6 +577,18 @@ TEST_F(RelayCoreTest, RemovedChildThatLeavesStopsAtOnce) {
   EXPECT_EQ(core_.ActiveChildren(), (std::vector<Endpoint>{kPush}));
 }
 
+TEST_F(RelayCoreTest, TicksOftenOnlyWhileRepairingOrChangingParent) {
+  core_.Apply(WithStandby());
+  // The parent has not answered yet.
+  EXPECT_EQ(core_.NextTick(), absl::Milliseconds(5));
+  Receive(kParent, RtpPacket(kVideo, 1, 0, kSlice));
+  EXPECT_EQ(core_.NextTick(), absl::Milliseconds(25));
+  Receive(kParent, RtpPacket(kVideo, 3, 0, kSlice));  // 2 missing
+  EXPECT_EQ(core_.NextTick(), absl::Milliseconds(5));
+  Receive(kParent, RtpPacket(kVideo, 2, 0, kSlice));
+  EXPECT_EQ(core_.NextTick(), absl::Milliseconds(25));
+}
+
 TEST_F(RelayCoreTest, ByeToActiveChildrenOnShutdown) {
   ActivateChild();
   out_.sent.clear();

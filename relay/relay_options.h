@@ -65,6 +65,10 @@ struct RelayOptions {
   // has sent nothing yet.
   absl::Duration parent_switch_overlap = absl::Seconds(1);
   absl::Duration removed_child_grace = absl::Seconds(2);
+
+  // Timer resolution (relay_core.h, NextTick).
+  absl::Duration busy_tick = absl::Milliseconds(5);
+  absl::Duration idle_tick = absl::Milliseconds(25);
 };
 
 }  // namespace cascade::relay

@@ -135,11 +135,7 @@ void RelayServer::Run() {
   uv_poll_start(&poll_, UV_READABLE, [](uv_poll_t* h, int status, int) {
     if (status == 0) ServerOf(h)->OnReadable();
   });
-  const uint64_t tick_ms =
-      std::max<int64_t>(1, absl::ToInt64Milliseconds(options_.tick));
-  expected_tick_ = clock_.Now();
-  uv_timer_start(
-      &timer_, [](uv_timer_t* h) { ServerOf(h)->OnTick(); }, 0, tick_ms);
+  ScheduleTick();
   auto on_signal = [](uv_signal_t* h, int signum) {
     ServerOf(h)->OnSignal(signum);
   };
@@ -165,15 +161,26 @@ void RelayServer::OnReadable() {
     // Forward what arrived now; never wait to fill a batch.
     socket_->Flush();
   }
+  // A gap just seen must be NACKed on time.
+  ScheduleTick();
 }
 
 void RelayServer::OnTick() {
-  const absl::Time now = clock_.Now();
-  lag_last_ = std::max(absl::ZeroDuration(), now - expected_tick_);
+  lag_last_ = std::max(absl::ZeroDuration(), clock_.Now() - expected_tick_);
   lag_max_ = std::max(lag_max_, lag_last_);
-  expected_tick_ = now + options_.tick;
+  expected_tick_ = absl::InfiniteFuture();
   core_->OnTick();
   socket_->Flush();
+  ScheduleTick();
+}
+
+void RelayServer::ScheduleTick() {
+  const absl::Time due = clock_.Now() + core_->NextTick();
+  if (due >= expected_tick_) return;
+  expected_tick_ = due;
+  uv_timer_start(
+      &timer_, [](uv_timer_t* h) { ServerOf(h)->OnTick(); },
+      std::max<uint64_t>(1, absl::ToInt64Milliseconds(core_->NextTick())), 0);
 }
 
 void RelayServer::Apply(const RelayOptions& options) {
@@ -186,6 +193,7 @@ void RelayServer::Apply(const RelayOptions& options) {
   options_.relay = applied;
   core_->Apply(applied);
   socket_->Flush();
+  ScheduleTick();
 }
 
 void RelayServer::OnSignal(int signum) {

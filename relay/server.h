@@ -43,7 +43,6 @@ struct ServerOptions {
   // SIGHUP calls this for new settings (e.g. re-reading the config file);
   // none: SIGHUP is logged and ignored.
   std::function<absl::StatusOr<RelayOptions>()> reload;
-  absl::Duration tick = absl::Milliseconds(5);
   size_t pool_slots = 1 << 17;
 };
 
@@ -76,6 +75,9 @@ class RelayServer {
   absl::Status Start();
   void OnReadable();
   void OnTick();
+  // Arms the tick timer for the core's NextTick(), unless it is already due
+  // sooner.
+  void ScheduleTick();
   void OnSignal(int signum);
   void ServeLoopRequests();
   std::string RenderMetrics();
@@ -97,7 +99,7 @@ class RelayServer {
   bool loop_ready_ = false;
 
   // Loop lag: how late the tick timer fires.
-  absl::Time expected_tick_;
+  absl::Time expected_tick_ = absl::InfiniteFuture();
   absl::Duration lag_last_;
   absl::Duration lag_max_;
   uint64_t reloads_ = 0;
