@@ -498,9 +498,11 @@ absl::Status Controller::RenewLocked(const std::string& node_id) {
     live.status = cascade::v1::STATUS_UP;
     EmitLocked(Event::KIND_NODE_UP, node_id, was_down ? "first report" : "");
     // A site is never anyone's parent: its status changes no assignment.
+    // Others wait for the next tick, so a network coming up recomputes a
+    // few times a second, not once per relay.
     if (was_down &&
         state_.topology().nodes(it->second).tier() != cascade::v1::TIER_SITE) {
-      RecomputeLocked();
+      recompute_pending_ = true;
     }
     return absl::OkStatus();
   }
@@ -602,8 +604,15 @@ int Controller::Tick() {
   absl::MutexLock lock(&mu_);
   const absl::Time now = clock_->Now();
   int expired = 0;
-  bool changed = false;
+  bool changed = recompute_pending_;
+  recompute_pending_ = false;
   std::vector<std::string> returning;
+  // Only a node that can be a parent changes assignments by going down.
+  auto can_parent = [&](const std::string& id) {
+    auto it = index_.find(id);
+    return it != index_.end() &&
+           state_.topology().nodes(it->second).tier() != cascade::v1::TIER_SITE;
+  };
   for (auto& [id, live] : live_) {
     switch (live.status) {
       case cascade::v1::STATUS_UP:
@@ -612,7 +621,7 @@ int Controller::Tick() {
           live.status = cascade::v1::STATUS_DOWN;
           live.expiries.push_back(now);
           ++expired;
-          changed = true;
+          changed |= can_parent(id);
           EmitLocked(Event::KIND_NODE_DOWN, id, "lease expired");
         } else if (live.status == cascade::v1::STATUS_HOLD_DOWN &&
                    now >= live.hold_until) {
@@ -624,7 +633,7 @@ int Controller::Tick() {
         // but no flap to hold against when it shows up.
         if (now - live.expected_since >= options_.lease_timeout) {
           live.status = cascade::v1::STATUS_DOWN;
-          changed = true;
+          changed |= can_parent(id);
           EmitLocked(Event::KIND_NODE_DOWN, id,
                      "no report within a lease of being expected");
         }

@@ -92,7 +92,8 @@ class Controller {
 
   // Runs the timers, to be called often (a tenth of a lease): marks down
   // every node whose lease expired (or that never reported within a lease
-  // of being expected), reintegrates nodes whose hold-down is over, ends a
+  // of being expected), gives children to nodes whose first report came
+  // after that, reintegrates nodes whose hold-down is over, ends a
   // restart's learning period. Returns how many leases expired.
   int Tick();
 
@@ -178,6 +179,8 @@ class Controller {
   bool plan_was_sent_ ABSL_GUARDED_BY(mu_) = false;
   // While learning: nodes expected to report that have not yet.
   size_t unheard_ ABSL_GUARDED_BY(mu_) = 0;
+  // A node became usable without a recompute; the next Tick does it.
+  bool recompute_pending_ ABSL_GUARDED_BY(mu_) = false;
   const absl::Time started_;
   std::vector<std::vector<int>> active_children_ ABSL_GUARDED_BY(mu_);
   std::vector<std::vector<int>> standby_children_ ABSL_GUARDED_BY(mu_);

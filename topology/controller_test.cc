@@ -573,11 +573,15 @@ TEST_F(ControllerTest, NodeNeverReportingIsDownAfterALease) {
   EXPECT_EQ(Parents("d1")[0], "p1-sb");
   // Plain endpoints never report and are never marked down.
   EXPECT_EQ(controller_->GetNode("s2")->status(), cascade::v1::STATUS_UNKNOWN);
-  // Its first report brings it straight in: it never flapped.
+  // Its first report brings it straight in at the next tick: it never
+  // flapped, so no hold-down.
   cascade::v1::RegisterRequest late;
   late.set_node_id("p1");
   ASSERT_TRUE(controller_->Register(late).ok());
   EXPECT_EQ(controller_->GetNode("p1")->status(), cascade::v1::STATUS_UP);
+  EXPECT_EQ(Parents("d1")[0], "p1-sb");
+  clock_.Advance(absl::Milliseconds(300));
+  controller_->Tick();
   EXPECT_EQ(Parents("d1")[0], "p1");
 }
 
