@@ -6,12 +6,18 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
 #include <fstream>
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <tuple>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -103,9 +109,8 @@ absl::StatusOr<Controller> StartController(const ControllerCaseSetup& setup,
     if (!(file >> port)) port = 0;
     if (port != 0) break;
     if (!(*process)->Running() || absl::Now() > deadline) {
-      return absl::UnavailableError(
-          absl::StrCat("topologyd did not start: ",
-                       FileTail((*process)->log_path(), 300)));
+      return absl::UnavailableError(absl::StrCat(
+          "topologyd did not start: ", FileTail((*process)->log_path(), 300)));
     }
     absl::SleepFor(absl::Milliseconds(5));
   }
@@ -130,10 +135,10 @@ class Fleet {
         absl::Duration lease)
       : report_interval_(lease / 3) {
     const int n = topology.nodes_size();
-    const int channels =
-        std::clamp(n / kNodesPerChannel + 1, 1, kMaxChannels);
+    const int channels = std::clamp(n / kNodesPerChannel + 1, 1, kMaxChannels);
     for (int c = 0; c < channels; ++c) {
-      stubs_.push_back(cascade::v1::RelayControl::NewStub(MakeChannel(address)));
+      stubs_.push_back(
+          cascade::v1::RelayControl::NewStub(MakeChannel(address)));
     }
     for (int i = 0; i < n; ++i) {
       nodes_.push_back(std::make_unique<NodeSession>(
@@ -189,11 +194,13 @@ class Fleet {
   // Until no assignment has arrived for `quiet` (bounded by `deadline`).
   void AwaitQuiet(absl::Duration quiet, absl::Time deadline) {
     absl::MutexLock lock(&mu_);
+    // A plain timed wait that releases the lock, so arrivals can move
+    // last_arrival_ meanwhile.
+    auto never = [] { return false; };
     while (absl::Now() < deadline) {
       const absl::Time until = last_arrival_ + quiet;
       if (absl::Now() >= until) return;
-      mu_.AwaitWithDeadline(absl::Condition::kFalse,
-                            std::min(until, deadline));
+      mu_.AwaitWithDeadline(absl::Condition(&never), std::min(until, deadline));
     }
   }
 
@@ -241,9 +248,7 @@ class Fleet {
     if (reporter_.joinable()) reporter_.join();
     for (auto& node : nodes_) node->Cancel();
     absl::MutexLock lock(&mu_);
-    auto idle = [this] {
-      return live_calls_ == 0 && register_in_flight_ == 0;
-    };
+    auto idle = [this] { return live_calls_ == 0 && register_in_flight_ == 0; };
     if (!mu_.AwaitWithDeadline(absl::Condition(&idle),
                                absl::Now() + absl::Seconds(20))) {
       // Reactors still referenced by gRPC must outlive it: leak them rather
@@ -320,7 +325,10 @@ class Fleet {
   struct NodeSession {
     NodeSession(Fleet* f, std::string node_id,
                 cascade::v1::RelayControl::Stub* s)
-        : fleet(f), id(std::move(node_id)), stub(s), watch(this),
+        : fleet(f),
+          id(std::move(node_id)),
+          stub(s),
+          watch(this),
           report(this) {}
 
     void Register() {
@@ -337,6 +345,8 @@ class Fleet {
       std::lock_guard<std::mutex> lock(mu);
       if (cancelled) return;
       fleet->AddLiveCalls(2);
+      // Register renewed the lease: the first renewal to count from.
+      report.last_send_ns.store(absl::GetCurrentTimeNanos());
       watch.Start();
       report.Start();
       streams_open.store(true);
@@ -378,8 +388,8 @@ class Fleet {
     --register_in_flight_;
     if (!status.ok() && status.error_code() != grpc::StatusCode::CANCELLED &&
         first_error_.empty()) {
-      first_error_ = absl::StrCat("Register ", node.id, ": ",
-                                  status.error_message());
+      first_error_ =
+          absl::StrCat("Register ", node.id, ": ", status.error_message());
     }
   }
 
@@ -431,8 +441,8 @@ class Fleet {
   // over it in 20 ms slices.
   void ReportLoop() {
     constexpr absl::Duration kSlice = absl::Milliseconds(20);
-    const int per_slice = static_cast<int>(std::max<int64_t>(
-        1, static_cast<int64_t>(size()) * (kSlice / report_interval_) + 1));
+    const int per_slice = static_cast<int>(
+        std::ceil(size() * absl::FDivDuration(kSlice, report_interval_)));
     int next = 0;
     absl::Time slice_end = absl::Now();
     for (;;) {
@@ -540,8 +550,7 @@ absl::StatusOr<cascade::v1::StatsResponse> GetStats(
 // Plays every node, lets `victim`'s lease lapse and times the push. Fills
 // the failover fields of `result`; an error says why they are missing.
 absl::Status MeasureFailover(const ControllerCaseSetup& setup,
-                             const std::string& address,
-                             absl::Time applied_at,
+                             const std::string& address, absl::Time applied_at,
                              ControllerCaseResult& result) {
   auto admin = cascade::v1::Admin::NewStub(MakeChannel(address));
   Fleet fleet(address, setup.topology, setup.lease);
@@ -550,25 +559,31 @@ absl::Status MeasureFailover(const ControllerCaseSetup& setup,
   const int victim = fleet.IndexOf(result.victim);
   if (victim < 0) return absl::InvalidArgumentError("no provincial node");
 
-  // Nodes not heard from within a lease of the apply are marked down, so
-  // connecting must fit in one.
-  const absl::Time connect_deadline = applied_at + setup.lease;
-  if (absl::Status s = fleet.Connect(connect_deadline); !s.ok()) return s;
+  // Nodes not heard from within a lease of the apply are marked down, and
+  // up again when they register: the measurement starts once all are up.
+  if (absl::Status s = fleet.Connect(absl::Now() + absl::Seconds(120));
+      !s.ok()) {
+    return s;
+  }
   if (absl::Status s = fleet.AwaitAssignments(absl::Now() + absl::Seconds(60));
       !s.ok()) {
     return s;
   }
   result.connect_s = absl::ToDoubleSeconds(absl::Now() - applied_at);
-  // Settled: no assignment for two of the controller's lease ticks.
-  fleet.AwaitQuiet(std::max(setup.lease / 5, absl::Milliseconds(200)),
-                   absl::Now() + absl::Seconds(30));
-  absl::StatusOr<cascade::v1::StatsResponse> before = GetStats(*admin);
-  if (!before.ok()) return before.status();
-  if (before->nodes_down() > 0) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        before->nodes_down(),
-        " nodes were marked down before the measurement (leases not renewed "
-        "in time on this machine; try a longer --controller_lease)"));
+  absl::StatusOr<cascade::v1::StatsResponse> before;
+  for (const absl::Time deadline = absl::Now() + absl::Seconds(30);;) {
+    // Settled: no assignment for two of the controller's lease ticks.
+    fleet.AwaitQuiet(std::max(setup.lease / 5, absl::Milliseconds(200)),
+                     absl::Now() + absl::Seconds(30));
+    before = GetStats(*admin);
+    if (!before.ok()) return before.status();
+    if (static_cast<int>(before->nodes_up()) == fleet.size()) break;
+    if (absl::Now() > deadline) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "only ", before->nodes_up(), " of ", fleet.size(),
+          " nodes up after connecting (leases not renewed in time on this "
+          "machine; try a longer --controller_lease)"));
+    }
   }
 
   DownEvents events(address);
@@ -587,8 +602,8 @@ absl::Status MeasureFailover(const ControllerCaseSetup& setup,
   if (!after.ok()) return after.status();
   result.changed = static_cast<int64_t>(after->assignments_pushed() -
                                         before->assignments_pushed());
-  const bool all = fleet.AwaitMeasured(result.changed,
-                                       absl::Now() + absl::Seconds(30));
+  const bool all =
+      fleet.AwaitMeasured(result.changed, absl::Now() + absl::Seconds(30));
   // Anything beyond the count would be a push we did not expect: wait a
   // tick for it.
   fleet.AwaitQuiet(std::max(setup.lease / 10, absl::Milliseconds(100)),
@@ -639,8 +654,8 @@ cascade::v1::Topology SyntheticTopology(int nodes) {
     track->set_encoding(encoding);
   }
 
-  const int provinces = std::max(1, (nodes + kNodesPerProvince - 1) /
-                                        kNodesPerProvince);
+  const int provinces =
+      std::max(1, (nodes + kNodesPerProvince - 1) / kNodesPerProvince);
   const int districts = provinces * kDistrictsPerProvince;
   const int sites = std::max(0, nodes - 2 - 2 * provinces - districts);
   const int per_district = sites / districts;
@@ -695,6 +710,28 @@ cascade::v1::Topology SyntheticTopology(int nodes) {
   return topology;
 }
 
+absl::StatusOr<cascade::v1::Topology> ReferenceTopology(
+    const std::string& generator, const std::string& profile) {
+  FILE* pipe =
+      popen((generator + " --profile=" + profile + " 2>&1").c_str(), "r");
+  if (pipe == nullptr) return absl::UnavailableError("cannot run " + generator);
+  std::string text;
+  char buffer[65536];
+  for (size_t n; (n = fread(buffer, 1, sizeof(buffer), pipe)) > 0;) {
+    text.append(buffer, n);
+  }
+  if (pclose(pipe) != 0) {
+    return absl::UnavailableError(
+        absl::StrCat(generator, " failed: ", text.substr(0, 300)));
+  }
+  cascade::v1::Topology topology;
+  if (!google::protobuf::TextFormat::ParseFromString(text, &topology)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(generator, " printed no valid topology"));
+  }
+  return topology;
+}
+
 std::string LargestProvince(const cascade::v1::Topology& topology) {
   absl::flat_hash_map<std::string, int> children;
   for (const Node& node : topology.nodes()) ++children[node.parent()];
@@ -729,14 +766,15 @@ absl::StatusOr<ControllerCaseResult> RunControllerCase(
   cascade::v1::ChangeResponse response;
   auto admin = cascade::v1::Admin::NewStub(MakeChannel(controller->address));
   const absl::Time start = absl::Now();
-  const grpc::Status applied = admin->ApplyTopology(&context, request, &response);
+  const grpc::Status applied =
+      admin->ApplyTopology(&context, request, &response);
   absl::Time applied_at = absl::Now();
   if (applied.ok()) {
     result.apply_ms = absl::ToDoubleMilliseconds(applied_at - start);
   } else {
-    result.apply_error = absl::StrCat("ApplyTopology refused (code ",
-                                      applied.error_code(),
-                                      "): ", applied.error_message());
+    result.apply_error =
+        absl::StrCat("ApplyTopology refused (code ", applied.error_code(),
+                     "): ", applied.error_message());
     // Seed a fresh controller from a file instead, so the rest can run.
     controller->process->Stop();
     const std::string file = setup.work_dir + "/topology.textproto";
@@ -761,9 +799,8 @@ absl::StatusOr<ControllerCaseResult> RunControllerCase(
   result.rss_kb = rss.rss_kb;
   result.peak_rss_kb = rss.peak_kb;
   if (!controller->process->Running()) {
-    result.failover_error =
-        absl::StrCat("topologyd exited: ",
-                     FileTail(controller->process->log_path(), 300));
+    result.failover_error = absl::StrCat(
+        "topologyd exited: ", FileTail(controller->process->log_path(), 300));
   }
   return result;
 }

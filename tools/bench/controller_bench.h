@@ -24,6 +24,11 @@ namespace cascade::bench {
 // capacities that hold any one failure.
 cascade::v1::Topology SyntheticTopology(int nodes);
 
+// A reference topology as topology/reference/generate prints it (the
+// committed files are exactly its output).
+absl::StatusOr<cascade::v1::Topology> ReferenceTopology(
+    const std::string& generator, const std::string& profile);
+
 // The provincial ROLE_ACTIVE node with the most desired children: the
 // failure that moves the most.
 std::string LargestProvince(const cascade::v1::Topology& topology);

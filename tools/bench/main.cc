@@ -21,6 +21,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "base/flags.h"
+#include "tools/bench/controller_bench.h"
 #include "tools/bench/failover_bench.h"
 #include "tools/bench/forwarder.h"
 #include "tools/bench/forwarding_bench.h"
@@ -62,6 +63,15 @@ ABSL_FLAG(std::vector<std::string>, latency_fanouts,
           std::vector<std::string>({"10", "100"}),
           "latency: comma-separated fan-outs (default: 10k and 100k delivered "
           "packets/s from 1,000 packets/s in)");
+ABSL_FLAG(int, controller_nodes, 100000,
+          "controller: nodes of the synthetic topology (4 tiers, standbys), "
+          "each played by one Register + Watch + Report in this process");
+ABSL_FLAG(bool, controller_south19, true,
+          "controller: also measure the south19 reference topology");
+ABSL_FLAG(absl::Duration, controller_lease, absl::ZeroDuration(),
+          "controller: topologyd's --lease-timeout (it ticks every tenth); "
+          "0: 3s for south19, and for the synthetic topology 3s or 1s per "
+          "5,000 nodes if longer, so the reports fit this machine");
 
 namespace cascade::bench {
 namespace {
@@ -643,17 +653,9 @@ absl::Status RunFailover(Context& context) {
   }
   FailoverSetup setup;
   setup.sites = sites;
-  setup.binaries = {FindBuiltBinary(context.argv0, "relay/relayd"),
-                    FindBuiltBinary(context.argv0, "tools/source/relay-source"),
-                    FindBuiltBinary(context.argv0, "tools/probe/relay-probe")};
-  for (const std::string& binary :
-       {setup.binaries.relayd, setup.binaries.source, setup.binaries.probe}) {
-    if (binary.empty()) {
-      return absl::FailedPreconditionError(
-          "relayd, relay-source and relay-probe must be built beside "
-          "relay-bench");
-    }
-  }
+  absl::StatusOr<TreeBinaries> binaries = FindTreeBinaries(context.argv0);
+  if (!binaries.ok()) return binaries.status();
+  setup.binaries = *binaries;
   std::printf(
       "\n== failover: source -> N -> P1 (killed) / P2 (standby) -> D -> %d "
       "relay-probe sites; %.0f s of %d kbit/s video + audio, SIGKILL of P1 "
@@ -729,17 +731,9 @@ absl::Status RunJoin(Context& context) {
   }
   JoinSetup setup;
   setup.joins = joins;
-  setup.binaries = {FindBuiltBinary(context.argv0, "relay/relayd"),
-                    FindBuiltBinary(context.argv0, "tools/source/relay-source"),
-                    FindBuiltBinary(context.argv0, "tools/probe/relay-probe")};
-  for (const std::string& binary :
-       {setup.binaries.relayd, setup.binaries.source, setup.binaries.probe}) {
-    if (binary.empty()) {
-      return absl::FailedPreconditionError(
-          "relayd, relay-source and relay-probe must be built beside "
-          "relay-bench");
-    }
-  }
+  absl::StatusOr<TreeBinaries> binaries = FindTreeBinaries(context.argv0);
+  if (!binaries.ok()) return binaries.status();
+  setup.binaries = *binaries;
   std::printf(
       "\n== join: relay-source (GOP %.0f s) -> relayd -> a site joining at a "
       "random point of the GOP, %d joins per case, no PLI from the site; time "
@@ -810,6 +804,148 @@ absl::Status RunJoin(Context& context) {
   return absl::OkStatus();
 }
 
+// Controller: apply time, failover push time and memory of a real topologyd
+// with every node of the topology watching.
+absl::Status RunController(Context& context) {
+  const int nodes = absl::GetFlag(FLAGS_controller_nodes);
+  if (nodes < 100 || nodes > 200000) {
+    return absl::InvalidArgumentError("--controller_nodes: in 100..200000");
+  }
+  const absl::Duration lease_flag = absl::GetFlag(FLAGS_controller_lease);
+  if (lease_flag < absl::ZeroDuration() || lease_flag > absl::Seconds(120)) {
+    return absl::InvalidArgumentError("--controller_lease: in [0, 120s]");
+  }
+  const std::string topologyd =
+      FindBuiltBinary(context.argv0, "topology/topologyd");
+  const std::string generator =
+      FindBuiltBinary(context.argv0, "topology/reference/generate");
+  if (topologyd.empty() || generator.empty()) {
+    return absl::FailedPreconditionError(
+        "topologyd and the reference generator must be built beside "
+        "relay-bench");
+  }
+  std::vector<ControllerCaseSetup> cases;
+  if (absl::GetFlag(FLAGS_controller_south19)) {
+    absl::StatusOr<cascade::v1::Topology> south19 =
+        ReferenceTopology(generator, "south19");
+    if (!south19.ok()) return south19.status();
+    ControllerCaseSetup setup;
+    setup.name = "south19";
+    setup.topology = std::move(*south19);
+    setup.lease = absl::Seconds(3);
+    cases.push_back(std::move(setup));
+  }
+  ControllerCaseSetup synthetic;
+  synthetic.name = "synthetic";
+  synthetic.topology = SyntheticTopology(nodes);
+  synthetic.lease = std::max(absl::Seconds(3), absl::Seconds(nodes / 5000));
+  cases.push_back(std::move(synthetic));
+
+  std::printf(
+      "\n== controller: topologyd on 127.0.0.1, fresh state dir; ApplyTopology "
+      "timed until it returns (durable); then every node Registers, Watches "
+      "(acking each version) and Reports every third of the lease from this "
+      "process (callback API, many streams per channel); the largest "
+      "province stops reporting\n");
+  std::printf(
+      "push: from the controller's NODE_DOWN event for it (the expiry as the "
+      "controller saw it, ms resolution) to the arrival of the last changed "
+      "assignment; 'from expiry': from our last report + lease instead, which "
+      "adds the controller's lease tick (a tenth of the lease)\n");
+  std::printf("%-10s %7s %6s %10s %9s %8s %9s %-18s %7s %8s %8s %9s %9s %8s\n",
+              "case", "nodes", "lease", "apply ms", "rss MB", "watchers",
+              "connect s", "victim", "changed", "received", "push ms",
+              "first ms", "expiry ms", "peak MB");
+  std::vector<std::string> entries, target_json;
+  std::map<std::string, ControllerCaseResult> results;
+  for (ControllerCaseSetup& setup : cases) {
+    if (lease_flag > absl::ZeroDuration()) setup.lease = lease_flag;
+    setup.topologyd = topologyd;
+    setup.work_dir = absl::StrCat(context.work_dir, "/controller-", setup.name);
+    absl::StatusOr<ControllerCaseResult> run = RunControllerCase(setup);
+    if (!run.ok()) {
+      std::printf("%-10s not measured: %s\n", setup.name.c_str(),
+                  std::string(run.status().message()).c_str());
+      continue;
+    }
+    const ControllerCaseResult& r = *run;
+    auto ms = [](std::optional<double> v) {
+      return v ? absl::StrFormat("%.1f", *v) : std::string("-");
+    };
+    std::printf(
+        "%-10s %7d %5.0fs %10s %9.1f %8d %9.1f %-18s %7lld %8lld %8s %9s %9s "
+        "%8.1f\n",
+        setup.name.c_str(), r.nodes, absl::ToDoubleSeconds(setup.lease),
+        r.apply_ms ? ms(r.apply_ms).c_str() : "refused",
+        r.rss_after_apply_kb / 1024.0, r.watchers, r.connect_s,
+        r.victim.c_str(), static_cast<long long>(r.changed),
+        static_cast<long long>(r.received), ms(r.push_ms).c_str(),
+        ms(r.first_push_ms).c_str(), ms(r.push_from_expiry_ms).c_str(),
+        r.peak_rss_kb / 1024.0);
+    if (!r.apply_error.empty()) {
+      std::printf(
+          "  apply: %s; seeded with --topology=FILE instead: %.0f ms "
+          "from spawn to serving\n",
+          r.apply_error.c_str(), r.seed_ms.value_or(0));
+    }
+    if (!r.failover_error.empty()) {
+      std::printf("  failover push not measured: %s\n",
+                  r.failover_error.c_str());
+    }
+    std::fflush(stdout);
+    entries.push_back(absl::StrCat(
+        "{\"case\": ", JsonString(setup.name), ", \"nodes\": ", r.nodes,
+        ", \"lease_ms\": ", absl::ToInt64Milliseconds(setup.lease),
+        ", \"apply_ms\": ", JsonNumber(r.apply_ms), ", \"apply_error\": ",
+        JsonString(r.apply_error), ", \"seed_ms\": ", JsonNumber(r.seed_ms),
+        ", \"rss_after_apply_kb\": ", r.rss_after_apply_kb, ", \"watchers\": ",
+        r.watchers, ", \"connect_s\": ", JsonNumber(r.connect_s),
+        ", \"victim\": ", JsonString(r.victim), ", \"assignments_changed\": ",
+        r.changed, ", \"assignments_received\": ", r.received,
+        ", \"push_ms\": ", JsonNumber(r.push_ms),
+        ", \"first_push_ms\": ", JsonNumber(r.first_push_ms),
+        ", \"push_from_expiry_ms\": ", JsonNumber(r.push_from_expiry_ms),
+        ", \"failover_error\": ", JsonString(r.failover_error),
+        ", \"rss_kb\": ", r.rss_kb, ", \"peak_rss_kb\": ", r.peak_rss_kb, "}"));
+    results[setup.name] = r;
+  }
+  ++context.cases_run;
+
+  std::printf("\ntargets:\n");
+  auto push_target = [&](const std::string& target, const std::string& name,
+                         int min_nodes, double limit_ms) {
+    auto it = results.find(name);
+    if (it == results.end() || !it->second.push_ms) {
+      ReportTarget(
+          target, std::nullopt,
+          it == results.end() ? "case did not run" : it->second.failover_error,
+          target_json);
+    } else if (it->second.nodes < min_nodes) {
+      ReportTarget(target, std::nullopt,
+                   absl::StrFormat("ran at %d nodes only: %.1f ms",
+                                   it->second.nodes, *it->second.push_ms),
+                   target_json);
+    } else {
+      ReportTarget(target, *it->second.push_ms < limit_ms,
+                   absl::StrFormat("%.1f ms for %lld changed assignments, "
+                                   "%d watching nodes",
+                                   *it->second.push_ms,
+                                   static_cast<long long>(it->second.changed),
+                                   it->second.watchers),
+                   target_json);
+    }
+  };
+  push_target("controller: failover push under 100 ms at 2,594 sites",
+              "south19", 2594, 100);
+  push_target("controller: failover push under 1 s at 100,000 nodes",
+              "synthetic", 100000, 1000);
+  context.json_sections.push_back(absl::StrCat(
+      "\"controller\": {\"results\": [\n    ",
+      absl::StrJoin(entries, ",\n    "), "],\n    \"targets\": [\n    ",
+      absl::StrJoin(target_json, ",\n    "), "]}"));
+  return absl::OkStatus();
+}
+
 struct Benchmark {
   const char* name;
   const char* what;
@@ -838,8 +974,10 @@ const std::vector<Benchmark>& Benchmarks() {
        "longest gap and packets lost at the sites below a killed provincial "
        "relay, over many runs",
        RunFailover},
-      {"controller", "topologyd apply and failover push times, memory",
-       nullptr},
+      {"controller",
+       "topologyd: apply time (south19, 100,000 nodes), lease expiry to the "
+       "last changed assignment delivered with every node watching, memory",
+       RunController},
   };
   return *benchmarks;
 }

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "tools/bench/process.h"
+#include "tools/bench/relay_tree.h"
 
 namespace cascade::bench {
 namespace {
@@ -137,12 +138,51 @@ TEST(RelayBenchTest, JoinMeasuresBothCasesToAPicture) {
   EXPECT_EQ(text.str().find("\"median_ms\": null"), std::string::npos);
 }
 
+TEST(RelayBenchTest, ControllerDeliversEveryChangedAssignment) {
+  const std::string json = absl::StrCat(testing::TempDir(), "/controller.json");
+  std::string output;
+  EXPECT_EQ(RunBench({"--only=controller", "--controller_south19=false",
+                      "--controller_nodes=200", "--controller_lease=1s",
+                      "--json=" + json},
+                     &output),
+            "exit code 0")
+      << output;
+  EXPECT_EQ(output.find("not measured"), std::string::npos) << output;
+  std::stringstream text;
+  text << std::ifstream(json).rdbuf();
+  const std::string figures = text.str();
+  for (const char* field :
+       {"\"controller\": {", "\"case\": \"synthetic\"", "\"nodes\": 200,",
+        "\"watchers\": 200,", "\"victim\": \"p01\"", "\"apply_error\": \"\"",
+        "\"failover_error\": \"\""}) {
+    EXPECT_NE(figures.find(field), std::string::npos) << field << "\n"
+                                                      << figures;
+  }
+  // Correctness, not speed: the expiry changed the province's districts,
+  // its standby and its sites (197 nodes below nat-1 in all), and every
+  // changed assignment reached its watcher, none more.
+  const std::optional<double> changed =
+      JsonField(figures, "assignments_changed");
+  const std::optional<double> received =
+      JsonField(figures, "assignments_received");
+  ASSERT_TRUE(changed.has_value() && received.has_value()) << figures;
+  EXPECT_GE(*changed, 27 + 1);
+  EXPECT_LE(*changed, 200);
+  EXPECT_EQ(*received, *changed);
+  for (const char* field : {"apply_ms", "push_ms", "rss_kb", "peak_rss_kb"}) {
+    const std::optional<double> value = JsonField(figures, field);
+    ASSERT_TRUE(value.has_value()) << field << "\n" << figures;
+    EXPECT_GT(*value, 0) << field;
+  }
+}
+
 TEST(RelayBenchTest, UnknownAndMissingBenchmarksAreRefused) {
   std::string output;
   EXPECT_EQ(RunBench({"--only=nonsense"}, &output), "exit code 2");
   EXPECT_NE(output.find("no benchmark named 'nonsense'"), std::string::npos);
-  EXPECT_EQ(RunBench({"--only=controller"}, &output), "exit code 1");
-  EXPECT_NE(output.find("not implemented yet"), std::string::npos);
+  EXPECT_EQ(RunBench({"--only=controller", "--controller_nodes=5"}, &output),
+            "exit code 2");
+  EXPECT_NE(output.find("--controller_nodes"), std::string::npos);
   EXPECT_EQ(RunBench({"--fanouts=0"}, &output), "exit code 2");
   EXPECT_NE(output.find("--fanouts"), std::string::npos);
   EXPECT_EQ(RunBench({"--list"}, &output), "exit code 0");
