@@ -197,7 +197,13 @@ TEST_F(ControllerIntegrationTest, AssignmentsDriveMediaMovesAndReports) {
   EXPECT_EQ(view.stats().receiving_from(), "nat");
   EXPECT_EQ(view.acked_version(), view.assignment_version());
   EXPECT_TRUE(view.ack_error().empty()) << view.ack_error();
-  cascade::v1::NodeView root = Show("nat");
+  // The root reports on its own schedule: wait for a report with traffic.
+  cascade::v1::NodeView root;
+  do {
+    root = Show("nat");
+    if (root.stats().packets_in() > 0) break;
+    absl::SleepFor(absl::Milliseconds(300));
+  } while (absl::Now() < deadline);
   EXPECT_EQ(root.stats().receiving_from(), "source");
   EXPECT_GT(root.stats().packets_in(), 0u);
 }
