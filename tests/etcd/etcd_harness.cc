@@ -207,6 +207,8 @@ void TcpForwarder::Run() {
       break;
     }
     if (fds[0].revents != 0) break;
+    // Only these pairs were polled; an accepted one is appended after them.
+    const size_t polled = pairs.size();
     if (fds[1].revents & POLLIN) {
       int accepted = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
       int upstream = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -224,7 +226,7 @@ void TcpForwarder::Run() {
       }
     }
     // Backwards, so dropping a pair keeps the other indices valid.
-    for (size_t i = pairs.size(); i-- > 0;) {
+    for (size_t i = polled; i-- > 0;) {
       for (int side = 0; side < 2; ++side) {
         if (fds[2 + 2 * i + side].revents == 0) continue;
         const int from = side == 0 ? pairs[i].first : pairs[i].second;

@@ -138,6 +138,22 @@ TEST_F(EtcdStoreTest, MisuseIsAClearError) {
             absl::StatusCode::kInvalidArgument);
 }
 
+// etcd's default request limit is 1.5 MiB: a larger change is refused with
+// the remedy named, and nothing is written.
+TEST_F(EtcdStoreTest, OversizedWriteNamesEtcdsLimit) {
+  auto store = NewStore(client_.get());
+  ASSERT_TRUE(store->Recover().ok());
+  absl::Status status = store->Append(Select(1, std::string(2 << 20, 'x')));
+  EXPECT_FALSE(status.ok());
+  EXPECT_NE(status.message().find("--max-request-bytes"), std::string::npos)
+      << status;
+  ASSERT_TRUE(store->Append(Select(1, "small")).ok());
+  auto recovered = NewStore(client_.get())->Recover();
+  ASSERT_TRUE(recovered.ok());
+  ASSERT_EQ(recovered->changes.size(), 1u);
+  EXPECT_EQ(recovered->changes[0].select().site(), "small");
+}
+
 TEST_F(EtcdStoreTest, DamagedStateIsDataLossNotAGuess) {
   auto store = NewStore(client_.get());
   ASSERT_TRUE(store->Recover().ok());

@@ -47,6 +47,19 @@ const std::string* OnlyValue(const RangeResponse& range) {
   return range.kvs().empty() ? nullptr : &range.kvs(0).value();
 }
 
+// etcd refuses a request above its --max-request-bytes (1.5 MiB by
+// default) as an invalid argument, or gRPC does as too large a message.
+absl::Status ExplainRefusal(absl::Status status, size_t bytes) {
+  if (!absl::IsInvalidArgument(status) && !absl::IsResourceExhausted(status)) {
+    return status;
+  }
+  return absl::Status(
+      status.code(),
+      absl::StrCat(status.message(), " (the write carries ", bytes,
+                   " bytes: etcd's --max-request-bytes must exceed the "
+                   "largest topology state)"));
+}
+
 }  // namespace
 
 EtcdStore::EtcdStore(EtcdClient* client, EtcdStoreOptions options)
@@ -179,7 +192,7 @@ absl::Status EtcdStore::Append(const Change& change) {
     AddRange(options_.fence_key, "", txn.mutable_failure());
   }
   absl::StatusOr<TxnResponse> response = client_->Txn(txn);
-  if (!response.ok()) return response.status();
+  if (!response.ok()) return ExplainRefusal(response.status(), value.size());
   if (response->succeeded()) {
     head_revision_ = response->header().revision();
   } else {
@@ -241,7 +254,7 @@ absl::Status EtcdStore::WriteSnapshot(const ControllerState& state) {
     AddRange(options_.fence_key, "", txn.mutable_failure());
   }
   absl::StatusOr<TxnResponse> response = client_->Txn(txn);
-  if (!response.ok()) return response.status();
+  if (!response.ok()) return ExplainRefusal(response.status(), value.size());
   if (response->succeeded()) {
     head_revision_ = response->header().revision();
   } else {

@@ -167,6 +167,12 @@ void LeaderElection::Campaign() {
     std::string holder = options_.address;
     bool won = answer->succeeded();
     if (!won) {
+      if (answer->responses_size() != 1 ||
+          !answer->responses(0).has_response_range()) {
+        LOG_EVERY_N(WARNING, 25) << "leader election: malformed answer";
+        Pause();
+        continue;
+      }
       const auto& range = answer->responses(0).response_range();
       if (range.kvs().empty()) continue;  // gone again already: campaign
       term = range.kvs(0).create_revision();
