@@ -63,15 +63,18 @@ ABSL_FLAG(std::vector<std::string>, latency_fanouts,
           std::vector<std::string>({"10", "100"}),
           "latency: comma-separated fan-outs (default: 10k and 100k delivered "
           "packets/s from 1,000 packets/s in)");
-ABSL_FLAG(int, controller_nodes, 100000,
+ABSL_FLAG(int, controller_nodes, 10000,
           "controller: nodes of the synthetic topology (4 tiers, standbys), "
-          "each played by one Register + Watch + Report in this process");
+          "each played by one Register + Watch + Report in this process; "
+          "100000 is the issue's size but takes about 10 minutes on 2 shared "
+          "cores (docs/BENCHMARKS.md)");
 ABSL_FLAG(bool, controller_south19, true,
           "controller: also measure the south19 reference topology");
 ABSL_FLAG(absl::Duration, controller_lease, absl::ZeroDuration(),
           "controller: topologyd's --lease-timeout (it ticks every tenth); "
           "0: 3s for south19, and for the synthetic topology 3s or 1s per "
-          "5,000 nodes if longer, so the reports fit this machine");
+          "300 nodes if longer, so that connecting every node fits in one "
+          "lease on this machine");
 
 namespace cascade::bench {
 namespace {
@@ -838,7 +841,7 @@ absl::Status RunController(Context& context) {
   ControllerCaseSetup synthetic;
   synthetic.name = "synthetic";
   synthetic.topology = SyntheticTopology(nodes);
-  synthetic.lease = std::max(absl::Seconds(3), absl::Seconds(nodes / 5000));
+  synthetic.lease = std::max(absl::Seconds(3), absl::Seconds(nodes / 300));
   cases.push_back(std::move(synthetic));
 
   std::printf(
