@@ -63,25 +63,34 @@ class SimTest : public ::testing::Test {
             "--scenario=" + Runfile("tests/sim/short.textproto")};
   }
 
+  // Runs the short scenario on `sites` sites with `flags` into `out`; the
+  // report it wrote, once nothing is left running.
+  void RunShort(const std::string& out, int sites,
+                const std::vector<std::string>& flags,
+                cascade::v1::SimReport* report) {
+    std::vector<std::string> command = Command(out);
+    command.push_back(absl::StrCat("--sites=", sites));
+    command.insert(command.end(), flags.begin(), flags.end());
+    const std::string log = out + ".log";
+    ASSERT_TRUE(supervisor_.Start("relay-sim", "relay-sim", command, log).ok());
+    absl::StatusOr<int> code =
+        supervisor_.Wait("relay-sim", absl::Seconds(150));
+    ASSERT_TRUE(code.ok()) << code.status();
+    ASSERT_EQ(*code, 0) << ReadFile(log);
+    EXPECT_TRUE(NothingLeftRunning());
+    ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(
+                    ReadFile(out + "/report.json"), report)
+                    .ok())
+        << ReadFile(log);
+  }
+
   Supervisor supervisor_;
 };
 
 TEST_F(SimTest, ShortScenarioMeetsTheCriteria) {
   const std::string out = TempDir() + "/short";
-  std::vector<std::string> command = Command(out);
-  command.push_back(absl::StrCat("--sites=", kSites));
-  const std::string log = TempDir() + "/short.log";
-  ASSERT_TRUE(supervisor_.Start("relay-sim", "relay-sim", command, log).ok());
-  absl::StatusOr<int> code = supervisor_.Wait("relay-sim", absl::Seconds(150));
-  ASSERT_TRUE(code.ok()) << code.status();
-  ASSERT_EQ(*code, 0) << ReadFile(log);
-  EXPECT_TRUE(NothingLeftRunning());
-
   cascade::v1::SimReport report;
-  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(
-                  ReadFile(out + "/report.json"), &report)
-                  .ok())
-      << ReadFile(log);
+  ASSERT_NO_FATAL_FAILURE(RunShort(out, kSites, {}, &report));
   EXPECT_EQ(report.problems_size(), 0) << report.problems(0);
   EXPECT_EQ(report.sites_total(), static_cast<uint32_t>(kSites));
   // 20 s at 15 fps: at least a packet per frame.
@@ -134,10 +143,39 @@ TEST_F(SimTest, ShortScenarioMeetsTheCriteria) {
     EXPECT_GT(report.cpu().at(kind).cpu_seconds(), 0) << kind;
     EXPECT_GT(report.memory().at(kind).peak_rss_mb_max(), 0) << kind;
   }
+  // The relays ran under topologyd: drain and restore were pushed to them
+  // and acked, each change timed (the selection changes no relay: the
+  // topology has no upstream stream).
+  EXPECT_EQ(report.mode(), "controller");
+  EXPECT_TRUE(report.control_plane().assignments_pushed());
+  EXPECT_GT(report.control_plane().first_assignment_ms(), 0);
+  EXPECT_EQ(report.control_plane().assignment_push_ms_size(), 2);
+  for (double ms : report.control_plane().assignment_push_ms()) {
+    EXPECT_GT(ms, 0);
+    EXPECT_LT(ms, 10000);
+  }
   EXPECT_EQ(report.control_plane().controller_start_ms_size(), 2);
   const std::string html = ReadFile(out + "/report.html");
   EXPECT_NE(html.find("<svg"), std::string::npos);
   EXPECT_NE(html.find(absl::StrCat(kSites, " / ", kSites)), std::string::npos);
+}
+
+// Relays on generated configuration files instead of topologyd's
+// assignments: the same criteria, on fewer sites.
+TEST_F(SimTest, StandaloneModeMeetsTheCriteria) {
+  cascade::v1::SimReport report;
+  ASSERT_NO_FATAL_FAILURE(
+      RunShort(TempDir() + "/standalone", 40, {"--mode=standalone"}, &report));
+  EXPECT_EQ(report.mode(), "standalone");
+  EXPECT_FALSE(report.control_plane().assignments_pushed());
+  EXPECT_EQ(report.problems_size(), 0) << report.problems(0);
+  EXPECT_EQ(report.sites_all_packets(), 40u);
+  ASSERT_EQ(report.failover_size(), 7);
+  for (const auto& fault : report.failover()) {
+    EXPECT_LT(fault.longest_gap_ms(), 1000) << fault.label();
+    EXPECT_EQ(fault.packets_lost(), 0) << fault.label();
+  }
+  EXPECT_TRUE(report.failover(2).longest_gap_exact());
 }
 
 TEST_F(SimTest, CtrlCStopsEveryProcess) {

@@ -40,6 +40,11 @@ ABSL_FLAG(double, duration, 0,
 ABSL_FLAG(int, bitrate, 0,
           "video kbit/s (0: the scenario's, else the default for the scale)");
 ABSL_FLAG(int, fps, 0, "frames per second (0: the scenario's, else 15)");
+ABSL_FLAG(std::string, mode, "controller",
+          "controller: relays take parents, children and keys from "
+          "topologyd's assignments (relayd --controller); standalone: from "
+          "configuration files generated out of the topology (relayd "
+          "--config)");
 ABSL_FLAG(std::string, out, "sim-out",
           "directory for report.json, report.html, logs and configs");
 ABSL_FLAG(int, sites_per_probe, 300, "sites per relay-probe process");
@@ -119,6 +124,11 @@ int Main(const char* argv0) {
     topology = GenerateTopology(
         scale == "national" ? NationalShape() : South19Shape(), default_kbps);
     topology_name = scale + " (generated, docs/sim.md)";
+  }
+  const std::string mode = absl::GetFlag(FLAGS_mode);
+  if (mode != "controller" && mode != "standalone") {
+    return Usage("--mode must be controller or standalone, not \"" + mode +
+                 "\"");
   }
   if (absl::GetFlag(FLAGS_sites) < 0) return Usage("--sites must be >= 0");
   if (absl::GetFlag(FLAGS_sites_per_probe) < 1) {
@@ -218,6 +228,7 @@ int Main(const char* argv0) {
   }
   options.out_dir = absl::GetFlag(FLAGS_out);
   options.topology_name = topology_name;
+  options.controller = mode == "controller";
   options.sites_per_probe = absl::GetFlag(FLAGS_sites_per_probe);
   options.probe_interval_s = interval;
   options.interrupted = &g_interrupted;
@@ -232,9 +243,9 @@ int Main(const char* argv0) {
   signal(SIGTERM, OnSignal);
   signal(SIGPIPE, SIG_IGN);
   std::cerr << absl::StrFormat(
-      "relay-sim: %s, %d relays, %d sites, %u kbit/s at %u fps for %.0f s; "
-      "output in %s/\n",
-      topology_name, plan->relays.size(), plan->sites.size(),
+      "relay-sim: %s, %d relays (%s mode), %d sites, %u kbit/s at %u fps for "
+      "%.0f s; output in %s/\n",
+      topology_name, plan->relays.size(), mode, plan->sites.size(),
       scenario.video_kbps(), scenario.frame_rate(), scenario.duration_s(),
       options.out_dir);
   absl::StatusOr<SimRun> run = RunSimulation(*plan, options);

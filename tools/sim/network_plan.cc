@@ -5,9 +5,11 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
+#include "topology/controller.h"
 #include "topology/reference/provinces.h"
 
 namespace cascade::sim {
@@ -16,6 +18,9 @@ namespace {
 using cascade::v1::Node;
 using cascade::v1::Tier;
 using cascade::v1::Topology;
+
+// topologyd's node key length.
+constexpr size_t kNodeKeyBytes = 32;
 
 std::string Slug(const std::string& name) {
   std::string slug = absl::AsciiStrToLower(name);
@@ -88,7 +93,12 @@ Topology GenerateTopology(absl::Span<const ProvinceShape> provinces,
     const std::string active = "prov-" + slug;
     const std::string standby = active + "-standby";
     const uint32_t districts = static_cast<uint32_t>(province.districts);
-    add(active, cascade::v1::TIER_PROVINCIAL, "national", districts)
+    // Room for its districts and for the sites of any one of them standing
+    // by on it (topologyd reserves standbys per failing parent).
+    const uint32_t largest_district = static_cast<uint32_t>(
+        (province.sites + province.districts - 1) / province.districts);
+    add(active, cascade::v1::TIER_PROVINCIAL, "national",
+        districts + largest_district)
         ->mutable_labels()
         ->insert({"region", slug});
     Node* spare =
@@ -138,8 +148,10 @@ const PlanRelay* NetworkPlan::relay(const std::string& id) const {
 
 std::string NetworkPlan::LinkKey(const std::string& parent,
                                  const std::string& child) const {
-  auto it = link_keys.find(absl::StrCat(parent, "\n", child));
-  return it == link_keys.end() ? "" : it->second;
+  auto it = node_keys.find(child);
+  return it == node_keys.end()
+             ? ""
+             : absl::BytesToHexString(topology::LinkKey(it->second, parent));
 }
 
 std::vector<std::string> NetworkPlan::PrimaryPath(const std::string& id) const {
@@ -255,14 +267,25 @@ absl::StatusOr<NetworkPlan> PlanNetwork(const Topology& topology, int max_sites,
         absl::StrCat("the kept relays have ", roots, " roots, want 1"));
   }
 
-  // One key per link, from a fixed seed so runs are reproducible.
+  // Node keys as the topology gives them, else from a fixed seed so runs
+  // are reproducible; link keys are derived from them as topologyd derives
+  // them, so relays and sites agree whether the relays run standalone or
+  // under topologyd.
   std::mt19937_64 random(0x5eed);
+  for (const Node& node : topology.nodes()) {
+    if (!kept.contains(node.id())) continue;
+    std::string key = node.key();
+    while (node.key().empty() && key.size() < kNodeKeyBytes) {
+      const uint64_t word = random();
+      key.append(reinterpret_cast<const char*>(&word), sizeof(word));
+    }
+    plan.node_keys[node.id()] = std::move(key);
+  }
   auto link = [&](const std::string& parent, const std::string& child) {
-    const PlanRelay* p = plan.relay(parent);
-    if (p == nullptr) return;
-    plan.relays[plan.relay_index[parent]].children.push_back(child);
-    plan.link_keys[absl::StrCat(parent, "\n", child)] =
-        absl::StrFormat("%016x%016x", random(), random());
+    auto it = plan.relay_index.find(parent);
+    if (it != plan.relay_index.end()) {
+      plan.relays[it->second].children.push_back(child);
+    }
   };
   for (const PlanRelay& relay : std::vector<PlanRelay>(plan.relays)) {
     for (const std::string& parent : relay.parents) link(parent, relay.id);
@@ -292,6 +315,7 @@ absl::StatusOr<NetworkPlan> PlanNetwork(const Topology& topology, int max_sites,
     if (!kept.contains(node.id())) continue;
     Node* copy = plan.topology.add_nodes();
     *copy = node;
+    copy->set_key(plan.node_keys[node.id()]);
     if (const PlanRelay* relay = plan.relay(node.id())) {
       copy->set_media_address(relay->address);
     } else {

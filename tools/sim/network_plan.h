@@ -59,15 +59,17 @@ struct PlanSite {
 };
 
 struct NetworkPlan {
-  cascade::v1::Topology topology;  // trimmed, addresses rewritten
-  std::vector<PlanRelay> relays;   // parents before children
+  // Trimmed, addresses rewritten, every node with its key.
+  cascade::v1::Topology topology;
+  std::vector<PlanRelay> relays;  // parents before children
   std::vector<PlanSite> sites;
   std::string source_address;
   absl::flat_hash_map<std::string, int> relay_index;
   absl::flat_hash_map<std::string, int> site_index;
 
   const PlanRelay* relay(const std::string& id) const;
-  // The hex activation key of the link child -> parent (same at both ends).
+  // The hex activation key of the link child -> parent (same at both ends):
+  // topology::LinkKey of the child's node key and the parent's id.
   std::string LinkKey(const std::string& parent,
                       const std::string& child) const;
   // Relay ids from `id` up to the root through primary parents (`id` first).
@@ -76,7 +78,8 @@ struct NetworkPlan {
   // "@largest_district" (most sites below, active relays only).
   absl::StatusOr<std::string> Resolve(const std::string& selector) const;
 
-  absl::flat_hash_map<std::string, std::string> link_keys;
+  // Every node's key (also in `topology`), as topologyd holds it.
+  absl::flat_hash_map<std::string, std::string> node_keys;
 };
 
 // Every relay and site of `topology` gets an address on 127.0.0.0/8 (relays

@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/escaping.h"
 #include "tools/sim/standalone_config.h"
+#include "topology/controller.h"
 
 namespace cascade::sim {
 namespace {
@@ -92,6 +94,15 @@ TEST(NetworkPlanTest, SitesStandByOnTheirProvince) {
     }
     EXPECT_TRUE(served) << site.id;
   }
+  // Keys as topologyd derives them from the node keys the plan hands it.
+  for (const auto& node : plan->topology.nodes()) {
+    ASSERT_EQ(node.key().size(), 32u) << node.id();
+    if (node.id() != plan->sites[0].id) continue;
+    for (const std::string& parent : plan->sites[0].parents) {
+      EXPECT_EQ(plan->LinkKey(parent, node.id()),
+                absl::BytesToHexString(topology::LinkKey(node.key(), parent)));
+    }
+  }
   // Standbys do not count as sites below.
   EXPECT_EQ(plan->relay("prov-ho-chi-minh-city")->sites_below, 20);
 }
@@ -131,7 +142,7 @@ TEST(StandaloneConfigTest, BothEndsOfEveryLinkShareItsKey) {
         if (child.id() != relay.id) continue;
         found = true;
         EXPECT_EQ(child.key_hex(), parent.key_hex());
-        EXPECT_EQ(child.key_hex().size(), 32u);
+        EXPECT_EQ(child.key_hex().size(), 64u);
       }
       EXPECT_TRUE(found) << relay.id << " missing at " << parent.id();
       keys.insert(parent.key_hex());

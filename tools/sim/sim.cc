@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -23,6 +24,7 @@
 #include "tools/sim/private_network.h"
 #include "tools/sim/standalone_config.h"
 #include "tools/sim/supervisor.h"
+#include "topology/controller.h"
 
 namespace cascade::sim {
 namespace {
@@ -30,6 +32,11 @@ namespace {
 constexpr char kSiteTier[] = "site";
 constexpr absl::Duration kPoll = absl::Milliseconds(50);
 constexpr absl::Duration kAdminDeadline = absl::Seconds(3);
+// topologyd's address inside the private network: fixed, so relays find a
+// restarted controller where they left it.
+constexpr char kControllerAddress[] = "127.0.0.1:7700";
+// The longest wait for relays to ack a change's assignments.
+constexpr absl::Duration kPushTimeout = absl::Seconds(10);
 // Relay counters summed into the report.
 constexpr const char* kRelayMetrics[] = {
     "relay_stream_packets_in_total",
@@ -91,7 +98,7 @@ class Simulation {
   Simulation(const NetworkPlan& plan, const SimOptions& options)
       : plan_(plan), options_(options), random_(0x7e57) {
     run_.topology_name = options.topology_name;
-    run_.mode = "standalone";
+    run_.mode = options.controller ? "controller" : "standalone";
     run_.scenario = options.scenario;
     run_.probe_interval_s = options.probe_interval_s;
   }
@@ -101,6 +108,9 @@ class Simulation {
     if (absl::Status s = Prepare(); !s.ok()) return s;
     StartController();
     if (absl::Status s = StartRelays(); !s.ok()) return s;
+    if (options_.controller) {
+      if (absl::Status s = TakeAssignments(); !s.ok()) return s;
+    }
     if (absl::Status s = StartProbes(); !s.ok()) return s;
     if (absl::Status s = WarmUp(); !s.ok()) return s;
     if (absl::Status s = StartSource(); !s.ok()) return s;
@@ -155,8 +165,25 @@ class Simulation {
     }
   }
 
-  std::string NewKey() {
-    return absl::StrFormat("%016x%016x", random_(), random_());
+  // A node key of topologyd's length (32 bytes) for a tier probe.
+  std::string NewNodeKey() {
+    std::string key;
+    for (int i = 0; i < 4; ++i) {
+      const uint64_t word = random_();
+      key.append(reinterpret_cast<const char*>(&word), sizeof(word));
+    }
+    return key;
+  }
+
+  // The hex key of the link child -> parent, derived from the child's node
+  // key as topologyd derives it (tier probes are not in the plan).
+  std::string LinkKeyHex(const std::string& parent,
+                         const std::string& child) const {
+    auto probe = tier_probe_keys_.find(child);
+    const std::string& key = probe == tier_probe_keys_.end()
+                                 ? plan_.node_keys.at(child)
+                                 : probe->second;
+    return absl::BytesToHexString(topology::LinkKey(key, parent));
   }
 
   absl::Status Prepare() {
@@ -164,12 +191,9 @@ class Simulation {
          {"", "logs", "config", "ports", "probes", "metrics", "controller"}) {
       if (absl::Status s = MakeDir(Out(dir)); !s.ok()) return s;
     }
-    std::string topology;
-    google::protobuf::TextFormat::PrintToString(plan_.topology, &topology);
-    if (absl::Status s = WriteFile(Out("topology.textproto"), topology);
-        !s.ok()) {
-      return s;
-    }
+    // topologyd's topology: the plan's, with the tier probes as sites of
+    // their relays (one more child each).
+    cascade::v1::Topology topology = plan_.topology;
     // Tier probes: one site joined straight to the relays above the first
     // site, so latency is measured at every tier.
     const std::vector<std::string> path = plan_.PrimaryPath(plan_.sites[0].id);
@@ -183,14 +207,33 @@ class Simulation {
                                                                  : "district";
       group.name = "tier-" + group.tier;
       const std::string probe_id = "probe-" + group.tier;
-      const std::string key = NewKey();
-      extra_children_[id].push_back({probe_id, key});
+      tier_probe_keys_[probe_id] = NewNodeKey();
+      extra_children_[id].push_back({probe_id, LinkKeyHex(id, probe_id)});
       group.addresses.push_back(
           absl::StrFormat("127.3.0.%d:%d", ++tier_index, 5000));
-      probe_lines_[group.name] = {absl::StrCat(group.addresses.back(), " ",
-                                               relay->address, " ", probe_id,
-                                               " ", key)};
+      members_[group.name] = {probe_id};
+      site_parents_[probe_id] = {id};
+      cascade::v1::Node* node = topology.add_nodes();
+      node->set_id(probe_id);
+      node->set_tier(cascade::v1::TIER_SITE);
+      node->set_parent(id);
+      node->set_media_address(group.addresses.back());
+      node->set_key(tier_probe_keys_[probe_id]);
+      for (cascade::v1::Node& above : *topology.mutable_nodes()) {
+        if (above.id() == id && above.capacity().max_children() > 0) {
+          above.mutable_capacity()->set_max_children(
+              above.capacity().max_children() + 1);
+        }
+      }
       run_.groups.push_back(std::move(group));
+    }
+    for (const PlanSite& site : plan_.sites) {
+      site_parents_[site.id] = site.parents;
+    }
+    std::string text;
+    google::protobuf::TextFormat::PrintToString(topology, &text);
+    if (absl::Status s = WriteFile(Out("topology.textproto"), text); !s.ok()) {
+      return s;
     }
     return GroupSites();
   }
@@ -236,14 +279,14 @@ class Simulation {
         group.tier = kSiteTier;
         group.name = absl::StrCat("sites-", key.empty() ? "other" : key, "-",
                                   start / options_.sites_per_probe + 1);
-        std::vector<std::string>& lines = probe_lines_[group.name];
+        std::vector<std::string>& members = members_[group.name];
         const size_t end =
             std::min(sites.size(), start + options_.sites_per_probe);
         for (size_t k = start; k < end; ++k) {
           const PlanSite& site = plan_.sites[sites[k]];
           group.site_ids.push_back(site.id);
           group.addresses.push_back(site.address);
-          lines.push_back(ProbeLine(site));
+          members.push_back(site.id);
         }
         run_.groups.push_back(std::move(group));
       }
@@ -252,14 +295,14 @@ class Simulation {
   }
 
   // A site's relay-probe line: LISTEN PARENT NODE_ID KEY [PARENT KEY]...,
-  // the primary first, then its standbys.
-  std::string ProbeLine(const PlanSite& site) const {
-    std::string line = site.address;
-    for (size_t i = 0; i < site.parents.size(); ++i) {
-      const std::string& parent = site.parents[i];
-      absl::StrAppend(&line, " ", plan_.relay(parent)->address,
-                      i == 0 ? " " + site.id : "", " ",
-                      plan_.LinkKey(parent, site.id));
+  // the active parent first, then its standbys.
+  std::string ProbeLine(const std::string& id,
+                        const std::string& address) const {
+    std::string line = address;
+    const std::vector<std::string>& parents = site_parents_.at(id);
+    for (size_t i = 0; i < parents.size(); ++i) {
+      absl::StrAppend(&line, " ", plan_.relay(parents[i])->address,
+                      i == 0 ? " " + id : "", " ", LinkKeyHex(parents[i], id));
     }
     return line;
   }
@@ -271,8 +314,8 @@ class Simulation {
     const absl::Time start = absl::Now();
     absl::Status started = supervisor_.Start(
         controller_name_, "topologyd",
-        {options_.topologyd, "--listen=127.0.0.1:0", "--port_file=" + port_file,
-         "--state_dir=" + Out("controller"),
+        {options_.topologyd, absl::StrCat("--listen=", kControllerAddress),
+         "--port_file=" + port_file, "--state_dir=" + Out("controller"),
          "--topology=" + Out("topology.textproto")},
         Out("logs/topologyd.log"));
     absl::StatusOr<std::string> port =
@@ -281,15 +324,125 @@ class Simulation {
     if (!port.ok()) {
       run_.problems.push_back(
           absl::StrCat("topologyd did not start: ", port.status().message()));
-      controller_address_.clear();
       return;
     }
     run_.control_plane.add_controller_start_ms(
         absl::ToDoubleMilliseconds(absl::Now() - start));
-    controller_address_ =
-        absl::StrCat("127.0.0.1:", absl::StripAsciiWhitespace(*port));
     admin_ = cascade::v1::Admin::NewStub(grpc::CreateChannel(
-        controller_address_, grpc::InsecureChannelCredentials()));
+        kControllerAddress, grpc::InsecureChannelCredentials()));
+  }
+
+  absl::StatusOr<cascade::v1::GetTopologyResponse> GetTopology() {
+    if (admin_ == nullptr || !supervisor_.Running(controller_name_)) {
+      return absl::UnavailableError("topologyd is not running");
+    }
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() +
+                         absl::ToChronoMilliseconds(kAdminDeadline));
+    cascade::v1::GetTopologyResponse response;
+    grpc::Status status = admin_->GetTopology(
+        &context, cascade::v1::GetTopologyRequest(), &response);
+    if (!status.ok()) {
+      return absl::UnavailableError(
+          absl::StrCat("GetTopology: ", status.error_message()));
+    }
+    return response;
+  }
+
+  // Assignment versions of the relays (sites have no controller link).
+  using Versions = absl::flat_hash_map<std::string, uint64_t>;
+  static Versions RelayVersions(
+      const cascade::v1::GetTopologyResponse& topology) {
+    Versions versions;
+    for (const cascade::v1::NodeView& node : topology.nodes()) {
+      if (node.tier() != cascade::v1::TIER_SITE) {
+        versions[node.id()] = node.assignment_version();
+      }
+    }
+    return versions;
+  }
+
+  // Waits until every relay whose assignment differs from `before` has
+  // acked it, and with `all_up` until every relay is up too (bounded by
+  // `deadline`); returns how many relays had a new assignment.
+  absl::StatusOr<int> WaitForAcks(const Versions& before, absl::Time deadline,
+                                  bool all_up = false) {
+    while (true) {
+      absl::StatusOr<cascade::v1::GetTopologyResponse> topology = GetTopology();
+      int changed = 0;
+      int pending = 0;
+      if (topology.ok()) {
+        for (const cascade::v1::NodeView& node : topology->nodes()) {
+          if (node.tier() == cascade::v1::TIER_SITE) continue;
+          if (all_up && node.status() != cascade::v1::STATUS_UP) ++pending;
+          auto was = before.find(node.id());
+          if (was != before.end() && was->second == node.assignment_version()) {
+            continue;
+          }
+          ++changed;
+          if (node.acked_version() != node.assignment_version() ||
+              node.assignment_version() == 0) {
+            ++pending;
+          }
+        }
+        if (pending == 0) return changed;
+      }
+      if (absl::Now() >= deadline) {
+        return absl::DeadlineExceededError(
+            topology.ok() ? absl::StrCat(pending, " of ", changed,
+                                         " relays had not acked")
+                          : std::string(topology.status().message()));
+      }
+      if (Interrupted()) return absl::CancelledError("interrupted");
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+  }
+
+  // Controller mode: every relay is up and acked its assignment, then each
+  // site joins the parents topologyd gave it (its view's effective
+  // parents), with the link keys derived from its node key.
+  absl::Status TakeAssignments() {
+    const absl::Time start = absl::Now();
+    // Up and acked: a relay slow to register may have been counted down
+    // and its children placed elsewhere until it showed up.
+    absl::StatusOr<int> acked =
+        WaitForAcks({}, start + options_.startup_timeout, /*all_up=*/true);
+    if (!acked.ok()) {
+      return absl::DeadlineExceededError(
+          absl::StrCat("relays did not ack their first assignment: ",
+                       acked.status().message()));
+    }
+    run_.control_plane.set_first_assignment_ms(
+        absl::ToDoubleMilliseconds(absl::Now() - relays_started_));
+    absl::StatusOr<cascade::v1::GetTopologyResponse> topology = GetTopology();
+    if (!topology.ok()) return topology.status();
+    int moved = 0;
+    for (const cascade::v1::NodeView& node : topology->nodes()) {
+      // Tier probes stay on their one relay: latency at that tier.
+      auto site = site_parents_.find(node.id());
+      if (site == site_parents_.end() || tier_probe_keys_.contains(node.id())) {
+        continue;
+      }
+      std::vector<std::string> parents;
+      for (const std::string& parent : node.parents()) {
+        if (plan_.relay(parent) != nullptr) parents.push_back(parent);
+      }
+      if (parents.empty()) {
+        run_.problems.push_back(absl::StrCat("topologyd gave site ", node.id(),
+                                             " no parent; it joins ",
+                                             site->second[0]));
+        continue;
+      }
+      if (parents != site->second) ++moved;
+      site->second = std::move(parents);
+    }
+    if (moved > 0) {
+      run_.problems.push_back(absl::StrCat(
+          moved,
+          " sites got other parents from topologyd than the topology "
+          "names (capacity); they join topologyd's"));
+    }
+    return absl::OkStatus();
   }
 
   std::string RelayProcess(const std::string& id) const {
@@ -300,6 +453,22 @@ class Simulation {
   }
 
   absl::Status StartRelay(const PlanRelay& relay) {
+    const std::string port_file = Out("ports/" + relay.id + ".ports");
+    std::remove(port_file.c_str());
+    std::vector<std::string> args = {options_.relayd,
+                                     "--metrics=" + Host(relay.address) + ":0",
+                                     "--port_file=" + port_file};
+    if (options_.controller) {
+      // Parents, children, keys and streams come from topologyd; the root
+      // takes the stream from the source.
+      args.insert(args.end(),
+                  {absl::StrCat("--controller=", kControllerAddress),
+                   "--id=" + relay.id, "--listen=" + relay.address});
+      if (relay.parents.empty())
+        args.push_back("--source=" + plan_.source_address);
+      return supervisor_.Start(RelayProcess(relay.id), "relayd", args,
+                               Out("logs/" + relay.id + ".log"));
+    }
     const std::string config = Out("config/" + relay.id + ".textproto");
     std::string text;
     auto extra = extra_children_.find(relay.id);
@@ -310,13 +479,9 @@ class Simulation {
                              : extra->second),
         &text);
     if (absl::Status s = WriteFile(config, text); !s.ok()) return s;
-    const std::string port_file = Out("ports/" + relay.id + ".ports");
-    std::remove(port_file.c_str());
-    return supervisor_.Start(
-        RelayProcess(relay.id), "relayd",
-        {options_.relayd, "--config=" + config,
-         "--metrics=" + Host(relay.address) + ":0", "--port_file=" + port_file},
-        Out("logs/" + relay.id + ".log"));
+    args.push_back("--config=" + config);
+    return supervisor_.Start(RelayProcess(relay.id), "relayd", args,
+                             Out("logs/" + relay.id + ".log"));
   }
 
   // The metrics address a relay wrote into its port file.
@@ -334,6 +499,7 @@ class Simulation {
   }
 
   absl::Status StartRelays() {
+    relays_started_ = absl::Now();
     for (const PlanRelay& relay : plan_.relays) {
       if (absl::Status s = StartRelay(relay); !s.ok()) return s;
     }
@@ -350,11 +516,13 @@ class Simulation {
     const absl::Time start = absl::Now();
     for (const ProbeGroupRun& group : run_.groups) {
       const std::string sites_file = Out("probes/" + group.name + ".sites");
-      if (absl::Status s = WriteFile(
-              sites_file, absl::StrJoin(probe_lines_[group.name], "\n") + "\n");
-          !s.ok()) {
-        return s;
+      std::string lines;
+      const std::vector<std::string>& members = members_[group.name];
+      for (size_t i = 0; i < members.size(); ++i) {
+        absl::StrAppend(&lines, ProbeLine(members[i], group.addresses[i]),
+                        "\n");
       }
+      if (absl::Status s = WriteFile(sites_file, lines); !s.ok()) return s;
       const std::string port_file = Out("ports/" + group.name + ".ports");
       std::remove(port_file.c_str());
       if (absl::Status s = supervisor_.Start(
@@ -389,10 +557,8 @@ class Simulation {
     for (const PlanRelay& relay : plan_.relays) {
       if (!relay.parents.empty()) ++expected[relay.parents[0]];
     }
-    for (const PlanSite& site : plan_.sites) ++expected[site.parents[0]];
-    for (const auto& [id, extra] : extra_children_) {
-      expected[id] += static_cast<int>(extra.size());
-    }
+    // Sites and tier probes.
+    for (const auto& [id, parents] : site_parents_) ++expected[parents[0]];
     const absl::Time deadline = absl::Now() + options_.startup_timeout;
     std::vector<std::string> pending;
     for (const auto& [id, count] : expected) pending.push_back(id);
@@ -491,6 +657,12 @@ class Simulation {
       record->set_detail(*detail);
       return false;
     }
+    // Under a controller the change is pushed to the relays: the versions
+    // before it tell which relays it reached.
+    absl::StatusOr<cascade::v1::GetTopologyResponse> before =
+        options_.controller ? GetTopology()
+                            : absl::StatusOr<cascade::v1::GetTopologyResponse>(
+                                  absl::UnimplementedError("standalone"));
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() +
                          absl::ToChronoMilliseconds(kAdminDeadline));
@@ -500,6 +672,24 @@ class Simulation {
     record->set_ok(status.ok());
     *detail = status.ok() ? "accepted by topologyd"
                           : absl::StrCat("topologyd: ", status.error_message());
+    if (status.ok() && before.ok()) {
+      absl::StatusOr<int> acked =
+          WaitForAcks(RelayVersions(*before), absl::Now() + kPushTimeout);
+      const double push_ms = absl::ToDoubleMilliseconds(absl::Now() - start);
+      if (acked.ok() && *acked == 0) {
+        absl::StrAppend(detail, "; no relay's assignment changed");
+      } else if (acked.ok()) {
+        run_.control_plane.add_assignment_push_ms(push_ms);
+        absl::StrAppendFormat(detail,
+                              "; %d relays applied and acked their new "
+                              "assignments %.0f ms after the call",
+                              *acked, push_ms);
+      } else {
+        absl::StrAppend(detail, "; not every relay acked within ",
+                        absl::FormatDuration(kPushTimeout), ": ",
+                        acked.status().message());
+      }
+    }
     record->set_detail(*detail);
     return status.ok();
   }
@@ -531,7 +721,9 @@ class Simulation {
     std::string detail;
     bool ok = false;
     const char* standalone_note =
-        "; relays run standalone, so the media path does not change";
+        options_.controller
+            ? ""
+            : "; relays run standalone, so the media path does not change";
     switch (step.action_case()) {
       case cascade::v1::SimStep::kLossPercent: {
         result.set_action("loss_percent");
@@ -705,11 +897,15 @@ class Simulation {
         }
       }
     }
-    run_.control_plane.set_assignments_pushed(false);
+    run_.control_plane.set_assignments_pushed(options_.controller);
     run_.control_plane.set_note(
-        "relayd's controller client is not wired in yet: relays ran on "
-        "standalone configs generated from the topology, so no assignment "
-        "was pushed; admin calls and controller start times are measured");
+        options_.controller
+            ? "relays ran with --controller: parents, children, keys and "
+              "streams from topologyd's assignments; assignment_push_ms is "
+              "each admin change until every relay it reached acked"
+            : "relays ran on standalone configs generated from the topology "
+              "(--mode=standalone), so no assignment was pushed; admin calls "
+              "and controller start times are measured");
     return absl::OkStatus();
   }
 
@@ -721,13 +917,18 @@ class Simulation {
   absl::Time started_;
   absl::Time media_start_;
   absl::flat_hash_map<std::string, std::vector<ExtraChild>> extra_children_;
-  absl::flat_hash_map<std::string, std::vector<std::string>> probe_lines_;
+  // Each probe group's members (sites, or a tier probe) in file order.
+  absl::flat_hash_map<std::string, std::vector<std::string>> members_;
+  // The parents each site and tier probe joins, in order.
+  absl::flat_hash_map<std::string, std::vector<std::string>> site_parents_;
+  // Tier probes' node keys (they are not in the plan).
+  absl::flat_hash_map<std::string, std::string> tier_probe_keys_;
+  absl::Time relays_started_;
   absl::flat_hash_map<std::string, absl::Time> probes_started_;
   absl::flat_hash_map<std::string, std::string> metrics_address_;
   absl::flat_hash_map<std::string, int> relay_generation_;
   std::string controller_name_;
   int controller_starts_ = 0;
-  std::string controller_address_;
   std::optional<absl::Time> controller_restart_;
   std::unique_ptr<cascade::v1::Admin::Stub> admin_;
 };

@@ -22,6 +22,9 @@ struct SimOptions {
   std::string probe;
   std::string source;
   std::string topology_name;
+  // Relays take their assignments from topologyd (--controller); false:
+  // standalone configurations generated from the topology.
+  bool controller = true;
   cascade::v1::SimScenario scenario;  // video_kbps and frame_rate resolved
   int sites_per_probe = 300;
   double probe_interval_s = 0.2;
