@@ -815,8 +815,8 @@ absl::Status RunController(Context& context) {
     return absl::InvalidArgumentError("--controller_nodes: in 100..200000");
   }
   const absl::Duration lease_flag = absl::GetFlag(FLAGS_controller_lease);
-  if (lease_flag < absl::ZeroDuration() || lease_flag > absl::Seconds(120)) {
-    return absl::InvalidArgumentError("--controller_lease: in [0, 120s]");
+  if (lease_flag < absl::ZeroDuration() || lease_flag > absl::Seconds(600)) {
+    return absl::InvalidArgumentError("--controller_lease: in [0, 600s]");
   }
   const std::string topologyd =
       FindBuiltBinary(context.argv0, "topology/topologyd");
