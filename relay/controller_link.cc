@@ -35,6 +35,9 @@ cascade::v1::RelayStats StatsOf(const RelayCore& core) {
   if (core.parent_index() < options.parents.size()) {
     stats.set_receiving_from(options.parents[core.parent_index()].id);
   }
+  for (std::string& id : core.SilentChildren()) {
+    stats.add_silent_children(std::move(id));
+  }
   return stats;
 }
 

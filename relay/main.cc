@@ -150,6 +150,8 @@ int Main() {
     link_options.client.controller = controller;
     link_options.client.node_id = (*relay)->core().options().node_id;
     link_options.client.media_address = (*relay)->local().ToString();
+    // Silent children reach the controller within a quarter second.
+    link_options.client.report_interval = absl::Milliseconds(250);
     link_options.local = *std::move(local);
     link =
         std::make_unique<ControllerLink>(std::move(link_options), relay->get());

@@ -309,6 +309,18 @@ std::vector<Endpoint> RelayCore::ActiveChildren() const {
   return out;
 }
 
+std::vector<std::string> RelayCore::SilentChildren() const {
+  const absl::Time now = clock_->Now();
+  std::vector<std::string> silent;
+  for (const Child* c : active_) {
+    if (!c->options.static_push &&
+        now - c->last_heard >= options_.child_silence) {
+      silent.push_back(c->options.id);
+    }
+  }
+  return silent;
+}
+
 absl::Duration RelayCore::parent_silence() const {
   return clock_->Now() - parent_last_heard_;
 }

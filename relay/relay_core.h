@@ -92,6 +92,8 @@ class RelayCore {
   uint32_t ssrc() const { return ssrc_; }
   // Addresses currently served, in activation order.
   std::vector<Endpoint> ActiveChildren() const;
+  // Ids of activated children silent for child_silence or longer.
+  std::vector<std::string> SilentChildren() const;
   const Endpoint* active_parent() const;
   // Dropped datagrams by kind ("rtp", "rtcp", "activation", "relay") and
   // reason (the parsers' error names, or the relay's own).

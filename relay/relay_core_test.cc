@@ -362,7 +362,20 @@ TEST_F(RelayCoreTest, KeepalivesActivateAtParentAndReportToChildren) {
   EXPECT_EQ(ParseAll(out_.To(kChild)).srs, 10);
   EXPECT_EQ(RtpOnly(out_.To(kPush)).size(), out_.To(kPush).size());
   at_parent = ParseAll(out_.To(kParent));
-  EXPECT_EQ(at_parent.activations.size(), 1u) << "renewed once a second";
+  // Every 250 ms, on these 100 ms ticks: at 300, 600 and 900 ms.
+  EXPECT_EQ(at_parent.activations.size(), 3u) << "renewed every 250 ms";
+}
+
+TEST_F(RelayCoreTest, ChildrenSilentForThreeKeepalivesAreListed) {
+  ActivateChild();
+  EXPECT_TRUE(core_.SilentChildren().empty());
+  clock_.Advance(absl::Milliseconds(500));
+  Receive(kChild, Rr());
+  clock_.Advance(absl::Milliseconds(700));
+  EXPECT_TRUE(core_.SilentChildren().empty());
+  clock_.Advance(absl::Milliseconds(50));
+  // Static push endpoints send nothing and are never listed.
+  EXPECT_EQ(core_.SilentChildren(), (std::vector<std::string>{"c1"}));
 }
 
 TEST_F(RelayCoreTest, SilentChildTimesOutButStaticPushStays) {

@@ -49,7 +49,11 @@ struct RelayOptions {
   NackTiming nack;
   absl::Duration keyframe_request_interval = absl::Milliseconds(500);
   absl::Duration child_timeout = absl::Seconds(5);
-  absl::Duration parent_keepalive = absl::Seconds(1);
+  // Often enough that a parent notices a dead child in child_silence.
+  absl::Duration parent_keepalive = absl::Milliseconds(250);
+  // An activated child silent this long is reported as silent (to the
+  // controller); it is still served until child_timeout.
+  absl::Duration child_silence = absl::Milliseconds(750);
   absl::Duration child_report = absl::Milliseconds(100);
   double retransmit_rate_per_child = 500;
   double retransmit_burst_per_child = 2000;

@@ -567,8 +567,39 @@ absl::Status Controller::Report(const cascade::v1::ReportRequest& request) {
   absl::Status status = RenewLocked(request.node_id());
   if (!status.ok()) return status;
   live_[request.node_id()].stats = request.stats();
+  // A relay its own parent no longer hears is as good as one whose lease
+  // lapsed: act now, so the plain endpoints below it move at once.
+  for (const std::string& child : request.stats().silent_children()) {
+    MarkSilentLocked(child, request.node_id());
+  }
   if (!settled_ && unheard_ == 0) SettleLocked();
   return status;
+}
+
+void Controller::MarkSilentLocked(const std::string& child,
+                                  const std::string& reporter) {
+  auto it = index_.find(child);
+  if (it == index_.end() ||
+      state_.topology().nodes(it->second).tier() == cascade::v1::TIER_SITE) {
+    return;
+  }
+  const std::vector<int>& parents = parents_[it->second];
+  if (parents.empty() ||
+      state_.topology().nodes(parents.front()).id() != reporter) {
+    return;
+  }
+  Live& live = live_[child];
+  if (live.status != cascade::v1::STATUS_UP &&
+      live.status != cascade::v1::STATUS_HOLD_DOWN) {
+    return;
+  }
+  // Counted like a lapsed lease: if it was alive after all, its next report
+  // brings it back after a hold-down.
+  live.status = cascade::v1::STATUS_DOWN;
+  live.expiries.push_back(clock_->Now());
+  EmitLocked(Event::KIND_NODE_DOWN, child,
+             absl::StrCat("silent to its parent ", reporter));
+  if (settled_) RecomputeLocked();
 }
 
 absl::Status Controller::Ack(const cascade::v1::AckRequest& request) {

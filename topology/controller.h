@@ -134,6 +134,10 @@ class Controller {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void AddPinsLocked(const std::string& returning, cascade::v1::Change* change)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // `child` went silent at `reporter`: down at once if `reporter` is its
+  // active parent and it could be anyone's parent.
+  void MarkSilentLocked(const std::string& child, const std::string& reporter)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Renews the lease; a node back after an expiry starts its hold-down.
   absl::Status RenewLocked(const std::string& node_id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -325,6 +325,43 @@ TEST_F(ControllerTest, LeaseExpiryConfirmsTheFallbackAndPushesOnlyChanges) {
   EXPECT_TRUE(down_event);
 }
 
+TEST_F(ControllerTest, RelaySilentToItsParentIsDownAtOnce) {
+  Start();
+  ApplyReference();
+  RegisterAll(kRelays);
+  auto report = [&](const std::string& from,
+                    const std::vector<std::string>& silent) {
+    cascade::v1::ReportRequest request;
+    request.set_node_id(from);
+    for (const std::string& id : silent) {
+      request.mutable_stats()->add_silent_children(id);
+    }
+    return controller_->Report(request);
+  };
+  // Only the active parent's word counts, and never about a site.
+  RegisterAll({"s1"});
+  ASSERT_TRUE(report("p1-sb", {"d1"}).ok());
+  ASSERT_TRUE(report("d1", {"s1"}).ok());
+  EXPECT_EQ(controller_->GetNode("d1")->status(), cascade::v1::STATUS_UP);
+  EXPECT_EQ(controller_->GetNode("s1")->status(), cascade::v1::STATUS_UP);
+  // Well inside d1's lease, p1 no longer hears it: down, and its sites move
+  // to their standby at once.
+  ASSERT_TRUE(report("p1", {"d1"}).ok());
+  EXPECT_EQ(controller_->GetNode("d1")->status(), cascade::v1::STATUS_DOWN);
+  EXPECT_EQ(Parents("s1")[0], "p1");
+  bool down_event = false;
+  for (const auto& e : recorder_.events) {
+    down_event |= e.kind() == cascade::v1::Event::KIND_NODE_DOWN &&
+                  e.node_id() == "d1" &&
+                  e.detail() == "silent to its parent p1";
+  }
+  EXPECT_TRUE(down_event);
+  // It was alive after all: back through a hold-down like any expiry.
+  ASSERT_TRUE(report("d1", {}).ok());
+  EXPECT_EQ(controller_->GetNode("d1")->status(),
+            cascade::v1::STATUS_HOLD_DOWN);
+}
+
 TEST_F(ControllerTest, FailedOverNodesStayPutWhenRoomOpensElsewhere) {
   Start();
   ApplyReference();

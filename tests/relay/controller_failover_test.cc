@@ -206,6 +206,17 @@ class ControllerFailoverTest : public ::testing::Test {
     }
     ASSERT_TRUE(AllSitesHear(relays_["d1"]->address()))
         << "the stream never reached the sites";
+    // Every relay runs what the controller holds (a standby that has not
+    // heard of its standby children would refuse them).
+    for (const auto& [id, relay] : relays_) {
+      ASSERT_TRUE(WaitForNode(id,
+                              [](const cascade::v1::NodeView& v) {
+                                return v.assignment_version() > 0 &&
+                                       v.acked_version() ==
+                                           v.assignment_version();
+                              }))
+          << id << " never acknowledged its assignment";
+    }
     // Gaps and losses count from the packets that proved the path.
     streaming_since_ = absl::Now() - absl::Milliseconds(100);
   }
