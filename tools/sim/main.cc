@@ -16,6 +16,7 @@
 #include "absl/strings/str_format.h"
 #include "base/flags.h"
 #include "google/protobuf/text_format.h"
+#include "google/protobuf/util/json_util.h"
 #include "tools/sim/network_plan.h"
 #include "tools/sim/private_network.h"
 #include "tools/sim/report.h"
@@ -50,6 +51,9 @@ ABSL_FLAG(std::string, out, "sim-out",
 ABSL_FLAG(int, sites_per_probe, 300, "sites per relay-probe process");
 ABSL_FLAG(double, probe_interval, 0.2,
           "seconds between the probes' reports (the gap resolution)");
+ABSL_FLAG(std::string, render, "",
+          "only write report.html and report.svg again beside this "
+          "report.json (runs nothing, needs no root)");
 ABSL_FLAG(std::string, bin_dir, "",
           "Bazel output tree holding relay/relayd, topology/topologyd, "
           "tools/probe/relay-probe, tools/source/relay-source (default: the "
@@ -105,7 +109,29 @@ std::string DefaultScenarioPath(const char* argv0) {
   return "";
 }
 
+// Writes report.html and report.svg beside `json_path` from the report it
+// holds.
+int Render(const std::string& json_path) {
+  std::string json;
+  if (!ReadFile(json_path, &json)) {
+    return Usage("--render: cannot read " + json_path);
+  }
+  cascade::v1::SimReport report;
+  if (!google::protobuf::util::JsonStringToMessage(json, &report).ok()) {
+    return Usage("--render: " + json_path + " is not a relay-sim report");
+  }
+  const std::string dir = Dirname(json_path);
+  std::ofstream(dir + "/report.html") << ReportHtml(report);
+  std::ofstream(dir + "/report.svg") << ReportSvg(report);
+  std::cout << "relay-sim: wrote " << dir << "/report.html and " << dir
+            << "/report.svg\n";
+  return 0;
+}
+
 int Main(const char* argv0) {
+  if (!absl::GetFlag(FLAGS_render).empty()) {
+    return Render(absl::GetFlag(FLAGS_render));
+  }
   // The topology.
   cascade::v1::Topology topology;
   std::string topology_name = absl::GetFlag(FLAGS_topology);
@@ -259,6 +285,7 @@ int Main(const char* argv0) {
   const std::string html_path = options.out_dir + "/report.html";
   std::ofstream(json_path) << ReportJson(report);
   std::ofstream(html_path) << ReportHtml(report);
+  std::ofstream(options.out_dir + "/report.svg") << ReportSvg(report);
   double longest_kill_gap = 0;
   for (const auto& fault : report.failover()) {
     if (fault.action() == "kill") {

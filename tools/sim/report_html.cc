@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -279,6 +280,33 @@ std::string TreeSvg(const SimReport& report) {
          body + "</svg>";
 }
 
+// Classes of the plots, for the page and the standalone picture.
+constexpr char kPlotStyle[] =
+    ".axis{stroke:#333}.grid{stroke:#eee}"
+    ".tick{font-size:11px;fill:#333}.label{font-size:12px;fill:#333}"
+    ".step{font-size:10px;fill:#c00}.node{font-size:11px;fill:#fff}";
+
+// The longest gap any site below a killed relay saw.
+double LongestKillGapMs(const SimReport& report) {
+  double longest = 0;
+  for (const auto& fault : report.failover()) {
+    if (fault.action() == "kill") {
+      longest = std::max(longest, fault.longest_gap_ms());
+    }
+  }
+  return longest;
+}
+
+// The height attribute of a plot's opening <svg> tag.
+int SvgHeight(const std::string& svg) {
+  int width = 0;
+  int height = 0;
+  return std::sscanf(svg.c_str(), "<svg width='%d' height='%d'", &width,
+                     &height) == 2
+             ? height
+             : 0;
+}
+
 std::string Row(const std::vector<std::string>& cells, bool header = false) {
   std::string row = "<tr>";
   for (const std::string& cell : cells) {
@@ -307,10 +335,8 @@ std::string ReportHtml(const SimReport& report) {
       ".ok b{color:#2e9e4f}.bad b{color:#d64545}"
       "table{border-collapse:collapse;font-size:13px}"
       "td,th{border:1px solid #ddd;padding:3px 7px;text-align:left}"
-      "th{background:#f4f4f4}.axis{stroke:#333}.grid{stroke:#eee}"
-      ".tick{font-size:11px;fill:#333}.label{font-size:12px;fill:#333}"
-      ".step{font-size:10px;fill:#c00}.node{font-size:11px;fill:#fff}"
-      ".problems li{color:#a33}</style></head><body>\n");
+      "th{background:#f4f4f4}",
+      kPlotStyle, ".problems li{color:#a33}</style></head><body>\n");
   absl::StrAppendFormat(
       &html,
       "<h1>relay-sim: %s</h1><p>Topology <b>%s</b>, %d relays, %d sites; "
@@ -319,12 +345,7 @@ std::string ReportHtml(const SimReport& report) {
       report.relays_total(), report.sites_total(), Escape(report.mode()),
       report.duration_s(), report.video_kbps(), report.frame_rate(),
       report.audio() ? " plus Opus audio" : "");
-  double longest_gap = 0;
-  for (const auto& fault : report.failover()) {
-    if (fault.action() == "kill") {
-      longest_gap = std::max(longest_gap, fault.longest_gap_ms());
-    }
-  }
+  const double longest_gap = LongestKillGapMs(report);
   absl::StrAppendFormat(
       &html,
       "<div class='figures'>"
@@ -407,6 +428,40 @@ std::string ReportHtml(const SimReport& report) {
   }
   html += "</table></body></html>\n";
   return html;
+}
+
+std::string ReportSvg(const SimReport& report) {
+  const auto& latency = report.latency_ms();
+  const std::vector<std::pair<std::string, std::string>> plots = {
+      {"Packets per site over time, around each step", TimelineSvg(report)},
+      {"Latency per tier", LatencySvg(report)},
+      {"The tree, coloured by the share of sites that got every packet",
+       TreeSvg(report)}};
+  std::string body = absl::StrFormat(
+      "<text x='20' y='30' class='title'>relay-sim: %s, %u relays, %u sites, "
+      "%s mode, %u kbit/s at %u fps</text>"
+      "<text x='20' y='56' class='head'>%u / %u sites got every packet "
+      "(delivery %.5f), longest gap after a relay kill %.0f ms, site latency "
+      "p50 %.1f / p99 %.1f ms</text>",
+      Escape(report.topology()), report.relays_total(), report.sites_total(),
+      Escape(report.mode()), report.video_kbps(), report.frame_rate(),
+      report.sites_all_packets(), report.sites_total(), report.delivery_ratio(),
+      LongestKillGapMs(report), latency.p50(), latency.p99());
+  int y = 76;
+  for (const auto& [title, svg] : plots) {
+    absl::StrAppendFormat(&body,
+                          "<text x='20' y='%d' class='label'>%s</text>"
+                          "<g transform='translate(0,%d)'>%s</g>",
+                          y + 14, Escape(title), y + 22, svg);
+    y += 22 + SvgHeight(svg) + 10;
+  }
+  return absl::StrFormat(
+      "<svg xmlns='http://www.w3.org/2000/svg' width='%d' height='%d' "
+      "viewBox='0 0 %d %d'><style>%s.title{font:bold 17px sans-serif;"
+      "fill:#222}.head{font:14px sans-serif;fill:#222}text{font-family:"
+      "sans-serif}</style><rect width='100%%' height='100%%' fill='#fff'/>"
+      "%s</svg>\n",
+      kWidth, y, kWidth, y, kPlotStyle, body);
 }
 
 }  // namespace cascade::sim

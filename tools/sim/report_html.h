@@ -12,6 +12,10 @@ namespace cascade::sim {
 
 std::string ReportHtml(const cascade::v1::SimReport& report);
 
+// report.svg: the headline figures and the same plots as one standalone
+// picture (for a README or a slide).
+std::string ReportSvg(const cascade::v1::SimReport& report);
+
 }  // namespace cascade::sim
 
 #endif  // CASCADE_TOOLS_SIM_REPORT_HTML_H_

@@ -201,6 +201,17 @@ TEST_F(ReportTest, JsonAndHtmlCarryTheFigures) {
   }
   EXPECT_EQ(svgs, 3u);
   EXPECT_NE(html.find("4 / 4"), std::string::npos);
+  // The standalone picture: one SVG document holding the three plots.
+  const std::string svg = ReportSvg(report);
+  EXPECT_EQ(svg.find("<svg xmlns='http://www.w3.org/2000/svg'"), 0u);
+  EXPECT_NE(svg.find("4 / 4 sites got every packet"), std::string::npos);
+  size_t nested = 0;
+  for (size_t at = svg.find("<svg", 1); at != std::string::npos;
+       at = svg.find("<svg", at + 1)) {
+    ++nested;
+  }
+  EXPECT_EQ(nested, 3u);
+  EXPECT_EQ(svg.find("<svg width='900' height='0'"), std::string::npos);
 }
 
 TEST(ParseTest, ProbeAndSourceLinesParseAndJunkIsRefused) {
