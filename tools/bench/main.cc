@@ -66,8 +66,8 @@ ABSL_FLAG(std::vector<std::string>, latency_fanouts,
 ABSL_FLAG(int, controller_nodes, 10000,
           "controller: nodes of the synthetic topology (4 tiers, standbys), "
           "each played by one Register + Watch + Report in this process; "
-          "100000 is the issue's size but takes about 10 minutes on 2 shared "
-          "cores (docs/BENCHMARKS.md)");
+          "100000 is the issue's size but did not connect within 1,000 s on 2 "
+          "shared cores (docs/BENCHMARKS.md)");
 ABSL_FLAG(bool, controller_south19, true,
           "controller: also measure the south19 reference topology");
 ABSL_FLAG(absl::Duration, controller_lease, absl::ZeroDuration(),
