@@ -51,6 +51,9 @@ ABSL_FLAG(std::string, out, "sim-out",
 ABSL_FLAG(int, sites_per_probe, 300, "sites per relay-probe process");
 ABSL_FLAG(double, probe_interval, 0.2,
           "seconds between the probes' reports (the gap resolution)");
+ABSL_FLAG(absl::Duration, parent_timeout, absl::Milliseconds(300),
+          "silence after which relays and sites fail over to their next "
+          "parent (relayd and relay-probe --parent-timeout); 50ms..5s");
 ABSL_FLAG(std::string, render, "",
           "only write report.html and report.svg again beside this "
           "report.json (runs nothing, needs no root)");
@@ -255,6 +258,11 @@ int Main(const char* argv0) {
   options.out_dir = absl::GetFlag(FLAGS_out);
   options.topology_name = topology_name;
   options.controller = mode == "controller";
+  options.parent_timeout = absl::GetFlag(FLAGS_parent_timeout);
+  if (options.parent_timeout < absl::Milliseconds(50) ||
+      options.parent_timeout > absl::Seconds(5)) {
+    return Usage("--parent-timeout must be within 50ms..5s");
+  }
   options.sites_per_probe = absl::GetFlag(FLAGS_sites_per_probe);
   options.probe_interval_s = interval;
   options.interrupted = &g_interrupted;

@@ -455,9 +455,10 @@ class Simulation {
   absl::Status StartRelay(const PlanRelay& relay) {
     const std::string port_file = Out("ports/" + relay.id + ".ports");
     std::remove(port_file.c_str());
-    std::vector<std::string> args = {options_.relayd,
-                                     "--metrics=" + Host(relay.address) + ":0",
-                                     "--port_file=" + port_file};
+    std::vector<std::string> args = {
+        options_.relayd, "--metrics=" + Host(relay.address) + ":0",
+        "--port_file=" + port_file,
+        "--parent_timeout=" + absl::FormatDuration(options_.parent_timeout)};
     if (options_.controller) {
       // Parents, children, keys and streams come from topologyd; the root
       // takes the stream from the source.
@@ -530,7 +531,9 @@ class Simulation {
               {options_.probe, "--sites_file=" + sites_file, "--json",
                "--duration=0",
                absl::StrCat("--interval=", options_.probe_interval_s),
-               "--decode_sites=1", "--port_file=" + port_file},
+               "--decode_sites=1", "--port_file=" + port_file,
+               "--parent_timeout=" +
+                   absl::FormatDuration(options_.parent_timeout)},
               Out("logs/" + group.name + ".log"));
           !s.ok()) {
         return s;

@@ -28,6 +28,8 @@ struct SimOptions {
   cascade::v1::SimScenario scenario;  // video_kbps and frame_rate resolved
   int sites_per_probe = 300;
   double probe_interval_s = 0.2;
+  // Silence after which relays and sites fail over to their next parent.
+  absl::Duration parent_timeout = absl::Milliseconds(300);
   // How long every relay may take to bind and every child to activate.
   absl::Duration startup_timeout = absl::Seconds(60);
   // Set from a signal handler: stop everything and return.
