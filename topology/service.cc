@@ -518,6 +518,10 @@ absl::StatusOr<std::unique_ptr<grpc::Server>> StartServer(
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   builder.AddListeningPort(listen, std::move(credentials), bound_port);
+  // A 100,000-node topology is about 7 MB of protobuf, beyond gRPC's 4 MB
+  // default; relayctl raises its own limit to match.
+  builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
+  builder.SetMaxSendMessageSize(kMaxMessageBytes);
   builder.RegisterService(service->relay_service());
   builder.RegisterService(service->admin_service());
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();

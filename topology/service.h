@@ -19,6 +19,9 @@
 
 namespace cascade::topology {
 
+// Largest Admin or relay message either way (a whole topology, a tree).
+inline constexpr int kMaxMessageBytes = 64 << 20;
+
 struct ServiceOptions {
   // When set, every Admin call needs "authorization: Bearer <token>".
   std::string admin_token;

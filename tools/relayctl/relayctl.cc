@@ -133,10 +133,16 @@ class Session {
  public:
   Session(const Options& options, std::ostream& out, std::ostream& err)
       : options_(options), out_(out), err_(err) {
-    stub_ = Admin::NewStub(grpc::CreateChannel(
-        options.controller, options.credentials != nullptr
-                                ? options.credentials
-                                : grpc::InsecureChannelCredentials()));
+    // Whole topologies and trees exceed gRPC's 4 MB default (topologyd's
+    // kMaxMessageBytes).
+    grpc::ChannelArguments args;
+    args.SetMaxReceiveMessageSize(64 << 20);
+    args.SetMaxSendMessageSize(64 << 20);
+    stub_ = Admin::NewStub(grpc::CreateCustomChannel(
+        options.controller,
+        options.credentials != nullptr ? options.credentials
+                                       : grpc::InsecureChannelCredentials(),
+        args));
   }
 
   int Run(const std::string& name, const std::vector<std::string>& operands) {
