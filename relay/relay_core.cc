@@ -211,9 +211,10 @@ void RelayCore::CheckParent() {
       options_.parent_timeout <= absl::ZeroDuration()) {
     return;
   }
+  if (now_ - last_failover_ > absl::Minutes(1)) recent_failovers_ = 0;
   const absl::Duration timeout =
       any_parent_heard_
-          ? options_.parent_timeout
+          ? options_.parent_timeout * (1 << std::min(recent_failovers_, 4))
           : std::max(options_.parent_timeout, options_.parent_startup_timeout);
   if (now_ - parent_last_heard_ >= timeout) FailOver();
 }
@@ -228,6 +229,8 @@ void RelayCore::FailOver() {
   }
   parent_failed_at_[silent.address] = now_;
   ++counters_.parent_failovers;
+  ++recent_failovers_;
+  last_failover_ = now_;
   LOG(WARNING) << "parent " << silent.id << " silent for "
                << absl::FormatDuration(now_ - parent_last_heard_)
                << "; failing over to " << options_.parents[next].id;

@@ -171,6 +171,11 @@ class RelayCore {
   std::optional<LeavingParent> leaving_parent_;
   // When each parent was left for silence (hold-down).
   absl::flat_hash_map<Endpoint, absl::Time> parent_failed_at_;
+  // Failovers in a row, each within a minute of the last: every one doubles
+  // the next timeout, so parents starved on an overloaded machine do not
+  // make their children bounce between them.
+  int recent_failovers_ = 0;
+  absl::Time last_failover_ = absl::InfinitePast();
   absl::Time last_parent_keepalive_ = absl::InfinitePast();
   absl::Time last_tick_;
   absl::Time last_child_report_ = absl::InfinitePast();

@@ -482,6 +482,31 @@ TEST_F(RelayCoreTest, SilentParentIsLeftForTheNextWhichRepairsTheGap) {
   EXPECT_EQ(core_.parent_index(), 1u);
 }
 
+TEST_F(RelayCoreTest, RepeatedFailoversBackOff) {
+  core_.Apply(WithStandby());
+  Receive(kParent, RtpPacket(kVideo, 1, 0, kSlice));
+  // Neither parent answers: 300 ms, then 600, then 1,200 between moves.
+  Run(absl::Milliseconds(305));
+  EXPECT_EQ(core_.counters().parent_failovers, 1u);
+  Run(absl::Milliseconds(590));
+  EXPECT_EQ(core_.counters().parent_failovers, 1u);
+  Run(absl::Milliseconds(15));
+  EXPECT_EQ(core_.counters().parent_failovers, 2u);
+  Run(absl::Milliseconds(1180));
+  EXPECT_EQ(core_.counters().parent_failovers, 2u);
+  Run(absl::Milliseconds(15));
+  EXPECT_EQ(core_.counters().parent_failovers, 3u);
+  // A quiet minute on a parent that answers restores the short timeout.
+  for (uint16_t seq = 2; seq < 700; ++seq) {
+    Run(absl::Milliseconds(100));
+    Receive(kParent, RtpPacket(kVideo, seq, 0, kSlice));
+    Receive(kStandby, RtpPacket(kVideo, seq, 0, kSlice));
+  }
+  const uint64_t before = core_.counters().parent_failovers;
+  Run(absl::Milliseconds(310));
+  EXPECT_EQ(core_.counters().parent_failovers, before + 1);
+}
+
 TEST_F(RelayCoreTest, TimeTheRelayItselfDidNotRunIsNotBlamedOnTheParent) {
   core_.Apply(WithStandby());
   Receive(kParent, RtpPacket(kVideo, 1, 0, kSlice));
