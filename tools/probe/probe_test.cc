@@ -420,20 +420,30 @@ TEST_F(SiteFailoverTest, EachNewParentGetsAFullTimeoutAndTheListWrapsRound) {
   // counted, and does not bring the site back.
   EXPECT_FALSE(site->OnDatagram(primary, MediaPacket(2), At(400)));
   EXPECT_FALSE(site->OnDatagram(primary, SenderReport(), At(450)));
-  site->OnTick(At(599));
+  site->OnTick(At(899));
   EXPECT_EQ(site->active_parent()->address, standby);
-  // The standby never answered: a full timeout after the switch the site
-  // moves on, round to the primary.
-  site->OnTick(At(600));
+  // The standby never answered: a full (backed-off, twice as long) timeout
+  // after the switch the site moves on, round to the primary.
+  site->OnTick(At(900));
   EXPECT_EQ(site->active_parent()->address, primary);
   const SiteReport report = site->Report();
   EXPECT_EQ(report.parent_switches, 2);
   EXPECT_EQ(report.stale_parent_packets, 2);
   EXPECT_EQ(report.packets, 1);
-  PollParents(At(600));
+  PollParents(At(900));
   EXPECT_EQ(primary_.activations.size(), 2u);
   // At the switch and once more before giving up on it (see below).
   EXPECT_EQ(standby_.activations.size(), 2u);
+}
+
+TEST_F(SiteFailoverTest, SwitchesInARowBackOff) {
+  auto site = MakeSite({primary_.link(), standby_.link()});
+  site->OnDatagram(primary_.link().address, MediaPacket(1), At(0));
+  // Nobody answers: switches at 300, 900 (600 later) and 2,100 (1,200).
+  for (int ms = 0; ms <= 2095; ms += 5) site->OnTick(At(ms));
+  EXPECT_EQ(site->Report().parent_switches, 2);
+  site->OnTick(At(2100));
+  EXPECT_EQ(site->Report().parent_switches, 3);
 }
 
 TEST_F(SiteFailoverTest, ANewParentIsAskedAgainUntilItAnswers) {

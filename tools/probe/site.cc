@@ -167,10 +167,17 @@ bool Site::IsParent(const relay::Endpoint& address) const {
 }
 
 void Site::FailOverIfSilent(absl::Time now) {
+  if (now - last_switch_ > absl::Minutes(1)) recent_switches_ = 0;
+  // As relayd: each switch within a minute of the last doubles the timeout,
+  // so parents that are starved, not dead, are not bounced between.
+  const absl::Duration timeout =
+      options_.parent_timeout * (1 << std::min(recent_switches_, 4));
   if (options_.parents.size() < 2 || !parent_heard_ ||
-      now - last_from_parent_ < options_.parent_timeout) {
+      now - last_from_parent_ < timeout) {
     return;
   }
+  ++recent_switches_;
+  last_switch_ = now;
   // The old parent is taken for dead: no deactivation, no more keepalives.
   active_ = (active_ + 1) % options_.parents.size();
   ++counters_.parent_switches;

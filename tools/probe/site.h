@@ -158,6 +158,9 @@ class Site {
   bool parent_heard_ = false;
   // The active parent has answered since the site moved to it.
   bool active_parent_heard_ = false;
+  // Switches in a row, each within a minute of the last (back-off).
+  int recent_switches_ = 0;
+  absl::Time last_switch_ = absl::InfinitePast();
   absl::Time last_activation_ = absl::InfinitePast();
   absl::Time last_keepalive_ = absl::InfinitePast();
   LatencySinks sinks_;
