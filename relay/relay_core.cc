@@ -324,10 +324,6 @@ std::vector<std::string> RelayCore::SilentChildren() const {
   return silent;
 }
 
-absl::Duration RelayCore::parent_silence() const {
-  return clock_->Now() - parent_last_heard_;
-}
-
 uint64_t RelayCore::drops(absl::string_view kind,
                           absl::string_view reason) const {
   auto it = drops_.find(std::make_pair(kind, reason));

@@ -101,8 +101,6 @@ class RelayCore {
   uint64_t total_drops() const;
   const StreamCounters* stream_counters(uint32_t ssrc) const;
   const CoreCounters& counters() const { return counters_; }
-  // Time since anything arrived from the active parent.
-  absl::Duration parent_silence() const;
   // The parent being left make-before-break, if any.
   const Endpoint* leaving_parent() const;
 
