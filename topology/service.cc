@@ -309,73 +309,55 @@ class AdminService : public cascade::v1::Admin::CallbackService {
       grpc::CallbackServerContext* context,
       const cascade::v1::ApplyTopologyRequest* request,
       cascade::v1::ChangeResponse* response) override {
-    Change change;
-    *change.mutable_apply() = *request;
-    return Submit(context, std::move(change), response);
+    return SubmitAs(context, &Change::mutable_apply, *request, response);
   }
   grpc::ServerUnaryReactor* AddNode(
       grpc::CallbackServerContext* context,
       const cascade::v1::AddNodeRequest* request,
       cascade::v1::ChangeResponse* response) override {
-    Change change;
-    *change.mutable_add() = *request;
-    return Submit(context, std::move(change), response);
+    return SubmitAs(context, &Change::mutable_add, *request, response);
   }
   grpc::ServerUnaryReactor* RemoveNode(
       grpc::CallbackServerContext* context,
       const cascade::v1::RemoveNodeRequest* request,
       cascade::v1::ChangeResponse* response) override {
-    Change change;
-    *change.mutable_remove() = *request;
-    return Submit(context, std::move(change), response);
+    return SubmitAs(context, &Change::mutable_remove, *request, response);
   }
   grpc::ServerUnaryReactor* MoveNode(
       grpc::CallbackServerContext* context,
       const cascade::v1::MoveNodeRequest* request,
       cascade::v1::ChangeResponse* response) override {
-    Change change;
-    *change.mutable_move() = *request;
-    return Submit(context, std::move(change), response);
+    return SubmitAs(context, &Change::mutable_move, *request, response);
   }
   grpc::ServerUnaryReactor* DrainNode(
       grpc::CallbackServerContext* context,
       const cascade::v1::DrainNodeRequest* request,
       cascade::v1::ChangeResponse* response) override {
-    Change change;
-    *change.mutable_drain() = *request;
-    return Submit(context, std::move(change), response);
+    return SubmitAs(context, &Change::mutable_drain, *request, response);
   }
   grpc::ServerUnaryReactor* Failover(
       grpc::CallbackServerContext* context,
       const cascade::v1::FailoverRequest* request,
       cascade::v1::ChangeResponse* response) override {
-    Change change;
-    *change.mutable_failover() = *request;
-    return Submit(context, std::move(change), response);
+    return SubmitAs(context, &Change::mutable_failover, *request, response);
   }
   grpc::ServerUnaryReactor* Restore(
       grpc::CallbackServerContext* context,
       const cascade::v1::RestoreRequest* request,
       cascade::v1::ChangeResponse* response) override {
-    Change change;
-    *change.mutable_restore() = *request;
-    return Submit(context, std::move(change), response);
+    return SubmitAs(context, &Change::mutable_restore, *request, response);
   }
   grpc::ServerUnaryReactor* SelectUpstream(
       grpc::CallbackServerContext* context,
       const cascade::v1::UpstreamRequest* request,
       cascade::v1::ChangeResponse* response) override {
-    Change change;
-    *change.mutable_select() = *request;
-    return Submit(context, std::move(change), response);
+    return SubmitAs(context, &Change::mutable_select, *request, response);
   }
   grpc::ServerUnaryReactor* ReleaseUpstream(
       grpc::CallbackServerContext* context,
       const cascade::v1::UpstreamRequest* request,
       cascade::v1::ChangeResponse* response) override {
-    Change change;
-    *change.mutable_release() = *request;
-    return Submit(context, std::move(change), response);
+    return SubmitAs(context, &Change::mutable_release, *request, response);
   }
 
   grpc::ServerUnaryReactor* GetStats(
@@ -414,6 +396,17 @@ class AdminService : public cascade::v1::Admin::CallbackService {
                           "wrong admin token");
     }
     return grpc::Status::OK;
+  }
+
+  // A change made of one request, set in the field `set` returns.
+  template <typename Request>
+  grpc::ServerUnaryReactor* SubmitAs(grpc::CallbackServerContext* context,
+                                     Request* (Change::*set)(),
+                                     const Request& request,
+                                     cascade::v1::ChangeResponse* response) {
+    Change change;
+    *(change.*set)() = request;
+    return Submit(context, std::move(change), response);
   }
 
   grpc::ServerUnaryReactor* Submit(grpc::CallbackServerContext* context,
