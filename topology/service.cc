@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "topology/client/controllers.h"
 
 namespace cascade::topology {
 
@@ -26,8 +27,14 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
 // waiting behind it.
 class AssignmentWriter : public grpc::ServerWriteReactor<Assignment> {
  public:
-  AssignmentWriter(ControllerService* service, std::string node_id)
+  // A writer with a non-OK `refusal` only finishes with it.
+  AssignmentWriter(ControllerService* service, std::string node_id,
+                   grpc::Status refusal)
       : service_(service), node_id_(std::move(node_id)) {
+    if (!refusal.ok()) {
+      Close(std::move(refusal));
+      return;
+    }
     if (!service_->AddWatcher(node_id_, this)) {
       Close(grpc::Status(grpc::StatusCode::UNAVAILABLE, "shutting down"));
       return;
@@ -213,7 +220,13 @@ namespace {
 class ReportReader
     : public grpc::ServerReadReactor<cascade::v1::ReportRequest> {
  public:
-  explicit ReportReader(Controller* controller) : controller_(controller) {
+  // A reader with a non-OK `refusal` only finishes with it.
+  ReportReader(Controller* controller, grpc::Status refusal)
+      : controller_(controller) {
+    if (!refusal.ok()) {
+      Finish(std::move(refusal));
+      return;
+    }
     StartRead(&request_);
   }
   void OnReadDone(bool ok) override {
@@ -251,7 +264,7 @@ class RelayService : public cascade::v1::RelayControl::CallbackService {
       grpc::CallbackServerContext* context,
       const cascade::v1::RegisterRequest* request,
       cascade::v1::RegisterResponse* response) override {
-    return Respond(context, grpc::Status::OK, [&] {
+    return Respond(context, service_->Serving(context), [&] {
       auto result = service_->controller()->Register(*request);
       if (result.ok()) *response = *result;
       return result.status();
@@ -259,21 +272,25 @@ class RelayService : public cascade::v1::RelayControl::CallbackService {
   }
 
   grpc::ServerWriteReactor<Assignment>* Watch(
-      grpc::CallbackServerContext*,
+      grpc::CallbackServerContext* context,
       const cascade::v1::WatchRequest* request) override {
-    return new AssignmentWriter(service_, request->node_id());
+    return new AssignmentWriter(service_, request->node_id(),
+                                service_->Serving(context));
   }
 
   grpc::ServerUnaryReactor* Ack(grpc::CallbackServerContext* context,
                                 const cascade::v1::AckRequest* request,
                                 cascade::v1::AckResponse*) override {
-    return Respond(context, grpc::Status::OK,
+    return Respond(context, service_->Serving(context),
                    [&] { return service_->controller()->Ack(*request); });
   }
 
   grpc::ServerReadReactor<cascade::v1::ReportRequest>* Report(
-      grpc::CallbackServerContext*, cascade::v1::ReportResponse*) override {
-    return new ReportReader(service_->controller());
+      grpc::CallbackServerContext* context,
+      cascade::v1::ReportResponse*) override {
+    grpc::Status serving = service_->Serving(context);
+    return new ReportReader(serving.ok() ? service_->controller() : nullptr,
+                            std::move(serving));
   }
 
  private:
@@ -288,7 +305,7 @@ class AdminService : public cascade::v1::Admin::CallbackService {
       grpc::CallbackServerContext* context,
       const cascade::v1::GetTopologyRequest* request,
       cascade::v1::GetTopologyResponse* response) override {
-    return Respond(context, Authorize(context), [&] {
+    return Respond(context, Admit(context), [&] {
       auto result = service_->controller()->GetTopology(request->root());
       if (result.ok()) *response = std::move(*result);
       return result.status();
@@ -298,7 +315,7 @@ class AdminService : public cascade::v1::Admin::CallbackService {
   grpc::ServerUnaryReactor* GetNode(grpc::CallbackServerContext* context,
                                     const cascade::v1::GetNodeRequest* request,
                                     cascade::v1::NodeView* response) override {
-    return Respond(context, Authorize(context), [&] {
+    return Respond(context, Admit(context), [&] {
       auto result = service_->controller()->GetNode(request->id());
       if (result.ok()) *response = std::move(*result);
       return result.status();
@@ -363,7 +380,7 @@ class AdminService : public cascade::v1::Admin::CallbackService {
   grpc::ServerUnaryReactor* GetStats(
       grpc::CallbackServerContext* context, const cascade::v1::StatsRequest*,
       cascade::v1::StatsResponse* response) override {
-    return Respond(context, Authorize(context), [&] {
+    return Respond(context, Admit(context), [&] {
       *response = service_->controller()->GetStats();
       response->set_watchers(service_->watcher_count());
       return absl::OkStatus();
@@ -374,10 +391,16 @@ class AdminService : public cascade::v1::Admin::CallbackService {
       grpc::CallbackServerContext* context,
       const cascade::v1::EventsRequest*) override {
     return new EventWriter(service_, service_->options().event_backlog,
-                           Authorize(context));
+                           Admit(context));
   }
 
  private:
+  // Authorised, then served here (a follower refuses, naming the leader).
+  grpc::Status Admit(grpc::CallbackServerContext* context) const {
+    grpc::Status authorized = Authorize(context);
+    return authorized.ok() ? service_->Serving(context) : authorized;
+  }
+
   grpc::Status Authorize(grpc::CallbackServerContext* context) const {
     const std::string& token = service_->options().admin_token;
     if (token.empty()) return grpc::Status::OK;
@@ -412,7 +435,7 @@ class AdminService : public cascade::v1::Admin::CallbackService {
   grpc::ServerUnaryReactor* Submit(grpc::CallbackServerContext* context,
                                    Change change,
                                    cascade::v1::ChangeResponse* response) {
-    return Respond(context, Authorize(context), [&] {
+    return Respond(context, Admit(context), [&] {
       auto result = service_->controller()->Submit(std::move(change));
       if (result.ok()) *response = *result;
       return result.status();
@@ -430,10 +453,43 @@ ControllerService::ControllerService(Controller* controller,
       options_(std::move(options)),
       relay_(std::make_unique<RelayService>(this)),
       admin_(std::make_unique<AdminService>(this)) {
-  controller_->SetListener(this);
+  if (controller != nullptr) controller->SetListener(this);
 }
 
-ControllerService::~ControllerService() { controller_->SetListener(nullptr); }
+ControllerService::~ControllerService() {
+  Controller* controller = controller_.load();
+  if (controller != nullptr) controller->SetListener(nullptr);
+}
+
+void ControllerService::Lead(Controller* controller) {
+  // Before it is published: the controller calls the listener under its
+  // own lock, which then takes mu_, so never the other way round.
+  controller->SetListener(this);
+  absl::MutexLock lock(&mu_);
+  controller_.store(controller);
+}
+
+grpc::Status ControllerService::Serving(
+    grpc::ServerContextBase* context) const {
+  {
+    absl::MutexLock lock(&mu_);
+    if (!shut_down_ && controller_.load() != nullptr) return grpc::Status::OK;
+  }
+  // A single controller (no group) that shuts down names no leader.
+  if (!options_.leader_address) {
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                        "controller shutting down");
+  }
+  const std::string leader = options_.leader_address();
+  context->AddTrailingMetadata(kLeaderMetadata, leader);
+  return grpc::Status(
+      grpc::StatusCode::UNAVAILABLE,
+      leader.empty()
+          ? "this controller does not lead and no leader is known yet "
+            "(election in progress); retry"
+          : absl::StrCat("this controller does not lead; the leader is ",
+                         leader));
+}
 
 void ControllerService::Shutdown() {
   absl::MutexLock lock(&mu_);

@@ -2,11 +2,18 @@
 // Every Watch and Events stream keeps at most one write in flight; while it
 // is in flight only the newest assignment is kept (older ones are
 // superseded, since each assignment is complete).
+//
+// With several controllers (topologyd on etcd) the service starts as a
+// follower: every call is refused UNAVAILABLE with the leader's address in
+// the message and in trailing metadata (kLeaderMetadata), until Lead() hands
+// it the recovered Controller.
 #ifndef CASCADE_TOPOLOGY_SERVICE_H_
 #define CASCADE_TOPOLOGY_SERVICE_H_
 
 #include <grpcpp/grpcpp.h>
 
+#include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -28,6 +35,9 @@ struct ServiceOptions {
   // Events kept for a subscriber that reads slower than they come; beyond
   // it the oldest are dropped and the subscriber is told how many.
   size_t event_backlog = 1024;
+  // While not leading: the leader's admin HOST:PORT for redirects (empty
+  // when none is known). Unset means "no leader known".
+  std::function<std::string()> leader_address;
 };
 
 class AssignmentWriter;
@@ -35,6 +45,7 @@ class EventWriter;
 
 class ControllerService : public ControllerListener {
  public:
+  // A null `controller` starts as a follower, until Lead().
   ControllerService(Controller* controller, ServiceOptions options);
   ~ControllerService() override;
   ControllerService(const ControllerService&) = delete;
@@ -43,8 +54,16 @@ class ControllerService : public ControllerListener {
   grpc::Service* relay_service() { return relay_.get(); }
   grpc::Service* admin_service() { return admin_.get(); }
 
-  // Ends every open stream, so the server can shut down.
+  // Serves from `controller` (recovered) from now on. Call once, on a
+  // follower. `controller` must outlive the service.
+  void Lead(Controller* controller);
+  // Ends every open stream with UNAVAILABLE and refuses every later call
+  // (naming the leader, if known): on shutdown, or at once when this
+  // controller stops leading.
   void Shutdown();
+  // OK while this service serves; otherwise the refusal, its trailing
+  // metadata already added to `context`.
+  grpc::Status Serving(grpc::ServerContextBase* context) const;
   size_t watcher_count() const;
 
   // ControllerListener.
@@ -60,11 +79,12 @@ class ControllerService : public ControllerListener {
   bool AddEventWriter(EventWriter* writer);
   void RemoveEventWriter(EventWriter* writer);
 
-  Controller* controller() { return controller_; }
+  // Only after Serving() returned OK.
+  Controller* controller() { return controller_.load(); }
   const ServiceOptions& options() const { return options_; }
 
  private:
-  Controller* const controller_;
+  std::atomic<Controller*> controller_;
   const ServiceOptions options_;
   std::unique_ptr<grpc::Service> relay_;
   std::unique_ptr<grpc::Service> admin_;

@@ -47,30 +47,56 @@ int RelayClient::sessions() const {
   return sessions_;
 }
 
+std::string RelayClient::controller() const {
+  absl::MutexLock lock(&mu_);
+  return session_controller_;
+}
+
 void RelayClient::Run() {
+  absl::StatusOr<std::vector<std::string>> list =
+      ParseControllerList(options_.controller);
+  ControllerTargets targets(
+      list.ok() ? *std::move(list)
+                : std::vector<std::string>{options_.controller});
   absl::Duration backoff = options_.min_backoff;
   while (true) {
     absl::Time started = absl::Now();
-    absl::Status status = RunSession();
+    const int sessions_before = sessions();
+    const std::string controller = targets.current();
+    Redirect redirect;
+    absl::Status status = RunSession(controller, &redirect);
+    // Registered: this controller led; when it fails, every other one is
+    // worth a try before backing off.
+    if (sessions() > sessions_before) targets.Succeeded();
     // A session that lived a while was healthy: start backing off afresh.
     if (absl::Now() - started > options_.max_backoff) {
       backoff = options_.min_backoff;
     }
+    // Backing off only once the whole list failed: the next controller may
+    // well be the leader.
+    const bool pass_failed = targets.Failed(redirect.leader);
     absl::MutexLock lock(&mu_);
     if (stopping_) return;
-    LOG(WARNING) << "node " << options_.node_id << ": " << status
-                 << "; reconnecting in " << backoff;
+    if (!pass_failed) {
+      LOG(WARNING) << "node " << options_.node_id << ": " << controller << ": "
+                   << status << "; trying " << targets.current();
+      continue;
+    }
+    LOG(WARNING) << "node " << options_.node_id << ": " << controller << ": "
+                 << status << "; reconnecting to " << targets.current()
+                 << " in " << backoff;
     mu_.AwaitWithTimeout(absl::Condition(&stopping_), backoff);
     if (stopping_) return;
     backoff = std::min(backoff * 2, options_.max_backoff);
   }
 }
 
-absl::Status RelayClient::RunSession() {
-  auto channel = grpc::CreateChannel(options_.controller,
-                                     options_.credentials != nullptr
-                                         ? options_.credentials
-                                         : grpc::InsecureChannelCredentials());
+absl::Status RelayClient::RunSession(const std::string& controller,
+                                     Redirect* redirect) {
+  auto channel =
+      grpc::CreateChannel(controller, options_.credentials != nullptr
+                                          ? options_.credentials
+                                          : grpc::InsecureChannelCredentials());
   auto stub = cascade::v1::RelayControl::NewStub(channel);
 
   cascade::v1::RegisterRequest register_request;
@@ -82,7 +108,10 @@ absl::Status RelayClient::RunSession() {
       absl::ToChronoTime(absl::Now() + options_.call_timeout));
   grpc::Status status =
       stub->Register(&register_context, register_request, &registered);
-  if (!status.ok()) return FromGrpc(status, "register");
+  if (!status.ok()) {
+    *redirect = RedirectOf(register_context);
+    return FromGrpc(status, "register");
+  }
 
   absl::Duration interval = options_.report_interval;
   if (registered.lease_timeout_ms() > 0) {
@@ -95,6 +124,7 @@ absl::Status RelayClient::RunSession() {
     absl::MutexLock lock(&mu_);
     if (stopping_) return absl::CancelledError("stopping");
     ++sessions_;
+    session_controller_ = controller;
     session_over_ = false;
     watch_context_ = &watch_context;
   }
@@ -130,6 +160,7 @@ absl::Status RelayClient::RunSession() {
     }
   }
   status = reader->Finish();
+  *redirect = RedirectOf(watch_context);
   {
     absl::MutexLock lock(&mu_);
     session_over_ = true;

@@ -1,6 +1,8 @@
 // The relay side of the controller protocol: register, hold the Watch,
 // hand each assignment to a listener, acknowledge it, keep the Report stream
-// (the lease) alive, and reconnect with backoff when anything breaks.
+// (the lease) alive, and reconnect with backoff when anything breaks. Given
+// several controllers (one leads, the others redirect), it follows the
+// redirects and moves on through the list when the one it uses dies.
 #ifndef CASCADE_TOPOLOGY_CLIENT_RELAY_CLIENT_H_
 #define CASCADE_TOPOLOGY_CLIENT_RELAY_CLIENT_H_
 
@@ -15,6 +17,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "proto/controller.grpc.pb.h"
+#include "topology/client/controllers.h"
 
 namespace cascade::topology {
 
@@ -31,7 +34,9 @@ class AssignmentListener {
 };
 
 struct RelayClientOptions {
-  // HOST:PORT of topologyd.
+  // HOST:PORT of topologyd, or several as HOST:PORT,HOST:PORT,... (tried in
+  // order; see controllers.h). Callers validate it with
+  // ParseControllerList; an invalid list is used as one address.
   std::string controller;
   std::string node_id;
   // Reported at registration (informational).
@@ -61,11 +66,15 @@ class RelayClient {
   void Stop();
   // Sessions started so far (a reconnect starts a new one).
   int sessions() const;
+  // The controller of the current (or last) session.
+  std::string controller() const;
 
  private:
   void Run();
-  // One connection: register, watch and report until something breaks.
-  absl::Status RunSession();
+  // One connection to `controller`: register, watch and report until
+  // something breaks. `*redirect` gets what the refusal said about the
+  // leader.
+  absl::Status RunSession(const std::string& controller, Redirect* redirect);
   void ReportLoop(cascade::v1::RelayControl::Stub* stub,
                   absl::Duration interval, grpc::ClientContext* watch_context);
 
@@ -77,6 +86,7 @@ class RelayClient {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool session_over_ ABSL_GUARDED_BY(mu_) = false;
   int sessions_ ABSL_GUARDED_BY(mu_) = 0;
+  std::string session_controller_ ABSL_GUARDED_BY(mu_);
   // The last assignment the listener applied, serialised with version 0.
   // Only the client's thread touches it.
   std::string applied_content_;

@@ -1,0 +1,64 @@
+// Several controllers in one group (topologyd on etcd: one leads, the others
+// redirect): parsing the list, reading a follower's redirect, and choosing
+// which controller to call next.
+#ifndef CASCADE_TOPOLOGY_CLIENT_CONTROLLERS_H_
+#define CASCADE_TOPOLOGY_CLIENT_CONTROLLERS_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace cascade::topology {
+
+// Trailing metadata a controller that does not lead puts on every refusal:
+// the leader's HOST:PORT, or empty while no leader is known.
+inline constexpr char kLeaderMetadata[] = "cascade-leader";
+
+// "A,B,C" (HOST:PORT each) into its entries; InvalidArgument naming the
+// problem for an empty list or entry.
+absl::StatusOr<std::vector<std::string>> ParseControllerList(
+    absl::string_view list);
+
+// What a finished call says about leadership.
+struct Redirect {
+  // The controller refused because it does not lead: the call was not
+  // applied there, so it is safe to send elsewhere.
+  bool not_leader = false;
+  // The leader it named; empty when it knows none.
+  std::string leader;
+};
+Redirect RedirectOf(const grpc::ClientContext& context);
+
+// Which controller to call: the first of the list at the start; a redirect
+// moves to the leader it names (once per list position, so two stale
+// redirects cannot bounce a client between two dead controllers); any other
+// failure moves to the next in the list. Sticks to a controller that
+// answers. Not thread-safe.
+class ControllerTargets {
+ public:
+  // `controllers` must not be empty.
+  explicit ControllerTargets(std::vector<std::string> controllers);
+
+  const std::string& current() const;
+  // The call on current() failed; `leader` is the leader it named (empty:
+  // none). Returns true when every controller of the list has failed since
+  // the last success: the caller should back off before the next attempt.
+  bool Failed(const std::string& leader);
+  void Succeeded();
+
+ private:
+  const std::vector<std::string> controllers_;
+  size_t position_ = 0;
+  // A redirect target followed from this position; empty when none.
+  std::string redirect_;
+  bool redirected_ = false;
+  size_t failures_ = 0;
+};
+
+}  // namespace cascade::topology
+
+#endif  // CASCADE_TOPOLOGY_CLIENT_CONTROLLERS_H_
