@@ -166,7 +166,20 @@ absl::StatusOr<cascade::v1::ChangeResponse> Controller::SubmitLocked(
         absl::StrCat("cannot persist the change: ", status.message()));
   }
   state_ = std::move(candidate);
-  link_keys_.clear();
+  switch (change.change_case()) {
+    case Change::kApply:
+    case Change::kAdd:
+    case Change::kRemove:
+    case Change::kMove:
+      layout_stale_ = true;
+      rebuild_all_ = true;
+      break;
+    default:
+      // Pins reorder candidates; other changes only flip admin flags or
+      // selections, which the plan reads afresh each time.
+      if (change.pins_size() > 0) layout_stale_ = true;
+      break;
+  }
   if (store_->RecordsSinceSnapshot() >= options_.snapshot_every) {
     absl::Status snapshot = store_->WriteSnapshot(state_);
     if (!snapshot.ok()) LOG(WARNING) << "snapshot failed: " << snapshot;
@@ -197,57 +210,58 @@ NodeStatus Controller::StatusLocked(int index) const {
 }
 
 const std::string& Controller::LinkKeyLocked(int child, int parent) {
-  const Node& c = state_.topology().nodes(child);
-  const Node& p = state_.topology().nodes(parent);
-  std::string cache_key = absl::StrCat(c.id(), std::string(1, '\0'), p.id());
-  auto it = link_keys_.find(cache_key);
+  auto it = link_keys_.find({child, parent});
   if (it == link_keys_.end()) {
-    it = link_keys_.emplace(cache_key, LinkKey(c.key(), p.id())).first;
+    it = link_keys_
+             .emplace(std::make_pair(child, parent),
+                      LinkKey(state_.topology().nodes(child).key(),
+                              state_.topology().nodes(parent).id()))
+             .first;
   }
   return it->second;
 }
 
-uint32_t Controller::RecomputeLocked() {
+void Controller::RebuildLayoutLocked() {
   const auto& nodes = state_.topology().nodes();
   const int n = nodes.size();
   const absl::flat_hash_map<std::string, int> previous_index =
       std::move(index_);
   index_.clear();
+  index_.reserve(n);
   for (int i = 0; i < n; ++i) index_[nodes[i].id()] = i;
-  const absl::Time now = clock_->Now();
-  unheard_ = 0;
-  for (const Node& node : nodes) {
-    // Plain endpoints never report; every other node is expected to.
-    if (node.plain_endpoint()) continue;
-    Live& live = live_[node.id()];
-    if (live.expected_since == absl::InfinitePast()) {
-      live.expected_since = now;
-    }
-    if (live.last_report == absl::InfinitePast()) ++unheard_;
-  }
-  // Where node i was: the k-th parent of the plan last sent, or -1. Without
-  // one (a restart, a new node) the parent it reports receiving from stands
-  // for its active parent.
-  auto previous_parent = [&](int i, size_t k) {
-    auto old = previous_index.find(nodes[i].id());
-    if (plan_was_sent_ && old != previous_index.end() &&
-        old->second < static_cast<int>(parents_.size())) {
-      const std::vector<int>& was = parents_[old->second];
-      if (k >= was.size()) return -1;
-      auto now_at = index_.find(plan_ids_[was[k]]);
-      return now_at == index_.end() ? -1 : now_at->second;
-    }
-    if (k != 0) return -1;
-    auto live = live_.find(nodes[i].id());
-    if (live == live_.end()) return -1;
-    auto from = index_.find(live->second.stats.receiving_from());
-    return from == index_.end() ? -1 : from->second;
-  };
+  link_keys_.clear();
 
-  admin_.clear();
+  // The last plan in the new indices: a parent that is gone is dropped from
+  // the list (as a lookup of its id found nothing before).
+  std::vector<const std::string*> previous_ids(parents_.size());
+  for (const auto& [id, i] : previous_index) {
+    if (i < static_cast<int>(previous_ids.size())) previous_ids[i] = &id;
+  }
+  std::vector<std::vector<int>> parents(n);
+  std::vector<bool> known(n, false);
+  for (int i = 0; i < n; ++i) {
+    auto old = previous_index.find(nodes[i].id());
+    if (old == previous_index.end() ||
+        old->second >= static_cast<int>(parents_.size()) ||
+        !parent_known_[old->second]) {
+      continue;
+    }
+    known[i] = true;
+    for (int p : parents_[old->second]) {
+      auto now_at = index_.find(*previous_ids[p]);
+      parents[i].push_back(now_at == index_.end() ? -1 : now_at->second);
+    }
+  }
+  parents_ = std::move(parents);
+  parent_known_ = std::move(known);
+  // In old indices when the topology changed, but then every assignment is
+  // rebuilt anyway: only their size matters for the comparison.
+  active_children_.resize(n);
+  standby_children_.resize(n);
+  upstream_.resize(n);
+
   absl::flat_hash_map<std::string, std::string> pinned;
   for (const auto& admin : state_.admin()) {
-    admin_[admin.id()] = &admin;
     if (!admin.pinned_parent().empty()) {
       pinned[admin.id()] = admin.pinned_parent();
     }
@@ -260,22 +274,13 @@ uint32_t Controller::RecomputeLocked() {
           .push_back(i);
     }
   }
-  const uint64_t downstream_kbps = DownstreamKbps(state_.topology());
-  std::vector<bool> usable(n);
-  std::vector<uint32_t> capacity(n), load(n, 0);
-  for (int i = 0; i < n; ++i) {
-    NodeStatus status = StatusLocked(i);
-    usable[i] = status == cascade::v1::STATUS_UP ||
-                status == cascade::v1::STATUS_UNKNOWN;
-    capacity[i] = ChildCapacity(nodes[i], downstream_kbps);
-  }
-
   // Candidate parents in preference order: the pin, the desired parent,
   // configured standbys, standby-role nodes of the desired parent's tier and
   // region, then the desired parent's ancestors (the next tier up). Only
   // higher tiers, so the effective tree can never cycle.
-  auto candidates_of = [&](int i) {
-    std::vector<int> out;
+  candidates_.assign(n, {});
+  for (int i = 0; i < n; ++i) {
+    std::vector<int>& out = candidates_[i];
     auto add = [&](const std::string& id) {
       auto it = index_.find(id);
       if (it == index_.end() || it->second == i) return;
@@ -301,20 +306,68 @@ uint32_t Controller::RecomputeLocked() {
         add(nodes[up->second].id());
       }
     }
-    return out;
-  };
-
-  std::vector<int> order(n);
-  for (int i = 0; i < n; ++i) order[i] = i;
-  std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
+  }
+  const uint64_t downstream_kbps = DownstreamKbps(state_.topology());
+  capacity_.resize(n);
+  for (int i = 0; i < n; ++i) {
+    capacity_[i] = ChildCapacity(nodes[i], downstream_kbps);
+  }
+  tier_order_.resize(n);
+  for (int i = 0; i < n; ++i) tier_order_[i] = i;
+  std::stable_sort(tier_order_.begin(), tier_order_.end(), [&](int a, int b) {
     return nodes[a].tier() < nodes[b].tier();
   });
-  std::vector<std::vector<int>> candidates(n);
+  layout_stale_ = false;
+}
+
+uint32_t Controller::RecomputeLocked() {
+  if (!options_.incremental) {
+    layout_stale_ = true;
+    rebuild_all_ = true;
+  }
+  if (layout_stale_) RebuildLayoutLocked();
+  const auto& nodes = state_.topology().nodes();
+  const int n = nodes.size();
+  const absl::Time now = clock_->Now();
+  unheard_ = 0;
+  for (const Node& node : nodes) {
+    // Plain endpoints never report; every other node is expected to.
+    if (node.plain_endpoint()) continue;
+    Live& live = live_[node.id()];
+    if (live.expected_since == absl::InfinitePast()) {
+      live.expected_since = now;
+    }
+    if (live.last_report == absl::InfinitePast()) ++unheard_;
+  }
+  // Where node i was: the k-th parent of the plan last sent, or -1. Without
+  // one (a restart, a new node) the parent it reports receiving from stands
+  // for its active parent.
+  auto previous_parent = [&](int i, size_t k) {
+    if (parent_known_[i]) {
+      return k < parents_[i].size() ? parents_[i][k] : -1;
+    }
+    if (k != 0) return -1;
+    auto live = live_.find(nodes[i].id());
+    if (live == live_.end()) return -1;
+    auto from = index_.find(live->second.stats.receiving_from());
+    return from == index_.end() ? -1 : from->second;
+  };
+
+  admin_.clear();
+  for (const auto& admin : state_.admin()) admin_[admin.id()] = &admin;
+  std::vector<bool> usable(n);
+  std::vector<uint32_t> load(n, 0);
+  for (int i = 0; i < n; ++i) {
+    NodeStatus status = StatusLocked(i);
+    usable[i] = status == cascade::v1::STATUS_UP ||
+                status == cascade::v1::STATUS_UNKNOWN;
+  }
+
   std::vector<std::vector<int>> parents(n);
-  auto fits = [&](int p) { return usable[p] && load[p] < capacity[p]; };
+  auto fits = [&](int p) { return usable[p] && load[p] < capacity_[p]; };
   auto is_candidate = [&](int i, int p) {
-    return std::find(candidates[i].begin(), candidates[i].end(), p) !=
-           candidates[i].end();
+    return std::find(candidates_[i].begin(), candidates_[i].end(), p) !=
+           candidates_[i].end();
   };
   auto take = [&](int i, int p) {
     parents[i].push_back(p);
@@ -322,17 +375,16 @@ uint32_t Controller::RecomputeLocked() {
   };
   // First every node whose first choice can take it, so failed-over nodes
   // never push a node off its own parent.
-  for (int i : order) {
-    candidates[i] = candidates_of(i);
-    if (!candidates[i].empty() && fits(candidates[i][0])) {
-      take(i, candidates[i][0]);
+  for (int i : tier_order_) {
+    if (!candidates_[i].empty() && fits(candidates_[i][0])) {
+      take(i, candidates_[i][0]);
     }
   }
   // Then the others stay where they were while that still works, or else
   // take the standby they were given: the one their relay has already
   // switched to on its own when its parent went silent. So the controller
   // confirms a failover instead of making a second move.
-  for (int i : order) {
+  for (int i : tier_order_) {
     if (!parents[i].empty()) continue;
     for (int was : {previous_parent(i, 0), previous_parent(i, 1)}) {
       if (was >= 0 && is_candidate(i, was) && fits(was)) {
@@ -342,9 +394,9 @@ uint32_t Controller::RecomputeLocked() {
     }
   }
   // The rest on their first candidate with room, in order.
-  for (int i : order) {
+  for (int i : tier_order_) {
     if (!parents[i].empty()) continue;
-    for (int c : candidates[i]) {
+    for (int c : candidates_[i]) {
       if (fits(c)) {
         take(i, c);
         break;
@@ -355,14 +407,14 @@ uint32_t Controller::RecomputeLocked() {
   // active parent that stands by on them, so when that parent fails all of
   // its children fit where their relays switch to.
   absl::flat_hash_map<std::pair<int, int>, uint32_t> standing_by;
-  for (int i : order) {
+  for (int i : tier_order_) {
     if (parents[i].empty()) continue;
     const int active = parents[i][0];
-    for (int c : candidates[i]) {
+    for (int c : candidates_[i]) {
       if (static_cast<int>(parents[i].size()) > options_.max_standbys) break;
       if (c == active || !usable[c]) continue;
       uint32_t& reserved = standing_by[{c, active}];
-      if (load[c] + reserved < capacity[c]) {
+      if (load[c] + reserved < capacity_[c]) {
         parents[i].push_back(c);
         ++reserved;
       }
@@ -407,69 +459,98 @@ uint32_t Controller::RecomputeLocked() {
     }
   }
 
+  // Which assignments may differ from the last ones: only a node's own
+  // plan entries go into it besides the topology (whose change rebuilds
+  // them all).
+  auto same_upstream = [](const auto& a, const auto& b) {
+    if (a.size() != b.size()) return false;
+    for (size_t k = 0; k < a.size(); ++k) {
+      if (a[k].SerializeAsString() != b[k].SerializeAsString()) return false;
+    }
+    return true;
+  };
+  std::vector<int> dirty;
+  for (int i = 0; i < n; ++i) {
+    if (rebuild_all_ || parents[i] != parents_[i] ||
+        active_children[i] != active_children_[i] ||
+        standby_children[i] != standby_children_[i] ||
+        !same_upstream(upstream[i], upstream_[i])) {
+      dirty.push_back(i);
+    }
+  }
   parents_ = std::move(parents);
-  plan_ids_.resize(n);
-  for (int i = 0; i < n; ++i) plan_ids_[i] = nodes[i].id();
+  // Learning after a restart: the plan is kept for the admin views only.
+  parent_known_.assign(n, settled_);
   active_children_ = std::move(active_children);
   standby_children_ = std::move(standby_children);
+  upstream_ = std::move(upstream);
   orphans_ = std::move(orphans);
+  if (!settled_) return 0;
 
+  uint32_t changed = 0;
+  for (int i : dirty) {
+    std::shared_ptr<Assignment> assignment = BuildAssignmentLocked(i);
+    std::shared_ptr<const Assignment>& pushed = pushed_[nodes[i].id()];
+    if (pushed != nullptr) {
+      // Compared with the version left out: only content counts.
+      assignment->set_version(pushed->version());
+      if (assignment->SerializeAsString() == pushed->SerializeAsString()) {
+        continue;
+      }
+    }
+    assignment->set_version(++next_version_);
+    pushed = std::move(assignment);
+    ++changed;
+    ++assignments_pushed_;
+    if (listener_ != nullptr) listener_->OnAssignment(pushed);
+  }
+  if (rebuild_all_) {
+    for (auto it = pushed_.begin(); it != pushed_.end();) {
+      if (index_.contains(it->first)) {
+        ++it;
+        continue;
+      }
+      if (listener_ != nullptr) listener_->OnNodeRemoved(it->first);
+      live_.erase(it->first);
+      pushed_.erase(it++);
+    }
+  }
+  rebuild_all_ = false;
+  return changed;
+}
+
+std::shared_ptr<Assignment> Controller::BuildAssignmentLocked(int i) {
+  const auto& nodes = state_.topology().nodes();
   auto peer = [&](int id_index, const std::string& key, cascade::v1::Peer* p) {
     p->set_id(nodes[id_index].id());
     p->set_media_address(nodes[id_index].media_address());
     p->set_key(key);
     p->set_plain_endpoint(nodes[id_index].plain_endpoint());
   };
-  // Learning after a restart: the plan is kept for the admin views only.
-  plan_was_sent_ = settled_;
-  if (!settled_) return 0;
-  uint32_t changed = 0;
-  absl::flat_hash_set<std::string> present;
-  for (int i = 0; i < n; ++i) {
-    auto assignment = std::make_shared<Assignment>();
-    assignment->set_node_id(nodes[i].id());
-    assignment->set_media_address(nodes[i].media_address());
-    for (int p : parents_[i]) {
-      peer(p, LinkKeyLocked(i, p), assignment->add_parents());
-    }
-    for (int c : active_children_[i]) {
-      peer(c, LinkKeyLocked(c, i), assignment->add_active_children());
-    }
-    for (int c : standby_children_[i]) {
-      peer(c, LinkKeyLocked(c, i), assignment->add_standby_children());
-    }
-    *assignment->mutable_streams() = state_.topology().streams();
-    for (auto& selection : upstream[i]) {
-      *assignment->add_upstream() = std::move(selection);
-    }
-    std::string content = assignment->SerializeAsString();
-    present.insert(nodes[i].id());
-    Pushed& pushed = pushed_[nodes[i].id()];
-    if (pushed.assignment != nullptr && pushed.content == content) continue;
-    assignment->set_version(++next_version_);
-    pushed.content = std::move(content);
-    pushed.assignment = std::move(assignment);
-    ++changed;
-    ++assignments_pushed_;
-    if (listener_ != nullptr) listener_->OnAssignment(pushed.assignment);
+  auto assignment = std::make_shared<Assignment>();
+  assignment->set_node_id(nodes[i].id());
+  assignment->set_media_address(nodes[i].media_address());
+  for (int p : parents_[i]) {
+    peer(p, LinkKeyLocked(i, p), assignment->add_parents());
   }
-  for (auto it = pushed_.begin(); it != pushed_.end();) {
-    if (present.contains(it->first)) {
-      ++it;
-      continue;
-    }
-    if (listener_ != nullptr) listener_->OnNodeRemoved(it->first);
-    live_.erase(it->first);
-    pushed_.erase(it++);
+  for (int c : active_children_[i]) {
+    peer(c, LinkKeyLocked(c, i), assignment->add_active_children());
   }
-  return changed;
+  for (int c : standby_children_[i]) {
+    peer(c, LinkKeyLocked(c, i), assignment->add_standby_children());
+  }
+  *assignment->mutable_streams() = state_.topology().streams();
+  for (const auto& selection : upstream_[i]) {
+    *assignment->add_upstream() = selection;
+  }
+  return assignment;
 }
 
 absl::Duration Controller::HoldDownLocked(Live* live) {
   const absl::Time now = clock_->Now();
   while (!live->expiries.empty() &&
          now - live->expiries.front() > options_.reintegrate_max) {
-    live->expiries.pop_front();
+    live->expiries.erase(live->expiries.begin());
   }
   absl::Duration hold = options_.reintegrate_after;
   for (size_t k = 1;
@@ -623,7 +704,7 @@ std::shared_ptr<const Assignment> Controller::CurrentAssignment(
     const std::string& node_id) const {
   absl::MutexLock lock(&mu_);
   auto it = pushed_.find(node_id);
-  return it == pushed_.end() ? nullptr : it->second.assignment;
+  return it == pushed_.end() ? nullptr : it->second;
 }
 
 bool Controller::HasNode(const std::string& node_id) const {
@@ -706,7 +787,7 @@ cascade::v1::NodeView Controller::ViewLocked(int index) const {
   view.set_orphan(orphans_.contains(node.id()));
   auto pushed = pushed_.find(node.id());
   if (pushed != pushed_.end()) {
-    view.set_assignment_version(pushed->second.assignment->version());
+    view.set_assignment_version(pushed->second->version());
   }
   view.set_last_report_ms_ago(-1);
   auto live = live_.find(node.id());

@@ -6,9 +6,9 @@
 #define CASCADE_TOPOLOGY_CONTROLLER_H_
 
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -45,6 +45,12 @@ struct ControllerOptions {
   uint64_t snapshot_every = 1000;
   // Standby parents per node beyond the active one.
   int max_standbys = 1;
+  // Every recompute places every node (integer work over cached candidate
+  // lists), but rebuilds and compares only the assignments of nodes whose
+  // parents, children or upstream selections changed; a change of topology
+  // rebuilds them all. False: every recompute rebuilds everything from
+  // scratch, the reference the incremental path is tested against.
+  bool incremental = true;
 };
 
 // Receives what the controller pushes. Called with the controller's lock
@@ -113,18 +119,15 @@ class Controller {
     // When the controller began to expect reports (its start, or the node's
     // addition): silent for a lease from then on means down.
     absl::Time expected_since = absl::InfinitePast();
-    // Lease expiries within options_.reintegrate_max, oldest first.
-    std::deque<absl::Time> expiries;
+    // Lease expiries within options_.reintegrate_max, oldest first. A vector
+    // (a few entries at most): an empty std::deque allocates half a
+    // kilobyte, for every one of 100,000 nodes.
+    std::vector<absl::Time> expiries;
     // While STATUS_HOLD_DOWN: when the node is reintegrated.
     absl::Time hold_until = absl::InfinitePast();
     cascade::v1::RelayStats stats;
     uint64_t acked_version = 0;
     std::string ack_error;
-  };
-  struct Pushed {
-    // The assignment serialised with version 0: what "changed" compares.
-    std::string content;
-    std::shared_ptr<const cascade::v1::Assignment> assignment;
   };
 
   absl::StatusOr<cascade::v1::ChangeResponse> SubmitLocked(
@@ -149,8 +152,16 @@ class Controller {
   absl::Duration HoldDownLocked(Live* live) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Ends a restart's learning: sends every assignment.
   void SettleLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Recomputes every assignment, pushes the changed ones, returns how many.
+  // Places every node, rebuilds the assignments that may have changed,
+  // pushes those that did, returns how many.
   uint32_t RecomputeLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // What depends only on the topology and the pins: the index, each node's
+  // candidate parents, capacities, the tier order; carries the last plan
+  // over to the new indices.
+  void RebuildLayoutLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Node `i`'s assignment from the current plan, version unset.
+  std::shared_ptr<cascade::v1::Assignment> BuildAssignmentLocked(int i)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   cascade::v1::NodeStatus StatusLocked(int index) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   cascade::v1::NodeView ViewLocked(int index) const
@@ -169,18 +180,32 @@ class Controller {
   cascade::v1::ControllerState state_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, int> index_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, Live> live_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<std::string, Pushed> pushed_ ABSL_GUARDED_BY(mu_);
-  // HMAC link keys by "child\0parent"; cleared when the state changes.
-  absl::flat_hash_map<std::string, std::string> link_keys_ ABSL_GUARDED_BY(mu_);
-  // The plan of the last recompute, by node index; plan_ids_ names the
-  // indices, so the next recompute can find each node's previous parents
-  // even when the node list changed.
+  // What was pushed last, by node id.
+  absl::flat_hash_map<std::string,
+                      std::shared_ptr<const cascade::v1::Assignment>>
+      pushed_ ABSL_GUARDED_BY(mu_);
+  // HMAC link keys by (child, parent) index; cleared with the layout.
+  absl::flat_hash_map<std::pair<int, int>, std::string> link_keys_
+      ABSL_GUARDED_BY(mu_);
+  // The layout (see RebuildLayoutLocked), stale after a change of topology
+  // or pins.
+  bool layout_stale_ ABSL_GUARDED_BY(mu_) = true;
+  std::vector<std::vector<int>> candidates_ ABSL_GUARDED_BY(mu_);
+  std::vector<uint32_t> capacity_ ABSL_GUARDED_BY(mu_);
+  std::vector<int> tier_order_ ABSL_GUARDED_BY(mu_);
+  // Every assignment must be rebuilt: the topology changed, or nothing has
+  // been sent since a restart.
+  bool rebuild_all_ ABSL_GUARDED_BY(mu_) = true;
+  // The plan of the last recompute, by node index. parent_known_[i]: node i
+  // was in the plan last sent (otherwise the parent it reports receiving
+  // from stands for its active parent).
   std::vector<std::vector<int>> parents_ ABSL_GUARDED_BY(mu_);
-  std::vector<std::string> plan_ids_ ABSL_GUARDED_BY(mu_);
+  std::vector<bool> parent_known_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::vector<cascade::v1::UpstreamSelection>> upstream_
+      ABSL_GUARDED_BY(mu_);
   // False while a restarted controller learns (see Recover): assignments
   // are computed but not sent, and the previous plan is not known.
   bool settled_ ABSL_GUARDED_BY(mu_) = true;
-  bool plan_was_sent_ ABSL_GUARDED_BY(mu_) = false;
   // While learning: nodes expected to report that have not yet.
   size_t unheard_ ABSL_GUARDED_BY(mu_) = 0;
   // A node became usable without a recompute; the next Tick does it.
