@@ -1,9 +1,15 @@
 // topologyd: the topology controller. Loads its state (or seeds it from a
 // topology file), serves RelayControl and Admin over gRPC, expires leases.
+// With --store=etcd://... several topologyd share one state in etcd: one is
+// elected leader and serves; the others refuse every call naming it, and one
+// of them takes over when it dies. A leader that loses its term exits with
+// kExitNotLeader, for its supervisor to restart it as a follower.
 #include <glog/logging.h>
+#include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -11,12 +17,18 @@
 #include <thread>
 
 #include "absl/flags/flag.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "base/clock.h"
 #include "base/flags.h"
 #include "topology/controller.h"
+#include "topology/etcd/etcd_client.h"
+#include "topology/etcd/etcd_store.h"
+#include "topology/etcd/leader.h"
 #include "topology/journal.h"
 #include "topology/service.h"
 #include "topology/topology_file.h"
@@ -27,7 +39,23 @@ ABSL_FLAG(std::string, listen, "127.0.0.1:7700",
 ABSL_FLAG(std::string, port_file, "",
           "write the bound port to this file once serving");
 ABSL_FLAG(std::string, state_dir, "",
-          "directory of the journal and snapshot (required; created 0700)");
+          "directory of the journal and snapshot (required with "
+          "--store=journal; created 0700)");
+ABSL_FLAG(std::string, store, "journal",
+          "where the state lives: journal (in --state-dir, one controller) "
+          "or etcd://HOST:PORT[,HOST:PORT...] (etcd members; several "
+          "topologyd share the state and elect one leader, the others "
+          "redirect callers to it; see docs/etcd.md)");
+ABSL_FLAG(std::string, etcd_prefix, "/cascade/",
+          "with --store=etcd: key prefix of this controller group (state "
+          "under PREFIXstate/, leader key PREFIXleader)");
+ABSL_FLAG(absl::Duration, leader_ttl, absl::Seconds(5),
+          "with --store=etcd: the leader's lease, whole seconds: a dead "
+          "leader is replaced within about this long");
+ABSL_FLAG(std::string, advertise, "",
+          "with --store=etcd: HOST:PORT other controllers name when they "
+          "redirect callers to this one while it leads (default: --listen "
+          "with the bound port)");
 ABSL_FLAG(std::string, topology, "",
           "topology file (text cascade.v1.Topology) that seeds an empty state; "
           "ignored when the state already holds one");
@@ -61,6 +89,9 @@ namespace {
 
 constexpr int kExitFailed = 1;
 constexpr int kExitUsage = 2;
+// With etcd: this controller led and lost its term (or could not take up
+// leadership); a supervisor should start it again, as a follower.
+constexpr int kExitNotLeader = 3;
 
 int Usage(const std::string& message) {
   std::cerr << "topologyd: " << message << "\n";
@@ -76,9 +107,350 @@ bool ReadFile(const std::string& path, std::string* out) {
   return true;
 }
 
-int Run() {
+// What ends the serving: a signal, or (with etcd) the term ending. Also the
+// election's listener, and what EtcdStore tells when a write is refused.
+class Lifecycle : public etcd::LeaderListener {
+ public:
+  void OnLeaderStatus(const etcd::LeaderStatus& status) override {
+    absl::MutexLock lock(&mu_);
+    if (status.leading) {
+      elected_ = true;
+    } else if (elected_ && lost_.empty()) {
+      lost_ = status.last_loss.empty() ? "the term ended" : status.last_loss;
+    }
+  }
+  void Lose(absl::string_view why) {
+    absl::MutexLock lock(&mu_);
+    if (lost_.empty()) lost_ = std::string(why);
+  }
+  void Signalled(int signal_number) {
+    absl::MutexLock lock(&mu_);
+    signal_ = signal_number;
+  }
+
+  // Waits for a signal or the election; returns false on a signal.
+  bool WaitUntilElected() {
+    absl::MutexLock lock(&mu_);
+    auto done = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return signal_ != 0 || elected_;
+    };
+    mu_.Await(absl::Condition(&done));
+    return signal_ == 0;
+  }
+  // Waits for a signal or the loss of leadership; returns why it was lost
+  // (empty on a signal).
+  std::string WaitUntilDone() {
+    absl::MutexLock lock(&mu_);
+    auto done = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return signal_ != 0 || !lost_.empty();
+    };
+    mu_.Await(absl::Condition(&done));
+    return signal_ != 0 ? "" : lost_;
+  }
+  int signal_number() {
+    absl::MutexLock lock(&mu_);
+    return signal_;
+  }
+
+ private:
+  absl::Mutex mu_;
+  bool elected_ ABSL_GUARDED_BY(mu_) = false;
+  std::string lost_ ABSL_GUARDED_BY(mu_);
+  int signal_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+// SIGINT and SIGTERM, taken by sigwait on a thread of their own (blocked in
+// every thread, so no handler runs), reported to a Lifecycle.
+class SignalWaiter {
+ public:
+  // Construct before any other thread starts, so they all inherit the mask.
+  SignalWaiter() {
+    sigemptyset(&signals_);
+    sigaddset(&signals_, SIGINT);
+    sigaddset(&signals_, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &signals_, nullptr);
+  }
+  void Start(Lifecycle* lifecycle) {
+    thread_ = std::thread([this, lifecycle] {
+      int signal_number = 0;
+      sigwait(&signals_, &signal_number);
+      received_.store(true);
+      if (!done_.load()) lifecycle->Signalled(signal_number);
+    });
+  }
+  // Ends the thread even when no signal came.
+  ~SignalWaiter() {
+    if (!thread_.joinable()) return;
+    done_.store(true);
+    if (!received_.load()) pthread_kill(thread_.native_handle(), SIGTERM);
+    thread_.join();
+  }
+
+ private:
+  sigset_t signals_;
+  std::atomic<bool> received_{false};
+  std::atomic<bool> done_{false};
+  std::thread thread_;
+};
+
+// Expires leases every tenth of the lease timeout until destroyed.
+class LeaseTicker {
+ public:
+  LeaseTicker(Controller* controller, absl::Duration lease_timeout)
+      : thread_([this, controller, lease_timeout] {
+          const absl::Duration tick =
+              std::max(lease_timeout / 10, absl::Milliseconds(10));
+          while (!stop_.WaitForNotificationWithTimeout(tick)) {
+            controller->Tick();
+          }
+        }) {}
+  ~LeaseTicker() {
+    stop_.Notify();
+    thread_.join();
+  }
+
+ private:
+  absl::Notification stop_;
+  std::thread thread_;
+};
+
+// Applies --topology to an empty state (sequence 0). Returns an exit code,
+// 0 when done or not needed.
+int SeedTopology(Controller* controller, const std::string& where) {
+  const std::string topology_file = absl::GetFlag(FLAGS_topology);
+  if (topology_file.empty()) return 0;
+  if (controller->Sequence() > 0) {
+    LOG(INFO) << "state in " << where << " already exists; --topology "
+              << topology_file << " ignored (use relayctl apply)";
+    return 0;
+  }
+  absl::StatusOr<TopologyText> parsed = ReadTopologyFile(topology_file);
+  absl::Status status;
+  if (parsed.ok()) {
+    status =
+        ValidateTopology(parsed->topology, topology_file, parsed->node_lines);
+  }
+  if (!parsed.ok() || !status.ok()) {
+    return Usage(
+        std::string((parsed.ok() ? status : parsed.status()).message()));
+  }
+  cascade::v1::Change change;
+  *change.mutable_apply()->mutable_topology() = std::move(parsed->topology);
+  change.mutable_apply()->set_source(topology_file);
+  absl::StatusOr<cascade::v1::ChangeResponse> applied =
+      controller->Submit(std::move(change));
+  if (!applied.ok()) {
+    std::cerr << "topologyd: " << applied.status().message() << "\n";
+    return kExitFailed;
+  }
+  return 0;
+}
+
+// Written whole then renamed, so a reader never sees a partial number.
+bool WritePortFile(int port) {
+  const std::string port_file = absl::GetFlag(FLAGS_port_file);
+  if (port_file.empty()) return true;
+  std::string temp = port_file + ".tmp";
+  std::ofstream(temp) << port << "\n";
+  if (std::rename(temp.c_str(), port_file.c_str()) != 0) {
+    std::cerr << "topologyd: --port-file: cannot write " << port_file << "\n";
+    return false;
+  }
+  return true;
+}
+
+void StopServer(ControllerService* service, grpc::Server* server) {
+  service->Shutdown();
+  server->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(2)));
+  server->Wait();
+}
+
+int RunJournal(SignalWaiter* signals, const ControllerOptions& options,
+               const ServiceOptions& service_options,
+               std::shared_ptr<grpc::ServerCredentials> credentials) {
   const std::string state_dir = absl::GetFlag(FLAGS_state_dir);
   if (state_dir.empty()) return Usage("--state-dir is required");
+  SystemClock clock;
+  JournalStore store(state_dir);
+  Controller controller(&clock, &store, options);
+  absl::Status status = controller.Recover();
+  if (!status.ok()) {
+    std::cerr << "topologyd: cannot recover state from " << state_dir << ": "
+              << status.message() << "\n";
+    return kExitFailed;
+  }
+  if (!controller.RecoveryNote().empty()) {
+    std::cerr << "topologyd: WARNING: " << controller.RecoveryNote() << "\n";
+  }
+  if (int code = SeedTopology(&controller, state_dir); code != 0) return code;
+
+  ControllerService service(&controller, service_options);
+  int port = 0;
+  absl::StatusOr<std::unique_ptr<grpc::Server>> server =
+      StartServer(&service, absl::GetFlag(FLAGS_listen), credentials, &port);
+  if (!server.ok()) {
+    std::cerr << "topologyd: --listen: " << server.status().message() << "\n";
+    return kExitUsage;
+  }
+  if (!WritePortFile(port)) return kExitFailed;
+  LOG(INFO) << "topologyd serving on port " << port << ", state sequence "
+            << controller.Sequence();
+  Lifecycle lifecycle;
+  signals->Start(&lifecycle);
+  {
+    LeaseTicker ticker(&controller, options.lease_timeout);
+    lifecycle.WaitUntilDone();
+  }
+  LOG(INFO) << "signal " << lifecycle.signal_number() << ": shutting down";
+  StopServer(&service, server->get());
+  return 0;
+}
+
+// The admin services, whose health says whether this controller leads.
+void SetLeading(grpc::Server* server, bool leading) {
+  for (const char* name : {"cascade.v1.Admin", "cascade.v1.RelayControl"}) {
+    server->GetHealthCheckService()->SetServingStatus(name, leading);
+  }
+}
+
+int RunEtcd(SignalWaiter* signals, const ControllerOptions& options,
+            ServiceOptions service_options,
+            std::shared_ptr<grpc::ServerCredentials> credentials) {
+  const std::string url = absl::GetFlag(FLAGS_store);
+  absl::StatusOr<std::vector<std::string>> endpoints = etcd::ParseEtcdUrl(url);
+  if (!endpoints.ok()) {
+    return Usage(absl::StrCat("--store: ", endpoints.status().message()));
+  }
+  const std::string prefix = absl::GetFlag(FLAGS_etcd_prefix);
+  if (prefix.empty()) return Usage("--etcd-prefix must not be empty");
+  const absl::Duration ttl = absl::GetFlag(FLAGS_leader_ttl);
+  if (ttl < absl::Seconds(1) || ttl != absl::Trunc(ttl, absl::Seconds(1))) {
+    return Usage("--leader-ttl must be a whole number of seconds, at least 1s");
+  }
+  const std::string listen = absl::GetFlag(FLAGS_listen);
+  std::string advertise = absl::GetFlag(FLAGS_advertise);
+  const size_t colon = listen.rfind(':');
+  if (advertise.empty()) {
+    const std::string host =
+        colon == std::string::npos ? "" : listen.substr(0, colon);
+    if (host.empty() || host == "0.0.0.0" || host == "[::]") {
+      return Usage("--advertise is required when --listen (" + listen +
+                   ") names no address other controllers can reach");
+    }
+  } else {
+    const size_t advertised_colon = advertise.rfind(':');
+    int advertised_port = 0;
+    if (advertised_colon == std::string::npos || advertised_colon == 0 ||
+        !absl::SimpleAtoi(advertise.substr(advertised_colon + 1),
+                          &advertised_port) ||
+        advertised_port <= 0 || advertised_port > 65535) {
+      return Usage("--advertise must be HOST:PORT, not \"" + advertise + "\"");
+    }
+  }
+  if (!absl::GetFlag(FLAGS_state_dir).empty()) {
+    LOG(WARNING) << "--state-dir is not used with --store=etcd";
+  }
+
+  absl::StatusOr<std::unique_ptr<etcd::EtcdClient>> client =
+      etcd::EtcdClient::Create({*endpoints});
+  if (!client.ok()) {
+    std::cerr << "topologyd: --store: " << client.status().message() << "\n";
+    return kExitFailed;
+  }
+  Lifecycle lifecycle;
+  SystemClock clock;
+  // Declared before the service, which calls into them until destroyed.
+  std::unique_ptr<etcd::EtcdStore> store;
+  std::unique_ptr<Controller> controller;
+  std::atomic<etcd::LeaderElection*> election_for_service{nullptr};
+  // Never this controller itself: elected but still recovering, or just
+  // stepped down, it names no one and callers retry.
+  service_options.leader_address = [&election_for_service, &advertise] {
+    etcd::LeaderElection* election = election_for_service.load();
+    if (election == nullptr) return std::string();
+    std::string leader = election->Status().leader;
+    return leader == advertise ? std::string() : leader;
+  };
+  ControllerService service(nullptr, service_options);
+  int port = 0;
+  absl::StatusOr<std::unique_ptr<grpc::Server>> server =
+      StartServer(&service, listen, credentials, &port);
+  if (!server.ok()) {
+    std::cerr << "topologyd: --listen: " << server.status().message() << "\n";
+    return kExitUsage;
+  }
+  SetLeading(server->get(), false);
+  if (advertise.empty()) {
+    advertise = absl::StrCat(listen.substr(0, colon), ":", port);
+  }
+  if (!WritePortFile(port)) {
+    StopServer(&service, server->get());
+    return kExitFailed;
+  }
+
+  etcd::LeaderElectionOptions election_options;
+  election_options.key = prefix + "leader";
+  election_options.address = advertise;
+  election_options.ttl = ttl;
+  std::string lost;
+  {
+    etcd::LeaderElection election(client->get(), election_options, &lifecycle);
+    election_for_service.store(&election);
+    signals->Start(&lifecycle);
+    election.Start();
+    LOG(INFO) << "topologyd on port " << port << " (advertised as " << advertise
+              << "), following; campaigning on " << url << " "
+              << election_options.key;
+    if (lifecycle.WaitUntilElected()) {
+      const etcd::LeaderStatus status = election.Status();
+      etcd::EtcdStoreOptions store_options;
+      store_options.prefix = prefix + "state/";
+      store_options.fence_key = election_options.key;
+      store_options.fence_revision = status.term;
+      store_options.on_refused = [&lifecycle](const absl::Status& refusal) {
+        lifecycle.Lose(
+            absl::StrCat("etcd refused a write: ", refusal.message()));
+      };
+      store = std::make_unique<etcd::EtcdStore>(client->get(), store_options);
+      controller = std::make_unique<Controller>(&clock, store.get(), options);
+      absl::Status recovered = controller->Recover();
+      if (!status.leading) {
+        lifecycle.Lose("the term ended before the state was recovered");
+      } else if (!recovered.ok()) {
+        lifecycle.Lose(absl::StrCat("cannot recover the state from etcd: ",
+                                    recovered.message()));
+      } else if (int code = SeedTopology(controller.get(), url); code != 0) {
+        election.Resign();
+        StopServer(&service, server->get());
+        election_for_service.store(nullptr);
+        return code;
+      } else {
+        LOG(INFO) << "leading (term " << status.term << "), state sequence "
+                  << controller->Sequence();
+        service.Lead(controller.get());
+        SetLeading(server->get(), true);
+        LeaseTicker ticker(controller.get(), options.lease_timeout);
+        lost = lifecycle.WaitUntilDone();
+      }
+      if (lost.empty()) lost = lifecycle.WaitUntilDone();
+    }
+    // Whatever ended it, this controller serves no more from here on.
+    SetLeading(server->get(), false);
+    service.Shutdown();
+    election_for_service.store(nullptr);
+  }  // Resigns: a follower takes over at once.
+  StopServer(&service, server->get());
+  if (lost.empty()) {
+    LOG(INFO) << "signal " << lifecycle.signal_number() << ": shutting down";
+    return 0;
+  }
+  std::cerr << "topologyd: no longer the leader (" << lost
+            << "); exiting with code " << kExitNotLeader
+            << " to be restarted as a follower\n";
+  return kExitNotLeader;
+}
+
+int Run() {
   ControllerOptions options;
   options.lease_timeout = absl::GetFlag(FLAGS_lease_timeout);
   if (options.lease_timeout <= absl::ZeroDuration()) {
@@ -154,91 +526,20 @@ int Run() {
     credentials = grpc::SslServerCredentials(ssl);
   }
 
-  SystemClock clock;
-  JournalStore store(state_dir);
-  Controller controller(&clock, &store, options);
-  absl::Status status = controller.Recover();
-  if (!status.ok()) {
-    std::cerr << "topologyd: cannot recover state from " << state_dir << ": "
-              << status.message() << "\n";
-    return kExitFailed;
+  SignalWaiter signals;
+  const std::string store = absl::GetFlag(FLAGS_store);
+  if (store == "journal") {
+    return RunJournal(&signals, options, service_options,
+                      std::move(credentials));
   }
-  if (!controller.RecoveryNote().empty()) {
-    std::cerr << "topologyd: WARNING: " << controller.RecoveryNote() << "\n";
+  if (absl::StartsWith(store, "etcd://")) {
+    return RunEtcd(&signals, options, std::move(service_options),
+                   std::move(credentials));
   }
-
-  const std::string topology_file = absl::GetFlag(FLAGS_topology);
-  if (!topology_file.empty()) {
-    if (controller.Sequence() > 0) {
-      LOG(INFO) << "state in " << state_dir << " already exists; --topology "
-                << topology_file << " ignored (use relayctl apply)";
-    } else {
-      absl::StatusOr<TopologyText> parsed = ReadTopologyFile(topology_file);
-      if (parsed.ok()) {
-        status = ValidateTopology(parsed->topology, topology_file,
-                                  parsed->node_lines);
-      }
-      if (!parsed.ok() || !status.ok()) {
-        return Usage(
-            std::string((parsed.ok() ? status : parsed.status()).message()));
-      }
-      cascade::v1::Change change;
-      *change.mutable_apply()->mutable_topology() = std::move(parsed->topology);
-      change.mutable_apply()->set_source(topology_file);
-      absl::StatusOr<cascade::v1::ChangeResponse> applied =
-          controller.Submit(std::move(change));
-      if (!applied.ok()) {
-        std::cerr << "topologyd: " << applied.status().message() << "\n";
-        return kExitFailed;
-      }
-    }
-  }
-
-  // Signals are taken by sigwait below, not by handlers.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-
-  ControllerService service(&controller, service_options);
-  int port = 0;
-  absl::StatusOr<std::unique_ptr<grpc::Server>> server =
-      StartServer(&service, absl::GetFlag(FLAGS_listen), credentials, &port);
-  if (!server.ok()) {
-    std::cerr << "topologyd: --listen: " << server.status().message() << "\n";
-    return kExitUsage;
-  }
-  const std::string port_file = absl::GetFlag(FLAGS_port_file);
-  if (!port_file.empty()) {
-    // Written whole then renamed, so a reader never sees a partial number.
-    std::string temp = port_file + ".tmp";
-    std::ofstream(temp) << port << "\n";
-    if (std::rename(temp.c_str(), port_file.c_str()) != 0) {
-      std::cerr << "topologyd: --port-file: cannot write " << port_file << "\n";
-      return kExitFailed;
-    }
-  }
-  LOG(INFO) << "topologyd serving on port " << port << ", state sequence "
-            << controller.Sequence();
-
-  absl::Notification stop;
-  std::thread leases([&] {
-    const absl::Duration tick =
-        std::max(options.lease_timeout / 10, absl::Milliseconds(10));
-    while (!stop.WaitForNotificationWithTimeout(tick)) {
-      controller.Tick();
-    }
-  });
-  int signal_number = 0;
-  sigwait(&signals, &signal_number);
-  LOG(INFO) << "signal " << signal_number << ": shutting down";
-  stop.Notify();
-  leases.join();
-  service.Shutdown();
-  (*server)->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(2)));
-  (*server)->Wait();
-  return 0;
+  return Usage(
+      "--store must be journal or etcd://HOST:PORT[,HOST:PORT...], "
+      "not \"" +
+      store + "\"");
 }
 
 }  // namespace
@@ -249,7 +550,14 @@ int main(int argc, char** argv) {
       argc, argv,
       "the Cascade topology controller.\n"
       "  topologyd --state-dir=DIR [--listen=HOST:PORT] [--topology=FILE]\n"
-      "See docs/topologyd.md.");
+      "  topologyd --store=etcd://HOST:PORT[,...] [--listen=HOST:PORT] "
+      "[--advertise=HOST:PORT] [--topology=FILE]\n"
+      "With etcd, run several: one leads, the others refuse calls naming it "
+      "(gRPC trailing metadata cascade-leader) and take over when it dies.\n"
+      "Exit codes: 0 stopped by a signal, 1 failed, 2 bad flags, 3 (etcd) "
+      "lost or could not take up leadership: restart it, it rejoins as a "
+      "follower.\n"
+      "See docs/topologyd.md and docs/etcd.md.");
   if (positional.size() > 1) {
     std::cerr << "topologyd: unexpected argument \"" << positional[1] << "\"\n";
     return 2;

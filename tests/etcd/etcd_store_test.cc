@@ -1,6 +1,7 @@
 // EtcdStore against a real etcd member started by the test.
 #include "topology/etcd/etcd_store.h"
 
+#include <functional>
 #include <memory>
 #include <set>
 #include <thread>
@@ -44,13 +45,15 @@ class EtcdStoreTest : public ::testing::Test {
     return std::move(*client);
   }
 
-  std::unique_ptr<EtcdStore> NewStore(EtcdClient* client,
-                                      std::string fence_key = "",
-                                      int64_t fence_revision = 0) {
+  std::unique_ptr<EtcdStore> NewStore(
+      EtcdClient* client, std::string fence_key = "",
+      int64_t fence_revision = 0,
+      std::function<void(const absl::Status&)> on_refused = nullptr) {
     EtcdStoreOptions options;
     options.prefix = prefix_;
     options.fence_key = std::move(fence_key);
     options.fence_revision = fence_revision;
+    options.on_refused = std::move(on_refused);
     return std::make_unique<EtcdStore>(client, options);
   }
 
@@ -245,9 +248,13 @@ TEST_F(EtcdStoreTest, FencedWriterIsRefusedAndWritesNothing) {
   ASSERT_TRUE(elected.ok()) << elected.status();
   const int64_t term = elected->header().revision();
 
-  auto store = NewStore(client_.get(), leader_key, term);
+  std::vector<absl::Status> told;
+  auto store =
+      NewStore(client_.get(), leader_key, term,
+               [&told](const absl::Status& status) { told.push_back(status); });
   ASSERT_TRUE(store->Recover().ok());
   ASSERT_TRUE(store->Append(Select(1, "a")).ok());
+  EXPECT_TRUE(told.empty());
 
   // The term ends (its lease lapsed): the key is gone.
   etcdserverpb::TxnRequest remove;
@@ -257,6 +264,9 @@ TEST_F(EtcdStoreTest, FencedWriterIsRefusedAndWritesNothing) {
   absl::Status fenced = store->Append(Select(2, "b"));
   EXPECT_EQ(fenced.code(), absl::StatusCode::kFailedPrecondition) << fenced;
   EXPECT_NE(fenced.message().find("fenced"), std::string::npos);
+  // The controller above the store hears of it (topologyd steps down).
+  ASSERT_EQ(told.size(), 1u);
+  EXPECT_EQ(told[0], fenced);
 
   // Someone else is elected: the key exists again, with a newer revision.
   put.set_value("127.0.0.1:2");
@@ -268,6 +278,7 @@ TEST_F(EtcdStoreTest, FencedWriterIsRefusedAndWritesNothing) {
   state.set_sequence(1);
   EXPECT_EQ(store->WriteSnapshot(state).code(),
             absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(told.size(), 3u);
 
   auto recovered = NewStore(client_.get())->Recover();
   ASSERT_TRUE(recovered.ok());

@@ -88,6 +88,14 @@ void EtcdStore::AddGuards(TxnRequest* txn) const {
 absl::Status EtcdStore::Refusal(absl::string_view what,
                                 const RangeResponse& head,
                                 const RangeResponse* fence) const {
+  absl::Status refusal = Explain(what, head, fence);
+  if (options_.on_refused) options_.on_refused(refusal);
+  return refusal;
+}
+
+absl::Status EtcdStore::Explain(absl::string_view what,
+                                const RangeResponse& head,
+                                const RangeResponse* fence) const {
   if (fence != nullptr) {
     if (fence->kvs().empty()) {
       return absl::FailedPreconditionError(absl::StrCat(

@@ -20,6 +20,7 @@
 #define CASCADE_TOPOLOGY_ETCD_ETCD_STORE_H_
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "topology/etcd/etcd_client.h"
@@ -35,6 +36,10 @@ struct EtcdStoreOptions {
   // have create_revision `fence_revision` (LeaderElection::Status()).
   std::string fence_key;
   int64_t fence_revision = 0;
+  // Called with the refusal whenever a guarded write is refused (fenced, or
+  // another controller wrote first): this store may never write again, so
+  // its controller must stop acting as the leader (topologyd exits).
+  std::function<void(const absl::Status&)> on_refused;
 };
 
 class EtcdStore : public Store {
@@ -61,10 +66,13 @@ class EtcdStore : public Store {
  private:
   // The guards every write carries.
   void AddGuards(etcdserverpb::TxnRequest* txn) const;
-  // Why a guarded write was refused, from the head and fence keys read in
-  // the transaction's failure branch (`head` and `fence` are their
-  // RangeResponses).
+  // Why a guarded write was refused (and tells on_refused), from the head and
+  // fence keys read in the transaction's failure branch (`head` and `fence` are
+  // their RangeResponses).
   absl::Status Refusal(absl::string_view what,
+                       const etcdserverpb::RangeResponse& head,
+                       const etcdserverpb::RangeResponse* fence) const;
+  absl::Status Explain(absl::string_view what,
                        const etcdserverpb::RangeResponse& head,
                        const etcdserverpb::RangeResponse* fence) const;
 
