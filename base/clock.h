@@ -41,6 +41,20 @@ class FakeClock : public Clock {
   absl::Time now_;
 };
 
+// The first instant at or after `t` that is a whole number of `period`s
+// since the Unix epoch. Periodic messages sent on this grid by every process
+// arrive together, so a receiver with many senders wakes once for all.
+inline absl::Time AlignUp(absl::Time t, absl::Duration period) {
+  absl::Duration rest;
+  const int64_t periods =
+      absl::IDivDuration(t - absl::UnixEpoch(), period, &rest);
+  // Division truncates toward zero: before the epoch the rest is negative
+  // and the quotient is already the grid point above.
+  if (rest == absl::ZeroDuration()) return t;
+  return absl::UnixEpoch() +
+         (rest > absl::ZeroDuration() ? periods + 1 : periods) * period;
+}
+
 }  // namespace cascade
 
 #endif  // CASCADE_BASE_CLOCK_H_

@@ -80,7 +80,6 @@ RelayCore::RelayCore(const RelayOptions& options, const Clock* clock,
       ssrc_(SsrcFor(options.node_id)),
       now_(clock->Now()),
       parent_last_heard_(now_),
-      last_tick_(now_),
       replay_guard_(rtp::ReplayGuardOptions{options.activation_window, 32}),
       // Nonces must never repeat across restarts: start from the clock.
       nonce_counter_(static_cast<uint64_t>(absl::ToUnixNanos(now_))) {
@@ -212,11 +211,27 @@ void RelayCore::CheckParent() {
     return;
   }
   if (now_ - last_failover_ > absl::Minutes(1)) recent_failovers_ = 0;
-  const absl::Duration timeout =
-      any_parent_heard_
-          ? options_.parent_timeout * (1 << std::min(recent_failovers_, 4))
-          : std::max(options_.parent_timeout, options_.parent_startup_timeout);
-  if (now_ - parent_last_heard_ >= timeout) FailOver();
+  if (now_ - parent_last_heard_ >= ParentTimeout()) FailOver();
+}
+
+absl::Duration RelayCore::ParentTimeout() const {
+  return any_parent_heard_
+             ? options_.parent_timeout * (1 << std::min(recent_failovers_, 4))
+             : std::max(options_.parent_timeout,
+                        options_.parent_startup_timeout);
+}
+
+absl::Time RelayCore::ParentKeepaliveDue() const {
+  if (last_parent_keepalive_ == absl::InfinitePast()) return now_;
+  // A parent not heard since it was chosen is asked more often: it may have
+  // missed the activation, or started after us.
+  const absl::Duration interval =
+      parent_heard_since_switch_
+          ? options_.parent_keepalive
+          : std::min(options_.parent_keepalive, options_.parent_timeout / 3);
+  // On a grid every relay and site shares: the children of a parent renew
+  // together and it wakes once for all of them.
+  return AlignUp(last_parent_keepalive_ + interval / 2, interval);
 }
 
 void RelayCore::FailOver() {
@@ -433,6 +448,7 @@ void RelayCore::OnRtp(const Endpoint& from, const PacketRef& packet) {
 }
 
 void RelayCore::ForwardDown(Stream& stream, const PacketRef& packet) {
+  if (!active_.empty()) last_fanout_ = now_;
   for (Child* child : active_) SendTo(child->address, packet, &stream);
 }
 
@@ -684,34 +700,46 @@ void RelayCore::OnTick() {
   now_ = clock_->Now();
   // Time the relay itself did not run (descheduled, stopped) says nothing
   // about its parent, whose packets wait in the socket: not counted.
-  if (now_ - last_tick_ > options_.parent_timeout / 3) {
-    parent_last_heard_ += now_ - last_tick_;
-  }
-  last_tick_ = now_;
+  const absl::Duration late = now_ - tick_due_;
+  if (late > options_.parent_timeout / 6) parent_last_heard_ += late;
+  tick_due_ = absl::InfiniteFuture();
   for (auto& [ssrc, stream] : streams_) stream->ring.Expire(now_);
   ExpireChildren();
   CheckParent();
-  // A parent not heard since it was chosen is asked more often: it may have
-  // missed the activation, or started after us.
-  const absl::Duration keepalive =
-      parent_heard_since_switch_
-          ? options_.parent_keepalive
-          : std::min(options_.parent_keepalive, options_.parent_timeout / 3);
-  if (now_ - last_parent_keepalive_ >= keepalive) SendParentKeepalive();
+  if (now_ >= ParentKeepaliveDue()) SendParentKeepalive();
   // After the keepalive: a new parent must know us before our NACKs arrive.
   SendNacks();
-  if (now_ - last_child_report_ >= options_.child_report) SendChildReports();
+  if (now_ >= ChildReportDue()) SendChildReports();
 }
 
-absl::Duration RelayCore::NextTick() const {
+absl::Time RelayCore::ChildReportDue() const {
+  // Media sent down tells the children we are alive as well as a report.
+  return std::max(last_child_report_, last_fanout_) + options_.child_report;
+}
+
+absl::Duration RelayCore::NextTick() {
+  tick_due_ = std::max(now_, NextTickDue());
+  return tick_due_ - now_;
+}
+
+absl::Time RelayCore::NextTickDue() const {
   if (leaving_parent_.has_value() ||
       (active_parent() != nullptr && !parent_heard_since_switch_)) {
-    return options_.busy_tick;
+    return now_ + options_.busy_tick;
   }
   for (const auto& [ssrc, stream] : streams_) {
-    if (stream->nacks.pending() > 0) return options_.busy_tick;
+    if (stream->nacks.pending() > 0) return now_ + options_.busy_tick;
   }
-  return options_.idle_tick;
+  // Otherwise only at the next deadline: on a machine running hundreds of
+  // relays, every wakeup costs more than the work it does.
+  absl::Time due = std::min(now_ + options_.idle_tick, ChildReportDue());
+  if (active_parent() != nullptr) {
+    due = std::min(due, ParentKeepaliveDue());
+    if (options_.parent_timeout > absl::ZeroDuration()) {
+      due = std::min(due, parent_last_heard_ + ParentTimeout());
+    }
+  }
+  return due;
 }
 
 void RelayCore::ExpireChildren() {

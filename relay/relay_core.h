@@ -73,9 +73,11 @@ class RelayCore {
   // timeouts, parent failover. Call again within NextTick().
   void OnTick();
   // How soon the next OnTick is due: busy_tick while repairs are pending or
-  // a parent is being changed, else idle_tick (an idle relay wakes up 40
-  // times a second instead of 200).
-  absl::Duration NextTick() const;
+  // a parent is being changed, else the next deadline (parent silence,
+  // keepalive, child report), at most idle_tick away. The caller arms its
+  // timer with it: a tick later than that finds the relay was not running,
+  // and its parent's packets waiting unread are not taken for silence.
+  absl::Duration NextTick();
   // Takes new settings at run time; children that stay keep their state and
   // stay active. A new first parent is taken make-before-break: the old one
   // is heard until the new one sends media. Children no longer listed are
@@ -128,6 +130,12 @@ class RelayCore {
   // Failover: watches the active parent's silence, ends make-before-break
   // switches.
   void CheckParent();
+  // Silence after which the active parent is taken for dead.
+  absl::Duration ParentTimeout() const;
+  absl::Time ParentKeepaliveDue() const;
+  // Children are told we are alive this often, by media or by a report.
+  absl::Time ChildReportDue() const;
+  absl::Time NextTickDue() const;
   void FailOver();
   // Makes options_.parents[index] the active parent (out of range: none);
   // it is activated at once.
@@ -175,8 +183,10 @@ class RelayCore {
   int recent_failovers_ = 0;
   absl::Time last_failover_ = absl::InfinitePast();
   absl::Time last_parent_keepalive_ = absl::InfinitePast();
-  absl::Time last_tick_;
+  // When the tick NextTick() last asked for is due (none pending: never).
+  absl::Time tick_due_ = absl::InfiniteFuture();
   absl::Time last_child_report_ = absl::InfinitePast();
+  absl::Time last_fanout_ = absl::InfinitePast();
   rtp::ReplayGuard replay_guard_;
   uint64_t nonce_counter_;
   uint8_t fir_sequence_ = 0;

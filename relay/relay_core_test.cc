@@ -179,11 +179,13 @@ class RelayCoreTest : public ::testing::Test {
     Receive(kChild, Activation("c1", kChildKey, NowMs(), ++nonce_));
     ASSERT_EQ(core_.ActiveChildren().size(), 2u);
   }
-  // Lets `d` pass in 5 ms ticks, as the server's timer does.
+  // Lets `d` pass in 5 ms ticks, each asking for the next as the server
+  // does (ticks sooner than asked for are harmless).
   void Run(absl::Duration d) {
     for (absl::Duration t; t < d; t += absl::Milliseconds(5)) {
       clock_.Advance(absl::Milliseconds(5));
       core_.OnTick();
+      core_.NextTick();
     }
   }
 
@@ -362,8 +364,9 @@ TEST_F(RelayCoreTest, KeepalivesActivateAtParentAndReportToChildren) {
   EXPECT_EQ(ParseAll(out_.To(kChild)).srs, 10);
   EXPECT_EQ(RtpOnly(out_.To(kPush)).size(), out_.To(kPush).size());
   at_parent = ParseAll(out_.To(kParent));
-  // Every 250 ms, on these 100 ms ticks: at 300, 600 and 900 ms.
-  EXPECT_EQ(at_parent.activations.size(), 3u) << "renewed every 250 ms";
+  // On the 250 ms grid, so on these 100 ms ticks at 300, 500, 800 and
+  // 1,000 ms.
+  EXPECT_EQ(at_parent.activations.size(), 4u) << "renewed every 250 ms";
 }
 
 TEST_F(RelayCoreTest, ChildrenSilentForThreeKeepalivesAreListed) {
@@ -620,11 +623,31 @@ TEST_F(RelayCoreTest, TicksOftenOnlyWhileRepairingOrChangingParent) {
   // The parent has not answered yet.
   EXPECT_EQ(core_.NextTick(), absl::Milliseconds(5));
   Receive(kParent, RtpPacket(kVideo, 1, 0, kSlice));
-  EXPECT_EQ(core_.NextTick(), absl::Milliseconds(25));
+  core_.OnTick();
+  // Otherwise at the next deadline: the media just sent down tells the
+  // children we are alive for the next 100 ms.
+  EXPECT_EQ(core_.NextTick(), absl::Milliseconds(100));
+  clock_.Advance(absl::Milliseconds(60));
   Receive(kParent, RtpPacket(kVideo, 3, 0, kSlice));  // 2 missing
   EXPECT_EQ(core_.NextTick(), absl::Milliseconds(5));
   Receive(kParent, RtpPacket(kVideo, 2, 0, kSlice));
-  EXPECT_EQ(core_.NextTick(), absl::Milliseconds(25));
+  EXPECT_EQ(core_.NextTick(), absl::Milliseconds(100));
+}
+
+TEST_F(RelayCoreTest, ChildReportsOnlyWhileMediaPauses) {
+  ActivateChild();
+  out_.sent.clear();
+  for (int i = 1; i <= 10; ++i) {
+    Receive(kParent, RtpPacket(kVideo, static_cast<uint16_t>(i), 0, kSlice));
+    clock_.Advance(absl::Milliseconds(50));
+    core_.OnTick();
+  }
+  EXPECT_EQ(ParseAll(out_.To(kChild)).srs, 0) << "media says we are alive";
+  for (int i = 0; i < 10; ++i) {
+    clock_.Advance(absl::Milliseconds(50));
+    core_.OnTick();
+  }
+  EXPECT_EQ(ParseAll(out_.To(kChild)).srs, 5) << "one per 100 ms of silence";
 }
 
 TEST_F(RelayCoreTest, ByeToActiveChildrenOnShutdown) {

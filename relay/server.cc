@@ -175,12 +175,13 @@ void RelayServer::OnTick() {
 }
 
 void RelayServer::ScheduleTick() {
-  const absl::Time due = clock_.Now() + core_->NextTick();
-  if (due >= expected_tick_) return;
-  expected_tick_ = due;
+  // Re-armed after every batch, later too: media from the parent moves the
+  // silence deadline on, and a timer left at the old one wakes for nothing.
+  const absl::Duration next = core_->NextTick();
+  expected_tick_ = clock_.Now() + next;
   uv_timer_start(
       &timer_, [](uv_timer_t* h) { ServerOf(h)->OnTick(); },
-      std::max<uint64_t>(1, absl::ToInt64Milliseconds(core_->NextTick())), 0);
+      std::max<uint64_t>(1, absl::ToInt64Milliseconds(next)), 0);
 }
 
 void RelayServer::Apply(const RelayOptions& options) {
@@ -295,7 +296,7 @@ std::string RelayServer::RenderMetrics() {
   counter("relay_reloads_total", "Configurations applied on SIGHUP.", reloads_);
   counter("relay_reload_failures_total", "SIGHUP reloads refused.",
           reload_failures_);
-  gauge("relay_loop_lag_seconds", "How late the last 5 ms tick fired.",
+  gauge("relay_loop_lag_seconds", "How late the last timer tick fired.",
         absl::StrFormat("%.6f", absl::ToDoubleSeconds(lag_last_)));
   gauge("relay_loop_lag_max_seconds",
         "Worst tick lateness since the previous scrape.",

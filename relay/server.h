@@ -75,8 +75,7 @@ class RelayServer {
   absl::Status Start();
   void OnReadable();
   void OnTick();
-  // Arms the tick timer for the core's NextTick(), unless it is already due
-  // sooner.
+  // Arms the tick timer for the core's NextTick().
   void ScheduleTick();
   void OnSignal(int signum);
   void ServeLoopRequests();

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "base/clock.h"
 #include "relay/rtp/activation.h"
 #include "relay/rtp/demux.h"
 #include "relay/rtp/rtcp.h"
@@ -234,7 +235,11 @@ void Site::OnTick(absl::Time now) {
     if (now - last_from_parent_ >= retry && now - last_activation_ >= retry) {
       SendActivation(/*activate=*/true, now);
     }
-    if (now - last_keepalive_ >= options_.keepalive_interval) {
+    // On the grid relays use too: a parent's children renew together, so
+    // it wakes once for all of them.
+    if (last_keepalive_ == absl::InfinitePast() ||
+        now >= AlignUp(last_keepalive_ + options_.keepalive_interval / 2,
+                       options_.keepalive_interval)) {
       SendReceiverReport();
       last_keepalive_ = now;
     }

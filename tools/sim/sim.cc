@@ -363,16 +363,21 @@ class Simulation {
   }
 
   // Waits until every relay whose assignment differs from `before` has
-  // acked it, and with `all_up` until every relay is up too (bounded by
-  // `deadline`); returns how many relays had a new assignment.
+  // acked it, and with `all_up` until every relay is up and every node has
+  // a parent too (bounded by `deadline`); returns how many relays had a new
+  // assignment.
   absl::StatusOr<int> WaitForAcks(const Versions& before, absl::Time deadline,
                                   bool all_up = false) {
     while (true) {
       absl::StatusOr<cascade::v1::GetTopologyResponse> topology = GetTopology();
       int changed = 0;
       int pending = 0;
+      int orphans = 0;
       if (topology.ok()) {
         for (const cascade::v1::NodeView& node : topology->nodes()) {
+          // A relay that came up late leaves its sites without a parent
+          // until topologyd's next recompute, acked or not.
+          if (all_up && node.orphan()) ++orphans;
           if (node.tier() == cascade::v1::TIER_SITE) continue;
           if (all_up && node.status() != cascade::v1::STATUS_UP) ++pending;
           auto was = before.find(node.id());
@@ -385,12 +390,13 @@ class Simulation {
             ++pending;
           }
         }
-        if (pending == 0) return changed;
+        if (pending == 0 && orphans == 0) return changed;
       }
       if (absl::Now() >= deadline) {
         return absl::DeadlineExceededError(
             topology.ok() ? absl::StrCat(pending, " of ", changed,
-                                         " relays had not acked")
+                                         " relays had not acked; ", orphans,
+                                         " nodes had no parent")
                           : std::string(topology.status().message()));
       }
       if (Interrupted()) return absl::CancelledError("interrupted");
