@@ -14,6 +14,7 @@
 #include "relay/config.h"
 #include "relay/controller_link.h"
 #include "relay/server.h"
+#include "topology/client/controllers.h"
 
 ABSL_FLAG(std::string, config, "",
           "Standalone configuration: a textproto cascade.v1.RelayConfig "
@@ -28,10 +29,12 @@ ABSL_FLAG(std::string, listen, "",
 ABSL_FLAG(std::string, metrics, "",
           "IP:PORT to serve Prometheus text on /metrics; empty: no endpoint.");
 ABSL_FLAG(std::string, controller, "",
-          "HOST:PORT of topologyd: register, take parents, children and "
-          "streams from its assignments, report stats. Needs --id and "
-          "--listen (or --config). Unreachable: forwarding goes on with what "
-          "runs, and the relay keeps retrying.");
+          "HOST:PORT of topologyd, or several as HOST:PORT,HOST:PORT,... (a "
+          "group on etcd: the relay follows the others' redirects to the "
+          "leader and moves on when it dies): register, take parents, "
+          "children and streams from its assignments, report stats. Needs "
+          "--id and --listen (or --config). Unreachable: forwarding goes on "
+          "with what runs, and the relay keeps retrying.");
 ABSL_FLAG(std::string, source, "",
           "IP:PORT of a plain source (the command center) accepted as the "
           "last parent; with --controller, the parent of a relay the "
@@ -118,6 +121,13 @@ int Main() {
       Fail("--listen is required with --controller and no --config");
     }
   }
+  if (!controller.empty()) {
+    absl::StatusOr<std::vector<std::string>> controllers =
+        topology::ParseControllerList(controller);
+    if (!controllers.ok()) {
+      Fail(absl::StrCat("--controller: ", controllers.status().message()));
+    }
+  }
   absl::StatusOr<cascade::v1::RelayConfig> local = LoadLocalConfig();
   if (!local.ok()) Fail(local.status().message());
   absl::StatusOr<RelayOptions> options = OptionsOf(*local);
@@ -172,7 +182,8 @@ int main(int argc, char** argv) {
       "repair, keyframe cache and authenticated children.\n"
       "  relayd --config=relay.textproto [--listen=IP:PORT] "
       "[--metrics=IP:PORT]\n"
-      "  relayd --controller=HOST:PORT --id=NODE --listen=IP:PORT "
+      "  relayd --controller=HOST:PORT[,HOST:PORT...] --id=NODE "
+      "--listen=IP:PORT "
       "[--source=IP:PORT] [--metrics=IP:PORT]");
   if (positional.size() > 1) {
     std::fprintf(stderr, "relayd: unexpected argument \"%s\" (see --help)\n",

@@ -14,7 +14,11 @@
 #include "base/flags.h"
 #include "tools/relayctl/relayctl.h"
 
-ABSL_FLAG(std::string, controller, "127.0.0.1:7700", "topologyd HOST:PORT");
+ABSL_FLAG(std::string, controller, "127.0.0.1:7700",
+          "topologyd HOST:PORT, or several as HOST:PORT,HOST:PORT,... (a "
+          "group on etcd: the leader is found by following the others' "
+          "redirects, and a change is sent elsewhere only when it surely was "
+          "not applied)");
 ABSL_FLAG(bool, json, false, "print results as JSON, for scripts");
 ABSL_FLAG(std::string, admin_token_file, "",
           "file with the controller's admin token");
@@ -78,7 +82,8 @@ int main(int argc, char** argv) {
       argc, argv,
       absl::StrCat(
           "CLI over topologyd's Admin API.\n"
-          "  relayctl [--controller=HOST:PORT] [--json] COMMAND [ARGS]\n"
+          "  relayctl [--controller=HOST:PORT[,HOST:PORT...]] [--json] COMMAND "
+          "[ARGS]\n"
           "Commands (relayctl COMMAND --help for each):\n",
           cascade::relayctl::CommandSummary(),
           "Exit codes: 0 done, 1 failed, 2 usage, 3 not found, 4 refused, "

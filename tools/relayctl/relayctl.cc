@@ -13,6 +13,7 @@
 #include "google/protobuf/text_format.h"
 #include "google/protobuf/util/json_util.h"
 #include "proto/controller.grpc.pb.h"
+#include "topology/client/controllers.h"
 #include "topology/topology_file.h"
 
 namespace cascade::relayctl {
@@ -129,21 +130,37 @@ int ExitCodeFor(grpc::StatusCode code) {
   }
 }
 
+// How long connecting to one controller may take before the next is tried.
+constexpr absl::Duration kConnectTimeout = absl::Seconds(3);
+// Pauses between passes over a controller list that all failed.
+constexpr absl::Duration kFirstPause = absl::Milliseconds(50);
+constexpr absl::Duration kLongestPause = absl::Seconds(1);
+
+// Connects (bounded by `deadline`); false when the controller refuses the
+// connection or does not answer in time.
+bool Connect(grpc::Channel* channel, absl::Time deadline) {
+  grpc_connectivity_state state = channel->GetState(/*try_to_connect=*/true);
+  while (state != GRPC_CHANNEL_READY) {
+    if (state == GRPC_CHANNEL_TRANSIENT_FAILURE ||
+        state == GRPC_CHANNEL_SHUTDOWN ||
+        !channel->WaitForStateChange(state, absl::ToChronoTime(deadline))) {
+      return false;
+    }
+    state = channel->GetState(/*try_to_connect=*/true);
+  }
+  return true;
+}
+
 class Session {
  public:
-  Session(const Options& options, std::ostream& out, std::ostream& err)
-      : options_(options), out_(out), err_(err) {
-    // Whole topologies and trees exceed gRPC's 4 MB default (topologyd's
-    // kMaxMessageBytes).
-    grpc::ChannelArguments args;
-    args.SetMaxReceiveMessageSize(64 << 20);
-    args.SetMaxSendMessageSize(64 << 20);
-    stub_ = Admin::NewStub(grpc::CreateCustomChannel(
-        options.controller,
-        options.credentials != nullptr ? options.credentials
-                                       : grpc::InsecureChannelCredentials(),
-        args));
-  }
+  // `controllers` is options.controller parsed (not empty).
+  Session(const Options& options, std::vector<std::string> controllers,
+          std::ostream& out, std::ostream& err)
+      : options_(options),
+        single_(controllers.size() == 1),
+        targets_(std::move(controllers)),
+        out_(out),
+        err_(err) {}
 
   int Run(const std::string& name, const std::vector<std::string>& operands) {
     command_ = name;
@@ -161,25 +178,32 @@ class Session {
     }
     cascade::v1::ChangeResponse response;
     grpc::Status status;
-    auto context = Context();
     const std::string& id = operands[0];
     if (name == "remove") {
       cascade::v1::RemoveNodeRequest request;
       request.set_id(id);
-      status = stub_->RemoveNode(context.get(), request, &response);
+      status = Change([&](Admin::Stub* stub, grpc::ClientContext* context) {
+        return stub->RemoveNode(context, request, &response);
+      });
     } else if (name == "move") {
       cascade::v1::MoveNodeRequest request;
       request.set_id(id);
       request.set_new_parent(options_.parent);
-      status = stub_->MoveNode(context.get(), request, &response);
+      status = Change([&](Admin::Stub* stub, grpc::ClientContext* context) {
+        return stub->MoveNode(context, request, &response);
+      });
     } else if (name == "drain") {
       cascade::v1::DrainNodeRequest request;
       request.set_id(id);
-      status = stub_->DrainNode(context.get(), request, &response);
+      status = Change([&](Admin::Stub* stub, grpc::ClientContext* context) {
+        return stub->DrainNode(context, request, &response);
+      });
     } else if (name == "failover") {
       cascade::v1::FailoverRequest request;
       request.set_id(id);
-      status = stub_->Failover(context.get(), request, &response);
+      status = Change([&](Admin::Stub* stub, grpc::ClientContext* context) {
+        return stub->Failover(context, request, &response);
+      });
     } else if (name == "restore") {
       cascade::v1::RestoreRequest request;
       request.set_id(id);
@@ -190,28 +214,132 @@ class Session {
       } else if (!options_.policy.empty()) {
         return Fail(kExitUsage, "--policy must be revertive or non-revertive");
       }
-      status = stub_->Restore(context.get(), request, &response);
+      status = Change([&](Admin::Stub* stub, grpc::ClientContext* context) {
+        return stub->Restore(context, request, &response);
+      });
     } else if (name == "select" || name == "release") {
       cascade::v1::UpstreamRequest request;
       request.set_site(id);
-      status = name == "select"
-                   ? stub_->SelectUpstream(context.get(), request, &response)
-                   : stub_->ReleaseUpstream(context.get(), request, &response);
+      status = Change([&](Admin::Stub* stub, grpc::ClientContext* context) {
+        return name == "select"
+                   ? stub->SelectUpstream(context, request, &response)
+                   : stub->ReleaseUpstream(context, request, &response);
+      });
     }
     if (!status.ok()) return Fail(status);
     return PrintChange(response, absl::StrCat(name, " ", id));
   }
 
  private:
-  std::unique_ptr<grpc::ClientContext> Context(bool deadline = true) {
+  using Rpc = std::function<grpc::Status(Admin::Stub*, grpc::ClientContext*)>;
+
+  std::unique_ptr<grpc::ClientContext> Context(
+      absl::Time deadline = absl::InfiniteFuture()) {
     auto context = std::make_unique<grpc::ClientContext>();
-    if (deadline) {
-      context->set_deadline(absl::ToChronoTime(absl::Now() + options_.timeout));
+    if (deadline != absl::InfiniteFuture()) {
+      context->set_deadline(absl::ToChronoTime(deadline));
     }
     if (!options_.admin_token.empty()) {
       context->AddMetadata("authorization", "Bearer " + options_.admin_token);
     }
     return context;
+  }
+
+  struct Connection {
+    std::shared_ptr<grpc::Channel> channel;
+    std::unique_ptr<Admin::Stub> stub;
+  };
+
+  Connection* ControllerAt(const std::string& controller) {
+    Connection& connection = connections_[controller];
+    if (connection.channel == nullptr) {
+      // Whole topologies and trees exceed gRPC's 4 MB default (topologyd's
+      // kMaxMessageBytes).
+      grpc::ChannelArguments args;
+      args.SetMaxReceiveMessageSize(64 << 20);
+      args.SetMaxSendMessageSize(64 << 20);
+      connection.channel = grpc::CreateCustomChannel(
+          controller,
+          options_.credentials != nullptr ? options_.credentials
+                                          : grpc::InsecureChannelCredentials(),
+          args);
+      connection.stub = Admin::NewStub(connection.channel);
+    }
+    return &connection;
+  }
+
+  // A read: safe to repeat on another controller after any failure to
+  // reach one.
+  grpc::Status Read(const Rpc& rpc) { return Call(rpc, /*repeatable=*/true); }
+  // A change: sent elsewhere only when it surely was not applied (the
+  // controller could not be reached, or refused because it does not lead).
+  // A connection lost during the call leaves its outcome unknown: reported,
+  // never repeated, so no change is applied twice.
+  grpc::Status Change(const Rpc& rpc) {
+    return Call(rpc, /*repeatable=*/false);
+  }
+
+  // Calls the leader among the controllers, following redirects, within
+  // --timeout in all.
+  grpc::Status Call(const Rpc& rpc, bool repeatable) {
+    const absl::Time deadline = absl::Now() + options_.timeout;
+    absl::Duration pause = kFirstPause;
+    grpc::Status status;
+    while (true) {
+      const std::string controller = targets_.current();
+      Connection* connection = ControllerAt(controller);
+      std::string leader;
+      // One controller: the call itself says why it cannot connect.
+      if (!single_ &&
+          !Connect(connection->channel.get(),
+                   std::min(deadline, absl::Now() + kConnectTimeout))) {
+        status = grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                              "cannot connect to " + controller);
+      } else {
+        auto context = Context(deadline);
+        status = rpc(connection->stub.get(), context.get());
+        if (status.ok()) {
+          targets_.Succeeded();
+          return status;
+        }
+        const topology::Redirect redirect = topology::RedirectOf(*context);
+        const bool elsewhere =
+            redirect.not_leader ||
+            (!single_ && repeatable &&
+             (status.error_code() == grpc::StatusCode::UNAVAILABLE ||
+              status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED));
+        if (!elsewhere) {
+          if (!single_ && !repeatable &&
+              status.error_code() == grpc::StatusCode::UNAVAILABLE) {
+            return grpc::Status(
+                status.error_code(),
+                absl::StrCat("connection to ", controller,
+                             " lost during the call; the change may or may "
+                             "not have been applied: ",
+                             status.error_message()));
+          }
+          return status;
+        }
+        leader = redirect.leader;
+      }
+      if (targets_.Failed(leader)) {
+        // One controller: no other to wait for, fail at once as ever.
+        if (single_) break;
+        const absl::Duration left = deadline - absl::Now();
+        if (left <= absl::ZeroDuration()) break;
+        absl::SleepFor(std::min(pause, left));
+        pause = std::min(pause * 2, kLongestPause);
+      }
+      if (absl::Now() >= deadline) break;
+    }
+    if (single_) return status;
+    return grpc::Status(status.error_code() == grpc::StatusCode::OK
+                            ? grpc::StatusCode::UNAVAILABLE
+                            : status.error_code(),
+                        absl::StrCat("controller ", options_.controller,
+                                     " unreachable or without a leader for ",
+                                     absl::FormatDuration(options_.timeout),
+                                     " (last: ", status.error_message(), ")"));
   }
 
   int Fail(int code, const std::string& message) {
@@ -220,8 +348,9 @@ class Session {
   }
   int Fail(const grpc::Status& status) {
     std::string message = status.error_message();
-    if (status.error_code() == grpc::StatusCode::UNAVAILABLE ||
-        status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+    if (single_ &&
+        (status.error_code() == grpc::StatusCode::UNAVAILABLE ||
+         status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED)) {
       message = absl::StrCat("controller ", options_.controller,
                              " unreachable: ", message);
     }
@@ -253,8 +382,10 @@ class Session {
                    cascade::v1::GetTopologyResponse* response, int* code) {
     cascade::v1::GetTopologyRequest request;
     request.set_root(root);
-    auto context = Context();
-    grpc::Status status = stub_->GetTopology(context.get(), request, response);
+    grpc::Status status =
+        Read([&](Admin::Stub* stub, grpc::ClientContext* context) {
+          return stub->GetTopology(context, request, response);
+        });
     if (!status.ok()) *code = Fail(status);
     return status.ok();
   }
@@ -328,8 +459,10 @@ class Session {
     cascade::v1::GetNodeRequest request;
     request.set_id(id);
     cascade::v1::NodeView node;
-    auto context = Context();
-    grpc::Status status = stub_->GetNode(context.get(), request, &node);
+    grpc::Status status =
+        Read([&](Admin::Stub* stub, grpc::ClientContext* context) {
+          return stub->GetNode(context, request, &node);
+        });
     if (!status.ok()) return Fail(status);
     if (options_.json) {
       PrintJson(node);
@@ -391,9 +524,10 @@ class Session {
     *request.mutable_topology() = std::move(parsed->topology);
     request.set_source(path);
     cascade::v1::ChangeResponse response;
-    auto context = Context();
     grpc::Status status =
-        stub_->ApplyTopology(context.get(), request, &response);
+        Change([&](Admin::Stub* stub, grpc::ClientContext* context) {
+          return stub->ApplyTopology(context, request, &response);
+        });
     if (!status.ok()) return Fail(status);
     return PrintChange(response, "apply " + path);
   }
@@ -405,8 +539,10 @@ class Session {
       return Fail(kExitUsage, "not a text cascade.v1.Node: " + text);
     }
     cascade::v1::ChangeResponse response;
-    auto context = Context();
-    grpc::Status status = stub_->AddNode(context.get(), request, &response);
+    grpc::Status status =
+        Change([&](Admin::Stub* stub, grpc::ClientContext* context) {
+          return stub->AddNode(context, request, &response);
+        });
     if (!status.ok()) return Fail(status);
     return PrintChange(response, "add " + request.node().id());
   }
@@ -414,8 +550,10 @@ class Session {
   bool GetNode(const std::string& id, cascade::v1::NodeView* view, int* code) {
     cascade::v1::GetNodeRequest request;
     request.set_id(id);
-    auto context = Context();
-    grpc::Status status = stub_->GetNode(context.get(), request, view);
+    grpc::Status status =
+        Read([&](Admin::Stub* stub, grpc::ClientContext* context) {
+          return stub->GetNode(context, request, view);
+        });
     if (!status.ok()) *code = Fail(status);
     return status.ok();
   }
@@ -438,8 +576,10 @@ class Session {
     cascade::v1::DrainNodeRequest request;
     request.set_id(id);
     cascade::v1::ChangeResponse response;
-    auto context = Context();
-    grpc::Status status = stub_->DrainNode(context.get(), request, &response);
+    grpc::Status status =
+        Change([&](Admin::Stub* stub, grpc::ClientContext* context) {
+          return stub->DrainNode(context, request, &response);
+        });
     if (!status.ok()) return Fail(status);
     const absl::Time drained = absl::Now();
 
@@ -540,9 +680,10 @@ class Session {
 
   int Stats() {
     cascade::v1::StatsResponse stats;
-    auto context = Context();
     grpc::Status status =
-        stub_->GetStats(context.get(), cascade::v1::StatsRequest(), &stats);
+        Read([&](Admin::Stub* stub, grpc::ClientContext* context) {
+          return stub->GetStats(context, cascade::v1::StatsRequest(), &stats);
+        });
     if (!status.ok()) return Fail(status);
     if (options_.json) {
       PrintJson(stats);
@@ -566,8 +707,17 @@ class Session {
   }
 
   int Events() {
-    auto context = Context(/*deadline=*/false);
-    auto reader = stub_->Events(context.get(), cascade::v1::EventsRequest());
+    // A first call finds the leader; the feed then comes from it.
+    cascade::v1::StatsResponse stats;
+    grpc::Status found =
+        Read([&](Admin::Stub* stub, grpc::ClientContext* context) {
+          return stub->GetStats(context, cascade::v1::StatsRequest(), &stats);
+        });
+    if (!found.ok()) return Fail(found);
+    auto context = Context();
+    auto reader =
+        ControllerAt(targets_.current())
+            ->stub->Events(context.get(), cascade::v1::EventsRequest());
     cascade::v1::Event event;
     int seen = 0;
     while ((options_.count == 0 || seen < options_.count) &&
@@ -614,9 +764,11 @@ class Session {
   }
 
   const Options& options_;
+  const bool single_;
+  topology::ControllerTargets targets_;
   std::ostream& out_;
   std::ostream& err_;
-  std::unique_ptr<Admin::Stub> stub_;
+  std::map<std::string, Connection> connections_;
   std::string command_;
 };
 
@@ -627,9 +779,10 @@ bool IsCommand(const std::string& word) { return Commands().count(word) > 0; }
 std::string CommandHelp(const std::string& command) {
   auto it = Commands().find(command);
   if (it == Commands().end()) return "";
-  return absl::StrCat("usage: relayctl [--controller=HOST:PORT] [--json] ",
-                      command, it->second.usage.empty() ? "" : " ",
-                      it->second.usage, "\n\n", it->second.help, "\n");
+  return absl::StrCat(
+      "usage: relayctl [--controller=HOST:PORT[,...]] [--json] ", command,
+      it->second.usage.empty() ? "" : " ", it->second.usage, "\n\n",
+      it->second.help, "\n");
 }
 
 std::string CommandSummary() {
@@ -686,7 +839,13 @@ int Run(const Options& options, const std::vector<std::string>& args,
         << it->second.usage << "\n";
     return kExitUsage;
   }
-  Session session(options, out, err);
+  absl::StatusOr<std::vector<std::string>> controllers =
+      topology::ParseControllerList(options.controller);
+  if (!controllers.ok()) {
+    err << "relayctl: --controller: " << controllers.status().message() << "\n";
+    return kExitUsage;
+  }
+  Session session(options, *std::move(controllers), out, err);
   return session.Run(args[0],
                      std::vector<std::string>(args.begin() + 1, args.end()));
 }

@@ -26,12 +26,15 @@ constexpr int kExitRefused = 4;
 constexpr int kExitTimeout = 5;
 
 struct Options {
+  // HOST:PORT, or HOST:PORT,HOST:PORT,... of controllers in one group (one
+  // leads, the others redirect to it).
   std::string controller = "127.0.0.1:7700";
   bool json = false;
   std::string admin_token;
   // Null means plaintext.
   std::shared_ptr<grpc::ChannelCredentials> credentials;
-  // Deadline of each call; for drain --wait, of the whole wait.
+  // Deadline of each call, including finding the leader; for drain --wait,
+  // of the whole wait.
   absl::Duration timeout = absl::Seconds(10);
   // drain: wait until the node reports no active children and every child
   // it had reports receiving from its new parent.

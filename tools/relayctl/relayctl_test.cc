@@ -61,25 +61,61 @@ TEST(RelayctlTest, UsageErrorsExitTwoWithOneLine) {
   EXPECT_TRUE(out.str().empty());
 }
 
+// A port the kernel chose, bound but never listening: every connection is
+// refused. Closed by the destructor.
+class RefusingPort {
+ public:
+  RefusingPort() : fd_(socket(AF_INET, SOCK_STREAM, 0)) {
+    EXPECT_GE(fd_, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address)),
+              0);
+    socklen_t length = sizeof(address);
+    EXPECT_EQ(getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length),
+              0);
+    address_ = "127.0.0.1:" + std::to_string(ntohs(address.sin_port));
+  }
+  ~RefusingPort() { close(fd_); }
+  const std::string& address() const { return address_; }
+
+ private:
+  int fd_;
+  std::string address_;
+};
+
 TEST(RelayctlTest, UnreachableControllerFailsWithExitOne) {
-  // A port the kernel chose and that is bound but never listening: every
-  // connection is refused.
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  ASSERT_GE(fd, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)),
-            0);
-  socklen_t length = sizeof(address);
-  ASSERT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length), 0);
+  RefusingPort port;
   Options options;
-  options.controller = "127.0.0.1:" + std::to_string(ntohs(address.sin_port));
+  options.controller = port.address();
   options.timeout = absl::Seconds(2);
   std::ostringstream out, err;
   EXPECT_EQ(relayctl::Run(options, {"nodes"}, out, err), kExitFailed);
   EXPECT_NE(err.str().find("unreachable"), std::string::npos) << err.str();
-  close(fd);
+}
+
+TEST(RelayctlTest, ControllerListIsTriedWithinTheTimeout) {
+  RefusingPort first, second;
+  Options options;
+  options.controller = first.address() + "," + second.address();
+  options.timeout = absl::Seconds(1);
+  std::ostringstream out, err;
+  const absl::Time start = absl::Now();
+  EXPECT_EQ(relayctl::Run(options, {"failover", "x"}, out, err), kExitFailed);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(3));
+  EXPECT_NE(err.str().find(options.controller + " unreachable"),
+            std::string::npos)
+      << err.str();
+  EXPECT_NE(err.str().find("cannot connect to 127.0.0.1:"), std::string::npos)
+      << err.str();
+
+  options.controller = first.address() + ",,x:1";
+  err.str("");
+  EXPECT_EQ(relayctl::Run(options, {"nodes"}, out, err), kExitUsage);
+  EXPECT_NE(err.str().find("relayctl: --controller: empty controller address"),
+            std::string::npos)
+      << err.str();
 }
 
 TEST(RelayctlTest, EveryCommandHasHelp) {
