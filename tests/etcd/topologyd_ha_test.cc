@@ -6,6 +6,10 @@
 // lose no packet. A three-member etcd with one member stopped: the
 // controllers carry on. A leader cut off from etcd exits with code 3.
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <fstream>
@@ -16,8 +20,10 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/substitute.h"
 #include "absl/synchronization/mutex.h"
 #include "google/protobuf/util/json_util.h"
@@ -69,6 +75,166 @@ std::string SiteText(int n) {
                       "media_address: \"127.10.0.", n, ":5004\"");
 }
 
+// A relay tree for the relay test: nat and p1 are relayd processes, s1 a
+// plain RTP endpoint (the test's socket). $0..$2: their addresses.
+constexpr char kRelayTopology[] = R"txt(
+streams { id: "command" direction: DIRECTION_DOWNSTREAM bitrate_kbps: 64
+  tracks { ssrc: 1111 media: "audio" payload_type: 111 encoding: "opus/48000/2" } }
+nodes { id: "nat" tier: TIER_NATIONAL media_address: "$0"
+  capacity { max_children: 4 } }
+nodes { id: "p1" tier: TIER_PROVINCIAL parent: "nat" media_address: "$1"
+  capacity { max_children: 4 } }
+nodes { id: "s1" tier: TIER_SITE parent: "p1" media_address: "$2"
+  plain_endpoint: true }
+)txt";
+constexpr uint8_t kPayloadType = 111;
+constexpr uint32_t kSsrc = 1111;
+
+// A UDP socket on 127.0.0.1, port chosen by the kernel.
+class Udp {
+ public:
+  Udp() : fd_(socket(AF_INET, SOCK_DGRAM, 0)) {
+    sockaddr_in address = {};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof(address);
+    EXPECT_EQ(bind(fd_, reinterpret_cast<sockaddr*>(&address), length), 0);
+    getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length);
+    port_ = ntohs(address.sin_port);
+  }
+  ~Udp() { close(fd_); }
+  std::string address() const { return absl::StrCat("127.0.0.1:", port_); }
+  void SendTo(int port, const std::vector<uint8_t>& bytes) {
+    sockaddr_in to = {};
+    to.sin_family = AF_INET;
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    to.sin_port = htons(static_cast<uint16_t>(port));
+    sendto(fd_, bytes.data(), bytes.size(), 0, reinterpret_cast<sockaddr*>(&to),
+           sizeof(to));
+  }
+  // One datagram, or empty after `timeout`.
+  std::vector<uint8_t> Receive(absl::Duration timeout) {
+    pollfd ready = {fd_, POLLIN, 0};
+    if (poll(&ready, 1, static_cast<int>(absl::ToInt64Milliseconds(timeout))) <=
+        0) {
+      return {};
+    }
+    std::vector<uint8_t> bytes(2048);
+    const ssize_t n = recv(fd_, bytes.data(), bytes.size(), 0);
+    bytes.resize(n > 0 ? n : 0);
+    return bytes;
+  }
+
+ private:
+  int fd_;
+  int port_ = 0;
+};
+
+// RTP every 5 ms from `source` to a relay, and what the site receives, on
+// threads of their own so controller actions never pause the media.
+class Media {
+ public:
+  Media(Udp* source, int relay_port, Udp* site)
+      : sender_([this, source, relay_port] { Send(source, relay_port); }),
+        receiver_([this, site] { Receive(site); }) {}
+  ~Media() {
+    stop_ = true;
+    sender_.join();
+    receiver_.join();
+  }
+  // Packets sent in [from, to - 200 ms) the site never got.
+  int LostBetween(absl::Time from, absl::Time to, int* sent) {
+    absl::MutexLock lock(&mu_);
+    int lost = 0;
+    *sent = 0;
+    for (size_t seq = 0; seq < sent_at_.size(); ++seq) {
+      if (sent_at_[seq] < from ||
+          sent_at_[seq] >= to - absl::Milliseconds(200)) {
+        continue;
+      }
+      ++*sent;
+      if (!got_.count(seq)) ++lost;
+    }
+    return lost;
+  }
+  bool Flowing() {
+    absl::MutexLock lock(&mu_);
+    return absl::Now() - last_arrival_ < absl::Milliseconds(100);
+  }
+
+ private:
+  void Send(Udp* source, int relay_port) {
+    // 65,536 packets at 5 ms is over five minutes: the test ends long before
+    // the sequence number wraps.
+    for (uint16_t seq = 0; !stop_; ++seq) {
+      std::vector<uint8_t> rtp = {0x80,
+                                  kPayloadType,
+                                  static_cast<uint8_t>(seq >> 8),
+                                  static_cast<uint8_t>(seq),
+                                  0,
+                                  0,
+                                  0,
+                                  0,
+                                  static_cast<uint8_t>(kSsrc >> 24),
+                                  static_cast<uint8_t>(kSsrc >> 16),
+                                  static_cast<uint8_t>(kSsrc >> 8),
+                                  static_cast<uint8_t>(kSsrc),
+                                  1,
+                                  2,
+                                  3,
+                                  4};
+      {
+        absl::MutexLock lock(&mu_);
+        sent_at_.push_back(absl::Now());
+      }
+      source->SendTo(relay_port, rtp);
+      absl::SleepFor(absl::Milliseconds(5));
+    }
+  }
+  void Receive(Udp* site) {
+    while (!stop_) {
+      std::vector<uint8_t> got = site->Receive(absl::Milliseconds(20));
+      if (got.size() < 12 || (got[1] & 0x7f) != kPayloadType) continue;
+      absl::MutexLock lock(&mu_);
+      got_.insert((got[2] << 8) | got[3]);
+      last_arrival_ = absl::Now();
+    }
+  }
+
+  std::atomic<bool> stop_{false};
+  absl::Mutex mu_;
+  std::vector<absl::Time> sent_at_ ABSL_GUARDED_BY(mu_);
+  std::set<size_t> got_ ABSL_GUARDED_BY(mu_);
+  absl::Time last_arrival_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  std::thread sender_;
+  std::thread receiver_;
+};
+
+// relayd in controller mode, killed -9 when destroyed.
+struct Relayd {
+  std::unique_ptr<Process> process;
+  int udp_port = 0;
+  int metrics_port = 0;
+  std::string stderr_path;
+  std::string address() const { return absl::StrCat("127.0.0.1:", udp_port); }
+  double Metric(const std::string& sample) const {
+    return cascade::testing::MetricValue(
+        cascade::testing::HttpGet(metrics_port, "/metrics"), sample);
+  }
+  // Assignments relayd applied (an assignment equal to the running one is
+  // acknowledged without being applied again).
+  int Applied() const {
+    const std::string log = cascade::testing::ReadFile(stderr_path);
+    int count = 0;
+    for (size_t at = log.find("applied assignment version");
+         at != std::string::npos;
+         at = log.find("applied assignment version", at + 1)) {
+      ++count;
+    }
+    return count;
+  }
+};
+
 // A group of topologyd on one etcd (cluster), each on its own port.
 class HaTest : public ::testing::Test {
  protected:
@@ -117,6 +283,54 @@ class HaTest : public ::testing::Test {
     return -1;
   }
 
+  // relayd --controller=List() as node `id`.
+  void StartRelay(const std::string& id, std::vector<std::string> args) {
+    const std::string ports = dir_ + "/" + id + ".ports";
+    Relayd& relay = relays_[id];
+    relay.stderr_path = dir_ + "/" + id + ".err";
+    args.insert(args.begin(),
+                {"relay/relayd", "--controller=" + List(), "--id=" + id,
+                 "--listen=127.0.0.1:0", "--port-file=" + ports,
+                 "--metrics=127.0.0.1:0"});
+    auto process =
+        Process::Start(args, dir_ + "/" + id + ".out", relay.stderr_path);
+    ASSERT_TRUE(process.ok()) << process.status();
+    relay.process = *std::move(process);
+    const std::string bound =
+        cascade::testing::WaitForFile(ports, absl::Seconds(20));
+    for (absl::string_view line : absl::StrSplit(bound, '\n')) {
+      std::pair<std::string, std::string> field = absl::StrSplit(line, '=');
+      int* port = field.first == "udp"       ? &relay.udp_port
+                  : field.first == "metrics" ? &relay.metrics_port
+                                             : nullptr;
+      if (port != nullptr) {
+        ASSERT_TRUE(absl::SimpleAtoi(field.second, port));
+      }
+    }
+    ASSERT_GT(relay.udp_port, 0)
+        << cascade::testing::ReadFile(relay.stderr_path);
+  }
+
+  cascade::v1::NodeView Show(const std::string& id) {
+    return testing::ShowNode(dir_, List(), id);
+  }
+
+  // Waits (bounded) until relay `id` acked an assignment newer than
+  // `version`, and its newest; returns the node as last seen.
+  cascade::v1::NodeView WaitForAck(const std::string& id, uint64_t version) {
+    const absl::Time deadline = absl::Now() + absl::Seconds(25);
+    cascade::v1::NodeView view;
+    do {
+      view = Show(id);
+      if (view.acked_version() > version &&
+          view.acked_version() == view.assignment_version()) {
+        break;
+      }
+      absl::SleepFor(absl::Milliseconds(200));
+    } while (absl::Now() < deadline);
+    return view;
+  }
+
   // kill -9, as the harness does on destruction.
   void Kill(int index) { controllers_[index].reset(); }
 
@@ -140,6 +354,7 @@ class HaTest : public ::testing::Test {
   std::unique_ptr<EtcdCluster> etcd_;
   std::vector<std::unique_ptr<Topologyd>> controllers_;
   std::vector<std::string> addresses_;
+  std::map<std::string, Relayd> relays_;
 };
 
 TEST_F(HaTest, LeaderKilledUnderAdminChangesFollowerTakesOverNothingLost) {
@@ -270,6 +485,73 @@ TEST_F(HaTest, LeaderKilledUnderAdminChangesFollowerTakesOverNothingLost) {
       google::protobuf::util::JsonStringToMessage(tree.out, &served).ok());
   EXPECT_EQ(served.state_sequence(), changes.size());
   EXPECT_EQ(served.nodes_size(), 3 + static_cast<int>(adds.size()));
+}
+
+TEST_F(HaTest, RelaysFollowTheNewLeaderKeepAssignmentsAndLoseNoPacket) {
+  ASSERT_NO_FATAL_FAILURE(StartEtcd(1));
+  // Learning outlasts relayd's reconnect backoff (at most 5 s).
+  ASSERT_NO_FATAL_FAILURE(StartControllers(3, {"--restart-learning=6s"}));
+  const int leader = WaitForLeader();
+  ASSERT_GE(leader, 0);
+  Udp source, site;
+  ASSERT_NO_FATAL_FAILURE(StartRelay("nat", {"--source=" + source.address()}));
+  ASSERT_NO_FATAL_FAILURE(StartRelay("p1", {}));
+  const std::string topology = dir_ + "/relays.textproto";
+  std::ofstream(topology) << absl::Substitute(
+      kRelayTopology, relays_["nat"].address(), relays_["p1"].address(),
+      site.address());
+  CommandResult applied = Relayctl(List(), {"apply", topology});
+  ASSERT_EQ(applied.code, 0) << applied.err;
+
+  Media media(&source, relays_["nat"].udp_port, &site);
+  std::map<std::string, uint64_t> versions;
+  std::map<std::string, int> applied_before;
+  for (const char* id : {"nat", "p1"}) {
+    cascade::v1::NodeView view = WaitForAck(id, 0);
+    ASSERT_GT(view.acked_version(), 0u) << id;
+    versions[id] = view.acked_version();
+    applied_before[id] = relays_[id].Applied();
+    EXPECT_GE(applied_before[id], 1) << id;
+  }
+  const absl::Time flowing_by = absl::Now() + absl::Seconds(10);
+  while (!media.Flowing() && absl::Now() < flowing_by) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  ASSERT_TRUE(media.Flowing()) << "s1 never got media";
+
+  const absl::Time killed = absl::Now();
+  Kill(leader);
+  // The relays find the new leader by themselves and acknowledge its
+  // (equal) assignments: reconnected, registered, watching.
+  for (const char* id : {"nat", "p1"}) {
+    cascade::v1::NodeView view = WaitForAck(id, versions[id]);
+    EXPECT_GT(view.acked_version(), versions[id]) << id;
+    EXPECT_EQ(view.acked_version(), view.assignment_version()) << id;
+    EXPECT_EQ(view.status(), cascade::v1::STATUS_UP) << id;
+    EXPECT_GE(view.last_report_ms_ago(), 0) << id;
+    EXPECT_LT(view.last_report_ms_ago(), 1000) << id;
+  }
+  const absl::Time reconnected = absl::Now();
+  std::cerr << "relays acknowledged the new leader's assignments "
+            << absl::ToInt64Milliseconds(reconnected - killed)
+            << " ms after the kill\n";
+  const int new_leader = WaitForLeader();
+  EXPECT_NE(new_leader, leader);
+  EXPECT_GE(new_leader, 0);
+
+  // They kept their assignments: nothing applied again, no parent change.
+  for (const char* id : {"nat", "p1"}) {
+    EXPECT_EQ(relays_[id].Applied(), applied_before[id]) << id;
+    EXPECT_EQ(relays_[id].Metric("relay_parent_switches_total"), 0) << id;
+    EXPECT_EQ(relays_[id].Metric("relay_parent_failovers_total"), 0) << id;
+  }
+  EXPECT_EQ(Show("s1").parents(0), "p1");
+  // And the site lost nothing through it all.
+  int sent = 0;
+  const int lost = media.LostBetween(killed, absl::Now(), &sent);
+  EXPECT_GT(sent, 200);
+  EXPECT_EQ(lost, 0) << "of " << sent;
+  EXPECT_TRUE(media.Flowing());
 }
 
 TEST_F(HaTest, EtcdMemberStoppedControllersCarryOn) {
