@@ -5,6 +5,7 @@
 // list reconnect to the new leader, keep their assignments, and the sites
 // lose no packet. A three-member etcd with one member stopped: the
 // controllers carry on. A leader cut off from etcd exits with code 3.
+#include <grpcpp/generic/generic_stub.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -68,6 +69,42 @@ grpc::Status Stats(const std::string& address, Redirect* redirect = nullptr) {
       stub->GetStats(&context, cascade::v1::StatsRequest(), &stats);
   if (redirect != nullptr) *redirect = RedirectOf(context);
   return status;
+}
+
+// grpc.health.v1.Health/Check for `service` on one controller: 1 SERVING,
+// 2 NOT_SERVING, -1 no answer. The two messages are encoded by hand (one
+// string field out, one enum field back): the health proto has no C++ code
+// in Debian's gRPC packages.
+int Health(const std::string& address, const std::string& service) {
+  auto channel =
+      grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+  grpc::GenericStub stub(channel);
+  std::string request = {0x0a, static_cast<char>(service.size())};
+  request += service;
+  grpc::Slice slice(request);
+  grpc::ByteBuffer request_buffer(&slice, 1);
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(2)));
+  grpc::CompletionQueue queue;
+  auto call = stub.PrepareUnaryCall(&context, "/grpc.health.v1.Health/Check",
+                                    request_buffer, &queue);
+  call->StartCall();
+  grpc::ByteBuffer response_buffer;
+  grpc::Status status;
+  call->Finish(&response_buffer, &status, reinterpret_cast<void*>(1));
+  void* tag = nullptr;
+  bool ok = false;
+  if (!queue.Next(&tag, &ok) || !ok || !status.ok()) return -1;
+  std::vector<grpc::Slice> slices;
+  if (!response_buffer.Dump(&slices).ok()) return -1;
+  std::string response;
+  for (const grpc::Slice& part : slices) {
+    response.append(reinterpret_cast<const char*>(part.begin()), part.size());
+  }
+  queue.Shutdown();
+  while (queue.Next(&tag, &ok)) {
+  }
+  return response.size() == 2 && response[0] == 0x08 ? response[1] : -1;
 }
 
 std::string SiteText(int n) {
@@ -376,7 +413,12 @@ TEST_F(HaTest, LeaderKilledUnderAdminChangesFollowerTakesOverNothingLost) {
     EXPECT_EQ(redirect.leader, addresses_[leader]);
     CommandResult redirected = Relayctl(addresses_[follower], {"stats"});
     EXPECT_EQ(redirected.code, 0) << redirected.err;
+    // Health: the process serves, its admin service does not.
+    EXPECT_EQ(Health(addresses_[follower], ""), 1);
+    EXPECT_EQ(Health(addresses_[follower], "cascade.v1.Admin"), 2);
   }
+  EXPECT_EQ(Health(addresses_[leader], "cascade.v1.Admin"), 1);
+  EXPECT_EQ(Health(addresses_[leader], "cascade.v1.RelayControl"), 1);
 
   // A stream of changes through the whole list, one relayctl after the
   // other, while the leader is killed.
@@ -441,6 +483,7 @@ TEST_F(HaTest, LeaderKilledUnderAdminChangesFollowerTakesOverNothingLost) {
   const int new_leader = WaitForLeader();
   ASSERT_GE(new_leader, 0);
   EXPECT_NE(new_leader, leader);
+  EXPECT_EQ(Health(addresses_[new_leader], "cascade.v1.Admin"), 1);
 
   // What etcd holds: the seeded topology, then the adds.
   std::vector<cascade::v1::Change> changes = StoredChanges();
