@@ -15,8 +15,11 @@ namespace cascade {
 namespace probe {
 namespace {
 
-// How often site timers (NACK, PLI, keepalive, frame assembly) run.
-constexpr absl::Duration kTick = absl::Milliseconds(5);
+// How often site timers (NACK, PLI, keepalive, frame assembly) run: often
+// while a site has gaps to ask for, else seldom, since every wakeup of
+// hundreds of processes on one machine costs more than the work it does.
+constexpr absl::Duration kRepairTick = absl::Milliseconds(5);
+constexpr absl::Duration kIdleTick = absl::Milliseconds(20);
 // Batches read from one socket per wake-up before moving on (fairness).
 constexpr int kMaxBatchesPerSocket = 8;
 
@@ -90,13 +93,20 @@ void Probe::Run(
           }
         }
       }
+      if (site.Repairing()) {
+        next_tick = std::min(next_tick, absl::Now() + kRepairTick);
+      }
     }
     // Timers after reading, so a parent is never judged silent while its
     // packets wait unread in the socket.
     now = absl::Now();
     if (now >= next_tick) {
-      for (auto& site : sites_) site->OnTick(now);
-      next_tick = now + kTick;
+      bool repairing = false;
+      for (auto& site : sites_) {
+        site->OnTick(now);
+        repairing = repairing || site->Repairing();
+      }
+      next_tick = now + (repairing ? kRepairTick : kIdleTick);
     }
     if (now >= next_report) {
       if (on_interval) on_interval(now - start, Sum(interval_latency_));

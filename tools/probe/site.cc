@@ -190,6 +190,13 @@ void Site::FailOverIfSilent(absl::Time now) {
   for (auto& [ssrc, stream] : streams_) stream->nacks->RetryAll(now);
 }
 
+bool Site::Repairing() const {
+  for (const auto& [ssrc, stream] : streams_) {
+    if (stream->nacks->pending() > 0) return true;
+  }
+  return false;
+}
+
 void Site::OnTick(absl::Time now) {
   FailOverIfSilent(now);
   const std::optional<relay::Endpoint> target = FeedbackTarget();
@@ -301,7 +308,8 @@ void Site::DecodeFrames(Stream& stream, absl::Time now) {
             : (stream.learnt_interval == absl::InfiniteDuration()
                    ? absl::ZeroDuration()
                    : stream.learnt_interval);
-    stream.freezes.OnFrame(now, interval);
+    // When it could be shown, not when this tick came round to it.
+    stream.freezes.OnFrame(frame.completed, interval);
     if (auto numbers =
             media::ReadPatternNumbers(stream.decoder->last_frame())) {
       counters_.last_pattern_frame = numbers->frame_number;

@@ -118,8 +118,11 @@ class Site {
   bool OnDatagram(const relay::Endpoint& from, absl::Span<const uint8_t> data,
                   absl::Time now);
   // Timers: parent failover, frame assembly, NACK, PLI, keepalive,
-  // activation. Call every few milliseconds.
+  // activation. Call every few milliseconds while Repairing(), else every
+  // few tens.
   void OnTick(absl::Time now);
+  // Gaps wait to be asked for: NACK timing wants fine ticks.
+  bool Repairing() const;
   // Tells the active parent this site leaves (signed deactivation).
   void Leave(absl::Time now);
 
