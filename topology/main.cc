@@ -431,10 +431,13 @@ int RunEtcd(SignalWaiter* signals, const ControllerOptions& options,
         SetLeading(server->get(), true);
         LeaseTicker ticker(controller.get(), options.lease_timeout);
         lost = lifecycle.WaitUntilDone();
+        // Before the ticker stops: relays move on at once.
+        service.Shutdown();
       }
       if (lost.empty()) lost = lifecycle.WaitUntilDone();
     }
-    // Whatever ended it, this controller serves no more from here on.
+    // Whatever ended it, this controller serves no more from here on (a
+    // second Shutdown does nothing new).
     SetLeading(server->get(), false);
     service.Shutdown();
     election_for_service.store(nullptr);
