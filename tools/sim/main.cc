@@ -25,8 +25,9 @@
 #include "topology/topology_file.h"
 
 ABSL_FLAG(std::string, scale, "south19",
-          "built-in topology: south19 (19 provinces, 204 districts, 2,594 "
-          "sites) or national (63 provinces, 693 districts, 10,000 sites)");
+          "reference topology (topology/reference): south19 (19 provinces, "
+          "204 districts, 2,594 sites) or national (63 provinces, 700 "
+          "districts, 10,600 sites); both with a standby national relay");
 ABSL_FLAG(std::string, topology, "",
           "topology file (text cascade.v1.Topology) instead of --scale");
 ABSL_FLAG(int, sites, 0,
@@ -97,9 +98,9 @@ std::string Dirname(const std::string& path) {
   return slash == std::string::npos ? "." : path.substr(0, slash);
 }
 
-// The scenario shipped beside the binary (Bazel runfiles).
-std::string DefaultScenarioPath(const char* argv0) {
-  const std::string relative = "/cascade/tools/sim/scenarios/default.textproto";
+// A file shipped beside the binary (Bazel runfiles), or "".
+std::string RunfilePath(const char* argv0, const std::string& path) {
+  const std::string relative = "/cascade/" + path;
   std::vector<std::string> candidates = {std::string(argv0) + ".runfiles" +
                                          relative};
   for (const char* env : {"RUNFILES_DIR", "TEST_SRCDIR"}) {
@@ -150,9 +151,17 @@ int Main(const char* argv0) {
       return Usage("--topology: " + std::string(text.status().message()));
     topology = std::move(text->topology);
   } else {
-    topology = GenerateTopology(
-        scale == "national" ? NationalShape() : South19Shape(), default_kbps);
-    topology_name = scale + " (generated, docs/sim.md)";
+    const std::string reference = "topology/reference/" + scale + ".textproto";
+    const std::string path = RunfilePath(argv0, reference);
+    if (path.empty()) {
+      return Usage("cannot find " + reference +
+                   " beside the binary; pass --topology=FILE");
+    }
+    absl::StatusOr<topology::TopologyText> text =
+        topology::ReadTopologyFile(path);
+    if (!text.ok()) return Usage(std::string(text.status().message()));
+    topology = std::move(text->topology);
+    topology_name = reference;
   }
   const std::string mode = absl::GetFlag(FLAGS_mode);
   if (mode != "controller" && mode != "standalone") {
@@ -170,7 +179,8 @@ int Main(const char* argv0) {
 
   // The scenario, with the flags laid over it.
   std::string scenario_path = absl::GetFlag(FLAGS_scenario);
-  if (scenario_path.empty()) scenario_path = DefaultScenarioPath(argv0);
+  if (scenario_path.empty())
+    scenario_path = RunfilePath(argv0, "tools/sim/scenarios/default.textproto");
   if (scenario_path.empty()) {
     return Usage(
         "--scenario is required (the default scenario is not beside "

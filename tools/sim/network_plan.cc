@@ -4,13 +4,10 @@
 #include <random>
 
 #include "absl/container/flat_hash_set.h"
-#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/strings/str_replace.h"
 #include "topology/controller.h"
-#include "topology/reference/provinces.h"
 
 namespace cascade::sim {
 namespace {
@@ -22,14 +19,6 @@ using cascade::v1::Topology;
 // topologyd's node key length.
 constexpr size_t kNodeKeyBytes = 32;
 
-std::string Slug(const std::string& name) {
-  std::string slug = absl::AsciiStrToLower(name);
-  for (char& c : slug) {
-    if (!absl::ascii_isalnum(c)) c = '-';
-  }
-  return absl::StrReplaceAll(slug, {{"---", "-"}, {"--", "-"}});
-}
-
 // 127.<net>.x.y for the index-th host of a kind (y never 0 or 255).
 std::string HostAddress(int net, int index, int port) {
   return absl::StrFormat("127.%d.%d.%d:%d", net, index / 250, index % 250 + 1,
@@ -37,109 +26,6 @@ std::string HostAddress(int net, int index, int port) {
 }
 
 }  // namespace
-
-std::vector<ProvinceShape> South19Shape() {
-  std::vector<ProvinceShape> shape;
-  for (const topology::ProvinceCounts& p : topology::South19Provinces()) {
-    shape.push_back({p.name, p.districts, p.communes});
-  }
-  // The extra points (field hospitals, checkpoints) that bring the communes
-  // to 2,594 sites, spread in proportion to each province's communes.
-  constexpr int kSites = topology::kSouth19Sites;
-  int communes = 0;
-  for (const ProvinceShape& p : shape) communes += p.sites;
-  const int extra = kSites - communes;
-  int given = 0;
-  for (ProvinceShape& p : shape) {
-    const int share = extra * p.sites / communes;
-    p.sites += share;
-    given += share;
-  }
-  for (size_t i = 0; given < extra; ++i, ++given)
-    ++shape[i % shape.size()].sites;
-  return shape;
-}
-
-std::vector<ProvinceShape> NationalShape() {
-  constexpr int kProvinces = 63;
-  constexpr int kDistricts = 11;
-  constexpr int kSites = 10000;
-  std::vector<ProvinceShape> shape;
-  for (int i = 0; i < kProvinces; ++i) {
-    const int sites = kSites / kProvinces + (i < kSites % kProvinces ? 1 : 0);
-    shape.push_back(
-        {absl::StrFormat("Province %02d", i + 1), kDistricts, sites});
-  }
-  return shape;
-}
-
-Topology GenerateTopology(absl::Span<const ProvinceShape> provinces,
-                          uint32_t video_kbps) {
-  Topology topology;
-  auto add = [&](const std::string& id, Tier tier, const std::string& parent,
-                 uint32_t max_children) {
-    Node* node = topology.add_nodes();
-    node->set_id(id);
-    node->set_tier(tier);
-    node->set_role(cascade::v1::ROLE_ACTIVE);
-    node->set_parent(parent);
-    node->mutable_capacity()->set_max_children(max_children);
-    return node;
-  };
-  add("national", cascade::v1::TIER_NATIONAL, "",
-      static_cast<uint32_t>(2 * provinces.size()));
-  for (const ProvinceShape& province : provinces) {
-    const std::string slug = Slug(province.name);
-    const std::string active = "prov-" + slug;
-    const std::string standby = active + "-standby";
-    const uint32_t districts = static_cast<uint32_t>(province.districts);
-    // Room for its districts and for the sites of any one of them standing
-    // by on it (topologyd reserves standbys per failing parent).
-    const uint32_t largest_district = static_cast<uint32_t>(
-        (province.sites + province.districts - 1) / province.districts);
-    add(active, cascade::v1::TIER_PROVINCIAL, "national",
-        districts + largest_district)
-        ->mutable_labels()
-        ->insert({"region", slug});
-    Node* spare =
-        add(standby, cascade::v1::TIER_PROVINCIAL, "national", districts);
-    spare->set_role(cascade::v1::ROLE_STANDBY);
-    spare->mutable_labels()->insert({"region", slug});
-    for (int d = 0; d < province.districts; ++d) {
-      // Sites spread evenly, the first districts taking the remainder.
-      const int sites = province.sites / province.districts +
-                        (d < province.sites % province.districts ? 1 : 0);
-      const std::string district = absl::StrFormat("dist-%s-%02d", slug, d + 1);
-      Node* node = add(district, cascade::v1::TIER_DISTRICT, active,
-                       static_cast<uint32_t>(sites));
-      node->add_standby_parents(standby);
-      node->mutable_labels()->insert({"region", slug});
-      for (int s = 0; s < sites; ++s) {
-        Node* site =
-            add(absl::StrFormat("site-%s-%02d-%02d", slug, d + 1, s + 1),
-                cascade::v1::TIER_SITE, district, 0);
-        site->add_standby_parents(active);
-        site->mutable_labels()->insert({"region", slug});
-      }
-    }
-  }
-  cascade::v1::Stream* stream = topology.add_streams();
-  stream->set_id("command");
-  stream->set_direction(cascade::v1::DIRECTION_DOWNSTREAM);
-  stream->set_source_node("national");
-  stream->set_bitrate_kbps(video_kbps);
-  cascade::v1::Track* video = stream->add_tracks();
-  video->set_ssrc(0x11110001);
-  video->set_media("video");
-  video->set_payload_type(96);
-  video->set_encoding("H264/90000");
-  cascade::v1::Track* audio = stream->add_tracks();
-  audio->set_ssrc(0x11110002);
-  audio->set_media("audio");
-  audio->set_payload_type(111);
-  audio->set_encoding("opus/48000/2");
-  return topology;
-}
 
 const PlanRelay* NetworkPlan::relay(const std::string& id) const {
   auto it = relay_index.find(id);
@@ -250,7 +136,6 @@ absl::StatusOr<NetworkPlan> PlanNetwork(const Topology& topology, int max_sites,
   std::stable_sort(
       relays.begin(), relays.end(),
       [](const Node* a, const Node* b) { return a->tier() < b->tier(); });
-  int roots = 0;
   for (const Node* node : relays) {
     PlanRelay relay;
     relay.id = node->id();
@@ -258,14 +143,18 @@ absl::StatusOr<NetworkPlan> PlanNetwork(const Topology& topology, int max_sites,
     relay.standby = node->role() == cascade::v1::ROLE_STANDBY;
     relay.address = HostAddress(1, static_cast<int>(plan.relays.size()), port);
     relay.parents = parents_of(*node);
-    if (relay.parents.empty()) ++roots;
+    if (relay.parents.empty()) plan.roots.push_back(relay.id);
     plan.relay_index[relay.id] = static_cast<int>(plan.relays.size());
     plan.relays.push_back(std::move(relay));
   }
-  if (roots != 1) {
+  if (plan.roots.empty()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("the kept relays have ", roots, " roots, want 1"));
+        "the kept relays have no root (a relay without a parent)");
   }
+  // The active root first: the source's main destination.
+  std::stable_partition(
+      plan.roots.begin(), plan.roots.end(),
+      [&](const std::string& id) { return !plan.relay(id)->standby; });
 
   // Node keys as the topology gives them, else from a fixed seed so runs
   // are reproducible; link keys are derived from them as topologyd derives

@@ -1,6 +1,6 @@
 // The simulated network: which relays and sites run, on which private
 // addresses, with which links and keys. Built from a topology (a reference
-// file or one generated here), optionally trimmed to its first N sites.
+// file or any other), optionally trimmed to its first N sites.
 #ifndef CASCADE_TOOLS_SIM_NETWORK_PLAN_H_
 #define CASCADE_TOOLS_SIM_NETWORK_PLAN_H_
 
@@ -9,32 +9,9 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
-#include "absl/types/span.h"
 #include "proto/topology.pb.h"
 
 namespace cascade::sim {
-
-// One province of a generated topology.
-struct ProvinceShape {
-  std::string name;
-  int districts = 0;
-  int sites = 0;
-};
-
-// The design's reference (DESIGN.md): 19 provinces, 204 districts, 2,594
-// sites (the communes of 2021 plus extra points spread by size).
-std::vector<ProvinceShape> South19Shape();
-// The deployment as it later reached: 63 provinces, 693 districts, 10,000
-// sites.
-std::vector<ProvinceShape> NationalShape();
-
-// A tree for `provinces`: one national relay with a standby, per province an
-// active provincial relay and a standby, districts below the active one
-// (standby parent: the province's standby), sites spread evenly over their
-// province's districts (standby parent: the province's active relay, as in
-// topology/reference). Downstream stream "command" at `video_kbps`.
-cascade::v1::Topology GenerateTopology(
-    absl::Span<const ProvinceShape> provinces, uint32_t video_kbps);
 
 struct PlanRelay {
   std::string id;
@@ -63,6 +40,9 @@ struct NetworkPlan {
   cascade::v1::Topology topology;
   std::vector<PlanRelay> relays;  // parents before children
   std::vector<PlanSite> sites;
+  // Relays without a parent, fed by the source directly: the active one
+  // first, then hot standbys (topology/reference has a standby national).
+  std::vector<std::string> roots;
   std::string source_address;
   absl::flat_hash_map<std::string, int> relay_index;
   absl::flat_hash_map<std::string, int> site_index;

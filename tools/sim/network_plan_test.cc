@@ -2,43 +2,43 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+#include <tuple>
+#include <vector>
+
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/escaping.h"
 #include "tools/sim/standalone_config.h"
 #include "topology/controller.h"
+#include "topology/topology_file.h"
 
 namespace cascade::sim {
 namespace {
 
-int CountTier(const cascade::v1::Topology& topology, cascade::v1::Tier tier) {
-  int count = 0;
-  for (const auto& node : topology.nodes()) count += node.tier() == tier;
-  return count;
+// The reference topologies, as relay-sim --scale loads them (runfiles).
+cascade::v1::Topology Reference(const std::string& scale) {
+  absl::StatusOr<topology::TopologyText> text =
+      topology::ReadTopologyFile("topology/reference/" + scale + ".textproto");
+  EXPECT_TRUE(text.ok()) << text.status();
+  return text.ok() ? text->topology : cascade::v1::Topology();
 }
 
-TEST(NetworkPlanTest, ReferenceShapesMatchTheDesign) {
-  int districts = 0;
-  int sites = 0;
-  for (const ProvinceShape& p : South19Shape()) {
-    districts += p.districts;
-    sites += p.sites;
+TEST(NetworkPlanTest, ReferenceTopologiesPlanWithBothNationalRoots) {
+  for (const auto& [scale, sites, relays] :
+       {std::tuple<std::string, size_t, size_t>{"south19", 2594, 2 + 38 + 204},
+        {"national", 10600, 2 + 126 + 700}}) {
+    auto plan = PlanNetwork(Reference(scale), 0, 5000);
+    ASSERT_TRUE(plan.ok()) << scale << ": " << plan.status();
+    EXPECT_EQ(plan->sites.size(), sites) << scale;
+    EXPECT_EQ(plan->relays.size(), relays) << scale;
+    EXPECT_EQ(plan->roots, (std::vector<std::string>{"nat-1", "nat-2"}));
   }
-  EXPECT_EQ(South19Shape().size(), 19u);
-  EXPECT_EQ(districts, 204);
-  EXPECT_EQ(sites, 2594);
-  const cascade::v1::Topology national = GenerateTopology(NationalShape(), 100);
-  EXPECT_EQ(CountTier(national, cascade::v1::TIER_PROVINCIAL), 2 * 63);
-  EXPECT_EQ(CountTier(national, cascade::v1::TIER_DISTRICT), 693);
-  EXPECT_EQ(CountTier(national, cascade::v1::TIER_SITE), 10000);
 }
 
 TEST(NetworkPlanTest, WholeTreeGetsDistinctAddressesAndSitesBelow) {
-  auto plan = PlanNetwork(GenerateTopology(South19Shape(), 200), 0, 5000);
+  auto plan = PlanNetwork(Reference("south19"), 0, 5000);
   ASSERT_TRUE(plan.ok()) << plan.status();
-  EXPECT_EQ(plan->sites.size(), 2594u);
-  // national + 19 active + 19 standby provincial + 204 districts.
-  EXPECT_EQ(plan->relays.size(), 1u + 38 + 204);
-  EXPECT_EQ(plan->relays[0].id, "national");
+  EXPECT_EQ(plan->relays[0].id, "nat-1");
   EXPECT_EQ(plan->relays[0].sites_below, 2594);
   absl::flat_hash_set<std::string> addresses;
   for (const auto& r : plan->relays) addresses.insert(r.address);
@@ -53,36 +53,40 @@ TEST(NetworkPlanTest, WholeTreeGetsDistinctAddressesAndSitesBelow) {
   }
   auto largest = plan->Resolve("@largest_provincial");
   ASSERT_TRUE(largest.ok());
-  EXPECT_EQ(*largest, "prov-ho-chi-minh-city");
-  EXPECT_EQ(plan->relay(*largest)->sites_below, 312 + 125 * 312 / 2469 + 1);
+  EXPECT_EQ(*largest, "ho-chi-minh-city");
+  int in_province = 0;
+  for (const auto& node : plan->topology.nodes()) {
+    in_province += node.tier() == cascade::v1::TIER_SITE &&
+                   node.labels().at("region") == "ho-chi-minh-city";
+  }
+  EXPECT_EQ(plan->relay(*largest)->sites_below, in_province);
   EXPECT_FALSE(plan->Resolve("no-such-node").ok());
 }
 
 TEST(NetworkPlanTest, TrimKeepsFirstSitesAndTheRelaysAboveThem) {
-  auto plan = PlanNetwork(GenerateTopology(South19Shape(), 200), 20, 5000);
+  auto plan = PlanNetwork(Reference("south19"), 20, 5000);
   ASSERT_TRUE(plan.ok()) << plan.status();
   ASSERT_EQ(plan->sites.size(), 20u);
-  // 20 sites of Ho Chi Minh City's first two districts (15 + 15 sites).
+  // 20 sites of Ho Chi Minh City's first two districts.
   absl::flat_hash_set<std::string> districts;
   for (const auto& site : plan->sites) districts.insert(site.parents[0]);
   EXPECT_EQ(districts.size(), 2u);
-  // national, the province, its standby and the two districts.
-  EXPECT_EQ(plan->relays.size(), 5u);
-  EXPECT_EQ(plan->topology.nodes_size(), 25);
-  EXPECT_EQ(
-      plan->PrimaryPath(plan->sites[0].id),
-      (std::vector<std::string>{plan->sites[0].id, "dist-ho-chi-minh-city-01",
-                                "prov-ho-chi-minh-city", "national"}));
+  // Both national relays, the province, its standby and the two districts.
+  EXPECT_EQ(plan->relays.size(), 6u);
+  EXPECT_EQ(plan->topology.nodes_size(), 26);
+  EXPECT_EQ(plan->PrimaryPath(plan->sites[0].id),
+            (std::vector<std::string>{plan->sites[0].id, "ho-chi-minh-city-d01",
+                                      "ho-chi-minh-city", "nat-1"}));
 }
 
 // As in topology/reference: a site stands by on its province's active
 // relay, which serves it with the same key the site holds.
 TEST(NetworkPlanTest, SitesStandByOnTheirProvince) {
-  auto plan = PlanNetwork(GenerateTopology(South19Shape(), 200), 20, 5000);
+  auto plan = PlanNetwork(Reference("south19"), 20, 5000);
   ASSERT_TRUE(plan.ok()) << plan.status();
   for (const PlanSite& site : plan->sites) {
     ASSERT_EQ(site.parents.size(), 2u) << site.id;
-    EXPECT_EQ(site.parents[1], "prov-ho-chi-minh-city");
+    EXPECT_EQ(site.parents[1], "ho-chi-minh-city");
     const cascade::v1::RelayConfig province =
         StandaloneConfig(*plan, *plan->relay(site.parents[1]));
     bool served = false;
@@ -104,7 +108,39 @@ TEST(NetworkPlanTest, SitesStandByOnTheirProvince) {
     }
   }
   // Standbys do not count as sites below.
-  EXPECT_EQ(plan->relay("prov-ho-chi-minh-city")->sites_below, 20);
+  EXPECT_EQ(plan->relay("ho-chi-minh-city")->sites_below, 20);
+}
+
+// As topology/reference has it: a standby national relay without a parent,
+// fed by the source too, which the provinces stand by on.
+TEST(NetworkPlanTest, EveryRootIsFedActiveFirst) {
+  cascade::v1::Topology topology;
+  auto add = [&](const std::string& id, cascade::v1::Tier tier,
+                 const std::string& parent, const std::string& standby) {
+    auto* node = topology.add_nodes();
+    node->set_id(id);
+    node->set_tier(tier);
+    node->set_parent(parent);
+    if (!standby.empty()) node->add_standby_parents(standby);
+    return node;
+  };
+  add("nat-2", cascade::v1::TIER_NATIONAL, "", "")
+      ->set_role(cascade::v1::ROLE_STANDBY);
+  add("nat-1", cascade::v1::TIER_NATIONAL, "", "");
+  add("prov", cascade::v1::TIER_PROVINCIAL, "nat-1", "nat-2");
+  add("site", cascade::v1::TIER_SITE, "prov", "");
+  auto plan = PlanNetwork(topology, 0, 5000);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_EQ(plan->roots, (std::vector<std::string>{"nat-1", "nat-2"}));
+  for (const std::string& root : plan->roots) {
+    const cascade::v1::RelayConfig config =
+        StandaloneConfig(*plan, *plan->relay(root));
+    ASSERT_EQ(config.parents_size(), 1) << root;
+    EXPECT_EQ(config.parents(0).address(), plan->source_address);
+  }
+  topology.mutable_nodes(1)->set_parent("prov");  // nat-1 under prov: cycle
+  topology.mutable_nodes(0)->set_parent("prov");
+  EXPECT_FALSE(PlanNetwork(topology, 0, 5000).ok());
 }
 
 TEST(NetworkPlanTest, PlanFailsOnUnknownParentAndNoSites) {
@@ -118,8 +154,11 @@ TEST(NetworkPlanTest, PlanFailsOnUnknownParentAndNoSites) {
 }
 
 TEST(StandaloneConfigTest, BothEndsOfEveryLinkShareItsKey) {
-  auto plan = PlanNetwork(GenerateTopology(South19Shape(), 200), 30, 5000);
+  auto plan = PlanNetwork(Reference("south19"), 30, 5000);
   ASSERT_TRUE(plan.ok());
+  size_t links = 0;
+  for (const PlanRelay& relay : plan->relays) links += relay.parents.size();
+  for (const PlanSite& site : plan->sites) links += site.parents.size();
   absl::flat_hash_set<std::string> keys;
   for (const PlanRelay& relay : plan->relays) {
     const cascade::v1::RelayConfig config = StandaloneConfig(*plan, relay);
@@ -149,9 +188,8 @@ TEST(StandaloneConfigTest, BothEndsOfEveryLinkShareItsKey) {
     }
     for (const auto& child : config.children()) keys.insert(child.key_hex());
   }
-  // One key per link: 30 sites x 2 parents, 2 districts x 2 parents,
-  // national's 2.
-  EXPECT_EQ(keys.size(), 2 * 30u + 4 + 2);
+  // One key per link.
+  EXPECT_EQ(keys.size(), links);
   const cascade::v1::RelayConfig with_probe =
       StandaloneConfig(*plan, plan->relays[0], {{"probe-national", "00ff"}});
   EXPECT_EQ(with_probe.children(with_probe.children_size() - 1).id(),

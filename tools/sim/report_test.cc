@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "tools/sim/report_html.h"
+#include "tools/sim/test_topology.h"
 
 namespace cascade::sim {
 namespace {

@@ -603,11 +603,16 @@ class Simulation {
       }
     }
     const cascade::v1::SimScenario& scenario = options_.scenario;
-    const PlanRelay& root = plan_.relays[0];
+    std::vector<std::string> standby_roots;
+    for (size_t i = 1; i < plan_.roots.size(); ++i) {
+      standby_roots.push_back(plan_.relay(plan_.roots[i])->address);
+    }
     absl::Status started = supervisor_.Start(
         "relay-source", "relay-source",
         {options_.source, "--json", "--bind=" + plan_.source_address,
-         "--dest=" + root.address, absl::StrCat("--ssrc=", video_ssrc),
+         "--dest=" + plan_.relay(plan_.roots[0])->address,
+         "--standby_dest=" + absl::StrJoin(standby_roots, ","),
+         absl::StrCat("--ssrc=", video_ssrc),
          absl::StrCat("--audio_ssrc=", audio_ssrc),
          absl::StrCat("--bitrate=", scenario.video_kbps()),
          absl::StrCat("--fps=", scenario.frame_rate()),
