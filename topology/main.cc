@@ -216,6 +216,17 @@ class LeaseTicker {
 
 // Applies --topology to an empty state (sequence 0). Returns an exit code,
 // 0 when done or not needed.
+// --topology read and validated; errors name the file (and node and line).
+absl::StatusOr<TopologyText> ReadSeedTopology() {
+  const std::string topology_file = absl::GetFlag(FLAGS_topology);
+  absl::StatusOr<TopologyText> parsed = ReadTopologyFile(topology_file);
+  if (!parsed.ok()) return parsed.status();
+  absl::Status valid =
+      ValidateTopology(parsed->topology, topology_file, parsed->node_lines);
+  if (!valid.ok()) return valid;
+  return parsed;
+}
+
 int SeedTopology(Controller* controller, const std::string& where) {
   const std::string topology_file = absl::GetFlag(FLAGS_topology);
   if (topology_file.empty()) return 0;
@@ -224,16 +235,8 @@ int SeedTopology(Controller* controller, const std::string& where) {
               << topology_file << " ignored (use relayctl apply)";
     return 0;
   }
-  absl::StatusOr<TopologyText> parsed = ReadTopologyFile(topology_file);
-  absl::Status status;
-  if (parsed.ok()) {
-    status =
-        ValidateTopology(parsed->topology, topology_file, parsed->node_lines);
-  }
-  if (!parsed.ok() || !status.ok()) {
-    return Usage(
-        std::string((parsed.ok() ? status : parsed.status()).message()));
-  }
+  absl::StatusOr<TopologyText> parsed = ReadSeedTopology();
+  if (!parsed.ok()) return Usage(std::string(parsed.status().message()));
   cascade::v1::Change change;
   *change.mutable_apply()->mutable_topology() = std::move(parsed->topology);
   change.mutable_apply()->set_source(topology_file);
@@ -350,6 +353,11 @@ int RunEtcd(SignalWaiter* signals, const ControllerOptions& options,
   if (!absl::GetFlag(FLAGS_state_dir).empty()) {
     LOG(WARNING) << "--state-dir is not used with --store=etcd";
   }
+  // Checked now, not only once elected: a bad file is a usage error.
+  if (!absl::GetFlag(FLAGS_topology).empty()) {
+    absl::StatusOr<TopologyText> parsed = ReadSeedTopology();
+    if (!parsed.ok()) return Usage(std::string(parsed.status().message()));
+  }
 
   absl::StatusOr<std::unique_ptr<etcd::EtcdClient>> client =
       etcd::EtcdClient::Create({*endpoints});
@@ -419,11 +427,8 @@ int RunEtcd(SignalWaiter* signals, const ControllerOptions& options,
       } else if (!recovered.ok()) {
         lifecycle.Lose(absl::StrCat("cannot recover the state from etcd: ",
                                     recovered.message()));
-      } else if (int code = SeedTopology(controller.get(), url); code != 0) {
-        election.Resign();
-        StopServer(&service, server->get());
-        election_for_service.store(nullptr);
-        return code;
+      } else if (SeedTopology(controller.get(), url) != 0) {
+        lifecycle.Lose("cannot seed --topology into the store");
       } else {
         LOG(INFO) << "leading (term " << status.term << "), state sequence "
                   << controller->Sequence();

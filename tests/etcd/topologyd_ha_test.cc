@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <fstream>
 #include <map>
@@ -595,6 +596,32 @@ TEST_F(HaTest, RelaysFollowTheNewLeaderKeepAssignmentsAndLoseNoPacket) {
   EXPECT_GT(sent, 200);
   EXPECT_EQ(lost, 0) << "of " << sent;
   EXPECT_TRUE(media.Flowing());
+}
+
+TEST_F(HaTest, BadStoreFlagsExitTwoWithOneLineNamingTheFlag) {
+  const std::string bad_topology = dir_ + "/bad.textproto";
+  std::ofstream(bad_topology) << "nodes { id: \"x\" tier: TIER_BOGUS }\n";
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"--store=consul://h:1"}, "--store must be journal or etcd://"},
+      {{"--store=etcd://"}, "--store: "},
+      {{"--store=etcd://h:1", "--leader-ttl=1500ms"}, "--leader-ttl"},
+      {{"--store=etcd://h:1", "--etcd-prefix="}, "--etcd-prefix"},
+      {{"--store=etcd://h:1", "--advertise=nowhere"}, "--advertise"},
+      {{"--store=etcd://h:1", "--listen=0.0.0.0:0"}, "--advertise is required"},
+      {{"--store=etcd://h:1", "--topology=" + bad_topology}, "TIER_BOGUS"},
+  };
+  int run = 0;
+  for (const auto& [flags, expected] : cases) {
+    std::vector<std::string> argv = {"topology/topologyd"};
+    argv.insert(argv.end(), flags.begin(), flags.end());
+    CommandResult result = cascade::testing::RunToCompletion(
+        argv, absl::StrCat(dir_, "/flags", ++run), absl::Seconds(10));
+    EXPECT_EQ(result.code, 2) << flags.back() << ": " << result.err;
+    EXPECT_EQ(result.err.rfind("topologyd: ", 0), 0u) << result.err;
+    EXPECT_NE(result.err.find(expected), std::string::npos) << result.err;
+    EXPECT_EQ(std::count(result.err.begin(), result.err.end(), '\n'), 1)
+        << result.err;
+  }
 }
 
 TEST_F(HaTest, EtcdMemberStoppedControllersCarryOn) {
