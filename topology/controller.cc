@@ -325,6 +325,7 @@ uint32_t Controller::RecomputeLocked() {
     layout_stale_ = true;
     rebuild_all_ = true;
   }
+  const absl::Time began = absl::Now();
   if (layout_stale_) RebuildLayoutLocked();
   const auto& nodes = state_.topology().nodes();
   const int n = nodes.size();
@@ -515,6 +516,10 @@ uint32_t Controller::RecomputeLocked() {
       pushed_.erase(it++);
     }
   }
+  VLOG(1) << "recompute: " << n << " nodes placed, " << dirty.size()
+          << " assignments rebuilt" << (rebuild_all_ ? " (all)" : "") << ", "
+          << changed << " changed, in "
+          << absl::FormatDuration(absl::Now() - began);
   rebuild_all_ = false;
   return changed;
 }

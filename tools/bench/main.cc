@@ -20,6 +20,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
 #include "base/flags.h"
 #include "tools/bench/controller_bench.h"
 #include "tools/bench/failover_bench.h"
@@ -66,10 +67,13 @@ ABSL_FLAG(std::vector<std::string>, latency_fanouts,
 ABSL_FLAG(int, controller_nodes, 10000,
           "controller: nodes of the synthetic topology (4 tiers, standbys), "
           "each played by one Register + Watch + Report in this process; "
-          "100000 is the issue's size but did not connect within 1,000 s on 2 "
-          "shared cores (docs/BENCHMARKS.md)");
+          "100000 is the issue's size (about 10 minutes on 2 shared cores, "
+          "most of it the 333 s lease: docs/BENCHMARKS.md)");
 ABSL_FLAG(bool, controller_south19, true,
           "controller: also measure the south19 reference topology");
+ABSL_FLAG(int, controller_runs, 1,
+          "controller: runs per case, each with a fresh topologyd; the push "
+          "targets are judged on the slowest run");
 ABSL_FLAG(absl::Duration, controller_lease, absl::ZeroDuration(),
           "controller: topologyd's --lease-timeout (it ticks every tenth); "
           "0: 3s for south19, and for the synthetic topology 3s or 1s per "
@@ -814,6 +818,10 @@ absl::Status RunController(Context& context) {
   if (nodes < 100 || nodes > 200000) {
     return absl::InvalidArgumentError("--controller_nodes: in 100..200000");
   }
+  const int runs = absl::GetFlag(FLAGS_controller_runs);
+  if (runs < 1 || runs > 20) {
+    return absl::InvalidArgumentError("--controller_runs: in 1..20");
+  }
   const absl::Duration lease_flag = absl::GetFlag(FLAGS_controller_lease);
   if (lease_flag < absl::ZeroDuration() || lease_flag > absl::Seconds(600)) {
     return absl::InvalidArgumentError("--controller_lease: in [0, 600s]");
@@ -860,83 +868,107 @@ absl::Status RunController(Context& context) {
               "connect s", "victim", "changed", "received", "push ms",
               "first ms", "expiry ms", "peak MB");
   std::vector<std::string> entries, target_json;
-  std::map<std::string, ControllerCaseResult> results;
+  // Every run of each case that ran.
+  std::map<std::string, std::vector<ControllerCaseResult>> results;
   for (ControllerCaseSetup& setup : cases) {
     if (lease_flag > absl::ZeroDuration()) setup.lease = lease_flag;
     setup.topologyd = topologyd;
-    setup.work_dir = absl::StrCat(context.work_dir, "/controller-", setup.name);
-    absl::StatusOr<ControllerCaseResult> run = RunControllerCase(setup);
-    if (!run.ok()) {
-      std::printf("%-10s not measured: %s\n", setup.name.c_str(),
-                  std::string(run.status().message()).c_str());
-      continue;
-    }
-    const ControllerCaseResult& r = *run;
-    auto ms = [](std::optional<double> v) {
-      return v ? absl::StrFormat("%.1f", *v) : std::string("-");
-    };
-    std::printf(
-        "%-10s %7d %5.0fs %10s %9.1f %8d %9.1f %-18s %7lld %8lld %8s %9s %9s "
-        "%8.1f\n",
-        setup.name.c_str(), r.nodes, absl::ToDoubleSeconds(setup.lease),
-        r.apply_ms ? ms(r.apply_ms).c_str() : "refused",
-        r.rss_after_apply_kb / 1024.0, r.watchers, r.connect_s,
-        r.victim.c_str(), static_cast<long long>(r.changed),
-        static_cast<long long>(r.received), ms(r.push_ms).c_str(),
-        ms(r.first_push_ms).c_str(), ms(r.push_from_expiry_ms).c_str(),
-        r.peak_rss_kb / 1024.0);
-    if (!r.apply_error.empty()) {
+    for (int run_index = 0; run_index < runs; ++run_index) {
+      setup.work_dir = absl::StrCat(context.work_dir, "/controller-",
+                                    setup.name, "-", run_index + 1);
+      absl::StatusOr<ControllerCaseResult> run = RunControllerCase(setup);
+      if (!run.ok()) {
+        std::printf("%-10s not measured: %s\n", setup.name.c_str(),
+                    std::string(run.status().message()).c_str());
+        continue;
+      }
+      const ControllerCaseResult& r = *run;
+      auto ms = [](std::optional<double> v) {
+        return v ? absl::StrFormat("%.1f", *v) : std::string("-");
+      };
       std::printf(
-          "  apply: %s; seeded with --topology=FILE instead: %.0f ms "
-          "from spawn to serving\n",
-          r.apply_error.c_str(), r.seed_ms.value_or(0));
+          "%-10s %7d %5.0fs %10s %9.1f %8d %9.1f %-18s %7lld %8lld %8s %9s %9s "
+          "%8.1f\n",
+          setup.name.c_str(), r.nodes, absl::ToDoubleSeconds(setup.lease),
+          r.apply_ms ? ms(r.apply_ms).c_str() : "refused",
+          r.rss_after_apply_kb / 1024.0, r.watchers, r.connect_s,
+          r.victim.c_str(), static_cast<long long>(r.changed),
+          static_cast<long long>(r.received), ms(r.push_ms).c_str(),
+          ms(r.first_push_ms).c_str(), ms(r.push_from_expiry_ms).c_str(),
+          r.peak_rss_kb / 1024.0);
+      if (!r.apply_error.empty()) {
+        std::printf(
+            "  apply: %s; seeded with --topology=FILE instead: %.0f ms "
+            "from spawn to serving\n",
+            r.apply_error.c_str(), r.seed_ms.value_or(0));
+      }
+      if (!r.failover_error.empty()) {
+        std::printf("  failover push not measured: %s\n",
+                    r.failover_error.c_str());
+      }
+      std::fflush(stdout);
+      entries.push_back(absl::StrCat(
+          "{\"case\": ", JsonString(setup.name), ", \"nodes\": ", r.nodes,
+          ", \"lease_ms\": ", absl::ToInt64Milliseconds(setup.lease),
+          ", \"apply_ms\": ", JsonNumber(r.apply_ms), ", \"apply_error\": ",
+          JsonString(r.apply_error), ", \"seed_ms\": ", JsonNumber(r.seed_ms),
+          ", \"rss_after_apply_kb\": ", r.rss_after_apply_kb,
+          ", \"watchers\": ", r.watchers, ", \"connect_s\": ",
+          JsonNumber(r.connect_s), ", \"victim\": ", JsonString(r.victim),
+          ", \"assignments_changed\": ", r.changed,
+          ", \"assignments_received\": ", r.received,
+          ", \"push_ms\": ", JsonNumber(r.push_ms),
+          ", \"first_push_ms\": ", JsonNumber(r.first_push_ms),
+          ", \"push_from_expiry_ms\": ", JsonNumber(r.push_from_expiry_ms),
+          ", \"failover_error\": ", JsonString(r.failover_error),
+          ", \"rss_kb\": ", r.rss_kb, ", \"peak_rss_kb\": ", r.peak_rss_kb,
+          ", \"run\": ", run_index + 1, "}"));
+      results[setup.name].push_back(r);
     }
-    if (!r.failover_error.empty()) {
-      std::printf("  failover push not measured: %s\n",
-                  r.failover_error.c_str());
-    }
-    std::fflush(stdout);
-    entries.push_back(absl::StrCat(
-        "{\"case\": ", JsonString(setup.name), ", \"nodes\": ", r.nodes,
-        ", \"lease_ms\": ", absl::ToInt64Milliseconds(setup.lease),
-        ", \"apply_ms\": ", JsonNumber(r.apply_ms), ", \"apply_error\": ",
-        JsonString(r.apply_error), ", \"seed_ms\": ", JsonNumber(r.seed_ms),
-        ", \"rss_after_apply_kb\": ", r.rss_after_apply_kb, ", \"watchers\": ",
-        r.watchers, ", \"connect_s\": ", JsonNumber(r.connect_s),
-        ", \"victim\": ", JsonString(r.victim), ", \"assignments_changed\": ",
-        r.changed, ", \"assignments_received\": ", r.received,
-        ", \"push_ms\": ", JsonNumber(r.push_ms),
-        ", \"first_push_ms\": ", JsonNumber(r.first_push_ms),
-        ", \"push_from_expiry_ms\": ", JsonNumber(r.push_from_expiry_ms),
-        ", \"failover_error\": ", JsonString(r.failover_error),
-        ", \"rss_kb\": ", r.rss_kb, ", \"peak_rss_kb\": ", r.peak_rss_kb, "}"));
-    results[setup.name] = r;
   }
   ++context.cases_run;
 
   std::printf("\ntargets:\n");
+  // Judged on the slowest run; a run without a push time makes the target
+  // not measured (its reason is shown).
   auto push_target = [&](const std::string& target, const std::string& name,
                          int min_nodes, double limit_ms) {
     auto it = results.find(name);
-    if (it == results.end() || !it->second.push_ms) {
+    if (it == results.end()) {
+      ReportTarget(target, std::nullopt, "case did not run", target_json);
+      return;
+    }
+    std::vector<double> push_ms;
+    int64_t changed = 0;
+    for (const ControllerCaseResult& r : it->second) {
+      if (!r.push_ms) {
+        ReportTarget(target, std::nullopt, r.failover_error, target_json);
+        return;
+      }
+      push_ms.push_back(*r.push_ms);
+      changed = std::max(changed, r.changed);
+    }
+    std::sort(push_ms.begin(), push_ms.end());
+    const std::string figures =
+        push_ms.size() == 1
+            ? absl::StrFormat("%.1f ms", push_ms[0])
+            : absl::StrFormat("median %.1f ms, max %.1f ms over %d runs",
+                              push_ms[push_ms.size() / 2], push_ms.back(),
+                              static_cast<int>(push_ms.size()));
+    const int nodes_run = it->second.front().nodes;
+    if (nodes_run < min_nodes) {
       ReportTarget(
           target, std::nullopt,
-          it == results.end() ? "case did not run" : it->second.failover_error,
+          absl::StrFormat("ran at %d nodes only: %s", nodes_run, figures),
           target_json);
-    } else if (it->second.nodes < min_nodes) {
-      ReportTarget(target, std::nullopt,
-                   absl::StrFormat("ran at %d nodes only: %.1f ms",
-                                   it->second.nodes, *it->second.push_ms),
-                   target_json);
-    } else {
-      ReportTarget(target, *it->second.push_ms < limit_ms,
-                   absl::StrFormat("%.1f ms for %lld changed assignments, "
-                                   "%d watching nodes",
-                                   *it->second.push_ms,
-                                   static_cast<long long>(it->second.changed),
-                                   it->second.watchers),
-                   target_json);
+      return;
     }
+    ReportTarget(target, push_ms.back() < limit_ms,
+                 absl::StrFormat("%s for up to %lld changed assignments, %d "
+                                 "watching nodes",
+                                 figures, static_cast<long long>(changed),
+                                 it->second.front().watchers),
+                 target_json);
   };
   push_target("controller: failover push under 100 ms at 2,594 sites",
               "south19", 2594, 100);
@@ -1094,6 +1126,11 @@ int Main(const std::string& argv0) {
 }  // namespace cascade::bench
 
 int main(int argc, char** argv) {
+  // Debian's abseil is built without NDEBUG, so every absl::Mutex (gRPC's
+  // too) is tracked for deadlock detection in one global graph whose lookups
+  // slow down with the number of mutexes: the controller benchmark holds
+  // hundreds of thousands of calls, each with its own.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   cascade::ParseFlags(
       argc, argv,
       "relay-bench [--only=NAME] [--json=FILE] [--list]\n"

@@ -125,6 +125,8 @@ TEST(RelayBenchTest, JoinMeasuresBothCasesToAPicture) {
             "exit code 0")
       << output;
   EXPECT_EQ(output.find("not measured"), std::string::npos) << output;
+  // Both runs' push times summarised on the target line.
+  EXPECT_NE(output.find("over 2 runs"), std::string::npos) << output;
   std::stringstream text;
   text << std::ifstream(json).rdbuf();
   // Both cases ran and the site decoded a picture in each.
@@ -143,18 +145,20 @@ TEST(RelayBenchTest, ControllerDeliversEveryChangedAssignment) {
   std::string output;
   EXPECT_EQ(RunBench({"--only=controller", "--controller_south19=false",
                       "--controller_nodes=200", "--controller_lease=1s",
-                      "--json=" + json},
+                      "--controller_runs=2", "--json=" + json},
                      &output),
             "exit code 0")
       << output;
   EXPECT_EQ(output.find("not measured"), std::string::npos) << output;
+  // Both runs' push times summarised on the target line.
+  EXPECT_NE(output.find("over 2 runs"), std::string::npos) << output;
   std::stringstream text;
   text << std::ifstream(json).rdbuf();
   const std::string figures = text.str();
   for (const char* field :
        {"\"controller\": {", "\"case\": \"synthetic\"", "\"nodes\": 200,",
         "\"watchers\": 200,", "\"victim\": \"p01\"", "\"apply_error\": \"\"",
-        "\"failover_error\": \"\""}) {
+        "\"failover_error\": \"\"", "\"run\": 1}", "\"run\": 2}"}) {
     EXPECT_NE(figures.find(field), std::string::npos) << field << "\n"
                                                       << figures;
   }
@@ -183,6 +187,9 @@ TEST(RelayBenchTest, UnknownAndMissingBenchmarksAreRefused) {
   EXPECT_EQ(RunBench({"--only=controller", "--controller_nodes=5"}, &output),
             "exit code 2");
   EXPECT_NE(output.find("--controller_nodes"), std::string::npos);
+  EXPECT_EQ(RunBench({"--only=controller", "--controller_runs=0"}, &output),
+            "exit code 2");
+  EXPECT_NE(output.find("--controller_runs"), std::string::npos);
   EXPECT_EQ(RunBench({"--fanouts=0"}, &output), "exit code 2");
   EXPECT_NE(output.find("--fanouts"), std::string::npos);
   EXPECT_EQ(RunBench({"--list"}, &output), "exit code 0");
