@@ -421,6 +421,12 @@ TEST_F(HaTest, LeaderKilledUnderAdminChangesFollowerTakesOverNothingLost) {
   EXPECT_EQ(Health(addresses_[leader], "cascade.v1.Admin"), 1);
   EXPECT_EQ(Health(addresses_[leader], "cascade.v1.RelayControl"), 1);
 
+  // The event feed, followed across the takeover.
+  auto events = Process::Start(
+      {"tools/relayctl/relayctl", "--controller=" + List(), "--json", "events"},
+      dir_ + "/events.out", dir_ + "/events.err");
+  ASSERT_TRUE(events.ok()) << events.status();
+
   // A stream of changes through the whole list, one relayctl after the
   // other, while the leader is killed.
   constexpr int kChanges = 24;
@@ -460,6 +466,10 @@ TEST_F(HaTest, LeaderKilledUnderAdminChangesFollowerTakesOverNothingLost) {
     EXPECT_TRUE(
         mu.AwaitWithTimeout(absl::Condition(&some_done), absl::Seconds(30)));
   }
+  // The feed runs on the leader before it dies.
+  EXPECT_FALSE(
+      cascade::testing::WaitForFile(dir_ + "/events.out", absl::Seconds(10))
+          .empty());
   Kill(leader);
   const absl::Time killed = absl::Now();
   std::vector<std::string> survivors;
@@ -529,6 +539,23 @@ TEST_F(HaTest, LeaderKilledUnderAdminChangesFollowerTakesOverNothingLost) {
       google::protobuf::util::JsonStringToMessage(tree.out, &served).ok());
   EXPECT_EQ(served.state_sequence(), changes.size());
   EXPECT_EQ(served.nodes_size(), 3 + static_cast<int>(adds.size()));
+
+  // The feed moved to the new leader: it carries the last change, which
+  // only the new leader made.
+  const std::string last_event =
+      absl::StrCat("\"state_sequence\":\"", changes.size(), "\"");
+  const absl::Time feed_deadline = absl::Now() + absl::Seconds(10);
+  while (cascade::testing::ReadFile(dir_ + "/events.out").find(last_event) ==
+             std::string::npos &&
+         absl::Now() < feed_deadline) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  EXPECT_NE(cascade::testing::ReadFile(dir_ + "/events.out").find(last_event),
+            std::string::npos);
+  EXPECT_NE(cascade::testing::ReadFile(dir_ + "/events.err")
+                .find("following the new leader"),
+            std::string::npos)
+      << cascade::testing::ReadFile(dir_ + "/events.err");
 }
 
 TEST_F(HaTest, RelaysFollowTheNewLeaderKeepAssignmentsAndLoseNoPacket) {

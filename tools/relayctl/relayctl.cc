@@ -88,7 +88,9 @@ const std::map<std::string, Command>& Commands() {
       {"events",
        {"[--count=N]", 0, 0,
         "Follows the controller's event feed, one line per event, until "
-        "interrupted or N events."}},
+        "interrupted or N events. With several controllers it follows the "
+        "leader: when the leader goes, the feed goes on from the new one "
+        "(noted on stderr; events in between may be missing)."}},
       {"sdp",
        {"SITE", 1, 1,
         "Prints an SDP a plain RTP player (ffplay, a decoder) can open to "
@@ -132,6 +134,9 @@ int ExitCodeFor(grpc::StatusCode code) {
 
 // How long connecting to one controller may take before the next is tried.
 constexpr absl::Duration kConnectTimeout = absl::Seconds(3);
+// events over a group: feeds in a row that may end with nothing delivered
+// before relayctl gives up.
+constexpr int kMaxEmptyFeeds = 5;
 // Pauses between passes over a controller list that all failed.
 constexpr absl::Duration kFirstPause = absl::Milliseconds(50);
 constexpr absl::Duration kLongestPause = absl::Seconds(1);
@@ -707,40 +712,59 @@ class Session {
   }
 
   int Events() {
-    // A first call finds the leader; the feed then comes from it.
-    cascade::v1::StatsResponse stats;
-    grpc::Status found =
-        Read([&](Admin::Stub* stub, grpc::ClientContext* context) {
-          return stub->GetStats(context, cascade::v1::StatsRequest(), &stats);
-        });
-    if (!found.ok()) return Fail(found);
-    auto context = Context();
-    auto reader =
-        ControllerAt(targets_.current())
-            ->stub->Events(context.get(), cascade::v1::EventsRequest());
-    cascade::v1::Event event;
     int seen = 0;
-    while ((options_.count == 0 || seen < options_.count) &&
-           reader->Read(&event)) {
-      ++seen;
-      if (options_.json) {
-        PrintJson(event);
-      } else {
-        out_ << absl::FormatTime("%H:%M:%E3S",
-                                 absl::FromUnixMillis(event.unix_ms()),
-                                 absl::UTCTimeZone())
-             << " " << ShortName(cascade::v1::Event::Kind_Name(event.kind()))
-             << (event.node_id().empty() ? "" : " " + event.node_id()) << " "
-             << event.detail() << "\n";
+    // Feeds that ended before delivering anything, in a row: a bound on
+    // controllers that answer calls but end the feed at once.
+    int empty_feeds = 0;
+    while (true) {
+      // A first call finds the leader; the feed then comes from it.
+      cascade::v1::StatsResponse stats;
+      grpc::Status found =
+          Read([&](Admin::Stub* stub, grpc::ClientContext* context) {
+            return stub->GetStats(context, cascade::v1::StatsRequest(), &stats);
+          });
+      if (!found.ok()) return Fail(found);
+      const std::string controller = targets_.current();
+      auto context = Context();
+      auto reader =
+          ControllerAt(controller)
+              ->stub->Events(context.get(), cascade::v1::EventsRequest());
+      cascade::v1::Event event;
+      const int seen_before = seen;
+      while ((options_.count == 0 || seen < options_.count) &&
+             reader->Read(&event)) {
+        ++seen;
+        PrintEvent(event);
       }
-      out_.flush();
+      if (options_.count > 0 && seen == options_.count) {
+        context->TryCancel();
+        return kExitDone;
+      }
+      grpc::Status status = reader->Finish();
+      if (status.ok()) return kExitDone;
+      empty_feeds = seen > seen_before ? 0 : empty_feeds + 1;
+      if (single_ || empty_feeds > kMaxEmptyFeeds) return Fail(status);
+      // A group: the leader went away; the feed goes on from the next one.
+      err_ << "relayctl: events: " << controller << ": "
+           << status.error_message()
+           << "; following the new leader (events in between may be "
+              "missing)\n";
+      targets_.Failed(topology::RedirectOf(*context).leader);
     }
-    if (options_.count > 0 && seen == options_.count) {
-      context->TryCancel();
-      return kExitDone;
+  }
+
+  void PrintEvent(const cascade::v1::Event& event) {
+    if (options_.json) {
+      PrintJson(event);
+    } else {
+      out_ << absl::FormatTime("%H:%M:%E3S",
+                               absl::FromUnixMillis(event.unix_ms()),
+                               absl::UTCTimeZone())
+           << " " << ShortName(cascade::v1::Event::Kind_Name(event.kind()))
+           << (event.node_id().empty() ? "" : " " + event.node_id()) << " "
+           << event.detail() << "\n";
     }
-    grpc::Status status = reader->Finish();
-    return status.ok() ? kExitDone : Fail(status);
+    out_.flush();
   }
 
   int Sdp(const std::string& site) {
