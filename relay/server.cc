@@ -152,6 +152,12 @@ void RelayServer::Run() {
 }
 
 void RelayServer::OnReadable() {
+  ReadAll();
+  // A gap just seen must be NACKed on time.
+  ScheduleTick();
+}
+
+void RelayServer::ReadAll() {
   for (int i = 0; i < kMaxBatchesPerWakeup; ++i) {
     if (!socket_->ReceiveBatch(&batch_)) break;
     for (const UdpSocket::Received& r : batch_) {
@@ -161,14 +167,16 @@ void RelayServer::OnReadable() {
     // Forward what arrived now; never wait to fill a batch.
     socket_->Flush();
   }
-  // A gap just seen must be NACKed on time.
-  ScheduleTick();
 }
 
 void RelayServer::OnTick() {
   lag_last_ = std::max(absl::ZeroDuration(), clock_.Now() - expected_tick_);
   lag_max_ = std::max(lag_max_, lag_last_);
   expected_tick_ = absl::InfiniteFuture();
+  // libuv runs timers before it polls: on a busy machine the parent's
+  // packets may be waiting unread while the silence deadline passes. Read
+  // them first, so a parent is never judged silent for our own delay.
+  ReadAll();
   core_->OnTick();
   socket_->Flush();
   ScheduleTick();

@@ -74,6 +74,8 @@ class RelayServer {
   explicit RelayServer(ServerOptions options);
   absl::Status Start();
   void OnReadable();
+  // Everything waiting in the socket, up to kMaxBatchesPerWakeup batches.
+  void ReadAll();
   void OnTick();
   // Arms the tick timer for the core's NextTick().
   void ScheduleTick();
