@@ -61,13 +61,15 @@ void RelayClient::Run() {
   absl::Duration backoff = options_.min_backoff;
   while (true) {
     absl::Time started = absl::Now();
-    const int sessions_before = sessions();
     const std::string controller = targets.current();
     Redirect redirect;
-    absl::Status status = RunSession(controller, &redirect);
-    // Registered: this controller led; when it fails, every other one is
-    // worth a try before backing off.
-    if (sessions() > sessions_before) targets.Succeeded();
+    bool watched = false;
+    absl::Status status = RunSession(controller, &redirect, &watched);
+    // An assignment came: this controller led; when it fails, every other
+    // one is worth a try before backing off. (Registering alone is not
+    // enough: a node the controller does not know registers, then its
+    // Watch ends at once, and that must back off.)
+    if (watched) targets.Succeeded();
     // A session that lived a while was healthy: start backing off afresh.
     if (absl::Now() - started > options_.max_backoff) {
       backoff = options_.min_backoff;
@@ -92,7 +94,7 @@ void RelayClient::Run() {
 }
 
 absl::Status RelayClient::RunSession(const std::string& controller,
-                                     Redirect* redirect) {
+                                     Redirect* redirect, bool* watched) {
   auto channel =
       grpc::CreateChannel(controller, options_.credentials != nullptr
                                           ? options_.credentials
@@ -136,6 +138,7 @@ absl::Status RelayClient::RunSession(const std::string& controller,
   auto reader = stub->Watch(&watch_context, watch_request);
   cascade::v1::Assignment assignment;
   while (reader->Read(&assignment)) {
+    *watched = true;
     cascade::v1::Assignment content = assignment;
     content.clear_version();
     std::string serialized = content.SerializeAsString();

@@ -73,8 +73,9 @@ class RelayClient {
   void Run();
   // One connection to `controller`: register, watch and report until
   // something breaks. `*redirect` gets what the refusal said about the
-  // leader.
-  absl::Status RunSession(const std::string& controller, Redirect* redirect);
+  // leader; `*watched` is set once an assignment arrived.
+  absl::Status RunSession(const std::string& controller, Redirect* redirect,
+                          bool* watched);
   void ReportLoop(cascade::v1::RelayControl::Stub* stub,
                   absl::Duration interval, grpc::ClientContext* watch_context);
 
