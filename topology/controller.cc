@@ -200,7 +200,8 @@ absl::StatusOr<cascade::v1::ChangeResponse> Controller::SubmitLocked(
 
 NodeStatus Controller::StatusLocked(int index) const {
   const std::string& id = state_.topology().nodes(index).id();
-  auto admin = admin_.find(id);
+  // Usually no node has operators' flags: skip hashing the id for them.
+  auto admin = admin_.empty() ? admin_.end() : admin_.find(id);
   if (admin != admin_.end()) {
     if (admin->second->failed()) return cascade::v1::STATUS_FAILED;
     if (admin->second->draining()) return cascade::v1::STATUS_DRAINING;
@@ -230,6 +231,19 @@ void Controller::RebuildLayoutLocked() {
   index_.reserve(n);
   for (int i = 0; i < n; ++i) index_[nodes[i].id()] = i;
   link_keys_.clear();
+  // Only a change of nodes changes who is expected to report (RenewLocked
+  // counts the first reports).
+  const absl::Time now = clock_->Now();
+  unheard_ = 0;
+  for (const Node& node : nodes) {
+    // Plain endpoints never report; every other node is expected to.
+    if (node.plain_endpoint()) continue;
+    Live& live = live_[node.id()];
+    if (live.expected_since == absl::InfinitePast()) {
+      live.expected_since = now;
+    }
+    if (live.last_report == absl::InfinitePast()) ++unheard_;
+  }
 
   // The last plan in the new indices: a parent that is gone is dropped from
   // the list (as a lookup of its id found nothing before).
@@ -329,17 +343,6 @@ uint32_t Controller::RecomputeLocked() {
   if (layout_stale_) RebuildLayoutLocked();
   const auto& nodes = state_.topology().nodes();
   const int n = nodes.size();
-  const absl::Time now = clock_->Now();
-  unheard_ = 0;
-  for (const Node& node : nodes) {
-    // Plain endpoints never report; every other node is expected to.
-    if (node.plain_endpoint()) continue;
-    Live& live = live_[node.id()];
-    if (live.expected_since == absl::InfinitePast()) {
-      live.expected_since = now;
-    }
-    if (live.last_report == absl::InfinitePast()) ++unheard_;
-  }
   // Where node i was: the k-th parent of the plan last sent, or -1. Without
   // one (a restart, a new node) the parent it reports receiving from stands
   // for its active parent.
@@ -364,7 +367,16 @@ uint32_t Controller::RecomputeLocked() {
                 status == cascade::v1::STATUS_UNKNOWN;
   }
 
-  std::vector<std::vector<int>> parents(n);
+  // The plan is computed into buffers kept from the last recompute (cleared,
+  // their capacity kept) and swapped in at the end: at 100,000 nodes,
+  // allocating and freeing a few hundred thousand small vectors each time
+  // cost more than the placement itself.
+  auto reuse = [n](std::vector<std::vector<int>> & lists) -> auto& {
+    lists.resize(n);
+    for (std::vector<int>& list : lists) list.clear();
+    return lists;
+  };
+  std::vector<std::vector<int>>& parents = reuse(next_parents_);
   auto fits = [&](int p) { return usable[p] && load[p] < capacity_[p]; };
   auto is_candidate = [&](int i, int p) {
     return std::find(candidates_[i].begin(), candidates_[i].end(), p) !=
@@ -422,7 +434,9 @@ uint32_t Controller::RecomputeLocked() {
     }
   }
 
-  std::vector<std::vector<int>> active_children(n), standby_children(n);
+  std::vector<std::vector<int>>& active_children = reuse(next_active_children_);
+  std::vector<std::vector<int>>& standby_children =
+      reuse(next_standby_children_);
   absl::flat_hash_set<std::string> orphans;
   for (int i = 0; i < n; ++i) {
     if (parents[i].empty() && !nodes[i].parent().empty()) {
@@ -479,11 +493,11 @@ uint32_t Controller::RecomputeLocked() {
       dirty.push_back(i);
     }
   }
-  parents_ = std::move(parents);
+  parents_.swap(parents);
   // Learning after a restart: the plan is kept for the admin views only.
   parent_known_.assign(n, settled_);
-  active_children_ = std::move(active_children);
-  standby_children_ = std::move(standby_children);
+  active_children_.swap(active_children);
+  standby_children_.swap(standby_children);
   upstream_ = std::move(upstream);
   orphans_ = std::move(orphans);
   if (!settled_) return 0;
@@ -572,7 +586,11 @@ absl::Status Controller::RenewLocked(const std::string& node_id) {
   }
   Live& live = live_[node_id];
   const absl::Time now = clock_->Now();
-  if (live.last_report == absl::InfinitePast() && unheard_ > 0) --unheard_;
+  // Counted once per node expected to report (see RebuildLayoutLocked).
+  if (live.last_report == absl::InfinitePast() &&
+      !state_.topology().nodes(it->second).plain_endpoint() && unheard_ > 0) {
+    --unheard_;
+  }
   live.last_report = now;
   if (live.status == cascade::v1::STATUS_UP ||
       live.status == cascade::v1::STATUS_HOLD_DOWN) {

@@ -201,6 +201,10 @@ class Controller {
   // from stands for its active parent).
   std::vector<std::vector<int>> parents_ ABSL_GUARDED_BY(mu_);
   std::vector<bool> parent_known_ ABSL_GUARDED_BY(mu_);
+  // The previous plan's lists, reused by the next recompute.
+  std::vector<std::vector<int>> next_parents_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::vector<int>> next_active_children_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::vector<int>> next_standby_children_ ABSL_GUARDED_BY(mu_);
   std::vector<std::vector<cascade::v1::UpstreamSelection>> upstream_
       ABSL_GUARDED_BY(mu_);
   // False while a restarted controller learns (see Recover): assignments

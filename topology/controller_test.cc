@@ -1075,7 +1075,12 @@ void RunAgainstReference(uint32_t seed,
     ASSERT_EQ(controller->GetStats().SerializeAsString(),
               reference->GetStats().SerializeAsString());
     ASSERT_EQ(recorder.pushes, reference_recorder.pushes);
-    ASSERT_EQ(recorder.removed, reference_recorder.removed);
+    // Removals come in hash-map order: compare them as sets.
+    std::vector<std::string> removed = recorder.removed;
+    std::vector<std::string> reference_removed = reference_recorder.removed;
+    std::sort(removed.begin(), removed.end());
+    std::sort(reference_removed.begin(), reference_removed.end());
+    ASSERT_EQ(removed, reference_removed);
     ASSERT_EQ(recorder.events.size(), reference_recorder.events.size());
     pushes_seen += static_cast<int>(recorder.pushes.size());
   }
