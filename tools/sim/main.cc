@@ -47,6 +47,14 @@ ABSL_FLAG(std::string, mode, "controller",
           "topologyd's assignments (relayd --controller); standalone: from "
           "configuration files generated out of the topology (relayd "
           "--config)");
+ABSL_FLAG(std::string, store, "journal",
+          "the controllers' store (controller mode): journal (one topologyd "
+          "on its own journal) or etcd (one etcd, Debian's /usr/bin/etcd, and "
+          "three topologyd campaigning on it; restart_controller steps kill "
+          "the leader)");
+ABSL_FLAG(absl::Duration, leader_ttl, absl::Seconds(2),
+          "with --store=etcd: topologyd --leader-ttl, how soon a dead leader "
+          "is replaced (whole seconds, 1s..10s)");
 ABSL_FLAG(std::string, out, "sim-out",
           "directory for report.json, report.html, logs and configs");
 ABSL_FLAG(int, sites_per_probe, 300, "sites per relay-probe process");
@@ -74,6 +82,8 @@ constexpr int kExitInterrupted = 130;
 constexpr int kSouth19Kbps = 200;
 constexpr int kNationalKbps = 100;
 constexpr int kDefaultFps = 15;
+// Debian's etcd-server installs it here.
+constexpr char kEtcdBinary[] = "/usr/bin/etcd";
 
 std::atomic<bool> g_interrupted{false};
 
@@ -167,6 +177,25 @@ int Main(const char* argv0) {
   if (mode != "controller" && mode != "standalone") {
     return Usage("--mode must be controller or standalone, not \"" + mode +
                  "\"");
+  }
+  const std::string store = absl::GetFlag(FLAGS_store);
+  if (store != "journal" && store != "etcd") {
+    return Usage("--store must be journal or etcd, not \"" + store + "\"");
+  }
+  if (store == "etcd" && mode != "controller") {
+    return Usage(
+        "--store=etcd needs --mode=controller (standalone relays "
+        "have no controller)");
+  }
+  const absl::Duration leader_ttl = absl::GetFlag(FLAGS_leader_ttl);
+  if (leader_ttl < absl::Seconds(1) || leader_ttl > absl::Seconds(10) ||
+      leader_ttl != absl::Trunc(leader_ttl, absl::Seconds(1))) {
+    return Usage("--leader-ttl must be whole seconds within 1s..10s");
+  }
+  if (store == "etcd" && access(kEtcdBinary, X_OK) != 0) {
+    return Usage(absl::StrCat("--store=etcd: ", kEtcdBinary,
+                              " is missing: install Debian's etcd-server "
+                              "(./dev installs it)"));
   }
   if (absl::GetFlag(FLAGS_sites) < 0) return Usage("--sites must be >= 0");
   if (absl::GetFlag(FLAGS_sites_per_probe) < 1) {
@@ -268,6 +297,8 @@ int Main(const char* argv0) {
   options.out_dir = absl::GetFlag(FLAGS_out);
   options.topology_name = topology_name;
   options.controller = mode == "controller";
+  if (store == "etcd") options.etcd = kEtcdBinary;
+  options.leader_ttl = leader_ttl;
   options.parent_timeout = absl::GetFlag(FLAGS_parent_timeout);
   if (options.parent_timeout < absl::Milliseconds(50) ||
       options.parent_timeout > absl::Seconds(5)) {
@@ -287,9 +318,9 @@ int Main(const char* argv0) {
   signal(SIGTERM, OnSignal);
   signal(SIGPIPE, SIG_IGN);
   std::cerr << absl::StrFormat(
-      "relay-sim: %s, %d relays (%s mode), %d sites, %u kbit/s at %u fps for "
-      "%.0f s; output in %s/\n",
-      topology_name, plan->relays.size(), mode, plan->sites.size(),
+      "relay-sim: %s, %d relays (%s mode, %s store), %d sites, %u kbit/s at "
+      "%u fps for %.0f s; output in %s/\n",
+      topology_name, plan->relays.size(), mode, store, plan->sites.size(),
       scenario.video_kbps(), scenario.frame_rate(), scenario.duration_s(),
       options.out_dir);
   absl::StatusOr<SimRun> run = RunSimulation(*plan, options);
@@ -318,6 +349,13 @@ int Main(const char* argv0) {
       report.latency_ms().p50(), report.latency_ms().p99(),
       report.latency_ms().max(), longest_kill_gap, report.problems_size(),
       json_path, html_path);
+  for (const auto& change : report.control_plane().leader_changes()) {
+    if (change.from().empty()) continue;  // the first election
+    std::cout << absl::StrFormat(
+        "relay-sim: at %.1f s %s took over from %s in %.0f ms (%s)\n",
+        change.at_s(), change.to(), change.from(), change.takeover_ms(),
+        change.cause());
+  }
   return 0;
 }
 
@@ -328,7 +366,8 @@ int main(int argc, char** argv) {
   cascade::ParseFlags(
       argc, argv,
       "relay-sim [--scale=south19|national] [--sites=N] [--duration=S] "
-      "[--bitrate=KBPS] [--scenario=FILE] [--out=DIR]\n"
+      "[--bitrate=KBPS] [--scenario=FILE] [--store=journal|etcd] "
+      "[--out=DIR]\n"
       "Runs the whole Cascade network (topologyd, every relay as relayd, the "
       "sites as relay-probe, relay-source at the center) in a private network "
       "namespace, plays a scenario of faults and writes report.json and "

@@ -8,6 +8,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "tools/sim/report.h"
 
@@ -426,7 +427,23 @@ std::string ReportHtml(const SimReport& report) {
                  absl::StrFormat("%.1f", call.ms()), call.ok() ? "yes" : "no",
                  Escape(call.detail())});
   }
-  html += "</table></body></html>\n";
+  html += "</table>";
+  const auto& control = report.control_plane();
+  if (control.leader_changes_size() > 0) {
+    html += "<h3>Leaders (" + Escape(control.store()) + " store, " +
+            Escape(absl::StrJoin(control.controllers(), ", ")) +
+            ")</h3><table>" +
+            Row({"s", "from", "to", "takeover ms", "state sequence", "cause"},
+                true);
+    for (const auto& change : control.leader_changes()) {
+      html += Row(
+          {absl::StrFormat("%.1f", change.at_s()), Escape(change.from()),
+           Escape(change.to()), absl::StrFormat("%.0f", change.takeover_ms()),
+           absl::StrCat(change.state_sequence()), Escape(change.cause())});
+    }
+    html += "</table>";
+  }
+  html += "</body></html>\n";
   return html;
 }
 

@@ -215,6 +215,35 @@ TEST_F(ReportTest, JsonAndHtmlCarryTheFigures) {
   EXPECT_EQ(svg.find("<svg width='900' height='0'"), std::string::npos);
 }
 
+TEST_F(ReportTest, LeaderChangesAppearInJsonAndHtml) {
+  run_.control_plane.set_store("etcd");
+  run_.control_plane.add_controllers("127.0.0.11:7700");
+  run_.control_plane.add_controllers("127.0.0.12:7700");
+  cascade::v1::SimLeaderChange* change =
+      run_.control_plane.add_leader_changes();
+  change->set_at_s(15.5);
+  change->set_from("127.0.0.11:7700");
+  change->set_to("127.0.0.12:7700");
+  change->set_cause("kill -9 of the leader by the scenario");
+  change->set_takeover_ms(2115.4);
+  change->set_state_sequence(3);
+  const auto report = BuildReport(plan_, run_);
+  const std::string json = ReportJson(report);
+  for (const char* field :
+       {"\"store\": \"etcd\"", "\"leader_changes\"", "\"takeover_ms\": 2115.4",
+        "\"to\": \"127.0.0.12:7700\""}) {
+    EXPECT_NE(json.find(field), std::string::npos) << field << "\n" << json;
+  }
+  const std::string html = ReportHtml(report);
+  EXPECT_NE(html.find("Leaders (etcd store, 127.0.0.11:7700, 127.0.0.12:7700)"),
+            std::string::npos);
+  EXPECT_NE(html.find("<td>2115</td>"), std::string::npos);
+  // Without leader changes (the journal) there is no such table.
+  run_.control_plane.clear_leader_changes();
+  EXPECT_EQ(ReportHtml(BuildReport(plan_, run_)).find("Leaders ("),
+            std::string::npos);
+}
+
 TEST(ParseTest, ProbeAndSourceLinesParseAndJunkIsRefused) {
   auto line = ParseProbeLine(
       "{\"type\":\"final\",\"elapsed_s\":3.5,\"sites\":2,\"packets\":10,"

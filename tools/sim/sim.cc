@@ -2,12 +2,9 @@
 
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
-#include <sys/stat.h>
 
 #include <algorithm>
-#include <fstream>
 #include <random>
-#include <sstream>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/escaping.h"
@@ -20,10 +17,13 @@
 #include "absl/strings/strip.h"
 #include "google/protobuf/text_format.h"
 #include "proto/controller.grpc.pb.h"
+#include "tools/sim/control_plane.h"
+#include "tools/sim/files.h"
 #include "tools/sim/metrics.h"
 #include "tools/sim/private_network.h"
 #include "tools/sim/standalone_config.h"
 #include "tools/sim/supervisor.h"
+#include "topology/client/controllers.h"
 #include "topology/controller.h"
 
 namespace cascade::sim {
@@ -32,11 +32,11 @@ namespace {
 constexpr char kSiteTier[] = "site";
 constexpr absl::Duration kPoll = absl::Milliseconds(50);
 constexpr absl::Duration kAdminDeadline = absl::Seconds(3);
-// topologyd's address inside the private network: fixed, so relays find a
-// restarted controller where they left it.
-constexpr char kControllerAddress[] = "127.0.0.1:7700";
 // The longest wait for relays to ack a change's assignments.
 constexpr absl::Duration kPushTimeout = absl::Seconds(10);
+// Beyond the leader's lease: etcd expiring it, a campaign, the new leader
+// recovering the state from etcd.
+constexpr absl::Duration kTakeoverMargin = absl::Seconds(15);
 // Relay counters summed into the report.
 constexpr const char* kRelayMetrics[] = {
     "relay_stream_packets_in_total",
@@ -53,29 +53,6 @@ constexpr const char* kRelayMetrics[] = {
     "relay_child_timeouts_total",
     "relay_drops_total",
     "relay_udp_send_errors_total"};
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream contents;
-  contents << in.rdbuf();
-  return contents.str();
-}
-
-absl::Status WriteFile(const std::string& path, const std::string& contents) {
-  std::ofstream out(path, std::ios::trunc);
-  out << contents;
-  out.close();
-  if (!out) return absl::InternalError(absl::StrCat("cannot write ", path));
-  return absl::OkStatus();
-}
-
-absl::Status MakeDir(const std::string& path) {
-  if (mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) {
-    return absl::InternalError(
-        absl::StrCat("cannot create ", path, ": ", std::strerror(errno)));
-  }
-  return absl::OkStatus();
-}
 
 // The value after "key=" in a relayd port file, or 0.
 int PortFileValue(const std::string& text, absl::string_view key) {
@@ -96,7 +73,14 @@ std::string Host(const std::string& address) {
 class Simulation {
  public:
   Simulation(const NetworkPlan& plan, const SimOptions& options)
-      : plan_(plan), options_(options), random_(0x7e57) {
+      : plan_(plan),
+        options_(options),
+        random_(0x7e57),
+        control_plane_(
+            ControlPlaneOptions{options.topologyd, options.etcd,
+                                options.out_dir, Out("topology.textproto"),
+                                options.leader_ttl, options.interrupted},
+            &supervisor_, &run_.control_plane, &run_.problems) {
     run_.topology_name = options.topology_name;
     run_.mode = options.controller ? "controller" : "standalone";
     run_.scenario = options.scenario;
@@ -106,7 +90,7 @@ class Simulation {
   absl::StatusOr<SimRun> Run() {
     started_ = absl::Now();
     if (absl::Status s = Prepare(); !s.ok()) return s;
-    StartController();
+    if (absl::Status s = control_plane_.Start(); !s.ok()) return s;
     if (absl::Status s = StartRelays(); !s.ok()) return s;
     if (options_.controller) {
       if (absl::Status s = TakeAssignments(); !s.ok()) return s;
@@ -128,17 +112,17 @@ class Simulation {
     return options_.interrupted != nullptr && options_.interrupted->load();
   }
 
-  // Notes processes that ended on their own and runs the pending
-  // controller restart.
+  // Notes processes that ended on their own (the control plane restarts
+  // controllers) and runs the control plane's restarts and polls.
   void Tick() {
-    for (const std::string& ended : supervisor_.ReapExited()) {
-      run_.problems.push_back(absl::StrCat(ended, " (unexpected; see ",
-                                           options_.out_dir, "/logs)"));
+    for (const Ended& ended : supervisor_.ReapExited()) {
+      if (control_plane_.OnExit(ended)) continue;
+      // The source ends by itself after --duration.
+      if (ended.kind == "relay-source" && ended.code == 0) continue;
+      run_.problems.push_back(absl::StrCat(
+          ended.description, " (unexpected; see ", options_.out_dir, "/logs)"));
     }
-    if (controller_restart_ && absl::Now() >= *controller_restart_) {
-      controller_restart_.reset();
-      StartController();
-    }
+    control_plane_.Tick();
   }
 
   absl::Status SleepUntil(absl::Time until) {
@@ -148,21 +132,6 @@ class Simulation {
       absl::SleepFor(std::min(kPoll, until - absl::Now()));
     }
     return absl::OkStatus();
-  }
-
-  // Bounded wait for a file another process writes (renamed into place).
-  absl::StatusOr<std::string> WaitForFile(const std::string& path,
-                                          absl::Time deadline) {
-    while (true) {
-      std::string text = ReadFile(path);
-      if (!text.empty()) return text;
-      if (absl::Now() >= deadline) {
-        return absl::DeadlineExceededError(
-            absl::StrCat("timed out waiting for ", path));
-      }
-      if (Interrupted()) return absl::CancelledError("interrupted");
-      absl::SleepFor(absl::Milliseconds(20));
-    }
   }
 
   // A node key of topologyd's length (32 bytes) for a tier probe.
@@ -307,41 +276,38 @@ class Simulation {
     return line;
   }
 
-  void StartController() {
-    const std::string port_file = Out("ports/topologyd.port");
-    std::remove(port_file.c_str());
-    controller_name_ = absl::StrCat("topologyd#", ++controller_starts_);
-    const absl::Time start = absl::Now();
-    absl::Status started = supervisor_.Start(
-        controller_name_, "topologyd",
-        {options_.topologyd, absl::StrCat("--listen=", kControllerAddress),
-         "--port_file=" + port_file, "--state_dir=" + Out("controller"),
-         "--topology=" + Out("topology.textproto")},
-        Out("logs/topologyd.log"));
-    absl::StatusOr<std::string> port =
-        started.ok() ? WaitForFile(port_file, start + absl::Seconds(15))
-                     : absl::StatusOr<std::string>(started);
-    if (!port.ok()) {
-      run_.problems.push_back(
-          absl::StrCat("topologyd did not start: ", port.status().message()));
-      return;
+  // An Admin call on the controller that leads; a follower's refusal (the
+  // leader changed) is sent once more to the new leader, as it was surely
+  // not applied.
+  grpc::Status CallLeader(
+      const std::function<grpc::Status(cascade::v1::Admin::Stub*,
+                                       grpc::ClientContext*)>& rpc) {
+    grpc::Status status;
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      cascade::v1::Admin::Stub* leader = control_plane_.Leader();
+      if (leader == nullptr) {
+        return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                            control_plane_.on_etcd()
+                                ? "no topologyd leads"
+                                : "topologyd is not running");
+      }
+      grpc::ClientContext context;
+      context.set_deadline(std::chrono::system_clock::now() +
+                           absl::ToChronoMilliseconds(kAdminDeadline));
+      status = rpc(leader, &context);
+      if (status.ok() || !topology::RedirectOf(context).not_leader) break;
+      control_plane_.ForgetLeader();
     }
-    run_.control_plane.add_controller_start_ms(
-        absl::ToDoubleMilliseconds(absl::Now() - start));
-    admin_ = cascade::v1::Admin::NewStub(grpc::CreateChannel(
-        kControllerAddress, grpc::InsecureChannelCredentials()));
+    return status;
   }
 
   absl::StatusOr<cascade::v1::GetTopologyResponse> GetTopology() {
-    if (admin_ == nullptr || !supervisor_.Running(controller_name_)) {
-      return absl::UnavailableError("topologyd is not running");
-    }
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() +
-                         absl::ToChronoMilliseconds(kAdminDeadline));
     cascade::v1::GetTopologyResponse response;
-    grpc::Status status = admin_->GetTopology(
-        &context, cascade::v1::GetTopologyRequest(), &response);
+    grpc::Status status = CallLeader(
+        [&](cascade::v1::Admin::Stub* admin, grpc::ClientContext* context) {
+          return admin->GetTopology(context, cascade::v1::GetTopologyRequest(),
+                                    &response);
+        });
     if (!status.ok()) {
       return absl::UnavailableError(
           absl::StrCat("GetTopology: ", status.error_message()));
@@ -469,7 +435,7 @@ class Simulation {
       // Parents, children, keys and streams come from topologyd; the root
       // takes the stream from the source.
       args.insert(args.end(),
-                  {absl::StrCat("--controller=", kControllerAddress),
+                  {"--controller=" + control_plane_.Addresses(),
                    "--id=" + relay.id, "--listen=" + relay.address});
       if (relay.parents.empty())
         args.push_back("--source=" + plan_.source_address);
@@ -494,8 +460,8 @@ class Simulation {
   // The metrics address a relay wrote into its port file.
   absl::StatusOr<std::string> WaitForRelay(const PlanRelay& relay,
                                            absl::Time deadline) {
-    absl::StatusOr<std::string> ports =
-        WaitForFile(Out("ports/" + relay.id + ".ports"), deadline);
+    absl::StatusOr<std::string> ports = WaitForFile(
+        Out("ports/" + relay.id + ".ports"), deadline, options_.interrupted);
     if (!ports.ok()) {
       return absl::DeadlineExceededError(
           absl::StrCat("relayd ", relay.id, " did not bind (see ",
@@ -548,7 +514,8 @@ class Simulation {
     const absl::Time deadline = start + options_.startup_timeout;
     for (ProbeGroupRun& group : run_.groups) {
       absl::StatusOr<std::string> ports =
-          WaitForFile(Out("ports/" + group.name + ".ports"), deadline);
+          WaitForFile(Out("ports/" + group.name + ".ports"), deadline,
+                      options_.interrupted);
       if (!ports.ok()) {
         return absl::DeadlineExceededError(
             absl::StrCat("relay-probe ", group.name, " did not bind (see ",
@@ -640,8 +607,10 @@ class Simulation {
           !s.ok()) {
         return s;
       }
+      // When it began: a step may wait (for acks, for a new leader).
+      const double at_s = absl::ToDoubleSeconds(absl::Now() - media_start_);
       cascade::v1::SimStepResult result = Execute(step);
-      result.set_at_s(absl::ToDoubleSeconds(absl::Now() - media_start_));
+      result.set_at_s(at_s);
       result.set_label(step.label());
       run_.steps.push_back(std::move(result));
     }
@@ -661,27 +630,20 @@ class Simulation {
 
   // An Admin call with its latency recorded under control_plane.
   bool Admin(const std::string& label, const std::string& call,
-             const std::function<grpc::Status(grpc::ClientContext*)>& rpc,
+             const std::function<grpc::Status(cascade::v1::Admin::Stub*,
+                                              grpc::ClientContext*)>& rpc,
              std::string* detail) {
     cascade::v1::SimAdminCall* record = run_.control_plane.add_admin_calls();
     record->set_label(label);
     record->set_call(call);
-    if (admin_ == nullptr || !supervisor_.Running(controller_name_)) {
-      *detail = "topologyd is not running";
-      record->set_detail(*detail);
-      return false;
-    }
     // Under a controller the change is pushed to the relays: the versions
     // before it tell which relays it reached.
     absl::StatusOr<cascade::v1::GetTopologyResponse> before =
         options_.controller ? GetTopology()
                             : absl::StatusOr<cascade::v1::GetTopologyResponse>(
                                   absl::UnimplementedError("standalone"));
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() +
-                         absl::ToChronoMilliseconds(kAdminDeadline));
     const absl::Time start = absl::Now();
-    grpc::Status status = rpc(&context);
+    grpc::Status status = CallLeader(rpc);
     record->set_ms(absl::ToDoubleMilliseconds(absl::Now() - start));
     record->set_ok(status.ok());
     *detail = status.ok() ? "accepted by topologyd"
@@ -781,11 +743,11 @@ class Simulation {
         result.set_action("drain");
         ok = Admin(
             step.label(), "DrainNode " + node,
-            [&](grpc::ClientContext* context) {
+            [&](cascade::v1::Admin::Stub* admin, grpc::ClientContext* context) {
               cascade::v1::DrainNodeRequest request;
               request.set_id(node);
               cascade::v1::ChangeResponse response;
-              return admin_->DrainNode(context, request, &response);
+              return admin->DrainNode(context, request, &response);
             },
             &detail);
         detail += standalone_note;
@@ -795,11 +757,11 @@ class Simulation {
         result.set_action("restore");
         ok = Admin(
             step.label(), "Restore " + node,
-            [&](grpc::ClientContext* context) {
+            [&](cascade::v1::Admin::Stub* admin, grpc::ClientContext* context) {
               cascade::v1::RestoreRequest request;
               request.set_id(node);
               cascade::v1::ChangeResponse response;
-              return admin_->Restore(context, request, &response);
+              return admin->Restore(context, request, &response);
             },
             &detail);
         detail += standalone_note;
@@ -807,13 +769,11 @@ class Simulation {
       }
       case cascade::v1::SimStep::kRestartControllerAfterS: {
         result.set_action("restart_controller");
-        absl::Status s = supervisor_.Kill(controller_name_);
-        ok = s.ok();
-        controller_restart_ =
-            absl::Now() + absl::Seconds(step.restart_controller_after_s());
-        detail = ok ? absl::StrCat("kill -9 of topologyd, started again after ",
-                                   step.restart_controller_after_s(), " s")
-                    : std::string(s.message());
+        absl::StatusOr<std::string> killed = control_plane_.KillLeader(
+            absl::Seconds(step.restart_controller_after_s()));
+        ok = killed.ok();
+        detail = ok ? *killed : std::string(killed.status().message());
+        if (ok && control_plane_.on_etcd()) ok = AwaitTakeover(&detail);
         break;
       }
       case cascade::v1::SimStep::kSelectSites: {
@@ -830,11 +790,12 @@ class Simulation {
           std::string call_detail;
           ok &= Admin(
               step.label(), "SelectUpstream " + site,
-              [&](grpc::ClientContext* context) {
+              [&](cascade::v1::Admin::Stub* admin,
+                  grpc::ClientContext* context) {
                 cascade::v1::UpstreamRequest request;
                 request.set_site(site);
                 cascade::v1::ChangeResponse response;
-                return admin_->SelectUpstream(context, request, &response);
+                return admin->SelectUpstream(context, request, &response);
               },
               &call_detail);
           if (detail.empty()) detail = call_detail;
@@ -852,6 +813,30 @@ class Simulation {
     result.set_ok(ok);
     result.set_detail(detail);
     return result;
+  }
+
+  // Waits (bounded) until another controller leads; names it and the
+  // takeover time in `detail`.
+  bool AwaitTakeover(std::string* detail) {
+    const absl::Time deadline =
+        absl::Now() + options_.leader_ttl + kTakeoverMargin;
+    while (control_plane_.TakeoverPending() && absl::Now() < deadline) {
+      if (!SleepUntil(absl::Now() + kPoll).ok()) break;
+    }
+    if (control_plane_.TakeoverPending()) {
+      absl::StrAppend(
+          detail, "; no other controller led within ",
+          absl::FormatDuration(options_.leader_ttl + kTakeoverMargin));
+      return false;
+    }
+    const LeaderChange& change = control_plane_.leader_changes().back();
+    absl::StrAppendFormat(detail,
+                          "; %s took over %.0f ms after the kill (state "
+                          "sequence %d)",
+                          change.to,
+                          absl::ToDoubleMilliseconds(change.takeover),
+                          change.state_sequence);
+    return true;
   }
 
   void CollectRelayMetrics() {
@@ -893,7 +878,9 @@ class Simulation {
     }
     run_.usage = supervisor_.UsageByKind();
     run_.wall_s = absl::ToDoubleSeconds(absl::Now() - started_);
+    control_plane_.Stop();
     supervisor_.StopAll(absl::Seconds(3));
+    control_plane_.RecordLeaderChanges(media_start_);
     for (ProbeGroupRun& group : run_.groups) {
       const std::string log = ReadFile(Out("logs/" + group.name + ".log"));
       for (absl::string_view line : absl::StrSplit(log, '\n')) {
@@ -912,14 +899,21 @@ class Simulation {
       }
     }
     run_.control_plane.set_assignments_pushed(options_.controller);
-    run_.control_plane.set_note(
+    run_.control_plane.set_note(absl::StrCat(
         options_.controller
             ? "relays ran with --controller: parents, children, keys and "
               "streams from topologyd's assignments; assignment_push_ms is "
               "each admin change until every relay it reached acked"
             : "relays ran on standalone configs generated from the topology "
               "(--mode=standalone), so no assignment was pushed; admin calls "
-              "and controller start times are measured");
+              "and controller start times are measured",
+        control_plane_.on_etcd()
+            ? absl::StrCat("; three topologyd on one etcd (--leader-ttl=",
+                           absl::FormatDuration(options_.leader_ttl),
+                           "), relays and relay-sim given all three; "
+                           "leader_changes lists each new leader and how long "
+                           "the takeover took")
+            : ""));
     return absl::OkStatus();
   }
 
@@ -941,10 +935,7 @@ class Simulation {
   absl::flat_hash_map<std::string, absl::Time> probes_started_;
   absl::flat_hash_map<std::string, std::string> metrics_address_;
   absl::flat_hash_map<std::string, int> relay_generation_;
-  std::string controller_name_;
-  int controller_starts_ = 0;
-  std::optional<absl::Time> controller_restart_;
-  std::unique_ptr<cascade::v1::Admin::Stub> admin_;
+  ControlPlane control_plane_;
 };
 
 }  // namespace

@@ -21,6 +21,11 @@ struct SimOptions {
   std::string topologyd;
   std::string probe;
   std::string source;
+  // etcd's binary: three topologyd on one etcd instead of one topologyd on
+  // its journal (empty).
+  std::string etcd;
+  // topologyd --leader-ttl with etcd.
+  absl::Duration leader_ttl = absl::Seconds(2);
   std::string topology_name;
   // Relays take their assignments from topologyd (--controller); false:
   // standalone configurations generated from the topology.

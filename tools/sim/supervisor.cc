@@ -123,6 +123,7 @@ bool Supervisor::TryReap(Child* child, bool block) {
   child->peak_rss_mb = static_cast<double>(usage.ru_maxrss) / 1024;
   child->running = false;
   child->exit_status = status;
+  child->unreported = true;
   return true;
 }
 
@@ -145,6 +146,7 @@ absl::Status Supervisor::Kill(const std::string& name) {
   }
   kill(it->second.pid, SIGKILL);
   TryReap(&it->second, /*block=*/true);
+  it->second.unreported = false;
   return absl::OkStatus();
 }
 
@@ -171,24 +173,35 @@ void Supervisor::StopAll(absl::Duration grace) {
       kill(child.pid, SIGKILL);
       TryReap(&child, /*block=*/true);
     }
+    child.unreported = false;
   }
 }
 
 bool Supervisor::Running(const std::string& name) {
-  ReapExited();
   auto it = children_.find(name);
-  return it != children_.end() && it->second.running;
+  if (it == children_.end()) return false;
+  Child& child = it->second;
+  return child.running && !TryReap(&child, /*block=*/false);
 }
 
-std::vector<std::string> Supervisor::ReapExited() {
-  std::vector<std::string> ended;
+std::vector<Ended> Supervisor::ReapExited() {
+  std::vector<Ended> ended;
   for (auto& [name, child] : children_) {
-    if (!child.running || !TryReap(&child, /*block=*/false)) continue;
+    if (child.running) TryReap(&child, /*block=*/false);
+    if (!child.unreported) continue;
+    child.unreported = false;
     const int status = child.exit_status;
-    ended.push_back(
-        WIFEXITED(status)
-            ? absl::StrCat(name, " exited with code ", WEXITSTATUS(status))
-            : absl::StrCat(name, " killed by signal ", WTERMSIG(status)));
+    Ended& end = ended.emplace_back();
+    end.name = name;
+    end.kind = child.kind;
+    if (WIFEXITED(status)) {
+      end.code = WEXITSTATUS(status);
+      end.description = absl::StrCat(name, " exited with code ", end.code);
+    } else {
+      end.code = 128 + WTERMSIG(status);
+      end.description =
+          absl::StrCat(name, " killed by signal ", WTERMSIG(status));
+    }
   }
   return ended;
 }
@@ -208,6 +221,7 @@ absl::StatusOr<int> Supervisor::Wait(const std::string& name,
     }
     absl::SleepFor(absl::Milliseconds(10));
   }
+  child.unreported = false;
   if (WIFEXITED(child.exit_status)) return WEXITSTATUS(child.exit_status);
   return 128 + WTERMSIG(child.exit_status);
 }

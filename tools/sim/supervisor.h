@@ -24,6 +24,16 @@ struct KindUsage {
   double peak_rss_mb_total = 0;  // summed over the processes
 };
 
+// A process that ended by itself (not through Kill, Stop or Wait).
+struct Ended {
+  std::string name;
+  std::string kind;
+  // Its exit code, or 128 + the signal that ended it.
+  int code = 0;
+  // "NAME exited with code N" or "NAME killed by signal N".
+  std::string description;
+};
+
 class Supervisor {
  public:
   Supervisor() = default;
@@ -49,9 +59,9 @@ class Supervisor {
   void StopAll(absl::Duration grace);
 
   bool Running(const std::string& name);
-  // Reaps processes that exited by themselves; returns their names with a
-  // description of how they ended.
-  std::vector<std::string> ReapExited();
+  // Reaps processes that exited by themselves; returns each once (also when
+  // Running() noticed it first).
+  std::vector<Ended> ReapExited();
   // Waits up to `timeout` for `name` to exit by itself; its exit code, or
   // DeadlineExceeded.
   absl::StatusOr<int> Wait(const std::string& name, absl::Duration timeout);
@@ -65,6 +75,8 @@ class Supervisor {
     pid_t pid = -1;
     bool running = false;
     int exit_status = 0;
+    // Ended by itself and not yet returned by ReapExited().
+    bool unreported = false;
     double cpu_seconds = 0;
     double peak_rss_mb = 0;
   };

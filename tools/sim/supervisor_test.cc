@@ -53,6 +53,32 @@ TEST(SupervisorTest, KillAndSignal) {
   EXPECT_TRUE(absl::IsNotFound(supervisor.Kill("nobody")));
 }
 
+TEST(SupervisorTest, ReapExitedReportsEachSelfEndedProcessOnce) {
+  Supervisor supervisor;
+  ASSERT_TRUE(supervisor
+                  .Start("quitter", "shell", {"/bin/sh", "-c", "exit 3"},
+                         TempLog("quitter"))
+                  .ok());
+  ASSERT_TRUE(
+      supervisor
+          .Start("victim", "sleep", {"/bin/sleep", "30"}, TempLog("victim"))
+          .ok());
+  ASSERT_TRUE(supervisor.Kill("victim").ok());
+  // Running() noticing the exit first must not swallow it.
+  const absl::Time deadline = absl::Now() + absl::Seconds(5);
+  while (supervisor.Running("quitter") && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  ASSERT_FALSE(supervisor.Running("quitter"));
+  std::vector<Ended> ended = supervisor.ReapExited();
+  ASSERT_EQ(ended.size(), 1u);  // the killed one was asked for
+  EXPECT_EQ(ended[0].name, "quitter");
+  EXPECT_EQ(ended[0].kind, "shell");
+  EXPECT_EQ(ended[0].code, 3);
+  EXPECT_EQ(ended[0].description, "quitter exited with code 3");
+  EXPECT_TRUE(supervisor.ReapExited().empty());
+}
+
 TEST(SupervisorTest, StopEscalatesToKillWhenTermIsIgnored) {
   Supervisor supervisor;
   ASSERT_TRUE(supervisor

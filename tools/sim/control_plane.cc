@@ -1,0 +1,317 @@
+#include "tools/sim/control_plane.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <system_error>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
+#include "tools/sim/files.h"
+#include "tools/sim/metrics.h"
+
+namespace cascade::sim {
+namespace {
+
+// Inside the private network nothing else binds, so addresses are fixed: a
+// restarted controller is where the relays' lists name it.
+constexpr char kJournalAddress[] = "127.0.0.1:7700";
+constexpr const char* kEtcdControllers[] = {
+    "127.0.0.11:7700", "127.0.0.12:7700", "127.0.0.13:7700"};
+constexpr char kEtcdClient[] = "127.0.0.1:2379";
+constexpr char kEtcdPeer[] = "127.0.0.1:2380";
+constexpr absl::Duration kEtcdStartTimeout = absl::Seconds(20);
+constexpr absl::Duration kControllerStartTimeout = absl::Seconds(15);
+// The first election: etcd's lease grant and a campaign, then the state
+// recovered and the topology seeded.
+constexpr absl::Duration kElectionTimeout = absl::Seconds(30);
+constexpr absl::Duration kLeaderPoll = absl::Milliseconds(50);
+constexpr absl::Duration kStatsDeadline = absl::Milliseconds(500);
+// topologyd's exit code when it lost (or could not take up) its term.
+constexpr int kExitNotLeader = 3;
+
+std::unique_ptr<cascade::v1::Admin::Stub> NewAdmin(const std::string& address) {
+  return cascade::v1::Admin::NewStub(
+      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+}
+
+}  // namespace
+
+ControlPlane::ControlPlane(const ControlPlaneOptions& options,
+                           Supervisor* supervisor,
+                           cascade::v1::SimControlPlane* record,
+                           std::vector<std::string>* problems)
+    : options_(options),
+      supervisor_(supervisor),
+      record_(record),
+      problems_(problems) {
+  if (on_etcd()) {
+    for (size_t i = 0; i < std::size(kEtcdControllers); ++i) {
+      Controller& controller = controllers_.emplace_back();
+      controller.name = absl::StrCat("topologyd c", i + 1);
+      controller.address = kEtcdControllers[i];
+    }
+  } else {
+    Controller& controller = controllers_.emplace_back();
+    controller.name = "topologyd";
+    controller.address = kJournalAddress;
+  }
+  record_->set_store(on_etcd() ? "etcd" : "journal");
+  for (const Controller& controller : controllers_) {
+    record_->add_controllers(controller.address);
+  }
+}
+
+std::string ControlPlane::Out(const std::string& relative) const {
+  return absl::StrCat(options_.out_dir, "/", relative);
+}
+
+std::string ControlPlane::Addresses() const {
+  std::vector<std::string> addresses;
+  for (const Controller& controller : controllers_) {
+    addresses.push_back(controller.address);
+  }
+  return absl::StrJoin(addresses, ",");
+}
+
+absl::Status ControlPlane::Start() {
+  if (!on_etcd()) {
+    if (absl::Status s = MakeDir(Out("controller")); !s.ok()) return s;
+    StartController(&controllers_[0]);
+    leader_ = 0;
+    return absl::OkStatus();
+  }
+  if (absl::Status s = StartEtcd(); !s.ok()) return s;
+  const absl::Time start = absl::Now();
+  for (Controller& controller : controllers_) StartController(&controller);
+  // The first election, timed like a takeover from the controllers' start.
+  takeover_ = Takeover{start, "", "first election"};
+  while (takeover_.has_value()) {
+    if (absl::Now() - start > kElectionTimeout) {
+      return absl::DeadlineExceededError(absl::StrCat(
+          "no topologyd led within ", absl::FormatDuration(kElectionTimeout),
+          " of starting (see ", Out("logs/topologyd-c*.log"), ")"));
+    }
+    if (options_.interrupted != nullptr && options_.interrupted->load()) {
+      return absl::CancelledError("interrupted");
+    }
+    Tick();
+    absl::SleepFor(kLeaderPoll);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ControlPlane::StartEtcd() {
+  // A fresh store each run: a leader seeds --topology only at sequence 0.
+  const std::string data_dir = Out("etcd");
+  std::error_code ignored;
+  std::filesystem::remove_all(data_dir, ignored);
+  const std::string client = absl::StrCat("http://", kEtcdClient);
+  const std::string peer = absl::StrCat("http://", kEtcdPeer);
+  const std::string log = Out("logs/etcd.log");
+  absl::Status started = supervisor_->Start(
+      "etcd", "etcd",
+      {options_.etcd, "--name=sim", "--data-dir=" + data_dir,
+       "--listen-client-urls=" + client, "--advertise-client-urls=" + client,
+       "--listen-peer-urls=" + peer, "--initial-advertise-peer-urls=" + peer,
+       "--initial-cluster=sim=" + peer, "--initial-cluster-state=new",
+       // Fast raft timings, as the etcd tests use on loopback.
+       "--heartbeat-interval=50", "--election-timeout=500",
+       // A national-size state is about 1.2 MB, over the 1.5 MiB default
+       // once the keys are in (docs/etcd.md).
+       "--max-request-bytes=8388608", "--log-level=warn", "--logger=zap"},
+      log);
+  if (!started.ok()) return started;
+  const absl::Time deadline = absl::Now() + kEtcdStartTimeout;
+  while (true) {
+    absl::StatusOr<std::string> health =
+        HttpGet(kEtcdClient, "/health", absl::Seconds(1));
+    if (health.ok() && absl::StrContains(*health, "\"health\":\"true\"")) {
+      return absl::OkStatus();
+    }
+    if (!supervisor_->Running("etcd") || absl::Now() >= deadline) {
+      return absl::UnavailableError(absl::StrCat(
+          "etcd did not become healthy on ", kEtcdClient, " within ",
+          absl::FormatDuration(kEtcdStartTimeout), " (see ", log, ")"));
+    }
+    if (options_.interrupted != nullptr && options_.interrupted->load()) {
+      return absl::CancelledError("interrupted");
+    }
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+}
+
+void ControlPlane::StartController(Controller* controller) {
+  const std::string file = absl::StrReplaceAll(controller->name, {{" ", "-"}});
+  const std::string port_file = Out("ports/" + file + ".port");
+  std::remove(port_file.c_str());
+  controller->process =
+      absl::StrCat(controller->name, "#", ++controller->starts);
+  std::vector<std::string> args = {
+      options_.topologyd, "--listen=" + controller->address,
+      "--port_file=" + port_file, "--topology=" + options_.topology_file};
+  if (on_etcd()) {
+    args.insert(args.end(),
+                {absl::StrCat("--store=etcd://", kEtcdClient),
+                 "--advertise=" + controller->address,
+                 "--leader_ttl=" + absl::FormatDuration(options_.leader_ttl)});
+  } else {
+    args.push_back("--state_dir=" + Out("controller"));
+  }
+  const absl::Time start = absl::Now();
+  absl::Status started = supervisor_->Start(controller->process, "topologyd",
+                                            args, Out("logs/" + file + ".log"));
+  absl::StatusOr<std::string> port =
+      started.ok() ? WaitForFile(port_file, start + kControllerStartTimeout,
+                                 options_.interrupted)
+                   : absl::StatusOr<std::string>(started);
+  if (!port.ok()) {
+    problems_->push_back(absl::StrCat(
+        controller->process, " did not start: ", port.status().message()));
+    return;
+  }
+  record_->add_controller_start_ms(
+      absl::ToDoubleMilliseconds(absl::Now() - start));
+  // A new channel: the old one may be backing off from the dead process.
+  controller->admin = NewAdmin(controller->address);
+}
+
+std::optional<std::pair<int, uint64_t>> ControlPlane::FindLeader() {
+  for (size_t i = 0; i < controllers_.size(); ++i) {
+    Controller& controller = controllers_[i];
+    if (controller.admin == nullptr ||
+        !supervisor_->Running(controller.process)) {
+      continue;
+    }
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + kStatsDeadline));
+    cascade::v1::StatsResponse stats;
+    if (controller.admin
+            ->GetStats(&context, cascade::v1::StatsRequest(), &stats)
+            .ok()) {
+      return std::make_pair(static_cast<int>(i), stats.state_sequence());
+    }
+  }
+  return std::nullopt;
+}
+
+cascade::v1::Admin::Stub* ControlPlane::Leader() {
+  if (leader_ < 0 && on_etcd() && !takeover_.has_value()) {
+    if (auto found = FindLeader()) leader_ = found->first;
+  }
+  if (leader_ < 0) return nullptr;
+  Controller& controller = controllers_[leader_];
+  if (!supervisor_->Running(controller.process)) return nullptr;
+  return controller.admin.get();
+}
+
+void ControlPlane::RecordTakeover(int leader, uint64_t sequence) {
+  const absl::Time now = absl::Now();
+  LeaderChange& change = leader_changes_.emplace_back();
+  change.at = now;
+  change.from = takeover_->from;
+  change.to = controllers_[leader].address;
+  change.cause = takeover_->cause;
+  change.takeover = now - takeover_->since;
+  change.state_sequence = sequence;
+  leader_ = leader;
+  takeover_.reset();
+}
+
+absl::StatusOr<std::string> ControlPlane::KillLeader(
+    absl::Duration restart_after) {
+  const std::string again =
+      absl::StrCat("started again after ", absl::FormatDuration(restart_after));
+  if (!on_etcd()) {
+    Controller& controller = controllers_[0];
+    if (absl::Status s = supervisor_->Kill(controller.process); !s.ok()) {
+      return s;
+    }
+    controller.restart_at = absl::Now() + restart_after;
+    return absl::StrCat("kill -9 of topologyd, ", again);
+  }
+  if (Leader() == nullptr) {
+    return absl::UnavailableError("no topologyd leads: nothing to kill");
+  }
+  Controller& controller = controllers_[leader_];
+  if (absl::Status s = supervisor_->Kill(controller.process); !s.ok()) {
+    return s;
+  }
+  controller.restart_at = absl::Now() + restart_after;
+  takeover_ = Takeover{absl::Now(), controller.address,
+                       "kill -9 of the leader by the scenario"};
+  leader_ = -1;
+  return absl::StrCat("kill -9 of the leader, ", controller.name, " (",
+                      controller.address, "), ", again,
+                      " once another leads (so it rejoins as a follower)");
+}
+
+bool ControlPlane::OnExit(const Ended& ended) {
+  for (size_t i = 0; i < controllers_.size(); ++i) {
+    Controller& controller = controllers_[i];
+    if (controller.process != ended.name) continue;
+    if (static_cast<int>(i) == leader_ && on_etcd()) {
+      takeover_ =
+          Takeover{absl::Now(), controller.address,
+                   absl::StrCat(ended.description, " (seen by relay-sim)")};
+      leader_ = -1;
+    }
+    if (on_etcd() && ended.code == kExitNotLeader) {
+      // It lost its term: back as a follower, as its supervisor should.
+      StartController(&controller);
+    } else {
+      problems_->push_back(absl::StrCat(ended.description, " (unexpected; see ",
+                                        options_.out_dir, "/logs)"));
+    }
+    return true;
+  }
+  return false;
+}
+
+void ControlPlane::Tick() {
+  const absl::Time now = absl::Now();
+  for (Controller& controller : controllers_) {
+    // Not while no one leads: a killed leader rejoins as a follower.
+    if (controller.restart_at && now >= *controller.restart_at &&
+        !takeover_.has_value()) {
+      controller.restart_at.reset();
+      StartController(&controller);
+    }
+  }
+  if (takeover_.has_value() && now >= next_poll_) {
+    next_poll_ = now + kLeaderPoll;
+    if (auto found = FindLeader()) RecordTakeover(found->first, found->second);
+  }
+}
+
+void ControlPlane::Stop() {
+  // The leader last, so no follower campaigns again meanwhile; all before
+  // etcd, which the leader's resignation needs.
+  for (size_t i = 0; i < controllers_.size(); ++i) {
+    if (static_cast<int>(i) == leader_) continue;
+    supervisor_->Stop(controllers_[i].process, absl::Seconds(2)).IgnoreError();
+  }
+  if (leader_ >= 0) {
+    supervisor_->Stop(controllers_[leader_].process, absl::Seconds(2))
+        .IgnoreError();
+  }
+  if (on_etcd()) supervisor_->Stop("etcd", absl::Seconds(2)).IgnoreError();
+}
+
+void ControlPlane::RecordLeaderChanges(absl::Time media_start) {
+  for (const LeaderChange& change : leader_changes_) {
+    cascade::v1::SimLeaderChange* out = record_->add_leader_changes();
+    out->set_at_s(absl::ToDoubleSeconds(change.at - media_start));
+    out->set_from(change.from);
+    out->set_to(change.to);
+    out->set_cause(change.cause);
+    out->set_takeover_ms(absl::ToDoubleMilliseconds(change.takeover));
+    out->set_state_sequence(change.state_sequence);
+  }
+}
+
+}  // namespace cascade::sim

@@ -1,0 +1,126 @@
+// relay-sim's controllers: one topologyd on its journal, or (--store=etcd)
+// one etcd and three topologyd campaigning on it. Starts them, finds the
+// leader for relay-sim's own admin calls, kills the leader for the scenario,
+// restarts controllers that end, and records every leader change.
+#ifndef CASCADE_TOOLS_SIM_CONTROL_PLANE_H_
+#define CASCADE_TOOLS_SIM_CONTROL_PLANE_H_
+
+#include <atomic>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "proto/controller.grpc.pb.h"
+#include "proto/sim_scenario.pb.h"
+#include "tools/sim/supervisor.h"
+
+namespace cascade::sim {
+
+struct ControlPlaneOptions {
+  std::string topologyd;  // the binary
+  // etcd's binary; empty: one topologyd on its journal.
+  std::string etcd;
+  std::string out_dir;
+  std::string topology_file;
+  // The leader's lease (topologyd --leader-ttl): how soon a dead leader is
+  // replaced.
+  absl::Duration leader_ttl = absl::Seconds(2);
+  const std::atomic<bool>* interrupted = nullptr;
+};
+
+struct LeaderChange {
+  absl::Time at;  // when the new leader first answered
+  std::string from;
+  std::string to;
+  std::string cause;
+  absl::Duration takeover;
+  uint64_t state_sequence = 0;
+};
+
+class ControlPlane {
+ public:
+  // Start times go to `record`, anything that went wrong to `problems`;
+  // both must outlive this.
+  ControlPlane(const ControlPlaneOptions& options, Supervisor* supervisor,
+               cascade::v1::SimControlPlane* record,
+               std::vector<std::string>* problems);
+
+  bool on_etcd() const { return !options_.etcd.empty(); }
+
+  // etcd (until it is healthy), the controllers, and with etcd the first
+  // election. An error only when etcd or the election fail; a controller
+  // that does not start is a problem.
+  absl::Status Start();
+  // "A,B,C": every controller, for relayd --controller.
+  std::string Addresses() const;
+
+  // The Admin stub of the controller that leads, or nullptr when none does
+  // (after a step-down, each controller is asked).
+  cascade::v1::Admin::Stub* Leader();
+  // The controller Leader() named refused a call as a follower.
+  void ForgetLeader() { leader_ = -1; }
+
+  // kill -9 of the leader (of the one topologyd on a journal); it starts
+  // again after `restart_after`, with etcd not before another controller
+  // took over, so it rejoins as a follower. What happened, for the report.
+  absl::StatusOr<std::string> KillLeader(absl::Duration restart_after);
+  // With etcd: no controller leads since the leader was killed or ended.
+  bool TakeoverPending() const { return takeover_.has_value(); }
+  const std::vector<LeaderChange>& leader_changes() const {
+    return leader_changes_;
+  }
+
+  // A process ended by itself: true when it was a controller. One that lost
+  // its term (exit code 3) is started again as a follower; any other end is
+  // a problem.
+  bool OnExit(const Ended& ended);
+  // Due restarts; while a takeover is pending, asks every controller for
+  // the new leader (at most every 50 ms).
+  void Tick();
+  // Stops the controllers, then etcd.
+  void Stop();
+
+  // The leader changes into `record`, timed from `media_start`.
+  void RecordLeaderChanges(absl::Time media_start);
+
+ private:
+  struct Controller {
+    std::string name;     // "topologyd" or "topologyd c1"
+    std::string address;  // HOST:PORT, the same after every restart
+    std::string process;  // the supervisor's name of the current process
+    int starts = 0;
+    std::optional<absl::Time> restart_at;
+    std::unique_ptr<cascade::v1::Admin::Stub> admin;
+  };
+  struct Takeover {
+    absl::Time since;
+    std::string from;
+    std::string cause;
+  };
+
+  std::string Out(const std::string& relative) const;
+  absl::Status StartEtcd();
+  // Starts (or restarts) a controller and waits for its port file.
+  void StartController(Controller* controller);
+  // Asks every running controller; the one that answers as leader, with its
+  // state sequence.
+  std::optional<std::pair<int, uint64_t>> FindLeader();
+  void RecordTakeover(int leader, uint64_t sequence);
+
+  const ControlPlaneOptions options_;
+  Supervisor* supervisor_;
+  cascade::v1::SimControlPlane* record_;
+  std::vector<std::string>* problems_;
+  std::vector<Controller> controllers_;
+  int leader_ = -1;
+  std::optional<Takeover> takeover_;
+  absl::Time next_poll_ = absl::InfinitePast();
+  std::vector<LeaderChange> leader_changes_;
+};
+
+}  // namespace cascade::sim
+
+#endif  // CASCADE_TOOLS_SIM_CONTROL_PLANE_H_
