@@ -202,6 +202,9 @@ TEST_F(SimTest, EtcdStoreMeetsTheCriteriaThroughTheLeadersKill) {
   EXPECT_LT(takeover.takeover_ms(), 10000);
   // The drain and the restore came before: the new leader recovered them.
   EXPECT_GE(takeover.state_sequence(), 3u);
+  // The relays moved to it by themselves and reported to it.
+  EXPECT_GT(takeover.relays_back_ms(), takeover.takeover_ms());
+  EXPECT_LT(takeover.relays_back_ms(), 20000);
   const auto& step = report.steps(6);
   EXPECT_EQ(step.action(), "restart_controller");
   EXPECT_NE(step.detail().find("kill -9 of the leader"), std::string::npos)

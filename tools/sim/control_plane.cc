@@ -224,8 +224,8 @@ void ControlPlane::RecordTakeover(int leader, uint64_t sequence) {
 
 absl::StatusOr<std::string> ControlPlane::KillLeader(
     absl::Duration restart_after) {
-  const std::string again =
-      absl::StrCat("started again after ", absl::FormatDuration(restart_after));
+  const std::string again = absl::StrFormat(
+      "started again after %.1f s", absl::ToDoubleSeconds(restart_after));
   if (!on_etcd()) {
     Controller& controller = controllers_[0];
     if (absl::Status s = supervisor_->Kill(controller.process); !s.ok()) {
@@ -311,6 +311,7 @@ void ControlPlane::RecordLeaderChanges(absl::Time media_start) {
     out->set_cause(change.cause);
     out->set_takeover_ms(absl::ToDoubleMilliseconds(change.takeover));
     out->set_state_sequence(change.state_sequence);
+    out->set_relays_back_ms(absl::ToDoubleMilliseconds(change.relays_back));
   }
 }
 

@@ -38,6 +38,9 @@ struct LeaderChange {
   std::string cause;
   absl::Duration takeover;
   uint64_t state_sequence = 0;
+  // From the old leader's end until every relay had reported to the new
+  // one (zero: not measured).
+  absl::Duration relays_back;
 };
 
 class ControlPlane {
@@ -71,6 +74,11 @@ class ControlPlane {
   bool TakeoverPending() const { return takeover_.has_value(); }
   const std::vector<LeaderChange>& leader_changes() const {
     return leader_changes_;
+  }
+  // The relays were back under the latest leader `since_end` after the old
+  // one ended.
+  void NoteRelaysBack(absl::Duration since_end) {
+    leader_changes_.back().relays_back = since_end;
   }
 
   // A process ended by itself: true when it was a controller. One that lost

@@ -433,12 +433,16 @@ std::string ReportHtml(const SimReport& report) {
     html += "<h3>Leaders (" + Escape(control.store()) + " store, " +
             Escape(absl::StrJoin(control.controllers(), ", ")) +
             ")</h3><table>" +
-            Row({"s", "from", "to", "takeover ms", "state sequence", "cause"},
+            Row({"s", "from", "to", "takeover ms", "relays back ms",
+                 "state sequence", "cause"},
                 true);
     for (const auto& change : control.leader_changes()) {
       html += Row(
           {absl::StrFormat("%.1f", change.at_s()), Escape(change.from()),
            Escape(change.to()), absl::StrFormat("%.0f", change.takeover_ms()),
+           change.relays_back_ms() > 0
+               ? absl::StrFormat("%.0f", change.relays_back_ms())
+               : "",
            absl::StrCat(change.state_sequence()), Escape(change.cause())});
     }
     html += "</table>";

@@ -836,6 +836,34 @@ class Simulation {
                           change.to,
                           absl::ToDoubleMilliseconds(change.takeover),
                           change.state_sequence);
+    // The relays move to the new leader by themselves (their controller
+    // lists) and report to it.
+    const absl::Time killed = change.at - change.takeover;
+    const absl::Time reports_due = absl::Now() + kPushTimeout;
+    int silent = static_cast<int>(plan_.relays.size());
+    while (silent > 0 && absl::Now() < reports_due && !Interrupted()) {
+      absl::StatusOr<cascade::v1::GetTopologyResponse> topology = GetTopology();
+      if (topology.ok()) {
+        silent = 0;
+        for (const cascade::v1::NodeView& node : topology->nodes()) {
+          if (node.tier() != cascade::v1::TIER_SITE &&
+              node.last_report_ms_ago() < 0) {
+            ++silent;
+          }
+        }
+      }
+      if (silent > 0) absl::SleepFor(absl::Milliseconds(100));
+    }
+    if (silent > 0) {
+      absl::StrAppendFormat(detail,
+                            "; %d relays had not reported to it %s later",
+                            silent, absl::FormatDuration(kPushTimeout));
+      return false;
+    }
+    control_plane_.NoteRelaysBack(absl::Now() - killed);
+    absl::StrAppendFormat(detail,
+                          "; every relay reported to it %.0f ms after the kill",
+                          absl::ToDoubleMilliseconds(absl::Now() - killed));
     return true;
   }
 
