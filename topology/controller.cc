@@ -697,6 +697,10 @@ void Controller::MarkSilentLocked(const std::string& child,
       live.status != cascade::v1::STATUS_HOLD_DOWN) {
     return;
   }
+  // Still renewing its own lease (reports come several times a lease): alive,
+  // it left that parent by itself (a failover on a busy machine, say). Taking
+  // it down would move its whole subtree for nothing.
+  if (clock_->Now() - live.last_report < options_.lease_timeout / 4) return;
   // Counted like a lapsed lease: if it was alive after all, its next report
   // brings it back after a hold-down.
   live.status = cascade::v1::STATUS_DOWN;

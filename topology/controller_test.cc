@@ -347,8 +347,13 @@ TEST_F(ControllerTest, RelaySilentToItsParentIsDownAtOnce) {
   ASSERT_TRUE(report("d1", {"s1"}).ok());
   EXPECT_EQ(controller_->GetNode("d1")->status(), cascade::v1::STATUS_UP);
   EXPECT_EQ(controller_->GetNode("s1")->status(), cascade::v1::STATUS_UP);
-  // Well inside d1's lease, p1 no longer hears it: down, and its sites move
-  // to their standby at once.
+  // d1 still reports: it left p1 by itself, and stays up.
+  clock_.Advance(absl::Milliseconds(500));
+  ASSERT_TRUE(report("p1", {"d1"}).ok());
+  EXPECT_EQ(controller_->GetNode("d1")->status(), cascade::v1::STATUS_UP);
+  // Silent to the controller too, well inside its lease, and p1 no longer
+  // hears it: down, and its sites move to their standby at once.
+  clock_.Advance(absl::Milliseconds(500));
   ASSERT_TRUE(report("p1", {"d1"}).ok());
   EXPECT_EQ(controller_->GetNode("d1")->status(), cascade::v1::STATUS_DOWN);
   EXPECT_EQ(Parents("s1")[0], "p1");
