@@ -503,6 +503,8 @@ uint32_t Controller::RecomputeLocked() {
   if (!settled_) return 0;
 
   uint32_t changed = 0;
+  // Of the time logged below, what the listener (the gRPC service) took.
+  absl::Duration offering;
   for (int i : dirty) {
     std::shared_ptr<Assignment> assignment = BuildAssignmentLocked(i);
     std::shared_ptr<const Assignment>& pushed = pushed_[nodes[i].id()];
@@ -517,7 +519,11 @@ uint32_t Controller::RecomputeLocked() {
     pushed = std::move(assignment);
     ++changed;
     ++assignments_pushed_;
-    if (listener_ != nullptr) listener_->OnAssignment(pushed);
+    if (listener_ != nullptr) {
+      const absl::Time offered = absl::Now();
+      listener_->OnAssignment(pushed);
+      offering += absl::Now() - offered;
+    }
   }
   if (rebuild_all_) {
     for (auto it = pushed_.begin(); it != pushed_.end();) {
@@ -533,7 +539,8 @@ uint32_t Controller::RecomputeLocked() {
   VLOG(1) << "recompute: " << n << " nodes placed, " << dirty.size()
           << " assignments rebuilt" << (rebuild_all_ ? " (all)" : "") << ", "
           << changed << " changed, in "
-          << absl::FormatDuration(absl::Now() - began);
+          << absl::FormatDuration(absl::Now() - began) << " ("
+          << absl::FormatDuration(offering) << " of it handing them over)";
   rebuild_all_ = false;
   return changed;
 }

@@ -953,8 +953,10 @@ absl::Status RunController(Context& context) {
         push_ms.size() == 1
             ? absl::StrFormat("%.1f ms", push_ms[0])
             : absl::StrFormat("median %.1f ms, max %.1f ms over %d runs",
-                              push_ms[push_ms.size() / 2], push_ms.back(),
-                              static_cast<int>(push_ms.size()));
+                              (push_ms[(push_ms.size() - 1) / 2] +
+                               push_ms[push_ms.size() / 2]) /
+                                  2,
+                              push_ms.back(), static_cast<int>(push_ms.size()));
     const int nodes_run = it->second.front().nodes;
     if (nodes_run < min_nodes) {
       ReportTarget(
