@@ -1,6 +1,7 @@
 #include "tools/sim/control_plane.h"
 
 #include <grpcpp/grpcpp.h>
+#include <signal.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -183,7 +184,7 @@ void ControlPlane::StartController(Controller* controller) {
 std::optional<std::pair<int, uint64_t>> ControlPlane::FindLeader() {
   for (size_t i = 0; i < controllers_.size(); ++i) {
     Controller& controller = controllers_[i];
-    if (controller.admin == nullptr ||
+    if (controller.admin == nullptr || static_cast<int>(i) == stalled_ ||
         !supervisor_->Running(controller.process)) {
       continue;
     }
@@ -234,10 +235,11 @@ absl::StatusOr<std::string> ControlPlane::KillLeader(
     controller.restart_at = absl::Now() + restart_after;
     return absl::StrCat("kill -9 of topologyd, ", again);
   }
-  if (Leader() == nullptr) {
+  const int leader = LeaderForFault();
+  if (leader < 0) {
     return absl::UnavailableError("no topologyd leads: nothing to kill");
   }
-  Controller& controller = controllers_[leader_];
+  Controller& controller = controllers_[leader];
   if (absl::Status s = supervisor_->Kill(controller.process); !s.ok()) {
     return s;
   }
@@ -250,6 +252,33 @@ absl::StatusOr<std::string> ControlPlane::KillLeader(
                       " once another leads (so it rejoins as a follower)");
 }
 
+int ControlPlane::LeaderForFault() {
+  if (Leader() == nullptr || leader_ == stalled_) return -1;
+  return leader_;
+}
+
+absl::StatusOr<std::string> ControlPlane::StallLeader(absl::Duration stall) {
+  const int leader = LeaderForFault();
+  if (leader < 0) {
+    return absl::UnavailableError("no topologyd leads: nothing to stall");
+  }
+  Controller& controller = controllers_[leader];
+  if (absl::Status s = supervisor_->Signal(controller.process, SIGSTOP);
+      !s.ok()) {
+    return s;
+  }
+  stalled_ = leader;
+  stalled_until_ = absl::Now() + stall;
+  const std::string what = absl::StrFormat(
+      "SIGSTOP of the leader, %s (%s), for %.1f s", controller.name,
+      controller.address, absl::ToDoubleSeconds(stall));
+  if (!on_etcd()) return what;
+  takeover_ = Takeover{absl::Now(), controller.address,
+                       "the leader stalled (SIGSTOP) by the scenario"};
+  leader_ = -1;
+  return what;
+}
+
 bool ControlPlane::OnExit(const Ended& ended) {
   for (size_t i = 0; i < controllers_.size(); ++i) {
     Controller& controller = controllers_[i];
@@ -260,8 +289,10 @@ bool ControlPlane::OnExit(const Ended& ended) {
                    absl::StrCat(ended.description, " (seen by relay-sim)")};
       leader_ = -1;
     }
+    if (static_cast<int>(i) == stalled_) stalled_ = -1;
     if (on_etcd() && ended.code == kExitNotLeader) {
       // It lost its term: back as a follower, as its supervisor should.
+      record_->set_step_downs(record_->step_downs() + 1);
       StartController(&controller);
     } else {
       problems_->push_back(absl::StrCat(ended.description, " (unexpected; see ",
@@ -274,6 +305,10 @@ bool ControlPlane::OnExit(const Ended& ended) {
 
 void ControlPlane::Tick() {
   const absl::Time now = absl::Now();
+  if (stalled_ >= 0 && now >= stalled_until_) {
+    supervisor_->Signal(controllers_[stalled_].process, SIGCONT).IgnoreError();
+    stalled_ = -1;
+  }
   for (Controller& controller : controllers_) {
     // Not while no one leads: a killed leader rejoins as a follower.
     if (controller.restart_at && now >= *controller.restart_at &&
@@ -289,6 +324,10 @@ void ControlPlane::Tick() {
 }
 
 void ControlPlane::Stop() {
+  if (stalled_ >= 0) {
+    supervisor_->Signal(controllers_[stalled_].process, SIGCONT).IgnoreError();
+    stalled_ = -1;
+  }
   // The leader last, so no follower campaigns again meanwhile; all before
   // etcd, which the leader's resignation needs.
   for (size_t i = 0; i < controllers_.size(); ++i) {

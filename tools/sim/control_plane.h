@@ -70,7 +70,10 @@ class ControlPlane {
   // again after `restart_after`, with etcd not before another controller
   // took over, so it rejoins as a follower. What happened, for the report.
   absl::StatusOr<std::string> KillLeader(absl::Duration restart_after);
-  // With etcd: no controller leads since the leader was killed or ended.
+  // SIGSTOP of the leader for `stall`, then SIGCONT. What happened.
+  absl::StatusOr<std::string> StallLeader(absl::Duration stall);
+  // With etcd: no controller leads since the leader was killed, stalled or
+  // ended.
   bool TakeoverPending() const { return takeover_.has_value(); }
   const std::vector<LeaderChange>& leader_changes() const {
     return leader_changes_;
@@ -113,8 +116,10 @@ class ControlPlane {
   absl::Status StartEtcd();
   // Starts (or restarts) a controller and waits for its port file.
   void StartController(Controller* controller);
-  // Asks every running controller; the one that answers as leader, with its
-  // state sequence.
+  // The leader's index after asking (-1: none), for a fault on it.
+  int LeaderForFault();
+  // Asks every running controller but a stalled one; the one that answers
+  // as leader, with its state sequence.
   std::optional<std::pair<int, uint64_t>> FindLeader();
   void RecordTakeover(int leader, uint64_t sequence);
 
@@ -125,6 +130,9 @@ class ControlPlane {
   std::vector<Controller> controllers_;
   int leader_ = -1;
   std::optional<Takeover> takeover_;
+  // The controller stopped by StallLeader and when it continues.
+  int stalled_ = -1;
+  absl::Time stalled_until_;
   absl::Time next_poll_ = absl::InfinitePast();
   std::vector<LeaderChange> leader_changes_;
 };

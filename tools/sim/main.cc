@@ -239,6 +239,9 @@ int Main(const char* argv0) {
         step.set_restart_controller_after_s(step.restart_controller_after_s() *
                                             factor);
       }
+      if (step.has_stall_leader_s()) {
+        step.set_stall_leader_s(step.stall_leader_s() * factor);
+      }
     }
     scenario.set_duration_s(duration);
   }

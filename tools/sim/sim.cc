@@ -365,8 +365,11 @@ class Simulation {
                                          " nodes had no parent")
                           : std::string(topology.status().message()));
       }
-      if (Interrupted()) return absl::CancelledError("interrupted");
-      absl::SleepFor(absl::Milliseconds(100));
+      // Ticking: a controller may need its restart meanwhile.
+      if (absl::Status s = SleepUntil(absl::Now() + absl::Milliseconds(100));
+          !s.ok()) {
+        return s;
+      }
     }
   }
 
@@ -776,6 +779,15 @@ class Simulation {
         if (ok && control_plane_.on_etcd()) ok = AwaitTakeover(&detail);
         break;
       }
+      case cascade::v1::SimStep::kStallLeaderS: {
+        result.set_action("stall_leader");
+        absl::StatusOr<std::string> stalled =
+            control_plane_.StallLeader(absl::Seconds(step.stall_leader_s()));
+        ok = stalled.ok();
+        detail = ok ? *stalled : std::string(stalled.status().message());
+        if (ok && control_plane_.on_etcd()) ok = AwaitTakeover(&detail);
+        break;
+      }
       case cascade::v1::SimStep::kSelectSites: {
         result.set_action("select_sites");
         const size_t count =
@@ -815,8 +827,9 @@ class Simulation {
     return result;
   }
 
-  // Waits (bounded) until another controller leads; names it and the
-  // takeover time in `detail`.
+  // After a fault on the leader: waits (bounded) until another controller
+  // leads and every relay reported to it; names it and both times in
+  // `detail`.
   bool AwaitTakeover(std::string* detail) {
     const absl::Time deadline =
         absl::Now() + options_.leader_ttl + kTakeoverMargin;
@@ -831,14 +844,14 @@ class Simulation {
     }
     const LeaderChange& change = control_plane_.leader_changes().back();
     absl::StrAppendFormat(detail,
-                          "; %s took over %.0f ms after the kill (state "
+                          "; %s took over %.0f ms after it (state "
                           "sequence %d)",
                           change.to,
                           absl::ToDoubleMilliseconds(change.takeover),
                           change.state_sequence);
     // The relays move to the new leader by themselves (their controller
     // lists) and report to it.
-    const absl::Time killed = change.at - change.takeover;
+    const absl::Time fault = change.at - change.takeover;
     const absl::Time reports_due = absl::Now() + kPushTimeout;
     int silent = static_cast<int>(plan_.relays.size());
     while (silent > 0 && absl::Now() < reports_due && !Interrupted()) {
@@ -852,7 +865,9 @@ class Simulation {
           }
         }
       }
-      if (silent > 0) absl::SleepFor(absl::Milliseconds(100));
+      // Ticking: the stalled controller continues meanwhile.
+      if (silent > 0)
+        SleepUntil(absl::Now() + absl::Milliseconds(100)).IgnoreError();
     }
     if (silent > 0) {
       absl::StrAppendFormat(detail,
@@ -860,10 +875,10 @@ class Simulation {
                             silent, absl::FormatDuration(kPushTimeout));
       return false;
     }
-    control_plane_.NoteRelaysBack(absl::Now() - killed);
-    absl::StrAppendFormat(detail,
-                          "; every relay reported to it %.0f ms after the kill",
-                          absl::ToDoubleMilliseconds(absl::Now() - killed));
+    control_plane_.NoteRelaysBack(absl::Now() - fault);
+    absl::StrAppendFormat(
+        detail, "; every relay reported to it %.0f ms after the fault",
+        absl::ToDoubleMilliseconds(absl::Now() - fault));
     return true;
   }
 
