@@ -8,10 +8,13 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/json_util.h"
@@ -275,17 +278,24 @@ TEST_F(SimTest, CtrlCStopsEveryProcess) {
 }
 
 TEST(SimFlagsTest, BadFlagsAreRefusedWithExitCode2) {
-  Supervisor supervisor;
-  const std::string log = TempDir() + "/flags.log";
-  ASSERT_TRUE(supervisor
-                  .Start("relay-sim", "relay-sim",
-                         {Runfile("tools/sim/relay-sim"), "--scale=moon"}, log)
-                  .ok());
-  absl::StatusOr<int> code = supervisor.Wait("relay-sim", absl::Seconds(30));
-  ASSERT_TRUE(code.ok());
-  EXPECT_EQ(*code, 2);
-  EXPECT_NE(ReadFile(log).find("--scale must be south19 or national"),
-            std::string::npos);
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"--scale=moon"}, "--scale must be south19 or national"},
+      {{"--store=moon"}, "--store must be journal or etcd"},
+      {{"--store=etcd", "--mode=standalone"},
+       "--store=etcd needs --mode=controller"},
+      {{"--leader_ttl=1500ms"}, "--leader-ttl must be whole seconds"}};
+  for (const auto& [flags, message] : cases) {
+    Supervisor supervisor;
+    const std::string log = TempDir() + "/flags.log";
+    std::remove(log.c_str());
+    std::vector<std::string> command = {Runfile("tools/sim/relay-sim")};
+    command.insert(command.end(), flags.begin(), flags.end());
+    ASSERT_TRUE(supervisor.Start("relay-sim", "relay-sim", command, log).ok());
+    absl::StatusOr<int> code = supervisor.Wait("relay-sim", absl::Seconds(30));
+    ASSERT_TRUE(code.ok());
+    EXPECT_EQ(*code, 2) << message;
+    EXPECT_NE(ReadFile(log).find(message), std::string::npos) << ReadFile(log);
+  }
 }
 
 }  // namespace
