@@ -87,19 +87,42 @@ void RelayClient::Run() {
     LOG(WARNING) << "node " << options_.node_id << ": " << controller << ": "
                  << status << "; reconnecting to " << targets.current()
                  << " in " << backoff;
-    mu_.AwaitWithTimeout(absl::Condition(&stopping_), backoff);
+    // Jittered, so the relays of a network that lost their controller
+    // together do not come back to it in step.
+    mu_.AwaitWithTimeout(
+        absl::Condition(&stopping_),
+        backoff * std::uniform_real_distribution<double>(0.5, 1.5)(jitter_));
     if (stopping_) return;
     backoff = std::min(backoff * 2, options_.max_backoff);
   }
 }
 
+std::shared_ptr<grpc::Channel> RelayClient::ChannelFor(
+    const std::string& controller) {
+  std::shared_ptr<grpc::Channel>& channel = channels_[controller];
+  if (channel == nullptr) {
+    // gRPC's own reconnect backoff grows to two minutes; a restarted
+    // controller must see its relays back within the client's.
+    grpc::ChannelArguments args;
+    const int min_ms =
+        static_cast<int>(absl::ToInt64Milliseconds(options_.min_backoff));
+    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, min_ms);
+    args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, min_ms);
+    args.SetInt(
+        GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
+        static_cast<int>(absl::ToInt64Milliseconds(options_.max_backoff)));
+    channel = grpc::CreateCustomChannel(
+        controller,
+        options_.credentials != nullptr ? options_.credentials
+                                        : grpc::InsecureChannelCredentials(),
+        args);
+  }
+  return channel;
+}
+
 absl::Status RelayClient::RunSession(const std::string& controller,
                                      Redirect* redirect, bool* watched) {
-  auto channel =
-      grpc::CreateChannel(controller, options_.credentials != nullptr
-                                          ? options_.credentials
-                                          : grpc::InsecureChannelCredentials());
-  auto stub = cascade::v1::RelayControl::NewStub(channel);
+  auto stub = cascade::v1::RelayControl::NewStub(ChannelFor(controller));
 
   cascade::v1::RegisterRequest register_request;
   register_request.set_node_id(options_.node_id);

@@ -10,9 +10,11 @@
 
 #include <functional>
 #include <memory>
+#include <random>
 #include <string>
 #include <thread>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -79,9 +81,17 @@ class RelayClient {
   void ReportLoop(cascade::v1::RelayControl::Stub* stub,
                   absl::Duration interval, grpc::ClientContext* watch_context);
 
+  // One channel per controller for the client's life: gRPC reconnects it
+  // by itself, and a fresh channel per attempt costs every relay of a
+  // network a resolver and a connection while their controller is down.
+  std::shared_ptr<grpc::Channel> ChannelFor(const std::string& controller);
+
   const RelayClientOptions options_;
   AssignmentListener* const listener_;
   std::thread thread_;
+  // Only the client's thread touches these.
+  absl::flat_hash_map<std::string, std::shared_ptr<grpc::Channel>> channels_;
+  std::mt19937 jitter_{std::random_device{}()};
 
   mutable absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
