@@ -459,6 +459,10 @@ int RunEtcd(SignalWaiter* signals, const ControllerOptions& options,
 }
 
 int Run() {
+  // First: gRPC starts threads as soon as credentials are made, and every
+  // thread must inherit the blocked signals, or SIGTERM kills the process
+  // before a leader can resign.
+  SignalWaiter signals;
   ControllerOptions options;
   options.lease_timeout = absl::GetFlag(FLAGS_lease_timeout);
   if (options.lease_timeout <= absl::ZeroDuration()) {
@@ -534,7 +538,6 @@ int Run() {
     credentials = grpc::SslServerCredentials(ssl);
   }
 
-  SignalWaiter signals;
   const std::string store = absl::GetFlag(FLAGS_store);
   if (store == "journal") {
     return RunJournal(&signals, options, service_options,
