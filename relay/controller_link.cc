@@ -64,16 +64,27 @@ absl::Status ControllerLink::OnAssignment(
                  << "; keeping the running settings";
     return options.status();
   }
+  // No parent in the plan (an orphan, e.g. of a new leader still learning
+  // which relays are up) and none configured here: keep the running ones.
+  // The control plane must never cut a relay off from its media.
+  const bool keep_parents = options->parents.empty();
   auto shared = std::make_shared<RelayOptions>(*std::move(options));
   RelayServer* server = server_;
-  if (!server_->RunOnLoop([server, shared] { server->Apply(*shared); },
-                          kLoopTimeout)) {
+  if (!server_->RunOnLoop(
+          [server, shared, keep_parents] {
+            if (keep_parents)
+              shared->parents = server->core().options().parents;
+            server->Apply(*shared);
+          },
+          kLoopTimeout)) {
     return absl::UnavailableError(absl::StrCat(
         "assignment version ", assignment.version(), ": relay loop busy"));
   }
   LOG(INFO) << "applied assignment version " << assignment.version() << ": "
-            << shared->parents.size() << " parents, " << shared->children.size()
-            << " children, " << shared->streams.size() << " streams";
+            << shared->parents.size() << " parents"
+            << (keep_parents ? " (none assigned: kept)" : "") << ", "
+            << shared->children.size() << " children, "
+            << shared->streams.size() << " streams";
   return absl::OkStatus();
 }
 

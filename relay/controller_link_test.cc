@@ -98,6 +98,11 @@ TEST_F(ControllerLinkTest, AppliesOnTheLoopAndRefusesBadAssignments) {
   stats = Stats();
   EXPECT_EQ(stats.active_children(), 1u);
   EXPECT_EQ(stats.receiving_from(), "up");
+
+  // No parent in the plan: the relay keeps the one it has.
+  ASSERT_TRUE(
+      link_->OnAssignment(Parse(R"pb(node_id: "r" version: 3)pb")).ok());
+  EXPECT_EQ(Stats().receiving_from(), "up");
 }
 
 }  // namespace
