@@ -557,6 +557,10 @@ int Run() {
 }  // namespace cascade::topology
 
 int main(int argc, char** argv) {
+  // Debian's abseil is built with deadlock detection on: a fifth of the
+  // controller's CPU at 100,000 nodes (docs/BENCHMARKS.md) for a debugging
+  // aid.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   std::vector<char*> positional = cascade::ParseFlags(
       argc, argv,
       "the Cascade topology controller.\n"
