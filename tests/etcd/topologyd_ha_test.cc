@@ -45,6 +45,7 @@ using cascade::testing::CommandResult;
 using cascade::testing::EtcdCluster;
 using cascade::testing::Process;
 using cascade::topology::testing::Topologyd;
+using cascade::topology::testing::Udp;
 
 constexpr char kTtl[] = "--leader-ttl=2s";
 
@@ -127,46 +128,6 @@ nodes { id: "s1" tier: TIER_SITE parent: "p1" media_address: "$2"
 )txt";
 constexpr uint8_t kPayloadType = 111;
 constexpr uint32_t kSsrc = 1111;
-
-// A UDP socket on 127.0.0.1, port chosen by the kernel.
-class Udp {
- public:
-  Udp() : fd_(socket(AF_INET, SOCK_DGRAM, 0)) {
-    sockaddr_in address = {};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t length = sizeof(address);
-    EXPECT_EQ(bind(fd_, reinterpret_cast<sockaddr*>(&address), length), 0);
-    getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length);
-    port_ = ntohs(address.sin_port);
-  }
-  ~Udp() { close(fd_); }
-  std::string address() const { return absl::StrCat("127.0.0.1:", port_); }
-  void SendTo(int port, const std::vector<uint8_t>& bytes) {
-    sockaddr_in to = {};
-    to.sin_family = AF_INET;
-    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    to.sin_port = htons(static_cast<uint16_t>(port));
-    sendto(fd_, bytes.data(), bytes.size(), 0, reinterpret_cast<sockaddr*>(&to),
-           sizeof(to));
-  }
-  // One datagram, or empty after `timeout`.
-  std::vector<uint8_t> Receive(absl::Duration timeout) {
-    pollfd ready = {fd_, POLLIN, 0};
-    if (poll(&ready, 1, static_cast<int>(absl::ToInt64Milliseconds(timeout))) <=
-        0) {
-      return {};
-    }
-    std::vector<uint8_t> bytes(2048);
-    const ssize_t n = recv(fd_, bytes.data(), bytes.size(), 0);
-    bytes.resize(n > 0 ? n : 0);
-    return bytes;
-  }
-
- private:
-  int fd_;
-  int port_ = 0;
-};
 
 // RTP every 5 ms from `source` to a relay, and what the site receives, on
 // threads of their own so controller actions never pause the media.

@@ -1,7 +1,12 @@
 #include "tests/topology/harness.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdlib>
 
@@ -152,6 +157,41 @@ cascade::v1::NodeView ShowNode(const std::string& dir,
       google::protobuf::util::JsonStringToMessage(shown.out, &view).ok())
       << shown.out;
   return view;
+}
+
+Udp::Udp() : fd_(socket(AF_INET, SOCK_DGRAM, 0)) {
+  sockaddr_in address = {};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof(address);
+  EXPECT_EQ(bind(fd_, reinterpret_cast<sockaddr*>(&address), length), 0);
+  getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length);
+  port_ = ntohs(address.sin_port);
+}
+
+Udp::~Udp() { close(fd_); }
+
+std::string Udp::address() const { return absl::StrCat("127.0.0.1:", port_); }
+
+void Udp::SendTo(int port, const std::vector<uint8_t>& bytes) {
+  sockaddr_in to = {};
+  to.sin_family = AF_INET;
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  to.sin_port = htons(static_cast<uint16_t>(port));
+  sendto(fd_, bytes.data(), bytes.size(), 0, reinterpret_cast<sockaddr*>(&to),
+         sizeof(to));
+}
+
+std::vector<uint8_t> Udp::Receive(absl::Duration timeout) {
+  pollfd ready = {fd_, POLLIN, 0};
+  if (poll(&ready, 1, static_cast<int>(absl::ToInt64Milliseconds(timeout))) <=
+      0) {
+    return {};
+  }
+  std::vector<uint8_t> bytes(2048);
+  const ssize_t n = recv(fd_, bytes.data(), bytes.size(), 0);
+  bytes.resize(n > 0 ? n : 0);
+  return bytes;
 }
 
 }  // namespace cascade::topology::testing

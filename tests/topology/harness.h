@@ -4,6 +4,7 @@
 #ifndef CASCADE_TESTS_TOPOLOGY_HARNESS_H_
 #define CASCADE_TESTS_TOPOLOGY_HARNESS_H_
 
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -85,6 +86,25 @@ class Topologyd {
 
 // A fresh directory for the running test under TEST_TMPDIR.
 std::string TestDir();
+
+// A UDP socket on 127.0.0.1 with a port the kernel chose: a test's media
+// source or site.
+class Udp {
+ public:
+  Udp();
+  ~Udp();
+  Udp(const Udp&) = delete;
+  Udp& operator=(const Udp&) = delete;
+  std::string address() const;
+  int port() const { return port_; }
+  void SendTo(int port, const std::vector<uint8_t>& bytes);
+  // One datagram, or empty after `timeout`.
+  std::vector<uint8_t> Receive(absl::Duration timeout);
+
+ private:
+  int fd_;
+  int port_ = 0;
+};
 
 // Runs relayctl against `controller` (output files under `dir`).
 cascade::testing::CommandResult Relayctl(const std::string& dir,

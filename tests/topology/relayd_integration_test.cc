@@ -35,6 +35,7 @@ namespace {
 using cascade::testing::Process;
 using cascade::testing::ReadFile;
 using testing::Topologyd;
+using testing::Udp;
 
 constexpr uint8_t kPayloadType = 111;
 constexpr uint32_t kSsrc = 1111;
@@ -55,46 +56,6 @@ nodes { id: "d1" tier: TIER_DISTRICT parent: "p1" media_address: "$3"
 nodes { id: "s1" tier: TIER_SITE parent: "d1" media_address: "$4"
   plain_endpoint: true }
 )txt";
-
-// A UDP socket on 127.0.0.1 with a kernel-chosen port.
-class Udp {
- public:
-  Udp() : fd_(socket(AF_INET, SOCK_DGRAM, 0)) {
-    sockaddr_in addr = {};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof(addr);
-    bind(fd_, reinterpret_cast<sockaddr*>(&addr), len);
-    getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
-  }
-  ~Udp() { close(fd_); }
-  std::string address() const { return absl::StrCat("127.0.0.1:", port_); }
-  void SendTo(int port, const std::vector<uint8_t>& bytes) {
-    sockaddr_in to = {};
-    to.sin_family = AF_INET;
-    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    to.sin_port = htons(static_cast<uint16_t>(port));
-    sendto(fd_, bytes.data(), bytes.size(), 0, reinterpret_cast<sockaddr*>(&to),
-           sizeof(to));
-  }
-  // One datagram, or empty after `timeout`.
-  std::vector<uint8_t> Receive(absl::Duration timeout) {
-    pollfd p = {fd_, POLLIN, 0};
-    if (poll(&p, 1, static_cast<int>(absl::ToInt64Milliseconds(timeout))) <=
-        0) {
-      return {};
-    }
-    std::vector<uint8_t> bytes(2048);
-    ssize_t n = recv(fd_, bytes.data(), bytes.size(), 0);
-    bytes.resize(n > 0 ? n : 0);
-    return bytes;
-  }
-
- private:
-  int fd_;
-  int port_ = 0;
-};
 
 // relayd in controller mode; killed -9 when destroyed.
 struct Relayd {
