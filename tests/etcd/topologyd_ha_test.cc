@@ -44,6 +44,7 @@ namespace {
 using cascade::testing::CommandResult;
 using cascade::testing::EtcdCluster;
 using cascade::testing::Process;
+using cascade::topology::testing::MediaRun;
 using cascade::topology::testing::Topologyd;
 using cascade::topology::testing::Udp;
 
@@ -128,86 +129,6 @@ nodes { id: "s1" tier: TIER_SITE parent: "p1" media_address: "$2"
 )txt";
 constexpr uint8_t kPayloadType = 111;
 constexpr uint32_t kSsrc = 1111;
-
-// RTP every 5 ms from `source` to a relay, and what the site receives, on
-// threads of their own so controller actions never pause the media.
-class Media {
- public:
-  Media(Udp* source, int relay_port, Udp* site)
-      : sender_([this, source, relay_port] { Send(source, relay_port); }),
-        receiver_([this, site] { Receive(site); }) {}
-  ~Media() {
-    stop_ = true;
-    sender_.join();
-    receiver_.join();
-  }
-  // Packets sent in [from, to - 200 ms) the site never got.
-  int LostBetween(absl::Time from, absl::Time to, int* sent) {
-    absl::MutexLock lock(&mu_);
-    int lost = 0;
-    *sent = 0;
-    for (size_t seq = 0; seq < sent_at_.size(); ++seq) {
-      if (sent_at_[seq] < from ||
-          sent_at_[seq] >= to - absl::Milliseconds(200)) {
-        continue;
-      }
-      ++*sent;
-      if (!got_.count(seq)) ++lost;
-    }
-    return lost;
-  }
-  bool Flowing() {
-    absl::MutexLock lock(&mu_);
-    return absl::Now() - last_arrival_ < absl::Milliseconds(100);
-  }
-
- private:
-  void Send(Udp* source, int relay_port) {
-    // 65,536 packets at 5 ms is over five minutes: the test ends long before
-    // the sequence number wraps.
-    for (uint16_t seq = 0; !stop_; ++seq) {
-      std::vector<uint8_t> rtp = {0x80,
-                                  kPayloadType,
-                                  static_cast<uint8_t>(seq >> 8),
-                                  static_cast<uint8_t>(seq),
-                                  0,
-                                  0,
-                                  0,
-                                  0,
-                                  static_cast<uint8_t>(kSsrc >> 24),
-                                  static_cast<uint8_t>(kSsrc >> 16),
-                                  static_cast<uint8_t>(kSsrc >> 8),
-                                  static_cast<uint8_t>(kSsrc),
-                                  1,
-                                  2,
-                                  3,
-                                  4};
-      {
-        absl::MutexLock lock(&mu_);
-        sent_at_.push_back(absl::Now());
-      }
-      source->SendTo(relay_port, rtp);
-      absl::SleepFor(absl::Milliseconds(5));
-    }
-  }
-  void Receive(Udp* site) {
-    while (!stop_) {
-      std::vector<uint8_t> got = site->Receive(absl::Milliseconds(20));
-      if (got.size() < 12 || (got[1] & 0x7f) != kPayloadType) continue;
-      absl::MutexLock lock(&mu_);
-      got_.insert((got[2] << 8) | got[3]);
-      last_arrival_ = absl::Now();
-    }
-  }
-
-  std::atomic<bool> stop_{false};
-  absl::Mutex mu_;
-  std::vector<absl::Time> sent_at_ ABSL_GUARDED_BY(mu_);
-  std::set<size_t> got_ ABSL_GUARDED_BY(mu_);
-  absl::Time last_arrival_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
-  std::thread sender_;
-  std::thread receiver_;
-};
 
 // relayd in controller mode, killed -9 when destroyed.
 struct Relayd {
@@ -535,7 +456,7 @@ TEST_F(HaTest, RelaysFollowTheNewLeaderKeepAssignmentsAndLoseNoPacket) {
   CommandResult applied = Relayctl(List(), {"apply", topology});
   ASSERT_EQ(applied.code, 0) << applied.err;
 
-  Media media(&source, relays_["nat"].udp_port, &site);
+  MediaRun media(&source, relays_["nat"].udp_port, &site, kPayloadType, kSsrc);
   std::map<std::string, uint64_t> versions;
   std::map<std::string, int> applied_before;
   for (const char* id : {"nat", "p1"}) {
@@ -579,10 +500,9 @@ TEST_F(HaTest, RelaysFollowTheNewLeaderKeepAssignmentsAndLoseNoPacket) {
   }
   EXPECT_EQ(Show("s1").parents(0), "p1");
   // And the site lost nothing through it all.
-  int sent = 0;
-  const int lost = media.LostBetween(killed, absl::Now(), &sent);
-  EXPECT_GT(sent, 200);
-  EXPECT_EQ(lost, 0) << "of " << sent;
+  const MediaRun::Window window = media.Measure(killed, absl::Now());
+  EXPECT_GT(window.sent, 200);
+  EXPECT_EQ(window.lost, 0) << "of " << window.sent;
   EXPECT_TRUE(media.Flowing());
 }
 

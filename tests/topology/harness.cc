@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "absl/strings/str_cat.h"
@@ -192,6 +193,88 @@ std::vector<uint8_t> Udp::Receive(absl::Duration timeout) {
   const ssize_t n = recv(fd_, bytes.data(), bytes.size(), 0);
   bytes.resize(n > 0 ? n : 0);
   return bytes;
+}
+
+MediaRun::MediaRun(Udp* source, int relay_port, Udp* site, uint8_t payload_type,
+                   uint32_t ssrc)
+    : source_(source),
+      relay_port_(relay_port),
+      site_(site),
+      payload_type_(payload_type),
+      ssrc_(ssrc),
+      sender_([this] { Send(); }),
+      receiver_([this] { Receive(); }) {}
+
+MediaRun::~MediaRun() {
+  stop_ = true;
+  sender_.join();
+  receiver_.join();
+}
+
+MediaRun::Window MediaRun::Measure(absl::Time from, absl::Time to) {
+  absl::MutexLock lock(&mu_);
+  Window w;
+  for (size_t seq = 0; seq < sent_at_.size(); ++seq) {
+    if (sent_at_[seq] < from || sent_at_[seq] >= to - absl::Milliseconds(200))
+      continue;
+    ++w.sent;
+    if (seq >= got_.size() || !got_[seq]) ++w.lost;
+  }
+  absl::Time last = from;
+  for (absl::Time t : arrivals_) {
+    if (t < from || t > to) continue;
+    w.longest_gap = std::max(w.longest_gap, t - last);
+    last = t;
+  }
+  w.longest_gap = std::max(w.longest_gap, to - last);
+  return w;
+}
+
+bool MediaRun::Flowing() {
+  absl::MutexLock lock(&mu_);
+  return !arrivals_.empty() &&
+         absl::Now() - arrivals_.back() < absl::Milliseconds(100);
+}
+
+void MediaRun::Send() {
+  // 65,536 packets at 5 ms is over five minutes: every test ends long
+  // before the sequence number wraps.
+  for (uint16_t seq = 0; !stop_; ++seq) {
+    const std::vector<uint8_t> rtp = {0x80,
+                                      payload_type_,
+                                      static_cast<uint8_t>(seq >> 8),
+                                      static_cast<uint8_t>(seq),
+                                      0,
+                                      0,
+                                      0,
+                                      0,
+                                      static_cast<uint8_t>(ssrc_ >> 24),
+                                      static_cast<uint8_t>(ssrc_ >> 16),
+                                      static_cast<uint8_t>(ssrc_ >> 8),
+                                      static_cast<uint8_t>(ssrc_),
+                                      1,
+                                      2,
+                                      3,
+                                      4};
+    {
+      absl::MutexLock lock(&mu_);
+      sent_at_.push_back(absl::Now());
+    }
+    source_->SendTo(relay_port_, rtp);
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+}
+
+void MediaRun::Receive() {
+  while (!stop_) {
+    std::vector<uint8_t> got = site_->Receive(absl::Milliseconds(20));
+    if (got.size() < 12 || (got[1] & 0x7f) != payload_type_) continue;
+    const size_t seq = (got[2] << 8) | got[3];
+    absl::MutexLock lock(&mu_);
+    if (got_.size() <= seq) got_.resize(seq + 1);
+    got_[seq] = true;
+    arrivals_.push_back(absl::Now());
+  }
 }
 
 }  // namespace cascade::topology::testing

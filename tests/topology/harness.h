@@ -4,11 +4,13 @@
 #ifndef CASCADE_TESTS_TOPOLOGY_HARNESS_H_
 #define CASCADE_TESTS_TOPOLOGY_HARNESS_H_
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -104,6 +106,43 @@ class Udp {
  private:
   int fd_;
   int port_ = 0;
+};
+
+// RTP (payload type `payload_type`, SSRC `ssrc`) every 5 ms from `source`
+// to `relay_port`, and what `site` receives, on threads of their own so
+// control actions never pause the media.
+class MediaRun {
+ public:
+  MediaRun(Udp* source, int relay_port, Udp* site, uint8_t payload_type,
+           uint32_t ssrc);
+  ~MediaRun();
+  // Packets sent in [from, to - 200 ms) that the site never got, and the
+  // longest silence at the site within [from, to].
+  struct Window {
+    int sent = 0;
+    int lost = 0;
+    absl::Duration longest_gap;
+  };
+  Window Measure(absl::Time from, absl::Time to);
+  // The site received something within the last 100 ms.
+  bool Flowing();
+
+ private:
+  void Send();
+  void Receive();
+
+  Udp* const source_;
+  const int relay_port_;
+  Udp* const site_;
+  const uint8_t payload_type_;
+  const uint32_t ssrc_;
+  std::atomic<bool> stop_{false};
+  absl::Mutex mu_;
+  std::vector<absl::Time> sent_at_ ABSL_GUARDED_BY(mu_);
+  std::vector<bool> got_ ABSL_GUARDED_BY(mu_);
+  std::vector<absl::Time> arrivals_ ABSL_GUARDED_BY(mu_);
+  std::thread sender_;
+  std::thread receiver_;
 };
 
 // Runs relayctl against `controller` (output files under `dir`).

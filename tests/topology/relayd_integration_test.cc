@@ -34,6 +34,7 @@ namespace {
 
 using cascade::testing::Process;
 using cascade::testing::ReadFile;
+using testing::MediaRun;
 using testing::Topologyd;
 using testing::Udp;
 
@@ -67,104 +68,6 @@ struct Relayd {
     return cascade::testing::MetricValue(
         cascade::testing::HttpGet(metrics_port, "/metrics"), sample);
   }
-};
-
-// Sends one RTP packet every 5 ms to nat and records what s1 receives, on
-// threads of their own, so control actions never pause the media.
-class MediaRun {
- public:
-  MediaRun(Udp* source, int nat_port, Udp* site)
-      : source_(source), nat_port_(nat_port), site_(site) {
-    sender_ = std::thread([this] { Send(); });
-    receiver_ = std::thread([this] { Receive(); });
-  }
-  ~MediaRun() {
-    stop_ = true;
-    sender_.join();
-    receiver_.join();
-  }
-  absl::Time now() const { return absl::Now(); }
-  // Packets sent in [from, to - 200 ms) that s1 never got, and the longest
-  // silence at s1 within [from, to].
-  struct Window {
-    int sent = 0;
-    int lost = 0;
-    absl::Duration longest_gap;
-  };
-  Window Measure(absl::Time from, absl::Time to) {
-    absl::MutexLock lock(&mu_);
-    Window w;
-    for (size_t seq = 0; seq < sent_at_.size(); ++seq) {
-      if (sent_at_[seq] < from || sent_at_[seq] >= to - absl::Milliseconds(200))
-        continue;
-      ++w.sent;
-      if (seq >= got_.size() || !got_[seq]) ++w.lost;
-    }
-    absl::Time last = from;
-    for (absl::Time t : arrivals_) {
-      if (t < from || t > to) continue;
-      w.longest_gap = std::max(w.longest_gap, t - last);
-      last = t;
-    }
-    w.longest_gap = std::max(w.longest_gap, to - last);
-    return w;
-  }
-  bool Flowing() {
-    absl::MutexLock lock(&mu_);
-    return !arrivals_.empty() &&
-           absl::Now() - arrivals_.back() < absl::Milliseconds(100);
-  }
-
- private:
-  void Send() {
-    uint16_t seq = 0;
-    while (!stop_) {
-      std::vector<uint8_t> rtp = {0x80,
-                                  kPayloadType,
-                                  static_cast<uint8_t>(seq >> 8),
-                                  static_cast<uint8_t>(seq),
-                                  0,
-                                  0,
-                                  0,
-                                  0,
-                                  static_cast<uint8_t>(kSsrc >> 24),
-                                  static_cast<uint8_t>(kSsrc >> 16),
-                                  static_cast<uint8_t>(kSsrc >> 8),
-                                  static_cast<uint8_t>(kSsrc),
-                                  1,
-                                  2,
-                                  3,
-                                  4};
-      {
-        absl::MutexLock lock(&mu_);
-        sent_at_.push_back(absl::Now());
-      }
-      source_->SendTo(nat_port_, rtp);
-      ++seq;
-      absl::SleepFor(absl::Milliseconds(5));
-    }
-  }
-  void Receive() {
-    while (!stop_) {
-      std::vector<uint8_t> got = site_->Receive(absl::Milliseconds(20));
-      if (got.size() < 12 || (got[1] & 0x7f) != kPayloadType) continue;
-      const size_t seq = (got[2] << 8) | got[3];
-      absl::MutexLock lock(&mu_);
-      if (got_.size() <= seq) got_.resize(seq + 1);
-      got_[seq] = true;
-      arrivals_.push_back(absl::Now());
-    }
-  }
-
-  Udp* const source_;
-  const int nat_port_;
-  Udp* const site_;
-  std::atomic<bool> stop_{false};
-  absl::Mutex mu_;
-  std::vector<absl::Time> sent_at_ ABSL_GUARDED_BY(mu_);
-  std::vector<bool> got_ ABSL_GUARDED_BY(mu_);
-  std::vector<absl::Time> arrivals_ ABSL_GUARDED_BY(mu_);
-  std::thread sender_, receiver_;
 };
 
 class RelaydTest : public ::testing::Test {
@@ -226,8 +129,8 @@ class RelaydTest : public ::testing::Test {
     auto applied = testing::Relayctl(dir_, controller_->address(),
                                      {"apply", dir_ + "/topology.textproto"});
     ASSERT_EQ(applied.code, 0) << applied.err;
-    media_ =
-        std::make_unique<MediaRun>(&source_, relays_["nat"].udp_port, &site_);
+    media_ = std::make_unique<MediaRun>(&source_, relays_["nat"].udp_port,
+                                        &site_, kPayloadType, kSsrc);
     const absl::Time deadline = absl::Now() + absl::Seconds(20);
     while (!media_->Flowing() && absl::Now() < deadline) {
       absl::SleepFor(absl::Milliseconds(20));
