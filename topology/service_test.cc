@@ -34,6 +34,21 @@ nodes { id: "d1" tier: TIER_DISTRICT parent: "p1" standby_parents: "p2"
 
 constexpr char kToken[] = "s3cret";
 
+// Serves `service` on a loopback port the kernel chose, with an Admin stub
+// connected to it.
+void Serve(ControllerService* service, std::unique_ptr<grpc::Server>* server,
+           std::string* address,
+           std::unique_ptr<cascade::v1::Admin::Stub>* admin) {
+  int port = 0;
+  auto started = StartServer(service, "127.0.0.1:0",
+                             grpc::InsecureServerCredentials(), &port);
+  ASSERT_TRUE(started.ok()) << started.status();
+  *server = std::move(*started);
+  *address = "127.0.0.1:" + std::to_string(port);
+  *admin = cascade::v1::Admin::NewStub(
+      grpc::CreateChannel(*address, grpc::InsecureChannelCredentials()));
+}
+
 // Keeps every assignment a simulated relay receives.
 class Relay : public AssignmentListener {
  public:
@@ -81,14 +96,7 @@ class ServiceTest : public ::testing::Test {
     ServiceOptions options;
     options.admin_token = kToken;
     service_ = std::make_unique<ControllerService>(controller_.get(), options);
-    int port = 0;
-    auto server = StartServer(service_.get(), "127.0.0.1:0",
-                              grpc::InsecureServerCredentials(), &port);
-    ASSERT_TRUE(server.ok()) << server.status();
-    server_ = std::move(*server);
-    address_ = "127.0.0.1:" + std::to_string(port);
-    admin_ = cascade::v1::Admin::NewStub(
-        grpc::CreateChannel(address_, grpc::InsecureChannelCredentials()));
+    Serve(service_.get(), &server_, &address_, &admin_);
   }
 
   void TearDown() override {
@@ -253,14 +261,7 @@ class Follower {
     options.admin_token = kToken;
     options.leader_address = std::move(leader_address);
     service_ = std::make_unique<ControllerService>(nullptr, options);
-    int port = 0;
-    auto server = StartServer(service_.get(), "127.0.0.1:0",
-                              grpc::InsecureServerCredentials(), &port);
-    EXPECT_TRUE(server.ok()) << server.status();
-    server_ = std::move(*server);
-    address_ = "127.0.0.1:" + std::to_string(port);
-    admin_ = cascade::v1::Admin::NewStub(
-        grpc::CreateChannel(address_, grpc::InsecureChannelCredentials()));
+    Serve(service_.get(), &server_, &address_, &admin_);
   }
   ~Follower() {
     service_->Shutdown();
