@@ -24,7 +24,9 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
 }
 
 // One Watch stream: at most one write in flight, the newest assignment
-// waiting behind it.
+// waiting behind it. Offer never calls into gRPC (it runs under the
+// controller's lock): the service's writer thread starts the first write,
+// OnWriteDone the ones queued behind it.
 class AssignmentWriter : public grpc::ServerWriteReactor<Assignment> {
  public:
   // A writer with a non-OK `refusal` only finishes with it.
@@ -55,18 +57,40 @@ class AssignmentWriter : public grpc::ServerWriteReactor<Assignment> {
     // last one meanwhile.
   }
 
+  // Only while the writer is registered (the service's lock keeps OnDone
+  // from running meanwhile).
   void Offer(std::shared_ptr<const Assignment> assignment) {
-    absl::MutexLock lock(&mu_);
-    if (finished_ || closing_ || assignment->version() <= newest_version_) {
-      return;
-    }
-    newest_version_ = assignment->version();
-    if (in_flight_ != nullptr) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (finished_ || closing_ || assignment->version() <= newest_version_) {
+        return;
+      }
+      newest_version_ = assignment->version();
       pending_ = std::move(assignment);
-      return;
+      if (in_flight_ != nullptr || queued_) return;
+      queued_ = true;
     }
-    in_flight_ = std::move(assignment);
-    StartWrite(in_flight_.get());
+    // The queue's reference: this writer outlives OnDone until the writer
+    // thread is done with it.
+    refs_.fetch_add(1, std::memory_order_relaxed);
+    service_->QueueWrite(this);
+  }
+
+  // The writer thread, once per queued Offer; drops the queue's reference.
+  // False if the stream was closed meanwhile (nothing to write).
+  bool WriteQueued() {
+    bool started = false;
+    {
+      absl::MutexLock lock(&mu_);
+      queued_ = false;
+      if (!finished_ && !closing_ && pending_ != nullptr) {
+        in_flight_ = std::move(pending_);
+        StartWrite(in_flight_.get());
+        started = true;
+      }
+    }
+    Unref();
+    return started;
   }
 
   // Ends the stream once the write in flight (if any) is done.
@@ -93,6 +117,7 @@ class AssignmentWriter : public grpc::ServerWriteReactor<Assignment> {
                 : grpc::Status(grpc::StatusCode::CANCELLED, "write failed"));
       return;
     }
+    // Not under the controller's lock here: the next write starts at once.
     if (pending_ != nullptr) {
       in_flight_ = std::move(pending_);
       StartWrite(in_flight_.get());
@@ -105,17 +130,25 @@ class AssignmentWriter : public grpc::ServerWriteReactor<Assignment> {
 
   void OnDone() override {
     if (registered_) service_->RemoveWatcher(node_id_, this);
-    delete this;
+    Unref();
   }
 
  private:
+  void Unref() {
+    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+  }
+
   ControllerService* const service_;
   const std::string node_id_;
   bool registered_ = false;
+  // gRPC's (dropped in OnDone) and the ready queue's, if queued.
+  std::atomic<int> refs_{1};
   absl::Mutex mu_;
   std::shared_ptr<const Assignment> in_flight_ ABSL_GUARDED_BY(mu_);
   std::shared_ptr<const Assignment> pending_ ABSL_GUARDED_BY(mu_);
   uint64_t newest_version_ ABSL_GUARDED_BY(mu_) = 0;
+  // In the service's ready queue (then no write is in flight).
+  bool queued_ ABSL_GUARDED_BY(mu_) = false;
   bool closing_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   grpc::Status close_status_ ABSL_GUARDED_BY(mu_);
@@ -452,13 +485,52 @@ ControllerService::ControllerService(Controller* controller,
     : controller_(controller),
       options_(std::move(options)),
       relay_(std::make_unique<RelayService>(this)),
-      admin_(std::make_unique<AdminService>(this)) {
+      admin_(std::make_unique<AdminService>(this)),
+      writer_thread_([this] { RunWriter(); }) {
   if (controller != nullptr) controller->SetListener(this);
 }
 
 ControllerService::~ControllerService() {
   Controller* controller = controller_.load();
   if (controller != nullptr) controller->SetListener(nullptr);
+  {
+    absl::MutexLock lock(&ready_mu_);
+    stopping_ = true;
+  }
+  writer_thread_.join();
+}
+
+void ControllerService::QueueWrite(AssignmentWriter* writer) {
+  absl::MutexLock lock(&ready_mu_);
+  ready_.push_back(writer);
+}
+
+void ControllerService::RunWriter() {
+  std::vector<AssignmentWriter*> batch;
+  // A burst: from the queue filling until it is empty again.
+  absl::Time burst_began = absl::InfinitePast();
+  size_t burst_writes = 0;
+  for (;;) {
+    {
+      absl::MutexLock lock(&ready_mu_);
+      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(ready_mu_) {
+        return stopping_ || !ready_.empty();
+      };
+      if (!ready() && burst_writes > 0) {
+        VLOG(1) << "service: " << burst_writes << " writes started in "
+                << absl::FormatDuration(absl::Now() - burst_began);
+        burst_writes = 0;
+      }
+      ready_mu_.Await(absl::Condition(&ready));
+      // Drained before stopping: each queued writer holds a reference.
+      if (ready_.empty()) return;
+      batch.swap(ready_);
+    }
+    if (burst_writes == 0) burst_began = absl::Now();
+    for (AssignmentWriter* writer : batch)
+      burst_writes += writer->WriteQueued();
+    batch.clear();
+  }
 }
 
 void ControllerService::Lead(Controller* controller) {

@@ -3,6 +3,13 @@
 // is in flight only the newest assignment is kept (older ones are
 // superseded, since each assignment is complete).
 //
+// The controller offers assignments under its lock; a Watch stream only
+// keeps the newest and, when no write is in flight, joins the service's
+// ready queue. The service's writer thread starts those writes outside every
+// controller lock: a gRPC write costs up to a millisecond with 100,000 open
+// streams (Debian's debug build scans every outstanding operation), which
+// under the lock held up the push and every Register, Report and Ack.
+//
 // With several controllers (topologyd on etcd) the service starts as a
 // follower: every call is refused UNAVAILABLE with the leader's address in
 // the message and in trailing metadata (kLeaderMetadata), until Lead() hands
@@ -16,6 +23,8 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
@@ -78,6 +87,9 @@ class ControllerService : public ControllerListener {
   void RemoveWatcher(const std::string& node_id, AssignmentWriter* writer);
   bool AddEventWriter(EventWriter* writer);
   void RemoveEventWriter(EventWriter* writer);
+  // `writer` (holding a reference for the queue) has an assignment waiting
+  // and no write in flight.
+  void QueueWrite(AssignmentWriter* writer);
 
   // Only after Serving() returned OK.
   Controller* controller() { return controller_.load(); }
@@ -94,6 +106,15 @@ class ControllerService : public ControllerListener {
   absl::flat_hash_map<std::string, absl::flat_hash_set<AssignmentWriter*>>
       watchers_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_set<EventWriter*> event_writers_ ABSL_GUARDED_BY(mu_);
+
+  // Starts the queued writers' writes until the service is destroyed.
+  void RunWriter();
+  // Its own lock, never held while calling into a writer: Offer queues
+  // under the controller's lock and mu_, the writer thread dequeues.
+  absl::Mutex ready_mu_;
+  std::vector<AssignmentWriter*> ready_ ABSL_GUARDED_BY(ready_mu_);
+  bool stopping_ ABSL_GUARDED_BY(ready_mu_) = false;
+  std::thread writer_thread_;
 };
 
 // Starts a server with both services, gRPC health checking and server
