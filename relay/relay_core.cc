@@ -723,16 +723,17 @@ absl::Duration RelayCore::NextTick() {
 }
 
 absl::Time RelayCore::NextTickDue() const {
-  if (leaving_parent_.has_value() ||
-      (active_parent() != nullptr && !parent_heard_since_switch_)) {
-    return now_ + options_.busy_tick;
-  }
-  for (const auto& [ssrc, stream] : streams_) {
-    if (stream->nacks.pending() > 0) return now_ + options_.busy_tick;
+  if (!NacksHeldBack()) {
+    for (const auto& [ssrc, stream] : streams_) {
+      if (stream->nacks.pending() > 0) return now_ + options_.busy_tick;
+    }
   }
   // Otherwise only at the next deadline: on a machine running hundreds of
-  // relays, every wakeup costs more than the work it does.
+  // relays, every wakeup costs more than the work it does. A parent that
+  // does not answer is no reason to wake more often: its keepalives and its
+  // silence have deadlines of their own.
   absl::Time due = std::min(now_ + options_.idle_tick, ChildReportDue());
+  if (leaving_parent_.has_value()) due = std::min(due, leaving_parent_->until);
   if (active_parent() != nullptr) {
     due = std::min(due, ParentKeepaliveDue());
     if (options_.parent_timeout > absl::ZeroDuration()) {
@@ -764,16 +765,18 @@ void RelayCore::ExpireChildren() {
   if (changed) RebuildActiveList();
 }
 
-void RelayCore::SendNacks() {
-  const Endpoint* parent = active_parent();
+bool RelayCore::NacksHeldBack() const {
   // Retries sent to a silent parent, or to a new one that may not know us
   // yet, would be spent for nothing: keep them for the parent that answers
   // (this one again, or the next after a failover).
-  if (!parent_heard_since_switch_ ||
-      now_ - parent_last_heard_ >
-          std::max(options_.nack.retry, options_.parent_timeout / 2)) {
-    return;
-  }
+  return !parent_heard_since_switch_ ||
+         now_ - parent_last_heard_ >
+             std::max(options_.nack.retry, options_.parent_timeout / 2);
+}
+
+void RelayCore::SendNacks() {
+  const Endpoint* parent = active_parent();
+  if (NacksHeldBack()) return;
   for (auto& [ssrc, stream] : streams_) {
     if (stream->options.direction != Direction::kDown) continue;
     const uint64_t gave_up_before = stream->nacks.gave_up();

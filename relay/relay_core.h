@@ -72,9 +72,9 @@ class RelayCore {
   // Timers: NACK retries, keyframe request pacing, keepalives, child
   // timeouts, parent failover. Call again within NextTick().
   void OnTick();
-  // How soon the next OnTick is due: busy_tick while repairs are pending or
-  // a parent is being changed, else the next deadline (parent silence,
-  // keepalive, child report), at most idle_tick away. The caller arms its
+  // How soon the next OnTick is due: busy_tick while repairs can be asked
+  // for, else the next deadline (parent silence, keepalive, child report,
+  // end of a parent switch), at most idle_tick away. The caller arms its
   // timer with it: a tick later than that finds the relay was not running,
   // and its parent's packets waiting unread are not taken for silence.
   absl::Duration NextTick();
@@ -136,6 +136,7 @@ class RelayCore {
   // Children are told we are alive this often, by media or by a report.
   absl::Time ChildReportDue() const;
   absl::Time NextTickDue() const;
+  bool NacksHeldBack() const;
   void FailOver();
   // Makes options_.parents[index] the active parent (out of range: none);
   // it is activated at once.

@@ -618,10 +618,15 @@ TEST_F(RelayCoreTest, RemovedChildThatLeavesStopsAtOnce) {
   EXPECT_EQ(core_.ActiveChildren(), (std::vector<Endpoint>{kPush}));
 }
 
-TEST_F(RelayCoreTest, TicksOftenOnlyWhileRepairingOrChangingParent) {
+TEST_F(RelayCoreTest, TicksOftenOnlyWhileRepairing) {
   core_.Apply(WithStandby());
-  // The parent has not answered yet.
-  EXPECT_EQ(core_.NextTick(), absl::Milliseconds(5));
+  // The first keepalive goes at once; a parent that has not answered yet is
+  // asked again at its keepalive deadline, not every busy tick.
+  EXPECT_EQ(core_.NextTick(), absl::ZeroDuration());
+  core_.OnTick();
+  const absl::Duration unanswered = core_.NextTick();
+  EXPECT_GT(unanswered, absl::Milliseconds(5));
+  EXPECT_LE(unanswered, absl::Milliseconds(100));
   Receive(kParent, RtpPacket(kVideo, 1, 0, kSlice));
   core_.OnTick();
   // Otherwise at the next deadline: the media just sent down tells the
@@ -632,6 +637,24 @@ TEST_F(RelayCoreTest, TicksOftenOnlyWhileRepairingOrChangingParent) {
   EXPECT_EQ(core_.NextTick(), absl::Milliseconds(5));
   Receive(kParent, RtpPacket(kVideo, 2, 0, kSlice));
   EXPECT_EQ(core_.NextTick(), absl::Milliseconds(100));
+}
+
+TEST_F(RelayCoreTest, SilentParentWithGapsPendingDoesNotTickOften) {
+  core_.Apply(WithStandby());
+  Receive(kParent, RtpPacket(kVideo, 1, 0, kSlice));
+  Receive(kParent, RtpPacket(kVideo, 5, 0, kSlice));  // 2..4 missing
+  EXPECT_EQ(core_.NextTick(), absl::Milliseconds(5));
+  // The parent falls silent: its NACKs wait for a parent that answers, and
+  // so does the timer, for the whole failover and the standby's silence.
+  int ticks = 0;
+  const absl::Time end = clock_.Now() + absl::Seconds(3);
+  while (clock_.Now() < end && ticks < 1000) {
+    clock_.Advance(core_.NextTick());
+    core_.OnTick();
+    ++ticks;
+  }
+  EXPECT_GE(core_.counters().parent_failovers, 1u);
+  EXPECT_LT(ticks, 100) << "3 s at 5 ms would be 600";
 }
 
 TEST_F(RelayCoreTest, ChildReportsOnlyWhileMediaPauses) {

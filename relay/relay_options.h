@@ -70,8 +70,8 @@ struct RelayOptions {
   absl::Duration parent_switch_overlap = absl::Seconds(1);
   absl::Duration removed_child_grace = absl::Seconds(2);
 
-  // Timer resolution (relay_core.h, NextTick): busy_tick while repairing or
-  // switching; otherwise ticks come at deadlines, at least every idle_tick
+  // Timer resolution (relay_core.h, NextTick): busy_tick while repairing;
+  // otherwise ticks come at deadlines, at least every idle_tick
   // (child expiry, ring expiry).
   absl::Duration busy_tick = absl::Milliseconds(5);
   absl::Duration idle_tick = absl::Milliseconds(250);
