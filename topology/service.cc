@@ -5,7 +5,9 @@
 #include <grpcpp/health_check_service_interface.h>
 #include <openssl/crypto.h>
 
+#include <algorithm>
 #include <deque>
+#include <functional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -22,137 +24,6 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
                       std::string(status.message()));
 }
-
-// One Watch stream: at most one write in flight, the newest assignment
-// waiting behind it. Offer never calls into gRPC (it runs under the
-// controller's lock): the service's writer thread starts the first write,
-// OnWriteDone the ones queued behind it.
-class AssignmentWriter : public grpc::ServerWriteReactor<Assignment> {
- public:
-  // A writer with a non-OK `refusal` only finishes with it.
-  AssignmentWriter(ControllerService* service, std::string node_id,
-                   grpc::Status refusal)
-      : service_(service), node_id_(std::move(node_id)) {
-    if (!refusal.ok()) {
-      Close(std::move(refusal));
-      return;
-    }
-    if (!service_->AddWatcher(node_id_, this)) {
-      Close(grpc::Status(grpc::StatusCode::UNAVAILABLE, "shutting down"));
-      return;
-    }
-    registered_ = true;
-    // Registered first: a change racing with this read is offered too, and
-    // Offer keeps whichever is newer.
-    std::shared_ptr<const Assignment> current =
-        service_->controller()->CurrentAssignment(node_id_);
-    if (current != nullptr) {
-      Offer(std::move(current));
-    } else if (!service_->controller()->HasNode(node_id_)) {
-      Close(grpc::Status(grpc::StatusCode::NOT_FOUND,
-                         absl::StrCat("no node \"", node_id_, "\"")));
-    }
-    // Otherwise a restarted controller is still learning: the assignment
-    // comes through Offer once it is sent, and the relay keeps running its
-    // last one meanwhile.
-  }
-
-  // Only while the writer is registered (the service's lock keeps OnDone
-  // from running meanwhile).
-  void Offer(std::shared_ptr<const Assignment> assignment) {
-    {
-      absl::MutexLock lock(&mu_);
-      if (finished_ || closing_ || assignment->version() <= newest_version_) {
-        return;
-      }
-      newest_version_ = assignment->version();
-      pending_ = std::move(assignment);
-      if (in_flight_ != nullptr || queued_) return;
-      queued_ = true;
-    }
-    // The queue's reference: this writer outlives OnDone until the writer
-    // thread is done with it.
-    refs_.fetch_add(1, std::memory_order_relaxed);
-    service_->QueueWrite(this);
-  }
-
-  // The writer thread, once per queued Offer; drops the queue's reference.
-  // False if the stream was closed meanwhile (nothing to write).
-  bool WriteQueued() {
-    bool started = false;
-    {
-      absl::MutexLock lock(&mu_);
-      queued_ = false;
-      if (!finished_ && !closing_ && pending_ != nullptr) {
-        in_flight_ = std::move(pending_);
-        StartWrite(in_flight_.get());
-        started = true;
-      }
-    }
-    Unref();
-    return started;
-  }
-
-  // Ends the stream once the write in flight (if any) is done.
-  void Close(grpc::Status status) {
-    absl::MutexLock lock(&mu_);
-    if (finished_ || closing_) return;
-    pending_.reset();
-    if (in_flight_ != nullptr) {
-      closing_ = true;
-      close_status_ = std::move(status);
-      return;
-    }
-    finished_ = true;
-    Finish(std::move(status));
-  }
-
-  void OnWriteDone(bool ok) override {
-    absl::MutexLock lock(&mu_);
-    in_flight_.reset();
-    if (finished_) return;
-    if (!ok || closing_) {
-      finished_ = true;
-      Finish(ok ? close_status_
-                : grpc::Status(grpc::StatusCode::CANCELLED, "write failed"));
-      return;
-    }
-    // Not under the controller's lock here: the next write starts at once.
-    if (pending_ != nullptr) {
-      in_flight_ = std::move(pending_);
-      StartWrite(in_flight_.get());
-    }
-  }
-
-  void OnCancel() override {
-    Close(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled"));
-  }
-
-  void OnDone() override {
-    if (registered_) service_->RemoveWatcher(node_id_, this);
-    Unref();
-  }
-
- private:
-  void Unref() {
-    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
-  }
-
-  ControllerService* const service_;
-  const std::string node_id_;
-  bool registered_ = false;
-  // gRPC's (dropped in OnDone) and the ready queue's, if queued.
-  std::atomic<int> refs_{1};
-  absl::Mutex mu_;
-  std::shared_ptr<const Assignment> in_flight_ ABSL_GUARDED_BY(mu_);
-  std::shared_ptr<const Assignment> pending_ ABSL_GUARDED_BY(mu_);
-  uint64_t newest_version_ ABSL_GUARDED_BY(mu_) = 0;
-  // In the service's ready queue (then no write is in flight).
-  bool queued_ ABSL_GUARDED_BY(mu_) = false;
-  bool closing_ ABSL_GUARDED_BY(mu_) = false;
-  bool finished_ ABSL_GUARDED_BY(mu_) = false;
-  grpc::Status close_status_ ABSL_GUARDED_BY(mu_);
-};
 
 // One Events stream: a bounded backlog, one write in flight.
 class EventWriter : public grpc::ServerWriteReactor<Event> {
@@ -247,39 +118,12 @@ class EventWriter : public grpc::ServerWriteReactor<Event> {
   grpc::Status close_status_ ABSL_GUARDED_BY(mu_);
 };
 
-namespace {
-
-// One Report stream: every message renews the node's lease.
-class ReportReader
-    : public grpc::ServerReadReactor<cascade::v1::ReportRequest> {
- public:
-  // A reader with a non-OK `refusal` only finishes with it.
-  ReportReader(Controller* controller, grpc::Status refusal)
-      : controller_(controller) {
-    if (!refusal.ok()) {
-      Finish(std::move(refusal));
-      return;
-    }
-    StartRead(&request_);
-  }
-  void OnReadDone(bool ok) override {
-    if (!ok) {
-      Finish(grpc::Status::OK);
-      return;
-    }
-    absl::Status status = controller_->Report(request_);
-    if (!status.ok()) {
-      Finish(ToGrpcStatus(status));
-      return;
-    }
-    StartRead(&request_);
-  }
-  void OnDone() override { delete this; }
-
- private:
-  Controller* const controller_;
-  cascade::v1::ReportRequest request_;
+// What to do when one operation on a completion queue completes.
+struct CqTag {
+  std::function<void(bool ok)> complete;
 };
+
+namespace {
 
 template <typename Fn>
 grpc::ServerUnaryReactor* Respond(grpc::CallbackServerContext* context,
@@ -289,7 +133,17 @@ grpc::ServerUnaryReactor* Respond(grpc::CallbackServerContext* context,
   return reactor;
 }
 
-class RelayService : public cascade::v1::RelayControl::CallbackService {
+}  // namespace
+
+// Register and Ack through the callback API; Watch and Report, open for a
+// node's whole life, through the asynchronous API on the service's
+// completion queues (see ServiceOptions::completion_queues).
+class RelayService
+    : public cascade::v1::RelayControl::WithCallbackMethod_Register<
+          cascade::v1::RelayControl::WithCallbackMethod_Ack<
+              cascade::v1::RelayControl::WithAsyncMethod_Watch<
+                  cascade::v1::RelayControl::WithAsyncMethod_Report<
+                      cascade::v1::RelayControl::Service>>>> {
  public:
   explicit RelayService(ControllerService* service) : service_(service) {}
 
@@ -304,13 +158,6 @@ class RelayService : public cascade::v1::RelayControl::CallbackService {
     });
   }
 
-  grpc::ServerWriteReactor<Assignment>* Watch(
-      grpc::CallbackServerContext* context,
-      const cascade::v1::WatchRequest* request) override {
-    return new AssignmentWriter(service_, request->node_id(),
-                                service_->Serving(context));
-  }
-
   grpc::ServerUnaryReactor* Ack(grpc::CallbackServerContext* context,
                                 const cascade::v1::AckRequest* request,
                                 cascade::v1::AckResponse*) override {
@@ -318,16 +165,240 @@ class RelayService : public cascade::v1::RelayControl::CallbackService {
                    [&] { return service_->controller()->Ack(*request); });
   }
 
-  grpc::ServerReadReactor<cascade::v1::ReportRequest>* Report(
-      grpc::CallbackServerContext* context,
-      cascade::v1::ReportResponse*) override {
-    grpc::Status serving = service_->Serving(context);
-    return new ReportReader(serving.ok() ? service_->controller() : nullptr,
-                            std::move(serving));
+ private:
+  ControllerService* const service_;
+};
+
+// One Watch stream on one completion queue: at most one write in flight,
+// the newest assignment waiting behind it. Offer never calls into gRPC (it
+// runs under the controller's lock): the service's writer thread starts the
+// first write, the previous write's completion the ones queued behind it.
+// Each operation in progress and the ready queue hold a reference; the last
+// one dropped deletes the writer.
+class AssignmentWriter {
+ public:
+  // Waits on `cq` for the next Watch call.
+  AssignmentWriter(ControllerService* service, RelayService* relay,
+                   grpc::ServerCompletionQueue* cq)
+      : service_(service), relay_(relay), cq_(cq), responder_(&context_) {
+    request_tag_.complete = [this](bool ok) { OnRequest(ok); };
+    write_tag_.complete = [this](bool ok) { OnWriteDone(ok); };
+    finish_tag_.complete = [this](bool) { Unref(); };
+    done_tag_.complete = [this](bool) { OnDone(); };
+    context_.AsyncNotifyWhenDone(&done_tag_);
+    relay_->RequestWatch(&context_, &request_, &responder_, cq_, cq_,
+                         &request_tag_);
+  }
+
+  // Only while the writer is registered (the service's lock keeps OnDone
+  // from running meanwhile).
+  void Offer(std::shared_ptr<const Assignment> assignment) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (finished_ || closing_ || assignment->version() <= newest_version_) {
+        return;
+      }
+      newest_version_ = assignment->version();
+      pending_ = std::move(assignment);
+      if (in_flight_ != nullptr || queued_) return;
+      queued_ = true;
+    }
+    refs_.fetch_add(1, std::memory_order_relaxed);
+    service_->QueueWrite(this);
+  }
+
+  // The writer thread, once per queued Offer; drops the queue's reference.
+  // False if the stream was closed meanwhile (nothing to write).
+  bool WriteQueued() {
+    bool started = false;
+    {
+      absl::MutexLock lock(&mu_);
+      queued_ = false;
+      if (!finished_ && !closing_ && pending_ != nullptr) {
+        StartWriteLocked();
+        started = true;
+      }
+    }
+    Unref();
+    return started;
+  }
+
+  // Ends the stream once the write in flight (if any) is done.
+  void Close(grpc::Status status) {
+    absl::MutexLock lock(&mu_);
+    if (finished_ || closing_) return;
+    pending_.reset();
+    if (in_flight_ != nullptr) {
+      closing_ = true;
+      close_status_ = std::move(status);
+      return;
+    }
+    FinishLocked(status);
   }
 
  private:
+  void OnRequest(bool ok) {
+    // The server is shutting down: no call, and no done tag either.
+    if (!ok) {
+      delete this;
+      return;
+    }
+    new AssignmentWriter(service_, relay_, cq_);  // the queue's next Watch
+    node_id_ = request_.node_id();
+    Start(service_->Serving(&context_));
+    Unref();
+  }
+
+  void Start(const grpc::Status& refusal) {
+    if (!refusal.ok()) {
+      Close(refusal);
+      return;
+    }
+    if (!service_->AddWatcher(node_id_, this)) {
+      Close(grpc::Status(grpc::StatusCode::UNAVAILABLE, "shutting down"));
+      return;
+    }
+    registered_ = true;
+    // Registered first: a change racing with this read is offered too, and
+    // Offer keeps whichever is newer.
+    std::shared_ptr<const Assignment> current =
+        service_->controller()->CurrentAssignment(node_id_);
+    if (current != nullptr) {
+      Offer(std::move(current));
+    } else if (!service_->controller()->HasNode(node_id_)) {
+      Close(grpc::Status(grpc::StatusCode::NOT_FOUND,
+                         absl::StrCat("no node \"", node_id_, "\"")));
+    }
+    // Otherwise a restarted controller is still learning: the assignment
+    // comes through Offer once it is sent, and the relay keeps running its
+    // last one meanwhile.
+  }
+
+  void OnWriteDone(bool ok) {
+    {
+      absl::MutexLock lock(&mu_);
+      in_flight_.reset();
+      if (!finished_) {
+        if (!ok) {
+          FinishLocked(
+              grpc::Status(grpc::StatusCode::CANCELLED, "write failed"));
+        } else if (closing_) {
+          FinishLocked(close_status_);
+        } else if (pending_ != nullptr) {
+          // Not under the controller's lock here: the next write starts at
+          // once.
+          StartWriteLocked();
+        }
+      }
+    }
+    Unref();
+  }
+
+  // The call is over: finished, or cancelled by the client or the server's
+  // shutdown.
+  void OnDone() {
+    if (context_.IsCancelled()) {
+      Close(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled"));
+    }
+    if (registered_) service_->RemoveWatcher(node_id_, this);
+    Unref();
+  }
+
+  void StartWriteLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    in_flight_ = std::move(pending_);
+    refs_.fetch_add(1, std::memory_order_relaxed);
+    responder_.Write(*in_flight_, &write_tag_);
+  }
+
+  void FinishLocked(const grpc::Status& status)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    finished_ = true;
+    refs_.fetch_add(1, std::memory_order_relaxed);
+    responder_.Finish(status, &finish_tag_);
+  }
+
+  void Unref() {
+    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+  }
+
   ControllerService* const service_;
+  RelayService* const relay_;
+  grpc::ServerCompletionQueue* const cq_;
+  grpc::ServerContext context_;
+  cascade::v1::WatchRequest request_;
+  grpc::ServerAsyncWriter<Assignment> responder_;
+  CqTag request_tag_, write_tag_, finish_tag_, done_tag_;
+  // The request's and the done tag's until they complete.
+  std::atomic<int> refs_{2};
+  std::string node_id_;
+  bool registered_ = false;
+  absl::Mutex mu_;
+  std::shared_ptr<const Assignment> in_flight_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<const Assignment> pending_ ABSL_GUARDED_BY(mu_);
+  uint64_t newest_version_ ABSL_GUARDED_BY(mu_) = 0;
+  // In the service's ready queue (then no write is in flight).
+  bool queued_ ABSL_GUARDED_BY(mu_) = false;
+  bool closing_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  grpc::Status close_status_ ABSL_GUARDED_BY(mu_);
+};
+
+namespace {
+
+// One Report stream on one completion queue: every message renews the
+// node's lease. One operation at a time, all on the queue's thread.
+class ReportReader {
+ public:
+  // Waits on `cq` for the next Report call.
+  ReportReader(ControllerService* service, RelayService* relay,
+               grpc::ServerCompletionQueue* cq)
+      : service_(service), relay_(relay), cq_(cq), reader_(&context_) {
+    request_tag_.complete = [this](bool ok) { OnRequest(ok); };
+    read_tag_.complete = [this](bool ok) { OnReadDone(ok); };
+    finish_tag_.complete = [this](bool) { delete this; };
+    relay_->RequestReport(&context_, &reader_, cq_, cq_, &request_tag_);
+  }
+
+ private:
+  void OnRequest(bool ok) {
+    if (!ok) {  // the server is shutting down
+      delete this;
+      return;
+    }
+    new ReportReader(service_, relay_, cq_);  // the queue's next Report
+    grpc::Status serving = service_->Serving(&context_);
+    if (!serving.ok()) {
+      reader_.FinishWithError(serving, &finish_tag_);
+      return;
+    }
+    controller_ = service_->controller();
+    reader_.Read(&request_, &read_tag_);
+  }
+
+  void OnReadDone(bool ok) {
+    if (!ok) {  // the client closed its side, or the call ended
+      reader_.Finish(response_, grpc::Status::OK, &finish_tag_);
+      return;
+    }
+    absl::Status status = controller_->Report(request_);
+    if (!status.ok()) {
+      reader_.FinishWithError(ToGrpcStatus(status), &finish_tag_);
+      return;
+    }
+    reader_.Read(&request_, &read_tag_);
+  }
+
+  ControllerService* const service_;
+  RelayService* const relay_;
+  grpc::ServerCompletionQueue* const cq_;
+  grpc::ServerContext context_;
+  grpc::ServerAsyncReader<cascade::v1::ReportResponse,
+                          cascade::v1::ReportRequest>
+      reader_;
+  CqTag request_tag_, read_tag_, finish_tag_;
+  Controller* controller_ = nullptr;
+  cascade::v1::ReportRequest request_;
+  cascade::v1::ReportResponse response_;
 };
 
 class AdminService : public cascade::v1::Admin::CallbackService {
@@ -498,6 +569,31 @@ ControllerService::~ControllerService() {
     stopping_ = true;
   }
   writer_thread_.join();
+  // The server is shut down: every call's operations complete (not ok), the
+  // last one deleting it, before a queue reports its end.
+  for (auto& queue : queues_) queue->Shutdown();
+  for (std::thread& thread : queue_threads_) thread.join();
+}
+
+grpc::Service* ControllerService::relay_service() { return relay_.get(); }
+
+void ControllerService::AddCompletionQueues(grpc::ServerBuilder* builder) {
+  for (int i = 0; i < std::max(1, options_.completion_queues); ++i) {
+    queues_.push_back(builder->AddCompletionQueue());
+    queue_threads_.emplace_back([queue = queues_.back().get()] {
+      void* tag;
+      bool ok;
+      while (queue->Next(&tag, &ok)) static_cast<CqTag*>(tag)->complete(ok);
+    });
+  }
+}
+
+void ControllerService::AwaitRelayStreams() {
+  // Each waiting call makes its successor on the same queue once it starts.
+  for (auto& queue : queues_) {
+    new AssignmentWriter(this, relay_.get(), queue.get());
+    new ReportReader(this, relay_.get(), queue.get());
+  }
 }
 
 void ControllerService::QueueWrite(AssignmentWriter* writer) {
@@ -645,10 +741,12 @@ absl::StatusOr<std::unique_ptr<grpc::Server>> StartServer(
   builder.SetMaxSendMessageSize(kMaxMessageBytes);
   builder.RegisterService(service->relay_service());
   builder.RegisterService(service->admin_service());
+  service->AddCompletionQueues(&builder);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || *bound_port == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", listen));
   }
+  service->AwaitRelayStreams();
   return server;
 }
 

@@ -1,14 +1,18 @@
-// The controller's gRPC face: RelayControl and Admin as callback services.
+// The controller's gRPC face: RelayControl and Admin. Admin, Register and
+// Ack use gRPC's callback API; the relays' Watch and Report streams, open
+// for each node's whole life, the asynchronous API over several completion
+// queues, each drained by its own thread: with the epoll poller gRPC 1.51
+// completes every callback operation of a server on one queue, and Debian's
+// libgrpc (built without NDEBUG) checks each completion against the list of
+// all that queue's outstanding operations, three per watching node, so at
+// 100,000 nodes every write, read and ack paid for a scan of 300,000.
+//
 // Every Watch and Events stream keeps at most one write in flight; while it
 // is in flight only the newest assignment is kept (older ones are
-// superseded, since each assignment is complete).
-//
-// The controller offers assignments under its lock; a Watch stream only
-// keeps the newest and, when no write is in flight, joins the service's
-// ready queue. The service's writer thread starts those writes outside every
-// controller lock: a gRPC write costs up to a millisecond with 100,000 open
-// streams (Debian's debug build scans every outstanding operation), which
-// under the lock held up the push and every Register, Report and Ack.
+// superseded, since each assignment is complete). The controller offers
+// assignments under its lock; a Watch stream only keeps the newest and, when
+// no write is in flight, joins the service's ready queue, whose writer
+// thread starts the writes outside every controller lock.
 //
 // With several controllers (topologyd on etcd) the service starts as a
 // follower: every call is refused UNAVAILABLE with the leader's address in
@@ -47,10 +51,13 @@ struct ServiceOptions {
   // While not leading: the leader's admin HOST:PORT for redirects (empty
   // when none is known). Unset means "no leader known".
   std::function<std::string()> leader_address;
+  // Completion queues (a thread each) serving Watch and Report.
+  int completion_queues = 16;
 };
 
 class AssignmentWriter;
 class EventWriter;
+class RelayService;
 
 class ControllerService : public ControllerListener {
  public:
@@ -60,7 +67,7 @@ class ControllerService : public ControllerListener {
   ControllerService(const ControllerService&) = delete;
   ControllerService& operator=(const ControllerService&) = delete;
 
-  grpc::Service* relay_service() { return relay_.get(); }
+  grpc::Service* relay_service();
   grpc::Service* admin_service() { return admin_.get(); }
 
   // Serves from `controller` (recovered) from now on. Call once, on a
@@ -91,6 +98,12 @@ class ControllerService : public ControllerListener {
   // and no write in flight.
   void QueueWrite(AssignmentWriter* writer);
 
+  // By StartServer: the completion queues (and their threads) before the
+  // server is built, then waiting for Watch and Report calls once it runs.
+  // The server must be shut down before the service is destroyed.
+  void AddCompletionQueues(grpc::ServerBuilder* builder);
+  void AwaitRelayStreams();
+
   // Only after Serving() returned OK.
   Controller* controller() { return controller_.load(); }
   const ServiceOptions& options() const { return options_; }
@@ -98,7 +111,7 @@ class ControllerService : public ControllerListener {
  private:
   std::atomic<Controller*> controller_;
   const ServiceOptions options_;
-  std::unique_ptr<grpc::Service> relay_;
+  std::unique_ptr<RelayService> relay_;
   std::unique_ptr<grpc::Service> admin_;
 
   mutable absl::Mutex mu_;
@@ -115,6 +128,9 @@ class ControllerService : public ControllerListener {
   std::vector<AssignmentWriter*> ready_ ABSL_GUARDED_BY(ready_mu_);
   bool stopping_ ABSL_GUARDED_BY(ready_mu_) = false;
   std::thread writer_thread_;
+
+  std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> queues_;
+  std::vector<std::thread> queue_threads_;
 };
 
 // Starts a server with both services, gRPC health checking and server
