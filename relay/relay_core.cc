@@ -299,7 +299,9 @@ void RelayCore::RebuildActiveList() {
     // Two children claiming one address: the first keeps it.
     if (!active_by_address_.emplace(child->address, child).second) return;
     active_.push_back(child);
+    watching_children_ = watching_children_ || !child->options.static_push;
   };
+  watching_children_ = false;
   for (const ChildOptions& c : options_.children) add(children_[c.id].get());
   for (auto& [id, child] : children_) {
     if (child->remove_at != absl::InfiniteFuture()) add(child.get());
@@ -713,6 +715,7 @@ void RelayCore::OnTick() {
 }
 
 absl::Time RelayCore::ChildReportDue() const {
+  if (!watching_children_) return absl::InfiniteFuture();
   // Media sent down tells the children we are alive as well as a report.
   return std::max(last_child_report_, last_fanout_) + options_.child_report;
 }
@@ -826,11 +829,7 @@ void RelayCore::SendToParent(const ParentOptions& parent,
 
 void RelayCore::SendChildReports() {
   last_child_report_ = now_;
-  // Only activated children are relays that watch for a dead parent; plain
-  // push endpoints get media only.
-  bool any = false;
-  for (const Child* c : active_) any = any || !c->options.static_push;
-  if (!any) return;
+  if (!watching_children_) return;
   PacketRef p = NewPacket();
   if (!p) return;
   rtp::SenderInfo info;

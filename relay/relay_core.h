@@ -166,6 +166,9 @@ class RelayCore {
   absl::flat_hash_map<uint32_t, std::unique_ptr<Stream>> streams_;
   absl::flat_hash_map<std::string, std::unique_ptr<Child>> children_;
   absl::flat_hash_map<Endpoint, Child*> active_by_address_;
+  // Some active child is activated (not a plain push endpoint): a relay or
+  // site that watches for a dead parent and needs our reports.
+  bool watching_children_ = false;
   std::vector<Child*> active_;  // fan-out list
   size_t parent_index_ = 0;
   absl::Time parent_last_heard_;
