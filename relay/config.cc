@@ -216,12 +216,18 @@ absl::StatusOr<RelayOptions> ToOptions(const RelayConfig& config) {
       Millis(t.keyframe_request_interval_ms(), o.keyframe_request_interval);
   o.child_timeout = Millis(t.child_timeout_ms(), o.child_timeout);
   o.parent_keepalive = Millis(t.parent_keepalive_ms(), o.parent_keepalive);
-  o.child_report = Millis(t.child_report_ms(), o.child_report);
+  // Three missed keepalives: a tree's relays renew as often as each other.
+  o.child_silence = 3 * o.parent_keepalive;
   if (t.retransmit_rate_per_child() != 0) {
     o.retransmit_rate_per_child = t.retransmit_rate_per_child();
   }
   o.activation_window = Millis(t.activation_window_ms(), o.activation_window);
   o.parent_timeout = Millis(t.parent_timeout_ms(), o.parent_timeout);
+  // Children fail over after a parent timeout of their own, taken to be
+  // ours: while no media flows, an SR each third of it keeps them.
+  o.child_report = Millis(t.child_report_ms(), t.parent_timeout_ms() != 0
+                                                   ? o.parent_timeout / 3
+                                                   : o.child_report);
   o.parent_hold_down = Millis(t.parent_hold_down_ms(), o.parent_hold_down);
   o.removed_child_grace =
       Millis(t.removed_child_grace_ms(), o.removed_child_grace);

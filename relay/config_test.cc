@@ -4,6 +4,8 @@
 
 #include <string>
 
+#include "absl/strings/str_replace.h"
+
 namespace cascade::relay {
 namespace {
 
@@ -46,6 +48,24 @@ TEST(ConfigTest, ValidConfigWithDefaults) {
   EXPECT_EQ(o->ring.window, absl::Seconds(3));
   EXPECT_EQ(o->nack.max_retries, 7);
   EXPECT_EQ(o->child_report, absl::Milliseconds(100));  // default
+  EXPECT_EQ(o->child_silence, absl::Milliseconds(750));
+}
+
+TEST(ConfigTest, LivenessTimersFollowKeepaliveAndParentTimeout) {
+  auto with_timings = [](absl::string_view timings) {
+    return absl::StrReplaceAll(
+        kValid, {{"timings { retransmit_window_ms: 3000 nack_max_retries: 7 }",
+                  timings}});
+  };
+  absl::StatusOr<RelayOptions> o = Load(with_timings(
+      "timings { parent_keepalive_ms: 1000 parent_timeout_ms: 900 }"));
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->child_silence, absl::Seconds(3));
+  EXPECT_EQ(o->child_report, absl::Milliseconds(300));
+  o = Load(
+      with_timings("timings { parent_timeout_ms: 900 child_report_ms: 50 }"));
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->child_report, absl::Milliseconds(50));
 }
 
 struct BadCase {

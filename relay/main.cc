@@ -43,9 +43,16 @@ ABSL_FLAG(std::string, port_file, "",
           "Once bound, write \"udp=PORT\\nmetrics=PORT\\n\" to this file.");
 ABSL_FLAG(absl::Duration, parent_timeout, absl::ZeroDuration(),
           "Fail over to the next parent when the active one has been silent "
-          "this long (it sends an SR every 100 ms), e.g. 300ms; overrides the "
-          "config's timings.parent_timeout_ms. 0: the config's value, by "
-          "default 300ms.");
+          "this long, e.g. 300ms; while no media flows, a relay sends its own "
+          "children an SR every third of it. Overrides the config's "
+          "timings.parent_timeout_ms. 0: the config's value, by default "
+          "300ms.");
+ABSL_FLAG(absl::Duration, keepalive, absl::ZeroDuration(),
+          "How often the relay renews with its parent and reports to the "
+          "controller, e.g. 250ms; a child that misses three is reported "
+          "silent. Longer on a machine running hundreds of relays. Overrides "
+          "the config's timings.parent_keepalive_ms. 0: the config's value, "
+          "by default 250ms.");
 
 namespace cascade::relay {
 namespace {
@@ -79,6 +86,15 @@ absl::StatusOr<cascade::v1::RelayConfig> LoadLocalConfig() {
     }
     config.mutable_timings()->set_parent_timeout_ms(
         static_cast<uint32_t>(absl::ToInt64Milliseconds(timeout)));
+  }
+  if (const absl::Duration keepalive = absl::GetFlag(FLAGS_keepalive);
+      keepalive != absl::ZeroDuration()) {
+    if (keepalive < absl::Milliseconds(10) || keepalive > absl::Seconds(10)) {
+      return absl::InvalidArgumentError(
+          "--keepalive: must be between 10ms and 10s");
+    }
+    config.mutable_timings()->set_parent_keepalive_ms(
+        static_cast<uint32_t>(absl::ToInt64Milliseconds(keepalive)));
   }
   if (!absl::GetFlag(FLAGS_source).empty()) {
     if (absl::StatusOr<Endpoint> e =
@@ -160,8 +176,9 @@ int Main() {
     link_options.client.controller = controller;
     link_options.client.node_id = (*relay)->core().options().node_id;
     link_options.client.media_address = (*relay)->local().ToString();
-    // Silent children reach the controller within a quarter second.
-    link_options.client.report_interval = absl::Milliseconds(250);
+    // Silent children reach the controller within a keepalive.
+    link_options.client.report_interval =
+        (*relay)->core().options().parent_keepalive;
     link_options.local = *std::move(local);
     link =
         std::make_unique<ControllerLink>(std::move(link_options), relay->get());

@@ -49,6 +49,10 @@ ABSL_FLAG(absl::Duration, parent_timeout, absl::Milliseconds(300),
           "fail over to the next --parent (wrapping round) when the active "
           "one, once heard, has sent nothing (no RTP, no RTCP) this long, "
           "e.g. 300ms; each new parent gets this long before the next move");
+ABSL_FLAG(absl::Duration, keepalive, absl::Milliseconds(250),
+          "how often each site renews with its parent (an RR on a grid shared "
+          "with relayd); the parent takes three missed for a silent child. "
+          "Use relayd's --keepalive");
 ABSL_FLAG(double, nack_rate, 450,
           "sequence numbers NACKed per second at most, retries included "
           "(relayd answers 500/s per child)");
@@ -295,6 +299,11 @@ int main(int argc, char** argv) {
   if (base.parent_timeout < absl::Milliseconds(10) ||
       base.parent_timeout > absl::Minutes(1)) {
     BadFlag("parent_timeout", "must be between 10ms and 1m");
+  }
+  base.keepalive_interval = absl::GetFlag(FLAGS_keepalive);
+  if (base.keepalive_interval < absl::Milliseconds(10) ||
+      base.keepalive_interval > absl::Seconds(10)) {
+    BadFlag("keepalive", "must be between 10ms and 10s");
   }
   base.nack.max_rate = absl::GetFlag(FLAGS_nack_rate);
   if (!(base.nack.max_rate >= 1 && base.nack.max_rate <= 100000)) {

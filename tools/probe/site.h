@@ -42,9 +42,9 @@ struct SiteOptions {
   std::vector<ParentLink> parents;
   std::string node_id;  // activated as at every parent
   // Once the site has heard from its active parent, this much silence (no
-  // RTP, no RTCP; relays send an SR at least every 100 ms) makes it activate
-  // the next parent in the list. Each parent switched to gets this long
-  // again before the site may move on.
+  // RTP, no RTCP; relays send an SR at least every third of their parent
+  // timeout) makes it activate the next parent in the list. Each parent
+  // switched to gets this long again before the site may move on.
   absl::Duration parent_timeout = absl::Milliseconds(300);
   bool decode = true;
   // Send NACK and PLI: to the parent, or to whoever sends the media.

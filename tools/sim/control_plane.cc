@@ -154,7 +154,8 @@ void ControlPlane::StartController(Controller* controller) {
       absl::StrCat(controller->name, "#", ++controller->starts);
   std::vector<std::string> args = {
       options_.topologyd, "--listen=" + controller->address,
-      "--port_file=" + port_file, "--topology=" + options_.topology_file};
+      "--port_file=" + port_file, "--topology=" + options_.topology_file,
+      "--lease_timeout=" + absl::FormatDuration(options_.lease_timeout)};
   if (on_etcd()) {
     args.insert(args.end(),
                 {absl::StrCat("--store=etcd://", kEtcdClient),

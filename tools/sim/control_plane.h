@@ -28,6 +28,8 @@ struct ControlPlaneOptions {
   // The leader's lease (topologyd --leader-ttl): how soon a dead leader is
   // replaced.
   absl::Duration leader_ttl = absl::Seconds(2);
+  // topologyd --lease-timeout.
+  absl::Duration lease_timeout = absl::Seconds(3);
   const std::atomic<bool>* interrupted = nullptr;
 };
 

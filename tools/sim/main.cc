@@ -60,9 +60,15 @@ ABSL_FLAG(std::string, out, "sim-out",
 ABSL_FLAG(int, sites_per_probe, 300, "sites per relay-probe process");
 ABSL_FLAG(double, probe_interval, 0.2,
           "seconds between the probes' reports (the gap resolution)");
-ABSL_FLAG(absl::Duration, parent_timeout, absl::Milliseconds(300),
+ABSL_FLAG(absl::Duration, parent_timeout, absl::ZeroDuration(),
           "silence after which relays and sites fail over to their next "
-          "parent (relayd and relay-probe --parent-timeout); 50ms..5s");
+          "parent (relayd and relay-probe --parent-timeout); 50ms..5s. "
+          "0: 300ms, 1s with --scale=national");
+ABSL_FLAG(absl::Duration, keepalive, absl::ZeroDuration(),
+          "how often relays and sites renew with their parents and relays "
+          "report to topologyd (relayd and relay-probe --keepalive); "
+          "10ms..5s. 0: 250ms, 1s with --scale=national (10,600 sites "
+          "renewing 4 times a second would load two cores by themselves)");
 ABSL_FLAG(std::string, render, "",
           "only write report.html and report.svg again beside this "
           "report.json (runs nothing, needs no root)");
@@ -302,10 +308,23 @@ int Main(const char* argv0) {
   options.controller = mode == "controller";
   if (store == "etcd") options.etcd = kEtcdBinary;
   options.leader_ttl = leader_ttl;
+  const bool national = scale == "national";
   options.parent_timeout = absl::GetFlag(FLAGS_parent_timeout);
+  if (options.parent_timeout == absl::ZeroDuration()) {
+    options.parent_timeout =
+        national ? absl::Seconds(1) : absl::Milliseconds(300);
+  }
   if (options.parent_timeout < absl::Milliseconds(50) ||
       options.parent_timeout > absl::Seconds(5)) {
     return Usage("--parent-timeout must be within 50ms..5s");
+  }
+  options.keepalive = absl::GetFlag(FLAGS_keepalive);
+  if (options.keepalive == absl::ZeroDuration()) {
+    options.keepalive = national ? absl::Seconds(1) : absl::Milliseconds(250);
+  }
+  if (options.keepalive < absl::Milliseconds(10) ||
+      options.keepalive > absl::Seconds(5)) {
+    return Usage("--keepalive must be within 10ms..5s");
   }
   options.sites_per_probe = absl::GetFlag(FLAGS_sites_per_probe);
   options.probe_interval_s = interval;

@@ -151,6 +151,8 @@ SimReport BuildReport(const NetworkPlan& plan, const SimRun& run) {
   report.set_audio(run.scenario.audio());
   report.set_duration_s(run.scenario.duration_s());
   report.set_probe_interval_s(run.probe_interval_s);
+  report.set_parent_timeout_ms(absl::ToDoubleMilliseconds(run.parent_timeout));
+  report.set_keepalive_ms(absl::ToDoubleMilliseconds(run.keepalive));
   report.set_warmup_s(run.warmup_s);
   report.set_relays_total(static_cast<uint32_t>(plan.relays.size()));
   report.set_sites_total(static_cast<uint32_t>(plan.sites.size()));

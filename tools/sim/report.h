@@ -35,6 +35,8 @@ struct SimRun {
   std::string mode;
   cascade::v1::SimScenario scenario;
   double probe_interval_s = 0;
+  absl::Duration parent_timeout;
+  absl::Duration keepalive;
   std::vector<ProbeGroupRun> groups;
   std::optional<cascade::v1::SourceCounters> source;
   std::vector<cascade::v1::SimStepResult> steps;

@@ -341,11 +341,13 @@ std::string ReportHtml(const SimReport& report) {
   absl::StrAppendFormat(
       &html,
       "<h1>relay-sim: %s</h1><p>Topology <b>%s</b>, %d relays, %d sites; "
-      "mode <b>%s</b>; %.0f s of %u kbit/s video at %u fps%s.</p>\n",
+      "mode <b>%s</b>; %.0f s of %u kbit/s video at %u fps%s; parent "
+      "timeout %.0f ms, keepalive %.0f ms.</p>\n",
       Escape(report.scenario()), Escape(report.topology()),
       report.relays_total(), report.sites_total(), Escape(report.mode()),
       report.duration_s(), report.video_kbps(), report.frame_rate(),
-      report.audio() ? " plus Opus audio" : "");
+      report.audio() ? " plus Opus audio" : "", report.parent_timeout_ms(),
+      report.keepalive_ms());
   const double longest_gap = LongestKillGapMs(report);
   absl::StrAppendFormat(
       &html,

@@ -79,14 +79,20 @@ class Simulation {
         options_(options),
         random_(0x7e57),
         control_plane_(
-            ControlPlaneOptions{options.topologyd, options.etcd,
-                                options.out_dir, Out("topology.textproto"),
-                                options.leader_ttl, options.interrupted},
+            ControlPlaneOptions{
+                options.topologyd, options.etcd, options.out_dir,
+                Out("topology.textproto"), options.leader_ttl,
+                // Four reports per lease: one or two late
+                // on a loaded machine cost nothing.
+                std::max(absl::Seconds(3), 4 * options.keepalive),
+                options.interrupted},
             &supervisor_, &run_.control_plane, &run_.problems) {
     run_.topology_name = options.topology_name;
     run_.mode = options.controller ? "controller" : "standalone";
     run_.scenario = options.scenario;
     run_.probe_interval_s = options.probe_interval_s;
+    run_.parent_timeout = options.parent_timeout;
+    run_.keepalive = options.keepalive;
   }
 
   absl::StatusOr<SimRun> Run() {
@@ -435,7 +441,8 @@ class Simulation {
     std::vector<std::string> args = {
         options_.relayd, "--metrics=" + Host(relay.address) + ":0",
         "--port_file=" + port_file,
-        "--parent_timeout=" + absl::FormatDuration(options_.parent_timeout)};
+        "--parent_timeout=" + absl::FormatDuration(options_.parent_timeout),
+        "--keepalive=" + absl::FormatDuration(options_.keepalive)};
     if (options_.controller) {
       // Parents, children, keys and streams come from topologyd; the root
       // takes the stream from the source.
@@ -517,7 +524,8 @@ class Simulation {
                absl::StrCat("--interval=", options_.probe_interval_s),
                "--decode_sites=1", "--port_file=" + port_file,
                "--parent_timeout=" +
-                   absl::FormatDuration(options_.parent_timeout)},
+                   absl::FormatDuration(options_.parent_timeout),
+               "--keepalive=" + absl::FormatDuration(options_.keepalive)},
               Out("logs/" + group.name + ".log"));
           !s.ok()) {
         return s;

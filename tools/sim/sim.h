@@ -35,6 +35,8 @@ struct SimOptions {
   double probe_interval_s = 0.2;
   // Silence after which relays and sites fail over to their next parent.
   absl::Duration parent_timeout = absl::Milliseconds(300);
+  // relayd and relay-probe --keepalive; topologyd's lease is at least four.
+  absl::Duration keepalive = absl::Milliseconds(250);
   // How long every relay may take to bind and every child to activate.
   absl::Duration startup_timeout = absl::Seconds(60);
   // Set from a signal handler: stop everything and return.
