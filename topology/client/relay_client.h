@@ -49,7 +49,11 @@ struct RelayClientOptions {
   // lease the controller announces.
   absl::Duration report_interval = absl::Seconds(1);
   absl::Duration min_backoff = absl::Milliseconds(100);
-  absl::Duration max_backoff = absl::Seconds(5);
+  // Jittered up to 1.5 times: a relay is back at most 3 s after its
+  // controller, well within a restarted controller's learning period
+  // (topologyd --restart-learning, 10 s). At 5 s, relays came back after
+  // it and were counted down, and their subtrees moved twice.
+  absl::Duration max_backoff = absl::Seconds(2);
   // Deadline of each unary call (Register, Ack).
   absl::Duration call_timeout = absl::Seconds(5);
   // Stats that ride on each report; may be empty.
