@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "relay/rtp/activation.h"
@@ -72,6 +74,15 @@ absl::Status CheckNodeId(absl::string_view node_id) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<uint32_t> ParseUpstreamSsrc(absl::string_view text) {
+  uint32_t ssrc = 0;
+  if (!absl::SimpleAtoi(text, &ssrc) || ssrc == 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "SSRC must be a decimal number 1..4294967295, got \"", text, "\""));
+  }
+  return ssrc;
+}
+
 absl::StatusOr<std::vector<SiteOptions>> ParseSites(absl::string_view name,
                                                     absl::string_view contents,
                                                     const SiteOptions& base) {
@@ -79,16 +90,32 @@ absl::StatusOr<std::vector<SiteOptions>> ParseSites(absl::string_view name,
   int number = 0;
   for (absl::string_view line : absl::StrSplit(contents, '\n')) {
     ++number;
-    const std::vector<absl::string_view> fields =
+    std::vector<absl::string_view> fields =
         absl::StrSplit(line, absl::ByAnyChar(" \t\r"), absl::SkipEmpty());
     if (fields.empty() || fields[0][0] == '#') continue;
     const std::string where = absl::StrCat(name, ":", number, ": ");
-    if (fields.size() != 1 && (fields.size() < 4 || fields.size() % 2 != 0)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          where, fields.size(),
-          " fields; want LISTEN [PARENT NODE_ID KEY_HEX [PARENT KEY_HEX]...]"));
-    }
     SiteOptions site = base;
+    constexpr absl::string_view kUpstream = "upstream=";
+    if (absl::StartsWith(fields.back(), kUpstream)) {
+      auto ssrc = ParseUpstreamSsrc(fields.back().substr(kUpstream.size()));
+      if (!ssrc.ok()) {
+        return Prefixed(absl::StrCat(where, "upstream: "), ssrc.status());
+      }
+      if (fields.size() < 4) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(where,
+                         "upstream= needs a parent to send to (PARENT NODE_ID "
+                         "KEY_HEX before it)"));
+      }
+      site.upstream_ssrc = *ssrc;
+      fields.pop_back();
+    }
+    if (fields.size() != 1 && (fields.size() < 4 || fields.size() % 2 != 0)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, fields.size(),
+                       " fields; want LISTEN [PARENT NODE_ID KEY_HEX [PARENT "
+                       "KEY_HEX]... [upstream=SSRC]]"));
+    }
     auto listen = relay::Endpoint::Parse(fields[0]);
     if (!listen.ok()) {
       return Prefixed(absl::StrCat(where, "LISTEN: "), listen.status());

@@ -23,10 +23,14 @@ absl::StatusOr<std::vector<ParentLink>> ParseParents(absl::string_view parents,
 // What an activation can carry: 1..64 bytes.
 absl::Status CheckNodeId(absl::string_view node_id);
 
-// One site a line: `LISTEN [PARENT NODE_ID KEY_HEX [PARENT KEY_HEX]...]`
-// (the extra parent/key pairs are standbys, in order); blank lines and lines
-// starting with # are skipped. Each site starts as a copy of `base`. Errors
-// begin with "NAME:LINE: ".
+// An upstream SSRC: 1..4294967295, decimal.
+absl::StatusOr<uint32_t> ParseUpstreamSsrc(absl::string_view text);
+
+// One site a line: `LISTEN [PARENT NODE_ID KEY_HEX [PARENT KEY_HEX]...
+// [upstream=SSRC]]` (the extra parent/key pairs are standbys, in order;
+// upstream= makes the site send its own stream to its active parent with
+// that SSRC); blank lines and lines starting with # are skipped. Each site
+// starts as a copy of `base`. Errors begin with "NAME:LINE: ".
 absl::StatusOr<std::vector<SiteOptions>> ParseSites(absl::string_view name,
                                                     absl::string_view contents,
                                                     const SiteOptions& base);

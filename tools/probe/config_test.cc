@@ -95,6 +95,29 @@ TEST(ParseSitesTest, OldAndNewLineFormsTogether) {
   EXPECT_EQ(three.parents[2].key, "\x0d");
 }
 
+TEST(ParseSitesTest, UpstreamSsrcEndsAChildsLine) {
+  auto sites = ParseSites("sites.txt",
+                          "127.0.0.3:0 10.0.0.1:6000 site-3 0a upstream=7\n"
+                          "127.0.0.4:0 10.0.0.1:6000 site-4 0b 10.0.0.2:6001 "
+                          "0c upstream=4294967295\n"
+                          "127.0.0.5:0 10.0.0.1:6000 site-5 0d\n",
+                          SiteOptions());
+  ASSERT_TRUE(sites.ok()) << sites.status();
+  ASSERT_EQ(sites->size(), 3u);
+  EXPECT_EQ((*sites)[0].upstream_ssrc, 7u);
+  EXPECT_EQ((*sites)[0].parents.size(), 1u);
+  EXPECT_EQ((*sites)[1].upstream_ssrc, 4294967295u);
+  EXPECT_EQ((*sites)[1].parents.size(), 2u);
+  EXPECT_EQ((*sites)[2].upstream_ssrc, 0u);
+}
+
+TEST(ParseUpstreamSsrcTest, DecimalOneToTwoToTheThirtyTwoMinusOne) {
+  EXPECT_EQ(*ParseUpstreamSsrc("1"), 1u);
+  for (const char* bad : {"0", "", "-1", "4294967296", "0x10", "7a"}) {
+    EXPECT_FALSE(ParseUpstreamSsrc(bad).ok()) << bad;
+  }
+}
+
 TEST(ParseSitesTest, BadLinesNameFileAndLine) {
   const struct {
     const char* contents;
@@ -113,6 +136,13 @@ TEST(ParseSitesTest, BadLinesNameFileAndLine) {
        "0a\n",
        "f:1: NODE_ID: "},
       {"# only a comment\n\n", "f lists no sites"},
+      {"127.0.0.1:0 10.0.0.1:6000 id 0a upstream=0\n",
+       "f:1: upstream: SSRC must be"},
+      {"127.0.0.1:0 10.0.0.1:6000 id 0a upstream=x\n",
+       "f:1: upstream: SSRC must be"},
+      {"127.0.0.1:0 upstream=5\n", "f:1: upstream= needs a parent"},
+      {"127.0.0.1:0 10.0.0.1:6000 id 0a upstream=5 10.0.0.2:6001 0b\n",
+       "f:1: 7 fields"},
   };
   for (const auto& c : cases) {
     auto sites = ParseSites("f", c.contents, SiteOptions());

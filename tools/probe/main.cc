@@ -30,8 +30,9 @@ ABSL_FLAG(std::string, listen, "127.0.0.1:0",
 ABSL_FLAG(int, sites, 1, "number of sites in this process");
 ABSL_FLAG(std::string, sites_file, "",
           "one site per line: LISTEN [PARENT NODE_ID KEY_HEX [PARENT "
-          "KEY_HEX]...] (extra parent/key pairs: standbys, in order); "
-          "replaces --listen/--sites/--parent/--node_id/--key");
+          "KEY_HEX]... [upstream=SSRC]] (extra parent/key pairs: standbys, in "
+          "order; upstream=: as --upstream_ssrc for that site); replaces "
+          "--listen/--sites/--parent/--node_id/--key/--upstream_ssrc");
 ABSL_FLAG(int, decode_sites, 1,
           "how many sites (the first ones) decode; the others only count");
 ABSL_FLAG(std::string, parent, "",
@@ -45,6 +46,15 @@ ABSL_FLAG(std::string, key, "",
           "comma-separated list with one per --parent");
 ABSL_FLAG(std::string, key_file, "",
           "file holding --key's text (one hex key or a comma-separated list)");
+ABSL_FLAG(uint32_t, upstream_ssrc, 0,
+          "with --parent: also send the site's own stream upstream to its "
+          "active parent (following failover) with this SSRC (with --sites=N: "
+          "SSRC+i for site i), --upstream_rate packets of --upstream_size "
+          "bytes a second, each with its send time in the header extension; "
+          "0: none");
+ABSL_FLAG(double, upstream_rate, 20, "upstream packets per second, 1..1000");
+ABSL_FLAG(int, upstream_size, 200,
+          "bytes of each upstream RTP packet, headers included, 64..1200");
 ABSL_FLAG(absl::Duration, parent_timeout, absl::Milliseconds(300),
           "fail over to the next --parent (wrapping round) when the active "
           "one, once heard, has sent nothing (no RTP, no RTCP) this long, "
@@ -147,7 +157,8 @@ std::string Json(const char* type, absl::Duration elapsed, const Totals& t) {
       "\"rtcp_received\":%d,\"frames_decoded\":%d,\"decode_errors\":%d,"
       "\"frames_dropped\":%d,\"frames_skipped\":%d,\"nacks_sent\":%d,"
       "\"nacks_given_up\":%d,"
-      "\"plis_sent\":%d,\"activations_sent\":%d,\"freezes\":%d,"
+      "\"plis_sent\":%d,\"activations_sent\":%d,\"upstream_sent\":%d,"
+      "\"freezes\":%d,"
       "\"freeze_ms\":%s,\"longest_freeze_ms\":%.1f,\"latency_samples\":%d,"
       "\"latency_p50_ms\":%.3f,\"latency_p99_ms\":%.3f,"
       "\"latency_max_ms\":%.3f,\"first_frame_ms\":%s,"
@@ -158,9 +169,9 @@ std::string Json(const char* type, absl::Duration elapsed, const Totals& t) {
       c.parent_switches, t.sites_on_standby, Ms(c.longest_gap), c.rtcp_received,
       c.frames_decoded, c.decode_errors, c.frames_dropped, c.frames_skipped,
       c.nacks_sent, c.nacks_given_up, c.plis_sent, c.activations_sent,
-      c.freezes.size(), FreezeList(c.freezes), Ms(Longest(c.freezes)),
-      t.latency_samples, Ms(t.latency_p50), Ms(t.latency_p99),
-      Ms(t.latency_max),
+      c.upstream_sent, c.freezes.size(), FreezeList(c.freezes),
+      Ms(Longest(c.freezes)), t.latency_samples, Ms(t.latency_p50),
+      Ms(t.latency_p99), Ms(t.latency_max),
       c.first_frame ? absl::StrFormat("%.1f", Ms(*c.first_frame)) : "null",
       c.last_pattern_frame ? absl::StrCat(*c.last_pattern_frame) : "null");
 }
@@ -314,8 +325,26 @@ int main(int argc, char** argv) {
     BadFlag("nack_burst", "must be 1..100000");
   }
 
+  const double upstream_rate = absl::GetFlag(FLAGS_upstream_rate);
+  if (!(upstream_rate >= 1 && upstream_rate <= 1000)) {
+    BadFlag("upstream_rate", "must be 1..1000");
+  }
+  base.upstream_interval = absl::Seconds(1 / upstream_rate);
+  const int upstream_size = absl::GetFlag(FLAGS_upstream_size);
+  if (upstream_size < 64 ||
+      upstream_size >
+          static_cast<int>(cascade::probe::kMaxUpstreamPacketSize)) {
+    BadFlag("upstream_size", "must be 64..1200");
+  }
+  base.upstream_packet_size = static_cast<size_t>(upstream_size);
+  const uint32_t upstream_ssrc = absl::GetFlag(FLAGS_upstream_ssrc);
+
   std::vector<SiteOptions> sites;
   if (!absl::GetFlag(FLAGS_sites_file).empty()) {
+    if (upstream_ssrc != 0) {
+      BadFlag("upstream_ssrc",
+              "not with --sites_file (give upstream=SSRC on a site's line)");
+    }
     sites = SitesFromFile(absl::GetFlag(FLAGS_sites_file), base);
   } else {
     const int count = absl::GetFlag(FLAGS_sites);
@@ -342,12 +371,20 @@ int main(int argc, char** argv) {
       parents = *std::move(parsed);
       if (node_id.empty()) BadFlag("node_id", "required with --parent");
     }
+    if (upstream_ssrc != 0 && parents.empty()) {
+      BadFlag("upstream_ssrc", "needs --parent to send to");
+    }
+    if (upstream_ssrc != 0 &&
+        static_cast<uint64_t>(upstream_ssrc) + count - 1 > 0xffffffffu) {
+      BadFlag("upstream_ssrc", "SSRC+i runs past 4294967295");
+    }
     for (int i = 0; i < count; ++i) {
       SiteOptions site = base;
       site.listen = listen;
       if (listen.port != 0)
         site.listen.port = static_cast<uint16_t>(listen.port + i);
       site.parents = parents;
+      if (upstream_ssrc != 0) site.upstream_ssrc = upstream_ssrc + i;
       if (!parents.empty()) {
         site.node_id = count > 1 ? absl::StrCat(node_id, "-", i) : node_id;
         const absl::Status valid = cascade::probe::CheckNodeId(site.node_id);
@@ -425,11 +462,13 @@ int main(int argc, char** argv) {
             "{\"listen\":\"%s\",\"decodes\":%s,\"packets\":%d,\"lost\":%d,"
             "\"frames_decoded\":%d,\"decode_errors\":%d,\"freezes\":%d,"
             "\"latency_p99_ms\":%.3f,\"active_parent\":%s,"
-            "\"parent_switches\":%d,\"longest_gap_ms\":%.1f}",
+            "\"parent_switches\":%d,\"longest_gap_ms\":%.1f,"
+            "\"upstream_sent\":%d}",
             site->local().ToString(), site->decodes() ? "true" : "false",
             r.packets, r.lost, r.frames_decoded, r.decode_errors,
             r.freezes.size(), Ms(site->latency().Percentile(0.99)),
-            ActiveParentJson(*site), r.parent_switches, Ms(r.longest_gap)));
+            ActiveParentJson(*site), r.parent_switches, Ms(r.longest_gap),
+            r.upstream_sent));
       }
       per_site =
           absl::StrCat(",\"per_site\":[", absl::StrJoin(items, ","), "]");

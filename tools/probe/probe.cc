@@ -146,6 +146,7 @@ Totals Probe::Sum(const media::LatencyStats& latency) const {
     sum.nacks_given_up += r.nacks_given_up;
     sum.plis_sent += r.plis_sent;
     sum.activations_sent += r.activations_sent;
+    sum.upstream_sent += r.upstream_sent;
     sum.freezes.insert(sum.freezes.end(), r.freezes.begin(), r.freezes.end());
     sum.longest_gap = std::max(sum.longest_gap, r.longest_gap);
     if (site->active_parent_index() > 0) ++totals.sites_on_standby;

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <atomic>
 #include <iostream>
+#include <map>
 #include <thread>
 
 #include "absl/container/flat_hash_set.h"
@@ -17,6 +18,8 @@
 #include "relay/rtp/demux.h"
 #include "relay/rtp/rtcp.h"
 #include "relay/rtp/rtp.h"
+#include "tools/media/sdp.h"
+#include "tools/media/send_time.h"
 #include "tools/source/source.h"
 
 namespace cascade {
@@ -105,6 +108,8 @@ class Forwarder {
 struct RunResult {
   source::SourceStats source;
   Totals probe;
+  // What came back to the source upstream, by SSRC.
+  std::map<uint32_t, source::UpstreamCounter::Stream> upstream;
 };
 
 // Runs the source for its duration and the probe a little longer.
@@ -117,7 +122,8 @@ RunResult RunPair(const source::SourceOptions& source_options, Probe* probe) {
   });
   EXPECT_TRUE((*source)->Run().ok());
   probe_thread.join();
-  return RunResult{(*source)->stats(), probe->Final()};
+  return RunResult{(*source)->stats(), probe->Final(),
+                   (*source)->upstream().streams()};
 }
 
 std::unique_ptr<Probe> OneSite() {
@@ -146,6 +152,41 @@ TEST(SourceToProbeTest, EveryFrameDecodedInOrderWithLatency) {
   EXPECT_LT(r.probe.latency_p50, absl::Milliseconds(100));
   ASSERT_TRUE(c.first_frame.has_value());
   EXPECT_TRUE(c.freezes.empty());
+}
+
+// A site joined to a relay (the forwarder) above the source sends its own
+// stream upstream: the source counts it and measures its latency.
+TEST(SourceToProbeTest, UpstreamReachesTheSourceWithLatency) {
+  Forwarder relay([](uint16_t) { return false; },
+                  [](uint16_t) { return false; });
+  SiteOptions site;
+  site.listen = Loopback();
+  site.decode = false;
+  site.parents = {ParentLink{relay.local(), "site-key"}};
+  site.node_id = "site-7";
+  site.upstream_ssrc = 0x5eed;
+  auto probe = Probe::Create({site});
+  ASSERT_TRUE(probe.ok()) << probe.status();
+  relay.Start((*probe)->sites()[0]->local());
+  const absl::Time start = absl::Now();
+  const RunResult r = RunPair(SmallSource(relay.local()), probe->get());
+  relay.Stop();
+  ASSERT_EQ(r.upstream.size(), 1u);
+  const source::UpstreamCounter::Stream& up = r.upstream.at(0x5eed);
+  // 20 packets a second from the first media until the source's end, 2 s
+  // later; the site goes on after the source stopped reading.
+  EXPECT_GE(up.packets, 25);
+  EXPECT_LE(up.packets, 41);
+  EXPECT_GT(r.probe.counters.upstream_sent, up.packets);
+  EXPECT_EQ(up.bytes, 200 * up.packets);
+  EXPECT_GT(up.first_arrival, start);
+  EXPECT_EQ(up.without_send_time, 0);
+  EXPECT_EQ(up.latency.count(), static_cast<size_t>(up.packets));
+  EXPECT_GT(up.latency.Percentile(0.5), absl::ZeroDuration());
+  EXPECT_LT(up.latency.Percentile(0.5), absl::Milliseconds(100));
+  EXPECT_EQ(r.source.bad_packets, 0);
+  // The downstream stream is untouched.
+  EXPECT_EQ(r.probe.counters.lost, 0);
 }
 
 TEST(SourceToProbeTest, NackRepairsEveryDroppedPacket) {
@@ -245,6 +286,10 @@ class FakeParent : public rtp::RtcpVisitor {
       for (const auto& d : datagrams) {
         ++datagrams_;
         from_ = d.from;
+        if (rtp::Classify(d.data) == rtp::PacketKind::kRtp) {
+          upstream.emplace_back(d.data.begin(), d.data.end());
+          continue;
+        }
         EXPECT_EQ(rtp::ParseRtcpCompound(d.data, this), rtp::RtcpError::kOk);
       }
     }
@@ -293,6 +338,7 @@ class FakeParent : public rtp::RtcpVisitor {
   std::vector<absl::Time> receiver_reports;
   uint32_t last_highest = 0;
   std::vector<uint16_t> nacked;
+  std::vector<std::vector<uint8_t>> upstream;  // RTP from the child
 
  private:
   std::string key_;
@@ -501,6 +547,64 @@ TEST_F(SiteFailoverTest, NoFailoverBeforeAnyParentWasHeardOrWithOneParent) {
   only_one->OnDatagram(primary_.link().address, MediaPacket(1), At(0));
   for (int ms = 0; ms <= 3000; ms += 5) only_one->OnTick(At(ms));
   EXPECT_EQ(only_one->Report().parent_switches, 0);
+}
+
+TEST_F(SiteFailoverTest, UpstreamGoesToTheParentThatAnswersAndFollowsFailover) {
+  SiteOptions options = ChildOf({primary_.link(), standby_.link()});
+  options.upstream_ssrc = 0x600d;
+  auto site =
+      std::make_unique<Site>(options, *media::UdpFd::Open(Loopback()), kT0);
+  const relay::Endpoint primary = primary_.link().address;
+  const relay::Endpoint standby = standby_.link().address;
+  // Nothing before the primary answers; one packet every 50 ms from 200 ms,
+  // when it does, until it falls silent (300 ms later the site switches);
+  // the standby gets the stream once it answers, at 600 ms.
+  std::vector<absl::Time> sent;
+  for (int ms = 0; ms <= 1200; ms += 5) {
+    if (ms == 200) site->OnDatagram(primary, SenderReport(), At(ms));
+    if (ms >= 600 && ms % 100 == 0) {
+      site->OnDatagram(standby, SenderReport(), At(ms));
+    }
+    const int64_t before = site->Report().upstream_sent;
+    site->OnTick(At(ms));
+    if (site->Report().upstream_sent > before) sent.push_back(At(ms));
+  }
+  PollParents(At(1200));
+  EXPECT_EQ(site->Report().parent_switches, 1);
+  ASSERT_EQ(primary_.upstream.size(), 6u);   // 200, 250 .. 450
+  ASSERT_EQ(standby_.upstream.size(), 13u);  // 600, 650 .. 1200
+  EXPECT_EQ(site->Report().upstream_sent, 19);
+  ASSERT_EQ(sent.size(), 19u);
+  EXPECT_EQ(sent[0], At(200));
+  EXPECT_EQ(sent[6], At(600));
+  std::vector<std::vector<uint8_t>> packets = primary_.upstream;
+  packets.insert(packets.end(), standby_.upstream.begin(),
+                 standby_.upstream.end());
+  for (size_t i = 0; i < packets.size(); ++i) {
+    rtp::RtpView view;
+    ASSERT_EQ(rtp::ParseRtp(packets[i], &view), rtp::RtpError::kOk);
+    EXPECT_EQ(packets[i].size(), 200u);
+    EXPECT_EQ(view.ssrc, 0x600du);
+    EXPECT_EQ(view.payload_type, 96);
+    EXPECT_TRUE(view.marker);
+    // One sequence across both parents.
+    if (i > 0) {
+      rtp::RtpView previous;
+      ASSERT_EQ(rtp::ParseRtp(packets[i - 1], &previous), rtp::RtpError::kOk);
+      EXPECT_EQ(view.sequence_number,
+                static_cast<uint16_t>(previous.sequence_number + 1));
+    }
+    // An H.264 filler NAL unit, and the send time of its tick.
+    ASSERT_GE(view.payload.size(), 2u);
+    EXPECT_EQ(view.payload[0], 12);
+    EXPECT_EQ(view.payload.back(), 0x80);
+    absl::Span<const uint8_t> element;
+    ASSERT_TRUE(
+        rtp::FindExtension(view, media::kSendTimeExtensionId, &element));
+    const std::optional<absl::Time> send_time = media::DecodeSendTime(element);
+    ASSERT_TRUE(send_time.has_value());
+    EXPECT_LT(absl::AbsDuration(*send_time - sent[i]), absl::Microseconds(1));
+  }
 }
 
 // A stream of one packet every `packet_interval`, as the parents of a site

@@ -1,6 +1,7 @@
 #include "tools/probe/site.h"
 
 #include <algorithm>
+#include <array>
 #include <utility>
 
 #include "base/clock.h"
@@ -21,6 +22,13 @@ namespace {
 constexpr size_t kMaxStreams = 8;
 // Sequence numbers per NACK packet (each FCI entry covers up to 17).
 constexpr size_t kMaxNackSeqs = 128;
+// The upstream stream's payload is one H.264 filler-data NAL unit (type 12):
+// valid for the track's codec, carrying nothing but its size.
+constexpr uint8_t kFillerNalHeader = 12;
+constexpr uint8_t kRbspStopBit = 0x80;
+// After a stall longer than this many intervals the upstream schedule starts
+// afresh instead of sending what it missed in a burst.
+constexpr int kMaxUpstreamBurst = 5;
 
 // Sequence numbers received at least once.
 int64_t Distinct(const media::SequenceStats& sequence) {
@@ -57,6 +65,7 @@ Site::Site(const SiteOptions& options, media::UdpFd socket, absl::Time start,
       rng_(std::random_device{}()),
       sinks_(sinks) {
   ssrc_ = static_cast<uint32_t>(rng_()) | 1;
+  upstream_seq_ = static_cast<uint16_t>(rng_());
 }
 
 Site::~Site() = default;
@@ -249,6 +258,49 @@ void Site::OnTick(absl::Time now) {
                        options_.keepalive_interval)) {
       SendReceiverReport();
       last_keepalive_ = now;
+    }
+    SendUpstream(now);
+  }
+}
+
+void Site::SendUpstream(absl::Time now) {
+  // Only to a parent that has answered: before that it takes the site for
+  // no child of its own and drops what it sends.
+  if (options_.upstream_ssrc == 0) return;
+  if (!active_parent_heard_) {
+    // The schedule starts afresh when the parent answers.
+    next_upstream_ = absl::InfinitePast();
+    return;
+  }
+  const absl::Duration interval = options_.upstream_interval;
+  if (now - next_upstream_ > kMaxUpstreamBurst * interval) next_upstream_ = now;
+  for (; next_upstream_ <= now; next_upstream_ += interval) {
+    const std::array<uint8_t, 8> send_time = media::EncodeSendTime(now);
+    rtp::RtpHeader header;
+    header.marker = true;  // every packet is a whole frame
+    header.payload_type = options_.video_payload_type;
+    header.sequence_number = upstream_seq_++;
+    header.timestamp =
+        static_cast<uint32_t>(absl::ToInt64Microseconds(now - start_) *
+                              media::kVideoClockRate / 1000000);
+    header.ssrc = options_.upstream_ssrc;
+    header.extension_id = media::kSendTimeExtensionId;
+    header.extension_data = send_time;
+    const size_t header_size = rtp::RtpHeaderSize(header);
+    const size_t size = std::clamp(options_.upstream_packet_size,
+                                   header_size + 2, kMaxUpstreamPacketSize);
+    uint8_t payload[kMaxUpstreamPacketSize];
+    const size_t payload_size = size - header_size;
+    std::fill_n(payload, payload_size, 0xff);
+    payload[0] = kFillerNalHeader;
+    payload[payload_size - 1] = kRbspStopBit;
+    uint8_t packet[kMaxUpstreamPacketSize];
+    const size_t written =
+        rtp::WriteRtpPacket(header, absl::MakeConstSpan(payload, payload_size),
+                            absl::MakeSpan(packet));
+    if (written > 0 && socket_.SendTo(active_parent()->address,
+                                      absl::MakeConstSpan(packet, written))) {
+      ++counters_.upstream_sent;
     }
   }
 }

@@ -36,6 +36,9 @@ struct ParentLink {
   std::string key;  // raw HMAC key bytes
 };
 
+// The largest upstream packet a site sends (SiteOptions::upstream_packet_size).
+inline constexpr size_t kMaxUpstreamPacketSize = 1200;
+
 struct SiteOptions {
   relay::Endpoint listen;
   // The primary first, then the standbys; empty: a plain push endpoint.
@@ -59,6 +62,14 @@ struct SiteOptions {
   // this long.
   absl::Duration activation_retry = absl::Seconds(1);
   absl::Duration pli_interval = absl::Milliseconds(300);
+  // Non-zero: the site's own stream upstream, one RTP packet of
+  // `upstream_packet_size` bytes every `upstream_interval` with this SSRC,
+  // sent from the site's socket to its active parent once that parent has
+  // answered (so it follows failover). Each packet carries its send time in
+  // the header extension, so the center measures the latency.
+  uint32_t upstream_ssrc = 0;
+  absl::Duration upstream_interval = absl::Milliseconds(50);
+  size_t upstream_packet_size = 200;
 };
 
 // Where latency samples go besides the site's own record: the probe's totals
@@ -90,6 +101,7 @@ struct SiteReport {
   int64_t nacks_given_up = 0;  // missing ones no longer asked for
   int64_t plis_sent = 0;
   int64_t activations_sent = 0;
+  int64_t upstream_sent = 0;  // packets of the site's own upstream stream
   std::vector<absl::Duration> freezes;
   // The longest time between two arrivals of new packets that were next in
   // sequence or filled a gap, in any stream: the stall a viewer sees.
@@ -144,6 +156,7 @@ class Site {
   void SendFeedback(absl::Span<const uint8_t> packet);
   void SendActivation(bool activate, absl::Time now);
   void SendReceiverReport();
+  void SendUpstream(absl::Time now);
   std::optional<relay::Endpoint> FeedbackTarget() const;
 
   SiteOptions options_;
@@ -166,6 +179,9 @@ class Site {
   absl::Time last_switch_ = absl::InfinitePast();
   absl::Time last_activation_ = absl::InfinitePast();
   absl::Time last_keepalive_ = absl::InfinitePast();
+  // The upstream stream's next packet: sequence number and when it is due.
+  uint16_t upstream_seq_ = 0;
+  absl::Time next_upstream_ = absl::InfinitePast();
   LatencySinks sinks_;
   media::LatencyStats latency_{1 << 16};
   SiteReport counters_;  // the parts not kept per stream

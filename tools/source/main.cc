@@ -9,7 +9,9 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "base/flags.h"
 #include "tools/media/cli.h"
 #include "tools/source/source.h"
@@ -56,11 +58,32 @@ ABSL_FLAG(double, pacing_factor, 2.5,
           "video leaves at up to this multiple of its bitrate");
 ABSL_FLAG(uint32_t, ssrc, 0, "video SSRC; 0: random");
 ABSL_FLAG(uint32_t, audio_ssrc, 0, "audio SSRC; 0: random");
-ABSL_FLAG(bool, json, false, "print the final counters as one JSON line");
+ABSL_FLAG(bool, json, false,
+          "print the final counters as one JSON line, with the upstream "
+          "streams received back per SSRC");
 
 namespace {
 
 cascade::source::Source* g_source = nullptr;
+
+double Ms(absl::Duration d) { return absl::ToDoubleMilliseconds(d); }
+
+// The upstream streams received, as a JSON array: per SSRC the packets, the
+// first arrival (Unix ms) and the latency from the send time.
+std::string UpstreamJson(const cascade::source::UpstreamCounter& upstream) {
+  std::vector<std::string> items;
+  for (const auto& [ssrc, stream] : upstream.streams()) {
+    items.push_back(absl::StrFormat(
+        "{\"ssrc\":%u,\"packets\":%d,\"bytes\":%d,\"first_unix_ms\":%.3f,"
+        "\"latency_samples\":%d,\"latency_p50_ms\":%.3f,"
+        "\"latency_p99_ms\":%.3f,\"latency_max_ms\":%.3f}",
+        ssrc, stream.packets, stream.bytes,
+        absl::ToDoubleMilliseconds(stream.first_arrival - absl::UnixEpoch()),
+        stream.latency.count(), Ms(stream.latency.Percentile(0.5)),
+        Ms(stream.latency.Percentile(0.99)), Ms(stream.latency.Max())));
+  }
+  return absl::StrCat("[", absl::StrJoin(items, ","), "]");
+}
 
 void OnSignal(int) {
   if (g_source != nullptr) g_source->Stop();
@@ -176,17 +199,24 @@ int main(int argc, char** argv) {
         "\"forced_keyframes\":%d,\"video_packets\":%d,\"audio_packets\":%d,"
         "\"bytes\":%d,\"retransmissions\":%d,\"nack_misses\":%d,"
         "\"keyframe_requests\":%d,\"rtcp_received\":%d,\"bad_packets\":%d,"
-        "\"send_errors\":%d}\n",
+        "\"send_errors\":%d,\"upstream\":%s}\n",
         (*source)->video_ssrc(), (*source)->audio_ssrc(), s.frames, s.keyframes,
         s.forced_keyframes, s.video_packets, s.audio_packets, s.bytes,
         s.retransmissions, s.nack_misses, s.keyframe_requests, s.rtcp_received,
-        s.bad_packets, s.send_errors);
+        s.bad_packets, s.send_errors, UpstreamJson((*source)->upstream()));
   } else {
     std::cerr << absl::StrFormat(
         "relay-source: %d frames (%d keyframes, %d forced), %d video + %d "
         "audio packets, %d retransmitted, %d send errors\n",
         s.frames, s.keyframes, s.forced_keyframes, s.video_packets,
         s.audio_packets, s.retransmissions, s.send_errors);
+    for (const auto& [ssrc, stream] : (*source)->upstream().streams()) {
+      std::cerr << absl::StrFormat(
+          "relay-source: upstream SSRC %u: %d packets, latency p50 %.1f ms, "
+          "p99 %.1f ms\n",
+          ssrc, stream.packets, Ms(stream.latency.Percentile(0.5)),
+          Ms(stream.latency.Percentile(0.99)));
+    }
   }
   if (!status.ok()) {
     std::cerr << "relay-source: " << status.message() << "\n";

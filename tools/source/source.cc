@@ -229,7 +229,7 @@ absl::Status Source::Run() {
         std::max(wake - absl::Now(), absl::ZeroDuration());
     pollfd fds{socket_.fd(), POLLIN, 0};
     const timespec timeout = absl::ToTimespec(wait);
-    if (ppoll(&fds, 1, &timeout, nullptr) > 0) ReceiveRtcp();
+    if (ppoll(&fds, 1, &timeout, nullptr) > 0) Receive();
   }
   // Whatever the pacer still holds goes out before the end.
   while (!pace_queue_.empty()) {
@@ -347,15 +347,25 @@ absl::Time Source::Pace(absl::Time now) {
   return now + absl::Seconds(-pace_tokens_ / rate);
 }
 
-void Source::ReceiveRtcp() {
+void Source::Receive() {
   std::vector<media::Receiver::Datagram> datagrams;
   // Bounded: at most a few batches per wake-up, the rest next time.
   for (int batch = 0;
        batch < 8 && receiver_.Receive(socket_.fd(), &datagrams) > 0; ++batch) {
+    const absl::Time arrival = absl::Now();
     for (const auto& datagram : datagrams) {
-      if (rtp::Classify(datagram.data) != rtp::PacketKind::kRtcp) {
-        ++stats_.bad_packets;
-        continue;
+      switch (rtp::Classify(datagram.data)) {
+        case rtp::PacketKind::kRtp:
+          if (upstream_.OnRtp(datagram.data, arrival) !=
+              UpstreamCounter::Result::kCounted) {
+            ++stats_.bad_packets;
+          }
+          continue;
+        case rtp::PacketKind::kNotRtp:
+          ++stats_.bad_packets;
+          continue;
+        case rtp::PacketKind::kRtcp:
+          break;
       }
       RtcpHandler handler(this, datagram.from);
       if (rtp::ParseRtcpCompound(datagram.data, &handler) !=

@@ -5,7 +5,8 @@
 // libx264 and a tone with Opus, packetises them (RFC 6184, RFC 7587) with
 // each frame's send time in a header extension, paces the video, answers
 // NACK from a ring of recent packets and PLI/FIR with a keyframe, and sends
-// an SR per stream every second.
+// an SR per stream every second. Sites' upstream streams coming back on its
+// socket are counted per SSRC (UpstreamCounter).
 
 #include <atomic>
 #include <cstdint>
@@ -23,6 +24,7 @@
 #include "tools/media/picture_source.h"
 #include "tools/media/test_pattern.h"
 #include "tools/media/udp.h"
+#include "tools/source/upstream_counter.h"
 
 namespace cascade {
 namespace source {
@@ -72,7 +74,8 @@ struct SourceStats {
   int64_t nack_misses = 0;        // asked for a packet no longer in the ring
   int64_t keyframe_requests = 0;  // PLI and FIR
   int64_t rtcp_received = 0;
-  int64_t bad_packets = 0;  // not RTCP, or malformed RTCP
+  // Neither RTCP nor RTP, malformed, or RTP of one SSRC too many.
+  int64_t bad_packets = 0;
   int64_t send_errors = 0;
 };
 
@@ -91,6 +94,8 @@ class Source {
   uint32_t video_ssrc() const { return video_ssrc_; }
   uint32_t audio_ssrc() const { return audio_ssrc_; }
   const SourceStats& stats() const { return stats_; }
+  // Upstream streams received (after Run has returned, or from its thread).
+  const UpstreamCounter& upstream() const { return upstream_; }
 
  private:
   struct Stream;  // RTP state of one stream
@@ -114,7 +119,8 @@ class Source {
   void SendToAll(const Stream& stream, absl::Span<const uint8_t> packet);
   // Sends queued video packets the pacer allows; returns when the next may go.
   absl::Time Pace(absl::Time now);
-  void ReceiveRtcp();
+  // RTCP from receivers and relays, RTP of upstream streams.
+  void Receive();
   void SendSenderReports(absl::Time now);
   absl::Status WriteSdp();
 
@@ -139,6 +145,7 @@ class Source {
   int64_t audio_samples_ = 0;
   std::atomic<bool> stop_{false};
   SourceStats stats_;
+  UpstreamCounter upstream_;
 };
 
 }  // namespace source
