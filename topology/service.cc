@@ -603,7 +603,9 @@ void ControllerService::QueueWrite(AssignmentWriter* writer) {
 
 void ControllerService::RunWriter() {
   std::vector<AssignmentWriter*> batch;
-  // A burst: from the queue filling until it is empty again.
+  // A burst: from the queue filling until it is empty again. Logged when it
+  // is a push to many (a failover's), not each Watch's first write.
+  constexpr size_t kLoggedBurst = 100;
   absl::Time burst_began = absl::InfinitePast();
   size_t burst_writes = 0;
   for (;;) {
@@ -613,8 +615,9 @@ void ControllerService::RunWriter() {
         return stopping_ || !ready_.empty();
       };
       if (!ready() && burst_writes > 0) {
-        VLOG(1) << "service: " << burst_writes << " writes started in "
-                << absl::FormatDuration(absl::Now() - burst_began);
+        VLOG_IF(1, burst_writes >= kLoggedBurst)
+            << "service: " << burst_writes << " writes started in "
+            << absl::FormatDuration(absl::Now() - burst_began);
         burst_writes = 0;
       }
       ready_mu_.Await(absl::Condition(&ready));

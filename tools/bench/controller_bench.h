@@ -1,9 +1,10 @@
 // The controller benchmark (issues 4 and 8): a real topologyd on loopback,
 // a topology applied through the Admin API on a fresh state dir, then every
 // node of it played by this process (Register, Watch, Ack, Report; many
-// streams per channel, gRPC's callback API), one provincial node's lease left
-// to lapse, and the time until the last changed assignment reached its
-// watcher. Memory is the controller's own RSS from /proc.
+// streams per channel, gRPC's asynchronous API over several completion
+// queues), one provincial node's lease left to lapse, and the time until the
+// last changed assignment reached its watcher. Memory is the controller's own
+// RSS from /proc.
 #ifndef CASCADE_TOOLS_BENCH_CONTROLLER_BENCH_H_
 #define CASCADE_TOOLS_BENCH_CONTROLLER_BENCH_H_
 
