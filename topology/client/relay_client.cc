@@ -102,12 +102,14 @@ std::shared_ptr<grpc::Channel> RelayClient::ChannelFor(
   std::shared_ptr<grpc::Channel>& channel = channels_[controller];
   if (channel == nullptr) {
     // gRPC's own reconnect backoff grows to two minutes; a restarted
-    // controller must see its relays back within the client's.
+    // controller must see its relays back within the client's. Not
+    // GRPC_ARG_MIN_RECONNECT_BACKOFF_MS: gRPC takes it as the connect
+    // timeout, and at 100 ms the handshakes with a controller that hundreds
+    // of relays reach at once were cut off for seconds.
     grpc::ChannelArguments args;
-    const int min_ms =
-        static_cast<int>(absl::ToInt64Milliseconds(options_.min_backoff));
-    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, min_ms);
-    args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, min_ms);
+    args.SetInt(
+        GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS,
+        static_cast<int>(absl::ToInt64Milliseconds(options_.min_backoff)));
     args.SetInt(
         GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
         static_cast<int>(absl::ToInt64Milliseconds(options_.max_backoff)));
