@@ -40,8 +40,11 @@ ABSL_FLAG(double, duration, 0,
           "seconds of media; the scenario's steps are scaled to fit (0: the "
           "scenario's own)");
 ABSL_FLAG(int, bitrate, 0,
-          "video kbit/s (0: the scenario's, else the default for the scale)");
-ABSL_FLAG(int, fps, 0, "frames per second (0: the scenario's, else 15)");
+          "video kbit/s (0: the scenario's, else 200, 60 with "
+          "--scale=national)");
+ABSL_FLAG(int, fps, 0,
+          "frames per second (0: the scenario's, else 15, 5 with "
+          "--scale=national)");
 ABSL_FLAG(std::string, mode, "controller",
           "controller: relays take parents, children and keys from "
           "topologyd's assignments (relayd --controller); standalone: from "
@@ -83,11 +86,12 @@ namespace {
 constexpr int kExitFailed = 1;
 constexpr int kExitUsage = 2;
 constexpr int kExitInterrupted = 130;
-// Video bitrates this 2-core machine keeps up with at every site
-// (docs/sim.md: measured).
+// Video this 2-core machine keeps up with at every site (docs/sim.md:
+// measured). National: 10,600 sites, one packet a frame.
 constexpr int kSouth19Kbps = 200;
-constexpr int kNationalKbps = 100;
-constexpr int kDefaultFps = 15;
+constexpr int kSouth19Fps = 15;
+constexpr int kNationalKbps = 60;
+constexpr int kNationalFps = 5;
 // Debian's etcd-server installs it here.
 constexpr char kEtcdBinary[] = "/usr/bin/etcd";
 
@@ -159,7 +163,8 @@ int Main(const char* argv0) {
   if (scale != "south19" && scale != "national") {
     return Usage("--scale must be south19 or national, not \"" + scale + "\"");
   }
-  int default_kbps = scale == "national" ? kNationalKbps : kSouth19Kbps;
+  const int default_kbps = scale == "national" ? kNationalKbps : kSouth19Kbps;
+  const int default_fps = scale == "national" ? kNationalFps : kSouth19Fps;
   if (!topology_name.empty()) {
     absl::StatusOr<topology::TopologyText> text =
         topology::ReadTopologyFile(topology_name);
@@ -261,7 +266,7 @@ int Main(const char* argv0) {
   if (scenario.video_kbps() == 0) scenario.set_video_kbps(default_kbps);
   if (absl::GetFlag(FLAGS_fps) > 0)
     scenario.set_frame_rate(absl::GetFlag(FLAGS_fps));
-  if (scenario.frame_rate() == 0) scenario.set_frame_rate(kDefaultFps);
+  if (scenario.frame_rate() == 0) scenario.set_frame_rate(default_fps);
   for (cascade::v1::Stream& stream : *topology.mutable_streams()) {
     if (stream.direction() == cascade::v1::DIRECTION_DOWNSTREAM) {
       stream.set_bitrate_kbps(scenario.video_kbps());
