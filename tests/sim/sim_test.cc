@@ -90,10 +90,38 @@ class SimTest : public ::testing::Test {
   Supervisor supervisor_;
 };
 
+// The selection of three sites (the scenarios' first step): each one's own
+// stream reached the center after its selection and none before (the
+// probes send from their start; the relays drop what is not selected), and
+// nothing else came up. 20 packets a second until the end, of which the
+// faults on the way cost some (lost upstream packets are not repaired; a
+// drained district drops a selected site's stream until the site leaves
+// it, about 2 s).
+void ExpectUpstreamAtTheCenter(const cascade::v1::SimReport& report) {
+  ASSERT_EQ(report.upstream_size(), 3);
+  for (const auto& up : report.upstream()) {
+    EXPECT_TRUE(up.selected()) << up.site();
+    EXPECT_GE(up.packets_received(),
+              12 * (report.duration_s() - up.selected_at_s()))
+        << up.site();
+    EXPECT_LT(up.packets_received(), up.packets_sent()) << up.site();
+    EXPECT_GE(up.first_packet_ms(), 0) << up.site();
+    EXPECT_LT(up.first_packet_ms(), 2000) << up.site();
+    EXPECT_EQ(up.latency_samples(), up.packets_received()) << up.site();
+    EXPECT_GT(up.latency_p50_ms(), 0) << up.site();
+    EXPECT_LT(up.latency_p50_ms(), 100) << up.site();
+  }
+  EXPECT_EQ(report.upstream_unselected_packets(), 0);
+  EXPECT_EQ(report.steps(0).action(), "select_sites");
+  EXPECT_NE(report.steps(0).detail().find("packets at the center, the first"),
+            std::string::npos)
+      << report.steps(0).detail();
+}
+
 // Issue 7's criteria on a controller-mode run of a scenario of `steps`
 // steps (one a selection, which has no window): no problem, every site
 // every packet, every step done, no step's window with a gap of a second or
-// a lost packet.
+// a lost packet, the selected sites' streams at the center.
 void ExpectTheCriteria(const cascade::v1::SimReport& report, int steps = 8) {
   EXPECT_EQ(report.problems_size(), 0) << report.problems(0);
   // 20 s at 15 fps: at least a packet per frame.
@@ -117,12 +145,14 @@ void ExpectTheCriteria(const cascade::v1::SimReport& report, int steps = 8) {
   EXPECT_EQ(report.mode(), "controller");
   EXPECT_TRUE(report.control_plane().assignments_pushed());
   EXPECT_GT(report.control_plane().first_assignment_ms(), 0);
-  // Drain and restore were pushed to the relays and acked, each timed.
-  EXPECT_EQ(report.control_plane().assignment_push_ms_size(), 2);
+  // The three selections, the drain and the restore were pushed to the
+  // relays and acked, each timed.
+  EXPECT_EQ(report.control_plane().assignment_push_ms_size(), 5);
   for (double ms : report.control_plane().assignment_push_ms()) {
     EXPECT_GT(ms, 0);
     EXPECT_LT(ms, 10000);
   }
+  ExpectUpstreamAtTheCenter(report);
 }
 
 TEST_F(SimTest, ShortScenarioMeetsTheCriteria) {
@@ -171,6 +201,7 @@ TEST_F(SimTest, ShortScenarioMeetsTheCriteria) {
   const std::string html = ReadFile(out + "/report.html");
   EXPECT_NE(html.find("<svg"), std::string::npos);
   EXPECT_NE(html.find(absl::StrCat(kSites, " / ", kSites)), std::string::npos);
+  EXPECT_NE(html.find("Upstream at the center"), std::string::npos);
 }
 
 // Three topologyd on one etcd (tests/sim/etcd.textproto: the short
@@ -214,7 +245,7 @@ TEST_F(SimTest, EtcdStoreMeetsTheCriteriaThroughLeaderFaults) {
   // The relays moved to it by themselves and reported to it.
   EXPECT_GT(takeover.relays_back_ms(), takeover.takeover_ms());
   EXPECT_LT(takeover.relays_back_ms(), 20000);
-  const auto& step = report.steps(6);
+  const auto& step = report.steps(7);
   EXPECT_EQ(step.action(), "restart_controller");
   EXPECT_NE(step.detail().find("kill -9 of the leader"), std::string::npos)
       << step.detail();
@@ -227,7 +258,7 @@ TEST_F(SimTest, EtcdStoreMeetsTheCriteriaThroughLeaderFaults) {
   EXPECT_GT(stall.takeover_ms(), 500);
   EXPECT_LT(stall.takeover_ms(), 10000);
   EXPECT_GT(stall.relays_back_ms(), stall.takeover_ms());
-  EXPECT_EQ(report.steps(7).action(), "stall_leader");
+  EXPECT_EQ(report.steps(8).action(), "stall_leader");
   // The stalled leader lost its term: it exited 3 once it continued.
   EXPECT_EQ(control.step_downs(), 1u);
   // Three controllers started, the killed one and the stalled one once
@@ -254,6 +285,13 @@ TEST_F(SimTest, StandaloneModeMeetsTheCriteria) {
     EXPECT_EQ(fault.packets_lost(), 0) << fault.label();
   }
   EXPECT_EQ(report.failover(2).action(), "kill");
+  // Standalone relays are never told of the selection: the selected sites'
+  // streams, sent all along, never reach the center.
+  ASSERT_EQ(report.upstream_size(), 3);
+  for (const auto& up : report.upstream()) {
+    EXPECT_GT(up.packets_sent(), 0) << up.site();
+    EXPECT_EQ(up.packets_received(), 0) << up.site();
+  }
 }
 
 TEST_F(SimTest, CtrlCStopsEveryProcess) {

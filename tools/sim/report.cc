@@ -4,6 +4,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "google/protobuf/util/json_util.h"
 
 namespace cascade::sim {
@@ -106,6 +107,93 @@ const ProbeLine* LineAt(const ProbeGroupRun& group, double t) {
 // relays' ring and the probes' give-up time).
 constexpr double kRepairHorizonS = 2;
 
+// Upstream packets a site's probe sent over the run: its own figure in the
+// probe's per-site list, or the probe's total when the site is its only one.
+int64_t UpstreamSent(const SimRun& run, const std::string& site) {
+  for (const ProbeGroupRun& group : run.groups) {
+    auto it = std::find(group.site_ids.begin(), group.site_ids.end(), site);
+    if (it == group.site_ids.end() || !group.final.has_value()) continue;
+    const ProbeLine& final = *group.final;
+    if (final.per_site_size() == static_cast<int>(group.site_ids.size())) {
+      return final.per_site(static_cast<int>(it - group.site_ids.begin()))
+          .upstream_sent();
+    }
+    if (group.site_ids.size() == 1) return final.upstream_sent();
+  }
+  return 0;
+}
+
+// Each selected site's upstream stream as the center received it; what
+// arrived before its selection, or of an SSRC nobody selected, is a
+// problem. Appends the figures to the select_sites steps' details.
+void AddUpstream(const SimRun& run, SimReport* report) {
+  absl::flat_hash_set<uint32_t> selected;
+  for (const UpstreamSelectionRun& selection : run.upstream) {
+    selected.insert(selection.ssrc);
+    cascade::v1::SimUpstream* up = report->add_upstream();
+    up->set_step(selection.step_index < run.steps.size()
+                     ? run.steps[selection.step_index].label()
+                     : "");
+    up->set_selected_at_s(selection.at_s);
+    up->set_site(selection.site);
+    up->set_ssrc(selection.ssrc);
+    up->set_selected(selection.ok);
+    up->set_packets_sent(UpstreamSent(run, selection.site));
+    if (run.source.has_value()) {
+      for (const cascade::v1::SourceUpstream& at_center :
+           run.source->upstream()) {
+        if (at_center.ssrc() != selection.ssrc) continue;
+        up->set_packets_received(at_center.packets());
+        up->set_first_packet_ms(at_center.first_unix_ms() -
+                                selection.called_unix_ms);
+        up->set_latency_samples(at_center.latency_samples());
+        up->set_latency_p50_ms(at_center.latency_p50_ms());
+        up->set_latency_p99_ms(at_center.latency_p99_ms());
+        up->set_latency_max_ms(at_center.latency_max_ms());
+      }
+    }
+    std::string figures;
+    if (up->packets_received() == 0) {
+      figures =
+          absl::StrCat("; nothing of ", up->site(), " reached the center");
+      // Standalone relays are never told of a selection.
+      if (selection.ok && run.mode == "controller") {
+        report->add_problems(absl::StrCat("upstream of ", up->site(),
+                                          ": selected, but nothing reached "
+                                          "the center"));
+      }
+    } else {
+      figures = absl::StrFormat(
+          "; %s: %d packets at the center, the first %.0f ms after the "
+          "call, latency p50 %.1f ms, p99 %.1f ms",
+          up->site(), up->packets_received(), up->first_packet_ms(),
+          up->latency_p50_ms(), up->latency_p99_ms());
+      if (up->first_packet_ms() < 0) {
+        report->add_problems(absl::StrFormat(
+            "upstream of %s reached the center %.0f ms before its selection",
+            up->site(), -up->first_packet_ms()));
+      }
+    }
+    if (selection.step_index < static_cast<size_t>(report->steps_size())) {
+      cascade::v1::SimStepResult* step =
+          report->mutable_steps(static_cast<int>(selection.step_index));
+      step->set_detail(step->detail() + figures);
+    }
+  }
+  if (!run.source.has_value()) return;
+  for (const cascade::v1::SourceUpstream& at_center : run.source->upstream()) {
+    if (selected.contains(at_center.ssrc())) continue;
+    report->set_upstream_unselected_packets(
+        report->upstream_unselected_packets() + at_center.packets());
+  }
+  if (report->upstream_unselected_packets() > 0) {
+    report->add_problems(absl::StrCat(
+        report->upstream_unselected_packets(),
+        " upstream packets reached the center with an SSRC no selection "
+        "named"));
+  }
+}
+
 }  // namespace
 
 absl::StatusOr<ProbeLine> ParseProbeLine(const std::string& json) {
@@ -171,6 +259,7 @@ SimReport BuildReport(const NetworkPlan& plan, const SimRun& run) {
     report.add_problems(
         "relay-source reported no counters: nothing to compare");
   }
+  AddUpstream(run, &report);
 
   // Every site's result, from the per-site list (or the totals of a probe
   // with a single site, which prints no list).

@@ -30,6 +30,18 @@ struct ProbeGroupRun {
   std::optional<cascade::v1::ProbeLine> final;
 };
 
+// A site a select_sites step selected, with its upstream stream's SSRC.
+struct UpstreamSelectionRun {
+  size_t step_index = 0;  // into SimRun::steps
+  std::string site;
+  uint32_t ssrc = 0;
+  bool ok = false;  // topologyd accepted the SelectUpstream call
+  // When relay-sim called SelectUpstream: Unix time in ms (to compare with
+  // relay-source's first arrivals) and seconds from the first media packet.
+  double called_unix_ms = 0;
+  double at_s = 0;
+};
+
 struct SimRun {
   std::string topology_name;
   std::string mode;
@@ -46,6 +58,7 @@ struct SimRun {
   double warmup_s = 0;
   std::vector<std::string> problems;
   std::map<std::string, double> relay_metrics;
+  std::vector<UpstreamSelectionRun> upstream;
 };
 
 // Parses one JSON line of relay-probe (unknown fields ignored).

@@ -400,8 +400,32 @@ std::string ReportHtml(const SimReport& report) {
                  Escape(step.action()), step.ok() ? "yes" : "no",
                  Escape(step.detail())});
   }
+  html += "</table>";
+  if (report.upstream_size() > 0) {
+    html += absl::StrFormat(
+        "<h2>Upstream at the center</h2><p>Each selected site's own stream "
+        "as relay-source received it; the first packet is timed from the "
+        "SelectUpstream call (negative: it arrived before the selection). "
+        "Packets of streams nobody selected: %d.</p><table>",
+        report.upstream_unselected_packets());
+    html +=
+        Row({"selected at s", "site", "SSRC", "accepted", "sent",
+             "at the center", "first packet ms", "latency p50 ms", "p99 ms"},
+            true);
+    for (const auto& up : report.upstream()) {
+      const bool arrived = up.packets_received() > 0;
+      html += Row(
+          {absl::StrFormat("%.1f", up.selected_at_s()), Escape(up.site()),
+           absl::StrCat(up.ssrc()), up.selected() ? "yes" : "no",
+           absl::StrCat(up.packets_sent()), absl::StrCat(up.packets_received()),
+           arrived ? absl::StrFormat("%.0f", up.first_packet_ms()) : "",
+           arrived ? absl::StrFormat("%.1f", up.latency_p50_ms()) : "",
+           arrived ? absl::StrFormat("%.1f", up.latency_p99_ms()) : ""});
+    }
+    html += "</table>";
+  }
   html +=
-      "</table><h2>The tree, coloured by health</h2><p>Each relay is as "
+      "<h2>The tree, coloured by health</h2><p>Each relay is as "
       "wide as the sites below it; green: all of them got every packet, "
       "light green: 99%, amber: 90%, red: fewer.</p>" +
       TreeSvg(report);

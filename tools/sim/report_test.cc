@@ -244,6 +244,122 @@ TEST_F(ReportTest, LeaderChangesAppearInJsonAndHtml) {
             std::string::npos);
 }
 
+// Two sites selected at 7 s: the first's stream reached the center 40 ms
+// after the call; the second's arrived before its selection, and a stream
+// nobody selected came too: both are problems.
+class UpstreamReportTest : public ReportTest {
+ protected:
+  static constexpr double kCalledMs = 1.7e12;
+
+  void SetUp() override {
+    ReportTest::SetUp();
+    run_.mode = "controller";
+    cascade::v1::SimStepResult select;
+    select.set_at_s(7);
+    select.set_label("select two");
+    select.set_action("select_sites");
+    select.set_ok(true);
+    select.set_detail("selected them");
+    run_.steps.push_back(select);
+    run_.groups[0].final->mutable_per_site(0)->set_upstream_sent(150);
+    run_.groups[1].final->mutable_per_site(1)->set_upstream_sent(140);
+    for (const auto& [site, ssrc] :
+         {std::pair{plan_.sites[0].id, 11u}, {plan_.sites[3].id, 12u}}) {
+      UpstreamSelectionRun selection;
+      selection.step_index = 1;
+      selection.site = site;
+      selection.ssrc = ssrc;
+      selection.ok = true;
+      selection.called_unix_ms = kCalledMs;
+      selection.at_s = 7;
+      run_.upstream.push_back(selection);
+    }
+  }
+
+  void CenterGot(uint32_t ssrc, int64_t packets, double first_after_ms) {
+    cascade::v1::SourceUpstream* up = run_.source->add_upstream();
+    up->set_ssrc(ssrc);
+    up->set_packets(packets);
+    up->set_first_unix_ms(kCalledMs + first_after_ms);
+    up->set_latency_samples(packets);
+    up->set_latency_p50_ms(3.5);
+    up->set_latency_p99_ms(20.25);
+    up->set_latency_max_ms(30);
+  }
+
+  bool HasProblem(const cascade::v1::SimReport& report,
+                  const std::string& text) {
+    for (const std::string& problem : report.problems()) {
+      if (problem.find(text) != std::string::npos) return true;
+    }
+    return false;
+  }
+};
+
+TEST_F(UpstreamReportTest, EachSelectionMeetsWhatReachedTheCenter) {
+  CenterGot(11, 60, 40);
+  CenterGot(12, 80, -500);
+  CenterGot(99, 5, 100);
+  const auto report = BuildReport(plan_, run_);
+  ASSERT_EQ(report.upstream_size(), 2);
+  const auto& first = report.upstream(0);
+  EXPECT_EQ(first.step(), "select two");
+  EXPECT_EQ(first.site(), plan_.sites[0].id);
+  EXPECT_EQ(first.ssrc(), 11u);
+  EXPECT_TRUE(first.selected());
+  EXPECT_DOUBLE_EQ(first.selected_at_s(), 7);
+  EXPECT_EQ(first.packets_sent(), 150);
+  EXPECT_EQ(first.packets_received(), 60);
+  EXPECT_DOUBLE_EQ(first.first_packet_ms(), 40);
+  EXPECT_DOUBLE_EQ(first.latency_p50_ms(), 3.5);
+  EXPECT_DOUBLE_EQ(first.latency_p99_ms(), 20.25);
+  EXPECT_EQ(first.latency_samples(), 60);
+  const auto& second = report.upstream(1);
+  EXPECT_EQ(second.packets_sent(), 140);
+  EXPECT_DOUBLE_EQ(second.first_packet_ms(), -500);
+  EXPECT_EQ(report.upstream_unselected_packets(), 5);
+  EXPECT_TRUE(HasProblem(report, "upstream of " + plan_.sites[3].id +
+                                     " reached the center 500 ms before"));
+  EXPECT_TRUE(HasProblem(report,
+                         "5 upstream packets reached the center with "
+                         "an SSRC no selection named"));
+  EXPECT_EQ(report.problems_size(), 2);
+  EXPECT_EQ(report.steps(1).detail(),
+            absl::StrCat("selected them; ", plan_.sites[0].id,
+                         ": 60 packets at the center, the first 40 ms after "
+                         "the call, latency p50 3.5 ms, p99 20.2 ms; ",
+                         plan_.sites[3].id,
+                         ": 80 packets at the center, the first -500 ms "
+                         "after the call, latency p50 3.5 ms, p99 20.2 ms"));
+  const std::string json = ReportJson(report);
+  for (const char* field : {"\"upstream\": [", "\"first_packet_ms\": 40",
+                            "\"upstream_unselected_packets\": \"5\""}) {
+    EXPECT_NE(json.find(field), std::string::npos) << field << "\n" << json;
+  }
+  const std::string html = ReportHtml(report);
+  EXPECT_NE(html.find("Upstream at the center"), std::string::npos);
+  EXPECT_NE(html.find("<td>60</td><td>40</td><td>3.5</td><td>20.2</td>"),
+            std::string::npos)
+      << html;
+}
+
+TEST_F(UpstreamReportTest, NothingAtTheCenterIsAProblemOnlyUnderAController) {
+  CenterGot(11, 60, 40);
+  auto report = BuildReport(plan_, run_);
+  EXPECT_EQ(report.upstream(1).packets_received(), 0);
+  EXPECT_EQ(report.problems_size(), 1);
+  EXPECT_TRUE(HasProblem(report, "upstream of " + plan_.sites[3].id +
+                                     ": selected, but nothing reached"));
+  EXPECT_NE(report.steps(1).detail().find("; nothing of " + plan_.sites[3].id +
+                                          " reached the center"),
+            std::string::npos);
+  // Standalone relays are never told of a selection.
+  run_.mode = "standalone";
+  report = BuildReport(plan_, run_);
+  EXPECT_EQ(report.problems_size(), 0) << report.problems(0);
+  EXPECT_EQ(report.upstream(1).packets_received(), 0);
+}
+
 TEST(ParseTest, ProbeAndSourceLinesParseAndJunkIsRefused) {
   auto line = ParseProbeLine(
       "{\"type\":\"final\",\"elapsed_s\":3.5,\"sites\":2,\"packets\":10,"
@@ -258,6 +374,25 @@ TEST(ParseTest, ProbeAndSourceLinesParseAndJunkIsRefused) {
       "\"audio_packets\":150,\"x\":\"y\"}");
   ASSERT_TRUE(source.ok());
   EXPECT_EQ(source->video_packets() + source->audio_packets(), 450);
+  // The upstream streams as relay-source prints them.
+  source = ParseSourceLine(
+      "{\"video_ssrc\":1,\"frames\":90,\"video_packets\":300,"
+      "\"audio_packets\":0,\"upstream\":[{\"ssrc\":1431306241,\"packets\":61,"
+      "\"bytes\":12200,\"first_unix_ms\":1764320000123.456,"
+      "\"latency_samples\":61,\"latency_p50_ms\":1.250,"
+      "\"latency_p99_ms\":9.500,\"latency_max_ms\":12.000}]}");
+  ASSERT_TRUE(source.ok()) << source.status();
+  ASSERT_EQ(source->upstream_size(), 1);
+  EXPECT_EQ(source->upstream(0).ssrc(), 1431306241u);
+  EXPECT_EQ(source->upstream(0).packets(), 61);
+  EXPECT_DOUBLE_EQ(source->upstream(0).first_unix_ms(), 1764320000123.456);
+  EXPECT_DOUBLE_EQ(source->upstream(0).latency_p99_ms(), 9.5);
+  line = ParseProbeLine(
+      "{\"type\":\"final\",\"upstream_sent\":70,\"per_site\":[{\"listen\":"
+      "\"127.2.0.1:5000\",\"upstream_sent\":70}]}");
+  ASSERT_TRUE(line.ok()) << line.status();
+  EXPECT_EQ(line->upstream_sent(), 70);
+  EXPECT_EQ(line->per_site(0).upstream_sent(), 70);
   EXPECT_FALSE(ParseSourceLine("not json").ok());
 }
 

@@ -39,6 +39,11 @@ constexpr absl::Duration kPushTimeout = absl::Seconds(10);
 // Beyond the leader's lease: etcd expiring it, a campaign, the new leader
 // recovering the state from etcd.
 constexpr absl::Duration kTakeoverMargin = absl::Seconds(15);
+// Upstream streams of the sites a select_sites step selects: SSRCs from
+// here on (skipping the topology's), and relay-probe's default upstream
+// rate (20 packets/s of 200 bytes) as the streams' bitrate.
+constexpr uint32_t kUpstreamSsrcBase = 0x55500001;
+constexpr uint32_t kUpstreamKbps = 32;
 // Relay counters summed into the report.
 constexpr const char* kRelayMetrics[] = {
     "relay_stream_packets_in_total",
@@ -163,6 +168,48 @@ class Simulation {
     return absl::BytesToHexString(topology::LinkKey(key, parent));
   }
 
+  // The sites a select_sites step of `count` selects: spread over the tree
+  // (different provinces where there are any).
+  std::vector<std::string> SitesToSelect(uint32_t count) const {
+    const size_t n = std::min<size_t>(count, plan_.sites.size());
+    std::vector<std::string> sites;
+    for (size_t i = 0; i < n; ++i) {
+      sites.push_back(plan_.sites[i * plan_.sites.size() / n].id);
+    }
+    return sites;
+  }
+
+  // One upstream stream (a video track of its own SSRC) for each site a
+  // select_sites step will select, and only those, to keep the load low.
+  void AddUpstreamStreams(cascade::v1::Topology* topology) {
+    absl::flat_hash_set<uint32_t> used;
+    for (const cascade::v1::Stream& stream : topology->streams()) {
+      for (const cascade::v1::Track& track : stream.tracks()) {
+        used.insert(track.ssrc());
+      }
+    }
+    uint32_t ssrc = kUpstreamSsrcBase;
+    for (const cascade::v1::SimStep& step : options_.scenario.steps()) {
+      if (!step.has_select_sites()) continue;
+      for (const std::string& site : SitesToSelect(step.select_sites())) {
+        if (upstream_ssrc_.contains(site)) continue;
+        while (used.contains(ssrc)) ++ssrc;
+        used.insert(ssrc);
+        upstream_ssrc_[site] = ssrc;
+        cascade::v1::Stream* stream = topology->add_streams();
+        stream->set_id("upstream-" + site);
+        stream->set_direction(cascade::v1::DIRECTION_UPSTREAM);
+        stream->set_source_node(site);
+        stream->set_bitrate_kbps(kUpstreamKbps);
+        cascade::v1::Track* track = stream->add_tracks();
+        track->set_ssrc(ssrc);
+        track->set_media("video");
+        track->set_payload_type(96);
+        track->set_encoding("H264/90000");
+      }
+    }
+  }
+
   absl::Status Prepare() {
     for (const char* dir :
          {"", "logs", "config", "ports", "probes", "metrics", "controller"}) {
@@ -207,6 +254,7 @@ class Simulation {
     for (const PlanSite& site : plan_.sites) {
       site_parents_[site.id] = site.parents;
     }
+    AddUpstreamStreams(&topology);
     std::string text;
     google::protobuf::TextFormat::PrintToString(topology, &text);
     if (absl::Status s = WriteFile(Out("topology.textproto"), text); !s.ok()) {
@@ -271,8 +319,10 @@ class Simulation {
     return absl::OkStatus();
   }
 
-  // A site's relay-probe line: LISTEN PARENT NODE_ID KEY [PARENT KEY]...,
-  // the active parent first, then its standbys.
+  // A site's relay-probe line: LISTEN PARENT NODE_ID KEY [PARENT KEY]...
+  // [upstream=SSRC], the active parent first, then its standbys; a site to
+  // be selected sends its upstream stream from the start (the relays drop
+  // it until the selection).
   std::string ProbeLine(const std::string& id,
                         const std::string& address) const {
     std::string line = address;
@@ -280,6 +330,9 @@ class Simulation {
     for (size_t i = 0; i < parents.size(); ++i) {
       absl::StrAppend(&line, " ", plan_.relay(parents[i])->address,
                       i == 0 ? " " + id : "", " ", LinkKeyHex(parents[i], id));
+    }
+    if (auto up = upstream_ssrc_.find(id); up != upstream_ssrc_.end()) {
+      absl::StrAppend(&line, " upstream=", up->second);
     }
     return line;
   }
@@ -648,11 +701,12 @@ class Simulation {
     return absl::OkStatus();
   }
 
-  // An Admin call with its latency recorded under control_plane.
+  // An Admin call with its latency recorded under control_plane; `called`
+  // (when given) gets the time of the call.
   bool Admin(const std::string& label, const std::string& call,
              const std::function<grpc::Status(cascade::v1::Admin::Stub*,
                                               grpc::ClientContext*)>& rpc,
-             std::string* detail) {
+             std::string* detail, absl::Time* called = nullptr) {
     cascade::v1::SimAdminCall* record = run_.control_plane.add_admin_calls();
     record->set_label(label);
     record->set_call(call);
@@ -663,6 +717,7 @@ class Simulation {
                             : absl::StatusOr<cascade::v1::GetTopologyResponse>(
                                   absl::UnimplementedError("standalone"));
     const absl::Time start = absl::Now();
+    if (called != nullptr) *called = start;
     grpc::Status status = CallLeader(rpc);
     record->set_ms(absl::ToDoubleMilliseconds(absl::Now() - start));
     record->set_ok(status.ok());
@@ -807,17 +862,13 @@ class Simulation {
       }
       case cascade::v1::SimStep::kSelectSites: {
         result.set_action("select_sites");
-        const size_t count =
-            std::min<size_t>(step.select_sites(), plan_.sites.size());
-        std::vector<std::string> chosen;
-        ok = count > 0;
-        for (size_t i = 0; i < count; ++i) {
-          // Spread over the tree: different provinces where there are any.
-          const std::string& site =
-              plan_.sites[i * plan_.sites.size() / count].id;
-          chosen.push_back(site);
+        const std::vector<std::string> chosen =
+            SitesToSelect(step.select_sites());
+        ok = !chosen.empty();
+        for (const std::string& site : chosen) {
           std::string call_detail;
-          ok &= Admin(
+          absl::Time called;
+          const bool accepted = Admin(
               step.label(), "SelectUpstream " + site,
               [&](cascade::v1::Admin::Stub* admin,
                   grpc::ClientContext* context) {
@@ -826,13 +877,22 @@ class Simulation {
                 cascade::v1::ChangeResponse response;
                 return admin->SelectUpstream(context, request, &response);
               },
-              &call_detail);
+              &call_detail, &called);
+          ok &= accepted;
           if (detail.empty()) detail = call_detail;
+          // The step is recorded after it ran: it will be the next one.
+          UpstreamSelectionRun selection;
+          selection.step_index = run_.steps.size();
+          selection.site = site;
+          selection.ssrc = upstream_ssrc_.at(site);
+          selection.ok = accepted;
+          selection.called_unix_ms =
+              absl::ToDoubleMilliseconds(called - absl::UnixEpoch());
+          selection.at_s = absl::ToDoubleSeconds(called - media_start_);
+          run_.upstream.push_back(std::move(selection));
         }
-        detail =
-            absl::StrCat("selected ", absl::StrJoin(chosen, ", "), ": ", detail,
-                         "; the probes send no upstream media yet, so "
-                         "nothing is watched at the center");
+        detail = absl::StrCat("selected ", absl::StrJoin(chosen, ", "), ": ",
+                              detail, standalone_note);
         break;
       }
       default:
@@ -995,6 +1055,8 @@ class Simulation {
   absl::flat_hash_map<std::string, absl::Time> probes_started_;
   absl::flat_hash_map<std::string, std::string> metrics_address_;
   absl::flat_hash_map<std::string, int> relay_generation_;
+  // The SSRC of each upstream stream, by site (AddUpstreamStreams).
+  absl::flat_hash_map<std::string, uint32_t> upstream_ssrc_;
   ControlPlane control_plane_;
 };
 
