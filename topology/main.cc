@@ -289,7 +289,7 @@ int RunJournal(SignalWaiter* signals, const ControllerOptions& options,
 
   ControllerService service(&controller, service_options);
   int port = 0;
-  absl::StatusOr<std::unique_ptr<grpc::Server>> server =
+  absl::StatusOr<ServerHandle> server =
       StartServer(&service, absl::GetFlag(FLAGS_listen), credentials, &port);
   if (!server.ok()) {
     std::cerr << "topologyd: --listen: " << server.status().message() << "\n";
@@ -381,7 +381,7 @@ int RunEtcd(SignalWaiter* signals, const ControllerOptions& options,
   };
   ControllerService service(nullptr, service_options);
   int port = 0;
-  absl::StatusOr<std::unique_ptr<grpc::Server>> server =
+  absl::StatusOr<ServerHandle> server =
       StartServer(&service, listen, credentials, &port);
   if (!server.ok()) {
     std::cerr << "topologyd: --listen: " << server.status().message() << "\n";

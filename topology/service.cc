@@ -564,6 +564,13 @@ ControllerService::ControllerService(Controller* controller,
 ControllerService::~ControllerService() {
   Controller* controller = controller_.load();
   if (controller != nullptr) controller->SetListener(nullptr);
+  StopRelayStreams();
+}
+
+void ControllerService::StopRelayStreams() {
+  if (relay_streams_stopped_) return;
+  relay_streams_stopped_ = true;
+  // First the writer thread: a write must not start on a queue shut down.
   {
     absl::MutexLock lock(&ready_mu_);
     stopping_ = true;
@@ -573,6 +580,20 @@ ControllerService::~ControllerService() {
   // last one deleting it, before a queue reports its end.
   for (auto& queue : queues_) queue->Shutdown();
   for (std::thread& thread : queue_threads_) thread.join();
+  // Streams queued since the writer thread stopped are over: this only
+  // drops the queue's references.
+  std::vector<AssignmentWriter*> left;
+  {
+    absl::MutexLock lock(&ready_mu_);
+    left.swap(ready_);
+  }
+  for (AssignmentWriter* writer : left) writer->WriteQueued();
+}
+
+void ServerStopper::operator()(grpc::Server* server) const {
+  server->Shutdown(absl::ToChronoTime(absl::Now()));
+  service->StopRelayStreams();
+  delete server;
 }
 
 grpc::Service* ControllerService::relay_service() { return relay_.get(); }
@@ -731,7 +752,7 @@ void ControllerService::RemoveEventWriter(EventWriter* writer) {
   event_writers_.erase(writer);
 }
 
-absl::StatusOr<std::unique_ptr<grpc::Server>> StartServer(
+absl::StatusOr<ServerHandle> StartServer(
     ControllerService* service, const std::string& listen,
     std::shared_ptr<grpc::ServerCredentials> credentials, int* bound_port) {
   grpc::EnableDefaultHealthCheckService(true);
@@ -745,7 +766,8 @@ absl::StatusOr<std::unique_ptr<grpc::Server>> StartServer(
   builder.RegisterService(service->relay_service());
   builder.RegisterService(service->admin_service());
   service->AddCompletionQueues(&builder);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  ServerHandle server(builder.BuildAndStart().release(),
+                      ServerStopper{service});
   if (server == nullptr || *bound_port == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", listen));
   }

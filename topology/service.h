@@ -100,9 +100,12 @@ class ControllerService : public ControllerListener {
 
   // By StartServer: the completion queues (and their threads) before the
   // server is built, then waiting for Watch and Report calls once it runs.
-  // The server must be shut down before the service is destroyed.
   void AddCompletionQueues(grpc::ServerBuilder* builder);
   void AwaitRelayStreams();
+  // Once the server is shut down and before it is destroyed (ServerHandle
+  // does it): stops the writer thread, drains the completion queues (every
+  // call's last operation deletes it) and joins their threads. Idempotent.
+  void StopRelayStreams();
 
   // Only after Serving() returned OK.
   Controller* controller() { return controller_.load(); }
@@ -131,12 +134,21 @@ class ControllerService : public ControllerListener {
 
   std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> queues_;
   std::vector<std::thread> queue_threads_;
+  bool relay_streams_stopped_ = false;
 };
+
+// Destroys a server as its asynchronous calls need: shut down (at once, if
+// not yet), its completion queues drained, then deleted.
+struct ServerStopper {
+  ControllerService* service;
+  void operator()(grpc::Server* server) const;
+};
+using ServerHandle = std::unique_ptr<grpc::Server, ServerStopper>;
 
 // Starts a server with both services, gRPC health checking and server
 // reflection on `listen` (HOST:PORT, port 0 lets the kernel choose);
-// `*bound_port` gets the port.
-absl::StatusOr<std::unique_ptr<grpc::Server>> StartServer(
+// `*bound_port` gets the port. The service must outlive the server.
+absl::StatusOr<ServerHandle> StartServer(
     ControllerService* service, const std::string& listen,
     std::shared_ptr<grpc::ServerCredentials> credentials, int* bound_port);
 

@@ -38,7 +38,7 @@ constexpr char kToken[] = "s3cret";
 
 // Serves `service` on a loopback port the kernel chose, with an Admin stub
 // connected to it.
-void Serve(ControllerService* service, std::unique_ptr<grpc::Server>* server,
+void Serve(ControllerService* service, ServerHandle* server,
            std::string* address,
            std::unique_ptr<cascade::v1::Admin::Stub>* admin) {
   int port = 0;
@@ -133,7 +133,7 @@ class ServiceTest : public ::testing::Test {
   std::unique_ptr<JournalStore> store_;
   std::unique_ptr<Controller> controller_;
   std::unique_ptr<ControllerService> service_;
-  std::unique_ptr<grpc::Server> server_;
+  ServerHandle server_;
   std::string address_;
   std::unique_ptr<cascade::v1::Admin::Stub> admin_;
   std::map<std::string, std::unique_ptr<Relay>> relays_;
@@ -439,7 +439,7 @@ class Follower {
 
  private:
   std::unique_ptr<ControllerService> service_;
-  std::unique_ptr<grpc::Server> server_;
+  ServerHandle server_;
   std::string address_;
   std::unique_ptr<cascade::v1::Admin::Stub> admin_;
 };
