@@ -8,8 +8,10 @@
 #include "absl/strings/str_cat.h"
 
 namespace cascade::topology {
-
 namespace {
+
+// How long a session start waits for its channel to connect (RunSession).
+constexpr absl::Duration kConnectWait = absl::Seconds(1);
 
 absl::Status FromGrpc(const grpc::Status& status, absl::string_view what) {
   if (status.ok()) return absl::OkStatus();
@@ -102,10 +104,10 @@ std::shared_ptr<grpc::Channel> RelayClient::ChannelFor(
   std::shared_ptr<grpc::Channel>& channel = channels_[controller];
   if (channel == nullptr) {
     // gRPC's own reconnect backoff grows to two minutes; a restarted
-    // controller must see its relays back within the client's. Not
-    // GRPC_ARG_MIN_RECONNECT_BACKOFF_MS: gRPC takes it as the connect
-    // timeout, and at 100 ms the handshakes with a controller that hundreds
-    // of relays reach at once were cut off for seconds.
+    // controller must see its relays back within the client's (see also
+    // RunSession). Not GRPC_ARG_MIN_RECONNECT_BACKOFF_MS: gRPC takes it as
+    // the connect timeout, and at 100 ms the handshakes with a controller
+    // that hundreds of relays reach at once were cut off for seconds.
     grpc::ChannelArguments args;
     args.SetInt(
         GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS,
@@ -124,7 +126,16 @@ std::shared_ptr<grpc::Channel> RelayClient::ChannelFor(
 
 absl::Status RelayClient::RunSession(const std::string& controller,
                                      Redirect* redirect, bool* watched) {
-  auto stub = cascade::v1::RelayControl::NewStub(ChannelFor(controller));
+  std::shared_ptr<grpc::Channel> channel = ChannelFor(controller);
+  // Our own jittered backoff paces the attempts: without this, a channel
+  // whose controller was away fails calls at once with its cached error
+  // until gRPC's own next attempt, 10 s and more after the controller is
+  // back. The wait lets the attempt the reset starts finish first (bounded:
+  // a controller that is down costs at most this before the next one in
+  // the list is tried).
+  grpc::experimental::ChannelResetConnectionBackoff(channel.get());
+  channel->WaitForConnected(absl::ToChronoTime(absl::Now() + kConnectWait));
+  auto stub = cascade::v1::RelayControl::NewStub(channel);
 
   cascade::v1::RegisterRequest register_request;
   register_request.set_node_id(options_.node_id);
