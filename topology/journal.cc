@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -157,11 +158,36 @@ JournalStore::JournalStore(std::string dir) : dir_(std::move(dir)) {}
 
 JournalStore::~JournalStore() {
   if (fd_ >= 0) close(fd_);
+  if (lock_fd_ >= 0) close(lock_fd_);
+}
+
+absl::Status JournalStore::Lock() {
+  const std::string path = dir_ + "/lock";
+  lock_fd_ = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (lock_fd_ < 0) return ErrnoStatus("cannot open", path);
+  if (flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    const int error = errno;
+    close(lock_fd_);
+    lock_fd_ = -1;
+    if (error == EWOULDBLOCK) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "state directory ", dir_, " is in use by another topologyd (", path,
+          " is locked)"));
+    }
+    errno = error;
+    return ErrnoStatus("cannot lock", path);
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<RecoveredState> JournalStore::Recover() {
   if (mkdir(dir_.c_str(), 0700) != 0 && errno != EEXIST) {
     return ErrnoStatus("cannot create state directory", dir_);
+  }
+  // Two controllers appending to one journal would interleave their
+  // records: the second one refuses to start.
+  if (lock_fd_ < 0) {
+    if (absl::Status s = Lock(); !s.ok()) return s;
   }
   RecoveredState recovered;
   bool exists = false;

@@ -44,8 +44,11 @@ class JournalStore : public Store {
 
  private:
   absl::Status OpenJournalForAppend();
+  // Holds the directory's lock file (flock) for the store's life.
+  absl::Status Lock();
 
   std::string dir_;
+  int lock_fd_ = -1;
   int fd_ = -1;
   // Length of the intact part of the journal: where the next record goes.
   uint64_t size_ = 0;

@@ -187,4 +187,24 @@ TEST(JournalTest, DamagedSnapshotRefusesToStart) {
 }
 
 }  // namespace
+TEST(JournalTest, SecondStoreOnOneDirectoryIsRefused) {
+  const std::string dir = FreshDir("locked");
+  JournalStore first(dir);
+  ASSERT_TRUE(first.Recover().ok());
+  JournalStore second(dir);
+  absl::StatusOr<RecoveredState> refused = second.Recover();
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(refused.status().message().find("in use by another topologyd"),
+            std::string::npos)
+      << refused.status();
+}
+
+TEST(JournalTest, DirectoryIsFreeOnceTheStoreIsGone) {
+  const std::string dir = FreshDir("released");
+  { ASSERT_TRUE(JournalStore(dir).Recover().ok()); }
+  JournalStore again(dir);
+  EXPECT_TRUE(again.Recover().ok());
+}
+
 }  // namespace cascade::topology

@@ -759,6 +759,10 @@ absl::StatusOr<ServerHandle> StartServer(
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   builder.AddListeningPort(listen, std::move(credentials), bound_port);
+  // gRPC shares a port between servers by default (SO_REUSEPORT): a second
+  // controller started on a busy address would silently take half of the
+  // connections instead of failing.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   // A 100,000-node topology is about 7 MB of protobuf, beyond gRPC's 4 MB
   // default; relayctl raises its own limit to match.
   builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
