@@ -123,7 +123,7 @@ class ControllerService : public ControllerListener {
       watchers_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_set<EventWriter*> event_writers_ ABSL_GUARDED_BY(mu_);
 
-  // Starts the queued writers' writes until the service is destroyed.
+  // Starts the queued writers' writes until StopRelayStreams.
   void RunWriter();
   // Its own lock, never held while calling into a writer: Offer queues
   // under the controller's lock and mu_, the writer thread dequeues.
