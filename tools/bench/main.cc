@@ -856,8 +856,8 @@ absl::Status RunController(Context& context) {
       "\n== controller: topologyd on 127.0.0.1, fresh state dir; ApplyTopology "
       "timed until it returns (durable); then every node Registers, Watches "
       "(acking each version) and Reports every third of the lease from this "
-      "process (callback API, many streams per channel); the largest "
-      "province stops reporting\n");
+      "process (asynchronous API on 16 completion queues, many streams per "
+      "channel); the largest province stops reporting\n");
   std::printf(
       "push: from the controller's NODE_DOWN event for it (the expiry as the "
       "controller saw it, ms resolution) to the arrival of the last changed "
