@@ -180,6 +180,7 @@ void RelayCore::Apply(const RelayOptions& options) {
 void RelayCore::UseParent(size_t index) {
   parent_index_ = index;
   parent_heard_since_switch_ = false;
+  parent_chosen_at_ = now_;
   parent_last_heard_ = now_;
   if (leaving_parent_.has_value() &&
       IsActiveParent(leaving_parent_->parent.address)) {
@@ -299,9 +300,7 @@ void RelayCore::RebuildActiveList() {
     // Two children claiming one address: the first keeps it.
     if (!active_by_address_.emplace(child->address, child).second) return;
     active_.push_back(child);
-    watching_children_ = watching_children_ || !child->options.static_push;
   };
-  watching_children_ = false;
   for (const ChildOptions& c : options_.children) add(children_[c.id].get());
   for (auto& [id, child] : children_) {
     if (child->remove_at != absl::InfiniteFuture()) add(child.get());
@@ -715,7 +714,6 @@ void RelayCore::OnTick() {
 }
 
 absl::Time RelayCore::ChildReportDue() const {
-  if (!watching_children_) return absl::InfiniteFuture();
   // Media sent down tells the children we are alive as well as a report.
   return std::max(last_child_report_, last_fanout_) + options_.child_report;
 }
@@ -726,17 +724,21 @@ absl::Duration RelayCore::NextTick() {
 }
 
 absl::Time RelayCore::NextTickDue() const {
-  if (!NacksHeldBack()) {
-    for (const auto& [ssrc, stream] : streams_) {
-      if (stream->nacks.pending() > 0) return now_ + options_.busy_tick;
-    }
+  // A parent not heard since it was chosen is watched closely for one
+  // parent timeout, no longer: a parent that never answers (a wrong
+  // assignment, a relay not started yet) must not keep us waking every
+  // busy tick; 828 such relays spun a 2-core machine to load 700.
+  if (leaving_parent_.has_value() ||
+      (active_parent() != nullptr && !parent_heard_since_switch_ &&
+       now_ - parent_chosen_at_ < options_.parent_timeout)) {
+    return now_ + options_.busy_tick;
+  }
+  for (const auto& [ssrc, stream] : streams_) {
+    if (stream->nacks.pending() > 0) return now_ + options_.busy_tick;
   }
   // Otherwise only at the next deadline: on a machine running hundreds of
-  // relays, every wakeup costs more than the work it does. A parent that
-  // does not answer is no reason to wake more often: its keepalives and its
-  // silence have deadlines of their own.
+  // relays, every wakeup costs more than the work it does.
   absl::Time due = std::min(now_ + options_.idle_tick, ChildReportDue());
-  if (leaving_parent_.has_value()) due = std::min(due, leaving_parent_->until);
   if (active_parent() != nullptr) {
     due = std::min(due, ParentKeepaliveDue());
     if (options_.parent_timeout > absl::ZeroDuration()) {
@@ -768,18 +770,16 @@ void RelayCore::ExpireChildren() {
   if (changed) RebuildActiveList();
 }
 
-bool RelayCore::NacksHeldBack() const {
+void RelayCore::SendNacks() {
+  const Endpoint* parent = active_parent();
   // Retries sent to a silent parent, or to a new one that may not know us
   // yet, would be spent for nothing: keep them for the parent that answers
   // (this one again, or the next after a failover).
-  return !parent_heard_since_switch_ ||
-         now_ - parent_last_heard_ >
-             std::max(options_.nack.retry, options_.parent_timeout / 2);
-}
-
-void RelayCore::SendNacks() {
-  const Endpoint* parent = active_parent();
-  if (NacksHeldBack()) return;
+  if (!parent_heard_since_switch_ ||
+      now_ - parent_last_heard_ >
+          std::max(options_.nack.retry, options_.parent_timeout / 2)) {
+    return;
+  }
   for (auto& [ssrc, stream] : streams_) {
     if (stream->options.direction != Direction::kDown) continue;
     const uint64_t gave_up_before = stream->nacks.gave_up();
@@ -829,7 +829,11 @@ void RelayCore::SendToParent(const ParentOptions& parent,
 
 void RelayCore::SendChildReports() {
   last_child_report_ = now_;
-  if (!watching_children_) return;
+  // Only activated children are relays that watch for a dead parent; plain
+  // push endpoints get media only.
+  bool any = false;
+  for (const Child* c : active_) any = any || !c->options.static_push;
+  if (!any) return;
   PacketRef p = NewPacket();
   if (!p) return;
   rtp::SenderInfo info;

@@ -72,9 +72,9 @@ class RelayCore {
   // Timers: NACK retries, keyframe request pacing, keepalives, child
   // timeouts, parent failover. Call again within NextTick().
   void OnTick();
-  // How soon the next OnTick is due: busy_tick while repairs can be asked
-  // for, else the next deadline (parent silence, keepalive, child report,
-  // end of a parent switch), at most idle_tick away. The caller arms its
+  // How soon the next OnTick is due: busy_tick while repairs are pending or
+  // a parent is being changed, else the next deadline (parent silence,
+  // keepalive, child report), at most idle_tick away. The caller arms its
   // timer with it: a tick later than that finds the relay was not running,
   // and its parent's packets waiting unread are not taken for silence.
   absl::Duration NextTick();
@@ -136,7 +136,6 @@ class RelayCore {
   // Children are told we are alive this often, by media or by a report.
   absl::Time ChildReportDue() const;
   absl::Time NextTickDue() const;
-  bool NacksHeldBack() const;
   void FailOver();
   // Makes options_.parents[index] the active parent (out of range: none);
   // it is activated at once.
@@ -166,13 +165,11 @@ class RelayCore {
   absl::flat_hash_map<uint32_t, std::unique_ptr<Stream>> streams_;
   absl::flat_hash_map<std::string, std::unique_ptr<Child>> children_;
   absl::flat_hash_map<Endpoint, Child*> active_by_address_;
-  // Some active child is activated (not a plain push endpoint): a relay or
-  // site that watches for a dead parent and needs our reports.
-  bool watching_children_ = false;
   std::vector<Child*> active_;  // fan-out list
   size_t parent_index_ = 0;
   absl::Time parent_last_heard_;
   bool parent_heard_since_switch_ = false;
+  absl::Time parent_chosen_at_ = absl::InfinitePast();
   bool any_parent_heard_ = false;
   struct LeavingParent {
     ParentOptions parent;

@@ -70,12 +70,11 @@ struct RelayOptions {
   absl::Duration parent_switch_overlap = absl::Seconds(1);
   absl::Duration removed_child_grace = absl::Seconds(2);
 
-  // Timer resolution (relay_core.h, NextTick): busy_tick while repairing;
-  // otherwise ticks come at deadlines, at least every idle_tick. Only slow
-  // timers (ring expiry, child_timeout) wait for that: every wakeup counts
-  // with hundreds of relays on one machine.
+  // Timer resolution (relay_core.h, NextTick): busy_tick while repairing or
+  // switching; otherwise ticks come at deadlines, at least every idle_tick
+  // (child expiry, ring expiry).
   absl::Duration busy_tick = absl::Milliseconds(5);
-  absl::Duration idle_tick = absl::Seconds(1);
+  absl::Duration idle_tick = absl::Milliseconds(250);
 };
 
 }  // namespace cascade::relay

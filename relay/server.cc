@@ -187,16 +187,9 @@ void RelayServer::ScheduleTick() {
   // silence deadline on, and a timer left at the old one wakes for nothing.
   const absl::Duration next = core_->NextTick();
   expected_tick_ = clock_.Now() + next;
-  // libuv counts from the loop's cached millisecond time, which lags by
-  // the work done since it was read: without the update and rounding up,
-  // the timer fires just before the deadline and the core asks for a
-  // second wakeup a millisecond later.
-  uv_update_time(&loop_);
   uv_timer_start(
       &timer_, [](uv_timer_t* h) { ServerOf(h)->OnTick(); },
-      std::max<int64_t>(1, absl::ToInt64Milliseconds(
-                               absl::Ceil(next, absl::Milliseconds(1)))),
-      0);
+      std::max<uint64_t>(1, absl::ToInt64Milliseconds(next)), 0);
 }
 
 void RelayServer::Apply(const RelayOptions& options) {
