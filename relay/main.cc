@@ -78,23 +78,31 @@ absl::StatusOr<cascade::v1::RelayConfig> LoadLocalConfig() {
   if (!absl::GetFlag(FLAGS_listen).empty()) {
     config.set_listen(absl::GetFlag(FLAGS_listen));
   }
-  if (const absl::Duration timeout = absl::GetFlag(FLAGS_parent_timeout);
-      timeout != absl::ZeroDuration()) {
-    if (timeout < absl::Milliseconds(10) || timeout > absl::Minutes(1)) {
+  // A timing flag set (not 0) overrides the config's value.
+  auto timing = [&](absl::string_view flag, absl::Duration value,
+                    absl::Duration max,
+                    void (cascade::v1::RelayTimings::*set)(uint32_t)) {
+    if (value == absl::ZeroDuration()) return absl::OkStatus();
+    if (value < absl::Milliseconds(10) || value > max) {
       return absl::InvalidArgumentError(
-          "--parent_timeout: must be between 10ms and 1m");
+          absl::StrCat("--", flag, ": must be between 10ms and ",
+                       absl::FormatDuration(max)));
     }
-    config.mutable_timings()->set_parent_timeout_ms(
-        static_cast<uint32_t>(absl::ToInt64Milliseconds(timeout)));
+    (config.mutable_timings()->*set)(
+        static_cast<uint32_t>(absl::ToInt64Milliseconds(value)));
+    return absl::OkStatus();
+  };
+  if (absl::Status s = timing(
+          "parent_timeout", absl::GetFlag(FLAGS_parent_timeout),
+          absl::Minutes(1), &cascade::v1::RelayTimings::set_parent_timeout_ms);
+      !s.ok()) {
+    return s;
   }
-  if (const absl::Duration keepalive = absl::GetFlag(FLAGS_keepalive);
-      keepalive != absl::ZeroDuration()) {
-    if (keepalive < absl::Milliseconds(10) || keepalive > absl::Seconds(10)) {
-      return absl::InvalidArgumentError(
-          "--keepalive: must be between 10ms and 10s");
-    }
-    config.mutable_timings()->set_parent_keepalive_ms(
-        static_cast<uint32_t>(absl::ToInt64Milliseconds(keepalive)));
+  if (absl::Status s =
+          timing("keepalive", absl::GetFlag(FLAGS_keepalive), absl::Seconds(10),
+                 &cascade::v1::RelayTimings::set_parent_keepalive_ms);
+      !s.ok()) {
+    return s;
   }
   if (!absl::GetFlag(FLAGS_source).empty()) {
     if (absl::StatusOr<Endpoint> e =
