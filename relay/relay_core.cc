@@ -216,10 +216,16 @@ void RelayCore::CheckParent() {
 }
 
 absl::Duration RelayCore::ParentTimeout() const {
-  return any_parent_heard_
-             ? options_.parent_timeout * (1 << std::min(recent_failovers_, 4))
-             : std::max(options_.parent_timeout,
-                        options_.parent_startup_timeout);
+  const absl::Duration timeout =
+      any_parent_heard_
+          ? options_.parent_timeout * (1 << std::min(recent_failovers_, 4))
+          : std::max(options_.parent_timeout, options_.parent_startup_timeout);
+  // A parent the controller just gave us may get its own orders later
+  // than we did: while the old one still feeds us it gets the whole
+  // overlap to answer, rather than a failover to a third parent.
+  return leaving_parent_.has_value()
+             ? std::max(timeout, options_.parent_switch_overlap)
+             : timeout;
 }
 
 absl::Time RelayCore::ParentKeepaliveDue() const {

@@ -634,6 +634,25 @@ TEST_F(RelayCoreTest, TicksOftenOnlyWhileRepairingOrChangingParent) {
   EXPECT_EQ(core_.NextTick(), absl::Milliseconds(100));
 }
 
+TEST_F(RelayCoreTest, NewParentGetsTheOverlapToAnswerWhileTheOldOneFeedsUs) {
+  RelayOptions o = WithStandby();
+  core_.Apply(o);
+  Receive(kParent, RtpPacket(kVideo, 1, 0, kSlice));
+  // The controller moves us to the standby; it has not heard of us yet.
+  std::swap(o.parents[0], o.parents[1]);
+  core_.Apply(o);
+  ASSERT_NE(core_.leaving_parent(), nullptr);
+  for (uint16_t seq = 2; seq < 10; ++seq) {
+    Run(absl::Milliseconds(100));
+    Receive(kParent, RtpPacket(kVideo, seq, 0, kSlice));
+  }
+  EXPECT_EQ(core_.counters().parent_failovers, 0u)
+      << "800 ms without an answer is within the overlap";
+  Receive(kStandby, RtpPacket(kVideo, 10, 0, kSlice));
+  EXPECT_EQ(core_.leaving_parent(), nullptr);
+  EXPECT_EQ(core_.counters().parent_failovers, 0u);
+}
+
 TEST_F(RelayCoreTest, ParentThatNeverAnswersDoesNotKeepUsBusy) {
   core_.Apply(WithStandby());
   int ticks = 0;
