@@ -86,12 +86,18 @@ namespace {
 constexpr int kExitFailed = 1;
 constexpr int kExitUsage = 2;
 constexpr int kExitInterrupted = 130;
-// Video this 2-core machine keeps up with at every site (docs/sim.md:
-// measured). National: 10,600 sites, one packet a frame.
-constexpr int kSouth19Kbps = 200;
-constexpr int kSouth19Fps = 15;
-constexpr int kNationalKbps = 60;
-constexpr int kNationalFps = 5;
+// What each scale runs unless told otherwise: video this 2-core machine
+// keeps up with (docs/sim.md: measured) and the liveness timers. National:
+// 10,600 sites, one packet a frame, renewing once a second.
+struct ScaleDefaults {
+  int kbps;
+  int fps;
+  absl::Duration parent_timeout;
+  absl::Duration keepalive;
+};
+constexpr ScaleDefaults kSouth19 = {200, 15, absl::Milliseconds(300),
+                                    absl::Milliseconds(250)};
+constexpr ScaleDefaults kNational = {60, 5, absl::Seconds(1), absl::Seconds(1)};
 // Debian's etcd-server installs it here.
 constexpr char kEtcdBinary[] = "/usr/bin/etcd";
 
@@ -163,8 +169,7 @@ int Main(const char* argv0) {
   if (scale != "south19" && scale != "national") {
     return Usage("--scale must be south19 or national, not \"" + scale + "\"");
   }
-  const int default_kbps = scale == "national" ? kNationalKbps : kSouth19Kbps;
-  const int default_fps = scale == "national" ? kNationalFps : kSouth19Fps;
+  const ScaleDefaults& defaults = scale == "national" ? kNational : kSouth19;
   if (!topology_name.empty()) {
     absl::StatusOr<topology::TopologyText> text =
         topology::ReadTopologyFile(topology_name);
@@ -263,10 +268,10 @@ int Main(const char* argv0) {
   if (absl::GetFlag(FLAGS_bitrate) > 0) {
     scenario.set_video_kbps(absl::GetFlag(FLAGS_bitrate));
   }
-  if (scenario.video_kbps() == 0) scenario.set_video_kbps(default_kbps);
+  if (scenario.video_kbps() == 0) scenario.set_video_kbps(defaults.kbps);
   if (absl::GetFlag(FLAGS_fps) > 0)
     scenario.set_frame_rate(absl::GetFlag(FLAGS_fps));
-  if (scenario.frame_rate() == 0) scenario.set_frame_rate(default_fps);
+  if (scenario.frame_rate() == 0) scenario.set_frame_rate(defaults.fps);
   for (cascade::v1::Stream& stream : *topology.mutable_streams()) {
     if (stream.direction() == cascade::v1::DIRECTION_DOWNSTREAM) {
       stream.set_bitrate_kbps(scenario.video_kbps());
@@ -313,11 +318,9 @@ int Main(const char* argv0) {
   options.controller = mode == "controller";
   if (store == "etcd") options.etcd = kEtcdBinary;
   options.leader_ttl = leader_ttl;
-  const bool national = scale == "national";
   options.parent_timeout = absl::GetFlag(FLAGS_parent_timeout);
   if (options.parent_timeout == absl::ZeroDuration()) {
-    options.parent_timeout =
-        national ? absl::Seconds(1) : absl::Milliseconds(300);
+    options.parent_timeout = defaults.parent_timeout;
   }
   if (options.parent_timeout < absl::Milliseconds(50) ||
       options.parent_timeout > absl::Seconds(5)) {
@@ -325,7 +328,7 @@ int Main(const char* argv0) {
   }
   options.keepalive = absl::GetFlag(FLAGS_keepalive);
   if (options.keepalive == absl::ZeroDuration()) {
-    options.keepalive = national ? absl::Seconds(1) : absl::Milliseconds(250);
+    options.keepalive = defaults.keepalive;
   }
   if (options.keepalive < absl::Milliseconds(10) ||
       options.keepalive > absl::Seconds(5)) {
