@@ -42,8 +42,8 @@ cascade::v1::RelayStats StatsOf(const RelayCore& core) {
 }
 
 ControllerLink::ControllerLink(ControllerLinkOptions options,
-                               RelayServer* server)
-    : local_(std::move(options.local)), server_(server) {
+                               RelayServer* server, RelayInstance* relay)
+    : local_(std::move(options.local)), server_(server), relay_(relay) {
   options.client.stats = [this] { return Stats(); };
   client_ =
       std::make_unique<topology::RelayClient>(std::move(options.client), this);
@@ -60,7 +60,7 @@ absl::Status ControllerLink::OnAssignment(
   absl::StatusOr<RelayOptions> options =
       AssignmentToOptions(assignment, local_);
   if (!options.ok()) {
-    LOG(WARNING) << "refusing " << options.status().message()
+    LOG(WARNING) << relay_->id() << ": refusing " << options.status().message()
                  << "; keeping the running settings";
     return options.status();
   }
@@ -69,30 +69,29 @@ absl::Status ControllerLink::OnAssignment(
   // The control plane must never cut a relay off from its media.
   const bool keep_parents = options->parents.empty();
   auto shared = std::make_shared<RelayOptions>(*std::move(options));
-  RelayServer* server = server_;
+  RelayInstance* relay = relay_;
   if (!server_->RunOnLoop(
-          [server, shared, keep_parents] {
-            if (keep_parents)
-              shared->parents = server->core().options().parents;
-            server->Apply(*shared);
+          [relay, shared, keep_parents] {
+            if (keep_parents) shared->parents = relay->core().options().parents;
+            relay->Apply(*shared);
           },
           kLoopTimeout)) {
     return absl::UnavailableError(absl::StrCat(
         "assignment version ", assignment.version(), ": relay loop busy"));
   }
-  LOG(INFO) << "applied assignment version " << assignment.version() << ": "
-            << shared->parents.size() << " parents"
-            << (keep_parents ? " (none assigned: kept)" : "") << ", "
-            << shared->children.size() << " children, "
+  LOG(INFO) << relay_->id() << ": applied assignment version "
+            << assignment.version() << ": " << shared->parents.size()
+            << " parents" << (keep_parents ? " (none assigned: kept)" : "")
+            << ", " << shared->children.size() << " children, "
             << shared->streams.size() << " streams";
   return absl::OkStatus();
 }
 
 cascade::v1::RelayStats ControllerLink::Stats() {
   auto stats = std::make_shared<cascade::v1::RelayStats>();
-  RelayServer* server = server_;
+  RelayInstance* relay = relay_;
   // Unanswered: an empty report still renews the lease.
-  if (!server_->RunOnLoop([server, stats] { *stats = StatsOf(server->core()); },
+  if (!server_->RunOnLoop([relay, stats] { *stats = StatsOf(relay->core()); },
                           kLoopTimeout)) {
     return {};
   }

@@ -14,6 +14,7 @@
 #include "proto/controller.pb.h"
 #include "proto/relay_config.pb.h"
 #include "relay/relay_core.h"
+#include "relay/relay_instance.h"
 #include "relay/server.h"
 #include "topology/client/relay_client.h"
 
@@ -34,8 +35,9 @@ cascade::v1::RelayStats StatsOf(const RelayCore& core);
 
 class ControllerLink : public topology::AssignmentListener {
  public:
-  // `server` must outlive the link.
-  ControllerLink(ControllerLinkOptions options, RelayServer* server);
+  // The link of `relay`, one of `server`'s relays; both must outlive it.
+  ControllerLink(ControllerLinkOptions options, RelayServer* server,
+                 RelayInstance* relay);
   ~ControllerLink() override;
 
   void Start();
@@ -49,6 +51,7 @@ class ControllerLink : public topology::AssignmentListener {
 
   const cascade::v1::RelayConfig local_;
   RelayServer* const server_;
+  RelayInstance* const relay_;
   std::unique_ptr<topology::RelayClient> client_;
 };
 

@@ -12,14 +12,18 @@
 namespace cascade::relay {
 namespace {
 
-// A running relay server (its loop on a thread) and a link that is never
-// started: assignments are handed to it directly, as the client would.
+// A running relay server with two relays on its loop (a thread) and a link
+// for the first that is never started: assignments are handed to it
+// directly, as the client would.
 class ControllerLinkTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ServerOptions options;
-    options.relay.node_id = "r";
-    options.relay.listen = *Endpoint::Parse("127.0.0.1:0");
+    for (const char* id : {"r", "other"}) {
+      RelayOptions& relay = options.relays.emplace_back();
+      relay.node_id = id;
+      relay.listen = *Endpoint::Parse("127.0.0.1:0");
+    }
     options.pool_slots = 1024;
     absl::StatusOr<std::unique_ptr<RelayServer>> server =
         RelayServer::Create(std::move(options));
@@ -32,7 +36,8 @@ class ControllerLinkTest : public ::testing::Test {
     link.client.node_id = "r";
     link.local.set_node_id("r");
     link.local.set_listen("127.0.0.1:0");
-    link_ = std::make_unique<ControllerLink>(std::move(link), server_.get());
+    link_ = std::make_unique<ControllerLink>(std::move(link), server_.get(),
+                                             server_->relays()[0].get());
   }
 
   void TearDown() override {
@@ -43,13 +48,12 @@ class ControllerLinkTest : public ::testing::Test {
     server_.reset();
   }
 
-  // The core's stats, read on the loop thread.
-  cascade::v1::RelayStats Stats() {
+  // The stats of relay `index`'s core, read on the loop thread.
+  cascade::v1::RelayStats Stats(size_t index = 0) {
     auto stats = std::make_shared<cascade::v1::RelayStats>();
-    RelayServer* server = server_.get();
+    RelayInstance* relay = server_->relays()[index].get();
     EXPECT_TRUE(server_->RunOnLoop(
-        [server, stats] { *stats = StatsOf(server->core()); },
-        absl::Seconds(5)));
+        [relay, stats] { *stats = StatsOf(relay->core()); }, absl::Seconds(5)));
     return *stats;
   }
 
@@ -85,6 +89,9 @@ TEST_F(ControllerLinkTest, AppliesOnTheLoopAndRefusesBadAssignments) {
   cascade::v1::RelayStats stats = Stats();
   EXPECT_EQ(stats.active_children(), 1u);
   EXPECT_EQ(stats.receiving_from(), "up");
+  // The other relay on the loop keeps its own settings.
+  EXPECT_EQ(Stats(1).active_children(), 0u);
+  EXPECT_EQ(Stats(1).receiving_from(), "");
 
   // A keyless activated child is refused; the running settings stay.
   absl::Status refused = link_->OnAssignment(Parse(R"pb(

@@ -9,6 +9,7 @@
 #include "absl/flags/flag.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "base/flags.h"
 #include "relay/config.h"
@@ -35,12 +36,20 @@ ABSL_FLAG(std::string, controller, "",
           "children and streams from its assignments, report stats. Needs "
           "--id and --listen (or --config). Unreachable: forwarding goes on "
           "with what runs, and the relay keeps retrying.");
+ABSL_FLAG(std::string, relays, "",
+          "Several relays in this process, as ID@IP:PORT,ID@IP:PORT,... "
+          "(instead of --id and --listen; needs --controller): each has its "
+          "own socket, forwarding core and controller link, and all share "
+          "one event loop thread and --metrics, which then serves "
+          "/metrics/ID per relay. For machines that host hundreds of relays "
+          "(relay-sim); --source and the timing flags apply to each.");
 ABSL_FLAG(std::string, source, "",
           "IP:PORT of a plain source (the command center) accepted as the "
           "last parent; with --controller, the parent of a relay the "
           "controller assigns none (the tree's root).");
 ABSL_FLAG(std::string, port_file, "",
-          "Once bound, write \"udp=PORT\\nmetrics=PORT\\n\" to this file.");
+          "Once bound, write \"udp=PORT\\nmetrics=PORT\\n\" to this file "
+          "(with --relays, a line \"udp.ID=PORT\" per relay).");
 ABSL_FLAG(absl::Duration, parent_timeout, absl::ZeroDuration(),
           "Fail over to the next parent when the active one has been silent "
           "this long, e.g. 300ms; while no media flows, a relay sends its own "
@@ -118,6 +127,37 @@ absl::StatusOr<cascade::v1::RelayConfig> LoadLocalConfig() {
   return config;
 }
 
+struct RelaySpec {
+  std::string id;
+  std::string listen;
+};
+
+// --relays: ID@IP:PORT,... with distinct ids.
+absl::StatusOr<std::vector<RelaySpec>> ParseRelays(absl::string_view list) {
+  std::vector<RelaySpec> relays;
+  for (absl::string_view item : absl::StrSplit(list, ',')) {
+    const size_t at = item.find('@');
+    if (at == absl::string_view::npos || at == 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("\"", item, "\" is not ID@IP:PORT"));
+    }
+    RelaySpec spec{std::string(item.substr(0, at)),
+                   std::string(item.substr(at + 1))};
+    if (absl::StatusOr<Endpoint> e = Endpoint::Parse(spec.listen); !e.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(spec.id, ": ", e.status().message()));
+    }
+    for (const RelaySpec& other : relays) {
+      if (other.id == spec.id) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("relay ", spec.id, " given twice"));
+      }
+    }
+    relays.push_back(std::move(spec));
+  }
+  return relays;
+}
+
 absl::StatusOr<RelayOptions> OptionsOf(const cascade::v1::RelayConfig& config) {
   absl::StatusOr<RelayOptions> options = ToOptions(config);
   const std::string path = absl::GetFlag(FLAGS_config);
@@ -136,7 +176,20 @@ absl::StatusOr<RelayOptions> LoadOptions() {
 
 int Main() {
   const std::string controller = absl::GetFlag(FLAGS_controller);
-  if (absl::GetFlag(FLAGS_config).empty()) {
+  std::vector<RelaySpec> several;
+  if (!absl::GetFlag(FLAGS_relays).empty()) {
+    if (controller.empty()) Fail("--relays needs --controller");
+    if (!absl::GetFlag(FLAGS_config).empty() ||
+        !absl::GetFlag(FLAGS_id).empty() ||
+        !absl::GetFlag(FLAGS_listen).empty()) {
+      Fail("--relays replaces --config, --id and --listen");
+    }
+    absl::StatusOr<std::vector<RelaySpec>> relays =
+        ParseRelays(absl::GetFlag(FLAGS_relays));
+    if (!relays.ok())
+      Fail(absl::StrCat("--relays: ", relays.status().message()));
+    several = *std::move(relays);
+  } else if (absl::GetFlag(FLAGS_config).empty()) {
     if (controller.empty()) Fail("--config or --controller is required");
     if (absl::GetFlag(FLAGS_id).empty()) {
       Fail("--id is required with --controller and no --config");
@@ -152,13 +205,26 @@ int Main() {
       Fail(absl::StrCat("--controller: ", controllers.status().message()));
     }
   }
-  absl::StatusOr<cascade::v1::RelayConfig> local = LoadLocalConfig();
-  if (!local.ok()) Fail(local.status().message());
-  absl::StatusOr<RelayOptions> options = OptionsOf(*local);
-  if (!options.ok()) Fail(options.status().message());
+  absl::StatusOr<cascade::v1::RelayConfig> base = LoadLocalConfig();
+  if (!base.ok()) Fail(base.status().message());
+  // What each relay's assignments are laid over.
+  std::vector<cascade::v1::RelayConfig> locals;
+  if (several.empty()) {
+    locals.push_back(*std::move(base));
+  } else {
+    for (const RelaySpec& spec : several) {
+      cascade::v1::RelayConfig& local = locals.emplace_back(*base);
+      local.set_node_id(spec.id);
+      local.set_listen(spec.listen);
+    }
+  }
 
   ServerOptions server;
-  server.relay = *std::move(options);
+  for (const cascade::v1::RelayConfig& local : locals) {
+    absl::StatusOr<RelayOptions> options = OptionsOf(local);
+    if (!options.ok()) Fail(options.status().message());
+    server.relays.push_back(*std::move(options));
+  }
   if (!absl::GetFlag(FLAGS_metrics).empty()) {
     absl::StatusOr<Endpoint> metrics =
         Endpoint::Parse(absl::GetFlag(FLAGS_metrics));
@@ -178,22 +244,25 @@ int Main() {
     LOG(ERROR) << relay.status();
     return 1;
   }
-  std::unique_ptr<ControllerLink> link;
+  std::vector<std::unique_ptr<ControllerLink>> links;
   if (!controller.empty()) {
-    ControllerLinkOptions link_options;
-    link_options.client.controller = controller;
-    link_options.client.node_id = (*relay)->core().options().node_id;
-    link_options.client.media_address = (*relay)->local().ToString();
-    // Silent children reach the controller within a keepalive.
-    link_options.client.report_interval =
-        (*relay)->core().options().parent_keepalive;
-    link_options.local = *std::move(local);
-    link =
-        std::make_unique<ControllerLink>(std::move(link_options), relay->get());
-    link->Start();
+    for (size_t i = 0; i < locals.size(); ++i) {
+      RelayInstance* instance = (*relay)->relays()[i].get();
+      ControllerLinkOptions link_options;
+      link_options.client.controller = controller;
+      link_options.client.node_id = instance->id();
+      link_options.client.media_address = instance->local().ToString();
+      // Silent children reach the controller within a keepalive.
+      link_options.client.report_interval =
+          instance->core().options().parent_keepalive;
+      link_options.local = std::move(locals[i]);
+      links.push_back(std::make_unique<ControllerLink>(std::move(link_options),
+                                                       relay->get(), instance));
+      links.back()->Start();
+    }
   }
   (*relay)->Run();
-  if (link != nullptr) link->Stop();
+  for (const std::unique_ptr<ControllerLink>& link : links) link->Stop();
   return 0;
 }
 
@@ -209,7 +278,9 @@ int main(int argc, char** argv) {
       "[--metrics=IP:PORT]\n"
       "  relayd --controller=HOST:PORT[,HOST:PORT...] --id=NODE "
       "--listen=IP:PORT "
-      "[--source=IP:PORT] [--metrics=IP:PORT]");
+      "[--source=IP:PORT] [--metrics=IP:PORT]\n"
+      "  relayd --controller=HOST:PORT --relays=ID@IP:PORT,ID@IP:PORT,... "
+      "[--metrics=IP:PORT]");
   if (positional.size() > 1) {
     std::fprintf(stderr, "relayd: unexpected argument \"%s\" (see --help)\n",
                  positional[1]);

@@ -1,9 +1,9 @@
-// relayd's event loop: one libuv loop owning the UDP socket (watched with
-// uv_poll so it can use recvmmsg/sendmmsg), the forwarding core, a tick timer,
-// signals (SIGTERM/SIGINT drain, SIGHUP reload) and the metrics endpoint,
-// which runs an HTTP server in its own thread and asks the loop for a
-// snapshot through uv_async (RunOnLoop): the core is touched by the loop
-// thread only. The controller link (controller_link.h) uses the same path.
+// relayd's process: one libuv loop running one relay instance or several
+// (relay_instance.h: socket, core, tick timer each), signals (SIGTERM/SIGINT
+// drain, SIGHUP reload) and the metrics endpoint, which runs an HTTP server
+// in its own thread and asks the loop for a snapshot through uv_async
+// (RunOnLoop): cores are touched by the loop thread only. The controller
+// links (controller_link.h) use the same path.
 #ifndef CASCADE_RELAY_SERVER_H_
 #define CASCADE_RELAY_SERVER_H_
 
@@ -23,9 +23,8 @@
 #include "base/clock.h"
 #include "relay/endpoint.h"
 #include "relay/packet_pool.h"
-#include "relay/relay_core.h"
+#include "relay/relay_instance.h"
 #include "relay/relay_options.h"
-#include "relay/udp_socket.h"
 
 namespace httplib {
 class Server;
@@ -34,14 +33,18 @@ class Server;
 namespace cascade::relay {
 
 struct ServerOptions {
-  RelayOptions relay;
-  // Prometheus text on http://metrics/metrics; none when unset.
+  // The relays of this process, on distinct addresses and with distinct ids;
+  // at least one.
+  std::vector<RelayOptions> relays;
+  // Prometheus text on http://metrics/metrics (one relay) or
+  // /metrics/NODE_ID (several); none when unset.
   std::optional<Endpoint> metrics;
-  // Written once bound: "udp=PORT\nmetrics=PORT\n", so a caller that asked
-  // for port 0 learns the kernel's choice.
+  // Written once bound: "udp=PORT\nmetrics=PORT\n" (several relays:
+  // "udp.NODE_ID=PORT" lines), so a caller that asked for port 0 learns the
+  // kernel's choice.
   std::string port_file;
-  // SIGHUP calls this for new settings (e.g. re-reading the config file);
-  // none: SIGHUP is logged and ignored.
+  // SIGHUP calls this for the only relay's new settings (e.g. re-reading
+  // the config file); none: SIGHUP is logged and ignored.
   std::function<absl::StatusOr<RelayOptions>()> reload;
   size_t pool_slots = 1 << 17;
 };
@@ -54,55 +57,43 @@ class RelayServer {
   RelayServer(const RelayServer&) = delete;
   RelayServer& operator=(const RelayServer&) = delete;
 
-  // Runs until SIGTERM or SIGINT; then says goodbye to the children.
+  // Runs until SIGTERM or SIGINT; then every relay says goodbye to its
+  // children.
   void Run();
-  // Applies new settings; loop thread only (SIGHUP and RunOnLoop work).
-  void Apply(const RelayOptions& options);
   // From any thread but the loop's: runs `work` on the loop thread and
   // waits for it; false when the loop did not run it within `timeout` or is
   // stopping. `work` may still run after a timeout, so it must own what it
   // touches (capture by value or shared_ptr). Before Run() the work waits
   // for the loop to start.
   bool RunOnLoop(std::function<void()> work, absl::Duration timeout);
-  // The forwarding core; loop thread only.
-  const RelayCore& core() const { return *core_; }
-
-  const Endpoint& local() const { return socket_->local(); }
+  // The relays, in the order of ServerOptions::relays; loop thread only,
+  // apart from id() and local().
+  const std::vector<std::unique_ptr<RelayInstance>>& relays() const {
+    return relays_;
+  }
   int metrics_port() const { return metrics_port_; }
 
  private:
   explicit RelayServer(ServerOptions options);
   absl::Status Start();
-  void OnReadable();
-  // Everything waiting in the socket, up to kMaxBatchesPerWakeup batches.
-  void ReadAll();
-  void OnTick();
-  // Arms the tick timer for the core's NextTick().
-  void ScheduleTick();
+  absl::Status WritePortFile() const;
   void OnSignal(int signum);
   void ServeLoopRequests();
-  std::string RenderMetrics();
+  std::string RenderMetrics(RelayInstance* relay);
   // Called from the HTTP thread.
-  std::optional<std::string> RequestMetrics();
+  std::optional<std::string> RequestMetrics(RelayInstance* relay);
 
   ServerOptions options_;
   SystemClock clock_;
   PacketPool pool_;
-  std::unique_ptr<UdpSocket> socket_;
-  std::unique_ptr<RelayCore> core_;
-  std::vector<UdpSocket::Received> batch_;
 
   uv_loop_t loop_;
-  uv_poll_t poll_;
-  uv_timer_t timer_;
   uv_signal_t sigterm_, sigint_, sighup_;
   uv_async_t loop_async_;
   bool loop_ready_ = false;
+  // Cleared in ~RelayServer while the loop can still close their handles.
+  std::vector<std::unique_ptr<RelayInstance>> relays_;
 
-  // Loop lag: how late the tick timer fires.
-  absl::Time expected_tick_ = absl::InfiniteFuture();
-  absl::Duration lag_last_;
-  absl::Duration lag_max_;
   uint64_t reloads_ = 0;
   uint64_t reload_failures_ = 0;
 

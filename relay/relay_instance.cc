@@ -1,0 +1,170 @@
+#include "relay/relay_instance.h"
+
+#include <glog/logging.h>
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace cascade::relay {
+namespace {
+
+// Datagrams read per readiness callback before the timers get a turn.
+constexpr int kMaxBatchesPerWakeup = 16;
+
+template <typename T>
+RelayInstance* InstanceOf(T* handle) {
+  return static_cast<RelayInstance*>(handle->data);
+}
+
+template <typename T>
+void CloseAndFree(T* handle) {
+  if (handle == nullptr) return;
+  handle->data = nullptr;
+  uv_close(reinterpret_cast<uv_handle_t*>(handle),
+           [](uv_handle_t* h) { delete reinterpret_cast<T*>(h); });
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<RelayInstance>> RelayInstance::Create(
+    const RelayOptions& options, uv_loop_t* loop, PacketPool* pool,
+    Clock* clock) {
+  std::unique_ptr<RelayInstance> relay(new RelayInstance(clock));
+  absl::StatusOr<std::unique_ptr<UdpSocket>> socket =
+      UdpSocket::Open(options.listen, pool);
+  if (!socket.ok()) {
+    return absl::Status(
+        socket.status().code(),
+        absl::StrCat(options.node_id, ": ", socket.status().message()));
+  }
+  relay->socket_ = *std::move(socket);
+  relay->core_ =
+      std::make_unique<RelayCore>(options, clock, pool, relay->socket_.get());
+  relay->poll_ = new uv_poll_t;
+  uv_poll_init(loop, relay->poll_, relay->socket_->fd());
+  relay->poll_->data = relay.get();
+  relay->timer_ = new uv_timer_t;
+  uv_timer_init(loop, relay->timer_);
+  relay->timer_->data = relay.get();
+  return relay;
+}
+
+RelayInstance::RelayInstance(Clock* clock) : clock_(clock) {
+  batch_.reserve(UdpSocket::kBatch);
+}
+
+RelayInstance::~RelayInstance() {
+  CloseAndFree(poll_);
+  CloseAndFree(timer_);
+  // The core and socket hold pool slots; the pool outlives us.
+  core_.reset();
+  socket_.reset();
+  batch_.clear();
+}
+
+void RelayInstance::Start() {
+  uv_poll_start(poll_, UV_READABLE, [](uv_poll_t* h, int status, int) {
+    if (status == 0 && h->data != nullptr) InstanceOf(h)->OnReadable();
+  });
+  ScheduleTick();
+}
+
+void RelayInstance::OnReadable() {
+  ReadAll();
+  // A gap just seen must be NACKed on time.
+  ScheduleTick();
+}
+
+void RelayInstance::ReadAll() {
+  for (int i = 0; i < kMaxBatchesPerWakeup; ++i) {
+    if (!socket_->ReceiveBatch(&batch_)) break;
+    for (const UdpSocket::Received& r : batch_) {
+      core_->OnDatagram(r.from, r.packet);
+    }
+    batch_.clear();
+    // Forward what arrived now; never wait to fill a batch.
+    socket_->Flush();
+  }
+}
+
+void RelayInstance::OnTick() {
+  lag_last_ = std::max(absl::ZeroDuration(), clock_->Now() - expected_tick_);
+  lag_max_ = std::max(lag_max_, lag_last_);
+  expected_tick_ = absl::InfiniteFuture();
+  // libuv runs timers before it polls: on a busy machine the parent's
+  // packets may be waiting unread while the silence deadline passes. Read
+  // them first, so a parent is never judged silent for our own delay.
+  ReadAll();
+  core_->OnTick();
+  socket_->Flush();
+  ScheduleTick();
+}
+
+void RelayInstance::ScheduleTick() {
+  // Re-armed after every batch, later too: media from the parent moves the
+  // silence deadline on, and a timer left at the old one wakes for nothing.
+  const absl::Duration next = core_->NextTick();
+  expected_tick_ = clock_->Now() + next;
+  uv_timer_start(
+      timer_,
+      [](uv_timer_t* h) {
+        if (h->data != nullptr) InstanceOf(h)->OnTick();
+      },
+      std::max<uint64_t>(1, absl::ToInt64Milliseconds(next)), 0);
+}
+
+void RelayInstance::Apply(const RelayOptions& options) {
+  RelayOptions applied = options;
+  if (options.listen != core_->options().listen) {
+    LOG(WARNING) << id() << ": listen address changes need a restart; keeping "
+                 << socket_->local().ToString();
+    applied.listen = core_->options().listen;
+  }
+  core_->Apply(applied);
+  socket_->Flush();
+  ScheduleTick();
+}
+
+void RelayInstance::SayGoodbye() {
+  core_->SayGoodbye();
+  socket_->Flush();
+}
+
+void RelayInstance::RenderMetrics(std::string* out) {
+  core_->RenderMetrics(out);
+  const UdpCounters& udp = socket_->counters();
+  auto counter = [&](absl::string_view name, absl::string_view help,
+                     uint64_t value) {
+    absl::StrAppend(out, "# HELP ", name, " ", help, "\n# TYPE ", name,
+                    " counter\n", name, " ", value, "\n");
+  };
+  auto gauge = [&](absl::string_view name, absl::string_view help,
+                   absl::string_view value) {
+    absl::StrAppend(out, "# HELP ", name, " ", help, "\n# TYPE ", name,
+                    " gauge\n", name, " ", value, "\n");
+  };
+  counter("relay_udp_recv_calls_total", "recvmmsg calls.", udp.recv_calls);
+  counter("relay_udp_send_calls_total", "sendmmsg calls.", udp.send_calls);
+  counter("relay_udp_datagrams_sent_total", "Datagrams the kernel took.",
+          udp.datagrams_sent);
+  counter("relay_udp_gso_messages_total",
+          "UDP GSO super-packets (several datagrams in one send).",
+          udp.gso_messages);
+  counter("relay_udp_send_errors_total", "Datagrams the kernel refused.",
+          udp.send_errors);
+  counter("relay_udp_recv_truncated_total",
+          "Datagrams larger than a packet slot, dropped.", udp.recv_truncated);
+  counter("relay_udp_recv_pool_empty_total",
+          "Datagrams discarded because no packet slot was free.",
+          udp.recv_pool_empty);
+  gauge("relay_loop_lag_seconds", "How late the last timer tick fired.",
+        absl::StrFormat("%.6f", absl::ToDoubleSeconds(lag_last_)));
+  gauge("relay_loop_lag_max_seconds",
+        "Worst tick lateness since the previous scrape.",
+        absl::StrFormat("%.6f", absl::ToDoubleSeconds(lag_max_)));
+  lag_max_ = absl::ZeroDuration();
+}
+
+}  // namespace cascade::relay

@@ -1,0 +1,80 @@
+// One relay on an event loop it shares with others: its UDP socket (watched
+// with uv_poll so it can use recvmmsg/sendmmsg), its forwarding core and its
+// tick timer. The loop, the packet pool and the clock belong to the server
+// (server.h), which may run several instances on one loop: a machine that
+// hosts hundreds of relays (relay-sim) then pays for one thread and one epoll
+// wakeup per batch of ready sockets instead of one process per relay.
+//
+// Loop thread only, apart from construction.
+#ifndef CASCADE_RELAY_RELAY_INSTANCE_H_
+#define CASCADE_RELAY_RELAY_INSTANCE_H_
+
+#include <uv.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "base/clock.h"
+#include "relay/endpoint.h"
+#include "relay/packet_pool.h"
+#include "relay/relay_core.h"
+#include "relay/relay_options.h"
+#include "relay/udp_socket.h"
+
+namespace cascade::relay {
+
+class RelayInstance {
+ public:
+  // Binds the socket; nothing runs until Start(). `loop`, `pool` and `clock`
+  // must outlive the instance.
+  static absl::StatusOr<std::unique_ptr<RelayInstance>> Create(
+      const RelayOptions& options, uv_loop_t* loop, PacketPool* pool,
+      Clock* clock);
+  // Closes the handles; the loop must run once more to free them.
+  ~RelayInstance();
+  RelayInstance(const RelayInstance&) = delete;
+  RelayInstance& operator=(const RelayInstance&) = delete;
+
+  // Starts reading and ticking.
+  void Start();
+  // Applies new settings (the listen address stays).
+  void Apply(const RelayOptions& options);
+  // Tells the children we are going, before the loop stops.
+  void SayGoodbye();
+  // Prometheus text of the core and the socket.
+  void RenderMetrics(std::string* out);
+
+  const RelayCore& core() const { return *core_; }
+  const std::string& id() const { return core_->options().node_id; }
+  const Endpoint& local() const { return socket_->local(); }
+
+ private:
+  explicit RelayInstance(Clock* clock);
+  void OnReadable();
+  // Everything waiting in the socket, up to kMaxBatchesPerWakeup batches.
+  void ReadAll();
+  void OnTick();
+  // Arms the tick timer for the core's NextTick().
+  void ScheduleTick();
+
+  Clock* const clock_;
+  std::unique_ptr<UdpSocket> socket_;
+  std::unique_ptr<RelayCore> core_;
+  std::vector<UdpSocket::Received> batch_;
+  // Heap handles, freed in their close callbacks (which may run after the
+  // instance is gone).
+  uv_poll_t* poll_ = nullptr;
+  uv_timer_t* timer_ = nullptr;
+
+  // Loop lag: how late the tick timer fires.
+  absl::Time expected_tick_ = absl::InfiniteFuture();
+  absl::Duration lag_last_;
+  absl::Duration lag_max_;
+};
+
+}  // namespace cascade::relay
+
+#endif  // CASCADE_RELAY_RELAY_INSTANCE_H_
