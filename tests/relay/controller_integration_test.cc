@@ -5,6 +5,7 @@
 // controller never stops media from a --config.
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -206,6 +207,76 @@ TEST_F(ControllerIntegrationTest, AssignmentsDriveMediaMovesAndReports) {
   } while (absl::Now() < deadline);
   EXPECT_EQ(root.stats().receiving_from(), "source");
   EXPECT_GT(root.stats().packets_in(), 0u);
+}
+
+// relayd --relays: p1 and p1-sb in one process on one loop, each with its
+// own socket, controller link and assignments, and a metrics page each.
+TEST_F(ControllerIntegrationTest, SeveralRelaysInOneProcessEachFollowTheirOwn) {
+  ASSERT_NO_FATAL_FAILURE(StartController());
+  UdpPeer source;
+  Site s1, s2;
+  auto nat = StartRelay("nat", {"--source=" + source.address().ToString()});
+  ASSERT_TRUE(nat);
+  auto both =
+      RelayProcess::Start("provinces", "",
+                          {"--controller=" + address_,
+                           "--relays=p1@127.0.0.1:0,p1-sb@127.0.0.1:0"});
+  ASSERT_TRUE(both.ok()) << both.status();
+  const Endpoint p1 = (*both)->address("p1");
+  const Endpoint sb = (*both)->address("p1-sb");
+  ASSERT_NE(p1.port, 0);
+  ASSERT_NE(sb.port, 0);
+  ASSERT_NE(p1, sb);
+
+  const std::string topology = tmp_ + "/topology.textproto";
+  std::ofstream(topology) << absl::Substitute(
+      kTopology, nat->address().ToString(), p1.ToString(), sb.ToString(),
+      s1.peer.address().ToString(), s2.peer.address().ToString());
+  Result applied = Relayctl({"apply", topology});
+  ASSERT_EQ(applied.code, 0) << applied.err;
+
+  uint16_t seq = 1;
+  auto got_from = [](const Site& s, const Endpoint& parent) {
+    return !s.from.empty() && s.from.back() == parent;
+  };
+  ASSERT_TRUE(Pump(source, nat->address(), &seq, {&s1, &s2},
+                   [&] { return got_from(s1, p1) && got_from(s2, p1); }))
+      << "s1 got " << s1.from.size() << ", s2 got " << s2.from.size();
+
+  // A move changes one relay of the process and not the other.
+  Result moved = Relayctl({"move", "s1", "--parent=p1-sb"});
+  ASSERT_EQ(moved.code, 0) << moved.err;
+  ASSERT_TRUE(WaitForAck("p1"));
+  ASSERT_TRUE(WaitForAck("p1-sb"));
+  Forget(s1);
+  Forget(s2);
+  ASSERT_TRUE(Pump(source, nat->address(), &seq, {&s1, &s2}, [&] {
+    return s1.from.size() >= 50 && s2.from.size() >= 50;
+  }));
+  for (const Endpoint& e : s1.from) EXPECT_EQ(e, sb);
+  for (const Endpoint& e : s2.from) EXPECT_EQ(e, p1);
+
+  // Each relay's page counts its own child; both report to the controller.
+  EXPECT_EQ((*both)->Metrics("/metrics/p1")["relay_children"], 1);
+  EXPECT_EQ((*both)->Metrics("/metrics/p1-sb")["relay_children"], 1);
+  EXPECT_TRUE((*both)->Metrics("/metrics").empty());
+  EXPECT_EQ(Show("p1").status(), cascade::v1::STATUS_UP);
+  EXPECT_EQ(Show("p1-sb").status(), cascade::v1::STATUS_UP);
+
+  (*both)->Signal(SIGTERM);
+  EXPECT_EQ((*both)->Wait(absl::Seconds(5)), 0);
+}
+
+TEST_F(ControllerIntegrationTest, RelaysFlagRefusesBadLists) {
+  for (const char* list :
+       {"p1", "p1@127.0.0.1:0,p1@127.0.0.1:0", "@127.0.0.1:0", "p1@nowhere"}) {
+    auto relay = RelayProcess::Start(
+        "bad", "",
+        {"--controller=127.0.0.1:1", std::string("--relays=") + list});
+    ASSERT_FALSE(relay.ok()) << list;
+    EXPECT_EQ(relay.status().message(), "relayd exited early with exit code 2")
+        << list;
+  }
 }
 
 // With --config and --controller, the config runs until the first

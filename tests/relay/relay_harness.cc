@@ -16,6 +16,7 @@
 #include <sstream>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -150,10 +151,17 @@ absl::StatusOr<std::unique_ptr<RelayProcess>> RelayProcess::Start(
     int udp = 0;
     while (std::getline(in, line)) {
       std::pair<std::string, std::string> kv = absl::StrSplit(line, '=');
+      int port = 0;
       if (kv.first == "udp") absl::SimpleAtoi(kv.second, &udp);
+      if (absl::StartsWith(kv.first, "udp.") &&
+          absl::SimpleAtoi(kv.second, &port)) {
+        p->relay_addresses_[kv.first.substr(4)] =
+            Endpoint{0x7f000001, static_cast<uint16_t>(port)};
+      }
       if (kv.first == "metrics") absl::SimpleAtoi(kv.second, &p->metrics_port_);
     }
-    if (udp != 0) {
+    // Written at once (rename): every relay's line is there.
+    if (udp != 0 || !p->relay_addresses_.empty()) {
       p->address_ = Endpoint{0x7f000001, static_cast<uint16_t>(udp)};
       return p;
     }
@@ -176,12 +184,18 @@ RelayProcess::~RelayProcess() {
   }
 }
 
-std::map<std::string, double> RelayProcess::Metrics() const {
+Endpoint RelayProcess::address(const std::string& id) const {
+  auto it = relay_addresses_.find(id);
+  return it == relay_addresses_.end() ? Endpoint{} : it->second;
+}
+
+std::map<std::string, double> RelayProcess::Metrics(
+    const std::string& path) const {
   std::map<std::string, double> out;
   httplib::Client client("127.0.0.1", metrics_port_);
   client.set_connection_timeout(2);
   client.set_read_timeout(3);
-  httplib::Result res = client.Get("/metrics");
+  httplib::Result res = client.Get(path.c_str());
   if (!res || res->status != 200) return out;
   std::istringstream lines(res->body);
   std::string line;

@@ -34,6 +34,8 @@ class UdpPeer {
   UdpPeer& operator=(const UdpPeer&) = delete;
 
   const Endpoint& address() const { return address_; }
+  // With --relays: the address of relay `id` (the port file's udp.ID).
+  Endpoint address(const std::string& id) const;
   void SendTo(const Endpoint& to, absl::Span<const uint8_t> bytes);
   // The next datagram, or nothing after `timeout`.
   std::optional<Bytes> Receive(absl::Duration timeout,
@@ -58,11 +60,15 @@ class RelayProcess {
   ~RelayProcess();
 
   const Endpoint& address() const { return address_; }
+  // With --relays: the address of relay `id` (the port file's udp.ID).
+  Endpoint address(const std::string& id) const;
   const std::string& config_path() const { return config_path_; }
   pid_t pid() const { return pid_; }
 
-  // Every sample of /metrics, "name{labels}" -> value; empty on failure.
-  std::map<std::string, double> Metrics() const;
+  // Every sample of /metrics (with --relays: /metrics/ID),
+  // "name{labels}" -> value; empty on failure.
+  std::map<std::string, double> Metrics(
+      const std::string& path = "/metrics") const;
   // One sample, 0 when absent.
   double Metric(const std::string& sample) const;
   // The sum of every sample whose name is `name` (any labels).
@@ -81,6 +87,7 @@ class RelayProcess {
   pid_t pid_ = -1;
   bool exited_ = false;
   Endpoint address_;
+  std::map<std::string, Endpoint> relay_addresses_;
   int metrics_port_ = 0;
   std::string config_path_;
 };

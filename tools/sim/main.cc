@@ -61,6 +61,10 @@ ABSL_FLAG(absl::Duration, leader_ttl, absl::Seconds(2),
 ABSL_FLAG(std::string, out, "sim-out",
           "directory for report.json, report.html, logs and configs");
 ABSL_FLAG(int, sites_per_probe, 300, "sites per relay-probe process");
+ABSL_FLAG(int, relays_per_process, 16,
+          "relays per relayd process in controller mode (relayd --relays): "
+          "a province's relays share one, standbys others; roots and relays "
+          "a step kills or revives run alone. 1: a process per relay");
 ABSL_FLAG(double, probe_interval, 0.2,
           "seconds between the probes' reports (the gap resolution)");
 ABSL_FLAG(absl::Duration, parent_timeout, absl::ZeroDuration(),
@@ -217,6 +221,9 @@ int Main(const char* argv0) {
   if (absl::GetFlag(FLAGS_sites_per_probe) < 1) {
     return Usage("--sites-per-probe must be at least 1");
   }
+  if (absl::GetFlag(FLAGS_relays_per_process) < 1) {
+    return Usage("--relays-per-process must be at least 1");
+  }
   const double interval = absl::GetFlag(FLAGS_probe_interval);
   if (!(interval >= 0.05 && interval <= 5)) {
     return Usage("--probe-interval must be within 0.05..5 seconds");
@@ -335,6 +342,7 @@ int Main(const char* argv0) {
     return Usage("--keepalive must be within 10ms..5s");
   }
   options.sites_per_probe = absl::GetFlag(FLAGS_sites_per_probe);
+  options.relays_per_process = absl::GetFlag(FLAGS_relays_per_process);
   options.probe_interval_s = interval;
   options.interrupted = &g_interrupted;
 

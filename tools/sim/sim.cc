@@ -77,6 +77,19 @@ std::string Host(const std::string& address) {
   return std::string(address.substr(0, address.rfind(':')));
 }
 
+// One relayd process and the relays it runs.
+struct RelayProcessGroup {
+  std::string name;
+  std::vector<const PlanRelay*> relays;
+  int generation = 0;  // starts after the first
+};
+
+// Where a relay serves its Prometheus text.
+struct MetricsPage {
+  std::string address;
+  std::string path;
+};
+
 class Simulation {
  public:
   Simulation(const NetworkPlan& plan, const SimOptions& options)
@@ -260,7 +273,8 @@ class Simulation {
     if (absl::Status s = WriteFile(Out("topology.textproto"), text); !s.ok()) {
       return s;
     }
-    return GroupSites();
+    if (absl::Status s = GroupSites(); !s.ok()) return s;
+    return GroupRelays();
   }
 
   // Sites in probe processes: one group per fault target (so a fault's
@@ -314,6 +328,67 @@ class Simulation {
           members.push_back(site.id);
         }
         run_.groups.push_back(std::move(group));
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  // Relays in relayd processes (relayd --relays), so that hundreds of
+  // relays cost a few dozen loop threads: the relays of a province (its
+  // active relay and its districts) share one, standbys share others, at
+  // most relays_per_process each. Roots (started with --source) and relays
+  // a step kills or revives run alone: kill -9 must hit exactly its relay.
+  // Standalone relays read one config file each, so they run alone too.
+  absl::Status GroupRelays() {
+    absl::flat_hash_set<std::string> alone(plan_.roots.begin(),
+                                           plan_.roots.end());
+    for (const cascade::v1::SimStep& step : options_.scenario.steps()) {
+      for (const std::string* node : {&step.kill(), &step.revive()}) {
+        if (node->empty()) continue;
+        absl::StatusOr<std::string> id = plan_.Resolve(*node);
+        if (!id.ok()) return id.status();
+        alone.insert(*id);
+      }
+    }
+    const int per_process =
+        options_.controller ? options_.relays_per_process : 1;
+    std::vector<std::string> keys;
+    absl::flat_hash_map<std::string, std::vector<int>> members;
+    for (size_t i = 0; i < plan_.relays.size(); ++i) {
+      const PlanRelay& relay = plan_.relays[i];
+      std::string key = relay.id;
+      if (relay.standby) {
+        key = "standbys";
+      } else if (!alone.contains(relay.id)) {
+        for (const std::string& id : plan_.PrimaryPath(relay.id)) {
+          const PlanRelay* above = plan_.relay(id);
+          if (above != nullptr && above->tier == cascade::v1::TIER_PROVINCIAL) {
+            key = "province " + id;
+            break;
+          }
+        }
+      }
+      if (alone.contains(relay.id)) key = relay.id;
+      if (!members.contains(key)) keys.push_back(key);
+      members[key].push_back(static_cast<int>(i));
+    }
+    for (const std::string& key : keys) {
+      const std::vector<int>& relays = members[key];
+      for (size_t start = 0; start < relays.size(); start += per_process) {
+        RelayProcessGroup group;
+        const size_t end = std::min(relays.size(), start + per_process);
+        for (size_t k = start; k < end; ++k) {
+          group.relays.push_back(&plan_.relays[relays[k]]);
+        }
+        // Named by its first relay: logs/NAME.log, ports/NAME.ports.
+        group.name = group.relays.front()->id;
+        if (group.relays.size() > 1) {
+          absl::StrAppend(&group.name, "+", group.relays.size() - 1);
+        }
+        for (const PlanRelay* relay : group.relays) {
+          relay_group_[relay->id] = relay_groups_.size();
+        }
+        relay_groups_.push_back(std::move(group));
       }
     }
     return absl::OkStatus();
@@ -481,59 +556,83 @@ class Simulation {
     return absl::OkStatus();
   }
 
+  // The process that runs relay `id`, as the supervisor knows it.
   std::string RelayProcess(const std::string& id) const {
-    auto it = relay_generation_.find(id);
-    const int generation = it == relay_generation_.end() ? 0 : it->second;
-    return generation == 0 ? "relayd " + id
-                           : absl::StrCat("relayd ", id, "#", generation);
+    const RelayProcessGroup& group = relay_groups_[relay_group_.at(id)];
+    return group.generation == 0
+               ? "relayd " + group.name
+               : absl::StrCat("relayd ", group.name, "#", group.generation);
   }
 
-  absl::Status StartRelay(const PlanRelay& relay) {
-    const std::string port_file = Out("ports/" + relay.id + ".ports");
+  absl::Status StartRelayGroup(const RelayProcessGroup& group) {
+    const PlanRelay& first = *group.relays.front();
+    const std::string port_file = Out("ports/" + group.name + ".ports");
     std::remove(port_file.c_str());
     std::vector<std::string> args = {
-        options_.relayd, "--metrics=" + Host(relay.address) + ":0",
+        options_.relayd, "--metrics=" + Host(first.address) + ":0",
         "--port_file=" + port_file,
         "--parent_timeout=" + absl::FormatDuration(options_.parent_timeout),
         "--keepalive=" + absl::FormatDuration(options_.keepalive)};
+    const std::string log = Out("logs/" + group.name + ".log");
     if (options_.controller) {
       // Parents, children, keys and streams come from topologyd; the root
       // takes the stream from the source.
-      args.insert(args.end(),
-                  {"--controller=" + control_plane_.Addresses(),
-                   "--id=" + relay.id, "--listen=" + relay.address});
-      if (relay.parents.empty())
+      args.push_back("--controller=" + control_plane_.Addresses());
+      if (group.relays.size() == 1) {
+        args.insert(args.end(),
+                    {"--id=" + first.id, "--listen=" + first.address});
+      } else {
+        std::vector<std::string> specs;
+        for (const PlanRelay* relay : group.relays) {
+          specs.push_back(relay->id + "@" + relay->address);
+        }
+        args.push_back("--relays=" + absl::StrJoin(specs, ","));
+      }
+      if (first.parents.empty()) {
         args.push_back("--source=" + plan_.source_address);
-      return supervisor_.Start(RelayProcess(relay.id), "relayd", args,
-                               Out("logs/" + relay.id + ".log"));
+      }
+      return supervisor_.Start(RelayProcess(first.id), "relayd", args, log);
     }
-    const std::string config = Out("config/" + relay.id + ".textproto");
+    const std::string config = Out("config/" + first.id + ".textproto");
     std::string text;
-    auto extra = extra_children_.find(relay.id);
+    auto extra = extra_children_.find(first.id);
     google::protobuf::TextFormat::PrintToString(
-        StandaloneConfig(plan_, relay,
+        StandaloneConfig(plan_, first,
                          extra == extra_children_.end()
                              ? std::vector<ExtraChild>{}
                              : extra->second),
         &text);
     if (absl::Status s = WriteFile(config, text); !s.ok()) return s;
     args.push_back("--config=" + config);
-    return supervisor_.Start(RelayProcess(relay.id), "relayd", args,
-                             Out("logs/" + relay.id + ".log"));
+    return supervisor_.Start(RelayProcess(first.id), "relayd", args, log);
   }
 
-  // The metrics address a relay wrote into its port file.
-  absl::StatusOr<std::string> WaitForRelay(const PlanRelay& relay,
-                                           absl::Time deadline) {
+  // Once the group's process has bound: where each of its relays serves
+  // its metrics.
+  absl::Status WaitForRelayGroup(const RelayProcessGroup& group,
+                                 absl::Time deadline) {
     absl::StatusOr<std::string> ports = WaitForFile(
-        Out("ports/" + relay.id + ".ports"), deadline, options_.interrupted);
+        Out("ports/" + group.name + ".ports"), deadline, options_.interrupted);
     if (!ports.ok()) {
       return absl::DeadlineExceededError(
-          absl::StrCat("relayd ", relay.id, " did not bind (see ",
-                       Out("logs/" + relay.id + ".log"), ")"));
+          absl::StrCat("relayd ", group.name, " did not bind (see ",
+                       Out("logs/" + group.name + ".log"), ")"));
     }
-    return absl::StrCat(Host(relay.address), ":",
-                        PortFileValue(*ports, "metrics"));
+    const std::string address =
+        absl::StrCat(Host(group.relays.front()->address), ":",
+                     PortFileValue(*ports, "metrics"));
+    for (const PlanRelay* relay : group.relays) {
+      metrics_[relay->id] = {address, group.relays.size() == 1
+                                          ? "/metrics"
+                                          : "/metrics/" + relay->id};
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::string> RelayMetrics(const std::string& id,
+                                           absl::Duration timeout) {
+    const MetricsPage& page = metrics_[id];
+    return HttpGet(page.address, page.path, timeout);
   }
 
   // In waves: hundreds of processes loading gRPC at once and registering
@@ -541,17 +640,20 @@ class Simulation {
   // while a bound wave keeps every start short.
   absl::Status StartRelays() {
     relays_started_ = absl::Now();
-    const std::vector<PlanRelay>& relays = plan_.relays;
-    for (size_t wave = 0; wave < relays.size(); wave += kRelayStartWave) {
-      const size_t end = std::min(relays.size(), wave + kRelayStartWave);
+    for (size_t wave = 0; wave < relay_groups_.size();
+         wave += kRelayStartWave) {
+      const size_t end = std::min(relay_groups_.size(), wave + kRelayStartWave);
       for (size_t i = wave; i < end; ++i) {
-        if (absl::Status s = StartRelay(relays[i]); !s.ok()) return s;
+        if (absl::Status s = StartRelayGroup(relay_groups_[i]); !s.ok()) {
+          return s;
+        }
       }
       const absl::Time deadline = absl::Now() + options_.startup_timeout;
       for (size_t i = wave; i < end; ++i) {
-        absl::StatusOr<std::string> metrics = WaitForRelay(relays[i], deadline);
-        if (!metrics.ok()) return metrics.status();
-        metrics_address_[relays[i].id] = *metrics;
+        if (absl::Status s = WaitForRelayGroup(relay_groups_[i], deadline);
+            !s.ok()) {
+          return s;
+        }
       }
     }
     return absl::OkStatus();
@@ -615,8 +717,7 @@ class Simulation {
       if (Interrupted()) return absl::CancelledError("interrupted");
       std::vector<std::string> still;
       for (const std::string& id : pending) {
-        absl::StatusOr<std::string> text =
-            HttpGet(metrics_address_[id], "/metrics", absl::Seconds(1));
+        absl::StatusOr<std::string> text = RelayMetrics(id, absl::Seconds(1));
         if (!text.ok() || MetricSum(*text, "relay_children") < expected[id]) {
           still.push_back(id);
         }
@@ -803,15 +904,16 @@ class Simulation {
           detail = "not a relay";
           break;
         }
-        ++relay_generation_[node];
-        absl::Status s = StartRelay(*relay);
-        absl::StatusOr<std::string> metrics =
-            s.ok() ? WaitForRelay(*relay, absl::Now() + absl::Seconds(10))
-                   : absl::StatusOr<std::string>(s);
-        ok = metrics.ok();
-        if (ok) metrics_address_[node] = *metrics;
+        // Alone in its process (GroupRelays).
+        RelayProcessGroup& group = relay_groups_[relay_group_.at(node)];
+        ++group.generation;
+        absl::Status s = StartRelayGroup(group);
+        if (s.ok()) {
+          s = WaitForRelayGroup(group, absl::Now() + absl::Seconds(10));
+        }
+        ok = s.ok();
         detail = ok ? "relayd started again with the same configuration"
-                    : std::string(metrics.status().message());
+                    : std::string(s.message());
         break;
       }
       case cascade::v1::SimStep::kDrain: {
@@ -963,7 +1065,7 @@ class Simulation {
     for (const PlanRelay& relay : plan_.relays) {
       if (!supervisor_.Running(RelayProcess(relay.id))) continue;
       absl::StatusOr<std::string> text =
-          HttpGet(metrics_address_[relay.id], "/metrics", absl::Seconds(2));
+          RelayMetrics(relay.id, absl::Seconds(2));
       if (!text.ok()) {
         run_.problems.push_back(absl::StrCat("metrics of ", relay.id, ": ",
                                              text.status().message()));
@@ -1053,8 +1155,10 @@ class Simulation {
   absl::flat_hash_map<std::string, std::string> tier_probe_keys_;
   absl::Time relays_started_;
   absl::flat_hash_map<std::string, absl::Time> probes_started_;
-  absl::flat_hash_map<std::string, std::string> metrics_address_;
-  absl::flat_hash_map<std::string, int> relay_generation_;
+  // The relayd processes, and which runs each relay.
+  std::vector<RelayProcessGroup> relay_groups_;
+  absl::flat_hash_map<std::string, size_t> relay_group_;
+  absl::flat_hash_map<std::string, MetricsPage> metrics_;
   // The SSRC of each upstream stream, by site (AddUpstreamStreams).
   absl::flat_hash_map<std::string, uint32_t> upstream_ssrc_;
   ControlPlane control_plane_;

@@ -32,6 +32,9 @@ struct SimOptions {
   bool controller = true;
   cascade::v1::SimScenario scenario;  // video_kbps and frame_rate resolved
   int sites_per_probe = 300;
+  // Relays per relayd process in controller mode (relayd --relays); 1: a
+  // process per relay.
+  int relays_per_process = 16;
   double probe_interval_s = 0.2;
   // Silence after which relays and sites fail over to their next parent.
   absl::Duration parent_timeout = absl::Milliseconds(300);
