@@ -184,9 +184,12 @@ TEST_F(SimTest, ShortScenarioMeetsTheCriteria) {
   EXPECT_EQ(drain.action(), "drain");
   EXPECT_GT(drain.affected_sites(), 0u);
   EXPECT_LT(drain.affected_sites(), report.sites_total());
-  // Every relay ran as its own relayd; every kind of process was measured
-  // (the revived relay is a process of its own).
-  EXPECT_EQ(report.cpu().at("relayd").processes(), report.relays_total() + 1);
+  // The relays shared relayd processes (the killed one ran alone, and its
+  // revival is one more); every kind of process was measured.
+  EXPECT_GT(report.relay_processes(), 1u);
+  EXPECT_LT(report.relay_processes(), report.relays_total());
+  EXPECT_EQ(report.cpu().at("relayd").processes(),
+            report.relay_processes() + 1);
   for (const char* kind :
        {"relayd", "relay-probe", "relay-source", "topologyd"}) {
     ASSERT_TRUE(report.cpu().contains(kind)) << kind;
@@ -279,6 +282,8 @@ TEST_F(SimTest, StandaloneModeMeetsTheCriteria) {
   EXPECT_FALSE(report.control_plane().assignments_pushed());
   EXPECT_EQ(report.problems_size(), 0) << report.problems(0);
   EXPECT_EQ(report.sites_all_packets(), 40u);
+  // One config file, one relayd each.
+  EXPECT_EQ(report.relay_processes(), report.relays_total());
   ASSERT_EQ(report.failover_size(), 7);
   for (const auto& fault : report.failover()) {
     EXPECT_LT(fault.longest_gap_ms(), 1000) << fault.label();
@@ -321,7 +326,8 @@ TEST(SimFlagsTest, BadFlagsAreRefusedWithExitCode2) {
       {{"--store=moon"}, "--store must be journal or etcd"},
       {{"--store=etcd", "--mode=standalone"},
        "--store=etcd needs --mode=controller"},
-      {{"--leader_ttl=1500ms"}, "--leader-ttl must be whole seconds"}};
+      {{"--leader_ttl=1500ms"}, "--leader-ttl must be whole seconds"},
+      {{"--relays_per_process=0"}, "--relays-per-process must be at least 1"}};
   for (const auto& [flags, message] : cases) {
     Supervisor supervisor;
     const std::string log = TempDir() + "/flags.log";

@@ -243,6 +243,7 @@ SimReport BuildReport(const NetworkPlan& plan, const SimRun& run) {
   report.set_keepalive_ms(absl::ToDoubleMilliseconds(run.keepalive));
   report.set_warmup_s(run.warmup_s);
   report.set_relays_total(static_cast<uint32_t>(plan.relays.size()));
+  report.set_relay_processes(static_cast<uint32_t>(run.relay_processes));
   report.set_sites_total(static_cast<uint32_t>(plan.sites.size()));
   for (const std::string& problem : run.problems) report.add_problems(problem);
   for (const auto& [name, value] : run.relay_metrics) {

@@ -50,6 +50,8 @@ struct SimRun {
   absl::Duration parent_timeout;
   absl::Duration keepalive;
   std::vector<ProbeGroupRun> groups;
+  // relayd processes at the start.
+  int relay_processes = 0;
   std::optional<cascade::v1::SourceCounters> source;
   std::vector<cascade::v1::SimStepResult> steps;
   cascade::v1::SimControlPlane control_plane;

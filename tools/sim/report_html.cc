@@ -340,14 +340,15 @@ std::string ReportHtml(const SimReport& report) {
       kPlotStyle, ".problems li{color:#a33}</style></head><body>\n");
   absl::StrAppendFormat(
       &html,
-      "<h1>relay-sim: %s</h1><p>Topology <b>%s</b>, %d relays, %d sites; "
-      "mode <b>%s</b>; %.0f s of %u kbit/s video at %u fps%s; parent "
+      "<h1>relay-sim: %s</h1><p>Topology <b>%s</b>, %d relays (in %d relayd "
+      "processes), %d sites; mode <b>%s</b>; %.0f s of %u kbit/s video at %u "
+      "fps%s; parent "
       "timeout %.0f ms, keepalive %.0f ms.</p>\n",
       Escape(report.scenario()), Escape(report.topology()),
-      report.relays_total(), report.sites_total(), Escape(report.mode()),
-      report.duration_s(), report.video_kbps(), report.frame_rate(),
-      report.audio() ? " plus Opus audio" : "", report.parent_timeout_ms(),
-      report.keepalive_ms());
+      report.relays_total(), report.relay_processes(), report.sites_total(),
+      Escape(report.mode()), report.duration_s(), report.video_kbps(),
+      report.frame_rate(), report.audio() ? " plus Opus audio" : "",
+      report.parent_timeout_ms(), report.keepalive_ms());
   const double longest_gap = LongestKillGapMs(report);
   absl::StrAppendFormat(
       &html,

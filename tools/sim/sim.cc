@@ -391,6 +391,7 @@ class Simulation {
         relay_groups_.push_back(std::move(group));
       }
     }
+    run_.relay_processes = static_cast<int>(relay_groups_.size());
     return absl::OkStatus();
   }
 
