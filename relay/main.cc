@@ -28,7 +28,8 @@ ABSL_FLAG(std::string, listen, "",
           "IP:PORT of the UDP socket (RTP and RTCP); overrides the config's "
           "listen. Port 0: the kernel chooses (see --port-file).");
 ABSL_FLAG(std::string, metrics, "",
-          "IP:PORT to serve Prometheus text on /metrics; empty: no endpoint.");
+          "IP:PORT to serve Prometheus text on /metrics (with --relays: "
+          "/metrics/ID per relay); empty: no endpoint.");
 ABSL_FLAG(std::string, controller, "",
           "HOST:PORT of topologyd, or several as HOST:PORT,HOST:PORT,... (a "
           "group on etcd: the relay follows the others' redirects to the "
@@ -279,7 +280,8 @@ int main(int argc, char** argv) {
       "  relayd --controller=HOST:PORT[,HOST:PORT...] --id=NODE "
       "--listen=IP:PORT "
       "[--source=IP:PORT] [--metrics=IP:PORT]\n"
-      "  relayd --controller=HOST:PORT --relays=ID@IP:PORT,ID@IP:PORT,... "
+      "  relayd --controller=HOST:PORT[,HOST:PORT...] "
+      "--relays=ID@IP:PORT,ID@IP:PORT,... "
       "[--metrics=IP:PORT]");
   if (positional.size() > 1) {
     std::fprintf(stderr, "relayd: unexpected argument \"%s\" (see --help)\n",
