@@ -1,6 +1,6 @@
 // Translates the controller's Assignment (proto/topology.proto) into relayd's
 // configuration, so an assignment is validated by the same rules as a
-// --config file and applied through the same RelayServer::Apply path.
+// --config file and applied through the same RelayInstance::Apply path.
 #ifndef CASCADE_RELAY_ASSIGNMENT_H_
 #define CASCADE_RELAY_ASSIGNMENT_H_
 

@@ -24,7 +24,8 @@ class ControllerLinkTest : public ::testing::Test {
       relay.node_id = id;
       relay.listen = *Endpoint::Parse("127.0.0.1:0");
     }
-    options.pool_slots = 1024;
+    options.pages_per_relay = true;
+    options.pool_slots_per_relay = 1024;
     absl::StatusOr<std::unique_ptr<RelayServer>> server =
         RelayServer::Create(std::move(options));
     ASSERT_TRUE(server.ok()) << server.status();

@@ -2,12 +2,15 @@
 #include <glog/logging.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
@@ -138,7 +141,8 @@ absl::StatusOr<std::vector<RelaySpec>> ParseRelays(absl::string_view list) {
   std::vector<RelaySpec> relays;
   for (absl::string_view item : absl::StrSplit(list, ',')) {
     const size_t at = item.find('@');
-    if (at == absl::string_view::npos || at == 0) {
+    if (at == absl::string_view::npos || at == 0 ||
+        std::any_of(item.begin(), item.end(), absl::ascii_isspace)) {
       return absl::InvalidArgumentError(
           absl::StrCat("\"", item, "\" is not ID@IP:PORT"));
     }
@@ -221,6 +225,7 @@ int Main() {
   }
 
   ServerOptions server;
+  server.pages_per_relay = !several.empty();
   for (const cascade::v1::RelayConfig& local : locals) {
     absl::StatusOr<RelayOptions> options = OptionsOf(local);
     if (!options.ok()) Fail(options.status().message());
@@ -263,7 +268,13 @@ int Main() {
     }
   }
   (*relay)->Run();
-  for (const std::unique_ptr<ControllerLink>& link : links) link->Stop();
+  // Together: each may wait out a call's deadline to an unreachable
+  // controller.
+  std::vector<std::thread> stopping;
+  for (const std::unique_ptr<ControllerLink>& link : links) {
+    stopping.emplace_back([&link] { link->Stop(); });
+  }
+  for (std::thread& t : stopping) t.join();
   return 0;
 }
 

@@ -3,6 +3,7 @@
 #include <glog/logging.h>
 
 #include <algorithm>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -31,7 +32,8 @@ void CloseAndFree(T* handle) {
 absl::StatusOr<std::unique_ptr<RelayInstance>> RelayInstance::Create(
     const RelayOptions& options, uv_loop_t* loop, PacketPool* pool,
     Clock* clock) {
-  std::unique_ptr<RelayInstance> relay(new RelayInstance(clock));
+  std::unique_ptr<RelayInstance> relay(
+      new RelayInstance(options.node_id, clock));
   absl::StatusOr<std::unique_ptr<UdpSocket>> socket =
       UdpSocket::Open(options.listen, pool);
   if (!socket.ok()) {
@@ -42,16 +44,22 @@ absl::StatusOr<std::unique_ptr<RelayInstance>> RelayInstance::Create(
   relay->socket_ = *std::move(socket);
   relay->core_ =
       std::make_unique<RelayCore>(options, clock, pool, relay->socket_.get());
-  relay->poll_ = new uv_poll_t;
-  uv_poll_init(loop, relay->poll_, relay->socket_->fd());
-  relay->poll_->data = relay.get();
+  auto* poll = new uv_poll_t;
+  if (int err = uv_poll_init(loop, poll, relay->socket_->fd()); err != 0) {
+    delete poll;
+    return absl::InternalError(
+        absl::StrCat(options.node_id, ": uv_poll_init: ", uv_strerror(err)));
+  }
+  poll->data = relay.get();
+  relay->poll_ = poll;
   relay->timer_ = new uv_timer_t;
-  uv_timer_init(loop, relay->timer_);
+  uv_timer_init(loop, relay->timer_);  // cannot fail
   relay->timer_->data = relay.get();
   return relay;
 }
 
-RelayInstance::RelayInstance(Clock* clock) : clock_(clock) {
+RelayInstance::RelayInstance(std::string id, Clock* clock)
+    : id_(std::move(id)), clock_(clock) {
   batch_.reserve(UdpSocket::kBatch);
 }
 

@@ -48,11 +48,13 @@ class RelayInstance {
   void RenderMetrics(std::string* out);
 
   const RelayCore& core() const { return *core_; }
-  const std::string& id() const { return core_->options().node_id; }
+  // Any thread: fixed for the instance's life.
+  const std::string& id() const { return id_; }
+  // Any thread.
   const Endpoint& local() const { return socket_->local(); }
 
  private:
-  explicit RelayInstance(Clock* clock);
+  RelayInstance(std::string id, Clock* clock);
   void OnReadable();
   // Everything waiting in the socket, up to kMaxBatchesPerWakeup batches.
   void ReadAll();
@@ -60,6 +62,7 @@ class RelayInstance {
   // Arms the tick timer for the core's NextTick().
   void ScheduleTick();
 
+  const std::string id_;
   Clock* const clock_;
   std::unique_ptr<UdpSocket> socket_;
   std::unique_ptr<RelayCore> core_;

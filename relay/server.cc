@@ -4,6 +4,7 @@
 #include <httplib.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 
@@ -46,11 +47,19 @@ absl::StatusOr<std::unique_ptr<RelayServer>> RelayServer::Create(
 }
 
 RelayServer::RelayServer(ServerOptions options)
-    : options_(std::move(options)), pool_(options_.pool_slots) {}
+    : options_(std::move(options)),
+      pool_(options_.pool_slots_per_relay *
+            std::max<size_t>(1, options_.relays.size())) {}
 
 absl::Status RelayServer::Start() {
   if (options_.relays.empty()) {
     return absl::InvalidArgumentError("no relay to run");
+  }
+  if (options_.relays.size() > 1 && !options_.pages_per_relay) {
+    return absl::InvalidArgumentError("several relays need pages_per_relay");
+  }
+  if (options_.pages_per_relay && options_.reload) {
+    return absl::InvalidArgumentError("relays by id cannot be reloaded");
   }
   absl::flat_hash_set<std::string> ids;
   for (const RelayOptions& relay : options_.relays) {
@@ -89,7 +98,7 @@ absl::Status RelayServer::Start() {
       }
       res.set_content(*text, "text/plain; version=0.0.4");
     };
-    if (relays_.size() == 1) {
+    if (!options_.pages_per_relay) {
       http_->Get("/metrics", [this, serve](const httplib::Request&,
                                            httplib::Response& res) {
         serve(relays_.front().get(), res);
@@ -97,12 +106,18 @@ absl::Status RelayServer::Start() {
     } else {
       // One page per relay, as a process of its own would serve it: the
       // series carry no relay label, so pages cannot simply be joined.
+      // httplib's patterns are regexes: ids are looked up, never matched.
+      http_->Get(R"(/metrics/(.+))", [this, serve](const httplib::Request& req,
+                                                   httplib::Response& res) {
+        auto it = relay_by_id_.find(req.matches[1].str());
+        if (it == relay_by_id_.end()) {
+          res.status = 404;
+          return;
+        }
+        serve(it->second, res);
+      });
       for (const std::unique_ptr<RelayInstance>& relay : relays_) {
-        http_->Get("/metrics/" + relay->id(),
-                   [serve, r = relay.get()](const httplib::Request&,
-                                            httplib::Response& res) {
-                     serve(r, res);
-                   });
+        relay_by_id_[relay->id()] = relay.get();
       }
     }
     const std::string host = options_.metrics->IpString();
@@ -122,7 +137,7 @@ absl::Status RelayServer::Start() {
 
 absl::Status RelayServer::WritePortFile() const {
   std::string content;
-  if (relays_.size() == 1) {
+  if (!options_.pages_per_relay) {
     absl::StrAppend(&content, "udp=", relays_.front()->local().port, "\n");
   } else {
     for (const std::unique_ptr<RelayInstance>& relay : relays_) {
@@ -135,6 +150,12 @@ absl::Status RelayServer::WritePortFile() const {
 }
 
 RelayServer::~RelayServer() {
+  {
+    // No RunOnLoop waits on us any more.
+    std::lock_guard<std::mutex> lock(loop_mu_);
+    stopping_ = true;
+  }
+  loop_cv_.notify_all();
   if (http_ != nullptr) {
     http_->stop();
     if (http_thread_.joinable()) http_thread_.join();
@@ -174,7 +195,7 @@ void RelayServer::Run() {
 
 void RelayServer::OnSignal(int signum) {
   if (signum == SIGHUP) {
-    if (!options_.reload || relays_.size() != 1) {
+    if (!options_.reload) {
       LOG(INFO) << "SIGHUP: nothing to reload";
       return;
     }

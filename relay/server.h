@@ -18,11 +18,13 @@
 #include <thread>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "base/clock.h"
 #include "relay/endpoint.h"
 #include "relay/packet_pool.h"
+#include "relay/relay_core.h"
 #include "relay/relay_instance.h"
 #include "relay/relay_options.h"
 
@@ -36,17 +38,21 @@ struct ServerOptions {
   // The relays of this process, on distinct addresses and with distinct ids;
   // at least one.
   std::vector<RelayOptions> relays;
-  // Prometheus text on http://metrics/metrics (one relay) or
-  // /metrics/NODE_ID (several); none when unset.
+  // Each relay by its id (relayd --relays): metrics on /metrics/NODE_ID and
+  // "udp.NODE_ID=PORT" lines in the port file, however many there are.
+  // Otherwise the only relay serves /metrics and writes "udp=PORT".
+  bool pages_per_relay = false;
+  // Prometheus text over HTTP (see pages_per_relay); none when unset.
   std::optional<Endpoint> metrics;
-  // Written once bound: "udp=PORT\nmetrics=PORT\n" (several relays:
-  // "udp.NODE_ID=PORT" lines), so a caller that asked for port 0 learns the
-  // kernel's choice.
+  // Written once bound, with "metrics=PORT", so a caller that asked for
+  // port 0 learns the kernel's choice.
   std::string port_file;
   // SIGHUP calls this for the only relay's new settings (e.g. re-reading
-  // the config file); none: SIGHUP is logged and ignored.
+  // the config file); none: SIGHUP is logged and ignored. Refused with
+  // pages_per_relay.
   std::function<absl::StatusOr<RelayOptions>()> reload;
-  size_t pool_slots = 1 << 17;
+  // Packet buffers per relay, allocated as needed: the pool is shared.
+  size_t pool_slots_per_relay = 1 << 17;
 };
 
 class RelayServer {
@@ -93,6 +99,8 @@ class RelayServer {
   bool loop_ready_ = false;
   // Cleared in ~RelayServer while the loop can still close their handles.
   std::vector<std::unique_ptr<RelayInstance>> relays_;
+  // Written before the HTTP thread starts, then only read by it.
+  absl::flat_hash_map<std::string, RelayInstance*> relay_by_id_;
 
   uint64_t reloads_ = 0;
   uint64_t reload_failures_ = 0;

@@ -34,8 +34,6 @@ class UdpPeer {
   UdpPeer& operator=(const UdpPeer&) = delete;
 
   const Endpoint& address() const { return address_; }
-  // With --relays: the address of relay `id` (the port file's udp.ID).
-  Endpoint address(const std::string& id) const;
   void SendTo(const Endpoint& to, absl::Span<const uint8_t> bytes);
   // The next datagram, or nothing after `timeout`.
   std::optional<Bytes> Receive(absl::Duration timeout,

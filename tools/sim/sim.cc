@@ -32,8 +32,9 @@ namespace {
 constexpr char kSiteTier[] = "site";
 constexpr absl::Duration kPoll = absl::Milliseconds(50);
 constexpr absl::Duration kAdminDeadline = absl::Seconds(3);
-// Relays started before waiting for their ports (see StartRelays).
-constexpr size_t kRelayStartWave = 64;
+// relayd processes started before waiting for their ports (see
+// StartRelays).
+constexpr size_t kRelayProcessWave = 64;
 // The longest wait for relays to ack a change's assignments.
 constexpr absl::Duration kPushTimeout = absl::Seconds(10);
 // Beyond the leader's lease: etcd expiring it, a campaign, the new leader
@@ -81,7 +82,7 @@ std::string Host(const std::string& address) {
 struct RelayProcessGroup {
   std::string name;
   std::vector<const PlanRelay*> relays;
-  int generation = 0;  // starts after the first
+  int generation = 0;  // restarts so far (revive)
 };
 
 // Where a relay serves its Prometheus text.
@@ -386,7 +387,7 @@ class Simulation {
           absl::StrAppend(&group.name, "+", group.relays.size() - 1);
         }
         for (const PlanRelay* relay : group.relays) {
-          relay_group_[relay->id] = relay_groups_.size();
+          group_of_relay_[relay->id] = relay_groups_.size();
         }
         relay_groups_.push_back(std::move(group));
       }
@@ -559,7 +560,7 @@ class Simulation {
 
   // The process that runs relay `id`, as the supervisor knows it.
   std::string RelayProcess(const std::string& id) const {
-    const RelayProcessGroup& group = relay_groups_[relay_group_.at(id)];
+    const RelayProcessGroup& group = relay_groups_[group_of_relay_.at(id)];
     return group.generation == 0
                ? "relayd " + group.name
                : absl::StrCat("relayd ", group.name, "#", group.generation);
@@ -632,18 +633,24 @@ class Simulation {
 
   absl::StatusOr<std::string> RelayMetrics(const std::string& id,
                                            absl::Duration timeout) {
-    const MetricsPage& page = metrics_[id];
-    return HttpGet(page.address, page.path, timeout);
+    auto page = metrics_.find(id);
+    if (page == metrics_.end()) {
+      return absl::NotFoundError(absl::StrCat(id, " serves no metrics"));
+    }
+    return HttpGet(page->second.address, page->second.path, timeout);
   }
 
-  // In waves: hundreds of processes loading gRPC at once and registering
-  // together starve the controller (load average 650 at national scale),
-  // while a bound wave keeps every start short.
+  // In waves of processes: with a process per relay, 828 of them loading
+  // gRPC at once starved the machine (load average 650 at national scale);
+  // a bound wave keeps every start short. A wave of grouped processes
+  // registers up to a thousand relays at once, which topologyd takes in
+  // about 3 s.
   absl::Status StartRelays() {
     relays_started_ = absl::Now();
     for (size_t wave = 0; wave < relay_groups_.size();
-         wave += kRelayStartWave) {
-      const size_t end = std::min(relay_groups_.size(), wave + kRelayStartWave);
+         wave += kRelayProcessWave) {
+      const size_t end =
+          std::min(relay_groups_.size(), wave + kRelayProcessWave);
       for (size_t i = wave; i < end; ++i) {
         if (absl::Status s = StartRelayGroup(relay_groups_[i]); !s.ok()) {
           return s;
@@ -906,7 +913,7 @@ class Simulation {
           break;
         }
         // Alone in its process (GroupRelays).
-        RelayProcessGroup& group = relay_groups_[relay_group_.at(node)];
+        RelayProcessGroup& group = relay_groups_[group_of_relay_.at(node)];
         ++group.generation;
         absl::Status s = StartRelayGroup(group);
         if (s.ok()) {
@@ -1158,7 +1165,7 @@ class Simulation {
   absl::flat_hash_map<std::string, absl::Time> probes_started_;
   // The relayd processes, and which runs each relay.
   std::vector<RelayProcessGroup> relay_groups_;
-  absl::flat_hash_map<std::string, size_t> relay_group_;
+  absl::flat_hash_map<std::string, size_t> group_of_relay_;
   absl::flat_hash_map<std::string, MetricsPage> metrics_;
   // The SSRC of each upstream stream, by site (AddUpstreamStreams).
   absl::flat_hash_map<std::string, uint32_t> upstream_ssrc_;
