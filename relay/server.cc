@@ -151,7 +151,7 @@ absl::Status RelayServer::WritePortFile() const {
 
 RelayServer::~RelayServer() {
   {
-    // No RunOnLoop waits on us any more.
+    // Late RunOnLoop callers return at once (relayd stops its links first).
     std::lock_guard<std::mutex> lock(loop_mu_);
     stopping_ = true;
   }
