@@ -68,7 +68,10 @@ std::vector<int64_t> NackScheduler::TakeDue(absl::Time now) {
       it = pending_.erase(it);  // a late answer still counts on arrival
       ++gave_up_;
     } else {
-      missing.next_request = now + options_.retry_interval;
+      // Doubling, up to 2^10 times the first wait.
+      missing.next_request =
+          now +
+          options_.retry_interval * (1 << std::min(missing.requests - 1, 10));
       ++it;
     }
   }

@@ -2,8 +2,8 @@
 #define CASCADE_TOOLS_MEDIA_NACK_SCHEDULER_H_
 
 // Decides when a receiver asks for missing packets (RFC 4585 generic NACK):
-// a gap is requested after a short reordering wait, then again every retry
-// interval, a bounded number of times, and never once the parent's
+// a gap is requested after a short reordering wait, then again after
+// doubling intervals, a bounded number of times, and never once the parent's
 // retransmission ring can no longer hold it. Requests are paced within what
 // the parent answers (a token bucket like relayd's per-child one), oldest
 // first, and retries wait while repairs are still arriving, so a failover's
@@ -23,10 +23,18 @@ namespace media {
 
 struct NackOptions {
   absl::Duration reorder_wait = absl::Milliseconds(5);
+  // The wait before the first retry; each later one waits twice as long as
+  // the one before (60, 120, 240, 480 ms), and every retry also waits
+  // retry_interval after the latest repair.
   absl::Duration retry_interval = absl::Milliseconds(60);
-  // Requests actually sent per missing packet. A retry waits
-  // retry_interval after both its last request and the latest repair.
-  int max_requests = 3;
+  // Requests actually sent per missing packet. Five doubling intervals keep
+  // a site asking for about 0.9 s: a relay that lacks the packet too asks
+  // its own parent first (coalescing its children's requests) and forwards
+  // the answer to every child, and that copy can be lost as well. With three
+  // requests 60 ms apart, a site on a loaded national run had stopped asking
+  // before its district had the packet (2-16 sites lost one in the 1% loss
+  // phase); a slow (satellite) link needs the longer horizon too.
+  int max_requests = 5;
   // A packet missing this long is given up: a relay's retransmission ring
   // keeps about 2 s, so asking later only sends the request further up.
   absl::Duration give_up_after = absl::Seconds(2);

@@ -154,7 +154,24 @@ TEST(NackSchedulerTest, UnansweredRequestsAreRetriedThenGivenUp) {
   const Drive drive = DriveScheduler(
       nacks, options, absl::Seconds(1), absl::Milliseconds(3),
       absl::ZeroDuration(), [](int64_t seq) { return seq != 2; });
-  EXPECT_EQ(drive.requested, (std::map<int64_t, int>{{1, 1}, {2, 3}, {3, 1}}));
+  EXPECT_EQ(drive.requested, (std::map<int64_t, int>{{1, 1}, {2, 5}, {3, 1}}));
+  EXPECT_EQ(nacks.gave_up(), 1);
+}
+
+// A parent that lacks the packet too fetches it from its own parent first;
+// the site must still be asking once it has it, so the waits double.
+TEST(NackSchedulerTest, RetriesBackOffAndKeepAskingForAboutASecond) {
+  NackOptions options;  // 5 ms reorder wait, 60 ms first retry, 5 requests
+  NackScheduler nacks(options);
+  nacks.OnPacket(0, kT0);
+  nacks.OnPacket(2, kT0);
+  std::vector<int64_t> asked_at_ms;
+  for (int ms = 0; ms <= 2000; ++ms) {
+    if (!nacks.TakeDue(kT0 + absl::Milliseconds(ms)).empty()) {
+      asked_at_ms.push_back(ms);
+    }
+  }
+  EXPECT_EQ(asked_at_ms, (std::vector<int64_t>{5, 65, 185, 425, 905}));
   EXPECT_EQ(nacks.gave_up(), 1);
 }
 
