@@ -357,10 +357,13 @@ class Simulation {
     absl::flat_hash_map<std::string, std::vector<int>> members;
     for (size_t i = 0; i < plan_.relays.size(); ++i) {
       const PlanRelay& relay = plan_.relays[i];
-      std::string key = relay.id;
-      if (relay.standby) {
+      // Prefixed by kind: no id can make two kinds of key collide.
+      std::string key = "alone " + relay.id;
+      if (alone.contains(relay.id)) {
+        // Stays alone.
+      } else if (relay.standby) {
         key = "standbys";
-      } else if (!alone.contains(relay.id)) {
+      } else {
         for (const std::string& id : plan_.PrimaryPath(relay.id)) {
           const PlanRelay* above = plan_.relay(id);
           if (above != nullptr && above->tier == cascade::v1::TIER_PROVINCIAL) {
@@ -369,7 +372,6 @@ class Simulation {
           }
         }
       }
-      if (alone.contains(relay.id)) key = relay.id;
       if (!members.contains(key)) keys.push_back(key);
       members[key].push_back(static_cast<int>(i));
     }
