@@ -69,6 +69,18 @@ class ControllerIntegrationTest : public ::testing::Test {
                                                 std::move(args));
   }
 
+  // relayctl apply of kTopology with these addresses.
+  void ApplyTopology(const Endpoint& nat, const Endpoint& p1,
+                     const Endpoint& sb, const Endpoint& s1,
+                     const Endpoint& s2) {
+    const std::string topology = tmp_ + "/topology.textproto";
+    std::ofstream(topology)
+        << absl::Substitute(kTopology, nat.ToString(), p1.ToString(),
+                            sb.ToString(), s1.ToString(), s2.ToString());
+    Result applied = Relayctl({"apply", topology});
+    ASSERT_EQ(applied.code, 0) << applied.err;
+  }
+
   cascade::v1::NodeView Show(const std::string& id) {
     return cascade::topology::testing::ShowNode(tmp_, address_, id);
   }
@@ -108,6 +120,11 @@ struct Site {
   std::vector<Endpoint> from;
 };
 
+// Whether the last packet `site` got came from `parent`.
+bool GotFrom(const Site& site, const Endpoint& parent) {
+  return !site.from.empty() && site.from.back() == parent;
+}
+
 // Forgets what a site got, including datagrams still queued from before.
 void Forget(Site& site) {
   while (site.peer.Receive(absl::Milliseconds(20))) {
@@ -145,31 +162,22 @@ TEST_F(ControllerIntegrationTest, AssignmentsDriveMediaMovesAndReports) {
   auto sb = StartRelay("p1-sb", {});
   ASSERT_TRUE(nat && p1 && sb);
 
-  const std::string topology = tmp_ + "/topology.textproto";
-  std::ofstream(topology) << absl::Substitute(
-      kTopology, nat->address().ToString(), p1->address().ToString(),
-      sb->address().ToString(), s1.peer.address().ToString(),
-      s2.peer.address().ToString());
-  Result applied = Relayctl({"apply", topology});
-  ASSERT_EQ(applied.code, 0) << applied.err;
+  ASSERT_NO_FATAL_FAILURE(ApplyTopology(nat->address(), p1->address(),
+                                        sb->address(), s1.peer.address(),
+                                        s2.peer.address()));
 
   // source -> nat -> p1 -> {s1, s2}: parents, link keys and pushes all come
   // from the assignments.
   uint16_t seq = 1;
-  auto got_from = [](const Site& s, const Endpoint& parent) {
-    return !s.from.empty() && s.from.back() == parent;
-  };
-  ASSERT_TRUE(Pump(source, nat->address(), &seq, {&s1, &s2},
-                   [&] {
-                     return got_from(s1, p1->address()) &&
-                            got_from(s2, p1->address());
-                   }))
+  ASSERT_TRUE(Pump(
+      source, nat->address(), &seq, {&s1, &s2},
+      [&] { return GotFrom(s1, p1->address()) && GotFrom(s2, p1->address()); }))
       << "s1 got " << s1.from.size() << ", s2 got " << s2.from.size();
 
   Result moved = Relayctl({"move", "s1", "--parent=p1-sb"});
   ASSERT_EQ(moved.code, 0) << moved.err;
   ASSERT_TRUE(Pump(source, nat->address(), &seq, {&s1, &s2}, [&] {
-    return got_from(s1, sb->address());
+    return GotFrom(s1, sb->address());
   })) << "s1 never heard from p1-sb";
   // Once p1 has acked the move it no longer pushes to s1: from then on s1
   // hears only its new parent, and s2 still hears p1.
@@ -228,19 +236,12 @@ TEST_F(ControllerIntegrationTest, SeveralRelaysInOneProcessEachFollowTheirOwn) {
   ASSERT_NE(sb.port, 0);
   ASSERT_NE(p1, sb);
 
-  const std::string topology = tmp_ + "/topology.textproto";
-  std::ofstream(topology) << absl::Substitute(
-      kTopology, nat->address().ToString(), p1.ToString(), sb.ToString(),
-      s1.peer.address().ToString(), s2.peer.address().ToString());
-  Result applied = Relayctl({"apply", topology});
-  ASSERT_EQ(applied.code, 0) << applied.err;
+  ASSERT_NO_FATAL_FAILURE(ApplyTopology(nat->address(), p1, sb,
+                                        s1.peer.address(), s2.peer.address()));
 
   uint16_t seq = 1;
-  auto got_from = [](const Site& s, const Endpoint& parent) {
-    return !s.from.empty() && s.from.back() == parent;
-  };
   ASSERT_TRUE(Pump(source, nat->address(), &seq, {&s1, &s2},
-                   [&] { return got_from(s1, p1) && got_from(s2, p1); }))
+                   [&] { return GotFrom(s1, p1) && GotFrom(s2, p1); }))
       << "s1 got " << s1.from.size() << ", s2 got " << s2.from.size();
 
   // A move changes one relay of the process and not the other.
