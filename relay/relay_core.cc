@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "relay/metrics_text.h"
 #include "relay/rtp/demux.h"
 #include "relay/rtp/h264.h"
 #include "relay/rtp/rtp.h"
@@ -928,47 +929,38 @@ void RelayCore::RenderMetrics(std::string* out) const {
     absl::StrAppend(out, "relay_drops_total{kind=\"", key.first, "\",reason=\"",
                     key.second, "\"} ", n, "\n");
   }
-  auto counter = [&](absl::string_view name, absl::string_view help,
-                     uint64_t value) {
-    absl::StrAppend(out, "# HELP ", name, " ", help, "\n# TYPE ", name,
-                    " counter\n", name, " ", value, "\n");
-  };
-  counter("relay_activations_total", "Children activated.",
-          counters_.activations_accepted);
-  counter("relay_deactivations_total",
-          "Children that left with a signed "
-          "deactivation.",
-          counters_.deactivations);
-  counter("relay_child_timeouts_total", "Children dropped for silence.",
-          counters_.child_timeouts);
-  counter("relay_rtcp_in_total", "Valid RTCP compounds received.",
-          counters_.rtcp_in);
-  counter("relay_rtcp_out_total", "RTCP packets sent.", counters_.rtcp_out);
-  counter("relay_h264_malformed_total",
-          "H.264 payloads the keyframe detector rejected (still forwarded).",
-          counters_.h264_malformed);
-  counter("relay_parent_failovers_total",
-          "Moves away from a parent silent past the parent timeout.",
-          counters_.parent_failovers);
-  counter("relay_parent_switches_total",
-          "Make-before-break moves to a new first parent from new settings.",
-          counters_.parent_switches);
-  absl::StrAppend(out,
-                  "# HELP relay_parent_index Position of the active parent in "
-                  "the parent list.\n# TYPE relay_parent_index gauge\n"
-                  "relay_parent_index ",
-                  parent_index_, "\n");
-  absl::StrAppend(out,
-                  "# HELP relay_children Active children.\n"
-                  "# TYPE relay_children gauge\nrelay_children ",
-                  active_.size(), "\n");
-  absl::StrAppend(
-      out,
-      "# HELP relay_parent_silence_seconds Time since the active "
-      "parent was heard.\n# TYPE relay_parent_silence_seconds "
-      "gauge\nrelay_parent_silence_seconds ",
-      absl::StrFormat("%.3f", absl::ToDoubleSeconds(now_ - parent_last_heard_)),
-      "\n");
+  AppendCounter(out, "relay_activations_total", "Children activated.",
+                counters_.activations_accepted);
+  AppendCounter(out, "relay_deactivations_total",
+                "Children that left with a signed "
+                "deactivation.",
+                counters_.deactivations);
+  AppendCounter(out, "relay_child_timeouts_total",
+                "Children dropped for silence.", counters_.child_timeouts);
+  AppendCounter(out, "relay_rtcp_in_total", "Valid RTCP compounds received.",
+                counters_.rtcp_in);
+  AppendCounter(out, "relay_rtcp_out_total", "RTCP packets sent.",
+                counters_.rtcp_out);
+  AppendCounter(
+      out, "relay_h264_malformed_total",
+      "H.264 payloads the keyframe detector rejected (still forwarded).",
+      counters_.h264_malformed);
+  AppendCounter(out, "relay_parent_failovers_total",
+                "Moves away from a parent silent past the parent timeout.",
+                counters_.parent_failovers);
+  AppendCounter(
+      out, "relay_parent_switches_total",
+      "Make-before-break moves to a new first parent from new settings.",
+      counters_.parent_switches);
+  AppendGauge(out, "relay_parent_index",
+              "Position of the active parent in the parent list.",
+              absl::StrCat(parent_index_));
+  AppendGauge(out, "relay_children", "Active children.",
+              absl::StrCat(active_.size()));
+  AppendGauge(out, "relay_parent_silence_seconds",
+              "Time since the active parent was heard.",
+              absl::StrFormat(
+                  "%.3f", absl::ToDoubleSeconds(now_ - parent_last_heard_)));
 }
 
 }  // namespace cascade::relay

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "relay/metrics_text.h"
 
 namespace cascade::relay {
 namespace {
@@ -143,35 +144,29 @@ void RelayInstance::SayGoodbye() {
 void RelayInstance::RenderMetrics(std::string* out) {
   core_->RenderMetrics(out);
   const UdpCounters& udp = socket_->counters();
-  auto counter = [&](absl::string_view name, absl::string_view help,
-                     uint64_t value) {
-    absl::StrAppend(out, "# HELP ", name, " ", help, "\n# TYPE ", name,
-                    " counter\n", name, " ", value, "\n");
-  };
-  auto gauge = [&](absl::string_view name, absl::string_view help,
-                   absl::string_view value) {
-    absl::StrAppend(out, "# HELP ", name, " ", help, "\n# TYPE ", name,
-                    " gauge\n", name, " ", value, "\n");
-  };
-  counter("relay_udp_recv_calls_total", "recvmmsg calls.", udp.recv_calls);
-  counter("relay_udp_send_calls_total", "sendmmsg calls.", udp.send_calls);
-  counter("relay_udp_datagrams_sent_total", "Datagrams the kernel took.",
-          udp.datagrams_sent);
-  counter("relay_udp_gso_messages_total",
-          "UDP GSO super-packets (several datagrams in one send).",
-          udp.gso_messages);
-  counter("relay_udp_send_errors_total", "Datagrams the kernel refused.",
-          udp.send_errors);
-  counter("relay_udp_recv_truncated_total",
-          "Datagrams larger than a packet slot, dropped.", udp.recv_truncated);
-  counter("relay_udp_recv_pool_empty_total",
-          "Datagrams discarded because no packet slot was free.",
-          udp.recv_pool_empty);
-  gauge("relay_loop_lag_seconds", "How late the last timer tick fired.",
-        absl::StrFormat("%.6f", absl::ToDoubleSeconds(lag_last_)));
-  gauge("relay_loop_lag_max_seconds",
-        "Worst tick lateness since the previous scrape.",
-        absl::StrFormat("%.6f", absl::ToDoubleSeconds(lag_max_)));
+  AppendCounter(out, "relay_udp_recv_calls_total", "recvmmsg calls.",
+                udp.recv_calls);
+  AppendCounter(out, "relay_udp_send_calls_total", "sendmmsg calls.",
+                udp.send_calls);
+  AppendCounter(out, "relay_udp_datagrams_sent_total",
+                "Datagrams the kernel took.", udp.datagrams_sent);
+  AppendCounter(out, "relay_udp_gso_messages_total",
+                "UDP GSO super-packets (several datagrams in one send).",
+                udp.gso_messages);
+  AppendCounter(out, "relay_udp_send_errors_total",
+                "Datagrams the kernel refused.", udp.send_errors);
+  AppendCounter(out, "relay_udp_recv_truncated_total",
+                "Datagrams larger than a packet slot, dropped.",
+                udp.recv_truncated);
+  AppendCounter(out, "relay_udp_recv_pool_empty_total",
+                "Datagrams discarded because no packet slot was free.",
+                udp.recv_pool_empty);
+  AppendGauge(out, "relay_loop_lag_seconds",
+              "How late the last timer tick fired.",
+              absl::StrFormat("%.6f", absl::ToDoubleSeconds(lag_last_)));
+  AppendGauge(out, "relay_loop_lag_max_seconds",
+              "Worst tick lateness since the previous scrape.",
+              absl::StrFormat("%.6f", absl::ToDoubleSeconds(lag_max_)));
   lag_max_ = absl::ZeroDuration();
 }
 

@@ -11,6 +11,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "relay/metrics_text.h"
 
 namespace cascade::relay {
 namespace {
@@ -268,24 +269,15 @@ void RelayServer::ServeLoopRequests() {
 std::string RelayServer::RenderMetrics(RelayInstance* relay) {
   std::string out;
   relay->RenderMetrics(&out);
-  auto counter = [&](absl::string_view name, absl::string_view help,
-                     uint64_t value) {
-    absl::StrAppend(&out, "# HELP ", name, " ", help, "\n# TYPE ", name,
-                    " counter\n", name, " ", value, "\n");
-  };
-  auto gauge = [&](absl::string_view name, absl::string_view help,
-                   absl::string_view value) {
-    absl::StrAppend(&out, "# HELP ", name, " ", help, "\n# TYPE ", name,
-                    " gauge\n", name, " ", value, "\n");
-  };
-  counter("relay_reloads_total", "Configurations applied on SIGHUP.", reloads_);
-  counter("relay_reload_failures_total", "SIGHUP reloads refused.",
-          reload_failures_);
+  AppendCounter(&out, "relay_reloads_total",
+                "Configurations applied on SIGHUP.", reloads_);
+  AppendCounter(&out, "relay_reload_failures_total", "SIGHUP reloads refused.",
+                reload_failures_);
   // The pool is the process's, shared by its relays.
-  gauge("relay_packet_slots_allocated", "Packet buffers allocated.",
-        absl::StrCat(pool_.allocated_slots()));
-  gauge("relay_packet_slots_free", "Packet buffers free.",
-        absl::StrCat(pool_.free_slots()));
+  AppendGauge(&out, "relay_packet_slots_allocated", "Packet buffers allocated.",
+              absl::StrCat(pool_.allocated_slots()));
+  AppendGauge(&out, "relay_packet_slots_free", "Packet buffers free.",
+              absl::StrCat(pool_.free_slots()));
   return out;
 }
 
