@@ -205,12 +205,12 @@ absl::StatusOr<RelayOptions> ToOptions(const RelayConfig& config) {
     o.keyframe_cache_max_packets = t.keyframe_cache_max_packets();
   }
   o.nack.reorder_wait = Millis(t.nack_reorder_wait_ms(), o.nack.reorder_wait);
-  o.nack.retry = Millis(t.nack_retry_ms(), o.nack.retry);
+  o.nack.retry_interval = Millis(t.nack_retry_ms(), o.nack.retry_interval);
   if (t.nack_max_retries() != 0) {
     if (t.nack_max_retries() > 100) {
       return FieldError("timings.nack_max_retries", "above 100");
     }
-    o.nack.max_retries = static_cast<int>(t.nack_max_retries());
+    o.nack.max_requests = static_cast<int>(t.nack_max_retries());
   }
   o.keyframe_request_interval =
       Millis(t.keyframe_request_interval_ms(), o.keyframe_request_interval);

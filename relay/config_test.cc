@@ -46,7 +46,7 @@ TEST(ConfigTest, ValidConfigWithDefaults) {
   EXPECT_EQ(o->streams[1].direction, Direction::kUp);
   EXPECT_TRUE(o->streams[0].h264);
   EXPECT_EQ(o->ring.window, absl::Seconds(3));
-  EXPECT_EQ(o->nack.max_retries, 7);
+  EXPECT_EQ(o->nack.max_requests, 7);
   EXPECT_EQ(o->child_report, absl::Milliseconds(100));  // default
   EXPECT_EQ(o->child_silence, absl::Milliseconds(750));
 }

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "base/token_bucket.h"
 #include "relay/metrics_text.h"
 #include "relay/rtp/demux.h"
 #include "relay/rtp/h264.h"
@@ -53,7 +54,7 @@ struct RelayCore::Stream {
   rtp::SeqUnwrapper unwrapper;
   RetransmitRing ring;
   KeyframeCache keyframes;
-  NackTracker nacks;
+  child::NackScheduler nacks;
   absl::Time last_keyframe_request = absl::InfinitePast();
   // Upstream: the child that sends it, for keyframe requests from above.
   std::optional<Endpoint> source;
@@ -62,13 +63,13 @@ struct RelayCore::Stream {
 
 struct RelayCore::Child {
   Child(const ChildOptions& o, double rate, double burst)
-      : options(o), retransmits(rate, std::max(1.0, burst)) {}
+      : options(o), retransmits(rate, burst) {}
 
   ChildOptions options;
   bool active = false;
   Endpoint address;
   absl::Time last_heard;
-  RateLimiter retransmits;
+  TokenBucket retransmits;
   // Set when new settings no longer list the child: served until then.
   absl::Time remove_at = absl::InfiniteFuture();
 };
@@ -784,14 +785,14 @@ void RelayCore::SendNacks() {
   // (this one again, or the next after a failover).
   if (!parent_heard_since_switch_ ||
       now_ - parent_last_heard_ >
-          std::max(options_.nack.retry, options_.parent_timeout / 2)) {
+          std::max(options_.nack.retry_interval, options_.parent_timeout / 2)) {
     return;
   }
   for (auto& [ssrc, stream] : streams_) {
     if (stream->options.direction != Direction::kDown) continue;
     const uint64_t gave_up_before = stream->nacks.gave_up();
     due_scratch_.clear();
-    stream->nacks.Collect(now_, kMaxNackSeqs, &due_scratch_);
+    stream->nacks.TakeDue(now_, &due_scratch_, kMaxNackSeqs);
     stream->counters.nack_gave_up += stream->nacks.gave_up() - gave_up_before;
     if (due_scratch_.empty() || parent == nullptr) continue;
     seq_scratch_.clear();

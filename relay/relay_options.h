@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "child/nack_scheduler.h"
 #include "relay/endpoint.h"
-#include "relay/nack_tracker.h"
 #include "relay/retransmit_ring.h"
 
 namespace cascade::relay {
@@ -37,6 +37,13 @@ struct StreamOptions {
   bool h264 = false;
 };
 
+inline child::NackOptions RelayNackOptions() {
+  child::NackOptions nack;
+  nack.reorder_wait = absl::Milliseconds(10);
+  nack.retry_interval = absl::Milliseconds(40);
+  return nack;
+}
+
 struct RelayOptions {
   std::string node_id;
   Endpoint listen;
@@ -46,7 +53,10 @@ struct RelayOptions {
 
   RingLimits ring;
   size_t keyframe_cache_max_packets = 1024;
-  NackTiming nack;
+  // Toward the parent. A relay sits closer to the source than a site, so it
+  // asks sooner (its children's requests wait on its answers), with the
+  // same doubling back-off and pace as every child.
+  child::NackOptions nack = RelayNackOptions();
   absl::Duration keyframe_request_interval = absl::Milliseconds(500);
   absl::Duration child_timeout = absl::Seconds(5);
   // Often enough that a parent notices a dead child in child_silence.

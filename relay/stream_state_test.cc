@@ -3,9 +3,7 @@
 #include <vector>
 
 #include "relay/keyframe_cache.h"
-#include "relay/nack_tracker.h"
 #include "relay/packet_pool.h"
-#include "relay/rate_limiter.h"
 #include "relay/retransmit_ring.h"
 
 namespace cascade::relay {
@@ -80,95 +78,6 @@ TEST(RetransmitRingTest, GapBeforeOldestCanStillBeFilled) {
   EXPECT_EQ(ring.packets(), 4u);
 }
 
-TEST(NackTrackerTest, WaitsForReorderingThenRetriesThenGivesUp) {
-  NackTiming timing;
-  timing.reorder_wait = absl::Milliseconds(10);
-  timing.retry = absl::Milliseconds(40);
-  timing.max_retries = 3;
-  NackTracker nacks(timing);
-  nacks.OnPacket(1, kStart);
-  nacks.OnPacket(4, kStart);  // 2 and 3 missing
-  std::vector<int64_t> due;
-  nacks.Collect(kStart + absl::Milliseconds(5), 100, &due);
-  EXPECT_TRUE(due.empty()) << "asked before the reordering wait";
-  nacks.Collect(kStart + absl::Milliseconds(10), 100, &due);
-  EXPECT_EQ(due, (std::vector<int64_t>{2, 3}));
-  due.clear();
-  nacks.Collect(kStart + absl::Milliseconds(30), 100, &due);
-  EXPECT_TRUE(due.empty()) << "retried before the retry interval";
-  nacks.Collect(kStart + absl::Milliseconds(50), 100, &due);
-  nacks.Collect(kStart + absl::Milliseconds(90), 100, &due);
-  EXPECT_EQ(due.size(), 4u);
-  due.clear();
-  nacks.Collect(kStart + absl::Milliseconds(130), 100, &due);
-  EXPECT_TRUE(due.empty());
-  EXPECT_EQ(nacks.gave_up(), 2u);
-  EXPECT_EQ(nacks.pending(), 0u);
-}
-
-TEST(NackTrackerTest, ArrivalRepairsAndCancels) {
-  NackTracker nacks(NackTiming{});
-  nacks.OnPacket(1, kStart);
-  nacks.OnPacket(5, kStart);
-  EXPECT_TRUE(nacks.OnPacket(3, kStart));
-  EXPECT_FALSE(nacks.OnPacket(3, kStart));
-  EXPECT_EQ(nacks.repaired(), 1u);
-  std::vector<int64_t> due;
-  nacks.Collect(kStart + absl::Seconds(1), 100, &due);
-  EXPECT_EQ(due, (std::vector<int64_t>{2, 4}));
-}
-
-TEST(NackTrackerTest, HugeJumpIsARestartNotALoss) {
-  NackTiming timing;
-  timing.max_gap = 100;
-  NackTracker nacks(timing);
-  nacks.OnPacket(1, kStart);
-  nacks.OnPacket(5000, kStart);
-  EXPECT_EQ(nacks.pending(), 0u);
-  EXPECT_EQ(nacks.resets(), 1u);
-}
-
-TEST(NackTrackerTest, RetryAllAsksAgainAtOnceWithFreshRetries) {
-  NackTiming timing;
-  timing.max_retries = 1;
-  NackTracker nacks(timing);
-  nacks.OnPacket(1, kStart);
-  nacks.OnPacket(3, kStart);
-  std::vector<int64_t> due;
-  nacks.Collect(kStart + absl::Milliseconds(10), 100, &due);
-  EXPECT_EQ(due, (std::vector<int64_t>{2}));
-  // Its only retry is spent; a new parent renews it.
-  nacks.RetryAll(kStart + absl::Milliseconds(20));
-  due.clear();
-  nacks.Collect(kStart + absl::Milliseconds(20), 100, &due);
-  EXPECT_EQ(due, (std::vector<int64_t>{2}));
-  nacks.Collect(kStart + absl::Milliseconds(100), 100, &due);
-  EXPECT_EQ(nacks.gave_up(), 1u);
-}
-
-TEST(NackTrackerTest, RequestAsksAtOnceButOnlyInsideWhatWasSeen) {
-  NackTracker nacks(NackTiming{});
-  nacks.Request(3, kStart);
-  EXPECT_EQ(nacks.pending(), 0u) << "nothing seen yet";
-  nacks.OnPacket(10, kStart);
-  nacks.Request(11, kStart);
-  nacks.Request(7, kStart);
-  nacks.Request(7, kStart);
-  std::vector<int64_t> due;
-  nacks.Collect(kStart, 100, &due);
-  EXPECT_EQ(due, (std::vector<int64_t>{7}));
-}
-
-TEST(NackTrackerTest, CollectHonoursTheLimit) {
-  NackTracker nacks(NackTiming{});
-  nacks.OnPacket(0, kStart);
-  nacks.OnPacket(101, kStart);
-  std::vector<int64_t> due;
-  nacks.Collect(kStart + absl::Seconds(1), 30, &due);
-  EXPECT_EQ(due.size(), 30u);
-  EXPECT_EQ(due.front(), 1);
-}
-
 TEST(KeyframeCacheTest, HoldsFromTheLastKeyframeOn) {
   PacketPool pool(64);
   KeyframeCache cache(10);
@@ -207,15 +116,6 @@ TEST(KeyframeCacheTest, TimestampWrapStillStartsANewKeyframe) {
   cache.Add(Packet(pool, 10, 2), true, 0x10u);
   ASSERT_EQ(cache.packets().size(), 1u);
   EXPECT_EQ(cache.packets()[0].bytes()[0], 2);
-}
-
-TEST(RateLimiterTest, BurstThenRate) {
-  RateLimiter limiter(100, 5);
-  int allowed = 0;
-  for (int i = 0; i < 20; ++i) allowed += limiter.Allow(kStart);
-  EXPECT_EQ(allowed, 5);
-  EXPECT_FALSE(limiter.Allow(kStart + absl::Milliseconds(5)));
-  EXPECT_TRUE(limiter.Allow(kStart + absl::Milliseconds(15)));
 }
 
 }  // namespace

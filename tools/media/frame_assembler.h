@@ -2,9 +2,9 @@
 #define CASCADE_TOOLS_MEDIA_FRAME_ASSEMBLER_H_
 
 // Orders the RTP packets of one video stream, waits a bounded time for gaps
-// to be repaired (NackScheduler asks for them), and emits whole frames. A frame
-// that lost a packet for good is never emitted: the caller waits for a keyframe
-// instead of feeding the decoder a broken picture.
+// to be repaired (child::NackScheduler asks for them), and emits whole frames.
+// A frame that lost a packet for good is never emitted: the caller waits for a
+// keyframe instead of feeding the decoder a broken picture.
 
 #include <cstdint>
 #include <map>

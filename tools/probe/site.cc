@@ -42,7 +42,7 @@ struct Site::Stream {
   bool video = false;
   rtp::SeqUnwrapper unwrapper;
   media::SequenceStats sequence;
-  std::unique_ptr<media::NackScheduler> nacks;
+  std::unique_ptr<child::NackScheduler> nacks;
   std::optional<absl::Time> last_progress;
   absl::Duration longest_gap;
   // Decoding sites, video streams only.
@@ -116,7 +116,7 @@ bool Site::OnRtp(const relay::Endpoint& from, absl::Span<const uint8_t> data,
     auto stream = std::make_unique<Stream>();
     stream->ssrc = view.ssrc;
     stream->video = view.payload_type == options_.video_payload_type;
-    stream->nacks = std::make_unique<media::NackScheduler>(options_.nack);
+    stream->nacks = std::make_unique<child::NackScheduler>(options_.nack);
     if (stream->video && options_.decode) {
       stream->assembler =
           std::make_unique<media::FrameAssembler>(options_.assembler);
@@ -212,7 +212,8 @@ void Site::OnTick(absl::Time now) {
   for (auto& [ssrc, stream_ptr] : streams_) {
     Stream& stream = *stream_ptr;
     if (target.has_value()) {
-      std::vector<int64_t> due = stream.nacks->TakeDue(now);
+      std::vector<int64_t> due;
+      stream.nacks->TakeDue(now, &due);
       for (size_t begin = 0; begin < due.size(); begin += kMaxNackSeqs) {
         const size_t end = std::min(due.size(), begin + kMaxNackSeqs);
         std::vector<uint16_t> seqs;

@@ -19,11 +19,11 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
+#include "child/nack_scheduler.h"
 #include "relay/endpoint.h"
 #include "relay/rtp/seq.h"
 #include "tools/media/codec.h"
 #include "tools/media/frame_assembler.h"
-#include "tools/media/nack_scheduler.h"
 #include "tools/media/stats.h"
 #include "tools/media/udp.h"
 
@@ -56,7 +56,7 @@ struct SiteOptions {
   // Zero: learnt from the RTP timestamps (the smallest frame step seen).
   absl::Duration frame_interval = absl::ZeroDuration();
   media::FrameAssemblerOptions assembler;
-  media::NackOptions nack;
+  child::NackOptions nack;
   absl::Duration keepalive_interval = absl::Milliseconds(250);
   // Activation is sent again while nothing has come from the parent for
   // this long.

@@ -1,4 +1,4 @@
-#include "tools/media/nack_scheduler.h"
+#include "child/nack_scheduler.h"
 
 #include <gtest/gtest.h>
 
@@ -6,11 +6,18 @@
 #include <functional>
 #include <map>
 
-namespace cascade {
-namespace media {
+namespace cascade::child {
 namespace {
 
 const absl::Time kT0 = absl::FromUnixSeconds(100);
+
+// Everything due at `now`, as one vector.
+std::vector<int64_t> Due(NackScheduler& nacks, absl::Time now,
+                         size_t limit = 1000000) {
+  std::vector<int64_t> due;
+  nacks.TakeDue(now, &due, limit);
+  return due;
+}
 
 TEST(NackSchedulerTest, GapIsRequestedAfterReorderWaitThenRetriedThenDropped) {
   NackOptions options;
@@ -20,14 +27,14 @@ TEST(NackSchedulerTest, GapIsRequestedAfterReorderWaitThenRetriedThenDropped) {
   NackScheduler nacks(options);
   nacks.OnPacket(10, kT0);
   nacks.OnPacket(13, kT0);
-  EXPECT_TRUE(nacks.TakeDue(kT0).empty());  // may just be reordered
-  EXPECT_EQ(nacks.TakeDue(kT0 + absl::Milliseconds(5)),
+  EXPECT_TRUE(Due(nacks, kT0).empty());  // may just be reordered
+  EXPECT_EQ(Due(nacks, kT0 + absl::Milliseconds(5)),
             (std::vector<int64_t>{11, 12}));
-  EXPECT_TRUE(nacks.TakeDue(kT0 + absl::Milliseconds(20)).empty());
-  EXPECT_EQ(nacks.TakeDue(kT0 + absl::Milliseconds(60)),
+  EXPECT_TRUE(Due(nacks, kT0 + absl::Milliseconds(20)).empty());
+  EXPECT_EQ(Due(nacks, kT0 + absl::Milliseconds(60)),
             (std::vector<int64_t>{11, 12}));
   EXPECT_EQ(nacks.pending(), 0u);
-  EXPECT_TRUE(nacks.TakeDue(kT0 + absl::Seconds(1)).empty());
+  EXPECT_TRUE(Due(nacks, kT0 + absl::Seconds(1)).empty());
 }
 
 TEST(NackSchedulerTest, ArrivalCancelsTheRequest) {
@@ -35,21 +42,74 @@ TEST(NackSchedulerTest, ArrivalCancelsTheRequest) {
   nacks.OnPacket(1, kT0);
   nacks.OnPacket(4, kT0);
   nacks.OnPacket(2, kT0);  // reordered, not lost
-  EXPECT_EQ(nacks.TakeDue(kT0 + absl::Seconds(1)), (std::vector<int64_t>{3}));
+  EXPECT_EQ(Due(nacks, kT0 + absl::Seconds(1)), (std::vector<int64_t>{3}));
 }
 
 TEST(NackSchedulerTest, HugeJumpIsARestartAndPendingIsBounded) {
   NackOptions options;
   options.max_pending = 4;
+  options.max_gap = 100;
   options.reorder_wait = absl::ZeroDuration();
   NackScheduler nacks(options);
   nacks.OnPacket(0, kT0);
+  nacks.OnPacket(3, kT0);
+  EXPECT_EQ(nacks.pending(), 2u);
   nacks.OnPacket(50000, kT0);
-  EXPECT_EQ(nacks.pending(), 0u);
+  EXPECT_EQ(nacks.pending(), 0u) << "a restart forgets the old gaps";
+  EXPECT_EQ(nacks.resets(), 1u);
   nacks.OnPacket(50010, kT0);
   EXPECT_EQ(nacks.pending(), 4u);
-  EXPECT_EQ(nacks.TakeDue(kT0),
+  EXPECT_EQ(nacks.gave_up(), 5u) << "the oldest forgotten are given up";
+  EXPECT_EQ(Due(nacks, kT0),
             (std::vector<int64_t>{50006, 50007, 50008, 50009}));
+}
+
+TEST(NackSchedulerTest, RepairIsCountedOnceAndDuplicatesAreNot) {
+  NackScheduler nacks;
+  nacks.OnPacket(1, kT0);
+  nacks.OnPacket(5, kT0);
+  EXPECT_TRUE(nacks.OnPacket(3, kT0));
+  EXPECT_FALSE(nacks.OnPacket(3, kT0));
+  EXPECT_FALSE(nacks.OnPacket(5, kT0));
+  EXPECT_EQ(nacks.repaired(), 1u);
+  EXPECT_EQ(Due(nacks, kT0 + absl::Seconds(1)), (std::vector<int64_t>{2, 4}));
+}
+
+TEST(NackSchedulerTest, RequestAsksAtOnceButOnlyInsideWhatWasSeen) {
+  NackOptions options;
+  options.max_gap = 100;
+  NackScheduler nacks(options);
+  nacks.Request(3, kT0);
+  EXPECT_EQ(nacks.pending(), 0u) << "nothing seen yet";
+  nacks.OnPacket(1000, kT0);
+  nacks.Request(1001, kT0);  // newer than anything seen
+  nacks.Request(800, kT0);   // older than max_gap
+  nacks.Request(970, kT0);
+  nacks.Request(970, kT0);
+  EXPECT_EQ(Due(nacks, kT0), (std::vector<int64_t>{970}))
+      << "no reordering wait for a child's request";
+}
+
+TEST(NackSchedulerTest, TakeDueHonoursTheLimitOldestFirst) {
+  NackScheduler nacks;
+  nacks.OnPacket(0, kT0);
+  nacks.OnPacket(101, kT0);
+  const std::vector<int64_t> due = Due(nacks, kT0 + absl::Seconds(1), 30);
+  ASSERT_EQ(due.size(), 30u);
+  EXPECT_EQ(due.front(), 1);
+  EXPECT_EQ(due.back(), 30);
+  EXPECT_EQ(Due(nacks, kT0 + absl::Seconds(1), 100).front(), 31);
+}
+
+TEST(NackSchedulerTest, MissingTooLongForTheParentRingIsGivenUp) {
+  NackOptions options;
+  options.give_up_after = absl::Milliseconds(500);
+  NackScheduler nacks(options);
+  nacks.OnPacket(0, kT0);
+  nacks.OnPacket(2, kT0);
+  EXPECT_TRUE(Due(nacks, kT0 + absl::Milliseconds(500)).empty());
+  EXPECT_EQ(nacks.pending(), 0u);
+  EXPECT_EQ(nacks.gave_up(), 1u);
 }
 
 // Drives a scheduler every 5 ms for `run`. The parent answers each batch of
@@ -74,7 +134,7 @@ Drive DriveScheduler(NackScheduler& nacks, const NackOptions& options,
       nacks.OnPacket(answers.begin()->second, now);
       answers.erase(answers.begin());
     }
-    const std::vector<int64_t> due = nacks.TakeDue(now);
+    const std::vector<int64_t> due = Due(nacks, now);
     EXPECT_TRUE(std::is_sorted(due.begin(), due.end()));
     drive.largest_batch = std::max(drive.largest_batch, due.size());
     absl::Time answer_at = now + answer_after;
@@ -112,7 +172,7 @@ TEST(NackSchedulerTest, FailoverSizedGapIsAskedForOnceWhileAnswersFlow) {
   }
   EXPECT_EQ(drive.largest_batch, 2000u);  // within the parent's burst
   EXPECT_EQ(nacks.pending(), 0u);
-  EXPECT_EQ(nacks.gave_up(), 0);
+  EXPECT_EQ(nacks.gave_up(), 0u);
 }
 
 TEST(NackSchedulerTest, PacedRequestsStopWhenTheParentRingNoLongerHoldsThem) {
@@ -140,8 +200,8 @@ TEST(NackSchedulerTest, PacedRequestsStopWhenTheParentRingNoLongerHoldsThem) {
   // 10 ms whose answers were still on the way.
   const int64_t never_asked =
       2000 - static_cast<int64_t>(drive.requested.size());
-  EXPECT_GE(nacks.gave_up(), never_asked);
-  EXPECT_LE(nacks.gave_up(), never_asked + 4);
+  EXPECT_GE(static_cast<int64_t>(nacks.gave_up()), never_asked);
+  EXPECT_LE(static_cast<int64_t>(nacks.gave_up()), never_asked + 4);
 }
 
 TEST(NackSchedulerTest, UnansweredRequestsAreRetriedThenGivenUp) {
@@ -155,7 +215,7 @@ TEST(NackSchedulerTest, UnansweredRequestsAreRetriedThenGivenUp) {
       nacks, options, absl::Seconds(1), absl::Milliseconds(3),
       absl::ZeroDuration(), [](int64_t seq) { return seq != 2; });
   EXPECT_EQ(drive.requested, (std::map<int64_t, int>{{1, 1}, {2, 5}, {3, 1}}));
-  EXPECT_EQ(nacks.gave_up(), 1);
+  EXPECT_EQ(nacks.gave_up(), 1u);
 }
 
 // A parent that lacks the packet too fetches it from its own parent first;
@@ -167,12 +227,12 @@ TEST(NackSchedulerTest, RetriesBackOffAndKeepAskingForAboutASecond) {
   nacks.OnPacket(2, kT0);
   std::vector<int64_t> asked_at_ms;
   for (int ms = 0; ms <= 2000; ++ms) {
-    if (!nacks.TakeDue(kT0 + absl::Milliseconds(ms)).empty()) {
+    if (!Due(nacks, kT0 + absl::Milliseconds(ms)).empty()) {
       asked_at_ms.push_back(ms);
     }
   }
   EXPECT_EQ(asked_at_ms, (std::vector<int64_t>{5, 65, 185, 425, 905}));
-  EXPECT_EQ(nacks.gave_up(), 1);
+  EXPECT_EQ(nacks.gave_up(), 1u);
 }
 
 TEST(NackSchedulerTest, RetryAllAsksAgainAtOnceWithFreshRequests) {
@@ -183,16 +243,15 @@ TEST(NackSchedulerTest, RetryAllAsksAgainAtOnceWithFreshRequests) {
   NackScheduler nacks(options);
   nacks.OnPacket(0, kT0);
   nacks.OnPacket(2, kT0);
-  EXPECT_EQ(nacks.TakeDue(kT0), (std::vector<int64_t>{1}));
+  EXPECT_EQ(Due(nacks, kT0), (std::vector<int64_t>{1}));
   // A new parent: no wait for the retry interval, and two requests again.
   nacks.RetryAll(kT0 + absl::Milliseconds(10));
-  EXPECT_EQ(nacks.TakeDue(kT0 + absl::Milliseconds(10)),
+  EXPECT_EQ(Due(nacks, kT0 + absl::Milliseconds(10)),
             (std::vector<int64_t>{1}));
-  EXPECT_EQ(nacks.TakeDue(kT0 + absl::Milliseconds(60)),
+  EXPECT_EQ(Due(nacks, kT0 + absl::Milliseconds(60)),
             (std::vector<int64_t>{1}));
   EXPECT_EQ(nacks.pending(), 0u);
 }
 
 }  // namespace
-}  // namespace media
-}  // namespace cascade
+}  // namespace cascade::child
