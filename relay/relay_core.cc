@@ -41,6 +41,22 @@ absl::Span<const uint8_t> KeyBytes(const std::string& key) {
                              key.size());
 }
 
+child::ParentPolicy ParentPolicyFor(const RelayOptions& o) {
+  child::ParentPolicy policy;
+  policy.timeout = o.parent_timeout;
+  policy.startup_timeout = o.parent_startup_timeout;
+  policy.hold_down = o.parent_hold_down;
+  policy.keepalive = o.parent_keepalive;
+  policy.startup_retry =
+      o.parent_timeout > absl::ZeroDuration()
+          ? std::min(o.parent_keepalive, o.parent_timeout / 3)
+          : o.parent_keepalive;
+  // Every keepalive is signed: a restarted parent takes us back at once.
+  policy.activation_refresh = absl::ZeroDuration();
+  policy.switch_overlap = o.parent_switch_overlap;
+  return policy;
+}
+
 }  // namespace
 
 struct RelayCore::Stream {
@@ -81,7 +97,7 @@ RelayCore::RelayCore(const RelayOptions& options, const Clock* clock,
       transport_(transport),
       ssrc_(SsrcFor(options.node_id)),
       now_(clock->Now()),
-      parent_last_heard_(now_),
+      parents_(ParentPolicyFor(options), now_),
       replay_guard_(rtp::ReplayGuardOptions{options.activation_window, 32}),
       // Nonces must never repeat across restarts: start from the clock.
       nonce_counter_(static_cast<uint64_t>(absl::ToUnixNanos(now_))) {
@@ -92,10 +108,6 @@ RelayCore::~RelayCore() = default;
 
 void RelayCore::Apply(const RelayOptions& options) {
   now_ = clock_->Now();
-  std::optional<ParentOptions> previous_parent;
-  if (active_parent() != nullptr) {
-    previous_parent = options_.parents[parent_index_];
-  }
   options_ = options;
 
   absl::flat_hash_map<uint32_t, std::unique_ptr<Stream>> streams;
@@ -141,6 +153,7 @@ void RelayCore::Apply(const RelayOptions& options) {
         options_.removed_child_grace > absl::ZeroDuration()) {
       if (child->remove_at == absl::InfiniteFuture()) {
         child->remove_at = now_ + options_.removed_child_grace;
+        SendRelease(*child);
       }
       children[id] = std::move(child);
     } else {
@@ -150,154 +163,15 @@ void RelayCore::Apply(const RelayOptions& options) {
   children_ = std::move(children);
   RebuildActiveList();
 
-  const size_t preferred = PreferredParent();
-  if (!previous_parent.has_value()) {
-    UseParent(preferred);
-    return;
+  const std::string previous =
+      parents_.active() != nullptr ? parents_.active()->id : "";
+  parents_.SetPolicy(ParentPolicyFor(options_));
+  if (parents_.SetParents(options_.parents, now_) && !previous.empty()) {
+    ++counters_.parent_switches;
+    LOG(INFO) << "parent " << previous << " replaced by "
+              << (parents_.active() != nullptr ? parents_.active()->id
+                                               : std::string("none"));
   }
-  if (preferred < options_.parents.size() &&
-      options_.parents[preferred].address == previous_parent->address) {
-    parent_index_ = preferred;
-    // A new key needs a new activation.
-    if (options_.parents[preferred].key != previous_parent->key) {
-      last_parent_keepalive_ = absl::InfinitePast();
-    }
-    return;
-  }
-  // Make-before-break: keep hearing a live old parent until the new one
-  // sends media.
-  if (parent_heard_since_switch_ &&
-      now_ - parent_last_heard_ < options_.parent_timeout) {
-    leaving_parent_ =
-        LeavingParent{*previous_parent, now_ + options_.parent_switch_overlap};
-  }
-  ++counters_.parent_switches;
-  LOG(INFO) << "parent " << previous_parent->id << " replaced by "
-            << (preferred < options_.parents.size()
-                    ? options_.parents[preferred].id
-                    : std::string("none"));
-  UseParent(preferred);
-}
-
-void RelayCore::UseParent(size_t index) {
-  parent_index_ = index;
-  parent_heard_since_switch_ = false;
-  parent_chosen_at_ = now_;
-  parent_last_heard_ = now_;
-  if (leaving_parent_.has_value() &&
-      IsActiveParent(leaving_parent_->parent.address)) {
-    leaving_parent_.reset();
-  }
-  // Activate at once (the tick sends it); gaps left by the switch show up
-  // as sequence gaps and are NACKed from the new parent's ring.
-  last_parent_keepalive_ = absl::InfinitePast();
-}
-
-void RelayCore::OnParentHeard(bool media) {
-  parent_last_heard_ = now_;
-  any_parent_heard_ = true;
-  if (!parent_heard_since_switch_) {
-    parent_heard_since_switch_ = true;
-    // Requests that went to a silent parent were never answered: ask the
-    // new one now that it knows us.
-    for (auto& [ssrc, stream] : streams_) stream->nacks.RetryAll(now_);
-  }
-  if (media && leaving_parent_.has_value()) FinishParentSwitch();
-}
-
-void RelayCore::CheckParent() {
-  if (leaving_parent_.has_value() && now_ >= leaving_parent_->until) {
-    FinishParentSwitch();
-  }
-  if (active_parent() == nullptr ||
-      options_.parent_timeout <= absl::ZeroDuration()) {
-    return;
-  }
-  if (now_ - last_failover_ > absl::Minutes(1)) recent_failovers_ = 0;
-  if (now_ - parent_last_heard_ >= ParentTimeout()) FailOver();
-}
-
-absl::Duration RelayCore::ParentTimeout() const {
-  const absl::Duration timeout =
-      any_parent_heard_
-          ? options_.parent_timeout * (1 << std::min(recent_failovers_, 4))
-          : std::max(options_.parent_timeout, options_.parent_startup_timeout);
-  // A parent the controller just gave us may get its own orders later
-  // than we did: while the old one still feeds us it gets the whole
-  // overlap to answer, rather than a failover to a third parent.
-  return leaving_parent_.has_value()
-             ? std::max(timeout, options_.parent_switch_overlap)
-             : timeout;
-}
-
-absl::Time RelayCore::ParentKeepaliveDue() const {
-  if (last_parent_keepalive_ == absl::InfinitePast()) return now_;
-  // A parent not heard since it was chosen is asked more often: it may have
-  // missed the activation, or started after us.
-  const absl::Duration interval =
-      parent_heard_since_switch_
-          ? options_.parent_keepalive
-          : std::min(options_.parent_keepalive, options_.parent_timeout / 3);
-  // On a grid every relay and site shares: the children of a parent renew
-  // together and it wakes once for all of them.
-  return AlignUp(last_parent_keepalive_ + interval / 2, interval);
-}
-
-void RelayCore::FailOver() {
-  const ParentOptions& silent = options_.parents[parent_index_];
-  const size_t next = NextParent();
-  if (next == parent_index_) {
-    // Nowhere else to go: keep asking the only parent.
-    UseParent(next);
-    return;
-  }
-  parent_failed_at_[silent.address] = now_;
-  ++counters_.parent_failovers;
-  ++recent_failovers_;
-  last_failover_ = now_;
-  LOG(WARNING) << "parent " << silent.id << " silent for "
-               << absl::FormatDuration(now_ - parent_last_heard_)
-               << "; failing over to " << options_.parents[next].id;
-  UseParent(next);
-}
-
-void RelayCore::FinishParentSwitch() {
-  const ParentOptions old = std::move(leaving_parent_->parent);
-  leaving_parent_.reset();
-  // Signed, so the old parent stops at once instead of at its timeout.
-  if (!old.key.empty()) SendToParent(old, rtp::ActivationKind::kDeactivate);
-}
-
-bool RelayCore::HeldDown(const ParentOptions& parent) const {
-  auto it = parent_failed_at_.find(parent.address);
-  return it != parent_failed_at_.end() &&
-         now_ - it->second < options_.parent_hold_down;
-}
-
-size_t RelayCore::NextParent() const {
-  const size_t n = options_.parents.size();
-  for (size_t k = 1; k < n; ++k) {
-    const size_t i = (parent_index_ + k) % n;
-    if (!HeldDown(options_.parents[i])) return i;
-  }
-  // Every other parent failed recently: try them in turn anyway.
-  return n > 1 ? (parent_index_ + 1) % n : parent_index_;
-}
-
-size_t RelayCore::PreferredParent() const {
-  for (size_t i = 0; i < options_.parents.size(); ++i) {
-    if (!HeldDown(options_.parents[i])) return i;
-  }
-  return 0;
-}
-
-bool RelayCore::IsLeavingParent(const Endpoint& from) const {
-  return leaving_parent_.has_value() && leaving_parent_->parent.address == from;
-}
-
-const Endpoint* RelayCore::leaving_parent() const {
-  return leaving_parent_.has_value() ? &leaving_parent_->parent.address
-                                     : nullptr;
 }
 
 void RelayCore::RebuildActiveList() {
@@ -316,13 +190,27 @@ void RelayCore::RebuildActiveList() {
 }
 
 const Endpoint* RelayCore::active_parent() const {
-  if (parent_index_ >= options_.parents.size()) return nullptr;
-  return &options_.parents[parent_index_].address;
+  const child::Parent* parent = parents_.active();
+  return parent != nullptr ? &parent->address : nullptr;
 }
 
-bool RelayCore::IsActiveParent(const Endpoint& from) const {
-  const Endpoint* parent = active_parent();
-  return parent != nullptr && *parent == from;
+const Endpoint* RelayCore::leaving_parent() const {
+  const child::Parent* parent = parents_.leaving();
+  return parent != nullptr ? &parent->address : nullptr;
+}
+
+void RelayCore::OnParentHeard(bool media) {
+  // Requests that went to a silent parent were never answered: ask the new
+  // one now that it knows us.
+  const child::ParentSelector::Heard heard =
+      parents_.OnActiveHeard(media, now_);
+  if (heard.first) {
+    for (auto& [ssrc, stream] : streams_) stream->nacks.RetryAll(now_);
+  }
+  if (heard.release.has_value()) {
+    SendSigned(heard.release->address, heard.release->key,
+               rtp::ActivationKind::kDeactivate);
+  }
 }
 
 RelayCore::Child* RelayCore::FindActiveChild(const Endpoint& from) {
@@ -398,9 +286,9 @@ void RelayCore::OnDatagram(const Endpoint& from, const PacketRef& packet) {
 }
 
 void RelayCore::OnRtp(const Endpoint& from, const PacketRef& packet) {
-  const bool from_active_parent = IsActiveParent(from);
+  const bool from_active_parent = parents_.IsActive(from);
   // A parent left make-before-break still feeds us until the new one does.
-  const bool from_parent = from_active_parent || IsLeavingParent(from);
+  const bool from_parent = from_active_parent || parents_.IsLeaving(from);
   Child* child = from_parent ? nullptr : FindActiveChild(from);
   if (!from_parent && child == nullptr) {
     Drop(kRelay, "unknown_source");
@@ -484,6 +372,9 @@ class RelayCore::RtcpHandler : public rtp::RtcpVisitor {
     }
   }
   void OnApp(const rtp::AppView& app) override {
+    // A parent's release is for sites, which have no controller link; the
+    // controller moves relays itself.
+    if (from_parent_) return;
     if (rtp::IsActivation(app)) core_->HandleActivation(from_, app);
   }
   void OnNack(const rtp::NackView& nack) override {
@@ -507,7 +398,7 @@ class RelayCore::RtcpHandler : public rtp::RtcpVisitor {
 };
 
 void RelayCore::OnRtcp(const Endpoint& from, const PacketRef& packet) {
-  const bool from_parent = IsActiveParent(from);
+  const bool from_parent = parents_.IsActive(from);
   Child* child = from_parent ? nullptr : FindActiveChild(from);
   // Unknown senders may only activate: validate first, then look inside.
   const rtp::RtcpError error = rtp::ParseRtcpCompound(packet.bytes(), nullptr);
@@ -517,7 +408,7 @@ void RelayCore::OnRtcp(const Endpoint& from, const PacketRef& packet) {
   }
   ++counters_.rtcp_in;
   // The new parent's SRs and NACKs take over from a leaving one's.
-  if (IsLeavingParent(from)) return;
+  if (parents_.IsLeaving(from)) return;
   if (from_parent) OnParentHeard(/*media=*/false);
   if (child != nullptr) child->last_heard = now_;
   if (!from_parent && child == nullptr) {
@@ -710,12 +601,29 @@ void RelayCore::OnTick() {
   // Time the relay itself did not run (descheduled, stopped) says nothing
   // about its parent, whose packets wait in the socket: not counted.
   const absl::Duration late = now_ - tick_due_;
-  if (late > options_.parent_timeout / 6) parent_last_heard_ += late;
+  if (late > options_.parent_timeout / 6) parents_.Excuse(late);
   tick_due_ = absl::InfiniteFuture();
   for (auto& [ssrc, stream] : streams_) stream->ring.Expire(now_);
   ExpireChildren();
-  CheckParent();
-  if (now_ >= ParentKeepaliveDue()) SendParentKeepalive();
+  const child::ParentSelector::Actions actions = parents_.OnTick(now_);
+  if (actions.release.has_value()) {
+    SendSigned(actions.release->address, actions.release->key,
+               rtp::ActivationKind::kDeactivate);
+  }
+  if (actions.failed_over_from.has_value()) {
+    ++counters_.parent_failovers;
+    LOG(WARNING) << "parent " << actions.failed_over_from->id
+                 << " silent; failing over to " << parents_.active()->id;
+  }
+  if (actions.keepalive) {
+    // Renewed with every keepalive, so a restarted parent takes us back.
+    const child::Parent& parent = *parents_.active();
+    if (actions.activate) {
+      SendSigned(parent.address, parent.key, rtp::ActivationKind::kActivate);
+    } else {
+      SendSigned(parent.address, "", rtp::ActivationKind::kActivate);
+    }
+  }
   // After the keepalive: a new parent must know us before our NACKs arrive.
   SendNacks();
   if (now_ >= ChildReportDue()) SendChildReports();
@@ -732,28 +640,14 @@ absl::Duration RelayCore::NextTick() {
 }
 
 absl::Time RelayCore::NextTickDue() const {
-  // A parent not heard since it was chosen is watched closely for one
-  // parent timeout, no longer: a parent that never answers (a wrong
-  // assignment, a relay not started yet) must not keep us waking every
-  // busy tick; 828 such relays spun a 2-core machine to load 700.
-  if (leaving_parent_.has_value() ||
-      (active_parent() != nullptr && !parent_heard_since_switch_ &&
-       now_ - parent_chosen_at_ < options_.parent_timeout)) {
-    return now_ + options_.busy_tick;
-  }
+  if (parents_.Watching(now_)) return now_ + options_.busy_tick;
   for (const auto& [ssrc, stream] : streams_) {
     if (stream->nacks.pending() > 0) return now_ + options_.busy_tick;
   }
   // Otherwise only at the next deadline: on a machine running hundreds of
   // relays, every wakeup costs more than the work it does.
-  absl::Time due = std::min(now_ + options_.idle_tick, ChildReportDue());
-  if (active_parent() != nullptr) {
-    due = std::min(due, ParentKeepaliveDue());
-    if (options_.parent_timeout > absl::ZeroDuration()) {
-      due = std::min(due, parent_last_heard_ + ParentTimeout());
-    }
-  }
-  return due;
+  return std::min({now_ + options_.idle_tick, ChildReportDue(),
+                   parents_.NextDeadline(now_)});
 }
 
 void RelayCore::ExpireChildren() {
@@ -780,14 +674,7 @@ void RelayCore::ExpireChildren() {
 
 void RelayCore::SendNacks() {
   const Endpoint* parent = active_parent();
-  // Retries sent to a silent parent, or to a new one that may not know us
-  // yet, would be spent for nothing: keep them for the parent that answers
-  // (this one again, or the next after a failover).
-  if (!parent_heard_since_switch_ ||
-      now_ - parent_last_heard_ >
-          std::max(options_.nack.retry_interval, options_.parent_timeout / 2)) {
-    return;
-  }
+  if (!parents_.Answering(now_, options_.nack.retry_interval)) return;
   for (auto& [ssrc, stream] : streams_) {
     if (stream->options.direction != Direction::kDown) continue;
     const uint64_t gave_up_before = stream->nacks.gave_up();
@@ -809,30 +696,31 @@ void RelayCore::SendNacks() {
   }
 }
 
-void RelayCore::SendParentKeepalive() {
-  last_parent_keepalive_ = now_;
-  if (parent_index_ >= options_.parents.size()) return;
-  // Renewed with every keepalive, so a restarted parent takes us back.
-  SendToParent(options_.parents[parent_index_], rtp::ActivationKind::kActivate);
-}
-
-void RelayCore::SendToParent(const ParentOptions& parent,
-                             rtp::ActivationKind kind) {
+void RelayCore::SendSigned(const Endpoint& to, const std::string& key,
+                           rtp::ActivationKind kind) {
   PacketRef p = NewPacket();
   if (!p) return;
   size_t size = rtp::BuildReceiverReport(ssrc_, {}, p.buffer());
-  if (!parent.key.empty()) {
+  if (!key.empty()) {
     rtp::ActivationRequest request;
     request.kind = kind;
     request.sender_ssrc = ssrc_;
     request.node_id = options_.node_id;
     request.timestamp_ms = absl::ToUnixMillis(now_);
     request.nonce = ++nonce_counter_;
-    size += rtp::BuildActivation(request, KeyBytes(parent.key),
-                                 p.buffer().subspan(size));
+    size +=
+        rtp::BuildActivation(request, KeyBytes(key), p.buffer().subspan(size));
   }
   p.set_size(size);
-  SendTo(parent.address, p, nullptr);
+  SendTo(to, p, nullptr);
+}
+
+void RelayCore::SendRelease(const Child& child) {
+  // Signed with the child's link key: a site, which has no controller link,
+  // moves to its next parent make-before-break while we still serve it.
+  if (child.options.static_push || !child.active) return;
+  SendSigned(child.address, child.options.key,
+             rtp::ActivationKind::kDeactivate);
 }
 
 void RelayCore::SendChildReports() {
@@ -857,7 +745,10 @@ void RelayCore::SendChildReports() {
   if (size == 0) return;
   p.set_size(size);
   for (const Child* c : active_) {
-    if (!c->options.static_push) SendTo(c->address, p, nullptr);
+    if (c->options.static_push) continue;
+    SendTo(c->address, p, nullptr);
+    // Again while it is still served: one release may be lost.
+    if (c->remove_at != absl::InfiniteFuture()) SendRelease(*c);
   }
 }
 
@@ -955,13 +846,13 @@ void RelayCore::RenderMetrics(std::string* out) const {
       counters_.parent_switches);
   AppendGauge(out, "relay_parent_index",
               "Position of the active parent in the parent list.",
-              absl::StrCat(parent_index_));
+              absl::StrCat(parents_.active_index()));
   AppendGauge(out, "relay_children", "Active children.",
               absl::StrCat(active_.size()));
   AppendGauge(out, "relay_parent_silence_seconds",
               "Time since the active parent was heard.",
               absl::StrFormat(
-                  "%.3f", absl::ToDoubleSeconds(now_ - parent_last_heard_)));
+                  "%.3f", absl::ToDoubleSeconds(now_ - parents_.last_heard())));
 }
 
 }  // namespace cascade::relay

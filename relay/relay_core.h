@@ -19,6 +19,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "base/clock.h"
+#include "child/parent_selector.h"
 #include "relay/endpoint.h"
 #include "relay/keyframe_cache.h"
 #include "relay/packet_pool.h"
@@ -81,7 +82,7 @@ class RelayCore {
   // is heard until the new one sends media. Children no longer listed are
   // served for removed_child_grace, so their own move is seamless too.
   void Apply(const RelayOptions& options);
-  size_t parent_index() const { return parent_index_; }
+  size_t parent_index() const { return parents_.active_index(); }
   // Tells activated children the relay is leaving (RTCP BYE).
   void SayGoodbye();
 
@@ -125,32 +126,19 @@ class RelayCore {
   void Activate(Child& child, const Endpoint& at);
   void Deactivate(Child& child);
   void RebuildActiveList();
-  // Failover: watches the active parent's silence, ends make-before-break
-  // switches.
-  void CheckParent();
-  // Silence after which the active parent is taken for dead.
-  absl::Duration ParentTimeout() const;
-  absl::Time ParentKeepaliveDue() const;
+  void OnParentHeard(bool media);
   // Children are told we are alive this often, by media or by a report.
   absl::Time ChildReportDue() const;
   absl::Time NextTickDue() const;
-  void FailOver();
-  // Makes options_.parents[index] the active parent (out of range: none);
-  // it is activated at once.
-  void UseParent(size_t index);
-  void OnParentHeard(bool media);
-  void FinishParentSwitch();
-  bool HeldDown(const ParentOptions& parent) const;
-  size_t NextParent() const;
-  size_t PreferredParent() const;
-  bool IsLeavingParent(const Endpoint& from) const;
-  void SendParentKeepalive();
-  void SendToParent(const ParentOptions& parent, rtp::ActivationKind kind);
+  // An RTCP RR, with a signed activation under `key` unless it is empty.
+  void SendSigned(const Endpoint& to, const std::string& key,
+                  rtp::ActivationKind kind);
+  // Tells a child no longer listed that it should move on.
+  void SendRelease(const Child& child);
   void SendChildReports();
   void SendNacks();
   void ExpireChildren();
   Child* FindActiveChild(const Endpoint& from);
-  bool IsActiveParent(const Endpoint& from) const;
   PacketRef NewPacket();
 
   RelayOptions options_;
@@ -164,24 +152,7 @@ class RelayCore {
   absl::flat_hash_map<std::string, std::unique_ptr<Child>> children_;
   absl::flat_hash_map<Endpoint, Child*> active_by_address_;
   std::vector<Child*> active_;  // fan-out list
-  size_t parent_index_ = 0;
-  absl::Time parent_last_heard_;
-  bool parent_heard_since_switch_ = false;
-  absl::Time parent_chosen_at_ = absl::InfinitePast();
-  bool any_parent_heard_ = false;
-  struct LeavingParent {
-    ParentOptions parent;
-    absl::Time until;
-  };
-  std::optional<LeavingParent> leaving_parent_;
-  // When each parent was left for silence (hold-down).
-  absl::flat_hash_map<Endpoint, absl::Time> parent_failed_at_;
-  // Failovers in a row, each within a minute of the last: every one doubles
-  // the next timeout, so parents starved on an overloaded machine do not
-  // make their children bounce between them.
-  int recent_failovers_ = 0;
-  absl::Time last_failover_ = absl::InfinitePast();
-  absl::Time last_parent_keepalive_ = absl::InfinitePast();
+  child::ParentSelector parents_;
   // When the tick NextTick() last asked for is due (none pending: never).
   absl::Time tick_due_ = absl::InfiniteFuture();
   absl::Time last_child_report_ = absl::InfinitePast();

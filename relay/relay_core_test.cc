@@ -608,6 +608,50 @@ TEST_F(RelayCoreTest, RemovedChildIsServedThroughItsGraceOnly) {
   EXPECT_EQ(core_.drops("activation", "unknown_node"), 1u);
 }
 
+// Node ids of the signed deactivations among `sent` that verify under the
+// child c1's link key: the releases a relay sends its removed child.
+std::vector<std::string> ReleasesUnderChildKey(const std::vector<Sent>& sent) {
+  struct Releases : rtp::RtcpVisitor {
+    void OnApp(const rtp::AppView& app) override {
+      rtp::ActivationRequest r;
+      if (rtp::VerifyActivation(
+              app,
+              absl::MakeConstSpan(
+                  reinterpret_cast<const uint8_t*>(kChildKey.data()),
+                  kChildKey.size()),
+              &r) == rtp::ActivationResult::kOk &&
+          r.kind == rtp::ActivationKind::kDeactivate) {
+        ids.emplace_back(r.node_id);
+      }
+    }
+    std::vector<std::string> ids;
+  } releases;
+  for (const Sent& s : sent) rtp::ParseRtcpCompound(s.bytes, &releases);
+  return releases.ids;
+}
+
+TEST_F(RelayCoreTest, RemovedChildIsToldToMoveOnWhileItIsStillServed) {
+  ActivateChild();
+  Run(absl::Milliseconds(500));
+  EXPECT_TRUE(ReleasesUnderChildKey(out_.To(kChild)).empty());
+  out_.sent.clear();
+  RelayOptions o = Options();
+  o.children.pop_back();  // c1 moves elsewhere (a drain)
+  core_.Apply(o);
+  EXPECT_EQ(ReleasesUnderChildKey(out_.To(kChild)),
+            (std::vector<std::string>{"r1"}))
+      << "told at once, signed as the relay";
+  // Told again with the reports, since one release may be lost, while the
+  // media still flows to it through the grace.
+  Run(absl::Milliseconds(1000));
+  EXPECT_GE(ReleasesUnderChildKey(out_.To(kChild)).size(), 5u);
+  Run(absl::Milliseconds(1005));
+  out_.sent.clear();
+  Run(absl::Milliseconds(500));
+  EXPECT_TRUE(out_.To(kChild).empty()) << "grace over: nothing more";
+  EXPECT_TRUE(ReleasesUnderChildKey(out_.To(kPush)).empty());
+}
+
 TEST_F(RelayCoreTest, RemovedChildThatLeavesStopsAtOnce) {
   ActivateChild();
   RelayOptions o = Options();

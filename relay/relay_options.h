@@ -10,16 +10,14 @@
 
 #include "absl/time/time.h"
 #include "child/nack_scheduler.h"
+#include "child/parent_selector.h"
 #include "relay/endpoint.h"
 #include "relay/retransmit_ring.h"
 
 namespace cascade::relay {
 
-struct ParentOptions {
-  std::string id;
-  Endpoint address;
-  std::string key;  // raw HMAC key; empty: a plain source, no activation
-};
+// id, address and the link's raw HMAC key (empty: a plain source).
+using ParentOptions = child::Parent;
 
 struct ChildOptions {
   std::string id;

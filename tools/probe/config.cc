@@ -50,7 +50,7 @@ absl::StatusOr<std::vector<ParentLink>> BuildParents(
     }
     auto key = media::ParseHex(keys.size() == 1 ? keys[0] : keys[i]);
     if (!key.ok()) return Prefixed(which, key.status());
-    links.push_back(ParentLink{*address, *key});
+    links.push_back(ParentLink{"", *address, *key});
   }
   if (absl::Status distinct = CheckDistinct(links); !distinct.ok()) {
     return distinct;

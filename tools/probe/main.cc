@@ -153,7 +153,7 @@ std::string Json(const char* type, absl::Duration elapsed, const Totals& t) {
       "\"sites_with_pictures\":%d,\"streams\":%d,\"packets\":%d,\"bytes\":%d,"
       "\"lost\":%d,\"duplicates\":%d,\"out_of_order\":%d,\"bad_packets\":%d,"
       "\"stale_parent_packets\":%d,\"parent_switches\":%d,"
-      "\"sites_on_standby\":%d,\"longest_gap_ms\":%.1f,"
+      "\"parent_moves\":%d,\"sites_on_standby\":%d,\"longest_gap_ms\":%.1f,"
       "\"rtcp_received\":%d,\"frames_decoded\":%d,\"decode_errors\":%d,"
       "\"frames_dropped\":%d,\"frames_skipped\":%d,\"nacks_sent\":%d,"
       "\"nacks_given_up\":%d,"
@@ -166,12 +166,12 @@ std::string Json(const char* type, absl::Duration elapsed, const Totals& t) {
       type, absl::ToDoubleSeconds(elapsed), t.sites, t.decoding_sites,
       t.sites_with_pictures, c.streams, c.packets, c.bytes, c.lost,
       c.duplicates, c.out_of_order, c.bad_packets, c.stale_parent_packets,
-      c.parent_switches, t.sites_on_standby, Ms(c.longest_gap), c.rtcp_received,
-      c.frames_decoded, c.decode_errors, c.frames_dropped, c.frames_skipped,
-      c.nacks_sent, c.nacks_given_up, c.plis_sent, c.activations_sent,
-      c.upstream_sent, c.freezes.size(), FreezeList(c.freezes),
-      Ms(Longest(c.freezes)), t.latency_samples, Ms(t.latency_p50),
-      Ms(t.latency_p99), Ms(t.latency_max),
+      c.parent_switches, c.parent_moves, t.sites_on_standby, Ms(c.longest_gap),
+      c.rtcp_received, c.frames_decoded, c.decode_errors, c.frames_dropped,
+      c.frames_skipped, c.nacks_sent, c.nacks_given_up, c.plis_sent,
+      c.activations_sent, c.upstream_sent, c.freezes.size(),
+      FreezeList(c.freezes), Ms(Longest(c.freezes)), t.latency_samples,
+      Ms(t.latency_p50), Ms(t.latency_p99), Ms(t.latency_max),
       c.first_frame ? absl::StrFormat("%.1f", Ms(*c.first_frame)) : "null",
       c.last_pattern_frame ? absl::StrCat(*c.last_pattern_frame) : "null");
 }
@@ -182,14 +182,14 @@ std::string Text(const char* what, absl::Duration elapsed, const Totals& t) {
       "%s t=%.1fs sites=%d packets=%d lost=%d dup=%d ooo=%d frames=%d "
       "decode_errors=%d dropped=%d freezes=%d (longest %.0f ms) latency "
       "p50=%.1f p99=%.1f max=%.1f ms first_frame=%s nacks=%d plis=%d "
-      "longest_gap=%.0fms parent_switches=%d on_standby=%d",
+      "longest_gap=%.0fms parent_switches=%d parent_moves=%d on_standby=%d",
       what, absl::ToDoubleSeconds(elapsed), t.sites, c.packets, c.lost,
       c.duplicates, c.out_of_order, c.frames_decoded, c.decode_errors,
       c.frames_dropped, c.freezes.size(), Ms(Longest(c.freezes)),
       Ms(t.latency_p50), Ms(t.latency_p99), Ms(t.latency_max),
       c.first_frame ? absl::StrFormat("%.0fms", Ms(*c.first_frame)) : "none",
       c.nacks_sent, c.plis_sent, Ms(c.longest_gap), c.parent_switches,
-      t.sites_on_standby);
+      c.parent_moves, t.sites_on_standby);
 }
 
 // The whole file named by --`flag`.
@@ -462,13 +462,13 @@ int main(int argc, char** argv) {
             "{\"listen\":\"%s\",\"decodes\":%s,\"packets\":%d,\"lost\":%d,"
             "\"frames_decoded\":%d,\"decode_errors\":%d,\"freezes\":%d,"
             "\"latency_p99_ms\":%.3f,\"active_parent\":%s,"
-            "\"parent_switches\":%d,\"longest_gap_ms\":%.1f,"
-            "\"upstream_sent\":%d}",
+            "\"parent_switches\":%d,\"parent_moves\":%d,"
+            "\"longest_gap_ms\":%.1f,\"upstream_sent\":%d}",
             site->local().ToString(), site->decodes() ? "true" : "false",
             r.packets, r.lost, r.frames_decoded, r.decode_errors,
             r.freezes.size(), Ms(site->latency().Percentile(0.99)),
-            ActiveParentJson(*site), r.parent_switches, Ms(r.longest_gap),
-            r.upstream_sent));
+            ActiveParentJson(*site), r.parent_switches, r.parent_moves,
+            Ms(r.longest_gap), r.upstream_sent));
       }
       per_site =
           absl::StrCat(",\"per_site\":[", absl::StrJoin(items, ","), "]");

@@ -136,6 +136,7 @@ Totals Probe::Sum(const media::LatencyStats& latency) const {
     sum.bad_packets += r.bad_packets;
     sum.stale_parent_packets += r.stale_parent_packets;
     sum.parent_switches += r.parent_switches;
+    sum.parent_moves += r.parent_moves;
     sum.rtcp_received += r.rtcp_received;
     sum.streams += r.streams;
     sum.frames_decoded += r.frames_decoded;

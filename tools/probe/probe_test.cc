@@ -162,7 +162,7 @@ TEST(SourceToProbeTest, UpstreamReachesTheSourceWithLatency) {
   SiteOptions site;
   site.listen = Loopback();
   site.decode = false;
-  site.parents = {ParentLink{relay.local(), "site-key"}};
+  site.parents = {ParentLink{"", relay.local(), "site-key"}};
   site.node_id = "site-7";
   site.upstream_ssrc = 0x5eed;
   auto probe = Probe::Create({site});
@@ -272,7 +272,7 @@ class FakeParent : public rtp::RtcpVisitor {
   explicit FakeParent(std::string key)
       : key_(std::move(key)), socket_(*media::UdpFd::Open(Loopback())) {}
 
-  ParentLink link() const { return ParentLink{socket_.local(), key_}; }
+  ParentLink link() const { return ParentLink{"", socket_.local(), key_}; }
   int fd() const { return socket_.fd(); }
   void Send(absl::Span<const uint8_t> data) const {
     if (child_.has_value()) socket_.SendTo(*child_, data);
@@ -524,15 +524,65 @@ TEST_F(SiteFailoverTest, KeepalivesGoToTheActiveParentOnly) {
   }
   PollParents(At(1000));
   EXPECT_EQ(site->Report().parent_switches, 1);
-  // Every 250 ms: at 0 and 250 to the primary, then at 500, 750 and 1000 to
-  // the standby.
+  // Every 250 ms: at 0 and 250 to the primary; the switch at 300 activates
+  // the standby in a report of its own, then 500, 750 and 1000.
   EXPECT_EQ(primary_.receiver_reports.size(), 2u);
-  EXPECT_EQ(standby_.receiver_reports.size(), 3u);
+  EXPECT_EQ(standby_.receiver_reports.size(), 4u);
   EXPECT_EQ(primary_.deactivations + standby_.deactivations, 0);
   site->Leave(At(1000));
   PollParents(At(1000));
   EXPECT_EQ(standby_.deactivations, 1);
   EXPECT_EQ(primary_.deactivations, 0);
+}
+
+// What a drained relay sends a child it no longer lists: a receiver report
+// and a signed deactivation under the link key, in its own name.
+std::vector<uint8_t> Release(const std::string& parent_id,
+                             const std::string& key, absl::Time when) {
+  uint8_t packet[8 + rtp::kMaxActivationSize];
+  size_t size = rtp::BuildReceiverReport(0x7777, {}, absl::MakeSpan(packet));
+  rtp::ActivationRequest request;
+  request.kind = rtp::ActivationKind::kDeactivate;
+  request.sender_ssrc = 0x7777;
+  request.node_id = parent_id;
+  request.timestamp_ms = absl::ToUnixMillis(when);
+  request.nonce = 42;
+  size += rtp::BuildActivation(
+      request,
+      absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(key.data()),
+                          key.size()),
+      absl::MakeSpan(packet).subspan(size));
+  return std::vector<uint8_t>(packet, packet + size);
+}
+
+TEST_F(SiteFailoverTest, ReleasedByItsParentTheSiteMovesWithoutAGap) {
+  auto site = MakeSite({primary_.link(), standby_.link()});
+  const relay::Endpoint primary = primary_.link().address;
+  const relay::Endpoint standby = standby_.link().address;
+  site->OnTick(At(0));
+  EXPECT_TRUE(site->OnDatagram(primary, MediaPacket(1), At(10)));
+  // Forged under the standby's key: ignored.
+  site->OnDatagram(primary, Release("district-a", "key-b", At(20)), At(20));
+  EXPECT_EQ(site->active_parent()->address, primary);
+  // The primary was drained: it releases the site but still serves it.
+  site->OnDatagram(primary, Release("district-a", "key-a", At(20)), At(20));
+  EXPECT_EQ(site->active_parent()->address, standby);
+  site->OnTick(At(20));
+  PollParents(At(20));
+  EXPECT_EQ(standby_.activations.size(), 1u) << "activated at once";
+  // The old parent's media still counts until the new one's arrives.
+  EXPECT_TRUE(site->OnDatagram(primary, MediaPacket(2), At(30)));
+  EXPECT_TRUE(site->OnDatagram(standby, MediaPacket(2), At(35)));
+  EXPECT_TRUE(site->OnDatagram(standby, MediaPacket(3), At(40)));
+  EXPECT_FALSE(site->OnDatagram(primary, MediaPacket(3), At(41)));
+  PollParents(At(41));
+  EXPECT_EQ(primary_.deactivations, 1) << "the old parent is told";
+  const SiteReport report = site->Report();
+  EXPECT_EQ(report.parent_moves, 1);
+  EXPECT_EQ(report.parent_switches, 0) << "a move, not a failover";
+  EXPECT_EQ(report.lost, 0);
+  EXPECT_EQ(report.stale_parent_packets, 1);
+  EXPECT_LT(report.longest_gap, absl::Milliseconds(50));
 }
 
 TEST_F(SiteFailoverTest, NoFailoverBeforeAnyParentWasHeardOrWithOneParent) {

@@ -30,6 +30,18 @@ constexpr uint8_t kRbspStopBit = 0x80;
 // afresh instead of sending what it missed in a burst.
 constexpr int kMaxUpstreamBurst = 5;
 
+child::ParentPolicy PolicyFor(const SiteOptions& options) {
+  child::ParentPolicy policy;
+  policy.timeout = options.parent_timeout;
+  // A site that never reached its first parent keeps asking it.
+  policy.startup_timeout = absl::InfiniteDuration();
+  policy.keepalive = options.keepalive_interval;
+  // Thousands of sites start at once, maybe before their relays.
+  policy.startup_retry = options.activation_retry;
+  policy.activation_refresh = options.activation_retry;
+  return policy;
+}
+
 // Sequence numbers received at least once.
 int64_t Distinct(const media::SequenceStats& sequence) {
   return sequence.expected() - sequence.lost();
@@ -63,7 +75,9 @@ Site::Site(const SiteOptions& options, media::UdpFd socket, absl::Time start,
       socket_(std::move(socket)),
       start_(start),
       rng_(std::random_device{}()),
+      parents_(PolicyFor(options), start),
       sinks_(sinks) {
+  parents_.SetParents(options_.parents, start);
   ssrc_ = static_cast<uint32_t>(rng_()) | 1;
   upstream_seq_ = static_cast<uint16_t>(rng_());
 }
@@ -72,26 +86,28 @@ Site::~Site() = default;
 
 bool Site::OnDatagram(const relay::Endpoint& from,
                       absl::Span<const uint8_t> data, absl::Time now) {
-  if (const ParentLink* parent = active_parent(); parent != nullptr) {
-    if (from == parent->address) {
-      last_from_parent_ = now;
-      parent_heard_ = true;
-      active_parent_heard_ = true;
-    } else if (IsParent(from)) {
-      // A parent switched away from may still send for a while.
-      ++counters_.stale_parent_packets;
-      return false;
+  const rtp::PacketKind kind = rtp::Classify(data);
+  if (parents_.IsActive(from)) {
+    const child::ParentSelector::Heard heard =
+        parents_.OnActiveHeard(kind == rtp::PacketKind::kRtp, now);
+    // What went unanswered is asked of the parent that now knows us.
+    if (heard.first) {
+      for (auto& [ssrc, stream] : streams_) stream->nacks->RetryAll(now);
     }
+    if (heard.release.has_value()) {
+      SendReport(*heard.release, rtp::ActivationKind::kDeactivate, now);
+    }
+  } else if (!parents_.IsLeaving(from) && parents_.IsListed(from)) {
+    // A parent left for silence may still send for a while; one left
+    // make-before-break feeds us until the new one does.
+    ++counters_.stale_parent_packets;
+    return false;
   }
-  switch (rtp::Classify(data)) {
+  switch (kind) {
     case rtp::PacketKind::kRtp:
       return OnRtp(from, data, now);
     case rtp::PacketKind::kRtcp:
-      if (rtp::ParseRtcpCompound(data, nullptr) == rtp::RtcpError::kOk) {
-        ++counters_.rtcp_received;
-      } else {
-        ++counters_.bad_packets;
-      }
+      OnRtcp(from, data, now);
       return false;
     case rtp::PacketKind::kNotRtp:
       ++counters_.bad_packets;
@@ -169,34 +185,24 @@ bool Site::OnRtp(const relay::Endpoint& from, absl::Span<const uint8_t> data,
   return true;
 }
 
-bool Site::IsParent(const relay::Endpoint& address) const {
-  for (const ParentLink& parent : options_.parents) {
-    if (parent.address == address) return true;
+void Site::OnRtcp(const relay::Endpoint& from, absl::Span<const uint8_t> data,
+                  absl::Time now) {
+  // Looks inside only what the active parent sends: its signed release.
+  struct ReleaseVisitor : rtp::RtcpVisitor {
+    ReleaseVisitor(Site* site, absl::Time now) : site(site), now(now) {}
+    void OnApp(const rtp::AppView& app) override {
+      site->parents_.OnParentApp(app, site->options_.node_id, now);
+    }
+    Site* site;
+    absl::Time now;
+  } visitor(this, now);
+  const bool from_parent = parents_.IsActive(from);
+  if (rtp::ParseRtcpCompound(data, from_parent ? &visitor : nullptr) ==
+      rtp::RtcpError::kOk) {
+    ++counters_.rtcp_received;
+  } else {
+    ++counters_.bad_packets;
   }
-  return false;
-}
-
-void Site::FailOverIfSilent(absl::Time now) {
-  if (now - last_switch_ > absl::Minutes(1)) recent_switches_ = 0;
-  // As relayd: each switch within a minute of the last doubles the timeout,
-  // so parents that are starved, not dead, are not bounced between.
-  const absl::Duration timeout =
-      options_.parent_timeout * (1 << std::min(recent_switches_, 4));
-  if (options_.parents.size() < 2 || !parent_heard_ ||
-      now - last_from_parent_ < timeout) {
-    return;
-  }
-  ++recent_switches_;
-  last_switch_ = now;
-  // The old parent is taken for dead: no deactivation, no more keepalives.
-  active_ = (active_ + 1) % options_.parents.size();
-  ++counters_.parent_switches;
-  last_from_parent_ = now;  // the new parent's full timeout starts now
-  active_parent_heard_ = false;
-  SendActivation(/*activate=*/true, now);
-  // What is still missing is asked of the new parent; the gap of the outage
-  // itself shows (and is asked for) when its first packet arrives.
-  for (auto& [ssrc, stream] : streams_) stream->nacks->RetryAll(now);
 }
 
 bool Site::Repairing() const {
@@ -207,11 +213,17 @@ bool Site::Repairing() const {
 }
 
 void Site::OnTick(absl::Time now) {
-  FailOverIfSilent(now);
+  const child::ParentSelector::Actions actions = parents_.OnTick(now);
+  if (actions.release.has_value()) {
+    SendReport(*actions.release, rtp::ActivationKind::kDeactivate, now);
+  }
   const std::optional<relay::Endpoint> target = FeedbackTarget();
+  const bool ask = target.has_value() &&
+                   (options_.parents.empty() ||
+                    parents_.Answering(now, options_.nack.retry_interval));
   for (auto& [ssrc, stream_ptr] : streams_) {
     Stream& stream = *stream_ptr;
-    if (target.has_value()) {
+    if (ask) {
       std::vector<int64_t> due;
       stream.nacks->TakeDue(now, &due);
       for (size_t begin = 0; begin < due.size(); begin += kMaxNackSeqs) {
@@ -242,33 +254,21 @@ void Site::OnTick(absl::Time now) {
       }
     }
   }
-  if (!options_.parents.empty()) {
-    // A new parent that has not answered yet is asked every third of the
-    // timeout: one lost activation must not cost a second switch.
-    const absl::Duration retry =
-        parent_heard_ && !active_parent_heard_
-            ? std::min(options_.activation_retry, options_.parent_timeout / 3)
-            : options_.activation_retry;
-    if (now - last_from_parent_ >= retry && now - last_activation_ >= retry) {
-      SendActivation(/*activate=*/true, now);
-    }
-    // On the grid relays use too: a parent's children renew together, so
-    // it wakes once for all of them.
-    if (last_keepalive_ == absl::InfinitePast() ||
-        now >= AlignUp(last_keepalive_ + options_.keepalive_interval / 2,
-                       options_.keepalive_interval)) {
-      SendReceiverReport();
-      last_keepalive_ = now;
-    }
-    SendUpstream(now);
+  if (actions.keepalive) {
+    SendReport(*active_parent(),
+               actions.activate ? std::optional<rtp::ActivationKind>(
+                                      rtp::ActivationKind::kActivate)
+                                : std::nullopt,
+               now);
   }
+  if (!options_.parents.empty()) SendUpstream(now);
 }
 
 void Site::SendUpstream(absl::Time now) {
   // Only to a parent that has answered: before that it takes the site for
   // no child of its own and drops what it sends.
   if (options_.upstream_ssrc == 0) return;
-  if (!active_parent_heard_) {
+  if (!parents_.heard_since_switch()) {
     // The schedule starts afresh when the parent answers.
     next_upstream_ = absl::InfinitePast();
     return;
@@ -387,29 +387,8 @@ void Site::SendFeedback(absl::Span<const uint8_t> packet) {
   if (target.has_value()) socket_.SendTo(*target, packet);
 }
 
-void Site::SendActivation(bool activate, absl::Time now) {
-  rtp::ActivationRequest request;
-  request.kind = activate ? rtp::ActivationKind::kActivate
-                          : rtp::ActivationKind::kDeactivate;
-  request.sender_ssrc = ssrc_;
-  request.node_id = options_.node_id;
-  request.timestamp_ms = absl::ToUnixMillis(now);
-  request.nonce = rng_();
-  const ParentLink& parent = *active_parent();
-  const std::string& key = parent.key;
-  uint8_t buffer[rtp::kMaxActivationSize];
-  const size_t size = rtp::BuildActivation(
-      request,
-      absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(key.data()),
-                          key.size()),
-      absl::MakeSpan(buffer));
-  if (size == 0) return;
-  socket_.SendTo(parent.address, absl::MakeConstSpan(buffer, size));
-  ++counters_.activations_sent;
-  last_activation_ = now;
-}
-
-void Site::SendReceiverReport() {
+void Site::SendReport(const ParentLink& parent,
+                      std::optional<rtp::ActivationKind> kind, absl::Time now) {
   std::vector<rtp::ReportBlock> blocks;
   for (const auto& [ssrc, stream] : streams_) {
     if (blocks.size() >= rtp::kMaxReportBlocks) break;
@@ -422,20 +401,40 @@ void Site::SendReceiverReport() {
         static_cast<uint32_t>(stream->unwrapper.newest());
     blocks.push_back(block);
   }
-  uint8_t buffer[8 + rtp::kReportBlockSize * rtp::kMaxReportBlocks];
-  const size_t size =
-      rtp::BuildReceiverReport(ssrc_, blocks, absl::MakeSpan(buffer));
-  if (size > 0) {
-    socket_.SendTo(active_parent()->address, absl::MakeConstSpan(buffer, size));
+  uint8_t buffer[8 + rtp::kReportBlockSize * rtp::kMaxReportBlocks +
+                 rtp::kMaxActivationSize];
+  const absl::Span<uint8_t> out = absl::MakeSpan(buffer);
+  size_t size = rtp::BuildReceiverReport(ssrc_, blocks, out);
+  if (size == 0) return;
+  if (kind.has_value()) {
+    rtp::ActivationRequest request;
+    request.kind = *kind;
+    request.sender_ssrc = ssrc_;
+    request.node_id = options_.node_id;
+    request.timestamp_ms = absl::ToUnixMillis(now);
+    request.nonce = rng_();
+    const size_t signed_size = rtp::BuildActivation(
+        request,
+        absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(parent.key.data()),
+                            parent.key.size()),
+        out.subspan(size));
+    if (signed_size == 0) return;
+    size += signed_size;
+    ++counters_.activations_sent;
   }
+  socket_.SendTo(parent.address, absl::MakeConstSpan(buffer, size));
 }
 
 void Site::Leave(absl::Time now) {
-  if (!options_.parents.empty()) SendActivation(/*activate=*/false, now);
+  if (const ParentLink* parent = active_parent()) {
+    SendReport(*parent, rtp::ActivationKind::kDeactivate, now);
+  }
 }
 
 SiteReport Site::Report() const {
   SiteReport report = counters_;
+  report.parent_switches = static_cast<int64_t>(parents_.failovers());
+  report.parent_moves = static_cast<int64_t>(parents_.switches());
   report.streams = static_cast<int64_t>(streams_.size());
   for (const auto& [ssrc, stream] : streams_) {
     report.lost += stream->sequence.lost();

@@ -20,7 +20,9 @@
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "child/nack_scheduler.h"
+#include "child/parent_selector.h"
 #include "relay/endpoint.h"
+#include "relay/rtp/activation.h"
 #include "relay/rtp/seq.h"
 #include "tools/media/codec.h"
 #include "tools/media/frame_assembler.h"
@@ -30,11 +32,9 @@
 namespace cascade {
 namespace probe {
 
-// A relay the site may join, with the key of this child/parent link.
-struct ParentLink {
-  relay::Endpoint address;
-  std::string key;  // raw HMAC key bytes
-};
+// A relay the site may join, with the key of this child/parent link (the
+// relay's id is not needed: may be empty).
+using ParentLink = child::Parent;
 
 // The largest upstream packet a site sends (SiteOptions::upstream_packet_size).
 inline constexpr size_t kMaxUpstreamPacketSize = 1200;
@@ -47,7 +47,8 @@ struct SiteOptions {
   // Once the site has heard from its active parent, this much silence (no
   // RTP, no RTCP; relays send an SR at least every third of their parent
   // timeout) makes it activate the next parent in the list. Each parent
-  // switched to gets this long again before the site may move on.
+  // switched to gets this long again before the site may move on
+  // (child/parent_selector.h has the whole policy).
   absl::Duration parent_timeout = absl::Milliseconds(300);
   bool decode = true;
   // Send NACK and PLI: to the parent, or to whoever sends the media.
@@ -58,8 +59,8 @@ struct SiteOptions {
   media::FrameAssemblerOptions assembler;
   child::NackOptions nack;
   absl::Duration keepalive_interval = absl::Milliseconds(250);
-  // Activation is sent again while nothing has come from the parent for
-  // this long.
+  // A keepalive carries a signed activation at least this often, and every
+  // one while a parent just chosen has not answered.
   absl::Duration activation_retry = absl::Seconds(1);
   absl::Duration pli_interval = absl::Milliseconds(300);
   // Non-zero: the site's own stream upstream, one RTP packet of
@@ -90,7 +91,9 @@ struct SiteReport {
   int64_t bad_packets = 0;  // not RTP/RTCP, malformed, or too many streams
   // From a listed parent that is not the active one (dropped).
   int64_t stale_parent_packets = 0;
-  int64_t parent_switches = 0;
+  int64_t parent_switches = 0;  // failovers: moves away from a silent parent
+  // Make-before-break moves: the parent released the site (it was drained).
+  int64_t parent_moves = 0;
   int64_t rtcp_received = 0;
   int64_t streams = 0;
   int64_t frames_decoded = 0;
@@ -120,11 +123,9 @@ class Site {
   const relay::Endpoint& local() const { return socket_.local(); }
   bool decodes() const { return options_.decode; }
   // The parent the site is (or tries to be) a child of; null when pushed to.
-  const ParentLink* active_parent() const {
-    return options_.parents.empty() ? nullptr : &options_.parents[active_];
-  }
+  const ParentLink* active_parent() const { return parents_.active(); }
   // 0: the primary.
-  size_t active_parent_index() const { return active_; }
+  size_t active_parent_index() const { return parents_.active_index(); }
 
   // True when the datagram was a media (RTP) packet of this site.
   bool OnDatagram(const relay::Endpoint& from, absl::Span<const uint8_t> data,
@@ -150,12 +151,14 @@ class Site {
   bool OnRtp(const relay::Endpoint& from, absl::Span<const uint8_t> data,
              absl::Time now);
   bool IsParent(const relay::Endpoint& address) const;
-  void FailOverIfSilent(absl::Time now);
+  void OnRtcp(const relay::Endpoint& from, absl::Span<const uint8_t> data,
+              absl::Time now);
   void DecodeFrames(Stream& stream, absl::Time now);
   void RecordLatency(absl::Duration latency);
   void SendFeedback(absl::Span<const uint8_t> packet);
-  void SendActivation(bool activate, absl::Time now);
-  void SendReceiverReport();
+  // A receiver report, with a signed (de)activation when `kind` is set.
+  void SendReport(const ParentLink& parent,
+                  std::optional<rtp::ActivationKind> kind, absl::Time now);
   void SendUpstream(absl::Time now);
   std::optional<relay::Endpoint> FeedbackTarget() const;
 
@@ -166,19 +169,7 @@ class Site {
   std::mt19937_64 rng_;
   absl::flat_hash_map<uint32_t, std::unique_ptr<Stream>> streams_;
   std::optional<relay::Endpoint> media_sender_;
-  size_t active_ = 0;  // index into options_.parents
-  // Last heard from the active parent, or when the site switched to it.
-  absl::Time last_from_parent_ = absl::InfinitePast();
-  // Failover is armed once a parent has been heard (a site that never
-  // reached its primary keeps asking it).
-  bool parent_heard_ = false;
-  // The active parent has answered since the site moved to it.
-  bool active_parent_heard_ = false;
-  // Switches in a row, each within a minute of the last (back-off).
-  int recent_switches_ = 0;
-  absl::Time last_switch_ = absl::InfinitePast();
-  absl::Time last_activation_ = absl::InfinitePast();
-  absl::Time last_keepalive_ = absl::InfinitePast();
+  child::ParentSelector parents_;
   // The upstream stream's next packet: sequence number and when it is due.
   uint16_t upstream_seq_ = 0;
   absl::Time next_upstream_ = absl::InfinitePast();

@@ -1,0 +1,252 @@
+#include "child/parent_selector.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/types/span.h"
+#include "base/clock.h"
+
+namespace cascade::child {
+namespace {
+
+absl::Span<const uint8_t> KeyBytes(const std::string& key) {
+  return absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(key.data()),
+                             key.size());
+}
+
+}  // namespace
+
+ParentSelector::ParentSelector(const ParentPolicy& policy, absl::Time now)
+    : policy_(policy), last_heard_(now) {}
+
+const Parent* ParentSelector::active() const {
+  return index_ < parents_.size() ? &parents_[index_] : nullptr;
+}
+
+const Parent* ParentSelector::leaving() const {
+  return leaving_.has_value() ? &leaving_->parent : nullptr;
+}
+
+bool ParentSelector::IsActive(const relay::Endpoint& from) const {
+  const Parent* parent = active();
+  return parent != nullptr && parent->address == from;
+}
+
+bool ParentSelector::IsLeaving(const relay::Endpoint& from) const {
+  return leaving_.has_value() && leaving_->parent.address == from;
+}
+
+bool ParentSelector::IsListed(const relay::Endpoint& from) const {
+  return std::any_of(parents_.begin(), parents_.end(),
+                     [&](const Parent& p) { return p.address == from; });
+}
+
+bool ParentSelector::SetParents(std::vector<Parent> parents, absl::Time now) {
+  std::optional<Parent> previous;
+  if (const Parent* parent = active()) previous = *parent;
+  parents_ = std::move(parents);
+  const size_t preferred = Preferred(now);
+  if (!previous.has_value()) {
+    Use(preferred, now);
+    return active() != nullptr;
+  }
+  if (preferred < parents_.size() &&
+      parents_[preferred].address == previous->address) {
+    index_ = preferred;
+    // A new key needs a new activation.
+    if (parents_[preferred].key != previous->key) {
+      last_keepalive_ = absl::InfinitePast();
+    }
+    return false;
+  }
+  // Make-before-break: keep hearing a live old parent until the new one
+  // sends media.
+  if (heard_since_switch_ && now - last_heard_ < policy_.timeout) {
+    leaving_ = Leaving{*std::move(previous), now + policy_.switch_overlap};
+  }
+  ++switches_;
+  Use(preferred, now);
+  return true;
+}
+
+void ParentSelector::Use(size_t index, absl::Time now) {
+  index_ = index;
+  heard_since_switch_ = false;
+  chosen_at_ = now;
+  last_heard_ = now;
+  if (leaving_.has_value() && IsActive(leaving_->parent.address)) {
+    leaving_.reset();
+  }
+  // Activate at once; gaps left by the move show up as sequence gaps and
+  // are asked of the new parent.
+  last_keepalive_ = absl::InfinitePast();
+}
+
+ParentSelector::Heard ParentSelector::OnActiveHeard(bool media,
+                                                    absl::Time now) {
+  last_heard_ = now;
+  any_heard_ = true;
+  Heard heard;
+  heard.first = !heard_since_switch_;
+  heard_since_switch_ = true;
+  if (media && leaving_.has_value()) {
+    if (!leaving_->parent.key.empty()) {
+      heard.release = std::move(leaving_->parent);
+    }
+    leaving_.reset();
+  }
+  return heard;
+}
+
+bool ParentSelector::OnParentApp(const rtp::AppView& app,
+                                 absl::string_view own_id, absl::Time now) {
+  const Parent* parent = active();
+  if (parent == nullptr || parent->key.empty() || !rtp::IsActivation(app)) {
+    return false;
+  }
+  rtp::ActivationRequest request;
+  if (rtp::VerifyActivation(app, KeyBytes(parent->key), &request) !=
+          rtp::ActivationResult::kOk ||
+      request.kind != rtp::ActivationKind::kDeactivate) {
+    return false;
+  }
+  // The link key is the child's too: its own deactivation, reflected back,
+  // must not move it.
+  if (request.node_id == own_id ||
+      (!parent->id.empty() && request.node_id != parent->id)) {
+    return false;
+  }
+  if (release_replays_.Check(request.node_id, request.timestamp_ms,
+                             request.nonce,
+                             now) != rtp::ReplayVerdict::kAccepted) {
+    return false;
+  }
+  ++releases_accepted_;
+  const size_t next = Next(now);
+  if (next == index_) return true;  // nowhere else to go
+  leaving_ = Leaving{*parent, now + policy_.switch_overlap};
+  ++switches_;
+  Use(next, now);
+  return true;
+}
+
+ParentSelector::Actions ParentSelector::OnTick(absl::Time now) {
+  Actions actions;
+  if (leaving_.has_value() && now >= leaving_->until) {
+    if (!leaving_->parent.key.empty()) {
+      actions.release = std::move(leaving_->parent);
+    }
+    leaving_.reset();
+  }
+  if (active() == nullptr) return actions;
+  if (policy_.timeout > absl::ZeroDuration()) {
+    if (now - last_failover_ > absl::Minutes(1)) recent_failovers_ = 0;
+    if (now - last_heard_ >= Timeout()) FailOver(now, &actions);
+  }
+  if (now >= KeepaliveDue()) {
+    last_keepalive_ = now;
+    actions.keepalive = true;
+    actions.activate = !active()->key.empty() && ActivationDue(now);
+    if (actions.activate) last_activation_ = now;
+  }
+  return actions;
+}
+
+void ParentSelector::FailOver(absl::Time now, Actions* actions) {
+  const size_t next = Next(now);
+  if (next == index_) {
+    // Nowhere else to go: keep asking the only parent.
+    Use(next, now);
+    return;
+  }
+  const Parent& silent = parents_[index_];
+  failed_at_[silent.address] = now;
+  ++failovers_;
+  ++recent_failovers_;
+  last_failover_ = now;
+  actions->failed_over_from = silent;
+  Use(next, now);
+}
+
+bool ParentSelector::ActivationDue(absl::Time now) const {
+  // Until the active parent answers, every keepalive asks it; then only
+  // when it has been silent a while.
+  if (!heard_since_switch_) return true;
+  return now - last_activation_ >= policy_.activation_refresh &&
+         now - last_heard_ >= policy_.activation_refresh;
+}
+
+absl::Duration ParentSelector::Timeout() const {
+  const absl::Duration timeout =
+      any_heard_ ? policy_.timeout * (1 << std::min(recent_failovers_, 4))
+                 : std::max(policy_.timeout, policy_.startup_timeout);
+  // A parent just given to us may get its own orders later than we did:
+  // while the old one still feeds us it gets the whole overlap to answer,
+  // rather than a failover to a third parent.
+  return leaving_.has_value() ? std::max(timeout, policy_.switch_overlap)
+                              : timeout;
+}
+
+absl::Time ParentSelector::KeepaliveDue() const {
+  if (last_keepalive_ == absl::InfinitePast()) return absl::InfinitePast();
+  // Before any parent answered, it may not be up yet: asked at the startup
+  // pace. A parent chosen after another answered is asked more often until
+  // it answers too: it may have missed the activation, and one lost
+  // activation must not cost a second failover.
+  absl::Duration interval = policy_.keepalive;
+  if (!any_heard_) {
+    interval = policy_.startup_retry;
+  } else if (!heard_since_switch_ && policy_.timeout > absl::ZeroDuration()) {
+    interval = std::min(policy_.keepalive, policy_.timeout / 3);
+  }
+  // On the shared grid: a parent's children renew together and it wakes
+  // once for all of them.
+  return AlignUp(last_keepalive_ + interval / 2, interval);
+}
+
+bool ParentSelector::Answering(absl::Time now,
+                               absl::Duration nack_retry) const {
+  return heard_since_switch_ &&
+         now - last_heard_ <= std::max(nack_retry, policy_.timeout / 2);
+}
+
+absl::Time ParentSelector::NextDeadline(absl::Time now) const {
+  absl::Time due = absl::InfiniteFuture();
+  if (leaving_.has_value()) due = leaving_->until;
+  if (active() == nullptr) return due;
+  due = std::min(due, std::max(now, KeepaliveDue()));
+  if (policy_.timeout > absl::ZeroDuration()) {
+    due = std::min(due, last_heard_ + Timeout());
+  }
+  return due;
+}
+
+bool ParentSelector::Watching(absl::Time now) const {
+  return leaving_.has_value() || (active() != nullptr && !heard_since_switch_ &&
+                                  now - chosen_at_ < policy_.timeout);
+}
+
+bool ParentSelector::HeldDown(const relay::Endpoint& address,
+                              absl::Time now) const {
+  auto it = failed_at_.find(address);
+  return it != failed_at_.end() && now - it->second < policy_.hold_down;
+}
+
+size_t ParentSelector::Next(absl::Time now) const {
+  const size_t n = parents_.size();
+  for (size_t k = 1; k < n; ++k) {
+    const size_t i = (index_ + k) % n;
+    if (!HeldDown(parents_[i].address, now)) return i;
+  }
+  // Every other parent failed recently: try them in turn anyway.
+  return n > 1 ? (index_ + 1) % n : index_;
+}
+
+size_t ParentSelector::Preferred(absl::Time now) const {
+  for (size_t i = 0; i < parents_.size(); ++i) {
+    if (!HeldDown(parents_[i].address, now)) return i;
+  }
+  return 0;
+}
+
+}  // namespace cascade::child

@@ -1,0 +1,176 @@
+// Which parent a child receives from, and when it tells that parent it is
+// alive: the one failover state machine of relayd and of every site.
+//
+// A child holds an ordered list of parents. It activates the first one that
+// is not held down, keeps alive toward it on the grid every relay and site
+// shares (base/clock.h, AlignUp), and when the active parent has been silent
+// past the timeout it activates the next one at once, without the
+// controller (failover). Each failover within a minute of the last doubles
+// the next timeout, so parents that are starved, not dead, are not bounced
+// between. Moves that are not failures are make-before-break: a new list
+// from the controller, or the parent's signed release (it was drained), keep
+// the old parent's media until the new one sends its own.
+//
+// Time-driven and socket-free: the caller feeds it what it hears and sends
+// what OnTick asks for, so tests drive it with plain absl::Time values.
+#ifndef CASCADE_CHILD_PARENT_SELECTOR_H_
+#define CASCADE_CHILD_PARENT_SELECTOR_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "relay/endpoint.h"
+#include "relay/rtp/activation.h"
+#include "relay/rtp/rtcp.h"
+
+namespace cascade::child {
+
+struct Parent {
+  std::string id;  // for logs; may be empty (a site need not know it)
+  relay::Endpoint address;
+  std::string key;  // raw HMAC key of the link; empty: a plain source
+};
+
+struct ParentPolicy {
+  // Silence after which the active parent is taken for dead; zero or less:
+  // never (a root fed by a plain source).
+  absl::Duration timeout = absl::Milliseconds(300);
+  // Until any parent has been heard: the nodes of a tree start in any
+  // order. Infinite: a child that never reached its first parent keeps
+  // asking it.
+  absl::Duration startup_timeout = absl::Seconds(2);
+  // A parent left for silence is passed over this long.
+  absl::Duration hold_down = absl::Seconds(10);
+  // Receiver reports toward the parent, so it knows the child is alive.
+  absl::Duration keepalive = absl::Milliseconds(250);
+  // Until any parent has answered, the child asks (a signed keepalive) this
+  // often.
+  absl::Duration startup_retry = absl::Milliseconds(100);
+  // Every keepalive is signed until the active parent answers; after that
+  // only when it has been silent this long (zero: every keepalive), so a
+  // parent that lost the child takes it back.
+  absl::Duration activation_refresh = absl::ZeroDuration();
+  // Make-before-break: how long an old parent is kept while the new one
+  // has sent nothing yet.
+  absl::Duration switch_overlap = absl::Seconds(1);
+};
+
+class ParentSelector {
+ public:
+  // What OnTick asks the caller to send.
+  struct Actions {
+    // Send a receiver report to the active parent, with a signed
+    // activation when `activate`.
+    bool keepalive = false;
+    bool activate = false;
+    // A parent left make-before-break: tell it with a signed deactivation,
+    // so it stops at once instead of at its timeout.
+    std::optional<Parent> release;
+    // Left this silent parent for the next one this tick (for the log).
+    std::optional<Parent> failed_over_from;
+  };
+
+  ParentSelector(const ParentPolicy& policy, absl::Time now);
+
+  // New settings. A new first parent (the first not held down) is taken
+  // make-before-break. True when the active parent changed.
+  bool SetParents(std::vector<Parent> parents, absl::Time now);
+  void SetPolicy(const ParentPolicy& policy) { policy_ = policy; }
+
+  bool IsActive(const relay::Endpoint& from) const;
+  // A parent being left make-before-break still feeds the child.
+  bool IsLeaving(const relay::Endpoint& from) const;
+  bool IsListed(const relay::Endpoint& from) const;
+
+  struct Heard {
+    // Its first word since it was chosen: requests that went to a silent
+    // parent were never answered, so the caller asks the new one again.
+    bool first = false;
+    // Its first media ends a make-before-break switch: tell the old parent
+    // (signed deactivation); from now on its packets are not taken.
+    std::optional<Parent> release;
+  };
+  // The active parent sent something.
+  Heard OnActiveHeard(bool media, absl::Time now);
+  // An RTCP APP from the active parent: when it is the parent's signed
+  // release of this child (a deactivation under the link key, not our own
+  // reflected back, not replayed), the child moves to its next parent
+  // make-before-break. True when accepted.
+  bool OnParentApp(const rtp::AppView& app, absl::string_view own_id,
+                   absl::Time now);
+
+  Actions OnTick(absl::Time now);
+  // The caller did not run for `late` (descheduled, stopped): the parent's
+  // packets wait unread in the socket, so it is not taken for silence.
+  void Excuse(absl::Duration late) { last_heard_ += late; }
+
+  // The next instant OnTick has work: a keepalive, or the parent's silence
+  // reaching the timeout.
+  absl::Time NextDeadline(absl::Time now) const;
+  // While a switch is under way, or a parent just chosen has not answered
+  // for up to one timeout: the caller ticks finely. No longer: a parent that
+  // never answers (a wrong assignment, a relay not started yet) must not
+  // keep hundreds of children waking every few milliseconds.
+  bool Watching(absl::Time now) const;
+
+  const Parent* active() const;
+  const Parent* leaving() const;
+  size_t active_index() const { return index_; }
+  const std::vector<Parent>& parents() const { return parents_; }
+  bool heard_since_switch() const { return heard_since_switch_; }
+  // Whether NACKs are worth sending: the active parent has answered since
+  // it was chosen and is not falling silent. Requests to a silent parent,
+  // or to a new one that may not know the child yet, would be spent for
+  // nothing; they are kept for the parent that answers.
+  bool Answering(absl::Time now, absl::Duration nack_retry) const;
+  absl::Time last_heard() const { return last_heard_; }
+  // Moves away from a silent parent.
+  uint64_t failovers() const { return failovers_; }
+  // Make-before-break moves: new settings or a parent's release.
+  uint64_t switches() const { return switches_; }
+  uint64_t releases_accepted() const { return releases_accepted_; }
+
+ private:
+  void Use(size_t index, absl::Time now);
+  void LeaveActive(absl::Time now);
+  void FailOver(absl::Time now, Actions* actions);
+  bool ActivationDue(absl::Time now) const;
+  absl::Duration Timeout() const;
+  absl::Time KeepaliveDue() const;
+  bool HeldDown(const relay::Endpoint& address, absl::Time now) const;
+  size_t Next(absl::Time now) const;
+  size_t Preferred(absl::Time now) const;
+
+  ParentPolicy policy_;
+  std::vector<Parent> parents_;
+  size_t index_ = 0;  // parents_.size(): none
+  absl::Time last_heard_;
+  absl::Time chosen_at_ = absl::InfinitePast();
+  bool heard_since_switch_ = false;
+  bool any_heard_ = false;
+  struct Leaving {
+    Parent parent;
+    absl::Time until;
+  };
+  std::optional<Leaving> leaving_;
+  // When each parent was left for silence (hold-down).
+  absl::flat_hash_map<relay::Endpoint, absl::Time> failed_at_;
+  int recent_failovers_ = 0;
+  absl::Time last_failover_ = absl::InfinitePast();
+  absl::Time last_keepalive_ = absl::InfinitePast();
+  absl::Time last_activation_ = absl::InfinitePast();
+  rtp::ReplayGuard release_replays_;
+  uint64_t failovers_ = 0;
+  uint64_t switches_ = 0;
+  uint64_t releases_accepted_ = 0;
+};
+
+}  // namespace cascade::child
+
+#endif  // CASCADE_CHILD_PARENT_SELECTOR_H_

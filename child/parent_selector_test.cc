@@ -1,0 +1,258 @@
+#include "child/parent_selector.h"
+
+#include <gtest/gtest.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "relay/rtp/activation.h"
+#include "relay/rtp/rtcp.h"
+
+namespace cascade::child {
+namespace {
+
+const absl::Time kT0 = absl::FromUnixSeconds(1700000000);
+absl::Time At(int ms) { return kT0 + absl::Milliseconds(ms); }
+
+relay::Endpoint Ep(const char* text) { return *relay::Endpoint::Parse(text); }
+
+const Parent kPrimary{"d1", Ep("127.0.0.1:5001"), "key-1"};
+const Parent kStandby{"d2", Ep("127.0.0.1:5002"), "key-2"};
+
+ParentPolicy Policy() {
+  ParentPolicy policy;
+  policy.timeout = absl::Milliseconds(300);
+  policy.startup_timeout = absl::Seconds(2);
+  policy.keepalive = absl::Milliseconds(250);
+  return policy;
+}
+
+// Ticks every 5 ms from `from` to `to` (inclusive), collecting actions.
+std::vector<ParentSelector::Actions> Tick(ParentSelector& s, int from, int to) {
+  std::vector<ParentSelector::Actions> all;
+  for (int ms = from; ms <= to; ms += 5) all.push_back(s.OnTick(At(ms)));
+  return all;
+}
+
+int Keepalives(const std::vector<ParentSelector::Actions>& actions) {
+  int n = 0;
+  for (const auto& a : actions) n += a.keepalive;
+  return n;
+}
+
+// A signed (de)activation as the parent (or anyone holding `key`) sends it,
+// parsed back into the AppView the selector reads.
+class SignedApp {
+ public:
+  SignedApp(rtp::ActivationKind kind, const std::string& node_id,
+            const std::string& key, absl::Time when, uint64_t nonce)
+      : node_id_(node_id) {
+    rtp::ActivationRequest request;
+    request.kind = kind;
+    request.sender_ssrc = 7;
+    request.node_id = node_id_;
+    request.timestamp_ms = absl::ToUnixMillis(when);
+    request.nonce = nonce;
+    bytes_.resize(rtp::kMaxActivationSize);
+    bytes_.resize(rtp::BuildActivation(
+        request,
+        absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(key.data()),
+                            key.size()),
+        absl::MakeSpan(bytes_)));
+  }
+  // Hands the parsed APP to `f`.
+  template <typename F>
+  void Visit(F f) const {
+    struct Visitor : rtp::RtcpVisitor {
+      explicit Visitor(F* f) : f(f) {}
+      void OnApp(const rtp::AppView& app) override { (*f)(app); }
+      F* f;
+    } visitor(&f);
+    EXPECT_EQ(rtp::ParseRtcpCompound(bytes_, &visitor), rtp::RtcpError::kOk);
+  }
+
+ private:
+  std::string node_id_;
+  std::vector<uint8_t> bytes_;
+};
+
+bool Offer(ParentSelector& s, const SignedApp& app, absl::Time now) {
+  bool accepted = false;
+  app.Visit([&](const rtp::AppView& view) {
+    accepted = s.OnParentApp(view, "site-7", now);
+  });
+  return accepted;
+}
+
+TEST(ParentSelectorTest, SilentParentIsLeftAndEachFailoverDoublesTheNext) {
+  ParentSelector s(Policy(), At(0));
+  s.SetParents({kPrimary, kStandby}, At(0));
+  s.OnActiveHeard(/*media=*/true, At(0));
+  Tick(s, 0, 295);
+  EXPECT_TRUE(s.IsActive(kPrimary.address));
+  const auto actions = Tick(s, 300, 300);
+  ASSERT_TRUE(actions[0].failed_over_from.has_value());
+  EXPECT_EQ(actions[0].failed_over_from->id, "d1");
+  EXPECT_TRUE(s.IsActive(kStandby.address));
+  EXPECT_TRUE(actions[0].keepalive && actions[0].activate)
+      << "the new parent is activated at once";
+  // Neither answers: the next move waits 600 ms, the one after 1,200.
+  Tick(s, 305, 895);
+  EXPECT_EQ(s.failovers(), 1u);
+  Tick(s, 900, 900);
+  EXPECT_EQ(s.failovers(), 2u);
+  Tick(s, 905, 2095);
+  EXPECT_EQ(s.failovers(), 2u);
+  Tick(s, 2100, 2100);
+  EXPECT_EQ(s.failovers(), 3u);
+}
+
+TEST(ParentSelectorTest, NeverHeardParentGetsTheStartupTimeoutOrForever) {
+  ParentSelector relay(Policy(), At(0));
+  relay.SetParents({kPrimary, kStandby}, At(0));
+  EXPECT_EQ(Keepalives(Tick(relay, 0, 1995)), 20) << "every 100 ms";
+  EXPECT_EQ(relay.failovers(), 0u);
+  Tick(relay, 2000, 2000);
+  EXPECT_EQ(relay.failovers(), 1u);
+
+  ParentPolicy site_policy = Policy();
+  site_policy.startup_timeout = absl::InfiniteDuration();
+  site_policy.startup_retry = absl::Seconds(1);
+  ParentSelector site(site_policy, At(0));
+  site.SetParents({kPrimary, kStandby}, At(0));
+  EXPECT_EQ(Keepalives(Tick(site, 0, 9995)), 10) << "every second";
+  EXPECT_EQ(site.failovers(), 0u);
+  EXPECT_TRUE(site.IsActive(kPrimary.address));
+}
+
+TEST(ParentSelectorTest, FailedParentIsHeldDownThenPreferredAgain) {
+  ParentSelector s(Policy(), At(0));
+  s.SetParents({kPrimary, kStandby}, At(0));
+  s.OnActiveHeard(true, At(0));
+  Tick(s, 0, 300);
+  ASSERT_TRUE(s.IsActive(kStandby.address));
+  s.OnActiveHeard(true, At(310));
+  // The controller, not knowing yet, sends the same list: we stay.
+  EXPECT_FALSE(s.SetParents({kPrimary, kStandby}, At(320)));
+  EXPECT_TRUE(s.IsActive(kStandby.address));
+  // After the hold-down the primary is taken back, make-before-break.
+  for (int ms = 400; ms < 10400; ms += 100) s.OnActiveHeard(true, At(ms));
+  EXPECT_TRUE(s.SetParents({kPrimary, kStandby}, At(10400)));
+  EXPECT_TRUE(s.IsActive(kPrimary.address));
+  EXPECT_TRUE(s.IsLeaving(kStandby.address));
+  EXPECT_TRUE(s.Watching(At(10400)));
+  // The standby's packets still count until the primary sends media; a
+  // report from the primary does not end the switch, its media does.
+  EXPECT_FALSE(s.OnActiveHeard(false, At(10420)).release.has_value());
+  const ParentSelector::Heard heard = s.OnActiveHeard(true, At(10430));
+  ASSERT_TRUE(heard.release.has_value());
+  EXPECT_EQ(heard.release->id, "d2");
+  EXPECT_FALSE(s.IsLeaving(kStandby.address));
+  EXPECT_EQ(s.switches(), 1u);
+}
+
+TEST(ParentSelectorTest, ANewParentGetsTheWholeOverlapToAnswer) {
+  ParentSelector s(Policy(), At(0));
+  s.SetParents({kPrimary}, At(0));
+  s.OnActiveHeard(true, At(0));
+  s.SetParents({kStandby}, At(10));
+  ASSERT_TRUE(s.IsLeaving(kPrimary.address));
+  // Silent past its 300 ms timeout, but the old one still feeds us.
+  Tick(s, 10, 1005);
+  EXPECT_EQ(s.failovers(), 0u);
+  // The overlap ends: the old parent is released, unanswered.
+  const auto actions = Tick(s, 1010, 1010);
+  ASSERT_TRUE(actions[0].release.has_value());
+  EXPECT_EQ(actions[0].release->id, "d1");
+}
+
+TEST(ParentSelectorTest, KeepalivesAreSignedUntilTheParentAnswers) {
+  ParentPolicy policy = Policy();
+  policy.activation_refresh = absl::Seconds(1);
+  ParentSelector s(policy, At(0));
+  s.SetParents({kPrimary, kStandby}, At(0));
+  auto actions = Tick(s, 0, 0);
+  EXPECT_TRUE(actions[0].keepalive && actions[0].activate);
+  s.OnActiveHeard(true, At(1));
+  int signed_while_fed = 0;
+  for (int ms = 5; ms <= 3000; ms += 5) {
+    s.OnActiveHeard(true, At(ms));
+    signed_while_fed += s.OnTick(At(ms)).activate;
+  }
+  EXPECT_EQ(signed_while_fed, 0) << "a parent feeding us knows us";
+  EXPECT_TRUE(s.Answering(At(3000), absl::Milliseconds(40)));
+  // Silent: no NACKs spent on it past half its timeout.
+  EXPECT_FALSE(s.Answering(At(3160), absl::Milliseconds(40)));
+}
+
+TEST(ParentSelectorTest, ExcusedTimeIsNotTheParentsSilence) {
+  ParentSelector s(Policy(), At(0));
+  s.SetParents({kPrimary, kStandby}, At(0));
+  s.OnActiveHeard(true, At(0));
+  s.Excuse(absl::Milliseconds(400));  // the caller was stopped
+  Tick(s, 400, 400);
+  EXPECT_TRUE(s.IsActive(kPrimary.address));
+  Tick(s, 700, 700);
+  EXPECT_TRUE(s.IsActive(kStandby.address));
+}
+
+TEST(ParentSelectorTest, SignedReleaseMovesMakeBeforeBreak) {
+  ParentSelector s(Policy(), At(0));
+  s.SetParents({kPrimary, kStandby}, At(0));
+  s.OnActiveHeard(true, At(0));
+  const SignedApp release(rtp::ActivationKind::kDeactivate, "d1", "key-1",
+                          At(100), 1);
+  EXPECT_TRUE(Offer(s, release, At(100)));
+  EXPECT_TRUE(s.IsActive(kStandby.address));
+  EXPECT_TRUE(s.IsLeaving(kPrimary.address));
+  EXPECT_EQ(s.failovers(), 0u);
+  EXPECT_EQ(s.switches(), 1u);
+  const auto actions = Tick(s, 100, 100);
+  EXPECT_TRUE(actions[0].keepalive && actions[0].activate);
+  // The new parent's media ends it; the old one is told.
+  const ParentSelector::Heard heard = s.OnActiveHeard(true, At(130));
+  ASSERT_TRUE(heard.release.has_value());
+  EXPECT_EQ(heard.release->id, "d1");
+}
+
+TEST(ParentSelectorTest, ForgedReflectedOrReplayedReleasesAreRefused) {
+  ParentSelector s(Policy(), At(0));
+  s.SetParents({kPrimary, kStandby}, At(0));
+  s.OnActiveHeard(true, At(0));
+  // Under another link's key.
+  EXPECT_FALSE(Offer(
+      s, SignedApp(rtp::ActivationKind::kDeactivate, "d1", "key-2", At(10), 1),
+      At(10)));
+  // The site's own deactivation, reflected back at it.
+  EXPECT_FALSE(Offer(
+      s,
+      SignedApp(rtp::ActivationKind::kDeactivate, "site-7", "key-1", At(10), 2),
+      At(10)));
+  // Signed by the link, but naming another node than the parent.
+  EXPECT_FALSE(Offer(
+      s, SignedApp(rtp::ActivationKind::kDeactivate, "d9", "key-1", At(10), 3),
+      At(10)));
+  // An activation is no release.
+  EXPECT_FALSE(Offer(
+      s, SignedApp(rtp::ActivationKind::kActivate, "d1", "key-1", At(10), 4),
+      At(10)));
+  // Outside the replay window.
+  EXPECT_FALSE(Offer(
+      s,
+      SignedApp(rtp::ActivationKind::kDeactivate, "d1", "key-1", At(-60000), 5),
+      At(10)));
+  EXPECT_TRUE(s.IsActive(kPrimary.address));
+  // A genuine one, then the same bytes again once back on the primary.
+  const SignedApp genuine(rtp::ActivationKind::kDeactivate, "d1", "key-1",
+                          At(20), 6);
+  EXPECT_TRUE(Offer(s, genuine, At(20)));
+  EXPECT_TRUE(s.SetParents({kPrimary, kStandby}, At(30)));
+  ASSERT_TRUE(s.IsActive(kPrimary.address));
+  EXPECT_FALSE(Offer(s, genuine, At(40))) << "replayed";
+  EXPECT_TRUE(s.IsActive(kPrimary.address));
+  EXPECT_EQ(s.releases_accepted(), 1u);
+}
+
+}  // namespace
+}  // namespace cascade::child
