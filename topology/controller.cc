@@ -11,6 +11,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "topology/state.h"
 #include "topology/topology_file.h"
 
@@ -19,6 +20,7 @@ namespace {
 
 using cascade::v1::Assignment;
 using cascade::v1::Change;
+using cascade::v1::ControllerState;
 using cascade::v1::Event;
 using cascade::v1::Node;
 using cascade::v1::NodeStatus;
@@ -55,12 +57,16 @@ std::string LinkKey(const std::string& child_key,
 Controller::Controller(const Clock* clock, Store* store,
                        ControllerOptions options)
     : clock_(clock),
-      store_(store),
       options_(options),
       started_(clock->Now()),
       // Versions start at the start time, so a restarted controller never
       // hands out a version a relay has already seen.
-      next_version_(static_cast<uint64_t>(absl::ToUnixMicros(clock->Now()))) {}
+      next_version_(static_cast<uint64_t>(absl::ToUnixMicros(clock->Now()))),
+      pipeline_(store, options.snapshot_every, &mu_,
+                [this](Commit& commit, const absl::Status& persisted)
+                    ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+                      return ApplyLocked(commit, persisted);
+                    }) {}
 
 void Controller::SetListener(ControllerListener* listener) {
   absl::MutexLock lock(&mu_);
@@ -68,7 +74,7 @@ void Controller::SetListener(ControllerListener* listener) {
 }
 
 absl::Status Controller::Recover() {
-  absl::StatusOr<RecoveredState> recovered = store_->Recover();
+  absl::StatusOr<RecoveredState> recovered = pipeline_.Recover();
   if (!recovered.ok()) return recovered.status();
   absl::MutexLock lock(&mu_);
   state_ = std::move(recovered->snapshot);
@@ -93,24 +99,30 @@ absl::Status Controller::Recover() {
   return absl::OkStatus();
 }
 
-void Controller::ResolveLocked(Change* change) {
+void Controller::ResolveLocked(const ControllerState& base, Change* change) {
   // Keys are generated once, journaled, and kept across re-applies so relays
-  // need not be re-keyed.
-  auto fill_key = [&](Node* node) {
-    if (!node->key().empty()) return;
-    auto it = index_.find(node->id());
-    const std::string& existing =
-        it == index_.end() ? std::string()
-                           : state_.topology().nodes(it->second).key();
-    node->set_key(existing.empty() ? RandomKey() : existing);
-  };
-  if (change->has_apply()) {
-    for (Node& node :
-         *change->mutable_apply()->mutable_topology()->mutable_nodes()) {
-      fill_key(&node);
+  // need not be re-keyed; `base` may hold nodes whose addition is not
+  // applied yet.
+  if (change->has_apply() || change->has_add()) {
+    absl::flat_hash_map<absl::string_view, const std::string*> keys;
+    keys.reserve(base.topology().nodes_size());
+    for (const Node& node : base.topology().nodes()) {
+      keys[node.id()] = &node.key();
     }
+    auto fill_key = [&](Node* node) {
+      if (!node->key().empty()) return;
+      auto it = keys.find(node->id());
+      node->set_key(it == keys.end() || it->second->empty() ? RandomKey()
+                                                            : *it->second);
+    };
+    if (change->has_apply()) {
+      for (Node& node :
+           *change->mutable_apply()->mutable_topology()->mutable_nodes()) {
+        fill_key(&node);
+      }
+    }
+    if (change->has_add()) fill_key(change->mutable_add()->mutable_node());
   }
-  if (change->has_add()) fill_key(change->mutable_add()->mutable_node());
   if (change->has_restore()) {
     auto* restore = change->mutable_restore();
     if (restore->policy() == cascade::v1::RESTORE_DEFAULT) {
@@ -147,25 +159,55 @@ void Controller::AddPinsLocked(const std::string& returning, Change* change) {
   }
 }
 
-absl::StatusOr<cascade::v1::ChangeResponse> Controller::Submit(Change change) {
-  absl::MutexLock lock(&mu_);
-  return SubmitLocked(std::move(change));
+void Controller::SubmitAsync(Change change, ChangeDone done) {
+  auto commit = std::make_unique<Commit>();
+  commit->change = std::move(change);
+  commit->done = std::move(done);
+  absl::Status refused;
+  {
+    absl::MutexLock lock(&mu_);
+    refused = DecideLocked(&commit);
+  }
+  if (!refused.ok()) commit->done(std::move(refused));
 }
 
-absl::StatusOr<cascade::v1::ChangeResponse> Controller::SubmitLocked(
-    Change change) {
-  ResolveLocked(&change);
-  change.set_sequence(state_.sequence() + 1);
-  cascade::v1::ControllerState candidate = state_;
-  absl::Status status = ApplyChangeToState(change, &candidate);
+ChangeResult Controller::Submit(Change change) {
+  ChangeResult result;
+  absl::Notification done;
+  SubmitAsync(std::move(change), [&](ChangeResult outcome) {
+    result = std::move(outcome);
+    done.Notify();
+  });
+  done.WaitForNotification();
+  return result;
+}
+
+void Controller::AwaitCommitted() { pipeline_.AwaitSettled(); }
+
+absl::Status Controller::DecideLocked(std::unique_ptr<Commit>* commit) {
+  Commit& decided = **commit;
+  const ControllerState* tail = pipeline_.Tail();
+  const ControllerState& base = tail != nullptr ? *tail : state_;
+  ResolveLocked(base, &decided.change);
+  decided.change.set_sequence(base.sequence() + 1);
+  decided.state = base;
+  absl::Status status = ApplyChangeToState(decided.change, &decided.state);
   if (!status.ok()) return status;
-  status = store_->Append(change);
-  if (!status.ok()) {
-    LOG(ERROR) << "change not persisted, not applied: " << status;
+  pipeline_.Push(std::move(*commit));
+  return absl::OkStatus();
+}
+
+ChangeResult Controller::ApplyLocked(Commit& commit,
+                                     const absl::Status& persisted) {
+  const Change& change = commit.change;
+  if (!persisted.ok()) {
+    LOG(ERROR) << "change " << change.sequence()
+               << " not persisted, not applied: " << persisted;
+    if (commit.settle) commit.settle(false);
     return absl::UnavailableError(
-        absl::StrCat("cannot persist the change: ", status.message()));
+        absl::StrCat("cannot persist the change: ", persisted.message()));
   }
-  state_ = std::move(candidate);
+  state_ = std::move(commit.state);
   switch (change.change_case()) {
     case Change::kApply:
     case Change::kAdd:
@@ -180,10 +222,7 @@ absl::StatusOr<cascade::v1::ChangeResponse> Controller::SubmitLocked(
       if (change.pins_size() > 0) layout_stale_ = true;
       break;
   }
-  if (store_->RecordsSinceSnapshot() >= options_.snapshot_every) {
-    absl::Status snapshot = store_->WriteSnapshot(state_);
-    if (!snapshot.ok()) LOG(WARNING) << "snapshot failed: " << snapshot;
-  }
+  if (commit.settle) commit.settle(true);
   cascade::v1::ChangeResponse response;
   response.set_state_sequence(state_.sequence());
   response.set_assignments_changed(RecomputeLocked());
@@ -631,27 +670,42 @@ absl::Status Controller::RenewLocked(const std::string& node_id) {
 }
 
 bool Controller::ReintegrateLocked(const std::vector<std::string>& node_ids) {
-  for (const std::string& id : node_ids) {
-    live_[id].status = cascade::v1::STATUS_UP;
-  }
   // Under the non-revertive policy children are pinned where they are; pins
-  // are state, journaled like any change.
-  Change change;
-  for (const std::string& id : node_ids) AddPinsLocked(id, &change);
-  if (change.pins_size() == 0) {
-    RecomputeLocked();
-  } else if (absl::Status status = SubmitLocked(std::move(change)).status();
-             !status.ok()) {
-    LOG(ERROR) << "reintegration postponed: " << status;
+  // are state, durable before the nodes take children again.
+  auto commit = std::make_unique<Commit>();
+  for (const std::string& id : node_ids) AddPinsLocked(id, &commit->change);
+  if (commit->change.pins_size() == 0) {
     for (const std::string& id : node_ids) {
-      live_[id].status = cascade::v1::STATUS_HOLD_DOWN;
+      live_[id].status = cascade::v1::STATUS_UP;
     }
+    RecomputeLocked();
+    for (const std::string& id : node_ids) {
+      EmitLocked(Event::KIND_NODE_UP, id, "hold-down over: reintegrated");
+    }
+    return true;
+  }
+  commit->settle = [this, node_ids](bool applied) ABSL_EXCLUSIVE_LOCKS_REQUIRED(
+                       mu_) { FinishReintegrationLocked(node_ids, applied); };
+  if (absl::Status status = DecideLocked(&commit); !status.ok()) {
+    LOG(ERROR) << "reintegration postponed: " << status;
     return false;
   }
+  for (const std::string& id : node_ids) live_[id].reintegrating = true;
+  return false;
+}
+
+void Controller::FinishReintegrationLocked(
+    const std::vector<std::string>& node_ids, bool applied) {
+  if (!applied) LOG(ERROR) << "reintegration postponed: pins not persisted";
   for (const std::string& id : node_ids) {
+    auto it = live_.find(id);
+    // Down again meanwhile (or removed): it starts over when it returns.
+    if (it == live_.end() || !it->second.reintegrating) continue;
+    it->second.reintegrating = false;
+    if (!applied) continue;
+    it->second.status = cascade::v1::STATUS_UP;
     EmitLocked(Event::KIND_NODE_UP, id, "hold-down over: reintegrated");
   }
-  return true;
 }
 
 void Controller::SettleLocked() {
@@ -707,14 +761,23 @@ void Controller::MarkSilentLocked(const std::string& child,
   // Still renewing its own lease (reports come several times a lease): alive,
   // it left that parent by itself (a failover on a busy machine, say). Taking
   // it down would move its whole subtree for nothing.
-  if (clock_->Now() - live.last_report < options_.lease_timeout / 4) return;
+  const absl::Time now = clock_->Now();
+  if (now - live.last_report < options_.lease_timeout / 4) return;
   // Counted like a lapsed lease: if it was alive after all, its next report
   // brings it back after a hold-down.
-  live.status = cascade::v1::STATUS_DOWN;
-  live.expiries.push_back(clock_->Now());
-  EmitLocked(Event::KIND_NODE_DOWN, child,
-             absl::StrCat("silent to its parent ", reporter));
+  MarkDownLocked(child, &live, now,
+                 absl::StrCat("silent to its parent ", reporter));
   if (settled_) RecomputeLocked();
+}
+
+void Controller::MarkDownLocked(const std::string& node_id, Live* live,
+                                absl::Time now, const std::string& why) {
+  live->status = cascade::v1::STATUS_DOWN;
+  live->expiries.push_back(now);
+  // Pins still on their way no longer bring it back (see
+  // FinishReintegrationLocked).
+  live->reintegrating = false;
+  EmitLocked(Event::KIND_NODE_DOWN, node_id, why);
 }
 
 absl::Status Controller::Ack(const cascade::v1::AckRequest& request) {
@@ -764,13 +827,11 @@ int Controller::Tick() {
       case cascade::v1::STATUS_UP:
       case cascade::v1::STATUS_HOLD_DOWN:
         if (now - live.last_report > options_.lease_timeout) {
-          live.status = cascade::v1::STATUS_DOWN;
-          live.expiries.push_back(now);
+          MarkDownLocked(id, &live, now, "lease expired");
           ++expired;
           changed |= can_parent(id);
-          EmitLocked(Event::KIND_NODE_DOWN, id, "lease expired");
         } else if (live.status == cascade::v1::STATUS_HOLD_DOWN &&
-                   now >= live.hold_until) {
+                   now >= live.hold_until && !live.reintegrating) {
           returning.push_back(id);
         }
         break;
@@ -788,7 +849,8 @@ int Controller::Tick() {
         break;
     }
   }
-  // Returning nodes recompute themselves; otherwise only on a change.
+  // Returning nodes without pins recompute themselves (those with pins when
+  // the pins are applied); otherwise only on a change.
   if (!returning.empty() && ReintegrateLocked(returning)) changed = false;
   if (!settled_ && now - started_ >= std::max(options_.lease_timeout,
                                               options_.restart_learning)) {
@@ -906,7 +968,7 @@ cascade::v1::StatsResponse Controller::GetStats() const {
   stats.set_orphans(orphans_.size());
   stats.set_state_sequence(state_.sequence());
   stats.set_assignments_pushed(assignments_pushed_);
-  stats.set_journal_records(store_->RecordsSinceSnapshot());
+  stats.set_journal_records(pipeline_.RecordsSinceSnapshot());
   stats.set_journal_discarded_bytes(journal_discarded_bytes_);
   stats.set_journal_recovery_note(recovery_note_);
   stats.set_upstream_selected(state_.selected_sites_size());

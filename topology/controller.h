@@ -19,6 +19,7 @@
 #include "absl/time/time.h"
 #include "base/clock.h"
 #include "proto/controller.pb.h"
+#include "topology/commit_pipeline.h"
 #include "topology/store.h"
 
 namespace cascade::topology {
@@ -54,7 +55,9 @@ struct ControllerOptions {
 };
 
 // Receives what the controller pushes. Called with the controller's lock
-// held: must not block and must not call back into the controller.
+// held (from the caller's thread or the commit pipeline's): must not block
+// and must not call back into the controller. Only what is durable is
+// published: a change's assignments and events come once the store has it.
 class ControllerListener {
  public:
   virtual ~ControllerListener() = default;
@@ -79,10 +82,19 @@ class Controller {
   // Set before serving; may be null.
   void SetListener(ControllerListener* listener);
 
-  // Validates `change`, makes it durable, applies it and pushes the
-  // assignments it changed. Nothing is applied if any step fails.
-  absl::StatusOr<cascade::v1::ChangeResponse> Submit(
-      cascade::v1::Change change);
+  // Decides `change` against the current state and every change accepted
+  // before it (a refusal goes to `done` at once, on this thread). An accepted
+  // change is made durable by the commit pipeline (commit_pipeline.h) without
+  // the controller's lock; then it is applied, the assignments it changed are
+  // pushed, and `done` gets the response on the pipeline's thread. Nothing is
+  // applied if any step fails. `done` must not block: the next change waits
+  // for it.
+  void SubmitAsync(cascade::v1::Change change, ChangeDone done);
+  // The same, waiting for the outcome. Never from a `done`.
+  ChangeResult Submit(cascade::v1::Change change);
+  // Returns once every change decided before the call (also the
+  // controller's own, see Tick) is applied or dropped.
+  void AwaitCommitted();
 
   // Relay side. Register and Report renew the lease; a node whose lease had
   // expired is reintegrated under the default policy.
@@ -99,8 +111,9 @@ class Controller {
   // Runs the timers, to be called often (a tenth of a lease): marks down
   // every node whose lease expired (or that never reported within a lease
   // of being expected), gives children to nodes whose first report came
-  // after that, reintegrates nodes whose hold-down is over, ends a
-  // restart's learning period. Returns how many leases expired.
+  // after that, reintegrates nodes whose hold-down is over (once their pins,
+  // if any, are durable: Tick does not wait for that), ends a restart's
+  // learning period. Returns how many leases expired.
   int Tick();
 
   // Admin views: never contain keys.
@@ -128,12 +141,22 @@ class Controller {
     cascade::v1::RelayStats stats;
     uint64_t acked_version = 0;
     std::string ack_error;
+    // While STATUS_HOLD_DOWN: its reintegration's pins are being persisted.
+    bool reintegrating = false;
   };
 
-  absl::StatusOr<cascade::v1::ChangeResponse> SubmitLocked(
-      cascade::v1::Change change) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Fills in what replay must not recompute: keys and resolved policies.
-  void ResolveLocked(cascade::v1::Change* change)
+  // DECIDE (see commit_pipeline.h): resolves and validates the change of
+  // `*commit` against the newest decided state and queues it, taking
+  // `*commit`; leaves it to the caller when refused.
+  absl::Status DecideLocked(std::unique_ptr<Commit>* commit)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // APPLY: makes a durable commit current, recomputes, pushes.
+  ChangeResult ApplyLocked(Commit& commit, const absl::Status& persisted)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Fills in what replay must not recompute: keys (kept from `base`) and
+  // resolved policies.
+  void ResolveLocked(const cascade::v1::ControllerState& base,
+                     cascade::v1::Change* change)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void AddPinsLocked(const std::string& returning, cascade::v1::Change* change)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -141,13 +164,23 @@ class Controller {
   // active parent and it could be anyone's parent.
   void MarkSilentLocked(const std::string& child, const std::string& reporter)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A node that was up (or held down) is down now, counted as an expiry.
+  void MarkDownLocked(const std::string& node_id, Live* live, absl::Time now,
+                      const std::string& why)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Renews the lease; a node back after an expiry starts its hold-down.
   absl::Status RenewLocked(const std::string& node_id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Makes held-down nodes usable again under the default policy (pins
-  // journaled first) and recomputes. False if the pins could not be
-  // persisted: the nodes stay held down and are retried.
+  // Makes held-down nodes usable again under the default policy. Without
+  // pins to change: at once, with a recompute (returns true). Otherwise the
+  // pins go through the pipeline and the nodes stay held down until they are
+  // applied (FinishReintegrationLocked); returns false.
   bool ReintegrateLocked(const std::vector<std::string>& node_ids)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Their pins applied: the nodes are up. Dropped: they stay held down and
+  // the next Tick tries again.
+  void FinishReintegrationLocked(const std::vector<std::string>& node_ids,
+                                 bool applied)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Duration HoldDownLocked(Live* live) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Ends a restart's learning: sends every assignment.
@@ -172,11 +205,11 @@ class Controller {
                   const std::string& detail) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const Clock* const clock_;
-  Store* const store_;
   const ControllerOptions options_;
 
   mutable absl::Mutex mu_;
   ControllerListener* listener_ ABSL_GUARDED_BY(mu_) = nullptr;
+  // Durable and applied; changes decided after it wait in pipeline_.
   cascade::v1::ControllerState state_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, int> index_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, Live> live_ ABSL_GUARDED_BY(mu_);
@@ -225,6 +258,9 @@ class Controller {
   uint64_t assignments_pushed_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t journal_discarded_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   std::string recovery_note_ ABSL_GUARDED_BY(mu_);
+  // Last: destroyed first, its thread applying what is still queued while
+  // everything above is alive.
+  CommitPipeline pipeline_;
 };
 
 // The key that authenticates the link between `child` and `parent`:

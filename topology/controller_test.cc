@@ -1,10 +1,8 @@
 #include "topology/controller.h"
 
 #include <gtest/gtest.h>
-#include <sys/stat.h>
 
 #include <algorithm>
-#include <cstdio>
 #include <functional>
 #include <map>
 #include <memory>
@@ -14,197 +12,14 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "topology/journal.h"
-#include "topology/topology_file.h"
+#include "topology/controller_fixture.h"
+#include "topology/fake_store.h"
 
 namespace cascade::topology {
 namespace {
 
 using cascade::v1::Assignment;
 using cascade::v1::Change;
-
-// p1 has an automatic standby (p1-sb, region r1, room for two children);
-// d3 therefore falls back to the next tier up when p1 fails. Sites name p1
-// as their configured standby.
-constexpr char kTopology[] = R"pb(
-  nodes {
-    id: "nat"
-    tier: TIER_NATIONAL
-    media_address: "127.1.0.1:5004"
-    capacity { max_children: 8 }
-  }
-  nodes {
-    id: "p1"
-    tier: TIER_PROVINCIAL
-    parent: "nat"
-    labels { key: "region" value: "r1" }
-    media_address: "127.2.1.1:5004"
-    capacity { max_children: 6 }
-  }
-  nodes {
-    id: "p1-sb"
-    tier: TIER_PROVINCIAL
-    role: ROLE_STANDBY
-    parent: "nat"
-    labels { key: "region" value: "r1" }
-    media_address: "127.2.1.2:5004"
-    capacity { max_children: 2 }
-  }
-  nodes {
-    id: "p2"
-    tier: TIER_PROVINCIAL
-    parent: "nat"
-    labels { key: "region" value: "r2" }
-    media_address: "127.2.2.1:5004"
-    capacity { max_children: 4 }
-  }
-  nodes {
-    id: "d1"
-    tier: TIER_DISTRICT
-    parent: "p1"
-    media_address: "127.3.0.1:5004"
-    capacity { max_children: 4 }
-  }
-  nodes {
-    id: "d2"
-    tier: TIER_DISTRICT
-    parent: "p1"
-    media_address: "127.3.0.2:5004"
-    capacity { max_children: 4 }
-  }
-  nodes {
-    id: "d3"
-    tier: TIER_DISTRICT
-    parent: "p1"
-    media_address: "127.3.0.3:5004"
-    capacity { max_children: 4 }
-  }
-  nodes {
-    id: "s1"
-    tier: TIER_SITE
-    parent: "d1"
-    standby_parents: "p1"
-    media_address: "127.10.0.1:5004"
-  }
-  nodes {
-    id: "s2"
-    tier: TIER_SITE
-    parent: "d1"
-    standby_parents: "p1"
-    media_address: "127.10.0.2:5004"
-    plain_endpoint: true
-  }
-  nodes {
-    id: "s3"
-    tier: TIER_SITE
-    parent: "d2"
-    standby_parents: "p1"
-    media_address: "127.10.0.3:5004"
-  }
-  streams {
-    id: "cmd"
-    direction: DIRECTION_DOWNSTREAM
-    bitrate_kbps: 2500
-    tracks { ssrc: 100 media: "video" payload_type: 96 encoding: "H264/90000" }
-    tracks {
-      ssrc: 101
-      media: "audio"
-      payload_type: 111
-      encoding: "opus/48000/2"
-    }
-  }
-  streams {
-    id: "s1-up"
-    direction: DIRECTION_UPSTREAM
-    source_node: "s1"
-    tracks { ssrc: 500 media: "video" }
-  }
-)pb";
-
-// Records what the controller pushes, by node.
-class Recorder : public ControllerListener {
- public:
-  void OnAssignment(std::shared_ptr<const Assignment> assignment) override {
-    latest[assignment->node_id()] = assignment;
-    ++pushes[assignment->node_id()];
-  }
-  void OnNodeRemoved(const std::string& node_id) override {
-    removed.push_back(node_id);
-  }
-  void OnEvent(const cascade::v1::Event& event) override {
-    events.push_back(event);
-  }
-  std::map<std::string, std::shared_ptr<const Assignment>> latest;
-  std::map<std::string, int> pushes;
-  std::vector<std::string> removed;
-  std::vector<cascade::v1::Event> events;
-};
-
-std::vector<std::string> ParentIds(const Assignment& assignment) {
-  std::vector<std::string> ids;
-  for (const auto& p : assignment.parents()) ids.push_back(p.id());
-  return ids;
-}
-
-std::vector<std::string> Ids(
-    const google::protobuf::RepeatedPtrField<cascade::v1::Peer>& peers) {
-  std::vector<std::string> ids;
-  for (const auto& p : peers) ids.push_back(p.id());
-  return ids;
-}
-
-class ControllerTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = std::string(getenv("TEST_TMPDIR")) + "/" +
-           ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    mkdir(dir_.c_str(), 0700);
-    std::remove((dir_ + "/journal").c_str());
-    std::remove((dir_ + "/snapshot").c_str());
-  }
-
-  void Start(ControllerOptions options = {}) {
-    controller_.reset();
-    store_ = std::make_unique<JournalStore>(dir_);
-    controller_ = std::make_unique<Controller>(&clock_, store_.get(), options);
-    ASSERT_TRUE(controller_->Recover().ok());
-    recorder_ = Recorder();
-    controller_->SetListener(&recorder_);
-  }
-
-  void ApplyReference() {
-    absl::StatusOr<TopologyText> parsed = ParseTopologyText(kTopology, "t");
-    ASSERT_TRUE(parsed.ok()) << parsed.status();
-    Change change;
-    *change.mutable_apply()->mutable_topology() = parsed->topology;
-    ASSERT_TRUE(controller_->Submit(change).ok());
-  }
-
-  void RegisterAll(const std::vector<std::string>& ids) {
-    for (const std::string& id : ids) {
-      cascade::v1::RegisterRequest request;
-      request.set_node_id(id);
-      ASSERT_TRUE(controller_->Register(request).ok()) << id;
-    }
-  }
-
-  std::vector<std::string> Parents(const std::string& id) {
-    return ParentIds(*controller_->CurrentAssignment(id));
-  }
-
-  absl::StatusCode Code(const Change& change) {
-    return controller_->Submit(change).status().code();
-  }
-
-  FakeClock clock_;
-  std::string dir_;
-  std::unique_ptr<JournalStore> store_;
-  std::unique_ptr<Controller> controller_;
-  Recorder recorder_;
-};
-
-const std::vector<std::string> kRelays = {"nat", "p1", "p1-sb", "p2",
-                                          "d1",  "d2", "d3"};
 
 TEST_F(ControllerTest, AssignsPrimaryAndStandbyWithLinkKeys) {
   Start();
@@ -232,35 +47,6 @@ TEST_F(ControllerTest, AssignsPrimaryAndStandbyWithLinkKeys) {
   EXPECT_EQ(s1->parents(0).key().size(), 32u);
   EXPECT_NE(s1->parents(0).key(), s1->parents(1).key());
   EXPECT_NE(s1->parents(0).key(), d1->active_children(1).key());
-}
-
-// Reports for every relay except those in `silent`, each saying it
-// receives from its assignment's active parent (as a relay that has not
-// failed over does).
-void ReportAllBut(Controller* controller,
-                  const std::vector<std::string>& silent) {
-  for (const std::string& id : kRelays) {
-    if (std::find(silent.begin(), silent.end(), id) != silent.end()) continue;
-    cascade::v1::ReportRequest report;
-    report.set_node_id(id);
-    auto assignment = controller->CurrentAssignment(id);
-    if (assignment != nullptr && assignment->parents_size() > 0) {
-      report.mutable_stats()->set_receiving_from(assignment->parents(0).id());
-    }
-    ASSERT_TRUE(controller->Report(report).ok()) << id;
-  }
-}
-
-// Runs the controller's timers every `step` for `total` while the relays
-// report, except those `silent_at` names at that moment.
-void RunFor(FakeClock* clock, Controller* controller, absl::Duration total,
-            absl::Duration step,
-            const std::function<std::vector<std::string>()>& silent_at) {
-  for (absl::Duration t; t < total; t += step) {
-    clock->Advance(step);
-    ReportAllBut(controller, silent_at());
-    controller->Tick();
-  }
 }
 
 // For every active parent P and standby S: the children of P that stand by
@@ -804,32 +590,6 @@ TEST_F(ControllerTest, AdminViewsNeverCarryKeys) {
             absl::StatusCode::kNotFound);
 }
 
-// Keeps changes in memory: the property test below makes thousands.
-class MemoryStore : public Store {
- public:
-  absl::StatusOr<RecoveredState> Recover() override {
-    RecoveredState recovered;
-    recovered.snapshot = snapshot_;
-    recovered.changes = changes_;
-    return recovered;
-  }
-  absl::Status Append(const Change& change) override {
-    changes_.push_back(change);
-    return absl::OkStatus();
-  }
-  absl::Status WriteSnapshot(
-      const cascade::v1::ControllerState& state) override {
-    snapshot_ = state;
-    changes_.clear();
-    return absl::OkStatus();
-  }
-  uint64_t RecordsSinceSnapshot() const override { return changes_.size(); }
-
- private:
-  cascade::v1::ControllerState snapshot_;
-  std::vector<Change> changes_;
-};
-
 // A random four-tier topology with tight capacities (so failures orphan
 // nodes and standbys compete), standby-role nodes, configured standbys,
 // plain endpoints, upstream streams and fixed keys (so two controllers
@@ -1063,6 +823,9 @@ void RunAgainstReference(uint32_t seed,
       if (::testing::Test::HasFatalFailure()) return;
     }
     if (::testing::Test::HasFatalFailure()) return;
+    // What the timers decided (reintegration pins) applied on both sides.
+    controller->AwaitCommitted();
+    reference->AwaitCommitted();
 
     for (const std::string& id : ids()) {
       auto got = controller->CurrentAssignment(id);
