@@ -733,41 +733,44 @@ absl::Status Controller::Report(const cascade::v1::ReportRequest& request) {
   if (!status.ok()) return status;
   live_[request.node_id()].stats = request.stats();
   // A relay its own parent no longer hears is as good as one whose lease
-  // lapsed: act now, so the plain endpoints below it move at once.
+  // lapsed: act now, so the plain endpoints below it move at once. One
+  // recompute for all of them.
+  bool marked = false;
   for (const std::string& child : request.stats().silent_children()) {
-    MarkSilentLocked(child, request.node_id());
+    marked |= MarkSilentLocked(child, request.node_id());
   }
+  if (marked && settled_) RecomputeLocked();
   if (!settled_ && unheard_ == 0) SettleLocked();
   return status;
 }
 
-void Controller::MarkSilentLocked(const std::string& child,
+bool Controller::MarkSilentLocked(const std::string& child,
                                   const std::string& reporter) {
   auto it = index_.find(child);
   if (it == index_.end() ||
       state_.topology().nodes(it->second).tier() == cascade::v1::TIER_SITE) {
-    return;
+    return false;
   }
   const std::vector<int>& parents = parents_[it->second];
   if (parents.empty() ||
       state_.topology().nodes(parents.front()).id() != reporter) {
-    return;
+    return false;
   }
   Live& live = live_[child];
   if (live.status != cascade::v1::STATUS_UP &&
       live.status != cascade::v1::STATUS_HOLD_DOWN) {
-    return;
+    return false;
   }
   // Still renewing its own lease (reports come several times a lease): alive,
   // it left that parent by itself (a failover on a busy machine, say). Taking
   // it down would move its whole subtree for nothing.
   const absl::Time now = clock_->Now();
-  if (now - live.last_report < options_.lease_timeout / 4) return;
+  if (now - live.last_report < options_.lease_timeout / 4) return false;
   // Counted like a lapsed lease: if it was alive after all, its next report
   // brings it back after a hold-down.
   MarkDownLocked(child, &live, now,
                  absl::StrCat("silent to its parent ", reporter));
-  if (settled_) RecomputeLocked();
+  return true;
 }
 
 void Controller::MarkDownLocked(const std::string& node_id, Live* live,

@@ -161,8 +161,9 @@ class Controller {
   void AddPinsLocked(const std::string& returning, cascade::v1::Change* change)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // `child` went silent at `reporter`: down at once if `reporter` is its
-  // active parent and it could be anyone's parent.
-  void MarkSilentLocked(const std::string& child, const std::string& reporter)
+  // active parent and it could be anyone's parent. True if marked down; the
+  // caller recomputes once for all it marked.
+  bool MarkSilentLocked(const std::string& child, const std::string& reporter)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // A node that was up (or held down) is down now, counted as an expiry.
   void MarkDownLocked(const std::string& node_id, Live* live, absl::Time now,

@@ -289,5 +289,27 @@ TEST_F(CommitTest, ReintegrationPinsTheStoreRefusesAreRetried) {
   EXPECT_EQ(Parents("d1"), (std::vector<std::string>{"p1-sb", "p1"}));
 }
 
+TEST_F(CommitTest, SilentChildrenInOneReportMoveInOnePush) {
+  Start();
+  ApplyReference();
+  RegisterAll(kRelays);
+  // d1 and d2 stop reporting; a lease's quarter later p1 no longer hears
+  // them either.
+  clock_.Advance(absl::Seconds(1));
+  ReportAllBut(controller_.get(), {"d1", "d2"});
+  const int p1_pushes = recorder_.pushes["p1"];
+  cascade::v1::ReportRequest report;
+  report.set_node_id("p1");
+  report.mutable_stats()->add_silent_children("d1");
+  report.mutable_stats()->add_silent_children("d2");
+  ASSERT_TRUE(controller_->Report(report).ok());
+  EXPECT_EQ(controller_->GetNode("d1")->status(), cascade::v1::STATUS_DOWN);
+  EXPECT_EQ(controller_->GetNode("d2")->status(), cascade::v1::STATUS_DOWN);
+  // Their sites moved at once, and p1 lost both children in one push.
+  EXPECT_EQ(Parents("s1")[0], "p1");
+  EXPECT_EQ(Parents("s3")[0], "p1");
+  EXPECT_EQ(recorder_.pushes["p1"], p1_pushes + 1);
+}
+
 }  // namespace
 }  // namespace cascade::topology
