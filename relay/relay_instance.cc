@@ -100,7 +100,7 @@ void RelayInstance::ReadAll() {
 
 void RelayInstance::OnTick() {
   lag_last_ = std::max(absl::ZeroDuration(), clock_->Now() - expected_tick_);
-  lag_max_ = std::max(lag_max_, lag_last_);
+  lag_.Add(absl::ToDoubleSeconds(lag_last_));
   expected_tick_ = absl::InfiniteFuture();
   // libuv runs timers before it polls: on a busy machine the parent's
   // packets may be waiting unread while the silence deadline passes. Read
@@ -141,7 +141,7 @@ void RelayInstance::SayGoodbye() {
   socket_->Flush();
 }
 
-void RelayInstance::RenderMetrics(std::string* out) {
+void RelayInstance::RenderMetrics(std::string* out) const {
   core_->RenderMetrics(out);
   const UdpCounters& udp = socket_->counters();
   AppendCounter(out, "relay_udp_recv_calls_total", "recvmmsg calls.",
@@ -164,10 +164,8 @@ void RelayInstance::RenderMetrics(std::string* out) {
   AppendGauge(out, "relay_loop_lag_seconds",
               "How late the last timer tick fired.",
               absl::StrFormat("%.6f", absl::ToDoubleSeconds(lag_last_)));
-  AppendGauge(out, "relay_loop_lag_max_seconds",
-              "Worst tick lateness since the previous scrape.",
-              absl::StrFormat("%.6f", absl::ToDoubleSeconds(lag_max_)));
-  lag_max_ = absl::ZeroDuration();
+  lag_.Append(out, "relay_loop_lag_ticks_seconds",
+              "How late each timer tick fired.");
 }
 
 }  // namespace cascade::relay

@@ -19,6 +19,7 @@
 #include "absl/time/time.h"
 #include "base/clock.h"
 #include "relay/endpoint.h"
+#include "relay/metrics_text.h"
 #include "relay/packet_pool.h"
 #include "relay/relay_core.h"
 #include "relay/relay_options.h"
@@ -45,7 +46,7 @@ class RelayInstance {
   // Tells the children we are going, before the loop stops.
   void SayGoodbye();
   // Prometheus text of the core and the socket.
-  void RenderMetrics(std::string* out);
+  void RenderMetrics(std::string* out) const;
 
   const RelayCore& core() const { return *core_; }
   // Any thread: fixed for the instance's life.
@@ -75,7 +76,7 @@ class RelayInstance {
   // Loop lag: how late the tick timer fires.
   absl::Time expected_tick_ = absl::InfiniteFuture();
   absl::Duration lag_last_;
-  absl::Duration lag_max_;
+  DurationHistogram<8> lag_{{0.001, 0.005, 0.01, 0.05, 0.1, 0.3, 1, 5}};
 };
 
 }  // namespace cascade::relay
