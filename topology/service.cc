@@ -25,8 +25,14 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
                       std::string(status.message()));
 }
 
-// One Events stream: a bounded backlog, one write in flight.
-class EventWriter : public grpc::ServerWriteReactor<Event> {
+// One Events stream: a bounded backlog, one write in flight. Like
+// AssignmentWriter, Offer (under the controller's lock) never calls into
+// gRPC: the service's writer thread starts the first write, the previous
+// write's completion the ones queued behind it. gRPC holds a reference until
+// OnDone, the ready queue one while the stream is in it; the last one
+// dropped deletes the writer.
+class EventWriter : public grpc::ServerWriteReactor<Event>,
+                    public QueuedWriter {
  public:
   // A writer with a non-OK `refusal` only finishes with it.
   EventWriter(ControllerService* service, size_t backlog, grpc::Status refusal)
@@ -42,15 +48,33 @@ class EventWriter : public grpc::ServerWriteReactor<Event> {
     registered_ = true;
   }
 
+  // Only while the writer is registered (the service's lock keeps OnDone
+  // from running meanwhile).
   void Offer(const Event& event) {
-    absl::MutexLock lock(&mu_);
-    if (finished_ || closing_) return;
-    if (queue_.size() >= backlog_ && !queue_.empty()) {
-      queue_.pop_front();
-      ++dropped_;
+    {
+      absl::MutexLock lock(&mu_);
+      if (finished_ || closing_) return;
+      if (queue_.size() >= backlog_ && !queue_.empty()) {
+        queue_.pop_front();
+        ++dropped_;
+      }
+      queue_.push_back(event);
+      if (writing_ || queued_) return;
+      queued_ = true;
     }
-    queue_.push_back(event);
-    MaybeWriteLocked();
+    refs_.fetch_add(1, std::memory_order_relaxed);
+    service_->QueueWrite(this);
+  }
+
+  bool WriteQueued() override {
+    bool started;
+    {
+      absl::MutexLock lock(&mu_);
+      queued_ = false;
+      started = MaybeWriteLocked();
+    }
+    Unref();
+    return started;
   }
 
   void Close(grpc::Status status) {
@@ -85,12 +109,14 @@ class EventWriter : public grpc::ServerWriteReactor<Event> {
 
   void OnDone() override {
     if (registered_) service_->RemoveEventWriter(this);
-    delete this;
+    Unref();
   }
 
  private:
-  void MaybeWriteLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (writing_ || queue_.empty()) return;
+  // Starts the next write unless one is in flight, nothing waits, or the
+  // stream is over.
+  bool MaybeWriteLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finished_ || closing_ || writing_ || queue_.empty()) return false;
     if (dropped_ > 0) {
       current_.Clear();
       current_.set_kind(Event::KIND_DROPPED);
@@ -103,16 +129,25 @@ class EventWriter : public grpc::ServerWriteReactor<Event> {
     }
     writing_ = true;
     StartWrite(&current_);
+    return true;
+  }
+
+  void Unref() {
+    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
   }
 
   ControllerService* const service_;
   const size_t backlog_;
   bool registered_ = false;
+  // gRPC's until OnDone.
+  std::atomic<int> refs_{1};
   absl::Mutex mu_;
   std::deque<Event> queue_ ABSL_GUARDED_BY(mu_);
   Event current_ ABSL_GUARDED_BY(mu_);
   uint64_t dropped_ ABSL_GUARDED_BY(mu_) = 0;
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  // In the service's ready queue (then no write is in flight).
+  bool queued_ ABSL_GUARDED_BY(mu_) = false;
   bool closing_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   grpc::Status close_status_ ABSL_GUARDED_BY(mu_);
@@ -175,7 +210,7 @@ class RelayService
 // first write, the previous write's completion the ones queued behind it.
 // Each operation in progress and the ready queue hold a reference; the last
 // one dropped deletes the writer.
-class AssignmentWriter {
+class AssignmentWriter final : public QueuedWriter {
  public:
   // Waits on `cq` for the next Watch call.
   AssignmentWriter(ControllerService* service, RelayService* relay,
@@ -207,9 +242,7 @@ class AssignmentWriter {
     service_->QueueWrite(this);
   }
 
-  // The writer thread, once per queued Offer; drops the queue's reference.
-  // False if the stream was closed meanwhile (nothing to write).
-  bool WriteQueued() {
+  bool WriteQueued() override {
     bool started = false;
     {
       absl::MutexLock lock(&mu_);
@@ -582,12 +615,12 @@ void ControllerService::StopRelayStreams() {
   for (std::thread& thread : queue_threads_) thread.join();
   // Streams queued since the writer thread stopped are over: this only
   // drops the queue's references.
-  std::vector<AssignmentWriter*> left;
+  std::vector<QueuedWriter*> left;
   {
     absl::MutexLock lock(&ready_mu_);
     left.swap(ready_);
   }
-  for (AssignmentWriter* writer : left) writer->WriteQueued();
+  for (QueuedWriter* writer : left) writer->WriteQueued();
 }
 
 void ServerStopper::operator()(grpc::Server* server) const {
@@ -617,13 +650,13 @@ void ControllerService::AwaitRelayStreams() {
   }
 }
 
-void ControllerService::QueueWrite(AssignmentWriter* writer) {
+void ControllerService::QueueWrite(QueuedWriter* writer) {
   absl::MutexLock lock(&ready_mu_);
   ready_.push_back(writer);
 }
 
 void ControllerService::RunWriter() {
-  std::vector<AssignmentWriter*> batch;
+  std::vector<QueuedWriter*> batch;
   // A burst: from the queue filling until it is empty again. Logged when it
   // is a push to many (a failover's), not each Watch's first write.
   constexpr size_t kLoggedBurst = 100;
@@ -647,8 +680,7 @@ void ControllerService::RunWriter() {
       batch.swap(ready_);
     }
     if (burst_writes == 0) burst_began = absl::Now();
-    for (AssignmentWriter* writer : batch)
-      burst_writes += writer->WriteQueued();
+    for (QueuedWriter* writer : batch) burst_writes += writer->WriteQueued();
     batch.clear();
   }
 }

@@ -9,10 +9,11 @@
 //
 // Every Watch and Events stream keeps at most one write in flight; while it
 // is in flight only the newest assignment is kept (older ones are
-// superseded, since each assignment is complete). The controller offers
-// assignments under its lock; a Watch stream only keeps the newest and, when
-// no write is in flight, joins the service's ready queue, whose writer
-// thread starts the writes outside every controller lock.
+// superseded, since each assignment is complete), events in a bounded
+// backlog. The controller offers assignments and events under its lock; a
+// stream only keeps them and, when no write is in flight, joins the
+// service's ready queue, whose writer thread starts the writes outside every
+// controller lock.
 //
 // With several controllers (topologyd on etcd) the service starts as a
 // follower: every call is refused UNAVAILABLE with the leader's address in
@@ -59,6 +60,18 @@ class AssignmentWriter;
 class EventWriter;
 class RelayService;
 
+// A stream (Watch or Events) with a write waiting and none in flight, in the
+// service's ready queue, which holds a reference to it.
+class QueuedWriter {
+ public:
+  // On the writer thread: starts the waiting write unless the stream was
+  // closed meanwhile (then false), and drops the queue's reference.
+  virtual bool WriteQueued() = 0;
+
+ protected:
+  ~QueuedWriter() = default;
+};
+
 class ControllerService : public ControllerListener {
  public:
   // A null `controller` starts as a follower, until Lead().
@@ -94,9 +107,9 @@ class ControllerService : public ControllerListener {
   void RemoveWatcher(const std::string& node_id, AssignmentWriter* writer);
   bool AddEventWriter(EventWriter* writer);
   void RemoveEventWriter(EventWriter* writer);
-  // `writer` (holding a reference for the queue) has an assignment waiting
-  // and no write in flight.
-  void QueueWrite(AssignmentWriter* writer);
+  // `writer` (holding a reference for the queue) has a write waiting and
+  // none in flight.
+  void QueueWrite(QueuedWriter* writer);
 
   // By StartServer: the completion queues (and their threads) before the
   // server is built, then waiting for Watch and Report calls once it runs.
@@ -128,7 +141,7 @@ class ControllerService : public ControllerListener {
   // Its own lock, never held while calling into a writer: Offer queues
   // under the controller's lock and mu_, the writer thread dequeues.
   absl::Mutex ready_mu_;
-  std::vector<AssignmentWriter*> ready_ ABSL_GUARDED_BY(ready_mu_);
+  std::vector<QueuedWriter*> ready_ ABSL_GUARDED_BY(ready_mu_);
   bool stopping_ ABSL_GUARDED_BY(ready_mu_) = false;
   std::thread writer_thread_;
 

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <atomic>
 #include <cstdio>
 #include <functional>
 #include <map>
@@ -13,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "base/clock.h"
 #include "topology/client/controllers.h"
@@ -253,6 +255,64 @@ TEST_F(ServiceTest, EventsStreamCarriesChanges) {
   context->TryCancel();
   mover.join();
   EXPECT_TRUE(saw_change);
+}
+
+// Offered events reach a subscriber in order, each one or counted in a
+// KIND_DROPPED, the writes started by the service's writer thread.
+TEST_F(ServiceTest, EventsArriveInOrderOrCountedAsDropped) {
+  auto context = AdminContext(kToken);
+  auto reader = admin_->Events(context.get(), cascade::v1::EventsRequest());
+  constexpr int kEvents = 5000;
+  auto offer = [&](const std::string& detail) {
+    cascade::v1::Event event;
+    event.set_kind(cascade::v1::Event::KIND_CHANGE);
+    event.set_detail(detail);
+    service_->OnEvent(event);
+  };
+  std::atomic<bool> subscribed{false};
+  std::vector<int> received;
+  uint64_t dropped = 0;
+  std::thread reading([&] {
+    cascade::v1::Event event;
+    while (reader->Read(&event)) {
+      int n = 0;
+      if (event.kind() == cascade::v1::Event::KIND_DROPPED) {
+        uint64_t count = 0;
+        ASSERT_TRUE(absl::SimpleAtoi(
+            event.detail().substr(0, event.detail().find(' ')), &count));
+        dropped += count;
+      } else if (event.detail() == "ping") {
+        subscribed = true;
+      } else if (event.detail() == "end") {
+        break;
+      } else if (absl::SimpleAtoi(event.detail(), &n)) {
+        received.push_back(n);
+      }
+    }
+  });
+  // The stream is registered once the server has seen the call.
+  for (int i = 0; i < 500 && !subscribed.load(); ++i) {
+    offer("ping");
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  const bool in_time = subscribed.load();
+  if (in_time) {
+    for (int n = 0; n < kEvents; ++n) offer(absl::StrCat(n));
+    offer("end");
+  } else {
+    context->TryCancel();
+  }
+  reading.join();
+  context->TryCancel();
+  ASSERT_TRUE(in_time);
+  ASSERT_FALSE(received.empty());
+  for (size_t k = 1; k < received.size(); ++k) {
+    ASSERT_LT(received[k - 1], received[k]);
+  }
+  EXPECT_EQ(received.back(), kEvents - 1);
+  // Pings offered after the first one may have been dropped too.
+  EXPECT_GE(received.size() + dropped, size_t{kEvents});
+  EXPECT_LE(received.size() + dropped, size_t{kEvents + 500});
 }
 
 // Reads `node_id`'s Watch until version `last` arrives (0: until the
