@@ -10,9 +10,9 @@
 namespace cascade::relay {
 namespace {
 
-// Long enough for a loaded loop; a stuck loop NACKs rather than blocks the
-// client for good.
-constexpr absl::Duration kLoopTimeout = absl::Seconds(2);
+// Long enough for a loaded loop; a report without stats still renews the
+// lease.
+constexpr absl::Duration kStatsTimeout = absl::Seconds(2);
 
 }  // namespace
 
@@ -70,14 +70,15 @@ absl::Status ControllerLink::OnAssignment(
   const bool keep_parents = options->parents.empty();
   auto shared = std::make_shared<RelayOptions>(*std::move(options));
   RelayInstance* relay = relay_;
-  if (!server_->RunOnLoop(
-          [relay, shared, keep_parents] {
-            if (keep_parents) shared->parents = relay->core().options().parents;
-            relay->Apply(*shared);
-          },
-          kLoopTimeout)) {
+  // Acked only once applied, NACKed only if never applied: no timeout, so
+  // a slow loop delays the ack instead of NACKing what it applies later.
+  // False only when the relay is stopping and dropped the work unrun.
+  if (!server_->dispatcher().PostAndWait([relay, shared, keep_parents] {
+        if (keep_parents) shared->parents = relay->core().options().parents;
+        relay->Apply(*shared);
+      })) {
     return absl::UnavailableError(absl::StrCat(
-        "assignment version ", assignment.version(), ": relay loop busy"));
+        "assignment version ", assignment.version(), ": relay stopping"));
   }
   LOG(INFO) << relay_->id() << ": applied assignment version "
             << assignment.version() << ": " << shared->parents.size()
@@ -91,8 +92,8 @@ cascade::v1::RelayStats ControllerLink::Stats() {
   auto stats = std::make_shared<cascade::v1::RelayStats>();
   RelayInstance* relay = relay_;
   // Unanswered: an empty report still renews the lease.
-  if (!server_->RunOnLoop([relay, stats] { *stats = StatsOf(relay->core()); },
-                          kLoopTimeout)) {
+  if (!server_->dispatcher().PostAndWait(
+          [relay, stats] { *stats = StatsOf(relay->core()); }, kStatsTimeout)) {
     return {};
   }
   return *stats;

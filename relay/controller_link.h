@@ -1,10 +1,11 @@
 // relayd's link to topologyd: runs the relay client library (register,
 // watch, ack, report) on its own thread, translates each assignment
-// (assignment.h) and has the relay's loop apply it through RunOnLoop, then
-// acknowledges the version (or NACKs it, keeping the running settings, when
-// the translation fails). Reports carry the core's counters. The media plane
-// never waits for the control plane: the relay forwards on whatever it runs
-// until an assignment arrives.
+// (assignment.h), posts it to the relay's loop (dispatcher.h) and
+// acknowledges the version once the loop has applied it (or NACKs it,
+// keeping the running settings, when the translation fails or the relay is
+// stopping). Reports carry the core's counters. The media plane never waits
+// for the control plane: the relay forwards on whatever it runs until an
+// assignment arrives.
 #ifndef CASCADE_RELAY_CONTROLLER_LINK_H_
 #define CASCADE_RELAY_CONTROLLER_LINK_H_
 

@@ -1,8 +1,6 @@
 #include "relay/controller_link.h"
 
 #include <gtest/gtest.h>
-#include <signal.h>
-#include <unistd.h>
 
 #include <memory>
 #include <thread>
@@ -43,8 +41,7 @@ class ControllerLinkTest : public ::testing::Test {
 
   void TearDown() override {
     link_.reset();
-    // The server's SIGTERM handler ends Run().
-    kill(getpid(), SIGTERM);
+    server_->Stop();
     if (loop_.joinable()) loop_.join();
     server_.reset();
   }
@@ -53,8 +50,8 @@ class ControllerLinkTest : public ::testing::Test {
   cascade::v1::RelayStats Stats(size_t index = 0) {
     auto stats = std::make_shared<cascade::v1::RelayStats>();
     RelayInstance* relay = server_->relays()[index].get();
-    EXPECT_TRUE(server_->RunOnLoop(
-        [relay, stats] { *stats = StatsOf(relay->core()); }, absl::Seconds(5)));
+    EXPECT_TRUE(server_->dispatcher().PostAndWait(
+        [relay, stats] { *stats = StatsOf(relay->core()); }));
     return *stats;
   }
 

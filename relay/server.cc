@@ -73,15 +73,13 @@ absl::Status RelayServer::Start() {
   uv_signal_init(&loop_, &sigterm_);
   uv_signal_init(&loop_, &sigint_);
   uv_signal_init(&loop_, &sighup_);
-  uv_async_init(&loop_, &loop_async_,
-                [](uv_async_t* h) { ServerOf(h)->ServeLoopRequests(); });
   for (uv_handle_t* h : {reinterpret_cast<uv_handle_t*>(&sigterm_),
                          reinterpret_cast<uv_handle_t*>(&sigint_),
-                         reinterpret_cast<uv_handle_t*>(&sighup_),
-                         reinterpret_cast<uv_handle_t*>(&loop_async_)}) {
+                         reinterpret_cast<uv_handle_t*>(&sighup_)}) {
     h->data = this;
   }
   loop_ready_ = true;
+  dispatcher_ = std::make_unique<Dispatcher>(&loop_);
   for (const RelayOptions& options : options_.relays) {
     absl::StatusOr<std::unique_ptr<RelayInstance>> relay =
         RelayInstance::Create(options, &loop_, &pool_, &clock_);
@@ -151,12 +149,8 @@ absl::Status RelayServer::WritePortFile() const {
 }
 
 RelayServer::~RelayServer() {
-  {
-    // Late RunOnLoop callers return at once (relayd stops its links first).
-    std::lock_guard<std::mutex> lock(loop_mu_);
-    stopping_ = true;
-  }
-  loop_cv_.notify_all();
+  // Late posts are refused at once (relayd stops its links first).
+  if (dispatcher_ != nullptr) dispatcher_->Close();
   if (http_ != nullptr) {
     http_->stop();
     if (http_thread_.joinable()) http_thread_.join();
@@ -214,56 +208,35 @@ void RelayServer::OnSignal(int signum) {
               << " children active";
     return;
   }
+  LOG(INFO) << "signal " << signum << ": stopping";
+  Shutdown();
+}
+
+void RelayServer::Stop() {
+  // Refused once the loop is closing: then it stops anyway.
+  dispatcher_->Post([this] { Shutdown(); });
+}
+
+void RelayServer::Shutdown() {
   for (const std::unique_ptr<RelayInstance>& relay : relays_) {
-    LOG(INFO) << "signal " << signum << ": " << relay->id()
-              << " says goodbye to " << relay->core().ActiveChildren().size()
-              << " children";
+    LOG(INFO) << relay->id() << " says goodbye to "
+              << relay->core().ActiveChildren().size() << " children";
     relay->SayGoodbye();
   }
-  {
-    std::lock_guard<std::mutex> lock(loop_mu_);
-    stopping_ = true;
-  }
-  loop_cv_.notify_all();
+  dispatcher_->Close();
   if (http_ != nullptr) http_->stop();
   uv_stop(&loop_);
 }
 
 std::optional<std::string> RelayServer::RequestMetrics(RelayInstance* relay) {
+  // A timed-out snapshot may still be taken later: it owns its text.
   auto text = std::make_shared<std::string>();
-  if (!RunOnLoop([this, relay, text] { *text = RenderMetrics(relay); },
-                 kMetricsTimeout)) {
+  if (!dispatcher_->PostAndWait(
+          [this, relay, text] { *text = RenderMetrics(relay); },
+          kMetricsTimeout)) {
     return std::nullopt;
   }
   return std::move(*text);
-}
-
-bool RelayServer::RunOnLoop(std::function<void()> work,
-                            absl::Duration timeout) {
-  auto request = std::make_shared<LoopRequest>();
-  request->work = std::move(work);
-  std::unique_lock<std::mutex> lock(loop_mu_);
-  if (stopping_) return false;
-  loop_pending_.push_back(request);
-  uv_async_send(&loop_async_);
-  loop_cv_.wait_for(lock, absl::ToChronoMilliseconds(timeout),
-                    [&] { return request->done || stopping_; });
-  return request->done;
-}
-
-void RelayServer::ServeLoopRequests() {
-  std::vector<std::shared_ptr<LoopRequest>> pending;
-  {
-    std::lock_guard<std::mutex> lock(loop_mu_);
-    pending.swap(loop_pending_);
-  }
-  if (pending.empty()) return;
-  for (auto& r : pending) r->work();
-  {
-    std::lock_guard<std::mutex> lock(loop_mu_);
-    for (auto& r : pending) r->done = true;
-  }
-  loop_cv_.notify_all();
 }
 
 std::string RelayServer::RenderMetrics(RelayInstance* relay) {

@@ -1,18 +1,16 @@
 // relayd's process: one libuv loop running one relay instance or several
 // (relay_instance.h: socket, core, tick timer each), signals (SIGTERM/SIGINT
 // drain, SIGHUP reload) and the metrics endpoint, which runs an HTTP server
-// in its own thread and asks the loop for a snapshot through uv_async
-// (RunOnLoop): cores are touched by the loop thread only. The controller
+// in its own thread and asks the loop for a snapshot through the dispatcher
+// (dispatcher.h): cores are touched by the loop thread only. The controller
 // links (controller_link.h) use the same path.
 #ifndef CASCADE_RELAY_SERVER_H_
 #define CASCADE_RELAY_SERVER_H_
 
 #include <uv.h>
 
-#include <condition_variable>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -22,6 +20,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "base/clock.h"
+#include "relay/dispatcher.h"
 #include "relay/endpoint.h"
 #include "relay/packet_pool.h"
 #include "relay/relay_core.h"
@@ -63,15 +62,13 @@ class RelayServer {
   RelayServer(const RelayServer&) = delete;
   RelayServer& operator=(const RelayServer&) = delete;
 
-  // Runs until SIGTERM or SIGINT; then every relay says goodbye to its
-  // children.
+  // Runs until Stop(), SIGTERM or SIGINT; then every relay says goodbye to
+  // its children.
   void Run();
-  // From any thread but the loop's: runs `work` on the loop thread and
-  // waits for it; false when the loop did not run it within `timeout` or is
-  // stopping. `work` may still run after a timeout, so it must own what it
-  // touches (capture by value or shared_ptr). Before Run() the work waits
-  // for the loop to start.
-  bool RunOnLoop(std::function<void()> work, absl::Duration timeout);
+  // Any thread: ends Run() as SIGTERM does.
+  void Stop();
+  // The way in from other threads (dispatcher.h).
+  Dispatcher& dispatcher() { return *dispatcher_; }
   // The relays, in the order of ServerOptions::relays; loop thread only,
   // apart from id() and local().
   const std::vector<std::unique_ptr<RelayInstance>>& relays() const {
@@ -84,7 +81,8 @@ class RelayServer {
   absl::Status Start();
   absl::Status WritePortFile() const;
   void OnSignal(int signum);
-  void ServeLoopRequests();
+  // Loop thread: goodbyes, then the loop ends.
+  void Shutdown();
   std::string RenderMetrics(RelayInstance* relay);
   // Called from the HTTP thread.
   std::optional<std::string> RequestMetrics(RelayInstance* relay);
@@ -95,8 +93,8 @@ class RelayServer {
 
   uv_loop_t loop_;
   uv_signal_t sigterm_, sigint_, sighup_;
-  uv_async_t loop_async_;
   bool loop_ready_ = false;
+  std::unique_ptr<Dispatcher> dispatcher_;
   // Cleared in ~RelayServer while the loop can still close their handles.
   std::vector<std::unique_ptr<RelayInstance>> relays_;
   // Written before the HTTP thread starts, then only read by it.
@@ -108,16 +106,6 @@ class RelayServer {
   std::unique_ptr<httplib::Server> http_;
   std::thread http_thread_;
   int metrics_port_ = 0;
-
-  // Work from other threads (metrics, controller), run on the loop thread.
-  struct LoopRequest {
-    std::function<void()> work;
-    bool done = false;
-  };
-  std::mutex loop_mu_;
-  std::condition_variable loop_cv_;
-  std::vector<std::shared_ptr<LoopRequest>> loop_pending_;
-  bool stopping_ = false;  // guarded by loop_mu_
 };
 
 }  // namespace cascade::relay

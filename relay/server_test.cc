@@ -2,8 +2,6 @@
 
 #include <gtest/gtest.h>
 #include <httplib.h>
-#include <signal.h>
-#include <unistd.h>
 
 #include <cstdlib>
 #include <fstream>
@@ -36,8 +34,7 @@ ServerOptions Relays(std::vector<std::string> ids, bool pages_per_relay) {
   return options;
 }
 
-// A server running on its own thread until the test ends (SIGTERM, which
-// its loop handles).
+// A server running on its own thread until the test ends.
 class RunningServer {
  public:
   explicit RunningServer(ServerOptions options) {
@@ -50,7 +47,7 @@ class RunningServer {
   }
   ~RunningServer() {
     if (server_ == nullptr) return;
-    kill(getpid(), SIGTERM);
+    server_->Stop();
     loop_.join();
   }
   RelayServer* get() { return server_.get(); }
