@@ -569,14 +569,24 @@ class AdminService : public cascade::v1::Admin::CallbackService {
     return Submit(context, std::move(change), response);
   }
 
+  // Finished once the change is durable and applied (on the controller's
+  // commit thread), or refused: this callback thread never waits for the
+  // store.
   grpc::ServerUnaryReactor* Submit(grpc::CallbackServerContext* context,
                                    Change change,
                                    cascade::v1::ChangeResponse* response) {
-    return Respond(context, Admit(context), [&] {
-      auto result = service_->controller()->Submit(std::move(change));
-      if (result.ok()) *response = *result;
-      return result.status();
-    });
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    grpc::Status admitted = Admit(context);
+    if (!admitted.ok()) {
+      reactor->Finish(admitted);
+      return reactor;
+    }
+    service_->controller()->SubmitAsync(
+        std::move(change), [reactor, response](ChangeResult result) {
+          if (result.ok()) *response = *std::move(result);
+          reactor->Finish(ToGrpcStatus(result.status()));
+        });
+    return reactor;
   }
 
   ControllerService* const service_;

@@ -13,7 +13,8 @@
 // backlog. The controller offers assignments and events under its lock; a
 // stream only keeps them and, when no write is in flight, joins the
 // service's ready queue, whose writer thread starts the writes outside every
-// controller lock.
+// controller lock. Admin changes are answered once the controller's commit
+// pipeline has made them durable, never by a gRPC thread waiting for it.
 //
 // With several controllers (topologyd on etcd) the service starts as a
 // follower: every call is refused UNAVAILABLE with the leader's address in

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <functional>
@@ -19,6 +20,7 @@
 #include "base/clock.h"
 #include "topology/client/controllers.h"
 #include "topology/client/relay_client.h"
+#include "topology/fake_store.h"
 #include "topology/journal.h"
 #include "topology/topology_file.h"
 
@@ -89,7 +91,8 @@ class ServiceTest : public ::testing::Test {
     mkdir(dir.c_str(), 0700);
     std::remove((dir + "/journal").c_str());
     store_ = std::make_unique<JournalStore>(dir);
-    controller_ = std::make_unique<Controller>(&clock_, store_.get(),
+    gated_ = std::make_unique<GatedStore>(store_.get());
+    controller_ = std::make_unique<Controller>(&clock_, gated_.get(),
                                                ControllerOptions());
     ASSERT_TRUE(controller_->Recover().ok());
     auto parsed = ParseTopologyText(kTopology, "t");
@@ -133,6 +136,8 @@ class ServiceTest : public ::testing::Test {
 
   FakeClock clock_;
   std::unique_ptr<JournalStore> store_;
+  // In front of store_: open unless a test holds appends.
+  std::unique_ptr<GatedStore> gated_;
   std::unique_ptr<Controller> controller_;
   std::unique_ptr<ControllerService> service_;
   ServerHandle server_;
@@ -313,6 +318,75 @@ TEST_F(ServiceTest, EventsArriveInOrderOrCountedAsDropped) {
   // Pings offered after the first one may have been dropped too.
   EXPECT_GE(received.size() + dropped, size_t{kEvents});
   EXPECT_LE(received.size() + dropped, size_t{kEvents + 500});
+}
+
+// An admin change is answered once durable; meanwhile relays and other
+// admin calls are served.
+TEST_F(ServiceTest, AdminChangeIsAnsweredOnceDurable) {
+  const uint64_t sequence = controller_->Sequence();
+  gated_->Close();
+  const int arrivals = gated_->arrivals();
+  constexpr int kChanges = 8;
+  std::atomic<int> answered{0};
+  std::vector<grpc::Status> status(kChanges);
+  std::vector<cascade::v1::ChangeResponse> responses(kChanges);
+  std::vector<std::thread> changes;
+  for (int k = 0; k < kChanges; ++k) {
+    changes.emplace_back([&, k] {
+      cascade::v1::FailoverRequest failover;
+      failover.set_id("p2");
+      auto context = AdminContext(kToken);
+      context->set_deadline(
+          absl::ToChronoTime(absl::Now() + absl::Seconds(20)));
+      status[k] = admin_->Failover(context.get(), failover, &responses[k]);
+      ++answered;
+    });
+  }
+  EXPECT_TRUE(gated_->AwaitArrivals(arrivals + 1, absl::Seconds(10)));
+  // The first change is on its way to the store.
+  cascade::v1::GetNodeRequest request;
+  request.set_id("p2");
+  cascade::v1::NodeView view;
+  auto context = AdminContext(kToken);
+  EXPECT_TRUE(admin_->GetNode(context.get(), request, &view).ok());
+  EXPECT_EQ(view.status(), cascade::v1::STATUS_UNKNOWN);
+  auto relay = cascade::v1::RelayControl::NewStub(
+      grpc::CreateChannel(address_, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext register_context;
+  register_context.set_deadline(
+      absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+  cascade::v1::RegisterRequest register_request;
+  register_request.set_node_id("d1");
+  cascade::v1::RegisterResponse registered;
+  EXPECT_TRUE(
+      relay->Register(&register_context, register_request, &registered).ok());
+  EXPECT_EQ(answered.load(), 0);
+  EXPECT_EQ(controller_->Sequence(), sequence);
+  gated_->Open();
+  for (std::thread& change : changes) change.join();
+  std::vector<uint64_t> sequences;
+  for (int k = 0; k < kChanges; ++k) {
+    ASSERT_TRUE(status[k].ok()) << status[k].error_message();
+    sequences.push_back(responses[k].state_sequence());
+  }
+  std::sort(sequences.begin(), sequences.end());
+  for (int k = 0; k < kChanges; ++k) EXPECT_EQ(sequences[k], sequence + 1 + k);
+  EXPECT_EQ(controller_->GetNode("p2")->status(), cascade::v1::STATUS_FAILED);
+}
+
+TEST_F(ServiceTest, AdminChangeTheStoreRefusesIsUnavailable) {
+  const uint64_t sequence = controller_->Sequence();
+  gated_->FailNext(absl::InternalError("disk full"));
+  cascade::v1::DrainNodeRequest drain;
+  drain.set_id("p1");
+  cascade::v1::ChangeResponse response;
+  auto context = AdminContext(kToken);
+  grpc::Status refused = admin_->DrainNode(context.get(), drain, &response);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_NE(refused.error_message().find("disk full"), std::string::npos)
+      << refused.error_message();
+  EXPECT_EQ(controller_->Sequence(), sequence);
+  EXPECT_NE(controller_->GetNode("p1")->status(), cascade::v1::STATUS_DRAINING);
 }
 
 // Reads `node_id`'s Watch until version `last` arrives (0: until the
