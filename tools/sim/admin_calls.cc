@@ -118,9 +118,11 @@ absl::StatusOr<int> AdminCalls::WaitForAcks(const AssignmentVersions& before,
   }
 }
 
-bool AdminCalls::Change(const std::string& label, const std::string& call,
-                        const Rpc& rpc, std::string* detail,
-                        absl::Time* called) {
+AdminCalls::ChangeResult AdminCalls::Change(const std::string& label,
+                                            const std::string& call,
+                                            const Rpc& rpc, std::string* detail,
+                                            absl::Time* called) {
+  ChangeResult result;
   cascade::v1::SimAdminCall* record = record_->add_admin_calls();
   record->set_label(label);
   record->set_call(call);
@@ -135,12 +137,14 @@ bool AdminCalls::Change(const std::string& label, const std::string& call,
   grpc::Status status = CallLeader(rpc);
   record->set_ms(absl::ToDoubleMilliseconds(absl::Now() - start));
   record->set_ok(status.ok());
+  result.accepted = status.ok();
   *detail = status.ok() ? "accepted by topologyd"
                         : absl::StrCat("topologyd: ", status.error_message());
   if (status.ok() && before.ok()) {
     absl::StatusOr<int> acked =
         WaitForAcks(RelayVersions(*before), absl::Now() + kPushTimeout);
     const double push_ms = absl::ToDoubleMilliseconds(absl::Now() - start);
+    if (acked.ok()) result.relays_changed = *acked;
     if (acked.ok() && *acked == 0) {
       absl::StrAppend(detail, "; no relay's assignment changed");
     } else if (acked.ok()) {
@@ -156,7 +160,7 @@ bool AdminCalls::Change(const std::string& label, const std::string& call,
     }
   }
   record->set_detail(*detail);
-  return status.ok();
+  return result;
 }
 
 bool AdminCalls::AwaitTakeover(absl::Duration leader_ttl, int relays,

@@ -46,12 +46,20 @@ class AdminCalls {
   absl::StatusOr<int> WaitForAcks(const AssignmentVersions& before,
                                   absl::Time deadline, bool all_up = false);
 
+  struct ChangeResult {
+    bool accepted = false;
+    // Relays whose assignment the change altered, every one of them acked;
+    // -1 when not known (standalone, or not every relay acked in time). 0
+    // while a restarted topologyd learns: it pushes nothing until then.
+    int relays_changed = -1;
+  };
   // An Admin change, recorded with its latency under the label of the
   // step that made it; then (controller mode) the wait for the relays'
   // acks. What happened goes to `detail`; `called` (when given) gets the
-  // time of the call. True when the controller accepted it.
-  bool Change(const std::string& label, const std::string& call, const Rpc& rpc,
-              std::string* detail, absl::Time* called = nullptr);
+  // time of the call.
+  ChangeResult Change(const std::string& label, const std::string& call,
+                      const Rpc& rpc, std::string* detail,
+                      absl::Time* called = nullptr);
 
   // After a fault on the leader: waits (bounded by the leader's lease
   // `leader_ttl` and a margin) until another controller leads and every

@@ -18,6 +18,8 @@ namespace {
 
 // relayd processes started before waiting for their ports (see StartAll).
 constexpr size_t kRelayProcessWave = 64;
+// How long reading a relay's metrics page may take.
+constexpr absl::Duration kPageTimeout = absl::Seconds(2);
 // How long a revived relay may take to bind.
 constexpr absl::Duration kReviveTimeout = absl::Seconds(10);
 // Relay counters summed into the report.
@@ -47,6 +49,13 @@ int PortFileValue(const std::string& text, absl::string_view key) {
     }
   }
   return 0;
+}
+
+// Failovers and planned moves to another parent, from a relay's metrics.
+int64_t ParentChangesIn(absl::string_view metrics) {
+  return static_cast<int64_t>(
+      MetricSum(metrics, "relay_parent_failovers_total") +
+      MetricSum(metrics, "relay_parent_switches_total"));
 }
 
 std::string Host(const std::string& address) {
@@ -175,11 +184,23 @@ absl::StatusOr<std::string> RelayProcesses::Metrics(const std::string& relay_id,
   return HttpGet(page->second.address, page->second.path, timeout);
 }
 
-void RelayProcesses::CollectFinalMetrics(std::map<std::string, double>* sums,
-                                         std::vector<std::string>* problems) {
+absl::flat_hash_map<std::string, int64_t> RelayProcesses::ParentChanges() {
+  absl::flat_hash_map<std::string, int64_t> changes;
   for (const PlanRelay& relay : plan_.relays) {
     if (!supervisor_->Running(ProcessOf(relay.id))) continue;
-    absl::StatusOr<std::string> text = Metrics(relay.id, absl::Seconds(2));
+    absl::StatusOr<std::string> text = Metrics(relay.id, kPageTimeout);
+    if (text.ok()) changes[relay.id] = ParentChangesIn(*text);
+  }
+  return changes;
+}
+
+void RelayProcesses::CollectFinalMetrics(
+    std::map<std::string, double>* sums,
+    absl::flat_hash_map<std::string, int64_t>* parent_changes,
+    std::vector<std::string>* problems) {
+  for (const PlanRelay& relay : plan_.relays) {
+    if (!supervisor_->Running(ProcessOf(relay.id))) continue;
+    absl::StatusOr<std::string> text = Metrics(relay.id, kPageTimeout);
     if (!text.ok()) {
       problems->push_back(
           absl::StrCat("metrics of ", relay.id, ": ", text.status().message()));
@@ -189,6 +210,7 @@ void RelayProcesses::CollectFinalMetrics(std::map<std::string, double>* sums,
     for (const char* name : kRelayMetrics) {
       (*sums)[name] += MetricSum(*text, name);
     }
+    (*parent_changes)[relay.id] = ParentChangesIn(*text);
   }
 }
 

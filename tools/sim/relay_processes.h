@@ -49,11 +49,16 @@ class RelayProcesses {
   // The relay's Prometheus text.
   absl::StatusOr<std::string> Metrics(const std::string& relay_id,
                                       absl::Duration timeout);
-  // At the end: every running relay's metrics into OUT/metrics/ID.prom and
-  // the report's counters summed into `sums`; a page that cannot be read is
-  // a problem.
-  void CollectFinalMetrics(std::map<std::string, double>* sums,
-                           std::vector<std::string>* problems);
+  // Per running relay, how often it has failed over or moved to another
+  // parent so far; relays whose page cannot be read are left out.
+  absl::flat_hash_map<std::string, int64_t> ParentChanges();
+  // At the end: every running relay's metrics into OUT/metrics/ID.prom, the
+  // report's counters summed into `sums` and its parent changes into
+  // `parent_changes`; a page that cannot be read is a problem.
+  void CollectFinalMetrics(
+      std::map<std::string, double>* sums,
+      absl::flat_hash_map<std::string, int64_t>* parent_changes,
+      std::vector<std::string>* problems);
 
  private:
   // Where a relay serves its Prometheus text.

@@ -107,6 +107,46 @@ const ProbeLine* LineAt(const ProbeGroupRun& group, double t) {
 // relays' ring and the probes' give-up time).
 constexpr double kRepairHorizonS = 2;
 
+// Whether every site of a probe group has `target` as its first parent
+// (false for no target: a step on the whole network has no children).
+bool AllChildrenOf(const NetworkPlan& plan, const ProbeGroupRun& group,
+                   const std::string& target) {
+  if (target.empty()) return false;
+  for (const std::string& id : group.site_ids) {
+    auto site = plan.site_index.find(id);
+    if (site == plan.site_index.end() ||
+        plan.sites[site->second].parents[0] != target) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// The relays whose parent changes rose between step `s` and the next (or
+// the end); those not children of the step's target also count as
+// switches beyond its children. A relay not read at both ends (dead, or
+// restarted with fresh counters) is left out.
+void AddRelaysSwitched(const NetworkPlan& plan, const SimRun& run, size_t s,
+                       cascade::v1::SimFaultResult* fault) {
+  if (s + 1 >= run.relay_parent_changes.size()) return;
+  const auto& before = run.relay_parent_changes[s];
+  const auto& after = run.relay_parent_changes[s + 1];
+  for (const PlanRelay& relay : plan.relays) {
+    auto was = before.find(relay.id);
+    auto now = after.find(relay.id);
+    if (was == before.end() || now == after.end() ||
+        now->second <= was->second) {
+      continue;
+    }
+    fault->add_relays_switched(relay.id);
+    if (fault->target().empty() || relay.parents.empty() ||
+        relay.parents[0] != fault->target()) {
+      fault->set_switches_beyond_children(fault->switches_beyond_children() +
+                                          1);
+    }
+  }
+}
+
 // Upstream packets a site's probe sent over the run: its own figure in the
 // probe's per-site list, or the probe's total when the site is its only one.
 int64_t UpstreamSent(const SimRun& run, const std::string& site) {
@@ -168,6 +208,14 @@ void AddUpstream(const SimRun& run, SimReport* report) {
           "call, latency p50 %.1f ms, p99 %.1f ms",
           up->site(), up->packets_received(), up->first_packet_ms(),
           up->latency_p50_ms(), up->latency_p99_ms());
+      if (selection.ok && !selection.pushed_at_call) {
+        report->add_problems(absl::StrFormat(
+            "SelectUpstream of %s changed no relay's assignment when called "
+            "(topologyd pushes nothing while it learns after a restart): its "
+            "first packet at the center, %.0f ms after the call, includes "
+            "that wait",
+            up->site(), up->first_packet_ms()));
+      }
       if (up->first_packet_ms() < 0) {
         report->add_problems(absl::StrFormat(
             "upstream of %s reached the center %.0f ms before its selection",
@@ -381,8 +429,10 @@ SimReport BuildReport(const NetworkPlan& plan, const SimRun& run) {
       series->add_packets_per_s(rates.back().rate[i]);
     }
   }
+  double loss_percent = 0;
   for (size_t s = 0; s < run.steps.size(); ++s) {
     const cascade::v1::SimStepResult& step = run.steps[s];
+    if (step.action() == "loss_percent") loss_percent = step.loss_percent();
     if (step.action() == "select_sites") continue;
     const double until = s + 1 < run.steps.size() ? run.steps[s + 1].at_s()
                                                   : run.scenario.duration_s();
@@ -403,6 +453,8 @@ SimReport BuildReport(const NetworkPlan& plan, const SimRun& run) {
     fault->set_target(step.target());
     fault->set_at_s(step.at_s());
     fault->set_affected_sites(static_cast<uint32_t>(affected.size()));
+    fault->set_loss_percent(loss_percent);
+    AddRelaysSwitched(plan, run, s, fault);
     for (size_t i = 0; i < plan.sites.size(); ++i) {
       if (!affected.contains(plan.sites[i].id)) continue;
       fault->set_packets_lost_run(fault->packets_lost_run() + sites[i].lost);
@@ -420,15 +472,23 @@ SimReport BuildReport(const NetworkPlan& plan, const SimRun& run) {
     double rate_gap = 0;  // the other groups' stalls at interval resolution
     for (size_t g = 0; g < run.groups.size(); ++g) {
       const ProbeGroupRun& group = run.groups[g];
-      if (group.tier != "site" || group.site_ids.empty() ||
-          !affected.contains(group.site_ids[0])) {
-        continue;
-      }
+      if (group.tier != "site" || group.site_ids.empty()) continue;
       static const ProbeLine kNone;
       const ProbeLine* before = LineAt(group, step.at_s());
       if (before == nullptr) before = &kNone;
       const ProbeLine* end = LineAt(group, until + run.probe_interval_s);
       if (end == nullptr) end = before;
+      const int64_t switches = std::max<int64_t>(
+          end->parent_switches() - before->parent_switches(), 0);
+      if (!AllChildrenOf(plan, group, step.target())) {
+        fault->set_switches_beyond_children(fault->switches_beyond_children() +
+                                            switches);
+      }
+      if (!affected.contains(group.site_ids[0])) {
+        fault->set_other_sites_parent_switches(
+            fault->other_sites_parent_switches() + switches);
+        continue;
+      }
       const ProbeLine* settled = LineAt(group, until + kRepairHorizonS);
       if (settled == nullptr) settled = end;
       if (end->longest_gap_ms() > before->longest_gap_ms()) {
@@ -441,10 +501,7 @@ SimReport BuildReport(const NetworkPlan& plan, const SimRun& run) {
       fault->set_packets_lost(
           fault->packets_lost() +
           std::max<int64_t>(settled->lost() - before->lost(), 0));
-      fault->set_parent_switches(
-          fault->parent_switches() +
-          std::max<int64_t>(end->parent_switches() - before->parent_switches(),
-                            0));
+      fault->set_parent_switches(fault->parent_switches() + switches);
     }
     const bool exact = measured >= bound;
     fault->set_longest_gap_exact(exact);
@@ -465,7 +522,7 @@ SimReport BuildReport(const NetworkPlan& plan, const SimRun& run) {
   return report;
 }
 
-std::string ReportJson(const SimReport& report) {
+std::string ReportJson(const google::protobuf::Message& report) {
   google::protobuf::util::JsonPrintOptions options;
   options.add_whitespace = true;
   options.always_print_primitive_fields = true;

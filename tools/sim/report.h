@@ -10,6 +10,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "google/protobuf/message.h"
 #include "proto/sim_scenario.pb.h"
 #include "tools/sim/network_plan.h"
 #include "tools/sim/supervisor.h"
@@ -36,6 +37,9 @@ struct UpstreamSelectionRun {
   std::string site;
   uint32_t ssrc = 0;
   bool ok = false;  // topologyd accepted the SelectUpstream call
+  // The call changed the relays' assignments at once (false: topologyd
+  // pushed nothing then, as while it learns after a restart).
+  bool pushed_at_call = true;
   // When relay-sim called SelectUpstream: Unix time in ms (to compare with
   // relay-source's first arrivals) and seconds from the first media packet.
   double called_unix_ms = 0;
@@ -61,6 +65,9 @@ struct SimRun {
   std::vector<std::string> problems;
   std::map<std::string, double> relay_metrics;
   std::vector<UpstreamSelectionRun> upstream;
+  // Each relay's parent changes so far (failovers and moves), read before
+  // each step and once more at the end: one entry more than `steps`.
+  std::vector<absl::flat_hash_map<std::string, int64_t>> relay_parent_changes;
 };
 
 // Parses one JSON line of relay-probe (unknown fields ignored).
@@ -71,8 +78,9 @@ absl::StatusOr<cascade::v1::SourceCounters> ParseSourceLine(
 
 cascade::v1::SimReport BuildReport(const NetworkPlan& plan, const SimRun& run);
 
-// report.json's text (proto field names, every field printed).
-std::string ReportJson(const cascade::v1::SimReport& report);
+// report.json's and spread.json's text (proto field names, every field
+// printed).
+std::string ReportJson(const google::protobuf::Message& report);
 
 // Health of a node for colouring: the share of its sites that received
 // every packet.

@@ -377,7 +377,9 @@ std::string ReportHtml(const SimReport& report) {
       "<h2>Faults</h2><table>" +
       Row({"at s", "step", "target", "affected sites",
            "of them with every packet", "longest gap ms", "sites failed over",
-           "lost after repair (step)", "lost after repair (whole run)"},
+           "other sites failed over", "relays that changed parent",
+           "changes beyond the target's children", "lost after repair (step)",
+           "lost after repair (whole run)"},
           true);
   for (const auto& fault : report.failover()) {
     // A gap that did not beat an earlier one is known within its bound.
@@ -391,6 +393,9 @@ std::string ReportHtml(const SimReport& report) {
                  absl::StrCat(fault.affected_sites()),
                  absl::StrCat(fault.affected_sites_all_packets()), gap,
                  absl::StrCat(fault.parent_switches()),
+                 absl::StrCat(fault.other_sites_parent_switches()),
+                 Escape(absl::StrJoin(fault.relays_switched(), ", ")),
+                 absl::StrCat(fault.switches_beyond_children()),
                  absl::StrCat(fault.packets_lost()),
                  absl::StrCat(fault.packets_lost_run())});
   }

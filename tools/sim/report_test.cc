@@ -167,6 +167,71 @@ TEST_F(ReportTest, LossAndSwitchesAreCountedPerWindow) {
   EXPECT_EQ(fault.affected_sites_all_packets(), 1u);
 }
 
+// Site failovers outside the target count apart; the killed district's
+// sites are its children, the other district's are not.
+TEST_F(ReportTest, SwitchesBeyondTheTargetsChildrenAreCounted) {
+  for (auto& line : run_.groups[1].intervals) {
+    line.set_parent_switches(line.elapsed_s() < 5.4 ? 0 : 2);
+  }
+  for (auto& line : run_.groups[0].intervals) {
+    line.set_parent_switches(line.elapsed_s() < 7 ? 0 : 1);
+  }
+  auto fault = BuildReport(plan_, run_).failover(0);
+  EXPECT_EQ(fault.parent_switches(), 2);
+  EXPECT_EQ(fault.other_sites_parent_switches(), 1);
+  EXPECT_EQ(fault.switches_beyond_children(), 1);
+  EXPECT_EQ(fault.relays_switched_size(), 0);
+
+  // The province killed instead: every site is below it, none its child.
+  run_.steps[0].set_target("prov-test");
+  fault = BuildReport(plan_, run_).failover(0);
+  EXPECT_EQ(fault.parent_switches(), 3);
+  EXPECT_EQ(fault.other_sites_parent_switches(), 0);
+  EXPECT_EQ(fault.switches_beyond_children(), 3);
+}
+
+// Relays whose failovers or moves rose between the step and the end: its
+// children are expected to, any other relay is beyond them; the killed
+// relay (no figure after) and relays not read are left out.
+TEST_F(ReportTest, RelaysThatChangedParentAreNamed) {
+  run_.steps[0].set_target("prov-test");
+  run_.relay_parent_changes = {{{"national", 0},
+                                {"prov-test", 0},
+                                {"prov-test-standby", 0},
+                                {"dist-test-01", 2},
+                                {"dist-test-02", 0}},
+                               {{"national", 0},
+                                {"prov-test-standby", 1},
+                                {"dist-test-01", 3},
+                                {"dist-test-02", 1}}};
+  auto fault = BuildReport(plan_, run_).failover(0);
+  EXPECT_EQ(std::vector<std::string>(fault.relays_switched().begin(),
+                                     fault.relays_switched().end()),
+            (std::vector<std::string>{"prov-test-standby", "dist-test-01",
+                                      "dist-test-02"}));
+  EXPECT_EQ(fault.switches_beyond_children(), 1);
+  // A step on the whole network has no children: every change is beyond.
+  run_.steps[0].set_target("");
+  EXPECT_EQ(BuildReport(plan_, run_).failover(0).switches_beyond_children(), 3);
+}
+
+// Each window carries the loss the last loss step set.
+TEST_F(ReportTest, WindowsCarryTheLossOnEveryHop) {
+  cascade::v1::SimStepResult loss;
+  loss.set_action("loss_percent");
+  loss.set_at_s(1);
+  loss.set_loss_percent(1);
+  cascade::v1::SimStepResult ends = loss;
+  ends.set_at_s(3);
+  ends.set_loss_percent(0);
+  run_.steps.insert(run_.steps.begin(), {loss, ends});
+  const auto report = BuildReport(plan_, run_);
+  ASSERT_EQ(report.failover_size(), 3);
+  EXPECT_DOUBLE_EQ(report.failover(0).loss_percent(), 1);
+  EXPECT_DOUBLE_EQ(report.failover(1).loss_percent(), 0);
+  EXPECT_DOUBLE_EQ(report.failover(2).loss_percent(), 0);
+}
+
 TEST_F(ReportTest, TierProbesReportTheirOwnLatency) {
   ProbeGroupRun tier;
   tier.name = "tier-national";
@@ -358,6 +423,20 @@ TEST_F(UpstreamReportTest, NothingAtTheCenterIsAProblemOnlyUnderAController) {
   report = BuildReport(plan_, run_);
   EXPECT_EQ(report.problems_size(), 0) << report.problems(0);
   EXPECT_EQ(report.upstream(1).packets_received(), 0);
+}
+
+// A selection topologyd accepted without pushing it (it learns after a
+// restart): its first packet's time includes that wait, which is said.
+TEST_F(UpstreamReportTest, SelectionNotPushedAtTheCallIsAProblem) {
+  CenterGot(11, 60, 1250);
+  CenterGot(12, 80, 40);
+  run_.upstream[0].pushed_at_call = false;
+  const auto report = BuildReport(plan_, run_);
+  EXPECT_EQ(report.problems_size(), 1);
+  EXPECT_TRUE(HasProblem(report, "SelectUpstream of " + plan_.sites[0].id +
+                                     " changed no relay's assignment when "
+                                     "called"));
+  EXPECT_TRUE(HasProblem(report, "1250 ms after the call"));
 }
 
 TEST(ParseTest, ProbeAndSourceLinesParseAndJunkIsRefused) {

@@ -56,6 +56,7 @@ cascade::v1::SimStepResult ScenarioSteps::Execute(
   switch (step.action_case()) {
     case cascade::v1::SimStep::kLossPercent: {
       result.set_action("loss_percent");
+      result.set_loss_percent(step.loss_percent());
       absl::Status s = SetRandomLoss(step.loss_percent() / 100);
       ok = s.ok();
       detail = ok ? absl::StrCat(step.loss_percent(), "% loss on every hop")
@@ -89,29 +90,35 @@ cascade::v1::SimStepResult ScenarioSteps::Execute(
     }
     case cascade::v1::SimStep::kDrain: {
       result.set_action("drain");
-      ok = admin_->Change(
-          step.label(), "DrainNode " + node,
-          [&](cascade::v1::Admin::Stub* admin, grpc::ClientContext* context) {
-            cascade::v1::DrainNodeRequest request;
-            request.set_id(node);
-            cascade::v1::ChangeResponse response;
-            return admin->DrainNode(context, request, &response);
-          },
-          &detail);
+      ok = admin_
+               ->Change(
+                   step.label(), "DrainNode " + node,
+                   [&](cascade::v1::Admin::Stub* admin,
+                       grpc::ClientContext* context) {
+                     cascade::v1::DrainNodeRequest request;
+                     request.set_id(node);
+                     cascade::v1::ChangeResponse response;
+                     return admin->DrainNode(context, request, &response);
+                   },
+                   &detail)
+               .accepted;
       detail += standalone_note;
       break;
     }
     case cascade::v1::SimStep::kRestore: {
       result.set_action("restore");
-      ok = admin_->Change(
-          step.label(), "Restore " + node,
-          [&](cascade::v1::Admin::Stub* admin, grpc::ClientContext* context) {
-            cascade::v1::RestoreRequest request;
-            request.set_id(node);
-            cascade::v1::ChangeResponse response;
-            return admin->Restore(context, request, &response);
-          },
-          &detail);
+      ok = admin_
+               ->Change(
+                   step.label(), "Restore " + node,
+                   [&](cascade::v1::Admin::Stub* admin,
+                       grpc::ClientContext* context) {
+                     cascade::v1::RestoreRequest request;
+                     request.set_id(node);
+                     cascade::v1::ChangeResponse response;
+                     return admin->Restore(context, request, &response);
+                   },
+                   &detail)
+               .accepted;
       detail += standalone_note;
       break;
     }
@@ -165,7 +172,7 @@ bool ScenarioSteps::SelectSites(const cascade::v1::SimStep& step,
   for (const std::string& site : chosen) {
     std::string call_detail;
     absl::Time called;
-    const bool accepted = admin_->Change(
+    const AdminCalls::ChangeResult change = admin_->Change(
         step.label(), "SelectUpstream " + site,
         [&](cascade::v1::Admin::Stub* admin, grpc::ClientContext* context) {
           cascade::v1::UpstreamRequest request;
@@ -174,13 +181,14 @@ bool ScenarioSteps::SelectSites(const cascade::v1::SimStep& step,
           return admin->SelectUpstream(context, request, &response);
         },
         &call_detail, &called);
-    ok &= accepted;
+    ok &= change.accepted;
     if (first_detail.empty()) first_detail = call_detail;
     UpstreamSelectionRun selection;
     selection.step_index = step_index;
     selection.site = site;
     selection.ssrc = layout_.upstream_ssrc.at(site);
-    selection.ok = accepted;
+    selection.ok = change.accepted;
+    selection.pushed_at_call = change.relays_changed != 0;
     selection.called_unix_ms =
         absl::ToDoubleMilliseconds(called - absl::UnixEpoch());
     selection.at_s = absl::ToDoubleSeconds(called - media_start);

@@ -307,6 +307,8 @@ class Simulation {
           !s.ok()) {
         return s;
       }
+      // Which relays change parent in each step's window: read at its start.
+      run_.relay_parent_changes.push_back(relays_.ParentChanges());
       // When it began: a step may wait (for acks, for a new leader).
       const double at_s = absl::ToDoubleSeconds(absl::Now() - media_start_);
       cascade::v1::SimStepResult result =
@@ -342,7 +344,9 @@ class Simulation {
         !s.ok()) {
       return s;
     }
-    relays_.CollectFinalMetrics(&run_.relay_metrics, &run_.problems);
+    relays_.CollectFinalMetrics(&run_.relay_metrics,
+                                &run_.relay_parent_changes.emplace_back(),
+                                &run_.problems);
     for (const ProbeGroupRun& group : run_.groups) {
       supervisor_.Signal("probe " + group.name, SIGTERM).IgnoreError();
     }
