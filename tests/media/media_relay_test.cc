@@ -10,6 +10,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/substitute.h"
+#include "tests/common/wait.h"
 #include "tests/media/process.h"
 
 namespace cascade {
@@ -65,17 +66,13 @@ class MediaRelayTest : public ::testing::Test {
     return relay;
   }
 
-  // Bounded poll of a relay's active children.
-  bool WaitForChildren(const Relay& relay, int count) {
-    const absl::Time deadline = absl::Now() + absl::Seconds(10);
-    while (absl::Now() < deadline) {
-      if (MetricValue(HttpGet(relay.metrics_port, "/metrics"),
-                      "relay_children") >= count) {
-        return true;
-      }
-      absl::SleepFor(absl::Milliseconds(20));
-    }
-    return false;
+  // Bounded wait for a relay's active children.
+  ::testing::AssertionResult WaitForChildren(const Relay& relay, int count) {
+    return WaitUntil(
+        absl::StrCat("relay_children >= ", count), absl::Seconds(10), [&] {
+          return MetricValue(HttpGet(relay.metrics_port, "/metrics"),
+                             "relay_children") >= count;
+        });
   }
 
   // The source at `source_port` -> r1 -> r2, whose children are `children`

@@ -15,7 +15,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "absl/time/clock.h"
+#include "tests/common/wait.h"
 
 namespace cascade {
 namespace testing {
@@ -55,20 +55,16 @@ Process::~Process() {
 }
 
 std::optional<int> Process::Wait(absl::Duration timeout) {
-  const absl::Time deadline = absl::Now() + timeout;
   int status = 0;
-  while (true) {
-    const pid_t done = waitpid(pid_, &status, WNOHANG);
-    if (done == pid_) break;
-    if (absl::Now() >= deadline) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-      reaped_ = true;
-      return std::nullopt;
-    }
-    absl::SleepFor(absl::Milliseconds(10));
+  const bool exited = WaitUntil("the process exits", timeout, [&] {
+    return waitpid(pid_, &status, WNOHANG) == pid_;
+  });
+  if (!exited) {
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
   }
   reaped_ = true;
+  if (!exited) return std::nullopt;
   if (!WIFEXITED(status)) return std::nullopt;
   return WEXITSTATUS(status);
 }
@@ -97,13 +93,12 @@ std::string ReadFile(const std::string& path) {
 }
 
 std::string WaitForFile(const std::string& path, absl::Duration timeout) {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (absl::Now() < deadline) {
-    std::string contents = ReadFile(path);
-    if (!contents.empty()) return contents;
-    absl::SleepFor(absl::Milliseconds(10));
-  }
-  return "";
+  std::string contents;
+  WaitUntil(path + " is written", timeout, [&] {
+    contents = ReadFile(path);
+    return !contents.empty();
+  });
+  return contents;
 }
 
 std::string FindLine(const std::string& path, const std::string& prefix) {
