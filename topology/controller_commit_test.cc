@@ -32,6 +32,23 @@ int CountEvents(const Recorder& recorder, Event::Kind kind,
   return count;
 }
 
+// A new site "s9" below d3.
+Change AddS9() {
+  Change add;
+  cascade::v1::Node* node = add.mutable_add()->mutable_node();
+  node->set_id("s9");
+  node->set_tier(cascade::v1::TIER_SITE);
+  node->set_parent("d3");
+  node->set_media_address("127.10.0.9:5004");
+  return add;
+}
+
+Change Remove(const std::string& id) {
+  Change remove;
+  remove.mutable_remove()->set_id(id);
+  return remove;
+}
+
 class CommitTest : public ControllerTest {
  protected:
   // Runs `calls` on a thread of its own; true if they returned within the
@@ -168,17 +185,11 @@ TEST_F(CommitTest, ChangesDecidedWhileOneIsPersistedBuildOnIt) {
       ++answered;
     });
   };
-  Change add;
-  cascade::v1::Node* node = add.mutable_add()->mutable_node();
-  node->set_id("s9");
-  node->set_tier(cascade::v1::TIER_SITE);
-  node->set_parent("d3");
-  node->set_media_address("127.10.0.9:5004");
+  const Change add = AddS9();
   Change move;
   move.mutable_move()->set_id("s9");
   move.mutable_move()->set_new_parent("d2");
-  Change remove;
-  remove.mutable_remove()->set_id("s3");
+  const Change remove = Remove("s3");
 
   gated_->Close();
   const int arrivals = gated_->arrivals();
@@ -223,16 +234,10 @@ TEST_F(CommitTest, ChangesDecidedWhileOneIsPersistedBuildOnIt) {
 TEST_F(CommitTest, OfTwoConcurrentConflictingChangesOnlyOnePasses) {
   Start();
   ApplyReference();
+  const Change add = AddS9();
+  const Change remove = Remove("s9");
   for (int round = 0; round < 20; ++round) {
     SCOPED_TRACE(round);
-    Change add;
-    cascade::v1::Node* node = add.mutable_add()->mutable_node();
-    node->set_id("s9");
-    node->set_tier(cascade::v1::TIER_SITE);
-    node->set_parent("d3");
-    node->set_media_address("127.10.0.9:5004");
-    Change remove;
-    remove.mutable_remove()->set_id("s9");
     // Both add, then both remove: each time exactly one is accepted.
     for (const Change* change : {&add, &remove}) {
       ChangeResult results[2];
