@@ -32,23 +32,26 @@ class GoneOnDestruction {
 
 }  // namespace
 
-Dispatcher::Dispatcher(uv_loop_t* loop) : async_(new uv_async_t) {
-  uv_async_init(loop, async_, [](uv_async_t* handle) {
-    static_cast<Dispatcher*>(handle->data)->RunPending();
+Dispatcher::Dispatcher(uv_loop_t* loop) {
+  absl::MutexLock lock(&mu_);
+  async_ = UvHandle<uv_async_t>::Make();
+  uv_async_init(loop, async_.get(), [](uv_async_t* handle) {
+    if (handle->data != nullptr) {
+      static_cast<Dispatcher*>(handle->data)->RunPending();
+    }
   });
-  async_->data = this;
+  async_.get()->data = this;
 }
 
 Dispatcher::~Dispatcher() { Close(); }
 
 bool Dispatcher::Post(std::function<void()> work) {
-  {
-    absl::MutexLock lock(&mu_);
-    if (closed_) return false;
-    pending_.push_back(std::move(work));
-  }
-  // Thread-safe, and coalesced: one wakeup runs everything pending.
-  uv_async_send(async_);
+  absl::MutexLock lock(&mu_);
+  if (closed_) return false;
+  pending_.push_back(std::move(work));
+  // Thread-safe and coalesced (one wakeup runs everything pending); under
+  // the lock, so it never races Close() freeing the handle.
+  uv_async_send(async_.get());
   return true;
 }
 
@@ -94,11 +97,9 @@ void Dispatcher::Close() {
     if (closed_) return;
     closed_ = true;
     dropped.swap(pending_);
+    async_.Reset();
   }
   dropped.clear();  // outside the lock: waiters are told as each goes
-  uv_close(reinterpret_cast<uv_handle_t*>(async_), [](uv_handle_t* handle) {
-    delete reinterpret_cast<uv_async_t*>(handle);
-  });
 }
 
 }  // namespace cascade::relay

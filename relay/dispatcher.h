@@ -12,6 +12,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "base/uv_handle.h"
 
 namespace cascade::relay {
 
@@ -42,10 +43,8 @@ class Dispatcher {
   void RunPending();
   bool closed();
 
-  // Heap handle, freed in its close callback, which may run after the
-  // dispatcher is gone.
-  uv_async_t* async_;
   absl::Mutex mu_;
+  UvHandle<uv_async_t> async_ ABSL_GUARDED_BY(mu_);
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<std::function<void()>> pending_ ABSL_GUARDED_BY(mu_);
 };

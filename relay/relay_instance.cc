@@ -20,14 +20,6 @@ RelayInstance* InstanceOf(T* handle) {
   return static_cast<RelayInstance*>(handle->data);
 }
 
-template <typename T>
-void CloseAndFree(T* handle) {
-  if (handle == nullptr) return;
-  handle->data = nullptr;
-  uv_close(reinterpret_cast<uv_handle_t*>(handle),
-           [](uv_handle_t* h) { delete reinterpret_cast<T*>(h); });
-}
-
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<RelayInstance>> RelayInstance::Create(
@@ -45,17 +37,18 @@ absl::StatusOr<std::unique_ptr<RelayInstance>> RelayInstance::Create(
   relay->socket_ = *std::move(socket);
   relay->core_ =
       std::make_unique<RelayCore>(options, clock, pool, relay->socket_.get());
-  auto* poll = new uv_poll_t;
-  if (int err = uv_poll_init(loop, poll, relay->socket_->fd()); err != 0) {
-    delete poll;
+  UvHandle<uv_poll_t> poll = UvHandle<uv_poll_t>::Make();
+  if (int err = uv_poll_init(loop, poll.get(), relay->socket_->fd());
+      err != 0) {
+    delete poll.release_uninitialised();
     return absl::InternalError(
         absl::StrCat(options.node_id, ": uv_poll_init: ", uv_strerror(err)));
   }
-  poll->data = relay.get();
-  relay->poll_ = poll;
-  relay->timer_ = new uv_timer_t;
-  uv_timer_init(loop, relay->timer_);  // cannot fail
-  relay->timer_->data = relay.get();
+  poll.get()->data = relay.get();
+  relay->poll_ = std::move(poll);
+  relay->timer_ = UvHandle<uv_timer_t>::Make();
+  uv_timer_init(loop, relay->timer_.get());  // cannot fail
+  relay->timer_.get()->data = relay.get();
   return relay;
 }
 
@@ -65,8 +58,8 @@ RelayInstance::RelayInstance(std::string id, Clock* clock)
 }
 
 RelayInstance::~RelayInstance() {
-  CloseAndFree(poll_);
-  CloseAndFree(timer_);
+  poll_.Reset();
+  timer_.Reset();
   // The core and socket hold pool slots; the pool outlives us.
   core_.reset();
   socket_.reset();
@@ -74,7 +67,7 @@ RelayInstance::~RelayInstance() {
 }
 
 void RelayInstance::Start() {
-  uv_poll_start(poll_, UV_READABLE, [](uv_poll_t* h, int status, int) {
+  uv_poll_start(poll_.get(), UV_READABLE, [](uv_poll_t* h, int status, int) {
     if (status == 0 && h->data != nullptr) InstanceOf(h)->OnReadable();
   });
   ScheduleTick();
@@ -117,7 +110,7 @@ void RelayInstance::ScheduleTick() {
   const absl::Duration next = core_->NextTick();
   expected_tick_ = clock_->Now() + next;
   uv_timer_start(
-      timer_,
+      timer_.get(),
       [](uv_timer_t* h) {
         if (h->data != nullptr) InstanceOf(h)->OnTick();
       },

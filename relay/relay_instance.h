@@ -18,6 +18,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "base/clock.h"
+#include "base/uv_handle.h"
 #include "relay/endpoint.h"
 #include "relay/metrics_text.h"
 #include "relay/packet_pool.h"
@@ -68,10 +69,8 @@ class RelayInstance {
   std::unique_ptr<UdpSocket> socket_;
   std::unique_ptr<RelayCore> core_;
   std::vector<UdpSocket::Received> batch_;
-  // Heap handles, freed in their close callbacks (which may run after the
-  // instance is gone).
-  uv_poll_t* poll_ = nullptr;
-  uv_timer_t* timer_ = nullptr;
+  UvHandle<uv_poll_t> poll_;
+  UvHandle<uv_timer_t> timer_;
 
   // Loop lag: how late the tick timer fires.
   absl::Time expected_tick_ = absl::InfiniteFuture();

@@ -70,13 +70,10 @@ absl::Status RelayServer::Start() {
     }
   }
   uv_loop_init(&loop_);
-  uv_signal_init(&loop_, &sigterm_);
-  uv_signal_init(&loop_, &sigint_);
-  uv_signal_init(&loop_, &sighup_);
-  for (uv_handle_t* h : {reinterpret_cast<uv_handle_t*>(&sigterm_),
-                         reinterpret_cast<uv_handle_t*>(&sigint_),
-                         reinterpret_cast<uv_handle_t*>(&sighup_)}) {
-    h->data = this;
+  for (UvHandle<uv_signal_t>* signal : {&sigterm_, &sigint_, &sighup_}) {
+    *signal = UvHandle<uv_signal_t>::Make();
+    uv_signal_init(&loop_, signal->get());
+    signal->get()->data = this;
   }
   loop_ready_ = true;
   dispatcher_ = std::make_unique<Dispatcher>(&loop_);
@@ -156,15 +153,11 @@ RelayServer::~RelayServer() {
     if (http_thread_.joinable()) http_thread_.join();
   }
   if (loop_ready_) {
+    // Every handle closed, then the loop runs their close callbacks.
     relays_.clear();
-    // The server's handles are members: close them and let the loop finish
-    // with every handle.
-    uv_walk(
-        &loop_,
-        [](uv_handle_t* h, void*) {
-          if (!uv_is_closing(h)) uv_close(h, nullptr);
-        },
-        nullptr);
+    for (UvHandle<uv_signal_t>* signal : {&sigterm_, &sigint_, &sighup_}) {
+      signal->Reset();
+    }
     uv_run(&loop_, UV_RUN_DEFAULT);
     uv_loop_close(&loop_);
   }
@@ -175,9 +168,9 @@ void RelayServer::Run() {
   auto on_signal = [](uv_signal_t* h, int signum) {
     ServerOf(h)->OnSignal(signum);
   };
-  uv_signal_start(&sigterm_, on_signal, SIGTERM);
-  uv_signal_start(&sigint_, on_signal, SIGINT);
-  uv_signal_start(&sighup_, on_signal, SIGHUP);
+  uv_signal_start(sigterm_.get(), on_signal, SIGTERM);
+  uv_signal_start(sigint_.get(), on_signal, SIGINT);
+  uv_signal_start(sighup_.get(), on_signal, SIGHUP);
   if (http_ != nullptr) {
     http_thread_ = std::thread([this] { http_->listen_after_bind(); });
   }

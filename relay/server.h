@@ -20,6 +20,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "base/clock.h"
+#include "base/uv_handle.h"
 #include "relay/dispatcher.h"
 #include "relay/endpoint.h"
 #include "relay/packet_pool.h"
@@ -92,7 +93,7 @@ class RelayServer {
   PacketPool pool_;
 
   uv_loop_t loop_;
-  uv_signal_t sigterm_, sigint_, sighup_;
+  UvHandle<uv_signal_t> sigterm_, sigint_, sighup_;
   bool loop_ready_ = false;
   std::unique_ptr<Dispatcher> dispatcher_;
   // Cleared in ~RelayServer while the loop can still close their handles.
