@@ -16,14 +16,6 @@ namespace {
 // Largest UDP payload: any datagram fits whole.
 constexpr size_t kMaxDatagram = 65536;
 
-template <typename Handle>
-void CloseAndFree(Handle* handle) {
-  handle->data = nullptr;
-  uv_close(reinterpret_cast<uv_handle_t*>(handle), [](uv_handle_t* closed) {
-    delete reinterpret_cast<Handle*>(closed);
-  });
-}
-
 absl::Status UvError(absl::string_view what, int code) {
   return absl::UnavailableError(absl::StrCat(what, ": ", uv_strerror(code)));
 }
@@ -72,7 +64,7 @@ std::string FormatCounters(const ImpairCounters& counters) {
 struct UdpImpairProxy::Client {
   UdpImpairProxy* proxy;
   SocketAddress address;
-  uv_udp_t* upstream = nullptr;
+  UvHandle<uv_udp_t> upstream;
 };
 
 struct UdpImpairProxy::AtomicCounters {
@@ -130,7 +122,7 @@ struct UdpImpairProxy::Direction {
   uint64_t next_order = 0;
   std::optional<Pending> held;
   uint64_t held_until_ns = 0;
-  uv_timer_t* timer = nullptr;
+  UvHandle<uv_timer_t> timer;
   UdpImpairProxy* proxy = nullptr;
 };
 
@@ -169,41 +161,34 @@ absl::StatusOr<std::unique_ptr<UdpImpairProxy>> UdpImpairProxy::Create(
   return proxy;
 }
 
-UdpImpairProxy::~UdpImpairProxy() {
-  for (Direction* direction : {to_forward_.get(), to_client_.get()}) {
-    if (direction->timer != nullptr) CloseAndFree(direction->timer);
-  }
-  for (auto& [key, client] : clients_) CloseAndFree(client->upstream);
-  if (listen_socket_ != nullptr) CloseAndFree(listen_socket_);
-}
+UdpImpairProxy::~UdpImpairProxy() = default;
 
-absl::StatusOr<uv_udp_t*> UdpImpairProxy::OpenSocket(
+absl::StatusOr<UvHandle<uv_udp_t>> UdpImpairProxy::OpenSocket(
     const SocketAddress& bind_to) {
-  auto* socket = new uv_udp_t;
-  if (int rc = uv_udp_init(loop_, socket); rc != 0) {
-    delete socket;
+  UvHandle<uv_udp_t> socket = UvHandle<uv_udp_t>::Make();
+  if (int rc = uv_udp_init(loop_, socket.get()); rc != 0) {
+    delete socket.release_uninitialised();
     return UvError("uv_udp_init", rc);
   }
-  if (int rc = uv_udp_bind(socket, bind_to.get(), 0); rc != 0) {
-    CloseAndFree(socket);
+  if (int rc = uv_udp_bind(socket.get(), bind_to.get(), 0); rc != 0) {
     return UvError(absl::StrCat("bind ", bind_to.ToString()), rc);
   }
   // Best effort: a small buffer only means more kernel drops under load.
   int size = options_.receive_buffer_bytes;
-  uv_recv_buffer_size(reinterpret_cast<uv_handle_t*>(socket), &size);
+  uv_recv_buffer_size(reinterpret_cast<uv_handle_t*>(socket.get()), &size);
   size = options_.receive_buffer_bytes;
-  uv_send_buffer_size(reinterpret_cast<uv_handle_t*>(socket), &size);
+  uv_send_buffer_size(reinterpret_cast<uv_handle_t*>(socket.get()), &size);
   return socket;
 }
 
 absl::Status UdpImpairProxy::Start() {
-  absl::StatusOr<uv_udp_t*> socket = OpenSocket(options_.listen);
+  absl::StatusOr<UvHandle<uv_udp_t>> socket = OpenSocket(options_.listen);
   if (!socket.ok()) return socket.status();
-  listen_socket_ = *socket;
-  listen_socket_->data = this;
+  listen_socket_ = *std::move(socket);
+  listen_socket_.get()->data = this;
   sockaddr_storage bound;
   int length = sizeof(bound);
-  if (int rc = uv_udp_getsockname(listen_socket_,
+  if (int rc = uv_udp_getsockname(listen_socket_.get(),
                                   reinterpret_cast<sockaddr*>(&bound), &length);
       rc != 0) {
     return UvError("getsockname", rc);
@@ -212,12 +197,12 @@ absl::Status UdpImpairProxy::Start() {
       SocketAddress::FromSockaddr(reinterpret_cast<const sockaddr*>(&bound));
   for (Direction* direction : {to_forward_.get(), to_client_.get()}) {
     direction->proxy = this;
-    direction->timer = new uv_timer_t;
-    uv_timer_init(loop_, direction->timer);
-    direction->timer->data = direction;
+    direction->timer = UvHandle<uv_timer_t>::Make();
+    uv_timer_init(loop_, direction->timer.get());
+    direction->timer.get()->data = direction;
   }
   int rc = uv_udp_recv_start(
-      listen_socket_,
+      listen_socket_.get(),
       [](uv_handle_t* handle, size_t, uv_buf_t* buf) {
         auto* proxy = static_cast<UdpImpairProxy*>(handle->data);
         *buf = uv_buf_init(proxy->receive_buffer_.data(),
@@ -236,26 +221,23 @@ absl::StatusOr<UdpImpairProxy::Client*> UdpImpairProxy::FindOrAddClient(
   if (static_cast<int>(clients_.size()) >= options_.max_clients) {
     return absl::ResourceExhaustedError("client table full");
   }
-  absl::StatusOr<uv_udp_t*> socket =
+  absl::StatusOr<UvHandle<uv_udp_t>> socket =
       OpenSocket(UpstreamBindAddress(listen_address_, options_.forward));
   if (!socket.ok()) return socket.status();
   auto client = std::make_unique<Client>();
   client->proxy = this;
   client->address = from;
-  client->upstream = *socket;
-  client->upstream->data = client.get();
+  client->upstream = *std::move(socket);
+  client->upstream.get()->data = client.get();
   int rc = uv_udp_recv_start(
-      client->upstream,
+      client->upstream.get(),
       [](uv_handle_t* handle, size_t, uv_buf_t* buf) {
         UdpImpairProxy* proxy = static_cast<Client*>(handle->data)->proxy;
         *buf = uv_buf_init(proxy->receive_buffer_.data(),
                            proxy->receive_buffer_.size());
       },
       &UdpImpairProxy::OnUpstreamRead);
-  if (rc != 0) {
-    CloseAndFree(client->upstream);
-    return UvError("uv_udp_recv_start", rc);
-  }
+  if (rc != 0) return UvError("uv_udp_recv_start", rc);
   Client* result = client.get();
   clients_.emplace(std::move(key), std::move(client));
   client_count_.store(static_cast<int>(clients_.size()),
@@ -350,8 +332,8 @@ void UdpImpairProxy::Release(Direction& direction) {
 void UdpImpairProxy::Send(Direction& direction, const Pending& pending) {
   uv_buf_t buf =
       uv_buf_init(const_cast<char*>(pending.data.data()), pending.data.size());
-  uv_udp_t* socket =
-      direction.toward_forward ? pending.client->upstream : listen_socket_;
+  uv_udp_t* socket = direction.toward_forward ? pending.client->upstream.get()
+                                              : listen_socket_.get();
   const SocketAddress& to =
       direction.toward_forward ? options_.forward : pending.client->address;
   if (uv_udp_try_send(socket, &buf, 1, to.get()) < 0) {
@@ -386,13 +368,13 @@ void UdpImpairProxy::ArmTimer(Direction& direction) {
                     direction.held_until_ns);
   }
   if (!next.has_value()) {
-    uv_timer_stop(direction.timer);
+    uv_timer_stop(direction.timer.get());
     return;
   }
   const uint64_t now = uv_hrtime();
   // libuv timers count whole milliseconds: round up so nothing leaves early.
   const uint64_t wait_ms = *next > now ? (*next - now + 999999) / 1000000 : 0;
-  uv_timer_start(direction.timer, &UdpImpairProxy::OnTimer, wait_ms, 0);
+  uv_timer_start(direction.timer.get(), &UdpImpairProxy::OnTimer, wait_ms, 0);
 }
 
 ImpairCounters UdpImpairProxy::counters() const {

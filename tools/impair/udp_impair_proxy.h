@@ -12,6 +12,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "base/uv_handle.h"
 #include "tools/impair/impairment.h"
 #include "tools/impair/socket_address.h"
 
@@ -94,7 +95,7 @@ class UdpImpairProxy {
 
   UdpImpairProxy(uv_loop_t* loop, const ImpairProxyOptions& options);
   absl::Status Start();
-  absl::StatusOr<uv_udp_t*> OpenSocket(const SocketAddress& bind_to);
+  absl::StatusOr<UvHandle<uv_udp_t>> OpenSocket(const SocketAddress& bind_to);
   absl::StatusOr<Client*> FindOrAddClient(const SocketAddress& from);
 
   static void OnListenRead(uv_udp_t* handle, ssize_t nread, const uv_buf_t* buf,
@@ -114,7 +115,7 @@ class UdpImpairProxy {
   uv_loop_t* loop_;
   ImpairProxyOptions options_;
   SocketAddress listen_address_;
-  uv_udp_t* listen_socket_ = nullptr;
+  UvHandle<uv_udp_t> listen_socket_;
   std::unique_ptr<Direction> to_forward_;
   std::unique_ptr<Direction> to_client_;
   absl::flat_hash_map<std::string, std::unique_ptr<Client>> clients_;
