@@ -299,6 +299,54 @@ TEST_F(SimTest, StandaloneModeMeetsTheCriteria) {
   }
 }
 
+// --repeat=2: two runs one after the other, each into its own directory
+// with its own report, then spread.json with every headline figure over
+// both.
+TEST_F(SimTest, RepeatWritesEachRunAndTheSpread) {
+  const std::string out = TempDir() + "/repeat";
+  std::vector<std::string> command = Command(out);
+  command.insert(command.end(), {"--sites=20", "--repeat=2"});
+  const std::string log = out + ".log";
+  ASSERT_TRUE(supervisor_.Start("relay-sim", "relay-sim", command, log).ok());
+  absl::StatusOr<int> code = supervisor_.Wait("relay-sim", absl::Seconds(240));
+  ASSERT_TRUE(code.ok()) << code.status();
+  ASSERT_EQ(*code, 0) << ReadFile(log);
+  EXPECT_TRUE(NothingLeftRunning());
+  const std::string printed = ReadFile(log);
+  for (int run = 1; run <= 2; ++run) {
+    EXPECT_NE(printed.find(absl::StrCat("relay-sim: run ", run, " of 2 (")),
+              std::string::npos)
+        << printed;
+    cascade::v1::SimReport report;
+    EXPECT_TRUE(
+        google::protobuf::util::JsonStringToMessage(
+            ReadFile(absl::StrCat(out, "/run-", run, "/report.json")), &report)
+            .ok())
+        << run;
+    EXPECT_EQ(report.sites_total(), 20u);
+  }
+  cascade::v1::SimSpread spread;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(
+                  ReadFile(out + "/spread.json"), &spread)
+                  .ok())
+      << printed;
+  EXPECT_EQ(spread.scenario(), "short");
+  EXPECT_EQ(spread.runs(), 2u);
+  EXPECT_EQ(spread.runs_failed(), 0u);
+  ASSERT_EQ(spread.run_outcomes_size(), 2);
+  EXPECT_EQ(spread.run_outcomes(1).out_dir(), out + "/run-2");
+  ASSERT_EQ(spread.figures_size(), 7);
+  for (const auto& figure : spread.figures()) {
+    EXPECT_EQ(figure.runs_measured(), 2u) << figure.name();
+    EXPECT_LE(figure.min(), figure.median()) << figure.name();
+    EXPECT_LE(figure.median(), figure.max()) << figure.name();
+  }
+  EXPECT_EQ(spread.figures(0).name(), "kill_gap_ms");
+  EXPECT_EQ(spread.figures(6).name(), "delivery_ratio");
+  EXPECT_EQ(spread.figures(6).runs_met(), 2u);
+  EXPECT_NE(printed.find("wrote " + out + "/spread.json"), std::string::npos);
+}
+
 TEST_F(SimTest, CtrlCStopsEveryProcess) {
   const std::string out = TempDir() + "/interrupted";
   std::vector<std::string> command = Command(out);
@@ -327,7 +375,8 @@ TEST(SimFlagsTest, BadFlagsAreRefusedWithExitCode2) {
       {{"--store=etcd", "--mode=standalone"},
        "--store=etcd needs --mode=controller"},
       {{"--leader_ttl=1500ms"}, "--leader-ttl must be whole seconds"},
-      {{"--relays_per_process=0"}, "--relays-per-process must be at least 1"}};
+      {{"--relays_per_process=0"}, "--relays-per-process must be at least 1"},
+      {{"--repeat=0"}, "--repeat must be at least 1"}};
   for (const auto& [flags, message] : cases) {
     Supervisor supervisor;
     const std::string log = TempDir() + "/flags.log";

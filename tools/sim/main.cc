@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "absl/flags/flag.h"
+#include "absl/flags/reflection.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "base/flags.h"
@@ -19,9 +20,11 @@
 #include "google/protobuf/util/json_util.h"
 #include "tools/sim/network_plan.h"
 #include "tools/sim/private_network.h"
+#include "tools/sim/repeat.h"
 #include "tools/sim/report.h"
 #include "tools/sim/report_html.h"
 #include "tools/sim/sim.h"
+#include "tools/sim/spread.h"
 #include "topology/topology_file.h"
 
 ABSL_FLAG(std::string, scale, "south19",
@@ -79,6 +82,13 @@ ABSL_FLAG(absl::Duration, keepalive, absl::ZeroDuration(),
 ABSL_FLAG(std::string, render, "",
           "only write report.html and report.svg again beside this "
           "report.json (runs nothing, needs no root)");
+ABSL_FLAG(int, repeat, 1,
+          "run the scenario N times one after the other, each a relay-sim "
+          "of its own writing into OUT/run-K (K = 1..N); a line with each "
+          "run's headline figures as it ends, then each figure's min, "
+          "median and max over the runs and how many met its target, also "
+          "written to OUT/spread.json. A run that crashes or hangs counts "
+          "as failed and the next one starts. 1: one run into OUT");
 ABSL_FLAG(std::string, bin_dir, "",
           "Bazel output tree holding relay/relayd, topology/topologyd, "
           "tools/probe/relay-probe, tools/source/relay-source (default: the "
@@ -141,6 +151,64 @@ std::string RunfilePath(const char* argv0, const std::string& path) {
     if (access(path.c_str(), R_OK) == 0) return path;
   }
   return "";
+}
+
+// This invocation's relay-sim flags that differ from their defaults, as
+// --name=value, but for --repeat and --out: what each repeated run gets.
+std::vector<std::string> FlagsForEachRun() {
+  const std::string file = absl::FindCommandLineFlag("repeat")->Filename();
+  std::vector<std::string> flags;
+  for (const auto& [name, flag] : absl::GetAllFlags()) {
+    if (flag->Filename() != file || name == "repeat" || name == "out" ||
+        flag->CurrentValue() == flag->DefaultValue()) {
+      continue;
+    }
+    flags.push_back(absl::StrCat("--", name, "=", flag->CurrentValue()));
+  }
+  return flags;
+}
+
+// --repeat: each run a relay-sim of its own, then the spread.
+int Repeat(const std::string& self, const SimOptions& options,
+           const std::string& topology_name, int runs) {
+  if (geteuid() != 0) {
+    std::cerr << "relay-sim: the simulation needs root to create its private "
+                 "network namespace (run it as root, e.g. sudo ./dev sim)\n";
+    return kExitFailed;
+  }
+  signal(SIGINT, OnSignal);
+  signal(SIGTERM, OnSignal);
+  RepeatOptions repeat;
+  repeat.relay_sim = self;
+  repeat.flags = FlagsForEachRun();
+  repeat.out_dir = options.out_dir;
+  repeat.runs = runs;
+  // The media, the warm-up and the bounded waits of a run, with room.
+  repeat.run_timeout =
+      absl::Seconds(options.scenario.duration_s()) + absl::Minutes(10);
+  repeat.scenario = options.scenario.name();
+  repeat.topology = topology_name;
+  repeat.interrupted = &g_interrupted;
+  std::cerr << absl::StrFormat(
+      "relay-sim: %d runs of scenario %s, one after the other, into "
+      "%s/run-1..%d/\n",
+      runs, options.scenario.name(), options.out_dir, runs);
+  absl::StatusOr<cascade::v1::SimSpread> spread =
+      RunRepeated(repeat, std::cout);
+  if (!spread.ok()) {
+    std::cerr << "relay-sim: " << spread.status().message()
+              << "; every process was stopped\n";
+    return g_interrupted.load() ? kExitInterrupted : kExitFailed;
+  }
+  std::cout << absl::StrFormat(
+                   "relay-sim: %d runs (%d failed) in %s; each figure over "
+                   "the runs that measured it:\n",
+                   spread->runs(), spread->runs_failed(),
+                   absl::FormatDuration(absl::Trunc(
+                       absl::Seconds(spread->wall_s()), absl::Seconds(1))))
+            << SpreadTable(*spread) << "relay-sim: wrote " << options.out_dir
+            << "/spread.json\n";
+  return 0;
 }
 
 // Writes report.html and report.svg beside `json_path` from the report it
@@ -224,6 +292,8 @@ int Main(const char* argv0) {
   if (absl::GetFlag(FLAGS_relays_per_process) < 1) {
     return Usage("--relays-per-process must be at least 1");
   }
+  const int runs = absl::GetFlag(FLAGS_repeat);
+  if (runs < 1) return Usage("--repeat must be at least 1");
   const double interval = absl::GetFlag(FLAGS_probe_interval);
   if (!(interval >= 0.05 && interval <= 5)) {
     return Usage("--probe-interval must be within 0.05..5 seconds");
@@ -300,15 +370,12 @@ int Main(const char* argv0) {
   }
 
   // The binaries.
+  char self[PATH_MAX];
+  const ssize_t self_size = readlink("/proc/self/exe", self, sizeof(self) - 1);
+  if (self_size <= 0) return Usage("cannot find relay-sim's own path");
+  self[self_size] = '\0';
   std::string bin_dir = absl::GetFlag(FLAGS_bin_dir);
-  if (bin_dir.empty()) {
-    char self[PATH_MAX];
-    const ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-    if (n <= 0)
-      return Usage("cannot find relay-sim's own path; give --bin-dir");
-    self[n] = '\0';
-    bin_dir = Dirname(Dirname(Dirname(self)));
-  }
+  if (bin_dir.empty()) bin_dir = Dirname(Dirname(Dirname(self)));
   options.relayd = bin_dir + "/relay/relayd";
   options.topologyd = bin_dir + "/topology/topologyd";
   options.probe = bin_dir + "/tools/probe/relay-probe";
@@ -345,6 +412,7 @@ int Main(const char* argv0) {
   options.relays_per_process = absl::GetFlag(FLAGS_relays_per_process);
   options.probe_interval_s = interval;
   options.interrupted = &g_interrupted;
+  if (runs > 1) return Repeat(self, options, topology_name, runs);
 
   // Before any thread starts: the namespace is per process.
   if (absl::Status s = EnterPrivateNetwork(); !s.ok()) {
@@ -405,11 +473,12 @@ int main(int argc, char** argv) {
       argc, argv,
       "relay-sim [--scale=south19|national] [--sites=N] [--duration=S] "
       "[--bitrate=KBPS] [--scenario=FILE] [--store=journal|etcd] "
-      "[--out=DIR]\n"
+      "[--repeat=N] [--out=DIR]\n"
       "Runs the whole Cascade network (topologyd, every relay as relayd, the "
       "sites as relay-probe, relay-source at the center) in a private network "
       "namespace, plays a scenario of faults and writes report.json and "
-      "report.html. Needs root.");
+      "report.html. With --repeat=N, N runs and the spread of their headline "
+      "figures (spread.json). Needs root.");
   FLAGS_logtostderr = true;
   google::InitGoogleLogging(argv[0]);
   return cascade::sim::Main(argv[0]);
