@@ -65,11 +65,11 @@ class DrainTest : public ::testing::Test {
     ASSERT_TRUE(relays_["d2"]->WaitForParent("p1"));
     ASSERT_TRUE(relays_["s1"]->WaitForParent("d1"));
     // Everyone has reported its assignment's parent at least once.
-    const absl::Time deadline = absl::Now() + absl::Seconds(10);
-    while (Show("d2").stats().receiving_from() != "p1" &&
-           absl::Now() < deadline) {
-      absl::SleepFor(absl::Milliseconds(50));
-    }
+    ASSERT_TRUE(testing::WaitForNode(
+        dir_, controller_->address(), "d2", "reports receiving from p1",
+        [](const cascade::v1::NodeView& v) {
+          return v.stats().receiving_from() == "p1";
+        }));
   }
 
   Result Relayctl(std::vector<std::string> args) {

@@ -19,8 +19,10 @@ namespace cascade::topology::testing {
 using cascade::testing::CommandResult;
 using cascade::testing::Process;
 using cascade::testing::ReadFile;
+using cascade::testing::RunFor;
 using cascade::testing::RunToCompletion;
 using cascade::testing::WaitForFile;
+using cascade::testing::WaitUntil;
 
 constexpr char kTopologyd[] = "topology/topologyd";
 constexpr char kRelayctl[] = "tools/relayctl/relayctl";
@@ -160,6 +162,26 @@ cascade::v1::NodeView ShowNode(const std::string& dir,
   return view;
 }
 
+::testing::AssertionResult WaitForNode(
+    const std::string& dir, const std::string& controller,
+    const std::string& id, absl::string_view what,
+    const std::function<bool(const cascade::v1::NodeView&)>& check,
+    cascade::v1::NodeView* last, absl::Duration timeout) {
+  cascade::v1::NodeView view;
+  ::testing::AssertionResult held =
+      WaitUntil(absl::StrCat(id, " ", what), timeout, [&] {
+        view = ShowNode(dir, controller, id);
+        return check(view);
+      });
+  if (last != nullptr) *last = view;
+  return held << "; last shown: " << view.ShortDebugString();
+}
+
+bool AckedNewerThan(const cascade::v1::NodeView& view, uint64_t version) {
+  return view.acked_version() > version &&
+         view.acked_version() == view.assignment_version();
+}
+
 Udp::Udp() : fd_(socket(AF_INET, SOCK_DGRAM, 0)) {
   sockaddr_in address = {};
   address.sin_family = AF_INET;
@@ -236,6 +258,15 @@ bool MediaRun::Flowing() {
          absl::Now() - arrivals_.back() < absl::Milliseconds(100);
 }
 
+bool MediaRun::Delivered(absl::Time sent_at) {
+  absl::MutexLock lock(&mu_);
+  for (size_t seq = got_.size(); seq-- > 0;) {
+    if (sent_at_[seq] < sent_at) return false;
+    if (got_[seq]) return true;
+  }
+  return false;
+}
+
 void MediaRun::Send() {
   // 65,536 packets at 5 ms is over five minutes: every test ends long
   // before the sequence number wraps.
@@ -261,7 +292,7 @@ void MediaRun::Send() {
       sent_at_.push_back(absl::Now());
     }
     source_->SendTo(relay_port_, rtp);
-    absl::SleepFor(absl::Milliseconds(5));
+    RunFor(absl::Milliseconds(5));  // the stream's pace
   }
 }
 

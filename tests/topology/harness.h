@@ -4,6 +4,8 @@
 #ifndef CASCADE_TESTS_TOPOLOGY_HARNESS_H_
 #define CASCADE_TESTS_TOPOLOGY_HARNESS_H_
 
+#include <gtest/gtest.h>
+
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -14,9 +16,11 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "proto/controller.pb.h"
+#include "tests/common/wait.h"
 #include "tests/media/process.h"
 #include "topology/client/relay_client.h"
 
@@ -126,6 +130,9 @@ class MediaRun {
   Window Measure(absl::Time from, absl::Time to);
   // The site received something within the last 100 ms.
   bool Flowing();
+  // The site received a packet sent at or after `sent_at`: the stream has
+  // carried on past that moment.
+  bool Delivered(absl::Time sent_at);
 
  private:
   void Send();
@@ -154,6 +161,20 @@ cascade::testing::CommandResult Relayctl(const std::string& dir,
 cascade::v1::NodeView ShowNode(const std::string& dir,
                                const std::string& controller,
                                const std::string& id);
+
+// Shows node `id` (ShowNode) until `check` holds for the view, for at most
+// `timeout`; a timeout names `what`. `last`, if given, gets the view last
+// shown.
+::testing::AssertionResult WaitForNode(
+    const std::string& dir, const std::string& controller,
+    const std::string& id, absl::string_view what,
+    const std::function<bool(const cascade::v1::NodeView&)>& check,
+    cascade::v1::NodeView* last = nullptr,
+    absl::Duration timeout = cascade::testing::kWaitTimeout);
+
+// The node acknowledged its newest assignment, and that one is newer than
+// `version`.
+bool AckedNewerThan(const cascade::v1::NodeView& view, uint64_t version = 0);
 
 }  // namespace cascade::topology::testing
 

@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <atomic>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -32,8 +33,12 @@
 namespace cascade::topology {
 namespace {
 
+using cascade::testing::kWaitTimeout;
 using cascade::testing::Process;
 using cascade::testing::ReadFile;
+using cascade::testing::RunFor;
+using cascade::testing::WaitUntil;
+using testing::AckedNewerThan;
 using testing::MediaRun;
 using testing::Topologyd;
 using testing::Udp;
@@ -114,6 +119,27 @@ class RelaydTest : public ::testing::Test {
     return testing::ShowNode(dir_, controller_->address(), id);
   }
 
+  ::testing::AssertionResult WaitForNode(
+      const std::string& id, absl::string_view what,
+      const std::function<bool(const cascade::v1::NodeView&)>& check,
+      cascade::v1::NodeView* last = nullptr,
+      absl::Duration timeout = kWaitTimeout) {
+    return testing::WaitForNode(dir_, controller_->address(), id, what, check,
+                                last, timeout);
+  }
+
+  // Waits (bounded) until s1 has received the packets sent until `tail` from
+  // now, and returns that moment: a window that ends there covers now, and
+  // the stream carried on past it, so a packet lost now shows as lost.
+  absl::Time StreamPast(absl::Duration tail) {
+    const absl::Time end = absl::Now() + tail;
+    EXPECT_TRUE(WaitUntil(absl::StrCat("s1 gets the packets sent in the next ",
+                                       absl::FormatDuration(tail)),
+                          kWaitTimeout,
+                          [&] { return media_->Delivered(end); }));
+    return end;
+  }
+
   // topologyd, the four relays, the topology, and media flowing to s1;
   // `versions_` holds each relay's acked version.
   void StartNetwork() {
@@ -131,24 +157,16 @@ class RelaydTest : public ::testing::Test {
     ASSERT_EQ(applied.code, 0) << applied.err;
     media_ = std::make_unique<MediaRun>(&source_, relays_["nat"].udp_port,
                                         &site_, kPayloadType, kSsrc);
-    const absl::Time deadline = absl::Now() + absl::Seconds(20);
-    while (!media_->Flowing() && absl::Now() < deadline) {
-      absl::SleepFor(absl::Milliseconds(20));
-    }
-    ASSERT_TRUE(media_->Flowing()) << "s1 never got media";
+    ASSERT_TRUE(WaitUntil("s1 gets media", kWaitTimeout,
+                          [&] { return media_->Flowing(); }));
     for (const char* id : {"nat", "p1", "p1-sb", "d1"}) {
-      // Acked, and reporting the parent it receives from.
-      const absl::Time until = absl::Now() + absl::Seconds(10);
       cascade::v1::NodeView view;
-      do {
-        view = Show(id);
-        if (view.acked_version() > 0 &&
-            view.acked_version() == view.assignment_version() &&
-            !view.stats().receiving_from().empty()) {
-          break;
-        }
-        absl::SleepFor(absl::Milliseconds(100));
-      } while (absl::Now() < until);
+      ASSERT_TRUE(WaitForNode(
+          id, "acks its assignment and reports the parent it receives from",
+          [](const cascade::v1::NodeView& v) {
+            return AckedNewerThan(v) && !v.stats().receiving_from().empty();
+          },
+          &view));
       versions_[id] = view.acked_version();
     }
   }
@@ -157,18 +175,12 @@ class RelaydTest : public ::testing::Test {
   // `before` (its version then) and its newest one.
   void WaitForAcks(const std::map<std::string, uint64_t>& before) {
     for (const auto& [id, version] : before) {
-      cascade::v1::NodeView view;
-      const absl::Time deadline = absl::Now() + absl::Seconds(20);
-      do {
-        view = Show(id);
-        if (view.acked_version() > version &&
-            view.acked_version() == view.assignment_version()) {
-          break;
-        }
-        absl::SleepFor(absl::Milliseconds(200));
-      } while (absl::Now() < deadline);
-      EXPECT_GT(view.acked_version(), version) << id;
-      EXPECT_EQ(view.acked_version(), view.assignment_version()) << id;
+      const uint64_t newer_than = version;
+      EXPECT_TRUE(WaitForNode(
+          id, absl::StrCat("acks an assignment newer than version ", version),
+          [&](const cascade::v1::NodeView& v) {
+            return AckedNewerThan(v, newer_than);
+          }));
     }
   }
 
@@ -186,13 +198,12 @@ TEST_F(RelaydTest, MediaOutlivesTheControllerAndRestartsChangeNothing) {
   const int port = controller_->port();
   MediaRun& media = *media_;
   std::map<std::string, uint64_t> versions = versions_;
-  absl::Time deadline;
 
   // 1. Controller killed and restarted: media untouched, the same
   //    assignments come back (newer versions, acked), no relay switches.
   const absl::Time outage = absl::Now();
   controller_.reset();
-  absl::SleepFor(absl::Seconds(2));
+  RunFor(absl::Seconds(2));  // the outage under test
   ASSERT_NO_FATAL_FAILURE(StartController(port));
   WaitForAcks(versions);
   MediaRun::Window quiet = media.Measure(outage, absl::Now());
@@ -213,13 +224,15 @@ TEST_F(RelaydTest, MediaOutlivesTheControllerAndRestartsChangeNothing) {
   const absl::Time crash = absl::Now();
   relays_["p1"].process.reset();  // kill -9
   ASSERT_TRUE(relays_["d1"].process != nullptr);
-  deadline = absl::Now() + absl::Seconds(5);
-  while (relays_["d1"].Metric("relay_parent_failovers_total") < 1 &&
-         absl::Now() < deadline) {
-    absl::SleepFor(absl::Milliseconds(50));
-  }
+  ASSERT_TRUE(WaitUntil("d1 fails over", kWaitTimeout, [&] {
+    return relays_["d1"].Metric("relay_parent_failovers_total") >= 1;
+  }));
   ASSERT_EQ(relays_["d1"].Metric("relay_parent_failovers_total"), 1);
-  absl::SleepFor(absl::Seconds(1));
+  // The controller comes back once s1 hears the stream through p1-sb.
+  const absl::Time failed_over = absl::Now();
+  ASSERT_TRUE(WaitUntil("s1 gets packets sent after d1 failed over",
+                        kWaitTimeout,
+                        [&] { return media.Delivered(failed_over); }));
   ASSERT_NO_FATAL_FAILURE(StartController(port));
   versions.erase("p1");
   WaitForAcks(versions);
@@ -245,26 +258,21 @@ TEST_F(RelaydTest, LeaseExpiryConfirmsTheRelaysOwnFailover) {
   ASSERT_NO_FATAL_FAILURE(StartNetwork());
   const absl::Time crash = absl::Now();
   relays_["p1"].process.reset();  // kill -9
-  const absl::Time deadline = absl::Now() + absl::Seconds(15);
   cascade::v1::NodeView d1;
-  do {
-    d1 = Show("d1");
-    if (d1.parents_size() > 0 && d1.parents(0) == "p1-sb" &&
-        d1.acked_version() == d1.assignment_version()) {
-      break;
-    }
-    absl::SleepFor(absl::Milliseconds(100));
-  } while (absl::Now() < deadline);
-  ASSERT_GT(d1.parents_size(), 0);
-  EXPECT_EQ(d1.parents(0), "p1-sb");
+  ASSERT_TRUE(WaitForNode(
+      "d1", "is confirmed on p1-sb and acks it",
+      [](const cascade::v1::NodeView& v) {
+        return v.parents_size() > 0 && v.parents(0) == "p1-sb" &&
+               v.acked_version() == v.assignment_version();
+      },
+      &d1, absl::Seconds(15)));
   EXPECT_GT(d1.acked_version(), versions_["d1"]);
-  EXPECT_EQ(d1.acked_version(), d1.assignment_version());
   EXPECT_EQ(Show("p1").status(), cascade::v1::STATUS_DOWN);
   // One move: its own. The confirmation switched nothing.
   EXPECT_EQ(relays_["d1"].Metric("relay_parent_failovers_total"), 1);
   EXPECT_EQ(relays_["d1"].Metric("relay_parent_switches_total"), 0);
-  absl::SleepFor(absl::Milliseconds(500));
-  MediaRun::Window failover = media_->Measure(crash, absl::Now());
+  MediaRun::Window failover =
+      media_->Measure(crash, StreamPast(absl::Milliseconds(500)));
   LOG(INFO) << "kill -9 of p1: " << failover.lost << " of " << failover.sent
             << " packets lost at s1, longest gap " << failover.longest_gap;
   EXPECT_LT(failover.longest_gap, absl::Seconds(1));
@@ -287,14 +295,14 @@ TEST_F(RelaydTest, DrainReportsEmptyUnderALiveStreamAndLosesNothing) {
   auto restored =
       testing::Relayctl(dir_, controller_->address(), {"restore", "p1"});
   ASSERT_EQ(restored.code, 0) << restored.err;
-  const absl::Time deadline = absl::Now() + absl::Seconds(15);
-  while (Show("d1").stats().receiving_from() != "p1" &&
-         absl::Now() < deadline) {
-    absl::SleepFor(absl::Milliseconds(100));
-  }
-  EXPECT_EQ(Show("d1").stats().receiving_from(), "p1");
-  absl::SleepFor(absl::Milliseconds(500));
-  MediaRun::Window window = media_->Measure(start, absl::Now());
+  EXPECT_TRUE(WaitForNode(
+      "d1", "receives from p1 again",
+      [](const cascade::v1::NodeView& v) {
+        return v.stats().receiving_from() == "p1";
+      },
+      nullptr, absl::Seconds(15)));
+  MediaRun::Window window =
+      media_->Measure(start, StreamPast(absl::Milliseconds(500)));
   LOG(INFO) << "drain and restore of p1: " << window.lost << " of "
             << window.sent << " packets lost at s1, longest gap "
             << window.longest_gap;

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -87,6 +88,13 @@ class TopologydTest : public ::testing::Test {
     return testing::ShowNode(tmp_, address_, id);
   }
 
+  ::testing::AssertionResult WaitForNode(
+      const std::string& id, absl::string_view what,
+      const std::function<bool(const cascade::v1::NodeView&)>& check,
+      cascade::v1::NodeView* last, absl::Duration timeout) {
+    return testing::WaitForNode(tmp_, address_, id, what, check, last, timeout);
+  }
+
   std::string tmp_, state_dir_, topology_file_, stderr_path_, address_;
   int port_ = 0;
   int starts_ = 0;
@@ -156,18 +164,13 @@ TEST_F(TopologydTest, ChangesReachRelaysAndSurviveKillNine) {
   // but the same content, so nothing is applied again. Dead p1 stays down.
   for (const auto& [id, relay] : relays_) {
     if (id == "p1") continue;
-    cascade::v1::NodeView view;
-    const absl::Time deadline = absl::Now() + absl::Seconds(15);
-    do {
-      view = Show(id);
-      if (view.assignment_version() > versions[id] &&
-          view.acked_version() == view.assignment_version()) {
-        break;
-      }
-      absl::SleepFor(absl::Milliseconds(100));
-    } while (absl::Now() < deadline);
-    EXPECT_GT(view.acked_version(), versions[id]) << id;
-    EXPECT_EQ(view.acked_version(), view.assignment_version()) << id;
+    const uint64_t before = versions[id];
+    EXPECT_TRUE(WaitForNode(
+        id, "acks an assignment newer than before the restart",
+        [&](const cascade::v1::NodeView& v) {
+          return testing::AckedNewerThan(v, before);
+        },
+        nullptr, absl::Seconds(15)));
     EXPECT_EQ(relay->applied(), applies[id]) << id;
     EXPECT_GE(relay->sessions(), 2) << id;
   }
@@ -186,13 +189,12 @@ TEST_F(TopologydTest, ReturningNodeIsHeldDownThenGetsItsChildrenBack) {
   const int moves = relays_["d1"]->applied();
   relays_["p1"]->Start();
   cascade::v1::NodeView p1;
-  const absl::Time deadline = absl::Now() + absl::Seconds(10);
-  do {
-    p1 = Show("p1");
-    if (p1.status() == cascade::v1::STATUS_HOLD_DOWN) break;
-    absl::SleepFor(absl::Milliseconds(50));
-  } while (absl::Now() < deadline);
-  ASSERT_EQ(p1.status(), cascade::v1::STATUS_HOLD_DOWN);
+  ASSERT_TRUE(WaitForNode(
+      "p1", "is held down",
+      [](const cascade::v1::NodeView& v) {
+        return v.status() == cascade::v1::STATUS_HOLD_DOWN;
+      },
+      &p1, absl::Seconds(10)));
   EXPECT_GT(p1.hold_down_ms_left(), 0);
   EXPECT_LE(p1.hold_down_ms_left(), 2000);
   EXPECT_EQ(p1.recent_expiries(), 1u);
