@@ -6,12 +6,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <functional>
 #include <iostream>
 #include <map>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -29,6 +27,7 @@
 #include "tools/bench/join_bench.h"
 #include "tools/bench/latency.h"
 #include "tools/bench/machine.h"
+#include "tools/bench/report.h"
 
 ABSL_FLAG(std::string, only, "",
           "run only this benchmark (names: see --list); default: all");
@@ -83,33 +82,6 @@ ABSL_FLAG(absl::Duration, controller_lease, absl::ZeroDuration(),
 namespace cascade::bench {
 namespace {
 
-struct Context {
-  std::string argv0;
-  std::string work_dir;
-  std::map<std::string, std::string> versions;  // forwarder -> version
-  std::vector<std::string> json_sections;       // "\"name\": {...}"
-  int cases_run = 0;
-};
-
-std::string JsonString(const std::string& text) {
-  std::string out = "\"";
-  for (char c : text) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      out += absl::StrFormat("\\u%04x", c);
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
-}
-
-std::string JsonNumber(std::optional<double> value) {
-  return value.has_value() ? absl::StrFormat("%.6g", *value) : "null";
-}
-
 std::unique_ptr<Forwarder> MakeForwarder(const std::string& name,
                                          const std::string& argv0) {
   if (name == "sendmmsg" || name == "gso") {
@@ -139,20 +111,38 @@ std::string Ratio(std::optional<double> a, std::optional<double> b) {
   return absl::StrFormat("%.2fx", *a / *b);
 }
 
-std::string ResultJson(const ForwardingResult& r) {
-  if (!r.error.empty())
-    return absl::StrCat("{\"error\": ", JsonString(r.error), "}");
-  return absl::StrFormat(
-      "{\"sent\": %d, \"delivered\": %d, \"seconds\": %.3f, "
-      "\"delivered_pps\": %.0f, \"loss_ratio\": %.6f, \"input_drops\": %d, "
-      "\"receiver_drops\": %d, \"ns_per_packet\": %.1f, \"cpu_share\": %.3f, "
-      "\"runs\": %d, \"ns_per_packet_min\": %.1f, \"ns_per_packet_max\": %.1f, "
-      "\"latency_samples\": %d, \"latency_p50_ns\": %d, "
-      "\"latency_p99_ns\": %d, \"latency_max_ns\": %d}",
-      r.sent, r.delivered, r.seconds, r.delivered_pps, r.loss_ratio,
-      r.input_drops, r.receiver_drops, r.ns_per_packet, r.cpu_share, r.runs,
-      r.ns_min, r.ns_max, r.latency.samples, r.latency.p50_ns, r.latency.p99_ns,
-      r.latency.max_ns);
+// The report's record of one case: its figures, or only why it did not run.
+cascade::v1::BenchForwarderRun ForwarderRunProto(const ForwardingResult& r) {
+  cascade::v1::BenchForwarderRun run;
+  if (!r.error.empty()) {
+    run.set_error(r.error);
+    return run;
+  }
+  run.set_sent(static_cast<uint32_t>(r.sent));
+  run.set_delivered(static_cast<uint32_t>(r.delivered));
+  run.set_seconds(r.seconds);
+  run.set_delivered_pps(r.delivered_pps);
+  run.set_loss_ratio(r.loss_ratio);
+  run.set_input_drops(static_cast<uint32_t>(r.input_drops));
+  run.set_receiver_drops(static_cast<uint32_t>(r.receiver_drops));
+  run.set_ns_per_packet(r.ns_per_packet);
+  run.set_cpu_share(r.cpu_share);
+  run.set_runs(r.runs);
+  run.set_ns_per_packet_min(r.ns_min);
+  run.set_ns_per_packet_max(r.ns_max);
+  run.set_latency_samples(static_cast<uint32_t>(r.latency.samples));
+  run.set_latency_p50_ns(r.latency.p50_ns);
+  run.set_latency_p99_ns(r.latency.p99_ns);
+  run.set_latency_max_ns(r.latency.max_ns);
+  return run;
+}
+
+// Every forwarder's case of one fan-out, by name.
+void AddForwarderRuns(
+    const std::vector<ForwardingResult>& row,
+    google::protobuf::Map<std::string, cascade::v1::BenchForwarderRun>* runs) {
+  for (const ForwardingResult& r : row)
+    (*runs)[r.forwarder] = ForwarderRunProto(r);
 }
 
 // Bars of CPU ns per delivered packet, one per (fan-out, forwarder), scaled
@@ -212,19 +202,6 @@ absl::StatusOr<std::vector<int>> ParseFanouts(
     fanouts.push_back(fanout);
   }
   return fanouts;
-}
-
-// Prints one target line and appends its JSON object to `json`.
-void ReportTarget(const std::string& target, std::optional<bool> met,
-                  const std::string& detail, std::vector<std::string>& json) {
-  const char* verdict = !met ? "NOT MEASURED" : *met ? "met" : "MISSED";
-  std::printf("  %-12s %s (%s)\n", verdict, target.c_str(), detail.c_str());
-  json.push_back(absl::StrCat("{\"target\": ", JsonString(target),
-                              ", \"status\": ",
-                              JsonString(!met   ? "not_measured"
-                                         : *met ? "met"
-                                                : "missed"),
-                              ", \"detail\": ", JsonString(detail), "}"));
 }
 
 // One case per repetition with a fresh process; the median run, or the
@@ -340,11 +317,14 @@ absl::Status RunForwarding(Context& context) {
 
   PrintPlot(rows);
 
+  cascade::v1::BenchForwarding& section = *context.report.mutable_forwarding();
+  section.set_seconds_per_case(seconds);
+  section.set_runs_per_case(repeat);
+  section.set_out_pps(out_pps);
   std::printf("\ntargets:\n");
-  std::vector<std::string> target_json;
   auto report = [&](const std::string& target, std::optional<bool> met,
                     const std::string& detail) {
-    ReportTarget(target, met, detail, target_json);
+    ReportTarget(target, met, detail, section.mutable_targets());
   };
   for (const auto& row : rows) {
     const int fanout = row.front().fanout;
@@ -378,39 +358,29 @@ absl::Status RunForwarding(Context& context) {
     }
   }
 
-  std::vector<std::string> entries;
   for (const auto& row : rows) {
-    std::optional<double> relay_pps, relay_loss;
-    std::vector<std::string> per_forwarder;
+    cascade::v1::BenchForwardingRow& entry = *section.add_results();
+    const VideoShape& shape = row.front().shape;
+    entry.set_fanout(row.front().fanout);
+    entry.set_input_pps(shape.packets_per_second());
+    entry.set_packets_per_frame(shape.packets_per_frame);
+    entry.set_frames_per_second(shape.frames_per_second);
     for (const ForwardingResult& r : row) {
       if (r.forwarder == "relayd" && r.error.empty()) {
-        relay_pps = r.delivered_pps;
-        relay_loss = r.loss_ratio;
+        entry.set_delivered_pps(r.delivered_pps);
+        entry.set_loss_ratio(r.loss_ratio);
       }
-      per_forwarder.push_back(
-          absl::StrCat(JsonString(r.forwarder), ": ", ResultJson(r)));
     }
-    const VideoShape& shape = row.front().shape;
-    entries.push_back(absl::StrCat(
-        "{\"fanout\": ", row.front().fanout,
-        ", \"input_pps\": ", JsonNumber(shape.packets_per_second()),
-        ", \"packets_per_frame\": ", shape.packets_per_frame,
-        ", \"frames_per_second\": ", JsonNumber(shape.frames_per_second),
-        ", \"delivered_pps\": ", JsonNumber(relay_pps),
-        ", \"loss_ratio\": ", JsonNumber(relay_loss),
-        ", \"ns_per_packet\": ", JsonNumber(NsPerPacket(row, "relayd")),
-        ", \"sendmmsg_ns_per_packet\": ",
-        JsonNumber(NsPerPacket(row, "sendmmsg")), ", \"gso_ns_per_packet\": ",
-        JsonNumber(NsPerPacket(row, "gso")), ", \"gstreamer_ns_per_packet\": ",
-        JsonNumber(NsPerPacket(row, "gstreamer")), ", \"forwarders\": {",
-        absl::StrJoin(per_forwarder, ", "), "}}"));
+    if (auto ns = NsPerPacket(row, "relayd")) entry.set_ns_per_packet(*ns);
+    if (auto ns = NsPerPacket(row, "sendmmsg")) {
+      entry.set_sendmmsg_ns_per_packet(*ns);
+    }
+    if (auto ns = NsPerPacket(row, "gso")) entry.set_gso_ns_per_packet(*ns);
+    if (auto ns = NsPerPacket(row, "gstreamer")) {
+      entry.set_gstreamer_ns_per_packet(*ns);
+    }
+    AddForwarderRuns(row, entry.mutable_forwarders());
   }
-  context.json_sections.push_back(
-      absl::StrCat("\"forwarding\": {\"seconds_per_case\": ", seconds,
-                   ", \"runs_per_case\": ", repeat, ", \"out_pps\": ", out_pps,
-                   ", \"results\": [\n    ", absl::StrJoin(entries, ",\n    "),
-                   "],\n    \"targets\": [\n    ",
-                   absl::StrJoin(target_json, ",\n    "), "]}"));
   return absl::OkStatus();
 }
 
@@ -425,8 +395,8 @@ std::optional<LatencySummary> LatencyOf(
   return std::nullopt;
 }
 
-std::string Micros(int64_t nanos) {
-  return absl::StrFormat("%.1f", static_cast<double>(nanos) / 1000);
+std::string Micros(double nanos) {
+  return absl::StrFormat("%.1f", nanos / 1000);
 }
 
 // Per-hop latency: relayd and the bare GSO loop on the same load; relayd's
@@ -482,45 +452,40 @@ absl::Status RunLatency(Context& context) {
     rows.push_back(std::move(row));
   }
 
+  cascade::v1::BenchLatency& section = *context.report.mutable_latency();
+  section.set_seconds_per_case(seconds);
+  section.set_input_pps(shape.packets_per_second());
+  section.set_packets_per_frame(shape.packets_per_frame);
   std::printf("\nrelayd added latency (relayd - gso):\n");
-  std::vector<std::string> entries, target_json;
   for (const auto& row : rows) {
     const int fanout = row.front().fanout;
     const auto relayd = LatencyOf(row, "relayd");
     const auto gso = LatencyOf(row, "gso");
-    std::optional<double> added_p50, added_p99, added_max;
+    cascade::v1::BenchLatencyRow& entry = *section.add_results();
+    entry.set_fanout(fanout);
+    entry.set_delivered_pps_asked(shape.packets_per_second() * fanout);
+    if (relayd) {
+      entry.set_p50_ns(relayd->p50_ns);
+      entry.set_p99_ns(relayd->p99_ns);
+      entry.set_max_ns(relayd->max_ns);
+    }
+    if (gso) {
+      entry.set_gso_p50_ns(gso->p50_ns);
+      entry.set_gso_p99_ns(gso->p99_ns);
+      entry.set_gso_max_ns(gso->max_ns);
+    }
     if (relayd && gso) {
-      added_p50 = relayd->p50_ns - gso->p50_ns;
-      added_p99 = relayd->p99_ns - gso->p99_ns;
-      added_max = relayd->max_ns - gso->max_ns;
+      entry.set_added_p50_ns(relayd->p50_ns - gso->p50_ns);
+      entry.set_added_p99_ns(relayd->p99_ns - gso->p99_ns);
+      entry.set_added_max_ns(relayd->max_ns - gso->max_ns);
       std::printf("  fanout %-5d p50 %s us   p99 %s us   max %s us\n", fanout,
-                  Micros(*added_p50).c_str(), Micros(*added_p99).c_str(),
-                  Micros(*added_max).c_str());
+                  Micros(entry.added_p50_ns()).c_str(),
+                  Micros(entry.added_p99_ns()).c_str(),
+                  Micros(entry.added_max_ns()).c_str());
     } else {
       std::printf("  fanout %-5d n/a (relayd or gso did not run)\n", fanout);
     }
-    std::vector<std::string> per_forwarder;
-    for (const ForwardingResult& r : row) {
-      per_forwarder.push_back(
-          absl::StrCat(JsonString(r.forwarder), ": ", ResultJson(r)));
-    }
-    auto field = [](const std::optional<LatencySummary>& l,
-                    int64_t LatencySummary::*member) -> std::optional<double> {
-      if (!l) return std::nullopt;
-      return static_cast<double>((*l).*member);
-    };
-    entries.push_back(absl::StrCat(
-        "{\"fanout\": ", fanout, ", \"delivered_pps_asked\": ",
-        JsonNumber(shape.packets_per_second() * fanout),
-        ", \"p50_ns\": ", JsonNumber(field(relayd, &LatencySummary::p50_ns)),
-        ", \"p99_ns\": ", JsonNumber(field(relayd, &LatencySummary::p99_ns)),
-        ", \"max_ns\": ", JsonNumber(field(relayd, &LatencySummary::max_ns)),
-        ", \"gso_p50_ns\": ", JsonNumber(field(gso, &LatencySummary::p50_ns)),
-        ", \"gso_p99_ns\": ", JsonNumber(field(gso, &LatencySummary::p99_ns)),
-        ", \"gso_max_ns\": ", JsonNumber(field(gso, &LatencySummary::max_ns)),
-        ", \"added_p50_ns\": ", JsonNumber(added_p50), ", \"added_p99_ns\": ",
-        JsonNumber(added_p99), ", \"added_max_ns\": ", JsonNumber(added_max),
-        ", \"forwarders\": {", absl::StrJoin(per_forwarder, ", "), "}}"));
+    AddForwarderRuns(row, entry.mutable_forwarders());
   }
 
   std::printf("\ntargets:\n");
@@ -537,19 +502,12 @@ absl::Status RunLatency(Context& context) {
           target, added < 1000000,
           absl::StrCat("relayd p99 ", Micros(relayd->p99_ns), " us - gso p99 ",
                        Micros(gso->p99_ns), " us = ", Micros(added), " us"),
-          target_json);
+          section.mutable_targets());
     } else {
       ReportTarget(target, std::nullopt, "relayd or gso did not run",
-                   target_json);
+                   section.mutable_targets());
     }
   }
-  context.json_sections.push_back(
-      absl::StrCat("\"latency\": {\"seconds_per_case\": ", seconds,
-                   ", \"input_pps\": ", JsonNumber(shape.packets_per_second()),
-                   ", \"packets_per_frame\": ", shape.packets_per_frame,
-                   ", \"results\": [\n    ", absl::StrJoin(entries, ",\n    "),
-                   "],\n    \"targets\": [\n    ",
-                   absl::StrJoin(target_json, ",\n    "), "]}"));
   return absl::OkStatus();
 }
 
@@ -574,7 +532,7 @@ absl::Status RunMaxFanout(Context& context) {
       shape.packets_per_frame, shape.frames_per_second, seconds);
   std::printf("%-7s %13s %13s %9s %7s %7s %6s\n", "sites", "out pps asked",
               "delivered/s", "loss", "in", "rx", "cpu");
-  std::vector<std::string> entries;
+  cascade::v1::BenchMaxFanout& section = *context.report.mutable_max_fanout();
   // What limited the first failing size: the relay or the harness.
   std::string limit = "not reached";
   auto run = [&](int fanout) {
@@ -590,12 +548,13 @@ absl::Status RunMaxFanout(Context& context) {
         r.loss_ratio * 100, static_cast<unsigned long long>(r.input_drops),
         static_cast<unsigned long long>(r.receiver_drops), r.cpu_share * 100);
     std::fflush(stdout);
-    entries.push_back(absl::StrCat(
-        "{\"sites\": ", fanout,
-        ", \"delivered_pps\": ", JsonNumber(r.delivered_pps),
-        ", \"loss_ratio\": ", JsonNumber(r.loss_ratio), ", \"input_drops\": ",
-        r.input_drops, ", \"receiver_drops\": ", r.receiver_drops,
-        ", \"cpu_share\": ", JsonNumber(r.cpu_share), "}"));
+    cascade::v1::BenchMaxFanoutStep& step = *section.add_results();
+    step.set_sites(fanout);
+    step.set_delivered_pps(r.delivered_pps);
+    step.set_loss_ratio(r.loss_ratio);
+    step.set_input_drops(static_cast<uint32_t>(r.input_drops));
+    step.set_receiver_drops(static_cast<uint32_t>(r.receiver_drops));
+    step.set_cpu_share(r.cpu_share);
     const bool ok = r.delivered > 0 && r.loss_ratio == 0;
     if (!ok) {
       limit = r.input_drops > 0 ? "the relay fell behind (drops at its input)"
@@ -628,7 +587,10 @@ absl::Status RunMaxFanout(Context& context) {
       "limit: %s\n",
       good, shape.packets_per_second() * good,
       bad > 0 ? limit.c_str() : "the harness's 4000 sockets");
-  std::vector<std::string> target_json;
+  section.set_site_mbps(shape.packets_per_second() * shape.packet_bytes * 8 /
+                        1e6);
+  section.set_max_sites(good);
+  section.set_limit(limit);
   std::printf("\ntargets:\n");
   ReportTarget(
       "one relay core feeds at least 1,000 sites at 2 Mbit/s with "
@@ -636,14 +598,7 @@ absl::Status RunMaxFanout(Context& context) {
       good > 0 ? std::optional<bool>(good >= 1000) : std::nullopt,
       absl::StrCat(good, " sites; first failure: ",
                    bad > 0 ? absl::StrCat(bad, " sites, ", limit) : "none"),
-      target_json);
-  context.json_sections.push_back(absl::StrCat(
-      "\"max_fanout\": {\"site_mbps\": ",
-      JsonNumber(shape.packets_per_second() * shape.packet_bytes * 8 / 1e6),
-      ", \"max_sites\": ", good, ", \"limit\": ", JsonString(limit),
-      ", \"results\": [\n    ", absl::StrJoin(entries, ",\n    "),
-      "],\n    \"targets\": [\n    ", absl::StrJoin(target_json, ",\n    "),
-      "]}"));
+      section.mutable_targets());
   return absl::OkStatus();
 }
 
@@ -673,7 +628,7 @@ absl::Status RunFailover(Context& context) {
               "packets/site", "PLIs");
   std::vector<double> gaps;
   int64_t lost = 0;
-  std::vector<std::string> entries;
+  cascade::v1::BenchFailover& section = *context.report.mutable_failover();
   for (int i = 0; i < runs; ++i) {
     setup.work_dir = absl::StrCat(context.work_dir, "/failover-", i);
     absl::StatusOr<FailoverRun> run = RunFailoverOnce(setup);
@@ -689,18 +644,23 @@ absl::Status RunFailover(Context& context) {
     std::fflush(stdout);
     gaps.push_back(run->longest_gap_ms);
     lost += run->lost;
-    entries.push_back(
-        absl::StrCat("{\"longest_gap_ms\": ", JsonNumber(run->longest_gap_ms),
-                     ", \"lost\": ", run->lost, ", \"packets_per_site\": ",
-                     run->packets_per_site, ", \"plis\": ", run->plis, "}"));
+    cascade::v1::BenchFailoverRun& entry = *section.add_results();
+    entry.set_longest_gap_ms(run->longest_gap_ms);
+    entry.set_lost(static_cast<int32_t>(run->lost));
+    entry.set_packets_per_site(static_cast<int32_t>(run->packets_per_site));
+    entry.set_plis(static_cast<int32_t>(run->plis));
   }
   ++context.cases_run;
-  std::vector<std::string> target_json;
+  section.set_runs(runs);
+  section.set_sites(sites);
+  section.set_lost(static_cast<int32_t>(lost));
   std::optional<double> median, worst;
   if (!gaps.empty()) {
     std::sort(gaps.begin(), gaps.end());
     median = gaps[gaps.size() / 2];
     worst = gaps.back();
+    section.set_median_gap_ms(*median);
+    section.set_max_gap_ms(*worst);
     std::printf(
         "longest gap: median %.0f ms, max %.0f ms over %zu runs; %lld "
         "packets lost in all\n",
@@ -714,18 +674,12 @@ absl::Status RunFailover(Context& context) {
       measured ? std::optional<bool>(*worst < 500) : std::nullopt,
       measured ? absl::StrFormat("max %.0f ms, median %.0f ms", *worst, *median)
                : why_not,
-      target_json);
+      section.mutable_targets());
   ReportTarget(
       "failover: zero packets lost",
       measured ? std::optional<bool>(lost == 0) : std::nullopt,
       measured ? absl::StrCat(lost, " lost over ", runs, " runs") : why_not,
-      target_json);
-  context.json_sections.push_back(absl::StrCat(
-      "\"failover\": {\"runs\": ", runs, ", \"sites\": ", sites,
-      ", \"median_gap_ms\": ", JsonNumber(median), ", \"max_gap_ms\": ",
-      JsonNumber(worst), ", \"lost\": ", lost, ", \"results\": [\n    ",
-      absl::StrJoin(entries, ",\n    "), "],\n    \"targets\": [\n    ",
-      absl::StrJoin(target_json, ",\n    "), "]}"));
+      section.mutable_targets());
   return absl::OkStatus();
 }
 
@@ -749,7 +703,8 @@ absl::Status RunJoin(Context& context) {
   std::printf("%-16s %6s %10s %10s %10s\n", "case", "joins", "median ms",
               "max ms", "no picture");
   std::map<bool, std::vector<double>> times;
-  std::vector<std::string> entries, target_json;
+  cascade::v1::BenchJoin& section = *context.report.mutable_join();
+  section.set_gop_s(absl::ToDoubleSeconds(setup.gop));
   for (const bool cache : {true, false}) {
     setup.keyframe_cache = cache;
     setup.work_dir =
@@ -774,16 +729,13 @@ absl::Status RunJoin(Context& context) {
                 worst ? absl::StrFormat("%.0f", *worst).c_str() : "-",
                 result->failed);
     std::fflush(stdout);
-    entries.push_back(absl::StrCat(
-        "{\"keyframe_cache\": ", cache ? "true" : "false",
-        ", \"joins\": ", joins, ", \"no_picture\": ", result->failed,
-        ", \"median_ms\": ", JsonNumber(median),
-        ", \"max_ms\": ", JsonNumber(worst), ", \"first_frame_ms\": [",
-        absl::StrJoin(t, ", ",
-                      [](std::string* out, double v) {
-                        absl::StrAppend(out, absl::StrFormat("%.1f", v));
-                      }),
-        "]}"));
+    cascade::v1::BenchJoinCase& entry = *section.add_results();
+    entry.set_keyframe_cache(cache);
+    entry.set_joins(joins);
+    entry.set_no_picture(result->failed);
+    if (median) entry.set_median_ms(*median);
+    if (worst) entry.set_max_ms(*worst);
+    entry.mutable_first_frame_ms()->Add(t.begin(), t.end());
   }
   ++context.cases_run;
   std::printf("\ntargets:\n");
@@ -802,12 +754,7 @@ absl::Status RunJoin(Context& context) {
                                "%.0f", times[false][times[false].size() / 2])
                                .c_str())
                : "some joins saw no picture or did not run",
-      target_json);
-  context.json_sections.push_back(
-      absl::StrCat("\"join\": {\"gop_s\": ", absl::ToDoubleSeconds(setup.gop),
-                   ", \"results\": [\n    ", absl::StrJoin(entries, ",\n    "),
-                   "],\n    \"targets\": [\n    ",
-                   absl::StrJoin(target_json, ",\n    "), "]}"));
+      section.mutable_targets());
   return absl::OkStatus();
 }
 
@@ -867,7 +814,7 @@ absl::Status RunController(Context& context) {
               "case", "nodes", "lease", "apply ms", "rss MB", "watchers",
               "connect s", "victim", "changed", "received", "push ms",
               "first ms", "expiry ms", "peak MB");
-  std::vector<std::string> entries, target_json;
+  cascade::v1::BenchController& section = *context.report.mutable_controller();
   // Every run of each case that ran.
   std::map<std::string, std::vector<ControllerCaseResult>> results;
   for (ControllerCaseSetup& setup : cases) {
@@ -907,22 +854,29 @@ absl::Status RunController(Context& context) {
                     r.failover_error.c_str());
       }
       std::fflush(stdout);
-      entries.push_back(absl::StrCat(
-          "{\"case\": ", JsonString(setup.name), ", \"nodes\": ", r.nodes,
-          ", \"lease_ms\": ", absl::ToInt64Milliseconds(setup.lease),
-          ", \"apply_ms\": ", JsonNumber(r.apply_ms), ", \"apply_error\": ",
-          JsonString(r.apply_error), ", \"seed_ms\": ", JsonNumber(r.seed_ms),
-          ", \"rss_after_apply_kb\": ", r.rss_after_apply_kb,
-          ", \"watchers\": ", r.watchers, ", \"connect_s\": ",
-          JsonNumber(r.connect_s), ", \"victim\": ", JsonString(r.victim),
-          ", \"assignments_changed\": ", r.changed,
-          ", \"assignments_received\": ", r.received,
-          ", \"push_ms\": ", JsonNumber(r.push_ms),
-          ", \"first_push_ms\": ", JsonNumber(r.first_push_ms),
-          ", \"push_from_expiry_ms\": ", JsonNumber(r.push_from_expiry_ms),
-          ", \"failover_error\": ", JsonString(r.failover_error),
-          ", \"rss_kb\": ", r.rss_kb, ", \"peak_rss_kb\": ", r.peak_rss_kb,
-          ", \"run\": ", run_index + 1, "}"));
+      cascade::v1::BenchControllerRun& entry = *section.add_results();
+      entry.set_case_(setup.name);
+      entry.set_nodes(r.nodes);
+      entry.set_lease_ms(
+          static_cast<int32_t>(absl::ToInt64Milliseconds(setup.lease)));
+      if (r.apply_ms) entry.set_apply_ms(*r.apply_ms);
+      entry.set_apply_error(r.apply_error);
+      if (r.seed_ms) entry.set_seed_ms(*r.seed_ms);
+      entry.set_rss_after_apply_kb(static_cast<int32_t>(r.rss_after_apply_kb));
+      entry.set_watchers(r.watchers);
+      entry.set_connect_s(r.connect_s);
+      entry.set_victim(r.victim);
+      entry.set_assignments_changed(static_cast<int32_t>(r.changed));
+      entry.set_assignments_received(static_cast<int32_t>(r.received));
+      if (r.push_ms) entry.set_push_ms(*r.push_ms);
+      if (r.first_push_ms) entry.set_first_push_ms(*r.first_push_ms);
+      if (r.push_from_expiry_ms) {
+        entry.set_push_from_expiry_ms(*r.push_from_expiry_ms);
+      }
+      entry.set_failover_error(r.failover_error);
+      entry.set_rss_kb(static_cast<int32_t>(r.rss_kb));
+      entry.set_peak_rss_kb(static_cast<int32_t>(r.peak_rss_kb));
+      entry.set_run(run_index + 1);
       results[setup.name].push_back(r);
     }
   }
@@ -935,14 +889,16 @@ absl::Status RunController(Context& context) {
                          int min_nodes, double limit_ms) {
     auto it = results.find(name);
     if (it == results.end()) {
-      ReportTarget(target, std::nullopt, "case did not run", target_json);
+      ReportTarget(target, std::nullopt, "case did not run",
+                   section.mutable_targets());
       return;
     }
     std::vector<double> push_ms;
     int64_t changed = 0;
     for (const ControllerCaseResult& r : it->second) {
       if (!r.push_ms) {
-        ReportTarget(target, std::nullopt, r.failover_error, target_json);
+        ReportTarget(target, std::nullopt, r.failover_error,
+                     section.mutable_targets());
         return;
       }
       push_ms.push_back(*r.push_ms);
@@ -962,7 +918,7 @@ absl::Status RunController(Context& context) {
       ReportTarget(
           target, std::nullopt,
           absl::StrFormat("ran at %d nodes only: %s", nodes_run, figures),
-          target_json);
+          section.mutable_targets());
       return;
     }
     ReportTarget(target, push_ms.back() < limit_ms,
@@ -970,16 +926,12 @@ absl::Status RunController(Context& context) {
                                  "watching nodes",
                                  figures, static_cast<long long>(changed),
                                  it->second.front().watchers),
-                 target_json);
+                 section.mutable_targets());
   };
   push_target("controller: failover push under 100 ms at 2,594 sites",
               "south19", 2594, 100);
   push_target("controller: failover push under 1 s at 100,000 nodes",
               "synthetic", 100000, 1000);
-  context.json_sections.push_back(absl::StrCat(
-      "\"controller\": {\"results\": [\n    ",
-      absl::StrJoin(entries, ",\n    "), "],\n    \"targets\": [\n    ",
-      absl::StrJoin(target_json, ",\n    "), "]}"));
   return absl::OkStatus();
 }
 
@@ -1093,29 +1045,14 @@ int Main(const std::string& argv0) {
 
   const std::string json_path = absl::GetFlag(FLAGS_json);
   if (!json_path.empty()) {
-    std::vector<std::string> versions;
+    cascade::v1::BenchReport& report = context.report;
+    *report.mutable_machine() = MachineProto(machine);
     for (const auto& [name, version] : context.versions) {
-      versions.push_back(
-          absl::StrCat(JsonString(name), ": ", JsonString(version)));
+      (*report.mutable_versions())[name] = version;
     }
-    std::vector<std::string> missing;
-    for (const std::string& name : not_measured)
-      missing.push_back(JsonString(name));
-    std::ofstream out(json_path);
-    out << "{\n  \"machine\": {\"cpu_model\": " << JsonString(machine.cpu_model)
-        << ", \"cores\": " << machine.cores
-        << ", \"kernel\": " << JsonString(machine.kernel)
-        << ", \"load_average\": " << JsonString(machine.load_average)
-        << ", \"compiler\": " << JsonString(machine.compiler)
-        << ", \"started_utc\": " << JsonString(machine.started_utc) << "},\n"
-        << "  \"versions\": {" << absl::StrJoin(versions, ", ") << "},\n"
-        << "  \"not_measured\": [" << absl::StrJoin(missing, ", ") << "]";
-    for (const std::string& section : context.json_sections) {
-      out << ",\n  " << section;
-    }
-    out << "\n}\n";
-    if (!out.good()) {
-      std::cerr << "relay-bench: --json: cannot write " << json_path << "\n";
+    for (const std::string& name : not_measured) report.add_not_measured(name);
+    if (absl::Status written = WriteReport(report, json_path); !written.ok()) {
+      std::cerr << "relay-bench: --json: " << written.message() << "\n";
       return 1;
     }
     std::printf("figures written to %s\n", json_path.c_str());

@@ -54,8 +54,9 @@ absl::Status WriteReport(const cascade::v1::BenchReport& report,
   std::ofstream out(path);
   out << *json;
   out.close();
-  if (!out.good())
+  if (!out.good()) {
     return absl::UnavailableError(absl::StrCat("cannot write ", path));
+  }
   return absl::OkStatus();
 }
 
