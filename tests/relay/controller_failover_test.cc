@@ -26,6 +26,7 @@
 #include "absl/time/clock.h"
 #include "google/protobuf/util/json_util.h"
 #include "proto/controller.pb.h"
+#include "tests/common/wait.h"
 #include "tests/media/process.h"
 #include "tests/relay/relay_harness.h"
 #include "tests/topology/harness.h"
@@ -33,12 +34,19 @@
 namespace cascade::relay::testing {
 namespace {
 
+using ::cascade::testing::kWaitTimeout;
+using ::cascade::testing::RunFor;
+using ::cascade::testing::WaitUntil;
 using cascade::topology::testing::Topologyd;
 using Result = cascade::testing::CommandResult;
 
 constexpr uint32_t kSsrc = 2222;
 constexpr int kSites = 3;
 constexpr absl::Duration kPacketInterval = absl::Milliseconds(5);
+
+bool Acked(const cascade::v1::NodeView& view) {
+  return cascade::topology::testing::AckedNewerThan(view);
+}
 
 // $0..$4: nat, p1, p1-sb, d1, d1-sb; $5..$7: the plain sites.
 constexpr char kTopology[] = R"txt(
@@ -152,6 +160,8 @@ class LiveSource {
   void Start(const Endpoint& to) {
     thread_ = std::thread([this, to] { Run(to); });
   }
+  // Packets sent so far: the next one has this sequence number.
+  int sent() const { return sent_; }
 
  private:
   void Run(const Endpoint& to) {
@@ -160,13 +170,15 @@ class LiveSource {
     for (int seq = 0; !stop_ && seq < 60000; ++seq) {
       peer_.SendTo(to, MakeRtp(kSsrc, static_cast<uint16_t>(seq),
                                static_cast<uint32_t>(seq) * 240u, payload));
+      sent_ = seq + 1;
       next += kPacketInterval;
-      absl::SleepFor(next - absl::Now());
+      RunFor(next - absl::Now());  // the stream's pace
     }
   }
 
   UdpPeer peer_;
   std::atomic<bool> stop_{false};
+  std::atomic<int> sent_{0};
   std::thread thread_;
 };
 
@@ -200,25 +212,32 @@ class ControllerFailoverTest : public ::testing::Test {
     Result applied = Relayctl({"apply", topology});
     ASSERT_EQ(applied.code, 0) << applied.err;
     source_.Start(relays_["nat"]->address());
-    const absl::Time deadline = absl::Now() + absl::Seconds(20);
-    while (absl::Now() < deadline && !AllSitesHear(relays_["d1"]->address())) {
-      absl::SleepFor(absl::Milliseconds(50));
-    }
-    ASSERT_TRUE(AllSitesHear(relays_["d1"]->address()))
-        << "the stream never reached the sites";
+    ASSERT_TRUE(
+        WaitUntil("every site hears the stream from d1", kWaitTimeout,
+                  [&] { return AllSitesHear(relays_["d1"]->address()); }));
     // Every relay runs what the controller holds (a standby that has not
     // heard of its standby children would refuse them).
     for (const auto& [id, relay] : relays_) {
-      ASSERT_TRUE(WaitForNode(id,
-                              [](const cascade::v1::NodeView& v) {
-                                return v.assignment_version() > 0 &&
-                                       v.acked_version() ==
-                                           v.assignment_version();
-                              }))
-          << id << " never acknowledged its assignment";
+      ASSERT_TRUE(WaitForNode(id, "acks its newest assignment", Acked));
     }
     // Gaps and losses count from the packets that proved the path.
     streaming_since_ = absl::Now() - absl::Milliseconds(100);
+  }
+
+  // Waits (bounded) until every site has received the packets the source
+  // sends in the next `tail`: the stream carried on that long past this
+  // moment, so a packet lost now shows as a hole, and repairs had time.
+  void StreamPast(absl::Duration tail) {
+    const int until = source_.sent() + static_cast<int>(tail / kPacketInterval);
+    ASSERT_TRUE(
+        WaitUntil(absl::StrCat("every site gets the packets sent in the next ",
+                               absl::FormatDuration(tail)),
+                  kWaitTimeout, [&] {
+                    for (const RecordingSite& site : sites_) {
+                      if (site.Summarise().last < until) return false;
+                    }
+                    return true;
+                  }));
   }
 
   bool AllSitesHear(const Endpoint& sender) const {
@@ -271,23 +290,21 @@ class ControllerFailoverTest : public ::testing::Test {
     return view;
   }
 
-  // Polls (bounded) until `check` holds for node `id`'s view.
-  bool WaitForNode(
-      const std::string& id,
-      const std::function<bool(const cascade::v1::NodeView&)>& check,
-      absl::Duration timeout = absl::Seconds(15)) {
-    const absl::Time deadline = absl::Now() + timeout;
-    do {
-      if (check(Show(id))) return true;
-      absl::SleepFor(absl::Milliseconds(100));
-    } while (absl::Now() < deadline);
-    return false;
+  // Waits (bounded) until `check` holds for node `id`'s view; a timeout
+  // names `what`.
+  ::testing::AssertionResult WaitForNode(
+      const std::string& id, absl::string_view what,
+      const std::function<bool(const cascade::v1::NodeView&)>& check) {
+    return WaitUntil(absl::StrCat(id, " ", what), absl::Seconds(15),
+                     [&] { return check(Show(id)); });
   }
 
-  bool ReceivingFrom(const std::string& id, const std::string& parent) {
-    return WaitForNode(id, [&](const cascade::v1::NodeView& v) {
-      return v.stats().receiving_from() == parent;
-    });
+  ::testing::AssertionResult ReceivingFrom(const std::string& id,
+                                           const std::string& parent) {
+    return WaitForNode(id, "receives from " + parent,
+                       [&](const cascade::v1::NodeView& v) {
+                         return v.stats().receiving_from() == parent;
+                       });
   }
 
   std::unique_ptr<RelayProcess> StartRelay(
@@ -315,15 +332,16 @@ TEST_F(ControllerFailoverTest, DrainAndRestoreUnderALiveStreamLoseNothing) {
   ASSERT_TRUE(ReceivingFrom("d1", "p1"));
   Result drained = Relayctl({"drain", "p1"});
   ASSERT_EQ(drained.code, 0) << drained.err;
-  ASSERT_TRUE(ReceivingFrom("d1", "p1-sb")) << "d1 never moved";
-  ASSERT_TRUE(WaitForNode("p1", [](const cascade::v1::NodeView& v) {
+  ASSERT_TRUE(ReceivingFrom("d1", "p1-sb"));
+  ASSERT_TRUE(WaitForNode("p1", "empties", [](const cascade::v1::NodeView& v) {
     return v.stats().active_children() == 0;
-  })) << "p1 never emptied";
-  absl::SleepFor(absl::Seconds(1));
+  }));
+  // A second of stream through p1-sb while p1 stays drained.
+  ASSERT_NO_FATAL_FAILURE(StreamPast(absl::Seconds(1)));
   Result restored = Relayctl({"restore", "p1"});
   ASSERT_EQ(restored.code, 0) << restored.err;
-  ASSERT_TRUE(ReceivingFrom("d1", "p1")) << "d1 never came back";
-  absl::SleepFor(absl::Seconds(1));
+  ASSERT_TRUE(ReceivingFrom("d1", "p1"));
+  ASSERT_NO_FATAL_FAILURE(StreamPast(absl::Seconds(1)));
   const absl::Duration gap = ExpectNothingLost("drain and restore of p1");
   // Make-before-break both ways: no failover, and no gap beyond jitter.
   EXPECT_EQ(relays_["d1"]->Metric("relay_parent_failovers_total"), 0);
@@ -335,20 +353,18 @@ TEST_F(ControllerFailoverTest, ControllerDownForTenSecondsDisturbsNothing) {
   ASSERT_NO_FATAL_FAILURE(StartStream());
   const int port = controller_->port();
   controller_.reset();  // SIGKILL
-  absl::SleepFor(absl::Seconds(10));
+  // The outage under test.
+  RunFor(absl::Seconds(10));
   ASSERT_NO_FATAL_FAILURE(StartController(port));
   // Every relay is back and has acknowledged what the controller holds.
   for (const char* id : {"nat", "p1", "p1-sb", "d1", "d1-sb"}) {
-    EXPECT_TRUE(WaitForNode(id,
+    EXPECT_TRUE(WaitForNode(id, "is up and acks its newest assignment",
                             [](const cascade::v1::NodeView& v) {
                               return v.status() == cascade::v1::STATUS_UP &&
-                                     v.assignment_version() > 0 &&
-                                     v.acked_version() ==
-                                         v.assignment_version();
-                            }))
-        << id << " did not resynchronise";
+                                     Acked(v);
+                            }));
   }
-  absl::SleepFor(absl::Seconds(1));
+  ASSERT_NO_FATAL_FAILURE(StreamPast(absl::Seconds(1)));
   const absl::Duration gap = ExpectNothingLost("topologyd down for 10 s");
   EXPECT_LT(gap, absl::Milliseconds(150));
   for (const char* id : {"p1", "d1"}) {
@@ -361,11 +377,11 @@ TEST_F(ControllerFailoverTest, KilledRelayIsCoveredAtOnceThenConfirmed) {
   ASSERT_NO_FATAL_FAILURE(StartStream());
   relays_["p1"]->Signal(SIGKILL);
   // The controller marks p1 down at lease expiry and confirms what d1 did.
-  ASSERT_TRUE(WaitForNode("p1", [](const cascade::v1::NodeView& v) {
+  ASSERT_TRUE(WaitForNode("p1", "is down", [](const cascade::v1::NodeView& v) {
     return v.status() == cascade::v1::STATUS_DOWN;
   }));
   ASSERT_TRUE(ReceivingFrom("d1", "p1-sb"));
-  absl::SleepFor(absl::Seconds(1));
+  ASSERT_NO_FATAL_FAILURE(StreamPast(absl::Seconds(1)));
   const absl::Duration gap = ExpectNothingLost("kill -9 p1 under topologyd");
   EXPECT_LT(gap, absl::Seconds(1));
   EXPECT_EQ(relays_["d1"]->Metric("relay_parent_failovers_total"), 1);
@@ -381,12 +397,12 @@ TEST_F(ControllerFailoverTest, PlainSitesBelowAKilledRelayAreTakenOver) {
   absl::Duration takeover;
   for (const RecordingSite& site : sites_) {
     std::optional<absl::Time> first;
-    const absl::Time deadline = absl::Now() + absl::Seconds(15);
-    while (!(first = site.FirstFrom(standby, killed)) &&
-           absl::Now() < deadline) {
-      absl::SleepFor(absl::Milliseconds(20));
-    }
-    ASSERT_TRUE(first.has_value()) << "a site was never taken over";
+    ASSERT_TRUE(WaitUntil(
+        absl::StrCat("the site at ", site.address().ToString(), " hears d1-sb"),
+        absl::Seconds(15), [&] {
+          first = site.FirstFrom(standby, killed);
+          return first.has_value();
+        }));
     takeover = std::max(takeover, *first - killed);
   }
   std::printf(

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -85,18 +86,20 @@ class ControllerIntegrationTest : public ::testing::Test {
     return cascade::topology::testing::ShowNode(tmp_, address_, id);
   }
 
+  ::testing::AssertionResult WaitForNode(
+      const std::string& id, absl::string_view what,
+      const std::function<bool(const cascade::v1::NodeView&)>& check,
+      cascade::v1::NodeView* last = nullptr) {
+    return cascade::topology::testing::WaitForNode(
+        tmp_, address_, id, what, check, last, absl::Seconds(10));
+  }
+
   // Waits (bounded) until `id` has acked its newest assignment.
-  bool WaitForAck(const std::string& id) {
-    const absl::Time deadline = absl::Now() + absl::Seconds(10);
-    do {
-      cascade::v1::NodeView view = Show(id);
-      if (view.assignment_version() > 0 &&
-          view.acked_version() == view.assignment_version()) {
-        return true;
-      }
-      absl::SleepFor(absl::Milliseconds(100));
-    } while (absl::Now() < deadline);
-    return false;
+  ::testing::AssertionResult WaitForAck(const std::string& id) {
+    return WaitForNode(id, "acks its newest assignment",
+                       [](const cascade::v1::NodeView& v) {
+                         return cascade::topology::testing::AckedNewerThan(v);
+                       });
   }
 
   std::unique_ptr<RelayProcess> StartRelay(const std::string& id,
@@ -193,13 +196,12 @@ TEST_F(ControllerIntegrationTest, AssignmentsDriveMediaMovesAndReports) {
   // Reports (each second) carry the relays' counters; every assignment was
   // acknowledged.
   cascade::v1::NodeView view;
-  const absl::Time deadline = absl::Now() + absl::Seconds(10);
-  do {
-    view = Show("p1");
-    if (view.stats().packets_out() > 0 && view.stats().active_children() == 1)
-      break;
-    absl::SleepFor(absl::Milliseconds(300));
-  } while (absl::Now() < deadline);
+  EXPECT_TRUE(WaitForNode(
+      "p1", "reports traffic out and one child",
+      [](const cascade::v1::NodeView& v) {
+        return v.stats().packets_out() > 0 && v.stats().active_children() == 1;
+      },
+      &view));
   EXPECT_EQ(view.status(), cascade::v1::STATUS_UP);
   EXPECT_GT(view.stats().packets_in(), 0u);
   EXPECT_EQ(view.stats().active_children(), 1u);  // s2 only, after the move
@@ -208,11 +210,10 @@ TEST_F(ControllerIntegrationTest, AssignmentsDriveMediaMovesAndReports) {
   EXPECT_TRUE(view.ack_error().empty()) << view.ack_error();
   // The root reports on its own schedule: wait for a report with traffic.
   cascade::v1::NodeView root;
-  do {
-    root = Show("nat");
-    if (root.stats().packets_in() > 0) break;
-    absl::SleepFor(absl::Milliseconds(300));
-  } while (absl::Now() < deadline);
+  EXPECT_TRUE(WaitForNode(
+      "nat", "reports traffic in",
+      [](const cascade::v1::NodeView& v) { return v.stats().packets_in() > 0; },
+      &root));
   EXPECT_EQ(root.stats().receiving_from(), "source");
   EXPECT_GT(root.stats().packets_in(), 0u);
 }

@@ -14,7 +14,6 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
-#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
@@ -24,8 +23,11 @@
 #include <vector>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "tests/common/wait.h"
 #include "tests/media/process.h"
 #include "tests/relay/relay_harness.h"
 
@@ -34,8 +36,11 @@ namespace {
 
 using ::cascade::testing::FindLine;
 using ::cascade::testing::JsonInt;
+using ::cascade::testing::kWaitTimeout;
 using ::cascade::testing::Process;
 using ::cascade::testing::ReadFile;
+using ::cascade::testing::RunFor;
+using ::cascade::testing::WaitUntil;
 
 constexpr uint32_t kVideo = 0x5151;
 constexpr uint32_t kAudio = 0x5152;
@@ -84,7 +89,7 @@ class FailoverTree {
     probe_out_ = dir + "/probe.out";
     absl::StatusOr<std::unique_ptr<Process>> probe = Process::Start(
         {Runfile("tools/probe/relay-probe"), "--json", "--duration=40",
-         "--idle-exit=2", absl::StrCat("--sites=", kSites),
+         "--idle-exit=2", "--interval=0.1", absl::StrCat("--sites=", kSites),
          "--parent=" + Via("D1").address.ToString() + "," +
              Via("D2").address.ToString(),
          "--node-id=site", "--key=" + KeyOf("site"), "--decode-sites=1"},
@@ -99,8 +104,9 @@ class FailoverTree {
            relays_["D1"]->WaitForMetric("relay_children", kSites, kSetup);
   }
 
-  // Streams for `seconds`; loss runs from the first second to the last but
-  // one, `fault` runs `fault_after` into the stream.
+  // Streams for `seconds`; loss runs from the moment every site has both
+  // streams to the last second but one, `fault` runs `fault_after` into the
+  // stream.
   void Stream(double seconds, absl::Duration fault_after,
               const std::function<void()>& fault) {
     const std::string dir = TempDir("source");
@@ -116,16 +122,17 @@ class FailoverTree {
         source_out_, dir + "/source.err");
     ASSERT_TRUE(source.ok()) << source.status();
     const absl::Time started = absl::Now();
-    const absl::Duration loss_after = absl::Seconds(1);
-    absl::SleepFor(std::min(loss_after, fault_after));
+    // Loss once the stream runs: a stream's first packet lost on its way is
+    // one no receiver can know it missed.
+    ASSERT_TRUE(WaitUntil("every site receives both streams", kWaitTimeout,
+                          [&] { return EverySiteHasBothStreams(); }));
     for (auto& proxy : proxies_) proxy->SetBypass(false);
-    absl::SleepFor(fault_after - std::min(loss_after, fault_after));
+    // From here the durations are the scenario under test.
+    RunFor(started + fault_after - absl::Now());
     fault();
     // Loss ends a second before the stream does: a stream's last packet lost
     // on its way is one no receiver can know it missed (nothing follows).
-    const absl::Duration until_clean =
-        started + absl::Seconds(seconds - 1) - absl::Now();
-    absl::SleepFor(std::max(until_clean, absl::ZeroDuration()));
+    RunFor(started + absl::Seconds(seconds - 1) - absl::Now());
     for (auto& proxy : proxies_) proxy->SetBypass(true);
     ASSERT_EQ((*source)->Wait(absl::Seconds(seconds + 20)), 0);
     ASSERT_EQ(probe_->Wait(absl::Seconds(30)).has_value(), true);
@@ -164,6 +171,17 @@ class FailoverTree {
   static constexpr absl::Duration kSetup = absl::Seconds(15);
 
   static bool HasFailure() { return ::testing::Test::HasFailure(); }
+
+  // relay-probe's newest progress line counts both streams at every site.
+  bool EverySiteHasBothStreams() const {
+    int64_t streams = 0;
+    for (absl::string_view line : absl::StrSplit(ReadFile(probe_out_), '\n')) {
+      if (absl::StartsWith(line, "{\"type\":\"interval\"")) {
+        streams = JsonInt(std::string(line), "streams").value_or(0);
+      }
+    }
+    return streams == 2 * kSites;
+  }
 
   // How a child reaches relay `parent`: through a lossy proxy of its own
   // when the test wants loss.
@@ -249,9 +267,9 @@ TEST(FailoverTest, FlappingParentMakesChildrenMoveOnceAndLoseNothing) {
     const absl::Time end = absl::Now() + absl::Seconds(5);
     while (absl::Now() < end) {
       p1.Signal(SIGSTOP);
-      absl::SleepFor(absl::Milliseconds(400));
+      RunFor(absl::Milliseconds(400));
       p1.Signal(SIGCONT);
-      absl::SleepFor(absl::Milliseconds(200));
+      RunFor(absl::Milliseconds(200));
     }
   });
   tree.ExpectEveryPacketEverywhere("P1 flapping");

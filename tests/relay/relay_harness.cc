@@ -25,10 +25,14 @@
 #include "relay/rtp/demux.h"
 #include "relay/rtp/rtcp.h"
 #include "relay/rtp/rtp.h"
+#include "tests/common/wait.h"
 
 extern char** environ;
 
 namespace cascade::relay::testing {
+
+using ::cascade::testing::kWaitTimeout;
+using ::cascade::testing::WaitUntil;
 
 UdpPeer::UdpPeer() {
   fd_ = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -45,15 +49,14 @@ UdpPeer::~UdpPeer() { close(fd_); }
 
 void UdpPeer::SendTo(const Endpoint& to, absl::Span<const uint8_t> bytes) {
   sockaddr_in addr = to.ToSockaddr();
-  // A full socket buffer on loopback clears within microseconds: retry a
-  // bounded number of times.
-  for (int attempt = 0; attempt < 1000; ++attempt) {
-    if (sendto(fd_, bytes.data(), bytes.size(), 0,
-               reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) >= 0 ||
-        (errno != EAGAIN && errno != ENOBUFS)) {
-      return;
-    }
-    usleep(50);
+  // A full socket buffer on loopback clears within microseconds: wait
+  // (bounded) until the socket can take the datagram again.
+  const absl::Time deadline = absl::Now() + absl::Seconds(1);
+  while (sendto(fd_, bytes.data(), bytes.size(), 0,
+                reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) < 0 &&
+         (errno == EAGAIN || errno == ENOBUFS) && absl::Now() < deadline) {
+    pollfd p{fd_, POLLOUT, 0};
+    poll(&p, 1, 10);
   }
 }
 
@@ -129,6 +132,7 @@ absl::StatusOr<std::unique_ptr<RelayProcess>> RelayProcess::Start(
     const std::vector<std::string>& extra_args) {
   const std::string dir = TempDir(name);
   std::unique_ptr<RelayProcess> p(new RelayProcess());
+  p->name_ = name;
   p->config_path_ = dir + "/relay.textproto";
   const std::string port_file = dir + "/ports";
   std::ofstream(p->config_path_) << config;
@@ -144,37 +148,42 @@ absl::StatusOr<std::unique_ptr<RelayProcess>> RelayProcess::Start(
       0) {
     return absl::InternalError("posix_spawn relayd failed");
   }
-  const absl::Time deadline = absl::Now() + absl::Seconds(10);
-  while (absl::Now() < deadline) {
-    std::ifstream in(port_file);
-    std::string line;
-    int udp = 0;
-    while (std::getline(in, line)) {
-      std::pair<std::string, std::string> kv = absl::StrSplit(line, '=');
-      int port = 0;
-      if (kv.first == "udp") absl::SimpleAtoi(kv.second, &udp);
-      if (absl::StartsWith(kv.first, "udp.") &&
-          absl::SimpleAtoi(kv.second, &port)) {
-        p->relay_addresses_[kv.first.substr(4)] =
-            Endpoint{0x7f000001, static_cast<uint16_t>(port)};
-      }
-      if (kv.first == "metrics") absl::SimpleAtoi(kv.second, &p->metrics_port_);
-    }
-    // Written at once (rename): every relay's line is there.
-    if (udp != 0 || !p->relay_addresses_.empty()) {
-      p->address_ = Endpoint{0x7f000001, static_cast<uint16_t>(udp)};
-      return p;
-    }
-    int status = 0;
-    if (waitpid(p->pid_, &status, WNOHANG) == p->pid_) {
-      p->exited_ = true;
-      return absl::InternalError(absl::StrCat(
-          "relayd exited early with exit code ",
-          WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status)));
-    }
-    absl::SleepFor(absl::Milliseconds(10));
+  std::optional<int> exit_code;
+  const bool bound =
+      WaitUntil("relayd writes its port file or exits", kWaitTimeout, [&] {
+        if (p->ReadPortFile(port_file)) return true;
+        exit_code = p->Reap();
+        return exit_code.has_value();
+      });
+  if (exit_code.has_value()) {
+    return absl::InternalError(
+        absl::StrCat("relayd exited early with exit code ", *exit_code));
   }
-  return absl::DeadlineExceededError("relayd did not write its port file");
+  if (!bound) {
+    return absl::DeadlineExceededError("relayd did not write its port file");
+  }
+  return p;
+}
+
+bool RelayProcess::ReadPortFile(const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  int udp = 0;
+  while (std::getline(in, line)) {
+    std::pair<std::string, std::string> kv = absl::StrSplit(line, '=');
+    int port = 0;
+    if (kv.first == "udp") absl::SimpleAtoi(kv.second, &udp);
+    if (absl::StartsWith(kv.first, "udp.") &&
+        absl::SimpleAtoi(kv.second, &port)) {
+      relay_addresses_[kv.first.substr(4)] =
+          Endpoint{0x7f000001, static_cast<uint16_t>(port)};
+    }
+    if (kv.first == "metrics") absl::SimpleAtoi(kv.second, &metrics_port_);
+  }
+  // Written at once (rename): every relay's line is there.
+  if (udp == 0 && relay_addresses_.empty()) return false;
+  address_ = Endpoint{0x7f000001, static_cast<uint16_t>(udp)};
+  return true;
 }
 
 RelayProcess::~RelayProcess() {
@@ -226,29 +235,28 @@ double RelayProcess::MetricSum(const std::string& name) const {
   return sum;
 }
 
-bool RelayProcess::WaitForMetric(const std::string& sample, double value,
-                                 absl::Duration timeout) const {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (absl::Now() < deadline) {
-    if (Metric(sample) >= value) return true;
-    absl::SleepFor(absl::Milliseconds(20));
-  }
-  return false;
+::testing::AssertionResult RelayProcess::WaitForMetric(
+    const std::string& sample, double value, absl::Duration timeout) const {
+  return WaitUntil(absl::StrCat(name_, ": ", sample, " >= ", value), timeout,
+                   [&] { return Metric(sample) >= value; });
 }
 
 void RelayProcess::Signal(int signum) const { kill(pid_, signum); }
 
 std::optional<int> RelayProcess::Wait(absl::Duration timeout) {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (absl::Now() < deadline) {
-    int status = 0;
-    if (waitpid(pid_, &status, WNOHANG) == pid_) {
-      exited_ = true;
-      return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    }
-    absl::SleepFor(absl::Milliseconds(10));
-  }
-  return std::nullopt;
+  std::optional<int> code;
+  WaitUntil(absl::StrCat(name_, " exits"), timeout, [&] {
+    code = Reap();
+    return code.has_value();
+  });
+  return code;
+}
+
+std::optional<int> RelayProcess::Reap() {
+  int status = 0;
+  if (waitpid(pid_, &status, WNOHANG) != pid_) return std::nullopt;
+  exited_ = true;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
 Bytes MakeRtp(uint32_t ssrc, uint16_t seq, uint32_t timestamp,

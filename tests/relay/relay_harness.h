@@ -4,6 +4,7 @@
 #ifndef CASCADE_TESTS_RELAY_RELAY_HARNESS_H_
 #define CASCADE_TESTS_RELAY_RELAY_HARNESS_H_
 
+#include <gtest/gtest.h>
 #include <sys/types.h>
 #include <uv.h>
 
@@ -71,9 +72,10 @@ class RelayProcess {
   double Metric(const std::string& sample) const;
   // The sum of every sample whose name is `name` (any labels).
   double MetricSum(const std::string& name) const;
-  // Polls until `sample` >= value or the timeout passes.
-  bool WaitForMetric(const std::string& sample, double value,
-                     absl::Duration timeout) const;
+  // Waits (bounded) until `sample` >= value; a timeout names the sample.
+  ::testing::AssertionResult WaitForMetric(const std::string& sample,
+                                           double value,
+                                           absl::Duration timeout) const;
 
   void Signal(int signum) const;
   // The exit code, or nothing if it did not exit within `timeout`.
@@ -81,7 +83,12 @@ class RelayProcess {
 
  private:
   RelayProcess() = default;
+  // Reads the ports relayd bound from its port file; false until written.
+  bool ReadPortFile(const std::string& path);
+  // The exit code (128 + signal) once the process has exited, else nothing.
+  std::optional<int> Reap();
 
+  std::string name_;
   pid_t pid_ = -1;
   bool exited_ = false;
   Endpoint address_;

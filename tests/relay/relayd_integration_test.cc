@@ -15,10 +15,15 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/substitute.h"
 #include "absl/time/clock.h"
+#include "tests/common/wait.h"
 #include "tests/relay/relay_harness.h"
 
 namespace cascade::relay::testing {
 namespace {
+
+using ::cascade::testing::kWaitTimeout;
+using ::cascade::testing::RunFor;
+using ::cascade::testing::WaitUntil;
 
 constexpr uint32_t kVideo = 1111;
 const std::string kKeyB(16, 'b');
@@ -39,8 +44,13 @@ Bytes Payload(uint16_t seq, bool idr, size_t size = 1000) {
   return p;
 }
 
-// Sends packets [first, first + count) of the video stream, paced so the
-// kernel buffers never overflow, and returns them by sequence number.
+// The pace of the test streams: a burst of packets, then a pause, so the
+// kernel buffers never overflow (about 10,000 packets a second).
+constexpr int kBurst = 20;
+constexpr absl::Duration kBurstGap = absl::Milliseconds(2);
+
+// Sends packets [first, first + count) of the video stream at that pace, and
+// returns them by sequence number.
 std::map<uint16_t, Bytes> SendStream(UdpPeer& source, const Endpoint& to,
                                      uint16_t first, int count,
                                      int keyframe_every = 0) {
@@ -51,7 +61,7 @@ std::map<uint16_t, Bytes> SendStream(UdpPeer& source, const Endpoint& to,
     Bytes rtp = MakeRtp(kVideo, seq, seq * 3000u, Payload(seq, idr));
     source.SendTo(to, rtp);
     sent[seq] = std::move(rtp);
-    if (i % 20 == 19) absl::SleepFor(absl::Milliseconds(2));
+    if (i % kBurst == kBurst - 1) RunFor(kBurstGap);
   }
   return sent;
 }
@@ -335,27 +345,24 @@ TEST(RelaydTest, GarbageBarrageIsCountedAndValidTrafficStillFlows) {
         s.source.SendTo(s.relay->address(), valid[seq]);
       }
     }
-    absl::SleepFor(absl::Milliseconds(2));
+    RunFor(kBurstGap);  // the barrage's pace, as SendStream's
   }
   ExpectEveryPacketUnchanged(valid, Collect(s.push, valid, absl::Seconds(5)),
                              "push");
   // Every garbage datagram is one drop (a random one that happens to be valid
   // RTCP from the parent counts as RTCP in instead).
-  const absl::Time deadline = absl::Now() + absl::Seconds(5);
   double counted = 0;
-  while (absl::Now() < deadline) {
-    const auto m = s.relay->Metrics();
-    counted = 0;
-    for (const auto& [k, v] : m) {
-      if (k.rfind("relay_drops_total{", 0) == 0) counted += v;
-    }
-    counted += m.count("relay_rtcp_in_total") ? m.at("relay_rtcp_in_total") : 0;
-    if (counted >= garbage &&
-        m.at("relay_udp_recv_truncated_total") >= oversize) {
-      break;
-    }
-    absl::SleepFor(absl::Milliseconds(20));
-  }
+  EXPECT_TRUE(
+      WaitUntil("the relay has counted every garbage and oversized datagram",
+                kWaitTimeout, [&] {
+                  auto m = s.relay->Metrics();
+                  counted = m["relay_rtcp_in_total"];
+                  for (const auto& [k, v] : m) {
+                    if (k.rfind("relay_drops_total{", 0) == 0) counted += v;
+                  }
+                  return counted >= garbage &&
+                         m["relay_udp_recv_truncated_total"] >= oversize;
+                }));
   EXPECT_EQ(counted, garbage);
   EXPECT_EQ(s.relay->Metric("relay_udp_recv_truncated_total"), oversize);
   EXPECT_EQ(
