@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <map>
@@ -16,6 +17,7 @@
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "proto/controller.pb.h"
+#include "tests/common/wait.h"
 #include "tests/media/process.h"
 #include "tests/topology/harness.h"
 
@@ -23,9 +25,11 @@ namespace cascade::topology {
 namespace {
 
 using cascade::testing::CommandResult;
+using cascade::testing::kWaitTimeout;
 using cascade::testing::Process;
 using cascade::testing::ReadFile;
 using cascade::testing::RunToCompletion;
+using cascade::testing::WaitUntil;
 using testing::FakeRelay;
 using testing::Topologyd;
 
@@ -102,13 +106,13 @@ class FailoverScriptsTest : public ::testing::Test {
   }
 
   // Waits (bounded) until `id` shows `status`.
-  bool WaitForStatus(const std::string& id, cascade::v1::NodeStatus status) {
-    const absl::Time deadline = absl::Now() + absl::Seconds(15);
-    do {
-      if (Show(id).status() == status) return true;
-      absl::SleepFor(absl::Milliseconds(100));
-    } while (absl::Now() < deadline);
-    return false;
+  ::testing::AssertionResult WaitForStatus(const std::string& id,
+                                           cascade::v1::NodeStatus status) {
+    return testing::WaitForNode(
+        dir_, controller_->address(), id,
+        "shows " + cascade::v1::NodeStatus_Name(status),
+        [&](const cascade::v1::NodeView& v) { return v.status() == status; },
+        nullptr, absl::Seconds(15));
   }
 
   std::string dir_;
@@ -171,13 +175,23 @@ TEST_F(FailoverScriptsTest, DrainRegionStopsAtARelayThatDoesNotEmpty) {
 TEST_F(FailoverScriptsTest, HealthCheckFailsTheNodeOverAndRestoresIt) {
   const std::string health = dir_ + "/p2-healthy";
   std::ofstream(health) << "ok\n";
+  // The check notes each of its runs in `checks`.
+  const std::string checks = dir_ + "/checks";
   auto watcher = Process::Start(
       {"/bin/sh", "tools/failover/health-failover.sh", "--interval=0.1",
-       "--failures=2", "--successes=2", "p2", "--", "test", "-e", health},
+       "--failures=2", "--successes=2", "p2", "--", "/bin/sh", "-c",
+       "echo >> \"$0\" && test -e \"$1\"", checks, health},
       dir_ + "/health.out", dir_ + "/health.err");
   ASSERT_TRUE(watcher.ok()) << watcher.status();
-  // Healthy: nothing happens.
-  absl::SleepFor(absl::Milliseconds(500));
+  // Healthy: nothing happens, though the watcher has run more checks than it
+  // takes to fail over (it acts on the second before running the third).
+  ASSERT_TRUE(WaitUntil("the watcher runs its third check", kWaitTimeout,
+                        [&] {
+                          const std::string runs = ReadFile(checks);
+                          return std::count(runs.begin(), runs.end(), '\n') >=
+                                 3;
+                        }))
+      << ReadFile(dir_ + "/health.out") << ReadFile(dir_ + "/health.err");
   EXPECT_EQ(Show("p2").status(), cascade::v1::STATUS_UP);
 
   std::remove(health.c_str());
