@@ -8,6 +8,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "control/node_id.h"
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
 #include "relay/rtp/activation.h"
@@ -60,10 +61,8 @@ absl::StatusOr<Endpoint> ParseAddress(absl::string_view field,
 }
 
 absl::Status CheckId(absl::string_view field, absl::string_view id) {
-  if (id.empty()) return FieldError(field, "empty");
-  if (id.size() > rtp::kMaxNodeIdSize) {
-    return FieldError(
-        field, absl::StrCat("longer than ", rtp::kMaxNodeIdSize, " bytes"));
+  if (absl::Status valid = control::ValidateNodeId(id); !valid.ok()) {
+    return FieldError(field, valid.message());
   }
   return absl::OkStatus();
 }

@@ -99,6 +99,12 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"children { id: \"site-1\" static_push: true address: "
                 "\"1.2.3.4:5\" }",
                 "children[2].id"},
+        BadCase{"children { id: \"site 1\" static_push: true address: "
+                "\"1.2.3.4:6\" }",
+                "children[2].id: node id \"site 1\" has a space"},
+        BadCase{"parents { id: \"" + std::string(65, 'p') +
+                    "\" address: \"1.2.3.4:5\" }",
+                "parents[2].id: node id \"pppppppppppppppp...\" is 65 bytes"},
         BadCase{"children { id: \"s\" static_push: true }",
                 "children[2].address"},
         BadCase{"children { id: \"s\" address: \"1.2.3.4:5\" }",

@@ -15,6 +15,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "base/flags.h"
+#include "control/node_id.h"
 #include "relay/config.h"
 #include "relay/controller_link.h"
 #include "relay/server.h"
@@ -148,6 +149,9 @@ absl::StatusOr<std::vector<RelaySpec>> ParseRelays(absl::string_view list) {
     }
     RelaySpec spec{std::string(item.substr(0, at)),
                    std::string(item.substr(at + 1))};
+    if (absl::Status id = control::ValidateNodeId(spec.id); !id.ok()) {
+      return id;
+    }
     if (absl::StatusOr<Endpoint> e = Endpoint::Parse(spec.listen); !e.ok()) {
       return absl::InvalidArgumentError(
           absl::StrCat(spec.id, ": ", e.status().message()));

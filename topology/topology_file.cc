@@ -12,6 +12,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "control/node_id.h"
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
 
@@ -114,7 +115,9 @@ absl::Status ValidateTopology(const Topology& topology,
   absl::flat_hash_map<std::string, int> index_of;
   for (int i = 0; i < topology.nodes_size(); ++i) {
     const Node& node = topology.nodes(i);
-    if (node.id().empty()) return fail(i, "empty id");
+    if (absl::Status id = control::ValidateNodeId(node.id()); !id.ok()) {
+      return fail(i, std::string(id.message()));
+    }
     if (!index_of.emplace(node.id(), i).second) {
       return fail(i, absl::StrCat("duplicate id (first at node #",
                                   index_of[node.id()] + 1, ")"));

@@ -71,6 +71,20 @@ TEST(TopologyFileTest, DuplicateIdNamesNodeAndLine) {
                  "t.textproto:28: node \"d1\": duplicate id");
 }
 
+// relayd refuses peer ids over 64 bytes (the signed activation carries at
+// most that): such a node must not pass here and then make its parent and
+// children NACK every assignment.
+TEST(TopologyFileTest, NodeIdsFollowTheOneRuleRelaydFollows) {
+  std::string text = kValid;
+  const std::string long_id(65, 'd');
+  text.replace(text.find("\"d1\""), 4, "\"" + long_id + "\"");
+  ExpectRejected(text, "t.textproto:22: node \"" + long_id +
+                           "\": node id \"dddddddddddddddd...\" is 65 bytes");
+  text = kValid;
+  text.replace(text.find("\"d1\""), 4, "\"d 1\"");
+  ExpectRejected(text, "has a space");
+}
+
 TEST(TopologyFileTest, UnknownParent) {
   ExpectRejected(std::string(kValid) +
                      "nodes { id: \"d2\" tier: TIER_DISTRICT parent: \"p9\" "

@@ -48,13 +48,16 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
+#include "control/node_id.h"
 #include "relay/rtp/rtcp.h"
 
 namespace cascade::rtp {
 
 inline constexpr absl::string_view kActivationAppName = "CSCD";
 inline constexpr uint8_t kActivationVersion = 1;
-inline constexpr size_t kMaxNodeIdSize = 64;
+// The one limit on node ids (control/node_id.h), which the field's size
+// follows.
+inline constexpr size_t kMaxNodeIdSize = control::kMaxNodeIdSize;
 inline constexpr size_t kActivationMacSize = 32;
 // Largest activation packet (longest node id).
 inline constexpr size_t kMaxActivationSize =
