@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "tests/common/wait.h"
 #include "topology/etcd/etcd_client.h"
 
 namespace cascade::testing {
@@ -113,18 +114,15 @@ absl::StatusOr<std::unique_ptr<EtcdCluster>> EtcdCluster::Start(
     etcdserverpb::RangeRequest probe;
     probe.set_key("/cascade/probe");
     absl::Status last;
-    while (true) {
-      absl::StatusOr<etcdserverpb::RangeResponse> answer =
-          (*client)->Range(probe);
-      if (answer.ok()) break;
-      last = answer.status();
-      if (absl::Now() >= deadline) {
-        return absl::DeadlineExceededError(absl::StrCat(
-            "etcd member ", i, " not ready in ",
-            absl::FormatDuration(kStartTimeout), ": ", last.message(),
-            "; its log: ", ReadFile(absl::StrCat(dir, "/m", i, ".err"))));
-      }
-      absl::SleepFor(absl::Milliseconds(50));
+    if (!WaitUntil(absl::StrCat("etcd member ", i, " answers"),
+                   deadline - absl::Now(), [&] {
+                     last = (*client)->Range(probe).status();
+                     return last.ok();
+                   })) {
+      return absl::DeadlineExceededError(absl::StrCat(
+          "etcd member ", i, " not ready in ",
+          absl::FormatDuration(kStartTimeout), ": ", last.message(),
+          "; its log: ", ReadFile(absl::StrCat(dir, "/m", i, ".err"))));
     }
   }
   return cluster;

@@ -31,6 +31,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "proto/controller.grpc.pb.h"
 #include "proto/controller.pb.h"
+#include "tests/common/wait.h"
 #include "tests/etcd/etcd_harness.h"
 #include "tests/media/process.h"
 #include "tests/topology/harness.h"
@@ -43,7 +44,10 @@ namespace {
 
 using cascade::testing::CommandResult;
 using cascade::testing::EtcdCluster;
+using cascade::testing::kWaitTimeout;
 using cascade::testing::Process;
+using cascade::testing::RunFor;
+using cascade::testing::WaitUntil;
 using cascade::topology::testing::MediaRun;
 using cascade::topology::testing::Topologyd;
 using cascade::topology::testing::Udp;
@@ -191,16 +195,17 @@ class HaTest : public ::testing::Test {
   // The index of the controller that answers as leader (bounded wait), or
   // -1. Followers refuse.
   int WaitForLeader(absl::Duration timeout = absl::Seconds(20)) {
-    const absl::Time deadline = absl::Now() + timeout;
-    while (absl::Now() < deadline) {
+    int leader = -1;
+    WaitUntil("a controller answers as leader", timeout, [&] {
       for (size_t i = 0; i < controllers_.size(); ++i) {
         if (controllers_[i] != nullptr && Stats(addresses_[i]).ok()) {
-          return static_cast<int>(i);
+          leader = static_cast<int>(i);
+          return true;
         }
       }
-      absl::SleepFor(absl::Milliseconds(50));
-    }
-    return -1;
+      return false;
+    });
+    return leader;
   }
 
   // relayd --controller=List() as node `id`.
@@ -238,16 +243,14 @@ class HaTest : public ::testing::Test {
   // Waits (bounded) until relay `id` acked an assignment newer than
   // `version`, and its newest; returns the node as last seen.
   cascade::v1::NodeView WaitForAck(const std::string& id, uint64_t version) {
-    const absl::Time deadline = absl::Now() + absl::Seconds(25);
     cascade::v1::NodeView view;
-    do {
-      view = Show(id);
-      if (view.acked_version() > version &&
-          view.acked_version() == view.assignment_version()) {
-        break;
-      }
-      absl::SleepFor(absl::Milliseconds(200));
-    } while (absl::Now() < deadline);
+    EXPECT_TRUE(testing::WaitForNode(
+        dir_, List(), id,
+        absl::StrCat("acks an assignment newer than version ", version),
+        [&](const cascade::v1::NodeView& v) {
+          return testing::AckedNewerThan(v, version);
+        },
+        &view, absl::Seconds(25)));
     return view;
   }
 
@@ -359,16 +362,15 @@ TEST_F(HaTest, LeaderKilledUnderAdminChangesFollowerTakesOverNothingLost) {
     if (i != leader) survivors.push_back(addresses_[i]);
   }
   // Takeover: the first moment a survivor answers as leader.
-  absl::Duration takeover = absl::InfiniteDuration();
-  while (absl::Now() - killed < absl::Seconds(15)) {
-    bool led = false;
-    for (const std::string& survivor : survivors) led |= Stats(survivor).ok();
-    if (led) {
-      takeover = absl::Now() - killed;
-      break;
-    }
-    absl::SleepFor(absl::Milliseconds(20));
-  }
+  const bool led =
+      WaitUntil("a survivor answers as leader", absl::Seconds(15), [&] {
+        for (const std::string& survivor : survivors) {
+          if (Stats(survivor).ok()) return true;
+        }
+        return false;
+      });
+  const absl::Duration takeover =
+      led ? absl::Now() - killed : absl::InfiniteDuration();
   admin.join();
   std::cerr << "takeover after kill -9 of the leader (--leader-ttl=2s): "
             << absl::ToInt64Milliseconds(takeover) << " ms\n";
@@ -426,14 +428,11 @@ TEST_F(HaTest, LeaderKilledUnderAdminChangesFollowerTakesOverNothingLost) {
   // only the new leader made.
   const std::string last_event =
       absl::StrCat("\"state_sequence\":\"", changes.size(), "\"");
-  const absl::Time feed_deadline = absl::Now() + absl::Seconds(10);
-  while (cascade::testing::ReadFile(dir_ + "/events.out").find(last_event) ==
-             std::string::npos &&
-         absl::Now() < feed_deadline) {
-    absl::SleepFor(absl::Milliseconds(50));
-  }
-  EXPECT_NE(cascade::testing::ReadFile(dir_ + "/events.out").find(last_event),
-            std::string::npos);
+  EXPECT_TRUE(WaitUntil(
+      "the event feed carries the last change", absl::Seconds(10), [&] {
+        return cascade::testing::ReadFile(dir_ + "/events.out")
+                   .find(last_event) != std::string::npos;
+      }));
   EXPECT_NE(cascade::testing::ReadFile(dir_ + "/events.err")
                 .find("following the new leader"),
             std::string::npos)
@@ -466,11 +465,8 @@ TEST_F(HaTest, RelaysFollowTheNewLeaderKeepAssignmentsAndLoseNoPacket) {
     applied_before[id] = relays_[id].Applied();
     EXPECT_GE(applied_before[id], 1) << id;
   }
-  const absl::Time flowing_by = absl::Now() + absl::Seconds(10);
-  while (!media.Flowing() && absl::Now() < flowing_by) {
-    absl::SleepFor(absl::Milliseconds(20));
-  }
-  ASSERT_TRUE(media.Flowing()) << "s1 never got media";
+  ASSERT_TRUE(WaitUntil("s1 gets media", absl::Seconds(10),
+                        [&] { return media.Flowing(); }));
 
   const absl::Time killed = absl::Now();
   Kill(leader);
@@ -545,8 +541,9 @@ TEST_F(HaTest, EtcdMemberStoppedControllersCarryOn) {
   etcd_->StopMember(0);
   added = Relayctl(List(), {"--timeout=10s", "add", SiteText(2)});
   EXPECT_EQ(added.code, 0) << added.err;
-  // The leader keeps its term through more than two TTLs.
-  absl::SleepFor(absl::Seconds(5));
+  // The leader keeps its term through more than two TTLs: the span under
+  // test.
+  RunFor(absl::Seconds(5));
   EXPECT_EQ(WaitForLeader(absl::Seconds(1)), leader);
   added = Relayctl(List(), {"add", SiteText(3)});
   EXPECT_EQ(added.code, 0) << added.err;
@@ -581,18 +578,15 @@ TEST_F(HaTest, LeaderCutOffFromEtcdExitsThreeAndAFollowerTakesOver) {
       cascade::testing::WaitForFile(port_file, absl::Seconds(20));
   ASSERT_FALSE(port.empty());
   const std::string cut_address = absl::StrCat("127.0.0.1:", std::stoi(port));
-  const absl::Time deadline = absl::Now() + absl::Seconds(20);
-  while (!Stats(cut_address).ok() && absl::Now() < deadline) {
-    absl::SleepFor(absl::Milliseconds(100));
-  }
-  ASSERT_TRUE(Stats(cut_address).ok());
+  ASSERT_TRUE(WaitUntil("the first controller leads", kWaitTimeout,
+                        [&] { return Stats(cut_address).ok(); }));
   ASSERT_NO_FATAL_FAILURE(StartControllers(1, {}));
   // Once its first campaign has read the leader key, it names the leader.
   Redirect redirect;
-  while (!Stats(addresses_[0], &redirect).ok() && redirect.leader.empty() &&
-         absl::Now() < deadline) {
-    absl::SleepFor(absl::Milliseconds(50));
-  }
+  EXPECT_TRUE(WaitUntil(
+      "the second controller leads or names a leader", kWaitTimeout, [&] {
+        return Stats(addresses_[0], &redirect).ok() || !redirect.leader.empty();
+      }));
   EXPECT_EQ(redirect.leader, cut_address);
 
   (*forwarder)->Cut();
