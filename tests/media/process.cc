@@ -64,8 +64,7 @@ std::optional<int> Process::Wait(absl::Duration timeout) {
     waitpid(pid_, nullptr, 0);
   }
   reaped_ = true;
-  if (!exited) return std::nullopt;
-  if (!WIFEXITED(status)) return std::nullopt;
+  if (!exited || !WIFEXITED(status)) return std::nullopt;
   return WEXITSTATUS(status);
 }
 
