@@ -10,6 +10,7 @@
 #include "tools/bench/forwarding_bench.h"
 #include "tools/bench/latency.h"
 #include "tools/bench/process.h"
+#include "tools/bench/relay_tree.h"
 #include "tools/bench/rtp_load.h"
 #include "tools/bench/udp_drops.h"
 
@@ -257,6 +258,21 @@ TEST(MedianOfTest, PicksTheMedianRunAndKeepsTheRange) {
 TEST(MedianOfTest, ReportsAnErrorWhenNoRunWorked) {
   EXPECT_EQ(MedianOf({WithNs(0, "first"), WithNs(0, "second")}).error,
             "second");
+}
+
+TEST(JsonFieldTest, ReadsTopLevelNumbersOnly) {
+  // Shaped like relay-probe's final line: totals, then the same keys per site.
+  const std::string line =
+      R"({"type":"final","lost":3,"longest_gap_ms":312.5,)"
+      R"("first_frame_ms":null,"per_site":[{"lost":1,"packets":9}]})";
+  EXPECT_EQ(JsonField(line, "lost"), 3);
+  EXPECT_EQ(JsonField(line, "longest_gap_ms"), 312.5);
+  EXPECT_EQ(JsonField(line, "first_frame_ms"), std::nullopt);
+  EXPECT_EQ(JsonField(line, "type"), std::nullopt);
+  EXPECT_EQ(JsonField(line, "packets"), std::nullopt);
+  EXPECT_EQ(JsonField(line, "missing"), std::nullopt);
+  EXPECT_EQ(JsonField("relay-probe: final lost 3", "lost"), std::nullopt);
+  EXPECT_EQ(JsonField("", "lost"), std::nullopt);
 }
 
 }  // namespace

@@ -146,8 +146,12 @@ TEST(RelayBenchTest, FailoverRunsTheTreeAndReadsTheSitesReport) {
   }
   const cascade::v1::BenchFailover& failover = figures.report.failover();
   EXPECT_EQ(failover.lost(), 0) << figures.text;
-  EXPECT_EQ(failover.results_size(), 1) << figures.text;
+  ASSERT_EQ(failover.results_size(), 1) << figures.text;
   EXPECT_TRUE(failover.has_max_gap_ms()) << figures.text;
+  // The sites' and the source's reports were read: a run that read neither
+  // would count nothing sent and nothing lost.
+  EXPECT_GT(failover.results(0).packets_per_site(), 0) << figures.text;
+  EXPECT_GE(failover.results(0).longest_gap_ms(), 0) << figures.text;
 }
 
 TEST(RelayBenchTest, JoinMeasuresBothCasesToAPicture) {

@@ -11,6 +11,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
 
 namespace cascade::bench {
 namespace {
@@ -139,17 +141,16 @@ std::string LineStartingWith(const std::string& path,
 
 std::optional<double> JsonField(const std::string& json,
                                 const std::string& key) {
-  const std::string needle = absl::StrCat("\"", key, "\":");
-  const size_t at = json.find(needle);
-  if (at == std::string::npos) return std::nullopt;
-  const size_t begin = at + needle.size();
-  size_t end = begin;
-  while (end < json.size() && json[end] != ',' && json[end] != '}') ++end;
-  double value = 0;
-  if (!absl::SimpleAtod(json.substr(begin, end - begin), &value)) {
+  google::protobuf::Struct object;
+  if (!google::protobuf::util::JsonStringToMessage(json, &object).ok()) {
     return std::nullopt;
   }
-  return value;
+  const auto field = object.fields().find(key);
+  if (field == object.fields().end() ||
+      field->second.kind_case() != google::protobuf::Value::kNumberValue) {
+    return std::nullopt;
+  }
+  return field->second.number_value();
 }
 
 }  // namespace cascade::bench

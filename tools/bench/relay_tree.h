@@ -72,7 +72,9 @@ class RelayTree {
 // The first line of `path` starting with `prefix`, or "".
 std::string LineStartingWith(const std::string& path,
                              const std::string& prefix);
-// A number field of a flat JSON object ("key":12.5), or nullopt.
+// A number at the top level of a JSON object (relay-source's and
+// relay-probe's --json lines), or nullopt: no such key, not a number, or not
+// JSON.
 std::optional<double> JsonField(const std::string& json,
                                 const std::string& key);
 
