@@ -46,7 +46,7 @@ ControllerLink::ControllerLink(ControllerLinkOptions options,
     : local_(std::move(options.local)), server_(server), relay_(relay) {
   options.client.stats = [this] { return Stats(); };
   client_ =
-      std::make_unique<topology::RelayClient>(std::move(options.client), this);
+      std::make_unique<control::RelayClient>(std::move(options.client), this);
 }
 
 ControllerLink::~ControllerLink() { Stop(); }

@@ -12,19 +12,19 @@
 #include <memory>
 
 #include "absl/status/status.h"
+#include "control/relay_client.h"
 #include "proto/controller.pb.h"
 #include "proto/relay_config.pb.h"
 #include "relay/relay_core.h"
 #include "relay/relay_instance.h"
 #include "relay/server.h"
-#include "topology/client/relay_client.h"
 
 namespace cascade::relay {
 
 struct ControllerLinkOptions {
   // Controller address, node id, backoff and report timing; `stats` is set
   // by the link.
-  topology::RelayClientOptions client;
+  control::RelayClientOptions client;
   // What the assignment is laid over (see AssignmentToConfig): node id,
   // listen, timings, and the root's source parent.
   cascade::v1::RelayConfig local;
@@ -34,7 +34,7 @@ struct ControllerLinkOptions {
 // streams and the parent media is accepted from.
 cascade::v1::RelayStats StatsOf(const RelayCore& core);
 
-class ControllerLink : public topology::AssignmentListener {
+class ControllerLink : public control::AssignmentListener {
  public:
   // The link of `relay`, one of `server`'s relays; both must outlive it.
   ControllerLink(ControllerLinkOptions options, RelayServer* server,
@@ -53,7 +53,7 @@ class ControllerLink : public topology::AssignmentListener {
   const cascade::v1::RelayConfig local_;
   RelayServer* const server_;
   RelayInstance* const relay_;
-  std::unique_ptr<topology::RelayClient> client_;
+  std::unique_ptr<control::RelayClient> client_;
 };
 
 }  // namespace cascade::relay

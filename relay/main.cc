@@ -15,11 +15,11 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "base/flags.h"
+#include "control/controllers.h"
 #include "control/node_id.h"
 #include "relay/config.h"
 #include "relay/controller_link.h"
 #include "relay/server.h"
-#include "topology/client/controllers.h"
 
 ABSL_FLAG(std::string, config, "",
           "Standalone configuration: a textproto cascade.v1.RelayConfig "
@@ -209,7 +209,7 @@ int Main() {
   }
   if (!controller.empty()) {
     absl::StatusOr<std::vector<std::string>> controllers =
-        topology::ParseControllerList(controller);
+        control::ParseControllerList(controller);
     if (!controllers.ok()) {
       Fail(absl::StrCat("--controller: ", controllers.status().message()));
     }

@@ -11,7 +11,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "topology/client/controllers.h"
+#include "control/controllers.h"
 
 namespace cascade::topology {
 
@@ -715,7 +715,7 @@ grpc::Status ControllerService::Serving(
                         "controller shutting down");
   }
   const std::string leader = options_.leader_address();
-  context->AddTrailingMetadata(kLeaderMetadata, leader);
+  context->AddTrailingMetadata(control::kLeaderMetadata, leader);
   return grpc::Status(
       grpc::StatusCode::UNAVAILABLE,
       leader.empty()

@@ -18,8 +18,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "base/clock.h"
-#include "topology/client/controllers.h"
-#include "topology/client/relay_client.h"
+#include "control/controllers.h"
+#include "control/relay_client.h"
 #include "topology/fake_store.h"
 #include "topology/journal.h"
 #include "topology/topology_file.h"
@@ -56,7 +56,7 @@ void Serve(ControllerService* service, ServerHandle* server,
 }
 
 // Keeps every assignment a simulated relay receives.
-class Relay : public AssignmentListener {
+class Relay : public control::AssignmentListener {
  public:
   absl::Status OnAssignment(const cascade::v1::Assignment& a) override {
     absl::MutexLock lock(&mu_);
@@ -114,13 +114,14 @@ class ServiceTest : public ::testing::Test {
   }
 
   Relay* StartRelay(const std::string& id) {
-    RelayClientOptions options;
+    control::RelayClientOptions options;
     options.controller = address_;
     options.node_id = id;
     options.report_interval = absl::Milliseconds(50);
     options.min_backoff = absl::Milliseconds(20);
     relays_[id] = std::make_unique<Relay>();
-    clients_[id] = std::make_unique<RelayClient>(options, relays_[id].get());
+    clients_[id] =
+        std::make_unique<control::RelayClient>(options, relays_[id].get());
     clients_[id]->Start();
     return relays_[id].get();
   }
@@ -144,7 +145,7 @@ class ServiceTest : public ::testing::Test {
   std::string address_;
   std::unique_ptr<cascade::v1::Admin::Stub> admin_;
   std::map<std::string, std::unique_ptr<Relay>> relays_;
-  std::map<std::string, std::unique_ptr<RelayClient>> clients_;
+  std::map<std::string, std::unique_ptr<control::RelayClient>> clients_;
 };
 
 TEST_F(ServiceTest, WatchDeliversAndAcksThenFollowsDrain) {
@@ -589,7 +590,7 @@ TEST_F(ServiceTest, FollowerRefusesNamingTheLeaderAndClientsFollow) {
   EXPECT_EQ(refused.error_code(), grpc::StatusCode::UNAVAILABLE);
   EXPECT_NE(refused.error_message().find(address_), std::string::npos)
       << refused.error_message();
-  Redirect redirect = RedirectOf(*context);
+  control::Redirect redirect = control::RedirectOf(*context);
   EXPECT_TRUE(redirect.not_leader);
   EXPECT_EQ(redirect.leader, address_);
   // Changes are refused without being applied.
@@ -616,16 +617,16 @@ TEST_F(ServiceTest, FollowerRefusesNamingTheLeaderAndClientsFollow) {
   cascade::v1::Assignment assignment;
   EXPECT_FALSE(reader->Read(&assignment));
   EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::UNAVAILABLE);
-  EXPECT_EQ(RedirectOf(watch_context).leader, address_);
+  EXPECT_EQ(control::RedirectOf(watch_context).leader, address_);
 
   // A relay given only the follower is redirected to the leader.
-  RelayClientOptions options;
+  control::RelayClientOptions options;
   options.controller = follower.address();
   options.node_id = "d1";
   options.report_interval = absl::Milliseconds(50);
   options.min_backoff = absl::Milliseconds(20);
   Relay relay;
-  RelayClient client(options, &relay);
+  control::RelayClient client(options, &relay);
   client.Start();
   EXPECT_TRUE(relay.WaitForParent("p1"));
   EXPECT_EQ(client.controller(), address_);
@@ -645,7 +646,7 @@ TEST_F(ServiceTest, FollowerWithoutLeaderSaysSoThenLeadsThenStepsDown) {
   EXPECT_NE(refused.error_message().find("no leader is known"),
             std::string::npos)
       << refused.error_message();
-  Redirect redirect = RedirectOf(*context);
+  control::Redirect redirect = control::RedirectOf(*context);
   EXPECT_TRUE(redirect.not_leader);
   EXPECT_EQ(redirect.leader, "");
   // The token is still checked first.
@@ -665,7 +666,7 @@ TEST_F(ServiceTest, FollowerWithoutLeaderSaysSoThenLeadsThenStepsDown) {
   auto after = AdminContext(kToken);
   EXPECT_EQ(follower.admin()->GetNode(after.get(), request, &view).error_code(),
             grpc::StatusCode::UNAVAILABLE);
-  EXPECT_EQ(RedirectOf(*after).leader, "127.0.0.1:1");
+  EXPECT_EQ(control::RedirectOf(*after).leader, "127.0.0.1:1");
 }
 
 }  // namespace

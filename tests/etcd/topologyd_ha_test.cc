@@ -28,6 +28,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/substitute.h"
 #include "absl/synchronization/mutex.h"
+#include "control/controllers.h"
 #include "google/protobuf/util/json_util.h"
 #include "proto/controller.grpc.pb.h"
 #include "proto/controller.pb.h"
@@ -35,7 +36,6 @@
 #include "tests/etcd/etcd_harness.h"
 #include "tests/media/process.h"
 #include "tests/topology/harness.h"
-#include "topology/client/controllers.h"
 #include "topology/etcd/etcd_client.h"
 #include "topology/etcd/etcd_store.h"
 
@@ -66,7 +66,8 @@ nodes { id: "d1" tier: TIER_DISTRICT parent: "p1"
 
 // GetStats straight to one controller (no redirect followed); `redirect`
 // gets what a refusal said.
-grpc::Status Stats(const std::string& address, Redirect* redirect = nullptr) {
+grpc::Status Stats(const std::string& address,
+                   control::Redirect* redirect = nullptr) {
   auto stub = cascade::v1::Admin::NewStub(
       grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
   grpc::ClientContext context;
@@ -74,7 +75,7 @@ grpc::Status Stats(const std::string& address, Redirect* redirect = nullptr) {
   cascade::v1::StatsResponse stats;
   grpc::Status status =
       stub->GetStats(&context, cascade::v1::StatsRequest(), &stats);
-  if (redirect != nullptr) *redirect = RedirectOf(context);
+  if (redirect != nullptr) *redirect = control::RedirectOf(context);
   return status;
 }
 
@@ -289,7 +290,7 @@ TEST_F(HaTest, LeaderKilledUnderAdminChangesFollowerTakesOverNothingLost) {
   ASSERT_GE(leader, 0);
   // Followers refuse, naming the leader; relayctl given one follows it.
   for (int follower : {(leader + 1) % 3, (leader + 2) % 3}) {
-    Redirect redirect;
+    control::Redirect redirect;
     grpc::Status refused = Stats(addresses_[follower], &redirect);
     EXPECT_EQ(refused.error_code(), grpc::StatusCode::UNAVAILABLE);
     EXPECT_NE(
@@ -582,7 +583,7 @@ TEST_F(HaTest, LeaderCutOffFromEtcdExitsThreeAndAFollowerTakesOver) {
                         [&] { return Stats(cut_address).ok(); }));
   ASSERT_NO_FATAL_FAILURE(StartControllers(1, {}));
   // Once its first campaign has read the leader key, it names the leader.
-  Redirect redirect;
+  control::Redirect redirect;
   EXPECT_TRUE(WaitUntil(
       "the second controller leads or names a leader", kWaitTimeout, [&] {
         return Stats(addresses_[0], &redirect).ok() || !redirect.leader.empty();

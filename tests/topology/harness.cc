@@ -31,7 +31,7 @@ FakeRelay::FakeRelay(const std::string& controller, const std::string& id,
                      absl::Duration removed_child_grace,
                      std::shared_ptr<grpc::ChannelCredentials> credentials)
     : grace_(removed_child_grace) {
-  RelayClientOptions options;
+  control::RelayClientOptions options;
   options.controller = controller;
   options.credentials = std::move(credentials);
   options.node_id = id;
@@ -39,7 +39,7 @@ FakeRelay::FakeRelay(const std::string& controller, const std::string& id,
   options.min_backoff = absl::Milliseconds(50);
   options.max_backoff = absl::Milliseconds(500);
   options.stats = [this] { return Stats(); };
-  client_ = std::make_unique<RelayClient>(options, this);
+  client_ = std::make_unique<control::RelayClient>(options, this);
 }
 
 FakeRelay::~FakeRelay() { Stop(); }

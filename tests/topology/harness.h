@@ -19,10 +19,10 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "control/relay_client.h"
 #include "proto/controller.pb.h"
 #include "tests/common/wait.h"
 #include "tests/media/process.h"
-#include "topology/client/relay_client.h"
 
 namespace cascade::topology::testing {
 
@@ -31,7 +31,7 @@ namespace cascade::topology::testing {
 // once, or never while a test holds it back with ReceiveFrom), and
 // active_children counts the assigned children plus removed ones still in
 // their grace, as relayd serves them.
-class FakeRelay : public AssignmentListener {
+class FakeRelay : public control::AssignmentListener {
  public:
   // Null `credentials`: plaintext.
   FakeRelay(const std::string& controller, const std::string& id,
@@ -61,7 +61,7 @@ class FakeRelay : public AssignmentListener {
   cascade::v1::RelayStats Stats();
 
   const absl::Duration grace_;
-  std::unique_ptr<RelayClient> client_;
+  std::unique_ptr<control::RelayClient> client_;
   absl::Mutex mu_;
   cascade::v1::Assignment last_ ABSL_GUARDED_BY(mu_);
   int applied_ ABSL_GUARDED_BY(mu_) = 0;

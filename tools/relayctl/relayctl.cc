@@ -9,11 +9,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "control/controllers.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/text_format.h"
 #include "google/protobuf/util/json_util.h"
 #include "proto/controller.grpc.pb.h"
-#include "topology/client/controllers.h"
 #include "topology/topology_file.h"
 
 namespace cascade::relayctl {
@@ -307,7 +307,7 @@ class Session {
           targets_.Succeeded();
           return status;
         }
-        const topology::Redirect redirect = topology::RedirectOf(*context);
+        const control::Redirect redirect = control::RedirectOf(*context);
         const bool elsewhere =
             redirect.not_leader ||
             (!single_ && repeatable &&
@@ -749,7 +749,7 @@ class Session {
            << status.error_message()
            << "; following the new leader (events in between may be "
               "missing)\n";
-      targets_.Failed(topology::RedirectOf(*context).leader);
+      targets_.Failed(control::RedirectOf(*context).leader);
     }
   }
 
@@ -789,7 +789,7 @@ class Session {
 
   const Options& options_;
   const bool single_;
-  topology::ControllerTargets targets_;
+  control::ControllerTargets targets_;
   std::ostream& out_;
   std::ostream& err_;
   std::map<std::string, Connection> connections_;
@@ -864,7 +864,7 @@ int Run(const Options& options, const std::vector<std::string>& args,
     return kExitUsage;
   }
   absl::StatusOr<std::vector<std::string>> controllers =
-      topology::ParseControllerList(options.controller);
+      control::ParseControllerList(options.controller);
   if (!controllers.ok()) {
     err << "relayctl: --controller: " << controllers.status().message() << "\n";
     return kExitUsage;

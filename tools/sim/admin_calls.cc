@@ -6,7 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "topology/client/controllers.h"
+#include "control/controllers.h"
 
 namespace cascade::sim {
 namespace {
@@ -58,7 +58,7 @@ grpc::Status AdminCalls::CallLeader(const Rpc& rpc) {
     context.set_deadline(std::chrono::system_clock::now() +
                          absl::ToChronoMilliseconds(kAdminDeadline));
     status = rpc(leader, &context);
-    if (status.ok() || !topology::RedirectOf(context).not_leader) break;
+    if (status.ok() || !control::RedirectOf(context).not_leader) break;
     control_plane_->ForgetLeader();
   }
   return status;

@@ -1,8 +1,8 @@
 // Several controllers in one group (topologyd on etcd: one leads, the others
 // redirect): parsing the list, reading a follower's redirect, and choosing
 // which controller to call next.
-#ifndef CASCADE_TOPOLOGY_CLIENT_CONTROLLERS_H_
-#define CASCADE_TOPOLOGY_CLIENT_CONTROLLERS_H_
+#ifndef CASCADE_CONTROL_CONTROLLERS_H_
+#define CASCADE_CONTROL_CONTROLLERS_H_
 
 #include <grpcpp/grpcpp.h>
 
@@ -12,7 +12,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
-namespace cascade::topology {
+namespace cascade::control {
 
 // Trailing metadata a controller that does not lead puts on every refusal:
 // the leader's HOST:PORT, or empty while no leader is known.
@@ -59,6 +59,6 @@ class ControllerTargets {
   size_t failures_ = 0;
 };
 
-}  // namespace cascade::topology
+}  // namespace cascade::control
 
-#endif  // CASCADE_TOPOLOGY_CLIENT_CONTROLLERS_H_
+#endif  // CASCADE_CONTROL_CONTROLLERS_H_

@@ -1,4 +1,4 @@
-#include "topology/client/controllers.h"
+#include "control/controllers.h"
 
 #include <utility>
 
@@ -6,7 +6,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 
-namespace cascade::topology {
+namespace cascade::control {
 
 absl::StatusOr<std::vector<std::string>> ParseControllerList(
     absl::string_view list) {
@@ -60,4 +60,4 @@ void ControllerTargets::Succeeded() {
   redirected_ = false;
 }
 
-}  // namespace cascade::topology
+}  // namespace cascade::control

@@ -1,8 +1,8 @@
-#include "topology/client/controllers.h"
+#include "control/controllers.h"
 
 #include <gtest/gtest.h>
 
-namespace cascade::topology {
+namespace cascade::control {
 namespace {
 
 TEST(ParseControllerListTest, SplitsAndRefusesEmptyEntries) {
@@ -59,4 +59,4 @@ TEST(ControllerTargetsTest, StaleRedirectFromTheSamePositionIsNotFollowed) {
 }
 
 }  // namespace
-}  // namespace cascade::topology
+}  // namespace cascade::control

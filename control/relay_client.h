@@ -3,8 +3,8 @@
 // (the lease) alive, and reconnect with backoff when anything breaks. Given
 // several controllers (one leads, the others redirect), it follows the
 // redirects and moves on through the list when the one it uses dies.
-#ifndef CASCADE_TOPOLOGY_CLIENT_RELAY_CLIENT_H_
-#define CASCADE_TOPOLOGY_CLIENT_RELAY_CLIENT_H_
+#ifndef CASCADE_CONTROL_RELAY_CLIENT_H_
+#define CASCADE_CONTROL_RELAY_CLIENT_H_
 
 #include <grpcpp/grpcpp.h>
 
@@ -18,10 +18,10 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "control/controllers.h"
 #include "proto/controller.grpc.pb.h"
-#include "topology/client/controllers.h"
 
-namespace cascade::topology {
+namespace cascade::control {
 
 class AssignmentListener {
  public:
@@ -110,6 +110,6 @@ class RelayClient {
   grpc::ClientContext* report_context_ ABSL_GUARDED_BY(mu_) = nullptr;
 };
 
-}  // namespace cascade::topology
+}  // namespace cascade::control
 
-#endif  // CASCADE_TOPOLOGY_CLIENT_RELAY_CLIENT_H_
+#endif  // CASCADE_CONTROL_RELAY_CLIENT_H_

@@ -1,4 +1,4 @@
-#include "topology/client/relay_client.h"
+#include "control/relay_client.h"
 
 #include <glog/logging.h>
 
@@ -7,7 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 
-namespace cascade::topology {
+namespace cascade::control {
 namespace {
 
 // How long a session start waits for its channel to connect (RunSession).
@@ -245,4 +245,4 @@ void RelayClient::ReportLoop(cascade::v1::RelayControl::Stub* stub,
   }
 }
 
-}  // namespace cascade::topology
+}  // namespace cascade::control

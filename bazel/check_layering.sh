@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The package rules of docs/ARCHITECTURE.md, checked with bazel query: each
+# rule names what may not be reached, and a violation prints the path that
+# reaches it. Exit 0 when every rule holds. Run by ./dev test.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+failed=0
+# rule NAME FROM FORBIDDEN: nothing in FROM may depend on FORBIDDEN.
+rule() {
+  local name=$1 from=$2 forbidden=$3 reached
+  reached=$(bazel query --noshow_progress --keep_going \
+    "deps($from) intersect ($forbidden)" 2>/dev/null | grep '^//' || true)
+  if [ -z "$reached" ]; then
+    echo "layering: $name: ok"
+    return
+  fi
+  failed=1
+  echo "layering: $name: VIOLATED, reaches:"
+  printf '  %s\n' $reached | head -5
+  local first
+  first=$(echo "$reached" | head -1)
+  echo "  path:"
+  bazel query --noshow_progress "somepath($from, $first)" 2>/dev/null | sed 's/^/    /'
+}
+
+rule "the data plane never reaches the controller" \
+  "//relay/... + //child/... + //control/..." "//topology/..."
+rule "nothing but tools/ and tests/ reaches tools/" \
+  "//... - //tools/... - //tests/..." "//tools/..."
+rule "shared packages reach no relayd daemon code" \
+  "//base/... + //control/... + //child/... + //relay/rtp/..." \
+  "//relay:all - //relay:endpoint"
+exit $failed
