@@ -111,30 +111,76 @@ void AddUpstreamStreams(const NetworkPlan& plan,
   }
 }
 
+// Indices 0..keys.size()-1 grouped by their key, in the order each key
+// first appears, each group cut into chunks of at most `per_chunk`.
+struct Chunk {
+  std::string key;
+  int number = 0;  // within its key, from 0
+  std::vector<int> members;
+};
+
+std::vector<Chunk> ChunksByKey(const std::vector<std::string>& keys,
+                               int per_chunk) {
+  std::vector<std::string> order;
+  absl::flat_hash_map<std::string, std::vector<int>> members;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (!members.contains(keys[i])) order.push_back(keys[i]);
+    members[keys[i]].push_back(static_cast<int>(i));
+  }
+  std::vector<Chunk> chunks;
+  for (const std::string& key : order) {
+    const std::vector<int>& all = members[key];
+    for (size_t start = 0; start < all.size(); start += per_chunk) {
+      const size_t end = std::min(all.size(), start + per_chunk);
+      chunks.push_back(
+          Chunk{key, static_cast<int>(start / per_chunk),
+                std::vector<int>(all.begin() + start, all.begin() + end)});
+    }
+  }
+  return chunks;
+}
+
+// The nodes the scenario's kill and revive steps name, and with `drains`
+// its drain and restore steps' too.
+absl::StatusOr<absl::flat_hash_set<std::string>> StepTargets(
+    const NetworkPlan& plan, const cascade::v1::SimScenario& scenario,
+    bool drains) {
+  absl::flat_hash_set<std::string> targets;
+  for (const cascade::v1::SimStep& step : scenario.steps()) {
+    for (const std::string* node :
+         {&step.kill(), &step.revive(), &step.drain(), &step.restore()}) {
+      if (node->empty() ||
+          (!drains && (node == &step.drain() || node == &step.restore()))) {
+        continue;
+      }
+      absl::StatusOr<std::string> id = plan.Resolve(*node);
+      if (!id.ok()) return id.status();
+      targets.insert(*id);
+    }
+  }
+  return targets;
+}
+
 // Sites in probe processes: one group per fault target (so a fault's
 // affected sites are whole groups) or else per province, split to at
 // most sites_per_probe.
 absl::Status GroupSites(const NetworkPlan& plan,
                         const cascade::v1::SimScenario& scenario,
                         int sites_per_probe, ProcessLayout* layout) {
+  absl::StatusOr<absl::flat_hash_set<std::string>> named =
+      StepTargets(plan, scenario, /*drains=*/true);
+  if (!named.ok()) return named.status();
   absl::flat_hash_set<std::string> targets;
-  for (const cascade::v1::SimStep& step : scenario.steps()) {
-    for (const std::string* node :
-         {&step.kill(), &step.revive(), &step.drain(), &step.restore()}) {
-      if (node->empty()) continue;
-      absl::StatusOr<std::string> id = plan.Resolve(*node);
-      if (!id.ok()) return id.status();
-      const PlanRelay* relay = plan.relay(*id);
-      if (relay != nullptr && relay->tier != cascade::v1::TIER_NATIONAL) {
-        targets.insert(*id);
-      }
+  for (const std::string& id : *named) {
+    const PlanRelay* relay = plan.relay(id);
+    if (relay != nullptr && relay->tier != cascade::v1::TIER_NATIONAL) {
+      targets.insert(id);
     }
   }
   std::vector<std::string> keys;
-  absl::flat_hash_map<std::string, std::vector<int>> members;
-  for (size_t i = 0; i < plan.sites.size(); ++i) {
-    std::string key;
-    for (const std::string& id : plan.PrimaryPath(plan.sites[i].id)) {
+  for (const PlanSite& site : plan.sites) {
+    std::string& key = keys.emplace_back();
+    for (const std::string& id : plan.PrimaryPath(site.id)) {
       const PlanRelay* relay = plan.relay(id);
       if (relay == nullptr) continue;
       if (targets.contains(id) ||
@@ -143,26 +189,20 @@ absl::Status GroupSites(const NetworkPlan& plan,
         if (targets.contains(id)) break;
       }
     }
-    if (!members.contains(key)) keys.push_back(key);
-    members[key].push_back(static_cast<int>(i));
   }
-  for (const std::string& key : keys) {
-    const std::vector<int>& sites = members[key];
-    for (size_t start = 0; start < sites.size(); start += sites_per_probe) {
-      ProbeGroupRun group;
-      group.tier = kSiteTier;
-      group.name = absl::StrCat("sites-", key.empty() ? "other" : key, "-",
-                                start / sites_per_probe + 1);
-      std::vector<std::string>& group_members = layout->members[group.name];
-      const size_t end = std::min(sites.size(), start + sites_per_probe);
-      for (size_t k = start; k < end; ++k) {
-        const PlanSite& site = plan.sites[sites[k]];
-        group.site_ids.push_back(site.id);
-        group.addresses.push_back(site.address);
-        group_members.push_back(site.id);
-      }
-      layout->probe_groups.push_back(std::move(group));
+  for (const Chunk& chunk : ChunksByKey(keys, sites_per_probe)) {
+    ProbeGroupRun group;
+    group.tier = kSiteTier;
+    group.name = absl::StrCat("sites-", chunk.key.empty() ? "other" : chunk.key,
+                              "-", chunk.number + 1);
+    std::vector<std::string>& group_members = layout->members[group.name];
+    for (int i : chunk.members) {
+      const PlanSite& site = plan.sites[i];
+      group.site_ids.push_back(site.id);
+      group.addresses.push_back(site.address);
+      group_members.push_back(site.id);
     }
+    layout->probe_groups.push_back(std::move(group));
   }
   return absl::OkStatus();
 }
@@ -176,23 +216,16 @@ absl::Status GroupSites(const NetworkPlan& plan,
 absl::Status GroupRelays(const NetworkPlan& plan,
                          const cascade::v1::SimScenario& scenario,
                          const LayoutOptions& options, ProcessLayout* layout) {
-  absl::flat_hash_set<std::string> alone(plan.roots.begin(), plan.roots.end());
-  for (const cascade::v1::SimStep& step : scenario.steps()) {
-    for (const std::string* node : {&step.kill(), &step.revive()}) {
-      if (node->empty()) continue;
-      absl::StatusOr<std::string> id = plan.Resolve(*node);
-      if (!id.ok()) return id.status();
-      alone.insert(*id);
-    }
-  }
+  absl::StatusOr<absl::flat_hash_set<std::string>> alone =
+      StepTargets(plan, scenario, /*drains=*/false);
+  if (!alone.ok()) return alone.status();
+  alone->insert(plan.roots.begin(), plan.roots.end());
   const int per_process = options.controller ? options.relays_per_process : 1;
   std::vector<std::string> keys;
-  absl::flat_hash_map<std::string, std::vector<int>> members;
-  for (size_t i = 0; i < plan.relays.size(); ++i) {
-    const PlanRelay& relay = plan.relays[i];
+  for (const PlanRelay& relay : plan.relays) {
     // Prefixed by kind: no id can make two kinds of key collide.
-    std::string key = "alone " + relay.id;
-    if (alone.contains(relay.id)) {
+    std::string& key = keys.emplace_back("alone " + relay.id);
+    if (alone->contains(relay.id)) {
       // Stays alone.
     } else if (relay.standby) {
       key = "standbys";
@@ -205,26 +238,18 @@ absl::Status GroupRelays(const NetworkPlan& plan,
         }
       }
     }
-    if (!members.contains(key)) keys.push_back(key);
-    members[key].push_back(static_cast<int>(i));
   }
-  for (const std::string& key : keys) {
-    const std::vector<int>& relays = members[key];
-    for (size_t start = 0; start < relays.size(); start += per_process) {
-      RelayProcessGroup group;
-      const size_t end = std::min(relays.size(), start + per_process);
-      for (size_t k = start; k < end; ++k) {
-        group.relays.push_back(&plan.relays[relays[k]]);
-      }
-      group.name = group.relays.front()->id;
-      if (group.relays.size() > 1) {
-        absl::StrAppend(&group.name, "+", group.relays.size() - 1);
-      }
-      for (const PlanRelay* relay : group.relays) {
-        layout->group_of_relay[relay->id] = layout->relay_groups.size();
-      }
-      layout->relay_groups.push_back(std::move(group));
+  for (const Chunk& chunk : ChunksByKey(keys, per_process)) {
+    RelayProcessGroup group;
+    for (int i : chunk.members) group.relays.push_back(&plan.relays[i]);
+    group.name = group.relays.front()->id;
+    if (group.relays.size() > 1) {
+      absl::StrAppend(&group.name, "+", group.relays.size() - 1);
     }
+    for (const PlanRelay* relay : group.relays) {
+      layout->group_of_relay[relay->id] = layout->relay_groups.size();
+    }
+    layout->relay_groups.push_back(std::move(group));
   }
   return absl::OkStatus();
 }

@@ -88,58 +88,41 @@ cascade::v1::SimStepResult ScenarioSteps::Execute(
                   : std::string(s.message());
       break;
     }
-    case cascade::v1::SimStep::kDrain: {
-      result.set_action("drain");
-      ok = admin_
-               ->Change(
-                   step.label(), "DrainNode " + node,
-                   [&](cascade::v1::Admin::Stub* admin,
-                       grpc::ClientContext* context) {
-                     cascade::v1::DrainNodeRequest request;
-                     request.set_id(node);
-                     cascade::v1::ChangeResponse response;
-                     return admin->DrainNode(context, request, &response);
-                   },
-                   &detail)
-               .accepted;
-      detail += standalone_note;
-      break;
-    }
+    case cascade::v1::SimStep::kDrain:
     case cascade::v1::SimStep::kRestore: {
-      result.set_action("restore");
-      ok = admin_
-               ->Change(
-                   step.label(), "Restore " + node,
-                   [&](cascade::v1::Admin::Stub* admin,
-                       grpc::ClientContext* context) {
-                     cascade::v1::RestoreRequest request;
-                     request.set_id(node);
-                     cascade::v1::ChangeResponse response;
-                     return admin->Restore(context, request, &response);
-                   },
-                   &detail)
-               .accepted;
+      const bool drain = step.has_drain();
+      result.set_action(drain ? "drain" : "restore");
+      const AdminCalls::Rpc rpc = [&](cascade::v1::Admin::Stub* admin,
+                                      grpc::ClientContext* context) {
+        cascade::v1::ChangeResponse response;
+        if (drain) {
+          cascade::v1::DrainNodeRequest request;
+          request.set_id(node);
+          return admin->DrainNode(context, request, &response);
+        }
+        cascade::v1::RestoreRequest request;
+        request.set_id(node);
+        return admin->Restore(context, request, &response);
+      };
+      ok =
+          admin_
+              ->Change(step.label(), (drain ? "DrainNode " : "Restore ") + node,
+                       rpc, &detail)
+              .accepted;
       detail += standalone_note;
       break;
     }
-    case cascade::v1::SimStep::kRestartControllerAfterS: {
-      result.set_action("restart_controller");
-      absl::StatusOr<std::string> killed = control_plane_->KillLeader(
-          absl::Seconds(step.restart_controller_after_s()));
-      ok = killed.ok();
-      detail = ok ? *killed : std::string(killed.status().message());
-      if (ok && control_plane_->on_etcd()) {
-        ok = admin_->AwaitTakeover(options_.leader_ttl, plan_.relays.size(),
-                                   &detail);
-      }
-      break;
-    }
+    case cascade::v1::SimStep::kRestartControllerAfterS:
     case cascade::v1::SimStep::kStallLeaderS: {
-      result.set_action("stall_leader");
-      absl::StatusOr<std::string> stalled =
-          control_plane_->StallLeader(absl::Seconds(step.stall_leader_s()));
-      ok = stalled.ok();
-      detail = ok ? *stalled : std::string(stalled.status().message());
+      const bool kill = step.has_restart_controller_after_s();
+      result.set_action(kill ? "restart_controller" : "stall_leader");
+      absl::StatusOr<std::string> fault =
+          kill ? control_plane_->KillLeader(
+                     absl::Seconds(step.restart_controller_after_s()))
+               : control_plane_->StallLeader(
+                     absl::Seconds(step.stall_leader_s()));
+      ok = fault.ok();
+      detail = ok ? *fault : std::string(fault.status().message());
       if (ok && control_plane_->on_etcd()) {
         ok = admin_->AwaitTakeover(options_.leader_ttl, plan_.relays.size(),
                                    &detail);
