@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
+#include <system_error>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -113,8 +115,13 @@ class Simulation {
   // The output directories, the layout of the processes, and the topology
   // topologyd starts with.
   absl::Status Prepare() {
+    if (absl::Status s = MakeDir(Out("")); !s.ok()) return s;
     for (const char* dir :
-         {"", "logs", "config", "ports", "probes", "metrics", "controller"}) {
+         {"logs", "config", "ports", "probes", "metrics", "controller"}) {
+      // Emptied first: in an OUT used before, topologyd would resume from
+      // the old state and the logs, appended to, would mix both runs.
+      std::error_code ignored;
+      std::filesystem::remove_all(Out(dir), ignored);
       if (absl::Status s = MakeDir(Out(dir)); !s.ok()) return s;
     }
     absl::StatusOr<ProcessLayout> layout = LayOutProcesses(
