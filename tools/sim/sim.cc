@@ -116,12 +116,14 @@ class Simulation {
   // topologyd starts with.
   absl::Status Prepare() {
     if (absl::Status s = MakeDir(Out("")); !s.ok()) return s;
+    // In an OUT relay-sim wrote before (its topology.textproto there),
+    // topologyd would resume from the old state and the logs, appended to,
+    // would mix both runs: its subdirectories are emptied first.
+    const bool used = std::filesystem::exists(Out("topology.textproto"));
     for (const char* dir :
          {"logs", "config", "ports", "probes", "metrics", "controller"}) {
-      // Emptied first: in an OUT used before, topologyd would resume from
-      // the old state and the logs, appended to, would mix both runs.
       std::error_code ignored;
-      std::filesystem::remove_all(Out(dir), ignored);
+      if (used) std::filesystem::remove_all(Out(dir), ignored);
       if (absl::Status s = MakeDir(Out(dir)); !s.ok()) return s;
     }
     absl::StatusOr<ProcessLayout> layout = LayOutProcesses(
