@@ -62,7 +62,7 @@ bool ParentSelector::SetParents(std::vector<Parent> parents, absl::Time now) {
   // Make-before-break: keep hearing a live old parent until the new one
   // sends media.
   if (heard_since_switch_ && now - last_heard_ < policy_.timeout) {
-    leaving_ = Leaving{*std::move(previous), now + policy_.switch_overlap};
+    leaving_ = Leaving{*std::move(previous), now + policy_.switch_overlap, now};
   }
   ++switches_;
   Use(preferred, now);
@@ -122,17 +122,20 @@ bool ParentSelector::OnParentApp(const rtp::AppView& app,
     return false;
   }
   ++releases_accepted_;
-  const size_t next = Next(now);
-  if (next == index_) return true;  // nowhere else to go
-  leaving_ = Leaving{*parent, now + policy_.switch_overlap};
+  // Only to a parent that has not failed lately; otherwise stay while the
+  // releasing one still serves us.
+  const std::optional<size_t> next = NextAvailable(now);
+  if (!next.has_value()) return true;
+  leaving_ = Leaving{*parent, now + policy_.switch_overlap, now};
   ++switches_;
-  Use(next, now);
+  Use(*next, now);
   return true;
 }
 
 ParentSelector::Actions ParentSelector::OnTick(absl::Time now) {
   Actions actions;
-  if (leaving_.has_value() && now >= leaving_->until) {
+  if (leaving_.has_value() && now >= leaving_->until &&
+      now - leaving_->last_heard >= policy_.timeout) {
     if (!leaving_->parent.key.empty()) {
       actions.release = std::move(leaving_->parent);
     }
@@ -233,13 +236,19 @@ bool ParentSelector::HeldDown(const relay::Endpoint& address,
 }
 
 size_t ParentSelector::Next(absl::Time now) const {
+  if (std::optional<size_t> next = NextAvailable(now)) return *next;
+  // Every other parent failed recently: try them in turn anyway.
+  const size_t n = parents_.size();
+  return n > 1 ? (index_ + 1) % n : index_;
+}
+
+std::optional<size_t> ParentSelector::NextAvailable(absl::Time now) const {
   const size_t n = parents_.size();
   for (size_t k = 1; k < n; ++k) {
     const size_t i = (index_ + k) % n;
     if (!HeldDown(parents_[i].address, now)) return i;
   }
-  // Every other parent failed recently: try them in turn anyway.
-  return n > 1 ? (index_ + 1) % n : index_;
+  return std::nullopt;
 }
 
 size_t ParentSelector::Preferred(absl::Time now) const {

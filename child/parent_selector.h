@@ -86,6 +86,12 @@ class ParentSelector {
   bool IsActive(const relay::Endpoint& from) const;
   // A parent being left make-before-break still feeds the child.
   bool IsLeaving(const relay::Endpoint& from) const;
+  // The parent being left sent something: it is kept past the overlap
+  // while it still feeds us and the new one has not (it stops by itself when
+  // its grace for us ends).
+  void OnLeavingHeard(absl::Time now) {
+    if (leaving_.has_value()) leaving_->last_heard = now;
+  }
   bool IsListed(const relay::Endpoint& from) const;
 
   struct Heard {
@@ -145,6 +151,8 @@ class ParentSelector {
   absl::Time KeepaliveDue() const;
   bool HeldDown(const relay::Endpoint& address, absl::Time now) const;
   size_t Next(absl::Time now) const;
+  // The next parent not held down, if any other is.
+  std::optional<size_t> NextAvailable(absl::Time now) const;
   size_t Preferred(absl::Time now) const;
 
   ParentPolicy policy_;
@@ -157,6 +165,7 @@ class ParentSelector {
   struct Leaving {
     Parent parent;
     absl::Time until;
+    absl::Time last_heard;
   };
   std::optional<Leaving> leaving_;
   // When each parent was left for silence (hold-down).

@@ -216,6 +216,43 @@ TEST(ParentSelectorTest, SignedReleaseMovesMakeBeforeBreak) {
   EXPECT_EQ(heard.release->id, "d1");
 }
 
+// A drained relay keeps serving a released site for its grace, but the
+// site's standby may not be the parent the controller chose (it may be held
+// down, or refuse the site): the site keeps the old parent's media until a
+// new parent feeds it, and goes back to the old one when the new one never
+// answers.
+TEST(ParentSelectorTest, ReleasedChildKeepsAFeedingParentUntilANewOneFeedsIt) {
+  ParentSelector s(Policy(), At(0));
+  s.SetParents({kPrimary, kStandby}, At(0));
+  s.OnActiveHeard(true, At(0));
+  ASSERT_TRUE(Offer(
+      s, SignedApp(rtp::ActivationKind::kDeactivate, "d1", "key-1", At(10), 1),
+      At(10)));
+  ASSERT_TRUE(s.IsActive(kStandby.address));
+  // The standby never answers; the primary still feeds us past the overlap.
+  for (int ms = 10; ms < 1010; ms += 5) {
+    s.OnLeavingHeard(At(ms));
+    const ParentSelector::Actions a = s.OnTick(At(ms));
+    EXPECT_FALSE(a.release.has_value()) << ms;
+  }
+  EXPECT_TRUE(s.IsLeaving(kPrimary.address));
+  // The standby had the whole overlap: the site goes back to the primary,
+  // which has fed it all along (no gap), and holds the standby down.
+  s.OnLeavingHeard(At(1010));
+  s.OnTick(At(1010));
+  EXPECT_TRUE(s.IsActive(kPrimary.address));
+  EXPECT_EQ(s.leaving(), nullptr);
+  EXPECT_EQ(s.failovers(), 1u);
+  // A second release now has nowhere better to go: the site stays.
+  s.OnActiveHeard(true, At(1020));
+  EXPECT_TRUE(Offer(
+      s,
+      SignedApp(rtp::ActivationKind::kDeactivate, "d1", "key-1", At(1100), 2),
+      At(1100)));
+  EXPECT_TRUE(s.IsActive(kPrimary.address));
+  EXPECT_EQ(s.switches(), 1u);
+}
+
 TEST(ParentSelectorTest, ForgedReflectedOrReplayedReleasesAreRefused) {
   ParentSelector s(Policy(), At(0));
   s.SetParents({kPrimary, kStandby}, At(0));

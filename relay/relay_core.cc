@@ -288,7 +288,9 @@ void RelayCore::OnDatagram(const Endpoint& from, const PacketRef& packet) {
 void RelayCore::OnRtp(const Endpoint& from, const PacketRef& packet) {
   const bool from_active_parent = parents_.IsActive(from);
   // A parent left make-before-break still feeds us until the new one does.
-  const bool from_parent = from_active_parent || parents_.IsLeaving(from);
+  const bool from_leaving_parent = parents_.IsLeaving(from);
+  if (from_leaving_parent) parents_.OnLeavingHeard(now_);
+  const bool from_parent = from_active_parent || from_leaving_parent;
   Child* child = from_parent ? nullptr : FindActiveChild(from);
   if (!from_parent && child == nullptr) {
     Drop(kRelay, "unknown_source");
@@ -408,7 +410,10 @@ void RelayCore::OnRtcp(const Endpoint& from, const PacketRef& packet) {
   }
   ++counters_.rtcp_in;
   // The new parent's SRs and NACKs take over from a leaving one's.
-  if (parents_.IsLeaving(from)) return;
+  if (parents_.IsLeaving(from)) {
+    parents_.OnLeavingHeard(now_);
+    return;
+  }
   if (from_parent) OnParentHeard(/*media=*/false);
   if (child != nullptr) child->last_heard = now_;
   if (!from_parent && child == nullptr) {

@@ -97,7 +97,9 @@ bool Site::OnDatagram(const relay::Endpoint& from,
     if (heard.release.has_value()) {
       SendReport(*heard.release, rtp::ActivationKind::kDeactivate, now);
     }
-  } else if (!parents_.IsLeaving(from) && parents_.IsListed(from)) {
+  } else if (parents_.IsLeaving(from)) {
+    parents_.OnLeavingHeard(now);
+  } else if (parents_.IsListed(from)) {
     // A parent left for silence may still send for a while; one left
     // make-before-break feeds us until the new one does.
     ++counters_.stale_parent_packets;
