@@ -14,6 +14,7 @@
 #include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "base/files.h"
 
 namespace cascade {
 namespace {
@@ -82,6 +83,17 @@ std::vector<char*> ParseFlags(int argc, char** argv, absl::string_view usage) {
   absl::SetProgramUsageMessage(usage);
   AcceptDashedFlagNames(argc, argv);
   return absl::ParseCommandLine(argc, argv);
+}
+
+bool ReadFlagFile(absl::string_view flag, const std::string& path,
+                  std::string* out, std::string* error) {
+  absl::StatusOr<std::string> data = ReadFile(path);
+  if (!data.ok()) {
+    *error = absl::StrCat(flag, ": ", data.status().message());
+    return false;
+  }
+  *out = *std::move(data);
+  return true;
 }
 
 }  // namespace cascade

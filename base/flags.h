@@ -2,6 +2,7 @@
 #ifndef CASCADE_BASE_FLAGS_H_
 #define CASCADE_BASE_FLAGS_H_
 
+#include <string>
 #include <vector>
 
 #include "absl/strings/string_view.h"
@@ -18,6 +19,12 @@ void AcceptDashedFlagNames(int argc, char** argv);
 // defines (absl's own flags left out), then absl's parser. Returns the
 // positional arguments, argv[0] first.
 std::vector<char*> ParseFlags(int argc, char** argv, absl::string_view usage);
+
+// The whole file a flag names (a key, a certificate, a token) into *out.
+// False, with *error a line naming the flag, the path and the reason, when
+// it cannot be read.
+bool ReadFlagFile(absl::string_view flag, const std::string& path,
+                  std::string* out, std::string* error);
 
 }  // namespace cascade
 

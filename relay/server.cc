@@ -6,11 +6,11 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <fstream>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "base/files.h"
 #include "relay/metrics_text.h"
 
 namespace cascade::relay {
@@ -21,21 +21,6 @@ constexpr absl::Duration kMetricsTimeout = absl::Seconds(2);
 template <typename T>
 RelayServer* ServerOf(T* handle) {
   return static_cast<RelayServer*>(handle->data);
-}
-
-absl::Status WriteAtomically(const std::string& path,
-                             const std::string& content) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp);
-    out << content;
-    if (!out) return absl::InternalError(absl::StrCat(tmp, ": cannot write"));
-  }
-  // Atomic: a reader never sees half a file.
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    return absl::InternalError(absl::StrCat(path, ": cannot rename"));
-  }
-  return absl::OkStatus();
 }
 
 }  // namespace
@@ -142,7 +127,8 @@ absl::Status RelayServer::WritePortFile() const {
     }
   }
   absl::StrAppend(&content, "metrics=", metrics_port_, "\n");
-  return WriteAtomically(options_.port_file, content);
+  // A reader never sees half a file.
+  return WriteFileAtomically(options_.port_file, content);
 }
 
 RelayServer::~RelayServer() {

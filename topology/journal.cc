@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "base/files.h"
 #include "topology/crc32c.h"
 
 namespace cascade::topology {
@@ -23,11 +24,6 @@ constexpr size_t kHeaderSize = 8;
 // Larger than any sane state (100k nodes is a few tens of MB); a length
 // beyond it is corruption, not a record.
 constexpr uint32_t kMaxRecordSize = 256u << 20;
-
-absl::Status ErrnoStatus(absl::string_view what, const std::string& path) {
-  return absl::InternalError(
-      absl::StrCat(what, " ", path, ": ", std::strerror(errno)));
-}
 
 void PutLittleEndian32(uint32_t value, char* out) {
   for (int i = 0; i < 4; ++i) out[i] = static_cast<char>(value >> (8 * i));
@@ -45,67 +41,12 @@ uint32_t GetLittleEndian32(const char* in) {
 // Reads the whole file; a missing file reads as empty.
 absl::StatusOr<std::string> ReadWholeFile(const std::string& path,
                                           bool* exists) {
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    if (errno == ENOENT) {
-      *exists = false;
-      return std::string();
-    }
-    return ErrnoStatus("cannot open", path);
+  absl::StatusOr<std::string> data = ReadFile(path);
+  *exists = data.ok();
+  if (data.status().code() == absl::StatusCode::kNotFound) {
+    return std::string();
   }
-  *exists = true;
-  std::string data;
-  char buffer[1 << 16];
-  while (true) {
-    ssize_t n = read(fd, buffer, sizeof(buffer));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      absl::Status status = ErrnoStatus("cannot read", path);
-      close(fd);
-      return status;
-    }
-    if (n == 0) break;
-    data.append(buffer, static_cast<size_t>(n));
-  }
-  close(fd);
   return data;
-}
-
-absl::Status WriteAll(int fd, absl::string_view data, const std::string& path) {
-  while (!data.empty()) {
-    ssize_t n = write(fd, data.data(), data.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return ErrnoStatus("cannot write", path);
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return absl::OkStatus();
-}
-
-absl::Status SyncDirectory(const std::string& dir) {
-  int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return ErrnoStatus("cannot open directory", dir);
-  int rc = fsync(fd);
-  close(fd);
-  if (rc != 0) return ErrnoStatus("cannot sync directory", dir);
-  return absl::OkStatus();
-}
-
-// Writes `data` to `path` so that a crash leaves either the old or the new
-// file, never a mix.
-absl::Status WriteFileAtomically(const std::string& dir,
-                                 const std::string& path,
-                                 absl::string_view data) {
-  std::string temp = path + ".tmp";
-  int fd = open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return ErrnoStatus("cannot create", temp);
-  absl::Status status = WriteAll(fd, data, temp);
-  if (status.ok() && fsync(fd) != 0) status = ErrnoStatus("cannot sync", temp);
-  close(fd);
-  if (!status.ok()) return status;
-  if (rename(temp.c_str(), path.c_str()) != 0) {
-    return ErrnoStatus("cannot rename to", path);
-  }
-  return SyncDirectory(dir);
 }
 
 // One record parsed from `data` at `offset`, or the reason there is none.
@@ -241,7 +182,7 @@ absl::StatusOr<RecoveredState> JournalStore::Recover() {
     std::string aside = absl::StrCat(JournalPath(), ".discarded.",
                                      absl::ToUnixSeconds(absl::Now()));
     absl::Status status = WriteFileAtomically(
-        dir_, aside, absl::string_view(*journal).substr(offset));
+        aside, absl::string_view(*journal).substr(offset), 0600);
     if (!status.ok()) return status;
     if (truncate(JournalPath().c_str(), static_cast<off_t>(offset)) != 0) {
       return ErrnoStatus("cannot truncate", JournalPath());
@@ -289,10 +230,10 @@ absl::Status JournalStore::Append(const Change& change) {
 
 absl::Status JournalStore::WriteSnapshot(const ControllerState& state) {
   absl::Status status = WriteFileAtomically(
-      dir_, SnapshotPath(), FrameRecord(state.SerializeAsString()));
+      SnapshotPath(), FrameRecord(state.SerializeAsString()), 0600);
   if (!status.ok()) return status;
   // The snapshot holds everything: restart the journal empty.
-  status = WriteFileAtomically(dir_, JournalPath(), "");
+  status = WriteFileAtomically(JournalPath(), "", 0600);
   if (!status.ok()) return status;
   size_ = 0;
   records_ = 0;

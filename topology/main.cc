@@ -11,9 +11,7 @@
 
 #include <atomic>
 #include <cstdio>
-#include <fstream>
 #include <iostream>
-#include <sstream>
 #include <thread>
 
 #include "absl/flags/flag.h"
@@ -24,6 +22,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "base/clock.h"
+#include "base/files.h"
 #include "base/flags.h"
 #include "topology/controller.h"
 #include "topology/etcd/etcd_client.h"
@@ -96,15 +95,6 @@ constexpr int kExitNotLeader = 3;
 int Usage(const std::string& message) {
   std::cerr << "topologyd: " << message << "\n";
   return kExitUsage;
-}
-
-bool ReadFile(const std::string& path, std::string* out) {
-  std::ifstream in(path);
-  if (!in) return false;
-  std::stringstream data;
-  data << in.rdbuf();
-  *out = data.str();
-  return true;
 }
 
 // What ends the serving: a signal, or (with etcd) the term ending. Also the
@@ -253,10 +243,10 @@ int SeedTopology(Controller* controller, const std::string& where) {
 bool WritePortFile(int port) {
   const std::string port_file = absl::GetFlag(FLAGS_port_file);
   if (port_file.empty()) return true;
-  std::string temp = port_file + ".tmp";
-  std::ofstream(temp) << port << "\n";
-  if (std::rename(temp.c_str(), port_file.c_str()) != 0) {
-    std::cerr << "topologyd: --port-file: cannot write " << port_file << "\n";
+  if (absl::Status written =
+          WriteFileAtomically(port_file, absl::StrCat(port, "\n"));
+      !written.ok()) {
+    std::cerr << "topologyd: --port-file: " << written.message() << "\n";
     return false;
   }
   return true;
@@ -495,10 +485,12 @@ int Run() {
   options.snapshot_every = absl::GetFlag(FLAGS_snapshot_every);
 
   ServiceOptions service_options;
+  std::string error;
   const std::string token_file = absl::GetFlag(FLAGS_admin_token_file);
   if (!token_file.empty()) {
-    if (!ReadFile(token_file, &service_options.admin_token)) {
-      return Usage("--admin-token-file: cannot read " + token_file);
+    if (!ReadFlagFile("--admin-token-file", token_file,
+                      &service_options.admin_token, &error)) {
+      return Usage(error);
     }
     service_options.admin_token =
         std::string(absl::StripAsciiWhitespace(service_options.admin_token));
@@ -521,16 +513,15 @@ int Run() {
   if (!cert_file.empty()) {
     grpc::SslServerCredentialsOptions ssl;
     grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
-    if (!ReadFile(cert_file, &pair.cert_chain)) {
-      return Usage("--tls-cert: cannot read " + cert_file);
-    }
-    if (!ReadFile(key_file, &pair.private_key)) {
-      return Usage("--tls-key: cannot read " + key_file);
+    if (!ReadFlagFile("--tls-cert", cert_file, &pair.cert_chain, &error) ||
+        !ReadFlagFile("--tls-key", key_file, &pair.private_key, &error)) {
+      return Usage(error);
     }
     ssl.pem_key_cert_pairs.push_back(pair);
     if (!ca_file.empty()) {
-      if (!ReadFile(ca_file, &ssl.pem_root_certs)) {
-        return Usage("--tls-client-ca: cannot read " + ca_file);
+      if (!ReadFlagFile("--tls-client-ca", ca_file, &ssl.pem_root_certs,
+                        &error)) {
+        return Usage(error);
       }
       ssl.client_certificate_request =
           GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;

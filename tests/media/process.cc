@@ -8,13 +8,12 @@
 #include <unistd.h>
 
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "base/files.h"
 #include "tests/common/wait.h"
 
 namespace cascade {
@@ -85,10 +84,8 @@ CommandResult RunToCompletion(const std::vector<std::string>& argv,
 }
 
 std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream contents;
-  contents << in.rdbuf();
-  return contents.str();
+  // Missing or unreadable reads as empty: the caller waits or reports.
+  return cascade::ReadFile(path).value_or("");
 }
 
 std::string WaitForFile(const std::string& path, absl::Duration timeout) {

@@ -4,9 +4,7 @@
 #include <signal.h>
 #include <sys/resource.h>
 
-#include <fstream>
 #include <iostream>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -16,6 +14,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "base/files.h"
 #include "base/flags.h"
 #include "tools/probe/config.h"
 #include "tools/probe/probe.h"
@@ -194,11 +193,12 @@ std::string Text(const char* what, absl::Duration elapsed, const Totals& t) {
 
 // The whole file named by --`flag`.
 std::string ReadFlagFile(const std::string& flag, const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream contents;
-  contents << in.rdbuf();
-  if (!in) BadFlag(flag, "cannot read " + path);
-  return contents.str();
+  std::string contents, error;
+  if (!cascade::ReadFlagFile("--" + flag, path, &contents, &error)) {
+    std::cerr << "relay-probe: " << error << "\n";
+    std::exit(2);
+  }
+  return contents;
 }
 
 std::vector<SiteOptions> SitesFromFile(const std::string& path,
@@ -420,17 +420,15 @@ int main(int argc, char** argv) {
   }
   (*probe)->set_idle_exit(absl::Seconds(idle_exit));
   if (!absl::GetFlag(FLAGS_port_file).empty()) {
-    // Written whole under a temporary name, then renamed, so a reader that
-    // sees the file sees every port.
-    const std::string path = absl::GetFlag(FLAGS_port_file);
-    {
-      std::ofstream out(path + ".tmp", std::ios::trunc);
-      for (const auto& site : (*probe)->sites()) {
-        out << site->local().ToString() << "\n";
-      }
+    // Written whole, so a reader that sees the file sees every port.
+    std::string ports;
+    for (const auto& site : (*probe)->sites()) {
+      absl::StrAppend(&ports, site->local().ToString(), "\n");
     }
-    if (std::rename((path + ".tmp").c_str(), path.c_str()) != 0) {
-      std::cerr << "relay-probe: cannot write " << path << "\n";
+    if (absl::Status written =
+            cascade::WriteFileAtomically(absl::GetFlag(FLAGS_port_file), ports);
+        !written.ok()) {
+      std::cerr << "relay-probe: --port-file: " << written.message() << "\n";
       return 1;
     }
   }

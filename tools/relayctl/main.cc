@@ -1,9 +1,7 @@
 // relayctl: the operator's and scripts' CLI over topologyd's Admin API.
 // Exit codes: 0 done, 1 failed, 2 usage, 3 not found, 4 refused, 5 timed
 // out (drain waiting for the node to empty).
-#include <fstream>
 #include <iostream>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -40,15 +38,6 @@ ABSL_FLAG(int, count, 0, "events: stop after this many (0: follow)");
 namespace {
 
 using cascade::relayctl::kExitUsage;
-
-bool ReadFile(const std::string& path, std::string* out) {
-  std::ifstream in(path);
-  if (!in) return false;
-  std::stringstream data;
-  data << in.rdbuf();
-  *out = data.str();
-  return true;
-}
 
 int UsageError(const std::string& message) {
   std::cerr << "relayctl: " << message << "\n";
@@ -98,10 +87,12 @@ int main(int argc, char** argv) {
   options.policy = absl::GetFlag(FLAGS_policy);
   options.count = absl::GetFlag(FLAGS_count);
   if (options.count < 0) return UsageError("--count must not be negative");
+  std::string error;
   const std::string token_file = absl::GetFlag(FLAGS_admin_token_file);
   if (!token_file.empty()) {
-    if (!ReadFile(token_file, &options.admin_token)) {
-      return UsageError("--admin-token-file: cannot read " + token_file);
+    if (!cascade::ReadFlagFile("--admin-token-file", token_file,
+                               &options.admin_token, &error)) {
+      return UsageError(error);
     }
     options.admin_token =
         std::string(absl::StripAsciiWhitespace(options.admin_token));
@@ -117,13 +108,13 @@ int main(int argc, char** argv) {
   }
   if (!ca.empty()) {
     grpc::SslCredentialsOptions ssl;
-    if (!ReadFile(ca, &ssl.pem_root_certs)) {
-      return UsageError("--tls-ca: cannot read " + ca);
-    }
-    if (!cert.empty() && (!ReadFile(cert, &ssl.pem_cert_chain) ||
-                          !ReadFile(key, &ssl.pem_private_key))) {
-      return UsageError("--tls-cert/--tls-key: cannot read " + cert + " or " +
-                        key);
+    if (!cascade::ReadFlagFile("--tls-ca", ca, &ssl.pem_root_certs, &error) ||
+        (!cert.empty() &&
+         (!cascade::ReadFlagFile("--tls-cert", cert, &ssl.pem_cert_chain,
+                                 &error) ||
+          !cascade::ReadFlagFile("--tls-key", key, &ssl.pem_private_key,
+                                 &error)))) {
+      return UsageError(error);
     }
     options.credentials = grpc::SslCredentials(ssl);
   }

@@ -4,11 +4,11 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <fstream>
 #include <random>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "base/files.h"
 #include "relay/rtp/demux.h"
 #include "relay/rtp/rtcp.h"
 #include "relay/rtp/rtp.h"
@@ -433,21 +433,8 @@ absl::Status Source::WriteSdp() {
                                                    : audio_stream_->dest.port;
     sdp.audio_ssrc = audio_ssrc_;
   }
-  // Written whole under a temporary name, then renamed: a reader never
-  // sees half a file.
-  const std::string temporary = options_.sdp_path + ".tmp";
-  {
-    std::ofstream out(temporary, std::ios::trunc);
-    out << media::WriteSdp(sdp);
-    if (!out.good()) {
-      return absl::UnavailableError(absl::StrCat("cannot write ", temporary));
-    }
-  }
-  if (std::rename(temporary.c_str(), options_.sdp_path.c_str()) != 0) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot rename ", temporary, " to ", options_.sdp_path));
-  }
-  return absl::OkStatus();
+  // A reader never sees half a file.
+  return WriteFileAtomically(options_.sdp_path, media::WriteSdp(sdp));
 }
 
 }  // namespace source
