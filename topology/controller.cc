@@ -261,6 +261,17 @@ const std::string& Controller::LinkKeyLocked(int child, int parent) {
   return it->second;
 }
 
+// Whether a restarted controller waits for this node's first report before
+// it sends assignments. Sites are leaves: nobody's parents depend on them,
+// and a site without a controller link (a browser, a hardware decoder that
+// activates) never reports, so waiting for sites made every restart learn
+// for its whole period.
+namespace {
+bool SettlesLearning(const Node& node) {
+  return node.tier() != cascade::v1::TIER_SITE;
+}
+}  // namespace
+
 void Controller::RebuildLayoutLocked() {
   const auto& nodes = state_.topology().nodes();
   const int n = nodes.size();
@@ -281,7 +292,9 @@ void Controller::RebuildLayoutLocked() {
     if (live.expected_since == absl::InfinitePast()) {
       live.expected_since = now;
     }
-    if (live.last_report == absl::InfinitePast()) ++unheard_;
+    if (live.last_report == absl::InfinitePast() && SettlesLearning(node)) {
+      ++unheard_;
+    }
   }
 
   // The last plan in the new indices: a parent that is gone is dropped from
@@ -632,9 +645,10 @@ absl::Status Controller::RenewLocked(const std::string& node_id) {
   }
   Live& live = live_[node_id];
   const absl::Time now = clock_->Now();
-  // Counted once per node expected to report (see RebuildLayoutLocked).
-  if (live.last_report == absl::InfinitePast() &&
-      !state_.topology().nodes(it->second).plain_endpoint() && unheard_ > 0) {
+  // Counted once per node learning waits for (see RebuildLayoutLocked).
+  const Node& node = state_.topology().nodes(it->second);
+  if (live.last_report == absl::InfinitePast() && !node.plain_endpoint() &&
+      SettlesLearning(node) && unheard_ > 0) {
     --unheard_;
   }
   live.last_report = now;

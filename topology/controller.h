@@ -38,9 +38,9 @@ struct ControllerOptions {
   absl::Duration reintegrate_after = absl::Seconds(5);
   absl::Duration reintegrate_max = absl::Seconds(60);
   // After a restart: how long to learn before sending assignments, unless
-  // every node that reports has reported sooner. Longer than the relays'
-  // reconnect backoff (the relay client's is at most 5 s), so live relays
-  // are heard before anything is decided; never shorter than a lease.
+  // every relay (every node but the sites) has reported sooner. Longer than the
+  // relays' reconnect backoff (the relay client's is at most 5 s), so live
+  // relays are heard before anything is decided; never shorter than a lease.
   absl::Duration restart_learning = absl::Seconds(10);
   // Journal records between snapshots.
   uint64_t snapshot_every = 1000;
