@@ -62,14 +62,14 @@ SimReport Report(const Figures& figures) {
   return report;
 }
 
-const SimFigure& Named(const std::vector<SimFigure>& figures,
-                       const std::string& name) {
+// A copy: callers pass temporaries (HeadlineFigures(...)).
+SimFigure Named(const std::vector<SimFigure>& figures,
+                const std::string& name) {
   for (const SimFigure& figure : figures) {
     if (figure.name() == name) return figure;
   }
-  static const SimFigure kNone;
   ADD_FAILURE() << "no figure " << name;
-  return kNone;
+  return SimFigure();
 }
 
 SimRunOutcome Completed(int run, const Figures& figures) {
@@ -145,7 +145,7 @@ TEST(HeadlineFiguresTest, UpstreamBeforeTheCallOrMissingIsNotMet) {
       Named(HeadlineFigures(Report(early)), "upstream_first_packet_ms").met());
   SimReport report = Report(Figures());
   report.mutable_upstream(1)->set_packets_received(0);
-  const SimFigure& missing =
+  const SimFigure missing =
       Named(HeadlineFigures(report), "upstream_first_packet_ms");
   EXPECT_FALSE(missing.measured());
   EXPECT_FALSE(missing.met());
@@ -196,7 +196,8 @@ TEST(SpreadTest, EvenNumberOfRunsTakesTheMeanOfTheMiddleTwo) {
     figures.kill_gap_ms = gap;
     runs.push_back(Completed(++run, figures));
   }
-  const auto& kill = Figure(Spread(runs), "kill_gap_ms");
+  const cascade::v1::SimSpread spread = Spread(runs);
+  const auto& kill = Figure(spread, "kill_gap_ms");
   EXPECT_EQ(kill.runs_measured(), 4u);
   EXPECT_DOUBLE_EQ(kill.min(), 300);
   EXPECT_DOUBLE_EQ(kill.median(), 340);
