@@ -150,7 +150,6 @@ class Site {
 
   bool OnRtp(const relay::Endpoint& from, absl::Span<const uint8_t> data,
              absl::Time now);
-  bool IsParent(const relay::Endpoint& address) const;
   void OnRtcp(const relay::Endpoint& from, absl::Span<const uint8_t> data,
               absl::Time now);
   void DecodeFrames(Stream& stream, absl::Time now);
