@@ -128,7 +128,6 @@ class ParentSelector {
   const Parent* active() const;
   const Parent* leaving() const;
   size_t active_index() const { return index_; }
-  const std::vector<Parent>& parents() const { return parents_; }
   bool heard_since_switch() const { return heard_since_switch_; }
   // Whether NACKs are worth sending: the active parent has answered since
   // it was chosen and is not falling silent. Requests to a silent parent,
@@ -144,7 +143,6 @@ class ParentSelector {
 
  private:
   void Use(size_t index, absl::Time now);
-  void LeaveActive(absl::Time now);
   void FailOver(absl::Time now, Actions* actions);
   bool ActivationDue(absl::Time now) const;
   absl::Duration Timeout() const;
