@@ -3,18 +3,9 @@
 #include <algorithm>
 #include <utility>
 
-#include "absl/types/span.h"
 #include "base/clock.h"
 
 namespace cascade::child {
-namespace {
-
-absl::Span<const uint8_t> KeyBytes(const std::string& key) {
-  return absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(key.data()),
-                             key.size());
-}
-
-}  // namespace
 
 ParentSelector::ParentSelector(const ParentPolicy& policy, absl::Time now)
     : policy_(policy), last_heard_(now) {}
@@ -105,7 +96,7 @@ bool ParentSelector::OnParentApp(const rtp::AppView& app,
     return false;
   }
   rtp::ActivationRequest request;
-  if (rtp::VerifyActivation(app, KeyBytes(parent->key), &request) !=
+  if (rtp::VerifyActivation(app, rtp::KeyBytes(parent->key), &request) !=
           rtp::ActivationResult::kOk ||
       request.kind != rtp::ActivationKind::kDeactivate) {
     return false;

@@ -11,7 +11,6 @@
 #include "control/node_id.h"
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
-#include "relay/rtp/activation.h"
 
 namespace cascade::relay {
 namespace {

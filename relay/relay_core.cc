@@ -36,11 +36,6 @@ absl::string_view DirectionName(Direction d) {
   return d == Direction::kDown ? "down" : "up";
 }
 
-absl::Span<const uint8_t> KeyBytes(const std::string& key) {
-  return absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(key.data()),
-                             key.size());
-}
-
 child::ParentPolicy ParentPolicyFor(const RelayOptions& o) {
   child::ParentPolicy policy;
   policy.timeout = o.parent_timeout;
@@ -456,7 +451,7 @@ void RelayCore::HandleActivation(const Endpoint& from,
     return;
   }
   const rtp::ActivationResult verified =
-      rtp::VerifyActivation(app, KeyBytes(child.options.key), &request);
+      rtp::VerifyActivation(app, rtp::KeyBytes(child.options.key), &request);
   if (verified != rtp::ActivationResult::kOk) {
     Drop(kActivation, rtp::ErrorName(verified));
     return;
@@ -713,8 +708,8 @@ void RelayCore::SendSigned(const Endpoint& to, const std::string& key,
     request.node_id = options_.node_id;
     request.timestamp_ms = absl::ToUnixMillis(now_);
     request.nonce = ++nonce_counter_;
-    size +=
-        rtp::BuildActivation(request, KeyBytes(key), p.buffer().subspan(size));
+    size += rtp::BuildActivation(request, rtp::KeyBytes(key),
+                                 p.buffer().subspan(size));
   }
   p.set_size(size);
   SendTo(to, p, nullptr);

@@ -90,6 +90,12 @@ absl::string_view ErrorName(ActivationResult result);
 // caller can tell activation from other APP traffic before verifying.
 bool IsActivation(const AppView& app);
 
+// A link key held as a string (raw bytes), as the MAC functions take it.
+inline absl::Span<const uint8_t> KeyBytes(absl::string_view key) {
+  return absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(key.data()),
+                             key.size());
+}
+
 // Writes an activation packet signed with `key`; returns its size, or 0 when
 // the request is invalid (node id empty or too long) or does not fit.
 size_t BuildActivation(const ActivationRequest& request,

@@ -416,10 +416,7 @@ void Site::SendReport(const ParentLink& parent,
     request.timestamp_ms = absl::ToUnixMillis(now);
     request.nonce = rng_();
     const size_t signed_size = rtp::BuildActivation(
-        request,
-        absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(parent.key.data()),
-                            parent.key.size()),
-        out.subspan(size));
+        request, rtp::KeyBytes(parent.key), out.subspan(size));
     if (signed_size == 0) return;
     size += signed_size;
     ++counters_.activations_sent;
