@@ -878,6 +878,16 @@ int Controller::Tick() {
   return expired;
 }
 
+void Controller::Excuse(absl::Duration late) {
+  absl::MutexLock lock(&mu_);
+  const absl::Time now = clock_->Now();
+  for (auto& [id, live] : live_) {
+    live.last_report = std::min(live.last_report + late, now);
+    live.expected_since = std::min(live.expected_since + late, now);
+  }
+  LOG(WARNING) << "not run for " << late << ": every lease extended by as much";
+}
+
 cascade::v1::NodeView Controller::ViewLocked(int index) const {
   const Node& node = state_.topology().nodes(index);
   cascade::v1::NodeView view;

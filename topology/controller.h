@@ -115,6 +115,10 @@ class Controller {
   // if any, are durable: Tick does not wait for that), ends a restart's
   // learning period. Returns how many leases expired.
   int Tick();
+  // The controller did not run for `late` (stopped, descheduled): reports
+  // sent meanwhile wait unread, so that time is not the nodes' silence and
+  // every lease is extended by it.
+  void Excuse(absl::Duration late);
 
   // Admin views: never contain keys.
   absl::StatusOr<cascade::v1::NodeView> GetNode(const std::string& id) const;

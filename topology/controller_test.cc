@@ -417,6 +417,27 @@ TEST_F(ControllerTest, NodeNeverReportingIsDownAfterALease) {
   EXPECT_EQ(Parents("d1")[0], "p1");
 }
 
+// A leader that was stopped (SIGSTOP, a stalled VM) wakes up with every
+// lease past its timeout; the time it did not run is excused, so nobody is
+// marked down for it, and a node that stays silent afterwards still is.
+TEST_F(ControllerTest, TimeTheControllerDidNotRunIsNotTheNodesSilence) {
+  Start();
+  ApplyReference();
+  RegisterAll(kRelays);
+  clock_.Advance(absl::Seconds(4));
+  controller_->Excuse(absl::Seconds(4));
+  EXPECT_EQ(controller_->Tick(), 0);
+  EXPECT_EQ(controller_->GetNode("p1")->status(), cascade::v1::STATUS_UP);
+  EXPECT_EQ(Parents("d1")[0], "p1");
+  clock_.Advance(absl::Seconds(2));
+  ReportAllBut(controller_.get(), {"p1"});
+  EXPECT_EQ(controller_->Tick(), 0);
+  clock_.Advance(absl::Milliseconds(1100));
+  ReportAllBut(controller_.get(), {"p1"});
+  EXPECT_EQ(controller_->Tick(), 1);
+  EXPECT_EQ(controller_->GetNode("p1")->status(), cascade::v1::STATUS_DOWN);
+}
+
 TEST_F(ControllerTest, NodeBeyondAllCapacityIsOrphanedAndReported) {
   Start();
   ApplyReference();

@@ -183,14 +183,23 @@ class SignalWaiter {
   std::thread thread_;
 };
 
-// Expires leases every tenth of the lease timeout until destroyed.
+// Expires leases every tenth of the lease timeout until destroyed. A tick
+// a whole interval late means the process did not run (SIGSTOP, a stalled
+// VM): that time is excused first, so a leader that wakes up does not take
+// every relay for dead before it reads their reports (or learns that it no
+// longer leads).
 class LeaseTicker {
  public:
   LeaseTicker(Controller* controller, absl::Duration lease_timeout)
       : thread_([this, controller, lease_timeout] {
           const absl::Duration tick =
               std::max(lease_timeout / 10, absl::Milliseconds(10));
+          absl::Time last = absl::Now();
           while (!stop_.WaitForNotificationWithTimeout(tick)) {
+            const absl::Time now = absl::Now();
+            const absl::Duration late = now - last - tick;
+            if (late > tick) controller->Excuse(late);
+            last = now;
             controller->Tick();
           }
         }) {}
