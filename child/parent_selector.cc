@@ -18,6 +18,11 @@ const Parent* ParentSelector::leaving() const {
   return leaving_.has_value() ? &leaving_->parent : nullptr;
 }
 
+const Parent* ParentSelector::upstream_parent() const {
+  if (heard_since_switch_) return active();
+  return leaving();
+}
+
 bool ParentSelector::IsActive(const relay::Endpoint& from) const {
   const Parent* parent = active();
   return parent != nullptr && parent->address == from;

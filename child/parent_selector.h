@@ -127,6 +127,11 @@ class ParentSelector {
 
   const Parent* active() const;
   const Parent* leaving() const;
+  // Where the child's own stream goes: the active parent once it has
+  // answered (before that it drops what a child it does not serve yet
+  // sends); until then the parent being left, which still serves the child.
+  // Null while neither would take it.
+  const Parent* upstream_parent() const;
   size_t active_index() const { return index_; }
   bool heard_since_switch() const { return heard_since_switch_; }
   // Whether NACKs are worth sending: the active parent has answered since

@@ -208,12 +208,34 @@ TEST(ParentSelectorTest, SignedReleaseMovesMakeBeforeBreak) {
   EXPECT_TRUE(s.IsLeaving(kPrimary.address));
   EXPECT_EQ(s.failovers(), 0u);
   EXPECT_EQ(s.switches(), 1u);
+  // The child's own stream goes on through the old parent meanwhile.
+  ASSERT_NE(s.upstream_parent(), nullptr);
+  EXPECT_EQ(s.upstream_parent()->id, "d1");
   const auto actions = Tick(s, 100, 100);
   EXPECT_TRUE(actions[0].keepalive && actions[0].activate);
   // The new parent's media ends it; the old one is told.
   const ParentSelector::Heard heard = s.OnActiveHeard(true, At(130));
   ASSERT_TRUE(heard.release.has_value());
   EXPECT_EQ(heard.release->id, "d1");
+  ASSERT_NE(s.upstream_parent(), nullptr);
+  EXPECT_EQ(s.upstream_parent()->id, "d2");
+}
+
+// Until a parent answers, nobody would take the child's stream; after a
+// failover the new parent is the only one.
+TEST(ParentSelectorTest, UpstreamGoesOnlyToAParentThatTakesIt) {
+  ParentSelector s(Policy(), At(0));
+  s.SetParents({kPrimary, kStandby}, At(0));
+  EXPECT_EQ(s.upstream_parent(), nullptr);
+  s.OnActiveHeard(true, At(10));
+  ASSERT_NE(s.upstream_parent(), nullptr);
+  EXPECT_EQ(s.upstream_parent()->id, "d1");
+  Tick(s, 10, 400);  // silent: failed over to d2
+  ASSERT_TRUE(s.IsActive(kStandby.address));
+  EXPECT_EQ(s.upstream_parent(), nullptr);
+  s.OnActiveHeard(true, At(410));
+  ASSERT_NE(s.upstream_parent(), nullptr);
+  EXPECT_EQ(s.upstream_parent()->id, "d2");
 }
 
 // A drained relay keeps serving a released site for its grace, but the

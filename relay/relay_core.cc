@@ -67,6 +67,10 @@ struct RelayCore::Stream {
   KeyframeCache keyframes;
   child::NackScheduler nacks;
   absl::Time last_keyframe_request = absl::InfinitePast();
+  // A deselected stream flows on for the removed children's grace: a drain
+  // deselects it along the old path while the drained relay's site still
+  // sends through it, until its new parent answers.
+  absl::Time deselected_until = absl::InfinitePast();
   // Upstream: the child that sends it, for keyframe requests from above.
   std::optional<Endpoint> source;
   StreamCounters counters;
@@ -105,17 +109,6 @@ void RelayCore::Apply(const RelayOptions& options) {
   now_ = clock_->Now();
   options_ = options;
 
-  absl::flat_hash_map<uint32_t, std::unique_ptr<Stream>> streams;
-  for (const StreamOptions& s : options_.streams) {
-    auto it = streams_.find(s.ssrc);
-    if (it != streams_.end() && it->second->options.direction == s.direction) {
-      it->second->options = s;
-      streams[s.ssrc] = std::move(it->second);
-    } else {
-      streams[s.ssrc] = std::make_unique<Stream>(s, options_);
-    }
-  }
-  streams_ = std::move(streams);
 
   absl::flat_hash_map<std::string, std::unique_ptr<Child>> children;
   for (const ChildOptions& c : options_.children) {
@@ -157,6 +150,22 @@ void RelayCore::Apply(const RelayOptions& options) {
   }
   children_ = std::move(children);
   RebuildActiveList();
+
+  absl::flat_hash_map<uint32_t, std::unique_ptr<Stream>> streams;
+  for (const StreamOptions& s : options_.streams) {
+    auto it = streams_.find(s.ssrc);
+    if (it != streams_.end() && it->second->options.direction == s.direction) {
+      Stream& stream = *it->second;
+      if (stream.options.selected && !s.selected) {
+        stream.deselected_until = now_ + options_.removed_child_grace;
+      }
+      stream.options = s;
+      streams[s.ssrc] = std::move(it->second);
+    } else {
+      streams[s.ssrc] = std::make_unique<Stream>(s, options_);
+    }
+  }
+  streams_ = std::move(streams);
 
   const std::string previous =
       parents_.active() != nullptr ? parents_.active()->id : "";
@@ -310,7 +319,7 @@ void RelayCore::OnRtp(const Endpoint& from, const PacketRef& packet) {
   }
   if (from_active_parent) OnParentHeard(/*media=*/true);
   if (child != nullptr) child->last_heard = now_;
-  if (!down && !stream.options.selected) {
+  if (!down && !stream.options.selected && now_ >= stream.deselected_until) {
     Drop(kRelay, "not_selected");
     return;
   }
@@ -323,8 +332,8 @@ void RelayCore::OnRtp(const Endpoint& from, const PacketRef& packet) {
   stream.counters.bytes_in += packet.size();
   if (!down) {
     stream.source = from;
-    if (const Endpoint* parent = active_parent()) {
-      SendTo(*parent, packet, &stream);
+    if (const child::Parent* parent = parents_.upstream_parent()) {
+      SendTo(parent->address, packet, &stream);
     }
     return;
   }

@@ -406,6 +406,10 @@ TEST_F(RelayCoreTest, SignedDeactivationStopsAtOnce) {
 
 TEST_F(RelayCoreTest, UpstreamGoesToParentOnlyWhileSelected) {
   ActivateChild();
+  const std::vector<uint8_t> early = RtpPacket(kUp, 0, 0, kSlice);
+  Receive(kChild, early);
+  EXPECT_TRUE(out_.To(kParent).empty()) << "the parent has not answered";
+  Receive(kParent, RtpPacket(kVideo, 1, 0, kSlice));
   out_.sent.clear();
   const std::vector<uint8_t> up = RtpPacket(kUp, 1, 0, kSlice);
   Receive(kChild, up);
@@ -414,8 +418,15 @@ TEST_F(RelayCoreTest, UpstreamGoesToParentOnlyWhileSelected) {
   RelayOptions o = Options();
   o.streams[1].selected = false;
   core_.Apply(o);
-  out_.sent.clear();
+  // Through the grace of the children a drain removes at once, which may
+  // still send through us.
   Receive(kChild, RtpPacket(kUp, 2, 0, kSlice));
+  EXPECT_EQ(core_.drops("relay", "not_selected"), 0u);
+  Run(absl::Milliseconds(2000));
+  Receive(kParent, RtpPacket(kVideo, 2, 0, kSlice));
+  Receive(kChild, Activation("c1", kChildKey, NowMs(), ++nonce_));
+  out_.sent.clear();
+  Receive(kChild, RtpPacket(kUp, 3, 0, kSlice));
   EXPECT_TRUE(out_.To(kParent).empty());
   EXPECT_EQ(core_.drops("relay", "not_selected"), 1u);
   // A parent's NACK for the upstream stream is answered from the ring.
@@ -606,6 +617,27 @@ TEST_F(RelayCoreTest, RemovedChildIsServedThroughItsGraceOnly) {
   EXPECT_EQ(core_.ActiveChildren(), (std::vector<Endpoint>{kPush}));
   Receive(kChild, Activation("c1", kChildKey, NowMs(), ++nonce_));
   EXPECT_EQ(core_.drops("activation", "unknown_node"), 1u);
+}
+
+// A drain: the change removes the child and deselects its stream here. Its
+// stream flows on while the child is still served, since it goes on
+// sending through us until its new parent answers.
+TEST_F(RelayCoreTest, RemovedChildsStreamFlowsThroughItsGrace) {
+  ActivateChild();
+  Receive(kParent, RtpPacket(kVideo, 1, 0, kSlice));
+  RelayOptions o = Options();
+  o.children.pop_back();
+  o.streams[1].selected = false;
+  core_.Apply(o);
+  out_.sent.clear();
+  Receive(kChild, RtpPacket(kUp, 1, 0, kSlice));
+  EXPECT_EQ(out_.To(kParent).size(), 1u);
+  Run(absl::Milliseconds(1000));
+  Receive(kParent, RtpPacket(kVideo, 2, 0, kSlice));
+  out_.sent.clear();
+  Receive(kChild, RtpPacket(kUp, 2, 0, kSlice));
+  EXPECT_EQ(out_.To(kParent).size(), 1u);
+  EXPECT_EQ(core_.drops("relay", "not_selected"), 0u);
 }
 
 // Node ids of the signed deactivations among `sent` that verify under the

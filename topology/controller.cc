@@ -502,7 +502,10 @@ uint32_t Controller::RecomputeLocked() {
       (k == 0 ? active_children : standby_children)[parents[i][k]].push_back(i);
     }
   }
-  // Upstream selections along each selected site's active path.
+  // Upstream selections at every relay a selected site's stream may cross:
+  // its active path, and the standbys a failover takes it through before
+  // this controller hears of it. Only a relay's active children send to it,
+  // so a selection off the path carries nothing.
   std::vector<std::vector<cascade::v1::UpstreamSelection>> upstream(n);
   for (const std::string& site : state_.selected_sites()) {
     auto it = index_.find(site);
@@ -517,9 +520,18 @@ uint32_t Controller::RecomputeLocked() {
         }
       }
     }
-    int from = -1;
-    for (int at = it->second; at >= 0;
+    // (relay, the child it is reached from): the active path first.
+    std::vector<std::pair<int, int>> reached;
+    absl::flat_hash_set<int> seen;
+    for (int at = it->second, from = -1; at >= 0 && seen.insert(at).second;
          from = at, at = parents[at].empty() ? -1 : parents[at][0]) {
+      reached.emplace_back(at, from);
+    }
+    for (size_t k = 0; k < reached.size(); ++k) {
+      const auto [at, from] = reached[k];
+      for (int parent : parents[at]) {
+        if (seen.insert(parent).second) reached.emplace_back(parent, at);
+      }
       cascade::v1::UpstreamSelection& added =
           upstream[at].emplace_back(selection);
       if (from >= 0) added.set_from_child(nodes[from].id());

@@ -533,7 +533,9 @@ TEST_F(ControllerTest, AddMoveRemoveAndUpstreamSelection) {
   Change select;
   select.mutable_select()->set_site("s1");
   ASSERT_TRUE(controller_->Submit(select).ok());
-  for (const char* id : {"s1", "d1", "p1", "nat"}) {
+  // Its active path, s1 d1 p1 nat, and the standby a failover of p1 takes
+  // it through before the controller knows.
+  for (const char* id : {"s1", "d1", "p1", "nat", "p1-sb"}) {
     auto a = controller_->CurrentAssignment(id);
     ASSERT_EQ(a->upstream_size(), 1) << id;
     EXPECT_EQ(a->upstream(0).site(), "s1");
@@ -541,6 +543,10 @@ TEST_F(ControllerTest, AddMoveRemoveAndUpstreamSelection) {
   }
   EXPECT_EQ(controller_->CurrentAssignment("d1")->upstream(0).from_child(),
             "s1");
+  EXPECT_EQ(controller_->CurrentAssignment("p1")->upstream(0).from_child(),
+            "d1");
+  EXPECT_EQ(controller_->CurrentAssignment("p1-sb")->upstream(0).from_child(),
+            "d1");
   EXPECT_EQ(controller_->CurrentAssignment("p2")->upstream_size(), 0);
   Change release;
   release.mutable_release()->set_site("s1");

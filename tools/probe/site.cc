@@ -267,10 +267,9 @@ void Site::OnTick(absl::Time now) {
 }
 
 void Site::SendUpstream(absl::Time now) {
-  // Only to a parent that has answered: before that it takes the site for
-  // no child of its own and drops what it sends.
   if (options_.upstream_ssrc == 0) return;
-  if (!parents_.heard_since_switch()) {
+  const child::Parent* parent = parents_.upstream_parent();
+  if (parent == nullptr) {
     // The schedule starts afresh when the parent answers.
     next_upstream_ = absl::InfinitePast();
     return;
@@ -301,7 +300,7 @@ void Site::SendUpstream(absl::Time now) {
     const size_t written =
         rtp::WriteRtpPacket(header, absl::MakeConstSpan(payload, payload_size),
                             absl::MakeSpan(packet));
-    if (written > 0 && socket_.SendTo(active_parent()->address,
+    if (written > 0 && socket_.SendTo(parent->address,
                                       absl::MakeConstSpan(packet, written))) {
       ++counters_.upstream_sent;
     }
