@@ -70,6 +70,7 @@ absl::StatusOr<RelayConfig> AssignmentToConfig(const Assignment& assignment,
       cascade::v1::RelayChild* child = config.add_children();
       child->set_id(c.id());
       child->set_static_push(c.plain_endpoint());
+      child->set_standby(!active);
       // Activated children are authenticated by their link key; the address
       // they activate from is what counts, not the configured one.
       if (c.plain_endpoint()) child->set_address(c.media_address());

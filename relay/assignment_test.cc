@@ -95,12 +95,14 @@ TEST(AssignmentTest, TranslatesEveryPart) {
   EXPECT_EQ(o->children[0].key, "s1s1s1s1s1s1s1s1");
   EXPECT_FALSE(o->children[0].static_push);
   EXPECT_FALSE(o->children[0].address.has_value());
+  EXPECT_FALSE(o->children[0].standby) << "listed twice: served as active";
   EXPECT_EQ(o->children[1].id, "tv");
   EXPECT_TRUE(o->children[1].static_push);
   ASSERT_TRUE(o->children[1].address.has_value());
   EXPECT_EQ(o->children[1].address->ToString(), "127.0.0.1:5002");
   EXPECT_EQ(o->children[2].id, "s9");
   EXPECT_FALSE(o->children[2].static_push);
+  EXPECT_TRUE(o->children[2].standby);
 
   ASSERT_EQ(o->streams.size(), 4u);
   EXPECT_EQ(o->streams[0].ssrc, 1u);

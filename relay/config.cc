@@ -137,6 +137,7 @@ absl::StatusOr<RelayOptions> ToOptions(const RelayConfig& config) {
     }
     child.id = c.id();
     child.static_push = c.static_push();
+    child.standby = c.standby();
     if (!c.address().empty()) {
       absl::StatusOr<Endpoint> address =
           ParseAddress(field + ".address", c.address());

@@ -87,6 +87,11 @@ struct RelayCore::Child {
   TokenBucket retransmits;
   // Set when new settings no longer list the child: served until then.
   absl::Time remove_at = absl::InfiniteFuture();
+  // The controller moved the child elsewhere while it was served here (it is
+  // no longer listed, or was demoted to standby): each report repeats the
+  // release until the child goes. A child that activates us afresh (its own
+  // failover) is served without one.
+  bool released = false;
 };
 
 RelayCore::RelayCore(const RelayOptions& options, const Clock* clock,
@@ -121,8 +126,12 @@ void RelayCore::Apply(const RelayOptions& options) {
         stays ? std::move(it->second)
               : std::make_unique<Child>(c, options_.retransmit_rate_per_child,
                                         options_.retransmit_burst_per_child);
+    const bool demoted =
+        stays && c.standby && !child->options.standby && child->active;
     child->options = c;
     child->remove_at = absl::InfiniteFuture();
+    child->released = c.standby && (child->released || demoted);
+    if (demoted) SendRelease(*child);
     if (c.static_push) {
       child->active = true;
       child->address = *c.address;
@@ -141,6 +150,7 @@ void RelayCore::Apply(const RelayOptions& options) {
         options_.removed_child_grace > absl::ZeroDuration()) {
       if (child->remove_at == absl::InfiniteFuture()) {
         child->remove_at = now_ + options_.removed_child_grace;
+        child->released = true;
         SendRelease(*child);
       }
       children[id] = std::move(child);
@@ -496,6 +506,7 @@ void RelayCore::Activate(Child& child, const Endpoint& at) {
   }
   child.active = true;
   child.address = at;
+  child.released = false;
   ++counters_.activations_accepted;
   RebuildActiveList();
   LOG(INFO) << "child " << child.options.id << " active at " << at.ToString();
@@ -756,8 +767,9 @@ void RelayCore::SendChildReports() {
   for (const Child* c : active_) {
     if (c->options.static_push) continue;
     SendTo(c->address, p, nullptr);
-    // Again while it is still served: one release may be lost.
-    if (c->remove_at != absl::InfiniteFuture()) SendRelease(*c);
+    // Again while it is still served: one release may be lost, or come
+    // while the child's other parent is held down.
+    if (c->released) SendRelease(*c);
   }
 }
 

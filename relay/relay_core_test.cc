@@ -694,6 +694,44 @@ TEST_F(RelayCoreTest, RemovedChildThatLeavesStopsAtOnce) {
   EXPECT_EQ(core_.ActiveChildren(), (std::vector<Endpoint>{kPush}));
 }
 
+// A restore: the controller lists our active child as our standby again,
+// since its own parent is back. It is asked to move, and served until it
+// does, however long its other parent is held down.
+TEST_F(RelayCoreTest, ChildDemotedToStandbyIsReleasedUntilItLeaves) {
+  ActivateChild();
+  out_.sent.clear();
+  RelayOptions o = Options();
+  o.children.back().standby = true;
+  core_.Apply(o);
+  EXPECT_EQ(ReleasesUnderChildKey(out_.To(kChild)),
+            (std::vector<std::string>{"r1"}));
+  for (int i = 0; i < 6; ++i) {  // its keepalives, 3 s
+    Run(absl::Milliseconds(500));
+    Receive(kChild, Activation("c1", kChildKey, NowMs(), ++nonce_));
+  }
+  EXPECT_EQ(core_.ActiveChildren(), (std::vector<Endpoint>{kPush, kChild}));
+  out_.sent.clear();
+  Run(absl::Milliseconds(500));
+  EXPECT_FALSE(ReleasesUnderChildKey(out_.To(kChild)).empty())
+      << "asked again while it stays";
+  Receive(kChild, Activation("c1", kChildKey, NowMs(), ++nonce_,
+                             rtp::ActivationKind::kDeactivate));
+  EXPECT_EQ(core_.ActiveChildren(), (std::vector<Endpoint>{kPush}));
+}
+
+// Its failover: a standby child that activates us is served, and not told
+// to leave, neither at once nor when settings that list it the same come.
+TEST_F(RelayCoreTest, StandbyChildThatActivatesIsServedWithoutRelease) {
+  RelayOptions o = Options();
+  o.children.back().standby = true;
+  core_.Apply(o);
+  ActivateChild();
+  core_.Apply(o);
+  Run(absl::Milliseconds(1000));
+  EXPECT_EQ(core_.ActiveChildren(), (std::vector<Endpoint>{kPush, kChild}));
+  EXPECT_TRUE(ReleasesUnderChildKey(out_.To(kChild)).empty());
+}
+
 TEST_F(RelayCoreTest, TicksOftenOnlyWhileRepairingOrChangingParent) {
   core_.Apply(WithStandby());
   // The parent has not answered yet.

@@ -24,6 +24,9 @@ struct ChildOptions {
   std::optional<Endpoint> address;  // required when static_push
   std::string key;                  // raw HMAC key; required unless static
   bool static_push = false;
+  // The controller's standby child: served when it activates us (its
+  // failover); released when it was our active child before (a restore).
+  bool standby = false;
 };
 
 enum class Direction { kDown, kUp };
