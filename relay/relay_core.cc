@@ -114,7 +114,6 @@ void RelayCore::Apply(const RelayOptions& options) {
   now_ = clock_->Now();
   options_ = options;
 
-
   absl::flat_hash_map<std::string, std::unique_ptr<Child>> children;
   for (const ChildOptions& c : options_.children) {
     auto it = children_.find(c.id);

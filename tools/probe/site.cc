@@ -300,8 +300,8 @@ void Site::SendUpstream(absl::Time now) {
     const size_t written =
         rtp::WriteRtpPacket(header, absl::MakeConstSpan(payload, payload_size),
                             absl::MakeSpan(packet));
-    if (written > 0 && socket_.SendTo(parent->address,
-                                      absl::MakeConstSpan(packet, written))) {
+    if (written > 0 &&
+        socket_.SendTo(parent->address, absl::MakeConstSpan(packet, written))) {
       ++counters_.upstream_sent;
     }
   }
