@@ -1,14 +1,9 @@
 #include "tools/sim/supervisor.h"
 
-#include <fcntl.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <cerrno>
-#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -61,70 +56,49 @@ Supervisor::~Supervisor() { StopAll(absl::Seconds(2)); }
 absl::Status Supervisor::Start(const std::string& name, const std::string& kind,
                                const std::vector<std::string>& argv,
                                const std::string& log_path) {
-  if (argv.empty()) return absl::InvalidArgumentError("empty command");
   if (auto it = children_.find(name);
       it != children_.end() && it->second.running) {
     return absl::AlreadyExistsError(absl::StrCat(name, " is running"));
   }
-  int log_fd =
-      open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (log_fd < 0) {
-    return absl::InternalError(
-        absl::StrCat("cannot open ", log_path, ": ", std::strerror(errno)));
-  }
-  std::vector<char*> args;
-  for (const std::string& arg : argv)
-    args.push_back(const_cast<char*>(arg.c_str()));
-  args.push_back(nullptr);
-  const pid_t parent = getpid();
-
-  pid_t pid = fork();
-  if (pid < 0) {
-    close(log_fd);
-    return absl::InternalError(absl::StrCat("fork: ", std::strerror(errno)));
-  }
-  if (pid == 0) {
-    // Only async-signal-safe calls between fork and exec.
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent) _exit(127);  // the supervisor already died
-    dup2(log_fd, STDOUT_FILENO);
-    dup2(log_fd, STDERR_FILENO);
-    int devnull = open("/dev/null", O_RDONLY);
-    if (devnull >= 0) dup2(devnull, STDIN_FILENO);
-    setpgid(0, 0);  // a terminal's Ctrl-C reaches the supervisor only
-    execv(args[0], args.data());
-    _exit(127);
-  }
-  close(log_fd);
+  SubprocessOptions options(log_path, log_path);
+  options.append = true;             // a restarted process continues its log
+  options.own_process_group = true;  // a terminal's Ctrl-C reaches us only
+  options.die_with_parent = true;
+  absl::StatusOr<std::unique_ptr<Subprocess>> process =
+      Subprocess::Start(argv, options);
+  if (!process.ok()) return process.status();
   Child& child = children_[name];
   child = Child{};
   child.kind = kind;
-  child.pid = pid;
+  child.process = *std::move(process);
   child.running = true;
   return absl::OkStatus();
 }
 
 void Supervisor::Sample(Child* child) {
   if (!child->running) return;
-  child->cpu_seconds = ProcCpuSeconds(child->pid);
-  child->peak_rss_mb = ProcPeakRssMb(child->pid);
+  child->cpu_seconds = ProcCpuSeconds(child->process->pid());
+  child->peak_rss_mb = ProcPeakRssMb(child->process->pid());
 }
 
-bool Supervisor::TryReap(Child* child, bool block) {
-  int status = 0;
-  rusage usage{};
-  if (wait4(child->pid, &status, block ? 0 : WNOHANG, &usage) != child->pid) {
-    return false;
-  }
+bool Supervisor::HasEnded(Child* child) {
+  if (!child->running) return true;
+  if (child->process->Running()) return false;
   // The kernel's own account of the finished process.
+  const rusage& usage = child->process->usage();
   child->cpu_seconds =
       absl::ToDoubleSeconds(absl::DurationFromTimeval(usage.ru_utime) +
                             absl::DurationFromTimeval(usage.ru_stime));
   child->peak_rss_mb = static_cast<double>(usage.ru_maxrss) / 1024;
   child->running = false;
-  child->exit_status = status;
   child->unreported = true;
   return true;
+}
+
+int Supervisor::Code(const Child& child) {
+  const int signal = child.process->termination_signal();
+  if (signal != 0) return 128 + signal;
+  return child.process->Wait(absl::ZeroDuration()).value_or(-1);
 }
 
 absl::Status Supervisor::Signal(const std::string& name, int signal) {
@@ -132,11 +106,7 @@ absl::Status Supervisor::Signal(const std::string& name, int signal) {
   if (it == children_.end() || !it->second.running) {
     return absl::NotFoundError(absl::StrCat(name, " is not running"));
   }
-  if (kill(it->second.pid, signal) != 0) {
-    return absl::InternalError(
-        absl::StrCat("kill ", name, ": ", std::strerror(errno)));
-  }
-  return absl::OkStatus();
+  return it->second.process->Signal(signal);
 }
 
 absl::Status Supervisor::Kill(const std::string& name) {
@@ -144,8 +114,8 @@ absl::Status Supervisor::Kill(const std::string& name) {
   if (it == children_.end() || !it->second.running) {
     return absl::NotFoundError(absl::StrCat(name, " is not running"));
   }
-  kill(it->second.pid, SIGKILL);
-  TryReap(&it->second, /*block=*/true);
+  it->second.process->Kill().IgnoreError();
+  HasEnded(&it->second);
   it->second.unreported = false;
   return absl::OkStatus();
 }
@@ -153,25 +123,22 @@ absl::Status Supervisor::Kill(const std::string& name) {
 absl::Status Supervisor::Stop(const std::string& name, absl::Duration grace) {
   auto it = children_.find(name);
   if (it == children_.end() || !it->second.running) return absl::OkStatus();
-  kill(it->second.pid, SIGTERM);
-  absl::StatusOr<int> exited = Wait(name, grace);
-  if (exited.ok()) return absl::OkStatus();
-  return Kill(name);
+  it->second.process->Stop(grace).IgnoreError();
+  HasEnded(&it->second);
+  it->second.unreported = false;
+  return absl::OkStatus();
 }
 
 void Supervisor::StopAll(absl::Duration grace) {
   for (auto& [name, child] : children_) {
-    if (child.running) kill(child.pid, SIGTERM);
+    if (child.running) child.process->Signal(SIGTERM).IgnoreError();
   }
   const absl::Time deadline = absl::Now() + grace;
   for (auto& [name, child] : children_) {
-    while (child.running && absl::Now() < deadline &&
-           !TryReap(&child, /*block=*/false)) {
-      absl::SleepFor(absl::Milliseconds(10));
-    }
     if (child.running) {
-      kill(child.pid, SIGKILL);
-      TryReap(&child, /*block=*/true);
+      child.process->Wait(deadline - absl::Now()).IgnoreError();
+      child.process->Kill().IgnoreError();  // nothing when it has ended
+      HasEnded(&child);
     }
     child.unreported = false;
   }
@@ -179,29 +146,23 @@ void Supervisor::StopAll(absl::Duration grace) {
 
 bool Supervisor::Running(const std::string& name) {
   auto it = children_.find(name);
-  if (it == children_.end()) return false;
-  Child& child = it->second;
-  return child.running && !TryReap(&child, /*block=*/false);
+  return it != children_.end() && !HasEnded(&it->second);
 }
 
 std::vector<Ended> Supervisor::ReapExited() {
   std::vector<Ended> ended;
   for (auto& [name, child] : children_) {
-    if (child.running) TryReap(&child, /*block=*/false);
+    HasEnded(&child);
     if (!child.unreported) continue;
     child.unreported = false;
-    const int status = child.exit_status;
     Ended& end = ended.emplace_back();
     end.name = name;
     end.kind = child.kind;
-    if (WIFEXITED(status)) {
-      end.code = WEXITSTATUS(status);
-      end.description = absl::StrCat(name, " exited with code ", end.code);
-    } else {
-      end.code = 128 + WTERMSIG(status);
-      end.description =
-          absl::StrCat(name, " killed by signal ", WTERMSIG(status));
-    }
+    end.code = Code(child);
+    const int signal = child.process->termination_signal();
+    end.description = signal != 0
+                          ? absl::StrCat(name, " killed by signal ", signal)
+                          : absl::StrCat(name, " exited with code ", end.code);
   }
   return ended;
 }
@@ -213,17 +174,13 @@ absl::StatusOr<int> Supervisor::Wait(const std::string& name,
     return absl::NotFoundError(absl::StrCat("no process ", name));
   }
   Child& child = it->second;
-  const absl::Time deadline = absl::Now() + timeout;
-  while (child.running && !TryReap(&child, /*block=*/false)) {
-    if (absl::Now() >= deadline) {
-      return absl::DeadlineExceededError(absl::StrCat(
-          name, " still running after ", absl::FormatDuration(timeout)));
-    }
-    absl::SleepFor(absl::Milliseconds(10));
+  if (absl::IsDeadlineExceeded(child.process->Wait(timeout).status())) {
+    return absl::DeadlineExceededError(absl::StrCat(
+        name, " still running after ", absl::FormatDuration(timeout)));
   }
+  HasEnded(&child);
   child.unreported = false;
-  if (WIFEXITED(child.exit_status)) return WEXITSTATUS(child.exit_status);
-  return 128 + WTERMSIG(child.exit_status);
+  return Code(child);
 }
 
 absl::flat_hash_map<std::string, KindUsage> Supervisor::UsageByKind() {

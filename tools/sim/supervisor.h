@@ -1,11 +1,10 @@
-// Starts, signals and reaps the simulation's processes. Every child dies with
-// the supervisor (PR_SET_PDEATHSIG), so not even a kill -9 of the simulation
-// leaves a relay running.
+// The simulation's processes by name, each with its log and kind, on
+// base/subprocess. Every child dies with the supervisor (PR_SET_PDEATHSIG),
+// so not even a kill -9 of the simulation leaves a relay running.
 #ifndef CASCADE_TOOLS_SIM_SUPERVISOR_H_
 #define CASCADE_TOOLS_SIM_SUPERVISOR_H_
 
-#include <sys/types.h>
-
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -13,6 +12,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "base/subprocess.h"
 
 namespace cascade::sim {
 
@@ -72,19 +72,20 @@ class Supervisor {
  private:
   struct Child {
     std::string kind;
-    pid_t pid = -1;
+    std::unique_ptr<Subprocess> process;
     bool running = false;
-    int exit_status = 0;
     // Ended by itself and not yet returned by ReapExited().
     bool unreported = false;
     double cpu_seconds = 0;
     double peak_rss_mb = 0;
   };
   // Reads a running child's usage so far from /proc.
-  void Sample(Child* child);
-  // Reaps the child if it has exited (waits when `block`), recording the
-  // kernel's rusage of it. False when it is still running.
-  bool TryReap(Child* child, bool block);
+  static void Sample(Child* child);
+  // Notes that the child has ended, with the kernel's account of its usage;
+  // false while it runs.
+  static bool HasEnded(Child* child);
+  // Its exit code, or 128 + the signal that ended it.
+  static int Code(const Child& child);
 
   absl::flat_hash_map<std::string, Child> children_;
 };
