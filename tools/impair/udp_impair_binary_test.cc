@@ -1,23 +1,22 @@
 // Runs the udp-impair binary as a process: forwarding both ways, cut and
 // uncut through SIGUSR1/SIGUSR2, counters on exit, and bad flags.
-#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "base/files.h"
+#include "base/subprocess.h"
 #include "tools/impair/socket_address.h"
-
-extern char** environ;
 
 namespace cascade {
 namespace {
@@ -28,74 +27,33 @@ std::string BinaryPath() {
                       "/tools/impair/udp-impair");
 }
 
-class Process {
- public:
-  // Starts the binary with `args`; stdout and stderr go to one pipe.
-  explicit Process(const std::vector<std::string>& args) {
-    int fds[2];
-    EXPECT_EQ(pipe(fds), 0);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, fds[1], 1);
-    posix_spawn_file_actions_adddup2(&actions, fds[1], 2);
-    posix_spawn_file_actions_addclose(&actions, fds[0]);
-    std::vector<std::string> argv_strings = {BinaryPath()};
-    argv_strings.insert(argv_strings.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (std::string& arg : argv_strings) argv.push_back(arg.data());
-    argv.push_back(nullptr);
-    EXPECT_EQ(
-        posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ),
-        0);
-    posix_spawn_file_actions_destroy(&actions);
-    close(fds[1]);
-    output_fd_ = fds[0];
-  }
-  ~Process() {
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-    close(output_fd_);
-  }
+// A log file of its own for each udp-impair run.
+std::string NewLogPath() {
+  static int runs = 0;
+  return absl::StrCat(::testing::TempDir(), "/udp-impair-", ++runs, ".log");
+}
 
-  // Reads output until it contains `text` (true) or EOF/timeout (false).
-  bool WaitForOutput(const std::string& text, int timeout_ms = 5000) {
-    const auto deadline = std::chrono::steady_clock::now() +
-                          std::chrono::milliseconds(timeout_ms);
-    while (output_.find(text) == std::string::npos) {
-      const int left = static_cast<int>(
-          std::chrono::duration_cast<std::chrono::milliseconds>(
-              deadline - std::chrono::steady_clock::now())
-              .count());
-      pollfd pfd{output_fd_, POLLIN, 0};
-      if (left <= 0 || poll(&pfd, 1, left) <= 0) return false;
-      char buffer[4096];
-      const ssize_t n = read(output_fd_, buffer, sizeof(buffer));
-      if (n <= 0) return false;
-      output_.append(buffer, static_cast<size_t>(n));
-    }
-    return true;
+// Starts the binary with `args`; stdout and stderr go to `log`.
+absl::StatusOr<std::unique_ptr<Subprocess>> StartImpair(
+    const std::vector<std::string>& args, const std::string& log) {
+  std::vector<std::string> argv = {BinaryPath()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return Subprocess::Start(argv, {log, log});
+}
+
+std::string Output(const std::string& log) {
+  return ReadFile(log).value_or("");
+}
+
+// Waits (bounded) until `log` contains `text`.
+bool WaitForOutput(const std::string& log, const std::string& text) {
+  const absl::Time deadline = absl::Now() + absl::Seconds(5);
+  while (Output(log).find(text) == std::string::npos) {
+    if (absl::Now() >= deadline) return false;
+    absl::SleepFor(absl::Milliseconds(5));
   }
-
-  // Waits for the exit and returns the exit code (-1 on a signal).
-  int Wait() {
-    while (WaitForOutput("\x01never", 5000)) {
-    }
-    int status = 0;
-    waitpid(pid_, &status, 0);
-    pid_ = -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  }
-
-  pid_t pid() const { return pid_; }
-  const std::string& output() const { return output_; }
-
- private:
-  pid_t pid_ = -1;
-  int output_fd_ = -1;
-  std::string output_;
-};
+  return true;
+}
 
 class Socket {
  public:
@@ -149,40 +107,44 @@ class Socket {
 
 TEST(UdpImpairBinaryTest, ForwardsCutsUncutsAndPrintsCounters) {
   Socket server, client;
-  Process impair({"--listen=127.0.0.1:0",
-                  "--forward=" + server.address().ToString(),
-                  "--burst-loss=0,1", "--seed=5"});
-  ASSERT_TRUE(impair.WaitForOutput(" forwarding to ")) << impair.output();
-  const size_t start = impair.output().find("listening on ") + 13;
+  const std::string log = NewLogPath();
+  absl::StatusOr<std::unique_ptr<Subprocess>> impair = StartImpair(
+      {"--listen=127.0.0.1:0", "--forward=" + server.address().ToString(),
+       "--burst-loss=0,1", "--seed=5"},
+      log);
+  ASSERT_TRUE(impair.ok()) << impair.status();
+  ASSERT_TRUE(WaitForOutput(log, " forwarding to ")) << Output(log);
+  const std::string started = Output(log);
+  const size_t start = started.find("listening on ") + 13;
   absl::StatusOr<SocketAddress> listen = SocketAddress::Parse(
-      impair.output().substr(start, impair.output().find(' ', start) - start));
-  ASSERT_TRUE(listen.ok()) << impair.output();
+      started.substr(start, started.find(' ', start) - start));
+  ASSERT_TRUE(listen.ok()) << started;
 
   client.SendTo(*listen, 20);
   EXPECT_EQ(server.Receive(20, 3000, /*echo=*/true), 20);
   EXPECT_EQ(client.Receive(20, 3000, /*echo=*/false), 20);
 
-  kill(impair.pid(), SIGUSR1);
-  ASSERT_TRUE(impair.WaitForOutput("udp-impair: cut\n"));
+  ASSERT_TRUE((*impair)->Signal(SIGUSR1).ok());
+  ASSERT_TRUE(WaitForOutput(log, "udp-impair: cut\n"));
   client.SendTo(*listen, 10);
   // Absence can only be observed over a bounded wait.
   EXPECT_EQ(server.Receive(10, 300, /*echo=*/true), 0);
 
-  kill(impair.pid(), SIGUSR2);
-  ASSERT_TRUE(impair.WaitForOutput("udp-impair: uncut\n"));
+  ASSERT_TRUE((*impair)->Signal(SIGUSR2).ok());
+  ASSERT_TRUE(WaitForOutput(log, "udp-impair: uncut\n"));
   client.SendTo(*listen, 10);
   EXPECT_EQ(server.Receive(10, 3000, /*echo=*/true), 10);
   EXPECT_EQ(client.Receive(10, 3000, /*echo=*/false), 10);
 
-  kill(impair.pid(), SIGTERM);
-  EXPECT_EQ(impair.Wait(), 0);
-  EXPECT_NE(impair.output().find(
-                "to_forward: received=40 forwarded=30 lost=0 cut=10"),
+  ASSERT_TRUE((*impair)->Signal(SIGTERM).ok());
+  EXPECT_EQ((*impair)->Wait(absl::Seconds(10)).value_or(-1), 0);
+  const std::string output = Output(log);
+  EXPECT_NE(output.find("to_forward: received=40 forwarded=30 lost=0 cut=10"),
             std::string::npos)
-      << impair.output();
-  EXPECT_NE(impair.output().find("to_client: received=30 forwarded=30"),
+      << output;
+  EXPECT_NE(output.find("to_client: received=30 forwarded=30"),
             std::string::npos)
-      << impair.output();
+      << output;
 }
 
 TEST(UdpImpairBinaryTest, BadFlagsExitWithCodeTwoNamingTheFlag) {
@@ -197,10 +159,12 @@ TEST(UdpImpairBinaryTest, BadFlagsExitWithCodeTwoNamingTheFlag) {
            {{"--forward=127.0.0.1:9", "--burst-loss=0.1"}, "--burst-loss"},
            {{"--forward=127.0.0.1:9", "--delay=-3"}, "--delay"},
            {{"--forward=127.0.0.1:9", "--direction=up"}, "--direction"}}) {
-    Process impair(c.args);
-    EXPECT_EQ(impair.Wait(), 2) << c.message;
-    EXPECT_NE(impair.output().find(c.message), std::string::npos)
-        << impair.output();
+    const std::string log = NewLogPath();
+    absl::StatusOr<std::unique_ptr<Subprocess>> impair =
+        StartImpair(c.args, log);
+    ASSERT_TRUE(impair.ok()) << impair.status();
+    EXPECT_EQ((*impair)->Wait(absl::Seconds(10)).value_or(-1), 2) << c.message;
+    EXPECT_NE(Output(log).find(c.message), std::string::npos) << Output(log);
   }
 }
 
