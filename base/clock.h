@@ -1,10 +1,9 @@
 // The one time source of Cascade's code that depends on time (NACK timing,
 // keepalives, leases, rate limits), so tests drive time with a fake clock
-// instead of sleeping.
+// (testing/fake_clock.h) instead of sleeping.
 #ifndef CASCADE_BASE_CLOCK_H_
 #define CASCADE_BASE_CLOCK_H_
 
-#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 
@@ -19,26 +18,6 @@ class Clock {
 class SystemClock : public Clock {
  public:
   absl::Time Now() const override { return absl::Now(); }
-};
-
-// Moves only when told to. Thread-safe: a test may advance it while gRPC
-// threads read it.
-class FakeClock : public Clock {
- public:
-  explicit FakeClock(absl::Time start = absl::FromUnixSeconds(1700000000))
-      : now_(start) {}
-  absl::Time Now() const override {
-    absl::MutexLock lock(&mu_);
-    return now_;
-  }
-  void Advance(absl::Duration d) {
-    absl::MutexLock lock(&mu_);
-    now_ += d;
-  }
-
- private:
-  mutable absl::Mutex mu_;
-  absl::Time now_;
 };
 
 // The first instant at or after `t` that is a whole number of `period`s

@@ -11,10 +11,10 @@
 #include <cstdlib>
 #include <string>
 
-#include "base/clock.h"
 #include "relay/packet_pool.h"
 #include "relay/relay_core.h"
 #include "relay/rtp/activation.h"
+#include "testing/fake_clock.h"
 
 namespace cascade::relay {
 namespace {

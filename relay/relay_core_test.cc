@@ -10,6 +10,7 @@
 #include "relay/rtp/demux.h"
 #include "relay/rtp/rtcp.h"
 #include "relay/rtp/rtp.h"
+#include "testing/fake_clock.h"
 
 namespace cascade::relay {
 namespace {

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "base/clock.h"
+#include "testing/fake_clock.h"
 #include "topology/controller.h"
 #include "topology/fake_store.h"
 #include "topology/journal.h"

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "testing/fake_clock.h"
 #include "topology/controller_fixture.h"
 #include "topology/fake_store.h"
 

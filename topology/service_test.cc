@@ -17,9 +17,9 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "base/clock.h"
 #include "control/controllers.h"
 #include "control/relay_client.h"
+#include "testing/fake_clock.h"
 #include "topology/fake_store.h"
 #include "topology/journal.h"
 #include "topology/topology_file.h"

@@ -8,7 +8,7 @@
 #include <sstream>
 #include <string>
 
-#include "base/clock.h"
+#include "testing/fake_clock.h"
 #include "topology/controller.h"
 #include "topology/journal.h"
 #include "topology/topology_file.h"
