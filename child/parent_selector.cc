@@ -8,7 +8,9 @@
 namespace cascade::child {
 
 ParentSelector::ParentSelector(const ParentPolicy& policy, absl::Time now)
-    : policy_(policy), last_heard_(now) {}
+    : policy_(policy),
+      silence_(policy.timeout, policy.timeout_max),
+      last_heard_(now) {}
 
 const Parent* ParentSelector::active() const {
   return index_ < parents_.size() ? &parents_[index_] : nullptr;
@@ -70,6 +72,7 @@ void ParentSelector::Use(size_t index, absl::Time now) {
   heard_since_switch_ = false;
   chosen_at_ = now;
   last_heard_ = now;
+  silence_.Reset();
   if (leaving_.has_value() && IsActive(leaving_->parent.address)) {
     leaving_.reset();
   }
@@ -80,6 +83,7 @@ void ParentSelector::Use(size_t index, absl::Time now) {
 
 ParentSelector::Heard ParentSelector::OnActiveHeard(bool media,
                                                     absl::Time now) {
+  if (heard_since_switch_) silence_.OnGap(now - last_heard_, now);
   last_heard_ = now;
   any_heard_ = true;
   Heard heard;
@@ -140,7 +144,7 @@ ParentSelector::Actions ParentSelector::OnTick(absl::Time now) {
   if (active() == nullptr) return actions;
   if (policy_.timeout > absl::ZeroDuration()) {
     if (now - last_failover_ > absl::Minutes(1)) recent_failovers_ = 0;
-    if (now - last_heard_ >= Timeout()) FailOver(now, &actions);
+    if (now - last_heard_ >= Timeout(now)) FailOver(now, &actions);
   }
   if (now >= KeepaliveDue()) {
     last_keepalive_ = now;
@@ -175,9 +179,9 @@ bool ParentSelector::ActivationDue(absl::Time now) const {
          now - last_heard_ >= policy_.activation_refresh;
 }
 
-absl::Duration ParentSelector::Timeout() const {
+absl::Duration ParentSelector::Timeout(absl::Time now) const {
   const absl::Duration timeout =
-      any_heard_ ? policy_.timeout * (1 << std::min(recent_failovers_, 4))
+      any_heard_ ? silence_.Get(now) * (1 << std::min(recent_failovers_, 4))
                  : std::max(policy_.timeout, policy_.startup_timeout);
   // A parent just given to us may get its own orders later than we did:
   // while the old one still feeds us it gets the whole overlap to answer,
@@ -215,7 +219,7 @@ absl::Time ParentSelector::NextDeadline(absl::Time now) const {
   if (active() == nullptr) return due;
   due = std::min(due, std::max(now, KeepaliveDue()));
   if (policy_.timeout > absl::ZeroDuration()) {
-    due = std::min(due, last_heard_ + Timeout());
+    due = std::min(due, last_heard_ + Timeout(now));
   }
   return due;
 }

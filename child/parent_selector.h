@@ -25,6 +25,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "child/silence_timeout.h"
 #include "relay/endpoint.h"
 #include "relay/rtp/activation.h"
 #include "relay/rtp/rtcp.h"
@@ -41,6 +42,10 @@ struct ParentPolicy {
   // Silence after which the active parent is taken for dead; zero or less:
   // never (a root fed by a plain source).
   absl::Duration timeout = absl::Milliseconds(300);
+  // Above `timeout`: the silence is judged per link, against twice the
+  // longest gap the parent left lately, between `timeout` and this
+  // (child/silence_timeout.h). At or below it: `timeout`, fixed.
+  absl::Duration timeout_max = absl::ZeroDuration();
   // Until any parent has been heard: the nodes of a tree start in any
   // order. Infinite: a child that never reached its first parent keeps
   // asking it.
@@ -81,7 +86,10 @@ class ParentSelector {
   // New settings. A new first parent (the first not held down) is taken
   // make-before-break. True when the active parent changed.
   bool SetParents(std::vector<Parent> parents, absl::Time now);
-  void SetPolicy(const ParentPolicy& policy) { policy_ = policy; }
+  void SetPolicy(const ParentPolicy& policy) {
+    policy_ = policy;
+    silence_.SetBounds(policy.timeout, policy.timeout_max);
+  }
 
   bool IsActive(const relay::Endpoint& from) const;
   // A parent being left make-before-break still feeds the child.
@@ -112,6 +120,8 @@ class ParentSelector {
                    absl::Time now);
 
   Actions OnTick(absl::Time now);
+  // The silence the active parent is allowed now (its failover timeout).
+  absl::Duration Timeout(absl::Time now) const;
   // The caller did not run for `late` (descheduled, stopped): the parent's
   // packets wait unread in the socket, so it is not taken for silence.
   void Excuse(absl::Duration late) { last_heard_ += late; }
@@ -150,7 +160,6 @@ class ParentSelector {
   void Use(size_t index, absl::Time now);
   void FailOver(absl::Time now, Actions* actions);
   bool ActivationDue(absl::Time now) const;
-  absl::Duration Timeout() const;
   absl::Time KeepaliveDue() const;
   bool HeldDown(const relay::Endpoint& address, absl::Time now) const;
   size_t Next(absl::Time now) const;
@@ -159,6 +168,7 @@ class ParentSelector {
   size_t Preferred(absl::Time now) const;
 
   ParentPolicy policy_;
+  SilenceTimeout silence_;
   std::vector<Parent> parents_;
   size_t index_ = 0;  // parents_.size(): none
   absl::Time last_heard_;

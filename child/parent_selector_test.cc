@@ -108,6 +108,31 @@ TEST(ParentSelectorTest, SilentParentIsLeftAndEachFailoverDoublesTheNext) {
   EXPECT_EQ(s.failovers(), 3u);
 }
 
+// Judged per link: a parent that once left a 400 ms gap (its loop stalled)
+// is then allowed twice that before it is taken for dead; a new parent
+// starts again from the floor.
+TEST(ParentSelectorTest, ParentThatStalledBeforeIsGivenTheRoomItNeeded) {
+  ParentPolicy policy = Policy();
+  policy.timeout_max = absl::Milliseconds(1200);
+  ParentSelector s(policy, At(0));
+  s.SetParents({kPrimary, kStandby}, At(0));
+  for (int ms = 0; ms <= 400; ms += 100) {
+    Tick(s, ms, ms);
+    s.OnActiveHeard(true, At(ms));
+  }
+  EXPECT_EQ(s.Timeout(At(400)), absl::Milliseconds(300)) << "gaps of 100 ms";
+  Tick(s, 405, 695);
+  s.OnActiveHeard(true, At(695));  // a gap of 295 ms
+  EXPECT_NEAR(absl::ToDoubleMilliseconds(s.Timeout(At(695))), 590, 1);
+  // The record fades (halves in 10 s): 566 ms by the time it is used.
+  Tick(s, 700, 1235);
+  EXPECT_EQ(s.failovers(), 0u) << "540 ms of silence";
+  Tick(s, 1240, 1300);
+  EXPECT_EQ(s.failovers(), 1u);
+  EXPECT_EQ(s.Timeout(At(1300)), absl::Milliseconds(600))
+      << "the standby: the floor, doubled for the failover";
+}
+
 TEST(ParentSelectorTest, NeverHeardParentGetsTheStartupTimeoutOrForever) {
   ParentSelector relay(Policy(), At(0));
   relay.SetParents({kPrimary, kStandby}, At(0));

@@ -222,6 +222,12 @@ absl::StatusOr<RelayOptions> ToOptions(const RelayConfig& config) {
   }
   o.activation_window = Millis(t.activation_window_ms(), o.activation_window);
   o.parent_timeout = Millis(t.parent_timeout_ms(), o.parent_timeout);
+  o.parent_timeout_max =
+      Millis(t.parent_timeout_max_ms(), 4 * o.parent_timeout);
+  if (o.parent_timeout_max < o.parent_timeout) {
+    return FieldError("timings.parent_timeout_max_ms",
+                      "below the parent timeout");
+  }
   // Children fail over after a parent timeout of their own, taken to be
   // ours: while no media flows, an SR each third of it keeps them.
   o.child_report = Millis(t.child_report_ms(), t.parent_timeout_ms() != 0

@@ -62,6 +62,7 @@ TEST(ConfigTest, LivenessTimersFollowKeepaliveAndParentTimeout) {
   ASSERT_TRUE(o.ok()) << o.status();
   EXPECT_EQ(o->child_silence, absl::Seconds(3));
   EXPECT_EQ(o->child_report, absl::Milliseconds(300));
+  EXPECT_EQ(o->parent_timeout_max, absl::Milliseconds(3600)) << "4 x";
   o = Load(
       with_timings("timings { parent_timeout_ms: 900 child_report_ms: 50 }"));
   ASSERT_TRUE(o.ok()) << o.status();
@@ -113,6 +114,19 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"streams { ssrc: 1111 direction: DOWN }", "streams[2].ssrc"},
         BadCase{"streams { ssrc: 3 }", "streams[2].direction"},
         BadCase{"no_such_field: 1", "no_such_field"}));
+
+TEST(ConfigTest, ParentTimeoutCeilingBelowItsFloorIsRefused) {
+  std::string text = kValid;
+  text.replace(text.find("nack_max_retries: 7"), 19,
+               "parent_timeout_ms: 500 parent_timeout_max_ms: 400");
+  absl::StatusOr<RelayOptions> o = Load(text);
+  ASSERT_FALSE(o.ok());
+  EXPECT_NE(
+      std::string(o.status().message())
+          .find("timings.parent_timeout_max_ms: below the parent timeout"),
+      std::string::npos)
+      << o.status();
+}
 
 TEST(ConfigTest, TimingOutOfRangeNamesTheField) {
   std::string text = kValid;

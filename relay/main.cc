@@ -61,6 +61,12 @@ ABSL_FLAG(absl::Duration, parent_timeout, absl::ZeroDuration(),
           "children an SR every third of it. Overrides the config's "
           "timings.parent_timeout_ms. 0: the config's value, by default "
           "300ms.");
+ABSL_FLAG(absl::Duration, parent_timeout_max, absl::ZeroDuration(),
+          "--parent_timeout is the floor: a parent that left longer gaps "
+          "lately (a stalled loop) is allowed twice its longest recent gap, "
+          "up to this. Overrides the config's timings.parent_timeout_max_ms. "
+          "0: the config's value, by default 4 x the parent timeout; equal "
+          "to --parent_timeout: a fixed timeout.");
 ABSL_FLAG(absl::Duration, keepalive, absl::ZeroDuration(),
           "How often the relay renews with its parent and reports to the "
           "controller, e.g. 250ms; a child that misses three is reported "
@@ -109,6 +115,13 @@ absl::StatusOr<cascade::v1::RelayConfig> LoadLocalConfig() {
   if (absl::Status s = timing(
           "parent_timeout", absl::GetFlag(FLAGS_parent_timeout),
           absl::Minutes(1), &cascade::v1::RelayTimings::set_parent_timeout_ms);
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s =
+          timing("parent_timeout_max", absl::GetFlag(FLAGS_parent_timeout_max),
+                 absl::Minutes(1),
+                 &cascade::v1::RelayTimings::set_parent_timeout_max_ms);
       !s.ok()) {
     return s;
   }

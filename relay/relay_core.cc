@@ -39,6 +39,7 @@ absl::string_view DirectionName(Direction d) {
 child::ParentPolicy ParentPolicyFor(const RelayOptions& o) {
   child::ParentPolicy policy;
   policy.timeout = o.parent_timeout;
+  policy.timeout_max = o.parent_timeout_max;
   policy.startup_timeout = o.parent_startup_timeout;
   policy.hold_down = o.parent_hold_down;
   policy.keepalive = o.parent_keepalive;

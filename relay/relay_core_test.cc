@@ -65,6 +65,8 @@ RelayOptions Options() {
   o.streams.push_back({kUp, Direction::kUp, true, false});
   o.retransmit_rate_per_child = 100;
   o.retransmit_burst_per_child = 25;
+  // A fixed failover timeout: the per-link one has its own test.
+  o.parent_timeout_max = o.parent_timeout;
   return o;
 }
 
@@ -494,6 +496,20 @@ TEST_F(RelayCoreTest, SilentParentIsLeftForTheNextWhichRepairsTheGap) {
   EXPECT_EQ(pushed, (std::vector<uint16_t>{1, 2, 6, 3, 4, 5}));
   // The standby gets its fresh full timeout: no flapping back.
   Run(absl::Milliseconds(250));
+  EXPECT_EQ(core_.parent_index(), 1u);
+}
+
+// The default: a parent that left a 250 ms gap is then allowed 500 ms.
+TEST_F(RelayCoreTest, ParentSilenceIsJudgedPerLink) {
+  RelayOptions o = WithStandby();
+  o.parent_timeout_max = absl::Milliseconds(1200);
+  core_.Apply(o);
+  Receive(kParent, RtpPacket(kVideo, 1, 0, kSlice));
+  Run(absl::Milliseconds(250));
+  Receive(kParent, RtpPacket(kVideo, 2, 0, kSlice));
+  Run(absl::Milliseconds(450));
+  EXPECT_EQ(core_.parent_index(), 0u);
+  Run(absl::Milliseconds(100));
   EXPECT_EQ(core_.parent_index(), 1u);
 }
 

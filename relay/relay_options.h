@@ -72,6 +72,8 @@ struct RelayOptions {
 
   // Failover (docs/relayd.md, "Failover").
   absl::Duration parent_timeout = absl::Milliseconds(300);
+  // Judged per link between the two (child/silence_timeout.h).
+  absl::Duration parent_timeout_max = absl::Milliseconds(1200);
   // Until any parent has been heard since start: relays of a tree start in
   // any order.
   absl::Duration parent_startup_timeout = absl::Seconds(2);

@@ -58,6 +58,10 @@ ABSL_FLAG(absl::Duration, parent_timeout, absl::Milliseconds(300),
           "fail over to the next --parent (wrapping round) when the active "
           "one, once heard, has sent nothing (no RTP, no RTCP) this long, "
           "e.g. 300ms; each new parent gets this long before the next move");
+ABSL_FLAG(absl::Duration, parent_timeout_max, absl::ZeroDuration(),
+          "--parent_timeout is the floor: a parent that left longer gaps "
+          "lately is allowed twice its longest recent gap, up to this; 0: 4 "
+          "x --parent_timeout; equal to it: a fixed timeout (as relayd's)");
 ABSL_FLAG(absl::Duration, keepalive, absl::Milliseconds(250),
           "how often each site renews with its parent (an RR on a grid shared "
           "with relayd); the parent takes three missed for a silent child. "
@@ -310,6 +314,13 @@ int main(int argc, char** argv) {
   if (base.parent_timeout < absl::Milliseconds(10) ||
       base.parent_timeout > absl::Minutes(1)) {
     BadFlag("parent_timeout", "must be between 10ms and 1m");
+  }
+  base.parent_timeout_max = absl::GetFlag(FLAGS_parent_timeout_max);
+  if (base.parent_timeout_max == absl::ZeroDuration()) {
+    base.parent_timeout_max = 4 * base.parent_timeout;
+  } else if (base.parent_timeout_max < base.parent_timeout ||
+             base.parent_timeout_max > absl::Minutes(1)) {
+    BadFlag("parent_timeout_max", "must be between --parent_timeout and 1m");
   }
   base.keepalive_interval = absl::GetFlag(FLAGS_keepalive);
   if (base.keepalive_interval < absl::Milliseconds(10) ||

@@ -33,6 +33,7 @@ constexpr int kMaxUpstreamBurst = 5;
 child::ParentPolicy PolicyFor(const SiteOptions& options) {
   child::ParentPolicy policy;
   policy.timeout = options.parent_timeout;
+  policy.timeout_max = options.parent_timeout_max;
   // A site that never reached its first parent keeps asking it.
   policy.startup_timeout = absl::InfiniteDuration();
   policy.keepalive = options.keepalive_interval;

@@ -50,6 +50,9 @@ struct SiteOptions {
   // switched to gets this long again before the site may move on
   // (child/parent_selector.h has the whole policy).
   absl::Duration parent_timeout = absl::Milliseconds(300);
+  // The timeout above is a floor: judged per link up to this
+  // (child/silence_timeout.h); at or below it, fixed.
+  absl::Duration parent_timeout_max = absl::Milliseconds(1200);
   bool decode = true;
   // Send NACK and PLI: to the parent, or to whoever sends the media.
   bool feedback = true;
