@@ -1,13 +1,9 @@
 #include "tests/relay/relay_harness.h"
 
-#include <fcntl.h>
 #include <httplib.h>
 #include <poll.h>
-#include <signal.h>
-#include <spawn.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -26,8 +22,6 @@
 #include "relay/rtp/rtcp.h"
 #include "relay/rtp/rtp.h"
 #include "tests/common/wait.h"
-
-extern char** environ;
 
 namespace cascade::relay::testing {
 
@@ -141,23 +135,22 @@ absl::StatusOr<std::unique_ptr<RelayProcess>> RelayProcess::Start(
                                    "--metrics=127.0.0.1:0"};
   if (!config.empty()) args.push_back("--config=" + p->config_path_);
   args.insert(args.end(), extra_args.begin(), extra_args.end());
-  std::vector<char*> argv;
-  for (std::string& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  if (posix_spawn(&p->pid_, argv[0], nullptr, nullptr, argv.data(), environ) !=
-      0) {
-    return absl::InternalError("posix_spawn relayd failed");
-  }
-  std::optional<int> exit_code;
+  absl::StatusOr<std::unique_ptr<Subprocess>> process = Subprocess::Start(args);
+  if (!process.ok()) return process.status();
+  p->process_ = *std::move(process);
+  bool exited = false;
   const bool bound =
       WaitUntil("relayd writes its port file or exits", kWaitTimeout, [&] {
         if (p->ReadPortFile(port_file)) return true;
-        exit_code = p->Reap();
-        return exit_code.has_value();
+        exited = !p->process_->Running();
+        return exited;
       });
-  if (exit_code.has_value()) {
+  if (exited) {
+    absl::StatusOr<int> ended = p->process_->Wait(absl::ZeroDuration());
     return absl::InternalError(
-        absl::StrCat("relayd exited early with exit code ", *exit_code));
+        ended.ok()
+            ? absl::StrCat("relayd exited early with exit code ", *ended)
+            : absl::StrCat("relayd exited early: ", ended.status().message()));
   }
   if (!bound) {
     return absl::DeadlineExceededError("relayd did not write its port file");
@@ -184,13 +177,6 @@ bool RelayProcess::ReadPortFile(const std::string& path) {
   if (udp == 0 && relay_addresses_.empty()) return false;
   address_ = Endpoint{0x7f000001, static_cast<uint16_t>(udp)};
   return true;
-}
-
-RelayProcess::~RelayProcess() {
-  if (pid_ > 0 && !exited_) {
-    kill(pid_, SIGKILL);
-    waitpid(pid_, nullptr, 0);
-  }
 }
 
 Endpoint RelayProcess::address(const std::string& id) const {
@@ -241,22 +227,12 @@ double RelayProcess::MetricSum(const std::string& name) const {
                    [&] { return Metric(sample) >= value; });
 }
 
-void RelayProcess::Signal(int signum) const { kill(pid_, signum); }
-
-std::optional<int> RelayProcess::Wait(absl::Duration timeout) {
-  std::optional<int> code;
-  WaitUntil(absl::StrCat(name_, " exits"), timeout, [&] {
-    code = Reap();
-    return code.has_value();
-  });
-  return code;
+void RelayProcess::Signal(int signum) const {
+  process_->Signal(signum).IgnoreError();
 }
 
-std::optional<int> RelayProcess::Reap() {
-  int status = 0;
-  if (waitpid(pid_, &status, WNOHANG) != pid_) return std::nullopt;
-  exited_ = true;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+absl::StatusOr<int> RelayProcess::Wait(absl::Duration timeout) {
+  return process_->Wait(timeout);
 }
 
 Bytes MakeRtp(uint32_t ssrc, uint16_t seq, uint32_t timestamp,

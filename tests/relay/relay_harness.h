@@ -19,6 +19,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
+#include "base/subprocess.h"
 #include "relay/endpoint.h"
 #include "tools/impair/udp_impair_proxy.h"
 
@@ -55,14 +56,12 @@ class RelayProcess {
   static absl::StatusOr<std::unique_ptr<RelayProcess>> Start(
       const std::string& name, const std::string& config,
       const std::vector<std::string>& extra_args = {});
-  // Kills the process if it still runs.
-  ~RelayProcess();
 
   const Endpoint& address() const { return address_; }
   // With --relays: the address of relay `id` (the port file's udp.ID).
   Endpoint address(const std::string& id) const;
   const std::string& config_path() const { return config_path_; }
-  pid_t pid() const { return pid_; }
+  pid_t pid() const { return process_->pid(); }
 
   // Every sample of /metrics (with --relays: /metrics/ID),
   // "name{labels}" -> value; empty on failure.
@@ -77,20 +76,19 @@ class RelayProcess {
                                            double value,
                                            absl::Duration timeout) const;
 
+  // Nothing happens once the process has ended.
   void Signal(int signum) const;
-  // The exit code, or nothing if it did not exit within `timeout`.
-  std::optional<int> Wait(absl::Duration timeout);
+  // Its exit code, as base/subprocess.h's Wait(): DeadlineExceeded while it
+  // runs. Destroying a RelayProcess kills a process still running.
+  absl::StatusOr<int> Wait(absl::Duration timeout);
 
  private:
   RelayProcess() = default;
   // Reads the ports relayd bound from its port file; false until written.
   bool ReadPortFile(const std::string& path);
-  // The exit code (128 + signal) once the process has exited, else nothing.
-  std::optional<int> Reap();
 
   std::string name_;
-  pid_t pid_ = -1;
-  bool exited_ = false;
+  std::unique_ptr<Subprocess> process_;
   Endpoint address_;
   std::map<std::string, Endpoint> relay_addresses_;
   int metrics_port_ = 0;

@@ -383,7 +383,7 @@ TEST(RelaydTest, SigtermSaysByeToChildrenAndExitsZero) {
     bye = d && d->size() >= 8 && (*d)[1] == 203;  // RTCP BYE
   }
   EXPECT_TRUE(bye);
-  EXPECT_EQ(s.relay->Wait(absl::Seconds(5)), std::optional<int>(0));
+  EXPECT_EQ(s.relay->Wait(absl::Seconds(5)).value_or(-1), 0);
 }
 
 TEST(RelaydTest, SighupReloadKeepsChildrenThatStay) {
