@@ -149,8 +149,11 @@ TEST(SubprocessTest, StopTermsThenKills) {
   absl::StatusOr<std::unique_ptr<Subprocess>> polite =
       Subprocess::Start({"/bin/sleep", "30"});
   ASSERT_TRUE(polite.ok()) << polite.status();
-  (*polite)->Stop(absl::Seconds(10)).IgnoreError();
+  EXPECT_TRUE((*polite)->Running());
+  EXPECT_EQ(ExitText((*polite)->Stop(absl::Seconds(10))),
+            "/bin/sleep killed by signal 15");
   EXPECT_EQ((*polite)->termination_signal(), SIGTERM);
+  EXPECT_FALSE((*polite)->Running());
 
   // An ignored signal stays ignored across fork and exec: the child ignores
   // SIGTERM from its first instruction, with no race to wait out.

@@ -23,6 +23,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "base/subprocess.h"
 #include "google/protobuf/text_format.h"
 #include "proto/controller.grpc.pb.h"
 #include "tools/bench/process.h"
@@ -86,6 +87,7 @@ Rss ReadRss(pid_t pid) {
 struct Controller {
   std::unique_ptr<Subprocess> process;
   std::string address;
+  std::string log;
 };
 
 absl::StatusOr<Controller> StartController(const ControllerCaseSetup& setup,
@@ -99,8 +101,10 @@ absl::StatusOr<Controller> StartController(const ControllerCaseSetup& setup,
       absl::StrCat("--lease-timeout=", absl::ToInt64Milliseconds(setup.lease),
                    "ms")};
   if (!topology_file.empty()) argv.push_back("--topology=" + topology_file);
-  absl::StatusOr<std::unique_ptr<Subprocess>> process = Subprocess::Start(
-      argv, absl::StrCat(setup.work_dir, "/topologyd-", tag, ".log"));
+  const std::string log =
+      absl::StrCat(setup.work_dir, "/topologyd-", tag, ".log");
+  absl::StatusOr<std::unique_ptr<Subprocess>> process =
+      Subprocess::Start(argv, {log, log});
   if (!process.ok()) return process.status();
   // Seeding 100,000 nodes from a file takes a while on a loaded machine.
   const absl::Time deadline = absl::Now() + absl::Seconds(120);
@@ -110,12 +114,12 @@ absl::StatusOr<Controller> StartController(const ControllerCaseSetup& setup,
     if (!(file >> port)) port = 0;
     if (port != 0) break;
     if (!(*process)->Running() || absl::Now() > deadline) {
-      return absl::UnavailableError(absl::StrCat(
-          "topologyd did not start: ", FileTail((*process)->log_path(), 300)));
+      return absl::UnavailableError(
+          absl::StrCat("topologyd did not start: ", FileTail(log, 300)));
     }
     absl::SleepFor(absl::Milliseconds(5));
   }
-  return Controller{std::move(*process), absl::StrCat("127.0.0.1:", port)};
+  return Controller{std::move(*process), absl::StrCat("127.0.0.1:", port), log};
 }
 
 std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address) {
@@ -860,7 +864,7 @@ absl::StatusOr<ControllerCaseResult> RunControllerCase(
         absl::StrCat("ApplyTopology refused (code ", applied.error_code(),
                      "): ", applied.error_message());
     // Seed a fresh controller from a file instead, so the rest can run.
-    controller->process->Stop();
+    controller->process->Stop(absl::Seconds(2)).IgnoreError();
     const std::string file = setup.work_dir + "/topology.textproto";
     std::string text;
     google::protobuf::TextFormat::PrintToString(setup.topology, &text);
@@ -883,8 +887,8 @@ absl::StatusOr<ControllerCaseResult> RunControllerCase(
   result.rss_kb = rss.rss_kb;
   result.peak_rss_kb = rss.peak_kb;
   if (!controller->process->Running()) {
-    result.failover_error = absl::StrCat(
-        "topologyd exited: ", FileTail(controller->process->log_path(), 300));
+    result.failover_error =
+        absl::StrCat("topologyd exited: ", FileTail(controller->log, 300));
   }
   return result;
 }

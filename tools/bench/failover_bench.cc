@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "base/subprocess.h"
 #include "tools/bench/process.h"
 #include "tools/bench/relay_tree.h"
 
@@ -37,7 +38,7 @@ absl::StatusOr<FailoverRun> RunFailoverOnce(const FailoverSetup& setup) {
        absl::StrCat("--duration=", seconds + 20),
        absl::StrCat("--sites=", setup.sites), "--parent=" + tree.address("D"),
        "--node_id=site", "--key=" + TreeKeyOf("site"), "--decode_sites=1"},
-      probe_log);
+      {probe_log, probe_log});
   if (!probe.ok()) return probe.status();
   if (absl::Status joined = tree.WaitForChildren("D", "site-", setup.sites);
       !joined.ok()) {
@@ -52,19 +53,15 @@ absl::StatusOr<FailoverRun> RunFailoverOnce(const FailoverSetup& setup) {
        absl::StrCat("--ssrc=", kTreeVideoSsrc),
        absl::StrCat("--audio_ssrc=", kTreeAudioSsrc),
        absl::StrCat("--duration=", seconds)},
-      source_log);
+      {source_log, source_log});
   if (!source.ok()) return source.status();
   absl::SleepFor(setup.kill_after);
   kill(tree.pid("P1"), SIGKILL);
   const absl::Time deadline = absl::Now() + setup.stream + absl::Seconds(20);
-  while ((*source)->Running() && absl::Now() < deadline) {
-    absl::SleepFor(absl::Milliseconds(50));
-  }
-  while ((*probe)->Running() && absl::Now() < deadline) {
-    absl::SleepFor(absl::Milliseconds(50));
-  }
-  (*probe)->Stop();
-  (*source)->Stop();
+  (*source)->Wait(deadline - absl::Now()).IgnoreError();
+  (*probe)->Wait(deadline - absl::Now()).IgnoreError();
+  (*probe)->Stop(absl::Seconds(2)).IgnoreError();
+  (*source)->Stop(absl::Seconds(2)).IgnoreError();
 
   const std::string sent = LineStartingWith(source_log, "{");
   const std::string got = LineStartingWith(probe_log, "{\"type\":\"final\"");

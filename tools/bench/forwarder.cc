@@ -7,6 +7,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "tools/bench/process.h"
 #include "tools/bench/rtp_load.h"
 
 namespace cascade::bench {
@@ -139,8 +140,11 @@ absl::StatusOr<std::unique_ptr<Subprocess>> Forwarder::Start(
   }
   absl::StatusOr<std::vector<std::string>> command = Command(setup);
   if (!command.ok()) return command.status();
-  return Subprocess::Start(*command,
-                           absl::StrCat(setup.work_dir, "/", name(), ".log"));
+  return Subprocess::Start(*command, {LogPath(setup), LogPath(setup)});
+}
+
+std::string Forwarder::LogPath(const ForwarderSetup& setup) const {
+  return absl::StrCat(setup.work_dir, "/", name(), ".log");
 }
 
 std::unique_ptr<Forwarder> MakeBaselineForwarder(const std::string& binary,

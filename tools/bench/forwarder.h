@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "tools/bench/process.h"
+#include "base/subprocess.h"
 #include "tools/impair/socket_address.h"
 
 namespace cascade::bench {
@@ -32,8 +32,10 @@ class Forwarder {
   virtual std::string unavailable_reason() const { return ""; }
 
   // Starts the process; it must forward from setup.listen to every child.
+  // Its stdout and stderr go to LogPath(setup).
   absl::StatusOr<std::unique_ptr<Subprocess>> Start(
       const ForwarderSetup& setup) const;
+  std::string LogPath(const ForwarderSetup& setup) const;
 
  protected:
   // The command line for `setup` (may write files into setup.work_dir).

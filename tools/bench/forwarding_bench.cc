@@ -4,6 +4,8 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "base/subprocess.h"
+#include "tools/bench/process.h"
 #include "tools/bench/udp_drops.h"
 
 namespace cascade::bench {
@@ -73,8 +75,9 @@ ForwardingResult RunForwardingCase(const Forwarder& forwarder, int fanout,
     if (!(*process)->Running() || absl::Now() > ready_deadline) {
       result.error =
           absl::StrCat("reached ", (*receivers)->children_reached(), " of ",
-                       fanout, " children within 5 s (", (*process)->Stop(),
-                       "); log: ", FileTail((*process)->log_path()));
+                       fanout, " children within 5 s (",
+                       ExitText((*process)->Stop(absl::Seconds(2))),
+                       "); log: ", FileTail(forwarder.LogPath(setup)));
       return result;
     }
     (*blaster)->Send(shape, 1);
@@ -114,16 +117,18 @@ ForwardingResult RunForwardingCase(const Forwarder& forwarder, int fanout,
   result.input_drops = drops_after.first - drops_before.first;
   result.receiver_drops = drops_after.second - drops_before.second;
   if (!cpu_before.ok() || !cpu_after.ok()) {
-    result.error = absl::StrCat("no CPU time for pid ", (*process)->pid(), " (",
-                                (*process)->Stop(), ")");
+    result.error =
+        absl::StrCat("no CPU time for pid ", (*process)->pid(), " (",
+                     ExitText((*process)->Stop(absl::Seconds(2))), ")");
     return result;
   }
   if (!(*process)->Running()) {
-    result.error = absl::StrCat("forwarder died (", (*process)->Stop(),
-                                "); log: ", FileTail((*process)->log_path()));
+    result.error = absl::StrCat("forwarder died (",
+                                ExitText((*process)->Stop(absl::Seconds(2))),
+                                "); log: ", FileTail(forwarder.LogPath(setup)));
     return result;
   }
-  (*process)->Stop();
+  (*process)->Stop(absl::Seconds(2)).IgnoreError();
 
   const double cpu_ns = static_cast<double>(*cpu_after - *cpu_before);
   const double expected = static_cast<double>(result.sent) * fanout;

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "base/subprocess.h"
 #include "tools/bench/process.h"
 #include "tools/bench/relay_tree.h"
 
@@ -34,7 +35,7 @@ absl::StatusOr<JoinResult> RunJoins(const JoinSetup& setup) {
        absl::StrCat("--ssrc=", kTreeVideoSsrc),
        absl::StrCat("--audio_ssrc=", kTreeAudioSsrc),
        absl::StrCat("--duration=", seconds)},
-      setup.work_dir + "/source.log");
+      {setup.work_dir + "/source.log", setup.work_dir + "/source.log"});
   if (!source.ok()) return source.status();
   // The relay has seen a keyframe before anyone joins.
   absl::SleepFor(setup.gop);
@@ -51,13 +52,10 @@ absl::StatusOr<JoinResult> RunJoins(const JoinSetup& setup) {
          absl::StrCat("--duration=", absl::ToDoubleSeconds(per_join)),
          "--parent=" + tree.address("R"), absl::StrCat("--node_id=site-", i),
          "--key=" + TreeKeyOf("site")},
-        log);
+        {log, log});
     if (!probe.ok()) return probe.status();
-    const absl::Time deadline = absl::Now() + per_join + absl::Seconds(5);
-    while ((*probe)->Running() && absl::Now() < deadline) {
-      absl::SleepFor(absl::Milliseconds(50));
-    }
-    (*probe)->Stop();
+    (*probe)->Wait(per_join + absl::Seconds(5)).IgnoreError();
+    (*probe)->Stop(absl::Seconds(2)).IgnoreError();
     const std::string final = LineStartingWith(log, "{\"type\":\"final\"");
     const std::optional<double> first = JsonField(final, "first_frame_ms");
     if (first.has_value()) {
@@ -66,7 +64,7 @@ absl::StatusOr<JoinResult> RunJoins(const JoinSetup& setup) {
       ++result.failed;
     }
   }
-  (*source)->Stop();
+  (*source)->Stop(absl::Seconds(2)).IgnoreError();
   return result;
 }
 

@@ -1,80 +1,21 @@
 #include "tools/bench/process.h"
 
 #include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
-#include <signal.h>
-#include <spawn.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
-#include <cstring>
+#include <cstdlib>
 #include <fstream>
-#include <sstream>
+#include <vector>
 
 #include "absl/status/status.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "base/files.h"
 #include "tools/impair/socket_address.h"
 
-extern char** environ;
-
 namespace cascade::bench {
-
-absl::StatusOr<std::unique_ptr<Subprocess>> Subprocess::Start(
-    const std::vector<std::string>& argv, const std::string& log_path) {
-  if (argv.empty()) return absl::InvalidArgumentError("empty command");
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, log_path.c_str(),
-                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_adddup2(&actions, 1, 2);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  std::vector<char*> args;
-  for (const std::string& arg : argv)
-    args.push_back(const_cast<char*>(arg.c_str()));
-  args.push_back(nullptr);
-  pid_t pid = -1;
-  const int rc =
-      posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot start ", argv[0], ": ", strerror(rc)));
-  }
-  return std::unique_ptr<Subprocess>(new Subprocess(pid, log_path));
-}
-
-Subprocess::~Subprocess() { Stop(); }
-
-bool Subprocess::Running() {
-  if (exited_) return false;
-  if (waitpid(pid_, &status_, WNOHANG) == pid_) exited_ = true;
-  return !exited_;
-}
-
-std::string Subprocess::Stop(absl::Duration grace) {
-  if (Running()) {
-    kill(pid_, SIGTERM);
-    const absl::Time deadline = absl::Now() + grace;
-    while (Running() && absl::Now() < deadline) {
-      absl::SleepFor(absl::Milliseconds(10));
-    }
-    if (Running()) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, &status_, 0);
-      exited_ = true;
-    }
-  }
-  if (WIFSIGNALED(status_)) {
-    return absl::StrCat("killed by signal ", WTERMSIG(status_));
-  }
-  return absl::StrCat("exit code ", WEXITSTATUS(status_));
-}
 
 absl::StatusOr<uint64_t> ProcessCpuNanos(pid_t pid) {
   const std::string task_dir = absl::StrCat("/proc/", pid, "/task");
@@ -146,10 +87,7 @@ absl::StatusOr<int> ReserveLoopbackPort() {
 }
 
 std::string FileTail(const std::string& path, size_t bytes) {
-  std::ifstream file(path);
-  std::stringstream content;
-  content << file.rdbuf();
-  const std::string text = content.str();
+  const std::string text = ReadFile(path).value_or("");
   return text.size() > bytes ? text.substr(text.size() - bytes) : text;
 }
 

@@ -1,41 +1,16 @@
-// Child processes for the harness: start, stop, and measure their CPU time.
+// What the harness needs around its child processes (base/subprocess.h):
+// their CPU time, the binaries it runs, ports for them, their logs.
 #ifndef CASCADE_TOOLS_BENCH_PROCESS_H_
 #define CASCADE_TOOLS_BENCH_PROCESS_H_
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <string>
-#include <vector>
 
 #include "absl/status/statusor.h"
-#include "absl/time/time.h"
 
 namespace cascade::bench {
-
-// A child process whose stdout and stderr go to a log file. Stopped (SIGTERM,
-// then SIGKILL after a grace period) when destroyed.
-class Subprocess {
- public:
-  static absl::StatusOr<std::unique_ptr<Subprocess>> Start(
-      const std::vector<std::string>& argv, const std::string& log_path);
-  ~Subprocess();
-
-  pid_t pid() const { return pid_; }
-  // False once the process has exited.
-  bool Running();
-  // SIGTERM, wait up to `grace`, then SIGKILL. Returns the exit status text.
-  std::string Stop(absl::Duration grace = absl::Seconds(2));
-  const std::string& log_path() const { return log_path_; }
-
- private:
-  Subprocess(pid_t pid, std::string log_path)
-      : pid_(pid), log_path_(std::move(log_path)) {}
-
-  pid_t pid_;
-  std::string log_path_;
-  bool exited_ = false;
-  int status_ = 0;
-};
 
 // CPU time (user + system) of every thread of `pid`, in nanoseconds, from
 // /proc/PID/task/*/schedstat.

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "base/subprocess.h"
 #include "google/protobuf/util/json_util.h"
 #include "tools/bench/bench_report.pb.h"
 #include "tools/bench/process.h"
@@ -27,13 +28,10 @@ std::string RunBench(const std::vector<std::string>& args,
   argv.insert(argv.end(), args.begin(), args.end());
   const std::string log = absl::StrCat(testing::TempDir(), "/bench.log");
   absl::StatusOr<std::unique_ptr<Subprocess>> bench =
-      Subprocess::Start(argv, log);
+      Subprocess::Start(argv, {log, log});
   if (!bench.ok()) return std::string(bench.status().message());
-  const absl::Time deadline = absl::Now() + absl::Seconds(40);
-  while ((*bench)->Running() && absl::Now() < deadline) {
-    absl::SleepFor(absl::Milliseconds(20));
-  }
-  const std::string status = (*bench)->Stop();
+  (*bench)->Wait(absl::Seconds(40)).IgnoreError();
+  const std::string status = ExitText((*bench)->Stop(absl::Seconds(2)));
   *output = FileTail(log, 100000);
   return status;
 }

@@ -89,7 +89,7 @@ absl::Status RelayTree::StartRelay(const std::string& id,
   absl::StatusOr<std::unique_ptr<Subprocess>> relay =
       Subprocess::Start({relayd_, "--config=" + base + ".textproto",
                          "--port_file=" + base + ".ports"},
-                        base + ".log");
+                        {base + ".log", base + ".log"});
   if (!relay.ok()) return relay.status();
   processes_[id] = *std::move(relay);
   const absl::Time deadline = absl::Now() + absl::Seconds(10);

@@ -14,6 +14,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "base/subprocess.h"
 #include "tools/bench/process.h"
 
 namespace cascade::bench {
