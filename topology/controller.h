@@ -190,8 +190,11 @@ class Controller {
   absl::Duration HoldDownLocked(Live* live) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Ends a restart's learning: sends every assignment.
   void SettleLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Places every node, rebuilds the assignments that may have changed,
-  // pushes those that did, returns how many.
+  // Whether a restarted controller waits for this node's first report
+  // before it sends assignments.
+  static bool SettlesLearning(const cascade::v1::Node& node);
+  // The plan (controller_plan.cc). Places every node, rebuilds the assignments
+  // that may have changed, pushes those that did, returns how many.
   uint32_t RecomputeLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // What depends only on the topology and the pins: the index, each node's
   // candidate parents, capacities, the tier order; carries the last plan
