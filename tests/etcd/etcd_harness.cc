@@ -60,7 +60,7 @@ std::string TestDir() {
 
 absl::StatusOr<std::unique_ptr<EtcdCluster>> EtcdCluster::Start(
     int members, const std::string& dir) {
-  const std::string etcd = FindOnPath("etcd");
+  const std::string etcd = FindOnPath("etcd").value_or("");
   if (etcd.empty()) {
     return absl::FailedPreconditionError(
         "etcd is not installed: these tests need Debian's etcd-server package "
@@ -98,8 +98,8 @@ absl::StatusOr<std::unique_ptr<EtcdCluster>> EtcdCluster::Start(
         "--log-level=warn",
         "--logger=zap",
     };
-    absl::StatusOr<std::unique_ptr<Process>> process =
-        Process::Start(argv, base + ".out", base + ".err");
+    absl::StatusOr<std::unique_ptr<Subprocess>> process =
+        Subprocess::Start(argv, {base + ".out", base + ".err"});
     if (!process.ok()) return process.status();
     cluster->processes_.push_back(std::move(*process));
     cluster->endpoints_.push_back(client);

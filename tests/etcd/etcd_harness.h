@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "base/subprocess.h"
 #include "tests/media/process.h"
 
 namespace cascade::testing {
@@ -31,7 +32,7 @@ class EtcdCluster {
 
  private:
   std::vector<std::string> endpoints_;
-  std::vector<std::unique_ptr<Process>> processes_;
+  std::vector<std::unique_ptr<Subprocess>> processes_;
 };
 
 // Forwards TCP connections from a kernel-chosen port on 127.0.0.1 to a

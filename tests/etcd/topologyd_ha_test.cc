@@ -28,6 +28,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/substitute.h"
 #include "absl/synchronization/mutex.h"
+#include "base/subprocess.h"
 #include "control/controllers.h"
 #include "google/protobuf/util/json_util.h"
 #include "proto/controller.grpc.pb.h"
@@ -45,7 +46,6 @@ namespace {
 using cascade::testing::CommandResult;
 using cascade::testing::EtcdCluster;
 using cascade::testing::kWaitTimeout;
-using cascade::testing::Process;
 using cascade::testing::RunFor;
 using cascade::testing::WaitUntil;
 using cascade::topology::testing::MediaRun;
@@ -137,7 +137,7 @@ constexpr uint32_t kSsrc = 1111;
 
 // relayd in controller mode, killed -9 when destroyed.
 struct Relayd {
-  std::unique_ptr<Process> process;
+  std::unique_ptr<Subprocess> process;
   int udp_port = 0;
   int metrics_port = 0;
   std::string stderr_path;
@@ -219,7 +219,7 @@ class HaTest : public ::testing::Test {
                  "--listen=127.0.0.1:0", "--port-file=" + ports,
                  "--metrics=127.0.0.1:0"});
     auto process =
-        Process::Start(args, dir_ + "/" + id + ".out", relay.stderr_path);
+        Subprocess::Start(args, {dir_ + "/" + id + ".out", relay.stderr_path});
     ASSERT_TRUE(process.ok()) << process.status();
     relay.process = *std::move(process);
     const std::string bound =
@@ -308,9 +308,9 @@ TEST_F(HaTest, LeaderKilledUnderAdminChangesFollowerTakesOverNothingLost) {
   EXPECT_EQ(Health(addresses_[leader], "cascade.v1.RelayControl"), 1);
 
   // The event feed, followed across the takeover.
-  auto events = Process::Start(
+  auto events = Subprocess::Start(
       {"tools/relayctl/relayctl", "--controller=" + List(), "--json", "events"},
-      dir_ + "/events.out", dir_ + "/events.err");
+      {dir_ + "/events.out", dir_ + "/events.err"});
   ASSERT_TRUE(events.ok()) << events.status();
 
   // A stream of changes through the whole list, one relayctl after the
@@ -570,10 +570,10 @@ TEST_F(HaTest, LeaderCutOffFromEtcdExitsThreeAndAFollowerTakesOver) {
   // The first controller reaches etcd only through the forwarder, and is
   // alone at first, so it leads.
   const std::string port_file = dir_ + "/cut.port";
-  auto cut = Process::Start(
+  auto cut = Subprocess::Start(
       {"topology/topologyd", "--listen=127.0.0.1:0", "--port-file=" + port_file,
        "--store=etcd://" + (*forwarder)->endpoint(), kTtl},
-      dir_ + "/cut.out", dir_ + "/cut.err");
+      {dir_ + "/cut.out", dir_ + "/cut.err"});
   ASSERT_TRUE(cut.ok()) << cut.status();
   const std::string port =
       cascade::testing::WaitForFile(port_file, absl::Seconds(20));
@@ -592,8 +592,8 @@ TEST_F(HaTest, LeaderCutOffFromEtcdExitsThreeAndAFollowerTakesOver) {
 
   (*forwarder)->Cut();
   const absl::Time cut_at = absl::Now();
-  std::optional<int> code = (*cut)->Wait(absl::Seconds(10));
-  ASSERT_TRUE(code.has_value());
+  absl::StatusOr<int> code = (*cut)->Wait(absl::Seconds(10));
+  ASSERT_TRUE(code.ok()) << code.status();
   EXPECT_EQ(*code, 3);
   EXPECT_NE(cascade::testing::ReadFile(dir_ + "/cut.err")
                 .find("no longer the leader"),

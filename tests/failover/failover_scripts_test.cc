@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "base/subprocess.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "proto/controller.pb.h"
@@ -26,7 +27,6 @@ namespace {
 
 using cascade::testing::CommandResult;
 using cascade::testing::kWaitTimeout;
-using cascade::testing::Process;
 using cascade::testing::ReadFile;
 using cascade::testing::RunToCompletion;
 using cascade::testing::WaitUntil;
@@ -177,11 +177,11 @@ TEST_F(FailoverScriptsTest, HealthCheckFailsTheNodeOverAndRestoresIt) {
   std::ofstream(health) << "ok\n";
   // The check notes each of its runs in `checks`.
   const std::string checks = dir_ + "/checks";
-  auto watcher = Process::Start(
+  auto watcher = Subprocess::Start(
       {"/bin/sh", "tools/failover/health-failover.sh", "--interval=0.1",
        "--failures=2", "--successes=2", "p2", "--", "/bin/sh", "-c",
        "echo >> \"$0\" && test -e \"$1\"", checks, health},
-      dir_ + "/health.out", dir_ + "/health.err");
+      {dir_ + "/health.out", dir_ + "/health.err"});
   ASSERT_TRUE(watcher.ok()) << watcher.status();
   // Healthy: nothing happens, though the watcher has run more checks than it
   // takes to fail over (it acts on the second before running the third).

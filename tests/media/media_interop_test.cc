@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "base/subprocess.h"
 #include "tests/media/process.h"
 
 namespace cascade {
@@ -34,7 +35,8 @@ class MediaInteropTest : public ::testing::Test {
     std::vector<std::string> argv = {kProbe, "--json",
                                      "--port-file=" + Path("ports")};
     argv.insert(argv.end(), extra.begin(), extra.end());
-    auto process = Process::Start(argv, Path("probe.out"), Path("probe.err"));
+    auto process =
+        Subprocess::Start(argv, {Path("probe.out"), Path("probe.err")});
     EXPECT_TRUE(process.ok());
     probe_ = std::move(*process);
     std::string ports = WaitForFile(Path("ports"), absl::Seconds(10));
@@ -43,7 +45,7 @@ class MediaInteropTest : public ::testing::Test {
 
   // Waits for the probe and returns its final JSON line.
   std::string ProbeFinal(int expect_exit) {
-    EXPECT_EQ(probe_->Wait(absl::Seconds(30)), expect_exit)
+    EXPECT_EQ(probe_->Wait(absl::Seconds(30)).value_or(-1), expect_exit)
         << ReadFile(Path("probe.err"));
     const std::string final =
         FindLine(Path("probe.out"), "{\"type\":\"final\"");
@@ -56,14 +58,15 @@ class MediaInteropTest : public ::testing::Test {
     std::vector<std::string> argv = {kSource, "--json", "--width=320",
                                      "--height=240", "--bitrate=500"};
     argv.insert(argv.end(), extra.begin(), extra.end());
-    auto process = Process::Start(argv, Path("source.out"), Path("source.err"));
+    auto process =
+        Subprocess::Start(argv, {Path("source.out"), Path("source.err")});
     EXPECT_TRUE(process.ok());
-    EXPECT_EQ((*process)->Wait(absl::Seconds(30)), 0)
+    EXPECT_EQ((*process)->Wait(absl::Seconds(30)).value_or(-1), 0)
         << ReadFile(Path("source.err"));
     return ReadFile(Path("source.out"));
   }
 
-  std::unique_ptr<Process> probe_;
+  std::unique_ptr<Subprocess> probe_;
 };
 
 TEST_F(MediaInteropTest, SourceToProbeEveryFrameWithLatency) {
@@ -88,10 +91,10 @@ TEST_F(MediaInteropTest, SourceToProbeEveryFrameWithLatency) {
 TEST_F(MediaInteropTest, LossReorderingAndDuplicatesAreRepairedAndCounted) {
   const std::string listen = StartProbe({"--duration=20", "--idle-exit=1.5"});
   ASSERT_FALSE(listen.empty());
-  auto impair = Process::Start(
+  auto impair = Subprocess::Start(
       {kImpair, "--listen=127.0.0.1:0", "--forward=" + listen, "--loss=0.03",
        "--reorder=0.03", "--duplicate=0.02", "--seed=7"},
-      Path("impair.out"), Path("impair.err"));
+      {Path("impair.out"), Path("impair.err")});
   ASSERT_TRUE(impair.ok());
   // "udp-impair: listening on IP:PORT forwarding to ..."
   WaitForFile(Path("impair.out"), absl::Seconds(10));
@@ -112,36 +115,36 @@ TEST_F(MediaInteropTest, LossReorderingAndDuplicatesAreRepairedAndCounted) {
 }
 
 TEST_F(MediaInteropTest, FfmpegAsTheSourceEveryFrameDecoded) {
-  const std::string ffmpeg = FindOnPath("ffmpeg");
+  const std::string ffmpeg = FindOnPath("ffmpeg").value_or("");
   if (ffmpeg.empty())
     GTEST_SKIP() << "ffmpeg is not installed (./dev installs it)";
   const std::string listen = StartProbe({"--duration=20", "--idle-exit=1.5"});
   ASSERT_FALSE(listen.empty());
-  auto sender = Process::Start({ffmpeg,
-                                "-hide_banner",
-                                "-loglevel",
-                                "error",
-                                "-re",
-                                "-f",
-                                "lavfi",
-                                "-i",
-                                "testsrc=size=320x240:rate=30",
-                                "-t",
-                                "3",
-                                "-c:v",
-                                "libx264",
-                                "-preset",
-                                "ultrafast",
-                                "-tune",
-                                "zerolatency",
-                                "-g",
-                                "30",
-                                "-f",
-                                "rtp",
-                                "rtp://" + listen},
-                               Path("ffmpeg.out"), Path("ffmpeg.err"));
+  auto sender = Subprocess::Start({ffmpeg,
+                                   "-hide_banner",
+                                   "-loglevel",
+                                   "error",
+                                   "-re",
+                                   "-f",
+                                   "lavfi",
+                                   "-i",
+                                   "testsrc=size=320x240:rate=30",
+                                   "-t",
+                                   "3",
+                                   "-c:v",
+                                   "libx264",
+                                   "-preset",
+                                   "ultrafast",
+                                   "-tune",
+                                   "zerolatency",
+                                   "-g",
+                                   "30",
+                                   "-f",
+                                   "rtp",
+                                   "rtp://" + listen},
+                                  {Path("ffmpeg.out"), Path("ffmpeg.err")});
   ASSERT_TRUE(sender.ok());
-  EXPECT_EQ((*sender)->Wait(absl::Seconds(30)), 0)
+  EXPECT_EQ((*sender)->Wait(absl::Seconds(30)).value_or(-1), 0)
       << ReadFile(Path("ffmpeg.err"));
   const std::string final = ProbeFinal(0);
   EXPECT_EQ(JsonInt(final, "frames_decoded"), 90) << final;
@@ -151,45 +154,47 @@ TEST_F(MediaInteropTest, FfmpegAsTheSourceEveryFrameDecoded) {
 }
 
 TEST_F(MediaInteropTest, FfmpegAsTheSiteDecodesFromTheSdp) {
-  const std::string ffmpeg = FindOnPath("ffmpeg");
+  const std::string ffmpeg = FindOnPath("ffmpeg").value_or("");
   if (ffmpeg.empty())
     GTEST_SKIP() << "ffmpeg is not installed (./dev installs it)";
   auto port = FreeLoopbackPortQuad();
   ASSERT_TRUE(port.ok()) << port.status();
   const std::string sdp = Path("stream.sdp");
-  auto source =
-      Process::Start({kSource, "--width=320", "--height=240", "--bitrate=500",
-                      "--gop=30", absl::StrCat("--dest=127.0.0.1:", *port),
-                      absl::StrCat("--audio-dest=127.0.0.1:", *port + 2),
-                      "--sdp=" + sdp, "--start-delay=1.5", "--duration=3"},
-                     Path("source.out"), Path("source.err"));
+  auto source = Subprocess::Start(
+      {kSource, "--width=320", "--height=240", "--bitrate=500", "--gop=30",
+       absl::StrCat("--dest=127.0.0.1:", *port),
+       absl::StrCat("--audio-dest=127.0.0.1:", *port + 2), "--sdp=" + sdp,
+       "--start-delay=1.5", "--duration=3"},
+      {Path("source.out"), Path("source.err")});
   ASSERT_TRUE(source.ok());
   ASSERT_FALSE(WaitForFile(sdp, absl::Seconds(10)).empty());
   // -xerror: any decode error ends ffmpeg with a failure.
-  auto site = Process::Start({ffmpeg, "-hide_banner", "-loglevel", "error",
-                              "-xerror", "-protocol_whitelist", "file,udp,rtp",
-                              "-i", sdp, "-frames:v", "75", "-f", "null", "-"},
-                             Path("ffmpeg.out"), Path("ffmpeg.err"));
+  auto site =
+      Subprocess::Start({ffmpeg, "-hide_banner", "-loglevel", "error",
+                         "-xerror", "-protocol_whitelist", "file,udp,rtp", "-i",
+                         sdp, "-frames:v", "75", "-f", "null", "-"},
+                        {Path("ffmpeg.out"), Path("ffmpeg.err")});
   ASSERT_TRUE(site.ok());
-  EXPECT_EQ((*site)->Wait(absl::Seconds(30)), 0)
+  EXPECT_EQ((*site)->Wait(absl::Seconds(30)).value_or(-1), 0)
       << ReadFile(Path("ffmpeg.err"));
   EXPECT_EQ(ReadFile(Path("ffmpeg.err")), "");
-  EXPECT_EQ((*source)->Wait(absl::Seconds(30)), 0)
+  EXPECT_EQ((*source)->Wait(absl::Seconds(30)).value_or(-1), 0)
       << ReadFile(Path("source.err"));
 }
 
 TEST_F(MediaInteropTest, FileInputIsSentAndDecoded) {
-  const std::string ffmpeg = FindOnPath("ffmpeg");
+  const std::string ffmpeg = FindOnPath("ffmpeg").value_or("");
   if (ffmpeg.empty())
     GTEST_SKIP() << "ffmpeg is not installed (./dev installs it)";
   // A short clip in a container and codec other than the one sent.
   const std::string clip = Path("clip.mkv");
-  auto make = Process::Start(
+  auto make = Subprocess::Start(
       {ffmpeg, "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i",
        "testsrc=size=352x288:rate=25:duration=1", "-c:v", "mpeg4", "-y", clip},
-      Path("make.out"), Path("make.err"));
+      {Path("make.out"), Path("make.err")});
   ASSERT_TRUE(make.ok());
-  ASSERT_EQ((*make)->Wait(absl::Seconds(30)), 0) << ReadFile(Path("make.err"));
+  ASSERT_EQ((*make)->Wait(absl::Seconds(30)).value_or(-1), 0)
+      << ReadFile(Path("make.err"));
   const std::string listen = StartProbe({"--duration=20", "--idle-exit=1.5"});
   ASSERT_FALSE(listen.empty());
   // Two seconds of a one-second clip: the input loops.
@@ -205,11 +210,11 @@ TEST_F(MediaInteropTest, FileInputIsSentAndDecoded) {
 }
 
 TEST_F(MediaInteropTest, MissingInputFileFailsClearly) {
-  auto source = Process::Start(
+  auto source = Subprocess::Start(
       {kSource, "--dest=127.0.0.1:9", "--input=/nonexistent/clip.mp4"},
-      Path("s.out"), Path("s.err"));
+      {Path("s.out"), Path("s.err")});
   ASSERT_TRUE(source.ok());
-  EXPECT_EQ((*source)->Wait(absl::Seconds(10)), 1);
+  EXPECT_EQ((*source)->Wait(absl::Seconds(10)).value_or(-1), 1);
   EXPECT_NE(ReadFile(Path("s.err")).find("/nonexistent/clip.mp4"),
             std::string::npos);
 }
@@ -243,24 +248,25 @@ TEST_F(MediaInteropTest, SitesFileGivesEachSiteItsOwnLoopbackAddress) {
 TEST_F(MediaInteropTest, BadSitesFileExitsTwoNamingTheLine) {
   const std::string sites = Path("sites");
   std::ofstream(sites) << "127.0.0.1:0\n127.0.0.1:0 127.0.0.1:9 only-two\n";
-  auto probe = Process::Start({kProbe, "--sites-file=" + sites}, Path("p.out"),
-                              Path("p.err"));
+  auto probe = Subprocess::Start({kProbe, "--sites-file=" + sites},
+                                 {Path("p.out"), Path("p.err")});
   ASSERT_TRUE(probe.ok());
-  EXPECT_EQ((*probe)->Wait(absl::Seconds(10)), 2);
+  EXPECT_EQ((*probe)->Wait(absl::Seconds(10)).value_or(-1), 2);
   EXPECT_NE(ReadFile(Path("p.err")).find(sites + ":2"), std::string::npos)
       << ReadFile(Path("p.err"));
 }
 
 TEST_F(MediaInteropTest, BadFlagsExitTwoNamingTheFlag) {
-  auto source = Process::Start({kSource, "--dest=nonsense"}, Path("s.out"),
-                               Path("s.err"));
+  auto source = Subprocess::Start({kSource, "--dest=nonsense"},
+                                  {Path("s.out"), Path("s.err")});
   ASSERT_TRUE(source.ok());
-  EXPECT_EQ((*source)->Wait(absl::Seconds(10)), 2);
+  EXPECT_EQ((*source)->Wait(absl::Seconds(10)).value_or(-1), 2);
   EXPECT_NE(ReadFile(Path("s.err")).find("--dest"), std::string::npos);
-  auto probe = Process::Start({kProbe, "--parent=127.0.0.1:9", "--node-id=x"},
-                              Path("p.out"), Path("p.err"));
+  auto probe =
+      Subprocess::Start({kProbe, "--parent=127.0.0.1:9", "--node-id=x"},
+                        {Path("p.out"), Path("p.err")});
   ASSERT_TRUE(probe.ok());
-  EXPECT_EQ((*probe)->Wait(absl::Seconds(10)), 2);
+  EXPECT_EQ((*probe)->Wait(absl::Seconds(10)).value_or(-1), 2);
   EXPECT_NE(ReadFile(Path("p.err")).find("--key"), std::string::npos);
 }
 

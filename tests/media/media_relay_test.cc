@@ -10,6 +10,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/substitute.h"
+#include "base/subprocess.h"
 #include "tests/common/wait.h"
 #include "tests/media/process.h"
 
@@ -26,7 +27,7 @@ const char kKeyR2[] = "00112233445566778899aabbccddeeff";
 const char kKeySite[] = "ffeeddccbbaa99887766554433221100";
 
 struct Relay {
-  std::unique_ptr<Process> process;
+  std::unique_ptr<Subprocess> process;
   int udp_port = 0;
   int metrics_port = 0;
 };
@@ -46,10 +47,10 @@ class MediaRelayTest : public ::testing::Test {
     Relay relay;
     const std::string config_path = Path(name + ".textproto");
     std::ofstream(config_path) << config;
-    auto process = Process::Start(
+    auto process = Subprocess::Start(
         {kRelayd, "--config=" + config_path, "--metrics=127.0.0.1:0",
          "--port-file=" + Path(name + ".ports")},
-        Path(name + ".out"), Path(name + ".err"));
+        {Path(name + ".out"), Path(name + ".err")});
     EXPECT_TRUE(process.ok());
     relay.process = std::move(*process);
     const std::string ports =
@@ -99,12 +100,12 @@ class MediaRelayTest : public ::testing::Test {
   // relay-probe as the authorised child "site" of r2 until the stream ends (or
   // `sites` children site-0 .. site-N-1), all active on return.
   void StartProbe(double seconds, int sites = 1) {
-    auto process = Process::Start(
+    auto process = Subprocess::Start(
         {kProbe, "--json", absl::StrCat("--duration=", seconds),
          "--idle-exit=1.5", absl::StrCat("--parent=127.0.0.1:", r2_.udp_port),
          "--node-id=site", absl::StrCat("--key=", kKeySite),
          absl::StrCat("--sites=", sites)},
-        Path("probe.out"), Path("probe.err"));
+        {Path("probe.out"), Path("probe.err")});
     ASSERT_TRUE(process.ok());
     probe_ = std::move(*process);
     ASSERT_TRUE(WaitForChildren(r2_, sites)) << ReadFile(Path("r2.err"));
@@ -112,22 +113,22 @@ class MediaRelayTest : public ::testing::Test {
 
   // Runs relay-source into r1 for `seconds`; returns its JSON counters.
   std::string RunSource(int bind_port, double seconds) {
-    auto source = Process::Start(
+    auto source = Subprocess::Start(
         {kSource, "--json", "--width=320", "--height=240", "--bitrate=500",
          "--gop=30", absl::StrCat("--bind=127.0.0.1:", bind_port),
          absl::StrCat("--dest=127.0.0.1:", r1_.udp_port),
          absl::StrCat("--ssrc=", kVideoSsrc),
          absl::StrCat("--audio-ssrc=", kAudioSsrc),
          absl::StrCat("--duration=", seconds)},
-        Path("source.out"), Path("source.err"));
+        {Path("source.out"), Path("source.err")});
     EXPECT_TRUE(source.ok());
-    EXPECT_EQ((*source)->Wait(absl::Seconds(30)), 0)
+    EXPECT_EQ((*source)->Wait(absl::Seconds(30)).value_or(-1), 0)
         << ReadFile(Path("source.err"));
     return ReadFile(Path("source.out"));
   }
 
   std::string ProbeFinal() {
-    EXPECT_EQ(probe_->Wait(absl::Seconds(30)), 0)
+    EXPECT_EQ(probe_->Wait(absl::Seconds(30)).value_or(-1), 0)
         << ReadFile(Path("probe.out"));
     const std::string final =
         FindLine(Path("probe.out"), "{\"type\":\"final\"");
@@ -137,7 +138,7 @@ class MediaRelayTest : public ::testing::Test {
 
   Relay r1_;
   Relay r2_;
-  std::unique_ptr<Process> probe_;
+  std::unique_ptr<Subprocess> probe_;
 };
 
 TEST_F(MediaRelayTest, RelaySourceThroughTwoRelaysToProbe) {
@@ -187,7 +188,7 @@ TEST_F(MediaRelayTest, ManySitesInOneProbeEachCountEveryPacket) {
 }
 
 TEST_F(MediaRelayTest, FfmpegSourceThroughTwoRelaysEveryFrameDecoded) {
-  const std::string ffmpeg = FindOnPath("ffmpeg");
+  const std::string ffmpeg = FindOnPath("ffmpeg").value_or("");
   if (ffmpeg.empty())
     GTEST_SKIP() << "ffmpeg is not installed (./dev installs it)";
   auto port = FreeLoopbackPortQuad();
@@ -196,7 +197,7 @@ TEST_F(MediaRelayTest, FfmpegSourceThroughTwoRelaysEveryFrameDecoded) {
             absl::Substitute("children { id: \"site\" key_hex: \"$0\" }\n",
                              kKeySite));
   StartProbe(20);
-  auto sender = Process::Start(
+  auto sender = Subprocess::Start(
       {ffmpeg,
        "-hide_banner",
        "-loglevel",
@@ -221,9 +222,9 @@ TEST_F(MediaRelayTest, FfmpegSourceThroughTwoRelaysEveryFrameDecoded) {
        "-ssrc",
        absl::StrCat(kVideoSsrc),
        absl::StrCat("rtp://127.0.0.1:", r1_.udp_port, "?localport=", *port)},
-      Path("ffmpeg.out"), Path("ffmpeg.err"));
+      {Path("ffmpeg.out"), Path("ffmpeg.err")});
   ASSERT_TRUE(sender.ok());
-  EXPECT_EQ((*sender)->Wait(absl::Seconds(30)), 0)
+  EXPECT_EQ((*sender)->Wait(absl::Seconds(30)).value_or(-1), 0)
       << ReadFile(Path("ffmpeg.err"));
   const std::string final = ProbeFinal();
   EXPECT_EQ(JsonInt(final, "frames_decoded"), 90) << final;
@@ -232,7 +233,7 @@ TEST_F(MediaRelayTest, FfmpegSourceThroughTwoRelaysEveryFrameDecoded) {
 }
 
 TEST_F(MediaRelayTest, RelaySourceThroughTwoRelaysToFfmpegFromTheSdp) {
-  const std::string ffmpeg = FindOnPath("ffmpeg");
+  const std::string ffmpeg = FindOnPath("ffmpeg").value_or("");
   if (ffmpeg.empty())
     GTEST_SKIP() << "ffmpeg is not installed (./dev installs it)";
   auto source_port = FreeLoopbackPortQuad();
@@ -244,28 +245,29 @@ TEST_F(MediaRelayTest, RelaySourceThroughTwoRelaysToFfmpegFromTheSdp) {
                              "\"127.0.0.1:$0\" static_push: true }\n",
                              *site_port));
   const std::string sdp = Path("site.sdp");
-  auto source = Process::Start(
+  auto source = Subprocess::Start(
       {kSource, "--width=320", "--height=240", "--bitrate=500", "--gop=30",
        "--audio=false", absl::StrCat("--bind=127.0.0.1:", *source_port),
        absl::StrCat("--dest=127.0.0.1:", r1_.udp_port),
        absl::StrCat("--ssrc=", kVideoSsrc), "--sdp=" + sdp,
        absl::StrCat("--sdp-dest=127.0.0.1:", *site_port), "--start-delay=1.5",
        "--duration=3"},
-      Path("source.out"), Path("source.err"));
+      {Path("source.out"), Path("source.err")});
   ASSERT_TRUE(source.ok());
   const std::string description = WaitForFile(sdp, absl::Seconds(10));
   ASSERT_NE(description.find(absl::StrCat("m=video ", *site_port)),
             std::string::npos)
       << description;
-  auto site = Process::Start({ffmpeg, "-hide_banner", "-loglevel", "error",
-                              "-xerror", "-protocol_whitelist", "file,udp,rtp",
-                              "-i", sdp, "-frames:v", "75", "-f", "null", "-"},
-                             Path("ffmpeg.out"), Path("ffmpeg.err"));
+  auto site =
+      Subprocess::Start({ffmpeg, "-hide_banner", "-loglevel", "error",
+                         "-xerror", "-protocol_whitelist", "file,udp,rtp", "-i",
+                         sdp, "-frames:v", "75", "-f", "null", "-"},
+                        {Path("ffmpeg.out"), Path("ffmpeg.err")});
   ASSERT_TRUE(site.ok());
-  EXPECT_EQ((*site)->Wait(absl::Seconds(30)), 0)
+  EXPECT_EQ((*site)->Wait(absl::Seconds(30)).value_or(-1), 0)
       << ReadFile(Path("ffmpeg.err"));
   EXPECT_EQ(ReadFile(Path("ffmpeg.err")), "");
-  EXPECT_EQ((*source)->Wait(absl::Seconds(30)), 0)
+  EXPECT_EQ((*source)->Wait(absl::Seconds(30)).value_or(-1), 0)
       << ReadFile(Path("source.err"));
 }
 

@@ -1,83 +1,34 @@
 #include "tests/media/process.h"
 
-#include <fcntl.h>
 #include <netinet/in.h>
-#include <signal.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <cstdlib>
+#include <memory>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "base/files.h"
+#include "base/subprocess.h"
 #include "tests/common/wait.h"
 
 namespace cascade {
 namespace testing {
 
-absl::StatusOr<std::unique_ptr<Process>> Process::Start(
-    const std::vector<std::string>& argv, const std::string& stdout_path,
-    const std::string& stderr_path) {
-  std::vector<char*> args;
-  for (const std::string& arg : argv)
-    args.push_back(const_cast<char*>(arg.c_str()));
-  args.push_back(nullptr);
-  const int out = open(stdout_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  const int err = open(stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (out < 0 || err < 0) {
-    if (out >= 0) close(out);
-    if (err >= 0) close(err);
-    return absl::InternalError("cannot create the output files");
-  }
-  const pid_t pid = fork();
-  if (pid == 0) {
-    dup2(out, 1);
-    dup2(err, 2);
-    execv(args[0], args.data());
-    _exit(127);
-  }
-  close(out);
-  close(err);
-  if (pid < 0) return absl::InternalError("fork failed");
-  return std::unique_ptr<Process>(new Process(pid));
-}
-
-Process::~Process() {
-  if (!reaped_) {
-    kill(pid_, SIGKILL);
-    waitpid(pid_, nullptr, 0);
-  }
-}
-
-std::optional<int> Process::Wait(absl::Duration timeout) {
-  int status = 0;
-  const bool exited = WaitUntil("the process exits", timeout, [&] {
-    return waitpid(pid_, &status, WNOHANG) == pid_;
-  });
-  if (!exited) {
-    kill(pid_, SIGKILL);
-    waitpid(pid_, nullptr, 0);
-  }
-  reaped_ = true;
-  if (!exited || !WIFEXITED(status)) return std::nullopt;
-  return WEXITSTATUS(status);
-}
-
 CommandResult RunToCompletion(const std::vector<std::string>& argv,
                               const std::string& output_base,
                               absl::Duration timeout) {
   CommandResult result;
-  auto process =
-      Process::Start(argv, output_base + ".out", output_base + ".err");
+  absl::StatusOr<std::unique_ptr<Subprocess>> process =
+      Subprocess::Start(argv, {output_base + ".out", output_base + ".err"});
   if (!process.ok()) {
     result.err = std::string(process.status().message());
     return result;
   }
   result.code = (*process)->Wait(timeout).value_or(-1);
+  (*process)->Kill().IgnoreError();  // one that overran: its output is whole
   result.out = ReadFile(output_base + ".out");
   result.err = ReadFile(output_base + ".err");
   return result;
@@ -117,17 +68,6 @@ std::optional<int64_t> JsonInt(const std::string& json,
     return std::nullopt;
   }
   return value;
-}
-
-std::string FindOnPath(const std::string& name) {
-  const char* path = std::getenv("PATH");
-  std::string dirs = path != nullptr ? path : "/usr/bin:/bin";
-  absl::StrAppend(&dirs, ":/usr/bin:/usr/local/bin");
-  for (absl::string_view dir : absl::StrSplit(dirs, ':', absl::SkipEmpty())) {
-    const std::string candidate = absl::StrCat(dir, "/", name);
-    if (access(candidate.c_str(), X_OK) == 0) return candidate;
-  }
-  return "";
 }
 
 absl::StatusOr<int> FreeLoopbackPortQuad() {

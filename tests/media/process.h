@@ -1,12 +1,11 @@
 #ifndef CASCADE_TESTS_MEDIA_PROCESS_H_
 #define CASCADE_TESTS_MEDIA_PROCESS_H_
 
-// Child processes for the media integration tests: started with stdout and
-// stderr in files, waited for with a deadline, killed if they overrun.
+// What the integration tests need around their processes (started with
+// base/subprocess.h): commands run to completion, files they write, ports,
+// metrics.
 
-#include <sys/types.h>
-
-#include <memory>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -16,23 +15,6 @@
 
 namespace cascade {
 namespace testing {
-
-class Process {
- public:
-  static absl::StatusOr<std::unique_ptr<Process>> Start(
-      const std::vector<std::string>& argv, const std::string& stdout_path,
-      const std::string& stderr_path);
-  ~Process();  // kills a process still running
-
-  // The exit code, or nullopt when it did not exit within `timeout` (it is
-  // killed then) or died from a signal.
-  std::optional<int> Wait(absl::Duration timeout);
-
- private:
-  explicit Process(pid_t pid) : pid_(pid) {}
-  pid_t pid_;
-  bool reaped_ = false;
-};
 
 // What a command that ran to completion said.
 struct CommandResult {
@@ -53,8 +35,6 @@ std::string WaitForFile(const std::string& path, absl::Duration timeout);
 std::string FindLine(const std::string& path, const std::string& prefix);
 // An integer field of a flat JSON object ("key":123), or nullopt.
 std::optional<int64_t> JsonInt(const std::string& json, const std::string& key);
-// Full path of `name` on $PATH, or "" when it is not installed.
-std::string FindOnPath(const std::string& name);
 // A port P on 127.0.0.1 such that P..P+3 were all free just now (the kernel
 // chooses P), for programs like ffmpeg that bind the ports an SDP names.
 absl::StatusOr<int> FreeLoopbackPortQuad();

@@ -27,6 +27,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "base/subprocess.h"
 #include "tests/common/wait.h"
 #include "tests/media/process.h"
 #include "tests/relay/relay_harness.h"
@@ -37,7 +38,6 @@ namespace {
 using ::cascade::testing::FindLine;
 using ::cascade::testing::JsonInt;
 using ::cascade::testing::kWaitTimeout;
-using ::cascade::testing::Process;
 using ::cascade::testing::ReadFile;
 using ::cascade::testing::RunFor;
 using ::cascade::testing::WaitUntil;
@@ -87,13 +87,13 @@ class FailoverTree {
 
     const std::string dir = TempDir("sites");
     probe_out_ = dir + "/probe.out";
-    absl::StatusOr<std::unique_ptr<Process>> probe = Process::Start(
+    absl::StatusOr<std::unique_ptr<Subprocess>> probe = Subprocess::Start(
         {Runfile("tools/probe/relay-probe"), "--json", "--duration=40",
          "--idle-exit=2", "--interval=0.1", absl::StrCat("--sites=", kSites),
          "--parent=" + Via("D1").address.ToString() + "," +
              Via("D2").address.ToString(),
          "--node-id=site", "--key=" + KeyOf("site"), "--decode-sites=1"},
-        probe_out_, dir + "/probe.err");
+        {probe_out_, dir + "/probe.err"});
     if (!probe.ok()) return false;
     probe_ = *std::move(probe);
     // The tree is up once each active parent serves its children.
@@ -111,7 +111,7 @@ class FailoverTree {
               const std::function<void()>& fault) {
     const std::string dir = TempDir("source");
     source_out_ = dir + "/source.out";
-    absl::StatusOr<std::unique_ptr<Process>> source = Process::Start(
+    absl::StatusOr<std::unique_ptr<Subprocess>> source = Subprocess::Start(
         {Runfile("tools/source/relay-source"), "--json", "--width=320",
          "--height=180", "--bitrate=400", "--fps=25", "--gop=50",
          "--bind=" + source_.ToString(),
@@ -119,7 +119,7 @@ class FailoverTree {
          "--standby-dest=" + relays_["N2"]->address().ToString(),
          absl::StrCat("--ssrc=", kVideo), absl::StrCat("--audio-ssrc=", kAudio),
          absl::StrCat("--duration=", seconds)},
-        source_out_, dir + "/source.err");
+        {source_out_, dir + "/source.err"});
     ASSERT_TRUE(source.ok()) << source.status();
     const absl::Time started = absl::Now();
     // Loss once the stream runs: a stream's first packet lost on its way is
@@ -134,8 +134,9 @@ class FailoverTree {
     // on its way is one no receiver can know it missed (nothing follows).
     RunFor(started + absl::Seconds(seconds - 1) - absl::Now());
     for (auto& proxy : proxies_) proxy->SetBypass(true);
-    ASSERT_EQ((*source)->Wait(absl::Seconds(seconds + 20)), 0);
-    ASSERT_EQ(probe_->Wait(absl::Seconds(30)).has_value(), true);
+    ASSERT_EQ((*source)->Wait(absl::Seconds(seconds + 20)).value_or(-1), 0);
+    absl::StatusOr<int> probe_exit = probe_->Wait(absl::Seconds(30));
+    ASSERT_TRUE(probe_exit.ok()) << probe_exit.status();
   }
 
   // Every site got every packet the source sent, by sequence number.
@@ -226,7 +227,7 @@ class FailoverTree {
   Endpoint source_;
   std::map<std::string, std::unique_ptr<RelayProcess>> relays_;
   std::vector<std::unique_ptr<ProxyThread>> proxies_;
-  std::unique_ptr<Process> probe_;
+  std::unique_ptr<Subprocess> probe_;
   std::string probe_out_, source_out_;
 };
 

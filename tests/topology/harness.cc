@@ -17,7 +17,6 @@
 namespace cascade::topology::testing {
 
 using cascade::testing::CommandResult;
-using cascade::testing::Process;
 using cascade::testing::ReadFile;
 using cascade::testing::RunFor;
 using cascade::testing::RunToCompletion;
@@ -120,8 +119,8 @@ absl::StatusOr<std::unique_ptr<Topologyd>> Topologyd::Start(
                                    absl::StrCat("--listen=127.0.0.1:", port),
                                    "--port-file=" + port_file};
   argv.insert(argv.end(), flags.begin(), flags.end());
-  auto process =
-      Process::Start(argv, dir + "/" + name + ".out", daemon->stderr_path_);
+  auto process = Subprocess::Start(
+      argv, {dir + "/" + name + ".out", daemon->stderr_path_});
   if (!process.ok()) return process.status();
   daemon->process_ = std::move(*process);
   const std::string bound = WaitForFile(port_file, absl::Seconds(20));

@@ -19,6 +19,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "base/subprocess.h"
 #include "control/relay_client.h"
 #include "proto/controller.pb.h"
 #include "tests/common/wait.h"
@@ -85,7 +86,7 @@ class Topologyd {
   const std::string& stderr_path() const { return stderr_path_; }
 
  private:
-  std::unique_ptr<cascade::testing::Process> process_;
+  std::unique_ptr<cascade::Subprocess> process_;
   std::string address_, stderr_path_;
   int port_ = 0;
 };

@@ -26,6 +26,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/substitute.h"
 #include "absl/synchronization/mutex.h"
+#include "base/subprocess.h"
 #include "proto/controller.pb.h"
 #include "tests/media/process.h"
 #include "tests/topology/harness.h"
@@ -34,7 +35,6 @@ namespace cascade::topology {
 namespace {
 
 using cascade::testing::kWaitTimeout;
-using cascade::testing::Process;
 using cascade::testing::ReadFile;
 using cascade::testing::RunFor;
 using cascade::testing::WaitUntil;
@@ -65,7 +65,7 @@ nodes { id: "s1" tier: TIER_SITE parent: "d1" media_address: "$4"
 
 // relayd in controller mode; killed -9 when destroyed.
 struct Relayd {
-  std::unique_ptr<Process> process;
+  std::unique_ptr<Subprocess> process;
   int udp_port = 0;
   int metrics_port = 0;
   std::string address() const { return absl::StrCat("127.0.0.1:", udp_port); }
@@ -96,8 +96,8 @@ class RelaydTest : public ::testing::Test {
                 {"relay/relayd", "--controller=" + controller_->address(),
                  "--id=" + id, "--listen=127.0.0.1:0", "--port-file=" + ports,
                  "--metrics=127.0.0.1:0"});
-    auto process = Process::Start(args, dir_ + "/" + id + ".out",
-                                  dir_ + "/" + id + ".err");
+    auto process = Subprocess::Start(
+        args, {dir_ + "/" + id + ".out", dir_ + "/" + id + ".err"});
     ASSERT_TRUE(process.ok()) << process.status();
     Relayd& relay = relays_[id];
     relay.process = std::move(*process);

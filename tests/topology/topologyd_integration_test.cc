@@ -13,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "base/subprocess.h"
 #include "google/protobuf/util/json_util.h"
 #include "proto/controller.pb.h"
 #include "tests/media/process.h"
@@ -21,7 +22,6 @@
 namespace cascade::topology {
 namespace {
 
-using cascade::testing::Process;
 using cascade::testing::ReadFile;
 
 constexpr char kTopology[] = R"txt(
@@ -291,10 +291,10 @@ TEST_F(TopologydTest, MutualTlsAndAdminToken) {
       << "  openssl x509 -req -in $who.csr -CA ca.pem -CAkey ca.key "
          "-CAcreateserial -days 1 -extfile $who.ext -out $who.pem\n"
       << "done\n";
-  auto certs = Process::Start({"/bin/bash", script}, tmp_ + "/certs.out",
-                              tmp_ + "/certs.err");
+  auto certs = Subprocess::Start({"/bin/bash", script},
+                                 {tmp_ + "/certs.out", tmp_ + "/certs.err"});
   ASSERT_TRUE(certs.ok());
-  ASSERT_EQ((*certs)->Wait(absl::Seconds(30)), 0)
+  ASSERT_EQ((*certs)->Wait(absl::Seconds(30)).value_or(-1), 0)
       << ReadFile(tmp_ + "/certs.err");
   std::ofstream(tmp_ + "/token") << "let-me-in\n";
 
