@@ -83,10 +83,13 @@ void ParentSelector::Use(size_t index, absl::Time now) {
 
 ParentSelector::Heard ParentSelector::OnActiveHeard(bool media,
                                                     absl::Time now) {
-  if (heard_since_switch_) silence_.OnGap(now - last_heard_, now);
+  Heard heard;
+  if (heard_since_switch_) {
+    heard.gap = now - last_heard_;
+    silence_.OnGap(heard.gap, now);
+  }
   last_heard_ = now;
   any_heard_ = true;
-  Heard heard;
   heard.first = !heard_since_switch_;
   heard_since_switch_ = true;
   if (media && leaving_.has_value()) {

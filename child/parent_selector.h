@@ -106,6 +106,9 @@ class ParentSelector {
     // Its first word since it was chosen: requests that went to a silent
     // parent were never answered, so the caller asks the new one again.
     bool first = false;
+    // The silence it ends (not for a first word): what the timeout is
+    // learnt from, and what a relay's gap histogram shows.
+    absl::Duration gap = absl::ZeroDuration();
     // Its first media ends a make-before-break switch: tell the old parent
     // (signed deactivation); from now on its packets are not taken.
     std::optional<Parent> release;

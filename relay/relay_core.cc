@@ -220,6 +220,8 @@ void RelayCore::OnParentHeard(bool media) {
       parents_.OnActiveHeard(media, now_);
   if (heard.first) {
     for (auto& [ssrc, stream] : streams_) stream->nacks.RetryAll(now_);
+  } else {
+    parent_gaps_.Add(absl::ToDoubleSeconds(heard.gap));
   }
   if (heard.release.has_value()) {
     SendSigned(heard.release->address, heard.release->key,
@@ -874,6 +876,14 @@ void RelayCore::RenderMetrics(std::string* out) const {
               "Time since the active parent was heard.",
               absl::StrFormat(
                   "%.3f", absl::ToDoubleSeconds(now_ - parents_.last_heard())));
+  AppendGauge(
+      out, "relay_parent_timeout_seconds",
+      "Silence after which the active parent would be left now "
+      "(learnt per link).",
+      absl::StrFormat("%.3f", absl::ToDoubleSeconds(parents_.Timeout(now_))));
+  parent_gaps_.Append(out, "relay_parent_gap_seconds",
+                      "Silences of the active parent that ended with a "
+                      "packet from it.");
 }
 
 }  // namespace cascade::relay

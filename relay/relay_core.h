@@ -22,6 +22,7 @@
 #include "child/parent_selector.h"
 #include "relay/endpoint.h"
 #include "relay/keyframe_cache.h"
+#include "relay/metrics_text.h"
 #include "relay/packet_pool.h"
 #include "relay/relay_options.h"
 #include "relay/retransmit_ring.h"
@@ -165,6 +166,10 @@ class RelayCore {
   absl::flat_hash_map<std::pair<absl::string_view, absl::string_view>, uint64_t>
       drops_;
   CoreCounters counters_;
+  // Silences the active parent ended: what the per-link timeout is learnt
+  // from, shown so an operator can judge --parent_timeout.
+  DurationHistogram<10> parent_gaps_{
+      {0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 2, 5}};
   std::vector<int64_t> due_scratch_;
   std::vector<uint16_t> seq_scratch_;
 };

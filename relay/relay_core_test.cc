@@ -855,5 +855,22 @@ TEST_F(RelayCoreTest, MetricsNameEveryCounter) {
   EXPECT_NE(text.find("relay_children 1"), std::string::npos);
 }
 
+// The parent's silences, for judging --parent_timeout: a 250 ms gap lands
+// in the 0.3 s bucket and not the 0.2 s one; the timeout in force is shown.
+TEST_F(RelayCoreTest, ParentGapsAreAHistogram) {
+  Receive(kParent, RtpPacket(kVideo, 1, 0, kSlice));
+  Run(absl::Milliseconds(250));
+  Receive(kParent, RtpPacket(kVideo, 2, 0, kSlice));
+  std::string text;
+  core_.RenderMetrics(&text);
+  EXPECT_NE(text.find("relay_parent_gap_seconds_bucket{le=\"0.2\"} 0"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("relay_parent_gap_seconds_bucket{le=\"0.3\"} 1"),
+            std::string::npos);
+  EXPECT_NE(text.find("relay_parent_gap_seconds_count 1"), std::string::npos);
+  EXPECT_NE(text.find("relay_parent_timeout_seconds 0.300"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace cascade::relay
