@@ -51,6 +51,11 @@ ABSL_FLAG(std::string, etcd_prefix, "/cascade/",
 ABSL_FLAG(absl::Duration, leader_ttl, absl::Seconds(5),
           "with --store=etcd: the leader's lease, whole seconds: a dead "
           "leader is replaced within about this long");
+ABSL_FLAG(absl::Duration, etcd_timeout, absl::Seconds(2),
+          "with --store=etcd: the deadline of each request to one etcd member "
+          "(then the next member is tried); longer for a store behind a slow "
+          "link. Leader keep-alives renew every third of --leader-ttl within "
+          "that third, so --leader-ttl must exceed three round trips");
 ABSL_FLAG(std::string, advertise, "",
           "with --store=etcd: HOST:PORT other controllers name when they "
           "redirect callers to this one while it leads (default: --listen "
@@ -329,6 +334,10 @@ int RunEtcd(SignalWaiter* signals, const ControllerOptions& options,
   if (ttl < absl::Seconds(1) || ttl != absl::Trunc(ttl, absl::Seconds(1))) {
     return Usage("--leader-ttl must be a whole number of seconds, at least 1s");
   }
+  const absl::Duration etcd_timeout = absl::GetFlag(FLAGS_etcd_timeout);
+  if (etcd_timeout <= absl::ZeroDuration() || etcd_timeout > absl::Minutes(1)) {
+    return Usage("--etcd-timeout must be more than 0s and at most 1m");
+  }
   const std::string listen = absl::GetFlag(FLAGS_listen);
   std::string advertise = absl::GetFlag(FLAGS_advertise);
   const size_t colon = listen.rfind(':');
@@ -359,7 +368,7 @@ int RunEtcd(SignalWaiter* signals, const ControllerOptions& options,
   }
 
   absl::StatusOr<std::unique_ptr<etcd::EtcdClient>> client =
-      etcd::EtcdClient::Create({*endpoints});
+      etcd::EtcdClient::Create({*endpoints, etcd_timeout});
   if (!client.ok()) {
     std::cerr << "topologyd: --store: " << client.status().message() << "\n";
     return kExitFailed;

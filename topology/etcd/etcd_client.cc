@@ -1,5 +1,6 @@
 #include "topology/etcd/etcd_client.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/numbers.h"
@@ -24,15 +25,20 @@ absl::Status ToAbsl(const grpc::Status& status, absl::string_view endpoint,
       absl::StrCat("etcd ", endpoint, " ", what, ": ", status.error_message()));
 }
 
-std::shared_ptr<grpc::Channel> MakeChannel(const std::string& endpoint) {
+std::shared_ptr<grpc::Channel> MakeChannel(const std::string& endpoint,
+                                           absl::Duration call_timeout) {
   grpc::ChannelArguments args;
   // A Recover reads every change since the last snapshot in one answer.
   args.SetMaxReceiveMessageSize(256 << 20);
   // A restarted member is used again within a second or two, not after
-  // gRPC's default backoff of up to two minutes. The minimum is also the
-  // connect timeout: not shorter than a loaded machine needs.
+  // gRPC's default backoff of up to two minutes. The "minimum" is gRPC's
+  // connect timeout: not shorter than a loaded machine needs, nor than a
+  // call may take (a member whose HTTP/2 handshake takes longer than a
+  // second, behind a slow link, would otherwise never connect).
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 1000);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS,
+              static_cast<int>(std::max<int64_t>(
+                  1000, absl::ToInt64Milliseconds(call_timeout))));
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
   // A member that hangs (rather than closes its sockets) breaks a watch
   // stream within 13 s. etcd refuses pings more often than every 5 s.
@@ -97,7 +103,7 @@ absl::StatusOr<std::unique_ptr<EtcdClient>> EtcdClient::Create(
     Member member;
     member.endpoint = endpoint;
     // Channels connect lazily: a member that is down now costs nothing.
-    member.channel = MakeChannel(endpoint);
+    member.channel = MakeChannel(endpoint, client->options_.call_timeout);
     member.kv = etcdserverpb::KV::NewStub(member.channel);
     member.lease = etcdserverpb::Lease::NewStub(member.channel);
     member.watch = etcdserverpb::Watch::NewStub(member.channel);
