@@ -151,6 +151,19 @@ Subprocess::~Subprocess() {
 
 bool Subprocess::Reap(bool block) {
   if (reaped_) return true;
+  if (own_process_group_) {
+    // The group ends with its leader: what the child left running in it is
+    // killed before the reap, while the leader's pid still holds the group
+    // id (afterwards the id could name another group).
+    siginfo_t info = {};
+    int found;
+    while ((found = waitid(P_PID, pid_, &info,
+                           WEXITED | WNOWAIT | (block ? 0 : WNOHANG))) < 0 &&
+           errno == EINTR) {
+    }
+    if (found == 0 && info.si_pid == 0) return false;  // still running
+    if (found == 0) kill(-pid_, SIGKILL);
+  }
   int status = 0;
   pid_t reaped;
   while ((reaped = wait4(pid_, &status, block ? 0 : WNOHANG, &usage_)) < 0 &&

@@ -36,8 +36,9 @@ struct SubprocessOptions {
   // "NAME=VALUE" entries added to this process's environment (replacing a
   // variable of the same name).
   std::vector<std::string> env;
-  // Its own process group: a terminal's Ctrl-C reaches only the parent,
-  // and Kill() reaches whatever the child started too.
+  // Its own process group: a terminal's Ctrl-C reaches only the parent, and
+  // what the child starts in its group dies with it (killed when the child
+  // is killed or found to have ended).
   bool own_process_group = false;
   // SIGKILL to the child when the thread that started it exits
   // (PR_SET_PDEATHSIG): not even a kill -9 of the parent leaves it running.

@@ -216,6 +216,23 @@ TEST(SubprocessTest, DestructorKillsTheProcessGroup) {
   EXPECT_TRUE(Eventually([&] { return Ended(grandchild); }));
 }
 
+TEST(SubprocessTest, WhatAChildLeftInItsGroupEndsWithIt) {
+  const std::string grandchild_pid = TempPath("left-behind");
+  SubprocessOptions group;
+  group.own_process_group = true;
+  absl::StatusOr<std::unique_ptr<Subprocess>> shell = Subprocess::Start(
+      {"/bin/sh", "-c",
+       "/bin/sleep 30 & echo $! > " + grandchild_pid + "; exit 4"},
+      group);
+  ASSERT_TRUE(shell.ok()) << shell.status();
+  EXPECT_EQ((*shell)->Wait(absl::Seconds(10)).value_or(-1), 4);
+  pid_t grandchild = 0;
+  ASSERT_TRUE(absl::SimpleAtoi(
+      absl::StripAsciiWhitespace(ReadFile(grandchild_pid).value_or("")),
+      &grandchild));
+  EXPECT_TRUE(Eventually([&] { return Ended(grandchild); }));
+}
+
 TEST(SubprocessTest, DiesWithTheThreadThatStartedIt) {
   std::unique_ptr<Subprocess> sleeper;
   SubprocessOptions options;
