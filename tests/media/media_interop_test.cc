@@ -120,29 +120,9 @@ TEST_F(MediaInteropTest, FfmpegAsTheSourceEveryFrameDecoded) {
     GTEST_SKIP() << "ffmpeg is not installed (./dev installs it)";
   const std::string listen = StartProbe({"--duration=20", "--idle-exit=1.5"});
   ASSERT_FALSE(listen.empty());
-  auto sender = Subprocess::Start({ffmpeg,
-                                   "-hide_banner",
-                                   "-loglevel",
-                                   "error",
-                                   "-re",
-                                   "-f",
-                                   "lavfi",
-                                   "-i",
-                                   "testsrc=size=320x240:rate=30",
-                                   "-t",
-                                   "3",
-                                   "-c:v",
-                                   "libx264",
-                                   "-preset",
-                                   "ultrafast",
-                                   "-tune",
-                                   "zerolatency",
-                                   "-g",
-                                   "30",
-                                   "-f",
-                                   "rtp",
-                                   "rtp://" + listen},
-                                  {Path("ffmpeg.out"), Path("ffmpeg.err")});
+  auto sender =
+      Subprocess::Start(FfmpegTestPattern(ffmpeg, {"rtp://" + listen}),
+                        {Path("ffmpeg.out"), Path("ffmpeg.err")});
   ASSERT_TRUE(sender.ok());
   EXPECT_EQ((*sender)->Wait(absl::Seconds(30)).value_or(-1), 0)
       << ReadFile(Path("ffmpeg.err"));

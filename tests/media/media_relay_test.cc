@@ -198,30 +198,9 @@ TEST_F(MediaRelayTest, FfmpegSourceThroughTwoRelaysEveryFrameDecoded) {
                              kKeySite));
   StartProbe(20);
   auto sender = Subprocess::Start(
-      {ffmpeg,
-       "-hide_banner",
-       "-loglevel",
-       "error",
-       "-re",
-       "-f",
-       "lavfi",
-       "-i",
-       "testsrc=size=320x240:rate=30",
-       "-t",
-       "3",
-       "-c:v",
-       "libx264",
-       "-preset",
-       "ultrafast",
-       "-tune",
-       "zerolatency",
-       "-g",
-       "30",
-       "-f",
-       "rtp",
-       "-ssrc",
-       absl::StrCat(kVideoSsrc),
-       absl::StrCat("rtp://127.0.0.1:", r1_.udp_port, "?localport=", *port)},
+      FfmpegTestPattern(ffmpeg, {"-ssrc", absl::StrCat(kVideoSsrc),
+                                 absl::StrCat("rtp://127.0.0.1:", r1_.udp_port,
+                                              "?localport=", *port)}),
       {Path("ffmpeg.out"), Path("ffmpeg.err")});
   ASSERT_TRUE(sender.ok());
   EXPECT_EQ((*sender)->Wait(absl::Seconds(30)).value_or(-1), 0)

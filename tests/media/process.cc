@@ -70,6 +70,33 @@ std::optional<int64_t> JsonInt(const std::string& json,
   return value;
 }
 
+std::vector<std::string> FfmpegTestPattern(
+    const std::string& ffmpeg, const std::vector<std::string>& rtp) {
+  std::vector<std::string> argv = {ffmpeg,
+                                   "-hide_banner",
+                                   "-loglevel",
+                                   "error",
+                                   "-re",
+                                   "-f",
+                                   "lavfi",
+                                   "-i",
+                                   "testsrc=size=320x240:rate=30",
+                                   "-t",
+                                   "3",
+                                   "-c:v",
+                                   "libx264",
+                                   "-preset",
+                                   "ultrafast",
+                                   "-tune",
+                                   "zerolatency",
+                                   "-g",
+                                   "30",
+                                   "-f",
+                                   "rtp"};
+  argv.insert(argv.end(), rtp.begin(), rtp.end());
+  return argv;
+}
+
 absl::StatusOr<int> FreeLoopbackPortQuad() {
   // Bounded: a handful of kernel picks nearly always has a free quad.
   for (int attempt = 0; attempt < 50; ++attempt) {

@@ -35,6 +35,11 @@ std::string WaitForFile(const std::string& path, absl::Duration timeout);
 std::string FindLine(const std::string& path, const std::string& prefix);
 // An integer field of a flat JSON object ("key":123), or nullopt.
 std::optional<int64_t> JsonInt(const std::string& json, const std::string& key);
+// The command of `ffmpeg` sending 3 s of its test pattern (320x240 at 30
+// fps: 90 frames, H.264 with a keyframe each second) as RTP; `rtp` ends it
+// (options of the RTP muxer and the rtp:// destination).
+std::vector<std::string> FfmpegTestPattern(const std::string& ffmpeg,
+                                           const std::vector<std::string>& rtp);
 // A port P on 127.0.0.1 such that P..P+3 were all free just now (the kernel
 // chooses P), for programs like ffmpeg that bind the ports an SDP names.
 absl::StatusOr<int> FreeLoopbackPortQuad();
