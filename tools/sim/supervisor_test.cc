@@ -4,9 +4,9 @@
 #include <signal.h>
 
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
 #include <string>
+
+#include "base/files.h"
 
 namespace cascade::sim {
 namespace {
@@ -14,13 +14,6 @@ namespace {
 std::string TempLog(const std::string& name) {
   const char* dir = std::getenv("TEST_TMPDIR");
   return std::string(dir ? dir : "/tmp") + "/" + name + ".log";
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
 }
 
 TEST(SupervisorTest, ReportsExitCodeAndCapturesOutput) {
@@ -34,7 +27,7 @@ TEST(SupervisorTest, ReportsExitCodeAndCapturesOutput) {
   absl::StatusOr<int> code = supervisor.Wait("exiter", absl::Seconds(5));
   ASSERT_TRUE(code.ok()) << code.status();
   EXPECT_EQ(*code, 3);
-  EXPECT_EQ(ReadFile(log), "hello from child\n");
+  EXPECT_EQ(ReadFile(log).value_or(""), "hello from child\n");
   EXPECT_FALSE(supervisor.Running("exiter"));
 }
 
