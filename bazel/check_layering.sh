@@ -28,7 +28,6 @@ rule "the data plane never reaches the controller" \
   "//relay/... + //child/... + //control/..." "//topology/..."
 rule "nothing but tools/ and tests/ reaches tools/" \
   "//... - //tools/... - //tests/..." "//tools/..."
-rule "shared packages reach no relayd daemon code" \
-  "//base/... + //control/... + //child/... + //relay/rtp/..." \
-  "//relay:all - //relay:endpoint"
+rule "shared packages reach no relayd code" \
+  "//base/... + //control/... + //child/... + //media/..." "//relay/..."
 exit $failed

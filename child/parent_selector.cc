@@ -25,16 +25,16 @@ const Parent* ParentSelector::upstream_parent() const {
   return leaving();
 }
 
-bool ParentSelector::IsActive(const relay::Endpoint& from) const {
+bool ParentSelector::IsActive(const media::Endpoint& from) const {
   const Parent* parent = active();
   return parent != nullptr && parent->address == from;
 }
 
-bool ParentSelector::IsLeaving(const relay::Endpoint& from) const {
+bool ParentSelector::IsLeaving(const media::Endpoint& from) const {
   return leaving_.has_value() && leaving_->parent.address == from;
 }
 
-bool ParentSelector::IsListed(const relay::Endpoint& from) const {
+bool ParentSelector::IsListed(const media::Endpoint& from) const {
   return std::any_of(parents_.begin(), parents_.end(),
                      [&](const Parent& p) { return p.address == from; });
 }
@@ -232,7 +232,7 @@ bool ParentSelector::Watching(absl::Time now) const {
                                   now - chosen_at_ < policy_.timeout);
 }
 
-bool ParentSelector::HeldDown(const relay::Endpoint& address,
+bool ParentSelector::HeldDown(const media::Endpoint& address,
                               absl::Time now) const {
   auto it = failed_at_.find(address);
   return it != failed_at_.end() && now - it->second < policy_.hold_down;

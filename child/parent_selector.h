@@ -26,15 +26,15 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "child/silence_timeout.h"
-#include "relay/endpoint.h"
-#include "relay/rtp/activation.h"
-#include "relay/rtp/rtcp.h"
+#include "media/endpoint.h"
+#include "media/rtp/activation.h"
+#include "media/rtp/rtcp.h"
 
 namespace cascade::child {
 
 struct Parent {
   std::string id;  // for logs; may be empty (a site need not know it)
-  relay::Endpoint address;
+  media::Endpoint address;
   std::string key;  // raw HMAC key of the link; empty: a plain source
 };
 
@@ -91,16 +91,16 @@ class ParentSelector {
     silence_.SetBounds(policy.timeout, policy.timeout_max);
   }
 
-  bool IsActive(const relay::Endpoint& from) const;
+  bool IsActive(const media::Endpoint& from) const;
   // A parent being left make-before-break still feeds the child.
-  bool IsLeaving(const relay::Endpoint& from) const;
+  bool IsLeaving(const media::Endpoint& from) const;
   // The parent being left sent something: it is kept past the overlap
   // while it still feeds us and the new one has not (it stops by itself when
   // its grace for us ends).
   void OnLeavingHeard(absl::Time now) {
     if (leaving_.has_value()) leaving_->last_heard = now;
   }
-  bool IsListed(const relay::Endpoint& from) const;
+  bool IsListed(const media::Endpoint& from) const;
 
   struct Heard {
     // Its first word since it was chosen: requests that went to a silent
@@ -164,7 +164,7 @@ class ParentSelector {
   void FailOver(absl::Time now, Actions* actions);
   bool ActivationDue(absl::Time now) const;
   absl::Time KeepaliveDue() const;
-  bool HeldDown(const relay::Endpoint& address, absl::Time now) const;
+  bool HeldDown(const media::Endpoint& address, absl::Time now) const;
   size_t Next(absl::Time now) const;
   // The next parent not held down, if any other is.
   std::optional<size_t> NextAvailable(absl::Time now) const;
@@ -185,7 +185,7 @@ class ParentSelector {
   };
   std::optional<Leaving> leaving_;
   // When each parent was left for silence (hold-down).
-  absl::flat_hash_map<relay::Endpoint, absl::Time> failed_at_;
+  absl::flat_hash_map<media::Endpoint, absl::Time> failed_at_;
   int recent_failovers_ = 0;
   absl::Time last_failover_ = absl::InfinitePast();
   absl::Time last_keepalive_ = absl::InfinitePast();

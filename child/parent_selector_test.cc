@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "relay/rtp/activation.h"
-#include "relay/rtp/rtcp.h"
+#include "media/rtp/activation.h"
+#include "media/rtp/rtcp.h"
 
 namespace cascade::child {
 namespace {
@@ -15,7 +15,7 @@ namespace {
 const absl::Time kT0 = absl::FromUnixSeconds(1700000000);
 absl::Time At(int ms) { return kT0 + absl::Milliseconds(ms); }
 
-relay::Endpoint Ep(const char* text) { return *relay::Endpoint::Parse(text); }
+media::Endpoint Ep(const char* text) { return *media::Endpoint::Parse(text); }
 
 const Parent kPrimary{"d1", Ep("127.0.0.1:5001"), "key-1"};
 const Parent kStandby{"d2", Ep("127.0.0.1:5002"), "key-2"};

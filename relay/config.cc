@@ -52,9 +52,9 @@ absl::StatusOr<std::string> DecodeKey(absl::string_view field,
   return key;
 }
 
-absl::StatusOr<Endpoint> ParseAddress(absl::string_view field,
-                                      absl::string_view text) {
-  absl::StatusOr<Endpoint> e = Endpoint::Parse(text);
+absl::StatusOr<media::Endpoint> ParseAddress(absl::string_view field,
+                                             absl::string_view text) {
+  absl::StatusOr<media::Endpoint> e = media::Endpoint::Parse(text);
   if (!e.ok()) return FieldError(field, e.status().message());
   return e;
 }
@@ -102,7 +102,8 @@ absl::StatusOr<RelayOptions> ToOptions(const RelayConfig& config) {
   if (absl::Status s = CheckId("node_id", config.node_id()); !s.ok()) return s;
   o.node_id = config.node_id();
   if (config.listen().empty()) return FieldError("listen", "empty");
-  absl::StatusOr<Endpoint> listen = ParseAddress("listen", config.listen());
+  absl::StatusOr<media::Endpoint> listen =
+      ParseAddress("listen", config.listen());
   if (!listen.ok()) return listen.status();
   o.listen = *listen;
 
@@ -112,7 +113,7 @@ absl::StatusOr<RelayOptions> ToOptions(const RelayConfig& config) {
     ParentOptions parent;
     if (absl::Status s = CheckId(field + ".id", p.id()); !s.ok()) return s;
     parent.id = p.id();
-    absl::StatusOr<Endpoint> address =
+    absl::StatusOr<media::Endpoint> address =
         ParseAddress(field + ".address", p.address());
     if (!address.ok()) return address.status();
     parent.address = *address;
@@ -139,7 +140,7 @@ absl::StatusOr<RelayOptions> ToOptions(const RelayConfig& config) {
     child.static_push = c.static_push();
     child.standby = c.standby();
     if (!c.address().empty()) {
-      absl::StatusOr<Endpoint> address =
+      absl::StatusOr<media::Endpoint> address =
           ParseAddress(field + ".address", c.address());
       if (!address.ok()) return address.status();
       if (address->port == 0) {

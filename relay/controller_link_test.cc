@@ -20,7 +20,7 @@ class ControllerLinkTest : public ::testing::Test {
     for (const char* id : {"r", "other"}) {
       RelayOptions& relay = options.relays.emplace_back();
       relay.node_id = id;
-      relay.listen = *Endpoint::Parse("127.0.0.1:0");
+      relay.listen = *media::Endpoint::Parse("127.0.0.1:0");
     }
     options.pages_per_relay = true;
     options.pool_slots_per_relay = 1024;

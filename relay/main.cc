@@ -132,8 +132,8 @@ absl::StatusOr<cascade::v1::RelayConfig> LoadLocalConfig() {
     return s;
   }
   if (!absl::GetFlag(FLAGS_source).empty()) {
-    if (absl::StatusOr<Endpoint> e =
-            Endpoint::Parse(absl::GetFlag(FLAGS_source));
+    if (absl::StatusOr<media::Endpoint> e =
+            media::Endpoint::Parse(absl::GetFlag(FLAGS_source));
         !e.ok()) {
       return absl::InvalidArgumentError(
           absl::StrCat("--source: ", e.status().message()));
@@ -165,7 +165,8 @@ absl::StatusOr<std::vector<RelaySpec>> ParseRelays(absl::string_view list) {
     if (absl::Status id = control::ValidateNodeId(spec.id); !id.ok()) {
       return id;
     }
-    if (absl::StatusOr<Endpoint> e = Endpoint::Parse(spec.listen); !e.ok()) {
+    if (absl::StatusOr<media::Endpoint> e = media::Endpoint::Parse(spec.listen);
+        !e.ok()) {
       return absl::InvalidArgumentError(
           absl::StrCat(spec.id, ": ", e.status().message()));
     }
@@ -249,8 +250,8 @@ int Main() {
     server.relays.push_back(*std::move(options));
   }
   if (!absl::GetFlag(FLAGS_metrics).empty()) {
-    absl::StatusOr<Endpoint> metrics =
-        Endpoint::Parse(absl::GetFlag(FLAGS_metrics));
+    absl::StatusOr<media::Endpoint> metrics =
+        media::Endpoint::Parse(absl::GetFlag(FLAGS_metrics));
     if (!metrics.ok()) {
       Fail(absl::StrCat("--metrics: ", metrics.status().message()));
     }

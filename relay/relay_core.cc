@@ -8,10 +8,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "base/token_bucket.h"
+#include "media/rtp/demux.h"
+#include "media/rtp/h264.h"
+#include "media/rtp/rtp.h"
 #include "relay/metrics_text.h"
-#include "relay/rtp/demux.h"
-#include "relay/rtp/h264.h"
-#include "relay/rtp/rtp.h"
 
 namespace cascade::relay {
 namespace {
@@ -73,7 +73,7 @@ struct RelayCore::Stream {
   // sends through it, until its new parent answers.
   absl::Time deselected_until = absl::InfinitePast();
   // Upstream: the child that sends it, for keyframe requests from above.
-  std::optional<Endpoint> source;
+  std::optional<media::Endpoint> source;
   StreamCounters counters;
 };
 
@@ -83,7 +83,7 @@ struct RelayCore::Child {
 
   ChildOptions options;
   bool active = false;
-  Endpoint address;
+  media::Endpoint address;
   absl::Time last_heard;
   TokenBucket retransmits;
   // Set when new settings no longer list the child: served until then.
@@ -203,12 +203,12 @@ void RelayCore::RebuildActiveList() {
   }
 }
 
-const Endpoint* RelayCore::active_parent() const {
+const media::Endpoint* RelayCore::active_parent() const {
   const child::Parent* parent = parents_.active();
   return parent != nullptr ? &parent->address : nullptr;
 }
 
-const Endpoint* RelayCore::leaving_parent() const {
+const media::Endpoint* RelayCore::leaving_parent() const {
   const child::Parent* parent = parents_.leaving();
   return parent != nullptr ? &parent->address : nullptr;
 }
@@ -229,13 +229,13 @@ void RelayCore::OnParentHeard(bool media) {
   }
 }
 
-RelayCore::Child* RelayCore::FindActiveChild(const Endpoint& from) {
+RelayCore::Child* RelayCore::FindActiveChild(const media::Endpoint& from) {
   auto it = active_by_address_.find(from);
   return it == active_by_address_.end() ? nullptr : it->second;
 }
 
-std::vector<Endpoint> RelayCore::ActiveChildren() const {
-  std::vector<Endpoint> out;
+std::vector<media::Endpoint> RelayCore::ActiveChildren() const {
+  std::vector<media::Endpoint> out;
   for (const Child* c : active_) out.push_back(c->address);
   return out;
 }
@@ -275,7 +275,7 @@ PacketRef RelayCore::NewPacket() {
   return p;
 }
 
-void RelayCore::SendTo(const Endpoint& to, const PacketRef& packet,
+void RelayCore::SendTo(const media::Endpoint& to, const PacketRef& packet,
                        Stream* stream) {
   transport_->Send(to, packet);
   if (stream != nullptr) {
@@ -286,7 +286,8 @@ void RelayCore::SendTo(const Endpoint& to, const PacketRef& packet,
   }
 }
 
-void RelayCore::OnDatagram(const Endpoint& from, const PacketRef& packet) {
+void RelayCore::OnDatagram(const media::Endpoint& from,
+                           const PacketRef& packet) {
   now_ = clock_->Now();
   switch (rtp::Classify(packet.bytes())) {
     case rtp::PacketKind::kRtp:
@@ -301,7 +302,7 @@ void RelayCore::OnDatagram(const Endpoint& from, const PacketRef& packet) {
   }
 }
 
-void RelayCore::OnRtp(const Endpoint& from, const PacketRef& packet) {
+void RelayCore::OnRtp(const media::Endpoint& from, const PacketRef& packet) {
   const bool from_active_parent = parents_.IsActive(from);
   // A parent left make-before-break still feeds us until the new one does.
   const bool from_leaving_parent = parents_.IsLeaving(from);
@@ -371,7 +372,7 @@ void RelayCore::ForwardDown(Stream& stream, const PacketRef& packet) {
 // came from.
 class RelayCore::RtcpHandler : public rtp::RtcpVisitor {
  public:
-  RtcpHandler(RelayCore* core, const Endpoint& from, Child* child,
+  RtcpHandler(RelayCore* core, const media::Endpoint& from, Child* child,
               bool from_parent)
       : core_(core), from_(from), child_(child), from_parent_(from_parent) {}
 
@@ -410,12 +411,12 @@ class RelayCore::RtcpHandler : public rtp::RtcpVisitor {
 
  private:
   RelayCore* core_;
-  Endpoint from_;
+  media::Endpoint from_;
   Child* child_;
   bool from_parent_;
 };
 
-void RelayCore::OnRtcp(const Endpoint& from, const PacketRef& packet) {
+void RelayCore::OnRtcp(const media::Endpoint& from, const PacketRef& packet) {
   const bool from_parent = parents_.IsActive(from);
   Child* child = from_parent ? nullptr : FindActiveChild(from);
   // Unknown senders may only activate: validate first, then look inside.
@@ -435,7 +436,7 @@ void RelayCore::OnRtcp(const Endpoint& from, const PacketRef& packet) {
   if (!from_parent && child == nullptr) {
     // Only an activation can make a stranger a child; nothing else counts.
     struct ActivationOnly : rtp::RtcpVisitor {
-      explicit ActivationOnly(RelayCore* core, const Endpoint& from)
+      explicit ActivationOnly(RelayCore* core, const media::Endpoint& from)
           : core(core), from(from) {}
       void OnApp(const rtp::AppView& app) override {
         if (!rtp::IsActivation(app)) return;
@@ -443,7 +444,7 @@ void RelayCore::OnRtcp(const Endpoint& from, const PacketRef& packet) {
         core->HandleActivation(from, app);
       }
       RelayCore* core;
-      Endpoint from;
+      media::Endpoint from;
       bool found = false;
     } visitor(this, from);
     rtp::ParseRtcpCompound(packet.bytes(), &visitor);
@@ -454,7 +455,7 @@ void RelayCore::OnRtcp(const Endpoint& from, const PacketRef& packet) {
   rtp::ParseRtcpCompound(packet.bytes(), &handler);
 }
 
-void RelayCore::HandleActivation(const Endpoint& from,
+void RelayCore::HandleActivation(const media::Endpoint& from,
                                  const rtp::AppView& app) {
   rtp::ActivationRequest request;
   if (rtp::ParseActivation(app, &request) != rtp::ActivationResult::kOk) {
@@ -501,7 +502,7 @@ void RelayCore::HandleActivation(const Endpoint& from,
   if (!child.active || child.address != from) Activate(child, from);
 }
 
-void RelayCore::Activate(Child& child, const Endpoint& at) {
+void RelayCore::Activate(Child& child, const media::Endpoint& at) {
   // Another child holding this address loses it: one address, one child.
   if (Child* holder = FindActiveChild(at); holder != nullptr) {
     holder->active = false;
@@ -563,7 +564,7 @@ void RelayCore::HandleParentNack(const rtp::NackView& nack) {
     return;
   }
   Stream& stream = *it->second;
-  const Endpoint* parent = active_parent();
+  const media::Endpoint* parent = active_parent();
   nack.ForEachSequenceNumber([&](uint16_t seq16) {
     ++stream.counters.nacks_received;
     PacketRef p = stream.ring.Find(stream.unwrapper.Peek(seq16), now_);
@@ -594,7 +595,7 @@ void RelayCore::HandleKeyframeRequest(uint32_t media_ssrc, bool fir,
     ++stream.counters.keyframe_requests_coalesced;
     return;
   }
-  const Endpoint* target =
+  const media::Endpoint* target =
       down ? active_parent() : (stream.source ? &*stream.source : nullptr);
   if (target == nullptr) return;
   // The source child must still be served: never send to a stale address.
@@ -603,7 +604,7 @@ void RelayCore::HandleKeyframeRequest(uint32_t media_ssrc, bool fir,
 }
 
 void RelayCore::RequestKeyframeFromSource(Stream& stream, bool fir,
-                                          const Endpoint& source) {
+                                          const media::Endpoint& source) {
   PacketRef p = NewPacket();
   if (!p) return;
   const size_t size =
@@ -695,7 +696,7 @@ void RelayCore::ExpireChildren() {
 }
 
 void RelayCore::SendNacks() {
-  const Endpoint* parent = active_parent();
+  const media::Endpoint* parent = active_parent();
   if (!parents_.Answering(now_, options_.nack.retry_interval)) return;
   for (auto& [ssrc, stream] : streams_) {
     if (stream->options.direction != Direction::kDown) continue;
@@ -718,7 +719,7 @@ void RelayCore::SendNacks() {
   }
 }
 
-void RelayCore::SendSigned(const Endpoint& to, const std::string& key,
+void RelayCore::SendSigned(const media::Endpoint& to, const std::string& key,
                            rtp::ActivationKind kind) {
   PacketRef p = NewPacket();
   if (!p) return;

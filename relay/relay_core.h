@@ -20,15 +20,15 @@
 #include "absl/time/time.h"
 #include "base/clock.h"
 #include "child/parent_selector.h"
-#include "relay/endpoint.h"
+#include "media/endpoint.h"
+#include "media/rtp/activation.h"
+#include "media/rtp/rtcp.h"
+#include "media/rtp/seq.h"
 #include "relay/keyframe_cache.h"
 #include "relay/metrics_text.h"
 #include "relay/packet_pool.h"
 #include "relay/relay_options.h"
 #include "relay/retransmit_ring.h"
-#include "relay/rtp/activation.h"
-#include "relay/rtp/rtcp.h"
-#include "relay/rtp/seq.h"
 #include "relay/transport.h"
 
 namespace cascade::relay {
@@ -68,7 +68,7 @@ class RelayCore {
 
   // One datagram from `from`. Everything malformed or unauthorised is
   // counted in drops() and dropped.
-  void OnDatagram(const Endpoint& from, const PacketRef& packet);
+  void OnDatagram(const media::Endpoint& from, const PacketRef& packet);
   // Timers: NACK retries, keyframe request pacing, keepalives, child
   // timeouts, parent failover. Call again within NextTick().
   void OnTick();
@@ -93,10 +93,10 @@ class RelayCore {
   const RelayOptions& options() const { return options_; }
   uint32_t ssrc() const { return ssrc_; }
   // Addresses currently served, in activation order.
-  std::vector<Endpoint> ActiveChildren() const;
+  std::vector<media::Endpoint> ActiveChildren() const;
   // Ids of activated children silent for child_silence or longer.
   std::vector<std::string> SilentChildren() const;
-  const Endpoint* active_parent() const;
+  const media::Endpoint* active_parent() const;
   // Dropped datagrams by kind ("rtp", "rtcp", "activation", "relay") and
   // reason (the parsers' error names, or the relay's own).
   uint64_t drops(absl::string_view kind, absl::string_view reason) const;
@@ -104,7 +104,7 @@ class RelayCore {
   const StreamCounters* stream_counters(uint32_t ssrc) const;
   const CoreCounters& counters() const { return counters_; }
   // The parent being left make-before-break, if any.
-  const Endpoint* leaving_parent() const;
+  const media::Endpoint* leaving_parent() const;
 
  private:
   struct Stream;
@@ -114,17 +114,18 @@ class RelayCore {
   void Drop(absl::string_view kind, absl::string_view reason) {
     ++drops_[{kind, reason}];
   }
-  void SendTo(const Endpoint& to, const PacketRef& packet, Stream* stream);
-  void OnRtp(const Endpoint& from, const PacketRef& packet);
-  void OnRtcp(const Endpoint& from, const PacketRef& packet);
+  void SendTo(const media::Endpoint& to, const PacketRef& packet,
+              Stream* stream);
+  void OnRtp(const media::Endpoint& from, const PacketRef& packet);
+  void OnRtcp(const media::Endpoint& from, const PacketRef& packet);
   void ForwardDown(Stream& stream, const PacketRef& packet);
-  void HandleActivation(const Endpoint& from, const rtp::AppView& app);
+  void HandleActivation(const media::Endpoint& from, const rtp::AppView& app);
   void HandleNack(Child& child, const rtp::NackView& nack);
   void HandleParentNack(const rtp::NackView& nack);
   void HandleKeyframeRequest(uint32_t media_ssrc, bool fir, Child* child);
   void RequestKeyframeFromSource(Stream& stream, bool fir,
-                                 const Endpoint& source);
-  void Activate(Child& child, const Endpoint& at);
+                                 const media::Endpoint& source);
+  void Activate(Child& child, const media::Endpoint& at);
   void Deactivate(Child& child);
   void RebuildActiveList();
   void OnParentHeard(bool media);
@@ -132,14 +133,14 @@ class RelayCore {
   absl::Time ChildReportDue() const;
   absl::Time NextTickDue() const;
   // An RTCP RR, with a signed activation under `key` unless it is empty.
-  void SendSigned(const Endpoint& to, const std::string& key,
+  void SendSigned(const media::Endpoint& to, const std::string& key,
                   rtp::ActivationKind kind);
   // Tells a child no longer listed that it should move on.
   void SendRelease(const Child& child);
   void SendChildReports();
   void SendNacks();
   void ExpireChildren();
-  Child* FindActiveChild(const Endpoint& from);
+  Child* FindActiveChild(const media::Endpoint& from);
   PacketRef NewPacket();
 
   RelayOptions options_;
@@ -151,7 +152,7 @@ class RelayCore {
 
   absl::flat_hash_map<uint32_t, std::unique_ptr<Stream>> streams_;
   absl::flat_hash_map<std::string, std::unique_ptr<Child>> children_;
-  absl::flat_hash_map<Endpoint, Child*> active_by_address_;
+  absl::flat_hash_map<media::Endpoint, Child*> active_by_address_;
   std::vector<Child*> active_;  // fan-out list
   child::ParentSelector parents_;
   // When the tick NextTick() last asked for is due (none pending: never).

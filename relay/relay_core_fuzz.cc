@@ -11,23 +11,23 @@
 #include <cstdlib>
 #include <string>
 
+#include "media/rtp/activation.h"
 #include "relay/packet_pool.h"
 #include "relay/relay_core.h"
-#include "relay/rtp/activation.h"
 #include "testing/fake_clock.h"
 
 namespace cascade::relay {
 namespace {
 
-const Endpoint kParent{0x7f000001, 5000};
-const Endpoint kPush{0x7f000001, 6000};
-const Endpoint kChild{0x7f000001, 6001};
-const Endpoint kStranger{0x7f000001, 6666};
+const media::Endpoint kParent{0x7f000001, 5000};
+const media::Endpoint kPush{0x7f000001, 6000};
+const media::Endpoint kChild{0x7f000001, 6001};
+const media::Endpoint kStranger{0x7f000001, 6666};
 const std::string kKey(16, 'k');
 
 class CheckingTransport : public Transport {
  public:
-  void Send(const Endpoint& to, const PacketRef&) override {
+  void Send(const media::Endpoint& to, const PacketRef&) override {
     if (to == kStranger) std::abort();  // the relay answered a stranger
   }
 };
@@ -72,7 +72,7 @@ void Run(const uint8_t* data, size_t size) {
       p.buffer()));
   core.OnDatagram(kChild, p);
 
-  const Endpoint senders[] = {kParent, kPush, kChild, kStranger};
+  const media::Endpoint senders[] = {kParent, kPush, kChild, kStranger};
   size_t pos = 0;
   while (pos + 3 <= size) {
     const uint8_t control = data[pos];

@@ -6,26 +6,26 @@
 #include <string>
 #include <vector>
 
-#include "relay/rtp/activation.h"
-#include "relay/rtp/demux.h"
-#include "relay/rtp/rtcp.h"
-#include "relay/rtp/rtp.h"
+#include "media/rtp/activation.h"
+#include "media/rtp/demux.h"
+#include "media/rtp/rtcp.h"
+#include "media/rtp/rtp.h"
 #include "testing/fake_clock.h"
 
 namespace cascade::relay {
 namespace {
 
 struct Sent {
-  Endpoint to;
+  media::Endpoint to;
   std::vector<uint8_t> bytes;
 };
 
 class FakeTransport : public Transport {
  public:
-  void Send(const Endpoint& to, const PacketRef& packet) override {
+  void Send(const media::Endpoint& to, const PacketRef& packet) override {
     sent.push_back({to, {packet.bytes().begin(), packet.bytes().end()}});
   }
-  std::vector<Sent> To(const Endpoint& e) const {
+  std::vector<Sent> To(const media::Endpoint& e) const {
     std::vector<Sent> out;
     for (const Sent& s : sent) {
       if (s.to == e) out.push_back(s);
@@ -35,12 +35,12 @@ class FakeTransport : public Transport {
   std::vector<Sent> sent;
 };
 
-Endpoint Ep(const char* text) { return *Endpoint::Parse(text); }
+media::Endpoint Ep(const char* text) { return *media::Endpoint::Parse(text); }
 
-const Endpoint kParent = Ep("127.0.0.1:5000");
-const Endpoint kPush = Ep("127.0.0.1:6000");
-const Endpoint kChild = Ep("127.0.0.1:6001");
-const Endpoint kAttacker = Ep("127.0.0.1:6666");
+const media::Endpoint kParent = Ep("127.0.0.1:5000");
+const media::Endpoint kPush = Ep("127.0.0.1:6000");
+const media::Endpoint kChild = Ep("127.0.0.1:6001");
+const media::Endpoint kAttacker = Ep("127.0.0.1:6666");
 constexpr uint32_t kVideo = 0x1111;
 constexpr uint32_t kUp = 0x2222;
 const std::string kChildKey(32, 'k');
@@ -174,7 +174,7 @@ class RelayCoreTest : public ::testing::Test {
  protected:
   RelayCoreTest() : pool_(4096), core_(Options(), &clock_, &pool_, &out_) {}
 
-  void Receive(const Endpoint& from, const std::vector<uint8_t>& bytes) {
+  void Receive(const media::Endpoint& from, const std::vector<uint8_t>& bytes) {
     core_.OnDatagram(from, pool_.Copy(bytes));
   }
   int64_t NowMs() const { return absl::ToUnixMillis(clock_.Now()); }
@@ -272,8 +272,8 @@ TEST_F(RelayCoreTest, RejectedActivationsSendNothingToTheirSender) {
   EXPECT_EQ(core_.drops("activation", "outside_window"), 1u);
   EXPECT_EQ(core_.drops("activation", "replayed"), 1u);
   EXPECT_EQ(core_.drops("relay", "unknown_source"), 2u);
-  const std::vector<Endpoint> active = core_.ActiveChildren();
-  EXPECT_EQ(active, (std::vector<Endpoint>{kPush, kChild}));
+  const std::vector<media::Endpoint> active = core_.ActiveChildren();
+  EXPECT_EQ(active, (std::vector<media::Endpoint>{kPush, kChild}));
 }
 
 TEST_F(RelayCoreTest, ChildNackAnsweredFromRingUpToTheRateLimit) {
@@ -393,7 +393,7 @@ TEST_F(RelayCoreTest, SilentChildTimesOutButStaticPushStays) {
   EXPECT_EQ(core_.ActiveChildren().size(), 2u) << "RR kept it alive";
   clock_.Advance(absl::Seconds(3));
   core_.OnTick();
-  EXPECT_EQ(core_.ActiveChildren(), (std::vector<Endpoint>{kPush}));
+  EXPECT_EQ(core_.ActiveChildren(), (std::vector<media::Endpoint>{kPush}));
   EXPECT_EQ(core_.counters().child_timeouts, 1u);
   out_.sent.clear();
   Receive(kParent, RtpPacket(kVideo, 1, 0, kSlice));
@@ -404,7 +404,7 @@ TEST_F(RelayCoreTest, SignedDeactivationStopsAtOnce) {
   ActivateChild();
   Receive(kChild, Activation("c1", kChildKey, NowMs(), ++nonce_,
                              rtp::ActivationKind::kDeactivate));
-  EXPECT_EQ(core_.ActiveChildren(), (std::vector<Endpoint>{kPush}));
+  EXPECT_EQ(core_.ActiveChildren(), (std::vector<media::Endpoint>{kPush}));
 }
 
 TEST_F(RelayCoreTest, UpstreamGoesToParentOnlyWhileSelected) {
@@ -445,13 +445,13 @@ TEST_F(RelayCoreTest, ApplyKeepsChildrenThatStayAndDropsRemovedOnes) {
   EXPECT_EQ(core_.ActiveChildren().size(), 2u);
   o.children.erase(o.children.begin());  // the push child goes
   core_.Apply(o);
-  EXPECT_EQ(core_.ActiveChildren(), (std::vector<Endpoint>{kChild}));
+  EXPECT_EQ(core_.ActiveChildren(), (std::vector<media::Endpoint>{kChild}));
   o.children[0].key = std::string(32, 'n');  // new key: must re-activate
   core_.Apply(o);
   EXPECT_TRUE(core_.ActiveChildren().empty());
 }
 
-const Endpoint kStandby = Ep("127.0.0.1:5001");
+const media::Endpoint kStandby = Ep("127.0.0.1:5001");
 
 // Relay "r1" with a standby parent p1 after p0.
 RelayOptions WithStandby() {
@@ -623,7 +623,8 @@ TEST_F(RelayCoreTest, RemovedChildIsServedThroughItsGraceOnly) {
   RelayOptions o = Options();
   o.children.pop_back();  // c1 moves elsewhere
   core_.Apply(o);
-  EXPECT_EQ(core_.ActiveChildren(), (std::vector<Endpoint>{kPush, kChild}));
+  EXPECT_EQ(core_.ActiveChildren(),
+            (std::vector<media::Endpoint>{kPush, kChild}));
   Receive(kParent, RtpPacket(kVideo, 1, 0, kSlice));
   EXPECT_EQ(RtpOnly(out_.To(kChild)).size(), 1u);
   // Its keepalive from where it is keeps it; a new address does not.
@@ -631,7 +632,7 @@ TEST_F(RelayCoreTest, RemovedChildIsServedThroughItsGraceOnly) {
   Receive(kAttacker, Activation("c1", kChildKey, NowMs(), ++nonce_));
   EXPECT_EQ(core_.drops("activation", "removed_node"), 1u);
   Run(absl::Milliseconds(2005));
-  EXPECT_EQ(core_.ActiveChildren(), (std::vector<Endpoint>{kPush}));
+  EXPECT_EQ(core_.ActiveChildren(), (std::vector<media::Endpoint>{kPush}));
   Receive(kChild, Activation("c1", kChildKey, NowMs(), ++nonce_));
   EXPECT_EQ(core_.drops("activation", "unknown_node"), 1u);
 }
@@ -708,7 +709,7 @@ TEST_F(RelayCoreTest, RemovedChildThatLeavesStopsAtOnce) {
   core_.Apply(o);
   Receive(kChild, Activation("c1", kChildKey, NowMs(), ++nonce_,
                              rtp::ActivationKind::kDeactivate));
-  EXPECT_EQ(core_.ActiveChildren(), (std::vector<Endpoint>{kPush}));
+  EXPECT_EQ(core_.ActiveChildren(), (std::vector<media::Endpoint>{kPush}));
 }
 
 // A restore: the controller lists our active child as our standby again,
@@ -726,14 +727,15 @@ TEST_F(RelayCoreTest, ChildDemotedToStandbyIsReleasedUntilItLeaves) {
     Run(absl::Milliseconds(500));
     Receive(kChild, Activation("c1", kChildKey, NowMs(), ++nonce_));
   }
-  EXPECT_EQ(core_.ActiveChildren(), (std::vector<Endpoint>{kPush, kChild}));
+  EXPECT_EQ(core_.ActiveChildren(),
+            (std::vector<media::Endpoint>{kPush, kChild}));
   out_.sent.clear();
   Run(absl::Milliseconds(500));
   EXPECT_FALSE(ReleasesUnderChildKey(out_.To(kChild)).empty())
       << "asked again while it stays";
   Receive(kChild, Activation("c1", kChildKey, NowMs(), ++nonce_,
                              rtp::ActivationKind::kDeactivate));
-  EXPECT_EQ(core_.ActiveChildren(), (std::vector<Endpoint>{kPush}));
+  EXPECT_EQ(core_.ActiveChildren(), (std::vector<media::Endpoint>{kPush}));
 }
 
 // Its failover: a standby child that activates us is served, and not told
@@ -745,7 +747,8 @@ TEST_F(RelayCoreTest, StandbyChildThatActivatesIsServedWithoutRelease) {
   ActivateChild();
   core_.Apply(o);
   Run(absl::Milliseconds(1000));
-  EXPECT_EQ(core_.ActiveChildren(), (std::vector<Endpoint>{kPush, kChild}));
+  EXPECT_EQ(core_.ActiveChildren(),
+            (std::vector<media::Endpoint>{kPush, kChild}));
   EXPECT_TRUE(ReleasesUnderChildKey(out_.To(kChild)).empty());
 }
 

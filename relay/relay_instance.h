@@ -19,7 +19,7 @@
 #include "absl/time/time.h"
 #include "base/clock.h"
 #include "base/uv_handle.h"
-#include "relay/endpoint.h"
+#include "media/endpoint.h"
 #include "relay/metrics_text.h"
 #include "relay/packet_pool.h"
 #include "relay/relay_core.h"
@@ -53,7 +53,7 @@ class RelayInstance {
   // Any thread: fixed for the instance's life.
   const std::string& id() const { return id_; }
   // Any thread.
-  const Endpoint& local() const { return socket_->local(); }
+  const media::Endpoint& local() const { return socket_->local(); }
 
  private:
   RelayInstance(std::string id, Clock* clock);

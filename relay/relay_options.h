@@ -11,7 +11,7 @@
 #include "absl/time/time.h"
 #include "child/nack_scheduler.h"
 #include "child/parent_selector.h"
-#include "relay/endpoint.h"
+#include "media/endpoint.h"
 #include "relay/retransmit_ring.h"
 
 namespace cascade::relay {
@@ -21,8 +21,8 @@ using ParentOptions = child::Parent;
 
 struct ChildOptions {
   std::string id;
-  std::optional<Endpoint> address;  // required when static_push
-  std::string key;                  // raw HMAC key; required unless static
+  std::optional<media::Endpoint> address;  // required when static_push
+  std::string key;  // raw HMAC key; required unless static
   bool static_push = false;
   // The controller's standby child: served when it activates us (its
   // failover); released when it was our active child before (a restore).
@@ -47,7 +47,7 @@ inline child::NackOptions RelayNackOptions() {
 
 struct RelayOptions {
   std::string node_id;
-  Endpoint listen;
+  media::Endpoint listen;
   std::vector<ParentOptions> parents;
   std::vector<ChildOptions> children;
   std::vector<StreamOptions> streams;

@@ -21,8 +21,8 @@
 #include "absl/time/time.h"
 #include "base/clock.h"
 #include "base/uv_handle.h"
+#include "media/endpoint.h"
 #include "relay/dispatcher.h"
-#include "relay/endpoint.h"
 #include "relay/packet_pool.h"
 #include "relay/relay_core.h"
 #include "relay/relay_instance.h"
@@ -43,7 +43,7 @@ struct ServerOptions {
   // Otherwise the only relay serves /metrics and writes "udp=PORT".
   bool pages_per_relay = false;
   // Prometheus text over HTTP (see pages_per_relay); none when unset.
-  std::optional<Endpoint> metrics;
+  std::optional<media::Endpoint> metrics;
   // Written once bound, with "metrics=PORT", so a caller that asked for
   // port 0 learns the kernel's choice.
   std::string port_file;

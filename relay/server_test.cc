@@ -26,10 +26,10 @@ ServerOptions Relays(std::vector<std::string> ids, bool pages_per_relay) {
   for (const std::string& id : ids) {
     RelayOptions& relay = options.relays.emplace_back();
     relay.node_id = id;
-    relay.listen = *Endpoint::Parse("127.0.0.1:0");
+    relay.listen = *media::Endpoint::Parse("127.0.0.1:0");
   }
   options.pages_per_relay = pages_per_relay;
-  options.metrics = *Endpoint::Parse("127.0.0.1:0");
+  options.metrics = *media::Endpoint::Parse("127.0.0.1:0");
   options.pool_slots_per_relay = 1024;
   return options;
 }
@@ -120,7 +120,7 @@ TEST(RelayServerTest, RefusesWhatItCannotRun) {
   EXPECT_FALSE(RelayServer::Create(std::move(reloadable)).ok());
   // A relay that cannot bind names itself; the ones before it are closed.
   ServerOptions taken = Relays({"first", "second"}, true);
-  taken.relays[1].listen = *Endpoint::Parse("192.0.2.1:5000");
+  taken.relays[1].listen = *media::Endpoint::Parse("192.0.2.1:5000");
   absl::Status bind = RelayServer::Create(std::move(taken)).status();
   EXPECT_EQ(bind.message().substr(0, 8), "second: ") << bind;
 }

@@ -3,7 +3,7 @@
 #ifndef CASCADE_RELAY_TRANSPORT_H_
 #define CASCADE_RELAY_TRANSPORT_H_
 
-#include "relay/endpoint.h"
+#include "media/endpoint.h"
 #include "relay/packet_pool.h"
 
 namespace cascade::relay {
@@ -12,7 +12,7 @@ class Transport {
  public:
   virtual ~Transport() = default;
   // Queues `packet` for `to`; it leaves at the next flush at the latest.
-  virtual void Send(const Endpoint& to, const PacketRef& packet) = 0;
+  virtual void Send(const media::Endpoint& to, const PacketRef& packet) = 0;
 };
 
 }  // namespace cascade::relay

@@ -30,7 +30,7 @@ void SetBuffer(int fd, int force_option, int option) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<UdpSocket>> UdpSocket::Open(
-    const Endpoint& listen, PacketPool* pool) {
+    const media::Endpoint& listen, PacketPool* pool) {
   const int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
     return absl::InternalError(absl::StrCat("socket: ", strerror(errno)));
@@ -47,10 +47,10 @@ absl::StatusOr<std::unique_ptr<UdpSocket>> UdpSocket::Open(
   socklen_t len = sizeof(addr);
   getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
   return std::unique_ptr<UdpSocket>(
-      new UdpSocket(fd, Endpoint::FromSockaddr(addr), pool));
+      new UdpSocket(fd, media::Endpoint::FromSockaddr(addr), pool));
 }
 
-UdpSocket::UdpSocket(int fd, const Endpoint& local, PacketPool* pool)
+UdpSocket::UdpSocket(int fd, const media::Endpoint& local, PacketPool* pool)
     : fd_(fd), local_(local), pool_(pool) {
   queue_.reserve(kMaxQueued);
   recv_slots_.resize(kBatch);
@@ -98,13 +98,13 @@ bool UdpSocket::ReceiveBatch(std::vector<Received>* out) {
       continue;  // the slot stays for the next read
     }
     recv_slots_[i].set_size(msgs_[i].msg_len);
-    out->push_back(
-        Received{Endpoint::FromSockaddr(addrs_[i]), std::move(recv_slots_[i])});
+    out->push_back(Received{media::Endpoint::FromSockaddr(addrs_[i]),
+                            std::move(recv_slots_[i])});
   }
   return true;
 }
 
-void UdpSocket::Send(const Endpoint& to, const PacketRef& packet) {
+void UdpSocket::Send(const media::Endpoint& to, const PacketRef& packet) {
   if (queue_.size() == kMaxQueued) Flush();
   queue_.emplace_back(to, packet);
 }

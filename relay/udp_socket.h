@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "relay/endpoint.h"
+#include "media/endpoint.h"
 #include "relay/packet_pool.h"
 #include "relay/transport.h"
 
@@ -34,24 +34,24 @@ class UdpSocket : public Transport {
   static constexpr size_t kMaxQueued = 4096;
 
   // Binds `listen` (port 0: the kernel chooses).
-  static absl::StatusOr<std::unique_ptr<UdpSocket>> Open(const Endpoint& listen,
-                                                         PacketPool* pool);
+  static absl::StatusOr<std::unique_ptr<UdpSocket>> Open(
+      const media::Endpoint& listen, PacketPool* pool);
   ~UdpSocket() override;
   UdpSocket(const UdpSocket&) = delete;
   UdpSocket& operator=(const UdpSocket&) = delete;
 
   int fd() const { return fd_; }
-  const Endpoint& local() const { return local_; }
+  const media::Endpoint& local() const { return local_; }
 
   struct Received {
-    Endpoint from;
+    media::Endpoint from;
     PacketRef packet;
   };
   // Reads what has already arrived, at most kBatch datagrams, into *out
   // (cleared first). Returns false when nothing was waiting.
   bool ReceiveBatch(std::vector<Received>* out);
 
-  void Send(const Endpoint& to, const PacketRef& packet) override;
+  void Send(const media::Endpoint& to, const PacketRef& packet) override;
   // Hands every queued packet to the kernel.
   void Flush();
   size_t queued() const { return queue_.size(); }
@@ -61,17 +61,17 @@ class UdpSocket : public Transport {
   const UdpCounters& counters() const { return counters_; }
 
  private:
-  UdpSocket(int fd, const Endpoint& local, PacketPool* pool);
+  UdpSocket(int fd, const media::Endpoint& local, PacketPool* pool);
   // Sends msgs_[0..count) and returns how many left; skips one that fails.
   void SendMessages(size_t count);
 
   const int fd_;
-  const Endpoint local_;
+  const media::Endpoint local_;
   PacketPool* const pool_;
   bool gso_enabled_ = true;
   UdpCounters counters_;
 
-  std::vector<std::pair<Endpoint, PacketRef>> queue_;
+  std::vector<std::pair<media::Endpoint, PacketRef>> queue_;
   // Scratch reused by every call, so the hot path does not allocate.
   std::vector<PacketRef> recv_slots_;
   std::vector<std::pair<uint64_t, uint32_t>> order_;  // (dest key, index)

@@ -8,7 +8,7 @@
 namespace cascade::relay {
 namespace {
 
-const Endpoint kAnyLoopback = *Endpoint::Parse("127.0.0.1:0");
+const media::Endpoint kAnyLoopback = *media::Endpoint::Parse("127.0.0.1:0");
 
 // Receives until `count` datagrams arrived or a second passed.
 std::vector<UdpSocket::Received> ReceiveAll(UdpSocket& socket, size_t count) {

@@ -81,7 +81,7 @@ class RecordingSite {
     stop_ = true;
     thread_.join();
   }
-  const Endpoint& address() const { return peer_.address(); }
+  const media::Endpoint& address() const { return peer_.address(); }
 
   struct Summary {
     size_t distinct = 0;
@@ -89,7 +89,7 @@ class RecordingSite {
     size_t missing = 0;  // between first and last
     absl::Duration longest_gap;
     absl::Time last_arrival;
-    Endpoint last_sender;
+    media::Endpoint last_sender;
   };
   // From `since` on (arrival time).
   Summary Summarise(absl::Time since = absl::InfinitePast()) const {
@@ -116,7 +116,7 @@ class RecordingSite {
     return s;
   }
   // When the first packet from `sender` arrived after `since`, if one did.
-  std::optional<absl::Time> FirstFrom(const Endpoint& sender,
+  std::optional<absl::Time> FirstFrom(const media::Endpoint& sender,
                                       absl::Time since) const {
     std::lock_guard<std::mutex> lock(mu_);
     for (const Arrival& a : arrivals_) {
@@ -129,11 +129,11 @@ class RecordingSite {
   struct Arrival {
     int seq;  // the test sends fewer than 65536 packets
     absl::Time at;
-    Endpoint from;
+    media::Endpoint from;
   };
   void Run() {
     while (!stop_) {
-      Endpoint from;
+      media::Endpoint from;
       std::optional<Bytes> got = peer_.Receive(absl::Milliseconds(20), &from);
       if (!got || !IsRtp(*got)) continue;
       std::lock_guard<std::mutex> lock(mu_);
@@ -156,15 +156,15 @@ class LiveSource {
     stop_ = true;
     if (thread_.joinable()) thread_.join();
   }
-  const Endpoint& address() const { return peer_.address(); }
-  void Start(const Endpoint& to) {
+  const media::Endpoint& address() const { return peer_.address(); }
+  void Start(const media::Endpoint& to) {
     thread_ = std::thread([this, to] { Run(to); });
   }
   // Packets sent so far: the next one has this sequence number.
   int sent() const { return sent_; }
 
  private:
-  void Run(const Endpoint& to) {
+  void Run(const media::Endpoint& to) {
     const uint8_t payload[] = {1, 2, 3, 4};
     absl::Time next = absl::Now();
     for (int seq = 0; !stop_ && seq < 60000; ++seq) {
@@ -240,7 +240,7 @@ class ControllerFailoverTest : public ::testing::Test {
                   }));
   }
 
-  bool AllSitesHear(const Endpoint& sender) const {
+  bool AllSitesHear(const media::Endpoint& sender) const {
     for (const RecordingSite& site : sites_) {
       const RecordingSite::Summary s =
           site.Summarise(absl::Now() - absl::Milliseconds(100));
@@ -391,7 +391,7 @@ TEST_F(ControllerFailoverTest, KilledRelayIsCoveredAtOnceThenConfirmed) {
 
 TEST_F(ControllerFailoverTest, PlainSitesBelowAKilledRelayAreTakenOver) {
   ASSERT_NO_FATAL_FAILURE(StartStream());
-  const Endpoint standby = relays_["d1-sb"]->address();
+  const media::Endpoint standby = relays_["d1-sb"]->address();
   const absl::Time killed = absl::Now();
   relays_["d1"]->Signal(SIGKILL);
   absl::Duration takeover;

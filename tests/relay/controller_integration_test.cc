@@ -71,9 +71,9 @@ class ControllerIntegrationTest : public ::testing::Test {
   }
 
   // relayctl apply of kTopology with these addresses.
-  void ApplyTopology(const Endpoint& nat, const Endpoint& p1,
-                     const Endpoint& sb, const Endpoint& s1,
-                     const Endpoint& s2) {
+  void ApplyTopology(const media::Endpoint& nat, const media::Endpoint& p1,
+                     const media::Endpoint& sb, const media::Endpoint& s1,
+                     const media::Endpoint& s2) {
     const std::string topology = tmp_ + "/topology.textproto";
     std::ofstream(topology)
         << absl::Substitute(kTopology, nat.ToString(), p1.ToString(),
@@ -120,11 +120,11 @@ class ControllerIntegrationTest : public ::testing::Test {
 // sender of each packet a site got.
 struct Site {
   UdpPeer peer;
-  std::vector<Endpoint> from;
+  std::vector<media::Endpoint> from;
 };
 
 // Whether the last packet `site` got came from `parent`.
-bool GotFrom(const Site& site, const Endpoint& parent) {
+bool GotFrom(const Site& site, const media::Endpoint& parent) {
   return !site.from.empty() && site.from.back() == parent;
 }
 
@@ -135,7 +135,7 @@ void Forget(Site& site) {
   site.from.clear();
 }
 
-bool Pump(UdpPeer& source, const Endpoint& to, uint16_t* seq,
+bool Pump(UdpPeer& source, const media::Endpoint& to, uint16_t* seq,
           std::vector<Site*> sites, const std::function<bool()>& done,
           absl::Duration timeout = absl::Seconds(20)) {
   const uint8_t payload[] = {1, 2, 3, 4};
@@ -144,7 +144,7 @@ bool Pump(UdpPeer& source, const Endpoint& to, uint16_t* seq,
     const uint16_t n = (*seq)++;
     source.SendTo(to, MakeRtp(kSsrc, n, n * 960u, payload));
     for (Site* site : sites) {
-      Endpoint from;
+      media::Endpoint from;
       // Short waits keep the pace near one packet per 5 ms per site.
       while (std::optional<Bytes> got =
                  site->peer.Receive(absl::Milliseconds(2), &from)) {
@@ -190,8 +190,8 @@ TEST_F(ControllerIntegrationTest, AssignmentsDriveMediaMovesAndReports) {
   ASSERT_TRUE(Pump(source, nat->address(), &seq, {&s1, &s2}, [&] {
     return s1.from.size() >= 50 && s2.from.size() >= 50;
   }));
-  for (const Endpoint& e : s1.from) EXPECT_EQ(e, sb->address());
-  for (const Endpoint& e : s2.from) EXPECT_EQ(e, p1->address());
+  for (const media::Endpoint& e : s1.from) EXPECT_EQ(e, sb->address());
+  for (const media::Endpoint& e : s2.from) EXPECT_EQ(e, p1->address());
 
   // Reports (each second) carry the relays' counters; every assignment was
   // acknowledged.
@@ -231,8 +231,8 @@ TEST_F(ControllerIntegrationTest, SeveralRelaysInOneProcessEachFollowTheirOwn) {
                           {"--controller=" + address_,
                            "--relays=p1@127.0.0.1:0,p1-sb@127.0.0.1:0"});
   ASSERT_TRUE(both.ok()) << both.status();
-  const Endpoint p1 = (*both)->address("p1");
-  const Endpoint sb = (*both)->address("p1-sb");
+  const media::Endpoint p1 = (*both)->address("p1");
+  const media::Endpoint sb = (*both)->address("p1-sb");
   ASSERT_NE(p1.port, 0);
   ASSERT_NE(sb.port, 0);
   ASSERT_NE(p1, sb);
@@ -255,8 +255,8 @@ TEST_F(ControllerIntegrationTest, SeveralRelaysInOneProcessEachFollowTheirOwn) {
   ASSERT_TRUE(Pump(source, nat->address(), &seq, {&s1, &s2}, [&] {
     return s1.from.size() >= 50 && s2.from.size() >= 50;
   }));
-  for (const Endpoint& e : s1.from) EXPECT_EQ(e, sb);
-  for (const Endpoint& e : s2.from) EXPECT_EQ(e, p1);
+  for (const media::Endpoint& e : s1.from) EXPECT_EQ(e, sb);
+  for (const media::Endpoint& e : s2.from) EXPECT_EQ(e, p1);
 
   // Each relay's page counts its own child; both report to the controller.
   EXPECT_EQ((*both)->Metrics("/metrics/p1")["relay_children"], 1);

@@ -59,7 +59,7 @@ std::string Runfile(const std::string& path) {
 
 struct Link {
   std::string id;
-  Endpoint address;
+  media::Endpoint address;
 };
 
 class FailoverTree {
@@ -71,7 +71,7 @@ class FailoverTree {
   bool Start() {
     absl::StatusOr<int> port = cascade::testing::FreeLoopbackPortQuad();
     if (!port.ok()) return false;
-    source_ = Endpoint::Parse(absl::StrCat("127.0.0.1:", *port)).value();
+    source_ = media::Endpoint::Parse(absl::StrCat("127.0.0.1:", *port)).value();
     const std::vector<std::string> relays_below_national = {"P1", "P2"};
     const std::vector<std::string> districts = {"D1", "D2"};
     std::vector<std::string> sites;
@@ -187,7 +187,7 @@ class FailoverTree {
   // How a child reaches relay `parent`: through a lossy proxy of its own
   // when the test wants loss.
   Link Via(const std::string& parent) {
-    const Endpoint& address = relays_.at(parent)->address();
+    const media::Endpoint& address = relays_.at(parent)->address();
     if (loss_ <= 0) return {parent, address};
     proxies_.push_back(std::make_unique<ProxyThread>(
         address, loss_, static_cast<uint64_t>(proxies_.size() + 1)));
@@ -224,7 +224,7 @@ class FailoverTree {
   }
 
   const double loss_;
-  Endpoint source_;
+  media::Endpoint source_;
   std::map<std::string, std::unique_ptr<RelayProcess>> relays_;
   std::vector<std::unique_ptr<ProxyThread>> proxies_;
   std::unique_ptr<Subprocess> probe_;

@@ -17,10 +17,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
-#include "relay/rtp/activation.h"
-#include "relay/rtp/demux.h"
-#include "relay/rtp/rtcp.h"
-#include "relay/rtp/rtp.h"
+#include "media/rtp/activation.h"
+#include "media/rtp/demux.h"
+#include "media/rtp/rtcp.h"
+#include "media/rtp/rtp.h"
 #include "tests/common/wait.h"
 
 namespace cascade::relay::testing {
@@ -32,16 +32,17 @@ UdpPeer::UdpPeer() {
   fd_ = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   const int buffer = 8 << 20;
   setsockopt(fd_, SOL_SOCKET, SO_RCVBUFFORCE, &buffer, sizeof(buffer));
-  sockaddr_in addr = Endpoint::Parse("127.0.0.1:0")->ToSockaddr();
+  sockaddr_in addr = media::Endpoint::Parse("127.0.0.1:0")->ToSockaddr();
   bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
   socklen_t len = sizeof(addr);
   getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-  address_ = Endpoint::FromSockaddr(addr);
+  address_ = media::Endpoint::FromSockaddr(addr);
 }
 
 UdpPeer::~UdpPeer() { close(fd_); }
 
-void UdpPeer::SendTo(const Endpoint& to, absl::Span<const uint8_t> bytes) {
+void UdpPeer::SendTo(const media::Endpoint& to,
+                     absl::Span<const uint8_t> bytes) {
   sockaddr_in addr = to.ToSockaddr();
   // A full socket buffer on loopback clears within microseconds: wait
   // (bounded) until the socket can take the datagram again.
@@ -54,7 +55,8 @@ void UdpPeer::SendTo(const Endpoint& to, absl::Span<const uint8_t> bytes) {
   }
 }
 
-std::optional<Bytes> UdpPeer::Receive(absl::Duration timeout, Endpoint* from) {
+std::optional<Bytes> UdpPeer::Receive(absl::Duration timeout,
+                                      media::Endpoint* from) {
   const absl::Time deadline = absl::Now() + timeout;
   Bytes buffer(65536);
   while (true) {
@@ -64,7 +66,7 @@ std::optional<Bytes> UdpPeer::Receive(absl::Duration timeout, Endpoint* from) {
                                reinterpret_cast<sockaddr*>(&addr), &len);
     if (n >= 0) {
       buffer.resize(static_cast<size_t>(n));
-      if (from != nullptr) *from = Endpoint::FromSockaddr(addr);
+      if (from != nullptr) *from = media::Endpoint::FromSockaddr(addr);
       return buffer;
     }
     const absl::Duration left = deadline - absl::Now();
@@ -74,7 +76,8 @@ std::optional<Bytes> UdpPeer::Receive(absl::Duration timeout, Endpoint* from) {
   }
 }
 
-ProxyThread::ProxyThread(const Endpoint& forward, double loss, uint64_t seed) {
+ProxyThread::ProxyThread(const media::Endpoint& forward, double loss,
+                         uint64_t seed) {
   uv_loop_init(&loop_);
   uv_async_init(&loop_, &stop_, [](uv_async_t* h) {
     uv_close(reinterpret_cast<uv_handle_t*>(h), nullptr);
@@ -95,7 +98,7 @@ ProxyThread::ProxyThread(const Endpoint& forward, double loss, uint64_t seed) {
     std::abort();
   }
   proxy_ = *std::move(proxy);
-  listen_ = *Endpoint::Parse(proxy_->listen_address().ToString());
+  listen_ = *media::Endpoint::Parse(proxy_->listen_address().ToString());
   thread_ = std::thread([this] { uv_run(&loop_, UV_RUN_DEFAULT); });
 }
 
@@ -169,19 +172,19 @@ bool RelayProcess::ReadPortFile(const std::string& path) {
     if (absl::StartsWith(kv.first, "udp.") &&
         absl::SimpleAtoi(kv.second, &port)) {
       relay_addresses_[kv.first.substr(4)] =
-          Endpoint{0x7f000001, static_cast<uint16_t>(port)};
+          media::Endpoint{0x7f000001, static_cast<uint16_t>(port)};
     }
     if (kv.first == "metrics") absl::SimpleAtoi(kv.second, &metrics_port_);
   }
   // Written at once (rename): every relay's line is there.
   if (udp == 0 && relay_addresses_.empty()) return false;
-  address_ = Endpoint{0x7f000001, static_cast<uint16_t>(udp)};
+  address_ = media::Endpoint{0x7f000001, static_cast<uint16_t>(udp)};
   return true;
 }
 
-Endpoint RelayProcess::address(const std::string& id) const {
+media::Endpoint RelayProcess::address(const std::string& id) const {
   auto it = relay_addresses_.find(id);
-  return it == relay_addresses_.end() ? Endpoint{} : it->second;
+  return it == relay_addresses_.end() ? media::Endpoint{} : it->second;
 }
 
 std::map<std::string, double> RelayProcess::Metrics(

@@ -20,7 +20,7 @@
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "base/subprocess.h"
-#include "relay/endpoint.h"
+#include "media/endpoint.h"
 #include "tools/impair/udp_impair_proxy.h"
 
 namespace cascade::relay::testing {
@@ -35,15 +35,15 @@ class UdpPeer {
   UdpPeer(const UdpPeer&) = delete;
   UdpPeer& operator=(const UdpPeer&) = delete;
 
-  const Endpoint& address() const { return address_; }
-  void SendTo(const Endpoint& to, absl::Span<const uint8_t> bytes);
+  const media::Endpoint& address() const { return address_; }
+  void SendTo(const media::Endpoint& to, absl::Span<const uint8_t> bytes);
   // The next datagram, or nothing after `timeout`.
   std::optional<Bytes> Receive(absl::Duration timeout,
-                               Endpoint* from = nullptr);
+                               media::Endpoint* from = nullptr);
 
  private:
   int fd_;
-  Endpoint address_;
+  media::Endpoint address_;
 };
 
 // One relayd process.
@@ -57,9 +57,9 @@ class RelayProcess {
       const std::string& name, const std::string& config,
       const std::vector<std::string>& extra_args = {});
 
-  const Endpoint& address() const { return address_; }
+  const media::Endpoint& address() const { return address_; }
   // With --relays: the address of relay `id` (the port file's udp.ID).
-  Endpoint address(const std::string& id) const;
+  media::Endpoint address(const std::string& id) const;
   const std::string& config_path() const { return config_path_; }
   pid_t pid() const { return process_->pid(); }
 
@@ -89,8 +89,8 @@ class RelayProcess {
 
   std::string name_;
   std::unique_ptr<Subprocess> process_;
-  Endpoint address_;
-  std::map<std::string, Endpoint> relay_addresses_;
+  media::Endpoint address_;
+  std::map<std::string, media::Endpoint> relay_addresses_;
   int metrics_port_ = 0;
   std::string config_path_;
 };
@@ -99,12 +99,12 @@ class RelayProcess {
 // to listen() to reach `forward` through it, `loss` each way.
 class ProxyThread {
  public:
-  ProxyThread(const Endpoint& forward, double loss, uint64_t seed);
+  ProxyThread(const media::Endpoint& forward, double loss, uint64_t seed);
   ~ProxyThread();
   ProxyThread(const ProxyThread&) = delete;
   ProxyThread& operator=(const ProxyThread&) = delete;
 
-  const Endpoint& listen() const { return listen_; }
+  const media::Endpoint& listen() const { return listen_; }
   ImpairCounters counters() const { return proxy_->counters(); }
   // A dead link while true.
   void SetCut(bool cut) { proxy_->SetCut(cut); }
@@ -115,7 +115,7 @@ class ProxyThread {
   uv_loop_t loop_;
   uv_async_t stop_;
   std::unique_ptr<UdpImpairProxy> proxy_;
-  Endpoint listen_;
+  media::Endpoint listen_;
   std::thread thread_;
 };
 

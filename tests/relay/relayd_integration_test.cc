@@ -32,7 +32,7 @@ const std::string kKeyC2(16, '2');
 
 std::string Hex(const std::string& key) { return absl::BytesToHexString(key); }
 
-std::string Addr(const Endpoint& e) { return e.ToString(); }
+std::string Addr(const media::Endpoint& e) { return e.ToString(); }
 
 // A distinct, checkable H.264-shaped payload: an IDR slice when `idr`, else a
 // non-IDR slice; the rest encodes the sequence number.
@@ -51,7 +51,7 @@ constexpr absl::Duration kBurstGap = absl::Milliseconds(2);
 
 // Sends packets [first, first + count) of the video stream at that pace, and
 // returns them by sequence number.
-std::map<uint16_t, Bytes> SendStream(UdpPeer& source, const Endpoint& to,
+std::map<uint16_t, Bytes> SendStream(UdpPeer& source, const media::Endpoint& to,
                                      uint16_t first, int count,
                                      int keyframe_every = 0) {
   std::map<uint16_t, Bytes> sent;
@@ -116,7 +116,7 @@ struct Chain {
                            streams { ssrc: $2 direction: DOWN h264: true }
                          )pb",
                          Addr(source.address()), Hex(kKeyB), kVideo));
-    Endpoint a_seen_by_b = a->address();
+    media::Endpoint a_seen_by_b = a->address();
     if (loss > 0) {
       proxy = std::make_unique<ProxyThread>(a->address(), loss, 42);
       a_seen_by_b = proxy->listen();

@@ -13,7 +13,7 @@
 namespace cascade {
 namespace media {
 
-absl::StatusOr<UdpFd> UdpFd::Open(const relay::Endpoint& local) {
+absl::StatusOr<UdpFd> UdpFd::Open(const media::Endpoint& local) {
   const int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
     return absl::InternalError(absl::StrCat("socket: ", strerror(errno)));
@@ -31,7 +31,7 @@ absl::StatusOr<UdpFd> UdpFd::Open(const relay::Endpoint& local) {
   }
   socklen_t length = sizeof(addr);
   getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &length);
-  return UdpFd(fd, relay::Endpoint::FromSockaddr(addr));
+  return UdpFd(fd, media::Endpoint::FromSockaddr(addr));
 }
 
 UdpFd::UdpFd(UdpFd&& other) noexcept
@@ -50,7 +50,7 @@ UdpFd::~UdpFd() {
   if (fd_ >= 0) close(fd_);
 }
 
-bool UdpFd::SendTo(const relay::Endpoint& to,
+bool UdpFd::SendTo(const media::Endpoint& to,
                    absl::Span<const uint8_t> data) const {
   const sockaddr_in addr = to.ToSockaddr();
   return sendto(fd_, data.data(), data.size(), 0,
@@ -79,7 +79,7 @@ size_t Receiver::Receive(int fd, std::vector<Datagram>* out) {
       continue;
     }
     out->push_back(
-        Datagram{relay::Endpoint::FromSockaddr(addrs_[i]),
+        Datagram{media::Endpoint::FromSockaddr(addrs_[i]),
                  absl::MakeConstSpan(buffers_[i].data(), msgs_[i].msg_len)});
   }
   return static_cast<size_t>(count);

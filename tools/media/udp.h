@@ -15,7 +15,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
-#include "relay/endpoint.h"
+#include "media/endpoint.h"
 
 namespace cascade {
 namespace media {
@@ -23,7 +23,7 @@ namespace media {
 // A non-blocking UDP socket bound to `local` (port 0: the kernel chooses).
 class UdpFd {
  public:
-  static absl::StatusOr<UdpFd> Open(const relay::Endpoint& local);
+  static absl::StatusOr<UdpFd> Open(const media::Endpoint& local);
   UdpFd(UdpFd&& other) noexcept;
   UdpFd& operator=(UdpFd&& other) noexcept;
   UdpFd(const UdpFd&) = delete;
@@ -31,15 +31,15 @@ class UdpFd {
   ~UdpFd();
 
   int fd() const { return fd_; }
-  const relay::Endpoint& local() const { return local_; }
+  const media::Endpoint& local() const { return local_; }
   // Sends one datagram; false when the kernel refused it (counted by the
   // caller, never fatal: a full socket buffer drops like the network does).
-  bool SendTo(const relay::Endpoint& to, absl::Span<const uint8_t> data) const;
+  bool SendTo(const media::Endpoint& to, absl::Span<const uint8_t> data) const;
 
  private:
-  UdpFd(int fd, const relay::Endpoint& local) : fd_(fd), local_(local) {}
+  UdpFd(int fd, const media::Endpoint& local) : fd_(fd), local_(local) {}
   int fd_ = -1;
-  relay::Endpoint local_;
+  media::Endpoint local_;
 };
 
 // Reads what has arrived on a socket with recvmmsg, in batches.
@@ -50,7 +50,7 @@ class Receiver {
 
   Receiver();
   struct Datagram {
-    relay::Endpoint from;
+    media::Endpoint from;
     absl::Span<const uint8_t> data;  // valid until the next Receive
   };
   // Fills `out` with up to kBatch datagrams already waiting on `fd`; returns

@@ -6,7 +6,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "relay/rtp/activation.h"
+#include "media/rtp/activation.h"
 #include "tools/media/cli.h"
 
 namespace cascade {
@@ -42,7 +42,7 @@ absl::StatusOr<std::vector<ParentLink>> BuildParents(
   std::vector<ParentLink> links;
   for (size_t i = 0; i < addresses.size(); ++i) {
     const std::string which = absl::StrCat("parent ", i + 1, ": ");
-    auto address = relay::Endpoint::Parse(addresses[i]);
+    auto address = media::Endpoint::Parse(addresses[i]);
     if (!address.ok()) return Prefixed(which, address.status());
     if (address->port == 0) {
       return absl::InvalidArgumentError(
@@ -116,7 +116,7 @@ absl::StatusOr<std::vector<SiteOptions>> ParseSites(absl::string_view name,
                        " fields; want LISTEN [PARENT NODE_ID KEY_HEX [PARENT "
                        "KEY_HEX]... [upstream=SSRC]]"));
     }
-    auto listen = relay::Endpoint::Parse(fields[0]);
+    auto listen = media::Endpoint::Parse(fields[0]);
     if (!listen.ok()) {
       return Prefixed(absl::StrCat(where, "LISTEN: "), listen.status());
     }

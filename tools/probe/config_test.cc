@@ -8,7 +8,7 @@ namespace cascade {
 namespace probe {
 namespace {
 
-relay::Endpoint At(const char* text) { return *relay::Endpoint::Parse(text); }
+media::Endpoint At(const char* text) { return *media::Endpoint::Parse(text); }
 
 TEST(ParseParentsTest, OneKeyServesEveryParent) {
   auto parents = ParseParents("10.0.0.1:6000,10.0.0.2:6001", "0a0b");

@@ -127,9 +127,9 @@ void OnSignal(int) {
   std::exit(2);
 }
 
-cascade::relay::Endpoint ParseEndpoint(const std::string& flag,
+cascade::media::Endpoint ParseEndpoint(const std::string& flag,
                                        const std::string& value) {
-  auto endpoint = cascade::relay::Endpoint::Parse(value);
+  auto endpoint = cascade::media::Endpoint::Parse(value);
   if (!endpoint.ok()) BadFlag(flag, std::string(endpoint.status().message()));
   return *endpoint;
 }
@@ -360,7 +360,7 @@ int main(int argc, char** argv) {
   } else {
     const int count = absl::GetFlag(FLAGS_sites);
     if (count < 1 || count > 100000) BadFlag("sites", "must be 1..100000");
-    const cascade::relay::Endpoint listen =
+    const cascade::media::Endpoint listen =
         ParseEndpoint("listen", absl::GetFlag(FLAGS_listen));
     if (listen.port != 0 && listen.port + count - 1 > 65535) {
       BadFlag("listen", "port range runs past 65535");

@@ -20,10 +20,10 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
-#include "relay/rtp/activation.h"
-#include "relay/rtp/demux.h"
-#include "relay/rtp/rtcp.h"
-#include "relay/rtp/rtp.h"
+#include "media/rtp/activation.h"
+#include "media/rtp/demux.h"
+#include "media/rtp/rtcp.h"
+#include "media/rtp/rtp.h"
 #include "testing/fake_clock.h"
 #include "testing/fake_timers.h"
 #include "tools/media/sdp.h"
@@ -34,13 +34,13 @@ namespace cascade {
 namespace probe {
 namespace {
 
-relay::Endpoint Loopback() { return *relay::Endpoint::Parse("127.0.0.1:0"); }
+media::Endpoint Loopback() { return *media::Endpoint::Parse("127.0.0.1:0"); }
 
 // Bounds every real-time wait: far beyond what any of them takes on a loaded
 // machine, so reaching it means the awaited thing never happens.
 constexpr absl::Duration kPatience = absl::Seconds(10);
 
-source::SourceOptions SmallSource(const relay::Endpoint& dest) {
+source::SourceOptions SmallSource(const media::Endpoint& dest) {
   source::SourceOptions options;
   options.dest = dest;
   options.bind = Loopback();
@@ -64,9 +64,9 @@ class Forwarder {
         drop_always_(std::move(drop_always)),
         socket_(*media::UdpFd::Open(Loopback())) {}
 
-  const relay::Endpoint& local() const { return socket_.local(); }
+  const media::Endpoint& local() const { return socket_.local(); }
 
-  void Start(const relay::Endpoint& probe) {
+  void Start(const media::Endpoint& probe) {
     probe_ = probe;
     thread_ = std::thread([this] { Loop(); });
   }
@@ -109,8 +109,8 @@ class Forwarder {
   std::function<bool(uint16_t)> drop_first_;
   std::function<bool(uint16_t)> drop_always_;
   media::UdpFd socket_;
-  relay::Endpoint probe_;
-  std::optional<relay::Endpoint> source_;
+  media::Endpoint probe_;
+  std::optional<media::Endpoint> source_;
   absl::flat_hash_set<uint16_t> seen_;
   int dropped_ = 0;
   std::atomic<bool> stop_{false};
@@ -339,7 +339,7 @@ std::vector<uint8_t> SenderReport() {
 // child's socket, or on simulated time straight to the site (DeliverTo).
 class FakeParent : public rtp::RtcpVisitor {
  public:
-  using Deliver = std::function<void(const relay::Endpoint& from,
+  using Deliver = std::function<void(const media::Endpoint& from,
                                      absl::Span<const uint8_t> data)>;
 
   explicit FakeParent(std::string key)
@@ -407,7 +407,7 @@ class FakeParent : public rtp::RtcpVisitor {
     nack.ForEachSequenceNumber([this](uint16_t seq) { nacked.push_back(seq); });
   }
 
-  const std::optional<relay::Endpoint>& child() const { return child_; }
+  const std::optional<media::Endpoint>& child() const { return child_; }
   int datagrams() const { return datagrams_; }
   int ReportsAfter(absl::Time t) const {
     return static_cast<int>(std::count_if(receiver_reports.begin(),
@@ -431,8 +431,8 @@ class FakeParent : public rtp::RtcpVisitor {
   media::UdpFd socket_;
   media::Receiver receiver_;
   Deliver deliver_;
-  std::optional<relay::Endpoint> child_;
-  relay::Endpoint from_;
+  std::optional<media::Endpoint> child_;
+  media::Endpoint from_;
   absl::Time now_;
   int datagrams_ = 0;
 };
@@ -463,7 +463,7 @@ class SimulatedSiteTest : public ::testing::Test {
   SimulatedSiteTest() : primary_("key-a"), standby_("key-b") {
     for (FakeParent* parent : {&primary_, &standby_}) {
       parent->DeliverTo(
-          [this](const relay::Endpoint& from, absl::Span<const uint8_t> data) {
+          [this](const media::Endpoint& from, absl::Span<const uint8_t> data) {
             site_->OnDatagram(from, data, clock_.Now());
           });
     }
@@ -583,7 +583,7 @@ TEST(SiteLatencyTest, FromSendTimeToTheArrivalOfTheFramesLastPacket) {
   options.listen = Loopback();
   Site site(options, *media::UdpFd::Open(Loopback()), t0);
   const media::UdpFd sender = *media::UdpFd::Open(Loopback());
-  const relay::Endpoint from = sender.local();
+  const media::Endpoint from = sender.local();
   // A frame of two packets sent at 0, arriving at 10 and 25.
   EXPECT_TRUE(
       site.OnDatagram(from, VideoPacket(1, 3000, false, at(0)), at(10)));
@@ -664,7 +664,7 @@ TEST_F(SiteFailoverTest, SilenceShorterThanTheTimeoutKeepsTheParent) {
   options.parent_timeout_max = options.parent_timeout;
   auto site =
       std::make_unique<Site>(options, *media::UdpFd::Open(Loopback()), kT0);
-  const relay::Endpoint primary = primary_.link().address;
+  const media::Endpoint primary = primary_.link().address;
   site->OnTick(At(0));
   EXPECT_TRUE(site->OnDatagram(primary, MediaPacket(1), At(10)));
   site->OnTick(At(309));
@@ -684,8 +684,8 @@ TEST_F(SiteFailoverTest, SilenceShorterThanTheTimeoutKeepsTheParent) {
 
 TEST_F(SiteFailoverTest, EachNewParentGetsAFullTimeoutAndTheListWrapsRound) {
   auto site = MakeSite({primary_.link(), standby_.link()});
-  const relay::Endpoint primary = primary_.link().address;
-  const relay::Endpoint standby = standby_.link().address;
+  const media::Endpoint primary = primary_.link().address;
+  const media::Endpoint standby = standby_.link().address;
   site->OnTick(At(0));
   site->OnDatagram(primary, MediaPacket(1), At(0));
   site->OnTick(At(300));
@@ -785,8 +785,8 @@ std::vector<uint8_t> Release(const std::string& parent_id,
 
 TEST_F(SiteFailoverTest, ReleasedByItsParentTheSiteMovesWithoutAGap) {
   auto site = MakeSite({primary_.link(), standby_.link()});
-  const relay::Endpoint primary = primary_.link().address;
-  const relay::Endpoint standby = standby_.link().address;
+  const media::Endpoint primary = primary_.link().address;
+  const media::Endpoint standby = standby_.link().address;
   site->OnTick(At(0));
   EXPECT_TRUE(site->OnDatagram(primary, MediaPacket(1), At(10)));
   // Forged under the standby's key: ignored.
@@ -832,8 +832,8 @@ TEST_F(SiteFailoverTest, UpstreamGoesToTheParentThatAnswersAndFollowsFailover) {
   options.upstream_ssrc = 0x600d;
   auto site =
       std::make_unique<Site>(options, *media::UdpFd::Open(Loopback()), kT0);
-  const relay::Endpoint primary = primary_.link().address;
-  const relay::Endpoint standby = standby_.link().address;
+  const media::Endpoint primary = primary_.link().address;
+  const media::Endpoint standby = standby_.link().address;
   // Nothing before the primary answers; one packet every 50 ms from 200 ms,
   // when it does, until it falls silent (300 ms later the site switches);
   // the standby gets the stream once it answers, at 600 ms.
@@ -1166,7 +1166,7 @@ TEST(ProbeTest, SilentPrimaryStandbyTakesOverAndEveryPacketArrives) {
 TEST(ProbeTest, JunkIsCountedNotFatal) {
   auto probe = OneSite();
   media::UdpFd sender = *media::UdpFd::Open(Loopback());
-  const relay::Endpoint target = probe->sites()[0]->local();
+  const media::Endpoint target = probe->sites()[0]->local();
   const uint8_t junk[][16] = {
       {0x00, 0x01, 0x02},                          // not RTP
       {0x80, 0x60, 0x00},                          // RTP, too short

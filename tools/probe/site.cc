@@ -5,10 +5,10 @@
 #include <utility>
 
 #include "base/clock.h"
-#include "relay/rtp/activation.h"
-#include "relay/rtp/demux.h"
-#include "relay/rtp/rtcp.h"
-#include "relay/rtp/rtp.h"
+#include "media/rtp/activation.h"
+#include "media/rtp/demux.h"
+#include "media/rtp/rtcp.h"
+#include "media/rtp/rtp.h"
 #include "tools/media/h264_packetizer.h"
 #include "tools/media/sdp.h"
 #include "tools/media/send_time.h"
@@ -85,7 +85,7 @@ Site::Site(const SiteOptions& options, media::UdpFd socket, absl::Time start,
 
 Site::~Site() = default;
 
-bool Site::OnDatagram(const relay::Endpoint& from,
+bool Site::OnDatagram(const media::Endpoint& from,
                       absl::Span<const uint8_t> data, absl::Time now) {
   const rtp::PacketKind kind = rtp::Classify(data);
   if (parents_.IsActive(from)) {
@@ -119,7 +119,7 @@ bool Site::OnDatagram(const relay::Endpoint& from,
   return false;
 }
 
-bool Site::OnRtp(const relay::Endpoint& from, absl::Span<const uint8_t> data,
+bool Site::OnRtp(const media::Endpoint& from, absl::Span<const uint8_t> data,
                  absl::Time now) {
   rtp::RtpView view;
   if (rtp::ParseRtp(data, &view) != rtp::RtpError::kOk) {
@@ -188,7 +188,7 @@ bool Site::OnRtp(const relay::Endpoint& from, absl::Span<const uint8_t> data,
   return true;
 }
 
-void Site::OnRtcp(const relay::Endpoint& from, absl::Span<const uint8_t> data,
+void Site::OnRtcp(const media::Endpoint& from, absl::Span<const uint8_t> data,
                   absl::Time now) {
   // Looks inside only what the active parent sends: its signed release.
   struct ReleaseVisitor : rtp::RtcpVisitor {
@@ -220,7 +220,7 @@ void Site::OnTick(absl::Time now) {
   if (actions.release.has_value()) {
     SendReport(*actions.release, rtp::ActivationKind::kDeactivate, now);
   }
-  const std::optional<relay::Endpoint> target = FeedbackTarget();
+  const std::optional<media::Endpoint> target = FeedbackTarget();
   const bool ask = target.has_value() &&
                    (options_.parents.empty() ||
                     parents_.Answering(now, options_.nack.retry_interval));
@@ -378,14 +378,14 @@ void Site::RecordLatency(absl::Duration latency) {
   if (sinks_.interval != nullptr) sinks_.interval->Add(latency);
 }
 
-std::optional<relay::Endpoint> Site::FeedbackTarget() const {
+std::optional<media::Endpoint> Site::FeedbackTarget() const {
   if (!options_.feedback) return std::nullopt;
   if (const ParentLink* parent = active_parent()) return parent->address;
   return media_sender_;
 }
 
 void Site::SendFeedback(absl::Span<const uint8_t> packet) {
-  const std::optional<relay::Endpoint> target = FeedbackTarget();
+  const std::optional<media::Endpoint> target = FeedbackTarget();
   if (target.has_value()) socket_.SendTo(*target, packet);
 }
 

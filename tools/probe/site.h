@@ -21,9 +21,9 @@
 #include "absl/types/span.h"
 #include "child/nack_scheduler.h"
 #include "child/parent_selector.h"
-#include "relay/endpoint.h"
-#include "relay/rtp/activation.h"
-#include "relay/rtp/seq.h"
+#include "media/endpoint.h"
+#include "media/rtp/activation.h"
+#include "media/rtp/seq.h"
 #include "tools/media/codec.h"
 #include "tools/media/frame_assembler.h"
 #include "tools/media/stats.h"
@@ -40,7 +40,7 @@ using ParentLink = child::Parent;
 inline constexpr size_t kMaxUpstreamPacketSize = 1200;
 
 struct SiteOptions {
-  relay::Endpoint listen;
+  media::Endpoint listen;
   // The primary first, then the standbys; empty: a plain push endpoint.
   std::vector<ParentLink> parents;
   std::string node_id;  // activated as at every parent
@@ -123,7 +123,7 @@ class Site {
   ~Site();
 
   int fd() const { return socket_.fd(); }
-  const relay::Endpoint& local() const { return socket_.local(); }
+  const media::Endpoint& local() const { return socket_.local(); }
   bool decodes() const { return options_.decode; }
   // The parent the site is (or tries to be) a child of; null when pushed to.
   const ParentLink* active_parent() const { return parents_.active(); }
@@ -131,7 +131,7 @@ class Site {
   size_t active_parent_index() const { return parents_.active_index(); }
 
   // True when the datagram was a media (RTP) packet of this site.
-  bool OnDatagram(const relay::Endpoint& from, absl::Span<const uint8_t> data,
+  bool OnDatagram(const media::Endpoint& from, absl::Span<const uint8_t> data,
                   absl::Time now);
   // Timers: parent failover, frame assembly, NACK, PLI, keepalive,
   // activation. Call every few milliseconds while Repairing(), else every
@@ -151,9 +151,9 @@ class Site {
   struct Stream;
   struct RtcpCounter;
 
-  bool OnRtp(const relay::Endpoint& from, absl::Span<const uint8_t> data,
+  bool OnRtp(const media::Endpoint& from, absl::Span<const uint8_t> data,
              absl::Time now);
-  void OnRtcp(const relay::Endpoint& from, absl::Span<const uint8_t> data,
+  void OnRtcp(const media::Endpoint& from, absl::Span<const uint8_t> data,
               absl::Time now);
   void DecodeFrames(Stream& stream, absl::Time now);
   void RecordLatency(absl::Duration latency);
@@ -162,7 +162,7 @@ class Site {
   void SendReport(const ParentLink& parent,
                   std::optional<rtp::ActivationKind> kind, absl::Time now);
   void SendUpstream(absl::Time now);
-  std::optional<relay::Endpoint> FeedbackTarget() const;
+  std::optional<media::Endpoint> FeedbackTarget() const;
 
   SiteOptions options_;
   media::UdpFd socket_;
@@ -170,7 +170,7 @@ class Site {
   uint32_t ssrc_;
   std::mt19937_64 rng_;
   absl::flat_hash_map<uint32_t, std::unique_ptr<Stream>> streams_;
-  std::optional<relay::Endpoint> media_sender_;
+  std::optional<media::Endpoint> media_sender_;
   child::ParentSelector parents_;
   // The upstream stream's next packet: sequence number and when it is due.
   uint16_t upstream_seq_ = 0;

@@ -94,9 +94,9 @@ void OnSignal(int) {
   std::exit(2);
 }
 
-cascade::relay::Endpoint EndpointFlag(const std::string& flag,
+cascade::media::Endpoint EndpointFlag(const std::string& flag,
                                       const std::string& value) {
-  auto endpoint = cascade::relay::Endpoint::Parse(value);
+  auto endpoint = cascade::media::Endpoint::Parse(value);
   if (!endpoint.ok()) BadFlag(flag, std::string(endpoint.status().message()));
   return *endpoint;
 }

@@ -9,9 +9,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "base/files.h"
-#include "relay/rtp/demux.h"
-#include "relay/rtp/rtcp.h"
-#include "relay/rtp/rtp.h"
+#include "media/rtp/demux.h"
+#include "media/rtp/rtcp.h"
+#include "media/rtp/rtp.h"
 #include "tools/media/h264_packetizer.h"
 #include "tools/media/sdp.h"
 #include "tools/media/send_time.h"
@@ -48,7 +48,7 @@ struct Source::Stream {
   uint32_t ssrc = 0;
   uint8_t payload_type = 0;
   int clock_rate = 0;
-  relay::Endpoint dest;
+  media::Endpoint dest;
   uint16_t next_seq = 0;
   uint32_t timestamp_offset = 0;
   // Recent packets by sequence number modulo the ring size.
@@ -62,7 +62,7 @@ struct Source::Stream {
 
 // Turns the RTCP a receiver or relay sends back into actions.
 struct Source::RtcpHandler : public rtp::RtcpVisitor {
-  RtcpHandler(Source* source, const relay::Endpoint& from)
+  RtcpHandler(Source* source, const media::Endpoint& from)
       : source(source), from(from) {}
 
   void OnNack(const rtp::NackView& nack) override {
@@ -100,7 +100,7 @@ struct Source::RtcpHandler : public rtp::RtcpVisitor {
   }
 
   Source* source;
-  relay::Endpoint from;
+  media::Endpoint from;
 };
 
 absl::StatusOr<std::unique_ptr<Source>> Source::Create(
@@ -157,7 +157,7 @@ Source::Source(const SourceOptions& options, media::UdpFd socket,
   audio_ssrc_ = options.audio_ssrc != 0 ? options.audio_ssrc : RandomU32(rng);
   if (audio_ssrc_ == video_ssrc_) ++audio_ssrc_;
   auto make_stream = [&](uint32_t ssrc, uint8_t pt, int clock_rate,
-                         const relay::Endpoint& dest) {
+                         const media::Endpoint& dest) {
     auto stream = std::make_unique<Stream>();
     stream->ssrc = ssrc;
     stream->payload_type = pt;
@@ -317,10 +317,10 @@ std::vector<uint8_t> Source::BuildPacket(Stream& stream, uint32_t timestamp,
 
 void Source::SendToAll(const Stream& stream, absl::Span<const uint8_t> packet) {
   SendNow(stream.dest, packet);
-  for (const relay::Endpoint& to : options_.standby_dests) SendNow(to, packet);
+  for (const media::Endpoint& to : options_.standby_dests) SendNow(to, packet);
 }
 
-void Source::SendNow(const relay::Endpoint& to,
+void Source::SendNow(const media::Endpoint& to,
                      absl::Span<const uint8_t> packet) {
   if (socket_.SendTo(to, packet)) {
     stats_.bytes += static_cast<int64_t>(packet.size());
@@ -399,7 +399,7 @@ void Source::SendSenderReports(absl::Time now) {
 
 absl::Status Source::WriteSdp() {
   media::SdpOptions sdp;
-  const relay::Endpoint video_dest = options_.sdp_dest.value_or(options_.dest);
+  const media::Endpoint video_dest = options_.sdp_dest.value_or(options_.dest);
   sdp.dest_address = video_dest.ToString();
   sdp.dest_address.resize(sdp.dest_address.rfind(':'));  // the IP alone
   sdp.video_port = video_dest.port;

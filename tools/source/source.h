@@ -19,7 +19,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "relay/endpoint.h"
+#include "media/endpoint.h"
 #include "tools/media/codec.h"
 #include "tools/media/picture_source.h"
 #include "tools/media/test_pattern.h"
@@ -30,12 +30,12 @@ namespace cascade {
 namespace source {
 
 struct SourceOptions {
-  relay::Endpoint dest;
-  std::optional<relay::Endpoint> audio_dest;  // default: dest
+  media::Endpoint dest;
+  std::optional<media::Endpoint> audio_dest;  // default: dest
   // Hot standbys (e.g. the national relay's standby): each gets every
   // packet and SR of both streams too, on its one port.
-  std::vector<relay::Endpoint> standby_dests;
-  relay::Endpoint bind;  // default 0.0.0.0:0
+  std::vector<media::Endpoint> standby_dests;
+  media::Endpoint bind;  // default 0.0.0.0:0
   media::VideoEncoderOptions video;
   bool audio = true;
   int audio_bitrate_kbps = 32;
@@ -46,7 +46,7 @@ struct SourceOptions {
   // Where the SDP says the receiver listens, when that is not `dest` (the
   // stream reaches the site through relays): video on this port, audio two
   // above it.
-  std::optional<relay::Endpoint> sdp_dest;
+  std::optional<media::Endpoint> sdp_dest;
   // Pause between writing the SDP and the first packet.
   absl::Duration start_delay = absl::ZeroDuration();
   std::string input_path;  // empty: the test pattern
@@ -90,7 +90,7 @@ class Source {
   // Safe from a signal handler or another thread.
   void Stop() { stop_.store(true); }
 
-  const relay::Endpoint& local() const { return socket_.local(); }
+  const media::Endpoint& local() const { return socket_.local(); }
   uint32_t video_ssrc() const { return video_ssrc_; }
   uint32_t audio_ssrc() const { return audio_ssrc_; }
   const SourceStats& stats() const { return stats_; }
@@ -114,7 +114,7 @@ class Source {
   std::vector<uint8_t> BuildPacket(Stream& stream, uint32_t timestamp,
                                    bool marker, absl::Time send_time,
                                    absl::Span<const uint8_t> payload);
-  void SendNow(const relay::Endpoint& to, absl::Span<const uint8_t> packet);
+  void SendNow(const media::Endpoint& to, absl::Span<const uint8_t> packet);
   // To the stream's destination and every standby.
   void SendToAll(const Stream& stream, absl::Span<const uint8_t> packet);
   // Sends queued video packets the pacer allows; returns when the next may go.

@@ -2,7 +2,7 @@
 
 #include <optional>
 
-#include "relay/rtp/rtp.h"
+#include "media/rtp/rtp.h"
 #include "tools/media/sdp.h"
 #include "tools/media/send_time.h"
 

@@ -11,7 +11,7 @@
 #include "tools/source/upstream_counter.h"
 
 // Aborts, so libFuzzer and the corpus replay both report the input
-// (relay/rtp's FUZZ_CHECK is private to the media plane's package).
+// (media/rtp's FUZZ_CHECK is private to the media plane's package).
 #define CHECK_OR_ABORT(condition)                                           \
   do {                                                                      \
     if (!(condition)) {                                                     \

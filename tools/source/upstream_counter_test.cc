@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
-#include "relay/rtp/rtp.h"
+#include "media/rtp/rtp.h"
 #include "tools/media/sdp.h"
 #include "tools/media/send_time.h"
 
