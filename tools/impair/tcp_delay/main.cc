@@ -14,6 +14,7 @@
 #include "absl/flags/reflection.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "base/files.h"
 #include "base/flags.h"
@@ -196,6 +197,12 @@ int main(int argc, char** argv) {
   if (options.max_connections < 1) {
     return Usage("--max-connections must be at least 1");
   }
+  options.log = [](const std::string& line) {
+    std::cerr << "tcp-delay: "
+              << absl::FormatTime("%H:%M:%E3S ", absl::Now(),
+                                  absl::UTCTimeZone())
+              << line << "\n";
+  };
   if (absl::Status valid = cascade::ValidateTcpDelayOptions(options);
       !valid.ok()) {
     return Usage(std::string(valid.message()));

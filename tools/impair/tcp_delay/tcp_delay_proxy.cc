@@ -74,7 +74,8 @@ std::string FormatCounters(const TcpDelayCounters& c) {
 // then cancelled and only free themselves).
 class TcpDelayProxy::Connection {
  public:
-  explicit Connection(TcpDelayProxy* proxy) : proxy_(proxy) {
+  Connection(TcpDelayProxy* proxy, uint64_t number)
+      : proxy_(proxy), number_(number) {
     proxy_->counters_.open.fetch_add(1);
   }
   ~Connection() { proxy_->counters_.open.fetch_sub(1); }
@@ -93,6 +94,14 @@ class TcpDelayProxy::Connection {
     client_.get()->data = this;
     if (uv_accept(server, Stream(client_.get())) != 0) return false;
     uv_tcp_nodelay(client_.get(), 1);
+    sockaddr_storage peer{};
+    int length = sizeof(peer);
+    if (uv_tcp_getpeername(client_.get(), reinterpret_cast<sockaddr*>(&peer),
+                           &length) == 0) {
+      client_address_ =
+          SocketAddress::FromSockaddr(reinterpret_cast<sockaddr*>(&peer))
+              .ToString();
+    }
     target_ = UvHandle<uv_tcp_t>::Make();
     if (uv_tcp_init(loop, target_.get()) != 0) {
       delete target_.release_uninitialised();
@@ -109,10 +118,12 @@ class TcpDelayProxy::Connection {
     to_client_.delay_ns = ToNs(proxy_->options_.to_client_delay);
 
     auto* connect = new uv_connect_t;
-    if (uv_tcp_connect(connect, target_.get(), proxy_->options_.target.get(),
-                       &OnConnected) != 0) {
+    if (int rc = uv_tcp_connect(connect, target_.get(),
+                                proxy_->options_.target.get(), &OnConnected);
+        rc != 0) {
       delete connect;
       proxy_->counters_.target_unreachable.fetch_add(1);
+      Log(absl::StrCat("cannot connect to the target: ", uv_strerror(rc)));
       return false;
     }
     return uv_read_start(Stream(client_.get()), &AllocateRead, &OnRead) == 0;
@@ -137,9 +148,18 @@ class TcpDelayProxy::Connection {
     return static_cast<Connection*>(handle->data);
   }
 
-  // Destroys this connection: nothing may touch it afterwards.
-  void Close(std::atomic<uint64_t>* counter) {
+  void Log(const std::string& what) const {
+    if (proxy_->options_.log) {
+      proxy_->options_.log(absl::StrCat("connection ", number_, " from ",
+                                        client_address_, ": ", what));
+    }
+  }
+
+  // Destroys this connection: nothing may touch it afterwards. `why`, when
+  // not empty, goes to the log.
+  void Close(std::atomic<uint64_t>* counter, const std::string& why = "") {
     if (counter != nullptr) counter->fetch_add(1);
+    if (!why.empty()) Log(absl::StrCat(why, "; closed"));
     proxy_->Remove(this);
   }
 
@@ -153,13 +173,16 @@ class TcpDelayProxy::Connection {
     Connection* self = Of(reinterpret_cast<uv_handle_t*>(stream));
     if (self == nullptr) return;  // closed meanwhile
     if (status != 0) {
-      self->Close(&self->proxy_->counters_.target_unreachable);
+      self->Close(
+          &self->proxy_->counters_.target_unreachable,
+          absl::StrCat("cannot connect to the target: ", uv_strerror(status)));
       return;
     }
     self->connected_ = true;
     uv_tcp_nodelay(self->target_.get(), 1);
-    if (uv_read_start(stream, &AllocateRead, &OnRead) != 0) {
-      self->Close(&self->proxy_->counters_.errors);
+    if (int rc = uv_read_start(stream, &AllocateRead, &OnRead); rc != 0) {
+      self->Close(&self->proxy_->counters_.errors,
+                  absl::StrCat("cannot read the target: ", uv_strerror(rc)));
       return;
     }
     self->Flush();
@@ -178,12 +201,18 @@ class TcpDelayProxy::Connection {
       return;
     }
     if (nread < 0) {
-      self->Close(&self->proxy_->counters_.errors);
+      self->Close(&self->proxy_->counters_.errors,
+                  absl::StrCat("reading the ",
+                               self->IsTarget(stream) ? "target" : "client",
+                               ": ", uv_strerror(static_cast<int>(nread))));
       return;
     }
     self->held_ += static_cast<size_t>(nread);
     if (self->held_ > self->proxy_->options_.max_held_bytes) {
-      self->Close(&self->proxy_->counters_.closed_over_limit);
+      self->Close(
+          &self->proxy_->counters_.closed_over_limit,
+          absl::StrCat("more than ", self->proxy_->options_.max_held_bytes,
+                       " bytes held"));
       return;
     }
     std::atomic<uint64_t>& most = self->proxy_->counters_.max_held_bytes;
@@ -201,7 +230,11 @@ class TcpDelayProxy::Connection {
         Of(reinterpret_cast<uv_handle_t*>(write->request.handle));
     if (self == nullptr) return;
     if (status != 0) {
-      self->Close(&self->proxy_->counters_.errors);
+      self->Close(&self->proxy_->counters_.errors,
+                  absl::StrCat("writing to the ",
+                               self->IsTarget(write->request.handle) ? "target"
+                                                                     : "client",
+                               ": ", uv_strerror(status)));
       return;
     }
     self->held_ -= write->data.size();
@@ -217,7 +250,8 @@ class TcpDelayProxy::Connection {
     Connection* self = Of(reinterpret_cast<uv_handle_t*>(stream));
     if (self == nullptr) return;
     if (status != 0) {
-      self->Close(&self->proxy_->counters_.errors);
+      self->Close(&self->proxy_->counters_.errors,
+                  absl::StrCat("ending the stream: ", uv_strerror(status)));
       return;
     }
     Pipe& pipe = self->IsTarget(stream) ? self->to_target_ : self->to_client_;
@@ -252,8 +286,11 @@ class TcpDelayProxy::Connection {
         write->request.data = write.get();
         uv_buf_t buf = uv_buf_init(write->data.data(),
                                    static_cast<unsigned>(write->data.size()));
-        if (uv_write(&write->request, destination, &buf, 1, &OnWritten) != 0) {
-          Close(&proxy_->counters_.errors);
+        if (int rc =
+                uv_write(&write->request, destination, &buf, 1, &OnWritten);
+            rc != 0) {
+          Close(&proxy_->counters_.errors,
+                absl::StrCat("writing: ", uv_strerror(rc)));
           return;
         }
         write.release();  // OnWritten frees it
@@ -264,9 +301,11 @@ class TcpDelayProxy::Connection {
         if (*pipe.end_due_ns <= now) {
           pipe.shutdown_started = true;
           auto* shutdown = new uv_shutdown_t;
-          if (uv_shutdown(shutdown, destination, &OnShutdown) != 0) {
+          if (int rc = uv_shutdown(shutdown, destination, &OnShutdown);
+              rc != 0) {
             delete shutdown;
-            Close(&proxy_->counters_.errors);
+            Close(&proxy_->counters_.errors,
+                  absl::StrCat("ending the stream: ", uv_strerror(rc)));
             return;
           }
         } else {
@@ -284,6 +323,8 @@ class TcpDelayProxy::Connection {
   }
 
   TcpDelayProxy* const proxy_;
+  const uint64_t number_;  // 1 for the first connection accepted
+  std::string client_address_;
   UvHandle<uv_tcp_t> client_;
   UvHandle<uv_tcp_t> target_;
   UvHandle<uv_timer_t> timer_;
@@ -352,10 +393,10 @@ void TcpDelayProxy::OnConnection() {
     counters_.refused_connections.fetch_add(1);
     return;
   }
-  auto connection = std::make_unique<Connection>(this);
+  const uint64_t number = counters_.accepted.fetch_add(1) + 1;
+  auto connection = std::make_unique<Connection>(this, number);
   Connection* raw = connection.get();
   connections_[raw] = std::move(connection);
-  counters_.accepted.fetch_add(1);
   if (!raw->Start(Stream(listener_.get()))) Remove(raw);
 }
 

@@ -26,6 +26,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -46,6 +47,9 @@ struct TcpDelayOptions {
   // Per connection, both directions together.
   size_t max_held_bytes = 64 << 20;
   int max_connections = 1024;
+  // Told (on the loop's thread) why a connection ended other than by both
+  // sides ending their streams: the target refused, a side failed, the cap.
+  std::function<void(const std::string&)> log;
 };
 
 // Validates the options (delays within 0..1 h, limits positive).

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "tools/impair/tcp_delay/echo_server.h"
 
@@ -205,8 +206,16 @@ TEST(TcpDelayProxyTest, ClosedTargetClosesTheClient) {
   socklen_t length = sizeof(address);
   getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
   close(fd);
-  ProxyThread proxy(Options(absl::StrCat("127.0.0.1:", ntohs(address.sin_port)),
-                            absl::Milliseconds(100)));
+  TcpDelayOptions options =
+      Options(absl::StrCat("127.0.0.1:", ntohs(address.sin_port)),
+              absl::Milliseconds(100));
+  absl::Mutex mu;
+  std::vector<std::string> log;
+  options.log = [&](const std::string& line) {
+    absl::MutexLock lock(&mu);
+    log.push_back(line);
+  };
+  ProxyThread proxy(options);
   Client client(proxy.port());
   ASSERT_TRUE(client.connected());
   client.Send("anyone there?");  // may fail once the proxy closed it
@@ -215,6 +224,13 @@ TEST(TcpDelayProxyTest, ClosedTargetClosesTheClient) {
     return c.target_unreachable == 1 && c.open == 0;
   })) << FormatCounters(proxy.counters());
   EXPECT_EQ(proxy.counters().bytes_to_target, 0u);
+  absl::MutexLock lock(&mu);
+  ASSERT_EQ(log.size(), 1u);
+  EXPECT_NE(log[0].find("connection 1 from 127.0.0.1:"), std::string::npos)
+      << log[0];
+  EXPECT_NE(log[0].find("cannot connect to the target: connection refused"),
+            std::string::npos)
+      << log[0];
 }
 
 // More than max_held_bytes waiting for their time: the connection is closed
