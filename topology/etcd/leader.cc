@@ -181,6 +181,22 @@ void LeaderElection::Campaign() {
       won = range.kvs(0).lease() == lease;
     }
     if (won) {
+      // Won on a lease that has lapsed by this contender's own count (a slow
+      // store: the grant and the campaign took longer than the TTL). Its
+      // status would say "not leading", so nobody would hear of the term,
+      // while the key stays and keeps everyone else out: the lease is given
+      // up instead (EnsureLease revokes it, which deletes the key) and the
+      // campaign starts again on a fresh one.
+      absl::MutexLock lock(&mu_);
+      if (absl::Now() >= lease_expiry_) {
+        LOG(WARNING) << "leader election: " << options_.address
+                     << " won the key on a lease that had already lapsed by "
+                        "its own count; campaigning again";
+        LoseLeaseLocked("the lease lapsed before the campaign was answered");
+        continue;
+      }
+    }
+    if (won) {
       LOG(INFO) << "leader election: " << options_.address << " leads (term "
                 << term << ")";
       SetStatus([&](LeaderStatus* status) {
