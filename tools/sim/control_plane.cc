@@ -6,12 +6,15 @@
 #include <cstdio>
 #include <filesystem>
 #include <system_error>
+#include <thread>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
 #include "tools/sim/files.h"
 #include "tools/sim/metrics.h"
 
@@ -25,6 +28,12 @@ constexpr const char* kEtcdControllers[] = {
     "127.0.0.11:7700", "127.0.0.12:7700", "127.0.0.13:7700"};
 constexpr char kEtcdClient[] = "127.0.0.1:2379";
 constexpr char kEtcdPeer[] = "127.0.0.1:2380";
+// tcp-delay with --store-delay: the controllers' way to etcd.
+constexpr char kStoreProxy[] = "127.0.0.1:12379";
+constexpr absl::Duration kProxyStartTimeout = absl::Seconds(10);
+// topologyd's own deadline of an etcd request (its --etcd-timeout default),
+// to which --store-delay adds.
+constexpr absl::Duration kEtcdTimeout = absl::Seconds(2);
 constexpr absl::Duration kEtcdStartTimeout = absl::Seconds(20);
 constexpr absl::Duration kControllerStartTimeout = absl::Seconds(15);
 // The first election: etcd's lease grant and a campaign, then the state
@@ -41,6 +50,101 @@ std::unique_ptr<cascade::v1::Admin::Stub> NewAdmin(const std::string& address) {
 }
 
 }  // namespace
+
+// The leading controller's Events feed, on a thread of its own: every
+// KIND_NODE_DOWN of a relay, with the controller that sent it. It follows
+// the leader relay-sim found (Follow) and, when its stream ends, tries every
+// controller in turn (a follower refuses at once) until one serves it.
+class ControlPlane::EventFeed {
+ public:
+  EventFeed(std::vector<std::string> addresses,
+            std::function<bool(const std::string&)> keep)
+      : addresses_(std::move(addresses)), keep_(std::move(keep)) {
+    for (const std::string& address : addresses_) {
+      stubs_.push_back(NewAdmin(address));
+    }
+    thread_ = std::thread([this] { Run(); });
+  }
+  ~EventFeed() {
+    {
+      absl::MutexLock lock(&mu_);
+      stopping_ = true;
+      if (context_ != nullptr) context_->TryCancel();
+    }
+    thread_.join();
+  }
+
+  // Reads `address`'s feed from now on (its stream is cancelled and opened
+  // again when it is another controller's).
+  void Follow(const std::string& address) {
+    absl::MutexLock lock(&mu_);
+    for (size_t i = 0; i < addresses_.size(); ++i) {
+      if (addresses_[i] != address) continue;
+      next_ = static_cast<int>(i);
+      if (current_ != next_ && context_ != nullptr) context_->TryCancel();
+    }
+  }
+
+  std::vector<NodeDown> Take() {
+    absl::MutexLock lock(&mu_);
+    return std::move(downs_);
+  }
+
+ private:
+  void Run() {
+    while (true) {
+      grpc::ClientContext context;
+      int index = 0;
+      {
+        absl::MutexLock lock(&mu_);
+        if (stopping_) return;
+        index = next_;
+        current_ = index;
+        next_ = (index + 1) % static_cast<int>(addresses_.size());
+        context_ = &context;
+      }
+      std::unique_ptr<grpc::ClientReader<cascade::v1::Event>> reader =
+          stubs_[index]->Events(&context, cascade::v1::EventsRequest());
+      cascade::v1::Event event;
+      bool served = false;
+      while (reader->Read(&event)) {
+        served = true;
+        if (event.kind() != cascade::v1::Event::KIND_NODE_DOWN ||
+            (keep_ && !keep_(event.node_id()))) {
+          continue;
+        }
+        absl::MutexLock lock(&mu_);
+        downs_.push_back(NodeDown{absl::FromUnixMillis(event.unix_ms()),
+                                  event.node_id(), event.detail(),
+                                  addresses_[index]});
+      }
+      reader->Finish();
+      absl::MutexLock lock(&mu_);
+      context_ = nullptr;
+      current_ = -1;
+      // A follower's refusal, a dead leader: the next one shortly. A feed
+      // that ended after serving (a leader that stepped down) is tried
+      // again first.
+      if (served &&
+          next_ == (index + 1) % static_cast<int>(addresses_.size())) {
+        next_ = index;
+      }
+      mu_.AwaitWithTimeout(absl::Condition(&stopping_), kLeaderPoll);
+    }
+  }
+
+  const std::vector<std::string> addresses_;
+  const std::function<bool(const std::string&)> keep_;
+  std::vector<std::unique_ptr<cascade::v1::Admin::Stub>> stubs_;
+  absl::Mutex mu_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  // The stream being read, for cancelling it.
+  grpc::ClientContext* context_ ABSL_GUARDED_BY(mu_) = nullptr;
+  int current_ ABSL_GUARDED_BY(mu_) = -1;
+  int next_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<NodeDown> downs_ ABSL_GUARDED_BY(mu_);
+  std::thread thread_;
+};
 
 ControlPlane::ControlPlane(const ControlPlaneOptions& options,
                            Supervisor* supervisor,
@@ -65,7 +169,10 @@ ControlPlane::ControlPlane(const ControlPlaneOptions& options,
   for (const Controller& controller : controllers_) {
     record_->add_controllers(controller.address);
   }
+  record_->set_store_delay_ms(absl::ToDoubleMilliseconds(options_.store_delay));
 }
+
+ControlPlane::~ControlPlane() = default;
 
 std::string ControlPlane::Out(const std::string& relative) const {
   return absl::StrCat(options_.out_dir, "/", relative);
@@ -84,9 +191,14 @@ absl::Status ControlPlane::Start() {
     if (absl::Status s = MakeDir(Out("controller")); !s.ok()) return s;
     StartController(&controllers_[0]);
     leader_ = 0;
+    feed_ = std::make_unique<EventFeed>(
+        std::vector<std::string>{controllers_[0].address}, options_.is_relay);
     return absl::OkStatus();
   }
   if (absl::Status s = StartEtcd(); !s.ok()) return s;
+  if (options_.store_delay > absl::ZeroDuration()) {
+    if (absl::Status s = StartStoreProxy(); !s.ok()) return s;
+  }
   const absl::Time start = absl::Now();
   for (Controller& controller : controllers_) StartController(&controller);
   // The first election, timed like a takeover from the controllers' start.
@@ -103,7 +215,42 @@ absl::Status ControlPlane::Start() {
     Tick();
     absl::SleepFor(kLeaderPoll);
   }
+  std::vector<std::string> addresses;
+  for (const Controller& controller : controllers_) {
+    addresses.push_back(controller.address);
+  }
+  feed_ = std::make_unique<EventFeed>(std::move(addresses), options_.is_relay);
+  feed_->Follow(controllers_[leader_].address);
   return absl::OkStatus();
+}
+
+absl::Status ControlPlane::StartStoreProxy() {
+  const std::string port_file = Out("ports/tcp-delay.port");
+  std::remove(port_file.c_str());
+  const std::string log = Out("logs/tcp-delay.log");
+  const absl::Time start = absl::Now();
+  absl::Status started = supervisor_->Start(
+      "tcp-delay", "tcp-delay",
+      {options_.tcp_delay, absl::StrCat("--listen=", kStoreProxy),
+       absl::StrCat("--target=", kEtcdClient),
+       "--delay=" + absl::FormatDuration(options_.store_delay),
+       "--port_file=" + port_file},
+      log);
+  if (!started.ok()) return started;
+  absl::StatusOr<std::string> port =
+      WaitForFile(port_file, start + kProxyStartTimeout, options_.interrupted);
+  if (!port.ok()) {
+    return absl::UnavailableError(
+        absl::StrCat("tcp-delay did not listen on ", kStoreProxy, ": ",
+                     port.status().message(), " (see ", log, ")"));
+  }
+  return absl::OkStatus();
+}
+
+std::string ControlPlane::EtcdUrl() const {
+  return absl::StrCat("etcd://", options_.store_delay > absl::ZeroDuration()
+                                     ? kStoreProxy
+                                     : kEtcdClient);
 }
 
 absl::Status ControlPlane::StartEtcd() {
@@ -158,9 +305,16 @@ void ControlPlane::StartController(Controller* controller) {
       "--lease_timeout=" + absl::FormatDuration(options_.lease_timeout)};
   if (on_etcd()) {
     args.insert(args.end(),
-                {absl::StrCat("--store=etcd://", kEtcdClient),
-                 "--advertise=" + controller->address,
+                {"--store=" + EtcdUrl(), "--advertise=" + controller->address,
                  "--leader_ttl=" + absl::FormatDuration(options_.leader_ttl)});
+    if (options_.store_delay > absl::ZeroDuration()) {
+      // Each request takes the delay longer, and the first on a connection
+      // waits for the HTTP/2 handshake too (the client's preface is held as
+      // long): its deadline grows by two delays.
+      args.push_back(
+          "--etcd_timeout=" +
+          absl::FormatDuration(2 * options_.store_delay + kEtcdTimeout));
+    }
   } else {
     args.push_back("--state_dir=" + Out("controller"));
   }
@@ -222,6 +376,7 @@ void ControlPlane::RecordTakeover(int leader, uint64_t sequence) {
   change.state_sequence = sequence;
   leader_ = leader;
   takeover_.reset();
+  if (feed_ != nullptr) feed_->Follow(change.to);
 }
 
 absl::StatusOr<std::string> ControlPlane::KillLeader(
@@ -325,6 +480,11 @@ void ControlPlane::Tick() {
 }
 
 void ControlPlane::Stop() {
+  // First: the controllers' ends are no news.
+  if (feed_ != nullptr) {
+    nodes_down_ = feed_->Take();
+    feed_.reset();
+  }
   if (stalled_ >= 0) {
     supervisor_->Signal(controllers_[stalled_].process, SIGCONT).IgnoreError();
     stalled_ = -1;
@@ -339,6 +499,17 @@ void ControlPlane::Stop() {
     supervisor_->Stop(controllers_[leader_].process, absl::Seconds(2))
         .IgnoreError();
   }
+  if (options_.store_delay > absl::ZeroDuration()) {
+    supervisor_->Stop("tcp-delay", absl::Seconds(2)).IgnoreError();
+    // Its counters, its last words.
+    for (absl::string_view line :
+         absl::StrSplit(ReadFile(Out("logs/tcp-delay.log")), '\n')) {
+      if (absl::StartsWith(line, "tcp-delay: accepted=")) {
+        record_->set_store_proxy_counters(
+            std::string(absl::StripPrefix(line, "tcp-delay: ")));
+      }
+    }
+  }
   if (on_etcd()) supervisor_->Stop("etcd", absl::Seconds(2)).IgnoreError();
 }
 
@@ -352,6 +523,13 @@ void ControlPlane::RecordLeaderChanges(absl::Time media_start) {
     out->set_takeover_ms(absl::ToDoubleMilliseconds(change.takeover));
     out->set_state_sequence(change.state_sequence);
     out->set_relays_back_ms(absl::ToDoubleMilliseconds(change.relays_back));
+  }
+  for (const NodeDown& down : nodes_down_) {
+    cascade::v1::SimNodeDown* out = record_->add_nodes_down();
+    out->set_at_s(absl::ToDoubleSeconds(down.at - media_start));
+    out->set_node(down.node);
+    out->set_why(down.why);
+    out->set_controller(down.controller);
   }
 }
 

@@ -1,11 +1,14 @@
 // relay-sim's controllers: one topologyd on its journal, or (--store=etcd)
-// one etcd and three topologyd campaigning on it. Starts them, finds the
-// leader for relay-sim's own admin calls, kills the leader for the scenario,
-// restarts controllers that end, and records every leader change.
+// one etcd and three topologyd campaigning on it (--store-delay: behind a
+// tcp-delay proxy that holds every request on its way to etcd). Starts them,
+// finds the leader for relay-sim's own admin calls, kills the leader for the
+// scenario, restarts controllers that end, and records every leader change
+// and every relay the leader marked down.
 #ifndef CASCADE_TOOLS_SIM_CONTROL_PLANE_H_
 #define CASCADE_TOOLS_SIM_CONTROL_PLANE_H_
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -31,6 +34,13 @@ struct ControlPlaneOptions {
   // topologyd --lease-timeout.
   absl::Duration lease_timeout = absl::Seconds(3);
   const std::atomic<bool>* interrupted = nullptr;
+  // With etcd: tcp-delay's binary and how long it holds each chunk the
+  // controllers send to etcd (--store-delay); zero: they reach etcd
+  // directly.
+  std::string tcp_delay;
+  absl::Duration store_delay = absl::ZeroDuration();
+  // The nodes whose downs are recorded (the relays; sites never report).
+  std::function<bool(const std::string&)> is_relay;
 };
 
 struct LeaderChange {
@@ -45,6 +55,14 @@ struct LeaderChange {
   absl::Duration relays_back;
 };
 
+// A relay the leading controller marked down (its Events feed).
+struct NodeDown {
+  absl::Time at;
+  std::string node;
+  std::string why;
+  std::string controller;  // HOST:PORT of the controller that said so
+};
+
 class ControlPlane {
  public:
   // Start times go to `record`, anything that went wrong to `problems`;
@@ -52,6 +70,8 @@ class ControlPlane {
   ControlPlane(const ControlPlaneOptions& options, Supervisor* supervisor,
                cascade::v1::SimControlPlane* record,
                std::vector<std::string>* problems);
+  // Stops following the event feed (Stop() stops the processes).
+  ~ControlPlane();
 
   bool on_etcd() const { return !options_.etcd.empty(); }
 
@@ -93,10 +113,11 @@ class ControlPlane {
   // Due restarts; while a takeover is pending, asks every controller for
   // the new leader (at most every 50 ms).
   void Tick();
-  // Stops the controllers, then etcd.
+  // Stops the controllers, then the store proxy and etcd.
   void Stop();
 
-  // The leader changes into `record`, timed from `media_start`.
+  // The leader changes and the relays marked down into `record`, timed from
+  // `media_start`.
   void RecordLeaderChanges(absl::Time media_start);
 
  private:
@@ -114,8 +135,14 @@ class ControlPlane {
     std::string cause;
   };
 
+  class EventFeed;
+
   std::string Out(const std::string& relative) const;
   absl::Status StartEtcd();
+  // tcp-delay between the controllers and etcd (--store-delay).
+  absl::Status StartStoreProxy();
+  // topologyd's --store=etcd://: the proxy with --store-delay, else etcd.
+  std::string EtcdUrl() const;
   // Starts (or restarts) a controller and waits for its port file.
   void StartController(Controller* controller);
   // The leader's index after asking (-1: none), for a fault on it.
@@ -137,6 +164,9 @@ class ControlPlane {
   absl::Time stalled_until_;
   absl::Time next_poll_ = absl::InfinitePast();
   std::vector<LeaderChange> leader_changes_;
+  // Follows the leader's event feed from the first election to Stop().
+  std::unique_ptr<EventFeed> feed_;
+  std::vector<NodeDown> nodes_down_;
 };
 
 }  // namespace cascade::sim

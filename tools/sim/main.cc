@@ -61,6 +61,13 @@ ABSL_FLAG(std::string, store, "journal",
 ABSL_FLAG(absl::Duration, leader_ttl, absl::Seconds(2),
           "with --store=etcd: topologyd --leader-ttl, how soon a dead leader "
           "is replaced (whole seconds, 1s..10s)");
+ABSL_FLAG(absl::Duration, store_delay, absl::ZeroDuration(),
+          "with --store=etcd: a slow store. tcp-delay runs between the "
+          "topologyd group and etcd and holds every request for this long "
+          "(etcd's answers pass at once); 0s..10s, 0: none. topologyd's "
+          "etcd deadline grows by two delays (the request and the "
+          "connection's handshake), and --leader-ttl, when not given, "
+          "becomes 3 delays + 2s in whole seconds (8s for 2s)");
 ABSL_FLAG(std::string, out, "sim-out",
           "directory for report.json, report.html, logs and configs");
 ABSL_FLAG(int, sites_per_probe, 300, "sites per relay-probe process");
@@ -275,10 +282,40 @@ int Main(const char* argv0) {
         "--store=etcd needs --mode=controller (standalone relays "
         "have no controller)");
   }
-  const absl::Duration leader_ttl = absl::GetFlag(FLAGS_leader_ttl);
+  absl::Duration leader_ttl = absl::GetFlag(FLAGS_leader_ttl);
   if (leader_ttl < absl::Seconds(1) || leader_ttl > absl::Seconds(10) ||
       leader_ttl != absl::Trunc(leader_ttl, absl::Seconds(1))) {
     return Usage("--leader-ttl must be whole seconds within 1s..10s");
+  }
+  const absl::Duration store_delay = absl::GetFlag(FLAGS_store_delay);
+  if (store_delay < absl::ZeroDuration() || store_delay > absl::Seconds(10)) {
+    return Usage("--store-delay must be within 0s..10s, not " +
+                 absl::FormatDuration(store_delay));
+  }
+  if (store_delay > absl::ZeroDuration() && store != "etcd") {
+    return Usage(
+        "--store-delay needs --store=etcd (it holds the controllers' "
+        "requests to etcd)");
+  }
+  if (store_delay > absl::ZeroDuration()) {
+    // The leader renews its lease every third of the TTL, waits that third
+    // for the answer, and counts its term from the last renewal etcd
+    // answered: with every request the delay late, a TTL of three delays or
+    // less ends its term by itself. Two seconds of room on top.
+    const absl::Duration needed =
+        absl::Ceil(3 * store_delay + absl::Seconds(2), absl::Seconds(1));
+    const absl::CommandLineFlag* given =
+        absl::FindCommandLineFlag("leader_ttl");
+    if (given->CurrentValue() == given->DefaultValue()) {
+      leader_ttl = std::max(leader_ttl, needed);
+    } else if (leader_ttl < needed) {
+      return Usage("--leader-ttl=" + absl::FormatDuration(leader_ttl) +
+                   " is too short for --store-delay=" +
+                   absl::FormatDuration(store_delay) + ": at least " +
+                   absl::FormatDuration(needed) +
+                   " (three delays for the lease's renewals, and room; "
+                   "without --leader-ttl relay-sim takes that)");
+    }
   }
   if (store == "etcd" && access(kEtcdBinary, X_OK) != 0) {
     return Usage(absl::StrCat("--store=etcd: ", kEtcdBinary,
@@ -380,12 +417,21 @@ int Main(const char* argv0) {
   options.topologyd = bin_dir + "/topology/topologyd";
   options.probe = bin_dir + "/tools/probe/relay-probe";
   options.source = bin_dir + "/tools/source/relay-source";
+  if (store_delay > absl::ZeroDuration()) {
+    options.tcp_delay = bin_dir + "/tools/impair/tcp_delay/tcp-delay";
+    options.store_delay = store_delay;
+  }
   for (const std::string* binary :
        {&options.relayd, &options.topologyd, &options.probe, &options.source}) {
     if (access(binary->c_str(), X_OK) != 0) {
       return Usage("--bin-dir: " + *binary +
                    " is missing (bazel build //tools/sim:relay-sim builds it)");
     }
+  }
+  if (!options.tcp_delay.empty() &&
+      access(options.tcp_delay.c_str(), X_OK) != 0) {
+    return Usage("--store-delay: " + options.tcp_delay +
+                 " is missing (bazel build //tools/sim:relay-sim builds it)");
   }
   options.out_dir = absl::GetFlag(FLAGS_out);
   options.topology_name = topology_name;
@@ -472,7 +518,8 @@ int main(int argc, char** argv) {
   cascade::ParseFlags(
       argc, argv,
       "relay-sim [--scale=south19|national] [--sites=N] [--duration=S] "
-      "[--bitrate=KBPS] [--scenario=FILE] [--store=journal|etcd] "
+      "[--bitrate=KBPS] [--scenario=FILE] [--store=journal|etcd "
+      "[--store-delay=2s]] "
       "[--repeat=N] [--out=DIR]\n"
       "Runs the whole Cascade network (topologyd, every relay as relayd, the "
       "sites as relay-probe, relay-source at the center) in a private network "

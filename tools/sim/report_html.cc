@@ -479,6 +479,22 @@ std::string ReportHtml(const SimReport& report) {
     }
     html += "</table>";
   }
+  if (control.store_delay_ms() > 0) {
+    html += absl::StrFormat(
+        "<p>Slow store: every request of the controllers to etcd was held "
+        "%.0f ms by tcp-delay (%s).</p>",
+        control.store_delay_ms(), Escape(control.store_proxy_counters()));
+  }
+  html += absl::StrCat("<h3>Relays marked down by the controller (",
+                       control.nodes_down_size(), ")</h3>");
+  if (control.nodes_down_size() > 0) {
+    html += "<table>" + Row({"s", "relay", "why", "controller"}, true);
+    for (const auto& down : control.nodes_down()) {
+      html += Row({absl::StrFormat("%.1f", down.at_s()), Escape(down.node()),
+                   Escape(down.why()), Escape(down.controller())});
+    }
+    html += "</table>";
+  }
   html += "</body></html>\n";
   return html;
 }

@@ -42,7 +42,10 @@ class Simulation {
                 // Four reports per lease: one or two late
                 // on a loaded machine cost nothing.
                 std::max(absl::Seconds(3), 4 * options.keepalive),
-                options.interrupted},
+                options.interrupted, options.tcp_delay, options.store_delay,
+                [&plan](const std::string& id) {
+                  return plan.relay(id) != nullptr;
+                }},
             &supervisor_, &run_.control_plane, &run_.problems),
         relays_(plan, &layout_,
                 RelayProcessOptions{
@@ -394,11 +397,17 @@ class Simulation {
               "(--mode=standalone), so no assignment was pushed; admin calls "
               "and controller start times are measured",
         control_plane_.on_etcd()
-            ? absl::StrCat("; three topologyd on one etcd (--leader-ttl=",
-                           absl::FormatDuration(options_.leader_ttl),
-                           "), relays and relay-sim given all three; "
-                           "leader_changes lists each new leader and how long "
-                           "the takeover took")
+            ? absl::StrCat(
+                  "; three topologyd on one etcd (--leader-ttl=",
+                  absl::FormatDuration(options_.leader_ttl),
+                  options_.store_delay > absl::ZeroDuration()
+                      ? absl::StrCat(", every request to etcd held ",
+                                     absl::FormatDuration(options_.store_delay),
+                                     " by tcp-delay: store_delay_ms")
+                      : "",
+                  "), relays and relay-sim given all three; "
+                  "leader_changes lists each new leader and how long "
+                  "the takeover took")
             : ""));
     return absl::OkStatus();
   }

@@ -26,6 +26,11 @@ struct SimOptions {
   std::string etcd;
   // topologyd --leader-ttl with etcd.
   absl::Duration leader_ttl = absl::Seconds(2);
+  // With etcd: tcp-delay's binary and how long it holds every request of
+  // the controllers to etcd (--store-delay; zero: none, they reach etcd
+  // directly).
+  std::string tcp_delay;
+  absl::Duration store_delay = absl::ZeroDuration();
   std::string topology_name;
   // Relays take their assignments from topologyd (--controller); false:
   // standalone configurations generated from the topology.
