@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <string>
 #include <utility>
@@ -272,6 +273,108 @@ TEST_F(SimTest, EtcdStoreMeetsTheCriteriaThroughLeaderFaults) {
   EXPECT_EQ(report.cpu().at("topologyd").processes(), 5u);
 }
 
+// Issue 18's slow store: three topologyd on etcd behind tcp-delay holding
+// every request of theirs 2 s, with a live tree (tests/sim/slow_store
+// .textproto: the short scenario's faults, spaced for slow admin changes).
+// Registrations, reports, acks and the controllers' lease timers never wait
+// for the store, so no relay is marked down but the killed one, no site
+// switches parent, no leader loses its term by itself, and every admin
+// change is answered once durable (about 2 s, within relay-sim's 3 s
+// deadline).
+TEST_F(SimTest, SlowStoreKeepsLeasesAndSites) {
+  if (access("/usr/bin/etcd", X_OK) != 0) {
+    GTEST_SKIP() << "/usr/bin/etcd is missing: install Debian's etcd-server "
+                    "(./dev installs it)";
+  }
+  constexpr int kSlowSites = 60;
+  cascade::v1::SimReport report;
+  ASSERT_NO_FATAL_FAILURE(
+      RunShort(TempDir() + "/slow-store", kSlowSites,
+               {"--store=etcd", "--store_delay=2s",
+                "--scenario=" + Runfile("tests/sim/slow_store.textproto")},
+               &report));
+  EXPECT_EQ(report.problems_size(), 0) << report.problems(0);
+  EXPECT_EQ(report.sites_total(), static_cast<uint32_t>(kSlowSites));
+  EXPECT_EQ(report.sites_all_packets(), report.sites_total());
+  EXPECT_EQ(report.packets_lost(), 0);
+  const auto& control = report.control_plane();
+  EXPECT_EQ(control.store(), "etcd");
+  EXPECT_DOUBLE_EQ(control.store_delay_ms(), 2000);
+  EXPECT_NE(control.store_proxy_counters().find("closed_over_limit=0 "),
+            std::string::npos)
+      << control.store_proxy_counters();
+  // relay-sim gave the leader a lease the delay leaves room for.
+  EXPECT_NE(control.note().find("--leader-ttl=8s, every request to etcd held "
+                                "2s by tcp-delay"),
+            std::string::npos)
+      << control.note();
+
+  // Every step done; each admin change answered, none sooner than the
+  // store allows (a transaction held 2 s).
+  ASSERT_EQ(report.steps_size(), 8);
+  std::set<std::string> killed;
+  for (const auto& step : report.steps()) {
+    EXPECT_TRUE(step.ok()) << step.label() << ": " << step.detail();
+    if (step.action() == "kill") killed.insert(step.target());
+  }
+  ASSERT_EQ(killed.size(), 1u);
+  ASSERT_EQ(control.admin_calls_size(), 5);
+  for (const auto& call : control.admin_calls()) {
+    EXPECT_TRUE(call.ok()) << call.call() << ": " << call.detail();
+    EXPECT_GE(call.ms(), 2000) << call.call();
+  }
+  for (const auto& up : report.upstream()) {
+    EXPECT_TRUE(up.selected()) << up.site();
+    EXPECT_GT(up.packets_received(), 0) << up.site();
+    EXPECT_GE(up.first_packet_ms(), 2000) << up.site();
+  }
+
+  // No site switched parent in any window, nothing was lost; the relays
+  // that moved are the killed relay's children: away at the kill, back
+  // after its hold-down (in the last window).
+  ASSERT_EQ(report.failover_size(), 7);
+  std::set<std::string> children_of_killed;
+  for (const auto& fault : report.failover()) {
+    EXPECT_EQ(fault.parent_switches(), 0) << fault.label();
+    EXPECT_EQ(fault.other_sites_parent_switches(), 0) << fault.label();
+    EXPECT_EQ(fault.packets_lost(), 0) << fault.label();
+    EXPECT_LT(fault.longest_gap_ms(), 1000) << fault.label();
+    if (fault.action() == "kill") {
+      EXPECT_EQ(fault.switches_beyond_children(), 0) << fault.label();
+      children_of_killed.insert(fault.relays_switched().begin(),
+                                fault.relays_switched().end());
+      EXPECT_FALSE(children_of_killed.empty());
+    } else {
+      for (const std::string& relay : fault.relays_switched()) {
+        EXPECT_TRUE(fault.action() == "restart_controller" &&
+                    children_of_killed.count(relay) > 0)
+            << fault.label() << ": " << relay << " changed parent";
+      }
+    }
+  }
+
+  // No lease lapsed but the killed relay's: it is the only relay the
+  // controllers marked down (silent to its parent, then not reporting to
+  // the new leader before it came back).
+  ASSERT_GE(control.nodes_down_size(), 1);
+  for (const auto& down : control.nodes_down()) {
+    EXPECT_EQ(killed.count(down.node()), 1u)
+        << down.node() << " marked down at " << down.at_s()
+        << " s: " << down.why();
+  }
+  // The first election and the takeover after the leader's kill; no
+  // leader lost its term by itself (its lease kept through the delay).
+  ASSERT_EQ(control.leader_changes_size(), 2);
+  const auto& takeover = control.leader_changes(1);
+  EXPECT_NE(takeover.cause().find("kill -9"), std::string::npos);
+  EXPECT_LT(takeover.takeover_ms(), 25000);
+  EXPECT_GT(takeover.relays_back_ms(), 0);
+  EXPECT_EQ(control.step_downs(), 0u);
+  EXPECT_EQ(control.controller_start_ms_size(), 4);
+  ASSERT_TRUE(report.cpu().contains("tcp-delay"));
+  EXPECT_EQ(report.cpu().at("tcp-delay").processes(), 1u);
+}
+
 // Relays on generated configuration files instead of topologyd's
 // assignments: the same criteria, on fewer sites.
 TEST_F(SimTest, StandaloneModeMeetsTheCriteria) {
@@ -375,6 +478,11 @@ TEST(SimFlagsTest, BadFlagsAreRefusedWithExitCode2) {
       {{"--store=etcd", "--mode=standalone"},
        "--store=etcd needs --mode=controller"},
       {{"--leader_ttl=1500ms"}, "--leader-ttl must be whole seconds"},
+      {{"--store_delay=2s"}, "--store-delay needs --store=etcd"},
+      {{"--store=etcd", "--store_delay=11s"},
+       "--store-delay must be within 0s..10s"},
+      {{"--store=etcd", "--store_delay=2s", "--leader_ttl=3s"},
+       "--leader-ttl=3s is too short for --store-delay=2s: at least 8s"},
       {{"--relays_per_process=0"}, "--relays-per-process must be at least 1"},
       {{"--repeat=0"}, "--repeat must be at least 1"}};
   for (const auto& [flags, message] : cases) {
