@@ -7,14 +7,13 @@
 #include <atomic>
 #include <climits>
 #include <cstdlib>
-#include <fstream>
 #include <iostream>
-#include <sstream>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/reflection.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "base/files.h"
 #include "base/flags.h"
 #include "google/protobuf/text_format.h"
 #include "google/protobuf/util/json_util.h"
@@ -131,15 +130,6 @@ int Usage(const std::string& message) {
   return kExitUsage;
 }
 
-bool ReadFile(const std::string& path, std::string* out) {
-  std::ifstream in(path);
-  if (!in) return false;
-  std::stringstream contents;
-  contents << in.rdbuf();
-  *out = contents.str();
-  return true;
-}
-
 std::string Dirname(const std::string& path) {
   const size_t slash = path.rfind('/');
   return slash == std::string::npos ? "." : path.substr(0, slash);
@@ -221,17 +211,23 @@ int Repeat(const std::string& self, const SimOptions& options,
 // Writes report.html and report.svg beside `json_path` from the report it
 // holds.
 int Render(const std::string& json_path) {
-  std::string json;
-  if (!ReadFile(json_path, &json)) {
-    return Usage("--render: cannot read " + json_path);
+  const absl::StatusOr<std::string> json = ReadFile(json_path);
+  if (!json.ok()) {
+    return Usage("--render: " + std::string(json.status().message()));
   }
   cascade::v1::SimReport report;
-  if (!google::protobuf::util::JsonStringToMessage(json, &report).ok()) {
+  if (!google::protobuf::util::JsonStringToMessage(*json, &report).ok()) {
     return Usage("--render: " + json_path + " is not a relay-sim report");
   }
   const std::string dir = Dirname(json_path);
-  std::ofstream(dir + "/report.html") << ReportHtml(report);
-  std::ofstream(dir + "/report.svg") << ReportSvg(report);
+  for (const absl::Status& written :
+       {WriteFileAtomically(dir + "/report.html", ReportHtml(report)),
+        WriteFileAtomically(dir + "/report.svg", ReportSvg(report))}) {
+    if (!written.ok()) {
+      std::cerr << "relay-sim: " << written.message() << "\n";
+      return kExitFailed;
+    }
+  }
   std::cout << "relay-sim: wrote " << dir << "/report.html and " << dir
             << "/report.svg\n";
   return 0;
@@ -345,12 +341,13 @@ int Main(const char* argv0) {
         "--scenario is required (the default scenario is not beside "
         "the binary)");
   }
-  std::string scenario_text;
-  if (!ReadFile(scenario_path, &scenario_text)) {
-    return Usage("--scenario: cannot read " + scenario_path);
+  const absl::StatusOr<std::string> scenario_text = ReadFile(scenario_path);
+  if (!scenario_text.ok()) {
+    return Usage("--scenario: " +
+                 std::string(scenario_text.status().message()));
   }
   SimOptions options;
-  if (!google::protobuf::TextFormat::ParseFromString(scenario_text,
+  if (!google::protobuf::TextFormat::ParseFromString(*scenario_text,
                                                      &options.scenario)) {
     return Usage("--scenario: " + scenario_path +
                  " is not a cascade.v1.SimScenario textproto (see stderr)");
@@ -484,9 +481,16 @@ int Main(const char* argv0) {
   const cascade::v1::SimReport report = BuildReport(*plan, *run);
   const std::string json_path = options.out_dir + "/report.json";
   const std::string html_path = options.out_dir + "/report.html";
-  std::ofstream(json_path) << ReportJson(report);
-  std::ofstream(html_path) << ReportHtml(report);
-  std::ofstream(options.out_dir + "/report.svg") << ReportSvg(report);
+  for (const absl::Status& written :
+       {WriteFileAtomically(json_path, ReportJson(report)),
+        WriteFileAtomically(html_path, ReportHtml(report)),
+        WriteFileAtomically(options.out_dir + "/report.svg",
+                            ReportSvg(report))}) {
+    if (!written.ok()) {
+      std::cerr << "relay-sim: " << written.message() << "\n";
+      return kExitFailed;
+    }
+  }
   double longest_kill_gap = 0;
   for (const auto& fault : report.failover()) {
     if (fault.action() == "kill") {
