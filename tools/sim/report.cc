@@ -502,6 +502,9 @@ SimReport BuildReport(const NetworkPlan& plan, const SimRun& run) {
           fault->packets_lost() +
           std::max<int64_t>(settled->lost() - before->lost(), 0));
       fault->set_parent_switches(fault->parent_switches() + switches);
+      fault->set_parent_moves(
+          fault->parent_moves() +
+          std::max<int64_t>(end->parent_moves() - before->parent_moves(), 0));
     }
     const bool exact = measured >= bound;
     fault->set_longest_gap_exact(exact);

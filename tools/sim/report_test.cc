@@ -157,6 +157,7 @@ TEST_F(ReportTest, LossAndSwitchesAreCountedPerWindow) {
     // 30 missing at 6 s, 25 of them repaired by 6.4 s; 2 lost before.
     line.set_lost(t < 3 ? 0 : t < 6 ? 2 : t < 6.4 ? 32 : 7);
     line.set_parent_switches(t < 5.4 ? 0 : 2);
+    line.set_parent_moves(t < 5.6 ? 1 : 4);
   }
   run_.groups[1].final->mutable_per_site(0)->set_lost(7);
   run_.scenario.set_duration_s(8);
@@ -164,6 +165,7 @@ TEST_F(ReportTest, LossAndSwitchesAreCountedPerWindow) {
   EXPECT_EQ(fault.packets_lost(), 5);
   EXPECT_EQ(fault.packets_lost_run(), 7);
   EXPECT_EQ(fault.parent_switches(), 2);
+  EXPECT_EQ(fault.parent_moves(), 3) << "released, not failed over";
   EXPECT_EQ(fault.affected_sites_all_packets(), 1u);
 }
 
