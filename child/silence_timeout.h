@@ -15,6 +15,11 @@
 
 namespace cascade::child {
 
+// The ceiling relayd and relay-probe use unless told otherwise.
+inline absl::Duration DefaultSilenceCeiling(absl::Duration floor) {
+  return 4 * floor;
+}
+
 class SilenceTimeout {
  public:
   // A ceiling at or below the floor: the timeout is the floor, fixed.
@@ -31,6 +36,9 @@ class SilenceTimeout {
   // The parent was silent for `gap` until `now` (time the child itself did
   // not run already taken out).
   void OnGap(absl::Duration gap, absl::Time now) {
+    // Called for every packet from the parent: a gap that cannot lift the
+    // timeout above the floor changes nothing, so the decay is not computed.
+    if (2 * gap <= floor_) return;
     longest_ = std::max(gap, Longest(now));
     longest_at_ = now;
   }

@@ -8,6 +8,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "child/silence_timeout.h"
 #include "control/node_id.h"
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
@@ -223,8 +224,8 @@ absl::StatusOr<RelayOptions> ToOptions(const RelayConfig& config) {
   }
   o.activation_window = Millis(t.activation_window_ms(), o.activation_window);
   o.parent_timeout = Millis(t.parent_timeout_ms(), o.parent_timeout);
-  o.parent_timeout_max =
-      Millis(t.parent_timeout_max_ms(), 4 * o.parent_timeout);
+  o.parent_timeout_max = Millis(t.parent_timeout_max_ms(),
+                                child::DefaultSilenceCeiling(o.parent_timeout));
   if (o.parent_timeout_max < o.parent_timeout) {
     return FieldError("timings.parent_timeout_max_ms",
                       "below the parent timeout");

@@ -11,6 +11,7 @@
 #include "absl/time/time.h"
 #include "child/nack_scheduler.h"
 #include "child/parent_selector.h"
+#include "child/silence_timeout.h"
 #include "media/endpoint.h"
 #include "relay/retransmit_ring.h"
 
@@ -73,7 +74,8 @@ struct RelayOptions {
   // Failover (docs/relayd.md, "Failover").
   absl::Duration parent_timeout = absl::Milliseconds(300);
   // Judged per link between the two (child/silence_timeout.h).
-  absl::Duration parent_timeout_max = absl::Milliseconds(1200);
+  absl::Duration parent_timeout_max =
+      child::DefaultSilenceCeiling(parent_timeout);
   // Until any parent has been heard since start: relays of a tree start in
   // any order.
   absl::Duration parent_startup_timeout = absl::Seconds(2);

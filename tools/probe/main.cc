@@ -16,6 +16,7 @@
 #include "absl/strings/str_split.h"
 #include "base/files.h"
 #include "base/flags.h"
+#include "child/silence_timeout.h"
 #include "tools/probe/config.h"
 #include "tools/probe/probe.h"
 
@@ -317,7 +318,8 @@ int main(int argc, char** argv) {
   }
   base.parent_timeout_max = absl::GetFlag(FLAGS_parent_timeout_max);
   if (base.parent_timeout_max == absl::ZeroDuration()) {
-    base.parent_timeout_max = 4 * base.parent_timeout;
+    base.parent_timeout_max =
+        cascade::child::DefaultSilenceCeiling(base.parent_timeout);
   } else if (base.parent_timeout_max < base.parent_timeout ||
              base.parent_timeout_max > absl::Minutes(1)) {
     BadFlag("parent_timeout_max", "must be between --parent_timeout and 1m");

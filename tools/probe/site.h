@@ -21,6 +21,7 @@
 #include "absl/types/span.h"
 #include "child/nack_scheduler.h"
 #include "child/parent_selector.h"
+#include "child/silence_timeout.h"
 #include "media/endpoint.h"
 #include "media/rtp/activation.h"
 #include "media/rtp/seq.h"
@@ -52,7 +53,8 @@ struct SiteOptions {
   absl::Duration parent_timeout = absl::Milliseconds(300);
   // The timeout above is a floor: judged per link up to this
   // (child/silence_timeout.h); at or below it, fixed.
-  absl::Duration parent_timeout_max = absl::Milliseconds(1200);
+  absl::Duration parent_timeout_max =
+      child::DefaultSilenceCeiling(parent_timeout);
   bool decode = true;
   // Send NACK and PLI: to the parent, or to whoever sends the media.
   bool feedback = true;
