@@ -12,6 +12,7 @@
 #include <atomic>
 #include <cstdio>
 #include <iostream>
+#include <optional>
 #include <thread>
 
 #include "absl/flags/flag.h"
@@ -56,6 +57,15 @@ ABSL_FLAG(absl::Duration, etcd_timeout, absl::Seconds(2),
           "(then the next member is tried); longer for a store behind a slow "
           "link. Leader keep-alives renew every third of --leader-ttl within "
           "that third, so --leader-ttl must exceed three round trips");
+ABSL_FLAG(std::string, etcd_ca, "",
+          "with --store=etcd: PEM CA that signed the etcd members' "
+          "certificates; turns TLS to etcd on (required when --store names "
+          "https:// members)");
+ABSL_FLAG(std::string, etcd_cert, "",
+          "with --store=etcd: PEM client certificate presented to etcd (for "
+          "etcd --client-cert-auth); needs --etcd-ca and --etcd-key");
+ABSL_FLAG(std::string, etcd_key, "",
+          "with --store=etcd: PEM private key of --etcd-cert");
 ABSL_FLAG(std::string, advertise, "",
           "with --store=etcd: HOST:PORT other controllers name when they "
           "redirect callers to this one while it leads (default: --listen "
@@ -320,14 +330,74 @@ void SetLeading(grpc::Server* server, bool leading) {
   }
 }
 
+// --etcd-ca/--etcd-cert/--etcd-key read, and checked against the scheme
+// --store writes its members with. No CA: plaintext.
+absl::StatusOr<std::optional<etcd::EtcdTls>> EtcdTlsFromFlags(
+    const std::string& scheme) {
+  const std::string ca_file = absl::GetFlag(FLAGS_etcd_ca);
+  const std::string cert_file = absl::GetFlag(FLAGS_etcd_cert);
+  const std::string key_file = absl::GetFlag(FLAGS_etcd_key);
+  if (cert_file.empty() != key_file.empty()) {
+    return absl::InvalidArgumentError("--etcd-cert and --etcd-key go together");
+  }
+  if (!cert_file.empty() && ca_file.empty()) {
+    return absl::InvalidArgumentError(
+        "--etcd-cert needs --etcd-ca (the CA of etcd's server certificate)");
+  }
+  if (ca_file.empty()) {
+    if (scheme == "https") {
+      return absl::InvalidArgumentError(
+          "--store names https:// members: --etcd-ca is required (and "
+          "--etcd-cert/--etcd-key when etcd runs with --client-cert-auth)");
+    }
+    return std::nullopt;
+  }
+  if (scheme == "http") {
+    return absl::InvalidArgumentError(
+        "--store names http:// members, which speak no TLS, but "
+        "--etcd-ca/--etcd-cert/--etcd-key ask for TLS: write https:// (or no "
+        "scheme)");
+  }
+  etcd::EtcdTls tls;
+  std::string error;
+  // Errors name the flag and its file.
+  auto read = [&error](const char* flag, const std::string& file,
+                       std::string* pem) {
+    if (!ReadFlagFile(flag, file, pem, &error)) return false;
+    if (absl::StrContains(*pem, "-----BEGIN ")) return true;
+    error = absl::StrCat(flag, ": ", file, " holds no PEM block");
+    return false;
+  };
+  if (!read("--etcd-ca", ca_file, &tls.ca) ||
+      (!cert_file.empty() && (!read("--etcd-cert", cert_file, &tls.cert) ||
+                              !read("--etcd-key", key_file, &tls.key)))) {
+    return absl::InvalidArgumentError(error);
+  }
+  return tls;
+}
+
+// One read before serving: etcd that cannot be reached at all (down, or
+// refusing this client's TLS) is an error at once, naming the members,
+// rather than a follower that never hears of a leader.
+absl::Status ReachEtcd(etcd::EtcdClient* client, const std::string& key) {
+  etcdserverpb::RangeRequest probe;
+  probe.set_key(key);
+  probe.set_keys_only(true);
+  probe.set_serializable(true);
+  return client->Range(probe).status();
+}
+
 int RunEtcd(SignalWaiter* signals, const ControllerOptions& options,
             ServiceOptions service_options,
             std::shared_ptr<grpc::ServerCredentials> credentials) {
   const std::string url = absl::GetFlag(FLAGS_store);
-  absl::StatusOr<std::vector<std::string>> endpoints = etcd::ParseEtcdUrl(url);
-  if (!endpoints.ok()) {
-    return Usage(absl::StrCat("--store: ", endpoints.status().message()));
+  absl::StatusOr<etcd::EtcdUrl> members = etcd::ParseEtcdUrl(url);
+  if (!members.ok()) {
+    return Usage(absl::StrCat("--store: ", members.status().message()));
   }
+  absl::StatusOr<std::optional<etcd::EtcdTls>> tls =
+      EtcdTlsFromFlags(members->scheme);
+  if (!tls.ok()) return Usage(std::string(tls.status().message()));
   const std::string prefix = absl::GetFlag(FLAGS_etcd_prefix);
   if (prefix.empty()) return Usage("--etcd-prefix must not be empty");
   const absl::Duration ttl = absl::GetFlag(FLAGS_leader_ttl);
@@ -367,10 +437,18 @@ int RunEtcd(SignalWaiter* signals, const ControllerOptions& options,
     if (!parsed.ok()) return Usage(std::string(parsed.status().message()));
   }
 
+  const std::string leader_key = prefix + "leader";
   absl::StatusOr<std::unique_ptr<etcd::EtcdClient>> client =
-      etcd::EtcdClient::Create({*endpoints, etcd_timeout});
+      etcd::EtcdClient::Create(
+          {members->endpoints, etcd_timeout, *std::move(tls)});
   if (!client.ok()) {
     std::cerr << "topologyd: --store: " << client.status().message() << "\n";
+    return kExitFailed;
+  }
+  if (absl::Status reached = ReachEtcd(client->get(), leader_key);
+      !reached.ok()) {
+    std::cerr << "topologyd: cannot reach etcd at " << url << ": "
+              << reached.message() << "\n";
     return kExitFailed;
   }
   Lifecycle lifecycle;
@@ -405,7 +483,7 @@ int RunEtcd(SignalWaiter* signals, const ControllerOptions& options,
   }
 
   etcd::LeaderElectionOptions election_options;
-  election_options.key = prefix + "leader";
+  election_options.key = leader_key;
   election_options.address = advertise;
   election_options.ttl = ttl;
   std::string lost;

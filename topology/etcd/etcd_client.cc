@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -25,8 +26,19 @@ absl::Status ToAbsl(const grpc::Status& status, absl::string_view endpoint,
       absl::StrCat("etcd ", endpoint, " ", what, ": ", status.error_message()));
 }
 
-std::shared_ptr<grpc::Channel> MakeChannel(const std::string& endpoint,
-                                           absl::Duration call_timeout) {
+std::shared_ptr<grpc::ChannelCredentials> Credentials(
+    const std::optional<EtcdTls>& tls) {
+  if (!tls.has_value()) return grpc::InsecureChannelCredentials();
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = tls->ca;
+  ssl.pem_cert_chain = tls->cert;
+  ssl.pem_private_key = tls->key;
+  return grpc::SslCredentials(ssl);
+}
+
+std::shared_ptr<grpc::Channel> MakeChannel(
+    const std::string& endpoint, absl::Duration call_timeout,
+    const std::shared_ptr<grpc::ChannelCredentials>& credentials) {
   grpc::ChannelArguments args;
   // A Recover reads every change since the last snapshot in one answer.
   args.SetMaxReceiveMessageSize(256 << 20);
@@ -45,32 +57,48 @@ std::shared_ptr<grpc::Channel> MakeChannel(const std::string& endpoint,
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 10000);
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 3000);
   args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
-  return grpc::CreateCustomChannel(endpoint, grpc::InsecureChannelCredentials(),
-                                   args);
+  return grpc::CreateCustomChannel(endpoint, credentials, args);
 }
 
 }  // namespace
 
-absl::StatusOr<std::vector<std::string>> ParseEtcdUrl(absl::string_view url) {
+absl::StatusOr<EtcdUrl> ParseEtcdUrl(absl::string_view url) {
   absl::string_view rest = url;
   if (!absl::ConsumePrefix(&rest, "etcd://")) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "etcd store '", url, "' must look like etcd://host:port[,host:port]"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("etcd store '", url,
+                     "' must look like etcd://host:port[,host:port] (members "
+                     "may be written http://host:port or https://host:port)"));
   }
-  std::vector<std::string> endpoints;
+  EtcdUrl parsed;
   for (absl::string_view endpoint : absl::StrSplit(rest, ',')) {
+    std::string scheme;
+    if (absl::ConsumePrefix(&endpoint, "https://")) {
+      scheme = "https";
+    } else if (absl::ConsumePrefix(&endpoint, "http://")) {
+      scheme = "http";
+    }
+    if (!parsed.endpoints.empty() && scheme != parsed.scheme) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "etcd store '", url,
+          "': every member must be written with the same scheme (all "
+          "https://, all http:// or none)"));
+    }
+    parsed.scheme = scheme;
     size_t colon = endpoint.rfind(':');
     uint32_t port = 0;
+    // A '/' is a scheme other than http(s) or a path.
     if (colon == absl::string_view::npos || colon == 0 ||
+        absl::StrContains(endpoint, '/') ||
         !absl::SimpleAtoi(endpoint.substr(colon + 1), &port) || port == 0 ||
         port > 65535) {
       return absl::InvalidArgumentError(absl::StrCat("etcd store '", url,
                                                      "': endpoint '", endpoint,
                                                      "' is not host:port"));
     }
-    endpoints.emplace_back(endpoint);
+    parsed.endpoints.emplace_back(endpoint);
   }
-  return endpoints;
+  return parsed;
 }
 
 std::string PrefixEnd(absl::string_view prefix) {
@@ -98,12 +126,28 @@ absl::StatusOr<std::unique_ptr<EtcdClient>> EtcdClient::Create(
   if (options.call_timeout <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("etcd client: call_timeout must be > 0");
   }
+  if (options.tls.has_value()) {
+    // An empty CA would make gRPC trust the system's roots instead.
+    if (options.tls->ca.empty()) {
+      return absl::InvalidArgumentError("etcd client: TLS without a CA");
+    }
+    if (options.tls->cert.empty() != options.tls->key.empty()) {
+      return absl::InvalidArgumentError(
+          "etcd client: a client certificate needs its key and a key its "
+          "certificate");
+    }
+  }
+  const std::shared_ptr<grpc::ChannelCredentials> credentials =
+      Credentials(options.tls);
+  const char* scheme = options.tls.has_value() ? "https://" : "http://";
   std::unique_ptr<EtcdClient> client(new EtcdClient(std::move(options)));
   for (const std::string& endpoint : client->options_.endpoints) {
     Member member;
     member.endpoint = endpoint;
+    member.name = absl::StrCat(scheme, endpoint);
     // Channels connect lazily: a member that is down now costs nothing.
-    member.channel = MakeChannel(endpoint, client->options_.call_timeout);
+    member.channel =
+        MakeChannel(endpoint, client->options_.call_timeout, credentials);
     member.kv = etcdserverpb::KV::NewStub(member.channel);
     member.lease = etcdserverpb::Lease::NewStub(member.channel);
     member.watch = etcdserverpb::Watch::NewStub(member.channel);
@@ -172,7 +216,7 @@ absl::Status EtcdClient::WithFailover(absl::string_view what,
     context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
     grpc::Status status = call(member, &context);
     if (status.ok()) return absl::OkStatus();
-    last = ToAbsl(status, member.endpoint, what);
+    last = ToAbsl(status, member.name, what);
     if (!Retriable(status.error_code())) return last;
     FailedOver(index);
   }
@@ -325,11 +369,11 @@ absl::Status EtcdWatch::Open() {
   if (!stream_->Write(request) || !stream_->Read(&response)) {
     grpc::Status status = stream_->Finish();
     stream_.reset();
-    return ToAbsl(status, member.endpoint, "Watch");
+    return ToAbsl(status, member.name, "Watch");
   }
   if (!response.created()) {
     return absl::UnavailableError(absl::StrCat(
-        "etcd ", member.endpoint, " Watch: no confirmation of the watch"));
+        "etcd ", member.name, " Watch: no confirmation of the watch"));
   }
   return absl::OkStatus();
 }
@@ -377,7 +421,7 @@ absl::StatusOr<std::vector<mvccpb::Event>> EtcdWatch::Next() {
         cancel_reason.empty()
             ? stream_->Finish()
             : grpc::Status(grpc::StatusCode::UNAVAILABLE, cancel_reason);
-    last = ToAbsl(status, client_->members_[member_].endpoint, "Watch");
+    last = ToAbsl(status, client_->members_[member_].name, "Watch");
     // A finished stream must not be finished again.
     if (cancel_reason.empty()) stream_.reset();
     Close();

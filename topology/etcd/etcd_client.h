@@ -16,6 +16,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -29,18 +30,42 @@
 
 namespace cascade::topology::etcd {
 
-// Parses "etcd://host:port[,host:port...]" into "host:port" endpoints.
-absl::StatusOr<std::vector<std::string>> ParseEtcdUrl(absl::string_view url);
+// The members a store URL names.
+struct EtcdUrl {
+  // "host:port" of each member.
+  std::vector<std::string> endpoints;
+  // "http" or "https" when the members are written with that scheme (all
+  // with the same one); empty when they name none.
+  std::string scheme;
+};
+
+// Parses "etcd://MEMBER[,MEMBER...]", each MEMBER "host:port" or, as etcd's
+// --advertise-client-urls writes it, "http://host:port" or
+// "https://host:port".
+absl::StatusOr<EtcdUrl> ParseEtcdUrl(absl::string_view url);
 
 // The smallest key greater than every key that starts with `prefix`: the
 // range_end that makes a Range, DeleteRange or Watch cover the prefix.
 std::string PrefixEnd(absl::string_view prefix);
+
+// TLS toward every member, PEM text (not file names).
+struct EtcdTls {
+  // The CA that signed the members' certificates (etcd's --cert-file).
+  std::string ca;
+  // The client certificate (chain) and its key, for members that run with
+  // --client-cert-auth; both empty: none presented.
+  std::string cert;
+  std::string key;
+};
 
 struct EtcdClientOptions {
   // "host:port" of each member, tried in this order.
   std::vector<std::string> endpoints;
   // Deadline of each attempt on one member.
   absl::Duration call_timeout = absl::Seconds(2);
+  // TLS when set, plaintext otherwise; a TLS client never falls back to
+  // plaintext.
+  std::optional<EtcdTls> tls = std::nullopt;
 };
 
 class EtcdWatch;
@@ -78,6 +103,8 @@ class EtcdClient {
   friend class EtcdWatch;
   struct Member {
     std::string endpoint;
+    // The endpoint with its scheme, as errors name it.
+    std::string name;
     std::shared_ptr<grpc::Channel> channel;
     std::unique_ptr<etcdserverpb::KV::Stub> kv;
     std::unique_ptr<etcdserverpb::Lease::Stub> lease;

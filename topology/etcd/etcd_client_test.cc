@@ -14,21 +14,41 @@ namespace {
 TEST(ParseEtcdUrlTest, AcceptsOneOrSeveralEndpoints) {
   auto one = ParseEtcdUrl("etcd://127.0.0.1:2379");
   ASSERT_TRUE(one.ok()) << one.status();
-  EXPECT_EQ(*one, std::vector<std::string>{"127.0.0.1:2379"});
+  EXPECT_EQ(one->endpoints, std::vector<std::string>{"127.0.0.1:2379"});
+  EXPECT_EQ(one->scheme, "");
   auto three = ParseEtcdUrl("etcd://a:1,b:2,[::1]:3");
   ASSERT_TRUE(three.ok()) << three.status();
-  EXPECT_EQ(*three, (std::vector<std::string>{"a:1", "b:2", "[::1]:3"}));
+  EXPECT_EQ(three->endpoints,
+            (std::vector<std::string>{"a:1", "b:2", "[::1]:3"}));
+}
+
+TEST(ParseEtcdUrlTest, MembersMayNameTheirScheme) {
+  auto tls = ParseEtcdUrl("etcd://https://a:1,https://b:2");
+  ASSERT_TRUE(tls.ok()) << tls.status();
+  EXPECT_EQ(tls->endpoints, (std::vector<std::string>{"a:1", "b:2"}));
+  EXPECT_EQ(tls->scheme, "https");
+  auto plain = ParseEtcdUrl("etcd://http://a:1");
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  EXPECT_EQ(plain->endpoints, std::vector<std::string>{"a:1"});
+  EXPECT_EQ(plain->scheme, "http");
 }
 
 TEST(ParseEtcdUrlTest, RejectsMalformedUrlsNamingThePart) {
   for (const char* bad :
        {"", "127.0.0.1:2379", "http://a:1", "etcd://", "etcd://a", "etcd://a:0",
-        "etcd://a:65536", "etcd://a:1,", "etcd://:1", "etcd://a:x"}) {
+        "etcd://a:65536", "etcd://a:1,", "etcd://:1", "etcd://a:x",
+        "etcd://https://", "etcd://ftp://a:1", "etcd://https://a:1,b:2",
+        "etcd://a:1,https://b:2", "etcd://http://a:1,https://b:2"}) {
     auto parsed = ParseEtcdUrl(bad);
     EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument)
         << bad;
   }
   EXPECT_NE(ParseEtcdUrl("etcd://a:1,b").status().message().find("'b'"),
+            std::string::npos);
+  EXPECT_NE(ParseEtcdUrl("etcd://https://a:1,b:2")
+                .status()
+                .message()
+                .find("same scheme"),
             std::string::npos);
 }
 
@@ -41,6 +61,15 @@ TEST(PrefixEndTest, IsTheFirstKeyPastThePrefix) {
 TEST(EtcdClientTest, RejectsBadOptions) {
   EXPECT_FALSE(EtcdClient::Create({}).ok());
   EXPECT_FALSE(EtcdClient::Create({{"a:1"}, absl::ZeroDuration()}).ok());
+  // TLS needs a CA (gRPC would trust the system's roots instead), and a
+  // client certificate its key.
+  EXPECT_FALSE(EtcdClient::Create({{"a:1"}, absl::Seconds(1), EtcdTls{}}).ok());
+  EXPECT_FALSE(
+      EtcdClient::Create({{"a:1"}, absl::Seconds(1), EtcdTls{"CA", "CERT", ""}})
+          .ok());
+  EXPECT_FALSE(
+      EtcdClient::Create({{"a:1"}, absl::Seconds(1), EtcdTls{"CA", "", "KEY"}})
+          .ok());
 }
 
 // A loopback port nobody listens on (the kernel chose it, then it was
