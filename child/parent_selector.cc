@@ -70,6 +70,8 @@ bool ParentSelector::SetParents(std::vector<Parent> parents, absl::Time now) {
 void ParentSelector::Use(size_t index, absl::Time now) {
   index_ = index;
   heard_since_switch_ = false;
+  probed_ = false;
+  unreachable_ = false;
   chosen_at_ = now;
   last_heard_ = now;
   silence_.Reset();
@@ -90,6 +92,8 @@ ParentSelector::Heard ParentSelector::OnActiveHeard(bool media,
   }
   last_heard_ = now;
   any_heard_ = true;
+  probed_ = false;
+  unreachable_ = false;
   heard.first = !heard_since_switch_;
   heard_since_switch_ = true;
   if (media && leaving_.has_value()) {
@@ -135,6 +139,14 @@ bool ParentSelector::OnParentApp(const rtp::AppView& app,
   return true;
 }
 
+bool ParentSelector::OnUnreachable(const media::Endpoint& to) {
+  // Before the parent answered it may simply not be up yet: the nodes of a
+  // tree start in any order, and that is what the startup timeout is for.
+  if (!IsActive(to) || !heard_since_switch_) return false;
+  unreachable_ = true;
+  return true;
+}
+
 ParentSelector::Actions ParentSelector::OnTick(absl::Time now) {
   Actions actions;
   if (leaving_.has_value() && now >= leaving_->until &&
@@ -147,9 +159,14 @@ ParentSelector::Actions ParentSelector::OnTick(absl::Time now) {
   if (active() == nullptr) return actions;
   if (policy_.timeout > absl::ZeroDuration()) {
     if (now - last_failover_ > absl::Minutes(1)) recent_failovers_ = 0;
-    if (now - last_heard_ >= Timeout(now)) FailOver(now, &actions);
+    if (unreachable_ || now - last_heard_ >= Timeout(now)) {
+      actions.unreachable = unreachable_;
+      FailOver(now, &actions);
+    }
   }
-  if (now >= KeepaliveDue()) {
+  const bool probe = now >= ProbeDue();
+  if (probe) probed_ = true;
+  if (probe || now >= KeepaliveDue()) {
     last_keepalive_ = now;
     actions.keepalive = true;
     actions.activate = !active()->key.empty() && ActivationDue(now);
@@ -171,6 +188,7 @@ void ParentSelector::FailOver(absl::Time now, Actions* actions) {
   ++recent_failovers_;
   last_failover_ = now;
   actions->failed_over_from = silent;
+  if (actions->unreachable) ++unreachable_failovers_;
   Use(next, now);
 }
 
@@ -210,6 +228,16 @@ absl::Time ParentSelector::KeepaliveDue() const {
   return AlignUp(last_keepalive_ + interval / 2, interval);
 }
 
+absl::Time ParentSelector::ProbeDue() const {
+  if (!heard_since_switch_ || probed_ ||
+      policy_.timeout <= absl::ZeroDuration()) {
+    return absl::InfiniteFuture();
+  }
+  // Half the floor, as Answering() has it: time enough for any live
+  // parent's next packet, and a dead one is found well inside its timeout.
+  return last_heard_ + policy_.timeout / 2;
+}
+
 bool ParentSelector::Answering(absl::Time now,
                                absl::Duration nack_retry) const {
   return heard_since_switch_ &&
@@ -222,7 +250,8 @@ absl::Time ParentSelector::NextDeadline(absl::Time now) const {
   if (active() == nullptr) return due;
   due = std::min(due, std::max(now, KeepaliveDue()));
   if (policy_.timeout > absl::ZeroDuration()) {
-    due = std::min(due, last_heard_ + Timeout(now));
+    due = std::min({due, last_heard_ + Timeout(now), ProbeDue()});
+    if (unreachable_) due = now;
   }
   return due;
 }

@@ -7,9 +7,14 @@
 // past the timeout it activates the next one at once, without the
 // controller (failover). Each failover within a minute of the last doubles
 // the next timeout, so parents that are starved, not dead, are not bounced
-// between. Moves that are not failures are make-before-break: a new list
-// from the controller, or the parent's signed release (it was drained), keep
-// the old parent's media until the new one sends its own.
+// between. A parent silent for half the timeout's floor is asked at once,
+// off the keepalive grid: if its process is gone, the kernel answers for it
+// (ICMP port unreachable, OnUnreachable) and the child fails over after one
+// round trip instead of the whole timeout. A parent that is only slow says
+// nothing, and keeps its timeout. Moves that are not failures are
+// make-before-break: a new list from the controller, or the parent's signed
+// release (it was drained), keep the old parent's media until the new one sends
+// its own.
 //
 // Time-driven and socket-free: the caller feeds it what it hears and sends
 // what OnTick asks for, so tests drive it with plain absl::Time values.
@@ -79,6 +84,8 @@ class ParentSelector {
     std::optional<Parent> release;
     // Left this silent parent for the next one this tick (for the log).
     std::optional<Parent> failed_over_from;
+    // ... because its host reported it unreachable, not for its silence.
+    bool unreachable = false;
   };
 
   ParentSelector(const ParentPolicy& policy, absl::Time now);
@@ -122,6 +129,12 @@ class ParentSelector {
   bool OnParentApp(const rtp::AppView& app, absl::string_view own_id,
                    absl::Time now);
 
+  // The kernel reported a packet to `to` undeliverable (ICMP port or host
+  // unreachable). When `to` is the active parent, which had answered since
+  // it was chosen, the next OnTick fails over: a closed port is a dead
+  // process, not a slow one. True when it was the active parent.
+  bool OnUnreachable(const media::Endpoint& to);
+
   Actions OnTick(absl::Time now);
   // The silence the active parent is allowed now (its failover timeout).
   absl::Duration Timeout(absl::Time now) const;
@@ -155,6 +168,8 @@ class ParentSelector {
   absl::Time last_heard() const { return last_heard_; }
   // Moves away from a silent parent.
   uint64_t failovers() const { return failovers_; }
+  // Of those, moves because the parent's host reported it unreachable.
+  uint64_t unreachable_failovers() const { return unreachable_failovers_; }
   // Make-before-break moves: new settings or a parent's release.
   uint64_t switches() const { return switches_; }
   uint64_t releases_accepted() const { return releases_accepted_; }
@@ -164,6 +179,8 @@ class ParentSelector {
   void FailOver(absl::Time now, Actions* actions);
   bool ActivationDue(absl::Time now) const;
   absl::Time KeepaliveDue() const;
+  // When the active parent's silence is asked about off the grid.
+  absl::Time ProbeDue() const;
   bool HeldDown(const media::Endpoint& address, absl::Time now) const;
   size_t Next(absl::Time now) const;
   // The next parent not held down, if any other is.
@@ -178,6 +195,10 @@ class ParentSelector {
   absl::Time chosen_at_ = absl::InfinitePast();
   bool heard_since_switch_ = false;
   bool any_heard_ = false;
+  // The active parent's silence was asked about; reset when it is heard.
+  bool probed_ = false;
+  // Its host reported it unreachable since it was last heard.
+  bool unreachable_ = false;
   struct Leaving {
     Parent parent;
     absl::Time until;
@@ -192,6 +213,7 @@ class ParentSelector {
   absl::Time last_activation_ = absl::InfinitePast();
   rtp::ReplayGuard release_replays_;
   uint64_t failovers_ = 0;
+  uint64_t unreachable_failovers_ = 0;
   uint64_t switches_ = 0;
   uint64_t releases_accepted_ = 0;
 };

@@ -192,6 +192,46 @@ TEST(ParentSelectorTest, ANewParentGetsTheWholeOverlapToAnswer) {
   EXPECT_EQ(actions[0].release->id, "d1");
 }
 
+// A parent silent for half its timeout is asked once, off the
+// keepalive grid; a port-unreachable answer fails it over at the next tick,
+// long before the timeout.
+TEST(ParentSelectorTest, SilentParentIsAskedAndAClosedPortFailsItOver) {
+  ParentPolicy policy = Policy();
+  policy.keepalive = absl::Seconds(1);  // the grid is far away
+  ParentSelector s(policy, At(0));
+  s.SetParents({kPrimary, kStandby}, At(0));
+  Tick(s, 0, 0);
+  s.OnActiveHeard(true, At(10));
+  EXPECT_EQ(s.NextDeadline(At(10)), At(160)) << "half of 300 ms";
+  EXPECT_EQ(Keepalives(Tick(s, 15, 155)), 0);
+  EXPECT_EQ(Keepalives(Tick(s, 160, 200)), 1) << "asked once, not every tick";
+  EXPECT_FALSE(s.OnUnreachable(kStandby.address)) << "not the active parent";
+  ASSERT_TRUE(s.OnUnreachable(kPrimary.address));
+  EXPECT_EQ(s.NextDeadline(At(201)), At(201));
+  const auto actions = Tick(s, 205, 205);
+  ASSERT_TRUE(actions[0].failed_over_from.has_value());
+  EXPECT_TRUE(actions[0].unreachable);
+  EXPECT_TRUE(actions[0].keepalive && actions[0].activate);
+  EXPECT_TRUE(s.IsActive(kStandby.address));
+  EXPECT_EQ(s.unreachable_failovers(), 1u);
+  // The standby has not answered yet: a closed port there may be a relay
+  // still starting, which its startup grace covers.
+  EXPECT_FALSE(s.OnUnreachable(kStandby.address));
+}
+
+// A report about a packet sent before the parent's last word is stale (it
+// restarted since): hearing it cancels the failover.
+TEST(ParentSelectorTest, ParentHeardAfterAnUnreachableReportIsKept) {
+  ParentSelector s(Policy(), At(0));
+  s.SetParents({kPrimary, kStandby}, At(0));
+  s.OnActiveHeard(true, At(0));
+  ASSERT_TRUE(s.OnUnreachable(kPrimary.address));
+  s.OnActiveHeard(true, At(1));
+  Tick(s, 5, 200);
+  EXPECT_TRUE(s.IsActive(kPrimary.address));
+  EXPECT_EQ(s.failovers(), 0u);
+}
+
 TEST(ParentSelectorTest, KeepalivesAreSignedUntilTheParentAnswers) {
   ParentPolicy policy = Policy();
   policy.activation_refresh = absl::Seconds(1);

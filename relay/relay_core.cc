@@ -619,6 +619,10 @@ void RelayCore::RequestKeyframeFromSource(Stream& stream, bool fir,
   SendTo(source, p, nullptr);
 }
 
+void RelayCore::OnUnreachable(const media::Endpoint& to) {
+  parents_.OnUnreachable(to);
+}
+
 void RelayCore::OnTick() {
   now_ = clock_->Now();
   // Time the relay itself did not run (descheduled, stopped) says nothing
@@ -635,8 +639,11 @@ void RelayCore::OnTick() {
   }
   if (actions.failed_over_from.has_value()) {
     ++counters_.parent_failovers;
+    if (actions.unreachable) ++counters_.parent_unreachable_failovers;
     LOG(WARNING) << "parent " << actions.failed_over_from->id
-                 << " silent; failing over to " << parents_.active()->id;
+                 << (actions.unreachable ? " unreachable (port closed)"
+                                         : " silent")
+                 << "; failing over to " << parents_.active()->id;
   }
   if (actions.keepalive) {
     // Renewed with every keepalive, so a restarted parent takes us back.
@@ -862,8 +869,13 @@ void RelayCore::RenderMetrics(std::string* out) const {
       "H.264 payloads the keyframe detector rejected (still forwarded).",
       counters_.h264_malformed);
   AppendCounter(out, "relay_parent_failovers_total",
-                "Moves away from a parent silent past the parent timeout.",
+                "Moves away from a parent silent past the parent timeout, "
+                "or whose host reported its port closed.",
                 counters_.parent_failovers);
+  AppendCounter(out, "relay_parent_unreachable_failovers_total",
+                "Failovers because the parent's host answered ICMP "
+                "unreachable (its process is gone) before the timeout.",
+                counters_.parent_unreachable_failovers);
   AppendCounter(
       out, "relay_parent_switches_total",
       "Make-before-break moves to a new first parent from new settings.",

@@ -57,7 +57,9 @@ struct CoreCounters {
   uint64_t rtcp_out = 0;
   uint64_t h264_malformed = 0;    // forwarded anyway; only the cache skips it
   uint64_t parent_failovers = 0;  // moves away from a silent parent
-  uint64_t parent_switches = 0;   // make-before-break moves (new settings)
+  // Of those, moves because the parent's host reported its port closed.
+  uint64_t parent_unreachable_failovers = 0;
+  uint64_t parent_switches = 0;  // make-before-break moves (new settings)
 };
 
 class RelayCore {
@@ -69,6 +71,9 @@ class RelayCore {
   // One datagram from `from`. Everything malformed or unauthorised is
   // counted in drops() and dropped.
   void OnDatagram(const media::Endpoint& from, const PacketRef& packet);
+  // The kernel reported a packet to `to` undeliverable (ICMP unreachable).
+  // The active parent's dead process is failed over at the next OnTick.
+  void OnUnreachable(const media::Endpoint& to);
   // Timers: NACK retries, keyframe request pacing, keepalives, child
   // timeouts, parent failover. Call again within NextTick().
   void OnTick();

@@ -460,6 +460,26 @@ RelayOptions WithStandby() {
   return o;
 }
 
+// The parent's process is gone: the keepalive sent when it fell quiet comes
+// back as port unreachable, and the relay moves at once, not at the timeout.
+TEST_F(RelayCoreTest, ParentWhosePortClosedIsLeftAtOnce) {
+  core_.Apply(WithStandby());
+  core_.OnTick();
+  Receive(kParent, RtpPacket(kVideo, 1, 0, kSlice));
+  out_.sent.clear();
+  Run(absl::Milliseconds(155));
+  EXPECT_EQ(ParseAll(out_.To(kParent)).activations.size(), 1u)
+      << "asked when quiet for half the 300 ms timeout";
+  core_.OnUnreachable(kStandby);  // not its parent: nothing
+  core_.OnUnreachable(kParent);
+  Run(absl::Milliseconds(5));
+  EXPECT_EQ(core_.parent_index(), 1u);
+  EXPECT_EQ(core_.counters().parent_failovers, 1u);
+  EXPECT_EQ(core_.counters().parent_unreachable_failovers, 1u);
+  EXPECT_EQ(ParseAll(out_.To(kStandby)).activations,
+            (std::vector<std::string>{"r1"}));
+}
+
 TEST_F(RelayCoreTest, SilentParentIsLeftForTheNextWhichRepairsTheGap) {
   core_.Apply(WithStandby());
   core_.OnTick();

@@ -67,10 +67,30 @@ RelayInstance::~RelayInstance() {
 }
 
 void RelayInstance::Start() {
-  uv_poll_start(poll_.get(), UV_READABLE, [](uv_poll_t* h, int status, int) {
-    if (status == 0 && h->data != nullptr) InstanceOf(h)->OnReadable();
-  });
+  StartPoll();
   ScheduleTick();
+}
+
+void RelayInstance::StartPoll() {
+  uv_poll_start(poll_.get(), UV_READABLE | UV_PRIORITIZED,
+                [](uv_poll_t* h, int status, int events) {
+                  if (h->data == nullptr) return;
+                  RelayInstance* relay = InstanceOf(h);
+                  if (status < 0) {
+                    // A socket error libuv took for fatal (it stopped the
+                    // handle): read what is queued and watch again.
+                    relay->ReadErrors();
+                    relay->StartPoll();
+                    return;
+                  }
+                  if ((events & UV_PRIORITIZED) != 0) relay->ReadErrors();
+                  relay->OnReadable();
+                });
+}
+
+void RelayInstance::ReadErrors() {
+  socket_->ReceiveErrors(&unreachable_);
+  for (const media::Endpoint& to : unreachable_) core_->OnUnreachable(to);
 }
 
 void RelayInstance::OnReadable() {
@@ -81,7 +101,9 @@ void RelayInstance::OnReadable() {
 
 void RelayInstance::ReadAll() {
   for (int i = 0; i < kMaxBatchesPerWakeup; ++i) {
-    if (!socket_->ReceiveBatch(&batch_)) break;
+    bool errors_pending = false;
+    if (!socket_->ReceiveBatch(&batch_, &errors_pending)) break;
+    if (errors_pending) ReadErrors();
     for (const UdpSocket::Received& r : batch_) {
       core_->OnDatagram(r.from, r.packet);
     }
@@ -151,6 +173,9 @@ void RelayInstance::RenderMetrics(std::string* out) const {
   AppendCounter(out, "relay_udp_recv_truncated_total",
                 "Datagrams larger than a packet slot, dropped.",
                 udp.recv_truncated);
+  AppendCounter(out, "relay_udp_unreachable_total",
+                "ICMP unreachable reports for packets this relay sent.",
+                udp.unreachable);
   AppendCounter(out, "relay_udp_recv_pool_empty_total",
                 "Datagrams discarded because no packet slot was free.",
                 udp.recv_pool_empty);

@@ -57,7 +57,10 @@ class RelayInstance {
 
  private:
   RelayInstance(std::string id, Clock* clock);
+  void StartPoll();
   void OnReadable();
+  // The socket's ICMP reports, handed to the core.
+  void ReadErrors();
   // Everything waiting in the socket, up to kMaxBatchesPerWakeup batches.
   void ReadAll();
   void OnTick();
@@ -69,6 +72,7 @@ class RelayInstance {
   std::unique_ptr<UdpSocket> socket_;
   std::unique_ptr<RelayCore> core_;
   std::vector<UdpSocket::Received> batch_;
+  std::vector<media::Endpoint> unreachable_;
   UvHandle<uv_poll_t> poll_;
   UvHandle<uv_timer_t> timer_;
 

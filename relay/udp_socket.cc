@@ -1,6 +1,9 @@
 #include "relay/udp_socket.h"
 
 #include <errno.h>
+#include <linux/errqueue.h>
+#include <netinet/in.h>
+#include <netinet/ip_icmp.h>
 #include <netinet/udp.h>
 #include <unistd.h>
 
@@ -37,6 +40,18 @@ absl::StatusOr<std::unique_ptr<UdpSocket>> UdpSocket::Open(
   }
   SetBuffer(fd, SO_RCVBUFFORCE, SO_RCVBUF);
   SetBuffer(fd, SO_SNDBUFFORCE, SO_SNDBUF);
+  // ICMP errors for what we send (a parent whose process is gone answers
+  // port unreachable) are queued for ReceiveErrors, and the queue shows as
+  // POLLPRI: without SO_SELECT_ERR_QUEUE it is a bare POLLERR, on which
+  // libuv stops the poll handle.
+  const int on = 1;
+  if (setsockopt(fd, IPPROTO_IP, IP_RECVERR, &on, sizeof(on)) != 0 ||
+      setsockopt(fd, SOL_SOCKET, SO_SELECT_ERR_QUEUE, &on, sizeof(on)) != 0) {
+    const int err = errno;
+    close(fd);
+    return absl::InternalError(
+        absl::StrCat("setsockopt IP_RECVERR: ", strerror(err)));
+  }
   sockaddr_in addr = listen.ToSockaddr();
   if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
     const int err = errno;
@@ -65,7 +80,7 @@ UdpSocket::UdpSocket(int fd, const media::Endpoint& local, PacketPool* pool)
 
 UdpSocket::~UdpSocket() { close(fd_); }
 
-bool UdpSocket::ReceiveBatch(std::vector<Received>* out) {
+bool UdpSocket::ReceiveBatch(std::vector<Received>* out, bool* errors_pending) {
   out->clear();
   size_t slots = 0;
   for (; slots < kBatch; ++slots) {
@@ -90,6 +105,11 @@ bool UdpSocket::ReceiveBatch(std::vector<Received>* out) {
   const int n = recvmmsg(fd_, msgs_.data(), static_cast<unsigned>(slots),
                          MSG_DONTWAIT, nullptr);
   ++counters_.recv_calls;
+  if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+    // A queued ICMP error is reported once, ahead of the datagrams behind it.
+    *errors_pending = true;
+    return true;
+  }
   if (n <= 0) return false;
   for (int i = 0; i < n; ++i) {
     if ((msgs_[i].msg_hdr.msg_flags & MSG_TRUNC) != 0 ||
@@ -102,6 +122,36 @@ bool UdpSocket::ReceiveBatch(std::vector<Received>* out) {
                             std::move(recv_slots_[i])});
   }
   return true;
+}
+
+void UdpSocket::ReceiveErrors(std::vector<media::Endpoint>* out) {
+  out->clear();
+  for (size_t i = 0; i < kBatch; ++i) {
+    sockaddr_in to{};
+    uint8_t data[64];  // the head of the datagram that failed; unused
+    alignas(cmsghdr) uint8_t control[128];
+    iovec iov{data, sizeof(data)};
+    msghdr msg{};
+    msg.msg_name = &to;
+    msg.msg_namelen = sizeof(to);
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof(control);
+    if (recvmsg(fd_, &msg, MSG_ERRQUEUE | MSG_DONTWAIT) < 0) return;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr;
+         c = CMSG_NXTHDR(&msg, c)) {
+      if (c->cmsg_level != IPPROTO_IP || c->cmsg_type != IP_RECVERR) continue;
+      sock_extended_err err;
+      std::memcpy(&err, CMSG_DATA(c), sizeof(err));
+      if (err.ee_origin == SO_EE_ORIGIN_ICMP &&
+          err.ee_type == ICMP_DEST_UNREACH &&
+          msg.msg_namelen == sizeof(sockaddr_in)) {
+        ++counters_.unreachable;
+        out->push_back(media::Endpoint::FromSockaddr(to));
+      }
+    }
+  }
 }
 
 void UdpSocket::Send(const media::Endpoint& to, const PacketRef& packet) {
@@ -172,10 +222,19 @@ void UdpSocket::Flush() {
 
 void UdpSocket::SendMessages(size_t count) {
   size_t done = 0;
+  size_t retried = count;  // the message already sent again after an ICMP
   while (done < count) {
     const int n = sendmmsg(fd_, &msgs_[done],
                            static_cast<unsigned>(count - done), MSG_DONTWAIT);
     ++counters_.send_calls;
+    const int err = errno;
+    if (n < 0 && retried != done &&
+        (err == ECONNREFUSED || err == EHOSTUNREACH || err == ENETUNREACH)) {
+      // With IP_RECVERR the next send reports an ICMP error left by an
+      // earlier packet (a dead child), not this one: send it again.
+      retried = done;
+      continue;
+    }
     if (n > 0) {
       for (int i = 0; i < n; ++i) {
         counters_.datagrams_sent += msg_packets_[done + i];
@@ -184,7 +243,6 @@ void UdpSocket::SendMessages(size_t count) {
       done += static_cast<size_t>(n);
       continue;
     }
-    const int err = errno;
     const uint32_t packets = msg_packets_[done];
     if (err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS) {
       // The socket buffer is full: drop the rest rather than block the loop.

@@ -26,6 +26,7 @@ struct UdpCounters {
   uint64_t send_errors = 0;      // packets the kernel refused
   uint64_t recv_truncated = 0;   // datagrams larger than a slot
   uint64_t recv_pool_empty = 0;  // receive skipped: no free slot
+  uint64_t unreachable = 0;      // ICMP unreachable reports read
 };
 
 class UdpSocket : public Transport {
@@ -48,8 +49,14 @@ class UdpSocket : public Transport {
     PacketRef packet;
   };
   // Reads what has already arrived, at most kBatch datagrams, into *out
-  // (cleared first). Returns false when nothing was waiting.
-  bool ReceiveBatch(std::vector<Received>* out);
+  // (cleared first). Returns false when nothing was waiting. Sets
+  // *errors_pending when the kernel queued an ICMP report instead
+  // (ReceiveErrors reads it).
+  bool ReceiveBatch(std::vector<Received>* out, bool* errors_pending);
+  // Reads the socket's error queue (IP_RECVERR): the destinations that ICMP
+  // reported unreachable (port, host or network), at most kBatch, into *out
+  // (cleared first). The queue's readiness shows as UV_PRIORITIZED.
+  void ReceiveErrors(std::vector<media::Endpoint>* out);
 
   void Send(const media::Endpoint& to, const PacketRef& packet) override;
   // Hands every queued packet to the kernel.

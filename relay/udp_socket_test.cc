@@ -16,7 +16,8 @@ std::vector<UdpSocket::Received> ReceiveAll(UdpSocket& socket, size_t count) {
   for (int polls = 0; polls < 100 && all.size() < count; ++polls) {
     pollfd p{socket.fd(), POLLIN, 0};
     if (poll(&p, 1, 10) <= 0) continue;
-    while (socket.ReceiveBatch(&batch)) {
+    bool errors_pending = false;
+    while (socket.ReceiveBatch(&batch, &errors_pending)) {
       for (auto& r : batch) all.push_back(std::move(r));
     }
   }
@@ -88,6 +89,54 @@ TEST(UdpSocketOversizeTest, DatagramLargerThanASlotIsCountedAndSkipped) {
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(got[0].packet.size(), 50u);
   EXPECT_EQ((*receiver)->counters().recv_truncated, 1u);
+}
+
+// The address of a port nothing listens on any more.
+media::Endpoint ClosedPort(PacketPool& pool) {
+  auto gone = UdpSocket::Open(kAnyLoopback, &pool);
+  EXPECT_TRUE(gone.ok());
+  return (*gone)->local();  // closed as `gone` goes
+}
+
+// A packet to a closed port comes back as ICMP port unreachable: reported by
+// ReceiveErrors with the address, while the error the kernel also leaves
+// for the next call costs no packet to anyone else, sent or received.
+TEST(UdpSocketErrorTest, ClosedPortIsReportedAndCostsNoOtherPacket) {
+  PacketPool pool(256);
+  auto sender = UdpSocket::Open(kAnyLoopback, &pool);
+  auto live = UdpSocket::Open(kAnyLoopback, &pool);
+  ASSERT_TRUE(sender.ok() && live.ok());
+  const media::Endpoint dead = ClosedPort(pool);
+
+  auto report_arrives = [&] {
+    pollfd p{(*sender)->fd(), POLLPRI, 0};
+    return poll(&p, 1, 2000) == 1 && (p.revents & POLLPRI) != 0;
+  };
+  // Sending after the report: the pending error is the next send's.
+  (*sender)->Send(dead, Filled(pool, 40, 1));
+  (*sender)->Flush();
+  ASSERT_TRUE(report_arrives());
+  (*sender)->Send((*live)->local(), Filled(pool, 40, 2));
+  (*sender)->Flush();
+  // Receiving after the report: the pending error is the next receive's.
+  (*sender)->Send(dead, Filled(pool, 40, 3));
+  (*sender)->Flush();
+  ASSERT_TRUE(report_arrives());
+  (*live)->Send((*sender)->local(), Filled(pool, 40, 4));
+  (*live)->Flush();
+
+  EXPECT_EQ((*sender)->counters().send_errors, 0u);
+  EXPECT_EQ(ReceiveAll(**live, 1).size(), 1u);
+  auto back = ReceiveAll(**sender, 1);
+  ASSERT_EQ(back.size(), 1u);
+  EXPECT_EQ(back[0].packet.bytes()[0], 4);
+  std::vector<media::Endpoint> unreachable;
+  (*sender)->ReceiveErrors(&unreachable);
+  EXPECT_EQ(unreachable, (std::vector<media::Endpoint>{dead, dead}));
+  EXPECT_EQ((*sender)->counters().unreachable, 2u);
+  // Read: nothing more to report.
+  pollfd p{(*sender)->fd(), POLLPRI, 0};
+  EXPECT_EQ(poll(&p, 1, 0), 0);
 }
 
 TEST(UdpSocketOpenTest, ReportsTheKernelChosenPort) {
