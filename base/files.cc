@@ -73,8 +73,13 @@ absl::Status SyncDirectory(const std::string& dir) {
 absl::Status WriteFileAtomically(const std::string& path,
                                  absl::string_view data, mode_t mode) {
   const std::string temp = path + ".tmp";
+  // A temporary file left by a crash is removed, not reused: reopened, it
+  // would keep its own (perhaps wider) mode while `data`, a key, went in.
+  if (unlink(temp.c_str()) != 0 && errno != ENOENT) {
+    return ErrnoStatus("cannot remove", temp);
+  }
   const int fd =
-      open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+      open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
   if (fd < 0) return ErrnoStatus("cannot create", temp);
   absl::Status status = WriteAll(fd, data, temp);
   if (status.ok() && fsync(fd) != 0) status = ErrnoStatus("cannot sync", temp);

@@ -20,7 +20,8 @@ absl::StatusOr<std::string> ReadFile(const std::string& path);
 
 // Writes `data` beside `path`, syncs it, renames it over `path` and syncs
 // the directory: a reader, or a crash, finds the old file or the new one
-// whole, never a mix.
+// whole, never a mix. The data is only ever in a file created with `mode`
+// (less the umask), so a key written 0600 is never readable by others.
 absl::Status WriteFileAtomically(const std::string& path,
                                  absl::string_view data, mode_t mode = 0644);
 

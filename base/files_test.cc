@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 
@@ -33,6 +34,18 @@ TEST(FilesTest, ModeIsKeptForSecrets) {
   struct stat st;
   ASSERT_EQ(stat(path.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
+}
+
+TEST(FilesTest, StaleTemporaryFileDoesNotWidenTheMode) {
+  const std::string path = TempDir() + "/key";
+  ASSERT_TRUE(WriteFileAtomically(path + ".tmp.seed", "old", 0644).ok());
+  ASSERT_EQ(std::rename((path + ".tmp.seed").c_str(), (path + ".tmp").c_str()),
+            0);
+  ASSERT_TRUE(WriteFileAtomically(path, "secret", 0600).ok());
+  struct stat st;
+  ASSERT_EQ(stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_EQ(*ReadFile(path), "secret");
 }
 
 TEST(FilesTest, ErrorsNameThePath) {

@@ -30,4 +30,7 @@ rule "nothing but tools/ and tests/ reaches tools/" \
   "//... - //tools/... - //tests/..." "//tools/..."
 rule "shared packages reach no relayd code" \
   "//base/... + //control/... + //child/... + //media/..." "//relay/..."
+rule "the data plane links no PKI code" \
+  "//relay/... + //child/... + //control/... + //media/... + //base/..." \
+  "//security/..."
 exit $failed
