@@ -29,6 +29,7 @@
 #include "topology/etcd/etcd_client.h"
 #include "topology/etcd/etcd_store.h"
 #include "topology/etcd/leader.h"
+#include "topology/etcd/pem.h"
 #include "topology/journal.h"
 #include "topology/service.h"
 #include "topology/topology_file.h"
@@ -360,20 +361,46 @@ absl::StatusOr<std::optional<etcd::EtcdTls>> EtcdTlsFromFlags(
   }
   etcd::EtcdTls tls;
   std::string error;
-  // Errors name the flag and its file.
-  auto read = [&error](const char* flag, const std::string& file,
-                       std::string* pem) {
-    if (!ReadFlagFile(flag, file, pem, &error)) return false;
-    if (absl::StrContains(*pem, "-----BEGIN ")) return true;
-    error = absl::StrCat(flag, ": ", file, " holds no PEM block");
-    return false;
-  };
-  if (!read("--etcd-ca", ca_file, &tls.ca) ||
-      (!cert_file.empty() && (!read("--etcd-cert", cert_file, &tls.cert) ||
-                              !read("--etcd-key", key_file, &tls.key)))) {
+  // Checked here, naming the flag and its file: gRPC would only report a
+  // channel that never connects.
+  if (!ReadFlagFile("--etcd-ca", ca_file, &tls.ca, &error)) {
     return absl::InvalidArgumentError(error);
   }
+  if (absl::Status ca = etcd::CheckCertificatesPem(tls.ca); !ca.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--etcd-ca: ", ca_file, ": ", ca.message()));
+  }
+  if (cert_file.empty()) return tls;
+  if (!ReadFlagFile("--etcd-cert", cert_file, &tls.cert, &error) ||
+      !ReadFlagFile("--etcd-key", key_file, &tls.key, &error)) {
+    return absl::InvalidArgumentError(error);
+  }
+  if (absl::Status cert = etcd::CheckCertificatesPem(tls.cert); !cert.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--etcd-cert: ", cert_file, ": ", cert.message()));
+  }
+  if (absl::Status pair = etcd::CheckKeyPairPem(tls.cert, tls.key);
+      !pair.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--etcd-key: ", key_file, ": ", pair.message(),
+                     " (--etcd-cert is ", cert_file, ")"));
+  }
   return tls;
+}
+
+// What to check when etcd cannot be reached: gRPC says little more than
+// "Endpoint read failed" when etcd refuses the client certificate.
+std::string EtcdTlsHint(const std::optional<etcd::EtcdTls>& tls) {
+  if (!tls.has_value()) {
+    return "if etcd is up and serves https://: give --etcd-ca, --etcd-cert "
+           "and --etcd-key";
+  }
+  if (tls->cert.empty()) {
+    return "if etcd is up: --etcd-ca must have signed etcd's --cert-file, and "
+           "an etcd with --client-cert-auth needs --etcd-cert and --etcd-key";
+  }
+  return "if etcd is up: --etcd-ca must have signed etcd's --cert-file, and "
+         "etcd's --trusted-ca-file must hold the CA that signed --etcd-cert";
 }
 
 // One read before serving: etcd that cannot be reached at all (down, or
@@ -438,6 +465,7 @@ int RunEtcd(SignalWaiter* signals, const ControllerOptions& options,
   }
 
   const std::string leader_key = prefix + "leader";
+  const std::string hint = EtcdTlsHint(*tls);
   absl::StatusOr<std::unique_ptr<etcd::EtcdClient>> client =
       etcd::EtcdClient::Create(
           {members->endpoints, etcd_timeout, *std::move(tls)});
@@ -448,7 +476,7 @@ int RunEtcd(SignalWaiter* signals, const ControllerOptions& options,
   if (absl::Status reached = ReachEtcd(client->get(), leader_key);
       !reached.ok()) {
     std::cerr << "topologyd: cannot reach etcd at " << url << ": "
-              << reached.message() << "\n";
+              << reached.message() << " (" << hint << ")\n";
     return kExitFailed;
   }
   Lifecycle lifecycle;

@@ -9,6 +9,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "topology/etcd/pem.h"
 
 namespace cascade::topology::etcd {
 namespace {
@@ -127,14 +128,25 @@ absl::StatusOr<std::unique_ptr<EtcdClient>> EtcdClient::Create(
     return absl::InvalidArgumentError("etcd client: call_timeout must be > 0");
   }
   if (options.tls.has_value()) {
-    // An empty CA would make gRPC trust the system's roots instead.
-    if (options.tls->ca.empty()) {
-      return absl::InvalidArgumentError("etcd client: TLS without a CA");
+    // Checked now: gRPC would only report a channel that never connects
+    // (and, given no CA, trust the system's roots instead).
+    const EtcdTls& tls = *options.tls;
+    if (absl::Status ca = CheckCertificatesPem(tls.ca); !ca.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("etcd client: TLS CA: ", ca.message()));
     }
-    if (options.tls->cert.empty() != options.tls->key.empty()) {
+    if (tls.cert.empty() != tls.key.empty()) {
       return absl::InvalidArgumentError(
           "etcd client: a client certificate needs its key and a key its "
           "certificate");
+    }
+    if (!tls.cert.empty()) {
+      absl::Status pair = CheckCertificatesPem(tls.cert);
+      if (pair.ok()) pair = CheckKeyPairPem(tls.cert, tls.key);
+      if (!pair.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "etcd client: TLS client certificate: ", pair.message()));
+      }
     }
   }
   const std::shared_ptr<grpc::ChannelCredentials> credentials =
