@@ -1,9 +1,6 @@
 #include "relay/udp_socket.h"
 
 #include <errno.h>
-#include <linux/errqueue.h>
-#include <netinet/in.h>
-#include <netinet/ip_icmp.h>
 #include <netinet/udp.h>
 #include <unistd.h>
 
@@ -12,6 +9,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "media/unreachable.h"
 
 namespace cascade::relay {
 namespace {
@@ -40,17 +38,10 @@ absl::StatusOr<std::unique_ptr<UdpSocket>> UdpSocket::Open(
   }
   SetBuffer(fd, SO_RCVBUFFORCE, SO_RCVBUF);
   SetBuffer(fd, SO_SNDBUFFORCE, SO_SNDBUF);
-  // ICMP errors for what we send (a parent whose process is gone answers
-  // port unreachable) are queued for ReceiveErrors, and the queue shows as
-  // POLLPRI: without SO_SELECT_ERR_QUEUE it is a bare POLLERR, on which
-  // libuv stops the poll handle.
-  const int on = 1;
-  if (setsockopt(fd, IPPROTO_IP, IP_RECVERR, &on, sizeof(on)) != 0 ||
-      setsockopt(fd, SOL_SOCKET, SO_SELECT_ERR_QUEUE, &on, sizeof(on)) != 0) {
-    const int err = errno;
+  // A parent whose process is gone answers port unreachable.
+  if (absl::Status status = media::ReportUnreachable(fd); !status.ok()) {
     close(fd);
-    return absl::InternalError(
-        absl::StrCat("setsockopt IP_RECVERR: ", strerror(err)));
+    return status;
   }
   sockaddr_in addr = listen.ToSockaddr();
   if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
@@ -105,8 +96,8 @@ bool UdpSocket::ReceiveBatch(std::vector<Received>* out, bool* errors_pending) {
   const int n = recvmmsg(fd_, msgs_.data(), static_cast<unsigned>(slots),
                          MSG_DONTWAIT, nullptr);
   ++counters_.recv_calls;
-  if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
-    // A queued ICMP error is reported once, ahead of the datagrams behind it.
+  if (n < 0 && media::IsReportedError(errno)) {
+    // A report is returned once, ahead of the datagrams behind it.
     *errors_pending = true;
     return true;
   }
@@ -125,33 +116,8 @@ bool UdpSocket::ReceiveBatch(std::vector<Received>* out, bool* errors_pending) {
 }
 
 void UdpSocket::ReceiveErrors(std::vector<media::Endpoint>* out) {
-  out->clear();
-  for (size_t i = 0; i < kBatch; ++i) {
-    sockaddr_in to{};
-    uint8_t data[64];  // the head of the datagram that failed; unused
-    alignas(cmsghdr) uint8_t control[128];
-    iovec iov{data, sizeof(data)};
-    msghdr msg{};
-    msg.msg_name = &to;
-    msg.msg_namelen = sizeof(to);
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof(control);
-    if (recvmsg(fd_, &msg, MSG_ERRQUEUE | MSG_DONTWAIT) < 0) return;
-    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr;
-         c = CMSG_NXTHDR(&msg, c)) {
-      if (c->cmsg_level != IPPROTO_IP || c->cmsg_type != IP_RECVERR) continue;
-      sock_extended_err err;
-      std::memcpy(&err, CMSG_DATA(c), sizeof(err));
-      if (err.ee_origin == SO_EE_ORIGIN_ICMP &&
-          err.ee_type == ICMP_DEST_UNREACH &&
-          msg.msg_namelen == sizeof(sockaddr_in)) {
-        ++counters_.unreachable;
-        out->push_back(media::Endpoint::FromSockaddr(to));
-      }
-    }
-  }
+  media::ReadUnreachable(fd_, kBatch, out);
+  counters_.unreachable += out->size();
 }
 
 void UdpSocket::Send(const media::Endpoint& to, const PacketRef& packet) {
@@ -228,10 +194,8 @@ void UdpSocket::SendMessages(size_t count) {
                            static_cast<unsigned>(count - done), MSG_DONTWAIT);
     ++counters_.send_calls;
     const int err = errno;
-    if (n < 0 && retried != done &&
-        (err == ECONNREFUSED || err == EHOSTUNREACH || err == ENETUNREACH)) {
-      // With IP_RECVERR the next send reports an ICMP error left by an
-      // earlier packet (a dead child), not this one: send it again.
+    if (n < 0 && retried != done && media::IsReportedError(err)) {
+      // An earlier packet's report (a dead child's), not this one's.
       retried = done;
       continue;
     }

@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "media/unreachable.h"
 
 namespace cascade {
 namespace media {
@@ -53,9 +54,16 @@ UdpFd::~UdpFd() {
 bool UdpFd::SendTo(const media::Endpoint& to,
                    absl::Span<const uint8_t> data) const {
   const sockaddr_in addr = to.ToSockaddr();
-  return sendto(fd_, data.data(), data.size(), 0,
-                reinterpret_cast<const sockaddr*>(&addr),
-                sizeof(addr)) == static_cast<ssize_t>(data.size());
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    if (sendto(fd_, data.data(), data.size(), 0,
+               reinterpret_cast<const sockaddr*>(&addr),
+               sizeof(addr)) == static_cast<ssize_t>(data.size())) {
+      return true;
+    }
+    // An earlier packet's ICMP report (media/unreachable.h), not this one's.
+    if (!media::IsReportedError(errno)) return false;
+  }
+  return false;
 }
 
 Receiver::Receiver()
@@ -71,7 +79,11 @@ size_t Receiver::Receive(int fd, std::vector<Datagram>* out) {
     msgs_[i].msg_hdr.msg_iov = &iovs_[i];
     msgs_[i].msg_hdr.msg_iovlen = 1;
   }
-  const int count = recvmmsg(fd, msgs_.data(), kBatch, MSG_DONTWAIT, nullptr);
+  int count = recvmmsg(fd, msgs_.data(), kBatch, MSG_DONTWAIT, nullptr);
+  if (count < 0 && media::IsReportedError(errno)) {
+    // The report goes ahead of the datagrams; it is read from the error queue.
+    count = recvmmsg(fd, msgs_.data(), kBatch, MSG_DONTWAIT, nullptr);
+  }
   if (count <= 0) return 0;
   for (int i = 0; i < count; ++i) {
     if (msgs_[i].msg_hdr.msg_flags & MSG_TRUNC) {

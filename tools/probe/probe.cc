@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "media/unreachable.h"
 
 namespace cascade {
 namespace probe {
@@ -42,8 +43,13 @@ absl::StatusOr<std::unique_ptr<Probe>> Probe::Create(
           socket.status().code(),
           absl::StrCat("site ", i, ": ", socket.status().message()));
     }
+    // A parent whose process is gone answers port unreachable.
+    if (absl::Status status = media::ReportUnreachable(socket->fd());
+        !status.ok()) {
+      return status;
+    }
     epoll_event event{};
-    event.events = EPOLLIN;
+    event.events = EPOLLIN | EPOLLPRI;
     event.data.u32 = static_cast<uint32_t>(i);
     if (epoll_ctl(epoll_fd, EPOLL_CTL_ADD, socket->fd(), &event) != 0) {
       return absl::InternalError(absl::StrCat("epoll_ctl: ", strerror(errno)));
@@ -69,6 +75,7 @@ void Probe::Run(
   absl::Time next_report = start + interval;
   std::vector<epoll_event> events(std::min<size_t>(sites_.size(), 1024));
   std::vector<media::Receiver::Datagram> datagrams;
+  std::vector<media::Endpoint> unreachable;
   std::optional<absl::Time> last_media;
   while (!stop_.load()) {
     absl::Time now = absl::Now();
@@ -84,6 +91,13 @@ void Probe::Run(
                                  static_cast<int>(events.size()), timeout_ms);
     for (int i = 0; i < ready; ++i) {
       Site& site = *sites_[events[i].data.u32];
+      if ((events[i].events & (EPOLLPRI | EPOLLERR)) != 0) {
+        media::ReadUnreachable(site.fd(), media::Receiver::kBatch,
+                               &unreachable);
+        for (const media::Endpoint& to : unreachable) {
+          if (site.OnUnreachable(to)) next_tick = absl::Now();
+        }
+      }
       for (int batch = 0; batch < kMaxBatchesPerSocket; ++batch) {
         if (receiver_.Receive(site.fd(), &datagrams) == 0) break;
         const absl::Time arrival = absl::Now();

@@ -1163,6 +1163,35 @@ TEST(ProbeTest, SilentPrimaryStandbyTakesOverAndEveryPacketArrives) {
   EXPECT_EQ(c.plis_sent, 0);
 }
 
+// A parent whose socket closes (its process died) is left long before its
+// timeout, here a minute: the site's keepalive, sent when the parent fell
+// quiet, comes back as ICMP port unreachable.
+TEST(ProbeTest, ParentWhosePortClosedIsLeftWithoutWaitingForTheTimeout) {
+  auto primary = std::make_unique<FakeParent>("key-a");
+  FakeParent standby("key-b");
+  SiteOptions options = ChildOf({primary->link(), standby.link()});
+  options.parent_timeout = absl::Minutes(1);
+  auto probe = Probe::Create({options});
+  ASSERT_TRUE(probe.ok()) << probe.status();
+  std::thread run([&] { (*probe)->Run(kPatience, absl::Seconds(1), nullptr); });
+  const absl::Time deadline = absl::Now() + kPatience;
+  while (absl::Now() < deadline && primary->activations.empty()) {
+    WaitForParents(*primary, standby);
+    primary->Poll(absl::Now());
+  }
+  primary->Send(MediaPacket(1));
+  primary.reset();  // the port closes
+  while (absl::Now() < deadline && standby.activations.empty()) {
+    pollfd fd{standby.fd(), POLLIN, 0};
+    poll(&fd, 1, 5);
+    standby.Poll(absl::Now());
+  }
+  (*probe)->Stop();
+  run.join();
+  EXPECT_EQ(standby.activations.size(), 1u) << "still on the closed port";
+  EXPECT_EQ((*probe)->Final().counters.parent_switches, 1);
+}
+
 TEST(ProbeTest, JunkIsCountedNotFatal) {
   auto probe = OneSite();
   media::UdpFd sender = *media::UdpFd::Open(Loopback());

@@ -135,6 +135,11 @@ class Site {
   // True when the datagram was a media (RTP) packet of this site.
   bool OnDatagram(const media::Endpoint& from, absl::Span<const uint8_t> data,
                   absl::Time now);
+  // ICMP reported `to` unreachable (media/unreachable.h). True when it is
+  // the active parent: the next OnTick fails over.
+  bool OnUnreachable(const media::Endpoint& to) {
+    return parents_.OnUnreachable(to);
+  }
   // Timers: parent failover, frame assembly, NACK, PLI, keepalive,
   // activation. Call every few milliseconds while Repairing(), else every
   // few tens.
