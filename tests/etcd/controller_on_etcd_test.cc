@@ -26,10 +26,10 @@ struct Instance {
   std::unique_ptr<Controller> controller;
 };
 
-std::unique_ptr<Instance> StartInstance(
-    const std::vector<std::string>& endpoints, const std::string& address) {
+std::unique_ptr<Instance> StartInstance(const EtcdClientOptions& client_options,
+                                        const std::string& address) {
   auto instance = std::make_unique<Instance>();
-  auto client = EtcdClient::Create({endpoints});
+  auto client = EtcdClient::Create(client_options);
   EXPECT_TRUE(client.ok()) << client.status();
   instance->client = std::move(*client);
   LeaderElectionOptions options;
@@ -67,11 +67,11 @@ TEST(ControllerOnEtcdTest, FollowerRecoversEverythingAndTheOldLeaderIsFenced) {
   ASSERT_TRUE(cluster.ok()) << cluster.status();
   SystemClock clock;
 
-  auto first = StartInstance((*cluster)->endpoints(), "first:7700");
+  auto first = StartInstance((*cluster)->ClientOptions(), "first:7700");
   ASSERT_TRUE(first->election->WaitFor(
       [](const LeaderStatus& s) { return s.leading; }, absl::Seconds(10)));
   BecomeLeader(first.get(), &clock);
-  auto second = StartInstance((*cluster)->endpoints(), "second:7700");
+  auto second = StartInstance((*cluster)->ClientOptions(), "second:7700");
   ASSERT_TRUE(second->election->WaitFor(
       [](const LeaderStatus& s) { return s.leader == "first:7700"; },
       absl::Seconds(10)));

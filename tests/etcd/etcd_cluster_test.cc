@@ -23,8 +23,8 @@ cascade::v1::Change Select(uint64_t sequence) {
   return change;
 }
 
-std::unique_ptr<EtcdClient> NewClient(std::vector<std::string> endpoints) {
-  auto client = EtcdClient::Create({std::move(endpoints)});
+std::unique_ptr<EtcdClient> NewClient(const EtcdClientOptions& options) {
+  auto client = EtcdClient::Create(options);
   EXPECT_TRUE(client.ok()) << client.status();
   return std::move(*client);
 }
@@ -33,18 +33,19 @@ TEST(EtcdClusterTest, StoreAndElectionCarryOnWithOneMemberStopped) {
   auto cluster = cascade::testing::EtcdCluster::Start(
       3, cascade::testing::TestDir() + "/etcd3");
   ASSERT_TRUE(cluster.ok()) << cluster.status();
-  const std::vector<std::string> endpoints = (*cluster)->endpoints();
+  const EtcdClientOptions client_options = (*cluster)->ClientOptions();
+  const std::vector<std::string>& endpoints = client_options.endpoints;
   ASSERT_EQ(endpoints.size(), 3u);
 
   // Every client starts on member 0, the one that will be stopped.
-  auto store_client = NewClient(endpoints);
+  auto store_client = NewClient(client_options);
   EtcdStoreOptions store_options;
   store_options.prefix = "/cluster/state/";
   store_options.fence_key = "/cluster/leader";
   std::map<std::string, std::unique_ptr<EtcdClient>> clients;
   std::map<std::string, std::unique_ptr<LeaderElection>> elections;
   for (const char* name : {"a:1", "b:1"}) {
-    clients[name] = NewClient(endpoints);
+    clients[name] = NewClient(client_options);
     LeaderElectionOptions options;
     options.key = store_options.fence_key;
     options.address = name;
@@ -85,7 +86,7 @@ TEST(EtcdClusterTest, StoreAndElectionCarryOnWithOneMemberStopped) {
             << absl::FormatDuration(appends) << "\n";
 
   // A new controller reading through the same list (stopped member first).
-  auto reader = NewClient(endpoints);
+  auto reader = NewClient(client_options);
   EtcdStore recovered_store(reader.get(), store_options);
   auto recovered = recovered_store.Recover();
   ASSERT_TRUE(recovered.ok()) << recovered.status();

@@ -59,7 +59,7 @@ std::string TestDir() {
 }
 
 absl::StatusOr<std::unique_ptr<EtcdCluster>> EtcdCluster::Start(
-    int members, const std::string& dir) {
+    int members, const std::string& dir, EtcdTransport transport) {
   const std::string etcd = FindOnPath("etcd").value_or("");
   if (etcd.empty()) {
     return absl::FailedPreconditionError(
@@ -69,12 +69,22 @@ absl::StatusOr<std::unique_ptr<EtcdCluster>> EtcdCluster::Start(
   absl::StatusOr<std::vector<int>> ports = FreeLoopbackPorts(2 * members);
   if (!ports.ok()) return ports.status();
   auto cluster = std::unique_ptr<EtcdCluster>(new EtcdCluster());
+  mkdir(dir.c_str(), 0700);
+  const bool tls = transport == EtcdTransport::kMutualTls;
+  if (tls) {
+    absl::StatusOr<TestPki> pki = MakeTestPki(dir + "/pki");
+    if (!pki.ok()) return pki.status();
+    absl::StatusOr<topology::etcd::EtcdTls> client_tls = pki->ClientTls();
+    if (!client_tls.ok()) return client_tls.status();
+    cluster->pki_ = *std::move(pki);
+    cluster->tls_ = *std::move(client_tls);
+  }
+  const char* scheme = tls ? "https://" : "http://";
   std::vector<std::string> peers;
   for (int i = 0; i < members; ++i) {
     peers.push_back(
         absl::StrCat("m", i, "=http://127.0.0.1:", (*ports)[2 * i + 1]));
   }
-  mkdir(dir.c_str(), 0700);
   for (int i = 0; i < members; ++i) {
     const std::string client = absl::StrCat("127.0.0.1:", (*ports)[2 * i]);
     const std::string peer =
@@ -84,8 +94,8 @@ absl::StatusOr<std::unique_ptr<EtcdCluster>> EtcdCluster::Start(
         etcd,
         absl::StrCat("--name=m", i),
         absl::StrCat("--data-dir=", base, ".data"),
-        absl::StrCat("--listen-client-urls=http://", client),
-        absl::StrCat("--advertise-client-urls=http://", client),
+        absl::StrCat("--listen-client-urls=", scheme, client),
+        absl::StrCat("--advertise-client-urls=", scheme, client),
         absl::StrCat("--listen-peer-urls=", peer),
         absl::StrCat("--initial-advertise-peer-urls=", peer),
         absl::StrCat("--initial-cluster=", absl::StrJoin(peers, ",")),
@@ -98,6 +108,12 @@ absl::StatusOr<std::unique_ptr<EtcdCluster>> EtcdCluster::Start(
         "--log-level=warn",
         "--logger=zap",
     };
+    if (tls) {
+      argv.insert(argv.end(), {"--client-cert-auth",
+                               "--trusted-ca-file=" + cluster->pki_.ca,
+                               "--cert-file=" + cluster->pki_.server_cert,
+                               "--key-file=" + cluster->pki_.server_key});
+    }
     absl::StatusOr<std::unique_ptr<Subprocess>> process =
         Subprocess::Start(argv, {base + ".out", base + ".err"});
     if (!process.ok()) return process.status();
@@ -107,9 +123,11 @@ absl::StatusOr<std::unique_ptr<EtcdCluster>> EtcdCluster::Start(
   // Ready when every member answers a read on its own.
   const absl::Time deadline = absl::Now() + kStartTimeout;
   for (int i = 0; i < members; ++i) {
+    topology::etcd::EtcdClientOptions options = cluster->ClientOptions();
+    options.endpoints = {cluster->endpoints_[i]};
+    options.call_timeout = absl::Milliseconds(500);
     absl::StatusOr<std::unique_ptr<topology::etcd::EtcdClient>> client =
-        topology::etcd::EtcdClient::Create(
-            {{cluster->endpoints_[i]}, absl::Milliseconds(500)});
+        topology::etcd::EtcdClient::Create(std::move(options));
     if (!client.ok()) return client.status();
     etcdserverpb::RangeRequest probe;
     probe.set_key("/cascade/probe");
@@ -129,7 +147,29 @@ absl::StatusOr<std::unique_ptr<EtcdCluster>> EtcdCluster::Start(
 }
 
 std::string EtcdCluster::Url() const {
-  return absl::StrCat("etcd://", absl::StrJoin(endpoints_, ","));
+  const std::string scheme = tls_.has_value() ? "https://" : "http://";
+  return absl::StrCat(
+      "etcd://",
+      absl::StrJoin(endpoints_, ",", [&](std::string* out, const auto& e) {
+        absl::StrAppend(out, scheme, e);
+      }));
+}
+
+topology::etcd::EtcdClientOptions EtcdCluster::ClientOptions() const {
+  topology::etcd::EtcdClientOptions options;
+  options.endpoints = endpoints_;
+  options.tls = tls_;
+  return options;
+}
+
+std::vector<std::string> EtcdCluster::TopologydFlags() const {
+  std::vector<std::string> flags = {"--store=" + Url()};
+  if (tls_.has_value()) {
+    flags.insert(flags.end(),
+                 {"--etcd-ca=" + pki_.ca, "--etcd-cert=" + pki_.client_cert,
+                  "--etcd-key=" + pki_.client_key});
+  }
+  return flags;
 }
 
 void EtcdCluster::StopMember(int index) { processes_[index].reset(); }

@@ -40,7 +40,7 @@ class EtcdStoreTest : public ::testing::Test {
   }
 
   static std::unique_ptr<EtcdClient> NewClient() {
-    auto client = EtcdClient::Create({cluster_->endpoints()});
+    auto client = EtcdClient::Create(cluster_->ClientOptions());
     EXPECT_TRUE(client.ok()) << client.status();
     return std::move(*client);
   }

@@ -95,7 +95,7 @@ class LeaderTest : public ::testing::Test {
         "/test/",
         ::testing::UnitTest::GetInstance()->current_test_info()->name(),
         "/leader");
-    auto client = EtcdClient::Create({cluster_->endpoints()});
+    auto client = EtcdClient::Create(cluster_->ClientOptions());
     ASSERT_TRUE(client.ok());
     admin_ = std::move(*client);
   }
@@ -104,8 +104,9 @@ class LeaderTest : public ::testing::Test {
   void AddContender(const std::string& name,
                     std::vector<std::string> endpoints = {}) {
     auto contender = std::make_unique<Contender>();
-    auto client = EtcdClient::Create(
-        {endpoints.empty() ? cluster_->endpoints() : endpoints});
+    EtcdClientOptions client_options = cluster_->ClientOptions();
+    if (!endpoints.empty()) client_options.endpoints = std::move(endpoints);
+    auto client = EtcdClient::Create(std::move(client_options));
     ASSERT_TRUE(client.ok());
     contender->client = std::move(*client);
     contender->view.observer = &observer_;

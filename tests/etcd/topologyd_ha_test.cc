@@ -174,8 +174,8 @@ class HaTest : public ::testing::Test {
   // Starts `count` controllers with `flags` on top of the etcd store flags.
   void StartControllers(int count, const std::vector<std::string>& flags) {
     for (int i = 0; i < count; ++i) {
-      std::vector<std::string> all = {"--store=" + etcd_->Url(), kTtl,
-                                      "--lease-timeout=3s"};
+      std::vector<std::string> all = etcd_->TopologydFlags();
+      all.insert(all.end(), {kTtl, "--lease-timeout=3s"});
       all.insert(all.end(), flags.begin(), flags.end());
       auto daemon = Topologyd::Start(dir_, absl::StrCat("topologyd", i), all);
       ASSERT_TRUE(daemon.ok()) << daemon.status();
@@ -260,7 +260,7 @@ class HaTest : public ::testing::Test {
 
   // The changes etcd holds under topologyd's default prefix.
   std::vector<cascade::v1::Change> StoredChanges() {
-    auto client = etcd::EtcdClient::Create({etcd_->endpoints()});
+    auto client = etcd::EtcdClient::Create(etcd_->ClientOptions());
     EXPECT_TRUE(client.ok()) << client.status();
     if (!client.ok()) return {};
     etcd::EtcdStoreOptions options;
@@ -570,9 +570,13 @@ TEST_F(HaTest, LeaderCutOffFromEtcdExitsThreeAndAFollowerTakesOver) {
   // The first controller reaches etcd only through the forwarder, and is
   // alone at first, so it leads.
   const std::string port_file = dir_ + "/cut.port";
+  // TLS through the forwarder; members written without a scheme.
   auto cut = Subprocess::Start(
       {"topology/topologyd", "--listen=127.0.0.1:0", "--port-file=" + port_file,
-       "--store=etcd://" + (*forwarder)->endpoint(), kTtl},
+       "--store=etcd://" + (*forwarder)->endpoint(),
+       "--etcd-ca=" + etcd_->pki().ca,
+       "--etcd-cert=" + etcd_->pki().client_cert,
+       "--etcd-key=" + etcd_->pki().client_key, kTtl},
       {dir_ + "/cut.out", dir_ + "/cut.err"});
   ASSERT_TRUE(cut.ok()) << cut.status();
   const std::string port =
