@@ -31,8 +31,13 @@ absl::Status WriteCredentials(const std::string& dir, const std::string& name,
         absl::StrCat("\"", name, "\" cannot name a certificate file"));
   }
   if (dir.empty()) return absl::InvalidArgumentError("no directory given");
-  if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
-    return ErrnoStatus("cannot create directory", dir);
+  // Like mkdir -p, every directory it makes 0700.
+  for (size_t slash = dir.find('/', 1);; slash = dir.find('/', slash + 1)) {
+    const std::string prefix = dir.substr(0, slash);
+    if (mkdir(prefix.c_str(), 0700) != 0 && errno != EEXIST) {
+      return ErrnoStatus("cannot create directory", prefix);
+    }
+    if (slash == std::string::npos) break;
   }
   const CredentialFiles files = FilesOf(dir, name);
   if (!overwrite) {

@@ -20,7 +20,7 @@ struct CredentialFiles {
 };
 CredentialFiles FilesOf(const std::string& dir, const std::string& name);
 
-// Writes both files, creating DIR (mode 0700) when missing. The key is
+// Writes both files, creating DIR and its parents (mode 0700) when missing. The key is
 // written into a file created 0600, never one with wider permissions.
 // AlreadyExists naming the file when either exists and not `overwrite`;
 // InvalidArgument when NAME cannot name a file ("", ".", "..", or a '/').

@@ -224,7 +224,7 @@ TEST_F(PkiTest, MalformedInputIsAnError) {
 }
 
 TEST_F(PkiTest, FilesHaveTheirModesAndAreNotReplacedUnlessAsked) {
-  const std::string dir = TempDir() + "/pki";
+  const std::string dir = TempDir() + "/run/pki";
   ASSERT_TRUE(WriteCredentials(dir, kCaName, ca_, false).ok());
   struct stat st;
   ASSERT_EQ(stat(dir.c_str(), &st), 0);

@@ -1,15 +1,22 @@
-// relayctl: the operator's and scripts' CLI over topologyd's Admin API.
+// relayctl: the operator's and scripts' CLI over topologyd's Admin API, and
+// the PKI behind its mutual TLS (relayctl pki, pki.h).
 // Exit codes: 0 done, 1 failed, 2 usage, 3 not found, 4 refused, 5 timed
 // out (drain waiting for the node to empty).
+#include <algorithm>
+#include <cstring>
 #include <iostream>
 #include <string>
 #include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "base/flags.h"
+#include "control/tls.h"
+#include "tools/relayctl/pki.h"
 #include "tools/relayctl/relayctl.h"
 
 ABSL_FLAG(std::string, controller, "127.0.0.1:7700",
@@ -34,6 +41,23 @@ ABSL_FLAG(std::string, parent, "", "move: the new parent");
 ABSL_FLAG(std::string, policy, "",
           "restore: revertive or non-revertive (default: the controller's)");
 ABSL_FLAG(int, count, 0, "events: stop after this many (0: follow)");
+ABSL_FLAG(std::string, out, "",
+          "pki: the directory the CA (init) or certificate (issue) goes to");
+ABSL_FLAG(std::string, ca, "",
+          "pki issue: the CA's directory (ca.pem, ca.key)");
+ABSL_FLAG(bool, force, false, "pki: replace files that exist");
+ABSL_FLAG(std::string, operator, "",
+          "pki issue: an operator's certificate, for NAME (instead of NODE)");
+ABSL_FLAG(std::string, role, "",
+          "pki issue --operator: viewer, operator or admin");
+ABSL_FLAG(std::vector<std::string>, dns, {},
+          "pki issue NODE: DNS names clients may dial the node by "
+          "(comma-separated or repeated)");
+ABSL_FLAG(std::vector<std::string>, ip, {},
+          "pki issue NODE: IP addresses clients may dial the node at "
+          "(comma-separated or repeated)");
+ABSL_FLAG(int, days, 0,
+          "pki: validity in days (0: 3650 for a CA, 365 for a certificate)");
 
 namespace {
 
@@ -53,13 +77,48 @@ bool PrintCommandHelp(int argc, char** argv) {
     std::string arg = argv[i];
     if (arg == "--help" || arg == "-h" || arg == "help") {
       wants_help = true;
-    } else if (command.empty() && cascade::relayctl::IsCommand(arg)) {
+    } else if (command.empty() &&
+               (cascade::relayctl::IsCommand(arg) || arg == "pki")) {
       command = arg;
     }
   }
   if (!wants_help || command.empty()) return false;
-  std::cout << cascade::relayctl::CommandHelp(command);
+  std::cout << (command == "pki" ? cascade::relayctl::PkiHelp()
+                                 : cascade::relayctl::CommandHelp(command));
   return true;
+}
+
+// --dns and --ip may be repeated: absl keeps only the last of a flag given
+// twice, so every occurrence is gathered into one, comma-separated. `args`
+// holds the rewritten arguments, which the returned pointers point into.
+std::vector<char*> GatherRepeatedLists(int argc, char** argv,
+                                       std::vector<std::string>* args) {
+  std::vector<std::string> dns, ip;
+  for (int i = 0; i < argc; ++i) {
+    const absl::string_view arg = argv[i];
+    if (arg == "--") {
+      args->insert(args->end(), argv + i, argv + argc);
+      break;
+    }
+    bool gathered = false;
+    for (auto [flag, values] : {std::pair{"--dns", &dns}, {"--ip", &ip}}) {
+      if (absl::StartsWith(arg, absl::StrCat(flag, "="))) {
+        values->push_back(std::string(arg.substr(std::strlen(flag) + 1)));
+        gathered = true;
+      } else if (arg == flag && i + 1 < argc) {
+        values->push_back(argv[++i]);
+        gathered = true;
+      }
+    }
+    if (!gathered) args->push_back(std::string(arg));
+  }
+  // Before a "--", so they are still flags.
+  auto end = std::find(args->begin(), args->end(), "--");
+  if (!ip.empty()) end = args->insert(end, "--ip=" + absl::StrJoin(ip, ","));
+  if (!dns.empty()) args->insert(end, "--dns=" + absl::StrJoin(dns, ","));
+  std::vector<char*> pointers;
+  for (std::string& arg : *args) pointers.push_back(arg.data());
+  return pointers;
 }
 
 }  // namespace
@@ -67,16 +126,33 @@ bool PrintCommandHelp(int argc, char** argv) {
 int main(int argc, char** argv) {
   cascade::AcceptDashedFlagNames(argc, argv);
   if (PrintCommandHelp(argc, argv)) return 0;
+  std::vector<std::string> gathered;
+  std::vector<char*> args_with_lists =
+      GatherRepeatedLists(argc, argv, &gathered);
   std::vector<char*> positional = cascade::ParseFlags(
-      argc, argv,
+      static_cast<int>(args_with_lists.size()), args_with_lists.data(),
       absl::StrCat(
           "CLI over topologyd's Admin API.\n"
           "  relayctl [--controller=HOST:PORT[,HOST:PORT...]] [--json] COMMAND "
           "[ARGS]\n"
           "Commands (relayctl COMMAND --help for each):\n",
-          cascade::relayctl::CommandSummary(),
+          cascade::relayctl::CommandSummary(), cascade::relayctl::PkiSummary(),
           "Exit codes: 0 done, 1 failed, 2 usage, 3 not found, 4 refused, "
           "5 timed out (drain: not empty within --timeout)."));
+  std::vector<std::string> args(positional.begin() + 1, positional.end());
+  if (!args.empty() && args[0] == "pki") {
+    cascade::relayctl::PkiOptions pki;
+    pki.out = absl::GetFlag(FLAGS_out);
+    pki.ca = absl::GetFlag(FLAGS_ca);
+    pki.force = absl::GetFlag(FLAGS_force);
+    pki.operator_name = absl::GetFlag(FLAGS_operator);
+    pki.role = absl::GetFlag(FLAGS_role);
+    pki.dns = absl::GetFlag(FLAGS_dns);
+    pki.ip = absl::GetFlag(FLAGS_ip);
+    pki.days = absl::GetFlag(FLAGS_days);
+    pki.json = absl::GetFlag(FLAGS_json);
+    return cascade::relayctl::RunPki(pki, args, std::cout, std::cerr);
+  }
 
   cascade::relayctl::Options options;
   options.controller = absl::GetFlag(FLAGS_controller);
@@ -97,28 +173,13 @@ int main(int argc, char** argv) {
     options.admin_token =
         std::string(absl::StripAsciiWhitespace(options.admin_token));
   }
-  const std::string ca = absl::GetFlag(FLAGS_tls_ca);
-  const std::string cert = absl::GetFlag(FLAGS_tls_cert);
-  const std::string key = absl::GetFlag(FLAGS_tls_key);
-  if (cert.empty() != key.empty()) {
-    return UsageError("--tls-cert and --tls-key go together");
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
+      cascade::control::ClientCredentials({absl::GetFlag(FLAGS_tls_ca),
+                                           absl::GetFlag(FLAGS_tls_cert),
+                                           absl::GetFlag(FLAGS_tls_key)});
+  if (!credentials.ok()) {
+    return UsageError(std::string(credentials.status().message()));
   }
-  if (!cert.empty() && ca.empty()) {
-    return UsageError("--tls-cert needs --tls-ca");
-  }
-  if (!ca.empty()) {
-    grpc::SslCredentialsOptions ssl;
-    if (!cascade::ReadFlagFile("--tls-ca", ca, &ssl.pem_root_certs, &error) ||
-        (!cert.empty() &&
-         (!cascade::ReadFlagFile("--tls-cert", cert, &ssl.pem_cert_chain,
-                                 &error) ||
-          !cascade::ReadFlagFile("--tls-key", key, &ssl.pem_private_key,
-                                 &error)))) {
-      return UsageError(error);
-    }
-    options.credentials = grpc::SslCredentials(ssl);
-  }
-
-  std::vector<std::string> args(positional.begin() + 1, positional.end());
+  options.credentials = *std::move(credentials);
   return cascade::relayctl::Run(options, args, std::cout, std::cerr);
 }
