@@ -396,11 +396,13 @@ std::string EtcdTlsHint(const std::optional<etcd::EtcdTls>& tls) {
            "and --etcd-key";
   }
   if (tls->cert.empty()) {
-    return "if etcd is up: --etcd-ca must have signed etcd's --cert-file, and "
-           "an etcd with --client-cert-auth needs --etcd-cert and --etcd-key";
+    return "if etcd is up: it must serve https:// with a --cert-file that "
+           "--etcd-ca signed, and one with --client-cert-auth needs "
+           "--etcd-cert and --etcd-key";
   }
-  return "if etcd is up: --etcd-ca must have signed etcd's --cert-file, and "
-         "etcd's --trusted-ca-file must hold the CA that signed --etcd-cert";
+  return "if etcd is up: it must serve https:// with a --cert-file that "
+         "--etcd-ca signed, and its --trusted-ca-file must hold the CA that "
+         "signed --etcd-cert";
 }
 
 // One read before serving: etcd that cannot be reached at all (down, or

@@ -143,7 +143,7 @@ TEST_F(EtcdTlsTest, EtcdCertificateFromAnotherCaIsRefused) {
       {"--store=" + cluster_->Url(), "--etcd-ca=" + other_->ca,
        "--etcd-cert=" + pki.client_cert, "--etcd-key=" + pki.client_key});
   ExpectUnreachable(result, Member("https://"),
-                    "--etcd-ca must have signed etcd's --cert-file");
+                    "with a --cert-file that --etcd-ca signed");
   EXPECT_NE(result.err.find("certificate verify failed"), std::string::npos)
       << result.err;
 }
@@ -166,7 +166,7 @@ TEST_F(EtcdTlsTest, TlsNeverFallsBackToPlaintext) {
                                               "--etcd-ca=" + pki.ca,
                                               "--etcd-cert=" + pki.client_cert,
                                               "--etcd-key=" + pki.client_key}),
-                    "https://" + member, "--etcd-ca must have signed");
+                    "https://" + member, "it must serve https://");
   EXPECT_EQ(LeaderKey((*plain)->ClientOptions()), "");
   // Nothing in the plaintext store at all.
   auto client = EtcdClient::Create((*plain)->ClientOptions());
