@@ -11,12 +11,14 @@
 #include "absl/flags/flag.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "base/flags.h"
 #include "control/controllers.h"
 #include "control/node_id.h"
+#include "control/tls.h"
 #include "relay/config.h"
 #include "relay/controller_link.h"
 #include "relay/server.h"
@@ -48,6 +50,17 @@ ABSL_FLAG(std::string, relays, "",
           "one event loop thread and --metrics, which then serves "
           "/metrics/ID per relay. For machines that host hundreds of relays "
           "(relay-sim); --source and the timing flags apply to each.");
+ABSL_FLAG(std::string, tls_ca, "",
+          "PEM CA that signed topologyd's certificate: the controller link "
+          "speaks TLS and checks the controller's name as given in "
+          "--controller (or in a follower's redirect)");
+ABSL_FLAG(std::string, tls_cert, "",
+          "PEM certificate of this node (spiffe://cascade/node/ID, relayctl "
+          "pki issue ID) for a controller that requires client certificates; "
+          "with --relays it must contain {id}, replaced by each relay's id, "
+          "as each relay presents its own");
+ABSL_FLAG(std::string, tls_key, "",
+          "PEM private key of --tls-cert (with --relays, containing {id})");
 ABSL_FLAG(std::string, source, "",
           "IP:PORT of a plain source (the command center) accepted as the "
           "last parent; with --controller, the parent of a relay the "
@@ -228,6 +241,20 @@ int Main() {
       Fail(absl::StrCat("--controller: ", controllers.status().message()));
     }
   }
+  const control::TlsClientFiles tls = {absl::GetFlag(FLAGS_tls_ca),
+                                       absl::GetFlag(FLAGS_tls_cert),
+                                       absl::GetFlag(FLAGS_tls_key)};
+  if (!tls.ca.empty() && controller.empty()) {
+    Fail("--tls-ca needs --controller");
+  }
+  if (!several.empty() && !tls.cert.empty() &&
+      (!absl::StrContains(tls.cert, control::kNodeIdPlaceholder) ||
+       !absl::StrContains(tls.key, control::kNodeIdPlaceholder))) {
+    Fail(absl::StrCat("--tls-cert and --tls-key must contain ",
+                      control::kNodeIdPlaceholder,
+                      " with --relays: each relay presents its own node's "
+                      "certificate"));
+  }
   absl::StatusOr<cascade::v1::RelayConfig> base = LoadLocalConfig();
   if (!base.ok()) Fail(base.status().message());
   // What each relay's assignments are laid over.
@@ -240,6 +267,17 @@ int Main() {
       local.set_node_id(spec.id);
       local.set_listen(spec.listen);
     }
+  }
+
+  // Read now, before anything binds: every relay's files.
+  std::vector<std::shared_ptr<grpc::ChannelCredentials>> credentials;
+  for (const cascade::v1::RelayConfig& local : locals) {
+    const std::string& id = local.node_id();
+    absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> made =
+        control::ClientCredentials({tls.ca, control::ForNode(tls.cert, id),
+                                    control::ForNode(tls.key, id)});
+    if (!made.ok()) Fail(made.status().message());
+    credentials.push_back(*std::move(made));
   }
 
   ServerOptions server;
@@ -276,6 +314,7 @@ int Main() {
       link_options.client.controller = controller;
       link_options.client.node_id = instance->id();
       link_options.client.media_address = instance->local().ToString();
+      link_options.client.credentials = credentials[i];
       // Silent children reach the controller within a keepalive.
       link_options.client.report_interval =
           instance->core().options().parent_keepalive;
@@ -311,7 +350,9 @@ int main(int argc, char** argv) {
       "[--source=IP:PORT] [--metrics=IP:PORT]\n"
       "  relayd --controller=HOST:PORT[,HOST:PORT...] "
       "--relays=ID@IP:PORT,ID@IP:PORT,... "
-      "[--metrics=IP:PORT]");
+      "[--metrics=IP:PORT]\n"
+      "With a controller that requires TLS: --tls-ca=CA.pem "
+      "[--tls-cert=ID.pem --tls-key=ID.key] (docs/security.md).");
   if (positional.size() > 1) {
     std::fprintf(stderr, "relayd: unexpected argument \"%s\" (see --help)\n",
                  positional[1]);
