@@ -77,10 +77,12 @@ void RelayInstance::StartPoll() {
                   if (h->data == nullptr) return;
                   RelayInstance* relay = InstanceOf(h);
                   if (status < 0) {
-                    // A socket error libuv took for fatal (it stopped the
-                    // handle): read what is queued and watch again.
+                    // A pending socket error libuv took for fatal (it
+                    // stopped the handle): read it and what waits behind it
+                    // (a receive takes the error), and watch again.
                     relay->ReadErrors();
                     relay->StartPoll();
+                    relay->OnReadable();
                     return;
                   }
                   if ((events & UV_PRIORITIZED) != 0) relay->ReadErrors();
