@@ -7,6 +7,7 @@
 
 #include "gtest/gtest.h"
 #include "media/rtp/activation.h"
+#include "media/rtp/frame_marking.h"
 #include "media/rtp/fuzz_seeds.h"
 #include "media/rtp/h264.h"
 #include "media/rtp/rtcp.h"
@@ -28,6 +29,13 @@ bool Accepted(const std::string& target, const std::vector<uint8_t>& bytes) {
   }
   if (target == "rtcp_fuzz") {
     return ParseRtcpCompound(input, nullptr) == RtcpError::kOk;
+  }
+  if (target == "frame_marking_fuzz") {
+    RtpView view;
+    FrameMarking marking;
+    return ParseRtp(input, &view) == RtpError::kOk &&
+           FindFrameMarking(view, kFrameMarkingExtensionId, &marking) ==
+               FrameMarkingError::kOk;
   }
   if (target == "h264_fuzz") {
     H264PayloadInfo info;

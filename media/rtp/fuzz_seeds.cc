@@ -4,6 +4,7 @@
 #include <functional>
 
 #include "media/rtp/activation.h"
+#include "media/rtp/frame_marking.h"
 #include "media/rtp/rtcp.h"
 #include "media/rtp/rtp.h"
 
@@ -46,12 +47,12 @@ std::vector<Seed> RtpSeeds() {
   with_csrcs.marker = true;
 
   static constexpr uint8_t kSendTime[8] = {0xe1, 2, 3, 4, 5, 6, 7, 8};
+  static const ExtensionElement kOneByte[] = {{3, kSendTime}};
   RtpHeader one_byte = plain;
-  one_byte.extension_id = 3;
-  one_byte.extension_data = kSendTime;
+  one_byte.extensions = kOneByte;
+  static const ExtensionElement kTwoByte[] = {{200, kSendTime}};
   RtpHeader two_byte = plain;
-  two_byte.extension_id = 200;
-  two_byte.extension_data = kSendTime;
+  two_byte.extensions = kTwoByte;
 
   Bytes padded = RtpPacket(plain, {1, 2, 3, 0, 0, 3});
   padded[0] |= 0x20;
@@ -190,10 +191,57 @@ std::vector<Seed> ActivationSeeds() {
   };
 }
 
+// RTP packets as relay-source sends them (send time, frame marking, SRTP
+// rollover counter), and broken markings.
+std::vector<Seed> FrameMarkingSeeds() {
+  static constexpr uint8_t kSendTime[8] = {0xe1, 2, 3, 4, 5, 6, 7, 8};
+  static constexpr uint8_t kRoc[4] = {0, 0, 0x12, 0x34};
+  const Bytes payload = {0x7c, 0x85, 0x88, 0x84, 0x00};
+  auto packet = [&](absl::Span<const uint8_t> marking) {
+    const ExtensionElement elements[] = {
+        {1, kSendTime}, {kFrameMarkingExtensionId, marking}, {3, kRoc}};
+    RtpHeader header;
+    header.payload_type = 96;
+    header.sequence_number = 9;
+    header.ssrc = 0x1234;
+    header.extensions = elements;
+    return RtpPacket(header, payload);
+  };
+  FrameMarking keyframe;
+  keyframe.start_of_frame = true;
+  keyframe.independent = true;
+  FrameMarking delta_end;
+  delta_end.end_of_frame = true;
+  delta_end.discardable = true;
+  const uint8_t keyframe_byte[] = {FrameMarkingByte(keyframe)};
+  const uint8_t delta_end_byte[] = {FrameMarkingByte(delta_end)};
+  // S, I, B, TID 2, then LID and TL0PICIDX.
+  const uint8_t scalable[] = {0xaa, 1, 200};
+  const uint8_t too_long[] = {0xa0, 0, 0, 0};
+
+  RtpHeader send_time_only;
+  send_time_only.payload_type = 96;
+  const ExtensionElement send_time[] = {{1, kSendTime}};
+  send_time_only.extensions = send_time;
+  // An element header claiming 16 bytes where 2 remain.
+  Bytes malformed = packet(keyframe_byte);
+  malformed[16] = 0x1f;
+
+  return {
+      {"ok_keyframe_start", packet(keyframe_byte)},
+      {"ok_delta_end", packet(delta_end_byte)},
+      {"ok_scalable", packet(scalable)},
+      {"bad_absent", RtpPacket(send_time_only, payload)},
+      {"bad_too_long", packet(too_long)},
+      {"bad_malformed_elements", malformed},
+  };
+}
+
 }  // namespace
 
 std::vector<std::string> FuzzTargets() {
-  return {"rtp_fuzz", "rtcp_fuzz", "h264_fuzz", "activation_fuzz"};
+  return {"rtp_fuzz", "rtcp_fuzz", "h264_fuzz", "activation_fuzz",
+          "frame_marking_fuzz"};
 }
 
 std::vector<Seed> SeedsFor(absl::string_view target) {
@@ -201,6 +249,7 @@ std::vector<Seed> SeedsFor(absl::string_view target) {
   if (target == "rtcp_fuzz") return RtcpSeeds();
   if (target == "h264_fuzz") return H264Seeds();
   if (target == "activation_fuzz") return ActivationSeeds();
+  if (target == "frame_marking_fuzz") return FrameMarkingSeeds();
   return {};
 }
 

@@ -175,15 +175,27 @@ bool FindExtension(const RtpView& packet, uint8_t id,
 namespace {
 
 bool UsesOneByteForm(const RtpHeader& header) {
-  return header.extension_id >= 1 && header.extension_id <= 14 &&
-         !header.extension_data.empty() && header.extension_data.size() <= 16;
+  for (const ExtensionElement& element : header.extensions) {
+    if (element.id < 1 || element.id > 14 || element.data.empty() ||
+        element.data.size() > 16) {
+      return false;
+    }
+  }
+  return true;
 }
 
-// Size of the extension block after its 4-byte header, padded to 4 bytes.
+// Size of the extension block after its 4-byte header, padded to 4 bytes; 0
+// when an element cannot be written.
 size_t ExtensionBlockSize(const RtpHeader& header) {
-  const size_t element =
-      (UsesOneByteForm(header) ? 1 : 2) + header.extension_data.size();
-  return (element + 3) & ~size_t{3};
+  const size_t element_header = UsesOneByteForm(header) ? 1 : 2;
+  size_t size = 0;
+  for (const ExtensionElement& element : header.extensions) {
+    if (element.id == 0 || element.data.size() > 255) return 0;
+    size += element_header + element.data.size();
+  }
+  size = (size + 3) & ~size_t{3};
+  // The length field counts 32-bit words in 16 bits.
+  return size / 4 <= 0xffff ? size : 0;
 }
 
 }  // namespace
@@ -191,9 +203,10 @@ size_t ExtensionBlockSize(const RtpHeader& header) {
 size_t RtpHeaderSize(const RtpHeader& header) {
   if (header.payload_type > 127 || header.csrcs.size() > kMaxCsrcs) return 0;
   size_t size = kRtpFixedHeaderSize + 4 * header.csrcs.size();
-  if (header.extension_id != 0) {
-    if (header.extension_data.size() > 255) return 0;
-    size += 4 + ExtensionBlockSize(header);
+  if (!header.extensions.empty()) {
+    const size_t block = ExtensionBlockSize(header);
+    if (block == 0) return 0;
+    size += 4 + block;
   }
   return size;
 }
@@ -202,7 +215,7 @@ size_t WriteRtpHeader(const RtpHeader& header, absl::Span<uint8_t> out) {
   const size_t size = RtpHeaderSize(header);
   if (size == 0 || size > out.size()) return 0;
   uint8_t* p = out.data();
-  const bool has_extension = header.extension_id != 0;
+  const bool has_extension = !header.extensions.empty();
   p[0] = static_cast<uint8_t>(0x80 | (has_extension ? 0x10 : 0) |
                               header.csrcs.size());
   p[1] = static_cast<uint8_t>((header.marker ? 0x80 : 0) | header.payload_type);
@@ -222,16 +235,19 @@ size_t WriteRtpHeader(const RtpHeader& header, absl::Span<uint8_t> out) {
     WriteU16(p + pos + 2, static_cast<uint16_t>(block / 4));
     pos += 4;
     std::memset(p + pos, 0, block);
-    const size_t length = header.extension_data.size();
-    if (one_byte) {
-      p[pos] = static_cast<uint8_t>((header.extension_id << 4) | (length - 1));
-      pos += 1;
-    } else {
-      p[pos] = header.extension_id;
-      p[pos + 1] = static_cast<uint8_t>(length);
-      pos += 2;
+    for (const ExtensionElement& element : header.extensions) {
+      const size_t length = element.data.size();
+      if (one_byte) {
+        p[pos] = static_cast<uint8_t>((element.id << 4) | (length - 1));
+        pos += 1;
+      } else {
+        p[pos] = element.id;
+        p[pos + 1] = static_cast<uint8_t>(length);
+        pos += 2;
+      }
+      if (length > 0) std::memcpy(p + pos, element.data.data(), length);
+      pos += length;
     }
-    if (length > 0) std::memcpy(p + pos, header.extension_data.data(), length);
   }
   return size;
 }

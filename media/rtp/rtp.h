@@ -116,11 +116,11 @@ struct RtpHeader {
   uint32_t timestamp = 0;
   uint32_t ssrc = 0;
   absl::Span<const uint32_t> csrcs;  // at most kMaxCsrcs
-  // One RFC 8285 extension element when extension_id != 0. The one-byte form
-  // is used for ids 1..14 with 1..16 bytes of data, else the two-byte form
-  // (ids 1..255, 0..255 bytes). The block is zero-padded to 4 bytes.
-  uint8_t extension_id = 0;
-  absl::Span<const uint8_t> extension_data;
+  // RFC 8285 extension elements in this order; none: no extension block. The
+  // one-byte form is used when every element has an id 1..14 and 1..16 bytes
+  // of data, else the two-byte form (ids 1..255, 0..255 bytes). The block is
+  // zero-padded to 4 bytes.
+  absl::Span<const ExtensionElement> extensions;
 };
 
 // Bytes WriteRtpHeader would write, or 0 when the header is invalid.

@@ -32,12 +32,13 @@ void CheckRewrite(const RtpView& view) {
   header.timestamp = view.timestamp;
   header.ssrc = view.ssrc;
   header.csrcs = absl::MakeConstSpan(csrcs, view.csrc_count);
+  // Every element the reader yields, in order (the block may be malformed
+  // after them: only what was read is written back).
+  std::vector<ExtensionElement> elements;
   ExtensionReader reader(view);
   ExtensionElement element;
-  if (reader.Next(&element)) {
-    header.extension_id = element.id;
-    header.extension_data = element.data;
-  }
+  while (reader.Next(&element)) elements.push_back(element);
+  header.extensions = elements;
   std::vector<uint8_t> out(RtpHeaderSize(header) + view.payload.size());
   const size_t size = WriteRtpPacket(header, view.payload, absl::MakeSpan(out));
   FUZZ_CHECK(size == out.size());
@@ -56,14 +57,18 @@ void CheckRewrite(const RtpView& view) {
   FUZZ_CHECK(view.payload.empty() ||
              std::memcmp(again.payload.data(), view.payload.data(),
                          view.payload.size()) == 0);
-  if (header.extension_id != 0) {
-    absl::Span<const uint8_t> found;
-    FUZZ_CHECK(FindExtension(again, header.extension_id, &found));
-    FUZZ_CHECK(found.size() == header.extension_data.size());
-    FUZZ_CHECK(found.empty() ||
-               std::memcmp(found.data(), header.extension_data.data(),
-                           found.size()) == 0);
+  FUZZ_CHECK(again.has_extension == !elements.empty());
+  ExtensionReader again_reader(again);
+  for (const ExtensionElement& written : elements) {
+    FUZZ_CHECK(again_reader.Next(&element));
+    FUZZ_CHECK(element.id == written.id);
+    FUZZ_CHECK(element.data.size() == written.data.size());
+    FUZZ_CHECK(element.data.empty() ||
+               std::memcmp(element.data.data(), written.data.data(),
+                           element.data.size()) == 0);
   }
+  FUZZ_CHECK(!again_reader.Next(&element));
+  FUZZ_CHECK(again_reader.error() == ExtensionError::kOk);
 }
 
 }  // namespace

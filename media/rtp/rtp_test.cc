@@ -312,8 +312,8 @@ void ExpectExtensionRoundTrip(uint8_t id, const Bytes& data,
   RtpHeader header;
   header.payload_type = 100;
   header.sequence_number = 7;
-  header.extension_id = id;
-  header.extension_data = S(data);
+  const ExtensionElement extensions[] = {{id, S(data)}};
+  header.extensions = extensions;
   uint8_t buffer[512];
   const size_t size = WriteRtpPacket(header, {}, buffer);
   ASSERT_NE(size, 0u);
@@ -348,6 +348,51 @@ TEST(WriteRtpTest, ExtensionTwoByteForm) {
   ExpectExtensionRoundTrip(2, {}, kTwoByteExtensionProfile);
 }
 
+TEST(WriteRtpTest, SeveralElementsInOrder) {
+  const Bytes send_time = {1, 2, 3, 4, 5, 6, 7, 8};
+  const Bytes marking = {0xa0};
+  const Bytes roc = {0, 0, 1, 2};
+  const ExtensionElement one_byte[] = {
+      {1, S(send_time)}, {2, S(marking)}, {3, S(roc)}};
+  RtpHeader header;
+  header.extensions = one_byte;
+  // 9 + 2 + 5 = 16 bytes of elements: no padding.
+  EXPECT_EQ(RtpHeaderSize(header), 12u + 4 + 16);
+  uint8_t buffer[64];
+  const size_t size = WriteRtpPacket(header, {}, buffer);
+  RtpView view;
+  ASSERT_EQ(ParseRtp(absl::MakeConstSpan(buffer, size), &view), RtpError::kOk);
+  EXPECT_EQ(view.extension_profile, kOneByteExtensionProfile);
+  ExtensionReader reader(view);
+  ExtensionElement element;
+  for (const ExtensionElement& written : one_byte) {
+    ASSERT_TRUE(reader.Next(&element));
+    EXPECT_EQ(element.id, written.id);
+    EXPECT_EQ(Bytes(element.data.begin(), element.data.end()),
+              Bytes(written.data.begin(), written.data.end()));
+  }
+  EXPECT_FALSE(reader.Next(&element));
+  EXPECT_EQ(reader.error(), ExtensionError::kOk);
+
+  // One element that needs the two-byte form takes the whole block there.
+  const ExtensionElement mixed[] = {{2, S(marking)}, {20, S(roc)}};
+  header.extensions = mixed;
+  ASSERT_EQ(
+      ParseRtp(absl::MakeConstSpan(buffer, WriteRtpPacket(header, {}, buffer)),
+               &view),
+      RtpError::kOk);
+  EXPECT_EQ(view.extension_profile, kTwoByteExtensionProfile);
+  absl::Span<const uint8_t> found;
+  ASSERT_TRUE(FindExtension(view, 2, &found));
+  EXPECT_EQ(Bytes(found.begin(), found.end()), marking);
+  ASSERT_TRUE(FindExtension(view, 20, &found));
+  EXPECT_EQ(Bytes(found.begin(), found.end()), roc);
+
+  const ExtensionElement id_zero[] = {{0, S(marking)}};
+  header.extensions = id_zero;
+  EXPECT_EQ(RtpHeaderSize(header), 0u);
+}
+
 TEST(WriteRtpTest, RejectsInvalidHeaders) {
   uint8_t buffer[512];
   RtpHeader header;
@@ -359,8 +404,8 @@ TEST(WriteRtpTest, RejectsInvalidHeaders) {
   EXPECT_EQ(WriteRtpHeader(header, buffer), 0u);
   header.csrcs = {};
   const Bytes too_long(256, 0);
-  header.extension_id = 9;
-  header.extension_data = S(too_long);
+  const ExtensionElement too_long_element[] = {{9, S(too_long)}};
+  header.extensions = too_long_element;
   EXPECT_EQ(RtpHeaderSize(header), 0u);
   EXPECT_EQ(WriteRtpHeader(header, buffer), 0u);
 }
@@ -375,8 +420,8 @@ TEST(WriteRtpTest, ReturnsZeroWhenItDoesNotFit) {
   EXPECT_EQ(WriteRtpPacket(header, S(payload), absl::MakeSpan(buffer, 17)),
             17u);
   const uint8_t ext[8] = {};
-  header.extension_id = 1;
-  header.extension_data = ext;  // 12 + 4 + 12 = 28 bytes
+  const ExtensionElement extensions[] = {{1, ext}};
+  header.extensions = extensions;  // 12 + 4 + 12 = 28 bytes
   EXPECT_EQ(WriteRtpHeader(header, absl::MakeSpan(buffer, 27)), 0u);
   EXPECT_EQ(WriteRtpHeader(header, buffer), 28u);
 }

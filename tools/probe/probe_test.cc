@@ -566,8 +566,9 @@ std::vector<uint8_t> VideoPacket(uint16_t seq, uint32_t timestamp, bool marker,
   header.marker = marker;
   header.ssrc = 0x7e57;
   const std::array<uint8_t, 8> sent = media::EncodeSendTime(send_time);
-  header.extension_id = media::kSendTimeExtensionId;
-  header.extension_data = sent;
+  const rtp::ExtensionElement extensions[] = {
+      {media::kSendTimeExtensionId, sent}};
+  header.extensions = extensions;
   const uint8_t payload[] = {0x41, 0x9a, 0x00};
   const size_t size =
       rtp::WriteRtpPacket(header, payload, absl::MakeSpan(packet));

@@ -287,8 +287,9 @@ void Site::SendUpstream(absl::Time now) {
         static_cast<uint32_t>(absl::ToInt64Microseconds(now - start_) *
                               media::kVideoClockRate / 1000000);
     header.ssrc = options_.upstream_ssrc;
-    header.extension_id = media::kSendTimeExtensionId;
-    header.extension_data = send_time;
+    const rtp::ExtensionElement extensions[] = {
+        {media::kSendTimeExtensionId, send_time}};
+    header.extensions = extensions;
     const size_t header_size = rtp::RtpHeaderSize(header);
     const size_t size = std::clamp(options_.upstream_packet_size,
                                    header_size + 2, kMaxUpstreamPacketSize);

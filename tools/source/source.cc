@@ -301,8 +301,9 @@ std::vector<uint8_t> Source::BuildPacket(Stream& stream, uint32_t timestamp,
   header.sequence_number = stream.next_seq++;
   header.timestamp = stream.timestamp_offset + timestamp;
   header.ssrc = stream.ssrc;
-  header.extension_id = media::kSendTimeExtensionId;
-  header.extension_data = send_time_bytes;
+  const rtp::ExtensionElement extensions[] = {
+      {media::kSendTimeExtensionId, send_time_bytes}};
+  header.extensions = extensions;
   std::vector<uint8_t> packet(rtp::RtpHeaderSize(header) + payload.size());
   packet.resize(rtp::WriteRtpPacket(header, payload, absl::MakeSpan(packet)));
   const size_t slot = header.sequence_number % stream.ring.size();

@@ -24,10 +24,11 @@ std::vector<uint8_t> Packet(uint32_t ssrc, uint16_t seq,
   header.sequence_number = seq;
   header.ssrc = ssrc;
   std::array<uint8_t, 8> send_time{};
+  const rtp::ExtensionElement extensions[] = {
+      {media::kSendTimeExtensionId, send_time}};
   if (sent.has_value()) {
     send_time = media::EncodeSendTime(*sent);
-    header.extension_id = media::kSendTimeExtensionId;
-    header.extension_data = send_time;
+    header.extensions = extensions;
   }
   const uint8_t payload[] = {12, 0xff, 0x80};
   std::vector<uint8_t> packet(200);
