@@ -397,12 +397,12 @@ std::string EtcdTlsHint(const std::optional<etcd::EtcdTls>& tls) {
   }
   if (tls->cert.empty()) {
     return "if etcd is up: it must serve https:// with a --cert-file that "
-           "--etcd-ca signed, and one with --client-cert-auth needs "
-           "--etcd-cert and --etcd-key";
+           "--etcd-ca signed for the host --store names, and one with "
+           "--client-cert-auth needs --etcd-cert and --etcd-key";
   }
   return "if etcd is up: it must serve https:// with a --cert-file that "
-         "--etcd-ca signed, and its --trusted-ca-file must hold the CA that "
-         "signed --etcd-cert";
+         "--etcd-ca signed for the host --store names, and its "
+         "--trusted-ca-file must hold the CA that signed --etcd-cert";
 }
 
 // One read before serving: etcd that cannot be reached at all (down, or
