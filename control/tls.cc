@@ -54,6 +54,19 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> ClientCredentials(
   return grpc::SslCredentials(ssl);
 }
 
+std::string HandshakeHint(const TlsClientFiles& files) {
+  if (files.ca.empty()) {
+    return "a controller that serves TLS closes plaintext connections: "
+           "--tls-ca?";
+  }
+  if (files.cert.empty()) {
+    return "a controller that requires client certificates closes "
+           "connections without one: --tls-cert and --tls-key?";
+  }
+  return "the controller may have refused this certificate (another CA's, "
+         "expired, not yet valid): its log says why";
+}
+
 std::string ForNode(absl::string_view path, absl::string_view node_id) {
   return absl::StrReplaceAll(path, {{kNodeIdPlaceholder, node_id}});
 }

@@ -31,6 +31,11 @@ struct TlsClientFiles {
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> ClientCredentials(
     const TlsClientFiles& files);
 
+// gRPC tells a client whose handshake the controller refused only "Socket
+// closed"; the controller's log says why. A hint at the likely causes for
+// a client with these files, to add to such an error.
+std::string HandshakeHint(const TlsClientFiles& files);
+
 // Replaces "{id}" in `path` by `node_id`: a relayd running several relays
 // presents each relay's own certificate (certs/{id}.pem).
 inline constexpr char kNodeIdPlaceholder[] = "{id}";

@@ -50,6 +50,14 @@ TEST(TlsTest, ErrorsNameTheFlagAndFile) {
             "--tls-key: " + dir + "/none.key: no such file");
 }
 
+TEST(TlsTest, HandshakeHintFitsTheFiles) {
+  EXPECT_NE(HandshakeHint({}).find("plaintext"), std::string::npos);
+  EXPECT_NE(HandshakeHint({"ca.pem", "", ""}).find("--tls-cert"),
+            std::string::npos);
+  EXPECT_NE(HandshakeHint({"ca.pem", "c.pem", "c.key"}).find("expired"),
+            std::string::npos);
+}
+
 TEST(TlsTest, ForNode) {
   EXPECT_EQ(ForNode("pki/{id}.pem", "p1-sb"), "pki/p1-sb.pem");
   EXPECT_EQ(ForNode("pki/node.pem", "p1"), "pki/node.pem");

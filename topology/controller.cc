@@ -522,6 +522,12 @@ uint64_t Controller::Sequence() const {
   return state_.sequence();
 }
 
+void Controller::RecordDenied(const std::string& node_id,
+                              const std::string& detail) {
+  absl::MutexLock lock(&mu_);
+  EmitLocked(Event::KIND_DENIED, node_id, detail);
+}
+
 void Controller::EmitLocked(Event::Kind kind, const std::string& node_id,
                             const std::string& detail) {
   if (listener_ == nullptr) return;

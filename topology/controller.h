@@ -102,6 +102,9 @@ class Controller {
       const cascade::v1::RegisterRequest& request);
   absl::Status Report(const cascade::v1::ReportRequest& request);
   absl::Status Ack(const cascade::v1::AckRequest& request);
+  // A caller was refused for who it is (its certificate): a KIND_DENIED
+  // event, `node_id` the node it claimed (empty if none).
+  void RecordDenied(const std::string& node_id, const std::string& detail);
   // The node's current assignment; null if there is no such node, or while
   // a restarted controller is still learning (see Recover).
   std::shared_ptr<const cascade::v1::Assignment> CurrentAssignment(

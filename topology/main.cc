@@ -97,7 +97,9 @@ ABSL_FLAG(std::string, tls_cert, "", "PEM server certificate (enables TLS)");
 ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls-cert");
 ABSL_FLAG(std::string, tls_client_ca, "",
           "PEM CA bundle; when set, clients must present a certificate it "
-          "signed (mutual TLS)");
+          "signed (mutual TLS), a relay may act only as the node its "
+          "certificate names and Admin takes operators' certificates only "
+          "(docs/security.md)");
 
 namespace cascade::topology {
 namespace {
@@ -651,6 +653,7 @@ int Run() {
       }
       ssl.client_certificate_request =
           GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+      service_options.peer_identity = true;
     }
     credentials = grpc::SslServerCredentials(ssl);
   }

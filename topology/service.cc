@@ -8,10 +8,12 @@
 #include <algorithm>
 #include <deque>
 #include <functional>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "control/controllers.h"
+#include "topology/peer_identity.h"
 
 namespace cascade::topology {
 
@@ -186,17 +188,20 @@ class RelayService
       grpc::CallbackServerContext* context,
       const cascade::v1::RegisterRequest* request,
       cascade::v1::RegisterResponse* response) override {
-    return Respond(context, service_->Serving(context), [&] {
-      auto result = service_->controller()->Register(*request);
-      if (result.ok()) *response = *result;
-      return result.status();
-    });
+    return Respond(
+        context, service_->ServingNode(context, request->node_id(), "Register"),
+        [&] {
+          auto result = service_->controller()->Register(*request);
+          if (result.ok()) *response = *result;
+          return result.status();
+        });
   }
 
   grpc::ServerUnaryReactor* Ack(grpc::CallbackServerContext* context,
                                 const cascade::v1::AckRequest* request,
                                 cascade::v1::AckResponse*) override {
-    return Respond(context, service_->Serving(context),
+    return Respond(context,
+                   service_->ServingNode(context, request->node_id(), "Ack"),
                    [&] { return service_->controller()->Ack(*request); });
   }
 
@@ -278,7 +283,7 @@ class AssignmentWriter final : public QueuedWriter {
     }
     new AssignmentWriter(service_, relay_, cq_);  // the queue's next Watch
     node_id_ = request_.node_id();
-    Start(service_->Serving(&context_));
+    Start(service_->ServingNode(&context_, node_id_, "Watch"));
     Unref();
   }
 
@@ -405,6 +410,7 @@ class ReportReader {
       return;
     }
     controller_ = service_->controller();
+    if (service_->options().peer_identity) peer_.emplace(context_);
     reader_.Read(&request_, &read_tag_);
   }
 
@@ -412,6 +418,16 @@ class ReportReader {
     if (!ok) {  // the client closed its side, or the call ended
       reader_.Finish(response_, grpc::Status::OK, &finish_tag_);
       return;
+    }
+    // Every message: one stream renews the lease of its own node only.
+    if (peer_.has_value()) {
+      grpc::Status refused =
+          RecordRefusal(controller_, peer_->Check(request_.node_id()),
+                        request_.node_id(), "Report", context_);
+      if (!refused.ok()) {
+        reader_.FinishWithError(refused, &finish_tag_);
+        return;
+      }
     }
     absl::Status status = controller_->Report(request_);
     if (!status.ok()) {
@@ -430,6 +446,8 @@ class ReportReader {
       reader_;
   CqTag request_tag_, read_tag_, finish_tag_;
   Controller* controller_ = nullptr;
+  // With ServiceOptions::peer_identity: the certificate, parsed once.
+  std::optional<NodePeer> peer_;
   cascade::v1::ReportRequest request_;
   cascade::v1::ReportResponse response_;
 };
@@ -532,10 +550,15 @@ class AdminService : public cascade::v1::Admin::CallbackService {
   }
 
  private:
-  // Authorised, then served here (a follower refuses, naming the leader).
+  // Authorised, then served here (a follower refuses, naming the leader),
+  // then (mutual TLS) an operator's certificate.
   grpc::Status Admit(grpc::CallbackServerContext* context) const {
     grpc::Status authorized = Authorize(context);
-    return authorized.ok() ? service_->Serving(context) : authorized;
+    if (!authorized.ok()) return authorized;
+    grpc::Status serving = service_->Serving(context);
+    if (!serving.ok() || !service_->options().peer_identity) return serving;
+    return RecordRefusal(service_->controller(), CheckOperator(*context), "",
+                         "Admin", *context);
   }
 
   grpc::Status Authorize(grpc::CallbackServerContext* context) const {
@@ -701,6 +724,15 @@ void ControllerService::Lead(Controller* controller) {
   controller->SetListener(this);
   absl::MutexLock lock(&mu_);
   controller_.store(controller);
+}
+
+grpc::Status ControllerService::ServingNode(grpc::ServerContextBase* context,
+                                            const std::string& node_id,
+                                            absl::string_view call) {
+  grpc::Status serving = Serving(context);
+  if (!serving.ok() || !options_.peer_identity) return serving;
+  return RecordRefusal(controller(), NodePeer(*context).Check(node_id), node_id,
+                       call, *context);
 }
 
 grpc::Status ControllerService::Serving(

@@ -55,6 +55,10 @@ struct ServiceOptions {
   std::function<std::string()> leader_address;
   // Completion queues (a thread each) serving Watch and Report.
   int completion_queues = 16;
+  // Clients present certificates (mutual TLS): a relay may act only as the
+  // node its certificate names, and Admin takes operators' certificates
+  // only (peer_identity.h).
+  bool peer_identity = false;
 };
 
 class AssignmentWriter;
@@ -94,6 +98,10 @@ class ControllerService : public ControllerListener {
   // OK while this service serves; otherwise the refusal, its trailing
   // metadata already added to `context`.
   grpc::Status Serving(grpc::ServerContextBase* context) const;
+  // Serving(), and the caller may act as `node_id` (its RelayControl
+  // `call`); a refusal for who it is is recorded as an event.
+  grpc::Status ServingNode(grpc::ServerContextBase* context,
+                           const std::string& node_id, absl::string_view call);
   size_t watcher_count() const;
 
   // ControllerListener.

@@ -13,11 +13,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
-#include "base/subprocess.h"
 #include "google/protobuf/util/json_util.h"
 #include "proto/controller.pb.h"
 #include "tests/media/process.h"
 #include "tests/topology/harness.h"
+#include "tests/topology/test_pki.h"
 
 namespace cascade::topology {
 namespace {
@@ -277,41 +277,25 @@ TEST_F(TopologydTest, ExitCodesAndErrors) {
 }
 
 // Mutual TLS on both services and the admin token, with certificates made
-// by the openssl CLI for this test.
+// by the security library for this test.
 TEST_F(TopologydTest, MutualTlsAndAdminToken) {
-  const std::string script = tmp_ + "/certs.sh";
-  std::ofstream(script)
-      << "set -e\ncd '" << tmp_ << "'\n"
-      << "ec='-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes'\n"
-      << "openssl req -x509 $ec -keyout ca.key -out ca.pem -days 1 "
-         "-subj /CN=test-ca\n"
-      << "for who in server client; do\n"
-      << "  openssl req $ec -keyout $who.key -out $who.csr -subj /CN=$who\n"
-      << "  echo subjectAltName=IP:127.0.0.1 > $who.ext\n"
-      << "  openssl x509 -req -in $who.csr -CA ca.pem -CAkey ca.key "
-         "-CAcreateserial -days 1 -extfile $who.ext -out $who.pem\n"
-      << "done\n";
-  auto certs = Subprocess::Start({"/bin/bash", script},
-                                 {tmp_ + "/certs.out", tmp_ + "/certs.err"});
-  ASSERT_TRUE(certs.ok());
-  ASSERT_EQ((*certs)->Wait(absl::Seconds(30)).value_or(-1), 0)
-      << ReadFile(tmp_ + "/certs.err");
+  auto pki = testing::TestPki::Make(tmp_ + "/pki");
+  ASSERT_TRUE(pki.ok()) << pki.status();
+  ASSERT_TRUE(pki->IssueNode("topologyd").ok());
+  ASSERT_TRUE(pki->IssueNode("s1").ok());
+  ASSERT_TRUE(pki->IssueOperator("ops", security::Role::kOperator).ok());
   std::ofstream(tmp_ + "/token") << "let-me-in\n";
 
-  auto daemon = Topologyd::Start(
-      tmp_, "tls",
-      {"--state-dir=" + state_dir_, "--topology=" + topology_file_,
-       "--admin-token-file=" + tmp_ + "/token",
-       "--tls-cert=" + tmp_ + "/server.pem",
-       "--tls-key=" + tmp_ + "/server.key",
-       "--tls-client-ca=" + tmp_ + "/ca.pem"});
+  std::vector<std::string> flags = pki->ServerFlags("topologyd");
+  flags.insert(flags.end(),
+               {"--state-dir=" + state_dir_, "--topology=" + topology_file_,
+                "--admin-token-file=" + tmp_ + "/token"});
+  auto daemon = Topologyd::Start(tmp_, "tls", flags);
   ASSERT_TRUE(daemon.ok()) << daemon.status();
   controller_ = std::move(*daemon);
   address_ = controller_->address();
 
-  const std::vector<std::string> tls = {"--tls-ca=" + tmp_ + "/ca.pem",
-                                        "--tls-cert=" + tmp_ + "/client.pem",
-                                        "--tls-key=" + tmp_ + "/client.key"};
+  const std::vector<std::string> tls = pki->Flags("ops");
   auto with = [&](std::vector<std::string> flags,
                   const std::vector<std::string>& command) {
     flags.insert(flags.end(), command.begin(), command.end());
@@ -324,20 +308,17 @@ TEST_F(TopologydTest, MutualTlsAndAdminToken) {
   // Right certificate, no token: refused.
   EXPECT_EQ(with(tls, {"show", "d1"}).code, 4);
   // No client certificate: the handshake fails.
-  Result no_cert = with(
-      {"--tls-ca=" + tmp_ + "/ca.pem", "--admin-token-file=" + tmp_ + "/token"},
-      {"show", "d1"});
+  Result no_cert =
+      with({"--tls-ca=" + pki->ca(), "--admin-token-file=" + tmp_ + "/token"},
+           {"show", "d1"});
   EXPECT_EQ(no_cert.code, 1) << no_cert.err;
   // Plaintext: fails.
   EXPECT_EQ(Relayctl({"show", "d1"}).code, 1);
 
-  // A relay over mutual TLS gets its assignment.
-  grpc::SslCredentialsOptions ssl;
-  ssl.pem_root_certs = ReadFile(tmp_ + "/ca.pem");
-  ssl.pem_cert_chain = ReadFile(tmp_ + "/client.pem");
-  ssl.pem_private_key = ReadFile(tmp_ + "/client.key");
+  // A relay over mutual TLS, with its own node's certificate, gets its
+  // assignment.
   relays_["s1"] = std::make_unique<FakeRelay>(
-      address_, "s1", absl::Milliseconds(300), grpc::SslCredentials(ssl));
+      address_, "s1", absl::Milliseconds(300), pki->Credentials("s1"));
   relays_["s1"]->Start();
   EXPECT_TRUE(relays_["s1"]->WaitForParent("d1"));
 }

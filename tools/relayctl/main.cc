@@ -173,13 +173,15 @@ int main(int argc, char** argv) {
     options.admin_token =
         std::string(absl::StripAsciiWhitespace(options.admin_token));
   }
+  const cascade::control::TlsClientFiles tls = {absl::GetFlag(FLAGS_tls_ca),
+                                                absl::GetFlag(FLAGS_tls_cert),
+                                                absl::GetFlag(FLAGS_tls_key)};
   absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
-      cascade::control::ClientCredentials({absl::GetFlag(FLAGS_tls_ca),
-                                           absl::GetFlag(FLAGS_tls_cert),
-                                           absl::GetFlag(FLAGS_tls_key)});
+      cascade::control::ClientCredentials(tls);
   if (!credentials.ok()) {
     return UsageError(std::string(credentials.status().message()));
   }
   options.credentials = *std::move(credentials);
+  options.handshake_hint = cascade::control::HandshakeHint(tls);
   return cascade::relayctl::Run(options, args, std::cout, std::cerr);
 }

@@ -5,6 +5,7 @@
 #include <ostream>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -358,6 +359,10 @@ class Session {
          status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED)) {
       message = absl::StrCat("controller ", options_.controller,
                              " unreachable: ", message);
+    }
+    if (absl::StrContains(message, "Socket closed") &&
+        !options_.handshake_hint.empty()) {
+      absl::StrAppend(&message, " (", options_.handshake_hint, ")");
     }
     return Fail(ExitCodeFor(status.error_code()), message);
   }

@@ -33,6 +33,9 @@ struct Options {
   std::string admin_token;
   // Null means plaintext.
   std::shared_ptr<grpc::ChannelCredentials> credentials;
+  // Added to an error when the controller closed the connection during the
+  // handshake (control::HandshakeHint).
+  std::string handshake_hint;
   // Deadline of each call, including finding the leader; for drain --wait,
   // of the whole wait.
   absl::Duration timeout = absl::Seconds(10);

@@ -1,0 +1,78 @@
+#include "tests/topology/test_pki.h"
+
+#include "control/tls.h"
+#include "security/pki_files.h"
+
+namespace cascade::topology::testing {
+
+absl::StatusOr<TestPki> TestPki::Make(const std::string& dir) {
+  TestPki pki;
+  pki.dir_ = dir;
+  absl::StatusOr<security::Credentials> ca =
+      security::MakeCa(security::CaOptions{});
+  if (!ca.ok()) return ca.status();
+  pki.ca_ = *std::move(ca);
+  if (absl::Status s =
+          security::WriteCredentials(dir, security::kCaName, pki.ca_, false);
+      !s.ok()) {
+    return s;
+  }
+  return pki;
+}
+
+absl::Status TestPki::IssueAs(const security::IssueOptions& options) const {
+  absl::StatusOr<security::Credentials> issued = security::Issue(ca_, options);
+  if (!issued.ok()) return issued.status();
+  return security::WriteCredentials(dir_, options.identity.name, *issued,
+                                    /*overwrite=*/true);
+}
+
+absl::Status TestPki::IssueNode(const std::string& id, absl::Time now,
+                                absl::Duration validity) const {
+  security::IssueOptions options;
+  options.identity = {security::IdentityKind::kNode, id, security::Role::kNone};
+  options.ip_addresses = {"127.0.0.1"};
+  options.now = now;
+  options.validity = validity;
+  return IssueAs(options);
+}
+
+absl::Status TestPki::IssueOperator(const std::string& name,
+                                    security::Role role, absl::Time now,
+                                    absl::Duration validity) const {
+  security::IssueOptions options;
+  options.identity = {security::IdentityKind::kOperator, name, role};
+  options.now = now;
+  options.validity = validity;
+  return IssueAs(options);
+}
+
+std::string TestPki::ca() const {
+  return security::FilesOf(dir_, security::kCaName).certificate;
+}
+std::string TestPki::cert(const std::string& name) const {
+  return security::FilesOf(dir_, name).certificate;
+}
+std::string TestPki::key(const std::string& name) const {
+  return security::FilesOf(dir_, name).key;
+}
+
+std::vector<std::string> TestPki::Flags(const std::string& name) const {
+  return {"--tls-ca=" + ca(), "--tls-cert=" + cert(name),
+          "--tls-key=" + key(name)};
+}
+
+std::vector<std::string> TestPki::ServerFlags(const std::string& name) const {
+  return {"--tls-cert=" + cert(name), "--tls-key=" + key(name),
+          "--tls-client-ca=" + ca()};
+}
+
+std::shared_ptr<grpc::ChannelCredentials> TestPki::Credentials(
+    const std::string& name, const std::string& ca) const {
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
+      control::ClientCredentials(
+          {ca.empty() ? this->ca() : ca, cert(name), key(name)});
+  return credentials.ok() ? *credentials : nullptr;
+}
+
+}  // namespace cascade::topology::testing

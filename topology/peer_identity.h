@@ -1,0 +1,52 @@
+// Who a caller is, by the client certificate the TLS handshake verified,
+// when topologyd requires client certificates (--tls-client-ca): a relay
+// may act only as the node its certificate names (spiffe://cascade/node/ID,
+// security/identity.h), and Admin takes operators' certificates only.
+// Refusals are PERMISSION_DENIED saying who the caller is and what it
+// claimed; the service records each as a KIND_DENIED event.
+#ifndef CASCADE_TOPOLOGY_PEER_IDENTITY_H_
+#define CASCADE_TOPOLOGY_PEER_IDENTITY_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "security/identity.h"
+#include "topology/controller.h"
+
+namespace cascade::topology {
+
+// The identity in the peer's certificate. UNAUTHENTICATED without one,
+// PERMISSION_DENIED when it names no valid identity.
+absl::StatusOr<security::Identity> PeerIdentity(
+    const grpc::ServerContextBase& context);
+
+// A caller that acts as a node: its certificate, parsed once (a Report
+// stream checks every message against it).
+class NodePeer {
+ public:
+  explicit NodePeer(const grpc::ServerContextBase& context);
+  // OK when the certificate names node `node_id`.
+  absl::Status Check(absl::string_view node_id) const;
+
+ private:
+  absl::StatusOr<security::Identity> identity_;
+};
+
+// OK when the peer's certificate is an operator's (of any role: the roles
+// are not enforced yet, docs/security.md).
+absl::Status CheckOperator(const grpc::ServerContextBase& context);
+
+// OK for an OK `refusal`; otherwise records it as a KIND_DENIED event
+// (the claimed `node_id`, the call, the caller's address) and returns it
+// for gRPC.
+grpc::Status RecordRefusal(Controller* controller, const absl::Status& refusal,
+                           const std::string& node_id, absl::string_view call,
+                           const grpc::ServerContextBase& context);
+
+}  // namespace cascade::topology
+
+#endif  // CASCADE_TOPOLOGY_PEER_IDENTITY_H_
