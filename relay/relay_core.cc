@@ -9,8 +9,8 @@
 #include "absl/strings/str_format.h"
 #include "base/token_bucket.h"
 #include "media/rtp/demux.h"
-#include "media/rtp/h264.h"
 #include "media/rtp/rtp.h"
+#include "relay/keyframe_start.h"
 #include "relay/metrics_text.h"
 
 namespace cascade::relay {
@@ -352,12 +352,12 @@ void RelayCore::OnRtp(const media::Endpoint& from, const PacketRef& packet) {
   }
   if (stream.nacks.OnPacket(seq, now_)) ++stream.counters.repaired;
   if (stream.options.h264) {
-    rtp::H264PayloadInfo info;
-    const rtp::H264Error h264 = rtp::InspectH264(view.payload, &info);
-    if (h264 == rtp::H264Error::kOk) {
-      stream.keyframes.Add(packet, info.keyframe_start, view.timestamp);
-    } else {
+    const KeyframeStart start = DetectKeyframeStart(view);
+    if (start == KeyframeStart::kMalformed) {
       ++counters_.h264_malformed;
+    } else {
+      stream.keyframes.Add(packet, start == KeyframeStart::kYes,
+                           view.timestamp);
     }
   }
   ForwardDown(stream, packet);
@@ -866,7 +866,8 @@ void RelayCore::RenderMetrics(std::string* out) const {
                 counters_.rtcp_out);
   AppendCounter(
       out, "relay_h264_malformed_total",
-      "H.264 payloads the keyframe detector rejected (still forwarded).",
+      "Packets the keyframe detector rejected (still forwarded): a malformed "
+      "frame marking, or an unmarked malformed H.264 payload.",
       counters_.h264_malformed);
   AppendCounter(out, "relay_parent_failovers_total",
                 "Moves away from a parent silent past the parent timeout, "
