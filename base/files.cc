@@ -71,7 +71,8 @@ absl::Status SyncDirectory(const std::string& dir) {
 }
 
 absl::Status WriteFileAtomically(const std::string& path,
-                                 absl::string_view data, mode_t mode) {
+                                 absl::string_view data, mode_t mode,
+                                 bool sync) {
   const std::string temp = path + ".tmp";
   // A temporary file left by a crash is removed, not reused: reopened, it
   // would keep its own (perhaps wider) mode while `data`, a key, went in.
@@ -82,13 +83,15 @@ absl::Status WriteFileAtomically(const std::string& path,
       open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
   if (fd < 0) return ErrnoStatus("cannot create", temp);
   absl::Status status = WriteAll(fd, data, temp);
-  if (status.ok() && fsync(fd) != 0) status = ErrnoStatus("cannot sync", temp);
+  if (status.ok() && sync && fsync(fd) != 0) {
+    status = ErrnoStatus("cannot sync", temp);
+  }
   close(fd);
   if (!status.ok()) return status;
   if (std::rename(temp.c_str(), path.c_str()) != 0) {
     return ErrnoStatus("cannot rename to", path);
   }
-  return SyncDirectory(DirectoryOf(path));
+  return sync ? SyncDirectory(DirectoryOf(path)) : absl::OkStatus();
 }
 
 }  // namespace cascade

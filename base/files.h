@@ -22,8 +22,11 @@ absl::StatusOr<std::string> ReadFile(const std::string& path);
 // the directory: a reader, or a crash, finds the old file or the new one
 // whole, never a mix. The data is only ever in a file created with `mode`
 // (less the umask), so a key written 0600 is never readable by others.
+// `sync` false skips both syncs, for scratch files a crash may lose (a
+// simulation's run directory): still whole or absent, but not durable.
 absl::Status WriteFileAtomically(const std::string& path,
-                                 absl::string_view data, mode_t mode = 0644);
+                                 absl::string_view data, mode_t mode = 0644,
+                                 bool sync = true);
 
 // write(2) until all of `data` is written (EINTR and short writes retried).
 absl::Status WriteAll(int fd, absl::string_view data, const std::string& path);

@@ -48,6 +48,15 @@ TEST(FilesTest, StaleTemporaryFileDoesNotWidenTheMode) {
   EXPECT_EQ(*ReadFile(path), "secret");
 }
 
+TEST(FilesTest, WithoutSyncStillWholeWithItsMode) {
+  const std::string path = TempDir() + "/scratch";
+  ASSERT_TRUE(WriteFileAtomically(path, "scratch", 0600, /*sync=*/false).ok());
+  EXPECT_EQ(*ReadFile(path), "scratch");
+  struct stat st;
+  ASSERT_EQ(stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+}
+
 TEST(FilesTest, ErrorsNameThePath) {
   const absl::StatusOr<std::string> missing = ReadFile("/nonexistent/x");
   EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);

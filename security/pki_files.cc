@@ -24,7 +24,8 @@ CredentialFiles FilesOf(const std::string& dir, const std::string& name) {
 }
 
 absl::Status WriteCredentials(const std::string& dir, const std::string& name,
-                              const Credentials& credentials, bool overwrite) {
+                              const Credentials& credentials, bool overwrite,
+                              bool sync) {
   if (name.empty() || name == "." || name == ".." ||
       absl::StrContains(name, '/')) {
     return absl::InvalidArgumentError(
@@ -48,11 +49,13 @@ absl::Status WriteCredentials(const std::string& dir, const std::string& name,
     }
   }
   // The key first: a certificate is never left without its key.
-  if (absl::Status s = WriteFileAtomically(files.key, credentials.key, 0600);
+  if (absl::Status s =
+          WriteFileAtomically(files.key, credentials.key, 0600, sync);
       !s.ok()) {
     return s;
   }
-  return WriteFileAtomically(files.certificate, credentials.certificate, 0644);
+  return WriteFileAtomically(files.certificate, credentials.certificate, 0644,
+                             sync);
 }
 
 absl::StatusOr<Credentials> ReadCredentials(const std::string& dir,

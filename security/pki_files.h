@@ -20,12 +20,15 @@ struct CredentialFiles {
 };
 CredentialFiles FilesOf(const std::string& dir, const std::string& name);
 
-// Writes both files, creating DIR and its parents (mode 0700) when missing. The key is
-// written into a file created 0600, never one with wider permissions.
+// Writes both files, creating DIR and its parents (mode 0700) when missing. The
+// key is written into a file created 0600, never one with wider permissions.
 // AlreadyExists naming the file when either exists and not `overwrite`;
 // InvalidArgument when NAME cannot name a file ("", ".", "..", or a '/').
+// `sync` false: not made durable (WriteFileAtomically), for a run's scratch
+// PKI.
 absl::Status WriteCredentials(const std::string& dir, const std::string& name,
-                              const Credentials& credentials, bool overwrite);
+                              const Credentials& credentials, bool overwrite,
+                              bool sync = true);
 
 // Both files read back (not checked: pki.h's functions check what they use).
 absl::StatusOr<Credentials> ReadCredentials(const std::string& dir,

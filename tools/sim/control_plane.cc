@@ -15,6 +15,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
+#include "control/tls.h"
 #include "tools/sim/files.h"
 #include "tools/sim/metrics.h"
 
@@ -44,9 +45,10 @@ constexpr absl::Duration kStatsDeadline = absl::Milliseconds(500);
 // topologyd's exit code when it lost (or could not take up) its term.
 constexpr int kExitNotLeader = 3;
 
-std::unique_ptr<cascade::v1::Admin::Stub> NewAdmin(const std::string& address) {
-  return cascade::v1::Admin::NewStub(
-      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+std::unique_ptr<cascade::v1::Admin::Stub> NewAdmin(
+    const std::string& address,
+    const std::shared_ptr<grpc::ChannelCredentials>& credentials) {
+  return cascade::v1::Admin::NewStub(grpc::CreateChannel(address, credentials));
 }
 
 }  // namespace
@@ -58,10 +60,11 @@ std::unique_ptr<cascade::v1::Admin::Stub> NewAdmin(const std::string& address) {
 class ControlPlane::EventFeed {
  public:
   EventFeed(std::vector<std::string> addresses,
-            std::function<bool(const std::string&)> keep)
+            std::function<bool(const std::string&)> keep,
+            const std::shared_ptr<grpc::ChannelCredentials>& credentials)
       : addresses_(std::move(addresses)), keep_(std::move(keep)) {
     for (const std::string& address : addresses_) {
-      stubs_.push_back(NewAdmin(address));
+      stubs_.push_back(NewAdmin(address, credentials));
     }
     thread_ = std::thread([this] { Run(); });
   }
@@ -186,13 +189,29 @@ std::string ControlPlane::Addresses() const {
   return absl::StrJoin(addresses, ",");
 }
 
+std::vector<std::string> ControlPlane::Hosts() const {
+  std::vector<std::string> hosts;
+  for (const Controller& controller : controllers_) {
+    hosts.push_back(
+        controller.address.substr(0, controller.address.rfind(':')));
+  }
+  return hosts;
+}
+
 absl::Status ControlPlane::Start() {
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
+      control::ClientCredentials({options_.pki.ca(),
+                                  options_.pki.operator_cert(),
+                                  options_.pki.operator_key()});
+  if (!credentials.ok()) return credentials.status();
+  credentials_ = *std::move(credentials);
   if (!on_etcd()) {
     if (absl::Status s = MakeDir(Out("controller")); !s.ok()) return s;
     StartController(&controllers_[0]);
     leader_ = 0;
     feed_ = std::make_unique<EventFeed>(
-        std::vector<std::string>{controllers_[0].address}, options_.is_relay);
+        std::vector<std::string>{controllers_[0].address}, options_.is_relay,
+        credentials_);
     return absl::OkStatus();
   }
   if (absl::Status s = StartEtcd(); !s.ok()) return s;
@@ -219,7 +238,8 @@ absl::Status ControlPlane::Start() {
   for (const Controller& controller : controllers_) {
     addresses.push_back(controller.address);
   }
-  feed_ = std::make_unique<EventFeed>(std::move(addresses), options_.is_relay);
+  feed_ = std::make_unique<EventFeed>(std::move(addresses), options_.is_relay,
+                                      credentials_);
   feed_->Follow(controllers_[leader_].address);
   return absl::OkStatus();
 }
@@ -300,9 +320,14 @@ void ControlPlane::StartController(Controller* controller) {
   controller->process =
       absl::StrCat(controller->name, "#", ++controller->starts);
   std::vector<std::string> args = {
-      options_.topologyd, "--listen=" + controller->address,
-      "--port_file=" + port_file, "--topology=" + options_.topology_file,
-      "--lease_timeout=" + absl::FormatDuration(options_.lease_timeout)};
+      options_.topologyd,
+      "--listen=" + controller->address,
+      "--port_file=" + port_file,
+      "--topology=" + options_.topology_file,
+      "--lease_timeout=" + absl::FormatDuration(options_.lease_timeout),
+      "--tls_cert=" + options_.pki.server_cert(),
+      "--tls_key=" + options_.pki.server_key(),
+      "--tls_client_ca=" + options_.pki.ca()};
   if (on_etcd()) {
     args.insert(args.end(),
                 {"--store=" + EtcdUrl(), "--advertise=" + controller->address,
@@ -333,7 +358,7 @@ void ControlPlane::StartController(Controller* controller) {
   record_->add_controller_start_ms(
       absl::ToDoubleMilliseconds(absl::Now() - start));
   // A new channel: the old one may be backing off from the dead process.
-  controller->admin = NewAdmin(controller->address);
+  controller->admin = NewAdmin(controller->address, credentials_);
 }
 
 std::optional<std::pair<int, uint64_t>> ControlPlane::FindLeader() {

@@ -7,6 +7,8 @@
 #ifndef CASCADE_TOOLS_SIM_CONTROL_PLANE_H_
 #define CASCADE_TOOLS_SIM_CONTROL_PLANE_H_
 
+#include <grpcpp/grpcpp.h>
+
 #include <atomic>
 #include <functional>
 #include <memory>
@@ -18,6 +20,7 @@
 #include "absl/time/time.h"
 #include "proto/controller.grpc.pb.h"
 #include "proto/sim_scenario.pb.h"
+#include "tools/sim/sim_pki.h"
 #include "tools/sim/supervisor.h"
 
 namespace cascade::sim {
@@ -41,6 +44,9 @@ struct ControlPlaneOptions {
   absl::Duration store_delay = absl::ZeroDuration();
   // The nodes whose downs are recorded (the relays; sites never report).
   std::function<bool(const std::string&)> is_relay;
+  // The run's PKI (made before Start): the controllers serve mutual TLS,
+  // relay-sim calls them as an admin operator.
+  SimPki pki{""};
 };
 
 struct LeaderChange {
@@ -76,11 +82,14 @@ class ControlPlane {
   bool on_etcd() const { return !options_.etcd.empty(); }
 
   // etcd (until it is healthy), the controllers, and with etcd the first
-  // election. An error only when etcd or the election fail; a controller
-  // that does not start is a problem.
+  // election. An error only when etcd or the election fail (or relay-sim's
+  // certificate cannot be read); a controller that does not start is a
+  // problem.
   absl::Status Start();
   // "A,B,C": every controller, for relayd --controller.
   std::string Addresses() const;
+  // Every controller's host, the names topologyd's certificate must hold.
+  std::vector<std::string> Hosts() const;
 
   // The Admin stub of the controller that leads, or nullptr when none does
   // (after a step-down, each controller is asked).
@@ -153,6 +162,8 @@ class ControlPlane {
   void RecordTakeover(int leader, uint64_t sequence);
 
   const ControlPlaneOptions options_;
+  // relay-sim's, as an admin operator (Start reads them).
+  std::shared_ptr<grpc::ChannelCredentials> credentials_;
   Supervisor* supervisor_;
   cascade::v1::SimControlPlane* record_;
   std::vector<std::string>* problems_;

@@ -14,6 +14,7 @@
 #include "absl/time/time.h"
 #include "tools/sim/network_plan.h"
 #include "tools/sim/process_layout.h"
+#include "tools/sim/sim_pki.h"
 #include "tools/sim/supervisor.h"
 
 namespace cascade::sim {
@@ -29,6 +30,8 @@ struct RelayProcessOptions {
   // How long a wave of processes may take to bind.
   absl::Duration startup_timeout = absl::Seconds(60);
   const std::atomic<bool>* interrupted = nullptr;
+  // With controllers: each relay presents its own certificate.
+  SimPki pki{""};
 };
 
 class RelayProcesses {

@@ -20,6 +20,7 @@
 #include "tools/sim/process_layout.h"
 #include "tools/sim/relay_processes.h"
 #include "tools/sim/scenario_steps.h"
+#include "tools/sim/sim_pki.h"
 #include "tools/sim/supervisor.h"
 
 namespace cascade::sim {
@@ -45,14 +46,16 @@ class Simulation {
                 options.interrupted, options.tcp_delay, options.store_delay,
                 [&plan](const std::string& id) {
                   return plan.relay(id) != nullptr;
-                }},
+                },
+                SimPki(Out("pki"))},
             &supervisor_, &run_.control_plane, &run_.problems),
         relays_(plan, &layout_,
                 RelayProcessOptions{
                     options.relayd, options.out_dir,
                     options.controller ? control_plane_.Addresses() : "",
                     options.parent_timeout, options.keepalive,
-                    options.startup_timeout, options.interrupted},
+                    options.startup_timeout, options.interrupted,
+                    SimPki(Out("pki"))},
                 &supervisor_),
         admin_(&control_plane_, options.controller, &run_.control_plane,
                [this](absl::Time until) { return SleepUntil(until); }),
@@ -123,11 +126,19 @@ class Simulation {
     // topologyd would resume from the old state and the logs, appended to,
     // would mix both runs: its subdirectories are emptied first.
     const bool used = std::filesystem::exists(Out("topology.textproto"));
-    for (const char* dir :
-         {"logs", "config", "ports", "probes", "metrics", "controller"}) {
+    for (const char* dir : {"logs", "config", "ports", "probes", "metrics",
+                            "controller", "pki"}) {
       std::error_code ignored;
       if (used) std::filesystem::remove_all(Out(dir), ignored);
       if (absl::Status s = MakeDir(Out(dir)); !s.ok()) return s;
+    }
+    // Mutual TLS between every process that speaks gRPC.
+    std::vector<std::string> relay_ids;
+    for (const PlanRelay& relay : plan_.relays) relay_ids.push_back(relay.id);
+    if (absl::Status s =
+            SimPki(Out("pki")).Make(control_plane_.Hosts(), relay_ids);
+        !s.ok()) {
+      return s;
     }
     absl::StatusOr<ProcessLayout> layout = LayOutProcesses(
         plan_, options_.scenario,

@@ -1,0 +1,45 @@
+// relay-sim's PKI: every run speaks mutual TLS between its processes, with
+// certificates the security library makes afresh in OUT/pki: a CA,
+// topologyd's certificate (named by every controller address), one per
+// relay (OUT/pki/nodes/ID.pem, relayd --tls-cert=.../{id}.pem), and
+// relay-sim's own operator certificate (admin) for its Admin calls. Sites
+// (relay-probe) talk to no controller and get none (docs/security.md).
+#ifndef CASCADE_TOOLS_SIM_SIM_PKI_H_
+#define CASCADE_TOOLS_SIM_SIM_PKI_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+
+namespace cascade::sim {
+
+// Where the files of a run's PKI are.
+class SimPki {
+ public:
+  explicit SimPki(std::string dir) : dir_(std::move(dir)) {}
+
+  std::string ca() const;
+  // topologyd's certificate and key.
+  std::string server_cert() const;
+  std::string server_key() const;
+  // A relay's, with {id} for its id (control/tls.h).
+  std::string node_cert_pattern() const;
+  std::string node_key_pattern() const;
+  // relay-sim's own, as an admin operator.
+  std::string operator_cert() const;
+  std::string operator_key() const;
+
+  // Makes every file: the server certificate names `controller_hosts` (IP
+  // addresses), each of `relay_ids` gets its own. Not synced to disk: a
+  // run's scratch.
+  absl::Status Make(const std::vector<std::string>& controller_hosts,
+                    const std::vector<std::string>& relay_ids) const;
+
+ private:
+  std::string dir_;
+};
+
+}  // namespace cascade::sim
+
+#endif  // CASCADE_TOOLS_SIM_SIM_PKI_H_
