@@ -3,22 +3,20 @@
 #include <glog/logging.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
-#include <openssl/crypto.h>
 
 #include <algorithm>
-#include <deque>
 #include <functional>
 #include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "control/controllers.h"
+#include "topology/admin_service.h"
 #include "topology/peer_identity.h"
 
 namespace cascade::topology {
 
 using cascade::v1::Assignment;
-using cascade::v1::Change;
 using cascade::v1::Event;
 
 grpc::Status ToGrpcStatus(const absl::Status& status) {
@@ -27,150 +25,10 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
                       std::string(status.message()));
 }
 
-// One Events stream: a bounded backlog, one write in flight. Like
-// AssignmentWriter, Offer (under the controller's lock) never calls into
-// gRPC: the service's writer thread starts the first write, the previous
-// write's completion the ones queued behind it. gRPC holds a reference until
-// OnDone, the ready queue one while the stream is in it; the last one
-// dropped deletes the writer.
-class EventWriter : public grpc::ServerWriteReactor<Event>,
-                    public QueuedWriter {
- public:
-  // A writer with a non-OK `refusal` only finishes with it.
-  EventWriter(ControllerService* service, size_t backlog, grpc::Status refusal)
-      : service_(service), backlog_(backlog) {
-    if (!refusal.ok()) {
-      Close(std::move(refusal));
-      return;
-    }
-    if (!service_->AddEventWriter(this)) {
-      Close(grpc::Status(grpc::StatusCode::UNAVAILABLE, "shutting down"));
-      return;
-    }
-    registered_ = true;
-  }
-
-  // Only while the writer is registered (the service's lock keeps OnDone
-  // from running meanwhile).
-  void Offer(const Event& event) {
-    {
-      absl::MutexLock lock(&mu_);
-      if (finished_ || closing_) return;
-      if (queue_.size() >= backlog_ && !queue_.empty()) {
-        queue_.pop_front();
-        ++dropped_;
-      }
-      queue_.push_back(event);
-      if (writing_ || queued_) return;
-      queued_ = true;
-    }
-    refs_.fetch_add(1, std::memory_order_relaxed);
-    service_->QueueWrite(this);
-  }
-
-  bool WriteQueued() override {
-    bool started;
-    {
-      absl::MutexLock lock(&mu_);
-      queued_ = false;
-      started = MaybeWriteLocked();
-    }
-    Unref();
-    return started;
-  }
-
-  void Close(grpc::Status status) {
-    absl::MutexLock lock(&mu_);
-    if (finished_ || closing_) return;
-    queue_.clear();
-    if (writing_) {
-      closing_ = true;
-      close_status_ = std::move(status);
-      return;
-    }
-    finished_ = true;
-    Finish(std::move(status));
-  }
-
-  void OnWriteDone(bool ok) override {
-    absl::MutexLock lock(&mu_);
-    writing_ = false;
-    if (finished_) return;
-    if (!ok || closing_) {
-      finished_ = true;
-      Finish(ok ? close_status_
-                : grpc::Status(grpc::StatusCode::CANCELLED, "write failed"));
-      return;
-    }
-    MaybeWriteLocked();
-  }
-
-  void OnCancel() override {
-    Close(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled"));
-  }
-
-  void OnDone() override {
-    if (registered_) service_->RemoveEventWriter(this);
-    Unref();
-  }
-
- private:
-  // Starts the next write unless one is in flight, nothing waits, or the
-  // stream is over.
-  bool MaybeWriteLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (finished_ || closing_ || writing_ || queue_.empty()) return false;
-    if (dropped_ > 0) {
-      current_.Clear();
-      current_.set_kind(Event::KIND_DROPPED);
-      current_.set_detail(absl::StrCat(dropped_, " events dropped"));
-      current_.set_unix_ms(queue_.front().unix_ms());
-      dropped_ = 0;
-    } else {
-      current_ = std::move(queue_.front());
-      queue_.pop_front();
-    }
-    writing_ = true;
-    StartWrite(&current_);
-    return true;
-  }
-
-  void Unref() {
-    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
-  }
-
-  ControllerService* const service_;
-  const size_t backlog_;
-  bool registered_ = false;
-  // gRPC's until OnDone.
-  std::atomic<int> refs_{1};
-  absl::Mutex mu_;
-  std::deque<Event> queue_ ABSL_GUARDED_BY(mu_);
-  Event current_ ABSL_GUARDED_BY(mu_);
-  uint64_t dropped_ ABSL_GUARDED_BY(mu_) = 0;
-  bool writing_ ABSL_GUARDED_BY(mu_) = false;
-  // In the service's ready queue (then no write is in flight).
-  bool queued_ ABSL_GUARDED_BY(mu_) = false;
-  bool closing_ ABSL_GUARDED_BY(mu_) = false;
-  bool finished_ ABSL_GUARDED_BY(mu_) = false;
-  grpc::Status close_status_ ABSL_GUARDED_BY(mu_);
-};
-
 // What to do when one operation on a completion queue completes.
 struct CqTag {
   std::function<void(bool ok)> complete;
 };
-
-namespace {
-
-template <typename Fn>
-grpc::ServerUnaryReactor* Respond(grpc::CallbackServerContext* context,
-                                  grpc::Status precondition, Fn fn) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(precondition.ok() ? ToGrpcStatus(fn()) : precondition);
-  return reactor;
-}
-
-}  // namespace
 
 // Register and Ack through the callback API; Watch and Report, open for a
 // node's whole life, through the asynchronous API on the service's
@@ -452,169 +310,6 @@ class ReportReader {
   cascade::v1::ReportResponse response_;
 };
 
-class AdminService : public cascade::v1::Admin::CallbackService {
- public:
-  explicit AdminService(ControllerService* service) : service_(service) {}
-
-  grpc::ServerUnaryReactor* GetTopology(
-      grpc::CallbackServerContext* context,
-      const cascade::v1::GetTopologyRequest* request,
-      cascade::v1::GetTopologyResponse* response) override {
-    return Respond(context, Admit(context), [&] {
-      auto result = service_->controller()->GetTopology(request->root());
-      if (result.ok()) *response = std::move(*result);
-      return result.status();
-    });
-  }
-
-  grpc::ServerUnaryReactor* GetNode(grpc::CallbackServerContext* context,
-                                    const cascade::v1::GetNodeRequest* request,
-                                    cascade::v1::NodeView* response) override {
-    return Respond(context, Admit(context), [&] {
-      auto result = service_->controller()->GetNode(request->id());
-      if (result.ok()) *response = std::move(*result);
-      return result.status();
-    });
-  }
-
-  grpc::ServerUnaryReactor* ApplyTopology(
-      grpc::CallbackServerContext* context,
-      const cascade::v1::ApplyTopologyRequest* request,
-      cascade::v1::ChangeResponse* response) override {
-    return SubmitAs(context, &Change::mutable_apply, *request, response);
-  }
-  grpc::ServerUnaryReactor* AddNode(
-      grpc::CallbackServerContext* context,
-      const cascade::v1::AddNodeRequest* request,
-      cascade::v1::ChangeResponse* response) override {
-    return SubmitAs(context, &Change::mutable_add, *request, response);
-  }
-  grpc::ServerUnaryReactor* RemoveNode(
-      grpc::CallbackServerContext* context,
-      const cascade::v1::RemoveNodeRequest* request,
-      cascade::v1::ChangeResponse* response) override {
-    return SubmitAs(context, &Change::mutable_remove, *request, response);
-  }
-  grpc::ServerUnaryReactor* MoveNode(
-      grpc::CallbackServerContext* context,
-      const cascade::v1::MoveNodeRequest* request,
-      cascade::v1::ChangeResponse* response) override {
-    return SubmitAs(context, &Change::mutable_move, *request, response);
-  }
-  grpc::ServerUnaryReactor* DrainNode(
-      grpc::CallbackServerContext* context,
-      const cascade::v1::DrainNodeRequest* request,
-      cascade::v1::ChangeResponse* response) override {
-    return SubmitAs(context, &Change::mutable_drain, *request, response);
-  }
-  grpc::ServerUnaryReactor* Failover(
-      grpc::CallbackServerContext* context,
-      const cascade::v1::FailoverRequest* request,
-      cascade::v1::ChangeResponse* response) override {
-    return SubmitAs(context, &Change::mutable_failover, *request, response);
-  }
-  grpc::ServerUnaryReactor* Restore(
-      grpc::CallbackServerContext* context,
-      const cascade::v1::RestoreRequest* request,
-      cascade::v1::ChangeResponse* response) override {
-    return SubmitAs(context, &Change::mutable_restore, *request, response);
-  }
-  grpc::ServerUnaryReactor* SelectUpstream(
-      grpc::CallbackServerContext* context,
-      const cascade::v1::UpstreamRequest* request,
-      cascade::v1::ChangeResponse* response) override {
-    return SubmitAs(context, &Change::mutable_select, *request, response);
-  }
-  grpc::ServerUnaryReactor* ReleaseUpstream(
-      grpc::CallbackServerContext* context,
-      const cascade::v1::UpstreamRequest* request,
-      cascade::v1::ChangeResponse* response) override {
-    return SubmitAs(context, &Change::mutable_release, *request, response);
-  }
-
-  grpc::ServerUnaryReactor* GetStats(
-      grpc::CallbackServerContext* context, const cascade::v1::StatsRequest*,
-      cascade::v1::StatsResponse* response) override {
-    return Respond(context, Admit(context), [&] {
-      *response = service_->controller()->GetStats();
-      response->set_watchers(service_->watcher_count());
-      return absl::OkStatus();
-    });
-  }
-
-  grpc::ServerWriteReactor<Event>* Events(
-      grpc::CallbackServerContext* context,
-      const cascade::v1::EventsRequest*) override {
-    return new EventWriter(service_, service_->options().event_backlog,
-                           Admit(context));
-  }
-
- private:
-  // Authorised, then served here (a follower refuses, naming the leader),
-  // then (mutual TLS) an operator's certificate.
-  grpc::Status Admit(grpc::CallbackServerContext* context) const {
-    grpc::Status authorized = Authorize(context);
-    if (!authorized.ok()) return authorized;
-    grpc::Status serving = service_->Serving(context);
-    if (!serving.ok() || !service_->options().peer_identity) return serving;
-    return RecordRefusal(service_->controller(), CheckOperator(*context), "",
-                         "Admin", *context);
-  }
-
-  grpc::Status Authorize(grpc::CallbackServerContext* context) const {
-    const std::string& token = service_->options().admin_token;
-    if (token.empty()) return grpc::Status::OK;
-    const std::string expected = "Bearer " + token;
-    const auto& metadata = context->client_metadata();
-    auto it = metadata.find("authorization");
-    if (it == metadata.end()) {
-      return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
-                          "admin token required (authorization: Bearer ...)");
-    }
-    // Constant time, so the token cannot be guessed byte by byte.
-    if (it->second.size() != expected.size() ||
-        CRYPTO_memcmp(it->second.data(), expected.data(), expected.size()) !=
-            0) {
-      return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
-                          "wrong admin token");
-    }
-    return grpc::Status::OK;
-  }
-
-  // A change made of one request, set in the field `set` returns.
-  template <typename Request>
-  grpc::ServerUnaryReactor* SubmitAs(grpc::CallbackServerContext* context,
-                                     Request* (Change::*set)(),
-                                     const Request& request,
-                                     cascade::v1::ChangeResponse* response) {
-    Change change;
-    *(change.*set)() = request;
-    return Submit(context, std::move(change), response);
-  }
-
-  // Finished once the change is durable and applied (on the controller's
-  // commit thread), or refused: this callback thread never waits for the
-  // store.
-  grpc::ServerUnaryReactor* Submit(grpc::CallbackServerContext* context,
-                                   Change change,
-                                   cascade::v1::ChangeResponse* response) {
-    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-    grpc::Status admitted = Admit(context);
-    if (!admitted.ok()) {
-      reactor->Finish(admitted);
-      return reactor;
-    }
-    service_->controller()->SubmitAsync(
-        std::move(change), [reactor, response](ChangeResult result) {
-          if (result.ok()) *response = *std::move(result);
-          reactor->Finish(ToGrpcStatus(result.status()));
-        });
-    return reactor;
-  }
-
-  ControllerService* const service_;
-};
-
 }  // namespace
 
 ControllerService::ControllerService(Controller* controller,
@@ -622,7 +317,7 @@ ControllerService::ControllerService(Controller* controller,
     : controller_(controller),
       options_(std::move(options)),
       relay_(std::make_unique<RelayService>(this)),
-      admin_(std::make_unique<AdminService>(this)),
+      admin_(MakeAdminService(this)),
       writer_thread_([this] { RunWriter(); }) {
   if (controller != nullptr) controller->SetListener(this);
 }

@@ -1,11 +1,11 @@
-// The controller's gRPC face: RelayControl and Admin. Admin, Register and
-// Ack use gRPC's callback API; the relays' Watch and Report streams, open
-// for each node's whole life, the asynchronous API over several completion
-// queues, each drained by its own thread: with the epoll poller gRPC 1.51
-// completes every callback operation of a server on one queue, and Debian's
-// libgrpc (built without NDEBUG) checks each completion against the list of
-// all that queue's outstanding operations, three per watching node, so at
-// 100,000 nodes every write, read and ack paid for a scan of 300,000.
+// The controller's gRPC face: RelayControl and Admin (admin_service.h).
+// Admin, Register and Ack use gRPC's callback API; the relays' Watch and Report
+// streams, open for each node's whole life, the asynchronous API over several
+// completion queues, each drained by its own thread: with the epoll poller
+// gRPC 1.51 completes every callback operation of a server on one queue, and
+// Debian's libgrpc (built without NDEBUG) checks each completion against the
+// list of all that queue's outstanding operations, three per watching node, so
+// at 100,000 nodes every write, read and ack paid for a scan of 300,000.
 //
 // Every Watch and Events stream keeps at most one write in flight; while it
 // is in flight only the newest assignment is kept (older ones are
@@ -176,6 +176,16 @@ absl::StatusOr<ServerHandle> StartServer(
 
 // absl and gRPC share the canonical status codes.
 grpc::Status ToGrpcStatus(const absl::Status& status);
+
+// A unary callback call finished with `precondition` when it is not OK,
+// else with what `fn` returns (an absl::Status).
+template <typename Fn>
+grpc::ServerUnaryReactor* Respond(grpc::CallbackServerContext* context,
+                                  grpc::Status precondition, Fn fn) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(precondition.ok() ? ToGrpcStatus(fn()) : precondition);
+  return reactor;
+}
 
 }  // namespace cascade::topology
 
