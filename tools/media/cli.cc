@@ -2,6 +2,8 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "base/files.h"
 
 namespace cascade {
 namespace media {
@@ -18,6 +20,18 @@ absl::StatusOr<std::string> ParseHex(absl::string_view hex) {
     }
   }
   return absl::HexStringToBytes(hex);
+}
+
+absl::StatusOr<std::vector<srtp::StreamKey>> ReadSrtpKeyFile(
+    const std::string& path) {
+  absl::StatusOr<std::string> contents = ReadFile(path);
+  if (!contents.ok()) return contents.status();
+  auto keys = srtp::ParseKeyFile(*contents);
+  if (!keys.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": ", keys.status().message()));
+  }
+  return keys;
 }
 
 }  // namespace media

@@ -4,6 +4,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/string_view.h"
+#include "media/rtp/frame_marking.h"
+#include "media/srtp/srtp.h"
 
 namespace cascade {
 namespace media {
@@ -34,19 +36,26 @@ std::string WriteSdp(const SdpOptions& options) {
                       Base64(options.pps));
     }
   }
-  absl::StrAppend(
-      &sdp, "m=video ", options.video_port, " RTP/AVP ", kVideoPayloadType,
-      "\r\n", "a=rtpmap:", kVideoPayloadType, " H264/", kVideoClockRate, "\r\n",
-      "a=fmtp:", kVideoPayloadType, " ", fmtp, "\r\n",
-      "a=extmap:", kSendTimeExtensionId, " ", kSendTimeExtensionUri, "\r\n",
-      "a=ssrc:", options.video_ssrc, " cname:cascade-source\r\n");
+  const char* profile = options.srtp ? "RTP/SAVP" : "RTP/AVP";
+  const std::string send_time = absl::StrCat(
+      "a=extmap:", kSendTimeExtensionId, " ", kSendTimeExtensionUri, "\r\n");
+  const std::string roc =
+      options.srtp ? absl::StrCat("a=extmap:", srtp::kRocExtensionId, " ",
+                                  srtp::kRocExtensionUri, "\r\n")
+                   : "";
+  absl::StrAppend(&sdp, "m=video ", options.video_port, " ", profile, " ",
+                  kVideoPayloadType, "\r\n", "a=rtpmap:", kVideoPayloadType,
+                  " H264/", kVideoClockRate, "\r\n",
+                  "a=fmtp:", kVideoPayloadType, " ", fmtp, "\r\n", send_time,
+                  "a=extmap:", rtp::kFrameMarkingExtensionId, " ",
+                  rtp::kFrameMarkingExtensionUri, "\r\n", roc,
+                  "a=ssrc:", options.video_ssrc, " cname:cascade-source\r\n");
   if (options.audio_port != 0) {
-    absl::StrAppend(
-        &sdp, "m=audio ", options.audio_port, " RTP/AVP ", kAudioPayloadType,
-        "\r\n", "a=rtpmap:", kAudioPayloadType, " opus/48000/2\r\n",
-        "a=fmtp:", kAudioPayloadType, " minptime=20;useinbandfec=0\r\n",
-        "a=extmap:", kSendTimeExtensionId, " ", kSendTimeExtensionUri, "\r\n",
-        "a=ssrc:", options.audio_ssrc, " cname:cascade-source\r\n");
+    absl::StrAppend(&sdp, "m=audio ", options.audio_port, " ", profile, " ",
+                    kAudioPayloadType, "\r\n", "a=rtpmap:", kAudioPayloadType,
+                    " opus/48000/2\r\n", "a=fmtp:", kAudioPayloadType,
+                    " minptime=20;useinbandfec=0\r\n", send_time, roc,
+                    "a=ssrc:", options.audio_ssrc, " cname:cascade-source\r\n");
   }
   return sdp;
 }

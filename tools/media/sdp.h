@@ -3,7 +3,8 @@
 
 // The SDP (RFC 8866) a receiver such as ffmpeg or ffplay needs to decode a
 // Cascade stream: H.264 (RFC 6184, packetization-mode 1) and optionally Opus
-// (RFC 7587), with the send-time header extension declared (RFC 8285).
+// (RFC 7587), with the send-time header extension declared (RFC 8285), and
+// on video the frame marking (RFC 9626).
 
 #include <cstdint>
 #include <string>
@@ -35,6 +36,10 @@ struct SdpOptions {
   std::vector<uint8_t> pps;
   int audio_port = 0;  // 0: no audio
   uint32_t audio_ssrc = 0;
+  // The streams are SRTP (media/srtp.h): profile RTP/SAVP and the rollover
+  // counter's extension. No a=crypto: the key is never written here, a
+  // receiver has it from its key file.
+  bool srtp = false;
 };
 
 std::string WriteSdp(const SdpOptions& options);

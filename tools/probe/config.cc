@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -87,6 +88,8 @@ absl::StatusOr<std::vector<SiteOptions>> ParseSites(absl::string_view name,
                                                     absl::string_view contents,
                                                     const SiteOptions& base) {
   std::vector<SiteOptions> sites;
+  // Each key file read once, however many sites name it.
+  absl::flat_hash_map<std::string, std::vector<srtp::StreamKey>> key_files;
   int number = 0;
   for (absl::string_view line : absl::StrSplit(contents, '\n')) {
     ++number;
@@ -95,26 +98,49 @@ absl::StatusOr<std::vector<SiteOptions>> ParseSites(absl::string_view name,
     if (fields.empty() || fields[0][0] == '#') continue;
     const std::string where = absl::StrCat(name, ":", number, ": ");
     SiteOptions site = base;
+    // NAME=VALUE options after the positional fields, in any order.
     constexpr absl::string_view kUpstream = "upstream=";
-    if (absl::StartsWith(fields.back(), kUpstream)) {
-      auto ssrc = ParseUpstreamSsrc(fields.back().substr(kUpstream.size()));
-      if (!ssrc.ok()) {
-        return Prefixed(absl::StrCat(where, "upstream: "), ssrc.status());
-      }
-      if (fields.size() < 4) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(where,
-                         "upstream= needs a parent to send to (PARENT NODE_ID "
-                         "KEY_HEX before it)"));
-      }
-      site.upstream_ssrc = *ssrc;
+    constexpr absl::string_view kSrtpKeyFile = "srtp_key_file=";
+    bool upstream = false;
+    while (fields.size() > 1 && absl::StrContains(fields.back(), '=')) {
+      const absl::string_view option = fields.back();
       fields.pop_back();
+      if (absl::StartsWith(option, kUpstream)) {
+        auto ssrc = ParseUpstreamSsrc(option.substr(kUpstream.size()));
+        if (!ssrc.ok()) {
+          return Prefixed(absl::StrCat(where, "upstream: "), ssrc.status());
+        }
+        site.upstream_ssrc = *ssrc;
+        upstream = true;
+      } else if (absl::StartsWith(option, kSrtpKeyFile)) {
+        const std::string path(option.substr(kSrtpKeyFile.size()));
+        auto& keys = key_files[path];
+        if (keys.empty()) {
+          auto read = media::ReadSrtpKeyFile(path);
+          if (!read.ok()) {
+            return Prefixed(absl::StrCat(where, "srtp_key_file: "),
+                            read.status());
+          }
+          keys = *std::move(read);
+        }
+        site.srtp_keys = keys;
+      } else {
+        return absl::InvalidArgumentError(
+            absl::StrCat(where, "unknown option \"", option,
+                         "\"; want upstream=SSRC or srtp_key_file=PATH"));
+      }
+    }
+    if (upstream && fields.size() < 4) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(where,
+                       "upstream= needs a parent to send to (PARENT NODE_ID "
+                       "KEY_HEX before it)"));
     }
     if (fields.size() != 1 && (fields.size() < 4 || fields.size() % 2 != 0)) {
       return absl::InvalidArgumentError(
           absl::StrCat(where, fields.size(),
                        " fields; want LISTEN [PARENT NODE_ID KEY_HEX [PARENT "
-                       "KEY_HEX]... [upstream=SSRC]]"));
+                       "KEY_HEX]... [upstream=SSRC]] [srtp_key_file=PATH]"));
     }
     auto listen = media::Endpoint::Parse(fields[0]);
     if (!listen.ok()) {

@@ -2,7 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "base/files.h"
 
 namespace cascade {
 namespace probe {
@@ -109,6 +115,45 @@ TEST(ParseSitesTest, UpstreamSsrcEndsAChildsLine) {
   EXPECT_EQ((*sites)[1].upstream_ssrc, 4294967295u);
   EXPECT_EQ((*sites)[1].parents.size(), 2u);
   EXPECT_EQ((*sites)[2].upstream_ssrc, 0u);
+}
+
+TEST(ParseSitesTest, StreamKeysFromAKeyFile) {
+  const std::string keys = std::string(std::getenv("TEST_TMPDIR")) + "/k";
+  ASSERT_TRUE(
+      WriteFileAtomically(
+          keys,
+          "01 000102030405060708090a0b0c0d0e0f101112131415161718191a1b\n"
+          "02 1f1e1d1c1b1a191817161514131211100f0e0d0c0b0a090807060504\n")
+          .ok());
+  auto sites = ParseSites(
+      "sites.txt",
+      absl::StrCat("127.0.0.3:0 srtp_key_file=", keys, "\n",
+                   "127.0.0.4:0 10.0.0.1:6000 site-4 0b srtp_key_file=", keys,
+                   " upstream=9\n", "127.0.0.5:0\n"),
+      SiteOptions());
+  ASSERT_TRUE(sites.ok()) << sites.status();
+  ASSERT_EQ(sites->size(), 3u);
+  ASSERT_EQ((*sites)[0].srtp_keys.size(), 2u);
+  EXPECT_EQ((*sites)[0].srtp_keys[1].id, std::vector<uint8_t>{2});
+  EXPECT_EQ((*sites)[1].srtp_keys.size(), 2u);
+  EXPECT_EQ((*sites)[1].upstream_ssrc, 9u);
+  EXPECT_EQ((*sites)[1].parents.size(), 1u);
+  EXPECT_TRUE((*sites)[2].srtp_keys.empty());
+
+  const std::string bad = std::string(std::getenv("TEST_TMPDIR")) + "/bad";
+  ASSERT_TRUE(WriteFileAtomically(bad, "01 00\n").ok());
+  for (const auto& [line, error] :
+       std::vector<std::pair<std::string, std::string>>{
+           {"127.0.0.1:0 srtp_key_file=" + bad,
+            "f:1: srtp_key_file: " + bad + ": line 1: key must be 28 bytes"},
+           {"127.0.0.1:0 srtp_key_file=/nonexistent/k",
+            "f:1: srtp_key_file: /nonexistent/k: no such file"},
+           {"127.0.0.1:0 color=red", "f:1: unknown option \"color=red\""}}) {
+    auto parsed = ParseSites("f", line, SiteOptions());
+    ASSERT_FALSE(parsed.ok()) << line;
+    EXPECT_NE(parsed.status().message().find(error), std::string::npos)
+        << parsed.status();
+  }
 }
 
 TEST(ParseUpstreamSsrcTest, DecimalOneToTwoToTheThirtyTwoMinusOne) {

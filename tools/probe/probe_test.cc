@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <cstdlib>
 #include <functional>
 #include <iostream>
 #include <map>
@@ -20,12 +21,14 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
+#include "base/files.h"
 #include "media/rtp/activation.h"
 #include "media/rtp/demux.h"
 #include "media/rtp/rtcp.h"
 #include "media/rtp/rtp.h"
 #include "testing/fake_clock.h"
 #include "testing/fake_timers.h"
+#include "tools/media/cli.h"
 #include "tools/media/sdp.h"
 #include "tools/media/send_time.h"
 #include "tools/source/source.h"
@@ -194,6 +197,50 @@ TEST(SourceToProbeTest, EveryFrameDecodedInOrderWithLatency) {
   EXPECT_GT(r.probe.latency_p50, absl::ZeroDuration());
   ASSERT_TRUE(c.first_frame.has_value());
   EXPECT_TRUE(c.freezes.empty());
+}
+
+// An encrypted stream (SRTP): the site with the key decodes every frame of
+// it, the one without decodes none, though every packet reaches it.
+TEST(SourceToProbeTest, EncryptedStreamDecodesOnlyWithTheKey) {
+  const std::string key_file =
+      std::string(std::getenv("TEST_TMPDIR")) + "/stream.keys";
+  ASSERT_TRUE(WriteFileAtomically(key_file,
+                                  "07 000102030405060708090a0b0c0d0e0f1011121"
+                                  "31415161718191a1b\n")
+                  .ok());
+  SiteOptions keyed;
+  keyed.listen = Loopback();
+  keyed.srtp_keys = media::ReadSrtpKeyFile(key_file).value();
+  SiteOptions blind;
+  blind.listen = Loopback();
+  blind.feedback = false;  // its PLIs would only add keyframes
+  auto probe = Probe::Create({keyed, blind});
+  ASSERT_TRUE(probe.ok()) << probe.status();
+  const Site& with_key = *(*probe)->sites()[0];
+  const Site& without_key = *(*probe)->sites()[1];
+  source::SourceOptions options = SmallSource(with_key.local());
+  options.standby_dests = {without_key.local()};
+  options.srtp_key_file = key_file;
+  const RunResult r = RunPair(
+      options, probe->get(),
+      [&](const source::SourceStats& source, const Totals&) {
+        const SiteReport a = with_key.Report();
+        const SiteReport b = without_key.Report();
+        const int64_t sent = source.video_packets + source.audio_packets;
+        return a.packets - a.duplicates >= sent &&
+               a.frames_decoded >= source.frames && b.packets >= sent;
+      });
+  ASSERT_GE(r.source.frames, 55);
+  const SiteReport a = with_key.Report();
+  EXPECT_EQ(a.lost, 0);
+  EXPECT_EQ(a.bad_packets, 0);
+  EXPECT_EQ(a.decode_errors, 0);
+  EXPECT_EQ(a.frames_decoded, r.source.frames);
+  ASSERT_TRUE(a.last_pattern_frame.has_value());
+  EXPECT_EQ(*a.last_pattern_frame, r.source.frames - 1);
+  const SiteReport b = without_key.Report();
+  EXPECT_EQ(b.packets, r.source.video_packets + r.source.audio_packets);
+  EXPECT_EQ(b.frames_decoded, 0);
 }
 
 // A site joined to a relay (the forwarder) above the source sends its own

@@ -53,6 +53,7 @@ int64_t Distinct(const media::SequenceStats& sequence) {
 struct Site::Stream {
   uint32_t ssrc = 0;
   bool video = false;
+  std::unique_ptr<srtp::SrtpReceiver> srtp;  // with SiteOptions::srtp_keys
   rtp::SeqUnwrapper unwrapper;
   media::SequenceStats sequence;
   std::unique_ptr<child::NackScheduler> nacks;
@@ -79,6 +80,7 @@ Site::Site(const SiteOptions& options, media::UdpFd socket, absl::Time start,
       parents_(PolicyFor(options), start),
       sinks_(sinks) {
   parents_.SetParents(options_.parents, start);
+  if (!options_.srtp_keys.empty()) plain_.resize(media::Receiver::kMaxDatagram);
   ssrc_ = static_cast<uint32_t>(rng_()) | 1;
   upstream_seq_ = static_cast<uint16_t>(rng_());
 }
@@ -127,6 +129,37 @@ bool Site::OnRtp(const media::Endpoint& from, absl::Span<const uint8_t> data,
     return false;
   }
   auto it = streams_.find(view.ssrc);
+  // With keys only what authenticates counts, and a stream begins with its
+  // first such packet.
+  std::unique_ptr<srtp::SrtpReceiver> new_receiver;
+  bool replayed = false;
+  if (!options_.srtp_keys.empty()) {
+    srtp::SrtpReceiver* receiver =
+        it != streams_.end() ? it->second->srtp.get() : nullptr;
+    if (receiver == nullptr) {
+      auto created =
+          streams_.size() < kMaxStreams
+              ? srtp::SrtpReceiver::Create(view.ssrc, options_.srtp_keys)
+              : absl::ResourceExhaustedError("too many streams");
+      if (!created.ok()) {
+        ++counters_.bad_packets;
+        return false;
+      }
+      new_receiver = *std::move(created);
+      receiver = new_receiver.get();
+    }
+    size_t size = 0;
+    const srtp::SrtpError error =
+        receiver->Unprotect(data, absl::MakeSpan(plain_), &size);
+    if (error == srtp::SrtpError::kReplayed) {
+      replayed = true;  // a copy of a packet taken: counted as a duplicate
+    } else if (error != srtp::SrtpError::kOk ||
+               rtp::ParseRtp(absl::MakeConstSpan(plain_.data(), size), &view) !=
+                   rtp::RtpError::kOk) {
+      ++counters_.bad_packets;
+      return false;
+    }
+  }
   if (it == streams_.end()) {
     if (streams_.size() >= kMaxStreams) {
       ++counters_.bad_packets;
@@ -134,6 +167,7 @@ bool Site::OnRtp(const media::Endpoint& from, absl::Span<const uint8_t> data,
     }
     auto stream = std::make_unique<Stream>();
     stream->ssrc = view.ssrc;
+    stream->srtp = std::move(new_receiver);
     stream->video = view.payload_type == options_.video_payload_type;
     stream->nacks = std::make_unique<child::NackScheduler>(options_.nack);
     if (stream->video && options_.decode) {
@@ -165,7 +199,7 @@ bool Site::OnRtp(const media::Endpoint& from, absl::Span<const uint8_t> data,
     stream.last_progress = now;
   }
   if (options_.feedback) stream.nacks->OnPacket(ext_seq, now);
-  if (!stream.video) return true;
+  if (!stream.video || replayed) return true;
 
   std::optional<absl::Time> send_time;
   absl::Span<const uint8_t> element;

@@ -7,7 +7,8 @@
 // decode). A child holds an ordered list of parents and fails over to the
 // next when the active one falls silent, asking the new one for what it
 // missed. It counts every packet; a decoding site also reassembles and
-// decodes the H.264 and measures frames, freezes and latency.
+// decodes the H.264 and measures frames, freezes and latency. Given stream
+// keys, it takes only RTP that authenticates and decrypts (SRTP).
 
 #include <cstdint>
 #include <memory>
@@ -25,6 +26,7 @@
 #include "media/endpoint.h"
 #include "media/rtp/activation.h"
 #include "media/rtp/seq.h"
+#include "media/srtp/srtp.h"
 #include "tools/media/codec.h"
 #include "tools/media/frame_assembler.h"
 #include "tools/media/stats.h"
@@ -76,6 +78,11 @@ struct SiteOptions {
   uint32_t upstream_ssrc = 0;
   absl::Duration upstream_interval = absl::Milliseconds(50);
   size_t upstream_packet_size = 200;
+  // Non-empty: the streams are SRTP (media/srtp), under any of these keys
+  // (the old and the new one during a rotation). A packet that does not
+  // authenticate is dropped before it counts (bad_packets); a replay counts
+  // as a duplicate.
+  std::vector<srtp::StreamKey> srtp_keys;
 };
 
 // Where latency samples go besides the site's own record: the probe's totals
@@ -173,6 +180,7 @@ class Site {
 
   SiteOptions options_;
   media::UdpFd socket_;
+  std::vector<uint8_t> plain_;  // a decrypted packet (with srtp_keys)
   absl::Time start_;
   uint32_t ssrc_;
   std::mt19937_64 rng_;

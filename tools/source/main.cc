@@ -1,6 +1,7 @@
 // relay-source: a synthetic (or file) H.264 + Opus RTP source for Cascade.
 // See docs/media-tools.md.
 
+#include <glog/logging.h>
 #include <signal.h>
 
 #include <cstdio>
@@ -9,6 +10,7 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -58,6 +60,12 @@ ABSL_FLAG(double, pacing_factor, 2.5,
           "video leaves at up to this multiple of its bitrate");
 ABSL_FLAG(uint32_t, ssrc, 0, "video SSRC; 0: random");
 ABSL_FLAG(uint32_t, audio_ssrc, 0, "audio SSRC; 0: random");
+ABSL_FLAG(std::string, srtp_key_file, "",
+          "encrypt both streams end to end (SRTP AEAD_AES_128_GCM, key id in "
+          "every packet) under the last key of this file: one key a line, "
+          "KEY_ID_HEX KEY_HEX (1..4-byte id, 28-byte key and salt), oldest "
+          "first. SIGHUP reads it again and moves to its last key (a "
+          "rotation: receivers hold the old and the new key)");
 ABSL_FLAG(bool, json, false,
           "print the final counters as one JSON line, with the upstream "
           "streams received back per SSRC");
@@ -89,6 +97,17 @@ void OnSignal(int) {
   if (g_source != nullptr) g_source->Stop();
 }
 
+void OnHangup(int) {
+  if (g_source != nullptr) g_source->ReloadKeys();
+}
+
+// The stream key in use, hex; "" when the stream is not encrypted.
+std::string KeyIdHex(const cascade::source::Source& source) {
+  const std::vector<uint8_t> id = source.key_id();
+  return absl::BytesToHexString(
+      absl::string_view(reinterpret_cast<const char*>(id.data()), id.size()));
+}
+
 [[noreturn]] void BadFlag(const std::string& flag, const std::string& why) {
   std::cerr << "relay-source: --" << flag << ": " << why << "\n";
   std::exit(2);
@@ -114,6 +133,8 @@ int main(int argc, char** argv) {
   // libx264 and libopus log statistics at info level; keep stderr for
   // problems.
   av_log_set_level(AV_LOG_ERROR);
+  FLAGS_logtostderr = true;
+  google::InitGoogleLogging(argv[0]);
 
   cascade::source::SourceOptions options;
   if (absl::GetFlag(FLAGS_dest).empty()) BadFlag("dest", "required");
@@ -181,6 +202,13 @@ int main(int argc, char** argv) {
   if (!(options.pacing_factor >= 1)) BadFlag("pacing_factor", "must be >= 1");
   options.video_ssrc = absl::GetFlag(FLAGS_ssrc);
   options.audio_ssrc = absl::GetFlag(FLAGS_audio_ssrc);
+  options.srtp_key_file = absl::GetFlag(FLAGS_srtp_key_file);
+  if (!options.srtp_key_file.empty()) {
+    auto keys = cascade::media::ReadSrtpKeyFile(options.srtp_key_file);
+    if (!keys.ok()) {
+      BadFlag("srtp_key_file", std::string(keys.status().message()));
+    }
+  }
 
   auto source = cascade::source::Source::Create(options);
   if (!source.ok()) {
@@ -190,6 +218,7 @@ int main(int argc, char** argv) {
   g_source = source->get();
   signal(SIGINT, OnSignal);
   signal(SIGTERM, OnSignal);
+  signal(SIGHUP, OnHangup);
   absl::Status status = (*source)->Run();
   g_source = nullptr;
   const auto& s = (*source)->stats();
@@ -199,11 +228,13 @@ int main(int argc, char** argv) {
         "\"forced_keyframes\":%d,\"video_packets\":%d,\"audio_packets\":%d,"
         "\"bytes\":%d,\"retransmissions\":%d,\"nack_misses\":%d,"
         "\"keyframe_requests\":%d,\"rtcp_received\":%d,\"bad_packets\":%d,"
-        "\"send_errors\":%d,\"upstream\":%s}\n",
+        "\"send_errors\":%d,\"key_id\":\"%s\",\"key_changes\":%d,"
+        "\"upstream\":%s}\n",
         (*source)->video_ssrc(), (*source)->audio_ssrc(), s.frames, s.keyframes,
         s.forced_keyframes, s.video_packets, s.audio_packets, s.bytes,
         s.retransmissions, s.nack_misses, s.keyframe_requests, s.rtcp_received,
-        s.bad_packets, s.send_errors, UpstreamJson((*source)->upstream()));
+        s.bad_packets, s.send_errors, KeyIdHex(**source), s.key_changes,
+        UpstreamJson((*source)->upstream()));
   } else {
     std::cerr << absl::StrFormat(
         "relay-source: %d frames (%d keyframes, %d forced), %d video + %d "

@@ -1,17 +1,20 @@
 #include "tools/source/source.h"
 
+#include <glog/logging.h>
 #include <poll.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <random>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "base/files.h"
 #include "media/rtp/demux.h"
 #include "media/rtp/rtcp.h"
 #include "media/rtp/rtp.h"
+#include "tools/media/cli.h"
 #include "tools/media/h264_packetizer.h"
 #include "tools/media/sdp.h"
 #include "tools/media/send_time.h"
@@ -27,9 +30,21 @@ namespace {
 constexpr int kAudioClockRate = media::AudioEncoder::kSampleRate;
 constexpr absl::Duration kAudioFrame = absl::Milliseconds(20);
 constexpr absl::Duration kReportInterval = absl::Seconds(1);
-// Header bytes before the payload: 12 fixed + the one-byte extension block
-// (4-byte header, 1 + 8 bytes of element, 3 bytes padding).
-constexpr size_t kRtpOverhead = 12 + 16;
+// The bytes around a payload: 12 fixed header bytes and the one-byte
+// extension block (4-byte header; send time 1 + 8, frame marking 1 + 1 and,
+// under SRTP, the rollover counter 1 + 4; padded to 4), then SRTP's tag and
+// the longest key id a key file may give.
+size_t Overhead(bool srtp) {
+  const size_t elements =
+      (1 + 8) + (1 + 1) + (srtp ? 1 + srtp::kRocExtensionSize : 0);
+  return rtp::kRtpFixedHeaderSize + 4 + ((elements + 3) & ~size_t{3}) +
+         (srtp ? srtp::kTagSize + srtp::kMaxKeyIdSize : 0);
+}
+
+std::string Hex(const std::vector<uint8_t>& bytes) {
+  return absl::BytesToHexString(absl::string_view(
+      reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+}
 
 // RTP timestamps follow the schedule, so frames skipped after a stall show
 // as a gap in time, not as slow motion.
@@ -58,6 +73,7 @@ struct Source::Stream {
   uint32_t octet_count = 0;
   std::optional<uint32_t> last_timestamp;
   absl::Time last_send_time;
+  std::unique_ptr<srtp::SrtpSender> srtp;  // null: plain RTP
 };
 
 // Turns the RTCP a receiver or relay sends back into actions.
@@ -105,10 +121,11 @@ struct Source::RtcpHandler : public rtp::RtcpVisitor {
 
 absl::StatusOr<std::unique_ptr<Source>> Source::Create(
     const SourceOptions& options) {
-  if (options.max_packet_size < kRtpOverhead + 16 ||
+  const size_t overhead = Overhead(!options.srtp_key_file.empty());
+  if (options.max_packet_size < overhead + 16 ||
       options.max_packet_size > media::Receiver::kMaxDatagram) {
     return absl::InvalidArgumentError(
-        absl::StrCat("max packet size must be within ", kRtpOverhead + 16, "..",
+        absl::StrCat("max packet size must be within ", overhead + 16, "..",
                      media::Receiver::kMaxDatagram));
   }
   if (options.ring_packets == 0 || options.pacing_factor <= 0) {
@@ -136,9 +153,56 @@ absl::StatusOr<std::unique_ptr<Source>> Source::Create(
   }
   auto frame = (*video)->NewFrame();
   if (!frame.ok()) return frame.status();
-  return std::unique_ptr<Source>(
+  std::unique_ptr<Source> source(
       new Source(options, std::move(*socket), std::move(*video),
                  std::move(audio), std::move(pictures), std::move(*frame)));
+  if (!options.srtp_key_file.empty()) {
+    if (absl::Status status = source->StartEncryption(); !status.ok()) {
+      return status;
+    }
+  }
+  return source;
+}
+
+absl::Status Source::StartEncryption() {
+  auto keys = media::ReadSrtpKeyFile(options_.srtp_key_file);
+  if (!keys.ok()) return keys.status();
+  std::mt19937 rng(std::random_device{}());
+  for (Stream* stream : {video_stream_.get(), audio_stream_.get()}) {
+    if (stream == nullptr) continue;
+    // The counter starts at random: a restarted source with the same SSRC
+    // and key does not reuse a GCM nonce (receivers read it in the packets).
+    const uint32_t roc =
+        std::uniform_int_distribution<uint32_t>(0, 0x7fffffff)(rng);
+    auto sender = srtp::SrtpSender::Create(stream->ssrc, keys->back(), roc);
+    if (!sender.ok()) return sender.status();
+    stream->srtp = *std::move(sender);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Source::ChangeKey() {
+  auto keys = media::ReadSrtpKeyFile(options_.srtp_key_file);
+  if (!keys.ok()) return keys.status();
+  const std::vector<uint8_t> previous = key_id();
+  for (Stream* stream : {video_stream_.get(), audio_stream_.get()}) {
+    if (stream == nullptr) continue;
+    if (absl::Status status = stream->srtp->SetKey(keys->back());
+        !status.ok()) {
+      return status;
+    }
+  }
+  if (key_id() != previous) ++stats_.key_changes;
+  return absl::OkStatus();
+}
+
+std::vector<uint8_t> Source::key_id() const {
+  return video_stream_->srtp ? video_stream_->srtp->key_id()
+                             : std::vector<uint8_t>();
+}
+
+size_t Source::PacketOverhead() const {
+  return Overhead(video_stream_->srtp != nullptr);
 }
 
 Source::Source(const SourceOptions& options, media::UdpFd socket,
@@ -203,6 +267,17 @@ absl::Status Source::Run() {
   absl::Time next_report = start + kReportInterval;
   pace_updated_ = start;
   while (!stop_.load()) {
+    if (reload_keys_.exchange(false)) {
+      if (video_stream_->srtp == nullptr) {
+        LOG(WARNING) << "no key file to read again: the stream is not "
+                        "encrypted";
+      } else if (absl::Status status = ChangeKey(); !status.ok()) {
+        LOG(WARNING) << "keeping stream key " << Hex(key_id()) << ": "
+                     << status.message();
+      } else {
+        LOG(INFO) << "stream key " << Hex(key_id()) << " from now on";
+      }
+    }
     absl::Time now = absl::Now();
     if (now >= end) break;
     if (now >= next_frame) {
@@ -262,11 +337,17 @@ absl::Status Source::SendVideoFrame(absl::Time now, absl::Duration media_time) {
     }
     auto payloads =
         media::PacketizeH264(media::SplitAnnexB(access_unit.data),
-                             options_.max_packet_size - kRtpOverhead);
+                             options_.max_packet_size - PacketOverhead());
     for (size_t i = 0; i < payloads.size(); ++i) {
-      pace_queue_.push_back(BuildPacket(*video_stream_, timestamp,
-                                        i + 1 == payloads.size(), now,
-                                        payloads[i]));
+      // What a relay without the key needs to cache keyframes.
+      rtp::FrameMarking marking;
+      marking.start_of_frame = i == 0;
+      marking.end_of_frame = i + 1 == payloads.size();
+      marking.independent = access_unit.keyframe;
+      auto packet = BuildPacket(*video_stream_, timestamp, marking.end_of_frame,
+                                now, payloads[i], marking);
+      if (!packet.ok()) return packet.status();
+      pace_queue_.push_back(*std::move(packet));
       ++stats_.video_packets;
     }
   }
@@ -281,31 +362,50 @@ absl::Status Source::SendAudioFrame(absl::Time now, absl::Duration media_time) {
   if (!status.ok()) return status;
   for (const auto& payload : packets) {
     // RFC 7587: one Opus packet per RTP packet, 48 kHz timestamps.
-    const std::vector<uint8_t> packet =
+    auto packet =
         BuildPacket(*audio_stream_, RtpTime(media_time, kAudioClockRate),
-                    /*marker=*/false, now, payload);
-    SendToAll(*audio_stream_, packet);
+                    /*marker=*/false, now, payload, std::nullopt);
+    if (!packet.ok()) return packet.status();
+    SendToAll(*audio_stream_, *packet);
     ++stats_.audio_packets;
   }
   audio_samples_ += media::AudioEncoder::kFrameSamples;
   return absl::OkStatus();
 }
 
-std::vector<uint8_t> Source::BuildPacket(Stream& stream, uint32_t timestamp,
-                                         bool marker, absl::Time send_time,
-                                         absl::Span<const uint8_t> payload) {
+absl::StatusOr<std::vector<uint8_t>> Source::BuildPacket(
+    Stream& stream, uint32_t timestamp, bool marker, absl::Time send_time,
+    absl::Span<const uint8_t> payload,
+    std::optional<rtp::FrameMarking> marking) {
   const auto send_time_bytes = media::EncodeSendTime(send_time);
+  const uint8_t marking_byte[] = {
+      marking.has_value() ? rtp::FrameMarkingByte(*marking) : uint8_t{0}};
+  const uint8_t roc[srtp::kRocExtensionSize] = {};  // Protect fills it in
+  rtp::ExtensionElement extensions[3];
+  size_t count = 0;
+  extensions[count++] = {media::kSendTimeExtensionId, send_time_bytes};
+  if (marking.has_value()) {
+    extensions[count++] = {rtp::kFrameMarkingExtensionId, marking_byte};
+  }
+  if (stream.srtp) extensions[count++] = {srtp::kRocExtensionId, roc};
   rtp::RtpHeader header;
   header.marker = marker;
   header.payload_type = stream.payload_type;
   header.sequence_number = stream.next_seq++;
   header.timestamp = stream.timestamp_offset + timestamp;
   header.ssrc = stream.ssrc;
-  const rtp::ExtensionElement extensions[] = {
-      {media::kSendTimeExtensionId, send_time_bytes}};
-  header.extensions = extensions;
-  std::vector<uint8_t> packet(rtp::RtpHeaderSize(header) + payload.size());
-  packet.resize(rtp::WriteRtpPacket(header, payload, absl::MakeSpan(packet)));
+  header.extensions = absl::MakeConstSpan(extensions, count);
+  const size_t plain_size = rtp::RtpHeaderSize(header) + payload.size();
+  std::vector<uint8_t> packet(plain_size +
+                              (stream.srtp ? stream.srtp->overhead() : 0));
+  rtp::WriteRtpPacket(header, payload, absl::MakeSpan(packet));
+  if (stream.srtp) {
+    auto size = stream.srtp->Protect(absl::MakeSpan(packet), plain_size);
+    if (!size.ok()) return size.status();
+    packet.resize(*size);
+  }
+  // A NACK is answered with these very bytes (SRTP never protects a
+  // sequence number twice).
   const size_t slot = header.sequence_number % stream.ring.size();
   stream.ring[slot] = packet;
   stream.ring_seq[slot] = header.sequence_number;
@@ -405,6 +505,7 @@ absl::Status Source::WriteSdp() {
   sdp.dest_address.resize(sdp.dest_address.rfind(':'));  // the IP alone
   sdp.video_port = video_dest.port;
   sdp.video_ssrc = video_ssrc_;
+  sdp.srtp = video_stream_->srtp != nullptr;
   // An encoder with the same settings writes the same SPS and PPS: take them
   // from one black frame, so the SDP is complete before the first packet.
   auto encoder = media::VideoEncoder::Create(options_.video);

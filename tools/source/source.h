@@ -3,10 +3,11 @@
 
 // relay-source's engine: encodes pictures (test pattern or a file) with
 // libx264 and a tone with Opus, packetises them (RFC 6184, RFC 7587) with
-// each frame's send time in a header extension, paces the video, answers
-// NACK from a ring of recent packets and PLI/FIR with a keyframe, and sends
-// an SR per stream every second. Sites' upstream streams coming back on its
-// socket are counted per SSRC (UpstreamCounter).
+// each frame's send time in a header extension and the video's frame marking
+// (RFC 9626) in another, encrypts them (SRTP, media/srtp) when given a key,
+// paces the video, answers NACK from a ring of recent packets and PLI/FIR
+// with a keyframe, and sends an SR per stream every second. Sites' upstream
+// streams coming back on its socket are counted per SSRC (UpstreamCounter).
 
 #include <atomic>
 #include <cstdint>
@@ -20,6 +21,8 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "media/endpoint.h"
+#include "media/rtp/frame_marking.h"
+#include "media/srtp/srtp.h"
 #include "tools/media/codec.h"
 #include "tools/media/picture_source.h"
 #include "tools/media/test_pattern.h"
@@ -61,6 +64,9 @@ struct SourceOptions {
   absl::Duration min_keyframe_interval = absl::Milliseconds(250);
   uint32_t video_ssrc = 0;  // 0: random
   uint32_t audio_ssrc = 0;
+  // Non-empty: a stream key file (media/srtp/keys.h). Both streams are
+  // encrypted under its last key; ReloadKeys() reads it again (a rotation).
+  std::string srtp_key_file;
 };
 
 struct SourceStats {
@@ -77,6 +83,7 @@ struct SourceStats {
   // Neither RTCP nor RTP, malformed, or RTP of one SSRC too many.
   int64_t bad_packets = 0;
   int64_t send_errors = 0;
+  int64_t key_changes = 0;  // rotations to a new stream key
 };
 
 class Source {
@@ -89,10 +96,16 @@ class Source {
   absl::Status Run();
   // Safe from a signal handler or another thread.
   void Stop() { stop_.store(true); }
+  // Safe from a signal handler or another thread: the key file is read
+  // again and its last key used from the next packet on (a file that no
+  // longer reads keeps the current key, with a warning).
+  void ReloadKeys() { reload_keys_.store(true); }
 
   const media::Endpoint& local() const { return socket_.local(); }
   uint32_t video_ssrc() const { return video_ssrc_; }
   uint32_t audio_ssrc() const { return audio_ssrc_; }
+  // The id of the stream key in use, empty when not encrypting.
+  std::vector<uint8_t> key_id() const;
   const SourceStats& stats() const { return stats_; }
   // Upstream streams received (after Run has returned, or from its thread).
   const UpstreamCounter& upstream() const { return upstream_; }
@@ -110,10 +123,18 @@ class Source {
   // `media_time`: the frame's place in the schedule since the start.
   absl::Status SendVideoFrame(absl::Time now, absl::Duration media_time);
   absl::Status SendAudioFrame(absl::Time now, absl::Duration media_time);
-  // Builds an RTP packet, stores it in the stream's ring, returns it.
-  std::vector<uint8_t> BuildPacket(Stream& stream, uint32_t timestamp,
-                                   bool marker, absl::Time send_time,
-                                   absl::Span<const uint8_t> payload);
+  // Creates the streams' SRTP senders under the key file's last key.
+  absl::Status StartEncryption();
+  // Reads the key file again and moves both streams to its last key.
+  absl::Status ChangeKey();
+  // The bytes of headers and SRTP around every payload.
+  size_t PacketOverhead() const;
+  // Builds an RTP packet (encrypted when the stream is), stores it in the
+  // stream's ring, returns it. `marking`: the video's frame marking.
+  absl::StatusOr<std::vector<uint8_t>> BuildPacket(
+      Stream& stream, uint32_t timestamp, bool marker, absl::Time send_time,
+      absl::Span<const uint8_t> payload,
+      std::optional<rtp::FrameMarking> marking);
   void SendNow(const media::Endpoint& to, absl::Span<const uint8_t> packet);
   // To the stream's destination and every standby.
   void SendToAll(const Stream& stream, absl::Span<const uint8_t> packet);
@@ -144,6 +165,7 @@ class Source {
   int64_t frame_number_ = 0;
   int64_t audio_samples_ = 0;
   std::atomic<bool> stop_{false};
+  std::atomic<bool> reload_keys_{false};
   SourceStats stats_;
   UpstreamCounter upstream_;
 };
