@@ -33,4 +33,6 @@ rule "shared packages reach no relayd code" \
 rule "the data plane links no PKI code" \
   "//relay/... + //child/... + //control/... + //media/... + //base/..." \
   "//security/..."
+rule "relays hold no stream key: relayd links no SRTP code" \
+  "//relay/... + //child/..." "//media/srtp/... + //third_party:srtp"
 exit $failed
