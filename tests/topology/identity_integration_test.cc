@@ -13,6 +13,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "base/subprocess.h"
 #include "proto/controller.grpc.pb.h"
 #include "tests/common/wait.h"
 #include "tests/media/process.h"
@@ -261,6 +262,57 @@ TEST_F(IdentityTest, ANodeActsOnlyAsTheNodeItsCertificateNames) {
                   pki_->Credentials("d1"));
   relay.Start();
   EXPECT_TRUE(relay.WaitForParent("nat"));
+}
+
+// relayd over mutual TLS: a process running several relays presents each
+// relay's own certificate ({id}); one that presents another node's is
+// refused and gets nothing.
+TEST_F(IdentityTest, RelaydPresentsEachRelaysOwnCertificate) {
+  EventLog events(AdminAs("admin"));
+  auto start =
+      [&](const std::string& name,
+          std::vector<std::string> args) -> std::unique_ptr<Subprocess> {
+    args.insert(args.begin(),
+                {"relay/relayd", "--controller=" + controller_->address(),
+                 "--tls-ca=" + pki_->ca()});
+    auto process = Subprocess::Start(
+        args, {tmp_ + "/" + name + ".out", tmp_ + "/" + name + ".err"});
+    EXPECT_TRUE(process.ok()) << process.status();
+    return process.ok() ? *std::move(process) : nullptr;
+  };
+  std::unique_ptr<Subprocess> both =
+      start("both", {"--relays=nat@127.0.0.1:0,d1@127.0.0.1:0",
+                     "--tls-cert=" + tmp_ + "/pki/{id}.pem",
+                     "--tls-key=" + tmp_ + "/pki/{id}.key"});
+  for (const char* id : {"nat", "d1"}) {
+    EXPECT_TRUE(WaitUntil(absl::StrCat(id, " acked an assignment over TLS"),
+                          cascade::testing::kWaitTimeout,
+                          [&] { return testing::AckedNewerThan(Node(id)); }));
+  }
+  // d1's certificate claiming d2: refused, d2 never up.
+  std::unique_ptr<Subprocess> impostor =
+      start("impostor",
+            {"--id=d2", "--listen=127.0.0.1:0",
+             "--tls-cert=" + pki_->cert("d1"), "--tls-key=" + pki_->key("d1")});
+  EXPECT_TRUE(WaitUntil("d2's registration by d1's certificate is refused",
+                        cascade::testing::kWaitTimeout, [&] {
+                          return events.HasDenied(
+                              "d2",
+                              "node d1's certificate may not act as "
+                              "node d2");
+                        }));
+  const cascade::v1::NodeView d2 = Node("d2");
+  EXPECT_EQ(d2.status(), cascade::v1::STATUS_UNKNOWN);
+  EXPECT_EQ(d2.acked_version(), 0u);
+  // Several relays need {id} in the paths: one certificate cannot be all.
+  auto refused = cascade::testing::RunToCompletion(
+      {"relay/relayd", "--controller=" + controller_->address(),
+       "--relays=nat@127.0.0.1:0,d1@127.0.0.1:0", "--tls-ca=" + pki_->ca(),
+       "--tls-cert=" + pki_->cert("d1"), "--tls-key=" + pki_->key("d1")},
+      tmp_ + "/no-placeholder", absl::Seconds(30));
+  EXPECT_EQ(refused.code, 2);
+  EXPECT_TRUE(absl::StrContains(refused.err, "must contain {id}"))
+      << refused.err;
 }
 
 TEST_F(IdentityTest, ConnectionsWithoutAValidCertificateNeverGetIn) {
