@@ -1,11 +1,11 @@
 #include "topology/admin_service.h"
 
-#include <openssl/crypto.h>
-
+#include <algorithm>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "topology/peer_identity.h"
+#include "topology/admin_gate.h"
 
 namespace cascade::topology {
 
@@ -13,17 +13,23 @@ using cascade::v1::Change;
 using cascade::v1::Event;
 
 EventWriter::EventWriter(ControllerService* service, size_t backlog,
-                         grpc::Status refusal)
+                         grpc::Status refusal, size_t history)
     : service_(service), backlog_(backlog) {
   if (!refusal.ok()) {
     Close(std::move(refusal));
     return;
   }
-  if (!service_->AddEventWriter(this)) {
+  // Registered under the controller's lock, with the audit trail offered
+  // first: no event between the two is missed or sent twice.
+  service_->controller()->WithAuditHistory(
+      std::min(history, backlog_), [this](std::vector<Event> events) {
+        registered_ = service_->AddEventWriter(this);
+        if (!registered_) return;
+        for (const Event& event : events) Offer(event);
+      });
+  if (!registered_) {
     Close(grpc::Status(grpc::StatusCode::UNAVAILABLE, "shutting down"));
-    return;
   }
-  registered_ = true;
 }
 
 void EventWriter::Offer(const Event& event) {
@@ -113,23 +119,25 @@ namespace {
 
 class AdminService : public cascade::v1::Admin::CallbackService {
  public:
-  explicit AdminService(ControllerService* service) : service_(service) {}
+  explicit AdminService(ControllerService* service)
+      : service_(service), gate_(GateOptions(service->options())) {}
 
   grpc::ServerUnaryReactor* GetTopology(
       grpc::CallbackServerContext* context,
       const cascade::v1::GetTopologyRequest* request,
       cascade::v1::GetTopologyResponse* response) override {
-    return Respond(context, Admit(context), [&] {
-      auto result = service_->controller()->GetTopology(request->root());
-      if (result.ok()) *response = std::move(*result);
-      return result.status();
-    });
+    return Respond(
+        context, Admit(context, "GetTopology", request->root()), [&] {
+          auto result = service_->controller()->GetTopology(request->root());
+          if (result.ok()) *response = std::move(*result);
+          return result.status();
+        });
   }
 
   grpc::ServerUnaryReactor* GetNode(grpc::CallbackServerContext* context,
                                     const cascade::v1::GetNodeRequest* request,
                                     cascade::v1::NodeView* response) override {
-    return Respond(context, Admit(context), [&] {
+    return Respond(context, Admit(context, "GetNode", request->id()), [&] {
       auto result = service_->controller()->GetNode(request->id());
       if (result.ok()) *response = std::move(*result);
       return result.status();
@@ -140,61 +148,88 @@ class AdminService : public cascade::v1::Admin::CallbackService {
       grpc::CallbackServerContext* context,
       const cascade::v1::ApplyTopologyRequest* request,
       cascade::v1::ChangeResponse* response) override {
-    return SubmitAs(context, &Change::mutable_apply, *request, response);
+    return SubmitAs(
+        context, "ApplyTopology",
+        absl::StrCat(
+            request->source().empty() ? "a topology" : request->source(), " (",
+            request->topology().nodes_size(), " nodes)"),
+        &Change::mutable_apply, *request, response);
   }
   grpc::ServerUnaryReactor* AddNode(
       grpc::CallbackServerContext* context,
       const cascade::v1::AddNodeRequest* request,
       cascade::v1::ChangeResponse* response) override {
-    return SubmitAs(context, &Change::mutable_add, *request, response);
+    return SubmitAs(context, "AddNode", request->node().id(),
+                    &Change::mutable_add, *request, response);
   }
   grpc::ServerUnaryReactor* RemoveNode(
       grpc::CallbackServerContext* context,
       const cascade::v1::RemoveNodeRequest* request,
       cascade::v1::ChangeResponse* response) override {
-    return SubmitAs(context, &Change::mutable_remove, *request, response);
+    return SubmitAs(context, "RemoveNode", request->id(),
+                    &Change::mutable_remove, *request, response);
   }
   grpc::ServerUnaryReactor* MoveNode(
       grpc::CallbackServerContext* context,
       const cascade::v1::MoveNodeRequest* request,
       cascade::v1::ChangeResponse* response) override {
-    return SubmitAs(context, &Change::mutable_move, *request, response);
+    return SubmitAs(context, "MoveNode",
+                    absl::StrCat(request->id(), " -> ", request->new_parent()),
+                    &Change::mutable_move, *request, response);
   }
   grpc::ServerUnaryReactor* DrainNode(
       grpc::CallbackServerContext* context,
       const cascade::v1::DrainNodeRequest* request,
       cascade::v1::ChangeResponse* response) override {
-    return SubmitAs(context, &Change::mutable_drain, *request, response);
+    return SubmitAs(context, "DrainNode", request->id(), &Change::mutable_drain,
+                    *request, response);
   }
   grpc::ServerUnaryReactor* Failover(
       grpc::CallbackServerContext* context,
       const cascade::v1::FailoverRequest* request,
       cascade::v1::ChangeResponse* response) override {
-    return SubmitAs(context, &Change::mutable_failover, *request, response);
+    return SubmitAs(context, "Failover", request->id(),
+                    &Change::mutable_failover, *request, response);
   }
   grpc::ServerUnaryReactor* Restore(
       grpc::CallbackServerContext* context,
       const cascade::v1::RestoreRequest* request,
       cascade::v1::ChangeResponse* response) override {
-    return SubmitAs(context, &Change::mutable_restore, *request, response);
+    return SubmitAs(context, "Restore", request->id(), &Change::mutable_restore,
+                    *request, response);
   }
   grpc::ServerUnaryReactor* SelectUpstream(
       grpc::CallbackServerContext* context,
       const cascade::v1::UpstreamRequest* request,
       cascade::v1::ChangeResponse* response) override {
-    return SubmitAs(context, &Change::mutable_select, *request, response);
+    return SubmitAs(context, "SelectUpstream", request->site(),
+                    &Change::mutable_select, *request, response);
   }
   grpc::ServerUnaryReactor* ReleaseUpstream(
       grpc::CallbackServerContext* context,
       const cascade::v1::UpstreamRequest* request,
       cascade::v1::ChangeResponse* response) override {
-    return SubmitAs(context, &Change::mutable_release, *request, response);
+    return SubmitAs(context, "ReleaseUpstream", request->site(),
+                    &Change::mutable_release, *request, response);
+  }
+  grpc::ServerUnaryReactor* RevokeToken(
+      grpc::CallbackServerContext* context,
+      const cascade::v1::RevokeTokenRequest* request,
+      cascade::v1::ChangeResponse* response) override {
+    cascade::v1::RevokeTokenRequest revoke;
+    revoke.set_operator_(request->operator_());
+    revoke.set_token_id(request->token_id());
+    return SubmitAs(context, "RevokeToken",
+                    revoke.operator_().empty()
+                        ? "token " + revoke.token_id()
+                        : "tokens of operator " + revoke.operator_(),
+                    &Change::mutable_revoke_token, revoke, response);
   }
 
   grpc::ServerUnaryReactor* GetStats(
       grpc::CallbackServerContext* context, const cascade::v1::StatsRequest*,
       cascade::v1::StatsResponse* response) override {
-    return Respond(context, Admit(context), [&] {
+    return Respond(context, Admit(context, "GetStats", ""), [&] {
       *response = service_->controller()->GetStats();
       response->set_watchers(service_->watcher_count());
       return absl::OkStatus();
@@ -203,75 +238,63 @@ class AdminService : public cascade::v1::Admin::CallbackService {
 
   grpc::ServerWriteReactor<Event>* Events(
       grpc::CallbackServerContext* context,
-      const cascade::v1::EventsRequest*) override {
+      const cascade::v1::EventsRequest* request) override {
     return new EventWriter(service_, service_->options().event_backlog,
-                           Admit(context));
+                           Admit(context, "Events", ""), request->history());
   }
 
  private:
-  // Authorised, then served here (a follower refuses, naming the leader),
-  // then (mutual TLS) an operator's certificate.
-  grpc::Status Admit(grpc::CallbackServerContext* context) const {
-    grpc::Status authorized = Authorize(context);
-    if (!authorized.ok()) return authorized;
-    grpc::Status serving = service_->Serving(context);
-    if (!serving.ok() || !service_->options().peer_identity) return serving;
-    return RecordRefusal(service_->controller(), CheckOperator(*context), "",
-                         "Admin", *context);
+  static AdminGateOptions GateOptions(const ServiceOptions& options) {
+    AdminGateOptions gate;
+    gate.shared_token = options.admin_token;
+    gate.client_certificates = options.peer_identity;
+    gate.tokens = options.token_verifier;
+    gate.calls_per_second = options.admin_rate;
+    gate.burst = options.admin_burst;
+    return gate;
   }
 
-  grpc::Status Authorize(grpc::CallbackServerContext* context) const {
-    const std::string& token = service_->options().admin_token;
-    if (token.empty()) return grpc::Status::OK;
-    const std::string expected = "Bearer " + token;
-    const auto& metadata = context->client_metadata();
-    auto it = metadata.find("authorization");
-    if (it == metadata.end()) {
-      return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
-                          "admin token required (authorization: Bearer ...)");
-    }
-    // Constant time, so the token cannot be guessed byte by byte.
-    if (it->second.size() != expected.size() ||
-        CRYPTO_memcmp(it->second.data(), expected.data(), expected.size()) !=
-            0) {
-      return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
-                          "wrong admin token");
-    }
-    return grpc::Status::OK;
+  grpc::Status Admit(grpc::CallbackServerContext* context,
+                     absl::string_view method, const std::string& target) {
+    cascade::v1::AuditRecord audit;
+    return gate_.Admit(service_, context, method, target, &audit);
   }
 
   // A change made of one request, set in the field `set` returns.
   template <typename Request>
   grpc::ServerUnaryReactor* SubmitAs(grpc::CallbackServerContext* context,
+                                     absl::string_view method,
+                                     const std::string& target,
                                      Request* (Change::*set)(),
                                      const Request& request,
                                      cascade::v1::ChangeResponse* response) {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
     Change change;
+    grpc::Status admitted =
+        gate_.Admit(service_, context, method, target, change.mutable_audit());
+    if (!admitted.ok()) {
+      reactor->Finish(admitted);
+      return reactor;
+    }
     *(change.*set)() = request;
-    return Submit(context, std::move(change), response);
+    Submit(reactor, std::move(change), response);
+    return reactor;
   }
 
   // Finished once the change is durable and applied (on the controller's
   // commit thread), or refused: this callback thread never waits for the
   // store.
-  grpc::ServerUnaryReactor* Submit(grpc::CallbackServerContext* context,
-                                   Change change,
-                                   cascade::v1::ChangeResponse* response) {
-    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-    grpc::Status admitted = Admit(context);
-    if (!admitted.ok()) {
-      reactor->Finish(admitted);
-      return reactor;
-    }
+  void Submit(grpc::ServerUnaryReactor* reactor, Change change,
+              cascade::v1::ChangeResponse* response) {
     service_->controller()->SubmitAsync(
         std::move(change), [reactor, response](ChangeResult result) {
           if (result.ok()) *response = *std::move(result);
           reactor->Finish(ToGrpcStatus(result.status()));
         });
-    return reactor;
   }
 
   ControllerService* const service_;
+  AdminGate gate_;
 };
 
 }  // namespace

@@ -1,7 +1,8 @@
 // topologyd's Admin service (relayctl's API), part of ControllerService
-// (service.h), and its Events streams. Every call is authorised (the admin
-// token; with mutual TLS an operator's certificate, peer_identity.h) and
-// refused by a follower naming the leader; a change is answered once the
+// (service.h), and its Events streams. Every call passes the gate
+// (admin_gate.h: who calls, with which role, within its rate) and is
+// refused by a follower naming the leader; a change carries its audit
+// record (who, from where, what) into the journal and is answered once the
 // controller's commit pipeline has made it durable, never by a gRPC thread
 // waiting for it.
 #ifndef CASCADE_TOPOLOGY_ADMIN_SERVICE_H_
@@ -31,8 +32,11 @@ std::unique_ptr<grpc::Service> MakeAdminService(ControllerService* service);
 class EventWriter : public grpc::ServerWriteReactor<cascade::v1::Event>,
                     public QueuedWriter {
  public:
-  // A writer with a non-OK `refusal` only finishes with it.
-  EventWriter(ControllerService* service, size_t backlog, grpc::Status refusal);
+  // A writer with a non-OK `refusal` only finishes with it. Otherwise it
+  // first sends up to `history` audited Admin calls (the newest, at most
+  // `backlog`), then every event.
+  EventWriter(ControllerService* service, size_t backlog, grpc::Status refusal,
+              size_t history);
 
   // Only while the writer is registered (the service's lock keeps OnDone
   // from running meanwhile).

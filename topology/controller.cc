@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
+#include "topology/audit.h"
 #include "topology/state.h"
 
 namespace cascade::topology {
@@ -114,6 +115,15 @@ void Controller::ResolveLocked(const ControllerState& base, Change* change) {
     }
     if (change->has_add()) fill_key(change->mutable_add()->mutable_node());
   }
+  if (change->has_audit()) {
+    change->mutable_audit()->set_unix_ms(absl::ToUnixMillis(clock_->Now()));
+  }
+  // Tokens issued up to the decision, not up to whenever it is replayed.
+  if (change->has_revoke_token() &&
+      !change->revoke_token().operator_().empty()) {
+    change->mutable_revoke_token()->set_unix_ms(
+        absl::ToUnixMillis(clock_->Now()));
+  }
   if (change->has_restore()) {
     auto* restore = change->mutable_restore();
     if (restore->policy() == cascade::v1::RESTORE_DEFAULT) {
@@ -181,6 +191,10 @@ absl::Status Controller::DecideLocked(std::unique_ptr<Commit>* commit) {
   const ControllerState& base = tail != nullptr ? *tail : state_;
   ResolveLocked(base, &decided.change);
   decided.change.set_sequence(base.sequence() + 1);
+  if (decided.change.has_audit()) {
+    decided.change.mutable_audit()->set_state_sequence(
+        decided.change.sequence());
+  }
   decided.state = base;
   absl::Status status = ApplyChangeToState(decided.change, &decided.state);
   if (!status.ok()) return status;
@@ -199,6 +213,14 @@ ChangeResult Controller::ApplyLocked(Commit& commit,
         absl::StrCat("cannot persist the change: ", persisted.message()));
   }
   state_ = std::move(commit.state);
+  cascade::v1::ChangeResponse response;
+  response.set_state_sequence(state_.sequence());
+  // A refused Admin call's record: nothing to place again.
+  if (change.change_case() == Change::CHANGE_NOT_SET &&
+      change.pins_size() == 0 && !change.audit().refused().empty()) {
+    PublishLocked(AuditEvent(change.audit()));
+    return response;
+  }
   switch (change.change_case()) {
     case Change::kApply:
     case Change::kAdd:
@@ -214,17 +236,23 @@ ChangeResult Controller::ApplyLocked(Commit& commit,
       break;
   }
   if (commit.settle) commit.settle(true);
-  cascade::v1::ChangeResponse response;
-  response.set_state_sequence(state_.sequence());
   response.set_assignments_changed(RecomputeLocked());
-  EmitLocked(Event::KIND_CHANGE, "",
-             absl::StrCat(change.change_case() == Change::CHANGE_NOT_SET
-                              ? "reintegrate"
-                              : Change::descriptor()
-                                    ->FindFieldByNumber(change.change_case())
-                                    ->name(),
-                          ": ", response.assignments_changed(),
-                          " assignments changed"));
+  const std::string changed = absl::StrCat(": ", response.assignments_changed(),
+                                           " assignments changed");
+  if (change.has_audit()) {
+    // Who did it, from where: the same words the audit trail replays.
+    Event event = AuditEvent(change.audit());
+    event.mutable_detail()->append(changed);
+    PublishLocked(event);
+  } else {
+    EmitLocked(Event::KIND_CHANGE, "",
+               absl::StrCat(change.change_case() == Change::CHANGE_NOT_SET
+                                ? "reintegrate"
+                                : Change::descriptor()
+                                      ->FindFieldByNumber(change.change_case())
+                                      ->name(),
+                            changed));
+  }
   return response;
 }
 
@@ -530,14 +558,17 @@ void Controller::RecordDenied(const std::string& node_id,
 
 void Controller::EmitLocked(Event::Kind kind, const std::string& node_id,
                             const std::string& detail) {
-  if (listener_ == nullptr) return;
   Event event;
   event.set_kind(kind);
   event.set_node_id(node_id);
   event.set_detail(detail);
   event.set_unix_ms(absl::ToUnixMillis(clock_->Now()));
   event.set_state_sequence(state_.sequence());
-  listener_->OnEvent(event);
+  PublishLocked(event);
+}
+
+void Controller::PublishLocked(const Event& event) {
+  if (listener_ != nullptr) listener_->OnEvent(event);
 }
 
 }  // namespace cascade::topology

@@ -6,6 +6,7 @@
 #define CASCADE_TOPOLOGY_CONTROLLER_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -105,6 +106,22 @@ class Controller {
   // A caller was refused for who it is (its certificate): a KIND_DENIED
   // event, `node_id` the node it claimed (empty if none).
   void RecordDenied(const std::string& node_id, const std::string& detail);
+  // A refused Admin call: with `journal`, made durable like a change (its
+  // KIND_DENIED event comes once it is, and it stays in the audit trail);
+  // otherwise only the event. Never waits for the store.
+  void RecordAdminRefusal(cascade::v1::AuditRecord audit, bool journal);
+  // Whether a durable revocation covers the token `id` of `operator_name`
+  // issued at `issued`.
+  bool TokenRevoked(const std::string& operator_name, const std::string& id,
+                    absl::Time issued) const;
+  // Calls `fn`, under the controller's lock, with up to `count` of the
+  // newest audited Admin calls as events, oldest first: an event subscriber
+  // registered in `fn` then misses no event and gets none twice. `fn` may
+  // take the listener's locks (the order OnEvent takes them in) and must
+  // not call back into the controller.
+  void WithAuditHistory(
+      size_t count,
+      const std::function<void(std::vector<cascade::v1::Event>)>& fn) const;
   // The node's current assignment; null if there is no such node, or while
   // a restarted controller is still learning (see Recover).
   std::shared_ptr<const cascade::v1::Assignment> CurrentAssignment(
@@ -214,6 +231,8 @@ class Controller {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void EmitLocked(cascade::v1::Event::Kind kind, const std::string& node_id,
                   const std::string& detail) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void PublishLocked(const cascade::v1::Event& event)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const Clock* const clock_;
   const ControllerOptions options_;

@@ -5,32 +5,31 @@
 // of them takes over when it dies. A leader that loses its term exits with
 // kExitNotLeader, for its supervisor to restart it as a follower.
 #include <glog/logging.h>
-#include <pthread.h>
-#include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <climits>
 #include <cstdio>
 #include <iostream>
 #include <optional>
-#include <thread>
 
 #include "absl/flags/flag.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
-#include "absl/synchronization/mutex.h"
-#include "absl/synchronization/notification.h"
 #include "base/clock.h"
 #include "base/files.h"
 #include "base/flags.h"
+#include "security/token.h"
 #include "topology/controller.h"
 #include "topology/etcd/etcd_client.h"
 #include "topology/etcd/etcd_store.h"
 #include "topology/etcd/leader.h"
 #include "topology/etcd/pem.h"
 #include "topology/journal.h"
+#include "topology/lifecycle.h"
 #include "topology/service.h"
 #include "topology/topology_file.h"
 
@@ -91,15 +90,48 @@ ABSL_FLAG(absl::Duration, restart_learning, absl::Seconds(10),
           "receives from, so relays get what they already run");
 ABSL_FLAG(int, snapshot_every, 1000, "journal records between snapshots");
 ABSL_FLAG(std::string, admin_token_file, "",
-          "file holding the token Admin calls must present as "
-          "'authorization: Bearer TOKEN'; without it Admin is open");
+          "legacy: file holding a shared token; a caller presenting it as "
+          "'authorization: Bearer TOKEN' is an admin. Without it, "
+          "--tls-client-ca or tokens, Admin is open to anyone "
+          "(docs/security.md)");
 ABSL_FLAG(std::string, tls_cert, "", "PEM server certificate (enables TLS)");
 ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls-cert");
 ABSL_FLAG(std::string, tls_client_ca, "",
           "PEM CA bundle; when set, clients must present a certificate it "
           "signed (mutual TLS), a relay may act only as the node its "
           "certificate names and Admin takes operators' certificates only "
-          "(docs/security.md)");
+          "(docs/security.md); operators' signed tokens (relayctl token "
+          "issue) are checked against it too");
+ABSL_FLAG(std::string, client_cert, "required",
+          "with --tls-client-ca: required (the TLS handshake refuses a "
+          "client without a certificate) or optional (a client may connect "
+          "without one, and then only make Admin calls with a signed token; "
+          "a certificate presented is still verified)");
+ABSL_FLAG(double, admin_rate, 100,
+          "Admin calls per second each caller (operator, node, or host when "
+          "unknown) may make; beyond it (and --admin-burst) calls are "
+          "refused RESOURCE_EXHAUSTED");
+ABSL_FLAG(double, admin_burst, 500, "Admin calls a caller may make at once");
+ABSL_FLAG(int64_t, max_receive_bytes, 2 << 20,
+          "largest message topologyd accepts on either service (Admin's "
+          "apply of the national topology is about 1.2 MB; 100,000 nodes "
+          "about 7 MB)");
+ABSL_FLAG(int, max_streams_per_connection, 1000,
+          "concurrent calls on one connection (a relay holds two; relayd "
+          "--relays over plaintext shares one connection among its relays)");
+ABSL_FLAG(absl::Duration, keepalive_interval, absl::Seconds(30),
+          "ping a connection quiet for this long; close it when the answer "
+          "takes longer than --keepalive-timeout");
+ABSL_FLAG(absl::Duration, keepalive_timeout, absl::Seconds(10),
+          "how long a keepalive ping may go unanswered");
+ABSL_FLAG(absl::Duration, min_ping_interval, absl::Seconds(10),
+          "a peer that pings more often than this without sending data is "
+          "disconnected at its second offence");
+ABSL_FLAG(absl::Duration, max_connection_idle, absl::Minutes(5),
+          "close a connection without calls for this long");
+ABSL_FLAG(absl::Duration, handshake_timeout, absl::Seconds(10),
+          "close a connection that has not finished its TLS handshake by "
+          "then");
 
 namespace cascade::topology {
 namespace {
@@ -114,122 +146,6 @@ int Usage(const std::string& message) {
   std::cerr << "topologyd: " << message << "\n";
   return kExitUsage;
 }
-
-// What ends the serving: a signal, or (with etcd) the term ending. Also the
-// election's listener, and what EtcdStore tells when a write is refused.
-class Lifecycle : public etcd::LeaderListener {
- public:
-  void OnLeaderStatus(const etcd::LeaderStatus& status) override {
-    absl::MutexLock lock(&mu_);
-    if (status.leading) {
-      elected_ = true;
-    } else if (elected_ && lost_.empty()) {
-      lost_ = status.last_loss.empty() ? "the term ended" : status.last_loss;
-    }
-  }
-  void Lose(absl::string_view why) {
-    absl::MutexLock lock(&mu_);
-    if (lost_.empty()) lost_ = std::string(why);
-  }
-  void Signalled(int signal_number) {
-    absl::MutexLock lock(&mu_);
-    signal_ = signal_number;
-  }
-
-  // Waits for a signal or the election; returns false on a signal.
-  bool WaitUntilElected() {
-    absl::MutexLock lock(&mu_);
-    auto done = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-      return signal_ != 0 || elected_;
-    };
-    mu_.Await(absl::Condition(&done));
-    return signal_ == 0;
-  }
-  // Waits for a signal or the loss of leadership; returns why it was lost
-  // (empty on a signal).
-  std::string WaitUntilDone() {
-    absl::MutexLock lock(&mu_);
-    auto done = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-      return signal_ != 0 || !lost_.empty();
-    };
-    mu_.Await(absl::Condition(&done));
-    return signal_ != 0 ? "" : lost_;
-  }
-  int signal_number() {
-    absl::MutexLock lock(&mu_);
-    return signal_;
-  }
-
- private:
-  absl::Mutex mu_;
-  bool elected_ ABSL_GUARDED_BY(mu_) = false;
-  std::string lost_ ABSL_GUARDED_BY(mu_);
-  int signal_ ABSL_GUARDED_BY(mu_) = 0;
-};
-
-// SIGINT and SIGTERM, taken by sigwait on a thread of their own (blocked in
-// every thread, so no handler runs), reported to a Lifecycle.
-class SignalWaiter {
- public:
-  // Construct before any other thread starts, so they all inherit the mask.
-  SignalWaiter() {
-    sigemptyset(&signals_);
-    sigaddset(&signals_, SIGINT);
-    sigaddset(&signals_, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &signals_, nullptr);
-  }
-  void Start(Lifecycle* lifecycle) {
-    thread_ = std::thread([this, lifecycle] {
-      int signal_number = 0;
-      sigwait(&signals_, &signal_number);
-      received_.store(true);
-      if (!done_.load()) lifecycle->Signalled(signal_number);
-    });
-  }
-  // Ends the thread even when no signal came.
-  ~SignalWaiter() {
-    if (!thread_.joinable()) return;
-    done_.store(true);
-    if (!received_.load()) pthread_kill(thread_.native_handle(), SIGTERM);
-    thread_.join();
-  }
-
- private:
-  sigset_t signals_;
-  std::atomic<bool> received_{false};
-  std::atomic<bool> done_{false};
-  std::thread thread_;
-};
-
-// Expires leases every tenth of the lease timeout until destroyed. A tick
-// a whole interval late means the process did not run (SIGSTOP, a stalled
-// VM): that time is excused first, so a leader that wakes up does not take
-// every relay for dead before it reads their reports (or learns that it no
-// longer leads).
-class LeaseTicker {
- public:
-  LeaseTicker(Controller* controller, absl::Duration lease_timeout)
-      : thread_([this, controller, lease_timeout] {
-          const absl::Duration tick =
-              std::max(lease_timeout / 10, absl::Milliseconds(10));
-          absl::Time last = absl::Now();
-          while (!stop_.WaitForNotificationWithTimeout(tick)) {
-            const absl::Time now = absl::Now();
-            const absl::Duration late = now - last - tick;
-            if (late > tick) controller->Excuse(late);
-            last = now;
-            controller->Tick();
-          }
-        }) {}
-  ~LeaseTicker() {
-    stop_.Notify();
-    thread_.join();
-  }
-
- private:
-  absl::Notification stop_;
-  std::thread thread_;
-};
 
 // Applies --topology to an empty state (sequence 0). Returns an exit code,
 // 0 when done or not needed.
@@ -627,6 +543,27 @@ int Run() {
     }
   }
 
+  service_options.admin_rate = absl::GetFlag(FLAGS_admin_rate);
+  service_options.admin_burst = absl::GetFlag(FLAGS_admin_burst);
+  if (!(service_options.admin_rate > 0) ||
+      !(service_options.admin_burst >= 1)) {
+    return Usage("--admin-rate must be positive and --admin-burst at least 1");
+  }
+  ServerLimits& limits = service_options.limits;
+  const int64_t max_receive = absl::GetFlag(FLAGS_max_receive_bytes);
+  limits.max_receive_bytes =
+      static_cast<int>(std::clamp<int64_t>(max_receive, 0, INT_MAX));
+  limits.max_streams_per_connection =
+      absl::GetFlag(FLAGS_max_streams_per_connection);
+  limits.keepalive_interval = absl::GetFlag(FLAGS_keepalive_interval);
+  limits.keepalive_timeout = absl::GetFlag(FLAGS_keepalive_timeout);
+  limits.min_ping_interval = absl::GetFlag(FLAGS_min_ping_interval);
+  limits.max_connection_idle = absl::GetFlag(FLAGS_max_connection_idle);
+  limits.handshake_timeout = absl::GetFlag(FLAGS_handshake_timeout);
+  if (absl::Status valid = ValidateServerLimits(limits); !valid.ok()) {
+    return Usage(std::string(valid.message()));
+  }
+
   std::shared_ptr<grpc::ServerCredentials> credentials =
       grpc::InsecureServerCredentials();
   const std::string cert_file = absl::GetFlag(FLAGS_tls_cert);
@@ -637,6 +574,14 @@ int Run() {
   }
   if (!ca_file.empty() && cert_file.empty()) {
     return Usage("--tls-client-ca needs --tls-cert and --tls-key");
+  }
+  const std::string client_cert = absl::GetFlag(FLAGS_client_cert);
+  if (client_cert != "required" && client_cert != "optional") {
+    return Usage("--client-cert must be required or optional, not \"" +
+                 client_cert + "\"");
+  }
+  if (client_cert == "optional" && ca_file.empty()) {
+    return Usage("--client-cert=optional needs --tls-client-ca");
   }
   if (!cert_file.empty()) {
     grpc::SslServerCredentialsOptions ssl;
@@ -652,8 +597,23 @@ int Run() {
         return Usage(error);
       }
       ssl.client_certificate_request =
-          GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+          client_cert == "required"
+              ? GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY
+              : GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY;
       service_options.peer_identity = true;
+      absl::StatusOr<security::TokenVerifier> tokens =
+          security::TokenVerifier::FromCaPem(ssl.pem_root_certs);
+      if (tokens.ok()) {
+        service_options.token_verifier =
+            std::make_shared<const security::TokenVerifier>(*std::move(tokens));
+      } else if (client_cert == "optional") {
+        return Usage("--client-cert=optional: --tls-client-ca " + ca_file +
+                     " holds no EC certificate to check tokens against");
+      } else {
+        LOG(WARNING) << "--tls-client-ca " << ca_file << ": "
+                     << tokens.status().message()
+                     << "; signed tokens are refused";
+      }
     }
     credentials = grpc::SslServerCredentials(ssl);
   }

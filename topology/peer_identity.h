@@ -36,8 +36,8 @@ class NodePeer {
   absl::StatusOr<security::Identity> identity_;
 };
 
-// OK when the peer's certificate is an operator's (of any role: the roles
-// are not enforced yet, docs/security.md).
+// OK when the peer's certificate is an operator's (of any role: the role
+// each call needs is admin_gate.h's to check).
 absl::Status CheckOperator(const grpc::ServerContextBase& context);
 
 // OK for an OK `refusal`; otherwise records it as a KIND_DENIED event

@@ -532,10 +532,7 @@ absl::StatusOr<ServerHandle> StartServer(
   // controller started on a busy address would silently take half of the
   // connections instead of failing.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-  // A 100,000-node topology is about 7 MB of protobuf, beyond gRPC's 4 MB
-  // default; relayctl raises its own limit to match.
-  builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
-  builder.SetMaxSendMessageSize(kMaxMessageBytes);
+  ApplyServerLimits(service->options().limits, &builder);
   builder.RegisterService(service->relay_service());
   builder.RegisterService(service->admin_service());
   service->AddCompletionQueues(&builder);

@@ -37,16 +37,22 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "proto/controller.grpc.pb.h"
+#include "security/token.h"
 #include "topology/controller.h"
+#include "topology/server_limits.h"
 
 namespace cascade::topology {
 
-// Largest Admin or relay message either way (a whole topology, a tree).
-inline constexpr int kMaxMessageBytes = 64 << 20;
-
 struct ServiceOptions {
-  // When set, every Admin call needs "authorization: Bearer <token>".
+  // The legacy shared admin token: a caller presenting it as
+  // "authorization: Bearer <token>" is an admin (admin_gate.h).
   std::string admin_token;
+  // Checks operators' signed tokens (the client CA); null: none accepted.
+  std::shared_ptr<const security::TokenVerifier> token_verifier;
+  // Admin calls per second each caller may make, and the burst.
+  double admin_rate = 100;
+  double admin_burst = 500;
+  ServerLimits limits;
   // Events kept for a subscriber that reads slower than they come; beyond
   // it the oldest are dropped and the subscriber is told how many.
   size_t event_backlog = 1024;
@@ -57,7 +63,7 @@ struct ServiceOptions {
   int completion_queues = 16;
   // Clients present certificates (mutual TLS): a relay may act only as the
   // node its certificate names, and Admin takes operators' certificates
-  // only (peer_identity.h).
+  // (or tokens) only (peer_identity.h, admin_gate.h).
   bool peer_identity = false;
 };
 

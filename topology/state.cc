@@ -4,7 +4,9 @@
 #include <string>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "security/identity.h"
 #include "topology/topology_file.h"
 
 namespace cascade::topology {
@@ -121,6 +123,53 @@ absl::Status Select(const std::string& site, bool selected,
   return absl::OkStatus();
 }
 
+absl::Status RevokeToken(const cascade::v1::RevokeTokenRequest& revoke,
+                         ControllerState* state) {
+  if (revoke.operator_().empty() == revoke.token_id().empty()) {
+    return absl::InvalidArgumentError(
+        "revoke the tokens of an operator or one token by its id");
+  }
+  auto* revoked = state->mutable_revoked_tokens();
+  if (!revoke.operator_().empty()) {
+    if (absl::Status valid = security::ValidateOperatorName(revoke.operator_());
+        !valid.ok()) {
+      return valid;
+    }
+    // One entry per operator: the newest revocation covers the older ones.
+    for (auto& entry : *revoked) {
+      if (entry.operator_() == revoke.operator_()) {
+        entry.set_unix_ms(std::max(entry.unix_ms(), revoke.unix_ms()));
+        return absl::OkStatus();
+      }
+    }
+    *revoked->Add() = revoke;
+    return absl::OkStatus();
+  }
+  const std::string& id = revoke.token_id();
+  if (id.size() != 32 || !std::all_of(id.begin(), id.end(), [](char c) {
+        return absl::ascii_isdigit(c) || (c >= 'a' && c <= 'f');
+      })) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "a token id is 32 lowercase hex digits, not \"", id, "\""));
+  }
+  for (const auto& entry : *revoked) {
+    if (entry.token_id() == id) return absl::OkStatus();
+  }
+  revoked->Add()->set_token_id(id);
+  return absl::OkStatus();
+}
+
+// Keeps the newest kAuditTrail records.
+void AppendAudit(const Change& change, ControllerState* state) {
+  cascade::v1::AuditRecord* record = state->add_audit();
+  *record = change.audit();
+  record->set_state_sequence(change.sequence());
+  auto* audit = state->mutable_audit();
+  if (audit->size() > kAuditTrail) {
+    audit->DeleteSubrange(0, audit->size() - kAuditTrail);
+  }
+}
+
 absl::Status ApplyChange(const Change& change, ControllerState* state) {
   switch (change.change_case()) {
     case Change::kApply: {
@@ -158,6 +207,8 @@ absl::Status ApplyChange(const Change& change, ControllerState* state) {
       return Select(change.select().site(), true, state);
     case Change::kRelease:
       return Select(change.release().site(), false, state);
+    case Change::kRevokeToken:
+      return RevokeToken(change.revoke_token(), state);
     case Change::CHANGE_NOT_SET:
       return absl::OkStatus();
   }
@@ -183,12 +234,34 @@ absl::Status ApplyChangeToState(const Change& change, ControllerState* state) {
     if (FindNode(state, pin.node()) == nullptr) return NotFound(pin.node());
     MutableAdmin(state, pin.node())->set_pinned_parent(pin.parent());
   }
-  status = ValidateTopology(state->topology(), change.has_apply()
-                                                   ? change.apply().source()
-                                                   : std::string());
-  if (!status.ok()) return status;
+  // A refusal's record or a revocation leaves the topology as it was: not
+  // validated again (a refused call costs no validation of the network).
+  const bool same_topology = change.pins_size() == 0 &&
+                             (change.change_case() == Change::CHANGE_NOT_SET ||
+                              change.has_revoke_token());
+  if (!same_topology) {
+    status = ValidateTopology(state->topology(), change.has_apply()
+                                                     ? change.apply().source()
+                                                     : std::string());
+    if (!status.ok()) return status;
+  }
+  if (change.has_audit()) AppendAudit(change, state);
   state->set_sequence(change.sequence());
   return absl::OkStatus();
+}
+
+bool TokenRevoked(const ControllerState& state,
+                  const std::string& operator_name, const std::string& id,
+                  absl::Time issued) {
+  for (const auto& entry : state.revoked_tokens()) {
+    if (entry.token_id().empty()
+            ? entry.operator_() == operator_name &&
+                  absl::ToUnixMillis(issued) <= entry.unix_ms()
+            : entry.token_id() == id) {
+      return true;
+    }
+  }
+  return false;
 }
 
 }  // namespace cascade::topology

@@ -4,10 +4,16 @@
 #ifndef CASCADE_TOPOLOGY_STATE_H_
 #define CASCADE_TOPOLOGY_STATE_H_
 
+#include <string>
+
 #include "absl/status/status.h"
+#include "absl/time/time.h"
 #include "proto/controller.pb.h"
 
 namespace cascade::topology {
+
+// Audit records the state keeps (ControllerState.audit), the newest.
+inline constexpr int kAuditTrail = 1000;
 
 // Applies `change` to `state` and validates the result. On error `state` may
 // be partly changed: callers apply to a copy. Errors: NOT_FOUND (unknown
@@ -15,6 +21,13 @@ namespace cascade::topology {
 // INVALID_ARGUMENT (the result would not validate).
 absl::Status ApplyChangeToState(const cascade::v1::Change& change,
                                 cascade::v1::ControllerState* state);
+
+// Whether the token `id` of `operator_name`, issued at `issued`, has been
+// revoked (by its id, or with every token of its operator issued up to
+// the revocation).
+bool TokenRevoked(const cascade::v1::ControllerState& state,
+                  const std::string& operator_name, const std::string& id,
+                  absl::Time issued);
 
 // The admin entry of `id`, created if absent.
 cascade::v1::NodeAdminState* MutableAdmin(cascade::v1::ControllerState* state,

@@ -276,8 +276,9 @@ TEST_F(TopologydTest, ExitCodesAndErrors) {
       << tree.out;
 }
 
-// Mutual TLS on both services and the admin token, with certificates made
-// by the security library for this test.
+// Mutual TLS on both services and the legacy admin token, with
+// certificates made by the security library for this test: an operator's
+// certificate acts with its role, the shared token as an admin.
 TEST_F(TopologydTest, MutualTlsAndAdminToken) {
   auto pki = testing::TestPki::Make(tmp_ + "/pki");
   ASSERT_TRUE(pki.ok()) << pki.status();
@@ -305,8 +306,22 @@ TEST_F(TopologydTest, MutualTlsAndAdminToken) {
   full.push_back("--admin-token-file=" + tmp_ + "/token");
   Result ok = with(full, {"show", "d1"});
   EXPECT_EQ(ok.code, 0) << ok.err;
-  // Right certificate, no token: refused.
-  EXPECT_EQ(with(tls, {"show", "d1"}).code, 4);
+  // The certificate alone: its operator role may look and drain, not
+  // remove a node, which the shared token (an admin's) may.
+  EXPECT_EQ(with(tls, {"show", "d1"}).code, 0);
+  Result denied = with(tls, {"remove", "d2"});
+  EXPECT_EQ(denied.code, 6) << denied.err;
+  EXPECT_EQ(denied.err,
+            "relayctl: remove: permission denied: operator may not remove\n");
+  Result as_admin = with(full, {"remove", "d2"});
+  EXPECT_EQ(as_admin.code, 0) << as_admin.err;
+  // A wrong shared token is refused, certificate or not.
+  std::ofstream(tmp_ + "/wrong") << "guess\n";
+  std::vector<std::string> wrong = tls;
+  wrong.push_back("--admin-token-file=" + tmp_ + "/wrong");
+  Result guessed = with(wrong, {"show", "d1"});
+  EXPECT_EQ(guessed.code, 6);
+  EXPECT_EQ(guessed.err, "relayctl: show: wrong admin token\n");
   // No client certificate: the handshake fails.
   Result no_cert =
       with({"--tls-ca=" + pki->ca(), "--admin-token-file=" + tmp_ + "/token"},

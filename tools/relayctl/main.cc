@@ -1,7 +1,8 @@
-// relayctl: the operator's and scripts' CLI over topologyd's Admin API, and
-// the PKI behind its mutual TLS (relayctl pki, pki.h).
+// relayctl: the operator's and scripts' CLI over topologyd's Admin API, the
+// PKI behind its mutual TLS (relayctl pki, pki.h) and operators' tokens
+// (relayctl token issue, token.h).
 // Exit codes: 0 done, 1 failed, 2 usage, 3 not found, 4 refused, 5 timed
-// out (drain waiting for the node to empty).
+// out (drain waiting for the node to empty), 6 permission denied.
 #include <algorithm>
 #include <cstring>
 #include <iostream>
@@ -18,6 +19,7 @@
 #include "control/tls.h"
 #include "tools/relayctl/pki.h"
 #include "tools/relayctl/relayctl.h"
+#include "tools/relayctl/token.h"
 
 ABSL_FLAG(std::string, controller, "127.0.0.1:7700",
           "topologyd HOST:PORT, or several as HOST:PORT,HOST:PORT,... (a "
@@ -25,8 +27,16 @@ ABSL_FLAG(std::string, controller, "127.0.0.1:7700",
           "redirects, and a change is sent elsewhere only when it surely was "
           "not applied)");
 ABSL_FLAG(bool, json, false, "print results as JSON, for scripts");
+ABSL_FLAG(std::string, token_file, "",
+          "file with an operator's signed token (relayctl token issue), sent "
+          "as 'authorization: Bearer ...'; needs TLS (--tls-ca) unless "
+          "--insecure");
 ABSL_FLAG(std::string, admin_token_file, "",
-          "file with the controller's admin token");
+          "legacy: file with the controller's shared admin token (its "
+          "--admin-token-file); needs TLS unless --insecure");
+ABSL_FLAG(bool, insecure, false,
+          "send --token-file or --admin-token-file over plaintext anyway "
+          "(anyone on the path can then replay the token)");
 ABSL_FLAG(std::string, tls_ca, "",
           "PEM CA that signed the controller's certificate (enables TLS)");
 ABSL_FLAG(std::string, tls_cert, "",
@@ -41,15 +51,24 @@ ABSL_FLAG(std::string, parent, "", "move: the new parent");
 ABSL_FLAG(std::string, policy, "",
           "restore: revertive or non-revertive (default: the controller's)");
 ABSL_FLAG(int, count, 0, "events: stop after this many (0: follow)");
+ABSL_FLAG(int, history, 0,
+          "events: first print the last N audited Admin calls (accepted "
+          "changes and refusals, who, from where), from the journal");
+ABSL_FLAG(absl::Duration, ttl, absl::ZeroDuration(),
+          "token issue: how long the token is valid (e.g. 8h; at most 366 "
+          "days)");
 ABSL_FLAG(std::string, out, "",
-          "pki: the directory the CA (init) or certificate (issue) goes to");
+          "pki: the directory the CA (init) or certificate (issue) goes to; "
+          "token issue: the file the token goes to (default: stdout)");
 ABSL_FLAG(std::string, ca, "",
-          "pki issue: the CA's directory (ca.pem, ca.key)");
-ABSL_FLAG(bool, force, false, "pki: replace files that exist");
+          "pki issue, token issue: the CA's directory (ca.pem, ca.key)");
+ABSL_FLAG(bool, force, false, "pki, token issue: replace files that exist");
 ABSL_FLAG(std::string, operator, "",
-          "pki issue: an operator's certificate, for NAME (instead of NODE)");
+          "pki issue: an operator's certificate, for NAME (instead of NODE); "
+          "token issue: the token's operator; token revoke: every token of "
+          "NAME");
 ABSL_FLAG(std::string, role, "",
-          "pki issue --operator: viewer, operator or admin");
+          "pki issue --operator, token issue: viewer, operator or admin");
 ABSL_FLAG(std::vector<std::string>, dns, {},
           "pki issue NODE: DNS names clients may dial the node by "
           "(comma-separated or repeated)");
@@ -77,14 +96,15 @@ bool PrintCommandHelp(int argc, char** argv) {
     std::string arg = argv[i];
     if (arg == "--help" || arg == "-h" || arg == "help") {
       wants_help = true;
-    } else if (command.empty() &&
-               (cascade::relayctl::IsCommand(arg) || arg == "pki")) {
+    } else if (command.empty() && (cascade::relayctl::IsCommand(arg) ||
+                                   arg == "pki" || arg == "token")) {
       command = arg;
     }
   }
   if (!wants_help || command.empty()) return false;
-  std::cout << (command == "pki" ? cascade::relayctl::PkiHelp()
-                                 : cascade::relayctl::CommandHelp(command));
+  std::cout << (command == "pki"     ? cascade::relayctl::PkiHelp()
+                : command == "token" ? cascade::relayctl::TokenHelp()
+                                     : cascade::relayctl::CommandHelp(command));
   return true;
 }
 
@@ -137,8 +157,13 @@ int main(int argc, char** argv) {
           "[ARGS]\n"
           "Commands (relayctl COMMAND --help for each):\n",
           cascade::relayctl::CommandSummary(), cascade::relayctl::PkiSummary(),
-          "Exit codes: 0 done, 1 failed, 2 usage, 3 not found, 4 refused, "
-          "5 timed out (drain: not empty within --timeout)."));
+          cascade::relayctl::TokenSummary(),
+          "Exit codes: 0 done, 1 failed (also rate limited: retry later), 2 "
+          "usage, 3 not found, 4 refused (invalid, precondition), 5 timed "
+          "out (drain: not empty within --timeout), 6 permission denied (the "
+          "controller refused who you are or what your role may do: "
+          "\"permission denied: ROLE may not COMMAND\", or no, an expired "
+          "or a revoked credential)."));
   std::vector<std::string> args(positional.begin() + 1, positional.end());
   if (!args.empty() && args[0] == "pki") {
     cascade::relayctl::PkiOptions pki;
@@ -153,6 +178,17 @@ int main(int argc, char** argv) {
     pki.json = absl::GetFlag(FLAGS_json);
     return cascade::relayctl::RunPki(pki, args, std::cout, std::cerr);
   }
+  if (args.size() >= 2 && args[0] == "token" && args[1] == "issue") {
+    cascade::relayctl::TokenOptions token;
+    token.operator_name = absl::GetFlag(FLAGS_operator);
+    token.role = absl::GetFlag(FLAGS_role);
+    token.ttl = absl::GetFlag(FLAGS_ttl);
+    token.ca = absl::GetFlag(FLAGS_ca);
+    token.out = absl::GetFlag(FLAGS_out);
+    token.force = absl::GetFlag(FLAGS_force);
+    token.json = absl::GetFlag(FLAGS_json);
+    return cascade::relayctl::RunTokenIssue(token, args, std::cout, std::cerr);
+  }
 
   cascade::relayctl::Options options;
   options.controller = absl::GetFlag(FLAGS_controller);
@@ -163,15 +199,33 @@ int main(int argc, char** argv) {
   options.policy = absl::GetFlag(FLAGS_policy);
   options.count = absl::GetFlag(FLAGS_count);
   if (options.count < 0) return UsageError("--count must not be negative");
+  if (absl::GetFlag(FLAGS_history) < 0) {
+    return UsageError("--history must not be negative");
+  }
+  options.history = static_cast<uint32_t>(absl::GetFlag(FLAGS_history));
+  options.operator_name = absl::GetFlag(FLAGS_operator);
   std::string error;
-  const std::string token_file = absl::GetFlag(FLAGS_admin_token_file);
+  // A signed token or the legacy shared one: both are a bearer credential.
+  std::string token_flag = "--token-file";
+  std::string token_file = absl::GetFlag(FLAGS_token_file);
+  if (!absl::GetFlag(FLAGS_admin_token_file).empty()) {
+    if (!token_file.empty()) {
+      return UsageError("--token-file and --admin-token-file: give one");
+    }
+    token_flag = "--admin-token-file";
+    token_file = absl::GetFlag(FLAGS_admin_token_file);
+  }
   if (!token_file.empty()) {
-    if (!cascade::ReadFlagFile("--admin-token-file", token_file,
-                               &options.admin_token, &error)) {
+    if (!cascade::ReadFlagFile(token_flag, token_file, &options.admin_token,
+                               &error)) {
       return UsageError(error);
     }
     options.admin_token =
         std::string(absl::StripAsciiWhitespace(options.admin_token));
+    if (options.admin_token.empty()) {
+      return UsageError(
+          absl::StrCat(token_flag, ": ", token_file, " is empty"));
+    }
   }
   const cascade::control::TlsClientFiles tls = {absl::GetFlag(FLAGS_tls_ca),
                                                 absl::GetFlag(FLAGS_tls_cert),
@@ -182,6 +236,14 @@ int main(int argc, char** argv) {
     return UsageError(std::string(credentials.status().message()));
   }
   options.credentials = *std::move(credentials);
+  // Whoever sees a bearer token can use it until it expires.
+  if (!options.admin_token.empty() && options.credentials == nullptr &&
+      !absl::GetFlag(FLAGS_insecure)) {
+    return UsageError(absl::StrCat(
+        token_flag,
+        ": refusing to send a token over plaintext: give --tls-ca (TLS), or "
+        "--insecure to send it in clear"));
+  }
   options.handshake_hint = cascade::control::HandshakeHint(tls);
   return cascade::relayctl::Run(options, args, std::cout, std::cerr);
 }

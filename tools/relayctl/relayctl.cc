@@ -15,91 +15,13 @@
 #include "google/protobuf/text_format.h"
 #include "google/protobuf/util/json_util.h"
 #include "proto/controller.grpc.pb.h"
+#include "tools/relayctl/commands.h"
 #include "topology/topology_file.h"
 
 namespace cascade::relayctl {
 namespace {
 
 using cascade::v1::Admin;
-
-struct Command {
-  std::string usage;  // operands, e.g. "NODE --parent P"
-  int min_args;
-  int max_args;
-  std::string help;
-};
-
-const std::map<std::string, Command>& Commands() {
-  static const auto* commands = new std::map<std::string, Command>{
-      {"tree",
-       {"[NODE]", 0, 1,
-        "Prints the tree (or the subtree under NODE) by active parent, "
-        "indented, with each node's tier and status. Orphans (no usable "
-        "parent) are listed at the end."}},
-      {"nodes",
-       {"", 0, 0,
-        "Lists every node: id, tier, status, effective parents (active "
-        "first). --json prints {\"nodes\": [{\"id\", \"tier\", \"status\", "
-        "\"parents\", ...}]}."}},
-      {"show", {"NODE", 1, 1, "Shows one node: configuration and live state."}},
-      {"apply",
-       {"FILE", 1, 1,
-        "Validates the topology FILE (text cascade.v1.Topology) and replaces "
-        "the controller's topology with it atomically. An invalid file is "
-        "refused whole (exit 4), naming the node and line."}},
-      {"add",
-       {"'NODE TEXT'", 1, 1,
-        "Adds a node given as text cascade.v1.Node, e.g. 'id: \"s9\" tier: "
-        "TIER_SITE parent: \"d1\" media_address: \"127.10.0.9:5004\"'."}},
-      {"remove",
-       {"NODE", 1, 1,
-        "Removes a node; refused (exit 4) while it is another node's "
-        "desired parent."}},
-      {"move",
-       {"NODE --parent P", 1, 1, "Makes P the desired parent of NODE."}},
-      {"drain",
-       {"NODE [--wait=false] [--timeout=D]", 1, 1,
-        "Moves NODE's children to their next parents; NODE keeps receiving "
-        "but serves no children until restored. Then (unless --wait=false) "
-        "waits until NODE reports no active children and every child it had "
-        "reports receiving from its new parent, and prints \"NODE is "
-        "empty\": it can be restarted. Children that do not report (plain "
-        "endpoints, nodes down) are listed but not waited for. --timeout "
-        "bounds the whole wait. Exit 0 empty, 5 not empty within --timeout "
-        "(the drain stays in force), 3 no such node, 1 controller "
-        "unreachable. --json prints {\"node\", \"empty\", \"waited_ms\", "
-        "\"state_sequence\", \"assignments_changed\", \"active_children\", "
-        "\"children\": [{\"id\", \"parent\", \"receiving_from\", "
-        "\"confirmed\", \"note\"}]}, also on a timeout."}},
-      {"failover",
-       {"NODE", 1, 1,
-        "Treats NODE as down (children move to their next parents) until "
-        "restored."}},
-      {"restore",
-       {"NODE [--policy=revertive|non-revertive]", 1, 1,
-        "Ends a drain or failover. revertive: children whose desired parent "
-        "is NODE move back; non-revertive: they stay and NODE becomes their "
-        "standby. Default: the controller's --reintegration."}},
-      {"select",
-       {"SITE", 1, 1,
-        "Selects SITE's upstream stream: every relay on its path forwards it "
-        "up."}},
-      {"release", {"SITE", 1, 1, "Releases SITE's upstream stream."}},
-      {"stats", {"", 0, 0, "Controller counters: nodes by status, journal."}},
-      {"events",
-       {"[--count=N]", 0, 0,
-        "Follows the controller's event feed, one line per event, until "
-        "interrupted or N events. With several controllers it follows the "
-        "leader: when the leader goes, the feed goes on from the new one "
-        "(noted on stderr; events in between may be missing)."}},
-      {"sdp",
-       {"SITE", 1, 1,
-        "Prints an SDP a plain RTP player (ffplay, a decoder) can open to "
-        "receive the downstream streams at SITE's address: each track on "
-        "its own port (port, port+2, ...)."}},
-  };
-  return *commands;
-}
 
 std::string ShortName(const std::string& enum_name) {
   size_t underscore = enum_name.find('_');
@@ -125,9 +47,10 @@ int ExitCodeFor(grpc::StatusCode code) {
     case grpc::StatusCode::INVALID_ARGUMENT:
     case grpc::StatusCode::FAILED_PRECONDITION:
     case grpc::StatusCode::ALREADY_EXISTS:
+      return kExitRefused;
     case grpc::StatusCode::PERMISSION_DENIED:
     case grpc::StatusCode::UNAUTHENTICATED:
-      return kExitRefused;
+      return kExitDenied;
     default:
       return kExitFailed;
   }
@@ -178,6 +101,7 @@ class Session {
     if (name == "stats") return Stats();
     if (name == "events") return Events();
     if (name == "sdp") return Sdp(operands[0]);
+    if (name == "token revoke") return RevokeToken(operands);
     if (name == "drain" && options_.wait) return DrainAndWait(operands[0]);
     if (name == "move" && options_.parent.empty()) {
       return Fail(kExitUsage, "--parent is required");
@@ -259,8 +183,8 @@ class Session {
   Connection* ControllerAt(const std::string& controller) {
     Connection& connection = connections_[controller];
     if (connection.channel == nullptr) {
-      // Whole topologies and trees exceed gRPC's 4 MB default (topologyd's
-      // kMaxMessageBytes).
+      // Whole trees exceed gRPC's 4 MB default (topologyd's kMaxSendBytes);
+      // what topologyd takes is its --max-receive-size.
       grpc::ChannelArguments args;
       args.SetMaxReceiveMessageSize(64 << 20);
       args.SetMaxSendMessageSize(64 << 20);
@@ -688,6 +612,25 @@ class Session {
                              absl::StrJoin(pending, "; ")));
   }
 
+  int RevokeToken(const std::vector<std::string>& operands) {
+    cascade::v1::RevokeTokenRequest request;
+    if (!operands.empty()) request.set_token_id(operands[0]);
+    request.set_operator_(options_.operator_name);
+    if (request.token_id().empty() == request.operator_().empty()) {
+      return Fail(kExitUsage, "give a token ID or --operator=NAME, not both");
+    }
+    cascade::v1::ChangeResponse response;
+    grpc::Status status =
+        Change([&](Admin::Stub* stub, grpc::ClientContext* context) {
+          return stub->RevokeToken(context, request, &response);
+        });
+    if (!status.ok()) return Fail(status);
+    return PrintChange(response,
+                       request.operator_().empty()
+                           ? "token revoke " + request.token_id()
+                           : "token revoke --operator=" + request.operator_());
+  }
+
   int Stats() {
     cascade::v1::StatsResponse stats;
     grpc::Status status =
@@ -731,9 +674,12 @@ class Session {
       if (!found.ok()) return Fail(found);
       const std::string controller = targets_.current();
       auto context = Context();
+      cascade::v1::EventsRequest request;
+      // The history once: a feed that goes on from a new leader does not
+      // repeat it.
+      if (seen == 0) request.set_history(options_.history);
       auto reader =
-          ControllerAt(controller)
-              ->stub->Events(context.get(), cascade::v1::EventsRequest());
+          ControllerAt(controller)->stub->Events(context.get(), request);
       cascade::v1::Event event;
       const int seen_before = seen;
       while ((options_.count == 0 || seen < options_.count) &&
@@ -803,58 +749,17 @@ class Session {
 
 }  // namespace
 
-bool IsCommand(const std::string& word) { return Commands().count(word) > 0; }
-
-std::string CommandHelp(const std::string& command) {
-  auto it = Commands().find(command);
-  if (it == Commands().end()) return "";
-  return absl::StrCat(
-      "usage: relayctl [--controller=HOST:PORT[,...]] [--json] ", command,
-      it->second.usage.empty() ? "" : " ", it->second.usage, "\n\n",
-      it->second.help, "\n");
-}
-
-std::string CommandSummary() {
-  std::string summary;
-  for (const auto& [name, command] : Commands()) {
-    absl::StrAppend(&summary, "  ", name,
-                    command.usage.empty() ? "" : " " + command.usage, "\n");
-  }
-  return summary;
-}
-
-std::string SiteSdp(
-    const cascade::v1::NodeView& site,
-    const google::protobuf::RepeatedPtrField<cascade::v1::Stream>& streams) {
-  const std::string& address = site.media_address();
-  size_t colon = address.rfind(':');
-  std::string host = address.substr(0, colon);
-  int port = 0;
-  if (colon != std::string::npos) {
-    (void)absl::SimpleAtoi(address.substr(colon + 1), &port);
-  }
-  std::string sdp =
-      absl::StrCat("v=0\r\n", "o=- 0 0 IN IP4 ", host, "\r\n", "s=Cascade ",
-                   site.id(), "\r\n", "c=IN IP4 ", host, "\r\n", "t=0 0\r\n");
-  int index = 0;
-  for (const auto& stream : streams) {
-    if (stream.direction() != cascade::v1::DIRECTION_DOWNSTREAM) continue;
-    for (const auto& track : stream.tracks()) {
-      absl::StrAppend(&sdp, "m=", track.media(), " ", port + 2 * index++,
-                      " RTP/AVP ", track.payload_type(), "\r\n",
-                      "a=rtpmap:", track.payload_type(), " ", track.encoding(),
-                      "\r\n", "a=ssrc:", track.ssrc(), " cname:", stream.id(),
-                      "\r\n", "a=recvonly\r\n");
-    }
-  }
-  return sdp;
-}
-
-int Run(const Options& options, const std::vector<std::string>& args,
+int Run(const Options& options, const std::vector<std::string>& given,
         std::ostream& out, std::ostream& err) {
-  if (args.empty()) {
+  if (given.empty()) {
     err << "relayctl: no command (relayctl --help lists them)\n";
     return kExitUsage;
+  }
+  std::vector<std::string> args = given;
+  // A two-word command ("token revoke") is one name.
+  if (args.size() >= 2 && Commands().count(args[0] + " " + args[1]) > 0) {
+    args[1] = args[0] + " " + args[1];
+    args.erase(args.begin());
   }
   auto it = Commands().find(args[0]);
   if (it == Commands().end()) {

@@ -5,6 +5,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <cstdint>
 #include <iosfwd>
 #include <memory>
 #include <string>
@@ -24,12 +25,18 @@ constexpr int kExitRefused = 4;
 // drain --wait: the node did not report empty within --timeout (the drain
 // itself was accepted and stays in force).
 constexpr int kExitTimeout = 5;
+// The controller refused the caller: its role may not make this call
+// ("permission denied: ROLE may not COMMAND"), or it is not who it must be
+// (no credential, a token expired or revoked, a node's certificate).
+constexpr int kExitDenied = 6;
 
 struct Options {
   // HOST:PORT, or HOST:PORT,HOST:PORT,... of controllers in one group (one
   // leads, the others redirect to it).
   std::string controller = "127.0.0.1:7700";
   bool json = false;
+  // Sent as "authorization: Bearer ...": a signed token (--token-file) or
+  // the legacy shared admin token (--admin-token-file).
   std::string admin_token;
   // Null means plaintext.
   std::shared_ptr<grpc::ChannelCredentials> credentials;
@@ -51,6 +58,10 @@ struct Options {
   std::string policy;
   // events: stop after this many (0 follows until interrupted).
   int count = 0;
+  // events: first the last this many audited Admin calls.
+  uint32_t history = 0;
+  // token revoke --operator=NAME.
+  std::string operator_name;
 };
 
 // Runs `args` (the command and its operands); returns an exit code. Results
