@@ -221,8 +221,8 @@ class AdminService : public cascade::v1::Admin::CallbackService {
     revoke.set_token_id(request->token_id());
     return SubmitAs(context, "RevokeToken",
                     revoke.operator_().empty()
-                        ? "token " + revoke.token_id()
-                        : "tokens of operator " + revoke.operator_(),
+                        ? "with id " + revoke.token_id()
+                        : "of operator " + revoke.operator_(),
                     &Change::mutable_revoke_token, revoke, response);
   }
 
