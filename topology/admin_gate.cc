@@ -55,8 +55,11 @@ struct AdminGate::Caller {
                 const std::string& credential) {
     role = r;
     key = "operator " + name;
-    audit.set_who(
-        security::Describe({security::IdentityKind::kOperator, name, r}));
+    security::Identity identity;
+    identity.kind = security::IdentityKind::kOperator;
+    identity.name = name;
+    identity.role = r;
+    audit.set_who(security::Describe(identity));
     audit.set_operator_(name);
     audit.set_role(std::string(security::RoleName(r)));
     audit.set_credential(credential);

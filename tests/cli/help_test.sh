@@ -17,8 +17,8 @@ check() {  # BINARY FLAG...
   # Dashed spelling of a flag is accepted wherever the docs use it.
 }
 check relay/relayd config controller listen metrics port_file tls_ca tls_cert tls_key
-check topology/topologyd listen state_dir topology lease_timeout admin_token_file
-check tools/relayctl/relayctl controller json tls_ca tls_cert tls_key out ca force operator role dns ip days
+check topology/topologyd listen state_dir topology lease_timeout admin_token_file client_cert admin_rate admin_burst max_receive_bytes max_streams_per_connection keepalive_interval min_ping_interval max_connection_idle handshake_timeout
+check tools/relayctl/relayctl controller json tls_ca tls_cert tls_key out ca force operator role dns ip days token_file insecure history ttl
 check tools/source/relay-source dest sdp duration bitrate gop
 check tools/probe/relay-probe listen parent node_id json sites duration
 check tools/impair/udp-impair listen forward loss delay

@@ -561,6 +561,18 @@ TEST_F(HaTest, EtcdMemberStoppedControllersCarryOn) {
     EXPECT_NE(nodes.out.find(absl::StrCat("s", n, " ")), std::string::npos)
         << nodes.out;
   }
+  // The audit trail is in etcd: the new leader tells who made each change,
+  // the old leader's included (Admin is open here, so "anyone").
+  CommandResult history =
+      Relayctl(List(), {"events", "--history=4", "--count=4"});
+  ASSERT_EQ(history.code, 0) << history.err;
+  for (int n = 1; n <= 4; ++n) {
+    EXPECT_NE(history.out.find(absl::StrCat(" change add s", n,
+                                            " by anyone (Admin is open) "
+                                            "from ipv4:127.0.0.1:")),
+              std::string::npos)
+        << history.out;
+  }
 }
 
 TEST_F(HaTest, LeaderCutOffFromEtcdExitsThreeAndAFollowerTakesOver) {

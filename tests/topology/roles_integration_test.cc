@@ -6,9 +6,13 @@
 // caller's flood is rate limited while another gets through; a message over
 // the receive limit is refused; a flood of unauthenticated handshakes
 // leaves live relays' leases and pushes alone.
+#include <glog/logging.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <atomic>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
@@ -361,6 +365,109 @@ TEST_F(RolesTest, AMessageOverTheReceiveLimitIsRefused) {
   ASSERT_TRUE(
       google::protobuf::util::JsonStringToMessage(stats.out, &parsed).ok());
   EXPECT_EQ(parsed.nodes(), 4u);
+}
+
+// One attempt at a TLS connection without a client certificate, on a
+// connection of its own: true if it got in.
+bool ConnectsWithoutCertificate(const std::string& address,
+                                const std::string& ca_pem) {
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = ca_pem;
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  auto channel =
+      grpc::CreateCustomChannel(address, grpc::SslCredentials(ssl), args);
+  const auto deadline = absl::ToChronoTime(absl::Now() + absl::Seconds(10));
+  grpc_connectivity_state state = channel->GetState(/*try_to_connect=*/true);
+  while (state != GRPC_CHANNEL_READY &&
+         state != GRPC_CHANNEL_TRANSIENT_FAILURE &&
+         channel->WaitForStateChange(state, deadline)) {
+    state = channel->GetState(/*try_to_connect=*/false);
+  }
+  return state == GRPC_CHANNEL_READY;
+}
+
+// A thousand TLS handshakes without a client certificate, refused, while a
+// tree of relays (the relay client library, each with its node's
+// certificate) is live: no lease expires, and every assignment push during
+// the flood reaches its relay within a second of the change being durable.
+TEST_F(RolesTest, AThousandUnauthenticatedHandshakesLeaveRelaysAlone) {
+  ASSERT_NO_FATAL_FAILURE(
+      StartController({"--client-cert=required", "--lease-timeout=1s"}));
+  std::map<std::string, std::unique_ptr<FakeRelay>> relays;
+  for (const char* id : {"nat", "p1", "p2", "d1"}) {
+    relays[id] = std::make_unique<FakeRelay>(controller_->address(), id,
+                                             absl::Milliseconds(300),
+                                             pki_->Credentials(id));
+    relays[id]->Start();
+  }
+  ASSERT_TRUE(relays["d1"]->WaitForParent("p1"));
+  ASSERT_TRUE(
+      WaitUntil("every relay is up", cascade::testing::kWaitTimeout, [&] {
+        for (const auto& [id, relay] : relays) {
+          if (Show(id).status() != cascade::v1::STATUS_UP) {
+            return false;
+          }
+        }
+        return true;
+      }));
+
+  const std::string ca_pem = cascade::testing::ReadFile(pki_->ca());
+  constexpr int kThreads = 4;
+  constexpr int kHandshakes = 1000;
+  std::atomic<int> attempted{0};
+  std::atomic<int> got_in{0};
+  std::vector<std::thread> flood;
+  for (int t = 0; t < kThreads; ++t) {
+    flood.emplace_back([&] {
+      for (int i = 0; i < kHandshakes / kThreads; ++i) {
+        got_in += ConnectsWithoutCertificate(controller_->address(), ca_pem);
+        ++attempted;
+      }
+    });
+  }
+
+  // Drain and restore p1 while the flood lasts: d1 moves to p2 and back.
+  auto admin = AdminAs("ada");
+  absl::Duration slowest;
+  int pushes = 0;
+  auto change_and_time = [&](bool drain, const std::string& parent) {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + kCallDeadline));
+    cascade::v1::ChangeResponse response;
+    grpc::Status status;
+    if (drain) {
+      cascade::v1::DrainNodeRequest request;
+      request.set_id("p1");
+      status = admin->DrainNode(&context, request, &response);
+    } else {
+      cascade::v1::RestoreRequest request;
+      request.set_id("p1");
+      status = admin->Restore(&context, request, &response);
+    }
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    const absl::Time durable = absl::Now();
+    ASSERT_TRUE(relays["d1"]->WaitForParent(parent))
+        << "d1 never on " << parent;
+    slowest = std::max(slowest, absl::Now() - durable);
+    ++pushes;
+  };
+  while (attempted < kHandshakes || pushes < 4) {
+    ASSERT_NO_FATAL_FAILURE(change_and_time(true, "p2"));
+    ASSERT_NO_FATAL_FAILURE(change_and_time(false, "p1"));
+  }
+  for (std::thread& thread : flood) thread.join();
+
+  EXPECT_EQ(attempted, kHandshakes);
+  EXPECT_EQ(got_in, 0);
+  LOG(INFO) << pushes << " pushes during " << kHandshakes
+            << " refused handshakes, slowest " << slowest;
+  EXPECT_LT(slowest, absl::Seconds(1));
+  for (const auto& [id, relay] : relays) {
+    const cascade::v1::NodeView view = Show(id);
+    EXPECT_EQ(view.status(), cascade::v1::STATUS_UP) << id;
+    EXPECT_EQ(view.recent_expiries(), 0u) << id << ": a lease expired";
+  }
 }
 
 }  // namespace

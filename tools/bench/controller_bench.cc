@@ -95,11 +95,18 @@ absl::StatusOr<Controller> StartController(const ControllerCaseSetup& setup,
                                            const std::string& topology_file) {
   const std::string state_dir = absl::StrCat(setup.work_dir, "/state-", tag);
   const std::string port_file = absl::StrCat(setup.work_dir, "/port-", tag);
+  // The fleet shares a connection among kNodesPerChannel nodes (two streams
+  // each), and a 100,000-node apply is about 7 MB: both beyond topologyd's
+  // defaults, which are sized for real relays and callers.
   std::vector<std::string> argv = {
-      setup.topologyd, "--listen=127.0.0.1:0", "--port-file=" + port_file,
+      setup.topologyd,
+      "--listen=127.0.0.1:0",
+      "--port-file=" + port_file,
       "--state-dir=" + state_dir,
       absl::StrCat("--lease-timeout=", absl::ToInt64Milliseconds(setup.lease),
-                   "ms")};
+                   "ms"),
+      absl::StrCat("--max-streams-per-connection=", 4 * kNodesPerChannel),
+      absl::StrCat("--max-receive-bytes=", 64 << 20)};
   if (!topology_file.empty()) argv.push_back("--topology=" + topology_file);
   const std::string log =
       absl::StrCat(setup.work_dir, "/topologyd-", tag, ".log");

@@ -78,10 +78,12 @@ int RunTokenIssue(const TokenOptions& options,
       return Fail(err, kExitFailed, written.message());
     }
   }
+  security::Identity identity;
+  identity.kind = security::IdentityKind::kOperator;
+  identity.name = made->operator_name;
+  identity.role = made->role;
   const std::string what =
-      absl::StrCat("token ", made->id, " for ",
-                   security::Describe({security::IdentityKind::kOperator,
-                                       made->operator_name, made->role}),
+      absl::StrCat("token ", made->id, " for ", security::Describe(identity),
                    ", valid until ", Utc(made->expires));
   if (options.json) {
     google::protobuf::Struct result;
