@@ -617,7 +617,8 @@ class Session {
     if (!operands.empty()) request.set_token_id(operands[0]);
     request.set_operator_(options_.operator_name);
     if (request.token_id().empty() == request.operator_().empty()) {
-      return Fail(kExitUsage, "give a token ID or --operator=NAME, not both");
+      return Fail(kExitUsage,
+                  "give a token ID or --operator=NAME (one of the two)");
     }
     cascade::v1::ChangeResponse response;
     grpc::Status status =

@@ -58,6 +58,19 @@ TEST(RelayctlTest, UsageErrorsExitTwoWithOneLine) {
   err.str("");
   EXPECT_EQ(relayctl::Run(options, {"move", "a"}, out, err), kExitUsage);
   EXPECT_EQ(err.str(), "relayctl: move: --parent is required\n");
+  // token revoke: a token id or --operator, one of them.
+  err.str("");
+  EXPECT_EQ(relayctl::Run(options, {"token", "revoke"}, out, err), kExitUsage);
+  EXPECT_EQ(
+      err.str(),
+      "relayctl: token revoke: give a token ID or --operator=NAME (one of "
+      "the two)\n");
+  err.str("");
+  EXPECT_EQ(relayctl::Run(options, {"token", "revoke", "a", "b"}, out, err),
+            kExitUsage);
+  EXPECT_EQ(err.str(),
+            "relayctl: token revoke: usage: relayctl token revoke [ID] "
+            "[--operator=NAME]\n");
   EXPECT_TRUE(out.str().empty());
 }
 
