@@ -1,7 +1,9 @@
 #include "control/controllers.h"
 
+#include <cstdint>
 #include <utility>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
@@ -31,6 +33,19 @@ Redirect RedirectOf(const grpc::ClientContext& context) {
   redirect.not_leader = true;
   redirect.leader = std::string(it->second.data(), it->second.size());
   return redirect;
+}
+
+absl::Duration RetryAfterOf(const grpc::ClientContext& context) {
+  const auto& trailers = context.GetServerTrailingMetadata();
+  auto it = trailers.find(kRetryAfterMetadata);
+  int64_t ms = 0;
+  if (it == trailers.end() ||
+      !absl::SimpleAtoi(absl::string_view(it->second.data(), it->second.size()),
+                        &ms) ||
+      ms <= 0) {
+    return absl::ZeroDuration();
+  }
+  return absl::Milliseconds(ms);
 }
 
 ControllerTargets::ControllerTargets(std::vector<std::string> controllers)

@@ -11,12 +11,17 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 
 namespace cascade::control {
 
 // Trailing metadata a controller that does not lead puts on every refusal:
 // the leader's HOST:PORT, or empty while no leader is known.
 inline constexpr char kLeaderMetadata[] = "cascade-leader";
+// Trailing metadata on a call refused for its caller's rate
+// (RESOURCE_EXHAUSTED): milliseconds until the caller may call again.
+// Nothing was done, so the same call may be sent then.
+inline constexpr char kRetryAfterMetadata[] = "cascade-retry-after-ms";
 
 // "A,B,C" (HOST:PORT each) into its entries; InvalidArgument naming the
 // problem for an empty list or entry.
@@ -32,6 +37,8 @@ struct Redirect {
   std::string leader;
 };
 Redirect RedirectOf(const grpc::ClientContext& context);
+// The wait a rate-limited refusal asks for; zero when it names none.
+absl::Duration RetryAfterOf(const grpc::ClientContext& context);
 
 // Which controller to call: the first of the list at the start; a redirect
 // moves to the leader it names (once per list position, so two stale

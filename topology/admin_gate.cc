@@ -3,12 +3,15 @@
 #include <glog/logging.h>
 #include <openssl/crypto.h>
 
+#include <cmath>
+#include <cstdint>
 #include <optional>
 #include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "control/controllers.h"
 #include "topology/peer_identity.h"
 #include "topology/roles.h"
 #include "topology/service.h"
@@ -168,6 +171,10 @@ grpc::Status AdminGate::Admit(ControllerService* service,
   if (!AllowCall(caller.key, now)) {
     LOG_EVERY_N(WARNING, 1000)
         << "Admin calls of " << caller.key << " rate limited";
+    // The bucket holds a call again within one call's worth of its rate.
+    context->AddTrailingMetadata(control::kRetryAfterMetadata,
+                                 absl::StrCat(static_cast<int64_t>(std::ceil(
+                                     1000.0 / options_.calls_per_second))));
     return grpc::Status(
         grpc::StatusCode::RESOURCE_EXHAUSTED,
         absl::StrCat("rate limited: ", caller.audit.who(), " made more than ",

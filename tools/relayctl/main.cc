@@ -158,7 +158,8 @@ int main(int argc, char** argv) {
           "Commands (relayctl COMMAND --help for each):\n",
           cascade::relayctl::CommandSummary(), cascade::relayctl::PkiSummary(),
           cascade::relayctl::TokenSummary(),
-          "Exit codes: 0 done, 1 failed (also rate limited: retry later), 2 "
+          "Exit codes: 0 done, 1 failed (also rate limited beyond --timeout), "
+          "2 "
           "usage, 3 not found, 4 refused (invalid, precondition), 5 timed "
           "out (drain: not empty within --timeout), 6 permission denied (the "
           "controller refused who you are or what your role may do: "

@@ -232,6 +232,13 @@ class Session {
           targets_.Succeeded();
           return status;
         }
+        // Refused for this caller's rate, nothing done: again once it may.
+        const absl::Duration retry_after = control::RetryAfterOf(*context);
+        if (retry_after > absl::ZeroDuration() &&
+            absl::Now() + retry_after < deadline) {
+          absl::SleepFor(retry_after);
+          continue;
+        }
         const control::Redirect redirect = control::RedirectOf(*context);
         const bool elsewhere =
             redirect.not_leader ||
