@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <map>
 #include <string>
 #include <thread>
 #include <vector>
@@ -11,7 +12,6 @@
 #include "absl/flags/flag.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/ascii.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
@@ -56,11 +56,13 @@ ABSL_FLAG(std::string, tls_ca, "",
           "--controller (or in a follower's redirect)");
 ABSL_FLAG(std::string, tls_cert, "",
           "PEM certificate of this node (spiffe://cascade/node/ID, relayctl "
-          "pki issue ID) for a controller that requires client certificates; "
-          "with --relays it must contain {id}, replaced by each relay's id, "
-          "as each relay presents its own");
+          "pki issue ID) for a controller that requires client certificates. "
+          "With --relays: one certificate naming every relay of the process "
+          "(relayctl pki issue ID ID...; they share one connection), or a "
+          "path containing {id}, replaced by each relay's id (a certificate "
+          "and a connection per relay)");
 ABSL_FLAG(std::string, tls_key, "",
-          "PEM private key of --tls-cert (with --relays, containing {id})");
+          "PEM private key of --tls-cert (may contain {id} likewise)");
 ABSL_FLAG(std::string, source, "",
           "IP:PORT of a plain source (the command center) accepted as the "
           "last parent; with --controller, the parent of a relay the "
@@ -247,14 +249,6 @@ int Main() {
   if (!tls.ca.empty() && controller.empty()) {
     Fail("--tls-ca needs --controller");
   }
-  if (!several.empty() && !tls.cert.empty() &&
-      (!absl::StrContains(tls.cert, control::kNodeIdPlaceholder) ||
-       !absl::StrContains(tls.key, control::kNodeIdPlaceholder))) {
-    Fail(absl::StrCat("--tls-cert and --tls-key must contain ",
-                      control::kNodeIdPlaceholder,
-                      " with --relays: each relay presents its own node's "
-                      "certificate"));
-  }
   absl::StatusOr<cascade::v1::RelayConfig> base = LoadLocalConfig();
   if (!base.ok()) Fail(base.status().message());
   // What each relay's assignments are laid over.
@@ -269,15 +263,26 @@ int Main() {
     }
   }
 
-  // Read now, before anything binds: every relay's files.
+  // Read now, before anything binds. Relays that present the same
+  // certificate share one credentials object, so gRPC gives them one
+  // connection: with TLS, a connection per relay cost topologyd and the
+  // relays noticeably more (docs/security.md).
   std::vector<std::shared_ptr<grpc::ChannelCredentials>> credentials;
+  std::map<std::pair<std::string, std::string>,
+           std::shared_ptr<grpc::ChannelCredentials>>
+      by_files;
   for (const cascade::v1::RelayConfig& local : locals) {
     const std::string& id = local.node_id();
-    absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> made =
-        control::ClientCredentials({tls.ca, control::ForNode(tls.cert, id),
-                                    control::ForNode(tls.key, id)});
-    if (!made.ok()) Fail(made.status().message());
-    credentials.push_back(*std::move(made));
+    const control::TlsClientFiles files = {
+        tls.ca, control::ForNode(tls.cert, id), control::ForNode(tls.key, id)};
+    auto [it, added] = by_files.try_emplace({files.cert, files.key});
+    if (added) {
+      absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> made =
+          control::ClientCredentials(files);
+      if (!made.ok()) Fail(made.status().message());
+      it->second = *std::move(made);
+    }
+    credentials.push_back(it->second);
   }
 
   ServerOptions server;

@@ -5,8 +5,10 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include <algorithm>
 #include <memory>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
@@ -127,9 +129,30 @@ absl::StatusOr<Role> ParseRole(absl::string_view name) {
                    "\" is not viewer, operator or admin"));
 }
 
+bool Identity::SpeaksFor(absl::string_view node_id) const {
+  if (kind != IdentityKind::kNode) return false;
+  return name == node_id || std::find(more_nodes.begin(), more_nodes.end(),
+                                      node_id) != more_nodes.end();
+}
+
 std::string Describe(const Identity& identity) {
   if (identity.kind == IdentityKind::kNode) {
-    return absl::StrCat("node ", identity.name);
+    if (identity.more_nodes.empty())
+      return absl::StrCat("node ", identity.name);
+    // A few names, then a count: a group's certificate names many.
+    constexpr size_t kNamed = 3;
+    std::string text = absl::StrCat("nodes ", identity.name);
+    const size_t shown = std::min(identity.more_nodes.size(), kNamed - 1);
+    for (size_t i = 0; i < shown; ++i) {
+      absl::StrAppend(&text,
+                      i + 1 == identity.more_nodes.size() ? " and " : ", ",
+                      identity.more_nodes[i]);
+    }
+    if (identity.more_nodes.size() > shown) {
+      absl::StrAppend(&text, " and ", identity.more_nodes.size() - shown,
+                      " more");
+    }
+    return text;
   }
   return absl::StrCat("operator ", identity.name, " (", RoleName(identity.role),
                       ")");
@@ -162,7 +185,30 @@ absl::Status ValidateIdentity(const Identity& identity) {
     if (identity.role != Role::kNone) {
       return absl::InvalidArgumentError("a node has no role");
     }
-    return control::ValidateNodeId(identity.name);
+    if (identity.more_nodes.size() + 1 > kMaxNodesPerCertificate) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          identity.more_nodes.size() + 1,
+          " nodes in one certificate, more than ", kMaxNodesPerCertificate));
+    }
+    // Views of the identity's own strings (a braced list here would make
+    // views of temporary copies).
+    absl::flat_hash_set<absl::string_view> seen;
+    seen.insert(absl::string_view(identity.name));
+    if (absl::Status s = control::ValidateNodeId(identity.name); !s.ok()) {
+      return s;
+    }
+    for (const std::string& id : identity.more_nodes) {
+      if (absl::Status s = control::ValidateNodeId(id); !s.ok()) return s;
+      if (!seen.insert(absl::string_view(id)).second) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("node ", id, " named twice"));
+      }
+    }
+    return absl::OkStatus();
+  }
+  if (!identity.more_nodes.empty()) {
+    return absl::InvalidArgumentError(
+        "an operator's certificate names one operator and no node");
   }
   if (identity.role == Role::kNone) {
     return absl::InvalidArgumentError(
@@ -175,6 +221,14 @@ std::string IdentityUri(const Identity& identity) {
   return absl::StrCat(identity.kind == IdentityKind::kNode ? kNodeUriPrefix
                                                            : kOperatorUriPrefix,
                       PercentEncode(identity.name));
+}
+
+std::vector<std::string> IdentityUris(const Identity& identity) {
+  std::vector<std::string> uris = {IdentityUri(identity)};
+  for (const std::string& id : identity.more_nodes) {
+    uris.push_back(absl::StrCat(kNodeUriPrefix, PercentEncode(id)));
+  }
+  return uris;
 }
 
 absl::StatusOr<Identity> ParseIdentityUri(absl::string_view uri) {
@@ -232,25 +286,40 @@ absl::StatusOr<Identity> IdentityFromPem(absl::string_view pem) {
     return Invalid(critical == -2 ? "more than one subjectAltName extension"
                                   : "no subjectAltName with a Cascade URI");
   }
-  absl::string_view uri;
-  int uris = 0;
+  std::vector<absl::string_view> uris;
   for (int i = 0; i < sk_GENERAL_NAME_num(names.get()); ++i) {
     const GENERAL_NAME* name = sk_GENERAL_NAME_value(names.get(), i);
     if (name->type != GEN_URI) continue;
-    ++uris;
     const ASN1_IA5STRING* value = name->d.uniformResourceIdentifier;
-    uri = absl::string_view(
+    uris.emplace_back(
         reinterpret_cast<const char*>(ASN1_STRING_get0_data(value)),
         static_cast<size_t>(ASN1_STRING_length(value)));
   }
-  if (uris != 1) {
-    return Invalid(absl::StrCat(uris,
-                                " URI SANs; a Cascade certificate has "
-                                "exactly one, its identity"));
+  if (uris.empty()) return Invalid("no URI SAN, so no Cascade identity");
+  if (uris.size() > kMaxNodesPerCertificate) {
+    return Invalid(absl::StrCat(uris.size(), " URI SANs, more than ",
+                                kMaxNodesPerCertificate));
   }
-  absl::StatusOr<Identity> identity = ParseIdentityUri(uri);
+  absl::StatusOr<Identity> identity = ParseIdentityUri(uris[0]);
   if (!identity.ok()) return Invalid(identity.status().message());
-  if (identity->kind == IdentityKind::kNode) return identity;
+  for (size_t i = 1; i < uris.size(); ++i) {
+    absl::StatusOr<Identity> more = ParseIdentityUri(uris[i]);
+    if (!more.ok()) return Invalid(more.status().message());
+    if (identity->kind != IdentityKind::kNode ||
+        more->kind != IdentityKind::kNode) {
+      return Invalid(
+          absl::StrCat(uris.size(),
+                       " URI SANs; only a node's certificate names several "
+                       "(nodes), an operator's names one"));
+    }
+    identity->more_nodes.push_back(std::move(more->name));
+  }
+  if (identity->kind == IdentityKind::kNode) {
+    if (absl::Status valid = ValidateIdentity(*identity); !valid.ok()) {
+      return Invalid(valid.message());
+    }
+    return identity;
+  }
 
   absl::StatusOr<std::string> ou = OrganizationalUnit(certificate.get());
   if (absl::IsNotFound(ou.status())) {

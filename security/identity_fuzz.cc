@@ -1,6 +1,6 @@
 // Fuzzes the certificate-identity parser: what a peer's certificate says
 // it is must never crash topologyd, and whatever it accepts is a valid
-// identity whose URI parses back to it.
+// identity whose URIs parse back to it.
 //
 // Input: byte 0 picks the mode.
 //   0: the rest is PEM text, given to IdentityFromPem as is.
@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <string>
+#include <vector>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/string_view.h"
@@ -32,10 +33,16 @@ void CheckAccepted(const Identity& identity, bool from_certificate) {
   } else {
     Check(identity.role == Role::kNone);
   }
-  auto again = cascade::security::ParseIdentityUri(
-      cascade::security::IdentityUri(identity));
-  Check(again.ok() && again->kind == identity.kind &&
-        again->name == identity.name);
+  // Every URI its certificate would carry parses back to its names.
+  const std::vector<std::string> uris =
+      cascade::security::IdentityUris(identity);
+  Check(uris.size() == identity.more_nodes.size() + 1);
+  for (size_t i = 0; i < uris.size(); ++i) {
+    auto again = cascade::security::ParseIdentityUri(uris[i]);
+    Check(again.ok() && again->kind == identity.kind &&
+          again->name == (i == 0 ? identity.name : identity.more_nodes[i - 1]));
+    Check(i == 0 || identity.SpeaksFor(again->name));
+  }
 }
 
 }  // namespace

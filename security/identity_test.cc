@@ -145,9 +145,15 @@ TEST(IdentityTest, FromCertificatesThePkiWouldNotIssue) {
   };
   for (const Case& c : std::vector<Case>{
            {{}, {}, "no subjectAltName"},
-           {{"spiffe://cascade/node/a", "spiffe://cascade/node/b"},
+           {{"spiffe://cascade/node/a", "spiffe://cascade/operator/b"},
+            {"admin"},
+            "only a node's certificate names several"},
+           {{"spiffe://cascade/node/a", "spiffe://cascade/node/a"},
             {},
-            "2 URI SANs"},
+            "node a named twice"},
+           {{"spiffe://cascade/node/a", "spiffe://other/node/b"},
+            {},
+            "is not spiffe://cascade/node/ID"},
            {{"spiffe://cascade/node/bad id"}, {}, "not printable ASCII"},
            {{"spiffe://cascade/node/" + std::string(65, 'x')},
             {},
@@ -164,6 +170,43 @@ TEST(IdentityTest, FromCertificatesThePkiWouldNotIssue) {
     EXPECT_NE(parsed.status().message().find(c.says), absl::string_view::npos)
         << parsed.status();
   }
+}
+
+TEST(IdentityTest, ANodeCertificateMayNameSeveralNodes) {
+  const Identity group(IdentityKind::kNode, "p1", Role::kNone,
+                       {"p1-d01", "p1-d02", "p1-d03"});
+  EXPECT_TRUE(ValidateIdentity(group).ok());
+  EXPECT_EQ(
+      IdentityUris(group),
+      (std::vector<std::string>{
+          "spiffe://cascade/node/p1", "spiffe://cascade/node/p1-d01",
+          "spiffe://cascade/node/p1-d02", "spiffe://cascade/node/p1-d03"}));
+  EXPECT_EQ(Describe(group), "nodes p1, p1-d01, p1-d02 and 1 more");
+  EXPECT_EQ(Describe(Identity(IdentityKind::kNode, "a", Role::kNone, {"b"})),
+            "nodes a and b");
+  EXPECT_TRUE(group.SpeaksFor("p1"));
+  EXPECT_TRUE(group.SpeaksFor("p1-d03"));
+  EXPECT_FALSE(group.SpeaksFor("p1-d04"));
+  EXPECT_FALSE(
+      Identity(IdentityKind::kOperator, "p1", Role::kAdmin).SpeaksFor("p1"));
+
+  auto parsed = IdentityFromPem(RawCertificate(IdentityUris(group), {}));
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(*parsed, group);
+
+  EXPECT_FALSE(ValidateIdentity(
+                   Identity(IdentityKind::kNode, "a", Role::kNone, {"b", "a"}))
+                   .ok());
+  EXPECT_FALSE(ValidateIdentity(Identity(IdentityKind::kOperator, "bob",
+                                         Role::kAdmin, {"d1"}))
+                   .ok());
+  std::vector<std::string> many(kMaxNodesPerCertificate);
+  for (size_t i = 0; i < many.size(); ++i) many[i] = "n" + std::to_string(i);
+  EXPECT_NE(
+      ValidateIdentity(Identity(IdentityKind::kNode, "x", Role::kNone, many))
+          .message()
+          .find("more than 256"),
+      absl::string_view::npos);
 }
 
 TEST(IdentityTest, MalformedPemIsAnErrorNotACrash) {

@@ -42,7 +42,8 @@ int Main(int argc, char** argv) {
       {IdentityKind::kNode, "p1-sb", Role::kNone},
       {IdentityKind::kNode, "odd/id%", Role::kNone},
       {IdentityKind::kOperator, "alice", Role::kAdmin},
-      {IdentityKind::kOperator, "bob", Role::kViewer}};
+      {IdentityKind::kOperator, "bob", Role::kViewer},
+      {IdentityKind::kNode, "p1", Role::kNone, {"p1-d01", "p1-d02"}}};
   for (size_t i = 0; i < identities.size(); ++i) {
     IssueOptions options;
     options.identity = identities[i];

@@ -186,8 +186,10 @@ absl::Status AddSubjectAltNames(X509* certificate,
                                 const IssueOptions& options) {
   GeneralNamesPtr names(sk_GENERAL_NAME_new_null());
   if (names == nullptr) return OpenSslError("sk_GENERAL_NAME_new_null");
-  absl::Status status =
-      PushString(names.get(), GEN_URI, IdentityUri(options.identity));
+  absl::Status status = absl::OkStatus();
+  for (const std::string& uri : IdentityUris(options.identity)) {
+    if (status.ok()) status = PushString(names.get(), GEN_URI, uri);
+  }
   for (const std::string& dns : options.dns_names) {
     if (!status.ok()) break;
     status = ValidateDnsName(dns);

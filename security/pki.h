@@ -51,9 +51,10 @@ struct IssueOptions {
   absl::Time now = absl::Now();
 };
 
-// A certificate for `options.identity` signed by `ca`: its URI SAN (and the
-// DNS and IP SANs), extendedKeyUsage clientAuth and serverAuth, subject CN
-// the name and, for an operator, OU the role; a random 128-bit serial.
+// A certificate for `options.identity` signed by `ca`: its URI SANs (and
+// the DNS and IP SANs), extendedKeyUsage clientAuth and serverAuth, subject
+// CN the (first) name and, for an operator, OU the role; a random 128-bit
+// serial.
 // InvalidArgument for an invalid identity, name or address, or a key that
 // is not the CA certificate's.
 absl::StatusOr<Credentials> Issue(const Credentials& ca,

@@ -121,6 +121,21 @@ TEST_F(PkiTest, IssuedNodeCertificateRoundTrips) {
   EVP_PKEY_free(key);
 }
 
+TEST_F(PkiTest, OneCertificateForTheRelaysOfOneProcess) {
+  IssueOptions options;
+  options.identity =
+      Identity(IdentityKind::kNode, "p1", Role::kNone, {"p1-d01", "p1-d02"});
+  auto issued = Issue(ca_, options);
+  ASSERT_TRUE(issued.ok()) << issued.status();
+  auto identity = IdentityFromPem(issued->certificate);
+  ASSERT_TRUE(identity.ok()) << identity.status();
+  EXPECT_EQ(*identity, options.identity);
+  EXPECT_TRUE(identity->SpeaksFor("p1-d02"));
+  options.identity.more_nodes.push_back("p1");
+  EXPECT_EQ(Issue(ca_, options).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST_F(PkiTest, OperatorCarriesItsRoleInTheOu) {
   IssueOptions options;
   options.identity = {IdentityKind::kOperator, "alice", Role::kViewer};

@@ -31,10 +31,7 @@ NodePeer::NodePeer(const grpc::ServerContextBase& context)
 
 absl::Status NodePeer::Check(absl::string_view node_id) const {
   if (!identity_.ok()) return identity_.status();
-  if (identity_->kind == security::IdentityKind::kNode &&
-      identity_->name == node_id) {
-    return absl::OkStatus();
-  }
+  if (identity_->SpeaksFor(node_id)) return absl::OkStatus();
   return absl::PermissionDeniedError(absl::StrCat(
       security::Describe(*identity_),
       identity_->kind == security::IdentityKind::kNode ? "'s certificate" : "",

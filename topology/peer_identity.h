@@ -29,7 +29,8 @@ absl::StatusOr<security::Identity> PeerIdentity(
 class NodePeer {
  public:
   explicit NodePeer(const grpc::ServerContextBase& context);
-  // OK when the certificate names node `node_id`.
+  // OK when the certificate names node `node_id` (among others, for a
+  // relayd process running several relays).
   absl::Status Check(absl::string_view node_id) const;
 
  private:

@@ -20,11 +20,11 @@ absl::StatusOr<TestPki> TestPki::Make(const std::string& dir) {
   return pki;
 }
 
-absl::Status TestPki::IssueAs(const security::IssueOptions& options) const {
+absl::Status TestPki::IssueAs(const std::string& file,
+                              const security::IssueOptions& options) const {
   absl::StatusOr<security::Credentials> issued = security::Issue(ca_, options);
   if (!issued.ok()) return issued.status();
-  return security::WriteCredentials(dir_, options.identity.name, *issued,
-                                    /*overwrite=*/true);
+  return security::WriteCredentials(dir_, file, *issued, /*overwrite=*/true);
 }
 
 absl::Status TestPki::IssueNode(const std::string& id, absl::Time now,
@@ -34,7 +34,16 @@ absl::Status TestPki::IssueNode(const std::string& id, absl::Time now,
   options.ip_addresses = {"127.0.0.1"};
   options.now = now;
   options.validity = validity;
-  return IssueAs(options);
+  return IssueAs(id, options);
+}
+
+absl::Status TestPki::IssueNodes(const std::string& file,
+                                 const std::vector<std::string>& ids) const {
+  security::IssueOptions options;
+  options.identity = {security::IdentityKind::kNode, ids.front(),
+                      security::Role::kNone,
+                      std::vector<std::string>(ids.begin() + 1, ids.end())};
+  return IssueAs(file, options);
 }
 
 absl::Status TestPki::IssueOperator(const std::string& name,
@@ -44,7 +53,7 @@ absl::Status TestPki::IssueOperator(const std::string& name,
   options.identity = {security::IdentityKind::kOperator, name, role};
   options.now = now;
   options.validity = validity;
-  return IssueAs(options);
+  return IssueAs(name, options);
 }
 
 std::string TestPki::ca() const {

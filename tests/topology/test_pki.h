@@ -27,6 +27,9 @@ class TestPki {
   // valid from `now` - 5 min for `validity`.
   absl::Status IssueNode(const std::string& id, absl::Time now = absl::Now(),
                          absl::Duration validity = absl::Hours(24)) const;
+  // FILE.pem/FILE.key naming every node of `ids` (a relayd running them).
+  absl::Status IssueNodes(const std::string& file,
+                          const std::vector<std::string>& ids) const;
   absl::Status IssueOperator(const std::string& name, security::Role role,
                              absl::Time now = absl::Now(),
                              absl::Duration validity = absl::Hours(24)) const;
@@ -44,7 +47,8 @@ class TestPki {
       const std::string& name, const std::string& ca = "") const;
 
  private:
-  absl::Status IssueAs(const security::IssueOptions& options) const;
+  absl::Status IssueAs(const std::string& file,
+                       const security::IssueOptions& options) const;
 
   std::string dir_;
   security::Credentials ca_;

@@ -67,6 +67,9 @@ ABSL_FLAG(std::string, operator, "",
           "pki issue: an operator's certificate, for NAME (instead of NODE); "
           "token issue: the token's operator; token revoke: every token of "
           "NAME");
+ABSL_FLAG(std::string, name, "",
+          "pki issue NODE NODE...: name of the files (NAME.pem, NAME.key; "
+          "default: the first NODE)");
 ABSL_FLAG(std::string, role, "",
           "pki issue --operator, token issue: viewer, operator or admin");
 ABSL_FLAG(std::vector<std::string>, dns, {},
@@ -173,6 +176,7 @@ int main(int argc, char** argv) {
     pki.force = absl::GetFlag(FLAGS_force);
     pki.operator_name = absl::GetFlag(FLAGS_operator);
     pki.role = absl::GetFlag(FLAGS_role);
+    pki.name = absl::GetFlag(FLAGS_name);
     pki.dns = absl::GetFlag(FLAGS_dns);
     pki.ip = absl::GetFlag(FLAGS_ip);
     pki.days = absl::GetFlag(FLAGS_days);

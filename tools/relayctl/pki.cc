@@ -20,8 +20,8 @@ using security::IdentityKind;
 
 constexpr char kInitUsage[] = "pki init [NAME] --out=DIR [--days=N] [--force]";
 constexpr char kIssueNodeUsage[] =
-    "pki issue NODE --ca=DIR --out=DIR [--dns=NAME,...] [--ip=ADDRESS,...] "
-    "[--days=N] [--force]";
+    "pki issue NODE [NODE...] --ca=DIR --out=DIR [--name=FILE] "
+    "[--dns=NAME,...] [--ip=ADDRESS,...] [--days=N] [--force]";
 constexpr char kIssueOperatorUsage[] =
     "pki issue --operator=NAME --role=viewer|operator|admin --ca=DIR "
     "--out=DIR [--days=N] [--force]";
@@ -55,8 +55,8 @@ class Pki {
                   absl::StrCat("usage: relayctl ", kInitUsage));
     }
     if (!options_.ca.empty() || !options_.operator_name.empty() ||
-        !options_.role.empty() || !options_.dns.empty() ||
-        !options_.ip.empty()) {
+        !options_.role.empty() || !options_.name.empty() ||
+        !options_.dns.empty() || !options_.ip.empty()) {
       return Fail(command_, kExitUsage,
                   "takes only NAME, --out, --days and --force");
     }
@@ -74,8 +74,8 @@ class Pki {
   int IssueCommand(const std::vector<std::string>& operands) {
     command_ = "pki issue";
     const bool is_operator = !options_.operator_name.empty();
-    if (operands.size() != (is_operator ? 0u : 1u) || options_.out.empty() ||
-        options_.ca.empty()) {
+    if ((is_operator ? !operands.empty() : operands.empty()) ||
+        options_.out.empty() || options_.ca.empty()) {
       return Fail(command_, kExitUsage,
                   absl::StrCat("usage: relayctl ", kIssueNodeUsage,
                                ", or relayctl ", kIssueOperatorUsage));
@@ -94,6 +94,11 @@ class Pki {
                                       "operator or admin")
                         : absl::StrCat("--role: ", role.status().message()));
       }
+      if (!options_.name.empty()) {
+        return Fail(command_, kExitUsage,
+                    "--name is for nodes; an operator's files are named "
+                    "after the operator");
+      }
       issue.identity = {IdentityKind::kOperator, options_.operator_name, *role};
     } else {
       if (!options_.role.empty()) {
@@ -101,8 +106,9 @@ class Pki {
                     "--role is for operators (--operator=NAME); a node has "
                     "none");
       }
-      issue.identity = {IdentityKind::kNode, operands[0],
-                        security::Role::kNone};
+      issue.identity = {
+          IdentityKind::kNode, operands[0], security::Role::kNone,
+          std::vector<std::string>(operands.begin() + 1, operands.end())};
       issue.dns_names = options_.dns;
       issue.ip_addresses = options_.ip;
     }
@@ -122,8 +128,8 @@ class Pki {
     if (!issued.ok()) {
       return Fail(command_, ExitCode(issued.status()), issued.status());
     }
-    return Write(issue.identity.name, *issued,
-                 security::Describe(issue.identity),
+    return Write(options_.name.empty() ? issue.identity.name : options_.name,
+                 *issued, security::Describe(issue.identity),
                  issue.now + issue.validity);
   }
 
@@ -219,6 +225,10 @@ std::string PkiHelp() {
       "clients dial, e.g. --ip=127.0.0.1). topologyd accepts a relay only "
       "for the node its certificate names. --dns and --ip take several "
       "names, comma-separated or repeated. Valid 1 year (--days).\n\n"
+      "issue NODE NODE... writes one certificate for several nodes (one URI "
+      "SAN each), named after the first NODE or --name: for a relayd "
+      "running them all (--relays), whose relays then share one "
+      "connection to topologyd.\n\n"
       "issue --operator=NAME --role=ROLE writes NAME.pem and NAME.key: "
       "identity spiffe://cascade/operator/NAME with ROLE (viewer, operator "
       "or admin) in the subject's OU, for relayctl --tls-cert/--tls-key.\n\n"

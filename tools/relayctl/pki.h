@@ -18,7 +18,9 @@ struct PkiOptions {
   std::string ca;
   // Replace files that exist.
   bool force = false;
-  // issue --operator=NAME --role=ROLE instead of a node.
+  // issue NODE...: the files' name (default: the first NODE).
+  std::string name;
+  // issue --operator=NAME --role=ROLE instead of nodes.
   std::string operator_name;
   std::string role;
   // issue NODE: names a client may check when the node serves.

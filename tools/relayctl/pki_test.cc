@@ -82,6 +82,19 @@ TEST_F(PkiCommandTest, IssuesNodeAndOperatorCertificates) {
   EXPECT_TRUE(
       security::Verify(pem, *ReadFile(dir_ + "/ca/ca.pem"), absl::Now()).ok());
 
+  // Several nodes in one certificate, named as asked.
+  PkiOptions group = options;
+  group.name = "p1-group";
+  Result several = Run(group, {"issue", "p1", "p1-d01", "p1-d02"});
+  ASSERT_EQ(several.code, 0) << several.err;
+  EXPECT_NE(several.out.find("nodes p1, p1-d01 and p1-d02"), std::string::npos)
+      << several.out;
+  auto nodes =
+      security::IdentityFromPem(*ReadFile(dir_ + "/issued/p1-group.pem"));
+  ASSERT_TRUE(nodes.ok()) << nodes.status();
+  EXPECT_TRUE(nodes->SpeaksFor("p1-d02"));
+  EXPECT_EQ(Run(group, {"issue", "p1", "p1"}).code, 2);
+
   PkiOptions op;
   op.ca = options.ca;
   op.out = options.out;

@@ -97,10 +97,11 @@ absl::Status RelayProcesses::Start(const RelayProcessGroup& group) {
   if (!options_.controllers.empty()) {
     // Parents, children, keys and streams come from topologyd; the root
     // takes the stream from the source.
-    args.insert(args.end(), {"--controller=" + options_.controllers,
-                             "--tls_ca=" + options_.pki.ca(),
-                             "--tls_cert=" + options_.pki.node_cert_pattern(),
-                             "--tls_key=" + options_.pki.node_key_pattern()});
+    args.insert(args.end(),
+                {"--controller=" + options_.controllers,
+                 "--tls_ca=" + options_.pki.ca(),
+                 "--tls_cert=" + options_.pki.group_cert(group.name),
+                 "--tls_key=" + options_.pki.group_key(group.name)});
     if (group.relays.size() == 1) {
       args.insert(args.end(),
                   {"--id=" + first.id, "--listen=" + first.address});

@@ -132,20 +132,25 @@ class Simulation {
       if (used) std::filesystem::remove_all(Out(dir), ignored);
       if (absl::Status s = MakeDir(Out(dir)); !s.ok()) return s;
     }
-    // Mutual TLS between every process that speaks gRPC.
-    std::vector<std::string> relay_ids;
-    for (const PlanRelay& relay : plan_.relays) relay_ids.push_back(relay.id);
-    if (absl::Status s =
-            SimPki(Out("pki")).Make(control_plane_.Hosts(), relay_ids);
-        !s.ok()) {
-      return s;
-    }
     absl::StatusOr<ProcessLayout> layout = LayOutProcesses(
         plan_, options_.scenario,
         LayoutOptions{options_.controller, options_.sites_per_probe,
                       options_.relays_per_process});
     if (!layout.ok()) return layout.status();
     layout_ = *std::move(layout);
+    // Mutual TLS between every process that speaks gRPC: a certificate per
+    // relayd process, naming its relays.
+    std::vector<std::pair<std::string, std::vector<std::string>>> groups;
+    for (const RelayProcessGroup& group : layout_.relay_groups) {
+      std::vector<std::string> ids;
+      for (const PlanRelay* relay : group.relays) ids.push_back(relay->id);
+      groups.emplace_back(group.name, std::move(ids));
+    }
+    if (absl::Status s =
+            SimPki(Out("pki")).Make(control_plane_.Hosts(), groups);
+        !s.ok()) {
+      return s;
+    }
     run_.groups = layout_.probe_groups;
     run_.relay_processes = static_cast<int>(layout_.relay_groups.size());
     std::string text;

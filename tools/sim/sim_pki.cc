@@ -1,7 +1,6 @@
 #include "tools/sim/sim_pki.h"
 
 #include "absl/strings/str_cat.h"
-#include "control/tls.h"
 #include "security/pki.h"
 #include "security/pki_files.h"
 
@@ -10,7 +9,7 @@ namespace {
 
 constexpr char kServerName[] = "topologyd";
 constexpr char kOperatorName[] = "relay-sim";
-constexpr char kNodesDir[] = "nodes";
+constexpr char kGroupsDir[] = "relayd";
 
 }  // namespace
 
@@ -23,15 +22,12 @@ std::string SimPki::server_cert() const {
 std::string SimPki::server_key() const {
   return security::FilesOf(dir_, kServerName).key;
 }
-std::string SimPki::node_cert_pattern() const {
-  return security::FilesOf(absl::StrCat(dir_, "/", kNodesDir),
-                           control::kNodeIdPlaceholder)
+std::string SimPki::group_cert(const std::string& group) const {
+  return security::FilesOf(absl::StrCat(dir_, "/", kGroupsDir), group)
       .certificate;
 }
-std::string SimPki::node_key_pattern() const {
-  return security::FilesOf(absl::StrCat(dir_, "/", kNodesDir),
-                           control::kNodeIdPlaceholder)
-      .key;
+std::string SimPki::group_key(const std::string& group) const {
+  return security::FilesOf(absl::StrCat(dir_, "/", kGroupsDir), group).key;
 }
 std::string SimPki::operator_cert() const {
   return security::FilesOf(dir_, kOperatorName).certificate;
@@ -40,13 +36,16 @@ std::string SimPki::operator_key() const {
   return security::FilesOf(dir_, kOperatorName).key;
 }
 
-absl::Status SimPki::Make(const std::vector<std::string>& controller_hosts,
-                          const std::vector<std::string>& relay_ids) const {
+absl::Status SimPki::Make(
+    const std::vector<std::string>& controller_hosts,
+    const std::vector<std::pair<std::string, std::vector<std::string>>>& groups)
+    const {
   security::CaOptions ca_options;
   ca_options.name = "relay-sim";
   absl::StatusOr<security::Credentials> ca = security::MakeCa(ca_options);
   if (!ca.ok()) return ca.status();
-  auto write = [&](const std::string& dir, const security::Identity& identity,
+  auto write = [&](const std::string& dir, const std::string& name,
+                   const security::Identity& identity,
                    const std::vector<std::string>& ips) {
     security::IssueOptions options;
     options.identity = identity;
@@ -58,7 +57,7 @@ absl::Status SimPki::Make(const std::vector<std::string>& controller_hosts,
                           absl::StrCat(security::Describe(identity), ": ",
                                        issued.status().message()));
     }
-    return security::WriteCredentials(dir, identity.name, *issued,
+    return security::WriteCredentials(dir, name, *issued,
                                       /*overwrite=*/true, /*sync=*/false);
   };
   if (absl::Status s = security::WriteCredentials(dir_, security::kCaName, *ca,
@@ -68,25 +67,26 @@ absl::Status SimPki::Make(const std::vector<std::string>& controller_hosts,
     return s;
   }
   if (absl::Status s = write(
-          dir_,
+          dir_, kServerName,
           {security::IdentityKind::kNode, kServerName, security::Role::kNone},
           controller_hosts);
       !s.ok()) {
     return s;
   }
-  if (absl::Status s = write(dir_,
+  if (absl::Status s = write(dir_, kOperatorName,
                              {security::IdentityKind::kOperator, kOperatorName,
                               security::Role::kAdmin},
                              {});
       !s.ok()) {
     return s;
   }
-  const std::string nodes = absl::StrCat(dir_, "/", kNodesDir);
-  for (const std::string& id : relay_ids) {
-    if (absl::Status s = write(
-            nodes, {security::IdentityKind::kNode, id, security::Role::kNone},
-            {});
-        !s.ok()) {
+  const std::string group_dir = absl::StrCat(dir_, "/", kGroupsDir);
+  for (const auto& [name, ids] : groups) {
+    if (ids.empty()) continue;
+    security::Identity relays(
+        security::IdentityKind::kNode, ids.front(), security::Role::kNone,
+        std::vector<std::string>(ids.begin() + 1, ids.end()));
+    if (absl::Status s = write(group_dir, name, relays, {}); !s.ok()) {
       return s;
     }
   }

@@ -1,13 +1,15 @@
 // relay-sim's PKI: every run speaks mutual TLS between its processes, with
 // certificates the security library makes afresh in OUT/pki: a CA,
 // topologyd's certificate (named by every controller address), one per
-// relay (OUT/pki/nodes/ID.pem, relayd --tls-cert=.../{id}.pem), and
+// relayd process naming each of its relays (OUT/pki/relayd/GROUP.pem: the
+// relays of a process share one connection, as in plaintext), and
 // relay-sim's own operator certificate (admin) for its Admin calls. Sites
 // (relay-probe) talk to no controller and get none (docs/security.md).
 #ifndef CASCADE_TOOLS_SIM_SIM_PKI_H_
 #define CASCADE_TOOLS_SIM_SIM_PKI_H_
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -23,18 +25,20 @@ class SimPki {
   // topologyd's certificate and key.
   std::string server_cert() const;
   std::string server_key() const;
-  // A relay's, with {id} for its id (control/tls.h).
-  std::string node_cert_pattern() const;
-  std::string node_key_pattern() const;
+  // The certificate of relayd process `group`, naming each of its relays.
+  std::string group_cert(const std::string& group) const;
+  std::string group_key(const std::string& group) const;
   // relay-sim's own, as an admin operator.
   std::string operator_cert() const;
   std::string operator_key() const;
 
   // Makes every file: the server certificate names `controller_hosts` (IP
-  // addresses), each of `relay_ids` gets its own. Not synced to disk: a
-  // run's scratch.
-  absl::Status Make(const std::vector<std::string>& controller_hosts,
-                    const std::vector<std::string>& relay_ids) const;
+  // addresses), each group (a relayd process: its name and its relays' ids)
+  // gets one. Not synced to disk: a run's scratch.
+  absl::Status Make(
+      const std::vector<std::string>& controller_hosts,
+      const std::vector<std::pair<std::string, std::vector<std::string>>>&
+          groups) const;
 
  private:
   std::string dir_;
