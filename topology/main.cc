@@ -124,9 +124,10 @@ ABSL_FLAG(absl::Duration, keepalive_interval, absl::Seconds(30),
           "takes longer than --keepalive-timeout");
 ABSL_FLAG(absl::Duration, keepalive_timeout, absl::Seconds(10),
           "how long a keepalive ping may go unanswered");
-ABSL_FLAG(absl::Duration, min_ping_interval, absl::Seconds(10),
-          "a peer that pings more often than this without sending data is "
-          "disconnected at its second offence");
+ABSL_FLAG(absl::Duration, min_ping_interval, absl::Minutes(5),
+          "a peer that pings again within this while topologyd sent it "
+          "nothing is disconnected at its third offence (GOAWAY "
+          "too_many_pings)");
 ABSL_FLAG(absl::Duration, max_connection_idle, absl::Minutes(5),
           "close a connection without calls for this long");
 ABSL_FLAG(absl::Duration, handshake_timeout, absl::Seconds(10),

@@ -51,9 +51,10 @@ void ApplyServerLimits(const ServerLimits& limits,
                               Milliseconds(limits.keepalive_interval));
   builder->AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
                               Milliseconds(limits.keepalive_timeout));
-  // The server's own keepalive pings go on while a relay only listens
-  // (Watch): gRPC would otherwise stop after two pings without data sent.
-  builder->AddChannelArgument(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  // GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA stays at gRPC's 2: keepalive
+  // frees dead peers' connections, a relay's lease says whether it lives,
+  // and unlimited would let the server's flow-control pings go unbounded
+  // too.
   builder->AddChannelArgument(
       GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
       Milliseconds(limits.min_ping_interval));

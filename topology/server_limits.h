@@ -28,13 +28,18 @@ struct ServerLimits {
   // plaintext shares one connection among all its relays.
   int max_streams_per_connection = 1000;
   // topologyd pings a connection quiet for this long and closes it when
-  // the answer takes longer than keepalive_timeout: dead peers go.
+  // the answer takes longer than keepalive_timeout: dead peers go. gRPC
+  // sends at most two pings without data frames between them (its
+  // default), so on a connection topologyd sends nothing on for long,
+  // keepalive may pause until it does; a relay's lease, not this, says
+  // whether it is alive.
   absl::Duration keepalive_interval = absl::Seconds(30);
   absl::Duration keepalive_timeout = absl::Seconds(10);
-  // A peer pinging more often than this without sending data earns a
-  // strike; at the second, gRPC closes the connection (GOAWAY
-  // too_many_pings).
-  absl::Duration min_ping_interval = absl::Seconds(10);
+  // A peer that pings again within this while topologyd has sent it
+  // nothing earns a strike; at the third, gRPC closes the connection
+  // (GOAWAY too_many_pings). gRPC's own default, stated: relays do not
+  // ping, and their flow-control pings come with data topologyd sent.
+  absl::Duration min_ping_interval = absl::Minutes(5);
   // A connection with no call for this long is closed.
   absl::Duration max_connection_idle = absl::Minutes(5);
   // A connection that has not finished its TLS handshake by then is closed.
