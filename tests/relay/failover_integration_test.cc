@@ -28,6 +28,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "base/subprocess.h"
+#include "tests/common/runfile.h"
 #include "tests/common/wait.h"
 #include "tests/media/process.h"
 #include "tests/relay/relay_harness.h"
@@ -39,6 +40,7 @@ using ::cascade::testing::FindLine;
 using ::cascade::testing::JsonInt;
 using ::cascade::testing::kWaitTimeout;
 using ::cascade::testing::ReadFile;
+using ::cascade::testing::Runfile;
 using ::cascade::testing::RunFor;
 using ::cascade::testing::WaitUntil;
 
@@ -48,13 +50,6 @@ constexpr int kSites = 6;
 // Every link key is the child's own; tests need no more.
 std::string KeyOf(const std::string& node) {
   return absl::BytesToHexString(std::string(16, node.back()) + node);
-}
-
-std::string Runfile(const std::string& path) {
-  const char* srcdir = std::getenv("TEST_SRCDIR");
-  const char* workspace = std::getenv("TEST_WORKSPACE");
-  return absl::StrCat(srcdir ? srcdir : ".", "/",
-                      workspace ? workspace : "cascade", "/", path);
 }
 
 struct Link {

@@ -29,6 +29,7 @@
 #include "media/rtp/seq.h"
 #include "media/srtp/keys.h"
 #include "media/srtp/srtp.h"
+#include "tests/common/runfile.h"
 #include "tests/common/wait.h"
 #include "tests/media/process.h"
 #include "tests/relay/relay_harness.h"
@@ -41,6 +42,7 @@ using ::cascade::testing::FindLine;
 using ::cascade::testing::JsonInt;
 using ::cascade::testing::kWaitTimeout;
 using ::cascade::testing::ReadFile;
+using ::cascade::testing::Runfile;
 using ::cascade::testing::RunToCompletion;
 using ::cascade::testing::WaitUntil;
 
@@ -50,13 +52,6 @@ constexpr char kOldKey[] =
     "01 000102030405060708090a0b0c0d0e0f101112131415161718191a1b\n";
 constexpr char kNewKey[] =
     "02 f0e1d2c3b4a5968778695a4b3c2d1e0f00112233445566778899aabb\n";
-
-std::string Runfile(const std::string& path) {
-  const char* srcdir = std::getenv("TEST_SRCDIR");
-  const char* workspace = std::getenv("TEST_WORKSPACE");
-  return absl::StrCat(srcdir ? srcdir : ".", "/",
-                      workspace ? workspace : "cascade", "/", path);
-}
 
 // A link key per child id, as relays and sites are configured.
 std::string KeyOf(const std::string& node) {

@@ -20,6 +20,7 @@
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/json_util.h"
 #include "proto/sim_scenario.pb.h"
+#include "tests/common/runfile.h"
 #include "tools/sim/supervisor.h"
 
 namespace cascade::sim {
@@ -27,9 +28,7 @@ namespace {
 
 constexpr int kSites = 200;
 
-std::string Runfile(const std::string& path) {
-  return absl::StrCat(std::getenv("TEST_SRCDIR"), "/cascade/", path);
-}
+using ::cascade::testing::Runfile;
 
 std::string TempDir() {
   const char* dir = std::getenv("TEST_TMPDIR");
