@@ -491,6 +491,12 @@ int Controller::Tick() {
     return it != index_.end() &&
            state_.topology().nodes(it->second).tier() != cascade::v1::TIER_SITE;
   };
+  // Learning after a restart ends at the latest here; until then a node
+  // not heard yet is what learning waits for, not a lapsed lease (the
+  // relays of a controller that just took over may still be backing off).
+  const bool learning_ends =
+      !settled_ && now - started_ >= std::max(options_.lease_timeout,
+                                              options_.restart_learning);
   for (auto& [id, live] : live_) {
     switch (live.status) {
       case cascade::v1::STATUS_UP:
@@ -507,7 +513,8 @@ int Controller::Tick() {
       case cascade::v1::STATUS_UNKNOWN:
         // Never reported since it was expected: as good as a lapsed lease,
         // but no flap to hold against when it shows up.
-        if (now - live.expected_since >= options_.lease_timeout) {
+        if ((settled_ || learning_ends) &&
+            now - live.expected_since >= options_.lease_timeout) {
           live.status = cascade::v1::STATUS_DOWN;
           changed |= can_parent(id);
           EmitLocked(Event::KIND_NODE_DOWN, id,
@@ -521,8 +528,7 @@ int Controller::Tick() {
   // Returning nodes without pins recompute themselves (those with pins when
   // the pins are applied); otherwise only on a change.
   if (!returning.empty() && ReintegrateLocked(returning)) changed = false;
-  if (!settled_ && now - started_ >= std::max(options_.lease_timeout,
-                                              options_.restart_learning)) {
+  if (learning_ends) {
     SettleLocked();
   } else if (changed) {
     RecomputeLocked();

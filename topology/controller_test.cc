@@ -389,6 +389,31 @@ TEST_F(ControllerTest, RestartLearningEndsOnceEveryRelayHasReported) {
   EXPECT_EQ(Parents("d1"), (std::vector<std::string>{"p1", "p1-sb"}));
 }
 
+// A relay still backing off when the controller takes over is what
+// learning waits for: not down after a lease, so nothing moves off it.
+TEST_F(ControllerTest, RelayLateToARestartedControllerIsNotMarkedDown) {
+  Start();
+  ApplyReference();
+  Start();
+  std::vector<std::string> early(kRelays.begin(), kRelays.end());
+  early.erase(std::find(early.begin(), early.end(), "p1"));
+  RegisterAll(early);
+  for (int i = 0; i < 5; ++i) {
+    clock_.Advance(absl::Seconds(1));
+    ReportAllBut(controller_.get(), {"p1"});
+    controller_->Tick();
+  }
+  EXPECT_EQ(controller_->GetNode("p1")->status(), cascade::v1::STATUS_UNKNOWN);
+  EXPECT_EQ(controller_->CurrentAssignment("d1"), nullptr);
+  RegisterAll({"p1"});
+  EXPECT_EQ(controller_->GetNode("p1")->status(), cascade::v1::STATUS_UP);
+  EXPECT_EQ(Parents("d1"), (std::vector<std::string>{"p1", "p1-sb"}));
+  for (const auto& event : recorder_.events) {
+    EXPECT_NE(event.kind(), cascade::v1::Event::KIND_NODE_DOWN)
+        << event.node_id() << ": " << event.detail();
+  }
+}
+
 TEST_F(ControllerTest, NodeNeverReportingIsDownAfterALease) {
   Start();
   ApplyReference();
