@@ -127,14 +127,25 @@ std::shared_ptr<grpc::Channel> RelayClient::ChannelFor(
 absl::Status RelayClient::RunSession(const std::string& controller,
                                      Redirect* redirect, bool* watched) {
   std::shared_ptr<grpc::Channel> channel = ChannelFor(controller);
-  // Our own jittered backoff paces the attempts: without this, a channel
-  // whose controller was away fails calls at once with its cached error
-  // until gRPC's own next attempt, 10 s and more after the controller is
-  // back. The wait lets the attempt the reset starts finish first (bounded:
-  // a controller that is down costs at most this before the next one in
-  // the list is tried).
-  grpc::experimental::ChannelResetConnectionBackoff(channel.get());
-  channel->WaitForConnected(absl::ToChronoTime(absl::Now() + kConnectWait));
+  // The first attempt after a connected session reconnects at once (gRPC
+  // would otherwise wait out its own backoff). Later ones leave the pacing
+  // to gRPC's backoff (at most options_.max_backoff, see ChannelFor): the
+  // relays of a process share the connection, and each one resetting it
+  // made a process of 12 relays spend 2.6 times the CPU while its
+  // controller was away; a national network's relays then starved the
+  // machine the controller was restarting on. The wait lets a connection
+  // attempt finish (bounded: a controller that is down costs at most this
+  // before the next one in the list is tried).
+  if (!connect_failed_) {
+    grpc::experimental::ChannelResetConnectionBackoff(channel.get());
+  }
+  connect_failed_ = !channel->WaitForConnected(
+      absl::ToChronoTime(absl::Now() + kConnectWait));
+  // No call on a channel that is not up: it could only fail.
+  if (connect_failed_) {
+    return absl::UnavailableError(absl::StrCat(
+        "not connected within ", absl::FormatDuration(kConnectWait)));
+  }
   auto stub = cascade::v1::RelayControl::NewStub(channel);
 
   cascade::v1::RegisterRequest register_request;

@@ -96,6 +96,8 @@ class RelayClient {
   // Only the client's thread touches these.
   absl::flat_hash_map<std::string, std::shared_ptr<grpc::Channel>> channels_;
   std::mt19937 jitter_{std::random_device{}()};
+  // The last attempt found no connection (see RunSession).
+  bool connect_failed_ = false;
 
   mutable absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
