@@ -73,7 +73,10 @@ absl::StatusOr<RelayConfig> AssignmentToConfig(const Assignment& assignment,
       child->set_standby(!active);
       // Activated children are authenticated by their link key; the address
       // they activate from is what counts, not the configured one.
-      if (c.plain_endpoint()) child->set_address(c.media_address());
+      if (c.plain_endpoint()) {
+        child->set_address(c.media_address());
+        child->set_audio_address(c.audio_address());
+      }
       child->set_key_hex(absl::BytesToHexString(c.key()));
     }
     return absl::OkStatus();
@@ -114,6 +117,7 @@ absl::StatusOr<RelayConfig> AssignmentToConfig(const Assignment& assignment,
       stream->set_selected(direction == RelayStream::UP &&
                            selected.contains(t.ssrc()));
       stream->set_h264(absl::StartsWithIgnoreCase(t.encoding(), "H264/"));
+      stream->set_audio(t.media() == "audio");
     }
   }
   return config;

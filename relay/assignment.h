@@ -20,7 +20,8 @@ namespace cascade::relay {
 // listed (keyed ones only) so they can activate here on failover. Each
 // stream's tracks become streams by SSRC; an upstream track is selected
 // when an upstream selection names its SSRC. H.264 tracks get the keyframe
-// cache. Errors name the assignment's field.
+// cache; audio tracks go to a plain endpoint's audio_address when it has
+// one. Errors name the assignment's field.
 absl::StatusOr<cascade::v1::RelayConfig> AssignmentToConfig(
     const cascade::v1::Assignment& assignment,
     const cascade::v1::RelayConfig& local);

@@ -38,6 +38,7 @@ constexpr char kAssignment[] = R"pb(
     id: "tv"
     media_address: "127.0.0.1:5002"
     plain_endpoint: true
+    audio_address: "127.0.0.1:5004"
   }
   standby_children { id: "s9" key: "s9s9s9s9s9s9s9s9" }
   standby_children {
@@ -49,8 +50,8 @@ constexpr char kAssignment[] = R"pb(
   streams {
     id: "command"
     direction: DIRECTION_DOWNSTREAM
-    tracks { ssrc: 1 encoding: "H264/90000" }
-    tracks { ssrc: 2 encoding: "opus/48000/2" }
+    tracks { ssrc: 1 media: "video" encoding: "H264/90000" }
+    tracks { ssrc: 2 media: "audio" encoding: "opus/48000/2" }
   }
   streams {
     id: "s1-up"
@@ -100,6 +101,8 @@ TEST(AssignmentTest, TranslatesEveryPart) {
   EXPECT_TRUE(o->children[1].static_push);
   ASSERT_TRUE(o->children[1].address.has_value());
   EXPECT_EQ(o->children[1].address->ToString(), "127.0.0.1:5002");
+  ASSERT_TRUE(o->children[1].audio_address.has_value());
+  EXPECT_EQ(o->children[1].audio_address->ToString(), "127.0.0.1:5004");
   EXPECT_EQ(o->children[2].id, "s9");
   EXPECT_FALSE(o->children[2].static_push);
   EXPECT_TRUE(o->children[2].standby);
@@ -108,8 +111,10 @@ TEST(AssignmentTest, TranslatesEveryPart) {
   EXPECT_EQ(o->streams[0].ssrc, 1u);
   EXPECT_EQ(o->streams[0].direction, Direction::kDown);
   EXPECT_TRUE(o->streams[0].h264);
+  EXPECT_FALSE(o->streams[0].audio);
   EXPECT_EQ(o->streams[1].ssrc, 2u);
   EXPECT_FALSE(o->streams[1].h264);
+  EXPECT_TRUE(o->streams[1].audio);
   EXPECT_EQ(o->streams[2].ssrc, 11u);
   EXPECT_EQ(o->streams[2].direction, Direction::kUp);
   EXPECT_TRUE(o->streams[2].selected);

@@ -151,6 +151,19 @@ absl::StatusOr<RelayOptions> ToOptions(const RelayConfig& config) {
     } else if (c.static_push()) {
       return FieldError(field + ".address", "required for a static_push child");
     }
+    if (!c.audio_address().empty()) {
+      if (!c.static_push()) {
+        return FieldError(field + ".audio_address",
+                          "only for a static_push child");
+      }
+      absl::StatusOr<media::Endpoint> audio =
+          ParseAddress(field + ".audio_address", c.audio_address());
+      if (!audio.ok()) return audio.status();
+      if (audio->port == 0) {
+        return FieldError(field + ".audio_address", "port 0");
+      }
+      child.audio_address = *audio;
+    }
     if (!c.key_hex().empty()) {
       absl::StatusOr<std::string> key =
           DecodeKey(field + ".key_hex", c.key_hex());
@@ -186,6 +199,7 @@ absl::StatusOr<RelayOptions> ToOptions(const RelayConfig& config) {
     }
     stream.selected = s.selected();
     stream.h264 = s.h264();
+    stream.audio = s.audio();
     o.streams.push_back(stream);
   }
 

@@ -18,7 +18,12 @@ constexpr char kValid[] = R"pb(
     key_hex: "00112233445566778899aabbccddeeff"
   }
   parents { id: "prov-1b" address: "127.0.0.1:4001" }
-  children { id: "site-1" address: "127.0.0.1:5000" static_push: true }
+  children {
+    id: "site-1"
+    address: "127.0.0.1:5000"
+    audio_address: "127.0.0.1:5002"
+    static_push: true
+  }
   children { id: "site-2" key_hex: "ffeeddccbbaa99887766554433221100" }
   streams { ssrc: 1111 direction: DOWN h264: true }
   streams { ssrc: 2222 direction: UP selected: true }
@@ -41,14 +46,27 @@ TEST(ConfigTest, ValidConfigWithDefaults) {
   EXPECT_TRUE(o->parents[1].key.empty());
   ASSERT_EQ(o->children.size(), 2u);
   EXPECT_TRUE(o->children[0].static_push);
+  ASSERT_TRUE(o->children[0].audio_address.has_value());
+  EXPECT_EQ(o->children[0].audio_address->ToString(), "127.0.0.1:5002");
   EXPECT_FALSE(o->children[1].address.has_value());
+  EXPECT_FALSE(o->children[1].audio_address.has_value());
   ASSERT_EQ(o->streams.size(), 2u);
   EXPECT_EQ(o->streams[1].direction, Direction::kUp);
   EXPECT_TRUE(o->streams[0].h264);
+  EXPECT_FALSE(o->streams[0].audio);
   EXPECT_EQ(o->ring.window, absl::Seconds(3));
   EXPECT_EQ(o->nack.max_requests, 7);
   EXPECT_EQ(o->child_report, absl::Milliseconds(100));  // default
   EXPECT_EQ(o->child_silence, absl::Milliseconds(750));
+}
+
+TEST(ConfigTest, AudioStreamIsMarked) {
+  absl::StatusOr<RelayOptions> o =
+      Load(std::string(kValid) + "streams { ssrc: 3333 direction: DOWN " +
+           "audio: true }");
+  ASSERT_TRUE(o.ok()) << o.status();
+  ASSERT_EQ(o->streams.size(), 3u);
+  EXPECT_TRUE(o->streams[2].audio);
 }
 
 TEST(ConfigTest, LivenessTimersFollowKeepaliveAndParentTimeout) {
@@ -110,6 +128,16 @@ INSTANTIATE_TEST_SUITE_P(
                 "children[2].address"},
         BadCase{"children { id: \"s\" address: \"1.2.3.4:5\" }",
                 "children[2].key_hex"},
+        BadCase{"children { id: \"s\" static_push: true address: "
+                "\"1.2.3.4:5\" audio_address: \"1.2.3.4\" }",
+                "children[2].audio_address"},
+        BadCase{"children { id: \"s\" static_push: true address: "
+                "\"1.2.3.4:5\" audio_address: \"1.2.3.4:0\" }",
+                "children[2].audio_address: port 0"},
+        BadCase{"children { id: \"s\" key_hex: "
+                "\"ffeeddccbbaa99887766554433221100\" audio_address: "
+                "\"1.2.3.4:7\" }",
+                "children[2].audio_address: only for a static_push child"},
         BadCase{"streams { ssrc: 0 direction: DOWN }", "streams[2].ssrc"},
         BadCase{"streams { ssrc: 1111 direction: DOWN }", "streams[2].ssrc"},
         BadCase{"streams { ssrc: 3 }", "streams[2].direction"},

@@ -365,7 +365,16 @@ void RelayCore::OnRtp(const media::Endpoint& from, const PacketRef& packet) {
 
 void RelayCore::ForwardDown(Stream& stream, const PacketRef& packet) {
   if (!active_.empty()) last_fanout_ = now_;
-  for (Child* child : active_) SendTo(child->address, packet, &stream);
+  for (Child* child : active_) {
+    SendTo(DestinationOf(*child, stream), packet, &stream);
+  }
+}
+
+const media::Endpoint& RelayCore::DestinationOf(const Child& child,
+                                                const Stream& stream) const {
+  return stream.options.audio && child.options.audio_address
+             ? *child.options.audio_address
+             : child.address;
 }
 
 // Walks a validated compound once, acting per packet for the sender it
@@ -387,7 +396,7 @@ class RelayCore::RtcpHandler : public rtp::RtcpVisitor {
     PacketRef copy = core_->pool_->Copy(sr.packet);
     if (!copy) return;
     for (Child* child : core_->active_) {
-      core_->SendTo(child->address, copy, nullptr);
+      core_->SendTo(core_->DestinationOf(*child, *it->second), copy, nullptr);
     }
   }
   void OnApp(const rtp::AppView& app) override {
@@ -553,7 +562,7 @@ void RelayCore::HandleNack(Child& child, const rtp::NackView& nack) {
       return;
     }
     ++stream.counters.nacks_answered;
-    SendTo(child.address, p, &stream);
+    SendTo(DestinationOf(child, stream), p, &stream);
   });
 }
 

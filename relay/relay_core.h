@@ -124,6 +124,10 @@ class RelayCore {
   void OnRtp(const media::Endpoint& from, const PacketRef& packet);
   void OnRtcp(const media::Endpoint& from, const PacketRef& packet);
   void ForwardDown(Stream& stream, const PacketRef& packet);
+  // A plain endpoint's audio has a port of its own (a player binds one per
+  // media kind); everything else goes to the child's address.
+  const media::Endpoint& DestinationOf(const Child& child,
+                                       const Stream& stream) const;
   void HandleActivation(const media::Endpoint& from, const rtp::AppView& app);
   void HandleNack(Child& child, const rtp::NackView& nack);
   void HandleParentNack(const rtp::NackView& nack);

@@ -23,6 +23,9 @@ using ParentOptions = child::Parent;
 struct ChildOptions {
   std::string id;
   std::optional<media::Endpoint> address;  // required when static_push
+  // static_push only: audio streams go here, video to `address` (a player
+  // binds one port per kind). None: every stream goes to `address`.
+  std::optional<media::Endpoint> audio_address;
   std::string key;  // raw HMAC key; required unless static
   bool static_push = false;
   // The controller's standby child: served when it activates us (its
@@ -37,6 +40,7 @@ struct StreamOptions {
   Direction direction = Direction::kDown;
   bool selected = false;
   bool h264 = false;
+  bool audio = false;  // sent to a static push child's audio_address
 };
 
 inline child::NackOptions RelayNackOptions() {

@@ -383,6 +383,7 @@ std::shared_ptr<Assignment> Controller::BuildAssignmentLocked(int i) {
     p->set_media_address(nodes[id_index].media_address());
     p->set_key(key);
     p->set_plain_endpoint(nodes[id_index].plain_endpoint());
+    p->set_audio_address(nodes[id_index].audio_address());
   };
   auto assignment = std::make_shared<Assignment>();
   assignment->set_node_id(nodes[i].id());

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
@@ -43,6 +44,31 @@ bool ValidHostPort(absl::string_view address) {
   int port = 0;
   return absl::SimpleAtoi(address.substr(colon + 1), &port) && port > 0 &&
          port <= 65535;
+}
+
+// A plain endpoint's audio port: players bind one port per SDP m= line and
+// the one above it for RTCP (ffmpeg, VLC), so the two may not touch.
+std::string AudioAddressError(const Node& node) {
+  const std::string& audio = node.audio_address();
+  if (!node.plain_endpoint()) {
+    return "audio_address is only for a plain endpoint (a relay or an "
+           "activated site takes every stream on media_address)";
+  }
+  if (!ValidHostPort(audio)) {
+    return absl::StrCat("audio_address \"", audio, "\" is not HOST:PORT");
+  }
+  const std::string& video = node.media_address();
+  const size_t a = audio.rfind(':'), v = video.rfind(':');
+  int audio_port = 0, video_port = 0;
+  if (audio.substr(0, a) == video.substr(0, v) &&
+      absl::SimpleAtoi(audio.substr(a + 1), &audio_port) &&
+      absl::SimpleAtoi(video.substr(v + 1), &video_port) &&
+      std::abs(audio_port - video_port) < 2) {
+    return absl::StrCat("audio_address \"", audio,
+                        "\" must be at least 2 ports from media_address \"",
+                        video, "\" (players take PORT+1 for RTCP)");
+  }
+  return "";
 }
 
 }  // namespace
@@ -128,6 +154,11 @@ absl::Status ValidateTopology(const Topology& topology,
     if (!ValidHostPort(node.media_address())) {
       return fail(i, absl::StrCat("media_address \"", node.media_address(),
                                   "\" is not HOST:PORT"));
+    }
+    if (!node.audio_address().empty()) {
+      if (std::string error = AudioAddressError(node); !error.empty()) {
+        return fail(i, error);
+      }
     }
   }
 

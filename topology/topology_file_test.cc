@@ -148,6 +148,35 @@ TEST(TopologyFileTest, MissingTierAndAddress) {
                  "only national nodes may have no parent");
 }
 
+TEST(TopologyFileTest, AudioAddressOfAPlainEndpoint) {
+  const std::string site =
+      "nodes { id: \"s1\" tier: TIER_SITE parent: \"p1\" "
+      "media_address: \"127.10.0.1:5004\" ";
+  EXPECT_TRUE(
+      Check(std::string(kValid) + site +
+            "plain_endpoint: true audio_address: \"127.10.0.1:5006\" }\n")
+          .ok());
+  // Another host may use any port.
+  EXPECT_TRUE(
+      Check(std::string(kValid) + site +
+            "plain_endpoint: true audio_address: \"127.10.0.2:5005\" }\n")
+          .ok());
+  ExpectRejected(
+      std::string(kValid) + site + "audio_address: \"127.10.0.1:5006\" }\n",
+      "t.textproto:28: node \"s1\": audio_address is only for a "
+      "plain endpoint");
+  ExpectRejected(std::string(kValid) + site +
+                     "plain_endpoint: true audio_address: \"5006\" }\n",
+                 "node \"s1\": audio_address \"5006\" is not HOST:PORT");
+  for (const char* port : {"5004", "5005", "5003"}) {
+    ExpectRejected(std::string(kValid) + site +
+                       "plain_endpoint: true audio_address: \"127.10.0.1:" +
+                       port + "\" }\n",
+                   "must be at least 2 ports from media_address "
+                   "\"127.10.0.1:5004\" (players take PORT+1 for RTCP)");
+  }
+}
+
 TEST(TopologyFileTest, BadStreams) {
   ExpectRejected(std::string(kValid) +
                      "streams { id: \"up\" direction: DIRECTION_UPSTREAM "
