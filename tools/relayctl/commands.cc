@@ -1,6 +1,5 @@
 #include "tools/relayctl/commands.h"
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "tools/relayctl/relayctl.h"
 
@@ -81,10 +80,16 @@ const std::map<std::string, Command>& Commands() {
         "token stays refused across restarts (and in etcd). Certificates "
         "are not revoked by this."}},
       {"sdp",
-       {"SITE", 1, 1,
-        "Prints an SDP a plain RTP player (ffplay, a decoder) can open to "
-        "receive the downstream streams at SITE's address: each track on "
-        "its own port (port, port+2, ...)."}},
+       {"SITE [--out=FILE]", 1, 1,
+        "Writes the SDP a plain RTP player opens to play the meeting at "
+        "SITE, a plain endpoint (ffplay -protocol_whitelist file,udp,rtp "
+        "-i FILE, or VLC): video at its media_address, audio at its "
+        "audio_address (the relay sends each there, RTCP on the same port), "
+        "with the tracks' SSRCs, payload types and codecs. A player binds "
+        "one port per m= line and the one above it for RTCP, so SITE needs "
+        "an audio_address at least 2 ports from its media_address when the "
+        "stream has audio. To stdout, or replaces FILE whole. Exit 3 no such "
+        "node, 4 not a plain endpoint or no audio_address for its audio."}},
   };
   return *commands;
 }
@@ -107,33 +112,6 @@ std::string CommandSummary() {
                     command.usage.empty() ? "" : " " + command.usage, "\n");
   }
   return summary;
-}
-
-std::string SiteSdp(
-    const cascade::v1::NodeView& site,
-    const google::protobuf::RepeatedPtrField<cascade::v1::Stream>& streams) {
-  const std::string& address = site.media_address();
-  size_t colon = address.rfind(':');
-  std::string host = address.substr(0, colon);
-  int port = 0;
-  if (colon != std::string::npos) {
-    (void)absl::SimpleAtoi(address.substr(colon + 1), &port);
-  }
-  std::string sdp =
-      absl::StrCat("v=0\r\n", "o=- 0 0 IN IP4 ", host, "\r\n", "s=Cascade ",
-                   site.id(), "\r\n", "c=IN IP4 ", host, "\r\n", "t=0 0\r\n");
-  int index = 0;
-  for (const auto& stream : streams) {
-    if (stream.direction() != cascade::v1::DIRECTION_DOWNSTREAM) continue;
-    for (const auto& track : stream.tracks()) {
-      absl::StrAppend(&sdp, "m=", track.media(), " ", port + 2 * index++,
-                      " RTP/AVP ", track.payload_type(), "\r\n",
-                      "a=rtpmap:", track.payload_type(), " ", track.encoding(),
-                      "\r\n", "a=ssrc:", track.ssrc(), " cname:", stream.id(),
-                      "\r\n", "a=recvonly\r\n");
-    }
-  }
-  return sdp;
 }
 
 }  // namespace cascade::relayctl

@@ -59,7 +59,8 @@ ABSL_FLAG(absl::Duration, ttl, absl::ZeroDuration(),
           "days)");
 ABSL_FLAG(std::string, out, "",
           "pki: the directory the CA (init) or certificate (issue) goes to; "
-          "token issue: the file the token goes to (default: stdout)");
+          "token issue: the file the token goes to (default: stdout); sdp: "
+          "the file the SDP goes to (default: stdout)");
 ABSL_FLAG(std::string, ca, "",
           "pki issue, token issue: the CA's directory (ca.pem, ca.key)");
 ABSL_FLAG(bool, force, false, "pki, token issue: replace files that exist");
@@ -209,6 +210,7 @@ int main(int argc, char** argv) {
   }
   options.history = static_cast<uint32_t>(absl::GetFlag(FLAGS_history));
   options.operator_name = absl::GetFlag(FLAGS_operator);
+  options.out = absl::GetFlag(FLAGS_out);
   std::string error;
   // A signed token or the legacy shared one: both are a bearer credential.
   std::string token_flag = "--token-file";

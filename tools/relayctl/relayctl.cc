@@ -10,12 +10,14 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "base/files.h"
 #include "control/controllers.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/text_format.h"
 #include "google/protobuf/util/json_util.h"
 #include "proto/controller.grpc.pb.h"
 #include "tools/relayctl/commands.h"
+#include "tools/relayctl/sdp.h"
 #include "topology/topology_file.h"
 
 namespace cascade::relayctl {
@@ -425,7 +427,11 @@ class Session {
                  : "")
          << "\n"
          << "media address:    " << node.media_address()
-         << (node.plain_endpoint() ? " (plain endpoint)" : "") << "\n"
+         << (node.plain_endpoint() ? " (plain endpoint)" : "")
+         << (node.audio_address().empty()
+                 ? ""
+                 : absl::StrCat(", audio at ", node.audio_address()))
+         << "\n"
          << "parents:          " << Parents(node) << "\n"
          << "desired parent:   "
          << (node.desired_parent().empty() ? "-" : node.desired_parent())
@@ -730,18 +736,25 @@ class Session {
     cascade::v1::GetTopologyResponse topology;
     int code = kExitDone;
     if (!GetTopology(site, &topology, &code)) return code;
-    const cascade::v1::NodeView& node = topology.nodes(0);
-    if (node.tier() != cascade::v1::TIER_SITE) {
-      return Fail(kExitRefused, absl::StrCat("\"", site, "\" is not a site"));
+    absl::StatusOr<std::string> sdp =
+        SiteSdp(topology.nodes(0), topology.streams());
+    if (!sdp.ok()) {
+      return Fail(kExitRefused, std::string(sdp.status().message()));
     }
-    std::string sdp = SiteSdp(node, topology.streams());
+    if (!options_.out.empty()) {
+      // A player started meanwhile never reads half a file.
+      absl::Status written = WriteFileAtomically(options_.out, *sdp);
+      if (!written.ok()) {
+        return Fail(kExitFailed, std::string(written.message()));
+      }
+    }
     if (options_.json) {
       google::protobuf::Struct result;
       (*result.mutable_fields())["site"].set_string_value(site);
-      (*result.mutable_fields())["sdp"].set_string_value(sdp);
+      (*result.mutable_fields())["sdp"].set_string_value(*sdp);
       PrintJson(result);
-    } else {
-      out_ << sdp;
+    } else if (options_.out.empty()) {
+      out_ << *sdp;
     }
     return kExitDone;
   }

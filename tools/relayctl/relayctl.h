@@ -62,6 +62,8 @@ struct Options {
   uint32_t history = 0;
   // token revoke --operator=NAME.
   std::string operator_name;
+  // sdp: the file the SDP replaces (empty: stdout).
+  std::string out;
 };
 
 // Runs `args` (the command and its operands); returns an exit code. Results
@@ -74,12 +76,6 @@ std::string CommandHelp(const std::string& command);
 // The list of commands, for the general usage message.
 std::string CommandSummary();
 bool IsCommand(const std::string& word);
-
-// An SDP a plain RTP player can open to receive the downstream streams at
-// `site`: video on the site's port, audio on port + 2.
-std::string SiteSdp(
-    const cascade::v1::NodeView& site,
-    const google::protobuf::RepeatedPtrField<cascade::v1::Stream>& streams);
 
 }  // namespace cascade::relayctl
 

@@ -11,38 +11,6 @@
 namespace cascade::relayctl {
 namespace {
 
-TEST(RelayctlTest, SdpListsEachTrackOnItsOwnPort) {
-  cascade::v1::NodeView site;
-  site.set_id("hcm-d01-s001");
-  site.set_media_address("127.10.0.1:5004");
-  google::protobuf::RepeatedPtrField<cascade::v1::Stream> streams;
-  cascade::v1::Stream* command = streams.Add();
-  command->set_id("command");
-  command->set_direction(cascade::v1::DIRECTION_DOWNSTREAM);
-  auto* video = command->add_tracks();
-  video->set_ssrc(7);
-  video->set_media("video");
-  video->set_payload_type(96);
-  video->set_encoding("H264/90000");
-  auto* audio = command->add_tracks();
-  audio->set_ssrc(8);
-  audio->set_media("audio");
-  audio->set_payload_type(111);
-  audio->set_encoding("opus/48000/2");
-  cascade::v1::Stream* up = streams.Add();
-  up->set_direction(cascade::v1::DIRECTION_UPSTREAM);
-  up->add_tracks()->set_media("video");
-
-  std::string sdp = SiteSdp(site, streams);
-  EXPECT_EQ(sdp,
-            "v=0\r\no=- 0 0 IN IP4 127.10.0.1\r\ns=Cascade hcm-d01-s001\r\n"
-            "c=IN IP4 127.10.0.1\r\nt=0 0\r\n"
-            "m=video 5004 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n"
-            "a=ssrc:7 cname:command\r\na=recvonly\r\n"
-            "m=audio 5006 RTP/AVP 111\r\na=rtpmap:111 opus/48000/2\r\n"
-            "a=ssrc:8 cname:command\r\na=recvonly\r\n");
-}
-
 TEST(RelayctlTest, UsageErrorsExitTwoWithOneLine) {
   Options options;
   std::ostringstream out, err;
