@@ -5,6 +5,7 @@
 #include <signal.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -29,15 +30,23 @@ ABSL_FLAG(std::vector<std::string>, standby_dest, {},
           "streams (hot standbys, e.g. the national relay's standby); NACKs "
           "are answered to whoever sent them");
 ABSL_FLAG(std::string, audio_dest, "",
-          "IP:PORT for the Opus stream; default: --dest (one port, split by "
-          "SSRC). Plain RTP receivers such as ffmpeg want a port of its own");
+          "IP:PORT for the Opus stream. Default: with --sdp and no "
+          "--sdp-dest, --dest's PORT+2, since the SDP then describes --dest "
+          "as a player and a player (ffplay, VLC) binds one port per SDP m= "
+          "line and the one above it for RTCP, so it cannot take both "
+          "streams on one port; otherwise --dest itself (one port, split by "
+          "SSRC: what a relay ingests)");
 ABSL_FLAG(std::string, bind, "0.0.0.0:0",
           "local IP:PORT to send from; RTCP (NACK, PLI, FIR) is read here");
-ABSL_FLAG(std::string, sdp, "", "write the session description to this file");
+ABSL_FLAG(std::string, sdp, "",
+          "write the session description a player opens (ffplay "
+          "-protocol_whitelist file,udp,rtp -i FILE) to this file: video and "
+          "audio each on a port of its own, RTCP on the same port. It "
+          "describes --dest and --audio-dest, or --sdp-dest");
 ABSL_FLAG(std::string, sdp_dest, "",
-          "IP:PORT the SDP names as the receiver's (video; audio on PORT+2) "
-          "when the stream reaches it through relays; default: --dest and "
-          "--audio_dest");
+          "IP:PORT the SDP names as the player's (video; audio on PORT+2) "
+          "when the stream reaches it through relays (--dest is a relay, and "
+          "audio then shares its port); default: --dest and --audio-dest");
 ABSL_FLAG(double, start_delay, 0,
           "seconds between writing the SDP and the first packet, so a "
           "receiver can be started from the SDP first");
@@ -146,10 +155,6 @@ int main(int argc, char** argv) {
       BadFlag("standby_dest", "port 0");
     }
   }
-  if (!absl::GetFlag(FLAGS_audio_dest).empty()) {
-    options.audio_dest =
-        EndpointFlag("audio_dest", absl::GetFlag(FLAGS_audio_dest));
-  }
   options.bind = EndpointFlag("bind", absl::GetFlag(FLAGS_bind));
   options.sdp_path = absl::GetFlag(FLAGS_sdp);
   if (!absl::GetFlag(FLAGS_sdp_dest).empty()) {
@@ -157,6 +162,28 @@ int main(int argc, char** argv) {
     if (options.sdp_dest->port == 0 || options.sdp_dest->port > 65533) {
       BadFlag("sdp_dest", "port must be 1..65533");
     }
+  }
+  // The SDP describes --dest as a player: its audio needs a port of its own.
+  const bool sdp_for_dest = !options.sdp_path.empty() &&
+                            !options.sdp_dest.has_value() &&
+                            absl::GetFlag(FLAGS_audio);
+  if (!absl::GetFlag(FLAGS_audio_dest).empty()) {
+    options.audio_dest =
+        EndpointFlag("audio_dest", absl::GetFlag(FLAGS_audio_dest));
+    if (options.audio_dest->port == 0) BadFlag("audio_dest", "port 0");
+    if (sdp_for_dest && options.audio_dest->ip == options.dest.ip &&
+        std::abs(options.audio_dest->port - options.dest.port) < 2) {
+      BadFlag("audio_dest",
+              "within a port of --dest: a player binds each port the SDP "
+              "(--sdp) names and the one above it for RTCP; give the audio a "
+              "port at least 2 away, or --sdp-dest when --dest is a relay");
+    }
+  } else if (sdp_for_dest) {
+    if (options.dest.port > 65533) {
+      BadFlag("dest", "port must be 1..65533 with --sdp (audio goes to +2)");
+    }
+    options.audio_dest = options.dest;
+    options.audio_dest->port += 2;
   }
   const double duration = absl::GetFlag(FLAGS_duration);
   if (!(duration >= 0)) BadFlag("duration", "must be >= 0");
