@@ -4,10 +4,10 @@
 
 #include <climits>
 #include <cstring>
-#include <mutex>
 
 #include "absl/strings/str_cat.h"
 #include "media/rtp/rtp.h"
+#include "media/srtp/library.h"
 
 namespace cascade::srtp {
 namespace {
@@ -15,32 +15,6 @@ namespace {
 // libsrtp's ROC is 32 bits and its packet index 48: a start below 2^31
 // leaves room for 2^47 packets.
 constexpr uint32_t kMaxInitialRoc = 0x7fffffff;
-
-// srtp_init, once. Debian's libsrtp2 runs on NSS, which it initialises per
-// cipher and NSS unloads its modules when the last such context closes:
-// every new session then loaded them again (3 ms a session instead of
-// 26 us). One session opened here and kept for the life of the process keeps
-// them loaded.
-absl::Status LibraryReady() {
-  static const srtp_err_status_t status = [] {
-    const srtp_err_status_t init = srtp_init();
-    if (init != srtp_err_status_ok) return init;
-    uint8_t key[kKeyMaterialSize] = {};
-    srtp_policy_t policy;
-    std::memset(&policy, 0, sizeof(policy));
-    srtp_crypto_policy_set_aes_gcm_128_16_auth(&policy.rtp);
-    srtp_crypto_policy_set_aes_gcm_128_16_auth(&policy.rtcp);
-    policy.ssrc.type = ssrc_specific;
-    policy.key = key;
-    static srtp_t anchor = nullptr;
-    return srtp_create(&anchor, &policy);
-  }();
-  if (status != srtp_err_status_ok) {
-    return absl::InternalError(
-        absl::StrCat("libsrtp2 did not initialise (error ", status, ")"));
-  }
-  return absl::OkStatus();
-}
 
 uint32_t ReadU32(const uint8_t* p) {
   return uint32_t{p[0]} << 24 | uint32_t{p[1]} << 16 | uint32_t{p[2]} << 8 |
@@ -120,7 +94,7 @@ class Session {
   // `window`: the replay window (libsrtp: 64..32767).
   static absl::StatusOr<std::unique_ptr<Session>> Open(
       uint32_t ssrc, absl::Span<const StreamKey> keys, size_t window) {
-    if (absl::Status ready = LibraryReady(); !ready.ok()) return ready;
+    if (absl::Status ready = EnsureSrtpInit(); !ready.ok()) return ready;
     if (absl::Status valid = CheckKeys(keys); !valid.ok()) return valid;
     // libsrtp copies what it needs; these live through srtp_create.
     std::vector<std::vector<uint8_t>> material;
