@@ -1,0 +1,32 @@
+// Writes the DTLS fuzz target's seed corpus:
+//   bazel run //webrtc/dtls:make_corpus -- "$PWD/webrtc/dtls/corpus"
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "webrtc/dtls/fuzz_seeds.h"
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: make_corpus OUTPUT_DIR (holds dtls_fuzz/)\n");
+    return 2;
+  }
+  const std::vector<cascade::dtls::Seed> seeds = cascade::dtls::DtlsSeeds();
+  if (seeds.empty()) {
+    std::fprintf(stderr, "the seed handshake failed\n");
+    return 1;
+  }
+  for (const cascade::dtls::Seed& seed : seeds) {
+    const std::string path = std::string(argv[1]) + "/dtls_fuzz/" + seed.name;
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out.write(reinterpret_cast<const char*>(seed.bytes.data()),
+              static_cast<std::streamsize>(seed.bytes.size()));
+    if (!out) {
+      std::fprintf(stderr, "cannot write %s\n", path.c_str());
+      return 1;
+    }
+  }
+  std::printf("wrote %zu seed files under %s\n", seeds.size(), argv[1]);
+  return 0;
+}
