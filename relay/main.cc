@@ -63,6 +63,9 @@ ABSL_FLAG(std::string, tls_cert, "",
           "and a connection per relay)");
 ABSL_FLAG(std::string, tls_key, "",
           "PEM private key of --tls-cert (may contain {id} likewise)");
+ABSL_FLAG(bool, insecure, false,
+          "with --controller: talk to topologyd in plaintext, without "
+          "--tls-ca (a test bed's controller); refused otherwise");
 ABSL_FLAG(std::string, source, "",
           "IP:PORT of a plain source (the command center) accepted as the "
           "last parent; with --controller, the parent of a relay the "
@@ -249,6 +252,20 @@ int Main() {
   if (!tls.ca.empty() && controller.empty()) {
     Fail("--tls-ca needs --controller");
   }
+  // Plaintext hands anyone on the path this relay's link keys.
+  const bool insecure = absl::GetFlag(FLAGS_insecure);
+  if (!controller.empty() && tls.ca.empty() && !insecure) {
+    Fail(
+        "refusing to talk to topologyd in plaintext: give --tls-ca (and "
+        "--tls-cert/--tls-key for mutual TLS), or --insecure for a test bed");
+  }
+  if (insecure && !tls.ca.empty()) {
+    Fail("--insecure talks plaintext: it does not go with --tls-ca");
+  }
+  if (insecure && !controller.empty()) {
+    LOG(WARNING) << "--insecure: the controller link is unauthenticated and "
+                    "unencrypted";
+  }
   absl::StatusOr<cascade::v1::RelayConfig> base = LoadLocalConfig();
   if (!base.ok()) Fail(base.status().message());
   // What each relay's assignments are laid over.
@@ -356,8 +373,9 @@ int main(int argc, char** argv) {
       "  relayd --controller=HOST:PORT[,HOST:PORT...] "
       "--relays=ID@IP:PORT,ID@IP:PORT,... "
       "[--metrics=IP:PORT]\n"
-      "With a controller that requires TLS: --tls-ca=CA.pem "
-      "[--tls-cert=ID.pem --tls-key=ID.key] (docs/security.md).");
+      "With --controller: --tls-ca=CA.pem [--tls-cert=ID.pem "
+      "--tls-key=ID.key] (docs/security.md), or --insecure for a test "
+      "bed's plaintext controller.");
   if (positional.size() > 1) {
     std::fprintf(stderr, "relayd: unexpected argument \"%s\" (see --help)\n",
                  positional[1]);

@@ -13,12 +13,14 @@
 #include <cstdio>
 #include <iostream>
 #include <optional>
+#include <thread>
 
 #include "absl/flags/flag.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "absl/synchronization/notification.h"
 #include "base/clock.h"
 #include "base/files.h"
 #include "base/flags.h"
@@ -94,7 +96,9 @@ ABSL_FLAG(std::string, admin_token_file, "",
           "'authorization: Bearer TOKEN' is an admin. Without it, "
           "--tls-client-ca or tokens, Admin is open to anyone "
           "(docs/security.md)");
-ABSL_FLAG(std::string, tls_cert, "", "PEM server certificate (enables TLS)");
+ABSL_FLAG(std::string, tls_cert, "",
+          "PEM server certificate (enables TLS); topologyd refuses to start "
+          "without it (and --tls-key) unless --insecure");
 ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls-cert");
 ABSL_FLAG(std::string, tls_client_ca, "",
           "PEM CA bundle; when set, clients must present a certificate it "
@@ -107,6 +111,10 @@ ABSL_FLAG(std::string, client_cert, "required",
           "client without a certificate) or optional (a client may connect "
           "without one, and then only make Admin calls with a signed token; "
           "a certificate presented is still verified)");
+ABSL_FLAG(bool, insecure, false,
+          "serve in plaintext without --tls-cert/--tls-key, for a test bed "
+          "only: anyone who reaches --listen can act as any relay and read "
+          "its link keys; warned about at start and every minute");
 ABSL_FLAG(double, admin_rate, 100,
           "Admin calls per second each caller (operator, node, or host when "
           "unknown) may make; beyond it (and --admin-burst) calls are "
@@ -147,6 +155,39 @@ int Usage(const std::string& message) {
   std::cerr << "topologyd: " << message << "\n";
   return kExitUsage;
 }
+
+// With --insecure: says so once serving and every minute while it lives,
+// so whoever reads the log at any point sees the control plane is open.
+class InsecureWarning {
+ public:
+  explicit InsecureWarning(bool insecure) {
+    if (!insecure) return;
+    Warn();
+    thread_ = std::thread([this] {
+      while (!stop_.WaitForNotificationWithTimeout(absl::Minutes(1))) Warn();
+    });
+  }
+  ~InsecureWarning() {
+    if (!thread_.joinable()) return;
+    stop_.Notify();
+    thread_.join();
+  }
+
+ private:
+  static void Warn() {
+    LOG(WARNING) << "--insecure: the control plane is unauthenticated and "
+                    "unencrypted: anyone who reaches --listen can act as "
+                    "any relay, read its link keys"
+                 << (absl::GetFlag(FLAGS_admin_token_file).empty()
+                         ? " and change the topology"
+                         : "")
+                 << "; give --tls-cert/--tls-key/--tls-client-ca outside a "
+                    "test bed (docs/security.md)";
+  }
+
+  absl::Notification stop_;
+  std::thread thread_;
+};
 
 // Applies --topology to an empty state (sequence 0). Returns an exit code,
 // 0 when done or not needed.
@@ -229,6 +270,7 @@ int RunJournal(SignalWaiter* signals, const ControllerOptions& options,
     std::cerr << "topologyd: --listen: " << server.status().message() << "\n";
     return kExitUsage;
   }
+  const InsecureWarning warning(absl::GetFlag(FLAGS_insecure));
   if (!WritePortFile(port)) return kExitFailed;
   LOG(INFO) << "topologyd serving on port " << port << ", state sequence "
             << controller.Sequence();
@@ -423,6 +465,7 @@ int RunEtcd(SignalWaiter* signals, const ControllerOptions& options,
     return kExitUsage;
   }
   SetLeading(server->get(), false);
+  const InsecureWarning warning(absl::GetFlag(FLAGS_insecure));
   if (advertise.empty()) {
     advertise = absl::StrCat(listen.substr(0, colon), ":", port);
   }
@@ -573,6 +616,15 @@ int Run() {
   if (cert_file.empty() != key_file.empty()) {
     return Usage("--tls-cert and --tls-key go together");
   }
+  const bool insecure = absl::GetFlag(FLAGS_insecure);
+  if (cert_file.empty() && !insecure) {
+    return Usage(
+        "refusing to serve without TLS: give --tls-cert and --tls-key (and "
+        "--tls-client-ca for mutual TLS), or --insecure for a test bed");
+  }
+  if (!cert_file.empty() && insecure) {
+    return Usage("--insecure serves plaintext: it does not go with --tls-cert");
+  }
   if (!ca_file.empty() && cert_file.empty()) {
     return Usage("--tls-client-ca needs --tls-cert and --tls-key");
   }
@@ -645,9 +697,12 @@ int main(int argc, char** argv) {
   std::vector<char*> positional = cascade::ParseFlags(
       argc, argv,
       "the Cascade topology controller.\n"
-      "  topologyd --state-dir=DIR [--listen=HOST:PORT] [--topology=FILE]\n"
+      "  topologyd --state-dir=DIR [--listen=HOST:PORT] [--topology=FILE] "
+      "TLS\n"
       "  topologyd --store=etcd://HOST:PORT[,...] [--listen=HOST:PORT] "
-      "[--advertise=HOST:PORT] [--topology=FILE]\n"
+      "[--advertise=HOST:PORT] [--topology=FILE] TLS\n"
+      "TLS is --tls-cert=F --tls-key=F [--tls-client-ca=F] (docs/security.md),"
+      " or --insecure for a test bed (plaintext, warned about every minute).\n"
       "With etcd, run several: one leads, the others refuse calls naming it "
       "(gRPC trailing metadata cascade-leader) and take over when it dies.\n"
       "Exit codes: 0 stopped by a signal, 1 failed, 2 bad flags, 3 (etcd) "

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every binary's --help explains itself and lists its own flags (absl's
-# default lists only flags from a file named after the binary: none of ours).
+# default lists only flags from a file named after the binary: none of ours),
+# and the control plane runs in plaintext only when --insecure says so.
 set -u
 failed=0
 check() {  # BINARY FLAG...
@@ -16,8 +17,8 @@ check() {  # BINARY FLAG...
   done
   # Dashed spelling of a flag is accepted wherever the docs use it.
 }
-check relay/relayd config controller listen metrics port_file tls_ca tls_cert tls_key
-check topology/topologyd listen state_dir topology lease_timeout admin_token_file client_cert admin_rate admin_burst max_receive_bytes max_streams_per_connection keepalive_interval min_ping_interval max_connection_idle handshake_timeout
+check relay/relayd config controller listen metrics port_file tls_ca tls_cert tls_key insecure
+check topology/topologyd listen state_dir topology lease_timeout admin_token_file insecure client_cert admin_rate admin_burst max_receive_bytes max_streams_per_connection keepalive_interval min_ping_interval max_connection_idle handshake_timeout
 check tools/relayctl/relayctl controller json tls_ca tls_cert tls_key out ca force operator role dns ip days token_file insecure history ttl
 check tools/source/relay-source dest sdp duration bitrate gop
 check tools/probe/relay-probe listen parent node_id json sites duration
@@ -28,5 +29,32 @@ check tools/bench/relay-bench only json
 if relay/relayd --no_such_flag >/dev/null 2>&1; then
   echo "FAIL: relayd accepted an unknown flag"; failed=1
 fi
-[ "$failed" -eq 0 ] && echo "every --help lists its flags"
+# Plaintext control only when asked for (--insecure): otherwise exit 2 and
+# one line saying what to give.
+refuses() {  # MESSAGE COMMAND...
+  local message=$1 err rc
+  shift
+  err=$("$@" 2>&1 >/dev/null)
+  rc=$?
+  if [ "$rc" -ne 2 ] || [ "$err" != "$message" ]; then
+    echo "FAIL: $* exited $rc, not 2 with \"$message\": $err"; failed=1
+  fi
+}
+tmp=$(mktemp -d "${TEST_TMPDIR:-/tmp}/help_test.XXXXXX")
+refuses "topologyd: refusing to serve without TLS: give --tls-cert and --tls-key (and --tls-client-ca for mutual TLS), or --insecure for a test bed" \
+  topology/topologyd --state-dir="$tmp/state" --listen=127.0.0.1:0
+[ -e "$tmp/state" ] && { echo "FAIL: topologyd refused yet made its state dir"; failed=1; }
+refuses "topologyd: --insecure serves plaintext: it does not go with --tls-cert" \
+  topology/topologyd --insecure --tls-cert="$tmp/x.pem" --tls-key="$tmp/x.key" --state-dir="$tmp/state"
+refuses "relayd: refusing to talk to topologyd in plaintext: give --tls-ca (and --tls-cert/--tls-key for mutual TLS), or --insecure for a test bed" \
+  relay/relayd --controller=127.0.0.1:1 --id=r1 --listen=127.0.0.1:0
+refuses "relayd: --insecure talks plaintext: it does not go with --tls-ca" \
+  relay/relayd --controller=127.0.0.1:1 --id=r1 --listen=127.0.0.1:0 --insecure --tls-ca="$tmp/ca.pem"
+refuses "relayctl: refusing to talk to the controller in plaintext: give --tls-ca (and --tls-cert/--tls-key for mutual TLS), or --insecure for a test bed" \
+  tools/relayctl/relayctl --controller=127.0.0.1:1 stats
+# A token over plaintext keeps its own refusal.
+echo token >"$tmp/token"
+refuses "relayctl: --token-file: refusing to send a token over plaintext: give --tls-ca (TLS), or --insecure to send it in clear" \
+  tools/relayctl/relayctl --controller=127.0.0.1:1 --token-file="$tmp/token" stats
+[ "$failed" -eq 0 ] && echo "every --help lists its flags; plaintext control is refused"
 exit "$failed"

@@ -57,7 +57,8 @@ class EtcdTlsTest : public ::testing::Test {
   CommandResult Topologyd(const std::string& name,
                           const std::vector<std::string>& flags) {
     port_file_ = TestDir() + "/" + name + ".port";
-    std::vector<std::string> argv = {"topology/topologyd",
+    // TLS to etcd is under test here, not on topologyd's own port.
+    std::vector<std::string> argv = {"topology/topologyd", "--insecure",
                                      "--listen=127.0.0.1:0",
                                      "--port-file=" + port_file_};
     argv.insert(argv.end(), flags.begin(), flags.end());
@@ -91,7 +92,8 @@ EtcdCluster* EtcdTlsTest::cluster_ = nullptr;
 TestPki* EtcdTlsTest::other_ = nullptr;
 
 TEST_F(EtcdTlsTest, TopologydWithTheRightCertificatesLeads) {
-  std::vector<std::string> argv = {"topology/topologyd", "--listen=127.0.0.1:0",
+  std::vector<std::string> argv = {"topology/topologyd", "--insecure",
+                                   "--listen=127.0.0.1:0",
                                    "--advertise=127.0.0.1:7799"};
   for (const std::string& flag : cluster_->TopologydFlags()) {
     argv.push_back(flag);

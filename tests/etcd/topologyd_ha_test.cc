@@ -175,7 +175,7 @@ class HaTest : public ::testing::Test {
   void StartControllers(int count, const std::vector<std::string>& flags) {
     for (int i = 0; i < count; ++i) {
       std::vector<std::string> all = etcd_->TopologydFlags();
-      all.insert(all.end(), {kTtl, "--lease-timeout=3s"});
+      all.insert(all.end(), {kTtl, "--lease-timeout=3s", "--insecure"});
       all.insert(all.end(), flags.begin(), flags.end());
       auto daemon = Topologyd::Start(dir_, absl::StrCat("topologyd", i), all);
       ASSERT_TRUE(daemon.ok()) << daemon.status();
@@ -190,6 +190,7 @@ class HaTest : public ::testing::Test {
 
   CommandResult Relayctl(const std::string& controllers,
                          std::vector<std::string> args) {
+    args.insert(args.begin(), "--insecure");
     return testing::Relayctl(dir_, controllers, std::move(args));
   }
 
@@ -215,8 +216,8 @@ class HaTest : public ::testing::Test {
     Relayd& relay = relays_[id];
     relay.stderr_path = dir_ + "/" + id + ".err";
     args.insert(args.begin(),
-                {"relay/relayd", "--controller=" + List(), "--id=" + id,
-                 "--listen=127.0.0.1:0", "--port-file=" + ports,
+                {"relay/relayd", "--controller=" + List(), "--insecure",
+                 "--id=" + id, "--listen=127.0.0.1:0", "--port-file=" + ports,
                  "--metrics=127.0.0.1:0"});
     auto process =
         Subprocess::Start(args, {dir_ + "/" + id + ".out", relay.stderr_path});
@@ -308,9 +309,10 @@ TEST_F(HaTest, LeaderKilledUnderAdminChangesFollowerTakesOverNothingLost) {
   EXPECT_EQ(Health(addresses_[leader], "cascade.v1.RelayControl"), 1);
 
   // The event feed, followed across the takeover.
-  auto events = Subprocess::Start(
-      {"tools/relayctl/relayctl", "--controller=" + List(), "--json", "events"},
-      {dir_ + "/events.out", dir_ + "/events.err"});
+  auto events =
+      Subprocess::Start({"tools/relayctl/relayctl", "--controller=" + List(),
+                         "--insecure", "--json", "events"},
+                        {dir_ + "/events.out", dir_ + "/events.err"});
   ASSERT_TRUE(events.ok()) << events.status();
 
   // A stream of changes through the whole list, one relayctl after the
@@ -517,7 +519,7 @@ TEST_F(HaTest, BadStoreFlagsExitTwoWithOneLineNamingTheFlag) {
   };
   int run = 0;
   for (const auto& [flags, expected] : cases) {
-    std::vector<std::string> argv = {"topology/topologyd"};
+    std::vector<std::string> argv = {"topology/topologyd", "--insecure"};
     argv.insert(argv.end(), flags.begin(), flags.end());
     CommandResult result = cascade::testing::RunToCompletion(
         argv, absl::StrCat(dir_, "/flags", ++run), absl::Seconds(10));
@@ -584,8 +586,8 @@ TEST_F(HaTest, LeaderCutOffFromEtcdExitsThreeAndAFollowerTakesOver) {
   const std::string port_file = dir_ + "/cut.port";
   // TLS through the forwarder; members written without a scheme.
   auto cut = Subprocess::Start(
-      {"topology/topologyd", "--listen=127.0.0.1:0", "--port-file=" + port_file,
-       "--store=etcd://" + (*forwarder)->endpoint(),
+      {"topology/topologyd", "--insecure", "--listen=127.0.0.1:0",
+       "--port-file=" + port_file, "--store=etcd://" + (*forwarder)->endpoint(),
        "--etcd-ca=" + etcd_->pki().ca,
        "--etcd-cert=" + etcd_->pki().client_cert,
        "--etcd-key=" + etcd_->pki().client_key, kTtl},

@@ -73,7 +73,7 @@ class FailoverScriptsTest : public ::testing::Test {
     std::ofstream(dir_ + "/topology.textproto") << kTopology;
     auto daemon = Topologyd::Start(
         dir_, "topologyd",
-        {"--state-dir=" + dir_ + "/state",
+        {"--insecure", "--state-dir=" + dir_ + "/state",
          "--topology=" + dir_ + "/topology.textproto", "--lease-timeout=2s"});
     ASSERT_TRUE(daemon.ok()) << daemon.status();
     controller_ = std::move(*daemon);
@@ -82,7 +82,8 @@ class FailoverScriptsTest : public ::testing::Test {
     ASSERT_NE(getcwd(cwd, sizeof(cwd)), nullptr);
     setenv("RELAYCTL", absl::StrCat(cwd, "/tools/relayctl/relayctl").c_str(),
            1);
-    setenv("RELAYCTL_FLAGS", ("--controller=" + controller_->address()).c_str(),
+    setenv("RELAYCTL_FLAGS",
+           ("--controller=" + controller_->address() + " --insecure").c_str(),
            1);
     for (const std::string& id : kNodes) {
       relays_[id] = std::make_unique<FakeRelay>(controller_->address(), id,
@@ -229,8 +230,8 @@ TEST_F(FailoverScriptsTest, MissingStandbyListsNodesWithoutOne) {
   EXPECT_EQ(all_covered.out, "");
 
   // Without nat-2 the provinces have nothing to fall back to.
-  CommandResult failed =
-      testing::Relayctl(dir_, controller_->address(), {"failover", "nat-2"});
+  CommandResult failed = testing::Relayctl(dir_, controller_->address(),
+                                           {"--insecure", "failover", "nat-2"});
   ASSERT_EQ(failed.code, 0) << failed.err;
   CommandResult missing = Script("missing-standby.sh", {});
   EXPECT_EQ(missing.code, 1) << missing.err;

@@ -191,7 +191,7 @@ class ControllerFailoverTest : public ::testing::Test {
     for (const char* id : {"nat", "p1", "p1-sb", "d1", "d1-sb"}) {
       std::vector<std::string> args = {"--controller=" + controller_->address(),
                                        std::string("--id=") + id,
-                                       "--listen=127.0.0.1:0"};
+                                       "--listen=127.0.0.1:0", "--insecure"};
       // The tree's root takes the stream from the source, a plain endpoint.
       if (args[1] == "--id=nat") {
         args.push_back("--source=" + source_.address().ToString());
@@ -268,12 +268,14 @@ class ControllerFailoverTest : public ::testing::Test {
   void StartController(int port = 0) {
     auto daemon = Topologyd::Start(
         tmp_, absl::StrCat("topologyd", ++controllers_),
-        {"--state-dir=" + tmp_ + "/state", "--lease-timeout=3s"}, port);
+        {"--insecure", "--state-dir=" + tmp_ + "/state", "--lease-timeout=3s"},
+        port);
     ASSERT_TRUE(daemon.ok()) << daemon.status();
     controller_ = *std::move(daemon);
   }
 
   Result Relayctl(std::vector<std::string> args) {
+    args.insert(args.begin(), "--insecure");
     return cascade::topology::testing::Relayctl(tmp_, controller_->address(),
                                                 std::move(args));
   }

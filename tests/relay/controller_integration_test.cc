@@ -59,13 +59,14 @@ class ControllerIntegrationTest : public ::testing::Test {
   void StartController() {
     auto daemon = Topologyd::Start(
         tmp_, "topologyd",
-        {"--state-dir=" + tmp_ + "/state", "--lease-timeout=3s"});
+        {"--insecure", "--state-dir=" + tmp_ + "/state", "--lease-timeout=3s"});
     ASSERT_TRUE(daemon.ok()) << daemon.status();
     controller_ = *std::move(daemon);
     address_ = controller_->address();
   }
 
   Result Relayctl(std::vector<std::string> args) {
+    args.insert(args.begin(), "--insecure");
     return cascade::topology::testing::Relayctl(tmp_, address_,
                                                 std::move(args));
   }
@@ -104,8 +105,8 @@ class ControllerIntegrationTest : public ::testing::Test {
 
   std::unique_ptr<RelayProcess> StartRelay(const std::string& id,
                                            std::vector<std::string> args) {
-    args.insert(args.end(), {"--controller=" + address_, "--id=" + id,
-                             "--listen=127.0.0.1:0"});
+    args.insert(args.end(), {"--controller=" + address_, "--insecure",
+                             "--id=" + id, "--listen=127.0.0.1:0"});
     auto relay = RelayProcess::Start(id, "", args);
     EXPECT_TRUE(relay.ok()) << relay.status();
     return relay.ok() ? *std::move(relay) : nullptr;
@@ -228,7 +229,7 @@ TEST_F(ControllerIntegrationTest, SeveralRelaysInOneProcessEachFollowTheirOwn) {
   ASSERT_TRUE(nat);
   auto both =
       RelayProcess::Start("provinces", "",
-                          {"--controller=" + address_,
+                          {"--controller=" + address_, "--insecure",
                            "--relays=p1@127.0.0.1:0,p1-sb@127.0.0.1:0"});
   ASSERT_TRUE(both.ok()) << both.status();
   const media::Endpoint p1 = (*both)->address("p1");
@@ -272,9 +273,9 @@ TEST_F(ControllerIntegrationTest, SeveralRelaysInOneProcessEachFollowTheirOwn) {
 TEST_F(ControllerIntegrationTest, RelaysFlagRefusesBadLists) {
   for (const char* list :
        {"p1", "p1@127.0.0.1:0,p1@127.0.0.1:0", "@127.0.0.1:0", "p1@nowhere"}) {
-    auto relay = RelayProcess::Start(
-        "bad", "",
-        {"--controller=127.0.0.1:1", std::string("--relays=") + list});
+    auto relay = RelayProcess::Start("bad", "",
+                                     {"--controller=127.0.0.1:1", "--insecure",
+                                      std::string("--relays=") + list});
     ASSERT_FALSE(relay.ok()) << list;
     EXPECT_EQ(relay.status().message(), "relayd exited early with exit code 2")
         << list;
@@ -299,7 +300,7 @@ TEST_F(ControllerIntegrationTest, AssignmentReplacesTheConfigsChildren) {
                        )pb",
                        source.address().ToString(),
                        configured.peer.address().ToString()),
-      {"--controller=" + address_});
+      {"--controller=" + address_, "--insecure"});
   ASSERT_TRUE(relay.ok()) << relay.status();
   uint16_t seq = 1;
   ASSERT_TRUE(Pump(source, (*relay)->address(), &seq, {&configured},
@@ -360,7 +361,7 @@ TEST_F(ControllerIntegrationTest, UnreachableControllerNeverStopsMedia) {
                        )pb",
                        source.address().ToString(),
                        child.peer.address().ToString()),
-      {"--controller=" + controller.address()});
+      {"--controller=" + controller.address(), "--insecure"});
   ASSERT_TRUE(relay.ok()) << relay.status();
   uint16_t seq = 1;
   ASSERT_TRUE(Pump(

@@ -51,7 +51,7 @@ class DrainTest : public ::testing::Test {
     std::ofstream(dir_ + "/topology.textproto") << kTopology;
     auto daemon = Topologyd::Start(
         dir_, "topologyd",
-        {"--state-dir=" + dir_ + "/state",
+        {"--insecure", "--state-dir=" + dir_ + "/state",
          "--topology=" + dir_ + "/topology.textproto", "--lease-timeout=2s"});
     ASSERT_TRUE(daemon.ok()) << daemon.status();
     controller_ = std::move(*daemon);
@@ -73,6 +73,7 @@ class DrainTest : public ::testing::Test {
   }
 
   Result Relayctl(std::vector<std::string> args) {
+    args.insert(args.begin(), "--insecure");
     return testing::Relayctl(dir_, controller_->address(), std::move(args));
   }
   cascade::v1::NodeView Show(const std::string& id) {

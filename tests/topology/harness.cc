@@ -152,7 +152,8 @@ CommandResult Relayctl(const std::string& dir, const std::string& controller,
 cascade::v1::NodeView ShowNode(const std::string& dir,
                                const std::string& controller,
                                const std::string& id) {
-  CommandResult shown = Relayctl(dir, controller, {"--json", "show", id});
+  CommandResult shown =
+      Relayctl(dir, controller, {"--insecure", "--json", "show", id});
   EXPECT_EQ(shown.code, 0) << shown.err;
   cascade::v1::NodeView view;
   EXPECT_TRUE(

@@ -74,9 +74,9 @@ class FakeRelay : public control::AssignmentListener {
 // topologyd as a process, killed (-9) when destroyed.
 class Topologyd {
  public:
-  // Starts it on 127.0.0.1: port 0 lets the kernel choose; a restart passes
-  // the previous port so the relays find it again. `name` keeps the
-  // output files of each start apart.
+  // Starts it on 127.0.0.1 with `flags` (TLS flags, or --insecure): port 0
+  // lets the kernel choose; a restart passes the previous port so the
+  // relays find it again. `name` keeps the output files of each start apart.
   static absl::StatusOr<std::unique_ptr<Topologyd>> Start(
       const std::string& dir, const std::string& name,
       const std::vector<std::string>& flags, int port = 0);
@@ -158,7 +158,7 @@ cascade::testing::CommandResult Relayctl(const std::string& dir,
                                          const std::string& controller,
                                          std::vector<std::string> args);
 
-// relayctl --json show ID, parsed.
+// relayctl --insecure --json show ID, parsed: a plaintext controller's.
 cascade::v1::NodeView ShowNode(const std::string& dir,
                                const std::string& controller,
                                const std::string& id);

@@ -345,7 +345,10 @@ TEST_F(IdentityTest, ConnectionsWithoutAValidCertificateNeverGetIn) {
         "--tls-key=" + other->key("admin")},
        "another CA's",
        "certificate verify failed"},
-      {"plaintext", {}, "closes plaintext connections", "wrong version number"},
+      {"plaintext",
+       {"--insecure"},
+       "closes plaintext connections",
+       "wrong version number"},
   };
   for (const Case& c : cases) {
     std::vector<std::string> args = c.flags;

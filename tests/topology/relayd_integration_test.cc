@@ -83,7 +83,7 @@ class RelaydTest : public ::testing::Test {
     auto daemon = Topologyd::Start(
         dir_, "topologyd" + std::to_string(++starts_),
         // Learning outlasts relayd's reconnect backoff (at most 5 s).
-        {"--state-dir=" + dir_ + "/state", "--lease-timeout=1s",
+        {"--insecure", "--state-dir=" + dir_ + "/state", "--lease-timeout=1s",
          "--restart-learning=6s"},
         port);
     ASSERT_TRUE(daemon.ok()) << daemon.status();
@@ -94,8 +94,8 @@ class RelaydTest : public ::testing::Test {
     const std::string ports = dir_ + "/" + id + ".ports";
     args.insert(args.begin(),
                 {"relay/relayd", "--controller=" + controller_->address(),
-                 "--id=" + id, "--listen=127.0.0.1:0", "--port-file=" + ports,
-                 "--metrics=127.0.0.1:0"});
+                 "--insecure", "--id=" + id, "--listen=127.0.0.1:0",
+                 "--port-file=" + ports, "--metrics=127.0.0.1:0"});
     auto process = Subprocess::Start(
         args, {dir_ + "/" + id + ".out", dir_ + "/" + id + ".err"});
     ASSERT_TRUE(process.ok()) << process.status();
@@ -152,8 +152,9 @@ class RelaydTest : public ::testing::Test {
     std::ofstream(dir_ + "/topology.textproto") << absl::Substitute(
         kTopology, relays_["nat"].address(), relays_["p1"].address(),
         relays_["p1-sb"].address(), relays_["d1"].address(), site_.address());
-    auto applied = testing::Relayctl(dir_, controller_->address(),
-                                     {"apply", dir_ + "/topology.textproto"});
+    auto applied = testing::Relayctl(
+        dir_, controller_->address(),
+        {"--insecure", "apply", dir_ + "/topology.textproto"});
     ASSERT_EQ(applied.code, 0) << applied.err;
     media_ = std::make_unique<MediaRun>(&source_, relays_["nat"].udp_port,
                                         &site_, kPayloadType, kSsrc);
@@ -284,16 +285,17 @@ TEST_F(RelaydTest, LeaseExpiryConfirmsTheRelaysOwnFailover) {
 TEST_F(RelaydTest, DrainReportsEmptyUnderALiveStreamAndLosesNothing) {
   ASSERT_NO_FATAL_FAILURE(StartNetwork());
   const absl::Time start = absl::Now();
-  auto drained = testing::Relayctl(dir_, controller_->address(),
-                                   {"--json", "--timeout=30s", "drain", "p1"});
+  auto drained = testing::Relayctl(
+      dir_, controller_->address(),
+      {"--insecure", "--json", "--timeout=30s", "drain", "p1"});
   ASSERT_EQ(drained.code, 0) << drained.err << drained.out;
   EXPECT_NE(drained.out.find("\"empty\":true"), std::string::npos)
       << drained.out;
   // Empty means empty: p1 forwards to no one.
   EXPECT_EQ(relays_["p1"].Metric("relay_children"), 0);
   EXPECT_EQ(Show("d1").stats().receiving_from(), "p1-sb");
-  auto restored =
-      testing::Relayctl(dir_, controller_->address(), {"restore", "p1"});
+  auto restored = testing::Relayctl(dir_, controller_->address(),
+                                    {"--insecure", "restore", "p1"});
   ASSERT_EQ(restored.code, 0) << restored.err;
   EXPECT_TRUE(WaitForNode(
       "d1", "receives from p1 again",

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "google/protobuf/util/json_util.h"
@@ -62,7 +63,7 @@ class TopologydTest : public ::testing::Test {
                        const std::string& lease = "1s") {
     // The simulated relays reconnect within half a second.
     std::vector<std::string> flags = {
-        "--state-dir=" + state_dir_, "--lease-timeout=" + lease,
+        "--insecure", "--state-dir=" + state_dir_, "--lease-timeout=" + lease,
         "--restart-learning=2s", "--reintegrate-after=2s"};
     if (!topology_flag.empty()) flags.push_back("--topology=" + topology_flag);
     auto daemon = Topologyd::Start(
@@ -74,7 +75,9 @@ class TopologydTest : public ::testing::Test {
     address_ = controller_->address();
   }
 
+  // With client_flags_ first: --insecure for the plaintext controller.
   Result Relayctl(std::vector<std::string> args) {
+    args.insert(args.begin(), client_flags_.begin(), client_flags_.end());
     return testing::Relayctl(tmp_, address_, std::move(args));
   }
 
@@ -96,6 +99,7 @@ class TopologydTest : public ::testing::Test {
   }
 
   std::string tmp_, state_dir_, topology_file_, stderr_path_, address_;
+  std::vector<std::string> client_flags_ = {"--insecure"};
   int port_ = 0;
   int starts_ = 0;
   // Declared after the controller so the relays stop before it does.
@@ -247,6 +251,11 @@ TEST_F(TopologydTest, ExitCodesAndErrors) {
   EXPECT_EQ(missing.err, "relayctl: show: no node \"nope\"\n");
   EXPECT_EQ(Relayctl({"remove", "d1"}).code, 4);  // d1 has a child
   EXPECT_EQ(Relayctl({"frobnicate"}).code, 2);
+  // Said at start (and every minute): this controller is open.
+  EXPECT_TRUE(absl::StrContains(ReadFile(stderr_path_),
+                                "--insecure: the control plane is "
+                                "unauthenticated and unencrypted"))
+      << ReadFile(stderr_path_);
 
   // An invalid file is refused whole, naming node and line.
   std::string bad = tmp_ + "/bad.textproto";
@@ -295,6 +304,9 @@ TEST_F(TopologydTest, MutualTlsAndAdminToken) {
   ASSERT_TRUE(daemon.ok()) << daemon.status();
   controller_ = std::move(*daemon);
   address_ = controller_->address();
+  client_flags_.clear();
+  EXPECT_FALSE(
+      absl::StrContains(ReadFile(controller_->stderr_path()), "--insecure"));
 
   const std::vector<std::string> tls = pki->Flags("ops");
   auto with = [&](std::vector<std::string> flags,
@@ -327,8 +339,15 @@ TEST_F(TopologydTest, MutualTlsAndAdminToken) {
       with({"--tls-ca=" + pki->ca(), "--admin-token-file=" + tmp_ + "/token"},
            {"show", "d1"});
   EXPECT_EQ(no_cert.code, 1) << no_cert.err;
-  // Plaintext: fails.
-  EXPECT_EQ(Relayctl({"show", "d1"}).code, 1);
+  // Plaintext: refused by relayctl unless --insecure, then by the
+  // controller.
+  Result plaintext = Relayctl({"show", "d1"});
+  EXPECT_EQ(plaintext.code, 2);
+  EXPECT_EQ(plaintext.err,
+            "relayctl: refusing to talk to the controller in plaintext: give "
+            "--tls-ca (and --tls-cert/--tls-key for mutual TLS), or "
+            "--insecure for a test bed\n");
+  EXPECT_EQ(Relayctl({"--insecure", "show", "d1"}).code, 1);
 
   // A relay over mutual TLS, with its own node's certificate, gets its
   // assignment.

@@ -35,8 +35,10 @@ ABSL_FLAG(std::string, admin_token_file, "",
           "legacy: file with the controller's shared admin token (its "
           "--admin-token-file); needs TLS unless --insecure");
 ABSL_FLAG(bool, insecure, false,
-          "send --token-file or --admin-token-file over plaintext anyway "
-          "(anyone on the path can then replay the token)");
+          "talk to the controller in plaintext, without --tls-ca (a test "
+          "bed's; refused otherwise), and send --token-file or "
+          "--admin-token-file so too (anyone on the path can then replay "
+          "the token)");
 ABSL_FLAG(std::string, tls_ca, "",
           "PEM CA that signed the controller's certificate (enables TLS)");
 ABSL_FLAG(std::string, tls_cert, "",
@@ -250,6 +252,15 @@ int main(int argc, char** argv) {
         token_flag,
         ": refusing to send a token over plaintext: give --tls-ca (TLS), or "
         "--insecure to send it in clear"));
+  }
+  if (options.credentials == nullptr && !absl::GetFlag(FLAGS_insecure)) {
+    return UsageError(
+        "refusing to talk to the controller in plaintext: give --tls-ca (and "
+        "--tls-cert/--tls-key for mutual TLS), or --insecure for a test bed");
+  }
+  if (options.credentials != nullptr && absl::GetFlag(FLAGS_insecure)) {
+    return UsageError(
+        "--insecure talks plaintext: it does not go with --tls-ca");
   }
   options.handshake_hint = cascade::control::HandshakeHint(tls);
   return cascade::relayctl::Run(options, args, std::cout, std::cerr);
