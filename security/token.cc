@@ -13,53 +13,38 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "control/signature.h"
 #include "proto/token.pb.h"
 
 namespace cascade::security {
 namespace {
+
+using control::KeyFree;
+using control::KeyPtr;
 
 constexpr char kSigningContext[] = "cascade-token-v1";
 constexpr size_t kIdBytes = 16;
 // A claims message is a name of at most 64 bytes, a role, two times and an
 // id: well under this. A DER ECDSA P-256 signature is at most 72 bytes.
 constexpr size_t kMaxClaimsBytes = 256;
-constexpr size_t kMaxSignatureBytes = 80;
 // Certificates read from a CA bundle, at most.
 constexpr int kMaxCaCertificates = 16;
 
 struct BioFree {
   void operator()(BIO* bio) const { BIO_free(bio); }
 };
-struct KeyFree {
-  void operator()(EVP_PKEY* key) const { EVP_PKEY_free(key); }
-};
 struct CertFree {
   void operator()(X509* cert) const { X509_free(cert); }
 };
-struct MdCtxFree {
-  void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
-};
 using BioPtr = std::unique_ptr<BIO, BioFree>;
-using KeyPtr = std::unique_ptr<EVP_PKEY, KeyFree>;
 using CertPtr = std::unique_ptr<X509, CertFree>;
-using MdCtxPtr = std::unique_ptr<EVP_MD_CTX, MdCtxFree>;
 
 BioPtr ReadBio(absl::string_view pem) {
   return BioPtr(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
 }
 
-// What is signed: the context, a NUL, then the claims' bytes.
-std::string SigningInput(absl::string_view claims) {
-  return absl::StrCat(kSigningContext, absl::string_view("\0", 1), claims);
-}
-
 absl::Status Malformed(absl::string_view why) {
   return absl::InvalidArgumentError(absl::StrCat("malformed token: ", why));
-}
-
-bool IsBase64UrlChar(char c) {
-  return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' ||
-         c == '_';
 }
 
 bool IsLowerHex(absl::string_view text) {
@@ -96,37 +81,17 @@ absl::Status ValidateClaims(const Token& token) {
   return absl::OkStatus();
 }
 
-// The signed token inside `text`, its structure checked.
-absl::StatusOr<cascade::v1::SignedToken> Decode(absl::string_view text) {
-  if (text.size() > kMaxTokenChars) {
-    return Malformed(absl::StrCat("longer than ", kMaxTokenChars, " bytes"));
-  }
-  if (!absl::ConsumePrefix(&text, kTokenPrefix)) {
-    return Malformed(absl::StrCat("does not start with ", kTokenPrefix));
-  }
-  for (char c : text) {
-    if (!IsBase64UrlChar(c)) return Malformed("not base64url");
-  }
-  std::string bytes;
-  // Only the canonical encoding: one token has one spelling.
-  if (!absl::WebSafeBase64Unescape(text, &bytes) ||
-      absl::WebSafeBase64Escape(bytes) != text) {
-    return Malformed("not base64url");
-  }
-  cascade::v1::SignedToken signed_token;
-  if (!signed_token.ParseFromString(bytes)) return Malformed("not a token");
-  if (signed_token.claims().empty() ||
-      signed_token.claims().size() > kMaxClaimsBytes ||
-      signed_token.signature().empty() ||
-      signed_token.signature().size() > kMaxSignatureBytes) {
-    return Malformed("claims or signature missing or too long");
-  }
-  return signed_token;
+// The signed claims inside `text`, their structure checked.
+absl::StatusOr<control::SignedClaims> Decode(absl::string_view text) {
+  absl::StatusOr<control::SignedClaims> sealed =
+      control::OpenClaims(text, kTokenPrefix, kMaxTokenChars, kMaxClaimsBytes);
+  if (!sealed.ok()) return Malformed(sealed.status().message());
+  return sealed;
 }
 
-absl::StatusOr<Token> ClaimsOf(const cascade::v1::SignedToken& signed_token) {
+absl::StatusOr<Token> ClaimsOf(const control::SignedClaims& sealed) {
   cascade::v1::TokenClaims claims;
-  if (!claims.ParseFromString(signed_token.claims())) {
+  if (!claims.ParseFromString(sealed.claims)) {
     return Malformed("claims do not parse");
   }
   Token token;
@@ -151,9 +116,9 @@ bool LooksLikeToken(absl::string_view text) {
 }
 
 absl::StatusOr<Token> ParseToken(absl::string_view text) {
-  absl::StatusOr<cascade::v1::SignedToken> signed_token = Decode(text);
-  if (!signed_token.ok()) return signed_token.status();
-  return ClaimsOf(*signed_token);
+  absl::StatusOr<control::SignedClaims> sealed = Decode(text);
+  if (!sealed.ok()) return sealed.status();
+  return ClaimsOf(*sealed);
 }
 
 absl::StatusOr<std::string> MintToken(const Credentials& ca,
@@ -192,33 +157,13 @@ absl::StatusOr<std::string> MintToken(const Credentials& ca,
   message.set_issued_unix_ms(absl::ToUnixMillis(claims.issued));
   message.set_expires_unix_ms(absl::ToUnixMillis(claims.expires));
   message.set_id(absl::HexStringToBytes(claims.id));
-  cascade::v1::SignedToken signed_token;
-  signed_token.set_claims(message.SerializeAsString());
-
-  const std::string input = SigningInput(signed_token.claims());
-  MdCtxPtr ctx(EVP_MD_CTX_new());
-  size_t length = 0;
-  if (ctx == nullptr ||
-      EVP_DigestSignInit(ctx.get(), nullptr, EVP_sha256(), nullptr,
-                         key.get()) != 1 ||
-      EVP_DigestSign(ctx.get(), nullptr, &length,
-                     reinterpret_cast<const unsigned char*>(input.data()),
-                     input.size()) != 1) {
-    ERR_clear_error();
-    return absl::InternalError("cannot sign the token");
-  }
-  std::string signature(length, '\0');
-  if (EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(&signature[0]),
-                     &length,
-                     reinterpret_cast<const unsigned char*>(input.data()),
-                     input.size()) != 1) {
-    ERR_clear_error();
-    return absl::InternalError("cannot sign the token");
-  }
-  signature.resize(length);
-  signed_token.set_signature(std::move(signature));
-  return absl::StrCat(kTokenPrefix, absl::WebSafeBase64Escape(
-                                        signed_token.SerializeAsString()));
+  control::SignedClaims sealed;
+  sealed.claims = message.SerializeAsString();
+  absl::StatusOr<std::string> signature =
+      control::SignEcdsa(key.get(), kSigningContext, sealed.claims);
+  if (!signature.ok()) return absl::InternalError("cannot sign the token");
+  sealed.signature = *std::move(signature);
+  return control::SealClaims(kTokenPrefix, sealed);
 }
 
 absl::StatusOr<TokenVerifier> TokenVerifier::FromCaPem(
@@ -246,26 +191,15 @@ absl::StatusOr<TokenVerifier> TokenVerifier::FromCaPem(
 
 absl::Status TokenVerifier::Verify(absl::string_view text, absl::Time now,
                                    Token* token) const {
-  absl::StatusOr<cascade::v1::SignedToken> signed_token = Decode(text);
+  absl::StatusOr<control::SignedClaims> sealed = Decode(text);
   absl::StatusOr<Token> claims =
-      signed_token.ok() ? ClaimsOf(*signed_token) : signed_token.status();
+      sealed.ok() ? ClaimsOf(*sealed) : sealed.status();
   if (!claims.ok())
     return absl::UnauthenticatedError(claims.status().message());
-  const std::string input = SigningInput(signed_token->claims());
-  const std::string& signature = signed_token->signature();
   bool verified = false;
   for (const auto& key : keys_) {
-    MdCtxPtr ctx(EVP_MD_CTX_new());
-    verified =
-        ctx != nullptr &&
-        EVP_DigestVerifyInit(ctx.get(), nullptr, EVP_sha256(), nullptr,
-                             key.get()) == 1 &&
-        EVP_DigestVerify(
-            ctx.get(), reinterpret_cast<const unsigned char*>(signature.data()),
-            signature.size(),
-            reinterpret_cast<const unsigned char*>(input.data()),
-            input.size()) == 1;
-    ERR_clear_error();
+    verified = control::VerifyEcdsa(key.get(), kSigningContext, sealed->claims,
+                                    sealed->signature);
     if (verified) break;
   }
   if (!verified) {
