@@ -21,7 +21,7 @@ check relay/relayd config controller listen metrics port_file tls_ca tls_cert tl
 check topology/topologyd listen state_dir topology lease_timeout admin_token_file insecure client_cert admin_rate admin_burst max_receive_bytes max_streams_per_connection keepalive_interval min_ping_interval max_connection_idle handshake_timeout
 check tools/relayctl/relayctl controller json tls_ca tls_cert tls_key out ca force operator role dns ip days token_file insecure history ttl
 check tools/source/relay-source dest sdp duration bitrate gop
-check tools/probe/relay-probe listen parent node_id json sites duration
+check tools/probe/relay-probe listen parent node_id json sites duration srtp_key_file
 check tools/impair/udp-impair listen forward loss delay
 check tools/sim/relay-sim scale sites scenario out
 check tools/bench/relay-bench only json

@@ -17,6 +17,7 @@
 #include "base/files.h"
 #include "base/flags.h"
 #include "child/silence_timeout.h"
+#include "tools/media/cli.h"
 #include "tools/probe/config.h"
 #include "tools/probe/probe.h"
 
@@ -33,6 +34,12 @@ ABSL_FLAG(std::string, sites_file, "",
           "KEY_HEX]... [upstream=SSRC]] (extra parent/key pairs: standbys, in "
           "order; upstream=: as --upstream_ssrc for that site); replaces "
           "--listen/--sites/--parent/--node_id/--key/--upstream_ssrc");
+ABSL_FLAG(std::string, srtp_key_file, "",
+          "the stream keys of an encrypted (SRTP) stream, for every site: "
+          "one key a line, oldest first, KEY_ID_HEX KEY_HEX (the file "
+          "relay-source --srtp_key_file encrypts with); a --sites_file "
+          "line's srtp_key_file=PATH replaces it for that site. Without "
+          "keys a site takes the stream as plain RTP");
 ABSL_FLAG(int, decode_sites, 1,
           "how many sites (the first ones) decode; the others only count");
 ABSL_FLAG(std::string, parent, "",
@@ -285,13 +292,16 @@ int main(int argc, char** argv) {
       argc, argv,
       "relay-probe [--listen=IP:PORT | --parent=IP:PORT[,IP:PORT...] "
       "--node-id=ID --key=HEX[,HEX...]] [--json] [--duration=SECONDS] "
-      "[--sites=N | --sites-file=FILE]\n"
+      "[--sites=N | --sites-file=FILE] [--srtp-key-file=FILE]\n"
       "Receives a Cascade stream as one or many sites; counts packets "
       "(lost after repair, duplicated, out of order), decodes H.264 and "
       "reports frames, decode errors, freezes, latency and time to first "
       "picture. As a child it fails over between its parents when the active "
-      "one falls silent (--parent-timeout). Exit code 1 when the picture was "
-      "broken by the criteria.");
+      "one falls silent (--parent-timeout). An encrypted stream (SRTP) needs "
+      "its keys: --srtp-key-file for every site, or srtp_key_file= on a "
+      "--sites-file line. Exit code 1 when the picture was broken by the "
+      "criteria, 2 for bad flags (a key file that cannot be read or "
+      "parsed among them).");
   // The H.264 decoder logs each damaged slice; the report counts them.
   av_log_set_level(AV_LOG_FATAL);
 
@@ -351,6 +361,16 @@ int main(int argc, char** argv) {
   }
   base.upstream_packet_size = static_cast<size_t>(upstream_size);
   const uint32_t upstream_ssrc = absl::GetFlag(FLAGS_upstream_ssrc);
+  // Into the base options, so every site has them unless its sites-file
+  // line names a file of its own.
+  if (const std::string path = absl::GetFlag(FLAGS_srtp_key_file);
+      !path.empty()) {
+    auto keys = cascade::media::ReadSrtpKeyFile(path);
+    if (!keys.ok()) {
+      BadFlag("srtp_key_file", std::string(keys.status().message()));
+    }
+    base.srtp_keys = *std::move(keys);
+  }
 
   std::vector<SiteOptions> sites;
   if (!absl::GetFlag(FLAGS_sites_file).empty()) {
