@@ -199,6 +199,10 @@ absl::Status JournalStore::OpenJournalForAppend() {
   if (fd_ >= 0) close(fd_);
   fd_ = open(JournalPath().c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
   if (fd_ < 0) return ErrnoStatus("cannot open", JournalPath());
+  // The journal holds the nodes' keys: a file an older topologyd (or a
+  // copy) left wider than 0600 is narrowed, since O_CREAT's mode applies
+  // only to a new file.
+  if (fchmod(fd_, 0600) != 0) return ErrnoStatus("cannot chmod", JournalPath());
   if (fsync(fd_) != 0) return ErrnoStatus("cannot sync", JournalPath());
   return SyncDirectory(dir_);
 }

@@ -200,6 +200,42 @@ TEST(JournalTest, SecondStoreOnOneDirectoryIsRefused) {
       << refused.status();
 }
 
+// The journal and snapshot hold the nodes' keys: only the owner reads them,
+// whatever the umask, and a journal left wider (an older topologyd's, a
+// copy) is narrowed.
+TEST(JournalTest, StateFilesAreTheOwnersOnly) {
+  const std::string parent = FreshDir("modes");
+  const std::string dir = parent + "/state";
+  // Files are made with the widest umask, restored however the test ends.
+  struct Umask {
+    mode_t was = umask(0);
+    ~Umask() { umask(was); }
+  } umask_zero;
+  auto mode = [](const std::string& path) {
+    struct stat st;
+    return stat(path.c_str(), &st) == 0 ? st.st_mode & 07777 : 0;
+  };
+  {
+    JournalStore store(dir);
+    ASSERT_TRUE(store.Recover().ok());
+    ASSERT_TRUE(store.Append(Drain(1, "d1")).ok());
+    cascade::v1::ControllerState state;
+    state.set_sequence(1);
+    ASSERT_TRUE(store.WriteSnapshot(state).ok());
+    ASSERT_TRUE(store.Append(Drain(2, "d2")).ok());
+  }
+  EXPECT_EQ(mode(dir), 0700u);
+  for (const char* file : {"journal", "snapshot", "lock"}) {
+    EXPECT_EQ(mode(dir + "/" + file), 0600u) << file;
+  }
+  ASSERT_EQ(chmod((dir + "/journal").c_str(), 0644), 0);
+  {
+    JournalStore again(dir);
+    ASSERT_TRUE(again.Recover().ok());
+  }
+  EXPECT_EQ(mode(dir + "/journal"), 0600u);
+}
+
 TEST(JournalTest, DirectoryIsFreeOnceTheStoreIsGone) {
   const std::string dir = FreshDir("released");
   { ASSERT_TRUE(JournalStore(dir).Recover().ok()); }
