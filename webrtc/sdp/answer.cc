@@ -246,6 +246,12 @@ absl::StatusOr<Answer> BuildAnswer(const SessionDescription& offer,
                                    const AnswerOptions& options) {
   absl::StatusOr<Relay> relay = CheckOptions(options);
   if (!relay.ok()) return relay.status();
+  if (offer.ice_lite) {
+    // Between two lite agents nobody runs connectivity checks (RFC 8445),
+    // and the relay only answers them.
+    return absl::InvalidArgumentError(
+        "SDP: the offer is ICE-lite and so is the relay");
+  }
   const Group* bundle = offer.Bundle();
   auto bundled = [&](const MediaSection& m) {
     return bundle == nullptr ||

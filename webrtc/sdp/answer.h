@@ -10,8 +10,8 @@
 // Errors, for the HTTP layer to map:
 //   InvalidArgument     -> 400: the offer is malformed or unusable (no
 //                          ICE credentials, no fingerprint, a=setup:passive,
-//                          no BUNDLE with several sections, directions the
-//                          session cannot serve).
+//                          an ICE-lite offerer, no BUNDLE with several
+//                          sections, directions the session cannot serve).
 //   FailedPrecondition  -> 415-worthy: unsupported codecs or media (no H.264
 //                          packetization-mode 1 in a compatible profile and
 //                          no Opus for what the relay has).

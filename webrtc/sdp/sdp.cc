@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "webrtc/sdp/attributes.h"
 #include "webrtc/sdp/text.h"
 
 namespace cascade::sdp {
@@ -24,8 +25,7 @@ constexpr size_t kMaxExtmaps = 32;
 constexpr size_t kMaxSsrcLines = 64;
 constexpr size_t kMaxSsrcGroups = 16;
 constexpr size_t kMaxMsids = 8;
-constexpr size_t kMaxGroupsOrMids = kMaxMediaSections;
-constexpr size_t kMaxIdLength = 64;  // mid, msid ids (RFC 8830: 1*64)
+constexpr size_t kMaxGroups = kMaxMediaSections;
 // An m= line's fields, so that an answer echoing them stays small.
 constexpr size_t kMaxMediaTypeLength = 32;
 constexpr size_t kMaxProtoOrFormatLength = 64;
@@ -54,14 +54,6 @@ bool MediaOnlyAttribute(absl::string_view name) {
          name == "rtcp-fb" || name == "ssrc" || name == "ssrc-group" ||
          name == "msid" || name == "rtcp-mux" || name == "rtcp-rsize" ||
          name == "bundle-only" || name == "candidate";
-}
-
-std::optional<Direction> DirectionOf(absl::string_view name) {
-  if (name == "sendrecv") return Direction::kSendRecv;
-  if (name == "sendonly") return Direction::kSendOnly;
-  if (name == "recvonly") return Direction::kRecvOnly;
-  if (name == "inactive") return Direction::kInactive;
-  return std::nullopt;
 }
 
 // Transport attributes as written at one level (session or a section).
@@ -100,13 +92,17 @@ class Parser {
   absl::Status Rtpmap(absl::string_view value);
   absl::Status Fmtp(absl::string_view value);
   absl::Status RtcpFb(absl::string_view value);
-  absl::Status ExtmapLine(absl::string_view value);
-  absl::Status SsrcLine(absl::string_view value);
-  absl::Status SsrcGroupLine(absl::string_view value);
-  absl::Status MsidLine(absl::string_view value);
-  absl::Status GroupLine(absl::string_view value);
   absl::Status EndSection();
   absl::Status Finish();
+  // Appends a parsed value to `to`, holding at most `max`.
+  template <typename T>
+  absl::Status Append(absl::StatusOr<T> parsed, std::vector<T>* to,
+                      size_t max) {
+    if (!parsed.ok()) return Error(parsed.status().message());
+    if (to->size() >= max) return Error("too many");
+    to->push_back(*std::move(parsed));
+    return absl::OkStatus();
+  }
   // The codec of payload type `token` in the current section.
   absl::StatusOr<Codec*> CodecOf(absl::string_view token);
 
@@ -319,7 +315,10 @@ absl::Status Parser::Attribute(absl::string_view text) {
   if (!IsToken(name)) return Error("bad attribute name");
   if (section_ == nullptr) {
     if (MediaOnlyAttribute(name)) return Error("only allowed in m= sections");
-    if (name == "group") return GroupLine(value);
+    if (name == "group") {
+      group_lines_.push_back(line_);
+      return Append(ParseGroup(value), &desc_.groups, kMaxGroups);
+    }
     if (name == "ice-lite") {
       if (has_value) return Error("takes no value");
       desc_.ice_lite = true;
@@ -354,17 +353,9 @@ absl::Status Parser::TransportAttribute(absl::string_view name,
     level->fingerprints.push_back(*std::move(fingerprint));
   } else if (name == "setup") {
     if (level->setup != Setup::kNone) return Error("repeated");
-    if (value == "actpass") {
-      level->setup = Setup::kActpass;
-    } else if (value == "active") {
-      level->setup = Setup::kActive;
-    } else if (value == "passive") {
-      level->setup = Setup::kPassive;
-    } else if (value == "holdconn") {
-      level->setup = Setup::kHoldconn;
-    } else {
-      return Error("expected actpass, active, passive or holdconn");
-    }
+    const std::optional<Setup> setup = SetupOf(value);
+    if (!setup) return Error("expected actpass, active, passive or holdconn");
+    level->setup = *setup;
   } else if (std::optional<Direction> direction = DirectionOf(name)) {
     if (has_value) return Error("takes no value");
     if (level->direction) return Error("a second direction");
@@ -403,10 +394,20 @@ absl::Status Parser::MediaAttribute(absl::string_view name,
     if (name == "rtpmap") return Rtpmap(value);
     if (name == "fmtp") return Fmtp(value);
     if (name == "rtcp-fb") return RtcpFb(value);
-    if (name == "extmap") return ExtmapLine(value);
-    if (name == "ssrc") return SsrcLine(value);
-    if (name == "ssrc-group") return SsrcGroupLine(value);
-    if (name == "msid") return MsidLine(value);
+    if (name == "extmap") {
+      absl::StatusOr<Extmap> extmap = ParseExtmap(value);
+      for (const Extmap& e : s.extmaps) {
+        if (extmap.ok() && e.id == extmap->id) return Error("id used twice");
+      }
+      return Append(std::move(extmap), &s.extmaps, kMaxExtmaps);
+    }
+    if (name == "ssrc") {
+      return Append(ParseSsrcAttribute(value), &s.ssrcs, kMaxSsrcLines);
+    }
+    if (name == "ssrc-group") {
+      return Append(ParseSsrcGroup(value), &s.ssrc_groups, kMaxSsrcGroups);
+    }
+    if (name == "msid") return Append(ParseMsid(value), &s.msids, kMaxMsids);
   }
   return TransportAttribute(name, value, has_value, &section_transport_);
 }
@@ -496,97 +497,6 @@ absl::Status Parser::RtcpFb(absl::string_view value) {
     }
     codec->rtcp_fb.push_back(joined);
   }
-  return absl::OkStatus();
-}
-
-absl::Status Parser::ExtmapLine(absl::string_view value) {
-  const std::vector<absl::string_view> f = SplitSpaces(value);
-  if (f.size() < 2) return Error("expected <id>[/<direction>] <uri>");
-  if (section_->extmaps.size() >= kMaxExtmaps) return Error("too many");
-  const std::vector<absl::string_view> id_dir =
-      absl::StrSplit(f[0], absl::MaxSplits('/', 1));
-  uint64_t id;
-  if (!ParseDecimal(id_dir[0], 255, &id) || id == 0) return Error("bad id");
-  if (id_dir.size() == 2 && !DirectionOf(id_dir[1])) {
-    return Error("bad direction");
-  }
-  for (const Extmap& e : section_->extmaps) {
-    if (e.id == static_cast<int>(id)) return Error("id used twice");
-  }
-  section_->extmaps.push_back({static_cast<int>(id), std::string(f[1])});
-  return absl::OkStatus();
-}
-
-absl::Status Parser::SsrcLine(absl::string_view value) {
-  const size_t space = value.find(' ');
-  uint64_t ssrc;
-  if (space == absl::string_view::npos ||
-      !ParseDecimal(value.substr(0, space), UINT32_MAX, &ssrc)) {
-    return Error("expected <ssrc> <attribute>[:<value>]");
-  }
-  if (section_->ssrcs.size() >= kMaxSsrcLines) return Error("too many");
-  const absl::string_view rest = value.substr(space + 1);
-  const size_t colon = rest.find(':');
-  SsrcAttribute attribute;
-  attribute.ssrc = static_cast<uint32_t>(ssrc);
-  attribute.name = std::string(rest.substr(0, colon));
-  if (!IsToken(attribute.name)) return Error("bad attribute name");
-  if (colon != absl::string_view::npos) {
-    attribute.value = std::string(rest.substr(colon + 1));
-  }
-  section_->ssrcs.push_back(std::move(attribute));
-  return absl::OkStatus();
-}
-
-absl::Status Parser::SsrcGroupLine(absl::string_view value) {
-  const std::vector<absl::string_view> f = SplitSpaces(value);
-  if (f.empty() || !IsToken(f[0])) return Error("expected <semantics> <ssrc>*");
-  if (section_->ssrc_groups.size() >= kMaxSsrcGroups) return Error("too many");
-  if (f.size() > kMaxSsrcLines) return Error("too many ssrcs");
-  SsrcGroup group;
-  group.semantics = std::string(f[0]);
-  for (size_t i = 1; i < f.size(); ++i) {
-    uint64_t ssrc;
-    if (!ParseDecimal(f[i], UINT32_MAX, &ssrc)) return Error("bad ssrc");
-    group.ssrcs.push_back(static_cast<uint32_t>(ssrc));
-  }
-  section_->ssrc_groups.push_back(std::move(group));
-  return absl::OkStatus();
-}
-
-absl::Status Parser::MsidLine(absl::string_view value) {
-  const std::vector<absl::string_view> f = SplitSpaces(value);
-  if (f.empty() || f.size() > 2) return Error("expected <id> [<appdata>]");
-  for (absl::string_view id : f) {
-    if (id.empty() || id.size() > kMaxIdLength || !IsToken(id)) {
-      return Error("bad msid");
-    }
-  }
-  if (section_->msids.size() >= kMaxMsids) return Error("too many");
-  section_->msids.push_back(
-      {std::string(f[0]), f.size() == 2 ? std::string(f[1]) : std::string()});
-  return absl::OkStatus();
-}
-
-absl::Status Parser::GroupLine(absl::string_view value) {
-  const std::vector<absl::string_view> f = SplitSpaces(value);
-  if (f.empty() || !IsToken(f[0])) return Error("expected <semantics> <mid>*");
-  if (desc_.groups.size() >= kMaxGroupsOrMids ||
-      f.size() - 1 > kMaxGroupsOrMids) {
-    return Error("too many");
-  }
-  Group group;
-  group.semantics = std::string(f[0]);
-  for (size_t i = 1; i < f.size(); ++i) {
-    if (f[i].size() > kMaxIdLength || !IsToken(f[i])) return Error("bad mid");
-    if (std::find(group.mids.begin(), group.mids.end(), f[i]) !=
-        group.mids.end()) {
-      return Error("mid listed twice");
-    }
-    group.mids.push_back(std::string(f[i]));
-  }
-  desc_.groups.push_back(std::move(group));
-  group_lines_.push_back(line_);
   return absl::OkStatus();
 }
 
