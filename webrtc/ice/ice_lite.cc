@@ -65,6 +65,19 @@ absl::Status ValidatePwd(absl::string_view pwd) {
   return ValidateIceChars("ice-pwd", pwd, 22, 256);
 }
 
+std::optional<absl::string_view> RecipientUfrag(
+    absl::Span<const uint8_t> datagram) {
+  StunMessage message;
+  if (ParseStun(datagram, &message) != StunError::kOk ||
+      message.method != kBindingMethod || message.cls != StunClass::kRequest ||
+      !message.username) {
+    return std::nullopt;
+  }
+  const size_t colon = message.username->find(':');
+  if (colon == absl::string_view::npos) return std::nullopt;
+  return message.username->substr(0, colon);
+}
+
 absl::string_view OutcomeName(IceOutcome outcome) {
   switch (outcome) {
     case IceOutcome::kAnswered:

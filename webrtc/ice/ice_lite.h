@@ -46,6 +46,13 @@ absl::StatusOr<IceCredentials> RandomIceCredentials();
 absl::Status ValidateUfrag(absl::string_view ufrag);
 absl::Status ValidatePwd(absl::string_view pwd);
 
+// For a socket owner serving several sessions on one port: the local ufrag
+// a Binding request is addressed to (its USERNAME up to the colon), which
+// picks the session whose OnStun gets it. Nothing for anything else. A view
+// into `datagram`; nothing is verified yet.
+std::optional<absl::string_view> RecipientUfrag(
+    absl::Span<const uint8_t> datagram);
+
 // What became of one datagram: one value per answer or drop reason.
 enum class IceOutcome : uint8_t {
   kAnswered = 0,        // a valid check: success response

@@ -383,6 +383,20 @@ TEST(IceLiteTest, CreateRefusesBadCredentials) {
   EXPECT_FALSE(IceLite::Create(bad).ok());
 }
 
+TEST(IceLiteTest, RecipientUfragPicksTheSession) {
+  EXPECT_EQ(RecipientUfrag(Build({})), kLocalUfrag);
+  Check no_colon;
+  no_colon.username = "abcd1234";
+  EXPECT_FALSE(RecipientUfrag(Build(no_colon)).has_value());
+  Check no_username;
+  no_username.username_attr = false;
+  EXPECT_FALSE(RecipientUfrag(Build(no_username)).has_value());
+  Check response;
+  response.cls = StunClass::kSuccess;
+  EXPECT_FALSE(RecipientUfrag(Build(response)).has_value());
+  EXPECT_FALSE(RecipientUfrag(Bytes{0x80, 0x60, 0, 1}).has_value());
+}
+
 TEST(IceLiteTest, OutcomeNames) {
   EXPECT_EQ(OutcomeName(IceOutcome::kAnswered), "answered");
   EXPECT_EQ(OutcomeName(IceOutcome::kWrongUsername), "wrong_username");

@@ -121,5 +121,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     CheckRewrite(message);
   }
   CheckResponder(input, parsed, message);
+  if (const auto ufrag = RecipientUfrag(input)) {
+    FUZZ_CHECK(parsed && Within(*ufrag, input));
+    FUZZ_CHECK(ufrag->find(':') == absl::string_view::npos);
+  }
   return 0;
 }
