@@ -165,7 +165,8 @@ std::string Json(const char* type, absl::Duration elapsed, const Totals& t) {
       "\"lost\":%d,\"duplicates\":%d,\"out_of_order\":%d,\"bad_packets\":%d,"
       "\"stale_parent_packets\":%d,\"parent_switches\":%d,"
       "\"parent_moves\":%d,\"sites_on_standby\":%d,\"longest_gap_ms\":%.1f,"
-      "\"rtcp_received\":%d,\"frames_decoded\":%d,\"decode_errors\":%d,"
+      "\"interval_gap_ms\":%.1f,\"rtcp_received\":%d,\"frames_decoded\":%d,"
+      "\"decode_errors\":%d,"
       "\"frames_dropped\":%d,\"frames_skipped\":%d,\"nacks_sent\":%d,"
       "\"nacks_given_up\":%d,"
       "\"plis_sent\":%d,\"activations_sent\":%d,\"upstream_sent\":%d,"
@@ -178,9 +179,9 @@ std::string Json(const char* type, absl::Duration elapsed, const Totals& t) {
       t.sites_with_pictures, c.streams, c.packets, c.bytes, c.lost,
       c.duplicates, c.out_of_order, c.bad_packets, c.stale_parent_packets,
       c.parent_switches, c.parent_moves, t.sites_on_standby, Ms(c.longest_gap),
-      c.rtcp_received, c.frames_decoded, c.decode_errors, c.frames_dropped,
-      c.frames_skipped, c.nacks_sent, c.nacks_given_up, c.plis_sent,
-      c.activations_sent, c.upstream_sent, c.freezes.size(),
+      Ms(t.interval_gap), c.rtcp_received, c.frames_decoded, c.decode_errors,
+      c.frames_dropped, c.frames_skipped, c.nacks_sent, c.nacks_given_up,
+      c.plis_sent, c.activations_sent, c.upstream_sent, c.freezes.size(),
       FreezeList(c.freezes), Ms(Longest(c.freezes)), t.latency_samples,
       Ms(t.latency_p50), Ms(t.latency_p99), Ms(t.latency_max),
       c.first_frame ? absl::StrFormat("%.1f", Ms(*c.first_frame)) : "null",

@@ -56,7 +56,8 @@ absl::StatusOr<std::unique_ptr<Probe>> Probe::Create(
     }
     probe->sites_.push_back(std::make_unique<Site>(
         sites[i], std::move(*socket), created,
-        LatencySinks{&probe->total_latency_, &probe->interval_latency_}));
+        LatencySinks{&probe->total_latency_, &probe->interval_latency_,
+                     &probe->interval_gap_}));
   }
   return probe;
 }
@@ -123,8 +124,13 @@ void Probe::Run(
       next_tick = now + (repairing ? kRepairTick : kIdleTick);
     }
     if (now >= next_report) {
-      if (on_interval) on_interval(now - start, Sum(interval_latency_));
+      if (on_interval) {
+        Totals totals = Sum(interval_latency_);
+        totals.interval_gap = interval_gap_;
+        on_interval(now - start, totals);
+      }
       interval_latency_ = media::LatencyStats(1 << 20);
+      interval_gap_ = absl::ZeroDuration();
       next_report += interval;
     }
   }

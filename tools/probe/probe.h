@@ -33,6 +33,9 @@ struct Totals {
   absl::Duration latency_p99;
   absl::Duration latency_max;
   size_t latency_samples = 0;
+  // Passed to Run's on_interval: the longest stall at any site that ended
+  // within the interval.
+  absl::Duration interval_gap;
 };
 
 class Probe {
@@ -62,6 +65,7 @@ class Probe {
   int epoll_fd_;
   media::LatencyStats total_latency_{1 << 22};
   media::LatencyStats interval_latency_{1 << 20};
+  absl::Duration interval_gap_;
   std::vector<std::unique_ptr<Site>> sites_;
   media::Receiver receiver_;
   absl::Duration idle_exit_ = absl::ZeroDuration();

@@ -521,8 +521,8 @@ class SimulatedSiteTest : public ::testing::Test {
   // after the tick at the same instant.
   void Start(const SiteOptions& options,
              std::function<void()> after_tick = nullptr) {
-    site_ =
-        std::make_unique<Site>(options, *media::UdpFd::Open(Loopback()), kT0);
+    site_ = std::make_unique<Site>(options, *media::UdpFd::Open(Loopback()),
+                                   kT0, LatencySinks{nullptr, nullptr, &gap_});
     timers_.Every(kT0, kTick, [this, after_tick = std::move(after_tick)] {
       const absl::Time now = clock_.Now();
       site_->OnTick(now);
@@ -548,6 +548,7 @@ class SimulatedSiteTest : public ::testing::Test {
   FakeTimers timers_{&clock_};
   FakeParent primary_;
   FakeParent standby_;
+  absl::Duration gap_;  // the site's interval stall (LatencySinks)
   std::unique_ptr<Site> site_;
 };
 
@@ -1090,7 +1091,15 @@ TEST_F(SimulatedFailoverTest, QuietParentBelowTheTimeoutKeepsItsChild) {
   timers_.Every(kT0 + absl::Milliseconds(550), absl::Milliseconds(100), [&] {
     if (Elapsed() < absl::Milliseconds(1050)) primary_.Send(SenderReport());
   });
+  // The probe's intervals see each stall in the one it ended in.
+  ASSERT_TRUE(timers_.RunUntil(kT0 + absl::Milliseconds(400)));
+  EXPECT_GE(gap_, absl::Milliseconds(150));
+  EXPECT_LE(gap_, absl::Milliseconds(152));
+  gap_ = absl::ZeroDuration();
+  ASSERT_TRUE(timers_.RunUntil(kT0 + absl::Milliseconds(1000)));
+  EXPECT_LE(gap_, absl::Milliseconds(2));
   ASSERT_TRUE(timers_.RunUntil(kT0 + absl::Milliseconds(1500)));
+  EXPECT_EQ(gap_, absl::Milliseconds(1050 - 548));
   Finish();
   const SiteReport c = site_->Report();
   ASSERT_EQ(sent, 300);

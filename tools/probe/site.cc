@@ -193,8 +193,11 @@ bool Site::OnRtp(const media::Endpoint& from, absl::Span<const uint8_t> data,
       (first || ext_seq == previous_highest + 1 ||
        ext_seq < previous_highest)) {
     if (stream.last_progress.has_value()) {
-      stream.longest_gap =
-          std::max(stream.longest_gap, now - *stream.last_progress);
+      const absl::Duration gap = now - *stream.last_progress;
+      stream.longest_gap = std::max(stream.longest_gap, gap);
+      if (sinks_.interval_gap != nullptr) {
+        *sinks_.interval_gap = std::max(*sinks_.interval_gap, gap);
+      }
     }
     stream.last_progress = now;
   }

@@ -90,6 +90,10 @@ struct SiteOptions {
 struct LatencySinks {
   media::LatencyStats* total = nullptr;
   media::LatencyStats* interval = nullptr;
+  // The longest stall (see SiteReport::longest_gap) that ended since the
+  // owner last reset it: what a fault window's gap is read from, whatever
+  // longer stall an earlier window saw.
+  absl::Duration* interval_gap = nullptr;
 };
 
 // A site's counters, cumulative since it started (cheap to take often;

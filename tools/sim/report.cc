@@ -103,6 +103,19 @@ const ProbeLine* LineAt(const ProbeGroupRun& group, double t) {
   return at;
 }
 
+// The longest stall the probe saw end in (from, to] on the run's clock, from
+// its interval lines; 0 when none says (a probe without the figure).
+double IntervalGapMs(const ProbeGroupRun& group, double from, double to) {
+  double longest = 0;
+  for (const ProbeLine& line : group.intervals) {
+    const double t = group.offset_s + line.elapsed_s();
+    if (t <= from) continue;
+    if (t > to) break;
+    longest = std::max(longest, line.interval_gap_ms());
+  }
+  return longest;
+}
+
 // Seconds the probes may still be repairing a window's last packets (the
 // relays' ring and the probes' give-up time).
 constexpr double kRepairHorizonS = 2;
@@ -464,9 +477,11 @@ SimReport BuildReport(const NetworkPlan& plan, const SimRun& run) {
       }
     }
     // Groups are split along fault targets, so a group is either wholly
-    // affected or not at all. The probes' figures are running ones: what
-    // changed between the line before the step and the window's end (one
-    // interval later, for a stall that ended just before it) is the step's.
+    // affected or not at all. A window's stall is the longest that ended in
+    // it (up to one interval later, for a stall that ended just before the
+    // window's end), from the probes' interval figure. Without it, only
+    // the running maximum says anything: what changed between the line
+    // before the step and the window's end is the step's.
     double measured = 0;  // stalls that beat their group's earlier maximum
     double bound = 0;     // the other groups' earlier maximum
     double rate_gap = 0;  // the other groups' stalls at interval resolution
@@ -491,7 +506,11 @@ SimReport BuildReport(const NetworkPlan& plan, const SimRun& run) {
       }
       const ProbeLine* settled = LineAt(group, until + kRepairHorizonS);
       if (settled == nullptr) settled = end;
-      if (end->longest_gap_ms() > before->longest_gap_ms()) {
+      const double window_gap =
+          IntervalGapMs(group, step.at_s(), until + run.probe_interval_s);
+      if (window_gap > 0) {
+        measured = std::max(measured, window_gap);
+      } else if (end->longest_gap_ms() > before->longest_gap_ms()) {
         measured = std::max(measured, end->longest_gap_ms());
       } else {
         bound = std::max(bound, before->longest_gap_ms());

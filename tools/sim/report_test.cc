@@ -149,6 +149,21 @@ TEST_F(ReportTest, GapBelowAnEarlierOneIsBoundedAndResolvedByRate) {
   EXPECT_DOUBLE_EQ(fault.longest_gap_bound_ms(), 900);
 }
 
+// A probe that says which stall ended in each interval gives every window
+// its own gap, exact, even below an earlier, longer stall: the kill at 5 s
+// shows its 180 ms, not the 900 ms of a loss phase before it, nor the
+// 240 ms that ended before the kill.
+TEST_F(ReportTest, IntervalGapsMakeEveryWindowExact) {
+  for (auto& line : run_.groups[1].intervals) {
+    line.set_longest_gap_ms(900);
+    const double t = line.elapsed_s();
+    line.set_interval_gap_ms(t == 4.8 ? 240 : t == 5.4 ? 180 : 60);
+  }
+  const auto fault = BuildReport(plan_, run_).failover(0);
+  EXPECT_TRUE(fault.longest_gap_exact());
+  EXPECT_DOUBLE_EQ(fault.longest_gap_ms(), 180);
+}
+
 // Per step: what the affected probes lost within the window after repair,
 // and their failovers; the whole run's loss from the per-site figures.
 TEST_F(ReportTest, LossAndSwitchesAreCountedPerWindow) {
