@@ -2,9 +2,11 @@
 
 #include <openssl/crypto.h>
 #include <openssl/err.h>
+#include <openssl/rand.h>
 #include <openssl/srtp.h>
 
 #include <algorithm>
+#include <cstring>
 #include <string>
 #include <utility>
 
@@ -177,6 +179,16 @@ absl::Status DtlsTransport::Init(const Certificate& certificate) {
   SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
                      nullptr);
   SSL_CTX_set_cert_verify_callback(ctx, &DtlsTransport::VerifyPeer, this);
+  const bool cookie =
+      options_.role == DtlsRole::kServer && options_.require_cookie;
+  if (cookie) {
+    if (RAND_bytes(cookie_.data(), cookie_.size()) != 1) {
+      return OpenSslError("making the DTLS cookie");
+    }
+    SSL_CTX_set_options(ctx, SSL_OP_COOKIE_EXCHANGE);
+    SSL_CTX_set_cookie_generate_cb(ctx, &DtlsTransport::MakeCookie);
+    SSL_CTX_set_cookie_verify_cb(ctx, &DtlsTransport::CheckCookie);
+  }
 
   ssl_.reset(SSL_new(ctx));
   BIO_METHOD* method = DatagramMethod(&DtlsTransport::WriteDatagram);
@@ -218,6 +230,21 @@ unsigned int DtlsTransport::NextRetransmit(SSL* ssl, unsigned int previous_us) {
   if (previous_us == 0) return Microseconds(self->options_.initial_retransmit);
   return std::min(Microseconds(self->options_.max_retransmit),
                   Microseconds(absl::Microseconds(previous_us) * 2));
+}
+
+int DtlsTransport::MakeCookie(SSL* ssl, unsigned char* cookie,
+                              unsigned int* size) {
+  const auto* self = static_cast<const DtlsTransport*>(SSL_get_app_data(ssl));
+  std::memcpy(cookie, self->cookie_.data(), self->cookie_.size());
+  *size = static_cast<unsigned int>(self->cookie_.size());
+  return 1;
+}
+
+int DtlsTransport::CheckCookie(SSL* ssl, const unsigned char* cookie,
+                               unsigned int size) {
+  const auto* self = static_cast<const DtlsTransport*>(SSL_get_app_data(ssl));
+  return size == self->cookie_.size() &&
+         CRYPTO_memcmp(cookie, self->cookie_.data(), size) == 0;
 }
 
 int DtlsTransport::VerifyPeer(X509_STORE_CTX* store, void* arg) {

@@ -15,6 +15,7 @@
 
 #include <openssl/ssl.h>
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -83,6 +84,11 @@ struct DtlsOptions {
   absl::Duration max_retransmit = absl::Seconds(2);
   // Start to connected, or the handshake fails.
   absl::Duration handshake_timeout = absl::Seconds(10);
+  // A server answers a ClientHello first with a HelloVerifyRequest (a
+  // cookie, smaller than the hello) and sends its certificate flight only to
+  // a client that echoes it: no answer larger than the request goes to an
+  // address that did not prove it receives. One round trip more.
+  bool require_cookie = true;
 };
 
 class DtlsTransport {
@@ -142,6 +148,9 @@ class DtlsTransport {
   void Deliver();
 
   static int VerifyPeer(X509_STORE_CTX* store, void* arg);
+  static int MakeCookie(SSL* ssl, unsigned char* cookie, unsigned int* size);
+  static int CheckCookie(SSL* ssl, const unsigned char* cookie,
+                         unsigned int size);
   static unsigned int NextRetransmit(SSL* ssl, unsigned int previous_us);
   static int WriteDatagram(BIO* bio, const char* data, int size);
 
@@ -156,6 +165,8 @@ class DtlsTransport {
   // Why VerifyPeer refused, reported instead of OpenSSL's generic error.
   absl::Status verify_error_;
   absl::Time deadline_ = absl::InfiniteFuture();
+  // Random per transport: a transport serves one peer address.
+  std::array<uint8_t, 16> cookie_{};
   std::optional<SrtpKeys> srtp_keys_;
   std::vector<std::vector<uint8_t>> outbox_;
   DtlsCounters counters_;

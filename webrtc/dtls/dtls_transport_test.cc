@@ -73,8 +73,11 @@ TEST(DtlsTransportTest, HandshakeAgreesOnGcmAndMirroredKeys) {
             (std::vector{DtlsState::kHandshaking, DtlsState::kConnected}));
   EXPECT_EQ(link->server().states,
             (std::vector{DtlsState::kHandshaking, DtlsState::kConnected}));
+  // The cookie first, then the ClientHello again with it.
   EXPECT_TRUE(StartsWithHandshake(link->client().sent[0], 1));
-  EXPECT_TRUE(StartsWithHandshake(link->server().sent[0], 2));
+  EXPECT_TRUE(StartsWithHandshake(link->server().sent[0], 3));
+  EXPECT_TRUE(StartsWithHandshake(link->client().sent[1], 1));
+  EXPECT_TRUE(StartsWithHandshake(link->server().sent[1], 2));
   EXPECT_LE(Largest(link->client().sent), 1200u);
   EXPECT_LE(Largest(link->server().sent), 1200u);
   EXPECT_EQ(link->client().transport->counters().datagrams_out,
@@ -88,6 +91,49 @@ TEST(DtlsTransportTest, HandshakeAgreesOnGcmAndMirroredKeys) {
   ASSERT_TRUE(other->connected());
   EXPECT_NE(other->client().transport->srtp_keys()->client_write,
             link->client().transport->srtp_keys()->client_write);
+}
+
+TEST(DtlsTransportTest, NoAnswerIsLargerThanAHelloWithoutTheCookie) {
+  std::unique_ptr<TestLink> link = Link();
+  ASSERT_NE(link, nullptr);
+  link->client().transport->Start(kTestNow);
+  const Datagram hello = link->client().queue.front();
+  link->client().queue.clear();
+  DtlsTransport& server = *link->server().transport;
+  for (int i = 0; i < 3; ++i) {  // a spoofed source repeating itself
+    ASSERT_EQ(server.Feed(hello, kTestNow), DtlsInput::kAccepted);
+  }
+  ASSERT_FALSE(link->server().sent.empty());
+  for (const Datagram& answer : link->server().sent) {
+    EXPECT_LT(answer.size(), hello.size());
+    EXPECT_TRUE(StartsWithHandshake(answer, 3));  // HelloVerifyRequest
+  }
+  // The client echoes the cookie; one altered byte of it gets no further.
+  link->client().transport->Feed(link->server().sent[0], kTestNow);
+  ASSERT_EQ(link->client().queue.size(), 1u);
+  Datagram forged = link->client().queue.front();
+  // Record header 13, handshake header 12, version 2, random 32, an empty
+  // session id: the cookie's length, then the cookie.
+  ASSERT_GT(forged.size(), 62u);
+  ASSERT_EQ(forged[60], 16);
+  forged[61] ^= 0x01;
+  const size_t answers = link->server().sent.size();
+  server.Feed(forged, kTestNow);
+  for (size_t i = answers; i < link->server().sent.size(); ++i) {
+    EXPECT_FALSE(StartsWithHandshake(link->server().sent[i], 2));
+  }
+  EXPECT_NE(server.state(), DtlsState::kConnected);
+}
+
+TEST(DtlsTransportTest, WithoutTheCookieTheServerAnswersAtOnce) {
+  DtlsOptions server;
+  server.require_cookie = false;
+  std::unique_ptr<TestLink> link = Link({}, server);
+  ASSERT_NE(link, nullptr);
+  link->Handshake();
+  ASSERT_TRUE(link->connected());
+  EXPECT_TRUE(StartsWithHandshake(link->server().sent[0], 2));
+  ExpectMirroredKeys(*link, SrtpProfile::kAeadAes128Gcm);
 }
 
 TEST(DtlsTransportTest, ServerPicksTheOnlyProfileTheClientOffers) {
