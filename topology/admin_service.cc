@@ -226,6 +226,40 @@ class AdminService : public cascade::v1::Admin::CallbackService {
                     &Change::mutable_revoke_token, revoke, response);
   }
 
+  grpc::ServerUnaryReactor* RotateEdgeKey(
+      grpc::CallbackServerContext* context,
+      const cascade::v1::RotateEdgeKeyRequest*,
+      cascade::v1::ChangeResponse* response) override {
+    // The controller makes the key; nothing of the request is used.
+    return SubmitAs(context, "RotateEdgeKey", "",
+                    &Change::mutable_rotate_edge_key,
+                    cascade::v1::RotateEdgeKeyRequest(), response);
+  }
+  grpc::ServerUnaryReactor* MintEdgeToken(
+      grpc::CallbackServerContext* context,
+      const cascade::v1::MintEdgeTokenRequest* request,
+      cascade::v1::MintEdgeTokenResponse* response) override {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    cascade::v1::AuditRecord audit;
+    grpc::Status admitted = gate_.Admit(
+        service_, context, "MintEdgeToken",
+        absl::StrCat(request->publish() ? "publish" : "watch",
+                     request->center() ? " center" : "",
+                     request->node().empty() ? "" : " ", request->node()),
+        &audit);
+    if (!admitted.ok()) {
+      reactor->Finish(admitted);
+      return reactor;
+    }
+    // Answered once the audit record naming the token is durable.
+    service_->controller()->MintEdgeTokenAsync(
+        *request, std::move(audit), [reactor, response](MintResult result) {
+          if (result.ok()) *response = *std::move(result);
+          reactor->Finish(ToGrpcStatus(result.status()));
+        });
+    return reactor;
+  }
+
   grpc::ServerUnaryReactor* GetStats(
       grpc::CallbackServerContext* context, const cascade::v1::StatsRequest*,
       cascade::v1::StatsResponse* response) override {

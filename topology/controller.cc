@@ -78,6 +78,7 @@ absl::Status Controller::Recover() {
                        " does not replay: ", status.message()));
     }
   }
+  RefreshEdgeKeysLocked();
   // A restart: relays run what the previous process sent; learn before
   // sending anything (see the header).
   settled_ = state_.sequence() == 0;
@@ -123,6 +124,11 @@ void Controller::ResolveLocked(const ControllerState& base, Change* change) {
       !change->revoke_token().operator_().empty()) {
     change->mutable_revoke_token()->set_unix_ms(
         absl::ToUnixMillis(clock_->Now()));
+  }
+  // Whatever a caller sent, the key is the controller's own.
+  if (change->has_rotate_edge_key()) {
+    *change->mutable_rotate_edge_key()->mutable_key() =
+        NewEdgeKey(clock_->Now());
   }
   if (change->has_restore()) {
     auto* restore = change->mutable_restore();
@@ -215,9 +221,10 @@ ChangeResult Controller::ApplyLocked(Commit& commit,
   state_ = std::move(commit.state);
   cascade::v1::ChangeResponse response;
   response.set_state_sequence(state_.sequence());
-  // A refused Admin call's record: nothing to place again.
+  // An audit record alone (a refused call, a minted edge token): nothing
+  // to place again.
   if (change.change_case() == Change::CHANGE_NOT_SET &&
-      change.pins_size() == 0 && !change.audit().refused().empty()) {
+      change.pins_size() == 0 && change.has_audit()) {
     PublishLocked(AuditEvent(change.audit()));
     return response;
   }
@@ -227,6 +234,11 @@ ChangeResult Controller::ApplyLocked(Commit& commit,
     case Change::kRemove:
     case Change::kMove:
       layout_stale_ = true;
+      rebuild_all_ = true;
+      break;
+    case Change::kRotateEdgeKey:
+      // Every relay's assignment carries the keys.
+      RefreshEdgeKeysLocked();
       rebuild_all_ = true;
       break;
     default:

@@ -25,6 +25,13 @@
 
 namespace cascade::topology {
 
+using MintResult = absl::StatusOr<cascade::v1::MintEdgeTokenResponse>;
+// Receives a mint's outcome, without the controller's lock held.
+using MintDone = std::function<void(MintResult)>;
+
+// An edge token lasts this long when the caller gives no lifetime.
+inline constexpr absl::Duration kDefaultEdgeTokenTtl = absl::Hours(24);
+
 struct ControllerOptions {
   // A node that has not reported for this long is marked down.
   absl::Duration lease_timeout = absl::Seconds(3);
@@ -140,6 +147,20 @@ class Controller {
   // every lease is extended by it.
   void Excuse(absl::Duration late);
 
+  // Edge tokens (controller_edge.cc). A token for a site's browser, or the
+  // center's, at a relay's HTTPS edge: the relay and stream come from the
+  // current plan (MintEdgeTokenRequest says which), the signature from the
+  // current edge key, made first (a change of the controller's own) when
+  // there is none. `done` gets the token once `audit`, its target set to
+  // what was minted for whom, is durable in the audit trail; a refusal at
+  // once: NOT_FOUND (no such node), FAILED_PRECONDITION (not a site, no
+  // active parent, no edge_address, no such stream), INVALID_ARGUMENT.
+  void MintEdgeTokenAsync(const cascade::v1::MintEdgeTokenRequest& request,
+                          cascade::v1::AuditRecord audit, MintDone done);
+  // The same, waiting. Never from a `done`.
+  MintResult MintEdgeToken(const cascade::v1::MintEdgeTokenRequest& request,
+                           cascade::v1::AuditRecord audit);
+
   // Admin views: never contain keys.
   absl::StatusOr<cascade::v1::NodeView> GetNode(const std::string& id) const;
   absl::StatusOr<cascade::v1::GetTopologyResponse> GetTopology(
@@ -229,6 +250,20 @@ class Controller {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   const std::string& LinkKeyLocked(int child, int parent)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The edge key's public halves for relays' assignments, from state_.
+  void RefreshEdgeKeysLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // What a mint is for (controller_edge.cc), from the current plan.
+  struct EdgeTarget {
+    std::string relay, edge_address, stream, holder, note;
+  };
+  absl::StatusOr<EdgeTarget> EdgeTargetLocked(
+      const cascade::v1::MintEdgeTokenRequest& request) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A fresh edge key made at `now`; without a key if OpenSSL fails (the
+  // change is then refused).
+  static cascade::v1::EdgeKey NewEdgeKey(absl::Time now);
+  // The active national relay (the root of the tree); -1 if none.
+  int RootRelayLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void EmitLocked(cascade::v1::Event::Kind kind, const std::string& node_id,
                   const std::string& detail) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void PublishLocked(const cascade::v1::Event& event)
@@ -247,6 +282,9 @@ class Controller {
   absl::flat_hash_map<std::string,
                       std::shared_ptr<const cascade::v1::Assignment>>
       pushed_ ABSL_GUARDED_BY(mu_);
+  // SubjectPublicKeyInfo DER of state_'s edge keys, newest first: what
+  // every relay's assignment carries.
+  std::vector<std::string> edge_public_keys_ ABSL_GUARDED_BY(mu_);
   // HMAC link keys by (child, parent) index; cleared with the layout.
   absl::flat_hash_map<std::pair<int, int>, std::string> link_keys_
       ABSL_GUARDED_BY(mu_);

@@ -401,6 +401,12 @@ std::shared_ptr<Assignment> Controller::BuildAssignmentLocked(int i) {
   for (const auto& selection : upstream_[i]) {
     *assignment->add_upstream() = selection;
   }
+  // Relays check browsers' tokens; sites serve no browser.
+  if (nodes[i].tier() != cascade::v1::TIER_SITE) {
+    for (const std::string& key : edge_public_keys_) {
+      assignment->add_edge_token_keys(key);
+    }
+  }
   return assignment;
 }
 

@@ -18,10 +18,12 @@ constexpr AdminRpc kAdminRpcs[] = {
     {"MoveNode", Role::kOperator, "move"},
     {"SelectUpstream", Role::kOperator, "select"},
     {"ReleaseUpstream", Role::kOperator, "release"},
+    {"MintEdgeToken", Role::kOperator, "url"},
     {"ApplyTopology", Role::kAdmin, "apply"},
     {"AddNode", Role::kAdmin, "add"},
     {"RemoveNode", Role::kAdmin, "remove"},
     {"RevokeToken", Role::kAdmin, "revoke tokens"},
+    {"RotateEdgeKey", Role::kAdmin, "rotate-edge-key"},
 };
 
 }  // namespace

@@ -1,7 +1,8 @@
 // Which role each Admin RPC needs: one table, the only place that says it.
 // viewer reads, operator moves traffic (drain, failover, restore, move,
-// select, release), admin changes what the network is (apply, add, remove)
-// and who may act on it (revoking tokens). Roles are ordered: a role may do
+// select, release) and hands out edge URLs (url), admin changes what the
+// network is (apply, add, remove) and who may act on it (revoking tokens,
+// rotating the edge key). Roles are ordered: a role may do
 // whatever a lesser role may. A test checks that every RPC of the Admin
 // service is in the table.
 #ifndef CASCADE_TOPOLOGY_ROLES_H_

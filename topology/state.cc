@@ -159,6 +159,22 @@ absl::Status RevokeToken(const cascade::v1::RevokeTokenRequest& revoke,
   return absl::OkStatus();
 }
 
+// The new key first; the one before stays second, so what it signed
+// keeps working until the next rotation.
+absl::Status RotateEdgeKey(const cascade::v1::RotateEdgeKeyRequest& rotate,
+                           ControllerState* state) {
+  if (rotate.key().private_key().empty()) {
+    return absl::InvalidArgumentError("an edge key rotation without a key");
+  }
+  auto* keys = state->mutable_edge_keys();
+  keys->Add()->CopyFrom(rotate.key());
+  for (int i = keys->size() - 1; i > 0; --i) keys->SwapElements(i, i - 1);
+  if (keys->size() > kEdgeKeysKept) {
+    keys->DeleteSubrange(kEdgeKeysKept, keys->size() - kEdgeKeysKept);
+  }
+  return absl::OkStatus();
+}
+
 // Keeps the newest kAuditTrail records.
 void AppendAudit(const Change& change, ControllerState* state) {
   cascade::v1::AuditRecord* record = state->add_audit();
@@ -209,6 +225,8 @@ absl::Status ApplyChange(const Change& change, ControllerState* state) {
       return Select(change.release().site(), false, state);
     case Change::kRevokeToken:
       return RevokeToken(change.revoke_token(), state);
+    case Change::kRotateEdgeKey:
+      return RotateEdgeKey(change.rotate_edge_key(), state);
     case Change::CHANGE_NOT_SET:
       return absl::OkStatus();
   }
@@ -234,11 +252,13 @@ absl::Status ApplyChangeToState(const Change& change, ControllerState* state) {
     if (FindNode(state, pin.node()) == nullptr) return NotFound(pin.node());
     MutableAdmin(state, pin.node())->set_pinned_parent(pin.parent());
   }
-  // A refusal's record or a revocation leaves the topology as it was: not
-  // validated again (a refused call costs no validation of the network).
-  const bool same_topology = change.pins_size() == 0 &&
-                             (change.change_case() == Change::CHANGE_NOT_SET ||
-                              change.has_revoke_token());
+  // An audit record, a revocation or a new edge key leaves the topology as
+  // it was: not validated again (a refused call costs no validation of the
+  // network).
+  const bool same_topology =
+      change.pins_size() == 0 &&
+      (change.change_case() == Change::CHANGE_NOT_SET ||
+       change.has_revoke_token() || change.has_rotate_edge_key());
   if (!same_topology) {
     status = ValidateTopology(state->topology(), change.has_apply()
                                                      ? change.apply().source()

@@ -14,6 +14,9 @@ namespace cascade::topology {
 
 // Audit records the state keeps (ControllerState.audit), the newest.
 inline constexpr int kAuditTrail = 1000;
+// Edge keys the state keeps (ControllerState.edge_keys): the current one
+// and the one before it.
+inline constexpr int kEdgeKeysKept = 2;
 
 // Applies `change` to `state` and validates the result. On error `state` may
 // be partly changed: callers apply to a copy. Errors: NOT_FOUND (unknown

@@ -160,6 +160,18 @@ absl::Status ValidateTopology(const Topology& topology,
         return fail(i, error);
       }
     }
+    // Browsers reach relays (relayctl url); a site is what they stand in.
+    if (!node.edge_address().empty()) {
+      if (node.tier() == cascade::v1::TIER_SITE || node.plain_endpoint()) {
+        return fail(i,
+                    "edge_address is only for a relay (browsers connect to "
+                    "a site's relay, not to the site)");
+      }
+      if (!ValidHostPort(node.edge_address())) {
+        return fail(i, absl::StrCat("edge_address \"", node.edge_address(),
+                                    "\" is not HOST:PORT"));
+      }
+    }
   }
 
   // Parents exist and are not the node itself.

@@ -177,6 +177,31 @@ TEST(TopologyFileTest, AudioAddressOfAPlainEndpoint) {
   }
 }
 
+TEST(TopologyFileTest, EdgeAddressOnlyOnRelays) {
+  const std::string relay =
+      "nodes { id: \"d9\" tier: TIER_DISTRICT parent: \"p1\" "
+      "media_address: \"127.3.0.9:5004\" ";
+  EXPECT_TRUE(Check(std::string(kValid) + relay +
+                    "edge_address: \"edge.d9.example:443\" }\n")
+                  .ok());
+  ExpectRejected(std::string(kValid) + relay + "edge_address: \"443\" }\n",
+                 "t.textproto:28: node \"d9\": edge_address \"443\" is not "
+                 "HOST:PORT");
+  ExpectRejected(
+      std::string(kValid) + relay + "edge_address: \"edge.example:0\" }\n",
+      "node \"d9\": edge_address \"edge.example:0\" is not "
+      "HOST:PORT");
+  const std::string site =
+      "nodes { id: \"s1\" tier: TIER_SITE parent: \"p1\" "
+      "media_address: \"127.10.0.1:5004\" ";
+  for (const char* kind : {"", "plain_endpoint: true "}) {
+    ExpectRejected(std::string(kValid) + site + kind +
+                       "edge_address: \"127.10.0.1:443\" }\n",
+                   "t.textproto:28: node \"s1\": edge_address is only for a "
+                   "relay");
+  }
+}
+
 TEST(TopologyFileTest, BadStreams) {
   ExpectRejected(std::string(kValid) +
                      "streams { id: \"up\" direction: DIRECTION_UPSTREAM "

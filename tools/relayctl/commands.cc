@@ -79,6 +79,29 @@ const std::map<std::string, Command>& Commands() {
         "issued later are good). Needs the admin role. Journaled: a revoked "
         "token stays refused across restarts (and in etcd). Certificates "
         "are not revoked by this."}},
+      {"url",
+       {"SITE [--publish] [--ttl=D] | --center [--publish] [SITE]", 0, 1,
+        "Prints the URL a browser opens at SITE: "
+        "https://EDGE/watch#stream=S&token=T to watch the program at the "
+        "site's relay (its active parent), or with --publish "
+        "https://EDGE/publish#... to send the site's camera into its "
+        "upstream stream there. --center: the command center's, at the "
+        "national relay: --publish sends the program, and without it the "
+        "center watches SITE's upstream stream. The token (signed by the "
+        "controller's edge key, checked by the relay) is good for that "
+        "relay, stream and direction until --ttl is over (default 24h, at "
+        "most 31 days) or the edge key is rotated twice. The relay needs an "
+        "edge_address in the topology. Needs the operator role; each URL "
+        "minted is in the audit trail (events --history). --json prints "
+        "{\"token\", \"relay\", \"edge_address\", \"stream\", "
+        "\"expires_unix_ms\", \"url\", \"token_id\", \"note\"}. Exit 3 "
+        "no such node, 4 not a site, no edge_address or no such stream."}},
+      {"rotate-edge-key",
+       {"", 0, 0,
+        "Makes a new edge key: URLs minted from now on are signed with it; "
+        "those of the key before stay good until the next rotation (relays "
+        "accept the newest two), older ones stop working at once. Needs "
+        "the admin role."}},
       {"sdp",
        {"SITE [--out=FILE]", 1, 1,
         "Writes the SDP a plain RTP player opens to play the meeting at "

@@ -58,7 +58,12 @@ ABSL_FLAG(int, history, 0,
           "changes and refusals, who, from where), from the journal");
 ABSL_FLAG(absl::Duration, ttl, absl::ZeroDuration(),
           "token issue: how long the token is valid (e.g. 8h; at most 366 "
-          "days)");
+          "days); url: how long the URL's token is (default 24h, at most "
+          "31 days)");
+ABSL_FLAG(bool, publish, false,
+          "url: a publish (WHIP) URL rather than a watch (WHEP) one");
+ABSL_FLAG(bool, center, false,
+          "url: the command center's URL, at the national relay");
 ABSL_FLAG(std::string, out, "",
           "pki: the directory the CA (init) or certificate (issue) goes to; "
           "token issue: the file the token goes to (default: stdout); sdp: "
@@ -213,6 +218,9 @@ int main(int argc, char** argv) {
   options.history = static_cast<uint32_t>(absl::GetFlag(FLAGS_history));
   options.operator_name = absl::GetFlag(FLAGS_operator);
   options.out = absl::GetFlag(FLAGS_out);
+  options.publish = absl::GetFlag(FLAGS_publish);
+  options.center = absl::GetFlag(FLAGS_center);
+  options.ttl = absl::GetFlag(FLAGS_ttl);
   std::string error;
   // A signed token or the legacy shared one: both are a bearer credential.
   std::string token_flag = "--token-file";

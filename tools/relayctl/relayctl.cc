@@ -104,6 +104,8 @@ class Session {
     if (name == "events") return Events();
     if (name == "sdp") return Sdp(operands[0]);
     if (name == "token revoke") return RevokeToken(operands);
+    if (name == "url") return Url(operands);
+    if (name == "rotate-edge-key") return RotateEdgeKey();
     if (name == "drain" && options_.wait) return DrainAndWait(operands[0]);
     if (name == "move" && options_.parent.empty()) {
       return Fail(kExitUsage, "--parent is required");
@@ -432,6 +434,9 @@ class Session {
                  ? ""
                  : absl::StrCat(", audio at ", node.audio_address()))
          << "\n"
+         << (node.edge_address().empty()
+                 ? ""
+                 : "edge address:     " + node.edge_address() + "\n")
          << "parents:          " << Parents(node) << "\n"
          << "desired parent:   "
          << (node.desired_parent().empty() ? "-" : node.desired_parent())
@@ -643,6 +648,47 @@ class Session {
                        request.operator_().empty()
                            ? "token revoke " + request.token_id()
                            : "token revoke --operator=" + request.operator_());
+  }
+
+  int Url(const std::vector<std::string>& operands) {
+    cascade::v1::MintEdgeTokenRequest request;
+    if (!operands.empty()) request.set_node(operands[0]);
+    request.set_center(options_.center);
+    request.set_publish(options_.publish);
+    if (!options_.center && operands.empty()) {
+      return Fail(kExitUsage, "give a SITE, or --center");
+    }
+    if (options_.ttl < absl::ZeroDuration()) {
+      return Fail(kExitUsage, "--ttl must not be negative");
+    }
+    request.set_ttl_ms(absl::ToInt64Milliseconds(options_.ttl));
+    cascade::v1::MintEdgeTokenResponse response;
+    // Each mint is an audit record: never sent twice.
+    grpc::Status status =
+        Change([&](Admin::Stub* stub, grpc::ClientContext* context) {
+          return stub->MintEdgeToken(context, request, &response);
+        });
+    if (!status.ok()) return Fail(status);
+    if (options_.json) {
+      PrintJson(response);
+      return kExitDone;
+    }
+    if (!response.note().empty()) {
+      err_ << "relayctl: url: " << response.note() << "\n";
+    }
+    out_ << response.url() << "\n";
+    return kExitDone;
+  }
+
+  int RotateEdgeKey() {
+    cascade::v1::ChangeResponse response;
+    grpc::Status status =
+        Change([&](Admin::Stub* stub, grpc::ClientContext* context) {
+          return stub->RotateEdgeKey(
+              context, cascade::v1::RotateEdgeKeyRequest(), &response);
+        });
+    if (!status.ok()) return Fail(status);
+    return PrintChange(response, "rotate-edge-key");
   }
 
   int Stats() {

@@ -64,6 +64,12 @@ struct Options {
   std::string operator_name;
   // sdp: the file the SDP replaces (empty: stdout).
   std::string out;
+  // url: a publish (WHIP) URL rather than a watch (WHEP) one; the command
+  // center's rather than a site's; the token's lifetime (zero: the
+  // controller's default, 24 h).
+  bool publish = false;
+  bool center = false;
+  absl::Duration ttl = absl::ZeroDuration();
 };
 
 // Runs `args` (the command and its operands); returns an exit code. Results

@@ -39,6 +39,24 @@ TEST(RelayctlTest, UsageErrorsExitTwoWithOneLine) {
   EXPECT_EQ(err.str(),
             "relayctl: token revoke: usage: relayctl token revoke [ID] "
             "[--operator=NAME]\n");
+  // url: a site or --center; rotate-edge-key takes nothing.
+  err.str("");
+  EXPECT_EQ(relayctl::Run(options, {"url"}, out, err), kExitUsage);
+  EXPECT_EQ(err.str(), "relayctl: url: give a SITE, or --center\n");
+  err.str("");
+  EXPECT_EQ(relayctl::Run(options, {"url", "s1", "s2"}, out, err), kExitUsage);
+  EXPECT_EQ(err.str(),
+            "relayctl: url: usage: relayctl url SITE [--publish] [--ttl=D] | "
+            "--center [--publish] [SITE]\n");
+  Options negative = options;
+  negative.ttl = -absl::Seconds(1);
+  err.str("");
+  EXPECT_EQ(relayctl::Run(negative, {"url", "s1"}, out, err), kExitUsage);
+  EXPECT_EQ(err.str(), "relayctl: url: --ttl must not be negative\n");
+  EXPECT_EQ(relayctl::Run(options, {"rotate-edge-key", "x"}, out, err),
+            kExitUsage);
+  EXPECT_FALSE(CommandHelp("url").empty());
+  EXPECT_FALSE(CommandHelp("rotate-edge-key").empty());
   EXPECT_TRUE(out.str().empty());
 }
 
