@@ -49,12 +49,21 @@ absl::Status CheckOperator(const grpc::ServerContextBase& context) {
                    " may not call Admin: it takes an operator's certificate"));
 }
 
-grpc::Status RecordRefusal(Controller* controller, const absl::Status& refusal,
+grpc::Status RecordRefusal(Controller* controller, DeniedBudget* budget,
+                           const absl::Status& refusal,
                            const std::string& node_id, absl::string_view call,
                            const grpc::ServerContextBase& context) {
   if (refusal.ok()) return grpc::Status::OK;
-  controller->RecordDenied(node_id, absl::StrCat(call, " from ", context.peer(),
-                                                 ": ", refusal.message()));
+  uint64_t not_shown = 0;
+  if (budget == nullptr || budget->Allow(node_id, &not_shown)) {
+    std::string detail =
+        absl::StrCat(call, " from ", context.peer(), ": ", refusal.message());
+    if (not_shown > 0) {
+      absl::StrAppend(&detail, " (", not_shown,
+                      " earlier refusals of this node not shown)");
+    }
+    controller->RecordDenied(node_id, detail);
+  }
   return grpc::Status(static_cast<grpc::StatusCode>(refusal.code()),
                       std::string(refusal.message()));
 }

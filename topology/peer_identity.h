@@ -16,6 +16,7 @@
 #include "absl/strings/string_view.h"
 #include "security/identity.h"
 #include "topology/controller.h"
+#include "topology/denied_budget.h"
 
 namespace cascade::topology {
 
@@ -41,10 +42,12 @@ class NodePeer {
 // each call needs is admin_gate.h's to check).
 absl::Status CheckOperator(const grpc::ServerContextBase& context);
 
-// OK for an OK `refusal`; otherwise records it as a KIND_DENIED event
-// (the claimed `node_id`, the call, the caller's address) and returns it
-// for gRPC.
-grpc::Status RecordRefusal(Controller* controller, const absl::Status& refusal,
+// OK for an OK `refusal`; otherwise returns it for gRPC and records it as
+// a KIND_DENIED event (the claimed `node_id`, the call, the caller's
+// address) when `budget` has room for one of that node now (always when
+// null); the event then says how many of the node's refusals it left out.
+grpc::Status RecordRefusal(Controller* controller, DeniedBudget* budget,
+                           const absl::Status& refusal,
                            const std::string& node_id, absl::string_view call,
                            const grpc::ServerContextBase& context);
 

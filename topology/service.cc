@@ -280,8 +280,9 @@ class ReportReader {
     // Every message: one stream renews the lease of its own node only.
     if (peer_.has_value()) {
       grpc::Status refused =
-          RecordRefusal(controller_, peer_->Check(request_.node_id()),
-                        request_.node_id(), "Report", context_);
+          RecordRefusal(controller_, service_->denied_budget(),
+                        peer_->Check(request_.node_id()), request_.node_id(),
+                        "Report", context_);
       if (!refused.ok()) {
         reader_.FinishWithError(refused, &finish_tag_);
         return;
@@ -318,6 +319,8 @@ ControllerService::ControllerService(Controller* controller,
       options_(std::move(options)),
       relay_(std::make_unique<RelayService>(this)),
       admin_(MakeAdminService(this)),
+      denied_(options_.clock, options_.denied_events_per_second,
+              options_.denied_events_burst),
       writer_thread_([this] { RunWriter(); }) {
   if (controller != nullptr) controller->SetListener(this);
 }
@@ -426,8 +429,9 @@ grpc::Status ControllerService::ServingNode(grpc::ServerContextBase* context,
                                             absl::string_view call) {
   grpc::Status serving = Serving(context);
   if (!serving.ok() || !options_.peer_identity) return serving;
-  return RecordRefusal(controller(), NodePeer(*context).Check(node_id), node_id,
-                       call, *context);
+  return RecordRefusal(controller(), &denied_,
+                       NodePeer(*context).Check(node_id), node_id, call,
+                       *context);
 }
 
 grpc::Status ControllerService::Serving(

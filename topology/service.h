@@ -39,6 +39,7 @@
 #include "proto/controller.grpc.pb.h"
 #include "security/token.h"
 #include "topology/controller.h"
+#include "topology/denied_budget.h"
 #include "topology/server_limits.h"
 
 namespace cascade::topology {
@@ -65,6 +66,13 @@ struct ServiceOptions {
   // node its certificate names, and Admin takes operators' certificates
   // (or tokens) only (peer_identity.h, admin_gate.h).
   bool peer_identity = false;
+  // With peer_identity: the RelayControl refusals of one claimed node
+  // shown as KIND_DENIED events per second, and their burst; the rest are
+  // counted in the next one shown (denied_budget.h).
+  double denied_events_per_second = 1;
+  double denied_events_burst = 5;
+  // The time those budgets refill by; null: the system's.
+  const Clock* clock = nullptr;
 };
 
 class AssignmentWriter;
@@ -109,6 +117,8 @@ class ControllerService : public ControllerListener {
   grpc::Status ServingNode(grpc::ServerContextBase* context,
                            const std::string& node_id, absl::string_view call);
   size_t watcher_count() const;
+  // Which refusals of a node become events (peer_identity.h).
+  DeniedBudget* denied_budget() { return &denied_; }
 
   // ControllerListener.
   void OnAssignment(
@@ -144,6 +154,7 @@ class ControllerService : public ControllerListener {
   const ServiceOptions options_;
   std::unique_ptr<RelayService> relay_;
   std::unique_ptr<grpc::Service> admin_;
+  DeniedBudget denied_;
 
   mutable absl::Mutex mu_;
   bool shut_down_ ABSL_GUARDED_BY(mu_) = false;

@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "control/controllers.h"
@@ -100,9 +101,8 @@ class ServiceTest : public ::testing::Test {
     cascade::v1::Change change;
     *change.mutable_apply()->mutable_topology() = parsed->topology;
     ASSERT_TRUE(controller_->Submit(change).ok());
-    ServiceOptions options;
-    options.admin_token = kToken;
-    service_ = std::make_unique<ControllerService>(controller_.get(), options);
+    options_.admin_token = kToken;
+    service_ = std::make_unique<ControllerService>(controller_.get(), options_);
     Serve(service_.get(), &server_, &address_, &admin_);
   }
 
@@ -136,6 +136,8 @@ class ServiceTest : public ::testing::Test {
   }
 
   FakeClock clock_;
+  // What SetUp serves with (a derived fixture may set more first).
+  ServiceOptions options_;
   std::unique_ptr<JournalStore> store_;
   // In front of store_: open unless a test holds appends.
   std::unique_ptr<GatedStore> gated_;
@@ -235,6 +237,76 @@ TEST_F(ServiceTest, WatchOfUnknownNodeIsNotFound) {
   cascade::v1::Assignment assignment;
   EXPECT_FALSE(reader->Read(&assignment));
   EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+// Clients must present certificates; these present none, so every
+// RelayControl call is refused for who it is.
+class RefusalEventsTest : public ServiceTest {
+ protected:
+  void SetUp() override {
+    options_.peer_identity = true;
+    options_.denied_events_per_second = 1;
+    options_.denied_events_burst = 3;
+    options_.clock = &clock_;
+    ServiceTest::SetUp();
+  }
+
+  grpc::StatusCode Register(const std::string& node_id) {
+    auto stub = cascade::v1::RelayControl::NewStub(
+        grpc::CreateChannel(address_, grpc::InsecureChannelCredentials()));
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+    cascade::v1::RegisterRequest request;
+    request.set_node_id(node_id);
+    cascade::v1::RegisterResponse response;
+    return stub->Register(&context, request, &response).error_code();
+  }
+};
+
+// A relay retrying with the wrong certificate cannot flood the event feed:
+// one node's refusals are events up to the burst, then at the rate, and the
+// next event shown counts those left out. Another node has its own budget.
+TEST_F(RefusalEventsTest, OneNodesRefusalsBecomeEventsWithinItsBudget) {
+  auto context = AdminContext(kToken);
+  auto reader = admin_->Events(context.get(), cascade::v1::EventsRequest());
+  // The stream is registered once the server has seen the call: refusals
+  // of other nodes (each its own budget) until one reaches it.
+  std::atomic<bool> subscribed{false};
+  std::thread primer([&] {
+    for (int i = 0; i < 250 && !subscribed; ++i) {
+      Register(absl::StrCat("primer-", i));
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+  });
+  cascade::v1::Event event;
+  while (!subscribed && reader->Read(&event)) {
+    subscribed = event.kind() == cascade::v1::Event::KIND_DENIED &&
+                 absl::StartsWith(event.node_id(), "primer-");
+  }
+  primer.join();
+  ASSERT_TRUE(subscribed);
+
+  for (int i = 0; i < 20; ++i) {
+    EXPECT_NE(Register("d2"), grpc::StatusCode::OK) << i;
+  }
+  clock_.Advance(absl::Seconds(1));
+  EXPECT_NE(Register("d2"), grpc::StatusCode::OK);
+  std::vector<std::string> shown;
+  while (shown.size() < 4 && reader->Read(&event)) {
+    if (event.kind() == cascade::v1::Event::KIND_DENIED &&
+        event.node_id() == "d2") {
+      shown.push_back(event.detail());
+    }
+  }
+  context->TryCancel();
+  ASSERT_EQ(shown.size(), 4u);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_TRUE(absl::StartsWith(shown[i], "Register from ")) << shown[i];
+    EXPECT_FALSE(absl::StrContains(shown[i], "not shown")) << shown[i];
+  }
+  EXPECT_TRUE(
+      absl::EndsWith(shown[3], " (17 earlier refusals of this node not shown)"))
+      << shown[3];
 }
 
 TEST_F(ServiceTest, EventsStreamCarriesChanges) {
