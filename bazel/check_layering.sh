@@ -29,7 +29,10 @@ rule "the data plane never reaches the controller" \
 rule "nothing but tools/ and tests/ reaches tools/" \
   "//... - //tools/... - //tests/..." "//tools/..."
 rule "shared packages reach no relayd code" \
-  "//base/... + //control/... + //child/... + //media/..." "//relay/..."
+  "//base/... + //control/... + //child/... + //media/... + //webrtc/..." \
+  "//relay/..."
+rule "the WebRTC edge reaches neither the controller nor the PKI" \
+  "//webrtc/..." "//topology/... + //security/..."
 rule "the data plane links no PKI code" \
   "//relay/... + //child/... + //control/... + //media/... + //base/..." \
   "//security/..."
