@@ -179,9 +179,7 @@ absl::Status DtlsTransport::Init(const Certificate& certificate) {
   SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
                      nullptr);
   SSL_CTX_set_cert_verify_callback(ctx, &DtlsTransport::VerifyPeer, this);
-  const bool cookie =
-      options_.role == DtlsRole::kServer && options_.require_cookie;
-  if (cookie) {
+  if (options_.role == DtlsRole::kServer && options_.require_cookie) {
     if (RAND_bytes(cookie_.data(), cookie_.size()) != 1) {
       return OpenSslError("making the DTLS cookie");
     }

@@ -412,6 +412,7 @@ TEST(DtlsTransportTest, CloseNotifyClosesThePeer) {
   link->Pump();
   EXPECT_EQ(link->server().transport->state(), DtlsState::kClosed);
   EXPECT_EQ(link->server().states.back(), DtlsState::kClosed);
+  EXPECT_EQ(StateName(link->server().states.back()), "closed");
   EXPECT_TRUE(link->server().error.ok());
   EXPECT_EQ(
       link->server().transport->Feed(link->client().sent.back(), kTestNow),

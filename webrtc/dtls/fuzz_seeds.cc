@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "webrtc/dtls/certificate.h"
+#include "webrtc/dtls/srtp_session.h"
 #include "webrtc/dtls/test_link.h"
 
 namespace cascade::dtls {
@@ -29,6 +30,39 @@ std::vector<Bytes> ClientTranscript(std::vector<SrtpProfile> profiles) {
   if (!link.ok()) return {};
   (*link)->Handshake();
   return (*link)->client().sent;
+}
+
+Bytes Rtp(uint16_t seq) {
+  Bytes packet = {0x80,
+                  111,
+                  static_cast<uint8_t>(seq >> 8),
+                  static_cast<uint8_t>(seq),
+                  0,
+                  0,
+                  0x03,
+                  0xc0,
+                  0x0a,
+                  0x0b,
+                  0x0c,
+                  0x0d};
+  for (int i = 0; i < 40; ++i) packet.push_back(static_cast<uint8_t>(i));
+  return packet;
+}
+
+// A receiver report without blocks.
+Bytes Rtcp() { return {0x80, 201, 0, 1, 0x0a, 0x0b, 0x0c, 0x0d}; }
+
+// `plain` protected by the DTLS client's session, after its kind byte.
+Bytes Protected(SrtpSession& client, Bytes plain, bool rtcp) {
+  size_t size = plain.size();
+  plain.resize(size + client.rtcp_overhead());
+  const SrtpSessionError error =
+      rtcp ? client.ProtectRtcp(absl::MakeSpan(plain), &size)
+           : client.ProtectRtp(absl::MakeSpan(plain), &size);
+  if (error != SrtpSessionError::kOk) return {};
+  plain.resize(size);
+  plain.insert(plain.begin(), rtcp ? 1 : 0);
+  return plain;
 }
 
 }  // namespace
@@ -77,6 +111,80 @@ std::vector<Seed> DtlsSeeds() {
       {"bad_truncated_client_hello", Input({truncated})},
       {"bad_not_dtls", Input({rtp})},
   };
+}
+
+SrtpKeys FuzzSrtpKeys(SrtpProfile profile) {
+  SrtpKeys keys;
+  keys.profile = profile;
+  const auto fill = [&](uint8_t first, size_t size) {
+    Bytes bytes(size);
+    for (size_t i = 0; i < size; ++i)
+      bytes[i] = static_cast<uint8_t>(first + i);
+    return bytes;
+  };
+  keys.client_write = {fill(0x10, MasterKeySize(profile)),
+                       fill(0x40, MasterSaltSize(profile))};
+  keys.server_write = {fill(0x80, MasterKeySize(profile)),
+                       fill(0xc0, MasterSaltSize(profile))};
+  return keys;
+}
+
+std::vector<Seed> SrtpSessionSeeds() {
+  std::vector<Seed> seeds;
+  for (SrtpProfile profile :
+       {SrtpProfile::kAeadAes128Gcm, SrtpProfile::kAes128CmSha1_80}) {
+    auto client = SrtpSession::Create(FuzzSrtpKeys(profile), DtlsRole::kClient);
+    if (!client.ok()) return {};
+    std::vector<Bytes> stream;
+    for (uint16_t seq = 65533; seq != 3; ++seq) {  // across the wrap
+      stream.push_back(Protected(**client, Rtp(seq), false));
+    }
+    stream.push_back(Protected(**client, Rtcp(), true));
+    stream.push_back(Protected(**client, Rtcp(), true));
+    Bytes tampered = stream[1];
+    tampered[tampered.size() - 20] ^= 0x01;
+    Bytes truncated = stream[0];
+    truncated.resize(14);
+    const std::string name =
+        profile == SrtpProfile::kAeadAes128Gcm ? "_gcm" : "_aes_cm_sha1_80";
+    const auto input = [&](const std::vector<Bytes>& packets) {
+      Bytes bytes = Input(packets);
+      bytes.insert(bytes.begin(),
+                   profile == SrtpProfile::kAeadAes128Gcm ? 0 : 1);
+      return bytes;
+    };
+    seeds.push_back({"ok_stream" + name, input(stream)});
+    seeds.push_back({"bad_replayed" + name, input({stream[0], stream[0]})});
+    seeds.push_back(
+        {"bad_replayed_rtcp" + name, input({stream.back(), stream.back()})});
+    seeds.push_back({"bad_tampered" + name, input({tampered})});
+    seeds.push_back({"bad_truncated" + name, input({truncated})});
+  }
+  return seeds;
+}
+
+std::vector<SrtpFuzzResult> RunSrtpSessionInput(
+    absl::Span<const uint8_t> input) {
+  if (input.empty()) return {};
+  const SrtpProfile profile = input[0] & 1 ? SrtpProfile::kAes128CmSha1_80
+                                           : SrtpProfile::kAeadAes128Gcm;
+  std::unique_ptr<SrtpSession> session =
+      SrtpSession::Create(FuzzSrtpKeys(profile), DtlsRole::kServer).value();
+  std::vector<SrtpFuzzResult> results;
+  Bytes buffer;
+  for (absl::Span<const uint8_t> chunk : SplitDatagrams(input.subspan(1))) {
+    if (chunk.empty()) continue;
+    const bool rtcp = chunk[0] & 1;
+    buffer.assign(chunk.begin() + 1, chunk.end());
+    SrtpFuzzResult result{
+        SrtpSessionError::kOk, buffer.size(), 0,
+        rtcp ? session->rtcp_overhead() : session->rtp_overhead()};
+    result.error =
+        rtcp ? session->UnprotectRtcp(absl::MakeSpan(buffer), &result.plain)
+             : session->UnprotectRtp(absl::MakeSpan(buffer), &result.plain);
+    results.push_back(result);
+  }
+  return results;
 }
 
 }  // namespace cascade::dtls
