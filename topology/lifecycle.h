@@ -4,6 +4,7 @@
 #ifndef CASCADE_TOPOLOGY_LIFECYCLE_H_
 #define CASCADE_TOPOLOGY_LIFECYCLE_H_
 
+#include <glog/logging.h>
 #include <pthread.h>
 #include <signal.h>
 
@@ -11,6 +12,7 @@
 #include <atomic>
 #include <string>
 #include <thread>
+#include <utility>
 
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
@@ -134,6 +136,33 @@ class LeaseTicker {
   }
 
  private:
+  absl::Notification stop_;
+  std::thread thread_;
+};
+
+// Logs `message` as a warning now and every `every` until destroyed (an
+// empty message: nothing), so whoever reads the log at any point sees it:
+// topologyd --insecure's open control plane.
+class PeriodicWarning {
+ public:
+  PeriodicWarning(std::string message, absl::Duration every)
+      : message_(std::move(message)) {
+    if (message_.empty()) return;
+    LOG(WARNING) << message_;
+    thread_ = std::thread([this, every] {
+      while (!stop_.WaitForNotificationWithTimeout(every)) {
+        LOG(WARNING) << message_;
+      }
+    });
+  }
+  ~PeriodicWarning() {
+    if (!thread_.joinable()) return;
+    stop_.Notify();
+    thread_.join();
+  }
+
+ private:
+  const std::string message_;
   absl::Notification stop_;
   std::thread thread_;
 };

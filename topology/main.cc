@@ -13,18 +13,15 @@
 #include <cstdio>
 #include <iostream>
 #include <optional>
-#include <thread>
 
 #include "absl/flags/flag.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
-#include "absl/synchronization/notification.h"
 #include "base/clock.h"
 #include "base/files.h"
 #include "base/flags.h"
-#include "security/token.h"
 #include "topology/controller.h"
 #include "topology/etcd/etcd_client.h"
 #include "topology/etcd/etcd_store.h"
@@ -32,6 +29,7 @@
 #include "topology/etcd/pem.h"
 #include "topology/journal.h"
 #include "topology/lifecycle.h"
+#include "topology/server_tls.h"
 #include "topology/service.h"
 #include "topology/topology_file.h"
 
@@ -156,38 +154,16 @@ int Usage(const std::string& message) {
   return kExitUsage;
 }
 
-// With --insecure: says so once serving and every minute while it lives,
-// so whoever reads the log at any point sees the control plane is open.
-class InsecureWarning {
- public:
-  explicit InsecureWarning(bool insecure) {
-    if (!insecure) return;
-    Warn();
-    thread_ = std::thread([this] {
-      while (!stop_.WaitForNotificationWithTimeout(absl::Minutes(1))) Warn();
-    });
-  }
-  ~InsecureWarning() {
-    if (!thread_.joinable()) return;
-    stop_.Notify();
-    thread_.join();
-  }
-
- private:
-  static void Warn() {
-    LOG(WARNING) << "--insecure: the control plane is unauthenticated and "
-                    "unencrypted: anyone who reaches --listen can act as "
-                    "any relay, read its link keys"
-                 << (absl::GetFlag(FLAGS_admin_token_file).empty()
-                         ? " and change the topology"
-                         : "")
-                 << "; give --tls-cert/--tls-key/--tls-client-ca outside a "
-                    "test bed (docs/security.md)";
-  }
-
-  absl::Notification stop_;
-  std::thread thread_;
-};
+// Said by topologyd --insecure once serving, and every minute after.
+std::string InsecureWarning() {
+  return absl::StrCat(
+      "--insecure: the control plane is unauthenticated and unencrypted: "
+      "anyone who reaches --listen can act as any relay, read its link keys",
+      absl::GetFlag(FLAGS_admin_token_file).empty() ? " and change the topology"
+                                                    : "",
+      "; give --tls-cert/--tls-key/--tls-client-ca outside a test bed "
+      "(docs/security.md)");
+}
 
 // Applies --topology to an empty state (sequence 0). Returns an exit code,
 // 0 when done or not needed.
@@ -270,7 +246,8 @@ int RunJournal(SignalWaiter* signals, const ControllerOptions& options,
     std::cerr << "topologyd: --listen: " << server.status().message() << "\n";
     return kExitUsage;
   }
-  const InsecureWarning warning(absl::GetFlag(FLAGS_insecure));
+  const PeriodicWarning warning(
+      absl::GetFlag(FLAGS_insecure) ? InsecureWarning() : "", absl::Minutes(1));
   if (!WritePortFile(port)) return kExitFailed;
   LOG(INFO) << "topologyd serving on port " << port << ", state sequence "
             << controller.Sequence();
@@ -465,7 +442,8 @@ int RunEtcd(SignalWaiter* signals, const ControllerOptions& options,
     return kExitUsage;
   }
   SetLeading(server->get(), false);
-  const InsecureWarning warning(absl::GetFlag(FLAGS_insecure));
+  const PeriodicWarning warning(
+      absl::GetFlag(FLAGS_insecure) ? InsecureWarning() : "", absl::Minutes(1));
   if (advertise.empty()) {
     advertise = absl::StrCat(listen.substr(0, colon), ":", port);
   }
@@ -608,68 +586,14 @@ int Run() {
     return Usage(std::string(valid.message()));
   }
 
-  std::shared_ptr<grpc::ServerCredentials> credentials =
-      grpc::InsecureServerCredentials();
-  const std::string cert_file = absl::GetFlag(FLAGS_tls_cert);
-  const std::string key_file = absl::GetFlag(FLAGS_tls_key);
-  const std::string ca_file = absl::GetFlag(FLAGS_tls_client_ca);
-  if (cert_file.empty() != key_file.empty()) {
-    return Usage("--tls-cert and --tls-key go together");
-  }
-  const bool insecure = absl::GetFlag(FLAGS_insecure);
-  if (cert_file.empty() && !insecure) {
-    return Usage(
-        "refusing to serve without TLS: give --tls-cert and --tls-key (and "
-        "--tls-client-ca for mutual TLS), or --insecure for a test bed");
-  }
-  if (!cert_file.empty() && insecure) {
-    return Usage("--insecure serves plaintext: it does not go with --tls-cert");
-  }
-  if (!ca_file.empty() && cert_file.empty()) {
-    return Usage("--tls-client-ca needs --tls-cert and --tls-key");
-  }
-  const std::string client_cert = absl::GetFlag(FLAGS_client_cert);
-  if (client_cert != "required" && client_cert != "optional") {
-    return Usage("--client-cert must be required or optional, not \"" +
-                 client_cert + "\"");
-  }
-  if (client_cert == "optional" && ca_file.empty()) {
-    return Usage("--client-cert=optional needs --tls-client-ca");
-  }
-  if (!cert_file.empty()) {
-    grpc::SslServerCredentialsOptions ssl;
-    grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
-    if (!ReadFlagFile("--tls-cert", cert_file, &pair.cert_chain, &error) ||
-        !ReadFlagFile("--tls-key", key_file, &pair.private_key, &error)) {
-      return Usage(error);
-    }
-    ssl.pem_key_cert_pairs.push_back(pair);
-    if (!ca_file.empty()) {
-      if (!ReadFlagFile("--tls-client-ca", ca_file, &ssl.pem_root_certs,
-                        &error)) {
-        return Usage(error);
-      }
-      ssl.client_certificate_request =
-          client_cert == "required"
-              ? GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY
-              : GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY;
-      service_options.peer_identity = true;
-      absl::StatusOr<security::TokenVerifier> tokens =
-          security::TokenVerifier::FromCaPem(ssl.pem_root_certs);
-      if (tokens.ok()) {
-        service_options.token_verifier =
-            std::make_shared<const security::TokenVerifier>(*std::move(tokens));
-      } else if (client_cert == "optional") {
-        return Usage("--client-cert=optional: --tls-client-ca " + ca_file +
-                     " holds no EC certificate to check tokens against");
-      } else {
-        LOG(WARNING) << "--tls-client-ca " << ca_file << ": "
-                     << tokens.status().message()
-                     << "; signed tokens are refused";
-      }
-    }
-    credentials = grpc::SslServerCredentials(ssl);
-  }
+  absl::StatusOr<ServerTls> tls = MakeServerTls(
+      {absl::GetFlag(FLAGS_tls_cert), absl::GetFlag(FLAGS_tls_key),
+       absl::GetFlag(FLAGS_tls_client_ca), absl::GetFlag(FLAGS_client_cert),
+       absl::GetFlag(FLAGS_insecure)});
+  if (!tls.ok()) return Usage(std::string(tls.status().message()));
+  service_options.peer_identity = tls->peer_identity;
+  service_options.token_verifier = tls->token_verifier;
+  std::shared_ptr<grpc::ServerCredentials> credentials = tls->credentials;
 
   const std::string store = absl::GetFlag(FLAGS_store);
   if (store == "journal") {
