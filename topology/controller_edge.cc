@@ -7,6 +7,7 @@
 #include <string>
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
@@ -33,6 +34,23 @@ absl::StatusOr<std::string> RandomTokenId() {
   }
   return absl::BytesToHexString(
       absl::string_view(reinterpret_cast<const char*>(id), sizeof(id)));
+}
+
+// `value` as it may stand in a URL's fragment parameter: RFC 3986's
+// unreserved characters as they are, every other byte %XX (what the page's
+// URLSearchParams decodes).
+std::string FragmentValue(absl::string_view value) {
+  std::string out;
+  for (const char c : value) {
+    if (absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' ||
+        c == '.' || c == '_' || c == '~') {
+      out.push_back(c);
+    } else {
+      absl::StrAppend(
+          &out, "%", absl::Hex(static_cast<unsigned char>(c), absl::kZeroPad2));
+    }
+  }
+  return out;
 }
 
 // The node's upstream stream: where its own camera goes up the tree.
@@ -246,8 +264,8 @@ void Controller::MintEdgeTokenAsync(const MintEdgeTokenRequest& request,
     response.set_note(target->note);
     // The fragment never reaches a server's logs; the edge's page reads it.
     response.set_url(absl::StrCat("https://", target->edge_address, "/", action,
-                                  "#stream=", target->stream,
-                                  "&token=", *text));
+                                  "#stream=", FragmentValue(target->stream),
+                                  "&token=", FragmentValue(*text)));
 
     // Who minted what for whom: an audit record of its own, the token
     // handed out only once it is durable.

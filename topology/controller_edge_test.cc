@@ -194,6 +194,34 @@ TEST_F(EdgeTest, CenterAtTheNationalRelay) {
   EXPECT_TRUE(Check(watch.token(), "nat", "s1-up", EdgeAction::kWatch).ok());
 }
 
+TEST_F(EdgeTest, TheUrlEscapesWhatAFragmentCannotCarry) {
+  absl::StatusOr<TopologyText> parsed = ParseTopologyText(
+      R"pb(nodes {
+             id: "nat"
+             tier: TIER_NATIONAL
+             media_address: "127.1.0.1:5004"
+             edge_address: "[::1]:8443"
+             capacity { max_children: 2 }
+           }
+           nodes {
+             id: "s1"
+             tier: TIER_SITE
+             parent: "nat"
+             media_address: "127.10.0.1:5004"
+           }
+           streams { id: "cmd&hd#1%" direction: DIRECTION_DOWNSTREAM })pb",
+      "t");
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  Change change;
+  *change.mutable_apply()->mutable_topology() = parsed->topology;
+  ASSERT_TRUE(controller_->Submit(change).ok());
+  MintEdgeTokenResponse minted = Mint(Site("s1"));
+  EXPECT_EQ(minted.stream(), "cmd&hd#1%");
+  EXPECT_EQ(minted.url(),
+            "https://[::1]:8443/watch#stream=cmd%26hd%231%25&token=" +
+                minted.token());
+}
+
 TEST_F(EdgeTest, RefusalsSayWhyAndMakeNoKey) {
   ApplyWithEdges(/*without=*/"d2");
   auto refused = [&](const MintEdgeTokenRequest& request, absl::StatusCode code,
