@@ -62,6 +62,7 @@ enum class CloseReason : uint8_t {
   kDtlsFailed,      // handshake error or wrong fingerprint: error() says
   kSrtpFailed,      // the DTLS keys did not open an SRTP session
 };
+inline constexpr size_t kCloseReasonCount = 7;
 
 absl::string_view CloseReasonName(CloseReason reason);
 
