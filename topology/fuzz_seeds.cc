@@ -72,6 +72,7 @@ nodes {
   tier: TIER_PROVINCIAL
   parent: "nat-1"
   media_address: "relay-p.example:5004"
+  edge_address: "edge.relay-p.example:443"
   capacity { max_children: 1 }
   labels { key: "region" value: "r\303\251gion" }
 }
@@ -138,6 +139,15 @@ std::vector<TopologySeed> TopologySeeds() {
        With("nodes { id: \"p\" tier: TIER_PROVINCIAL parent: \"nat\" "
             "media_address: \"127.2.0.1\" }\n"),
        "media_address \"127.2.0.1\" is not HOST:PORT"},
+      {"bad_edge_address",
+       With("nodes { id: \"p\" tier: TIER_PROVINCIAL parent: \"nat\" "
+            "media_address: \"127.2.0.1:5004\" edge_address: \"443\" }\n"),
+       "seed:2: node \"p\": edge_address \"443\" is not HOST:PORT"},
+      {"bad_edge_address_on_site",
+       With("nodes { id: \"s\" tier: TIER_SITE parent: \"nat\" "
+            "media_address: \"127.10.0.1:5004\" "
+            "edge_address: \"127.10.0.1:443\" }\n"),
+       "seed:2: node \"s\": edge_address is only for a relay"},
       {"bad_no_parent",
        With("nodes { id: \"p\" tier: TIER_PROVINCIAL "
             "media_address: \"127.2.0.1:5004\" }\n"),
