@@ -99,6 +99,13 @@ class EdgeUrlTest : public ::testing::Test {
 };
 
 TEST_F(EdgeUrlTest, OperatorsMintAdminsRotateRelaysCheck) {
+  // relayctl show names a relay's edge.
+  CommandResult shown = As("vera", {"show", "d1"});
+  ASSERT_EQ(shown.code, 0) << shown.err;
+  EXPECT_TRUE(
+      absl::StrContains(shown.out, "\nedge address:     d1.edge.test:8443\n"))
+      << shown.out;
+
   CommandResult viewer = As("vera", {"url", "s1"});
   EXPECT_EQ(viewer.code, 6);
   EXPECT_EQ(viewer.err,
