@@ -73,9 +73,11 @@ absl::Status ControllerLink::OnAssignment(
   // Acked only once applied, NACKed only if never applied: no timeout, so
   // a slow loop delays the ack instead of NACKing what it applies later.
   // False only when the relay is stopping and dropped the work unrun.
-  if (!server_->dispatcher().PostAndWait([relay, shared, keep_parents] {
+  RelayServer* server = server_;
+  if (!server_->dispatcher().PostAndWait([server, relay, shared, keep_parents] {
         if (keep_parents) shared->parents = relay->core().options().parents;
         relay->Apply(*shared);
+        server->AssignmentApplied(relay);
       })) {
     return absl::UnavailableError(absl::StrCat(
         "assignment version ", assignment.version(), ": relay stopping"));

@@ -22,6 +22,7 @@
 #include "relay/config.h"
 #include "relay/controller_link.h"
 #include "relay/server.h"
+#include "relay/service_notifier.h"
 
 ABSL_FLAG(std::string, config, "",
           "Standalone configuration: a textproto cascade.v1.RelayConfig "
@@ -321,6 +322,11 @@ int Main() {
   // With a controller, its assignment is the configuration: a reload of
   // the file would undo it.
   if (controller.empty()) server.reload = LoadOptions;
+  // Under systemd (Type=notify): ready once serving what it was given, the
+  // controller's assignments included; the loop feeds the watchdog.
+  SystemdNotifier notifier;
+  server.notifier = &notifier;
+  server.ready_after_assignment = !controller.empty();
 
   absl::StatusOr<std::unique_ptr<RelayServer>> relay =
       RelayServer::Create(std::move(server));

@@ -60,6 +60,9 @@ absl::Status RelayServer::Start() {
     uv_signal_init(&loop_, signal->get());
     signal->get()->data = this;
   }
+  watchdog_ = UvHandle<uv_timer_t>::Make();
+  uv_timer_init(&loop_, watchdog_.get());  // cannot fail
+  watchdog_.get()->data = this;
   loop_ready_ = true;
   dispatcher_ = std::make_unique<Dispatcher>(&loop_);
   for (const RelayOptions& options : options_.relays) {
@@ -144,6 +147,7 @@ RelayServer::~RelayServer() {
     for (UvHandle<uv_signal_t>* signal : {&sigterm_, &sigint_, &sighup_}) {
       signal->Reset();
     }
+    watchdog_.Reset();
     uv_run(&loop_, UV_RUN_DEFAULT);
     uv_loop_close(&loop_);
   }
@@ -164,7 +168,40 @@ void RelayServer::Run() {
     LOG(INFO) << "relayd " << relay->id() << " on " << relay->local().ToString()
               << ", metrics port " << metrics_port_;
   }
+  if (options_.notifier != nullptr) {
+    if (!options_.ready_after_assignment) NotifyReady();
+    if (std::optional<absl::Duration> interval =
+            options_.notifier->watchdog_interval()) {
+      // Twice per interval, as sd_watchdog_enabled(3) advises; from the
+      // loop, so a loop that hangs stops them.
+      const uint64_t ms =
+          std::max<int64_t>(1, absl::ToInt64Milliseconds(*interval / 2));
+      uv_timer_start(
+          watchdog_.get(),
+          [](uv_timer_t* h) {
+            static_cast<RelayServer*>(h->data)->options_.notifier->Watchdog();
+          },
+          0, ms);
+    }
+  }
   uv_run(&loop_, UV_RUN_DEFAULT);
+}
+
+void RelayServer::AssignmentApplied(RelayInstance* relay) {
+  assigned_.insert(relay);
+  if (!ready_ && options_.ready_after_assignment &&
+      assigned_.size() == relays_.size()) {
+    NotifyReady();
+  }
+}
+
+void RelayServer::NotifyReady() {
+  ready_ = true;
+  if (options_.notifier == nullptr) return;
+  options_.notifier->Ready(absl::StrCat(
+      relays_.size() == 1 ? relays_.front()->id()
+                          : absl::StrCat(relays_.size(), " relays"),
+      " forwarding, UDP ", relays_.front()->local().ToString()));
 }
 
 void RelayServer::OnSignal(int signum) {
@@ -173,11 +210,13 @@ void RelayServer::OnSignal(int signum) {
       LOG(INFO) << "SIGHUP: nothing to reload";
       return;
     }
+    if (options_.notifier != nullptr) options_.notifier->Reloading();
     absl::StatusOr<RelayOptions> options = options_.reload();
     if (!options.ok()) {
       ++reload_failures_;
       LOG(ERROR) << "reload failed, keeping the running config: "
                  << options.status();
+      if (ready_) NotifyReady();
       return;
     }
     ++reloads_;
@@ -185,6 +224,7 @@ void RelayServer::OnSignal(int signum) {
     relay.Apply(*options);
     LOG(INFO) << "reloaded: " << relay.core().ActiveChildren().size()
               << " children active";
+    if (ready_) NotifyReady();
     return;
   }
   LOG(INFO) << "signal " << signum << ": stopping";
@@ -197,6 +237,8 @@ void RelayServer::Stop() {
 }
 
 void RelayServer::Shutdown() {
+  if (options_.notifier != nullptr) options_.notifier->Stopping();
+  uv_timer_stop(watchdog_.get());
   for (const std::unique_ptr<RelayInstance>& relay : relays_) {
     LOG(INFO) << relay->id() << " says goodbye to "
               << relay->core().ActiveChildren().size() << " children";

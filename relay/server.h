@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "base/clock.h"
@@ -27,6 +28,7 @@
 #include "relay/relay_core.h"
 #include "relay/relay_instance.h"
 #include "relay/relay_options.h"
+#include "relay/service_notifier.h"
 
 namespace httplib {
 class Server;
@@ -53,6 +55,12 @@ struct ServerOptions {
   std::function<absl::StatusOr<RelayOptions>()> reload;
   // Packet buffers per relay, allocated as needed: the pool is shared.
   size_t pool_slots_per_relay = 1 << 17;
+  // The service manager to tell (service_notifier.h); none when null.
+  ServiceNotifier* notifier = nullptr;
+  // The relays take their settings from a controller: READY=1 only once
+  // each has applied its first assignment (AssignmentApplied), not when
+  // the sockets are bound.
+  bool ready_after_assignment = false;
 };
 
 class RelayServer {
@@ -68,6 +76,8 @@ class RelayServer {
   void Run();
   // Any thread: ends Run() as SIGTERM does.
   void Stop();
+  // Loop thread: `relay` runs an assignment (see ready_after_assignment).
+  void AssignmentApplied(RelayInstance* relay);
   // The way in from other threads (dispatcher.h).
   Dispatcher& dispatcher() { return *dispatcher_; }
   // The relays, in the order of ServerOptions::relays; loop thread only,
@@ -84,6 +94,7 @@ class RelayServer {
   void OnSignal(int signum);
   // Loop thread: goodbyes, then the loop ends.
   void Shutdown();
+  void NotifyReady();
   std::string RenderMetrics(RelayInstance* relay);
   // Called from the HTTP thread.
   std::optional<std::string> RequestMetrics(RelayInstance* relay);
@@ -94,6 +105,10 @@ class RelayServer {
 
   uv_loop_t loop_;
   UvHandle<uv_signal_t> sigterm_, sigint_, sighup_;
+  // Sends WATCHDOG=1 from the loop, when the service manager watches.
+  UvHandle<uv_timer_t> watchdog_;
+  absl::flat_hash_set<RelayInstance*> assigned_;
+  bool ready_ = false;
   bool loop_ready_ = false;
   std::unique_ptr<Dispatcher> dispatcher_;
   // Cleared in ~RelayServer while the loop can still close their handles.

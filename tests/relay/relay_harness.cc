@@ -126,7 +126,8 @@ std::string TempDir(const std::string& name) {
 
 absl::StatusOr<std::unique_ptr<RelayProcess>> RelayProcess::Start(
     const std::string& name, const std::string& config,
-    const std::vector<std::string>& extra_args) {
+    const std::vector<std::string>& extra_args,
+    const std::vector<std::string>& env) {
   const std::string dir = TempDir(name);
   std::unique_ptr<RelayProcess> p(new RelayProcess());
   p->name_ = name;
@@ -138,7 +139,10 @@ absl::StatusOr<std::unique_ptr<RelayProcess>> RelayProcess::Start(
                                    "--metrics=127.0.0.1:0"};
   if (!config.empty()) args.push_back("--config=" + p->config_path_);
   args.insert(args.end(), extra_args.begin(), extra_args.end());
-  absl::StatusOr<std::unique_ptr<Subprocess>> process = Subprocess::Start(args);
+  SubprocessOptions options;
+  options.env = env;
+  absl::StatusOr<std::unique_ptr<Subprocess>> process =
+      Subprocess::Start(args, options);
   if (!process.ok()) return process.status();
   p->process_ = *std::move(process);
   bool exited = false;

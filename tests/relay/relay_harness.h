@@ -52,10 +52,12 @@ class RelayProcess {
   // Writes `config` (textproto) to a file and starts relayd on it with
   // --metrics, --port-file and `extra_args`; waits (bounded) until it has
   // bound. An empty `config` starts relayd without --config (controller
-  // mode: --controller, --id and --listen go in `extra_args`).
+  // mode: --controller, --id and --listen go in `extra_args`). `env`:
+  // "NAME=VALUE" entries added to its environment.
   static absl::StatusOr<std::unique_ptr<RelayProcess>> Start(
       const std::string& name, const std::string& config,
-      const std::vector<std::string>& extra_args = {});
+      const std::vector<std::string>& extra_args = {},
+      const std::vector<std::string>& env = {});
 
   const media::Endpoint& address() const { return address_; }
   // With --relays: the address of relay `id` (the port file's udp.ID).
