@@ -52,6 +52,10 @@ refuses "relayd: --insecure talks plaintext: it does not go with --tls-ca" \
   relay/relayd --controller=127.0.0.1:1 --id=r1 --listen=127.0.0.1:0 --insecure --tls-ca="$tmp/ca.pem"
 refuses "relayctl: refusing to talk to the controller in plaintext: give --tls-ca (and --tls-cert/--tls-key for mutual TLS), or --insecure for a test bed" \
   tools/relayctl/relayctl --controller=127.0.0.1:1 stats
+refuses "relayctl: refusing to talk to the controller in plaintext: give --tls-ca (and --tls-cert/--tls-key for mutual TLS), or --insecure for a test bed" \
+  tools/relayctl/relayctl --controller=127.0.0.1:1 token revoke 3f1c9a0e5b7d4c2a8e6f1b3d5a7c9e0f
+# A missing command is still that, whatever the TLS flags.
+refuses "relayctl: no command (relayctl --help lists them)" tools/relayctl/relayctl
 # A token over plaintext keeps its own refusal.
 echo token >"$tmp/token"
 refuses "relayctl: --token-file: refusing to send a token over plaintext: give --tls-ca (TLS), or --insecure to send it in clear" \

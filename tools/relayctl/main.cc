@@ -261,7 +261,13 @@ int main(int argc, char** argv) {
         ": refusing to send a token over plaintext: give --tls-ca (TLS), or "
         "--insecure to send it in clear"));
   }
-  if (options.credentials == nullptr && !absl::GetFlag(FLAGS_insecure)) {
+  // A missing or unknown command is Run's usage error: it calls no one.
+  const bool known = !args.empty() &&
+                     (cascade::relayctl::IsCommand(args[0]) ||
+                      (args.size() >= 2 &&
+                       cascade::relayctl::IsCommand(args[0] + " " + args[1])));
+  if (options.credentials == nullptr && !absl::GetFlag(FLAGS_insecure) &&
+      known) {
     return UsageError(
         "refusing to talk to the controller in plaintext: give --tls-ca (and "
         "--tls-cert/--tls-key for mutual TLS), or --insecure for a test bed");
