@@ -361,13 +361,19 @@ bool ViewerSession::SendRtp(Track track, absl::Span<const uint8_t> packet,
     out.previous_source_ssrc = out.source_ssrc;
     out.previous_seq_offset = out.seq_offset;
     out.previous_ts_offset = out.ts_offset;
-    const double ticks =
-        std::max(1.0, absl::ToDoubleSeconds(now - out.last_time) *
-                          static_cast<double>(out.clock_rate));
+    // Bounded: a clock that went back, or a first packet never sent, still
+    // moves the timestamp on by one tick; an hour's gap by at most an hour.
+    const absl::Duration gap =
+        out.last_time == absl::InfinitePast()
+            ? absl::ZeroDuration()
+            : std::clamp(now - out.last_time, absl::ZeroDuration(),
+                         absl::Hours(1));
+    const uint32_t ticks = static_cast<uint32_t>(std::max<int64_t>(
+        1, absl::ToInt64Microseconds(gap) * out.clock_rate / 1000000));
     out.first_seq = static_cast<uint16_t>(out.last_seq + 1);
     out.seq_offset =
         static_cast<uint16_t>(out.first_seq - view.sequence_number);
-    out.ts_offset = out.last_ts + static_cast<uint32_t>(ticks) - view.timestamp;
+    out.ts_offset = out.last_ts + ticks - view.timestamp;
     out.source_ssrc = view.ssrc;
     seq_offset = out.seq_offset;
     ts_offset = out.ts_offset;

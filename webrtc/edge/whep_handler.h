@@ -18,7 +18,8 @@
 // line, at most kMaxErrorBody bytes. Every response allows any origin.
 //
 // Not thread-safe: the relay's loop calls everything, and the listener is
-// called on it (from Handle, OnDatagram and OnTimer).
+// called on it (from Handle, OnDatagram and OnTimer); the listener may call
+// a session's SendRtp but not back into the handler.
 #ifndef CASCADE_WEBRTC_EDGE_WHEP_HANDLER_H_
 #define CASCADE_WEBRTC_EDGE_WHEP_HANDLER_H_
 
