@@ -349,6 +349,33 @@ TEST_F(ViewerSessionTest, ConsentExpiryClosesTheSessionAt30Seconds) {
   EXPECT_EQ(session_->NextTimeout(expiry), absl::InfiniteFuture());
 }
 
+TEST_F(ViewerSessionTest, DtlsPeerWithoutTheOfferedFingerprintFails) {
+  // Someone who knows the ICE credentials but holds another certificate.
+  auto impostor = TestBrowser::Create(kBrowserAddress);
+  ASSERT_TRUE(impostor.ok());
+  TestBrowser& other = **impostor;
+  session_->OnDatagram(
+      other.BindingRequest(options_.ice_ufrag, options_.ice_pwd),
+      kBrowserAddress, kTestStart);
+  ASSERT_TRUE(
+      other.StartDtls(relay_certificate_->fingerprint(), kTestStart).ok());
+  for (int round = 0; round < 20 && !session_->ended(); ++round) {
+    while (!other.dtls_out().empty()) {
+      session_->OnDatagram(other.dtls_out().front(), kBrowserAddress,
+                           kTestStart);
+      other.dtls_out().pop_front();
+    }
+    std::vector<RecordingSink::Datagram> sent = std::move(sink_.sent);
+    sink_.sent.clear();
+    other.FeedDtls(sent, kTestStart);
+  }
+  EXPECT_EQ(session_->state(), SessionState::kFailed);
+  EXPECT_EQ(session_->close_reason(), CloseReason::kDtlsFailed);
+  EXPECT_FALSE(session_->error().ok());
+  EXPECT_FALSE(
+      session_->SendRtp(Track::kVideo, UpstreamRtp(1, 1, 1, {1}), kTestStart));
+}
+
 TEST_F(ViewerSessionTest, NoCheckFailsTheSessionAtTheSetupDeadline) {
   EXPECT_EQ(session_->NextTimeout(kTestStart), kTestStart + absl::Seconds(30));
   session_->OnTimer(kTestStart + absl::Seconds(30));

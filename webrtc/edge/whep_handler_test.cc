@@ -352,6 +352,19 @@ TEST_F(WhepHandlerTest, OtherMethodsAndPathsAreRefused) {
   EXPECT_EQ(Refusals(WhepRefusal::kBadPath), 3u);
 }
 
+TEST_F(WhepHandlerTest, CatalogueDecidesWhichStreamsAreServed) {
+  handler_->SetCatalogue({{{"news", "42e01f", false}}});
+  EXPECT_EQ(Handle(Post(Token(), browser_->offer())).status, 404);
+  const HttpResponse news =
+      Handle(Post(Token(kRelay, "news"), browser_->offer(), "/whep/news"));
+  ASSERT_EQ(news.status, 201) << news.body;
+  // A stream without audio: the audio section is refused (port 0).
+  auto answer = sdp::ParseSdp(news.body);
+  ASSERT_TRUE(answer.ok());
+  ASSERT_EQ(answer->media.size(), 2u);
+  EXPECT_EQ(answer->media[1].port, 0);
+}
+
 TEST_F(WhepHandlerTest, SessionLimitSaysWhenToComeBack) {
   WhepHandler::Options options;
   options.max_sessions = 2;
