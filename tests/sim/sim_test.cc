@@ -304,7 +304,8 @@ TEST_F(SimTest, SlowStoreKeepsLeasesAndSites) {
             std::string::npos)
       << control.store_proxy_counters();
   // relay-sim gave the leader a lease the delay leaves room for.
-  EXPECT_NE(control.note().find("--leader-ttl=8s, every request to etcd held "
+  EXPECT_NE(control.note().find("on one etcd over mutual TLS (--leader-ttl=8s, "
+                                "every request to etcd held "
                                 "2s by tcp-delay"),
             std::string::npos)
       << control.note();

@@ -29,6 +29,8 @@ constexpr const char* kEtcdControllers[] = {
     "127.0.0.11:7700", "127.0.0.12:7700", "127.0.0.13:7700"};
 constexpr char kEtcdClient[] = "127.0.0.1:2379";
 constexpr char kEtcdPeer[] = "127.0.0.1:2380";
+// etcd's /health, over plaintext HTTP apart from its TLS client port.
+constexpr char kEtcdMetrics[] = "127.0.0.1:2381";
 // tcp-delay with --store-delay: the controllers' way to etcd.
 constexpr char kStoreProxy[] = "127.0.0.1:12379";
 constexpr absl::Duration kProxyStartTimeout = absl::Seconds(10);
@@ -278,7 +280,9 @@ absl::Status ControlPlane::StartEtcd() {
   const std::string data_dir = Out("etcd");
   std::error_code ignored;
   std::filesystem::remove_all(data_dir, ignored);
-  const std::string client = absl::StrCat("http://", kEtcdClient);
+  // Mutual TLS, as a deployment runs it (docs/etcd.md): the controllers
+  // present their certificates from the run's CA.
+  const std::string client = absl::StrCat("https://", kEtcdClient);
   const std::string peer = absl::StrCat("http://", kEtcdPeer);
   const std::string log = Out("logs/etcd.log");
   absl::Status started = supervisor_->Start(
@@ -287,6 +291,10 @@ absl::Status ControlPlane::StartEtcd() {
        "--listen-client-urls=" + client, "--advertise-client-urls=" + client,
        "--listen-peer-urls=" + peer, "--initial-advertise-peer-urls=" + peer,
        "--initial-cluster=sim=" + peer, "--initial-cluster-state=new",
+       "--cert-file=" + options_.pki.etcd_cert(),
+       "--key-file=" + options_.pki.etcd_key(), "--client-cert-auth",
+       "--trusted-ca-file=" + options_.pki.ca(),
+       absl::StrCat("--listen-metrics-urls=http://", kEtcdMetrics),
        // Fast raft timings, as the etcd tests use on loopback.
        "--heartbeat-interval=50", "--election-timeout=500",
        // A national-size state is about 1.2 MB, over the 1.5 MiB default
@@ -297,13 +305,13 @@ absl::Status ControlPlane::StartEtcd() {
   const absl::Time deadline = absl::Now() + kEtcdStartTimeout;
   while (true) {
     absl::StatusOr<std::string> health =
-        HttpGet(kEtcdClient, "/health", absl::Seconds(1));
+        HttpGet(kEtcdMetrics, "/health", absl::Seconds(1));
     if (health.ok() && absl::StrContains(*health, "\"health\":\"true\"")) {
       return absl::OkStatus();
     }
     if (!supervisor_->Running("etcd") || absl::Now() >= deadline) {
       return absl::UnavailableError(absl::StrCat(
-          "etcd did not become healthy on ", kEtcdClient, " within ",
+          "etcd did not become healthy on ", kEtcdMetrics, " within ",
           absl::FormatDuration(kEtcdStartTimeout), " (see ", log, ")"));
     }
     if (options_.interrupted != nullptr && options_.interrupted->load()) {
@@ -330,7 +338,10 @@ void ControlPlane::StartController(Controller* controller) {
       "--tls_client_ca=" + options_.pki.ca()};
   if (on_etcd()) {
     args.insert(args.end(),
-                {"--store=" + EtcdUrl(), "--advertise=" + controller->address,
+                {"--store=" + EtcdUrl(), "--etcd_ca=" + options_.pki.ca(),
+                 "--etcd_cert=" + options_.pki.server_cert(),
+                 "--etcd_key=" + options_.pki.server_key(),
+                 "--advertise=" + controller->address,
                  "--leader_ttl=" + absl::FormatDuration(options_.leader_ttl)});
     if (options_.store_delay > absl::ZeroDuration()) {
       // Each request takes the delay longer, and the first on a connection

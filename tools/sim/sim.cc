@@ -414,7 +414,8 @@ class Simulation {
               "and controller start times are measured",
         control_plane_.on_etcd()
             ? absl::StrCat(
-                  "; three topologyd on one etcd (--leader-ttl=",
+                  "; three topologyd on one etcd over mutual TLS "
+                  "(--leader-ttl=",
                   absl::FormatDuration(options_.leader_ttl),
                   options_.store_delay > absl::ZeroDuration()
                       ? absl::StrCat(", every request to etcd held ",

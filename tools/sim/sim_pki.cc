@@ -10,6 +10,7 @@ namespace {
 constexpr char kServerName[] = "topologyd";
 constexpr char kOperatorName[] = "relay-sim";
 constexpr char kGroupsDir[] = "relayd";
+constexpr char kEtcdName[] = "etcd";
 
 }  // namespace
 
@@ -34,6 +35,12 @@ std::string SimPki::operator_cert() const {
 }
 std::string SimPki::operator_key() const {
   return security::FilesOf(dir_, kOperatorName).key;
+}
+std::string SimPki::etcd_cert() const {
+  return security::FilesOf(dir_, kEtcdName).certificate;
+}
+std::string SimPki::etcd_key() const {
+  return security::FilesOf(dir_, kEtcdName).key;
 }
 
 absl::Status SimPki::Make(
@@ -70,6 +77,13 @@ absl::Status SimPki::Make(
           dir_, kServerName,
           {security::IdentityKind::kNode, kServerName, security::Role::kNone},
           controller_hosts);
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = write(
+          dir_, kEtcdName,
+          {security::IdentityKind::kNode, kEtcdName, security::Role::kNone},
+          {"127.0.0.1"});
       !s.ok()) {
     return s;
   }

@@ -3,7 +3,8 @@
 // topologyd's certificate (named by every controller address), one per
 // relayd process naming each of its relays (OUT/pki/relayd/GROUP.pem: the
 // relays of a process share one connection, as in plaintext), and
-// relay-sim's own operator certificate (admin) for its Admin calls. Sites
+// relay-sim's own operator certificate (admin) for its Admin calls, and
+// etcd's server certificate (--store=etcd runs etcd over mutual TLS). Sites
 // (relay-probe) talk to no controller and get none (docs/security.md).
 #ifndef CASCADE_TOOLS_SIM_SIM_PKI_H_
 #define CASCADE_TOOLS_SIM_SIM_PKI_H_
@@ -31,6 +32,10 @@ class SimPki {
   // relay-sim's own, as an admin operator.
   std::string operator_cert() const;
   std::string operator_key() const;
+  // etcd's server certificate (127.0.0.1); the controllers present theirs
+  // to it as clients.
+  std::string etcd_cert() const;
+  std::string etcd_key() const;
 
   // Makes every file: the server certificate names `controller_hosts` (IP
   // addresses), each group (a relayd process: its name and its relays' ids)
