@@ -1,10 +1,7 @@
 #include "control/edge_token.h"
 
-#include <openssl/rand.h>
-
 #include <utility>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "control/node_id.h"
@@ -16,22 +13,11 @@ namespace {
 using Claims = cascade::v1::EdgeTokenClaims;
 
 constexpr char kSigningContext[] = "cascade-edge-token-v1";
-constexpr size_t kIdBytes = 16;
 // Three ids of at most 64 bytes, two times, an action and an id.
 constexpr size_t kMaxClaimsBytes = 320;
 
 absl::Status Malformed(absl::string_view why) {
   return absl::UnauthenticatedError(absl::StrCat("malformed token: ", why));
-}
-
-bool IsLowerHex(absl::string_view text) {
-  for (char c : text) {
-    if (!absl::ascii_isdigit(static_cast<unsigned char>(c)) &&
-        (c < 'a' || c > 'f')) {
-      return false;
-    }
-  }
-  return true;
 }
 
 absl::Status ValidateClaims(const EdgeToken& token) {
@@ -44,9 +30,9 @@ absl::Status ValidateClaims(const EdgeToken& token) {
           absl::StrCat("the token's ", what, ": ", valid.message()));
     }
   }
-  if (token.id.size() != 2 * kIdBytes || !IsLowerHex(token.id)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("a token id is ", 2 * kIdBytes, " lowercase hex digits"));
+  if (!IsTokenId(token.id)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "a token id is ", 2 * kTokenIdBytes, " lowercase hex digits"));
   }
   const absl::Duration ttl = token.expires - token.issued;
   if (ttl <= absl::ZeroDuration()) {
@@ -82,7 +68,7 @@ absl::StatusOr<EdgeToken> ClaimsOf(absl::string_view bytes) {
   token.holder = claims.holder();
   token.issued = absl::FromUnixMillis(claims.issued_unix_ms());
   token.expires = absl::FromUnixMillis(claims.expires_unix_ms());
-  if (claims.id().size() != kIdBytes) return Malformed("bad id");
+  if (claims.id().size() != kTokenIdBytes) return Malformed("bad id");
   token.id = absl::BytesToHexString(claims.id());
   if (absl::Status valid = ValidateClaims(token); !valid.ok()) {
     return Malformed(valid.message());
@@ -100,12 +86,9 @@ absl::StatusOr<std::string> MintEdgeToken(EVP_PKEY* key,
                                           const EdgeToken& token) {
   EdgeToken claims = token;
   if (claims.id.empty()) {
-    unsigned char id[kIdBytes];
-    if (RAND_bytes(id, sizeof(id)) != 1) {
-      return absl::InternalError("no randomness for a token id");
-    }
-    claims.id = absl::BytesToHexString(
-        absl::string_view(reinterpret_cast<const char*>(id), sizeof(id)));
+    absl::StatusOr<std::string> id = RandomTokenId();
+    if (!id.ok()) return id.status();
+    claims.id = *std::move(id);
   }
   if (absl::Status valid = ValidateClaims(claims); !valid.ok()) return valid;
   Claims message;

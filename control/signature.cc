@@ -3,6 +3,7 @@
 #include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/obj_mac.h>
+#include <openssl/rand.h>
 #include <openssl/x509.h>
 
 #include <utility>
@@ -125,6 +126,26 @@ bool VerifyEcdsa(EVP_PKEY* key, absl::string_view context,
                        Bytes(input), input.size()) == 1;
   ERR_clear_error();
   return verified;
+}
+
+absl::StatusOr<std::string> RandomTokenId() {
+  unsigned char id[kTokenIdBytes];
+  if (RAND_bytes(id, sizeof(id)) != 1) {
+    return absl::InternalError("no randomness for a token id");
+  }
+  return absl::BytesToHexString(
+      absl::string_view(reinterpret_cast<const char*>(id), sizeof(id)));
+}
+
+bool IsTokenId(absl::string_view id) {
+  if (id.size() != 2 * kTokenIdBytes) return false;
+  for (char c : id) {
+    if (!absl::ascii_isdigit(static_cast<unsigned char>(c)) &&
+        (c < 'a' || c > 'f')) {
+      return false;
+    }
+  }
+  return true;
 }
 
 std::string SealClaims(absl::string_view prefix,

@@ -44,6 +44,12 @@ absl::StatusOr<std::string> SignEcdsa(EVP_PKEY* key, absl::string_view context,
 bool VerifyEcdsa(EVP_PKEY* key, absl::string_view context,
                  absl::string_view message, absl::string_view signature);
 
+// A token's id: kTokenIdBytes random bytes, written as lowercase hex.
+inline constexpr size_t kTokenIdBytes = 16;
+absl::StatusOr<std::string> RandomTokenId();
+// Whether `id` is one (2 * kTokenIdBytes lowercase hex digits).
+bool IsTokenId(absl::string_view id);
+
 // A token's text form: `prefix` + base64url (no padding) of a
 // cascade.v1.Signed (proto/signed.proto).
 struct SignedClaims {

@@ -2,13 +2,11 @@
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
-#include <openssl/rand.h>
 #include <openssl/x509.h>
 
 #include <cstdint>
 #include <utility>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -23,7 +21,6 @@ using control::KeyFree;
 using control::KeyPtr;
 
 constexpr char kSigningContext[] = "cascade-token-v1";
-constexpr size_t kIdBytes = 16;
 // A claims message is a name of at most 64 bytes, a role, two times and an
 // id: well under this. A DER ECDSA P-256 signature is at most 72 bytes.
 constexpr size_t kMaxClaimsBytes = 256;
@@ -47,16 +44,6 @@ absl::Status Malformed(absl::string_view why) {
   return absl::InvalidArgumentError(absl::StrCat("malformed token: ", why));
 }
 
-bool IsLowerHex(absl::string_view text) {
-  for (char c : text) {
-    if (!absl::ascii_isxdigit(static_cast<unsigned char>(c)) ||
-        absl::ascii_isupper(static_cast<unsigned char>(c))) {
-      return false;
-    }
-  }
-  return true;
-}
-
 absl::Status ValidateClaims(const Token& token) {
   if (absl::Status name = ValidateOperatorName(token.operator_name);
       !name.ok()) {
@@ -65,9 +52,9 @@ absl::Status ValidateClaims(const Token& token) {
   if (token.role == Role::kNone) {
     return absl::InvalidArgumentError("a token needs a role");
   }
-  if (token.id.size() != 2 * kIdBytes || !IsLowerHex(token.id)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("a token id is ", 2 * kIdBytes, " lowercase hex digits"));
+  if (!control::IsTokenId(token.id)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "a token id is ", 2 * control::kTokenIdBytes, " lowercase hex digits"));
   }
   const absl::Duration ttl = token.expires - token.issued;
   if (ttl <= absl::ZeroDuration()) {
@@ -101,7 +88,7 @@ absl::StatusOr<Token> ClaimsOf(const control::SignedClaims& sealed) {
   token.role = *role;
   token.issued = absl::FromUnixMillis(claims.issued_unix_ms());
   token.expires = absl::FromUnixMillis(claims.expires_unix_ms());
-  if (claims.id().size() != kIdBytes) return Malformed("bad id");
+  if (claims.id().size() != control::kTokenIdBytes) return Malformed("bad id");
   token.id = absl::BytesToHexString(claims.id());
   if (absl::Status valid = ValidateClaims(token); !valid.ok()) {
     return Malformed(valid.message());
@@ -125,12 +112,9 @@ absl::StatusOr<std::string> MintToken(const Credentials& ca,
                                       const Token& token) {
   Token claims = token;
   if (claims.id.empty()) {
-    unsigned char id[kIdBytes];
-    if (RAND_bytes(id, sizeof(id)) != 1) {
-      return absl::InternalError("no randomness for a token id");
-    }
-    claims.id = absl::BytesToHexString(
-        absl::string_view(reinterpret_cast<const char*>(id), sizeof(id)));
+    absl::StatusOr<std::string> id = control::RandomTokenId();
+    if (!id.ok()) return id.status();
+    claims.id = *std::move(id);
   }
   if (absl::Status valid = ValidateClaims(claims); !valid.ok()) return valid;
 

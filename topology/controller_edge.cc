@@ -2,7 +2,6 @@
 // rotated by a change, its public halves in every relay's assignment) and
 // the mint that picks a site's relay and stream from the current plan.
 #include <glog/logging.h>
-#include <openssl/rand.h>
 
 #include <string>
 #include <utility>
@@ -24,17 +23,6 @@ using cascade::v1::MintEdgeTokenRequest;
 using cascade::v1::MintEdgeTokenResponse;
 using cascade::v1::Node;
 using cascade::v1::Stream;
-
-constexpr int kTokenIdBytes = 16;
-
-absl::StatusOr<std::string> RandomTokenId() {
-  unsigned char id[kTokenIdBytes];
-  if (RAND_bytes(id, sizeof(id)) != 1) {
-    return absl::InternalError("no randomness for a token id");
-  }
-  return absl::BytesToHexString(
-      absl::string_view(reinterpret_cast<const char*>(id), sizeof(id)));
-}
 
 // `value` as it may stand in a URL's fragment parameter: RFC 3986's
 // unreserved characters as they are, every other byte %XX (what the page's
@@ -218,7 +206,7 @@ void Controller::MintEdgeTokenAsync(const MintEdgeTokenRequest& request,
                        absl::FormatDuration(control::kMaxEdgeTokenTtl),
                        ", not ", absl::FormatDuration(ttl)));
     }
-    absl::StatusOr<std::string> id = RandomTokenId();
+    absl::StatusOr<std::string> id = control::RandomTokenId();
     if (!id.ok()) return id.status();
 
     absl::MutexLock lock(&mu_);
