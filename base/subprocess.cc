@@ -72,6 +72,21 @@ absl::StatusOr<std::unique_ptr<Subprocess>> Subprocess::Start(
   std::vector<char*> arg_pointers = Pointers(args);
   std::vector<std::string> env = Environment(options.env);
   std::vector<char*> env_pointers = Pointers(env);
+  // The child first copies each of `child_fds` above every number it will
+  // give (`above`), so giving one number never overwrites a descriptor still
+  // to be given. `copies` holds them, allocated here: the child may not.
+  absl::flat_hash_set<int> child_numbers;
+  int above = STDERR_FILENO + 1;
+  for (const SubprocessOptions::ChildFd& passed : options.child_fds) {
+    if (passed.fd < 0 || passed.child_fd <= STDERR_FILENO ||
+        !child_numbers.insert(passed.child_fd).second) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "cannot give ", path, " descriptor ", passed.fd, " as ",
+          passed.child_fd, ": numbers start at 3, each given once"));
+    }
+    above = std::max(above, passed.child_fd + 1);
+  }
+  std::vector<int> copies(options.child_fds.size(), -1);
 
   // Descriptors opened for the child, closed here once it has its copies.
   std::vector<int> opened;
@@ -119,8 +134,15 @@ absl::StatusOr<std::unique_ptr<Subprocess>> Subprocess::Start(
       if (getppid() != parent) _exit(127);  // the parent died already
     }
     if (ok && options.own_process_group) ok = setpgid(0, 0) == 0;
+    for (size_t i = 0; ok && i < copies.size(); ++i) {
+      copies[i] = fcntl(options.child_fds[i].fd, F_DUPFD_CLOEXEC, above);
+      ok = copies[i] >= 0;
+    }
     ok = ok && Redirect(*in, STDIN_FILENO) && Redirect(out, STDOUT_FILENO) &&
          Redirect(err, STDERR_FILENO);
+    for (size_t i = 0; ok && i < copies.size(); ++i) {
+      ok = Redirect(copies[i], options.child_fds[i].child_fd);
+    }
     if (ok) execve(path.c_str(), arg_pointers.data(), env_pointers.data());
     const int error = errno;
     (void)!write(report[1], &error, sizeof(error));

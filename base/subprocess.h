@@ -43,6 +43,16 @@ struct SubprocessOptions {
   // SIGKILL to the child when the thread that started it exits
   // (PR_SET_PDEATHSIG): not even a kill -9 of the parent leaves it running.
   bool die_with_parent = false;
+  // Descriptors of this process the child gets under numbers of its own,
+  // such as the pipe a program speaks a protocol over (Chromium's
+  // --remote-debugging-pipe reads fd 3 and writes fd 4). Each `child_fd` is
+  // 3 or more and given once; one `fd` may be given under several numbers.
+  // This process keeps its own copies open.
+  struct ChildFd {
+    int fd;        // this process's descriptor
+    int child_fd;  // the number the child sees it under
+  };
+  std::vector<ChildFd> child_fds;
 };
 
 class Subprocess {
@@ -50,7 +60,8 @@ class Subprocess {
   // Starts `argv`: argv[0] is a path, or a name looked up on $PATH. stdin is
   // /dev/null (no child reads input; a terminal's stays with the parent).
   // Returns once the program runs, so an error names what failed: NotFound
-  // for a missing binary, the system's reason for a file or exec failure.
+  // for a missing binary, the system's reason for a file or exec failure,
+  // InvalidArgument for `child_fds` numbered below 3 or twice.
   static absl::StatusOr<std::unique_ptr<Subprocess>> Start(
       const std::vector<std::string>& argv,
       const SubprocessOptions& options = {});

@@ -1,5 +1,6 @@
 #include "base/subprocess.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -116,6 +117,55 @@ TEST(SubprocessTest, StdinIsEmpty) {
   const std::string out = TempPath("stdin");
   ASSERT_EQ(RunToEnd({"/bin/sh", "-c", "wc -c"}, {out, ""}).value_or(-1), 0);
   EXPECT_EQ(absl::StripAsciiWhitespace(ReadFile(out).value_or("")), "0");
+}
+
+// All a pipe's reader gets until every writer has closed it.
+std::string ReadToEnd(int fd) {
+  std::string text;
+  char buffer[256];
+  ssize_t n;
+  while ((n = read(fd, buffer, sizeof(buffer))) > 0) text.append(buffer, n);
+  return text;
+}
+
+TEST(SubprocessTest, ChildFdsReachTheChildUnderTheirNumbers) {
+  // Two pipes whose write ends sit at 100 and 101 here and are given
+  // crosswise: a naive dup2 of the first would overwrite the second.
+  int first[2], second[2];
+  ASSERT_EQ(pipe2(first, O_CLOEXEC), 0);
+  ASSERT_EQ(pipe2(second, O_CLOEXEC), 0);
+  ASSERT_EQ(dup3(first[1], 100, O_CLOEXEC), 100);
+  ASSERT_EQ(dup3(second[1], 101, O_CLOEXEC), 101);
+  close(first[1]);
+  close(second[1]);
+  SubprocessOptions options;
+  options.child_fds = {{100, 101}, {101, 100}, {101, 7}};
+  absl::StatusOr<int> ended =
+      RunToEnd({"/bin/bash", "-c",  // dash takes one digit after >&
+                "echo to-100 >&100; echo to-101 >&101; echo to-7 >&7"},
+               options);
+  // Ours closed, the child's ended with it: the readers see the end.
+  close(100);
+  close(101);
+  EXPECT_EQ(ended.value_or(-1), 0) << ended.status();
+  EXPECT_EQ(ReadToEnd(first[0]), "to-101\n");
+  EXPECT_EQ(ReadToEnd(second[0]), "to-100\nto-7\n");
+  close(first[0]);
+  close(second[0]);
+
+  // A number below 3, or one given twice, is refused before anything runs.
+  options.child_fds = {{100, 2}};
+  EXPECT_TRUE(absl::IsInvalidArgument(
+      Subprocess::Start({"/bin/true"}, options).status()));
+  options.child_fds = {{100, 5}, {101, 5}};
+  EXPECT_TRUE(absl::IsInvalidArgument(
+      Subprocess::Start({"/bin/true"}, options).status()));
+  // A descriptor this process does not have fails the start, saying why.
+  options.child_fds = {{100, 3}};
+  absl::StatusOr<std::unique_ptr<Subprocess>> closed =
+      Subprocess::Start({"/bin/true"}, options);
+  EXPECT_EQ(closed.status().code(), absl::StatusCode::kFailedPrecondition)
+      << closed.status();
 }
 
 TEST(SubprocessTest, WaitTimesOutAndLeavesTheChildRunning) {
