@@ -36,6 +36,6 @@ rule "the WebRTC edge reaches neither the controller nor the PKI" \
 rule "the data plane links no PKI code" \
   "//relay/... + //child/... + //control/... + //media/... + //base/..." \
   "//security/..."
-rule "relays hold no stream key: relayd links no SRTP code" \
-  "//relay/... + //child/..." "//media/srtp/... + //third_party:srtp"
+rule "relays hold no stream key: relayd links no stream-key SRTP" \
+  "//relay/... + //child/..." "//media/srtp/... - //media/srtp:library"
 exit $failed

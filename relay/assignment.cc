@@ -33,6 +33,7 @@ absl::StatusOr<RelayConfig> AssignmentToConfig(const Assignment& assignment,
   config.set_node_id(local.node_id());
   config.set_listen(local.listen());
   *config.mutable_timings() = local.timings();
+  *config.mutable_edge_token_keys() = assignment.edge_token_keys();
 
   if (assignment.parents().empty()) {
     *config.mutable_parents() = local.parents();
@@ -118,6 +119,7 @@ absl::StatusOr<RelayConfig> AssignmentToConfig(const Assignment& assignment,
                            selected.contains(t.ssrc()));
       stream->set_h264(absl::StartsWithIgnoreCase(t.encoding(), "H264/"));
       stream->set_audio(t.media() == "audio");
+      stream->set_stream_id(s.id());
     }
   }
   return config;

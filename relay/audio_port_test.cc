@@ -53,8 +53,11 @@ RelayOptions Options(bool audio_port) {
   one.address = kOnePort;
   one.static_push = true;
   o.children.push_back(one);
-  StreamOptions video{kVideo, Direction::kDown, false, true};
-  StreamOptions audio{kAudio, Direction::kDown, false, false};
+  StreamOptions video;
+  video.ssrc = kVideo;
+  video.h264 = true;
+  StreamOptions audio;
+  audio.ssrc = kAudio;
   audio.audio = true;
   o.streams = {video, audio};
   return o;

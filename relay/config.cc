@@ -200,8 +200,12 @@ absl::StatusOr<RelayOptions> ToOptions(const RelayConfig& config) {
     stream.selected = s.selected();
     stream.h264 = s.h264();
     stream.audio = s.audio();
+    stream.stream_id = s.stream_id();
     o.streams.push_back(stream);
   }
+
+  o.edge_token_keys.assign(config.edge_token_keys().begin(),
+                           config.edge_token_keys().end());
 
   const auto& t = config.timings();
   o.ring.window = Millis(t.retransmit_window_ms(), o.ring.window);

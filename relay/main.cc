@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <map>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -21,6 +22,7 @@
 #include "control/tls.h"
 #include "relay/config.h"
 #include "relay/controller_link.h"
+#include "relay/edge.h"
 #include "relay/server.h"
 #include "relay/service_notifier.h"
 
@@ -92,6 +94,25 @@ ABSL_FLAG(absl::Duration, keepalive, absl::ZeroDuration(),
           "silent. Longer on a machine running hundreds of relays. Overrides "
           "the config's timings.parent_keepalive_ms. 0: the config's value, "
           "by default 250ms.");
+ABSL_FLAG(std::string, edge, "",
+          "IP:PORT of the browser edge (docs/webrtc.md): WHEP (/whep/STREAM) "
+          "and the pages a site opens (/watch, /publish) over HTTPS with "
+          "--edge_tls_cert/--edge_tls_key, plain HTTP without them (loopback "
+          "only, unless --edge_plaintext). Browsers' WebRTC media uses the "
+          "relay's UDP socket. Tokens are checked with the edge keys of the "
+          "controller's assignment. One relay per process (not --relays).");
+ABSL_FLAG(std::string, edge_tls_cert, "",
+          "PEM certificate (chain) browsers trust for --edge");
+ABSL_FLAG(std::string, edge_tls_key, "", "PEM private key of --edge_tls_cert");
+ABSL_FLAG(std::string, edge_candidates, "",
+          "IP:PORT[,IP:PORT...] where browsers reach this relay's UDP socket "
+          "(the ICE candidates of each answer); default: --listen, which must "
+          "then not be 0.0.0.0");
+ABSL_FLAG(int, edge_max_viewers, 500,
+          "browsers served at once; more get 503 with Retry-After");
+ABSL_FLAG(bool, edge_plaintext, false,
+          "serve --edge over plain HTTP on an address that is not loopback "
+          "(a lab only: tokens travel in clear and browsers refuse cameras)");
 
 namespace cascade::relay {
 namespace {
@@ -198,6 +219,57 @@ absl::StatusOr<std::vector<RelaySpec>> ParseRelays(absl::string_view list) {
     relays.push_back(std::move(spec));
   }
   return relays;
+}
+
+// The --edge flags, when --edge is given.
+absl::StatusOr<std::optional<EdgeOptions>> EdgeOptionsFromFlags() {
+  const std::string listen = absl::GetFlag(FLAGS_edge);
+  if (listen.empty()) {
+    if (!absl::GetFlag(FLAGS_edge_tls_cert).empty() ||
+        !absl::GetFlag(FLAGS_edge_tls_key).empty() ||
+        !absl::GetFlag(FLAGS_edge_candidates).empty()) {
+      return absl::InvalidArgumentError(
+          "--edge_tls_cert, --edge_tls_key and --edge_candidates need --edge");
+    }
+    return std::nullopt;
+  }
+  EdgeOptions edge;
+  absl::StatusOr<media::Endpoint> http = media::Endpoint::Parse(listen);
+  if (!http.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--edge: ", http.status().message()));
+  }
+  edge.http = *http;
+  edge.tls_cert_file = absl::GetFlag(FLAGS_edge_tls_cert);
+  edge.tls_key_file = absl::GetFlag(FLAGS_edge_tls_key);
+  if (edge.tls_cert_file.empty() != edge.tls_key_file.empty()) {
+    return absl::InvalidArgumentError(
+        "--edge_tls_cert and --edge_tls_key go together");
+  }
+  const bool loopback = (edge.http.ip >> 24) == 127;
+  if (edge.tls_cert_file.empty() && !loopback &&
+      !absl::GetFlag(FLAGS_edge_plaintext)) {
+    return absl::InvalidArgumentError(
+        "--edge: refusing plain HTTP on a non-loopback address (tokens would "
+        "travel in clear): give --edge_tls_cert/--edge_tls_key, or "
+        "--edge_plaintext for a lab");
+  }
+  for (absl::string_view c : absl::StrSplit(
+           absl::GetFlag(FLAGS_edge_candidates), ',', absl::SkipEmpty())) {
+    absl::StatusOr<media::Endpoint> e = media::Endpoint::Parse(c);
+    if (!e.ok() || e->ip == 0 || e->port == 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--edge_candidates: \"", c, "\" is not a concrete IP:PORT"));
+    }
+    edge.candidates.push_back(e->ToString());
+  }
+  const int max_viewers = absl::GetFlag(FLAGS_edge_max_viewers);
+  if (max_viewers < 1 || max_viewers > 100000) {
+    return absl::InvalidArgumentError(
+        "--edge_max_viewers: must be between 1 and 100000");
+  }
+  edge.max_viewers = static_cast<size_t>(max_viewers);
+  return edge;
 }
 
 absl::StatusOr<RelayOptions> OptionsOf(const cascade::v1::RelayConfig& config) {
@@ -318,6 +390,12 @@ int Main() {
     }
     server.metrics = *metrics;
   }
+  absl::StatusOr<std::optional<EdgeOptions>> edge = EdgeOptionsFromFlags();
+  if (!edge.ok()) Fail(edge.status().message());
+  if (edge->has_value() && !several.empty()) {
+    Fail("--edge serves one relay: not with --relays");
+  }
+  server.edge = *std::move(edge);
   server.port_file = absl::GetFlag(FLAGS_port_file);
   // With a controller, its assignment is the configuration: a reload of
   // the file would undo it.
@@ -381,7 +459,8 @@ int main(int argc, char** argv) {
       "[--metrics=IP:PORT]\n"
       "With --controller: --tls-ca=CA.pem [--tls-cert=ID.pem "
       "--tls-key=ID.key] (docs/security.md), or --insecure for a test "
-      "bed's plaintext controller.");
+      "bed's plaintext controller. Browsers: --edge=IP:PORT "
+      "[--edge_tls_cert=PEM --edge_tls_key=PEM] (docs/webrtc.md).");
   if (positional.size() > 1) {
     std::fprintf(stderr, "relayd: unexpected argument \"%s\" (see --help)\n",
                  positional[1]);

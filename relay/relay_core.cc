@@ -364,6 +364,9 @@ void RelayCore::OnRtp(const media::Endpoint& from, const PacketRef& packet) {
 }
 
 void RelayCore::ForwardDown(Stream& stream, const PacketRef& packet) {
+  if (local_viewers_ != nullptr) {
+    local_viewers_->OnDownPacket(stream.options, packet);
+  }
   if (!active_.empty()) last_fanout_ = now_;
   for (Child* child : active_) {
     SendTo(DestinationOf(*child, stream), packet, &stream);
@@ -549,14 +552,8 @@ void RelayCore::HandleNack(Child& child, const rtp::NackView& nack) {
   }
   Stream& stream = *it->second;
   nack.ForEachSequenceNumber([&](uint16_t seq16) {
-    ++stream.counters.nacks_received;
-    const int64_t seq = stream.unwrapper.Peek(seq16);
-    PacketRef p = stream.ring.Find(seq, now_);
-    if (!p) {
-      // Not here either: ask upward, coalesced with our own requests.
-      stream.nacks.Request(seq, now_);
-      return;
-    }
+    PacketRef p = Recall(stream, seq16);
+    if (!p) return;
     if (!child.retransmits.Allow(now_)) {
       Drop(kRelay, "retransmit_rate_limited");
       return;
@@ -598,18 +595,62 @@ void RelayCore::HandleKeyframeRequest(uint32_t media_ssrc, bool fir,
     Drop(kRelay, "wrong_direction");
     return;
   }
+  const media::Endpoint* target =
+      down ? active_parent() : (stream.source ? &*stream.source : nullptr);
+  // The source child must still be served: never send to a stale address.
+  if (!down && target != nullptr && FindActiveChild(*target) == nullptr) {
+    target = nullptr;
+  }
+  ForwardKeyframeRequest(stream, fir, target);
+}
+
+void RelayCore::ForwardKeyframeRequest(Stream& stream, bool fir,
+                                       const media::Endpoint* target) {
   ++stream.counters.keyframe_requests_received;
   if (now_ - stream.last_keyframe_request <
       options_.keyframe_request_interval) {
     ++stream.counters.keyframe_requests_coalesced;
     return;
   }
-  const media::Endpoint* target =
-      down ? active_parent() : (stream.source ? &*stream.source : nullptr);
   if (target == nullptr) return;
-  // The source child must still be served: never send to a stale address.
-  if (!down && FindActiveChild(*target) == nullptr) return;
   RequestKeyframeFromSource(stream, fir, *target);
+}
+
+PacketRef RelayCore::Resend(uint32_t ssrc, uint16_t seq) {
+  now_ = clock_->Now();
+  auto it = streams_.find(ssrc);
+  if (it == streams_.end() ||
+      it->second->options.direction != Direction::kDown) {
+    return PacketRef();
+  }
+  PacketRef p = Recall(*it->second, seq);
+  if (p) ++it->second->counters.nacks_answered;
+  return p;
+}
+
+PacketRef RelayCore::Recall(Stream& stream, uint16_t seq16) {
+  ++stream.counters.nacks_received;
+  const int64_t seq = stream.unwrapper.Peek(seq16);
+  PacketRef p = stream.ring.Find(seq, now_);
+  // Not here either: ask upward, coalesced with our own requests.
+  if (!p) stream.nacks.Request(seq, now_);
+  return p;
+}
+
+void RelayCore::RequestKeyframe(uint32_t ssrc) {
+  now_ = clock_->Now();
+  auto it = streams_.find(ssrc);
+  if (it == streams_.end() ||
+      it->second->options.direction != Direction::kDown) {
+    return;
+  }
+  ForwardKeyframeRequest(*it->second, /*fir=*/false, active_parent());
+}
+
+const std::vector<PacketRef>& RelayCore::CachedKeyframe(uint32_t ssrc) const {
+  static const std::vector<PacketRef> kNone;
+  auto it = streams_.find(ssrc);
+  return it == streams_.end() ? kNone : it->second->keyframes.packets();
 }
 
 void RelayCore::RequestKeyframeFromSource(Stream& stream, bool fir,

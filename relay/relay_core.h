@@ -62,6 +62,15 @@ struct CoreCounters {
   uint64_t parent_switches = 0;  // make-before-break moves (new settings)
 };
 
+// What the relay itself serves beside its children: the browser edge
+// (relay/edge.h) sees every packet of a down stream as a child would.
+class LocalViewers {
+ public:
+  virtual ~LocalViewers() = default;
+  virtual void OnDownPacket(const StreamOptions& stream,
+                            const PacketRef& packet) = 0;
+};
+
 class RelayCore {
  public:
   RelayCore(const RelayOptions& options, const Clock* clock, PacketPool* pool,
@@ -91,6 +100,18 @@ class RelayCore {
   size_t parent_index() const { return parents_.active_index(); }
   // Tells activated children the relay is leaving (RTCP BYE).
   void SayGoodbye();
+
+  // The browser edge's way in (loop thread; `viewers` outlives the core or
+  // is unset first).
+  void set_local_viewers(LocalViewers* viewers) { local_viewers_ = viewers; }
+  // A local viewer lost `seq` of down stream `ssrc`: the packet from the
+  // retransmission ring, or an empty ref (then asked of the parent).
+  PacketRef Resend(uint32_t ssrc, uint16_t seq);
+  // A local viewer wants a keyframe: asked of the parent, coalesced with
+  // the children's requests.
+  void RequestKeyframe(uint32_t ssrc);
+  // The down stream's packets from its last keyframe on (empty: none yet).
+  const std::vector<PacketRef>& CachedKeyframe(uint32_t ssrc) const;
 
   // Prometheus text exposition of every counter.
   void RenderMetrics(std::string* out) const;
@@ -131,7 +152,13 @@ class RelayCore {
   void HandleActivation(const media::Endpoint& from, const rtp::AppView& app);
   void HandleNack(Child& child, const rtp::NackView& nack);
   void HandleParentNack(const rtp::NackView& nack);
+  // A down stream's packet `seq` asked for by a child or a local viewer;
+  // an empty ref when the ring lacks it (then it is asked of the parent).
+  PacketRef Recall(Stream& stream, uint16_t seq);
   void HandleKeyframeRequest(uint32_t media_ssrc, bool fir, Child* child);
+  // Asks `target` (none: nobody to ask) unless a request went out lately.
+  void ForwardKeyframeRequest(Stream& stream, bool fir,
+                              const media::Endpoint* target);
   void RequestKeyframeFromSource(Stream& stream, bool fir,
                                  const media::Endpoint& source);
   void Activate(Child& child, const media::Endpoint& at);
@@ -164,6 +191,7 @@ class RelayCore {
   absl::flat_hash_map<media::Endpoint, Child*> active_by_address_;
   std::vector<Child*> active_;  // fan-out list
   child::ParentSelector parents_;
+  LocalViewers* local_viewers_ = nullptr;
   // When the tick NextTick() last asked for is due (none pending: never).
   absl::Time tick_due_ = absl::InfiniteFuture();
   absl::Time last_child_report_ = absl::InfinitePast();

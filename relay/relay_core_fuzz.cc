@@ -45,8 +45,10 @@ RelayOptions Options() {
   child.id = "c1";
   child.key = kKey;
   o.children.push_back(child);
-  o.streams.push_back({1111, Direction::kDown, false, true});
-  o.streams.push_back({2222, Direction::kUp, true, false});
+  o.streams.push_back(
+      {1111, Direction::kDown, false, true, /*audio=*/false, /*stream_id=*/""});
+  o.streams.push_back(
+      {2222, Direction::kUp, true, false, /*audio=*/false, /*stream_id=*/""});
   // Small bounds so evictions and overflows happen within short inputs.
   o.ring.max_packets = 64;
   o.keyframe_cache_max_packets = 16;

@@ -61,8 +61,10 @@ RelayOptions Options() {
   child.id = "c1";
   child.key = kChildKey;
   o.children.push_back(child);
-  o.streams.push_back({kVideo, Direction::kDown, false, true});
-  o.streams.push_back({kUp, Direction::kUp, true, false});
+  o.streams.push_back({kVideo, Direction::kDown, false, true, /*audio=*/false,
+                       /*stream_id=*/""});
+  o.streams.push_back(
+      {kUp, Direction::kUp, true, false, /*audio=*/false, /*stream_id=*/""});
   o.retransmit_rate_per_child = 100;
   o.retransmit_burst_per_child = 25;
   // A fixed failover timeout: the per-link one has its own test.

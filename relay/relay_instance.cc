@@ -60,10 +60,22 @@ RelayInstance::RelayInstance(std::string id, Clock* clock)
 RelayInstance::~RelayInstance() {
   poll_.Reset();
   timer_.Reset();
-  // The core and socket hold pool slots; the pool outlives us.
+  // The edge, core and socket hold pool slots; the pool outlives us.
+  edge_.reset();
   core_.reset();
   socket_.reset();
   batch_.clear();
+}
+
+absl::Status RelayInstance::EnableEdge(const EdgeOptions& options,
+                                       const dtls::Certificate* certificate,
+                                       uv_loop_t* loop, PacketPool* pool) {
+  absl::StatusOr<std::unique_ptr<RelayEdge>> edge =
+      RelayEdge::Create(options, core_->options(), certificate, loop, clock_,
+                        pool, socket_.get(), core_.get());
+  if (!edge.ok()) return edge.status();
+  edge_ = *std::move(edge);
+  return absl::OkStatus();
 }
 
 void RelayInstance::Start() {
@@ -107,7 +119,11 @@ void RelayInstance::ReadAll() {
     if (!socket_->ReceiveBatch(&batch_, &errors_pending)) break;
     if (errors_pending) ReadErrors();
     for (const UdpSocket::Received& r : batch_) {
-      core_->OnDatagram(r.from, r.packet);
+      if (edge_ != nullptr && edge_->Claims(r.packet.bytes(), r.from)) {
+        edge_->OnDatagram(r.packet.bytes(), r.from);
+      } else {
+        core_->OnDatagram(r.from, r.packet);
+      }
     }
     batch_.clear();
     // Forward what arrived now; never wait to fill a batch.
@@ -149,12 +165,14 @@ void RelayInstance::Apply(const RelayOptions& options) {
     applied.listen = core_->options().listen;
   }
   core_->Apply(applied);
+  if (edge_ != nullptr) edge_->Apply(applied);
   socket_->Flush();
   ScheduleTick();
 }
 
 void RelayInstance::SayGoodbye() {
   core_->SayGoodbye();
+  if (edge_ != nullptr) edge_->CloseAll();
   socket_->Flush();
 }
 
@@ -186,6 +204,7 @@ void RelayInstance::RenderMetrics(std::string* out) const {
               absl::StrFormat("%.6f", absl::ToDoubleSeconds(lag_last_)));
   lag_.Append(out, "relay_loop_lag_ticks_seconds",
               "How late each timer tick fired.");
+  if (edge_ != nullptr) edge_->RenderMetrics(out);
 }
 
 }  // namespace cascade::relay

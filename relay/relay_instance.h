@@ -20,11 +20,13 @@
 #include "base/clock.h"
 #include "base/uv_handle.h"
 #include "media/endpoint.h"
+#include "relay/edge.h"
 #include "relay/metrics_text.h"
 #include "relay/packet_pool.h"
 #include "relay/relay_core.h"
 #include "relay/relay_options.h"
 #include "relay/udp_socket.h"
+#include "webrtc/dtls/certificate.h"
 
 namespace cascade::relay {
 
@@ -40,6 +42,11 @@ class RelayInstance {
   RelayInstance(const RelayInstance&) = delete;
   RelayInstance& operator=(const RelayInstance&) = delete;
 
+  // Serves browsers on this relay's socket (edge.h); before Start().
+  // `certificate`, `loop` and `pool` must outlive the instance.
+  absl::Status EnableEdge(const EdgeOptions& options,
+                          const dtls::Certificate* certificate, uv_loop_t* loop,
+                          PacketPool* pool);
   // Starts reading and ticking.
   void Start();
   // Applies new settings (the listen address stays).
@@ -50,6 +57,8 @@ class RelayInstance {
   void RenderMetrics(std::string* out) const;
 
   const RelayCore& core() const { return *core_; }
+  // The browser edge, or null.
+  RelayEdge* edge() { return edge_.get(); }
   // Any thread: fixed for the instance's life.
   const std::string& id() const { return id_; }
   // Any thread.
@@ -71,6 +80,7 @@ class RelayInstance {
   Clock* const clock_;
   std::unique_ptr<UdpSocket> socket_;
   std::unique_ptr<RelayCore> core_;
+  std::unique_ptr<RelayEdge> edge_;
   std::vector<UdpSocket::Received> batch_;
   std::vector<media::Endpoint> unreachable_;
   UvHandle<uv_poll_t> poll_;

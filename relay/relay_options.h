@@ -41,6 +41,9 @@ struct StreamOptions {
   bool selected = false;
   bool h264 = false;
   bool audio = false;  // sent to a static push child's audio_address
+  // The topology stream it belongs to, as browsers name it; empty: not
+  // served at the browser edge.
+  std::string stream_id;
 };
 
 inline child::NackOptions RelayNackOptions() {
@@ -56,6 +59,8 @@ struct RelayOptions {
   std::vector<ParentOptions> parents;
   std::vector<ChildOptions> children;
   std::vector<StreamOptions> streams;
+  // Public keys (DER) whose edge tokens the browser edge accepts.
+  std::vector<std::string> edge_token_keys;
 
   RingLimits ring;
   size_t keyframe_cache_max_packets = 1024;

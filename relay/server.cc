@@ -71,6 +71,9 @@ absl::Status RelayServer::Start() {
     if (!relay.ok()) return relay.status();
     relays_.push_back(*std::move(relay));
   }
+  if (options_.edge) {
+    if (absl::Status s = StartEdge(); !s.ok()) return s;
+  }
 
   if (options_.metrics) {
     http_ = std::make_unique<httplib::Server>();
@@ -119,6 +122,38 @@ absl::Status RelayServer::Start() {
   return absl::OkStatus();
 }
 
+absl::Status RelayServer::StartEdge() {
+  if (options_.pages_per_relay || relays_.size() != 1) {
+    return absl::InvalidArgumentError(
+        "the browser edge serves one relay per process (not with --relays)");
+  }
+  absl::StatusOr<std::unique_ptr<dtls::Certificate>> certificate =
+      dtls::Certificate::Generate({clock_.Now()});
+  if (!certificate.ok()) return certificate.status();
+  edge_certificate_ = *std::move(certificate);
+  RelayInstance* relay = relays_.front().get();
+  if (absl::Status s = relay->EnableEdge(
+          *options_.edge, edge_certificate_.get(), &loop_, &pool_);
+      !s.ok()) {
+    return s;
+  }
+  EdgeHttpOptions http;
+  http.listen = options_.edge->http;
+  http.tls_cert_file = options_.edge->tls_cert_file;
+  http.tls_key_file = options_.edge->tls_key_file;
+  absl::StatusOr<std::unique_ptr<EdgeHttpServer>> server =
+      EdgeHttpServer::Start(http, dispatcher_.get(),
+                            [relay](const edge::HttpRequest& request) {
+                              return relay->edge()->Handle(request);
+                            });
+  if (!server.ok()) return server.status();
+  edge_http_ = *std::move(server);
+  LOG(INFO) << relay->id() << ": browser edge on "
+            << (edge_http_->tls() ? "https://" : "http://")
+            << options_.edge->http.IpString() << ":" << edge_http_->port();
+  return absl::OkStatus();
+}
+
 absl::Status RelayServer::WritePortFile() const {
   std::string content;
   if (!options_.pages_per_relay) {
@@ -130,6 +165,9 @@ absl::Status RelayServer::WritePortFile() const {
     }
   }
   absl::StrAppend(&content, "metrics=", metrics_port_, "\n");
+  if (edge_http_ != nullptr) {
+    absl::StrAppend(&content, "edge=", edge_http_->port(), "\n");
+  }
   // A reader never sees half a file.
   return WriteFileAtomically(options_.port_file, content);
 }
@@ -141,6 +179,7 @@ RelayServer::~RelayServer() {
     http_->stop();
     if (http_thread_.joinable()) http_thread_.join();
   }
+  edge_http_.reset();
   if (loop_ready_) {
     // Every handle closed, then the loop runs their close callbacks.
     relays_.clear();

@@ -24,11 +24,14 @@
 #include "base/uv_handle.h"
 #include "media/endpoint.h"
 #include "relay/dispatcher.h"
+#include "relay/edge.h"
+#include "relay/edge_http.h"
 #include "relay/packet_pool.h"
 #include "relay/relay_core.h"
 #include "relay/relay_instance.h"
 #include "relay/relay_options.h"
 #include "relay/service_notifier.h"
+#include "webrtc/dtls/certificate.h"
 
 namespace httplib {
 class Server;
@@ -46,8 +49,12 @@ struct ServerOptions {
   bool pages_per_relay = false;
   // Prometheus text over HTTP (see pages_per_relay); none when unset.
   std::optional<media::Endpoint> metrics;
-  // Written once bound, with "metrics=PORT", so a caller that asked for
-  // port 0 learns the kernel's choice.
+  // The only relay's browser edge (edge.h): WHEP and the pages over
+  // HTTP(S) at edge->http, WebRTC on the relay's socket. Refused with
+  // pages_per_relay.
+  std::optional<EdgeOptions> edge;
+  // Written once bound, with "metrics=PORT" (and "edge=PORT"), so a caller that
+  // asked for port 0 learns the kernel's choice.
   std::string port_file;
   // SIGHUP calls this for the only relay's new settings (e.g. re-reading
   // the config file); none: SIGHUP is logged and ignored. Refused with
@@ -86,11 +93,15 @@ class RelayServer {
     return relays_;
   }
   int metrics_port() const { return metrics_port_; }
+  int edge_port() const {
+    return edge_http_ != nullptr ? edge_http_->port() : 0;
+  }
 
  private:
   explicit RelayServer(ServerOptions options);
   absl::Status Start();
   absl::Status WritePortFile() const;
+  absl::Status StartEdge();
   void OnSignal(int signum);
   // Loop thread: goodbyes, then the loop ends.
   void Shutdown();
@@ -118,6 +129,11 @@ class RelayServer {
 
   uint64_t reloads_ = 0;
   uint64_t reload_failures_ = 0;
+
+  // The edge's DTLS certificate, made at start-up (its fingerprint is in
+  // every answer), and its HTTP(S) listener.
+  std::unique_ptr<dtls::Certificate> edge_certificate_;
+  std::unique_ptr<EdgeHttpServer> edge_http_;
 
   std::unique_ptr<httplib::Server> http_;
   std::thread http_thread_;

@@ -361,6 +361,16 @@ void WhepHandler::IndexAddresses(Entry& entry,
   for (const ice::TransportAddress& a : list) by_address_[a] = session;
 }
 
+void WhepHandler::CloseAll() {
+  std::vector<std::string> ids;
+  ids.reserve(sessions_.size());
+  for (auto& [id, entry] : sessions_) {
+    entry.session->Close(CloseReason::kDeleted);
+    ids.push_back(id);
+  }
+  for (const std::string& id : ids) Remove(id);
+}
+
 void WhepHandler::OnTimer(absl::Time now) {
   std::vector<std::string> ended;
   for (auto& [id, entry] : sessions_) {

@@ -150,6 +150,10 @@ class WhepHandler {
   void OnDatagram(absl::Span<const uint8_t> datagram,
                   const ice::TransportAddress& from, absl::Time now);
 
+  // Closes every session (close_notify to the connected) and removes it:
+  // the relay is going.
+  void CloseAll();
+
   // Runs due session timers and removes ended sessions (consent expired,
   // failed, closed).
   void OnTimer(absl::Time now);

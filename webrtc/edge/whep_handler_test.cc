@@ -247,6 +247,20 @@ TEST_F(WhepHandlerTest, DeleteClosesAndRemovesTheSession) {
   EXPECT_EQ(handler_->session_count(), 1u);
 }
 
+TEST_F(WhepHandlerTest, CloseAllEndsAndRemovesEverySession) {
+  const ice::IceCredentials first = Open();
+  Open();
+  ASSERT_EQ(handler_->session_count(), 2u);
+  handler_->CloseAll();
+  EXPECT_EQ(handler_->session_count(), 0u);
+  EXPECT_EQ(handler_->FindByUfrag(first.ufrag), nullptr);
+  EXPECT_TRUE(handler_->SessionsOf(kStream).empty());
+  EXPECT_EQ(handler_->counters()
+                .sessions_ended[static_cast<size_t>(CloseReason::kDeleted)],
+            2u);
+  EXPECT_EQ(handler_->NextTimeout(kTestStart), absl::InfiniteFuture());
+}
+
 TEST_F(WhepHandlerTest, OptionsAnswersCors) {
   const HttpResponse response = Handle({"OPTIONS", "/whep/program", {}, ""});
   EXPECT_EQ(response.status, 204);

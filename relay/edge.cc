@@ -1,0 +1,303 @@
+#include "relay/edge.h"
+
+#include <glog/logging.h>
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "relay/metrics_text.h"
+#include "webrtc/ice/demux.h"
+
+namespace cascade::relay {
+namespace {
+
+ice::TransportAddress ToTransport(const media::Endpoint& e) {
+  return ice::TransportAddress::V4(e.ip, e.port);
+}
+
+// Only IPv4 reaches the relay's socket.
+std::optional<media::Endpoint> ToEndpoint(const ice::TransportAddress& a) {
+  if (a.family != ice::TransportAddress::Family::kIpv4) return std::nullopt;
+  media::Endpoint e;
+  e.ip = (uint32_t{a.ip[0]} << 24) | (uint32_t{a.ip[1]} << 16) |
+         (uint32_t{a.ip[2]} << 8) | a.ip[3];
+  e.port = a.port;
+  return e;
+}
+
+// One labelled counter family: `name{label="value"} n` per entry from
+// `first` on.
+template <typename Names>
+void AppendLabelled(std::string* out, absl::string_view name,
+                    absl::string_view help, absl::string_view label,
+                    absl::Span<const uint64_t> values, Names names,
+                    size_t first = 0) {
+  absl::StrAppend(out, "# HELP ", name, " ", help, "\n# TYPE ", name,
+                  " counter\n");
+  for (size_t i = first; i < values.size(); ++i) {
+    absl::StrAppend(out, name, "{", label, "=\"", names(i), "\"} ", values[i],
+                    "\n");
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<RelayEdge>> RelayEdge::Create(
+    const EdgeOptions& options, const RelayOptions& relay,
+    const dtls::Certificate* certificate, uv_loop_t* loop, Clock* clock,
+    PacketPool* pool, UdpSocket* socket, RelayCore* core) {
+  edge::WhepHandler::Options handler;
+  handler.relay_id = relay.node_id;
+  handler.max_sessions = options.max_viewers;
+  handler.candidates = options.candidates;
+  if (handler.candidates.empty()) {
+    if (socket->local().ip == 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          relay.node_id,
+          ": the browser edge needs the address browsers reach the relay's "
+          "UDP socket at (--edge_candidates) when it listens on ",
+          socket->local().ToString()));
+    }
+    handler.candidates.push_back(socket->local().ToString());
+  }
+  std::unique_ptr<RelayEdge> e(new RelayEdge(clock, pool, socket, core));
+  e->handler_ = std::make_unique<edge::WhepHandler>(
+      std::move(handler), edge::StreamCatalogue(), &e->verifier_, certificate,
+      e.get(), e.get());
+  e->Apply(relay);
+  e->timer_ = UvHandle<uv_timer_t>::Make();
+  uv_timer_init(loop, e->timer_.get());  // cannot fail
+  e->timer_.get()->data = e.get();
+  core->set_local_viewers(e.get());
+  return e;
+}
+
+RelayEdge::RelayEdge(Clock* clock, PacketPool* pool, UdpSocket* socket,
+                     RelayCore* core)
+    : clock_(clock), pool_(pool), socket_(socket), core_(core) {}
+
+RelayEdge::~RelayEdge() {
+  core_->set_local_viewers(nullptr);
+  timer_.Reset();
+  // Sessions may call back into us while they go.
+  handler_.reset();
+}
+
+bool RelayEdge::Claims(absl::Span<const uint8_t> datagram,
+                       const media::Endpoint& from) const {
+  switch (ice::Classify(datagram)) {
+    case ice::DatagramKind::kStun:
+    case ice::DatagramKind::kDtls:
+      return true;
+    default:
+      // A checked viewer's SRTCP; everything else is the relay protocol's.
+      return handler_->FindByAddress(ToTransport(from)) != nullptr;
+  }
+}
+
+void RelayEdge::OnDatagram(absl::Span<const uint8_t> datagram,
+                           const media::Endpoint& from) {
+  handler_->OnDatagram(datagram, ToTransport(from), clock_->Now());
+  Settle();
+}
+
+edge::HttpResponse RelayEdge::Handle(const edge::HttpRequest& request) {
+  edge::HttpResponse response = handler_->Handle(request, clock_->Now());
+  Settle();
+  return response;
+}
+
+void RelayEdge::Apply(const RelayOptions& relay) {
+  SetStreams(relay);
+  SetKeys(relay.edge_token_keys);
+}
+
+void RelayEdge::SetStreams(const RelayOptions& relay) {
+  tracks_.clear();
+  edge::StreamCatalogue catalogue;
+  for (const StreamOptions& s : relay.streams) {
+    // A browser watches what comes down the tree; sites publish with WHIP.
+    if (s.stream_id.empty() || s.direction != Direction::kDown) continue;
+    if (!s.h264 && !s.audio) continue;  // no codec a browser is offered
+    tracks_[s.ssrc] = {s.stream_id,
+                       s.audio ? edge::Track::kAudio : edge::Track::kVideo};
+    auto it = std::find_if(
+        catalogue.streams.begin(), catalogue.streams.end(),
+        [&](const edge::EdgeStream& e) { return e.id == s.stream_id; });
+    if (it == catalogue.streams.end()) {
+      catalogue.streams.push_back({});
+      it = catalogue.streams.end() - 1;
+      it->id = s.stream_id;
+      it->has_audio = false;
+    }
+    if (s.audio) it->has_audio = true;
+  }
+  handler_->SetCatalogue(std::move(catalogue));
+}
+
+void RelayEdge::SetKeys(const std::vector<std::string>& keys) {
+  if (keys.empty()) {
+    // Until an assignment brings keys no token verifies.
+    verifier_ = control::EdgeTokenVerifier();
+    token_keys_ = 0;
+    return;
+  }
+  absl::StatusOr<control::EdgeTokenVerifier> verifier =
+      control::EdgeTokenVerifier::FromPublicKeys(keys);
+  if (!verifier.ok()) {
+    LOG(ERROR) << "edge token keys refused, keeping the previous ones: "
+               << verifier.status();
+    return;
+  }
+  verifier_ = *std::move(verifier);
+  token_keys_ = keys.size();
+}
+
+void RelayEdge::OnDownPacket(const StreamOptions& stream,
+                             const PacketRef& packet) {
+  const auto it = tracks_.find(stream.ssrc);
+  if (it == tracks_.end()) return;
+  const absl::Span<edge::ViewerSession* const> sessions =
+      handler_->SessionsOf(it->second.stream_id);
+  if (sessions.empty()) return;
+  const absl::Time now = clock_->Now();
+  for (edge::ViewerSession* session : sessions) {
+    if (session->state() != edge::SessionState::kConnected) continue;
+    if (session->SendRtp(it->second.track, packet.bytes(), now)) {
+      ++packets_to_viewers_;
+    }
+  }
+}
+
+void RelayEdge::Send(absl::Span<const uint8_t> datagram,
+                     const ice::TransportAddress& to) {
+  const std::optional<media::Endpoint> endpoint = ToEndpoint(to);
+  if (!endpoint) return;
+  PacketRef p = pool_->Copy(datagram);
+  if (!p) {
+    ++send_pool_empty_;
+    return;
+  }
+  socket_->Send(*endpoint, p);
+}
+
+void RelayEdge::OnStateChange(edge::ViewerSession& session,
+                              edge::SessionState state) {
+  VLOG(1) << "viewer " << session.id() << ": " << edge::SessionStateName(state);
+  if (state == edge::SessionState::kConnected) SendCachedKeyframe(session);
+}
+
+uint32_t RelayEdge::VideoSsrcOf(const edge::ViewerSession& session) const {
+  const absl::string_view stream = handler_->StreamOf(session.id());
+  for (const auto& [ssrc, info] : tracks_) {
+    if (info.stream_id == stream && info.track == edge::Track::kVideo) {
+      return ssrc;
+    }
+  }
+  return 0;
+}
+
+void RelayEdge::SendCachedKeyframe(edge::ViewerSession& session) {
+  const uint32_t ssrc = VideoSsrcOf(session);
+  if (ssrc == 0) return;
+  const std::vector<PacketRef>& cached = core_->CachedKeyframe(ssrc);
+  if (cached.empty()) {
+    core_->RequestKeyframe(ssrc);
+    return;
+  }
+  const absl::Time now = clock_->Now();
+  for (const PacketRef& p : cached) {
+    if (session.SendRtp(edge::Track::kVideo, p.bytes(), now)) {
+      ++keyframe_packets_to_viewers_;
+    }
+  }
+}
+
+void RelayEdge::OnNack(edge::ViewerSession& session, uint32_t source_ssrc,
+                       absl::Span<const uint16_t> seqs) {
+  const auto it = tracks_.find(source_ssrc);
+  if (it == tracks_.end()) return;
+  const absl::Time now = clock_->Now();
+  for (uint16_t seq : seqs) {
+    PacketRef p = core_->Resend(source_ssrc, seq);
+    if (p && session.SendRtp(it->second.track, p.bytes(), now)) {
+      ++resent_to_viewers_;
+    }
+  }
+}
+
+void RelayEdge::OnKeyframeRequest(edge::ViewerSession& session) {
+  // The first picture came from the cache at connection; later ones are
+  // the source's to make.
+  const uint32_t ssrc = VideoSsrcOf(session);
+  if (ssrc != 0) core_->RequestKeyframe(ssrc);
+}
+
+void RelayEdge::CloseAll() {
+  handler_->CloseAll();
+  Settle();
+}
+
+void RelayEdge::Settle() {
+  socket_->Flush();
+  const absl::Time now = clock_->Now();
+  const absl::Time next = handler_->NextTimeout(now);
+  if (next == absl::InfiniteFuture()) {
+    uv_timer_stop(timer_.get());
+    return;
+  }
+  const int64_t ms = std::max<int64_t>(
+      1,
+      absl::ToInt64Milliseconds(absl::Ceil(next - now, absl::Milliseconds(1))));
+  uv_timer_start(
+      timer_.get(),
+      [](uv_timer_t* h) {
+        if (h->data == nullptr) return;
+        RelayEdge* edge = static_cast<RelayEdge*>(h->data);
+        edge->handler_->OnTimer(edge->clock_->Now());
+        edge->Settle();
+      },
+      static_cast<uint64_t>(ms), 0);
+}
+
+void RelayEdge::RenderMetrics(std::string* out) const {
+  const edge::WhepCounters& c = handler_->counters();
+  AppendGauge(out, "relay_edge_viewers", "WHEP sessions open.",
+              absl::StrCat(handler_->session_count()));
+  AppendGauge(out, "relay_edge_token_keys",
+              "Edge token keys accepted (0: no token is valid yet).",
+              absl::StrCat(token_keys_));
+  AppendCounter(out, "relay_edge_sessions_created_total",
+                "WHEP sessions created.", c.sessions_created);
+  AppendLabelled(
+      out, "relay_edge_sessions_ended_total", "WHEP sessions ended, by why.",
+      "reason", c.sessions_ended,
+      [](size_t i) {
+        return edge::CloseReasonName(static_cast<edge::CloseReason>(i));
+      },
+      /*first=*/1);  // kNone: no session ends for no reason
+  AppendLabelled(
+      out, "relay_edge_refusals_total", "WHEP requests refused, by reason.",
+      "reason", c.refusals, [](size_t i) {
+        return edge::WhepRefusalName(static_cast<edge::WhepRefusal>(i));
+      });
+  AppendLabelled(out, "relay_edge_drops_total",
+                 "Datagrams at the edge that reached no viewer, by reason.",
+                 "reason", c.drops, [](size_t i) {
+                   return edge::EdgeDropName(static_cast<edge::EdgeDrop>(i));
+                 });
+  AppendCounter(out, "relay_edge_packets_sent_total",
+                "RTP packets sent to viewers (SRTP).", packets_to_viewers_);
+  AppendCounter(out, "relay_edge_keyframe_packets_sent_total",
+                "Cached keyframe packets sent to viewers as they connected.",
+                keyframe_packets_to_viewers_);
+  AppendCounter(out, "relay_edge_resent_total",
+                "Packets resent to viewers on their NACKs.",
+                resent_to_viewers_);
+  AppendCounter(out, "relay_edge_send_pool_empty_total",
+                "Edge datagrams not sent: no packet slot was free.",
+                send_pool_empty_);
+}
+
+}  // namespace cascade::relay
