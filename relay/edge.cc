@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "relay/metrics_text.h"
+#include "webrtc/dtls/srtp_session.h"
 #include "webrtc/ice/demux.h"
 
 namespace cascade::relay {
@@ -60,6 +61,9 @@ absl::StatusOr<std::unique_ptr<RelayEdge>> RelayEdge::Create(
           socket->local().ToString()));
     }
     handler.candidates.push_back(socket->local().ToString());
+  }
+  if (absl::Status srtp = dtls::SrtpSession::Prepare(); !srtp.ok()) {
+    return srtp;
   }
   std::unique_ptr<RelayEdge> e(new RelayEdge(clock, pool, socket, core));
   e->handler_ = std::make_unique<edge::WhepHandler>(

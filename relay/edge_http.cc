@@ -9,6 +9,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "webrtc/edge/pages/pages.h"
 
 namespace cascade::relay {
 namespace {
@@ -110,6 +111,23 @@ absl::StatusOr<std::unique_ptr<EdgeHttpServer>> EdgeHttpServer::Start(
   http.Put(kWhep, whep);
   http.Patch(kWhep, whep);
   http.Get(kWhep, whep);
+
+  // The pages are compiled in: served from this thread, no loop needed.
+  http.Get(R"(/[a-z]+(\.[a-z]+)?)", [](const httplib::Request& req,
+                                       httplib::Response& res) {
+    SetCommonHeaders(res);
+    const edge::Page* page = edge::FindPage(req.path);
+    if (page == nullptr) {
+      res.status = 404;
+      res.set_content("no such page\n", "text/plain; charset=utf-8");
+      return;
+    }
+    // Nothing but this relay: no script, style or media from elsewhere.
+    res.set_header("Content-Security-Policy",
+                   "default-src 'self'; media-src 'self' blob:; "
+                   "img-src 'self' data:; frame-ancestors 'none'");
+    res.set_content(std::string(page->body), std::string(page->content_type));
+  });
 
   const std::string host = options.listen.IpString();
   if (options.listen.port == 0) {

@@ -116,6 +116,8 @@ SrtpSession::SrtpSession(SrtpProfile profile) : profile_(profile) {}
 
 SrtpSession::~SrtpSession() = default;
 
+absl::Status SrtpSession::Prepare() { return srtp::EnsureSrtpInit(); }
+
 absl::StatusOr<std::unique_ptr<SrtpSession>> SrtpSession::Create(
     const SrtpKeys& keys, DtlsRole local_role, size_t replay_window) {
   if (replay_window < 64 || replay_window > 0x7fff) {

@@ -40,6 +40,11 @@ absl::string_view SrtpSessionErrorName(SrtpSessionError error);
 
 class SrtpSession {
  public:
+  // Loads libsrtp2 (and the NSS modules Debian's build runs on) now, so the
+  // first session is not the one to wait for it: some 250 ms of a browser's
+  // first connection to a freshly started relay went there.
+  static absl::Status Prepare();
+
   // `keys` from the DTLS transport, `local_role` its role. `replay_window`:
   // 64..32767.
   static absl::StatusOr<std::unique_ptr<SrtpSession>> Create(

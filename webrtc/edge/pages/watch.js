@@ -20,6 +20,9 @@
     state: 'starting',
     sessions: 0,
     answeredAt: null,
+    // performance.now() when the current session connected (ICE and DTLS
+    // done) and when its first frame was presented.
+    connectedAt: null,
     firstFrameAt: null,
     lastError: '',
   };
@@ -63,6 +66,7 @@
   function onState(state, message) {
     CascadeEdge.showState(stateLine, state, message);
     if (state === 'connected') {
+      if (viewer.connectedAt === null) viewer.connectedAt = performance.now();
       framesDecoded = 0;
       progressAt = performance.now();
     }
@@ -83,6 +87,7 @@
     // After the answer is applied, so the tracks are all in `incoming`.
     onSession() {
       viewer.firstFrameAt = null;
+      viewer.connectedAt = null;
       sampler = new CascadeEdge.StatsSampler();
       video.srcObject = incoming;
       watchFirstFrame(incoming);
