@@ -174,6 +174,21 @@ void RelayEdge::OnDownPacket(const StreamOptions& stream,
   }
 }
 
+void RelayEdge::OnDownSenderReport(const StreamOptions& stream,
+                                   const rtp::SenderReportView& sr) {
+  const auto it = tracks_.find(stream.ssrc);
+  if (it == tracks_.end()) return;
+  const absl::Time now = clock_->Now();
+  for (edge::ViewerSession* session :
+       handler_->SessionsOf(it->second.stream_id)) {
+    if (session->state() != edge::SessionState::kConnected) continue;
+    if (session->SendSenderReport(it->second.track, sr.sender_ssrc, sr.info,
+                                  now)) {
+      ++reports_to_viewers_;
+    }
+  }
+}
+
 void RelayEdge::Send(absl::Span<const uint8_t> datagram,
                      const ice::TransportAddress& to) {
   const std::optional<media::Endpoint> endpoint = ToEndpoint(to);
@@ -293,6 +308,9 @@ void RelayEdge::RenderMetrics(std::string* out) const {
                  });
   AppendCounter(out, "relay_edge_packets_sent_total",
                 "RTP packets sent to viewers (SRTP).", packets_to_viewers_);
+  AppendCounter(out, "relay_edge_sender_reports_sent_total",
+                "The source's sender reports passed to viewers (lip sync).",
+                reports_to_viewers_);
   AppendCounter(out, "relay_edge_keyframe_packets_sent_total",
                 "Cached keyframe packets sent to viewers as they connected.",
                 keyframe_packets_to_viewers_);

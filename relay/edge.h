@@ -84,6 +84,8 @@ class RelayEdge : public LocalViewers,
   // LocalViewers
   void OnDownPacket(const StreamOptions& stream,
                     const PacketRef& packet) override;
+  void OnDownSenderReport(const StreamOptions& stream,
+                          const rtp::SenderReportView& sr) override;
   // edge::DatagramSink
   void Send(absl::Span<const uint8_t> datagram,
             const ice::TransportAddress& to) override;
@@ -123,6 +125,7 @@ class RelayEdge : public LocalViewers,
   UvHandle<uv_timer_t> timer_;
 
   uint64_t packets_to_viewers_ = 0;
+  uint64_t reports_to_viewers_ = 0;
   uint64_t keyframe_packets_to_viewers_ = 0;
   uint64_t resent_to_viewers_ = 0;
   uint64_t send_pool_empty_ = 0;

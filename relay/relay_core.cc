@@ -396,6 +396,9 @@ class RelayCore::RtcpHandler : public rtp::RtcpVisitor {
         it->second->options.direction != Direction::kDown) {
       return;
     }
+    if (core_->local_viewers_ != nullptr) {
+      core_->local_viewers_->OnDownSenderReport(it->second->options, sr);
+    }
     PacketRef copy = core_->pool_->Copy(sr.packet);
     if (!copy) return;
     for (Child* child : core_->active_) {

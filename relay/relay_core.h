@@ -69,6 +69,9 @@ class LocalViewers {
   virtual ~LocalViewers() = default;
   virtual void OnDownPacket(const StreamOptions& stream,
                             const PacketRef& packet) = 0;
+  // The source's sender report of a down stream (lip sync).
+  virtual void OnDownSenderReport(const StreamOptions& stream,
+                                  const rtp::SenderReportView& sr) = 0;
 };
 
 class RelayCore {

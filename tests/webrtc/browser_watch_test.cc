@@ -3,10 +3,10 @@
 // player page over HTTPS and WHEP; the browser's media passes a udp-impair
 // proxy that loses 2% of what the relay sends it. The test reads the
 // page's getStats(): video decodes at the source's pace, sound arrives,
-// NACKs repair every video loss, the first frame follows the answer within
-// 500 ms, and a kill -9 of p1 neither freezes the picture for a second nor
-// makes the page open a new WHEP session. Refusals of bad tokens create no
-// session and are counted.
+// NACKs repair every video loss, the source's sender reports arrive (lip
+// sync), the first frame follows the answer within 500 ms, and a kill -9 of p1
+// neither freezes the picture for a second nor makes the page open a new WHEP
+// session. Refusals of bad tokens create no session and are counted.
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <signal.h>
@@ -67,10 +67,17 @@ nodes { id: "s1" tier: TIER_SITE parent: "d1" media_address: "$5"
 // The page's figures, from getStats() of its current session.
 constexpr char kStats[] = R"js((async () => {
   const out = {framesDecoded: 0, videoLost: 0, videoReceived: 0,
-               freezes: 0, freezeSeconds: 0, nacks: 0, audioSamples: 0};
+               freezes: 0, freezeSeconds: 0, nacks: 0, audioSamples: 0,
+               senderReports: 0};
   const pc = window.cascadeViewer && window.cascadeViewer.pc;
   if (!pc) return out;
   (await pc.getStats()).forEach((s) => {
+    // The source's sender reports, as the relay rewrote them: what the
+    // browser syncs sound and picture with.
+    if (s.type === 'remote-outbound-rtp') {
+      out.senderReports += s.reportsSent || 0;
+      return;
+    }
     if (s.type !== 'inbound-rtp') return;
     if (s.kind === 'video') {
       out.framesDecoded = s.framesDecoded || 0;
@@ -94,6 +101,7 @@ struct Figures {
   double freeze_seconds = 0;
   double nacks = 0;
   double audio_samples = 0;
+  double sender_reports = 0;
 };
 
 struct Relayd {
@@ -263,6 +271,7 @@ class BrowserWatchTest : public ::testing::Test {
     f.freeze_seconds = get("freezeSeconds");
     f.nacks = get("nacks");
     f.audio_samples = get("audioSamples");
+    f.sender_reports = get("senderReports");
     return f;
   }
 
@@ -330,6 +339,8 @@ TEST_F(BrowserWatchTest, WatchesThroughLossAndAProvincialKill) {
   EXPECT_GE((after.frames_decoded - before.frames_decoded) / seconds, 20)
       << BrowserLog();
   EXPECT_GT(after.audio_samples, before.audio_samples);
+  EXPECT_GT(after.sender_reports, 0) << "no RTCP SR reached the browser";
+  EXPECT_GT(Metric("d1", "relay_edge_sender_reports_sent_total"), 0);
 
   // 2% of what the relay sends is lost on the way (some 50 video packets
   // a second): the browser NACKs, the relay resends, nothing stays lost.

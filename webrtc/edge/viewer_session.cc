@@ -51,11 +51,12 @@ absl::string_view CloseReasonName(CloseReason reason) {
 
 absl::string_view ViewerDropName(ViewerDrop drop) {
   static constexpr absl::string_view kNames[] = {
-      "not_webrtc",     "stun_refused",       "dtls_unchecked",
-      "dtls_rejected",  "rtp_from_viewer",    "rtcp_not_connected",
-      "rtcp_unchecked", "rtcp_oversize",      "rtcp_unprotect",
-      "rtcp_malformed", "send_not_connected", "send_no_track",
-      "send_bad_rtp",   "send_too_large",     "send_protect",
+      "not_webrtc",         "stun_refused",       "dtls_unchecked",
+      "dtls_rejected",      "rtp_from_viewer",    "rtcp_not_connected",
+      "rtcp_unchecked",     "rtcp_oversize",      "rtcp_unprotect",
+      "rtcp_malformed",     "send_not_connected", "send_no_track",
+      "send_bad_rtp",       "send_too_large",     "send_protect",
+      "report_not_started",
   };
   static_assert(std::size(kNames) == static_cast<size_t>(ViewerDrop::kCount));
   const size_t i = static_cast<size_t>(drop);
@@ -403,8 +404,46 @@ bool ViewerSession::SendRtp(Track track, absl::Span<const uint8_t> packet,
     out.last_ts = header.timestamp;
     out.last_time = now;
   }
+  ++out.packets_sent;
+  out.octets_sent += static_cast<uint32_t>(view.payload.size());
   sink_->Send(absl::MakeConstSpan(send_buffer_.data(), size), *to);
   ++counters_.rtp_sent;
+  return true;
+}
+
+bool ViewerSession::SendSenderReport(Track track, uint32_t source_ssrc,
+                                     const rtp::SenderInfo& info,
+                                     absl::Time now) {
+  const std::optional<ice::TransportAddress> to = ice_.selected();
+  if (state_ != SessionState::kConnected || !to.has_value() ||
+      ice_.ConsentExpired(now)) {
+    Drop(ViewerDrop::kSendNotConnected);
+    return false;
+  }
+  OutStream& out = out_[static_cast<size_t>(track)];
+  if (!out.accepted) {
+    Drop(ViewerDrop::kSendNoTrack);
+    return false;
+  }
+  // Before its media the browser could not place the report; a report of
+  // an upstream we left would map another clock.
+  if (!out.started || source_ssrc != out.source_ssrc) {
+    Drop(ViewerDrop::kReportNotStarted);
+    return false;
+  }
+  rtp::SenderInfo rewritten = info;
+  rewritten.rtp_timestamp = info.rtp_timestamp + out.ts_offset;
+  rewritten.packet_count = out.packets_sent;
+  rewritten.octet_count = out.octets_sent;
+  size_t size = rtp::BuildSenderReport(out.ssrc, rewritten, {},
+                                       absl::MakeSpan(send_buffer_));
+  if (size == 0 || srtp_->ProtectRtcp(absl::MakeSpan(send_buffer_), &size) !=
+                       dtls::SrtpSessionError::kOk) {
+    Drop(ViewerDrop::kSendProtect);
+    return false;
+  }
+  sink_->Send(absl::MakeConstSpan(send_buffer_.data(), size), *to);
+  ++counters_.sender_reports_sent;
   return true;
 }
 

@@ -25,6 +25,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
+#include "media/rtp/rtcp.h"
 #include "webrtc/dtls/certificate.h"
 #include "webrtc/dtls/dtls_transport.h"
 #include "webrtc/dtls/srtp_session.h"
@@ -87,6 +88,7 @@ enum class ViewerDrop : uint8_t {
   kSendBadRtp,        // SendRtp of bytes that are not RTP
   kSendTooLarge,      // the packet with SRTP's tag exceeds the MTU
   kSendProtect,       // SRTP protect failed
+  kReportNotStarted,  // a sender report before any media of its upstream
   kCount,             // not a reason: the number of values
 };
 
@@ -98,6 +100,7 @@ struct ViewerCounters {
   uint64_t dtls_in = 0;
   uint64_t rtcp_in = 0;
   uint64_t rtp_sent = 0;
+  uint64_t sender_reports_sent = 0;
   uint64_t nacks = 0;              // NACK packets passed up
   uint64_t keyframe_requests = 0;  // PLI/FIR passed up
   uint64_t feedback_unmapped = 0;  // feedback for an SSRC we do not send
@@ -157,6 +160,14 @@ class ViewerSession {
   // across a change of the upstream SSRC. True when it was sent.
   bool SendRtp(Track track, absl::Span<const uint8_t> packet, absl::Time now);
 
+  // Sends the upstream's sender report for `track` (RFC 3550 6.4.1),
+  // which maps its RTP time to wall-clock time (lip sync between the two
+  // tracks): the SSRC and RTP timestamp rewritten as SendRtp rewrites
+  // media, the counts this session's own. Only for the upstream whose media
+  // goes out now (`source_ssrc`); true when it was sent.
+  bool SendSenderReport(Track track, uint32_t source_ssrc,
+                        const rtp::SenderInfo& info, absl::Time now);
+
   // Runs DTLS retransmission, consent and setup deadlines.
   void OnTimer(absl::Time now);
   // When OnTimer is due next; InfiniteFuture once ended.
@@ -206,6 +217,9 @@ class ViewerSession {
     uint16_t last_seq = 0;  // the newest sequence number sent
     uint32_t last_ts = 0;   // its timestamp
     absl::Time last_time = absl::InfinitePast();  // when it was sent
+    // What the browser got, for this stream's sender reports.
+    uint32_t packets_sent = 0;
+    uint32_t octets_sent = 0;  // payload bytes
   };
 
   class DtlsListener;

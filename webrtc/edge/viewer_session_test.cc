@@ -276,6 +276,58 @@ TEST_F(ViewerSessionTest, HandshakeThenRewrittenContinuousMediaAndFeedback) {
   EXPECT_EQ(session_->counters().rtcp_in, 4u);
 }
 
+TEST_F(ViewerSessionTest, SenderReportsFollowTheMediaRewrite) {
+  const absl::Time t = kTestStart + absl::Seconds(1);
+  rtp::SenderInfo info;
+  info.ntp_timestamp = 0x0123456789ABCDEFull;
+  info.rtp_timestamp = 91000;
+  info.packet_count = 777;  // the upstream's count: not the browser's
+  info.octet_count = 99999;
+  // Before the session is connected nothing goes out.
+  EXPECT_FALSE(session_->SendSenderReport(Track::kVideo, 0xAAAA, info, t));
+  Connect(kTestStart);
+  // Nor before the first media of that upstream.
+  EXPECT_FALSE(session_->SendSenderReport(Track::kVideo, 0xAAAA, info, t));
+  EXPECT_EQ(Drops(ViewerDrop::kReportNotStarted), 1u);
+
+  const std::vector<uint8_t> payload = {0x65, 0x88, 0x84, 0x00};
+  ASSERT_TRUE(session_->SendRtp(Track::kVideo,
+                                UpstreamRtp(0xAAAA, 100, 1000, payload), t));
+  ASSERT_TRUE(session_->SendRtp(Track::kVideo,
+                                UpstreamRtp(0xAAAA, 101, 4000, payload), t));
+  const std::vector<std::vector<uint8_t>> media = ReceivedRtp();
+  ASSERT_EQ(media.size(), 2u);
+  rtp::RtpView first;
+  ASSERT_EQ(rtp::ParseRtp(media[0], &first), rtp::RtpError::kOk);
+
+  // Another upstream's report maps another clock: not sent.
+  EXPECT_FALSE(session_->SendSenderReport(Track::kVideo, 0xBBBB, info, t));
+  ASSERT_TRUE(session_->SendSenderReport(Track::kVideo, 0xAAAA, info, t));
+  ASSERT_EQ(sink_.sent.size(), 1u);
+  std::vector<uint8_t> report = sink_.sent[0].bytes;
+  sink_.sent.clear();
+  size_t size = report.size();
+  ASSERT_EQ(browser_->srtp()->UnprotectRtcp(absl::MakeSpan(report), &size),
+            dtls::SrtpSessionError::kOk);
+  report.resize(size);
+  struct Reports : rtp::RtcpVisitor {
+    void OnSenderReport(const rtp::SenderReportView& sr) override {
+      got.push_back(sr);
+    }
+    std::vector<rtp::SenderReportView> got;
+  } reports;
+  ASSERT_EQ(rtp::ParseRtcpCompound(report, &reports), rtp::RtcpError::kOk);
+  ASSERT_EQ(reports.got.size(), 1u);
+  const rtp::SenderReportView& sr = reports.got[0];
+  EXPECT_EQ(sr.sender_ssrc, kVideoSsrc);
+  EXPECT_EQ(sr.info.ntp_timestamp, info.ntp_timestamp);
+  // The offset the media got: RTP time 1000 went out as first.timestamp.
+  EXPECT_EQ(sr.info.rtp_timestamp, info.rtp_timestamp - 1000 + first.timestamp);
+  EXPECT_EQ(sr.info.packet_count, 2u);
+  EXPECT_EQ(sr.info.octet_count, 2 * payload.size());
+  EXPECT_EQ(session_->counters().sender_reports_sent, 1u);
+}
+
 TEST_F(ViewerSessionTest, ForgedSrtcpIsCountedAndIgnored) {
   Connect(kTestStart);
   std::vector<uint8_t> rtcp(64);
