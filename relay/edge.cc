@@ -65,7 +65,8 @@ absl::StatusOr<std::unique_ptr<RelayEdge>> RelayEdge::Create(
   if (absl::Status srtp = dtls::SrtpSession::Prepare(); !srtp.ok()) {
     return srtp;
   }
-  std::unique_ptr<RelayEdge> e(new RelayEdge(clock, pool, socket, core));
+  std::unique_ptr<RelayEdge> e(
+      new RelayEdge(options, clock, pool, socket, core));
   e->handler_ = std::make_unique<edge::WhepHandler>(
       std::move(handler), edge::StreamCatalogue(), &e->verifier_, certificate,
       e.get(), e.get());
@@ -77,9 +78,14 @@ absl::StatusOr<std::unique_ptr<RelayEdge>> RelayEdge::Create(
   return e;
 }
 
-RelayEdge::RelayEdge(Clock* clock, PacketPool* pool, UdpSocket* socket,
-                     RelayCore* core)
-    : clock_(clock), pool_(pool), socket_(socket), core_(core) {}
+RelayEdge::RelayEdge(const EdgeOptions& options, Clock* clock, PacketPool* pool,
+                     UdpSocket* socket, RelayCore* core)
+    : post_rate_(options.posts_per_second_per_address),
+      post_burst_(options.post_burst_per_address),
+      clock_(clock),
+      pool_(pool),
+      socket_(socket),
+      core_(core) {}
 
 RelayEdge::~RelayEdge() {
   core_->set_local_viewers(nullptr);
@@ -106,10 +112,39 @@ void RelayEdge::OnDatagram(absl::Span<const uint8_t> datagram,
   Settle();
 }
 
-edge::HttpResponse RelayEdge::Handle(const edge::HttpRequest& request) {
-  edge::HttpResponse response = handler_->Handle(request, clock_->Now());
+edge::HttpResponse RelayEdge::Handle(const edge::HttpRequest& request,
+                                     absl::string_view client) {
+  const absl::Time now = clock_->Now();
+  if (request.method == "POST" && !AllowPost(client, now)) {
+    ++posts_rate_limited_;
+    edge::HttpResponse response;
+    response.status = 429;
+    response.headers = {{"Access-Control-Allow-Origin", "*"},
+                        {"Retry-After", "1"},
+                        {"Content-Type", "text/plain"}};
+    response.body = "too many requests from this address\n";
+    return response;
+  }
+  edge::HttpResponse response = handler_->Handle(request, now);
   Settle();
   return response;
+}
+
+bool RelayEdge::AllowPost(absl::string_view client, absl::Time now) {
+  // Bounded: addresses idle for a minute are forgotten (a full budget is
+  // what a new one gets anyway) before the table grows past its limit.
+  constexpr size_t kMaxAddresses = 10000;
+  if (post_budgets_.size() >= kMaxAddresses &&
+      !post_budgets_.contains(client)) {
+    absl::erase_if(post_budgets_, [&](const auto& entry) {
+      return now - entry.second.last_used > absl::Minutes(1);
+    });
+    if (post_budgets_.size() >= kMaxAddresses) return false;
+  }
+  auto [it, added] = post_budgets_.try_emplace(
+      client, PostBudget{TokenBucket(post_rate_, post_burst_), now});
+  it->second.last_used = now;
+  return it->second.bucket.Allow(now);
 }
 
 void RelayEdge::Apply(const RelayOptions& relay) {
@@ -317,6 +352,10 @@ void RelayEdge::RenderMetrics(std::string* out) const {
   AppendCounter(out, "relay_edge_resent_total",
                 "Packets resent to viewers on their NACKs.",
                 resent_to_viewers_);
+  AppendCounter(out, "relay_edge_rate_limited_total",
+                "Session requests refused with 429: too many from one "
+                "address.",
+                posts_rate_limited_);
   AppendCounter(out, "relay_edge_send_pool_empty_total",
                 "Edge datagrams not sent: no packet slot was free.",
                 send_pool_empty_);

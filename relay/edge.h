@@ -23,6 +23,7 @@
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "base/clock.h"
+#include "base/token_bucket.h"
 #include "base/uv_handle.h"
 #include "control/edge_token.h"
 #include "media/endpoint.h"
@@ -47,6 +48,11 @@ struct EdgeOptions {
   // not be 0.0.0.0.
   std::vector<std::string> candidates;
   size_t max_viewers = 500;
+  // Session requests (POST) one client address may make: a flood gets
+  // 429 before any token is checked. Generous, since a district's sites
+  // may share one NAT and all come back after a relay restart.
+  double posts_per_second_per_address = 20;
+  double post_burst_per_address = 200;
 };
 
 class RelayEdge : public LocalViewers,
@@ -71,8 +77,10 @@ class RelayEdge : public LocalViewers,
               const media::Endpoint& from) const;
   void OnDatagram(absl::Span<const uint8_t> datagram,
                   const media::Endpoint& from);
-  // One WHEP request (the caller flushes nothing: the edge does).
-  edge::HttpResponse Handle(const edge::HttpRequest& request);
+  // One WHEP request from `client` (its IP address, as the HTTP server saw
+  // it). The edge flushes what the request makes it send.
+  edge::HttpResponse Handle(const edge::HttpRequest& request,
+                            absl::string_view client);
   // New streams and token keys from a new assignment or config.
   void Apply(const RelayOptions& relay);
   // Ends every session with close_notify (relay shutdown).
@@ -103,7 +111,16 @@ class RelayEdge : public LocalViewers,
     edge::Track track = edge::Track::kVideo;
   };
 
-  RelayEdge(Clock* clock, PacketPool* pool, UdpSocket* socket, RelayCore* core);
+  // A client address's budget of session requests.
+  struct PostBudget {
+    TokenBucket bucket;
+    absl::Time last_used;
+  };
+
+  RelayEdge(const EdgeOptions& options, Clock* clock, PacketPool* pool,
+            UdpSocket* socket, RelayCore* core);
+  // Takes one POST from `client`'s budget; false when it has none left.
+  bool AllowPost(absl::string_view client, absl::Time now);
   // The tracks of `relay`'s streams that browsers may ask for.
   void SetStreams(const RelayOptions& relay);
   void SetKeys(const std::vector<std::string>& keys);
@@ -114,6 +131,8 @@ class RelayEdge : public LocalViewers,
   // Re-arms the timer at the handler's next deadline and flushes.
   void Settle();
 
+  const double post_rate_;
+  const double post_burst_;
   Clock* const clock_;
   PacketPool* const pool_;
   UdpSocket* const socket_;
@@ -123,12 +142,14 @@ class RelayEdge : public LocalViewers,
   std::unique_ptr<edge::WhepHandler> handler_;
   absl::flat_hash_map<uint32_t, TrackInfo> tracks_;  // by upstream SSRC
   UvHandle<uv_timer_t> timer_;
+  absl::flat_hash_map<std::string, PostBudget> post_budgets_;
 
   uint64_t packets_to_viewers_ = 0;
   uint64_t reports_to_viewers_ = 0;
   uint64_t keyframe_packets_to_viewers_ = 0;
   uint64_t resent_to_viewers_ = 0;
   uint64_t send_pool_empty_ = 0;
+  uint64_t posts_rate_limited_ = 0;
 };
 
 }  // namespace cascade::relay

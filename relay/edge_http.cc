@@ -79,6 +79,8 @@ absl::StatusOr<std::unique_ptr<EdgeHttpServer>> EdgeHttpServer::Start(
   httplib::Server& http = *server->http_;
   // Larger bodies get 413 before any of them is read into memory.
   http.set_payload_max_length(options.max_body_bytes);
+  // Answers are one small write each: never held back for an ACK.
+  http.set_tcp_nodelay(true);
   http.set_read_timeout(5, 0);
   http.set_write_timeout(5, 0);
 
@@ -92,8 +94,8 @@ absl::StatusOr<std::unique_ptr<EdgeHttpServer>> EdgeHttpServer::Start(
     auto request = std::make_shared<edge::HttpRequest>(ToEdgeRequest(req));
     auto response = std::make_shared<edge::HttpResponse>();
     if (!dispatcher->PostAndWait(
-            [shared_handle, request, response] {
-              *response = (*shared_handle)(*request);
+            [shared_handle, request, response, client = req.remote_addr] {
+              *response = (*shared_handle)(*request, client);
             },
             timeout)) {
       res.status = 503;

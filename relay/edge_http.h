@@ -34,8 +34,9 @@ struct EdgeHttpOptions {
 
 class EdgeHttpServer {
  public:
-  // Runs `handle` on the loop for each WHEP request.
-  using Handler = std::function<edge::HttpResponse(const edge::HttpRequest&)>;
+  // Runs on the loop for each WHEP request, with the client's address.
+  using Handler = std::function<edge::HttpResponse(const edge::HttpRequest&,
+                                                   const std::string& client)>;
 
   // Binds and starts serving. `dispatcher` must outlive the server.
   static absl::StatusOr<std::unique_ptr<EdgeHttpServer>> Start(

@@ -142,10 +142,11 @@ absl::Status RelayServer::StartEdge() {
   http.tls_cert_file = options_.edge->tls_cert_file;
   http.tls_key_file = options_.edge->tls_key_file;
   absl::StatusOr<std::unique_ptr<EdgeHttpServer>> server =
-      EdgeHttpServer::Start(http, dispatcher_.get(),
-                            [relay](const edge::HttpRequest& request) {
-                              return relay->edge()->Handle(request);
-                            });
+      EdgeHttpServer::Start(
+          http, dispatcher_.get(),
+          [relay](const edge::HttpRequest& request, const std::string& client) {
+            return relay->edge()->Handle(request, client);
+          });
   if (!server.ok()) return server.status();
   edge_http_ = *std::move(server);
   LOG(INFO) << relay->id() << ": browser edge on "

@@ -414,9 +414,32 @@ TEST_F(BrowserWatchTest, BadTokensCreateNoSession) {
   EXPECT_EQ(page->status, 200);
   EXPECT_TRUE(absl::StrContains(
       page->get_header_value("Content-Security-Policy"), "default-src 'self'"));
+  // 10,000 POSTs from one address on one connection: a few are checked
+  // (and refused), the rest get 429 before any token is looked at; each is
+  // counted, none is answered with more than a line.
+  client.set_keep_alive(true);
+  client.set_tcp_nodelay(true);
+  constexpr int kFlood = 10000;
+  int unauthorized = 0, limited = 0;
+  const absl::Time flood_end = absl::Now() + absl::Seconds(60);
+  for (int i = 0; i < kFlood && absl::Now() < flood_end; ++i) {
+    auto response =
+        client.Post("/whep/program", {{"Authorization", "Bearer forged"}},
+                    offer, "application/sdp");
+    ASSERT_TRUE(response) << i << ": " << httplib::to_string(response.error());
+    ASSERT_LE(response->body.size(), 200u);
+    if (response->status == 401) ++unauthorized;
+    if (response->status == 429) {
+      ++limited;
+      EXPECT_EQ(response->get_header_value("Retry-After"), "1");
+    }
+  }
+  EXPECT_EQ(unauthorized + limited, kFlood) << "every POST answered";
+  EXPECT_GT(limited, kFlood / 2);
+  EXPECT_EQ(Metric("d1", "relay_edge_rate_limited_total"), limited);
   EXPECT_EQ(Metric("d1", "relay_edge_sessions_created_total"), 0);
   EXPECT_EQ(Metric("d1", "relay_edge_refusals_total{reason=\"unauthorized\"}"),
-            3);
+            3 + unauthorized);
   EXPECT_EQ(Metric("d1", "relay_edge_refusals_total{reason=\"malformed_sdp\"}"),
             1);
 }

@@ -43,7 +43,7 @@ window.CascadeEdge = (() => {
   }
 
   // A refused or failed exchange. kind: 'expired' (401, final), 'fatal'
-  // (any other 4xx, final) or 'retry' (503, 5xx, network; retryAfterMs is
+  // (any other 4xx, final) or 'retry' (429, 503, 5xx, network; retryAfterMs is
   // the relay's Retry-After or null for our own backoff).
   class ExchangeError extends Error {
     constructor(kind, message, retryAfterMs = null) {
@@ -115,9 +115,11 @@ window.CascadeEdge = (() => {
     if (response.status === 401) {
       throw new ExchangeError('expired', refusalText(401, body, link));
     }
-    if (response.status === 503) {
+    // Full (503), or too many attempts from this address (429: a whole
+    // district behind one NAT reconnecting at once): come back later.
+    if (response.status === 503 || response.status === 429) {
       throw new ExchangeError(
-          'retry', `relay busy: HTTP 503 ${body.trim()}`,
+          'retry', `relay busy: HTTP ${response.status} ${body.trim()}`,
           retryAfterMs(response.headers.get('Retry-After')));
     }
     if (response.status >= 500) {
