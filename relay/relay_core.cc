@@ -1,25 +1,19 @@
+// The data path of RelayCore: settings, media in and out, timers. RTCP
+// feedback is in relay_core_feedback.cc, counters in relay_core_metrics.cc.
 #include "relay/relay_core.h"
 
 #include <glog/logging.h>
 
 #include <algorithm>
-#include <map>
 
-#include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
-#include "base/token_bucket.h"
 #include "media/rtp/demux.h"
 #include "media/rtp/rtp.h"
 #include "relay/keyframe_start.h"
-#include "relay/metrics_text.h"
+#include "relay/relay_core_state.h"
 
 namespace cascade::relay {
 namespace {
 
-constexpr absl::string_view kRelay = "relay";
-constexpr absl::string_view kRtp = "rtp";
-constexpr absl::string_view kRtcp = "rtcp";
-constexpr absl::string_view kActivation = "activation";
 // Sequence numbers per NACK packet toward the parent.
 constexpr size_t kMaxNackSeqs = 256;
 
@@ -30,10 +24,6 @@ uint32_t SsrcFor(absl::string_view node_id) {
     h = (h ^ static_cast<uint8_t>(c)) * 16777619u;
   }
   return h == 0 ? 1 : h;
-}
-
-absl::string_view DirectionName(Direction d) {
-  return d == Direction::kDown ? "down" : "up";
 }
 
 child::ParentPolicy ParentPolicyFor(const RelayOptions& o) {
@@ -54,47 +44,6 @@ child::ParentPolicy ParentPolicyFor(const RelayOptions& o) {
 }
 
 }  // namespace
-
-struct RelayCore::Stream {
-  Stream(const StreamOptions& o, const RelayOptions& relay)
-      : options(o),
-        ring(relay.ring),
-        keyframes(relay.keyframe_cache_max_packets),
-        nacks(relay.nack) {}
-
-  StreamOptions options;
-  rtp::SeqUnwrapper unwrapper;
-  RetransmitRing ring;
-  KeyframeCache keyframes;
-  child::NackScheduler nacks;
-  absl::Time last_keyframe_request = absl::InfinitePast();
-  // A deselected stream flows on for the removed children's grace: a drain
-  // deselects it along the old path while the drained relay's site still
-  // sends through it, until its new parent answers.
-  absl::Time deselected_until = absl::InfinitePast();
-  // Upstream: the child that sends it, for keyframe requests from above.
-  std::optional<media::Endpoint> source;
-  StreamCounters counters;
-};
-
-struct RelayCore::Child {
-  Child(const ChildOptions& o, double rate, double burst)
-      : options(o), retransmits(rate, burst) {}
-
-  ChildOptions options;
-  bool active = false;
-  media::Endpoint address;
-  absl::Time last_heard;
-  TokenBucket retransmits;
-  // Set when new settings no longer list the child: served until then.
-  absl::Time remove_at = absl::InfiniteFuture();
-  // The controller moved the child elsewhere while it was served here (it is
-  // no longer listed, or was demoted to standby): each report repeats the
-  // release until the child goes. A child that activates us afresh (its own
-  // failover) is served without one.
-  bool released = false;
-};
-
 RelayCore::RelayCore(const RelayOptions& options, const Clock* clock,
                      PacketPool* pool, Transport* transport)
     : clock_(clock),
@@ -252,23 +201,6 @@ std::vector<std::string> RelayCore::SilentChildren() const {
   return silent;
 }
 
-uint64_t RelayCore::drops(absl::string_view kind,
-                          absl::string_view reason) const {
-  auto it = drops_.find(std::make_pair(kind, reason));
-  return it == drops_.end() ? 0 : it->second;
-}
-
-uint64_t RelayCore::total_drops() const {
-  uint64_t total = 0;
-  for (const auto& [key, n] : drops_) total += n;
-  return total;
-}
-
-const StreamCounters* RelayCore::stream_counters(uint32_t ssrc) const {
-  auto it = streams_.find(ssrc);
-  return it == streams_.end() ? nullptr : &it->second->counters;
-}
-
 PacketRef RelayCore::NewPacket() {
   PacketRef p = pool_->Acquire();
   if (!p) Drop(kRelay, "pool_exhausted");
@@ -378,298 +310,6 @@ const media::Endpoint& RelayCore::DestinationOf(const Child& child,
   return stream.options.audio && child.options.audio_address
              ? *child.options.audio_address
              : child.address;
-}
-
-// Walks a validated compound once, acting per packet for the sender it
-// came from.
-class RelayCore::RtcpHandler : public rtp::RtcpVisitor {
- public:
-  RtcpHandler(RelayCore* core, const media::Endpoint& from, Child* child,
-              bool from_parent)
-      : core_(core), from_(from), child_(child), from_parent_(from_parent) {}
-
-  void OnSenderReport(const rtp::SenderReportView& sr) override {
-    // The source's SRs map RTP to wall-clock time (lip sync): pass them on.
-    if (!from_parent_) return;
-    auto it = core_->streams_.find(sr.sender_ssrc);
-    if (it == core_->streams_.end() ||
-        it->second->options.direction != Direction::kDown) {
-      return;
-    }
-    if (core_->local_viewers_ != nullptr) {
-      core_->local_viewers_->OnDownSenderReport(it->second->options, sr);
-    }
-    PacketRef copy = core_->pool_->Copy(sr.packet);
-    if (!copy) return;
-    for (Child* child : core_->active_) {
-      core_->SendTo(core_->DestinationOf(*child, *it->second), copy, nullptr);
-    }
-  }
-  void OnApp(const rtp::AppView& app) override {
-    // A parent's release is for sites, which have no controller link; the
-    // controller moves relays itself.
-    if (from_parent_) return;
-    if (rtp::IsActivation(app)) core_->HandleActivation(from_, app);
-  }
-  void OnNack(const rtp::NackView& nack) override {
-    if (child_ != nullptr) core_->HandleNack(*child_, nack);
-    if (from_parent_) core_->HandleParentNack(nack);
-  }
-  void OnPli(const rtp::PliView& pli) override {
-    core_->HandleKeyframeRequest(pli.media_ssrc, false, child_);
-  }
-  void OnFir(const rtp::FirView& fir) override {
-    for (size_t i = 0; i < fir.entry_count(); ++i) {
-      core_->HandleKeyframeRequest(fir.entry(i).ssrc, true, child_);
-    }
-  }
-
- private:
-  RelayCore* core_;
-  media::Endpoint from_;
-  Child* child_;
-  bool from_parent_;
-};
-
-void RelayCore::OnRtcp(const media::Endpoint& from, const PacketRef& packet) {
-  const bool from_parent = parents_.IsActive(from);
-  Child* child = from_parent ? nullptr : FindActiveChild(from);
-  // Unknown senders may only activate: validate first, then look inside.
-  const rtp::RtcpError error = rtp::ParseRtcpCompound(packet.bytes(), nullptr);
-  if (error != rtp::RtcpError::kOk) {
-    Drop(kRtcp, rtp::ErrorName(error));
-    return;
-  }
-  ++counters_.rtcp_in;
-  // The new parent's SRs and NACKs take over from a leaving one's.
-  if (parents_.IsLeaving(from)) {
-    parents_.OnLeavingHeard(now_);
-    return;
-  }
-  if (from_parent) OnParentHeard(/*media=*/false);
-  if (child != nullptr) child->last_heard = now_;
-  if (!from_parent && child == nullptr) {
-    // Only an activation can make a stranger a child; nothing else counts.
-    struct ActivationOnly : rtp::RtcpVisitor {
-      explicit ActivationOnly(RelayCore* core, const media::Endpoint& from)
-          : core(core), from(from) {}
-      void OnApp(const rtp::AppView& app) override {
-        if (!rtp::IsActivation(app)) return;
-        found = true;
-        core->HandleActivation(from, app);
-      }
-      RelayCore* core;
-      media::Endpoint from;
-      bool found = false;
-    } visitor(this, from);
-    rtp::ParseRtcpCompound(packet.bytes(), &visitor);
-    if (!visitor.found) Drop(kRelay, "unknown_source");
-    return;
-  }
-  RtcpHandler handler(this, from, child, from_parent);
-  rtp::ParseRtcpCompound(packet.bytes(), &handler);
-}
-
-void RelayCore::HandleActivation(const media::Endpoint& from,
-                                 const rtp::AppView& app) {
-  rtp::ActivationRequest request;
-  if (rtp::ParseActivation(app, &request) != rtp::ActivationResult::kOk) {
-    Drop(kActivation, "malformed");
-    return;
-  }
-  auto it = children_.find(request.node_id);
-  if (it == children_.end()) {
-    Drop(kActivation, "unknown_node");
-    return;
-  }
-  Child& child = *it->second;
-  if (child.options.static_push) {
-    Drop(kActivation, "static_child");
-    return;
-  }
-  const rtp::ActivationResult verified =
-      rtp::VerifyActivation(app, rtp::KeyBytes(child.options.key), &request);
-  if (verified != rtp::ActivationResult::kOk) {
-    Drop(kActivation, rtp::ErrorName(verified));
-    return;
-  }
-  if (child.options.address && *child.options.address != from) {
-    Drop(kActivation, "address_mismatch");
-    return;
-  }
-  const rtp::ReplayVerdict verdict = replay_guard_.Check(
-      child.options.id, request.timestamp_ms, request.nonce, now_);
-  if (verdict != rtp::ReplayVerdict::kAccepted) {
-    Drop(kActivation, rtp::ErrorName(verdict));
-    return;
-  }
-  if (request.kind == rtp::ActivationKind::kDeactivate) {
-    Deactivate(child);
-    return;
-  }
-  // A removed child is only kept going where it already was.
-  if (child.remove_at != absl::InfiniteFuture() &&
-      (!child.active || child.address != from)) {
-    Drop(kActivation, "removed_node");
-    return;
-  }
-  child.last_heard = now_;
-  if (!child.active || child.address != from) Activate(child, from);
-}
-
-void RelayCore::Activate(Child& child, const media::Endpoint& at) {
-  // Another child holding this address loses it: one address, one child.
-  if (Child* holder = FindActiveChild(at); holder != nullptr) {
-    holder->active = false;
-  }
-  child.active = true;
-  child.address = at;
-  child.released = false;
-  ++counters_.activations_accepted;
-  RebuildActiveList();
-  LOG(INFO) << "child " << child.options.id << " active at " << at.ToString();
-  // A decodable picture first: the cached keyframe of every down stream.
-  for (auto& [ssrc, stream] : streams_) {
-    if (stream->options.direction != Direction::kDown) continue;
-    for (const PacketRef& p : stream->keyframes.packets()) {
-      SendTo(at, p, stream.get());
-      ++stream->counters.keyframe_cache_packets_sent;
-    }
-  }
-}
-
-void RelayCore::Deactivate(Child& child) {
-  if (!child.active || child.options.static_push) return;
-  child.active = false;
-  ++counters_.deactivations;
-  RebuildActiveList();
-  LOG(INFO) << "child " << child.options.id << " left";
-}
-
-void RelayCore::HandleNack(Child& child, const rtp::NackView& nack) {
-  auto it = streams_.find(nack.media_ssrc);
-  if (it == streams_.end() ||
-      it->second->options.direction != Direction::kDown) {
-    Drop(kRelay, "nack_unknown_ssrc");
-    return;
-  }
-  Stream& stream = *it->second;
-  nack.ForEachSequenceNumber([&](uint16_t seq16) {
-    PacketRef p = Recall(stream, seq16);
-    if (!p) return;
-    if (!child.retransmits.Allow(now_)) {
-      Drop(kRelay, "retransmit_rate_limited");
-      return;
-    }
-    ++stream.counters.nacks_answered;
-    SendTo(DestinationOf(child, stream), p, &stream);
-  });
-}
-
-void RelayCore::HandleParentNack(const rtp::NackView& nack) {
-  auto it = streams_.find(nack.media_ssrc);
-  if (it == streams_.end() || it->second->options.direction != Direction::kUp) {
-    Drop(kRelay, "nack_unknown_ssrc");
-    return;
-  }
-  Stream& stream = *it->second;
-  const media::Endpoint* parent = active_parent();
-  nack.ForEachSequenceNumber([&](uint16_t seq16) {
-    ++stream.counters.nacks_received;
-    PacketRef p = stream.ring.Find(stream.unwrapper.Peek(seq16), now_);
-    if (!p || parent == nullptr) return;
-    ++stream.counters.nacks_answered;
-    SendTo(*parent, p, &stream);
-  });
-}
-
-void RelayCore::HandleKeyframeRequest(uint32_t media_ssrc, bool fir,
-                                      Child* child) {
-  auto it = streams_.find(media_ssrc);
-  if (it == streams_.end()) {
-    Drop(kRelay, "keyframe_request_unknown_ssrc");
-    return;
-  }
-  Stream& stream = *it->second;
-  const bool down = stream.options.direction == Direction::kDown;
-  // Down streams are asked of the parent by children; up streams of their
-  // source child by the parent.
-  if (down != (child != nullptr)) {
-    Drop(kRelay, "wrong_direction");
-    return;
-  }
-  const media::Endpoint* target =
-      down ? active_parent() : (stream.source ? &*stream.source : nullptr);
-  // The source child must still be served: never send to a stale address.
-  if (!down && target != nullptr && FindActiveChild(*target) == nullptr) {
-    target = nullptr;
-  }
-  ForwardKeyframeRequest(stream, fir, target);
-}
-
-void RelayCore::ForwardKeyframeRequest(Stream& stream, bool fir,
-                                       const media::Endpoint* target) {
-  ++stream.counters.keyframe_requests_received;
-  if (now_ - stream.last_keyframe_request <
-      options_.keyframe_request_interval) {
-    ++stream.counters.keyframe_requests_coalesced;
-    return;
-  }
-  if (target == nullptr) return;
-  RequestKeyframeFromSource(stream, fir, *target);
-}
-
-PacketRef RelayCore::Resend(uint32_t ssrc, uint16_t seq) {
-  now_ = clock_->Now();
-  auto it = streams_.find(ssrc);
-  if (it == streams_.end() ||
-      it->second->options.direction != Direction::kDown) {
-    return PacketRef();
-  }
-  PacketRef p = Recall(*it->second, seq);
-  if (p) ++it->second->counters.nacks_answered;
-  return p;
-}
-
-PacketRef RelayCore::Recall(Stream& stream, uint16_t seq16) {
-  ++stream.counters.nacks_received;
-  const int64_t seq = stream.unwrapper.Peek(seq16);
-  PacketRef p = stream.ring.Find(seq, now_);
-  // Not here either: ask upward, coalesced with our own requests.
-  if (!p) stream.nacks.Request(seq, now_);
-  return p;
-}
-
-void RelayCore::RequestKeyframe(uint32_t ssrc) {
-  now_ = clock_->Now();
-  auto it = streams_.find(ssrc);
-  if (it == streams_.end() ||
-      it->second->options.direction != Direction::kDown) {
-    return;
-  }
-  ForwardKeyframeRequest(*it->second, /*fir=*/false, active_parent());
-}
-
-const std::vector<PacketRef>& RelayCore::CachedKeyframe(uint32_t ssrc) const {
-  static const std::vector<PacketRef> kNone;
-  auto it = streams_.find(ssrc);
-  return it == streams_.end() ? kNone : it->second->keyframes.packets();
-}
-
-void RelayCore::RequestKeyframeFromSource(Stream& stream, bool fir,
-                                          const media::Endpoint& source) {
-  PacketRef p = NewPacket();
-  if (!p) return;
-  const size_t size =
-      fir ? rtp::BuildFir(ssrc_,
-                          {rtp::FirEntry{stream.options.ssrc, ++fir_sequence_}},
-                          p.buffer())
-          : rtp::BuildPli(ssrc_, stream.options.ssrc, p.buffer());
-  if (size == 0) return;
-  p.set_size(size);
-  stream.last_keyframe_request = now_;
-  ++stream.counters.keyframe_requests_sent;
-  SendTo(source, p, nullptr);
 }
 
 void RelayCore::OnUnreachable(const media::Endpoint& to) {
@@ -844,113 +484,6 @@ void RelayCore::SayGoodbye() {
   if (size == 0) return;
   p.set_size(size);
   for (const Child* c : active_) SendTo(c->address, p, nullptr);
-}
-
-void RelayCore::RenderMetrics(std::string* out) const {
-  // Sorted output reads better and diffs cleanly.
-  std::map<uint32_t, const Stream*> sorted;
-  for (const auto& [ssrc, s] : streams_) sorted[ssrc] = s.get();
-  auto per_stream = [&](absl::string_view name, absl::string_view help,
-                        uint64_t StreamCounters::*field) {
-    absl::StrAppend(out, "# HELP ", name, " ", help, "\n# TYPE ", name,
-                    " counter\n");
-    for (const auto& [ssrc, s] : sorted) {
-      absl::StrAppend(out, name, "{ssrc=\"", ssrc, "\",direction=\"",
-                      DirectionName(s->options.direction), "\"} ",
-                      s->counters.*field, "\n");
-    }
-  };
-  per_stream("relay_stream_packets_in_total", "RTP packets accepted.",
-             &StreamCounters::packets_in);
-  per_stream("relay_stream_bytes_in_total", "RTP bytes accepted.",
-             &StreamCounters::bytes_in);
-  per_stream("relay_stream_packets_out_total",
-             "RTP packets sent (every copy, retransmissions included).",
-             &StreamCounters::packets_out);
-  per_stream("relay_stream_bytes_out_total", "RTP bytes sent.",
-             &StreamCounters::bytes_out);
-  per_stream("relay_nacks_received_total",
-             "Sequence numbers asked for in NACKs.",
-             &StreamCounters::nacks_received);
-  per_stream("relay_nacks_answered_total",
-             "Asked-for packets resent from the ring (retransmissions).",
-             &StreamCounters::nacks_answered);
-  per_stream("relay_nacks_sent_total",
-             "Sequence numbers this relay asked of its parent.",
-             &StreamCounters::nacks_sent);
-  per_stream("relay_nack_repaired_total",
-             "Gaps filled by a packet arriving after it was missed.",
-             &StreamCounters::repaired);
-  per_stream("relay_nack_gave_up_total",
-             "Gaps abandoned after the last NACK retry.",
-             &StreamCounters::nack_gave_up);
-  per_stream("relay_keyframe_requests_received_total",
-             "PLI/FIR entries received.",
-             &StreamCounters::keyframe_requests_received);
-  per_stream("relay_keyframe_requests_sent_total", "PLI/FIR sent onward.",
-             &StreamCounters::keyframe_requests_sent);
-  per_stream("relay_keyframe_requests_coalesced_total",
-             "PLI/FIR absorbed by the per-stream interval.",
-             &StreamCounters::keyframe_requests_coalesced);
-  per_stream("relay_keyframe_cache_packets_sent_total",
-             "Cached keyframe packets sent to newly active children.",
-             &StreamCounters::keyframe_cache_packets_sent);
-
-  std::map<std::pair<absl::string_view, absl::string_view>, uint64_t> drops(
-      drops_.begin(), drops_.end());
-  absl::StrAppend(out,
-                  "# HELP relay_drops_total Datagrams dropped, by kind and "
-                  "reason.\n# TYPE relay_drops_total counter\n");
-  for (const auto& [key, n] : drops) {
-    absl::StrAppend(out, "relay_drops_total{kind=\"", key.first, "\",reason=\"",
-                    key.second, "\"} ", n, "\n");
-  }
-  AppendCounter(out, "relay_activations_total", "Children activated.",
-                counters_.activations_accepted);
-  AppendCounter(out, "relay_deactivations_total",
-                "Children that left with a signed "
-                "deactivation.",
-                counters_.deactivations);
-  AppendCounter(out, "relay_child_timeouts_total",
-                "Children dropped for silence.", counters_.child_timeouts);
-  AppendCounter(out, "relay_rtcp_in_total", "Valid RTCP compounds received.",
-                counters_.rtcp_in);
-  AppendCounter(out, "relay_rtcp_out_total", "RTCP packets sent.",
-                counters_.rtcp_out);
-  AppendCounter(
-      out, "relay_h264_malformed_total",
-      "Packets the keyframe detector rejected (still forwarded): a malformed "
-      "frame marking, or an unmarked malformed H.264 payload.",
-      counters_.h264_malformed);
-  AppendCounter(out, "relay_parent_failovers_total",
-                "Moves away from a parent silent past the parent timeout, "
-                "or whose host reported its port closed.",
-                counters_.parent_failovers);
-  AppendCounter(out, "relay_parent_unreachable_failovers_total",
-                "Failovers because the parent's host answered ICMP "
-                "unreachable (its process is gone) before the timeout.",
-                counters_.parent_unreachable_failovers);
-  AppendCounter(
-      out, "relay_parent_switches_total",
-      "Make-before-break moves to a new first parent from new settings.",
-      counters_.parent_switches);
-  AppendGauge(out, "relay_parent_index",
-              "Position of the active parent in the parent list.",
-              absl::StrCat(parents_.active_index()));
-  AppendGauge(out, "relay_children", "Active children.",
-              absl::StrCat(active_.size()));
-  AppendGauge(out, "relay_parent_silence_seconds",
-              "Time since the active parent was heard.",
-              absl::StrFormat(
-                  "%.3f", absl::ToDoubleSeconds(now_ - parents_.last_heard())));
-  AppendGauge(
-      out, "relay_parent_timeout_seconds",
-      "Silence after which the active parent would be left now "
-      "(learnt per link).",
-      absl::StrFormat("%.3f", absl::ToDoubleSeconds(parents_.Timeout(now_))));
-  parent_gaps_.Append(out, "relay_parent_gap_seconds",
-                      "Silences of the active parent that ended with a "
-                      "packet from it.");
 }
 
 }  // namespace cascade::relay
