@@ -38,6 +38,37 @@ const char kFuzzOffer[] =
     "a=rtcp-mux\r\n"
     "a=rtpmap:111 opus/48000/2\r\n";
 
+const char kFuzzWhipOffer[] =
+    "v=0\r\n"
+    "o=- 2 2 IN IP4 127.0.0.1\r\n"
+    "s=-\r\n"
+    "t=0 0\r\n"
+    "a=group:BUNDLE 0 1\r\n"
+    "a=ice-ufrag:fzPb\r\n"
+    "a=ice-pwd:fuzzpublishfuzzpublish+/\r\n"
+    "a=fingerprint:sha-256 "
+    "20:21:22:23:24:25:26:27:28:29:2A:2B:2C:2D:2E:2F:"
+    "30:31:32:33:34:35:36:37:38:39:3A:3B:3C:3D:3E:3F\r\n"
+    "a=setup:actpass\r\n"
+    "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\n"
+    "c=IN IP4 0.0.0.0\r\n"
+    "a=mid:0\r\n"
+    "a=sendonly\r\n"
+    "a=rtcp-mux\r\n"
+    "a=rtpmap:111 opus/48000/2\r\n"
+    "a=ssrc:2882400001 cname:fuzz\r\n"
+    "m=video 9 UDP/TLS/RTP/SAVPF 106\r\n"
+    "c=IN IP4 0.0.0.0\r\n"
+    "a=mid:1\r\n"
+    "a=sendonly\r\n"
+    "a=rtcp-mux\r\n"
+    "a=rtcp-rsize\r\n"
+    "a=rtpmap:106 H264/90000\r\n"
+    "a=rtcp-fb:106 nack pli\r\n"
+    "a=fmtp:106 "
+    "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f\r\n"
+    "a=ssrc:1234567890 cname:fuzz\r\n";
+
 ice::TransportAddress FuzzAddress(uint8_t selector) {
   return ice::TransportAddress::V4(0xC0A80000 + (selector % 4),
                                    static_cast<uint16_t>(50000 + selector));
@@ -123,6 +154,18 @@ std::vector<Seed> WhepSeeds() {
       Http("put", {"PUT", path, {}, ""}),
       Http("bad_path", {"GET", "/whep/a/b/c?x=1", {}, ""}),
   };
+  const std::string whip = absl::StrCat("/whip/", kFuzzStream);
+  for (Seed& seed : std::vector<Seed>{
+           Http("whip_options", {"OPTIONS", whip, {}, ""}),
+           Http("whip_post_no_token", {"POST", whip, {sdp}, kFuzzWhipOffer}),
+           Http("whip_post_forged",
+                {"POST", whip, {sdp, forged}, kFuzzWhipOffer}),
+           Http("whip_delete_unknown",
+                {"DELETE", whip + "/00112233445566778899aabbccddeeff", {}, ""}),
+           Http("whip_patch", {"PATCH", whip + "/0011", {sdp}, "a=x"}),
+       }) {
+    seeds.push_back(std::move(seed));
+  }
   seeds.push_back(Datagram("check_unknown_ufrag", 0, Check("nobody:fzRm")));
   seeds.push_back(Datagram("check_no_username", 1, Check("")));
   // A DTLS handshake record header and an RTCP PLI from unchecked sources.
@@ -132,6 +175,10 @@ std::vector<Seed> WhepSeeds() {
   pli.resize(rtp::BuildPli(1, 2, absl::MakeSpan(pli)));
   seeds.push_back(Datagram("rtcp_pli", 3, pli));
   seeds.push_back(Datagram("garbage", 0, {0x40, 0x41, 0x42}));
+  // What looks like a publisher's SRTP packet from an unchecked source.
+  seeds.push_back(Datagram(
+      "rtp_unchecked", 1,
+      {0x80, 106, 0, 1, 0, 0, 0, 9, 0x49, 0x96, 0x02, 0xD2, 0x65, 0x88, 0x80}));
   return seeds;
 }
 

@@ -1,5 +1,6 @@
-// The input format of whep_fuzz and its seeds. `make_corpus` writes the
-// seeds to corpus/whep_fuzz/ and `corpus_test` checks the committed files.
+// The input format of whep_fuzz (WHEP and WHIP) and its seeds. `make_corpus`
+// writes the seeds to corpus/whep_fuzz/ and `corpus_test` checks the committed
+// files.
 //
 // An input is one byte of kind, then:
 //   'H': an HTTP request as text, "METHOD PATH\nName: value\n...\n\nbody";
@@ -26,8 +27,10 @@ inline constexpr uint8_t kHttpInput = 'H';
 inline constexpr uint8_t kDatagramInput = 'D';
 
 // A small WHEP offer (H.264 and Opus, recvonly, BUNDLE) the fuzz target
-// opens its one session with.
+// opens its one viewer with, and the WHIP offer (sendonly) of its one
+// publisher.
 extern const char kFuzzOffer[];
+extern const char kFuzzWhipOffer[];
 
 // The source addresses a datagram input may name.
 ice::TransportAddress FuzzAddress(uint8_t selector);

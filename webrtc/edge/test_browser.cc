@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "media/rtp/demux.h"
 #include "webrtc/ice/demux.h"
 
 namespace cascade::edge {
@@ -32,13 +33,29 @@ std::string WithFingerprint(const std::string& offer,
 
 absl::StatusOr<std::unique_ptr<TestBrowser>> TestBrowser::Create(
     ice::TransportAddress address) {
+  return Make(address, "chrome_whep_recvonly.sdp", kUfrag);
+}
+
+absl::StatusOr<std::unique_ptr<TestBrowser>> TestBrowser::CreatePublisher(
+    ice::TransportAddress address) {
+  return Make(address, "chrome_whip_sendonly.sdp", kWhipUfrag);
+}
+
+absl::StatusOr<std::unique_ptr<TestBrowser>> TestBrowser::Make(
+    ice::TransportAddress address, const std::string& offer_name,
+    const char* ufrag) {
   std::unique_ptr<TestBrowser> browser(new TestBrowser());
   browser->address_ = address;
+  browser->ufrag_ = ufrag;
   auto certificate = dtls::Certificate::Generate({kTestStart});
   if (!certificate.ok()) return certificate.status();
   browser->certificate_ = *std::move(certificate);
-  const std::string offer = ReadTestOffer("chrome_whep_recvonly.sdp");
-  if (offer.empty()) return absl::NotFoundError("chrome_whep_recvonly.sdp");
+  const std::string offer = ReadTestOffer(offer_name);
+  if (offer.empty()) return absl::NotFoundError(offer_name);
+  if (!absl::StrContains(offer, absl::StrCat("a=ice-ufrag:", ufrag))) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(offer_name, " has another ICE ufrag than ", ufrag));
+  }
   browser->offer_ =
       WithFingerprint(offer, browser->certificate_->fingerprint());
   return browser;
@@ -51,7 +68,7 @@ std::vector<uint8_t> TestBrowser::BindingRequest(
   id[0] = ++transactions_;
   ice::StunBuilder b(absl::MakeSpan(out), ice::kBindingMethod,
                      ice::StunClass::kRequest, id);
-  b.AddUsername(absl::StrCat(relay_ufrag, ":", kUfrag));
+  b.AddUsername(absl::StrCat(relay_ufrag, ":", ufrag_));
   b.AddPriority(0x6e0001ff);
   b.AddIceControlling(0x1234567890abcdefULL);
   b.AddUseCandidate();
@@ -94,6 +111,19 @@ dtls::SrtpSession* TestBrowser::srtp() {
     if (session.ok()) srtp_ = *std::move(session);
   }
   return srtp_.get();
+}
+
+std::vector<uint8_t> TestBrowser::Protect(std::vector<uint8_t> packet) {
+  if (srtp() == nullptr) return {};
+  size_t size = packet.size();
+  packet.resize(size + 64);  // room for the tag and the SRTCP index
+  const bool rtcp = rtp::Classify(packet) == rtp::PacketKind::kRtcp;
+  const dtls::SrtpSessionError error =
+      rtcp ? srtp_->ProtectRtcp(absl::MakeSpan(packet), &size)
+           : srtp_->ProtectRtp(absl::MakeSpan(packet), &size);
+  if (error != dtls::SrtpSessionError::kOk) return {};
+  packet.resize(size);
+  return packet;
 }
 
 void TestBrowser::OnDtlsSend(absl::Span<const uint8_t> datagram) {

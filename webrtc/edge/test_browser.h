@@ -1,5 +1,6 @@
-// The browser's side of a WHEP session, for tests: Chrome's recvonly offer
-// from webrtc/sdp/testdata carrying this browser's own DTLS fingerprint,
+// The browser's side of a WHEP or WHIP session, for tests: Chrome's
+// recvonly (or sendonly) offer from webrtc/sdp/testdata carrying this
+// browser's own DTLS fingerprint,
 // ICE connectivity checks signed with the relay's credentials, a DTLS client
 // and, once connected, the client's SRTP session. Datagrams to and from the
 // relay are plain byte vectors; the test moves them.
@@ -48,18 +49,23 @@ struct RecordingSink : DatagramSink {
 
 class TestBrowser : public dtls::DtlsTransport::Listener {
  public:
-  // The browser's ICE ufrag in the Chrome offer.
+  // The browser's ICE ufrag in Chrome's WHEP and WHIP offers.
   static constexpr char kUfrag[] = "EsAw";
+  static constexpr char kWhipUfrag[] = "Zq7H";
 
+  // A viewer, with chrome_whep_recvonly.sdp.
   static absl::StatusOr<std::unique_ptr<TestBrowser>> Create(
       ice::TransportAddress address);
+  // A publisher, with chrome_whip_sendonly.sdp (H.264 and Opus).
+  static absl::StatusOr<std::unique_ptr<TestBrowser>> CreatePublisher(
+      ice::TransportAddress address);
 
-  // Chrome's WHEP offer with this browser's fingerprint.
+  // The Chrome offer with this browser's fingerprint.
   const std::string& offer() const { return offer_; }
   const ice::TransportAddress& address() const { return address_; }
 
   // A Binding request as Chrome sends it (controlling, USE-CANDIDATE),
-  // USERNAME "relay_ufrag:EsAw", signed with `relay_pwd`.
+  // USERNAME "relay_ufrag:browser_ufrag", signed with `relay_pwd`.
   std::vector<uint8_t> BindingRequest(const std::string& relay_ufrag,
                                       const std::string& relay_pwd) const;
 
@@ -74,16 +80,23 @@ class TestBrowser : public dtls::DtlsTransport::Listener {
   bool dtls_connected() const;
   // The client's SRTP session once connected (made on first use).
   dtls::SrtpSession* srtp();
+  // `packet` (RTP or RTCP) as the browser sends it over its SRTP session;
+  // empty when that fails or it is not connected.
+  std::vector<uint8_t> Protect(std::vector<uint8_t> packet);
 
   void OnDtlsSend(absl::Span<const uint8_t> datagram) override;
   void OnDtlsState(dtls::DtlsState, const absl::Status&) override {}
 
  private:
   TestBrowser() = default;
+  static absl::StatusOr<std::unique_ptr<TestBrowser>> Make(
+      ice::TransportAddress address, const std::string& offer_name,
+      const char* ufrag);
 
   ice::TransportAddress address_;
   std::unique_ptr<dtls::Certificate> certificate_;
   std::string offer_;
+  std::string ufrag_;
   std::unique_ptr<dtls::DtlsTransport> dtls_;
   std::deque<std::vector<uint8_t>> dtls_out_;
   std::unique_ptr<dtls::SrtpSession> srtp_;

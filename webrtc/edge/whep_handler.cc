@@ -40,19 +40,13 @@ constexpr RefusalInfo kRefusals[] = {
     {405, "method_not_allowed", "method not allowed"},
     {503, "session_limit", "too many sessions"},
     {500, "internal", "internal error"},
+    {409, "conflict", "the stream has a live publisher"},
 };
 static_assert(std::size(kRefusals) == static_cast<size_t>(WhepRefusal::kCount));
 
 void AddHeader(HttpResponse* response, absl::string_view name,
                absl::string_view value) {
   response->headers.push_back({std::string(name), std::string(value)});
-}
-
-HttpResponse WithCors(int status) {
-  HttpResponse response;
-  response.status = status;
-  AddHeader(&response, "Access-Control-Allow-Origin", "*");
-  return response;
 }
 
 // The token of "Bearer TOKEN" (scheme in any case), or "".
@@ -100,6 +94,13 @@ absl::string_view EdgeDropName(EdgeDrop drop) {
   return "unknown";
 }
 
+HttpResponse WhepHandler::WithCors(int status) {
+  HttpResponse response;
+  response.status = status;
+  AddHeader(&response, "Access-Control-Allow-Origin", "*");
+  return response;
+}
+
 const std::string* FindHeader(const std::vector<HttpHeader>& headers,
                               absl::string_view name) {
   for (const HttpHeader& h : headers) {
@@ -117,13 +118,15 @@ size_t WhepHandler::AddressHash::operator()(
 WhepHandler::WhepHandler(Options options, StreamCatalogue catalogue,
                          const control::EdgeTokenVerifier* verifier,
                          const dtls::Certificate* certificate,
-                         DatagramSink* sink, ViewerSession::Listener* listener)
+                         DatagramSink* sink, ViewerSession::Listener* listener,
+                         PublisherListener* publishers)
     : options_(std::move(options)),
       catalogue_(std::move(catalogue)),
       verifier_(verifier),
       certificate_(certificate),
       sink_(sink),
-      listener_(listener) {}
+      listener_(listener),
+      publisher_listener_(publishers) {}
 
 WhepHandler::~WhepHandler() = default;
 
@@ -138,9 +141,11 @@ const EdgeStream* WhepHandler::FindStream(absl::string_view id) const {
   return nullptr;
 }
 
-HttpResponse WhepHandler::Refuse(WhepRefusal refusal,
+HttpResponse WhepHandler::Refuse(Protocol protocol, WhepRefusal refusal,
                                  absl::string_view detail) {
-  ++counters_.refusals[static_cast<size_t>(refusal)];
+  ++(protocol == Protocol::kWhip
+         ? counters_.whip_refusals
+         : counters_.refusals)[static_cast<size_t>(refusal)];
   const RefusalInfo& info = kRefusals[static_cast<size_t>(refusal)];
   HttpResponse response = WithCors(info.status);
   AddHeader(&response, "Content-Type", "text/plain");
@@ -164,14 +169,18 @@ HttpResponse WhepHandler::Refuse(WhepRefusal refusal,
 HttpResponse WhepHandler::Handle(const HttpRequest& request, absl::Time now) {
   absl::string_view path = request.path;
   path = path.substr(0, path.find('?'));
-  if (!absl::ConsumePrefix(&path, kWhepPrefix)) {
-    return Refuse(WhepRefusal::kBadPath);
+  Protocol protocol = Protocol::kWhep;
+  if (absl::ConsumePrefix(&path, kWhipPrefix) &&
+      publisher_listener_ != nullptr) {
+    protocol = Protocol::kWhip;
+  } else if (!absl::ConsumePrefix(&path, kWhepPrefix)) {
+    return Refuse(Protocol::kWhep, WhepRefusal::kBadPath);
   }
   const std::vector<absl::string_view> parts = absl::StrSplit(path, '/');
   const bool collection = parts.size() == 1 && !parts[0].empty();
   const bool resource =
       parts.size() == 2 && !parts[0].empty() && !parts[1].empty();
-  if (!collection && !resource) return Refuse(WhepRefusal::kBadPath);
+  if (!collection && !resource) return Refuse(protocol, WhepRefusal::kBadPath);
 
   if (request.method == "OPTIONS") {
     HttpResponse response = WithCors(204);
@@ -183,110 +192,167 @@ HttpResponse WhepHandler::Handle(const HttpRequest& request, absl::Time now) {
     if (collection) AddHeader(&response, "Accept-Post", "application/sdp");
     return response;
   }
+  const bool whip = protocol == Protocol::kWhip;
   if (collection && request.method == "POST") {
-    return Post(request, parts[0], now);
+    return whip ? PostWhip(request, parts[0], now)
+                : Post(request, parts[0], now);
   }
   if (resource && request.method == "DELETE") {
-    return Delete(parts[0], parts[1]);
+    return whip ? DeleteWhip(parts[0], parts[1]) : Delete(parts[0], parts[1]);
   }
-  HttpResponse response = Refuse(WhepRefusal::kMethodNotAllowed);
+  HttpResponse response = Refuse(protocol, WhepRefusal::kMethodNotAllowed);
   AddHeader(&response, "Allow",
             collection ? "POST, OPTIONS" : "DELETE, OPTIONS");
+  return response;
+}
+
+std::optional<HttpResponse> WhepHandler::Authorize(const HttpRequest& request,
+                                                   absl::string_view stream_id,
+                                                   Protocol protocol,
+                                                   absl::Time now) {
+  const absl::string_view token =
+      BearerToken(FindHeader(request.headers, "Authorization"));
+  if (token.empty()) return Refuse(protocol, WhepRefusal::kUnauthorized);
+  const absl::StatusOr<control::EdgeToken> claims = verifier_->Verify(
+      token, options_.relay_id, stream_id,
+      protocol == Protocol::kWhip ? control::EdgeAction::kPublish
+                                  : control::EdgeAction::kWatch,
+      now);
+  if (!claims.ok()) {
+    return Refuse(protocol,
+                  claims.status().code() == absl::StatusCode::kPermissionDenied
+                      ? WhepRefusal::kForbidden
+                      : WhepRefusal::kUnauthorized);
+  }
+  return std::nullopt;
+}
+
+std::optional<HttpResponse> WhepHandler::CheckBody(const HttpRequest& request,
+                                                   Protocol protocol) {
+  if (!IsSdpContentType(FindHeader(request.headers, "Content-Type"))) {
+    return Refuse(protocol, WhepRefusal::kUnsupportedMedia,
+                  "expected application/sdp");
+  }
+  if (request.body.size() > options_.max_body_bytes) {
+    return Refuse(protocol, WhepRefusal::kTooLarge);
+  }
+  return std::nullopt;
+}
+
+bool WhepHandler::Negotiate(const HttpRequest& request,
+                            const EdgeStream& stream, Protocol protocol,
+                            Negotiated* out, HttpResponse* refusal) {
+  const absl::StatusOr<sdp::SessionDescription> offer =
+      sdp::ParseSdp(request.body);
+  if (!offer.ok()) {
+    *refusal =
+        Refuse(protocol, WhepRefusal::kMalformedSdp, offer.status().message());
+    return false;
+  }
+  absl::StatusOr<ice::IceCredentials> credentials = ice::RandomIceCredentials();
+  uint8_t id_bytes[kSessionIdBytes];
+  uint64_t origin_id = 0;
+  if (!credentials.ok() || !RandomBytes(id_bytes, sizeof(id_bytes)) ||
+      !RandomBytes(reinterpret_cast<uint8_t*>(&origin_id), sizeof(origin_id))) {
+    *refusal = Refuse(protocol, WhepRefusal::kInternal);
+    return false;
+  }
+  out->id = absl::BytesToHexString(absl::string_view(
+      reinterpret_cast<const char*>(id_bytes), sizeof(id_bytes)));
+
+  sdp::AnswerOptions& o = out->answer_options;
+  if (protocol == Protocol::kWhip) {
+    o.role = sdp::RelayRole::kReceive;
+    o.has_video = stream.publish_video.ssrc != 0;
+    o.has_audio = stream.publish_audio.ssrc != 0;
+  } else {
+    o.role = sdp::RelayRole::kSend;
+    o.has_video = true;
+    o.has_audio = stream.has_audio;
+    o.msid_stream_id = "cascade";
+    o.cname = "cascade";
+    o.video = {options_.video_ssrc, "video"};
+    o.audio = {options_.audio_ssrc, "audio"};
+  }
+  o.h264_profile_level_id = stream.h264_profile_level_id;
+  o.ice_ufrag = credentials->ufrag;
+  o.ice_pwd = credentials->pwd;
+  const dtls::Fingerprint& fingerprint = certificate_->fingerprint();
+  o.fingerprint = absl::StrCat(fingerprint.algorithm, " ", fingerprint.value);
+  o.candidates = options_.candidates;
+  o.session_id = origin_id >> 2;  // o= wants a positive number
+  absl::StatusOr<sdp::Answer> answer = sdp::BuildAnswer(*offer, o);
+  if (!answer.ok()) {
+    switch (answer.status().code()) {
+      case absl::StatusCode::kInvalidArgument:
+        *refusal = Refuse(protocol, WhepRefusal::kMalformedSdp,
+                          answer.status().message());
+        break;
+      case absl::StatusCode::kFailedPrecondition:
+        *refusal = Refuse(protocol, WhepRefusal::kUnsupportedMedia,
+                          answer.status().message());
+        break;
+      default:
+        *refusal = Refuse(protocol, WhepRefusal::kInternal);
+        break;
+    }
+    return false;
+  }
+  out->answer = *std::move(answer);
+  return true;
+}
+
+HttpResponse WhepHandler::Created(Protocol protocol, absl::string_view stream,
+                                  absl::string_view id,
+                                  const std::string& answer) const {
+  HttpResponse response = WithCors(201);
+  AddHeader(
+      &response, "Location",
+      absl::StrCat(protocol == Protocol::kWhip ? kWhipPrefix : kWhepPrefix,
+                   stream, "/", id));
+  AddHeader(&response, "Content-Type", "application/sdp");
+  response.body = answer;
   return response;
 }
 
 HttpResponse WhepHandler::Post(const HttpRequest& request,
                                absl::string_view stream_id, absl::Time now) {
   // The token first: nothing about streams or limits to a stranger.
-  const absl::string_view token =
-      BearerToken(FindHeader(request.headers, "Authorization"));
-  if (token.empty()) return Refuse(WhepRefusal::kUnauthorized);
-  const absl::StatusOr<control::EdgeToken> claims = verifier_->Verify(
-      token, options_.relay_id, stream_id, control::EdgeAction::kWatch, now);
-  if (!claims.ok()) {
-    return Refuse(claims.status().code() == absl::StatusCode::kPermissionDenied
-                      ? WhepRefusal::kForbidden
-                      : WhepRefusal::kUnauthorized);
+  if (auto refused = Authorize(request, stream_id, Protocol::kWhep, now)) {
+    return *std::move(refused);
   }
   const EdgeStream* stream = FindStream(stream_id);
-  if (stream == nullptr) return Refuse(WhepRefusal::kUnknownStream);
-  if (!IsSdpContentType(FindHeader(request.headers, "Content-Type"))) {
-    return Refuse(WhepRefusal::kUnsupportedMedia, "expected application/sdp");
+  if (stream == nullptr || !stream->watchable) {
+    return Refuse(Protocol::kWhep, WhepRefusal::kUnknownStream);
   }
-  if (request.body.size() > options_.max_body_bytes) {
-    return Refuse(WhepRefusal::kTooLarge);
+  if (auto refused = CheckBody(request, Protocol::kWhep)) {
+    return *std::move(refused);
   }
   if (sessions_.size() >= options_.max_sessions) {
-    return Refuse(WhepRefusal::kSessionLimit);
+    return Refuse(Protocol::kWhep, WhepRefusal::kSessionLimit);
   }
-  const absl::StatusOr<sdp::SessionDescription> offer =
-      sdp::ParseSdp(request.body);
-  if (!offer.ok()) {
-    return Refuse(WhepRefusal::kMalformedSdp, offer.status().message());
+  Negotiated n;
+  HttpResponse refusal;
+  if (!Negotiate(request, *stream, Protocol::kWhep, &n, &refusal)) {
+    return refusal;
   }
-
-  absl::StatusOr<ice::IceCredentials> credentials = ice::RandomIceCredentials();
-  uint8_t id_bytes[kSessionIdBytes];
-  uint64_t origin_id = 0;
-  if (!credentials.ok() || !RandomBytes(id_bytes, sizeof(id_bytes)) ||
-      !RandomBytes(reinterpret_cast<uint8_t*>(&origin_id), sizeof(origin_id))) {
-    return Refuse(WhepRefusal::kInternal);
-  }
-  const std::string id = absl::BytesToHexString(absl::string_view(
-      reinterpret_cast<const char*>(id_bytes), sizeof(id_bytes)));
-
-  sdp::AnswerOptions answer_options;
-  answer_options.role = sdp::RelayRole::kSend;
-  answer_options.has_video = true;
-  answer_options.has_audio = stream->has_audio;
-  answer_options.h264_profile_level_id = stream->h264_profile_level_id;
-  answer_options.ice_ufrag = credentials->ufrag;
-  answer_options.ice_pwd = credentials->pwd;
-  const dtls::Fingerprint& fingerprint = certificate_->fingerprint();
-  answer_options.fingerprint =
-      absl::StrCat(fingerprint.algorithm, " ", fingerprint.value);
-  answer_options.candidates = options_.candidates;
-  answer_options.session_id = origin_id >> 2;  // o= wants a positive number
-  answer_options.msid_stream_id = "cascade";
-  answer_options.cname = "cascade";
-  answer_options.video = {options_.video_ssrc, "video"};
-  answer_options.audio = {options_.audio_ssrc, "audio"};
-  const absl::StatusOr<sdp::Answer> answer =
-      sdp::BuildAnswer(*offer, answer_options);
-  if (!answer.ok()) {
-    switch (answer.status().code()) {
-      case absl::StatusCode::kInvalidArgument:
-        return Refuse(WhepRefusal::kMalformedSdp, answer.status().message());
-      case absl::StatusCode::kFailedPrecondition:
-        return Refuse(WhepRefusal::kUnsupportedMedia,
-                      answer.status().message());
-      default:
-        return Refuse(WhepRefusal::kInternal);
-    }
-  }
-
   absl::StatusOr<std::unique_ptr<ViewerSession>> session =
-      ViewerSession::Create(id, *answer, answer_options, *certificate_, sink_,
-                            listener_, now, options_.session);
+      ViewerSession::Create(n.id, n.answer, n.answer_options, *certificate_,
+                            sink_, listener_, now, options_.session);
   if (!session.ok()) {
     // The offer passed BuildAnswer, so this is about its fingerprint.
-    return Refuse(session.status().code() == absl::StatusCode::kInvalidArgument
+    return Refuse(Protocol::kWhep,
+                  session.status().code() == absl::StatusCode::kInvalidArgument
                       ? WhepRefusal::kMalformedSdp
                       : WhepRefusal::kInternal,
                   session.status().message());
   }
   ViewerSession* raw = session->get();
-  by_ufrag_[raw->local_ufrag()] = raw;
+  by_ufrag_[raw->local_ufrag()] = {raw, nullptr};
   by_stream_[stream->id].push_back(raw);
-  sessions_[id] = Entry{stream->id, *std::move(session), {}};
+  sessions_[n.id] = Entry{stream->id, *std::move(session), {}};
   ++counters_.sessions_created;
-
-  HttpResponse response = WithCors(201);
-  AddHeader(&response, "Location",
-            absl::StrCat(kWhepPrefix, stream->id, "/", id));
-  AddHeader(&response, "Content-Type", "application/sdp");
-  response.body = answer->sdp;
-  return response;
+  return Created(Protocol::kWhep, stream->id, n.id, n.answer.sdp);
 }
 
 HttpResponse WhepHandler::Delete(absl::string_view stream,
@@ -295,7 +361,7 @@ HttpResponse WhepHandler::Delete(absl::string_view stream,
   // clients use it: no token needed to end one's own session.
   const auto it = sessions_.find(id);
   if (it == sessions_.end() || it->second.stream != stream) {
-    return Refuse(WhepRefusal::kUnknownSession);
+    return Refuse(Protocol::kWhep, WhepRefusal::kUnknownSession);
   }
   it->second.session->Close(CloseReason::kDeleted);
   Remove(it->first);
@@ -305,7 +371,7 @@ HttpResponse WhepHandler::Delete(absl::string_view stream,
 void WhepHandler::OnDatagram(absl::Span<const uint8_t> datagram,
                              const ice::TransportAddress& from,
                              absl::Time now) {
-  ViewerSession* session = nullptr;
+  Route route;
   if (ice::Classify(datagram) == ice::DatagramKind::kStun) {
     ice::StunMessage message;
     if (ice::ParseStun(datagram, &message) != ice::StunError::kOk ||
@@ -314,51 +380,73 @@ void WhepHandler::OnDatagram(absl::Span<const uint8_t> datagram,
       return;
     }
     const absl::string_view username = *message.username;
-    session = FindByUfrag(username.substr(0, username.find(':')));
-    if (session == nullptr) {
+    const auto it = by_ufrag_.find(username.substr(0, username.find(':')));
+    if (it == by_ufrag_.end()) {
       ++counters_.drops[static_cast<size_t>(EdgeDrop::kUnknownUfrag)];
       return;
     }
+    route = it->second;
   } else {
-    session = FindByAddress(from);
-    if (session == nullptr) {
+    const auto it = by_address_.find(from);
+    if (it == by_address_.end()) {
       ++counters_.drops[static_cast<size_t>(EdgeDrop::kUnknownAddress)];
       return;
     }
+    route = it->second;
   }
+  if (route.publisher != nullptr) {
+    OnPublisherDatagram(route.publisher, datagram, from, now);
+    return;
+  }
+  ViewerSession* session = route.viewer;
   session->OnDatagram(datagram, from, now);
   const std::string id = session->id();
   Entry& entry = sessions_.find(id)->second;
   if (session->ended()) {
     Remove(id);
   } else {
-    IndexAddresses(entry, from);
+    IndexAddresses(route, entry.addresses, from);
   }
 }
 
-void WhepHandler::IndexAddresses(Entry& entry,
+void WhepHandler::IndexAddresses(Route route,
+                                 std::vector<ice::TransportAddress>& list,
                                  const ice::TransportAddress& from) {
-  ViewerSession* session = entry.session.get();
-  // IceLite validates the source of every valid check, and DTLS and SRTCP
+  auto validated = [&](const ice::TransportAddress& a) {
+    return route.viewer != nullptr ? route.viewer->IsValidated(a)
+                                   : route.publisher->session->IsValidated(a);
+  };
+  // IceLite validates the source of every valid check, and DTLS and SRTP
   // may come from any of them. Forget what it no longer knows (it keeps a
   // few), add the source of this datagram once it passed.
   auto forget = [&](const ice::TransportAddress& a) {
     const auto it = by_address_.find(a);
-    if (it != by_address_.end() && it->second == session) by_address_.erase(it);
+    if (it != by_address_.end() && it->second == route) by_address_.erase(it);
   };
-  std::vector<ice::TransportAddress>& list = entry.addresses;
   list.erase(std::remove_if(list.begin(), list.end(),
                             [&](const ice::TransportAddress& a) {
-                              if (session->IsValidated(a)) return false;
+                              if (validated(a)) return false;
                               forget(a);
                               return true;
                             }),
              list.end());
-  if (session->IsValidated(from) &&
+  if (validated(from) &&
       std::find(list.begin(), list.end(), from) == list.end()) {
     list.push_back(from);
   }
-  for (const ice::TransportAddress& a : list) by_address_[a] = session;
+  for (const ice::TransportAddress& a : list) by_address_[a] = route;
+}
+
+void WhepHandler::Unindex(Route route, const std::string& ufrag,
+                          const std::vector<ice::TransportAddress>& addresses) {
+  const auto it = by_ufrag_.find(ufrag);
+  if (it != by_ufrag_.end() && it->second == route) by_ufrag_.erase(it);
+  for (const ice::TransportAddress& a : addresses) {
+    const auto found = by_address_.find(a);
+    if (found != by_address_.end() && found->second == route) {
+      by_address_.erase(found);
+    }
+  }
 }
 
 void WhepHandler::CloseAll() {
@@ -369,6 +457,12 @@ void WhepHandler::CloseAll() {
     ids.push_back(id);
   }
   for (const std::string& id : ids) Remove(id);
+  std::vector<std::string> streams;
+  for (auto& [stream, entry] : publishers_) {
+    entry->session->Close(CloseReason::kDeleted);
+    streams.push_back(stream);
+  }
+  for (const std::string& stream : streams) RemovePublisher(stream);
 }
 
 void WhepHandler::OnTimer(absl::Time now) {
@@ -379,12 +473,22 @@ void WhepHandler::OnTimer(absl::Time now) {
     if (session.ended()) ended.push_back(id);
   }
   for (const std::string& id : ended) Remove(id);
+  ended.clear();
+  for (auto& [stream, entry] : publishers_) {
+    PublisherSession& session = *entry->session;
+    if (session.NextTimeout(now) <= now) session.OnTimer(now);
+    if (session.ended()) ended.push_back(stream);
+  }
+  for (const std::string& stream : ended) RemovePublisher(stream);
 }
 
 absl::Time WhepHandler::NextTimeout(absl::Time now) const {
   absl::Time next = absl::InfiniteFuture();
   for (const auto& [id, entry] : sessions_) {
     next = std::min(next, entry.session->NextTimeout(now));
+  }
+  for (const auto& [stream, entry] : publishers_) {
+    next = std::min(next, entry->session->NextTimeout(now));
   }
   return next;
 }
@@ -395,13 +499,7 @@ void WhepHandler::Remove(const std::string& id_ref) {
   if (it == sessions_.end()) return;
   ViewerSession* session = it->second.session.get();
   ++counters_.sessions_ended[static_cast<size_t>(session->close_reason())];
-  by_ufrag_.erase(session->local_ufrag());
-  for (const ice::TransportAddress& a : it->second.addresses) {
-    const auto found = by_address_.find(a);
-    if (found != by_address_.end() && found->second == session) {
-      by_address_.erase(found);
-    }
-  }
+  Unindex({session, nullptr}, session->local_ufrag(), it->second.addresses);
   const auto stream = by_stream_.find(it->second.stream);
   if (stream != by_stream_.end()) {
     std::vector<ViewerSession*>& list = stream->second;
@@ -418,13 +516,13 @@ ViewerSession* WhepHandler::FindById(absl::string_view id) const {
 
 ViewerSession* WhepHandler::FindByUfrag(absl::string_view local_ufrag) const {
   const auto it = by_ufrag_.find(local_ufrag);
-  return it == by_ufrag_.end() ? nullptr : it->second;
+  return it == by_ufrag_.end() ? nullptr : it->second.viewer;
 }
 
 ViewerSession* WhepHandler::FindByAddress(
     const ice::TransportAddress& address) const {
   const auto it = by_address_.find(address);
-  return it == by_address_.end() ? nullptr : it->second;
+  return it == by_address_.end() ? nullptr : it->second.viewer;
 }
 
 absl::string_view WhepHandler::StreamOf(absl::string_view id) const {
