@@ -97,6 +97,12 @@ absl::StatusOr<RelayConfig> AssignmentToConfig(const Assignment& assignment,
   for (const cascade::v1::UpstreamSelection& u : assignment.upstream()) {
     selected.insert(u.ssrcs().begin(), u.ssrcs().end());
   }
+  // A WHIP publisher is taken where the stream enters the tree: the
+  // program feed at a root (a relay the controller gives no parent), a
+  // site's camera at the relay the site hangs under.
+  absl::flat_hash_set<std::string> children;
+  for (const Peer& c : assignment.active_children()) children.insert(c.id());
+  const bool root = assignment.parents().empty();
   for (int i = 0; i < assignment.streams_size(); ++i) {
     const cascade::v1::Stream& s = assignment.streams(i);
     RelayStream::Direction direction;
@@ -120,6 +126,11 @@ absl::StatusOr<RelayConfig> AssignmentToConfig(const Assignment& assignment,
       stream->set_h264(absl::StartsWithIgnoreCase(t.encoding(), "H264/"));
       stream->set_audio(t.media() == "audio");
       stream->set_stream_id(s.id());
+      stream->set_payload_type(t.payload_type());
+      stream->set_publishable(direction == RelayStream::DOWN
+                                  ? root
+                                  : children.contains(s.source_node()));
+      stream->set_watched_here(direction == RelayStream::UP && root);
     }
   }
   return config;

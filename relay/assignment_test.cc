@@ -56,11 +56,13 @@ constexpr char kAssignment[] = R"pb(
   streams {
     id: "s1-up"
     direction: DIRECTION_UPSTREAM
-    tracks { ssrc: 11 encoding: "h264/90000" }
+    source_node: "s1"
+    tracks { ssrc: 11 payload_type: 96 encoding: "h264/90000" }
   }
   streams {
     id: "s9-up"
     direction: DIRECTION_UPSTREAM
+    source_node: "s9"
     tracks { ssrc: 19 encoding: "H264/90000" }
   }
   upstream { site: "s1" ssrcs: 11 from_child: "s1" }
@@ -121,6 +123,29 @@ TEST(AssignmentTest, TranslatesEveryPart) {
   EXPECT_TRUE(o->streams[2].h264);
   EXPECT_EQ(o->streams[3].ssrc, 19u);
   EXPECT_FALSE(o->streams[3].selected);
+
+  // The browser edge: every track names its stream; a district takes WHIP
+  // for its own active site's camera only, and serves down streams.
+  EXPECT_EQ(o->streams[0].stream_id, "command");
+  EXPECT_EQ(o->streams[2].stream_id, "s1-up");
+  EXPECT_EQ(o->streams[2].payload_type, 96);
+  EXPECT_FALSE(o->streams[0].publishable) << "d1 has a parent";
+  EXPECT_TRUE(o->streams[0].watchable);
+  EXPECT_TRUE(o->streams[2].publishable);
+  EXPECT_FALSE(o->streams[2].watchable) << "it goes on up";
+  EXPECT_FALSE(o->streams[3].publishable) << "s9 is only a standby child";
+}
+
+TEST(AssignmentTest, RootTakesTheProgramFeedAndServesTheSitesUpStreams) {
+  Assignment root = Parse<Assignment>(kAssignment);
+  root.clear_parents();
+  root.add_edge_token_keys("key-der");
+  absl::StatusOr<RelayOptions> o =
+      AssignmentToOptions(root, Parse<RelayConfig>(kLocal));
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_TRUE(o->streams[0].publishable);
+  EXPECT_TRUE(o->streams[2].watchable);
+  EXPECT_EQ(o->edge_token_keys, std::vector<std::string>{"key-der"});
 }
 
 TEST(AssignmentTest, RootKeepsItsLocalSource) {

@@ -201,6 +201,15 @@ absl::StatusOr<RelayOptions> ToOptions(const RelayConfig& config) {
     stream.h264 = s.h264();
     stream.audio = s.audio();
     stream.stream_id = s.stream_id();
+    if (s.payload_type() > 127) {
+      return FieldError(field + ".payload_type", "must be 0..127");
+    }
+    stream.payload_type = static_cast<uint8_t>(s.payload_type());
+    stream.publishable = s.publishable();
+    stream.watchable = stream.direction == Direction::kDown || s.watched_here();
+    if (stream.publishable && stream.stream_id.empty()) {
+      return FieldError(field + ".publishable", "needs a stream_id");
+    }
     o.streams.push_back(stream);
   }
 

@@ -69,7 +69,7 @@ absl::StatusOr<std::unique_ptr<RelayEdge>> RelayEdge::Create(
       new RelayEdge(options, clock, pool, socket, core));
   e->handler_ = std::make_unique<edge::WhepHandler>(
       std::move(handler), edge::StreamCatalogue(), &e->verifier_, certificate,
-      e.get(), e.get());
+      e.get(), e.get(), e.get());
   e->Apply(relay);
   e->timer_ = UvHandle<uv_timer_t>::Make();
   uv_timer_init(loop, e->timer_.get());  // cannot fail
@@ -101,8 +101,9 @@ bool RelayEdge::Claims(absl::Span<const uint8_t> datagram,
     case ice::DatagramKind::kDtls:
       return true;
     default:
-      // A checked viewer's SRTCP; everything else is the relay protocol's.
-      return handler_->FindByAddress(ToTransport(from)) != nullptr;
+      // A checked browser's SRTP and SRTCP; everything else is the relay
+      // protocol's.
+      return handler_->IsCheckedAddress(ToTransport(from));
   }
 }
 
@@ -155,22 +156,35 @@ void RelayEdge::Apply(const RelayOptions& relay) {
 void RelayEdge::SetStreams(const RelayOptions& relay) {
   tracks_.clear();
   edge::StreamCatalogue catalogue;
-  for (const StreamOptions& s : relay.streams) {
-    // A browser watches what comes down the tree; sites publish with WHIP.
-    if (s.stream_id.empty() || s.direction != Direction::kDown) continue;
-    if (!s.h264 && !s.audio) continue;  // no codec a browser is offered
-    tracks_[s.ssrc] = {s.stream_id,
-                       s.audio ? edge::Track::kAudio : edge::Track::kVideo};
-    auto it = std::find_if(
-        catalogue.streams.begin(), catalogue.streams.end(),
-        [&](const edge::EdgeStream& e) { return e.id == s.stream_id; });
-    if (it == catalogue.streams.end()) {
-      catalogue.streams.push_back({});
-      it = catalogue.streams.end() - 1;
-      it->id = s.stream_id;
-      it->has_audio = false;
+  auto entry = [&](const std::string& id) -> edge::EdgeStream& {
+    for (edge::EdgeStream& e : catalogue.streams) {
+      if (e.id == id) return e;
     }
-    if (s.audio) it->has_audio = true;
+    edge::EdgeStream& e = catalogue.streams.emplace_back();
+    e.id = id;
+    e.watchable = false;
+    e.has_audio = false;
+    return e;
+  };
+  for (const StreamOptions& s : relay.streams) {
+    if (s.stream_id.empty()) continue;
+    if (!s.h264 && !s.audio) continue;  // no codec a browser knows
+    const edge::Track track =
+        s.audio ? edge::Track::kAudio : edge::Track::kVideo;
+    // Browsers watch what comes down the tree, and at its root the sites
+    // the center selected.
+    if (s.watchable) {
+      tracks_[s.ssrc] = {s.stream_id, track};
+      edge::EdgeStream& e = entry(s.stream_id);
+      e.watchable = true;
+      if (s.audio) e.has_audio = true;
+    }
+    // And publish where a stream enters it (RelayStream.publishable).
+    if (s.publishable) {
+      edge::EdgeStream& e = entry(s.stream_id);
+      e.publishable = true;
+      (s.audio ? e.publish_audio : e.publish_video) = {s.ssrc, s.payload_type};
+    }
   }
   handler_->SetCatalogue(std::move(catalogue));
 }
@@ -193,8 +207,8 @@ void RelayEdge::SetKeys(const std::vector<std::string>& keys) {
   token_keys_ = keys.size();
 }
 
-void RelayEdge::OnDownPacket(const StreamOptions& stream,
-                             const PacketRef& packet) {
+void RelayEdge::OnStreamPacket(const StreamOptions& stream,
+                               const PacketRef& packet) {
   const auto it = tracks_.find(stream.ssrc);
   if (it == tracks_.end()) return;
   const absl::Span<edge::ViewerSession* const> sessions =
@@ -288,6 +302,41 @@ void RelayEdge::OnKeyframeRequest(edge::ViewerSession& session) {
   if (ssrc != 0) core_->RequestKeyframe(ssrc);
 }
 
+void RelayEdge::OnPublishedRtp(absl::string_view, edge::Track,
+                               absl::Span<const uint8_t> packet) {
+  // Already the tree's SSRC and payload type: the core takes it as the
+  // stream's source would send it.
+  PacketRef p = pool_->Copy(packet);
+  if (!p) {
+    ++send_pool_empty_;
+    return;
+  }
+  ++packets_from_publishers_;
+  core_->OnLocalSource(p);
+}
+
+void RelayEdge::OnPublishedSenderReport(absl::string_view, edge::Track,
+                                        absl::Span<const uint8_t> packet) {
+  PacketRef p = pool_->Copy(packet);
+  if (p) core_->OnLocalSenderReport(p);
+}
+
+void RelayEdge::OnPublisherState(absl::string_view stream,
+                                 const edge::PublisherSession& session,
+                                 edge::SessionState state) {
+  LOG(INFO) << "publisher of " << stream << ": "
+            << edge::SessionStateName(state)
+            << (session.ended()
+                    ? absl::StrCat(
+                          " (", edge::CloseReasonName(session.close_reason()),
+                          ")")
+                    : "");
+}
+
+void RelayEdge::OnPublishedKeyframeRequest(const StreamOptions& stream) {
+  handler_->RequestKeyframe(stream.stream_id, clock_->Now());
+}
+
 void RelayEdge::CloseAll() {
   handler_->CloseAll();
   Settle();
@@ -322,6 +371,22 @@ void RelayEdge::RenderMetrics(std::string* out) const {
   AppendGauge(out, "relay_edge_token_keys",
               "Edge token keys accepted (0: no token is valid yet).",
               absl::StrCat(token_keys_));
+  AppendGauge(out, "relay_edge_publishers", "WHIP publishers open.",
+              absl::StrCat(handler_->publisher_count()));
+  AppendCounter(out, "relay_edge_publishers_created_total",
+                "WHIP publishers created.", c.publishers_created);
+  AppendCounter(out, "relay_edge_publishers_replaced_total",
+                "WHIP publishers replaced by a newer one of the stream.",
+                c.publishers_replaced);
+  AppendCounter(out, "relay_edge_published_packets_total",
+                "RTP packets from WHIP publishers taken into the tree.",
+                packets_from_publishers_);
+  AppendLabelled(
+      out, "relay_edge_whip_refusals_total",
+      "WHIP requests refused, by reason.", "reason", c.whip_refusals,
+      [](size_t i) {
+        return edge::WhepRefusalName(static_cast<edge::WhepRefusal>(i));
+      });
   AppendCounter(out, "relay_edge_sessions_created_total",
                 "WHEP sessions created.", c.sessions_created);
   AppendLabelled(

@@ -57,7 +57,8 @@ struct EdgeOptions {
 
 class RelayEdge : public LocalViewers,
                   public edge::DatagramSink,
-                  public edge::ViewerSession::Listener {
+                  public edge::ViewerSession::Listener,
+                  public edge::PublisherListener {
  public:
   // `certificate`, `loop`, `clock`, `pool`, `socket` and `core` must
   // outlive the edge. Registers with the core as its local viewers.
@@ -90,10 +91,11 @@ class RelayEdge : public LocalViewers,
   const edge::WhepHandler& handler() const { return *handler_; }
 
   // LocalViewers
-  void OnDownPacket(const StreamOptions& stream,
-                    const PacketRef& packet) override;
+  void OnStreamPacket(const StreamOptions& stream,
+                      const PacketRef& packet) override;
   void OnDownSenderReport(const StreamOptions& stream,
                           const rtp::SenderReportView& sr) override;
+  void OnPublishedKeyframeRequest(const StreamOptions& stream) override;
   // edge::DatagramSink
   void Send(absl::Span<const uint8_t> datagram,
             const ice::TransportAddress& to) override;
@@ -103,6 +105,14 @@ class RelayEdge : public LocalViewers,
   void OnNack(edge::ViewerSession& session, uint32_t source_ssrc,
               absl::Span<const uint16_t> seqs) override;
   void OnKeyframeRequest(edge::ViewerSession& session) override;
+  // edge::PublisherListener: a WHIP publisher's media enters the tree here.
+  void OnPublishedRtp(absl::string_view stream, edge::Track track,
+                      absl::Span<const uint8_t> packet) override;
+  void OnPublishedSenderReport(absl::string_view stream, edge::Track track,
+                               absl::Span<const uint8_t> packet) override;
+  void OnPublisherState(absl::string_view stream,
+                        const edge::PublisherSession& session,
+                        edge::SessionState state) override;
 
  private:
   // A down stream's track as the edge serves it.
@@ -145,6 +155,7 @@ class RelayEdge : public LocalViewers,
   absl::flat_hash_map<std::string, PostBudget> post_budgets_;
 
   uint64_t packets_to_viewers_ = 0;
+  uint64_t packets_from_publishers_ = 0;
   uint64_t reports_to_viewers_ = 0;
   uint64_t keyframe_packets_to_viewers_ = 0;
   uint64_t resent_to_viewers_ = 0;

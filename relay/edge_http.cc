@@ -106,13 +106,14 @@ absl::StatusOr<std::unique_ptr<EdgeHttpServer>> EdgeHttpServer::Start(
     }
     WriteResponse(*response, res);
   };
-  const char* kWhep = R"(/whep/.*)";
-  http.Post(kWhep, whep);
-  http.Delete(kWhep, whep);
-  http.Options(kWhep, whep);
-  http.Put(kWhep, whep);
-  http.Patch(kWhep, whep);
-  http.Get(kWhep, whep);
+  // WHEP (watch) and WHIP (publish): the handler tells them apart.
+  const char* kResources = R"(/(whep|whip)/.*)";
+  http.Post(kResources, whep);
+  http.Delete(kResources, whep);
+  http.Options(kResources, whep);
+  http.Put(kResources, whep);
+  http.Patch(kResources, whep);
+  http.Get(kResources, whep);
 
   // The pages are compiled in: served from this thread, no loop needed.
   http.Get(R"(/[a-z]+(\.[a-z]+)?)", [](const httplib::Request& req,

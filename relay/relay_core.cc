@@ -16,6 +16,9 @@ namespace {
 
 // Sequence numbers per NACK packet toward the parent.
 constexpr size_t kMaxNackSeqs = 256;
+// A stream's keyframe requests go to its local publisher until it has been
+// silent this long.
+constexpr absl::Duration kPublishedHold = absl::Seconds(2);
 
 // A stable SSRC for the relay's own RTCP, derived from its node id (FNV-1a).
 uint32_t SsrcFor(absl::string_view node_id) {
@@ -264,6 +267,32 @@ void RelayCore::OnRtp(const media::Endpoint& from, const PacketRef& packet) {
   }
   if (from_active_parent) OnParentHeard(/*media=*/true);
   if (child != nullptr) child->last_heard = now_;
+  Accept(stream, view, packet, from);
+}
+
+void RelayCore::OnLocalSource(const PacketRef& packet) {
+  now_ = clock_->Now();
+  rtp::RtpView view;
+  const rtp::RtpError error = rtp::ParseRtp(packet.bytes(), &view);
+  if (error != rtp::RtpError::kOk) {
+    Drop(kRtp, rtp::ErrorName(error));
+    return;
+  }
+  auto it = streams_.find(view.ssrc);
+  if (it == streams_.end() || !it->second->options.publishable) {
+    Drop(kRelay, "unknown_ssrc");
+    return;
+  }
+  Stream& stream = *it->second;
+  // Keyframe requests go to the publisher while it sends.
+  stream.published_until = now_ + kPublishedHold;
+  Accept(stream, view, packet, std::nullopt);
+}
+
+void RelayCore::Accept(Stream& stream, const rtp::RtpView& view,
+                       const PacketRef& packet,
+                       std::optional<media::Endpoint> from) {
+  const bool down = stream.options.direction == Direction::kDown;
   if (!down && !stream.options.selected && now_ >= stream.deselected_until) {
     Drop(kRelay, "not_selected");
     return;
@@ -280,9 +309,10 @@ void RelayCore::OnRtp(const media::Endpoint& from, const PacketRef& packet) {
     if (const child::Parent* parent = parents_.upstream_parent()) {
       SendTo(parent->address, packet, &stream);
     }
-    return;
+  } else if (from.has_value() && stream.nacks.OnPacket(seq, now_)) {
+    // (A gap in a local publisher's stream has no parent to ask.)
+    ++stream.counters.repaired;
   }
-  if (stream.nacks.OnPacket(seq, now_)) ++stream.counters.repaired;
   if (stream.options.h264) {
     const KeyframeStart start = DetectKeyframeStart(view);
     if (start == KeyframeStart::kMalformed) {
@@ -292,12 +322,17 @@ void RelayCore::OnRtp(const media::Endpoint& from, const PacketRef& packet) {
                            view.timestamp);
     }
   }
-  ForwardDown(stream, packet);
+  if (down) {
+    ForwardDown(stream, packet);
+  } else if (local_viewers_ != nullptr) {
+    // The center watches a selected site at the root (the browser edge).
+    local_viewers_->OnStreamPacket(stream.options, packet);
+  }
 }
 
 void RelayCore::ForwardDown(Stream& stream, const PacketRef& packet) {
   if (local_viewers_ != nullptr) {
-    local_viewers_->OnDownPacket(stream.options, packet);
+    local_viewers_->OnStreamPacket(stream.options, packet);
   }
   if (!active_.empty()) last_fanout_ = now_;
   for (Child* child : active_) {

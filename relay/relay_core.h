@@ -23,6 +23,7 @@
 #include "media/endpoint.h"
 #include "media/rtp/activation.h"
 #include "media/rtp/rtcp.h"
+#include "media/rtp/rtp.h"
 #include "media/rtp/seq.h"
 #include "relay/keyframe_cache.h"
 #include "relay/metrics_text.h"
@@ -63,15 +64,18 @@ struct CoreCounters {
 };
 
 // What the relay itself serves beside its children: the browser edge
-// (relay/edge.h) sees every packet of a down stream as a child would.
+// (relay/edge.h) sees every packet of a down stream as a child would, and
+// every packet of an up stream that reaches it.
 class LocalViewers {
  public:
   virtual ~LocalViewers() = default;
-  virtual void OnDownPacket(const StreamOptions& stream,
-                            const PacketRef& packet) = 0;
+  virtual void OnStreamPacket(const StreamOptions& stream,
+                              const PacketRef& packet) = 0;
   // The source's sender report of a down stream (lip sync).
   virtual void OnDownSenderReport(const StreamOptions& stream,
                                   const rtp::SenderReportView& sr) = 0;
+  // Someone wants a keyframe of a stream published here (OnLocalSource).
+  virtual void OnPublishedKeyframeRequest(const StreamOptions& stream) = 0;
 };
 
 class RelayCore {
@@ -107,12 +111,21 @@ class RelayCore {
   // The browser edge's way in (loop thread; `viewers` outlives the core or
   // is unset first).
   void set_local_viewers(LocalViewers* viewers) { local_viewers_ = viewers; }
-  // A local viewer lost `seq` of down stream `ssrc`: the packet from the
+  // A local viewer lost `seq` of stream `ssrc`: the packet from the
   // retransmission ring, or an empty ref (then asked of the parent).
   PacketRef Resend(uint32_t ssrc, uint16_t seq);
-  // A local viewer wants a keyframe: asked of the parent, coalesced with
-  // the children's requests.
+  // A local viewer wants a keyframe: asked of the stream's source (the
+  // parent, the child sending an up stream, a local publisher), coalesced
+  // with the children's requests.
   void RequestKeyframe(uint32_t ssrc);
+  // A packet of a stream published on this relay (RelayStream.publishable;
+  // the browser edge's WHIP), taken as its source would send it: a down
+  // stream is cached and fanned out, an up stream goes to the parent while
+  // selected. Its keyframe requests then go to OnPublishedKeyframeRequest.
+  void OnLocalSource(const PacketRef& packet);
+  // The local publisher's sender report of a down stream, passed on as the
+  // source's would be.
+  void OnLocalSenderReport(const PacketRef& packet);
   // The down stream's packets from its last keyframe on (empty: none yet).
   const std::vector<PacketRef>& CachedKeyframe(uint32_t ssrc) const;
 
@@ -147,6 +160,10 @@ class RelayCore {
               Stream* stream);
   void OnRtp(const media::Endpoint& from, const PacketRef& packet);
   void OnRtcp(const media::Endpoint& from, const PacketRef& packet);
+  // A packet of `stream` from its source (`from`; none: published here),
+  // authorised: stored, counted, and sent on.
+  void Accept(Stream& stream, const rtp::RtpView& view, const PacketRef& packet,
+              std::optional<media::Endpoint> from);
   void ForwardDown(Stream& stream, const PacketRef& packet);
   // A plain endpoint's audio has a port of its own (a player binds one per
   // media kind); everything else goes to the child's address.
@@ -155,10 +172,16 @@ class RelayCore {
   void HandleActivation(const media::Endpoint& from, const rtp::AppView& app);
   void HandleNack(Child& child, const rtp::NackView& nack);
   void HandleParentNack(const rtp::NackView& nack);
+  // The source's sender report of a down stream, to the children and the
+  // local viewers.
+  void PassSenderReportDown(const rtp::SenderReportView& sr);
   // A down stream's packet `seq` asked for by a child or a local viewer;
   // an empty ref when the ring lacks it (then it is asked of the parent).
   PacketRef Recall(Stream& stream, uint16_t seq);
   void HandleKeyframeRequest(uint32_t media_ssrc, bool fir, Child* child);
+  // Where a keyframe of `stream` is asked for: the active parent (down),
+  // the child that sends it (up); null: nobody.
+  const media::Endpoint* KeyframeSource(Stream& stream);
   // Asks `target` (none: nobody to ask) unless a request went out lately.
   void ForwardKeyframeRequest(Stream& stream, bool fir,
                               const media::Endpoint* target);

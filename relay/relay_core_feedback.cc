@@ -17,21 +17,7 @@ class RelayCore::RtcpHandler : public rtp::RtcpVisitor {
       : core_(core), from_(from), child_(child), from_parent_(from_parent) {}
 
   void OnSenderReport(const rtp::SenderReportView& sr) override {
-    // The source's SRs map RTP to wall-clock time (lip sync): pass them on.
-    if (!from_parent_) return;
-    auto it = core_->streams_.find(sr.sender_ssrc);
-    if (it == core_->streams_.end() ||
-        it->second->options.direction != Direction::kDown) {
-      return;
-    }
-    if (core_->local_viewers_ != nullptr) {
-      core_->local_viewers_->OnDownSenderReport(it->second->options, sr);
-    }
-    PacketRef copy = core_->pool_->Copy(sr.packet);
-    if (!copy) return;
-    for (Child* child : core_->active_) {
-      core_->SendTo(core_->DestinationOf(*child, *it->second), copy, nullptr);
-    }
+    if (from_parent_) core_->PassSenderReportDown(sr);
   }
   void OnApp(const rtp::AppView& app) override {
     // A parent's release is for sites, which have no controller link; the
@@ -226,13 +212,17 @@ void RelayCore::HandleKeyframeRequest(uint32_t media_ssrc, bool fir,
     Drop(kRelay, "wrong_direction");
     return;
   }
-  const media::Endpoint* target =
-      down ? active_parent() : (stream.source ? &*stream.source : nullptr);
+  ForwardKeyframeRequest(stream, fir, KeyframeSource(stream));
+}
+
+const media::Endpoint* RelayCore::KeyframeSource(Stream& stream) {
+  if (stream.options.direction == Direction::kDown) return active_parent();
   // The source child must still be served: never send to a stale address.
-  if (!down && target != nullptr && FindActiveChild(*target) == nullptr) {
-    target = nullptr;
+  if (!stream.source.has_value() ||
+      FindActiveChild(*stream.source) == nullptr) {
+    return nullptr;
   }
-  ForwardKeyframeRequest(stream, fir, target);
+  return &*stream.source;
 }
 
 void RelayCore::ForwardKeyframeRequest(Stream& stream, bool fir,
@@ -243,6 +233,12 @@ void RelayCore::ForwardKeyframeRequest(Stream& stream, bool fir,
     ++stream.counters.keyframe_requests_coalesced;
     return;
   }
+  if (now_ < stream.published_until && local_viewers_ != nullptr) {
+    stream.last_keyframe_request = now_;
+    ++stream.counters.keyframe_requests_sent;
+    local_viewers_->OnPublishedKeyframeRequest(stream.options);
+    return;
+  }
   if (target == nullptr) return;
   RequestKeyframeFromSource(stream, fir, *target);
 }
@@ -250,12 +246,14 @@ void RelayCore::ForwardKeyframeRequest(Stream& stream, bool fir,
 PacketRef RelayCore::Resend(uint32_t ssrc, uint16_t seq) {
   now_ = clock_->Now();
   auto it = streams_.find(ssrc);
-  if (it == streams_.end() ||
-      it->second->options.direction != Direction::kDown) {
-    return PacketRef();
-  }
-  PacketRef p = Recall(*it->second, seq);
-  if (p) ++it->second->counters.nacks_answered;
+  if (it == streams_.end()) return PacketRef();
+  Stream& stream = *it->second;
+  // An up stream's gaps are not asked of the child that sends it (relays
+  // do not NACK up streams, docs/relayd.md): only the ring answers.
+  PacketRef p = stream.options.direction == Direction::kDown
+                    ? Recall(stream, seq)
+                    : stream.ring.Find(stream.unwrapper.Peek(seq), now_);
+  if (p) ++stream.counters.nacks_answered;
   return p;
 }
 
@@ -271,11 +269,9 @@ PacketRef RelayCore::Recall(Stream& stream, uint16_t seq16) {
 void RelayCore::RequestKeyframe(uint32_t ssrc) {
   now_ = clock_->Now();
   auto it = streams_.find(ssrc);
-  if (it == streams_.end() ||
-      it->second->options.direction != Direction::kDown) {
-    return;
-  }
-  ForwardKeyframeRequest(*it->second, /*fir=*/false, active_parent());
+  if (it == streams_.end()) return;
+  ForwardKeyframeRequest(*it->second, /*fir=*/false,
+                         KeyframeSource(*it->second));
 }
 
 const std::vector<PacketRef>& RelayCore::CachedKeyframe(uint32_t ssrc) const {
@@ -298,6 +294,39 @@ void RelayCore::RequestKeyframeFromSource(Stream& stream, bool fir,
   stream.last_keyframe_request = now_;
   ++stream.counters.keyframe_requests_sent;
   SendTo(source, p, nullptr);
+}
+
+void RelayCore::PassSenderReportDown(const rtp::SenderReportView& sr) {
+  // The source's SRs map RTP to wall-clock time (lip sync): pass them on.
+  auto it = streams_.find(sr.sender_ssrc);
+  if (it == streams_.end() ||
+      it->second->options.direction != Direction::kDown) {
+    return;
+  }
+  if (local_viewers_ != nullptr) {
+    local_viewers_->OnDownSenderReport(it->second->options, sr);
+  }
+  PacketRef copy = pool_->Copy(sr.packet);
+  if (!copy) return;
+  for (Child* child : active_) {
+    SendTo(DestinationOf(*child, *it->second), copy, nullptr);
+  }
+}
+
+void RelayCore::OnLocalSenderReport(const PacketRef& packet) {
+  now_ = clock_->Now();
+  struct Reports : rtp::RtcpVisitor {
+    explicit Reports(RelayCore* core) : core(core) {}
+    void OnSenderReport(const rtp::SenderReportView& sr) override {
+      auto it = core->streams_.find(sr.sender_ssrc);
+      if (it != core->streams_.end() && it->second->options.publishable) {
+        core->PassSenderReportDown(sr);
+      }
+    }
+    RelayCore* core;
+  } reports(this);
+  const rtp::RtcpError error = rtp::ParseRtcpCompound(packet.bytes(), &reports);
+  if (error != rtp::RtcpError::kOk) Drop(kRtcp, rtp::ErrorName(error));
 }
 
 }  // namespace cascade::relay

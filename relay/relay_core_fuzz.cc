@@ -45,10 +45,15 @@ RelayOptions Options() {
   child.id = "c1";
   child.key = kKey;
   o.children.push_back(child);
-  o.streams.push_back(
-      {1111, Direction::kDown, false, true, /*audio=*/false, /*stream_id=*/""});
-  o.streams.push_back(
-      {2222, Direction::kUp, true, false, /*audio=*/false, /*stream_id=*/""});
+  StreamOptions video;
+  video.ssrc = 1111;
+  video.h264 = true;
+  o.streams.push_back(video);
+  StreamOptions up;
+  up.ssrc = 2222;
+  up.direction = Direction::kUp;
+  up.selected = true;
+  o.streams.push_back(up);
   // Small bounds so evictions and overflows happen within short inputs.
   o.ring.max_packets = 64;
   o.keyframe_cache_max_packets = 16;

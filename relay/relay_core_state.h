@@ -38,6 +38,9 @@ struct RelayCore::Stream {
   absl::Time deselected_until = absl::InfinitePast();
   // Upstream: the child that sends it, for keyframe requests from above.
   std::optional<media::Endpoint> source;
+  // A browser publishes it here (OnLocalSource) until then: keyframe
+  // requests go to it through the local viewers.
+  absl::Time published_until = absl::InfinitePast();
   StreamCounters counters;
 };
 

@@ -10,32 +10,11 @@
 #include "media/rtp/demux.h"
 #include "media/rtp/rtcp.h"
 #include "media/rtp/rtp.h"
+#include "relay/core_test_support.h"
 #include "testing/fake_clock.h"
 
 namespace cascade::relay {
 namespace {
-
-struct Sent {
-  media::Endpoint to;
-  std::vector<uint8_t> bytes;
-};
-
-class FakeTransport : public Transport {
- public:
-  void Send(const media::Endpoint& to, const PacketRef& packet) override {
-    sent.push_back({to, {packet.bytes().begin(), packet.bytes().end()}});
-  }
-  std::vector<Sent> To(const media::Endpoint& e) const {
-    std::vector<Sent> out;
-    for (const Sent& s : sent) {
-      if (s.to == e) out.push_back(s);
-    }
-    return out;
-  }
-  std::vector<Sent> sent;
-};
-
-media::Endpoint Ep(const char* text) { return *media::Endpoint::Parse(text); }
 
 const media::Endpoint kParent = Ep("127.0.0.1:5000");
 const media::Endpoint kPush = Ep("127.0.0.1:6000");
@@ -61,27 +40,20 @@ RelayOptions Options() {
   child.id = "c1";
   child.key = kChildKey;
   o.children.push_back(child);
-  o.streams.push_back({kVideo, Direction::kDown, false, true, /*audio=*/false,
-                       /*stream_id=*/""});
-  o.streams.push_back(
-      {kUp, Direction::kUp, true, false, /*audio=*/false, /*stream_id=*/""});
+  StreamOptions video;
+  video.ssrc = kVideo;
+  video.h264 = true;
+  o.streams.push_back(video);
+  StreamOptions up;
+  up.ssrc = kUp;
+  up.direction = Direction::kUp;
+  up.selected = true;
+  o.streams.push_back(up);
   o.retransmit_rate_per_child = 100;
   o.retransmit_burst_per_child = 25;
   // A fixed failover timeout: the per-link one has its own test.
   o.parent_timeout_max = o.parent_timeout;
   return o;
-}
-
-std::vector<uint8_t> RtpPacket(uint32_t ssrc, uint16_t seq, uint32_t ts,
-                               std::vector<uint8_t> payload) {
-  rtp::RtpHeader h;
-  h.payload_type = 96;
-  h.sequence_number = seq;
-  h.timestamp = ts;
-  h.ssrc = ssrc;
-  std::vector<uint8_t> out(1500);
-  out.resize(rtp::WriteRtpPacket(h, payload, absl::MakeSpan(out)));
-  return out;
 }
 
 // H.264 payloads: an IDR slice (type 5, first_mb 0) and a non-IDR slice.

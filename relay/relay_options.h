@@ -44,6 +44,13 @@ struct StreamOptions {
   // The topology stream it belongs to, as browsers name it; empty: not
   // served at the browser edge.
   std::string stream_id;
+  // The browser edge accepts a WHIP publisher for it (RelayStream.publishable),
+  // whose packets get this payload type.
+  bool publishable = false;
+  uint8_t payload_type = 0;
+  // Browsers may watch it here: every down stream, and an up stream at the
+  // root, where the command center watches a selected site.
+  bool watchable = false;
 };
 
 inline child::NackOptions RelayNackOptions() {
