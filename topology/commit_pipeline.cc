@@ -6,6 +6,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 
 namespace cascade::topology {
 
@@ -75,11 +77,14 @@ void CommitPipeline::Run() {
       if (queue_.empty()) return;  // stopping, and everything is settled
       next = queue_.front().get();
     }
+    const absl::Time began = absl::Now();
     const absl::Status persisted = Persist(*next);
+    const absl::Duration took = absl::Now() - began;
     size_t settled;
     {
       absl::MutexLock lock(mu_);
       records_ = store_->RecordsSinceSnapshot();
+      persist_latency_.Observe(absl::ToDoubleSeconds(took));
       // A failure drops every commit decided after it too: their states
       // build on this one.
       settled = persisted.ok() ? 1 : queue_.size();

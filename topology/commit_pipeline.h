@@ -26,6 +26,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "proto/controller.pb.h"
+#include "topology/prometheus_text.h"
 #include "topology/store.h"
 
 namespace cascade::topology {
@@ -79,6 +80,12 @@ class CommitPipeline {
   uint64_t RecordsSinceSnapshot() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return records_;
   }
+  // How long each Persist took (the append, and a snapshot when one was
+  // due): journal fsyncs or etcd transactions, for /metrics.
+  const DurationHistogram& PersistLatency() const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return persist_latency_;
+  }
 
  private:
   void Run();
@@ -97,6 +104,8 @@ class CommitPipeline {
   uint64_t settled_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t records_ ABSL_GUARDED_BY(mu_) = 0;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  DurationHistogram persist_latency_ ABSL_GUARDED_BY(mu_){
+      ControlLatencyBounds()};
   std::thread thread_;
 };
 

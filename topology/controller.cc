@@ -214,6 +214,7 @@ ChangeResult Controller::ApplyLocked(Commit& commit,
   if (!persisted.ok()) {
     LOG(ERROR) << "change " << change.sequence()
                << " not persisted, not applied: " << persisted;
+    ++changes_dropped_;
     if (commit.settle) commit.settle(false);
     return absl::UnavailableError(
         absl::StrCat("cannot persist the change: ", persisted.message()));
@@ -225,6 +226,7 @@ ChangeResult Controller::ApplyLocked(Commit& commit,
   // to place again.
   if (change.change_case() == Change::CHANGE_NOT_SET &&
       change.pins_size() == 0 && change.has_audit()) {
+    ++changes_applied_["audit"];
     PublishLocked(AuditEvent(change.audit()));
     return response;
   }
@@ -248,6 +250,11 @@ ChangeResult Controller::ApplyLocked(Commit& commit,
       break;
   }
   if (commit.settle) commit.settle(true);
+  ++changes_applied_[change.change_case() == Change::CHANGE_NOT_SET
+                         ? "reintegrate"
+                         : Change::descriptor()
+                               ->FindFieldByNumber(change.change_case())
+                               ->name()];
   response.set_assignments_changed(RecomputeLocked());
   const std::string changed = absl::StrCat(": ", response.assignments_changed(),
                                            " assignments changed");
@@ -455,6 +462,7 @@ void Controller::MarkDownLocked(const std::string& node_id, Live* live,
                                 absl::Time now, const std::string& why) {
   live->status = cascade::v1::STATUS_DOWN;
   live->expiries.push_back(now);
+  ++lease_expiries_;
   // Pins still on their way no longer bring it back (see
   // FinishReintegrationLocked).
   live->reintegrating = false;
@@ -470,6 +478,13 @@ absl::Status Controller::Ack(const cascade::v1::AckRequest& request) {
   Live& live = live_[request.node_id()];
   live.acked_version = request.version();
   live.ack_error = request.error();
+  ++(request.error().empty() ? acks_ : nacks_);
+  if (request.error().empty() && request.version() == live.offered_version &&
+      live.offered_at != absl::InfinitePast()) {
+    ack_latency_.Observe(
+        absl::ToDoubleSeconds(clock_->Now() - live.offered_at));
+    live.offered_at = absl::InfinitePast();
+  }
   EmitLocked(
       request.error().empty() ? Event::KIND_ACK : Event::KIND_NACK,
       request.node_id(),

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
@@ -21,6 +22,7 @@
 #include "base/clock.h"
 #include "proto/controller.pb.h"
 #include "topology/commit_pipeline.h"
+#include "topology/prometheus_text.h"
 #include "topology/store.h"
 
 namespace cascade::topology {
@@ -73,6 +75,46 @@ class ControllerListener {
       std::shared_ptr<const cascade::v1::Assignment> assignment) = 0;
   virtual void OnNodeRemoved(const std::string& node_id) = 0;
   virtual void OnEvent(const cascade::v1::Event& event) = 0;
+};
+
+// What topologyd's /metrics shows of the controller: copied under its lock
+// (Controller::Metrics) and rendered without it (metrics_server.h).
+struct ControllerMetrics {
+  // Every node that reports (plain endpoints never do).
+  struct Node {
+    std::string id;
+    cascade::v1::Tier tier = cascade::v1::TIER_UNSPECIFIED;
+    cascade::v1::NodeStatus status = cascade::v1::STATUS_UNKNOWN;
+    // From its last report.
+    uint64_t packets_in = 0;
+    // Active children in the current plan, and its capacity (0: a leaf).
+    uint32_t children = 0;
+    uint32_t max_children = 0;
+  };
+  std::vector<Node> nodes;
+  // Plain endpoints by tier and status are counted here only.
+  std::map<std::pair<cascade::v1::Tier, cascade::v1::NodeStatus>, uint32_t>
+      plain_endpoints;
+  uint64_t state_sequence = 0;
+  uint32_t orphans = 0;
+  bool learning = false;
+  uint64_t lease_expiries = 0;
+  // Nodes the controller moved off an active parent that stopped being
+  // usable, by why: down (lease or silence), failed (an operator's
+  // failover), drained.
+  std::map<std::string, uint64_t> failovers;
+  uint64_t assignments_pushed = 0;
+  uint64_t acks = 0;
+  uint64_t nacks = 0;
+  // Applied changes by kind (the Change field: apply, drain, ...;
+  // "reintegrate", "audit" for an audit record alone); dropped: not
+  // persisted, so not applied.
+  std::map<std::string, uint64_t> changes_applied;
+  uint64_t changes_dropped = 0;
+  // From an assignment's offer to its node's ack of that version.
+  DurationHistogram ack_latency{ControlLatencyBounds()};
+  // The store's appends (journal fsync, etcd transaction).
+  DurationHistogram store_write_latency{ControlLatencyBounds()};
 };
 
 class Controller {
@@ -166,6 +208,8 @@ class Controller {
   absl::StatusOr<cascade::v1::GetTopologyResponse> GetTopology(
       const std::string& root) const;
   cascade::v1::StatsResponse GetStats() const;
+  // Counters and per-node figures for /metrics (controller_metrics.cc).
+  ControllerMetrics Metrics() const;
   // What recovery found wrong with the journal; empty if nothing.
   std::string RecoveryNote() const;
   uint64_t Sequence() const;
@@ -188,6 +232,9 @@ class Controller {
     std::string ack_error;
     // While STATUS_HOLD_DOWN: its reintegration's pins are being persisted.
     bool reintegrating = false;
+    // The version last offered and when, until acked (ack latency).
+    uint64_t offered_version = 0;
+    absl::Time offered_at = absl::InfinitePast();
   };
 
   // DECIDE (see commit_pipeline.h): resolves and validates the change of
@@ -325,6 +372,14 @@ class Controller {
   uint64_t next_version_ ABSL_GUARDED_BY(mu_);
   uint64_t assignments_pushed_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t journal_discarded_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  // Counted for /metrics (ControllerMetrics says what each is).
+  uint64_t lease_expiries_ ABSL_GUARDED_BY(mu_) = 0;
+  std::map<std::string, uint64_t> failovers_ ABSL_GUARDED_BY(mu_);
+  uint64_t acks_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t nacks_ ABSL_GUARDED_BY(mu_) = 0;
+  std::map<std::string, uint64_t> changes_applied_ ABSL_GUARDED_BY(mu_);
+  uint64_t changes_dropped_ ABSL_GUARDED_BY(mu_) = 0;
+  DurationHistogram ack_latency_ ABSL_GUARDED_BY(mu_){ControlLatencyBounds()};
   std::string recovery_note_ ABSL_GUARDED_BY(mu_);
   // Last: destroyed first, its thread applying what is still queued while
   // everything above is alive.

@@ -324,6 +324,21 @@ uint32_t Controller::RecomputeLocked() {
       dirty.push_back(i);
     }
   }
+  if (settled_) {
+    // Failovers the controller decides: a node whose active parent in the
+    // plan last sent is no longer usable gets another one.
+    for (int i : dirty) {
+      if (!parent_known_[i] || parents_[i].empty()) continue;
+      const int was = parents_[i].front();
+      if (usable[was] || parents[i].empty() || parents[i].front() == was) {
+        continue;
+      }
+      const NodeStatus status = StatusLocked(was);
+      ++failovers_[status == cascade::v1::STATUS_FAILED     ? "failed"
+                   : status == cascade::v1::STATUS_DRAINING ? "drained"
+                                                            : "down"];
+    }
+  }
   parents_.swap(parents);
   // Learning after a restart: the plan is kept for the admin views only.
   parent_known_.assign(n, settled_);
@@ -334,6 +349,7 @@ uint32_t Controller::RecomputeLocked() {
   if (!settled_) return 0;
 
   uint32_t changed = 0;
+  const absl::Time offered_at = clock_->Now();
   // Of the time logged below, what the listener (the gRPC service) took.
   absl::Duration offering;
   for (int i : dirty) {
@@ -350,6 +366,10 @@ uint32_t Controller::RecomputeLocked() {
     pushed = std::move(assignment);
     ++changed;
     ++assignments_pushed_;
+    if (auto live = live_.find(nodes[i].id()); live != live_.end()) {
+      live->second.offered_version = pushed->version();
+      live->second.offered_at = offered_at;
+    }
     if (listener_ != nullptr) {
       const absl::Time offered = absl::Now();
       listener_->OnAssignment(pushed);

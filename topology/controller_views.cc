@@ -30,6 +30,7 @@ cascade::v1::NodeView Controller::ViewLocked(int index) const {
   view.set_plain_endpoint(node.plain_endpoint());
   view.set_audio_address(node.audio_address());
   view.set_edge_address(node.edge_address());
+  view.set_metrics_address(node.metrics_address());
   view.set_orphan(orphans_.contains(node.id()));
   auto pushed = pushed_.find(node.id());
   if (pushed != pushed_.end()) {

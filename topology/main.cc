@@ -27,8 +27,10 @@
 #include "topology/etcd/etcd_store.h"
 #include "topology/etcd/leader.h"
 #include "topology/etcd/pem.h"
+#include "topology/etcd_startup.h"
 #include "topology/journal.h"
 #include "topology/lifecycle.h"
+#include "topology/metrics_flags.h"
 #include "topology/server_tls.h"
 #include "topology/service.h"
 #include "topology/topology_file.h"
@@ -200,12 +202,13 @@ int SeedTopology(Controller* controller, const std::string& where) {
   return 0;
 }
 
-// Written whole then renamed, so a reader never sees a partial number.
-bool WritePortFile(int port) {
+// Written whole then renamed, so a reader never sees a partial number: the
+// gRPC port on the first line, then `more` (metrics=PORT).
+bool WritePortFile(int port, const std::string& more) {
   const std::string port_file = absl::GetFlag(FLAGS_port_file);
   if (port_file.empty()) return true;
   if (absl::Status written =
-          WriteFileAtomically(port_file, absl::StrCat(port, "\n"));
+          WriteFileAtomically(port_file, absl::StrCat(port, "\n", more));
       !written.ok()) {
     std::cerr << "topologyd: --port-file: " << written.message() << "\n";
     return false;
@@ -248,7 +251,11 @@ int RunJournal(SignalWaiter* signals, const ControllerOptions& options,
   }
   const PeriodicWarning warning(
       absl::GetFlag(FLAGS_insecure) ? InsecureWarning() : "", absl::Minutes(1));
-  if (!WritePortFile(port)) return kExitFailed;
+  MetricsEndpoint metrics(&service, /*always_leading=*/true);
+  if (absl::Status s = StartMetricsFromFlags(&metrics); !s.ok()) {
+    return Usage(std::string(s.message()));
+  }
+  if (!WritePortFile(port, metrics.PortFileLine())) return kExitFailed;
   LOG(INFO) << "topologyd serving on port " << port << ", state sequence "
             << controller.Sequence();
   Lifecycle lifecycle;
@@ -324,34 +331,6 @@ absl::StatusOr<std::optional<etcd::EtcdTls>> EtcdTlsFromFlags(
                      " (--etcd-cert is ", cert_file, ")"));
   }
   return tls;
-}
-
-// What to check when etcd cannot be reached: gRPC says little more than
-// "Endpoint read failed" when etcd refuses the client certificate.
-std::string EtcdTlsHint(const std::optional<etcd::EtcdTls>& tls) {
-  if (!tls.has_value()) {
-    return "if etcd is up and serves https://: give --etcd-ca, --etcd-cert "
-           "and --etcd-key";
-  }
-  if (tls->cert.empty()) {
-    return "if etcd is up: it must serve https:// with a --cert-file that "
-           "--etcd-ca signed for the host --store names, and one with "
-           "--client-cert-auth needs --etcd-cert and --etcd-key";
-  }
-  return "if etcd is up: it must serve https:// with a --cert-file that "
-         "--etcd-ca signed for the host --store names, and its "
-         "--trusted-ca-file must hold the CA that signed --etcd-cert";
-}
-
-// One read before serving: etcd that cannot be reached at all (down, or
-// refusing this client's TLS) is an error at once, naming the members,
-// rather than a follower that never hears of a leader.
-absl::Status ReachEtcd(etcd::EtcdClient* client, const std::string& key) {
-  etcdserverpb::RangeRequest probe;
-  probe.set_key(key);
-  probe.set_keys_only(true);
-  probe.set_serializable(true);
-  return client->Range(probe).status();
 }
 
 int RunEtcd(SignalWaiter* signals, const ControllerOptions& options,
@@ -447,8 +426,13 @@ int RunEtcd(SignalWaiter* signals, const ControllerOptions& options,
   if (advertise.empty()) {
     advertise = absl::StrCat(listen.substr(0, colon), ":", port);
   }
-  if (!WritePortFile(port)) {
+  MetricsEndpoint metrics(&service, /*always_leading=*/false);
+  absl::Status metrics_started = StartMetricsFromFlags(&metrics);
+  if (!metrics_started.ok() || !WritePortFile(port, metrics.PortFileLine())) {
     StopServer(&service, server->get());
+    if (!metrics_started.ok()) {
+      return Usage(std::string(metrics_started.message()));
+    }
     return kExitFailed;
   }
 
@@ -458,7 +442,8 @@ int RunEtcd(SignalWaiter* signals, const ControllerOptions& options,
   election_options.ttl = ttl;
   std::string lost;
   {
-    etcd::LeaderElection election(client->get(), election_options, &lifecycle);
+    etcd::LeaderElection election(client->get(), election_options,
+                                  metrics.Leader(&lifecycle));
     election_for_service.store(&election);
     signals->Start(&lifecycle);
     election.Start();
@@ -567,6 +552,10 @@ int Run() {
 
   service_options.admin_rate = absl::GetFlag(FLAGS_admin_rate);
   service_options.admin_burst = absl::GetFlag(FLAGS_admin_burst);
+  if (absl::Status metrics = MetricsOptionsFromFlags(&service_options);
+      !metrics.ok()) {
+    return Usage(std::string(metrics.message()));
+  }
   if (!(service_options.admin_rate > 0) ||
       !(service_options.admin_burst >= 1)) {
     return Usage("--admin-rate must be positive and --admin-burst at least 1");

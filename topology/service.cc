@@ -537,6 +537,14 @@ absl::StatusOr<ServerHandle> StartServer(
   // connections instead of failing.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   ApplyServerLimits(service->options().limits, &builder);
+  if (service->options().admin_calls != nullptr) {
+    std::vector<
+        std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+        interceptors;
+    interceptors.push_back(
+        service->options().admin_calls->InterceptorFactory());
+    builder.experimental().SetInterceptorCreators(std::move(interceptors));
+  }
   builder.RegisterService(service->relay_service());
   builder.RegisterService(service->admin_service());
   service->AddCompletionQueues(&builder);

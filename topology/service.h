@@ -38,6 +38,7 @@
 #include "absl/synchronization/mutex.h"
 #include "proto/controller.grpc.pb.h"
 #include "security/token.h"
+#include "topology/admin_calls.h"
 #include "topology/controller.h"
 #include "topology/denied_budget.h"
 #include "topology/server_limits.h"
@@ -73,6 +74,9 @@ struct ServiceOptions {
   double denied_events_burst = 5;
   // The time those budgets refill by; null: the system's.
   const Clock* clock = nullptr;
+  // Counts every Admin call by method and outcome (topologyd's /metrics);
+  // null: none counted.
+  std::shared_ptr<AdminCallCounter> admin_calls;
 };
 
 class AssignmentWriter;
