@@ -17,6 +17,8 @@
 #include "base/flags.h"
 #include "google/protobuf/text_format.h"
 #include "google/protobuf/util/json_util.h"
+#include "tools/sim/browser_bridge.h"
+#include "tools/sim/browser_edge.h"
 #include "tools/sim/network_plan.h"
 #include "tools/sim/private_network.h"
 #include "tools/sim/repeat.h"
@@ -95,6 +97,14 @@ ABSL_FLAG(int, repeat, 1,
           "median and max over the runs and how many met its target, also "
           "written to OUT/spread.json. A run that crashes or hangs counts "
           "as failed and the next one starts. 1: one run into OUT");
+ABSL_FLAG(std::string, browser_edge, "",
+          "N, or DISTRICT[,DISTRICT...]: district relays that also serve "
+          "browsers (relayd --edge), each in a relayd process of its own. "
+          "N: N districts spread over the tree; or named by id or "
+          "@largest_district. Once the tree is joined relay-sim prints a "
+          "watch URL (http://127.0.0.1:PORT/watch#stream=...&token=...) for "
+          "a site under each, also in OUT/watch-urls.txt: open it in a "
+          "browser on this machine while the sim runs. Controller mode only");
 ABSL_FLAG(std::string, bin_dir, "",
           "Bazel output tree holding relay/relayd, topology/topologyd, "
           "tools/probe/relay-probe, tools/source/relay-source (default: the "
@@ -403,6 +413,23 @@ int Main(const char* argv0) {
     }
   }
 
+  std::vector<std::string> edge_relays;
+  if (const std::string spec = absl::GetFlag(FLAGS_browser_edge);
+      !spec.empty()) {
+    if (mode != "controller") {
+      return Usage(
+          "--browser-edge needs --mode=controller (topologyd mints the "
+          "tokens and its assignments carry the keys that check them; "
+          "standalone relays have neither)");
+    }
+    absl::StatusOr<std::vector<std::string>> picked =
+        PickBrowserEdges(*plan, spec);
+    if (!picked.ok()) {
+      return Usage("--browser-edge: " + std::string(picked.status().message()));
+    }
+    edge_relays = *std::move(picked);
+  }
+
   // The binaries.
   char self[PATH_MAX];
   const ssize_t self_size = readlink("/proc/self/exe", self, sizeof(self) - 1);
@@ -457,12 +484,38 @@ int Main(const char* argv0) {
   options.interrupted = &g_interrupted;
   if (runs > 1) return Repeat(self, options, topology_name, runs);
 
+  // Browsers reach the edges through a bridge whose listening ends are
+  // bound here, on the machine's loopback, before relay-sim leaves it.
+  std::vector<BrowserBridge::Addresses> inside;
+  for (const std::string& id : edge_relays) {
+    const PlanRelay& relay = *plan->relay(id);
+    inside.push_back({EdgeListenAddress(relay), relay.address});
+  }
+  std::unique_ptr<BrowserBridge> bridge;
+  if (!inside.empty()) {
+    absl::StatusOr<std::unique_ptr<BrowserBridge>> opened =
+        BrowserBridge::Open(inside);
+    if (!opened.ok()) {
+      std::cerr << "relay-sim: " << opened.status().message() << "\n";
+      return kExitFailed;
+    }
+    bridge = *std::move(opened);
+    for (size_t i = 0; i < inside.size(); ++i) {
+      options.browser_edges.push_back({edge_relays[i], inside[i].http,
+                                       bridge->ends()[i].http,
+                                       bridge->ends()[i].media});
+    }
+  }
+  options.console = &std::cout;
+
   // Before any thread starts: the namespace is per process.
   if (absl::Status s = EnterPrivateNetwork(); !s.ok()) {
     std::cerr << "relay-sim: " << s.message()
               << " (run it as root, e.g. sudo ./dev sim)\n";
     return kExitFailed;
   }
+  // Its connections to the edges are made in here.
+  if (bridge != nullptr) bridge->Start();
   signal(SIGINT, OnSignal);
   signal(SIGTERM, OnSignal);
   signal(SIGPIPE, SIG_IGN);
@@ -524,12 +577,13 @@ int main(int argc, char** argv) {
       "relay-sim [--scale=south19|national] [--sites=N] [--duration=S] "
       "[--bitrate=KBPS] [--scenario=FILE] [--store=journal|etcd "
       "[--store-delay=2s]] "
-      "[--repeat=N] [--out=DIR]\n"
+      "[--repeat=N] [--browser_edge=N] [--out=DIR]\n"
       "Runs the whole Cascade network (topologyd, every relay as relayd, the "
       "sites as relay-probe, relay-source at the center) in a private network "
       "namespace, plays a scenario of faults and writes report.json and "
       "report.html. With --repeat=N, N runs and the spread of their headline "
-      "figures (spread.json). Needs root.");
+      "figures (spread.json). With --browser_edge=N, N districts serve "
+      "browsers too and relay-sim prints a watch URL for each. Needs root.");
   FLAGS_logtostderr = true;
   google::InitGoogleLogging(argv[0]);
   return cascade::sim::Main(argv[0]);

@@ -111,6 +111,27 @@ void AddUpstreamStreams(const NetworkPlan& plan,
   }
 }
 
+// Where browsers reach each edge, in topologyd's topology (Node.
+// edge_address: the URLs it mints name it).
+absl::Status AddBrowserEdges(const NetworkPlan& plan,
+                             const std::vector<BrowserEdge>& edges,
+                             ProcessLayout* layout) {
+  for (const BrowserEdge& edge : edges) {
+    if (plan.relay(edge.relay) == nullptr) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("browser edge \"", edge.relay, "\" is not a relay"));
+    }
+    layout->browser_edges[edge.relay] = edge;
+  }
+  for (cascade::v1::Node& node : *layout->topology.mutable_nodes()) {
+    auto edge = layout->browser_edges.find(node.id());
+    if (edge != layout->browser_edges.end()) {
+      node.set_edge_address(edge->second.http);
+    }
+  }
+  return absl::OkStatus();
+}
+
 // Indices 0..keys.size()-1 grouped by their key, in the order each key
 // first appears, each group cut into chunks of at most `per_chunk`.
 struct Chunk {
@@ -212,7 +233,8 @@ absl::Status GroupSites(const NetworkPlan& plan,
 // active relay and its districts) share one, standbys share others, at
 // most relays_per_process each. Roots (started with --source) and relays
 // a step kills or revives run alone: kill -9 must hit exactly its relay.
-// Standalone relays read one config file each, so they run alone too.
+// So do browser edges (relayd --edge serves one relay), and standalone
+// relays, which read one config file each.
 absl::Status GroupRelays(const NetworkPlan& plan,
                          const cascade::v1::SimScenario& scenario,
                          const LayoutOptions& options, ProcessLayout* layout) {
@@ -220,6 +242,7 @@ absl::Status GroupRelays(const NetworkPlan& plan,
       StepTargets(plan, scenario, /*drains=*/false);
   if (!alone.ok()) return alone.status();
   alone->insert(plan.roots.begin(), plan.roots.end());
+  for (const auto& [id, edge] : layout->browser_edges) alone->insert(id);
   const int per_process = options.controller ? options.relays_per_process : 1;
   std::vector<std::string> keys;
   for (const PlanRelay& relay : plan.relays) {
@@ -266,6 +289,10 @@ absl::StatusOr<ProcessLayout> LayOutProcesses(
     layout.site_parents[site.id] = site.parents;
   }
   AddUpstreamStreams(plan, scenario, &layout);
+  if (absl::Status s = AddBrowserEdges(plan, options.browser_edges, &layout);
+      !s.ok()) {
+    return s;
+  }
   if (absl::Status s =
           GroupSites(plan, scenario, options.sites_per_probe, &layout);
       !s.ok()) {

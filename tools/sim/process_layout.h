@@ -13,6 +13,7 @@
 #include "absl/status/statusor.h"
 #include "proto/sim_scenario.pb.h"
 #include "proto/topology.pb.h"
+#include "tools/sim/browser_edge.h"
 #include "tools/sim/network_plan.h"
 #include "tools/sim/report.h"
 #include "tools/sim/standalone_config.h"
@@ -33,6 +34,9 @@ struct LayoutOptions {
   bool controller = true;
   int sites_per_probe = 300;
   int relays_per_process = 16;
+  // District relays that serve browsers too (--browser_edge): each runs
+  // alone (relayd --edge serves one relay) and gets its edge_address.
+  std::vector<BrowserEdge> browser_edges;
 };
 
 struct ProcessLayout {
@@ -53,6 +57,8 @@ struct ProcessLayout {
   // The relayd processes, and which one runs each relay.
   std::vector<RelayProcessGroup> relay_groups;
   absl::flat_hash_map<std::string, size_t> group_of_relay;
+  // The relays with a browser edge, by id.
+  absl::flat_hash_map<std::string, BrowserEdge> browser_edges;
   // The SSRC of each upstream stream, by site.
   absl::flat_hash_map<std::string, uint32_t> upstream_ssrc;
 };
@@ -61,8 +67,9 @@ struct ProcessLayout {
 // sites (so a fault's affected sites are whole processes) or else per
 // province, at most sites_per_probe each; a relayd process per province's
 // relays and others for the standbys, at most relays_per_process each, the
-// roots and the relays a step kills or revives alone. Fails on a step
-// naming a node the plan does not have.
+// roots, the relays a step kills or revives and the browser edges alone.
+// Fails on a step naming a node the plan does not have, and on a browser
+// edge that is not a relay of the plan.
 absl::StatusOr<ProcessLayout> LayOutProcesses(
     const NetworkPlan& plan, const cascade::v1::SimScenario& scenario,
     const LayoutOptions& options);

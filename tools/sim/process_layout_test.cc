@@ -38,7 +38,7 @@ TEST_F(ProcessLayoutTest, FaultTargetsRunAloneAndGetProbesOfTheirOwn) {
                   steps { at_s: 2 revive: "@largest_provincial" }
                   steps { at_s: 3 drain: "@largest_district" })"),
       LayoutOptions{/*controller=*/true, /*sites_per_probe=*/8,
-                    /*relays_per_process=*/16});
+                    /*relays_per_process=*/16, /*browser_edges=*/{}});
   ASSERT_TRUE(layout.ok()) << layout.status();
   const std::string killed = *plan_.Resolve("@largest_provincial");
   const std::string drained = *plan_.Resolve("@largest_district");
@@ -114,9 +114,49 @@ TEST_F(ProcessLayoutTest, SelectedSitesSendUpstreamOnStreamsOfTheirOwn) {
       "upstream=" + std::to_string(layout->upstream_ssrc.at(selected[0])));
 }
 
+// relayd --edge serves one relay: the edge district leaves its province's
+// process, and topologyd's topology names where browsers reach it (the
+// URLs it mints); no other node gets an edge address.
+TEST_F(ProcessLayoutTest, ABrowserEdgeRunsAloneWithItsEdgeAddress) {
+  const BrowserEdge edge = {"dist-a-02", "127.1.0.9:8080", "127.0.0.1:40001",
+                            "127.0.0.1:40002"};
+  absl::StatusOr<ProcessLayout> layout =
+      LayOutProcesses(plan_, Scenario(""),
+                      LayoutOptions{/*controller=*/true,
+                                    300,
+                                    /*relays_per_process=*/16,
+                                    {edge}});
+  ASSERT_TRUE(layout.ok()) << layout.status();
+  const RelayProcessGroup& alone =
+      layout->relay_groups[layout->group_of_relay.at("dist-a-02")];
+  ASSERT_EQ(alone.relays.size(), 1u);
+  EXPECT_EQ(alone.name, "dist-a-02");
+  // Its neighbours still share their province's process.
+  const RelayProcessGroup& province =
+      layout->relay_groups[layout->group_of_relay.at("dist-a-01")];
+  EXPECT_EQ(&province,
+            &layout->relay_groups[layout->group_of_relay.at("dist-a-03")]);
+  EXPECT_EQ(province.relays.size(), 3u);  // prov-a, dist-a-01, dist-a-03
+  ASSERT_EQ(layout->browser_edges.size(), 1u);
+  EXPECT_EQ(layout->browser_edges.at("dist-a-02").listen, edge.listen);
+  int with_edge = 0;
+  for (const cascade::v1::Node& node : layout->topology.nodes()) {
+    if (node.edge_address().empty()) continue;
+    ++with_edge;
+    EXPECT_EQ(node.id(), "dist-a-02");
+    EXPECT_EQ(node.edge_address(), "127.0.0.1:40001");
+  }
+  EXPECT_EQ(with_edge, 1);
+
+  EXPECT_FALSE(
+      LayOutProcesses(plan_, Scenario(""),
+                      LayoutOptions{true, 300, 16, {{"nobody", "", "", ""}}})
+          .ok());
+}
+
 TEST_F(ProcessLayoutTest, StandaloneRelaysRunAlone) {
   absl::StatusOr<ProcessLayout> layout = LayOutProcesses(
-      plan_, Scenario(""), LayoutOptions{/*controller=*/false, 300, 16});
+      plan_, Scenario(""), LayoutOptions{/*controller=*/false, 300, 16, {}});
   ASSERT_TRUE(layout.ok()) << layout.status();
   EXPECT_EQ(layout->relay_groups.size(), plan_.relays.size());
 }

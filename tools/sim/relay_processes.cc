@@ -115,6 +115,14 @@ absl::Status RelayProcesses::Start(const RelayProcessGroup& group) {
     if (first.parents.empty()) {
       args.push_back("--source=" + plan_.source_address);
     }
+    // Plain HTTP (relayd allows it on loopback addresses): browsers come
+    // through the bridge on the machine's 127.0.0.1, and their WebRTC media
+    // to the bridge's UDP end, which the answers name.
+    if (auto edge = layout_->browser_edges.find(first.id);
+        edge != layout_->browser_edges.end()) {
+      args.insert(args.end(), {"--edge=" + edge->second.listen,
+                               "--edge_candidates=" + edge->second.media});
+    }
     return supervisor_->Start(ProcessOf(first.id), "relayd", args, log);
   }
   const std::string config = Out("config/" + first.id + ".textproto");

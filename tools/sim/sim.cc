@@ -12,6 +12,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "base/files.h"
 #include "google/protobuf/text_format.h"
 #include "tools/sim/admin_calls.h"
 #include "tools/sim/control_plane.h"
@@ -27,6 +28,9 @@ namespace cascade::sim {
 namespace {
 
 constexpr absl::Duration kPoll = absl::Milliseconds(50);
+// A watch URL's token outlives the media by this: the warm-up before it
+// and the end after it.
+constexpr absl::Duration kWatchUrlMargin = absl::Minutes(5);
 
 // The run, from the first process to the report's raw figures: the
 // processes of the layout, the warm-up, the scenario's steps on the media's
@@ -81,6 +85,7 @@ class Simulation {
     }
     if (absl::Status s = StartProbes(); !s.ok()) return s;
     if (absl::Status s = WarmUp(); !s.ok()) return s;
+    if (absl::Status s = MintWatchUrls(); !s.ok()) return s;
     if (absl::Status s = StartSource(); !s.ok()) return s;
     if (absl::Status s = PlayScenario(); !s.ok()) return s;
     if (absl::Status s = Finish(); !s.ok()) return s;
@@ -132,10 +137,12 @@ class Simulation {
       if (used) std::filesystem::remove_all(Out(dir), ignored);
       if (absl::Status s = MakeDir(Out(dir)); !s.ok()) return s;
     }
+    std::error_code ignored;
+    std::filesystem::remove(Out("watch-urls.txt"), ignored);
     absl::StatusOr<ProcessLayout> layout = LayOutProcesses(
         plan_, options_.scenario,
         LayoutOptions{options_.controller, options_.sites_per_probe,
-                      options_.relays_per_process});
+                      options_.relays_per_process, options_.browser_edges});
     if (!layout.ok()) return layout.status();
     layout_ = *std::move(layout);
     // Mutual TLS between every process that speaks gRPC: a certificate per
@@ -286,6 +293,68 @@ class Simulation {
           pending[0]));
     }
     return absl::OkStatus();
+  }
+
+  // --browser_edge: a watch URL for the first site under each edge
+  // district (its active parent there), for a person to open while the
+  // run goes on. The first mint makes topologyd's first edge key, which
+  // every relay's assignment then carries: the call waits for the acks, so
+  // the URL works once printed. Minted before the media, so no step's
+  // window has the push in it.
+  absl::Status MintWatchUrls() {
+    if (options_.browser_edges.empty()) return absl::OkStatus();
+    std::string lines;
+    for (const BrowserEdge& edge : options_.browser_edges) {
+      std::string site;
+      for (const PlanSite& candidate : plan_.sites) {
+        if (layout_.site_parents.at(candidate.id)[0] == edge.relay) {
+          site = candidate.id;
+          break;
+        }
+      }
+      if (site.empty()) {
+        run_.problems.push_back(
+            absl::StrCat("browser edge ", edge.relay,
+                         ": no site has it as its active parent, no URL"));
+        continue;
+      }
+      cascade::v1::MintEdgeTokenRequest request;
+      request.set_node(site);
+      request.set_ttl_ms(absl::ToInt64Milliseconds(
+          absl::Seconds(options_.scenario.duration_s()) + kWatchUrlMargin));
+      cascade::v1::MintEdgeTokenResponse minted;
+      std::string detail;
+      const bool accepted =
+          admin_
+              .Change(
+                  "browser edge: watch URL for " + site + " at " + edge.relay,
+                  "MintEdgeToken",
+                  [&](cascade::v1::Admin::Stub* admin,
+                      grpc::ClientContext* context) {
+                    return admin->MintEdgeToken(context, request, &minted);
+                  },
+                  &detail)
+              .accepted;
+      const absl::StatusOr<std::string> url =
+          accepted ? PlainHttpUrl(minted) : absl::UnavailableError(detail);
+      if (!url.ok()) {
+        run_.problems.push_back(absl::StrCat("browser edge ", edge.relay, ": ",
+                                             url.status().message()));
+        continue;
+      }
+      cascade::v1::SimAdminCall* call = run_.control_plane.mutable_admin_calls(
+          run_.control_plane.admin_calls_size() - 1);
+      call->set_detail(absl::StrCat(call->detail(), "; ", *url));
+      absl::StrAppend(&lines, edge.relay, " ", site, " ", *url, "\n");
+      if (options_.console != nullptr) {
+        *options_.console << "relay-sim: watch " << site << " at " << edge.relay
+                          << " in a browser on this machine while the sim "
+                             "runs: "
+                          << *url << std::endl;
+      }
+    }
+    // Whole or not at all: a script may be waiting for it.
+    return WriteFileAtomically(Out("watch-urls.txt"), lines);
   }
 
   absl::Status StartSource() {

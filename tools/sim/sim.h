@@ -4,11 +4,14 @@
 #define CASCADE_TOOLS_SIM_SIM_H_
 
 #include <atomic>
+#include <ostream>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "proto/sim_scenario.pb.h"
+#include "tools/sim/browser_edge.h"
 #include "tools/sim/network_plan.h"
 #include "tools/sim/report.h"
 
@@ -47,6 +50,11 @@ struct SimOptions {
   absl::Duration keepalive = absl::Milliseconds(250);
   // How long every relay may take to bind and every child to activate.
   absl::Duration startup_timeout = absl::Seconds(60);
+  // District relays that serve browsers too (controller mode): once the
+  // tree is joined, a watch URL for a site under each goes to `console`
+  // (when given), OUT/watch-urls.txt and the report.
+  std::vector<BrowserEdge> browser_edges;
+  std::ostream* console = nullptr;
   // Set from a signal handler: stop everything and return.
   const std::atomic<bool>* interrupted = nullptr;
 };
