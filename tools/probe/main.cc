@@ -5,7 +5,10 @@
 #include <sys/resource.h>
 
 #include <iostream>
+#include <memory>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/flags/flag.h"
@@ -17,17 +20,22 @@
 #include "base/files.h"
 #include "base/flags.h"
 #include "child/silence_timeout.h"
+#include "google/protobuf/struct.pb.h"
 #include "tools/media/cli.h"
 #include "tools/probe/config.h"
 #include "tools/probe/probe.h"
+#include "tools/probe/report.h"
+#include "tools/probe/whep_client.h"
+#include "tools/probe/whep_viewers.h"
 
 extern "C" {
 #include <libavutil/log.h>
 }
 
-ABSL_FLAG(std::string, listen, "127.0.0.1:0",
+ABSL_FLAG(std::string, listen, "",
           "IP:PORT to receive on (port 0: the kernel picks; see --port_file). "
-          "With --sites=N and a non-zero port, site i listens on PORT+i");
+          "With --sites=N (or --whep_viewers=N) and a non-zero port, site i "
+          "listens on PORT+i. Default 127.0.0.1:0; with --whep 0.0.0.0:0");
 ABSL_FLAG(int, sites, 1, "number of sites in this process");
 ABSL_FLAG(std::string, sites_file, "",
           "one site per line: LISTEN [PARENT NODE_ID KEY_HEX [PARENT "
@@ -40,8 +48,24 @@ ABSL_FLAG(std::string, srtp_key_file, "",
           "relay-source --srtp_key_file encrypts with); a --sites_file "
           "line's srtp_key_file=PATH replaces it for that site. Without "
           "keys a site takes the stream as plain RTP");
-ABSL_FLAG(int, decode_sites, 1,
-          "how many sites (the first ones) decode; the others only count");
+ABSL_FLAG(int, decode_sites, -1,
+          "how many sites (the first ones) decode; the others only count. "
+          "-1: the first site, or with --whep every viewer");
+ABSL_FLAG(std::string, whep, "",
+          "watch as WebRTC viewers of a relay's browser edge: the link "
+          "relayctl url prints, https://HOST:PORT/watch#stream=S&token=T (or "
+          "https://HOST:PORT/whep/S#token=T). Each viewer POSTs its own "
+          "WHEP offer, runs ICE, DTLS and SRTP on its own socket, NACKs and "
+          "PLIs over SRTCP, is measured like a site, and DELETEs its session "
+          "at the end. A refusal (401, 403, 404, 503) exits 1 with the "
+          "relay's answer. Replaces --sites/--sites_file/--parent");
+ABSL_FLAG(int, whep_viewers, 1, "with --whep: viewers in this process");
+ABSL_FLAG(bool, whep_insecure_tls, false,
+          "with an https:// --whep: accept any certificate (a lab's "
+          "self-signed one); by default it must chain to a trusted CA");
+ABSL_FLAG(std::string, whep_ca, "",
+          "with an https:// --whep: PEM file of the CA(s) the relay's "
+          "certificate must chain to, instead of the system's");
 ABSL_FLAG(std::string, parent, "",
           "IP:PORT[,IP:PORT...] of the relays to join as an authorised child: "
           "the primary first, then standbys to fail over to in order; empty: "
@@ -119,10 +143,14 @@ ABSL_FLAG(double, max_first_frame_ms, 0,
 
 namespace {
 
+using cascade::probe::FinalJsonLine;
+using cascade::probe::JsonLine;
 using cascade::probe::Probe;
 using cascade::probe::SiteOptions;
-using cascade::probe::SiteReport;
+using cascade::probe::TextLine;
 using cascade::probe::Totals;
+using cascade::probe::WhepViewers;
+using cascade::probe::WhepViewersOptions;
 
 Probe* g_probe = nullptr;
 
@@ -140,68 +168,6 @@ cascade::media::Endpoint ParseEndpoint(const std::string& flag,
   auto endpoint = cascade::media::Endpoint::Parse(value);
   if (!endpoint.ok()) BadFlag(flag, std::string(endpoint.status().message()));
   return *endpoint;
-}
-
-double Ms(absl::Duration d) { return absl::ToDoubleMilliseconds(d); }
-
-std::string FreezeList(const std::vector<absl::Duration>& freezes) {
-  std::vector<std::string> items;
-  for (absl::Duration d : freezes)
-    items.push_back(absl::StrFormat("%.1f", Ms(d)));
-  return absl::StrCat("[", absl::StrJoin(items, ","), "]");
-}
-
-absl::Duration Longest(const std::vector<absl::Duration>& freezes) {
-  absl::Duration longest;
-  for (absl::Duration d : freezes) longest = std::max(longest, d);
-  return longest;
-}
-
-std::string Json(const char* type, absl::Duration elapsed, const Totals& t) {
-  const SiteReport& c = t.counters;
-  return absl::StrFormat(
-      "{\"type\":\"%s\",\"elapsed_s\":%.3f,\"sites\":%d,\"decoding_sites\":%d,"
-      "\"sites_with_pictures\":%d,\"streams\":%d,\"packets\":%d,\"bytes\":%d,"
-      "\"lost\":%d,\"duplicates\":%d,\"out_of_order\":%d,\"bad_packets\":%d,"
-      "\"stale_parent_packets\":%d,\"parent_switches\":%d,"
-      "\"parent_moves\":%d,\"sites_on_standby\":%d,\"longest_gap_ms\":%.1f,"
-      "\"interval_gap_ms\":%.1f,\"rtcp_received\":%d,\"frames_decoded\":%d,"
-      "\"decode_errors\":%d,"
-      "\"frames_dropped\":%d,\"frames_skipped\":%d,\"nacks_sent\":%d,"
-      "\"nacks_given_up\":%d,"
-      "\"plis_sent\":%d,\"activations_sent\":%d,\"upstream_sent\":%d,"
-      "\"freezes\":%d,"
-      "\"freeze_ms\":%s,\"longest_freeze_ms\":%.1f,\"latency_samples\":%d,"
-      "\"latency_p50_ms\":%.3f,\"latency_p99_ms\":%.3f,"
-      "\"latency_max_ms\":%.3f,\"first_frame_ms\":%s,"
-      "\"last_pattern_frame\":%s",
-      type, absl::ToDoubleSeconds(elapsed), t.sites, t.decoding_sites,
-      t.sites_with_pictures, c.streams, c.packets, c.bytes, c.lost,
-      c.duplicates, c.out_of_order, c.bad_packets, c.stale_parent_packets,
-      c.parent_switches, c.parent_moves, t.sites_on_standby, Ms(c.longest_gap),
-      Ms(t.interval_gap), c.rtcp_received, c.frames_decoded, c.decode_errors,
-      c.frames_dropped, c.frames_skipped, c.nacks_sent, c.nacks_given_up,
-      c.plis_sent, c.activations_sent, c.upstream_sent, c.freezes.size(),
-      FreezeList(c.freezes), Ms(Longest(c.freezes)), t.latency_samples,
-      Ms(t.latency_p50), Ms(t.latency_p99), Ms(t.latency_max),
-      c.first_frame ? absl::StrFormat("%.1f", Ms(*c.first_frame)) : "null",
-      c.last_pattern_frame ? absl::StrCat(*c.last_pattern_frame) : "null");
-}
-
-std::string Text(const char* what, absl::Duration elapsed, const Totals& t) {
-  const SiteReport& c = t.counters;
-  return absl::StrFormat(
-      "%s t=%.1fs sites=%d packets=%d lost=%d dup=%d ooo=%d frames=%d "
-      "decode_errors=%d dropped=%d freezes=%d (longest %.0f ms) latency "
-      "p50=%.1f p99=%.1f max=%.1f ms first_frame=%s nacks=%d plis=%d "
-      "longest_gap=%.0fms parent_switches=%d parent_moves=%d on_standby=%d",
-      what, absl::ToDoubleSeconds(elapsed), t.sites, c.packets, c.lost,
-      c.duplicates, c.out_of_order, c.frames_decoded, c.decode_errors,
-      c.frames_dropped, c.freezes.size(), Ms(Longest(c.freezes)),
-      Ms(t.latency_p50), Ms(t.latency_p99), Ms(t.latency_max),
-      c.first_frame ? absl::StrFormat("%.0fms", Ms(*c.first_frame)) : "none",
-      c.nacks_sent, c.plis_sent, Ms(c.longest_gap), c.parent_switches,
-      c.parent_moves, t.sites_on_standby);
 }
 
 // The whole file named by --`flag`.
@@ -222,68 +188,74 @@ std::vector<SiteOptions> SitesFromFile(const std::string& path,
   return *std::move(sites);
 }
 
-// "IP:PORT" of the site's active parent, or null when pushed to.
-std::string ActiveParentJson(const cascade::probe::Site& site) {
-  const cascade::probe::ParentLink* parent = site.active_parent();
-  return parent == nullptr
-             ? "null"
-             : absl::StrCat("\"", parent->address.ToString(), "\"");
+// --listen, or `fallback` when it is not given.
+cascade::media::Endpoint ListenFlag(const std::string& fallback) {
+  const std::string listen = absl::GetFlag(FLAGS_listen);
+  return ParseEndpoint("listen", listen.empty() ? fallback : listen);
 }
 
-// Reasons the picture counts as broken under the given criteria.
-std::vector<std::string> Broken(const Probe& probe, const Totals& t) {
-  std::vector<std::string> reasons;
-  const SiteReport& c = t.counters;
-  if (absl::GetFlag(FLAGS_max_lost) >= 0 &&
-      c.lost > absl::GetFlag(FLAGS_max_lost)) {
-    reasons.push_back(absl::StrCat(c.lost, " packets lost"));
+// The --whep flags; exits 2 naming a bad one.
+WhepViewersOptions WhepFlags() {
+  if (!absl::GetFlag(FLAGS_sites_file).empty()) {
+    BadFlag("whep", "not with --sites_file");
   }
-  if (c.decode_errors > absl::GetFlag(FLAGS_max_decode_errors)) {
-    reasons.push_back(absl::StrCat(c.decode_errors, " decode errors"));
+  if (!absl::GetFlag(FLAGS_parent).empty()) {
+    BadFlag("whep", "not with --parent (the viewers' relay is in the URL)");
   }
-  if (absl::GetFlag(FLAGS_max_freezes) >= 0 &&
-      static_cast<int64_t>(c.freezes.size()) >
-          absl::GetFlag(FLAGS_max_freezes)) {
-    reasons.push_back(absl::StrCat(c.freezes.size(), " freezes"));
+  if (!absl::GetFlag(FLAGS_srtp_key_file).empty()) {
+    BadFlag("whep",
+            "not with --srtp_key_file (the edge rewrites SSRCs and sequence "
+            "numbers, which stream-key SRTP does not survive)");
   }
-  const double max_freeze = absl::GetFlag(FLAGS_max_freeze_ms);
-  if (max_freeze > 0 && Ms(Longest(c.freezes)) > max_freeze) {
-    reasons.push_back(
-        absl::StrFormat("a %.0f ms freeze", Ms(Longest(c.freezes))));
+  if (absl::GetFlag(FLAGS_sites) != 1) {
+    BadFlag("whep", "not with --sites (--whep_viewers counts the viewers)");
   }
-  for (const auto& site : probe.sites()) {
-    if (!site->decodes()) continue;
-    const SiteReport r = site->Report();
-    if (r.frames_decoded < absl::GetFlag(FLAGS_min_frames)) {
-      reasons.push_back(absl::StrCat("site ", site->local().ToString(),
-                                     " decoded ", r.frames_decoded, " frames"));
-    }
-    const double max_first = absl::GetFlag(FLAGS_max_first_frame_ms);
-    if (max_first > 0 && r.first_frame.has_value() &&
-        Ms(*r.first_frame) > max_first) {
-      reasons.push_back(absl::StrFormat("site %s: first picture after %.0f ms",
-                                        site->local().ToString(),
-                                        Ms(*r.first_frame)));
-    }
+  if (absl::GetFlag(FLAGS_upstream_ssrc) != 0) {
+    BadFlag("whep", "not with --upstream_ssrc (viewers only receive)");
   }
-  // One reason for the worst site: with thousands of sites a reason each
-  // would drown the rest.
-  const double max_gap = absl::GetFlag(FLAGS_max_gap_ms);
-  if (max_gap > 0 && Ms(c.longest_gap) > max_gap) {
-    for (const auto& site : probe.sites()) {
-      if (site->Report().longest_gap != c.longest_gap) continue;
-      reasons.push_back(absl::StrFormat("site %s: a %.0f ms gap",
-                                        site->local().ToString(),
-                                        Ms(c.longest_gap)));
-      break;
-    }
+  WhepViewersOptions options;
+  auto url = cascade::probe::ParseWhepUrl(absl::GetFlag(FLAGS_whep));
+  if (!url.ok()) BadFlag("whep", std::string(url.status().message()));
+  options.url = *std::move(url);
+  options.viewers = absl::GetFlag(FLAGS_whep_viewers);
+  if (options.viewers < 1 || options.viewers > 10000) {
+    BadFlag("whep_viewers", "must be 1..10000");
   }
-  const double max_latency = absl::GetFlag(FLAGS_max_latency_ms);
-  if (max_latency > 0 && Ms(t.latency_p99) > max_latency) {
-    reasons.push_back(
-        absl::StrFormat("p99 latency %.1f ms", Ms(t.latency_p99)));
+  options.tls.insecure = absl::GetFlag(FLAGS_whep_insecure_tls);
+  options.tls.ca_file = absl::GetFlag(FLAGS_whep_ca);
+  if (!options.url.tls &&
+      (options.tls.insecure || !options.tls.ca_file.empty())) {
+    BadFlag(options.tls.insecure ? "whep_insecure_tls" : "whep_ca",
+            "only with an https:// --whep");
   }
-  return reasons;
+  if (options.tls.insecure && !options.tls.ca_file.empty()) {
+    BadFlag("whep_insecure_tls", "accepts any certificate: not with --whep_ca");
+  }
+  if (!options.tls.ca_file.empty()) {
+    ReadFlagFile("whep_ca", options.tls.ca_file);  // readable, or exit 2
+  }
+  return options;
+}
+
+cascade::probe::BrokenCriteria CriteriaFlags() {
+  cascade::probe::BrokenCriteria c;
+  c.max_lost = absl::GetFlag(FLAGS_max_lost);
+  c.max_decode_errors = absl::GetFlag(FLAGS_max_decode_errors);
+  c.max_freezes = absl::GetFlag(FLAGS_max_freezes);
+  c.max_freeze_ms = absl::GetFlag(FLAGS_max_freeze_ms);
+  c.min_frames = absl::GetFlag(FLAGS_min_frames);
+  c.max_latency_ms = absl::GetFlag(FLAGS_max_latency_ms);
+  c.max_gap_ms = absl::GetFlag(FLAGS_max_gap_ms);
+  c.max_first_frame_ms = absl::GetFlag(FLAGS_max_first_frame_ms);
+  return c;
+}
+
+// CPU time of this process so far (user and system).
+absl::Duration CpuTime() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return absl::DurationFromTimeval(usage.ru_utime) +
+         absl::DurationFromTimeval(usage.ru_stime);
 }
 
 }  // namespace
@@ -294,15 +266,18 @@ int main(int argc, char** argv) {
       "relay-probe [--listen=IP:PORT | --parent=IP:PORT[,IP:PORT...] "
       "--node-id=ID --key=HEX[,HEX...]] [--json] [--duration=SECONDS] "
       "[--sites=N | --sites-file=FILE] [--srtp-key-file=FILE]\n"
+      "relay-probe --whep=https://HOST:PORT/watch#stream=S&token=T "
+      "[--whep-viewers=N] [--whep-ca=PEM | --whep-insecure-tls] [--json]\n"
       "Receives a Cascade stream as one or many sites; counts packets "
       "(lost after repair, duplicated, out of order), decodes H.264 and "
       "reports frames, decode errors, freezes, latency and time to first "
       "picture. As a child it fails over between its parents when the active "
       "one falls silent (--parent-timeout). An encrypted stream (SRTP) needs "
       "its keys: --srtp-key-file for every site, or srtp_key_file= on a "
-      "--sites-file line. Exit code 1 when the picture was broken by the "
-      "criteria, 2 for bad flags (a key file that cannot be read or "
-      "parsed among them).");
+      "--sites-file line. With --whep the sites are WebRTC viewers of a "
+      "relay's browser edge (WHEP). Exit code 1 when the picture was broken "
+      "by the criteria (or a viewer was refused or never connected), 2 for "
+      "bad flags (a key file that cannot be read or parsed among them).");
   // The H.264 decoder logs each damaged slice; the report counts them.
   av_log_set_level(AV_LOG_FATAL);
 
@@ -374,7 +349,14 @@ int main(int argc, char** argv) {
   }
 
   std::vector<SiteOptions> sites;
-  if (!absl::GetFlag(FLAGS_sites_file).empty()) {
+  std::optional<WhepViewersOptions> whep;
+  if (!absl::GetFlag(FLAGS_whep).empty()) {
+    whep = WhepFlags();
+    base.listen = ListenFlag("0.0.0.0:0");
+    if (base.listen.port != 0 && base.listen.port + whep->viewers - 1 > 65535) {
+      BadFlag("listen", "port range runs past 65535");
+    }
+  } else if (!absl::GetFlag(FLAGS_sites_file).empty()) {
     if (upstream_ssrc != 0) {
       BadFlag("upstream_ssrc",
               "not with --sites_file (give upstream=SSRC on a site's line)");
@@ -383,8 +365,7 @@ int main(int argc, char** argv) {
   } else {
     const int count = absl::GetFlag(FLAGS_sites);
     if (count < 1 || count > 100000) BadFlag("sites", "must be 1..100000");
-    const cascade::media::Endpoint listen =
-        ParseEndpoint("listen", absl::GetFlag(FLAGS_listen));
+    const cascade::media::Endpoint listen = ListenFlag("127.0.0.1:0");
     if (listen.port != 0 && listen.port + count - 1 > 65535) {
       BadFlag("listen", "port range runs past 65535");
     }
@@ -427,11 +408,9 @@ int main(int argc, char** argv) {
       sites.push_back(site);
     }
   }
-  const int decode_sites = absl::GetFlag(FLAGS_decode_sites);
-  if (decode_sites < 0) BadFlag("decode_sites", "must be >= 0");
-  for (size_t i = 0; i < sites.size(); ++i) {
-    sites[i].decode = static_cast<int>(i) < decode_sites;
-  }
+  int decode_sites = absl::GetFlag(FLAGS_decode_sites);
+  if (decode_sites < -1) BadFlag("decode_sites", "must be >= -1");
+  if (decode_sites == -1) decode_sites = whep ? whep->viewers : 1;
   const double duration = absl::GetFlag(FLAGS_duration);
   if (!(duration >= 0)) BadFlag("duration", "must be >= 0");
   const double interval = absl::GetFlag(FLAGS_interval);
@@ -447,9 +426,23 @@ int main(int argc, char** argv) {
   }
   const double idle_exit = absl::GetFlag(FLAGS_idle_exit);
   if (!(idle_exit >= 0)) BadFlag("idle_exit", "must be >= 0");
-  auto probe = Probe::Create(sites);
+  std::unique_ptr<WhepViewers> viewers;
+  std::vector<std::unique_ptr<cascade::probe::SiteTransport>> transports;
+  if (whep.has_value()) {
+    auto opened = WhepViewers::Open(*whep, base, &sites, &transports);
+    if (!opened.ok()) {
+      std::cerr << "relay-probe: --whep: " << opened.status().message() << "\n";
+      return 1;
+    }
+    viewers = *std::move(opened);
+  }
+  for (size_t i = 0; i < sites.size(); ++i) {
+    sites[i].decode = static_cast<int>(i) < decode_sites;
+  }
+  auto probe = Probe::Create(sites, std::move(transports));
   if (!probe.ok()) {
     std::cerr << "relay-probe: " << probe.status().message() << "\n";
+    if (viewers != nullptr) viewers->Close();
     return 1;
   }
   (*probe)->set_idle_exit(absl::Seconds(idle_exit));
@@ -471,57 +464,48 @@ int main(int argc, char** argv) {
   signal(SIGTERM, OnSignal);
   const bool json = absl::GetFlag(FLAGS_json);
   const absl::Time start = absl::Now();
-  (*probe)->Run(absl::Seconds(duration), absl::Seconds(interval),
-                [&](absl::Duration elapsed, const Totals& totals) {
-                  if (json) {
-                    std::cout << Json("interval", elapsed, totals) << "}"
-                              << std::endl;
-                  } else {
-                    std::cerr << Text("relay-probe:", elapsed, totals) << "\n";
-                  }
-                });
+  (*probe)->Run(
+      absl::Seconds(duration), absl::Seconds(interval),
+      [&](absl::Duration elapsed, const Totals& totals) {
+        if (json) {
+          std::cout << JsonLine("interval", elapsed, totals) << std::endl;
+        } else {
+          std::cerr << TextLine("relay-probe:", elapsed, totals) << "\n";
+        }
+      });
   g_probe = nullptr;
-  const Totals totals = (*probe)->Final();
-  const std::vector<std::string> broken = Broken(**probe, totals);
   const absl::Duration elapsed = absl::Now() - start;
+  // The sessions end before the verdict: a DELETE that fails counts.
+  if (viewers != nullptr) viewers->Close();
+  const Totals totals = (*probe)->Final();
+  std::vector<std::string> broken =
+      cascade::probe::Broken(**probe, totals, CriteriaFlags());
+  google::protobuf::Struct extra;
+  if (viewers != nullptr) {
+    for (std::string& reason : viewers->Broken()) {
+      broken.push_back(std::move(reason));
+    }
+    *(*extra.mutable_fields())["whep"].mutable_struct_value() =
+        viewers->Report(**probe, CpuTime());
+  }
   if (json) {
-    std::string per_site;
-    if (totals.sites > 1) {
-      std::vector<std::string> items;
-      for (const auto& site : (*probe)->sites()) {
-        const SiteReport r = site->Report();
-        items.push_back(absl::StrFormat(
-            "{\"listen\":\"%s\",\"decodes\":%s,\"packets\":%d,\"lost\":%d,"
-            "\"frames_decoded\":%d,\"decode_errors\":%d,\"freezes\":%d,"
-            "\"latency_p99_ms\":%.3f,\"active_parent\":%s,"
-            "\"parent_switches\":%d,\"parent_moves\":%d,"
-            "\"longest_gap_ms\":%.1f,\"upstream_sent\":%d}",
-            site->local().ToString(), site->decodes() ? "true" : "false",
-            r.packets, r.lost, r.frames_decoded, r.decode_errors,
-            r.freezes.size(), Ms(site->latency().Percentile(0.99)),
-            ActiveParentJson(*site), r.parent_switches, r.parent_moves,
-            Ms(r.longest_gap), r.upstream_sent));
-      }
-      per_site =
-          absl::StrCat(",\"per_site\":[", absl::StrJoin(items, ","), "]");
-    } else {
-      per_site = absl::StrCat(",\"active_parent\":",
-                              ActiveParentJson(*(*probe)->sites()[0]));
-    }
-    std::vector<std::string> quoted;
-    for (const std::string& reason : broken) {
-      quoted.push_back(absl::StrCat("\"", reason, "\""));
-    }
-    std::cout << Json("final", elapsed, totals)
-              << ",\"broken\":" << (broken.empty() ? "false" : "true")
-              << ",\"reasons\":[" << absl::StrJoin(quoted, ",") << "]"
-              << per_site << "}" << std::endl;
+    std::cout << FinalJsonLine(**probe, elapsed, totals, broken, extra)
+              << std::endl;
   } else {
-    std::cerr << Text("relay-probe: final", elapsed, totals) << "\n";
+    std::cerr << TextLine("relay-probe: final", elapsed, totals) << "\n";
     if (const auto* parent = (*probe)->sites()[0]->active_parent();
         totals.sites == 1 && parent != nullptr) {
       std::cerr << "relay-probe: active parent " << parent->address.ToString()
                 << "\n";
+    }
+    if (viewers != nullptr) {
+      const auto& whep_report = extra.fields().at("whep").struct_value();
+      std::cerr << absl::StrFormat(
+          "relay-probe: whep: %.0f/%d viewers connected, cpu %.2f s "
+          "(%.1f ms per viewer)\n",
+          whep_report.fields().at("connected").number_value(), viewers->size(),
+          whep_report.fields().at("cpu_s").number_value(),
+          whep_report.fields().at("cpu_ms_per_viewer").number_value());
     }
     for (const std::string& reason : broken) {
       std::cerr << "relay-probe: broken: " << reason << "\n";

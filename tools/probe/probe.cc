@@ -27,8 +27,13 @@ constexpr int kMaxBatchesPerSocket = 8;
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Probe>> Probe::Create(
-    const std::vector<SiteOptions>& sites) {
+    const std::vector<SiteOptions>& sites,
+    std::vector<std::unique_ptr<SiteTransport>> transports) {
   if (sites.empty()) return absl::InvalidArgumentError("no sites");
+  if (!transports.empty() && transports.size() != sites.size()) {
+    return absl::InvalidArgumentError("one transport per site");
+  }
+  transports.resize(sites.size());
   const int epoll_fd = epoll_create1(EPOLL_CLOEXEC);
   if (epoll_fd < 0) {
     return absl::InternalError(absl::StrCat("epoll: ", strerror(errno)));
@@ -57,7 +62,8 @@ absl::StatusOr<std::unique_ptr<Probe>> Probe::Create(
     probe->sites_.push_back(std::make_unique<Site>(
         sites[i], std::move(*socket), created,
         LatencySinks{&probe->total_latency_, &probe->interval_latency_,
-                     &probe->interval_gap_}));
+                     &probe->interval_gap_},
+        std::move(transports[i])));
   }
   return probe;
 }

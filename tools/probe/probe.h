@@ -40,8 +40,11 @@ struct Totals {
 
 class Probe {
  public:
+  // `transports`: empty, or one per site (null: plain RTP), e.g. WHEP
+  // viewers' WebRTC sessions.
   static absl::StatusOr<std::unique_ptr<Probe>> Create(
-      const std::vector<SiteOptions>& sites);
+      const std::vector<SiteOptions>& sites,
+      std::vector<std::unique_ptr<SiteTransport>> transports = {});
   ~Probe();
 
   // Runs until `duration` is over (zero: until Stop()). `on_interval` gets

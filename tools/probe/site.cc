@@ -43,6 +43,19 @@ child::ParentPolicy PolicyFor(const SiteOptions& options) {
   return policy;
 }
 
+// The picture's age at `arrival` by the send time drawn in it (Unix
+// milliseconds modulo 10^9); nullopt when that is not a plausible age (a
+// digit misread, or clocks of different machines).
+std::optional<absl::Duration> PictureLatency(absl::Time arrival,
+                                             int64_t send_time_ms) {
+  constexpr int64_t kModulus = 1000000000;
+  const int64_t age_ms =
+      ((absl::ToUnixMillis(arrival) - send_time_ms) % kModulus + kModulus) %
+      kModulus;
+  if (age_ms > absl::ToInt64Milliseconds(absl::Minutes(1))) return std::nullopt;
+  return absl::Milliseconds(age_ms);
+}
+
 // Sequence numbers received at least once.
 int64_t Distinct(const media::SequenceStats& sequence) {
   return sequence.expected() - sequence.lost();
@@ -72,9 +85,10 @@ struct Site::Stream {
 };
 
 Site::Site(const SiteOptions& options, media::UdpFd socket, absl::Time start,
-           LatencySinks sinks)
+           LatencySinks sinks, std::unique_ptr<SiteTransport> transport)
     : options_(options),
       socket_(std::move(socket)),
+      transport_(std::move(transport)),
       start_(start),
       rng_(std::random_device{}()),
       parents_(PolicyFor(options), start),
@@ -83,12 +97,17 @@ Site::Site(const SiteOptions& options, media::UdpFd socket, absl::Time start,
   if (!options_.srtp_keys.empty()) plain_.resize(media::Receiver::kMaxDatagram);
   ssrc_ = static_cast<uint32_t>(rng_()) | 1;
   upstream_seq_ = static_cast<uint16_t>(rng_());
+  if (transport_ != nullptr) transport_->Bind(this);
 }
 
 Site::~Site() = default;
 
 bool Site::OnDatagram(const media::Endpoint& from,
                       absl::Span<const uint8_t> data, absl::Time now) {
+  if (transport_ != nullptr) {
+    data = transport_->Receive(from, data, now);
+    if (data.empty()) return false;
+  }
   const rtp::PacketKind kind = rtp::Classify(data);
   if (parents_.IsActive(from)) {
     const child::ParentSelector::Heard heard =
@@ -253,6 +272,7 @@ bool Site::Repairing() const {
 }
 
 void Site::OnTick(absl::Time now) {
+  if (transport_ != nullptr) transport_->OnTick(now);
   const child::ParentSelector::Actions actions = parents_.OnTick(now);
   if (actions.release.has_value()) {
     SendReport(*actions.release, rtp::ActivationKind::kDeactivate, now);
@@ -406,6 +426,12 @@ void Site::DecodeFrames(Stream& stream, absl::Time now) {
     if (auto numbers =
             media::ReadPatternNumbers(stream.decoder->last_frame())) {
       counters_.last_pattern_frame = numbers->frame_number;
+      if (!frame.send_time.has_value()) {
+        if (auto latency =
+                PictureLatency(frame.completed, numbers->send_time_ms)) {
+          RecordLatency(*latency);
+        }
+      }
     }
   }
 }
@@ -423,8 +449,17 @@ std::optional<media::Endpoint> Site::FeedbackTarget() const {
 }
 
 void Site::SendFeedback(absl::Span<const uint8_t> packet) {
+  if (transport_ != nullptr) {
+    transport_->SendRtcp(packet);
+    return;
+  }
   const std::optional<media::Endpoint> target = FeedbackTarget();
   if (target.has_value()) socket_.SendTo(*target, packet);
+}
+
+void Site::SendDatagram(const media::Endpoint& to,
+                        absl::Span<const uint8_t> datagram) {
+  socket_.SendTo(to, datagram);
 }
 
 void Site::SendReport(const ParentLink& parent,
@@ -466,6 +501,7 @@ void Site::Leave(absl::Time now) {
   if (const ParentLink* parent = active_parent()) {
     SendReport(*parent, rtp::ActivationKind::kDeactivate, now);
   }
+  if (transport_ != nullptr) transport_->Close();
 }
 
 SiteReport Site::Report() const {

@@ -129,15 +129,52 @@ struct SiteReport {
   std::optional<int64_t> last_pattern_frame;  // number read off the picture
 };
 
-class Site {
+// What lies between a site's socket and its RTP when the last hop is not
+// plain RTP: a WHEP viewer's WebRTC session (whep_transport.h) runs ICE and
+// DTLS on the socket and takes SRTP off. The site hands it every datagram
+// and sends its RTCP (NACK, PLI) through it.
+class SiteTransport {
  public:
+  // The site's socket.
+  class Sink {
+   public:
+    virtual ~Sink() = default;
+    virtual void SendDatagram(const media::Endpoint& to,
+                              absl::Span<const uint8_t> datagram) = 0;
+  };
+
+  virtual ~SiteTransport() = default;
+  // Where the transport's datagrams go; the site calls it once, first.
+  virtual void Bind(Sink* sink) = 0;
+  // One datagram from `from`: the plain RTP or RTCP packet it carries (valid
+  // until the next call), or an empty span when it was the transport's own
+  // (STUN, DTLS) or was dropped.
+  virtual absl::Span<const uint8_t> Receive(const media::Endpoint& from,
+                                            absl::Span<const uint8_t> datagram,
+                                            absl::Time now) = 0;
+  // Protects one RTCP packet of the site's and sends it to the peer; false
+  // when it cannot (not connected).
+  virtual bool SendRtcp(absl::Span<const uint8_t> packet) = 0;
+  // Timers: connectivity checks, consent, retransmission.
+  virtual void OnTick(absl::Time now) = 0;
+  // The site leaves: nothing more is sent (a WHEP session is ended by its
+  // DELETE, which the relay answers with close_notify).
+  virtual void Close() = 0;
+};
+
+class Site : private SiteTransport::Sink {
+ public:
+  // With a `transport`, every datagram goes through it and feedback goes
+  // to its peer (no parents, no keepalives).
   Site(const SiteOptions& options, media::UdpFd socket, absl::Time start,
-       LatencySinks sinks = {});
-  ~Site();
+       LatencySinks sinks = {},
+       std::unique_ptr<SiteTransport> transport = nullptr);
+  ~Site() override;
 
   int fd() const { return socket_.fd(); }
   const media::Endpoint& local() const { return socket_.local(); }
   bool decodes() const { return options_.decode; }
+  const SiteTransport* transport() const { return transport_.get(); }
   // The parent the site is (or tries to be) a child of; null when pushed to.
   const ParentLink* active_parent() const { return parents_.active(); }
   // 0: the primary.
@@ -162,7 +199,10 @@ class Site {
 
   SiteReport Report() const;
   // Frame latency: send time (header extension) to the arrival of the
-  // frame's last packet, repairs included.
+  // frame's last packet, repairs included. A frame without the extension
+  // (a WHEP edge drops header extensions) takes the send time drawn in
+  // the test pattern, read after decoding: milliseconds, from when the
+  // source drew the picture, so its encoding is included.
   const media::LatencyStats& latency() const { return latency_; }
 
  private:
@@ -176,6 +216,9 @@ class Site {
   void DecodeFrames(Stream& stream, absl::Time now);
   void RecordLatency(absl::Duration latency);
   void SendFeedback(absl::Span<const uint8_t> packet);
+  // SiteTransport::Sink
+  void SendDatagram(const media::Endpoint& to,
+                    absl::Span<const uint8_t> datagram) override;
   // A receiver report, with a signed (de)activation when `kind` is set.
   void SendReport(const ParentLink& parent,
                   std::optional<rtp::ActivationKind> kind, absl::Time now);
@@ -184,6 +227,7 @@ class Site {
 
   SiteOptions options_;
   media::UdpFd socket_;
+  std::unique_ptr<SiteTransport> transport_;
   std::vector<uint8_t> plain_;  // a decrypted packet (with srtp_keys)
   absl::Time start_;
   uint32_t ssrc_;
