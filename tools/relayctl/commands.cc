@@ -113,6 +113,21 @@ const std::map<std::string, Command>& Commands() {
         "an audio_address at least 2 ports from its media_address when the "
         "stream has audio. To stdout, or replaces FILE whole. Exit 3 no such "
         "node, 4 not a plain endpoint or no audio_address for its audio."}},
+      {"prometheus",
+       {"--out=DIR [--controller-metrics=HOST:PORT,...] "
+        "[--scrape-interval=D] [--rules=FILE,...]",
+        0, 0,
+        "Writes a Prometheus configuration for the whole network into DIR: "
+        "prometheus.yml (JSON, which YAML reads; scrape and evaluation every "
+        "--scrape-interval, default 15s, loading --rules, e.g. "
+        "observability/rules.yml) with the jobs cascade-relays and "
+        "cascade-controllers, whose targets Prometheus reads from "
+        "relays.json and controllers.json beside it (file_sd: run it again "
+        "after a change of topology, Prometheus rereads them). A relay is "
+        "scraped at its metrics_address (HOST:PORT, or HOST:PORT/PATH), "
+        "labelled node, tier, role and its topology labels; nodes without "
+        "one are listed and left out. Controllers at --controller-metrics "
+        "(their --metrics). docs/observability.md."}},
   };
   return *commands;
 }

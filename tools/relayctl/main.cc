@@ -86,6 +86,13 @@ ABSL_FLAG(std::vector<std::string>, dns, {},
 ABSL_FLAG(std::vector<std::string>, ip, {},
           "pki issue NODE: IP addresses clients may dial the node at "
           "(comma-separated or repeated)");
+ABSL_FLAG(std::vector<std::string>, controller_metrics, {},
+          "prometheus: the controllers' metrics HOST:PORT (topologyd "
+          "--metrics), comma-separated");
+ABSL_FLAG(absl::Duration, scrape_interval, absl::Seconds(15),
+          "prometheus: how often Prometheus scrapes and evaluates rules");
+ABSL_FLAG(std::vector<std::string>, rules, {},
+          "prometheus: rule files prometheus.yml loads (comma-separated)");
 ABSL_FLAG(int, days, 0,
           "pki: validity in days (0: 3650 for a CA, 365 for a certificate)");
 
@@ -221,6 +228,9 @@ int main(int argc, char** argv) {
   options.publish = absl::GetFlag(FLAGS_publish);
   options.center = absl::GetFlag(FLAGS_center);
   options.ttl = absl::GetFlag(FLAGS_ttl);
+  options.controller_metrics = absl::GetFlag(FLAGS_controller_metrics);
+  options.scrape_interval = absl::GetFlag(FLAGS_scrape_interval);
+  options.rules = absl::GetFlag(FLAGS_rules);
   std::string error;
   // A signed token or the legacy shared one: both are a bearer credential.
   std::string token_flag = "--token-file";

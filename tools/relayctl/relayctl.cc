@@ -17,6 +17,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "proto/controller.grpc.pb.h"
 #include "tools/relayctl/commands.h"
+#include "tools/relayctl/prometheus.h"
 #include "tools/relayctl/sdp.h"
 #include "topology/topology_file.h"
 
@@ -105,6 +106,13 @@ class Session {
     if (name == "sdp") return Sdp(operands[0]);
     if (name == "token revoke") return RevokeToken(operands);
     if (name == "url") return Url(operands);
+    if (name == "prometheus") {
+      cascade::v1::GetTopologyResponse topology;
+      int code = kExitDone;
+      return GetTopology("", &topology, &code)
+                 ? WritePrometheus(options_, topology, out_, err_)
+                 : code;
+    }
     if (name == "rotate-edge-key") return RotateEdgeKey();
     if (name == "drain" && options_.wait) return DrainAndWait(operands[0]);
     if (name == "move" && options_.parent.empty()) {

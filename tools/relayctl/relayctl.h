@@ -70,6 +70,11 @@ struct Options {
   bool publish = false;
   bool center = false;
   absl::Duration ttl = absl::ZeroDuration();
+  // prometheus: the controllers' metrics HOST:PORT (their --metrics), how
+  // often Prometheus scrapes and evaluates, the rule files it loads.
+  std::vector<std::string> controller_metrics;
+  absl::Duration scrape_interval = absl::Seconds(15);
+  std::vector<std::string> rules;
 };
 
 // Runs `args` (the command and its operands); returns an exit code. Results
