@@ -29,18 +29,17 @@
 #include "tests/common/runfile.h"
 #include "tests/common/wait.h"
 #include "tests/media/process.h"
-#include "tests/topology/harness.h"
-#include "tests/topology/test_pki.h"
+#include "tests/webrtc/edge_tree.h"
 
 namespace cascade {
 namespace {
 
 using cascade::testing::CommandResult;
-using cascade::testing::kWaitTimeout;
-using cascade::testing::ReadFile;
+using cascade::testing::ConsoleOf;
+using cascade::testing::EdgeTree;
+using cascade::testing::FreeUdpPort;
 using cascade::testing::Runfile;
 using cascade::testing::WaitUntil;
-using cascade::topology::testing::Topologyd;
 
 constexpr uint32_t kVideoSsrc = 4369;
 constexpr uint32_t kAudioSsrc = 8738;
@@ -104,154 +103,72 @@ struct Figures {
   double sender_reports = 0;
 };
 
-struct Relayd {
-  std::unique_ptr<Subprocess> process;
-  int udp_port = 0;
-  int metrics_port = 0;
-  int edge_port = 0;
-  std::string address() const { return absl::StrCat("127.0.0.1:", udp_port); }
-};
-
-int FreeUdpPort() {
-  topology::testing::Udp udp;
-  return udp.port();
-}
-
 class BrowserWatchTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = topology::testing::TestDir();
-    auto pki = topology::testing::TestPki::Make(dir_ + "/pki");
-    ASSERT_TRUE(pki.ok()) << pki.status();
-    pki_ = std::make_unique<topology::testing::TestPki>(*std::move(pki));
-    // Browsers are told to trust nothing but this test's relay: the
-    // certificate is the node's own, which Chromium is told to accept.
-    ASSERT_TRUE(pki_->IssueNode("d1").ok());
-  }
-
-  std::string Path(const std::string& name) const { return dir_ + "/" + name; }
-
-  void StartRelay(const std::string& id, std::vector<std::string> args) {
-    const std::string ports = Path(id + ".ports");
-    args.insert(
-        args.begin(),
-        {Runfile("relay/relayd"), "--controller=" + controller_->address(),
-         "--insecure", "--id=" + id, "--listen=127.0.0.1:0",
-         "--port-file=" + ports, "--metrics=127.0.0.1:0"});
-    auto process =
-        Subprocess::Start(args, {Path(id + ".out"), Path(id + ".err")});
-    ASSERT_TRUE(process.ok()) << process.status();
-    Relayd& relay = relays_[id];
-    relay.process = std::move(*process);
-    const std::string bound =
-        cascade::testing::WaitForFile(ports, absl::Seconds(20));
-    for (absl::string_view line : absl::StrSplit(bound, '\n')) {
-      std::pair<std::string, std::string> kv = absl::StrSplit(line, '=');
-      int* port = kv.first == "udp"       ? &relay.udp_port
-                  : kv.first == "metrics" ? &relay.metrics_port
-                  : kv.first == "edge"    ? &relay.edge_port
-                                          : nullptr;
-      if (port != nullptr) {
-        ASSERT_TRUE(absl::SimpleAtoi(kv.second, port)) << bound;
-      }
-    }
-    ASSERT_GT(relay.udp_port, 0) << ReadFile(Path(id + ".err"));
-  }
-
-  CommandResult Relayctl(std::vector<std::string> args) {
-    args.insert(args.begin(), "--insecure");
-    return topology::testing::Relayctl(dir_, controller_->address(),
-                                       std::move(args));
-  }
-
-  double Metric(const std::string& relay, const std::string& sample) {
-    return cascade::testing::MetricValue(
-        cascade::testing::HttpGet(relays_[relay].metrics_port, "/metrics"),
-        sample);
+    auto tree = EdgeTree::Create({"d1"});
+    ASSERT_TRUE(tree.ok()) << tree.status();
+    tree_ = *std::move(tree);
   }
 
   // The tree, relay-source feeding it, and the proxy in front of d1's
   // socket losing `loss` of what d1 sends the browser.
   void StartNetwork(double loss) {
-    auto controller = Topologyd::Start(
-        dir_, "topologyd", {"--insecure", "--state-dir=" + Path("state")});
-    ASSERT_TRUE(controller.ok()) << controller.status();
-    controller_ = *std::move(controller);
+    ASSERT_NO_FATAL_FAILURE(tree_->StartController());
     const int source_port = FreeUdpPort();
-    ASSERT_NO_FATAL_FAILURE(
-        StartRelay("nat", {absl::StrCat("--source=127.0.0.1:", source_port)}));
-    ASSERT_NO_FATAL_FAILURE(StartRelay("p1", {}));
-    ASSERT_NO_FATAL_FAILURE(StartRelay("p1-sb", {}));
+    ASSERT_NO_FATAL_FAILURE(tree_->StartRelay(
+        "nat", false, {absl::StrCat("--source=127.0.0.1:", source_port)}));
+    ASSERT_NO_FATAL_FAILURE(tree_->StartRelay("p1", false));
+    ASSERT_NO_FATAL_FAILURE(tree_->StartRelay("p1-sb", false));
     const int proxy_port = FreeUdpPort();
-    ASSERT_NO_FATAL_FAILURE(StartRelay(
-        "d1", {"--edge=127.0.0.1:0", "--edge_tls_cert=" + pki_->cert("d1"),
-               "--edge_tls_key=" + pki_->key("d1"),
-               absl::StrCat("--edge_candidates=127.0.0.1:", proxy_port)}));
-    ASSERT_GT(relays_["d1"].edge_port, 0) << ReadFile(Path("d1.err"));
+    ASSERT_NO_FATAL_FAILURE(tree_->StartRelay(
+        "d1", true,
+        {absl::StrCat("--edge_candidates=127.0.0.1:", proxy_port)}));
     auto proxy = Subprocess::Start(
         {Runfile("tools/impair/udp-impair"),
          absl::StrCat("--listen=127.0.0.1:", proxy_port),
-         "--forward=" + relays_["d1"].address(), "--direction=reverse",
+         "--forward=" + tree_->relay("d1").address(), "--direction=reverse",
          absl::StrCat("--loss=", loss)},
-        {Path("impair.out"), Path("impair.err")});
+        {tree_->Path("impair.out"), tree_->Path("impair.err")});
     ASSERT_TRUE(proxy.ok()) << proxy.status();
     proxy_ = *std::move(proxy);
 
-    std::ofstream(Path("topology.textproto")) << absl::Substitute(
-        kTopology, relays_["nat"].address(), relays_["p1"].address(),
-        relays_["p1-sb"].address(), relays_["d1"].address(),
-        absl::StrCat("127.0.0.1:", relays_["d1"].edge_port),
-        absl::StrCat("127.0.0.1:", FreeUdpPort()));
-    CommandResult applied = Relayctl({"apply", Path("topology.textproto")});
+    std::ofstream(tree_->Path("topology.textproto")) << absl::Substitute(
+        kTopology, tree_->relay("nat").address(), tree_->relay("p1").address(),
+        tree_->relay("p1-sb").address(), tree_->relay("d1").address(),
+        tree_->relay("d1").edge(), absl::StrCat("127.0.0.1:", FreeUdpPort()));
+    CommandResult applied =
+        tree_->Relayctl({"apply", tree_->Path("topology.textproto")});
     ASSERT_EQ(applied.code, 0) << applied.err;
-
-    auto source = Subprocess::Start(
-        {Runfile("tools/source/relay-source"), "--width=320", "--height=240",
-         "--fps=30", "--bitrate=400", "--gop=30",
-         absl::StrCat("--bind=127.0.0.1:", source_port),
-         "--dest=" + relays_["nat"].address(),
-         absl::StrCat("--ssrc=", kVideoSsrc),
-         absl::StrCat("--audio-ssrc=", kAudioSsrc), "--duration=0"},
-        {Path("source.out"), Path("source.err")});
-    ASSERT_TRUE(source.ok()) << source.status();
-    source_ = *std::move(source);
-    ASSERT_TRUE(topology::testing::WaitForNode(
-        dir_, controller_->address(), "d1",
-        "acks its assignment and receives from p1",
-        [](const cascade::v1::NodeView& v) {
-          return topology::testing::AckedNewerThan(v) &&
-                 v.stats().receiving_from() == "p1";
-        }))
-        << ReadFile(Path("d1.err"));
+    ASSERT_NO_FATAL_FAILURE(
+        tree_->StartSource("nat", source_port, kVideoSsrc, kAudioSsrc));
+    ASSERT_TRUE(tree_->WaitReceiving("d1", "p1")) << tree_->Log("d1");
   }
 
   // relayctl url s1: the page at d1 with a watch token.
   std::string WatchUrl() {
-    CommandResult minted = Relayctl({"--json", "url", "s1"});
-    EXPECT_EQ(minted.code, 0) << minted.err;
-    cascade::v1::MintEdgeTokenResponse response;
-    EXPECT_TRUE(
-        google::protobuf::util::JsonStringToMessage(minted.out, &response).ok())
-        << minted.out;
-    token_ = response.token();
-    return response.url();
+    const cascade::v1::MintEdgeTokenResponse minted = tree_->Url({"s1"});
+    token_ = minted.token();
+    return minted.url();
   }
 
   void OpenBrowser() {
-    browser::ChromiumOptions options;
-    options.extra_flags = {"--ignore-certificate-errors"};
-    auto chromium = browser::Chromium::Launch(options);
+    auto chromium = testing::OpenBrowser();
     ASSERT_TRUE(chromium.ok()) << chromium.status();
     chromium_ = *std::move(chromium);
   }
 
   std::string BrowserLog() const {
-    std::string log =
-        absl::StrCat("d1: ", ReadFile(Path("d1.err")), "\npage console:\n");
-    for (const std::string& line : chromium_->ConsoleLog()) {
-      absl::StrAppend(&log, line, "\n");
-    }
-    return log;
+    return absl::StrCat("d1: ", tree_->Log("d1"), "\npage console:\n",
+                        ConsoleOf(*chromium_));
+  }
+
+  double Metric(const std::string& relay, const std::string& sample) {
+    return tree_->Metric(relay, sample);
+  }
+
+  double PageNumber(const std::string& expression) {
+    return testing::PageNumber(*chromium_, expression);
   }
 
   Figures Stats() {
@@ -290,17 +207,8 @@ class BrowserWatchTest : public ::testing::Test {
     return v.ok() ? v->string_value() : v.status().ToString();
   }
 
-  double PageNumber(const std::string& expression) {
-    auto value = chromium_->Evaluate(expression, absl::Seconds(5));
-    EXPECT_TRUE(value.ok()) << expression << ": " << value.status();
-    return value.ok() ? value->number_value() : -1;
-  }
-
-  std::string dir_;
-  std::unique_ptr<topology::testing::TestPki> pki_;
-  std::unique_ptr<Topologyd> controller_;
-  std::map<std::string, Relayd> relays_;
-  std::unique_ptr<Subprocess> proxy_, source_;
+  std::unique_ptr<EdgeTree> tree_;
+  std::unique_ptr<Subprocess> proxy_;
   std::unique_ptr<browser::Chromium> chromium_;
   std::string token_;
 };
@@ -355,12 +263,8 @@ TEST_F(BrowserWatchTest, WatchesThroughLossAndAProvincialKill) {
 
   // kill -9 of d1's parent: d1 fails over to p1-sb; the picture goes on.
   const Figures at_kill = Stats();
-  ASSERT_TRUE(relays_["p1"].process->Signal(SIGKILL).ok());
-  ASSERT_TRUE(topology::testing::WaitForNode(
-      dir_, controller_->address(), "d1", "receives from p1-sb",
-      [](const cascade::v1::NodeView& v) {
-        return v.stats().receiving_from() == "p1-sb";
-      }));
+  ASSERT_TRUE(tree_->relay("p1").process->Signal(SIGKILL).ok());
+  ASSERT_TRUE(tree_->WaitReceiving("d1", "p1-sb"));
   const absl::Time after_failover = absl::Now();
   ASSERT_TRUE(WaitUntil("two seconds past the failover", absl::Seconds(5), [&] {
     return absl::Now() - after_failover >= absl::Seconds(2);
@@ -378,7 +282,7 @@ TEST_F(BrowserWatchTest, WatchesThroughLossAndAProvincialKill) {
 TEST_F(BrowserWatchTest, BadTokensCreateNoSession) {
   ASSERT_NO_FATAL_FAILURE(StartNetwork(/*loss=*/0));
   WatchUrl();
-  httplib::SSLClient client("127.0.0.1", relays_["d1"].edge_port);
+  httplib::SSLClient client("127.0.0.1", tree_->relay("d1").edge_port);
   client.enable_server_certificate_verification(false);
   const std::string offer = "v=0\r\n";
   struct Case {

@@ -1,0 +1,165 @@
+#include "tests/webrtc/edge_tree.h"
+
+#include <gtest/gtest.h>
+
+#include <utility>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "google/protobuf/util/json_util.h"
+#include "tests/common/runfile.h"
+
+namespace cascade::testing {
+
+std::string Relayd::address() const {
+  return absl::StrCat("127.0.0.1:", udp_port);
+}
+
+std::string Relayd::edge() const {
+  return absl::StrCat("127.0.0.1:", edge_port);
+}
+
+int FreeUdpPort() {
+  topology::testing::Udp udp;
+  return udp.port();
+}
+
+absl::StatusOr<std::unique_ptr<EdgeTree>> EdgeTree::Create(
+    const std::vector<std::string>& edge_relays) {
+  std::unique_ptr<EdgeTree> tree(new EdgeTree(topology::testing::TestDir()));
+  auto pki = topology::testing::TestPki::Make(tree->Path("pki"));
+  if (!pki.ok()) return pki.status();
+  tree->pki_ = std::make_unique<topology::testing::TestPki>(*std::move(pki));
+  for (const std::string& id : edge_relays) {
+    if (absl::Status s = tree->pki_->IssueNode(id); !s.ok()) return s;
+  }
+  return tree;
+}
+
+std::string EdgeTree::Path(const std::string& name) const {
+  return dir_ + "/" + name;
+}
+
+std::string EdgeTree::controller_address() const {
+  return controller_ == nullptr ? "" : controller_->address();
+}
+
+std::string EdgeTree::Log(const std::string& relay) const {
+  return ReadFile(Path(relay + ".err"));
+}
+
+void EdgeTree::StartController() {
+  auto controller = topology::testing::Topologyd::Start(
+      dir_, "topologyd", {"--insecure", "--state-dir=" + Path("state")});
+  ASSERT_TRUE(controller.ok()) << controller.status();
+  controller_ = *std::move(controller);
+}
+
+void EdgeTree::StartRelay(const std::string& id, bool edge,
+                          std::vector<std::string> args) {
+  const std::string ports = Path(id + ".ports");
+  args.insert(args.begin(),
+              {Runfile("relay/relayd"), "--controller=" + controller_address(),
+               "--insecure", "--id=" + id, "--listen=127.0.0.1:0",
+               "--port-file=" + ports, "--metrics=127.0.0.1:0"});
+  if (edge) {
+    // The node's certificate: the test's browsers accept any.
+    args.insert(args.end(),
+                {"--edge=127.0.0.1:0", "--edge_tls_cert=" + pki_->cert(id),
+                 "--edge_tls_key=" + pki_->key(id)});
+  }
+  auto process =
+      Subprocess::Start(args, {Path(id + ".out"), Path(id + ".err")});
+  ASSERT_TRUE(process.ok()) << process.status();
+  Relayd& relay = relays_[id];
+  relay.process = std::move(*process);
+  const std::string bound = WaitForFile(ports, absl::Seconds(20));
+  for (absl::string_view line : absl::StrSplit(bound, '\n')) {
+    std::pair<std::string, std::string> kv = absl::StrSplit(line, '=');
+    int* port = kv.first == "udp"       ? &relay.udp_port
+                : kv.first == "metrics" ? &relay.metrics_port
+                : kv.first == "edge"    ? &relay.edge_port
+                                        : nullptr;
+    if (port != nullptr) {
+      ASSERT_TRUE(absl::SimpleAtoi(kv.second, port)) << bound;
+    }
+  }
+  ASSERT_GT(relay.udp_port, 0) << Log(id);
+  if (edge) {
+    ASSERT_GT(relay.edge_port, 0) << Log(id);
+  }
+}
+
+void EdgeTree::StartSource(const std::string& relay, int bind_port,
+                           uint32_t video_ssrc, uint32_t audio_ssrc) {
+  auto source = Subprocess::Start(
+      {Runfile("tools/source/relay-source"), "--width=320", "--height=240",
+       "--fps=30", "--bitrate=400", "--gop=30",
+       absl::StrCat("--bind=127.0.0.1:", bind_port),
+       "--dest=" + relays_[relay].address(),
+       absl::StrCat("--ssrc=", video_ssrc),
+       absl::StrCat("--audio-ssrc=", audio_ssrc), "--duration=0"},
+      {Path("source.out"), Path("source.err")});
+  ASSERT_TRUE(source.ok()) << source.status();
+  sources_.push_back(*std::move(source));
+}
+
+CommandResult EdgeTree::Relayctl(std::vector<std::string> args) {
+  args.insert(args.begin(), "--insecure");
+  return topology::testing::Relayctl(dir_, controller_address(),
+                                     std::move(args));
+}
+
+cascade::v1::MintEdgeTokenResponse EdgeTree::Url(
+    std::vector<std::string> args) {
+  args.insert(args.begin(), {"--json", "url"});
+  CommandResult minted = Relayctl(std::move(args));
+  EXPECT_EQ(minted.code, 0) << minted.err;
+  cascade::v1::MintEdgeTokenResponse response;
+  EXPECT_TRUE(
+      google::protobuf::util::JsonStringToMessage(minted.out, &response).ok())
+      << minted.out;
+  return response;
+}
+
+::testing::AssertionResult EdgeTree::WaitReceiving(const std::string& id,
+                                                   const std::string& parent) {
+  return topology::testing::WaitForNode(
+      dir_, controller_address(), id,
+      absl::StrCat("acks its assignment and receives from ",
+                   parent.empty() ? "its parent" : parent),
+      [&](const cascade::v1::NodeView& v) {
+        return topology::testing::AckedNewerThan(v) &&
+               (parent.empty() ? !v.stats().receiving_from().empty()
+                               : v.stats().receiving_from() == parent);
+      });
+}
+
+double EdgeTree::Metric(const std::string& relay, const std::string& sample) {
+  return MetricValue(HttpGet(relays_[relay].metrics_port, "/metrics"), sample);
+}
+
+absl::StatusOr<std::unique_ptr<browser::Chromium>> OpenBrowser(
+    std::vector<std::string> flags) {
+  browser::ChromiumOptions options;
+  options.extra_flags = std::move(flags);
+  options.extra_flags.push_back("--ignore-certificate-errors");
+  return browser::Chromium::Launch(options);
+}
+
+std::string ConsoleOf(const browser::Chromium& chromium) {
+  std::string log;
+  for (const std::string& line : chromium.ConsoleLog()) {
+    absl::StrAppend(&log, line, "\n");
+  }
+  return log;
+}
+
+double PageNumber(browser::Chromium& chromium, const std::string& expression) {
+  auto value = chromium.Evaluate(expression, absl::Seconds(5));
+  EXPECT_TRUE(value.ok()) << expression << ": " << value.status();
+  return value.ok() ? value->number_value() : -1;
+}
+
+}  // namespace cascade::testing
