@@ -296,18 +296,28 @@ class Simulation {
   }
 
   // --browser_edge: a watch URL for the first site under each edge
-  // district (its active parent there), for a person to open while the
-  // run goes on. The first mint makes topologyd's first edge key, which
-  // every relay's assignment then carries: the call waits for the acks, so
-  // the URL works once printed. Minted before the media, so no step's
-  // window has the push in it.
+  // district (its active parent now, as topologyd mints for it: a relay
+  // slow to register may have lost its sites for a while at the start),
+  // for a person to open while the run goes on. The first mint makes
+  // topologyd's first edge key, which every relay's assignment then
+  // carries: the call waits for the acks, so the URL works once printed.
+  // Minted before the media, so no step's window has the push in it.
   absl::Status MintWatchUrls() {
     if (options_.browser_edges.empty()) return absl::OkStatus();
+    absl::StatusOr<cascade::v1::GetTopologyResponse> view =
+        admin_.GetTopology();
+    if (!view.ok()) return view.status();
+    absl::flat_hash_map<std::string, std::string> active_parent;
+    for (const cascade::v1::NodeView& node : view->nodes()) {
+      if (node.tier() == cascade::v1::TIER_SITE && node.parents_size() > 0) {
+        active_parent[node.id()] = node.parents(0);
+      }
+    }
     std::string lines;
     for (const BrowserEdge& edge : options_.browser_edges) {
       std::string site;
       for (const PlanSite& candidate : plan_.sites) {
-        if (layout_.site_parents.at(candidate.id)[0] == edge.relay) {
+        if (active_parent[candidate.id] == edge.relay) {
           site = candidate.id;
           break;
         }
