@@ -2,6 +2,7 @@
 // report's figures against the criteria of issue 7 (every site receives
 // every packet after repair, gaps under 1 s), and a clean shutdown.
 #include <gtest/gtest.h>
+#include <httplib.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -11,16 +12,21 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <set>
 #include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "google/protobuf/util/json_util.h"
 #include "proto/sim_scenario.pb.h"
 #include "tests/common/runfile.h"
+#include "tests/common/wait.h"
 #include "tools/sim/supervisor.h"
 
 namespace cascade::sim {
@@ -66,16 +72,19 @@ class SimTest : public ::testing::Test {
             "--scenario=" + Runfile("tests/sim/short.textproto")};
   }
 
-  // Runs the short scenario on `sites` sites with `flags` into `out`; the
-  // report it wrote, once nothing is left running.
+  // Runs the short scenario on `sites` sites with `flags` into `out`
+  // (`while_running`, when given, checks the run as it goes on); the report
+  // it wrote, once nothing is left running.
   void RunShort(const std::string& out, int sites,
                 const std::vector<std::string>& flags,
-                cascade::v1::SimReport* report) {
+                cascade::v1::SimReport* report,
+                const std::function<void()>& while_running = nullptr) {
     std::vector<std::string> command = Command(out);
     command.push_back(absl::StrCat("--sites=", sites));
     command.insert(command.end(), flags.begin(), flags.end());
     const std::string log = out + ".log";
     ASSERT_TRUE(supervisor_.Start("relay-sim", "relay-sim", command, log).ok());
+    if (while_running) while_running();
     absl::StatusOr<int> code =
         supervisor_.Wait("relay-sim", absl::Seconds(150));
     ASSERT_TRUE(code.ok()) << code.status();
@@ -85,6 +94,48 @@ class SimTest : public ::testing::Test {
                     ReadFile(out + "/report.json"), report)
                     .ok())
         << ReadFile(log);
+  }
+
+  // relay-sim --browser_edge=1 while it runs into `out`: the watch URL it
+  // wrote (one line, DISTRICT SITE URL) opens the edge from this machine,
+  // outside the sim's private network, through its bridge on 127.0.0.1:
+  // the player page is served, and WHEP refuses a forged token. The URL,
+  // into `url`.
+  void ExpectTheBrowserEdgeAnswers(const std::string& out, std::string* url) {
+    const std::string path = out + "/watch-urls.txt";
+    ASSERT_TRUE(cascade::testing::WaitUntil(
+        "relay-sim wrote a watch URL", absl::Seconds(120), [&] {
+          return !ReadFile(path).empty() || !supervisor_.Running("relay-sim");
+        }));
+    const std::vector<std::string> fields = absl::StrSplit(
+        ReadFile(path), absl::ByAnyChar(" \n"), absl::SkipEmpty());
+    ASSERT_EQ(fields.size(), 3u) << ReadFile(path);
+    *url = fields[2];
+    // http://127.0.0.1:PORT/watch#stream=STREAM&token=TOKEN
+    absl::string_view rest = *url;
+    ASSERT_TRUE(absl::ConsumePrefix(&rest, "http://127.0.0.1:")) << *url;
+    int port = 0;
+    ASSERT_TRUE(absl::SimpleAtoi(rest.substr(0, rest.find('/')), &port))
+        << *url;
+    rest.remove_prefix(rest.find('/'));
+    ASSERT_TRUE(absl::ConsumePrefix(&rest, "/watch#stream=")) << *url;
+    const std::string stream(rest.substr(0, rest.find("&token=")));
+    ASSERT_FALSE(stream.empty()) << *url;
+    ASSERT_NE(rest.find("&token=ce1."), absl::string_view::npos) << *url;
+
+    httplib::Client edge("127.0.0.1", port);
+    edge.set_connection_timeout(5);
+    edge.set_read_timeout(5);
+    httplib::Result page = edge.Get("/watch");
+    ASSERT_TRUE(page) << httplib::to_string(page.error());
+    EXPECT_EQ(page->status, 200);
+    EXPECT_NE(page->get_header_value("Content-Type").find("text/html"),
+              std::string::npos);
+    httplib::Result whep =
+        edge.Post("/whep/" + stream, {{"Authorization", "Bearer ce1.forged"}},
+                  "v=0\r\n", "application/sdp");
+    ASSERT_TRUE(whep) << httplib::to_string(whep.error());
+    EXPECT_EQ(whep->status, 401) << whep->body;
   }
 
   Supervisor supervisor_;
@@ -119,10 +170,12 @@ void ExpectUpstreamAtTheCenter(const cascade::v1::SimReport& report) {
 }
 
 // Issue 7's criteria on a controller-mode run of a scenario of `steps`
-// steps (one a selection, which has no window): no problem, every site
-// every packet, every step done, no step's window with a gap of a second or
-// a lost packet, the selected sites' streams at the center.
-void ExpectTheCriteria(const cascade::v1::SimReport& report, int steps = 8) {
+// steps (one a selection, which has no window) and `pushes` Admin changes
+// that reached relays: no problem, every site every packet, every step
+// done, no step's window with a gap of a second or a lost packet, the
+// selected sites' streams at the center.
+void ExpectTheCriteria(const cascade::v1::SimReport& report, int steps = 8,
+                       int pushes = 5) {
   EXPECT_EQ(report.problems_size(), 0) << report.problems(0);
   // 20 s at 15 fps: at least a packet per frame.
   EXPECT_GE(report.packets_sent(), 300);
@@ -145,9 +198,9 @@ void ExpectTheCriteria(const cascade::v1::SimReport& report, int steps = 8) {
   EXPECT_EQ(report.mode(), "controller");
   EXPECT_TRUE(report.control_plane().assignments_pushed());
   EXPECT_GT(report.control_plane().first_assignment_ms(), 0);
-  // The three selections, the drain and the restore were pushed to the
-  // relays and acked, each timed.
-  EXPECT_EQ(report.control_plane().assignment_push_ms_size(), 5);
+  // The three selections, the drain and the restore (and a browser edge's
+  // first token key) were pushed to the relays and acked, each timed.
+  EXPECT_EQ(report.control_plane().assignment_push_ms_size(), pushes);
   for (double ms : report.control_plane().assignment_push_ms()) {
     EXPECT_GT(ms, 0);
     EXPECT_LT(ms, 10000);
@@ -155,11 +208,23 @@ void ExpectTheCriteria(const cascade::v1::SimReport& report, int steps = 8) {
   ExpectUpstreamAtTheCenter(report);
 }
 
+// The short scenario with a browser edge at one district (--browser_edge=1),
+// checked from outside while it runs; the criteria hold with it.
 TEST_F(SimTest, ShortScenarioMeetsTheCriteria) {
   const std::string out = TempDir() + "/short";
   cascade::v1::SimReport report;
-  ASSERT_NO_FATAL_FAILURE(RunShort(out, kSites, {}, &report));
-  ASSERT_NO_FATAL_FAILURE(ExpectTheCriteria(report));
+  std::string url;
+  ASSERT_NO_FATAL_FAILURE(
+      RunShort(out, kSites, {"--browser_edge=1"}, &report,
+               [&] { ExpectTheBrowserEdgeAnswers(out, &url); }));
+  ASSERT_NO_FATAL_FAILURE(ExpectTheCriteria(report, 8, 6));
+  // The URL is in the report too, as the detail of the call that minted it.
+  ASSERT_GE(report.control_plane().admin_calls_size(), 1);
+  const auto& mint = report.control_plane().admin_calls(0);
+  EXPECT_EQ(mint.call(), "MintEdgeToken");
+  EXPECT_TRUE(mint.ok());
+  EXPECT_FALSE(url.empty());
+  EXPECT_NE(mint.detail().find(url), std::string::npos) << mint.detail();
   EXPECT_EQ(report.sites_total(), static_cast<uint32_t>(kSites));
   // Latency measured at every tier, and it is a relay network's, not a
   // backlog's.
@@ -485,7 +550,11 @@ TEST(SimFlagsTest, BadFlagsAreRefusedWithExitCode2) {
       {{"--store=etcd", "--store_delay=2s", "--leader_ttl=3s"},
        "--leader-ttl=3s is too short for --store-delay=2s: at least 8s"},
       {{"--relays_per_process=0"}, "--relays-per-process must be at least 1"},
-      {{"--repeat=0"}, "--repeat must be at least 1"}};
+      {{"--repeat=0"}, "--repeat must be at least 1"},
+      {{"--browser_edge=1", "--mode=standalone"},
+       "--browser-edge needs --mode=controller"},
+      {{"--browser_edge=nat-1"}, "\"nat-1\" is not a district relay"},
+      {{"--browser_edge=100000"}, "a number of districts within 1..204"}};
   for (const auto& [flags, message] : cases) {
     Supervisor supervisor;
     const std::string log = TempDir() + "/flags.log";
