@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "tools/probe/whep_sdp.h"
+#include "webrtc/dtls/srtp_session.h"
 #include "webrtc/ice/ice_lite.h"
 
 namespace cascade {
@@ -41,6 +42,11 @@ absl::StatusOr<std::unique_ptr<WhepViewers>> WhepViewers::Open(
     const WhepViewersOptions& options, const SiteOptions& base,
     std::vector<SiteOptions>* sites,
     std::vector<std::unique_ptr<SiteTransport>>* transports) {
+  // libsrtp2 (and the NSS it runs on) loads on first use, some 60 ms in
+  // which the loop would stall every other viewer's handshake.
+  if (absl::Status srtp = dtls::SrtpSession::Prepare(); !srtp.ok()) {
+    return srtp;
+  }
   std::unique_ptr<WhepViewers> viewers(new WhepViewers());
   dtls::CertificateOptions certificate_options;
   certificate_options.now = absl::Now();
