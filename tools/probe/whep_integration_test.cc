@@ -22,14 +22,12 @@
 #include "absl/time/time.h"
 #include "base/files.h"
 #include "base/subprocess.h"
-#include "control/edge_token.h"
 #include "control/signature.h"
 #include "google/protobuf/struct.pb.h"
-#include "google/protobuf/text_format.h"
 #include "google/protobuf/util/json_util.h"
-#include "proto/relay_config.pb.h"
 #include "security/pki.h"
 #include "tools/media/udp.h"
+#include "tools/probe/edge_relay.h"
 
 namespace cascade {
 namespace {
@@ -112,25 +110,14 @@ class WhepIntegrationTest : public ::testing::Test {
     // packets only.
     source_port_ = FreeUdpPort();
 
-    cascade::v1::RelayConfig config;
-    config.set_node_id(kRelayId);
-    config.set_listen("127.0.0.1:0");
-    cascade::v1::RelayParent* parent = config.add_parents();
-    parent->set_id("source");
-    parent->set_address(absl::StrCat("127.0.0.1:", source_port_));
-    for (const auto& [ssrc, audio] :
-         {std::pair<uint32_t, bool>{kVideoSsrc, false}, {kAudioSsrc, true}}) {
-      cascade::v1::RelayStream* stream = config.add_streams();
-      stream->set_ssrc(ssrc);
-      stream->set_direction(cascade::v1::RelayStream::DOWN);
-      stream->set_h264(!audio);
-      stream->set_audio(audio);
-      stream->set_stream_id("program");
-    }
-    config.add_edge_token_keys(*public_der);
-    std::string text;
-    ASSERT_TRUE(google::protobuf::TextFormat::PrintToString(config, &text));
-    ASSERT_TRUE(WriteFileAtomically(Path("relay.textproto"), text).ok());
+    probe::EdgeRelaySetup setup;
+    setup.relay_id = kRelayId;
+    setup.source_address = absl::StrCat("127.0.0.1:", source_port_);
+    setup.video_ssrc = kVideoSsrc;
+    setup.audio_ssrc = kAudioSsrc;
+    setup.token_key_der = *public_der;
+    ASSERT_TRUE(
+        probe::WriteEdgeRelayConfig(setup, Path("relay.textproto")).ok());
   }
 
   // relayd with the config, its HTTPS edge and `extra` flags.
@@ -184,14 +171,7 @@ class WhepIntegrationTest : public ::testing::Test {
 
   // A watch token for `stream` signed with `key`.
   std::string Token(EVP_PKEY* key, const std::string& stream = "program") {
-    control::EdgeToken token;
-    token.relay = kRelayId;
-    token.stream = stream;
-    token.action = control::EdgeAction::kWatch;
-    token.issued = absl::Now() - absl::Minutes(1);
-    token.expires = absl::Now() + absl::Hours(1);
-    token.holder = "probe";
-    auto text = control::MintEdgeToken(key, token);
+    auto text = probe::MintWatchToken(key, kRelayId, stream, absl::Now());
     EXPECT_TRUE(text.ok()) << text.status();
     return text.value_or("");
   }
