@@ -6,7 +6,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "relay/metrics_text.h"
+#include "base/prometheus_text.h"
 #include "webrtc/dtls/srtp_session.h"
 #include "webrtc/ice/demux.h"
 
@@ -27,18 +27,15 @@ std::optional<media::Endpoint> ToEndpoint(const ice::TransportAddress& a) {
   return e;
 }
 
-// One labelled counter family: `name{label="value"} n` per entry from
-// `first` on.
+// A counter family by reason: one sample per entry of `values` from `first`
+// on, named by `names(i)`.
 template <typename Names>
-void AppendLabelled(std::string* out, absl::string_view name,
-                    absl::string_view help, absl::string_view label,
-                    absl::Span<const uint64_t> values, Names names,
-                    size_t first = 0) {
-  absl::StrAppend(out, "# HELP ", name, " ", help, "\n# TYPE ", name,
-                  " counter\n");
+void AppendByReason(std::string* out, absl::string_view name,
+                    absl::string_view help, absl::Span<const uint64_t> values,
+                    Names names, size_t first = 0) {
+  AppendFamily(out, name, "counter", help);
   for (size_t i = first; i < values.size(); ++i) {
-    absl::StrAppend(out, name, "{", label, "=\"", names(i), "\"} ", values[i],
-                    "\n");
+    AppendSample(out, name, {{"reason", names(i)}}, values[i]);
   }
 }
 
@@ -381,29 +378,28 @@ void RelayEdge::RenderMetrics(std::string* out) const {
   AppendCounter(out, "relay_edge_published_packets_total",
                 "RTP packets from WHIP publishers taken into the tree.",
                 packets_from_publishers_);
-  AppendLabelled(
+  AppendByReason(
       out, "relay_edge_whip_refusals_total",
-      "WHIP requests refused, by reason.", "reason", c.whip_refusals,
-      [](size_t i) {
+      "WHIP requests refused, by reason.", c.whip_refusals, [](size_t i) {
         return edge::WhepRefusalName(static_cast<edge::WhepRefusal>(i));
       });
   AppendCounter(out, "relay_edge_sessions_created_total",
                 "WHEP sessions created.", c.sessions_created);
-  AppendLabelled(
+  AppendByReason(
       out, "relay_edge_sessions_ended_total", "WHEP sessions ended, by why.",
-      "reason", c.sessions_ended,
+      c.sessions_ended,
       [](size_t i) {
         return edge::CloseReasonName(static_cast<edge::CloseReason>(i));
       },
       /*first=*/1);  // kNone: no session ends for no reason
-  AppendLabelled(
+  AppendByReason(
       out, "relay_edge_refusals_total", "WHEP requests refused, by reason.",
-      "reason", c.refusals, [](size_t i) {
+      c.refusals, [](size_t i) {
         return edge::WhepRefusalName(static_cast<edge::WhepRefusal>(i));
       });
-  AppendLabelled(out, "relay_edge_drops_total",
+  AppendByReason(out, "relay_edge_drops_total",
                  "Datagrams at the edge that reached no viewer, by reason.",
-                 "reason", c.drops, [](size_t i) {
+                 c.drops, [](size_t i) {
                    return edge::EdgeDropName(static_cast<edge::EdgeDrop>(i));
                  });
   AppendCounter(out, "relay_edge_packets_sent_total",

@@ -173,7 +173,7 @@ void RelayCore::OnParentHeard(bool media) {
   if (heard.first) {
     for (auto& [ssrc, stream] : streams_) stream->nacks.RetryAll(now_);
   } else {
-    parent_gaps_.Add(absl::ToDoubleSeconds(heard.gap));
+    parent_gaps_.Observe(absl::ToDoubleSeconds(heard.gap));
   }
   if (heard.release.has_value()) {
     SendSigned(heard.release->address, heard.release->key,

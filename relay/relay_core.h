@@ -19,6 +19,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "base/clock.h"
+#include "base/prometheus_text.h"
 #include "child/parent_selector.h"
 #include "media/endpoint.h"
 #include "media/rtp/activation.h"
@@ -26,7 +27,6 @@
 #include "media/rtp/rtp.h"
 #include "media/rtp/seq.h"
 #include "relay/keyframe_cache.h"
-#include "relay/metrics_text.h"
 #include "relay/packet_pool.h"
 #include "relay/relay_options.h"
 #include "relay/retransmit_ring.h"
@@ -232,7 +232,7 @@ class RelayCore {
   CoreCounters counters_;
   // Silences the active parent ended: what the per-link timeout is learnt
   // from, shown so an operator can judge --parent_timeout.
-  DurationHistogram<10> parent_gaps_{
+  DurationHistogram parent_gaps_{
       {0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 2, 5}};
   std::vector<int64_t> due_scratch_;
   std::vector<uint16_t> seq_scratch_;

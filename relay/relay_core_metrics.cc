@@ -3,7 +3,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "relay/metrics_text.h"
+#include "base/prometheus_text.h"
 #include "relay/relay_core.h"
 #include "relay/relay_core_state.h"
 
@@ -85,12 +85,11 @@ void RelayCore::RenderMetrics(std::string* out) const {
 
   std::map<std::pair<absl::string_view, absl::string_view>, uint64_t> drops(
       drops_.begin(), drops_.end());
-  absl::StrAppend(out,
-                  "# HELP relay_drops_total Datagrams dropped, by kind and "
-                  "reason.\n# TYPE relay_drops_total counter\n");
+  AppendFamily(out, "relay_drops_total", "counter",
+               "Datagrams dropped, by kind and reason.");
   for (const auto& [key, n] : drops) {
-    absl::StrAppend(out, "relay_drops_total{kind=\"", key.first, "\",reason=\"",
-                    key.second, "\"} ", n, "\n");
+    AppendSample(out, "relay_drops_total",
+                 {{"kind", key.first}, {"reason", key.second}}, n);
   }
   AppendCounter(out, "relay_activations_total", "Children activated.",
                 counters_.activations_accepted);

@@ -7,7 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "relay/metrics_text.h"
+#include "base/prometheus_text.h"
 
 namespace cascade::relay {
 namespace {
@@ -133,7 +133,7 @@ void RelayInstance::ReadAll() {
 
 void RelayInstance::OnTick() {
   lag_last_ = std::max(absl::ZeroDuration(), clock_->Now() - expected_tick_);
-  lag_.Add(absl::ToDoubleSeconds(lag_last_));
+  lag_.Observe(absl::ToDoubleSeconds(lag_last_));
   expected_tick_ = absl::InfiniteFuture();
   // libuv runs timers before it polls: on a busy machine the parent's
   // packets may be waiting unread while the silence deadline passes. Read

@@ -18,10 +18,10 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "base/clock.h"
+#include "base/prometheus_text.h"
 #include "base/uv_handle.h"
 #include "media/endpoint.h"
 #include "relay/edge.h"
-#include "relay/metrics_text.h"
 #include "relay/packet_pool.h"
 #include "relay/relay_core.h"
 #include "relay/relay_options.h"
@@ -89,7 +89,7 @@ class RelayInstance {
   // Loop lag: how late the tick timer fires.
   absl::Time expected_tick_ = absl::InfiniteFuture();
   absl::Duration lag_last_;
-  DurationHistogram<8> lag_{{0.001, 0.005, 0.01, 0.05, 0.1, 0.3, 1, 5}};
+  DurationHistogram lag_{{0.001, 0.005, 0.01, 0.05, 0.1, 0.3, 1, 5}};
 };
 
 }  // namespace cascade::relay

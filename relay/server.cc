@@ -11,7 +11,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "base/files.h"
-#include "relay/metrics_text.h"
+#include "base/prometheus_text.h"
 
 namespace cascade::relay {
 namespace {
