@@ -10,6 +10,10 @@
 namespace cascade::edge {
 namespace {
 
+// Sequence numbers per NACK: with a full report head it stays within the
+// smallest MTU DTLS allows (576), one FCI entry per number at worst.
+constexpr size_t kMaxNackSeqs = 64;
+
 bool Receives(const std::optional<sdp::AcceptedMedia>& media) {
   return media.has_value() && (media->direction == sdp::Direction::kRecvOnly ||
                                media->direction == sdp::Direction::kSendRecv);
@@ -81,6 +85,7 @@ absl::StatusOr<std::unique_ptr<PublisherSession>> PublisherSession::Create(
     in.payload_type = media->payload_type;
     in.announced_ssrcs = media->remote_ssrcs;
     in.pli = media->pli;
+    in.nack = media->nack;
     in.rtcp_rsize = media->rtcp_rsize;
   }
   const InTrack& video = session->in_[static_cast<size_t>(Track::kVideo)];
@@ -103,7 +108,10 @@ PublisherSession::PublisherSession(std::string id, Options options,
       listener_(listener),
       in_{{InTrack(90000), InTrack(48000)}},
       rtp_buffer_(dtls::kMaxDatagramSize),
-      rtcp_buffer_(dtls::kMaxDatagramSize) {}
+      rtcp_buffer_(dtls::kMaxDatagramSize) {
+  due_.reserve(kMaxNackSeqs);
+  nack_seqs_.reserve(kMaxNackSeqs);
+}
 
 PublisherSession::~PublisherSession() = default;
 
@@ -151,12 +159,7 @@ void PublisherSession::OnRtp(absl::Span<const uint8_t> packet, absl::Time now) {
   }
   const TrackNumbering::Mapped mapped =
       in->numbering.Map(view.ssrc, view.sequence_number, view.timestamp, now);
-  if (mapped.current) {
-    if (!in->stats.has_value() || in->stats->ssrc() != view.ssrc) {
-      in->stats.emplace(view.ssrc, in->numbering.clock_rate());
-    }
-    in->stats->OnPacket(view.sequence_number, view.timestamp, now);
-  }
+  if (mapped.current) Receive(*in, view, now);
   rtp::RtpHeader header;
   header.marker = view.marker;
   header.payload_type = in->tree.payload_type;
@@ -172,6 +175,26 @@ void PublisherSession::OnRtp(absl::Span<const uint8_t> packet, absl::Time now) {
   if (view.payload.empty()) ++counters_.padding_only;
   const Track track = in == &in_[0] ? Track::kVideo : Track::kAudio;
   listener_->OnRtp(*this, track, absl::MakeConstSpan(rtp_buffer_.data(), size));
+}
+
+void PublisherSession::Receive(InTrack& in, const rtp::RtpView& view,
+                               absl::Time now) {
+  if (!in.stats.has_value() || in.stats->ssrc() != view.ssrc) {
+    // A new browser SSRC: what the old one misses is moot.
+    in.stats.emplace(view.ssrc, in.numbering.clock_rate());
+    if (in.nack) {
+      in.unwrapper = rtp::SeqUnwrapper();
+      in.missing.emplace(options_.nack);
+    }
+  }
+  in.stats->OnPacket(view.sequence_number, view.timestamp, now);
+  if (!in.missing.has_value()) return;
+  if (in.missing->OnPacket(in.unwrapper.Unwrap(view.sequence_number), now)) {
+    ++counters_.repaired;
+  }
+  if (in.missing->pending() > 0 && next_nack_ == absl::InfiniteFuture()) {
+    next_nack_ = now + options_.nack_interval;
+  }
 }
 
 void PublisherSession::OnRtcp(absl::Span<const uint8_t> packet,
@@ -266,12 +289,37 @@ void PublisherSession::SendReports(absl::Time now) {
   }
 }
 
+void PublisherSession::SendNacks(absl::Time now) {
+  next_nack_ = absl::InfiniteFuture();
+  if (!transport_->CanSend(now)) return;  // ended, or ending
+  for (InTrack& in : in_) {
+    if (!in.missing.has_value()) continue;
+    due_.clear();
+    in.missing->TakeDue(now, &due_, kMaxNackSeqs);
+    if (in.missing->pending() > 0) next_nack_ = now + options_.nack_interval;
+    if (due_.empty()) continue;
+    nack_seqs_.clear();
+    for (int64_t seq : due_) nack_seqs_.push_back(static_cast<uint16_t>(seq));
+    // A lone NACK only where reduced-size RTCP was agreed (RFC 5506).
+    const size_t head = in.rtcp_rsize ? 0 : WriteReportHead(false, now);
+    const size_t nack =
+        rtp::BuildNack(options_.rtcp_ssrc, in.stats->ssrc(), nack_seqs_,
+                       absl::MakeSpan(rtcp_buffer_).subspan(head));
+    if (nack > 0 &&
+        transport_->SendRtcp(absl::MakeSpan(rtcp_buffer_), head + nack, now)) {
+      ++counters_.nacks_sent;
+      counters_.nacked_packets += nack_seqs_.size();
+    }
+  }
+}
+
 void PublisherSession::OnTimer(absl::Time now) {
   transport_->OnTimer(now);
   if (state() == SessionState::kConnected && now >= next_report_) {
     SendReports(now);
     next_report_ = now + options_.report_interval;
   }
+  if (now >= next_nack_) SendNacks(now);
   Settle(now);
 }
 
@@ -286,7 +334,9 @@ void PublisherSession::Settle(absl::Time now) {
 
 absl::Time PublisherSession::NextTimeout(absl::Time now) const {
   absl::Time next = transport_->NextTimeout(now);
-  if (state() == SessionState::kConnected) next = std::min(next, next_report_);
+  if (state() == SessionState::kConnected) {
+    next = std::min({next, next_report_, next_nack_});
+  }
   return next;
 }
 

@@ -18,9 +18,11 @@
 // rewritten alike (the tree's SSRC, the RTP time re-based, the counts of
 // what was forwarded) for lip sync down the tree. The session sends receiver
 // reports (losses, jitter, round trip: a browser sizes its bitrate from
-// them when nothing else is negotiated) and, when asked, a PLI paced to at
-// most one per Options::keyframe_request_interval. It sends no NACK: a
-// packet lost on the browser's path stays lost for the tree.
+// them when nothing else is negotiated), when asked, a PLI paced to at
+// most one per Options::keyframe_request_interval, and, where the answer
+// agreed generic NACK, requests for the packets missing from the current
+// browser SSRC, scheduled and paced as a relay asks its parent
+// (child/nack_scheduler.h); the browser resends them, and they go up late.
 //
 // No socket and no clock, as the transport. Not thread-safe. The listener
 // is called from within OnDatagram, OnTimer and Close; it may call
@@ -41,10 +43,12 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
+#include "child/nack_scheduler.h"
+#include "media/rtp/rtp.h"
+#include "media/rtp/seq.h"
 #include "webrtc/dtls/certificate.h"
 #include "webrtc/edge/receive_statistics.h"
 #include "webrtc/edge/track_numbering.h"
-#include "webrtc/edge/viewer_session.h"
 #include "webrtc/edge/webrtc_transport.h"
 #include "webrtc/ice/stun.h"
 #include "webrtc/sdp/answer.h"
@@ -81,6 +85,9 @@ struct PublisherCounters {
   // ... or that could not send one: not connected, no video, no PLI
   // negotiated, no SSRC known to name.
   uint64_t keyframe_requests_unsent = 0;
+  uint64_t nacks_sent = 0;      // NACK packets
+  uint64_t nacked_packets = 0;  // sequence numbers in them, retries too
+  uint64_t repaired = 0;        // asked-for packets that then arrived
 };
 
 class PublisherSession : private WebrtcTransport::Listener {
@@ -109,6 +116,11 @@ class PublisherSession : private WebrtcTransport::Listener {
     std::string cname = "cascade";
     absl::Duration keyframe_request_interval = absl::Milliseconds(500);
     absl::Duration report_interval = absl::Seconds(1);
+    // When and how often a missing packet is asked for, and the pace.
+    child::NackOptions nack;
+    // How often due NACKs are taken while packets are missing (relayd's
+    // busy tick).
+    absl::Duration nack_interval = absl::Milliseconds(5);
   };
 
   // `answer` is BuildAnswer's result for `answer_options`, whose role is
@@ -165,11 +177,14 @@ class PublisherSession : private WebrtcTransport::Listener {
     int payload_type = 0;                   // as negotiated with the browser
     std::vector<uint32_t> announced_ssrcs;  // the offer's a=ssrc
     bool pli = false;                       // PLI negotiated (video)
+    bool nack = false;                      // generic NACK negotiated
     bool rtcp_rsize = false;
     TreeTrack tree;
     TrackNumbering numbering;
-    // Of the current browser SSRC.
+    // Of the current browser SSRC: its report, and its gaps (with nack).
     std::optional<ReceiveStatistics> stats;
+    rtp::SeqUnwrapper unwrapper;
+    std::optional<child::NackScheduler> missing;
   };
   class RtcpHandler;
 
@@ -184,6 +199,10 @@ class PublisherSession : private WebrtcTransport::Listener {
   InTrack* TrackOf(uint8_t payload_type, uint32_t ssrc);
   void HandleSenderReport(uint32_t ssrc, const rtp::SenderInfo& info,
                           absl::Time now);
+  // Records a packet of the current browser SSRC for its report and gaps.
+  void Receive(InTrack& in, const rtp::RtpView& view, absl::Time now);
+  // Asks for each track's missing packets that are due.
+  void SendNacks(absl::Time now);
   // Starts the reports once connected.
   void Settle(absl::Time now);
   // An RR with a block per browser source and an SDES CNAME: the head of
@@ -202,9 +221,13 @@ class PublisherSession : private WebrtcTransport::Listener {
   absl::Time last_media_ = absl::InfinitePast();
   absl::Time last_keyframe_request_ = absl::InfinitePast();
   absl::Time next_report_ = absl::InfiniteFuture();
+  // InfiniteFuture while nothing is missing.
+  absl::Time next_nack_ = absl::InfiniteFuture();
   // Scratch buffers, so the packet path does not allocate.
   std::vector<uint8_t> rtp_buffer_;
   std::vector<uint8_t> rtcp_buffer_;
+  std::vector<int64_t> due_;
+  std::vector<uint16_t> nack_seqs_;
   PublisherCounters counters_;
 };
 

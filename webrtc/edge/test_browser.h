@@ -20,7 +20,7 @@
 #include "webrtc/dtls/certificate.h"
 #include "webrtc/dtls/dtls_transport.h"
 #include "webrtc/dtls/srtp_session.h"
-#include "webrtc/edge/viewer_session.h"
+#include "webrtc/edge/webrtc_transport.h"
 #include "webrtc/ice/stun.h"
 
 namespace cascade::edge {

@@ -12,6 +12,7 @@ TrackNumbering::Mapped TrackNumbering::Map(uint32_t ssrc,
   if (!started_) {
     started_ = true;
     source_ssrc_ = ssrc;
+    first_seq_ = sequence_number;
   } else if (has_previous_ && ssrc == previous_source_ssrc_ &&
              ssrc != source_ssrc_) {
     // A late or resent packet of the source before the change: its old
@@ -35,7 +36,8 @@ TrackNumbering::Mapped TrackNumbering::Map(uint32_t ssrc,
                          absl::Hours(1));
     const uint32_t ticks = static_cast<uint32_t>(std::max<int64_t>(
         1, absl::ToInt64Microseconds(gap) * clock_rate_ / 1000000));
-    seq_offset_ = static_cast<uint16_t>(last_seq_ + 1 - sequence_number);
+    first_seq_ = static_cast<uint16_t>(last_seq_ + 1);
+    seq_offset_ = static_cast<uint16_t>(first_seq_ - sequence_number);
     ts_offset_ = last_ts_ + ticks - timestamp;
     source_ssrc_ = ssrc;
   }
@@ -53,6 +55,18 @@ void TrackNumbering::Sent(const Mapped& mapped, size_t payload_size,
     last_ts_ = mapped.timestamp;
     last_time_ = now;
   }
+}
+
+std::optional<TrackNumbering::Unmapped> TrackNumbering::Unmap(
+    uint16_t sequence_number) const {
+  if (!started_) return std::nullopt;
+  if (has_previous_ && rtp::SeqOlder(sequence_number, first_seq_)) {
+    return Unmapped{
+        previous_source_ssrc_,
+        static_cast<uint16_t>(sequence_number - previous_seq_offset_)};
+  }
+  return Unmapped{source_ssrc_,
+                  static_cast<uint16_t>(sequence_number - seq_offset_)};
 }
 
 std::optional<uint32_t> TrackNumbering::MapTimestamp(uint32_t ssrc,

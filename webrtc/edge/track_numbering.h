@@ -5,7 +5,7 @@
 // per source; a new source continues right after the newest packet sent,
 // its timestamp moved on by the time that passed, so the receiver sees one
 // stream without a jump. Late packets of the source before the change keep
-// its old offsets.
+// its old offsets, and its numbers map back to it (a receiver's NACK).
 //
 // No allocation, no clock: the time comes in with each packet.
 #ifndef CASCADE_WEBRTC_EDGE_TRACK_NUMBERING_H_
@@ -39,6 +39,15 @@ class TrackNumbering {
   // current one is where the next source continues.
   void Sent(const Mapped& mapped, size_t payload_size, absl::Time now);
 
+  // Where an outgoing sequence number came from (a NACKed one): the source
+  // and its own number. Numbers before the current source's first belong
+  // to the previous source; nothing before the first packet.
+  struct Unmapped {
+    uint32_t ssrc = 0;
+    uint16_t sequence_number = 0;
+  };
+  std::optional<Unmapped> Unmap(uint16_t sequence_number) const;
+
   // The outgoing RTP time of the current source's `timestamp` (its sender
   // reports); nothing before its first packet or for another SSRC.
   std::optional<uint32_t> MapTimestamp(uint32_t ssrc, uint32_t timestamp) const;
@@ -58,6 +67,7 @@ class TrackNumbering {
   uint32_t source_ssrc_ = 0;
   uint16_t seq_offset_ = 0;  // outgoing = source + offset
   uint32_t ts_offset_ = 0;
+  uint16_t first_seq_ = 0;  // the current source's first outgoing number
   // The source before the last change, for its late packets.
   bool has_previous_ = false;
   uint32_t previous_source_ssrc_ = 0;

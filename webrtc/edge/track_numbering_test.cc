@@ -1,5 +1,8 @@
 #include "webrtc/edge/track_numbering.h"
 
+#include <optional>
+#include <utility>
+
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
 
@@ -83,6 +86,30 @@ TEST(TrackNumberingTest, TimestampsMapOnlyForTheCurrentSource) {
   EXPECT_FALSE(n.MapTimestamp(7, 4000).has_value());
   // 9's 100 went out as 1000 + 90000.
   EXPECT_EQ(n.MapTimestamp(9, 100 + 90000), 1000u + 90000u + 90000u);
+}
+
+TEST(TrackNumberingTest, OutgoingNumbersMapBackToTheirSource) {
+  TrackNumbering n(90000);
+  EXPECT_FALSE(n.Unmap(1).has_value());
+  Pass(n, 7, 65534, 1000, kStart);
+  Pass(n, 7, 65535, 4000, kStart);
+  // Outgoing 65534, 65535, then 9's 500 goes out as 0 across the wrap.
+  ASSERT_EQ(Pass(n, 9, 500, 0, kStart).sequence_number, 0);
+  Pass(n, 9, 501, 3000, kStart);
+  using Unmapped = TrackNumbering::Unmapped;
+  auto unmap = [&n](uint16_t seq) {
+    const std::optional<Unmapped> u = n.Unmap(seq);
+    return u.has_value() ? std::make_pair(u->ssrc, u->sequence_number)
+                         : std::make_pair(0u, uint16_t{0});
+  };
+  EXPECT_EQ(unmap(65535), std::make_pair(7u, uint16_t{65535}));
+  EXPECT_EQ(unmap(65534), std::make_pair(7u, uint16_t{65534}));
+  EXPECT_EQ(unmap(0), std::make_pair(9u, uint16_t{500}));
+  EXPECT_EQ(unmap(1), std::make_pair(9u, uint16_t{501}));
+  // A second change: 9 becomes the previous source, 7 is forgotten.
+  ASSERT_EQ(Pass(n, 11, 40, 0, kStart).sequence_number, 2);
+  EXPECT_EQ(unmap(1), std::make_pair(9u, uint16_t{501}));
+  EXPECT_EQ(unmap(2), std::make_pair(11u, uint16_t{40}));
 }
 
 }  // namespace

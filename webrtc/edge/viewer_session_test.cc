@@ -11,6 +11,7 @@
 #include "media/rtp/rtp.h"
 #include "webrtc/dtls/certificate.h"
 #include "webrtc/edge/test_browser.h"
+#include "webrtc/edge/webrtc_transport.h"
 #include "webrtc/ice/demux.h"
 #include "webrtc/ice/stun.h"
 #include "webrtc/sdp/answer.h"
@@ -150,6 +151,9 @@ class ViewerSessionTest : public ::testing::Test,
 
   uint64_t Drops(ViewerDrop drop) const {
     return session_->counters().drops[static_cast<size_t>(drop)];
+  }
+  uint64_t Drops(TransportDrop drop) const {
+    return session_->transport().counters().drops[static_cast<size_t>(drop)];
   }
 
   std::unique_ptr<dtls::Certificate> relay_certificate_;
@@ -334,7 +338,7 @@ TEST_F(ViewerSessionTest, ForgedSrtcpIsCountedAndIgnored) {
   rtcp.resize(rtp::BuildPli(0x5EED, kVideoSsrc, absl::MakeSpan(rtcp)));
   rtcp.resize(rtcp.size() + 14, 0xAB);  // a made-up index and tag
   session_->OnDatagram(rtcp, kBrowserAddress, kTestStart);
-  EXPECT_EQ(Drops(ViewerDrop::kRtcpUnprotect), 1u);
+  EXPECT_EQ(Drops(TransportDrop::kRtcpUnprotect), 1u);
   EXPECT_EQ(keyframes_, 0);
   EXPECT_TRUE(sink_.sent.empty());
 }
@@ -346,7 +350,7 @@ TEST_F(ViewerSessionTest, DtlsFromAnUncheckedAddressIsDropped) {
   const std::vector<uint8_t> hello = browser_->dtls_out().front();
   session_->OnDatagram(hello, kBrowserAddress, kTestStart);
   EXPECT_TRUE(sink_.sent.empty());
-  EXPECT_EQ(Drops(ViewerDrop::kDtlsUnchecked), 1u);
+  EXPECT_EQ(Drops(TransportDrop::kDtlsUnchecked), 1u);
   EXPECT_EQ(session_->state(), SessionState::kNew);
 
   // Once one address passed ICE, another still may not speak DTLS.
@@ -354,7 +358,7 @@ TEST_F(ViewerSessionTest, DtlsFromAnUncheckedAddressIsDropped) {
   sink_.sent.clear();
   session_->OnDatagram(hello, kStranger, kTestStart);
   EXPECT_TRUE(sink_.sent.empty());
-  EXPECT_EQ(Drops(ViewerDrop::kDtlsUnchecked), 2u);
+  EXPECT_EQ(Drops(TransportDrop::kDtlsUnchecked), 2u);
   EXPECT_EQ(session_->dtls().counters().accepted, 0u);
 }
 
@@ -370,7 +374,7 @@ TEST_F(ViewerSessionTest, WrongIceCredentialsGetNoSessionTraffic) {
   }
   EXPECT_FALSE(session_->IsValidated(kBrowserAddress));
   EXPECT_EQ(session_->state(), SessionState::kNew);
-  EXPECT_EQ(Drops(ViewerDrop::kStunRefused), 1u);
+  EXPECT_EQ(Drops(TransportDrop::kStunRefused), 1u);
   // Nor does its DTLS get an answer.
   sink_.sent.clear();
   ASSERT_TRUE(
@@ -459,12 +463,34 @@ TEST_F(ViewerSessionTest, GarbageIsCounted) {
   const std::vector<uint8_t> junk = {0x40, 1, 2, 3};
   session_->OnDatagram(junk, kBrowserAddress, kTestStart);
   session_->OnDatagram({}, kBrowserAddress, kTestStart);
-  EXPECT_EQ(Drops(ViewerDrop::kNotWebrtc), 2u);
+  EXPECT_EQ(Drops(TransportDrop::kNotWebrtc), 2u);
   Connect(kTestStart);
+  // RTP from the viewer: unauthenticated, or genuine but unwanted.
   session_->OnDatagram(UpstreamRtp(1, 1, 1, {1}), kBrowserAddress, kTestStart);
+  EXPECT_EQ(Drops(TransportDrop::kRtpUnprotect), 1u);
+  const std::vector<uint8_t> genuine =
+      browser_->Protect(UpstreamRtp(1, 2, 1, {1}));
+  ASSERT_FALSE(genuine.empty());
+  session_->OnDatagram(genuine, kBrowserAddress, kTestStart);
   EXPECT_EQ(Drops(ViewerDrop::kRtpFromViewer), 1u);
+  EXPECT_EQ(Drops(TransportDrop::kRtpUnprotect), 1u);
+  // Authenticated RTCP that is no compound.
+  std::vector<uint8_t> bad_rtcp(64);
+  bad_rtcp.resize(rtp::BuildPli(0x5EED, kVideoSsrc, absl::MakeSpan(bad_rtcp)));
+  bad_rtcp[3] += 1;  // the length word claims more than there is
+  SendRtcp(bad_rtcp, kTestStart);
+  EXPECT_EQ(Drops(ViewerDrop::kRtcpMalformed), 1u);
+  EXPECT_EQ(keyframes_, 0);
+
   EXPECT_FALSE(session_->SendRtp(Track::kVideo, junk, kTestStart));
   EXPECT_EQ(Drops(ViewerDrop::kSendBadRtp), 1u);
+  // Over the MTU once SRTP's tag is added: the transport refuses it.
+  EXPECT_FALSE(session_->SendRtp(
+      Track::kVideo, UpstreamRtp(1, 3, 1, std::vector<uint8_t>(1190, 0x41)),
+      kTestStart));
+  EXPECT_EQ(Drops(TransportDrop::kSendTooLarge), 1u);
+  EXPECT_TRUE(ReceivedRtp().empty());
+  EXPECT_EQ(session_->counters().rtp_sent, 0u);
 }
 
 }  // namespace

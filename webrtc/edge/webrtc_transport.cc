@@ -28,6 +28,42 @@ absl::StatusOr<dtls::Fingerprint> RemoteFingerprint(
 
 }  // namespace
 
+absl::string_view SessionStateName(SessionState state) {
+  switch (state) {
+    case SessionState::kNew:
+      return "new";
+    case SessionState::kChecking:
+      return "checking";
+    case SessionState::kConnected:
+      return "connected";
+    case SessionState::kClosed:
+      return "closed";
+    case SessionState::kFailed:
+      return "failed";
+  }
+  return "unknown";
+}
+
+absl::string_view CloseReasonName(CloseReason reason) {
+  switch (reason) {
+    case CloseReason::kNone:
+      return "none";
+    case CloseReason::kDeleted:
+      return "deleted";
+    case CloseReason::kDtlsClosed:
+      return "dtls_closed";
+    case CloseReason::kConsentExpired:
+      return "consent_expired";
+    case CloseReason::kSetupTimeout:
+      return "setup_timeout";
+    case CloseReason::kDtlsFailed:
+      return "dtls_failed";
+    case CloseReason::kSrtpFailed:
+      return "srtp_failed";
+  }
+  return "unknown";
+}
+
 absl::string_view TransportDropName(TransportDrop drop) {
   static constexpr absl::string_view kNames[] = {
       "not_webrtc",         "stun_refused",       "dtls_unchecked",

@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -29,12 +30,47 @@
 #include "webrtc/dtls/certificate.h"
 #include "webrtc/dtls/dtls_transport.h"
 #include "webrtc/dtls/srtp_session.h"
-#include "webrtc/edge/viewer_session.h"  // DatagramSink, SessionState
 #include "webrtc/ice/ice_lite.h"
 #include "webrtc/ice/stun.h"
 #include "webrtc/sdp/answer.h"
 
 namespace cascade::edge {
+
+// Where a session's datagrams leave: the relay's edge socket.
+class DatagramSink {
+ public:
+  virtual ~DatagramSink() = default;
+  // `datagram` lives only through the call.
+  virtual void Send(absl::Span<const uint8_t> datagram,
+                    const ice::TransportAddress& to) = 0;
+};
+
+// Where a browser session stands, viewer's or publisher's.
+enum class SessionState : uint8_t {
+  kNew,        // answered, no valid ICE check yet
+  kChecking,   // ICE checks passed and/or DTLS under way
+  kConnected,  // DTLS done, SRTP keyed, consent fresh: media flows
+  kClosed,     // ended normally (see CloseReason)
+  kFailed,     // ended by an error (see CloseReason and error())
+};
+
+absl::string_view SessionStateName(SessionState state);
+
+enum class CloseReason : uint8_t {
+  kNone = 0,
+  kDeleted,         // the owner closed it (WHEP DELETE, relay shutdown)
+  kDtlsClosed,      // the browser sent close_notify
+  kConsentExpired,  // no valid ICE check for the consent lifetime (RFC 7675)
+  kSetupTimeout,    // not connected within Options::setup_timeout
+  kDtlsFailed,      // handshake error or wrong fingerprint: error() says
+  kSrtpFailed,      // the DTLS keys did not open an SRTP session
+};
+inline constexpr size_t kCloseReasonCount = 7;
+
+absl::string_view CloseReasonName(CloseReason reason);
+
+// A session's two media tracks, as the relay's tree carries them.
+enum class Track : uint8_t { kVideo = 0, kAudio = 1 };
 
 // What became of a datagram, or of a packet to send, that did not go
 // through: one value per reason, for /metrics.
