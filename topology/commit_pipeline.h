@@ -25,8 +25,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "base/prometheus_text.h"
 #include "proto/controller.pb.h"
-#include "topology/prometheus_text.h"
 #include "topology/store.h"
 
 namespace cascade::topology {

@@ -20,9 +20,9 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "base/clock.h"
+#include "base/prometheus_text.h"
 #include "proto/controller.pb.h"
 #include "topology/commit_pipeline.h"
-#include "topology/prometheus_text.h"
 #include "topology/store.h"
 
 namespace cascade::topology {

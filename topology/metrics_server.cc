@@ -4,10 +4,11 @@
 #include <glog/logging.h>
 #include <httplib.h>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "base/prometheus_text.h"
 
 namespace cascade::topology {
 namespace {
@@ -23,17 +24,6 @@ std::string TierName(Tier tier) {
 std::string StatusName(NodeStatus status) {
   std::string name = cascade::v1::NodeStatus_Name(status);
   return absl::AsciiStrToLower(name.substr(name.find('_') + 1));
-}
-
-void Counter(std::string* out, absl::string_view name, absl::string_view help,
-             uint64_t value) {
-  AppendFamily(out, name, "counter", help);
-  AppendSample(out, name, {}, static_cast<double>(value));
-}
-void Gauge(std::string* out, absl::string_view name, absl::string_view help,
-           double value) {
-  AppendFamily(out, name, "gauge", help);
-  AppendSample(out, name, {}, value);
 }
 
 void RenderController(const ControllerMetrics& c, std::string* out) {
@@ -68,7 +58,7 @@ void RenderController(const ControllerMetrics& c, std::string* out) {
   for (const ControllerMetrics::Node& node : c.nodes) {
     AppendSample(out, "topology_node_packets_in_total",
                  {{"node", node.id}, {"tier", TierName(node.tier)}},
-                 static_cast<double>(node.packets_in));
+                 node.packets_in);
   }
   AppendFamily(out, "topology_node_children", "gauge",
                "Active children the current plan gives a relay.");
@@ -86,18 +76,18 @@ void RenderController(const ControllerMetrics& c, std::string* out) {
                  {{"node", node.id}, {"tier", TierName(node.tier)}},
                  node.max_children);
   }
-  Gauge(out, "topology_orphans", "Nodes without a usable parent with capacity.",
-        c.orphans);
-  Gauge(out, "topology_state_sequence",
-        "Changes applied since the state "
-        "was created.",
-        static_cast<double>(c.state_sequence));
-  Gauge(out, "topology_restart_learning",
-        "1 while a restarted controller learns and sends no assignment.",
-        c.learning ? 1 : 0);
-  Counter(out, "topology_lease_expiries_total",
-          "Nodes marked down: lease lapsed, or silent to their parent.",
-          c.lease_expiries);
+  AppendGauge(out, "topology_orphans",
+              "Nodes without a usable parent with capacity.", c.orphans);
+  AppendGauge(out, "topology_state_sequence",
+              "Changes applied since the state "
+              "was created.",
+              c.state_sequence);
+  AppendGauge(out, "topology_restart_learning",
+              "1 while a restarted controller learns and sends no assignment.",
+              c.learning ? 1 : 0);
+  AppendCounter(out, "topology_lease_expiries_total",
+                "Nodes marked down: lease lapsed, or silent to their parent.",
+                c.lease_expiries);
   AppendFamily(out, "topology_failovers_total", "counter",
                "Nodes the controller moved off an active parent that "
                "stopped being usable, by why (down, failed, drained).");
@@ -106,25 +96,25 @@ void RenderController(const ControllerMetrics& c, std::string* out) {
     AppendSample(out, "topology_failovers_total", {{"reason", reason}},
                  it == c.failovers.end() ? 0 : it->second);
   }
-  Counter(out, "topology_assignments_pushed_total",
-          "Assignments offered to nodes (each new version).",
-          c.assignments_pushed);
-  Counter(out, "topology_assignment_acks_total",
-          "Assignments nodes acknowledged as applied.", c.acks);
-  Counter(out, "topology_assignment_nacks_total",
-          "Assignments nodes refused (acknowledged with an error).", c.nacks);
+  AppendCounter(out, "topology_assignments_pushed_total",
+                "Assignments offered to nodes (each new version).",
+                c.assignments_pushed);
+  AppendCounter(out, "topology_assignment_acks_total",
+                "Assignments nodes acknowledged as applied.", c.acks);
+  AppendCounter(out, "topology_assignment_nacks_total",
+                "Assignments nodes refused (acknowledged with an error).",
+                c.nacks);
   c.ack_latency.Append(out, "topology_assignment_ack_latency_seconds",
                        "From an assignment's offer to its node's ack of "
                        "that version.");
   AppendFamily(out, "topology_changes_applied_total", "counter",
                "Changes made durable and applied, by kind.");
   for (const auto& [kind, n] : c.changes_applied) {
-    AppendSample(out, "topology_changes_applied_total", {{"kind", kind}},
-                 static_cast<double>(n));
+    AppendSample(out, "topology_changes_applied_total", {{"kind", kind}}, n);
   }
-  Counter(out, "topology_changes_dropped_total",
-          "Changes decided but not applied: the store did not take them.",
-          c.changes_dropped);
+  AppendCounter(out, "topology_changes_dropped_total",
+                "Changes decided but not applied: the store did not take them.",
+                c.changes_dropped);
   c.store_write_latency.Append(
       out, "topology_store_write_seconds",
       "Each change's write to the store: a journal append with fdatasync, "
@@ -135,22 +125,21 @@ void RenderController(const ControllerMetrics& c, std::string* out) {
 
 std::string RenderMetrics(const MetricsInputs& inputs) {
   std::string out;
-  Gauge(&out, "topology_leader",
-        "1 while this controller leads (always, on a journal).",
-        inputs.leading ? 1 : 0);
-  Counter(&out, "topology_leader_changes_total",
-          "New leaders (terms) this controller has seen elected, itself "
-          "included.",
-          inputs.leader_changes);
-  Gauge(&out, "topology_watch_streams",
-        "Open Watch streams: relays connected to this controller.",
-        static_cast<double>(inputs.watchers));
+  AppendGauge(&out, "topology_leader",
+              "1 while this controller leads (always, on a journal).",
+              inputs.leading ? 1 : 0);
+  AppendCounter(&out, "topology_leader_changes_total",
+                "New leaders (terms) this controller has seen elected, itself "
+                "included.",
+                inputs.leader_changes);
+  AppendGauge(&out, "topology_watch_streams",
+              "Open Watch streams: relays connected to this controller.",
+              inputs.watchers);
   AppendFamily(&out, "topology_admin_requests_total", "counter",
                "Admin calls answered, by method and gRPC code.");
   for (const auto& [key, n] : inputs.admin_calls) {
     AppendSample(&out, "topology_admin_requests_total",
-                 {{"method", key.first}, {"code", key.second}},
-                 static_cast<double>(n));
+                 {{"method", key.first}, {"code", key.second}}, n);
   }
   if (inputs.controller.has_value()) RenderController(*inputs.controller, &out);
   return out;

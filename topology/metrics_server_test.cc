@@ -80,12 +80,6 @@ TEST_F(ControllerTest, MetricsCountWhatTheControllerDecides) {
             std::string::npos);
 }
 
-TEST(MetricsTextTest, LabelValuesAreEscaped) {
-  std::string out;
-  AppendSample(&out, "m", {{"node", "a\"b\\c\nd"}}, 1);
-  EXPECT_EQ(out, "m{node=\"a\\\"b\\\\c\\nd\"} 1\n");
-}
-
 TEST(MetricsListenTest, ParsesAddressesAndRefusesTheRest) {
   absl::StatusOr<MetricsListen> v4 = ParseMetricsListen("127.0.0.1:9100");
   ASSERT_TRUE(v4.ok());
