@@ -145,6 +145,12 @@ absl::StatusOr<std::unique_ptr<browser::Chromium>> OpenBrowser(
   browser::ChromiumOptions options;
   options.extra_flags = std::move(flags);
   options.extra_flags.push_back("--ignore-certificate-errors");
+  // Chromium hides its host candidates behind mDNS names and its
+  // connection state waits for their registration (about a second here,
+  // with no multicast): a machine's artefact, not the relay's. The relay
+  // is ICE-lite and needs none of the browser's candidates.
+  options.extra_flags.push_back(
+      "--disable-features=WebRtcHideLocalIpsWithMdns");
   return browser::Chromium::Launch(options);
 }
 
