@@ -13,6 +13,7 @@
 #include "tools/bench/relay_tree.h"
 #include "tools/bench/rtp_load.h"
 #include "tools/bench/udp_drops.h"
+#include "tools/bench/whep_bench.h"
 
 namespace cascade::bench {
 namespace {
@@ -261,6 +262,75 @@ TEST(JsonFieldTest, ReadsTopLevelNumbersOnly) {
   EXPECT_EQ(JsonField(line, "missing"), std::nullopt);
   EXPECT_EQ(JsonField("relay-probe: final lost 3", "lost"), std::nullopt);
   EXPECT_EQ(JsonField("", "lost"), std::nullopt);
+}
+
+TEST(WhepProbeFinalTest, SumsTheViewersSessions) {
+  // Trimmed from a relay-probe --whep --json run: one viewer connected and
+  // receiving, one connected with nothing received, one never connected.
+  const std::string line =
+      R"({"type":"final","elapsed_s":4.5,"packets":900,"bytes":1080000,)"
+      R"("lost":2,"broken":true,"reasons":["viewer 2 never connected",)"
+      R"("viewer 2: DELETE refused"],"whep":{"viewers":3,"connected":2,)"
+      R"("sessions":[)"
+      R"({"post_ms":3.5,"connected_ms":120,"packets":900},)"
+      R"({"post_ms":2.5,"connected_ms":310.5,"packets":0},)"
+      R"({"post_ms":4,"connected_ms":null,"packets":0}]}})";
+  absl::StatusOr<WhepProbeFinal> final = ParseWhepProbeFinal(line);
+  ASSERT_TRUE(final.ok()) << final.status();
+  EXPECT_EQ(final->viewers, 3);
+  EXPECT_EQ(final->connected, 2);
+  EXPECT_EQ(final->receiving, 1);
+  EXPECT_EQ(final->lost, 2);
+  EXPECT_EQ(final->packets, 900);
+  EXPECT_EQ(final->bytes, 1080000);
+  EXPECT_DOUBLE_EQ(final->elapsed_s, 4.5);
+  EXPECT_DOUBLE_EQ(final->posts_ms, 10);
+  ASSERT_TRUE(final->max_connected_ms.has_value());
+  EXPECT_DOUBLE_EQ(*final->max_connected_ms, 310.5);
+  EXPECT_EQ(final->complaints, 2);
+  EXPECT_EQ(final->first_complaint, "viewer 2 never connected");
+}
+
+TEST(WhepProbeFinalTest, RefusesLinesWithoutViewers) {
+  EXPECT_FALSE(ParseWhepProbeFinal("").ok());
+  EXPECT_FALSE(ParseWhepProbeFinal("{\"type\":\"final\"").ok());
+  EXPECT_FALSE(
+      ParseWhepProbeFinal(R"({"type":"final","lost":0,"packets":9})").ok());
+}
+
+// Runs the search against a relay that serves up to `capacity` viewers.
+std::vector<int> Tried(int first, int limit, int capacity, int* best) {
+  ViewerSearch search(first, limit);
+  std::vector<int> tried;
+  while (std::optional<int> n = search.Next()) {
+    tried.push_back(*n);
+    search.Record(*n, *n <= capacity);
+    if (tried.size() > 50) break;
+  }
+  *best = search.best();
+  return tried;
+}
+
+TEST(ViewerSearchTest, DoublesThenNarrowsToWithinTenPercent) {
+  int best = 0;
+  EXPECT_EQ(Tried(50, 1600, 700, &best),
+            (std::vector<int>{50, 100, 200, 400, 800, 600, 700, 750}));
+  EXPECT_EQ(best, 700);
+}
+
+TEST(ViewerSearchTest, StopsAtTheLimitWhenEveryStepPasses) {
+  int best = 0;
+  EXPECT_EQ(Tried(50, 400, 100000, &best),
+            (std::vector<int>{50, 100, 200, 400}));
+  EXPECT_EQ(best, 400);
+}
+
+TEST(ViewerSearchTest, GoesBelowTheFirstCountWhenItFails) {
+  int best = 0;
+  const std::vector<int> tried = Tried(50, 1600, 10, &best);
+  EXPECT_EQ(tried.front(), 50);
+  EXPECT_EQ(best, 10);
+  EXPECT_LE(tried.size(), 8u);
 }
 
 }  // namespace

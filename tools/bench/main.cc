@@ -28,6 +28,7 @@
 #include "tools/bench/machine.h"
 #include "tools/bench/max_fanout_section.h"
 #include "tools/bench/report.h"
+#include "tools/bench/whep_section.h"
 
 ABSL_FLAG(std::string, only, "",
           "run only this benchmark (names: see --list); default: all");
@@ -78,6 +79,16 @@ ABSL_FLAG(absl::Duration, controller_lease, absl::ZeroDuration(),
           "0: 3s for south19, and for the synthetic topology 3s or 1s per "
           "300 nodes if longer, so that connecting every node fits in one "
           "lease on this machine");
+ABSL_FLAG(int, whep_max_viewers, 1600,
+          "whep: the viewer search doubles from 50 up to this many");
+ABSL_FLAG(int, whep_viewers_per_probe, 200,
+          "whep: viewers in one relay-probe process");
+ABSL_FLAG(double, whep_window_seconds, 5,
+          "whep: seconds of relayd CPU measured per viewer count");
+ABSL_FLAG(absl::Duration, whep_search_budget, absl::Minutes(2),
+          "whep: no new viewer count is tried after this long");
+ABSL_FLAG(int, whep_join_viewers, 500,
+          "whep: viewers joining at once (four relay-probe processes)");
 
 namespace cascade::bench {
 namespace {
@@ -196,6 +207,33 @@ absl::StatusOr<ControllerOptions> ControllerFlags() {
   return options;
 }
 
+absl::StatusOr<WhepOptions> WhepFlags() {
+  WhepOptions options;
+  options.max_viewers = absl::GetFlag(FLAGS_whep_max_viewers);
+  if (options.max_viewers < options.first_viewers ||
+      options.max_viewers > 10000) {
+    return absl::InvalidArgumentError("--whep_max_viewers: in 50..10000");
+  }
+  options.viewers_per_probe = absl::GetFlag(FLAGS_whep_viewers_per_probe);
+  if (options.viewers_per_probe < 1 || options.viewers_per_probe > 10000) {
+    return absl::InvalidArgumentError("--whep_viewers_per_probe: in 1..10000");
+  }
+  options.window_seconds = absl::GetFlag(FLAGS_whep_window_seconds);
+  if (!(options.window_seconds >= 1 && options.window_seconds <= 60)) {
+    return absl::InvalidArgumentError("--whep_window_seconds: in [1, 60]");
+  }
+  options.search_budget = absl::GetFlag(FLAGS_whep_search_budget);
+  if (options.search_budget <= absl::ZeroDuration() ||
+      options.search_budget > absl::Minutes(30)) {
+    return absl::InvalidArgumentError("--whep_search_budget: in (0, 30m]");
+  }
+  options.join_viewers = absl::GetFlag(FLAGS_whep_join_viewers);
+  if (options.join_viewers < 1 || options.join_viewers > 4000) {
+    return absl::InvalidArgumentError("--whep_join_viewers: in 1..4000");
+  }
+  return options;
+}
+
 // Runs one benchmark, its options already read from the flags.
 using Runner = std::function<absl::Status(Context&)>;
 
@@ -246,6 +284,11 @@ const std::vector<Benchmark>& Benchmarks() {
        "topologyd: apply time (south19, 100,000 nodes), lease expiry to the "
        "last changed assignment delivered with every node watching, memory",
        FromFlags(ControllerFlags, RunController)},
+      {"whep",
+       "relayd's browser edge: WHEP viewers of one 2 Mbit/s stream served with "
+       "no loss under one core, CPU per packet against plain forwarding, "
+       "viewers joining at once",
+       FromFlags(WhepFlags, RunWhep)},
   };
   return *benchmarks;
 }
