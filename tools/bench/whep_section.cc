@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -205,8 +206,9 @@ BatchResult FinishViewers(ViewerBatch& batch) {
     absl::StatusOr<WhepProbeFinal> final =
         ParseWhepProbeFinal(LineStartingWith(batch.outputs[i], kFinalPrefix));
     if (!final.ok()) {
-      result.error = absl::StrCat("probe ", i, ": ", final.status().message(),
-                                  ": ", FileTail(batch.logs[i], 200));
+      result.error = absl::StrCat(
+          "probe ", i, ": ", final.status().message(), ": ",
+          absl::StripTrailingAsciiWhitespace(FileTail(batch.logs[i], 200)));
       continue;
     }
     WhepProbeFinal& t = result.total;
