@@ -95,8 +95,9 @@ ABSL_FLAG(absl::Duration, keepalive, absl::ZeroDuration(),
           "the config's timings.parent_keepalive_ms. 0: the config's value, "
           "by default 250ms.");
 ABSL_FLAG(std::string, edge, "",
-          "IP:PORT of the browser edge (docs/webrtc.md): WHEP (/whep/STREAM) "
-          "and the pages a site opens (/watch, /publish) over HTTPS with "
+          "IP:PORT of the browser edge (docs/webrtc.md): WHEP and WHIP "
+          "(/whep/STREAM, /whip/STREAM) and the pages a site opens (/watch, "
+          "/publish) over HTTPS with "
           "--edge_tls_cert/--edge_tls_key, plain HTTP without them (loopback "
           "only, unless --edge_plaintext). Browsers' WebRTC media uses the "
           "relay's UDP socket. Tokens are checked with the edge keys of the "
