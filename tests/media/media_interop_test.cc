@@ -10,6 +10,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "base/subprocess.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
 #include "tests/media/process.h"
 
 namespace cascade {
@@ -213,16 +215,33 @@ TEST_F(MediaInteropTest, SitesFileGivesEachSiteItsOwnLoopbackAddress) {
   const std::string source =
       RunSource({"--dest=" + addresses[1], "--duration=1.5"});
   const std::string final = ProbeFinal(0);
-  const size_t second = final.find("{\"listen\":\"" + addresses[1]);
-  ASSERT_NE(second, std::string::npos) << final;
-  const size_t first = final.find("{\"listen\":\"" + addresses[0]);
-  ASSERT_NE(first, std::string::npos) << final;
-  EXPECT_EQ(JsonInt(final.substr(first), "packets"), 0);
-  EXPECT_EQ(
-      JsonInt(final.substr(second), "packets"),
-      *JsonInt(source, "video_packets") + *JsonInt(source, "audio_packets"));
-  EXPECT_EQ(JsonInt(final.substr(second), "frames_decoded"),
-            JsonInt(source, "frames"));
+  google::protobuf::Struct report;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(final, &report).ok())
+      << final;
+  // Each site's figures, by the address it listened on.
+  auto site =
+      [&](const std::string& listen) -> const google::protobuf::Struct* {
+    for (const google::protobuf::Value& v :
+         report.fields().at("per_site").list_value().values()) {
+      const auto& fields = v.struct_value().fields();
+      const auto it = fields.find("listen");
+      if (it != fields.end() && it->second.string_value() == listen) {
+        return &v.struct_value();
+      }
+    }
+    return nullptr;
+  };
+  const google::protobuf::Struct* first = site(addresses[0]);
+  const google::protobuf::Struct* second = site(addresses[1]);
+  ASSERT_NE(first, nullptr) << final;
+  ASSERT_NE(second, nullptr) << final;
+  auto number = [](const google::protobuf::Struct* s, const char* key) {
+    return static_cast<int64_t>(s->fields().at(key).number_value());
+  };
+  EXPECT_EQ(number(first, "packets"), 0);
+  EXPECT_EQ(number(second, "packets"), *JsonInt(source, "video_packets") +
+                                           *JsonInt(source, "audio_packets"));
+  EXPECT_EQ(number(second, "frames_decoded"), JsonInt(source, "frames"));
 }
 
 TEST_F(MediaInteropTest, BadSitesFileExitsTwoNamingTheLine) {

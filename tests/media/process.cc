@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <memory>
 
 #include "absl/strings/match.h"
@@ -12,6 +13,8 @@
 #include "absl/strings/str_split.h"
 #include "base/files.h"
 #include "base/subprocess.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
 #include "tests/common/wait.h"
 
 namespace cascade {
@@ -57,17 +60,18 @@ std::string FindLine(const std::string& path, const std::string& prefix) {
 
 std::optional<int64_t> JsonInt(const std::string& json,
                                const std::string& key) {
-  const std::string needle = absl::StrCat("\"", key, "\":");
-  const size_t at = json.find(needle);
-  if (at == std::string::npos) return std::nullopt;
-  const size_t begin = at + needle.size();
-  size_t end = begin;
-  while (end < json.size() && (json[end] == '-' || isdigit(json[end]))) ++end;
-  int64_t value = 0;
-  if (!absl::SimpleAtoi(json.substr(begin, end - begin), &value)) {
+  google::protobuf::Struct object;
+  if (!google::protobuf::util::JsonStringToMessage(json, &object).ok()) {
     return std::nullopt;
   }
-  return value;
+  const auto it = object.fields().find(key);
+  if (it == object.fields().end() ||
+      it->second.kind_case() != google::protobuf::Value::kNumberValue) {
+    return std::nullopt;
+  }
+  const double value = it->second.number_value();
+  if (std::fabs(value) > 9.0e15) return std::nullopt;
+  return static_cast<int64_t>(std::trunc(value));
 }
 
 std::vector<std::string> FfmpegTestPattern(

@@ -33,7 +33,9 @@ std::string ReadFile(const std::string& path);
 std::string WaitForFile(const std::string& path, absl::Duration timeout);
 // The first line of `path` that starts with `prefix`, or "".
 std::string FindLine(const std::string& path, const std::string& prefix);
-// An integer field of a flat JSON object ("key":123), or nullopt.
+// A number at the top level of a JSON object, its fraction cut off (parsed
+// with protobuf's JSON support: nested objects' fields of the same name do
+// not count), or nullopt.
 std::optional<int64_t> JsonInt(const std::string& json, const std::string& key);
 // The command of `ffmpeg` sending 3 s of its test pattern (320x240 at 30
 // fps: 90 frames, H.264 with a keyframe each second) as RTP; `rtp` ends it

@@ -19,6 +19,8 @@
 #include "absl/time/time.h"
 #include "base/files.h"
 #include "base/subprocess.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
 
 namespace cascade {
 namespace {
@@ -34,16 +36,22 @@ std::string Read(const std::string& path) {
   return ReadFile(path).value_or("");
 }
 
-// `key` of the flat JSON object in `line` ("key":123), or nullopt.
+// `key` at the top level of the JSON object in `line` (protobuf's JSON
+// support: a per-site object's field of the same name does not count), or
+// nullopt.
 std::optional<int64_t> JsonInt(absl::string_view line, absl::string_view key) {
-  const std::string quoted = absl::StrCat("\"", key, "\":");
-  const size_t at = line.find(quoted);
-  if (at == absl::string_view::npos) return std::nullopt;
-  absl::string_view rest = line.substr(at + quoted.size());
-  rest = rest.substr(0, rest.find_first_of(",}"));
-  int64_t value = 0;
-  if (!absl::SimpleAtoi(rest, &value)) return std::nullopt;
-  return value;
+  google::protobuf::Struct object;
+  if (!google::protobuf::util::JsonStringToMessage(
+           google::protobuf::StringPiece(line.data(), line.size()), &object)
+           .ok()) {
+    return std::nullopt;
+  }
+  const auto it = object.fields().find(std::string(key));
+  if (it == object.fields().end() ||
+      it->second.kind_case() != google::protobuf::Value::kNumberValue) {
+    return std::nullopt;
+  }
+  return static_cast<int64_t>(it->second.number_value());
 }
 
 // The last line of `text` that starts with `prefix`, or "".
