@@ -52,7 +52,10 @@ for pkg in cascade-relayd cascade-topologyd cascade-tools; do
 done
 field cascade-relayd Depends | grep -q 'libuv1' || fail "cascade-relayd: Depends lacks libuv1"
 field cascade-relayd Depends | grep -q 'libsystemd0' || fail "cascade-relayd: Depends lacks libsystemd0"
-field cascade-relayd Depends | grep -q 'libsrtp2' && fail "cascade-relayd: depends on libsrtp2 (relayd links no SRTP)"
+# The browser edge's hop-by-hop SRTP (never the stream key: a layering
+# rule checks that) and its HTTPS.
+field cascade-relayd Depends | grep -q 'libsrtp2' || fail "cascade-relayd: Depends lacks libsrtp2 (the browser edge)"
+field cascade-relayd Depends | grep -q 'libcpp-httplib' || fail "cascade-relayd: Depends lacks libcpp-httplib"
 field cascade-tools Depends | grep -q 'libavcodec' || fail "cascade-tools: Depends lacks libavcodec"
 for pkg in cascade-relayd cascade-topologyd; do
   field $pkg Depends | grep -q 'adduser' || fail "$pkg: Depends lacks adduser"
