@@ -6,8 +6,8 @@
 // NACKs repair every video loss, the source's sender reports arrive (lip
 // sync), the first frame follows the browser's connection at once (the
 // keyframe cache), and a kill -9 of p1 neither freezes the picture for a
-// second nor makes the page open a new WHEP session. Refusals of bad tokens create no session and are
-// counted.
+// second nor makes the page open a new WHEP session. Refusals of bad tokens
+// create no session and are counted.
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <signal.h>
