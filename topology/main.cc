@@ -575,6 +575,15 @@ int Run() {
     return Usage(std::string(valid.message()));
   }
 
+  // etcd holds every node key and the audit trail: plaintext to it is a
+  // test bed's, as the control plane's is.
+  if (absl::StartsWith(absl::GetFlag(FLAGS_store), "etcd://") &&
+      absl::GetFlag(FLAGS_etcd_ca).empty() && !absl::GetFlag(FLAGS_insecure)) {
+    return Usage(
+        "refusing to reach etcd in plaintext: give --etcd-ca (and "
+        "--etcd-cert/--etcd-key for etcd's --client-cert-auth), or --insecure "
+        "for a test bed");
+  }
   absl::StatusOr<ServerTls> tls = MakeServerTls(
       {absl::GetFlag(FLAGS_tls_cert), absl::GetFlag(FLAGS_tls_key),
        absl::GetFlag(FLAGS_tls_client_ca), absl::GetFlag(FLAGS_client_cert),

@@ -46,6 +46,8 @@ refuses "topologyd: refusing to serve without TLS: give --tls-cert and --tls-key
 [ -e "$tmp/state" ] && { echo "FAIL: topologyd refused yet made its state dir"; failed=1; }
 refuses "topologyd: --insecure serves plaintext: it does not go with --tls-cert" \
   topology/topologyd --insecure --tls-cert="$tmp/x.pem" --tls-key="$tmp/x.key" --state-dir="$tmp/state"
+refuses "topologyd: refusing to reach etcd in plaintext: give --etcd-ca (and --etcd-cert/--etcd-key for etcd's --client-cert-auth), or --insecure for a test bed" \
+  topology/topologyd --store=etcd://127.0.0.1:1 --tls-cert="$tmp/x.pem" --tls-key="$tmp/x.key" --listen=127.0.0.1:0
 refuses "relayd: refusing to talk to topologyd in plaintext: give --tls-ca (and --tls-cert/--tls-key for mutual TLS), or --insecure for a test bed" \
   relay/relayd --controller=127.0.0.1:1 --id=r1 --listen=127.0.0.1:0
 refuses "relayd: --insecure talks plaintext: it does not go with --tls-ca" \
