@@ -336,10 +336,6 @@ int Main() {
   if (insecure && !tls.ca.empty()) {
     Fail("--insecure talks plaintext: it does not go with --tls-ca");
   }
-  if (insecure && !controller.empty()) {
-    LOG(WARNING) << "--insecure: the controller link is unauthenticated and "
-                    "unencrypted";
-  }
   absl::StatusOr<cascade::v1::RelayConfig> base = LoadLocalConfig();
   if (!base.ok()) Fail(base.status().message());
   // What each relay's assignments are laid over.
@@ -406,6 +402,13 @@ int Main() {
   SystemdNotifier notifier;
   server.notifier = &notifier;
   server.ready_after_assignment = !controller.empty();
+  if (insecure && !controller.empty()) {
+    server.warning =
+        "--insecure: the controller link is unauthenticated and unencrypted: "
+        "anyone on the path can read this relay's link keys and hand it "
+        "parents and children; give --tls-ca/--tls-cert/--tls-key outside a "
+        "test bed (docs/security.md)";
+  }
 
   absl::StatusOr<std::unique_ptr<RelayServer>> relay =
       RelayServer::Create(std::move(server));

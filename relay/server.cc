@@ -60,9 +60,11 @@ absl::Status RelayServer::Start() {
     uv_signal_init(&loop_, signal->get());
     signal->get()->data = this;
   }
-  watchdog_ = UvHandle<uv_timer_t>::Make();
-  uv_timer_init(&loop_, watchdog_.get());  // cannot fail
-  watchdog_.get()->data = this;
+  for (UvHandle<uv_timer_t>* timer : {&watchdog_, &warning_}) {
+    *timer = UvHandle<uv_timer_t>::Make();
+    uv_timer_init(&loop_, timer->get());  // cannot fail
+    timer->get()->data = this;
+  }
   loop_ready_ = true;
   dispatcher_ = std::make_unique<Dispatcher>(&loop_);
   for (const RelayOptions& options : options_.relays) {
@@ -188,6 +190,7 @@ RelayServer::~RelayServer() {
       signal->Reset();
     }
     watchdog_.Reset();
+    warning_.Reset();
     uv_run(&loop_, UV_RUN_DEFAULT);
     uv_loop_close(&loop_);
   }
@@ -223,6 +226,16 @@ void RelayServer::Run() {
           },
           0, ms);
     }
+  }
+  if (!options_.warning.empty()) {
+    uv_timer_start(
+        warning_.get(),
+        [](uv_timer_t* h) {
+          LOG(WARNING) << static_cast<RelayServer*>(h->data)->options_.warning;
+        },
+        0,
+        std::max<int64_t>(1,
+                          absl::ToInt64Milliseconds(options_.warning_every)));
   }
   uv_run(&loop_, UV_RUN_DEFAULT);
 }
@@ -279,6 +292,7 @@ void RelayServer::Stop() {
 void RelayServer::Shutdown() {
   if (options_.notifier != nullptr) options_.notifier->Stopping();
   uv_timer_stop(watchdog_.get());
+  uv_timer_stop(warning_.get());
   for (const std::unique_ptr<RelayInstance>& relay : relays_) {
     LOG(INFO) << relay->id() << " says goodbye to "
               << relay->core().ActiveChildren().size() << " children";

@@ -68,6 +68,11 @@ struct ServerOptions {
   // each has applied its first assignment (AssignmentApplied), not when
   // the sockets are bound.
   bool ready_after_assignment = false;
+  // Logged as a warning when Run() starts and every `warning_every` after,
+  // from the loop (empty: nothing), so a log read at any point shows it:
+  // relayd --insecure's plaintext controller link.
+  std::string warning;
+  absl::Duration warning_every = absl::Minutes(1);
 };
 
 class RelayServer {
@@ -118,6 +123,8 @@ class RelayServer {
   UvHandle<uv_signal_t> sigterm_, sigint_, sighup_;
   // Sends WATCHDOG=1 from the loop, when the service manager watches.
   UvHandle<uv_timer_t> watchdog_;
+  // Repeats options_.warning.
+  UvHandle<uv_timer_t> warning_;
   absl::flat_hash_set<RelayInstance*> assigned_;
   bool ready_ = false;
   bool loop_ready_ = false;

@@ -1,5 +1,6 @@
 #include "relay/server.h"
 
+#include <glog/logging.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
 
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 
 namespace cascade::relay {
 namespace {
@@ -65,6 +67,62 @@ class RunningServer {
   std::unique_ptr<RelayServer> server_;
   std::thread loop_;
 };
+
+// Counts the warnings that carry `text`, from any thread.
+class WarningCounter : public google::LogSink {
+ public:
+  explicit WarningCounter(std::string text) : text_(std::move(text)) {
+    google::AddLogSink(this);
+  }
+  ~WarningCounter() override { google::RemoveLogSink(this); }
+  void send(google::LogSeverity severity, const char*, const char*, int,
+            const google::LogMessageTime&, const char* message,
+            size_t length) override {
+    if (severity != google::GLOG_WARNING) return;
+    if (std::string(message, length).find(text_) == std::string::npos) return;
+    absl::MutexLock lock(&mu_);
+    ++count_;
+  }
+  int count() {
+    absl::MutexLock lock(&mu_);
+    return count_;
+  }
+  // Whether `n` came within `timeout`.
+  bool WaitFor(int n, absl::Duration timeout) {
+    absl::MutexLock lock(&mu_);
+    auto enough = [this, n]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return count_ >= n;
+    };
+    return mu_.AwaitWithTimeout(absl::Condition(&enough), timeout);
+  }
+
+ private:
+  const std::string text_;
+  absl::Mutex mu_;
+  int count_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+TEST(RelayServerTest, TheWarningIsLoggedAtStartAndAgainEveryInterval) {
+  WarningCounter warnings("--insecure: plaintext here");
+  ServerOptions options = Relays({"r1"}, false);
+  options.warning = "--insecure: plaintext here";
+  options.warning_every = absl::Milliseconds(20);
+  RunningServer server(std::move(options));
+  ASSERT_NE(server.get(), nullptr);
+  EXPECT_TRUE(warnings.WaitFor(3, absl::Seconds(20)))
+      << "only " << warnings.count() << " warnings";
+}
+
+TEST(RelayServerTest, NoWarningWithoutOne) {
+  WarningCounter warnings("--insecure");
+  {
+    RunningServer server(Relays({"r1"}, false));
+    ASSERT_NE(server.get(), nullptr);
+    // A served page means the loop ran: a warning at start would be logged.
+    EXPECT_EQ(server.Get("/metrics").first, 200);
+  }
+  EXPECT_EQ(warnings.count(), 0);
+}
 
 TEST(RelayServerTest, SeveralRelaysServeAPageEachLookedUpByIdNotPattern) {
   // Regex metacharacters in ids must neither throw nor match other paths.
