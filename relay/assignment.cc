@@ -79,6 +79,9 @@ absl::StatusOr<RelayConfig> AssignmentToConfig(const Assignment& assignment,
         child->set_audio_address(c.audio_address());
       }
       child->set_key_hex(absl::BytesToHexString(c.key()));
+      if (!c.previous_key().empty()) {
+        child->set_previous_key_hex(absl::BytesToHexString(c.previous_key()));
+      }
     }
     return absl::OkStatus();
   };

@@ -173,6 +173,15 @@ absl::StatusOr<RelayOptions> ToOptions(const RelayConfig& config) {
       return FieldError(field + ".key_hex",
                         "required unless static_push is set");
     }
+    if (!c.previous_key_hex().empty()) {
+      if (c.key_hex().empty()) {
+        return FieldError(field + ".previous_key_hex", "needs key_hex");
+      }
+      absl::StatusOr<std::string> key =
+          DecodeKey(field + ".previous_key_hex", c.previous_key_hex());
+      if (!key.ok()) return key.status();
+      child.previous_key = *key;
+    }
     o.children.push_back(std::move(child));
   }
 

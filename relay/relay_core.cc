@@ -71,7 +71,9 @@ void RelayCore::Apply(const RelayOptions& options) {
   for (const ChildOptions& c : options_.children) {
     auto it = children_.find(c.id);
     const bool stays = it != children_.end() &&
-                       it->second->options.key == c.key &&
+                       (it->second->options.key == c.key ||
+                        (!c.previous_key.empty() &&
+                         it->second->options.key == c.previous_key)) &&
                        it->second->options.static_push == c.static_push &&
                        (!c.address || it->second->address == *c.address);
     std::unique_ptr<Child> child =

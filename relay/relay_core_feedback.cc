@@ -101,8 +101,13 @@ void RelayCore::HandleActivation(const media::Endpoint& from,
     Drop(kActivation, "static_child");
     return;
   }
-  const rtp::ActivationResult verified =
+  rtp::ActivationResult verified =
       rtp::VerifyActivation(app, rtp::KeyBytes(child.options.key), &request);
+  if (verified == rtp::ActivationResult::kBadMac &&
+      !child.options.previous_key.empty()) {
+    verified = rtp::VerifyActivation(
+        app, rtp::KeyBytes(child.options.previous_key), &request);
+  }
   if (verified != rtp::ActivationResult::kOk) {
     Drop(kActivation, rtp::ErrorName(verified));
     return;

@@ -27,6 +27,9 @@ struct ChildOptions {
   // binds one port per kind). None: every stream goes to `address`.
   std::optional<media::Endpoint> audio_address;
   std::string key;  // raw HMAC key; required unless static
+  // During a link key rotation's overlap: the key before `key`, whose
+  // activations are accepted too (topologyd's Peer.previous_key).
+  std::string previous_key;
   bool static_push = false;
   // The controller's standby child: served when it activates us (its
   // failover); released when it was our active child before (a restore).
