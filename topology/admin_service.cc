@@ -235,6 +235,17 @@ class AdminService : public cascade::v1::Admin::CallbackService {
                     &Change::mutable_rotate_edge_key,
                     cascade::v1::RotateEdgeKeyRequest(), response);
   }
+  grpc::ServerUnaryReactor* RotateLinkKeys(
+      grpc::CallbackServerContext* context,
+      const cascade::v1::RotateLinkKeysRequest* request,
+      cascade::v1::ChangeResponse* response) override {
+    // The controller makes the keys; only the node is taken.
+    cascade::v1::RotateLinkKeysRequest rotate;
+    rotate.set_node(request->node());
+    return SubmitAs(context, "RotateLinkKeys",
+                    rotate.node().empty() ? "every relay" : rotate.node(),
+                    &Change::mutable_rotate_link_keys, rotate, response);
+  }
   grpc::ServerUnaryReactor* MintEdgeToken(
       grpc::CallbackServerContext* context,
       const cascade::v1::MintEdgeTokenRequest* request,

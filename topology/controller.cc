@@ -25,15 +25,15 @@ using cascade::v1::NodeStatus;
 
 constexpr int kNodeKeyBytes = 32;
 
-std::string RandomKey() {
+}  // namespace
+
+std::string RandomNodeKey() {
   std::string key(kNodeKeyBytes, '\0');
   CHECK_EQ(RAND_bytes(reinterpret_cast<unsigned char*>(&key[0]), kNodeKeyBytes),
            1)
       << "no randomness for node keys";
   return key;
 }
-
-}  // namespace
 
 std::string LinkKey(const std::string& child_key,
                     const std::string& parent_id) {
@@ -79,6 +79,7 @@ absl::Status Controller::Recover() {
     }
   }
   RefreshEdgeKeysLocked();
+  RefreshPreviousKeysLocked();
   // A restart: relays run what the previous process sent; learn before
   // sending anything (see the header).
   settled_ = state_.sequence() == 0;
@@ -105,7 +106,7 @@ void Controller::ResolveLocked(const ControllerState& base, Change* change) {
     auto fill_key = [&](Node* node) {
       if (!node->key().empty()) return;
       auto it = keys.find(node->id());
-      node->set_key(it == keys.end() || it->second->empty() ? RandomKey()
+      node->set_key(it == keys.end() || it->second->empty() ? RandomNodeKey()
                                                             : *it->second);
     };
     if (change->has_apply()) {
@@ -129,6 +130,9 @@ void Controller::ResolveLocked(const ControllerState& base, Change* change) {
   if (change->has_rotate_edge_key()) {
     *change->mutable_rotate_edge_key()->mutable_key() =
         NewEdgeKey(clock_->Now());
+  }
+  if (change->has_rotate_link_keys()) {
+    ResolveLinkKeyRotationLocked(base, change->mutable_rotate_link_keys());
   }
   if (change->has_restore()) {
     auto* restore = change->mutable_restore();
@@ -241,6 +245,12 @@ ChangeResult Controller::ApplyLocked(Commit& commit,
     case Change::kRotateEdgeKey:
       // Every relay's assignment carries the keys.
       RefreshEdgeKeysLocked();
+      rebuild_all_ = true;
+      break;
+    case Change::kRotateLinkKeys:
+      // The links of the rotated nodes, in both ends' assignments.
+      RefreshPreviousKeysLocked();
+      link_keys_.clear();
       rebuild_all_ = true;
       break;
     default:
@@ -555,6 +565,7 @@ int Controller::Tick() {
   // Returning nodes without pins recompute themselves (those with pins when
   // the pins are applied); otherwise only on a change.
   if (!returning.empty() && ReintegrateLocked(returning)) changed = false;
+  if (EndOverlapsLocked(now)) changed = true;
   if (learning_ends) {
     SettleLocked();
   } else if (changed) {

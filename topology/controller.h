@@ -62,6 +62,10 @@ struct ControllerOptions {
   // rebuilds them all. False: every recompute rebuilds everything from
   // scratch, the reference the incremental path is tested against.
   bool incremental = true;
+  // A link key rotation (RotateLinkKeys): how long each link's key before
+  // it stays accepted. Every relay gets the new key within a push (well
+  // under a second); the rest is room for a relay that is reconnecting.
+  absl::Duration link_key_overlap = absl::Minutes(10);
 };
 
 // Receives what the controller pushes. Called with the controller's lock
@@ -295,8 +299,24 @@ class Controller {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   cascade::v1::NodeView ViewLocked(int index) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  const std::string& LinkKeyLocked(int child, int parent)
+  // Link keys (controller_link_keys.cc). The key of `child`'s link to
+  // `parent` and, during a rotation's overlap, the one before it.
+  struct LinkKeys {
+    std::string key;
+    std::string previous;
+  };
+  const LinkKeys& LinkKeyLocked(int child, int parent)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Fills in a rotation's new keys (for its node, or every relay of `base`)
+  // and its overlap, from now.
+  void ResolveLinkKeyRotationLocked(const cascade::v1::ControllerState& base,
+                                    cascade::v1::RotateLinkKeysRequest* rotate)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // previous_keys_ from state_, and when the next overlap ends.
+  void RefreshPreviousKeysLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Whether an overlap has ended by `now`: then every assignment is
+  // rebuilt without the keys before (the caller recomputes).
+  bool EndOverlapsLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The edge key's public halves for relays' assignments, from state_.
   void RefreshEdgeKeysLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // What a mint is for (controller_edge.cc), from the current plan.
@@ -332,9 +352,19 @@ class Controller {
   // SubjectPublicKeyInfo DER of state_'s edge keys, newest first: what
   // every relay's assignment carries.
   std::vector<std::string> edge_public_keys_ ABSL_GUARDED_BY(mu_);
-  // HMAC link keys by (child, parent) index; cleared with the layout.
-  absl::flat_hash_map<std::pair<int, int>, std::string> link_keys_
+  // HMAC link keys by (child, parent) index; cleared with the layout, a
+  // rotation and the end of its overlap.
+  absl::flat_hash_map<std::pair<int, int>, LinkKeys> link_keys_
       ABSL_GUARDED_BY(mu_);
+  // Nodes' keys before their last rotation, by node id, and until when.
+  struct PreviousKey {
+    std::string key;
+    absl::Time until;
+  };
+  absl::flat_hash_map<std::string, PreviousKey> previous_keys_
+      ABSL_GUARDED_BY(mu_);
+  // The earliest overlap still running ends then.
+  absl::Time overlap_ends_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
   // The layout (see RebuildLayoutLocked), stale after a change of topology
   // or pins.
   bool layout_stale_ ABSL_GUARDED_BY(mu_) = true;
@@ -389,6 +419,9 @@ class Controller {
 // The key that authenticates the link between `child` and `parent`:
 // HMAC-SHA256 keyed by the child's node key over the parent's id.
 std::string LinkKey(const std::string& child_key, const std::string& parent_id);
+
+// A fresh random node key (32 bytes).
+std::string RandomNodeKey();
 
 }  // namespace cascade::topology
 

@@ -27,18 +27,6 @@ const std::string& Region(const Node& node) {
 
 }  // namespace
 
-const std::string& Controller::LinkKeyLocked(int child, int parent) {
-  auto it = link_keys_.find({child, parent});
-  if (it == link_keys_.end()) {
-    it = link_keys_
-             .emplace(std::make_pair(child, parent),
-                      LinkKey(state_.topology().nodes(child).key(),
-                              state_.topology().nodes(parent).id()))
-             .first;
-  }
-  return it->second;
-}
-
 void Controller::RebuildLayoutLocked() {
   const auto& nodes = state_.topology().nodes();
   const int n = nodes.size();
@@ -398,10 +386,11 @@ uint32_t Controller::RecomputeLocked() {
 
 std::shared_ptr<Assignment> Controller::BuildAssignmentLocked(int i) {
   const auto& nodes = state_.topology().nodes();
-  auto peer = [&](int id_index, const std::string& key, cascade::v1::Peer* p) {
+  auto peer = [&](int id_index, const LinkKeys& keys, cascade::v1::Peer* p) {
     p->set_id(nodes[id_index].id());
     p->set_media_address(nodes[id_index].media_address());
-    p->set_key(key);
+    p->set_key(keys.key);
+    p->set_previous_key(keys.previous);
     p->set_plain_endpoint(nodes[id_index].plain_endpoint());
     p->set_audio_address(nodes[id_index].audio_address());
   };

@@ -24,6 +24,7 @@ constexpr AdminRpc kAdminRpcs[] = {
     {"RemoveNode", Role::kAdmin, "remove"},
     {"RevokeToken", Role::kAdmin, "revoke tokens"},
     {"RotateEdgeKey", Role::kAdmin, "rotate-edge-key"},
+    {"RotateLinkKeys", Role::kAdmin, "rotate-keys"},
 };
 
 }  // namespace

@@ -52,6 +52,12 @@ TEST(RolesTest, EachRoleMayDoWhatLesserRolesMay) {
             "permission denied: operator may not apply");
   EXPECT_EQ(CheckRole(Role::kOperator, *FindAdminRpc("RevokeToken")).message(),
             "permission denied: operator may not revoke tokens");
+  const AdminRpc& rotate = *FindAdminRpc("RotateLinkKeys");
+  EXPECT_TRUE(CheckRole(Role::kAdmin, rotate).ok());
+  EXPECT_EQ(CheckRole(Role::kOperator, rotate).message(),
+            "permission denied: operator may not rotate-keys");
+  EXPECT_EQ(CheckRole(Role::kViewer, rotate).message(),
+            "permission denied: viewer may not rotate-keys");
   EXPECT_EQ(FindAdminRpc("Nonsense"), nullptr);
 }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <string>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -175,6 +176,61 @@ absl::Status RotateEdgeKey(const cascade::v1::RotateEdgeKeyRequest& rotate,
   return absl::OkStatus();
 }
 
+// Each named node gets its new key; its key before is kept, with the end
+// of its overlap, in previous_node_keys (one entry a node, replaced by its
+// next rotation; entries whose overlap ended are pruned).
+absl::Status RotateLinkKeys(const cascade::v1::RotateLinkKeysRequest& rotate,
+                            ControllerState* state) {
+  if (rotate.keys().empty()) {
+    return absl::InvalidArgumentError(
+        rotate.node().empty() ? "no relay to rotate the link keys of"
+                              : "a link key rotation without a key");
+  }
+  absl::flat_hash_map<absl::string_view, Node*> nodes;
+  for (Node& node : *state->mutable_topology()->mutable_nodes()) {
+    nodes[node.id()] = &node;
+  }
+  absl::flat_hash_set<std::string> rotated;
+  auto* previous = state->mutable_previous_node_keys();
+  for (const cascade::v1::NodeKey& entry : rotate.keys()) {
+    auto it = nodes.find(entry.node());
+    if (it == nodes.end()) return NotFound(entry.node());
+    Node& node = *it->second;
+    if (node.tier() == cascade::v1::TIER_SITE || node.plain_endpoint()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "\"", node.id(),
+          "\" is a site or a plain endpoint: its link keys are configured "
+          "where it runs (topologyd cannot hand it new ones)"));
+    }
+    if (entry.key().empty()) {
+      return absl::InvalidArgumentError("a link key rotation without a key");
+    }
+    if (!rotated.insert(node.id()).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("node \"", node.id(), "\" rotated twice"));
+    }
+    cascade::v1::PreviousNodeKey* saved = previous->Add();
+    saved->set_node(node.id());
+    saved->set_key(node.key());
+    saved->set_until_unix_ms(rotate.overlap_until_unix_ms());
+    node.set_key(entry.key());
+  }
+  // The entries just added are at the end; earlier ones of the same nodes,
+  // or whose overlap is over, go.
+  const int added = rotate.keys_size();
+  const int earlier = previous->size() - added;
+  int kept = 0;
+  for (int i = 0; i < previous->size(); ++i) {
+    const cascade::v1::PreviousNodeKey& entry = previous->Get(i);
+    const bool keep =
+        i >= earlier || (!rotated.contains(entry.node()) &&
+                         entry.until_unix_ms() > rotate.unix_ms());
+    if (keep) previous->SwapElements(kept++, i);
+  }
+  previous->DeleteSubrange(kept, previous->size() - kept);
+  return absl::OkStatus();
+}
+
 // Keeps the newest kAuditTrail records.
 void AppendAudit(const Change& change, ControllerState* state) {
   cascade::v1::AuditRecord* record = state->add_audit();
@@ -227,6 +283,8 @@ absl::Status ApplyChange(const Change& change, ControllerState* state) {
       return RevokeToken(change.revoke_token(), state);
     case Change::kRotateEdgeKey:
       return RotateEdgeKey(change.rotate_edge_key(), state);
+    case Change::kRotateLinkKeys:
+      return RotateLinkKeys(change.rotate_link_keys(), state);
     case Change::CHANGE_NOT_SET:
       return absl::OkStatus();
   }
@@ -252,13 +310,14 @@ absl::Status ApplyChangeToState(const Change& change, ControllerState* state) {
     if (FindNode(state, pin.node()) == nullptr) return NotFound(pin.node());
     MutableAdmin(state, pin.node())->set_pinned_parent(pin.parent());
   }
-  // An audit record, a revocation or a new edge key leaves the topology as
+  // An audit record, a revocation or new keys leave the topology as
   // it was: not validated again (a refused call costs no validation of the
   // network).
   const bool same_topology =
       change.pins_size() == 0 &&
       (change.change_case() == Change::CHANGE_NOT_SET ||
-       change.has_revoke_token() || change.has_rotate_edge_key());
+       change.has_revoke_token() || change.has_rotate_edge_key() ||
+       change.has_rotate_link_keys());
   if (!same_topology) {
     status = ValidateTopology(state->topology(), change.has_apply()
                                                      ? change.apply().source()
