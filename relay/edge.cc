@@ -106,8 +106,10 @@ bool RelayEdge::Claims(absl::Span<const uint8_t> datagram,
 
 void RelayEdge::OnDatagram(absl::Span<const uint8_t> datagram,
                            const media::Endpoint& from) {
-  handler_->OnDatagram(datagram, ToTransport(from), clock_->Now());
-  Settle();
+  const absl::Time due =
+      handler_->OnDatagram(datagram, ToTransport(from), clock_->Now());
+  socket_->Flush();
+  ArmNoLaterThan(due);
 }
 
 edge::HttpResponse RelayEdge::Handle(const edge::HttpRequest& request,
@@ -239,12 +241,24 @@ void RelayEdge::Send(absl::Span<const uint8_t> datagram,
                      const ice::TransportAddress& to) {
   const std::optional<media::Endpoint> endpoint = ToEndpoint(to);
   if (!endpoint) return;
-  PacketRef p = pool_->Copy(datagram);
+  PacketRef p;
+  if (lent_ && datagram.data() == lent_.data()) {
+    p = std::move(lent_);
+    p.set_size(datagram.size());
+  } else {
+    p = pool_->Copy(datagram);
+  }
   if (!p) {
     ++send_pool_empty_;
     return;
   }
   socket_->Send(*endpoint, p);
+}
+
+absl::Span<uint8_t> RelayEdge::LendBuffer() {
+  if (!lent_) lent_ = pool_->Acquire();
+  if (!lent_) return {};
+  return lent_.buffer();
 }
 
 void RelayEdge::OnStateChange(edge::ViewerSession& session,
@@ -341,20 +355,28 @@ void RelayEdge::CloseAll() {
 
 void RelayEdge::Settle() {
   socket_->Flush();
-  const absl::Time now = clock_->Now();
-  const absl::Time next = handler_->NextTimeout(now);
-  if (next == absl::InfiniteFuture()) {
+  Arm(handler_->NextTimeout(clock_->Now()));
+}
+
+void RelayEdge::ArmNoLaterThan(absl::Time due) {
+  if (due < timer_due_) Arm(due);
+}
+
+void RelayEdge::Arm(absl::Time due) {
+  timer_due_ = due;
+  if (due == absl::InfiniteFuture()) {
     uv_timer_stop(timer_.get());
     return;
   }
-  const int64_t ms = std::max<int64_t>(
-      1,
-      absl::ToInt64Milliseconds(absl::Ceil(next - now, absl::Milliseconds(1))));
+  const int64_t ms =
+      std::max<int64_t>(1, absl::ToInt64Milliseconds(absl::Ceil(
+                               due - clock_->Now(), absl::Milliseconds(1))));
   uv_timer_start(
       timer_.get(),
       [](uv_timer_t* h) {
         if (h->data == nullptr) return;
         RelayEdge* edge = static_cast<RelayEdge*>(h->data);
+        edge->timer_due_ = absl::InfiniteFuture();
         edge->handler_->OnTimer(edge->clock_->Now());
         edge->Settle();
       },

@@ -99,6 +99,7 @@ class RelayEdge : public LocalViewers,
   // edge::DatagramSink
   void Send(absl::Span<const uint8_t> datagram,
             const ice::TransportAddress& to) override;
+  absl::Span<uint8_t> LendBuffer() override;
   // edge::ViewerSession::Listener
   void OnStateChange(edge::ViewerSession& session,
                      edge::SessionState state) override;
@@ -138,8 +139,12 @@ class RelayEdge : public LocalViewers,
   uint32_t VideoSsrcOf(const edge::ViewerSession& session) const;
   // Sends the cached keyframe of the session's video: its first picture.
   void SendCachedKeyframe(edge::ViewerSession& session);
-  // Re-arms the timer at the handler's next deadline and flushes.
+  // Flushes, and re-arms the timer at the handler's next deadline (a scan
+  // of every session: after timers and requests, not per datagram).
   void Settle();
+  // Arms the timer for `due` unless it is armed for earlier already.
+  void ArmNoLaterThan(absl::Time due);
+  void Arm(absl::Time due);
 
   const double post_rate_;
   const double post_burst_;
@@ -152,6 +157,9 @@ class RelayEdge : public LocalViewers,
   std::unique_ptr<edge::WhepHandler> handler_;
   absl::flat_hash_map<uint32_t, TrackInfo> tracks_;  // by upstream SSRC
   UvHandle<uv_timer_t> timer_;
+  absl::Time timer_due_ = absl::InfiniteFuture();
+  // The pool slot lent for the next viewer packet (LendBuffer).
+  PacketRef lent_;
   absl::flat_hash_map<std::string, PostBudget> post_budgets_;
 
   uint64_t packets_to_viewers_ = 0;

@@ -39,12 +39,17 @@ struct RecordingSink : DatagramSink {
   struct Datagram {
     std::vector<uint8_t> bytes;
     ice::TransportAddress to;
+    bool from_lent = false;  // built in `lent`, as a relay's pool slot
   };
   void Send(absl::Span<const uint8_t> datagram,
             const ice::TransportAddress& to) override {
-    sent.push_back({{datagram.begin(), datagram.end()}, to});
+    const bool from_lent = !lent.empty() && datagram.data() == lent.data();
+    sent.push_back({{datagram.begin(), datagram.end()}, to, from_lent});
   }
+  absl::Span<uint8_t> LendBuffer() override { return absl::MakeSpan(lent); }
   std::vector<Datagram> sent;
+  // Lent to senders when not empty.
+  std::vector<uint8_t> lent;
 };
 
 class TestBrowser : public dtls::DtlsTransport::Listener {

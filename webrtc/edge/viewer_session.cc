@@ -187,10 +187,13 @@ bool ViewerSession::SendRtp(Track track, absl::Span<const uint8_t> packet,
   header.sequence_number = mapped.sequence_number;
   header.timestamp = mapped.timestamp;
   header.ssrc = out.ssrc;
-  const size_t size =
-      rtp::WriteRtpPacket(header, view.payload, absl::MakeSpan(send_buffer_));
+  // Built where the sink sends it from, when it lends a buffer: the
+  // packet to every viewer is then copied once, here.
+  absl::Span<uint8_t> buffer = transport_->LentBuffer(send_buffer_.size());
+  if (buffer.empty()) buffer = absl::MakeSpan(send_buffer_);
+  const size_t size = rtp::WriteRtpPacket(header, view.payload, buffer);
   // The transport counts what it refuses (too large for the MTU, protect).
-  if (!transport_->SendRtp(absl::MakeSpan(send_buffer_), size, now)) {
+  if (!transport_->SendRtp(buffer, size, now)) {
     return false;
   }
   out.numbering.Sent(mapped, view.payload.size(), now);

@@ -280,6 +280,38 @@ TEST_F(ViewerSessionTest, HandshakeThenRewrittenContinuousMediaAndFeedback) {
   EXPECT_EQ(session_->counters().rtcp_in, 4u);
 }
 
+TEST_F(ViewerSessionTest, MediaIsBuiltInTheBufferTheSinkLends) {
+  Connect(kTestStart);
+  const std::vector<uint8_t> payload = {0x65, 0x88, 0x84, 0x00};
+  const absl::Time t = kTestStart + absl::Seconds(1);
+  sink_.sent.clear();
+
+  // Too small to hold a packet of the MTU: not used.
+  sink_.lent.assign(64, 0);
+  ASSERT_TRUE(session_->SendRtp(Track::kVideo,
+                                UpstreamRtp(0xAAAA, 1, 1000, payload), t));
+  ASSERT_EQ(sink_.sent.size(), 1u);
+  EXPECT_FALSE(sink_.sent[0].from_lent);
+
+  // Large enough: the packet is rewritten and protected in it, and sent
+  // from it; the browser reads it as before.
+  sink_.lent.assign(2048, 0);
+  ASSERT_TRUE(session_->SendRtp(Track::kVideo,
+                                UpstreamRtp(0xAAAA, 2, 4000, payload), t));
+  ASSERT_EQ(sink_.sent.size(), 2u);
+  EXPECT_TRUE(sink_.sent[1].from_lent);
+  const std::vector<std::vector<uint8_t>> got = ReceivedRtp();
+  ASSERT_EQ(got.size(), 2u);
+  rtp::RtpView first, second;
+  ASSERT_EQ(rtp::ParseRtp(got[0], &first), rtp::RtpError::kOk);
+  ASSERT_EQ(rtp::ParseRtp(got[1], &second), rtp::RtpError::kOk);
+  EXPECT_EQ(second.ssrc, kVideoSsrc);
+  EXPECT_EQ(
+      static_cast<uint16_t>(second.sequence_number - first.sequence_number), 1);
+  EXPECT_EQ(std::vector<uint8_t>(second.payload.begin(), second.payload.end()),
+            payload);
+}
+
 TEST_F(ViewerSessionTest, SenderReportsFollowTheMediaRewrite) {
   const absl::Time t = kTestStart + absl::Seconds(1);
   rtp::SenderInfo info;

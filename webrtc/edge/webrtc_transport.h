@@ -40,9 +40,14 @@ namespace cascade::edge {
 class DatagramSink {
  public:
   virtual ~DatagramSink() = default;
-  // `datagram` lives only through the call.
+  // `datagram` lives only through the call. When it starts the buffer
+  // LendBuffer returned, the sink keeps that buffer instead of copying it.
   virtual void Send(absl::Span<const uint8_t> datagram,
                     const ice::TransportAddress& to) = 0;
+  // A buffer the next media packet may be built and protected in, so that
+  // sending it copies nothing; the same one until Send takes it. Empty when
+  // the sink lends none.
+  virtual absl::Span<uint8_t> LendBuffer() { return {}; }
 };
 
 // Where a browser session stands, viewer's or publisher's.
@@ -147,6 +152,12 @@ class WebrtcTransport : private dtls::DtlsTransport::Listener {
   // False, counted, when it cannot be sent.
   bool SendRtp(absl::Span<uint8_t> buffer, size_t size, absl::Time now);
   bool SendRtcp(absl::Span<uint8_t> buffer, size_t size, absl::Time now);
+  // Where to build the next packet for SendRtp: the sink's lent buffer
+  // when it has one of at least `min_size` bytes, else empty.
+  absl::Span<uint8_t> LentBuffer(size_t min_size) {
+    const absl::Span<uint8_t> lent = sink_->LendBuffer();
+    return lent.size() >= min_size ? lent : absl::Span<uint8_t>();
+  }
   // Bytes SRTP adds; 0 before keyed.
   size_t rtp_overhead() const;
   size_t rtcp_overhead() const;

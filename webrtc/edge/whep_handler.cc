@@ -368,45 +368,43 @@ HttpResponse WhepHandler::Delete(absl::string_view stream,
   return WithCors(200);
 }
 
-void WhepHandler::OnDatagram(absl::Span<const uint8_t> datagram,
-                             const ice::TransportAddress& from,
-                             absl::Time now) {
+absl::Time WhepHandler::OnDatagram(absl::Span<const uint8_t> datagram,
+                                   const ice::TransportAddress& from,
+                                   absl::Time now) {
   Route route;
   if (ice::Classify(datagram) == ice::DatagramKind::kStun) {
     ice::StunMessage message;
     if (ice::ParseStun(datagram, &message) != ice::StunError::kOk ||
         !message.username.has_value()) {
       ++counters_.drops[static_cast<size_t>(EdgeDrop::kStunUnparsable)];
-      return;
+      return absl::InfiniteFuture();
     }
     const absl::string_view username = *message.username;
     const auto it = by_ufrag_.find(username.substr(0, username.find(':')));
     if (it == by_ufrag_.end()) {
       ++counters_.drops[static_cast<size_t>(EdgeDrop::kUnknownUfrag)];
-      return;
+      return absl::InfiniteFuture();
     }
     route = it->second;
   } else {
     const auto it = by_address_.find(from);
     if (it == by_address_.end()) {
       ++counters_.drops[static_cast<size_t>(EdgeDrop::kUnknownAddress)];
-      return;
+      return absl::InfiniteFuture();
     }
     route = it->second;
   }
   if (route.publisher != nullptr) {
-    OnPublisherDatagram(route.publisher, datagram, from, now);
-    return;
+    return OnPublisherDatagram(route.publisher, datagram, from, now);
   }
   ViewerSession* session = route.viewer;
   session->OnDatagram(datagram, from, now);
-  const std::string id = session->id();
-  Entry& entry = sessions_.find(id)->second;
   if (session->ended()) {
-    Remove(id);
-  } else {
-    IndexAddresses(route, entry.addresses, from);
+    Remove(session->id());
+    return absl::InfiniteFuture();
   }
+  IndexAddresses(route, sessions_.find(session->id())->second.addresses, from);
+  return session->NextTimeout(now);
 }
 
 void WhepHandler::IndexAddresses(Route route,

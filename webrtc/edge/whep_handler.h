@@ -212,9 +212,12 @@ class WhepHandler {
   HttpResponse Handle(const HttpRequest& request, absl::Time now);
 
   // One datagram from the edge socket, routed to its session. A session
-  // that ended on it is removed before this returns.
-  void OnDatagram(absl::Span<const uint8_t> datagram,
-                  const ice::TransportAddress& from, absl::Time now);
+  // that ended on it is removed before this returns. Returns when that
+  // session's timer is due next (InfiniteFuture when it reached none or
+  // ended): only its deadline moved, so NextTimeout is at most that or
+  // what it was before.
+  absl::Time OnDatagram(absl::Span<const uint8_t> datagram,
+                        const ice::TransportAddress& from, absl::Time now);
 
   // Closes every session and publisher (close_notify to the connected) and
   // removes it: the relay is going.
@@ -223,7 +226,8 @@ class WhepHandler {
   // Runs due session timers and removes ended sessions (consent expired,
   // failed, closed).
   void OnTimer(absl::Time now);
-  // The earliest session timer; InfiniteFuture with no session.
+  // The earliest session timer; InfiniteFuture with no session. Looks at
+  // every session: for after OnTimer and requests, not per datagram.
   absl::Time NextTimeout(absl::Time now) const;
 
   // Asks `stream`'s publisher for a keyframe (the tree wants one): a PLI,
@@ -316,9 +320,11 @@ class WhepHandler {
                       const ice::TransportAddress& from);
   void Unindex(Route route, const std::string& ufrag,
                const std::vector<ice::TransportAddress>& addresses);
-  void OnPublisherDatagram(PublisherEntry* entry,
-                           absl::Span<const uint8_t> datagram,
-                           const ice::TransportAddress& from, absl::Time now);
+  // As OnDatagram, for a publisher's.
+  absl::Time OnPublisherDatagram(PublisherEntry* entry,
+                                 absl::Span<const uint8_t> datagram,
+                                 const ice::TransportAddress& from,
+                                 absl::Time now);
   void Remove(const std::string& id);
   void RemovePublisher(const std::string& stream);
 

@@ -176,9 +176,12 @@ TEST_F(WhepHandlerTest, DatagramsAreRoutedByUfragThenByAddress) {
   ViewerSession* session = handler_->FindByUfrag(relay.ufrag);
   ASSERT_NE(session, nullptr);
 
-  // A check naming no session gets nothing, nor does DTLS from nowhere.
-  handler_->OnDatagram(browser_->BindingRequest("nosuchufrag", relay.pwd),
-                       kBrowserAddress, kTestStart);
+  // A check naming no session gets nothing, nor does DTLS from nowhere;
+  // neither moves a deadline.
+  EXPECT_EQ(
+      handler_->OnDatagram(browser_->BindingRequest("nosuchufrag", relay.pwd),
+                           kBrowserAddress, kTestStart),
+      absl::InfiniteFuture());
   EXPECT_EQ(Drops(EdgeDrop::kUnknownUfrag), 1u);
   ASSERT_TRUE(
       browser_->StartDtls(certificate_->fingerprint(), kTestStart).ok());
@@ -187,8 +190,14 @@ TEST_F(WhepHandlerTest, DatagramsAreRoutedByUfragThenByAddress) {
   EXPECT_EQ(Drops(EdgeDrop::kUnknownAddress), 1u);
   EXPECT_TRUE(sink_.sent.empty());
 
-  handler_->OnDatagram(browser_->BindingRequest(relay.ufrag, relay.pwd),
-                       kBrowserAddress, kTestStart);
+  // A datagram that reaches a session says when that session is due: the
+  // owner's timer need not look at every session after each datagram.
+  EXPECT_EQ(
+      handler_->OnDatagram(browser_->BindingRequest(relay.ufrag, relay.pwd),
+                           kBrowserAddress, kTestStart),
+      session->NextTimeout(kTestStart));
+  EXPECT_EQ(handler_->NextTimeout(kTestStart),
+            session->NextTimeout(kTestStart));
   ASSERT_EQ(sink_.sent.size(), 1u);
   EXPECT_EQ(handler_->FindByAddress(kBrowserAddress), session);
   EXPECT_EQ(handler_->FindByAddress(kStranger), nullptr);

@@ -101,17 +101,18 @@ HttpResponse WhepHandler::DeleteWhip(absl::string_view stream,
   return WithCors(200);
 }
 
-void WhepHandler::OnPublisherDatagram(PublisherEntry* entry,
-                                      absl::Span<const uint8_t> datagram,
-                                      const ice::TransportAddress& from,
-                                      absl::Time now) {
+absl::Time WhepHandler::OnPublisherDatagram(PublisherEntry* entry,
+                                            absl::Span<const uint8_t> datagram,
+                                            const ice::TransportAddress& from,
+                                            absl::Time now) {
   PublisherSession& session = *entry->session;
   session.OnDatagram(datagram, from, now);
   if (session.ended()) {
     RemovePublisher(entry->stream);
-  } else {
-    IndexAddresses({nullptr, entry}, entry->addresses, from);
+    return absl::InfiniteFuture();
   }
+  IndexAddresses({nullptr, entry}, entry->addresses, from);
+  return session.NextTimeout(now);
 }
 
 void WhepHandler::RemovePublisher(const std::string& stream_ref) {
