@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "control/controllers.h"
@@ -34,6 +35,20 @@ std::string PeerHost(const std::string& peer) {
     if (!absl::ascii_isdigit(static_cast<unsigned char>(peer[i]))) return peer;
   }
   return peer.substr(0, colon);
+}
+
+// Where the call comes from. The console (console/server.h) calls
+// in-process on a browser's behalf and names the browser's address; only
+// an in-process caller can (its peer is "unknown" to gRPC; a network
+// caller's is always its address).
+std::string Peer(const grpc::ServerContextBase& context) {
+  std::string peer = context.peer();
+  if (peer != "unknown" && !absl::StartsWith(peer, "inproc")) return peer;
+  const auto& metadata = context.client_metadata();
+  auto console = metadata.find(kConsolePeerMetadata);
+  if (console == metadata.end()) return peer;
+  return absl::StrCat("console ", absl::string_view(console->second.data(),
+                                                    console->second.size()));
 }
 
 bool ConstantTimeEquals(absl::string_view a, absl::string_view b) {
@@ -78,11 +93,12 @@ AdminGate::AdminGate(AdminGateOptions options) : options_(std::move(options)) {}
 AdminGate::Caller AdminGate::Identify(
     const grpc::ServerContextBase& context) const {
   Caller caller;
-  caller.audit.set_peer(context.peer());
-  caller.key = PeerHost(context.peer());
+  const auto& metadata = context.client_metadata();
+  const std::string peer = Peer(context);
+  caller.audit.set_peer(peer);
+  caller.key = PeerHost(peer);
   caller.audit.set_who("unknown caller");
   caller.audit.set_credential("none");
-  const auto& metadata = context.client_metadata();
   auto authorization = metadata.find("authorization");
   if (authorization != metadata.end()) {
     absl::string_view value(authorization->second.data(),

@@ -32,6 +32,11 @@ namespace cascade::topology {
 
 class ControllerService;
 
+// Metadata an in-process caller (topologyd's console) sets to the address
+// of the browser it calls for: the audit's "from where" and the budget of
+// a caller without an identity.
+inline constexpr char kConsolePeerMetadata[] = "cascade-console-peer";
+
 struct AdminGateOptions {
   // The legacy shared admin token (--admin-token-file); empty: none.
   std::string shared_token;

@@ -255,7 +255,17 @@ int RunJournal(SignalWaiter* signals, const ControllerOptions& options,
   if (absl::Status s = StartMetricsFromFlags(&metrics); !s.ok()) {
     return Usage(std::string(s.message()));
   }
-  if (!WritePortFile(port, metrics.PortFileLine())) return kExitFailed;
+  std::unique_ptr<console::ConsoleServer> console;
+  if (absl::Status s = StartConsoleFromFlags(
+          &service, server->get(), absl::GetFlag(FLAGS_tls_cert),
+          absl::GetFlag(FLAGS_tls_key), &console);
+      !s.ok()) {
+    return Usage(std::string(s.message()));
+  }
+  if (!WritePortFile(
+          port, metrics.PortFileLine() + ConsolePortFileLine(console.get()))) {
+    return kExitFailed;
+  }
   LOG(INFO) << "topologyd serving on port " << port << ", state sequence "
             << controller.Sequence();
   Lifecycle lifecycle;
@@ -265,6 +275,7 @@ int RunJournal(SignalWaiter* signals, const ControllerOptions& options,
     lifecycle.WaitUntilDone();
   }
   LOG(INFO) << "signal " << lifecycle.signal_number() << ": shutting down";
+  console.reset();  // its Admin calls end before the service does
   StopServer(&service, server->get());
   return 0;
 }
@@ -428,7 +439,16 @@ int RunEtcd(SignalWaiter* signals, const ControllerOptions& options,
   }
   MetricsEndpoint metrics(&service, /*always_leading=*/false);
   absl::Status metrics_started = StartMetricsFromFlags(&metrics);
-  if (!metrics_started.ok() || !WritePortFile(port, metrics.PortFileLine())) {
+  std::unique_ptr<console::ConsoleServer> console;
+  if (metrics_started.ok()) {
+    metrics_started = StartConsoleFromFlags(
+        &service, server->get(), absl::GetFlag(FLAGS_tls_cert),
+        absl::GetFlag(FLAGS_tls_key), &console);
+  }
+  if (!metrics_started.ok() ||
+      !WritePortFile(
+          port, metrics.PortFileLine() + ConsolePortFileLine(console.get()))) {
+    console.reset();
     StopServer(&service, server->get());
     if (!metrics_started.ok()) {
       return Usage(std::string(metrics_started.message()));
@@ -488,6 +508,7 @@ int RunEtcd(SignalWaiter* signals, const ControllerOptions& options,
     service.Shutdown();
     election_for_service.store(nullptr);
   }  // Resigns: a follower takes over at once.
+  console.reset();
   StopServer(&service, server->get());
   if (lost.empty()) {
     LOG(INFO) << "signal " << lifecycle.signal_number() << ": shutting down";

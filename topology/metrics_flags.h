@@ -1,10 +1,16 @@
-// topologyd's --metrics flag, kept out of main.cc: read into the service's
-// options (the Admin call counter) before serving, then the endpoint started
-// once the gRPC server runs.
+// topologyd's --metrics and --console flags, kept out of main.cc: read into
+// the service's options (the Admin call counter) before serving, then the
+// endpoints started once the gRPC server runs.
 #ifndef CASCADE_TOPOLOGY_METRICS_FLAGS_H_
 #define CASCADE_TOPOLOGY_METRICS_FLAGS_H_
 
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
+#include <string>
+
 #include "absl/status/status.h"
+#include "console/server.h"
 #include "topology/metrics_server.h"
 #include "topology/service.h"
 
@@ -15,6 +21,15 @@ namespace cascade::topology {
 absl::Status MetricsOptionsFromFlags(ServiceOptions* options);
 // Starts `endpoint` on --metrics; nothing without the flag.
 absl::Status StartMetricsFromFlags(MetricsEndpoint* endpoint);
+// Starts the console (console/startup.h) on --console into `*console`,
+// HTTPS with `tls_cert`/`tls_key` when given; nothing without the flag.
+// `service` and `server` outlive it.
+absl::Status StartConsoleFromFlags(
+    ControllerService* service, grpc::Server* server,
+    const std::string& tls_cert, const std::string& tls_key,
+    std::unique_ptr<console::ConsoleServer>* console);
+// "console=PORT\n" for the port file; empty without a console.
+std::string ConsolePortFileLine(const console::ConsoleServer* console);
 
 }  // namespace cascade::topology
 

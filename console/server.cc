@@ -1,0 +1,320 @@
+#include "console/server.h"
+
+#include <arpa/inet.h>
+#include <glog/logging.h>
+#include <google/protobuf/util/json_util.h>
+#include <httplib.h>
+
+#include <atomic>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "console/pages.h"
+#include "topology/metrics_server.h"
+
+namespace cascade::console {
+namespace {
+
+// Metadata the Admin gate reads from in-process calls only: the browser's
+// address, for the audit (topology/admin_gate.h).
+constexpr char kConsolePeer[] = "cascade-console-peer";
+constexpr absl::Duration kCallTimeout = absl::Seconds(10);
+// A stream without news still writes this often, so a dead connection is
+// noticed and proxies keep it open.
+constexpr absl::Duration kHeartbeat = absl::Seconds(10);
+// Audited Admin calls a new stream starts with.
+constexpr uint32_t kEventHistory = 50;
+
+bool IsLoopback(const std::string& host) {
+  in_addr v4;
+  if (inet_pton(AF_INET, host.c_str(), &v4) == 1) {
+    return (ntohl(v4.s_addr) >> 24) == 127;
+  }
+  return host == "::1";
+}
+
+// The request's credential and address, as the Admin gate reads them.
+void Authorize(const httplib::Request& req, grpc::ClientContext* context) {
+  const std::string authorization = req.get_header_value("Authorization");
+  if (!authorization.empty()) {
+    context->AddMetadata("authorization", authorization);
+  }
+  context->AddMetadata(kConsolePeer,
+                       absl::StrCat(req.remote_addr, ":", req.remote_port));
+  context->set_deadline(absl::ToChronoTime(absl::Now() + kCallTimeout));
+}
+
+int HttpStatus(grpc::StatusCode code) {
+  switch (code) {
+    case grpc::StatusCode::OK:
+      return 200;
+    case grpc::StatusCode::UNAUTHENTICATED:
+      return 401;
+    case grpc::StatusCode::PERMISSION_DENIED:
+      return 403;
+    case grpc::StatusCode::NOT_FOUND:
+      return 404;
+    case grpc::StatusCode::INVALID_ARGUMENT:
+    case grpc::StatusCode::FAILED_PRECONDITION:
+      return 409;
+    case grpc::StatusCode::RESOURCE_EXHAUSTED:
+      return 429;
+    case grpc::StatusCode::UNAVAILABLE:
+      return 503;
+    default:
+      return 500;
+  }
+}
+
+// A refused call: its status and message, nothing else.
+void Refuse(const grpc::Status& status, httplib::Response& res) {
+  res.status = HttpStatus(status.error_code());
+  if (res.status == 401) res.set_header("WWW-Authenticate", "Bearer");
+  res.set_content(status.error_message() + "\n", "text/plain; charset=utf-8");
+}
+
+void SendJson(const google::protobuf::Message& message,
+              httplib::Response& res) {
+  std::string json;
+  (void)google::protobuf::util::MessageToJsonString(message, &json);
+  res.set_content(json, "application/json");
+}
+
+}  // namespace
+
+absl::StatusOr<ConsoleOptions> ParseConsoleListen(absl::string_view text,
+                                                  bool tls) {
+  absl::StatusOr<topology::MetricsListen> listen =
+      topology::ParseMetricsListen(text);
+  if (!listen.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--console must be IP:PORT ([IPv6]:PORT), not \"", text, "\""));
+  }
+  if (!tls && !IsLoopback(listen->host)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--console=", text,
+        ": refusing to serve operators' tokens in plaintext beyond this "
+        "machine: give --tls-cert/--tls-key, or a loopback address"));
+  }
+  ConsoleOptions options;
+  options.host = listen->host;
+  options.port = listen->port;
+  return options;
+}
+
+// One open stream: its share of the hub, and its own Admin Events call
+// (read on a thread of its own) whose events it forwards.
+class ConsoleServer::Stream {
+ public:
+  Stream(Hub* hub, cascade::v1::Admin::Stub* admin, const httplib::Request& req,
+         std::atomic<int>* streams)
+      : subscription_(hub->Subscribe()), streams_(streams) {
+    Authorize(req, &context_);
+    // The Events call lives as long as the stream.
+    context_.set_deadline(std::chrono::system_clock::time_point::max());
+    reader_ = std::thread([this, admin] { Read(admin); });
+  }
+  ~Stream() {
+    context_.TryCancel();
+    reader_.join();
+    streams_->fetch_sub(1);
+  }
+
+  // Writes what came within a heartbeat; false once the page is gone or
+  // the Events call ended (a shutdown, a revoked token).
+  bool Write(httplib::DataSink& sink) {
+    std::vector<StreamMessage> messages;
+    if (!subscription_->Next(kHeartbeat, &messages)) return false;
+    std::string out;
+    for (const StreamMessage& message : messages) {
+      absl::StrAppend(&out, "event: ", message.type, "\ndata: ", *message.data,
+                      "\n\n");
+    }
+    if (out.empty()) out = ": ping\n\n";
+    if (!sink.write(out.data(), out.size())) return false;
+    if (ended_.load()) {
+      sink.done();
+      return false;
+    }
+    return true;
+  }
+
+ private:
+  void Read(cascade::v1::Admin::Stub* admin) {
+    cascade::v1::EventsRequest request;
+    request.set_history(kEventHistory);
+    std::unique_ptr<grpc::ClientReader<cascade::v1::Event>> reader =
+        admin->Events(&context_, request);
+    cascade::v1::Event event;
+    while (reader->Read(&event)) subscription_->PushEvent(event);
+    const grpc::Status status = reader->Finish();
+    if (status.error_code() != grpc::StatusCode::CANCELLED) {
+      LOG(INFO) << "console: an event stream ended: " << status.error_message();
+    }
+    ended_.store(true);
+  }
+
+  std::unique_ptr<Hub::Subscription> subscription_;
+  std::atomic<int>* const streams_;
+  grpc::ClientContext context_;
+  std::atomic<bool> ended_{false};
+  std::thread reader_;
+};
+
+ConsoleServer::ConsoleServer(std::shared_ptr<grpc::Channel> admin,
+                             Hub::Snapshot snapshot, ConsoleOptions options)
+    : options_(std::move(options)),
+      admin_(cascade::v1::Admin::NewStub(std::move(admin))),
+      hub_(std::move(snapshot), options_.interval) {}
+
+ConsoleServer::~ConsoleServer() {
+  hub_.Stop();
+  if (http_ != nullptr) http_->stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+std::string ConsoleServer::PortFileLine() const {
+  return port_ > 0 ? absl::StrCat("console=", port_, "\n") : "";
+}
+
+void ConsoleServer::ServeStream(const httplib::Request& req,
+                                httplib::Response& res) {
+  grpc::ClientContext context;
+  Authorize(req, &context);
+  cascade::v1::GetTopologyResponse topology;
+  const grpc::Status status = admin_->GetTopology(
+      &context, cascade::v1::GetTopologyRequest(), &topology);
+  if (!status.ok()) return Refuse(status, res);
+  if (streams_.fetch_add(1) >= options_.max_streams) {
+    streams_.fetch_sub(1);
+    res.status = 503;
+    res.set_content("too many console streams open\n", "text/plain");
+    return;
+  }
+  // The caller's own snapshot is a tick: its stream starts from it.
+  hub_.Apply(topology, absl::Now());
+  auto stream = std::make_shared<Stream>(&hub_, admin_.get(), req, &streams_);
+  res.set_header("Cache-Control", "no-store");
+  res.set_chunked_content_provider(
+      "text/event-stream",
+      [stream](size_t, httplib::DataSink& sink) { return stream->Write(sink); },
+      [stream](bool) {});
+}
+
+void ConsoleServer::ServeAction(const httplib::Request& req,
+                                httplib::Response& res) {
+  const std::string action = req.matches[1];
+  const std::string node = req.get_param_value("node");
+  if (node.empty()) {
+    res.status = 400;
+    res.set_content("?node=ID is required\n", "text/plain");
+    return;
+  }
+  grpc::ClientContext context;
+  Authorize(req, &context);
+  cascade::v1::ChangeResponse response;
+  grpc::Status status;
+  if (action == "drain") {
+    cascade::v1::DrainNodeRequest request;
+    request.set_id(node);
+    status = admin_->DrainNode(&context, request, &response);
+  } else if (action == "restore") {
+    cascade::v1::RestoreRequest request;
+    request.set_id(node);
+    status = admin_->Restore(&context, request, &response);
+  } else {
+    cascade::v1::UpstreamRequest request;
+    request.set_site(node);
+    status = action == "select"
+                 ? admin_->SelectUpstream(&context, request, &response)
+                 : admin_->ReleaseUpstream(&context, request, &response);
+  }
+  if (!status.ok()) return Refuse(status, res);
+  SendJson(response, res);
+}
+
+void ConsoleServer::Route() {
+  http_->set_default_headers({{"Content-Security-Policy", "default-src 'self'"},
+                              {"X-Content-Type-Options", "nosniff"},
+                              {"Referrer-Policy", "no-referrer"}});
+  http_->Get("/console/api/tree",
+             [this](const httplib::Request& req, httplib::Response& res) {
+               grpc::ClientContext context;
+               Authorize(req, &context);
+               cascade::v1::GetTopologyResponse topology;
+               const grpc::Status status = admin_->GetTopology(
+                   &context, cascade::v1::GetTopologyRequest(), &topology);
+               if (!status.ok()) return Refuse(status, res);
+               hub_.Apply(topology, absl::Now());
+               res.set_content(*hub_.Tree(), "application/json");
+             });
+  http_->Get("/console/api/node", [this](const httplib::Request& req,
+                                         httplib::Response& res) {
+    grpc::ClientContext context;
+    Authorize(req, &context);
+    cascade::v1::GetNodeRequest request;
+    request.set_id(req.get_param_value("id"));
+    cascade::v1::NodeView view;
+    const grpc::Status status = admin_->GetNode(&context, request, &view);
+    if (!status.ok()) return Refuse(status, res);
+    SendJson(view, res);
+  });
+  http_->Get("/console/api/stream",
+             [this](const httplib::Request& req, httplib::Response& res) {
+               ServeStream(req, res);
+             });
+  http_->Post("/console/api/(drain|restore|select|release)",
+              [this](const httplib::Request& req, httplib::Response& res) {
+                ServeAction(req, res);
+              });
+  // Last: routes are tried in order, and this one matches every path.
+  http_->Get("/console(/.*)?", [](const httplib::Request& req,
+                                  httplib::Response& res) {
+    const Page* page = FindPage(req.path);
+    if (page == nullptr) {
+      res.status = 404;
+      return;
+    }
+    res.set_content(std::string(page->body), std::string(page->content_type));
+  });
+}
+
+absl::Status ConsoleServer::Start() {
+  const bool tls = !options_.tls_cert.empty();
+  if (tls) {
+    auto server = std::make_unique<httplib::SSLServer>(
+        options_.tls_cert.c_str(), options_.tls_key.c_str());
+    if (!server->is_valid()) {
+      return absl::InvalidArgumentError(
+          "--console: cannot load --tls-cert/--tls-key for HTTPS");
+    }
+    http_ = std::move(server);
+  } else {
+    http_ = std::make_unique<httplib::Server>();
+  }
+  // Each open stream holds a thread: room for them and for the requests.
+  const int threads = options_.max_streams + 8;
+  http_->new_task_queue = [threads] {
+    return new httplib::ThreadPool(threads);
+  };
+  Route();
+  if (options_.port == 0) {
+    port_ = http_->bind_to_any_port(options_.host);
+  } else if (http_->bind_to_port(options_.host, options_.port)) {
+    port_ = options_.port;
+  }
+  if (port_ <= 0) {
+    port_ = 0;
+    return absl::UnavailableError(absl::StrCat(
+        "--console: cannot bind ", options_.host, ":", options_.port));
+  }
+  thread_ = std::thread([this] { http_->listen_after_bind(); });
+  LOG(INFO) << "console on " << (tls ? "https" : "http") << "://"
+            << options_.host << ":" << port_ << "/console";
+  return absl::OkStatus();
+}
+
+}  // namespace cascade::console
