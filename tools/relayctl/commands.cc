@@ -102,6 +102,16 @@ const std::map<std::string, Command>& Commands() {
         "those of the key before stay good until the next rotation (relays "
         "accept the newest two), older ones stop working at once. Needs "
         "the admin role."}},
+      {"rotate-keys",
+       {"[NODE]", 0, 1,
+        "Gives NODE (a relay), or every relay when none is named, a new "
+        "node key, hence new link keys (the keys a child signs its "
+        "activation at its parent with) on its links to its parents. Both "
+        "ends get the new key at once and keep accepting the key before for "
+        "10 minutes, so no child drops; then it is refused. Sites and plain "
+        "endpoints are not rotated (their keys are configured where they "
+        "run): naming one is refused (exit 4); an unknown NODE exits 3. "
+        "Needs the admin role; no key is ever shown."}},
       {"sdp",
        {"SITE [--out=FILE]", 1, 1,
         "Writes the SDP a plain RTP player opens to play the meeting at "

@@ -114,6 +114,9 @@ class Session {
                  : code;
     }
     if (name == "rotate-edge-key") return RotateEdgeKey();
+    if (name == "rotate-keys") {
+      return RotateLinkKeys(operands.empty() ? "" : operands[0]);
+    }
     if (name == "drain" && options_.wait) return DrainAndWait(operands[0]);
     if (name == "move" && options_.parent.empty()) {
       return Fail(kExitUsage, "--parent is required");
@@ -697,6 +700,19 @@ class Session {
         });
     if (!status.ok()) return Fail(status);
     return PrintChange(response, "rotate-edge-key");
+  }
+
+  int RotateLinkKeys(const std::string& node) {
+    cascade::v1::RotateLinkKeysRequest request;
+    request.set_node(node);
+    cascade::v1::ChangeResponse response;
+    grpc::Status status =
+        Change([&](Admin::Stub* stub, grpc::ClientContext* context) {
+          return stub->RotateLinkKeys(context, request, &response);
+        });
+    if (!status.ok()) return Fail(status);
+    return PrintChange(response,
+                       node.empty() ? "rotate-keys" : "rotate-keys " + node);
   }
 
   int Stats() {

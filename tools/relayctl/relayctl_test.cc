@@ -57,6 +57,15 @@ TEST(RelayctlTest, UsageErrorsExitTwoWithOneLine) {
             kExitUsage);
   EXPECT_FALSE(CommandHelp("url").empty());
   EXPECT_FALSE(CommandHelp("rotate-edge-key").empty());
+  // rotate-keys: one relay or none (every relay).
+  err.str("");
+  EXPECT_EQ(relayctl::Run(options, {"rotate-keys", "a", "b"}, out, err),
+            kExitUsage);
+  EXPECT_EQ(err.str(),
+            "relayctl: rotate-keys: usage: relayctl rotate-keys [NODE]\n");
+  EXPECT_NE(CommandHelp("rotate-keys")
+                .find("keep accepting the key before for 10 minutes"),
+            std::string::npos);
   EXPECT_TRUE(out.str().empty());
 }
 
