@@ -111,6 +111,13 @@ ABSL_FLAG(std::string, edge_candidates, "",
           "then not be 0.0.0.0");
 ABSL_FLAG(int, edge_max_viewers, 500,
           "browsers served at once; more get 503 with Retry-After");
+ABSL_FLAG(double, edge_posts_per_second, 20,
+          "session requests (WHEP/WHIP POSTs) one client address may make per "
+          "second, after --edge_post_burst; more get 429 with Retry-After, "
+          "before any token is checked");
+ABSL_FLAG(int, edge_post_burst, 200,
+          "session requests one client address may make at once: size it to "
+          "the sites behind one NAT that come back together after a restart");
 ABSL_FLAG(bool, edge_plaintext, false,
           "serve --edge over plain HTTP on an address that is not loopback "
           "(a lab only: tokens travel in clear and browsers refuse cameras)");
@@ -270,6 +277,19 @@ absl::StatusOr<std::optional<EdgeOptions>> EdgeOptionsFromFlags() {
         "--edge_max_viewers: must be between 1 and 100000");
   }
   edge.max_viewers = static_cast<size_t>(max_viewers);
+  edge.posts_per_second_per_address =
+      absl::GetFlag(FLAGS_edge_posts_per_second);
+  if (!(edge.posts_per_second_per_address > 0 &&
+        edge.posts_per_second_per_address <= 1e6)) {
+    return absl::InvalidArgumentError(
+        "--edge_posts_per_second: must be above 0 and at most 1000000");
+  }
+  const int burst = absl::GetFlag(FLAGS_edge_post_burst);
+  if (burst < 1 || burst > 1000000) {
+    return absl::InvalidArgumentError(
+        "--edge_post_burst: must be between 1 and 1000000");
+  }
+  edge.post_burst_per_address = burst;
   return edge;
 }
 

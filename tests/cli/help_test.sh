@@ -17,7 +17,7 @@ check() {  # BINARY FLAG...
   done
   # Dashed spelling of a flag is accepted wherever the docs use it.
 }
-check relay/relayd config controller listen metrics port_file tls_ca tls_cert tls_key insecure
+check relay/relayd config controller listen metrics port_file tls_ca tls_cert tls_key insecure edge edge_max_viewers edge_posts_per_second edge_post_burst
 check topology/topologyd listen state_dir topology lease_timeout admin_token_file insecure client_cert admin_rate admin_burst max_receive_bytes max_streams_per_connection keepalive_interval min_ping_interval max_connection_idle handshake_timeout
 check tools/relayctl/relayctl controller json tls_ca tls_cert tls_key out ca force operator role dns ip days token_file insecure history ttl
 check tools/source/relay-source dest sdp duration bitrate gop
@@ -52,6 +52,12 @@ refuses "relayd: refusing to talk to topologyd in plaintext: give --tls-ca (and 
   relay/relayd --controller=127.0.0.1:1 --id=r1 --listen=127.0.0.1:0
 refuses "relayd: --insecure talks plaintext: it does not go with --tls-ca" \
   relay/relayd --controller=127.0.0.1:1 --id=r1 --listen=127.0.0.1:0 --insecure --tls-ca="$tmp/ca.pem"
+# The edge's per-address POST limit takes sane values only.
+printf 'node_id: "r1"\n' >"$tmp/r1.textproto"
+refuses "relayd: --edge_post_burst: must be between 1 and 1000000" \
+  relay/relayd --config="$tmp/r1.textproto" --listen=127.0.0.1:0 --edge=127.0.0.1:0 --edge_post_burst=0
+refuses "relayd: --edge_posts_per_second: must be above 0 and at most 1000000" \
+  relay/relayd --config="$tmp/r1.textproto" --listen=127.0.0.1:0 --edge=127.0.0.1:0 --edge_posts_per_second=nan
 refuses "relayctl: refusing to talk to the controller in plaintext: give --tls-ca (and --tls-cert/--tls-key for mutual TLS), or --insecure for a test bed" \
   tools/relayctl/relayctl --controller=127.0.0.1:1 stats
 refuses "relayctl: refusing to talk to the controller in plaintext: give --tls-ca (and --tls-cert/--tls-key for mutual TLS), or --insecure for a test bed" \

@@ -35,11 +35,10 @@ namespace {
 constexpr char kRelayId[] = "bench-edge";
 constexpr char kStream[] = "program";
 constexpr char kFinalPrefix[] = "{\"type\":\"final\"";
-// relayd's edge answers at most this many POSTs from one address at once,
-// then this many a second (relay/edge.h, RelayEdgeOptions; no flag), and
-// every probe here POSTs from 127.0.0.1: larger counts are ramped up.
-constexpr int kPostBurst = 200;
-constexpr double kPostsPerSecond = 20;
+// Between the starts of two probe processes of a step: their handshakes
+// overlap less, as sites' do. (Every probe POSTs from 127.0.0.1, so relayd
+// runs with a per-address POST burst as large as the largest step.)
+constexpr absl::Duration kProbeStagger = absl::Milliseconds(500);
 // A step counts only if the viewers received about 2 Mbit/s: relay-source
 // starved of CPU sends less. Below 2 since the rate is over each probe's
 // whole run, its first second without packets included.
@@ -51,6 +50,7 @@ class EdgeRig {
  public:
   static absl::StatusOr<std::unique_ptr<EdgeRig>> Start(
       const TreeBinaries& binaries, const std::string& dir, int max_viewers) {
+    // max_viewers POSTs from 127.0.0.1 at once: the sites of many addresses.
     std::unique_ptr<EdgeRig> rig(new EdgeRig());
     absl::StatusOr<control::KeyPtr> key = control::NewEcdsaKey();
     if (!key.ok()) return key.status();
@@ -74,7 +74,8 @@ class EdgeRig {
     absl::StatusOr<std::unique_ptr<Subprocess>> relay =
         Subprocess::Start({binaries.relayd, "--config=" + config,
                            "--edge=127.0.0.1:0", "--port_file=" + ports,
-                           absl::StrCat("--edge_max_viewers=", max_viewers)},
+                           absl::StrCat("--edge_max_viewers=", max_viewers),
+                           absl::StrCat("--edge_post_burst=", max_viewers)},
                           {log, log});
     if (!relay.ok()) return relay.status();
     rig->relay_ = *std::move(relay);
@@ -253,11 +254,8 @@ Step RunStep(EdgeRig& rig, const std::string& probe_binary, int viewers,
   // Handshakes settle for 1.5 s, then the window, with slack for probes
   // whose POSTs ended before the others'.
   const absl::Duration settle = absl::Milliseconds(1500);
-  // Each probe's POSTs within the relay's burst, the next once it refilled
-  // (the previous step's probes ran longer than that after their POSTs).
-  const int per_probe = std::min(options.viewers_per_probe, kPostBurst);
-  const absl::Duration stagger =
-      absl::Seconds(per_probe / kPostsPerSecond + 0.5);
+  const int per_probe = options.viewers_per_probe;
+  const absl::Duration stagger = kProbeStagger;
   absl::StatusOr<ViewerBatch> batch =
       StartViewers(probe_binary, rig.url(), viewers, per_probe,
                    settle + window + absl::Seconds(5), stagger,
@@ -390,8 +388,7 @@ absl::Status RunWhep(const WhepOptions& options, Context& context) {
 
   // 3. Joining at once.
   cascade::v1::BenchWhepJoin& join = *section.mutable_join();
-  // One address's burst at most: every probe POSTs from 127.0.0.1.
-  const int joining = std::min(options.join_viewers, kPostBurst);
+  const int joining = options.join_viewers;
   join.set_viewers(joining);
   {
     // A quarter of the viewers per process, so that the POSTs overlap.
@@ -416,12 +413,11 @@ absl::Status RunWhep(const WhepOptions& options, Context& context) {
       join.set_handshakes_per_s(r.total.connected / *r.all_connected_s);
     }
     std::printf(
-        "join: %d viewers (of %d asked; the relay's POST burst per address "
-        "is %d) from %d processes at once: POSTs answered within "
+        "join: %d viewers from %d processes at once: POSTs answered within "
         "%.2f s, %d connected, %d receiving, all connected after %s s "
         "(%s DTLS handshakes/s)%s\n",
-        join.viewers(), options.join_viewers, kPostBurst, join.probes(),
-        join.posts_s(), join.connected(), join.receiving(),
+        join.viewers(), join.probes(), join.posts_s(), join.connected(),
+        join.receiving(),
         join.has_all_connected_s()
             ? absl::StrFormat("%.2f", join.all_connected_s()).c_str()
             : "-",
@@ -488,9 +484,9 @@ absl::Status RunWhep(const WhepOptions& options, Context& context) {
       join.has_all_connected_s()
           ? absl::StrFormat(
                 "%.2f s, %.0f DTLS handshakes/s; POSTs within %.2f s (asked: "
-                "2 s); %d asked, the relay's per-address POST burst is %d%s",
+                "2 s)%s",
                 join.all_connected_s(), join.handshakes_per_s(), join.posts_s(),
-                options.join_viewers, kPostBurst, shared)
+                shared)
           : absl::StrCat(join.connected(), " of ", joining, " connected"),
       section.mutable_targets());
   return absl::OkStatus();
