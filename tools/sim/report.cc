@@ -428,6 +428,18 @@ SimReport BuildReport(const NetworkPlan& plan, const SimRun& run) {
       }
     }
   }
+  // And every site, below its primary parent: report.html draws one mark
+  // per site.
+  for (size_t i = 0; i < plan.sites.size(); ++i) {
+    cascade::v1::SimNodeHealth* node = report.add_nodes();
+    node->set_id(plan.sites[i].id);
+    node->set_tier("site");
+    if (!plan.sites[i].parents.empty()) {
+      node->set_parent(plan.sites[i].parents[0]);
+    }
+    node->set_sites(1);
+    node->set_sites_all_packets(complete[i] ? 1 : 0);
+  }
 
   // Timeline per site group, and the gap figures around each step.
   std::vector<RateSeries> rates;
