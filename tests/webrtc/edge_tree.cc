@@ -49,9 +49,10 @@ std::string EdgeTree::Log(const std::string& relay) const {
   return ReadFile(Path(relay + ".err"));
 }
 
-void EdgeTree::StartController() {
-  auto controller = topology::testing::Topologyd::Start(
-      dir_, "topologyd", {"--insecure", "--state-dir=" + Path("state")});
+void EdgeTree::StartController(std::vector<std::string> flags) {
+  flags.insert(flags.begin(), {"--insecure", "--state-dir=" + Path("state")});
+  auto controller =
+      topology::testing::Topologyd::Start(dir_, "topologyd", flags);
   ASSERT_TRUE(controller.ok()) << controller.status();
   controller_ = *std::move(controller);
 }

@@ -40,9 +40,10 @@ class EdgeTree {
       const std::vector<std::string>& edge_relays);
 
   std::string Path(const std::string& name) const;
-  // topologyd --insecure on a kernel-chosen port (fatal failures: wrap in
-  // ASSERT_NO_FATAL_FAILURE, as for StartRelay and StartSource).
-  void StartController();
+  // topologyd --insecure on a kernel-chosen port, with `flags` added
+  // (fatal failures: wrap in ASSERT_NO_FATAL_FAILURE, as for StartRelay and
+  // StartSource).
+  void StartController(std::vector<std::string> flags = {});
   // relayd ID under the controller with `args` added; `edge`: with
   // --edge=127.0.0.1:0 over HTTPS.
   void StartRelay(const std::string& id, bool edge,
