@@ -175,6 +175,7 @@ TEST_F(LinkKeyRotationTest, RotatingMidStreamLosesNoPacketAtTheSites) {
 
   // Every relay's key, then p1's alone again, each while the stream runs.
   RunFor(started + absl::Seconds(3) - absl::Now());
+  const double activations = nat->Metric("relay_activations_total");
   CommandResult every = Relayctl({"rotate-keys"});
   ASSERT_EQ(every.code, 0) << every.err;
   EXPECT_TRUE(absl::StartsWith(every.out, "rotate-keys: done")) << every.out;
@@ -206,6 +207,9 @@ TEST_F(LinkKeyRotationTest, RotatingMidStreamLosesNoPacketAtTheSites) {
   // activation. (One signed with the new key can reach nat before nat's
   // own assignment: refused, harmlessly, as p1's other packets keep it.)
   EXPECT_EQ(nat->Metric("relay_children"), 1);
+  // nat kept p1 as its child under the new keys: it never had to take it
+  // on again (a re-activation would count here).
+  EXPECT_EQ(nat->Metric("relay_activations_total"), activations);
   EXPECT_EQ(p1->Metric("relay_parent_switches_total"), 0);
   std::printf(
       "%lld packets per site, longest gap %lld ms, activations nat refused "
