@@ -138,6 +138,25 @@ TEST_F(LinkKeysTest, EveryRelayButTheSitesAndTheCallersKeysAreIgnored) {
   EXPECT_EQ(Uplink("d1", "p1").previous_key(), first);
 }
 
+// A removed node added again gets a fresh key and no key before.
+TEST_F(LinkKeysTest, ARemovedNodeLeavesNoKeyBefore) {
+  ASSERT_TRUE(controller_->Submit(Rotate("p2")).ok());
+  ASSERT_FALSE(Uplink("p2", "nat").previous_key().empty());
+  Change remove;
+  remove.mutable_remove()->set_id("p2");
+  ASSERT_TRUE(controller_->Submit(remove).ok());
+  Change add;
+  cascade::v1::Node* p2 = add.mutable_add()->mutable_node();
+  p2->set_id("p2");
+  p2->set_tier(cascade::v1::TIER_PROVINCIAL);
+  p2->set_parent("nat");
+  p2->set_media_address("127.2.2.1:5004");
+  p2->mutable_capacity()->set_max_children(4);
+  ASSERT_TRUE(controller_->Submit(add).ok());
+  RegisterAll({"p2"});
+  EXPECT_TRUE(Uplink("p2", "nat").previous_key().empty());
+}
+
 TEST_F(LinkKeysTest, RefusesSitesAndUnknownNodes) {
   EXPECT_EQ(Code(Rotate("s1")), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(Code(Rotate("nobody")), absl::StatusCode::kNotFound);

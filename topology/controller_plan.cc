@@ -36,6 +36,8 @@ void Controller::RebuildLayoutLocked() {
   index_.reserve(n);
   for (int i = 0; i < n; ++i) index_[nodes[i].id()] = i;
   link_keys_.clear();
+  // Removed nodes' keys before a rotation went with them.
+  RefreshPreviousKeysLocked();
   // Only a change of nodes changes who is expected to report (RenewLocked
   // counts the first reports).
   const absl::Time now = clock_->Now();

@@ -28,8 +28,8 @@ absl::Status NotFound(const std::string& id) {
   return absl::NotFoundError(absl::StrCat("no node \"", id, "\""));
 }
 
-// Drops admin entries, pins and selections that refer to nodes that no
-// longer exist.
+// Drops admin entries, pins, selections and keys before a rotation that
+// refer to nodes that no longer exist.
 void DropDangling(ControllerState* state) {
   absl::flat_hash_set<std::string> ids;
   for (const Node& node : state->topology().nodes()) ids.insert(node.id());
@@ -50,6 +50,13 @@ void DropDangling(ControllerState* state) {
                                    return !ids.contains(site);
                                  }),
                   selected->end());
+  // A node added again under the same id must not inherit the key before.
+  auto* previous = state->mutable_previous_node_keys();
+  previous->erase(std::remove_if(previous->begin(), previous->end(),
+                                 [&](const cascade::v1::PreviousNodeKey& p) {
+                                   return !ids.contains(p.node());
+                                 }),
+                  previous->end());
 }
 
 absl::Status Remove(const std::string& id, ControllerState* state) {
