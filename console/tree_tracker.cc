@@ -20,11 +20,14 @@ bool Alive(NodeStatus status) {
          status == cascade::v1::STATUS_HOLD_DOWN;
 }
 
-// The provincial relay above `view` by desired parents; bounded, so a
-// malformed chain cannot loop.
+// The node's "region" label (the reference topologies name the province
+// there, its standby relay included), else the provincial relay above it
+// by desired parents; bounded, so a malformed chain cannot loop.
 std::string Province(
     const NodeView& view,
     const absl::flat_hash_map<std::string, const NodeView*>& by_id) {
+  auto region = view.labels().find("region");
+  if (region != view.labels().end()) return region->second;
   const NodeView* at = &view;
   for (int depth = 0; depth < 8 && at != nullptr; ++depth) {
     if (at->tier() == cascade::v1::TIER_PROVINCIAL) return at->id();

@@ -65,6 +65,20 @@ TEST(TreeTrackerTest, FirstSnapshotIsWholeAndGroupedByProvince) {
   EXPECT_EQ(Find(update.tree, "nat").province(), "");
 }
 
+TEST(TreeTrackerTest, ARegionLabelNamesTheProvince) {
+  GetTopologyResponse topology = Tree();
+  // A standby provincial relay has no children by desired parents: its
+  // label puts it with its province.
+  NodeView* standby =
+      Add(&topology, "p1-sb", cascade::v1::TIER_PROVINCIAL, "nat", "nat");
+  (*standby->mutable_labels())["region"] = "p1";
+  (*topology.mutable_nodes(0)->mutable_labels())["region"] = "national";
+  TreeTracker tracker;
+  TreeTracker::Update update = tracker.Apply(topology, kStart);
+  EXPECT_EQ(Find(update.tree, "p1-sb").province(), "p1");
+  EXPECT_EQ(Find(update.tree, "nat").province(), "national");
+}
+
 TEST(TreeTrackerTest, OnlyChangesAreSentAndReportAgeAloneIsNone) {
   TreeTracker tracker;
   GetTopologyResponse topology = Tree();
