@@ -20,8 +20,6 @@ namespace {
 using cascade::v1::SimFigure;
 using cascade::v1::SimReport;
 
-std::string Escape(const std::string& text) { return HtmlEscape(text); }
-
 // "kill_gap_ms" reads "kill gap".
 std::string FigureLabel(const std::string& name) {
   return absl::StrReplaceAll(absl::StripSuffix(name, "_ms"), {{"_", " "}});
@@ -57,8 +55,9 @@ std::string Cards(const SimReport& report) {
         &html,
         "<div class='fig %s' data-figure='%s' data-status='%s'><b>%s</b>%s%s"
         "<small>target %s%s</small></div>",
-        status, Escape(figure.name()), status, FigureValue(figure),
-        Escape(FigureLabel(figure.name())), sites, Escape(figure.target()),
+        status, HtmlEscape(figure.name()), status, FigureValue(figure),
+        HtmlEscape(FigureLabel(figure.name())), sites,
+        HtmlEscape(figure.target()),
         status == "none" ? " (not measured in this run)" : "");
   }
   const auto& latency = report.latency_ms();
@@ -72,16 +71,29 @@ std::string Cards(const SimReport& report) {
   return html;
 }
 
-// The headline figures against their targets, for the standalone picture.
-std::string FiguresLine(const SimReport& report) {
-  std::vector<std::string> parts;
+// The measured headline figures against their targets, for the standalone
+// picture: lines from `*y` on, as wide as the picture, a missed one red.
+std::string FiguresText(const SimReport& report, int* y) {
+  std::string svg;
+  int x = 20;
   for (const SimFigure& figure : HeadlineFigures(report)) {
     if (!figure.measured()) continue;
-    parts.push_back(absl::StrCat(
+    const std::string text = absl::StrCat(
         FigureLabel(figure.name()), " ", FigureValue(figure),
-        figure.met() ? " (met " : " (MISSED ", figure.target(), ")"));
+        figure.met() ? " (met " : " (missed ", figure.target(), ")");
+    // About 6 px a character at 11 px.
+    const int width = static_cast<int>(text.size()) * 6 + 16;
+    if (x > 20 && x + width > kPlotWidth - 20) {
+      x = 20;
+      *y += 15;
+    }
+    absl::StrAppendFormat(
+        &svg, "<text x='%d' y='%d' class='small' data-status='%s'%s>%s</text>",
+        x, *y, FigureStatus(figure), figure.met() ? "" : " fill='#d64545'",
+        HtmlEscape(text));
+    x += width;
   }
-  return absl::StrJoin(parts, ", ");
+  return svg;
 }
 
 std::string Row(const std::vector<std::string>& cells, bool header = false) {
@@ -98,7 +110,7 @@ std::string Row(const std::vector<std::string>& cells, bool header = false) {
 std::string ReportHtml(const SimReport& report) {
   std::string html = absl::StrCat(
       "<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>relay-sim: ",
-      Escape(report.scenario()),
+      HtmlEscape(report.scenario()),
       "</title><style>"
       "body{font:14px/1.4 sans-serif;margin:24px auto;max-width:940px;"
       "color:#222}"
@@ -120,16 +132,16 @@ std::string ReportHtml(const SimReport& report) {
       "processes), %d sites; mode <b>%s</b>; %.0f s of %u kbit/s video at %u "
       "fps%s; parent "
       "timeout %.0f ms, keepalive %.0f ms.</p>\n",
-      Escape(report.scenario()), Escape(report.topology()),
+      HtmlEscape(report.scenario()), HtmlEscape(report.topology()),
       report.relays_total(), report.relay_processes(), report.sites_total(),
-      Escape(report.mode()), report.duration_s(), report.video_kbps(),
+      HtmlEscape(report.mode()), report.duration_s(), report.video_kbps(),
       report.frame_rate(), report.audio() ? " plus Opus audio" : "",
       report.parent_timeout_ms(), report.keepalive_ms());
   html += Cards(report);
   if (!report.problems().empty()) {
     html += "<h2>Problems</h2><ul class='problems'>";
     for (const auto& problem : report.problems()) {
-      absl::StrAppend(&html, "<li>", Escape(problem), "</li>");
+      absl::StrAppend(&html, "<li>", HtmlEscape(problem), "</li>");
     }
     html += "</ul>\n";
   }
@@ -160,23 +172,24 @@ std::string ReportHtml(const SimReport& report) {
             ? absl::StrFormat("%.0f", fault.longest_gap_ms())
             : absl::StrFormat("%.0f (&le; %.0f)", fault.longest_gap_ms(),
                               fault.longest_gap_bound_ms());
-    html += Row({absl::StrFormat("%.1f", fault.at_s()), Escape(fault.label()),
-                 Escape(fault.target().empty() ? "(all)" : fault.target()),
-                 absl::StrCat(fault.affected_sites()),
-                 absl::StrCat(fault.affected_sites_all_packets()), gap,
-                 absl::StrCat(fault.parent_switches()),
-                 absl::StrCat(fault.other_sites_parent_switches()),
-                 Escape(absl::StrJoin(fault.relays_switched(), ", ")),
-                 absl::StrCat(fault.switches_beyond_children()),
-                 absl::StrCat(fault.packets_lost()),
-                 absl::StrCat(fault.packets_lost_run())});
+    html +=
+        Row({absl::StrFormat("%.1f", fault.at_s()), HtmlEscape(fault.label()),
+             HtmlEscape(fault.target().empty() ? "(all)" : fault.target()),
+             absl::StrCat(fault.affected_sites()),
+             absl::StrCat(fault.affected_sites_all_packets()), gap,
+             absl::StrCat(fault.parent_switches()),
+             absl::StrCat(fault.other_sites_parent_switches()),
+             HtmlEscape(absl::StrJoin(fault.relays_switched(), ", ")),
+             absl::StrCat(fault.switches_beyond_children()),
+             absl::StrCat(fault.packets_lost()),
+             absl::StrCat(fault.packets_lost_run())});
   }
   html += "</table><h2>Steps</h2><table>" +
           Row({"at s", "step", "action", "ok", "what happened"}, true);
   for (const auto& step : report.steps()) {
-    html += Row({absl::StrFormat("%.1f", step.at_s()), Escape(step.label()),
-                 Escape(step.action()), step.ok() ? "yes" : "no",
-                 Escape(step.detail())});
+    html += Row({absl::StrFormat("%.1f", step.at_s()), HtmlEscape(step.label()),
+                 HtmlEscape(step.action()), step.ok() ? "yes" : "no",
+                 HtmlEscape(step.detail())});
   }
   html += "</table>";
   if (report.upstream_size() > 0) {
@@ -193,7 +206,7 @@ std::string ReportHtml(const SimReport& report) {
     for (const auto& up : report.upstream()) {
       const bool arrived = up.packets_received() > 0;
       html += Row(
-          {absl::StrFormat("%.1f", up.selected_at_s()), Escape(up.site()),
+          {absl::StrFormat("%.1f", up.selected_at_s()), HtmlEscape(up.site()),
            absl::StrCat(up.ssrc()), up.selected() ? "yes" : "no",
            absl::StrCat(up.packets_sent()), absl::StrCat(up.packets_received()),
            arrived ? absl::StrFormat("%.0f", up.first_packet_ms()) : "",
@@ -220,37 +233,38 @@ std::string ReportHtml(const SimReport& report) {
   for (const std::string& kind : kinds) {
     const auto& cpu = report.cpu().at(kind);
     const auto& memory = report.memory().at(kind);
-    html += Row({Escape(kind), absl::StrCat(cpu.processes()),
+    html += Row({HtmlEscape(kind), absl::StrCat(cpu.processes()),
                  absl::StrFormat("%.1f", cpu.cpu_seconds()),
                  absl::StrFormat("%.2f", cpu.cores()),
                  absl::StrFormat("%.1f", memory.peak_rss_mb_max()),
                  absl::StrFormat("%.0f", memory.peak_rss_mb_total())});
   }
   html += "</table><h2>Control plane</h2><p>" +
-          Escape(report.control_plane().note()) + "</p><table>" +
+          HtmlEscape(report.control_plane().note()) + "</p><table>" +
           Row({"step", "call", "ms", "ok", "detail"}, true);
   for (const auto& call : report.control_plane().admin_calls()) {
-    html += Row({Escape(call.label()), Escape(call.call()),
+    html += Row({HtmlEscape(call.label()), HtmlEscape(call.call()),
                  absl::StrFormat("%.1f", call.ms()), call.ok() ? "yes" : "no",
-                 Escape(call.detail())});
+                 HtmlEscape(call.detail())});
   }
   html += "</table>";
   const auto& control = report.control_plane();
   if (control.leader_changes_size() > 0) {
-    html += "<h3>Leaders (" + Escape(control.store()) + " store, " +
-            Escape(absl::StrJoin(control.controllers(), ", ")) +
+    html += "<h3>Leaders (" + HtmlEscape(control.store()) + " store, " +
+            HtmlEscape(absl::StrJoin(control.controllers(), ", ")) +
             ")</h3><table>" +
             Row({"s", "from", "to", "takeover ms", "relays back ms",
                  "state sequence", "cause"},
                 true);
     for (const auto& change : control.leader_changes()) {
-      html += Row(
-          {absl::StrFormat("%.1f", change.at_s()), Escape(change.from()),
-           Escape(change.to()), absl::StrFormat("%.0f", change.takeover_ms()),
-           change.relays_back_ms() > 0
-               ? absl::StrFormat("%.0f", change.relays_back_ms())
-               : "",
-           absl::StrCat(change.state_sequence()), Escape(change.cause())});
+      html += Row({absl::StrFormat("%.1f", change.at_s()),
+                   HtmlEscape(change.from()), HtmlEscape(change.to()),
+                   absl::StrFormat("%.0f", change.takeover_ms()),
+                   change.relays_back_ms() > 0
+                       ? absl::StrFormat("%.0f", change.relays_back_ms())
+                       : "",
+                   absl::StrCat(change.state_sequence()),
+                   HtmlEscape(change.cause())});
     }
     html += "</table>";
   }
@@ -258,15 +272,16 @@ std::string ReportHtml(const SimReport& report) {
     html += absl::StrFormat(
         "<p>Slow store: every request of the controllers to etcd was held "
         "%.0f ms by tcp-delay (%s).</p>",
-        control.store_delay_ms(), Escape(control.store_proxy_counters()));
+        control.store_delay_ms(), HtmlEscape(control.store_proxy_counters()));
   }
   html += absl::StrCat("<h3>Relays marked down by the controller (",
                        control.nodes_down_size(), ")</h3>");
   if (control.nodes_down_size() > 0) {
     html += "<table>" + Row({"s", "relay", "why", "controller"}, true);
     for (const auto& down : control.nodes_down()) {
-      html += Row({absl::StrFormat("%.1f", down.at_s()), Escape(down.node()),
-                   Escape(down.why()), Escape(down.controller())});
+      html +=
+          Row({absl::StrFormat("%.1f", down.at_s()), HtmlEscape(down.node()),
+               HtmlEscape(down.why()), HtmlEscape(down.controller())});
     }
     html += "</table>";
   }
@@ -285,25 +300,26 @@ std::string ReportSvg(const SimReport& report) {
       "<text x='20' y='30' class='title'>relay-sim: %s, %u relays, %u sites, "
       "%s mode, %u kbit/s at %u fps</text>"
       "<text x='20' y='52' class='head'>%u / %u sites got every packet, "
-      "site latency p50 %.1f / p99 %.1f ms</text>"
-      "<text x='20' y='70' class='small'>%s</text>",
-      Escape(report.topology()), report.relays_total(), report.sites_total(),
-      Escape(report.mode()), report.video_kbps(), report.frame_rate(),
-      report.sites_all_packets(), report.sites_total(), latency.p50(),
-      latency.p99(), Escape(FiguresLine(report)));
-  int y = 80;
+      "site latency p50 %.1f / p99 %.1f ms</text>",
+      HtmlEscape(report.topology()), report.relays_total(),
+      report.sites_total(), HtmlEscape(report.mode()), report.video_kbps(),
+      report.frame_rate(), report.sites_all_packets(), report.sites_total(),
+      latency.p50(), latency.p99());
+  int y = 70;
+  body += FiguresText(report, &y);
+  y += 10;
   for (const auto& [title, svg] : plots) {
     absl::StrAppendFormat(&body,
                           "<text x='20' y='%d' class='label'>%s</text>"
                           "<g transform='translate(0,%d)'>%s</g>",
-                          y + 14, Escape(title), y + 22, svg);
+                          y + 14, HtmlEscape(title), y + 22, svg);
     y += 22 + SvgHeight(svg) + 10;
   }
   return absl::StrFormat(
       "<svg xmlns='http://www.w3.org/2000/svg' width='%d' height='%d' "
       "viewBox='0 0 %d %d'><style>%s.title{font:bold 17px sans-serif;"
       "fill:#222}.head{font:14px sans-serif;fill:#222}.small{font:11px "
-      "sans-serif;fill:#444}text{font-family:"
+      "sans-serif}text{font-family:"
       "sans-serif}</style><rect width='100%%' height='100%%' fill='#fff'/>"
       "%s</svg>\n",
       kPlotWidth, y, kPlotWidth, y, kPlotStyle, body);

@@ -1,6 +1,7 @@
 // report.html: a self-contained page (inline SVG, no external assets) with
-// the headline figures, the latency CDF per tier, the packet-rate timeline
-// around each fault and the tree coloured by health.
+// the headline figures against their targets (spread.h), the latency CDF
+// per tier, the packet rate per site over time around each fault and the
+// tree coloured by health (report_svg.h, report_tree.h).
 #ifndef CASCADE_TOOLS_SIM_REPORT_HTML_H_
 #define CASCADE_TOOLS_SIM_REPORT_HTML_H_
 

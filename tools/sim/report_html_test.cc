@@ -162,6 +162,22 @@ TEST(ReportHtmlTest, LatencyIsACdfWithAPointPerSitePerTier) {
   }
 }
 
+TEST(ReportHtmlTest, AnOutlyingTierProbeDoesNotSquashTheSitesCurve) {
+  const NetworkPlan plan = PlanWithStandbyRoot();
+  auto report = BuildReport(plan, SyntheticRun(plan, Missing(0)));
+  // A tier probe below a killed relay: seconds.
+  for (auto& tier : *report.mutable_latency_ms()->mutable_per_tier()) {
+    if (tier.tier() == "provincial") tier.set_p99(5000);
+  }
+  const std::string plot = Plot(ReportHtml(report), "latency");
+  const auto sites = CdfPoints(plot, "site");
+  ASSERT_EQ(sites.size(), 15u);
+  // Sites at 10..60 ms spread over hundreds of pixels, not a few.
+  EXPECT_GT(sites.back().first - sites.front().first, 200) << plot;
+  // The outlier at the edge, its value written beside it.
+  EXPECT_NE(plot.find("5000 ms &#8250;"), std::string::npos);
+}
+
 TEST(ReportHtmlTest, CardsAreColouredAgainstTheirTargets) {
   const NetworkPlan plan = PlanWithStandbyRoot();
   SyntheticRunOptions options;

@@ -189,12 +189,20 @@ std::string HealthColour(double health) {
 std::string LatencyCdfSvg(const SimReport& report) {
   const auto& latency = report.latency_ms();
   std::vector<std::vector<double>> points;
-  double x_max = 1;
+  std::vector<double> pooled;
   for (const auto& tier : latency.per_tier()) {
     points.push_back(TierPoints(report, tier));
-    if (!points.back().empty()) x_max = std::max(x_max, points.back().back());
+    pooled.insert(pooled.end(), points.back().begin(), points.back().end());
   }
-  Axes axes{NiceCeiling(x_max * 1.05), 1};
+  // Up to 1.5 times the 99th percentile of every point: a tier probe below
+  // a killed relay can see seconds, which would squash the sites' curve
+  // into the first pixels. A point beyond is drawn at the edge.
+  std::sort(pooled.begin(), pooled.end());
+  const double x_max =
+      pooled.empty() ? 1
+                     : std::min(pooled.back(),
+                                1.5 * pooled[(pooled.size() - 1) * 99 / 100]);
+  Axes axes{NiceCeiling(std::max(x_max, 1.0) * 1.05), 1};
   std::string svg = OpenSvg(kPlotHeight, "latency");
   svg += AxesSvg(axes,
                  "each site's p99 latency, ms (source send time to "
@@ -206,7 +214,8 @@ std::string LatencyCdfSvg(const SimReport& report) {
     const char* colour = kTierColours[t % 4];
     std::string line;
     for (size_t i = 0; i < values.size(); ++i) {
-      absl::StrAppendFormat(&line, "%.1f,%.1f ", axes.X(values[i]),
+      absl::StrAppendFormat(&line, "%.1f,%.1f ",
+                            axes.X(std::min(values[i], axes.x_max)),
                             axes.Y(static_cast<double>(i + 1) / values.size()));
     }
     absl::StrAppendFormat(
@@ -220,10 +229,16 @@ std::string LatencyCdfSvg(const SimReport& report) {
     // short stroke: each point is marked.
     if (values.size() < 20) {
       for (size_t i = 0; i < values.size(); ++i) {
+        const double y = axes.Y(static_cast<double>(i + 1) / values.size());
         absl::StrAppendFormat(
             &svg, "<circle cx='%.1f' cy='%.1f' r='4' fill='%s'/>",
-            axes.X(values[i]),
-            axes.Y(static_cast<double>(i + 1) / values.size()), colour);
+            axes.X(std::min(values[i], axes.x_max)), y, colour);
+        if (values[i] > axes.x_max) {
+          absl::StrAppendFormat(&svg,
+                                "<text x='%.1f' y='%.1f' class='tick' "
+                                "text-anchor='end'>%.0f ms &#8250;</text>",
+                                axes.X(axes.x_max) - 7, y + 4, values[i]);
+        }
       }
     }
     absl::StrAppendFormat(
@@ -254,7 +269,43 @@ std::string TimelineSvg(const SimReport& report) {
   // Whole ten seconds: the run's length, not a power-of-ten jump past it.
   Axes axes{std::max(10.0, std::ceil(x_max / 10) * 10),
             NiceCeiling(std::max(usual, 1.0) * 1.5)};
-  std::string svg = OpenSvg(kPlotHeight, "timeline");
+  // The sites below each fault's target, in colour.
+  std::vector<std::pair<std::string, std::string>> colour_of;
+  for (const auto& fault : report.failover()) {
+    const std::string& target = fault.target();
+    if (target.empty() ||
+        std::any_of(colour_of.begin(), colour_of.end(),
+                    [&](const auto& seen) { return seen.first == target; })) {
+      continue;
+    }
+    colour_of.emplace_back(target, kTierColours[colour_of.size() % 4]);
+  }
+  // The legend, in rows under the plot.
+  std::vector<std::pair<std::string, std::string>> legend = {
+      {"#c6dbef", "all sites: min to max"},
+      {"#6baed6", "1st percentile to median"},
+      {"#08519c", "median"},
+      {"#d64545", "minimum"}};
+  for (const auto& [target, colour] : colour_of) {
+    legend.emplace_back(colour, "sites below " + target);
+  }
+  std::string legend_svg;
+  int x = kMargin;
+  int y = kPlotHeight + 6;
+  for (const auto& [colour, text] : legend) {
+    const int width = 18 + static_cast<int>(text.size()) * 6 + 14;
+    if (x > kMargin && x + width > kPlotWidth - kMargin) {
+      x = kMargin;
+      y += 16;
+    }
+    absl::StrAppendFormat(&legend_svg,
+                          "<rect x='%d' y='%d' width='12' height='6' "
+                          "fill='%s'/><text x='%d' y='%d' "
+                          "class='tick'>%s</text>",
+                          x, y, colour, x + 16, y + 7, HtmlEscape(text));
+    x += width;
+  }
+  std::string svg = OpenSvg(y + 14, "timeline") + legend_svg;
   svg += AxesSvg(axes, "seconds from the first packet", "packets/s per site");
   // Buckets of the probes' interval, at most ~400 across the plot.
   const double bucket_s = std::max(report.probe_interval_s(), axes.x_max / 400);
@@ -272,17 +323,6 @@ std::string TimelineSvg(const SimReport& report) {
         BandArea(bands, axes, &Band::p1, &Band::median),
         BandPoints(bands, axes, &Band::median),
         BandPoints(bands, axes, &Band::min));
-  }
-  // The sites below each fault's target, in colour.
-  std::vector<std::pair<std::string, std::string>> colour_of;
-  for (const auto& fault : report.failover()) {
-    const std::string& target = fault.target();
-    if (target.empty() ||
-        std::any_of(colour_of.begin(), colour_of.end(),
-                    [&](const auto& seen) { return seen.first == target; })) {
-      continue;
-    }
-    colour_of.emplace_back(target, kTierColours[colour_of.size() % 4]);
   }
   for (const auto& series : report.timeline()) {
     const auto it = std::find_if(
@@ -311,31 +351,6 @@ std::string TimelineSvg(const SimReport& report) {
         "stroke-dasharray='3 3'/><text x='%.1f' y='%d' class='step'>%s</text>",
         x, axes.Y(0), x, axes.Y(axes.y_max), x + 3, 12 + 11 * (row++ % 6),
         HtmlEscape(step.label()));
-  }
-  const std::vector<std::pair<std::string, std::string>> legend = {
-      {"#c6dbef", "all sites: min to max"},
-      {"#6baed6", "1st percentile to median"},
-      {"#08519c", "median"},
-      {"#d64545", "the slowest site group (min)"}};
-  int line = 0;
-  for (const auto& [colour, text] : legend) {
-    absl::StrAppendFormat(&svg,
-                          "<rect x='%d' y='%d' width='12' height='6' "
-                          "fill='%s'/><text x='%d' y='%d' "
-                          "class='tick'>%s</text>",
-                          kPlotWidth - 300, 104 + 14 * line, colour,
-                          kPlotWidth - 284, 111 + 14 * line, text);
-    ++line;
-  }
-  for (const auto& [target, colour] : colour_of) {
-    absl::StrAppendFormat(&svg,
-                          "<rect x='%d' y='%d' width='12' height='3' "
-                          "fill='%s'/><text x='%d' y='%d' "
-                          "class='tick'>sites below %s</text>",
-                          kPlotWidth - 300, 106 + 14 * line, colour,
-                          kPlotWidth - 284, 111 + 14 * line,
-                          HtmlEscape(target));
-    ++line;
   }
   return svg + "</svg>";
 }

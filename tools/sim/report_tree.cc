@@ -260,8 +260,8 @@ std::string TreeSvg(const SimReport& report) {
   }
   if (!idle.empty()) {
     absl::StrAppendFormat(&body,
-                          "<text x='%d' y='%d' class='node'>%d relays with no "
-                          "site below (standbys):</text>",
+                          "<text x='%d' y='%d' class='node'>Relays with no "
+                          "site below (standbys): %d</text>",
                           kEdge, y + 10, idle.size());
     y += 16;
     x = kEdge;
