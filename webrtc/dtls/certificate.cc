@@ -81,6 +81,12 @@ Certificate::Certificate(KeyPtr key, X509Ptr x509, Fingerprint fingerprint)
 
 Certificate::~Certificate() = default;
 
+SSL_CTX* Certificate::DtlsContext(absl::FunctionRef<SSL_CTX*()> make) const {
+  absl::MutexLock lock(&mu_);
+  if (dtls_context_ == nullptr) dtls_context_.reset(make());
+  return dtls_context_.get();
+}
+
 absl::StatusOr<std::unique_ptr<Certificate>> Certificate::Generate(
     const CertificateOptions& options) {
   if (options.lifetime <= absl::ZeroDuration()) {

@@ -2,6 +2,7 @@
 
 #include <openssl/ec.h>
 #include <openssl/evp.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 
 #include <cstdio>
@@ -85,6 +86,26 @@ TEST(CertificateTest, EachOneIsNew) {
                              X509_get0_serialNumber(b->x509())),
             0);
   EXPECT_EQ(EVP_PKEY_eq(a->key(), b->key()), 0);
+}
+
+TEST(CertificateTest, DtlsContextIsMadeOnceThenShared) {
+  auto certificate = Certificate::Generate({absl::Now()});
+  ASSERT_TRUE(certificate.ok());
+  int made = 0;
+  auto make = [&made]() -> SSL_CTX* {
+    ++made;
+    return SSL_CTX_new(DTLS_method());
+  };
+  auto fail = [&made]() -> SSL_CTX* {
+    ++made;
+    return nullptr;
+  };
+  // A failure is not kept: the next transport tries again.
+  EXPECT_EQ((*certificate)->DtlsContext(fail), nullptr);
+  SSL_CTX* first = (*certificate)->DtlsContext(make);
+  ASSERT_NE(first, nullptr);
+  EXPECT_EQ((*certificate)->DtlsContext(make), first);
+  EXPECT_EQ(made, 2);
 }
 
 TEST(CertificateTest, RefusesANonPositiveLifetime) {

@@ -151,41 +151,42 @@ absl::StatusOr<std::unique_ptr<DtlsTransport>> DtlsTransport::Create(
   return transport;
 }
 
-// One SSL_CTX per transport: it carries this transport's verify callback.
+// What every transport of one certificate shares (Certificate::DtlsContext);
+// what differs per transport (SRTP profiles, the cookie exchange, the
+// fingerprint checked) is set on its SSL.
+SSL_CTX* DtlsTransport::NewContext(const Certificate& certificate) {
+  OpenSslPtr<SSL_CTX, SSL_CTX_free> ctx(SSL_CTX_new(DTLS_method()));
+  if (ctx == nullptr ||
+      SSL_CTX_set_min_proto_version(ctx.get(), DTLS1_2_VERSION) != 1 ||
+      SSL_CTX_set_max_proto_version(ctx.get(), DTLS1_2_VERSION) != 1 ||
+      SSL_CTX_set_cipher_list(ctx.get(), kCiphers) != 1 ||
+      SSL_CTX_set1_groups_list(ctx.get(), "X25519:P-256:P-384") != 1 ||
+      SSL_CTX_use_certificate(ctx.get(), certificate.x509()) != 1 ||
+      SSL_CTX_use_PrivateKey(ctx.get(), certificate.key()) != 1 ||
+      SSL_CTX_check_private_key(ctx.get()) != 1) {
+    return nullptr;
+  }
+  SSL_CTX_set_options(ctx.get(), SSL_OP_NO_QUERY_MTU | SSL_OP_NO_TICKET |
+                                     SSL_OP_NO_RENEGOTIATION);
+  SSL_CTX_set_session_cache_mode(ctx.get(), SSL_SESS_CACHE_OFF);
+  SSL_CTX_set_verify(
+      ctx.get(), SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+  // Each finds its transport through the SSL's app data.
+  SSL_CTX_set_cert_verify_callback(ctx.get(), &DtlsTransport::VerifyPeer,
+                                   nullptr);
+  SSL_CTX_set_cookie_generate_cb(ctx.get(), &DtlsTransport::MakeCookie);
+  SSL_CTX_set_cookie_verify_cb(ctx.get(), &DtlsTransport::CheckCookie);
+  return ctx.release();
+}
+
 absl::Status DtlsTransport::Init(const Certificate& certificate) {
   ERR_clear_error();
-  ctx_.reset(SSL_CTX_new(DTLS_method()));
-  if (ctx_ == nullptr) return OpenSslError("creating the DTLS context");
-  SSL_CTX* ctx = ctx_.get();
-  std::vector<absl::string_view> names;
-  for (SrtpProfile profile : options_.profiles) {
-    names.push_back(ProfileName(profile));
-  }
-  const std::string profiles = absl::StrJoin(names, ":");
-  if (SSL_CTX_set_min_proto_version(ctx, DTLS1_2_VERSION) != 1 ||
-      SSL_CTX_set_max_proto_version(ctx, DTLS1_2_VERSION) != 1 ||
-      SSL_CTX_set_cipher_list(ctx, kCiphers) != 1 ||
-      SSL_CTX_set1_groups_list(ctx, "X25519:P-256:P-384") != 1 ||
-      SSL_CTX_use_certificate(ctx, certificate.x509()) != 1 ||
-      SSL_CTX_use_PrivateKey(ctx, certificate.key()) != 1 ||
-      SSL_CTX_check_private_key(ctx) != 1 ||
-      // Returns 0 on success.
-      SSL_CTX_set_tlsext_use_srtp(ctx, profiles.c_str()) != 0) {
-    return OpenSslError("configuring the DTLS context");
-  }
-  SSL_CTX_set_options(
-      ctx, SSL_OP_NO_QUERY_MTU | SSL_OP_NO_TICKET | SSL_OP_NO_RENEGOTIATION);
-  SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
-                     nullptr);
-  SSL_CTX_set_cert_verify_callback(ctx, &DtlsTransport::VerifyPeer, this);
-  if (options_.role == DtlsRole::kServer && options_.require_cookie) {
-    if (RAND_bytes(cookie_.data(), cookie_.size()) != 1) {
-      return OpenSslError("making the DTLS cookie");
-    }
-    SSL_CTX_set_options(ctx, SSL_OP_COOKIE_EXCHANGE);
-    SSL_CTX_set_cookie_generate_cb(ctx, &DtlsTransport::MakeCookie);
-    SSL_CTX_set_cookie_verify_cb(ctx, &DtlsTransport::CheckCookie);
+  SSL_CTX* ctx = certificate.DtlsContext(
+      [&certificate] { return NewContext(certificate); });
+  if (ctx == nullptr) return OpenSslError("creating the DTLS context");
+  if (options_.role == DtlsRole::kServer && options_.require_cookie &&
+      RAND_bytes(cookie_.data(), cookie_.size()) != 1) {
+    return OpenSslError("making the DTLS cookie");
   }
 
   ssl_.reset(SSL_new(ctx));
@@ -202,6 +203,18 @@ absl::Status DtlsTransport::Init(const Certificate& certificate) {
   BIO_set_data(write_bio, this);
   SSL_set_bio(ssl_.get(), read_bio_, write_bio);
   SSL_set_app_data(ssl_.get(), this);
+  std::vector<absl::string_view> names;
+  for (SrtpProfile profile : options_.profiles) {
+    names.push_back(ProfileName(profile));
+  }
+  // Returns 0 on success.
+  if (SSL_set_tlsext_use_srtp(ssl_.get(), absl::StrJoin(names, ":").c_str()) !=
+      0) {
+    return OpenSslError("setting the SRTP profiles");
+  }
+  if (options_.role == DtlsRole::kServer && options_.require_cookie) {
+    SSL_set_options(ssl_.get(), SSL_OP_COOKIE_EXCHANGE);
+  }
   DTLS_set_timer_cb(ssl_.get(), &DtlsTransport::NextRetransmit);
   // Returns the MTU set, 0 when refused.
   if (SSL_set_mtu(ssl_.get(), static_cast<long>(options_.mtu)) == 0) {
@@ -245,8 +258,10 @@ int DtlsTransport::CheckCookie(SSL* ssl, const unsigned char* cookie,
          CRYPTO_memcmp(cookie, self->cookie_.data(), size) == 0;
 }
 
-int DtlsTransport::VerifyPeer(X509_STORE_CTX* store, void* arg) {
-  auto* self = static_cast<DtlsTransport*>(arg);
+int DtlsTransport::VerifyPeer(X509_STORE_CTX* store, void*) {
+  const auto* ssl = static_cast<const SSL*>(
+      X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
+  auto* self = static_cast<DtlsTransport*>(SSL_get_app_data(ssl));
   X509* peer = X509_STORE_CTX_get0_cert(store);
   const Fingerprint& expected = self->options_.remote_fingerprint;
   absl::StatusOr<Fingerprint> actual = absl::InvalidArgumentError("none");

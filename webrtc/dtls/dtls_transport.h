@@ -133,11 +133,12 @@ class DtlsTransport {
   const DtlsCounters& counters() const { return counters_; }
 
  private:
-  using CtxPtr = OpenSslPtr<SSL_CTX, SSL_CTX_free>;
   using SslPtr = OpenSslPtr<SSL, SSL_free>;
 
   DtlsTransport(const DtlsOptions& options, Listener* listener);
 
+  // The context Certificate::DtlsContext shares; null on failure.
+  static SSL_CTX* NewContext(const Certificate& certificate);
   absl::Status Init(const Certificate& certificate);
   // Runs OpenSSL on what the read BIO holds.
   void Drive();
@@ -156,7 +157,6 @@ class DtlsTransport {
 
   const DtlsOptions options_;
   Listener* const listener_;
-  CtxPtr ctx_;
   SslPtr ssl_;
   BIO* read_bio_ = nullptr;  // owned by ssl_
   DtlsState state_ = DtlsState::kNew;
