@@ -118,17 +118,21 @@ struct Band {
 std::vector<Band> Bands(const SimReport& report, double bucket_s) {
   std::map<int64_t, std::vector<Weighted>> buckets;
   for (const auto& series : report.timeline()) {
-    // A series' mean rate in each bucket it reported in.
-    std::map<int64_t, std::pair<double, int>> means;
-    for (int i = 0; i < series.t_s_size(); ++i) {
-      auto& [sum, count] =
-          means[static_cast<int64_t>(std::floor(series.t_s(i) / bucket_s))];
-      sum += series.packets_per_s(i);
-      ++count;
-    }
-    for (const auto& [bucket, mean] : means) {
-      buckets[bucket].emplace_back(mean.first / mean.second,
-                                   std::max(1u, series.sites()));
+    const int n = series.t_s_size();
+    if (n == 0) continue;
+    // At each bucket's middle, the rate of the interval around it: an
+    // interval runs from the end of the one before (the first: one interval
+    // before its end) to its own end. Probes' intervals are not aligned, so
+    // every bucket gets every group that was running.
+    const double start = n > 1 ? 2 * series.t_s(0) - series.t_s(1) : 0;
+    int i = 0;
+    for (int64_t b = static_cast<int64_t>(std::floor(start / bucket_s));; ++b) {
+      const double middle = (static_cast<double>(b) + 0.5) * bucket_s;
+      if (middle <= start) continue;
+      while (i < n && series.t_s(i) < middle) ++i;
+      if (i == n) break;
+      buckets[b].emplace_back(series.packets_per_s(i),
+                              std::max(1u, series.sites()));
     }
   }
   std::vector<Band> bands;
