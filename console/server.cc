@@ -4,6 +4,9 @@
 #include <glog/logging.h>
 #include <google/protobuf/util/json_util.h>
 #include <httplib.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include <atomic>
 #include <utility>
@@ -18,9 +21,11 @@
 namespace cascade::console {
 namespace {
 
-// Metadata the Admin gate reads from in-process calls only: the browser's
-// address, for the audit (topology/admin_gate.h).
+// Metadata the Admin gate reads from in-process calls only
+// (topology/admin_gate.h): the browser's address, for the audit, and the
+// client certificate its TLS handshake verified.
 constexpr char kConsolePeer[] = "cascade-console-peer";
+constexpr char kConsoleCertificate[] = "cascade-console-certificate-bin";
 constexpr absl::Duration kCallTimeout = absl::Seconds(10);
 // A stream without news still writes this often, so a dead connection is
 // noticed and proxies keep it open.
@@ -44,6 +49,21 @@ void Authorize(const httplib::Request& req, grpc::ClientContext* context) {
   }
   context->AddMetadata(kConsolePeer,
                        absl::StrCat(req.remote_addr, ":", req.remote_port));
+  if (req.ssl != nullptr) {
+    // Verified against the client CA by the handshake (SSL_VERIFY_PEER).
+    X509* certificate = SSL_get_peer_certificate(req.ssl);
+    if (certificate != nullptr) {
+      BIO* pem = BIO_new(BIO_s_mem());
+      if (pem != nullptr && PEM_write_bio_X509(pem, certificate) == 1) {
+        char* data = nullptr;
+        const long size = BIO_get_mem_data(pem, &data);
+        context->AddMetadata(kConsoleCertificate,
+                             std::string(data, static_cast<size_t>(size)));
+      }
+      BIO_free(pem);
+      X509_free(certificate);
+    }
+  }
   context->set_deadline(absl::ToChronoTime(absl::Now() + kCallTimeout));
 }
 
@@ -81,6 +101,31 @@ void SendJson(const google::protobuf::Message& message,
   std::string json;
   (void)google::protobuf::util::MessageToJsonString(message, &json);
   res.set_content(json, "application/json");
+}
+
+// TLS 1.2 or newer with the server's certificate; with a client CA, a
+// certificate is asked for and verified but not required (a browser without
+// one shows a token).
+bool SetUpTls(const ConsoleOptions& options, SSL_CTX* ctx) {
+  SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+  if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
+      SSL_CTX_use_certificate_chain_file(ctx, options.tls_cert.c_str()) != 1 ||
+      SSL_CTX_use_PrivateKey_file(ctx, options.tls_key.c_str(),
+                                  SSL_FILETYPE_PEM) != 1 ||
+      SSL_CTX_check_private_key(ctx) != 1) {
+    return false;
+  }
+  if (options.tls_client_ca.empty()) return true;
+  if (SSL_CTX_load_verify_locations(ctx, options.tls_client_ca.c_str(),
+                                    nullptr) != 1) {
+    return false;
+  }
+  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+  // A session resumed without it fails once peers are verified (a
+  // browser's second connection).
+  static constexpr unsigned char kSessionContext[] = "cascade-console";
+  return SSL_CTX_set_session_id_context(ctx, kSessionContext,
+                                        sizeof(kSessionContext) - 1) == 1;
 }
 
 }  // namespace
@@ -286,10 +331,11 @@ absl::Status ConsoleServer::Start() {
   const bool tls = !options_.tls_cert.empty();
   if (tls) {
     auto server = std::make_unique<httplib::SSLServer>(
-        options_.tls_cert.c_str(), options_.tls_key.c_str());
+        [this](SSL_CTX& ctx) { return SetUpTls(options_, &ctx); });
     if (!server->is_valid()) {
       return absl::InvalidArgumentError(
-          "--console: cannot load --tls-cert/--tls-key for HTTPS");
+          "--console: cannot load --tls-cert/--tls-key (or --tls-client-ca) "
+          "for HTTPS");
     }
     http_ = std::move(server);
   } else {

@@ -4,11 +4,11 @@
 //
 // Every API request passes the Admin gate itself: the console calls this
 // process's Admin service over gRPC's in-process channel with the
-// request's `Authorization: Bearer ...` (and its address, for the audit),
-// so who may see and do what, the rate limits, the audit records and the
-// refusals' events are exactly relayctl's (topology/admin_gate.h). A
-// refusal is answered with its HTTP equivalent (401, 403, 429, 503) and no
-// data.
+// request's `Authorization: Bearer ...`, the client certificate the TLS
+// handshake verified (if any) and its address, so who may see and do what,
+// the rate limits, the audit records and the refusals' events are exactly
+// relayctl's (topology/admin_gate.h). A refusal is answered with its HTTP
+// equivalent (401, 403, 429, 503) and no data.
 //
 //   GET  /console                 the page (and /console/console.{js,css})
 //   GET  /console/api/tree        the whole tree (ConsoleTree JSON; Admin
@@ -52,6 +52,10 @@ struct ConsoleOptions {
   // PEM files of the server's certificate and key; empty: plain HTTP.
   std::string tls_cert;
   std::string tls_key;
+  // With TLS: the CA of operators' client certificates (topologyd's
+  // --tls-client-ca). A browser may then present one instead of a token;
+  // empty: none asked for.
+  std::string tls_client_ca;
   // How often the open streams get the tree's changes.
   absl::Duration interval = absl::Milliseconds(500);
   // Streams open at once; more are refused 503.

@@ -9,7 +9,7 @@ namespace cascade::console {
 absl::StatusOr<std::unique_ptr<ConsoleServer>> StartConsole(
     topology::ControllerService* service, grpc::Server* server,
     absl::string_view listen, const std::string& tls_cert,
-    const std::string& tls_key) {
+    const std::string& tls_key, const std::string& tls_client_ca) {
   const topology::ServiceOptions& options = service->options();
   if (options.token_verifier == nullptr && options.admin_token.empty()) {
     return absl::InvalidArgumentError(
@@ -21,6 +21,7 @@ absl::StatusOr<std::unique_ptr<ConsoleServer>> StartConsole(
   if (!console.ok()) return console.status();
   console->tls_cert = tls_cert;
   console->tls_key = tls_key;
+  if (options.peer_identity) console->tls_client_ca = tls_client_ca;
   auto snapshot =
       [service]() -> absl::StatusOr<cascade::v1::GetTopologyResponse> {
     topology::Controller* controller = service->controller();

@@ -37,13 +37,33 @@ std::string PeerHost(const std::string& peer) {
   return peer.substr(0, colon);
 }
 
-// Where the call comes from. The console (console/server.h) calls
-// in-process on a browser's behalf and names the browser's address; only
-// an in-process caller can (its peer is "unknown" to gRPC; a network
-// caller's is always its address).
+// The console (console/server.h) calls in-process on a browser's behalf,
+// and names the browser's address and the certificate its TLS handshake
+// verified. Only an in-process caller can: its peer is "unknown" to gRPC,
+// a network caller's is always its address.
+bool InProcess(const grpc::ServerContextBase& context) {
+  const std::string peer = context.peer();
+  return peer == "unknown" || absl::StartsWith(peer, "inproc");
+}
+
+// Who the client certificate names: the TLS handshake's, or the console's
+// browser's.
+absl::StatusOr<security::Identity> CertificateOf(
+    const grpc::ServerContextBase& context) {
+  if (!InProcess(context)) return PeerIdentity(context);
+  const auto& metadata = context.client_metadata();
+  auto forwarded = metadata.find(kConsoleCertificateMetadata);
+  if (forwarded == metadata.end()) {
+    return absl::UnauthenticatedError("no client certificate");
+  }
+  return CertificateIdentity(
+      absl::string_view(forwarded->second.data(), forwarded->second.size()));
+}
+
+// Where the call comes from: for the console, its browser.
 std::string Peer(const grpc::ServerContextBase& context) {
   std::string peer = context.peer();
-  if (peer != "unknown" && !absl::StartsWith(peer, "inproc")) return peer;
+  if (!InProcess(context)) return peer;
   const auto& metadata = context.client_metadata();
   auto console = metadata.find(kConsolePeerMetadata);
   if (console == metadata.end()) return peer;
@@ -142,7 +162,7 @@ AdminGate::Caller AdminGate::Identify(
     return caller;
   }
   if (options_.client_certificates) {
-    absl::StatusOr<security::Identity> identity = PeerIdentity(context);
+    absl::StatusOr<security::Identity> identity = CertificateOf(context);
     if (!identity.ok()) {
       caller.Refused(
           absl::IsUnauthenticated(identity.status())
@@ -152,7 +172,7 @@ AdminGate::Caller AdminGate::Identify(
       caller.key = "node " + identity->name;
       caller.audit.set_who(security::Describe(*identity));
       caller.audit.set_credential("certificate");
-      caller.Refused(CheckOperator(context));
+      caller.Refused(CheckOperator(identity));
     } else {
       caller.Operator(identity->name, identity->role, "certificate");
     }

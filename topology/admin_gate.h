@@ -1,5 +1,6 @@
 // Who calls Admin, and whether they may make this call: the gate every
-// Admin RPC passes (admin_service.cc). A caller is known by
+// Admin RPC passes (admin_service.cc), topologyd's console's requests
+// included (in-process calls, console/server.h). A caller is known by
 //   - a signed token (`authorization: Bearer ct1....`, security/token.h),
 //     checked against the client CA and the revocations in the state;
 //   - else its client certificate (an operator's, with its role);
@@ -32,10 +33,13 @@ namespace cascade::topology {
 
 class ControllerService;
 
-// Metadata an in-process caller (topologyd's console) sets to the address
-// of the browser it calls for: the audit's "from where" and the budget of
-// a caller without an identity.
+// Metadata an in-process caller (topologyd's console) sets for the browser
+// it calls for: its address (the audit's "from where", and the budget of a
+// caller without an identity), and the client certificate (PEM) its TLS
+// handshake verified, taken as a client certificate of this call's.
 inline constexpr char kConsolePeerMetadata[] = "cascade-console-peer";
+inline constexpr char kConsoleCertificateMetadata[] =
+    "cascade-console-certificate-bin";
 
 struct AdminGateOptions {
   // The legacy shared admin token (--admin-token-file); empty: none.

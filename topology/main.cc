@@ -216,6 +216,11 @@ bool WritePortFile(int port, const std::string& more) {
   return true;
 }
 
+ConsoleTlsFiles ConsoleTls() {
+  return {absl::GetFlag(FLAGS_tls_cert), absl::GetFlag(FLAGS_tls_key),
+          absl::GetFlag(FLAGS_tls_client_ca)};
+}
+
 void StopServer(ControllerService* service, grpc::Server* server) {
   service->Shutdown();
   server->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(2)));
@@ -256,9 +261,8 @@ int RunJournal(SignalWaiter* signals, const ControllerOptions& options,
     return Usage(std::string(s.message()));
   }
   std::unique_ptr<console::ConsoleServer> console;
-  if (absl::Status s = StartConsoleFromFlags(
-          &service, server->get(), absl::GetFlag(FLAGS_tls_cert),
-          absl::GetFlag(FLAGS_tls_key), &console);
+  if (absl::Status s = StartConsoleFromFlags(&service, server->get(),
+                                             ConsoleTls(), &console);
       !s.ok()) {
     return Usage(std::string(s.message()));
   }
@@ -441,9 +445,8 @@ int RunEtcd(SignalWaiter* signals, const ControllerOptions& options,
   absl::Status metrics_started = StartMetricsFromFlags(&metrics);
   std::unique_ptr<console::ConsoleServer> console;
   if (metrics_started.ok()) {
-    metrics_started = StartConsoleFromFlags(
-        &service, server->get(), absl::GetFlag(FLAGS_tls_cert),
-        absl::GetFlag(FLAGS_tls_key), &console);
+    metrics_started =
+        StartConsoleFromFlags(&service, server->get(), ConsoleTls(), &console);
   }
   if (!metrics_started.ok() ||
       !WritePortFile(

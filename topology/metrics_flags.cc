@@ -39,12 +39,13 @@ absl::Status StartMetricsFromFlags(MetricsEndpoint* endpoint) {
 
 absl::Status StartConsoleFromFlags(
     ControllerService* service, grpc::Server* server,
-    const std::string& tls_cert, const std::string& tls_key,
+    const ConsoleTlsFiles& tls,
     std::unique_ptr<console::ConsoleServer>* console) {
   const std::string flag = absl::GetFlag(FLAGS_console);
   if (flag.empty()) return absl::OkStatus();
   absl::StatusOr<std::unique_ptr<console::ConsoleServer>> started =
-      console::StartConsole(service, server, flag, tls_cert, tls_key);
+      console::StartConsole(service, server, flag, tls.cert, tls.key,
+                            tls.client_ca);
   if (!started.ok()) return started.status();
   *console = *std::move(started);
   return absl::OkStatus();

@@ -21,12 +21,18 @@ namespace cascade::topology {
 absl::Status MetricsOptionsFromFlags(ServiceOptions* options);
 // Starts `endpoint` on --metrics; nothing without the flag.
 absl::Status StartMetricsFromFlags(MetricsEndpoint* endpoint);
+// topologyd's TLS files, as the console uses them.
+struct ConsoleTlsFiles {
+  std::string cert;
+  std::string key;
+  std::string client_ca;
+};
 // Starts the console (console/startup.h) on --console into `*console`,
-// HTTPS with `tls_cert`/`tls_key` when given; nothing without the flag.
+// HTTPS with `tls` when it has a certificate; nothing without the flag.
 // `service` and `server` outlive it.
 absl::Status StartConsoleFromFlags(
     ControllerService* service, grpc::Server* server,
-    const std::string& tls_cert, const std::string& tls_key,
+    const ConsoleTlsFiles& tls,
     std::unique_ptr<console::ConsoleServer>* console);
 // "console=PORT\n" for the port file; empty without a console.
 std::string ConsolePortFileLine(const console::ConsoleServer* console);

@@ -16,8 +16,12 @@ absl::StatusOr<security::Identity> PeerIdentity(
   if (pems.empty()) {
     return absl::UnauthenticatedError("no client certificate");
   }
-  absl::StatusOr<security::Identity> identity = security::IdentityFromPem(
+  return CertificateIdentity(
       absl::string_view(pems.front().data(), pems.front().size()));
+}
+
+absl::StatusOr<security::Identity> CertificateIdentity(absl::string_view pem) {
+  absl::StatusOr<security::Identity> identity = security::IdentityFromPem(pem);
   if (!identity.ok()) {
     return absl::PermissionDeniedError(
         absl::StrCat("the client certificate names no Cascade identity (",
@@ -39,7 +43,10 @@ absl::Status NodePeer::Check(absl::string_view node_id) const {
 }
 
 absl::Status CheckOperator(const grpc::ServerContextBase& context) {
-  absl::StatusOr<security::Identity> identity = PeerIdentity(context);
+  return CheckOperator(PeerIdentity(context));
+}
+
+absl::Status CheckOperator(const absl::StatusOr<security::Identity>& identity) {
   if (!identity.ok()) return identity.status();
   if (identity->kind == security::IdentityKind::kOperator) {
     return absl::OkStatus();

@@ -24,6 +24,10 @@ namespace cascade::topology {
 // PERMISSION_DENIED when it names no valid identity.
 absl::StatusOr<security::Identity> PeerIdentity(
     const grpc::ServerContextBase& context);
+// The identity in a verified certificate (PEM): PERMISSION_DENIED when it
+// names none. PeerIdentity's, and the console's for a browser's
+// certificate (console/server.h).
+absl::StatusOr<security::Identity> CertificateIdentity(absl::string_view pem);
 
 // A caller that acts as a node: its certificate, parsed once (a Report
 // stream checks every message against it).
@@ -41,6 +45,8 @@ class NodePeer {
 // OK when the peer's certificate is an operator's (of any role: the role
 // each call needs is admin_gate.h's to check).
 absl::Status CheckOperator(const grpc::ServerContextBase& context);
+// The same, of an identity already looked up.
+absl::Status CheckOperator(const absl::StatusOr<security::Identity>& identity);
 
 // OK for an OK `refusal`; otherwise returns it for gRPC and records it as
 // a KIND_DENIED event (the claimed `node_id`, the call, the caller's

@@ -26,6 +26,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "proto/console.pb.h"
 #include "proto/controller.pb.h"
+#include "security/identity.h"
 #include "tests/browser/chromium.h"
 #include "tests/common/runfile.h"
 #include "tests/common/wait.h"
@@ -275,8 +276,13 @@ class ConsoleRolesTest : public ::testing::Test {
     return std::string(absl::StripAsciiWhitespace(ReadFile(file)));
   }
 
-  std::unique_ptr<httplib::SSLClient> Https() {
-    auto client = std::make_unique<httplib::SSLClient>("127.0.0.1", port_);
+  // An HTTPS client, presenting the certificate of `name` if given.
+  std::unique_ptr<httplib::SSLClient> Https(const std::string& name = "") {
+    auto client =
+        name.empty()
+            ? std::make_unique<httplib::SSLClient>("127.0.0.1", port_)
+            : std::make_unique<httplib::SSLClient>(
+                  "127.0.0.1", port_, pki_->cert(name), pki_->key(name));
     client->enable_server_certificate_verification(false);
     client->set_read_timeout(10);
     return client;
@@ -359,6 +365,36 @@ TEST_F(ConsoleRolesTest, AViewersDrainIsRefusedByTheServer) {
                      absl::Seconds(5))
           ->string_value(),
       "viewer may not restore"));
+}
+
+// With mutual TLS a browser's operator certificate is its credential, as
+// for relayctl: its role applies; a node's certificate is refused.
+TEST_F(ConsoleRolesTest, AnOperatorsCertificateStandsForAToken) {
+  ASSERT_TRUE(pki_->IssueOperator("vera", security::Role::kViewer).ok());
+  ASSERT_TRUE(pki_->IssueOperator("oscar", security::Role::kOperator).ok());
+
+  auto vera = Https("vera");
+  auto seen = vera->Get("/console/api/tree");
+  ASSERT_TRUE(seen) << "no HTTPS answer with a client certificate";
+  EXPECT_EQ(seen->status, 200) << seen->body;
+  auto refused = vera->Post("/console/api/drain?node=p1", "", "text/plain");
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 403);
+  EXPECT_TRUE(absl::StrContains(refused->body,
+                                "permission denied: viewer may not drain"))
+      << refused->body;
+
+  auto drained =
+      Https("oscar")->Post("/console/api/drain?node=p1", "", "text/plain");
+  ASSERT_TRUE(drained);
+  EXPECT_EQ(drained->status, 200) << drained->body;
+
+  auto node = Https("topologyd")->Get("/console/api/tree");
+  ASSERT_TRUE(node);
+  EXPECT_EQ(node->status, 403) << node->body;
+  EXPECT_TRUE(
+      absl::StrContains(node->body, "node topologyd may not call Admin"))
+      << node->body;
 }
 
 // The national reference topology (10,600 sites, 11,428 nodes): the page
