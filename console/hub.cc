@@ -2,6 +2,7 @@
 
 #include <google/protobuf/util/json_util.h>
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -136,10 +137,15 @@ void Hub::Run() {
     if (stopping_) break;
     mu_.Unlock();
     // A follower has no tree: its streams wait until it leads.
-    (void)Tick(absl::Now());
+    const absl::Time start = absl::Now();
+    (void)Tick(start);
+    const absl::Duration took = absl::Now() - start;
     mu_.Lock();
+    // The snapshot holds the controller's lock: a big tree on a busy
+    // machine ticks less often rather than take more than a share of it.
     auto stop = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return stopping_; };
-    mu_.AwaitWithTimeout(absl::Condition(&stop), interval_);
+    mu_.AwaitWithTimeout(absl::Condition(&stop),
+                         std::max(interval_, took * kTickShareInverse));
   }
 }
 

@@ -1,5 +1,6 @@
 // What the console's streams share: one snapshot of the tree per tick
-// (every 500 ms while a stream is open, or on demand for GET /tree),
+// (every 500 ms while a stream is open, less often when a tick takes more
+// than a tenth of that; and each GET /tree or new stream's own snapshot),
 // turned into the whole tree and the delta since the tick before
 // (tree_tracker.h), printed as JSON once for every stream. A stream that
 // has seen the previous tick gets the delta; one that has seen none, or
@@ -76,6 +77,10 @@ class Hub {
   void Stop();
 
   static constexpr size_t kEventBacklog = 1000;
+  // A tick (its snapshot under the controller's lock, then the diff) takes
+  // at most a tenth of the time: ticks are spaced by at least 10 times
+  // the last one's duration.
+  static constexpr int kTickShareInverse = 10;
 
  private:
   void Run();
