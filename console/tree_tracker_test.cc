@@ -137,7 +137,8 @@ TEST(TreeTrackerTest, NeverReportedIsNotReceiving) {
   GetTopologyResponse topology = Tree();
   topology.mutable_nodes(5)->set_last_report_ms_ago(-1);
   topology.mutable_nodes(5)->set_plain_endpoint(true);
-  const auto& s1 = Find(tracker.Apply(topology, kStart).tree, "s1");
+  const TreeTracker::Update update = tracker.Apply(topology, kStart);
+  const auto& s1 = Find(update.tree, "s1");
   EXPECT_FALSE(s1.receiving());
   EXPECT_TRUE(s1.report_late());
   EXPECT_TRUE(s1.plain_endpoint());
