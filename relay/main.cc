@@ -17,6 +17,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "base/flags.h"
+#include "base/service_notifier.h"
 #include "control/controllers.h"
 #include "control/node_id.h"
 #include "control/tls.h"
@@ -24,7 +25,6 @@
 #include "relay/controller_link.h"
 #include "relay/edge.h"
 #include "relay/server.h"
-#include "relay/service_notifier.h"
 
 ABSL_FLAG(std::string, config, "",
           "Standalone configuration: a textproto cascade.v1.RelayConfig "

@@ -21,6 +21,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "base/clock.h"
+#include "base/service_notifier.h"
 #include "base/uv_handle.h"
 #include "media/endpoint.h"
 #include "relay/dispatcher.h"
@@ -30,7 +31,6 @@
 #include "relay/relay_core.h"
 #include "relay/relay_instance.h"
 #include "relay/relay_options.h"
-#include "relay/service_notifier.h"
 #include "webrtc/dtls/certificate.h"
 
 namespace httplib {

@@ -33,6 +33,7 @@
 #include "topology/metrics_flags.h"
 #include "topology/server_tls.h"
 #include "topology/service.h"
+#include "topology/service_notify.h"
 #include "topology/topology_file.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:7700",
@@ -272,12 +273,14 @@ int RunJournal(SignalWaiter* signals, const ControllerOptions& options,
   }
   LOG(INFO) << "topologyd serving on port " << port << ", state sequence "
             << controller.Sequence();
+  ServiceNotify notify(&service, port, /*leading=*/true);
   Lifecycle lifecycle;
   signals->Start(&lifecycle);
   {
     LeaseTicker ticker(&controller, options.lease_timeout);
     lifecycle.WaitUntilDone();
   }
+  notify.Stopping();
   LOG(INFO) << "signal " << lifecycle.signal_number() << ": shutting down";
   console.reset();  // its Admin calls end before the service does
   StopServer(&service, server->get());
@@ -458,6 +461,7 @@ int RunEtcd(SignalWaiter* signals, const ControllerOptions& options,
     }
     return kExitFailed;
   }
+  ServiceNotify notify(&service, port, /*leading=*/false);
 
   etcd::LeaderElectionOptions election_options;
   election_options.key = leader_key;
@@ -466,7 +470,7 @@ int RunEtcd(SignalWaiter* signals, const ControllerOptions& options,
   std::string lost;
   {
     etcd::LeaderElection election(client->get(), election_options,
-                                  metrics.Leader(&lifecycle));
+                                  notify.Leader(metrics.Leader(&lifecycle)));
     election_for_service.store(&election);
     signals->Start(&lifecycle);
     election.Start();
@@ -507,6 +511,7 @@ int RunEtcd(SignalWaiter* signals, const ControllerOptions& options,
     }
     // Whatever ended it, this controller serves no more from here on (a
     // second Shutdown does nothing new).
+    notify.Stopping();
     SetLeading(server->get(), false);
     service.Shutdown();
     election_for_service.store(nullptr);

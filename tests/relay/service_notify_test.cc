@@ -1,11 +1,7 @@
 // relayd under a service manager's Type=notify protocol (sd_notify(3)): the
 // test plays systemd with a datagram socket of its own in $NOTIFY_SOCKET and
 // a watchdog in $WATCHDOG_USEC, and reads what a real relayd process says.
-#include <fcntl.h>
 #include <signal.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
 
 #include <fstream>
 #include <memory>
@@ -17,6 +13,7 @@
 #include "absl/strings/substitute.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
+#include "tests/common/notify_socket.h"
 #include "tests/relay/relay_harness.h"
 #include "tests/topology/harness.h"
 
@@ -24,70 +21,12 @@ namespace cascade::relay::testing {
 namespace {
 
 using cascade::topology::testing::Topologyd;
+using cascade::testing::NotifySocket;
 using Result = cascade::testing::CommandResult;
-
-// The manager's end: a datagram socket relayd's sd_notify writes to.
-class NotifySocket {
- public:
-  // A path short enough for sun_path (Bazel's TEST_TMPDIR may not be).
-  NotifySocket()
-      : path_(absl::StrCat("/tmp/cascade-notify-", getpid(), "-", ++made_,
-                           ".sock")) {
-    const std::string& path = path_;
-    fd_ = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    sockaddr_un address{};
-    address.sun_family = AF_UNIX;
-    path.copy(address.sun_path, sizeof(address.sun_path) - 1);
-    unlink(path.c_str());
-    bound_ =
-        bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
-  }
-  ~NotifySocket() {
-    close(fd_);
-    unlink(path_.c_str());
-  }
-  bool bound() const { return bound_; }
-  std::string env() const { return "NOTIFY_SOCKET=" + path_; }
-
-  // Reads messages until one contains `line` (true) or `timeout` passes;
-  // every message read is kept in messages().
-  bool WaitFor(absl::string_view line, absl::Duration timeout) {
-    const absl::Time deadline = absl::Now() + timeout;
-    while (absl::Now() < deadline) {
-      timeval wait{0, 50'000};
-      setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof(wait));
-      char buffer[4096];
-      const ssize_t n = recv(fd_, buffer, sizeof(buffer), 0);
-      if (n <= 0) continue;
-      messages_.emplace_back(buffer, n);
-      if (absl::StrContains(messages_.back(), line)) return true;
-    }
-    return false;
-  }
-  int Count(absl::string_view line) const {
-    int count = 0;
-    for (const std::string& message : messages_) {
-      count += absl::StrContains(message, line);
-    }
-    return count;
-  }
-  const std::vector<std::string>& messages() const { return messages_; }
-
- private:
-  static inline int made_ = 0;
-  std::string path_;
-  int fd_ = -1;
-  bool bound_ = false;
-  std::vector<std::string> messages_;
-};
 
 // Reads until `count` watchdog pings came, bounded.
 bool WaitForPings(NotifySocket& manager, int count) {
-  const absl::Time deadline = absl::Now() + absl::Seconds(10);
-  while (manager.Count("WATCHDOG=1") < count && absl::Now() < deadline) {
-    manager.WaitFor("WATCHDOG=1", absl::Seconds(1));
-  }
-  return manager.Count("WATCHDOG=1") >= count;
+  return manager.WaitForCount("WATCHDOG=1", count, absl::Seconds(10));
 }
 
 std::vector<std::string> ManagerEnv(const NotifySocket& manager) {

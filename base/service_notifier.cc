@@ -1,4 +1,4 @@
-#include "relay/service_notifier.h"
+#include "base/service_notifier.h"
 
 #include <glog/logging.h>
 #include <systemd/sd-daemon.h>
@@ -8,7 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 
-namespace cascade::relay {
+namespace cascade {
 namespace {
 
 void Notify(const std::string& state) {
@@ -31,10 +31,14 @@ void SystemdNotifier::Ready(absl::string_view status) {
   Notify(absl::StrCat("READY=1\nSTATUS=", status));
 }
 
+void SystemdNotifier::Status(absl::string_view status) {
+  Notify(absl::StrCat("STATUS=", status));
+}
+
 void SystemdNotifier::Reloading() { Notify("RELOADING=1"); }
 
 void SystemdNotifier::Stopping() { Notify("STOPPING=1"); }
 
 void SystemdNotifier::Watchdog() { Notify("WATCHDOG=1"); }
 
-}  // namespace cascade::relay
+}  // namespace cascade
