@@ -542,8 +542,6 @@ function start() {
 window.cascadeConsole = {
   state,
   health: (id) => (state.nodes.has(id) ? health(state.nodes.get(id)) : null),
-  select,
-  act,
 };
 
 start();
