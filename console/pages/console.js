@@ -26,8 +26,8 @@ const state = {
   matches: new Set(),
   selected: null,
   events: [],
+  eventKeys: new Set(),
   drawn: 0,
-  serverSkewMs: 0,
   abort: null,
   history: [],         // the selected node's [time ms, packets in]
 };
@@ -200,7 +200,6 @@ function summarize() {
 
 function onTree(tree) {
   state.nodes = new Map((tree.nodes || []).map((n) => [n.id, n]));
-  state.serverSkewMs = num(tree.unixMs) - Date.now();
   layout();
   summarize();
   refreshDetail();
@@ -237,9 +236,19 @@ function describe(event) {
   return { kind, text: parts.join(' ') };
 }
 
+// A reconnected stream starts with the audit history again: shown once.
+function eventKey(event) {
+  return [event.unixMs, event.kind, event.nodeId, event.detail].join('|');
+}
+
 function onEvent(event) {
+  const key = eventKey(event);
+  if (state.eventKeys.has(key)) return;
+  state.eventKeys.add(key);
   state.events.push(event);
-  if (state.events.length > MAX_EVENTS) state.events.shift();
+  if (state.events.length > MAX_EVENTS) {
+    state.eventKeys.delete(eventKey(state.events.shift()));
+  }
   const { kind, text } = describe(event);
   const item = document.createElement('li');
   item.className = 'k-' + kind;
