@@ -26,6 +26,7 @@
 #include "tools/sim/report_html.h"
 #include "tools/sim/sim.h"
 #include "tools/sim/spread.h"
+#include "tools/sim/whep_sites.h"
 #include "topology/topology_file.h"
 
 ABSL_FLAG(std::string, scale, "south19",
@@ -105,6 +106,11 @@ ABSL_FLAG(std::string, browser_edge, "",
           "watch URL (http://127.0.0.1:PORT/watch#stream=...&token=...) for "
           "a site under each, also in OUT/watch-urls.txt: open it in a "
           "browser on this machine while the sim runs. Controller mode only");
+ABSL_FLAG(int, whep_sites, 0,
+          "N: N sites more at each --browser_edge district that watch as "
+          "WebRTC viewers (relay-probe --whep, one process per edge, on the "
+          "watch URL's token), counted in the report like the other sites "
+          "(ids DISTRICT-whepK, probe group whep-DISTRICT); 0: none");
 ABSL_FLAG(std::string, bin_dir, "",
           "Bazel output tree holding relay/relayd, topology/topologyd, "
           "tools/probe/relay-probe, tools/source/relay-source (default: the "
@@ -429,6 +435,14 @@ int Main(const char* argv0) {
     }
     edge_relays = *std::move(picked);
   }
+  if (const int whep = absl::GetFlag(FLAGS_whep_sites); whep != 0) {
+    absl::StatusOr<std::vector<WhepSiteGroup>> groups =
+        PlanWhepSites(*plan, edge_relays, whep);
+    if (!groups.ok()) {
+      return Usage("--whep-sites: " + std::string(groups.status().message()));
+    }
+    options.whep_sites = *std::move(groups);
+  }
 
   // The binaries.
   char self[PATH_MAX];
@@ -531,7 +545,8 @@ int Main(const char* argv0) {
               << "; every process was stopped\n";
     return g_interrupted.load() ? kExitInterrupted : kExitFailed;
   }
-  const cascade::v1::SimReport report = BuildReport(*plan, *run);
+  const cascade::v1::SimReport report =
+      BuildReport(WithWhepSites(*plan, options.whep_sites), *run);
   const std::string json_path = options.out_dir + "/report.json";
   const std::string html_path = options.out_dir + "/report.html";
   for (const absl::Status& written :
@@ -577,13 +592,14 @@ int main(int argc, char** argv) {
       "relay-sim [--scale=south19|national] [--sites=N] [--duration=S] "
       "[--bitrate=KBPS] [--scenario=FILE] [--store=journal|etcd "
       "[--store-delay=2s]] "
-      "[--repeat=N] [--browser_edge=N] [--out=DIR]\n"
+      "[--repeat=N] [--browser_edge=N [--whep_sites=N]] [--out=DIR]\n"
       "Runs the whole Cascade network (topologyd, every relay as relayd, the "
       "sites as relay-probe, relay-source at the center) in a private network "
       "namespace, plays a scenario of faults and writes report.json and "
       "report.html. With --repeat=N, N runs and the spread of their headline "
       "figures (spread.json). With --browser_edge=N, N districts serve "
-      "browsers too and relay-sim prints a watch URL for each. Needs root.");
+      "browsers too and relay-sim prints a watch URL for each; "
+      "--whep_sites=N adds N WebRTC viewer sites at each. Needs root.");
   FLAGS_logtostderr = true;
   google::InitGoogleLogging(argv[0]);
   return cascade::sim::Main(argv[0]);

@@ -86,4 +86,19 @@ absl::Status SetRandomLoss(double ratio) {
   return RunNft(script);
 }
 
+absl::Status RedirectUdp(const std::string& source, const std::string& to,
+                         const std::string& target) {
+  const size_t colon = to.rfind(':');
+  if (colon == std::string::npos) {
+    return absl::InvalidArgumentError("not IP:PORT: " + to);
+  }
+  return RunNft(absl::StrFormat(
+      "add table ip cascade_sim_redirect\n"
+      "add chain ip cascade_sim_redirect output { type nat hook output "
+      "priority -100; policy accept; }\n"
+      "add rule ip cascade_sim_redirect output ip saddr %s ip daddr %s "
+      "udp dport %s dnat to %s\n",
+      source, to.substr(0, colon), to.substr(colon + 1), target));
+}
+
 }  // namespace cascade::sim

@@ -5,6 +5,8 @@
 #ifndef CASCADE_TOOLS_SIM_PRIVATE_NETWORK_H_
 #define CASCADE_TOOLS_SIM_PRIVATE_NETWORK_H_
 
+#include <string>
+
 #include "absl/status/status.h"
 
 namespace cascade::sim {
@@ -19,6 +21,14 @@ absl::Status EnterPrivateNetwork();
 // hop of the tree loses its share independently. 0 removes the rule. Uses
 // the `nft` command (Debian's nftables).
 absl::Status SetRandomLoss(double ratio);
+
+// Sends the UDP datagrams that `source` (an IP of the namespace) addresses
+// to `to` ("IP:PORT") to `target` ("IP:PORT") instead; their answers come
+// back from `to` (nftables DNAT, kept for the namespace's life). The WHEP
+// sites reach an edge relay at the address its answers name, the bridge's
+// end outside the namespace.
+absl::Status RedirectUdp(const std::string& source, const std::string& to,
+                         const std::string& target);
 
 }  // namespace cascade::sim
 

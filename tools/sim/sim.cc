@@ -18,6 +18,7 @@
 #include "tools/sim/control_plane.h"
 #include "tools/sim/files.h"
 #include "tools/sim/metrics.h"
+#include "tools/sim/private_network.h"
 #include "tools/sim/process_layout.h"
 #include "tools/sim/relay_processes.h"
 #include "tools/sim/scenario_steps.h"
@@ -86,6 +87,7 @@ class Simulation {
     if (absl::Status s = StartProbes(); !s.ok()) return s;
     if (absl::Status s = WarmUp(); !s.ok()) return s;
     if (absl::Status s = MintWatchUrls(); !s.ok()) return s;
+    if (absl::Status s = StartWhepSites(); !s.ok()) return s;
     if (absl::Status s = StartSource(); !s.ok()) return s;
     if (absl::Status s = PlayScenario(); !s.ok()) return s;
     if (absl::Status s = Finish(); !s.ok()) return s;
@@ -352,8 +354,10 @@ class Simulation {
                                              url.status().message()));
         continue;
       }
-      cascade::v1::SimAdminCall* call = run_.control_plane.mutable_admin_calls(
-          run_.control_plane.admin_calls_size() - 1);
+      mint_calls_[edge.relay] = run_.control_plane.admin_calls_size() - 1;
+      minted_[edge.relay] = minted;
+      cascade::v1::SimAdminCall* call =
+          run_.control_plane.mutable_admin_calls(mint_calls_[edge.relay]);
       call->set_detail(absl::StrCat(call->detail(), "; ", *url));
       absl::StrAppend(&lines, edge.relay, " ", site, " ", *url, "\n");
       if (options_.console != nullptr) {
@@ -365,6 +369,62 @@ class Simulation {
     }
     // Whole or not at all: a script may be waiting for it.
     return WriteFileAtomically(Out("watch-urls.txt"), lines);
+  }
+
+  // --whep_sites: a relay-probe --whep per edge, its viewers on the watch
+  // URL's token at the edge's own address in here, each a site of the run.
+  // The relay's answers name the bridge's end outside (for browsers): what
+  // the viewers send there goes to the relay's socket. Connected before the
+  // media, as the other sites are.
+  absl::Status StartWhepSites() {
+    const absl::Time deadline = absl::Now() + options_.startup_timeout;
+    for (const WhepSiteGroup& group : options_.whep_sites) {
+      auto edge = layout_.browser_edges.find(group.edge);
+      auto minted = minted_.find(group.edge);
+      if (edge == layout_.browser_edges.end() || minted == minted_.end()) {
+        run_.problems.push_back(absl::StrCat("WHEP sites ", group.name,
+                                             ": no token for ", group.edge,
+                                             ", not started"));
+        continue;
+      }
+      absl::StatusOr<std::string> url =
+          InsideWatchUrl(minted->second, edge->second.listen);
+      if (!url.ok()) return url.status();
+      if (absl::Status s =
+              RedirectUdp(group.listen.substr(0, group.listen.rfind(':')),
+                          edge->second.media, plan_.relay(group.edge)->address);
+          !s.ok()) {
+        return s;
+      }
+      const std::string port_file = Out("ports/" + group.name + ".ports");
+      std::remove(port_file.c_str());
+      if (absl::Status s = supervisor_.Start(
+              "probe " + group.name, "relay-probe",
+              {options_.probe, "--whep=" + *url,
+               absl::StrCat("--whep_viewers=", group.site_ids.size()),
+               "--listen=" + group.listen, "--json", "--duration=0",
+               absl::StrCat("--interval=", options_.probe_interval_s),
+               "--port_file=" + port_file},
+              Out("logs/" + group.name + ".log"));
+          !s.ok()) {
+        return s;
+      }
+      // Every viewer has its answer once the ports are written.
+      if (!WaitForFile(port_file, deadline, options_.interrupted).ok()) {
+        return absl::DeadlineExceededError(
+            absl::StrCat("relay-probe ", group.name,
+                         " did not open its WHEP "
+                         "sessions (see ",
+                         Out("logs/" + group.name + ".log"), ")"));
+      }
+      probes_started_[group.name] = absl::Now();
+      ProbeGroupRun& run = run_.groups.emplace_back();
+      run.name = group.name;
+      run.tier = "site";
+      run.site_ids = group.site_ids;
+      run.addresses = group.addresses;
+    }
+    return absl::OkStatus();
   }
 
   absl::Status StartSource() {
@@ -482,6 +542,7 @@ class Simulation {
         }
       }
     }
+    SummarizeWhepSites();
     run_.control_plane.set_assignments_pushed(options_.controller);
     run_.control_plane.set_note(absl::StrCat(
         options_.controller
@@ -508,6 +569,28 @@ class Simulation {
     return absl::OkStatus();
   }
 
+  // Each WHEP group's sessions (connected, first pictures) in the detail of
+  // the call that minted their token, and on the console.
+  void SummarizeWhepSites() {
+    for (const WhepSiteGroup& group : options_.whep_sites) {
+      double offset_s = 0;
+      for (const ProbeGroupRun& run : run_.groups) {
+        if (run.name == group.name) offset_s = run.offset_s;
+      }
+      const std::string summary =
+          WhepSummary(group, ReadFile(Out("logs/" + group.name + ".log")),
+                      offset_s, &run_.problems);
+      auto call = mint_calls_.find(group.edge);
+      if (summary.empty() || call == mint_calls_.end()) continue;
+      cascade::v1::SimAdminCall* mint =
+          run_.control_plane.mutable_admin_calls(call->second);
+      mint->set_detail(absl::StrCat(mint->detail(), "; ", summary));
+      if (options_.console != nullptr) {
+        *options_.console << "relay-sim: " << summary << std::endl;
+      }
+    }
+  }
+
   const NetworkPlan& plan_;
   const SimOptions& options_;
   Supervisor supervisor_;
@@ -521,6 +604,10 @@ class Simulation {
   absl::Time media_start_;
   absl::Time relays_started_;
   absl::flat_hash_map<std::string, absl::Time> probes_started_;
+  // By edge relay: the watch URL's token, and its MintEdgeToken call's index
+  // in the report's admin calls.
+  absl::flat_hash_map<std::string, cascade::v1::MintEdgeTokenResponse> minted_;
+  absl::flat_hash_map<std::string, int> mint_calls_;
 };
 
 }  // namespace

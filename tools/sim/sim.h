@@ -14,6 +14,7 @@
 #include "tools/sim/browser_edge.h"
 #include "tools/sim/network_plan.h"
 #include "tools/sim/report.h"
+#include "tools/sim/whep_sites.h"
 
 namespace cascade::sim {
 
@@ -54,6 +55,10 @@ struct SimOptions {
   // tree is joined, a watch URL for a site under each goes to `console`
   // (when given), OUT/watch-urls.txt and the report.
   std::vector<BrowserEdge> browser_edges;
+  // WebRTC viewers at those edges (--whep_sites): a relay-probe --whep per
+  // edge, started with the watch URL's token before the media, its sites
+  // in the run's groups like the others'.
+  std::vector<WhepSiteGroup> whep_sites;
   std::ostream* console = nullptr;
   // Set from a signal handler: stop everything and return.
   const std::atomic<bool>* interrupted = nullptr;
