@@ -19,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -208,15 +209,67 @@ void ExpectTheCriteria(const cascade::v1::SimReport& report, int steps = 8,
   ExpectUpstreamAtTheCenter(report);
 }
 
-// The short scenario with a browser edge at one district (--browser_edge=1),
-// checked from outside while it runs; the criteria hold with it.
+// The WHEP sites of --whep_sites=N at the one browser edge, in the report
+// as sites of their district: each got every packet through the faults, in
+// a probe group (and timeline series) of their own, and their sessions'
+// first pictures are in the detail of the call that minted their token.
+void ExpectTheWhepSites(const cascade::v1::SimReport& report, int count) {
+  // The edge district: the parent of the first WHEP site (DISTRICT-whep1).
+  std::string district;
+  for (const auto& node : report.nodes()) {
+    if (absl::EndsWith(node.id(), "-whep1")) district = node.parent();
+  }
+  ASSERT_FALSE(district.empty());
+  const auto& mint = report.control_plane().admin_calls(0);
+  EXPECT_NE(mint.detail().find(absl::StrCat("whep-", district, ": ", count, "/",
+                                            count,
+                                            " WHEP sites connected, first "
+                                            "picture ")),
+            std::string::npos)
+      << mint.detail();
+  // Each viewer's first picture, in ms after the first media packet: the
+  // source's first keyframe through three relays and the edge.
+  absl::string_view pictures = mint.detail();
+  pictures.remove_prefix(pictures.find("first picture ") + 14);
+  pictures = pictures.substr(0, pictures.find(" ms after"));
+  const std::vector<std::string> firsts = absl::StrSplit(pictures, ", ");
+  ASSERT_EQ(firsts.size(), static_cast<size_t>(count)) << mint.detail();
+  for (const std::string& first : firsts) {
+    double ms = 0;
+    ASSERT_TRUE(absl::SimpleAtod(first, &ms)) << mint.detail();
+    EXPECT_LT(ms, 1000) << mint.detail();
+  }
+  int seen = 0;
+  for (const auto& node : report.nodes()) {
+    if (!absl::StartsWith(node.id(), district + "-whep")) continue;
+    ++seen;
+    EXPECT_EQ(node.tier(), "site") << node.id();
+    EXPECT_EQ(node.parent(), district) << node.id();
+    EXPECT_EQ(node.sites_all_packets(), 1u) << node.id();
+  }
+  EXPECT_EQ(seen, count);
+  int series = 0;
+  for (const auto& timeline : report.timeline()) {
+    if (timeline.name() != "whep-" + district) continue;
+    ++series;
+    EXPECT_EQ(timeline.sites(), static_cast<uint32_t>(count));
+    EXPECT_FALSE(timeline.packets_per_s().empty());
+  }
+  EXPECT_EQ(series, 1);
+}
+
+// The short scenario with a browser edge at one district (--browser_edge=1)
+// and three WebRTC viewer sites there (--whep_sites=3), checked from
+// outside while it runs; the criteria hold with it, the viewers included.
 TEST_F(SimTest, ShortScenarioMeetsTheCriteria) {
   const std::string out = TempDir() + "/short";
+  constexpr int kWhepSites = 3;
   cascade::v1::SimReport report;
   std::string url;
   ASSERT_NO_FATAL_FAILURE(
-      RunShort(out, kSites, {"--browser_edge=1"}, &report,
-               [&] { ExpectTheBrowserEdgeAnswers(out, &url); }));
+      RunShort(out, kSites,
+               {"--browser_edge=1", absl::StrCat("--whep_sites=", kWhepSites)},
+               &report, [&] { ExpectTheBrowserEdgeAnswers(out, &url); }));
   ASSERT_NO_FATAL_FAILURE(ExpectTheCriteria(report, 8, 6));
   // The URL is in the report too, as the detail of the call that minted it.
   ASSERT_GE(report.control_plane().admin_calls_size(), 1);
@@ -225,7 +278,9 @@ TEST_F(SimTest, ShortScenarioMeetsTheCriteria) {
   EXPECT_TRUE(mint.ok());
   EXPECT_FALSE(url.empty());
   EXPECT_NE(mint.detail().find(url), std::string::npos) << mint.detail();
-  EXPECT_EQ(report.sites_total(), static_cast<uint32_t>(kSites));
+  ExpectTheWhepSites(report, kWhepSites);
+  constexpr int kAllSites = kSites + kWhepSites;
+  EXPECT_EQ(report.sites_total(), static_cast<uint32_t>(kAllSites));
   // Latency measured at every tier, and it is a relay network's, not a
   // backlog's.
   ASSERT_EQ(report.latency_ms().per_tier_size(), 4);
@@ -234,7 +289,7 @@ TEST_F(SimTest, ShortScenarioMeetsTheCriteria) {
     EXPECT_GT(tier.p50(), 0) << tier.tier();
     EXPECT_LT(tier.p50(), 100) << tier.tier();
   }
-  EXPECT_EQ(report.latency_ms().site_p99_size(), kSites);
+  EXPECT_EQ(report.latency_ms().site_p99_size(), kAllSites);
   // The kill of the provincial relay above every site: its districts fail
   // over to the province's standby as soon as its closed port answers one
   // of their keepalives (the next one on their grid, or the one they send
@@ -269,7 +324,8 @@ TEST_F(SimTest, ShortScenarioMeetsTheCriteria) {
   EXPECT_EQ(report.control_plane().controller_start_ms_size(), 2);
   const std::string html = ReadFile(out + "/report.html");
   EXPECT_NE(html.find("<svg"), std::string::npos);
-  EXPECT_NE(html.find(absl::StrCat(kSites, " / ", kSites)), std::string::npos);
+  EXPECT_NE(html.find(absl::StrCat(kAllSites, " / ", kAllSites)),
+            std::string::npos);
   EXPECT_NE(html.find("Upstream at the center"), std::string::npos);
 }
 
@@ -554,7 +610,10 @@ TEST(SimFlagsTest, BadFlagsAreRefusedWithExitCode2) {
       {{"--browser_edge=1", "--mode=standalone"},
        "--browser-edge needs --mode=controller"},
       {{"--browser_edge=nat-1"}, "\"nat-1\" is not a district relay"},
-      {{"--browser_edge=100000"}, "a number of districts within 1..204"}};
+      {{"--browser_edge=100000"}, "a number of districts within 1..204"},
+      {{"--whep_sites=2"}, "--whep-sites: needs --browser_edge"},
+      {{"--browser_edge=1", "--whep_sites=501"},
+       "--whep-sites: WHEP sites per browser edge must be within 1..500"}};
   for (const auto& [flags, message] : cases) {
     Supervisor supervisor;
     const std::string log = TempDir() + "/flags.log";
