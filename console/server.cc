@@ -168,8 +168,9 @@ class ConsoleServer::Stream {
     streams_->fetch_sub(1);
   }
 
-  // Writes what came within a heartbeat; false once the page is gone or
-  // the Events call ended (a shutdown, a revoked token).
+  // Writes what came within a heartbeat; false once the page is gone. Ends
+  // the response when the Events call ended (a shutdown, or this
+  // controller stopped leading): the page reconnects.
   bool Write(httplib::DataSink& sink) {
     std::vector<StreamMessage> messages;
     if (!subscription_->Next(kHeartbeat, &messages)) return false;
@@ -180,10 +181,7 @@ class ConsoleServer::Stream {
     }
     if (out.empty()) out = ": ping\n\n";
     if (!sink.write(out.data(), out.size())) return false;
-    if (ended_.load()) {
-      sink.done();
-      return false;
-    }
+    if (ended_.load()) sink.done();
     return true;
   }
 
