@@ -16,7 +16,9 @@ ABSL_FLAG(std::string, console, "",
           "--tls-cert/--tls-key, plain HTTP only on a loopback address; port "
           "0 lets the kernel choose, written to --port-file as console=PORT). "
           "Needs --tls-client-ca or --admin-token-file: every request shows "
-          "a token. Empty: none. docs/observability.md, \"Console\"");
+          "an operator's token (or, with --tls-client-ca, certificate) and "
+          "is checked as an Admin call. Empty: none. docs/observability.md, "
+          "\"Console\"");
 
 namespace cascade::topology {
 
