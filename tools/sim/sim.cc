@@ -397,6 +397,7 @@ class Simulation {
         return s;
       }
       const std::string port_file = Out("ports/" + group.name + ".ports");
+      const std::string log = Out("logs/" + group.name + ".log");
       std::remove(port_file.c_str());
       if (absl::Status s = supervisor_.Start(
               "probe " + group.name, "relay-probe",
@@ -405,17 +406,23 @@ class Simulation {
                "--listen=" + group.listen, "--json", "--duration=0",
                absl::StrCat("--interval=", options_.probe_interval_s),
                "--port_file=" + port_file},
-              Out("logs/" + group.name + ".log"));
+              log);
           !s.ok()) {
         return s;
       }
-      // Every viewer has its answer once the ports are written.
-      if (!WaitForFile(port_file, deadline, options_.interrupted).ok()) {
-        return absl::DeadlineExceededError(
-            absl::StrCat("relay-probe ", group.name,
-                         " did not open its WHEP "
-                         "sessions (see ",
-                         Out("logs/" + group.name + ".log"), ")"));
+      // Every viewer has its answer once the ports are written; a refused
+      // offer ends the probe at once.
+      while (ReadFile(port_file).empty()) {
+        if (!supervisor_.Running("probe " + group.name) ||
+            absl::Now() >= deadline) {
+          return absl::UnavailableError(absl::StrCat(
+              "relay-probe ", group.name, " did not open its WHEP sessions (",
+              log, ": ", ReadFile(log).substr(0, 300), ")"));
+        }
+        if (absl::Status s = SleepUntil(absl::Now() + absl::Milliseconds(20));
+            !s.ok()) {
+          return s;
+        }
       }
       probes_started_[group.name] = absl::Now();
       ProbeGroupRun& run = run_.groups.emplace_back();
