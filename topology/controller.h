@@ -285,6 +285,11 @@ class Controller {
   // Whether a restarted controller waits for this node's first report
   // before it sends assignments.
   static bool SettlesLearning(const cascade::v1::Node& node);
+  // A site that activates: it moves only among its configured parents
+  // (parent, then standby_parents), never to one the controller picks.
+  static bool KeepsOwnParents(const cascade::v1::Node& node) {
+    return node.tier() == cascade::v1::TIER_SITE && !node.plain_endpoint();
+  }
   // The plan (controller_plan.cc). Places every node, rebuilds the assignments
   // that may have changed, pushes those that did, returns how many.
   uint32_t RecomputeLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -369,6 +374,8 @@ class Controller {
   // or pins.
   bool layout_stale_ ABSL_GUARDED_BY(mu_) = true;
   std::vector<std::vector<int>> candidates_ ABSL_GUARDED_BY(mu_);
+  // How many of candidates_[i] are the node's own: pin, parent, standbys.
+  std::vector<size_t> own_candidates_ ABSL_GUARDED_BY(mu_);
   std::vector<uint32_t> capacity_ ABSL_GUARDED_BY(mu_);
   std::vector<int> tier_order_ ABSL_GUARDED_BY(mu_);
   // Every assignment must be rebuilt: the topology changed, or nothing has

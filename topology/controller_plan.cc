@@ -100,8 +100,11 @@ void Controller::RebuildLayoutLocked() {
   // Candidate parents in preference order: the pin, the desired parent,
   // configured standbys, standby-role nodes of the desired parent's tier and
   // region, then the desired parent's ancestors (the next tier up). Only
-  // higher tiers, so the effective tree can never cycle.
+  // higher tiers, so the effective tree can never cycle. The first
+  // own_candidates_ of them are the node's own (pin, parent, standbys): all
+  // a site without a controller link knows (Recompute).
   candidates_.assign(n, {});
+  own_candidates_.assign(n, 0);
   for (int i = 0; i < n; ++i) {
     std::vector<int>& out = candidates_[i];
     auto add = [&](const std::string& id) {
@@ -116,6 +119,7 @@ void Controller::RebuildLayoutLocked() {
     if (pin != pinned.end()) add(pin->second);
     add(nodes[i].parent());
     for (const std::string& standby : nodes[i].standby_parents()) add(standby);
+    own_candidates_[i] = out.size();
     auto desired = index_.find(nodes[i].parent());
     if (desired != index_.end()) {
       const Node& p = nodes[desired->second];
@@ -187,9 +191,26 @@ uint32_t Controller::RecomputeLocked() {
   };
   std::vector<std::vector<int>>& parents = reuse(next_parents_);
   auto fits = [&](int p) { return usable[p] && load[p] < capacity_[p]; };
+  // A site that activates but has no controller link (it never reported)
+  // moves, at a drain's release or a failover, only among the parents
+  // configured where it runs: it is given no others, or the plan and the
+  // site would part.
+  std::vector<size_t> candidate_count(n);
+  for (int i = 0; i < n; ++i) {
+    bool own_only = KeepsOwnParents(nodes[i]);
+    if (own_only) {
+      auto live = live_.find(nodes[i].id());
+      own_only = live == live_.end() ||
+                 live->second.last_report == absl::InfinitePast();
+    }
+    candidate_count[i] = own_only ? own_candidates_[i] : candidates_[i].size();
+  }
+  auto candidates = [&](int i) {
+    return absl::MakeConstSpan(candidates_[i]).first(candidate_count[i]);
+  };
   auto is_candidate = [&](int i, int p) {
-    return std::find(candidates_[i].begin(), candidates_[i].end(), p) !=
-           candidates_[i].end();
+    const absl::Span<const int> list = candidates(i);
+    return std::find(list.begin(), list.end(), p) != list.end();
   };
   auto take = [&](int i, int p) {
     parents[i].push_back(p);
@@ -198,8 +219,8 @@ uint32_t Controller::RecomputeLocked() {
   // First every node whose first choice can take it, so failed-over nodes
   // never push a node off its own parent.
   for (int i : tier_order_) {
-    if (!candidates_[i].empty() && fits(candidates_[i][0])) {
-      take(i, candidates_[i][0]);
+    if (!candidates(i).empty() && fits(candidates(i)[0])) {
+      take(i, candidates(i)[0]);
     }
   }
   // Then the others stay where they were while that still works, or else
@@ -218,11 +239,27 @@ uint32_t Controller::RecomputeLocked() {
   // The rest on their first candidate with room, in order.
   for (int i : tier_order_) {
     if (!parents[i].empty()) continue;
-    for (int c : candidates_[i]) {
+    for (int c : candidates(i)) {
       if (fits(c)) {
         take(i, c);
         break;
       }
+    }
+  }
+  // Such a site, with no other usable parent of its own, stays on the one
+  // it has while that one is not known to be down, drained or not: moved
+  // anywhere else it would receive nothing. (Any other node can be placed
+  // higher up, or is left an orphan: the event says so.)
+  for (int i : tier_order_) {
+    if (!parents[i].empty() || candidates(i).size() == candidates_[i].size()) {
+      continue;
+    }
+    const int was = previous_parent(i, 0);
+    if (was < 0 || !is_candidate(i, was)) continue;
+    auto live = live_.find(nodes[was].id());
+    if (live == live_.end() || live->second.status == cascade::v1::STATUS_UP ||
+        live->second.status == cascade::v1::STATUS_UNKNOWN) {
+      take(i, was);
     }
   }
   // Standbys: usable candidates with room for every child of the same
@@ -232,7 +269,7 @@ uint32_t Controller::RecomputeLocked() {
   for (int i : tier_order_) {
     if (parents[i].empty()) continue;
     const int active = parents[i][0];
-    for (int c : candidates_[i]) {
+    for (int c : candidates(i)) {
       if (static_cast<int>(parents[i].size()) > options_.max_standbys) break;
       if (c == active || !usable[c]) continue;
       uint32_t& reserved = standing_by[{c, active}];

@@ -96,8 +96,9 @@ TEST_F(ControllerTest, LeaseExpiryConfirmsTheFallbackAndPushesOnlyChanges) {
   EXPECT_EQ(Parents("d1"), (std::vector<std::string>{"p1-sb", "nat"}));
   EXPECT_EQ(Parents("d3"), (std::vector<std::string>{"nat"}));
   ExpectStandbysFit(controller_.get());
-  // Sites keep their district and get a new standby above p1.
-  EXPECT_EQ(Parents("s1"), (std::vector<std::string>{"d1", "nat"}));
+  // Sites keep their district; their own standby, p1, is down, and they
+  // are given no parent they do not know (nat is not in s1's list).
+  EXPECT_EQ(Parents("s1"), (std::vector<std::string>{"d1"}));
   // Pushed: exactly the nodes whose content changed.
   for (const auto& [id, a] : recorder_.latest) {
     cascade::v1::Assignment was = *before[id], now = *a;
@@ -484,7 +485,8 @@ TEST_F(ControllerTest, DrainFailoverAndRestoreWithPolicy) {
   drain.mutable_drain()->set_id("d1");
   ASSERT_TRUE(controller_->Submit(drain).ok());
   EXPECT_EQ(controller_->GetNode("d1")->status(), cascade::v1::STATUS_DRAINING);
-  EXPECT_EQ(Parents("s1"), (std::vector<std::string>{"p1", "nat"}));
+  // s1 moves to its own standby, the one its release sends it to.
+  EXPECT_EQ(Parents("s1"), (std::vector<std::string>{"p1"}));
   // A drained node still receives: it keeps its own parents.
   EXPECT_EQ(Parents("d1"), (std::vector<std::string>{"p1", "p1-sb"}));
 
@@ -506,6 +508,48 @@ TEST_F(ControllerTest, DrainFailoverAndRestoreWithPolicy) {
   EXPECT_EQ(Parents("d2")[0], "p1");
   // s1 was pinned to p1 by the non-revertive restore of d1 and stays.
   EXPECT_EQ(Parents("s1")[0], "p1");
+}
+
+// A site knows only its own parents: drained while its standby is out, it
+// stays on its district (which still feeds it) instead of being planned on
+// a parent it cannot reach, and moves once its standby is back.
+TEST_F(ControllerTest, DrainKeepsASiteWithNoOtherParentOfItsOwn) {
+  Start();
+  ApplyReference();
+  Change failover;
+  failover.mutable_failover()->set_id("p1");
+  ASSERT_TRUE(controller_->Submit(failover).ok());
+  Change drain;
+  drain.mutable_drain()->set_id("d1");
+  ASSERT_TRUE(controller_->Submit(drain).ok());
+  EXPECT_EQ(Parents("s1"), (std::vector<std::string>{"d1"}));
+  EXPECT_FALSE(controller_->GetNode("s1")->orphan());
+  // A plain endpoint is pushed to by whichever relay serves it.
+  EXPECT_NE(Parents("s2")[0], "d1");
+
+  Change restore;
+  restore.mutable_restore()->set_id("p1");
+  restore.mutable_restore()->set_policy(cascade::v1::RESTORE_REVERTIVE);
+  ASSERT_TRUE(controller_->Submit(restore).ok());
+  EXPECT_EQ(Parents("s1"), (std::vector<std::string>{"p1"}));
+}
+
+// A site that reports has a controller link: it goes wherever the plan
+// says, beyond the parents configured for it.
+TEST_F(ControllerTest, ASiteWithAControllerLinkFollowsThePlan) {
+  Start();
+  ApplyReference();
+  cascade::v1::ReportRequest report;
+  report.set_node_id("s1");
+  report.mutable_stats()->set_receiving_from("d1");
+  ASSERT_TRUE(controller_->Report(report).ok());
+  Change failover;
+  failover.mutable_failover()->set_id("p1");
+  ASSERT_TRUE(controller_->Submit(failover).ok());
+  Change drain;
+  drain.mutable_drain()->set_id("d1");
+  ASSERT_TRUE(controller_->Submit(drain).ok());
+  EXPECT_EQ(Parents("s1"), (std::vector<std::string>{"nat"}));
 }
 
 TEST_F(ControllerTest, RefusalsAndNotFound) {
