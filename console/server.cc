@@ -32,6 +32,8 @@ constexpr absl::Duration kCallTimeout = absl::Seconds(10);
 constexpr absl::Duration kHeartbeat = absl::Seconds(10);
 // Audited Admin calls a new stream starts with.
 constexpr uint32_t kEventHistory = 50;
+// How often an open stream's credential is checked again.
+constexpr absl::Duration kRecheck = absl::Seconds(10);
 
 bool IsLoopback(const std::string& host) {
   in_addr v4;
@@ -41,30 +43,47 @@ bool IsLoopback(const std::string& host) {
   return host == "::1";
 }
 
-// The request's credential and address, as the Admin gate reads them.
-void Authorize(const httplib::Request& req, grpc::ClientContext* context) {
-  const std::string authorization = req.get_header_value("Authorization");
-  if (!authorization.empty()) {
-    context->AddMetadata("authorization", authorization);
-  }
-  context->AddMetadata(kConsolePeer,
-                       absl::StrCat(req.remote_addr, ":", req.remote_port));
-  if (req.ssl != nullptr) {
-    // Verified against the client CA by the handshake (SSL_VERIFY_PEER).
-    X509* certificate = SSL_get_peer_certificate(req.ssl);
-    if (certificate != nullptr) {
-      BIO* pem = BIO_new(BIO_s_mem());
-      if (pem != nullptr && PEM_write_bio_X509(pem, certificate) == 1) {
-        char* data = nullptr;
-        const long size = BIO_get_mem_data(pem, &data);
-        context->AddMetadata(kConsoleCertificate,
-                             std::string(data, static_cast<size_t>(size)));
-      }
-      BIO_free(pem);
-      X509_free(certificate);
+// A request's credential and address, as the Admin gate reads them.
+struct Credentials {
+  std::string authorization;
+  std::string peer;
+  // PEM of the client certificate the handshake verified (SSL_VERIFY_PEER
+  // against the client CA); empty: none.
+  std::string certificate;
+};
+
+Credentials CredentialsOf(const httplib::Request& req) {
+  Credentials credentials;
+  credentials.authorization = req.get_header_value("Authorization");
+  credentials.peer = absl::StrCat(req.remote_addr, ":", req.remote_port);
+  X509* certificate =
+      req.ssl == nullptr ? nullptr : SSL_get_peer_certificate(req.ssl);
+  if (certificate != nullptr) {
+    BIO* pem = BIO_new(BIO_s_mem());
+    if (pem != nullptr && PEM_write_bio_X509(pem, certificate) == 1) {
+      char* data = nullptr;
+      const long size = BIO_get_mem_data(pem, &data);
+      credentials.certificate.assign(data, static_cast<size_t>(size));
     }
+    BIO_free(pem);
+    X509_free(certificate);
+  }
+  return credentials;
+}
+
+void Authorize(const Credentials& credentials, grpc::ClientContext* context) {
+  if (!credentials.authorization.empty()) {
+    context->AddMetadata("authorization", credentials.authorization);
+  }
+  context->AddMetadata(kConsolePeer, credentials.peer);
+  if (!credentials.certificate.empty()) {
+    context->AddMetadata(kConsoleCertificate, credentials.certificate);
   }
   context->set_deadline(absl::ToChronoTime(absl::Now() + kCallTimeout));
+}
+
+void Authorize(const httplib::Request& req, grpc::ClientContext* context) {
+  Authorize(CredentialsOf(req), context);
 }
 
 int HttpStatus(grpc::StatusCode code) {
@@ -156,11 +175,15 @@ class ConsoleServer::Stream {
  public:
   Stream(Hub* hub, cascade::v1::Admin::Stub* admin, const httplib::Request& req,
          std::atomic<int>* streams)
-      : subscription_(hub->Subscribe()), streams_(streams) {
-    Authorize(req, &context_);
+      : admin_(admin),
+        credentials_(CredentialsOf(req)),
+        subscription_(hub->Subscribe()),
+        streams_(streams),
+        next_check_(absl::Now() + kRecheck) {
+    Authorize(credentials_, &context_);
     // The Events call lives as long as the stream.
     context_.set_deadline(std::chrono::system_clock::time_point::max());
-    reader_ = std::thread([this, admin] { Read(admin); });
+    reader_ = std::thread([this] { Read(); });
   }
   ~Stream() {
     context_.TryCancel();
@@ -181,16 +204,35 @@ class ConsoleServer::Stream {
     }
     if (out.empty()) out = ": ping\n\n";
     if (!sink.write(out.data(), out.size())) return false;
-    if (ended_.load()) sink.done();
+    if (ended_.load() || !StillAdmitted()) sink.done();
     return true;
   }
 
  private:
-  void Read(cascade::v1::Admin::Stub* admin) {
+  // Every kRecheck, whether the caller may still look (a viewer's
+  // GetStats, through the gate): a revoked or expired token ends the
+  // stream, and the page asks for a new one.
+  bool StillAdmitted() {
+    const absl::Time now = absl::Now();
+    if (now < next_check_) return true;
+    next_check_ = now + kRecheck;
+    grpc::ClientContext context;
+    Authorize(credentials_, &context);
+    cascade::v1::StatsResponse stats;
+    const grpc::Status status =
+        admin_->GetStats(&context, cascade::v1::StatsRequest(), &stats);
+    if (!status.ok()) {
+      LOG(INFO) << "console: a stream of " << credentials_.peer
+                << " ends: " << status.error_message();
+    }
+    return status.ok();
+  }
+
+  void Read() {
     cascade::v1::EventsRequest request;
     request.set_history(kEventHistory);
     std::unique_ptr<grpc::ClientReader<cascade::v1::Event>> reader =
-        admin->Events(&context_, request);
+        admin_->Events(&context_, request);
     cascade::v1::Event event;
     while (reader->Read(&event)) subscription_->PushEvent(event);
     const grpc::Status status = reader->Finish();
@@ -200,8 +242,11 @@ class ConsoleServer::Stream {
     ended_.store(true);
   }
 
+  cascade::v1::Admin::Stub* const admin_;
+  const Credentials credentials_;
   std::unique_ptr<Hub::Subscription> subscription_;
   std::atomic<int>* const streams_;
+  absl::Time next_check_;
   grpc::ClientContext context_;
   std::atomic<bool> ended_{false};
   std::thread reader_;

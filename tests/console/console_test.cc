@@ -14,6 +14,7 @@
 #include <fstream>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/escaping.h"
@@ -22,6 +23,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/substitute.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "google/protobuf/util/json_util.h"
 #include "proto/console.pb.h"
@@ -423,6 +425,54 @@ TEST_F(ConsoleRolesTest, AnOperatorsCertificateStandsForAToken) {
   EXPECT_TRUE(
       absl::StrContains(node->body, "node topologyd may not call Admin"))
       << node->body;
+}
+
+// A page open with a token that is then revoked stops getting the tree:
+// its stream is checked again through the gate and ends.
+TEST_F(ConsoleRolesTest, ARevokedTokensStreamEnds) {
+  ASSERT_TRUE(pki_->IssueOperator("ada", security::Role::kAdmin).ok());
+  const std::string token = Issue("tom", "operator");
+  absl::Mutex mu;
+  std::string received;
+  bool ended = false;
+  std::thread page([&] {
+    auto https = Https();
+    https->set_read_timeout(60);
+    https->Get("/console/api/stream", Bearer(token),
+               [&](const char* data, size_t length) {
+                 absl::MutexLock lock(&mu);
+                 received.append(data, length);
+                 return true;
+               });
+    absl::MutexLock lock(&mu);
+    ended = true;
+  });
+  auto read = [&](bool* done) {
+    absl::MutexLock lock(&mu);
+    *done = ended;
+    return received;
+  };
+  bool done = false;
+  EXPECT_TRUE(WaitUntil("the stream sends the tree", kWaitTimeout, [&] {
+    return absl::StrContains(read(&done), "event: tree");
+  }));
+  std::vector<std::string> ada = pki_->Flags("ada");
+  ada.insert(ada.end(), {"token", "revoke", "--operator=tom"});
+  CommandResult revoked =
+      topology::testing::Relayctl(dir_, controller_->address(), ada);
+  EXPECT_EQ(revoked.code, 0) << revoked.err;
+  const absl::Time at = absl::Now();
+  EXPECT_TRUE(
+      WaitUntil("the revoked token's stream ends", absl::Seconds(30), [&] {
+        read(&done);
+        return done;
+      }));
+  std::cout << "stream ended " << absl::Now() - at << " after revocation\n";
+  page.join();
+  auto refused = Https()->Get("/console/api/tree", Bearer(token));
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 401);
+  EXPECT_TRUE(absl::StrContains(refused->body, "revoked")) << refused->body;
 }
 
 // The national reference topology (10,600 sites, 11,428 nodes): the page
