@@ -290,7 +290,10 @@ async function connect() {
     const why = (await response.text()).trim();
     return askToken(response.status + ': ' + why);
   }
-  if (!response.ok) return retry(abort);
+  if (!response.ok) {
+    // A follower names the leader; a full console says so.
+    return retry(abort, response.status + ': ' + (await response.text()).trim());
+  }
   setConnection('live', true);
   const reader = response.body.getReader();
   const decoder = new TextDecoder();
@@ -312,9 +315,9 @@ async function connect() {
   retry(abort);
 }
 
-function retry(abort) {
+function retry(abort, why) {
   if (state.abort !== abort) return;
-  setConnection('reconnecting', false);
+  setConnection(why ? 'reconnecting (' + why + ')' : 'reconnecting', false);
   setTimeout(() => { if (state.abort === abort) connect(); }, 1000);
 }
 
