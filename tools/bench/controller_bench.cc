@@ -62,27 +62,6 @@ Node MakeNode(const std::string& id, cascade::v1::Tier tier,
   return node;
 }
 
-struct Rss {
-  int64_t rss_kb = 0;
-  int64_t peak_kb = 0;
-};
-
-Rss ReadRss(pid_t pid) {
-  Rss rss;
-  std::ifstream status(absl::StrCat("/proc/", pid, "/status"));
-  std::string line;
-  while (std::getline(status, line)) {
-    int64_t* field = absl::StartsWith(line, "VmRSS:")   ? &rss.rss_kb
-                     : absl::StartsWith(line, "VmHWM:") ? &rss.peak_kb
-                                                        : nullptr;
-    if (field == nullptr) continue;
-    std::string number = line.substr(6);
-    number = number.substr(0, number.find("kB"));
-    if (!absl::SimpleAtoi(number, field)) *field = 0;
-  }
-  return rss;
-}
-
 // topologyd on 127.0.0.1 (port chosen by the kernel) with a fresh state dir.
 struct Controller {
   std::unique_ptr<Subprocess> process;
@@ -884,7 +863,8 @@ absl::StatusOr<ControllerCaseResult> RunControllerCase(
     applied_at = absl::Now();
     result.seed_ms = absl::ToDoubleMilliseconds(applied_at - spawn);
   }
-  result.rss_after_apply_kb = ReadRss(controller->process->pid()).rss_kb;
+  result.rss_after_apply_kb =
+      ReadProcessMemory(controller->process->pid()).rss_kb;
   if (setup.failover) {
     if (absl::Status s =
             MeasureFailover(setup, controller->address, applied_at, result);
@@ -892,9 +872,9 @@ absl::StatusOr<ControllerCaseResult> RunControllerCase(
       result.failover_error = std::string(s.message());
     }
   }
-  const Rss rss = ReadRss(controller->process->pid());
-  result.rss_kb = rss.rss_kb;
-  result.peak_rss_kb = rss.peak_kb;
+  const ProcessMemory memory = ReadProcessMemory(controller->process->pid());
+  result.rss_kb = memory.rss_kb;
+  result.peak_rss_kb = memory.peak_kb;
   if (!controller->process->Running()) {
     result.failover_error =
         absl::StrCat("topologyd exited: ", FileTail(controller->log, 300));

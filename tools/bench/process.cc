@@ -8,9 +8,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <string>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "base/files.h"
 #include "tools/impair/socket_address.h"
@@ -34,6 +37,22 @@ absl::StatusOr<uint64_t> ProcessCpuNanos(pid_t pid) {
   }
   closedir(dir);
   return total;
+}
+
+ProcessMemory ReadProcessMemory(pid_t pid) {
+  ProcessMemory memory;
+  std::ifstream status(absl::StrCat("/proc/", pid, "/status"));
+  std::string line;
+  while (std::getline(status, line)) {
+    int64_t* field = absl::StartsWith(line, "VmRSS:")   ? &memory.rss_kb
+                     : absl::StartsWith(line, "VmHWM:") ? &memory.peak_kb
+                                                        : nullptr;
+    if (field == nullptr) continue;
+    std::string number = line.substr(6);
+    number = number.substr(0, number.find("kB"));
+    if (!absl::SimpleAtoi(number, field)) *field = 0;
+  }
+  return memory;
 }
 
 std::string FindBuiltBinary(const std::string& argv0, const std::string& path) {

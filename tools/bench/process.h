@@ -16,6 +16,13 @@ namespace cascade::bench {
 // /proc/PID/task/*/schedstat.
 absl::StatusOr<uint64_t> ProcessCpuNanos(pid_t pid);
 
+// Resident memory of `pid` (/proc/PID/status), in KiB.
+struct ProcessMemory {
+  int64_t rss_kb = 0;   // VmRSS: now
+  int64_t peak_kb = 0;  // VmHWM: the most it held
+};
+ProcessMemory ReadProcessMemory(pid_t pid);
+
 // The path of a binary built with the harness: beside it in its runfiles
 // tree, or as a sibling in bazel-bin. `path` is workspace-relative
 // ("tools/bench/fanout-baseline").

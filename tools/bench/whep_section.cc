@@ -116,6 +116,7 @@ class EdgeRig {
                              "#token=", *token);
     // The encoder's rate settles and the relay holds a keyframe.
     absl::SleepFor(absl::Seconds(3));
+    rig->baseline_rss_kb_ = ReadProcessMemory(rig->relay_pid()).rss_kb;
     return rig;
   }
 
@@ -126,6 +127,8 @@ class EdgeRig {
 
   const std::string& url() const { return url_; }
   pid_t relay_pid() const { return relay_->pid(); }
+  // relayd's resident memory with the stream flowing and no viewer.
+  int64_t baseline_rss_kb() const { return baseline_rss_kb_; }
   bool running() { return relay_->Running() && source_->Running(); }
 
  private:
@@ -133,6 +136,7 @@ class EdgeRig {
 
   std::unique_ptr<Subprocess> relay_;
   std::unique_ptr<Subprocess> source_;
+  int64_t baseline_rss_kb_ = 0;
   std::string url_;
 };
 
@@ -274,6 +278,7 @@ Step RunStep(EdgeRig& rig, const std::string& probe_binary, int viewers,
     absl::SleepFor(window);
     const absl::StatusOr<uint64_t> after = ProcessCpuNanos(rig.relay_pid());
     wall_s = absl::ToDoubleSeconds(absl::Now() - from);
+    f.set_relay_rss_kb(ReadProcessMemory(rig.relay_pid()).rss_kb);
     if (before.ok() && after.ok()) cpu_ns = *after - *before;
   }
   const BatchResult r = FinishViewers(*batch);
@@ -334,9 +339,9 @@ absl::Status RunWhep(const WhepOptions& options, Context& context) {
       "note: the viewers' ICE/DTLS/SRTP run on the same %ld cores as relayd "
       "and compete with it for CPU\n",
       options.viewers_per_probe, options.window_seconds, cores);
-  std::printf("%-8s %6s %9s %9s %6s %6s %9s %12s %8s %s\n", "viewers", "probes",
-              "connected", "receiving", "lost", "Mbit/s", "relay cpu",
-              "delivered/s", "ns/pkt", "result");
+  std::printf("%-8s %6s %9s %9s %6s %6s %9s %12s %8s %7s %s\n", "viewers",
+              "probes", "connected", "receiving", "lost", "Mbit/s", "relay cpu",
+              "delivered/s", "ns/pkt", "RSS MB", "result");
   cascade::v1::BenchWhep& section = *context.report.mutable_whep();
   const int max_viewers = std::max(options.max_viewers, options.join_viewers);
   absl::StatusOr<std::unique_ptr<EdgeRig>> rig =
@@ -357,13 +362,13 @@ absl::Status RunWhep(const WhepOptions& options, Context& context) {
       return absl::InternalError("relayd or relay-source ended");
     Step step = RunStep(**rig, binaries->probe, *viewers, options, dir);
     const cascade::v1::BenchWhepStep& f = step.figures;
-    std::printf("%-8d %6d %9d %9d %6d %6.2f %8.0f%% %12.0f %8s %s\n",
+    std::printf("%-8d %6d %9d %9d %6d %6.2f %8.0f%% %12.0f %8s %7.1f %s\n",
                 f.viewers(), f.probes(), f.connected(), f.receiving(), f.lost(),
                 f.stream_mbps(), f.relay_cpu_share() * 100, f.delivered_pps(),
                 f.has_ns_per_packet()
                     ? absl::StrFormat("%.0f", f.ns_per_packet()).c_str()
                     : "-",
-                StepResult(f).c_str());
+                f.relay_rss_kb() / 1024.0, StepResult(f).c_str());
     if (f.complaints() > 0) {
       std::printf("         relay-probe's %d complaints, the first: %s\n",
                   f.complaints(), f.first_complaint().substr(0, 200).c_str());
@@ -385,6 +390,29 @@ absl::Status RunWhep(const WhepOptions& options, Context& context) {
           ? absl::StrCat(" (failed at ", search.failed(), ")").c_str()
           : "",
       out_of_time ? " (search stopped by its time budget)" : "");
+
+  // 2. Memory per viewer, at the step with the most sessions: relayd's pools
+  // keep what they took, so the ones after it read high.
+  section.set_relay_rss_baseline_kb((*rig)->baseline_rss_kb());
+  const cascade::v1::BenchWhepStep* most = nullptr;
+  for (const cascade::v1::BenchWhepStep& f : section.steps()) {
+    if (f.relay_rss_kb() > 0 &&
+        (most == nullptr || f.connected() > most->connected())) {
+      most = &f;
+    }
+  }
+  if (most != nullptr && most->connected() > 0) {
+    section.set_memory_viewers(most->connected());
+    section.set_kb_per_viewer(
+        static_cast<double>(most->relay_rss_kb() -
+                            section.relay_rss_baseline_kb()) /
+        most->connected());
+    std::printf(
+        "memory: relayd holds %.1f MB with the stream and no viewer, %.1f MB "
+        "with %d connected: %.0f KB per viewer\n",
+        section.relay_rss_baseline_kb() / 1024.0, most->relay_rss_kb() / 1024.0,
+        most->connected(), section.kb_per_viewer());
+  }
 
   // 3. Joining at once.
   cascade::v1::BenchWhepJoin& join = *section.mutable_join();
@@ -428,7 +456,7 @@ absl::Status RunWhep(const WhepOptions& options, Context& context) {
   }
   rig->reset();
 
-  // 2. The edge against plain forwarding, at the largest passing count.
+  // 4. The edge against plain forwarding, at the largest passing count.
   const Step* compared = nullptr;
   for (const Step& s : steps) {
     if (s.figures.passed() && s.figures.has_ns_per_packet()) compared = &s;
