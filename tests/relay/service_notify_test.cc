@@ -20,8 +20,8 @@
 namespace cascade::relay::testing {
 namespace {
 
-using cascade::topology::testing::Topologyd;
 using cascade::testing::NotifySocket;
+using cascade::topology::testing::Topologyd;
 using Result = cascade::testing::CommandResult;
 
 // Reads until `count` watchdog pings came, bounded.
