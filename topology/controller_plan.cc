@@ -246,19 +246,37 @@ uint32_t Controller::RecomputeLocked() {
       }
     }
   }
-  // Such a site, with no other usable parent of its own, stays on the one
-  // it has while that one is not known to be down, drained or not: moved
-  // anywhere else it would receive nothing. (Any other node can be placed
-  // higher up, or is left an orphan: the event says so.)
+  // Such a site with no usable parent of its own goes where it would go
+  // by itself (a drained parent's release sends it to the next one of its
+  // list): to one of its own that is alive, a relay still held down after
+  // its return included, or else it stays on the one it has while that one
+  // is not known to be down, drained or not. Anywhere else it would
+  // receive nothing. (Any other node can be placed higher up, or is left an
+  // orphan: the event says so.)
+  auto alive = [](NodeStatus status) {
+    return status == cascade::v1::STATUS_UP ||
+           status == cascade::v1::STATUS_UNKNOWN ||
+           status == cascade::v1::STATUS_HOLD_DOWN;
+  };
+  // A node's own status, an operator's drain or failover aside.
+  auto live_status = [&](int p) {
+    auto live = live_.find(nodes[p].id());
+    return live == live_.end() ? cascade::v1::STATUS_UNKNOWN
+                               : live->second.status;
+  };
   for (int i : tier_order_) {
     if (!parents[i].empty() || candidates(i).size() == candidates_[i].size()) {
       continue;
     }
     const int was = previous_parent(i, 0);
-    if (was < 0 || !is_candidate(i, was)) continue;
-    auto live = live_.find(nodes[was].id());
-    if (live == live_.end() || live->second.status == cascade::v1::STATUS_UP ||
-        live->second.status == cascade::v1::STATUS_UNKNOWN) {
+    for (int c : candidates(i)) {
+      if (c != was && alive(StatusLocked(c)) && load[c] < capacity_[c]) {
+        take(i, c);
+        break;
+      }
+    }
+    if (parents[i].empty() && was >= 0 && is_candidate(i, was) &&
+        alive(live_status(was))) {
       take(i, was);
     }
   }

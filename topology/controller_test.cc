@@ -534,6 +534,26 @@ TEST_F(ControllerTest, DrainKeepsASiteWithNoOtherParentOfItsOwn) {
   EXPECT_EQ(Parents("s1"), (std::vector<std::string>{"p1"}));
 }
 
+// Its drained parent's release sends a site to the next parent of its own
+// list: when that one is back from a failure but still held down, the plan
+// puts the site there too, so it is taken in and the move completes.
+TEST_F(ControllerTest, DrainMovesASiteToItsHeldDownStandby) {
+  Start();
+  ApplyReference();
+  RegisterAll(kRelays);
+  RunFor(&clock_, controller_.get(), absl::Seconds(4), absl::Seconds(1),
+         [] { return std::vector<std::string>{"p1"}; });
+  ASSERT_EQ(controller_->GetNode("p1")->status(), cascade::v1::STATUS_DOWN);
+  RunFor(&clock_, controller_.get(), absl::Seconds(1), absl::Seconds(1),
+         [] { return std::vector<std::string>{}; });
+  ASSERT_EQ(controller_->GetNode("p1")->status(),
+            cascade::v1::STATUS_HOLD_DOWN);
+  Change drain;
+  drain.mutable_drain()->set_id("d1");
+  ASSERT_TRUE(controller_->Submit(drain).ok());
+  EXPECT_EQ(Parents("s1"), (std::vector<std::string>{"p1"}));
+}
+
 // A site that reports has a controller link: it goes wherever the plan
 // says, beyond the parents configured for it.
 TEST_F(ControllerTest, ASiteWithAControllerLinkFollowsThePlan) {
