@@ -328,9 +328,13 @@ absl::Status Controller::RenewLocked(const std::string& node_id) {
   const absl::Time now = clock_->Now();
   // Counted once per node learning waits for (see RebuildLayoutLocked).
   const Node& node = state_.topology().nodes(it->second);
-  if (live.last_report == absl::InfinitePast() && !node.plain_endpoint() &&
-      SettlesLearning(node) && unheard_ > 0) {
-    --unheard_;
+  if (live.last_report == absl::InfinitePast()) {
+    if (!node.plain_endpoint() && SettlesLearning(node) && unheard_ > 0) {
+      --unheard_;
+    }
+    // A site's first report shows it has a controller link: from now on it
+    // may be placed beyond its own parents (controller_plan.cc).
+    if (KeepsOwnParents(node)) recompute_pending_ = true;
   }
   live.last_report = now;
   if (live.status == cascade::v1::STATUS_UP ||

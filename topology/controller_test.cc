@@ -572,6 +572,30 @@ TEST_F(ControllerTest, ASiteWithAControllerLinkFollowsThePlan) {
   EXPECT_EQ(Parents("s1"), (std::vector<std::string>{"nat"}));
 }
 
+// A site's first report widens its candidates: it gets a standby above its
+// district at the next tick, with no change of topology.
+TEST_F(ControllerTest, ASitesFirstReportGivesItTheControllersStandby) {
+  Start();
+  ApplyReference();
+  Change add;
+  auto* node = add.mutable_add()->mutable_node();
+  node->set_id("s9");
+  node->set_tier(cascade::v1::TIER_SITE);
+  node->set_parent("d3");
+  node->set_media_address("127.10.0.9:5004");
+  ASSERT_TRUE(controller_->Submit(add).ok());
+  EXPECT_EQ(Parents("s9"), (std::vector<std::string>{"d3"}));
+  cascade::v1::ReportRequest report;
+  report.set_node_id("s9");
+  report.mutable_stats()->set_receiving_from("d3");
+  ASSERT_TRUE(controller_->Report(report).ok());
+  controller_->Tick();
+  controller_->AwaitCommitted();
+  const std::vector<std::string> parents = Parents("s9");
+  ASSERT_EQ(parents.size(), 2u);
+  EXPECT_EQ(parents[0], "d3");
+}
+
 TEST_F(ControllerTest, RefusalsAndNotFound) {
   Start();
   ApplyReference();
