@@ -9,6 +9,7 @@
 #include "base/prometheus_text.h"
 #include "webrtc/dtls/srtp_session.h"
 #include "webrtc/ice/demux.h"
+#include "webrtc/sdp/answer.h"
 
 namespace cascade::relay {
 namespace {
@@ -58,6 +59,11 @@ absl::StatusOr<std::unique_ptr<RelayEdge>> RelayEdge::Create(
           socket->local().ToString()));
     }
     handler.candidates.push_back(socket->local().ToString());
+  }
+  // What every answer would refuse is refused once, here.
+  if (absl::Status s = sdp::CheckCandidates(handler.candidates); !s.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(relay.node_id, ": --edge_candidates: ", s.message()));
   }
   if (absl::Status srtp = dtls::SrtpSession::Prepare(); !srtp.ok()) {
     return srtp;

@@ -75,21 +75,30 @@ bool IsId(absl::string_view id) {
   return id.size() <= kMaxIdLength && IsToken(id);
 }
 
+absl::StatusOr<std::vector<HostCandidate>> ParseCandidates(
+    const std::vector<std::string>& texts) {
+  if (texts.empty() || texts.size() > kMaxCandidates) {
+    return BadOptions("1 to 16 candidates needed");
+  }
+  std::vector<HostCandidate> candidates;
+  for (const std::string& text : texts) {
+    absl::StatusOr<HostCandidate> candidate = ParseCandidate(text);
+    if (!candidate.ok()) return candidate.status();
+    if (!candidates.empty() && candidate->port != candidates[0].port) {
+      return BadOptions("candidates on different ports (BUNDLE uses one)");
+    }
+    candidates.push_back(*std::move(candidate));
+  }
+  return candidates;
+}
+
 absl::StatusOr<Relay> CheckOptions(const AnswerOptions& o) {
   Relay relay;
   if (!o.has_video && !o.has_audio) return BadOptions("no media");
-  if (o.candidates.empty() || o.candidates.size() > kMaxCandidates) {
-    return BadOptions("1 to 16 candidates needed");
-  }
-  for (const std::string& text : o.candidates) {
-    absl::StatusOr<HostCandidate> candidate = ParseCandidate(text);
-    if (!candidate.ok()) return candidate.status();
-    if (!relay.candidates.empty() &&
-        candidate->port != relay.candidates[0].port) {
-      return BadOptions("candidates on different ports (BUNDLE uses one)");
-    }
-    relay.candidates.push_back(*std::move(candidate));
-  }
+  absl::StatusOr<std::vector<HostCandidate>> candidates =
+      ParseCandidates(o.candidates);
+  if (!candidates.ok()) return candidates.status();
+  relay.candidates = *std::move(candidates);
   if (!IsValidIceUfrag(o.ice_ufrag) || !IsValidIcePwd(o.ice_pwd)) {
     return BadOptions("ICE ufrag or pwd not of RFC 8839's size and chars");
   }
@@ -232,6 +241,10 @@ void Line(std::string* out, std::initializer_list<absl::string_view> parts) {
 }
 
 }  // namespace
+
+absl::Status CheckCandidates(const std::vector<std::string>& candidates) {
+  return ParseCandidates(candidates).status();
+}
 
 uint32_t HostCandidatePriority(size_t index) {
   constexpr uint32_t kHostTypePreference = 126;

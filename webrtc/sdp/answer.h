@@ -94,6 +94,12 @@ struct Answer {
 absl::StatusOr<Answer> BuildAnswer(const SessionDescription& offer,
                                    const AnswerOptions& options);
 
+// Whether `candidates` (AnswerOptions::candidates) can go in an answer:
+// 1 to 16 of IP:PORT or [IP]:PORT, all on one port (the BUNDLE transport).
+// BuildAnswer refuses the same with an internal error, so a relay checks
+// its list once at start.
+absl::Status CheckCandidates(const std::vector<std::string>& candidates);
+
 // RFC 8445 section 5.1.2.1 priority of a host candidate for component 1,
 // `index` being its place in AnswerOptions::candidates (earlier preferred).
 uint32_t HostCandidatePriority(size_t index);

@@ -327,6 +327,13 @@ TEST(AnswerTest, DisabledSectionsStayDisabled) {
       absl::StatusCode::kInvalidArgument);
 }
 
+TEST(AnswerTest, CandidatesAreCheckedAsBuildAnswerChecksThem) {
+  EXPECT_TRUE(CheckCandidates({"192.0.2.1:40000", "[2001:db8::1]:40000"}).ok());
+  EXPECT_FALSE(CheckCandidates({}).ok());
+  EXPECT_FALSE(CheckCandidates({"192.0.2.1:1", "192.0.2.2:2"}).ok());
+  EXPECT_FALSE(CheckCandidates({"2001:db8::1:40000"}).ok());
+}
+
 TEST(AnswerTest, BadRelayOptionsAreInternal) {
   const SessionDescription offer = Offer(TestOffer("chrome_whep_recvonly.sdp"));
   std::vector<AnswerOptions> bad(8, Options(RelayRole::kSend));
