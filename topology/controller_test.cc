@@ -22,6 +22,26 @@ namespace {
 using cascade::v1::Assignment;
 using cascade::v1::Change;
 
+// An operator's drain or failover of `id`.
+Change DrainOf(const std::string& id) {
+  Change change;
+  change.mutable_drain()->set_id(id);
+  return change;
+}
+Change FailoverOf(const std::string& id) {
+  Change change;
+  change.mutable_failover()->set_id(id);
+  return change;
+}
+// A node's report that it receives from `parent`.
+cascade::v1::ReportRequest ReportOf(const std::string& id,
+                                    const std::string& parent) {
+  cascade::v1::ReportRequest report;
+  report.set_node_id(id);
+  report.mutable_stats()->set_receiving_from(parent);
+  return report;
+}
+
 TEST_F(ControllerTest, AssignsPrimaryAndStandbyWithLinkKeys) {
   Start();
   ApplyReference();
@@ -516,12 +536,8 @@ TEST_F(ControllerTest, DrainFailoverAndRestoreWithPolicy) {
 TEST_F(ControllerTest, DrainKeepsASiteWithNoOtherParentOfItsOwn) {
   Start();
   ApplyReference();
-  Change failover;
-  failover.mutable_failover()->set_id("p1");
-  ASSERT_TRUE(controller_->Submit(failover).ok());
-  Change drain;
-  drain.mutable_drain()->set_id("d1");
-  ASSERT_TRUE(controller_->Submit(drain).ok());
+  ASSERT_TRUE(controller_->Submit(FailoverOf("p1")).ok());
+  ASSERT_TRUE(controller_->Submit(DrainOf("d1")).ok());
   EXPECT_EQ(Parents("s1"), (std::vector<std::string>{"d1"}));
   EXPECT_FALSE(controller_->GetNode("s1")->orphan());
   // A plain endpoint is pushed to by whichever relay serves it.
@@ -548,9 +564,7 @@ TEST_F(ControllerTest, DrainMovesASiteToItsHeldDownStandby) {
          [] { return std::vector<std::string>{}; });
   ASSERT_EQ(controller_->GetNode("p1")->status(),
             cascade::v1::STATUS_HOLD_DOWN);
-  Change drain;
-  drain.mutable_drain()->set_id("d1");
-  ASSERT_TRUE(controller_->Submit(drain).ok());
+  ASSERT_TRUE(controller_->Submit(DrainOf("d1")).ok());
   EXPECT_EQ(Parents("s1"), (std::vector<std::string>{"p1"}));
 }
 
@@ -559,16 +573,9 @@ TEST_F(ControllerTest, DrainMovesASiteToItsHeldDownStandby) {
 TEST_F(ControllerTest, ASiteWithAControllerLinkFollowsThePlan) {
   Start();
   ApplyReference();
-  cascade::v1::ReportRequest report;
-  report.set_node_id("s1");
-  report.mutable_stats()->set_receiving_from("d1");
-  ASSERT_TRUE(controller_->Report(report).ok());
-  Change failover;
-  failover.mutable_failover()->set_id("p1");
-  ASSERT_TRUE(controller_->Submit(failover).ok());
-  Change drain;
-  drain.mutable_drain()->set_id("d1");
-  ASSERT_TRUE(controller_->Submit(drain).ok());
+  ASSERT_TRUE(controller_->Report(ReportOf("s1", "d1")).ok());
+  ASSERT_TRUE(controller_->Submit(FailoverOf("p1")).ok());
+  ASSERT_TRUE(controller_->Submit(DrainOf("d1")).ok());
   EXPECT_EQ(Parents("s1"), (std::vector<std::string>{"nat"}));
 }
 
@@ -585,10 +592,7 @@ TEST_F(ControllerTest, ASitesFirstReportGivesItTheControllersStandby) {
   node->set_media_address("127.10.0.9:5004");
   ASSERT_TRUE(controller_->Submit(add).ok());
   EXPECT_EQ(Parents("s9"), (std::vector<std::string>{"d3"}));
-  cascade::v1::ReportRequest report;
-  report.set_node_id("s9");
-  report.mutable_stats()->set_receiving_from("d3");
-  ASSERT_TRUE(controller_->Report(report).ok());
+  ASSERT_TRUE(controller_->Report(ReportOf("s9", "d3")).ok());
   controller_->Tick();
   controller_->AwaitCommitted();
   const std::vector<std::string> parents = Parents("s9");
