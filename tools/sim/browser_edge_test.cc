@@ -5,25 +5,14 @@
 #include <string>
 #include <vector>
 
-#include "tools/sim/test_topology.h"
+#include "tools/sim/small_plan_fixture.h"
 
 namespace cascade::sim {
 namespace {
 
 using Ids = std::vector<std::string>;
 
-class BrowserEdgeTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    // Province a: 3 districts of 10 sites; b: 1 district of 4.
-    absl::StatusOr<NetworkPlan> plan = PlanNetwork(
-        GenerateTopology({{"a", 3, 30}, {"b", 1, 4}}, 200), 0, 5000);
-    ASSERT_TRUE(plan.ok()) << plan.status();
-    plan_ = *std::move(plan);
-  }
-
-  NetworkPlan plan_;
-};
+using BrowserEdgeTest = SmallPlanTest;
 
 TEST_F(BrowserEdgeTest, ANumberPicksDistrictsSpreadOverTheTree) {
   EXPECT_EQ(*PickBrowserEdges(plan_, "1"), Ids{"dist-a-01"});
