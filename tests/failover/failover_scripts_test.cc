@@ -225,6 +225,12 @@ TEST_F(FailoverScriptsTest, HealthCheckFailsTheNodeOverAndRestoresIt) {
 }
 
 TEST_F(FailoverScriptsTest, MissingStandbyListsNodesWithoutOne) {
+  // A site's first report lets the controller give it a standby beyond its
+  // own parents at its next tick: wait for that plan before asking.
+  ASSERT_TRUE(testing::WaitForNode(
+      dir_, controller_->address(), "s2", "has a standby parent",
+      [](const cascade::v1::NodeView& v) { return v.parents_size() >= 2; },
+      nullptr, absl::Seconds(15)));
   CommandResult all_covered = Script("missing-standby.sh", {});
   EXPECT_EQ(all_covered.code, 0) << all_covered.out << all_covered.err;
   EXPECT_EQ(all_covered.out, "");
