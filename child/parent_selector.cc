@@ -147,6 +147,12 @@ bool ParentSelector::OnUnreachable(const media::Endpoint& to) {
   return true;
 }
 
+void ParentSelector::Excuse(absl::Duration late, absl::Time now) {
+  if (late <= policy_.timeout / 6) return;
+  // Never past now: a packet just read already brought it up to date.
+  last_heard_ = std::min(last_heard_ + late, now);
+}
+
 ParentSelector::Actions ParentSelector::OnTick(absl::Time now) {
   Actions actions;
   if (leaving_.has_value() && now >= leaving_->until &&

@@ -138,9 +138,12 @@ class ParentSelector {
   Actions OnTick(absl::Time now);
   // The silence the active parent is allowed now (its failover timeout).
   absl::Duration Timeout(absl::Time now) const;
-  // The caller did not run for `late` (descheduled, stopped): the parent's
-  // packets wait unread in the socket, so it is not taken for silence.
-  void Excuse(absl::Duration late) { last_heard_ += late; }
+  // The caller ran `late` after it meant to (descheduled, stopped, busy):
+  // the parent's packets wait unread in the socket, so that time is not
+  // taken for the parent's silence. Call after reading the socket, before
+  // OnTick. Lateness within a sixth of the timeout is ordinary jitter and
+  // counts.
+  void Excuse(absl::Duration late, absl::Time now);
 
   // The next instant OnTick has work: a keepalive, or the parent's silence
   // reaching the timeout.

@@ -255,11 +255,30 @@ TEST(ParentSelectorTest, ExcusedTimeIsNotTheParentsSilence) {
   ParentSelector s(Policy(), At(0));
   s.SetParents({kPrimary, kStandby}, At(0));
   s.OnActiveHeard(true, At(0));
-  s.Excuse(absl::Milliseconds(400));  // the caller was stopped
+  s.Excuse(absl::Milliseconds(400), At(400));  // the caller was stopped
   Tick(s, 400, 400);
   EXPECT_TRUE(s.IsActive(kPrimary.address));
   Tick(s, 700, 700);
   EXPECT_TRUE(s.IsActive(kStandby.address));
+}
+
+TEST(ParentSelectorTest, JitterIsNotExcusedNorIsTimeAfterTheLastPacket) {
+  ParentSelector s(Policy(), At(0));
+  s.SetParents({kPrimary, kStandby}, At(0));
+  s.OnActiveHeard(true, At(0));
+  // Late by a sixth of the timeout: ordinary jitter, the silence counts.
+  s.Excuse(Policy().timeout / 6, At(300));
+  Tick(s, 300, 300);
+  EXPECT_TRUE(s.IsActive(kStandby.address));
+
+  ParentSelector fed(Policy(), At(0));
+  fed.SetParents({kPrimary, kStandby}, At(0));
+  // A packet read just now, after a long stop: the excuse does not push its
+  // silence into the future.
+  fed.OnActiveHeard(true, At(1000));
+  fed.Excuse(absl::Milliseconds(1000), At(1000));
+  Tick(fed, 1000, 1300);
+  EXPECT_TRUE(fed.IsActive(kStandby.address));
 }
 
 TEST(ParentSelectorTest, SignedReleaseMovesMakeBeforeBreak) {

@@ -357,8 +357,7 @@ void RelayCore::OnTick() {
   now_ = clock_->Now();
   // Time the relay itself did not run (descheduled, stopped) says nothing
   // about its parent, whose packets wait in the socket: not counted.
-  const absl::Duration late = now_ - tick_due_;
-  if (late > options_.parent_timeout / 6) parents_.Excuse(late);
+  parents_.Excuse(now_ - tick_due_, now_);
   tick_due_ = absl::InfiniteFuture();
   for (auto& [ssrc, stream] : streams_) stream->ring.Expire(now_);
   ExpireChildren();

@@ -161,6 +161,8 @@ class FailoverTree {
   }
 
   RelayProcess& relay(const std::string& id) { return *relays_.at(id); }
+  // The sites' process, to stop and continue.
+  const Subprocess& sites() const { return *probe_; }
   const std::string& probe_output() const { return probe_out_; }
 
  private:
@@ -272,6 +274,25 @@ TEST(FailoverTest, FlappingParentMakesChildrenMoveOnceAndLoseNothing) {
   // D1 left P1 once and stayed with P2 (hold-down): no oscillation.
   EXPECT_EQ(tree.relay("D1").Metric("relay_parent_failovers_total"), 1);
   EXPECT_EQ(tree.relay("D1").Metric("relay_parent_index"), 1);
+}
+
+TEST(FailoverTest, SitesThatDidNotRunDoNotBlameTheirParent) {
+  FailoverTree tree(0);
+  ASSERT_TRUE(tree.Start());
+  tree.Stream(6, absl::Milliseconds(1000), [&] {
+    // The sites' machine stalls for twice their 300 ms timeout, three times:
+    // D1's packets wait in their sockets all along.
+    for (int i = 0; i < 3; ++i) {
+      ASSERT_TRUE(tree.sites().Signal(SIGSTOP).ok());
+      RunFor(absl::Milliseconds(600));
+      ASSERT_TRUE(tree.sites().Signal(SIGCONT).ok());
+      RunFor(absl::Milliseconds(400));
+    }
+  });
+  tree.ExpectEveryPacketEverywhere("sites stopped");
+  const std::string final_report =
+      FindLine(tree.probe_output(), "{\"type\":\"final\"");
+  EXPECT_EQ(JsonInt(final_report, "parent_switches"), 0) << final_report;
 }
 
 }  // namespace

@@ -122,8 +122,11 @@ void Probe::Run(
     // packets wait unread in the socket.
     now = absl::Now();
     if (now >= next_tick) {
+      // Time the probe itself did not run is not its parents' silence.
+      const absl::Duration late = now - next_tick;
       bool repairing = false;
       for (auto& site : sites_) {
+        site->Excuse(late, now);
         site->OnTick(now);
         repairing = repairing || site->Repairing();
       }

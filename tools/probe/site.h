@@ -188,6 +188,11 @@ class Site : private SiteTransport::Sink {
   bool OnUnreachable(const media::Endpoint& to) {
     return parents_.OnUnreachable(to);
   }
+  // The probe ran `late` after it meant to: call before OnTick (see
+  // child::ParentSelector::Excuse).
+  void Excuse(absl::Duration late, absl::Time now) {
+    parents_.Excuse(late, now);
+  }
   // Timers: parent failover, frame assembly, NACK, PLI, keepalive,
   // activation. Call every few milliseconds while Repairing(), else every
   // few tens.
