@@ -6,9 +6,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "media/unreachable.h"
 
 namespace cascade {
@@ -23,6 +25,10 @@ absl::StatusOr<UdpFd> UdpFd::Open(const media::Endpoint& local) {
   const int buffer = 4 << 20;
   setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buffer, sizeof(buffer));
   setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buffer, sizeof(buffer));
+  // The kernel's receive time rides with each datagram (Receiver): a reader
+  // that ran late still knows when each one arrived.
+  const int on = 1;
+  setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof(on));
   sockaddr_in addr = local.ToSockaddr();
   if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
     const int error = errno;
@@ -66,8 +72,29 @@ bool UdpFd::SendTo(const media::Endpoint& to,
   return false;
 }
 
+namespace {
+
+// The SO_TIMESTAMPNS time of a received message, if it carries one.
+std::optional<absl::Time> KernelArrival(msghdr& header) {
+  for (cmsghdr* c = CMSG_FIRSTHDR(&header); c != nullptr;
+       c = CMSG_NXTHDR(&header, c)) {
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+      timespec stamp;
+      memcpy(&stamp, CMSG_DATA(c), sizeof(stamp));
+      return absl::TimeFromTimespec(stamp);
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
 Receiver::Receiver()
-    : buffers_(kBatch), msgs_(kBatch), iovs_(kBatch), addrs_(kBatch) {}
+    : buffers_(kBatch),
+      controls_(kBatch),
+      msgs_(kBatch),
+      iovs_(kBatch),
+      addrs_(kBatch) {}
 
 size_t Receiver::Receive(int fd, std::vector<Datagram>* out) {
   out->clear();
@@ -78,6 +105,8 @@ size_t Receiver::Receive(int fd, std::vector<Datagram>* out) {
     msgs_[i].msg_hdr.msg_namelen = sizeof(addrs_[i]);
     msgs_[i].msg_hdr.msg_iov = &iovs_[i];
     msgs_[i].msg_hdr.msg_iovlen = 1;
+    msgs_[i].msg_hdr.msg_control = controls_[i].data();
+    msgs_[i].msg_hdr.msg_controllen = controls_[i].size();
   }
   int count = recvmmsg(fd, msgs_.data(), kBatch, MSG_DONTWAIT, nullptr);
   if (count < 0 && media::IsReportedError(errno)) {
@@ -85,6 +114,7 @@ size_t Receiver::Receive(int fd, std::vector<Datagram>* out) {
     count = recvmmsg(fd, msgs_.data(), kBatch, MSG_DONTWAIT, nullptr);
   }
   if (count <= 0) return 0;
+  const absl::Time read_at = absl::Now();
   for (int i = 0; i < count; ++i) {
     if (msgs_[i].msg_hdr.msg_flags & MSG_TRUNC) {
       ++truncated_;
@@ -92,7 +122,8 @@ size_t Receiver::Receive(int fd, std::vector<Datagram>* out) {
     }
     out->push_back(
         Datagram{media::Endpoint::FromSockaddr(addrs_[i]),
-                 absl::MakeConstSpan(buffers_[i].data(), msgs_[i].msg_len)});
+                 absl::MakeConstSpan(buffers_[i].data(), msgs_[i].msg_len),
+                 KernelArrival(msgs_[i].msg_hdr).value_or(read_at)});
   }
   return static_cast<size_t>(count);
 }

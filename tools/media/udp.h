@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "media/endpoint.h"
 
@@ -52,6 +53,9 @@ class Receiver {
   struct Datagram {
     media::Endpoint from;
     absl::Span<const uint8_t> data;  // valid until the next Receive
+    // When the kernel received it (UdpFd sockets ask for the time), else
+    // when it was read.
+    absl::Time arrival;
   };
   // Fills `out` with up to kBatch datagrams already waiting on `fd`; returns
   // how many (0 when none). Truncated datagrams are dropped and counted.
@@ -60,6 +64,7 @@ class Receiver {
 
  private:
   std::vector<std::array<uint8_t, kMaxDatagram>> buffers_;
+  std::vector<std::array<uint8_t, CMSG_SPACE(sizeof(timespec))>> controls_;
   std::vector<mmsghdr> msgs_;
   std::vector<iovec> iovs_;
   std::vector<sockaddr_in> addrs_;

@@ -107,10 +107,12 @@ void Probe::Run(
       }
       for (int batch = 0; batch < kMaxBatchesPerSocket; ++batch) {
         if (receiver_.Receive(site.fd(), &datagrams) == 0) break;
-        const absl::Time arrival = absl::Now();
+        // The kernel's arrival times: a probe that ran late measures the
+        // network's gaps and latency, not its own.
         for (const auto& datagram : datagrams) {
-          if (site.OnDatagram(datagram.from, datagram.data, arrival)) {
-            last_media = arrival;
+          if (site.OnDatagram(datagram.from, datagram.data, datagram.arrival)) {
+            last_media = std::max(last_media.value_or(datagram.arrival),
+                                  datagram.arrival);
           }
         }
       }
