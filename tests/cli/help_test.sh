@@ -19,7 +19,7 @@ check() {  # BINARY FLAG...
 }
 check relay/relayd config controller listen metrics port_file tls_ca tls_cert tls_key insecure edge edge_max_viewers edge_posts_per_second edge_post_burst
 check topology/topologyd listen state_dir topology lease_timeout admin_token_file insecure client_cert admin_rate admin_burst max_receive_bytes max_streams_per_connection keepalive_interval min_ping_interval max_connection_idle handshake_timeout
-check tools/relayctl/relayctl controller json tls_ca tls_cert tls_key out ca force operator role dns ip days token_file insecure history ttl
+check tools/relayctl/relayctl controller json tls_ca tls_cert tls_key out ca force operator role dns ip days token_file insecure history ttl topology all certs_dir
 check tools/source/relay-source dest sdp duration bitrate gop
 check tools/probe/relay-probe listen parent node_id json sites duration srtp_key_file
 check tools/impair/udp-impair listen forward loss delay

@@ -19,6 +19,7 @@
 #include "control/tls.h"
 #include "tools/relayctl/pki.h"
 #include "tools/relayctl/relayctl.h"
+#include "tools/relayctl/render.h"
 #include "tools/relayctl/token.h"
 
 ABSL_FLAG(std::string, controller, "127.0.0.1:7700",
@@ -69,8 +70,10 @@ ABSL_FLAG(std::string, out, "",
           "token issue: the file the token goes to (default: stdout); sdp: "
           "the file the SDP goes to (default: stdout)");
 ABSL_FLAG(std::string, ca, "",
-          "pki issue, token issue: the CA's directory (ca.pem, ca.key)");
-ABSL_FLAG(bool, force, false, "pki, token issue: replace files that exist");
+          "pki issue, token issue, render: the CA's directory (ca.pem, "
+          "ca.key)");
+ABSL_FLAG(bool, force, false,
+          "pki, token issue, render: replace files that exist");
 ABSL_FLAG(std::string, operator, "",
           "pki issue: an operator's certificate, for NAME (instead of NODE); "
           "token issue: the token's operator; token revoke: every token of "
@@ -93,6 +96,12 @@ ABSL_FLAG(absl::Duration, scrape_interval, absl::Seconds(15),
           "prometheus: how often Prometheus scrapes and evaluates rules");
 ABSL_FLAG(std::vector<std::string>, rules, {},
           "prometheus: rule files prometheus.yml loads (comma-separated)");
+ABSL_FLAG(std::string, topology, "",
+          "render: the topology file (text cascade.v1.Topology)");
+ABSL_FLAG(bool, all, false, "render: every relay of the topology");
+ABSL_FLAG(std::string, certs_dir, "/etc/cascade/certs",
+          "render: where the relay machines keep ca.pem, NODE.pem and "
+          "NODE.key (TLS_CA, TLS_CERT, TLS_KEY)");
 ABSL_FLAG(int, days, 0,
           "pki: validity in days (0: 3650 for a CA, 365 for a certificate)");
 
@@ -114,15 +123,18 @@ bool PrintCommandHelp(int argc, char** argv) {
     std::string arg = argv[i];
     if (arg == "--help" || arg == "-h" || arg == "help") {
       wants_help = true;
-    } else if (command.empty() && (cascade::relayctl::IsCommand(arg) ||
-                                   arg == "pki" || arg == "token")) {
+    } else if (command.empty() &&
+               (cascade::relayctl::IsCommand(arg) || arg == "pki" ||
+                arg == "token" || arg == "render")) {
       command = arg;
     }
   }
   if (!wants_help || command.empty()) return false;
   std::cout << (command == "pki"     ? cascade::relayctl::PkiHelp()
                 : command == "token" ? cascade::relayctl::TokenHelp()
-                                     : cascade::relayctl::CommandHelp(command));
+                : command == "render"
+                    ? cascade::relayctl::RenderHelp()
+                    : cascade::relayctl::CommandHelp(command));
   return true;
 }
 
@@ -159,6 +171,19 @@ std::vector<char*> GatherRepeatedLists(int argc, char** argv,
   return pointers;
 }
 
+// Whether --FLAG is on the command line (before a "--"): render needs
+// --controller given, not its default.
+bool Given(int argc, char** argv, absl::string_view flag) {
+  for (int i = 1; i < argc; ++i) {
+    const absl::string_view arg = argv[i];
+    if (arg == "--") break;
+    if (arg == flag || absl::StartsWith(arg, absl::StrCat(flag, "="))) {
+      return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -175,7 +200,7 @@ int main(int argc, char** argv) {
           "[ARGS]\n"
           "Commands (relayctl COMMAND --help for each):\n",
           cascade::relayctl::CommandSummary(), cascade::relayctl::PkiSummary(),
-          cascade::relayctl::TokenSummary(),
+          cascade::relayctl::TokenSummary(), cascade::relayctl::RenderSummary(),
           "Exit codes: 0 done, 1 failed (also rate limited beyond --timeout), "
           "2 "
           "usage, 3 not found, 4 refused (invalid, precondition), 5 timed "
@@ -197,6 +222,20 @@ int main(int argc, char** argv) {
     pki.days = absl::GetFlag(FLAGS_days);
     pki.json = absl::GetFlag(FLAGS_json);
     return cascade::relayctl::RunPki(pki, args, std::cout, std::cerr);
+  }
+  if (!args.empty() && args[0] == "render") {
+    cascade::relayctl::RenderOptions render;
+    render.topology = absl::GetFlag(FLAGS_topology);
+    if (Given(argc, argv, "--controller")) {
+      render.controller = absl::GetFlag(FLAGS_controller);
+    }
+    render.out = absl::GetFlag(FLAGS_out);
+    render.ca = absl::GetFlag(FLAGS_ca);
+    render.certs_dir = absl::GetFlag(FLAGS_certs_dir);
+    render.all = absl::GetFlag(FLAGS_all);
+    render.force = absl::GetFlag(FLAGS_force);
+    render.json = absl::GetFlag(FLAGS_json);
+    return cascade::relayctl::RunRender(render, args, std::cout, std::cerr);
   }
   if (args.size() >= 2 && args[0] == "token" && args[1] == "issue") {
     cascade::relayctl::TokenOptions token;

@@ -1,0 +1,453 @@
+#include "tools/relayctl/render.h"
+
+#include <arpa/inet.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <ostream>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/string_view.h"
+#include "absl/strings/strip.h"
+#include "base/files.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
+#include "proto/topology.pb.h"
+#include "security/identity.h"
+#include "security/pki.h"
+#include "security/pki_files.h"
+#include "tools/relayctl/relayctl.h"
+#include "topology/topology_file.h"
+
+namespace cascade::relayctl {
+namespace {
+
+using cascade::v1::Node;
+using cascade::v1::Topology;
+
+constexpr char kUsage[] =
+    "render --topology=FILE --controller=HOST:PORT[,HOST:PORT...] "
+    "[--out=DIR] [--ca=PKI_DIR] [--certs-dir=DIR] [--force] [--json] "
+    "(NODE... | --all)";
+constexpr char kDefaultMetrics[] = "127.0.0.1:9464";
+
+// A plain endpoint (a player, the command center) or a site (relay-probe,
+// a browser) runs no relayd.
+bool IsRelay(const Node& node) {
+  return !node.plain_endpoint() && node.tier() != cascade::v1::TIER_SITE;
+}
+
+// Values are written unquoted, and a node id names files and the unit's
+// instance: only characters systemd's EnvironmentFile= and ExecStart= take
+// literally.
+bool IsPlainWord(absl::string_view value, bool file_name) {
+  if (value.empty() || (file_name && value[0] == '.')) return false;
+  for (const char c : value) {
+    if (absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' ||
+        c == '_' || c == '-') {
+      continue;
+    }
+    if (file_name || !absl::StrContains(":,/[]%@+", c)) return false;
+  }
+  return true;
+}
+
+// "HOST" of HOST:PORT (brackets of an IPv6 literal removed), and whether
+// it is an IP address rather than a name.
+std::pair<std::string, bool> HostOf(absl::string_view address) {
+  std::string host(address.substr(0, address.rfind(':')));
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  unsigned char buffer[16];
+  const bool ip = inet_pton(AF_INET, host.c_str(), buffer) == 1 ||
+                  inet_pton(AF_INET6, host.c_str(), buffer) == 1;
+  return {host, ip};
+}
+
+// mkdir -p, new directories `mode`.
+absl::Status MakeDirectories(const std::string& dir, mode_t mode) {
+  for (size_t slash = dir.find('/', 1);; slash = dir.find('/', slash + 1)) {
+    const std::string prefix = dir.substr(0, slash);
+    if (mkdir(prefix.c_str(), mode) != 0 && errno != EEXIST) {
+      return ErrnoStatus("cannot create directory", prefix);
+    }
+    if (slash == std::string::npos) return absl::OkStatus();
+  }
+}
+
+struct Failure {
+  int code;
+  std::string message;
+};
+
+class Render {
+ public:
+  Render(const RenderOptions& options, std::ostream& out, std::ostream& err)
+      : options_(options), out_(out), err_(err) {}
+
+  int Run(const std::vector<std::string>& args) {
+    const std::vector<std::string> nodes(args.begin() + 1, args.end());
+    if (nodes.empty() == !options_.all) {
+      return Fail(kExitUsage, absl::StrCat("name NODEs or give --all; usage: "
+                                           "relayctl ",
+                                           kUsage));
+    }
+    for (const auto& [flag, value] :
+         {std::pair{"--topology", options_.topology},
+          {"--controller", options_.controller}}) {
+      if (value.empty()) {
+        return Fail(kExitUsage, absl::StrCat(flag,
+                                             " is required; usage: "
+                                             "relayctl ",
+                                             kUsage));
+      }
+    }
+    if (options_.out.empty() && (options_.all || nodes.size() > 1 ||
+                                 !options_.ca.empty() || options_.json)) {
+      return Fail(kExitUsage,
+                  "--out=DIR is needed for --all, several nodes, --ca or "
+                  "--json (without it one NODE's file goes to stdout)");
+    }
+    for (const auto& [flag, value] :
+         {std::pair{"--controller", options_.controller},
+          {"--certs-dir", options_.certs_dir}}) {
+      if (!IsPlainWord(value, false)) {
+        return Fail(kExitUsage,
+                    absl::StrCat(flag, " \"", value,
+                                 "\": only letters, digits and .:,/_-@+%[] "
+                                 "(the file is read by systemd unquoted)"));
+      }
+    }
+    absl::StatusOr<topology::TopologyText> text =
+        topology::ReadTopologyFile(options_.topology);
+    if (!text.ok()) {
+      return Fail(absl::IsNotFound(text.status()) ? kExitFailed : kExitRefused,
+                  absl::StrCat("--topology: ", text.status().message()));
+    }
+    topology_ = std::move(text->topology);
+    if (absl::Status valid = topology::ValidateTopology(
+            topology_, options_.topology, text->node_lines);
+        !valid.ok()) {
+      return Fail(kExitRefused,
+                  absl::StrCat("--topology: invalid: ", valid.message()));
+    }
+    for (const Node& node : topology_.nodes()) by_id_[node.id()] = &node;
+
+    std::vector<const Node*> chosen;
+    if (options_.all) {
+      for (const Node& node : topology_.nodes()) {
+        if (IsRelay(node)) chosen.push_back(&node);
+      }
+      if (chosen.empty()) {
+        return Fail(kExitNotFound,
+                    absl::StrCat(options_.topology, " has no relay"));
+      }
+    } else {
+      for (const std::string& id : nodes) {
+        auto it = by_id_.find(id);
+        if (it == by_id_.end()) {
+          return Fail(kExitNotFound, absl::StrCat("no node \"", id, "\" in ",
+                                                  options_.topology));
+        }
+        if (!IsRelay(*it->second)) {
+          return Fail(
+              kExitRefused,
+              absl::StrCat(
+                  "node \"", id, "\" is ",
+                  it->second->plain_endpoint() ? "a plain endpoint" : "a site",
+                  ", not a relay: it runs no relayd"));
+        }
+        chosen.push_back(it->second);
+      }
+    }
+
+    std::vector<std::pair<std::string, std::string>> files;  // path, data
+    std::vector<std::pair<std::string, security::Credentials>> credentials;
+    for (const Node* node : chosen) {
+      absl::StatusOr<std::string> env = EnvFile(*node);
+      if (!env.ok()) return Fail(kExitRefused, env.status());
+      if (options_.out.empty()) {
+        out_ << *env;
+        return kExitDone;
+      }
+      files.emplace_back(EnvPath(node->id()), *std::move(env));
+    }
+    security::Credentials ca;
+    if (!options_.ca.empty()) {
+      absl::StatusOr<security::Credentials> read =
+          security::ReadCredentials(options_.ca, security::kCaName);
+      if (!read.ok()) {
+        return Fail(
+            absl::IsNotFound(read.status()) ? kExitNotFound : kExitFailed,
+            absl::StrCat("--ca: ", read.status().message(),
+                         " (relayctl pki init --out=DIR makes a CA)"));
+      }
+      ca = *std::move(read);
+      for (const Node* node : chosen) {
+        absl::StatusOr<security::Credentials> issued = Issue(ca, *node);
+        if (!issued.ok()) return Fail(kExitRefused, issued.status());
+        credentials.emplace_back(node->id(), *std::move(issued));
+      }
+    }
+    if (int code = RefuseExisting(files, credentials); code != kExitDone) {
+      return code;
+    }
+    return Write(files, credentials, ca);
+  }
+
+ private:
+  std::string EnvPath(const std::string& id) const {
+    return absl::StrCat(options_.out, "/relayd/", id, ".env");
+  }
+  std::string CertsDir() const { return options_.out + "/certs"; }
+
+  // The root's source: the media_address of the plain endpoint (the command
+  // center) a downstream stream enters the tree at. Empty when no stream
+  // names one.
+  absl::StatusOr<std::string> SourceOf(const Node& node) const {
+    if (!node.parent().empty()) return std::string();
+    std::string source;
+    for (const cascade::v1::Stream& stream : topology_.streams()) {
+      if (stream.direction() != cascade::v1::DIRECTION_DOWNSTREAM) continue;
+      auto it = by_id_.find(stream.source_node());
+      if (it == by_id_.end() || !it->second->plain_endpoint()) continue;
+      const std::string& address = it->second->media_address();
+      if (!source.empty() && source != address) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "node \"", node.id(), "\": downstream streams enter at ", source,
+            " and ", address, ", but relayd takes one --source"));
+      }
+      source = address;
+    }
+    return source;
+  }
+
+  absl::StatusOr<std::string> EnvFile(const Node& node) const {
+    const std::string& id = node.id();
+    if (!IsPlainWord(id, true)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "node id \"", id,
+          "\" cannot name a unit's file: only letters, digits, '.', '_' and "
+          "'-' (not starting with '.')"));
+    }
+    // A name is bound on every address: it may name a public address the
+    // machine does not hold (NAT).
+    const auto [host, is_ip] = HostOf(node.media_address());
+    const std::string listen =
+        is_ip ? node.media_address()
+              : absl::StrCat("0.0.0.0", node.media_address().substr(
+                                            node.media_address().rfind(':')));
+    absl::StatusOr<std::string> source = SourceOf(node);
+    if (!source.ok()) return source.status();
+    std::string metrics = kDefaultMetrics;
+    if (!node.metrics_address().empty()) {
+      // HOST:PORT/PATH is for a relayd running several relays; one relay's
+      // relayd also serves /metrics/ID.
+      metrics = std::string(
+          node.metrics_address().substr(0, node.metrics_address().find('/')));
+    }
+    const std::vector<std::pair<std::string, std::string>> variables = {
+        {"CONTROLLER", options_.controller},
+        {"CONFIG", ""},
+        {"LISTEN", listen},
+        {"SOURCE", *source},
+        {"METRICS", metrics},
+        {"TLS_CA", options_.certs_dir + "/ca.pem"},
+        {"TLS_CERT", absl::StrCat(options_.certs_dir, "/", id, ".pem")},
+        {"TLS_KEY", absl::StrCat(options_.certs_dir, "/", id, ".key")},
+        {"RELAYD_OPTS", ""},
+    };
+    std::string text = absl::StrCat(
+        "# /etc/cascade/relayd/", id,
+        ".env: the environment of cascade-relayd@", id,
+        ".service.\n# Generated from ", options_.topology, " by\n#   ",
+        Command(id),
+        "\n# Rendering again overwrites this file: change the topology or the "
+        "command,\n# not this file. Each variable: "
+        "/etc/cascade/relayd/NODE.env.example.\n",
+        "# Node ", id, ": ", cascade::v1::Tier_Name(node.tier()),
+        node.parent().empty() ? ", the root"
+                              : absl::StrCat(", parent ", node.parent()),
+        ".\n");
+    if (node.parent().empty() && source->empty()) {
+      absl::StrAppend(&text,
+                      "# No downstream stream names a plain endpoint as its "
+                      "source_node: SOURCE is\n# empty (set it to the command "
+                      "center's IP:PORT, or add it to the topology).\n");
+    }
+    for (const auto& [name, value] : variables) {
+      if (!value.empty() && !IsPlainWord(value, false)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("node \"", id, "\": ", name, " \"", value,
+                         "\": only letters, digits and .:,/_-@+%[] (the file "
+                         "is read by systemd unquoted)"));
+      }
+      absl::StrAppend(&text, name, "=", value, "\n");
+    }
+    return text;
+  }
+
+  // The command that renders this node's file again.
+  std::string Command(const std::string& id) const {
+    std::string command =
+        absl::StrCat("relayctl render --topology=", options_.topology,
+                     " --controller=", options_.controller);
+    if (options_.certs_dir != RenderOptions().certs_dir) {
+      absl::StrAppend(&command, " --certs-dir=", options_.certs_dir);
+    }
+    return absl::StrCat(command, " ", id);
+  }
+
+  // The node's identity, and its media address as an IP SAN (a DNS SAN
+  // when it is a name): relayd serves there too.
+  absl::StatusOr<security::Credentials> Issue(const security::Credentials& ca,
+                                              const Node& node) const {
+    security::IssueOptions issue;
+    issue.identity = {security::IdentityKind::kNode, node.id(),
+                      security::Role::kNone};
+    const auto [host, is_ip] = HostOf(node.media_address());
+    (is_ip ? issue.ip_addresses : issue.dns_names).push_back(host);
+    absl::StatusOr<security::Credentials> issued = security::Issue(ca, issue);
+    if (!issued.ok()) {
+      return absl::Status(issued.status().code(),
+                          absl::StrCat("node \"", node.id(),
+                                       "\": ", issued.status().message()));
+    }
+    return issued;
+  }
+
+  // Nothing is written when any file exists (without --force).
+  int RefuseExisting(
+      const std::vector<std::pair<std::string, std::string>>& files,
+      const std::vector<std::pair<std::string, security::Credentials>>&
+          credentials) {
+    if (options_.force) return kExitDone;
+    std::vector<std::string> paths;
+    for (const auto& [path, data] : files) paths.push_back(path);
+    for (const auto& [id, unused] : credentials) {
+      const security::CredentialFiles issued =
+          security::FilesOf(CertsDir(), id);
+      paths.push_back(issued.certificate);
+      paths.push_back(issued.key);
+    }
+    if (!credentials.empty()) paths.push_back(CertsDir() + "/ca.pem");
+    for (const std::string& path : paths) {
+      if (access(path.c_str(), F_OK) == 0) {
+        return Fail(kExitRefused,
+                    absl::StrCat(path, " exists (--force replaces it)"));
+      }
+    }
+    return kExitDone;
+  }
+
+  int Write(const std::vector<std::pair<std::string, std::string>>& files,
+            const std::vector<std::pair<std::string, security::Credentials>>&
+                credentials,
+            const security::Credentials& ca) {
+    google::protobuf::Struct result;
+    google::protobuf::ListValue* written =
+        (*result.mutable_fields())["files"].mutable_list_value();
+    if (absl::Status made = MakeDirectories(options_.out + "/relayd", 0755);
+        !made.ok()) {
+      return Fail(kExitFailed, made);
+    }
+    for (const auto& [path, data] : files) {
+      if (absl::Status s = WriteFileAtomically(path, data, 0644); !s.ok()) {
+        return Fail(kExitFailed, s);
+      }
+      written->add_values()->set_string_value(path);
+    }
+    for (const auto& [id, issued] : credentials) {
+      if (absl::Status s = security::WriteCredentials(CertsDir(), id, issued,
+                                                      /*overwrite=*/true);
+          !s.ok()) {
+        return Fail(kExitFailed, s);
+      }
+      const security::CredentialFiles paths = security::FilesOf(CertsDir(), id);
+      written->add_values()->set_string_value(paths.certificate);
+      written->add_values()->set_string_value(paths.key);
+    }
+    if (!credentials.empty()) {
+      // The CA's certificate only: its key stays where it is.
+      const std::string path = CertsDir() + "/ca.pem";
+      if (absl::Status s = WriteFileAtomically(path, ca.certificate, 0644);
+          !s.ok()) {
+        return Fail(kExitFailed, s);
+      }
+      written->add_values()->set_string_value(path);
+    }
+    if (options_.json) {
+      google::protobuf::util::JsonPrintOptions json;
+      json.preserve_proto_field_names = true;
+      std::string text;
+      google::protobuf::util::MessageToJsonString(result, &text, json);
+      out_ << text << "\n";
+    } else {
+      for (const auto& value : written->values()) {
+        out_ << "wrote " << value.string_value() << "\n";
+      }
+    }
+    return kExitDone;
+  }
+
+  int Fail(int code, const absl::Status& status) {
+    return Fail(code, std::string(status.message()));
+  }
+  int Fail(int code, const std::string& message) {
+    err_ << "relayctl: render: " << message << "\n";
+    return code;
+  }
+
+  const RenderOptions& options_;
+  std::ostream& out_;
+  std::ostream& err_;
+  Topology topology_;
+  absl::flat_hash_map<std::string, const Node*> by_id_;
+};
+
+}  // namespace
+
+int RunRender(const RenderOptions& options,
+              const std::vector<std::string>& args, std::ostream& out,
+              std::ostream& err) {
+  return Render(options, out, err).Run(args);
+}
+
+std::string RenderSummary() { return absl::StrCat("  ", kUsage, "\n"); }
+
+std::string RenderHelp() {
+  return absl::StrCat(
+      "usage: relayctl ", kUsage,
+      "\n\n"
+      "Writes each relay's /etc/cascade/relayd/NODE.env, the environment of "
+      "cascade-relayd@NODE.service, from the topology FILE, offline (no "
+      "controller is called): OUT/relayd/NODE.env for each NODE, or for "
+      "every relay with --all (sites and plain endpoints run no relayd: "
+      "--all skips them, naming one is refused). Without --out, one NODE's "
+      "file goes to stdout.\n\n"
+      "CONTROLLER is --controller; LISTEN the node's media_address (a host "
+      "name: 0.0.0.0 at its port); METRICS its metrics_address (HOST:PORT), "
+      "else 127.0.0.1:9464; SOURCE, for the root (no parent), the "
+      "media_address of the plain endpoint a downstream stream names as "
+      "source_node (the command center), else empty; TLS_CA, TLS_CERT and "
+      "TLS_KEY ca.pem, NODE.pem and NODE.key in --certs-dir (default "
+      "/etc/cascade/certs). A header names the topology and the command; "
+      "rendering again overwrites the file.\n\n"
+      "--ca=PKI_DIR (a CA from relayctl pki init): also issues each node's "
+      "certificate, OUT/certs/NODE.pem and NODE.key (mode 0600), identity "
+      "spiffe://cascade/node/NODE with the media address's IP as an IP SAN, "
+      "and copies the CA's ca.pem there (never its key).\n\n"
+      "Existing files are kept unless --force: then nothing is written. "
+      "--json prints {\"files\": [PATH, ...]}, the files written.\n\n"
+      "Exit codes: 0 written, 2 usage, 3 no such node (or no CA in --ca), "
+      "4 refused (an invalid topology, a node that is not a relay, a file "
+      "that exists), 1 failed (e.g. the topology cannot be read).\n");
+}
+
+}  // namespace cascade::relayctl
