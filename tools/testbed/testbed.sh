@@ -1,0 +1,370 @@
+#!/usr/bin/env bash
+# The multi-host test bed (docs/deploy.md, "The test bed"; issue 21): the
+# Debian packages unpacked into a staging root, every host a network
+# namespace on one bridged segment, every daemon started from its systemd
+# unit's ExecStart= line with its host's environment file, a meeting through
+# the tree, and a check that every site got every packet.
+#   tools/testbed/testbed.sh --packages=DIR [--scenario=NAME] [--out=DIR]
+#                            [--duration=S] [--keep]
+#   tools/testbed/testbed.sh --clean      delete what a --keep run left
+# Needs root, iproute2, nftables, curl, jq, openssl, dpkg-deb.
+# Exit codes: 0 every site got every packet; 1 a site lost packets or the
+# run failed; 2 bad arguments.
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+topology_file=$here/testbed.textproto
+
+usage() { sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; cat <<'EOF'
+Scenarios:
+  baseline        the meeting, no fault (default)
+  link-cut        halfway, prov1's link goes down (ip link set down at the
+                  bridge); dist1 and dist2 must move to their standby prov2
+  lossy-province  prov2's link drops 5% of the UDP datagrams each way (nft)
+Options:
+  --packages=DIR  the .debs of ./dev package (cascade-relayd, -topologyd, -tools)
+  --out=DIR       staging root, host roots, logs (default /tmp/cascade-testbed)
+  --duration=S    seconds of media (default 12)
+  --keep          leave the namespaces and daemons running (then --clean)
+EOF
+}
+
+die() { echo "testbed: $*" >&2; exit 2; }
+fail() { echo "testbed: FAIL: $*" >&2; exit 1; }
+log() { echo "testbed: $*"; }
+
+packages= scenario=baseline out=/tmp/cascade-testbed duration=12 keep=0 clean=0
+for arg in "$@"; do
+  case "$arg" in
+    --packages=*) packages=${arg#*=} ;;
+    --scenario=*) scenario=${arg#*=} ;;
+    --out=*) out=${arg#*=} ;;
+    --duration=*) duration=${arg#*=} ;;
+    --keep) keep=1 ;;
+    --clean) clean=1 ;;
+    -h|--help) usage; exit 0 ;;
+    *) die "unknown argument $arg (--help)" ;;
+  esac
+done
+case "$scenario" in baseline|link-cut|lossy-province) ;; *) die "unknown scenario $scenario" ;; esac
+[[ "$duration" =~ ^[0-9]+$ ]] && [ "$duration" -ge 4 ] && [ "$duration" -le 600 ] ||
+  die "--duration must be whole seconds, 4..600"
+[ "$(id -u)" -eq 0 ] || { echo "testbed: needs root (network namespaces)" >&2; exit 1; }
+for tool in ip nft tc curl jq openssl dpkg-deb; do
+  command -v "$tool" >/dev/null || die "$tool is missing"
+done
+
+# Hosts: the command center (relay-source), the controller, one per relay
+# node of the topology (its id), and one for the sites. The segment: a bridge
+# in the namespace tb-bb, one veth per host (tb-HOST there, eth0 inside).
+readonly NS=tb- BACKBONE=bb
+readonly CC_ADDR=10.77.0.10 CTL_ADDR=10.77.0.20 SOURCE_PORT=5000
+relays=$(sed -n 's/^nodes { id: "\([^"]*\)" tier: TIER_\(NATIONAL\|PROVINCIAL\|DISTRICT\) .*/\1/p' "$topology_file")
+hosts="cc ctl1 $relays sites"
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+pids_file=$out/pids
+declare -A pid=()
+
+# node_field ID FIELD: the first string FIELD of node ID in the topology.
+node_field() {
+  sed -n "s/^nodes { id: \"$1\" .* $2: \"\([^\"]*\)\".*/\1/p" "$topology_file" | head -1
+}
+# node_key_hex ID: the node's key as hex.
+node_key_hex() {
+  sed -n "s/^nodes { id: \"$1\" .* key: \"\([^\"]*\)\".*/\1/p" "$topology_file" | sed 's/\\x//g'
+}
+# link_key CHILD PARENT: topology::LinkKey, HMAC-SHA256 keyed by the child's
+# node key over "cascade-link-v1:PARENT", as hex (what relay-probe takes).
+link_key() {
+  printf 'cascade-link-v1:%s' "$2" |
+    openssl dgst -sha256 -mac HMAC -macopt "hexkey:$(node_key_hex "$1")" | awk '{print $NF}'
+}
+host_addr() {
+  case "$1" in
+    cc) echo $CC_ADDR ;;
+    ctl1) echo $CTL_ADDR ;;
+    sites) echo 10.77.4.1 ;;
+    *) node_field "$1" media_address | cut -d: -f1 ;;
+  esac
+}
+
+cleanup() {
+  local rc=$? pid host deadline
+  if [ -f "$pids_file" ]; then
+    while read -r pid; do kill -TERM "$pid" 2>/dev/null || true; done <"$pids_file"
+    deadline=$((SECONDS + 10))
+    while read -r pid; do
+      while kill -0 "$pid" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.1; done
+      kill -KILL "$pid" 2>/dev/null || true
+    done <"$pids_file"
+    rm -f "$pids_file"
+  fi
+  # Deleting a namespace deletes the veth ends and the bridge in it.
+  for host in $hosts $BACKBONE; do
+    ip netns del "$NS$host" 2>/dev/null || true
+  done
+  return $rc
+}
+
+if [ $clean -eq 1 ]; then cleanup; log "cleaned"; exit 0; fi
+[ -n "$packages" ] || die "--packages=DIR is required"
+for host in $hosts $BACKBONE; do
+  ! ip netns list | awk '{print $1}' | grep -qx "$NS$host" ||
+    die "namespace $NS$host exists: a test bed runs already, or run --clean"
+done
+[ $keep -eq 1 ] || trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# The staging root: the packages' files, nothing else. A binary, unit or
+# file a package lacks fails the run.
+stage=$out/stage
+rm -rf "$stage" "$out/hosts" "$out/logs"
+mkdir -p "$stage" "$out/logs"
+for pkg in cascade-relayd cascade-topologyd cascade-tools; do
+  deb=$(ls "$packages"/${pkg}_*.deb 2>/dev/null | sort -V | tail -1)
+  [ -n "$deb" ] || fail "no $pkg_*.deb in $packages"
+  dpkg-deb -x "$deb" "$stage"
+  log "unpacked $(basename "$deb")"
+done
+
+make_network() {
+  local host addr
+  ip netns add $NS$BACKBONE
+  ip -n $NS$BACKBONE link add br0 type bridge
+  ip -n $NS$BACKBONE link set br0 up
+  for host in $hosts; do
+    addr=$(host_addr "$host")
+    ip netns add "$NS$host"
+    ip -n $NS$BACKBONE link add "$NS$host" type veth peer name eth0 netns "$NS$host"
+    ip -n $NS$BACKBONE link set "$NS$host" master br0 up
+    ip -n "$NS$host" link set lo up
+    ip -n "$NS$host" addr add "$addr/16" dev eth0
+    ip -n "$NS$host" link set eth0 up
+    # Every host's uplink: 50 Mbit/s, a queue of at most 50 ms.
+    ip netns exec "$NS$host" tc qdisc add dev eth0 root tbf rate 50mbit burst 64kb latency 50ms
+  done
+  # The sites' host has one address per site.
+  local i
+  for i in $(seq 2 12); do ip -n ${NS}sites addr add "10.77.4.$i/16" dev eth0; done
+}
+
+# write_env HOST: the host's environment files as an operator would write
+# them (paths as installed). To be replaced by relayctl render.
+write_env() {
+  local host=$1 root=$out/hosts/$1
+  case "$host" in
+    ctl1)
+      mkdir -p "$root/etc/cascade"
+      cp "$topology_file" "$root/etc/cascade/topology.textproto"
+      cat >"$root/etc/cascade/topologyd.env" <<EOF
+LISTEN=$CTL_ADDR:7700
+STORE=journal
+ADVERTISE=
+TOPOLOGY=/etc/cascade/topology.textproto
+TLS_CERT=
+TLS_KEY=
+TLS_CLIENT_CA=
+TOPOLOGYD_OPTS=--insecure
+EOF
+      ;;
+    *)
+      local addr source=
+      addr=$(host_addr "$host")
+      grep -q "^nodes { id: \"$host\" tier: TIER_NATIONAL" "$topology_file" &&
+        source=$CC_ADDR:$SOURCE_PORT
+      mkdir -p "$root/etc/cascade/relayd"
+      cat >"$root/etc/cascade/relayd/$host.env" <<EOF
+CONTROLLER=$CTL_ADDR:7700
+CONFIG=
+LISTEN=$addr:5004
+SOURCE=$source
+METRICS=$addr:9464
+TLS_CA=
+TLS_CERT=
+TLS_KEY=
+RELAYD_OPTS=--insecure --parent-timeout=300ms --keepalive=250ms
+EOF
+      ;;
+  esac
+}
+
+# unit_command UNIT INSTANCE ROOT: the unit's ExecStart= as systemd expands
+# it (%i; ${VAR} within a word; $VAR alone split at spaces, nothing when
+# empty), from its EnvironmentFile=; installed paths (/usr/bin, /etc/cascade,
+# /var/lib/cascade) mapped into the staging root and the host's root. One
+# argument a line.
+unit_command() {
+  local unit=$stage/lib/systemd/system/$1 instance=$2 root=$3
+  [ -f "$unit" ] || fail "the packages have no $1"
+  local line env_file word name value
+  line=$(sed -n 's/^ExecStart=//p' "$unit")
+  env_file=$(sed -n 's/^EnvironmentFile=//p' "$unit")
+  env_file=$root${env_file//%i/$instance}
+  [ -f "$env_file" ] || fail "no environment file $env_file"
+  local -A env=()
+  while IFS= read -r word; do
+    [[ "$word" =~ ^([A-Za-z_][A-Za-z0-9_]*)=(.*)$ ]] && env[${BASH_REMATCH[1]}]=${BASH_REMATCH[2]}
+  done <"$env_file"
+  local -a words args=()
+  read -ra words <<<"${line//%i/$instance}"
+  for word in "${words[@]}"; do
+    if [[ "$word" =~ ^\$([A-Za-z_][A-Za-z0-9_]*)$ ]]; then
+      local -a split=()
+      read -ra split <<<"${env[${BASH_REMATCH[1]}]:-}"
+      args+=("${split[@]}")
+      continue
+    fi
+    while [[ "$word" =~ \$\{([A-Za-z_][A-Za-z0-9_]*)\} ]]; do
+      name=${BASH_REMATCH[1]}
+      value=${env[$name]:-}
+      word=${word//"\${$name}"/$value}
+    done
+    args+=("$word")
+  done
+  args[0]=$stage${args[0]}
+  for word in "${args[@]}"; do
+    word=${word//\/etc\/cascade/$root/etc/cascade}
+    echo "${word//\/var\/lib\/cascade/$root/var/lib/cascade}"
+  done
+}
+
+# start HOST NAME ARG...: runs ARG... in HOST's namespace, log in logs/NAME.log.
+start() {
+  local host=$1 name=$2
+  shift 2
+  ip netns exec "$NS$host" "$@" >"$out/logs/$name.log" 2>&1 &
+  echo $! >>"$pids_file"
+  pid[$name]=$!
+}
+
+start_unit() {
+  local unit=$1 instance=$2 host=$3 root=$out/hosts/$3
+  local -a cmd
+  mapfile -t cmd < <(unit_command "$unit" "$instance" "$root")
+  [ ${#cmd[@]} -gt 0 ] || fail "no ExecStart= in $unit"
+  [ -x "${cmd[0]}" ] || fail "the packages have no ${cmd[0]#$stage}"
+  # StateDirectory= as systemd makes it.
+  if grep -q '^StateDirectory=' "$stage/lib/systemd/system/$unit"; then
+    for dir in $(sed -n 's/^StateDirectory=//p' "$stage/lib/systemd/system/$unit"); do
+      mkdir -p -m 0700 "$root/var/lib/$dir"
+    done
+  fi
+  printf '%q ' "${cmd[@]#$out/}" >"$out/logs/$host.cmd"
+  start "$host" "$host" "${cmd[@]}"
+}
+
+# metric HOST NAME: a relay's gauge or counter from its /metrics (empty when
+# it does not answer).
+metric() {
+  local addr
+  addr=$(node_field "$1" metrics_address)
+  ip netns exec ${NS}cc curl -s -m 2 "http://$addr/metrics" 2>/dev/null |
+    awk -v m="$2" '$1 == m {print $2}' || true
+}
+
+# wait_until SECONDS WHAT COMMAND...: until COMMAND succeeds, bounded.
+wait_until() {
+  local limit=$1 what=$2 deadline
+  shift 2
+  deadline=$((SECONDS + limit))
+  until "$@"; do
+    [ $SECONDS -lt $deadline ] || fail "timed out after ${limit}s waiting for $what"
+    sleep 0.2
+  done
+}
+
+# children_ready: every active relay serves the children that name it first.
+children_ready() {
+  local relay expected got
+  for relay in $relays; do
+    expected=$(grep -c "^nodes { id: \"[^\"]*\" tier: [A-Z_]* .*parent: \"$relay\"" "$topology_file" || true)
+    got=$(metric "$relay" relay_children)
+    [ "${got:-0}" -ge "$expected" ] || return 1
+  done
+}
+
+started_at=$SECONDS
+: >"$pids_file"
+make_network
+log "network: $(echo $hosts | wc -w) hosts on 10.77.0.0/16 (bridge br0 in $NS$BACKBONE)"
+for host in ctl1 $relays; do write_env "$host"; done
+start_unit cascade-topologyd.service "" ctl1
+wait_until 30 "topologyd on $CTL_ADDR:7700" \
+  ip netns exec ${NS}cc bash -c "exec 3<>/dev/tcp/$CTL_ADDR/7700" 2>/dev/null
+for relay in $relays; do start_unit cascade-relayd@.service "$relay" "$relay"; done
+
+# The sites: one relay-probe for all, each site on its own address, its
+# district first, then its standby, with the link keys.
+sites=$(sed -n 's/^nodes { id: "\([^"]*\)" tier: TIER_SITE .*/\1/p' "$topology_file")
+for site in $sites; do
+  parent=$(node_field "$site" parent)
+  standby=$(node_field "$site" standby_parents)
+  echo "$(node_field "$site" media_address) $(node_field "$parent" media_address) $site" \
+    "$(link_key "$site" "$parent") $(node_field "$standby" media_address) $(link_key "$site" "$standby")"
+done >"$out/sites.txt"
+start sites relay-probe "$stage/usr/bin/relay-probe" --sites_file="$out/sites.txt" --json \
+  --duration=0 --interval=1 --parent_timeout=300ms --keepalive=250ms
+wait_until 60 "every relay serving its children" children_ready
+log "ready after $((SECONDS - started_at))s: $(echo $relays | wc -w) relays, $(echo $sites | wc -w) sites"
+
+case "$scenario" in
+  lossy-province)
+    ip netns exec ${NS}prov2 nft -f - <<'EOF'
+table inet testbed {
+  chain in { type filter hook input priority 0; meta l4proto udp numgen random mod 100 < 5 drop; }
+  chain out { type filter hook output priority 0; meta l4proto udp numgen random mod 100 < 5 drop; }
+}
+EOF
+    log "prov2's link drops 5% of UDP each way"
+    ;;
+esac
+
+nat_addrs=$(sed -n 's/^nodes { id: "[^"]*" tier: TIER_NATIONAL.* media_address: "\([^"]*\)".*/\1/p' "$topology_file")
+primary=$(echo "$nat_addrs" | head -1)
+standbys=$(echo "$nat_addrs" | tail -n +2 | paste -sd,)
+media_start=$SECONDS
+start cc relay-source "$stage/usr/bin/relay-source" --json --bind=$CC_ADDR:$SOURCE_PORT \
+  --dest="$primary" --standby_dest="$standbys" --ssrc=1128464385 --audio_ssrc=1128464386 \
+  --bitrate=500 --fps=15 --gop=30 --duration="$duration"
+
+if [ "$scenario" = link-cut ]; then
+  media_for() { [ $((SECONDS - media_start)) -ge "$1" ]; }
+  wait_until $((duration / 2 + 5)) "the middle of the meeting" media_for $((duration / 2))
+  ip -n $NS$BACKBONE link set ${NS}prov1 down
+  log "cut prov1's link at $((SECONDS - media_start))s"
+fi
+
+wait_until $((duration + 30)) "relay-source to finish" \
+  bash -c "! kill -0 ${pid[relay-source]} 2>/dev/null"
+# The last repairs land (relay-sim waits as long).
+sleep 1.5
+kill -TERM "${pid[relay-probe]}"
+wait_until 10 "relay-probe's final report" bash -c "! kill -0 ${pid[relay-probe]} 2>/dev/null"
+
+source_line=$(grep '^{' "$out/logs/relay-source.log" | tail -1 || true)
+[ -n "$source_line" ] || fail "relay-source printed no counters (logs/relay-source.log)"
+sent=$(jq '.video_packets + .audio_packets' <<<"$source_line")
+final=$(grep '^{"type":"final"' "$out/logs/relay-probe.log" | tail -1 || true)
+[ -n "$final" ] || fail "relay-probe printed no final report (logs/relay-probe.log)"
+mapfile -t site_list <<<"$sites"
+echo "site          packets   lost  switches  active parent"
+bad=0
+for i in "${!site_list[@]}"; do
+  read -r packets lost switches parent < <(jq -r --argjson i "$i" \
+    '.per_site[$i] | "\(.packets) \(.lost) \(.parent_switches) \(.active_parent // "-" | tostring)"' <<<"$final")
+  mark=
+  if [ "$lost" -ne 0 ] || [ "$packets" -lt "$sent" ]; then mark="  <- missing $((sent - packets)), lost $lost"; bad=$((bad + 1)); fi
+  printf '%-12s %8s %6s %9s  %s%s\n' "${site_list[$i]}" "$packets" "$lost" "$switches" "$parent" "$mark"
+done
+log "relay-source sent $sent packets (video + audio) in ${duration}s"
+if [ "$scenario" = link-cut ]; then
+  for relay in dist1 dist2; do
+    moved=$(metric "$relay" relay_parent_failovers_total)
+    log "$relay: relay_parent_failovers_total ${moved:-?}"
+    [ "${moved:-0}" -ge 1 ] || { echo "testbed: $relay did not fail over" >&2; bad=$((bad + 1)); }
+  done
+fi
+log "scenario $scenario: $(( ${#site_list[@]} - bad )) of ${#site_list[@]} sites got every packet; $((SECONDS - started_at))s"
+[ $keep -eq 1 ] && log "kept: namespaces $NS*, logs in $out/logs; tools/testbed/testbed.sh --clean"
+[ $bad -eq 0 ] || fail "$bad problems (logs in $out/logs)"
+log "PASS"
