@@ -106,7 +106,7 @@ void Probe::Run(
         }
       }
       for (int batch = 0; batch < kMaxBatchesPerSocket; ++batch) {
-        if (receiver_.Receive(site.fd(), &datagrams) == 0) break;
+        const size_t read = receiver_.Receive(site.fd(), &datagrams);
         // The kernel's arrival times: a probe that ran late measures the
         // network's gaps and latency, not its own.
         for (const auto& datagram : datagrams) {
@@ -115,6 +115,9 @@ void Probe::Run(
                                   datagram.arrival);
           }
         }
+        // A short batch emptied the socket: asking again would only cost a
+        // system call that finds nothing (most wake-ups bring one packet).
+        if (read < media::Receiver::kBatch) break;
       }
       if (site.Repairing()) {
         next_tick = std::min(next_tick, absl::Now() + kRepairTick);
