@@ -58,7 +58,8 @@ done
 # in the namespace tb-bb, one veth per host (tb-HOST there, eth0 inside).
 readonly NS=tb- BACKBONE=bb
 readonly CC_ADDR=10.77.0.10 CTL_ADDR=10.77.0.20 SOURCE_PORT=5000
-relays=$(sed -n 's/^nodes { id: "\([^"]*\)" tier: TIER_\(NATIONAL\|PROVINCIAL\|DISTRICT\) .*/\1/p' "$topology_file")
+relays=$(grep -v 'plain_endpoint: true' "$topology_file" |
+  sed -n 's/^nodes { id: "\([^"]*\)" tier: TIER_\(NATIONAL\|PROVINCIAL\|DISTRICT\) .*/\1/p')
 hosts="cc ctl1 $relays sites"
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
@@ -118,7 +119,7 @@ trap 'exit 130' INT TERM
 # The staging root: the packages' files, nothing else. A binary, unit or
 # file a package lacks fails the run.
 stage=$out/stage
-rm -rf "$stage" "$out/hosts" "$out/logs"
+rm -rf "$stage" "$out/hosts" "$out/logs" "$out/pki" "$out/render"
 mkdir -p "$stage" "$out/logs"
 for pkg in cascade-relayd cascade-topologyd cascade-tools; do
   deb=$(ls "$packages"/${pkg}_*.deb 2>/dev/null | sort -V | tail -1)
@@ -148,44 +149,31 @@ make_network() {
   for i in $(seq 2 12); do ip -n ${NS}sites addr add "10.77.4.$i/16" dev eth0; done
 }
 
-# write_env HOST: the host's environment files as an operator would write
-# them (paths as installed). To be replaced by relayctl render.
-write_env() {
-  local host=$1 root=$out/hosts/$1
-  case "$host" in
-    ctl1)
-      mkdir -p "$root/etc/cascade"
-      cp "$topology_file" "$root/etc/cascade/topology.textproto"
-      cat >"$root/etc/cascade/topologyd.env" <<EOF
-LISTEN=$CTL_ADDR:7700
-STORE=journal
-ADVERTISE=
-TOPOLOGY=/etc/cascade/topology.textproto
-TLS_CERT=
-TLS_KEY=
-TLS_CLIENT_CA=
-TOPOLOGYD_OPTS=--insecure
-EOF
-      ;;
-    *)
-      local addr source=
-      addr=$(host_addr "$host")
-      grep -q "^nodes { id: \"$host\" tier: TIER_NATIONAL" "$topology_file" &&
-        source=$CC_ADDR:$SOURCE_PORT
-      mkdir -p "$root/etc/cascade/relayd"
-      cat >"$root/etc/cascade/relayd/$host.env" <<EOF
-CONTROLLER=$CTL_ADDR:7700
-CONFIG=
-LISTEN=$addr:5004
-SOURCE=$source
-METRICS=$addr:9464
-TLS_CA=
-TLS_CERT=
-TLS_KEY=
-RELAYD_OPTS=--insecure --parent-timeout=300ms --keepalive=250ms
-EOF
-      ;;
-  esac
+# configure: the hosts' files as an operator makes them with the packaged
+# tools: a CA (relayctl pki), topologyd's certificate and the shipped
+# topologyd.env with its address and the topology; each relay's NODE.env and
+# certificate from relayctl render. Every gRPC link is mutual TLS.
+configure() {
+  local relayctl=$stage/usr/bin/relayctl ctl=$out/hosts/ctl1/etc/cascade relay dir
+  [ -x "$relayctl" ] || fail "the packages have no /usr/bin/relayctl"
+  "$relayctl" pki init --out="$out/pki/ca" >"$out/logs/pki.log"
+  "$relayctl" pki issue topologyd --ip=$CTL_ADDR --ca="$out/pki/ca" --out="$ctl/certs" \
+    >>"$out/logs/pki.log"
+  cp "$out/pki/ca/ca.pem" "$ctl/certs/"
+  cp "$topology_file" "$ctl/topology.textproto"
+  [ -f "$stage/etc/cascade/topologyd.env" ] || fail "the packages have no /etc/cascade/topologyd.env"
+  sed -e "s|^LISTEN=.*|LISTEN=$CTL_ADDR:7700|" -e "s|^TOPOLOGY=.*|TOPOLOGY=/etc/cascade/topology.textproto|" \
+    "$stage/etc/cascade/topologyd.env" >"$ctl/topologyd.env"
+  "$relayctl" render --topology="$topology_file" --controller=$CTL_ADDR:7700 \
+    --ca="$out/pki/ca" --out="$out/render" --all >"$out/logs/render.log" ||
+    fail "relayctl render failed (logs/render.log)"
+  for relay in $relays; do
+    dir=$out/hosts/$relay/etc/cascade
+    mkdir -p "$dir/relayd" "$dir/certs"
+    cp "$out/render/relayd/$relay.env" "$dir/relayd/"
+    cp "$out/render/certs/ca.pem" "$out/render/certs/$relay.pem" "$out/render/certs/$relay.key" \
+      "$dir/certs/"
+  done
 }
 
 # unit_command UNIT INSTANCE ROOT: the unit's ExecStart= as systemd expands
@@ -287,7 +275,7 @@ started_at=$SECONDS
 : >"$pids_file"
 make_network
 log "network: $(echo $hosts | wc -w) hosts on 10.77.0.0/16 (bridge br0 in $NS$BACKBONE)"
-for host in ctl1 $relays; do write_env "$host"; done
+configure
 start_unit cascade-topologyd.service "" ctl1
 wait_until 30 "topologyd on $CTL_ADDR:7700" \
   ip netns exec ${NS}cc bash -c "exec 3<>/dev/tcp/$CTL_ADDR/7700" 2>/dev/null
@@ -319,7 +307,8 @@ EOF
     ;;
 esac
 
-nat_addrs=$(sed -n 's/^nodes { id: "[^"]*" tier: TIER_NATIONAL.* media_address: "\([^"]*\)".*/\1/p' "$topology_file")
+nat_addrs=$(grep -v 'plain_endpoint: true' "$topology_file" |
+  sed -n 's/^nodes { id: "[^"]*" tier: TIER_NATIONAL.* media_address: "\([^"]*\)".*/\1/p')
 primary=$(echo "$nat_addrs" | head -1)
 standbys=$(echo "$nat_addrs" | tail -n +2 | paste -sd,)
 media_start=$SECONDS
