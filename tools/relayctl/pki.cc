@@ -5,10 +5,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "google/protobuf/struct.pb.h"
-#include "google/protobuf/util/json_util.h"
 #include "security/identity.h"
 #include "security/pki.h"
 #include "security/pki_files.h"
+#include "tools/relayctl/json_line.h"
 #include "tools/relayctl/relayctl.h"
 
 namespace cascade::relayctl {
@@ -156,11 +156,7 @@ class Pki {
       fields["key"].set_string_value(files.key);
       fields["not_after"].set_string_value(absl::FormatTime(
           "%Y-%m-%dT%H:%M:%SZ", not_after, absl::UTCTimeZone()));
-      google::protobuf::util::JsonPrintOptions json;
-      json.preserve_proto_field_names = true;
-      std::string text;
-      google::protobuf::util::MessageToJsonString(result, &text, json);
-      out_ << text << "\n";
+      PrintJsonLine(result, out_);
     } else {
       out_ << "wrote " << files.certificate << " and " << files.key
            << " (key mode 0600): " << what << ", valid until " << until << "\n";

@@ -14,9 +14,9 @@
 #include "control/controllers.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/text_format.h"
-#include "google/protobuf/util/json_util.h"
 #include "proto/controller.grpc.pb.h"
 #include "tools/relayctl/commands.h"
+#include "tools/relayctl/json_line.h"
 #include "tools/relayctl/prometheus.h"
 #include "tools/relayctl/sdp.h"
 #include "topology/topology_file.h"
@@ -314,12 +314,7 @@ class Session {
   }
 
   void PrintJson(const google::protobuf::Message& message) {
-    google::protobuf::util::JsonPrintOptions json;
-    json.preserve_proto_field_names = true;
-    json.always_print_primitive_fields = true;
-    std::string text;
-    google::protobuf::util::MessageToJsonString(message, &text, json);
-    out_ << text << "\n";
+    PrintJsonLine(message, out_);
   }
 
   int PrintChange(const cascade::v1::ChangeResponse& response,

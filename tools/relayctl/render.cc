@@ -16,11 +16,11 @@
 #include "absl/strings/strip.h"
 #include "base/files.h"
 #include "google/protobuf/struct.pb.h"
-#include "google/protobuf/util/json_util.h"
 #include "proto/topology.pb.h"
 #include "security/identity.h"
 #include "security/pki.h"
 #include "security/pki_files.h"
+#include "tools/relayctl/json_line.h"
 #include "tools/relayctl/relayctl.h"
 #include "topology/topology_file.h"
 
@@ -383,11 +383,7 @@ class Render {
       written->add_values()->set_string_value(path);
     }
     if (options_.json) {
-      google::protobuf::util::JsonPrintOptions json;
-      json.preserve_proto_field_names = true;
-      std::string text;
-      google::protobuf::util::MessageToJsonString(result, &text, json);
-      out_ << text << "\n";
+      PrintJsonLine(result, out_);
     } else {
       for (const auto& value : written->values()) {
         out_ << "wrote " << value.string_value() << "\n";

@@ -7,11 +7,11 @@
 #include "absl/strings/str_cat.h"
 #include "base/files.h"
 #include "google/protobuf/struct.pb.h"
-#include "google/protobuf/util/json_util.h"
 #include "security/identity.h"
 #include "security/pki_files.h"
 #include "security/token.h"
 #include "tools/relayctl/commands.h"
+#include "tools/relayctl/json_line.h"
 #include "tools/relayctl/relayctl.h"
 
 namespace cascade::relayctl {
@@ -98,11 +98,7 @@ int RunTokenIssue(const TokenOptions& options,
     } else {
       fields["file"].set_string_value(options.out);
     }
-    google::protobuf::util::JsonPrintOptions json;
-    json.preserve_proto_field_names = true;
-    std::string text;
-    google::protobuf::util::MessageToJsonString(result, &text, json);
-    out << text << "\n";
+    PrintJsonLine(result, out);
   } else if (options.out.empty()) {
     // The token alone on standard output (for a redirect), what it is on
     // standard error.
