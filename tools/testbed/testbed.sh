@@ -20,6 +20,8 @@ Scenarios:
   link-cut        halfway, prov1's link goes down (ip link set down at the
                   bridge); dist1 and dist2 must move to their standby prov2
   lossy-province  prov2's link drops 5% of the UDP datagrams each way (nft)
+  controller-lost halfway, ctl1's link goes down: the relays keep forwarding
+                  on their last assignment
 Options:
   --packages=DIR  the .debs of ./dev package (cascade-relayd, -topologyd, -tools)
   --out=DIR       staging root, host roots, logs (default /tmp/cascade-testbed)
@@ -45,7 +47,7 @@ for arg in "$@"; do
     *) die "unknown argument $arg (--help)" ;;
   esac
 done
-case "$scenario" in baseline|link-cut|lossy-province) ;; *) die "unknown scenario $scenario" ;; esac
+case "$scenario" in baseline|link-cut|lossy-province|controller-lost) ;; *) die "unknown scenario $scenario" ;; esac
 [[ "$duration" =~ ^[0-9]+$ ]] && [ "$duration" -ge 4 ] && [ "$duration" -le 600 ] ||
   die "--duration must be whole seconds, 4..600"
 [ "$(id -u)" -eq 0 ] || { echo "testbed: needs root (network namespaces)" >&2; exit 1; }
@@ -122,8 +124,8 @@ stage=$out/stage
 rm -rf "$stage" "$out/hosts" "$out/logs" "$out/pki" "$out/render"
 mkdir -p "$stage" "$out/logs"
 for pkg in cascade-relayd cascade-topologyd cascade-tools; do
-  deb=$(ls "$packages"/${pkg}_*.deb 2>/dev/null | sort -V | tail -1)
-  [ -n "$deb" ] || fail "no $pkg_*.deb in $packages"
+  deb=$(ls "$packages"/${pkg}_*.deb 2>/dev/null | sort -V | tail -1 || true)
+  [ -n "$deb" ] || fail "no ${pkg}_*.deb in $packages"
   dpkg-deb -x "$deb" "$stage"
   log "unpacked $(basename "$deb")"
 done
@@ -323,11 +325,15 @@ EOF
   ip netns exec ${NS}prov2 nft delete table inet testbed
   log "prov2's loss ended at $((SECONDS - media_start))s"
 fi
-if [ "$scenario" = link-cut ]; then
-  wait_until $((duration / 2 + 5)) "the middle of the meeting" media_for $((duration / 2))
-  ip -n $NS$BACKBONE link set ${NS}prov1 down
-  log "cut prov1's link at $((SECONDS - media_start))s"
-fi
+case "$scenario" in
+  link-cut|controller-lost)
+    cut=prov1
+    [ "$scenario" = controller-lost ] && cut=ctl1
+    wait_until $((duration / 2 + 5)) "the middle of the meeting" media_for $((duration / 2))
+    ip -n $NS$BACKBONE link set $NS$cut down
+    log "cut $cut's link at $((SECONDS - media_start))s"
+    ;;
+esac
 
 wait_until $((duration + 30)) "relay-source to finish" \
   bash -c "! kill -0 ${pid[relay-source]} 2>/dev/null"
