@@ -189,9 +189,11 @@ bool Site::OnRtp(const media::Endpoint& from, absl::Span<const uint8_t> data,
     stream->srtp = std::move(new_receiver);
     stream->video = view.payload_type == options_.video_payload_type;
     stream->nacks = std::make_unique<child::NackScheduler>(options_.nack);
-    if (stream->video && options_.decode) {
+    if (stream->video && (options_.decode || options_.on_access_unit)) {
       stream->assembler =
           std::make_unique<media::FrameAssembler>(options_.assembler);
+    }
+    if (stream->video && options_.decode) {
       auto decoder = media::VideoDecoder::Create();
       if (decoder.ok()) stream->decoder = std::move(*decoder);
     }
@@ -402,7 +404,20 @@ void Site::DecodeFrames(Stream& stream, absl::Time now) {
       ++counters_.frames_skipped;
       continue;
     }
-    if (!stream.decoder) continue;
+    if (options_.on_access_unit) {
+      VideoAccessUnit unit;
+      unit.ssrc = stream.ssrc;
+      unit.rtp_timestamp = frame.timestamp;
+      unit.completed = frame.completed;
+      unit.keyframe = access_unit.has_idr;
+      unit.annexb = access_unit.annexb;
+      options_.on_access_unit(unit);
+    }
+    if (!stream.decoder) {
+      // Nothing to decode with: an intact IDR is a clean start.
+      stream.waiting_for_keyframe = false;
+      continue;
+    }
     const media::DecodeResult result =
         stream.decoder->Decode(access_unit.annexb);
     if (result.error) {

@@ -11,6 +11,7 @@
 // keys, it takes only RTP that authenticates and decrypts (SRTP).
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <random>
@@ -42,6 +43,16 @@ using ParentLink = child::Parent;
 // The largest upstream packet a site sends (SiteOptions::upstream_packet_size).
 inline constexpr size_t kMaxUpstreamPacketSize = 1200;
 
+// One complete H.264 access unit as a site took it, repaired and in order,
+// for a recorder: never one that follows damage before the next IDR.
+struct VideoAccessUnit {
+  uint32_t ssrc = 0;
+  uint32_t rtp_timestamp = 0;
+  absl::Time completed;              // arrival of its last packet
+  bool keyframe = false;             // holds an IDR
+  absl::Span<const uint8_t> annexb;  // valid during the call only
+};
+
 struct SiteOptions {
   media::Endpoint listen;
   // The primary first, then the standbys; empty: a plain push endpoint.
@@ -58,6 +69,9 @@ struct SiteOptions {
   absl::Duration parent_timeout_max =
       child::DefaultSilenceCeiling(parent_timeout);
   bool decode = true;
+  // Set: gets every video access unit the site assembles (with or without
+  // decoding), before it is decoded.
+  std::function<void(const VideoAccessUnit&)> on_access_unit;
   // Send NACK and PLI: to the parent, or to whoever sends the media.
   bool feedback = true;
   uint8_t video_payload_type = 96;
