@@ -162,6 +162,10 @@ configure() {
   "$relayctl" pki issue topologyd --ip=$CTL_ADDR --ca="$out/pki/ca" --out="$ctl/certs" \
     >>"$out/logs/pki.log"
   cp "$out/pki/ca/ca.pem" "$ctl/certs/"
+  # The operator at the command center, for relayctl (read-only).
+  "$relayctl" pki issue --operator=testbed --role=viewer --ca="$out/pki/ca" \
+    --out="$out/hosts/cc/etc/cascade/certs" >>"$out/logs/pki.log"
+  cp "$out/pki/ca/ca.pem" "$out/hosts/cc/etc/cascade/certs/"
   cp "$topology_file" "$ctl/topology.textproto"
   [ -f "$stage/etc/cascade/topologyd.env" ] || fail "the packages have no /etc/cascade/topologyd.env"
   sed -e "s|^LISTEN=.*|LISTEN=$CTL_ADDR:7700|" -e "s|^TOPOLOGY=.*|TOPOLOGY=/etc/cascade/topology.textproto|" \
@@ -335,6 +339,17 @@ case "$scenario" in
     ;;
 esac
 
+# What the controller says of the tree now (relayctl from the command center,
+# over mutual TLS), before the meeting ends.
+tree() {
+  local certs=$out/hosts/cc/etc/cascade/certs
+  ip netns exec ${NS}cc "$stage/usr/bin/relayctl" --controller=$CTL_ADDR:7700 \
+    --tls-ca="$certs/ca.pem" --tls-cert="$certs/testbed.pem" --tls-key="$certs/testbed.key" tree
+}
+if [ "$scenario" != controller-lost ]; then
+  wait_until "$duration" "the end of the meeting" media_for $((duration - 1))
+  tree >"$out/logs/tree.txt" 2>&1 || fail "relayctl tree failed (logs/tree.txt)"
+fi
 wait_until $((duration + 30)) "relay-source to finish" \
   bash -c "! kill -0 ${pid[relay-source]} 2>/dev/null"
 # The last repairs land (relay-sim waits as long).
@@ -348,6 +363,10 @@ sent=$(jq '.video_packets + .audio_packets' <<<"$source_line")
 final=$(grep '^{"type":"final"' "$out/logs/relay-probe.log" | tail -1 || true)
 [ -n "$final" ] || fail "relay-probe printed no final report (logs/relay-probe.log)"
 mapfile -t site_list <<<"$sites"
+if [ -f "$out/logs/tree.txt" ]; then
+  echo "relayctl tree before the meeting's end (relays; sites in logs/tree.txt):"
+  grep -v '\[site' "$out/logs/tree.txt" | sed 's/^/  /'
+fi
 echo "site          packets   lost  switches  active parent"
 bad=0
 for i in "${!site_list[@]}"; do
