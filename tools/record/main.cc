@@ -192,7 +192,16 @@ int main(int argc, char** argv) {
     BadFlag("out", std::string(recorder.status().message()));
   }
   int write_errors = 0;
+  const cascade::probe::Site* joined = nullptr;  // once created
+  size_t parent_index = 0;
   site.on_access_unit = [&](const cascade::probe::VideoAccessUnit& unit) {
+    // Checked as each frame comes, so the frame after a switch carries it.
+    if (joined != nullptr && joined->active_parent_index() != parent_index) {
+      parent_index = joined->active_parent_index();
+      const std::string to = joined->active_parent()->address.ToString();
+      std::cerr << "relay-record: parent switch to " << to << std::endl;
+      (*recorder)->NoteDiscontinuity("parent switch to " + to);
+    }
     if (absl::Status written = (*recorder)->Write(unit); !written.ok()) {
       ++write_errors;
       std::cerr << "relay-record: " << written.message()
@@ -204,26 +213,13 @@ int main(int argc, char** argv) {
     std::cerr << "relay-record: " << probe.status().message() << "\n";
     return 1;
   }
-  const cascade::probe::Site& joined = *(*probe)->sites()[0];
-  std::cerr << "relay-record: listening on " << joined.local().ToString()
+  joined = (*probe)->sites()[0].get();
+  std::cerr << "relay-record: listening on " << joined->local().ToString()
             << std::endl;
   g_probe = probe->get();
   signal(SIGINT, OnSignal);
   signal(SIGTERM, OnSignal);
-  int64_t switches = 0;
-  (*probe)->Run(
-      absl::Seconds(duration), absl::Milliseconds(100),
-      [&](absl::Duration, const cascade::probe::Totals& totals) {
-        const int64_t now =
-            totals.counters.parent_switches + totals.counters.parent_moves;
-        if (now == switches) return;
-        switches = now;
-        const std::string to = joined.active_parent() != nullptr
-                                   ? joined.active_parent()->address.ToString()
-                                   : "?";
-        std::cerr << "relay-record: parent switch to " << to << std::endl;
-        (*recorder)->NoteDiscontinuity("parent switch to " + to);
-      });
+  (*probe)->Run(absl::Seconds(duration), absl::Seconds(1), nullptr);
   g_probe = nullptr;
   (*probe)->sites()[0]->Leave(absl::Now());
   if (absl::Status closed = (*recorder)->Close(); !closed.ok()) {

@@ -1,0 +1,239 @@
+// relay-record as a site (issue 22): relay-source feeds two relayd, the
+// recorder is a child of the first with the second as its standby; the
+// first is killed (SIGKILL) mid-stream and the recorder stopped with
+// SIGTERM. Every segment must be finished (no .part left), H.264, decode
+// without an error, carry its wall-clock start, and together last about
+// as long as the stream; the log names the failover's gap.
+
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/substitute.h"
+#include "base/subprocess.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
+#include "tests/common/runfile.h"
+#include "tests/common/wait.h"
+#include "tests/media/process.h"
+
+namespace cascade {
+namespace testing {
+namespace {
+
+constexpr uint32_t kVideoSsrc = 0x1111;
+constexpr uint32_t kAudioSsrc = 0x2222;
+const char kKeyRecorder[] = "ffeeddccbbaa99887766554433221100";
+constexpr double kFps = 25;
+
+std::string TempPath(const std::string& name) {
+  const char* dir = std::getenv("TEST_TMPDIR");
+  return absl::StrCat(
+      dir != nullptr ? dir : "/tmp", "/",
+      ::testing::UnitTest::GetInstance()->current_test_info()->name(), ".",
+      name);
+}
+
+struct Relay {
+  std::unique_ptr<Subprocess> process;
+  int udp_port = 0;
+  int metrics_port = 0;
+};
+
+// relayd fed by the source at `source_port`, with the recorder "rec" as its
+// one child.
+Relay StartRelay(const std::string& name, int source_port) {
+  Relay relay;
+  const std::string config_path = TempPath(name + ".textproto");
+  std::ofstream(config_path) << absl::Substitute(
+      "node_id: \"$0\" listen: \"127.0.0.1:0\"\n"
+      "parents { id: \"source\" address: \"127.0.0.1:$1\" }\n"
+      "children { id: \"rec\" key_hex: \"$2\" }\n"
+      "streams { ssrc: $3 direction: DOWN h264: true }\n"
+      "streams { ssrc: $4 direction: DOWN }\n",
+      name, source_port, kKeyRecorder, kVideoSsrc, kAudioSsrc);
+  auto process = Subprocess::Start(
+      {Runfile("relay/relayd"), "--config=" + config_path,
+       "--metrics=127.0.0.1:0", "--port-file=" + TempPath(name + ".ports")},
+      {TempPath(name + ".out"), TempPath(name + ".err")});
+  EXPECT_TRUE(process.ok());
+  if (!process.ok()) return relay;
+  relay.process = std::move(*process);
+  const std::string ports =
+      WaitForFile(TempPath(name + ".ports"), absl::Seconds(10));
+  for (absl::string_view line : absl::StrSplit(ports, '\n')) {
+    if (absl::ConsumePrefix(&line, "udp=")) {
+      EXPECT_TRUE(absl::SimpleAtoi(line, &relay.udp_port));
+    }
+    if (absl::ConsumePrefix(&line, "metrics=")) {
+      EXPECT_TRUE(absl::SimpleAtoi(line, &relay.metrics_port));
+    }
+  }
+  EXPECT_GT(relay.udp_port, 0) << ReadFile(TempPath(name + ".err"));
+  return relay;
+}
+
+// ffprobe's JSON for `path` (streams and format), parsed.
+google::protobuf::Struct Probe(const std::string& ffprobe,
+                               const std::string& path) {
+  const CommandResult result =
+      RunToCompletion({ffprobe, "-v", "error", "-show_streams", "-show_format",
+                       "-of", "json", path},
+                      path + ".ffprobe");
+  EXPECT_EQ(result.code, 0) << result.err;
+  EXPECT_EQ(result.err, "");
+  std::printf("ffprobe %s:\n%s\n", path.c_str(), result.out.c_str());
+  google::protobuf::Struct json;
+  EXPECT_TRUE(
+      google::protobuf::util::JsonStringToMessage(result.out, &json).ok())
+      << result.out;
+  return json;
+}
+
+const google::protobuf::Value& Field(const google::protobuf::Struct& s,
+                                     const std::string& name) {
+  static const google::protobuf::Value* const kNull =
+      new google::protobuf::Value();
+  auto it = s.fields().find(name);
+  return it == s.fields().end() ? *kNull : it->second;
+}
+
+TEST(RecordTest, RecordsAcrossAParentFailoverIntoSegmentsThatDecode) {
+  const std::string ffprobe = FindOnPath("ffprobe").value_or("");
+  const std::string ffmpeg = FindOnPath("ffmpeg").value_or("");
+  if (ffprobe.empty() || ffmpeg.empty()) {
+    GTEST_SKIP() << "ffmpeg/ffprobe are not installed (./dev installs them)";
+  }
+  auto source_port = FreeLoopbackPortQuad();
+  ASSERT_TRUE(source_port.ok());
+  Relay n1 = StartRelay("n1", *source_port);
+  Relay n2 = StartRelay("n2", *source_port);
+  ASSERT_TRUE(n1.process != nullptr && n2.process != nullptr);
+
+  const std::string out = TempPath("segments");
+  std::filesystem::create_directories(out);
+  const std::string log = TempPath("record.err");
+  auto recorder = Subprocess::Start(
+      {Runfile("tools/record/relay-record"), "--out=" + out, "--segment=3s",
+       absl::StrCat("--parent=127.0.0.1:", n1.udp_port,
+                    ",127.0.0.1:", n2.udp_port),
+       "--node-id=rec", absl::StrCat("--key=", kKeyRecorder)},
+      {TempPath("record.out"), log});
+  ASSERT_TRUE(recorder.ok());
+  ASSERT_TRUE(WaitUntil("the recorder is n1's child", kWaitTimeout, [&] {
+    return MetricValue(HttpGet(n1.metrics_port, "/metrics"),
+                       "relay_children") >= 1;
+  })) << ReadFile(log);
+
+  auto source = Subprocess::Start(
+      {Runfile("tools/source/relay-source"), "--json", "--width=320",
+       "--height=180", "--bitrate=400", absl::StrCat("--fps=", kFps),
+       "--gop=25", absl::StrCat("--bind=127.0.0.1:", *source_port),
+       absl::StrCat("--dest=127.0.0.1:", n1.udp_port),
+       absl::StrCat("--standby-dest=127.0.0.1:", n2.udp_port),
+       absl::StrCat("--ssrc=", kVideoSsrc),
+       absl::StrCat("--audio-ssrc=", kAudioSsrc), "--duration=5"},
+      {TempPath("source.out"), TempPath("source.err")});
+  ASSERT_TRUE(source.ok());
+  const absl::Time started = absl::Now();
+  RunFor(started + absl::Milliseconds(2500) - absl::Now());
+  ASSERT_TRUE(n1.process->Signal(SIGKILL).ok());
+  ASSERT_EQ((*source)->Wait(absl::Seconds(30)).value_or(-1), 0)
+      << ReadFile(TempPath("source.err"));
+  ASSERT_TRUE(WaitUntil(
+      "the recorder logs its parent switch", kWaitTimeout,
+      [&] { return absl::StrContains(ReadFile(log), "parent switch to"); }))
+      << ReadFile(log);
+  // The last frames through the repair wait (600 ms) before stopping.
+  RunFor(absl::Seconds(1));
+  ASSERT_TRUE((*recorder)->Signal(SIGTERM).ok());
+  ASSERT_EQ((*recorder)->Wait(absl::Seconds(20)).value_or(-1), 0)
+      << ReadFile(log);
+
+  const std::string recorded = ReadFile(log);
+  std::printf("relay-record's log:\n%s\n", recorded.c_str());
+  // The failover's gap, named with its length and cause.
+  EXPECT_TRUE(absl::StrContains(
+      recorded, absl::StrCat("parent switch to 127.0.0.1:", n2.udp_port)))
+      << recorded;
+  EXPECT_TRUE(absl::StrContains(recorded, "relay-record: gap: "));
+
+  std::vector<std::string> segments;
+  for (const auto& entry : std::filesystem::directory_iterator(out)) {
+    const std::string path = entry.path().string();
+    EXPECT_FALSE(absl::EndsWith(path, ".part")) << "unfinished " << path;
+    if (absl::EndsWith(path, ".mkv")) segments.push_back(path);
+  }
+  std::sort(segments.begin(), segments.end());
+  // 5 s in segments of 3 s, each from a keyframe (one a second).
+  EXPECT_EQ(segments.size(), 2u);
+  double total = 0;
+  for (const std::string& segment : segments) {
+    const google::protobuf::Struct json = Probe(ffprobe, segment);
+    const auto& streams = Field(json, "streams").list_value().values();
+    ASSERT_EQ(streams.size(), 1) << segment;
+    EXPECT_EQ(Field(streams[0].struct_value(), "codec_name").string_value(),
+              "h264");
+    EXPECT_EQ(Field(streams[0].struct_value(), "width").number_value(), 320);
+    const auto& format = Field(json, "format").struct_value();
+    double duration = 0;
+    EXPECT_TRUE(
+        absl::SimpleAtod(Field(format, "duration").string_value(), &duration));
+    total += duration;
+    const auto& tags = Field(format, "tags").struct_value();
+    EXPECT_FALSE(Field(tags, "creation_time").string_value().empty());
+    EXPECT_FALSE(Field(tags, "WALLCLOCK_START").string_value().empty());
+    // Decodes on its own, without a complaint.
+    const CommandResult decoded = RunToCompletion(
+        {ffmpeg, "-v", "error", "-i", segment, "-f", "null", "-"},
+        segment + ".decode");
+    EXPECT_EQ(decoded.code, 0) << segment;
+    EXPECT_EQ(decoded.err, "") << segment;
+  }
+  const int64_t frames =
+      JsonInt(ReadFile(TempPath("source.out")), "frames").value_or(-1);
+  ASSERT_GT(frames, 100);
+  // Everything the source sent, the failover repaired by NACK.
+  EXPECT_NEAR(total, frames / kFps, 0.25) << frames << " frames sent";
+  n2.process->Signal(SIGTERM).IgnoreError();
+}
+
+TEST(RecordTest, BadFlagsExitTwoNamingTheFlag) {
+  const std::string record = Runfile("tools/record/relay-record");
+  struct Case {
+    std::vector<std::string> args;
+    std::string says;
+  };
+  const std::string dir = TempPath("dir");
+  std::filesystem::create_directories(dir);
+  const std::vector<Case> cases = {
+      {{}, "--out: required"},
+      {{"--out=/nonexistent/recordings"}, "--out: /nonexistent/recordings"},
+      {{"--out=" + dir, "--format=avi"}, "--format: must be mkv or mp4"},
+      {{"--out=" + dir, "--segment=0s"}, "--segment: must be at least 1s"},
+      {{"--out=" + dir, "--parent=127.0.0.1:9"}, "--key"},
+      {{"--out=" + dir, "--parent=nowhere", "--key=00"}, "--parent"},
+  };
+  for (size_t i = 0; i < cases.size(); ++i) {
+    std::vector<std::string> argv = {record};
+    argv.insert(argv.end(), cases[i].args.begin(), cases[i].args.end());
+    const CommandResult result =
+        RunToCompletion(argv, TempPath(absl::StrCat("case", i)));
+    EXPECT_EQ(result.code, 2) << cases[i].says;
+    EXPECT_TRUE(absl::StrContains(result.err, cases[i].says)) << result.err;
+  }
+}
+
+}  // namespace
+}  // namespace testing
+}  // namespace cascade
