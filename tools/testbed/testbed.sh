@@ -34,7 +34,7 @@ die() { echo "testbed: $*" >&2; exit 2; }
 fail() { echo "testbed: FAIL: $*" >&2; exit 1; }
 log() { echo "testbed: $*"; }
 
-packages= scenario=baseline out=/tmp/cascade-testbed duration=12 keep=0 clean=0
+packages='' scenario=baseline out=/tmp/cascade-testbed duration=12 keep=0 clean=0
 for arg in "$@"; do
   case "$arg" in
     --packages=*) packages=${arg#*=} ;;
@@ -48,8 +48,9 @@ for arg in "$@"; do
   esac
 done
 case "$scenario" in baseline|link-cut|lossy-province|controller-lost) ;; *) die "unknown scenario $scenario" ;; esac
-[[ "$duration" =~ ^[0-9]+$ ]] && [ "$duration" -ge 4 ] && [ "$duration" -le 600 ] ||
+if ! [[ "$duration" =~ ^[0-9]+$ ]] || [ "$duration" -lt 4 ] || [ "$duration" -gt 600 ]; then
   die "--duration must be whole seconds, 4..600"
+fi
 [ "$(id -u)" -eq 0 ] || { echo "testbed: needs root (network namespaces)" >&2; exit 1; }
 for tool in ip nft tc curl jq openssl dpkg-deb; do
   command -v "$tool" >/dev/null || die "$tool is missing"
@@ -124,8 +125,9 @@ stage=$out/stage
 rm -rf "$stage" "$out/hosts" "$out/logs" "$out/pki" "$out/render"
 mkdir -p "$stage" "$out/logs"
 for pkg in cascade-relayd cascade-topologyd cascade-tools; do
-  deb=$(ls "$packages"/${pkg}_*.deb 2>/dev/null | sort -V | tail -1 || true)
-  [ -n "$deb" ] || fail "no ${pkg}_*.deb in $packages"
+  debs=("$packages/${pkg}"_*.deb)
+  deb=$(printf '%s\n' "${debs[@]}" | sort -V | tail -1)
+  [ -f "$deb" ] || fail "no ${pkg}_*.deb in $packages"
   dpkg-deb -x "$deb" "$stage"
   log "unpacked $(basename "$deb")"
 done
@@ -239,8 +241,11 @@ start_unit() {
   [ -x "${cmd[0]}" ] || fail "the packages have no ${cmd[0]#$stage}"
   # StateDirectory= as systemd makes it.
   if grep -q '^StateDirectory=' "$stage/lib/systemd/system/$unit"; then
-    for dir in $(sed -n 's/^StateDirectory=//p' "$stage/lib/systemd/system/$unit"); do
-      mkdir -p -m 0700 "$root/var/lib/$dir"
+    local -a dirs
+    read -ra dirs < <(sed -n 's/^StateDirectory=//p' "$stage/lib/systemd/system/$unit")
+    for dir in "${dirs[@]}"; do
+      mkdir -p "$root/var/lib/$dir"
+      chmod 0700 "$root/var/lib/$dir"
     done
   fi
   printf '%q ' "${cmd[@]#$out/}" >"$out/logs/$host.cmd"
@@ -281,7 +286,7 @@ children_ready() {
 started_at=$SECONDS
 : >"$pids_file"
 make_network
-log "network: $(echo $hosts | wc -w) hosts on 10.77.0.0/16 (bridge br0 in $NS$BACKBONE)"
+log "network: $(echo "$hosts" | wc -w) hosts on 10.77.0.0/16 (bridge br0 in $NS$BACKBONE)"
 configure
 start_unit cascade-topologyd.service "" ctl1
 wait_until 30 "topologyd on $CTL_ADDR:7700" \
@@ -300,7 +305,7 @@ done >"$out/sites.txt"
 start sites relay-probe "$stage/usr/bin/relay-probe" --sites_file="$out/sites.txt" --json \
   --duration=0 --interval=1 --parent_timeout=300ms --keepalive=250ms
 wait_until 60 "every relay serving its children" children_ready
-log "ready after $((SECONDS - started_at))s: $(echo $relays | wc -w) relays, $(echo $sites | wc -w) sites"
+log "ready after $((SECONDS - started_at))s: $(echo "$relays" | wc -w) relays, $(echo "$sites" | wc -w) sites"
 
 
 nat_addrs=$(grep -v 'plain_endpoint: true' "$topology_file" |
