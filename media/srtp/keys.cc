@@ -1,6 +1,10 @@
 #include "media/srtp/keys.h"
 
+#include <sys/random.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
@@ -112,6 +116,30 @@ std::string FormatKeyFile(absl::Span<const StreamKey> keys) {
         "\n");
   }
   return out;
+}
+
+absl::StatusOr<StreamKey> NextKey(absl::Span<const StreamKey> keys) {
+  StreamKey key;
+  key.id = keys.empty() ? std::vector<uint8_t>{0} : keys.back().id;
+  // Big-endian increment; all 0xff: every id of this size is taken.
+  size_t i = key.id.size();
+  while (i > 0 && ++key.id[i - 1] == 0) --i;
+  if (i == 0) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "every ", key.id.size(), "-byte key id is used: start a new file"));
+  }
+  size_t filled = 0;
+  while (filled < key.material.size()) {
+    const ssize_t got = getrandom(key.material.data() + filled,
+                                  key.material.size() - filled, 0);
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) {
+      return absl::UnavailableError(
+          absl::StrCat("getrandom: ", std::strerror(errno)));
+    }
+    filled += static_cast<size_t>(got);
+  }
+  return key;
 }
 
 }  // namespace cascade::srtp

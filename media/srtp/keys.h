@@ -48,6 +48,12 @@ std::string FormatKeyFile(absl::Span<const StreamKey> keys);
 // Every key valid and ids of one size, distinct: what a receiver can hold.
 absl::Status CheckKeys(absl::Span<const StreamKey> keys);
 
+// A fresh key to follow `keys` (oldest first): its material from the
+// kernel's random source (getrandom), its id the newest one's plus one, of
+// the same size (1 byte, 01, for the first key). Fails when the ids of that
+// size are used up or the kernel gives no randomness.
+absl::StatusOr<StreamKey> NextKey(absl::Span<const StreamKey> keys);
+
 }  // namespace cascade::srtp
 
 #endif  // CASCADE_MEDIA_SRTP_KEYS_H_

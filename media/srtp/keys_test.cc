@@ -1,6 +1,7 @@
 #include "media/srtp/keys.h"
 
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
@@ -64,6 +65,35 @@ TEST(KeyFileTest, ErrorsNameTheLineAndField) {
     absl::StrAppend(&many, absl::Hex(i, absl::kZeroPad2), " ", kKeyA, "\n");
   }
   EXPECT_EQ(ErrorOf(many), "line 17: 17 keys; at most 16 are held");
+}
+
+TEST(NextKeyTest, FollowsTheNewestIdWithFreshMaterial) {
+  absl::StatusOr<StreamKey> first = NextKey({});
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(first->id, std::vector<uint8_t>{0x01});
+  absl::StatusOr<StreamKey> second = NextKey({*first});
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(second->id, std::vector<uint8_t>{0x02});
+  // 224 random bits twice alike would be a broken random source.
+  EXPECT_NE(first->material, second->material);
+  // What a receiver can hold, and what the file format reads back.
+  const std::vector<StreamKey> keys = {*first, *second};
+  EXPECT_TRUE(CheckKeys(keys).ok());
+  absl::StatusOr<std::vector<StreamKey>> read =
+      ParseKeyFile(FormatKeyFile(keys));
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ((*read)[1].material, second->material);
+}
+
+TEST(NextKeyTest, KeepsTheIdSizeAndCarries) {
+  StreamKey key;
+  key.id = {0x01, 0xff};
+  absl::StatusOr<StreamKey> next = NextKey({key});
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_EQ(next->id, (std::vector<uint8_t>{0x02, 0x00}));
+  key.id = {0xff};
+  EXPECT_EQ(NextKey({key}).status().code(),
+            absl::StatusCode::kResourceExhausted);
 }
 
 }  // namespace

@@ -5,12 +5,14 @@
 #include <httplib.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <set>
@@ -502,10 +504,26 @@ TEST_F(SimTest, SlowStoreKeepsLeasesAndSites) {
 // Relays on generated configuration files instead of topologyd's
 // assignments: the same criteria, on fewer sites.
 TEST_F(SimTest, StandaloneModeMeetsTheCriteria) {
+  const std::string out = TempDir() + "/standalone";
   cascade::v1::SimReport report;
-  ASSERT_NO_FATAL_FAILURE(
-      RunShort(TempDir() + "/standalone", 40, {"--mode=standalone"}, &report));
+  ASSERT_NO_FATAL_FAILURE(RunShort(out, 40, {"--mode=standalone"}, &report));
   EXPECT_EQ(report.mode(), "standalone");
+  // The stream went encrypted end to end (the sites got every packet, so
+  // they decrypted it), under a key file only the source and sites read,
+  // and no relay's configuration holds it.
+  struct stat key_file;
+  ASSERT_EQ(stat((out + "/pki/stream.key").c_str(), &key_file), 0);
+  EXPECT_EQ(key_file.st_mode & 0777, 0600);
+  const std::string key = ReadFile(out + "/pki/stream.key");
+  ASSERT_EQ(key.size(), 2 + 1 + 56 + 1) << key;
+  const std::string material = key.substr(3, 56);
+  EXPECT_NE(ReadFile(out + "/logs/relay-source.log").find("\"key_id\":\"01\""),
+            std::string::npos);
+  for (const auto& entry :
+       std::filesystem::directory_iterator(out + "/config")) {
+    EXPECT_EQ(ReadFile(entry.path().string()).find(material), std::string::npos)
+        << entry.path();
+  }
   EXPECT_FALSE(report.control_plane().assignments_pushed());
   EXPECT_EQ(report.problems_size(), 0) << report.problems(0);
   EXPECT_EQ(report.sites_all_packets(), 40u);

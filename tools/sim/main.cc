@@ -111,6 +111,11 @@ ABSL_FLAG(int, whep_sites, 0,
           "WebRTC viewers (relay-probe --whep, one process per edge, on the "
           "watch URL's token), counted in the report like the other sites "
           "(ids DISTRICT-whepK, probe group whep-DISTRICT); 0: none");
+ABSL_FLAG(bool, srtp, true,
+          "the program stream as SRTP end to end: relay-source encrypts "
+          "under a fresh key (OUT/pki/stream.key), the sites decrypt, the "
+          "relays forward what they cannot read. Plain RTP with "
+          "--browser_edge (edge relays do not decrypt yet)");
 ABSL_FLAG(std::string, bin_dir, "",
           "Bazel output tree holding relay/relayd, topology/topologyd, "
           "tools/probe/relay-probe, tools/source/relay-source (default: the "
@@ -434,6 +439,11 @@ int Main(const char* argv0) {
       return Usage("--browser-edge: " + std::string(picked.status().message()));
     }
     edge_relays = *std::move(picked);
+  }
+  options.srtp = absl::GetFlag(FLAGS_srtp) && edge_relays.empty();
+  if (absl::GetFlag(FLAGS_srtp) && !options.srtp) {
+    std::cerr << "relay-sim: the stream runs as plain RTP: --browser-edge "
+                 "relays do not decrypt SRTP yet\n";
   }
   if (const int whep = absl::GetFlag(FLAGS_whep_sites); whep != 0) {
     absl::StatusOr<std::vector<WhepSiteGroup>> groups =

@@ -160,6 +160,11 @@ class Simulation {
         !s.ok()) {
       return s;
     }
+    if (options_.srtp) {
+      if (absl::Status s = SimPki(Out("pki")).MakeStreamKey(); !s.ok()) {
+        return s;
+      }
+    }
     run_.groups = layout_.probe_groups;
     run_.relay_processes = static_cast<int>(layout_.relay_groups.size());
     std::string text;
@@ -240,7 +245,8 @@ class Simulation {
                "--decode_sites=1", "--port_file=" + port_file,
                "--parent_timeout=" +
                    absl::FormatDuration(options_.parent_timeout),
-               "--keepalive=" + absl::FormatDuration(options_.keepalive)},
+               "--keepalive=" + absl::FormatDuration(options_.keepalive),
+               "--srtp_key_file=" + StreamKeyFile()},
               Out("logs/" + group.name + ".log"));
           !s.ok()) {
         return s;
@@ -434,6 +440,11 @@ class Simulation {
     return absl::OkStatus();
   }
 
+  // The stream key's file, or "" (plain RTP): an empty flag is the default.
+  std::string StreamKeyFile() const {
+    return options_.srtp ? SimPki(Out("pki")).stream_key() : "";
+  }
+
   absl::Status StartSource() {
     uint32_t video_ssrc = 0;
     uint32_t audio_ssrc = 0;
@@ -459,7 +470,8 @@ class Simulation {
          absl::StrCat("--fps=", scenario.frame_rate()),
          absl::StrCat("--gop=", 2 * scenario.frame_rate()),
          absl::StrCat("--audio=", scenario.audio() ? "true" : "false"),
-         absl::StrCat("--duration=", scenario.duration_s())},
+         absl::StrCat("--duration=", scenario.duration_s()),
+         "--srtp_key_file=" + StreamKeyFile()},
         Out("logs/relay-source.log"));
     media_start_ = absl::Now();
     for (ProbeGroupRun& group : run_.groups) {

@@ -59,6 +59,10 @@ struct SimOptions {
   // edge, started with the watch URL's token before the media, its sites
   // in the run's groups like the others'.
   std::vector<WhepSiteGroup> whep_sites;
+  // The program stream goes as SRTP end to end: relay-source encrypts, the
+  // sites decrypt with OUT/pki/stream.key, the relays only forward. Off
+  // with browser edges, which cannot decrypt yet.
+  bool srtp = true;
   std::ostream* console = nullptr;
   // Set from a signal handler: stop everything and return.
   const std::atomic<bool>* interrupted = nullptr;

@@ -1,6 +1,8 @@
 #include "tools/sim/sim_pki.h"
 
 #include "absl/strings/str_cat.h"
+#include "base/files.h"
+#include "media/srtp/keys.h"
 #include "security/pki.h"
 #include "security/pki_files.h"
 
@@ -11,6 +13,7 @@ constexpr char kServerName[] = "topologyd";
 constexpr char kOperatorName[] = "relay-sim";
 constexpr char kGroupsDir[] = "relayd";
 constexpr char kEtcdName[] = "etcd";
+constexpr char kStreamKeyName[] = "stream.key";
 
 }  // namespace
 
@@ -41,6 +44,17 @@ std::string SimPki::etcd_cert() const {
 }
 std::string SimPki::etcd_key() const {
   return security::FilesOf(dir_, kEtcdName).key;
+}
+
+std::string SimPki::stream_key() const {
+  return absl::StrCat(dir_, "/", kStreamKeyName);
+}
+
+absl::Status SimPki::MakeStreamKey() const {
+  absl::StatusOr<srtp::StreamKey> key = srtp::NextKey({});
+  if (!key.ok()) return key.status();
+  return WriteFileAtomically(stream_key(), srtp::FormatKeyFile({*key}), 0600,
+                             /*sync=*/false);
 }
 
 absl::Status SimPki::Make(

@@ -6,6 +6,8 @@
 // relay-sim's own operator certificate (admin) for its Admin calls, and
 // etcd's server certificate (--store=etcd runs etcd over mutual TLS). Sites
 // (relay-probe) talk to no controller and get none (docs/security.md).
+// Beside them the program stream's SRTP key, which relay-source and the
+// sites hold and no relay does.
 #ifndef CASCADE_TOOLS_SIM_SIM_PKI_H_
 #define CASCADE_TOOLS_SIM_SIM_PKI_H_
 
@@ -36,6 +38,8 @@ class SimPki {
   // to it as clients.
   std::string etcd_cert() const;
   std::string etcd_key() const;
+  // The stream key file (media/srtp/keys.h), mode 0600.
+  std::string stream_key() const;
 
   // Makes every file: the server certificate names `controller_hosts` (IP
   // addresses), each group (a relayd process: its name and its relays' ids)
@@ -44,6 +48,8 @@ class SimPki {
       const std::vector<std::string>& controller_hosts,
       const std::vector<std::pair<std::string, std::vector<std::string>>>&
           groups) const;
+  // Writes a fresh stream key (one key, id 01) to stream_key().
+  absl::Status MakeStreamKey() const;
 
  private:
   std::string dir_;
