@@ -20,6 +20,7 @@
 #include "tools/relayctl/pki.h"
 #include "tools/relayctl/relayctl.h"
 #include "tools/relayctl/render.h"
+#include "tools/relayctl/stream_key.h"
 #include "tools/relayctl/token.h"
 
 ABSL_FLAG(std::string, controller, "127.0.0.1:7700",
@@ -125,15 +126,16 @@ bool PrintCommandHelp(int argc, char** argv) {
       wants_help = true;
     } else if (command.empty() &&
                (cascade::relayctl::IsCommand(arg) || arg == "pki" ||
-                arg == "token" || arg == "render")) {
+                arg == "token" || arg == "render" || arg == "stream-key")) {
       command = arg;
     }
   }
   if (!wants_help || command.empty()) return false;
-  std::cout << (command == "pki"     ? cascade::relayctl::PkiHelp()
-                : command == "token" ? cascade::relayctl::TokenHelp()
-                : command == "render"
-                    ? cascade::relayctl::RenderHelp()
+  std::cout << (command == "pki"      ? cascade::relayctl::PkiHelp()
+                : command == "token"  ? cascade::relayctl::TokenHelp()
+                : command == "render" ? cascade::relayctl::RenderHelp()
+                : command == "stream-key"
+                    ? cascade::relayctl::StreamKeyHelp()
                     : cascade::relayctl::CommandHelp(command));
   return true;
 }
@@ -201,6 +203,7 @@ int main(int argc, char** argv) {
           "Commands (relayctl COMMAND --help for each):\n",
           cascade::relayctl::CommandSummary(), cascade::relayctl::PkiSummary(),
           cascade::relayctl::TokenSummary(), cascade::relayctl::RenderSummary(),
+          cascade::relayctl::StreamKeySummary(),
           "Exit codes: 0 done, 1 failed (also rate limited beyond --timeout), "
           "2 "
           "usage, 3 not found, 4 refused (invalid, precondition), 5 timed "
@@ -222,6 +225,10 @@ int main(int argc, char** argv) {
     pki.days = absl::GetFlag(FLAGS_days);
     pki.json = absl::GetFlag(FLAGS_json);
     return cascade::relayctl::RunPki(pki, args, std::cout, std::cerr);
+  }
+  if (!args.empty() && args[0] == "stream-key") {
+    return cascade::relayctl::RunStreamKey(args, absl::GetFlag(FLAGS_json),
+                                           std::cout, std::cerr);
   }
   if (!args.empty() && args[0] == "render") {
     cascade::relayctl::RenderOptions render;
