@@ -79,6 +79,7 @@ class AssignmentWriter final : public QueuedWriter {
   AssignmentWriter(ControllerService* service, RelayService* relay,
                    grpc::ServerCompletionQueue* cq)
       : service_(service), relay_(relay), cq_(cq), responder_(&context_) {
+    service_->CallCreated();
     request_tag_.complete = [this](bool ok) { OnRequest(ok); };
     write_tag_.complete = [this](bool ok) { OnWriteDone(ok); };
     finish_tag_.complete = [this](bool) { Unref(); };
@@ -87,6 +88,8 @@ class AssignmentWriter final : public QueuedWriter {
     relay_->RequestWatch(&context_, &request_, &responder_, cq_, cq_,
                          &request_tag_);
   }
+
+  ~AssignmentWriter() { service_->CallDeleted(); }
 
   // Only while the writer is registered (the service's lock keeps OnDone
   // from running meanwhile).
@@ -249,11 +252,13 @@ class ReportReader {
   ReportReader(ControllerService* service, RelayService* relay,
                grpc::ServerCompletionQueue* cq)
       : service_(service), relay_(relay), cq_(cq), reader_(&context_) {
+    service_->CallCreated();
     request_tag_.complete = [this](bool ok) { OnRequest(ok); };
     read_tag_.complete = [this](bool ok) { OnReadDone(ok); };
     finish_tag_.complete = [this](bool) { delete this; };
     relay_->RequestReport(&context_, &reader_, cq_, cq_, &request_tag_);
   }
+  ~ReportReader() { service_->CallDeleted(); }
 
  private:
   void OnRequest(bool ok) {
@@ -340,18 +345,44 @@ void ControllerService::StopRelayStreams() {
     stopping_ = true;
   }
   writer_thread_.join();
-  // The server is shut down: every call's operations complete (not ok), the
-  // last one deleting it, before a queue reports its end.
-  for (auto& queue : queues_) queue->Shutdown();
-  for (std::thread& thread : queue_threads_) thread.join();
-  // Streams queued since the writer thread stopped are over: this only
-  // drops the queue's references.
+  // Writes queued since the writer thread stopped: their calls are
+  // cancelled, so a write started completes at once (not ok), and a closed
+  // stream only drops the queue's reference.
   std::vector<QueuedWriter*> left;
   {
     absl::MutexLock lock(&ready_mu_);
     left.swap(ready_);
   }
   for (QueuedWriter* writer : left) writer->WriteQueued();
+  // The server is shut down: every call's operations complete (not ok) and
+  // the last one deletes it, but a handler may still start one (a Finish)
+  // on its way there. An operation started on a queue already shut down
+  // aborts the process, so the queues shut down only once no call object
+  // is left (bounded: a stuck call is logged, not waited for forever).
+  {
+    absl::MutexLock lock(&calls_mu_);
+    auto none_left = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(calls_mu_) {
+      return calls_ == 0;
+    };
+    if (!calls_mu_.AwaitWithTimeout(absl::Condition(&none_left),
+                                    absl::Seconds(5))) {
+      LOG(WARNING) << calls_
+                   << " relay stream calls still open 5 s after the "
+                      "server's shutdown; shutting their queues down";
+    }
+  }
+  for (auto& queue : queues_) queue->Shutdown();
+  for (std::thread& thread : queue_threads_) thread.join();
+}
+
+void ControllerService::CallCreated() {
+  absl::MutexLock lock(&calls_mu_);
+  ++calls_;
+}
+
+void ControllerService::CallDeleted() {
+  absl::MutexLock lock(&calls_mu_);
+  --calls_;
 }
 
 void ServerStopper::operator()(grpc::Server* server) const {

@@ -139,6 +139,11 @@ class ControllerService : public ControllerListener {
   // `writer` (holding a reference for the queue) has a write waiting and
   // none in flight.
   void QueueWrite(QueuedWriter* writer);
+  // A Watch or Report call object on a completion queue was made (waiting
+  // for a call or serving one) or deleted: StopRelayStreams shuts the
+  // queues down only once none is left.
+  void CallCreated();
+  void CallDeleted();
 
   // By StartServer: the completion queues (and their threads) before the
   // server is built, then waiting for Watch and Report calls once it runs.
@@ -177,6 +182,8 @@ class ControllerService : public ControllerListener {
 
   std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> queues_;
   std::vector<std::thread> queue_threads_;
+  absl::Mutex calls_mu_;
+  int calls_ ABSL_GUARDED_BY(calls_mu_) = 0;
   bool relay_streams_stopped_ = false;
 };
 

@@ -624,6 +624,81 @@ TEST_F(ServiceTest, ShutdownWhileOffersFlowEndsEveryWatch) {
   }
 }
 
+// Stopping the server while reports stream in and assignments go out (what
+// SIGTERM does): every stream ends with an error at its client, and no
+// handler starts an operation on a completion queue already shut down
+// (gRPC aborts the process on that).
+TEST_F(ServiceTest, StoppingTheServerMidStreamEndsEveryCallCleanly) {
+  constexpr int kRounds = 5;
+  constexpr int kStreams = 16;
+  const auto template_assignment = controller_->CurrentAssignment("d1");
+  ASSERT_NE(template_assignment, nullptr);
+  for (int round = 0; round < kRounds; ++round) {
+    SCOPED_TRACE(absl::StrCat("round ", round));
+    ControllerService service(controller_.get(), options_);
+    ServerHandle server;
+    std::string address;
+    std::unique_ptr<cascade::v1::Admin::Stub> admin;
+    Serve(&service, &server, &address, &admin);
+    auto stub = cascade::v1::RelayControl::NewStub(
+        grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+    std::vector<grpc::Status> watched(kStreams), reported(kStreams);
+    std::vector<std::thread> clients;
+    std::atomic<int> reporting{0};
+    for (int i = 0; i < kStreams; ++i) {
+      clients.emplace_back([&, i] {
+        std::vector<uint64_t> versions;
+        watched[i] = ReadVersions(stub.get(), "d1", 0, 1 << 20,
+                                  absl::Seconds(20), &versions);
+      });
+      clients.emplace_back([&, i] {
+        grpc::ClientContext context;
+        context.set_deadline(
+            absl::ToChronoTime(absl::Now() + absl::Seconds(20)));
+        cascade::v1::ReportResponse response;
+        auto writer = stub->Report(&context, &response);
+        cascade::v1::ReportRequest report;
+        report.set_node_id("d1");
+        bool counted = false;
+        for (int n = 0; n < 1000000 && writer->Write(report); ++n) {
+          if (!counted) reporting.fetch_add(1);
+          counted = true;
+        }
+        reported[i] = writer->Finish();
+      });
+    }
+    std::atomic<bool> stop{false};
+    std::thread offerer([&] {
+      for (uint64_t version = template_assignment->version() + 1; !stop.load();
+           ++version) {
+        auto assignment =
+            std::make_shared<cascade::v1::Assignment>(*template_assignment);
+        assignment->set_version(version);
+        service.OnAssignment(std::move(assignment));
+      }
+    });
+    auto flowing = [&] {
+      return service.watcher_count() == size_t{kStreams} &&
+             reporting.load() == kStreams;
+    };
+    for (int i = 0; i < 1000 && !flowing(); ++i) {
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+    EXPECT_TRUE(flowing()) << service.watcher_count() << " watchers, "
+                           << reporting.load() << " reporting";
+    // As topologyd's SIGTERM: the streams are told, the server goes.
+    service.Shutdown();
+    server.reset();
+    stop = true;
+    offerer.join();
+    for (std::thread& client : clients) client.join();
+    for (int i = 0; i < kStreams; ++i) {
+      EXPECT_FALSE(watched[i].ok());
+      EXPECT_FALSE(reported[i].ok());
+    }
+  }
+}
+
 // A service that does not lead (one of several controllers on etcd).
 class Follower {
  public:
