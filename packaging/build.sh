@@ -57,6 +57,7 @@ man_name() {
     relayctl) echo "command line over topologyd's Admin API" ;;
     relay-source) echo "send an H.264 and Opus test stream as RTP" ;;
     relay-probe) echo "receive a Cascade stream as one or many sites and measure it" ;;
+    relay-record) echo "record a Cascade stream as a site, without re-encoding" ;;
   esac
 }
 
@@ -141,10 +142,11 @@ root=$work/cascade-tools
 install_binary "$root" tools/relayctl/relayctl relayctl 1
 install_binary "$root" tools/source/relay-source relay-source 1
 install_binary "$root" tools/probe/relay-probe relay-probe 1
+install_binary "$root" tools/record/relay-record relay-record 1
 install_doc "$root" cascade-tools
 mkdir -p "$root/DEBIAN"
 finish "$root" cascade-tools \
-  "Cascade operator and test tools\n relayctl drives topologyd's Admin API (topology, drains, certificates,\n tokens); relay-source sends a test stream into a Cascade network and\n relay-probe receives it as one or many sites and measures it." \
+  "Cascade operator and test tools\n relayctl drives topologyd's Admin API (topology, drains, certificates,\n tokens); relay-source sends a test stream into a Cascade network,\n relay-probe receives it as one or many sites and measures it, and\n relay-record records it as a site into Matroska or MP4 segments." \
   ""
 
 if [ "$run_lintian" = 1 ]; then

@@ -38,8 +38,9 @@ has cascade-topologyd /usr/bin/topologyd /usr/share/man/man8/topologyd.8.gz \
   /lib/systemd/system/cascade-topologyd.service /etc/cascade/topologyd.env \
   /usr/share/doc/cascade-topologyd/copyright
 has cascade-tools /usr/bin/relayctl /usr/bin/relay-source /usr/bin/relay-probe \
-  /usr/share/man/man1/relayctl.1.gz /usr/share/man/man1/relay-source.1.gz \
-  /usr/share/man/man1/relay-probe.1.gz /usr/share/doc/cascade-tools/copyright
+  /usr/bin/relay-record /usr/share/man/man1/relayctl.1.gz \
+  /usr/share/man/man1/relay-source.1.gz /usr/share/man/man1/relay-probe.1.gz \
+  /usr/share/man/man1/relay-record.1.gz /usr/share/doc/cascade-tools/copyright
 
 # field PACKAGE FIELD: one control field.
 field() { dpkg-deb --field "$(deb "$1")" "$2"; }
@@ -79,7 +80,7 @@ for pkg in cascade-relayd cascade-topologyd cascade-tools; do
 done
 # Each binary with a flag its man page (from --help) must explain.
 for bin_flag in relayd:listen topologyd:state_dir relayctl:controller relay-source:dest \
-  relay-probe:listen; do
+  relay-probe:listen relay-record:segment; do
   bin=${bin_flag%:*} flag=${bin_flag#*:}
   file -b "$stage/usr/bin/$bin" | grep -q 'not stripped' && fail "$bin is not stripped"
   ldd "$stage/usr/bin/$bin" | grep -q 'not found' && fail "$bin: a library is missing"
