@@ -18,6 +18,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/substitute.h"
 #include "base/subprocess.h"
@@ -82,6 +83,57 @@ Relay StartRelay(const std::string& name, int source_port, int port = 0) {
   }
   EXPECT_GT(relay.udp_port, 0) << ReadFile(TempPath(name + ".err"));
   return relay;
+}
+
+// relay-record into `out` (made here), a child of `parents` in order, its
+// stderr in `log`; returned once `first` (the first parent) serves it.
+std::unique_ptr<Subprocess> StartRecorder(const std::vector<int>& parents,
+                                          const Relay& first,
+                                          const std::string& out,
+                                          const std::string& log,
+                                          std::vector<std::string> flags = {}) {
+  std::filesystem::create_directories(out);
+  std::vector<std::string> addresses;
+  for (int port : parents)
+    addresses.push_back(absl::StrCat("127.0.0.1:", port));
+  std::vector<std::string> argv = {
+      Runfile("tools/record/relay-record"), "--out=" + out,
+      "--parent=" + absl::StrJoin(addresses, ","), "--node-id=rec",
+      absl::StrCat("--key=", kKeyRecorder)};
+  argv.insert(argv.end(), flags.begin(), flags.end());
+  auto recorder = Subprocess::Start(argv, {TempPath("record.out"), log});
+  EXPECT_TRUE(recorder.ok()) << recorder.status();
+  if (!recorder.ok()) return nullptr;
+  EXPECT_TRUE(
+      WaitUntil("the recorder is its first parent's child", kWaitTimeout,
+                [&] {
+                  return MetricValue(HttpGet(first.metrics_port, "/metrics"),
+                                     "relay_children") >= 1;
+                }))
+      << ReadFile(log);
+  return *std::move(recorder);
+}
+
+// relay-source from `source_port` into `dest` (and `flags`: a standby, the
+// audio, the duration), at 320x180 and kFps with a keyframe a second.
+std::unique_ptr<Subprocess> StartSource(int source_port, int dest,
+                                        std::vector<std::string> flags) {
+  std::vector<std::string> argv = {
+      Runfile("tools/source/relay-source"),
+      "--json",
+      "--width=320",
+      "--height=180",
+      "--bitrate=400",
+      absl::StrCat("--fps=", kFps),
+      "--gop=25",
+      absl::StrCat("--bind=127.0.0.1:", source_port),
+      absl::StrCat("--dest=127.0.0.1:", dest),
+      absl::StrCat("--ssrc=", kVideoSsrc)};
+  argv.insert(argv.end(), flags.begin(), flags.end());
+  auto source =
+      Subprocess::Start(argv, {TempPath("source.out"), TempPath("source.err")});
+  EXPECT_TRUE(source.ok()) << source.status();
+  return source.ok() ? *std::move(source) : nullptr;
 }
 
 // ffprobe's JSON for `path` (streams and format), parsed.
@@ -162,34 +214,20 @@ TEST(RecordTest, RecordsAcrossAParentFailoverIntoSegmentsThatDecode) {
   ASSERT_TRUE(n1.process != nullptr && n2.process != nullptr);
 
   const std::string out = TempPath("segments");
-  std::filesystem::create_directories(out);
   const std::string log = TempPath("record.err");
-  auto recorder = Subprocess::Start(
-      {Runfile("tools/record/relay-record"), "--out=" + out, "--segment=3s",
-       absl::StrCat("--parent=127.0.0.1:", n1.udp_port,
-                    ",127.0.0.1:", n2.udp_port),
-       "--node-id=rec", absl::StrCat("--key=", kKeyRecorder)},
-      {TempPath("record.out"), log});
-  ASSERT_TRUE(recorder.ok());
-  ASSERT_TRUE(WaitUntil("the recorder is n1's child", kWaitTimeout, [&] {
-    return MetricValue(HttpGet(n1.metrics_port, "/metrics"),
-                       "relay_children") >= 1;
-  })) << ReadFile(log);
+  std::unique_ptr<Subprocess> recorder =
+      StartRecorder({n1.udp_port, n2.udp_port}, n1, out, log, {"--segment=3s"});
+  ASSERT_TRUE(recorder != nullptr && !::testing::Test::HasFailure());
 
-  auto source = Subprocess::Start(
-      {Runfile("tools/source/relay-source"), "--json", "--width=320",
-       "--height=180", "--bitrate=400", absl::StrCat("--fps=", kFps),
-       "--gop=25", absl::StrCat("--bind=127.0.0.1:", *source_port),
-       absl::StrCat("--dest=127.0.0.1:", n1.udp_port),
-       absl::StrCat("--standby-dest=127.0.0.1:", n2.udp_port),
-       absl::StrCat("--ssrc=", kVideoSsrc),
-       absl::StrCat("--audio-ssrc=", kAudioSsrc), "--duration=5"},
-      {TempPath("source.out"), TempPath("source.err")});
-  ASSERT_TRUE(source.ok());
+  std::unique_ptr<Subprocess> source =
+      StartSource(*source_port, n1.udp_port,
+                  {absl::StrCat("--standby-dest=127.0.0.1:", n2.udp_port),
+                   absl::StrCat("--audio-ssrc=", kAudioSsrc), "--duration=5"});
+  ASSERT_TRUE(source != nullptr);
   const absl::Time started = absl::Now();
   RunFor(started + absl::Milliseconds(2500) - absl::Now());
   ASSERT_TRUE(n1.process->Signal(SIGKILL).ok());
-  ASSERT_EQ((*source)->Wait(absl::Seconds(30)).value_or(-1), 0)
+  ASSERT_EQ(source->Wait(absl::Seconds(30)).value_or(-1), 0)
       << ReadFile(TempPath("source.err"));
   ASSERT_TRUE(WaitUntil(
       "the recorder logs its parent switch", kWaitTimeout,
@@ -197,9 +235,8 @@ TEST(RecordTest, RecordsAcrossAParentFailoverIntoSegmentsThatDecode) {
       << ReadFile(log);
   // The last frames through the repair wait (600 ms) before stopping.
   RunFor(absl::Seconds(1));
-  ASSERT_TRUE((*recorder)->Signal(SIGTERM).ok());
-  ASSERT_EQ((*recorder)->Wait(absl::Seconds(20)).value_or(-1), 0)
-      << ReadFile(log);
+  ASSERT_TRUE(recorder->Signal(SIGTERM).ok());
+  ASSERT_EQ(recorder->Wait(absl::Seconds(20)).value_or(-1), 0) << ReadFile(log);
 
   const std::string recorded = ReadFile(log);
   std::printf("relay-record's log:\n%s\n", recorded.c_str());
@@ -260,27 +297,13 @@ TEST(RecordTest, ARelayRestartLeavesAGapInOneFile) {
   const int port = relay.udp_port;
 
   const std::string out = TempPath("segments");
-  std::filesystem::create_directories(out);
   const std::string log = TempPath("record.err");
-  auto recorder =
-      Subprocess::Start({Runfile("tools/record/relay-record"), "--out=" + out,
-                         absl::StrCat("--parent=127.0.0.1:", port),
-                         "--node-id=rec", absl::StrCat("--key=", kKeyRecorder)},
-                        {TempPath("record.out"), log});
-  ASSERT_TRUE(recorder.ok());
-  ASSERT_TRUE(WaitUntil("the recorder is the relay's child", kWaitTimeout, [&] {
-    return MetricValue(HttpGet(relay.metrics_port, "/metrics"),
-                       "relay_children") >= 1;
-  })) << ReadFile(log);
+  std::unique_ptr<Subprocess> recorder = StartRecorder({port}, relay, out, log);
+  ASSERT_TRUE(recorder != nullptr && !::testing::Test::HasFailure());
 
-  auto source = Subprocess::Start(
-      {Runfile("tools/source/relay-source"), "--json", "--width=320",
-       "--height=180", "--bitrate=400", absl::StrCat("--fps=", kFps),
-       "--gop=25", absl::StrCat("--bind=127.0.0.1:", *source_port),
-       absl::StrCat("--dest=127.0.0.1:", port),
-       absl::StrCat("--ssrc=", kVideoSsrc), "--audio=false", "--duration=6"},
-      {TempPath("source.out"), TempPath("source.err")});
-  ASSERT_TRUE(source.ok());
+  std::unique_ptr<Subprocess> source =
+      StartSource(*source_port, port, {"--audio=false", "--duration=6"});
+  ASSERT_TRUE(source != nullptr);
   const absl::Time started = absl::Now();
   RunFor(started + absl::Milliseconds(1500) - absl::Now());
   // Reaped before its port is bound again.
@@ -288,15 +311,14 @@ TEST(RecordTest, ARelayRestartLeavesAGapInOneFile) {
   RunFor(absl::Seconds(2));  // the outage
   relay = StartRelay("r", *source_port, port);
   ASSERT_TRUE(relay.process != nullptr);
-  ASSERT_EQ((*source)->Wait(absl::Seconds(30)).value_or(-1), 0)
+  ASSERT_EQ(source->Wait(absl::Seconds(30)).value_or(-1), 0)
       << ReadFile(TempPath("source.err"));
   ASSERT_TRUE(WaitUntil("the recorder logs the gap", kWaitTimeout, [&] {
     return absl::StrContains(ReadFile(log), "relay-record: gap: ");
   })) << ReadFile(log);
   RunFor(absl::Seconds(1));
-  ASSERT_TRUE((*recorder)->Signal(SIGTERM).ok());
-  ASSERT_EQ((*recorder)->Wait(absl::Seconds(20)).value_or(-1), 0)
-      << ReadFile(log);
+  ASSERT_TRUE(recorder->Signal(SIGTERM).ok());
+  ASSERT_EQ(recorder->Wait(absl::Seconds(20)).value_or(-1), 0) << ReadFile(log);
   const std::string recorded = ReadFile(log);
   std::printf("relay-record's log:\n%s\n", recorded.c_str());
 
