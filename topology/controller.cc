@@ -1,8 +1,6 @@
 #include "topology/controller.h"
 
 #include <glog/logging.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 #include <algorithm>
@@ -33,17 +31,6 @@ std::string RandomNodeKey() {
            1)
       << "no randomness for node keys";
   return key;
-}
-
-std::string LinkKey(const std::string& child_key,
-                    const std::string& parent_id) {
-  unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  std::string message = "cascade-link-v1:" + parent_id;
-  HMAC(EVP_sha256(), child_key.data(), static_cast<int>(child_key.size()),
-       reinterpret_cast<const unsigned char*>(message.data()), message.size(),
-       out, &length);
-  return std::string(reinterpret_cast<char*>(out), length);
 }
 
 Controller::Controller(const Clock* clock, Store* store,

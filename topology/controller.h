@@ -423,10 +423,6 @@ class Controller {
   CommitPipeline pipeline_;
 };
 
-// The key that authenticates the link between `child` and `parent`:
-// HMAC-SHA256 keyed by the child's node key over the parent's id.
-std::string LinkKey(const std::string& child_key, const std::string& parent_id);
-
 // A fresh random node key (32 bytes).
 std::string RandomNodeKey();
 

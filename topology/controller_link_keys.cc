@@ -6,6 +6,7 @@
 #include <string>
 #include <utility>
 
+#include "control/link_key.h"
 #include "topology/controller.h"
 
 namespace cascade::topology {
@@ -16,11 +17,11 @@ const Controller::LinkKeys& Controller::LinkKeyLocked(int child, int parent) {
   const cascade::v1::Node& node = state_.topology().nodes(child);
   const std::string& parent_id = state_.topology().nodes(parent).id();
   LinkKeys keys;
-  keys.key = LinkKey(node.key(), parent_id);
+  keys.key = control::LinkKey(node.key(), parent_id);
   if (auto previous = previous_keys_.find(node.id());
       previous != previous_keys_.end() &&
       clock_->Now() < previous->second.until) {
-    keys.previous = LinkKey(previous->second.key, parent_id);
+    keys.previous = control::LinkKey(previous->second.key, parent_id);
   }
   return link_keys_.emplace(std::make_pair(child, parent), std::move(keys))
       .first->second;

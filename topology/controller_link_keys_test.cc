@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "control/link_key.h"
 #include "topology/controller.h"
 #include "topology/controller_fixture.h"
 
@@ -124,7 +125,8 @@ TEST_F(LinkKeysTest, EveryRelayButTheSitesAndTheCallersKeysAreIgnored) {
   chosen->set_key(std::string(32, 'c'));
   ASSERT_TRUE(controller_->Submit(change).ok());
   EXPECT_NE(Uplink("d1", "p1").key(), d1);
-  EXPECT_NE(Uplink("d1", "p1").key(), LinkKey(std::string(32, 'c'), "p1"));
+  EXPECT_NE(Uplink("d1", "p1").key(),
+            control::LinkKey(std::string(32, 'c'), "p1"));
   EXPECT_EQ(Uplink("d1", "p1").previous_key(), d1);
   EXPECT_NE(Uplink("p1", "nat").key(), p1);
   EXPECT_EQ(Uplink("p1", "nat").previous_key(), p1);

@@ -18,12 +18,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "base/subprocess.h"
+#include "control/link_key.h"
 #include "tests/common/runfile.h"
 #include "tests/common/wait.h"
 #include "tests/media/process.h"
 #include "tests/relay/relay_harness.h"
 #include "tests/topology/harness.h"
-#include "topology/controller.h"
 
 namespace cascade::relay::testing {
 namespace {
@@ -148,7 +148,7 @@ TEST_F(LinkKeyRotationTest, RotatingMidStreamLosesNoPacketAtTheSites) {
 
   probe_out_ = dir_ + "/probe.out";
   const std::string site_link_key =
-      absl::BytesToHexString(cascade::topology::LinkKey(kSiteKey, "p1"));
+      absl::BytesToHexString(cascade::control::LinkKey(kSiteKey, "p1"));
   absl::StatusOr<std::unique_ptr<Subprocess>> probe = Subprocess::Start(
       {Runfile("tools/probe/relay-probe"), "--json", "--duration=40",
        "--idle-exit=2", "--interval=0.1", absl::StrCat("--sites=", kSites),

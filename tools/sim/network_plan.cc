@@ -7,7 +7,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "topology/controller.h"
+#include "control/link_key.h"
 
 namespace cascade::sim {
 namespace {
@@ -37,7 +37,7 @@ std::string NetworkPlan::LinkKey(const std::string& parent,
   auto it = node_keys.find(child);
   return it == node_keys.end()
              ? ""
-             : absl::BytesToHexString(topology::LinkKey(it->second, parent));
+             : absl::BytesToHexString(control::LinkKey(it->second, parent));
 }
 
 std::vector<std::string> NetworkPlan::PrimaryPath(const std::string& id) const {

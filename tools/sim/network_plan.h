@@ -49,7 +49,7 @@ struct NetworkPlan {
 
   const PlanRelay* relay(const std::string& id) const;
   // The hex activation key of the link child -> parent (same at both ends):
-  // topology::LinkKey of the child's node key and the parent's id.
+  // control::LinkKey of the child's node key and the parent's id.
   std::string LinkKey(const std::string& parent,
                       const std::string& child) const;
   // Relay ids from `id` up to the root through primary parents (`id` first).

@@ -8,8 +8,8 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/escaping.h"
+#include "control/link_key.h"
 #include "tools/sim/standalone_config.h"
-#include "topology/controller.h"
 #include "topology/topology_file.h"
 
 namespace cascade::sim {
@@ -104,7 +104,7 @@ TEST(NetworkPlanTest, SitesStandByOnTheirProvince) {
     if (node.id() != plan->sites[0].id) continue;
     for (const std::string& parent : plan->sites[0].parents) {
       EXPECT_EQ(plan->LinkKey(parent, node.id()),
-                absl::BytesToHexString(topology::LinkKey(node.key(), parent)));
+                absl::BytesToHexString(control::LinkKey(node.key(), parent)));
     }
   }
   // Standbys do not count as sites below.

@@ -7,7 +7,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "topology/controller.h"
+#include "control/link_key.h"
 
 namespace cascade::sim {
 namespace {
@@ -27,7 +27,7 @@ std::string LinkKeyHex(const NetworkPlan& plan, const ProcessLayout& layout,
   const std::string& key = probe == layout.tier_probe_keys.end()
                                ? plan.node_keys.at(child)
                                : probe->second;
-  return absl::BytesToHexString(topology::LinkKey(key, parent));
+  return absl::BytesToHexString(control::LinkKey(key, parent));
 }
 
 // A node key of topologyd's length (32 bytes) for a tier probe.
