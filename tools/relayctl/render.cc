@@ -4,17 +4,23 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <ostream>
+#include <utility>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
 #include "base/files.h"
+#include "control/link_key.h"
 #include "google/protobuf/struct.pb.h"
 #include "proto/topology.pb.h"
 #include "security/identity.h"
@@ -31,7 +37,7 @@ using cascade::v1::Node;
 using cascade::v1::Topology;
 
 constexpr char kUsage[] =
-    "render --topology=FILE --controller=HOST:PORT[,HOST:PORT...] "
+    "render --topology=FILE [--controller=HOST:PORT[,HOST:PORT...]] "
     "[--out=DIR] [--ca=PKI_DIR] [--certs-dir=DIR] [--force] [--json] "
     "(NODE... | --all)";
 constexpr char kDefaultMetrics[] = "127.0.0.1:9464";
@@ -40,6 +46,12 @@ constexpr char kDefaultMetrics[] = "127.0.0.1:9464";
 // a browser) runs no relayd.
 bool IsRelay(const Node& node) {
   return !node.plain_endpoint() && node.tier() != cascade::v1::TIER_SITE;
+}
+
+// A site that activates at its parents (relay-probe, relay-record), not a
+// plain endpoint pushed to: it needs its link keys.
+bool IsSite(const Node& node) {
+  return !node.plain_endpoint() && node.tier() == cascade::v1::TIER_SITE;
 }
 
 // Values are written unquoted, and a node id names files and the unit's
@@ -98,15 +110,10 @@ class Render {
                                            "relayctl ",
                                            kUsage));
     }
-    for (const auto& [flag, value] :
-         {std::pair{"--topology", options_.topology},
-          {"--controller", options_.controller}}) {
-      if (value.empty()) {
-        return Fail(kExitUsage, absl::StrCat(flag,
-                                             " is required; usage: "
-                                             "relayctl ",
-                                             kUsage));
-      }
+    if (options_.topology.empty()) {
+      return Fail(
+          kExitUsage,
+          absl::StrCat("--topology is required; usage: relayctl ", kUsage));
     }
     if (options_.out.empty() && (options_.all || nodes.size() > 1 ||
                                  !options_.ca.empty() || options_.json)) {
@@ -117,6 +124,8 @@ class Render {
     for (const auto& [flag, value] :
          {std::pair{"--controller", options_.controller},
           {"--certs-dir", options_.certs_dir}}) {
+      // No controller is fine until a relay needs one (below).
+      if (value.empty() && std::string(flag) == "--controller") continue;
       if (!IsPlainWord(value, false)) {
         return Fail(kExitUsage,
                     absl::StrCat(flag, " \"", value,
@@ -142,7 +151,7 @@ class Render {
     std::vector<const Node*> chosen;
     if (options_.all) {
       for (const Node& node : topology_.nodes()) {
-        if (IsRelay(node)) chosen.push_back(&node);
+        if (IsRelay(node) || IsSite(node)) chosen.push_back(&node);
       }
       if (chosen.empty()) {
         return Fail(kExitNotFound,
@@ -155,28 +164,35 @@ class Render {
           return Fail(kExitNotFound, absl::StrCat("no node \"", id, "\" in ",
                                                   options_.topology));
         }
-        if (!IsRelay(*it->second)) {
-          return Fail(
-              kExitRefused,
-              absl::StrCat(
-                  "node \"", id, "\" is ",
-                  it->second->plain_endpoint() ? "a plain endpoint" : "a site",
-                  ", not a relay: it runs no relayd"));
+        if (it->second->plain_endpoint()) {
+          return Fail(kExitRefused,
+                      absl::StrCat("node \"", id,
+                                   "\" is a plain endpoint: it is pushed to "
+                                   "and needs no settings of its own"));
         }
         chosen.push_back(it->second);
       }
     }
 
+    const bool relays = std::any_of(chosen.begin(), chosen.end(),
+                                    [](const Node* n) { return IsRelay(*n); });
+    if (relays && options_.controller.empty()) {
+      return Fail(kExitUsage,
+                  absl::StrCat("--controller is required for a relay's file; "
+                               "usage: relayctl ",
+                               kUsage));
+    }
     std::vector<std::pair<std::string, std::string>> files;  // path, data
     std::vector<std::pair<std::string, security::Credentials>> credentials;
     for (const Node* node : chosen) {
-      absl::StatusOr<std::string> env = EnvFile(*node);
+      absl::StatusOr<std::string> env =
+          IsSite(*node) ? SiteEnvFile(*node) : EnvFile(*node);
       if (!env.ok()) return Fail(kExitRefused, env.status());
       if (options_.out.empty()) {
         out_ << *env;
         return kExitDone;
       }
-      files.emplace_back(EnvPath(node->id()), *std::move(env));
+      files.emplace_back(EnvPath(*node), *std::move(env));
     }
     security::Credentials ca;
     if (!options_.ca.empty()) {
@@ -190,6 +206,8 @@ class Render {
       }
       ca = *std::move(read);
       for (const Node* node : chosen) {
+        // A site talks to no controller: no certificate.
+        if (IsSite(*node)) continue;
         absl::StatusOr<security::Credentials> issued = Issue(ca, *node);
         if (!issued.ok()) return Fail(kExitRefused, issued.status());
         credentials.emplace_back(node->id(), *std::move(issued));
@@ -202,8 +220,9 @@ class Render {
   }
 
  private:
-  std::string EnvPath(const std::string& id) const {
-    return absl::StrCat(options_.out, "/relayd/", id, ".env");
+  std::string EnvPath(const Node& node) const {
+    return absl::StrCat(options_.out, IsSite(node) ? "/sites/" : "/relayd/",
+                        node.id(), ".env");
   }
   std::string CertsDir() const { return options_.out + "/certs"; }
 
@@ -293,6 +312,64 @@ class Render {
     return text;
   }
 
+  // A site's settings for relay-probe or relay-record: its parents in order
+  // and the link key toward each, derived from its node key (a site has no
+  // controller link to be handed them).
+  absl::StatusOr<std::string> SiteEnvFile(const Node& node) const {
+    const std::string& id = node.id();
+    if (!IsPlainWord(id, true)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "node id \"", id,
+          "\" cannot name a file: only letters, digits, '.', '_' and '-' "
+          "(not starting with '.')"));
+    }
+    if (node.key().empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("site \"", id,
+                       "\" has no key in the topology: its link keys derive "
+                       "from it (give it a key: 32 random bytes)"));
+    }
+    std::vector<std::string> parents, keys;
+    std::vector<std::string> ids = {node.parent()};
+    ids.insert(ids.end(), node.standby_parents().begin(),
+               node.standby_parents().end());
+    for (const std::string& parent : ids) {
+      auto it = by_id_.find(parent);
+      if (parent.empty() || it == by_id_.end()) continue;
+      parents.push_back(it->second->media_address());
+      keys.push_back(
+          absl::BytesToHexString(control::LinkKey(node.key(), parent)));
+    }
+    const auto [host, is_ip] = HostOf(node.media_address());
+    const std::string listen =
+        is_ip ? node.media_address()
+              : absl::StrCat("0.0.0.0", node.media_address().substr(
+                                            node.media_address().rfind(':')));
+    std::string text = absl::StrCat(
+        "# Site ", id,
+        ": its settings for relay-probe or relay-record, e.g.\n"
+        "#   relay-probe --node-id=$NODE_ID --listen=$LISTEN "
+        "--parent=$PARENTS --key=$KEYS\n"
+        "# KEYS are its link keys, one per parent: keep this file readable "
+        "by whoever\n# runs the site only (mode 0600).\n# Generated from ",
+        options_.topology, " by\n#   ", Command(id),
+        "\n# Rendering again overwrites this file.\n");
+    for (const auto& [name, value] :
+         std::vector<std::pair<std::string, std::string>>{
+             {"NODE_ID", id},
+             {"LISTEN", listen},
+             {"PARENTS", absl::StrJoin(parents, ",")},
+             {"KEYS", absl::StrJoin(keys, ",")}}) {
+      if (!value.empty() && !IsPlainWord(value, false)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("node \"", id, "\": ", name, " \"", value,
+                         "\": only letters, digits and .:,/_-@+%[]"));
+      }
+      absl::StrAppend(&text, name, "=", value, "\n");
+    }
+    return text;
+  }
+
   // The command that renders this node's file again.
   std::string Command(const std::string& id) const {
     std::string command =
@@ -353,12 +430,16 @@ class Render {
     google::protobuf::Struct result;
     google::protobuf::ListValue* written =
         (*result.mutable_fields())["files"].mutable_list_value();
-    if (absl::Status made = MakeDirectories(options_.out + "/relayd", 0755);
-        !made.ok()) {
-      return Fail(kExitFailed, made);
-    }
     for (const auto& [path, data] : files) {
-      if (absl::Status s = WriteFileAtomically(path, data, 0644); !s.ok()) {
+      // A site's file holds its link keys: its owner's only.
+      const bool site = absl::StrContains(path, "/sites/");
+      if (absl::Status made = MakeDirectories(path.substr(0, path.rfind('/')),
+                                              site ? 0700 : 0755);
+          !made.ok()) {
+        return Fail(kExitFailed, made);
+      }
+      if (absl::Status s = WriteFileAtomically(path, data, site ? 0600 : 0644);
+          !s.ok()) {
         return Fail(kExitFailed, s);
       }
       written->add_values()->set_string_value(path);
@@ -424,9 +505,15 @@ std::string RenderHelp() {
       "Writes each relay's /etc/cascade/relayd/NODE.env, the environment of "
       "cascade-relayd@NODE.service, from the topology FILE, offline (no "
       "controller is called): OUT/relayd/NODE.env for each NODE, or for "
-      "every relay with --all (sites and plain endpoints run no relayd: "
-      "--all skips them, naming one is refused). Without --out, one NODE's "
-      "file goes to stdout.\n\n"
+      "every relay with --all. Without --out, one NODE's file goes to "
+      "stdout.\n\n"
+      "A site (relay-probe, relay-record: no controller link) gets "
+      "OUT/sites/NODE.env instead, mode 0600: NODE_ID, LISTEN, PARENTS (its "
+      "parent and standbys' media addresses, in order) and KEYS (its link "
+      "key toward each, hex, from its node key in the topology), for "
+      "relay-probe --node-id=$NODE_ID --listen=$LISTEN --parent=$PARENTS "
+      "--key=$KEYS. --all renders the sites too; a plain endpoint is "
+      "refused. --controller is needed only for relays.\n\n"
       "CONTROLLER is --controller; LISTEN the node's media_address (a host "
       "name: 0.0.0.0 at its port); METRICS its metrics_address (HOST:PORT), "
       "else 127.0.0.1:9464; SOURCE, for the root (no parent), the "
@@ -442,8 +529,9 @@ std::string RenderHelp() {
       "Existing files are kept unless --force: then nothing is written. "
       "--json prints {\"files\": [PATH, ...]}, the files written.\n\n"
       "Exit codes: 0 written, 2 usage, 3 no such node (or no CA in --ca), "
-      "4 refused (an invalid topology, a node that is not a relay, a file "
-      "that exists), 1 failed (e.g. the topology cannot be read).\n");
+      "4 refused (an invalid topology, a plain endpoint, a site without a "
+      "key, a file that exists), 1 failed (e.g. the topology cannot be "
+      "read).\n");
 }
 
 }  // namespace cascade::relayctl

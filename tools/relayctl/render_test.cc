@@ -15,8 +15,11 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "base/files.h"
+#include "control/link_key.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "security/identity.h"
@@ -43,8 +46,10 @@ nodes { id: "d1" tier: TIER_DISTRICT parent: "p1" media_address: "10.0.2.1:5006"
   capacity { max_children: 8 } }
 nodes { id: "s1" tier: TIER_SITE parent: "d1" media_address: "10.0.3.1:5004"
   plain_endpoint: true }
-nodes { id: "s2" tier: TIER_SITE parent: "d1" media_address: "10.0.3.2:5004" }
+nodes { id: "s2" tier: TIER_SITE parent: "d1" standby_parents: "p1"
+  media_address: "10.0.3.2:5004" key: "0123456789abcdef0123456789abcdef" }
 )txt";
+constexpr char kSiteKey[] = "0123456789abcdef0123456789abcdef";
 
 struct Result {
   int code;
@@ -134,7 +139,7 @@ TEST_F(RenderTest, OneNodeToStdoutHasTheTopologysValues) {
   EXPECT_NE(d1.out.find("--certs-dir=/srv/certs d1"), std::string::npos);
 }
 
-TEST_F(RenderTest, AllWritesEveryRelayAndSkipsSitesAndEndpoints) {
+TEST_F(RenderTest, AllWritesEveryRelayAndSiteAndSkipsEndpoints) {
   options_.out = dir_ + "/out";
   options_.all = true;
   options_.json = true;
@@ -148,17 +153,44 @@ TEST_F(RenderTest, AllWritesEveryRelayAndSkipsSitesAndEndpoints) {
     files.push_back(value.string_value());
   }
   const std::string relayd = options_.out + "/relayd/";
-  EXPECT_EQ(files,
-            (std::vector<std::string>{relayd + "nat.env", relayd + "p1.env",
-                                      relayd + "d1.env"}));
+  EXPECT_EQ(files, (std::vector<std::string>{
+                       relayd + "nat.env", relayd + "p1.env", relayd + "d1.env",
+                       options_.out + "/sites/s2.env"}));
   for (const char* skipped : {"center", "s1", "s2"}) {
     EXPECT_FALSE(ReadFile(relayd + skipped + ".env").ok()) << skipped;
   }
+  EXPECT_FALSE(ReadFile(options_.out + "/sites/s1.env").ok())
+      << "a plain endpoint is pushed to: no settings";
   absl::StatusOr<std::string> d1 = ReadFile(relayd + "d1.env");
   ASSERT_TRUE(d1.ok());
   EXPECT_EQ(Variables(*d1)["CONTROLLER"], options_.controller);
   // No CA: no certificates.
   EXPECT_FALSE(ReadFile(options_.out + "/certs/ca.pem").ok());
+}
+
+TEST_F(RenderTest, ASiteGetsItsParentsAndLinkKeysInAFileOnlyItsOwnerReads) {
+  // No --controller: a site talks to none.
+  options_.controller.clear();
+  Result printed = Run(options_, {"s2"});
+  ASSERT_EQ(printed.code, 0) << printed.err;
+  std::map<std::string, std::string> site = Variables(printed.out);
+  EXPECT_EQ(site["NODE_ID"], "s2");
+  EXPECT_EQ(site["LISTEN"], "10.0.3.2:5004");
+  // Its parent, then its standby, each with the key the relay expects.
+  EXPECT_EQ(site["PARENTS"], "10.0.2.1:5006,relay-p1.example.net:5004");
+  EXPECT_EQ(site["KEYS"],
+            absl::StrCat(
+                absl::BytesToHexString(control::LinkKey(kSiteKey, "d1")), ",",
+                absl::BytesToHexString(control::LinkKey(kSiteKey, "p1"))));
+
+  options_.out = dir_ + "/out";
+  ASSERT_EQ(Run(options_, {"s2"}).code, 0);
+  struct stat file;
+  ASSERT_EQ(stat((options_.out + "/sites/s2.env").c_str(), &file), 0);
+  EXPECT_EQ(file.st_mode & 0777, 0600);
+  EXPECT_EQ(*ReadFile(options_.out + "/sites/s2.env"), printed.out);
+  // A relay still needs its controller.
+  EXPECT_EQ(Run(options_, {"d1"}).code, 2);
 }
 
 TEST_F(RenderTest, ExistingFilesAreKeptUnlessForced) {
@@ -236,6 +268,12 @@ TEST_F(RenderTest, ErrorsHaveTheirExitCodes) {
   };
   const std::string bad = dir_ + "/bad.textproto";
   std::ofstream(bad) << "nodes { id: \"x\" tier: TIER_BOGUS }\n";
+  const std::string keyless = dir_ + "/keyless.textproto";
+  std::ofstream(keyless) << "nodes { id: \"d9\" tier: TIER_NATIONAL "
+                            "media_address: \"10.0.0.1:5004\" "
+                            "capacity { max_children: 8 } }\n"
+                            "nodes { id: \"s9\" tier: TIER_SITE parent: "
+                            "\"d9\" media_address: \"10.0.0.2:5004\" }\n";
   const std::string invalid = dir_ + "/invalid.textproto";
   std::ofstream(invalid) << "nodes { id: \"x\" tier: TIER_DISTRICT "
                             "media_address: \"10.0.0.1:5004\" }\n";
@@ -271,17 +309,17 @@ TEST_F(RenderTest, ErrorsHaveTheirExitCodes) {
        [](RenderOptions*) {},
        {"s1"},
        4,
-       "node \"s1\" is a plain endpoint, not a relay"},
-      {"an activated site",
-       [](RenderOptions*) {},
-       {"s2"},
-       4,
-       "node \"s2\" is a site, not a relay"},
+       "node \"s1\" is a plain endpoint"},
       {"the command center",
        [](RenderOptions*) {},
        {"center"},
        4,
-       "not a relay"},
+       "node \"center\" is a plain endpoint"},
+      {"a site without a key",
+       [&](RenderOptions* o) { o->topology = keyless; },
+       {"s9"},
+       4,
+       "site \"s9\" has no key in the topology"},
       {"unreadable topology",
        [&](RenderOptions* o) { o->topology = dir_ + "/none"; },
        {"d1"},
