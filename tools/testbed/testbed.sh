@@ -7,7 +7,7 @@
 #   tools/testbed/testbed.sh --packages=DIR [--scenario=NAME] [--out=DIR]
 #                            [--duration=S] [--keep]
 #   tools/testbed/testbed.sh --clean      delete what a --keep run left
-# Needs root, iproute2, nftables, curl, jq, openssl, dpkg-deb.
+# Needs root, iproute2, nftables, curl, jq, dpkg-deb.
 # Exit codes: 0 every site got every packet; 1 a site lost packets or the
 # run failed; 2 bad arguments.
 set -euo pipefail
@@ -52,7 +52,7 @@ if ! [[ "$duration" =~ ^[0-9]+$ ]] || [ "$duration" -lt 4 ] || [ "$duration" -gt
   die "--duration must be whole seconds, 4..600"
 fi
 [ "$(id -u)" -eq 0 ] || { echo "testbed: needs root (network namespaces)" >&2; exit 1; }
-for tool in ip nft tc curl jq openssl dpkg-deb; do
+for tool in ip nft tc curl jq dpkg-deb; do
   command -v "$tool" >/dev/null || die "$tool is missing"
 done
 
@@ -72,16 +72,6 @@ declare -A pid=()
 # node_field ID FIELD: the first string FIELD of node ID in the topology.
 node_field() {
   sed -n "s/^nodes { id: \"$1\" .* $2: \"\([^\"]*\)\".*/\1/p" "$topology_file" | head -1
-}
-# node_key_hex ID: the node's key as hex.
-node_key_hex() {
-  sed -n "s/^nodes { id: \"$1\" .* key: \"\([^\"]*\)\".*/\1/p" "$topology_file" | sed 's/\\x//g'
-}
-# link_key CHILD PARENT: topology::LinkKey, HMAC-SHA256 keyed by the child's
-# node key over "cascade-link-v1:PARENT", as hex (what relay-probe takes).
-link_key() {
-  printf 'cascade-link-v1:%s' "$2" |
-    openssl dgst -sha256 -mac HMAC -macopt "hexkey:$(node_key_hex "$1")" | awk '{print $NF}'
 }
 host_addr() {
   case "$1" in
@@ -293,14 +283,19 @@ wait_until 30 "topologyd on $CTL_ADDR:7700" \
   ip netns exec ${NS}cc bash -c "exec 3<>/dev/tcp/$CTL_ADDR/7700" 2>/dev/null
 for relay in $relays; do start_unit cascade-relayd@.service "$relay" "$relay"; done
 
-# The sites: one relay-probe for all, each site on its own address, its
-# district first, then its standby, with the link keys.
+# The sites: one relay-probe for all, each site on its own address, with
+# its parents in order and its link key toward each as relayctl render wrote
+# them (render/sites/SITE.env: NODE_ID, LISTEN, PARENTS, KEYS).
 sites=$(sed -n 's/^nodes { id: "\([^"]*\)" tier: TIER_SITE .*/\1/p' "$topology_file")
 for site in $sites; do
-  parent=$(node_field "$site" parent)
-  standby=$(node_field "$site" standby_parents)
-  echo "$(node_field "$site" media_address) $(node_field "$parent" media_address) $site" \
-    "$(link_key "$site" "$parent") $(node_field "$standby" media_address) $(link_key "$site" "$standby")"
+  site_env=$out/render/sites/$site.env
+  [ -f "$site_env" ] || fail "relayctl render wrote no $site_env"
+  value() { sed -n "s/^$1=//p" "$site_env"; }
+  IFS=, read -ra parents <<<"$(value PARENTS)"
+  IFS=, read -ra keys <<<"$(value KEYS)"
+  line="$(value LISTEN) ${parents[0]} $(value NODE_ID) ${keys[0]}"
+  for ((i = 1; i < ${#parents[@]}; i++)); do line+=" ${parents[i]} ${keys[i]}"; done
+  echo "$line"
 done >"$out/sites.txt"
 start sites relay-probe "$stage/usr/bin/relay-probe" --sites_file="$out/sites.txt" --json \
   --duration=0 --interval=1 --parent_timeout=300ms --keepalive=250ms
