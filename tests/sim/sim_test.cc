@@ -633,7 +633,10 @@ TEST(SimFlagsTest, BadFlagsAreRefusedWithExitCode2) {
       {{"--browser_edge=100000"}, "a number of districts within 1..204"},
       {{"--whep_sites=2"}, "--whep-sites: needs --browser_edge"},
       {{"--browser_edge=1", "--whep_sites=501"},
-       "--whep-sites: WHEP sites per browser edge must be within 1..500"}};
+       "--whep-sites: WHEP sites per browser edge must be within 1..500"},
+      {{"--srtp=maybe"}, "--srtp: on, off or auto"},
+      {{"--srtp=on", "--browser_edge=1"},
+       "--srtp=on: --browser-edge relays do not decrypt SRTP yet"}};
   for (const auto& [flags, message] : cases) {
     Supervisor supervisor;
     const std::string log = TempDir() + "/flags.log";

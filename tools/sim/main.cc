@@ -111,11 +111,13 @@ ABSL_FLAG(int, whep_sites, 0,
           "WebRTC viewers (relay-probe --whep, one process per edge, on the "
           "watch URL's token), counted in the report like the other sites "
           "(ids DISTRICT-whepK, probe group whep-DISTRICT); 0: none");
-ABSL_FLAG(bool, srtp, true,
-          "the program stream as SRTP end to end: relay-source encrypts "
+ABSL_FLAG(std::string, srtp, "auto",
+          "on: the program stream as SRTP end to end: relay-source encrypts "
           "under a fresh key (OUT/pki/stream.key), the sites decrypt, the "
-          "relays forward what they cannot read. Plain RTP with "
-          "--browser_edge (edge relays do not decrypt yet)");
+          "relays forward what they cannot read. off: plain RTP. auto: on, "
+          "but off with --scale=national (10,600 sites decrypting overload "
+          "two cores: docs/sim.md) or --browser_edge (edge relays do not "
+          "decrypt yet)");
 ABSL_FLAG(std::string, bin_dir, "",
           "Bazel output tree holding relay/relayd, topology/topologyd, "
           "tools/probe/relay-probe, tools/source/relay-source (default: the "
@@ -135,10 +137,12 @@ struct ScaleDefaults {
   int fps;
   absl::Duration parent_timeout;
   absl::Duration keepalive;
+  bool srtp;  // --srtp=auto
 };
 constexpr ScaleDefaults kSouth19 = {200, 15, absl::Milliseconds(300),
-                                    absl::Milliseconds(250)};
-constexpr ScaleDefaults kNational = {60, 5, absl::Seconds(1), absl::Seconds(1)};
+                                    absl::Milliseconds(250), true};
+constexpr ScaleDefaults kNational = {60, 5, absl::Seconds(1), absl::Seconds(1),
+                                     false};
 // Debian's etcd-server installs it here.
 constexpr char kEtcdBinary[] = "/usr/bin/etcd";
 
@@ -440,11 +444,15 @@ int Main(const char* argv0) {
     }
     edge_relays = *std::move(picked);
   }
-  options.srtp = absl::GetFlag(FLAGS_srtp) && edge_relays.empty();
-  if (absl::GetFlag(FLAGS_srtp) && !options.srtp) {
-    std::cerr << "relay-sim: the stream runs as plain RTP: --browser-edge "
-                 "relays do not decrypt SRTP yet\n";
+  const std::string srtp = absl::GetFlag(FLAGS_srtp);
+  if (srtp != "auto" && srtp != "on" && srtp != "off") {
+    return Usage("--srtp: on, off or auto");
   }
+  if (srtp == "on" && !edge_relays.empty()) {
+    return Usage("--srtp=on: --browser-edge relays do not decrypt SRTP yet");
+  }
+  options.srtp =
+      srtp == "on" || (srtp == "auto" && defaults.srtp && edge_relays.empty());
   if (const int whep = absl::GetFlag(FLAGS_whep_sites); whep != 0) {
     absl::StatusOr<std::vector<WhepSiteGroup>> groups =
         PlanWhepSites(*plan, edge_relays, whep);
