@@ -8,7 +8,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_split.h"
 #include "google/protobuf/text_format.h"
-#include "tools/sim/test_topology.h"
+#include "tools/sim/small_plan_fixture.h"
 
 namespace cascade::sim {
 namespace {
@@ -19,18 +19,8 @@ cascade::v1::SimScenario Scenario(const std::string& text) {
   return scenario;
 }
 
-class ProcessLayoutTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    // Province a: 3 districts, 30 sites; b: 1 district, 4 sites.
-    absl::StatusOr<NetworkPlan> plan = PlanNetwork(
-        GenerateTopology({{"a", 3, 30}, {"b", 1, 4}}, 200), 0, 5000);
-    ASSERT_TRUE(plan.ok()) << plan.status();
-    plan_ = *std::move(plan);
-  }
-
-  NetworkPlan plan_;
-};
+// Province a: 3 districts, 30 sites; b: 1 district, 4 sites.
+using ProcessLayoutTest = SmallPlanTest;
 
 TEST_F(ProcessLayoutTest, FaultTargetsRunAloneAndGetProbesOfTheirOwn) {
   absl::StatusOr<ProcessLayout> layout = LayOutProcesses(
