@@ -36,6 +36,8 @@ constexpr uint32_t kVideoSsrc = 0x1111;
 constexpr uint32_t kAudioSsrc = 0x2222;
 const char kKeyRecorder[] = "ffeeddccbbaa99887766554433221100";
 constexpr double kFps = 25;
+constexpr char kNoFfmpeg[] =
+    "ffmpeg/ffprobe are not installed (./dev installs them)";
 
 std::string TempPath(const std::string& name) {
   const char* dir = std::getenv("TEST_TMPDIR");
@@ -204,9 +206,7 @@ double CheckSegments(const std::string& dir, const std::string& ffprobe,
 TEST(RecordTest, RecordsAcrossAParentFailoverIntoSegmentsThatDecode) {
   const std::string ffprobe = FindOnPath("ffprobe").value_or("");
   const std::string ffmpeg = FindOnPath("ffmpeg").value_or("");
-  if (ffprobe.empty() || ffmpeg.empty()) {
-    GTEST_SKIP() << "ffmpeg/ffprobe are not installed (./dev installs them)";
-  }
+  if (ffprobe.empty() || ffmpeg.empty()) GTEST_SKIP() << kNoFfmpeg;
   auto source_port = FreeLoopbackPortQuad();
   ASSERT_TRUE(source_port.ok());
   Relay n1 = StartRelay("n1", *source_port);
@@ -287,9 +287,7 @@ TEST(RecordTest, BadFlagsExitTwoNamingTheFlag) {
 TEST(RecordTest, ARelayRestartLeavesAGapInOneFile) {
   const std::string ffprobe = FindOnPath("ffprobe").value_or("");
   const std::string ffmpeg = FindOnPath("ffmpeg").value_or("");
-  if (ffprobe.empty() || ffmpeg.empty()) {
-    GTEST_SKIP() << "ffmpeg/ffprobe are not installed (./dev installs them)";
-  }
+  if (ffprobe.empty() || ffmpeg.empty()) GTEST_SKIP() << kNoFfmpeg;
   auto source_port = FreeLoopbackPortQuad();
   ASSERT_TRUE(source_port.ok());
   Relay relay = StartRelay("r", *source_port);
