@@ -1,6 +1,6 @@
 // The relay's one UDP socket: non-blocking, received with recvmmsg into pool
-// slots, sent with sendmmsg. Consecutive equal-size packets to one address go
-// out as one UDP GSO super-packet (UDP_SEGMENT) when the kernel allows it.
+// slots, sent in batches by a BatchSender (sendmmsg, UDP GSO), which other
+// threads may also run on fd() (fanout_loops.h).
 #ifndef CASCADE_RELAY_UDP_SOCKET_H_
 #define CASCADE_RELAY_UDP_SOCKET_H_
 
@@ -13,17 +13,14 @@
 
 #include "absl/status/statusor.h"
 #include "media/endpoint.h"
+#include "relay/batch_sender.h"
 #include "relay/packet_pool.h"
 #include "relay/transport.h"
 
 namespace cascade::relay {
 
-struct UdpCounters {
+struct UdpCounters : SendCounters {
   uint64_t recv_calls = 0;
-  uint64_t send_calls = 0;
-  uint64_t datagrams_sent = 0;
-  uint64_t gso_messages = 0;
-  uint64_t send_errors = 0;      // packets the kernel refused
   uint64_t recv_truncated = 0;   // datagrams larger than a slot
   uint64_t recv_pool_empty = 0;  // receive skipped: no free slot
   uint64_t unreachable = 0;      // ICMP unreachable reports read
@@ -32,7 +29,6 @@ struct UdpCounters {
 class UdpSocket : public Transport {
  public:
   static constexpr size_t kBatch = 64;
-  static constexpr size_t kMaxQueued = 4096;
 
   // Binds `listen` (port 0: the kernel chooses).
   static absl::StatusOr<std::unique_ptr<UdpSocket>> Open(
@@ -61,32 +57,28 @@ class UdpSocket : public Transport {
   void Send(const media::Endpoint& to, const PacketRef& packet) override;
   // Hands every queued packet to the kernel.
   void Flush();
-  size_t queued() const { return queue_.size(); }
+  size_t queued() const { return sender_.queued(); }
 
-  void set_gso_enabled(bool enabled) { gso_enabled_ = enabled; }
-  bool gso_enabled() const { return gso_enabled_; }
-  const UdpCounters& counters() const { return counters_; }
+  void set_gso_enabled(bool enabled) { sender_.set_gso_enabled(enabled); }
+  bool gso_enabled() const { return sender_.gso_enabled(); }
+  UdpCounters counters() const;
 
  private:
   UdpSocket(int fd, const media::Endpoint& local, PacketPool* pool);
-  // Sends msgs_[0..count) and returns how many left; skips one that fails.
-  void SendMessages(size_t count);
 
   const int fd_;
   const media::Endpoint local_;
   PacketPool* const pool_;
-  bool gso_enabled_ = true;
-  UdpCounters counters_;
+  UdpCounters counters_;  // the receive side's; the sender keeps its own
+  BatchSender sender_;
+  // What the sender's queue points into, until the flush.
+  std::vector<PacketRef> queued_packets_;
 
-  std::vector<std::pair<media::Endpoint, PacketRef>> queue_;
-  // Scratch reused by every call, so the hot path does not allocate.
+  // Receive scratch reused by every call, so the hot path does not allocate.
   std::vector<PacketRef> recv_slots_;
-  std::vector<std::pair<uint64_t, uint32_t>> order_;  // (dest key, index)
   std::vector<mmsghdr> msgs_;
   std::vector<iovec> iovs_;
   std::vector<sockaddr_in> addrs_;
-  std::vector<uint8_t> controls_;      // one cmsg buffer per message
-  std::vector<uint32_t> msg_packets_;  // packets carried by each message
 };
 
 }  // namespace cascade::relay
