@@ -155,6 +155,14 @@ void RelayCore::RebuildActiveList() {
   for (auto& [id, child] : children_) {
     if (child->remove_at != absl::InfiniteFuture()) add(child.get());
   }
+  auto video = std::make_shared<FanoutList>();
+  auto audio = std::make_shared<FanoutList>();
+  for (const Child* child : active_) {
+    video->push_back(child->address);
+    audio->push_back(child->options.audio_address.value_or(child->address));
+  }
+  video_fanout_ = std::move(video);
+  audio_fanout_ = std::move(audio);
 }
 
 const media::Endpoint* RelayCore::active_parent() const {
@@ -336,10 +344,16 @@ void RelayCore::ForwardDown(Stream& stream, const PacketRef& packet) {
   if (local_viewers_ != nullptr) {
     local_viewers_->OnStreamPacket(stream.options, packet);
   }
-  if (!active_.empty()) last_fanout_ = now_;
-  for (Child* child : active_) {
-    SendTo(DestinationOf(*child, stream), packet, &stream);
-  }
+  if (active_.empty()) return;
+  last_fanout_ = now_;
+  transport_->SendToAll(FanoutOf(stream), packet);
+  stream.counters.packets_out += active_.size();
+  stream.counters.bytes_out += active_.size() * packet.size();
+}
+
+const std::shared_ptr<const FanoutList>& RelayCore::FanoutOf(
+    const Stream& stream) const {
+  return stream.options.audio ? audio_fanout_ : video_fanout_;
 }
 
 const media::Endpoint& RelayCore::DestinationOf(const Child& child,

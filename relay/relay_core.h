@@ -169,6 +169,8 @@ class RelayCore {
   // media kind); everything else goes to the child's address.
   const media::Endpoint& DestinationOf(const Child& child,
                                        const Stream& stream) const;
+  // Where a packet of `stream` fans out to: DestinationOf each active child.
+  const std::shared_ptr<const FanoutList>& FanoutOf(const Stream& stream) const;
   void HandleActivation(const media::Endpoint& from, const rtp::AppView& app);
   void HandleNack(Child& child, const rtp::NackView& nack);
   void HandleParentNack(const rtp::NackView& nack);
@@ -216,6 +218,11 @@ class RelayCore {
   absl::flat_hash_map<std::string, std::unique_ptr<Child>> children_;
   absl::flat_hash_map<media::Endpoint, Child*> active_by_address_;
   std::vector<Child*> active_;  // fan-out list
+  // The active children's addresses for video and for audio (where a plain
+  // endpoint takes it on a port of its own), rebuilt with active_: handed
+  // to the transport whole, which may split it across loops.
+  std::shared_ptr<const FanoutList> video_fanout_;
+  std::shared_ptr<const FanoutList> audio_fanout_;
   child::ParentSelector parents_;
   LocalViewers* local_viewers_ = nullptr;
   // When the tick NextTick() last asked for is due (none pending: never).

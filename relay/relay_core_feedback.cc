@@ -311,11 +311,11 @@ void RelayCore::PassSenderReportDown(const rtp::SenderReportView& sr) {
   if (local_viewers_ != nullptr) {
     local_viewers_->OnDownSenderReport(it->second->options, sr);
   }
+  if (active_.empty()) return;
   PacketRef copy = pool_->Copy(sr.packet);
   if (!copy) return;
-  for (Child* child : active_) {
-    SendTo(DestinationOf(*child, *it->second), copy, nullptr);
-  }
+  transport_->SendToAll(FanoutOf(*it->second), copy);
+  counters_.rtcp_out += active_.size();
 }
 
 void RelayCore::OnLocalSenderReport(const PacketRef& packet) {
