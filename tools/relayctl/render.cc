@@ -15,6 +15,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
@@ -93,10 +94,12 @@ absl::Status MakeDirectories(const std::string& dir, mode_t mode) {
   }
 }
 
-struct Failure {
-  int code;
-  std::string message;
-};
+// The port of HOST:PORT (the topology checked it is one).
+int PortOf(absl::string_view address) {
+  int port = 0;
+  (void)absl::SimpleAtoi(address.substr(address.rfind(':') + 1), &port);
+  return port;
+}
 
 class Render {
  public:
@@ -271,6 +274,8 @@ class Render {
       metrics = std::string(
           node.metrics_address().substr(0, node.metrics_address().find('/')));
     }
+    absl::StatusOr<std::vector<std::string>> edge = EdgeFlags(node, is_ip);
+    if (!edge.ok()) return edge.status();
     const std::vector<std::pair<std::string, std::string>> variables = {
         {"CONTROLLER", options_.controller},
         {"CONFIG", ""},
@@ -280,7 +285,7 @@ class Render {
         {"TLS_CA", options_.certs_dir + "/ca.pem"},
         {"TLS_CERT", absl::StrCat(options_.certs_dir, "/", id, ".pem")},
         {"TLS_KEY", absl::StrCat(options_.certs_dir, "/", id, ".key")},
-        {"RELAYD_OPTS", ""},
+        {"RELAYD_OPTS", absl::StrJoin(*edge, " ")},
     };
     std::string text = absl::StrCat(
         "# /etc/cascade/relayd/", id,
@@ -300,7 +305,31 @@ class Render {
                       "source_node: SOURCE is\n# empty (set it to the command "
                       "center's IP:PORT, or add it to the topology).\n");
     }
+    if (!edge->empty()) {
+      absl::StrAppend(
+          &text, "# A browser edge at ", node.edge_address(),
+          " (relayctl url): RELAYD_OPTS has relayd's --edge flags.\n");
+      if (edge->size() > 1) {
+        absl::StrAppend(
+            &text,
+            "# Its certificate is one the sites' browsers trust (a public or "
+            "your own CA,\n# not Cascade's node PKI): put it and its key at "
+            "the paths of --edge_tls_cert\n# and --edge_tls_key, readable by "
+            "the user cascade.\n");
+      }
+      if (const int port = PortOf(node.edge_address()); port < 1024) {
+        absl::StrAppend(&text, "# Port ", port,
+                        " is below 1024: the unit needs "
+                        "CAP_NET_BIND_SERVICE (a drop-in: see the unit's "
+                        "comment).\n");
+      }
+    }
     for (const auto& [name, value] : variables) {
+      // RELAYD_OPTS: flags made of the checked parts (EdgeFlags).
+      if (name == "RELAYD_OPTS") {
+        absl::StrAppend(&text, name, "=", value, "\n");
+        continue;
+      }
       if (!value.empty() && !IsPlainWord(value, false)) {
         return absl::InvalidArgumentError(
             absl::StrCat("node \"", id, "\": ", name, " \"", value,
@@ -310,6 +339,43 @@ class Render {
       absl::StrAppend(&text, name, "=", value, "\n");
     }
     return text;
+  }
+
+  // relayd's flags for a relay's browser edge (Node.edge_address): none
+  // without one. A name binds every address, as LISTEN does. Plain HTTP on
+  // loopback only (relayd refuses it elsewhere): a TLS proxy in front.
+  absl::StatusOr<std::vector<std::string>> EdgeFlags(const Node& node,
+                                                     bool listen_is_ip) const {
+    const std::string& address = node.edge_address();
+    if (address.empty()) return std::vector<std::string>();
+    // Browsers' ICE candidates are relayd's --listen by default: a name
+    // listens on 0.0.0.0, which no browser can reach.
+    if (!listen_is_ip) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "node \"", node.id(),
+          "\" has a browser edge but its media_address \"",
+          node.media_address(),
+          "\" is a name: browsers send media to the relay's UDP socket at "
+          "an IP address (relayd --edge_candidates), so give media_address "
+          "as IP:PORT"));
+    }
+    const auto [host, is_ip] = HostOf(address);
+    in_addr ipv4;
+    const bool v4 = inet_pton(AF_INET, host.c_str(), &ipv4) == 1;
+    if (is_ip && !v4) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("node \"", node.id(), "\": edge_address \"", address,
+                       "\": relayd's browser edge is IPv4 only"));
+    }
+    const int port = PortOf(address);
+    std::vector<std::string> flags = {
+        absl::StrCat("--edge=", v4 ? host : "0.0.0.0", ":", port)};
+    if (v4 && (ntohl(ipv4.s_addr) >> 24) == 127) return flags;
+    flags.push_back(absl::StrCat("--edge_tls_cert=", options_.certs_dir,
+                                 "/edge-", node.id(), ".pem"));
+    flags.push_back(absl::StrCat("--edge_tls_key=", options_.certs_dir,
+                                 "/edge-", node.id(), ".key"));
+    return flags;
   }
 
   // A site's settings for relay-probe or relay-record: its parents in order
@@ -522,6 +588,13 @@ std::string RenderHelp() {
       "TLS_KEY ca.pem, NODE.pem and NODE.key in --certs-dir (default "
       "/etc/cascade/certs). A header names the topology and the command; "
       "rendering again overwrites the file.\n\n"
+      "A relay with an edge_address (a browser edge, relayctl url) gets "
+      "RELAYD_OPTS=--edge=IP:PORT (a host name: 0.0.0.0 at its port) and, "
+      "unless the address is loopback (plain HTTP behind a TLS proxy), "
+      "--edge_tls_cert and --edge_tls_key at edge-NODE.pem and edge-NODE.key "
+      "in --certs-dir: a certificate the sites' browsers trust, which the "
+      "operator provides. Its media_address must be an IP address (browsers "
+      "send media there); an IPv6 edge is refused.\n\n"
       "--ca=PKI_DIR (a CA from relayctl pki init): also issues each node's "
       "certificate, OUT/certs/NODE.pem and NODE.key (mode 0600), identity "
       "spiffe://cascade/node/NODE with the media address's IP as an IP SAN, "

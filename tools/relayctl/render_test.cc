@@ -61,7 +61,8 @@ std::map<std::string, std::string> Variables(const std::string& text) {
   std::map<std::string, std::string> variables;
   for (absl::string_view line : absl::StrSplit(text, '\n')) {
     if (line.empty() || line[0] == '#') continue;
-    std::pair<std::string, std::string> kv = absl::StrSplit(line, '=');
+    std::pair<std::string, std::string> kv =
+        absl::StrSplit(line, absl::MaxSplits('=', 1));
     variables.insert(kv);
   }
   return variables;
@@ -256,6 +257,68 @@ TEST_F(RenderTest, CertificatesVerifyAndNameTheNode) {
   // Again: the certificates are files that exist too.
   Result again = Run(options_, {"d1"});
   EXPECT_EQ(again.code, 4);
+}
+
+TEST_F(RenderTest, AnEdgeRelayGetsRelaydsEdgeFlags) {
+  std::ofstream(topology_) << R"txt(
+nodes { id: "nat" tier: TIER_NATIONAL media_address: "10.0.0.1:5004"
+  edge_address: "127.0.0.1:8080" capacity { max_children: 8 } }
+nodes { id: "d1" tier: TIER_DISTRICT parent: "nat" media_address: "10.0.2.1:5006"
+  edge_address: "d1.example.org:443" capacity { max_children: 8 } }
+nodes { id: "d2" tier: TIER_DISTRICT parent: "nat" media_address: "10.0.2.2:5006"
+  edge_address: "10.0.2.2:8443" capacity { max_children: 8 } }
+nodes { id: "d3" tier: TIER_DISTRICT parent: "nat" media_address: "10.0.2.3:5006"
+  capacity { max_children: 8 } }
+nodes { id: "p6" tier: TIER_PROVINCIAL parent: "nat"
+  media_address: "[fd00::6]:5004" edge_address: "[fd00::6]:443"
+  capacity { max_children: 8 } }
+nodes { id: "pn" tier: TIER_PROVINCIAL parent: "nat"
+  media_address: "relay-pn.example.net:5004" edge_address: "10.0.1.9:443"
+  capacity { max_children: 8 } }
+)txt";
+  // A host name binds every address; its certificate is the operator's, in
+  // --certs-dir; a port below 1024 needs a capability.
+  Result d1 = Run(options_, {"d1"});
+  ASSERT_EQ(d1.code, 0) << d1.err;
+  EXPECT_EQ(Variables(d1.out)["RELAYD_OPTS"],
+            "--edge=0.0.0.0:443 "
+            "--edge_tls_cert=/etc/cascade/certs/edge-d1.pem "
+            "--edge_tls_key=/etc/cascade/certs/edge-d1.key");
+  EXPECT_NE(d1.out.find("CAP_NET_BIND_SERVICE"), std::string::npos) << d1.out;
+  EXPECT_NE(d1.out.find("browsers trust"), std::string::npos) << d1.out;
+
+  options_.certs_dir = "/srv/certs";
+  Result d2 = Run(options_, {"d2"});
+  ASSERT_EQ(d2.code, 0) << d2.err;
+  EXPECT_EQ(Variables(d2.out)["RELAYD_OPTS"],
+            "--edge=10.0.2.2:8443 --edge_tls_cert=/srv/certs/edge-d2.pem "
+            "--edge_tls_key=/srv/certs/edge-d2.key");
+  EXPECT_EQ(d2.out.find("CAP_NET_BIND_SERVICE"), std::string::npos) << d2.out;
+
+  // Loopback: plain HTTP behind a proxy, no certificate.
+  Result nat = Run(options_, {"nat"});
+  ASSERT_EQ(nat.code, 0) << nat.err;
+  EXPECT_EQ(Variables(nat.out)["RELAYD_OPTS"], "--edge=127.0.0.1:8080");
+  EXPECT_EQ(nat.out.find("browsers trust"), std::string::npos) << nat.out;
+
+  // No edge, no flags.
+  Result d3 = Run(options_, {"d3"});
+  ASSERT_EQ(d3.code, 0) << d3.err;
+  EXPECT_EQ(Variables(d3.out)["RELAYD_OPTS"], "");
+
+  for (const auto& [node, says] :
+       std::vector<std::pair<std::string, std::string>>{
+           {"pn",
+            "node \"pn\" has a browser edge but its media_address "
+            "\"relay-pn.example.net:5004\" is a name"},
+           {"p6",
+            "edge_address \"[fd00::6]:443\": relayd's browser edge is "
+            "IPv4 only"}}) {
+    Result refused = Run(options_, {node});
+    EXPECT_EQ(refused.code, 4) << node << ": " << refused.err;
+    EXPECT_NE(refused.err.find(says), std::string::npos) << refused.err;
+    EXPECT_EQ(refused.out, "");
+  }
 }
 
 TEST_F(RenderTest, ErrorsHaveTheirExitCodes) {
