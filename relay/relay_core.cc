@@ -369,10 +369,7 @@ void RelayCore::OnUnreachable(const media::Endpoint& to) {
 
 void RelayCore::OnTick() {
   now_ = clock_->Now();
-  // Time the relay itself did not run (descheduled, stopped) says nothing
-  // about its parent, whose packets wait in the socket: not counted.
-  parents_.Excuse(now_ - tick_due_, now_);
-  tick_due_ = absl::InfiniteFuture();
+  ExcuseOwnDelay();
   for (auto& [ssrc, stream] : streams_) stream->ring.Expire(now_);
   ExpireChildren();
   const child::ParentSelector::Actions actions = parents_.OnTick(now_);
@@ -407,7 +404,19 @@ absl::Time RelayCore::ChildReportDue() const {
   return std::max(last_child_report_, last_fanout_) + options_.child_report;
 }
 
+void RelayCore::ExcuseOwnDelay() {
+  // Time the relay itself did not run (descheduled, stopped) says nothing
+  // about its parent, whose packets wait in the socket: not counted.
+  if (now_ > tick_due_) parents_.Excuse(now_ - tick_due_, now_);
+  tick_due_ = absl::InfiniteFuture();
+}
+
 absl::Duration RelayCore::NextTick() {
+  // A relay that did not run wakes for its socket as often as for its
+  // timer: the tick it missed is excused before a new one replaces it, or
+  // the next OnTick would take the whole stall for its parent's silence.
+  now_ = clock_->Now();
+  ExcuseOwnDelay();
   tick_due_ = std::max(now_, NextTickDue());
   return tick_due_ - now_;
 }

@@ -96,8 +96,9 @@ class RelayCore {
   // How soon the next OnTick is due: busy_tick while repairs are pending or
   // a parent is being changed, else the next deadline (parent silence,
   // keepalive, child report), at most idle_tick away. The caller arms its
-  // timer with it: a tick later than that finds the relay was not running,
-  // and its parent's packets waiting unread are not taken for silence.
+  // timer with it, and calls it again after every read: a tick or read
+  // later than that finds the relay was not running, and its parent's
+  // packets waiting unread are not taken for silence.
   absl::Duration NextTick();
   // Takes new settings at run time; children that stay keep their state and
   // stay active. A new first parent is taken make-before-break: the old one
@@ -195,6 +196,9 @@ class RelayCore {
   void OnParentHeard(bool media);
   // Children are told we are alive this often, by media or by a report.
   absl::Time ChildReportDue() const;
+  // Excuses the parent's silence for as long as the tick asked for is
+  // overdue (the relay did not run), and forgets that tick.
+  void ExcuseOwnDelay();
   absl::Time NextTickDue() const;
   // An RTCP RR, with a signed activation under `key` unless it is empty.
   void SendSigned(const media::Endpoint& to, const std::string& key,

@@ -546,6 +546,24 @@ TEST_F(RelayCoreTest, TimeTheRelayItselfDidNotRunIsNotBlamedOnTheParent) {
   EXPECT_EQ(core_.parent_index(), 1u);
 }
 
+// As above, but the relay wakes for a child's keepalive before its overdue
+// timer, and the server re-arms the timer after the read: the stall is
+// still excused (a national run's districts failed over when topologyd's
+// kill stalled the machine for a second while no media flowed).
+TEST_F(RelayCoreTest, AStallEndedByADatagramIsNotBlamedOnTheParent) {
+  core_.Apply(WithStandby());
+  ActivateChild();
+  Receive(kParent, Rr());
+  Run(absl::Milliseconds(50));
+  clock_.Advance(absl::Milliseconds(400));
+  Receive(kChild, Rr());
+  core_.NextTick();
+  clock_.Advance(absl::Milliseconds(1));
+  core_.OnTick();
+  EXPECT_EQ(core_.parent_index(), 0u);
+  EXPECT_EQ(core_.counters().parent_failovers, 0u);
+}
+
 TEST_F(RelayCoreTest, GapsAskedOfADyingParentAreAskedAgainOfTheNext) {
   core_.Apply(WithStandby());
   Receive(kParent, RtpPacket(kVideo, 1, 0, kSlice));
