@@ -34,6 +34,12 @@ constexpr absl::Duration kHeartbeat = absl::Seconds(10);
 constexpr uint32_t kEventHistory = 50;
 // How often an open stream's credential is checked again.
 constexpr absl::Duration kRecheck = absl::Seconds(10);
+// A watch link's lifetime: the page mints a new one when it expires.
+constexpr absl::Duration kWatchTtl = absl::Hours(1);
+// Nothing from elsewhere, but the page's WHEP requests go to the national
+// relay's edge, which is HTTPS only (relayd refuses plain HTTP beyond
+// loopback, and edge URLs are https://).
+constexpr char kPolicy[] = "default-src 'self'; connect-src 'self' https:";
 
 bool IsLoopback(const std::string& host) {
   in_addr v4;
@@ -296,15 +302,31 @@ void ConsoleServer::ServeAction(const httplib::Request& req,
                                 httplib::Response& res) {
   const std::string action = req.matches[1];
   const std::string node = req.get_param_value("node");
-  if (node.empty()) {
+  const std::string parent = req.get_param_value("parent");
+  if (node.empty() || (action == "move" && parent.empty())) {
     res.status = 400;
-    res.set_content("?node=ID is required\n", "text/plain");
+    res.set_content(action == "move" ? "?node=ID&parent=ID are required\n"
+                                     : "?node=ID is required\n",
+                    "text/plain");
     return;
   }
   grpc::ClientContext context;
   Authorize(req, &context);
   cascade::v1::ChangeResponse response;
   grpc::Status status;
+  if (action == "watch") {
+    // The command center's WHEP link to the site's upstream stream at the
+    // national relay, as `relayctl url --center SITE` (audited there).
+    cascade::v1::MintEdgeTokenRequest request;
+    request.set_node(node);
+    request.set_center(true);
+    request.set_ttl_ms(absl::ToInt64Milliseconds(kWatchTtl));
+    cascade::v1::MintEdgeTokenResponse minted;
+    status = admin_->MintEdgeToken(&context, request, &minted);
+    if (!status.ok()) return Refuse(status, res);
+    res.set_header("Cache-Control", "no-store");
+    return SendJson(minted, res);
+  }
   if (action == "drain") {
     cascade::v1::DrainNodeRequest request;
     request.set_id(node);
@@ -313,6 +335,15 @@ void ConsoleServer::ServeAction(const httplib::Request& req,
     cascade::v1::RestoreRequest request;
     request.set_id(node);
     status = admin_->Restore(&context, request, &response);
+  } else if (action == "failover") {
+    cascade::v1::FailoverRequest request;
+    request.set_id(node);
+    status = admin_->Failover(&context, request, &response);
+  } else if (action == "move") {
+    cascade::v1::MoveNodeRequest request;
+    request.set_id(node);
+    request.set_new_parent(parent);
+    status = admin_->MoveNode(&context, request, &response);
   } else {
     cascade::v1::UpstreamRequest request;
     request.set_site(node);
@@ -325,7 +356,7 @@ void ConsoleServer::ServeAction(const httplib::Request& req,
 }
 
 void ConsoleServer::Route() {
-  http_->set_default_headers({{"Content-Security-Policy", "default-src 'self'"},
+  http_->set_default_headers({{"Content-Security-Policy", kPolicy},
                               {"X-Content-Type-Options", "nosniff"},
                               {"Referrer-Policy", "no-referrer"}});
   http_->Get("/console/api/tree",
@@ -354,7 +385,7 @@ void ConsoleServer::Route() {
              [this](const httplib::Request& req, httplib::Response& res) {
                ServeStream(req, res);
              });
-  http_->Post("/console/api/(drain|restore|select|release)",
+  http_->Post("/console/api/(drain|restore|failover|move|select|release|watch)",
               [this](const httplib::Request& req, httplib::Response& res) {
                 ServeAction(req, res);
               });

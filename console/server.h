@@ -17,9 +17,14 @@
 //   GET  /console/api/stream      server-sent events: "tree" first, then
 //                                 "delta" at most every 500 ms (hub.h),
 //                                 and "event" (Admin Events)
-//   POST /console/api/ACTION?node=ID   drain, restore, select, release
-//                                 (DrainNode, Restore, SelectUpstream,
-//                                 ReleaseUpstream): ChangeResponse JSON
+//   POST /console/api/ACTION?node=ID   drain, restore, failover, select,
+//                                 release (DrainNode, Restore, Failover,
+//                                 SelectUpstream, ReleaseUpstream), and
+//                                 move with &parent=ID (MoveNode):
+//                                 ChangeResponse JSON
+//   POST /console/api/watch?node=SITE  the center's WHEP link to SITE's
+//                                 upstream stream at the national relay
+//                                 (MintEdgeToken, center): its JSON
 #ifndef CASCADE_CONSOLE_SERVER_H_
 #define CASCADE_CONSOLE_SERVER_H_
 

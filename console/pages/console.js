@@ -1,6 +1,7 @@
 // Cascade's command-center console: the whole tree as one map (a block of
 // small marks per province, one mark per node, coloured by health), the
-// controller's events, search, a node's details and the operators' actions.
+// controller's events, search, a node's details, the operators' actions and
+// the selected sites' video (views.js).
 // Everything comes from topologyd's /console/api (console/server.h) with
 // the operator's bearer token, kept for this tab in sessionStorage.
 'use strict';
@@ -30,6 +31,8 @@ const state = {
   drawn: 0,
   abort: null,
   history: [],         // the selected node's [time ms, packets in]
+  view: null,          // the detail pane's NodeView
+  wall: null,          // CascadeViews.Wall
 };
 
 const $ = (id) => document.getElementById(id);
@@ -200,6 +203,7 @@ function summarize() {
 
 function onTree(tree) {
   state.nodes = new Map((tree.nodes || []).map((n) => [n.id, n]));
+  state.wall.follow(state.nodes);
   layout();
   summarize();
   refreshDetail();
@@ -220,7 +224,8 @@ function onDelta(delta) {
     state.nodes.delete(id);
     structural = true;
   }
-  if (structural) layout(); else redraw(changed);
+  // The view wall taking or giving back room resizes the map.
+  if (state.wall.follow(state.nodes) || structural) layout(); else redraw(changed);
   summarize();
   if (state.selected && changed.includes(state.selected)) refreshDetail();
 }
@@ -412,6 +417,7 @@ function row(list, term, value) {
 }
 
 function showDetail(view) {
+  state.view = view;
   const node = state.nodes.get(view.id) || {};
   const stats = view.stats || {};
   $('detail-title').textContent = view.id + ' (' + health(node) + ')';
@@ -477,15 +483,29 @@ function spark() {
 const ACTIONS = {
   drain: 'Drain %s: its children move to their standbys.',
   restore: 'Restore %s: it takes its children back.',
-  select: 'Put %s on the big screen (select its upstream).',
+  failover: 'Fail over %s: treated as down until restored, its children move to their standbys.',
+  move: 'Move %s under another parent (its desired parent):',
+  select: 'Put %s on the big screen (select its upstream) and watch it here.',
   release: 'Take %s off the big screen (release its upstream).',
 };
+
+// Relays one tier above `id`'s, but its desired parent: where it may move.
+function parentsFor(id) {
+  const node = state.nodes.get(id);
+  if (!node) return [];
+  const above = (TIER_ORDER[node.tier] ?? 0) - 1;
+  const desired = state.view && state.view.id === id ? state.view.desiredParent : node.parent;
+  return [...state.nodes.values()]
+    .filter((n) => TIER_ORDER[n.tier] === above && n.id !== desired)
+    .map((n) => n.id).sort();
+}
 
 function showActions(view) {
   const box = $('actions');
   box.replaceChildren();
-  const names = view.tier === 'TIER_SITE' ? ['select', 'release', 'drain', 'restore']
-                                          : ['drain', 'restore'];
+  const names = view.tier === 'TIER_SITE' ? ['select', 'release', 'move', 'drain', 'restore']
+    : view.tier === 'TIER_NATIONAL' ? ['drain', 'failover', 'restore']
+      : ['drain', 'failover', 'restore', 'move'];
   for (const action of names) {
     const button = document.createElement('button');
     button.type = 'button';
@@ -499,19 +519,26 @@ function showActions(view) {
 function confirmAction(action, id) {
   const dialog = $('confirm');
   $('confirm-text').textContent = ACTIONS[action].replace('%s', id);
+  const parent = $('confirm-parent');
+  parent.hidden = action !== 'move';
+  if (action === 'move') {
+    parent.replaceChildren(...parentsFor(id).map((p) => new Option(p, p)));
+  }
   dialog.onclose = () => {
-    if (dialog.returnValue === 'ok') act(action, id);
+    if (dialog.returnValue === 'ok') act(action, id, action === 'move' ? parent.value : '');
   };
   dialog.returnValue = '';
   dialog.showModal();
 }
 
 // The server checks the role: a viewer's action is refused there (403).
-async function act(action, id) {
+async function act(action, id, parent) {
   const result = $('action-result');
   result.className = '';
-  result.textContent = action + ' ' + id + '...';
-  const response = await fetch('/console/api/' + action + '?node=' + encodeURIComponent(id),
+  result.textContent = action + ' ' + id + (parent ? ' under ' + parent : '') + '...';
+  const query = '?node=' + encodeURIComponent(id) +
+    (parent ? '&parent=' + encodeURIComponent(parent) : '');
+  const response = await fetch('/console/api/' + action + query,
                                { method: 'POST', headers: headers() });
   const text = (await response.text()).trim();
   if (response.ok) {
@@ -526,6 +553,13 @@ async function act(action, id) {
 // ---------------------------------------------------------------- start
 
 function start() {
+  // The selected sites, played beside the map (views.js).
+  state.wall = new CascadeViews.Wall({
+    element: $('wall'),
+    headers,
+    onPick: select,
+    onRelease: (id) => confirmAction('release', id),
+  });
   $('login').addEventListener('submit', (e) => {
     e.preventDefault();
     state.token = $('token').value.trim();

@@ -32,6 +32,7 @@
 #include "tests/browser/chromium.h"
 #include "tests/common/runfile.h"
 #include "tests/common/wait.h"
+#include "tests/console/console_page.h"
 #include "tests/media/process.h"
 #include "tests/topology/harness.h"
 #include "tests/topology/test_pki.h"
@@ -40,11 +41,16 @@
 namespace cascade {
 namespace {
 
+using cascade::testing::Bearer;
+using cascade::testing::ClickNode;
 using cascade::testing::CommandResult;
+using cascade::testing::ConfirmAction;
 using cascade::testing::ConsoleOf;
+using cascade::testing::ConsolePort;
 using cascade::testing::EdgeTree;
 using cascade::testing::FreeUdpPort;
 using cascade::testing::kWaitTimeout;
+using cascade::testing::OpenWithToken;
 using cascade::testing::ReadFile;
 using cascade::testing::WaitUntil;
 
@@ -83,36 +89,6 @@ nodes { id: "d1" tier: TIER_DISTRICT parent: "p1" standby_parents: "p2"
 nodes { id: "s1" tier: TIER_SITE parent: "d1" media_address: "127.0.0.1:40004"
   plain_endpoint: true }
 )txt";
-
-// The console's port from topologyd's port file (console=PORT).
-int ConsolePort(const std::string& port_file) {
-  for (absl::string_view line : absl::StrSplit(ReadFile(port_file), '\n')) {
-    int port = 0;
-    if (absl::ConsumePrefix(&line, "console=") &&
-        absl::SimpleAtoi(line, &port)) {
-      return port;
-    }
-  }
-  return 0;
-}
-
-httplib::Headers Bearer(const std::string& token) {
-  return {{"Authorization", "Bearer " + token}};
-}
-
-// Gives the page `token` as its login form would (sessionStorage), then
-// opens it again.
-void OpenWithToken(browser::Chromium* chromium, const std::string& url,
-                   const std::string& token) {
-  ASSERT_TRUE(chromium->Navigate(url, absl::Seconds(10)).ok());
-  ASSERT_TRUE(chromium
-                  ->Evaluate(absl::StrCat("sessionStorage.setItem('cascade."
-                                          "console.token', '",
-                                          token, "'); true"),
-                             absl::Seconds(5))
-                  .ok());
-  ASSERT_TRUE(chromium->Navigate(url, absl::Seconds(10)).ok());
-}
 
 // The colour drawn at the centre of node `id`'s mark on the map, "#rrggbb".
 std::string ColourAt(const std::string& id) {
@@ -185,8 +161,9 @@ TEST(ConsoleTest, LiveTreeTurnsRedWithinTwoSecondsOfAKill) {
   auto page = http.Get("/console");
   ASSERT_TRUE(page);
   EXPECT_EQ(page->status, 200);
+  // Connections beyond its own origin: HTTPS only (the relays' WHEP).
   EXPECT_EQ(page->get_header_value("Content-Security-Policy"),
-            "default-src 'self'");
+            "default-src 'self'; connect-src 'self' https:");
 
   // The tree as the console serves it: every node, s1 receiving.
   cascade::v1::ConsoleTree served;
@@ -356,37 +333,10 @@ TEST_F(ConsoleRolesTest, AViewersDrainIsRefusedByTheServer) {
       kWaitTimeout);
   ASSERT_TRUE(shown.ok()) << shown << "\n" << ConsoleOf(**chromium);
   // The viewer clicks p1 on the map, then restore, and confirms.
-  ASSERT_TRUE((*chromium)
-                  ->Evaluate("(() => { const at = cascadeConsole.state"
-                             ".where.get('p1'); const s = cascadeConsole"
-                             ".state.cell; const box = document"
-                             ".getElementById('map').getBoundingClientRect();"
-                             " document.getElementById('map').dispatchEvent("
-                             "new MouseEvent('click', {clientX: box.left + "
-                             "at.x + s / 2, clientY: box.top + at.y + s / "
-                             "2})); return true; })()",
-                             absl::Seconds(5))
-                  .ok());
-  constexpr char kRestore[] = "#actions button[data-action=restore]";
-  ASSERT_TRUE((*chromium)
-                  ->WaitFor(absl::StrCat(
-                                "document.querySelector('", kRestore,
-                                "') !== null && document.getElementById("
-                                "'detail-title').textContent.startsWith('p1')"),
-                            absl::Seconds(10))
-                  .ok())
-      << ConsoleOf(**chromium);
-  auto asked = (*chromium)->Evaluate(
-      absl::StrCat("document.querySelector('", kRestore,
-                   "').click(); document.getElementById('confirm').open"),
-      absl::Seconds(5));
-  ASSERT_TRUE(asked.ok()) << asked.status();
-  EXPECT_TRUE(asked->bool_value()) << "no confirmation asked";
-  ASSERT_TRUE((*chromium)
-                  ->Evaluate("document.getElementById('confirm-ok').click(); "
-                             "true",
-                             absl::Seconds(5))
-                  .ok());
+  absl::Status clicked = ClickNode(chromium->get(), "p1");
+  ASSERT_TRUE(clicked.ok()) << clicked << "\n" << ConsoleOf(**chromium);
+  absl::Status confirmed = ConfirmAction(chromium->get(), "restore");
+  ASSERT_TRUE(confirmed.ok()) << confirmed;
   absl::Status refused_in_page = (*chromium)->WaitFor(
       "cascadeConsole.state.lastAction && "
       "cascadeConsole.state.lastAction.status === 403 && "
@@ -395,6 +345,76 @@ TEST_F(ConsoleRolesTest, AViewersDrainIsRefusedByTheServer) {
       absl::Seconds(10));
   EXPECT_TRUE(refused_in_page.ok()) << refused_in_page << "\n"
                                     << ConsoleOf(**chromium);
+}
+
+// Move and failover: a viewer's are refused by the server; an operator's,
+// from the page's detail pane (the move's parent chosen in its dialog),
+// apply and show in the feed with who made them.
+TEST_F(ConsoleRolesTest, MoveAndFailoverFromThePageNeedAnOperator) {
+  const std::string viewer = Issue("vera", "viewer");
+  const std::string operator_token = Issue("oscar", "operator");
+  auto https = Https();
+  for (const auto& [path, refusal] :
+       std::vector<std::pair<std::string, std::string>>{
+           {"move?node=d1&parent=p2", "viewer may not move"},
+           {"failover?node=p1", "viewer may not failover"}}) {
+    auto refused =
+        https->Post("/console/api/" + path, Bearer(viewer), "", "text/plain");
+    ASSERT_TRUE(refused);
+    EXPECT_EQ(refused->status, 403) << path;
+    EXPECT_TRUE(absl::StrContains(refused->body, refusal)) << refused->body;
+  }
+  auto no_parent = https->Post("/console/api/move?node=d1",
+                               Bearer(operator_token), "", "text/plain");
+  ASSERT_TRUE(no_parent);
+  EXPECT_EQ(no_parent->status, 400) << no_parent->body;
+
+  auto chromium = cascade::testing::OpenBrowser();
+  ASSERT_TRUE(chromium.ok()) << chromium.status();
+  const std::string url = absl::StrCat("https://127.0.0.1:", port_, "/console");
+  ASSERT_NO_FATAL_FAILURE(OpenWithToken(chromium->get(), url, operator_token));
+  ASSERT_TRUE((*chromium)
+                  ->WaitFor("window.cascadeConsole && "
+                            "cascadeConsole.state.drawn === 5",
+                            kWaitTimeout)
+                  .ok())
+      << ConsoleOf(**chromium);
+  auto applied = [&](const std::string& action) {
+    return (*chromium)->WaitFor(
+        absl::Substitute("cascadeConsole.state.lastAction && "
+                         "cascadeConsole.state.lastAction.action === '$0' && "
+                         "cascadeConsole.state.lastAction.status === 200 && "
+                         "[...document.querySelectorAll('#events li')].some("
+                         "(li) => li.textContent.includes('by operator oscar')"
+                         " && li.textContent.includes('$0'))",
+                         action),
+        absl::Seconds(10));
+  };
+  // d1 under p2: the dialog offers the provincial relays but d1's parent.
+  absl::Status step = ClickNode(chromium->get(), "d1");
+  ASSERT_TRUE(step.ok()) << step << "\n" << ConsoleOf(**chromium);
+  step = ConfirmAction(
+      chromium->get(), "move",
+      "if ([...document.getElementById('confirm-parent').options].map((o) => "
+      "o.value).join() !== 'p2') throw new Error('parents offered'); "
+      "document.getElementById('confirm-parent').value = 'p2'");
+  ASSERT_TRUE(step.ok()) << step;
+  step = applied("move");
+  EXPECT_TRUE(step.ok()) << step << "\n" << ConsoleOf(**chromium);
+  auto node = https->Get("/console/api/node?id=d1", Bearer(viewer));
+  ASSERT_TRUE(node);
+  EXPECT_TRUE(absl::StrContains(node->body, "\"desiredParent\":\"p2\""))
+      << node->body;
+
+  step = ClickNode(chromium->get(), "p1");
+  ASSERT_TRUE(step.ok()) << step << "\n" << ConsoleOf(**chromium);
+  step = ConfirmAction(chromium->get(), "failover");
+  ASSERT_TRUE(step.ok()) << step;
+  step = applied("failover");
+  EXPECT_TRUE(step.ok()) << step << "\n" << ConsoleOf(**chromium);
+  node = https->Get("/console/api/node?id=p1", Bearer(viewer));
+  ASSERT_TRUE(node);
+  EXPECT_TRUE(absl::StrContains(node->body, "STATUS_FAILED")) << node->body;
 }
 
 // With mutual TLS a browser's operator certificate is its credential, as

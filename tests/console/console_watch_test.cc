@@ -1,0 +1,185 @@
+// The console's view wall against real processes: nat (with its HTTPS
+// edge) -> p1 -> d1 (edge) -> s1, a site whose camera is a headless
+// Chromium publishing with WHIP at d1. An operator's select of s1 from the
+// console (its detail pane, confirmed) makes the site's stream play in the
+// console's own view, over WHEP from the national relay's edge
+// (framesDecoded grows); its release from the view takes the view away.
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <fstream>
+#include <memory>
+#include <string>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/substitute.h"
+#include "tests/common/wait.h"
+#include "tests/console/console_page.h"
+#include "tests/webrtc/edge_tree.h"
+
+namespace cascade {
+namespace {
+
+using cascade::testing::Bearer;
+using cascade::testing::ClickNode;
+using cascade::testing::CommandResult;
+using cascade::testing::ConfirmAction;
+using cascade::testing::ConsoleOf;
+using cascade::testing::ConsolePort;
+using cascade::testing::EdgeTree;
+using cascade::testing::FreeUdpPort;
+using cascade::testing::kWaitTimeout;
+using cascade::testing::OpenWithToken;
+using cascade::testing::PageNumber;
+using cascade::testing::ReadFile;
+using cascade::testing::WaitUntil;
+
+constexpr uint32_t kVideoSsrc = 4369;
+constexpr uint32_t kAudioSsrc = 8738;
+constexpr char kAdminToken[] = "console-watch-test-admin-token";
+
+// $0..$2: nat, p1, d1; $3, $4: nat's and d1's edges; $5: s1's address (a
+// plain site: its camera is the browser).
+constexpr char kTopology[] = R"txt(
+streams { id: "program" direction: DIRECTION_DOWNSTREAM bitrate_kbps: 500
+  tracks { ssrc: 4369 media: "video" payload_type: 96 encoding: "H264/90000" }
+  tracks { ssrc: 8738 media: "audio" payload_type: 111 encoding: "opus/48000/2" } }
+streams { id: "s1-camera" direction: DIRECTION_UPSTREAM source_node: "s1"
+  bitrate_kbps: 1500
+  tracks { ssrc: 500 media: "video" payload_type: 96 encoding: "H264/90000" }
+  tracks { ssrc: 501 media: "audio" payload_type: 111 encoding: "opus/48000/2" } }
+nodes { id: "nat" tier: TIER_NATIONAL media_address: "$0" edge_address: "$3"
+  capacity { max_children: 8 } }
+nodes { id: "p1" tier: TIER_PROVINCIAL parent: "nat" media_address: "$1"
+  capacity { max_children: 8 } }
+nodes { id: "d1" tier: TIER_DISTRICT parent: "p1" media_address: "$2"
+  edge_address: "$4" capacity { max_children: 8 } }
+nodes { id: "s1" tier: TIER_SITE parent: "d1" media_address: "$5"
+  plain_endpoint: true }
+)txt";
+
+// Video frames the console's view of s1 decoded.
+constexpr char kFramesDecoded[] = R"js((async () => {
+  const view = cascadeConsole.state.wall.views.get('s1');
+  const pc = view && view.status.pc;
+  let frames = 0;
+  if (!pc) return 0;
+  (await pc.getStats()).forEach((s) => {
+    if (s.type === 'inbound-rtp' && s.kind === 'video') {
+      frames = s.framesDecoded || 0;
+    }
+  });
+  return frames;
+})())js";
+
+TEST(ConsoleWatchTest, AnOperatorsSelectPlaysTheSiteInTheConsole) {
+  auto created = EdgeTree::Create({"nat", "d1"});
+  ASSERT_TRUE(created.ok()) << created.status();
+  std::unique_ptr<EdgeTree> tree = *std::move(created);
+  const std::string token_file = tree->Path("admin.token");
+  std::ofstream(token_file) << kAdminToken << "\n";
+  const std::string token_flag = "--admin-token-file=" + token_file;
+  ASSERT_NO_FATAL_FAILURE(
+      tree->StartController({token_flag, "--console=127.0.0.1:0"}));
+  const int port = ConsolePort(tree->Path("topologyd.port"));
+  ASSERT_GT(port, 0) << ReadFile(tree->Path("topologyd.port"));
+  const int source_port = FreeUdpPort();
+  ASSERT_NO_FATAL_FAILURE(tree->StartRelay(
+      "nat", true, {absl::StrCat("--source=127.0.0.1:", source_port)}));
+  ASSERT_NO_FATAL_FAILURE(tree->StartRelay("p1", false));
+  ASSERT_NO_FATAL_FAILURE(tree->StartRelay("d1", true));
+  std::ofstream(tree->Path("topology.textproto")) << absl::Substitute(
+      kTopology, tree->relay("nat").address(), tree->relay("p1").address(),
+      tree->relay("d1").address(), tree->relay("nat").edge(),
+      tree->relay("d1").edge(), absl::StrCat("127.0.0.1:", FreeUdpPort()));
+  CommandResult applied =
+      tree->Relayctl({token_flag, "apply", tree->Path("topology.textproto")});
+  ASSERT_EQ(applied.code, 0) << applied.err;
+  ASSERT_NO_FATAL_FAILURE(
+      tree->StartSource("nat", source_port, kVideoSsrc, kAudioSsrc));
+  // (relayctl show, which WaitReceiving uses, would need the token too.)
+  httplib::Client http("127.0.0.1", port);
+  http.set_read_timeout(10);
+  ASSERT_TRUE(WaitUntil("d1 receives from p1", kWaitTimeout, [&] {
+    auto got = http.Get("/console/api/node?id=d1", Bearer(kAdminToken));
+    return got && got->status == 200 &&
+           absl::StrContains(got->body, "\"receivingFrom\":\"p1\"");
+  })) << tree->Log("d1");
+
+  // The site's camera, published at d1.
+  const cascade::v1::MintEdgeTokenResponse publish =
+      tree->Url({token_flag, "s1", "--publish"});
+  auto site = testing::OpenBrowser(
+      {"--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"});
+  ASSERT_TRUE(site.ok()) << site.status();
+  ASSERT_TRUE((*site)->Navigate(publish.url(), absl::Seconds(10)).ok());
+  absl::Status publishing = (*site)->WaitFor(
+      "window.cascadePublisher && cascadePublisher.state === 'connected'",
+      absl::Seconds(20));
+  ASSERT_TRUE(publishing.ok()) << publishing << "\n" << ConsoleOf(**site);
+
+  // The console: s1 is on the map, nothing on the wall.
+  auto console = testing::OpenBrowser({"--window-size=1400,900"});
+  ASSERT_TRUE(console.ok()) << console.status();
+  browser::Chromium* page = console->get();
+  const std::string url = absl::StrCat("http://127.0.0.1:", port, "/console");
+  ASSERT_NO_FATAL_FAILURE(OpenWithToken(page, url, kAdminToken));
+  ASSERT_TRUE(page->WaitFor("window.cascadeConsole && "
+                            "cascadeConsole.state.drawn === 4 && "
+                            "document.getElementById('wall').hidden",
+                            kWaitTimeout)
+                  .ok())
+      << ConsoleOf(*page);
+
+  // Selected from its detail pane: its view plays.
+  absl::Status step = ClickNode(page, "s1");
+  ASSERT_TRUE(step.ok()) << step << "\n" << ConsoleOf(*page);
+  step = ConfirmAction(page, "select");
+  ASSERT_TRUE(step.ok()) << step;
+  const absl::Time confirmed = absl::Now();
+  ASSERT_TRUE(page->WaitFor("cascadeConsole.state.lastAction && "
+                            "cascadeConsole.state.lastAction.status === 200",
+                            absl::Seconds(10))
+                  .ok())
+      << ConsoleOf(*page);
+  ASSERT_TRUE(WaitUntil("the console decodes s1's camera", absl::Seconds(20),
+                        [&] { return PageNumber(*page, kFramesDecoded) > 0; }))
+      << ConsoleOf(*page) << "\nnat: " << tree->Log("nat");
+  const absl::Duration first_frame = absl::Now() - confirmed;
+  const double frames = PageNumber(*page, kFramesDecoded);
+  ASSERT_TRUE(WaitUntil("s1's frames keep coming", absl::Seconds(10), [&] {
+    return PageNumber(*page, kFramesDecoded) >= frames + 30;
+  })) << ConsoleOf(*page);
+  std::cout << "s1 decoded in the console " << first_frame
+            << " after the select was confirmed\n";
+  // Over WHEP at the national relay's edge, with the center's link.
+  auto endpoint = page->Evaluate(
+      "document.getElementById('wall').hidden ? '' : "
+      "cascadeConsole.state.wall.views.get('s1').endpoint",
+      absl::Seconds(5));
+  ASSERT_TRUE(endpoint.ok()) << endpoint.status();
+  EXPECT_EQ(
+      endpoint->string_value(),
+      absl::StrCat("https://", tree->relay("nat").edge(), "/whep/s1-camera"));
+
+  // Released from the view (confirmed): the view goes, the wall with it.
+  ASSERT_TRUE(page->Evaluate("document.querySelector('#wall "
+                             "button[data-action=release]').click(); "
+                             "document.getElementById('confirm-ok').click(); "
+                             "true",
+                             absl::Seconds(5))
+                  .ok());
+  step = page->WaitFor(
+      "cascadeConsole.state.lastAction.action === 'release' && "
+      "cascadeConsole.state.lastAction.status === 200 && "
+      "cascadeConsole.state.wall.views.size === 0 && "
+      "document.getElementById('wall').hidden",
+      absl::Seconds(10));
+  EXPECT_TRUE(step.ok()) << step << "\n" << ConsoleOf(*page);
+  EXPECT_FALSE(absl::StrContains(ConsoleOf(*page), "Content Security"))
+      << ConsoleOf(*page);
+}
+
+}  // namespace
+}  // namespace cascade
