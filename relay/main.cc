@@ -1,5 +1,6 @@
 // relayd: the Cascade relay daemon. See docs/relayd.md.
 #include <glog/logging.h>
+#include <sched.h>
 #include <signal.h>
 
 #include <algorithm>
@@ -53,6 +54,15 @@ ABSL_FLAG(std::string, relays, "",
           "one event loop thread and --metrics, which then serves "
           "/metrics/ID per relay. For machines that host hundreds of relays "
           "(relay-sim); --source and the timing flags apply to each.");
+ABSL_FLAG(int, threads, 0,
+          "Threads that send the fan-out: the relay's loop and threads-1 "
+          "more, each with its share of every packet's children, all on the "
+          "relay's one socket. 0: the cores this process may run on. With "
+          "--relays: 1 (the process runs every relay on one loop).");
+ABSL_FLAG(int, threads_min_children, 32,
+          "Fewer children than this per thread and a packet's fan-out uses "
+          "fewer threads (handing a few sends to another thread costs more "
+          "than it saves).");
 ABSL_FLAG(std::string, tls_ca, "",
           "PEM CA that signed topologyd's certificate: the controller link "
           "speaks TLS and checks the controller's name as given in "
@@ -129,6 +139,13 @@ namespace {
   std::fprintf(stderr, "relayd: %.*s\n", static_cast<int>(message.size()),
                message.data());
   std::exit(2);
+}
+
+// The cores this process may run on (its affinity mask: taskset, cpusets).
+int AvailableCores() {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof(set), &set) != 0) return 1;
+  return std::max(1, CPU_COUNT(&set));
 }
 
 // The config file (if any) with the flags laid over it.
@@ -394,6 +411,19 @@ int Main() {
 
   ServerOptions server;
   server.pages_per_relay = !several.empty();
+  const int threads = absl::GetFlag(FLAGS_threads);
+  if (threads < 0 || threads > 256) Fail("--threads: between 0 and 256");
+  if (threads > 1 && !several.empty()) {
+    Fail("--threads: a process of --relays runs them on one loop");
+  }
+  if (absl::GetFlag(FLAGS_threads_min_children) < 1) {
+    Fail("--threads_min_children: at least 1");
+  }
+  server.fanout.loops = !several.empty() ? 1
+                        : threads > 0    ? threads
+                                         : AvailableCores();
+  server.fanout.min_children_per_loop =
+      static_cast<size_t>(absl::GetFlag(FLAGS_threads_min_children));
   for (const cascade::v1::RelayConfig& local : locals) {
     absl::StatusOr<RelayOptions> options = OptionsOf(local);
     if (!options.ok()) Fail(options.status().message());

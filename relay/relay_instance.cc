@@ -23,8 +23,8 @@ RelayInstance* InstanceOf(T* handle) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<RelayInstance>> RelayInstance::Create(
-    const RelayOptions& options, uv_loop_t* loop, PacketPool* pool,
-    Clock* clock) {
+    const RelayOptions& options, const FanoutOptions& fanout, uv_loop_t* loop,
+    PacketPool* pool, Clock* clock) {
   std::unique_ptr<RelayInstance> relay(
       new RelayInstance(options.node_id, clock));
   absl::StatusOr<std::unique_ptr<UdpSocket>> socket =
@@ -35,8 +35,9 @@ absl::StatusOr<std::unique_ptr<RelayInstance>> RelayInstance::Create(
         absl::StrCat(options.node_id, ": ", socket.status().message()));
   }
   relay->socket_ = *std::move(socket);
+  relay->fanout_ = std::make_unique<FanoutLoops>(relay->socket_.get(), fanout);
   relay->core_ =
-      std::make_unique<RelayCore>(options, clock, pool, relay->socket_.get());
+      std::make_unique<RelayCore>(options, clock, pool, relay->fanout_.get());
   UvHandle<uv_poll_t> poll = UvHandle<uv_poll_t>::Make();
   if (int err = uv_poll_init(loop, poll.get(), relay->socket_->fd());
       err != 0) {
@@ -63,6 +64,7 @@ RelayInstance::~RelayInstance() {
   // The edge, core and socket hold pool slots; the pool outlives us.
   edge_.reset();
   core_.reset();
+  fanout_.reset();  // joins its threads before the socket closes
   socket_.reset();
   batch_.clear();
 }
@@ -127,7 +129,7 @@ void RelayInstance::ReadAll() {
     }
     batch_.clear();
     // Forward what arrived now; never wait to fill a batch.
-    socket_->Flush();
+    fanout_->Flush();
   }
 }
 
@@ -140,7 +142,7 @@ void RelayInstance::OnTick() {
   // them first, so a parent is never judged silent for our own delay.
   ReadAll();
   core_->OnTick();
-  socket_->Flush();
+  fanout_->Flush();
   ScheduleTick();
 }
 
@@ -166,19 +168,21 @@ void RelayInstance::Apply(const RelayOptions& options) {
   }
   core_->Apply(applied);
   if (edge_ != nullptr) edge_->Apply(applied);
-  socket_->Flush();
+  fanout_->Flush();
   ScheduleTick();
 }
 
 void RelayInstance::SayGoodbye() {
   core_->SayGoodbye();
   if (edge_ != nullptr) edge_->CloseAll();
-  socket_->Flush();
+  fanout_->Flush();
 }
 
 void RelayInstance::RenderMetrics(std::string* out) const {
   core_->RenderMetrics(out);
-  const UdpCounters& udp = socket_->counters();
+  UdpCounters udp = socket_->counters();
+  // One socket, however many threads send on it.
+  udp.Add(fanout_->send_loop_counters());
   AppendCounter(out, "relay_udp_recv_calls_total", "recvmmsg calls.",
                 udp.recv_calls);
   AppendCounter(out, "relay_udp_send_calls_total", "sendmmsg calls.",
@@ -199,6 +203,13 @@ void RelayInstance::RenderMetrics(std::string* out) const {
   AppendCounter(out, "relay_udp_recv_pool_empty_total",
                 "Datagrams discarded because no packet slot was free.",
                 udp.recv_pool_empty);
+  AppendGauge(out, "relay_send_threads",
+              "Threads sending the fan-out (relayd --threads).",
+              absl::StrCat(fanout_->loops()));
+  AppendCounter(out, "relay_send_shares_taken_back_total",
+                "Fan-out shares the relay's loop sent itself because a send "
+                "thread was behind.",
+                fanout_->shares_taken_back());
   AppendGauge(out, "relay_loop_lag_seconds",
               "How late the last timer tick fired.",
               absl::StrFormat("%.6f", absl::ToDoubleSeconds(lag_last_)));

@@ -22,6 +22,7 @@
 #include "base/uv_handle.h"
 #include "media/endpoint.h"
 #include "relay/edge.h"
+#include "relay/fanout_loops.h"
 #include "relay/packet_pool.h"
 #include "relay/relay_core.h"
 #include "relay/relay_options.h"
@@ -35,8 +36,8 @@ class RelayInstance {
   // Binds the socket; nothing runs until Start(). `loop`, `pool` and `clock`
   // must outlive the instance.
   static absl::StatusOr<std::unique_ptr<RelayInstance>> Create(
-      const RelayOptions& options, uv_loop_t* loop, PacketPool* pool,
-      Clock* clock);
+      const RelayOptions& options, const FanoutOptions& fanout, uv_loop_t* loop,
+      PacketPool* pool, Clock* clock);
   // Closes the handles; the loop must run once more to free them.
   ~RelayInstance();
   RelayInstance(const RelayInstance&) = delete;
@@ -79,6 +80,8 @@ class RelayInstance {
   const std::string id_;
   Clock* const clock_;
   std::unique_ptr<UdpSocket> socket_;
+  // The core's transport: the socket, on this loop and on send threads.
+  std::unique_ptr<FanoutLoops> fanout_;
   std::unique_ptr<RelayCore> core_;
   std::unique_ptr<RelayEdge> edge_;
   std::vector<UdpSocket::Received> batch_;

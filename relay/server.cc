@@ -47,6 +47,11 @@ absl::Status RelayServer::Start() {
   if (options_.pages_per_relay && options_.reload) {
     return absl::InvalidArgumentError("relays by id cannot be reloaded");
   }
+  if (options_.fanout.loops < 1 ||
+      (options_.relays.size() > 1 && options_.fanout.loops > 1)) {
+    return absl::InvalidArgumentError(
+        "send threads: at least 1, and only 1 for several relays");
+  }
   absl::flat_hash_set<std::string> ids;
   for (const RelayOptions& relay : options_.relays) {
     if (!ids.insert(relay.node_id).second) {
@@ -69,7 +74,8 @@ absl::Status RelayServer::Start() {
   dispatcher_ = std::make_unique<Dispatcher>(&loop_);
   for (const RelayOptions& options : options_.relays) {
     absl::StatusOr<std::unique_ptr<RelayInstance>> relay =
-        RelayInstance::Create(options, &loop_, &pool_, &clock_);
+        RelayInstance::Create(options, options_.fanout, &loop_, &pool_,
+                              &clock_);
     if (!relay.ok()) return relay.status();
     relays_.push_back(*std::move(relay));
   }

@@ -60,6 +60,9 @@ struct ServerOptions {
   // the config file); none: SIGHUP is logged and ignored. Refused with
   // pages_per_relay.
   std::function<absl::StatusOr<RelayOptions>()> reload;
+  // The only relay's fan-out threads (fanout_loops.h); a process of several
+  // relays runs them all on its one loop.
+  FanoutOptions fanout;
   // Packet buffers per relay, allocated as needed: the pool is shared.
   size_t pool_slots_per_relay = 1 << 17;
   // The service manager to tell (service_notifier.h); none when null.
