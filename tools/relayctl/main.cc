@@ -100,6 +100,8 @@ ABSL_FLAG(std::vector<std::string>, rules, {},
 ABSL_FLAG(std::string, topology, "",
           "render: the topology file (text cascade.v1.Topology)");
 ABSL_FLAG(bool, all, false, "render: every relay of the topology");
+ABSL_FLAG(bool, ansible_inventory, false,
+          "render --all: also OUT/inventory.json for deploy/ansible");
 ABSL_FLAG(std::string, certs_dir, "/etc/cascade/certs",
           "render: where the relay machines keep ca.pem, NODE.pem and "
           "NODE.key (TLS_CA, TLS_CERT, TLS_KEY)");
@@ -242,6 +244,7 @@ int main(int argc, char** argv) {
     render.all = absl::GetFlag(FLAGS_all);
     render.force = absl::GetFlag(FLAGS_force);
     render.json = absl::GetFlag(FLAGS_json);
+    render.ansible_inventory = absl::GetFlag(FLAGS_ansible_inventory);
     return cascade::relayctl::RunRender(render, args, std::cout, std::cerr);
   }
   if (args.size() >= 2 && args[0] == "token" && args[1] == "issue") {

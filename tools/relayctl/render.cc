@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
+#include <cstdlib>
 #include <ostream>
 #include <utility>
 #include <vector>
@@ -29,6 +31,7 @@
 #include "security/pki_files.h"
 #include "tools/relayctl/json_line.h"
 #include "tools/relayctl/relayctl.h"
+#include "tools/relayctl/render_inventory.h"
 #include "topology/topology_file.h"
 
 namespace cascade::relayctl {
@@ -37,10 +40,6 @@ namespace {
 using cascade::v1::Node;
 using cascade::v1::Topology;
 
-constexpr char kUsage[] =
-    "render --topology=FILE [--controller=HOST:PORT[,HOST:PORT...]] "
-    "[--out=DIR] [--ca=PKI_DIR] [--certs-dir=DIR] [--force] [--json] "
-    "(NODE... | --all)";
 constexpr char kDefaultMetrics[] = "127.0.0.1:9464";
 
 // A plain endpoint (a player, the command center) or a site (relay-probe,
@@ -111,12 +110,16 @@ class Render {
     if (nodes.empty() == !options_.all) {
       return Fail(kExitUsage, absl::StrCat("name NODEs or give --all; usage: "
                                            "relayctl ",
-                                           kUsage));
+                                           kRenderUsage));
+    }
+    if (options_.ansible_inventory && !options_.all) {
+      return Fail(kExitUsage,
+                  "--ansible-inventory is the whole tree's: it needs --all");
     }
     if (options_.topology.empty()) {
-      return Fail(
-          kExitUsage,
-          absl::StrCat("--topology is required; usage: relayctl ", kUsage));
+      return Fail(kExitUsage,
+                  absl::StrCat("--topology is required; usage: relayctl ",
+                               kRenderUsage));
     }
     if (options_.out.empty() && (options_.all || nodes.size() > 1 ||
                                  !options_.ca.empty() || options_.json)) {
@@ -183,7 +186,7 @@ class Render {
       return Fail(kExitUsage,
                   absl::StrCat("--controller is required for a relay's file; "
                                "usage: relayctl ",
-                               kUsage));
+                               kRenderUsage));
     }
     std::vector<std::pair<std::string, std::string>> files;  // path, data
     std::vector<std::pair<std::string, security::Credentials>> credentials;
@@ -228,6 +231,7 @@ class Render {
                         node.id(), ".env");
   }
   std::string CertsDir() const { return options_.out + "/certs"; }
+  std::string InventoryPath() const { return options_.out + "/inventory.json"; }
 
   // The root's source: the media_address of the plain endpoint (the command
   // center) a downstream stream enters the tree at. Empty when no stream
@@ -480,6 +484,7 @@ class Render {
       paths.push_back(issued.key);
     }
     if (!credentials.empty()) paths.push_back(CertsDir() + "/ca.pem");
+    if (options_.ansible_inventory) paths.push_back(InventoryPath());
     for (const std::string& path : paths) {
       if (access(path.c_str(), F_OK) == 0) {
         return Fail(kExitRefused,
@@ -529,12 +534,36 @@ class Render {
       }
       written->add_values()->set_string_value(path);
     }
+    if (options_.ansible_inventory) {
+      if (int code = WriteInventory(); code != kExitDone) return code;
+      written->add_values()->set_string_value(InventoryPath());
+    }
     if (options_.json) {
       PrintJsonLine(result, out_);
     } else {
       for (const auto& value : written->values()) {
         out_ << "wrote " << value.string_value() << "\n";
       }
+    }
+    return kExitDone;
+  }
+
+  // The playbook copies from the inventory's paths: absolute ones.
+  int WriteInventory() {
+    char out[PATH_MAX], topology[PATH_MAX];
+    for (const auto& [path, resolved] :
+         {std::pair{&options_.out, out}, {&options_.topology, topology}}) {
+      if (realpath(path->c_str(), resolved) == nullptr) {
+        return Fail(kExitFailed, ErrnoStatus("cannot resolve", *path));
+      }
+    }
+    absl::StatusOr<std::string> inventory =
+        AnsibleInventory(topology_, topology, options_.controller, out);
+    if (!inventory.ok()) return Fail(kExitFailed, inventory.status());
+    if (absl::Status s =
+            WriteFileAtomically(InventoryPath(), *inventory + "\n", 0644);
+        !s.ok()) {
+      return Fail(kExitFailed, s);
     }
     return kExitDone;
   }
@@ -562,49 +591,6 @@ int RunRender(const RenderOptions& options,
   return Render(options, out, err).Run(args);
 }
 
-std::string RenderSummary() { return absl::StrCat("  ", kUsage, "\n"); }
-
-std::string RenderHelp() {
-  return absl::StrCat(
-      "usage: relayctl ", kUsage,
-      "\n\n"
-      "Writes each relay's /etc/cascade/relayd/NODE.env, the environment of "
-      "cascade-relayd@NODE.service, from the topology FILE, offline (no "
-      "controller is called): OUT/relayd/NODE.env for each NODE, or for "
-      "every relay with --all. Without --out, one NODE's file goes to "
-      "stdout.\n\n"
-      "A site (relay-probe, relay-record: no controller link) gets "
-      "OUT/sites/NODE.env instead, mode 0600: NODE_ID, LISTEN, PARENTS (its "
-      "parent and standbys' media addresses, in order) and KEYS (its link "
-      "key toward each, hex, from its node key in the topology), for "
-      "relay-probe --node-id=$NODE_ID --listen=$LISTEN --parent=$PARENTS "
-      "--key=$KEYS. --all renders the sites too; a plain endpoint is "
-      "refused. --controller is needed only for relays.\n\n"
-      "CONTROLLER is --controller; LISTEN the node's media_address (a host "
-      "name: 0.0.0.0 at its port); METRICS its metrics_address (HOST:PORT), "
-      "else 127.0.0.1:9464; SOURCE, for the root (no parent), the "
-      "media_address of the plain endpoint a downstream stream names as "
-      "source_node (the command center), else empty; TLS_CA, TLS_CERT and "
-      "TLS_KEY ca.pem, NODE.pem and NODE.key in --certs-dir (default "
-      "/etc/cascade/certs). A header names the topology and the command; "
-      "rendering again overwrites the file.\n\n"
-      "A relay with an edge_address (a browser edge, relayctl url) gets "
-      "RELAYD_OPTS=--edge=IP:PORT (a host name: 0.0.0.0 at its port) and, "
-      "unless the address is loopback (plain HTTP behind a TLS proxy), "
-      "--edge_tls_cert and --edge_tls_key at edge-NODE.pem and edge-NODE.key "
-      "in --certs-dir: a certificate the sites' browsers trust, which the "
-      "operator provides. Its media_address must be an IP address (browsers "
-      "send media there); an IPv6 edge is refused.\n\n"
-      "--ca=PKI_DIR (a CA from relayctl pki init): also issues each node's "
-      "certificate, OUT/certs/NODE.pem and NODE.key (mode 0600), identity "
-      "spiffe://cascade/node/NODE with the media address's IP as an IP SAN, "
-      "and copies the CA's ca.pem there (never its key).\n\n"
-      "Existing files are kept unless --force: then nothing is written. "
-      "--json prints {\"files\": [PATH, ...]}, the files written.\n\n"
-      "Exit codes: 0 written, 2 usage, 3 no such node (or no CA in --ca), "
-      "4 refused (an invalid topology, a plain endpoint, a site without a "
-      "key, a file that exists), 1 failed (e.g. the topology cannot be "
-      "read).\n");
-}
+std::string RenderSummary() { return absl::StrCat("  ", kRenderUsage, "\n"); }
 
 }  // namespace cascade::relayctl

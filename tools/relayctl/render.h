@@ -29,6 +29,9 @@ struct RenderOptions {
   // Replace files that exist.
   bool force = false;
   bool json = false;
+  // With --all: also OUT/inventory.json for deploy/ansible
+  // (render_inventory.h).
+  bool ansible_inventory = false;
 };
 
 // `args` starts with "render", then the NODEs. Returns relayctl's exit code:
@@ -39,7 +42,13 @@ int RunRender(const RenderOptions& options,
               const std::vector<std::string>& args, std::ostream& out,
               std::ostream& err);
 
-// For relayctl render --help, and the line of the general usage.
+inline constexpr char kRenderUsage[] =
+    "render --topology=FILE [--controller=HOST:PORT[,HOST:PORT...]] "
+    "[--out=DIR] [--ca=PKI_DIR] [--certs-dir=DIR] [--force] [--json] "
+    "(NODE... | --all [--ansible-inventory])";
+
+// For relayctl render --help (render_help.cc), and the line of the general
+// usage.
 std::string RenderHelp();
 std::string RenderSummary();
 

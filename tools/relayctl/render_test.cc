@@ -6,6 +6,7 @@
 #include <openssl/x509v3.h>
 #include <sys/stat.h>
 
+#include <climits>
 #include <cstdlib>
 #include <fstream>
 #include <functional>
@@ -167,6 +168,70 @@ TEST_F(RenderTest, AllWritesEveryRelayAndSiteAndSkipsEndpoints) {
   EXPECT_EQ(Variables(*d1)["CONTROLLER"], options_.controller);
   // No CA: no certificates.
   EXPECT_FALSE(ReadFile(options_.out + "/certs/ca.pem").ok());
+}
+
+TEST_F(RenderTest, AnsibleInventoryGroupsControllersAndRelaysByTier) {
+  options_.out = dir_ + "/out";
+  options_.all = true;
+  options_.ansible_inventory = true;
+  Result all = Run(options_, {});
+  ASSERT_EQ(all.code, 0) << all.err;
+  EXPECT_NE(all.out.find("wrote " + options_.out + "/inventory.json"),
+            std::string::npos)
+      << all.out;
+  absl::StatusOr<std::string> text = ReadFile(options_.out + "/inventory.json");
+  ASSERT_TRUE(text.ok());
+  google::protobuf::Value inventory;
+  ASSERT_TRUE(
+      google::protobuf::util::JsonStringToMessage(*text, &inventory).ok())
+      << *text;
+  // The value at `path` (keys from the top), or a null value.
+  auto at = [&](const std::vector<std::string>& path) {
+    const google::protobuf::Value* value = &inventory;
+    for (const std::string& key : path) {
+      const auto& fields = value->struct_value().fields();
+      auto it = fields.find(key);
+      if (it == fields.end()) return std::string("(none)");
+      value = &it->second;
+    }
+    return value->string_value();
+  };
+  char resolved[PATH_MAX];
+  ASSERT_NE(realpath(options_.out.c_str(), resolved), nullptr);
+  EXPECT_EQ(at({"all", "vars", "cascade_render_dir"}), resolved);
+  EXPECT_EQ(at({"all", "vars", "cascade_topology"}), topology_);
+  EXPECT_EQ(at({"all", "vars", "cascade_controller"}), options_.controller);
+  for (const std::string host : {"c1.example.net", "c2.example.net"}) {
+    const std::vector<std::string> path = {
+        "all", "children", "cascade_controllers", "hosts", host};
+    std::vector<std::string> field = path;
+    field.push_back("ansible_host");
+    EXPECT_EQ(at(field), host) << *text;
+    field.back() = "cascade_listen_port";
+    EXPECT_EQ(at(field), "7700") << *text;
+  }
+  auto relay = [&](const std::string& tier, const std::string& id,
+                   const std::string& name) {
+    return at({"all", "children", "cascade_relays", "children", tier, "hosts",
+               id, name});
+  };
+  EXPECT_EQ(relay("cascade_national", "nat", "ansible_host"), "10.0.0.1");
+  EXPECT_EQ(relay("cascade_provincial", "p1", "ansible_host"),
+            "relay-p1.example.net");
+  EXPECT_EQ(relay("cascade_district", "d1", "cascade_node"), "d1");
+  // Endpoints and sites run no relayd.
+  for (const char* skipped : {"center", "s1", "s2"}) {
+    EXPECT_EQ(text->find(absl::StrCat("\"", skipped, "\"")), std::string::npos)
+        << skipped;
+  }
+
+  // The whole tree's only; it is a file like the others.
+  options_.all = false;
+  EXPECT_EQ(Run(options_, {"d1"}).code, 2);
+  options_.all = true;
+  EXPECT_EQ(Run(options_, {}).code, 4);
+  options_.force = true;
+  EXPECT_EQ(Run(options_, {}).code, 0);
 }
 
 TEST_F(RenderTest, ASiteGetsItsParentsAndLinkKeysInAFileOnlyItsOwnerReads) {
