@@ -505,15 +505,9 @@ void RelayCore::SendRelease(const Child& child) {
              rtp::ActivationKind::kDeactivate);
 }
 
-void RelayCore::SendChildReports() {
-  last_child_report_ = now_;
-  // Only activated children are relays that watch for a dead parent; plain
-  // push endpoints get media only.
-  bool any = false;
-  for (const Child* c : active_) any = any || !c->options.static_push;
-  if (!any) return;
+PacketRef RelayCore::ChildReport() {
   PacketRef p = NewPacket();
-  if (!p) return;
+  if (!p) return p;
   rtp::SenderInfo info;
   // NTP format: seconds since 1900 in the high word.
   const absl::Duration since_1900 =
@@ -524,8 +518,20 @@ void RelayCore::SendChildReports() {
   info.ntp_timestamp =
       (static_cast<uint64_t>(secs) << 32) | static_cast<uint32_t>(frac);
   const size_t size = rtp::BuildSenderReport(ssrc_, info, {}, p.buffer());
-  if (size == 0) return;
+  if (size == 0) return PacketRef();
   p.set_size(size);
+  return p;
+}
+
+void RelayCore::SendChildReports() {
+  last_child_report_ = now_;
+  // Only activated children are relays that watch for a dead parent; plain
+  // push endpoints get media only.
+  bool any = false;
+  for (const Child* c : active_) any = any || !c->options.static_push;
+  if (!any) return;
+  const PacketRef p = ChildReport();
+  if (!p) return;
   for (const Child* c : active_) {
     if (c->options.static_push) continue;
     SendTo(c->address, p, nullptr);

@@ -206,6 +206,8 @@ class RelayCore {
   // Tells a child no longer listed that it should move on.
   void SendRelease(const Child& child);
   void SendChildReports();
+  // An SR from the relay itself: tells a child its parent is alive.
+  PacketRef ChildReport();
   void SendNacks();
   void ExpireChildren();
   Child* FindActiveChild(const media::Endpoint& from);

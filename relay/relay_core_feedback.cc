@@ -155,6 +155,11 @@ void RelayCore::Activate(Child& child, const media::Endpoint& at) {
       ++stream->counters.keyframe_cache_packets_sent;
     }
   }
+  // Answered at once, media or not, rather than at the next child report (a
+  // third of the child's timeout away): a child that just switched to us
+  // may have spent most of its timeout asking before our settings named it,
+  // and would leave us for its standby.
+  if (const PacketRef report = ChildReport()) SendTo(at, report, nullptr);
 }
 
 void RelayCore::Deactivate(Child& child) {
