@@ -9,6 +9,7 @@
 #include <openssl/x509.h>
 
 #include <atomic>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -34,6 +35,8 @@ constexpr absl::Duration kHeartbeat = absl::Seconds(10);
 constexpr uint32_t kEventHistory = 50;
 // How often an open stream's credential is checked again.
 constexpr absl::Duration kRecheck = absl::Seconds(10);
+// How often the console checks whether this process leads.
+constexpr absl::Duration kLeadershipProbe = absl::Milliseconds(200);
 // A watch link's lifetime: the page mints a new one when it expires.
 constexpr absl::Duration kWatchTtl = absl::Hours(1);
 // Nothing from elsewhere, but the page's WHEP requests go to the national
@@ -179,9 +182,11 @@ absl::StatusOr<ConsoleOptions> ParseConsoleListen(absl::string_view text,
 // (read on a thread of its own) whose events it forwards.
 class ConsoleServer::Stream {
  public:
+  // `first`: written before anything else (the leader message).
   Stream(Hub* hub, cascade::v1::Admin::Stub* admin, const httplib::Request& req,
-         std::atomic<int>* streams)
-      : admin_(admin),
+         std::atomic<int>* streams, std::string first)
+      : first_(std::move(first)),
+        admin_(admin),
         credentials_(CredentialsOf(req)),
         subscription_(hub->Subscribe()),
         streams_(streams),
@@ -203,7 +208,8 @@ class ConsoleServer::Stream {
   bool Write(httplib::DataSink& sink) {
     std::vector<StreamMessage> messages;
     if (!subscription_->Next(kHeartbeat, &messages)) return false;
-    std::string out;
+    std::string out = std::move(first_);
+    first_.clear();
     for (const StreamMessage& message : messages) {
       absl::StrAppend(&out, "event: ", message.type, "\ndata: ", *message.data,
                       "\n\n");
@@ -248,6 +254,7 @@ class ConsoleServer::Stream {
     ended_.store(true);
   }
 
+  std::string first_;
   cascade::v1::Admin::Stub* const admin_;
   const Credentials credentials_;
   std::unique_ptr<Hub::Subscription> subscription_;
@@ -259,10 +266,12 @@ class ConsoleServer::Stream {
 };
 
 ConsoleServer::ConsoleServer(std::shared_ptr<grpc::Channel> admin,
-                             Hub::Snapshot snapshot, ConsoleOptions options)
+                             Hub::Snapshot snapshot, ConsoleOptions options,
+                             LeadershipWatch::Probe leadership)
     : options_(std::move(options)),
       admin_(cascade::v1::Admin::NewStub(std::move(admin))),
-      hub_(std::move(snapshot), options_.interval) {}
+      hub_(std::move(snapshot), options_.interval),
+      leadership_(std::move(leadership), kLeadershipProbe) {}
 
 ConsoleServer::~ConsoleServer() {
   hub_.Stop();
@@ -290,7 +299,17 @@ void ConsoleServer::ServeStream(const httplib::Request& req,
   }
   // The caller's own snapshot is a tick: its stream starts from it.
   hub_.Apply(topology, absl::Now());
-  auto stream = std::make_shared<Stream>(&hub_, admin_.get(), req, &streams_);
+  // Admin answered: this process leads, even if the probe has not seen it
+  // yet.
+  leadership_.Observe({true, ""}, absl::Now());
+  std::string first;
+  if (std::optional<cascade::v1::Event> leader = leadership_.Current()) {
+    std::string json;
+    (void)google::protobuf::util::MessageToJsonString(*leader, &json);
+    first = absl::StrCat("event: leader\ndata: ", json, "\n\n");
+  }
+  auto stream = std::make_shared<Stream>(&hub_, admin_.get(), req, &streams_,
+                                         std::move(first));
   res.set_header("Cache-Control", "no-store");
   res.set_chunked_content_provider(
       "text/event-stream",

@@ -14,9 +14,10 @@
 //   GET  /console/api/tree        the whole tree (ConsoleTree JSON; Admin
 //                                 GetTopology)
 //   GET  /console/api/node?id=ID  one node's full view (NodeView; GetNode)
-//   GET  /console/api/stream      server-sent events: "tree" first, then
-//                                 "delta" at most every 500 ms (hub.h),
-//                                 and "event" (Admin Events)
+//   GET  /console/api/stream      server-sent events: "leader" first
+//                                 (leadership.h), "tree", then "delta" at
+//                                 most every 500 ms (hub.h), and "event"
+//                                 (Admin Events)
 //   POST /console/api/ACTION?node=ID   drain, restore, failover, select,
 //                                 release (DrainNode, Restore, Failover,
 //                                 SelectUpstream, ReleaseUpstream), and
@@ -39,6 +40,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "console/hub.h"
+#include "console/leadership.h"
 #include "proto/controller.grpc.pb.h"
 
 namespace httplib {
@@ -75,9 +77,11 @@ absl::StatusOr<ConsoleOptions> ParseConsoleListen(absl::string_view text,
 class ConsoleServer {
  public:
   // `admin`: a channel to this process's Admin service; `snapshot`: the
-  // controller's tree for the ticks.
+  // controller's tree for the ticks; `leadership`: whether this process
+  // leads (leadership.h; null: none said).
   ConsoleServer(std::shared_ptr<grpc::Channel> admin, Hub::Snapshot snapshot,
-                ConsoleOptions options);
+                ConsoleOptions options,
+                LeadershipWatch::Probe leadership = nullptr);
   // Ends the streams and stops serving.
   ~ConsoleServer();
   ConsoleServer(const ConsoleServer&) = delete;
@@ -99,6 +103,7 @@ class ConsoleServer {
   const ConsoleOptions options_;
   const std::unique_ptr<cascade::v1::Admin::Stub> admin_;
   Hub hub_;
+  LeadershipWatch leadership_;
   std::unique_ptr<httplib::Server> http_;
   std::thread thread_;
   int port_ = 0;

@@ -32,6 +32,7 @@ const state = {
   abort: null,
   history: [],         // the selected node's [time ms, packets in]
   view: null,          // the detail pane's NodeView
+  following: null,     // a follower's last refusal, shown once in the feed
   wall: null,          // CascadeViews.Wall
 };
 
@@ -296,9 +297,15 @@ async function connect() {
     return askToken(response.status + ': ' + why);
   }
   if (!response.ok) {
-    // A follower names the leader; a full console says so.
-    return retry(abort, response.status + ': ' + (await response.text()).trim());
+    // A follower names the leader (once in the feed); a full console says so.
+    const why = (await response.text()).trim();
+    if (response.status === 503 && why.includes('lead') && why !== state.following) {
+      state.following = why;
+      onEvent({ kind: 'KIND_LEADER', detail: why, unixMs: Date.now() });
+    }
+    return retry(abort, response.status + ': ' + why);
   }
+  state.following = null;
   setConnection('live', true);
   const reader = response.body.getReader();
   const decoder = new TextDecoder();
@@ -337,6 +344,7 @@ function dispatch(block) {
   if (type === 'tree') onTree(JSON.parse(data));
   else if (type === 'delta') onDelta(JSON.parse(data));
   else if (type === 'event') onEvent(JSON.parse(data));
+  else if (type === 'leader') onEvent(Object.assign(JSON.parse(data), { kind: 'KIND_LEADER' }));
   else if (type === 'dropped') onEvent({ kind: 'KIND_DROPPED', detail: data + ' events not shown' });
 }
 
