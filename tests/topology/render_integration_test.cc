@@ -5,8 +5,11 @@
 // (%i, ${VAR} within a word, $VAR alone split at spaces), starts relayd,
 // which gets its assignment (relayctl show) and forwards the command
 // center's stream (the SOURCE render found in the topology) to a site.
+// nat has a browser edge on loopback: RELAYD_OPTS carries --edge, and the
+// edge serves its player page.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <httplib.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -49,14 +52,14 @@ constexpr char kUnit[] = "packaging/systemd/cascade-relayd@.service";
 constexpr char kRelayd[] = "relay/relayd";
 
 // $0: the command center (a plain source), $1 nat's media address, $2 its
-// metrics address, $3 the plain site s1.
+// metrics address, $3 the plain site s1, $4 nat's browser edge.
 constexpr char kTopology[] = R"txt(
 streams { id: "command" direction: DIRECTION_DOWNSTREAM bitrate_kbps: 64
   source_node: "center"
   tracks { ssrc: 4242 media: "audio" payload_type: 111 encoding: "opus/48000/2" } }
 nodes { id: "center" tier: TIER_NATIONAL plain_endpoint: true media_address: "$0" }
 nodes { id: "nat" tier: TIER_NATIONAL media_address: "$1" metrics_address: "$2"
-  capacity { max_children: 8 } }
+  edge_address: "$4" capacity { max_children: 8 } }
 nodes { id: "s1" tier: TIER_SITE parent: "nat" media_address: "$3"
   plain_endpoint: true }
 )txt";
@@ -157,10 +160,12 @@ TEST(RenderIntegrationTest, RenderedUnitRunsRelaydUnderItsController) {
 
   Udp source, site;
   const std::string nat = absl::StrCat("127.0.0.1:", FreePort(SOCK_DGRAM));
+  const int edge_port = FreePort(SOCK_STREAM);
   const std::string topology = dir + "/topology.textproto";
   std::ofstream(topology) << absl::Substitute(
       kTopology, source.address(), nat,
-      absl::StrCat("127.0.0.1:", FreePort(SOCK_STREAM)), site.address());
+      absl::StrCat("127.0.0.1:", FreePort(SOCK_STREAM)), site.address(),
+      absl::StrCat("127.0.0.1:", edge_port));
   auto controller = Topologyd::Start(
       dir, "topologyd",
       {"--tls-cert=" + pki + "/topologyd.pem",
@@ -180,6 +185,8 @@ TEST(RenderIntegrationTest, RenderedUnitRunsRelaydUnderItsController) {
       ReadEnvironmentFile(ReadFile(etc + "/relayd/nat.env"));
   EXPECT_EQ(env.at("LISTEN"), nat);
   EXPECT_EQ(env.at("SOURCE"), source.address());
+  EXPECT_EQ(env.at("RELAYD_OPTS"),
+            absl::StrCat("--edge=127.0.0.1:", edge_port));
 
   std::vector<std::string> argv =
       ExpandExecStart(ReadFile(cascade::testing::Runfile(kUnit)), "nat", env);
@@ -188,7 +195,8 @@ TEST(RenderIntegrationTest, RenderedUnitRunsRelaydUnderItsController) {
   for (const std::string& arg :
        {std::string("--id=nat"), "--listen=" + nat,
         "--source=" + source.address(), std::string("--config="),
-        "--tls-cert=" + etc + "/certs/nat.pem"}) {
+        "--tls-cert=" + etc + "/certs/nat.pem",
+        absl::StrCat("--edge=127.0.0.1:", edge_port)}) {
     EXPECT_NE(std::find(argv.begin(), argv.end(), arg), argv.end())
         << arg << " is not in " << command;
   }
@@ -223,6 +231,15 @@ TEST(RenderIntegrationTest, RenderedUnitRunsRelaydUnderItsController) {
                         [&] { return media.Flowing(); }))
       << ReadFile(dir + "/relayd.err");
   EXPECT_TRUE((*relayd)->Running()) << command;
+
+  // The browser edge the topology declares serves its player page.
+  httplib::Client edge("127.0.0.1", edge_port);
+  edge.set_connection_timeout(2);
+  edge.set_read_timeout(5);
+  const httplib::Result page = edge.Get("/watch");
+  ASSERT_TRUE(page) << "no answer from the edge: " << command;
+  EXPECT_EQ(page->status, 200);
+  EXPECT_TRUE(absl::StrContains(page->body, "<video")) << page->body;
 }
 
 }  // namespace
