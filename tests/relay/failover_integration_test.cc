@@ -295,5 +295,60 @@ TEST(FailoverTest, SitesThatDidNotRunDoNotBlameTheirParent) {
   EXPECT_EQ(JsonInt(final_report, "parent_switches"), 0) << final_report;
 }
 
+// No media flows (between meetings) when the district and its province
+// both stall for 2.5 times the 1 s timeout, as topologyd's kill stalled a
+// national run's machine; the district resumes first, its site renewing
+// all along: the stall is its own, not its parent's silence. (SIGSTOP ends
+// relayd's epoll_wait with EINTR, so its overdue timer runs before the
+// read; a starved process reads first: relay_core_test covers that order.)
+TEST(FailoverTest, AnIdleDistrictThatStalledWithItsParentStays) {
+  UdpPeer source, standby, site;
+  const std::string common = absl::StrCat(
+      "streams { ssrc: ", kVideo, " direction: DOWN h264: true }\n",
+      "timings { parent_timeout_ms: 1000 }\n");
+  absl::StatusOr<std::unique_ptr<RelayProcess>> province = RelayProcess::Start(
+      "P", absl::StrCat("node_id: \"P\" listen: \"127.0.0.1:0\"\n",
+                        "parents { id: \"source\" address: \"",
+                        source.address().ToString(), "\" }\n",
+                        "children { id: \"D\" key_hex: \"", KeyOf("D"),
+                        "\" }\n", common));
+  ASSERT_TRUE(province.ok()) << province.status();
+  absl::StatusOr<std::unique_ptr<RelayProcess>> district = RelayProcess::Start(
+      "D",
+      absl::StrCat("node_id: \"D\" listen: \"127.0.0.1:0\"\n",
+                   "parents { id: \"P\" address: \"",
+                   (*province)->address().ToString(), "\" key_hex: \"",
+                   KeyOf("D"), "\" }\n", "parents { id: \"S\" address: \"",
+                   standby.address().ToString(), "\" key_hex: \"", KeyOf("D"),
+                   "\" }\n", "children { id: \"site\" key_hex: \"",
+                   KeyOf("site"), "\" }\n", common));
+  ASSERT_TRUE(district.ok()) << district.status();
+  const std::string site_key = absl::HexStringToBytes(KeyOf("site"));
+  uint64_t nonce = 0;
+  // The site renews every 250 ms, as relay-probe does.
+  auto renew_for = [&](absl::Duration d) {
+    for (const absl::Time end = absl::Now() + d; absl::Now() < end;) {
+      site.SendTo((*district)->address(),
+                  MakeActivation("site", site_key, ++nonce));
+      RunFor(absl::Milliseconds(250));
+    }
+  };
+  renew_for(absl::Seconds(1));
+  ASSERT_TRUE((*province)->WaitForMetric("relay_children", 1, kWaitTimeout));
+  ASSERT_TRUE((*district)->WaitForMetric("relay_children", 1, kWaitTimeout));
+  renew_for(absl::Seconds(2));
+  (*province)->Signal(SIGSTOP);
+  (*district)->Signal(SIGSTOP);
+  renew_for(absl::Milliseconds(2500));
+  // The district first, its parent a moment later: well inside the 1 s
+  // timeout, which counts again from where the district stopped.
+  (*district)->Signal(SIGCONT);
+  RunFor(absl::Milliseconds(100));
+  (*province)->Signal(SIGCONT);
+  renew_for(absl::Seconds(2));
+  EXPECT_EQ((*district)->Metric("relay_parent_failovers_total"), 0);
+  EXPECT_EQ((*district)->Metric("relay_parent_index"), 0);
+}
+
 }  // namespace
 }  // namespace cascade::relay::testing
