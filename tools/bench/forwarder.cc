@@ -91,16 +91,19 @@ class GStreamerForwarder : public Forwarder {
 
 class RelaydForwarder : public Forwarder {
  public:
-  explicit RelaydForwarder(std::string binary)
+  RelaydForwarder(std::string binary, int threads)
       : binary_(std::move(binary)),
+        threads_(threads),
         commit_(FirstOutputLine("git rev-parse --short HEAD")) {}
 
-  std::string name() const override { return "relayd"; }
+  std::string name() const override { return RelaydForwarderName(threads_); }
   std::string version() const override {
     if (binary_.empty()) return "";
-    return commit_.empty() ? "Cascade relayd (this tree)"
-                           : absl::StrCat("Cascade relayd (commit ", commit_,
-                                          ", as built)");
+    return absl::StrCat(
+        commit_.empty()
+            ? "Cascade relayd (this tree"
+            : absl::StrCat("Cascade relayd (commit ", commit_, ", as built"),
+        ", --threads=", threads_, ")");
   }
   std::string unavailable_reason() const override {
     return binary_.empty() ? "//relay:relayd not built" : "";
@@ -123,11 +126,15 @@ class RelaydForwarder : public Forwarder {
     if (!config.good()) {
       return absl::UnavailableError("cannot write " + config_path);
     }
-    return std::vector<std::string>{binary_, "--config=" + config_path};
+    // Every child in one share per thread.
+    return std::vector<std::string>{binary_, "--config=" + config_path,
+                                    absl::StrCat("--threads=", threads_),
+                                    "--threads_min_children=1"};
   }
 
  private:
   const std::string binary_;
+  const int threads_;
   const std::string commit_;  // of the working directory's tree, if any
 };
 
@@ -156,8 +163,13 @@ std::unique_ptr<Forwarder> MakeGStreamerForwarder() {
   return std::make_unique<GStreamerForwarder>();
 }
 
-std::unique_ptr<Forwarder> MakeRelaydForwarder(const std::string& binary) {
-  return std::make_unique<RelaydForwarder>(binary);
+std::unique_ptr<Forwarder> MakeRelaydForwarder(const std::string& binary,
+                                               int threads) {
+  return std::make_unique<RelaydForwarder>(binary, threads);
+}
+
+std::string RelaydForwarderName(int threads) {
+  return threads == 1 ? "relayd" : absl::StrCat("relayd-t", threads);
 }
 
 }  // namespace cascade::bench

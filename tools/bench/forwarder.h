@@ -48,8 +48,13 @@ std::unique_ptr<Forwarder> MakeBaselineForwarder(const std::string& binary,
                                                  const std::string& mode);
 // gst-launch-1.0 udpsrc ! multiudpsink, from Debian's GStreamer packages.
 std::unique_ptr<Forwarder> MakeGStreamerForwarder();
-// Cascade's relayd with a static-push config (proto/relay_config.proto).
-std::unique_ptr<Forwarder> MakeRelaydForwarder(const std::string& binary);
+// Cascade's relayd with a static-push config (proto/relay_config.proto),
+// sending on `threads` threads (relayd --threads).
+std::unique_ptr<Forwarder> MakeRelaydForwarder(const std::string& binary,
+                                               int threads);
+// "relayd" for one thread (the single-loop relay every older figure is
+// of), "relayd-tN" for N.
+std::string RelaydForwarderName(int threads);
 
 }  // namespace cascade::bench
 

@@ -1,23 +1,39 @@
 #include "tools/bench/forwarder_cases.h"
 
 #include <cstdint>
+#include <optional>
 #include <utility>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "tools/bench/process.h"
 
 namespace cascade::bench {
 namespace {
 
-std::unique_ptr<Forwarder> MakeForwarder(const std::string& name,
+// "relayd": 1; "relayd-tN": N (2..64); anything else: none.
+std::optional<int> RelaydThreads(absl::string_view name) {
+  if (name == "relayd") return 1;
+  int threads = 0;
+  if (absl::ConsumePrefix(&name, "relayd-t") &&
+      absl::SimpleAtoi(name, &threads) && threads >= 2 && threads <= 64) {
+    return threads;
+  }
+  return std::nullopt;
+}
+
+std::unique_ptr<Forwarder> MakeForwarder(absl::string_view name,
                                          const std::string& argv0) {
   if (name == "sendmmsg" || name == "gso") {
     return MakeBaselineForwarder(
-        FindBuiltBinary(argv0, "tools/bench/fanout-baseline"), name);
+        FindBuiltBinary(argv0, "tools/bench/fanout-baseline"),
+        std::string(name));
   }
   if (name == "gstreamer") return MakeGStreamerForwarder();
-  if (name == "relayd") {
-    return MakeRelaydForwarder(FindBuiltBinary(argv0, "relay/relayd"));
+  if (std::optional<int> threads = RelaydThreads(name)) {
+    return MakeRelaydForwarder(FindBuiltBinary(argv0, "relay/relayd"),
+                               *threads);
   }
   return nullptr;
 }
@@ -49,6 +65,11 @@ cascade::v1::BenchForwarderRun ForwarderRunProto(const ForwardingResult& r) {
 }
 
 }  // namespace
+
+bool IsForwarderName(absl::string_view name) {
+  return name == "sendmmsg" || name == "gso" || name == "gstreamer" ||
+         RelaydThreads(name).has_value();
+}
 
 absl::StatusOr<std::vector<std::unique_ptr<Forwarder>>> MakeForwarders(
     const std::vector<std::string>& names, Context& context) {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "google/protobuf/map.h"
 #include "tools/bench/bench_report.pb.h"
 #include "tools/bench/forwarder.h"
@@ -16,9 +17,9 @@
 
 namespace cascade::bench {
 
-// The forwarders MakeForwarders knows.
-inline constexpr const char* kForwarderNames[] = {"relayd", "sendmmsg", "gso",
-                                                  "gstreamer"};
+// The forwarders MakeForwarders knows: "relayd" (one thread), "relayd-tN"
+// (N threads, 2..64), "sendmmsg", "gso", "gstreamer".
+bool IsForwarderName(absl::string_view name);
 
 // The named forwarders, binaries found beside `context.argv0`, each recorded
 // with its version in `context.versions`.

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "tools/bench/forwarder_cases.h"
@@ -129,6 +130,15 @@ absl::Status RunForwarding(const ForwardingOptions& options, Context& context) {
         row.front().fanout, Ratio(sendmmsg, gso).c_str(),
         Ratio(gstreamer, gso).c_str(), Ratio(relayd, gso).c_str(),
         Ratio(gstreamer, relayd).c_str());
+    // relayd on several send threads against the single loop.
+    for (const ForwardingResult& r : row) {
+      if (!absl::StartsWith(r.forwarder, "relayd-t")) continue;
+      std::printf("  fanout %-5d %s/relayd %-7s %s/gso %-7s\n", r.fanout,
+                  r.forwarder.c_str(),
+                  Ratio(NsPerPacket(row, r.forwarder), relayd).c_str(),
+                  r.forwarder.c_str(),
+                  Ratio(NsPerPacket(row, r.forwarder), gso).c_str());
+    }
   }
 
   PrintPlot(rows);

@@ -50,7 +50,13 @@ ABSL_FLAG(double, min_input_pps, 200,
           "about 200 packets/s)");
 ABSL_FLAG(std::vector<std::string>, forwarders,
           std::vector<std::string>({"relayd", "sendmmsg", "gso", "gstreamer"}),
-          "forwarding: which forwarders to measure");
+          "forwarding: which forwarders to measure: relayd (at each "
+          "--relayd_threads), relayd-tN (only relayd --threads=N), sendmmsg, "
+          "gso, gstreamer");
+ABSL_FLAG(std::vector<std::string>, relayd_threads, {},
+          "forwarding, latency, max_fanout: the relayd --threads values to "
+          "compare, e.g. 1,2,4 (1 is the single loop of every older figure); "
+          "empty: 1 and this machine's cores");
 ABSL_FLAG(double, latency_seconds, 5,
           "latency: seconds of load per (forwarder, fan-out) case");
 ABSL_FLAG(double, latency_input_pps, 1000,
@@ -107,14 +113,45 @@ absl::StatusOr<std::vector<int>> ParseFanouts(
   return fanouts;
 }
 
+// --relayd_threads, or 1 and the cores when it is empty.
+absl::StatusOr<std::vector<int>> RelaydThreads() {
+  std::vector<int> threads;
+  for (const std::string& text : absl::GetFlag(FLAGS_relayd_threads)) {
+    int n = 0;
+    if (!absl::SimpleAtoi(text, &n) || n < 1 || n > 64) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--relayd_threads: '", text, "' is not a thread count in 1..64"));
+    }
+    if (!absl::c_linear_search(threads, n)) threads.push_back(n);
+  }
+  if (threads.empty()) {
+    threads.push_back(1);
+    const int cores = std::min(64, ReadMachineRecord().cores);
+    if (cores > 1) threads.push_back(cores);
+  }
+  return threads;
+}
+
 absl::StatusOr<ForwardingOptions> ForwardingFlags() {
   ForwardingOptions options;
-  options.forwarders = absl::GetFlag(FLAGS_forwarders);
+  absl::StatusOr<std::vector<int>> threads = RelaydThreads();
+  if (!threads.ok()) return threads.status();
+  // "relayd" stands for relayd at each thread count.
+  for (const std::string& name : absl::GetFlag(FLAGS_forwarders)) {
+    if (name != "relayd") {
+      options.forwarders.push_back(name);
+      continue;
+    }
+    for (int n : *threads) {
+      options.forwarders.push_back(RelaydForwarderName(n));
+    }
+  }
   for (const std::string& name : options.forwarders) {
-    if (!absl::c_linear_search(kForwarderNames, name)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--forwarders: unknown '", name,
-          "' (known: ", absl::StrJoin(kForwarderNames, ", "), ")"));
+    if (!IsForwarderName(name)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--forwarders: unknown '", name,
+                       "' (known: relayd, relayd-tN for N send threads, "
+                       "sendmmsg, gso, gstreamer)"));
     }
   }
   absl::StatusOr<std::vector<int>> fanouts =
@@ -142,6 +179,9 @@ absl::StatusOr<ForwardingOptions> ForwardingFlags() {
 
 absl::StatusOr<LatencyOptions> LatencyFlags() {
   LatencyOptions options;
+  absl::StatusOr<std::vector<int>> threads = RelaydThreads();
+  if (!threads.ok()) return threads.status();
+  options.relayd_threads = *std::move(threads);
   absl::StatusOr<std::vector<int>> fanouts =
       ParseFanouts(absl::GetFlag(FLAGS_latency_fanouts), "latency_fanouts");
   if (!fanouts.ok()) return fanouts.status();
@@ -159,6 +199,9 @@ absl::StatusOr<LatencyOptions> LatencyFlags() {
 
 absl::StatusOr<MaxFanoutOptions> MaxFanoutFlags() {
   MaxFanoutOptions options;
+  absl::StatusOr<std::vector<int>> threads = RelaydThreads();
+  if (!threads.ok()) return threads.status();
+  options.relayd_threads = *std::move(threads);
   options.seconds = absl::GetFlag(FLAGS_max_fanout_seconds);
   if (!(options.seconds > 0 && options.seconds <= 60)) {
     return absl::InvalidArgumentError("--max_fanout_seconds: in (0, 60]");

@@ -1,8 +1,10 @@
-// The max_fanout benchmark: the most 2 Mbit/s sites one relayd (one loop
-// thread, so one core) feeds with no loss; doubling the sites, then halving
-// the interval to within 10%.
+// The max_fanout benchmark: the most 2 Mbit/s sites one relayd feeds with no
+// loss, at each thread count (the scaling curve); doubling the sites, then
+// halving the interval to within 10%.
 #ifndef CASCADE_TOOLS_BENCH_MAX_FANOUT_SECTION_H_
 #define CASCADE_TOOLS_BENCH_MAX_FANOUT_SECTION_H_
+
+#include <vector>
 
 #include "absl/status/status.h"
 #include "tools/bench/report.h"
@@ -11,6 +13,7 @@ namespace cascade::bench {
 
 struct MaxFanoutOptions {
   double seconds = 3;  // of load per size
+  std::vector<int> relayd_threads = {1};  // relayd --threads values
 };
 
 absl::Status RunMaxFanout(const MaxFanoutOptions& options, Context& context);

@@ -59,13 +59,17 @@ TEST(RelayBenchTest, MeasuresTheBareLoopsAndWritesJson) {
   std::string output;
   EXPECT_EQ(RunBench({"--only=forwarding", "--seconds=0.5", "--fanouts=3",
                       "--out_pps=3000", "--repeat=2",
-                      "--forwarders=sendmmsg,gso,relayd", "--json=" + json},
+                      "--forwarders=sendmmsg,gso,relayd",
+                      "--relayd_threads=1,2", "--json=" + json},
                      &output),
             "exit code 0")
       << output;
   EXPECT_NE(output.find("machine: "), std::string::npos) << output;
   EXPECT_NE(output.find("\n3       gso "), std::string::npos) << output;
   EXPECT_NE(output.find("sendmmsg/gso"), std::string::npos) << output;
+  // "relayd" ran at both thread counts, each share on a thread of its own.
+  EXPECT_NE(output.find("\n3       relayd-t2 "), std::string::npos) << output;
+  EXPECT_NE(output.find("relayd-t2/relayd"), std::string::npos) << output;
   EXPECT_NE(output.find("within 1.5x of the best bare loop"),
             std::string::npos);
 
@@ -87,6 +91,7 @@ TEST(RelayBenchTest, MeasuresTheBareLoopsAndWritesJson) {
   EXPECT_TRUE(row.has_sendmmsg_ns_per_packet());
   EXPECT_FALSE(row.has_gstreamer_ns_per_packet());
   EXPECT_EQ(row.forwarders().at("gso").runs(), 2);
+  EXPECT_GT(row.forwarders().at("relayd-t2").delivered(), 0u);
 }
 
 TEST(RelayBenchTest, MeasuresLatencyOfRelaydAndTheGsoLoop) {
@@ -94,7 +99,7 @@ TEST(RelayBenchTest, MeasuresLatencyOfRelaydAndTheGsoLoop) {
   std::string output;
   EXPECT_EQ(RunBench({"--only=latency", "--latency_seconds=0.5",
                       "--latency_fanouts=3", "--latency_input_pps=500",
-                      "--json=" + json},
+                      "--relayd_threads=1,2", "--json=" + json},
                      &output),
             "exit code 0")
       << output;
@@ -119,7 +124,7 @@ TEST(RelayBenchTest, MeasuresLatencyOfRelaydAndTheGsoLoop) {
               row.has_gso_max_ns());
   EXPECT_TRUE(row.has_added_p50_ns() && row.has_added_p99_ns() &&
               row.has_added_max_ns());
-  ASSERT_EQ(row.forwarders_size(), 2);
+  ASSERT_EQ(row.forwarders_size(), 3);  // relayd, relayd-t2, gso
   for (const auto& [name, run] : row.forwarders()) {
     EXPECT_GT(run.latency_samples(), 0u) << name;
   }
