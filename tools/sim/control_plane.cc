@@ -495,6 +495,16 @@ bool ControlPlane::OnExit(const Ended& ended) {
   return false;
 }
 
+std::optional<absl::Time> ControlPlane::NextRestart() const {
+  std::optional<absl::Time> next;
+  for (const Controller& controller : controllers_) {
+    if (controller.restart_at && (!next || *controller.restart_at < *next)) {
+      next = controller.restart_at;
+    }
+  }
+  return next;
+}
+
 void ControlPlane::Tick() {
   const absl::Time now = absl::Now();
   if (stalled_ >= 0 && now >= stalled_until_) {

@@ -106,6 +106,9 @@ class ControlPlane {
   // With etcd: no controller leads since the leader was killed, stalled or
   // ended.
   bool TakeoverPending() const { return takeover_.has_value(); }
+  // When the earliest controller killed by KillLeader starts again (Tick
+  // starts it); none pending: nothing.
+  std::optional<absl::Time> NextRestart() const;
   const std::vector<LeaderChange>& leader_changes() const {
     return leader_changes_;
   }

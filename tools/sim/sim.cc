@@ -502,6 +502,14 @@ class Simulation {
       result.set_at_s(at_s);
       result.set_label(step.label());
       run_.steps.push_back(std::move(result));
+      // Steps wait (acks, a new leader, each step's metrics): one pushed
+      // past the media acts on an idle tree, which no figure measures.
+      if (at_s > options_.scenario.duration_s()) {
+        run_.problems.push_back(absl::StrFormat(
+            "step \"%s\" began at %.1f s, after the media ended (%g s): "
+            "its effect on the stream is not measured",
+            step.label(), at_s, options_.scenario.duration_s()));
+      }
     }
     // Until the source is done, bounded.
     const absl::Time deadline = media_start_ +
@@ -513,6 +521,12 @@ class Simulation {
         break;
       }
       if (absl::Status s = SleepUntil(absl::Now() + kPoll); !s.ok()) return s;
+    }
+    // A controller a late step killed starts again before the final
+    // counters are read, as the step says: the relays are not left
+    // reconnecting to nothing while they are measured.
+    if (std::optional<absl::Time> restart = control_plane_.NextRestart()) {
+      if (absl::Status s = SleepUntil(*restart + kPoll); !s.ok()) return s;
     }
     return absl::OkStatus();
   }
