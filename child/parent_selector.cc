@@ -170,6 +170,7 @@ ParentSelector::Actions ParentSelector::OnTick(absl::Time now) {
       FailOver(now, &actions);
     }
   }
+  if (now >= retry_first_at_) RetryFirst(now, &actions);
   const bool probe = now >= ProbeDue();
   if (probe) probed_ = true;
   if (probe || now >= KeepaliveDue()) {
@@ -195,7 +196,23 @@ void ParentSelector::FailOver(absl::Time now, Actions* actions) {
   last_failover_ = now;
   actions->failed_over_from = silent;
   if (actions->unreachable) ++unreachable_failovers_;
+  // One that never answered since it was chosen may simply not have known
+  // us yet: asked again when its hold-down ends. One that answered and
+  // fell silent failed; the controller decides whether we go back.
+  retry_first_at_ =
+      heard_since_switch_ ? absl::InfiniteFuture() : now + policy_.hold_down;
   Use(next, now);
+}
+
+void ParentSelector::RetryFirst(absl::Time now, Actions* actions) {
+  retry_first_at_ = absl::InfiniteFuture();
+  const size_t first = Preferred(now);
+  // Only from a parent that feeds us, which keeps feeding us meanwhile.
+  if (first == index_ || !heard_since_switch_ || leaving_.has_value()) return;
+  leaving_ = Leaving{parents_[index_], now + policy_.switch_overlap, now};
+  ++switches_;
+  actions->retried_first = true;
+  Use(first, now);
 }
 
 bool ParentSelector::ActivationDue(absl::Time now) const {
@@ -254,7 +271,7 @@ absl::Time ParentSelector::NextDeadline(absl::Time now) const {
   absl::Time due = absl::InfiniteFuture();
   if (leaving_.has_value()) due = leaving_->until;
   if (active() == nullptr) return due;
-  due = std::min(due, std::max(now, KeepaliveDue()));
+  due = std::min({due, std::max(now, KeepaliveDue()), retry_first_at_});
   if (policy_.timeout > absl::ZeroDuration()) {
     due = std::min({due, last_heard_ + Timeout(now), ProbeDue()});
     if (unreachable_) due = now;

@@ -14,7 +14,10 @@
 // nothing, and keeps its timeout. Moves that are not failures are
 // make-before-break: a new list from the controller, or the parent's signed
 // release (it was drained), keep the old parent's media until the new one sends
-// its own.
+// its own. So does the way back to a parent left before it ever answered (it
+// did not know the child yet: the controller's orders reach the child before
+// its new parent): it is tried again, first in the list as it is, once its
+// hold-down ends.
 //
 // Time-driven and socket-free: the caller feeds it what it hears and sends
 // what OnTick asks for, so tests drive it with plain absl::Time values.
@@ -86,6 +89,9 @@ class ParentSelector {
     std::optional<Parent> failed_over_from;
     // ... because its host reported it unreachable, not for its silence.
     bool unreachable = false;
+    // Moved make-before-break back to the first parent, left before it
+    // answered (for the log).
+    bool retried_first = false;
   };
 
   ParentSelector(const ParentPolicy& policy, absl::Time now);
@@ -180,6 +186,9 @@ class ParentSelector {
  private:
   void Use(size_t index, absl::Time now);
   void FailOver(absl::Time now, Actions* actions);
+  // The first parent not held down, if it is not the active one, make-
+  // before-break.
+  void RetryFirst(absl::Time now, Actions* actions);
   bool ActivationDue(absl::Time now) const;
   absl::Time KeepaliveDue() const;
   // When the active parent's silence is asked about off the grid.
@@ -212,6 +221,8 @@ class ParentSelector {
   absl::flat_hash_map<media::Endpoint, absl::Time> failed_at_;
   int recent_failovers_ = 0;
   absl::Time last_failover_ = absl::InfinitePast();
+  // When the first parent, left before it ever answered, is tried again.
+  absl::Time retry_first_at_ = absl::InfiniteFuture();
   absl::Time last_keepalive_ = absl::InfinitePast();
   absl::Time last_activation_ = absl::InfinitePast();
   rtp::ReplayGuard release_replays_;

@@ -177,6 +177,53 @@ TEST(ParentSelectorTest, FailedParentIsHeldDownThenPreferredAgain) {
   EXPECT_EQ(s.switches(), 1u);
 }
 
+// The controller's orders reached us before they reached our new parent,
+// which never answered: we went back to the old one, and once the new one's
+// hold-down is over it is tried again, make-before-break (a national run's
+// districts otherwise stayed on their standby for good).
+TEST(ParentSelectorTest, AParentLeftBeforeItAnsweredIsTriedAgain) {
+  ParentSelector s(Policy(), At(0));
+  s.SetParents({kStandby}, At(0));
+  s.OnActiveHeard(false, At(0));
+  ASSERT_TRUE(s.SetParents({kPrimary, kStandby}, At(10)));
+  int failed_at = -1;
+  for (int ms = 10; ms <= 11500; ms += 5) {
+    if (ms % 100 == 0) {
+      if (s.IsLeaving(kStandby.address)) s.OnLeavingHeard(At(ms));
+      if (s.IsActive(kStandby.address)) s.OnActiveHeard(false, At(ms));
+    }
+    const ParentSelector::Actions a = s.OnTick(At(ms));
+    if (a.failed_over_from.has_value()) failed_at = ms;
+    if (a.retried_first) break;
+    ASSERT_LT(ms, 11500) << "the primary was not tried again";
+  }
+  EXPECT_EQ(failed_at, 1010) << "left after the whole overlap";
+  EXPECT_EQ(s.failovers(), 1u);
+  EXPECT_TRUE(s.IsActive(kPrimary.address));
+  EXPECT_TRUE(s.IsLeaving(kStandby.address));
+  EXPECT_EQ(s.switches(), 2u);
+  // It knows us now: its media ends the switch.
+  const ParentSelector::Heard heard = s.OnActiveHeard(true, At(11020));
+  ASSERT_TRUE(heard.release.has_value());
+  EXPECT_EQ(heard.release->id, "d2");
+}
+
+// One that answered and then fell silent failed: the controller, not the
+// child, decides whether it comes back.
+TEST(ParentSelectorTest, AParentThatAnsweredAndFellSilentIsNotTriedAgain) {
+  ParentSelector s(Policy(), At(0));
+  s.SetParents({kPrimary, kStandby}, At(0));
+  s.OnActiveHeard(true, At(0));
+  Tick(s, 0, 300);
+  ASSERT_TRUE(s.IsActive(kStandby.address));
+  for (int ms = 305; ms <= 12000; ms += 5) {
+    if (ms % 100 == 0) s.OnActiveHeard(true, At(ms));
+    EXPECT_FALSE(s.OnTick(At(ms)).retried_first);
+  }
+  EXPECT_TRUE(s.IsActive(kStandby.address));
+  EXPECT_EQ(s.switches(), 0u);
+}
+
 TEST(ParentSelectorTest, ANewParentGetsTheWholeOverlapToAnswer) {
   ParentSelector s(Policy(), At(0));
   s.SetParents({kPrimary}, At(0));

@@ -385,6 +385,12 @@ void RelayCore::OnTick() {
                                          : " silent")
                  << "; failing over to " << parents_.active()->id;
   }
+  if (actions.retried_first) {
+    ++counters_.parent_switches;
+    LOG(INFO) << "parent " << parents_.leaving()->id << " replaced by "
+              << parents_.active()->id
+              << " again, which had not answered when it was left";
+  }
   if (actions.keepalive) {
     // Renewed with every keepalive, so a restarted parent takes us back.
     const child::Parent& parent = *parents_.active();
