@@ -5,27 +5,36 @@
 # unit's ExecStart= line with its host's environment file, a meeting through
 # the tree, and a check that every site got every packet.
 #   tools/testbed/testbed.sh --packages=DIR [--scenario=NAME] [--out=DIR]
-#                            [--duration=S] [--keep]
+#                            [--duration=S] [--bin-root=DIR] [--keep]
 #   tools/testbed/testbed.sh --clean      delete what a --keep run left
-# Needs root, iproute2, nftables, curl, jq, dpkg-deb.
-# Exit codes: 0 every site got every packet; 1 a site lost packets or the
-# run failed; 2 bad arguments.
+# Needs root, iproute2, nftables, curl, jq, dpkg-deb; lossy-province and
+# rolling-upgrade also Bazel's output (udp-impair; build.sh's binaries).
+# Exit codes: 0 every site got every packet (and the scenario's own checks
+# passed); 1 a site lost packets, a check or the run failed; 2 bad arguments.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 topology_file=$here/testbed.textproto
 
-usage() { sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; cat <<'EOF'
+usage() { sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; cat <<'EOF'
 Scenarios:
   baseline        the meeting, no fault (default)
   link-cut        halfway, prov1's link goes down (ip link set down at the
                   bridge); dist1 and dist2 must move to their standby prov2
   lossy-province  prov2's link drops 5% of the UDP datagrams each way (nft)
+                  and its parents' datagrams take 150 ms more each way
+                  (udp-impair, a test-bed tool in no package, on host wan)
   controller-lost halfway, ctl1's link goes down: the relays keep forwarding
                   on their last assignment
+  rolling-upgrade each relay in turn is drained, upgraded to a second build
+                  of cascade-relayd with the next version, restarted from
+                  its unit and restored; no site may see a gap over 100 ms;
+                  the media runs until the last is done (no --duration)
 Options:
   --packages=DIR  the .debs of ./dev package (cascade-relayd, -topologyd, -tools)
   --out=DIR       staging root, host roots, logs (default /tmp/cascade-testbed)
   --duration=S    seconds of media (default 12)
+  --bin-root=DIR  Bazel's -c opt output holding tools/impair/udp-impair and
+                  the packages' binaries (default: bazel build, bazel info)
   --keep          leave the namespaces and daemons running (then --clean)
 EOF
 }
@@ -34,20 +43,24 @@ die() { echo "testbed: $*" >&2; exit 2; }
 fail() { echo "testbed: FAIL: $*" >&2; exit 1; }
 log() { echo "testbed: $*"; }
 
-packages='' scenario=baseline out=/tmp/cascade-testbed duration=12 keep=0 clean=0
+packages='' scenario=baseline out=/tmp/cascade-testbed duration=12 keep=0 clean=0 bin_root=
 for arg in "$@"; do
   case "$arg" in
     --packages=*) packages=${arg#*=} ;;
     --scenario=*) scenario=${arg#*=} ;;
     --out=*) out=${arg#*=} ;;
     --duration=*) duration=${arg#*=} ;;
+    --bin-root=*) bin_root=${arg#*=} ;;
     --keep) keep=1 ;;
     --clean) clean=1 ;;
     -h|--help) usage; exit 0 ;;
     *) die "unknown argument $arg (--help)" ;;
   esac
 done
-case "$scenario" in baseline|link-cut|lossy-province|controller-lost) ;; *) die "unknown scenario $scenario" ;; esac
+case "$scenario" in
+  baseline|link-cut|lossy-province|controller-lost|rolling-upgrade) ;;
+  *) die "unknown scenario $scenario" ;;
+esac
 if ! [[ "$duration" =~ ^[0-9]+$ ]] || [ "$duration" -lt 4 ] || [ "$duration" -gt 600 ]; then
   die "--duration must be whole seconds, 4..600"
 fi
@@ -57,17 +70,19 @@ for tool in ip nft tc curl jq dpkg-deb; do
 done
 
 # Hosts: the command center (relay-source), the controller, one per relay
-# node of the topology (its id), and one for the sites. The segment: a bridge
-# in the namespace tb-bb, one veth per host (tb-HOST there, eth0 inside).
+# node of the topology (its id), one for the sites, and for lossy-province
+# the delaying router wan. The segment: a bridge in the namespace tb-bb, one
+# veth per host (tb-HOST there, eth0 inside).
 readonly NS=tb- BACKBONE=bb
-readonly CC_ADDR=10.77.0.10 CTL_ADDR=10.77.0.20 SOURCE_PORT=5000
+readonly CC_ADDR=10.77.0.10 CTL_ADDR=10.77.0.20 WAN_ADDR=10.77.5.1 SOURCE_PORT=5000
 relays=$(grep -v 'plain_endpoint: true' "$topology_file" |
   sed -n 's/^nodes { id: "\([^"]*\)" tier: TIER_\(NATIONAL\|PROVINCIAL\|DISTRICT\) .*/\1/p')
 hosts="cc ctl1 $relays sites"
+[ "$scenario" = lossy-province ] && hosts+=" wan"
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 pids_file=$out/pids
-declare -A pid=()
+declare -A pid=() deb_of=() installed=()
 
 # node_field ID FIELD: the first string FIELD of node ID in the topology.
 node_field() {
@@ -78,6 +93,7 @@ host_addr() {
     cc) echo $CC_ADDR ;;
     ctl1) echo $CTL_ADDR ;;
     sites) echo 10.77.4.1 ;;
+    wan) echo $WAN_ADDR ;;
     *) node_field "$1" media_address | cut -d: -f1 ;;
   esac
 }
@@ -112,13 +128,15 @@ trap 'exit 130' INT TERM
 # The staging root: the packages' files, nothing else. A binary, unit or
 # file a package lacks fails the run.
 stage=$out/stage
-rm -rf "$stage" "$out/hosts" "$out/logs" "$out/pki" "$out/render"
+rm -rf "$stage" "$out/hosts" "$out/logs" "$out/pki" "$out/render" "$out/tools" "$out/upgrade" \
+  "$out"/sites*.txt
 mkdir -p "$stage" "$out/logs"
 for pkg in cascade-relayd cascade-topologyd cascade-tools; do
   debs=("$packages/${pkg}"_*.deb)
   deb=$(printf '%s\n' "${debs[@]}" | sort -V | tail -1)
   [ -f "$deb" ] || fail "no ${pkg}_*.deb in $packages"
   dpkg-deb -x "$deb" "$stage"
+  deb_of[$pkg]=$deb
   log "unpacked $(basename "$deb")"
 done
 
@@ -154,8 +172,11 @@ configure() {
   "$relayctl" pki issue topologyd --ip=$CTL_ADDR --ca="$out/pki/ca" --out="$ctl/certs" \
     >>"$out/logs/pki.log"
   cp "$out/pki/ca/ca.pem" "$ctl/certs/"
-  # The operator at the command center, for relayctl (read-only).
+  # The operators at the command center, for relayctl: one read-only, one
+  # who may drain and restore (rolling-upgrade).
   "$relayctl" pki issue --operator=testbed --role=viewer --ca="$out/pki/ca" \
+    --out="$out/hosts/cc/etc/cascade/certs" >>"$out/logs/pki.log"
+  "$relayctl" pki issue --operator=upgrader --role=operator --ca="$out/pki/ca" \
     --out="$out/hosts/cc/etc/cascade/certs" >>"$out/logs/pki.log"
   cp "$out/pki/ca/ca.pem" "$out/hosts/cc/etc/cascade/certs/"
   cp "$topology_file" "$ctl/topology.textproto"
@@ -174,13 +195,13 @@ configure() {
   done
 }
 
-# unit_command UNIT INSTANCE ROOT: the unit's ExecStart= as systemd expands
-# it (%i; ${VAR} within a word; $VAR alone split at spaces, nothing when
-# empty), from its EnvironmentFile=; installed paths (/usr/bin, /etc/cascade,
-# /var/lib/cascade) mapped into the staging root and the host's root. One
-# argument a line.
+# unit_command UNIT INSTANCE ROOT PREFIX: the unit's ExecStart= as systemd
+# expands it (%i; ${VAR} within a word; $VAR alone split at spaces, nothing
+# when empty), from its EnvironmentFile=; installed paths (/usr/bin and the
+# unit in PREFIX, where the package is unpacked; /etc/cascade,
+# /var/lib/cascade in the host's ROOT). One argument a line.
 unit_command() {
-  local unit=$stage/lib/systemd/system/$1 instance=$2 root=$3
+  local unit=$4/lib/systemd/system/$1 instance=$2 root=$3 prefix=$4
   [ -f "$unit" ] || fail "the packages have no $1"
   local line env_file word name value
   line=$(sed -n 's/^ExecStart=//p' "$unit")
@@ -207,7 +228,7 @@ unit_command() {
     done
     args+=("$word")
   done
-  args[0]=$stage${args[0]}
+  args[0]=$prefix${args[0]}
   for word in "${args[@]}"; do
     word=${word//\/etc\/cascade/$root/etc/cascade}
     echo "${word//\/var\/lib\/cascade/$root/var/lib/cascade}"
@@ -223,16 +244,18 @@ start() {
   pid[$name]=$!
 }
 
+# start_unit UNIT INSTANCE HOST: from the staging root, or from the host's
+# root once a package was unpacked there (installed[HOST], rolling-upgrade).
 start_unit() {
-  local unit=$1 instance=$2 host=$3 root=$out/hosts/$3
+  local unit=$1 instance=$2 host=$3 root=$out/hosts/$3 prefix=${installed[$3]:-$stage}
   local -a cmd
-  mapfile -t cmd < <(unit_command "$unit" "$instance" "$root")
+  mapfile -t cmd < <(unit_command "$unit" "$instance" "$root" "$prefix")
   [ ${#cmd[@]} -gt 0 ] || fail "no ExecStart= in $unit"
-  [ -x "${cmd[0]}" ] || fail "the packages have no ${cmd[0]#$stage}"
+  [ -x "${cmd[0]}" ] || fail "the packages have no ${cmd[0]#$prefix}"
   # StateDirectory= as systemd makes it.
-  if grep -q '^StateDirectory=' "$stage/lib/systemd/system/$unit"; then
+  if grep -q '^StateDirectory=' "$prefix/lib/systemd/system/$unit"; then
     local -a dirs
-    read -ra dirs < <(sed -n 's/^StateDirectory=//p' "$stage/lib/systemd/system/$unit")
+    read -ra dirs < <(sed -n 's/^StateDirectory=//p' "$prefix/lib/systemd/system/$unit")
     for dir in "${dirs[@]}"; do
       mkdir -p "$root/var/lib/$dir"
       chmod 0700 "$root/var/lib/$dir"
@@ -263,30 +286,63 @@ wait_until() {
   done
 }
 
-# children_ready: every active relay serves the children that name it first.
+# serves RELAY: it serves the children that name it first.
+serves() {
+  local expected got
+  expected=$(grep -c "^nodes { id: \"[^\"]*\" tier: [A-Z_]* .*parent: \"$1\"" "$topology_file" || true)
+  got=$(metric "$1" relay_children)
+  [ "${got:-0}" -ge "$expected" ]
+}
 children_ready() {
-  local relay expected got
-  for relay in $relays; do
-    expected=$(grep -c "^nodes { id: \"[^\"]*\" tier: [A-Z_]* .*parent: \"$relay\"" "$topology_file" || true)
-    got=$(metric "$relay" relay_children)
-    [ "${got:-0}" -ge "$expected" ] || return 1
-  done
+  local relay
+  for relay in $relays; do serves "$relay" || return 1; done
 }
 
+# relayctl_as NAME ARG...: relayctl from the command center as operator NAME
+# (testbed: a viewer; upgrader: an operator), over mutual TLS.
+relayctl_as() {
+  local certs=$out/hosts/cc/etc/cascade/certs name=$1
+  shift
+  ip netns exec ${NS}cc "$stage/usr/bin/relayctl" --controller=$CTL_ADDR:7700 \
+    --tls-ca="$certs/ca.pem" --tls-cert="$certs/$name.pem" --tls-key="$certs/$name.key" "$@"
+}
+
+# testbed_bin: Bazel's -c opt output (--bin-root, or built and asked here)
+# for udp-impair, a test-bed tool in no package, and the upgrade's build.
+testbed_bin() {
+  [ -z "$bin_root" ] || return 0
+  local repo=$here/../..
+  (cd "$repo" && bazel build --compilation_mode=opt //tools/impair:udp-impair) \
+    >"$out/logs/bazel.log" 2>&1 || fail "bazel build of udp-impair failed (logs/bazel.log)"
+  bin_root=$(cd "$repo" && bazel info --compilation_mode=opt bazel-bin 2>/dev/null)
+}
+
+# shellcheck source=tools/testbed/delay.sh
+source "$here/delay.sh"
+# shellcheck source=tools/testbed/rolling_upgrade.sh
+source "$here/rolling_upgrade.sh"
+
+# Bazel's output first: it may wait for another Bazel command.
+case "$scenario" in lossy-province|rolling-upgrade) testbed_bin ;; esac
+[ "$scenario" = rolling-upgrade ] && build_upgrade
 started_at=$SECONDS
 : >"$pids_file"
 make_network
 log "network: $(echo "$hosts" | wc -w) hosts on 10.77.0.0/16 (bridge br0 in $NS$BACKBONE)"
 configure
+[ "$scenario" = lossy-province ] && start_delay
 start_unit cascade-topologyd.service "" ctl1
 wait_until 30 "topologyd on $CTL_ADDR:7700" \
   ip netns exec ${NS}cc bash -c "exec 3<>/dev/tcp/$CTL_ADDR/7700" 2>/dev/null
 for relay in $relays; do start_unit cascade-relayd@.service "$relay" "$relay"; done
 
-# The sites: one relay-probe for all, each site on its own address, with
-# its parents in order and its link key toward each as relayctl render wrote
-# them (render/sites/SITE.env: NODE_ID, LISTEN, PARENTS, KEYS).
+# The sites: one relay-probe per district for the sites below it (so that
+# each group's latency and gaps are its own; the first decodes a site's
+# video, the others count), each site on its own address, with its parents
+# in order and its link key toward each as relayctl render wrote them
+# (render/sites/SITE.env: NODE_ID, LISTEN, PARENTS, KEYS).
 sites=$(sed -n 's/^nodes { id: "\([^"]*\)" tier: TIER_SITE .*/\1/p' "$topology_file")
+groups=()
 for site in $sites; do
   site_env=$out/render/sites/$site.env
   [ -f "$site_env" ] || fail "relayctl render wrote no $site_env"
@@ -295,41 +351,50 @@ for site in $sites; do
   IFS=, read -ra keys <<<"$(value KEYS)"
   line="$(value LISTEN) ${parents[0]} $(value NODE_ID) ${keys[0]}"
   for ((i = 1; i < ${#parents[@]}; i++)); do line+=" ${parents[i]} ${keys[i]}"; done
-  echo "$line"
-done >"$out/sites.txt"
-start sites relay-probe "$stage/usr/bin/relay-probe" --sites_file="$out/sites.txt" --json \
-  --duration=0 --interval=1 --parent_timeout=300ms --keepalive=250ms
+  group=$(node_field "$site" parent)
+  [ -f "$out/sites-$group.txt" ] || groups+=("$group")
+  echo "$line" >>"$out/sites-$group.txt"
+done
+for group in "${groups[@]}"; do
+  decode=0
+  [ "$group" != "${groups[0]}" ] || decode=1
+  start sites "relay-probe-$group" "$stage/usr/bin/relay-probe" --json --duration=0 \
+    --sites_file="$out/sites-$group.txt" --decode_sites=$decode --interval=1 \
+    --parent_timeout=300ms --keepalive=250ms
+done
 wait_until 60 "every relay serving its children" children_ready
 log "ready after $((SECONDS - started_at))s: $(echo "$relays" | wc -w) relays, $(echo "$sites" | wc -w) sites"
-
 
 nat_addrs=$(grep -v 'plain_endpoint: true' "$topology_file" |
   sed -n 's/^nodes { id: "[^"]*" tier: TIER_NATIONAL.* media_address: "\([^"]*\)".*/\1/p')
 primary=$(echo "$nat_addrs" | head -1)
 standbys=$(echo "$nat_addrs" | tail -n +2 | paste -sd,)
+# rolling-upgrade's media runs until SIGTERM, once the upgrade is done.
+media_seconds=$duration
+[ "$scenario" = rolling-upgrade ] && media_seconds=0
 media_start=$SECONDS
 start cc relay-source "$stage/usr/bin/relay-source" --json --bind=$CC_ADDR:$SOURCE_PORT \
   --dest="$primary" --standby_dest="$standbys" --ssrc=1128464385 --audio_ssrc=1128464386 \
-  --bitrate=500 --fps=15 --gop=30 --duration="$duration"
+  --bitrate=500 --fps=15 --gop=30 --duration="$media_seconds"
 
 media_for() { [ $((SECONDS - media_start)) -ge "$1" ]; }
-if [ "$scenario" = lossy-province ]; then
-  # The loss runs from 2 s to 2 s before the end of the media: a lost first
-  # or last packet is one no other packet reveals (a receiver knows neither
-  # the first sequence number nor the last), so nothing could ask for it.
-  wait_until 10 "the start of the loss" media_for 2
-  ip netns exec ${NS}prov2 nft -f - <<'EOF'
+case "$scenario" in
+  lossy-province)
+    # The loss runs from 2 s to 2 s before the end of the media: a lost first
+    # or last packet is one no other packet reveals (a receiver knows neither
+    # the first sequence number nor the last), so nothing could ask for it.
+    wait_until 10 "the start of the loss" media_for 2
+    ip netns exec ${NS}prov2 nft -f - <<'NFT'
 table inet testbed {
   chain in { type filter hook input priority 0; meta l4proto udp numgen random mod 100 < 5 drop; }
   chain out { type filter hook output priority 0; meta l4proto udp numgen random mod 100 < 5 drop; }
 }
-EOF
-  log "prov2's link drops 5% of UDP each way from $((SECONDS - media_start))s"
-  wait_until "$duration" "the end of the loss" media_for $((duration - 2))
-  ip netns exec ${NS}prov2 nft delete table inet testbed
-  log "prov2's loss ended at $((SECONDS - media_start))s"
-fi
-case "$scenario" in
+NFT
+    log "prov2's link drops 5% of UDP each way from $((SECONDS - media_start))s"
+    wait_until "$duration" "the end of the loss" media_for $((duration - 2))
+    ip netns exec ${NS}prov2 nft delete table inet testbed
+    log "prov2's loss ended at $((SECONDS - media_start))s"
+    ;;
   link-cut|controller-lost)
     cut=prov1
     [ "$scenario" = controller-lost ] && cut=ctl1
@@ -337,46 +402,59 @@ case "$scenario" in
     ip -n $NS$BACKBONE link set $NS$cut down
     log "cut $cut's link at $((SECONDS - media_start))s"
     ;;
+  rolling-upgrade)
+    wait_until 10 "5 s of media (the gaps' yardstick)" media_for 5
+    rolling_upgrade
+    ;;
 esac
 
 # What the controller says of the tree now (relayctl from the command center,
-# over mutual TLS), before the meeting ends.
-tree() {
-  local certs=$out/hosts/cc/etc/cascade/certs
-  ip netns exec ${NS}cc "$stage/usr/bin/relayctl" --controller=$CTL_ADDR:7700 \
-    --tls-ca="$certs/ca.pem" --tls-cert="$certs/testbed.pem" --tls-key="$certs/testbed.key" tree
-}
+# a viewer), before the meeting ends.
 if [ "$scenario" != controller-lost ]; then
-  wait_until "$duration" "the end of the meeting" media_for $((duration - 1))
-  tree >"$out/logs/tree.txt" 2>&1 || fail "relayctl tree failed (logs/tree.txt)"
+  [ "$scenario" = rolling-upgrade ] ||
+    wait_until "$duration" "the end of the meeting" media_for $((duration - 1))
+  relayctl_as testbed tree >"$out/logs/tree.txt" 2>&1 || fail "relayctl tree failed (logs/tree.txt)"
 fi
+[ "$scenario" = rolling-upgrade ] && kill -TERM "${pid[relay-source]}"
 wait_until $((duration + 30)) "relay-source to finish" \
   bash -c "! kill -0 ${pid[relay-source]} 2>/dev/null"
 # The last repairs land (relay-sim waits as long).
 sleep 1.5
-kill -TERM "${pid[relay-probe]}"
-wait_until 10 "relay-probe's final report" bash -c "! kill -0 ${pid[relay-probe]} 2>/dev/null"
+for group in "${groups[@]}"; do
+  kill -TERM "${pid[relay-probe-$group]}"
+  wait_until 10 "relay-probe-$group's final report" \
+    bash -c "! kill -0 ${pid[relay-probe-$group]} 2>/dev/null"
+done
 
 source_line=$(grep '^{' "$out/logs/relay-source.log" | tail -1 || true)
 [ -n "$source_line" ] || fail "relay-source printed no counters (logs/relay-source.log)"
 sent=$(jq '.video_packets + .audio_packets' <<<"$source_line")
-final=$(grep '^{"type":"final"' "$out/logs/relay-probe.log" | tail -1 || true)
-[ -n "$final" ] || fail "relay-probe printed no final report (logs/relay-probe.log)"
-mapfile -t site_list <<<"$sites"
 if [ -f "$out/logs/tree.txt" ]; then
   echo "relayctl tree before the meeting's end (relays; sites in logs/tree.txt):"
   grep -v '\[site' "$out/logs/tree.txt" | sed 's/^/  /'
 fi
 echo "site          packets   lost  switches  active parent"
-bad=0
-for i in "${!site_list[@]}"; do
-  read -r packets lost switches parent < <(jq -r --argjson i "$i" \
-    '.per_site[$i] | "\(.packets) \(.lost) \(.parent_switches) \(.active_parent // "-" | tostring)"' <<<"$final")
-  mark=
-  if [ "$lost" -ne 0 ] || [ "$packets" -lt "$sent" ]; then mark="  <- missing $((sent - packets)), lost $lost"; bad=$((bad + 1)); fi
-  printf '%-12s %8s %6s %9s  %s%s\n' "${site_list[$i]}" "$packets" "$lost" "$switches" "$parent" "$mark"
+bad=0 nacks=0 site_count=0
+declare -A latency_p50=()
+for group in "${groups[@]}"; do
+  final=$(grep '^{"type":"final"' "$out/logs/relay-probe-$group.log" | tail -1 || true)
+  [ -n "$final" ] || fail "relay-probe-$group printed no final report (logs)"
+  latency_p50[$group]=$(jq .latency_p50_ms <<<"$final")
+  nacks=$((nacks + $(jq .nacks_sent <<<"$final")))
+  mapfile -t site_list < <(awk '{print $3}' "$out/sites-$group.txt")
+  for i in "${!site_list[@]}"; do
+    read -r packets lost switches parent < <(jq -r --argjson i "$i" \
+      '.per_site[$i] | "\(.packets) \(.lost) \(.parent_switches) \(.active_parent // "-" | tostring)"' <<<"$final")
+    mark=
+    if [ "$lost" -ne 0 ] || [ "$packets" -lt "$sent" ]; then mark="  <- missing $((sent - packets)), lost $lost"; bad=$((bad + 1)); fi
+    printf '%-12s %8s %6s %9s  %s%s\n' "${site_list[$i]}" "$packets" "$lost" "$switches" "$parent" "$mark"
+  done
+  site_count=$((site_count + ${#site_list[@]}))
 done
-log "relay-source sent $sent packets (video + audio) in ${duration}s"
+sites_bad=$bad
+log "relay-source sent $sent packets (video + audio) in $((SECONDS - media_start))s"
+log "latency p50 of the sites below each district: $(for g in "${groups[@]}"; do
+  printf '%s %s ms, ' "$g" "${latency_p50[$g]}"; done | sed 's/, $//')"
 if [ "$scenario" = link-cut ]; then
   for relay in dist1 dist2; do
     moved=$(metric "$relay" relay_parent_failovers_total)
@@ -389,10 +467,12 @@ if [ "$scenario" = lossy-province ]; then
   for relay in prov2 dist3 dist4; do
     repaired=$((repaired + $(metric "$relay" relay_nack_repaired_total || echo 0)))
   done
-  log "repairs: sites sent $(jq .nacks_sent <<<"$final") NACKs; prov2, dist3, dist4 repaired $repaired"
+  log "repairs: sites sent $nacks NACKs; prov2, dist3, dist4 repaired $repaired"
   [ "$repaired" -gt 0 ] || { echo "testbed: the loss caused no repair" >&2; bad=$((bad + 1)); }
+  delay_report
 fi
-log "scenario $scenario: $(( ${#site_list[@]} - bad )) of ${#site_list[@]} sites got every packet; $((SECONDS - started_at))s"
+[ "$scenario" = rolling-upgrade ] && upgrade_report
+log "scenario $scenario: $((site_count - sites_bad)) of $site_count sites got every packet; $((SECONDS - started_at))s"
 if [ $keep -eq 1 ]; then
   log "kept: namespaces $NS*, logs in $out/logs; tools/testbed/testbed.sh --clean"
 else
