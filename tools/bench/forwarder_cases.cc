@@ -61,6 +61,7 @@ cascade::v1::BenchForwarderRun ForwarderRunProto(const ForwardingResult& r) {
   run.set_latency_p50_ns(r.latency.p50_ns);
   run.set_latency_p99_ns(r.latency.p99_ns);
   run.set_latency_max_ns(r.latency.max_ns);
+  run.set_busiest_thread_share(r.busiest_thread_share);
   return run;
 }
 

@@ -33,6 +33,9 @@ struct ForwardingResult {
   uint64_t receiver_drops = 0;
   double ns_per_packet = 0;  // forwarder CPU ns per delivered packet
   double cpu_share = 0;      // forwarder CPU time / wall time (1 = one core)
+  // The busiest thread's part of the forwarder's CPU: the work spreads over
+  // 1 / busiest_thread_share cores at most, however many are idle.
+  double busiest_thread_share = 1;
   // Over repetitions (see MedianOf): how many ran, and the ns_per_packet range.
   int runs = 1;
   double ns_min = 0;

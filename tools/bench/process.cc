@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -20,22 +21,31 @@
 
 namespace cascade::bench {
 
-absl::StatusOr<uint64_t> ProcessCpuNanos(pid_t pid) {
+absl::StatusOr<std::map<pid_t, uint64_t>> ThreadCpuNanos(pid_t pid) {
   const std::string task_dir = absl::StrCat("/proc/", pid, "/task");
   DIR* dir = opendir(task_dir.c_str());
   if (dir == nullptr) {
     return absl::NotFoundError(absl::StrCat("no ", task_dir));
   }
-  uint64_t total = 0;
+  std::map<pid_t, uint64_t> threads;
   while (dirent* entry = readdir(dir)) {
-    if (entry->d_name[0] == '.') continue;
+    pid_t tid = 0;
+    if (!absl::SimpleAtoi(entry->d_name, &tid)) continue;
     std::ifstream schedstat(
         absl::StrCat(task_dir, "/", entry->d_name, "/schedstat"));
     uint64_t on_cpu_ns = 0;
     // A thread that exited in between contributes nothing.
-    if (schedstat >> on_cpu_ns) total += on_cpu_ns;
+    if (schedstat >> on_cpu_ns) threads[tid] = on_cpu_ns;
   }
   closedir(dir);
+  return threads;
+}
+
+absl::StatusOr<uint64_t> ProcessCpuNanos(pid_t pid) {
+  absl::StatusOr<std::map<pid_t, uint64_t>> threads = ThreadCpuNanos(pid);
+  if (!threads.ok()) return threads.status();
+  uint64_t total = 0;
+  for (const auto& [tid, ns] : *threads) total += ns;
   return total;
 }
 

@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <map>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -13,7 +14,8 @@
 namespace cascade::bench {
 
 // CPU time (user + system) of every thread of `pid`, in nanoseconds, from
-// /proc/PID/task/*/schedstat.
+// /proc/PID/task/*/schedstat: by thread id, and their sum.
+absl::StatusOr<std::map<pid_t, uint64_t>> ThreadCpuNanos(pid_t pid);
 absl::StatusOr<uint64_t> ProcessCpuNanos(pid_t pid);
 
 // Resident memory of `pid` (/proc/PID/status), in KiB.
