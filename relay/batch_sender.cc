@@ -29,14 +29,14 @@ BatchSender::BatchSender(int fd) : fd_(fd) {
   msg_packets_.resize(kMaxQueued);
 }
 
-void BatchSender::Flush() {
+void BatchSender::Flush(Order order) {
   if (queue_.empty()) return;
   // Group by destination, keeping each destination's packets in order.
   order_.clear();
   for (size_t i = 0; i < queue_.size(); ++i) {
     order_.emplace_back(queue_[i].to.Key(), static_cast<uint32_t>(i));
   }
-  std::sort(order_.begin(), order_.end());
+  if (order == Order::kAny) std::sort(order_.begin(), order_.end());
 
   size_t msg_count = 0;
   size_t j = 0;

@@ -49,9 +49,14 @@ class BatchSender {
   void Queue(const media::Endpoint& to, const uint8_t* data, uint32_t size) {
     queue_.push_back(Entry{to, data, size});
   }
+  // How Flush() finds each destination's packets.
+  enum class Order {
+    kAny,      // sorted by destination first
+    kGrouped,  // the caller queued each destination's packets together
+  };
   // Hands every queued datagram to the kernel, grouped by destination with
   // each destination's packets in order.
-  void Flush();
+  void Flush(Order order = Order::kAny);
   size_t queued() const { return queue_.size(); }
   bool full() const { return queue_.size() >= kMaxQueued; }
 

@@ -28,6 +28,14 @@ struct FanoutJob {
   std::vector<PacketRef> packets;
   SendCounters sent;
 
+  void Add(const std::shared_ptr<const FanoutList>& list, uint32_t begin,
+           uint32_t end, const PacketRef& packet) {
+    if (lists.empty() || lists.back() != list) lists.push_back(list);
+    shares.push_back(FanoutShare{list.get(), begin, end, packet.data(),
+                                 static_cast<uint32_t>(packet.size())});
+    packets.push_back(packet);
+  }
+
   void Clear() {
     shares.clear();
     lists.clear();
@@ -35,6 +43,34 @@ struct FanoutJob {
     sent = SendCounters{};
   }
 };
+
+namespace {
+
+// Sends `shares` child by child: consecutive shares of one range (the
+// packets of a frame, say) go to each child in a row, which is the grouping
+// GSO needs, already made.
+void SendShares(const std::vector<FanoutShare>& shares, BatchSender* sender) {
+  size_t first = 0;
+  while (first < shares.size()) {
+    size_t last = first + 1;
+    while (last < shares.size() && shares[last].list == shares[first].list &&
+           shares[last].begin == shares[first].begin &&
+           shares[last].end == shares[first].end) {
+      ++last;
+    }
+    const FanoutShare& range = shares[first];
+    for (uint32_t i = range.begin; i < range.end; ++i) {
+      for (size_t s = first; s < last; ++s) {
+        if (sender->full()) sender->Flush(BatchSender::Order::kGrouped);
+        sender->Queue((*range.list)[i], shares[s].data, shares[s].size);
+      }
+    }
+    first = last;
+  }
+  sender->Flush(BatchSender::Order::kGrouped);
+}
+
+}  // namespace
 
 // A thread with a libuv loop that sends jobs on a socket it shares, and
 // keeps the finished ones for the owner to take.
@@ -71,13 +107,7 @@ class SendLoop {
  private:
   void Run(FanoutJob* job) {
     const SendCounters before = sender_.counters();
-    for (const FanoutShare& share : job->shares) {
-      for (uint32_t i = share.begin; i < share.end; ++i) {
-        if (sender_.full()) sender_.Flush();
-        sender_.Queue((*share.list)[i], share.data, share.size);
-      }
-    }
-    sender_.Flush();
+    SendShares(job->shares, &sender_);
     const SendCounters& after = sender_.counters();
     job->sent.send_calls = after.send_calls - before.send_calls;
     job->sent.datagrams_sent = after.datagrams_sent - before.datagrams_sent;
@@ -96,7 +126,10 @@ class SendLoop {
 };
 
 FanoutLoops::FanoutLoops(UdpSocket* socket, const FanoutOptions& options)
-    : socket_(socket), options_(options) {
+    : socket_(socket),
+      options_(options),
+      own_job_(std::make_unique<FanoutJob>()),
+      own_sender_(socket->fd()) {
   for (int i = 1; i < options.loops; ++i) {
     send_loops_.push_back(std::make_unique<SendLoop>(socket->fd()));
   }
@@ -119,21 +152,14 @@ void FanoutLoops::SendToAll(const std::shared_ptr<const FanoutList>& to,
   // Share k of `loops` is [k*n/loops, (k+1)*n/loops); the owner's is the
   // first, and any a send loop cannot take.
   auto bound = [&](size_t k) { return static_cast<uint32_t>(k * n / loops); };
-  for (uint32_t i = 0; i < bound(1); ++i) socket_->Send((*to)[i], packet);
+  own_job_->Add(to, 0, bound(1), packet);
   for (size_t k = 1; k < loops; ++k) {
     FanoutJob* job = FillingJob(k - 1);
     if (job == nullptr) {
       ++shares_taken_back_;
-      for (uint32_t i = bound(k); i < bound(k + 1); ++i) {
-        socket_->Send((*to)[i], packet);
-      }
-      continue;
+      job = own_job_.get();
     }
-    if (job->lists.empty() || job->lists.back() != to) job->lists.push_back(to);
-    job->shares.push_back(FanoutShare{to.get(), bound(k), bound(k + 1),
-                                      packet.data(),
-                                      static_cast<uint32_t>(packet.size())});
-    job->packets.push_back(packet);
+    job->Add(to, bound(k), bound(k + 1), packet);
   }
 }
 
@@ -153,7 +179,9 @@ FanoutJob* FanoutLoops::FillingJob(size_t i) {
 }
 
 void FanoutLoops::Flush() {
-  // The send loops start first, so they work while the owner sends.
+  // Single sends first: a child activated in this batch gets the keyframe
+  // cache before any live packet of the fan-out.
+  socket_->Flush();
   for (size_t i = 0; i < send_loops_.size(); ++i) {
     FanoutJob* job = std::exchange(filling_[i], nullptr);
     if (job == nullptr) continue;
@@ -164,7 +192,9 @@ void FanoutLoops::Flush() {
       free_jobs_.push_back(job);
     }
   }
-  socket_->Flush();
+  // The send loops work on their shares while this thread sends its own.
+  SendShares(own_job_->shares, &own_sender_);
+  own_job_->Clear();
   TakeBackFinished();
 }
 

@@ -3,7 +3,9 @@
 // first share of each fan-out list itself. Each further share goes to a send
 // loop, a thread of its own with a libuv loop, as a job: the packets by
 // reference (their bytes are read, never copied) and the list with the range
-// it sends, all on the relay's one socket with UDP GSO.
+// it sends, all on the relay's one socket with UDP GSO. Every share is sent
+// child by child, each child's packets together, so no sort is needed to
+// group them.
 //
 // Packet references are counted by the owning thread only: a job holds them
 // until the send loop hands it back, and the owner drops them when it takes
@@ -61,6 +63,10 @@ class FanoutLoops : public Transport {
   int loops() const { return static_cast<int>(send_loops_.size()) + 1; }
   // What the send loops sent, as of the jobs taken back so far.
   const SendCounters& send_loop_counters() const { return sent_; }
+  // What the relay's loop sent of the fan-out lists (the first shares).
+  const SendCounters& own_share_counters() const {
+    return own_sender_.counters();
+  }
   // Shares the owner sent itself because a send loop was behind.
   uint64_t shares_taken_back() const { return shares_taken_back_; }
 
@@ -72,6 +78,9 @@ class FanoutLoops : public Transport {
   UdpSocket* const socket_;
   const FanoutOptions options_;
   std::vector<std::unique_ptr<SendLoop>> send_loops_;
+  // The first shares, sent by this thread at Flush.
+  std::unique_ptr<FanoutJob> own_job_;
+  BatchSender own_sender_;
   std::vector<FanoutJob*> filling_;  // per send loop, null until needed
   std::vector<size_t> in_flight_;    // per send loop
   std::vector<std::unique_ptr<FanoutJob>> jobs_;  // every job, owned here

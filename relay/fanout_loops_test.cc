@@ -98,7 +98,7 @@ TEST(FanoutLoopsTest, EveryChildGetsEveryPacketInOrderFromSeveralThreads) {
     fanout.Flush();
     return fanout.send_loop_counters().datagrams_sent == kPackets * (40u - 13u);
   }));
-  EXPECT_EQ((*socket)->counters().datagrams_sent, kPackets * 13u);
+  EXPECT_EQ(fanout.own_share_counters().datagrams_sent, kPackets * 13u);
   EXPECT_EQ(fanout.send_loop_counters().send_errors, 0u);
   EXPECT_EQ(fanout.shares_taken_back(), 0u);
 }
@@ -113,7 +113,7 @@ TEST(FanoutLoopsTest, FewChildrenStayOnTheRelaysOwnLoop) {
 
   ASSERT_TRUE(WaitUntil("every child has every packet", kWaitTimeout,
                         [&] { return children.Have(50); }));
-  EXPECT_EQ((*socket)->counters().datagrams_sent, 50u * 20u);
+  EXPECT_EQ(fanout.own_share_counters().datagrams_sent, 50u * 20u);
   EXPECT_EQ(fanout.send_loop_counters().datagrams_sent, 0u);
 }
 
@@ -131,7 +131,49 @@ TEST(FanoutLoopsTest, ThreadsAreUsedOnlyAsFarAsTheListFillsThem) {
     fanout.Flush();
     return fanout.send_loop_counters().datagrams_sent == 20u * 32u;
   }));
-  EXPECT_EQ((*socket)->counters().datagrams_sent, 20u * 32u);
+  EXPECT_EQ(fanout.own_share_counters().datagrams_sent, 20u * 32u);
+}
+
+// Each child's packets of a flush leave together, as one GSO message, with no
+// sort: a frame of 7 equal packets to 20 children is 20 messages in one call.
+TEST(FanoutLoopsTest, EachChildsPacketsOfAFlushLeaveAsOneGsoMessage) {
+  PacketPool pool(1 << 12);
+  auto socket = UdpSocket::Open(kAnyLoopback, &pool);
+  ASSERT_TRUE(socket.ok());
+  Children children(20, &pool);
+  FanoutLoops fanout(socket->get(), {.loops = 1});
+  SendNumbered(fanout, pool, children.list(), 7, 7);
+  ASSERT_TRUE(WaitUntil("every child has the frame", kWaitTimeout,
+                        [&] { return children.Have(7); }));
+  for (const std::vector<int>& got : children.got()) {
+    EXPECT_EQ(got, (std::vector<int>{0, 1, 2, 3, 4, 5, 6}));
+  }
+  EXPECT_EQ(fanout.own_share_counters().datagrams_sent, 140u);
+  EXPECT_EQ(fanout.own_share_counters().gso_messages, 20u);
+  EXPECT_EQ(fanout.own_share_counters().send_calls, 1u);
+}
+
+// A packet sent to one child (the keyframe cache for a child that just
+// joined) leaves before the fan-out of the same flush, on whichever thread
+// the child's share is.
+TEST(FanoutLoopsTest, SingleSendsLeaveBeforeTheFanoutOfTheSameFlush) {
+  PacketPool pool(1 << 12);
+  auto socket = UdpSocket::Open(kAnyLoopback, &pool);
+  ASSERT_TRUE(socket.ok());
+  Children children(2, &pool);
+  FanoutLoops fanout(socket->get(), {.loops = 2, .min_children_per_loop = 1});
+  for (int round = 0; round < 20; ++round) {
+    fanout.SendToAll(children.list(), Numbered(pool, 2 * round + 1));
+    for (const media::Endpoint& child : *children.list()) {
+      fanout.Send(child, Numbered(pool, 2 * round));
+    }
+    fanout.Flush();
+    ASSERT_TRUE(WaitUntil("both children have the round", kWaitTimeout,
+                          [&] { return children.Have(2 * round + 2); }));
+  }
+  for (const std::vector<int>& got : children.got()) {
+    for (int n = 0; n < 40; ++n) ASSERT_EQ(got[n], n);
+  }
 }
 
 // Destroyed with jobs still queued or being sent: the threads are joined

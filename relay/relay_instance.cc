@@ -182,6 +182,7 @@ void RelayInstance::RenderMetrics(std::string* out) const {
   core_->RenderMetrics(out);
   UdpCounters udp = socket_->counters();
   // One socket, however many threads send on it.
+  udp.Add(fanout_->own_share_counters());
   udp.Add(fanout_->send_loop_counters());
   AppendCounter(out, "relay_udp_recv_calls_total", "recvmmsg calls.",
                 udp.recv_calls);
