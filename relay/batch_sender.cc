@@ -18,16 +18,7 @@ constexpr size_t kControlSize = CMSG_SPACE(sizeof(uint16_t));
 
 }  // namespace
 
-BatchSender::BatchSender(int fd) : fd_(fd) {
-  queue_.reserve(kMaxQueued);
-  order_.reserve(kMaxQueued);
-  // Sized once: msgs_ points into iovs_, addrs_ and controls_.
-  msgs_.resize(kMaxQueued);
-  iovs_.resize(kMaxQueued);
-  addrs_.resize(kMaxQueued);
-  controls_.resize(kMaxQueued * kControlSize);
-  msg_packets_.resize(kMaxQueued);
-}
+BatchSender::BatchSender(int fd) : fd_(fd) {}
 
 void BatchSender::Flush(Order order) {
   if (queue_.empty()) return;
@@ -37,6 +28,17 @@ void BatchSender::Flush(Order order) {
     order_.emplace_back(queue_[i].to.Key(), static_cast<uint32_t>(i));
   }
   if (order == Order::kAny) std::sort(order_.begin(), order_.end());
+  // Grown to the largest flush seen, never up front: a process of a
+  // thousand small relays (relay-sim) must not hold megabytes each.
+  // msgs_ points into the others, so they are resized before it is built.
+  if (msgs_.size() < queue_.size()) {
+    const size_t size = queue_.size();
+    msgs_.resize(size);
+    iovs_.resize(size);
+    addrs_.resize(size);
+    controls_.resize(size * kControlSize);
+    msg_packets_.resize(size);
+  }
 
   size_t msg_count = 0;
   size_t j = 0;

@@ -54,7 +54,6 @@ absl::StatusOr<std::unique_ptr<UdpSocket>> UdpSocket::Open(
 
 UdpSocket::UdpSocket(int fd, const media::Endpoint& local, PacketPool* pool)
     : fd_(fd), local_(local), pool_(pool), sender_(fd) {
-  queued_packets_.reserve(BatchSender::kMaxQueued);
   recv_slots_.resize(kBatch);
   msgs_.resize(kBatch);
   iovs_.resize(kBatch);
