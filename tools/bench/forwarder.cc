@@ -126,10 +126,10 @@ class RelaydForwarder : public Forwarder {
     if (!config.good()) {
       return absl::UnavailableError("cannot write " + config_path);
     }
-    // Every child in one share per thread.
+    // As deployed: a fan-out under --threads_min_children (32) per thread
+    // uses fewer threads.
     return std::vector<std::string>{binary_, "--config=" + config_path,
-                                    absl::StrCat("--threads=", threads_),
-                                    "--threads_min_children=1"};
+                                    absl::StrCat("--threads=", threads_)};
   }
 
  private:
