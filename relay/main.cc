@@ -54,13 +54,11 @@ ABSL_FLAG(std::string, relays, "",
           "one event loop thread and --metrics, which then serves "
           "/metrics/ID per relay. For machines that host hundreds of relays "
           "(relay-sim); --source and the timing flags apply to each.");
-ABSL_FLAG(int, threads, 1,
+ABSL_FLAG(int, threads, 0,
           "Threads that send the fan-out: the relay's loop and threads-1 "
           "more, each with its share of every packet's children, all on the "
           "relay's one socket. 0: the cores this process may run on. With "
-          "--relays: 1 (the process runs every relay on one loop). 1 by "
-          "default until a loss seen in relay-sim with 2 is explained "
-          "(docs/relayd.md).");
+          "--relays: 1 (the process runs every relay on one loop).");
 ABSL_FLAG(int, threads_min_children, 32,
           "Fewer children than this per thread and a packet's fan-out uses "
           "fewer threads (handing a few sends to another thread costs more "
