@@ -14,8 +14,8 @@ namespace cascade::bench {
 
 struct LatencyOptions {
   std::vector<int> fanouts;
-  double seconds = 5;       // of load per case
-  double input_pps = 1000;  // in video-shaped bursts
+  double seconds = 5;                     // of load per case
+  double input_pps = 1000;                // in video-shaped bursts
   std::vector<int> relayd_threads = {1};  // relayd --threads values
 };
 

@@ -12,7 +12,7 @@
 namespace cascade::bench {
 
 struct MaxFanoutOptions {
-  double seconds = 3;  // of load per size
+  double seconds = 3;                     // of load per size
   std::vector<int> relayd_threads = {1};  // relayd --threads values
 };
 
