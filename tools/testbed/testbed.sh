@@ -195,46 +195,6 @@ configure() {
   done
 }
 
-# unit_command UNIT INSTANCE ROOT PREFIX: the unit's ExecStart= as systemd
-# expands it (%i; ${VAR} within a word; $VAR alone split at spaces, nothing
-# when empty), from its EnvironmentFile=; installed paths (/usr/bin and the
-# unit in PREFIX, where the package is unpacked; /etc/cascade,
-# /var/lib/cascade in the host's ROOT). One argument a line.
-unit_command() {
-  local unit=$4/lib/systemd/system/$1 instance=$2 root=$3 prefix=$4
-  [ -f "$unit" ] || fail "the packages have no $1"
-  local line env_file word name value
-  line=$(sed -n 's/^ExecStart=//p' "$unit")
-  env_file=$(sed -n 's/^EnvironmentFile=//p' "$unit")
-  env_file=$root${env_file//%i/$instance}
-  [ -f "$env_file" ] || fail "no environment file $env_file"
-  local -A env=()
-  while IFS= read -r word; do
-    [[ "$word" =~ ^([A-Za-z_][A-Za-z0-9_]*)=(.*)$ ]] && env[${BASH_REMATCH[1]}]=${BASH_REMATCH[2]}
-  done <"$env_file"
-  local -a words args=()
-  read -ra words <<<"${line//%i/$instance}"
-  for word in "${words[@]}"; do
-    if [[ "$word" =~ ^\$([A-Za-z_][A-Za-z0-9_]*)$ ]]; then
-      local -a split=()
-      read -ra split <<<"${env[${BASH_REMATCH[1]}]:-}"
-      args+=("${split[@]}")
-      continue
-    fi
-    while [[ "$word" =~ \$\{([A-Za-z_][A-Za-z0-9_]*)\} ]]; do
-      name=${BASH_REMATCH[1]}
-      value=${env[$name]:-}
-      word=${word//"\${$name}"/$value}
-    done
-    args+=("$word")
-  done
-  args[0]=$prefix${args[0]}
-  for word in "${args[@]}"; do
-    word=${word//\/etc\/cascade/$root/etc/cascade}
-    echo "${word//\/var\/lib\/cascade/$root/var/lib/cascade}"
-  done
-}
-
 # start HOST NAME ARG...: runs ARG... in HOST's namespace, log in logs/NAME.log.
 start() {
   local host=$1 name=$2
@@ -249,8 +209,8 @@ start() {
 start_unit() {
   local unit=$1 instance=$2 host=$3 root=$out/hosts/$3 prefix=${installed[$3]:-$stage}
   local -a cmd
-  mapfile -t cmd < <(unit_command "$unit" "$instance" "$root" "$prefix")
-  [ ${#cmd[@]} -gt 0 ] || fail "no ExecStart= in $unit"
+  mapfile -t cmd < <(unit_command "$prefix/lib/systemd/system/$unit" "$instance" "$root" "$prefix")
+  [ ${#cmd[@]} -gt 0 ] || fail "cannot expand $unit's ExecStart= (above)"
   [ -x "${cmd[0]}" ] || fail "the packages have no ${cmd[0]#$prefix}"
   # StateDirectory= as systemd makes it.
   if grep -q '^StateDirectory=' "$prefix/lib/systemd/system/$unit"; then
@@ -317,6 +277,9 @@ testbed_bin() {
   bin_root=$(cd "$repo" && bazel info --compilation_mode=opt bazel-bin 2>/dev/null)
 }
 
+# unit_command: a packaged unit's ExecStart= as systemd expands it.
+# shellcheck source=tools/testbed/lib/unit.sh
+source "$here/lib/unit.sh"
 # shellcheck source=tools/testbed/delay.sh
 source "$here/delay.sh"
 # shellcheck source=tools/testbed/rolling_upgrade.sh
