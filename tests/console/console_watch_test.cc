@@ -29,6 +29,7 @@ using cascade::testing::ConsoleOf;
 using cascade::testing::ConsolePort;
 using cascade::testing::EdgeTree;
 using cascade::testing::FreeUdpPort;
+using cascade::testing::kPublishingSiteTopology;
 using cascade::testing::kWaitTimeout;
 using cascade::testing::OpenWithToken;
 using cascade::testing::PageNumber;
@@ -38,26 +39,6 @@ using cascade::testing::WaitUntil;
 constexpr uint32_t kVideoSsrc = 4369;
 constexpr uint32_t kAudioSsrc = 8738;
 constexpr char kAdminToken[] = "console-watch-test-admin-token";
-
-// $0..$2: nat, p1, d1; $3, $4: nat's and d1's edges; $5: s1's address (a
-// plain site: its camera is the browser).
-constexpr char kTopology[] = R"txt(
-streams { id: "program" direction: DIRECTION_DOWNSTREAM bitrate_kbps: 500
-  tracks { ssrc: 4369 media: "video" payload_type: 96 encoding: "H264/90000" }
-  tracks { ssrc: 8738 media: "audio" payload_type: 111 encoding: "opus/48000/2" } }
-streams { id: "s1-camera" direction: DIRECTION_UPSTREAM source_node: "s1"
-  bitrate_kbps: 1500
-  tracks { ssrc: 500 media: "video" payload_type: 96 encoding: "H264/90000" }
-  tracks { ssrc: 501 media: "audio" payload_type: 111 encoding: "opus/48000/2" } }
-nodes { id: "nat" tier: TIER_NATIONAL media_address: "$0" edge_address: "$3"
-  capacity { max_children: 8 } }
-nodes { id: "p1" tier: TIER_PROVINCIAL parent: "nat" media_address: "$1"
-  capacity { max_children: 8 } }
-nodes { id: "d1" tier: TIER_DISTRICT parent: "p1" media_address: "$2"
-  edge_address: "$4" capacity { max_children: 8 } }
-nodes { id: "s1" tier: TIER_SITE parent: "d1" media_address: "$5"
-  plain_endpoint: true }
-)txt";
 
 // Video frames the console's view of s1 decoded.
 constexpr char kFramesDecoded[] = R"js((async () => {
@@ -90,9 +71,10 @@ TEST(ConsoleWatchTest, AnOperatorsSelectPlaysTheSiteInTheConsole) {
   ASSERT_NO_FATAL_FAILURE(tree->StartRelay("p1", false));
   ASSERT_NO_FATAL_FAILURE(tree->StartRelay("d1", true));
   std::ofstream(tree->Path("topology.textproto")) << absl::Substitute(
-      kTopology, tree->relay("nat").address(), tree->relay("p1").address(),
-      tree->relay("d1").address(), tree->relay("nat").edge(),
-      tree->relay("d1").edge(), absl::StrCat("127.0.0.1:", FreeUdpPort()));
+      kPublishingSiteTopology, tree->relay("nat").address(),
+      tree->relay("p1").address(), tree->relay("d1").address(),
+      tree->relay("nat").edge(), tree->relay("d1").edge(),
+      absl::StrCat("127.0.0.1:", FreeUdpPort()));
   CommandResult applied =
       tree->Relayctl({token_flag, "apply", tree->Path("topology.textproto")});
   ASSERT_EQ(applied.code, 0) << applied.err;
