@@ -207,6 +207,10 @@ void RelayInstance::RenderMetrics(std::string* out) const {
   AppendGauge(out, "relay_send_threads",
               "Threads sending the fan-out (relayd --threads).",
               absl::StrCat(fanout_->loops()));
+  AppendCounter(out, "relay_send_thread_datagrams_total",
+                "Datagrams the send threads sent (counted in "
+                "relay_udp_datagrams_sent_total too).",
+                fanout_->send_loop_counters().datagrams_sent);
   AppendCounter(out, "relay_send_shares_taken_back_total",
                 "Fan-out shares the relay's loop sent itself because a send "
                 "thread was behind.",
