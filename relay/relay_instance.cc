@@ -127,9 +127,13 @@ void RelayInstance::ReadAll() {
         core_->OnDatagram(r.from, r.packet);
       }
     }
+    // A short batch emptied the socket: another read would only return
+    // EAGAIN (the poll is level-triggered and wakes us for what comes next).
+    const bool drained = batch_.size() < UdpSocket::kBatch && !errors_pending;
     batch_.clear();
     // Forward what arrived now; never wait to fill a batch.
     fanout_->Flush();
+    if (drained) break;
   }
 }
 
