@@ -155,16 +155,14 @@ absl::StatusOr<Controller::EdgeTarget> Controller::EdgeTargetLocked(
           "the center publishes the program at the national relay: give no "
           "site");
     }
-    if (!request.publish() && site < 0) {
-      return absl::InvalidArgumentError(
-          "the center watches a site's upstream stream: give the site");
-    }
     relay = RootRelayLocked();
     if (relay < 0) {
       return absl::FailedPreconditionError(
           "the topology has no national relay");
     }
-    absl::Status found = request.publish() ? program() : upstream();
+    // It publishes the program, watches it (no site: the return of what it
+    // sends, as every site sees it), or watches a site's upstream stream.
+    absl::Status found = request.publish() || site < 0 ? program() : upstream();
     if (!found.ok()) return found;
   } else {
     if (site < 0) {

@@ -192,6 +192,15 @@ TEST_F(EdgeTest, CenterAtTheNationalRelay) {
   EXPECT_EQ(watch.stream(), "s1-up");
   EXPECT_EQ(watch.url().rfind("https://edge-nat.test:443/watch#", 0), 0u);
   EXPECT_TRUE(Check(watch.token(), "nat", "s1-up", EdgeAction::kWatch).ok());
+
+  // No site: the program, as every site sees it (beside the selected ones).
+  MintEdgeTokenResponse program = Mint(Center("", /*publish=*/false));
+  EXPECT_EQ(program.relay(), "nat");
+  EXPECT_EQ(program.stream(), "cmd");
+  EXPECT_EQ(program.url().rfind("https://edge-nat.test:443/watch#", 0), 0u);
+  EXPECT_TRUE(Check(program.token(), "nat", "cmd", EdgeAction::kWatch).ok());
+  EXPECT_TRUE(absl::IsPermissionDenied(
+      Check(program.token(), "nat", "cmd", EdgeAction::kPublish)));
 }
 
 TEST_F(EdgeTest, TheUrlEscapesWhatAFragmentCannotCarry) {
@@ -240,8 +249,6 @@ TEST_F(EdgeTest, RefusalsSayWhyAndMakeNoKey) {
           "relay \"d2\" has no edge_address: set edge_address");
   refused(Site("s3", /*publish=*/true), absl::StatusCode::kFailedPrecondition,
           "site \"s3\" has no upstream stream");
-  refused(Center("", /*publish=*/false), absl::StatusCode::kInvalidArgument,
-          "the center watches a site's upstream stream: give the site");
   refused(Center("s1", /*publish=*/true), absl::StatusCode::kInvalidArgument,
           "give no site");
   refused(Center("s3", /*publish=*/false),
