@@ -322,7 +322,9 @@ void ConsoleServer::ServeAction(const httplib::Request& req,
   const std::string action = req.matches[1];
   const std::string node = req.get_param_value("node");
   const std::string parent = req.get_param_value("parent");
-  if (node.empty() || (action == "move" && parent.empty())) {
+  // A watch link without a node is the program's.
+  if ((node.empty() && action != "watch") ||
+      (action == "move" && parent.empty())) {
     res.status = 400;
     res.set_content(action == "move" ? "?node=ID&parent=ID are required\n"
                                      : "?node=ID is required\n",
@@ -334,8 +336,9 @@ void ConsoleServer::ServeAction(const httplib::Request& req,
   cascade::v1::ChangeResponse response;
   grpc::Status status;
   if (action == "watch") {
-    // The command center's WHEP link to the site's upstream stream at the
-    // national relay, as `relayctl url --center SITE` (audited there).
+    // The command center's WHEP link to the site's upstream stream (or,
+    // with no node, the program) at the national relay, as `relayctl url
+    // --center [SITE]` (audited there).
     cascade::v1::MintEdgeTokenRequest request;
     request.set_node(node);
     request.set_center(true);

@@ -1,14 +1,18 @@
 // The console's view wall: the sites on the big screen (selected upstream),
-// up to nine, each played over WHEP from the national relay's edge with
-// the relay pages' own session loop (session.js, CascadeEdge). The wall
-// follows the tree: a site selected by anyone (this page, another console,
-// relayctl) gets a tile, a released one loses it. Each tile's link comes
-// from the console's /console/api/watch (Admin MintEdgeToken, center): an
-// operator's, audited; a viewer's is refused and the tile says so.
+// up to nine, beside the program as the sites see it, each played over WHEP
+// from the national relay's edge with the relay pages' own session loop
+// (session.js, CascadeEdge). The wall follows the tree: a site selected by
+// anyone (this page, another console, relayctl) gets a tile, a released
+// one loses it, and the program's tile stays while any site has one. Each
+// tile's link comes from the console's /console/api/watch (Admin
+// MintEdgeToken, center): an operator's, audited; a viewer's is refused and
+// the tile says so.
 'use strict';
 
 window.CascadeViews = (() => {
   const MAX_VIEWS = 9;
+  // The program's tile, keyed apart from any site id.
+  const PROGRAM = '';
   const STATS_INTERVAL_MS = 1000;
   // As watch.js: connected but decoding nothing this long starts over.
   const NO_FRAME_RESTART_MS = 5000;
@@ -40,16 +44,21 @@ window.CascadeViews = (() => {
       const caption = document.createElement('figcaption');
       const name = document.createElement('span');
       name.className = 'view-name';
-      name.textContent = site;
-      name.addEventListener('click', () => wall.onPick(site));
       this.line = document.createElement('span');
       this.line.className = 'view-state';
-      const release = document.createElement('button');
-      release.type = 'button';
-      release.textContent = 'release';
-      release.dataset.action = 'release';
-      release.addEventListener('click', () => wall.onRelease(site));
-      caption.append(name, release, this.line);
+      if (site === PROGRAM) {
+        name.textContent = 'program';
+        caption.append(name, this.line);
+      } else {
+        name.textContent = site;
+        name.addEventListener('click', () => wall.onPick(site));
+        const release = document.createElement('button');
+        release.type = 'button';
+        release.textContent = 'release';
+        release.dataset.action = 'release';
+        release.addEventListener('click', () => wall.onRelease(site));
+        caption.append(name, release, this.line);
+      }
       this.element.append(this.video, caption);
       this.show('asking for a link');
       this.open();
@@ -159,10 +168,11 @@ window.CascadeViews = (() => {
       return this.sync(kept.concat(added));
     }
 
-    // Shows exactly the first nine of `sites`; true when the wall appeared
-    // or went away.
+    // Shows exactly the first nine of `sites`, after the program when there
+    // is any; true when the wall appeared or went away.
     sync(sites) {
-      const wanted = new Set(sites.slice(0, MAX_VIEWS));
+      const shown = sites.slice(0, MAX_VIEWS);
+      const wanted = new Set(shown.length > 0 ? [PROGRAM, ...shown] : []);
       const before = this.views.size > 0;
       for (const [site, view] of this.views) {
         if (!wanted.has(site)) {
@@ -181,10 +191,12 @@ window.CascadeViews = (() => {
       return before !== this.views.size > 0;
     }
 
-    // The site's watch link (MintEdgeTokenResponse JSON); throws why not.
+    // The site's (or the program's) watch link (MintEdgeTokenResponse
+    // JSON); throws why not.
     async mint(site) {
       const response = await fetch(
-          '/console/api/watch?node=' + encodeURIComponent(site),
+          '/console/api/watch' +
+              (site === PROGRAM ? '' : '?node=' + encodeURIComponent(site)),
           {method: 'POST', headers: this.headers(), cache: 'no-store'});
       if (!response.ok) {
         throw new Error('no link: ' + response.status + ' ' +
@@ -201,5 +213,5 @@ window.CascadeViews = (() => {
     }
   }
 
-  return {Wall, MAX_VIEWS};
+  return {Wall, MAX_VIEWS, PROGRAM};
 })();

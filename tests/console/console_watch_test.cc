@@ -40,9 +40,9 @@ constexpr uint32_t kVideoSsrc = 4369;
 constexpr uint32_t kAudioSsrc = 8738;
 constexpr char kAdminToken[] = "console-watch-test-admin-token";
 
-// Video frames the console's view of s1 decoded.
+// Video frames the console's view of $0 ('' is the program's) decoded.
 constexpr char kFramesDecoded[] = R"js((async () => {
-  const view = cascadeConsole.state.wall.views.get('s1');
+  const view = cascadeConsole.state.wall.views.get('$0');
   const pc = view && view.status.pc;
   let frames = 0;
   if (!pc) return 0;
@@ -114,6 +114,8 @@ TEST(ConsoleWatchTest, AnOperatorsSelectPlaysTheSiteInTheConsole) {
                   .ok())
       << ConsoleOf(*page);
 
+  const std::string s1_frames = absl::Substitute(kFramesDecoded, "s1");
+  const std::string program_frames = absl::Substitute(kFramesDecoded, "");
   // Selected from its detail pane: its view plays.
   absl::Status step = ClickNode(page, "s1");
   ASSERT_TRUE(step.ok()) << step << "\n" << ConsoleOf(*page);
@@ -126,15 +128,25 @@ TEST(ConsoleWatchTest, AnOperatorsSelectPlaysTheSiteInTheConsole) {
                   .ok())
       << ConsoleOf(*page);
   ASSERT_TRUE(WaitUntil("the console decodes s1's camera", absl::Seconds(20),
-                        [&] { return PageNumber(*page, kFramesDecoded) > 0; }))
+                        [&] { return PageNumber(*page, s1_frames) > 0; }))
       << ConsoleOf(*page) << "\nnat: " << tree->Log("nat");
   const absl::Duration first_frame = absl::Now() - confirmed;
-  const double frames = PageNumber(*page, kFramesDecoded);
+  const double frames = PageNumber(*page, s1_frames);
   ASSERT_TRUE(WaitUntil("s1's frames keep coming", absl::Seconds(10), [&] {
-    return PageNumber(*page, kFramesDecoded) >= frames + 30;
+    return PageNumber(*page, s1_frames) >= frames + 30;
   })) << ConsoleOf(*page);
   std::cout << "s1 decoded in the console " << first_frame
             << " after the select was confirmed\n";
+  // Beside it, the program as the sites see it, from the same edge.
+  ASSERT_TRUE(WaitUntil("the console decodes the program", absl::Seconds(20),
+                        [&] { return PageNumber(*page, program_frames) > 0; }))
+      << ConsoleOf(*page);
+  auto program = page->Evaluate(
+      "cascadeConsole.state.wall.views.get('').endpoint", absl::Seconds(5));
+  ASSERT_TRUE(program.ok()) << program.status();
+  EXPECT_EQ(
+      program->string_value(),
+      absl::StrCat("https://", tree->relay("nat").edge(), "/whep/program"));
   // Over WHEP at the national relay's edge, with the center's link.
   auto endpoint = page->Evaluate(
       "document.getElementById('wall').hidden ? '' : "
