@@ -23,21 +23,16 @@ namespace {
 
 using cascade::testing::Bearer;
 using cascade::testing::ClickNode;
-using cascade::testing::CommandResult;
 using cascade::testing::ConfirmAction;
 using cascade::testing::ConsoleOf;
 using cascade::testing::ConsolePort;
 using cascade::testing::EdgeTree;
-using cascade::testing::FreeUdpPort;
-using cascade::testing::kPublishingSiteTopology;
 using cascade::testing::kWaitTimeout;
 using cascade::testing::OpenWithToken;
 using cascade::testing::PageNumber;
 using cascade::testing::ReadFile;
 using cascade::testing::WaitUntil;
 
-constexpr uint32_t kVideoSsrc = 4369;
-constexpr uint32_t kAudioSsrc = 8738;
 constexpr char kAdminToken[] = "console-watch-test-admin-token";
 
 // Video frames the console's view of $0 ('' is the program's) decoded.
@@ -65,21 +60,7 @@ TEST(ConsoleWatchTest, AnOperatorsSelectPlaysTheSiteInTheConsole) {
       tree->StartController({token_flag, "--console=127.0.0.1:0"}));
   const int port = ConsolePort(tree->Path("topologyd.port"));
   ASSERT_GT(port, 0) << ReadFile(tree->Path("topologyd.port"));
-  const int source_port = FreeUdpPort();
-  ASSERT_NO_FATAL_FAILURE(tree->StartRelay(
-      "nat", true, {absl::StrCat("--source=127.0.0.1:", source_port)}));
-  ASSERT_NO_FATAL_FAILURE(tree->StartRelay("p1", false));
-  ASSERT_NO_FATAL_FAILURE(tree->StartRelay("d1", true));
-  std::ofstream(tree->Path("topology.textproto")) << absl::Substitute(
-      kPublishingSiteTopology, tree->relay("nat").address(),
-      tree->relay("p1").address(), tree->relay("d1").address(),
-      tree->relay("nat").edge(), tree->relay("d1").edge(),
-      absl::StrCat("127.0.0.1:", FreeUdpPort()));
-  CommandResult applied =
-      tree->Relayctl({token_flag, "apply", tree->Path("topology.textproto")});
-  ASSERT_EQ(applied.code, 0) << applied.err;
-  ASSERT_NO_FATAL_FAILURE(
-      tree->StartSource("nat", source_port, kVideoSsrc, kAudioSsrc));
+  ASSERT_NO_FATAL_FAILURE(tree->StartPublishingSiteTree({token_flag}));
   // (relayctl show, which WaitReceiving uses, would need the token too.)
   httplib::Client http("127.0.0.1", port);
   http.set_read_timeout(10);

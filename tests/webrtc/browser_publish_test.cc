@@ -6,13 +6,11 @@
 // nothing of it leaves the district.
 #include <gtest/gtest.h>
 
-#include <fstream>
 #include <memory>
 #include <string>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/substitute.h"
 #include "tests/common/wait.h"
 #include "tests/webrtc/edge_tree.h"
 
@@ -22,13 +20,9 @@ namespace {
 using cascade::testing::CommandResult;
 using cascade::testing::ConsoleOf;
 using cascade::testing::EdgeTree;
-using cascade::testing::FreeUdpPort;
-using cascade::testing::kPublishingSiteTopology;
 using cascade::testing::PageNumber;
 using cascade::testing::WaitUntil;
 
-constexpr uint32_t kVideoSsrc = 4369;
-constexpr uint32_t kAudioSsrc = 8738;
 constexpr uint32_t kSiteVideoSsrc = 500;
 
 // The center's page: frames decoded of what it watches.
@@ -72,21 +66,7 @@ class BrowserPublishTest : public ::testing::Test {
 TEST_F(BrowserPublishTest,
        SelectedSiteCameraReachesTheCenterAndStopsOnRelease) {
   ASSERT_NO_FATAL_FAILURE(tree_->StartController());
-  const int source_port = FreeUdpPort();
-  ASSERT_NO_FATAL_FAILURE(tree_->StartRelay(
-      "nat", true, {absl::StrCat("--source=127.0.0.1:", source_port)}));
-  ASSERT_NO_FATAL_FAILURE(tree_->StartRelay("p1", false));
-  ASSERT_NO_FATAL_FAILURE(tree_->StartRelay("d1", true));
-  std::ofstream(tree_->Path("topology.textproto")) << absl::Substitute(
-      kPublishingSiteTopology, tree_->relay("nat").address(),
-      tree_->relay("p1").address(), tree_->relay("d1").address(),
-      tree_->relay("nat").edge(), tree_->relay("d1").edge(),
-      absl::StrCat("127.0.0.1:", FreeUdpPort()));
-  CommandResult applied =
-      tree_->Relayctl({"apply", tree_->Path("topology.textproto")});
-  ASSERT_EQ(applied.code, 0) << applied.err;
-  ASSERT_NO_FATAL_FAILURE(
-      tree_->StartSource("nat", source_port, kVideoSsrc, kAudioSsrc));
+  ASSERT_NO_FATAL_FAILURE(tree_->StartPublishingSiteTree({}));
   ASSERT_TRUE(tree_->WaitReceiving("d1", "p1")) << tree_->Log("d1");
 
   // The site publishes its camera at d1.

@@ -2,15 +2,42 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <utility>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/substitute.h"
 #include "google/protobuf/util/json_util.h"
 #include "tests/common/runfile.h"
 
 namespace cascade::testing {
+namespace {
+
+// nat -> p1 -> d1 -> s1 with edges at nat and d1, and s1's camera as an
+// upstream stream (absl::Substitute: $0..$2 the media addresses of nat, p1,
+// d1; $3, $4 nat's and d1's edges; $5 s1, a plain site whose camera is a
+// browser publishing to d1).
+constexpr char kPublishingSiteTopology[] = R"txt(
+streams { id: "program" direction: DIRECTION_DOWNSTREAM bitrate_kbps: 500
+  tracks { ssrc: 4369 media: "video" payload_type: 96 encoding: "H264/90000" }
+  tracks { ssrc: 8738 media: "audio" payload_type: 111 encoding: "opus/48000/2" } }
+streams { id: "s1-camera" direction: DIRECTION_UPSTREAM source_node: "s1"
+  bitrate_kbps: 1500
+  tracks { ssrc: 500 media: "video" payload_type: 96 encoding: "H264/90000" }
+  tracks { ssrc: 501 media: "audio" payload_type: 111 encoding: "opus/48000/2" } }
+nodes { id: "nat" tier: TIER_NATIONAL media_address: "$0" edge_address: "$3"
+  capacity { max_children: 8 } }
+nodes { id: "p1" tier: TIER_PROVINCIAL parent: "nat" media_address: "$1"
+  capacity { max_children: 8 } }
+nodes { id: "d1" tier: TIER_DISTRICT parent: "p1" media_address: "$2"
+  edge_address: "$4" capacity { max_children: 8 } }
+nodes { id: "s1" tier: TIER_SITE parent: "d1" media_address: "$5"
+  plain_endpoint: true }
+)txt";
+
+}  // namespace
 
 std::string Relayd::address() const {
   return absl::StrCat("127.0.0.1:", udp_port);
@@ -104,6 +131,24 @@ void EdgeTree::StartSource(const std::string& relay, int bind_port,
       {Path("source.out"), Path("source.err")});
   ASSERT_TRUE(source.ok()) << source.status();
   sources_.push_back(*std::move(source));
+}
+
+void EdgeTree::StartPublishingSiteTree(
+    const std::vector<std::string>& relayctl_flags) {
+  const int source_port = FreeUdpPort();
+  ASSERT_NO_FATAL_FAILURE(StartRelay(
+      "nat", true, {absl::StrCat("--source=127.0.0.1:", source_port)}));
+  ASSERT_NO_FATAL_FAILURE(StartRelay("p1", false));
+  ASSERT_NO_FATAL_FAILURE(StartRelay("d1", true));
+  std::ofstream(Path("topology.textproto")) << absl::Substitute(
+      kPublishingSiteTopology, relay("nat").address(), relay("p1").address(),
+      relay("d1").address(), relay("nat").edge(), relay("d1").edge(),
+      absl::StrCat("127.0.0.1:", FreeUdpPort()));
+  std::vector<std::string> apply = relayctl_flags;
+  apply.insert(apply.end(), {"apply", Path("topology.textproto")});
+  CommandResult applied = Relayctl(std::move(apply));
+  ASSERT_EQ(applied.code, 0) << applied.err;
+  ASSERT_NO_FATAL_FAILURE(StartSource("nat", source_port, 4369, 8738));
 }
 
 CommandResult EdgeTree::Relayctl(std::vector<std::string> args) {

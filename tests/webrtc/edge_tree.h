@@ -19,28 +19,6 @@
 
 namespace cascade::testing {
 
-// nat -> p1 -> d1 -> s1 with edges at nat and d1, and s1's camera as an
-// upstream stream (absl::Substitute: $0..$2 the media addresses of nat, p1,
-// d1; $3, $4 nat's and d1's edges; $5 s1, a plain site whose camera is a
-// browser publishing to d1).
-inline constexpr char kPublishingSiteTopology[] = R"txt(
-streams { id: "program" direction: DIRECTION_DOWNSTREAM bitrate_kbps: 500
-  tracks { ssrc: 4369 media: "video" payload_type: 96 encoding: "H264/90000" }
-  tracks { ssrc: 8738 media: "audio" payload_type: 111 encoding: "opus/48000/2" } }
-streams { id: "s1-camera" direction: DIRECTION_UPSTREAM source_node: "s1"
-  bitrate_kbps: 1500
-  tracks { ssrc: 500 media: "video" payload_type: 96 encoding: "H264/90000" }
-  tracks { ssrc: 501 media: "audio" payload_type: 111 encoding: "opus/48000/2" } }
-nodes { id: "nat" tier: TIER_NATIONAL media_address: "$0" edge_address: "$3"
-  capacity { max_children: 8 } }
-nodes { id: "p1" tier: TIER_PROVINCIAL parent: "nat" media_address: "$1"
-  capacity { max_children: 8 } }
-nodes { id: "d1" tier: TIER_DISTRICT parent: "p1" media_address: "$2"
-  edge_address: "$4" capacity { max_children: 8 } }
-nodes { id: "s1" tier: TIER_SITE parent: "d1" media_address: "$5"
-  plain_endpoint: true }
-)txt";
-
 // relayd in controller mode; killed -9 when destroyed.
 struct Relayd {
   std::unique_ptr<Subprocess> process;
@@ -74,6 +52,13 @@ class EdgeTree {
   // socket from 127.0.0.1:bind_port, until the tree is destroyed.
   void StartSource(const std::string& relay, int bind_port, uint32_t video_ssrc,
                    uint32_t audio_ssrc);
+  // The publishing-site tree under the running controller: nat (with an
+  // edge, fed by relay-source: the program, video SSRC 4369 and audio 8738)
+  // -> p1 -> d1 (with an edge) -> s1, a plain site whose camera is a browser
+  // publishing to d1 as s1's upstream stream ("s1-camera", SSRC 500).
+  // `relayctl_flags` go before `apply` (a token, say). Returns once d1
+  // receives from p1.
+  void StartPublishingSiteTree(const std::vector<std::string>& relayctl_flags);
   // relayctl --insecure ARGS against the controller.
   CommandResult Relayctl(std::vector<std::string> args);
   // relayctl --json url ARGS, parsed (failures are test failures).
