@@ -47,11 +47,6 @@ using ::cascade::testing::WaitUntil;
 constexpr uint32_t kVideo = 0x5151;
 constexpr uint32_t kAudio = 0x5152;
 constexpr int kSites = 6;
-// Every link key is the child's own; tests need no more.
-std::string KeyOf(const std::string& node) {
-  return absl::BytesToHexString(std::string(16, node.back()) + node);
-}
-
 struct Link {
   std::string id;
   media::Endpoint address;
@@ -87,7 +82,7 @@ class FailoverTree {
          "--idle-exit=2", "--interval=0.1", absl::StrCat("--sites=", kSites),
          "--parent=" + Via("D1").address.ToString() + "," +
              Via("D2").address.ToString(),
-         "--node-id=site", "--key=" + KeyOf("site"), "--decode-sites=1"},
+         "--node-id=site", "--key=" + TestLinkKey("site"), "--decode-sites=1"},
         {probe_out_, dir + "/probe.err"});
     if (!probe.ok()) return false;
     probe_ = *std::move(probe);
@@ -199,15 +194,17 @@ class FailoverTree {
     std::string config =
         absl::StrCat("node_id: \"", id, "\" listen: \"127.0.0.1:0\"\n");
     for (const Link& p : parents) {
-      absl::StrAppend(
-          &config, "parents { id: \"", p.id, "\" address: \"",
-          p.address.ToString(), "\"",
-          p.id == "source" ? "" : absl::StrCat(" key_hex: \"", KeyOf(id), "\""),
-          " }\n");
+      absl::StrAppend(&config, "parents { id: \"", p.id, "\" address: \"",
+                      p.address.ToString(), "\"",
+                      p.id == "source"
+                          ? ""
+                          : absl::StrCat(" key_hex: \"", TestLinkKey(id), "\""),
+                      " }\n");
     }
     for (const std::string& c : children) {
       // Probe sites are "site-N", all under the key of "site".
-      const std::string key = KeyOf(c.rfind("site-", 0) == 0 ? "site" : c);
+      const std::string key =
+          TestLinkKey(c.rfind("site-", 0) == 0 ? "site" : c);
       absl::StrAppend(&config, "children { id: \"", c, "\" key_hex: \"", key,
                       "\" }\n");
     }
@@ -310,20 +307,20 @@ TEST(FailoverTest, AnIdleDistrictThatStalledWithItsParentStays) {
       "P", absl::StrCat("node_id: \"P\" listen: \"127.0.0.1:0\"\n",
                         "parents { id: \"source\" address: \"",
                         source.address().ToString(), "\" }\n",
-                        "children { id: \"D\" key_hex: \"", KeyOf("D"),
+                        "children { id: \"D\" key_hex: \"", TestLinkKey("D"),
                         "\" }\n", common));
   ASSERT_TRUE(province.ok()) << province.status();
   absl::StatusOr<std::unique_ptr<RelayProcess>> district = RelayProcess::Start(
-      "D",
-      absl::StrCat("node_id: \"D\" listen: \"127.0.0.1:0\"\n",
-                   "parents { id: \"P\" address: \"",
-                   (*province)->address().ToString(), "\" key_hex: \"",
-                   KeyOf("D"), "\" }\n", "parents { id: \"S\" address: \"",
-                   standby.address().ToString(), "\" key_hex: \"", KeyOf("D"),
-                   "\" }\n", "children { id: \"site\" key_hex: \"",
-                   KeyOf("site"), "\" }\n", common));
+      "D", absl::StrCat(
+               "node_id: \"D\" listen: \"127.0.0.1:0\"\n",
+               "parents { id: \"P\" address: \"",
+               (*province)->address().ToString(), "\" key_hex: \"",
+               TestLinkKey("D"), "\" }\n", "parents { id: \"S\" address: \"",
+               standby.address().ToString(), "\" key_hex: \"", TestLinkKey("D"),
+               "\" }\n", "children { id: \"site\" key_hex: \"",
+               TestLinkKey("site"), "\" }\n", common));
   ASSERT_TRUE(district.ok()) << district.status();
-  const std::string site_key = absl::HexStringToBytes(KeyOf("site"));
+  const std::string site_key = absl::HexStringToBytes(TestLinkKey("site"));
   uint64_t nonce = 0;
   // The site renews every 250 ms, as relay-probe does.
   auto renew_for = [&](absl::Duration d) {

@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "absl/status/status.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -113,6 +114,10 @@ std::string RelaydPath() {
   const char* workspace = std::getenv("TEST_WORKSPACE");
   return absl::StrCat(srcdir ? srcdir : ".", "/",
                       workspace ? workspace : "cascade", "/relay/relayd");
+}
+
+std::string TestLinkKey(const std::string& node) {
+  return absl::BytesToHexString(std::string(16, node.back()) + node);
 }
 
 std::string TempDir(const std::string& name) {

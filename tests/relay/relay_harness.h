@@ -125,6 +125,9 @@ class ProxyThread {
 std::string RelaydPath();
 // A fresh directory under TEST_TMPDIR.
 std::string TempDir(const std::string& name);
+// A link key (hex) made from the child's id: every child its own, as a
+// relay's config and a site's --key need; tests need no more.
+std::string TestLinkKey(const std::string& node);
 
 Bytes MakeRtp(uint32_t ssrc, uint16_t seq, uint32_t timestamp,
               absl::Span<const uint8_t> payload);

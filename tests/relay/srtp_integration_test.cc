@@ -19,7 +19,6 @@
 #include <thread>
 #include <vector>
 
-#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -53,11 +52,6 @@ constexpr char kOldKey[] =
 constexpr char kNewKey[] =
     "02 f0e1d2c3b4a5968778695a4b3c2d1e0f00112233445566778899aabb\n";
 
-// A link key per child id, as relays and sites are configured.
-std::string KeyOf(const std::string& node) {
-  return absl::BytesToHexString(std::string(16, node.back()) + node);
-}
-
 std::string WriteKeyFile(const std::string& dir, const std::string& name,
                          const std::string& contents) {
   const std::string path = dir + "/" + name;
@@ -80,12 +74,13 @@ std::unique_ptr<RelayProcess> StartRelay(
   std::string config = absl::StrCat(
       "node_id: \"", id, "\" listen: \"127.0.0.1:0\"\n", "parents { id: \"",
       parent.id, "\" address: \"", parent.address.ToString(), "\"",
-      parent.id == "source" ? ""
-                            : absl::StrCat(" key_hex: \"", KeyOf(id), "\""),
+      parent.id == "source"
+          ? ""
+          : absl::StrCat(" key_hex: \"", TestLinkKey(id), "\""),
       " }\n");
   for (const std::string& child : children) {
     absl::StrAppend(&config, "children { id: \"", child, "\" key_hex: \"",
-                    KeyOf(child), "\" }\n");
+                    TestLinkKey(child), "\" }\n");
   }
   if (push.has_value()) {
     absl::StrAppend(&config, "children { id: \"capture\" address: \"",
@@ -125,11 +120,11 @@ std::unique_ptr<Subprocess> StartSite(const std::string& dir,
                                       const std::string& key_file,
                                       bool feedback = true) {
   const std::string sites = dir + "/" + name + ".sites";
-  EXPECT_TRUE(
-      WriteFileAtomically(
-          sites, absl::StrCat("127.0.0.1:0 ", parent.ToString(), " ", name, " ",
-                              KeyOf(name), " srtp_key_file=", key_file, "\n"))
-          .ok());
+  EXPECT_TRUE(WriteFileAtomically(
+                  sites, absl::StrCat("127.0.0.1:0 ", parent.ToString(), " ",
+                                      name, " ", TestLinkKey(name),
+                                      " srtp_key_file=", key_file, "\n"))
+                  .ok());
   absl::StatusOr<std::unique_ptr<Subprocess>> probe = Subprocess::Start(
       {Runfile("tools/probe/relay-probe"), "--json", "--duration=60",
        "--idle-exit=2", "--interval=0.1", "--sites-file=" + sites,

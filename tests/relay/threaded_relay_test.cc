@@ -9,7 +9,6 @@
 #include <memory>
 #include <string>
 
-#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "base/files.h"
 #include "base/subprocess.h"
@@ -31,10 +30,6 @@ constexpr uint32_t kVideo = 0x5151;
 constexpr uint32_t kAudio = 0x5152;
 constexpr int kSites = 40;
 
-std::string KeyOf(const std::string& node) {
-  return absl::BytesToHexString(std::string(16, node.back()) + node);
-}
-
 std::string SiteId(int i) { return absl::StrCat("s", i); }
 
 TEST(ThreadedRelayTest, EverySiteGetsEveryPacketFromASplitFanout) {
@@ -51,7 +46,7 @@ TEST(ThreadedRelayTest, EverySiteGetsEveryPacketFromASplitFanout) {
   std::string sites;
   for (int i = 0; i < kSites; ++i) {
     absl::StrAppend(&config, "children { id: \"", SiteId(i), "\" key_hex: \"",
-                    KeyOf(SiteId(i)), "\" }\n");
+                    TestLinkKey(SiteId(i)), "\" }\n");
   }
   absl::StatusOr<std::unique_ptr<RelayProcess>> relay = RelayProcess::Start(
       "N", config, {"--threads=2", "--threads_min_children=1"});
@@ -59,7 +54,7 @@ TEST(ThreadedRelayTest, EverySiteGetsEveryPacketFromASplitFanout) {
   RelayProcess& n = **relay;
   for (int i = 0; i < kSites; ++i) {
     absl::StrAppend(&sites, "127.0.0.1:0 ", n.address().ToString(), " ",
-                    SiteId(i), " ", KeyOf(SiteId(i)), "\n");
+                    SiteId(i), " ", TestLinkKey(SiteId(i)), "\n");
   }
   ASSERT_TRUE(WriteFileAtomically(dir + "/sites", sites).ok());
   const std::string probe_out = dir + "/probe.out";
