@@ -156,12 +156,22 @@ void RelayCore::RebuildActiveList() {
     if (child->remove_at != absl::InfiniteFuture()) add(child.get());
   }
   auto video = std::make_shared<FanoutList>();
-  auto audio = std::make_shared<FanoutList>();
+  bool audio_apart = false;
   for (const Child* child : active_) {
     video->push_back(child->address);
-    audio->push_back(child->options.audio_address.value_or(child->address));
+    audio_apart = audio_apart || child->options.audio_address.has_value();
   }
   video_fanout_ = std::move(video);
+  // Usually every child takes audio where it takes video: one list, so a
+  // transport sees a batch's audio and video as one fan-out.
+  if (!audio_apart) {
+    audio_fanout_ = video_fanout_;
+    return;
+  }
+  auto audio = std::make_shared<FanoutList>();
+  for (const Child* child : active_) {
+    audio->push_back(child->options.audio_address.value_or(child->address));
+  }
   audio_fanout_ = std::move(audio);
 }
 
