@@ -63,6 +63,8 @@ class BatchSender {
   void set_gso_enabled(bool enabled) { gso_enabled_ = enabled; }
   bool gso_enabled() const { return gso_enabled_; }
   const SendCounters& counters() const { return counters_; }
+  // What was counted since the last take, counting from zero again.
+  SendCounters TakeCounters() { return std::exchange(counters_, {}); }
 
  private:
   struct Entry {

@@ -106,13 +106,8 @@ class SendLoop {
 
  private:
   void Run(FanoutJob* job) {
-    const SendCounters before = sender_.counters();
     SendShares(job->shares, &sender_);
-    const SendCounters& after = sender_.counters();
-    job->sent.send_calls = after.send_calls - before.send_calls;
-    job->sent.datagrams_sent = after.datagrams_sent - before.datagrams_sent;
-    job->sent.gso_messages = after.gso_messages - before.gso_messages;
-    job->sent.send_errors = after.send_errors - before.send_errors;
+    job->sent = sender_.TakeCounters();
     absl::MutexLock lock(&mu_);
     finished_.push_back(job);
   }
