@@ -99,11 +99,10 @@ class RelaydForwarder : public Forwarder {
   std::string name() const override { return RelaydForwarderName(threads_); }
   std::string version() const override {
     if (binary_.empty()) return "";
-    return absl::StrCat(
-        commit_.empty()
-            ? "Cascade relayd (this tree"
-            : absl::StrCat("Cascade relayd (commit ", commit_, ", as built"),
-        ", --threads=", threads_, ")");
+    const std::string built =
+        commit_.empty() ? "this tree" : absl::StrCat("commit ", commit_);
+    return absl::StrCat("Cascade relayd (", built, ", --threads=", threads_,
+                        ")");
   }
   std::string unavailable_reason() const override {
     return binary_.empty() ? "//relay:relayd not built" : "";
