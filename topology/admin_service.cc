@@ -246,6 +246,18 @@ class AdminService : public cascade::v1::Admin::CallbackService {
                     rotate.node().empty() ? "every relay" : rotate.node(),
                     &Change::mutable_rotate_link_keys, rotate, response);
   }
+  grpc::ServerUnaryReactor* RotateStreamKey(
+      grpc::CallbackServerContext* context,
+      const cascade::v1::RotateStreamKeyRequest* request,
+      cascade::v1::ChangeResponse* response) override {
+    // The controller makes the keys; only the stream is taken.
+    cascade::v1::RotateStreamKeyRequest rotate;
+    rotate.set_stream(request->stream());
+    return SubmitAs(context, "RotateStreamKey",
+                    rotate.stream().empty() ? "every downstream stream"
+                                            : "stream " + rotate.stream(),
+                    &Change::mutable_rotate_stream_key, rotate, response);
+  }
   grpc::ServerUnaryReactor* MintEdgeToken(
       grpc::CallbackServerContext* context,
       const cascade::v1::MintEdgeTokenRequest* request,

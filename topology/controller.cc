@@ -10,6 +10,7 @@
 #include "absl/synchronization/notification.h"
 #include "topology/audit.h"
 #include "topology/state.h"
+#include "topology/stream_keys.h"
 
 namespace cascade::topology {
 namespace {
@@ -80,7 +81,8 @@ absl::Status Controller::Recover() {
   return absl::OkStatus();
 }
 
-void Controller::ResolveLocked(const ControllerState& base, Change* change) {
+absl::Status Controller::ResolveLocked(const ControllerState& base,
+                                       Change* change) {
   // Keys are generated once, journaled, and kept across re-applies so relays
   // need not be re-keyed; `base` may hold nodes whose addition is not
   // applied yet.
@@ -128,6 +130,12 @@ void Controller::ResolveLocked(const ControllerState& base, Change* change) {
     }
     AddPinsLocked(restore->id(), change);
   }
+  if (change->has_rotate_stream_key()) {
+    return ResolveStreamKeyRotation(base, clock_->Now(),
+                                    options_.stream_key_overlap,
+                                    change->mutable_rotate_stream_key());
+  }
+  return absl::OkStatus();
 }
 
 void Controller::AddPinsLocked(const std::string& returning, Change* change) {
@@ -186,7 +194,10 @@ absl::Status Controller::DecideLocked(std::unique_ptr<Commit>* commit) {
   Commit& decided = **commit;
   const ControllerState* tail = pipeline_.Tail();
   const ControllerState& base = tail != nullptr ? *tail : state_;
-  ResolveLocked(base, &decided.change);
+  if (absl::Status resolved = ResolveLocked(base, &decided.change);
+      !resolved.ok()) {
+    return resolved;
+  }
   decided.change.set_sequence(base.sequence() + 1);
   if (decided.change.has_audit()) {
     decided.change.mutable_audit()->set_state_sequence(
@@ -557,6 +568,7 @@ int Controller::Tick() {
   // the pins are applied); otherwise only on a change.
   if (!returning.empty() && ReintegrateLocked(returning)) changed = false;
   if (EndOverlapsLocked(now)) changed = true;
+  KeyStreamsLocked(now);
   if (learning_ends) {
     SettleLocked();
   } else if (changed) {

@@ -19,6 +19,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "base/clock.h"
 #include "base/prometheus_text.h"
 #include "proto/controller.pb.h"
@@ -66,6 +67,13 @@ struct ControllerOptions {
   // it stays accepted. Every relay gets the new key within a push (well
   // under a second); the rest is room for a relay that is reconnecting.
   absl::Duration link_key_overlap = absl::Minutes(10);
+  // Stream keys (stream_keys.h): a downstream stream gets a new key when
+  // its newest is this old (and its first at once); zero: only when an
+  // admin rotates it (topologyd's flag makes it 24 h). A new key is handed
+  // out this long before the source uses it, so the sites that poll for
+  // keys (GetStreamKeys) have it first.
+  absl::Duration stream_key_rotation = absl::ZeroDuration();
+  absl::Duration stream_key_overlap = absl::Minutes(2);
 };
 
 // Receives what the controller pushes. Called with the controller's lock
@@ -207,6 +215,11 @@ class Controller {
   MintResult MintEdgeToken(const cascade::v1::MintEdgeTokenRequest& request,
                            cascade::v1::AuditRecord audit);
 
+  // The stream keys `nodes` may hold (stream_keys.h, StreamKeysFor), of
+  // the durable state: what GetStreamKeys answers.
+  absl::StatusOr<cascade::v1::GetStreamKeysResponse> StreamKeys(
+      absl::Span<const std::string> nodes) const;
+
   // Admin views: never contain keys.
   absl::StatusOr<cascade::v1::NodeView> GetNode(const std::string& id) const;
   absl::StatusOr<cascade::v1::GetTopologyResponse> GetTopology(
@@ -249,10 +262,10 @@ class Controller {
   // APPLY: makes a durable commit current, recomputes, pushes.
   ChangeResult ApplyLocked(Commit& commit, const absl::Status& persisted)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Fills in what replay must not recompute: keys (kept from `base`) and
-  // resolved policies.
-  void ResolveLocked(const cascade::v1::ControllerState& base,
-                     cascade::v1::Change* change)
+  // Fills in what replay must not recompute: keys (kept from `base`, or
+  // made) and resolved policies. An error refuses the change.
+  absl::Status ResolveLocked(const cascade::v1::ControllerState& base,
+                             cascade::v1::Change* change)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void AddPinsLocked(const std::string& returning, cascade::v1::Change* change)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -322,6 +335,9 @@ class Controller {
   // Whether an overlap has ended by `now`: then every assignment is
   // rebuilt without the keys before (the caller recomputes).
   bool EndOverlapsLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Queues a rotation of each downstream stream whose key is due
+  // (controller_stream_keys.cc): a change of the controller's own.
+  void KeyStreamsLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The edge key's public halves for relays' assignments, from state_.
   void RefreshEdgeKeysLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // What a mint is for (controller_edge.cc), from the current plan.

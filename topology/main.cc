@@ -91,6 +91,13 @@ ABSL_FLAG(absl::Duration, restart_learning, absl::Seconds(10),
           "after a restart, send no assignment for this long (or until every "
           "node has reported): learn who is alive and where each relay "
           "receives from, so relays get what they already run");
+ABSL_FLAG(absl::Duration, stream_key_rotation, absl::Hours(24),
+          "each downstream stream gets a new SRTP key when its newest is "
+          "this old (its first at once); 0: only on `relayctl stream-key "
+          "rotate` (docs/security.md)");
+ABSL_FLAG(absl::Duration, stream_key_overlap, absl::Minutes(2),
+          "a new stream key is handed out this long before the source uses "
+          "it, so every site has it first (they poll at a quarter of this)");
 ABSL_FLAG(int, snapshot_every, 1000, "journal records between snapshots");
 ABSL_FLAG(std::string, admin_token_file, "",
           "legacy: file holding a shared token; a caller presenting it as "
@@ -558,6 +565,16 @@ int Run() {
   options.restart_learning = absl::GetFlag(FLAGS_restart_learning);
   if (options.restart_learning < absl::ZeroDuration()) {
     return Usage("--restart-learning must not be negative");
+  }
+  options.stream_key_rotation = absl::GetFlag(FLAGS_stream_key_rotation);
+  options.stream_key_overlap = absl::GetFlag(FLAGS_stream_key_overlap);
+  if (options.stream_key_overlap < absl::Seconds(4)) {
+    return Usage("--stream-key-overlap must be at least 4s");
+  }
+  if (options.stream_key_rotation != absl::ZeroDuration() &&
+      options.stream_key_rotation <= options.stream_key_overlap) {
+    return Usage(
+        "--stream-key-rotation must be 0 or longer than --stream-key-overlap");
   }
   if (absl::GetFlag(FLAGS_snapshot_every) < 1) {
     return Usage("--snapshot-every must be at least 1");

@@ -25,6 +25,7 @@ constexpr AdminRpc kAdminRpcs[] = {
     {"RevokeToken", Role::kAdmin, "revoke tokens"},
     {"RotateEdgeKey", Role::kAdmin, "rotate-edge-key"},
     {"RotateLinkKeys", Role::kAdmin, "rotate-keys"},
+    {"RotateStreamKey", Role::kAdmin, "stream-key rotate"},
 };
 
 }  // namespace

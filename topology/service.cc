@@ -36,9 +36,10 @@ struct CqTag {
 class RelayService
     : public cascade::v1::RelayControl::WithCallbackMethod_Register<
           cascade::v1::RelayControl::WithCallbackMethod_Ack<
-              cascade::v1::RelayControl::WithAsyncMethod_Watch<
-                  cascade::v1::RelayControl::WithAsyncMethod_Report<
-                      cascade::v1::RelayControl::Service>>>> {
+              cascade::v1::RelayControl::WithCallbackMethod_GetStreamKeys<
+                  cascade::v1::RelayControl::WithAsyncMethod_Watch<
+                      cascade::v1::RelayControl::WithAsyncMethod_Report<
+                          cascade::v1::RelayControl::Service>>>>> {
  public:
   explicit RelayService(ControllerService* service) : service_(service) {}
 
@@ -61,6 +62,39 @@ class RelayService
     return Respond(context,
                    service_->ServingNode(context, request->node_id(), "Ack"),
                    [&] { return service_->controller()->Ack(*request); });
+  }
+
+  // Each node must be the caller's (its certificate) and may hold keys
+  // (a refusal for either is an event); a relay's certificate gets none.
+  grpc::ServerUnaryReactor* GetStreamKeys(
+      grpc::CallbackServerContext* context,
+      const cascade::v1::GetStreamKeysRequest* request,
+      cascade::v1::GetStreamKeysResponse* response) override {
+    grpc::Status admitted =
+        request->nodes_size() >
+                static_cast<int>(security::kMaxNodesPerCertificate)
+            ? grpc::Status(
+                  grpc::StatusCode::INVALID_ARGUMENT,
+                  absl::StrCat("at most ", security::kMaxNodesPerCertificate,
+                               " nodes a call"))
+            : grpc::Status::OK;
+    for (const std::string& node : request->nodes()) {
+      if (!admitted.ok()) break;
+      admitted = service_->ServingNode(context, node, "GetStreamKeys");
+    }
+    return Respond(context, admitted, [&] {
+      auto keys = service_->controller()->StreamKeys(std::vector<std::string>(
+          request->nodes().begin(), request->nodes().end()));
+      if (keys.ok()) {
+        *response = *std::move(keys);
+      } else if (absl::IsPermissionDenied(keys.status())) {
+        // An event too (its detail names the node refused).
+        RecordRefusal(service_->controller(), service_->denied_budget(),
+                      keys.status(), request->nodes(0), "GetStreamKeys",
+                      *context);
+      }
+      return keys.status();
+    });
   }
 
  private:

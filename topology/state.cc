@@ -8,6 +8,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "security/identity.h"
+#include "topology/stream_keys.h"
 #include "topology/topology_file.h"
 
 namespace cascade::topology {
@@ -254,6 +255,7 @@ absl::Status ApplyChange(const Change& change, ControllerState* state) {
     case Change::kApply: {
       *state->mutable_topology() = change.apply().topology();
       DropDangling(state);
+      DropOrphanStreamKeys(state);
       return absl::OkStatus();
     }
     case Change::kAdd: {
@@ -292,6 +294,8 @@ absl::Status ApplyChange(const Change& change, ControllerState* state) {
       return RotateEdgeKey(change.rotate_edge_key(), state);
     case Change::kRotateLinkKeys:
       return RotateLinkKeys(change.rotate_link_keys(), state);
+    case Change::kRotateStreamKey:
+      return ApplyStreamKeyRotation(change.rotate_stream_key(), state);
     case Change::CHANGE_NOT_SET:
       return absl::OkStatus();
   }
@@ -324,7 +328,7 @@ absl::Status ApplyChangeToState(const Change& change, ControllerState* state) {
       change.pins_size() == 0 &&
       (change.change_case() == Change::CHANGE_NOT_SET ||
        change.has_revoke_token() || change.has_rotate_edge_key() ||
-       change.has_rotate_link_keys());
+       change.has_rotate_link_keys() || change.has_rotate_stream_key());
   if (!same_topology) {
     status = ValidateTopology(state->topology(), change.has_apply()
                                                      ? change.apply().source()

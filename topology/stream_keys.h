@@ -1,0 +1,63 @@
+// The downstream streams' SRTP keys in the controller's state
+// (ControllerState.stream_keys): making and rotating them, pruning those no
+// longer needed, and who may hold them. The keys are the controller's; a
+// stream's source and the sites get them (GetStreamKeys), a relay that
+// forwards the stream never does (docs/security.md, "Stream keys from
+// topologyd"). Pure functions of the state, shared by live changes and
+// journal replay.
+#ifndef CASCADE_TOPOLOGY_STREAM_KEYS_H_
+#define CASCADE_TOPOLOGY_STREAM_KEYS_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "absl/types/span.h"
+#include "proto/controller.pb.h"
+
+namespace cascade::topology {
+
+// The 16-byte AES key and the 12-byte salt of AEAD_AES_128_GCM (RFC 7714).
+inline constexpr size_t kStreamKeyMaterialSize = 28;
+
+// Fills in a rotation decided at `now`: one fresh key (OpenSSL's RAND_bytes)
+// for `rotate->stream`, or for every downstream stream when it is empty,
+// its id one more than the stream's newest. A stream's first key is used at
+// once, a later one from `now + overlap`. FAILED_PRECONDITION when there is
+// no such stream or OpenSSL gives no randomness (the change is refused).
+absl::Status ResolveStreamKeyRotation(
+    const cascade::v1::ControllerState& state, absl::Time now,
+    absl::Duration overlap, cascade::v1::RotateStreamKeyRequest* rotate);
+
+// Adds a resolved rotation's keys, each stream's newest first, and prunes
+// what no receiver needs any more: of the keys in use by `rotate.unix_ms`,
+// all but the newest and the one before it (its packets may still be on
+// their way). FAILED_PRECONDITION while a stream's previous rotation is in
+// its overlap: its key would be pruned before anyone used it.
+absl::Status ApplyStreamKeyRotation(
+    const cascade::v1::RotateStreamKeyRequest& rotate,
+    cascade::v1::ControllerState* state);
+
+// Drops the keys of streams the topology no longer has.
+void DropOrphanStreamKeys(cascade::v1::ControllerState* state);
+
+// The downstream streams that need a key by `now`: those with none yet, and
+// those whose newest key was made `every` or longer ago. Never one whose
+// rotation is in its overlap.
+std::vector<std::string> StreamsDueForKey(
+    const cascade::v1::ControllerState& state, absl::Time now,
+    absl::Duration every);
+
+// The keys `nodes` may hold: a site gets every downstream stream's keys, a
+// stream's source node that stream's. PERMISSION_DENIED names the first
+// node that may hold none (a relay, a plain endpoint), NOT_FOUND one that
+// does not exist, INVALID_ARGUMENT an empty list.
+absl::StatusOr<std::vector<cascade::v1::StreamKey>> StreamKeysFor(
+    const cascade::v1::ControllerState& state,
+    absl::Span<const std::string> nodes);
+
+}  // namespace cascade::topology
+
+#endif  // CASCADE_TOPOLOGY_STREAM_KEYS_H_
