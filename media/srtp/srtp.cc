@@ -95,8 +95,54 @@ class Session {
   static absl::StatusOr<std::unique_ptr<Session>> Open(
       uint32_t ssrc, absl::Span<const StreamKey> keys, size_t window) {
     if (absl::Status ready = EnsureSrtpInit(); !ready.ok()) return ready;
+    srtp_t ctx = nullptr;
+    absl::Status status =
+        WithPolicy(ssrc, keys, window, [&](const srtp_policy_t& policy) {
+          return srtp_create(&ctx, &policy);
+        });
+    if (!status.ok()) return status;
+    return std::unique_ptr<Session>(new Session(ctx, ssrc, window));
+  }
+  ~Session() { srtp_dealloc(ctx_); }
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  // The stream holds `keys` from now on; libsrtp keeps its packet index.
+  absl::Status SetKeys(absl::Span<const StreamKey> keys) {
+    return WithPolicy(ssrc_, keys, window_, [&](const srtp_policy_t& policy) {
+      return srtp_update_stream(ctx_, &policy);
+    });
+  }
+
+  // The counter the next packet is placed in when libsrtp's own guess fails
+  // it (0: none; libsrtp's convention).
+  void SetPendingRoc(uint32_t roc) { srtp_set_stream_roc(ctx_, ssrc_, roc); }
+  // The counter of the newest packet accepted.
+  uint32_t roc() const {
+    uint32_t roc = 0;
+    srtp_get_stream_roc(ctx_, ssrc_, &roc);
+    return roc;
+  }
+  srtp_err_status_t Protect(uint8_t* packet, int* length) {
+    return srtp_protect_mki(ctx_, packet, length, /*use_mki=*/1,
+                            /*mki_index=*/0);
+  }
+  srtp_err_status_t Unprotect(uint8_t* packet, int* length) {
+    return srtp_unprotect_mki(ctx_, packet, length, /*use_mki=*/1);
+  }
+
+ private:
+  Session(srtp_t ctx, uint32_t ssrc, size_t window)
+      : ctx_(ctx), ssrc_(ssrc), window_(window) {}
+
+  // Calls `apply` (srtp_create or srtp_update_stream) with the policy of
+  // one stream holding `keys`.
+  template <typename Apply>
+  static absl::Status WithPolicy(uint32_t ssrc,
+                                 absl::Span<const StreamKey> keys,
+                                 size_t window, Apply apply) {
     if (absl::Status valid = CheckKeys(keys); !valid.ok()) return valid;
-    // libsrtp copies what it needs; these live through srtp_create.
+    // libsrtp copies what it needs; these live through `apply`.
     std::vector<std::vector<uint8_t>> material;
     std::vector<std::vector<uint8_t>> ids;
     for (const StreamKey& key : keys) {
@@ -121,40 +167,17 @@ class Session {
     policy.keys = pointers.data();
     policy.num_master_keys = keys.size();
     policy.window_size = window;
-    srtp_t ctx = nullptr;
-    const srtp_err_status_t status = srtp_create(&ctx, &policy);
+    const srtp_err_status_t status = apply(policy);
     if (status != srtp_err_status_ok) {
       return absl::InternalError(
-          absl::StrCat("libsrtp2 refused the session (error ", status, ")"));
+          absl::StrCat("libsrtp2 refused the keys (error ", status, ")"));
     }
-    return std::unique_ptr<Session>(new Session(ctx, ssrc));
+    return absl::OkStatus();
   }
-  ~Session() { srtp_dealloc(ctx_); }
-  Session(const Session&) = delete;
-  Session& operator=(const Session&) = delete;
-
-  // The counter the next packet is placed in when libsrtp's own guess fails
-  // it (0: none; libsrtp's convention).
-  void SetPendingRoc(uint32_t roc) { srtp_set_stream_roc(ctx_, ssrc_, roc); }
-  // The counter of the newest packet accepted.
-  uint32_t roc() const {
-    uint32_t roc = 0;
-    srtp_get_stream_roc(ctx_, ssrc_, &roc);
-    return roc;
-  }
-  srtp_err_status_t Protect(uint8_t* packet, int* length) {
-    return srtp_protect_mki(ctx_, packet, length, /*use_mki=*/1,
-                            /*mki_index=*/0);
-  }
-  srtp_err_status_t Unprotect(uint8_t* packet, int* length) {
-    return srtp_unprotect_mki(ctx_, packet, length, /*use_mki=*/1);
-  }
-
- private:
-  Session(srtp_t ctx, uint32_t ssrc) : ctx_(ctx), ssrc_(ssrc) {}
 
   srtp_t ctx_;
   const uint32_t ssrc_;
+  const size_t window_;
 };
 
 // ---- Sender ----
@@ -246,6 +269,10 @@ absl::StatusOr<std::unique_ptr<SrtpReceiver>> SrtpReceiver::Create(
   std::unique_ptr<SrtpReceiver> receiver(new SrtpReceiver(ssrc));
   receiver->session_ = *std::move(session);
   return receiver;
+}
+
+absl::Status SrtpReceiver::SetKeys(absl::Span<const StreamKey> keys) {
+  return session_->SetKeys(keys);
 }
 
 SrtpError SrtpReceiver::Unprotect(absl::Span<const uint8_t> packet,

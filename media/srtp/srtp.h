@@ -113,6 +113,13 @@ class SrtpReceiver {
   SrtpReceiver(const SrtpReceiver&) = delete;
   SrtpReceiver& operator=(const SrtpReceiver&) = delete;
 
+  // Holds exactly `keys` (CheckKeys) from the next packet on: a key
+  // rotation's new key added, an old one dropped. The stream's packet index
+  // runs on; libsrtp forgets which recent packets it accepted, so a copy of
+  // one may be accepted once more (a site counts it as a duplicate). Keys
+  // that CheckKeys refuses leave the ones held as they were.
+  absl::Status SetKeys(absl::Span<const StreamKey> keys);
+
   // Authenticates and decrypts `packet` into `out` (at least packet.size()
   // bytes); on kOk, *size is the plain RTP packet's size. Any input is safe;
   // nothing is accepted twice.

@@ -192,6 +192,35 @@ TEST(SrtpTest, RotationLosesNothingWithBothKeysHeld) {
   EXPECT_EQ(old_only_accepted, static_cast<int>(switch_at));
 }
 
+TEST(SrtpTest, ReceiverTakesNewKeysMidStream) {
+  // Across a sequence wrap, so the packet index must survive the change.
+  Sender sender(Key(1, 1), 9);
+  auto receiver = Receiver({Key(1, 1)});
+  uint16_t seq = 65530;
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_EQ(Unprotect(*receiver, sender.Protect(seq++)), SrtpError::kOk);
+  }
+  // The next key arrives before the sender uses it.
+  ASSERT_TRUE(receiver->SetKeys({Key(1, 1), Key(2, 2)}).ok());
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_EQ(Unprotect(*receiver, sender.Protect(seq++)), SrtpError::kOk);
+  }
+  ASSERT_TRUE(sender.get().SetKey(Key(2, 2)).ok());
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_EQ(Unprotect(*receiver, sender.Protect(seq++)), SrtpError::kOk);
+  }
+  // The old key dropped: a packet under it no longer decrypts.
+  Sender old_sender(Key(1, 1), 9);
+  const Bytes old_packet = old_sender.Protect(seq);
+  ASSERT_TRUE(receiver->SetKeys({Key(2, 2)}).ok());
+  EXPECT_EQ(Unprotect(*receiver, old_packet), SrtpError::kUnknownKeyId);
+  ASSERT_EQ(Unprotect(*receiver, sender.Protect(seq++)), SrtpError::kOk);
+  // Invalid keys (two of one id) are refused and change nothing.
+  EXPECT_FALSE(receiver->SetKeys({Key(3, 3), Key(3, 4)}).ok());
+  EXPECT_FALSE(receiver->SetKeys({}).ok());
+  EXPECT_EQ(Unprotect(*receiver, sender.Protect(seq++)), SrtpError::kOk);
+}
+
 TEST(SrtpTest, LateJoinerTakesTheCounterFromThePacket) {
   // The counter starts at 77 and the sequence wraps after 36 packets.
   Sender sender(Key(1, 1), 77);
