@@ -253,10 +253,10 @@ class AdminService : public cascade::v1::Admin::CallbackService {
     // The controller makes the keys; only the stream is taken.
     cascade::v1::RotateStreamKeyRequest rotate;
     rotate.set_stream(request->stream());
-    return SubmitAs(context, "RotateStreamKey",
-                    rotate.stream().empty() ? "every downstream stream"
-                                            : "stream " + rotate.stream(),
-                    &Change::mutable_rotate_stream_key, rotate, response);
+    return SubmitAs(
+        context, "RotateStreamKey",
+        rotate.stream().empty() ? "every downstream stream" : rotate.stream(),
+        &Change::mutable_rotate_stream_key, rotate, response);
   }
   grpc::ServerUnaryReactor* MintEdgeToken(
       grpc::CallbackServerContext* context,

@@ -212,6 +212,7 @@ absl::Status Controller::DecideLocked(std::unique_ptr<Commit>* commit) {
 
 ChangeResult Controller::ApplyLocked(Commit& commit,
                                      const absl::Status& persisted) {
+  const ScopedHold hold(&timing_, LockUse::kApply);
   const Change& change = commit.change;
   if (!persisted.ok()) {
     LOG(ERROR) << "change " << change.sequence()
@@ -413,7 +414,7 @@ void Controller::SettleLocked() {
 
 absl::StatusOr<cascade::v1::RegisterResponse> Controller::Register(
     const cascade::v1::RegisterRequest& request) {
-  absl::MutexLock lock(&mu_);
+  ProfiledLock lock(&mu_, &timing_, LockUse::kRegister);
   absl::Status status = RenewLocked(request.node_id());
   if (!status.ok()) return status;
   // Everyone heard from: nothing more to learn.
@@ -425,7 +426,7 @@ absl::StatusOr<cascade::v1::RegisterResponse> Controller::Register(
 }
 
 absl::Status Controller::Report(const cascade::v1::ReportRequest& request) {
-  absl::MutexLock lock(&mu_);
+  ProfiledLock lock(&mu_, &timing_, LockUse::kReport);
   absl::Status status = RenewLocked(request.node_id());
   if (!status.ok()) return status;
   live_[request.node_id()].stats = request.stats();
@@ -482,7 +483,7 @@ void Controller::MarkDownLocked(const std::string& node_id, Live* live,
 }
 
 absl::Status Controller::Ack(const cascade::v1::AckRequest& request) {
-  absl::MutexLock lock(&mu_);
+  ProfiledLock lock(&mu_, &timing_, LockUse::kAck);
   if (!index_.contains(request.node_id())) {
     return absl::NotFoundError(
         absl::StrCat("no node \"", request.node_id(), "\""));
@@ -518,7 +519,7 @@ bool Controller::HasNode(const std::string& node_id) const {
 }
 
 int Controller::Tick() {
-  absl::MutexLock lock(&mu_);
+  ProfiledLock lock(&mu_, &timing_, LockUse::kTick);
   const absl::Time now = clock_->Now();
   int expired = 0;
   bool changed = recompute_pending_;
@@ -578,7 +579,7 @@ int Controller::Tick() {
 }
 
 void Controller::Excuse(absl::Duration late) {
-  absl::MutexLock lock(&mu_);
+  ProfiledLock lock(&mu_, &timing_, LockUse::kExcuse);
   const absl::Time now = clock_->Now();
   for (auto& [id, live] : live_) {
     live.last_report = std::min(live.last_report + late, now);

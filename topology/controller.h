@@ -24,6 +24,7 @@
 #include "base/prometheus_text.h"
 #include "proto/controller.pb.h"
 #include "topology/commit_pipeline.h"
+#include "topology/controller_timing.h"
 #include "topology/store.h"
 
 namespace cascade::topology {
@@ -227,6 +228,9 @@ class Controller {
   cascade::v1::StatsResponse GetStats() const;
   // Counters and per-node figures for /metrics (controller_metrics.cc).
   ControllerMetrics Metrics() const;
+  // Lock waits and holds by kind, tick lateness: for /metrics and the
+  // lease ticker (controller_timing.h). Thread-safe.
+  ControllerTiming* timing() const { return &timing_; }
   // What recovery found wrong with the journal; empty if nothing.
   std::string RecoveryNote() const;
   uint64_t Sequence() const;
@@ -360,6 +364,7 @@ class Controller {
   const Clock* const clock_;
   const ControllerOptions options_;
 
+  mutable ControllerTiming timing_;
   mutable absl::Mutex mu_;
   ControllerListener* listener_ ABSL_GUARDED_BY(mu_) = nullptr;
   // Durable and applied; changes decided after it wait in pipeline_.

@@ -153,6 +153,8 @@ uint32_t Controller::RecomputeLocked() {
     rebuild_all_ = true;
   }
   const absl::Time began = absl::Now();
+  const ScopedHold hold(
+      &timing_, rebuild_all_ ? LockUse::kRecomputeAll : LockUse::kRecompute);
   if (layout_stale_) RebuildLayoutLocked();
   const auto& nodes = state_.topology().nodes();
   const int n = nodes.size();
@@ -421,6 +423,7 @@ uint32_t Controller::RecomputeLocked() {
       offering += absl::Now() - offered;
     }
   }
+  if (changed > 0) timing_.RecordHold(LockUse::kOffer, std::nullopt, offering);
   if (rebuild_all_) {
     for (auto it = pushed_.begin(); it != pushed_.end();) {
       if (index_.contains(it->first)) {

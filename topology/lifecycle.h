@@ -10,16 +10,20 @@
 
 #include <algorithm>
 #include <atomic>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
+#include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "topology/controller.h"
+#include "topology/controller_timing.h"
 #include "topology/etcd/leader.h"
 
 namespace cascade::topology {
@@ -112,22 +116,40 @@ class SignalWaiter {
 
 // Expires leases every tenth of the lease timeout until destroyed. A tick
 // a whole interval late means the process did not run (SIGSTOP, a stalled
-// VM): that time is excused first, so a leader that wakes up does not take
-// every relay for dead before it reads their reports (or learns that it no
-// longer leads).
+// VM), or the ticker did not: that time is excused first, so a leader that
+// wakes up does not take every relay for dead before it reads their reports
+// (or learns that it no longer leads). Each tick's lateness and its thread's
+// run-queue wait go to the controller's timing (/metrics), and a late tick
+// is logged with where its time went: waiting for a CPU, for the
+// controller's lock (and the longest holds meanwhile), or neither.
 class LeaseTicker {
  public:
   LeaseTicker(Controller* controller, absl::Duration lease_timeout)
       : thread_([this, controller, lease_timeout] {
           const absl::Duration tick =
               std::max(lease_timeout / 10, absl::Milliseconds(10));
+          ControllerTiming* timing = controller->timing();
           absl::Time last = absl::Now();
+          absl::Duration last_call;  // the previous Tick() call, lock included
+          std::optional<absl::Duration> run_wait = ThreadRunQueueWait();
           while (!stop_.WaitForNotificationWithTimeout(tick)) {
             const absl::Time now = absl::Now();
             const absl::Duration late = now - last - tick;
-            if (late > tick) controller->Excuse(late);
+            const std::optional<absl::Duration> run_wait_now =
+                ThreadRunQueueWait();
+            const absl::Duration starved = run_wait && run_wait_now
+                                               ? *run_wait_now - *run_wait
+                                               : absl::ZeroDuration();
+            run_wait = run_wait_now;
+            timing->RecordTick(std::max(late, absl::ZeroDuration()), starved);
+            const ControllerTiming::Recent recent = timing->TakeRecent();
+            if (late > tick) {
+              LOG(WARNING) << LateTick(late, starved, last_call, recent);
+              controller->Excuse(late);
+            }
             last = now;
             controller->Tick();
+            last_call = absl::Now() - now;
           }
         }) {}
   ~LeaseTicker() {
@@ -136,6 +158,36 @@ class LeaseTicker {
   }
 
  private:
+  // "tick 11.9s late: 20ms waiting for a CPU, the previous Tick() call
+  // 11.8s (11.8s of it waiting for the controller's lock); longest holds
+  // since the tick before: recompute_all 11.7s, offer 9s, report 2ms".
+  static std::string LateTick(absl::Duration late, absl::Duration starved,
+                              absl::Duration last_call,
+                              const ControllerTiming::Recent& recent) {
+    std::string line = absl::StrCat(
+        "tick ", absl::FormatDuration(late),
+        " late: ", absl::FormatDuration(starved),
+        " waiting for a CPU, the previous "
+        "Tick() call ",
+        absl::FormatDuration(last_call), " (",
+        absl::FormatDuration(recent.tick_waited),
+        " of it waiting for the controller's lock); longest holds since "
+        "the tick before:");
+    std::vector<std::pair<absl::Duration, LockUse>> holds;
+    for (size_t k = 0; k < kLockUses; ++k) {
+      if (recent.longest_hold[k] > absl::ZeroDuration()) {
+        holds.emplace_back(recent.longest_hold[k], static_cast<LockUse>(k));
+      }
+    }
+    std::sort(holds.rbegin(), holds.rend());
+    if (holds.size() > 4) holds.resize(4);
+    for (size_t k = 0; k < holds.size(); ++k) {
+      absl::StrAppend(&line, k == 0 ? " " : ", ", LockUseName(holds[k].second),
+                      " ", absl::FormatDuration(holds[k].first));
+    }
+    return line;
+  }
+
   absl::Notification stop_;
   std::thread thread_;
 };

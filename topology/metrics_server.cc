@@ -121,6 +121,57 @@ void RenderController(const ControllerMetrics& c, std::string* out) {
       "or an etcd transaction (with a snapshot when one is due).");
 }
 
+// One histogram of a labelled family (DurationHistogram::Append writes
+// unlabelled ones only).
+void AppendLabelledHistogram(std::string* out, absl::string_view name,
+                             absl::string_view label, absl::string_view value,
+                             const DurationHistogram& histogram,
+                             const std::vector<double>& bounds) {
+  const std::string bucket = absl::StrCat(name, "_bucket");
+  for (size_t i = 0; i < bounds.size(); ++i) {
+    AppendSample(out, bucket, {{label, value}, {"le", absl::StrCat(bounds[i])}},
+                 histogram.bucket(i));
+  }
+  AppendSample(out, bucket, {{label, value}, {"le", "+Inf"}},
+               histogram.count());
+  AppendSample(out, absl::StrCat(name, "_sum"), {{label, value}},
+               histogram.sum());
+  AppendSample(out, absl::StrCat(name, "_count"), {{label, value}},
+               histogram.count());
+}
+
+void RenderTiming(const ControllerTiming::Snapshot& t, std::string* out) {
+  t.tick_late.Append(
+      out, "topology_tick_late_seconds",
+      "How late each lease tick ran beyond its interval (a tenth of the "
+      "lease): the ticker's thread starved of CPU, or blocked on the "
+      "controller's lock (topology_lock_*).");
+  t.tick_run_queue_wait.Append(
+      out, "topology_tick_run_queue_wait_seconds",
+      "Per lease tick, how long the ticker's thread waited runnable for a CPU "
+      "since the tick before (/proc/thread-self/schedstat).");
+  const std::vector<double> bounds = LockBounds();
+  AppendFamily(out, "topology_lock_wait_seconds", "histogram",
+               "Waits for the controller's lock, by caller (tick, excuse, "
+               "report, register, ack).");
+  AppendFamily(out, "topology_lock_held_seconds", "histogram",
+               "Holds of the controller's lock, by caller; recompute, "
+               "recompute_all (every assignment rebuilt) and offer (handing "
+               "assignments to the Watch streams) are parts of the other "
+               "holds.");
+  // Only those that ask for the lock themselves.
+  for (size_t k = 0; k <= static_cast<size_t>(LockUse::kAck); ++k) {
+    AppendLabelledHistogram(out, "topology_lock_wait_seconds", "op",
+                            LockUseName(static_cast<LockUse>(k)), t.waited[k],
+                            bounds);
+  }
+  for (size_t k = 0; k < kLockUses; ++k) {
+    AppendLabelledHistogram(out, "topology_lock_held_seconds", "op",
+                            LockUseName(static_cast<LockUse>(k)), t.held[k],
+                            bounds);
+  }
+}
+
 }  // namespace
 
 std::string RenderMetrics(const MetricsInputs& inputs) {
@@ -142,6 +193,7 @@ std::string RenderMetrics(const MetricsInputs& inputs) {
                  {{"method", key.first}, {"code", key.second}}, n);
   }
   if (inputs.controller.has_value()) RenderController(*inputs.controller, &out);
+  if (inputs.timing.has_value()) RenderTiming(*inputs.timing, &out);
   return out;
 }
 
@@ -226,6 +278,7 @@ MetricsInputs MetricsEndpoint::Collect() const {
   }
   if (Controller* controller = service_->controller(); controller != nullptr) {
     inputs.controller = controller->Metrics();
+    inputs.timing = controller->timing()->Take();
   }
   inputs.watchers = service_->watcher_count();
   if (service_->options().admin_calls != nullptr) {

@@ -22,6 +22,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "topology/controller.h"
+#include "topology/controller_timing.h"
 #include "topology/etcd/leader.h"
 #include "topology/service.h"
 
@@ -35,6 +36,7 @@ namespace cascade::topology {
 struct MetricsInputs {
   // Null while following: no controller in this process.
   std::optional<ControllerMetrics> controller;
+  std::optional<ControllerTiming::Snapshot> timing;
   // Open Watch streams: relays connected.
   size_t watchers = 0;
   bool leading = false;

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -78,6 +79,83 @@ TEST_F(ControllerTest, MetricsCountWhatTheControllerDecides) {
   EXPECT_NE(text.find("# TYPE topology_assignment_ack_latency_seconds "
                       "histogram\n"),
             std::string::npos);
+}
+
+// The sample's value on the line starting with `prefix`; -1 if none.
+double Sample(const std::string& text, const std::string& prefix) {
+  const size_t at = text.find(absl::StrCat("\n", prefix, " "));
+  if (at == std::string::npos) return -1;
+  return std::stod(text.substr(at + prefix.size() + 2));
+}
+
+TEST_F(ControllerTest, MetricsSayWhereTheControllersTimeGoes) {
+  Start();
+  ApplyReference();
+  RegisterAll(kRelays);
+  RunFor(&clock_, controller_.get(), absl::Seconds(4), absl::Seconds(1),
+         [] { return std::vector<std::string>{"p1"}; });
+  controller_->timing()->RecordTick(absl::Seconds(2), absl::Milliseconds(20));
+
+  MetricsInputs inputs;
+  inputs.controller = controller_->Metrics();
+  inputs.timing = controller_->timing()->Take();
+  const std::string text = RenderMetrics(inputs);
+  // Every Tick waited for the lock and held it; the apply rebuilt every
+  // assignment and handed them over; registrations and reports held it.
+  const double ticks =
+      Sample(text, "topology_lock_held_seconds_count{op=\"tick\"}");
+  EXPECT_GE(ticks, 4) << text;
+  EXPECT_EQ(Sample(text, "topology_lock_wait_seconds_count{op=\"tick\"}"),
+            ticks);
+  EXPECT_GE(Sample(text, "topology_lock_held_seconds_count{op=\"register\"}"),
+            1);
+  EXPECT_GE(Sample(text, "topology_lock_held_seconds_count{op=\"report\"}"), 1);
+  EXPECT_GE(
+      Sample(text, "topology_lock_held_seconds_count{op=\"recompute_all\"}"),
+      1);
+  EXPECT_GE(Sample(text, "topology_lock_held_seconds_count{op=\"offer\"}"), 1);
+  EXPECT_GE(Sample(text, "topology_lock_held_seconds_count{op=\"apply\"}"), 1);
+  // Nested uses are never waited for: no wait family for them.
+  EXPECT_EQ(text.find("topology_lock_wait_seconds_count{op=\"recompute\"}"),
+            std::string::npos);
+  EXPECT_TRUE(
+      Has(text, "topology_lock_held_seconds_bucket{op=\"tick\",le=\"+Inf\"} " +
+                    absl::StrCat(ticks)));
+  EXPECT_TRUE(Has(text, "topology_tick_late_seconds_bucket{le=\"1\"} 0"));
+  EXPECT_TRUE(Has(text, "topology_tick_late_seconds_bucket{le=\"2.5\"} 1"));
+  EXPECT_TRUE(
+      Has(text, "topology_tick_run_queue_wait_seconds_bucket{le=\"0.01\"} 0"));
+  EXPECT_TRUE(
+      Has(text, "topology_tick_run_queue_wait_seconds_bucket{le=\"0.05\"} 1"));
+  EXPECT_EQ(text.find("# TYPE topology_lock_held_seconds histogram\n"),
+            text.rfind("# TYPE topology_lock_held_seconds histogram\n"));
+}
+
+TEST(ControllerTimingTest, RecentHoldsAreTheLongestSinceTheLastLook) {
+  ControllerTiming timing;
+  timing.RecordHold(LockUse::kReport, absl::Milliseconds(1),
+                    absl::Milliseconds(3));
+  timing.RecordHold(LockUse::kReport, absl::ZeroDuration(),
+                    absl::Milliseconds(2));
+  timing.RecordHold(LockUse::kTick, absl::Seconds(4), absl::Milliseconds(1));
+  ControllerTiming::Recent recent = timing.TakeRecent();
+  EXPECT_EQ(recent.longest_hold[static_cast<size_t>(LockUse::kReport)],
+            absl::Milliseconds(3));
+  EXPECT_EQ(recent.tick_waited, absl::Seconds(4));
+  recent = timing.TakeRecent();
+  EXPECT_EQ(recent.longest_hold[static_cast<size_t>(LockUse::kReport)],
+            absl::ZeroDuration());
+  // The totals stay.
+  EXPECT_EQ(timing.Take().held[static_cast<size_t>(LockUse::kReport)].count(),
+            2u);
+}
+
+TEST(ControllerTimingTest, ReadsTheThreadsRunQueueWait) {
+  const std::optional<absl::Duration> before = ThreadRunQueueWait();
+  ASSERT_TRUE(before.has_value());
+  const std::optional<absl::Duration> after = ThreadRunQueueWait();
+  ASSERT_TRUE(after.has_value());
+  EXPECT_GE(*after, *before);
 }
 
 TEST(MetricsListenTest, ParsesAddressesAndRefusesTheRest) {

@@ -59,10 +59,11 @@ absl::Status ResolveStreamKeyRotation(
                                    : absl::ToUnixMillis(now + overlap));
   }
   if (rotate->keys().empty()) {
-    return absl::FailedPreconditionError(
-        rotate->stream().empty()
-            ? std::string("the topology has no downstream stream to key")
-            : absl::StrCat("no downstream stream \"", rotate->stream(), "\""));
+    return rotate->stream().empty()
+               ? absl::FailedPreconditionError(
+                     "the topology has no downstream stream to key")
+               : absl::NotFoundError(absl::StrCat("no downstream stream \"",
+                                                  rotate->stream(), "\""));
   }
   return absl::OkStatus();
 }

@@ -25,8 +25,9 @@ inline constexpr size_t kStreamKeyMaterialSize = 28;
 // Fills in a rotation decided at `now`: one fresh key (OpenSSL's RAND_bytes)
 // for `rotate->stream`, or for every downstream stream when it is empty,
 // its id one more than the stream's newest. A stream's first key is used at
-// once, a later one from `now + overlap`. FAILED_PRECONDITION when there is
-// no such stream or OpenSSL gives no randomness (the change is refused).
+// once, a later one from `now + overlap`. NOT_FOUND for no such stream,
+// FAILED_PRECONDITION for none at all or when OpenSSL gives no randomness
+// (the change is refused).
 absl::Status ResolveStreamKeyRotation(
     const cascade::v1::ControllerState& state, absl::Time now,
     absl::Duration overlap, cascade::v1::RotateStreamKeyRequest* rotate);

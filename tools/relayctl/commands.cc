@@ -113,6 +113,18 @@ const std::map<std::string, Command>& Commands() {
         "endpoints are not rotated (their keys are configured where they "
         "run): naming one is refused (exit 4); an unknown NODE exits 3. "
         "Needs the admin role; no key is ever shown."}},
+      {"stream-key rotate",
+       {"[STREAM]", 0, 1,
+        "Has topologyd make a new SRTP key for STREAM (a downstream "
+        "stream), or for each downstream stream when none is named. The "
+        "sites and the source fetch it within a quarter of the overlap "
+        "(they poll GetStreamKeys), and the source encrypts under it once "
+        "topologyd's "
+        "--stream-key-overlap (2 min) has passed, so no site drops. Refused "
+        "(exit 4) while the stream's last rotation is in that overlap, exit "
+        "3 for no such stream. topologyd also rotates every 24 h by itself "
+        "(--stream-key-rotation). Needs the admin role; no key is ever "
+        "shown. docs/security.md, \"Stream keys from topologyd\"."}},
       {"sdp",
        {"SITE [--out=FILE]", 1, 1,
         "Writes the SDP a plain RTP player opens to play the meeting at "

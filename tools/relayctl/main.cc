@@ -137,7 +137,8 @@ bool PrintCommandHelp(int argc, char** argv) {
                 : command == "token"  ? cascade::relayctl::TokenHelp()
                 : command == "render" ? cascade::relayctl::RenderHelp()
                 : command == "stream-key"
-                    ? cascade::relayctl::StreamKeyHelp()
+                    ? cascade::relayctl::StreamKeyHelp() + "\n" +
+                          cascade::relayctl::CommandHelp("stream-key rotate")
                     : cascade::relayctl::CommandHelp(command));
   return true;
 }
@@ -228,7 +229,9 @@ int main(int argc, char** argv) {
     pki.json = absl::GetFlag(FLAGS_json);
     return cascade::relayctl::RunPki(pki, args, std::cout, std::cerr);
   }
-  if (!args.empty() && args[0] == "stream-key") {
+  // `stream-key add` works on a file; `stream-key rotate` calls topologyd.
+  if (!args.empty() && args[0] == "stream-key" &&
+      !(args.size() >= 2 && args[1] == "rotate")) {
     return cascade::relayctl::RunStreamKey(args, absl::GetFlag(FLAGS_json),
                                            std::cout, std::cerr);
   }

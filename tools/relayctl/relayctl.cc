@@ -117,6 +117,9 @@ class Session {
     if (name == "rotate-keys") {
       return RotateLinkKeys(operands.empty() ? "" : operands[0]);
     }
+    if (name == "stream-key rotate") {
+      return RotateStreamKey(operands.empty() ? "" : operands[0]);
+    }
     if (name == "drain" && options_.wait) return DrainAndWait(operands[0]);
     if (name == "move" && options_.parent.empty()) {
       return Fail(kExitUsage, "--parent is required");
@@ -708,6 +711,20 @@ class Session {
     if (!status.ok()) return Fail(status);
     return PrintChange(response,
                        node.empty() ? "rotate-keys" : "rotate-keys " + node);
+  }
+
+  int RotateStreamKey(const std::string& stream) {
+    cascade::v1::RotateStreamKeyRequest request;
+    request.set_stream(stream);
+    cascade::v1::ChangeResponse response;
+    grpc::Status status =
+        Change([&](Admin::Stub* stub, grpc::ClientContext* context) {
+          return stub->RotateStreamKey(context, request, &response);
+        });
+    if (!status.ok()) return Fail(status);
+    return PrintChange(response, stream.empty()
+                                     ? "stream-key rotate"
+                                     : "stream-key rotate " + stream);
   }
 
   int Stats() {

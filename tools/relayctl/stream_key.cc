@@ -99,7 +99,10 @@ std::string StreamKeyHelp() {
       "end to end\".\n\n"
       "--json prints {\"file\", \"key_id\", \"keys\"}. Exit: 0 added, 2 "
       "usage, 4 FILE is not a key file or is full, 1 it cannot be read or "
-      "written.\n");
+      "written.\n\n"
+      "Keys from topologyd instead of files: relay-source and relay-probe "
+      "with --controller fetch them, and `relayctl stream-key rotate "
+      "[STREAM]` (relayctl help stream-key rotate) makes the next one.\n");
 }
 
 }  // namespace cascade::relayctl
