@@ -48,6 +48,31 @@ absl::Duration RetryAfterOf(const grpc::ClientContext& context) {
   return absl::Milliseconds(ms);
 }
 
+std::shared_ptr<grpc::Channel> ControllerChannel(
+    const std::string& controller,
+    std::shared_ptr<grpc::ChannelCredentials> credentials,
+    absl::Duration min_backoff, absl::Duration max_backoff) {
+  // Not GRPC_ARG_MIN_RECONNECT_BACKOFF_MS: gRPC takes it as the connect
+  // timeout, and at 100 ms the handshakes with a controller that hundreds of
+  // relays reach at once were cut off for seconds.
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS,
+              static_cast<int>(absl::ToInt64Milliseconds(min_backoff)));
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
+              static_cast<int>(absl::ToInt64Milliseconds(max_backoff)));
+  return grpc::CreateCustomChannel(controller,
+                                   credentials != nullptr
+                                       ? std::move(credentials)
+                                       : grpc::InsecureChannelCredentials(),
+                                   args);
+}
+
+absl::Status FromGrpc(const grpc::Status& status, absl::string_view what) {
+  if (status.ok()) return absl::OkStatus();
+  return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+                      absl::StrCat(what, ": ", status.error_message()));
+}
+
 ControllerTargets::ControllerTargets(std::vector<std::string> controllers)
     : controllers_(std::move(controllers)) {}
 

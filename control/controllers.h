@@ -6,9 +6,11 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
@@ -39,6 +41,18 @@ struct Redirect {
 Redirect RedirectOf(const grpc::ClientContext& context);
 // The wait a rate-limited refusal asks for; zero when it names none.
 absl::Duration RetryAfterOf(const grpc::ClientContext& context);
+
+// A channel to `controller` for a client's life (gRPC reconnects it by
+// itself), whose reconnect backoff runs from `min_backoff` to `max_backoff`
+// (gRPC's own grows to two minutes; a restarted controller must see its
+// clients back sooner). Null `credentials`: plaintext.
+std::shared_ptr<grpc::Channel> ControllerChannel(
+    const std::string& controller,
+    std::shared_ptr<grpc::ChannelCredentials> credentials,
+    absl::Duration min_backoff, absl::Duration max_backoff);
+
+// A failed call's status as an absl::Status: its code, and "WHAT: message".
+absl::Status FromGrpc(const grpc::Status& status, absl::string_view what);
 
 // Which controller to call: the first of the list at the start; a redirect
 // moves to the leader it names (once per list position, so two stale

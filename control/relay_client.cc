@@ -13,12 +13,6 @@ namespace {
 // How long a session start waits for its channel to connect (RunSession).
 constexpr absl::Duration kConnectWait = absl::Seconds(1);
 
-absl::Status FromGrpc(const grpc::Status& status, absl::string_view what) {
-  if (status.ok()) return absl::OkStatus();
-  return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                      absl::StrCat(what, ": ", status.error_message()));
-}
-
 }  // namespace
 
 RelayClient::RelayClient(RelayClientOptions options,
@@ -103,23 +97,9 @@ std::shared_ptr<grpc::Channel> RelayClient::ChannelFor(
     const std::string& controller) {
   std::shared_ptr<grpc::Channel>& channel = channels_[controller];
   if (channel == nullptr) {
-    // gRPC's own reconnect backoff grows to two minutes; a restarted
-    // controller must see its relays back within the client's (see also
-    // RunSession). Not GRPC_ARG_MIN_RECONNECT_BACKOFF_MS: gRPC takes it as
-    // the connect timeout, and at 100 ms the handshakes with a controller
-    // that hundreds of relays reach at once were cut off for seconds.
-    grpc::ChannelArguments args;
-    args.SetInt(
-        GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS,
-        static_cast<int>(absl::ToInt64Milliseconds(options_.min_backoff)));
-    args.SetInt(
-        GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
-        static_cast<int>(absl::ToInt64Milliseconds(options_.max_backoff)));
-    channel = grpc::CreateCustomChannel(
-        controller,
-        options_.credentials != nullptr ? options_.credentials
-                                        : grpc::InsecureChannelCredentials(),
-        args);
+    // Within the client's own backoff (see also RunSession).
+    channel = ControllerChannel(controller, options_.credentials,
+                                options_.min_backoff, options_.max_backoff);
   }
   return channel;
 }
