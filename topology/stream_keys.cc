@@ -161,11 +161,18 @@ absl::StatusOr<std::vector<StreamKey>> StreamKeysFor(
       return absl::NotFoundError(absl::StrCat("no node \"", id, "\""));
     }
     const cascade::v1::Node& node = *it->second;
-    const bool site =
-        node.tier() == cascade::v1::TIER_SITE && !node.plain_endpoint();
+    const bool site = node.tier() == cascade::v1::TIER_SITE;
+    if (!site && !node.plain_endpoint()) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          "node \"", id,
+          "\" is a relay: it forwards the ciphertext and may hold no stream "
+          "key (a stream's source is the command center, a plain endpoint)"));
+    }
     bool entitled = false;
     for (const cascade::v1::Stream& stream : state.topology().streams()) {
-      if (IsDownstream(stream) && (site || stream.source_node() == id)) {
+      // A plain endpoint site cannot decrypt: its relay would have to.
+      if (IsDownstream(stream) &&
+          ((site && !node.plain_endpoint()) || stream.source_node() == id)) {
         streams.insert(stream.id());
         entitled = true;
       }
@@ -174,7 +181,7 @@ absl::StatusOr<std::vector<StreamKey>> StreamKeysFor(
       return absl::PermissionDeniedError(absl::StrCat(
           "node \"", id,
           "\" may hold no stream key: only the sites and a stream's source "
-          "do (a relay forwards the ciphertext)"));
+          "do"));
     }
   }
   std::vector<StreamKey> keys;

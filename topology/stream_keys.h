@@ -52,9 +52,10 @@ std::vector<std::string> StreamsDueForKey(
     absl::Duration every);
 
 // The keys `nodes` may hold: a site gets every downstream stream's keys, a
-// stream's source node that stream's. PERMISSION_DENIED names the first
-// node that may hold none (a relay, a plain endpoint), NOT_FOUND one that
-// does not exist, INVALID_ARGUMENT an empty list.
+// stream's source node (a plain endpoint: the command center) that
+// stream's. PERMISSION_DENIED names the first node that may hold none (any
+// relay, even one named as a source; a plain endpoint site), NOT_FOUND one
+// that does not exist, INVALID_ARGUMENT an empty list.
 absl::StatusOr<std::vector<cascade::v1::StreamKey>> StreamKeysFor(
     const cascade::v1::ControllerState& state,
     absl::Span<const std::string> nodes);
