@@ -32,6 +32,36 @@ std::string KeysContent(const cascade::v1::GetStreamKeysResponse& response) {
 
 }  // namespace
 
+absl::StatusOr<StreamKeysClientOptions> StreamKeysOptionsFromFlags(
+    const std::string& controller, const TlsClientFiles& tls, bool insecure,
+    std::vector<std::string> nodes) {
+  if (absl::StatusOr<std::vector<std::string>> list =
+          ParseControllerList(controller);
+      !list.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--controller: ", list.status().message()));
+  }
+  // Plaintext hands anyone on the path the stream's keys.
+  if (tls.ca.empty() && !insecure) {
+    return absl::InvalidArgumentError(
+        "--controller: refusing to ask topologyd for stream keys in "
+        "plaintext: give --tls-ca and --tls-cert/--tls-key (mutual TLS), or "
+        "--insecure for a test bed");
+  }
+  if (insecure && !tls.ca.empty()) {
+    return absl::InvalidArgumentError(
+        "--insecure talks plaintext: it does not go with --tls-ca");
+  }
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
+      ClientCredentials(tls);
+  if (!credentials.ok()) return credentials.status();
+  StreamKeysClientOptions options;
+  options.controller = controller;
+  options.nodes = std::move(nodes);
+  options.credentials = *std::move(credentials);
+  return options;
+}
+
 absl::StatusOr<std::vector<ReceivedStreamKey>> ToLocalKeys(
     const cascade::v1::GetStreamKeysResponse& response, absl::Time local_now) {
   // The controller's clock minus ours, as of the answer.

@@ -22,8 +22,10 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "control/tls.h"
 #include "proto/controller.grpc.pb.h"
 
 namespace cascade::control {
@@ -66,6 +68,14 @@ struct StreamKeysClientOptions {
   absl::Duration max_backoff = absl::Seconds(10);
   absl::Duration call_timeout = absl::Seconds(5);
 };
+
+// The options of a tool's --controller, --tls-ca, --tls-cert, --tls-key and
+// --insecure (relay-source, relay-probe), checked as relayd checks them:
+// plaintext only with `insecure`, which does not go with a CA.
+// InvalidArgument naming the flag.
+absl::StatusOr<StreamKeysClientOptions> StreamKeysOptionsFromFlags(
+    const std::string& controller, const TlsClientFiles& tls, bool insecure,
+    std::vector<std::string> nodes);
 
 // The response's keys for a listener: send_from on the local clock
 // (`local_now` when the response arrived). InvalidArgument for a key whose

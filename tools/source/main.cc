@@ -7,7 +7,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <memory>
+#include <optional>
+#include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/flags/flag.h"
@@ -16,6 +20,8 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "base/flags.h"
+#include "control/stream_keys_client.h"
+#include "control/tls.h"
 #include "tools/media/cli.h"
 #include "tools/source/source.h"
 
@@ -75,6 +81,29 @@ ABSL_FLAG(std::string, srtp_key_file, "",
           "KEY_ID_HEX KEY_HEX (1..4-byte id, 28-byte key and salt), oldest "
           "first. SIGHUP reads it again and moves to its last key (a "
           "rotation: receivers hold the old and the new key)");
+ABSL_FLAG(std::string, controller, "",
+          "HOST:PORT[,HOST:PORT...] of topologyd: encrypt both streams "
+          "under the stream keys it makes for --node's stream and rotates, "
+          "polled (GetStreamKeys); instead of --srtp_key_file. Nothing is "
+          "sent before the first key arrives (the log says \"waiting for "
+          "the stream key from topologyd at ...\" every few seconds); each "
+          "packet goes under the newest key whose send time has passed, "
+          "never in the clear");
+ABSL_FLAG(std::string, node, "",
+          "with --controller: the node this source is in the topology (a "
+          "downstream stream's source_node), named by --tls_cert");
+ABSL_FLAG(std::string, stream, "",
+          "with --controller: the stream to encrypt, when --node sources "
+          "several downstream streams");
+ABSL_FLAG(std::string, tls_ca, "",
+          "with --controller: PEM CA that signed topologyd's certificate");
+ABSL_FLAG(std::string, tls_cert, "",
+          "with --controller: PEM certificate naming --node (relayctl pki "
+          "issue NODE), for topologyd's mutual TLS");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert");
+ABSL_FLAG(bool, insecure, false,
+          "with --controller: ask topologyd in plaintext, without --tls_ca "
+          "(a test bed); refused otherwise");
 ABSL_FLAG(bool, json, false,
           "print the final counters as one JSON line, with the upstream "
           "streams received back per SSRC");
@@ -105,6 +134,44 @@ std::string UpstreamJson(const cascade::source::UpstreamCounter& upstream) {
 void OnSignal(int) {
   if (g_source != nullptr) g_source->Stop();
 }
+
+// Hands topologyd's keys of the stream to the source.
+class KeysToSource : public cascade::control::StreamKeysListener {
+ public:
+  KeysToSource(cascade::source::Source* source, std::string node,
+               std::string stream)
+      : source_(source), node_(std::move(node)), stream_(std::move(stream)) {}
+
+  void OnStreamKeys(
+      const std::vector<cascade::control::ReceivedStreamKey>& keys) override {
+    std::set<std::string> streams;
+    std::vector<cascade::source::ScheduledKey> schedule;
+    for (const auto& key : keys) {
+      streams.insert(key.stream);
+      if (!stream_.empty() && key.stream != stream_) continue;
+      schedule.push_back({{key.key_id, key.material}, key.send_from});
+    }
+    if (stream_.empty() && streams.size() > 1) {
+      LOG(ERROR) << "node " << node_ << " sources several downstream streams ("
+                 << absl::StrJoin(streams, ", ")
+                 << "): give --stream; sending nothing new";
+      return;
+    }
+    if (schedule.empty()) {
+      LOG(WARNING) << "topologyd has no key of "
+                   << (stream_.empty() ? "any stream" : "stream " + stream_)
+                   << " for node " << node_
+                   << " (is it the stream's source_node?)";
+      return;
+    }
+    source_->SetStreamKeys(std::move(schedule));
+  }
+
+ private:
+  cascade::source::Source* const source_;
+  const std::string node_;
+  const std::string stream_;
+};
 
 void OnHangup(int) {
   if (g_source != nullptr) g_source->ReloadKeys();
@@ -137,7 +204,10 @@ int main(int argc, char** argv) {
       "relay-source --dest=IP:PORT [--sdp=FILE] [--duration=SECONDS] ...\n"
       "Sends an H.264 test pattern (frame number and send time drawn in) and "
       "an Opus tone as RTP, paced, with the send time in a header extension; "
-      "answers NACK, PLI and FIR.");
+      "answers NACK, PLI and FIR. Encrypted (SRTP) under --srtp-key-file, or "
+      "under topologyd's stream keys with --controller --node (mutual TLS: "
+      "--tls-ca --tls-cert --tls-key): then nothing is sent until the first "
+      "key comes, and the log says it is waiting for it.");
 
   // libx264 and libopus log statistics at info level; keep stderr for
   // problems.
@@ -236,11 +306,55 @@ int main(int argc, char** argv) {
       BadFlag("srtp_key_file", std::string(keys.status().message()));
     }
   }
+  const std::string controller = absl::GetFlag(FLAGS_controller);
+  const std::string node = absl::GetFlag(FLAGS_node);
+  const cascade::control::TlsClientFiles tls = {absl::GetFlag(FLAGS_tls_ca),
+                                                absl::GetFlag(FLAGS_tls_cert),
+                                                absl::GetFlag(FLAGS_tls_key)};
+  std::optional<cascade::control::StreamKeysClientOptions> keys_client;
+  if (controller.empty()) {
+    const std::pair<const char*, std::string> needing_controller[] = {
+        {"node", node},
+        {"stream", absl::GetFlag(FLAGS_stream)},
+        {"tls_ca", tls.ca},
+        {"tls_cert", tls.cert},
+        {"tls_key", tls.key}};
+    for (const auto& [flag, value] : needing_controller) {
+      if (!value.empty()) BadFlag(flag, "only with --controller");
+    }
+    if (absl::GetFlag(FLAGS_insecure))
+      BadFlag("insecure", "only with --controller");
+  } else {
+    if (!options.srtp_key_file.empty()) {
+      BadFlag("srtp_key_file",
+              "not with --controller: the stream keys come from topologyd");
+    }
+    if (node.empty()) BadFlag("node", "required with --controller");
+    auto client = cascade::control::StreamKeysOptionsFromFlags(
+        controller, tls, absl::GetFlag(FLAGS_insecure), {node});
+    if (!client.ok()) {
+      std::cerr << "relay-source: " << client.status().message() << "\n";
+      std::exit(2);
+    }
+    keys_client = *std::move(client);
+    options.scheduled_keys = true;
+    options.keys_origin = absl::StrCat("topologyd at ", controller);
+  }
 
   auto source = cascade::source::Source::Create(options);
   if (!source.ok()) {
     std::cerr << "relay-source: " << source.status().message() << "\n";
     return 1;
+  }
+  // Started before Run, which waits for its first key.
+  std::unique_ptr<KeysToSource> keys_listener;
+  std::unique_ptr<cascade::control::StreamKeysClient> keys;
+  if (keys_client.has_value()) {
+    keys_listener = std::make_unique<KeysToSource>(source->get(), node,
+                                                   absl::GetFlag(FLAGS_stream));
+    keys = std::make_unique<cascade::control::StreamKeysClient>(
+        *std::move(keys_client), keys_listener.get());
+    keys->Start();
   }
   g_source = source->get();
   signal(SIGINT, OnSignal);
@@ -248,6 +362,7 @@ int main(int argc, char** argv) {
   signal(SIGHUP, OnHangup);
   absl::Status status = (*source)->Run();
   g_source = nullptr;
+  if (keys != nullptr) keys->Stop();
   const auto& s = (*source)->stats();
   if (absl::GetFlag(FLAGS_json)) {
     std::cout << absl::StrFormat(

@@ -121,7 +121,11 @@ struct Source::RtcpHandler : public rtp::RtcpVisitor {
 
 absl::StatusOr<std::unique_ptr<Source>> Source::Create(
     const SourceOptions& options) {
-  const size_t overhead = Overhead(!options.srtp_key_file.empty());
+  if (!options.srtp_key_file.empty() && options.scheduled_keys) {
+    return absl::InvalidArgumentError("a key file or scheduled keys, not both");
+  }
+  const size_t overhead =
+      Overhead(!options.srtp_key_file.empty() || options.scheduled_keys);
   if (options.max_packet_size < overhead + 16 ||
       options.max_packet_size > media::Receiver::kMaxDatagram) {
     return absl::InvalidArgumentError(
@@ -157,16 +161,17 @@ absl::StatusOr<std::unique_ptr<Source>> Source::Create(
       new Source(options, std::move(*socket), std::move(*video),
                  std::move(audio), std::move(pictures), std::move(*frame)));
   if (!options.srtp_key_file.empty()) {
-    if (absl::Status status = source->StartEncryption(); !status.ok()) {
+    auto keys = media::ReadSrtpKeyFile(options.srtp_key_file);
+    if (!keys.ok()) return keys.status();
+    if (absl::Status status = source->StartEncryption(keys->back());
+        !status.ok()) {
       return status;
     }
   }
   return source;
 }
 
-absl::Status Source::StartEncryption() {
-  auto keys = media::ReadSrtpKeyFile(options_.srtp_key_file);
-  if (!keys.ok()) return keys.status();
+absl::Status Source::StartEncryption(const srtp::StreamKey& key) {
   std::mt19937 rng(std::random_device{}());
   for (Stream* stream : {video_stream_.get(), audio_stream_.get()}) {
     if (stream == nullptr) continue;
@@ -174,7 +179,7 @@ absl::Status Source::StartEncryption() {
     // and key does not reuse a GCM nonce (receivers read it in the packets).
     const uint32_t roc =
         std::uniform_int_distribution<uint32_t>(0, 0x7fffffff)(rng);
-    auto sender = srtp::SrtpSender::Create(stream->ssrc, keys->back(), roc);
+    auto sender = srtp::SrtpSender::Create(stream->ssrc, key, roc);
     if (!sender.ok()) return sender.status();
     stream->srtp = *std::move(sender);
   }
@@ -184,11 +189,14 @@ absl::Status Source::StartEncryption() {
 absl::Status Source::ChangeKey() {
   auto keys = media::ReadSrtpKeyFile(options_.srtp_key_file);
   if (!keys.ok()) return keys.status();
+  return UseKey(keys->back());
+}
+
+absl::Status Source::UseKey(const srtp::StreamKey& key) {
   const std::vector<uint8_t> previous = key_id();
   for (Stream* stream : {video_stream_.get(), audio_stream_.get()}) {
     if (stream == nullptr) continue;
-    if (absl::Status status = stream->srtp->SetKey(keys->back());
-        !status.ok()) {
+    if (absl::Status status = stream->srtp->SetKey(key); !status.ok()) {
       return status;
     }
   }
@@ -196,14 +204,91 @@ absl::Status Source::ChangeKey() {
   return absl::OkStatus();
 }
 
+void Source::SetStreamKeys(std::vector<ScheduledKey> keys) {
+  absl::MutexLock lock(&schedule_mu_);
+  schedule_ = std::move(keys);
+  schedule_version_.fetch_add(1);
+}
+
+namespace {
+
+// The key of `schedule` to use at `now` (null: none yet) and when the next
+// one starts.
+const ScheduledKey* KeyAt(const std::vector<ScheduledKey>& schedule,
+                          absl::Time now, absl::Time* next_switch) {
+  const ScheduledKey* use = nullptr;
+  for (const ScheduledKey& key : schedule) {
+    if (key.send_from <= now &&
+        (use == nullptr || key.send_from > use->send_from)) {
+      use = &key;
+    }
+  }
+  *next_switch = absl::InfiniteFuture();
+  for (const ScheduledKey& key : schedule) {
+    if (key.send_from > now)
+      *next_switch = std::min(*next_switch, key.send_from);
+  }
+  return use;
+}
+
+bool SameKey(const srtp::StreamKey& a, const srtp::StreamKey& b) {
+  return a.id == b.id && a.material == b.material;
+}
+
+}  // namespace
+
+void Source::FollowSchedule(absl::Time now) {
+  const uint64_t version = schedule_version_.load();
+  if (version == schedule_seen_ && now < next_switch_) return;
+  schedule_seen_ = version;
+  absl::MutexLock lock(&schedule_mu_);
+  const ScheduledKey* use = KeyAt(schedule_, now, &next_switch_);
+  // Keys taken away (none usable now) leave the one in use: never plain.
+  if (use == nullptr || SameKey(use->key, current_key_)) return;
+  if (absl::Status status = UseKey(use->key); !status.ok()) {
+    LOG(WARNING) << "keeping stream key " << Hex(key_id()) << ": "
+                 << status.message();
+    return;
+  }
+  current_key_ = use->key;
+  LOG(INFO) << "stream key " << Hex(key_id()) << " from now on";
+}
+
+bool Source::AwaitFirstKey() {
+  absl::Time next_log = absl::Now();
+  while (!stop_.load()) {
+    const absl::Time now = absl::Now();
+    {
+      absl::MutexLock lock(&schedule_mu_);
+      schedule_seen_ = schedule_version_.load();
+      if (const ScheduledKey* use = KeyAt(schedule_, now, &next_switch_)) {
+        if (absl::Status status = StartEncryption(use->key); status.ok()) {
+          current_key_ = use->key;
+          LOG(INFO) << "stream key " << Hex(key_id()) << " from "
+                    << options_.keys_origin << "; sending";
+          return true;
+        } else {
+          LOG_EVERY_N(WARNING, 100) << "stream key " << Hex(use->key.id)
+                                    << " is unusable: " << status.message();
+        }
+      }
+    }
+    if (now >= next_log) {
+      LOG(INFO) << "waiting for the stream key from " << options_.keys_origin
+                << " (nothing is sent before it)";
+      next_log = now + absl::Seconds(5);
+    }
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  return false;
+}
+
 std::vector<uint8_t> Source::key_id() const {
   return video_stream_->srtp ? video_stream_->srtp->key_id()
                              : std::vector<uint8_t>();
 }
 
-size_t Source::PacketOverhead() const {
-  return Overhead(video_stream_->srtp != nullptr);
-}
+size_t Source::PacketOverhead() const { return Overhead(encrypted()); }
 
 Source::Source(const SourceOptions& options, media::UdpFd socket,
                std::unique_ptr<media::VideoEncoder> video,
@@ -251,6 +336,7 @@ absl::Status Source::Run() {
     absl::Status status = WriteSdp();
     if (!status.ok()) return status;
   }
+  if (options_.scheduled_keys && !AwaitFirstKey()) return absl::OkStatus();
   // Time for a receiver to start from the SDP before the first packet.
   const absl::Time delay_end = absl::Now() + options_.start_delay;
   while (!stop_.load() && absl::Now() < delay_end) {
@@ -387,6 +473,7 @@ absl::StatusOr<std::vector<uint8_t>> Source::BuildPacket(
   if (marking.has_value()) {
     extensions[count++] = {rtp::kFrameMarkingExtensionId, marking_byte};
   }
+  if (options_.scheduled_keys) FollowSchedule(send_time);
   if (stream.srtp) extensions[count++] = {srtp::kRocExtensionId, roc};
   rtp::RtpHeader header;
   header.marker = marker;
@@ -505,7 +592,7 @@ absl::Status Source::WriteSdp() {
   sdp.dest_address.resize(sdp.dest_address.rfind(':'));  // the IP alone
   sdp.video_port = video_dest.port;
   sdp.video_ssrc = video_ssrc_;
-  sdp.srtp = video_stream_->srtp != nullptr;
+  sdp.srtp = encrypted();
   // An encoder with the same settings writes the same SPS and PPS: take them
   // from one black frame, so the SDP is complete before the first packet.
   auto encoder = media::VideoEncoder::Create(options_.video);

@@ -19,6 +19,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "media/endpoint.h"
 #include "media/rtp/frame_marking.h"
@@ -67,6 +68,17 @@ struct SourceOptions {
   // Non-empty: a stream key file (media/srtp/keys.h). Both streams are
   // encrypted under its last key; ReloadKeys() reads it again (a rotation).
   std::string srtp_key_file;
+  // Instead of a file: both streams are encrypted under keys given by
+  // SetStreamKeys (topologyd's), and nothing is sent before the first one.
+  bool scheduled_keys = false;
+  // Where those keys come from, for the log while waiting for the first.
+  std::string keys_origin;
+};
+
+// A stream key and when the source may start to use it.
+struct ScheduledKey {
+  srtp::StreamKey key;
+  absl::Time send_from;
 };
 
 struct SourceStats {
@@ -100,6 +112,11 @@ class Source {
   // again and its last key used from the next packet on (a file that no
   // longer reads keeps the current key, with a warning).
   void ReloadKeys() { reload_keys_.store(true); }
+  // With SourceOptions::scheduled_keys; safe from any thread. Every packet
+  // is encrypted under the newest key whose send_from has passed (the first
+  // listed wins a tie); a packet finds no such key only before the first
+  // one, and then is not sent: the stream is never sent in the clear.
+  void SetStreamKeys(std::vector<ScheduledKey> keys);
 
   const media::Endpoint& local() const { return socket_.local(); }
   uint32_t video_ssrc() const { return video_ssrc_; }
@@ -123,8 +140,19 @@ class Source {
   // `media_time`: the frame's place in the schedule since the start.
   absl::Status SendVideoFrame(absl::Time now, absl::Duration media_time);
   absl::Status SendAudioFrame(absl::Time now, absl::Duration media_time);
-  // Creates the streams' SRTP senders under the key file's last key.
-  absl::Status StartEncryption();
+  bool encrypted() const {
+    return !options_.srtp_key_file.empty() || options_.scheduled_keys;
+  }
+  // Creates the streams' SRTP senders under `key`.
+  absl::Status StartEncryption(const srtp::StreamKey& key);
+  // Waits (logging every few seconds) until SetStreamKeys gave a key whose
+  // send_from passed, and starts encrypting under it; false when stopped.
+  bool AwaitFirstKey();
+  // The scheduled key for a packet sent `now`, when it is not the one in
+  // use: both streams move to it. Cheap when nothing changed.
+  void FollowSchedule(absl::Time now);
+  // Moves both streams to `key`.
+  absl::Status UseKey(const srtp::StreamKey& key);
   // Reads the key file again and moves both streams to its last key.
   absl::Status ChangeKey();
   // The bytes of headers and SRTP around every payload.
@@ -166,6 +194,16 @@ class Source {
   int64_t audio_samples_ = 0;
   std::atomic<bool> stop_{false};
   std::atomic<bool> reload_keys_{false};
+  // SetStreamKeys's keys, and a count of the calls so the sending loop
+  // looks at them only when they changed.
+  absl::Mutex schedule_mu_;
+  std::vector<ScheduledKey> schedule_ ABSL_GUARDED_BY(schedule_mu_);
+  std::atomic<uint64_t> schedule_version_{0};
+  // The sending loop's view: the version it followed and when the next
+  // scheduled key starts.
+  uint64_t schedule_seen_ = 0;
+  absl::Time next_switch_ = absl::InfiniteFuture();
+  srtp::StreamKey current_key_;
   SourceStats stats_;
   UpstreamCounter upstream_;
 };
