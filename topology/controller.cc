@@ -68,6 +68,7 @@ absl::Status Controller::Recover() {
   }
   RefreshEdgeKeysLocked();
   RefreshPreviousKeysLocked();
+  RefreshDecryptingRelaysLocked();
   // A restart: relays run what the previous process sent; learn before
   // sending anything (see the header).
   settled_ = state_.sequence() == 0;
@@ -240,6 +241,11 @@ ChangeResult Controller::ApplyLocked(Commit& commit,
     case Change::kMove:
       layout_stale_ = true;
       rebuild_all_ = true;
+      RefreshDecryptingRelaysLocked();
+      break;
+    case Change::kRotateStreamKey:
+      // The edge relays' assignments carry the keys.
+      rebuild_all_ = !decrypting_relays_.empty();
       break;
     case Change::kRotateEdgeKey:
       // Every relay's assignment carries the keys.

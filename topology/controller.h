@@ -339,6 +339,8 @@ class Controller {
   // Whether an overlap has ended by `now`: then every assignment is
   // rebuilt without the keys before (the caller recomputes).
   bool EndOverlapsLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // decrypting_relays_ from state_'s topology.
+  void RefreshDecryptingRelaysLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Queues a rotation of each downstream stream whose key is due
   // (controller_stream_keys.cc): a change of the controller's own.
   void KeyStreamsLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -378,6 +380,9 @@ class Controller {
   // SubjectPublicKeyInfo DER of state_'s edge keys, newest first: what
   // every relay's assignment carries.
   std::vector<std::string> edge_public_keys_ ABSL_GUARDED_BY(mu_);
+  // The relays whose assignments carry the stream keys (stream_keys.h,
+  // DecryptingRelays).
+  absl::flat_hash_set<std::string> decrypting_relays_ ABSL_GUARDED_BY(mu_);
   // HMAC link keys by (child, parent) index; cleared with the layout, a
   // rotation and the end of its overlap.
   absl::flat_hash_map<std::pair<int, int>, LinkKeys> link_keys_

@@ -476,6 +476,9 @@ std::shared_ptr<Assignment> Controller::BuildAssignmentLocked(int i) {
       assignment->add_edge_token_keys(key);
     }
   }
+  if (decrypting_relays_.contains(nodes[i].id())) {
+    *assignment->mutable_stream_keys() = state_.stream_keys();
+  }
   return assignment;
 }
 

@@ -24,6 +24,10 @@ void Controller::KeyStreamsLocked(absl::Time now) {
   }
 }
 
+void Controller::RefreshDecryptingRelaysLocked() {
+  decrypting_relays_ = DecryptingRelays(state_.topology());
+}
+
 absl::StatusOr<cascade::v1::GetStreamKeysResponse> Controller::StreamKeys(
     absl::Span<const std::string> nodes) const {
   absl::MutexLock lock(&mu_);

@@ -124,6 +124,30 @@ TEST_F(StreamKeysTest, RotationWaitsOutTheOverlapAndKeepsTwoKeysInUse) {
   EXPECT_EQ(Ids(), (std::vector<uint32_t>{4, 3, 2}));
 }
 
+// s2, a plain endpoint, names d1 as parent and p1 as standby: they decrypt
+// for it, so their assignments carry the keys; no other relay's does.
+TEST_F(StreamKeysTest, OnlyTheRelaysThatDecryptForEndpointsGetKeysToo) {
+  RegisterAll(kRelays);
+  Tick();
+  auto keys_of = [&](const std::string& relay) {
+    std::shared_ptr<const cascade::v1::Assignment> assignment =
+        controller_->CurrentAssignment(relay);
+    EXPECT_NE(assignment, nullptr) << relay;
+    std::vector<uint32_t> ids;
+    if (assignment == nullptr) return ids;
+    for (const auto& key : assignment->stream_keys()) ids.push_back(key.id());
+    return ids;
+  };
+  EXPECT_EQ(keys_of("d1"), (std::vector<uint32_t>{1}));
+  EXPECT_EQ(keys_of("p1"), (std::vector<uint32_t>{1}));
+  for (const char* relay : {"nat", "p1-sb", "p2", "d2", "d3"}) {
+    EXPECT_TRUE(keys_of(relay).empty()) << relay;
+  }
+  ASSERT_TRUE(controller_->Submit(Rotate("cmd")).ok());
+  EXPECT_EQ(keys_of("d1"), (std::vector<uint32_t>{2, 1}));
+  EXPECT_TRUE(keys_of("nat").empty());
+}
+
 TEST_F(StreamKeysTest, OnlyDurableKeysAndOnlyToSitesAndTheSource) {
   gated_->Close();
   controller_->Tick();

@@ -144,6 +144,23 @@ std::vector<std::string> StreamsDueForKey(const ControllerState& state,
   return due;
 }
 
+absl::flat_hash_set<std::string> DecryptingRelays(
+    const cascade::v1::Topology& topology) {
+  absl::flat_hash_set<std::string> relays;
+  for (const cascade::v1::Node& node : topology.nodes()) {
+    if (!node.edge_address().empty() && !node.plain_endpoint() &&
+        node.tier() != cascade::v1::TIER_SITE) {
+      relays.insert(node.id());
+    }
+    if (!node.plain_endpoint()) continue;
+    if (!node.parent().empty()) relays.insert(node.parent());
+    for (const std::string& standby : node.standby_parents()) {
+      relays.insert(standby);
+    }
+  }
+  return relays;
+}
+
 absl::StatusOr<std::vector<StreamKey>> StreamKeysFor(
     const ControllerState& state, absl::Span<const std::string> nodes) {
   if (nodes.empty()) {

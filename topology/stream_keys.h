@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -50,6 +51,12 @@ void DropOrphanStreamKeys(cascade::v1::ControllerState* state);
 std::vector<std::string> StreamsDueForKey(
     const cascade::v1::ControllerState& state, absl::Time now,
     absl::Duration every);
+
+// The relays that decrypt for what they serve: those with an edge_address
+// (browsers) and those a plain endpoint names as its parent or a standby.
+// Their assignments carry the keys; every other relay only forwards.
+absl::flat_hash_set<std::string> DecryptingRelays(
+    const cascade::v1::Topology& topology);
 
 // The keys `nodes` may hold: a site gets every downstream stream's keys, a
 // stream's source node (a plain endpoint: the command center) that
