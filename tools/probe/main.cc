@@ -20,9 +20,12 @@
 #include "base/files.h"
 #include "base/flags.h"
 #include "child/silence_timeout.h"
+#include "control/stream_keys_client.h"
+#include "control/tls.h"
 #include "google/protobuf/struct.pb.h"
 #include "tools/media/cli.h"
 #include "tools/probe/config.h"
+#include "tools/probe/controller_keys.h"
 #include "tools/probe/probe.h"
 #include "tools/probe/report.h"
 #include "tools/probe/whep_client.h"
@@ -48,6 +51,23 @@ ABSL_FLAG(std::string, srtp_key_file, "",
           "relay-source --srtp_key_file encrypts with); a --sites_file "
           "line's srtp_key_file=PATH replaces it for that site. Without "
           "keys a site takes the stream as plain RTP");
+ABSL_FLAG(std::string, controller, "",
+          "HOST:PORT[,HOST:PORT...] of topologyd: the sites without keys of "
+          "their own (srtp_key_file= on their --sites_file line) take the "
+          "stream keys of their node ids from it, polled (GetStreamKeys), "
+          "and hold exactly the keys it gives (a rotation's next key before "
+          "it is used). One certificate (--tls_cert) must name every such "
+          "node: at most 256 a process. Until the first key a site counts "
+          "the stream's packets as bad_packets. Not with --srtp_key_file");
+ABSL_FLAG(std::string, tls_ca, "",
+          "with --controller: PEM CA that signed topologyd's certificate");
+ABSL_FLAG(std::string, tls_cert, "",
+          "with --controller: PEM certificate naming the sites' nodes "
+          "(relayctl pki issue ID ID...), for topologyd's mutual TLS");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert");
+ABSL_FLAG(bool, insecure, false,
+          "with --controller: ask topologyd in plaintext, without --tls_ca "
+          "(a test bed); refused otherwise");
 ABSL_FLAG(int, decode_sites, -1,
           "how many sites (the first ones) decode; the others only count. "
           "-1: the first site, or with --whep every viewer");
@@ -237,6 +257,50 @@ WhepViewersOptions WhepFlags() {
   return options;
 }
 
+// --controller's client for the sites that take their keys from topologyd
+// (marked srtp_keys_later here); exits 2 naming a bad flag. Nothing when
+// --controller is not given.
+std::optional<cascade::control::StreamKeysClientOptions> ControllerFlags(
+    std::vector<SiteOptions>* sites) {
+  const std::string controller = absl::GetFlag(FLAGS_controller);
+  const cascade::control::TlsClientFiles tls = {absl::GetFlag(FLAGS_tls_ca),
+                                                absl::GetFlag(FLAGS_tls_cert),
+                                                absl::GetFlag(FLAGS_tls_key)};
+  if (controller.empty()) {
+    if (!tls.ca.empty() || !tls.cert.empty() || !tls.key.empty() ||
+        absl::GetFlag(FLAGS_insecure)) {
+      BadFlag(!tls.ca.empty()     ? "tls_ca"
+              : !tls.cert.empty() ? "tls_cert"
+              : !tls.key.empty()  ? "tls_key"
+                                  : "insecure",
+              "only with --controller");
+    }
+    return std::nullopt;
+  }
+  if (!absl::GetFlag(FLAGS_srtp_key_file).empty()) {
+    BadFlag("srtp_key_file",
+            "not with --controller (give a site its own file with "
+            "srtp_key_file= on its --sites_file line)");
+  }
+  if (!absl::GetFlag(FLAGS_whep).empty())
+    BadFlag("controller", "not with --whep");
+  for (SiteOptions& site : *sites) {
+    if (site.srtp_keys.empty()) site.srtp_keys_later = true;
+  }
+  auto nodes = cascade::probe::ControllerKeyedNodes(*sites);
+  if (!nodes.ok()) BadFlag("controller", std::string(nodes.status().message()));
+  if (nodes->empty()) {
+    BadFlag("controller", "every site has srtp_key_file=: none asks topologyd");
+  }
+  auto options = cascade::control::StreamKeysOptionsFromFlags(
+      controller, tls, absl::GetFlag(FLAGS_insecure), *std::move(nodes));
+  if (!options.ok()) {
+    std::cerr << "relay-probe: " << options.status().message() << "\n";
+    std::exit(2);
+  }
+  return *std::move(options);
+}
+
 cascade::probe::BrokenCriteria CriteriaFlags() {
   cascade::probe::BrokenCriteria c;
   c.max_lost = absl::GetFlag(FLAGS_max_lost);
@@ -274,7 +338,9 @@ int main(int argc, char** argv) {
       "picture. As a child it fails over between its parents when the active "
       "one falls silent (--parent-timeout). An encrypted stream (SRTP) needs "
       "its keys: --srtp-key-file for every site, or srtp_key_file= on a "
-      "--sites-file line. With --whep the sites are WebRTC viewers of a "
+      "--sites-file line, or from topologyd with --controller (mutual TLS: "
+      "--tls-ca --tls-cert --tls-key naming the sites' nodes). With --whep "
+      "the sites are WebRTC viewers of a "
       "relay's browser edge (WHEP). Exit code 1 when the picture was broken "
       "by the criteria (or a viewer was refused or never connected), 2 for "
       "bad flags (a key file that cannot be read or parsed among them).");
@@ -439,6 +505,8 @@ int main(int argc, char** argv) {
   for (size_t i = 0; i < sites.size(); ++i) {
     sites[i].decode = static_cast<int>(i) < decode_sites;
   }
+  std::optional<cascade::control::StreamKeysClientOptions> keys_client =
+      ControllerFlags(&sites);
   auto probe = Probe::Create(sites, std::move(transports));
   if (!probe.ok()) {
     std::cerr << "relay-probe: " << probe.status().message() << "\n";
@@ -459,6 +527,11 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
+  std::unique_ptr<cascade::probe::ControllerKeys> keys;
+  if (keys_client.has_value()) {
+    keys = std::make_unique<cascade::probe::ControllerKeys>(
+        *std::move(keys_client), probe->get(), sites);
+  }
   g_probe = probe->get();
   signal(SIGINT, OnSignal);
   signal(SIGTERM, OnSignal);
@@ -474,6 +547,7 @@ int main(int argc, char** argv) {
         }
       });
   g_probe = nullptr;
+  if (keys != nullptr) keys->Stop();
   const absl::Duration elapsed = absl::Now() - start;
   // The sessions end before the verdict: a DELETE that fails counts.
   if (viewers != nullptr) viewers->Close();

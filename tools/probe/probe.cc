@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <optional>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -70,6 +71,22 @@ absl::StatusOr<std::unique_ptr<Probe>> Probe::Create(
 
 Probe::~Probe() { close(epoll_fd_); }
 
+void Probe::Post(std::function<void()> task) {
+  absl::MutexLock lock(&posted_mu_);
+  posted_.push_back(std::move(task));
+  has_posted_.store(true);
+}
+
+void Probe::RunPosted() {
+  std::vector<std::function<void()>> tasks;
+  {
+    absl::MutexLock lock(&posted_mu_);
+    tasks.swap(posted_);
+    has_posted_.store(false);
+  }
+  for (auto& task : tasks) task();
+}
+
 void Probe::Run(
     absl::Duration duration, absl::Duration interval,
     const std::function<void(absl::Duration, const Totals&)>& on_interval) {
@@ -85,6 +102,7 @@ void Probe::Run(
   std::vector<media::Endpoint> unreachable;
   std::optional<absl::Time> last_media;
   while (!stop_.load()) {
+    if (has_posted_.load()) RunPosted();
     absl::Time now = absl::Now();
     if (now >= end) break;
     if (idle_exit_ > absl::ZeroDuration() && last_media.has_value() &&

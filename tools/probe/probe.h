@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "tools/media/stats.h"
 #include "tools/media/udp.h"
@@ -53,6 +54,10 @@ class Probe {
            const std::function<void(absl::Duration elapsed, const Totals&)>&
                on_interval);
   void Stop() { stop_.store(true); }
+  // Runs `task` on Run's thread at its next turn (within a tick, ~20 ms;
+  // posted before Run: at its start); safe from any thread. For what another
+  // thread learns, e.g. topologyd's stream keys for the sites.
+  void Post(std::function<void()> task);
   // Also ends a run once no media has arrived for `idle` after the first
   // packet (the stream ended; RTCP keeps coming from a relay); zero: never.
   void set_idle_exit(absl::Duration idle) { idle_exit_ = idle; }
@@ -65,7 +70,13 @@ class Probe {
   explicit Probe(int epoll_fd) : epoll_fd_(epoll_fd) {}
   Totals Sum(const media::LatencyStats& latency) const;
 
+  // Runs the posted tasks (the loop's thread).
+  void RunPosted();
+
   int epoll_fd_;
+  absl::Mutex posted_mu_;
+  std::vector<std::function<void()>> posted_ ABSL_GUARDED_BY(posted_mu_);
+  std::atomic<bool> has_posted_{false};
   media::LatencyStats total_latency_{1 << 22};
   media::LatencyStats interval_latency_{1 << 20};
   absl::Duration interval_gap_;

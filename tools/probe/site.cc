@@ -94,7 +94,7 @@ Site::Site(const SiteOptions& options, media::UdpFd socket, absl::Time start,
       parents_(PolicyFor(options), start),
       sinks_(sinks) {
   parents_.SetParents(options_.parents, start);
-  if (!options_.srtp_keys.empty()) plain_.resize(media::Receiver::kMaxDatagram);
+  if (encrypted()) plain_.resize(media::Receiver::kMaxDatagram);
   ssrc_ = static_cast<uint32_t>(rng_()) | 1;
   upstream_seq_ = static_cast<uint16_t>(rng_());
   if (transport_ != nullptr) transport_->Bind(this);
@@ -152,12 +152,17 @@ bool Site::OnRtp(const media::Endpoint& from, absl::Span<const uint8_t> data,
   // first such packet.
   std::unique_ptr<srtp::SrtpReceiver> new_receiver;
   bool replayed = false;
-  if (!options_.srtp_keys.empty()) {
+  if (encrypted()) {
     srtp::SrtpReceiver* receiver =
         it != streams_.end() ? it->second->srtp.get() : nullptr;
+    if (options_.srtp_keys.empty()) {
+      // No key yet (or any more): nothing authenticates.
+      ++counters_.bad_packets;
+      return false;
+    }
     if (receiver == nullptr) {
       auto created =
-          streams_.size() < kMaxStreams
+          it != streams_.end() || streams_.size() < kMaxStreams
               ? srtp::SrtpReceiver::Create(view.ssrc, options_.srtp_keys)
               : absl::ResourceExhaustedError("too many streams");
       if (!created.ok()) {
@@ -200,6 +205,8 @@ bool Site::OnRtp(const media::Endpoint& from, absl::Span<const uint8_t> data,
     it = streams_.emplace(view.ssrc, std::move(stream)).first;
   }
   Stream& stream = *it->second;
+  // A stream whose keys were dropped, keyed again.
+  if (new_receiver != nullptr) stream.srtp = std::move(new_receiver);
   media_sender_ = from;
   ++counters_.packets;
   counters_.bytes += static_cast<int64_t>(data.size());
@@ -517,6 +524,23 @@ void Site::Leave(absl::Time now) {
     SendReport(*parent, rtp::ActivationKind::kDeactivate, now);
   }
   if (transport_ != nullptr) transport_->Close();
+}
+
+absl::Status Site::SetSrtpKeys(std::vector<srtp::StreamKey> keys) {
+  if (!keys.empty()) {
+    if (absl::Status valid = srtp::CheckKeys(keys); !valid.ok()) return valid;
+  }
+  for (auto& [ssrc, stream] : streams_) {
+    if (stream->srtp == nullptr) continue;
+    if (keys.empty()) {
+      stream->srtp.reset();
+    } else if (absl::Status status = stream->srtp->SetKeys(keys);
+               !status.ok()) {
+      return status;
+    }
+  }
+  options_.srtp_keys = std::move(keys);
+  return absl::OkStatus();
 }
 
 SiteReport Site::Report() const {

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "child/nack_scheduler.h"
@@ -97,6 +98,9 @@ struct SiteOptions {
   // authenticate is dropped before it counts (bad_packets); a replay counts
   // as a duplicate.
   std::vector<srtp::StreamKey> srtp_keys;
+  // The streams are SRTP whose keys come later, by Site::SetSrtpKeys
+  // (topologyd's): until then every RTP packet counts as bad_packets.
+  bool srtp_keys_later = false;
 };
 
 // Where latency samples go besides the site's own record: the probe's totals
@@ -216,6 +220,11 @@ class Site : private SiteTransport::Sink {
   // Tells the active parent this site leaves (signed deactivation).
   void Leave(absl::Time now);
 
+  // The site holds exactly `keys` from the next packet on (SiteOptions::
+  // srtp_keys_later): a rotation's next key added, an old one dropped; none
+  // drops the stream's keys. Keys CheckKeys refuses change nothing.
+  absl::Status SetSrtpKeys(std::vector<srtp::StreamKey> keys);
+
   SiteReport Report() const;
   // Frame latency: send time (header extension) to the arrival of the
   // frame's last packet, repairs included. A frame without the extension
@@ -228,6 +237,9 @@ class Site : private SiteTransport::Sink {
   struct Stream;
   struct RtcpCounter;
 
+  bool encrypted() const {
+    return options_.srtp_keys_later || !options_.srtp_keys.empty();
+  }
   bool OnRtp(const media::Endpoint& from, absl::Span<const uint8_t> data,
              absl::Time now);
   void OnRtcp(const media::Endpoint& from, absl::Span<const uint8_t> data,
