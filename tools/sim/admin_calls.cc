@@ -23,11 +23,17 @@ constexpr absl::Duration kLeaderPoll = absl::Milliseconds(50);
 // recovering the state from etcd.
 constexpr absl::Duration kTakeoverMargin = absl::Seconds(15);
 
+// What registers and reports: neither the sites nor a plain endpoint (the
+// command center that relay-source plays).
+bool IsRelay(const cascade::v1::NodeView& node) {
+  return node.tier() != cascade::v1::TIER_SITE && !node.plain_endpoint();
+}
+
 AssignmentVersions RelayVersions(
     const cascade::v1::GetTopologyResponse& topology) {
   AssignmentVersions versions;
   for (const cascade::v1::NodeView& node : topology.nodes()) {
-    if (node.tier() != cascade::v1::TIER_SITE) {
+    if (IsRelay(node)) {
       versions[node.id()] = node.assignment_version();
     }
   }
@@ -90,7 +96,7 @@ absl::StatusOr<int> AdminCalls::WaitForAcks(const AssignmentVersions& before,
         // A relay that came up late leaves its sites without a parent
         // until topologyd's next recompute, acked or not.
         if (all_up && node.orphan()) ++orphans;
-        if (node.tier() == cascade::v1::TIER_SITE) continue;
+        if (!IsRelay(node)) continue;
         if (all_up && node.status() != cascade::v1::STATUS_UP) ++pending;
         auto was = before.find(node.id());
         if (was != before.end() && was->second == node.assignment_version()) {
@@ -190,8 +196,7 @@ bool AdminCalls::AwaitTakeover(absl::Duration leader_ttl, int relays,
     if (topology.ok()) {
       silent = 0;
       for (const cascade::v1::NodeView& node : topology->nodes()) {
-        if (node.tier() != cascade::v1::TIER_SITE &&
-            node.last_report_ms_ago() < 0) {
+        if (IsRelay(node) && node.last_report_ms_ago() < 0) {
           ++silent;
         }
       }

@@ -17,6 +17,7 @@
 #include "base/flags.h"
 #include "google/protobuf/text_format.h"
 #include "google/protobuf/util/json_util.h"
+#include "security/identity.h"
 #include "tools/sim/browser_bridge.h"
 #include "tools/sim/browser_edge.h"
 #include "tools/sim/network_plan.h"
@@ -72,7 +73,9 @@ ABSL_FLAG(absl::Duration, store_delay, absl::ZeroDuration(),
           "becomes 3 delays + 2s in whole seconds (8s for 2s)");
 ABSL_FLAG(std::string, out, "sim-out",
           "directory for report.json, report.html, logs and configs");
-ABSL_FLAG(int, sites_per_probe, 300, "sites per relay-probe process");
+ABSL_FLAG(int, sites_per_probe, 256,
+          "sites per relay-probe process; at most 256 when the stream keys "
+          "come from topologyd (one certificate names them all)");
 ABSL_FLAG(int, relays_per_process, 16,
           "relays per relayd process in controller mode (relayd --relays): "
           "a province's relays share one, standbys others; roots and relays "
@@ -113,8 +116,9 @@ ABSL_FLAG(int, whep_sites, 0,
           "(ids DISTRICT-whepK, probe group whep-DISTRICT); 0: none");
 ABSL_FLAG(std::string, srtp, "auto",
           "on: the program stream as SRTP end to end: relay-source encrypts "
-          "under a fresh key (OUT/pki/stream.key), the sites decrypt, the "
-          "relays forward what they cannot read. off: plain RTP. auto: on, "
+          "under topologyd's keys, fetched as the command center (standalone: "
+          "a fresh key in OUT/pki/stream.key), the sites decrypt with them, "
+          "the relays forward what they cannot read. off: plain RTP. auto: on, "
           "but off with --scale=national (10,600 sites decrypting overload "
           "two cores: docs/sim.md) or --browser_edge (edge relays do not "
           "decrypt yet)");
@@ -453,6 +457,14 @@ int Main(const char* argv0) {
   }
   options.srtp =
       srtp == "on" || (srtp == "auto" && defaults.srtp && edge_relays.empty());
+  if (options.srtp && mode == "controller" &&
+      absl::GetFlag(FLAGS_sites_per_probe) >
+          static_cast<int>(cascade::security::kMaxNodesPerCertificate)) {
+    return Usage(absl::StrCat(
+        "--sites-per-probe: at most ",
+        cascade::security::kMaxNodesPerCertificate,
+        " with --srtp (a probe's certificate names each of its sites)"));
+  }
   if (const int whep = absl::GetFlag(FLAGS_whep_sites); whep != 0) {
     absl::StatusOr<std::vector<WhepSiteGroup>> groups =
         PlanWhepSites(*plan, edge_relays, whep);

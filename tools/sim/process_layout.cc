@@ -111,6 +111,35 @@ void AddUpstreamStreams(const NetworkPlan& plan,
   }
 }
 
+// topologyd hands stream keys only to a stream's source that is a plain
+// endpoint, not to the root relay the plan's streams start at: the
+// downstream streams then come from the command center, relay-source's
+// address, unless their source is a plain endpoint already.
+void AddCommandCenter(const NetworkPlan& plan, ProcessLayout* layout) {
+  cascade::v1::Topology& topology = layout->topology;
+  absl::flat_hash_set<std::string> plain;
+  for (const cascade::v1::Node& node : topology.nodes()) {
+    if (node.plain_endpoint()) plain.insert(node.id());
+  }
+  for (cascade::v1::Stream& stream : *topology.mutable_streams()) {
+    if (stream.direction() != cascade::v1::DIRECTION_DOWNSTREAM) continue;
+    if (!plain.contains(stream.source_node())) {
+      if (!plain.contains(kCommandCenter)) {
+        cascade::v1::Node* center = topology.add_nodes();
+        center->set_id(kCommandCenter);
+        center->set_tier(cascade::v1::TIER_NATIONAL);
+        center->set_media_address(plan.source_address);
+        center->set_plain_endpoint(true);
+        plain.insert(kCommandCenter);
+      }
+      stream.set_source_node(kCommandCenter);
+    }
+    if (layout->stream_source.empty()) {
+      layout->stream_source = stream.source_node();
+    }
+  }
+}
+
 // Where browsers reach each edge, in topologyd's topology (Node.
 // edge_address: the URLs it mints name it).
 absl::Status AddBrowserEdges(const NetworkPlan& plan,
@@ -289,6 +318,9 @@ absl::StatusOr<ProcessLayout> LayOutProcesses(
     layout.site_parents[site.id] = site.parents;
   }
   AddUpstreamStreams(plan, scenario, &layout);
+  if (options.controller && options.stream_keys) {
+    AddCommandCenter(plan, &layout);
+  }
   if (absl::Status s = AddBrowserEdges(plan, options.browser_edges, &layout);
       !s.ok()) {
     return s;

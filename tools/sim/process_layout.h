@@ -32,11 +32,14 @@ struct LayoutOptions {
   // Relays take their assignments from topologyd; standalone relays read
   // one config file each, so they run alone.
   bool controller = true;
-  int sites_per_probe = 300;
+  int sites_per_probe = 256;
   int relays_per_process = 16;
   // District relays that serve browsers too (--browser_edge): each runs
   // alone (relayd --edge serves one relay) and gets its edge_address.
   std::vector<BrowserEdge> browser_edges;
+  // With the controller: topologyd hands the program's stream keys to
+  // relay-source, as the command center (ProcessLayout::stream_source).
+  bool stream_keys = false;
 };
 
 struct ProcessLayout {
@@ -61,7 +64,14 @@ struct ProcessLayout {
   absl::flat_hash_map<std::string, BrowserEdge> browser_edges;
   // The SSRC of each upstream stream, by site.
   absl::flat_hash_map<std::string, uint32_t> upstream_ssrc;
+  // The node relay-source is in topologyd's topology (LayoutOptions::
+  // stream_keys): the downstream streams' source, a plain endpoint at the
+  // plan's source address (kCommandCenter unless the topology has one).
+  std::string stream_source;
 };
+
+// The command center's node id when relay-sim adds it.
+inline constexpr char kCommandCenter[] = "center";
 
 // The layout of `plan` for `scenario`: a probe process per fault target's
 // sites (so a fault's affected sites are whole processes) or else per

@@ -159,3 +159,40 @@ TEST_F(ProcessLayoutTest, UnknownStepTargetIsAnError) {
 
 }  // namespace
 }  // namespace cascade::sim
+
+namespace cascade::sim {
+namespace {
+
+// topologyd gives stream keys only to a plain endpoint source: with keys
+// from the controller the program comes from the command center, a plain
+// endpoint at relay-source's address; otherwise the topology is the plan's.
+TEST_F(ProcessLayoutTest, KeysFromTopologydMakeTheCenterTheProgramsSource) {
+  for (const bool stream_keys : {false, true}) {
+    LayoutOptions options;
+    options.sites_per_probe = 8;
+    options.stream_keys = stream_keys;
+    absl::StatusOr<ProcessLayout> layout =
+        LayOutProcesses(plan_, cascade::v1::SimScenario(), options);
+    ASSERT_TRUE(layout.ok()) << layout.status();
+    const cascade::v1::Node* center = nullptr;
+    for (const cascade::v1::Node& node : layout->topology.nodes()) {
+      if (node.id() == kCommandCenter) center = &node;
+    }
+    ASSERT_EQ(center != nullptr, stream_keys);
+    ASSERT_GE(layout->topology.streams_size(), 1);
+    const cascade::v1::Stream& program = layout->topology.streams(0);
+    if (!stream_keys) {
+      EXPECT_EQ(program.source_node(), plan_.topology.streams(0).source_node());
+      EXPECT_TRUE(layout->stream_source.empty());
+      continue;
+    }
+    EXPECT_TRUE(center->plain_endpoint());
+    EXPECT_EQ(center->tier(), cascade::v1::TIER_NATIONAL);
+    EXPECT_EQ(center->media_address(), plan_.source_address);
+    EXPECT_EQ(program.source_node(), kCommandCenter);
+    EXPECT_EQ(layout->stream_source, kCommandCenter);
+  }
+}
+
+}  // namespace
+}  // namespace cascade::sim

@@ -32,6 +32,8 @@ constexpr absl::Duration kPoll = absl::Milliseconds(50);
 // A watch URL's token outlives the media by this: the warm-up before it
 // and the end after it.
 constexpr absl::Duration kWatchUrlMargin = absl::Minutes(5);
+// relay-source's name among the stream key holders (SimPki).
+constexpr char kSourceHolder[] = "relay-source";
 
 // The run, from the first process to the report's raw figures: the
 // processes of the layout, the warm-up, the scenario's steps on the media's
@@ -144,7 +146,8 @@ class Simulation {
     absl::StatusOr<ProcessLayout> layout = LayOutProcesses(
         plan_, options_.scenario,
         LayoutOptions{options_.controller, options_.sites_per_probe,
-                      options_.relays_per_process, options_.browser_edges});
+                      options_.relays_per_process, options_.browser_edges,
+                      KeysFromController()});
     if (!layout.ok()) return layout.status();
     layout_ = *std::move(layout);
     // Mutual TLS between every process that speaks gRPC: a certificate per
@@ -155,12 +158,22 @@ class Simulation {
       for (const PlanRelay* relay : group.relays) ids.push_back(relay->id);
       groups.emplace_back(group.name, std::move(ids));
     }
+    // The stream keys' holders: relay-source as the command center, each
+    // relay-probe process for its sites.
+    SimPki::Holders holders;
+    if (KeysFromController()) {
+      holders.emplace_back(kSourceHolder,
+                           std::vector<std::string>{layout_.stream_source});
+      for (const ProbeGroupRun& group : layout_.probe_groups) {
+        holders.emplace_back(group.name, layout_.members[group.name]);
+      }
+    }
     if (absl::Status s =
-            SimPki(Out("pki")).Make(control_plane_.Hosts(), groups);
+            SimPki(Out("pki")).Make(control_plane_.Hosts(), groups, holders);
         !s.ok()) {
       return s;
     }
-    if (options_.srtp) {
+    if (options_.srtp && !KeysFromController()) {
       if (absl::Status s = SimPki(Out("pki")).MakeStreamKey(); !s.ok()) {
         return s;
       }
@@ -239,14 +252,15 @@ class Simulation {
       std::remove(port_file.c_str());
       if (absl::Status s = supervisor_.Start(
               "probe " + group.name, "relay-probe",
-              {options_.probe, "--sites_file=" + sites_file, "--json",
-               "--duration=0",
-               absl::StrCat("--interval=", options_.probe_interval_s),
-               "--decode_sites=1", "--port_file=" + port_file,
-               "--parent_timeout=" +
-                   absl::FormatDuration(options_.parent_timeout),
-               "--keepalive=" + absl::FormatDuration(options_.keepalive),
-               "--srtp_key_file=" + StreamKeyFile()},
+              WithStreamKeys(
+                  group.name,
+                  {options_.probe, "--sites_file=" + sites_file, "--json",
+                   "--duration=0",
+                   absl::StrCat("--interval=", options_.probe_interval_s),
+                   "--decode_sites=1", "--port_file=" + port_file,
+                   "--parent_timeout=" +
+                       absl::FormatDuration(options_.parent_timeout),
+                   "--keepalive=" + absl::FormatDuration(options_.keepalive)}),
               Out("logs/" + group.name + ".log"));
           !s.ok()) {
         return s;
@@ -440,9 +454,29 @@ class Simulation {
     return absl::OkStatus();
   }
 
-  // The stream key's file, or "" (plain RTP): an empty flag is the default.
-  std::string StreamKeyFile() const {
-    return options_.srtp ? SimPki(Out("pki")).stream_key() : "";
+  // The program is encrypted under keys topologyd makes (controller mode),
+  // or else under a key file's.
+  bool KeysFromController() const {
+    return options_.srtp && options_.controller;
+  }
+  // `argv` with what gives stream key holder `holder` (kSourceHolder, a
+  // probe group) its keys; as it is for plain RTP.
+  std::vector<std::string> WithStreamKeys(const std::string& holder,
+                                          std::vector<std::string> argv) const {
+    const SimPki pki(Out("pki"));
+    if (!options_.srtp) return argv;
+    if (!KeysFromController()) {
+      argv.push_back("--srtp_key_file=" + pki.stream_key());
+      return argv;
+    }
+    argv.insert(argv.end(), {"--controller=" + control_plane_.Addresses(),
+                             "--tls_ca=" + pki.ca(),
+                             "--tls_cert=" + pki.holder_cert(holder),
+                             "--tls_key=" + pki.holder_key(holder)});
+    if (holder == kSourceHolder) {
+      argv.push_back("--node=" + layout_.stream_source);
+    }
+    return argv;
   }
 
   absl::Status StartSource() {
@@ -461,17 +495,18 @@ class Simulation {
     }
     absl::Status started = supervisor_.Start(
         "relay-source", "relay-source",
-        {options_.source, "--json", "--bind=" + plan_.source_address,
-         "--dest=" + plan_.relay(plan_.roots[0])->address,
-         "--standby_dest=" + absl::StrJoin(standby_roots, ","),
-         absl::StrCat("--ssrc=", video_ssrc),
-         absl::StrCat("--audio_ssrc=", audio_ssrc),
-         absl::StrCat("--bitrate=", scenario.video_kbps()),
-         absl::StrCat("--fps=", scenario.frame_rate()),
-         absl::StrCat("--gop=", 2 * scenario.frame_rate()),
-         absl::StrCat("--audio=", scenario.audio() ? "true" : "false"),
-         absl::StrCat("--duration=", scenario.duration_s()),
-         "--srtp_key_file=" + StreamKeyFile()},
+        WithStreamKeys(
+            kSourceHolder,
+            {options_.source, "--json", "--bind=" + plan_.source_address,
+             "--dest=" + plan_.relay(plan_.roots[0])->address,
+             "--standby_dest=" + absl::StrJoin(standby_roots, ","),
+             absl::StrCat("--ssrc=", video_ssrc),
+             absl::StrCat("--audio_ssrc=", audio_ssrc),
+             absl::StrCat("--bitrate=", scenario.video_kbps()),
+             absl::StrCat("--fps=", scenario.frame_rate()),
+             absl::StrCat("--gop=", 2 * scenario.frame_rate()),
+             absl::StrCat("--audio=", scenario.audio() ? "true" : "false"),
+             absl::StrCat("--duration=", scenario.duration_s())}),
         Out("logs/relay-source.log"));
     media_start_ = absl::Now();
     for (ProbeGroupRun& group : run_.groups) {

@@ -12,6 +12,7 @@ namespace {
 constexpr char kServerName[] = "topologyd";
 constexpr char kOperatorName[] = "relay-sim";
 constexpr char kGroupsDir[] = "relayd";
+constexpr char kHoldersDir[] = "keys";
 constexpr char kEtcdName[] = "etcd";
 constexpr char kStreamKeyName[] = "stream.key";
 
@@ -32,6 +33,13 @@ std::string SimPki::group_cert(const std::string& group) const {
 }
 std::string SimPki::group_key(const std::string& group) const {
   return security::FilesOf(absl::StrCat(dir_, "/", kGroupsDir), group).key;
+}
+std::string SimPki::holder_cert(const std::string& name) const {
+  return security::FilesOf(absl::StrCat(dir_, "/", kHoldersDir), name)
+      .certificate;
+}
+std::string SimPki::holder_key(const std::string& name) const {
+  return security::FilesOf(absl::StrCat(dir_, "/", kHoldersDir), name).key;
 }
 std::string SimPki::operator_cert() const {
   return security::FilesOf(dir_, kOperatorName).certificate;
@@ -57,10 +65,9 @@ absl::Status SimPki::MakeStreamKey() const {
                              /*sync=*/false);
 }
 
-absl::Status SimPki::Make(
-    const std::vector<std::string>& controller_hosts,
-    const std::vector<std::pair<std::string, std::vector<std::string>>>& groups)
-    const {
+absl::Status SimPki::Make(const std::vector<std::string>& controller_hosts,
+                          const Holders& relay_groups,
+                          const Holders& key_holders) const {
   security::CaOptions ca_options;
   ca_options.name = "relay-sim";
   absl::StatusOr<security::Credentials> ca = security::MakeCa(ca_options);
@@ -108,14 +115,17 @@ absl::Status SimPki::Make(
       !s.ok()) {
     return s;
   }
-  const std::string group_dir = absl::StrCat(dir_, "/", kGroupsDir);
-  for (const auto& [name, ids] : groups) {
-    if (ids.empty()) continue;
-    security::Identity relays(
-        security::IdentityKind::kNode, ids.front(), security::Role::kNone,
-        std::vector<std::string>(ids.begin() + 1, ids.end()));
-    if (absl::Status s = write(group_dir, name, relays, {}); !s.ok()) {
-      return s;
+  for (const auto& [dir, holders] :
+       {std::pair{kGroupsDir, &relay_groups}, {kHoldersDir, &key_holders}}) {
+    for (const auto& [name, ids] : *holders) {
+      if (ids.empty()) continue;
+      security::Identity nodes(
+          security::IdentityKind::kNode, ids.front(), security::Role::kNone,
+          std::vector<std::string>(ids.begin() + 1, ids.end()));
+      if (absl::Status s = write(absl::StrCat(dir_, "/", dir), name, nodes, {});
+          !s.ok()) {
+        return s;
+      }
     }
   }
   return absl::OkStatus();

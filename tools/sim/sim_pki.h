@@ -4,10 +4,12 @@
 // relayd process naming each of its relays (OUT/pki/relayd/GROUP.pem: the
 // relays of a process share one connection, as in plaintext), and
 // relay-sim's own operator certificate (admin) for its Admin calls, and
-// etcd's server certificate (--store=etcd runs etcd over mutual TLS). Sites
-// (relay-probe) talk to no controller and get none (docs/security.md).
-// Beside them the program stream's SRTP key, which relay-source and the
-// sites hold and no relay does.
+// etcd's server certificate (--store=etcd runs etcd over mutual TLS), and
+// the stream keys' holders' (relay-source as the command center, each
+// relay-probe process naming its sites: OUT/pki/keys/NAME.pem), which fetch
+// the program's SRTP keys from topologyd. Beside them, for standalone runs
+// (no topologyd), a stream key file; relay-source and the sites hold the
+// keys, no relay does.
 #ifndef CASCADE_TOOLS_SIM_SIM_PKI_H_
 #define CASCADE_TOOLS_SIM_SIM_PKI_H_
 
@@ -38,16 +40,21 @@ class SimPki {
   // to it as clients.
   std::string etcd_cert() const;
   std::string etcd_key() const;
+  // The certificate of stream key holder `name` (relay-source, a
+  // relay-probe process), naming the nodes it fetches keys for.
+  std::string holder_cert(const std::string& name) const;
+  std::string holder_key(const std::string& name) const;
   // The stream key file (media/srtp/keys.h), mode 0600.
   std::string stream_key() const;
 
+  // A process's name and the node ids its certificate names.
+  using Holders = std::vector<std::pair<std::string, std::vector<std::string>>>;
   // Makes every file: the server certificate names `controller_hosts` (IP
-  // addresses), each group (a relayd process: its name and its relays' ids)
-  // gets one. Not synced to disk: a run's scratch.
-  absl::Status Make(
-      const std::vector<std::string>& controller_hosts,
-      const std::vector<std::pair<std::string, std::vector<std::string>>>&
-          groups) const;
+  // addresses), each of `relay_groups` (a relayd process) and of
+  // `key_holders` gets one. Not synced to disk: a run's scratch.
+  absl::Status Make(const std::vector<std::string>& controller_hosts,
+                    const Holders& relay_groups,
+                    const Holders& key_holders = {}) const;
   // Writes a fresh stream key (one key, id 01) to stream_key().
   absl::Status MakeStreamKey() const;
 
