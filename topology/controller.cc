@@ -421,6 +421,7 @@ void Controller::SettleLocked() {
 absl::StatusOr<cascade::v1::RegisterResponse> Controller::Register(
     const cascade::v1::RegisterRequest& request) {
   ProfiledLock lock(&mu_, &timing_, LockUse::kRegister);
+  PushPendingLocked();
   absl::Status status = RenewLocked(request.node_id());
   if (!status.ok()) return status;
   // Everyone heard from: nothing more to learn.
@@ -433,6 +434,7 @@ absl::StatusOr<cascade::v1::RegisterResponse> Controller::Register(
 
 absl::Status Controller::Report(const cascade::v1::ReportRequest& request) {
   ProfiledLock lock(&mu_, &timing_, LockUse::kReport);
+  PushPendingLocked();
   absl::Status status = RenewLocked(request.node_id());
   if (!status.ok()) return status;
   live_[request.node_id()].stats = request.stats();
@@ -490,6 +492,7 @@ void Controller::MarkDownLocked(const std::string& node_id, Live* live,
 
 absl::Status Controller::Ack(const cascade::v1::AckRequest& request) {
   ProfiledLock lock(&mu_, &timing_, LockUse::kAck);
+  PushPendingLocked();
   if (!index_.contains(request.node_id())) {
     return absl::NotFoundError(
         absl::StrCat("no node \"", request.node_id(), "\""));
@@ -526,6 +529,7 @@ bool Controller::HasNode(const std::string& node_id) const {
 
 int Controller::Tick() {
   ProfiledLock lock(&mu_, &timing_, LockUse::kTick);
+  PushPendingLocked();
   const absl::Time now = clock_->Now();
   int expired = 0;
   bool changed = recompute_pending_;

@@ -75,6 +75,14 @@ struct ControllerOptions {
   // keys (GetStreamKeys) have it first.
   absl::Duration stream_key_rotation = absl::ZeroDuration();
   absl::Duration stream_key_overlap = absl::Minutes(2);
+  // The most assignments a whole rebuild (a restart's first push, a new
+  // topology, a key rotation: 11,000 at national scale, a second of the
+  // lock on a busy machine) pushes under one hold of the lock; the rest
+  // follow a slice at a time, each time the lock is next taken (a report, a
+  // registration, an ack, a tick), so those wait for a slice, not the whole
+  // push, and leases are renewed meanwhile. Such a change's response counts
+  // the assignments of its first slice.
+  size_t push_slice = 256;
 };
 
 // Receives what the controller pushes. Called with the controller's lock
@@ -314,6 +322,13 @@ class Controller {
   // candidate parents, capacities, the tier order; carries the last plan
   // over to the new indices.
   void RebuildLayoutLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Builds the assignments of `nodes` from the current plan and pushes
+  // those that changed; returns how many.
+  uint32_t OfferLocked(absl::Span<const int> nodes)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Pushes the next slice of a whole rebuild's assignments, if any are
+  // pending (see ControllerOptions::push_slice).
+  void PushPendingLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Node `i`'s assignment from the current plan, version unset.
   std::shared_ptr<cascade::v1::Assignment> BuildAssignmentLocked(int i)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -418,6 +433,9 @@ class Controller {
   std::vector<std::vector<int>> next_standby_children_ ABSL_GUARDED_BY(mu_);
   std::vector<std::vector<cascade::v1::UpstreamSelection>> upstream_
       ABSL_GUARDED_BY(mu_);
+  // Nodes whose assignments a whole rebuild has yet to push, the next last
+  // (see PushPendingLocked).
+  std::vector<int> pending_push_ ABSL_GUARDED_BY(mu_);
   // False while a restarted controller learns (see Recover): assignments
   // are computed but not sent, and the previous plan is not known.
   bool settled_ ABSL_GUARDED_BY(mu_) = true;

@@ -395,9 +395,41 @@ uint32_t Controller::RecomputeLocked() {
   orphans_ = std::move(orphans);
   if (!settled_) return 0;
 
+  // A whole rebuild goes out in slices (ControllerOptions::push_slice):
+  // the first now, the rest as the lock is next taken (PushPendingLocked).
+  // It replaces whatever an earlier one left pending (its indices may be
+  // stale); an incremental push goes out whole, ahead of what is pending.
+  if (rebuild_all_) {
+    const size_t now =
+        std::min(dirty.size(), std::max<size_t>(options_.push_slice, 1));
+    pending_push_.assign(dirty.rbegin(), dirty.rend() - now);
+    dirty.resize(now);
+  }
+  const uint32_t changed = OfferLocked(dirty);
+  if (rebuild_all_) {
+    for (auto it = pushed_.begin(); it != pushed_.end();) {
+      if (index_.contains(it->first)) {
+        ++it;
+        continue;
+      }
+      if (listener_ != nullptr) listener_->OnNodeRemoved(it->first);
+      live_.erase(it->first);
+      pushed_.erase(it++);
+    }
+  }
+  VLOG(1) << "recompute: " << n << " nodes placed, " << dirty.size()
+          << " assignments rebuilt" << (rebuild_all_ ? " (all)" : "") << " ("
+          << pending_push_.size() << " more pending), " << changed
+          << " changed, in " << absl::FormatDuration(absl::Now() - began);
+  rebuild_all_ = false;
+  return changed;
+}
+
+uint32_t Controller::OfferLocked(absl::Span<const int> dirty) {
+  const auto& nodes = state_.topology().nodes();
   uint32_t changed = 0;
   const absl::Time offered_at = clock_->Now();
-  // Of the time logged below, what the listener (the gRPC service) took.
+  // What the listener (the gRPC service) took.
   absl::Duration offering;
   for (int i : dirty) {
     std::shared_ptr<Assignment> assignment = BuildAssignmentLocked(i);
@@ -424,24 +456,17 @@ uint32_t Controller::RecomputeLocked() {
     }
   }
   if (changed > 0) timing_.RecordHold(LockUse::kOffer, std::nullopt, offering);
-  if (rebuild_all_) {
-    for (auto it = pushed_.begin(); it != pushed_.end();) {
-      if (index_.contains(it->first)) {
-        ++it;
-        continue;
-      }
-      if (listener_ != nullptr) listener_->OnNodeRemoved(it->first);
-      live_.erase(it->first);
-      pushed_.erase(it++);
-    }
-  }
-  VLOG(1) << "recompute: " << n << " nodes placed, " << dirty.size()
-          << " assignments rebuilt" << (rebuild_all_ ? " (all)" : "") << ", "
-          << changed << " changed, in "
-          << absl::FormatDuration(absl::Now() - began) << " ("
-          << absl::FormatDuration(offering) << " of it handing them over)";
-  rebuild_all_ = false;
   return changed;
+}
+
+void Controller::PushPendingLocked() {
+  if (pending_push_.empty() || !settled_) return;
+  const ScopedHold hold(&timing_, LockUse::kPushSlice);
+  const size_t k =
+      std::min(pending_push_.size(), std::max<size_t>(options_.push_slice, 1));
+  std::vector<int> slice(pending_push_.rbegin(), pending_push_.rbegin() + k);
+  pending_push_.resize(pending_push_.size() - k);
+  OfferLocked(slice);
 }
 
 std::shared_ptr<Assignment> Controller::BuildAssignmentLocked(int i) {

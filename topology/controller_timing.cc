@@ -31,6 +31,8 @@ absl::string_view LockUseName(LockUse use) {
       return "recompute_all";
     case LockUse::kOffer:
       return "offer";
+    case LockUse::kPushSlice:
+      return "push_slice";
   }
   return "other";
 }
@@ -89,10 +91,10 @@ ProfiledLock::ProfiledLock(absl::Mutex* mu, ControllerTiming* timing,
 }
 
 ProfiledLock::~ProfiledLock() {
-  const absl::Duration held = absl::Now() - acquired_;
+  // Before the unlock: the timing's own lock is then only ever contended by
+  // a scrape or the ticker, never by every report thread at once.
+  timing_->RecordHold(use_, waited_, absl::Now() - acquired_);
   mu_->Unlock();
-  // After the unlock: no one waits on `mu_` for the bookkeeping.
-  timing_->RecordHold(use_, waited_, held);
 }
 
 std::optional<absl::Duration> ThreadRunQueueWait() {

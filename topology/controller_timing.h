@@ -37,8 +37,11 @@ enum class LockUse {
   kRecomputeAll,
   // Of a recompute, handing the changed assignments to the service.
   kOffer,
+  // A later slice of a whole rebuild's push (ControllerOptions::push_slice),
+  // at the start of a tick, report, registration or ack.
+  kPushSlice,
 };
-inline constexpr size_t kLockUses = 9;
+inline constexpr size_t kLockUses = 10;
 // "tick", "recompute_all": the op label.
 absl::string_view LockUseName(LockUse use);
 
@@ -48,7 +51,9 @@ std::vector<double> LockBounds();
 // Bounds for tick lateness and run-queue waits: 1 ms to 30 s.
 std::vector<double> TickBounds();
 
-// Thread-safe (its own small lock, never the controller's).
+// Thread-safe: its own small lock, taken under the controller's (the
+// holds are recorded before the controller's lock is released) or briefly
+// by a scrape or the ticker.
 class ControllerTiming {
  public:
   // `waited`: from asking for the lock to holding it; none when the
