@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <fstream>
 #include <memory>
 #include <thread>
@@ -25,54 +26,6 @@
 
 namespace cascade::bench {
 namespace {
-
-// topologyd on 127.0.0.1 (port chosen by the kernel) with a fresh state dir.
-struct Controller {
-  std::unique_ptr<Subprocess> process;
-  std::string address;
-  std::string log;
-};
-
-absl::StatusOr<Controller> StartController(const ControllerCaseSetup& setup,
-                                           const std::string& tag,
-                                           const std::string& topology_file) {
-  const std::string state_dir = absl::StrCat(setup.work_dir, "/state-", tag);
-  const std::string port_file = absl::StrCat(setup.work_dir, "/port-", tag);
-  // The fleet shares a connection among kNodesPerChannel nodes (two streams
-  // each), and a 100,000-node apply is about 7 MB: both beyond topologyd's
-  // defaults, which are sized for real relays and callers.
-  std::vector<std::string> argv = {
-      setup.topologyd,
-      "--listen=127.0.0.1:0",
-      "--port-file=" + port_file,
-      "--state-dir=" + state_dir,
-      absl::StrCat("--lease-timeout=", absl::ToInt64Milliseconds(setup.lease),
-                   "ms"),
-      absl::StrCat("--max-streams-per-connection=", 4 * kNodesPerChannel),
-      absl::StrCat("--max-receive-bytes=", 64 << 20)};
-  // The controller's own work, not TLS's (docs/sim.md compares the two).
-  argv.push_back("--insecure");
-  if (!topology_file.empty()) argv.push_back("--topology=" + topology_file);
-  const std::string log =
-      absl::StrCat(setup.work_dir, "/topologyd-", tag, ".log");
-  absl::StatusOr<std::unique_ptr<Subprocess>> process =
-      Subprocess::Start(argv, {log, log});
-  if (!process.ok()) return process.status();
-  // Seeding 100,000 nodes from a file takes a while on a loaded machine.
-  const absl::Time deadline = absl::Now() + absl::Seconds(120);
-  int port = 0;
-  while (port == 0) {
-    std::ifstream file(port_file);
-    if (!(file >> port)) port = 0;
-    if (port != 0) break;
-    if (!(*process)->Running() || absl::Now() > deadline) {
-      return absl::UnavailableError(
-          absl::StrCat("topologyd did not start: ", FileTail(log, 300)));
-    }
-    absl::SleepFor(absl::Milliseconds(5));
-  }
-  return Controller{std::move(*process), absl::StrCat("127.0.0.1:", port), log};
-}
 
 // The controller's NODE_DOWN events, followed from a thread.
 class DownEvents {
@@ -231,6 +184,51 @@ absl::Status MeasureFailover(const ControllerCaseSetup& setup,
 
 }  // namespace
 
+absl::StatusOr<TopologydProcess> StartTopologyd(
+    const ControllerCaseSetup& setup, const std::string& tag,
+    const std::string& topology_file, const std::vector<std::string>& flags) {
+  const std::string state_dir = absl::StrCat(setup.work_dir, "/state-", tag);
+  const std::string port_file = absl::StrCat(setup.work_dir, "/port-", tag);
+  // A restart's: the last process's port is not this one's.
+  std::remove(port_file.c_str());
+  // The fleet shares a connection among kNodesPerChannel nodes (two streams
+  // each), and a 100,000-node apply is about 7 MB: both beyond topologyd's
+  // defaults, which are sized for real relays and callers.
+  std::vector<std::string> argv = {
+      setup.topologyd,
+      "--listen=127.0.0.1:0",
+      "--port-file=" + port_file,
+      "--state-dir=" + state_dir,
+      absl::StrCat("--lease-timeout=", absl::ToInt64Milliseconds(setup.lease),
+                   "ms"),
+      absl::StrCat("--max-streams-per-connection=", 4 * kNodesPerChannel),
+      absl::StrCat("--max-receive-bytes=", 64 << 20)};
+  // The controller's own work, not TLS's (docs/sim.md compares the two).
+  argv.push_back("--insecure");
+  if (!topology_file.empty()) argv.push_back("--topology=" + topology_file);
+  argv.insert(argv.end(), flags.begin(), flags.end());
+  const std::string log =
+      absl::StrCat(setup.work_dir, "/topologyd-", tag, ".log");
+  absl::StatusOr<std::unique_ptr<Subprocess>> process =
+      Subprocess::Start(argv, {log, log});
+  if (!process.ok()) return process.status();
+  // Seeding 100,000 nodes from a file takes a while on a loaded machine.
+  const absl::Time deadline = absl::Now() + absl::Seconds(120);
+  int port = 0;
+  while (port == 0) {
+    std::ifstream file(port_file);
+    if (!(file >> port)) port = 0;
+    if (port != 0) break;
+    if (!(*process)->Running() || absl::Now() > deadline) {
+      return absl::UnavailableError(
+          absl::StrCat("topologyd did not start: ", FileTail(log, 300)));
+    }
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  return TopologydProcess{std::move(*process), absl::StrCat("127.0.0.1:", port),
+                          log, port_file};
+}
+
 absl::StatusOr<ControllerCaseResult> RunControllerCase(
     const ControllerCaseSetup& setup) {
   if (mkdir(setup.work_dir.c_str(), 0755) != 0 && errno != EEXIST) {
@@ -239,7 +237,8 @@ absl::StatusOr<ControllerCaseResult> RunControllerCase(
   }
   ControllerCaseResult result;
   result.nodes = setup.topology.nodes_size();
-  absl::StatusOr<Controller> controller = StartController(setup, "api", "");
+  absl::StatusOr<TopologydProcess> controller =
+      StartTopologyd(setup, "api", "", {});
   if (!controller.ok()) return controller.status();
 
   cascade::v1::ApplyTopologyRequest request;
@@ -266,7 +265,7 @@ absl::StatusOr<ControllerCaseResult> RunControllerCase(
     google::protobuf::TextFormat::PrintToString(setup.topology, &text);
     std::ofstream(file) << text;
     const absl::Time spawn = absl::Now();
-    controller = StartController(setup, "seed", file);
+    controller = StartTopologyd(setup, "seed", file, {});
     if (!controller.ok()) return controller.status();
     applied_at = absl::Now();
     result.seed_ms = absl::ToDoubleMilliseconds(applied_at - spawn);

@@ -9,11 +9,14 @@
 #define CASCADE_TOOLS_BENCH_CONTROLLER_BENCH_H_
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "base/subprocess.h"
 #include "proto/topology.pb.h"
 
 namespace cascade::bench {
@@ -74,6 +77,19 @@ struct ControllerCaseResult {
   int64_t rss_kb = 0;       // at the end
   int64_t peak_rss_kb = 0;  // VmHWM
 };
+
+// topologyd on 127.0.0.1 (port chosen by the kernel, unless `flags` give
+// --listen) with its state in the case's work dir under `tag`, seeded from
+// `topology_file` when not empty; `flags` go last, so they override.
+struct TopologydProcess {
+  std::unique_ptr<Subprocess> process;
+  std::string address;
+  std::string log;
+  std::string port_file;
+};
+absl::StatusOr<TopologydProcess> StartTopologyd(
+    const ControllerCaseSetup& setup, const std::string& tag,
+    const std::string& topology_file, const std::vector<std::string>& flags);
 
 // One case: starts topologyd, applies, plays the nodes, stops everything.
 // An error status only for a failure before anything was measured.

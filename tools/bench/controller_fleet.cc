@@ -83,6 +83,12 @@ struct Fleet::NodeSession {
 
   void OnWatchStarted(bool ok) { ReadOrFinish(ok); }
   void OnWatchRead(bool ok) {
+    if (ok) {
+      std::lock_guard<std::mutex> lock(mu);
+      active_parent =
+          assignment.parents().empty() ? "" : assignment.parents(0).id();
+      report_request.mutable_stats()->set_receiving_from(active_parent);
+    }
     if (ok) fleet->OnAssignment(*this, assignment.version());
     ReadOrFinish(ok);
   }
@@ -173,6 +179,7 @@ struct Fleet::NodeSession {
   std::atomic<int64_t> last_send_ns{0};
 
   std::mutex mu;  // orders the report stream's operations and Cancel
+  std::string active_parent;  // guarded by mu, as report_request
   bool cancelled = false;
   bool streams_open = false;
   bool report_ready = false;  // started, no write in flight
@@ -271,6 +278,23 @@ absl::Status Fleet::AwaitAssignments(absl::Time deadline) {
         assigned_, " of ", size(), " nodes got an assignment in time"));
   }
   return absl::OkStatus();
+}
+
+std::vector<std::string> Fleet::ActiveParents() {
+  std::vector<std::string> parents;
+  parents.reserve(nodes_.size());
+  for (auto& node : nodes_) {
+    std::lock_guard<std::mutex> lock(node->mu);
+    parents.push_back(node->active_parent);
+  }
+  return parents;
+}
+
+void Fleet::SetReceivingFrom(const std::vector<std::string>& parents) {
+  for (size_t i = 0; i < nodes_.size() && i < parents.size(); ++i) {
+    std::lock_guard<std::mutex> lock(nodes_[i]->mu);
+    nodes_[i]->report_request.mutable_stats()->set_receiving_from(parents[i]);
+  }
 }
 
 void Fleet::AwaitQuiet(absl::Duration quiet, absl::Time deadline) {

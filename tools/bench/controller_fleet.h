@@ -55,6 +55,13 @@ class Fleet {
   // Until every node holds an assignment.
   absl::Status AwaitAssignments(absl::Time deadline);
 
+  // Each node's active parent in its newest assignment ("" before one, or
+  // none), by index. Reports say they receive from it, as relays do.
+  std::vector<std::string> ActiveParents();
+  // Before Connect: the parents the nodes receive from until their first
+  // assignment (a restarted controller learns them from the reports).
+  void SetReceivingFrom(const std::vector<std::string>& parents);
+
   // Until no assignment has arrived for `quiet` (bounded by `deadline`).
   void AwaitQuiet(absl::Duration quiet, absl::Time deadline);
 
