@@ -36,6 +36,32 @@ rule "the WebRTC edge reaches neither the controller nor the PKI" \
 rule "the data plane links no PKI code" \
   "//relay/... + //child/... + //control/... + //media/... + //base/..." \
   "//security/..."
-rule "relays hold no stream key: relayd links no stream-key SRTP" \
-  "//relay/... + //child/..." "//media/srtp/... - //media/srtp:library"
+# An edge relay decrypts for its plain endpoints; the forwarding core (the
+# core, its state, the fan-out, the settings) forwards ciphertext unread.
+rule "the forwarding core links no stream-key SRTP" \
+  "//relay:relay_core + //relay:stream_state + //relay:packet_pool + \
+   //relay:fanout_loops + //relay:batch_sender + //relay:udp_socket + \
+   //relay:config + //relay:assignment + //child/..." \
+  "//media/srtp/... - //media/srtp:library"
+
+# only NAME WITHIN ALLOWED TARGET: in WITHIN, only ALLOWED depend on TARGET
+# directly (others may reach it through them).
+only() {
+  local name=$1 within=$2 allowed=$3 target=$4 direct
+  direct=$(bazel query --noshow_progress --keep_going \
+    "rdeps($within, $target, 1) intersect ($within) - ($allowed)" \
+    2>/dev/null | grep '^//' || true)
+  if [ -z "$direct" ]; then
+    echo "layering: $name: ok"
+    return
+  fi
+  failed=1
+  echo "layering: $name: VIOLATED, linked directly by:"
+  printf '  %s\n' $direct | head -5
+}
+
+only "in relayd only the stream decryptor links stream-key SRTP" \
+  "//relay/... + //child/..." \
+  "//relay:stream_decryptor + //relay:stream_decryptor_test" \
+  "//media/srtp/... - //media/srtp:library"
 exit $failed

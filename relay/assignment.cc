@@ -1,5 +1,6 @@
 #include "relay/assignment.h"
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/strings/escaping.h"
@@ -106,6 +107,13 @@ absl::StatusOr<RelayConfig> AssignmentToConfig(const Assignment& assignment,
   absl::flat_hash_set<std::string> children;
   for (const Peer& c : assignment.active_children()) children.insert(c.id());
   const bool root = assignment.parents().empty();
+  // An edge relay's keys, by stream (topologyd sends each stream's newest
+  // first; that order is kept).
+  absl::flat_hash_map<std::string, std::vector<const cascade::v1::StreamKey*>>
+      keys;
+  for (const cascade::v1::StreamKey& k : assignment.stream_keys()) {
+    keys[k.stream()].push_back(&k);
+  }
   for (int i = 0; i < assignment.streams_size(); ++i) {
     const cascade::v1::Stream& s = assignment.streams(i);
     RelayStream::Direction direction;
@@ -134,6 +142,12 @@ absl::StatusOr<RelayConfig> AssignmentToConfig(const Assignment& assignment,
                                   ? root
                                   : children.contains(s.source_node()));
       stream->set_watched_here(direction == RelayStream::UP && root);
+      if (direction != RelayStream::DOWN) continue;
+      for (const cascade::v1::StreamKey* k : keys[s.id()]) {
+        cascade::v1::RelayStreamKey* key = stream->add_keys();
+        key->set_id(k->id());
+        key->set_material_hex(absl::BytesToHexString(k->material()));
+      }
     }
   }
   return config;

@@ -21,7 +21,9 @@ namespace cascade::relay {
 // stream's tracks become streams by SSRC; an upstream track is selected
 // when an upstream selection names its SSRC. H.264 tracks get the keyframe
 // cache; audio tracks go to a plain endpoint's audio_address when it has
-// one. Errors name the assignment's field.
+// one. A down stream's tracks get the stream's keys (an edge relay's
+// stream_keys), which are validated like a --config's. Errors name the
+// assignment's field.
 absl::StatusOr<cascade::v1::RelayConfig> AssignmentToConfig(
     const cascade::v1::Assignment& assignment,
     const cascade::v1::RelayConfig& local);

@@ -148,6 +148,41 @@ TEST(AssignmentTest, RootTakesTheProgramFeedAndServesTheSitesUpStreams) {
   EXPECT_EQ(o->edge_token_keys, std::vector<std::string>{"key-der"});
 }
 
+TEST(AssignmentTest, AnEdgeRelaysStreamKeysGoToTheDownStreamsTracks) {
+  Assignment edge = Parse<Assignment>(kAssignment);
+  const std::string newest(28, '\x02'), older(28, '\x01');
+  for (const auto& [id, material] :
+       {std::pair<uint32_t, std::string>{2, newest}, {1, older}}) {
+    cascade::v1::StreamKey* key = edge.add_stream_keys();
+    key->set_stream("command");
+    key->set_id(id);
+    key->set_material(material);
+  }
+  cascade::v1::StreamKey* other = edge.add_stream_keys();
+  other->set_stream("s1-up");
+  other->set_id(7);
+  other->set_material(newest);
+  absl::StatusOr<RelayOptions> o =
+      AssignmentToOptions(edge, Parse<RelayConfig>(kLocal));
+  ASSERT_TRUE(o.ok()) << o.status();
+  for (int track : {0, 1}) {
+    ASSERT_EQ(o->streams[track].keys.size(), 2u) << track;
+    EXPECT_EQ(o->streams[track].keys[0].id, 2u);
+    EXPECT_EQ(o->streams[track].keys[0].material, newest);
+    EXPECT_EQ(o->streams[track].keys[1].id, 1u);
+    EXPECT_EQ(o->streams[track].keys[1].material, older);
+  }
+  EXPECT_TRUE(o->streams[2].keys.empty()) << "up streams are not decrypted";
+
+  // A key topologyd never makes is refused like a --config's.
+  edge.mutable_stream_keys(0)->set_material("short");
+  o = AssignmentToOptions(edge, Parse<RelayConfig>(kLocal));
+  ASSERT_FALSE(o.ok());
+  EXPECT_EQ(o.status().message(),
+            "assignment version 7: streams[0].keys[0].material_hex: key "
+            "shorter than 16 bytes");
+}
+
 TEST(AssignmentTest, RootKeepsItsLocalSource) {
   Assignment root = Parse<Assignment>(kAssignment);
   root.clear_parents();

@@ -21,6 +21,10 @@ using cascade::v1::RelayStream;
 
 // HMAC keys shorter than this are too easy to guess.
 constexpr size_t kMinKeyBytes = 16;
+// An SRTP stream key: AES-128 key and 12-byte salt (AEAD_AES_128_GCM).
+constexpr size_t kStreamKeyBytes = 28;
+// libsrtp holds at most this many keys per stream.
+constexpr int kMaxStreamKeys = 16;
 
 class FirstError : public google::protobuf::io::ErrorCollector {
  public:
@@ -70,6 +74,35 @@ absl::Status CheckId(absl::string_view field, absl::string_view id) {
 // A zero proto value means "the default".
 absl::Duration Millis(uint32_t ms, absl::Duration fallback) {
   return ms == 0 ? fallback : absl::Milliseconds(ms);
+}
+
+// A stream's SRTP keys: ids distinct and not 0, each 28 bytes.
+absl::StatusOr<std::vector<StreamKeyOptions>> StreamKeys(
+    absl::string_view field, const RelayStream& s) {
+  if (s.keys_size() > kMaxStreamKeys) {
+    return FieldError(field, absl::StrCat("more than ", kMaxStreamKeys));
+  }
+  std::vector<StreamKeyOptions> keys;
+  absl::flat_hash_set<uint32_t> ids;
+  for (int k = 0; k < s.keys_size(); ++k) {
+    const std::string key_field = absl::StrCat(field, "[", k, "]");
+    const cascade::v1::RelayStreamKey& key = s.keys(k);
+    if (key.id() == 0) return FieldError(key_field + ".id", "must not be 0");
+    if (!ids.insert(key.id()).second) {
+      return FieldError(key_field + ".id",
+                        absl::StrCat(key.id(), " listed twice"));
+    }
+    absl::StatusOr<std::string> material =
+        DecodeKey(key_field + ".material_hex", key.material_hex());
+    if (!material.ok()) return material.status();
+    if (material->size() != kStreamKeyBytes) {
+      return FieldError(
+          key_field + ".material_hex",
+          absl::StrCat("must be ", kStreamKeyBytes, " bytes (key and salt)"));
+    }
+    keys.push_back({key.id(), *std::move(material)});
+  }
+  return keys;
 }
 
 }  // namespace
@@ -219,7 +252,14 @@ absl::StatusOr<RelayOptions> ToOptions(const RelayConfig& config) {
     if (stream.publishable && stream.stream_id.empty()) {
       return FieldError(field + ".publishable", "needs a stream_id");
     }
-    o.streams.push_back(stream);
+    absl::StatusOr<std::vector<StreamKeyOptions>> keys =
+        StreamKeys(field + ".keys", s);
+    if (!keys.ok()) return keys.status();
+    if (!keys->empty() && stream.direction != Direction::kDown) {
+      return FieldError(field + ".keys", "only a DOWN stream is decrypted");
+    }
+    stream.keys = *std::move(keys);
+    o.streams.push_back(std::move(stream));
   }
 
   o.edge_token_keys.assign(config.edge_token_keys().begin(),

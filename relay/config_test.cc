@@ -69,6 +69,21 @@ TEST(ConfigTest, AudioStreamIsMarked) {
   EXPECT_TRUE(o->streams[2].audio);
 }
 
+TEST(ConfigTest, StreamKeysNewestFirst) {
+  absl::StatusOr<RelayOptions> o =
+      Load(std::string(kValid) +
+           "streams { ssrc: 3333 direction: DOWN keys { id: 2 material_hex: "
+           "\"000102030405060708090a0b0c0d0e0f101112131415161718191a1b\" } "
+           "keys { id: 1 material_hex: "
+           "\"1f1e1d1c1b1a191817161514131211100f0e0d0c0b0a090807060504\" } }");
+  ASSERT_TRUE(o.ok()) << o.status();
+  ASSERT_EQ(o->streams[2].keys.size(), 2u);
+  EXPECT_EQ(o->streams[2].keys[0].id, 2u);
+  EXPECT_EQ(o->streams[2].keys[0].material.size(), 28u);
+  EXPECT_EQ(o->streams[2].keys[1].material[0], '\x1f');
+  EXPECT_TRUE(o->streams[0].keys.empty());
+}
+
 TEST(ConfigTest, LivenessTimersFollowKeepaliveAndParentTimeout) {
   auto with_timings = [](absl::string_view timings) {
     return absl::StrReplaceAll(
@@ -141,6 +156,27 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"streams { ssrc: 0 direction: DOWN }", "streams[2].ssrc"},
         BadCase{"streams { ssrc: 1111 direction: DOWN }", "streams[2].ssrc"},
         BadCase{"streams { ssrc: 3 }", "streams[2].direction"},
+        BadCase{
+            "streams { ssrc: 3 direction: DOWN keys { id: 0 "
+            "material_hex: "
+            "\"000102030405060708090a0b0c0d0e0f101112131415161718191a1b\" } }",
+            "streams[2].keys[0].id: must not be 0"},
+        BadCase{"streams { ssrc: 3 direction: DOWN keys { id: 1 "
+                "material_hex: \"00112233445566778899aabbccddeeff\" } }",
+                "streams[2].keys[0].material_hex: must be 28 bytes"},
+        BadCase{
+            "streams { ssrc: 3 direction: DOWN keys { id: 1 "
+            "material_hex: "
+            "\"000102030405060708090a0b0c0d0e0f101112131415161718191a1b\" } "
+            "keys { id: 1 "
+            "material_hex: "
+            "\"000102030405060708090a0b0c0d0e0f101112131415161718191a1b\" } }",
+            "streams[2].keys[1].id: 1 listed twice"},
+        BadCase{
+            "streams { ssrc: 3 direction: UP keys { id: 1 "
+            "material_hex: "
+            "\"000102030405060708090a0b0c0d0e0f101112131415161718191a1b\" } }",
+            "streams[2].keys: only a DOWN stream is decrypted"},
         BadCase{"no_such_field: 1", "no_such_field"}));
 
 TEST(ConfigTest, ParentTimeoutCeilingBelowItsFloorIsRefused) {

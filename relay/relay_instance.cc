@@ -36,8 +36,13 @@ absl::StatusOr<std::unique_ptr<RelayInstance>> RelayInstance::Create(
   }
   relay->socket_ = *std::move(socket);
   relay->fanout_ = std::make_unique<FanoutLoops>(relay->socket_.get(), fanout);
+  relay->decryptor_ = std::make_unique<StreamDecryptor>(pool);
+  relay->decryptor_->Apply(options.streams);
+  relay->egress_ = std::make_unique<DecryptingTransport>(
+      relay->fanout_.get(), relay->decryptor_.get());
+  relay->egress_->Apply(options);
   relay->core_ =
-      std::make_unique<RelayCore>(options, clock, pool, relay->fanout_.get());
+      std::make_unique<RelayCore>(options, clock, pool, relay->egress_.get());
   UvHandle<uv_poll_t> poll = UvHandle<uv_poll_t>::Make();
   if (int err = uv_poll_init(loop, poll.get(), relay->socket_->fd());
       err != 0) {
@@ -64,6 +69,8 @@ RelayInstance::~RelayInstance() {
   // The edge, core and socket hold pool slots; the pool outlives us.
   edge_.reset();
   core_.reset();
+  egress_.reset();
+  decryptor_.reset();
   fanout_.reset();  // joins its threads before the socket closes
   socket_.reset();
   batch_.clear();
@@ -170,6 +177,10 @@ void RelayInstance::Apply(const RelayOptions& options) {
                  << socket_->local().ToString();
     applied.listen = core_->options().listen;
   }
+  // New keys and endpoints first: what the core sends as it applies goes
+  // out under them.
+  decryptor_->Apply(applied.streams);
+  egress_->Apply(applied);
   core_->Apply(applied);
   if (edge_ != nullptr) edge_->Apply(applied);
   fanout_->Flush();
@@ -224,6 +235,7 @@ void RelayInstance::RenderMetrics(std::string* out) const {
               absl::StrFormat("%.6f", absl::ToDoubleSeconds(lag_last_)));
   lag_.Append(out, "relay_loop_lag_ticks_seconds",
               "How late each timer tick fired.");
+  decryptor_->RenderMetrics(out);
   if (edge_ != nullptr) edge_->RenderMetrics(out);
 }
 

@@ -21,11 +21,13 @@
 #include "base/prometheus_text.h"
 #include "base/uv_handle.h"
 #include "media/endpoint.h"
+#include "relay/decrypting_transport.h"
 #include "relay/edge.h"
 #include "relay/fanout_loops.h"
 #include "relay/packet_pool.h"
 #include "relay/relay_core.h"
 #include "relay/relay_options.h"
+#include "relay/stream_decryptor.h"
 #include "relay/udp_socket.h"
 #include "webrtc/dtls/certificate.h"
 
@@ -80,8 +82,12 @@ class RelayInstance {
   const std::string id_;
   Clock* const clock_;
   std::unique_ptr<UdpSocket> socket_;
-  // The core's transport: the socket, on this loop and on send threads.
+  // The socket, on this loop and on send threads.
   std::unique_ptr<FanoutLoops> fanout_;
+  // The core's transport: the fan-out, with what goes to plain endpoints
+  // decrypted when the relay holds stream keys (an edge relay).
+  std::unique_ptr<StreamDecryptor> decryptor_;
+  std::unique_ptr<DecryptingTransport> egress_;
   std::unique_ptr<RelayCore> core_;
   std::unique_ptr<RelayEdge> edge_;
   std::vector<UdpSocket::Received> batch_;

@@ -38,6 +38,17 @@ struct ChildOptions {
 
 enum class Direction { kDown, kUp };
 
+// One SRTP key of an encrypted down stream (topologyd's StreamKey), held only
+// by an edge relay, which decrypts for its plain endpoints
+// (relay/stream_decryptor.h); the forwarding core never reads it.
+struct StreamKeyOptions {
+  uint32_t id = 0;       // the MKI, 4 bytes big-endian in every packet
+  std::string material;  // the 16-byte AES key, then the 12-byte salt
+  bool operator==(const StreamKeyOptions& o) const {
+    return id == o.id && material == o.material;
+  }
+};
+
 struct StreamOptions {
   uint32_t ssrc = 0;
   Direction direction = Direction::kDown;
@@ -54,6 +65,9 @@ struct StreamOptions {
   // Browsers may watch it here: every down stream, and an up stream at the
   // root, where the command center watches a selected site.
   bool watchable = false;
+  // Newest first; empty: the stream is not decrypted here (a relay that
+  // only forwards, or a stream sent in clear).
+  std::vector<StreamKeyOptions> keys;
 };
 
 inline child::NackOptions RelayNackOptions() {

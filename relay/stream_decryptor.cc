@@ -1,0 +1,143 @@
+#include "relay/stream_decryptor.h"
+
+#include <glog/logging.h>
+
+#include <algorithm>
+#include <utility>
+
+#include "base/prometheus_text.h"
+#include "media/rtp/demux.h"
+#include "media/rtp/rtp.h"
+
+namespace cascade::relay {
+namespace {
+
+// topologyd's key id as the MKI every packet carries: 4 bytes big-endian.
+std::vector<srtp::StreamKey> SrtpKeys(
+    const std::vector<StreamKeyOptions>& keys) {
+  std::vector<srtp::StreamKey> out;
+  for (const StreamKeyOptions& k : keys) {
+    srtp::StreamKey key;
+    key.id = {static_cast<uint8_t>(k.id >> 24),
+              static_cast<uint8_t>(k.id >> 16), static_cast<uint8_t>(k.id >> 8),
+              static_cast<uint8_t>(k.id)};
+    // The config allows 28 bytes only; anything shorter would leave zeros,
+    // under which no packet authenticates.
+    std::copy_n(k.material.begin(),
+                std::min(k.material.size(), key.material.size()),
+                key.material.begin());
+    out.push_back(std::move(key));
+  }
+  return out;
+}
+
+}  // namespace
+
+StreamDecryptor::StreamDecryptor(PacketPool* pool) : pool_(pool) {}
+
+StreamDecryptor::~StreamDecryptor() = default;
+
+void StreamDecryptor::Apply(const std::vector<StreamOptions>& streams) {
+  // A result made under keys that changed is not reused.
+  last_in_ = PacketRef();
+  last_out_ = PacketRef();
+  absl::flat_hash_map<uint32_t, Stream> kept;
+  for (const StreamOptions& options : streams) {
+    if (options.keys.empty()) continue;
+    auto it = streams_.find(options.ssrc);
+    Stream stream;
+    if (it != streams_.end()) stream = std::move(it->second);
+    if (stream.receiver != nullptr && stream.keys == options.keys) {
+      kept[options.ssrc] = std::move(stream);
+      continue;
+    }
+    const std::vector<srtp::StreamKey> keys = SrtpKeys(options.keys);
+    absl::Status status;
+    if (stream.receiver != nullptr) {
+      status = stream.receiver->SetKeys(keys);
+    } else {
+      absl::StatusOr<std::unique_ptr<srtp::SrtpReceiver>> receiver =
+          srtp::SrtpReceiver::Create(options.ssrc, keys);
+      if (receiver.ok()) stream.receiver = *std::move(receiver);
+      status = receiver.status();
+    }
+    if (status.ok()) {
+      stream.keys = options.keys;
+      LOG(INFO) << "stream " << options.ssrc << ": decrypting for plain "
+                << "endpoints with " << keys.size() << " keys, newest id "
+                << options.keys.front().id;
+    } else {
+      // Still encrypted: its packets are dropped, never sent as they come.
+      LOG(ERROR) << "stream " << options.ssrc << ": keys refused (" << status
+                 << "); "
+                 << (stream.receiver != nullptr
+                         ? "decrypting with the ones held before"
+                         : "its packets go to no plain endpoint");
+    }
+    kept[options.ssrc] = std::move(stream);
+  }
+  streams_ = std::move(kept);
+}
+
+PacketRef StreamDecryptor::Fail(absl::string_view reason) {
+  ++failures_[reason];
+  return PacketRef();
+}
+
+PacketRef StreamDecryptor::Decrypt(const PacketRef& packet) {
+  if (streams_.empty() || !packet) return packet;
+  if (last_in_ && last_in_.data() == packet.data()) return last_out_;
+  if (rtp::Classify(packet.bytes()) != rtp::PacketKind::kRtp) return packet;
+  rtp::RtpView view;
+  if (rtp::ParseRtp(packet.bytes(), &view) != rtp::RtpError::kOk) {
+    // Its SSRC is unknown, so it may be of an encrypted stream.
+    return Fail(srtp::ErrorName(srtp::SrtpError::kMalformed));
+  }
+  auto it = streams_.find(view.ssrc);
+  if (it == streams_.end()) return packet;
+  PacketRef out;
+  if (it->second.receiver == nullptr) {
+    out = Fail("no_receiver");
+  } else if (PacketRef plain = pool_->Acquire(); !plain) {
+    out = Fail("pool_exhausted");
+  } else {
+    size_t size = 0;
+    const srtp::SrtpError error =
+        it->second.receiver->Unprotect(packet.bytes(), plain.buffer(), &size);
+    if (error == srtp::SrtpError::kOk) {
+      plain.set_size(size);
+      ++decrypted_;
+      out = std::move(plain);
+    } else {
+      out = Fail(srtp::ErrorName(error));
+    }
+  }
+  last_in_ = packet;
+  last_out_ = out;
+  return out;
+}
+
+uint64_t StreamDecryptor::failures(absl::string_view reason) const {
+  auto it = failures_.find(reason);
+  return it == failures_.end() ? 0 : it->second;
+}
+
+void StreamDecryptor::RenderMetrics(std::string* out) const {
+  AppendGauge(out, "relay_decrypting_streams",
+              "SSRCs this edge relay holds stream keys for (it decrypts "
+              "them for its plain endpoints).",
+              streams_.size());
+  AppendCounter(out, "relay_decrypted_packets_total",
+                "SRTP packets decrypted for plain endpoints (once each, "
+                "however many endpoints get it).",
+                decrypted_);
+  AppendFamily(out, "relay_decrypt_failures_total", "counter",
+               "Packets of encrypted streams that did not decrypt, by "
+               "reason: dropped, never sent to a plain endpoint as they "
+               "came.");
+  for (const auto& [reason, n] : failures_) {
+    AppendSample(out, "relay_decrypt_failures_total", {{"reason", reason}}, n);
+  }
+}
+
+}  // namespace cascade::relay
