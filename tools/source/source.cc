@@ -204,53 +204,14 @@ absl::Status Source::UseKey(const srtp::StreamKey& key) {
   return absl::OkStatus();
 }
 
-void Source::SetStreamKeys(std::vector<ScheduledKey> keys) {
-  absl::MutexLock lock(&schedule_mu_);
-  schedule_ = std::move(keys);
-  schedule_version_.fetch_add(1);
-}
-
-namespace {
-
-// The key of `schedule` to use at `now` (null: none yet) and when the next
-// one starts.
-const ScheduledKey* KeyAt(const std::vector<ScheduledKey>& schedule,
-                          absl::Time now, absl::Time* next_switch) {
-  const ScheduledKey* use = nullptr;
-  for (const ScheduledKey& key : schedule) {
-    if (key.send_from <= now &&
-        (use == nullptr || key.send_from > use->send_from)) {
-      use = &key;
-    }
-  }
-  *next_switch = absl::InfiniteFuture();
-  for (const ScheduledKey& key : schedule) {
-    if (key.send_from > now)
-      *next_switch = std::min(*next_switch, key.send_from);
-  }
-  return use;
-}
-
-bool SameKey(const srtp::StreamKey& a, const srtp::StreamKey& b) {
-  return a.id == b.id && a.material == b.material;
-}
-
-}  // namespace
-
 void Source::FollowSchedule(absl::Time now) {
-  const uint64_t version = schedule_version_.load();
-  if (version == schedule_seen_ && now < next_switch_) return;
-  schedule_seen_ = version;
-  absl::MutexLock lock(&schedule_mu_);
-  const ScheduledKey* use = KeyAt(schedule_, now, &next_switch_);
-  // Keys taken away (none usable now) leave the one in use: never plain.
-  if (use == nullptr || SameKey(use->key, current_key_)) return;
-  if (absl::Status status = UseKey(use->key); !status.ok()) {
+  const std::optional<srtp::StreamKey> next = schedule_.Next(now);
+  if (!next.has_value()) return;
+  if (absl::Status status = UseKey(*next); !status.ok()) {
     LOG(WARNING) << "keeping stream key " << Hex(key_id()) << ": "
                  << status.message();
     return;
   }
-  current_key_ = use->key;
   LOG(INFO) << "stream key " << Hex(key_id()) << " from now on";
 }
 
@@ -258,19 +219,15 @@ bool Source::AwaitFirstKey() {
   absl::Time next_log = absl::Now();
   while (!stop_.load()) {
     const absl::Time now = absl::Now();
-    {
-      absl::MutexLock lock(&schedule_mu_);
-      schedule_seen_ = schedule_version_.load();
-      if (const ScheduledKey* use = KeyAt(schedule_, now, &next_switch_)) {
-        if (absl::Status status = StartEncryption(use->key); status.ok()) {
-          current_key_ = use->key;
-          LOG(INFO) << "stream key " << Hex(key_id()) << " from "
-                    << options_.keys_origin << "; sending";
-          return true;
-        } else {
-          LOG_EVERY_N(WARNING, 100) << "stream key " << Hex(use->key.id)
-                                    << " is unusable: " << status.message();
-        }
+    if (const std::optional<srtp::StreamKey> key = schedule_.Next(now)) {
+      if (absl::Status status = StartEncryption(*key); !status.ok()) {
+        // Only a key no sender takes; the next one given may do.
+        LOG(WARNING) << "stream key " << Hex(key->id)
+                     << " is unusable: " << status.message();
+      } else {
+        LOG(INFO) << "stream key " << Hex(key_id()) << " from "
+                  << options_.keys_origin << "; sending";
+        return true;
       }
     }
     if (now >= next_log) {

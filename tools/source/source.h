@@ -15,11 +15,11 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "media/endpoint.h"
 #include "media/rtp/frame_marking.h"
@@ -28,6 +28,7 @@
 #include "tools/media/picture_source.h"
 #include "tools/media/test_pattern.h"
 #include "tools/media/udp.h"
+#include "tools/source/key_schedule.h"
 #include "tools/source/upstream_counter.h"
 
 namespace cascade {
@@ -75,12 +76,6 @@ struct SourceOptions {
   std::string keys_origin;
 };
 
-// A stream key and when the source may start to use it.
-struct ScheduledKey {
-  srtp::StreamKey key;
-  absl::Time send_from;
-};
-
 struct SourceStats {
   int64_t frames = 0;
   int64_t keyframes = 0;
@@ -116,7 +111,9 @@ class Source {
   // is encrypted under the newest key whose send_from has passed (the first
   // listed wins a tie); a packet finds no such key only before the first
   // one, and then is not sent: the stream is never sent in the clear.
-  void SetStreamKeys(std::vector<ScheduledKey> keys);
+  void SetStreamKeys(std::vector<ScheduledKey> keys) {
+    schedule_.Set(std::move(keys));
+  }
 
   const media::Endpoint& local() const { return socket_.local(); }
   uint32_t video_ssrc() const { return video_ssrc_; }
@@ -194,16 +191,7 @@ class Source {
   int64_t audio_samples_ = 0;
   std::atomic<bool> stop_{false};
   std::atomic<bool> reload_keys_{false};
-  // SetStreamKeys's keys, and a count of the calls so the sending loop
-  // looks at them only when they changed.
-  absl::Mutex schedule_mu_;
-  std::vector<ScheduledKey> schedule_ ABSL_GUARDED_BY(schedule_mu_);
-  std::atomic<uint64_t> schedule_version_{0};
-  // The sending loop's view: the version it followed and when the next
-  // scheduled key starts.
-  uint64_t schedule_seen_ = 0;
-  absl::Time next_switch_ = absl::InfiniteFuture();
-  srtp::StreamKey current_key_;
+  KeySchedule schedule_;  // SetStreamKeys's
   SourceStats stats_;
   UpstreamCounter upstream_;
 };
