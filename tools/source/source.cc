@@ -311,9 +311,11 @@ absl::Status Source::Run() {
   pace_updated_ = start;
   while (!stop_.load()) {
     if (reload_keys_.exchange(false)) {
-      if (video_stream_->srtp == nullptr) {
-        LOG(WARNING) << "no key file to read again: the stream is not "
-                        "encrypted";
+      if (options_.srtp_key_file.empty()) {
+        LOG(WARNING) << "no key file to read again: "
+                     << (options_.scheduled_keys
+                             ? "the keys come from " + options_.keys_origin
+                             : std::string("the stream is not encrypted"));
       } else if (absl::Status status = ChangeKey(); !status.ok()) {
         LOG(WARNING) << "keeping stream key " << Hex(key_id()) << ": "
                      << status.message();
