@@ -328,11 +328,11 @@ void ControlPlane::StartController(Controller* controller) {
   controller->process =
       absl::StrCat(controller->name, "#", ++controller->starts);
   std::vector<std::string> args = {
-      options_.topologyd,
-      "--listen=" + controller->address,
-      "--port_file=" + port_file,
-      "--topology=" + options_.topology_file,
+      options_.topologyd, "--listen=" + controller->address,
+      "--port_file=" + port_file, "--topology=" + options_.topology_file,
       "--lease_timeout=" + absl::FormatDuration(options_.lease_timeout),
+      // A rotate_stream_key step's key is used this soon after it.
+      "--stream_key_overlap=" + absl::FormatDuration(kStreamKeyOverlap),
       "--tls_cert=" + options_.pki.server_cert(),
       "--tls_key=" + options_.pki.server_key(),
       "--tls_client_ca=" + options_.pki.ca()};

@@ -25,6 +25,10 @@
 
 namespace cascade::sim {
 
+// topologyd's --stream-key-overlap in a run: short, so a rotation's key is
+// in use within a scenario (polled every quarter of it).
+inline constexpr absl::Duration kStreamKeyOverlap = absl::Seconds(5);
+
 struct ControlPlaneOptions {
   std::string topologyd;  // the binary
   // etcd's binary; empty: one topologyd on its journal.

@@ -255,6 +255,22 @@ void AddUpstream(const SimRun& run, SimReport* report) {
   }
 }
 
+// A rotate_stream_key step that topologyd accepted must show as a key
+// change at relay-source (it sends under the new key after the overlap).
+void AddKeyRotations(const SimRun& run, SimReport* report) {
+  int64_t rotations = 0;
+  for (const cascade::v1::SimStepResult& step : run.steps) {
+    if (step.action() == "rotate_stream_key" && step.ok()) ++rotations;
+  }
+  if (rotations == 0 || !run.source.has_value()) return;
+  if (run.source->key_changes() < rotations) {
+    report->add_problems(absl::StrCat(
+        "relay-source changed its stream key ", run.source->key_changes(),
+        " times for ", rotations, " accepted rotations (its key at the end: ",
+        run.source->key_id(), ")"));
+  }
+}
+
 }  // namespace
 
 absl::StatusOr<ProbeLine> ParseProbeLine(const std::string& json) {
@@ -321,6 +337,7 @@ SimReport BuildReport(const NetworkPlan& plan, const SimRun& run) {
     report.add_problems(
         "relay-source reported no counters: nothing to compare");
   }
+  AddKeyRotations(run, &report);
   AddUpstream(run, &report);
 
   // Every site's result, from the per-site list (or the totals of a probe

@@ -129,6 +129,30 @@ cascade::v1::SimStepResult ScenarioSteps::Execute(
       }
       break;
     }
+    case cascade::v1::SimStep::kRotateStreamKey: {
+      result.set_action("rotate_stream_key");
+      if (!options_.keys_from_controller) {
+        // Nothing to rotate (plain RTP, or a key file): not a failure.
+        ok = true;
+        detail =
+            "skipped: the program is not under topologyd's keys (--srtp "
+            "in controller mode)";
+        break;
+      }
+      ok = admin_
+               ->Change(
+                   step.label(), "RotateStreamKey",
+                   [](cascade::v1::Admin::Stub* admin,
+                      grpc::ClientContext* context) {
+                     cascade::v1::ChangeResponse response;
+                     return admin->RotateStreamKey(
+                         context, cascade::v1::RotateStreamKeyRequest(),
+                         &response);
+                   },
+                   &detail)
+               .accepted;
+      break;
+    }
     case cascade::v1::SimStep::kSelectSites: {
       result.set_action("select_sites");
       ok = SelectSites(step, step_index, media_start, selections, &detail);

@@ -24,6 +24,9 @@ struct ScenarioStepsOptions {
   bool controller = true;
   // The leader's lease with etcd: how long a takeover may take.
   absl::Duration leader_ttl = absl::Seconds(2);
+  // The program's keys are topologyd's (--srtp in controller mode): a
+  // rotate_stream_key step has something to rotate.
+  bool keys_from_controller = false;
 };
 
 class ScenarioSteps {

@@ -67,7 +67,8 @@ class Simulation {
         admin_(&control_plane_, options.controller, &run_.control_plane,
                [this](absl::Time until) { return SleepUntil(until); }),
         steps_(plan, layout_,
-               ScenarioStepsOptions{options.controller, options.leader_ttl},
+               ScenarioStepsOptions{options.controller, options.leader_ttl,
+                                    options.srtp && options.controller},
                &supervisor_, &relays_, &control_plane_, &admin_) {
     run_.topology_name = options.topology_name;
     run_.mode = options.controller ? "controller" : "standalone";
