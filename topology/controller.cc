@@ -547,14 +547,26 @@ int Controller::Tick() {
   const bool learning_ends =
       !settled_ && now - started_ >= std::max(options_.lease_timeout,
                                               options_.restart_learning);
+  std::vector<absl::Duration> ages;
+  for (const auto& [id, live] : live_) {
+    if (live.status == cascade::v1::STATUS_UP ||
+        live.status == cascade::v1::STATUS_HOLD_DOWN) {
+      ages.push_back(now - live.last_report);
+    }
+  }
+  const absl::Duration excuse =
+      BacklogExcuse(std::move(ages), options_.lease_timeout);
+  int spared = 0;
   for (auto& [id, live] : live_) {
     switch (live.status) {
       case cascade::v1::STATUS_UP:
       case cascade::v1::STATUS_HOLD_DOWN:
-        if (now - live.last_report > options_.lease_timeout) {
+        if (now - live.last_report > options_.lease_timeout + excuse) {
           MarkDownLocked(id, &live, now, "lease expired");
           ++expired;
           changed |= can_parent(id);
+        } else if (now - live.last_report > options_.lease_timeout) {
+          ++spared;
         } else if (live.status == cascade::v1::STATUS_HOLD_DOWN &&
                    now >= live.hold_until && !live.reintegrating) {
           returning.push_back(id);
@@ -575,6 +587,9 @@ int Controller::Tick() {
         break;
     }
   }
+  LOG_IF(WARNING, spared > 0)
+      << "reports " << excuse << " behind: " << spared
+      << " leases past their timeout not expired (BacklogExcuse)";
   // Returning nodes without pins recompute themselves (those with pins when
   // the pins are applied); otherwise only on a change.
   if (!returning.empty() && ReintegrateLocked(returning)) changed = false;

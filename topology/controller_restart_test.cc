@@ -129,16 +129,21 @@ TEST_F(ControllerRestartTest, AChangeBetweenSlicesIsPushedAtOnceAndNotUndone) {
   EXPECT_EQ(recorder_.pushes["s1"], 1);
 }
 
+cascade::v1::Topology National() {
+  absl::StatusOr<std::string> text =
+      ReadFile("topology/reference/national.textproto");
+  EXPECT_TRUE(text.ok()) << text.status();
+  absl::StatusOr<TopologyText> parsed =
+      ParseTopologyText(text.ok() ? *text : "", "national");
+  EXPECT_TRUE(parsed.ok()) << parsed.status();
+  return parsed.ok() ? parsed->topology : cascade::v1::Topology();
+}
+
 // The national reference topology (11,428 nodes): the report that ends the
 // restart's learning pushes the default slice, the nodes' next reports the
 // rest, each node once and where it was.
 TEST_F(ControllerRestartTest, NationalRestartPushesInSlicesAndMovesNoOne) {
-  absl::StatusOr<std::string> text =
-      ReadFile("topology/reference/national.textproto");
-  ASSERT_TRUE(text.ok()) << text.status();
-  absl::StatusOr<TopologyText> parsed = ParseTopologyText(*text, "national");
-  ASSERT_TRUE(parsed.ok()) << parsed.status();
-  const std::map<std::string, std::string> before = StartWith(parsed->topology);
+  const std::map<std::string, std::string> before = StartWith(National());
   Start();
   for (const std::string& id : relays_) Report(id, before.at(id));
   EXPECT_EQ(recorder_.latest.size(), ControllerOptions().push_slice);
@@ -153,6 +158,63 @@ TEST_F(ControllerRestartTest, NationalRestartPushesInSlicesAndMovesNoOne) {
   const size_t slices =
       timing.held[static_cast<size_t>(LockUse::kPushSlice)].count();
   EXPECT_EQ(slices, (ids_.size() - 1) / ControllerOptions().push_slice);
+}
+
+TEST(BacklogExcuseTest, ExcusesWhatEveryNodesSilenceHasInCommon) {
+  const absl::Duration lease = absl::Seconds(3);
+  auto ages = [](size_t n, absl::Duration age) {
+    return std::vector<absl::Duration>(n, age);
+  };
+  // Keeping up: reports a third of a lease apart.
+  EXPECT_EQ(BacklogExcuse(ages(100, absl::Milliseconds(500)), lease),
+            absl::ZeroDuration());
+  // Every report 3.5 s old: the controller is 2.5 s behind.
+  EXPECT_EQ(BacklogExcuse(ages(100, absl::Milliseconds(3500)), lease),
+            absl::Milliseconds(2500));
+  // A few nodes failed: their silence is their own.
+  std::vector<absl::Duration> some = ages(95, absl::Milliseconds(500));
+  some.insert(some.end(), 5, absl::Seconds(10));
+  EXPECT_EQ(BacklogExcuse(some, lease), absl::ZeroDuration());
+  // Never more than a lease; nothing with too few nodes to tell.
+  EXPECT_EQ(BacklogExcuse(ages(100, absl::Seconds(20)), lease), lease);
+  EXPECT_EQ(BacklogExcuse(ages(10, absl::Seconds(5)), lease),
+            absl::ZeroDuration());
+}
+
+// Reports that wait unread behind the controller's own work (a restart's
+// push on a busy machine) make every lease look lapsed at once: none
+// expires for that, while the nodes that really went silent still do.
+TEST_F(ControllerRestartTest, LeasesDoNotLapseWhileTheControllerIsBehind) {
+  StartWith(National());
+  // Behind by 3.5 s: every node last heard 3.5 s ago but a twentieth.
+  clock_.Advance(absl::Milliseconds(3500));
+  for (size_t i = 0; i < reporting_.size(); i += 20) Report(reporting_[i], "");
+  EXPECT_EQ(controller_->Tick(), 0);
+  // Caught up; then the province ben-tre and its subtree fall silent.
+  auto in_ben_tre = [](const std::string& id) {
+    return id.rfind("ben-tre", 0) == 0;
+  };
+  int silent = 0;
+  int expired = 0;
+  for (int step = 0; step < 5; ++step) {
+    clock_.Advance(absl::Seconds(1));
+    silent = 0;
+    for (const std::string& id : reporting_) {
+      if (in_ben_tre(id)) {
+        ++silent;
+      } else {
+        Report(id, "");
+      }
+    }
+    expired += controller_->Tick();
+  }
+  ASSERT_GT(silent, 100);
+  EXPECT_EQ(expired, silent);
+  for (const std::string& id : reporting_) {
+    ASSERT_EQ(controller_->GetNode(id)->status() == cascade::v1::STATUS_DOWN,
+              in_ben_tre(id))
+        << id;
+  }
 }
 
 }  // namespace

@@ -56,7 +56,9 @@ void ControllerTiming::RecordHold(LockUse use,
   absl::MutexLock lock(&mu_);
   if (waited.has_value()) {
     totals_.waited[k].Observe(absl::ToDoubleSeconds(*waited));
-    if (use == LockUse::kTick) recent_.tick_waited = *waited;
+    if (use == LockUse::kTick || use == LockUse::kExcuse) {
+      recent_.tick_waited += *waited;
+    }
   }
   totals_.held[k].Observe(absl::ToDoubleSeconds(held));
   recent_.longest_hold[k] = std::max(recent_.longest_hold[k], held);
@@ -95,6 +97,15 @@ ProfiledLock::~ProfiledLock() {
   // a scrape or the ticker, never by every report thread at once.
   timing_->RecordHold(use_, waited_, absl::Now() - acquired_);
   mu_->Unlock();
+}
+
+absl::Duration BacklogExcuse(std::vector<absl::Duration> ages,
+                             absl::Duration lease) {
+  constexpr size_t kFewest = 20;
+  if (ages.size() < kFewest) return absl::ZeroDuration();
+  auto p90 = ages.begin() + ages.size() * 9 / 10;
+  std::nth_element(ages.begin(), p90, ages.end());
+  return std::clamp(*p90 - lease / 3, absl::ZeroDuration(), lease);
 }
 
 std::optional<absl::Duration> ThreadRunQueueWait() {

@@ -74,8 +74,9 @@ class ControllerTiming {
   };
   Snapshot Take() const;
 
-  // The longest hold of each use since the last call, and the last wait
-  // of kTick: what a late tick's log line names.
+  // Since the last call: the longest hold of each use, and how long the
+  // ticker's calls (kTick, kExcuse) waited for the lock: what a late
+  // tick's log line names.
   struct Recent {
     std::array<absl::Duration, kLockUses> longest_hold{};
     absl::Duration tick_waited;
@@ -123,6 +124,17 @@ class ScopedHold {
   const LockUse use_;
   const absl::Time began_;
 };
+
+// How much of every node's silence is the controller's own: when it is
+// behind on its reports (they wait unread behind a restart's push on a busy
+// machine), every node's report ages at once, while a node that failed ages
+// alone. `ages`: since each reporting node's last report; nodes report
+// every third of `lease`, so the 90th percentile is about that when the
+// controller keeps up. What it exceeds that by is excused, never more than
+// `lease` (if a tenth of the nodes fail at once, their expiry waits up to
+// twice the lease). Zero with fewer than 20 nodes: too few to tell.
+absl::Duration BacklogExcuse(std::vector<absl::Duration> ages,
+                             absl::Duration lease);
 
 // The calling thread's time spent runnable but waiting for a CPU since it
 // started (/proc/thread-self/schedstat, second field); none if the kernel

@@ -130,7 +130,9 @@ class LeaseTicker {
               std::max(lease_timeout / 10, absl::Milliseconds(10));
           ControllerTiming* timing = controller->timing();
           absl::Time last = absl::Now();
-          absl::Duration last_call;  // the previous Tick() call, lock included
+          // The previous round: its Excuse (if late) and Tick, lock waits
+          // included.
+          absl::Duration last_call;
           std::optional<absl::Duration> run_wait = ThreadRunQueueWait();
           while (!stop_.WaitForNotificationWithTimeout(tick)) {
             const absl::Time now = absl::Now();
@@ -158,17 +160,16 @@ class LeaseTicker {
   }
 
  private:
-  // "tick 11.9s late: 20ms waiting for a CPU, the previous Tick() call
-  // 11.8s (11.8s of it waiting for the controller's lock); longest holds
-  // since the tick before: recompute_all 11.7s, offer 9s, report 2ms".
+  // "tick 11.9s late: 20ms waiting for a CPU, the previous round (Excuse
+  // and Tick) 11.8s (11.8s of it waiting for the controller's lock); longest
+  // holds since the tick before: recompute_all 11.7s, offer 9s, report 2ms".
   static std::string LateTick(absl::Duration late, absl::Duration starved,
                               absl::Duration last_call,
                               const ControllerTiming::Recent& recent) {
     std::string line = absl::StrCat(
         "tick ", absl::FormatDuration(late),
         " late: ", absl::FormatDuration(starved),
-        " waiting for a CPU, the previous "
-        "Tick() call ",
+        " waiting for a CPU, the previous round (Excuse and Tick) ",
         absl::FormatDuration(last_call), " (",
         absl::FormatDuration(recent.tick_waited),
         " of it waiting for the controller's lock); longest holds since "
