@@ -170,7 +170,12 @@ void StreamKeysClient::Run() {
   ControllerTargets targets(
       list.ok() ? *std::move(list)
                 : std::vector<std::string>{options_.controller});
-  const std::string nodes = absl::StrJoin(options_.nodes, ",");
+  // For the log: a probe asks for up to 256 sites.
+  const std::string nodes =
+      options_.nodes.size() <= 3
+          ? absl::StrJoin(options_.nodes, ",")
+          : absl::StrCat(options_.nodes.size(), " nodes (", options_.nodes[0],
+                         ", ", options_.nodes[1], ", ...)");
   absl::Duration backoff = options_.min_backoff;
   while (true) {
     const std::string controller = targets.current();
