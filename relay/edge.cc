@@ -45,7 +45,8 @@ void AppendByReason(std::string* out, absl::string_view name,
 absl::StatusOr<std::unique_ptr<RelayEdge>> RelayEdge::Create(
     const EdgeOptions& options, const RelayOptions& relay,
     const dtls::Certificate* certificate, uv_loop_t* loop, Clock* clock,
-    PacketPool* pool, UdpSocket* socket, RelayCore* core) {
+    PacketPool* pool, UdpSocket* socket, RelayCore* core,
+    StreamDecryptor* decryptor) {
   edge::WhepHandler::Options handler;
   handler.relay_id = relay.node_id;
   handler.max_sessions = options.max_viewers;
@@ -69,7 +70,7 @@ absl::StatusOr<std::unique_ptr<RelayEdge>> RelayEdge::Create(
     return srtp;
   }
   std::unique_ptr<RelayEdge> e(
-      new RelayEdge(options, clock, pool, socket, core));
+      new RelayEdge(options, clock, pool, socket, core, decryptor));
   e->handler_ = std::make_unique<edge::WhepHandler>(
       std::move(handler), edge::StreamCatalogue(), &e->verifier_, certificate,
       e.get(), e.get(), e.get());
@@ -82,13 +83,15 @@ absl::StatusOr<std::unique_ptr<RelayEdge>> RelayEdge::Create(
 }
 
 RelayEdge::RelayEdge(const EdgeOptions& options, Clock* clock, PacketPool* pool,
-                     UdpSocket* socket, RelayCore* core)
+                     UdpSocket* socket, RelayCore* core,
+                     StreamDecryptor* decryptor)
     : post_rate_(options.posts_per_second_per_address),
       post_burst_(options.post_burst_per_address),
       clock_(clock),
       pool_(pool),
       socket_(socket),
-      core_(core) {}
+      core_(core),
+      decryptor_(decryptor) {}
 
 RelayEdge::~RelayEdge() {
   core_->set_local_viewers(nullptr);
@@ -219,10 +222,13 @@ void RelayEdge::OnStreamPacket(const StreamOptions& stream,
   const absl::Span<edge::ViewerSession* const> sessions =
       handler_->SessionsOf(it->second.stream_id);
   if (sessions.empty()) return;
+  // Shared with the plain endpoints: one decryption per packet.
+  const PacketRef plain = decryptor_->Decrypt(packet);
+  if (!plain) return;
   const absl::Time now = clock_->Now();
   for (edge::ViewerSession* session : sessions) {
     if (session->state() != edge::SessionState::kConnected) continue;
-    if (session->SendRtp(it->second.track, packet.bytes(), now)) {
+    if (session->SendRtp(it->second.track, plain.bytes(), now)) {
       ++packets_to_viewers_;
     }
   }
@@ -292,8 +298,9 @@ void RelayEdge::SendCachedKeyframe(edge::ViewerSession& session) {
     return;
   }
   const absl::Time now = clock_->Now();
-  for (const PacketRef& p : cached) {
-    if (session.SendRtp(edge::Track::kVideo, p.bytes(), now)) {
+  for (const PacketRef& cipher : cached) {
+    const PacketRef p = decryptor_->Recall(cipher);
+    if (p && session.SendRtp(edge::Track::kVideo, p.bytes(), now)) {
       ++keyframe_packets_to_viewers_;
     }
   }
@@ -305,7 +312,7 @@ void RelayEdge::OnNack(edge::ViewerSession& session, uint32_t source_ssrc,
   if (it == tracks_.end()) return;
   const absl::Time now = clock_->Now();
   for (uint16_t seq : seqs) {
-    PacketRef p = core_->Resend(source_ssrc, seq);
+    PacketRef p = decryptor_->Recall(core_->Resend(source_ssrc, seq));
     if (p && session.SendRtp(it->second.track, p.bytes(), now)) {
       ++resent_to_viewers_;
     }

@@ -4,7 +4,9 @@
 // socket, sends into it through the packet pool, a libuv timer for the
 // sessions' deadlines, the core's down streams fanned out to every
 // connected viewer, a viewer's NACK answered from the retransmission ring
-// and its first picture from the keyframe cache.
+// and its first picture from the keyframe cache. At a relay holding stream
+// keys, what the core gives it is decrypted first (stream_decryptor.h), so
+// the browsers get the program under their own DTLS-SRTP only.
 //
 // Loop thread only: the edge's HTTP listener (edge_http.h) reaches Handle
 // through the dispatcher.
@@ -30,6 +32,7 @@
 #include "relay/packet_pool.h"
 #include "relay/relay_core.h"
 #include "relay/relay_options.h"
+#include "relay/stream_decryptor.h"
 #include "relay/udp_socket.h"
 #include "webrtc/dtls/certificate.h"
 #include "webrtc/edge/viewer_session.h"
@@ -60,12 +63,14 @@ class RelayEdge : public LocalViewers,
                   public edge::ViewerSession::Listener,
                   public edge::PublisherListener {
  public:
-  // `certificate`, `loop`, `clock`, `pool`, `socket` and `core` must
-  // outlive the edge. Registers with the core as its local viewers.
+  // `certificate`, `loop`, `clock`, `pool`, `socket`, `core` and
+  // `decryptor` must outlive the edge. Registers with the core as its local
+  // viewers.
   static absl::StatusOr<std::unique_ptr<RelayEdge>> Create(
       const EdgeOptions& options, const RelayOptions& relay,
       const dtls::Certificate* certificate, uv_loop_t* loop, Clock* clock,
-      PacketPool* pool, UdpSocket* socket, RelayCore* core);
+      PacketPool* pool, UdpSocket* socket, RelayCore* core,
+      StreamDecryptor* decryptor);
   // Unregisters from the core; the sessions end without a word (Close
   // first for close_notify).
   ~RelayEdge() override;
@@ -129,7 +134,7 @@ class RelayEdge : public LocalViewers,
   };
 
   RelayEdge(const EdgeOptions& options, Clock* clock, PacketPool* pool,
-            UdpSocket* socket, RelayCore* core);
+            UdpSocket* socket, RelayCore* core, StreamDecryptor* decryptor);
   // Takes one POST from `client`'s budget; false when it has none left.
   bool AllowPost(absl::string_view client, absl::Time now);
   // The tracks of `relay`'s streams that browsers may ask for.
@@ -152,6 +157,7 @@ class RelayEdge : public LocalViewers,
   PacketPool* const pool_;
   UdpSocket* const socket_;
   RelayCore* const core_;
+  StreamDecryptor* const decryptor_;
   control::EdgeTokenVerifier verifier_;
   size_t token_keys_ = 0;
   std::unique_ptr<edge::WhepHandler> handler_;

@@ -67,7 +67,7 @@ RelayInstance::~RelayInstance() {
   poll_.Reset();
   timer_.Reset();
   // The edge, core and socket hold pool slots; the pool outlives us.
-  edge_.reset();
+  edge_.reset();  // before the decryptor it uses
   core_.reset();
   egress_.reset();
   decryptor_.reset();
@@ -81,7 +81,7 @@ absl::Status RelayInstance::EnableEdge(const EdgeOptions& options,
                                        uv_loop_t* loop, PacketPool* pool) {
   absl::StatusOr<std::unique_ptr<RelayEdge>> edge =
       RelayEdge::Create(options, core_->options(), certificate, loop, clock_,
-                        pool, socket_.get(), core_.get());
+                        pool, socket_.get(), core_.get(), decryptor_.get());
   if (!edge.ok()) return edge.status();
   edge_ = *std::move(edge);
   return absl::OkStatus();

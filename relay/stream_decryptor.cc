@@ -47,6 +47,7 @@ void StreamDecryptor::Apply(const std::vector<StreamOptions>& streams) {
     auto it = streams_.find(options.ssrc);
     Stream stream;
     if (it != streams_.end()) stream = std::move(it->second);
+    stream.ssrc = options.ssrc;
     if (stream.receiver != nullptr && stream.keys == options.keys) {
       kept[options.ssrc] = std::move(stream);
       continue;
@@ -63,6 +64,7 @@ void StreamDecryptor::Apply(const std::vector<StreamOptions>& streams) {
     }
     if (status.ok()) {
       stream.keys = options.keys;
+      stream.recall.reset();  // made again, under these keys, when needed
       LOG(INFO) << "stream " << options.ssrc << ": decrypting for plain "
                 << "endpoints with " << keys.size() << " keys, newest id "
                 << options.keys.front().id;
@@ -84,37 +86,92 @@ PacketRef StreamDecryptor::Fail(absl::string_view reason) {
   return PacketRef();
 }
 
-PacketRef StreamDecryptor::Decrypt(const PacketRef& packet) {
-  if (streams_.empty() || !packet) return packet;
-  if (last_in_ && last_in_.data() == packet.data()) return last_out_;
-  if (rtp::Classify(packet.bytes()) != rtp::PacketKind::kRtp) return packet;
+PacketRef StreamDecryptor::Unauthenticated(const Stream& stream,
+                                           const PacketRef& packet,
+                                           srtp::SrtpError error) {
+  if (stream.encrypted) return Fail(srtp::ErrorName(error));
+  ++clear_;
+  return packet;
+}
+
+StreamDecryptor::Stream* StreamDecryptor::EncryptedStreamOf(
+    const PacketRef& packet, bool* malformed) {
+  *malformed = false;
+  if (streams_.empty() || !packet ||
+      rtp::Classify(packet.bytes()) != rtp::PacketKind::kRtp) {
+    return nullptr;
+  }
   rtp::RtpView view;
   if (rtp::ParseRtp(packet.bytes(), &view) != rtp::RtpError::kOk) {
     // Its SSRC is unknown, so it may be of an encrypted stream.
-    return Fail(srtp::ErrorName(srtp::SrtpError::kMalformed));
+    *malformed = true;
+    return nullptr;
   }
   auto it = streams_.find(view.ssrc);
-  if (it == streams_.end()) return packet;
+  return it == streams_.end() ? nullptr : &it->second;
+}
+
+PacketRef StreamDecryptor::Decrypt(const PacketRef& packet) {
+  if (last_in_ && last_in_.data() == packet.data()) return last_out_;
+  bool malformed = false;
+  Stream* stream = EncryptedStreamOf(packet, &malformed);
+  if (malformed) return Fail(srtp::ErrorName(srtp::SrtpError::kMalformed));
+  if (stream == nullptr) return packet;
   PacketRef out;
-  if (it->second.receiver == nullptr) {
+  if (stream->receiver == nullptr) {
     out = Fail("no_receiver");
   } else if (PacketRef plain = pool_->Acquire(); !plain) {
     out = Fail("pool_exhausted");
   } else {
     size_t size = 0;
     const srtp::SrtpError error =
-        it->second.receiver->Unprotect(packet.bytes(), plain.buffer(), &size);
+        stream->receiver->Unprotect(packet.bytes(), plain.buffer(), &size);
     if (error == srtp::SrtpError::kOk) {
       plain.set_size(size);
       ++decrypted_;
+      stream->encrypted = true;
       out = std::move(plain);
     } else {
-      out = Fail(srtp::ErrorName(error));
+      out = Unauthenticated(*stream, packet, error);
     }
   }
   last_in_ = packet;
   last_out_ = out;
   return out;
+}
+
+PacketRef StreamDecryptor::Recall(const PacketRef& packet) {
+  bool malformed = false;
+  Stream* stream = EncryptedStreamOf(packet, &malformed);
+  if (malformed) return Fail(srtp::ErrorName(srtp::SrtpError::kMalformed));
+  if (stream == nullptr) return packet;
+  if (stream->receiver == nullptr) return Fail("no_receiver");
+  PacketRef plain = pool_->Acquire();
+  if (!plain) return Fail("pool_exhausted");
+  srtp::SrtpError error = srtp::SrtpError::kFailed;
+  // A packet it took before, or one far behind the last: a fresh receiver
+  // takes it (the packet carries its rollover counter). Twice at most.
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    if (stream->recall == nullptr) {
+      absl::StatusOr<std::unique_ptr<srtp::SrtpReceiver>> receiver =
+          srtp::SrtpReceiver::Create(stream->ssrc, SrtpKeys(stream->keys));
+      if (!receiver.ok()) return Fail("no_receiver");
+      stream->recall = *std::move(receiver);
+    }
+    size_t size = 0;
+    error = stream->recall->Unprotect(packet.bytes(), plain.buffer(), &size);
+    if (error == srtp::SrtpError::kOk) {
+      plain.set_size(size);
+      ++recalled_;
+      return plain;
+    }
+    if (error != srtp::SrtpError::kReplayed &&
+        error != srtp::SrtpError::kTooOld) {
+      break;
+    }
+    stream->recall.reset();
+  }
+  return Unauthenticated(*stream, packet, error);
 }
 
 uint64_t StreamDecryptor::failures(absl::string_view reason) const {
@@ -131,6 +188,16 @@ void StreamDecryptor::RenderMetrics(std::string* out) const {
                 "SRTP packets decrypted for plain endpoints (once each, "
                 "however many endpoints get it).",
                 decrypted_);
+  AppendCounter(out, "relay_decrypt_clear_packets_total",
+                "Packets of a stream with keys passed as they came: none of "
+                "the stream had authenticated yet (a source sending in "
+                "clear).",
+                clear_);
+  AppendCounter(out, "relay_decrypted_resent_packets_total",
+                "SRTP packets decrypted again for a browser: a NACK's answer "
+                "from the retransmission ring, a joining viewer's cached "
+                "keyframe.",
+                recalled_);
   AppendFamily(out, "relay_decrypt_failures_total", "counter",
                "Packets of encrypted streams that did not decrypt, by "
                "reason: dropped, never sent to a plain endpoint as they "

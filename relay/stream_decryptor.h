@@ -5,14 +5,19 @@
 // SRTP packet into the plain RTP packet, once: the last result is kept, so
 // every plain endpoint (and the browser edge) shares one copy.
 //
-// The rule that tells plain from encrypted input is the configuration, never
-// the packet: a stream with keys is encrypted, and only packets that
-// authenticate under one of its keys reach a plain endpoint; every other
-// packet of it is dropped and counted by reason. A stream without keys (sent
-// in clear, or no key handed out yet) goes as it comes, as it does to every
-// other child. So no one can get unauthenticated media of an encrypted
-// stream to an endpoint, whatever they send. RTCP is never encrypted and
-// passes as it is.
+// The rule that tells plain from encrypted input: a stream is encrypted
+// when it has keys and one of its packets has authenticated under them
+// (decrypted). From then on, for as long as the stream has keys, only
+// packets that authenticate reach a plain endpoint; every other packet of it
+// (plain RTP, forged, altered, an unknown key id, a replay) is dropped and
+// counted by reason. Until then the stream is taken for one sent in clear
+// (topologyd makes keys for every down stream, and a source without
+// --controller sends in clear) and goes as it comes, as it does to every
+// other child, counted apart. So once the source encrypts, nothing
+// unauthenticated of the stream reaches an endpoint, whatever anyone sends;
+// what could pass before is what a stream in clear exposes anyway
+// (docs/relayd.md, "Decrypting at the edge"). A stream without keys goes as
+// it comes; RTCP is never encrypted and passes as it is.
 //
 // Loop thread only.
 #ifndef CASCADE_RELAY_STREAM_DECRYPTOR_H_
@@ -46,12 +51,20 @@ class StreamDecryptor {
   void Apply(const std::vector<StreamOptions>& streams);
   // Some stream has keys: without, every packet goes as it is.
   bool active() const { return !streams_.empty(); }
-  // What a plain endpoint gets for `packet`: `packet` itself when it is not
-  // RTP of a stream with keys, else the decrypted copy, or an empty ref
-  // (dropped, counted by reason).
+  // What a plain endpoint gets for `packet`: the decrypted copy, `packet`
+  // itself when it is not RTP of an encrypted stream (the rule above), or
+  // an empty ref (dropped, counted by reason).
   PacketRef Decrypt(const PacketRef& packet);
+  // Decrypt for a packet sent again (a browser's NACK answered from the
+  // retransmission ring, a joining viewer's cached keyframe), which
+  // Decrypt's receiver took already and would refuse as a replay: a
+  // receiver of its own decrypts it, authenticated all the same.
+  PacketRef Recall(const PacketRef& packet);
 
   uint64_t decrypted() const { return decrypted_; }
+  uint64_t recalled() const { return recalled_; }
+  // Packets of streams with keys passed as they came (not encrypted yet).
+  uint64_t clear() const { return clear_; }
   // Packets of encrypted streams dropped for `reason` (media/srtp's error
   // names, "no_receiver" when libsrtp refused the keys, "pool_exhausted").
   uint64_t failures(absl::string_view reason) const;
@@ -59,11 +72,24 @@ class StreamDecryptor {
 
  private:
   struct Stream {
+    uint32_t ssrc = 0;
     std::vector<StreamKeyOptions> keys;
     // Null when libsrtp refused the keys: the stream's packets are dropped.
     std::unique_ptr<srtp::SrtpReceiver> receiver;
+    // Recall's; made when first needed, again when it refuses a packet as
+    // seen or too old.
+    std::unique_ptr<srtp::SrtpReceiver> recall;
+    // A packet authenticated: only those pass from now on.
+    bool encrypted = false;
   };
+  // The stream with keys that `packet` is RTP of, or null: not RTP, no
+  // keys, or (*malformed) RTP whose header does not parse.
+  Stream* EncryptedStreamOf(const PacketRef& packet, bool* malformed);
   PacketRef Fail(absl::string_view reason);
+  // A packet of `stream` that did not authenticate: dropped once the stream
+  // is encrypted, else passed as it is (a stream in clear).
+  PacketRef Unauthenticated(const Stream& stream, const PacketRef& packet,
+                            srtp::SrtpError error);
 
   PacketPool* const pool_;
   absl::flat_hash_map<uint32_t, Stream> streams_;
@@ -72,6 +98,8 @@ class StreamDecryptor {
   PacketRef last_in_;
   PacketRef last_out_;
   uint64_t decrypted_ = 0;
+  uint64_t recalled_ = 0;
+  uint64_t clear_ = 0;
   // Sorted: the metrics read in a stable order. Keys are static strings.
   std::map<absl::string_view, uint64_t> failures_;
 };

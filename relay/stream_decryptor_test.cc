@@ -62,6 +62,10 @@ Bytes Plain(uint32_t ssrc, uint16_t seq) {
   return packet;
 }
 
+uint16_t SeqOf(absl::Span<const uint8_t> rtp) {
+  return static_cast<uint16_t>(rtp[2] << 8 | rtp[3]);
+}
+
 // relay-source's side: one stream protected under topologyd's key ids.
 class Source {
  public:
@@ -157,27 +161,64 @@ TEST_F(StreamDecryptorTest, ARotationsKeysComeInASetKeysAndNothingIsLost) {
   EXPECT_EQ(decryptor_.decrypted(), 40u);
 }
 
-TEST_F(StreamDecryptorTest, AStreamWithKeysNeverPassesWhatDoesNotAuthenticate) {
+TEST_F(StreamDecryptorTest, OnceEncryptedNothingUnauthenticatedPasses) {
   decryptor_.Apply(Streams({Key(1)}));
-  // Plain RTP of an encrypted stream, as an attacker or a misconfigured
-  // source would send it: dropped, not taken for a stream in clear.
-  EXPECT_FALSE(decryptor_.Decrypt(Ref(Plain(kVideo, 5))));
-  // Altered in flight: the tag fails.
+  // Before any packet of it authenticated, the stream is taken for one in
+  // clear (a source without the key): it goes as it comes.
+  const PacketRef clear = Ref(Plain(kVideo, 4));
+  EXPECT_EQ(decryptor_.Decrypt(clear).data(), clear.data());
+  EXPECT_EQ(decryptor_.clear(), 1u);
   Source source(kVideo, 1);
-  Bytes forged = source.Next(6);
+  ASSERT_TRUE(decryptor_.Decrypt(Ref(source.Next(5))));
+  // From now on: plain RTP, as an attacker or a misconfigured source would
+  // send it, is dropped.
+  EXPECT_FALSE(decryptor_.Decrypt(Ref(Plain(kVideo, 6))));
+  // Altered in flight: the tag fails.
+  Bytes forged = source.Next(7);
   forged[forged.size() - 30] ^= 1;
   EXPECT_FALSE(decryptor_.Decrypt(Ref(forged)));
   EXPECT_EQ(decryptor_.failures("auth_failed"), 1u);
-  // Another key under the same id.
-  Bytes other = Source(kVideo, 1).Next(7);
-  other[other.size() - 5] ^= 0x80;
-  EXPECT_FALSE(decryptor_.Decrypt(Ref(other)));
   // A copy of a packet already decrypted (another slot, the same bytes).
   const Bytes good = source.Next(8);
   ASSERT_TRUE(decryptor_.Decrypt(Ref(good)));
   EXPECT_FALSE(decryptor_.Decrypt(Ref(good)));
   EXPECT_EQ(decryptor_.failures("replayed"), 1u);
-  EXPECT_EQ(decryptor_.decrypted(), 1u);
+  // A new key set (a rotation) keeps the stream encrypted.
+  decryptor_.Apply(Streams({Key(2), Key(1)}));
+  EXPECT_FALSE(decryptor_.Decrypt(Ref(Plain(kVideo, 9))));
+  EXPECT_EQ(decryptor_.decrypted(), 2u);
+  EXPECT_EQ(decryptor_.clear(), 1u);
+}
+
+TEST_F(StreamDecryptorTest, RecallDecryptsWhatWasDecryptedBefore) {
+  decryptor_.Apply(Streams({Key(1)}));
+  Source source(kVideo, 1);
+  std::vector<PacketRef> ring;
+  std::vector<Bytes> plain(6000);
+  for (uint16_t seq = 0; seq < plain.size(); ++seq) {
+    ring.push_back(Ref(source.Next(seq, &plain[seq])));
+    ASSERT_TRUE(decryptor_.Decrypt(ring.back()));
+    if (ring.size() > 64) ring.erase(ring.begin());
+  }
+  // A browser's NACKs and a joining viewer's keyframe: the ring's packets
+  // again, twice, and out of order.
+  for (int round = 0; round < 2; ++round) {
+    for (const PacketRef& p : ring) {
+      const PacketRef out = decryptor_.Recall(p);
+      ASSERT_TRUE(out);
+      EXPECT_EQ(BytesOf(out), plain[SeqOf(p.bytes())]);
+    }
+  }
+  // One far behind those (the keyframe cache holds older packets).
+  Source old(kVideo, 1);
+  Bytes old_plain;
+  const PacketRef older = Ref(old.Next(10, &old_plain));
+  EXPECT_EQ(BytesOf(decryptor_.Recall(older)), old_plain);
+  // It authenticates all the same.
+  Bytes forged = source.Next(7000);
+  forged[forged.size() - 30] ^= 1;
+  EXPECT_FALSE(decryptor_.Recall(Ref(forged)));
+  EXPECT_EQ(decryptor_.recalled(), 129u);
 }
 
 TEST_F(StreamDecryptorTest, StreamsWithoutKeysAndRtcpPassAsTheyAre) {
@@ -212,6 +253,7 @@ TEST_F(StreamDecryptorTest, GarbageIsCountedNeverACrash) {
   std::mt19937 random(19);
   Source source(kVideo, 1);
   const Bytes good = source.Next(1);
+  ASSERT_TRUE(decryptor_.Decrypt(Ref(good)));  // the stream is encrypted
   for (int i = 0; i < 2000; ++i) {
     Bytes input;
     if (i % 2 == 0) {
@@ -232,7 +274,7 @@ TEST_F(StreamDecryptorTest, GarbageIsCountedNeverACrash) {
       EXPECT_EQ(out.data(), in.data());
     }
   }
-  EXPECT_EQ(decryptor_.decrypted(), 0u);
+  EXPECT_EQ(decryptor_.decrypted(), 1u);
   std::string metrics;
   decryptor_.RenderMetrics(&metrics);
   EXPECT_NE(metrics.find("relay_decrypt_failures_total{reason=\"malformed\"}"),
@@ -263,6 +305,9 @@ TEST_F(StreamDecryptorTest, TransportDecryptsOnlyForPlainEndpoints) {
       FanoutList{relay, Ep("127.0.0.1:5002")});
   Source video(kVideo, 1), audio(kAudio, 1);
   Bytes plain_video, plain_audio;
+  // The stream in clear so far: plain RTP goes to tv as it comes.
+  transport.Send(Ep("127.0.0.1:5000"), Ref(Plain(kVideo, 1)));
+  ASSERT_EQ(sent.To(Ep("127.0.0.1:5000")).size(), 1u);
   const Bytes cipher_video = video.Next(1, &plain_video);
   const Bytes cipher_audio = audio.Next(1, &plain_audio);
   transport.SendToAll(video_list, Ref(cipher_video));
@@ -270,15 +315,15 @@ TEST_F(StreamDecryptorTest, TransportDecryptsOnlyForPlainEndpoints) {
   ASSERT_EQ(sent.To(relay).size(), 2u);
   EXPECT_EQ(sent.To(relay)[0].bytes, cipher_video);
   EXPECT_EQ(sent.To(relay)[1].bytes, cipher_audio);
-  ASSERT_EQ(sent.To(Ep("127.0.0.1:5000")).size(), 1u);
-  EXPECT_EQ(sent.To(Ep("127.0.0.1:5000"))[0].bytes, plain_video);
+  ASSERT_EQ(sent.To(Ep("127.0.0.1:5000")).size(), 2u);
+  EXPECT_EQ(sent.To(Ep("127.0.0.1:5000"))[1].bytes, plain_video);
   ASSERT_EQ(sent.To(Ep("127.0.0.1:5002")).size(), 1u);
   EXPECT_EQ(sent.To(Ep("127.0.0.1:5002"))[0].bytes, plain_audio);
 
   // One packet to one address (a retransmission, a report): the same rule.
   transport.Send(Ep("127.0.0.1:5000"), Ref(Plain(kVideo, 9)));  // dropped
   transport.Send(relay, Ref(Plain(kVideo, 9)));                 // as is
-  EXPECT_EQ(sent.To(Ep("127.0.0.1:5000")).size(), 1u);
+  EXPECT_EQ(sent.To(Ep("127.0.0.1:5000")).size(), 2u);
   EXPECT_EQ(sent.To(relay).size(), 3u);
 
   // No keys: everyone gets the bytes as they come.

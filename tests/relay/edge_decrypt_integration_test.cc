@@ -313,6 +313,7 @@ TEST_F(EdgeDecryptTest, PlainEndpointDecodesEveryFrameAcrossARotation) {
   // Once per packet, video and audio, and nothing refused.
   EXPECT_EQ(p1->Metric("relay_decrypted_packets_total"), video + audio);
   EXPECT_EQ(p1->MetricSum("relay_decrypt_failures_total"), 0);
+  EXPECT_EQ(p1->Metric("relay_decrypt_clear_packets_total"), 0);
 
   // nat's keyed child got the ciphertext, under both keys: no H.264.
   EXPECT_EQ(static_cast<int64_t>(cipher.size()), video);
