@@ -18,10 +18,10 @@ check() {  # BINARY FLAG...
   # Dashed spelling of a flag is accepted wherever the docs use it.
 }
 check relay/relayd config controller listen metrics port_file tls_ca tls_cert tls_key insecure edge edge_max_viewers edge_posts_per_second edge_post_burst
-check topology/topologyd listen state_dir topology lease_timeout admin_token_file insecure client_cert admin_rate admin_burst max_receive_bytes max_streams_per_connection keepalive_interval min_ping_interval max_connection_idle handshake_timeout
+check topology/topologyd listen state_dir topology lease_timeout admin_token_file insecure client_cert admin_rate admin_burst max_receive_bytes max_streams_per_connection keepalive_interval min_ping_interval max_connection_idle handshake_timeout stream_key_rotation stream_key_overlap
 check tools/relayctl/relayctl controller json tls_ca tls_cert tls_key out ca force operator role dns ip days token_file insecure history ttl topology all certs_dir
-check tools/source/relay-source dest sdp duration bitrate gop
-check tools/probe/relay-probe listen parent node_id json sites duration srtp_key_file
+check tools/source/relay-source dest sdp duration bitrate gop srtp_key_file controller node stream tls_ca tls_cert tls_key insecure
+check tools/probe/relay-probe listen parent node_id json sites duration srtp_key_file controller tls_ca tls_cert tls_key insecure
 check tools/impair/udp-impair listen forward loss delay
 check tools/sim/relay-sim scale sites scenario out
 check tools/bench/relay-bench only json
@@ -62,6 +62,20 @@ refuses "relayctl: refusing to talk to the controller in plaintext: give --tls-c
   tools/relayctl/relayctl --controller=127.0.0.1:1 stats
 refuses "relayctl: refusing to talk to the controller in plaintext: give --tls-ca (and --tls-cert/--tls-key for mutual TLS), or --insecure for a test bed" \
   tools/relayctl/relayctl --controller=127.0.0.1:1 token revoke 3f1c9a0e5b7d4c2a8e6f1b3d5a7c9e0f
+# The stream keys come from topologyd over mutual TLS only, and from one
+# place: topologyd or a key file.
+refuses "relay-source: --controller: refusing to ask topologyd for stream keys in plaintext: give --tls-ca and --tls-cert/--tls-key (mutual TLS), or --insecure for a test bed" \
+  tools/source/relay-source --controller=127.0.0.1:1 --node=cc --dest=127.0.0.1:9
+printf '01 000102030405060708090a0b0c0d0e0f101112131415161718191a1b\n' >"$tmp/stream.key"
+refuses "relay-source: --srtp_key_file: not with --controller: the stream keys come from topologyd" \
+  tools/source/relay-source --controller=127.0.0.1:1 --node=cc --dest=127.0.0.1:9 --insecure --srtp-key-file="$tmp/stream.key"
+printf '127.0.0.1:0 127.0.0.1:9 s1 00\n' >"$tmp/s1.sites"
+refuses "relay-probe: --controller: refusing to ask topologyd for stream keys in plaintext: give --tls-ca and --tls-cert/--tls-key (mutual TLS), or --insecure for a test bed" \
+  tools/probe/relay-probe --controller=127.0.0.1:1 --sites-file="$tmp/s1.sites"
+refuses "topologyd: --stream-key-overlap must be at least 4s" \
+  topology/topologyd --insecure --state-dir="$tmp/state" --stream-key-overlap=1s
+refuses "topologyd: --stream-key-rotation must be 0 or longer than --stream-key-overlap" \
+  topology/topologyd --insecure --state-dir="$tmp/state" --stream-key-rotation=1m
 # A missing command is still that, whatever the TLS flags.
 refuses "relayctl: no command (relayctl --help lists them)" tools/relayctl/relayctl
 # A token over plaintext keeps its own refusal.

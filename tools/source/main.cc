@@ -300,6 +300,12 @@ int main(int argc, char** argv) {
   options.video_ssrc = absl::GetFlag(FLAGS_ssrc);
   options.audio_ssrc = absl::GetFlag(FLAGS_audio_ssrc);
   options.srtp_key_file = absl::GetFlag(FLAGS_srtp_key_file);
+  // The flags' clash first: it says more than the file's contents.
+  if (!options.srtp_key_file.empty() &&
+      !absl::GetFlag(FLAGS_controller).empty()) {
+    BadFlag("srtp_key_file",
+            "not with --controller: the stream keys come from topologyd");
+  }
   if (!options.srtp_key_file.empty()) {
     auto keys = cascade::media::ReadSrtpKeyFile(options.srtp_key_file);
     if (!keys.ok()) {
@@ -325,10 +331,6 @@ int main(int argc, char** argv) {
     if (absl::GetFlag(FLAGS_insecure))
       BadFlag("insecure", "only with --controller");
   } else {
-    if (!options.srtp_key_file.empty()) {
-      BadFlag("srtp_key_file",
-              "not with --controller: the stream keys come from topologyd");
-    }
     if (node.empty()) BadFlag("node", "required with --controller");
     auto client = cascade::control::StreamKeysOptionsFromFlags(
         controller, tls, absl::GetFlag(FLAGS_insecure), {node});
