@@ -31,7 +31,10 @@ void DecryptingTransport::Send(const media::Endpoint& to,
     next_->Send(to, packet);
     return;
   }
-  if (PacketRef plain = decryptor_->Decrypt(packet)) next_->Send(to, plain);
+  // One packet to one child is a retransmission (a NACK's answer from the
+  // ring) or a report: the fan-out decrypted the packet already, so the
+  // decryptor's replay check would refuse it.
+  if (PacketRef plain = decryptor_->Recall(packet)) next_->Send(to, plain);
 }
 
 void DecryptingTransport::SendToAll(const std::shared_ptr<const FanoutList>& to,

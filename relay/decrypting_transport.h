@@ -2,9 +2,10 @@
 // goes to a plain endpoint (a static push child's address or audio address)
 // is decrypted first (stream_decryptor.h), once per packet however many
 // endpoints take it; everything else goes on to the next transport as it
-// is. So the core stays free of SRTP: it fans out one list, and this splits
-// it into the children that get the bytes as they are and the plain
-// endpoints that get them decrypted.
+// is; a single packet to a plain endpoint (a NACK's answer) is decrypted
+// again (StreamDecryptor::Recall). So the core stays free of SRTP: it fans out
+// one list, and this splits it into the children that get the bytes as they are
+// and the plain endpoints that get them decrypted.
 //
 // Loop thread only.
 #ifndef CASCADE_RELAY_DECRYPTING_TRANSPORT_H_

@@ -194,9 +194,8 @@ void StreamDecryptor::RenderMetrics(std::string* out) const {
                 "clear).",
                 clear_);
   AppendCounter(out, "relay_decrypted_resent_packets_total",
-                "SRTP packets decrypted again for a browser: a NACK's answer "
-                "from the retransmission ring, a joining viewer's cached "
-                "keyframe.",
+                "SRTP packets decrypted again: a NACK's answer from the "
+                "retransmission ring, a joining browser's cached keyframe.",
                 recalled_);
   AppendFamily(out, "relay_decrypt_failures_total", "counter",
                "Packets of encrypted streams that did not decrypt, by "

@@ -55,7 +55,7 @@ class StreamDecryptor {
   // itself when it is not RTP of an encrypted stream (the rule above), or
   // an empty ref (dropped, counted by reason).
   PacketRef Decrypt(const PacketRef& packet);
-  // Decrypt for a packet sent again (a browser's NACK answered from the
+  // Decrypt for a packet sent again (a NACK answered from the
   // retransmission ring, a joining viewer's cached keyframe), which
   // Decrypt's receiver took already and would refuse as a replay: a
   // receiver of its own decrypts it, authenticated all the same.

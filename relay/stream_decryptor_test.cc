@@ -320,10 +320,14 @@ TEST_F(StreamDecryptorTest, TransportDecryptsOnlyForPlainEndpoints) {
   ASSERT_EQ(sent.To(Ep("127.0.0.1:5002")).size(), 1u);
   EXPECT_EQ(sent.To(Ep("127.0.0.1:5002"))[0].bytes, plain_audio);
 
-  // One packet to one address (a retransmission, a report): the same rule.
+  // One packet to one address (a NACK's answer from the ring): decrypted
+  // again; plain RTP of the now encrypted stream is not sent.
+  transport.Send(Ep("127.0.0.1:5000"), Ref(cipher_video));
+  ASSERT_EQ(sent.To(Ep("127.0.0.1:5000")).size(), 3u);
+  EXPECT_EQ(sent.To(Ep("127.0.0.1:5000"))[2].bytes, plain_video);
   transport.Send(Ep("127.0.0.1:5000"), Ref(Plain(kVideo, 9)));  // dropped
   transport.Send(relay, Ref(Plain(kVideo, 9)));                 // as is
-  EXPECT_EQ(sent.To(Ep("127.0.0.1:5000")).size(), 2u);
+  EXPECT_EQ(sent.To(Ep("127.0.0.1:5000")).size(), 3u);
   EXPECT_EQ(sent.To(relay).size(), 3u);
 
   // No keys: everyone gets the bytes as they come.
