@@ -2,10 +2,12 @@
 // relay-source (--controller --node cc) encrypts under topologyd's stream
 // key, nat forwards the ciphertext without a key, d1 (an edge_address, so
 // its assignment has the keys) decrypts and protects each packet again for
-// the browser under its DTLS-SRTP keys. The page decodes the picture from
-// the cached keyframe on (decrypted a second time) at the source's pace.
+// the browser under its DTLS-SRTP keys, through a udp-impair proxy that
+// loses 2% of it. The page decodes the picture from the cached keyframe on
+// at the source's pace, NACKed losses repaired: both decrypted a second
+// time from what d1 holds.
 //
-//   relay-source (cc) ─► nat ─► d1 (browser edge) ─► Chromium
+//   relay-source (cc) ─► nat ─► d1 (browser edge) ─► 2% loss ─► Chromium
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -57,7 +59,16 @@ TEST(EdgeBrowserDecryptTest, BrowserPlaysTheEncryptedProgram) {
   const std::string source = absl::StrCat("127.0.0.1:", FreeUdpPort());
   ASSERT_NO_FATAL_FAILURE(
       tree.StartRelay("nat", false, {"--source=" + source}));
-  ASSERT_NO_FATAL_FAILURE(tree.StartRelay("d1", true));
+  const int proxy_port = FreeUdpPort();
+  ASSERT_NO_FATAL_FAILURE(tree.StartRelay(
+      "d1", true, {absl::StrCat("--edge_candidates=127.0.0.1:", proxy_port)}));
+  auto proxy =
+      Subprocess::Start({Runfile("tools/impair/udp-impair"),
+                         absl::StrCat("--listen=127.0.0.1:", proxy_port),
+                         "--forward=" + tree.relay("d1").address(),
+                         "--direction=reverse", "--loss=0.02"},
+                        {tree.Path("impair.out"), tree.Path("impair.err")});
+  ASSERT_TRUE(proxy.ok()) << proxy.status();
   std::ofstream(tree.Path("topology.textproto"))
       << absl::Substitute(kTopology, source, tree.relay("nat").address(),
                           tree.relay("d1").address(), tree.relay("d1").edge(),
@@ -95,7 +106,8 @@ TEST(EdgeBrowserDecryptTest, BrowserPlaysTheEncryptedProgram) {
   ASSERT_TRUE(playing.ok()) << playing << "\nd1: " << tree.Log("d1")
                             << "\npage: " << ConsoleOf(**chromium);
 
-  // Two seconds of playing at the source's pace (30 fps).
+  // Three seconds of playing at the source's pace (30 fps), losses
+  // repaired.
   constexpr char kFrames[] = R"js((async () => {
     let frames = 0;
     (await cascadeViewer.pc.getStats()).forEach((s) => {
@@ -107,23 +119,31 @@ TEST(EdgeBrowserDecryptTest, BrowserPlaysTheEncryptedProgram) {
   })())js";
   const double before = testing::PageNumber(**chromium, kFrames);
   const absl::Time start = absl::Now();
-  ASSERT_TRUE(WaitUntil("two seconds pass", absl::Seconds(5), [&] {
-    return absl::Now() - start >= absl::Seconds(2);
+  ASSERT_TRUE(WaitUntil("three seconds pass", absl::Seconds(5), [&] {
+    return absl::Now() - start >= absl::Seconds(3);
   }));
   const double after = testing::PageNumber(**chromium, kFrames);
   const double fps =
       (after - before) / absl::ToDoubleSeconds(absl::Now() - start);
   EXPECT_GE(fps, 20) << ConsoleOf(**chromium);
-  // The first picture came from the keyframe cache, decrypted again.
-  EXPECT_GT(tree.Metric("d1", "relay_edge_keyframe_packets_sent_total"), 0);
-  EXPECT_GT(tree.Metric("d1", "relay_decrypted_resent_packets_total"), 0);
+  // The first picture came from the keyframe cache, lost packets from the
+  // ring: each decrypted again.
+  ASSERT_TRUE(WaitUntil("d1 answers a NACK", absl::Seconds(10), [&] {
+    return tree.Metric("d1", "relay_edge_resent_total") > 0;
+  }));
+  const double cached =
+      tree.Metric("d1", "relay_edge_keyframe_packets_sent_total");
+  const double resent = tree.Metric("d1", "relay_edge_resent_total");
+  EXPECT_GT(cached, 0);
+  EXPECT_GE(tree.Metric("d1", "relay_decrypted_resent_packets_total"),
+            cached + resent);
   EXPECT_EQ(tree.Metric("d1", "relay_decrypt_clear_packets_total"), 0);
   std::cout << "browser decodes the encrypted program at " << fps
             << " fps; d1 decrypted "
             << tree.Metric("d1", "relay_decrypted_packets_total")
             << " packets, again for the browser "
-            << tree.Metric("d1", "relay_decrypted_resent_packets_total")
-            << "\n";
+            << tree.Metric("d1", "relay_decrypted_resent_packets_total") << " ("
+            << cached << " cached, " << resent << " NACKed)\n";
 }
 
 }  // namespace
