@@ -66,10 +66,11 @@ void StreamDecryptor::Apply(const std::vector<StreamOptions>& streams) {
       stream.keys = options.keys;
       stream.recall.reset();  // made again, under these keys, when needed
       LOG(INFO) << "stream " << options.ssrc << ": decrypting for plain "
-                << "endpoints with " << keys.size() << " keys, newest id "
-                << options.keys.front().id;
+                << "endpoints and browsers with " << keys.size()
+                << " keys, newest id " << options.keys.front().id;
     } else {
-      // Still encrypted: its packets are dropped, never sent as they come.
+      // Never taken for a stream in clear: without a receiver its packets
+      // are dropped.
       LOG(ERROR) << "stream " << options.ssrc << ": keys refused (" << status
                  << "); "
                  << (stream.receiver != nullptr
