@@ -35,8 +35,9 @@ absl::StatusOr<cascade::v1::GetStreamKeysResponse> Controller::StreamKeys(
       StreamKeysFor(state_, nodes);
   if (!keys.ok()) return keys.status();
   cascade::v1::GetStreamKeysResponse response;
-  for (cascade::v1::StreamKey& key : *keys)
+  for (cascade::v1::StreamKey& key : *keys) {
     *response.add_keys() = std::move(key);
+  }
   response.set_unix_ms(absl::ToUnixMillis(clock_->Now()));
   // Four polls within an overlap: a caller that misses one still has the
   // key well before it is used.

@@ -637,9 +637,7 @@ TEST(SimFlagsTest, BadFlagsAreRefusedWithExitCode2) {
       {{"--whep_sites=2"}, "--whep-sites: needs --browser_edge"},
       {{"--browser_edge=1", "--whep_sites=501"},
        "--whep-sites: WHEP sites per browser edge must be within 1..500"},
-      {{"--srtp=maybe"}, "--srtp: on, off or auto"},
-      {{"--srtp=on", "--browser_edge=1"},
-       "--srtp=on: --browser-edge relays do not decrypt SRTP yet"}};
+      {{"--srtp=maybe"}, "--srtp: on, off or auto"}};
   for (const auto& [flags, message] : cases) {
     Supervisor supervisor;
     const std::string log = TempDir() + "/flags.log";

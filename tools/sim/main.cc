@@ -120,8 +120,7 @@ ABSL_FLAG(std::string, srtp, "auto",
           "a fresh key in OUT/pki/stream.key), the sites decrypt with them, "
           "the relays forward what they cannot read. off: plain RTP. auto: on, "
           "but off with --scale=national (10,600 sites decrypting overload "
-          "two cores: docs/sim.md) or --browser_edge (edge relays do not "
-          "decrypt yet)");
+          "two cores: docs/sim.md)");
 ABSL_FLAG(std::string, bin_dir, "",
           "Bazel output tree holding relay/relayd, topology/topologyd, "
           "tools/probe/relay-probe, tools/source/relay-source (default: the "
@@ -452,11 +451,7 @@ int Main(const char* argv0) {
   if (srtp != "auto" && srtp != "on" && srtp != "off") {
     return Usage("--srtp: on, off or auto");
   }
-  if (srtp == "on" && !edge_relays.empty()) {
-    return Usage("--srtp=on: --browser-edge relays do not decrypt SRTP yet");
-  }
-  options.srtp =
-      srtp == "on" || (srtp == "auto" && defaults.srtp && edge_relays.empty());
+  options.srtp = srtp == "on" || (srtp == "auto" && defaults.srtp);
   if (options.srtp && mode == "controller" &&
       absl::GetFlag(FLAGS_sites_per_probe) >
           static_cast<int>(cascade::security::kMaxNodesPerCertificate)) {
