@@ -11,31 +11,26 @@
 //                          └─► spy (a keyed site)
 #include <gtest/gtest.h>
 
-#include <atomic>
 #include <cstdio>
 #include <fstream>
-#include <map>
 #include <memory>
 #include <set>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "base/files.h"
 #include "base/subprocess.h"
 #include "control/link_key.h"
 #include "media/rtp/rtp.h"
-#include "media/rtp/seq.h"
 #include "security/identity.h"
 #include "tests/common/runfile.h"
 #include "tests/common/wait.h"
 #include "tests/media/process.h"
 #include "tests/relay/relay_harness.h"
+#include "tests/relay/rtp_capture.h"
 #include "tests/topology/harness.h"
 #include "tests/topology/test_pki.h"
-#include "tools/media/h264_packetizer.h"
 
 namespace cascade::relay::testing {
 namespace {
@@ -55,112 +50,10 @@ constexpr uint32_t kAudio = 0x8182;
 constexpr char kSpyKey[] = "spy-node-key-0123456789abcdef0123";
 constexpr double kSeconds = 12;
 
-// The video packets one address received, by sequence number, collected
-// on a thread. A keyed child (`activate_at`) signs its activation there
-// every 200 ms, as a site does.
-class Capture {
- public:
-  explicit Capture(std::optional<media::Endpoint> activate_at = std::nullopt,
-                   std::string key = "")
-      : activate_at_(activate_at),
-        key_(std::move(key)),
-        thread_([this] { Loop(); }) {}
-  ~Capture() { Stop(); }
-
-  const media::Endpoint& address() const { return peer_.address(); }
-  int64_t count() const { return count_.load(); }
-  std::vector<Bytes> Stop() {
-    if (thread_.joinable()) {
-      stop_.store(true);
-      thread_.join();
-    }
-    std::vector<Bytes> packets;
-    for (auto& [seq, packet] : by_seq_) packets.push_back(packet);
-    return packets;
-  }
-
- private:
-  void Loop() {
-    rtp::SeqUnwrapper unwrapper;
-    absl::Time next_activation = absl::InfinitePast();
-    uint64_t nonce = 1;
-    while (!stop_.load()) {
-      if (activate_at_.has_value() && absl::Now() >= next_activation) {
-        peer_.SendTo(*activate_at_, MakeActivation("spy", key_, nonce++));
-        next_activation = absl::Now() + absl::Milliseconds(200);
-      }
-      std::optional<Bytes> datagram = peer_.Receive(absl::Milliseconds(50));
-      rtp::RtpView view;
-      if (!datagram.has_value() || !IsRtp(*datagram) ||
-          rtp::ParseRtp(*datagram, &view) != rtp::RtpError::kOk ||
-          view.ssrc != kVideo) {
-        continue;
-      }
-      by_seq_[unwrapper.Unwrap(view.sequence_number)] = *datagram;
-      count_.store(static_cast<int64_t>(by_seq_.size()));
-    }
-  }
-
-  const std::optional<media::Endpoint> activate_at_;
-  const std::string key_;
-  UdpPeer peer_;
-  std::atomic<bool> stop_{false};
-  std::atomic<int64_t> count_{0};
-  std::map<int64_t, Bytes> by_seq_;
-  std::thread thread_;
-};
-
-// The packets' payloads depacketised (RFC 6184) frame by frame, as an Annex
-// B file; returns the frames that depacketised.
-int WriteAnnexB(const std::vector<Bytes>& packets, const std::string& path) {
-  std::string annexb;
-  int frames = 0;
-  std::vector<absl::Span<const uint8_t>> payloads;
-  auto flush = [&] {
-    media::DepacketizedFrame frame;
-    if (!payloads.empty() && media::DepacketizeH264(payloads, &frame) ==
-                                 media::DepacketizeError::kNone) {
-      ++frames;
-      annexb.append(frame.annexb.begin(), frame.annexb.end());
-    }
-    payloads.clear();
-  };
-  std::optional<uint32_t> timestamp;
-  for (const Bytes& packet : packets) {
-    rtp::RtpView view;
-    if (rtp::ParseRtp(packet, &view) != rtp::RtpError::kOk) continue;
-    if (timestamp.has_value() && view.timestamp != *timestamp) flush();
-    timestamp = view.timestamp;
-    payloads.push_back(view.payload);
-  }
-  flush();
-  EXPECT_TRUE(WriteFileAtomically(path, annexb).ok());
-  return frames;
-}
-
-// ffmpeg -xerror on an Annex B file (a decode error fails it): its exit
-// code and the frames it decoded.
-std::pair<int, int> FfmpegDecode(const std::string& path) {
-  const CommandResult run = RunToCompletion(
-      {FindOnPath("ffmpeg").value_or("ffmpeg"), "-hide_banner", "-loglevel",
-       "error", "-xerror", "-f", "h264", "-i", path, "-f", "framemd5", "-"},
-      path + ".ffmpeg");
-  int frames = 0;
-  for (absl::string_view line : absl::StrSplit(run.out, '\n')) {
-    if (!line.empty() && line[0] != '#') ++frames;
-  }
-  return {run.code, frames};
-}
-
-// The key ids (the MKI, each packet's last 4 bytes) the packets came under.
+// The key ids (the MKI) the packets came under.
 std::set<uint32_t> KeyIds(const std::vector<Bytes>& packets) {
   std::set<uint32_t> ids;
-  for (const Bytes& p : packets) {
-    if (p.size() < 4) continue;
-    const size_t n = p.size();
-    ids.insert(uint32_t{p[n - 4]} << 24 | uint32_t{p[n - 3]} << 16 |
-               uint32_t{p[n - 2]} << 8 | p[n - 1]);
-  }
+  for (const Bytes& packet : packets) ids.insert(KeyIdOf(packet));
   return ids;
 }
 
@@ -253,8 +146,9 @@ TEST_F(EdgeDecryptTest, PlainEndpointDecodesEveryFrameAcrossARotation) {
   std::unique_ptr<RelayProcess> nat = StartRelay("nat", {"--source=" + source});
   std::unique_ptr<RelayProcess> p1 = StartRelay("p1", {});
   ASSERT_TRUE(nat && p1);
-  Capture tv;
-  Capture spy(nat->address(), cascade::control::LinkKey(kSpyKey, "nat"));
+  RtpCapture tv(kVideo);
+  RtpCapture spy(kVideo, nat->address(),
+                 cascade::control::LinkKey(kSpyKey, "nat"));
   ASSERT_NO_FATAL_FAILURE(
       ApplyTopology(source, *nat, *p1, tv.address(), spy.address()));
   // p1 serves tv and holds both tracks' keys; nat serves p1 and spy, and
@@ -307,9 +201,12 @@ TEST_F(EdgeDecryptTest, PlainEndpointDecodesEveryFrameAcrossARotation) {
   // under key 1 and under key 2 alike.
   EXPECT_EQ(static_cast<int64_t>(plain.size()), video);
   EXPECT_EQ(WriteAnnexB(plain, dir_ + "/tv.h264"), frames);
-  const auto [tv_exit, tv_frames] = FfmpegDecode(dir_ + "/tv.h264");
-  EXPECT_EQ(tv_exit, 0);
-  EXPECT_EQ(tv_frames, frames);
+  const std::optional<FfmpegResult> tv_decoded =
+      FfmpegDecode(dir_ + "/tv.h264");
+  ASSERT_TRUE(tv_decoded.has_value())
+      << "ffmpeg is missing (./dev installs it)";
+  EXPECT_EQ(tv_decoded->exit_code, 0);
+  EXPECT_EQ(tv_decoded->frames, frames);
   // Once per packet, video and audio, and nothing refused.
   EXPECT_EQ(p1->Metric("relay_decrypted_packets_total"), video + audio);
   EXPECT_EQ(p1->MetricSum("relay_decrypt_failures_total"), 0);
@@ -319,13 +216,17 @@ TEST_F(EdgeDecryptTest, PlainEndpointDecodesEveryFrameAcrossARotation) {
   EXPECT_EQ(static_cast<int64_t>(cipher.size()), video);
   EXPECT_EQ(KeyIds(cipher), (std::set<uint32_t>{1, 2}));
   WriteAnnexB(cipher, dir_ + "/spy.h264");
-  const auto [spy_exit, spy_frames] = FfmpegDecode(dir_ + "/spy.h264");
-  EXPECT_NE(spy_exit, 0) << spy_frames << " frames decoded";
+  const std::optional<FfmpegResult> spy_decoded =
+      FfmpegDecode(dir_ + "/spy.h264");
+  ASSERT_TRUE(spy_decoded.has_value());
+  EXPECT_NE(spy_decoded->exit_code, 0)
+      << spy_decoded->frames << " frames decoded";
   std::printf(
       "tv: %zu packets, %d of %lld frames decoded by ffmpeg; p1 decrypted "
       "%g packets; ffmpeg on nat's ciphertext: exit %d, %d frames\n",
-      plain.size(), tv_frames, static_cast<long long>(frames),
-      p1->Metric("relay_decrypted_packets_total"), spy_exit, spy_frames);
+      plain.size(), tv_decoded->frames, static_cast<long long>(frames),
+      p1->Metric("relay_decrypted_packets_total"), spy_decoded->exit_code,
+      spy_decoded->frames);
 }
 
 }  // namespace

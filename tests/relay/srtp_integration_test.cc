@@ -10,13 +10,10 @@
 #include <signal.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cstdio>
 #include <cstdlib>
-#include <map>
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -25,14 +22,13 @@
 #include "base/files.h"
 #include "base/subprocess.h"
 #include "media/rtp/rtp.h"
-#include "media/rtp/seq.h"
 #include "media/srtp/keys.h"
 #include "media/srtp/srtp.h"
 #include "tests/common/runfile.h"
 #include "tests/common/wait.h"
 #include "tests/media/process.h"
 #include "tests/relay/relay_harness.h"
-#include "tools/media/h264_packetizer.h"
+#include "tests/relay/rtp_capture.h"
 
 namespace cascade::relay::testing {
 namespace {
@@ -145,96 +141,6 @@ int64_t LatestInterval(const std::string& output, const std::string& key) {
   return value;
 }
 
-// What ffmpeg makes of an Annex B file with -xerror (any decode error ends
-// it with a failure): its exit code and the frames it decoded; nullopt when
-// ffmpeg is not installed.
-struct FfmpegResult {
-  int exit_code = -1;
-  int frames = 0;
-};
-std::optional<FfmpegResult> FfmpegDecode(const std::string& path) {
-  const std::string ffmpeg = FindOnPath("ffmpeg").value_or("");
-  if (ffmpeg.empty()) return std::nullopt;
-  const cascade::testing::CommandResult command =
-      RunToCompletion({ffmpeg, "-hide_banner", "-loglevel", "error", "-xerror",
-                       "-f", "h264", "-i", path, "-f", "framemd5", "-"},
-                      path + ".ffmpeg");
-  FfmpegResult result;
-  result.exit_code = command.code;
-  for (absl::string_view line : absl::StrSplit(command.out, '\n')) {
-    if (!line.empty() && line[0] != '#') ++result.frames;
-  }
-  return result;
-}
-
-// The video packets a static push child received, collected on a thread.
-class Capture {
- public:
-  Capture() : thread_([this] { Loop(); }) {}
-  ~Capture() { Stop(); }
-
-  const media::Endpoint& address() const { return peer_.address(); }
-  // Stops once nothing came for a while; the packets in sequence order.
-  std::vector<Bytes> Stop() {
-    if (thread_.joinable()) {
-      stop_.store(true);
-      thread_.join();
-    }
-    std::vector<Bytes> packets;
-    for (auto& [seq, packet] : by_seq_) packets.push_back(packet);
-    return packets;
-  }
-
- private:
-  void Loop() {
-    rtp::SeqUnwrapper unwrapper;
-    while (!stop_.load()) {
-      std::optional<Bytes> datagram = peer_.Receive(absl::Milliseconds(50));
-      rtp::RtpView view;
-      if (!datagram.has_value() || !IsRtp(*datagram) ||
-          rtp::ParseRtp(*datagram, &view) != rtp::RtpError::kOk ||
-          view.ssrc != kVideo) {
-        continue;
-      }
-      by_seq_[unwrapper.Unwrap(view.sequence_number)] = *datagram;
-    }
-  }
-
-  UdpPeer peer_;
-  std::atomic<bool> stop_{false};
-  std::map<int64_t, Bytes> by_seq_;
-  std::thread thread_;
-};
-
-// Writes the video as an Annex B file: each frame depacketised (RFC 6184)
-// from the payloads of its packets, those that fail left out. Returns the
-// frames written.
-int WriteAnnexB(const std::vector<Bytes>& packets, const std::string& path) {
-  std::string annexb;
-  int frames = 0;
-  auto flush = [&](std::vector<absl::Span<const uint8_t>>& payloads) {
-    media::DepacketizedFrame frame;
-    if (!payloads.empty() && media::DepacketizeH264(payloads, &frame) ==
-                                 media::DepacketizeError::kNone) {
-      ++frames;
-      annexb.append(frame.annexb.begin(), frame.annexb.end());
-    }
-    payloads.clear();
-  };
-  std::vector<absl::Span<const uint8_t>> payloads;
-  std::optional<uint32_t> timestamp;
-  for (const Bytes& packet : packets) {
-    rtp::RtpView view;
-    if (rtp::ParseRtp(packet, &view) != rtp::RtpError::kOk) continue;
-    if (timestamp.has_value() && view.timestamp != *timestamp) flush(payloads);
-    timestamp = view.timestamp;
-    payloads.push_back(view.payload);
-  }
-  flush(payloads);
-  EXPECT_TRUE(WriteFileAtomically(path, annexb).ok());
-  return frames;
-}
-
 // Each payload as it came, after a start code: what reading the stream as
 // H.264 without the key amounts to.
 void WriteRawPayloads(const std::vector<Bytes>& packets,
@@ -256,7 +162,7 @@ TEST(SrtpIntegrationTest, MiddleRelaySeesCiphertextWhileTheSiteDecodesAll) {
   ASSERT_TRUE(port.ok()) << port.status();
   const media::Endpoint source =
       media::Endpoint::Parse(absl::StrCat("127.0.0.1:", *port)).value();
-  Capture capture;
+  RtpCapture capture(kVideo);
   auto n = StartRelay("N", {"source", source}, {"P"});
   ASSERT_NE(n, nullptr);
   auto p = StartRelay("P", {"N", n->address()}, {"D"}, capture.address());

@@ -11,13 +11,10 @@
 //                          └─► capture (a static push child: this test)
 #include <gtest/gtest.h>
 
-#include <atomic>
 #include <cstdio>
 #include <fstream>
-#include <map>
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -25,13 +22,13 @@
 #include "base/files.h"
 #include "base/subprocess.h"
 #include "media/rtp/rtp.h"
-#include "media/rtp/seq.h"
 #include "proto/controller.grpc.pb.h"
 #include "security/identity.h"
 #include "tests/common/runfile.h"
 #include "tests/common/wait.h"
 #include "tests/media/process.h"
 #include "tests/relay/relay_harness.h"
+#include "tests/relay/rtp_capture.h"
 #include "tests/topology/harness.h"
 #include "tests/topology/test_pki.h"
 
@@ -65,46 +62,6 @@ streams { id: "program" direction: DIRECTION_DOWNSTREAM source_node: "cc"
   tracks { ssrc: 20817 media: "video" payload_type: 96 encoding: "H264/90000" }
   tracks { ssrc: 20818 media: "audio" payload_type: 111 encoding: "opus/48000/2" } }
 )txt";
-
-// The key id (the MKI: the last 4 bytes) of each video packet a static push
-// child received, by extended sequence number, collected on a thread.
-class MkiCapture {
- public:
-  MkiCapture() : thread_([this] { Loop(); }) {}
-  ~MkiCapture() { Stop(); }
-
-  const media::Endpoint& address() const { return peer_.address(); }
-  std::map<int64_t, uint32_t> Stop() {
-    if (thread_.joinable()) {
-      stop_.store(true);
-      thread_.join();
-    }
-    return key_ids_;
-  }
-
- private:
-  void Loop() {
-    rtp::SeqUnwrapper unwrapper;
-    while (!stop_.load()) {
-      std::optional<Bytes> datagram = peer_.Receive(absl::Milliseconds(50));
-      rtp::RtpView view;
-      if (!datagram.has_value() || !IsRtp(*datagram) ||
-          rtp::ParseRtp(*datagram, &view) != rtp::RtpError::kOk ||
-          view.ssrc != kVideo || datagram->size() < 4) {
-        continue;
-      }
-      const uint8_t* mki = datagram->data() + datagram->size() - 4;
-      key_ids_[unwrapper.Unwrap(view.sequence_number)] =
-          uint32_t{mki[0]} << 24 | uint32_t{mki[1]} << 16 |
-          uint32_t{mki[2]} << 8 | mki[3];
-    }
-  }
-
-  UdpPeer peer_;
-  std::atomic<bool> stop_{false};
-  std::map<int64_t, uint32_t> key_ids_;
-  std::thread thread_;
-};
 
 class StreamKeysTest : public ::testing::Test {
  protected:
@@ -173,7 +130,7 @@ TEST_F(StreamKeysTest, SitesDecodeAcrossARotationAndRelaysGetNoKey) {
   ASSERT_TRUE(port.ok()) << port.status();
   const media::Endpoint source =
       media::Endpoint::Parse(absl::StrCat("127.0.0.1:", *port)).value();
-  MkiCapture capture;
+  RtpCapture capture(kVideo);
   // The relay is told nothing of the encryption: it has no key to be told.
   std::string config = absl::StrCat(
       "node_id: \"nat\" listen: \"127.0.0.1:0\"\n",
@@ -265,7 +222,8 @@ TEST_F(StreamKeysTest, SitesDecodeAcrossARotationAndRelaysGetNoKey) {
       << ReadFile(dir_ + "/source.err");
   ASSERT_EQ((*probe)->Wait(absl::Seconds(30)).value_or(-1), 0)
       << ReadFile(dir_ + "/probe.out") << ReadFile(dir_ + "/probe.err");
-  const std::map<int64_t, uint32_t> key_ids = capture.Stop();
+  std::vector<uint32_t> key_ids;
+  for (const Bytes& packet : capture.Stop()) key_ids.push_back(KeyIdOf(packet));
 
   const std::string sent = ReadFile(dir_ + "/source.out");
   const std::string got = FindLine(dir_ + "/probe.out", "{\"type\":\"final\"");
@@ -291,16 +249,17 @@ TEST_F(StreamKeysTest, SitesDecodeAcrossARotationAndRelaysGetNoKey) {
   ASSERT_EQ(static_cast<int64_t>(key_ids.size()),
             JsonInt(sent, "video_packets").value_or(-1));
   int64_t switches = 0;
-  uint32_t previous = key_ids.begin()->second;
+  ASSERT_FALSE(key_ids.empty());
+  uint32_t previous = key_ids.front();
   EXPECT_EQ(previous, 1u);
-  for (const auto& [seq, id] : key_ids) {
+  for (const uint32_t id : key_ids) {
     if (id != previous) ++switches;
     previous = id;
   }
   EXPECT_EQ(previous, 2u);
   EXPECT_EQ(switches, 1);
   int64_t under_first = 0;
-  for (const auto& [seq, id] : key_ids) under_first += id == 1 ? 1 : 0;
+  for (const uint32_t id : key_ids) under_first += id == 1 ? 1 : 0;
   std::printf(
       "%lld video packets under key 1, %lld under key 2; each site decoded "
       "%lld frames\n",
