@@ -528,7 +528,11 @@ bool Controller::HasNode(const std::string& node_id) const {
 }
 
 int Controller::Tick() {
+  // The lock is not fair: the reports that push a whole rebuild's slices
+  // would win it for the whole push, so the slices wait while a tick does.
+  tick_waiting_.store(true, std::memory_order_relaxed);
   ProfiledLock lock(&mu_, &timing_, LockUse::kTick);
+  tick_waiting_.store(false, std::memory_order_relaxed);
   PushPendingLocked();
   const absl::Time now = clock_->Now();
   int expired = 0;

@@ -5,6 +5,7 @@
 #ifndef CASCADE_TOPOLOGY_CONTROLLER_H_
 #define CASCADE_TOPOLOGY_CONTROLLER_H_
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -436,6 +437,8 @@ class Controller {
   // Nodes whose assignments a whole rebuild has yet to push, the next last
   // (see PushPendingLocked).
   std::vector<int> pending_push_ ABSL_GUARDED_BY(mu_);
+  // A Tick is waiting for the lock: no slice is pushed meanwhile.
+  std::atomic<bool> tick_waiting_{false};
   // False while a restarted controller learns (see Recover): assignments
   // are computed but not sent, and the previous plan is not known.
   bool settled_ ABSL_GUARDED_BY(mu_) = true;

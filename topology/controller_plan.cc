@@ -460,7 +460,10 @@ uint32_t Controller::OfferLocked(absl::Span<const int> dirty) {
 }
 
 void Controller::PushPendingLocked() {
-  if (pending_push_.empty() || !settled_) return;
+  if (pending_push_.empty() || !settled_ ||
+      tick_waiting_.load(std::memory_order_relaxed)) {
+    return;
+  }
   const ScopedHold hold(&timing_, LockUse::kPushSlice);
   const size_t k =
       std::min(pending_push_.size(), std::max<size_t>(options_.push_slice, 1));

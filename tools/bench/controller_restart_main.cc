@@ -107,7 +107,7 @@ void PrintTiming(const Scrape& s) {
       s.Get("topology_tick_late_seconds_sum"),
       s.Get("topology_tick_run_queue_wait_seconds_sum"));
   for (const char* op : {"tick", "excuse", "report", "register", "ack", "apply",
-                         "recompute", "recompute_all", "offer"}) {
+                         "recompute", "recompute_all", "push_slice", "offer"}) {
     const std::string l = absl::StrCat("{op=\"", op, "\"}");
     std::printf(
         "  %-13s held %7.0f times, %8.3f s in all; over 1 s: %.0f; waited "
