@@ -78,9 +78,9 @@ class RelayService
                   absl::StrCat("at most ", security::kMaxNodesPerCertificate,
                                " nodes a call"))
             : grpc::Status::OK;
-    for (const std::string& node : request->nodes()) {
-      if (!admitted.ok()) break;
-      admitted = service_->ServingNode(context, node, "GetStreamKeys");
+    if (admitted.ok()) {
+      admitted =
+          service_->ServingNodes(context, request->nodes(), "GetStreamKeys");
     }
     return Respond(context, admitted, [&] {
       auto keys = service_->controller()->StreamKeys(std::vector<std::string>(
@@ -497,6 +497,22 @@ grpc::Status ControllerService::ServingNode(grpc::ServerContextBase* context,
   return RecordRefusal(controller(), &denied_,
                        NodePeer(*context).Check(node_id), node_id, call,
                        *context);
+}
+
+grpc::Status ControllerService::ServingNodes(
+    grpc::ServerContextBase* context,
+    const google::protobuf::RepeatedPtrField<std::string>& node_ids,
+    absl::string_view call) {
+  grpc::Status serving = Serving(context);
+  if (!serving.ok() || !options_.peer_identity) return serving;
+  const NodePeer peer(*context);
+  for (const std::string& node_id : node_ids) {
+    if (absl::Status refusal = peer.Check(node_id); !refusal.ok()) {
+      return RecordRefusal(controller(), &denied_, refusal, node_id, call,
+                           *context);
+    }
+  }
+  return grpc::Status::OK;
 }
 
 grpc::Status ControllerService::Serving(

@@ -120,6 +120,12 @@ class ControllerService : public ControllerListener {
   // `call`); a refusal for who it is is recorded as an event.
   grpc::Status ServingNode(grpc::ServerContextBase* context,
                            const std::string& node_id, absl::string_view call);
+  // The same for each of `node_ids` (the certificate parsed once), refused
+  // for the first it may not act as.
+  grpc::Status ServingNodes(
+      grpc::ServerContextBase* context,
+      const google::protobuf::RepeatedPtrField<std::string>& node_ids,
+      absl::string_view call);
   size_t watcher_count() const;
   // Which refusals of a node become events (peer_identity.h).
   DeniedBudget* denied_budget() { return &denied_; }

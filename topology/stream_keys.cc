@@ -166,9 +166,12 @@ absl::StatusOr<std::vector<StreamKey>> StreamKeysFor(
   if (nodes.empty()) {
     return absl::InvalidArgumentError("name the nodes to get stream keys for");
   }
-  absl::flat_hash_map<std::string, const cascade::v1::Node*> by_id;
+  // One pass over the topology, looking up only the nodes asked for.
+  const absl::flat_hash_set<absl::string_view> wanted(nodes.begin(),
+                                                      nodes.end());
+  absl::flat_hash_map<absl::string_view, const cascade::v1::Node*> by_id;
   for (const cascade::v1::Node& node : state.topology().nodes()) {
-    by_id[node.id()] = &node;
+    if (wanted.contains(node.id())) by_id[node.id()] = &node;
   }
   // The downstream streams some node of `nodes` may hold the keys of.
   absl::flat_hash_set<std::string> streams;
