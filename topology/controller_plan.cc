@@ -72,7 +72,7 @@ void Controller::RebuildLayoutLocked() {
     known[i] = true;
     for (int p : parents_[old->second]) {
       auto now_at = index_.find(*previous_ids[p]);
-      parents[i].push_back(now_at == index_.end() ? -1 : now_at->second);
+      if (now_at != index_.end()) parents[i].push_back(now_at->second);
     }
   }
   parents_ = std::move(parents);
