@@ -260,7 +260,9 @@ void AddUpstream(const SimRun& run, SimReport* report) {
 void AddKeyRotations(const SimRun& run, SimReport* report) {
   int64_t rotations = 0;
   for (const cascade::v1::SimStepResult& step : run.steps) {
-    if (step.action() == "rotate_stream_key" && step.ok()) ++rotations;
+    if (step.action() == "rotate_stream_key" && step.ok() && !step.skipped()) {
+      ++rotations;
+    }
   }
   if (rotations == 0 || !run.source.has_value()) return;
   if (run.source->key_changes() < rotations) {

@@ -98,6 +98,26 @@ TEST_F(ReportTest, EverySiteCompleteGivesRatioOne) {
   EXPECT_DOUBLE_EQ(report.memory().at("relayd").peak_rss_mb_total(), 25);
 }
 
+// A rotation topologyd accepted must show at relay-source; one skipped
+// (the program not under topologyd's keys) asks for nothing.
+TEST_F(ReportTest, OnlyAcceptedKeyRotationsAskForAKeyChange) {
+  cascade::v1::SimStepResult rotate;
+  rotate.set_action("rotate_stream_key");
+  rotate.set_ok(true);
+  rotate.set_skipped(true);
+  run_.steps.push_back(rotate);
+  EXPECT_EQ(BuildReport(plan_, run_).problems_size(), 0);
+
+  run_.steps.back().set_skipped(false);
+  const auto report = BuildReport(plan_, run_);
+  ASSERT_EQ(report.problems_size(), 1);
+  EXPECT_NE(report.problems(0).find("changed its stream key 0 times for 1"),
+            std::string::npos)
+      << report.problems(0);
+  run_.source->set_key_changes(1);
+  EXPECT_EQ(BuildReport(plan_, run_).problems_size(), 0);
+}
+
 TEST_F(ReportTest, LostPacketsAndMissingReportsCountAgainstDelivery) {
   run_.groups[0].final->mutable_per_site(1)->set_lost(10);
   run_.groups[0].final->mutable_per_site(1)->set_packets(kSent - 10);

@@ -134,6 +134,7 @@ cascade::v1::SimStepResult ScenarioSteps::Execute(
       if (!options_.keys_from_controller) {
         // Nothing to rotate (plain RTP, or a key file): not a failure.
         ok = true;
+        result.set_skipped(true);
         detail =
             "skipped: the program is not under topologyd's keys (--srtp "
             "in controller mode)";
