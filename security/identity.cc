@@ -1,5 +1,6 @@
 #include "security/identity.h"
 
+#include <openssl/bn.h>
 #include <openssl/crypto.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -28,6 +29,9 @@ struct BioFree {
 };
 struct X509Free {
   void operator()(X509* x509) const { X509_free(x509); }
+};
+struct BignumFree {
+  void operator()(BIGNUM* number) const { BN_free(number); }
 };
 struct GeneralNamesFree {
   void operator()(GENERAL_NAMES* names) const { GENERAL_NAMES_free(names); }
@@ -265,7 +269,9 @@ absl::StatusOr<Identity> ParseIdentityUri(absl::string_view uri) {
   return identity;
 }
 
-absl::StatusOr<Identity> IdentityFromPem(absl::string_view pem) {
+namespace {
+
+absl::StatusOr<std::unique_ptr<X509, X509Free>> ReadPem(absl::string_view pem) {
   if (pem.empty()) return Invalid("none presented");
   if (pem.size() > kMaxPemSize) {
     return Invalid(
@@ -277,11 +283,14 @@ absl::StatusOr<Identity> IdentityFromPem(absl::string_view pem) {
   std::unique_ptr<X509, X509Free> certificate(
       PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
   if (certificate == nullptr) return Invalid("not a PEM X.509 certificate");
+  return certificate;
+}
 
+absl::StatusOr<Identity> IdentityOf(X509* certificate) {
   int critical = -1;
   std::unique_ptr<GENERAL_NAMES, GeneralNamesFree> names(
       static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(
-          certificate.get(), NID_subject_alt_name, &critical, nullptr)));
+          certificate, NID_subject_alt_name, &critical, nullptr)));
   if (names == nullptr) {
     return Invalid(critical == -2 ? "more than one subjectAltName extension"
                                   : "no subjectAltName with a Cascade URI");
@@ -321,7 +330,7 @@ absl::StatusOr<Identity> IdentityFromPem(absl::string_view pem) {
     return identity;
   }
 
-  absl::StatusOr<std::string> ou = OrganizationalUnit(certificate.get());
+  absl::StatusOr<std::string> ou = OrganizationalUnit(certificate);
   if (absl::IsNotFound(ou.status())) {
     return Invalid(absl::StrCat("operator ", identity->name,
                                 " has no role (the subject's OU)"));
@@ -334,6 +343,66 @@ absl::StatusOr<Identity> IdentityFromPem(absl::string_view pem) {
   }
   identity->role = *role;
   return identity;
+}
+
+}  // namespace
+
+absl::StatusOr<Identity> IdentityFromPem(absl::string_view pem) {
+  absl::StatusOr<std::unique_ptr<X509, X509Free>> certificate = ReadPem(pem);
+  if (!certificate.ok()) return certificate.status();
+  return IdentityOf(certificate->get());
+}
+
+absl::StatusOr<CertificateInfo> CertificateInfoFromPem(absl::string_view pem) {
+  absl::StatusOr<std::unique_ptr<X509, X509Free>> certificate = ReadPem(pem);
+  if (!certificate.ok()) return certificate.status();
+  X509* x509 = certificate->get();
+  absl::StatusOr<Identity> identity = IdentityOf(x509);
+  if (!identity.ok()) return identity.status();
+  CertificateInfo info;
+  info.identity = *std::move(identity);
+
+  std::unique_ptr<BIGNUM, BignumFree> serial(
+      ASN1_INTEGER_to_BN(X509_get0_serialNumber(x509), nullptr));
+  char* hex = serial == nullptr ? nullptr : BN_bn2hex(serial.get());
+  if (hex == nullptr) return Invalid("its serial number cannot be read");
+  absl::StatusOr<std::string> normal = NormalizeSerial(hex);
+  OPENSSL_free(hex);
+  if (!normal.ok()) return Invalid(normal.status().message());
+  info.serial = *std::move(normal);
+
+  struct tm expiry = {};
+  if (ASN1_TIME_to_tm(X509_get0_notAfter(x509), &expiry) != 1) {
+    return Invalid("its notAfter is not a valid time");
+  }
+  info.not_after = absl::FromTM(expiry, absl::UTCTimeZone());
+  return info;
+}
+
+absl::StatusOr<std::string> NormalizeSerial(absl::string_view serial) {
+  absl::string_view text = absl::StripAsciiWhitespace(serial);
+  if (!absl::ConsumePrefix(&text, "0x")) absl::ConsumePrefix(&text, "0X");
+  std::string digits;
+  for (char c : text) {
+    if (c == ':') continue;
+    if (!absl::ascii_isxdigit(static_cast<unsigned char>(c))) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("a serial number is hex digits (colons allowed), not \"",
+                       absl::CHexEscape(serial.substr(0, 64)), "\""));
+    }
+    digits.push_back(absl::ascii_tolower(static_cast<unsigned char>(c)));
+  }
+  const size_t first = digits.find_first_not_of('0');
+  if (digits.empty()) {
+    return absl::InvalidArgumentError("an empty serial number");
+  }
+  digits = first == std::string::npos ? "0" : digits.substr(first);
+  if (digits.size() > 40) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("a serial number of ", (digits.size() + 1) / 2,
+                     " bytes; RFC 5280 allows at most 20"));
+  }
+  return digits;
 }
 
 }  // namespace cascade::security

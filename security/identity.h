@@ -20,6 +20,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 
 namespace cascade::security {
 
@@ -88,6 +89,22 @@ absl::StatusOr<Identity> ParseIdentityUri(absl::string_view uri);
 // InvalidArgument saying what is wrong for anything else. Does not verify
 // the certificate: the TLS handshake did.
 absl::StatusOr<Identity> IdentityFromPem(absl::string_view pem);
+
+// A certificate as a revocation names it (docs/security.md, "Revoking a
+// certificate"): its identity, its serial number and its expiry.
+struct CertificateInfo {
+  Identity identity;
+  // Lowercase hex without leading zeros (NormalizeSerial's form).
+  std::string serial;
+  absl::Time not_after;
+};
+// IdentityFromPem's identity, and the serial and expiry, from one parse.
+absl::StatusOr<CertificateInfo> CertificateInfoFromPem(absl::string_view pem);
+
+// A serial number as an operator may type it ("0A:1B:..", "0x0a1b",
+// either case): lowercase hex without leading zeros. InvalidArgument for
+// anything else, or more than RFC 5280's 20 bytes.
+absl::StatusOr<std::string> NormalizeSerial(absl::string_view serial);
 
 }  // namespace cascade::security
 

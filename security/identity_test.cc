@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "security/pki.h"
+
 namespace cascade::security {
 namespace {
 
@@ -221,6 +223,54 @@ TEST(IdentityTest, MalformedPemIsAnErrorNotACrash) {
   // A truncated certificate.
   const std::string whole = RawCertificate({"spiffe://cascade/node/d1"}, {});
   EXPECT_FALSE(IdentityFromPem(whole.substr(0, whole.size() / 2)).ok());
+}
+
+TEST(IdentityTest, CertificateInfoHasTheSerialAndExpiryOfTheCertificate) {
+  const absl::Time now = absl::FromUnixSeconds(1790000000);
+  absl::StatusOr<Credentials> ca = MakeCa({.now = now});
+  ASSERT_TRUE(ca.ok()) << ca.status();
+  IssueOptions options;
+  options.identity = Node("p1");
+  options.now = now;
+  options.validity = absl::Hours(48);
+  absl::StatusOr<Credentials> issued = Issue(*ca, options);
+  ASSERT_TRUE(issued.ok()) << issued.status();
+  absl::StatusOr<CertificateInfo> info =
+      CertificateInfoFromPem(issued->certificate);
+  ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_EQ(info->identity, Node("p1"));
+  EXPECT_EQ(info->not_after, now + absl::Hours(48));
+  // 128 random bits, high bit clear: up to 32 lowercase hex digits.
+  ASSERT_FALSE(info->serial.empty());
+  EXPECT_LE(info->serial.size(), 32u);
+  EXPECT_EQ(NormalizeSerial(info->serial).value_or(""), info->serial);
+
+  // Another certificate of the same node has another serial.
+  absl::StatusOr<Credentials> again = Issue(*ca, options);
+  ASSERT_TRUE(again.ok());
+  EXPECT_NE(CertificateInfoFromPem(again->certificate)->serial, info->serial);
+
+  const std::string raw = RawCertificate({"spiffe://cascade/node/d1"}, {});
+  EXPECT_EQ(CertificateInfoFromPem(raw)->serial, "1");
+  EXPECT_FALSE(CertificateInfoFromPem("not pem").ok());
+  EXPECT_FALSE(CertificateInfoFromPem(RawCertificate({}, {})).ok());
+}
+
+TEST(IdentityTest, SerialsAreNormalisedAndJunkIsRefused) {
+  EXPECT_EQ(NormalizeSerial("0A:1b:FF").value_or(""), "a1bff");
+  EXPECT_EQ(NormalizeSerial(" 0x00ff\n").value_or(""), "ff");
+  EXPECT_EQ(NormalizeSerial("000").value_or(""), "0");
+  for (const char* junk : {"", "0x", ":", "12g4", "-1", "1 2"}) {
+    EXPECT_EQ(NormalizeSerial(junk).status().code(),
+              absl::StatusCode::kInvalidArgument)
+        << junk;
+  }
+  EXPECT_TRUE(NormalizeSerial(std::string(40, 'f')).ok());
+  EXPECT_NE(NormalizeSerial(std::string(42, 'f'))
+                .status()
+                .message()
+                .find("at most 20"),
+            absl::string_view::npos);
 }
 
 }  // namespace
