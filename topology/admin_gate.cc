@@ -48,15 +48,15 @@ bool InProcess(const grpc::ServerContextBase& context) {
 
 // Who the client certificate names: the TLS handshake's, or the console's
 // browser's.
-absl::StatusOr<security::Identity> CertificateOf(
+absl::StatusOr<security::CertificateInfo> CertificateOf(
     const grpc::ServerContextBase& context) {
-  if (!InProcess(context)) return PeerIdentity(context);
+  if (!InProcess(context)) return PeerCertificate(context);
   const auto& metadata = context.client_metadata();
   auto forwarded = metadata.find(kConsoleCertificateMetadata);
   if (forwarded == metadata.end()) {
     return absl::UnauthenticatedError("no client certificate");
   }
-  return CertificateIdentity(
+  return VerifiedCertificate(
       absl::string_view(forwarded->second.data(), forwarded->second.size()));
 }
 
@@ -86,8 +86,9 @@ struct AdminGate::Caller {
   std::string key;
   // Who, how known, from where.
   cascade::v1::AuditRecord audit;
-  // A token's claims, to check against revocations.
+  // A token's claims, or the certificate, to check against revocations.
   std::optional<security::Token> token;
+  std::optional<security::CertificateInfo> certificate;
 
   void Operator(const std::string& name, security::Role r,
                 const std::string& credential) {
@@ -162,19 +163,24 @@ AdminGate::Caller AdminGate::Identify(
     return caller;
   }
   if (options_.client_certificates) {
-    absl::StatusOr<security::Identity> identity = CertificateOf(context);
-    if (!identity.ok()) {
+    absl::StatusOr<security::CertificateInfo> certificate =
+        CertificateOf(context);
+    if (!certificate.ok()) {
       caller.Refused(
-          absl::IsUnauthenticated(identity.status())
+          absl::IsUnauthenticated(certificate.status())
               ? absl::UnauthenticatedError("no client certificate and no token")
-              : identity.status());
-    } else if (identity->kind == security::IdentityKind::kNode) {
-      caller.key = "node " + identity->name;
-      caller.audit.set_who(security::Describe(*identity));
+              : certificate.status());
+      return caller;
+    }
+    const security::Identity& identity = certificate->identity;
+    if (identity.kind == security::IdentityKind::kNode) {
+      caller.key = "node " + identity.name;
+      caller.audit.set_who(security::Describe(identity));
       caller.audit.set_credential("certificate");
       caller.Refused(CheckOperator(identity));
     } else {
-      caller.Operator(identity->name, identity->role, "certificate");
+      caller.Operator(identity.name, identity.role, "certificate");
+      caller.certificate = *std::move(certificate);
     }
     return caller;
   }
@@ -224,6 +230,13 @@ grpc::Status AdminGate::Admit(ControllerService* service,
     caller.Refused(absl::UnauthenticatedError(
         absl::StrCat("token ", caller.token->id, " of operator ",
                      caller.token->operator_name, " was revoked")));
+  }
+  if (caller.status.ok() && caller.certificate.has_value()) {
+    if (absl::Status revoked =
+            CheckNotRevoked(*controller, *caller.certificate);
+        !revoked.ok()) {
+      caller.Refused(std::move(revoked));
+    }
   }
   if (caller.status.ok()) caller.status = CheckRole(caller.role, *rpc);
   *audit = std::move(caller.audit);

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "security/identity.h"
 #include "topology/admin_gate.h"
 
 namespace cascade::topology {
@@ -116,6 +117,20 @@ void EventWriter::Unref() {
 }
 
 namespace {
+
+// What a revocation names, for the audit: the certificate's serial and
+// holder, or the serial alone. The controller checks it properly.
+std::string RevocationTarget(
+    const cascade::v1::RevokeCertificateRequest& revoke) {
+  if (revoke.certificate_pem().empty()) {
+    return absl::StrCat("certificate ", revoke.serial());
+  }
+  absl::StatusOr<security::CertificateInfo> info =
+      security::CertificateInfoFromPem(revoke.certificate_pem());
+  if (!info.ok()) return "a certificate that does not parse";
+  return absl::StrCat("certificate ", info->serial, " of ",
+                      security::Describe(info->identity));
+}
 
 class AdminService : public cascade::v1::Admin::CallbackService {
  public:
@@ -257,6 +272,17 @@ class AdminService : public cascade::v1::Admin::CallbackService {
         context, "RotateStreamKey",
         rotate.stream().empty() ? "every downstream stream" : rotate.stream(),
         &Change::mutable_rotate_stream_key, rotate, response);
+  }
+  grpc::ServerUnaryReactor* RevokeCertificate(
+      grpc::CallbackServerContext* context,
+      const cascade::v1::RevokeCertificateRequest* request,
+      cascade::v1::ChangeResponse* response) override {
+    // The controller fills in the rest from the certificate.
+    cascade::v1::RevokeCertificateRequest revoke;
+    revoke.set_certificate_pem(request->certificate_pem());
+    revoke.set_serial(request->serial());
+    return SubmitAs(context, "RevokeCertificate", RevocationTarget(revoke),
+                    &Change::mutable_revoke_certificate, revoke, response);
   }
   grpc::ServerUnaryReactor* MintEdgeToken(
       grpc::CallbackServerContext* context,

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "topology/audit.h"
+#include "topology/certificate_revocation.h"
 #include "topology/state.h"
 #include "topology/stream_keys.h"
 
@@ -69,6 +70,7 @@ absl::Status Controller::Recover() {
   RefreshEdgeKeysLocked();
   RefreshPreviousKeysLocked();
   RefreshDecryptingRelaysLocked();
+  RefreshRevokedLocked();
   // A restart: relays run what the previous process sent; learn before
   // sending anything (see the header).
   settled_ = state_.sequence() == 0;
@@ -130,6 +132,10 @@ absl::Status Controller::ResolveLocked(const ControllerState& base,
       restore->set_policy(options_.default_policy);
     }
     AddPinsLocked(restore->id(), change);
+  }
+  if (change->has_revoke_certificate()) {
+    return ResolveCertificateRevocation(clock_->Now(),
+                                        change->mutable_revoke_certificate());
   }
   if (change->has_rotate_stream_key()) {
     return ResolveStreamKeyRotation(base, clock_->Now(),
@@ -246,6 +252,11 @@ ChangeResult Controller::ApplyLocked(Commit& commit,
     case Change::kRotateStreamKey:
       // The edge relays' assignments carry the keys.
       rebuild_all_ = !decrypting_relays_.empty();
+      break;
+    case Change::kRevokeCertificate:
+      // The stream keys follow at the next tick (StreamsDueForKey).
+      RefreshRevokedLocked();
+      if (listener_ != nullptr) listener_->OnCertificateRevoked();
       break;
     case Change::kRotateEdgeKey:
       // Every relay's assignment carries the keys.

@@ -97,6 +97,9 @@ class ControllerListener {
       std::shared_ptr<const cascade::v1::Assignment> assignment) = 0;
   virtual void OnNodeRemoved(const std::string& node_id) = 0;
   virtual void OnEvent(const cascade::v1::Event& event) = 0;
+  // A certificate was revoked: streams opened with it must end
+  // (Controller::CertificateRevoked names them).
+  virtual void OnCertificateRevoked() = 0;
 };
 
 // What topologyd's /metrics shows of the controller: copied under its lock
@@ -185,6 +188,10 @@ class Controller {
   // issued at `issued`.
   bool TokenRevoked(const std::string& operator_name, const std::string& id,
                     absl::Time issued) const;
+  // Whether the client certificate with this serial (NormalizeSerial's
+  // form) is revoked. Takes only a lock of its own: every call that checks
+  // a certificate asks, Report messages included.
+  bool CertificateRevoked(const std::string& serial) const;
   // Calls `fn`, under the controller's lock, with up to `count` of the
   // newest audited Admin calls as events, oldest first: an event subscriber
   // registered in `fn` then misses no event and gets none twice. `fn` may
@@ -357,6 +364,8 @@ class Controller {
   bool EndOverlapsLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // decrypting_relays_ from state_'s topology.
   void RefreshDecryptingRelaysLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // revoked_serials_ from state_ (controller_audit.cc).
+  void RefreshRevokedLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Queues a rotation of each downstream stream whose key is due
   // (controller_stream_keys.cc): a change of the controller's own.
   void KeyStreamsLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -396,6 +405,11 @@ class Controller {
   // SubjectPublicKeyInfo DER of state_'s edge keys, newest first: what
   // every relay's assignment carries.
   std::vector<std::string> edge_public_keys_ ABSL_GUARDED_BY(mu_);
+  // state_'s revoked certificates, under a lock of their own (taken after
+  // mu_ when both are).
+  mutable absl::Mutex revoked_mu_ ABSL_ACQUIRED_AFTER(mu_);
+  absl::flat_hash_set<std::string> revoked_serials_
+      ABSL_GUARDED_BY(revoked_mu_);
   // The relays whose assignments carry the stream keys (stream_keys.h,
   // DecryptingRelays).
   absl::flat_hash_set<std::string> decrypting_relays_ ABSL_GUARDED_BY(mu_);

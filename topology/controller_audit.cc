@@ -1,11 +1,12 @@
 // The controller's audit side: refused Admin calls (an event, or a journal
-// record of their own), revoked tokens, the audit trail replayed to a new
-// event subscriber.
+// record of their own), revoked tokens and certificates, the audit trail
+// replayed to a new event subscriber.
 #include <algorithm>
 #include <utility>
 #include <vector>
 
 #include "topology/audit.h"
+#include "topology/certificate_revocation.h"
 #include "topology/controller.h"
 #include "topology/state.h"
 
@@ -34,6 +35,17 @@ bool Controller::TokenRevoked(const std::string& operator_name,
                               const std::string& id, absl::Time issued) const {
   absl::MutexLock lock(&mu_);
   return topology::TokenRevoked(state_, operator_name, id, issued);
+}
+
+bool Controller::CertificateRevoked(const std::string& serial) const {
+  absl::MutexLock lock(&revoked_mu_);
+  return revoked_serials_.contains(serial);
+}
+
+void Controller::RefreshRevokedLocked() {
+  absl::flat_hash_set<std::string> serials = RevokedSerials(state_);
+  absl::MutexLock lock(&revoked_mu_);
+  revoked_serials_ = std::move(serials);
 }
 
 void Controller::WithAuditHistory(

@@ -124,6 +124,8 @@ void Recorder::OnEvent(const cascade::v1::Event& event) {
   events.push_back(event);
 }
 
+void Recorder::OnCertificateRevoked() { ++revocations; }
+
 std::vector<std::string> ParentIds(const Assignment& assignment) {
   std::vector<std::string> ids;
   for (const auto& p : assignment.parents()) ids.push_back(p.id());

@@ -33,11 +33,13 @@ class Recorder : public ControllerListener {
       std::shared_ptr<const cascade::v1::Assignment> assignment) override;
   void OnNodeRemoved(const std::string& node_id) override;
   void OnEvent(const cascade::v1::Event& event) override;
+  void OnCertificateRevoked() override;
 
   std::map<std::string, std::shared_ptr<const cascade::v1::Assignment>> latest;
   std::map<std::string, int> pushes;
   std::vector<std::string> removed;
   std::vector<cascade::v1::Event> events;
+  int revocations = 0;
 };
 
 std::vector<std::string> ParentIds(const cascade::v1::Assignment& assignment);

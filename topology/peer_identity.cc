@@ -6,7 +6,7 @@
 
 namespace cascade::topology {
 
-absl::StatusOr<security::Identity> PeerIdentity(
+absl::StatusOr<security::CertificateInfo> PeerCertificate(
     const grpc::ServerContextBase& context) {
   std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
   const std::vector<grpc::string_ref> pems =
@@ -16,34 +16,51 @@ absl::StatusOr<security::Identity> PeerIdentity(
   if (pems.empty()) {
     return absl::UnauthenticatedError("no client certificate");
   }
-  return CertificateIdentity(
+  return VerifiedCertificate(
       absl::string_view(pems.front().data(), pems.front().size()));
 }
 
-absl::StatusOr<security::Identity> CertificateIdentity(absl::string_view pem) {
-  absl::StatusOr<security::Identity> identity = security::IdentityFromPem(pem);
-  if (!identity.ok()) {
+absl::StatusOr<security::CertificateInfo> VerifiedCertificate(
+    absl::string_view pem) {
+  absl::StatusOr<security::CertificateInfo> certificate =
+      security::CertificateInfoFromPem(pem);
+  if (!certificate.ok()) {
     return absl::PermissionDeniedError(
         absl::StrCat("the client certificate names no Cascade identity (",
-                     identity.status().message(), ")"));
+                     certificate.status().message(), ")"));
   }
-  return identity;
+  return certificate;
 }
 
-NodePeer::NodePeer(const grpc::ServerContextBase& context)
-    : identity_(PeerIdentity(context)) {}
+absl::Status CheckNotRevoked(const Controller& controller,
+                             const security::CertificateInfo& certificate) {
+  if (!controller.CertificateRevoked(certificate.serial)) {
+    return absl::OkStatus();
+  }
+  return absl::PermissionDeniedError(
+      absl::StrCat("the certificate ", certificate.serial, " of ",
+                   security::Describe(certificate.identity),
+                   " is revoked (relayctl pki revoke)"));
+}
+
+NodePeer::NodePeer(const grpc::ServerContextBase& context,
+                   const Controller* controller)
+    : controller_(controller), certificate_(PeerCertificate(context)) {}
 
 absl::Status NodePeer::Check(absl::string_view node_id) const {
-  if (!identity_.ok()) return identity_.status();
-  if (identity_->SpeaksFor(node_id)) return absl::OkStatus();
-  return absl::PermissionDeniedError(absl::StrCat(
-      security::Describe(*identity_),
-      identity_->kind == security::IdentityKind::kNode ? "'s certificate" : "",
-      " may not act as node ", node_id));
+  if (!certificate_.ok()) return certificate_.status();
+  const security::Identity& identity = certificate_->identity;
+  if (!identity.SpeaksFor(node_id)) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        security::Describe(identity),
+        identity.kind == security::IdentityKind::kNode ? "'s certificate" : "",
+        " may not act as node ", node_id));
+  }
+  return CheckNotRevoked(*controller_, *certificate_);
 }
 
-absl::Status CheckOperator(const grpc::ServerContextBase& context) {
-  return CheckOperator(PeerIdentity(context));
+absl::string_view NodePeer::serial() const {
+  return certificate_.ok() ? absl::string_view(certificate_->serial) : "";
 }
 
 absl::Status CheckOperator(const absl::StatusOr<security::Identity>& identity) {

@@ -1,7 +1,8 @@
 // Who a caller is, by the client certificate the TLS handshake verified,
 // when topologyd requires client certificates (--tls-client-ca): a relay
 // may act only as the node its certificate names (spiffe://cascade/node/ID,
-// security/identity.h), and Admin takes operators' certificates only.
+// security/identity.h), Admin takes operators' certificates only, and no
+// certificate the controller revoked is taken (certificate_revocation.h).
 // Refusals are PERMISSION_DENIED saying who the caller is and what it
 // claimed; the service records each as a KIND_DENIED event.
 #ifndef CASCADE_TOPOLOGY_PEER_IDENTITY_H_
@@ -20,32 +21,39 @@
 
 namespace cascade::topology {
 
-// The identity in the peer's certificate. UNAUTHENTICATED without one,
-// PERMISSION_DENIED when it names no valid identity.
-absl::StatusOr<security::Identity> PeerIdentity(
+// The peer's certificate: its identity, serial and expiry. UNAUTHENTICATED
+// without one, PERMISSION_DENIED when it names no valid identity.
+absl::StatusOr<security::CertificateInfo> PeerCertificate(
     const grpc::ServerContextBase& context);
-// The identity in a verified certificate (PEM): PERMISSION_DENIED when it
-// names none. PeerIdentity's, and the console's for a browser's
+// A verified certificate (PEM): PERMISSION_DENIED when it names no
+// identity. PeerCertificate's, and the console's for a browser's
 // certificate (console/server.h).
-absl::StatusOr<security::Identity> CertificateIdentity(absl::string_view pem);
+absl::StatusOr<security::CertificateInfo> VerifiedCertificate(
+    absl::string_view pem);
+// PERMISSION_DENIED when `controller` has revoked the certificate.
+absl::Status CheckNotRevoked(const Controller& controller,
+                             const security::CertificateInfo& certificate);
 
 // A caller that acts as a node: its certificate, parsed once (a Report
 // stream checks every message against it).
 class NodePeer {
  public:
-  explicit NodePeer(const grpc::ServerContextBase& context);
+  NodePeer(const grpc::ServerContextBase& context,
+           const Controller* controller);
   // OK when the certificate names node `node_id` (among others, for a
-  // relayd process running several relays).
+  // relayd process running several relays) and is not revoked: a stream
+  // opened before a revocation is refused at its next message.
   absl::Status Check(absl::string_view node_id) const;
+  // The certificate's serial; empty without one.
+  absl::string_view serial() const;
 
  private:
-  absl::StatusOr<security::Identity> identity_;
+  const Controller* const controller_;
+  absl::StatusOr<security::CertificateInfo> certificate_;
 };
 
-// OK when the peer's certificate is an operator's (of any role: the role
-// each call needs is admin_gate.h's to check).
-absl::Status CheckOperator(const grpc::ServerContextBase& context);
-// The same, of an identity already looked up.
+// OK when the identity is an operator's (of any role: the role each call
+// needs is admin_gate.h's to check).
 absl::Status CheckOperator(const absl::StatusOr<security::Identity>& identity);
 
 // OK for an OK `refusal`; otherwise returns it for gRPC and records it as

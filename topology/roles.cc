@@ -26,6 +26,7 @@ constexpr AdminRpc kAdminRpcs[] = {
     {"RotateEdgeKey", Role::kAdmin, "rotate-edge-key"},
     {"RotateLinkKeys", Role::kAdmin, "rotate-keys"},
     {"RotateStreamKey", Role::kAdmin, "stream-key rotate"},
+    {"RevokeCertificate", Role::kAdmin, "pki revoke"},
 };
 
 }  // namespace

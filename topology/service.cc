@@ -156,6 +156,10 @@ class AssignmentWriter final : public QueuedWriter {
     return started;
   }
 
+  // The serial of the certificate the stream was opened with (empty
+  // without one); set before the writer is registered.
+  const std::string& serial() const { return serial_; }
+
   // Ends the stream once the write in flight (if any) is done.
   void Close(grpc::Status status) {
     absl::MutexLock lock(&mu_);
@@ -178,7 +182,7 @@ class AssignmentWriter final : public QueuedWriter {
     }
     new AssignmentWriter(service_, relay_, cq_);  // the queue's next Watch
     node_id_ = request_.node_id();
-    Start(service_->ServingNode(&context_, node_id_, "Watch"));
+    Start(service_->ServingNode(&context_, node_id_, "Watch", &serial_));
     Unref();
   }
 
@@ -264,6 +268,7 @@ class AssignmentWriter final : public QueuedWriter {
   // The request's and the done tag's until they complete.
   std::atomic<int> refs_{2};
   std::string node_id_;
+  std::string serial_;
   bool registered_ = false;
   absl::Mutex mu_;
   std::shared_ptr<const Assignment> in_flight_ ABSL_GUARDED_BY(mu_);
@@ -307,7 +312,7 @@ class ReportReader {
       return;
     }
     controller_ = service_->controller();
-    if (service_->options().peer_identity) peer_.emplace(context_);
+    if (service_->options().peer_identity) peer_.emplace(context_, controller_);
     reader_.Read(&request_, &read_tag_);
   }
 
@@ -491,12 +496,14 @@ void ControllerService::Lead(Controller* controller) {
 
 grpc::Status ControllerService::ServingNode(grpc::ServerContextBase* context,
                                             const std::string& node_id,
-                                            absl::string_view call) {
+                                            absl::string_view call,
+                                            std::string* serial) {
   grpc::Status serving = Serving(context);
   if (!serving.ok() || !options_.peer_identity) return serving;
-  return RecordRefusal(controller(), &denied_,
-                       NodePeer(*context).Check(node_id), node_id, call,
-                       *context);
+  const NodePeer peer(*context, controller());
+  if (serial != nullptr) *serial = std::string(peer.serial());
+  return RecordRefusal(controller(), &denied_, peer.Check(node_id), node_id,
+                       call, *context);
 }
 
 grpc::Status ControllerService::ServingNodes(
@@ -505,7 +512,7 @@ grpc::Status ControllerService::ServingNodes(
     absl::string_view call) {
   grpc::Status serving = Serving(context);
   if (!serving.ok() || !options_.peer_identity) return serving;
-  const NodePeer peer(*context);
+  const NodePeer peer(*context, controller());
   for (const std::string& node_id : node_ids) {
     if (absl::Status refusal = peer.Check(node_id); !refusal.ok()) {
       return RecordRefusal(controller(), &denied_, refusal, node_id, call,
@@ -575,6 +582,22 @@ void ControllerService::OnNodeRemoved(const std::string& node_id) {
 void ControllerService::OnEvent(const Event& event) {
   absl::MutexLock lock(&mu_);
   for (EventWriter* writer : event_writers_) writer->Offer(event);
+}
+
+void ControllerService::OnCertificateRevoked() {
+  Controller* controller = controller_.load();
+  absl::MutexLock lock(&mu_);
+  for (auto& [id, writers] : watchers_) {
+    for (AssignmentWriter* writer : writers) {
+      if (!writer->serial().empty() &&
+          controller->CertificateRevoked(writer->serial())) {
+        writer->Close(grpc::Status(
+            grpc::StatusCode::PERMISSION_DENIED,
+            absl::StrCat("the certificate ", writer->serial(), " of node ", id,
+                         " is revoked (relayctl pki revoke)")));
+      }
+    }
+  }
 }
 
 bool ControllerService::AddWatcher(const std::string& node_id,

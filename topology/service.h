@@ -117,9 +117,11 @@ class ControllerService : public ControllerListener {
   // metadata already added to `context`.
   grpc::Status Serving(grpc::ServerContextBase* context) const;
   // Serving(), and the caller may act as `node_id` (its RelayControl
-  // `call`); a refusal for who it is is recorded as an event.
+  // `call`); a refusal for who it is is recorded as an event. `serial`,
+  // if not null, gets the serial of the caller's certificate.
   grpc::Status ServingNode(grpc::ServerContextBase* context,
-                           const std::string& node_id, absl::string_view call);
+                           const std::string& node_id, absl::string_view call,
+                           std::string* serial = nullptr);
   // The same for each of `node_ids` (the certificate parsed once), refused
   // for the first it may not act as.
   grpc::Status ServingNodes(
@@ -135,6 +137,8 @@ class ControllerService : public ControllerListener {
       std::shared_ptr<const cascade::v1::Assignment> assignment) override;
   void OnNodeRemoved(const std::string& node_id) override;
   void OnEvent(const cascade::v1::Event& event) override;
+  // Ends the Watch streams opened with a certificate now revoked.
+  void OnCertificateRevoked() override;
 
   // Stream bookkeeping, called by the stream reactors.
   // Returns false once Shutdown has run.

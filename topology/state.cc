@@ -8,6 +8,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "security/identity.h"
+#include "topology/certificate_revocation.h"
 #include "topology/stream_keys.h"
 #include "topology/topology_file.h"
 
@@ -296,6 +297,8 @@ absl::Status ApplyChange(const Change& change, ControllerState* state) {
       return RotateLinkKeys(change.rotate_link_keys(), state);
     case Change::kRotateStreamKey:
       return ApplyStreamKeyRotation(change.rotate_stream_key(), state);
+    case Change::kRevokeCertificate:
+      return ApplyCertificateRevocation(change.revoke_certificate(), state);
     case Change::CHANGE_NOT_SET:
       return absl::OkStatus();
   }
@@ -328,7 +331,8 @@ absl::Status ApplyChangeToState(const Change& change, ControllerState* state) {
       change.pins_size() == 0 &&
       (change.change_case() == Change::CHANGE_NOT_SET ||
        change.has_revoke_token() || change.has_rotate_edge_key() ||
-       change.has_rotate_link_keys() || change.has_rotate_stream_key());
+       change.has_rotate_link_keys() || change.has_rotate_stream_key() ||
+       change.has_revoke_certificate());
   if (!same_topology) {
     status = ValidateTopology(state->topology(), change.has_apply()
                                                      ? change.apply().source()

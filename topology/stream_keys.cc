@@ -7,6 +7,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "topology/certificate_revocation.h"
 
 namespace cascade::topology {
 namespace {
@@ -132,12 +133,18 @@ std::vector<std::string> StreamsDueForKey(const ControllerState& state,
                                           absl::Duration every) {
   std::vector<std::string> due;
   const int64_t now_ms = absl::ToUnixMillis(now);
+  // A revoked node may hold every key made before its revocation.
+  const absl::Time revoked = LastNodeRevocation(state);
   for (const cascade::v1::Stream& stream : state.topology().streams()) {
     if (!IsDownstream(stream)) continue;
     const StreamKey* newest = NewestKey(state, stream.id());
-    if (newest == nullptr ||
-        (newest->send_from_unix_ms() <= now_ms &&
-         absl::FromUnixMillis(newest->created_unix_ms()) + every <= now)) {
+    if (newest == nullptr) {
+      due.push_back(stream.id());
+      continue;
+    }
+    const absl::Time made = absl::FromUnixMillis(newest->created_unix_ms());
+    if (newest->send_from_unix_ms() <= now_ms &&
+        (made + every <= now || made < revoked)) {
       due.push_back(stream.id());
     }
   }

@@ -45,9 +45,10 @@ absl::Status ApplyStreamKeyRotation(
 // Drops the keys of streams the topology no longer has.
 void DropOrphanStreamKeys(cascade::v1::ControllerState* state);
 
-// The downstream streams that need a key by `now`: those with none yet, and
-// those whose newest key was made `every` or longer ago. Never one whose
-// rotation is in its overlap.
+// The downstream streams that need a key by `now`: those with none yet,
+// those whose newest key was made `every` or longer ago, and those whose
+// newest key was made before a node's certificate was revoked
+// (certificate_revocation.h). Never one whose rotation is in its overlap.
 std::vector<std::string> StreamsDueForKey(
     const cascade::v1::ControllerState& state, absl::Time now,
     absl::Duration every);
