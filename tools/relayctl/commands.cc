@@ -79,6 +79,21 @@ const std::map<std::string, Command>& Commands() {
         "issued later are good). Needs the admin role. Journaled: a revoked "
         "token stays refused across restarts (and in etcd). Certificates "
         "are not revoked by this."}},
+      {"pki revoke",
+       {"CERT.pem | --serial=HEX", 0, 1,
+        "Has topologyd refuse a client certificate from now on, though the "
+        "CA signed it: a lost or stolen relay's, site's or operator's. Give "
+        "the certificate's file (relayctl pki issue wrote it), or its serial "
+        "number when the file is lost (openssl x509 -serial shows it; colons "
+        "allowed). Every call made with it is refused (permission denied, "
+        "an event), its open Watch streams end, a relay holding it loses "
+        "its lease and its children move to their standbys. A node's "
+        "revocation also has topologyd replace the stream keys at once "
+        "(used after the overlap), so a revoked site cannot decrypt what "
+        "follows. Journaled: it survives restarts (and is in etcd) until "
+        "the certificate expires. Issue the node a new certificate to bring "
+        "it back. Needs the admin role. Exit 4 for a file that is not a "
+        "certificate or a serial that is not its."}},
       {"url",
        {"SITE [--publish] [--ttl=D] | --center [--publish] [SITE]", 0, 1,
         "Prints the URL a browser opens at SITE: "

@@ -1,5 +1,7 @@
 #include "tools/relayctl/key_commands.h"
 
+#include "absl/strings/str_cat.h"
+#include "base/files.h"
 #include "proto/controller.grpc.pb.h"
 
 namespace cascade::relayctl {
@@ -86,6 +88,36 @@ int RotateStreamKey(Session& session, const std::string& stream) {
         return stub->RotateStreamKey(context, request, response);
       },
       stream.empty() ? "stream-key rotate" : "stream-key rotate " + stream);
+}
+
+int RevokeCertificate(Session& session,
+                      const std::vector<std::string>& operands) {
+  // Far above any certificate; a larger file is not one.
+  constexpr size_t kMaxCertificateFile = 64 << 10;
+  cascade::v1::RevokeCertificateRequest request;
+  request.set_serial(session.options().serial);
+  if (operands.empty() == request.serial().empty()) {
+    return session.Fail(
+        kExitUsage, "give the certificate's file (CERT.pem) or --serial=HEX");
+  }
+  std::string what = "pki revoke --serial=" + request.serial();
+  if (!operands.empty()) {
+    absl::StatusOr<std::string> pem = ReadFile(operands[0]);
+    if (!pem.ok()) return session.Fail(kExitUsage, pem.status().ToString());
+    if (pem->size() > kMaxCertificateFile) {
+      return session.Fail(kExitUsage,
+                          absl::StrCat(operands[0], " has ", pem->size(),
+                                       " bytes: not a certificate"));
+    }
+    request.set_certificate_pem(*std::move(pem));
+    what = "pki revoke " + operands[0];
+  }
+  return session.ChangeAndPrint(
+      [&](Admin::Stub* stub, grpc::ClientContext* context,
+          ChangeResponse* response) {
+        return stub->RevokeCertificate(context, request, response);
+      },
+      what);
 }
 
 }  // namespace cascade::relayctl

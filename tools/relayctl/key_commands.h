@@ -1,5 +1,6 @@
-// relayctl's commands over credentials and keys: token revoke, url (a
-// signed edge URL), rotate-edge-key, rotate-keys and stream-key rotate.
+// relayctl's commands over credentials and keys: token revoke, pki revoke,
+// url (a signed edge URL), rotate-edge-key, rotate-keys and stream-key
+// rotate.
 #ifndef CASCADE_TOOLS_RELAYCTL_KEY_COMMANDS_H_
 #define CASCADE_TOOLS_RELAYCTL_KEY_COMMANDS_H_
 
@@ -13,6 +14,9 @@ namespace cascade::relayctl {
 // Each returns relayctl's exit code; the outcome goes to session.out().
 // `operands`: the command's optional operand (token ID; SITE).
 int RevokeToken(Session& session, const std::vector<std::string>& operands);
+// `operands`: the certificate's file, or none with Options::serial.
+int RevokeCertificate(Session& session,
+                      const std::vector<std::string>& operands);
 int Url(Session& session, const std::vector<std::string>& operands);
 int RotateEdgeKey(Session& session);
 // Empty `node` or `stream`: all of them.

@@ -79,6 +79,9 @@ ABSL_FLAG(std::string, operator, "",
           "pki issue: an operator's certificate, for NAME (instead of NODE); "
           "token issue: the token's operator; token revoke: every token of "
           "NAME");
+ABSL_FLAG(std::string, serial, "",
+          "pki revoke: the certificate's serial number (hex, colons allowed), "
+          "when its file is lost");
 ABSL_FLAG(std::string, name, "",
           "pki issue NODE NODE...: name of the files (NAME.pem, NAME.key; "
           "default: the first NODE)");
@@ -133,7 +136,9 @@ bool PrintCommandHelp(int argc, char** argv) {
     }
   }
   if (!wants_help || command.empty()) return false;
-  std::cout << (command == "pki"      ? cascade::relayctl::PkiHelp()
+  std::cout << (command == "pki"
+                    ? cascade::relayctl::PkiHelp() + "\n" +
+                          cascade::relayctl::CommandHelp("pki revoke")
                 : command == "token"  ? cascade::relayctl::TokenHelp()
                 : command == "render" ? cascade::relayctl::RenderHelp()
                 : command == "stream-key"
@@ -215,7 +220,9 @@ int main(int argc, char** argv) {
           "\"permission denied: ROLE may not COMMAND\", or no, an expired "
           "or a revoked credential)."));
   std::vector<std::string> args(positional.begin() + 1, positional.end());
-  if (!args.empty() && args[0] == "pki") {
+  // `pki revoke` calls topologyd; the rest of pki works on files.
+  if (!args.empty() && args[0] == "pki" &&
+      !(args.size() >= 2 && args[1] == "revoke")) {
     cascade::relayctl::PkiOptions pki;
     pki.out = absl::GetFlag(FLAGS_out);
     pki.ca = absl::GetFlag(FLAGS_ca);
@@ -276,6 +283,7 @@ int main(int argc, char** argv) {
   }
   options.history = static_cast<uint32_t>(absl::GetFlag(FLAGS_history));
   options.operator_name = absl::GetFlag(FLAGS_operator);
+  options.serial = absl::GetFlag(FLAGS_serial);
   options.out = absl::GetFlag(FLAGS_out);
   options.publish = absl::GetFlag(FLAGS_publish);
   options.center = absl::GetFlag(FLAGS_center);

@@ -27,6 +27,7 @@ int Dispatch(Session& session, const std::string& name,
   if (name == "events") return Events(session);
   if (name == "sdp") return Sdp(session, first);
   if (name == "token revoke") return RevokeToken(session, operands);
+  if (name == "pki revoke") return RevokeCertificate(session, operands);
   if (name == "url") return Url(session, operands);
   if (name == "prometheus") return Prometheus(session);
   if (name == "rotate-edge-key") return RotateEdgeKey(session);

@@ -62,6 +62,8 @@ struct Options {
   uint32_t history = 0;
   // token revoke --operator=NAME.
   std::string operator_name;
+  // pki revoke --serial=HEX: a certificate by its serial number.
+  std::string serial;
   // sdp: the file the SDP replaces (empty: stdout).
   std::string out;
   // url: a publish (WHIP) URL rather than a watch (WHEP) one; the command

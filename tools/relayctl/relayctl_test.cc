@@ -39,6 +39,23 @@ TEST(RelayctlTest, UsageErrorsExitTwoWithOneLine) {
   EXPECT_EQ(err.str(),
             "relayctl: token revoke: usage: relayctl token revoke [ID] "
             "[--operator=NAME]\n");
+  // pki revoke: a certificate file or --serial, one of them.
+  err.str("");
+  EXPECT_EQ(relayctl::Run(options, {"pki", "revoke"}, out, err), kExitUsage);
+  EXPECT_EQ(err.str(),
+            "relayctl: pki revoke: give the certificate's file (CERT.pem) or "
+            "--serial=HEX\n");
+  Options by_serial = options;
+  by_serial.serial = "0a:1b";
+  EXPECT_EQ(relayctl::Run(by_serial, {"pki", "revoke", "a.pem"}, out, err),
+            kExitUsage);
+  err.str("");
+  EXPECT_EQ(relayctl::Run(options, {"pki", "revoke", "/nonexistent/a.pem"},
+                          out, err),
+            kExitUsage);
+  EXPECT_NE(err.str().find("/nonexistent/a.pem"), std::string::npos)
+      << err.str();
+  EXPECT_FALSE(CommandHelp("pki revoke").empty());
   // url: a site or --center; rotate-edge-key takes nothing.
   err.str("");
   EXPECT_EQ(relayctl::Run(options, {"url"}, out, err), kExitUsage);
