@@ -15,7 +15,6 @@
 #include "absl/strings/str_format.h"
 #include "base/files.h"
 #include "base/flags.h"
-#include "google/protobuf/text_format.h"
 #include "google/protobuf/util/json_util.h"
 #include "security/identity.h"
 #include "tools/sim/browser_bridge.h"
@@ -24,7 +23,8 @@
 #include "tools/sim/private_network.h"
 #include "tools/sim/repeat.h"
 #include "tools/sim/report.h"
-#include "tools/sim/report_html.h"
+#include "tools/sim/report_files.h"
+#include "tools/sim/scenario_file.h"
 #include "tools/sim/sim.h"
 #include "tools/sim/spread.h"
 #include "tools/sim/whep_sites.h"
@@ -248,13 +248,10 @@ int Render(const std::string& json_path) {
     return Usage("--render: " + json_path + " is not a relay-sim report");
   }
   const std::string dir = Dirname(json_path);
-  for (const absl::Status& written :
-       {WriteFileAtomically(dir + "/report.html", ReportHtml(report)),
-        WriteFileAtomically(dir + "/report.svg", ReportSvg(report))}) {
-    if (!written.ok()) {
-      std::cerr << "relay-sim: " << written.message() << "\n";
-      return kExitFailed;
-    }
+  if (absl::Status written = WriteReportFiles(report, dir, /*html_only=*/true);
+      !written.ok()) {
+    std::cerr << "relay-sim: " << written.message() << "\n";
+    return kExitFailed;
   }
   std::cout << "relay-sim: wrote " << dir << "/report.html and " << dir
             << "/report.svg\n";
@@ -369,48 +366,15 @@ int Main(const char* argv0) {
         "--scenario is required (the default scenario is not beside "
         "the binary)");
   }
-  const absl::StatusOr<std::string> scenario_text = ReadFile(scenario_path);
-  if (!scenario_text.ok()) {
-    return Usage("--scenario: " +
-                 std::string(scenario_text.status().message()));
-  }
   SimOptions options;
-  if (!google::protobuf::TextFormat::ParseFromString(*scenario_text,
-                                                     &options.scenario)) {
-    return Usage("--scenario: " + scenario_path +
-                 " is not a cascade.v1.SimScenario textproto (see stderr)");
-  }
+  absl::StatusOr<cascade::v1::SimScenario> loaded = LoadScenario(
+      scenario_path,
+      ScenarioOverrides{absl::GetFlag(FLAGS_duration),
+                        absl::GetFlag(FLAGS_bitrate), absl::GetFlag(FLAGS_fps),
+                        defaults.kbps, defaults.fps});
+  if (!loaded.ok()) return Usage(std::string(loaded.status().message()));
+  options.scenario = *std::move(loaded);
   cascade::v1::SimScenario& scenario = options.scenario;
-  if (!(scenario.duration_s() > 0)) {
-    return Usage("--scenario: duration_s must be positive");
-  }
-  const double duration = absl::GetFlag(FLAGS_duration);
-  if (duration < 0) return Usage("--duration must be >= 0");
-  if (duration > 0) {
-    const double factor = duration / scenario.duration_s();
-    for (cascade::v1::SimStep& step : *scenario.mutable_steps()) {
-      step.set_at_s(step.at_s() * factor);
-      if (step.has_restart_controller_after_s()) {
-        step.set_restart_controller_after_s(step.restart_controller_after_s() *
-                                            factor);
-      }
-      if (step.has_stall_leader_s()) {
-        step.set_stall_leader_s(step.stall_leader_s() * factor);
-      }
-    }
-    scenario.set_duration_s(duration);
-  }
-  if (absl::GetFlag(FLAGS_bitrate) < 0 || absl::GetFlag(FLAGS_fps) < 0 ||
-      absl::GetFlag(FLAGS_fps) > 60) {
-    return Usage("--bitrate must be >= 0 and --fps within 0..60");
-  }
-  if (absl::GetFlag(FLAGS_bitrate) > 0) {
-    scenario.set_video_kbps(absl::GetFlag(FLAGS_bitrate));
-  }
-  if (scenario.video_kbps() == 0) scenario.set_video_kbps(defaults.kbps);
-  if (absl::GetFlag(FLAGS_fps) > 0)
-    scenario.set_frame_rate(absl::GetFlag(FLAGS_fps));
-  if (scenario.frame_rate() == 0) scenario.set_frame_rate(defaults.fps);
   for (cascade::v1::Stream& stream : *topology.mutable_streams()) {
     if (stream.direction() == cascade::v1::DIRECTION_DOWNSTREAM) {
       stream.set_bitrate_kbps(scenario.video_kbps());
@@ -420,15 +384,8 @@ int Main(const char* argv0) {
   absl::StatusOr<NetworkPlan> plan =
       PlanNetwork(topology, absl::GetFlag(FLAGS_sites), 5000);
   if (!plan.ok()) return Usage(std::string(plan.status().message()));
-  for (const cascade::v1::SimStep& step : scenario.steps()) {
-    for (const std::string* node :
-         {&step.kill(), &step.revive(), &step.drain(), &step.restore()}) {
-      if (node->empty()) continue;
-      if (absl::StatusOr<std::string> id = plan->Resolve(*node); !id.ok()) {
-        return Usage("--scenario: step \"" + step.label() +
-                     "\": " + std::string(id.status().message()));
-      }
-    }
+  if (absl::Status checked = CheckStepNodes(*plan, scenario); !checked.ok()) {
+    return Usage(std::string(checked.message()));
   }
 
   std::vector<std::string> edge_relays;
@@ -572,39 +529,13 @@ int Main(const char* argv0) {
   }
   const cascade::v1::SimReport report =
       BuildReport(WithWhepSites(*plan, options.whep_sites), *run);
-  const std::string json_path = options.out_dir + "/report.json";
-  const std::string html_path = options.out_dir + "/report.html";
-  for (const absl::Status& written :
-       {WriteFileAtomically(json_path, ReportJson(report)),
-        WriteFileAtomically(html_path, ReportHtml(report)),
-        WriteFileAtomically(options.out_dir + "/report.svg",
-                            ReportSvg(report))}) {
-    if (!written.ok()) {
-      std::cerr << "relay-sim: " << written.message() << "\n";
-      return kExitFailed;
-    }
+  if (absl::Status written =
+          WriteReportFiles(report, options.out_dir, /*html_only=*/false);
+      !written.ok()) {
+    std::cerr << "relay-sim: " << written.message() << "\n";
+    return kExitFailed;
   }
-  double longest_kill_gap = 0;
-  for (const auto& fault : report.failover()) {
-    if (fault.action() == "kill") {
-      longest_kill_gap = std::max(longest_kill_gap, fault.longest_gap_ms());
-    }
-  }
-  std::cout << absl::StrFormat(
-      "relay-sim: %u/%u sites got every packet, delivery %.5f, latency p50 "
-      "%.1f p99 %.1f max %.1f ms, longest gap after a kill %.0f ms, %d "
-      "problems\nrelay-sim: wrote %s and %s\n",
-      report.sites_all_packets(), report.sites_total(), report.delivery_ratio(),
-      report.latency_ms().p50(), report.latency_ms().p99(),
-      report.latency_ms().max(), longest_kill_gap, report.problems_size(),
-      json_path, html_path);
-  for (const auto& change : report.control_plane().leader_changes()) {
-    if (change.from().empty()) continue;  // the first election
-    std::cout << absl::StrFormat(
-        "relay-sim: at %.1f s %s took over from %s in %.0f ms (%s)\n",
-        change.at_s(), change.to(), change.from(), change.takeover_ms(),
-        change.cause());
-  }
+  std::cout << RunSummary(report, options.out_dir);
   return 0;
 }
 
