@@ -80,6 +80,9 @@ void RelayClient::Run() {
                    << status << "; trying " << targets.current();
       continue;
     }
+    if (absl::IsPermissionDenied(status) || absl::IsUnauthenticated(status)) {
+      backoff = std::max(backoff, options_.refused_backoff);
+    }
     LOG(WARNING) << "node " << options_.node_id << ": " << controller << ": "
                  << status << "; reconnecting to " << targets.current()
                  << " in " << backoff;

@@ -54,6 +54,10 @@ struct RelayClientOptions {
   // (topologyd --restart-learning, 10 s). At 5 s, relays came back after
   // it and were counted down, and their subtrees moved twice.
   absl::Duration max_backoff = absl::Seconds(2);
+  // After a refusal for who it is (PERMISSION_DENIED, UNAUTHENTICATED: a
+  // revoked or wrong certificate), which no retry soon will change: a
+  // refused relay does not knock twice a second.
+  absl::Duration refused_backoff = absl::Seconds(10);
   // Deadline of each unary call (Register, Ack).
   absl::Duration call_timeout = absl::Seconds(5);
   // Stats that ride on each report; may be empty.

@@ -124,6 +124,9 @@ struct ControllerMetrics {
   uint32_t orphans = 0;
   bool learning = false;
   uint64_t lease_expiries = 0;
+  // RelayControl calls refused for who the caller is (no, a wrong or a
+  // revoked certificate).
+  uint64_t node_calls_refused = 0;
   // Nodes the controller moved off an active parent that stopped being
   // usable, by why: down (lease or silence), failed (an operator's
   // failover), drained.
@@ -180,6 +183,11 @@ class Controller {
   // A caller was refused for who it is (its certificate): a KIND_DENIED
   // event, `node_id` the node it claimed (empty if none).
   void RecordDenied(const std::string& node_id, const std::string& detail);
+  // Counts every such refusal, evented or not; takes no lock, as a flood
+  // of refused calls must not contend with the controller's work.
+  void CountNodeRefusal() {
+    node_calls_refused_.fetch_add(1, std::memory_order_relaxed);
+  }
   // A refused Admin call: with `journal`, made durable like a change (its
   // KIND_DENIED event comes once it is, and it stays in the audit trail);
   // otherwise only the event. Never waits for the store.
@@ -472,6 +480,7 @@ class Controller {
   uint64_t journal_discarded_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   // Counted for /metrics (ControllerMetrics says what each is).
   uint64_t lease_expiries_ ABSL_GUARDED_BY(mu_) = 0;
+  std::atomic<uint64_t> node_calls_refused_{0};
   std::map<std::string, uint64_t> failovers_ ABSL_GUARDED_BY(mu_);
   uint64_t acks_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t nacks_ ABSL_GUARDED_BY(mu_) = 0;

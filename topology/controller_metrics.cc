@@ -33,6 +33,8 @@ ControllerMetrics Controller::Metrics() const {
   metrics.orphans = orphans_.size();
   metrics.learning = !settled_;
   metrics.lease_expiries = lease_expiries_;
+  metrics.node_calls_refused =
+      node_calls_refused_.load(std::memory_order_relaxed);
   metrics.failovers = failovers_;
   metrics.assignments_pushed = assignments_pushed_;
   metrics.acks = acks_;

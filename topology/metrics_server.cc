@@ -88,6 +88,10 @@ void RenderController(const ControllerMetrics& c, std::string* out) {
   AppendCounter(out, "topology_lease_expiries_total",
                 "Nodes marked down: lease lapsed, or silent to their parent.",
                 c.lease_expiries);
+  AppendCounter(out, "topology_node_calls_refused_total",
+                "RelayControl calls refused for who the caller is: no, a "
+                "wrong or a revoked client certificate.",
+                c.node_calls_refused);
   AppendFamily(out, "topology_failovers_total", "counter",
                "Nodes the controller moved off an active parent that "
                "stopped being usable, by why (down, failed, drained).");

@@ -42,6 +42,8 @@ TEST_F(ControllerTest, MetricsCountWhatTheControllerDecides) {
          [] { return std::vector<std::string>{"p1"}; });
 
   MetricsInputs inputs;
+  controller_->CountNodeRefusal();
+  controller_->CountNodeRefusal();
   inputs.controller = controller_->Metrics();
   inputs.leading = true;
   inputs.watchers = 3;
@@ -53,6 +55,7 @@ TEST_F(ControllerTest, MetricsCountWhatTheControllerDecides) {
                   "topology_admin_requests_total{method=\"DrainNode\","
                   "code=\"PERMISSION_DENIED\"} 2"));
   EXPECT_TRUE(Has(text, "topology_lease_expiries_total 1")) << text;
+  EXPECT_TRUE(Has(text, "topology_node_calls_refused_total 2")) << text;
   EXPECT_TRUE(Has(text, "topology_failovers_total{reason=\"down\"} 3"));
   EXPECT_TRUE(Has(text, "topology_failovers_total{reason=\"drained\"} 0"));
   EXPECT_TRUE(Has(text, "topology_assignment_acks_total 2"));

@@ -78,6 +78,7 @@ grpc::Status RecordRefusal(Controller* controller, DeniedBudget* budget,
                            const std::string& node_id, absl::string_view call,
                            const grpc::ServerContextBase& context) {
   if (refusal.ok()) return grpc::Status::OK;
+  controller->CountNodeRefusal();
   uint64_t not_shown = 0;
   if (budget == nullptr || budget->Allow(node_id, &not_shown)) {
     std::string detail =

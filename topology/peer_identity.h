@@ -56,7 +56,8 @@ class NodePeer {
 // needs is admin_gate.h's to check).
 absl::Status CheckOperator(const absl::StatusOr<security::Identity>& identity);
 
-// OK for an OK `refusal`; otherwise returns it for gRPC and records it as
+// OK for an OK `refusal`; otherwise counts it
+// (topology_node_calls_refused_total), returns it for gRPC and records it as
 // a KIND_DENIED event (the claimed `node_id`, the call, the caller's
 // address) when `budget` has room for one of that node now (always when
 // null); the event then says how many of the node's refusals it left out.
