@@ -18,7 +18,7 @@ constexpr size_t kControlSize = CMSG_SPACE(sizeof(uint16_t));
 
 }  // namespace
 
-BatchSender::BatchSender(int fd) : fd_(fd) {}
+BatchSender::BatchSender(int fd, UringSender* uring) : fd_(fd), uring_(uring) {}
 
 void BatchSender::Flush(Order order) {
   if (queue_.empty()) return;
@@ -38,6 +38,7 @@ void BatchSender::Flush(Order order) {
     addrs_.resize(size);
     controls_.resize(size * kControlSize);
     msg_packets_.resize(size);
+    if (uring_ != nullptr) results_.resize(size);
   }
 
   size_t msg_count = 0;
@@ -93,6 +94,10 @@ void BatchSender::Flush(Order order) {
 }
 
 void BatchSender::SendMessages(size_t count) {
+  if (uring_ != nullptr && !uring_->broken()) {
+    SendOnRing(count);
+    return;
+  }
   size_t done = 0;
   size_t retried = count;  // the message already sent again after an ICMP
   while (done < count) {
@@ -106,14 +111,10 @@ void BatchSender::SendMessages(size_t count) {
       continue;
     }
     if (n > 0) {
-      for (int i = 0; i < n; ++i) {
-        counters_.datagrams_sent += msg_packets_[done + i];
-        if (msg_packets_[done + i] > 1) ++counters_.gso_messages;
-      }
+      for (int i = 0; i < n; ++i) Sent(done + i);
       done += static_cast<size_t>(n);
       continue;
     }
-    const uint32_t packets = msg_packets_[done];
     if (err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS) {
       // The socket buffer is full: drop the rest rather than block the loop.
       for (size_t i = done; i < count; ++i) {
@@ -121,23 +122,50 @@ void BatchSender::SendMessages(size_t count) {
       }
       return;
     }
-    if (packets > 1 && (err == EIO || err == EINVAL || err == ENOPROTOOPT)) {
-      // GSO refused here: from now on one datagram per packet.
-      gso_enabled_ = false;
-      msghdr& hdr = msgs_[done].msg_hdr;
-      for (size_t k = 0; k < hdr.msg_iovlen; ++k) {
-        if (sendto(fd_, hdr.msg_iov[k].iov_base, hdr.msg_iov[k].iov_len,
-                   MSG_DONTWAIT, static_cast<sockaddr*>(hdr.msg_name),
-                   hdr.msg_namelen) < 0) {
-          ++counters_.send_errors;
-        } else {
-          ++counters_.datagrams_sent;
-        }
-      }
-    } else {
-      counters_.send_errors += packets;
-    }
+    Failed(done, err);
     ++done;
+  }
+}
+
+void BatchSender::SendOnRing(size_t count) {
+  counters_.send_calls += uring_->Send(msgs_.data(), count, results_.data());
+  for (size_t i = 0; i < count; ++i) {
+    int result = results_[i];
+    // An earlier packet's report took this send's place (tried once more),
+    // or the ring held it back behind a failed one of its destination.
+    if (result == -ECANCELED ||
+        (result < 0 && media::IsReportedError(-result))) {
+      result = static_cast<int>(sendmsg(fd_, &msgs_[i].msg_hdr, MSG_DONTWAIT));
+      ++counters_.send_calls;
+      if (result < 0) result = -errno;
+    }
+    if (result >= 0) {
+      Sent(i);
+    } else {
+      // A full socket buffer fails each message on its own (EAGAIN,
+      // ENOBUFS) rather than the rest of the flush.
+      Failed(i, -result);
+    }
+  }
+}
+
+void BatchSender::Failed(size_t i, int err) {
+  const uint32_t packets = msg_packets_[i];
+  if (packets > 1 && (err == EIO || err == EINVAL || err == ENOPROTOOPT)) {
+    // GSO refused here: from now on one datagram per packet.
+    gso_enabled_ = false;
+    msghdr& hdr = msgs_[i].msg_hdr;
+    for (size_t k = 0; k < hdr.msg_iovlen; ++k) {
+      if (sendto(fd_, hdr.msg_iov[k].iov_base, hdr.msg_iov[k].iov_len,
+                 MSG_DONTWAIT, static_cast<sockaddr*>(hdr.msg_name),
+                 hdr.msg_namelen) < 0) {
+        ++counters_.send_errors;
+      } else {
+        ++counters_.datagrams_sent;
+      }
+    }
+  } else {
+    counters_.send_errors += packets;
   }
 }
 

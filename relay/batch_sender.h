@@ -1,4 +1,5 @@
-// Sends queued datagrams on one UDP socket in sendmmsg batches. Consecutive
+// Sends queued datagrams on one UDP socket in batches: with sendmmsg, or
+// through the thread's io_uring when it has one (uring_sender.h). Consecutive
 // equal-size packets to one address go out as one UDP GSO super-packet
 // (UDP_SEGMENT) when the kernel allows it. It holds bytes, not packets: the
 // caller keeps them alive until Flush() returns, so a sender on another
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "media/endpoint.h"
+#include "relay/uring_sender.h"
 
 namespace cascade::relay {
 
@@ -39,8 +41,9 @@ class BatchSender {
   // children in one flush, so no child's GSO run is cut in two.
   static constexpr size_t kMaxQueued = 16384;
 
-  // `fd` stays the caller's.
-  explicit BatchSender(int fd);
+  // `fd` stays the caller's. With `uring` (not owned; this thread's, for
+  // `fd`), messages go through it, and with sendmmsg once it fails.
+  explicit BatchSender(int fd, UringSender* uring = nullptr);
   BatchSender(const BatchSender&) = delete;
   BatchSender& operator=(const BatchSender&) = delete;
 
@@ -75,8 +78,17 @@ class BatchSender {
   // Sends msgs_[0..count); a message the kernel refuses is counted and
   // skipped.
   void SendMessages(size_t count);
+  void SendOnRing(size_t count);
+  // Message `i` failed with `err`: counted, or sent again segment by
+  // segment when GSO is what the kernel refused.
+  void Failed(size_t i, int err);
+  void Sent(size_t i) {
+    counters_.datagrams_sent += msg_packets_[i];
+    if (msg_packets_[i] > 1) ++counters_.gso_messages;
+  }
 
   const int fd_;
+  UringSender* const uring_;
   bool gso_enabled_ = true;
   SendCounters counters_;
 
@@ -88,6 +100,7 @@ class BatchSender {
   std::vector<sockaddr_in> addrs_;
   std::vector<uint8_t> controls_;      // one cmsg buffer per message
   std::vector<uint32_t> msg_packets_;  // packets carried by each message
+  std::vector<int> results_;           // the ring's, per message
 };
 
 }  // namespace cascade::relay

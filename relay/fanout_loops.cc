@@ -76,7 +76,10 @@ void SendShares(const std::vector<FanoutShare>& shares, BatchSender* sender) {
 // keeps the finished ones for the owner to take.
 class SendLoop {
  public:
-  explicit SendLoop(int fd) : sender_(fd) {
+  // A ring of its own when the owner has one.
+  SendLoop(int fd, SendPath send_path)
+      : uring_(UringSender::CreateOrFallBack(send_path, fd)),
+        sender_(fd, uring_.get()) {
     uv_loop_init(&loop_);
     dispatcher_ = std::make_unique<Dispatcher>(&loop_);
     thread_ = std::thread([this] { uv_run(&loop_, UV_RUN_DEFAULT); });
@@ -114,6 +117,7 @@ class SendLoop {
 
   uv_loop_t loop_;
   std::unique_ptr<Dispatcher> dispatcher_;
+  const std::unique_ptr<UringSender> uring_;
   BatchSender sender_;  // the loop's thread only
   std::thread thread_;
   absl::Mutex mu_;
@@ -124,9 +128,11 @@ FanoutLoops::FanoutLoops(UdpSocket* socket, const FanoutOptions& options)
     : socket_(socket),
       options_(options),
       own_job_(std::make_unique<FanoutJob>()),
-      own_sender_(socket->fd()) {
+      own_sender_(socket->fd(), socket->uring()) {
+  const SendPath send_path =
+      socket->uring() != nullptr ? SendPath::kIoUring : SendPath::kSendmmsg;
   for (int i = 1; i < options.loops; ++i) {
-    send_loops_.push_back(std::make_unique<SendLoop>(socket->fd()));
+    send_loops_.push_back(std::make_unique<SendLoop>(socket->fd(), send_path));
   }
   filling_.assign(send_loops_.size(), nullptr);
   in_flight_.assign(send_loops_.size(), 0);

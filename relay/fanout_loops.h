@@ -34,6 +34,9 @@ struct FanoutOptions {
   // A list shorter than this per loop is split across fewer loops: handing
   // a few children to another thread costs more than sending to them.
   size_t min_children_per_loop = 32;
+  // How the relay's socket sends (relayd --send_path); the send loops do as
+  // the socket does, each with a ring of its own.
+  SendPath send_path = SendPath::kSendmmsg;
 };
 
 class SendLoop;

@@ -76,9 +76,12 @@ void SendNumbered(FanoutLoops& fanout, PacketPool& pool,
   fanout.Flush();
 }
 
-TEST(FanoutLoopsTest, EveryChildGetsEveryPacketInOrderFromSeveralThreads) {
+class FanoutLoopsPathTest : public ::testing::TestWithParam<SendPath> {};
+
+TEST_P(FanoutLoopsPathTest,
+       EveryChildGetsEveryPacketInOrderFromSeveralThreads) {
   PacketPool pool(1 << 14);
-  auto socket = UdpSocket::Open(kAnyLoopback, &pool);
+  auto socket = UdpSocket::Open(kAnyLoopback, &pool, GetParam());
   ASSERT_TRUE(socket.ok());
   Children children(40, &pool);
   FanoutLoops fanout(socket->get(), {.loops = 3, .min_children_per_loop = 1});
@@ -102,6 +105,10 @@ TEST(FanoutLoopsTest, EveryChildGetsEveryPacketInOrderFromSeveralThreads) {
   EXPECT_EQ(fanout.send_loop_counters().send_errors, 0u);
   EXPECT_EQ(fanout.shares_taken_back(), 0u);
 }
+
+INSTANTIATE_TEST_SUITE_P(BothSendPaths, FanoutLoopsPathTest,
+                         ::testing::Values(SendPath::kSendmmsg,
+                                           SendPath::kIoUring));
 
 TEST(FanoutLoopsTest, FewChildrenStayOnTheRelaysOwnLoop) {
   PacketPool pool(1 << 12);

@@ -63,6 +63,11 @@ ABSL_FLAG(int, threads_min_children, 32,
           "Fewer children than this per thread and a packet's fan-out uses "
           "fewer threads (handing a few sends to another thread costs more "
           "than it saves).");
+ABSL_FLAG(std::string, send_path, "sendmmsg",
+          "How the fan-out is handed to the kernel: sendmmsg, or io_uring "
+          "(one ring per sending thread; sendmmsg when the kernel refuses "
+          "it). Both send UDP GSO; docs/BENCHMARKS.md, \"io_uring\", "
+          "compares them.");
 ABSL_FLAG(std::string, tls_ca, "",
           "PEM CA that signed topologyd's certificate: the controller link "
           "speaks TLS and checks the controller's name as given in "
@@ -424,6 +429,12 @@ int Main() {
                                          : AvailableCores();
   server.fanout.min_children_per_loop =
       static_cast<size_t>(absl::GetFlag(FLAGS_threads_min_children));
+  const std::string send_path = absl::GetFlag(FLAGS_send_path);
+  if (send_path == "io_uring") {
+    server.fanout.send_path = SendPath::kIoUring;
+  } else if (send_path != "sendmmsg") {
+    Fail("--send_path: sendmmsg or io_uring");
+  }
   for (const cascade::v1::RelayConfig& local : locals) {
     absl::StatusOr<RelayOptions> options = OptionsOf(local);
     if (!options.ok()) Fail(options.status().message());

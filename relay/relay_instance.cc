@@ -28,7 +28,7 @@ absl::StatusOr<std::unique_ptr<RelayInstance>> RelayInstance::Create(
   std::unique_ptr<RelayInstance> relay(
       new RelayInstance(options.node_id, clock));
   absl::StatusOr<std::unique_ptr<UdpSocket>> socket =
-      UdpSocket::Open(options.listen, pool);
+      UdpSocket::Open(options.listen, pool, fanout.send_path);
   if (!socket.ok()) {
     return absl::Status(
         socket.status().code(),

@@ -27,7 +27,7 @@ void SetBuffer(int fd, int force_option, int option) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<UdpSocket>> UdpSocket::Open(
-    const media::Endpoint& listen, PacketPool* pool) {
+    const media::Endpoint& listen, PacketPool* pool, SendPath send_path) {
   const int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
     return absl::InternalError(absl::StrCat("socket: ", strerror(errno)));
@@ -49,11 +49,17 @@ absl::StatusOr<std::unique_ptr<UdpSocket>> UdpSocket::Open(
   socklen_t len = sizeof(addr);
   getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
   return std::unique_ptr<UdpSocket>(
-      new UdpSocket(fd, media::Endpoint::FromSockaddr(addr), pool));
+      new UdpSocket(fd, media::Endpoint::FromSockaddr(addr), pool,
+                    UringSender::CreateOrFallBack(send_path, fd)));
 }
 
-UdpSocket::UdpSocket(int fd, const media::Endpoint& local, PacketPool* pool)
-    : fd_(fd), local_(local), pool_(pool), sender_(fd) {
+UdpSocket::UdpSocket(int fd, const media::Endpoint& local, PacketPool* pool,
+                     std::unique_ptr<UringSender> uring)
+    : fd_(fd),
+      local_(local),
+      pool_(pool),
+      uring_(std::move(uring)),
+      sender_(fd, uring_.get()) {
   recv_slots_.resize(kBatch);
   msgs_.resize(kBatch);
   iovs_.resize(kBatch);

@@ -1,6 +1,6 @@
 // The relay's one UDP socket: non-blocking, received with recvmmsg into pool
-// slots, sent in batches by a BatchSender (sendmmsg, UDP GSO), which other
-// threads may also run on fd() (fanout_loops.h).
+// slots, sent in batches by a BatchSender (sendmmsg or io_uring, UDP GSO),
+// which other threads may also run on fd() (fanout_loops.h).
 #ifndef CASCADE_RELAY_UDP_SOCKET_H_
 #define CASCADE_RELAY_UDP_SOCKET_H_
 
@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <utility>
 #include <vector>
 
@@ -16,6 +17,7 @@
 #include "relay/batch_sender.h"
 #include "relay/packet_pool.h"
 #include "relay/transport.h"
+#include "relay/uring_sender.h"
 
 namespace cascade::relay {
 
@@ -30,9 +32,11 @@ class UdpSocket : public Transport {
  public:
   static constexpr size_t kBatch = 64;
 
-  // Binds `listen` (port 0: the kernel chooses).
+  // Binds `listen` (port 0: the kernel chooses). Sends through an io_uring
+  // for SendPath::kIoUring when the kernel allows it.
   static absl::StatusOr<std::unique_ptr<UdpSocket>> Open(
-      const media::Endpoint& listen, PacketPool* pool);
+      const media::Endpoint& listen, PacketPool* pool,
+      SendPath send_path = SendPath::kSendmmsg);
   ~UdpSocket() override;
   UdpSocket(const UdpSocket&) = delete;
   UdpSocket& operator=(const UdpSocket&) = delete;
@@ -62,14 +66,19 @@ class UdpSocket : public Transport {
   void set_gso_enabled(bool enabled) { sender_.set_gso_enabled(enabled); }
   bool gso_enabled() const { return sender_.gso_enabled(); }
   UdpCounters counters() const;
+  // The ring of the thread that runs this socket, for the other senders of
+  // that thread; null when it sends with sendmmsg.
+  UringSender* uring() const { return uring_.get(); }
 
  private:
-  UdpSocket(int fd, const media::Endpoint& local, PacketPool* pool);
+  UdpSocket(int fd, const media::Endpoint& local, PacketPool* pool,
+            std::unique_ptr<UringSender> uring);
 
   const int fd_;
   const media::Endpoint local_;
   PacketPool* const pool_;
   UdpCounters counters_;  // the receive side's; the sender keeps its own
+  const std::unique_ptr<UringSender> uring_;
   BatchSender sender_;
   // What the sender's queue points into, until the flush.
   std::vector<PacketRef> queued_packets_;

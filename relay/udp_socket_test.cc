@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <poll.h>
 
+#include <tuple>
 #include <vector>
 
 namespace cascade::relay {
@@ -32,17 +33,21 @@ PacketRef Filled(PacketPool& pool, size_t size, uint8_t tag) {
   return p;
 }
 
-class UdpSocketTest : public ::testing::TestWithParam<bool> {};
+// GSO on or off, on either send path.
+class UdpSocketTest
+    : public ::testing::TestWithParam<std::tuple<bool, SendPath>> {};
 
 // Interleaved sends to two receivers, with equal sizes and a short last one
 // (the GSO shape): every datagram arrives intact and in order per receiver.
 TEST_P(UdpSocketTest, BatchedSendsArriveIntactAndInOrder) {
+  const auto [gso, send_path] = GetParam();
   PacketPool pool(1024);
-  auto sender = UdpSocket::Open(kAnyLoopback, &pool);
+  auto sender = UdpSocket::Open(kAnyLoopback, &pool, send_path);
   auto a = UdpSocket::Open(kAnyLoopback, &pool);
   auto b = UdpSocket::Open(kAnyLoopback, &pool);
   ASSERT_TRUE(sender.ok() && a.ok() && b.ok());
-  (*sender)->set_gso_enabled(GetParam());
+  EXPECT_EQ((*sender)->uring() != nullptr, send_path == SendPath::kIoUring);
+  (*sender)->set_gso_enabled(gso);
   constexpr int kPackets = 100;
   for (int i = 0; i < kPackets; ++i) {
     const size_t size = (i % 10 == 9) ? 300 : 1200;  // frames of 10
@@ -52,7 +57,7 @@ TEST_P(UdpSocketTest, BatchedSendsArriveIntactAndInOrder) {
   }
   (*sender)->Flush();
   EXPECT_EQ((*sender)->counters().datagrams_sent, 2u * kPackets);
-  if (GetParam()) {
+  if (gso) {
     EXPECT_TRUE((*sender)->gso_enabled()) << "GSO refused on loopback";
     EXPECT_GT((*sender)->counters().gso_messages, 0u);
   }
@@ -70,7 +75,11 @@ TEST_P(UdpSocketTest, BatchedSendsArriveIntactAndInOrder) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(GsoOnAndOff, UdpSocketTest, ::testing::Bool());
+INSTANTIATE_TEST_SUITE_P(
+    GsoOnAndOff, UdpSocketTest,
+    ::testing::Combine(::testing::Bool(),
+                       ::testing::Values(SendPath::kSendmmsg,
+                                         SendPath::kIoUring)));
 
 TEST(UdpSocketOversizeTest, DatagramLargerThanASlotIsCountedAndSkipped) {
   PacketPool pool(256);
@@ -101,9 +110,11 @@ media::Endpoint ClosedPort(PacketPool& pool) {
 // A packet to a closed port comes back as ICMP port unreachable: reported by
 // ReceiveErrors with the address, while the error the kernel also leaves
 // for the next call costs no packet to anyone else, sent or received.
-TEST(UdpSocketErrorTest, ClosedPortIsReportedAndCostsNoOtherPacket) {
+class UdpSocketErrorTest : public ::testing::TestWithParam<SendPath> {};
+
+TEST_P(UdpSocketErrorTest, ClosedPortIsReportedAndCostsNoOtherPacket) {
   PacketPool pool(256);
-  auto sender = UdpSocket::Open(kAnyLoopback, &pool);
+  auto sender = UdpSocket::Open(kAnyLoopback, &pool, GetParam());
   auto live = UdpSocket::Open(kAnyLoopback, &pool);
   ASSERT_TRUE(sender.ok() && live.ok());
   const media::Endpoint dead = ClosedPort(pool);
@@ -138,6 +149,10 @@ TEST(UdpSocketErrorTest, ClosedPortIsReportedAndCostsNoOtherPacket) {
   pollfd p{(*sender)->fd(), POLLPRI, 0};
   EXPECT_EQ(poll(&p, 1, 0), 0);
 }
+
+INSTANTIATE_TEST_SUITE_P(BothSendPaths, UdpSocketErrorTest,
+                         ::testing::Values(SendPath::kSendmmsg,
+                                           SendPath::kIoUring));
 
 TEST(UdpSocketOpenTest, ReportsTheKernelChosenPort) {
   PacketPool pool(8);
