@@ -7,15 +7,16 @@
 #   tools/testbed/testbed.sh --packages=DIR [--scenario=NAME] [--out=DIR]
 #                            [--duration=S] [--bin-root=DIR] [--keep]
 #   tools/testbed/testbed.sh --clean      delete what a --keep run left
-# Needs root, iproute2, nftables, curl, jq, dpkg-deb; lossy-province and
-# rolling-upgrade also Bazel's output (udp-impair; build.sh's binaries).
+# Needs root, iproute2, nftables, curl, jq, dpkg-deb, etcd (etcd-server);
+# lossy-province and rolling-upgrade also Bazel's output (udp-impair;
+# build.sh's binaries).
 # Exit codes: 0 every site got every packet (and the scenario's own checks
 # passed); 1 a site lost packets, a check or the run failed; 2 bad arguments.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 topology_file=$here/testbed.textproto
 
-usage() { sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; cat <<'EOF'
+usage() { sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; cat <<'EOF'
 Scenarios:
   baseline        the meeting, no fault (default)
   link-cut        halfway, prov1's link goes down (ip link set down at the
@@ -23,8 +24,11 @@ Scenarios:
   lossy-province  prov2's link drops 5% of the UDP datagrams each way (nft)
                   and its parents' datagrams take 150 ms more each way
                   (udp-impair, a test-bed tool in no package, on host wan)
-  controller-lost halfway, ctl1's link goes down: the relays keep forwarding
-                  on their last assignment
+  controller-lost halfway, the leading controller's host (found on the
+                  controllers' /metrics) loses its link: the relays keep
+                  forwarding, one of the other two leads, every relay
+                  reconnects to it and acknowledges (relayctl nodes), the
+                  cut-off leader exits 3; the media runs until then + 3 s
   rolling-upgrade each relay in turn is drained, upgraded to a second build
                   of cascade-relayd with the next version, restarted from
                   its unit and restored; no site may see a gap over 100 ms;
@@ -69,15 +73,18 @@ for tool in ip nft tc curl jq dpkg-deb; do
   command -v "$tool" >/dev/null || die "$tool is missing"
 done
 
-# Hosts: the command center (relay-source), the controller, one per relay
-# node of the topology (its id), one for the sites, and for lossy-province
-# the delaying router wan. The segment: a bridge in the namespace tb-bb, one
-# veth per host (tb-HOST there, eth0 inside).
+# Hosts: the command center (relay-source), three controllers (etcd and
+# topologyd, lib/controllers.sh), one per relay node of the topology (its
+# id), one for the sites, and for lossy-province the delaying router wan.
+# The segment: a bridge in the namespace tb-bb, one veth per host (tb-HOST
+# there, eth0 inside).
 readonly NS=tb- BACKBONE=bb
-readonly CC_ADDR=10.77.0.10 CTL_ADDR=10.77.0.20 WAN_ADDR=10.77.5.1 SOURCE_PORT=5000
+readonly CC_ADDR=10.77.0.10 WAN_ADDR=10.77.5.1 SOURCE_PORT=5000
+# shellcheck source=tools/testbed/lib/controllers.sh
+source "$here/lib/controllers.sh"
 relays=$(grep -v 'plain_endpoint: true' "$topology_file" |
   sed -n 's/^nodes { id: "\([^"]*\)" tier: TIER_\(NATIONAL\|PROVINCIAL\|DISTRICT\) .*/\1/p')
-hosts="cc ctl1 $relays sites"
+hosts="cc $CTL_HOSTS $relays sites"
 [ "$scenario" = lossy-province ] && hosts+=" wan"
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
@@ -91,7 +98,7 @@ node_field() {
 host_addr() {
   case "$1" in
     cc) echo $CC_ADDR ;;
-    ctl1) echo $CTL_ADDR ;;
+    ctl*) ctl_addr "$1" ;;
     sites) echo 10.77.4.1 ;;
     wan) echo $WAN_ADDR ;;
     *) node_field "$1" media_address | cut -d: -f1 ;;
@@ -156,22 +163,25 @@ make_network() {
     # Every host's uplink: 50 Mbit/s, a queue of at most 50 ms.
     ip netns exec "$NS$host" tc qdisc add dev eth0 root tbf rate 50mbit burst 64kb latency 50ms
   done
+  # relayd's link to its controller has no keepalive: a controller host that
+  # vanishes (no FIN, no RST) is noticed only when TCP gives up resending its
+  # reports, after about 15 minutes with Linux's default tcp_retries2 (15);
+  # 3 gives up after about 3 s (docs/deploy.md, "The test bed").
+  for host in $relays; do ip netns exec "$NS$host" sysctl -qw net.ipv4.tcp_retries2=3; done
   # The sites' host has one address per site.
   local i
   for i in $(seq 2 12); do ip -n ${NS}sites addr add "10.77.4.$i/16" dev eth0; done
 }
 
 # configure: the hosts' files as an operator makes them with the packaged
-# tools: a CA (relayctl pki), topologyd's certificate and the shipped
-# topologyd.env with its address and the topology; each relay's NODE.env and
-# certificate from relayctl render. Every gRPC link is mutual TLS.
+# tools: a CA (relayctl pki), the controllers' (configure_controllers); each
+# relay's NODE.env, listing the three controllers, and certificate from
+# relayctl render. Every gRPC link and etcd is mutual TLS.
 configure() {
-  local relayctl=$stage/usr/bin/relayctl ctl=$out/hosts/ctl1/etc/cascade relay dir
+  local relayctl=$stage/usr/bin/relayctl relay dir
   [ -x "$relayctl" ] || fail "the packages have no /usr/bin/relayctl"
   "$relayctl" pki init --out="$out/pki/ca" >"$out/logs/pki.log"
-  "$relayctl" pki issue topologyd --ip=$CTL_ADDR --ca="$out/pki/ca" --out="$ctl/certs" \
-    >>"$out/logs/pki.log"
-  cp "$out/pki/ca/ca.pem" "$ctl/certs/"
+  configure_controllers "$relayctl"
   # The operators at the command center, for relayctl: one read-only, one
   # who may drain and restore (rolling-upgrade).
   "$relayctl" pki issue --operator=testbed --role=viewer --ca="$out/pki/ca" \
@@ -179,11 +189,7 @@ configure() {
   "$relayctl" pki issue --operator=upgrader --role=operator --ca="$out/pki/ca" \
     --out="$out/hosts/cc/etc/cascade/certs" >>"$out/logs/pki.log"
   cp "$out/pki/ca/ca.pem" "$out/hosts/cc/etc/cascade/certs/"
-  cp "$topology_file" "$ctl/topology.textproto"
-  [ -f "$stage/etc/cascade/topologyd.env" ] || fail "the packages have no /etc/cascade/topologyd.env"
-  sed -e "s|^LISTEN=.*|LISTEN=$CTL_ADDR:7700|" -e "s|^TOPOLOGY=.*|TOPOLOGY=/etc/cascade/topology.textproto|" \
-    "$stage/etc/cascade/topologyd.env" >"$ctl/topologyd.env"
-  "$relayctl" render --topology="$topology_file" --controller=$CTL_ADDR:7700 \
+  "$relayctl" render --topology="$topology_file" --controller="$(controller_list)" \
     --ca="$out/pki/ca" --out="$out/render" --all >"$out/logs/render.log" ||
     fail "relayctl render failed (logs/render.log)"
   for relay in $relays; do
@@ -225,11 +231,14 @@ start_unit() {
   start "$host" "$host" "${cmd[@]}"
 }
 
-# metric HOST NAME: a relay's gauge or counter from its /metrics, summed
-# over its labels (empty when it does not answer).
+# metric HOST NAME: a relay's or controller's gauge or counter from its
+# /metrics, summed over its labels (empty when it does not answer).
 metric() {
   local addr
-  addr=$(node_field "$1" metrics_address)
+  case "$1" in
+    ctl*) addr=$(ctl_addr "$1"):$CTL_METRICS_PORT ;;
+    *) addr=$(node_field "$1" metrics_address) ;;
+  esac
   ip netns exec ${NS}cc curl -s -m 2 "http://$addr/metrics" 2>/dev/null |
     awk -v m="$2" 'index($1, m) == 1 && substr($1, length(m) + 1) ~ /^({|$)/ {
       sum += $2; n++ } END { if (n) print sum }' || true
@@ -259,11 +268,13 @@ children_ready() {
 }
 
 # relayctl_as NAME ARG...: relayctl from the command center as operator NAME
-# (testbed: a viewer; upgrader: an operator), over mutual TLS.
+# (testbed: a viewer; upgrader: an operator), over mutual TLS, to the
+# controllers (controller-lost: the new leader once it leads).
+relayctl_controllers=$(controller_list)
 relayctl_as() {
   local certs=$out/hosts/cc/etc/cascade/certs name=$1
   shift
-  ip netns exec ${NS}cc "$stage/usr/bin/relayctl" --controller=$CTL_ADDR:7700 \
+  ip netns exec ${NS}cc "$stage/usr/bin/relayctl" --controller="$relayctl_controllers" \
     --tls-ca="$certs/ca.pem" --tls-cert="$certs/$name.pem" --tls-key="$certs/$name.key" "$@"
 }
 
@@ -294,9 +305,7 @@ make_network
 log "network: $(echo "$hosts" | wc -w) hosts on 10.77.0.0/16 (bridge br0 in $NS$BACKBONE)"
 configure
 [ "$scenario" = lossy-province ] && start_delay
-start_unit cascade-topologyd.service "" ctl1
-wait_until 30 "topologyd on $CTL_ADDR:7700" \
-  ip netns exec ${NS}cc bash -c "exec 3<>/dev/tcp/$CTL_ADDR/7700" 2>/dev/null
+start_controllers
 for relay in $relays; do start_unit cascade-relayd@.service "$relay" "$relay"; done
 
 # The sites: one relay-probe per district for the sites below it (so that
@@ -332,9 +341,10 @@ nat_addrs=$(grep -v 'plain_endpoint: true' "$topology_file" |
   sed -n 's/^nodes { id: "[^"]*" tier: TIER_NATIONAL.* media_address: "\([^"]*\)".*/\1/p')
 primary=$(echo "$nat_addrs" | head -1)
 standbys=$(echo "$nat_addrs" | tail -n +2 | paste -sd,)
-# rolling-upgrade's media runs until SIGTERM, once the upgrade is done.
+# rolling-upgrade's and controller-lost's media runs until SIGTERM, once
+# the scenario is done.
 media_seconds=$duration
-[ "$scenario" = rolling-upgrade ] && media_seconds=0
+case "$scenario" in rolling-upgrade|controller-lost) media_seconds=0 ;; esac
 media_start=$SECONDS
 start cc relay-source "$stage/usr/bin/relay-source" --json --bind=$CC_ADDR:$SOURCE_PORT \
   --dest="$primary" --standby_dest="$standbys" --ssrc=1128464385 --audio_ssrc=1128464386 \
@@ -358,13 +368,12 @@ NFT
     ip netns exec ${NS}prov2 nft delete table inet testbed
     log "prov2's loss ended at $((SECONDS - media_start))s"
     ;;
-  link-cut|controller-lost)
-    cut=prov1
-    [ "$scenario" = controller-lost ] && cut=ctl1
+  link-cut)
     wait_until $((duration / 2 + 5)) "the middle of the meeting" media_for $((duration / 2))
-    ip -n $NS$BACKBONE link set $NS$cut down
-    log "cut $cut's link at $((SECONDS - media_start))s"
+    ip -n $NS$BACKBONE link set ${NS}prov1 down
+    log "cut prov1's link at $((SECONDS - media_start))s"
     ;;
+  controller-lost) controller_lost ;;
   rolling-upgrade)
     wait_until 10 "5 s of media (the gaps' yardstick)" media_for 5
     rolling_upgrade
@@ -373,12 +382,10 @@ esac
 
 # What the controller says of the tree now (relayctl from the command center,
 # a viewer), before the meeting ends.
-if [ "$scenario" != controller-lost ]; then
-  [ "$scenario" = rolling-upgrade ] ||
-    wait_until "$duration" "the end of the meeting" media_for $((duration - 1))
-  relayctl_as testbed tree >"$out/logs/tree.txt" 2>&1 || fail "relayctl tree failed (logs/tree.txt)"
-fi
-[ "$scenario" = rolling-upgrade ] && kill -TERM "${pid[relay-source]}"
+[ "$media_seconds" -eq 0 ] ||
+  wait_until "$duration" "the end of the meeting" media_for $((duration - 1))
+relayctl_as testbed tree >"$out/logs/tree.txt" 2>&1 || fail "relayctl tree failed (logs/tree.txt)"
+[ "$media_seconds" -ne 0 ] || kill -TERM "${pid[relay-source]}"
 wait_until $((duration + 30)) "relay-source to finish" \
   bash -c "! kill -0 ${pid[relay-source]} 2>/dev/null"
 # The last repairs land (relay-sim waits as long).
@@ -435,18 +442,30 @@ if [ "$scenario" = lossy-province ]; then
   delay_report
 fi
 [ "$scenario" = rolling-upgrade ] && upgrade_report
+[ "$scenario" = controller-lost ] && controller_report
 log "scenario $scenario: $((site_count - sites_bad)) of $site_count sites got every packet; $((SECONDS - started_at))s"
 if [ $keep -eq 1 ]; then
   log "kept: namespaces $NS*, logs in $out/logs; tools/testbed/testbed.sh --clean"
 else
   # SIGTERM as systemctl stop sends it; a daemon must exit 0 (a warning for
   # now, not a failure: topologyd sometimes aborts in gRPC's shutdown).
-  for name in "${!pid[@]}"; do kill -TERM "${pid[$name]}" 2>/dev/null || true; done
-  for name in "${!pid[@]}"; do
-    wait_until 15 "$name to stop" bash -c "! kill -0 ${pid[$name]} 2>/dev/null"
-    code=0
-    wait "${pid[$name]}" || code=$?
-    [ $code -eq 0 ] || log "warning: $name exited $code on SIGTERM (logs/$name.log)"
+  # etcd last: the leading topologyd resigns on its way out.
+  for pass in daemons etcd; do
+    names=()
+    for name in "${!pid[@]}"; do
+      [[ "$name" == etcd-* ]] && [ $pass = daemons ] && continue
+      [[ "$name" != etcd-* ]] && [ $pass = etcd ] && continue
+      names+=("$name")
+      kill -TERM "${pid[$name]}" 2>/dev/null || true
+    done
+    for name in "${names[@]}"; do
+      wait_until 15 "$name to stop" bash -c "! kill -0 ${pid[$name]} 2>/dev/null"
+      code=0
+      wait "${pid[$name]}" || code=$?
+      # etcd dies of the SIGTERM it handled (143): systemd counts that clean.
+      [ $code -eq 0 ] || { [ $pass = etcd ] && [ $code -eq 143 ]; } ||
+        log "warning: $name exited $code on SIGTERM (logs/$name.log)"
+    done
   done
 fi
 [ $bad -eq 0 ] || fail "$bad problems (logs in $out/logs)"
