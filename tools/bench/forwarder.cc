@@ -91,18 +91,21 @@ class GStreamerForwarder : public Forwarder {
 
 class RelaydForwarder : public Forwarder {
  public:
-  RelaydForwarder(std::string binary, int threads)
+  RelaydForwarder(std::string binary, int threads, bool uring)
       : binary_(std::move(binary)),
         threads_(threads),
+        send_path_(uring ? "io_uring" : "sendmmsg"),
         commit_(FirstOutputLine("git rev-parse --short HEAD")) {}
 
-  std::string name() const override { return RelaydForwarderName(threads_); }
+  std::string name() const override {
+    return RelaydForwarderName(threads_, send_path_ == "io_uring");
+  }
   std::string version() const override {
     if (binary_.empty()) return "";
     const std::string built =
         commit_.empty() ? "this tree" : absl::StrCat("commit ", commit_);
     return absl::StrCat("Cascade relayd (", built, ", --threads=", threads_,
-                        ")");
+                        ", --send_path=", send_path_, ")");
   }
   std::string unavailable_reason() const override {
     return binary_.empty() ? "//relay:relayd not built" : "";
@@ -128,13 +131,15 @@ class RelaydForwarder : public Forwarder {
     // As deployed: a fan-out under --threads_min_children (32) per thread
     // uses fewer threads.
     return std::vector<std::string>{binary_, "--config=" + config_path,
-                                    absl::StrCat("--threads=", threads_)};
+                                    absl::StrCat("--threads=", threads_),
+                                    "--send_path=" + send_path_};
   }
 
  private:
   const std::string binary_;
   const int threads_;
-  const std::string commit_;  // of the working directory's tree, if any
+  const std::string send_path_;  // relayd --send_path
+  const std::string commit_;     // of the working directory's tree, if any
 };
 
 }  // namespace
@@ -163,12 +168,13 @@ std::unique_ptr<Forwarder> MakeGStreamerForwarder() {
 }
 
 std::unique_ptr<Forwarder> MakeRelaydForwarder(const std::string& binary,
-                                               int threads) {
-  return std::make_unique<RelaydForwarder>(binary, threads);
+                                               int threads, bool uring) {
+  return std::make_unique<RelaydForwarder>(binary, threads, uring);
 }
 
-std::string RelaydForwarderName(int threads) {
-  return threads == 1 ? "relayd" : absl::StrCat("relayd-t", threads);
+std::string RelaydForwarderName(int threads, bool uring) {
+  const std::string base = uring ? "relayd-uring" : "relayd";
+  return threads == 1 ? base : absl::StrCat(base, "-t", threads);
 }
 
 }  // namespace cascade::bench

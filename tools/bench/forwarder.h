@@ -49,12 +49,13 @@ std::unique_ptr<Forwarder> MakeBaselineForwarder(const std::string& binary,
 // gst-launch-1.0 udpsrc ! multiudpsink, from Debian's GStreamer packages.
 std::unique_ptr<Forwarder> MakeGStreamerForwarder();
 // Cascade's relayd with a static-push config (proto/relay_config.proto),
-// sending on `threads` threads (relayd --threads).
+// sending on `threads` threads (relayd --threads), with sendmmsg or, for
+// `uring`, io_uring (relayd --send_path).
 std::unique_ptr<Forwarder> MakeRelaydForwarder(const std::string& binary,
-                                               int threads);
+                                               int threads, bool uring);
 // "relayd" for one thread (the single-loop relay every older figure is
-// of), "relayd-tN" for N.
-std::string RelaydForwarderName(int threads);
+// of), "relayd-tN" for N; "relayd-uring" and "relayd-uring-tN" on io_uring.
+std::string RelaydForwarderName(int threads, bool uring = false);
 
 }  // namespace cascade::bench
 

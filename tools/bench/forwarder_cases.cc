@@ -12,13 +12,21 @@
 namespace cascade::bench {
 namespace {
 
-// "relayd": 1; "relayd-tN": N (2..64); anything else: none.
-std::optional<int> RelaydThreads(absl::string_view name) {
-  if (name == "relayd") return 1;
+struct RelaydVariant {
+  int threads;
+  bool uring;
+};
+
+// "relayd": 1 thread; "relayd-tN": N (2..64); each also as "relayd-uring..."
+// for --send_path=io_uring; anything else: none.
+std::optional<RelaydVariant> ParseRelayd(absl::string_view name) {
+  if (!absl::ConsumePrefix(&name, "relayd")) return std::nullopt;
+  const bool uring = absl::ConsumePrefix(&name, "-uring");
+  if (name.empty()) return RelaydVariant{1, uring};
   int threads = 0;
-  if (absl::ConsumePrefix(&name, "relayd-t") &&
-      absl::SimpleAtoi(name, &threads) && threads >= 2 && threads <= 64) {
-    return threads;
+  if (absl::ConsumePrefix(&name, "-t") && absl::SimpleAtoi(name, &threads) &&
+      threads >= 2 && threads <= 64) {
+    return RelaydVariant{threads, uring};
   }
   return std::nullopt;
 }
@@ -31,9 +39,9 @@ std::unique_ptr<Forwarder> MakeForwarder(absl::string_view name,
         std::string(name));
   }
   if (name == "gstreamer") return MakeGStreamerForwarder();
-  if (std::optional<int> threads = RelaydThreads(name)) {
+  if (std::optional<RelaydVariant> relayd = ParseRelayd(name)) {
     return MakeRelaydForwarder(FindBuiltBinary(argv0, "relay/relayd"),
-                               *threads);
+                               relayd->threads, relayd->uring);
   }
   return nullptr;
 }
@@ -69,7 +77,7 @@ cascade::v1::BenchForwarderRun ForwarderRunProto(const ForwardingResult& r) {
 
 bool IsForwarderName(absl::string_view name) {
   return name == "sendmmsg" || name == "gso" || name == "gstreamer" ||
-         RelaydThreads(name).has_value();
+         ParseRelayd(name).has_value();
 }
 
 absl::StatusOr<std::vector<std::unique_ptr<Forwarder>>> MakeForwarders(

@@ -18,7 +18,8 @@
 namespace cascade::bench {
 
 // The forwarders MakeForwarders knows: "relayd" (one thread), "relayd-tN"
-// (N threads, 2..64), "sendmmsg", "gso", "gstreamer".
+// (N threads, 2..64), the same with "relayd-uring" (relayd
+// --send_path=io_uring), "sendmmsg", "gso", "gstreamer".
 bool IsForwarderName(absl::string_view name);
 
 // The named forwarders, binaries found beside `context.argv0`, each recorded

@@ -11,6 +11,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_replace.h"
 #include "tools/bench/forwarder_cases.h"
 #include "tools/bench/forwarding_bench.h"
 
@@ -51,7 +52,7 @@ void PrintPlot(const std::vector<std::vector<ForwardingResult>>& rows) {
       if (!r.error.empty()) continue;
       const int length =
           static_cast<int>(std::lround(r.ns_per_packet / largest * kWidth));
-      std::printf("  %5d %-10s %-*s %.0f\n", r.fanout, r.forwarder.c_str(),
+      std::printf("  %5d %-12s %-*s %.0f\n", r.fanout, r.forwarder.c_str(),
                   kWidth, std::string(std::max(1, length), '#').c_str(),
                   r.ns_per_packet);
     }
@@ -79,7 +80,7 @@ absl::Status RunForwarding(const ForwardingOptions& options, Context& context) {
       "loss columns: total, then the kernel's drops at the forwarder's input "
       "socket (in) and at the receivers (rx: the harness fell behind)\n");
   std::printf(
-      "%-7s %-10s %9s %10s %9s %13s %9s %7s %7s %6s %9s %13s %10s %7s\n",
+      "%-7s %-12s %9s %10s %9s %13s %9s %7s %7s %6s %9s %13s %10s %7s\n",
       "fanout", "forwarder", "in pps", "frame", "sent/s", "delivered/s", "loss",
       "in", "rx", "cpu", "ns/pkt", "range", "pkt/s/core", "vs gso");
   std::vector<std::vector<ForwardingResult>> rows;
@@ -94,12 +95,12 @@ absl::Status RunForwarding(const ForwardingOptions& options, Context& context) {
       const std::string frame = absl::StrFormat(
           "%dx%.0f/s", shape.packets_per_frame, shape.frames_per_second);
       if (!result.error.empty()) {
-        std::printf("%-7d %-10s %9.0f %10s  not measured: %s\n", fanout,
+        std::printf("%-7d %-12s %9.0f %10s  not measured: %s\n", fanout,
                     result.forwarder.c_str(), shape.packets_per_second(),
                     frame.c_str(), result.error.c_str());
       } else {
         std::printf(
-            "%-7d %-10s %9.0f %10s %9.0f %13.0f %8.4f%% %7llu %7llu %5.0f%% "
+            "%-7d %-12s %9.0f %10s %9.0f %13.0f %8.4f%% %7llu %7llu %5.0f%% "
             "%9.0f %13s %10.0f %7s\n",
             fanout, result.forwarder.c_str(), shape.packets_per_second(),
             frame.c_str(), result.sent / std::max(1e-9, result.seconds),
@@ -145,6 +146,19 @@ absl::Status RunForwarding(const ForwardingOptions& options, Context& context) {
           r.forwarder.c_str(),
           Ratio(NsPerPacket(row, r.forwarder), gso).c_str(),
           r.busiest_thread_share * 100, 1 / r.busiest_thread_share);
+    }
+    // relayd --send_path=io_uring against sendmmsg at the same threads.
+    for (const ForwardingResult& r : row) {
+      if (!absl::StartsWith(r.forwarder, "relayd-uring")) continue;
+      const std::string sendmmsg_name =
+          absl::StrReplaceAll(r.forwarder, {{"-uring", ""}});
+      std::printf(
+          "  fanout %-5d %s/%s %-7s %s/gso %-7s\n", r.fanout,
+          r.forwarder.c_str(), sendmmsg_name.c_str(),
+          Ratio(NsPerPacket(row, r.forwarder), NsPerPacket(row, sendmmsg_name))
+              .c_str(),
+          r.forwarder.c_str(),
+          Ratio(NsPerPacket(row, r.forwarder), gso).c_str());
     }
   }
 

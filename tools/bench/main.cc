@@ -51,8 +51,9 @@ ABSL_FLAG(double, min_input_pps, 200,
 ABSL_FLAG(std::vector<std::string>, forwarders,
           std::vector<std::string>({"relayd", "sendmmsg", "gso", "gstreamer"}),
           "forwarding: which forwarders to measure: relayd (at each "
-          "--relayd_threads), relayd-tN (only relayd --threads=N), sendmmsg, "
-          "gso, gstreamer");
+          "--relayd_threads), relayd-tN (only relayd --threads=N), "
+          "relayd-uring and relayd-uring-tN (the same with "
+          "--send_path=io_uring), sendmmsg, gso, gstreamer");
 ABSL_FLAG(std::vector<std::string>, relayd_threads, {},
           "forwarding, latency, max_fanout: the relayd --threads values to "
           "compare, e.g. 1,2,4 (1 is the single loop of every older figure); "
@@ -136,14 +137,14 @@ absl::StatusOr<ForwardingOptions> ForwardingFlags() {
   ForwardingOptions options;
   absl::StatusOr<std::vector<int>> threads = RelaydThreads();
   if (!threads.ok()) return threads.status();
-  // "relayd" stands for relayd at each thread count.
+  // "relayd" and "relayd-uring" stand for relayd at each thread count.
   for (const std::string& name : absl::GetFlag(FLAGS_forwarders)) {
-    if (name != "relayd") {
+    if (name != "relayd" && name != "relayd-uring") {
       options.forwarders.push_back(name);
       continue;
     }
     for (int n : *threads) {
-      options.forwarders.push_back(RelaydForwarderName(n));
+      options.forwarders.push_back(RelaydForwarderName(n, name != "relayd"));
     }
   }
   for (const std::string& name : options.forwarders) {
@@ -151,7 +152,8 @@ absl::StatusOr<ForwardingOptions> ForwardingFlags() {
       return absl::InvalidArgumentError(
           absl::StrCat("--forwarders: unknown '", name,
                        "' (known: relayd, relayd-tN for N send threads, "
-                       "sendmmsg, gso, gstreamer)"));
+                       "relayd-uring, relayd-uring-tN, sendmmsg, gso, "
+                       "gstreamer)"));
     }
   }
   absl::StatusOr<std::vector<int>> fanouts =

@@ -59,7 +59,7 @@ TEST(RelayBenchTest, MeasuresTheBareLoopsAndWritesJson) {
   std::string output;
   EXPECT_EQ(RunBench({"--only=forwarding", "--seconds=0.5", "--fanouts=3",
                       "--out_pps=3000", "--repeat=2",
-                      "--forwarders=sendmmsg,gso,relayd",
+                      "--forwarders=sendmmsg,gso,relayd,relayd-uring",
                       "--relayd_threads=1,2", "--json=" + json},
                      &output),
             "exit code 0")
@@ -70,6 +70,10 @@ TEST(RelayBenchTest, MeasuresTheBareLoopsAndWritesJson) {
   // "relayd" ran at both thread counts, each share on a thread of its own.
   EXPECT_NE(output.find("\n3       relayd-t2 "), std::string::npos) << output;
   EXPECT_NE(output.find("relayd-t2/relayd"), std::string::npos) << output;
+  // So did "relayd-uring", each compared with relayd on sendmmsg.
+  EXPECT_NE(output.find("relayd-uring/relayd "), std::string::npos) << output;
+  EXPECT_NE(output.find("relayd-uring-t2/relayd-t2 "), std::string::npos)
+      << output;
   EXPECT_NE(output.find("within 1.5x of the best bare loop"),
             std::string::npos);
 
@@ -92,6 +96,8 @@ TEST(RelayBenchTest, MeasuresTheBareLoopsAndWritesJson) {
   EXPECT_FALSE(row.has_gstreamer_ns_per_packet());
   EXPECT_EQ(row.forwarders().at("gso").runs(), 2);
   EXPECT_GT(row.forwarders().at("relayd-t2").delivered(), 0u);
+  EXPECT_GT(row.forwarders().at("relayd-uring").delivered(), 0u);
+  EXPECT_EQ(figures.report.versions().count("relayd-uring"), 1u);
 }
 
 TEST(RelayBenchTest, MeasuresLatencyOfRelaydAndTheGsoLoop) {
