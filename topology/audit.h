@@ -10,12 +10,20 @@
 
 namespace cascade::topology {
 
+// `call` of the record a controller journals when it takes the lead:
+// `who` is "topologyd ADDRESS", `credential` by what right ("etcd term
+// 12"), `target` who led before ("topologyd ADDRESS"; empty: unknown).
+inline constexpr char kLeaderCall[] = "Lead";
+
 // "drain p1 by operator alice (operator) from ipv4:10.0.0.9:53211", and for
-// a refusal ": refused: permission denied: viewer may not drain".
+// a refusal ": refused: permission denied: viewer may not drain"; a leader
+// record reads "topologyd 10.0.0.2:7000 leads (etcd term 12), after
+// topologyd 10.0.0.1:7000".
 std::string DescribeAudit(const cascade::v1::AuditRecord& audit);
 
-// The event `audit` stands for: KIND_CHANGE, or KIND_DENIED for a refusal,
-// at the time and state sequence it was decided.
+// The event `audit` stands for: KIND_CHANGE, KIND_DENIED for a refusal or
+// KIND_LEADER for a leader record, at the time and state sequence it was
+// decided.
 cascade::v1::Event AuditEvent(const cascade::v1::AuditRecord& audit);
 
 }  // namespace cascade::topology
