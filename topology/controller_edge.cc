@@ -5,6 +5,7 @@
 
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
@@ -50,6 +51,21 @@ const Stream* UpstreamOf(const ControllerState& state, const std::string& id) {
     }
   }
   return nullptr;
+}
+
+// The other roots that take the center's program feed beside `relay`: every
+// national relay with no parent and an edge, whatever its role or state (a
+// relay that is down gets the feed again when it comes back).
+std::vector<const Node*> MirrorRelays(const ControllerState& state,
+                                      const std::string& relay) {
+  std::vector<const Node*> mirrors;
+  for (const Node& node : state.topology().nodes()) {
+    if (node.tier() == cascade::v1::TIER_NATIONAL && node.parent().empty() &&
+        !node.edge_address().empty() && node.id() != relay) {
+      mirrors.push_back(&node);
+    }
+  }
+  return mirrors;
 }
 
 }  // namespace
@@ -204,9 +220,6 @@ void Controller::MintEdgeTokenAsync(const MintEdgeTokenRequest& request,
                        absl::FormatDuration(control::kMaxEdgeTokenTtl),
                        ", not ", absl::FormatDuration(ttl)));
     }
-    absl::StatusOr<std::string> id = control::RandomTokenId();
-    if (!id.ok()) return id.status();
-
     absl::MutexLock lock(&mu_);
     absl::StatusOr<EdgeTarget> target = EdgeTargetLocked(request);
     if (!target.ok()) return target.status();
@@ -227,40 +240,71 @@ void Controller::MintEdgeTokenAsync(const MintEdgeTokenRequest& request,
     if (!key.ok()) return key.status();
 
     control::EdgeToken token;
-    token.relay = target->relay;
     token.stream = target->stream;
     token.action = request.publish() ? control::EdgeAction::kPublish
                                      : control::EdgeAction::kWatch;
     token.issued = clock_->Now();
     token.expires = token.issued + ttl;
-    token.id = *id;
     token.holder = target->holder;
-    absl::StatusOr<std::string> text =
-        control::MintEdgeToken(key->get(), token);
-    if (!text.ok()) return text.status();
+    // `token` for `relay` under a fresh id: the signed text and the id.
+    auto mint = [&](const std::string& relay)
+        -> absl::StatusOr<std::pair<std::string, std::string>> {
+      absl::StatusOr<std::string> id = control::RandomTokenId();
+      if (!id.ok()) return id.status();
+      token.relay = relay;
+      token.id = *id;
+      absl::StatusOr<std::string> text =
+          control::MintEdgeToken(key->get(), token);
+      if (!text.ok()) return text.status();
+      return std::make_pair(*std::move(text), *std::move(id));
+    };
+    absl::StatusOr<std::pair<std::string, std::string>> minted =
+        mint(target->relay);
+    if (!minted.ok()) return minted.status();
 
     MintEdgeTokenResponse response;
     const absl::string_view action = control::EdgeActionName(token.action);
-    response.set_token(*text);
+    response.set_token(minted->first);
     response.set_relay(target->relay);
     response.set_edge_address(target->edge_address);
     response.set_stream(target->stream);
     response.set_expires_unix_ms(absl::ToUnixMillis(token.expires));
-    response.set_token_id(token.id);
+    response.set_token_id(minted->second);
     response.set_note(target->note);
     // The fragment never reaches a server's logs; the edge's page reads it.
-    response.set_url(absl::StrCat("https://", target->edge_address, "/", action,
-                                  "#stream=", FragmentValue(target->stream),
-                                  "&token=", FragmentValue(*text)));
+    std::string url =
+        absl::StrCat("https://", target->edge_address, "/", action,
+                     "#stream=", FragmentValue(target->stream),
+                     "&token=", FragmentValue(minted->first));
+    std::string tokens = absl::StrCat("token ", minted->second);
+    // The center's program feed also goes to the other roots (the standby
+    // national relay), so each has the program without a failover above it.
+    if (request.center() && request.publish()) {
+      for (const Node* relay : MirrorRelays(state_, target->relay)) {
+        absl::StatusOr<std::pair<std::string, std::string>> mirrored =
+            mint(relay->id());
+        if (!mirrored.ok()) return mirrored.status();
+        MintEdgeTokenResponse::Mirror* mirror = response.add_mirrors();
+        mirror->set_relay(relay->id());
+        mirror->set_edge_address(relay->edge_address());
+        mirror->set_token(mirrored->first);
+        mirror->set_token_id(mirrored->second);
+        absl::StrAppend(&url, "&mirror=", FragmentValue(relay->edge_address()),
+                        "&mirror_token=", FragmentValue(mirrored->first));
+        absl::StrAppend(&tokens, "; also at ", relay->id(), ", token ",
+                        mirrored->second);
+      }
+    }
+    response.set_url(std::move(url));
 
-    // Who minted what for whom: an audit record of its own, the token
+    // Who minted what for whom: an audit record of its own, the tokens
     // handed out only once it is durable.
     audit.set_target(
         absl::StrCat(action, " ", target->stream, " at ", target->relay,
                      " for ", target->holder, " until ",
                      absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", token.expires,
                                       absl::UTCTimeZone()),
-                     " (token ", token.id, ")"));
+                     " (", tokens, ")"));
     auto commit = std::make_unique<Commit>();
     *commit->change.mutable_audit() = std::move(audit);
     commit->done = [done, response](ChangeResult result) {

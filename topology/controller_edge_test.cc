@@ -2,7 +2,8 @@
 // (once), every relay's assignment carries its public half, a rotation keeps
 // the one before and drops the third, replay gives the same keys; a mint
 // picks the site's active parent and the right stream, is in the audit
-// trail, verifies at that relay only, and each refusal says why.
+// trail, verifies at that relay only, and each refusal says why; the
+// center's publish also gets a token for every other root with an edge.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -58,10 +59,12 @@ class EdgeTest : public ControllerTest {
     Start(options_);
   }
 
-  // The reference topology; every relay but `without` has an edge.
-  void ApplyWithEdges(const std::string& without = "") {
+  // The reference topology and `extra` nodes; every relay but `without`
+  // has an edge.
+  void ApplyWithEdges(const std::string& without = "",
+                      const std::string& extra = "") {
     absl::StatusOr<TopologyText> parsed =
-        ParseTopologyText(kReferenceTopology, "t");
+        ParseTopologyText(absl::StrCat(kReferenceTopology, extra), "t");
     ASSERT_TRUE(parsed.ok()) << parsed.status();
     for (cascade::v1::Node& node : *parsed->topology.mutable_nodes()) {
       if (node.tier() != cascade::v1::TIER_SITE && node.id() != without) {
@@ -201,6 +204,75 @@ TEST_F(EdgeTest, CenterAtTheNationalRelay) {
   EXPECT_TRUE(Check(program.token(), "nat", "cmd", EdgeAction::kWatch).ok());
   EXPECT_TRUE(absl::IsPermissionDenied(
       Check(program.token(), "nat", "cmd", EdgeAction::kPublish)));
+}
+
+TEST_F(EdgeTest, CenterPublishAlsoGetsATokenForEveryOtherRootWithAnEdge) {
+  // Two more roots: the standby national relay, and one without an edge.
+  ApplyWithEdges(/*without=*/"nat-x", R"pb(
+    nodes {
+      id: "nat-sb"
+      tier: TIER_NATIONAL
+      role: ROLE_STANDBY
+      media_address: "127.1.0.2:5004"
+      capacity { max_children: 8 }
+    }
+    nodes {
+      id: "nat-x"
+      tier: TIER_NATIONAL
+      role: ROLE_STANDBY
+      media_address: "127.1.0.3:5004"
+      capacity { max_children: 8 }
+    })pb");
+  RegisterAll({"nat-sb", "nat-x"});
+  MintEdgeTokenResponse feed = Mint(Center("", /*publish=*/true));
+  EXPECT_EQ(feed.relay(), "nat");
+  ASSERT_EQ(feed.mirrors_size(), 1);
+  const MintEdgeTokenResponse::Mirror& mirror = feed.mirrors(0);
+  EXPECT_EQ(mirror.relay(), "nat-sb");
+  EXPECT_EQ(mirror.edge_address(), "edge-nat-sb.test:443");
+  EXPECT_NE(mirror.token_id(), feed.token_id());
+  EXPECT_EQ(feed.url(),
+            absl::StrCat("https://edge-nat.test:443/publish#stream=cmd&token=",
+                         feed.token(), "&mirror=edge-nat-sb.test%3a443",
+                         "&mirror_token=", mirror.token()));
+  // Each token is good at its own relay only, for the same stream and
+  // action, until the same time.
+  EXPECT_TRUE(
+      Check(mirror.token(), "nat-sb", "cmd", EdgeAction::kPublish).ok());
+  EXPECT_TRUE(absl::IsPermissionDenied(
+      Check(mirror.token(), "nat", "cmd", EdgeAction::kPublish)));
+  EXPECT_TRUE(absl::IsPermissionDenied(
+      Check(feed.token(), "nat-sb", "cmd", EdgeAction::kPublish)));
+  EXPECT_TRUE(absl::IsPermissionDenied(
+      Check(mirror.token(), "nat-sb", "cmd", EdgeAction::kWatch)));
+  absl::StatusOr<control::EdgeTokenVerifier> verifier =
+      control::EdgeTokenVerifier::FromPublicKeys(KeysOf("nat-sb"));
+  ASSERT_TRUE(verifier.ok()) << verifier.status();
+  const absl::Time expiry = absl::FromUnixMillis(feed.expires_unix_ms());
+  EXPECT_TRUE(verifier
+                  ->Verify(mirror.token(), "nat-sb", "cmd",
+                           EdgeAction::kPublish, expiry - absl::Seconds(1))
+                  .ok());
+  EXPECT_TRUE(absl::IsUnauthenticated(verifier
+                                          ->Verify(mirror.token(), "nat-sb",
+                                                   "cmd", EdgeAction::kPublish,
+                                                   expiry + absl::Seconds(1))
+                                          .status()));
+  // The audit record names both tokens.
+  EXPECT_TRUE(absl::StrContains(
+      recorder_.events.back().detail(),
+      absl::StrCat("(token ", feed.token_id(), "; also at nat-sb, token ",
+                   mirror.token_id(), ")")))
+      << recorder_.events.back().detail();
+
+  // Only the center's publish: its watch and the sites' links get none.
+  for (const MintEdgeTokenRequest& request :
+       {Center("", /*publish=*/false), Center("s1", /*publish=*/false),
+        Site("s1"), Site("s1", /*publish=*/true)}) {
+    MintEdgeTokenResponse minted = Mint(request);
+    EXPECT_EQ(minted.mirrors_size(), 0) << request.ShortDebugString();
+    EXPECT_FALSE(absl::StrContains(minted.url(), "mirror"));
+  }
 }
 
 TEST_F(EdgeTest, TheUrlEscapesWhatAFragmentCannotCarry) {
