@@ -60,6 +60,12 @@ std::shared_ptr<grpc::Channel> ControllerChannel(
               static_cast<int>(absl::ToInt64Milliseconds(min_backoff)));
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
               static_cast<int>(absl::ToInt64Milliseconds(max_backoff)));
+  args.SetInt(
+      GRPC_ARG_KEEPALIVE_TIME_MS,
+      static_cast<int>(absl::ToInt64Milliseconds(kControllerKeepalive)));
+  args.SetInt(
+      GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
+      static_cast<int>(absl::ToInt64Milliseconds(kControllerKeepaliveTimeout)));
   return grpc::CreateCustomChannel(controller,
                                    credentials != nullptr
                                        ? std::move(credentials)

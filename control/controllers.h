@@ -42,10 +42,19 @@ Redirect RedirectOf(const grpc::ClientContext& context);
 // The wait a rate-limited refusal asks for; zero when it names none.
 absl::Duration RetryAfterOf(const grpc::ClientContext& context);
 
+// While a call is open, a client pings its controller after this long
+// without hearing from it, and gives the connection up when the answer
+// takes longer than the timeout: a controller host cut off the network
+// (no RST) is left within 20 s, not when TCP gives up (~15 min). topologyd
+// takes pings this often (--min-ping-interval, below it).
+inline constexpr absl::Duration kControllerKeepalive = absl::Seconds(15);
+inline constexpr absl::Duration kControllerKeepaliveTimeout = absl::Seconds(5);
+
 // A channel to `controller` for a client's life (gRPC reconnects it by
 // itself), whose reconnect backoff runs from `min_backoff` to `max_backoff`
 // (gRPC's own grows to two minutes; a restarted controller must see its
-// clients back sooner). Null `credentials`: plaintext.
+// clients back sooner), with the keepalive above. Null `credentials`:
+// plaintext.
 std::shared_ptr<grpc::Channel> ControllerChannel(
     const std::string& controller,
     std::shared_ptr<grpc::ChannelCredentials> credentials,

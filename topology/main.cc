@@ -140,10 +140,10 @@ ABSL_FLAG(absl::Duration, keepalive_interval, absl::Seconds(30),
           "takes longer than --keepalive-timeout");
 ABSL_FLAG(absl::Duration, keepalive_timeout, absl::Seconds(10),
           "how long a keepalive ping may go unanswered");
-ABSL_FLAG(absl::Duration, min_ping_interval, absl::Minutes(5),
+ABSL_FLAG(absl::Duration, min_ping_interval, absl::Seconds(10),
           "a peer that pings again within this while topologyd sent it "
           "nothing is disconnected at its third offence (GOAWAY "
-          "too_many_pings)");
+          "too_many_pings); below the relays' keepalive pings (15 s)");
 ABSL_FLAG(absl::Duration, max_connection_idle, absl::Minutes(5),
           "close a connection without calls for this long");
 ABSL_FLAG(absl::Duration, handshake_timeout, absl::Seconds(10),

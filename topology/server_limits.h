@@ -37,9 +37,10 @@ struct ServerLimits {
   absl::Duration keepalive_timeout = absl::Seconds(10);
   // A peer that pings again within this while topologyd has sent it
   // nothing earns a strike; at the third, gRPC closes the connection
-  // (GOAWAY too_many_pings). gRPC's own default, stated: relays do not
-  // ping, and their flow-control pings come with data topologyd sent.
-  absl::Duration min_ping_interval = absl::Minutes(5);
+  // (GOAWAY too_many_pings). Below the clients' keepalive
+  // (control::kControllerKeepalive, 15 s): a relay's quiet Watch stream
+  // carries its pings.
+  absl::Duration min_ping_interval = absl::Seconds(10);
   // A connection with no call for this long is closed.
   absl::Duration max_connection_idle = absl::Minutes(5);
   // A connection that has not finished its TLS handshake by then is closed.
