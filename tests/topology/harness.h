@@ -54,6 +54,8 @@ class FakeRelay : public control::AssignmentListener {
   // Assignments handed to the relay (equal content is not handed again).
   int applied();
   int sessions() const { return client_->sessions(); }
+  // The controller of the current (or last) session.
+  std::string controller() const { return client_->controller(); }
   // Reports `parent` as where media comes from, whatever the assignment
   // says; empty follows the assignment again.
   void ReceiveFrom(const std::string& parent);
