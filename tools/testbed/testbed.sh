@@ -12,7 +12,9 @@
 # build.sh's binaries).
 # Exit codes: 0 every site got every packet (and the scenario's own checks
 # passed); 1 a site lost packets, a check or the run failed; 2 bad arguments.
-set -euo pipefail
+set -eEuo pipefail
+# A command that ends the run by set -e says which (functions too: -E).
+trap 'echo "testbed: line $LINENO: $BASH_COMMAND exited $?" >&2' ERR
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 topology_file=$here/testbed.textproto
 
@@ -449,24 +451,18 @@ if [ $keep -eq 1 ]; then
 else
   # SIGTERM as systemctl stop sends it; a daemon must exit 0 (a warning for
   # now, not a failure: topologyd sometimes aborts in gRPC's shutdown).
-  # etcd last: the leading topologyd resigns on its way out.
-  for pass in daemons etcd; do
-    names=()
-    for name in "${!pid[@]}"; do
-      [[ "$name" == etcd-* ]] && [ $pass = daemons ] && continue
-      [[ "$name" != etcd-* ]] && [ $pass = etcd ] && continue
-      names+=("$name")
-      kill -TERM "${pid[$name]}" 2>/dev/null || true
-    done
-    for name in "${names[@]}"; do
-      wait_until 15 "$name to stop" bash -c "! kill -0 ${pid[$name]} 2>/dev/null"
-      code=0
-      wait "${pid[$name]}" || code=$?
-      # etcd dies of the SIGTERM it handled (143): systemd counts that clean.
-      [ $code -eq 0 ] || { [ $pass = etcd ] && [ $code -eq 143 ]; } ||
-        log "warning: $name exited $code on SIGTERM (logs/$name.log)"
-    done
+  # etcd last (stop_etcd): the leading topologyd resigns on its way out.
+  for name in "${!pid[@]}"; do
+    [[ "$name" == etcd-* ]] || kill -TERM "${pid[$name]}" 2>/dev/null || true
   done
+  for name in "${!pid[@]}"; do
+    [[ "$name" != etcd-* ]] || continue
+    wait_until 15 "$name to stop" bash -c "! kill -0 ${pid[$name]} 2>/dev/null"
+    code=0
+    wait "${pid[$name]}" || code=$?
+    [ $code -eq 0 ] || log "warning: $name exited $code on SIGTERM (logs/$name.log)"
+  done
+  stop_etcd
 fi
 [ $bad -eq 0 ] || fail "$bad problems (logs in $out/logs)"
 log "PASS"
