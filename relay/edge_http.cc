@@ -125,10 +125,12 @@ absl::StatusOr<std::unique_ptr<EdgeHttpServer>> EdgeHttpServer::Start(
       res.set_content("no such page\n", "text/plain; charset=utf-8");
       return;
     }
-    // Nothing but this relay: no script, style or media from elsewhere.
+    // No script, style or media from elsewhere; connections also to other
+    // relays' HTTPS edges (the center's program feed to each national relay).
     res.set_header("Content-Security-Policy",
-                   "default-src 'self'; media-src 'self' blob:; "
-                   "img-src 'self' data:; frame-ancestors 'none'");
+                   "default-src 'self'; connect-src 'self' https:; "
+                   "media-src 'self' blob:; img-src 'self' data:; "
+                   "frame-ancestors 'none'");
     res.set_content(std::string(page->body), std::string(page->content_type));
   });
 

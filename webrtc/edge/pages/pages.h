@@ -2,7 +2,8 @@
 // scripts and style sheet), compiled in from this directory's files so the
 // relay ships as one binary. A page never loads anything from another
 // origin and has no inline script or style: relayd can serve them all under
-// "Content-Security-Policy: default-src 'self'".
+// "Content-Security-Policy: default-src 'self'" (connect-src also https:,
+// where the publisher reaches the other national relays).
 #ifndef CASCADE_WEBRTC_EDGE_PAGES_PAGES_H_
 #define CASCADE_WEBRTC_EDGE_PAGES_PAGES_H_
 

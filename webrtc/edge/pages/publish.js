@@ -1,7 +1,9 @@
 // The publisher (publish.html): a site's camera and microphone sent to the
 // relay over WHIP, with a local preview, microphone and camera toggles, and
 // reconnection by itself. The link's fragment names the stream and carries
-// the token.
+// the token. The command center's link also names mirrors, the other
+// national relays: the same tracks go to each in a WHIP session of its own,
+// so the standby national relay has the program when the active one fails.
 'use strict';
 
 (() => {
@@ -21,15 +23,24 @@
   const cameraButton = document.getElementById('camera');
   const stateLine = document.getElementById('state');
   const statsBox = document.getElementById('stats');
+  const relaysBox = document.getElementById('relays');
 
-  // What automated tests read; kept current by the loop and this page.
-  const publisher = {
-    pc: null,
-    state: 'starting',
-    sessions: 0,
-    answeredAt: null,
-    lastError: '',
-  };
+  // A session's status, kept current by its loop.
+  function newStatus(address) {
+    return {
+      address,
+      pc: null,
+      state: 'starting',
+      sessions: 0,
+      answeredAt: null,
+      lastError: '',
+    };
+  }
+
+  // What automated tests read: this relay's session, and `mirrors`, one
+  // status per mirror in the link's order.
+  const publisher = newStatus(window.location.host);
+  publisher.mirrors = [];
   window.cascadePublisher = publisher;
 
   let local = null;  // the camera and microphone, kept across sessions
@@ -105,27 +116,56 @@
     render();
   }
 
+  // Every session sends the same camera and microphone tracks.
+  function addTracks(pc) {
+    const [videoTrack] = local.getVideoTracks();
+    const [audioTrack] = local.getAudioTracks();
+    const video = pc.addTransceiver(
+        videoTrack, {direction: 'sendonly', streams: [local]});
+    preferCodecs(video, 'video', rankVideo);
+    const audio = pc.addTransceiver(
+        audioTrack, {direction: 'sendonly', streams: [local]});
+    preferCodecs(audio, 'audio', rankAudio);
+  }
+
+  // With mirrors, one line per relay (textContent, never HTML).
+  function showRelays() {
+    if (!publisher.mirrors.length) return;
+    relaysBox.textContent = [publisher, ...publisher.mirrors]
+        .map((status) => `${status.address}: ${
+          CascadeEdge.stateText(status.state, status.lastError &&
+              status.state !== 'connected' ? status.lastError : '')}`)
+        .join('\n');
+  }
+
   const link = CascadeEdge.readFragment();
-  const loop = new CascadeEdge.SessionLoop({
-    endpoint: `/whip/${encodeURIComponent(link.stream)}`,
+  const whipPath = `/whip/${encodeURIComponent(link.stream)}`;
+  const loops = [new CascadeEdge.SessionLoop({
+    endpoint: whipPath,
     link,
     status: publisher,
-    setup(pc) {
-      const [videoTrack] = local.getVideoTracks();
-      const [audioTrack] = local.getAudioTracks();
-      const video = pc.addTransceiver(
-          videoTrack, {direction: 'sendonly', streams: [local]});
-      preferCodecs(video, 'video', rankVideo);
-      const audio = pc.addTransceiver(
-          audioTrack, {direction: 'sendonly', streams: [local]});
-      preferCodecs(audio, 'audio', rankAudio);
-    },
+    setup: addTracks,
     onSession() {
       sampler = new CascadeEdge.StatsSampler();
     },
-    onState: (state, message) =>
-      CascadeEdge.showState(stateLine, state, message),
-  });
+    onState(state, message) {
+      CascadeEdge.showState(stateLine, state, message);
+      showRelays();
+    },
+  })];
+  // Each mirror reconnects by itself; its refusal leaves the others going.
+  for (const mirror of link.badMirrors.length ? [] : link.mirrors) {
+    const status = newStatus(mirror.address);
+    publisher.mirrors.push(status);
+    loops.push(new CascadeEdge.SessionLoop({
+      endpoint: `${window.location.protocol}//${mirror.address}${whipPath}`,
+      link: {stream: link.stream, token: mirror.token},
+      status,
+      setup: addTracks,
+      onSession() {},
+      onState: showRelays,
+    }));
+  }
 
   async function tick() {
     const pc = publisher.pc;
@@ -141,6 +181,12 @@
       fail(`This link is incomplete: no ${link.missing.join(' and no ')}. ` +
           'Open the full link from the command center ' +
           '(…/publish#stream=NAME&token=TOKEN).');
+      return;
+    }
+    if (link.badMirrors.length) {
+      fail(`This link names a relay that is not HOST:PORT: ${
+        link.badMirrors.join(', ')}. Open the full link from the command ` +
+          'center.');
       return;
     }
     if (!navigator.mediaDevices) {
@@ -164,11 +210,11 @@
     bindToggle(cameraButton, local.getVideoTracks()[0],
         'Turn camera off', 'Turn camera on');
     setInterval(() => tick().catch(() => {}), STATS_INTERVAL_MS);
-    window.addEventListener('pagehide', () => loop.stop());
+    window.addEventListener('pagehide', () => loops.forEach((l) => l.stop()));
     window.addEventListener('pageshow', (event) => {
-      if (event.persisted) loop.start();
+      if (event.persisted) loops.forEach((l) => l.start());
     });
-    loop.start();
+    loops.forEach((l) => l.start());
   }
 
   // A new link pasted into the same tab changes only the fragment.

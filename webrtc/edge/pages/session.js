@@ -16,7 +16,10 @@ window.CascadeEdge = (() => {
   const DISCONNECTED_GRACE_MS = 3000;
   const POST_TIMEOUT_MS = 10000;
 
-  // `#stream=S&token=T` -> {stream, token, missing: [names not given]}.
+  // `#stream=S&token=T`, then for the center's program feed one
+  // `&mirror=HOST:PORT&mirror_token=T` pair per other national relay ->
+  // {stream, token, mirrors: [{address, token}], missing: [names not
+  // given], badMirrors: [addresses that are not HOST:PORT]}.
   function readFragment() {
     const params = new URLSearchParams(window.location.hash.replace(/^#/, ''));
     const link = {
@@ -24,6 +27,16 @@ window.CascadeEdge = (() => {
       token: params.get('token') || '',
     };
     link.missing = ['stream', 'token'].filter((name) => !link[name]);
+    const addresses = params.getAll('mirror');
+    const tokens = params.getAll('mirror_token');
+    if (addresses.length !== tokens.length || tokens.some((t) => !t)) {
+      link.missing.push('mirror_token for each mirror');
+    }
+    link.mirrors = addresses.map((address, i) => ({address, token: tokens[i]}));
+    // Only an authority: nothing that could change the path or the scheme.
+    link.badMirrors = addresses.filter(
+        (address) => !/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):[0-9]{1,5}$/
+            .test(address));
     return link;
   }
 
@@ -79,7 +92,8 @@ window.CascadeEdge = (() => {
     }
   }
 
-  // POSTs the offer to `endpoint` (/whep/S or /whip/S, same origin);
+  // POSTs the offer to `endpoint` (/whep/S or /whip/S, on this relay or,
+  // for a mirror or the console, an absolute URL of another relay's edge);
   // resolves to {answer, location} on 201, else throws an ExchangeError.
   async function postOffer(endpoint, link, offerSdp) {
     const abort = new AbortController();
@@ -124,6 +138,12 @@ window.CascadeEdge = (() => {
     }
     if (response.status >= 500) {
       throw new ExchangeError('retry', `relay error: HTTP ${response.status}`);
+    }
+    // WHIP: the stream's publisher before this one (ours, unless the DELETE
+    // was lost) still counts as live; the relay replaces it once it has been
+    // silent for 5 s.
+    if (response.status === 409) {
+      throw new ExchangeError('retry', `relay busy: ${body.trim()}`);
     }
     throw new ExchangeError('fatal', refusalText(response.status, body, link));
   }
@@ -392,12 +412,24 @@ window.CascadeEdge = (() => {
     expired: 'Link expired',
   };
 
-  // The overlay's state line; `message` says why when there is a why. The
-  // body's data-state lets style.css make a final refusal prominent.
+  // A state as the person reads it; `message` says why when there is a why.
+  function stateText(state, message) {
+    return STATE_TEXT[state] + (message ? `: ${message}` : '');
+  }
+
+  // The overlay's state line. The body's data-state lets style.css make a
+  // final refusal prominent.
   function showState(element, state, message) {
-    element.textContent = STATE_TEXT[state] + (message ? `: ${message}` : '');
+    element.textContent = stateText(state, message);
     document.body.dataset.state = state;
   }
 
-  return {readFragment, SessionLoop, StatsSampler, statsLines, showState};
+  return {
+    readFragment,
+    SessionLoop,
+    StatsSampler,
+    statsLines,
+    stateText,
+    showState,
+  };
 })();
