@@ -37,6 +37,26 @@ nodes { id: "s1" tier: TIER_SITE parent: "d1" media_address: "$5"
   plain_endpoint: true }
 )txt";
 
+// Two national roots with edges, nat active and nat-sb standing by, and
+// nat -> p1 (nat-sb its standby parent) -> d1 -> s1, a plain site
+// (absl::Substitute: $0..$3 the media addresses of nat, nat-sb, p1, d1; $4,
+// $5 nat's and nat-sb's edges; $6 s1).
+constexpr char kNationalPairTopology[] = R"txt(
+streams { id: "program" direction: DIRECTION_DOWNSTREAM bitrate_kbps: 1500
+  tracks { ssrc: 4369 media: "video" payload_type: 96 encoding: "H264/90000" }
+  tracks { ssrc: 8738 media: "audio" payload_type: 111 encoding: "opus/48000/2" } }
+nodes { id: "nat" tier: TIER_NATIONAL role: ROLE_ACTIVE media_address: "$0"
+  edge_address: "$4" capacity { max_children: 8 } }
+nodes { id: "nat-sb" tier: TIER_NATIONAL role: ROLE_STANDBY media_address: "$1"
+  edge_address: "$5" capacity { max_children: 8 } }
+nodes { id: "p1" tier: TIER_PROVINCIAL parent: "nat" standby_parents: "nat-sb"
+  media_address: "$2" capacity { max_children: 8 } }
+nodes { id: "d1" tier: TIER_DISTRICT parent: "p1" media_address: "$3"
+  capacity { max_children: 8 } }
+nodes { id: "s1" tier: TIER_SITE parent: "d1" media_address: "$6"
+  plain_endpoint: true }
+)txt";
+
 }  // namespace
 
 std::string Relayd::address() const {
@@ -149,6 +169,19 @@ void EdgeTree::StartPublishingSiteTree(
   CommandResult applied = Relayctl(std::move(apply));
   ASSERT_EQ(applied.code, 0) << applied.err;
   ASSERT_NO_FATAL_FAILURE(StartSource("nat", source_port, 4369, 8738));
+}
+
+void EdgeTree::StartNationalPairTree() {
+  ASSERT_NO_FATAL_FAILURE(StartRelay("nat", true));
+  ASSERT_NO_FATAL_FAILURE(StartRelay("nat-sb", true));
+  ASSERT_NO_FATAL_FAILURE(StartRelay("p1", false));
+  ASSERT_NO_FATAL_FAILURE(StartRelay("d1", false));
+  std::ofstream(Path("topology.textproto")) << absl::Substitute(
+      kNationalPairTopology, relay("nat").address(), relay("nat-sb").address(),
+      relay("p1").address(), relay("d1").address(), relay("nat").edge(),
+      relay("nat-sb").edge(), absl::StrCat("127.0.0.1:", FreeUdpPort()));
+  CommandResult applied = Relayctl({"apply", Path("topology.textproto")});
+  ASSERT_EQ(applied.code, 0) << applied.err;
 }
 
 CommandResult EdgeTree::Relayctl(std::vector<std::string> args) {

@@ -59,6 +59,11 @@ class EdgeTree {
   // `relayctl_flags` go before `apply` (a token, say). Returns once d1
   // receives from p1.
   void StartPublishingSiteTree(const std::vector<std::string>& relayctl_flags);
+  // Two national roots under the running controller, nat and nat-sb
+  // standing by, each with an edge and no source: nat -> p1 (nat-sb its
+  // standby parent) -> d1 -> s1, a plain site. The program ("program",
+  // video SSRC 4369 and audio 8738) is the center's WHIP feed.
+  void StartNationalPairTree();
   // relayctl --insecure ARGS against the controller.
   CommandResult Relayctl(std::vector<std::string> args);
   // relayctl --json url ARGS, parsed (failures are test failures).
