@@ -12,7 +12,11 @@ namespace cascade::topology::etcd {
 LeaderElection::LeaderElection(EtcdClient* client,
                                LeaderElectionOptions options,
                                LeaderListener* listener)
-    : client_(client), options_(std::move(options)), listener_(listener) {}
+    : client_(client),
+      options_(std::move(options)),
+      member_prefix_(options_.member_prefix.empty() ? options_.key + "/members/"
+                                                    : options_.member_prefix),
+      listener_(listener) {}
 
 LeaderElection::~LeaderElection() { Resign(); }
 
@@ -61,6 +65,20 @@ LeaderStatus LeaderElection::StatusLocked() const {
 LeaderStatus LeaderElection::Status() const {
   absl::MutexLock lock(&mu_);
   return StatusLocked();
+}
+
+absl::StatusOr<std::map<std::string, std::string>> LeaderElection::Members()
+    const {
+  etcdserverpb::RangeRequest request;
+  request.set_key(member_prefix_);
+  request.set_range_end(PrefixEnd(member_prefix_));
+  absl::StatusOr<etcdserverpb::RangeResponse> range = client_->Range(request);
+  if (!range.ok()) return range.status();
+  std::map<std::string, std::string> members;
+  for (const mvccpb::KeyValue& kv : range->kvs()) {
+    members[kv.key().substr(member_prefix_.size())] = kv.value();
+  }
+  return members;
 }
 
 bool LeaderElection::WaitFor(
@@ -155,6 +173,15 @@ void LeaderElection::Campaign() {
     put->set_value(options_.address);
     put->set_lease(lease);
     txn.add_failure()->mutable_request_range()->set_key(options_.key);
+    // Either way, this contender is a member (again, on this lease).
+    if (!options_.member_value.empty()) {
+      etcdserverpb::PutRequest member;
+      member.set_key(member_prefix_ + options_.address);
+      member.set_value(options_.member_value);
+      member.set_lease(lease);
+      *txn.add_success()->mutable_request_put() = member;
+      *txn.add_failure()->mutable_request_put() = member;
+    }
     absl::StatusOr<etcdserverpb::TxnResponse> answer = client_->Txn(txn);
     if (!answer.ok()) {
       LOG_EVERY_N(WARNING, 25)
@@ -167,7 +194,7 @@ void LeaderElection::Campaign() {
     std::string holder = options_.address;
     bool won = answer->succeeded();
     if (!won) {
-      if (answer->responses_size() != 1 ||
+      if (answer->responses_size() < 1 ||
           !answer->responses(0).has_response_range()) {
         LOG_EVERY_N(WARNING, 25) << "leader election: malformed answer";
         Pause();
@@ -209,6 +236,7 @@ void LeaderElection::Campaign() {
       SetStatus([&](LeaderStatus* status) {
         status->leader = holder;
         status->term = term;
+        if (holder != options_.address) status->previous_leader = holder;
       });
     }
     std::string why = WaitForKeyGone(revision + 1, term);

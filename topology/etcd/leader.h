@@ -15,6 +15,11 @@
 // same TTL from a later instant (when it received that keep-alive), so the
 // old leader stops before etcd lets anyone else win.
 //
+// Each contender may also keep a member key (member_prefix + its address)
+// under the same lease, written by every campaign: the group as etcd knows
+// it, e.g. each controller's console URL, which a follower's console names
+// for the leader's and a page uses to find the new leader.
+//
 // Real time throughout: the lease runs on etcd's clock, which a fake clock
 // cannot move.
 #ifndef CASCADE_TOPOLOGY_ETCD_LEADER_H_
@@ -22,9 +27,11 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <thread>
 
+#include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "topology/etcd/etcd_client.h"
@@ -42,6 +49,10 @@ struct LeaderElectionOptions {
   absl::Duration ttl = absl::Seconds(5);
   // Pause before retrying a failed etcd call.
   absl::Duration retry_delay = absl::Milliseconds(200);
+  // When not empty: kept at member_prefix + address under this contender's
+  // lease (gone with it). An empty member_prefix is key + "/members/".
+  std::string member_value;
+  std::string member_prefix;
 };
 
 struct LeaderStatus {
@@ -49,6 +60,9 @@ struct LeaderStatus {
   bool leading = false;
   // The leader's address; empty when none is known.
   std::string leader;
+  // The last leader other than this contender that it saw (kept after that
+  // leader is gone); empty: none.
+  std::string previous_leader;
   // The leader key's create_revision: the term, for EtcdStore's fence.
   int64_t term = 0;
   // How many times this contender was elected.
@@ -83,6 +97,8 @@ class LeaderElection {
   void Resign();
 
   LeaderStatus Status() const;
+  // The members' values by address, as etcd holds them now (one Range).
+  absl::StatusOr<std::map<std::string, std::string>> Members() const;
   // Waits (bounded) until `check` holds for the status.
   bool WaitFor(const std::function<bool(const LeaderStatus&)>& check,
                absl::Duration timeout) const;
@@ -103,6 +119,7 @@ class LeaderElection {
 
   EtcdClient* const client_;
   const LeaderElectionOptions options_;
+  const std::string member_prefix_;
   LeaderListener* const listener_;
 
   mutable absl::Mutex mu_;
