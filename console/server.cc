@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <glog/logging.h>
+#include <google/protobuf/struct.pb.h>
 #include <google/protobuf/util/json_util.h>
 #include <httplib.h>
 #include <openssl/pem.h>
@@ -35,13 +36,16 @@ constexpr absl::Duration kHeartbeat = absl::Seconds(10);
 constexpr uint32_t kEventHistory = 50;
 // How often an open stream's credential is checked again.
 constexpr absl::Duration kRecheck = absl::Seconds(10);
-// How often the console checks whether this process leads.
-constexpr absl::Duration kLeadershipProbe = absl::Milliseconds(200);
+// How long an answer about the group (an etcd read) is reused: the
+// leader route has no credential to limit its callers by.
+constexpr absl::Duration kGroupProbe = absl::Seconds(1);
 // A watch link's lifetime: the page mints a new one when it expires.
 constexpr absl::Duration kWatchTtl = absl::Hours(1);
 // Nothing from elsewhere, but the page's WHEP requests go to the national
 // relay's edge, which is HTTPS only (relayd refuses plain HTTP beyond
-// loopback, and edge URLs are https://).
+// loopback, and edge URLs are https://), and it asks the other consoles of
+// its group who leads (the page adds their plain HTTP origins, loopback
+// only).
 constexpr char kPolicy[] = "default-src 'self'; connect-src 'self' https:";
 
 bool IsLoopback(const std::string& host) {
@@ -182,11 +186,9 @@ absl::StatusOr<ConsoleOptions> ParseConsoleListen(absl::string_view text,
 // (read on a thread of its own) whose events it forwards.
 class ConsoleServer::Stream {
  public:
-  // `first`: written before anything else (the leader message).
   Stream(Hub* hub, cascade::v1::Admin::Stub* admin, const httplib::Request& req,
-         std::atomic<int>* streams, std::string first)
-      : first_(std::move(first)),
-        admin_(admin),
+         std::atomic<int>* streams)
+      : admin_(admin),
         credentials_(CredentialsOf(req)),
         subscription_(hub->Subscribe()),
         streams_(streams),
@@ -208,8 +210,7 @@ class ConsoleServer::Stream {
   bool Write(httplib::DataSink& sink) {
     std::vector<StreamMessage> messages;
     if (!subscription_->Next(kHeartbeat, &messages)) return false;
-    std::string out = std::move(first_);
-    first_.clear();
+    std::string out;
     for (const StreamMessage& message : messages) {
       absl::StrAppend(&out, "event: ", message.type, "\ndata: ", *message.data,
                       "\n\n");
@@ -254,7 +255,6 @@ class ConsoleServer::Stream {
     ended_.store(true);
   }
 
-  std::string first_;
   cascade::v1::Admin::Stub* const admin_;
   const Credentials credentials_;
   std::unique_ptr<Hub::Subscription> subscription_;
@@ -266,12 +266,10 @@ class ConsoleServer::Stream {
 };
 
 ConsoleServer::ConsoleServer(std::shared_ptr<grpc::Channel> admin,
-                             Hub::Snapshot snapshot, ConsoleOptions options,
-                             LeadershipWatch::Probe leadership)
+                             Hub::Snapshot snapshot, ConsoleOptions options)
     : options_(std::move(options)),
       admin_(cascade::v1::Admin::NewStub(std::move(admin))),
-      hub_(std::move(snapshot), options_.interval),
-      leadership_(std::move(leadership), kLeadershipProbe) {}
+      hub_(std::move(snapshot), options_.interval) {}
 
 ConsoleServer::~ConsoleServer() {
   hub_.Stop();
@@ -281,6 +279,82 @@ ConsoleServer::~ConsoleServer() {
 
 std::string ConsoleServer::PortFileLine() const {
   return port_ > 0 ? absl::StrCat("console=", port_, "\n") : "";
+}
+
+void ConsoleServer::SetUrl(std::string url) {
+  if (url.empty()) return;
+  absl::MutexLock lock(&group_mu_);
+  url_ = std::move(url);
+  group_at_ = absl::InfinitePast();
+}
+
+std::string ConsoleServer::Url() const {
+  absl::MutexLock lock(&group_mu_);
+  return url_;
+}
+
+void ConsoleServer::SetGroup(GroupProbe probe) {
+  absl::MutexLock lock(&group_mu_);
+  group_probe_ = std::move(probe);
+  group_at_ = absl::InfinitePast();
+}
+
+Group ConsoleServer::CurrentGroup() {
+  GroupProbe probe;
+  {
+    absl::MutexLock lock(&group_mu_);
+    if (absl::Now() - group_at_ < kGroupProbe) return group_;
+    if (group_probe_ == nullptr) {
+      group_ = Group{true, url_, {url_}};
+      group_at_ = absl::InfiniteFuture();
+      return group_;
+    }
+    probe = group_probe_;
+  }
+  // Outside the lock: an etcd read.
+  Group group = probe();
+  absl::MutexLock lock(&group_mu_);
+  group_ = group;
+  group_at_ = absl::Now();
+  return group;
+}
+
+void ConsoleServer::ServeLeader(httplib::Response& res) {
+  const Group group = CurrentGroup();
+  google::protobuf::Struct answer;
+  auto& fields = *answer.mutable_fields();
+  fields["leading"].set_bool_value(group.leading);
+  fields["leader"].set_string_value(group.leader);
+  auto* consoles = fields["consoles"].mutable_list_value();
+  for (const std::string& url : group.consoles) {
+    consoles->add_values()->set_string_value(url);
+  }
+  res.set_header("Access-Control-Allow-Origin", "*");
+  res.set_header("Cache-Control", "no-store");
+  SendJson(answer, res);
+}
+
+void ConsoleServer::ServePage(const httplib::Request& req,
+                              httplib::Response& res) {
+  const Page* page = FindPage(req.path);
+  if (page == nullptr) {
+    res.status = 404;
+    return;
+  }
+  if (page->content_type.find("text/html") != absl::string_view::npos) {
+    // The page may ask its group's consoles who leads: plain HTTP ones
+    // (loopback only) are named, HTTPS ones are allowed already.
+    std::string policy = kPolicy;
+    const std::string self = OriginOf(Url());
+    for (const std::string& url : CurrentGroup().consoles) {
+      if (absl::StartsWith(url, "http://") && OriginOf(url) != self) {
+        absl::StrAppend(&policy, " ", OriginOf(url));
+      }
+    }
+    res.headers.erase("Content-Security-Policy");
+    res.set_header("Content-Security-Policy", policy);
+  }
+  res.set_content(std::string(page->body), std::string(page->content_type));
 }
 
 void ConsoleServer::ServeStream(const httplib::Request& req,
@@ -299,17 +373,7 @@ void ConsoleServer::ServeStream(const httplib::Request& req,
   }
   // The caller's own snapshot is a tick: its stream starts from it.
   hub_.Apply(topology, absl::Now());
-  // Admin answered: this process leads, even if the probe has not seen it
-  // yet.
-  leadership_.Observe({true, ""}, absl::Now());
-  std::string first;
-  if (std::optional<cascade::v1::Event> leader = leadership_.Current()) {
-    std::string json;
-    (void)google::protobuf::util::MessageToJsonString(*leader, &json);
-    first = absl::StrCat("event: leader\ndata: ", json, "\n\n");
-  }
-  auto stream = std::make_shared<Stream>(&hub_, admin_.get(), req, &streams_,
-                                         std::move(first));
+  auto stream = std::make_shared<Stream>(&hub_, admin_.get(), req, &streams_);
   res.set_header("Cache-Control", "no-store");
   res.set_chunked_content_provider(
       "text/event-stream",
@@ -403,6 +467,10 @@ void ConsoleServer::Route() {
     if (!status.ok()) return Refuse(status, res);
     SendJson(view, res);
   });
+  http_->Get("/console/api/leader",
+             [this](const httplib::Request&, httplib::Response& res) {
+               ServeLeader(res);
+             });
   http_->Get("/console/api/stream",
              [this](const httplib::Request& req, httplib::Response& res) {
                ServeStream(req, res);
@@ -412,15 +480,10 @@ void ConsoleServer::Route() {
                 ServeAction(req, res);
               });
   // Last: routes are tried in order, and this one matches every path.
-  http_->Get("/console(/.*)?", [](const httplib::Request& req,
-                                  httplib::Response& res) {
-    const Page* page = FindPage(req.path);
-    if (page == nullptr) {
-      res.status = 404;
-      return;
-    }
-    res.set_content(std::string(page->body), std::string(page->content_type));
-  });
+  http_->Get("/console(/.*)?",
+             [this](const httplib::Request& req, httplib::Response& res) {
+               ServePage(req, res);
+             });
 }
 
 absl::Status ConsoleServer::Start() {
@@ -453,9 +516,16 @@ absl::Status ConsoleServer::Start() {
     return absl::UnavailableError(absl::StrCat(
         "--console: cannot bind ", options_.host, ":", options_.port));
   }
+  {
+    absl::MutexLock lock(&group_mu_);
+    if (url_.empty()) {
+      const bool v6 = options_.host.find(':') != std::string::npos;
+      url_ = absl::StrCat(tls ? "https" : "http", "://", v6 ? "[" : "",
+                          options_.host, v6 ? "]" : "", ":", port_, "/console");
+    }
+  }
   thread_ = std::thread([this] { http_->listen_after_bind(); });
-  LOG(INFO) << "console on " << (tls ? "https" : "http") << "://"
-            << options_.host << ":" << port_ << "/console";
+  LOG(INFO) << "console on " << Url();
   return absl::OkStatus();
 }
 

@@ -14,10 +14,17 @@
 //   GET  /console/api/tree        the whole tree (ConsoleTree JSON; Admin
 //                                 GetTopology)
 //   GET  /console/api/node?id=ID  one node's full view (NodeView; GetNode)
-//   GET  /console/api/stream      server-sent events: "leader" first
-//                                 (leadership.h), "tree", then "delta" at
-//                                 most every 500 ms (hub.h), and "event"
-//                                 (Admin Events)
+//   GET  /console/api/stream      server-sent events: "tree", then "delta"
+//                                 at most every 500 ms (hub.h), and "event"
+//                                 (Admin Events: the audit trail's last 50,
+//                                 the controller's KIND_LEADER included,
+//                                 then live)
+//   GET  /console/api/leader      which console leads (group.h), for a page
+//                                 whose controller stopped leading: JSON
+//                                 {leading, leader: URL, consoles: [URL]};
+//                                 no credential (a page asks the other
+//                                 consoles of its group when its own is
+//                                 gone), readable from any origin
 //   POST /console/api/ACTION?node=ID   drain, restore, failover, select,
 //                                 release (DrainNode, Restore, Failover,
 //                                 SelectUpstream, ReleaseUpstream), and
@@ -34,13 +41,15 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "console/group.h"
 #include "console/hub.h"
-#include "console/leadership.h"
 #include "proto/controller.grpc.pb.h"
 
 namespace httplib {
@@ -77,11 +86,9 @@ absl::StatusOr<ConsoleOptions> ParseConsoleListen(absl::string_view text,
 class ConsoleServer {
  public:
   // `admin`: a channel to this process's Admin service; `snapshot`: the
-  // controller's tree for the ticks; `leadership`: whether this process
-  // leads (leadership.h; null: none said).
+  // controller's tree for the ticks.
   ConsoleServer(std::shared_ptr<grpc::Channel> admin, Hub::Snapshot snapshot,
-                ConsoleOptions options,
-                LeadershipWatch::Probe leadership = nullptr);
+                ConsoleOptions options);
   // Ends the streams and stops serving.
   ~ConsoleServer();
   ConsoleServer(const ConsoleServer&) = delete;
@@ -92,18 +99,34 @@ class ConsoleServer {
   int port() const { return port_; }
   // "console=PORT\n" for topologyd's port file.
   std::string PortFileLine() const;
+  // This console's URL as browsers reach it: `url` when not empty (e.g.
+  // https://NAME:PORT/console behind a wildcard address), else the bound
+  // address's.
+  void SetUrl(std::string url);
+  std::string Url() const;
+  // The group this console belongs to (a controller on etcd); null: a
+  // group of one, which leads.
+  void SetGroup(GroupProbe probe);
 
  private:
   class Stream;
 
   void Route();
+  // The group as last probed, at most kGroupProbe ago.
+  Group CurrentGroup();
+  void ServeLeader(httplib::Response& res);
+  void ServePage(const httplib::Request& req, httplib::Response& res);
   void ServeStream(const httplib::Request& req, httplib::Response& res);
   void ServeAction(const httplib::Request& req, httplib::Response& res);
 
   const ConsoleOptions options_;
   const std::unique_ptr<cascade::v1::Admin::Stub> admin_;
   Hub hub_;
-  LeadershipWatch leadership_;
+  mutable absl::Mutex group_mu_;
+  std::string url_ ABSL_GUARDED_BY(group_mu_);
+  GroupProbe group_probe_ ABSL_GUARDED_BY(group_mu_);
+  Group group_ ABSL_GUARDED_BY(group_mu_);
+  absl::Time group_at_ ABSL_GUARDED_BY(group_mu_) = absl::InfinitePast();
   std::unique_ptr<httplib::Server> http_;
   std::thread thread_;
   int port_ = 0;

@@ -30,18 +30,9 @@ absl::StatusOr<std::unique_ptr<ConsoleServer>> StartConsole(
     }
     return controller->GetTopology("");
   };
-  auto leadership = [service] {
-    Leadership now;
-    now.leading = service->controller() != nullptr;
-    const topology::ServiceOptions& options = service->options();
-    if (!now.leading && options.leader_address) {
-      now.leader = options.leader_address();
-    }
-    return now;
-  };
   auto started = std::make_unique<ConsoleServer>(
       server->InProcessChannel(grpc::ChannelArguments()), std::move(snapshot),
-      *std::move(console), std::move(leadership));
+      *std::move(console));
   if (absl::Status status = started->Start(); !status.ok()) return status;
   return started;
 }

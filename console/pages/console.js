@@ -4,12 +4,18 @@
 // operators' actions (detail.js), and the selected sites' video (views.js).
 // This file holds the state they share, the live stream and the start.
 // Everything comes from topologyd's /console/api (console/server.h) with
-// the operator's bearer token, kept for this tab in sessionStorage.
+// the operator's bearer token, kept for this tab in sessionStorage. When
+// this console's controller stops leading, the page goes to the leader's
+// console (findLeader below).
 'use strict';
 
 const TOKEN_KEY = 'cascade.console.token';
 const MAX_EVENTS = 500;
 const MAX_MATCHES = 50;
+// Connections to this console that failed outright before the page asks
+// the other consoles of its group who leads.
+const FOLLOW_AFTER = 2;
+const ASK_TIMEOUT_MS = 2000;
 
 const state = {
   token: sessionStorage.getItem(TOKEN_KEY),
@@ -25,7 +31,8 @@ const state = {
   abort: null,
   history: [],         // the selected node's [time ms, packets in]
   view: null,          // the detail pane's NodeView
-  following: null,     // a follower's last refusal, shown once in the feed
+  group: [],           // the group's console URLs, as this console named them
+  failures: 0,         // connections failed outright in a row
   wall: null,          // CascadeViews.Wall
 };
 
@@ -68,7 +75,7 @@ function describe(event) {
   const parts = [kind];
   if (event.nodeId) parts.push(event.nodeId);
   if (event.detail) parts.push(event.detail);
-  if (event.audit && event.audit.who) {
+  if (event.audit && event.audit.who && kind !== 'LEADER') {
     parts.push('by ' + event.audit.who + (event.audit.peer ? ' from ' + event.audit.peer : ''));
   }
   return { kind, text: parts.join(' ') };
@@ -122,6 +129,10 @@ async function connect() {
   try {
     response = await fetch('/console/api/stream', { headers: headers(), signal: abort.signal });
   } catch (e) {
+    // This console is gone (its controller killed, or exited when it
+    // stepped down): another of the group may lead by now.
+    state.failures += 1;
+    if (state.failures >= FOLLOW_AFTER && await findLeader(abort, false)) return;
     return retry(abort);
   }
   if (response.status === 401 || response.status === 403) {
@@ -129,16 +140,14 @@ async function connect() {
     return askToken(response.status + ': ' + why);
   }
   if (!response.ok) {
-    // A follower names the leader (once in the feed); a full console says so.
+    // A follower: its console names the leader's. A full console says so.
     const why = (await response.text()).trim();
-    if (response.status === 503 && why.includes('lead') && why !== state.following) {
-      state.following = why;
-      onEvent({ kind: 'KIND_LEADER', detail: why, unixMs: Date.now() });
-    }
+    if (response.status === 503 && why.includes('lead') && await findLeader(abort, true)) return;
     return retry(abort, response.status + ': ' + why);
   }
-  state.following = null;
+  state.failures = 0;
   setConnection('live', true);
+  learnGroup();
   const reader = response.body.getReader();
   const decoder = new TextDecoder();
   let buffer = '';
@@ -176,8 +185,82 @@ function dispatch(block) {
   if (type === 'tree') onTree(JSON.parse(data));
   else if (type === 'delta') onDelta(JSON.parse(data));
   else if (type === 'event') onEvent(JSON.parse(data));
-  else if (type === 'leader') onEvent(Object.assign(JSON.parse(data), { kind: 'KIND_LEADER' }));
   else if (type === 'dropped') onEvent({ kind: 'KIND_DROPPED', detail: data + ' events not shown' });
+}
+
+// ---------------------------------------------------------------- the leader
+
+// A console URL as a console of the group names it: HTTPS, or plain HTTP
+// on loopback (as topologyd serves it), at /console; null otherwise.
+function consoleUrl(text) {
+  let url;
+  try {
+    url = new URL(text);
+  } catch (e) {
+    return null;
+  }
+  const loopback = /^(127\.\d+\.\d+\.\d+|\[::1\])$/.test(url.hostname);
+  const secure = url.protocol === 'https:' || (url.protocol === 'http:' && loopback);
+  return secure && url.pathname === '/console' ? url : null;
+}
+
+// One console's answer to "who leads" (no credential), or null.
+async function askLeader(base) {
+  try {
+    const response = await fetch(new URL('/console/api/leader', base), {
+      cache: 'no-store',
+      credentials: 'omit',
+      signal: AbortSignal.timeout(ASK_TIMEOUT_MS),
+    });
+    return response.ok ? await response.json() : null;
+  } catch (e) {
+    return null;
+  }
+}
+
+// The group's consoles, as this one names them while it leads.
+async function learnGroup() {
+  const answer = await askLeader(location.origin);
+  if (answer && Array.isArray(answer.consoles)) {
+    state.group = answer.consoles.filter((text) => consoleUrl(text) !== null);
+  }
+}
+
+// Goes to the console at `text` (a URL a console of the group named, never
+// one from this page's input), handing it the token in the fragment, which
+// is not sent to any server and which the next page removes at once.
+function follow(abort, text) {
+  const url = consoleUrl(text);
+  if (!url || url.origin === location.origin || state.abort !== abort) return false;
+  abort.abort();
+  state.abort = null;
+  setConnection('going to the leader\'s console, ' + url.origin, false);
+  location.assign(url.href + (state.token ? '#token=' + encodeURIComponent(state.token) : ''));
+  return true;
+}
+
+// Whether the page went to the leader's console: as this console names it
+// (`reachable`, it answered 503), or else as the other consoles of the
+// group answer (one that leads, or the one they name).
+async function findLeader(abort, reachable) {
+  const asked = reachable ? [location.href]
+    : state.group.filter((text) => consoleUrl(text).origin !== location.origin);
+  for (const base of asked) {
+    const answer = await askLeader(base);
+    if (!answer) continue;
+    if (answer.leading && !reachable) return follow(abort, base);
+    if (answer.leader && follow(abort, answer.leader)) return true;
+  }
+  return false;
+}
+
+// The token the console this page came from handed over (follow()).
+function takeHandedToken() {
+  const handed = /^#token=(.+)$/.exec(location.hash);
+  if (!handed) return;
+  state.token = decodeURIComponent(handed[1]);
+  sessionStorage.setItem(TOKEN_KEY, state.token);
+  history.replaceState(null, '', location.pathname + location.search);
 }
 
 // ---------------------------------------------------------------- login
@@ -227,6 +310,7 @@ function search(text) {
 // ---------------------------------------------------------------- start
 
 function start() {
+  takeHandedToken();
   // The selected sites, played beside the map (views.js).
   state.wall = new CascadeViews.Wall({
     element: $('wall'),
