@@ -22,10 +22,12 @@
 #include "base/clock.h"
 #include "base/files.h"
 #include "base/flags.h"
+#include "console/group.h"
 #include "topology/controller.h"
 #include "topology/etcd/etcd_client.h"
 #include "topology/etcd/etcd_store.h"
 #include "topology/etcd/leader.h"
+#include "topology/etcd/leader_record.h"
 #include "topology/etcd/pem.h"
 #include "topology/etcd_startup.h"
 #include "topology/journal.h"
@@ -73,6 +75,11 @@ ABSL_FLAG(std::string, advertise, "",
           "with --store=etcd: HOST:PORT other controllers name when they "
           "redirect callers to this one while it leads (default: --listen "
           "with the bound port)");
+ABSL_FLAG(std::string, console_url, "",
+          "with --store=etcd and --console: this console's URL as operators' "
+          "browsers reach it (https://NAME:PORT/console), kept in etcd so "
+          "that a page on another controller's console goes to the "
+          "leader's (default: --console's address and bound port)");
 ABSL_FLAG(std::string, topology, "",
           "topology file (text cascade.v1.Topology) that seeds an empty state; "
           "ignored when the state already holds one");
@@ -252,15 +259,27 @@ int RunJournal(SignalWaiter* signals, const ControllerOptions& options,
   if (!controller.RecoveryNote().empty()) {
     std::cerr << "topologyd: WARNING: " << controller.RecoveryNote() << "\n";
   }
+  // A single controller leads from its state's start: said once (KIND_LEADER).
+  const bool fresh = controller.Sequence() == 0;
   if (int code = SeedTopology(&controller, state_dir); code != 0) return code;
 
   ControllerService service(&controller, service_options);
   int port = 0;
+  const std::string listen = absl::GetFlag(FLAGS_listen);
   absl::StatusOr<ServerHandle> server =
-      StartServer(&service, absl::GetFlag(FLAGS_listen), credentials, &port);
+      StartServer(&service, listen, credentials, &port);
   if (!server.ok()) {
     std::cerr << "topologyd: --listen: " << server.status().message() << "\n";
     return kExitUsage;
+  }
+  if (fresh) {
+    const std::string address =
+        absl::StrCat(listen.substr(0, listen.rfind(':')), ":", port);
+    if (absl::Status recorded = etcd::RecordLeader(
+            &controller, address, "single controller, journal", "");
+        !recorded.ok()) {
+      LOG(ERROR) << "cannot record the lead: " << recorded;
+    }
   }
   const PeriodicWarning warning(
       absl::GetFlag(FLAGS_insecure) ? InsecureWarning() : "", absl::Minutes(1));
@@ -474,11 +493,18 @@ int RunEtcd(SignalWaiter* signals, const ControllerOptions& options,
   election_options.key = leader_key;
   election_options.address = advertise;
   election_options.ttl = ttl;
+  if (console != nullptr) {
+    console->SetUrl(absl::GetFlag(FLAGS_console_url));
+    election_options.member_value = console->Url();
+  }
   std::string lost;
   {
     etcd::LeaderElection election(client->get(), election_options,
                                   notify.Leader(metrics.Leader(&lifecycle)));
     election_for_service.store(&election);
+    if (console != nullptr) {
+      console->SetGroup(console::ElectionGroup(&election));
+    }
     signals->Start(&lifecycle);
     election.Start();
     LOG(INFO) << "topologyd on port " << port << " (advertised as " << advertise
@@ -504,6 +530,13 @@ int RunEtcd(SignalWaiter* signals, const ControllerOptions& options,
                                     recovered.message()));
       } else if (SeedTopology(controller.get(), url) != 0) {
         lifecycle.Lose("cannot seed --topology into the store");
+      } else if (absl::Status recorded =
+                     etcd::RecordLeader(controller.get(), advertise,
+                                        absl::StrCat("etcd term ", status.term),
+                                        status.previous_leader);
+                 !recorded.ok()) {
+        lifecycle.Lose(
+            absl::StrCat("cannot record the lead: ", recorded.message()));
       } else {
         LOG(INFO) << "leading (term " << status.term << "), state sequence "
                   << controller->Sequence();
@@ -521,9 +554,9 @@ int RunEtcd(SignalWaiter* signals, const ControllerOptions& options,
     notify.Stopping();
     SetLeading(server->get(), false);
     service.Shutdown();
+    console.reset();  // before the election it asks
     election_for_service.store(nullptr);
   }  // Resigns: a follower takes over at once.
-  console.reset();
   StopServer(&service, server->get());
   if (lost.empty()) {
     LOG(INFO) << "signal " << lifecycle.signal_number() << ": shutting down";

@@ -383,15 +383,22 @@ TEST_F(HaTest, LeaderKilledUnderAdminChangesFollowerTakesOverNothingLost) {
   EXPECT_NE(new_leader, leader);
   EXPECT_EQ(Health(addresses_[new_leader], "cascade.v1.Admin"), 1);
 
-  // What etcd holds: the seeded topology, then the adds.
+  // What etcd holds: the seeded topology, then the adds, and each leader's
+  // record (the first's after the seed, the new one's among the adds).
   std::vector<cascade::v1::Change> changes = StoredChanges();
   ASSERT_FALSE(changes.empty());
   EXPECT_TRUE(changes[0].has_apply());
   std::map<std::string, int> adds;
+  int leader_records = 0;
   for (size_t i = 1; i < changes.size(); ++i) {
+    if (changes[i].audit().call() == "Lead") {
+      ++leader_records;
+      continue;
+    }
     ASSERT_TRUE(changes[i].has_add()) << changes[i].ShortDebugString();
     ++adds[changes[i].add().node().id()];
   }
+  EXPECT_EQ(leader_records, 2);
   int acknowledged = 0, failed = 0;
   std::set<uint64_t> sequences;
   for (int n = 1; n <= kChanges; ++n) {
@@ -564,10 +571,15 @@ TEST_F(HaTest, EtcdMemberStoppedControllersCarryOn) {
         << nodes.out;
   }
   // The audit trail is in etcd: the new leader tells who made each change,
-  // the old leader's included (Admin is open here, so "anyone").
+  // the old leader's included (Admin is open here, so "anyone"), and who
+  // led (two leader records).
   CommandResult history =
-      Relayctl(List(), {"events", "--history=4", "--count=4"});
+      Relayctl(List(), {"events", "--history=6", "--count=6"});
   ASSERT_EQ(history.code, 0) << history.err;
+  EXPECT_NE(history.out.find(absl::StrCat(" leader topologyd ",
+                                          addresses_[new_leader], " leads")),
+            std::string::npos)
+      << history.out;
   for (int n = 1; n <= 4; ++n) {
     EXPECT_NE(history.out.find(absl::StrCat(" change add s", n,
                                             " by anyone (Admin is open) "
