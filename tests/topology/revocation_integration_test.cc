@@ -18,7 +18,7 @@
 #include "tests/common/wait.h"
 #include "tests/media/process.h"
 #include "tests/topology/harness.h"
-#include "tests/topology/test_pki.h"
+#include "tests/topology/tls_controller.h"
 
 namespace cascade::topology {
 namespace {
@@ -29,8 +29,8 @@ using cascade::testing::WaitUntil;
 using cascade::v1::GetStreamKeysResponse;
 using security::Role;
 using testing::FakeRelay;
-using testing::TestPki;
-using testing::Topologyd;
+
+constexpr absl::Duration kCallDeadline = absl::Seconds(10);
 
 // "cc" sends the program into nat; d1 forwards it to the sites s1 and s2.
 constexpr char kTopology[] = R"txt(
@@ -46,53 +46,24 @@ streams { id: "program" direction: DIRECTION_DOWNSTREAM source_node: "cc"
   tracks { ssrc: 1111 media: "video" payload_type: 96 encoding: "H264/90000" } }
 )txt";
 
-constexpr absl::Duration kCallDeadline = absl::Seconds(10);
-
-class RevocationTest : public ::testing::Test {
+class RevocationTest : public testing::TlsControllerTest {
  protected:
   void SetUp() override {
-    tmp_ = testing::TestDir();
-    auto pki = TestPki::Make(tmp_ + "/pki");
-    ASSERT_TRUE(pki.ok()) << pki.status();
-    pki_ = std::make_unique<TestPki>(*std::move(pki));
-    for (const char* id : {"topologyd", "cc", "nat", "d1", "s1", "s2"}) {
-      ASSERT_TRUE(pki_->IssueNode(id).ok());
-    }
-    ASSERT_TRUE(pki_->IssueOperator("vera", Role::kViewer).ok());
-    ASSERT_TRUE(pki_->IssueOperator("ada", Role::kAdmin).ok());
-    const std::string topology = tmp_ + "/topology.textproto";
-    std::ofstream(topology) << kTopology;
-    flags_ = pki_->ServerFlags("topologyd");
     // Short leases: a relay whose reports are refused is down within 3 s.
-    flags_.insert(flags_.end(),
-                  {"--state-dir=" + tmp_ + "/state", "--topology=" + topology,
-                   "--lease-timeout=3s", "--restart-learning=1s",
-                   "--stream-key-overlap=4s"});
-    ASSERT_NO_FATAL_FAILURE(StartController("topologyd", 0));
+    ASSERT_NO_FATAL_FAILURE(
+        StartTls({.topology = kTopology,
+                  .nodes = {"cc", "nat", "d1", "s1", "s2"},
+                  .operators = {{"vera", Role::kViewer}, {"ada", Role::kAdmin}},
+                  .flags = {"--lease-timeout=3s", "--restart-learning=1s",
+                            "--stream-key-overlap=4s"}}));
   }
 
-  void StartController(const std::string& name, int port) {
-    controller_.reset();
-    auto daemon = Topologyd::Start(tmp_, name, flags_, port);
-    ASSERT_TRUE(daemon.ok()) << daemon.status();
-    controller_ = std::move(*daemon);
-  }
-
-  // GetStreamKeys for `holder` itself, with its certificate.
-  grpc::Status Keys(const std::string& holder,
-                    GetStreamKeysResponse* response) {
-    auto stub = cascade::v1::RelayControl::NewStub(
-        grpc::CreateChannel(controller_->address(), pki_->Credentials(holder)));
-    grpc::ClientContext context;
-    context.set_deadline(absl::ToChronoTime(absl::Now() + kCallDeadline));
-    cascade::v1::GetStreamKeysRequest request;
-    request.add_nodes(holder);
-    return stub->GetStreamKeys(&context, request, response);
-  }
   // The id of the newest key `holder` gets; 0 on a refusal.
   uint32_t NewestKey(const std::string& holder) {
     GetStreamKeysResponse response;
-    if (!Keys(holder, &response).ok() || response.keys_size() == 0) return 0;
+    if (!Keys(holder, {holder}, &response).ok() || response.keys_size() == 0) {
+      return 0;
+    }
     return response.keys(0).id();
   }
 
@@ -109,23 +80,12 @@ class RevocationTest : public ::testing::Test {
     return view;
   }
 
-  CommandResult As(const std::string& name, std::vector<std::string> args) {
-    std::vector<std::string> flags = pki_->Flags(name);
-    args.insert(args.begin(), flags.begin(), flags.end());
-    return testing::Relayctl(tmp_, controller_->address(), std::move(args));
-  }
-
   std::string SerialOf(const std::string& name) {
     absl::StatusOr<security::CertificateInfo> info =
         security::CertificateInfoFromPem(ReadFile(pki_->cert(name)));
     EXPECT_TRUE(info.ok()) << info.status();
     return info.ok() ? info->serial : "";
   }
-
-  std::string tmp_;
-  std::unique_ptr<TestPki> pki_;
-  std::vector<std::string> flags_;
-  std::unique_ptr<Topologyd> controller_;
 };
 
 TEST_F(RevocationTest, ARevokedSiteGetsNoKeyAndTheKeysAreReplaced) {
@@ -143,7 +103,7 @@ TEST_F(RevocationTest, ARevokedSiteGetsNoKeyAndTheKeysAreReplaced) {
   CommandResult revoke = As("ada", {"pki", "revoke", pki_->cert("s2")});
   ASSERT_EQ(revoke.code, 0) << revoke.err;
   GetStreamKeysResponse refused;
-  grpc::Status s2 = Keys("s2", &refused);
+  grpc::Status s2 = Keys("s2", {"s2"}, &refused);
   EXPECT_EQ(s2.error_code(), grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_TRUE(absl::StrContains(s2.error_message(), "is revoked"))
       << s2.error_message();
@@ -154,14 +114,14 @@ TEST_F(RevocationTest, ARevokedSiteGetsNoKeyAndTheKeysAreReplaced) {
   ASSERT_TRUE(WaitUntil("s1 gets a new key", cascade::testing::kWaitTimeout,
                         [&] { return NewestKey("s1") == 2; }));
   GetStreamKeysResponse s1;
-  ASSERT_TRUE(Keys("s1", &s1).ok());
+  ASSERT_TRUE(Keys("s1", {"s1"}, &s1).ok());
   EXPECT_GT(absl::FromUnixMillis(s1.keys(0).send_from_unix_ms()), revoked);
   EXPECT_EQ(s1.keys(1).id(), 1u) << "the key in use stays until then";
 
   // kill -9 and a restart: still revoked. A new certificate for s2 is
   // taken, and gets the new key.
   ASSERT_NO_FATAL_FAILURE(StartController("topologyd-2", controller_->port()));
-  EXPECT_EQ(Keys("s2", &refused).error_code(),
+  EXPECT_EQ(Keys("s2", {"s2"}, &refused).error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
   ASSERT_TRUE(pki_->IssueNode("s2").ok());
   EXPECT_EQ(NewestKey("s2"), 2u);

@@ -5,7 +5,6 @@
 // being journaled, are the same after a kill -9 and a restart.
 #include <gtest/gtest.h>
 
-#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -16,7 +15,7 @@
 #include "tests/common/wait.h"
 #include "tests/media/process.h"
 #include "tests/topology/harness.h"
-#include "tests/topology/test_pki.h"
+#include "tests/topology/tls_controller.h"
 
 namespace cascade::topology {
 namespace {
@@ -25,8 +24,8 @@ using cascade::testing::CommandResult;
 using cascade::testing::WaitUntil;
 using cascade::v1::GetStreamKeysResponse;
 using security::Role;
-using testing::TestPki;
-using testing::Topologyd;
+
+constexpr absl::Duration kCallDeadline = absl::Seconds(10);
 
 // "cc" sends the program into nat; s1 and s2 are sites; up is s1's
 // upstream stream, which gets no key of topologyd's yet.
@@ -45,50 +44,18 @@ streams { id: "up" direction: DIRECTION_UPSTREAM source_node: "s1"
   tracks { ssrc: 2222 media: "video" payload_type: 96 encoding: "H264/90000" } }
 )txt";
 
-constexpr absl::Duration kCallDeadline = absl::Seconds(10);
 // topologyd's --stream-key-overlap here (its smallest).
 constexpr absl::Duration kOverlap = absl::Seconds(4);
 
-class StreamKeysTest : public ::testing::Test {
+class StreamKeysTest : public testing::TlsControllerTest {
  protected:
   void SetUp() override {
-    tmp_ = testing::TestDir();
-    auto pki = TestPki::Make(tmp_ + "/pki");
-    ASSERT_TRUE(pki.ok()) << pki.status();
-    pki_ = std::make_unique<TestPki>(*std::move(pki));
-    for (const char* id : {"topologyd", "cc", "nat", "s1", "s2"}) {
-      ASSERT_TRUE(pki_->IssueNode(id).ok());
-    }
-    ASSERT_TRUE(pki_->IssueOperator("vera", Role::kViewer).ok());
-    ASSERT_TRUE(pki_->IssueOperator("ada", Role::kAdmin).ok());
-    const std::string topology = tmp_ + "/topology.textproto";
-    std::ofstream(topology) << kTopology;
-    flags_ = pki_->ServerFlags("topologyd");
-    flags_.insert(flags_.end(),
-                  {"--state-dir=" + tmp_ + "/state", "--topology=" + topology,
-                   "--lease-timeout=60s", "--restart-learning=1s",
-                   "--stream-key-overlap=4s"});
-    ASSERT_NO_FATAL_FAILURE(StartController("topologyd", 0));
-  }
-
-  void StartController(const std::string& name, int port) {
-    controller_.reset();
-    auto daemon = Topologyd::Start(tmp_, name, flags_, port);
-    ASSERT_TRUE(daemon.ok()) << daemon.status();
-    controller_ = std::move(*daemon);
-  }
-
-  // GetStreamKeys for `nodes` with `holder`'s certificate.
-  grpc::Status Keys(const std::string& holder,
-                    const std::vector<std::string>& nodes,
-                    GetStreamKeysResponse* response) {
-    auto stub = cascade::v1::RelayControl::NewStub(
-        grpc::CreateChannel(controller_->address(), pki_->Credentials(holder)));
-    grpc::ClientContext context;
-    context.set_deadline(absl::ToChronoTime(absl::Now() + kCallDeadline));
-    cascade::v1::GetStreamKeysRequest request;
-    for (const std::string& node : nodes) request.add_nodes(node);
-    return stub->GetStreamKeys(&context, request, response);
+    ASSERT_NO_FATAL_FAILURE(
+        StartTls({.topology = kTopology,
+                  .nodes = {"cc", "nat", "s1", "s2"},
+                  .operators = {{"vera", Role::kViewer}, {"ada", Role::kAdmin}},
+                  .flags = {"--lease-timeout=60s", "--restart-learning=1s",
+                            "--stream-key-overlap=4s"}}));
   }
 
   // The ids of the keys `holder` gets for itself, in the order given
@@ -100,17 +67,6 @@ class StreamKeysTest : public ::testing::Test {
     for (const auto& key : response.keys()) ids.push_back(key.id());
     return ids;
   }
-
-  CommandResult As(const std::string& name, std::vector<std::string> args) {
-    std::vector<std::string> flags = pki_->Flags(name);
-    args.insert(args.begin(), flags.begin(), flags.end());
-    return testing::Relayctl(tmp_, controller_->address(), std::move(args));
-  }
-
-  std::string tmp_;
-  std::unique_ptr<TestPki> pki_;
-  std::vector<std::string> flags_;
-  std::unique_ptr<Topologyd> controller_;
 };
 
 TEST_F(StreamKeysTest, SitesAndTheSourceGetTheKeyAndRelaysNever) {
