@@ -165,11 +165,6 @@ make_network() {
     # Every host's uplink: 50 Mbit/s, a queue of at most 50 ms.
     ip netns exec "$NS$host" tc qdisc add dev eth0 root tbf rate 50mbit burst 64kb latency 50ms
   done
-  # relayd's link to its controller has no keepalive: a controller host that
-  # vanishes (no FIN, no RST) is noticed only when TCP gives up resending its
-  # reports, after about 15 minutes with Linux's default tcp_retries2 (15);
-  # 3 gives up after about 3 s (docs/deploy.md, "The test bed").
-  for host in $relays; do ip netns exec "$NS$host" sysctl -qw net.ipv4.tcp_retries2=3; done
   # The sites' host has one address per site.
   local i
   for i in $(seq 2 12); do ip -n ${NS}sites addr add "10.77.4.$i/16" dev eth0; done
