@@ -61,6 +61,12 @@ class CenterPublishTest : public ::testing::Test {
     return value.ok() ? value->string_value() : value.status().ToString();
   }
 
+  // Packets p1 and d1 dropped as older than their rings hold.
+  double TooOld() {
+    return std::max(0.0, tree_->Metric("p1", kTooOld)) +
+           std::max(0.0, tree_->Metric("d1", kTooOld));
+  }
+
   // Waits (bounded) until `relay`'s `sample` exceeds its value now by
   // `more`.
   ::testing::AssertionResult Grows(const std::string& relay,
@@ -106,7 +112,9 @@ TEST_F(CenterPublishTest, BothNationalRelaysTakeTheFeedAndTheStandbyGoesOn) {
   ASSERT_TRUE(Grows("nat", kPublished, 100)) << Logs();
   ASSERT_TRUE(Grows("nat-sb", kPublished, 100)) << Logs();
   ASSERT_TRUE(tree_->WaitReceiving("p1", "nat")) << Logs();
-  ASSERT_TRUE(tree_->WaitReceiving("d1", "p1")) << Logs();
+  // From p1, or from nat when d1 took its standby parent as the stream
+  // began (a start-up race of the relays' silence timers, seen once).
+  ASSERT_TRUE(tree_->WaitReceiving("d1", "")) << Logs();
   ASSERT_TRUE(Grows("d1", kProgramVideoIn, 100)) << Logs();
   EXPECT_EQ(PageNumber(*page_, "cascadePublisher.mirrors[0].sessions"), 1);
 
@@ -114,7 +122,7 @@ TEST_F(CenterPublishTest, BothNationalRelaysTakeTheFeedAndTheStandbyGoesOn) {
   // has had the program all along.
   // d1's longest time without a new packet of the program, over the 8 s
   // after the kill.
-  const double too_old_before = std::max(0.0, tree_->Metric("p1", kTooOld));
+  const double too_old_before = TooOld();
   double last = tree_->Metric("d1", kProgramVideoIn);
   const absl::Time killed = absl::Now();
   absl::Time changed = killed;
@@ -132,13 +140,13 @@ TEST_F(CenterPublishTest, BothNationalRelaysTakeTheFeedAndTheStandbyGoesOn) {
         return now - killed >= absl::Seconds(8);
       }));
   longest_gap = std::max(longest_gap, absl::Now() - changed);
-  const double too_old = std::max(0.0, tree_->Metric("p1", kTooOld));
+  const double too_old = TooOld();
   std::cout << "d1's longest gap in the program after the kill of nat: "
-            << absl::FormatDuration(longest_gap) << "; p1 dropped "
+            << absl::FormatDuration(longest_gap) << "; p1 and d1 dropped "
             << too_old - too_old_before << " packets as too_old" << std::endl;
   ASSERT_TRUE(tree_->WaitReceiving("p1", "nat-sb")) << Logs();
   ASSERT_TRUE(Grows("nat-sb", kPublished, 100)) << Logs();
-  // Either the subtree went on, or p1 failed over and dropped nat-sb's
+  // Either the subtree went on, or it failed over and dropped nat-sb's
   // packets as older than what nat had sent: nothing else.
   if (too_old == too_old_before) {
     EXPECT_LT(longest_gap, absl::Seconds(3)) << Logs();
