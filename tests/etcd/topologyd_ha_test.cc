@@ -466,6 +466,12 @@ TEST_F(HaTest, RelaysFollowTheNewLeaderKeepAssignmentsAndLoseNoPacket) {
   ASSERT_EQ(applied.code, 0) << applied.err;
 
   MediaRun media(&source, relays_["nat"].udp_port, &site, kPayloadType, kSsrc);
+  // The stream's first key comes at a tick after the apply, in a new
+  // assignment for p1 (it decrypts for the plain site s1): the tree has
+  // settled once p1 holds it.
+  ASSERT_TRUE(WaitUntil(
+      "p1 holds the first stream key", absl::Seconds(10),
+      [&] { return relays_["p1"].Metric("relay_decrypting_streams") > 0; }));
   std::map<std::string, uint64_t> versions;
   std::map<std::string, int> applied_before;
   for (const char* id : {"nat", "p1"}) {
