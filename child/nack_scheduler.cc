@@ -40,6 +40,12 @@ bool NackScheduler::OnPacket(int64_t ext_seq, absl::Time now) {
   return false;
 }
 
+void NackScheduler::Restart() {
+  pending_.clear();
+  highest_.reset();
+  ++resets_;
+}
+
 void NackScheduler::Request(int64_t ext_seq, absl::Time now) {
   if (!highest_.has_value() || ext_seq > *highest_ ||
       ext_seq < *highest_ - options_.max_gap || pending_.contains(ext_seq)) {

@@ -79,6 +79,9 @@ class NackScheduler {
   uint64_t gave_up() const { return gave_up_; }
   // Jumps past max_gap, taken as a restart of the stream.
   uint64_t resets() const { return resets_; }
+  // The stream's numbering starts afresh (its source renumbered it):
+  // nothing is missing, the next packet is the first.
+  void Restart();
 
  private:
   struct Missing {

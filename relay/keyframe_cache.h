@@ -25,6 +25,11 @@ class KeyframeCache {
   // next keyframe).
   const std::vector<PacketRef>& packets() const { return packets_; }
   uint64_t overflows() const { return overflows_; }
+  // Empty until the next keyframe.
+  void Clear() {
+    caching_ = false;
+    packets_.clear();
+  }
 
  private:
   const size_t max_packets_;

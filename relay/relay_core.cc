@@ -317,10 +317,17 @@ void RelayCore::Accept(Stream& stream, const rtp::RtpView& view,
     Drop(kRelay, "not_selected");
     return;
   }
-  const int64_t seq = stream.unwrapper.Unwrap(view.sequence_number);
+  int64_t seq = stream.unwrapper.Unwrap(view.sequence_number);
   if (!stream.ring.Insert(seq, packet, now_)) {
-    Drop(kRelay, stream.ring.Contains(seq) ? "duplicate" : "too_old");
-    return;
+    const bool duplicate = stream.ring.Contains(seq);
+    if (!Renumbered(stream, view.sequence_number, seq, packet, duplicate)) {
+      Drop(kRelay, duplicate ? "duplicate" : "too_old");
+      return;
+    }
+    seq = stream.unwrapper.Unwrap(view.sequence_number);
+    stream.ring.Insert(seq, packet, now_);
+  } else {
+    stream.renumbered_run = 0;
   }
   ++stream.counters.packets_in;
   stream.counters.bytes_in += packet.size();
@@ -348,6 +355,39 @@ void RelayCore::Accept(Stream& stream, const rtp::RtpView& view,
     // The center watches a selected site at the root (the browser edge).
     local_viewers_->OnStreamPacket(stream.options, packet);
   }
+}
+
+bool RelayCore::Renumbered(Stream& stream, uint16_t seq16, int64_t seq,
+                           const PacketRef& packet, bool duplicate) {
+  if (duplicate) {
+    const PacketRef held = stream.ring.Find(seq, now_);
+    // A copy (a retransmission, both roots fed the same packets) is no
+    // sign of anything.
+    if (!held || std::equal(held.bytes().begin(), held.bytes().end(),
+                            packet.bytes().begin(), packet.bytes().end())) {
+      return false;
+    }
+  }
+  stream.renumbered_run =
+      stream.renumbered_run > 0 &&
+              seq16 == static_cast<uint16_t>(stream.renumbered_last + 1)
+          ? stream.renumbered_run + 1
+          : 1;
+  stream.renumbered_last = seq16;
+  if (stream.renumbered_run < kRenumberedRun) return false;
+  LOG(WARNING) << "stream " << stream.options.ssrc << ": " << kRenumberedRun
+               << " packets in a row behind or unlike what this relay holds "
+                  "under their numbers: the source's numbering started "
+                  "afresh (a new publisher session?); following it";
+  stream.unwrapper = rtp::SeqUnwrapper();
+  stream.ring.Clear();
+  stream.keyframes.Clear();
+  stream.nacks.Restart();
+  stream.renumbered_run = 0;
+  ++stream.counters.renumbered;
+  // The new numbering's pictures refer to frames this relay never had.
+  ForwardKeyframeRequest(stream, /*fir=*/false, KeyframeSource(stream));
+  return true;
 }
 
 void RelayCore::ForwardDown(Stream& stream, const PacketRef& packet) {

@@ -34,6 +34,12 @@
 
 namespace cascade::relay {
 
+// Consecutive numbers a relay refuses, though they are no copies of what it
+// holds, before it follows the source's fresh numbering (RelayCore::
+// Renumbered). Long enough that reordering or late copies never look like
+// it; short enough that a subtree loses only this many packets a tier.
+inline constexpr int kRenumberedRun = 8;
+
 struct StreamCounters {
   uint64_t packets_in = 0;
   uint64_t bytes_in = 0;
@@ -48,6 +54,8 @@ struct StreamCounters {
   uint64_t keyframe_requests_sent = 0;
   uint64_t keyframe_requests_coalesced = 0;
   uint64_t keyframe_cache_packets_sent = 0;
+  // Times the source's numbering started afresh (RelayCore::Renumbered).
+  uint64_t renumbered = 0;
 };
 
 struct CoreCounters {
@@ -165,6 +173,15 @@ class RelayCore {
   // authorised: stored, counted, and sent on.
   void Accept(Stream& stream, const rtp::RtpView& view, const PacketRef& packet,
               std::optional<media::Endpoint> from);
+  // A packet the ring refused (`duplicate`: it holds one under that
+  // number): true once kRenumberedRun consecutive numbers came that the
+  // ring refused and that were no copies of what it holds. The source then
+  // numbers the stream afresh (a new WHIP session at the other root after
+  // a failover, behind the dead one's numbers): the stream's numbering
+  // state starts over from this packet, and a keyframe is asked for.
+  bool Renumbered(Stream& stream, uint16_t seq16, int64_t seq,
+                  const PacketRef& packet, bool duplicate);
+
   void ForwardDown(Stream& stream, const PacketRef& packet);
   // A plain endpoint's audio has a port of its own (a player binds one per
   // media kind); everything else goes to the child's address.

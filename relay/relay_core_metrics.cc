@@ -82,6 +82,11 @@ void RelayCore::RenderMetrics(std::string* out) const {
   per_stream("relay_keyframe_cache_packets_sent_total",
              "Cached keyframe packets sent to newly active children.",
              &StreamCounters::keyframe_cache_packets_sent);
+  per_stream("relay_stream_renumbered_total",
+             "Times the stream's numbering started afresh: a run of packets "
+             "the ring refused that were not copies of what it holds (a new "
+             "WHIP session at a root after a failover).",
+             &StreamCounters::renumbered);
 
   std::map<std::pair<absl::string_view, absl::string_view>, uint64_t> drops(
       drops_.begin(), drops_.end());

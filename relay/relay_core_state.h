@@ -41,6 +41,10 @@ struct RelayCore::Stream {
   // A browser publishes it here (OnLocalSource) until then: keyframe
   // requests go to it through the local viewers.
   absl::Time published_until = absl::InfinitePast();
+  // The run of consecutive numbers the ring refused though they were no
+  // copies of what it holds, and the last of them (RelayCore::Renumbered).
+  int renumbered_run = 0;
+  uint16_t renumbered_last = 0;
   StreamCounters counters;
 };
 

@@ -25,6 +25,12 @@ void RetransmitRing::Evict(Entry& entry) {
   entry.packet = PacketRef();
 }
 
+void RetransmitRing::Clear() {
+  for (Entry& entry : entries_) Evict(entry);
+  oldest_ = 0;
+  newest_ = -1;
+}
+
 void RetransmitRing::EvictOldest() {
   while (oldest_ <= newest_) {
     Entry& e = At(oldest_++);

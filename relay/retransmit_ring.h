@@ -30,6 +30,8 @@ class RetransmitRing {
   bool Contains(int64_t seq) const;
   // Drops what fell out of the time window.
   void Expire(absl::Time now);
+  // Drops everything: the stream's numbering starts afresh.
+  void Clear();
 
   size_t packets() const { return packets_; }
   size_t bytes() const { return bytes_; }
