@@ -320,7 +320,7 @@ void RelayCore::Accept(Stream& stream, const rtp::RtpView& view,
   int64_t seq = stream.unwrapper.Unwrap(view.sequence_number);
   if (!stream.ring.Insert(seq, packet, now_)) {
     const bool duplicate = stream.ring.Contains(seq);
-    if (!Renumbered(stream, view.sequence_number, seq, packet, duplicate)) {
+    if (!Renumbered(stream, view, seq, packet, duplicate)) {
       Drop(kRelay, duplicate ? "duplicate" : "too_old");
       return;
     }
@@ -329,6 +329,7 @@ void RelayCore::Accept(Stream& stream, const rtp::RtpView& view,
   } else {
     stream.renumbered_run = 0;
   }
+  if (seq == stream.ring.newest()) stream.newest_timestamp = view.timestamp;
   ++stream.counters.packets_in;
   stream.counters.bytes_in += packet.size();
   if (!down) {
@@ -357,8 +358,19 @@ void RelayCore::Accept(Stream& stream, const rtp::RtpView& view,
   }
 }
 
-bool RelayCore::Renumbered(Stream& stream, uint16_t seq16, int64_t seq,
-                           const PacketRef& packet, bool duplicate) {
+bool RelayCore::Renumbered(Stream& stream, const rtp::RtpView& view,
+                           int64_t seq, const PacketRef& packet,
+                           bool duplicate) {
+  // Within 2^22 ticks (46 s of video, 87 s of audio) of the newest: the
+  // same clock, so an old packet of this numbering. Another session's
+  // random offset lands that near once in 500.
+  constexpr uint32_t kSameClock = 1u << 22;
+  const uint32_t ahead = view.timestamp - stream.newest_timestamp;
+  if (ahead <= kSameClock || -ahead <= kSameClock) {
+    stream.renumbered_run = 0;
+    return false;
+  }
+  const uint16_t seq16 = view.sequence_number;
   if (duplicate) {
     const PacketRef held = stream.ring.Find(seq, now_);
     // A copy (a retransmission, both roots fed the same packets) is no

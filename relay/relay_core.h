@@ -175,11 +175,12 @@ class RelayCore {
               std::optional<media::Endpoint> from);
   // A packet the ring refused (`duplicate`: it holds one under that
   // number): true once kRenumberedRun consecutive numbers came that the
-  // ring refused and that were no copies of what it holds. The source then
+  // ring refused, that were no copies of what it holds, and whose RTP
+  // timestamps are far from the stream's (another clock). The source then
   // numbers the stream afresh (a new WHIP session at the other root after
   // a failover, behind the dead one's numbers): the stream's numbering
   // state starts over from this packet, and a keyframe is asked for.
-  bool Renumbered(Stream& stream, uint16_t seq16, int64_t seq,
+  bool Renumbered(Stream& stream, const rtp::RtpView& view, int64_t seq,
                   const PacketRef& packet, bool duplicate);
 
   void ForwardDown(Stream& stream, const PacketRef& packet);

@@ -45,6 +45,10 @@ struct RelayCore::Stream {
   // copies of what it holds, and the last of them (RelayCore::Renumbered).
   int renumbered_run = 0;
   uint16_t renumbered_last = 0;
+  // The RTP timestamp of the newest packet taken: a refused packet on the
+  // same clock is an old one of this numbering (a new parent's keyframe
+  // cache), not a new numbering (another session's random offset).
+  uint32_t newest_timestamp = 0;
   StreamCounters counters;
 };
 

@@ -39,10 +39,14 @@ class StreamRenumberTest : public ::testing::Test {
   StreamRenumberTest()
       : pool_(4096), core_(Options(), &clock_, &pool_, &out_) {}
 
-  // One packet from the parent, `payload` its byte after the slice header.
-  void Receive(uint16_t seq, uint8_t payload) {
-    core_.OnDatagram(kParent, pool_.Copy(RtpPacket(kVideo, seq, seq * 3000u,
-                                                   {0x41, 0x9a, payload})));
+  // One packet from the parent, `payload` its byte after the slice header,
+  // its timestamp on the clock of `session` (another session: another
+  // random offset).
+  void Receive(uint16_t seq, uint8_t payload, uint32_t session = 0) {
+    core_.OnDatagram(
+        kParent,
+        pool_.Copy(RtpPacket(kVideo, seq, seq * 3000u + session * 0x40000000u,
+                             {0x41, 0x9a, payload})));
   }
   // The sequence numbers the static push child got, in order.
   std::vector<uint16_t> Forwarded() const {
@@ -69,7 +73,7 @@ TEST_F(StreamRenumberTest, AFreshNumberingBehindIsFollowedAfterARun) {
   ASSERT_EQ(Forwarded().size(), 100u);
   // The other root's session: numbered from 30000, far behind (too old for
   // the ring).
-  for (uint16_t seq = 30000; seq < 30020; ++seq) Receive(seq, 2);
+  for (uint16_t seq = 30000; seq < 30020; ++seq) Receive(seq, 2, 1);
   const std::vector<uint16_t> seqs = Forwarded();
   // The first kRenumberedRun - 1 are dropped, then the stream follows.
   ASSERT_EQ(seqs.size(), 100u + 20 - (kRenumberedRun - 1));
@@ -82,19 +86,22 @@ TEST_F(StreamRenumberTest, AFreshNumberingBehindIsFollowedAfterARun) {
 // packets are not the ones it holds under them.
 TEST_F(StreamRenumberTest, AFreshNumberingWithinTheRingIsFollowedToo) {
   for (uint16_t seq = 1000; seq < 1200; ++seq) Receive(seq, 1);
-  for (uint16_t seq = 1150; seq < 1170; ++seq) Receive(seq, 2);
+  for (uint16_t seq = 1150; seq < 1170; ++seq) Receive(seq, 2, 1);
   EXPECT_EQ(Renumbered(), 1u);
   EXPECT_EQ(Forwarded().back(), 1169);
   EXPECT_EQ(Forwarded().size(), 200u + 20 - (kRenumberedRun - 1));
 }
 
-TEST_F(StreamRenumberTest, CopiesAndStrayOldPacketsAreNotARenumbering) {
+TEST_F(StreamRenumberTest, CopiesStrayAndCachedOldPacketsAreNotARenumbering) {
   for (uint16_t seq = 1000; seq < 1200; ++seq) Receive(seq, 1);
   // The same packets again (a retransmission, or both roots sending the
   // same source's packets): duplicates.
   for (uint16_t seq = 1100; seq < 1150; ++seq) Receive(seq, 1);
-  // Old packets that are not consecutive: stray, dropped.
-  for (uint16_t seq = 100; seq < 300; seq += 2) Receive(seq, 3);
+  // Old packets that are not consecutive, from another clock: stray.
+  for (uint16_t seq = 100; seq < 300; seq += 2) Receive(seq, 3, 1);
+  // A new parent's keyframe cache: consecutive packets older than the ring
+  // holds, on the stream's own clock.
+  for (uint16_t seq = 600; seq < 640; ++seq) Receive(seq, 4);
   EXPECT_EQ(Renumbered(), 0u);
   EXPECT_EQ(Forwarded().size(), 200u);
   // The stream goes on where it was.
