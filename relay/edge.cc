@@ -7,7 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/prometheus_text.h"
-#include "webrtc/dtls/srtp_session.h"
+#include "webrtc/edge/srtp_gcm_openssl.h"
 #include "webrtc/ice/demux.h"
 #include "webrtc/sdp/answer.h"
 
@@ -66,7 +66,8 @@ absl::StatusOr<std::unique_ptr<RelayEdge>> RelayEdge::Create(
     return absl::InvalidArgumentError(
         absl::StrCat(relay.node_id, ": --edge_candidates: ", s.message()));
   }
-  if (absl::Status srtp = dtls::SrtpSession::Prepare(); !srtp.ok()) {
+  // libsrtp2 loaded now, its AES-GCM on OpenSSL: the sessions' SRTP.
+  if (absl::Status srtp = edge::UseOpenSslForSrtpGcm(); !srtp.ok()) {
     return srtp;
   }
   std::unique_ptr<RelayEdge> e(

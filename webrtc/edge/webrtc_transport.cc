@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "media/rtp/demux.h"
+#include "webrtc/edge/srtp_gcm_openssl.h"
 #include "webrtc/ice/demux.h"
 
 namespace cascade::edge {
@@ -292,6 +293,11 @@ void WebrtcTransport::Update(absl::Time now) {
       return;
     case dtls::DtlsState::kConnected:
       if (srtp_ == nullptr) {
+        // Once a process: libsrtp's AES-GCM on OpenSSL, not NSS.
+        if (absl::Status fast = UseOpenSslForSrtpGcm(); !fast.ok()) {
+          End(SessionState::kFailed, CloseReason::kSrtpFailed, fast);
+          return;
+        }
         auto srtp = dtls::SrtpSession::Create(*dtls_->srtp_keys(),
                                               dtls::DtlsRole::kServer);
         if (!srtp.ok()) {
