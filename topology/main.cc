@@ -5,38 +5,29 @@
 // of them takes over when it dies. A leader that loses its term exits with
 // kExitNotLeader, for its supervisor to restart it as a follower.
 #include <glog/logging.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <climits>
-#include <cstdio>
 #include <iostream>
 #include <optional>
 
 #include "absl/flags/flag.h"
+#include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
-#include "base/clock.h"
-#include "base/files.h"
 #include "base/flags.h"
-#include "console/group.h"
 #include "topology/controller.h"
 #include "topology/etcd/etcd_client.h"
-#include "topology/etcd/etcd_store.h"
-#include "topology/etcd/leader.h"
-#include "topology/etcd/leader_record.h"
 #include "topology/etcd/pem.h"
-#include "topology/etcd_startup.h"
-#include "topology/journal.h"
 #include "topology/lifecycle.h"
 #include "topology/metrics_flags.h"
+#include "topology/server_limits.h"
 #include "topology/server_tls.h"
 #include "topology/service.h"
-#include "topology/service_notify.h"
 #include "topology/topology_file.h"
+#include "topology/topologyd_server.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:7700",
           "HOST:PORT to serve on; port 0 lets the kernel choose (see "
@@ -171,6 +162,18 @@ int Usage(const std::string& message) {
   return kExitUsage;
 }
 
+// The exit code of what ServeJournal or ServeEtcd returned, said on stderr.
+int ExitCode(const absl::Status& served) {
+  if (served.ok()) return 0;
+  if (absl::IsAborted(served)) {
+    std::cerr << "topologyd: " << served.message() << "; exiting with code "
+              << kExitNotLeader << " to be restarted as a follower\n";
+    return kExitNotLeader;
+  }
+  std::cerr << "topologyd: " << served.message() << "\n";
+  return absl::IsInvalidArgument(served) ? kExitUsage : kExitFailed;
+}
+
 // Said by topologyd --insecure once serving, and every minute after.
 std::string InsecureWarning() {
   return absl::StrCat(
@@ -180,144 +183,6 @@ std::string InsecureWarning() {
                                                     : "",
       "; give --tls-cert/--tls-key/--tls-client-ca outside a test bed "
       "(docs/security.md)");
-}
-
-// Applies --topology to an empty state (sequence 0). Returns an exit code,
-// 0 when done or not needed.
-// --topology read and validated; errors name the file (and node and line).
-absl::StatusOr<TopologyText> ReadSeedTopology() {
-  const std::string topology_file = absl::GetFlag(FLAGS_topology);
-  absl::StatusOr<TopologyText> parsed = ReadTopologyFile(topology_file);
-  if (!parsed.ok()) return parsed.status();
-  absl::Status valid =
-      ValidateTopology(parsed->topology, topology_file, parsed->node_lines);
-  if (!valid.ok()) return valid;
-  return parsed;
-}
-
-int SeedTopology(Controller* controller, const std::string& where) {
-  const std::string topology_file = absl::GetFlag(FLAGS_topology);
-  if (topology_file.empty()) return 0;
-  if (controller->Sequence() > 0) {
-    LOG(INFO) << "state in " << where << " already exists; --topology "
-              << topology_file << " ignored (use relayctl apply)";
-    return 0;
-  }
-  absl::StatusOr<TopologyText> parsed = ReadSeedTopology();
-  if (!parsed.ok()) return Usage(std::string(parsed.status().message()));
-  cascade::v1::Change change;
-  *change.mutable_apply()->mutable_topology() = std::move(parsed->topology);
-  change.mutable_apply()->set_source(topology_file);
-  absl::StatusOr<cascade::v1::ChangeResponse> applied =
-      controller->Submit(std::move(change));
-  if (!applied.ok()) {
-    std::cerr << "topologyd: " << applied.status().message() << "\n";
-    return kExitFailed;
-  }
-  return 0;
-}
-
-// Written whole then renamed, so a reader never sees a partial number: the
-// gRPC port on the first line, then `more` (metrics=PORT).
-bool WritePortFile(int port, const std::string& more) {
-  const std::string port_file = absl::GetFlag(FLAGS_port_file);
-  if (port_file.empty()) return true;
-  if (absl::Status written =
-          WriteFileAtomically(port_file, absl::StrCat(port, "\n", more));
-      !written.ok()) {
-    std::cerr << "topologyd: --port-file: " << written.message() << "\n";
-    return false;
-  }
-  return true;
-}
-
-ConsoleTlsFiles ConsoleTls() {
-  return {absl::GetFlag(FLAGS_tls_cert), absl::GetFlag(FLAGS_tls_key),
-          absl::GetFlag(FLAGS_tls_client_ca)};
-}
-
-void StopServer(ControllerService* service, grpc::Server* server) {
-  service->Shutdown();
-  server->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(2)));
-  server->Wait();
-}
-
-int RunJournal(SignalWaiter* signals, const ControllerOptions& options,
-               const ServiceOptions& service_options,
-               std::shared_ptr<grpc::ServerCredentials> credentials) {
-  const std::string state_dir = absl::GetFlag(FLAGS_state_dir);
-  if (state_dir.empty()) return Usage("--state-dir is required");
-  SystemClock clock;
-  JournalStore store(state_dir);
-  Controller controller(&clock, &store, options);
-  absl::Status status = controller.Recover();
-  if (!status.ok()) {
-    std::cerr << "topologyd: cannot recover state from " << state_dir << ": "
-              << status.message() << "\n";
-    return kExitFailed;
-  }
-  if (!controller.RecoveryNote().empty()) {
-    std::cerr << "topologyd: WARNING: " << controller.RecoveryNote() << "\n";
-  }
-  // A single controller leads from its state's start: said once (KIND_LEADER).
-  const bool fresh = controller.Sequence() == 0;
-  if (int code = SeedTopology(&controller, state_dir); code != 0) return code;
-
-  ControllerService service(&controller, service_options);
-  int port = 0;
-  const std::string listen = absl::GetFlag(FLAGS_listen);
-  absl::StatusOr<ServerHandle> server =
-      StartServer(&service, listen, credentials, &port);
-  if (!server.ok()) {
-    std::cerr << "topologyd: --listen: " << server.status().message() << "\n";
-    return kExitUsage;
-  }
-  if (fresh) {
-    const std::string address =
-        absl::StrCat(listen.substr(0, listen.rfind(':')), ":", port);
-    if (absl::Status recorded = etcd::RecordLeader(
-            &controller, address, "single controller, journal", "");
-        !recorded.ok()) {
-      LOG(ERROR) << "cannot record the lead: " << recorded;
-    }
-  }
-  const PeriodicWarning warning(
-      absl::GetFlag(FLAGS_insecure) ? InsecureWarning() : "", absl::Minutes(1));
-  MetricsEndpoint metrics(&service, /*always_leading=*/true);
-  if (absl::Status s = StartMetricsFromFlags(&metrics); !s.ok()) {
-    return Usage(std::string(s.message()));
-  }
-  std::unique_ptr<console::ConsoleServer> console;
-  if (absl::Status s = StartConsoleFromFlags(&service, server->get(),
-                                             ConsoleTls(), &console);
-      !s.ok()) {
-    return Usage(std::string(s.message()));
-  }
-  if (!WritePortFile(
-          port, metrics.PortFileLine() + ConsolePortFileLine(console.get()))) {
-    return kExitFailed;
-  }
-  LOG(INFO) << "topologyd serving on port " << port << ", state sequence "
-            << controller.Sequence();
-  ServiceNotify notify(&service, port, /*leading=*/true);
-  Lifecycle lifecycle;
-  signals->Start(&lifecycle);
-  {
-    LeaseTicker ticker(&controller, options.lease_timeout);
-    lifecycle.WaitUntilDone();
-  }
-  notify.Stopping();
-  LOG(INFO) << "signal " << lifecycle.signal_number() << ": shutting down";
-  console.reset();  // its Admin calls end before the service does
-  StopServer(&service, server->get());
-  return 0;
-}
-
-// The admin services, whose health says whether this controller leads.
-void SetLeading(grpc::Server* server, bool leading) {
-  for (const char* name : {"cascade.v1.Admin", "cascade.v1.RelayControl"}) {
-    server->GetHealthCheckService()->SetServingStatus(name, leading);
-  }
 }
 
 // --etcd-ca/--etcd-cert/--etcd-key read, and checked against the scheme
@@ -377,9 +242,8 @@ absl::StatusOr<std::optional<etcd::EtcdTls>> EtcdTlsFromFlags(
   return tls;
 }
 
-int RunEtcd(SignalWaiter* signals, const ControllerOptions& options,
-            ServiceOptions service_options,
-            std::shared_ptr<grpc::ServerCredentials> credentials) {
+// The etcd flags checked, then serving on etcd.
+int RunEtcd(SignalWaiter* signals, TopologydOptions options) {
   const std::string url = absl::GetFlag(FLAGS_store);
   absl::StatusOr<etcd::EtcdUrl> members = etcd::ParseEtcdUrl(url);
   if (!members.ok()) {
@@ -398,7 +262,7 @@ int RunEtcd(SignalWaiter* signals, const ControllerOptions& options,
   if (etcd_timeout <= absl::ZeroDuration() || etcd_timeout > absl::Minutes(1)) {
     return Usage("--etcd-timeout must be more than 0s and at most 1m");
   }
-  const std::string listen = absl::GetFlag(FLAGS_listen);
+  const std::string& listen = options.listen;
   std::string advertise = absl::GetFlag(FLAGS_advertise);
   const size_t colon = listen.rfind(':');
   if (advertise.empty()) {
@@ -423,149 +287,20 @@ int RunEtcd(SignalWaiter* signals, const ControllerOptions& options,
   }
   // Checked now, not only once elected: a bad file is a usage error.
   if (!absl::GetFlag(FLAGS_topology).empty()) {
-    absl::StatusOr<TopologyText> parsed = ReadSeedTopology();
+    absl::StatusOr<TopologyText> parsed =
+        ReadSeedTopology(absl::GetFlag(FLAGS_topology));
     if (!parsed.ok()) return Usage(std::string(parsed.status().message()));
   }
 
-  const std::string leader_key = prefix + "leader";
-  const std::string hint = EtcdTlsHint(*tls);
-  absl::StatusOr<std::unique_ptr<etcd::EtcdClient>> client =
-      etcd::EtcdClient::Create(
-          {members->endpoints, etcd_timeout, *std::move(tls)});
-  if (!client.ok()) {
-    std::cerr << "topologyd: --store: " << client.status().message() << "\n";
-    return kExitFailed;
-  }
-  if (absl::Status reached = ReachEtcd(client->get(), leader_key);
-      !reached.ok()) {
-    std::cerr << "topologyd: cannot reach etcd at " << url << ": "
-              << reached.message() << " (" << hint << ")\n";
-    return kExitFailed;
-  }
-  Lifecycle lifecycle;
-  SystemClock clock;
-  // Declared before the service, which calls into them until destroyed.
-  std::unique_ptr<etcd::EtcdStore> store;
-  std::unique_ptr<Controller> controller;
-  std::atomic<etcd::LeaderElection*> election_for_service{nullptr};
-  // Never this controller itself: elected but still recovering, or just
-  // stepped down, it names no one and callers retry.
-  service_options.leader_address = [&election_for_service, &advertise] {
-    etcd::LeaderElection* election = election_for_service.load();
-    if (election == nullptr) return std::string();
-    std::string leader = election->Status().leader;
-    return leader == advertise ? std::string() : leader;
-  };
-  ControllerService service(nullptr, service_options);
-  int port = 0;
-  absl::StatusOr<ServerHandle> server =
-      StartServer(&service, listen, credentials, &port);
-  if (!server.ok()) {
-    std::cerr << "topologyd: --listen: " << server.status().message() << "\n";
-    return kExitUsage;
-  }
-  SetLeading(server->get(), false);
-  const PeriodicWarning warning(
-      absl::GetFlag(FLAGS_insecure) ? InsecureWarning() : "", absl::Minutes(1));
-  if (advertise.empty()) {
-    advertise = absl::StrCat(listen.substr(0, colon), ":", port);
-  }
-  MetricsEndpoint metrics(&service, /*always_leading=*/false);
-  absl::Status metrics_started = StartMetricsFromFlags(&metrics);
-  std::unique_ptr<console::ConsoleServer> console;
-  if (metrics_started.ok()) {
-    metrics_started =
-        StartConsoleFromFlags(&service, server->get(), ConsoleTls(), &console);
-  }
-  if (!metrics_started.ok() ||
-      !WritePortFile(
-          port, metrics.PortFileLine() + ConsolePortFileLine(console.get()))) {
-    console.reset();
-    StopServer(&service, server->get());
-    if (!metrics_started.ok()) {
-      return Usage(std::string(metrics_started.message()));
-    }
-    return kExitFailed;
-  }
-  ServiceNotify notify(&service, port, /*leading=*/false);
-
-  etcd::LeaderElectionOptions election_options;
-  election_options.key = leader_key;
-  election_options.address = advertise;
-  election_options.ttl = ttl;
-  if (console != nullptr) {
-    console->SetUrl(absl::GetFlag(FLAGS_console_url));
-    election_options.member_value = console->Url();
-  }
-  std::string lost;
-  {
-    etcd::LeaderElection election(client->get(), election_options,
-                                  notify.Leader(metrics.Leader(&lifecycle)));
-    election_for_service.store(&election);
-    if (console != nullptr) {
-      console->SetGroup(console::ElectionGroup(&election));
-    }
-    signals->Start(&lifecycle);
-    election.Start();
-    LOG(INFO) << "topologyd on port " << port << " (advertised as " << advertise
-              << "), following; campaigning on " << url << " "
-              << election_options.key;
-    if (lifecycle.WaitUntilElected()) {
-      const etcd::LeaderStatus status = election.Status();
-      etcd::EtcdStoreOptions store_options;
-      store_options.prefix = prefix + "state/";
-      store_options.fence_key = election_options.key;
-      store_options.fence_revision = status.term;
-      store_options.on_refused = [&lifecycle](const absl::Status& refusal) {
-        lifecycle.Lose(
-            absl::StrCat("etcd refused a write: ", refusal.message()));
-      };
-      store = std::make_unique<etcd::EtcdStore>(client->get(), store_options);
-      controller = std::make_unique<Controller>(&clock, store.get(), options);
-      absl::Status recovered = controller->Recover();
-      if (!status.leading) {
-        lifecycle.Lose("the term ended before the state was recovered");
-      } else if (!recovered.ok()) {
-        lifecycle.Lose(absl::StrCat("cannot recover the state from etcd: ",
-                                    recovered.message()));
-      } else if (SeedTopology(controller.get(), url) != 0) {
-        lifecycle.Lose("cannot seed --topology into the store");
-      } else if (absl::Status recorded =
-                     etcd::RecordLeader(controller.get(), advertise,
-                                        absl::StrCat("etcd term ", status.term),
-                                        status.previous_leader);
-                 !recorded.ok()) {
-        lifecycle.Lose(
-            absl::StrCat("cannot record the lead: ", recorded.message()));
-      } else {
-        LOG(INFO) << "leading (term " << status.term << "), state sequence "
-                  << controller->Sequence();
-        service.Lead(controller.get());
-        SetLeading(server->get(), true);
-        LeaseTicker ticker(controller.get(), options.lease_timeout);
-        lost = lifecycle.WaitUntilDone();
-        // Before the ticker stops: relays move on at once.
-        service.Shutdown();
-      }
-      if (lost.empty()) lost = lifecycle.WaitUntilDone();
-    }
-    // Whatever ended it, this controller serves no more from here on (a
-    // second Shutdown does nothing new).
-    notify.Stopping();
-    SetLeading(server->get(), false);
-    service.Shutdown();
-    console.reset();  // before the election it asks
-    election_for_service.store(nullptr);
-  }  // Resigns: a follower takes over at once.
-  StopServer(&service, server->get());
-  if (lost.empty()) {
-    LOG(INFO) << "signal " << lifecycle.signal_number() << ": shutting down";
-    return 0;
-  }
-  std::cerr << "topologyd: no longer the leader (" << lost
-            << "); exiting with code " << kExitNotLeader
-            << " to be restarted as a follower\n";
-  return kExitNotLeader;
+  EtcdServingOptions etcd_options;
+  etcd_options.url = url;
+  etcd_options.client = {members->endpoints, etcd_timeout, *std::move(tls)};
+  etcd_options.prefix = prefix;
+  etcd_options.leader_ttl = ttl;
+  etcd_options.advertise = advertise;
+  etcd_options.console_url = absl::GetFlag(FLAGS_console_url);
+  return ExitCode(
+      ServeEtcd(signals, std::move(options), std::move(etcd_options)));
 }
 
 int Run() {
@@ -573,7 +308,17 @@ int Run() {
   // thread must inherit the blocked signals, or SIGTERM kills the process
   // before a leader can resign.
   SignalWaiter signals;
-  ControllerOptions options;
+  TopologydOptions serving;
+  serving.listen = absl::GetFlag(FLAGS_listen);
+  serving.port_file = absl::GetFlag(FLAGS_port_file);
+  serving.topology_file = absl::GetFlag(FLAGS_topology);
+  serving.console_tls = {absl::GetFlag(FLAGS_tls_cert),
+                         absl::GetFlag(FLAGS_tls_key),
+                         absl::GetFlag(FLAGS_tls_client_ca)};
+  if (absl::GetFlag(FLAGS_insecure)) {
+    serving.insecure_warning = InsecureWarning();
+  }
+  ControllerOptions& options = serving.controller;
   options.lease_timeout = absl::GetFlag(FLAGS_lease_timeout);
   if (options.lease_timeout <= absl::ZeroDuration()) {
     return Usage("--lease-timeout must be positive");
@@ -614,7 +359,7 @@ int Run() {
   }
   options.snapshot_every = absl::GetFlag(FLAGS_snapshot_every);
 
-  ServiceOptions service_options;
+  ServiceOptions& service_options = serving.service;
   std::string error;
   const std::string token_file = absl::GetFlag(FLAGS_admin_token_file);
   if (!token_file.empty()) {
@@ -670,16 +415,16 @@ int Run() {
   if (!tls.ok()) return Usage(std::string(tls.status().message()));
   service_options.peer_identity = tls->peer_identity;
   service_options.token_verifier = tls->token_verifier;
-  std::shared_ptr<grpc::ServerCredentials> credentials = tls->credentials;
+  serving.credentials = tls->credentials;
 
   const std::string store = absl::GetFlag(FLAGS_store);
   if (store == "journal") {
-    return RunJournal(&signals, options, service_options,
-                      std::move(credentials));
+    const std::string state_dir = absl::GetFlag(FLAGS_state_dir);
+    if (state_dir.empty()) return Usage("--state-dir is required");
+    return ExitCode(ServeJournal(&signals, serving, state_dir));
   }
   if (absl::StartsWith(store, "etcd://")) {
-    return RunEtcd(&signals, options, std::move(service_options),
-                   std::move(credentials));
+    return RunEtcd(&signals, std::move(serving));
   }
   return Usage(
       "--store must be journal or etcd://HOST:PORT[,HOST:PORT...], "
