@@ -44,7 +44,9 @@ struct ControllerCaseSetup {
   cascade::v1::Topology topology;
   // Also used for the controller's --lease-timeout: it ticks every tenth.
   absl::Duration lease = absl::Seconds(3);
-  // Play every node and fail one over; false: apply only.
+  // Play every node and fail one over; false: no watcher (a plan too large
+  // for this machine to play), and the largest province is failed through
+  // the Admin API instead, which plans the same change with nobody to push to.
   bool failover = true;
 };
 
@@ -73,6 +75,11 @@ struct ControllerCaseResult {
   std::optional<double> push_ms;
   std::optional<double> push_from_expiry_ms;
   std::optional<double> first_push_ms;  // from the event, the first arrival
+
+  // Without watchers: the Admin Failover call's wall time (decide, persist,
+  // plan; the response comes once the change is durable) and the
+  // assignments it changed.
+  std::optional<double> admin_failover_ms;
 
   int64_t rss_kb = 0;       // at the end
   int64_t peak_rss_kb = 0;  // VmHWM

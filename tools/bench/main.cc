@@ -75,7 +75,12 @@ ABSL_FLAG(int, controller_nodes, 10000,
           "controller: nodes of the synthetic topology (4 tiers, standbys), "
           "each played by one Register + Watch + Report in this process; "
           "100000 is the issue's size (about 10 minutes on 2 shared cores, "
-          "most of it the 333 s lease: docs/BENCHMARKS.md)");
+          "most of it the 333 s lease: docs/BENCHMARKS.md); 0: not run");
+ABSL_FLAG(int, controller_plan_nodes, 0,
+          "controller: also seed topologyd with a synthetic topology of this "
+          "many nodes and no watchers, then fail its largest province through "
+          "the Admin API: memory and planning time at a size this machine "
+          "cannot play (1000000 is the issue's size); 0: off");
 ABSL_FLAG(bool, controller_south19, true,
           "controller: also measure the south19 reference topology");
 ABSL_FLAG(int, controller_runs, 1,
@@ -236,8 +241,15 @@ absl::StatusOr<JoinOptions> JoinFlags() {
 absl::StatusOr<ControllerOptions> ControllerFlags() {
   ControllerOptions options;
   options.nodes = absl::GetFlag(FLAGS_controller_nodes);
-  if (options.nodes < 100 || options.nodes > 200000) {
-    return absl::InvalidArgumentError("--controller_nodes: in 100..200000");
+  if (options.nodes != 0 && (options.nodes < 100 || options.nodes > 200000)) {
+    return absl::InvalidArgumentError(
+        "--controller_nodes: 0 (not run) or in 100..200000");
+  }
+  options.plan_nodes = absl::GetFlag(FLAGS_controller_plan_nodes);
+  if (options.plan_nodes != 0 &&
+      (options.plan_nodes < 100 || options.plan_nodes > 2000000)) {
+    return absl::InvalidArgumentError(
+        "--controller_plan_nodes: 0 (off) or in 100..2000000");
   }
   options.runs = absl::GetFlag(FLAGS_controller_runs);
   if (options.runs < 1 || options.runs > 20) {
