@@ -34,10 +34,6 @@ absl::StatusOr<RecoveredState> CommitPipeline::Recover() {
   return recovered;
 }
 
-const cascade::v1::ControllerState* CommitPipeline::Tail() const {
-  return queue_.empty() ? nullptr : &queue_.back()->state;
-}
-
 void CommitPipeline::Push(std::unique_ptr<Commit> commit) {
   queue_.push_back(std::move(commit));
   ++pushed_;
@@ -55,10 +51,12 @@ void CommitPipeline::AwaitSettled() {
 absl::Status CommitPipeline::Persist(const Commit& commit) {
   absl::Status status = store_->Append(commit.change);
   if (!status.ok()) return status;
-  if (store_->RecordsSinceSnapshot() >= snapshot_every_) {
+  // A commit decided before a snapshot came due has none: a later one will.
+  if (store_->RecordsSinceSnapshot() >= snapshot_every_ &&
+      commit.snapshot != nullptr) {
     // The change is durable in the journal already: a failed snapshot only
     // leaves a longer journal to replay.
-    absl::Status snapshot = store_->WriteSnapshot(commit.state);
+    absl::Status snapshot = store_->WriteSnapshot(*commit.snapshot);
     if (!snapshot.ok()) LOG(WARNING) << "snapshot failed: " << snapshot;
   }
   return absl::OkStatus();

@@ -2,8 +2,9 @@
 // proposal:
 //
 //   DECIDE   under the owner's lock: the change is resolved and validated
-//            against the newest decided state (Tail), so two changes decided
-//            back to back never both pass against the same state;
+//            against the newest decided state (the owner keeps it), so two
+//            changes decided back to back never both pass against the same
+//            state;
 //   PERSIST  on the pipeline's own thread with no lock held, one change at a
 //            time in decision order (a journal fsync, an etcd transaction);
 //   APPLY    under the owner's lock again, once the store said the change is
@@ -37,10 +38,12 @@ using ChangeDone = std::function<void(ChangeResult)>;
 
 // One decided change on its way through the pipeline.
 struct Commit {
-  // Resolved (keys, policies, pins) and numbered.
+  // Resolved (keys, policies, pins) and numbered: the owner applies it to
+  // its current state as a replay of the journal would.
   cascade::v1::Change change;
-  // The whole state with `change` applied: what becomes current.
-  cascade::v1::ControllerState state;
+  // The whole state with `change` applied, only when its record is due a
+  // snapshot (SnapshotDue): copying a million nodes per change is seconds.
+  std::unique_ptr<cascade::v1::ControllerState> snapshot;
   // The decider's own follow-up, for the owner's `apply` to run under the
   // lock: true once applied, false if dropped. May be empty.
   std::function<void(bool applied)> settle;
@@ -69,10 +72,11 @@ class CommitPipeline {
   // Reads the store. Once, before any Push.
   absl::StatusOr<RecoveredState> Recover() ABSL_LOCKS_EXCLUDED(mu_);
 
-  // The state the newest decided, not yet applied commit leaves; null when
-  // every commit is applied (then the owner's current state is the newest).
-  const cascade::v1::ControllerState* Tail() const
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Whether the next commit pushed will be due a snapshot once persisted:
+  // then it carries one (Commit::snapshot).
+  bool SnapshotDue() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return records_ + queue_.size() + 1 >= snapshot_every_;
+  }
   void Push(std::unique_ptr<Commit> commit) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Returns once every commit pushed before the call has been handed to
   // `apply` and its `done` has returned. Not from `done` itself.

@@ -17,7 +17,8 @@ using cascade::v1::ControllerState;
 constexpr absl::Duration kDeadline = absl::Seconds(10);
 
 // The test plays the pipeline's owner: a current state under its lock,
-// changes decided against the newest decided state, applies recorded.
+// changes decided against the newest decided state (the sequence number
+// stands for the whole state), applies recorded.
 class CommitPipelineTest : public ::testing::Test {
  protected:
   CommitPipelineTest() : gated_(&memory_) {}
@@ -28,8 +29,11 @@ class CommitPipelineTest : public ::testing::Test {
         [this](Commit& commit, const absl::Status& persisted)
             ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> ChangeResult {
               applied_.emplace_back(commit.change.sequence(), persisted.ok());
-              if (!persisted.ok()) return persisted;
-              current_ = std::move(commit.state);
+              if (!persisted.ok()) {
+                decided_ = current_;
+                return persisted;
+              }
+              current_.set_sequence(commit.change.sequence());
               cascade::v1::ChangeResponse response;
               response.set_state_sequence(current_.sequence());
               return response;
@@ -40,12 +44,13 @@ class CommitPipelineTest : public ::testing::Test {
   // Decides a drain of `id`, numbered after the newest decided state.
   void Push(const std::string& id) {
     absl::MutexLock lock(&mu_);
-    const ControllerState* tail = pipeline_->Tail();
     auto commit = std::make_unique<Commit>();
-    commit->state = tail != nullptr ? *tail : current_;
     commit->change.mutable_drain()->set_id(id);
-    commit->change.set_sequence(commit->state.sequence() + 1);
-    commit->state.set_sequence(commit->change.sequence());
+    commit->change.set_sequence(decided_.sequence() + 1);
+    decided_.set_sequence(commit->change.sequence());
+    if (pipeline_->SnapshotDue()) {
+      commit->snapshot = std::make_unique<ControllerState>(decided_);
+    }
     commit->done = [this](ChangeResult result) {
       absl::MutexLock lock(&results_mu_);
       results_.push_back(std::move(result));
@@ -73,6 +78,7 @@ class CommitPipelineTest : public ::testing::Test {
   GatedStore gated_;
   absl::Mutex mu_;
   ControllerState current_ ABSL_GUARDED_BY(mu_);
+  ControllerState decided_ ABSL_GUARDED_BY(mu_);
   std::vector<std::pair<uint64_t, bool>> applied_ ABSL_GUARDED_BY(mu_);
   absl::Mutex results_mu_;
   std::vector<ChangeResult> results_ ABSL_GUARDED_BY(results_mu_);
@@ -92,7 +98,6 @@ TEST_F(CommitPipelineTest, PersistsWithoutTheLockThenAppliesInOrder) {
   if (locked) {
     EXPECT_TRUE(applied_.empty());
     EXPECT_EQ(current_.sequence(), 0u);
-    EXPECT_EQ(pipeline_->Tail()->sequence(), 3u);
     mu_.Unlock();
   }
   EXPECT_EQ(gated_.arrivals(), 1);  // one at a time
@@ -104,7 +109,6 @@ TEST_F(CommitPipelineTest, PersistsWithoutTheLockThenAppliesInOrder) {
     EXPECT_EQ(applied_, (std::vector<std::pair<uint64_t, bool>>{
                             {1, true}, {2, true}, {3, true}}));
     EXPECT_EQ(current_.sequence(), 3u);
-    EXPECT_EQ(pipeline_->Tail(), nullptr);
     EXPECT_EQ(pipeline_->RecordsSinceSnapshot(), 3u);
   }
   std::vector<ChangeResult> results = Results();
@@ -130,7 +134,6 @@ TEST_F(CommitPipelineTest, AFailureDropsItAndEverythingDecidedAfterIt) {
     EXPECT_EQ(applied_,
               (std::vector<std::pair<uint64_t, bool>>{{1, false}, {2, false}}));
     EXPECT_EQ(current_.sequence(), 0u);
-    EXPECT_EQ(pipeline_->Tail(), nullptr);
   }
   std::vector<ChangeResult> results = Results();
   ASSERT_EQ(results.size(), 2u);
@@ -162,6 +165,29 @@ TEST_F(CommitPipelineTest, SnapshotsTheDecidedStateWhenDue) {
   EXPECT_EQ(stored->changes[0].sequence(), 3u);
   absl::MutexLock lock(&mu_);
   EXPECT_EQ(pipeline_->RecordsSinceSnapshot(), 1u);
+}
+
+TEST_F(CommitPipelineTest, OnlyTheCommitsDueASnapshotCarryOne) {
+  Make(3);
+  gated_.Close();
+  std::vector<bool> carried;
+  for (const char* id : {"a", "b", "c", "d"}) {
+    {
+      absl::MutexLock lock(&mu_);
+      carried.push_back(pipeline_->SnapshotDue());
+    }
+    Push(id);
+  }
+  // Records 1 and 2 are not due; 3 is, and 4 too until 3's snapshot is
+  // written (it is decided before 3 is persisted).
+  EXPECT_EQ(carried, (std::vector<bool>{false, false, true, true}));
+  gated_.Open();
+  pipeline_->AwaitSettled();
+  absl::StatusOr<RecoveredState> stored = memory_.Recover();
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(stored->snapshot.sequence(), 3u);
+  ASSERT_EQ(stored->changes.size(), 1u);
+  EXPECT_EQ(stored->changes[0].sequence(), 4u);
 }
 
 TEST_F(CommitPipelineTest, DestructionPersistsAndAppliesWhatIsQueued) {

@@ -67,6 +67,7 @@ absl::Status Controller::Recover() {
                        " does not replay: ", status.message()));
     }
   }
+  decided_ = state_;
   RefreshEdgeKeysLocked();
   RefreshPreviousKeysLocked();
   RefreshDecryptingRelaysLocked();
@@ -199,21 +200,45 @@ void Controller::AwaitCommitted() { pipeline_.AwaitSettled(); }
 
 absl::Status Controller::DecideLocked(std::unique_ptr<Commit>* commit) {
   Commit& decided = **commit;
-  const ControllerState* tail = pipeline_.Tail();
-  const ControllerState& base = tail != nullptr ? *tail : state_;
-  if (absl::Status resolved = ResolveLocked(base, &decided.change);
+  if (absl::Status resolved = ResolveLocked(decided_, &decided.change);
       !resolved.ok()) {
     return resolved;
   }
-  decided.change.set_sequence(base.sequence() + 1);
+  decided.change.set_sequence(decided_.sequence() + 1);
   if (decided.change.has_audit()) {
     decided.change.mutable_audit()->set_state_sequence(
         decided.change.sequence());
   }
-  decided.state = base;
-  absl::Status status = ApplyChangeToState(decided.change, &decided.state);
-  if (!status.ok()) return status;
+  if (absl::Status status = ApplyToDecidedLocked(decided.change);
+      !status.ok()) {
+    return status;
+  }
+  if (pipeline_.SnapshotDue()) {
+    decided.snapshot = std::make_unique<ControllerState>(decided_);
+  }
   pipeline_.Push(std::move(*commit));
+  return absl::OkStatus();
+}
+
+absl::Status Controller::ApplyToDecidedLocked(const Change& change) {
+  // A change that fails may have applied in part: it goes to a copy, which
+  // replaces decided_ only once the whole change applied. A change that
+  // only reads the topology borrows it rather than copying it.
+  const bool copy_topology = ChangesTopology(change);
+  ControllerState next;
+  if (copy_topology) {
+    next = decided_;
+  } else {
+    std::unique_ptr<cascade::v1::Topology> topology(
+        decided_.release_topology());
+    next = decided_;
+    next.set_allocated_topology(topology.release());
+  }
+  absl::Status status = ApplyChangeToState(change, &next);
+  if (!copy_topology) decided_.set_allocated_topology(next.release_topology());
+  if (!status.ok()) return status;
+  if (!copy_topology) next.set_allocated_topology(decided_.release_topology());
+  decided_.Swap(&next);
   return absl::OkStatus();
 }
 
@@ -225,11 +250,21 @@ ChangeResult Controller::ApplyLocked(Commit& commit,
     LOG(ERROR) << "change " << change.sequence()
                << " not persisted, not applied: " << persisted;
     ++changes_dropped_;
+    // Every change decided after it is dropped too (CommitPipeline): the
+    // next is decided against what is durable.
+    if (decided_.sequence() != state_.sequence()) decided_ = state_;
     if (commit.settle) commit.settle(false);
     return absl::UnavailableError(
         absl::StrCat("cannot persist the change: ", persisted.message()));
   }
-  state_ = std::move(commit.state);
+  // As a replay of the journal would: the same change on the same state it
+  // was decided on (decided_ then), so it applies again.
+  if (absl::Status replayed =
+          ApplyChangeToState(change, &state_, /*validated=*/true);
+      !replayed.ok()) {
+    LOG(DFATAL) << "change " << change.sequence()
+                << " applied when decided but not when durable: " << replayed;
+  }
   cascade::v1::ChangeResponse response;
   response.set_state_sequence(state_.sequence());
   // An audit record alone (a refused call, a minted edge token): nothing

@@ -287,6 +287,9 @@ class Controller {
   // `*commit`; leaves it to the caller when refused.
   absl::Status DecideLocked(std::unique_ptr<Commit>* commit)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // decided_ with `change` applied, or unchanged when it does not apply.
+  absl::Status ApplyToDecidedLocked(const cascade::v1::Change& change)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // APPLY: makes a durable commit current, recomputes, pushes.
   ChangeResult ApplyLocked(Commit& commit, const absl::Status& persisted)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -404,6 +407,9 @@ class Controller {
   ControllerListener* listener_ ABSL_GUARDED_BY(mu_) = nullptr;
   // Durable and applied; changes decided after it wait in pipeline_.
   cascade::v1::ControllerState state_ ABSL_GUARDED_BY(mu_);
+  // state_ with every decided change applied, durable or not: what the next
+  // change is decided against.
+  cascade::v1::ControllerState decided_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, int> index_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, Live> live_ ABSL_GUARDED_BY(mu_);
   // What was pushed last, by node id.

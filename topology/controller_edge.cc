@@ -225,18 +225,15 @@ void Controller::MintEdgeTokenAsync(const MintEdgeTokenRequest& request,
     if (!target.ok()) return target.status();
     // The first mint makes the first key: a change of the controller's own,
     // decided (and journaled) before the mint's audit record.
-    const ControllerState* tail = pipeline_.Tail();
-    if ((tail != nullptr ? *tail : state_).edge_keys().empty()) {
+    if (decided_.edge_keys().empty()) {
       auto commit = std::make_unique<Commit>();
       commit->change.mutable_rotate_edge_key();
       if (absl::Status decided = DecideLocked(&commit); !decided.ok()) {
         return decided;
       }
-      tail = pipeline_.Tail();
     }
-    const ControllerState& base = tail != nullptr ? *tail : state_;
     absl::StatusOr<control::KeyPtr> key =
-        control::PrivateKeyFromDer(base.edge_keys(0).private_key());
+        control::PrivateKeyFromDer(decided_.edge_keys(0).private_key());
     if (!key.ok()) return key.status();
 
     control::EdgeToken token;

@@ -11,10 +11,8 @@ namespace cascade::topology {
 void Controller::KeyStreamsLocked(absl::Time now) {
   if (options_.stream_key_rotation <= absl::ZeroDuration()) return;
   // The newest decided state: a rotation already queued is not due again.
-  const cascade::v1::ControllerState* tail = pipeline_.Tail();
   for (const std::string& stream :
-       StreamsDueForKey(tail != nullptr ? *tail : state_, now,
-                        options_.stream_key_rotation)) {
+       StreamsDueForKey(decided_, now, options_.stream_key_rotation)) {
     auto commit = std::make_unique<Commit>();
     commit->change.mutable_rotate_stream_key()->set_stream(stream);
     if (absl::Status decided = DecideLocked(&commit); !decided.ok()) {

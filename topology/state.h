@@ -22,8 +22,17 @@ inline constexpr int kEdgeKeysKept = 2;
 // be partly changed: callers apply to a copy. Errors: NOT_FOUND (unknown
 // node), ALREADY_EXISTS, FAILED_PRECONDITION (refused in this state),
 // INVALID_ARGUMENT (the result would not validate).
+// `validated`: the change was applied and validated on this very state
+// already (decided, now durable), so the topology is not validated again.
 absl::Status ApplyChangeToState(const cascade::v1::Change& change,
-                                cascade::v1::ControllerState* state);
+                                cascade::v1::ControllerState* state,
+                                bool validated = false);
+
+// Whether `change` writes the topology (apply, add, remove, move, new link
+// keys). Any other change reads it at most: it is validated again only after
+// one of these, and a copy of the state to decide another on may borrow the
+// topology instead of copying it.
+bool ChangesTopology(const cascade::v1::Change& change);
 
 // Whether the token `id` of `operator_name`, issued at `issued`, has been
 // revoked (by its id, or with every token of its operator issued up to
