@@ -106,8 +106,7 @@ absl::Status ServeJournal(SignalWaiter* signals,
   if (!controller.RecoveryNote().empty()) {
     std::cerr << "topologyd: WARNING: " << controller.RecoveryNote() << "\n";
   }
-  // A single controller leads from its state's start: said once (KIND_LEADER).
-  const bool fresh = controller.Sequence() == 0;
+  const bool restarted = controller.Sequence() > 0;
   if (absl::Status seeded =
           SeedTopology(&controller, options.topology_file, state_dir);
       !seeded.ok()) {
@@ -118,14 +117,17 @@ absl::Status ServeJournal(SignalWaiter* signals,
   int port = 0;
   absl::StatusOr<ServerHandle> server = Start(&service, options, &port);
   if (!server.ok()) return server.status();
-  if (fresh) {
-    const std::string address = absl::StrCat(
-        options.listen.substr(0, options.listen.rfind(':')), ":", port);
-    if (absl::Status recorded = etcd::RecordLeader(
-            &controller, address, "single controller, journal", "");
-        !recorded.ok()) {
-      LOG(ERROR) << "cannot record the lead: " << recorded;
-    }
+  // A single controller leads from every start: said each time (KIND_LEADER),
+  // naming the trail's last leader, so a restart is in the event feed.
+  const std::string address = absl::StrCat(
+      options.listen.substr(0, options.listen.rfind(':')), ":", port);
+  if (absl::Status recorded =
+          etcd::RecordLeader(&controller, address,
+                             restarted ? "single controller, journal, restarted"
+                                       : "single controller, journal",
+                             "");
+      !recorded.ok()) {
+    LOG(ERROR) << "cannot record the lead: " << recorded;
   }
   const PeriodicWarning warning(options.insecure_warning, absl::Minutes(1));
   MetricsEndpoint metrics(&service, /*always_leading=*/true);

@@ -1,7 +1,8 @@
 // Leader changes as events (issue 22): three topologyd on real etcd; each
 // that takes the lead journals a KIND_LEADER record in the audit trail, so
 // after the leader is killed (-9), twice, `relayctl events --history` on
-// the last one shows all three, each naming the one before.
+// the last one shows all three, each naming the one before. A single
+// topologyd on a journal says it leads at every start.
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -114,6 +115,40 @@ TEST(LeaderEventsTest, EachNewLeaderIsInTheAuditHistoryNamingTheOneBefore) {
         absl::StrCat("), after topologyd ", addresses[leaders[i - 1]])))
         << lines[i];
   }
+  std::cout << absl::StrJoin(lines, "\n") << "\n";
+}
+
+// A single controller leads from every start: killed (-9) and started
+// again on its journal, it says so a second time, naming the first start.
+TEST(LeaderEventsTest, ASingleControllerOnAJournalSaysItLeadsAtEveryStart) {
+  const std::string dir = testing::TestDir();
+  std::ofstream(dir + "/topology.textproto") << kTopology;
+  const std::vector<std::string> flags = {
+      "--insecure", "--state-dir=" + dir + "/state",
+      "--topology=" + dir + "/topology.textproto"};
+  auto first = Topologyd::Start(dir, "topologyd0", flags);
+  ASSERT_TRUE(first.ok()) << first.status();
+  const std::string address = (*first)->address();
+  const int port = (*first)->port();
+  first->reset();  // kill -9
+  auto again = Topologyd::Start(dir, "topologyd1", flags, port);
+  ASSERT_TRUE(again.ok()) << again.status();
+
+  CommandResult events = testing::Relayctl(
+      dir, address, {"--insecure", "events", "--history=2", "--count=2"});
+  ASSERT_EQ(events.code, 0) << events.err;
+  std::vector<std::string> lines =
+      absl::StrSplit(events.out, '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 2u) << events.out;
+  const std::string leads = absl::StrCat(" leader topologyd ", address,
+                                         " leads (single controller, journal");
+  EXPECT_TRUE(absl::StrContains(lines[0], leads)) << lines[0];
+  EXPECT_TRUE(absl::EndsWith(lines[0], "), no leader known before it"))
+      << lines[0];
+  EXPECT_TRUE(absl::StrContains(lines[1], leads + ", restarted)")) << lines[1];
+  EXPECT_TRUE(
+      absl::EndsWith(lines[1], absl::StrCat("), after topologyd ", address)))
+      << lines[1];
   std::cout << absl::StrJoin(lines, "\n") << "\n";
 }
 

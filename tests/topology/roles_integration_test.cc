@@ -193,10 +193,14 @@ TEST_F(RolesTest, ViewerMayNotDrainNorOperatorApplyAndTheAuditSurvives) {
   CommandResult applied = As("ada", {"apply", topology_file_});
   EXPECT_EQ(applied.code, 0) << applied.err;
 
-  // relayctl events, after a kill -9 and a restart, says who did what.
+  // relayctl events, after a kill -9 and a restart, says who did what,
+  // then that the restarted controller leads.
   ASSERT_NO_FATAL_FAILURE(StartController());
-  const std::vector<std::string> history = History(4);
-  ASSERT_EQ(history.size(), 4u);
+  const std::vector<std::string> history = History(5);
+  ASSERT_EQ(history.size(), 5u);
+  EXPECT_TRUE(absl::StrContains(
+      history[4], " leads (single controller, journal, restarted)"))
+      << history[4];
   EXPECT_TRUE(
       Says(history[0], "denied", "drain p1 by operator vera (viewer) from"));
   EXPECT_TRUE(absl::EndsWith(history[0],
@@ -295,10 +299,13 @@ TEST_F(RolesTest, TokensRevokedExpiredOrForeignAreRefused) {
   EXPECT_EQ(nobody.err, "relayctl: show: no client certificate and no token\n");
 
   // Every change and every refusal, after a restart, says who; the
-  // revocations still hold.
+  // revocations still hold. The restarted controller's lead comes last.
   ASSERT_NO_FATAL_FAILURE(StartController());
-  const std::vector<std::string> history = History(11);
-  ASSERT_EQ(history.size(), 11u);
+  const std::vector<std::string> history = History(12);
+  ASSERT_EQ(history.size(), 12u);
+  EXPECT_TRUE(absl::StrContains(
+      history[11], " leads (single controller, journal, restarted)"))
+      << history[11];
   EXPECT_TRUE(
       Says(history[0], "change", "drain p1 by operator tom (operator)"));
   EXPECT_TRUE(

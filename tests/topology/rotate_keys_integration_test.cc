@@ -12,6 +12,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "proto/controller.pb.h"
 #include "tests/media/process.h"
@@ -75,8 +76,11 @@ class RotateKeysTest : public ::testing::Test {
   }
 
   // The audit trail's last three records, as relayctl events prints them.
-  std::vector<std::string> History() {
-    CommandResult events = As("ada", {"events", "--history=3", "--count=3"});
+  // The newest `count` events of the audit trail.
+  std::vector<std::string> History(int count) {
+    CommandResult events =
+        As("ada", {"events", absl::StrCat("--history=", count),
+                   absl::StrCat("--count=", count)});
     EXPECT_EQ(events.code, 0) << events.err;
     return absl::StrSplit(events.out, '\n', absl::SkipEmpty());
   }
@@ -142,10 +146,17 @@ TEST_F(RotateKeysTest, AdminsRotateRelaysGetBothKeysTheAuditSurvives) {
         absl::StrContains(lines[2], "rotate-keys d1 by operator ada (admin)"))
         << lines[2];
   };
-  expect_history(History());
-  // kill -9, then the same port: the rotation and its audit were durable.
+  expect_history(History(3));
+  // kill -9, then the same port: the rotation and its audit were durable,
+  // and the restarted controller says it leads.
   ASSERT_NO_FATAL_FAILURE(StartController("restarted", controller_->port()));
-  expect_history(History());
+  std::vector<std::string> after = History(4);
+  ASSERT_EQ(after.size(), 4u);
+  EXPECT_TRUE(absl::StrContains(
+      after[3], " leads (single controller, journal, restarted)"))
+      << after[3];
+  after.pop_back();
+  expect_history(after);
 }
 
 }  // namespace
