@@ -6,9 +6,13 @@
 # (cascade_start=exec: PID 1 here is not systemd). Then: a second run
 # changes nothing, every site gets every packet of a meeting, and the edge
 # relay dist1 serves its player page over HTTPS.
-#   tests/deploy/ansible_test.sh --packages=DIR [--out=DIR] [--keep]
-# DIR: the .debs of ./dev package. Needs root, ansible (./dev's
-# DEPLOY_PACKAGES), iproute2, curl, jq, dpkg-deb.
+#   tests/deploy/ansible_test.sh --packages=DIR [--out=DIR] [--tree=small]
+#                                [--keep]
+# DIR: the .debs of ./dev package. --tree=small (./dev test): only nat1,
+# nat2, prov1, prov2, dist1, dist2 and dist1's and dist2's sites, 7 managed
+# hosts instead of 12, since every module Ansible runs is a Python process
+# per host. Needs root, ansible (./dev's DEPLOY_PACKAGES), iproute2, curl,
+# jq, dpkg-deb.
 # Exit codes: 0 pass; 1 a check failed; 2 bad arguments or a missing tool.
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -19,13 +23,14 @@ die() { echo "ansible_test: $*" >&2; exit 2; }
 fail() { echo "ansible_test: FAIL: $*" >&2; exit 1; }
 log() { echo "ansible_test: $*"; }
 
-packages='' out=/tmp/cascade-ansible-test keep=0
+packages='' out=/tmp/cascade-ansible-test keep=0 tree=full
 for arg in "$@"; do
   case "$arg" in
     --packages=*) packages=${arg#*=} ;;
     --out=*) out=${arg#*=} ;;
+    --tree=small|--tree=full) tree=${arg#*=} ;;
     --keep) keep=1 ;;
-    -h|--help) sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument $arg (--help)" ;;
   esac
 done
@@ -42,10 +47,13 @@ out=$(cd "$out" && pwd)
 rm -rf "${out:?}"/{stage,render,pki,hosts,logs,topology.textproto}
 mkdir -p "$out/logs"
 
-# The test bed's tree, with a browser edge on dist1.
+# The test bed's tree (small: without prov3 and the districts below prov2
+# and prov3, which no kept node names), with a browser edge on dist1.
 topology=$out/topology.textproto
-sed "s/^\(nodes { id: \"dist1\" .*\) }$/\1 edge_address: \"$EDGE\" }/" \
-  "$repo/tools/testbed/testbed.textproto" >"$topology"
+dropped='^$'
+[ "$tree" = full ] || dropped='^nodes { id: "(prov3|dist[3-6])[-"]'
+grep -Ev "$dropped" "$repo/tools/testbed/testbed.textproto" |
+  sed "s/^\(nodes { id: \"dist1\" .*\) }$/\1 edge_address: \"$EDGE\" }/" >"$topology"
 grep -q "edge_address: \"$EDGE\"" "$topology" || fail "no edge added to dist1"
 
 # The operator's tools (and the sites' and command center's) from the
@@ -74,7 +82,9 @@ grep -q -- "--edge=$EDGE --edge_tls_cert=" "$render/relayd/dist1.env" ||
 # the sites; each at its inventory address.
 inventory=$render/inventory.json
 mapfile -t managed < <(jq -r '.. | .hosts? // empty | to_entries[] | "\(.key) \(.value.ansible_host)"' "$inventory")
-[ ${#managed[@]} -eq 12 ] || fail "the inventory has ${#managed[@]} hosts, not 12: $inventory"
+expected_hosts=$((1 + $(grep -c '^nodes { id: "[^"]*" tier: TIER_[NPD][A-Z]* .*metrics_address' "$topology")))
+[ ${#managed[@]} -eq $expected_hosts ] ||
+  fail "the inventory has ${#managed[@]} hosts, not $expected_hosts: $inventory"
 hosts="cc sites"
 for entry in "${managed[@]}"; do hosts+=" ${entry%% *}"; done
 # shellcheck disable=SC2086
