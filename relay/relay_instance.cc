@@ -14,6 +14,9 @@ namespace {
 
 // Datagrams read per readiness callback before the timers get a turn.
 constexpr int kMaxBatchesPerWakeup = 16;
+// A tick this late is logged with its time (the lag histogram has none):
+// past the default parent timeout (300 ms), so children may have left us.
+constexpr absl::Duration kLoopLateWarning = absl::Milliseconds(500);
 
 template <typename T>
 RelayInstance* InstanceOf(T* handle) {
@@ -147,6 +150,13 @@ void RelayInstance::ReadAll() {
 void RelayInstance::OnTick() {
   lag_last_ = std::max(absl::ZeroDuration(), clock_->Now() - expected_tick_);
   lag_.Observe(absl::ToDoubleSeconds(lag_last_));
+  if (lag_last_ >= kLoopLateWarning) {
+    LOG(WARNING) << id() << ": the event loop ran "
+                 << absl::FormatDuration(
+                        absl::Trunc(lag_last_, absl::Milliseconds(1)))
+                 << " late (the machine busy or the process stopped): "
+                    "nothing was forwarded meanwhile";
+  }
   expected_tick_ = absl::InfiniteFuture();
   // libuv runs timers before it polls: on a busy machine the parent's
   // packets may be waiting unread while the silence deadline passes. Read
