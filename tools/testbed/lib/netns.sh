@@ -33,7 +33,8 @@ netns_host() {
 }
 
 netns_exists() {
-  ip netns list | awk '{print $1}' | grep -qxF "$1$2"
+  # grep without -q reads it all: awk is never cut off by SIGPIPE (pipefail).
+  ip netns list | awk '{print $1}' | grep -xF "$1$2" >/dev/null
 }
 
 netns_delete() {
