@@ -1,14 +1,18 @@
 #include "relay/edge_http.h"
 
 #include <httplib.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "webrtc/edge/pages/pages.h"
 
 namespace cascade::relay {
@@ -45,6 +49,79 @@ void SetCommonHeaders(httplib::Response& res) {
   res.set_header("X-Content-Type-Options", "nosniff");
   res.set_header("Referrer-Policy", "no-referrer");
   res.set_header("X-Frame-Options", "DENY");
+}
+
+void Busy(httplib::Response& res, absl::string_view why) {
+  res.status = 503;
+  res.set_header("Retry-After", "1");
+  res.set_header("Access-Control-Allow-Origin", "*");
+  res.set_content(absl::StrCat("relay busy: ", why, "\n"),
+                  "text/plain; charset=utf-8");
+}
+
+// One WHEP request handed to the loop. The loop either starts it (and then
+// finishes it), or the waiting thread abandons it after the timeout (and
+// the loop then skips it: no session nobody was told of), or the dispatcher
+// closes and destroys it unrun.
+struct Exchange {
+  absl::Mutex mu;
+  bool started ABSL_GUARDED_BY(mu) = false;
+  bool finished ABSL_GUARDED_BY(mu) = false;
+  bool abandoned ABSL_GUARDED_BY(mu) = false;
+  bool dropped ABSL_GUARDED_BY(mu) = false;
+  bool left_queue ABSL_GUARDED_BY(mu) = false;  // started or dropped
+  edge::HttpResponse response ABSL_GUARDED_BY(mu);
+};
+
+// Held by the posted work only: destroyed unrun, it tells the waiter.
+class DropNotice {
+ public:
+  explicit DropNotice(std::shared_ptr<Exchange> exchange)
+      : exchange_(std::move(exchange)) {}
+  ~DropNotice() {
+    absl::MutexLock lock(&exchange_->mu);
+    if (!exchange_->started) exchange_->dropped = exchange_->left_queue = true;
+  }
+
+ private:
+  std::shared_ptr<Exchange> exchange_;
+};
+
+// Runs `handle` for `request` on the loop; false when the loop did not take
+// it within `timeout` (or closed).
+bool RunOnLoop(Dispatcher* dispatcher,
+               std::shared_ptr<EdgeHttpServer::Handler> handle,
+               std::shared_ptr<const edge::HttpRequest> request,
+               std::string client, absl::Duration timeout,
+               edge::HttpResponse* response) {
+  auto exchange = std::make_shared<Exchange>();
+  auto notice = std::make_shared<DropNotice>(exchange);
+  const bool posted = dispatcher->Post(
+      [handle, request, exchange, notice, client = std::move(client)] {
+        {
+          absl::MutexLock lock(&exchange->mu);
+          if (exchange->abandoned) return;
+          exchange->started = exchange->left_queue = true;
+        }
+        edge::HttpResponse answer = (*handle)(*request, client);
+        absl::MutexLock lock(&exchange->mu);
+        exchange->response = std::move(answer);
+        exchange->finished = true;
+      });
+  notice.reset();  // only the posted work holds it now
+  if (!posted) return false;
+  absl::MutexLock lock(&exchange->mu);
+  exchange->mu.AwaitWithTimeout(absl::Condition(&exchange->left_queue),
+                                timeout);
+  if (!exchange->left_queue) {
+    exchange->abandoned = true;
+    return false;
+  }
+  if (exchange->dropped) return false;
+  // Started: the loop finishes what it began.
+  exchange->mu.Await(absl::Condition(&exchange->finished));
+  *response = std::move(exchange->response);
+  return true;
 }
 
 }  // namespace
@@ -84,27 +161,41 @@ absl::StatusOr<std::unique_ptr<EdgeHttpServer>> EdgeHttpServer::Start(
   http.set_read_timeout(5, 0);
   http.set_write_timeout(5, 0);
 
+  // Threads for every request that may wait for the loop, and a few more
+  // for the pages and for telling the rest that the relay is busy.
+  const int max_waiting = std::max(1, options.max_waiting);
+  http.new_task_queue = [max_waiting] {
+    return new httplib::ThreadPool(static_cast<size_t>(max_waiting) + 8);
+  };
+  // The listening socket, for its backlog once bound.
+  http.set_socket_options([s = server.get()](socket_t sock) {
+    httplib::default_socket_options(sock);
+    s->listen_fd_ = sock;
+  });
+
   auto shared_handle = std::make_shared<Handler>(std::move(handle));
+  auto waiting = std::make_shared<std::atomic<int>>(0);
   const absl::Duration timeout = options.loop_timeout;
-  auto whep = [dispatcher, shared_handle, timeout](const httplib::Request& req,
-                                                   httplib::Response& res) {
+  auto whep = [dispatcher, shared_handle, waiting, max_waiting, timeout](
+                  const httplib::Request& req, httplib::Response& res) {
     SetCommonHeaders(res);
-    // A late answer may still be computed after the timeout: the work owns
-    // what it touches.
-    auto request = std::make_shared<edge::HttpRequest>(ToEdgeRequest(req));
-    auto response = std::make_shared<edge::HttpResponse>();
-    if (!dispatcher->PostAndWait(
-            [shared_handle, request, response, client = req.remote_addr] {
-              *response = (*shared_handle)(*request, client);
-            },
-            timeout)) {
-      res.status = 503;
-      res.set_header("Retry-After", "1");
-      res.set_header("Access-Control-Allow-Origin", "*");
-      res.set_content("relay busy\n", "text/plain; charset=utf-8");
+    if (waiting->fetch_add(1) >= max_waiting) {
+      waiting->fetch_sub(1);
+      Busy(res, "too many requests wait for it");
       return;
     }
-    WriteResponse(*response, res);
+    edge::HttpResponse response;
+    const bool answered =
+        RunOnLoop(dispatcher, shared_handle,
+                  std::make_shared<const edge::HttpRequest>(ToEdgeRequest(req)),
+                  req.remote_addr, timeout, &response);
+    waiting->fetch_sub(1);
+    if (!answered) {
+      Busy(res,
+           absl::StrCat("not answered within ", absl::FormatDuration(timeout)));
+      return;
+    }
+    WriteResponse(response, res);
   };
   // WHEP (watch) and WHIP (publish): the handler tells them apart.
   const char* kResources = R"(/(whep|whip)/.*)";
@@ -143,6 +234,13 @@ absl::StatusOr<std::unique_ptr<EdgeHttpServer>> EdgeHttpServer::Start(
   if (server->port_ <= 0) {
     return absl::UnavailableError(
         absl::StrCat("edge: cannot bind ", options.listen.ToString()));
+  }
+  // Listening again only sets the backlog (Linux).
+  if (server->listen_fd_ < 0 ||
+      ::listen(server->listen_fd_, options.listen_backlog) != 0) {
+    return absl::InternalError(absl::StrCat(
+        "edge: cannot set the listen backlog of ", options.listen.ToString(),
+        " to ", options.listen_backlog));
   }
   server->thread_ =
       std::thread([s = server.get()] { s->http_->listen_after_bind(); });

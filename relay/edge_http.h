@@ -27,8 +27,17 @@ struct EdgeHttpOptions {
   // PEM files for HTTPS; both empty: plain HTTP.
   std::string tls_cert_file;
   std::string tls_key_file;
-  // A WHEP request the loop has not answered by then gets 503.
-  absl::Duration loop_timeout = absl::Seconds(2);
+  // A WHEP request the loop has not taken by then gets 503 and is dropped
+  // unrun. Long: a loop busy forwarding to hundreds of viewers, on cores
+  // it shares, still takes a burst of POSTs, only late.
+  absl::Duration loop_timeout = absl::Seconds(10);
+  // WHEP requests waiting for the loop at once; one more gets 503 at once.
+  // The server runs this many threads, and a few more for the pages.
+  int max_waiting = 64;
+  // Connections the kernel holds until a thread accepts them: a district's
+  // sites posting at once (cpp-httplib's own is 5; SYNs past it are dropped
+  // and retried a second or more later).
+  int listen_backlog = 1024;
   size_t max_body_bytes = 64 * 1024;
 };
 
@@ -53,6 +62,8 @@ class EdgeHttpServer {
   EdgeHttpServer() = default;
 
   std::unique_ptr<httplib::Server> http_;
+  // The listening socket, once bound (for its backlog).
+  int listen_fd_ = -1;
   std::thread thread_;
   int port_ = 0;
   bool tls_ = false;
