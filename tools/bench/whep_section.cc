@@ -36,9 +36,11 @@ constexpr char kRelayId[] = "bench-edge";
 constexpr char kStream[] = "program";
 constexpr char kFinalPrefix[] = "{\"type\":\"final\"";
 // Between the starts of two probe processes of a step: their handshakes
-// overlap less, as sites' do. (Every probe POSTs from 127.0.0.1, so relayd
-// runs with a per-address POST burst as large as the largest step.)
+// overlap less, as sites' do.
 constexpr absl::Duration kProbeStagger = absl::Milliseconds(500);
+// relayd's own per-address POST burst (RelayEdgeOptions): each probe process
+// posts from an address of its own (127.0.0.N), as a district's sites do.
+constexpr int kEdgePostBurst = 200;
 // A step counts only if the viewers received about 2 Mbit/s: relay-source
 // starved of CPU sends less. Below 2 since the rate is over each probe's
 // whole run, its first second without packets included.
@@ -48,9 +50,10 @@ constexpr double kMinStreamMbps = 1.6;
 // relay-source as its parent and the key of the token the viewers carry.
 class EdgeRig {
  public:
+  // `post_burst`: the most viewers one probe process posts at once.
   static absl::StatusOr<std::unique_ptr<EdgeRig>> Start(
-      const TreeBinaries& binaries, const std::string& dir, int max_viewers) {
-    // max_viewers POSTs from 127.0.0.1 at once: the sites of many addresses.
+      const TreeBinaries& binaries, const std::string& dir, int max_viewers,
+      int post_burst) {
     std::unique_ptr<EdgeRig> rig(new EdgeRig());
     absl::StatusOr<control::KeyPtr> key = control::NewEcdsaKey();
     if (!key.ok()) return key.status();
@@ -75,7 +78,8 @@ class EdgeRig {
         Subprocess::Start({binaries.relayd, "--config=" + config,
                            "--edge=127.0.0.1:0", "--port_file=" + ports,
                            absl::StrCat("--edge_max_viewers=", max_viewers),
-                           absl::StrCat("--edge_post_burst=", max_viewers)},
+                           absl::StrCat("--edge_post_burst=",
+                                        std::max(post_burst, kEdgePostBurst))},
                           {log, log});
     if (!relay.ok()) return relay.status();
     rig->relay_ = *std::move(relay);
@@ -141,7 +145,10 @@ class EdgeRig {
 };
 
 // Viewers split over relay-probe processes; the i-th starts `stagger` after
-// the one before and runs that much less, so that all end together.
+// the one before and runs that much less, so that all end together. Each
+// process sends (HTTP and media) from its own loopback address, the next of
+// 127.0.0.2-254 after `*next_address`: as many clients to relayd's
+// per-address POST limits.
 struct ViewerBatch {
   std::vector<std::unique_ptr<Subprocess>> probes;
   std::vector<std::string> outputs;  // --json lines
@@ -153,7 +160,8 @@ absl::StatusOr<ViewerBatch> StartViewers(const std::string& probe_binary,
                                          const std::string& url, int viewers,
                                          int per_probe, absl::Duration run,
                                          absl::Duration stagger,
-                                         const std::string& prefix) {
+                                         const std::string& prefix,
+                                         int* next_address) {
   ViewerBatch batch;
   const int probes = (viewers + per_probe - 1) / per_probe;
   batch.run = run + stagger * (probes - 1);
@@ -166,8 +174,8 @@ absl::StatusOr<ViewerBatch> StartViewers(const std::string& probe_binary,
     // Counting only: decoding hundreds of pictures would measure the probes.
     absl::StatusOr<std::unique_ptr<Subprocess>> probe = Subprocess::Start(
         {probe_binary, "--whep=" + url, absl::StrCat("--whep_viewers=", n),
-         "--listen=127.0.0.1:0", "--decode_sites=0", "--json", "--interval=0.5",
-         "--max_lost=0",
+         absl::StrCat("--listen=127.0.0.", 2 + (*next_address)++ % 253, ":0"),
+         "--decode_sites=0", "--json", "--interval=0.5", "--max_lost=0",
          absl::StrCat("--duration=",
                       absl::ToDoubleSeconds(run + stagger * (probes - 1 - i)))},
         {out, err});
@@ -250,7 +258,8 @@ struct Step {
 };
 
 Step RunStep(EdgeRig& rig, const std::string& probe_binary, int viewers,
-             const WhepOptions& options, const std::string& dir) {
+             const WhepOptions& options, const std::string& dir,
+             int* next_address) {
   Step step;
   cascade::v1::BenchWhepStep& f = step.figures;
   f.set_viewers(viewers);
@@ -263,7 +272,7 @@ Step RunStep(EdgeRig& rig, const std::string& probe_binary, int viewers,
   absl::StatusOr<ViewerBatch> batch =
       StartViewers(probe_binary, rig.url(), viewers, per_probe,
                    settle + window + absl::Seconds(5), stagger,
-                   absl::StrCat(dir, "/step-", viewers));
+                   absl::StrCat(dir, "/step-", viewers), next_address);
   if (!batch.ok()) {
     f.set_error(std::string(batch.status().message()));
     return step;
@@ -344,8 +353,12 @@ absl::Status RunWhep(const WhepOptions& options, Context& context) {
               "delivered/s", "ns/pkt", "RSS MB", "result");
   cascade::v1::BenchWhep& section = *context.report.mutable_whep();
   const int max_viewers = std::max(options.max_viewers, options.join_viewers);
+  // A quarter of the joining viewers per process, so that the POSTs overlap.
+  const int join_per_probe = std::max(1, (options.join_viewers + 3) / 4);
   absl::StatusOr<std::unique_ptr<EdgeRig>> rig =
-      EdgeRig::Start(*binaries, dir, max_viewers);
+      EdgeRig::Start(*binaries, dir, max_viewers,
+                     std::max(options.viewers_per_probe, join_per_probe));
+  int next_address = 0;
   if (!rig.ok()) return rig.status();
 
   // 1. The largest count with no loss.
@@ -360,7 +373,8 @@ absl::Status RunWhep(const WhepOptions& options, Context& context) {
     }
     if (!(*rig)->running())
       return absl::InternalError("relayd or relay-source ended");
-    Step step = RunStep(**rig, binaries->probe, *viewers, options, dir);
+    Step step =
+        RunStep(**rig, binaries->probe, *viewers, options, dir, &next_address);
     const cascade::v1::BenchWhepStep& f = step.figures;
     std::printf("%-8d %6d %9d %9d %6d %6.2f %8.0f%% %12.0f %8s %7.1f %s\n",
                 f.viewers(), f.probes(), f.connected(), f.receiving(), f.lost(),
@@ -419,11 +433,9 @@ absl::Status RunWhep(const WhepOptions& options, Context& context) {
   const int joining = options.join_viewers;
   join.set_viewers(joining);
   {
-    // A quarter of the viewers per process, so that the POSTs overlap.
-    const int per_probe = std::max(1, (joining + 3) / 4);
-    absl::StatusOr<ViewerBatch> batch =
-        StartViewers(binaries->probe, (*rig)->url(), joining, per_probe,
-                     absl::Seconds(8), absl::ZeroDuration(), dir + "/join");
+    absl::StatusOr<ViewerBatch> batch = StartViewers(
+        binaries->probe, (*rig)->url(), joining, join_per_probe,
+        absl::Seconds(8), absl::ZeroDuration(), dir + "/join", &next_address);
     if (!batch.ok()) return batch.status();
     join.set_probes(static_cast<int>(batch->probes.size()));
     const BatchResult r = FinishViewers(*batch);

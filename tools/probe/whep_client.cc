@@ -1,10 +1,14 @@
 #include "tools/probe/whep_client.h"
 
+#include <arpa/inet.h>
 #include <httplib.h>
+#include <netinet/in.h>
 #include <openssl/x509.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <utility>
 #include <vector>
 
@@ -208,7 +212,8 @@ absl::StatusOr<WhepUrl> ParseWhepUrl(absl::string_view text) {
 }
 
 absl::StatusOr<std::unique_ptr<WhepClient>> WhepClient::Create(
-    const WhepUrl& url, const WhepTlsOptions& tls, absl::Duration timeout) {
+    const WhepUrl& url, const WhepTlsOptions& tls, absl::Duration timeout,
+    uint32_t source_ip) {
   if (!tls.ca_file.empty() && access(tls.ca_file.c_str(), R_OK) != 0) {
     return absl::NotFoundError(absl::StrCat("cannot read ", tls.ca_file));
   }
@@ -225,12 +230,33 @@ absl::StatusOr<std::unique_ptr<WhepClient>> WhepClient::Create(
     http->enable_server_certificate_verification(!tls.insecure);
     if (!tls.ca_file.empty()) http->set_ca_cert_path(tls.ca_file.c_str());
   }
-  return std::unique_ptr<WhepClient>(new WhepClient(url, std::move(http)));
+  auto bind_errno = std::make_shared<std::atomic<int>>(0);
+  if (source_ip != 0) {
+    // Called on each new socket before it connects.
+    http->set_socket_options([source_ip, bind_errno](socket_t sock) {
+      sockaddr_in local = {};
+      local.sin_family = AF_INET;
+      local.sin_addr.s_addr = htonl(source_ip);
+      const bool bound = bind(sock, reinterpret_cast<const sockaddr*>(&local),
+                              sizeof(local)) == 0;
+      bind_errno->store(bound ? 0 : errno);
+    });
+  }
+  return std::unique_ptr<WhepClient>(
+      new WhepClient(url, std::move(http), std::move(bind_errno)));
 }
 
 WhepClient::WhepClient(const WhepUrl& url,
-                       std::unique_ptr<httplib::Client> http)
-    : url_(url), http_(std::move(http)) {}
+                       std::unique_ptr<httplib::Client> http,
+                       std::shared_ptr<std::atomic<int>> bind_errno)
+    : url_(url), http_(std::move(http)), bind_errno_(std::move(bind_errno)) {}
+
+absl::Status WhepClient::BindError() const {
+  const int err = bind_errno_->load();
+  if (err == 0) return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrCat(
+      "cannot send from the source address (bind: ", std::strerror(err), ")"));
+}
 
 WhepClient::~WhepClient() = default;
 
@@ -272,6 +298,10 @@ absl::StatusOr<WhepResource> WhepClient::Post(const std::string& offer) {
       {"Authorization", absl::StrCat("Bearer ", url_.token)}};
   httplib::Result result =
       http_->Post(path.c_str(), headers, offer, "application/sdp");
+  if (absl::Status bound = BindError(); !bound.ok()) {
+    return absl::Status(bound.code(),
+                        absl::StrCat(what, ": ", bound.message()));
+  }
   if (!result) return TransportError(*http_, result.error(), what);
   if (result->status != 201) {
     return absl::Status(CodeOf(result->status),
@@ -299,6 +329,10 @@ absl::Status WhepClient::Delete(const std::string& location) {
   const httplib::Headers headers = {
       {"Authorization", absl::StrCat("Bearer ", url_.token)}};
   httplib::Result result = http_->Delete(location.c_str(), headers);
+  if (absl::Status bound = BindError(); !bound.ok()) {
+    return absl::Status(bound.code(),
+                        absl::StrCat(what, ": ", bound.message()));
+  }
   if (!result) return TransportError(*http_, result.error(), what);
   if (result->status != 200 && result->status != 204) {
     return absl::Status(CodeOf(result->status),

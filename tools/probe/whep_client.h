@@ -4,6 +4,8 @@
 #ifndef CASCADE_TOOLS_PROBE_WHEP_CLIENT_H_
 #define CASCADE_TOOLS_PROBE_WHEP_CLIENT_H_
 
+#include <atomic>
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -53,9 +55,12 @@ struct WhepResource {
 
 class WhepClient {
  public:
+  // `source_ip` (IPv4, host order; 0: the kernel's choice) is the address
+  // requests come from: a lab's viewers spread over 127.0.0.N are as many
+  // clients to the relay's per-address limits.
   static absl::StatusOr<std::unique_ptr<WhepClient>> Create(
       const WhepUrl& url, const WhepTlsOptions& tls,
-      absl::Duration timeout = absl::Seconds(10));
+      absl::Duration timeout = absl::Seconds(10), uint32_t source_ip = 0);
   ~WhepClient();
   WhepClient(const WhepClient&) = delete;
   WhepClient& operator=(const WhepClient&) = delete;
@@ -71,10 +76,15 @@ class WhepClient {
   const WhepUrl& url() const { return url_; }
 
  private:
-  WhepClient(const WhepUrl& url, std::unique_ptr<httplib::Client> http);
+  WhepClient(const WhepUrl& url, std::unique_ptr<httplib::Client> http,
+             std::shared_ptr<std::atomic<int>> bind_errno);
+  // Why binding the source address failed for the last connection; OK when
+  // it did not (or none was asked).
+  absl::Status BindError() const;
 
   const WhepUrl url_;
   std::unique_ptr<httplib::Client> http_;
+  std::shared_ptr<std::atomic<int>> bind_errno_;
 };
 
 }  // namespace probe

@@ -80,6 +80,7 @@ class FakeEdge {
                  [this](const httplib::Request& req, httplib::Response& res) {
                    absl::MutexLock lock(&mu_);
                    authorization_ = req.get_header_value("Authorization");
+                   remote_addr_ = req.remote_addr;
                    content_type_ = req.get_header_value("Content-Type");
                    offer_ = req.body;
                    res.status = post_status_;
@@ -128,6 +129,7 @@ class FakeEdge {
   std::string authorization_ ABSL_GUARDED_BY(mu_);
   std::string content_type_ ABSL_GUARDED_BY(mu_);
   std::string offer_ ABSL_GUARDED_BY(mu_);
+  std::string remote_addr_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> deleted_ ABSL_GUARDED_BY(mu_);
 
  private:
@@ -163,6 +165,34 @@ TEST(WhepClientTest, PostsTheOfferWithTheTokenAndDeletesTheSession) {
   absl::MutexLock lock(&edge.mu_);
   EXPECT_EQ(edge.deleted_, (std::vector<std::string>{"/whep/program/s1",
                                                      "/whep/program/gone"}));
+}
+
+// A lab's viewers spread over loopback addresses: the relay sees each
+// process as its own client (its per-address POST limits).
+TEST(WhepClientTest, PostsFromTheSourceAddressAsked) {
+  FakeEdge edge;
+  edge.Answer(201);
+  auto client = WhepClient::Create(edge.Url(), {}, absl::Seconds(10),
+                                   0x7f000007);  // 127.0.0.7
+  ASSERT_TRUE(client.ok()) << client.status();
+  absl::StatusOr<WhepResource> resource = (*client)->Post("offer");
+  ASSERT_TRUE(resource.ok()) << resource.status();
+  absl::MutexLock lock(&edge.mu_);
+  EXPECT_EQ(edge.remote_addr_, "127.0.0.7");
+}
+
+TEST(WhepClientTest, ASourceAddressItCannotSendFromIsAnError) {
+  FakeEdge edge;
+  edge.Answer(201);
+  auto client = WhepClient::Create(edge.Url(), {}, absl::Seconds(2),
+                                   0xc0000201);  // 192.0.2.1, not ours
+  ASSERT_TRUE(client.ok()) << client.status();
+  absl::StatusOr<WhepResource> resource = (*client)->Post("offer");
+  ASSERT_FALSE(resource.ok());
+  EXPECT_EQ(resource.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(absl::StrContains(resource.status().message(),
+                                "cannot send from the source address"))
+      << resource.status();
 }
 
 TEST(WhepClientTest, ARelativeLocationIsTheEndpointsSibling) {

@@ -54,7 +54,9 @@ absl::StatusOr<std::unique_ptr<WhepViewers>> WhepViewers::Open(
   auto certificate = dtls::Certificate::Generate(certificate_options);
   if (!certificate.ok()) return certificate.status();
   viewers->certificate_ = *std::move(certificate);
-  auto client = WhepClient::Create(options.url, options.tls);
+  // The viewers' address (--listen) is also their HTTP requests' source.
+  auto client = WhepClient::Create(options.url, options.tls, absl::Seconds(10),
+                                   base.listen.ip);
   if (!client.ok()) return client.status();
   viewers->client_ = *std::move(client);
 
