@@ -25,6 +25,7 @@ bool IsRefusal(absl::StatusCode code) {
 std::string KeysContent(const cascade::v1::GetStreamKeysResponse& response) {
   cascade::v1::GetStreamKeysResponse keys;
   *keys.mutable_keys() = response.keys();
+  *keys.mutable_streams() = response.streams();
   std::string content;
   keys.SerializeToString(&content);
   return content;
@@ -67,6 +68,10 @@ absl::StatusOr<std::vector<ReceivedStreamKey>> ToLocalKeys(
   // The controller's clock minus ours, as of the answer.
   const absl::Duration offset =
       absl::FromUnixMillis(response.unix_ms()) - local_now;
+  absl::flat_hash_map<absl::string_view, const cascade::v1::Stream*> streams;
+  for (const cascade::v1::Stream& stream : response.streams()) {
+    streams[stream.id()] = &stream;
+  }
   std::vector<ReceivedStreamKey> keys;
   for (const cascade::v1::StreamKey& key : response.keys()) {
     if (key.material().size() != kStreamKeyMaterialSize) {
@@ -85,6 +90,13 @@ absl::StatusOr<std::vector<ReceivedStreamKey>> ToLocalKeys(
     std::copy(key.material().begin(), key.material().end(),
               received.material.begin());
     received.send_from = absl::FromUnixMillis(key.send_from_unix_ms()) - offset;
+    if (auto it = streams.find(key.stream()); it != streams.end()) {
+      received.direction = it->second->direction();
+      received.source_node = it->second->source_node();
+      for (const cascade::v1::Track& track : it->second->tracks()) {
+        received.ssrcs.push_back(track.ssrc());
+      }
+    }
     keys.push_back(std::move(received));
   }
   return keys;

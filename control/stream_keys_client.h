@@ -42,6 +42,12 @@ struct ReceivedStreamKey {
   // When the source may start using it, on this machine's clock (the
   // controller's send_from, moved by the difference of the two clocks).
   absl::Time send_from;
+  // The stream's, as the controller names it (GetStreamKeysResponse.streams;
+  // DIRECTION_UNSPECIFIED and no SSRC from a controller that does not):
+  // a node tells the stream it sends from those it receives.
+  cascade::v1::Direction direction = cascade::v1::DIRECTION_UNSPECIFIED;
+  std::string source_node;
+  std::vector<uint32_t> ssrcs;
 };
 
 class StreamKeysListener {

@@ -1,6 +1,6 @@
 // The controller's side of stream keys (stream_keys.h): it makes each
-// downstream stream's keys on its own schedule and hands out the durable
-// ones.
+// stream's keys (downstream and upstream) on its own schedule and hands out
+// the durable ones.
 #include <glog/logging.h>
 
 #include "topology/controller.h"
@@ -29,13 +29,10 @@ void Controller::RefreshDecryptingRelaysLocked() {
 absl::StatusOr<cascade::v1::GetStreamKeysResponse> Controller::StreamKeys(
     absl::Span<const std::string> nodes) const {
   absl::MutexLock lock(&mu_);
-  absl::StatusOr<std::vector<cascade::v1::StreamKey>> keys =
+  absl::StatusOr<cascade::v1::GetStreamKeysResponse> keys =
       StreamKeysFor(state_, nodes);
   if (!keys.ok()) return keys.status();
-  cascade::v1::GetStreamKeysResponse response;
-  for (cascade::v1::StreamKey& key : *keys) {
-    *response.add_keys() = std::move(key);
-  }
+  cascade::v1::GetStreamKeysResponse response = *std::move(keys);
   response.set_unix_ms(absl::ToUnixMillis(clock_->Now()));
   // Four polls within an overlap: a caller that misses one still has the
   // key well before it is used.

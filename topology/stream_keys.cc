@@ -19,6 +19,15 @@ bool IsDownstream(const cascade::v1::Stream& stream) {
   return stream.direction() == cascade::v1::DIRECTION_DOWNSTREAM;
 }
 
+bool IsUpstream(const cascade::v1::Stream& stream) {
+  return stream.direction() == cascade::v1::DIRECTION_UPSTREAM;
+}
+
+// Streams of either direction get keys (an invalid direction none).
+bool IsKeyed(const cascade::v1::Stream& stream) {
+  return IsDownstream(stream) || IsUpstream(stream);
+}
+
 // The stream's newest key (keys are kept newest first); null if none.
 const StreamKey* NewestKey(const ControllerState& state,
                            const std::string& stream) {
@@ -41,8 +50,12 @@ absl::Status ResolveStreamKeyRotation(
   rotate->clear_keys();
   rotate->set_unix_ms(absl::ToUnixMillis(now));
   for (const cascade::v1::Stream& stream : state.topology().streams()) {
-    if (!IsDownstream(stream)) continue;
-    if (!rotate->stream().empty() && stream.id() != rotate->stream()) continue;
+    // Unnamed: every downstream stream; named: that one, either direction.
+    if (rotate->stream().empty()
+            ? !IsDownstream(stream)
+            : stream.id() != rotate->stream() || !IsKeyed(stream)) {
+      continue;
+    }
     const StreamKey* newest = NewestKey(state, stream.id());
     StreamKey* key = rotate->add_keys();
     key->set_stream(stream.id());
@@ -63,8 +76,8 @@ absl::Status ResolveStreamKeyRotation(
     return rotate->stream().empty()
                ? absl::FailedPreconditionError(
                      "the topology has no downstream stream to key")
-               : absl::NotFoundError(absl::StrCat("no downstream stream \"",
-                                                  rotate->stream(), "\""));
+               : absl::NotFoundError(
+                     absl::StrCat("no stream \"", rotate->stream(), "\""));
   }
   return absl::OkStatus();
 }
@@ -118,7 +131,7 @@ absl::Status ApplyStreamKeyRotation(
 void DropOrphanStreamKeys(ControllerState* state) {
   absl::flat_hash_set<std::string> streams;
   for (const cascade::v1::Stream& stream : state->topology().streams()) {
-    if (IsDownstream(stream)) streams.insert(stream.id());
+    if (IsKeyed(stream)) streams.insert(stream.id());
   }
   auto* keys = state->mutable_stream_keys();
   keys->erase(std::remove_if(keys->begin(), keys->end(),
@@ -136,7 +149,7 @@ std::vector<std::string> StreamsDueForKey(const ControllerState& state,
   // A revoked node may hold every key made before its revocation.
   const absl::Time revoked = LastNodeRevocation(state);
   for (const cascade::v1::Stream& stream : state.topology().streams()) {
-    if (!IsDownstream(stream)) continue;
+    if (!IsKeyed(stream)) continue;
     const StreamKey* newest = NewestKey(state, stream.id());
     if (newest == nullptr) {
       due.push_back(stream.id());
@@ -168,7 +181,19 @@ absl::flat_hash_set<std::string> DecryptingRelays(
   return relays;
 }
 
-absl::StatusOr<std::vector<StreamKey>> StreamKeysFor(
+std::vector<StreamKey> DecryptingRelayKeys(const ControllerState& state) {
+  absl::flat_hash_set<absl::string_view> downstream;
+  for (const cascade::v1::Stream& stream : state.topology().streams()) {
+    if (IsDownstream(stream)) downstream.insert(stream.id());
+  }
+  std::vector<StreamKey> keys;
+  for (const StreamKey& key : state.stream_keys()) {
+    if (downstream.contains(key.stream())) keys.push_back(key);
+  }
+  return keys;
+}
+
+absl::StatusOr<cascade::v1::GetStreamKeysResponse> StreamKeysFor(
     const ControllerState& state, absl::Span<const std::string> nodes) {
   if (nodes.empty()) {
     return absl::InvalidArgumentError("name the nodes to get stream keys for");
@@ -180,7 +205,7 @@ absl::StatusOr<std::vector<StreamKey>> StreamKeysFor(
   for (const cascade::v1::Node& node : state.topology().nodes()) {
     if (wanted.contains(node.id())) by_id[node.id()] = &node;
   }
-  // The downstream streams some node of `nodes` may hold the keys of.
+  // The streams some node of `nodes` may hold the keys of.
   absl::flat_hash_set<std::string> streams;
   for (const std::string& id : nodes) {
     auto it = by_id.find(id);
@@ -188,18 +213,33 @@ absl::StatusOr<std::vector<StreamKey>> StreamKeysFor(
       return absl::NotFoundError(absl::StrCat("no node \"", id, "\""));
     }
     const cascade::v1::Node& node = *it->second;
-    const bool site = node.tier() == cascade::v1::TIER_SITE;
+    // A plain endpoint site cannot decrypt or encrypt: its relay would have
+    // to.
+    const bool site =
+        node.tier() == cascade::v1::TIER_SITE && !node.plain_endpoint();
     if (!site && !node.plain_endpoint()) {
       return absl::PermissionDeniedError(absl::StrCat(
           "node \"", id,
           "\" is a relay: it forwards the ciphertext and may hold no stream "
           "key (a stream's source is the command center, a plain endpoint)"));
     }
+    // The top of the tree (a downstream stream's source) receives every
+    // upstream stream.
+    bool top = false;
+    for (const cascade::v1::Stream& stream : state.topology().streams()) {
+      if (IsDownstream(stream) && stream.source_node() == id &&
+          node.tier() != cascade::v1::TIER_SITE) {
+        top = true;
+      }
+    }
     bool entitled = false;
     for (const cascade::v1::Stream& stream : state.topology().streams()) {
-      // A plain endpoint site cannot decrypt: its relay would have to.
-      if (IsDownstream(stream) &&
-          ((site && !node.plain_endpoint()) || stream.source_node() == id)) {
+      const bool holds =
+          IsDownstream(stream)
+              ? site || stream.source_node() == id
+              : IsUpstream(stream) &&
+                    (top || (site && stream.source_node() == id));
+      if (holds) {
         streams.insert(stream.id());
         entitled = true;
       }
@@ -211,11 +251,14 @@ absl::StatusOr<std::vector<StreamKey>> StreamKeysFor(
           "do"));
     }
   }
-  std::vector<StreamKey> keys;
-  for (const StreamKey& key : state.stream_keys()) {
-    if (streams.contains(key.stream())) keys.push_back(key);
+  cascade::v1::GetStreamKeysResponse response;
+  for (const cascade::v1::Stream& stream : state.topology().streams()) {
+    if (streams.contains(stream.id())) *response.add_streams() = stream;
   }
-  return keys;
+  for (const StreamKey& key : state.stream_keys()) {
+    if (streams.contains(key.stream())) *response.add_keys() = key;
+  }
+  return response;
 }
 
 }  // namespace cascade::topology

@@ -1,10 +1,10 @@
-// The downstream streams' SRTP keys in the controller's state
+// The streams' SRTP keys in the controller's state
 // (ControllerState.stream_keys): making and rotating them, pruning those no
 // longer needed, and who may hold them. The keys are the controller's; a
-// stream's source and the sites get them (GetStreamKeys), a relay that
+// stream's source and its receivers get them (GetStreamKeys), a relay that
 // forwards the stream never does (docs/security.md, "Stream keys from
-// topologyd"). Pure functions of the state, shared by live changes and
-// journal replay.
+// topologyd"). Downstream and upstream streams are keyed alike. Pure
+// functions of the state, shared by live changes and journal replay.
 #ifndef CASCADE_TOPOLOGY_STREAM_KEYS_H_
 #define CASCADE_TOPOLOGY_STREAM_KEYS_H_
 
@@ -24,7 +24,8 @@ namespace cascade::topology {
 inline constexpr size_t kStreamKeyMaterialSize = 28;
 
 // Fills in a rotation decided at `now`: one fresh key (OpenSSL's RAND_bytes)
-// for `rotate->stream`, or for every downstream stream when it is empty,
+// for `rotate->stream` (either direction), or for every downstream stream
+// when it is empty (upstream ones rotate by name and on their timer),
 // its id one more than the stream's newest. A stream's first key is used at
 // once, a later one from `now + overlap`. NOT_FOUND for no such stream,
 // FAILED_PRECONDITION for none at all or when OpenSSL gives no randomness
@@ -45,9 +46,9 @@ absl::Status ApplyStreamKeyRotation(
 // Drops the keys of streams the topology no longer has.
 void DropOrphanStreamKeys(cascade::v1::ControllerState* state);
 
-// The downstream streams that need a key by `now`: those with none yet,
-// those whose newest key was made `every` or longer ago, and those whose
-// newest key was made before a node's certificate was revoked
+// The streams (downstream and upstream) that need a key by `now`: those with
+// none yet, those whose newest key was made `every` or longer ago, and those
+// whose newest key was made before a node's certificate was revoked
 // (certificate_revocation.h). Never one whose rotation is in its overlap.
 std::vector<std::string> StreamsDueForKey(
     const cascade::v1::ControllerState& state, absl::Time now,
@@ -59,12 +60,23 @@ std::vector<std::string> StreamsDueForKey(
 absl::flat_hash_set<std::string> DecryptingRelays(
     const cascade::v1::Topology& topology);
 
-// The keys `nodes` may hold: a site gets every downstream stream's keys, a
-// stream's source node (a plain endpoint: the command center) that
-// stream's. PERMISSION_DENIED names the first node that may hold none (any
-// relay, even one named as a source; a plain endpoint site), NOT_FOUND one
-// that does not exist, INVALID_ARGUMENT an empty list.
-absl::StatusOr<std::vector<cascade::v1::StreamKey>> StreamKeysFor(
+// What a relay that DecryptingRelays names gets in its assignment: the
+// downstream streams' keys. Never an upstream stream's: no relay decrypts
+// a site's camera.
+std::vector<cascade::v1::StreamKey> DecryptingRelayKeys(
+    const cascade::v1::ControllerState& state);
+
+// The keys `nodes` may hold, with their streams (keys and streams of the
+// response; the caller adds the rest):
+// - a site (not a plain endpoint) every downstream stream's keys and those
+//   of the upstream streams whose source_node it is;
+// - a downstream stream's source node (a plain endpoint: the command
+//   center) that stream's keys and, as the top of the tree where the sites'
+//   upstream streams arrive, every upstream stream's keys.
+// PERMISSION_DENIED names the first node that may hold none (any relay,
+// even one named as a source; a plain endpoint site), NOT_FOUND one that
+// does not exist, INVALID_ARGUMENT an empty list.
+absl::StatusOr<cascade::v1::GetStreamKeysResponse> StreamKeysFor(
     const cascade::v1::ControllerState& state,
     absl::Span<const std::string> nodes);
 

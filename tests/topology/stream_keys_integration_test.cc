@@ -28,7 +28,8 @@ using security::Role;
 constexpr absl::Duration kCallDeadline = absl::Seconds(10);
 
 // "cc" sends the program into nat; s1 and s2 are sites; up is s1's
-// upstream stream, which gets no key of topologyd's yet.
+// upstream stream, keyed for s1 (its source) and cc (the top, where it
+// arrives) only.
 constexpr char kTopology[] = R"txt(
 nodes { id: "cc" tier: TIER_NATIONAL media_address: "127.0.0.9:5000"
   plain_endpoint: true }
@@ -58,23 +59,36 @@ class StreamKeysTest : public testing::TlsControllerTest {
                             "--stream-key-overlap=4s"}}));
   }
 
-  // The ids of the keys `holder` gets for itself, in the order given
-  // (newest first); empty on a refusal.
-  std::vector<uint32_t> KeyIds(const std::string& holder) {
+  // The ids of the keys of `stream` `holder` gets for itself, in the order
+  // given (newest first); empty on a refusal.
+  std::vector<uint32_t> KeyIds(const std::string& holder,
+                               const std::string& stream = "program") {
     GetStreamKeysResponse response;
     if (!Keys(holder, {holder}, &response).ok()) return {};
     std::vector<uint32_t> ids;
-    for (const auto& key : response.keys()) ids.push_back(key.id());
+    for (const auto& key : response.keys()) {
+      if (key.stream() == stream) ids.push_back(key.id());
+    }
     return ids;
+  }
+  // The streams `holder`'s keys are of, as the response names them.
+  std::vector<std::string> Streams(const std::string& holder) {
+    GetStreamKeysResponse response;
+    if (!Keys(holder, {holder}, &response).ok()) return {};
+    std::vector<std::string> streams;
+    for (const auto& stream : response.streams()) {
+      streams.push_back(stream.id());
+    }
+    return streams;
   }
 };
 
 TEST_F(StreamKeysTest, SitesAndTheSourceGetTheKeyAndRelaysNever) {
   // The first key comes within a tick of the start, in use at once.
-  ASSERT_TRUE(WaitUntil("s1 has the first key", cascade::testing::kWaitTimeout,
-                        [&] { return !KeyIds("s1").empty(); }));
+  ASSERT_TRUE(WaitUntil("s2 has the first key", cascade::testing::kWaitTimeout,
+                        [&] { return !KeyIds("s2").empty(); }));
   GetStreamKeysResponse site;
-  ASSERT_TRUE(Keys("s1", {"s1"}, &site).ok());
+  ASSERT_TRUE(Keys("s2", {"s2"}, &site).ok());
   ASSERT_EQ(site.keys_size(), 1);
   const cascade::v1::StreamKey& key = site.keys(0);
   EXPECT_EQ(key.stream(), "program");
@@ -83,10 +97,38 @@ TEST_F(StreamKeysTest, SitesAndTheSourceGetTheKeyAndRelaysNever) {
   EXPECT_LE(key.send_from_unix_ms(), site.unix_ms());
   EXPECT_GT(site.poll_interval_ms(), 0);
 
+  ASSERT_EQ(site.streams_size(), 1);
+  EXPECT_EQ(site.streams(0).direction(), cascade::v1::DIRECTION_DOWNSTREAM);
+
+  // The upstream stream up has a key of its own, which s1 (its source) and
+  // cc (where it arrives) get, with what tells it from the program; s2
+  // does not.
+  ASSERT_TRUE(WaitUntil("up has its first key", cascade::testing::kWaitTimeout,
+                        [&] { return !KeyIds("s1", "up").empty(); }));
+  EXPECT_EQ(Streams("s1"), (std::vector<std::string>{"program", "up"}));
+  EXPECT_EQ(Streams("cc"), (std::vector<std::string>{"program", "up"}));
+  EXPECT_EQ(Streams("s2"), (std::vector<std::string>{"program"}));
   GetStreamKeysResponse source;
   ASSERT_TRUE(Keys("cc", {"cc"}, &source).ok());
-  ASSERT_EQ(source.keys_size(), 1);
-  EXPECT_EQ(source.keys(0).material(), key.material());
+  ASSERT_EQ(source.keys_size(), 2);
+  ASSERT_EQ(source.streams_size(), 2);
+  const cascade::v1::Stream& up = source.streams(1);
+  EXPECT_EQ(up.direction(), cascade::v1::DIRECTION_UPSTREAM);
+  EXPECT_EQ(up.source_node(), "s1");
+  ASSERT_EQ(up.tracks_size(), 1);
+  EXPECT_EQ(up.tracks(0).ssrc(), 2222u);
+  std::string up_material;
+  for (const auto& k : source.keys()) {
+    if (k.stream() == "program") {
+      EXPECT_EQ(k.material(), key.material());
+    } else {
+      up_material = k.material();
+    }
+  }
+  EXPECT_NE(up_material, key.material());
+  GetStreamKeysResponse s1;
+  ASSERT_TRUE(Keys("s1", {"s1"}, &s1).ok());
+  ASSERT_EQ(s1.keys_size(), 2);
 
   // A relay that forwards the stream: refused, for itself and for a site
   // its certificate does not name; so is an operator. The relay's refusal
@@ -128,10 +170,16 @@ TEST_F(StreamKeysTest, SitesAndTheSourceGetTheKeyAndRelaysNever) {
 TEST_F(StreamKeysTest, RotationIsHandedOutAheadRefusedWhilePendingAndDurable) {
   ASSERT_TRUE(WaitUntil("s1 has the first key", cascade::testing::kWaitTimeout,
                         [&] { return KeyIds("s1").size() == 1; }));
-  // Only an admin rotates; no such stream is exit 3, an upstream one too.
+  // Only an admin rotates; no such stream is exit 3. An upstream stream
+  // rotates by name, on its own.
   EXPECT_EQ(As("vera", {"stream-key", "rotate"}).code, 6);
   EXPECT_EQ(As("ada", {"stream-key", "rotate", "nosuch"}).code, 3);
-  EXPECT_EQ(As("ada", {"stream-key", "rotate", "up"}).code, 3);
+  ASSERT_TRUE(WaitUntil("up has its first key", cascade::testing::kWaitTimeout,
+                        [&] { return !KeyIds("s1", "up").empty(); }));
+  EXPECT_EQ(As("ada", {"stream-key", "rotate", "up"}).code, 0);
+  EXPECT_EQ(KeyIds("s1", "up"), (std::vector<uint32_t>{2, 1}));
+  EXPECT_EQ(KeyIds("cc", "up"), (std::vector<uint32_t>{2, 1}));
+  EXPECT_EQ(KeyIds("s1"), (std::vector<uint32_t>{1}));
 
   const absl::Time rotated = absl::Now();
   CommandResult rotate = As("ada", {"stream-key", "rotate", "program"});
@@ -179,7 +227,7 @@ TEST_F(StreamKeysTest, RotationIsHandedOutAheadRefusedWhilePendingAndDurable) {
 
   // Who rotated, and who was refused, is in the audit trail; no key is
   // ever printed.
-  CommandResult history = As("ada", {"events", "--history=4", "--count=4"});
+  CommandResult history = As("ada", {"events", "--history=6", "--count=6"});
   EXPECT_TRUE(absl::StrContains(
       history.out, "stream-key rotate program by operator ada (admin)"))
       << history.out;

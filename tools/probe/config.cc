@@ -101,6 +101,7 @@ absl::StatusOr<std::vector<SiteOptions>> ParseSites(absl::string_view name,
     // NAME=VALUE options after the positional fields, in any order.
     constexpr absl::string_view kUpstream = "upstream=";
     constexpr absl::string_view kSrtpKeyFile = "srtp_key_file=";
+    constexpr absl::string_view kUpstreamKeyFile = "upstream_key_file=";
     bool upstream = false;
     while (fields.size() > 1 && absl::StrContains(fields.back(), '=')) {
       const absl::string_view option = fields.back();
@@ -112,23 +113,32 @@ absl::StatusOr<std::vector<SiteOptions>> ParseSites(absl::string_view name,
         }
         site.upstream_ssrc = *ssrc;
         upstream = true;
-      } else if (absl::StartsWith(option, kSrtpKeyFile)) {
-        const std::string path(option.substr(kSrtpKeyFile.size()));
+      } else if (absl::StartsWith(option, kSrtpKeyFile) ||
+                 absl::StartsWith(option, kUpstreamKeyFile)) {
+        const bool up = absl::StartsWith(option, kUpstreamKeyFile);
+        const std::string path(
+            option.substr((up ? kUpstreamKeyFile : kSrtpKeyFile).size()));
         auto& keys = key_files[path];
         if (keys.empty()) {
           auto read = media::ReadSrtpKeyFile(path);
           if (!read.ok()) {
-            return Prefixed(absl::StrCat(where, "srtp_key_file: "),
+            return Prefixed(absl::StrCat(where, up ? "upstream_key_file: "
+                                                   : "srtp_key_file: "),
                             read.status());
           }
           keys = *std::move(read);
         }
-        site.srtp_keys = keys;
+        (up ? site.upstream_srtp_keys : site.srtp_keys) = keys;
       } else {
         return absl::InvalidArgumentError(
             absl::StrCat(where, "unknown option \"", option,
-                         "\"; want upstream=SSRC or srtp_key_file=PATH"));
+                         "\"; want upstream=SSRC, srtp_key_file=PATH or "
+                         "upstream_key_file=PATH"));
       }
+    }
+    if (!site.upstream_srtp_keys.empty() && !upstream) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          where, "upstream_key_file= needs upstream=SSRC (a stream to send)"));
     }
     if (upstream && fields.size() < 4) {
       return absl::InvalidArgumentError(
@@ -140,7 +150,8 @@ absl::StatusOr<std::vector<SiteOptions>> ParseSites(absl::string_view name,
       return absl::InvalidArgumentError(
           absl::StrCat(where, fields.size(),
                        " fields; want LISTEN [PARENT NODE_ID KEY_HEX [PARENT "
-                       "KEY_HEX]... [upstream=SSRC]] [srtp_key_file=PATH]"));
+                       "KEY_HEX]... [upstream=SSRC [upstream_key_file=PATH]]] "
+                       "[srtp_key_file=PATH]"));
     }
     auto listen = media::Endpoint::Parse(fields[0]);
     if (!listen.ok()) {

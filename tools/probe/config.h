@@ -27,12 +27,13 @@ absl::Status CheckNodeId(absl::string_view node_id);
 absl::StatusOr<uint32_t> ParseUpstreamSsrc(absl::string_view text);
 
 // One site a line: `LISTEN [PARENT NODE_ID KEY_HEX [PARENT KEY_HEX]...
-// [upstream=SSRC]] [srtp_key_file=PATH]` (the extra parent/key pairs are
-// standbys, in order; upstream= makes the site send its own stream to its
-// active parent with that SSRC; srtp_key_file= gives the stream keys of an
-// encrypted stream, media/srtp/keys.h); blank lines and lines starting with
-// # are skipped. Each site starts as a copy of `base`. Errors begin with
-// "NAME:LINE: ".
+// [upstream=SSRC [upstream_key_file=PATH]]] [srtp_key_file=PATH]` (the
+// extra parent/key pairs are standbys, in order; upstream= makes the site
+// send its own stream to its active parent with that SSRC, encrypted under
+// the last key of upstream_key_file= when given; srtp_key_file= gives the
+// stream keys of an encrypted stream, media/srtp/keys.h); blank lines and
+// lines starting with # are skipped. Each site starts as a copy of `base`.
+// Errors begin with "NAME:LINE: ".
 absl::StatusOr<std::vector<SiteOptions>> ParseSites(absl::string_view name,
                                                     absl::string_view contents,
                                                     const SiteOptions& base);

@@ -2,9 +2,11 @@
 #define CASCADE_TOOLS_PROBE_CONTROLLER_KEYS_H_
 
 // relay-probe's sites that take their stream keys from topologyd (those
-// with SiteOptions::srtp_keys_later): one StreamKeysClient asks for all of
-// their nodes, and each change of keys is posted into the probe's loop, where
-// every such site then holds exactly those keys.
+// with SiteOptions::srtp_keys_later or upstream_keys_later): one
+// StreamKeysClient asks for all of their nodes, and each change of keys is
+// posted into the probe's loop, where every such site then holds exactly
+// the downstream stream's keys, and an upstream site its own upstream
+// stream's (the one it sources with its upstream SSRC).
 
 #include <memory>
 #include <string>
@@ -27,7 +29,8 @@ absl::StatusOr<std::vector<std::string>> ControllerKeyedNodes(
 class ControllerKeys : public control::StreamKeysListener {
  public:
   // Starts polling for `options.nodes` (ControllerKeyedNodes); the keys go
-  // to the probe's sites whose options have srtp_keys_later.
+  // to the probe's sites whose options have srtp_keys_later or
+  // upstream_keys_later.
   ControllerKeys(control::StreamKeysClientOptions options, Probe* probe,
                  const std::vector<SiteOptions>& sites);
   ~ControllerKeys() override;
@@ -39,8 +42,15 @@ class ControllerKeys : public control::StreamKeysListener {
 
  private:
   Probe* const probe_;
+  // A site sending its upstream stream under topologyd's keys.
+  struct UpstreamSite {
+    size_t index;  // into probe_->sites()
+    std::string node;
+    uint32_t ssrc;
+  };
   // Indexes into probe_->sites().
   std::vector<size_t> keyed_;
+  std::vector<UpstreamSite> upstream_keyed_;
   control::StreamKeysClient client_;
 };
 

@@ -42,8 +42,10 @@ ABSL_FLAG(std::string, listen, "",
 ABSL_FLAG(int, sites, 1, "number of sites in this process");
 ABSL_FLAG(std::string, sites_file, "",
           "one site per line: LISTEN [PARENT NODE_ID KEY_HEX [PARENT "
-          "KEY_HEX]... [upstream=SSRC]] (extra parent/key pairs: standbys, in "
-          "order; upstream=: as --upstream_ssrc for that site); replaces "
+          "KEY_HEX]... [upstream=SSRC [upstream_key_file=PATH]]] (extra "
+          "parent/key pairs: standbys, in order; upstream=: as "
+          "--upstream_ssrc for that site, encrypted (SRTP) under the last key "
+          "of upstream_key_file= when given); replaces "
           "--listen/--sites/--parent/--node_id/--key/--upstream_ssrc");
 ABSL_FLAG(std::string, srtp_key_file, "",
           "the stream keys of an encrypted (SRTP) stream, for every site: "
@@ -58,7 +60,11 @@ ABSL_FLAG(std::string, controller, "",
           "and hold exactly the keys it gives (a rotation's next key before "
           "it is used). One certificate (--tls_cert) must name every such "
           "node: at most 256 a process. Until the first key a site counts "
-          "the stream's packets as bad_packets. Not with --srtp_key_file");
+          "the stream's packets as bad_packets. A site sending upstream "
+          "(upstream=SSRC) without upstream_key_file= encrypts it under the "
+          "keys topologyd makes for the upstream stream it sources with that "
+          "SSRC, and sends nothing before the first. Not with "
+          "--srtp_key_file");
 ABSL_FLAG(std::string, tls_ca, "",
           "with --controller: PEM CA that signed topologyd's certificate");
 ABSL_FLAG(std::string, tls_cert, "",
@@ -286,6 +292,10 @@ std::optional<cascade::control::StreamKeysClientOptions> ControllerFlags(
     BadFlag("controller", "not with --whep");
   for (SiteOptions& site : *sites) {
     if (site.srtp_keys.empty()) site.srtp_keys_later = true;
+    // Its own upstream stream under its own key, never in the clear.
+    if (site.upstream_ssrc != 0 && site.upstream_srtp_keys.empty()) {
+      site.upstream_keys_later = true;
+    }
   }
   auto nodes = cascade::probe::ControllerKeyedNodes(*sites);
   if (!nodes.ok()) BadFlag("controller", std::string(nodes.status().message()));

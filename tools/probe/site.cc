@@ -1,5 +1,7 @@
 #include "tools/probe/site.h"
 
+#include <glog/logging.h>
+
 #include <algorithm>
 #include <array>
 #include <utility>
@@ -7,6 +9,7 @@
 #include "base/clock.h"
 #include "media/rtp/activation.h"
 #include "media/rtp/demux.h"
+#include "media/rtp/frame_marking.h"
 #include "media/rtp/rtcp.h"
 #include "media/rtp/rtp.h"
 #include "tools/media/h264_packetizer.h"
@@ -97,6 +100,10 @@ Site::Site(const SiteOptions& options, media::UdpFd socket, absl::Time start,
   if (encrypted()) plain_.resize(media::Receiver::kMaxDatagram);
   ssrc_ = static_cast<uint32_t>(rng_()) | 1;
   upstream_seq_ = static_cast<uint16_t>(rng_());
+  if (!options_.upstream_srtp_keys.empty()) {
+    upstream_keys_.Set(
+        {{options_.upstream_srtp_keys.back(), absl::InfinitePast()}});
+  }
   if (transport_ != nullptr) transport_->Bind(this);
 }
 
@@ -333,6 +340,31 @@ void Site::OnTick(absl::Time now) {
   if (!options_.parents.empty()) SendUpstream(now);
 }
 
+bool Site::FollowUpstreamKey(absl::Time now) {
+  const std::optional<srtp::StreamKey> next = upstream_keys_.Next(now);
+  if (next.has_value()) {
+    if (upstream_srtp_ != nullptr) {
+      if (absl::Status status = upstream_srtp_->SetKey(*next); !status.ok()) {
+        LOG_EVERY_N(WARNING, 100)
+            << "upstream stream keeps its key: " << status.message();
+      }
+    } else {
+      // The counter starts at random: a restarted site with the same SSRC
+      // and key reuses no GCM nonce (the center reads it in the packets).
+      const uint32_t roc = static_cast<uint32_t>(rng_()) & 0x7fffffff;
+      auto sender =
+          srtp::SrtpSender::Create(options_.upstream_ssrc, *next, roc);
+      if (sender.ok()) {
+        upstream_srtp_ = *std::move(sender);
+      } else {
+        LOG_EVERY_N(WARNING, 100) << "upstream stream unencrypted, not sent: "
+                                  << sender.status().message();
+      }
+    }
+  }
+  return upstream_srtp_ != nullptr;
+}
+
 void Site::SendUpstream(absl::Time now) {
   if (options_.upstream_ssrc == 0) return;
   const child::Parent* parent = parents_.upstream_parent();
@@ -344,6 +376,7 @@ void Site::SendUpstream(absl::Time now) {
   const absl::Duration interval = options_.upstream_interval;
   if (now - next_upstream_ > kMaxUpstreamBurst * interval) next_upstream_ = now;
   for (; next_upstream_ <= now; next_upstream_ += interval) {
+    if (upstream_encrypted() && !FollowUpstreamKey(now)) continue;
     const std::array<uint8_t, 8> send_time = media::EncodeSendTime(now);
     rtp::RtpHeader header;
     header.marker = true;  // every packet is a whole frame
@@ -353,21 +386,36 @@ void Site::SendUpstream(absl::Time now) {
         static_cast<uint32_t>(absl::ToInt64Microseconds(now - start_) *
                               media::kVideoClockRate / 1000000);
     header.ssrc = options_.upstream_ssrc;
+    // What relay-source's packets carry, so relays treat both alike.
+    rtp::FrameMarking marking;
+    marking.start_of_frame = true;
+    marking.end_of_frame = true;
+    const uint8_t marking_byte[] = {rtp::FrameMarkingByte(marking)};
+    const uint8_t roc[srtp::kRocExtensionSize] = {};  // Protect fills it in
     const rtp::ExtensionElement extensions[] = {
-        {media::kSendTimeExtensionId, send_time}};
-    header.extensions = extensions;
+        {media::kSendTimeExtensionId, send_time},
+        {rtp::kFrameMarkingExtensionId, marking_byte},
+        {srtp::kRocExtensionId, roc}};
+    header.extensions = absl::MakeConstSpan(extensions, upstream_srtp_ ? 3 : 1);
     const size_t header_size = rtp::RtpHeaderSize(header);
-    const size_t size = std::clamp(options_.upstream_packet_size,
-                                   header_size + 2, kMaxUpstreamPacketSize);
+    const size_t overhead = upstream_srtp_ ? upstream_srtp_->overhead() : 0;
+    const size_t size =
+        std::clamp(options_.upstream_packet_size, header_size + 2 + overhead,
+                   kMaxUpstreamPacketSize);
     uint8_t payload[kMaxUpstreamPacketSize];
-    const size_t payload_size = size - header_size;
+    const size_t payload_size = size - overhead - header_size;
     std::fill_n(payload, payload_size, 0xff);
     payload[0] = kFillerNalHeader;
     payload[payload_size - 1] = kRbspStopBit;
     uint8_t packet[kMaxUpstreamPacketSize];
-    const size_t written =
+    size_t written =
         rtp::WriteRtpPacket(header, absl::MakeConstSpan(payload, payload_size),
                             absl::MakeSpan(packet));
+    if (written > 0 && upstream_srtp_ != nullptr) {
+      absl::StatusOr<size_t> protected_size =
+          upstream_srtp_->Protect(absl::MakeSpan(packet), written);
+      written = protected_size.ok() ? *protected_size : 0;
+    }
     if (written > 0 &&
         socket_.SendTo(parent->address, absl::MakeConstSpan(packet, written))) {
       ++counters_.upstream_sent;

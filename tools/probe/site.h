@@ -33,6 +33,7 @@
 #include "tools/media/frame_assembler.h"
 #include "tools/media/stats.h"
 #include "tools/media/udp.h"
+#include "tools/source/key_schedule.h"
 
 namespace cascade {
 namespace probe {
@@ -93,6 +94,15 @@ struct SiteOptions {
   uint32_t upstream_ssrc = 0;
   absl::Duration upstream_interval = absl::Milliseconds(50);
   size_t upstream_packet_size = 200;
+  // The upstream stream is SRTP, as relay-source sends its stream
+  // (AEAD_AES_128_GCM, the key id in every packet, frame marking and the
+  // rollover counter in the header, so relays find frames without the key;
+  // the packet keeps upstream_packet_size): under the last of these keys (a
+  // key file)...
+  std::vector<srtp::StreamKey> upstream_srtp_keys;
+  // ...or under those Site::SetUpstreamKeys gives (topologyd's): nothing
+  // goes upstream before the first, never a packet in the clear.
+  bool upstream_keys_later = false;
   // Non-empty: the streams are SRTP (media/srtp), under any of these keys
   // (the old and the new one during a rotation). A packet that does not
   // authenticate is dropped before it counts (bad_packets); a replay counts
@@ -224,6 +234,11 @@ class Site : private SiteTransport::Sink {
   // srtp_keys_later): a rotation's next key added, an old one dropped; none
   // drops the stream's keys. Keys CheckKeys refuses change nothing.
   absl::Status SetSrtpKeys(std::vector<srtp::StreamKey> keys);
+  // The upstream stream's keys (SiteOptions::upstream_keys_later): each
+  // packet goes under the newest whose send_from has passed.
+  void SetUpstreamKeys(std::vector<source::ScheduledKey> keys) {
+    upstream_keys_.Set(std::move(keys));
+  }
 
   SiteReport Report() const;
   // Frame latency: send time (header extension) to the arrival of the
@@ -254,6 +269,12 @@ class Site : private SiteTransport::Sink {
   void SendReport(const ParentLink& parent,
                   std::optional<rtp::ActivationKind> kind, absl::Time now);
   void SendUpstream(absl::Time now);
+  bool upstream_encrypted() const {
+    return options_.upstream_keys_later || !options_.upstream_srtp_keys.empty();
+  }
+  // Moves the upstream sender to the key scheduled for `now`; false while
+  // there is none (nothing may be sent).
+  bool FollowUpstreamKey(absl::Time now);
   std::optional<media::Endpoint> FeedbackTarget() const;
 
   SiteOptions options_;
@@ -269,6 +290,8 @@ class Site : private SiteTransport::Sink {
   // The upstream stream's next packet: sequence number and when it is due.
   uint16_t upstream_seq_ = 0;
   absl::Time next_upstream_ = absl::InfinitePast();
+  source::KeySchedule upstream_keys_;
+  std::unique_ptr<srtp::SrtpSender> upstream_srtp_;
   LatencySinks sinks_;
   media::LatencyStats latency_{1 << 16};
   SiteReport counters_;  // the parts not kept per stream

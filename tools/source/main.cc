@@ -81,6 +81,12 @@ ABSL_FLAG(std::string, srtp_key_file, "",
           "KEY_ID_HEX KEY_HEX (1..4-byte id, 28-byte key and salt), oldest "
           "first. SIGHUP reads it again and moves to its last key (a "
           "rotation: receivers hold the old and the new key)");
+ABSL_FLAG(std::string, upstream_key_file, "",
+          "decrypt the sites' upstream streams (SRTP, as relay-probe sends "
+          "them with upstream_key_file= on its sites file) under the keys of "
+          "this file, any SSRC; a packet that does not authenticate is not "
+          "counted (upstream_bad_packets). With --controller the upstream "
+          "streams' keys come from topologyd instead, each stream its own");
 ABSL_FLAG(std::string, controller, "",
           "HOST:PORT[,HOST:PORT...] of topologyd: encrypt both streams "
           "under the stream keys it makes for --node's stream and rotates, "
@@ -135,7 +141,9 @@ void OnSignal(int) {
   if (g_source != nullptr) g_source->Stop();
 }
 
-// Hands topologyd's keys of the stream to the source.
+// Hands topologyd's keys to the source: those of the downstream stream it
+// sends (--node's, or --stream) to encrypt with, those of the upstream
+// streams (the sites') to decrypt what comes back with, by SSRC.
 class KeysToSource : public cascade::control::StreamKeysListener {
  public:
   KeysToSource(cascade::source::Source* source, std::string node,
@@ -146,11 +154,19 @@ class KeysToSource : public cascade::control::StreamKeysListener {
       const std::vector<cascade::control::ReceivedStreamKey>& keys) override {
     std::set<std::string> streams;
     std::vector<cascade::source::ScheduledKey> schedule;
+    cascade::source::UpstreamKeys upstream;
     for (const auto& key : keys) {
+      if (key.direction == cascade::v1::DIRECTION_UPSTREAM) {
+        for (uint32_t ssrc : key.ssrcs) {
+          upstream.by_ssrc[ssrc].push_back({key.key_id, key.material});
+        }
+        continue;
+      }
       streams.insert(key.stream);
       if (!stream_.empty() && key.stream != stream_) continue;
       schedule.push_back({{key.key_id, key.material}, key.send_from});
     }
+    source_->SetUpstreamKeys(std::move(upstream));
     if (stream_.empty() && streams.size() > 1) {
       LOG(ERROR) << "node " << node_ << " sources several downstream streams ("
                  << absl::StrJoin(streams, ", ")
@@ -300,6 +316,17 @@ int main(int argc, char** argv) {
   options.video_ssrc = absl::GetFlag(FLAGS_ssrc);
   options.audio_ssrc = absl::GetFlag(FLAGS_audio_ssrc);
   options.srtp_key_file = absl::GetFlag(FLAGS_srtp_key_file);
+  options.upstream_key_file = absl::GetFlag(FLAGS_upstream_key_file);
+  if (!options.upstream_key_file.empty()) {
+    if (!absl::GetFlag(FLAGS_controller).empty()) {
+      BadFlag("upstream_key_file",
+              "not with --controller: the upstream keys come from topologyd");
+    }
+    auto keys = cascade::media::ReadSrtpKeyFile(options.upstream_key_file);
+    if (!keys.ok()) {
+      BadFlag("upstream_key_file", std::string(keys.status().message()));
+    }
+  }
   // The flags' clash first: it says more than the file's contents.
   if (!options.srtp_key_file.empty() &&
       !absl::GetFlag(FLAGS_controller).empty()) {
@@ -373,11 +400,12 @@ int main(int argc, char** argv) {
         "\"bytes\":%d,\"retransmissions\":%d,\"nack_misses\":%d,"
         "\"keyframe_requests\":%d,\"rtcp_received\":%d,\"bad_packets\":%d,"
         "\"send_errors\":%d,\"key_id\":\"%s\",\"key_changes\":%d,"
-        "\"upstream\":%s}\n",
+        "\"upstream_bad_packets\":%d,\"upstream\":%s}\n",
         (*source)->video_ssrc(), (*source)->audio_ssrc(), s.frames, s.keyframes,
         s.forced_keyframes, s.video_packets, s.audio_packets, s.bytes,
         s.retransmissions, s.nack_misses, s.keyframe_requests, s.rtcp_received,
         s.bad_packets, s.send_errors, KeyIdHex(**source), s.key_changes,
+        (*source)->upstream().bad_packets(),
         UpstreamJson((*source)->upstream()));
   } else {
     std::cerr << absl::StrFormat(

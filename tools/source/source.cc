@@ -160,6 +160,17 @@ absl::StatusOr<std::unique_ptr<Source>> Source::Create(
   std::unique_ptr<Source> source(
       new Source(options, std::move(*socket), std::move(*video),
                  std::move(audio), std::move(pictures), std::move(*frame)));
+  if (!options.upstream_key_file.empty()) {
+    if (options.scheduled_keys) {
+      return absl::InvalidArgumentError(
+          "an upstream key file or scheduled keys, not both");
+    }
+    auto keys = media::ReadSrtpKeyFile(options.upstream_key_file);
+    if (!keys.ok()) return keys.status();
+    UpstreamKeys upstream;
+    upstream.any = *std::move(keys);
+    source->upstream_.SetKeys(std::move(upstream));
+  }
   if (!options.srtp_key_file.empty()) {
     auto keys = media::ReadSrtpKeyFile(options.srtp_key_file);
     if (!keys.ok()) return keys.status();
@@ -257,7 +268,8 @@ Source::Source(const SourceOptions& options, media::UdpFd socket,
       video_(std::move(video)),
       audio_(std::move(audio)),
       pictures_(std::move(pictures)),
-      frame_(std::move(frame)) {
+      frame_(std::move(frame)),
+      upstream_(options.scheduled_keys || !options.upstream_key_file.empty()) {
   std::mt19937 rng(std::random_device{}());
   video_ssrc_ = options.video_ssrc != 0 ? options.video_ssrc : RandomU32(rng);
   audio_ssrc_ = options.audio_ssrc != 0 ? options.audio_ssrc : RandomU32(rng);
@@ -494,7 +506,19 @@ absl::Time Source::Pace(absl::Time now) {
   return now + absl::Seconds(-pace_tokens_ / rate);
 }
 
+void Source::SetUpstreamKeys(UpstreamKeys keys) {
+  absl::MutexLock lock(&upstream_keys_mu_);
+  upstream_keys_ = std::move(keys);
+  upstream_keys_changed_.store(true);
+}
+
 void Source::Receive() {
+  if (upstream_keys_changed_.exchange(false)) {
+    absl::MutexLock lock(&upstream_keys_mu_);
+    if (upstream_keys_.has_value())
+      upstream_.SetKeys(*std::move(upstream_keys_));
+    upstream_keys_.reset();
+  }
   std::vector<media::Receiver::Datagram> datagrams;
   // Bounded: at most a few batches per wake-up, the rest next time.
   for (int batch = 0;

@@ -20,6 +20,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "media/endpoint.h"
 #include "media/rtp/frame_marking.h"
@@ -74,6 +75,10 @@ struct SourceOptions {
   bool scheduled_keys = false;
   // Where those keys come from, for the log while waiting for the first.
   std::string keys_origin;
+  // The sites' upstream streams are SRTP: under the keys of this file (any
+  // SSRC), or, with scheduled_keys, under those SetUpstreamKeys gives (each
+  // stream its own). A packet that does not authenticate is a bad packet.
+  std::string upstream_key_file;
 };
 
 struct SourceStats {
@@ -114,6 +119,9 @@ class Source {
   void SetStreamKeys(std::vector<ScheduledKey> keys) {
     schedule_.Set(std::move(keys));
   }
+  // With SourceOptions::scheduled_keys; safe from any thread: the upstream
+  // streams are decrypted under exactly these keys from the next packet on.
+  void SetUpstreamKeys(UpstreamKeys keys);
 
   const media::Endpoint& local() const { return socket_.local(); }
   uint32_t video_ssrc() const { return video_ssrc_; }
@@ -192,6 +200,10 @@ class Source {
   std::atomic<bool> stop_{false};
   std::atomic<bool> reload_keys_{false};
   KeySchedule schedule_;  // SetStreamKeys's
+  absl::Mutex upstream_keys_mu_;
+  // SetUpstreamKeys's, until the receiving thread takes them.
+  std::optional<UpstreamKeys> upstream_keys_ ABSL_GUARDED_BY(upstream_keys_mu_);
+  std::atomic<bool> upstream_keys_changed_{false};
   SourceStats stats_;
   UpstreamCounter upstream_;
 };

@@ -6,6 +6,8 @@
 
 #include "gtest/gtest.h"
 #include "media/rtp/rtp.h"
+#include "media/srtp/keys.h"
+#include "media/srtp/srtp.h"
 #include "tools/media/sdp.h"
 #include "tools/media/send_time.h"
 
@@ -34,6 +36,89 @@ std::vector<uint8_t> Packet(uint32_t ssrc, uint16_t seq,
   std::vector<uint8_t> packet(200);
   packet.resize(rtp::WriteRtpPacket(header, payload, absl::MakeSpan(packet)));
   return packet;
+}
+
+srtp::StreamKey Key(uint8_t id, uint8_t fill) {
+  srtp::StreamKey key;
+  key.id = {id};
+  key.material.fill(fill);
+  return key;
+}
+
+// An upstream packet as an encrypting site sends it (send time, rollover
+// counter), protected by `sender`.
+std::vector<uint8_t> Encrypted(srtp::SrtpSender& sender, uint32_t ssrc,
+                               uint16_t seq, absl::Time sent) {
+  rtp::RtpHeader header;
+  header.payload_type = media::kVideoPayloadType;
+  header.sequence_number = seq;
+  header.ssrc = ssrc;
+  const std::array<uint8_t, 8> send_time = media::EncodeSendTime(sent);
+  const uint8_t roc[srtp::kRocExtensionSize] = {};
+  const rtp::ExtensionElement extensions[] = {
+      {media::kSendTimeExtensionId, send_time}, {srtp::kRocExtensionId, roc}};
+  header.extensions = extensions;
+  const uint8_t payload[] = {12, 0xff, 0x80};
+  std::vector<uint8_t> packet(200);
+  const size_t size =
+      rtp::WriteRtpPacket(header, payload, absl::MakeSpan(packet));
+  auto protected_size = sender.Protect(absl::MakeSpan(packet), size);
+  EXPECT_TRUE(protected_size.ok()) << protected_size.status();
+  packet.resize(protected_size.value_or(0));
+  return packet;
+}
+
+TEST(UpstreamCounterTest, EncryptedStreamsCountOnlyWhatAuthenticates) {
+  UpstreamCounter counter(/*encrypted=*/true);
+  auto seven = srtp::SrtpSender::Create(7, Key(1, 0x11), 0);
+  auto nine = srtp::SrtpSender::Create(9, Key(1, 0x22), 0);
+  ASSERT_TRUE(seven.ok() && nine.ok());
+  // No keys yet: nothing counts, not even plain RTP.
+  EXPECT_EQ(counter.OnRtp(Encrypted(**seven, 7, 1, kT0), kT0),
+            UpstreamCounter::Result::kNotAuthenticated);
+  UpstreamKeys keys;
+  keys.by_ssrc[7] = {Key(1, 0x11)};
+  keys.by_ssrc[9] = {Key(1, 0x22)};
+  counter.SetKeys(keys);
+  EXPECT_EQ(counter.OnRtp(Encrypted(**seven, 7, 2, kT0), kT0),
+            UpstreamCounter::Result::kCounted);
+  EXPECT_EQ(counter.OnRtp(Encrypted(**nine, 9, 1, kT0), kT0),
+            UpstreamCounter::Result::kCounted);
+  // Plain RTP, another stream's key under this SSRC, an SSRC without keys,
+  // an altered packet, a replay: bad packets.
+  EXPECT_EQ(counter.OnRtp(Packet(7, 3, kT0), kT0),
+            UpstreamCounter::Result::kNotAuthenticated);
+  auto impostor = srtp::SrtpSender::Create(7, Key(1, 0x22), 0);
+  ASSERT_TRUE(impostor.ok());
+  EXPECT_EQ(counter.OnRtp(Encrypted(**impostor, 7, 4, kT0), kT0),
+            UpstreamCounter::Result::kNotAuthenticated);
+  auto stranger = srtp::SrtpSender::Create(8, Key(1, 0x11), 0);
+  ASSERT_TRUE(stranger.ok());
+  EXPECT_EQ(counter.OnRtp(Encrypted(**stranger, 8, 1, kT0), kT0),
+            UpstreamCounter::Result::kNotAuthenticated);
+  std::vector<uint8_t> altered = Encrypted(**seven, 7, 5, kT0);
+  altered[altered.size() - 20] ^= 1;
+  EXPECT_EQ(counter.OnRtp(altered, kT0),
+            UpstreamCounter::Result::kNotAuthenticated);
+  const std::vector<uint8_t> sixth = Encrypted(**seven, 7, 6, kT0);
+  EXPECT_EQ(counter.OnRtp(sixth, kT0), UpstreamCounter::Result::kCounted);
+  EXPECT_EQ(counter.OnRtp(sixth, kT0),
+            UpstreamCounter::Result::kNotAuthenticated);
+  EXPECT_EQ(counter.bad_packets(), 6);
+
+  // A rotation: the new key added, then the sender moves to it; both
+  // authenticate, nothing is lost.
+  keys.by_ssrc[7] = {Key(2, 0x33), Key(1, 0x11)};
+  counter.SetKeys(keys);
+  EXPECT_EQ(counter.OnRtp(Encrypted(**seven, 7, 7, kT0), kT0),
+            UpstreamCounter::Result::kCounted);
+  ASSERT_TRUE((*seven)->SetKey(Key(2, 0x33)).ok());
+  EXPECT_EQ(counter.OnRtp(Encrypted(**seven, 7, 8, kT0), kT0),
+            UpstreamCounter::Result::kCounted);
+  EXPECT_EQ(counter.streams().at(7).packets, 4);
+  EXPECT_EQ(counter.streams().at(9).packets, 1);
+  EXPECT_EQ(counter.streams().count(8), 0u);
+  EXPECT_EQ(counter.bad_packets(), 6);
 }
 
 TEST(UpstreamCounterTest, CountsEachSsrcWithFirstArrivalAndLatency) {
