@@ -178,8 +178,7 @@ uint32_t Controller::RecomputeLocked() {
   std::vector<bool> usable(n);
   std::vector<uint32_t> load(n, 0);
   // StatusLocked, with the few operators' flags applied after: one lookup
-  // of each node's id instead of two (at a million nodes, hashing ids was
-  // most of the plan's time).
+  // of each node's id, not two (the plan reads every node's status).
   for (int i = 0; i < n; ++i) {
     auto live = live_.find(nodes[i].id());
     const NodeStatus status =
