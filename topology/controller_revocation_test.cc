@@ -59,9 +59,10 @@ class RevocationTest : public ControllerTest {
     change.mutable_revoke_certificate()->set_serial(serial);
     return change;
   }
-  // The id of the key of "cmd" in use now.
+  // The id of the key of "cmd" in use now (s3 sources no upstream stream:
+  // it holds cmd's keys only).
   uint32_t KeyInUse() {
-    auto keys = controller_->StreamKeys(std::vector<std::string>{"s1"});
+    auto keys = controller_->StreamKeys(std::vector<std::string>{"s3"});
     EXPECT_TRUE(keys.ok()) << keys.status();
     uint32_t id = 0;
     for (const auto& key : keys->keys()) {
@@ -119,7 +120,7 @@ TEST_F(RevocationTest, ANodesRevocationReplacesTheStreamKeysAnOperatorsNot) {
             absl::StatusCode::kOk);
   Tick();
   EXPECT_EQ(
-      controller_->StreamKeys(std::vector<std::string>{"s1"})->keys_size(), 1)
+      controller_->StreamKeys(std::vector<std::string>{"s3"})->keys_size(), 1)
       << "an operator holds no stream key";
 
   ASSERT_EQ(Code(Revoke(Issue({security::IdentityKind::kNode, "s1",
