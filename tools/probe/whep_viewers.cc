@@ -6,7 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "tools/probe/whep_sdp.h"
-#include "webrtc/dtls/srtp_session.h"
+#include "webrtc/edge/srtp_gcm_openssl.h"
 #include "webrtc/ice/ice_lite.h"
 
 namespace cascade {
@@ -44,7 +44,9 @@ absl::StatusOr<std::unique_ptr<WhepViewers>> WhepViewers::Open(
     std::vector<std::unique_ptr<SiteTransport>>* transports) {
   // libsrtp2 (and the NSS it runs on) loads on first use, some 60 ms in
   // which the loop would stall every other viewer's handshake.
-  if (absl::Status srtp = dtls::SrtpSession::Prepare(); !srtp.ok()) {
+  // And its AES-GCM on OpenSSL, as the relay's: NSS's costs a PKCS#11
+  // context a packet, which hundreds of viewers in one process feel.
+  if (absl::Status srtp = edge::UseOpenSslForSrtpGcm(); !srtp.ok()) {
     return srtp;
   }
   std::unique_ptr<WhepViewers> viewers(new WhepViewers());
