@@ -285,8 +285,9 @@ ChangeResult Controller::ApplyLocked(Commit& commit,
       RefreshDecryptingRelaysLocked();
       break;
     case Change::kRotateStreamKey:
-      // The edge relays' assignments carry the keys.
-      rebuild_all_ = !decrypting_relays_.empty();
+      // The edge relays' assignments carry the downstream streams' keys.
+      rebuild_all_ = !decrypting_relays_.empty() &&
+                     RotatesDownstreamKey(state_, change.rotate_stream_key());
       break;
     case Change::kRevokeCertificate:
       // The stream keys follow at the next tick (StreamsDueForKey).

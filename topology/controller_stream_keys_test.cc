@@ -11,6 +11,7 @@
 #include "absl/strings/match.h"
 #include "topology/controller.h"
 #include "topology/controller_fixture.h"
+#include "topology/controller_timing.h"
 #include "topology/topology_file.h"
 
 namespace cascade::topology {
@@ -143,8 +144,23 @@ TEST_F(StreamKeysTest, OnlyTheRelaysThatDecryptForEndpointsGetKeysToo) {
   for (const char* relay : {"nat", "p1-sb", "p2", "d2", "d3"}) {
     EXPECT_TRUE(keys_of(relay).empty()) << relay;
   }
+  // A site's upstream key is in no relay's assignment: its rotation
+  // rebuilds none (at national scale a rebuild of all is a second).
+  auto rebuilds_of_all = [&] {
+    return controller_->timing()
+        ->Take()
+        .held[static_cast<size_t>(LockUse::kRecomputeAll)]
+        .count();
+  };
+  const uint64_t version = controller_->CurrentAssignment("d1")->version();
+  const uint64_t rebuilds = rebuilds_of_all();
+  ASSERT_TRUE(controller_->Submit(Rotate("s1-up")).ok());
+  EXPECT_EQ(rebuilds_of_all(), rebuilds);
+  EXPECT_EQ(controller_->CurrentAssignment("d1")->version(), version);
   ASSERT_TRUE(controller_->Submit(Rotate("cmd")).ok());
+  EXPECT_EQ(rebuilds_of_all(), rebuilds + 1);
   EXPECT_EQ(keys_of("d1"), (std::vector<uint32_t>{2, 1}));
+  EXPECT_GT(controller_->CurrentAssignment("d1")->version(), version);
   EXPECT_TRUE(keys_of("nat").empty());
 }
 

@@ -90,7 +90,8 @@ ABSL_FLAG(absl::Duration, restart_learning, absl::Seconds(10),
           "node has reported): learn who is alive and where each relay "
           "receives from, so relays get what they already run");
 ABSL_FLAG(absl::Duration, stream_key_rotation, absl::Hours(24),
-          "each downstream stream gets a new SRTP key when its newest is "
+          "each stream (the program and every site's upstream) gets a new "
+          "SRTP key when its newest is "
           "this old (its first at once); 0: only on `relayctl stream-key "
           "rotate` (docs/security.md)");
 ABSL_FLAG(absl::Duration, stream_key_overlap, absl::Minutes(2),

@@ -193,6 +193,17 @@ std::vector<StreamKey> DecryptingRelayKeys(const ControllerState& state) {
   return keys;
 }
 
+bool RotatesDownstreamKey(const ControllerState& state,
+                          const cascade::v1::RotateStreamKeyRequest& rotate) {
+  for (const cascade::v1::Stream& stream : state.topology().streams()) {
+    if (!IsDownstream(stream)) continue;
+    for (const StreamKey& key : rotate.keys()) {
+      if (key.stream() == stream.id()) return true;
+    }
+  }
+  return false;
+}
+
 absl::StatusOr<cascade::v1::GetStreamKeysResponse> StreamKeysFor(
     const ControllerState& state, absl::Span<const std::string> nodes) {
   if (nodes.empty()) {

@@ -66,6 +66,11 @@ absl::flat_hash_set<std::string> DecryptingRelays(
 std::vector<cascade::v1::StreamKey> DecryptingRelayKeys(
     const cascade::v1::ControllerState& state);
 
+// Whether `rotate` (resolved: its keys set) gives a downstream stream a
+// key: only those are in relays' assignments (DecryptingRelayKeys).
+bool RotatesDownstreamKey(const cascade::v1::ControllerState& state,
+                          const cascade::v1::RotateStreamKeyRequest& rotate);
+
 // The keys `nodes` may hold, with their streams (keys and streams of the
 // response; the caller adds the rest):
 // - a site (not a plain endpoint) every downstream stream's keys and those

@@ -130,10 +130,11 @@ const std::map<std::string, Command>& Commands() {
         "Needs the admin role; no key is ever shown."}},
       {"stream-key rotate",
        {"[STREAM]", 0, 1,
-        "Has topologyd make a new SRTP key for STREAM (a downstream "
-        "stream), or for each downstream stream when none is named. The "
-        "sites and the source fetch it within a quarter of the overlap "
-        "(they poll GetStreamKeys), and the source encrypts under it once "
+        "Has topologyd make a new SRTP key for STREAM (the program, or a "
+        "site's upstream stream), or for each downstream stream when none "
+        "is named. The sites and the source fetch it within a quarter of "
+        "the overlap (they poll GetStreamKeys), and the sender encrypts "
+        "under it once "
         "topologyd's "
         "--stream-key-overlap (2 min) has passed, so no site drops. Refused "
         "(exit 4) while the stream's last rotation is in that overlap, exit "
