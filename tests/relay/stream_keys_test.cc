@@ -92,13 +92,8 @@ class StreamKeysTest : public ::testing::Test {
   grpc::Status Keys(const std::string& holder,
                     const std::vector<std::string>& nodes,
                     cascade::v1::GetStreamKeysResponse* response) {
-    auto stub = cascade::v1::RelayControl::NewStub(
-        grpc::CreateChannel(controller_->address(), pki_->Credentials(holder)));
-    grpc::ClientContext context;
-    context.set_deadline(absl::ToChronoTime(absl::Now() + kCallDeadline));
-    cascade::v1::GetStreamKeysRequest request;
-    for (const std::string& node : nodes) request.add_nodes(node);
-    return stub->GetStreamKeys(&context, request, response);
+    return topology::testing::GetStreamKeysAs(*pki_, controller_->address(),
+                                              holder, nodes, response);
   }
 
   std::vector<std::string> TlsFlags(const std::string& name) {

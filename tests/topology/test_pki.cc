@@ -84,4 +84,17 @@ std::shared_ptr<grpc::ChannelCredentials> TestPki::Credentials(
   return credentials.ok() ? *credentials : nullptr;
 }
 
+grpc::Status GetStreamKeysAs(const TestPki& pki, const std::string& address,
+                             const std::string& holder,
+                             const std::vector<std::string>& nodes,
+                             cascade::v1::GetStreamKeysResponse* response) {
+  auto stub = cascade::v1::RelayControl::NewStub(
+      grpc::CreateChannel(address, pki.Credentials(holder)));
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+  cascade::v1::GetStreamKeysRequest request;
+  for (const std::string& node : nodes) request.add_nodes(node);
+  return stub->GetStreamKeys(&context, request, response);
+}
+
 }  // namespace cascade::topology::testing

@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "proto/controller.grpc.pb.h"
 #include "security/identity.h"
 #include "security/pki.h"
 
@@ -53,6 +54,13 @@ class TestPki {
   std::string dir_;
   security::Credentials ca_;
 };
+
+// GetStreamKeys for `nodes` at the topologyd at `address`, with `holder`'s
+// certificate (a 10 s deadline).
+grpc::Status GetStreamKeysAs(const TestPki& pki, const std::string& address,
+                             const std::string& holder,
+                             const std::vector<std::string>& nodes,
+                             cascade::v1::GetStreamKeysResponse* response);
 
 }  // namespace cascade::topology::testing
 

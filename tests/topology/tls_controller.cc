@@ -4,8 +4,6 @@
 
 namespace cascade::topology::testing {
 
-constexpr absl::Duration kCallDeadline = absl::Seconds(10);
-
 void TlsControllerTest::StartTls(const Setup& setup) {
   tmp_ = TestDir();
   auto pki = TestPki::Make(tmp_ + "/pki");
@@ -44,13 +42,8 @@ cascade::testing::CommandResult TlsControllerTest::As(
 grpc::Status TlsControllerTest::Keys(
     const std::string& holder, const std::vector<std::string>& nodes,
     cascade::v1::GetStreamKeysResponse* response) {
-  auto stub = cascade::v1::RelayControl::NewStub(
-      grpc::CreateChannel(controller_->address(), pki_->Credentials(holder)));
-  grpc::ClientContext context;
-  context.set_deadline(absl::ToChronoTime(absl::Now() + kCallDeadline));
-  cascade::v1::GetStreamKeysRequest request;
-  for (const std::string& node : nodes) request.add_nodes(node);
-  return stub->GetStreamKeys(&context, request, response);
+  return GetStreamKeysAs(*pki_, controller_->address(), holder, nodes,
+                         response);
 }
 
 }  // namespace cascade::topology::testing
