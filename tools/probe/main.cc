@@ -30,6 +30,7 @@
 #include "tools/probe/report.h"
 #include "tools/probe/whep_client.h"
 #include "tools/probe/whep_viewers.h"
+#include "webrtc/edge/srtp_gcm_openssl.h"
 
 extern "C" {
 #include <libavutil/log.h>
@@ -517,6 +518,13 @@ int main(int argc, char** argv) {
   }
   std::optional<cascade::control::StreamKeysClientOptions> keys_client =
       ControllerFlags(&sites);
+  // The sites decrypt the program with libsrtp2's AES-GCM: on OpenSSL, as
+  // the WHEP viewers and relayd's edge do, not on the NSS Debian builds it
+  // with (a PKCS#11 context a packet; a probe plays up to 256 sites).
+  if (absl::Status srtp = cascade::edge::UseOpenSslForSrtpGcm(); !srtp.ok()) {
+    std::cerr << "relay-probe: " << srtp.message() << "\n";
+    return 1;
+  }
   auto probe = Probe::Create(sites, std::move(transports));
   if (!probe.ok()) {
     std::cerr << "relay-probe: " << probe.status().message() << "\n";
