@@ -9,11 +9,15 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "tests/common/wait.h"
 #include "topology/service.h"
 #include "topology/service_test_support.h"
 
 namespace cascade::topology {
 namespace {
+
+using ::cascade::testing::kWaitTimeout;
+using ::cascade::testing::WaitUntil;
 
 // Reads `node_id`'s Watch until version `last` arrives (0: until the
 // stream ends), `max_reads` assignments came or `timeout` passed, then
@@ -72,10 +76,9 @@ TEST_F(ServiceTest, RapidOffersReachManyWatchersNewestLastNeverBackwards) {
     });
   }
   // Offers made before a Watch is registered never reach it.
-  for (int i = 0; i < 1000 && service_->watcher_count() < kSteady; ++i) {
-    absl::SleepFor(absl::Milliseconds(10));
-  }
-  ASSERT_EQ(service_->watcher_count(), size_t{kSteady});
+  ASSERT_TRUE(WaitUntil("every steady Watch is registered", kWaitTimeout, [&] {
+    return service_->watcher_count() == size_t{kSteady};
+  }));
   std::atomic<bool> offering{true};
   std::atomic<int> churning{kChurning};
   for (int i = 0; i < kChurning; ++i) {
@@ -129,10 +132,8 @@ TEST_F(ServiceTest, RapidOffersReachManyWatchersNewestLastNeverBackwards) {
     }
   }
   // Every stream ended; each leaves the service once gRPC is done with it.
-  for (int i = 0; i < 500 && service_->watcher_count() > 0; ++i) {
-    absl::SleepFor(absl::Milliseconds(10));
-  }
-  EXPECT_EQ(service_->watcher_count(), 0u);
+  EXPECT_TRUE(WaitUntil("every Watch has left", kWaitTimeout,
+                        [&] { return service_->watcher_count() == 0; }));
 }
 
 TEST_F(ServiceTest, ShutdownWhileOffersFlowEndsEveryWatch) {
@@ -161,10 +162,9 @@ TEST_F(ServiceTest, ShutdownWhileOffersFlowEndsEveryWatch) {
       service_->OnAssignment(std::move(assignment));
     }
   });
-  for (int i = 0; i < 500 && service_->watcher_count() < kWatchers; ++i) {
-    absl::SleepFor(absl::Milliseconds(10));
-  }
-  EXPECT_EQ(service_->watcher_count(), size_t{kWatchers});
+  EXPECT_TRUE(WaitUntil("every Watch is registered", kWaitTimeout, [&] {
+    return service_->watcher_count() == size_t{kWatchers};
+  }));
   service_->Shutdown();
   for (std::thread& watcher : watchers) watcher.join();
   stop = true;

@@ -10,22 +10,23 @@
 #include <thread>
 #include <vector>
 
+#include "tests/common/wait.h"
 #include "topology/service_test_support.h"
 
 namespace cascade::topology {
 namespace {
+
+using ::cascade::testing::kWaitTimeout;
+using ::cascade::testing::WaitUntil;
 
 TEST_F(ServiceTest, WatchDeliversAndAcksThenFollowsDrain) {
   Relay* d1 = StartRelay("d1");
   ASSERT_TRUE(d1->WaitForParent("p1"));
   uint64_t version = d1->Last().version();
   // The ack arrives right after delivery.
-  bool acked = false;
-  for (int i = 0; i < 200 && !acked; ++i) {
-    acked = controller_->GetNode("d1")->acked_version() == version;
-    if (!acked) absl::SleepFor(absl::Milliseconds(10));
-  }
-  EXPECT_TRUE(acked);
+  EXPECT_TRUE(WaitUntil("d1 acks its assignment", kWaitTimeout, [&] {
+    return controller_->GetNode("d1")->acked_version() == version;
+  }));
   EXPECT_EQ(controller_->GetNode("d1")->status(), cascade::v1::STATUS_UP);
 
   cascade::v1::DrainNodeRequest drain;
@@ -44,25 +45,22 @@ TEST_F(ServiceTest, StoppedReportsExpireTheLeaseAndChildrenMove) {
   // is down after a lease too.
   for (const char* id : {"nat", "p1", "p2"}) StartRelay(id);
   ASSERT_TRUE(d1->WaitForParent("p1"));
-  for (int i = 0; i < 200; ++i) {
-    if (controller_->GetNode("p1")->status() == cascade::v1::STATUS_UP) break;
-    absl::SleepFor(absl::Milliseconds(10));
-  }
-  ASSERT_EQ(controller_->GetNode("p1")->status(), cascade::v1::STATUS_UP);
+  ASSERT_TRUE(WaitUntil("p1 is up", kWaitTimeout, [&] {
+    return controller_->GetNode("p1")->status() == cascade::v1::STATUS_UP;
+  }));
   clients_["p1"]->Stop();
   // The others keep reporting in real time; only p1's lease is stale once
   // their next reports land after the clock jumps. A report p1 sent just
   // before it stopped may still land after a jump: then jump again.
   for (int jumps = 0; jumps < 5; ++jumps) {
     clock_.Advance(absl::Seconds(10));
-    for (int i = 0; i < 200; ++i) {
+    WaitUntil("the others report after the jump", kWaitTimeout, [&] {
       bool fresh = true;
       for (const char* id : {"nat", "p2", "d1"}) {
         fresh &= controller_->GetNode(id)->last_report_ms_ago() < 1000;
       }
-      if (fresh) break;
-      absl::SleepFor(absl::Milliseconds(10));
-    }
+      return fresh;
+    });
     if (controller_->GetNode("p1")->last_report_ms_ago() >= 10000) break;
   }
   EXPECT_EQ(controller_->Tick(), 1);
